@@ -1,0 +1,90 @@
+# sluice: Alembic's migration workflow for drizzle-kit projects.
+# Targets are thin wrappers over npm scripts, which call the sluice CLI (dist/cli.js, built from src/).
+# Variables (MSG, REVISION, EMPTY, YES) are passed to the CLI as single arguments, never evaluated
+# by make or the shell.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+unexport MSG REVISION
+
+define newline
+
+
+endef
+# Single-quoted shell word of a variable's raw value (no make or shell expansion; newlines → spaces).
+q = '$(subst $(newline), ,$(subst ','"'"',$(value $1)))'
+need = $(if $(value $1),,$(error $1 is required: $2))
+
+INSTALLED := node_modules/.sluice-installed
+BUILT := dist/.built
+SOURCES := $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json
+
+.PHONY: help deps build migrate-create migrate-downs migrate-up migrate-down migrate-stamp migrate-history \
+	migrate-status migrate-show migrate-reset db-up db-down db-connect db-test test bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(INSTALLED): package.json package-lock.json
+	@echo "installing dependencies (npm ci)..."
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(BUILT): $(INSTALLED) $(SOURCES)
+	@npm run -s build
+	@touch $@
+
+deps: $(BUILT) ## install dependencies and build the CLI when missing or stale
+
+build: $(BUILT)
+
+migrate-create: deps ## MSG="..." [EMPTY=1]: generate a revision (up from the models, down beside it)
+	$(call need,MSG,make migrate-create MSG="add phone to users")
+	@npm run -s migrate:create -- --message $(call q,MSG) $(if $(filter 1 yes true,$(EMPTY)),--empty)
+
+migrate-downs: deps ## write missing down files for an existing drizzle-kit history
+	@npm run -s migrate:downs
+
+migrate-up: deps ## [REVISION=head|<rev>|+N]: apply pending revisions
+	@npm run -s migrate:up -- $(call q,REVISION) $(if $(DRY_RUN),--dry-run)
+
+migrate-down: deps ## [REVISION=-1|-N|<rev>|base]: revert revisions
+	@npm run -s migrate:down -- $(call q,REVISION) $(if $(DRY_RUN),--dry-run)
+
+migrate-stamp: deps ## REVISION=<rev>|head|base: record the revision, running no SQL
+	$(call need,REVISION,make migrate-stamp REVISION=<rev>|head|base)
+	@npm run -s migrate:stamp -- $(call q,REVISION)
+
+migrate-history: deps ## every revision with applied times and markers
+	@npm run -s migrate:history
+
+migrate-status: deps ## current revision, head, pending revisions
+	@npm run -s migrate:status
+
+migrate-show: deps ## REVISION=<rev>: metadata, up SQL and down SQL
+	$(call need,REVISION,make migrate-show REVISION=<rev>)
+	@npm run -s migrate:show -- $(call q,REVISION)
+
+migrate-reset: deps ## down to base (asks on a terminal; YES=1 otherwise)
+	@npm run -s migrate:reset -- $(if $(filter 1 yes true,$(YES)),--yes)
+
+db-up: deps ## start the dev PostgreSQL and print its DATABASE_URL
+	@npm run -s db:up
+
+db-down: deps ## stop the dev PostgreSQL
+	@npm run -s db:down
+
+db-connect: deps ## psql or sqlite3 on the configured database
+	@npm run -s db:connect
+
+db-test: deps ## migration checks on scratch databases of every dialect
+	@npm run -s db:test
+
+test: deps ## the whole test suite (starts its own PostgreSQL)
+	@npm test
+
+bench: deps ## the benchmark (bench/README.md)
+	@npm run -s bench
+
+clean: ## remove build output
+	rm -rf dist

@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+/**
+ * The sluice command line: parses arguments, calls the command functions, formats their results.
+ * `process.exit` is called here and nowhere else; exit codes are listed in README "Exit codes".
+ */
+import { createInterface } from 'node:readline/promises';
+import { Command, CommanderError } from 'commander';
+import { ExitCode, SluiceError, type ExitCodeValue } from './errors.js';
+import { consolePrinter, passwordsIn, type Printer } from './printer.js';
+import { formatCreate, formatHistory, formatMove, formatShow, formatStatus, formatStep } from './format.js';
+import type { MoveOptions } from './commands/migrate.js';
+
+const VERSION = '0.1.0';
+
+interface Globals {
+  json?: boolean;
+  verbose?: boolean;
+  config?: string;
+  cwd?: string;
+}
+
+export async function main(argv: string[], printer: Printer = consolePrinter(() => passwordsIn(process.env))): Promise<ExitCodeValue> {
+  let code: ExitCodeValue = ExitCode.ok;
+  const program = new Command('sluice')
+    .description("Alembic's migration workflow for drizzle-kit projects: create, up, down, stamp, history")
+    .version(VERSION, '-V, --version')
+    .option('--json', 'print results as JSON')
+    .option('--verbose', 'show stack traces and causes on errors')
+    .option('--config <file>', 'drizzle config file (default: drizzle.config.ts)')
+    .option('-C, --cwd <dir>', 'project folder (default: current folder)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => printer.error(s.trimEnd()), writeOut: (s) => printer.line(s.trimEnd()) });
+
+  const g = () => program.opts<Globals>();
+  const common = () => ({ cwd: g().cwd, config: g().config });
+  const out = (value: unknown, lines: () => string[]) => {
+    if (g().json) printer.json(value);
+    else for (const l of lines()) printer.line(l);
+  };
+  const stepPrinter = (): Pick<MoveOptions, 'onStep'> => (g().json ? {} : { onStep: (r) => printer.line(formatStep(r)) });
+
+  const moveCommand = (name: string, description: string, verb: string, fn: (o: MoveOptions) => Promise<import('./commands/migrate.js').MoveResult>, defaultRev?: string) =>
+    program
+      .command(name)
+      .description(description)
+      .argument(defaultRev ? '[revision]' : '<revision>', `head, base, +N, -N, a tag or a number${defaultRev ? ` (default ${defaultRev})` : ''}`)
+      .option('--dry-run', 'print the plan and SQL; change nothing')
+      .option('--allow-changed', 'proceed although an applied up file changed since it was applied')
+      .action(async (revision: string | undefined, opts: { dryRun?: boolean; allowChanged?: boolean }) => {
+        const result = await fn({ ...common(), ...stepPrinter(), revision: revision || defaultRev, dryRun: opts.dryRun, allowChanged: opts.allowChanged });
+        out(result, () => formatMove(verb, result));
+      });
+
+  const migrate = () => import('./commands/migrate.js');
+  moveCommand('up', 'apply pending revisions up to the target', 'upgrade', async (o) => (await migrate()).upgrade(o), 'head');
+  moveCommand('down', 'revert applied revisions down to the target', 'downgrade', async (o) => (await migrate()).downgrade(o), '-1');
+  moveCommand('stamp', 'record the database as being at the target, running no migration SQL', 'stamp', async (o) =>
+    (await migrate()).stamp({ ...o, revision: o.revision! }),
+  );
+
+  program
+    .command('reset')
+    .description('revert every revision (down to base); asks on a terminal, needs --yes otherwise')
+    .option('-y, --yes', 'do not ask')
+    .option('--dry-run', 'print the plan and SQL; change nothing')
+    .action(async (opts: { yes?: boolean; dryRun?: boolean }) => {
+      const confirmed = opts.yes || process.env.YES === '1' || (!opts.dryRun && (await ask('Revert every revision of the configured database? [y/N] ')));
+      const result = await (await migrate()).reset({ ...common(), ...stepPrinter(), confirmed: !!confirmed, dryRun: opts.dryRun });
+      out(result, () => formatMove('downgrade', result));
+    });
+
+  program
+    .command('status')
+    .description('current revision, head and pending revisions')
+    .action(async () => {
+      const result = await (await import('./commands/inspect.js')).status(common());
+      out(result, () => formatStatus(result));
+    });
+
+  program
+    .command('history')
+    .description('every revision, newest first, with applied times and markers')
+    .action(async () => {
+      const result = await (await import('./commands/inspect.js')).history(common());
+      out(result, () => formatHistory(result));
+    });
+
+  program
+    .command('show')
+    .description("a revision's metadata, up SQL and down SQL")
+    .argument('<revision>', 'a tag, a number or a unique tag prefix')
+    .action(async (revision: string) => {
+      const result = await (await import('./commands/inspect.js')).show({ ...common(), revision });
+      out(result, () => formatShow(result));
+    });
+
+  program
+    .command('create')
+    .description('generate a revision from the models (drizzle-kit) and write its down SQL')
+    .requiredOption('-m, --message <text>', 'what the revision does')
+    .option('--empty', 'an empty revision: write up and down by hand')
+    .action(async (opts: { message: string; empty?: boolean }) => {
+      const result = await (await import('./commands/create.js')).create({
+        ...common(),
+        message: opts.message,
+        empty: opts.empty,
+        interactive: !!process.stdin.isTTY && !g().json,
+      });
+      out(result, () => formatCreate(result));
+    });
+
+  program
+    .command('downs')
+    .description('adopt an existing drizzle-kit history: write every missing down file from the snapshots')
+    .action(async () => {
+      const result = await (await import('./commands/downs.js')).writeMissingDowns(common());
+      out(result, () => [
+        ...result.written.map((w) => `wrote ${w.downFile} (${w.downStatements} statement${w.downStatements === 1 ? '' : 's'}${w.warnings.length ? `, ${w.warnings.length} warning(s)` : ''})`),
+        `${result.written.length} down file(s) written, ${result.kept.length} existing kept`,
+      ]);
+    });
+
+  program
+    .command('check')
+    .description('db-test: base -> head -> base -> head on scratch databases of every dialect, comparing schemas')
+    .action(async () => {
+      const { check } = await import('./commands/check.js');
+      const json = g().json;
+      const result = await check({ ...common(), onCheck: json ? undefined : (d, c) => printer.line(`${c.ok ? 'ok  ' : 'FAIL'} ${d}: ${c.name}${c.detail ? `\n${c.detail}` : ''}`) });
+      out(result, () =>
+        result.dialects.map((d) =>
+          d.skipped ? `SKIPPED ${d.dialect}: ${d.skipped}` : `${d.dialect} (${d.revisions} revisions): ${d.checks.filter((c) => c.ok).length} passed, ${d.checks.filter((c) => !c.ok).length} failed`,
+        ),
+      );
+      if (!result.ok) code = ExitCode.migrationFailed;
+    });
+
+  const db = program.command('db').description('development database');
+  db.command('up')
+    .description('start the dev PostgreSQL (docker compose, or a local cluster in .sluice/postgres) and print its DATABASE_URL')
+    .action(async () => {
+      const result = await (await import('./commands/devdb.js')).dbUp(common());
+      out(result, () => [`PostgreSQL is running (${result.via}).`, `export DATABASE_URL=${result.url}`]);
+    });
+  db.command('down')
+    .description('stop the dev PostgreSQL')
+    .action(async () => {
+      const result = await (await import('./commands/devdb.js')).dbDown(common());
+      out(result, () => [result.stopped ? 'PostgreSQL stopped.' : 'PostgreSQL was not running.']);
+    });
+  db.command('connect')
+    .description('open psql or sqlite3 on the configured database')
+    .allowExcessArguments()
+    .argument('[args...]', 'extra arguments for psql / sqlite3')
+    .action(async (args: string[]) => {
+      const status = await (await import('./commands/devdb.js')).dbConnect({ ...common(), args });
+      if (status !== 0) code = ExitCode.internal;
+    });
+
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    return report(err, printer, !!program.opts<Globals>().verbose, !!program.opts<Globals>().json);
+  }
+}
+
+async function ask(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+function report(err: unknown, printer: Printer, verbose: boolean, json: boolean): ExitCodeValue {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return ExitCode.ok;
+    return ExitCode.usage;
+  }
+  const known = err instanceof SluiceError;
+  const message = known ? err.message : `internal error: ${(err as Error)?.message ?? String(err)} (run with --verbose and report it)`;
+  if (json) printer.json({ error: message, code: known ? err.exitCode : ExitCode.internal, results: (err as { results?: unknown }).results });
+  else printer.error(`sluice: ${message}`);
+  if (verbose) {
+    let e: unknown = err;
+    while (e) {
+      printer.error(String((e as Error).stack ?? e));
+      e = (e as Error).cause;
+      if (e) printer.error('caused by:');
+    }
+  }
+  return known ? err.exitCode : ExitCode.internal;
+}
+
+main(process.argv).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`sluice: internal error: ${String(err)}\n`);
+    process.exit(ExitCode.internal);
+  },
+);

@@ -1,0 +1,152 @@
+/**
+ * db-test: the migration checks on scratch databases. For every configured dialect: a fresh SQLite
+ * file or a fresh PostgreSQL schema; up one revision at a time recording the schema, then down one at
+ * a time checking each step restores the previous schema exactly, then up to head again.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadProjectConfig, parseDatabaseTarget, type DialectName } from '../config.js';
+import { resolveEnv, type CommandOptions } from '../context.js';
+import { openConnection } from '../dialect/index.js';
+import { describeCause } from '../errors.js';
+import { startCluster, stopCluster } from '../pgcluster.js';
+import { readHistory } from '../source.js';
+import { quoteIdent } from '../sql.js';
+import { VersionStore } from '../store.js';
+import { downgrade, upgrade } from './migrate.js';
+
+export interface CheckItem {
+  name: string;
+  ok: boolean;
+  detail?: string;
+}
+
+export interface DialectCheck {
+  dialect: DialectName;
+  database: string;
+  revisions: number;
+  skipped?: string;
+  checks: CheckItem[];
+}
+
+export interface CheckResult {
+  ok: boolean;
+  dialects: DialectCheck[];
+}
+
+export async function check(options: CommandOptions & { onCheck?: (d: DialectName, c: CheckItem) => void } = {}): Promise<CheckResult> {
+  const { root, env } = resolveEnv(options);
+  const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
+  const results: DialectCheck[] = [];
+  for (const dialect of Object.keys(project.histories) as DialectName[]) {
+    if (dialect === 'sqlite') {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-check-'));
+      try {
+        results.push(await roundTrip(root, { ...env, DATABASE_URL: `file:${path.join(dir, 'check.sqlite')}` }, dialect, options));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      continue;
+    }
+    results.push(await checkPostgres(root, env, options));
+  }
+  return { ok: results.every((r) => !r.skipped && r.checks.every((c) => c.ok)), dialects: results };
+}
+
+async function checkPostgres(root: string, env: Record<string, string | undefined>, options: CommandOptions & { onCheck?: (d: DialectName, c: CheckItem) => void }): Promise<DialectCheck> {
+  if (env.SLUICE_SKIP_PG === '1') {
+    return { dialect: 'postgresql', database: '-', revisions: 0, skipped: 'SLUICE_SKIP_PG=1: PostgreSQL checks NOT run', checks: [] };
+  }
+  let url = env.SLUICE_CHECK_DATABASE_URL ?? (/^postgres(ql)?:/.test(env.DATABASE_URL ?? '') ? env.DATABASE_URL! : '');
+  let clusterDir: string | undefined;
+  if (!url) {
+    clusterDir = mkdtempSync(path.join(os.tmpdir(), 'sluice-check-pg-'));
+    url = (await startCluster(clusterDir)).url;
+  }
+  const schema = `sluice_check_${process.pid}_${Date.now() % 100000}`;
+  const scratch = { ...env, DATABASE_URL: url, DATABASE_SCHEMA: schema };
+  try {
+    return await roundTrip(root, scratch, 'postgresql', options);
+  } finally {
+    const conn = await openConnection(parseDatabaseTarget(scratch, root), { write: true, env: scratch }).catch(() => null);
+    await conn?.execute(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`).catch(() => {});
+    await conn?.close();
+    if (clusterDir) {
+      await stopCluster(clusterDir).catch(() => {});
+      rmSync(clusterDir, { recursive: true, force: true });
+    }
+  }
+}
+
+async function roundTrip(
+  root: string,
+  env: Record<string, string | undefined>,
+  dialect: DialectName,
+  options: CommandOptions & { onCheck?: (d: DialectName, c: CheckItem) => void },
+): Promise<DialectCheck> {
+  const target = parseDatabaseTarget(env, root);
+  const common = { cwd: root, env, config: options.config };
+  const checks: CheckItem[] = [];
+  const record = (c: CheckItem) => {
+    checks.push(c);
+    options.onCheck?.(dialect, c);
+  };
+  const dump = async () => {
+    const conn = await openConnection(target, { write: true, env });
+    try {
+      await new VersionStore(conn).ensure();
+      return await conn.dumpSchema();
+    } finally {
+      await conn.close();
+    }
+  };
+  const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
+  const revs = readHistory(project.histories[dialect]!.out).revisions;
+  const attempt = async (name: string, fn: () => Promise<string | undefined>) => {
+    try {
+      const problem = await fn();
+      record({ name, ok: !problem, detail: problem });
+      return !problem;
+    } catch (err) {
+      record({ name, ok: false, detail: describeCause(err) });
+      return false;
+    }
+  };
+  const dumps: string[] = [await dump()];
+  let ok = true;
+  for (const r of revs) {
+    ok = await attempt(`up ${r.id}`, async () => {
+      await upgrade({ ...common, revision: r.id });
+      dumps.push(await dump());
+      return undefined;
+    });
+    if (!ok) break;
+  }
+  if (ok) {
+    for (let i = revs.length - 1; i >= 0 && ok; i--) {
+      ok = await attempt(`down ${revs[i]!.id} restores ${i ? revs[i - 1]!.id : 'base'}`, async () => {
+        await downgrade({ ...common, revision: '-1' });
+        const now = await dump();
+        return now === dumps[i] ? undefined : `schema differs after down:\n${firstDifference(dumps[i]!, now)}`;
+      });
+    }
+  }
+  if (ok) {
+    await attempt('base -> head again matches head', async () => {
+      await upgrade({ ...common, revision: 'head' });
+      const now = await dump();
+      return now === dumps[revs.length] ? undefined : `schema differs:\n${firstDifference(dumps[revs.length]!, now)}`;
+    });
+  }
+  return { dialect, database: target.display, revisions: revs.length, checks };
+}
+
+function firstDifference(expected: string, actual: string): string {
+  const a = expected.split('\n');
+  const b = actual.split('\n');
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return `  line ${i + 1}: expected ${JSON.stringify(a[i] ?? '')}\n  line ${i + 1}: actual   ${JSON.stringify(b[i] ?? '')}`;
+  }
+  return '';
+}

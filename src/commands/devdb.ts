@@ -1,0 +1,81 @@
+/**
+ * db-up / db-down / db-connect: a development PostgreSQL. Docker compose (postgres:15) where a
+ * Docker engine answers, otherwise a local cluster from the installed binaries in .sluice/postgres.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { parseDatabaseTarget } from '../config.js';
+import { resolveEnv, type CommandOptions } from '../context.js';
+import { SluiceError, ExitCode } from '../errors.js';
+import { checkReachable, startCluster, stopCluster, pgBinDir } from '../pgcluster.js';
+import { quoteIdent } from '../sql.js';
+
+const run = promisify(execFile);
+
+export const COMPOSE_URL = 'postgres://sluice:sluice@localhost:5432/sluice';
+
+export interface DevDbResult {
+  via: 'docker' | 'local';
+  url: string;
+  running: boolean;
+}
+
+async function dockerAvailable(env: Record<string, string | undefined>): Promise<boolean> {
+  if (env.SLUICE_NO_DOCKER === '1') return false;
+  try {
+    await run('docker', ['info'], { timeout: 5000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function localDir(root: string): string {
+  return path.join(root, '.sluice', 'postgres');
+}
+
+export async function dbUp(options: CommandOptions = {}): Promise<DevDbResult> {
+  const { root, env } = resolveEnv(options);
+  if (await dockerAvailable(env)) {
+    await run('docker', ['compose', '-f', path.join(root, 'docker', 'compose.yml'), 'up', '-d', '--wait'], { cwd: root });
+    return { via: 'docker', url: COMPOSE_URL, running: true };
+  }
+  const dir = localDir(root);
+  checkReachable(dir);
+  const c = await startCluster(dir, { port: env.SLUICE_DEV_PG_PORT ? Number(env.SLUICE_DEV_PG_PORT) : undefined });
+  return { via: 'local', url: c.url, running: true };
+}
+
+export async function dbDown(options: CommandOptions = {}): Promise<DevDbResult & { stopped: boolean }> {
+  const { root, env } = resolveEnv(options);
+  if (await dockerAvailable(env)) {
+    await run('docker', ['compose', '-f', path.join(root, 'docker', 'compose.yml'), 'down'], { cwd: root });
+    return { via: 'docker', url: COMPOSE_URL, running: false, stopped: true };
+  }
+  const stopped = await stopCluster(localDir(root));
+  return { via: 'local', url: '', running: false, stopped };
+}
+
+/** Open psql or sqlite3 on the configured database, attached to this terminal. Resolves with its exit code. */
+export async function dbConnect(options: CommandOptions & { args?: string[] } = {}): Promise<number> {
+  const { root, env } = resolveEnv(options);
+  const target = parseDatabaseTarget(env, root);
+  let cmd: string;
+  let argv: string[];
+  const childEnv: NodeJS.ProcessEnv = { ...(env as NodeJS.ProcessEnv) };
+  if (target.dialect === 'sqlite') {
+    cmd = 'sqlite3';
+    argv = [target.file!, ...(options.args ?? [])];
+  } else {
+    cmd = existsSync('/usr/bin/psql') ? '/usr/bin/psql' : path.join(pgBinDir(), 'psql');
+    argv = [target.url!, ...(options.args ?? [])];
+    childEnv.PGOPTIONS = `${env.PGOPTIONS ?? ''} -c search_path=${quoteIdent(target.schema!)}`.trim();
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: 'inherit', env: childEnv });
+    child.on('error', () => reject(new SluiceError(`${cmd} is not installed; install it (apt-get install ${target.dialect === 'sqlite' ? 'sqlite3' : 'postgresql-client'})`, ExitCode.usage)));
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+}

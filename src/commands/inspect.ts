@@ -1,0 +1,120 @@
+/**
+ * Read-only commands: status, history, show. They never create the database, schema or table.
+ */
+import { loadContext, withSession, type CommandOptions } from '../context.js';
+import { currentIndex, findRevision, labelOf, outOfOrder } from '../revision.js';
+import { downIsEmpty, parseDownHeader, readDown, readUp, rel, withMessages, type RevisionFile } from '../source.js';
+import { checksum } from '../sql.js';
+
+export interface StatusResult {
+  database: string;
+  current: string;
+  head: string;
+  applied: number;
+  pending: string[];
+  outOfOrder: string[];
+  /** Applied revisions whose up file changed since. */
+  changed: string[];
+  /** Applied revisions missing from the folder. */
+  unknownApplied: string[];
+}
+
+export async function status(options: CommandOptions = {}): Promise<StatusResult> {
+  const ctx = await loadContext(options);
+  const history = ctx.history.revisions;
+  return withSession(ctx, false, async ({ conn, applied, appliedIds }) => {
+    const byId = new Map(history.map((r) => [r.id, r]));
+    return {
+      database: conn.display,
+      current: labelOf(history, currentIndex(history, appliedIds)),
+      head: labelOf(history, history.length - 1),
+      applied: applied.length,
+      pending: history.filter((r) => !appliedIds.has(r.id)).map((r) => r.id),
+      outOfOrder: outOfOrder(history, appliedIds).map((r) => r.id),
+      changed: applied.filter((a) => byId.has(a.revision) && checksum(readUp(byId.get(a.revision)!)) !== a.checksum).map((a) => a.revision),
+      unknownApplied: applied.filter((a) => !byId.has(a.revision)).map((a) => a.revision),
+    };
+  });
+}
+
+export interface HistoryRow {
+  revision: string;
+  message: string;
+  createdAt: string;
+  appliedAt: string | null;
+  current: boolean;
+  head: boolean;
+  /** Down file state: ok, missing, empty or manual (needs a hand). */
+  down: 'ok' | 'missing' | 'manual';
+}
+
+export interface HistoryResult {
+  database: string;
+  revisions: HistoryRow[];
+}
+
+export async function history(options: CommandOptions = {}): Promise<HistoryResult> {
+  const ctx = await loadContext(options);
+  withMessages(ctx.history);
+  const revs = ctx.history.revisions;
+  return withSession(ctx, false, async ({ conn, applied, appliedIds }) => {
+    const appliedAt = new Map(applied.map((a) => [a.revision, a.appliedAt]));
+    const cur = currentIndex(revs, appliedIds);
+    return {
+      database: conn.display,
+      revisions: revs.map((r) => ({
+        revision: r.id,
+        message: r.message,
+        createdAt: new Date(r.createdAt).toISOString(),
+        appliedAt: appliedAt.get(r.id) ?? null,
+        current: r.index === cur,
+        head: r.index === revs.length - 1,
+        down: downState(r),
+      })),
+    };
+  });
+}
+
+function downState(r: RevisionFile): HistoryRow['down'] {
+  const down = readDown(r);
+  if (down !== null && parseDownHeader(down).manualReason) return 'manual';
+  return downIsEmpty(down) && !downIsEmpty(readUp(r)) ? 'missing' : 'ok';
+}
+
+export interface ShowResult {
+  revision: string;
+  number: number;
+  message: string;
+  createdAt: string;
+  appliedAt: string | null;
+  upFile: string;
+  downFile: string;
+  up: string;
+  down: string | null;
+  warnings: string[];
+  manualReason: string | null;
+}
+
+/** A revision's metadata, up SQL and down SQL. Reads the database only to tell whether it is applied. */
+export async function show(options: CommandOptions & { revision: string }): Promise<ShowResult> {
+  const ctx = await loadContext(options);
+  withMessages(ctx.history);
+  const rev = findRevision(ctx.history.revisions, options.revision) as RevisionFile;
+  const up = readUp(rev);
+  const down = readDown(rev);
+  const header = down ? parseDownHeader(down) : { warnings: [], manualReason: undefined };
+  const appliedAt = await withSession(ctx, false, async ({ applied }) => applied.find((a) => a.revision === rev.id)?.appliedAt ?? null);
+  return {
+    revision: rev.id,
+    number: rev.number,
+    message: rev.message,
+    createdAt: new Date(rev.createdAt).toISOString(),
+    appliedAt,
+    upFile: rel(rev.upFile),
+    downFile: rel(rev.downFile),
+    up,
+    down,
+    warnings: header.warnings,
+    manualReason: header.manualReason ?? null,
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * upgrade, downgrade, stamp and reset: one plan (revision.ts), one engine (engine.ts).
+ */
+import { checkIntegrity, loadContext, withSession, type CommandOptions, type Context } from '../context.js';
+import { prepareStep, runSteps, type PreparedStep, type StepResult } from '../engine.js';
+import { MigrationFailed, MissingDown, Refused } from '../errors.js';
+import { currentIndex, labelOf, outOfOrder, plan, planStamp, resolveTarget, type Step } from '../revision.js';
+import { downIsEmpty, readDown, readUp, rel, type RevisionFile } from '../source.js';
+import { isOnlyComments } from '../sql.js';
+
+export interface MoveOptions extends CommandOptions {
+  /** Target revision: head, base, +N, -N, a tag, a number. */
+  revision?: string;
+  /** Plan and return the SQL without touching the database. */
+  dryRun?: boolean;
+  /** Proceed although an applied up file changed (checksum mismatch). */
+  allowChanged?: boolean;
+  onStep?: (result: StepResult) => void;
+}
+
+export interface MoveResult {
+  database: string;
+  from: string;
+  to: string;
+  dryRun: boolean;
+  steps: StepResult[];
+  /** Dry run: the statements each step would run. */
+  sql?: { revision: string; direction: string; statements: string[] }[];
+  /** Pending revisions that sort before the current one (merged from another branch); applied in order, reported. */
+  outOfOrder: string[];
+}
+
+type Kind = 'upgrade' | 'downgrade' | 'stamp';
+
+async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Promise<MoveResult> {
+  const ctx = await loadContext(options);
+  const write = !options.dryRun;
+  return withSession(ctx, write, async ({ conn, store, applied, appliedIds }) => {
+    if (kind !== 'stamp') checkIntegrity(ctx, applied, { allowChanged: options.allowChanged });
+    const history = ctx.history.revisions;
+    const target = resolveTarget(history, appliedIds, options.revision ?? defaultTarget);
+    const steps: Step[] =
+      kind === 'stamp' ? planStamp(history, appliedIds, target) : plan(history, appliedIds, target, kind === 'upgrade' ? 'up' : 'down');
+    const prepared = steps.map((s) => prepareFor(ctx, s, kind === 'stamp'));
+    const early = outOfOrder(history, appliedIds)
+      .filter((r) => r.index <= target)
+      .map((r) => r.id);
+    const base = {
+      database: conn.display,
+      from: labelOf(history, currentIndex(history, appliedIds)),
+      to: labelOf(history, target),
+      outOfOrder: kind === 'upgrade' ? early : [],
+    };
+    if (options.dryRun) {
+      return {
+        ...base,
+        dryRun: true,
+        steps: prepared.map((p) => ({ revision: p.revision.id, direction: p.direction, status: 'not-run' as const, ms: 0, statements: p.statements.length })),
+        sql: prepared.map((p) => ({ revision: p.revision.id, direction: p.direction, statements: p.statements.map((s) => conn.translate(s)) })),
+      };
+    }
+    const results = await runSteps(conn, store, prepared, { stampOnly: kind === 'stamp', onStep: options.onStep });
+    const failure = results.find((r) => r.status === 'failed');
+    if (failure) {
+      const now = labelOf(history, currentIndex(history, new Set((await store.list()).map((r) => r.revision))));
+      const where = failure.failedStatement
+        ? `statement ${failure.failedStatement}/${failure.statements} (${failure.failedSql})`
+        : 'while recording it in the version table';
+      throw Object.assign(
+        new MigrationFailed(
+          `revision ${failure.revision} (${failure.direction}) failed at ${where}: ${failure.error}. Rolled back: the database is at ${now}`,
+          failure.revision,
+          failure.failedStatement ?? 0,
+          { cause: failure.cause },
+        ),
+        { results },
+      );
+    }
+    return { ...base, dryRun: false, steps: results };
+  });
+}
+
+/** Read the SQL a step runs, refusing before any change when a needed down is missing or empty. */
+function prepareFor(ctx: Context, step: Step, stampOnly: boolean): PreparedStep {
+  const rev = step.revision as RevisionFile;
+  const up = readUp(rev);
+  let down: string | null = null;
+  if (step.direction === 'down' && !stampOnly) {
+    down = readDown(rev);
+    if (downIsEmpty(down) && !isOnlyComments(up)) throw new MissingDown(rev.id, rel(rev.downFile));
+  }
+  return prepareStep(rev, step.direction, up, down, stampOnly);
+}
+
+/** Apply pending revisions up to the target (default head). */
+export function upgrade(options: MoveOptions = {}): Promise<MoveResult> {
+  return move('upgrade', options, 'head');
+}
+
+/** Revert applied revisions down to the target (default -1). */
+export function downgrade(options: MoveOptions = {}): Promise<MoveResult> {
+  return move('downgrade', options, '-1');
+}
+
+/** Record the database as being at the target, running no migration SQL. */
+export function stamp(options: MoveOptions & { revision: string }): Promise<MoveResult> {
+  return move('stamp', options, options.revision);
+}
+
+/** Down to base. Needs `confirmed` (the CLI asks on a terminal, or takes YES=1 / --yes). */
+export function reset(options: MoveOptions & { confirmed: boolean }): Promise<MoveResult> {
+  if (!options.confirmed && !options.dryRun) throw new Refused('migrate-reset reverts every revision; confirm with YES=1 (or --yes)');
+  return move('downgrade', { ...options, revision: 'base' }, 'base');
+}

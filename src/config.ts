@@ -1,0 +1,179 @@
+/**
+ * Configuration: `.env`, DATABASE_URL, DATABASE_SCHEMA and the project's drizzle.config.ts.
+ * Turning these into typed settings is pure (tested without a database); loading the TypeScript
+ * config is the only I/O here.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ConfigError, describeCause } from './errors.js';
+import { plainIdentifier } from './sql.js';
+
+export type DialectName = 'sqlite' | 'postgresql';
+
+export interface DatabaseTarget {
+  dialect: DialectName;
+  /** SQLite: absolute file path. */
+  file?: string;
+  /** PostgreSQL: the connection URL as given. */
+  url?: string;
+  /** PostgreSQL: the schema everything lives in. */
+  schema?: string;
+  /** The URL with any password replaced by `***`, for messages. */
+  display: string;
+  /** Strings that must never be printed (passwords). */
+  secrets: string[];
+}
+
+export const DEFAULT_SQLITE_FILE = './db.sqlite';
+export const DEFAULT_SCHEMA = 'public';
+
+/** Parse DATABASE_URL / DATABASE_SCHEMA into a database target. Unset → the SQLite file ./db.sqlite. */
+export function parseDatabaseTarget(env: Record<string, string | undefined>, root: string): DatabaseTarget {
+  const raw = (env.DATABASE_URL ?? '').trim();
+  if (raw === '') return sqliteTarget(DEFAULT_SQLITE_FILE, root);
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(raw)?.[1]?.toLowerCase();
+  if (scheme === 'file' || scheme === 'sqlite') {
+    const rest = raw.slice(scheme.length + 1).replace(/^\/\/(?=\/)/, '');
+    if (rest === '' || rest === '//') throw new ConfigError('DATABASE_URL names no SQLite file; use file:./db.sqlite or sqlite:/abs/path.db');
+    return sqliteTarget(rest, root);
+  }
+  if (scheme === 'postgres' || scheme === 'postgresql') {
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      throw new ConfigError('DATABASE_URL is not a valid URL; expected postgres://user:password@host:5432/dbname');
+    }
+    if (!parsed.hostname && !parsed.searchParams.get('host')) {
+      throw new ConfigError('DATABASE_URL has no host; expected postgres://user:password@host:5432/dbname');
+    }
+    const secrets = parsed.password ? [parsed.password, decodeURIComponent(parsed.password)] : [];
+    const display = parsed.password ? raw.replace(`:${parsed.password}@`, ':***@') : raw;
+    const schema = plainIdentifier((env.DATABASE_SCHEMA ?? '').trim() || DEFAULT_SCHEMA, 'DATABASE_SCHEMA');
+    return { dialect: 'postgresql', url: raw, schema, display, secrets };
+  }
+  const shown = scheme ? `${scheme}:` : raw.slice(0, 20);
+  throw new ConfigError(
+    `DATABASE_URL "${shown}…" is not supported; use postgres://user:password@host:5432/db, file:./path.sqlite, or leave it unset for ${DEFAULT_SQLITE_FILE}`,
+  );
+}
+
+function sqliteTarget(file: string, root: string): DatabaseTarget {
+  const abs = path.resolve(root, file);
+  return { dialect: 'sqlite', file: abs, display: `sqlite:${path.relative(root, abs) || abs}`, secrets: [] };
+}
+
+/** Read `.env` into the environment if present (variables already set win, as with dotenv). */
+export function loadDotEnv(root: string): void {
+  const file = path.join(root, '.env');
+  if (!existsSync(file)) return;
+  const before = { ...process.env };
+  try {
+    process.loadEnvFile(file);
+  } catch (err) {
+    throw new ConfigError(`cannot read ${file}: ${describeCause(err)}; fix the file or remove it`, { cause: err });
+  }
+  for (const [k, v] of Object.entries(before)) process.env[k] = v;
+}
+
+export interface HistoryConfig {
+  /** Migration folder, absolute. */
+  out: string;
+  /** Models (drizzle schema) path as configured, relative to the root. */
+  schema: string;
+}
+
+export interface ProjectConfig {
+  root: string;
+  /** drizzle.config.ts, absolute. */
+  configFile: string;
+  /** One history per dialect the project keeps. */
+  histories: Partial<Record<DialectName, HistoryConfig>>;
+  /** True when the config lists several dialects (generation sets SLUICE_DIALECT per dialect). */
+  multiDialect: boolean;
+}
+
+const CONFIG_NAMES = ['drizzle.config.ts', 'drizzle.config.mts', 'drizzle.config.js', 'drizzle.config.mjs'];
+
+export function findConfigFile(root: string, explicit?: string): string {
+  if (explicit) {
+    const abs = path.resolve(root, explicit);
+    if (!existsSync(abs)) throw new ConfigError(`config file ${explicit} does not exist; pass the path of your drizzle.config.ts`);
+    return abs;
+  }
+  for (const name of CONFIG_NAMES) {
+    const abs = path.join(root, name);
+    if (existsSync(abs)) return abs;
+  }
+  throw new ConfigError(`no drizzle.config.ts in ${root}; run sluice from the project folder or pass --config`);
+}
+
+interface RawConfig {
+  dialect?: string;
+  out?: string;
+  schema?: string | string[];
+}
+
+/** Load drizzle.config.ts (TypeScript through tsx) and describe the histories it names. */
+export async function loadProjectConfig(root: string, explicit?: string): Promise<ProjectConfig> {
+  const configFile = findConfigFile(root, explicit);
+  let mod: { default?: RawConfig | { default?: RawConfig }; dialects?: Record<string, RawConfig> };
+  try {
+    if (/\.m?ts$/.test(configFile)) {
+      const { tsImport } = await import('tsx/esm/api');
+      mod = await tsImport(pathToFileURL(configFile).href, import.meta.url);
+    } else {
+      mod = await import(pathToFileURL(configFile).href);
+    }
+  } catch (err) {
+    throw new ConfigError(`cannot load ${path.relative(root, configFile)}: ${describeCause(err)}`, { cause: err });
+  }
+  return describeConfig(root, configFile, mod);
+}
+
+/** Pure: the module's exports → ProjectConfig. */
+export function describeConfig(
+  root: string,
+  configFile: string,
+  mod: { default?: unknown; dialects?: Record<string, RawConfig> },
+): ProjectConfig {
+  const histories: ProjectConfig['histories'] = {};
+  const rel = path.relative(root, configFile);
+  if (mod.dialects && typeof mod.dialects === 'object') {
+    for (const [name, entry] of Object.entries(mod.dialects)) {
+      histories[dialectOf(name, rel)] = historyOf(root, entry, rel);
+    }
+    return { root, configFile, histories, multiDialect: Object.keys(histories).length > 1 };
+  }
+  let def = mod.default as RawConfig & { default?: RawConfig };
+  if (def && def.default && !def.dialect) def = def.default;
+  if (!def || typeof def !== 'object' || !def.dialect) {
+    throw new ConfigError(`${rel} has no default export with a dialect; export defineConfig({ dialect, schema, out })`);
+  }
+  histories[dialectOf(def.dialect, rel)] = historyOf(root, def, rel);
+  return { root, configFile, histories, multiDialect: false };
+}
+
+function dialectOf(name: string, rel: string): DialectName {
+  if (name === 'postgresql' || name === 'postgres') return 'postgresql';
+  if (name === 'sqlite' || name === 'turso') return 'sqlite';
+  throw new ConfigError(`${rel}: dialect "${name}" is not supported by sluice; use postgresql or sqlite`);
+}
+
+function historyOf(root: string, entry: RawConfig, rel: string): HistoryConfig {
+  const schema = Array.isArray(entry.schema) ? entry.schema.join(',') : entry.schema;
+  if (!schema) throw new ConfigError(`${rel}: a dialect has no schema (models) path; set schema: './path/to/models.ts'`);
+  return { out: path.resolve(root, entry.out ?? 'drizzle'), schema };
+}
+
+export function historyFor(config: ProjectConfig, dialect: DialectName): HistoryConfig {
+  const h = config.histories[dialect];
+  if (!h) {
+    const have = Object.keys(config.histories).join(', ');
+    throw new ConfigError(
+      `DATABASE_URL points at ${dialect} but ${path.relative(config.root, config.configFile)} only configures ${have}; point DATABASE_URL at a ${have} database or add the dialect to the config`,
+    );
+  }
+  return h;
+}

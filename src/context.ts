@@ -1,0 +1,112 @@
+/**
+ * What every command starts from: the project root, the environment, the configured histories,
+ * the database DATABASE_URL names and that database's history. Commands receive options and return
+ * results; nothing here prints or exits.
+ */
+import path from 'node:path';
+import {
+  historyFor,
+  loadDotEnv,
+  loadProjectConfig,
+  parseDatabaseTarget,
+  type DatabaseTarget,
+  type HistoryConfig,
+  type ProjectConfig,
+} from './config.js';
+import { openConnection, type Connection } from './dialect/index.js';
+import { IntegrityError, SluiceError, ExitCode } from './errors.js';
+import { readHistory, readUp, rel, type History } from './source.js';
+import { checksum } from './sql.js';
+import { VersionStore, type AppliedRow } from './store.js';
+
+export interface CommandOptions {
+  /** Project folder (holds drizzle.config.ts). Default: process.cwd(). */
+  cwd?: string;
+  /** Environment to read DATABASE_URL and friends from. Default: process.env after reading .env. */
+  env?: Record<string, string | undefined>;
+  /** drizzle config path, relative to cwd. */
+  config?: string;
+}
+
+export interface Context {
+  root: string;
+  env: Record<string, string | undefined>;
+  project: ProjectConfig;
+  target: DatabaseTarget;
+  historyConfig: HistoryConfig;
+  history: History;
+}
+
+export function resolveEnv(options: CommandOptions): { root: string; env: Record<string, string | undefined> } {
+  const root = path.resolve(options.cwd ?? process.cwd());
+  if (options.env) return { root, env: options.env };
+  loadDotEnv(root);
+  return { root, env: process.env };
+}
+
+export async function loadContext(options: CommandOptions, extra: { allowMissingFolder?: boolean } = {}): Promise<Context> {
+  const { root, env } = resolveEnv(options);
+  const target = parseDatabaseTarget(env, root);
+  const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
+  const historyConfig = historyFor(project, target.dialect);
+  const history = readHistory(historyConfig.out, { allowMissing: extra.allowMissingFolder });
+  return { root, env, project, target, historyConfig, history };
+}
+
+export interface Session {
+  conn: Connection;
+  store: VersionStore;
+  applied: AppliedRow[];
+  appliedIds: Set<string>;
+}
+
+/**
+ * Open the database, take the migration lock when writing, read the version table, run `fn`, and
+ * always release and close. Reads never create anything.
+ */
+export async function withSession<T>(ctx: Context, write: boolean, fn: (s: Session) => Promise<T>): Promise<T> {
+  const conn = await openConnection(ctx.target, { write, env: ctx.env });
+  const store = new VersionStore(conn);
+  let locked = false;
+  try {
+    if (write) {
+      await conn.lock(lockWaitMs(ctx.env));
+      locked = true;
+      await store.ensure();
+    }
+    const applied = await store.list();
+    return await fn({ conn, store, applied, appliedIds: new Set(applied.map((r) => r.revision)) });
+  } finally {
+    if (locked) await conn.unlock();
+    await conn.close();
+  }
+}
+
+function lockWaitMs(env: Record<string, string | undefined>): number {
+  const s = Number(env.SLUICE_LOCK_WAIT ?? 60);
+  if (!Number.isFinite(s) || s < 0) throw new SluiceError('SLUICE_LOCK_WAIT must be a number of seconds', ExitCode.usage);
+  return s * 1000;
+}
+
+/**
+ * The version table must agree with the folder: no applied revision missing from the folder
+ * (database ahead of the code), and no applied up file changed since it was applied.
+ */
+export function checkIntegrity(ctx: Context, applied: AppliedRow[], options: { allowChanged?: boolean } = {}): void {
+  const byId = new Map(ctx.history.revisions.map((r) => [r.id, r]));
+  const unknown = applied.filter((a) => !byId.has(a.revision)).map((a) => a.revision);
+  if (unknown.length) {
+    throw new IntegrityError(
+      `the database has revision(s) ${unknown.join(', ')} that ${rel(ctx.history.dir)} does not have (database ahead of the code); check out the code that has them, or stamp the database`,
+    );
+  }
+  if (options.allowChanged) return;
+  for (const a of applied) {
+    const rev = byId.get(a.revision)!;
+    if (checksum(readUp(rev)) !== a.checksum) {
+      throw new IntegrityError(
+        `${rel(rev.upFile)} changed after it was applied (checksum differs from the version table); restore it, put the change in a new revision, or pass --allow-changed`,
+      );
+    }
+  }
+}

@@ -1,0 +1,169 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import type { DatabaseTarget } from '../config.js';
+import { ConnectionError, SluiceError, ExitCode, describeCause } from '../errors.js';
+import { quoteIdent, translateSchema } from '../sql.js';
+import type { Connection } from './types.js';
+import { VERSION_TABLE } from '../store.js';
+
+const run = promisify(execFile);
+
+export interface PostgresOptions {
+  /** Seconds to wait for a connection (SLUICE_CONNECT_TIMEOUT, default 10). */
+  connectTimeoutS: number;
+  /** Postgres lock_timeout for migration statements (SLUICE_LOCK_TIMEOUT, default 10s). */
+  lockTimeout: string;
+  /** Optional statement_timeout (SLUICE_STATEMENT_TIMEOUT). */
+  statementTimeout?: string;
+}
+
+export function postgresOptions(env: Record<string, string | undefined>): PostgresOptions {
+  const connectTimeoutS = Number(env.SLUICE_CONNECT_TIMEOUT ?? 10);
+  if (!Number.isFinite(connectTimeoutS) || connectTimeoutS <= 0) {
+    throw new SluiceError('SLUICE_CONNECT_TIMEOUT must be a positive number of seconds');
+  }
+  return { connectTimeoutS, lockTimeout: env.SLUICE_LOCK_TIMEOUT ?? '10s', statementTimeout: env.SLUICE_STATEMENT_TIMEOUT };
+}
+
+export async function openPostgres(target: DatabaseTarget, options: PostgresOptions): Promise<Connection> {
+  const client = new pg.Client({
+    connectionString: target.url,
+    connectionTimeoutMillis: options.connectTimeoutS * 1000,
+    application_name: 'sluice',
+  });
+  client.on('error', () => {
+    /* reported through the failing query */
+  });
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw new ConnectionError(`cannot connect to ${target.display}: ${connectReason(err, options)}`, { cause: err });
+  }
+  const conn = new PostgresConnection(client, target);
+  await conn.execute(
+    [
+      `SET search_path TO ${quoteIdent(target.schema!)}`,
+      `SET lock_timeout = ${literal(options.lockTimeout)}`,
+      options.statementTimeout ? `SET statement_timeout = ${literal(options.statementTimeout)}` : '',
+    ]
+      .filter(Boolean)
+      .join(';'),
+  ).catch(async (err) => {
+    await client.end().catch(() => {});
+    throw new SluiceError(`invalid session setting (SLUICE_LOCK_TIMEOUT / SLUICE_STATEMENT_TIMEOUT): ${describeCause(err)}`, ExitCode.usage, { cause: err });
+  });
+  return conn;
+}
+
+/** A setting value as a SQL string literal (SET takes no bound parameters). */
+function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+function connectReason(err: unknown, options: PostgresOptions): string {
+  const e = err as { code?: string; message?: string };
+  if (e.code === 'ECONNREFUSED') return 'connection refused; is the server running (make db-up)?';
+  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return 'host not found; check the host in DATABASE_URL';
+  if (e.code === '28P01') return 'password authentication failed; check the user and password in DATABASE_URL';
+  if (e.code === '28000') return `${e.message}; check the user in DATABASE_URL`;
+  if (e.code === '3D000') return `${e.message}; create the database or fix DATABASE_URL`;
+  if (/timeout/i.test(e.message ?? '')) return `no answer within ${options.connectTimeoutS}s (SLUICE_CONNECT_TIMEOUT); check host and port`;
+  return describeCause(err);
+}
+
+class PostgresConnection implements Connection {
+  readonly dialect = 'postgresql' as const;
+  readonly capabilities = { transactionalDdl: true, schemas: true };
+  readonly timestampType = 'timestamptz';
+  readonly display: string;
+  private readonly schema: string;
+  constructor(
+    private readonly client: pg.Client,
+    private readonly target: DatabaseTarget,
+  ) {
+    this.schema = target.schema!;
+    this.display = `${target.display} (schema ${this.schema})`;
+  }
+
+  async execute(sql: string): Promise<void> {
+    await this.client.query(sql);
+  }
+  async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    const res = await this.client.query(sql, params);
+    return res.rows as T[];
+  }
+  param(n: number): string {
+    return `$${n}`;
+  }
+  table(name: string): string {
+    return `${quoteIdent(this.schema)}.${quoteIdent(name)}`;
+  }
+  async tableExists(name: string): Promise<boolean> {
+    const rows = await this.query('SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = $2', [this.schema, name]);
+    return rows.length > 0;
+  }
+  async prepareNamespace(): Promise<void> {
+    const rows = await this.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [this.schema]);
+    if (rows.length === 0) await this.execute(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
+  }
+  translate(sql: string): string {
+    return translateSchema(sql, 'public', this.schema);
+  }
+  async begin(): Promise<void> {
+    await this.execute('BEGIN');
+  }
+  async commit(): Promise<void> {
+    await this.execute('COMMIT');
+  }
+  async rollback(): Promise<void> {
+    await this.execute('ROLLBACK').catch(() => {});
+  }
+  async lock(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const rows = await this.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [this.lockKey()]);
+      if (rows[0]?.ok) return;
+      if (Date.now() >= deadline) {
+        throw new ConnectionError(
+          `another sluice run holds the migration lock on schema ${this.schema} (waited ${Math.round(timeoutMs / 1000)}s); wait for it to finish, or raise SLUICE_LOCK_WAIT`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  async unlock(): Promise<void> {
+    await this.query('SELECT pg_advisory_unlock(hashtext($1))', [this.lockKey()]).catch(() => {});
+  }
+  private lockKey(): string {
+    return `sluice:${this.schema}`;
+  }
+  async dumpSchema(): Promise<string> {
+    return dumpPostgres(this.target.url!, this.schema);
+  }
+  async close(): Promise<void> {
+    await this.client.end().catch(() => {});
+  }
+}
+
+export function pgDumpPath(): string {
+  for (const p of ['/usr/lib/postgresql/15/bin/pg_dump']) if (existsSync(p)) return p;
+  return 'pg_dump';
+}
+
+/** `pg_dump --schema-only -n <schema>`, without sluice's version table and the dump's random restrict keys. */
+export async function dumpPostgres(url: string, schema: string): Promise<string> {
+  const { stdout } = await run(
+    pgDumpPath(),
+    ['--schema-only', '--no-owner', '--no-privileges', '-n', schema, '-T', `${quoteIdent(schema)}.${quoteIdent(VERSION_TABLE)}`, '-d', url],
+    { maxBuffer: 64 * 1024 * 1024 },
+  ).catch((err) => {
+    throw new SluiceError(`pg_dump failed: ${describeCause(err)}`, ExitCode.internal, { cause: err });
+  });
+  return stdout
+    .split('\n')
+    .filter((l) => !/^\\(un)?restrict /.test(l) && !l.startsWith('--') && l.trim() !== '')
+    .join('\n');
+}

@@ -1,0 +1,43 @@
+/**
+ * The dialect interface: what the engine, the version store and the checks need from a database.
+ * One adapter per dialect (sqlite.ts, postgres.ts); nothing else knows which database it talks to.
+ */
+import type { DialectName } from '../config.js';
+
+export interface Capabilities {
+  /** DDL runs inside transactions and rolls back with them. */
+  transactionalDdl: boolean;
+  /** Has schemas (namespaces) that sluice scopes everything to. */
+  schemas: boolean;
+}
+
+export interface Connection {
+  readonly dialect: DialectName;
+  readonly capabilities: Capabilities;
+  /** Where this connection points, password hidden. */
+  readonly display: string;
+  /** Run one statement or a script of several, without results. */
+  execute(sql: string): Promise<void>;
+  /** Run one statement with bound values and return its rows. */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Placeholder for the n-th bound value (1-based). */
+  param(n: number): string;
+  /** Quoted, schema-qualified name of a table in sluice's namespace. */
+  table(name: string): string;
+  /** SQL type for the version table's applied-at column. */
+  readonly timestampType: string;
+  tableExists(name: string): Promise<boolean>;
+  /** Make the namespace exist (PostgreSQL: CREATE SCHEMA IF NOT EXISTS). Called before writing. */
+  prepareNamespace(): Promise<void>;
+  /** Adapt a migration's SQL to this target (schema translation). */
+  translate(sql: string): string;
+  begin(): Promise<void>;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+  /** Take the migration lock, waiting at most `timeoutMs`; throws a clear error when it cannot be had. */
+  lock(timeoutMs: number): Promise<void>;
+  unlock(): Promise<void>;
+  /** A textual description of the app's schema (sluice's own table excluded), for comparisons. */
+  dumpSchema(): Promise<string>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,159 @@
+/**
+ * Generated downs: diff drizzle-kit's snapshots in reverse (the revision's snapshot → the previous
+ * one) with drizzle-kit's own differ (`drizzle-kit/api`). drizzle-kit asks on a terminal whenever
+ * one diff both removes and adds tables, columns or enums (a possible rename); sluice never needs a
+ * terminal, so such a diff is split in two: first everything the reverse removes, then everything it
+ * adds. Statements that re-create what the up dropped are marked with a WARNING: the rows come back
+ * empty.
+ */
+import { createRequire } from 'node:module';
+import type { DialectName } from './config.js';
+import { SluiceError, ExitCode, describeCause } from './errors.js';
+
+type Snapshot = Record<string, any>;
+
+export interface DownStatement {
+  sql: string;
+  warning?: string;
+}
+
+interface KitApi {
+  generateDrizzleJson(imports: Record<string, unknown>): Snapshot;
+  generateMigration(prev: Snapshot, cur: Snapshot): Promise<string[]>;
+  generateSQLiteDrizzleJson(imports: Record<string, unknown>): Promise<Snapshot>;
+  generateSQLiteMigration(prev: Snapshot, cur: Snapshot): Promise<string[]>;
+}
+
+let api: KitApi | undefined;
+function kit(root: string): KitApi {
+  if (api) return api;
+  const req = createRequire(`${root}/package.json`);
+  try {
+    api = req('drizzle-kit/api') as KitApi;
+  } catch {
+    api = createRequire(import.meta.url)('drizzle-kit/api') as KitApi;
+  }
+  return api;
+}
+
+export async function emptySnapshot(root: string, dialect: DialectName): Promise<Snapshot> {
+  const k = kit(root);
+  return dialect === 'postgresql' ? k.generateDrizzleJson({}) : k.generateSQLiteDrizzleJson({});
+}
+
+/** SQL statements that take the schema from `from` to `to`, never prompting. */
+export async function diffSnapshots(root: string, dialect: DialectName, from: Snapshot, to: Snapshot): Promise<string[]> {
+  const k = kit(root);
+  const diff = (a: Snapshot, b: Snapshot) => (dialect === 'postgresql' ? k.generateMigration(a, b) : k.generateSQLiteMigration(a, b));
+  try {
+    const mid = removalsOnly(from, to, dialect);
+    if (!mid) return await diff(from, to);
+    return [...(await diff(from, mid)), ...(await diff(mid, to))];
+  } catch (err) {
+    throw new SluiceError(`drizzle-kit could not diff the snapshots: ${describeCause(err)}`, ExitCode.internal, { cause: err });
+  }
+}
+
+/** The down of a revision: from its snapshot back to the previous one, with warnings. */
+export async function computeDown(root: string, dialect: DialectName, current: Snapshot, previous: Snapshot): Promise<DownStatement[]> {
+  const sql = await diffSnapshots(root, dialect, current, previous);
+  return sql.map((s) => ({ sql: s.trim(), warning: warningFor(s) }));
+}
+
+function warningFor(sql: string): string | undefined {
+  const table = /^CREATE TABLE [`"]([^`"]+)[`"]/i.exec(sql);
+  if (table && !table[1]!.startsWith('__new_')) return `table ${table[1]} comes back empty: the rows the up dropped are not restored`;
+  const column = /^ALTER TABLE [`"]([^`"]+)[`"](?:\.[`"]([^`"]+)[`"])? ADD (?:COLUMN )?[`"]([^`"]+)[`"]/i.exec(sql);
+  if (column) return `column ${column[2] ?? column[1]}.${column[3]} comes back empty (NULL or its default): the values the up dropped are not restored`;
+  return undefined;
+}
+
+/**
+ * When one diff would both remove and add tables (per schema), columns (per table) or enums, return
+ * `to` without the added ones (and whatever refers to them), so `from → mid` only removes and
+ * `mid → to` only adds. Returns null when the diff is unambiguous.
+ */
+export function removalsOnly(from: Snapshot, to: Snapshot, dialect: DialectName): Snapshot | null {
+  const mid: Snapshot = structuredClone(to);
+  let changed = false;
+  const schemaOf = (t: Snapshot) => (dialect === 'postgresql' ? (t.schema ?? 'public') : '');
+  const fromTables = Object.values(from.tables ?? {}) as Snapshot[];
+  const toTables = Object.values(to.tables ?? {}) as Snapshot[];
+  const key = (t: Snapshot) => `${schemaOf(t)}.${t.name}`;
+  const fromKeys = new Set(fromTables.map(key));
+  const toKeys = new Set(toTables.map(key));
+  for (const schema of new Set(toTables.map(schemaOf))) {
+    const added = toTables.filter((t) => schemaOf(t) === schema && !fromKeys.has(key(t)));
+    const removed = fromTables.filter((t) => schemaOf(t) === schema && !toKeys.has(key(t)));
+    if (!added.length || !removed.length) continue;
+    for (const t of added) {
+      dropTable(mid, t, dialect);
+      changed = true;
+    }
+  }
+  for (const [tKey, t] of Object.entries(mid.tables ?? {}) as [string, Snapshot][]) {
+    const before = fromTables.find((f) => key(f) === key(t));
+    if (!before) continue;
+    const addedCols = Object.keys(t.columns ?? {}).filter((c) => !(c in (before.columns ?? {})));
+    const removedCols = Object.keys(before.columns ?? {}).filter((c) => !(c in (t.columns ?? {})));
+    if (!addedCols.length || !removedCols.length) continue;
+    for (const c of addedCols) dropColumn(mid, tKey, c, dialect);
+    changed = true;
+  }
+  if (dialect === 'postgresql') {
+    const addedEnums = Object.keys(to.enums ?? {}).filter((e) => !(e in (from.enums ?? {})));
+    const removedEnums = Object.keys(from.enums ?? {}).filter((e) => !(e in (to.enums ?? {})));
+    if (addedEnums.length && removedEnums.length) {
+      for (const e of addedEnums) {
+        const en = mid.enums[e];
+        const used = Object.values(mid.tables ?? {}).some((t: any) =>
+          Object.values(t.columns ?? {}).some((c: any) => c.type === en.name && (c.typeSchema ?? 'public') === en.schema),
+        );
+        if (!used) {
+          delete mid.enums[e];
+          changed = true;
+        }
+      }
+    }
+  }
+  return changed ? mid : null;
+}
+
+function dropTable(snap: Snapshot, table: Snapshot, dialect: DialectName): void {
+  const k = Object.keys(snap.tables).find((x) => snap.tables[x] === table || (snap.tables[x].name === table.name && (snap.tables[x].schema ?? '') === (table.schema ?? '')));
+  if (k) delete snap.tables[k];
+  for (const t of Object.values(snap.tables) as Snapshot[]) {
+    for (const [name, fk] of Object.entries(t.foreignKeys ?? {}) as [string, Snapshot][]) {
+      const target = parseFk(fk, dialect);
+      if (target.tableTo === table.name && (dialect === 'sqlite' || (target.schemaTo || 'public') === (table.schema || 'public'))) delete t.foreignKeys[name];
+    }
+  }
+}
+
+function dropColumn(snap: Snapshot, tableKey: string, column: string, dialect: DialectName): void {
+  const t = snap.tables[tableKey];
+  delete t.columns[column];
+  const colsOf = (cols: unknown[]): string[] => cols.map((c: any) => (typeof c === 'string' ? c : (c.expression ?? c.name)));
+  for (const [name, idx] of Object.entries(t.indexes ?? {}) as [string, Snapshot][]) {
+    const cols = typeof idx === 'string' ? (idx as string).split(';')[1]?.split(',') ?? [] : colsOf(idx.columns ?? []);
+    if (cols.includes(column)) delete t.indexes[name];
+  }
+  for (const group of ['compositePrimaryKeys', 'uniqueConstraints']) {
+    for (const [name, c] of Object.entries(t[group] ?? {}) as [string, Snapshot][]) {
+      if ((c.columns ?? []).includes(column)) delete t[group][name];
+    }
+  }
+  for (const [name, fk] of Object.entries(t.foreignKeys ?? {}) as [string, Snapshot][]) {
+    if (parseFk(fk, dialect).columnsFrom.includes(column)) delete t.foreignKeys[name];
+  }
+  for (const other of Object.values(snap.tables) as Snapshot[]) {
+    for (const [name, fk] of Object.entries(other.foreignKeys ?? {}) as [string, Snapshot][]) {
+      const f = parseFk(fk, dialect);
+      if (f.tableTo === t.name && f.columnsTo.includes(column)) delete other.foreignKeys[name];
+    }
+  }
+}
+
+function parseFk(fk: Snapshot, _dialect: DialectName): { tableTo: string; schemaTo?: string; columnsFrom: string[]; columnsTo: string[] } {
+  return { tableTo: fk.tableTo, schemaTo: fk.schemaTo, columnsFrom: fk.columnsFrom ?? [], columnsTo: fk.columnsTo ?? [] };
+}

@@ -1,0 +1,124 @@
+/**
+ * A disposable local PostgreSQL cluster from the installed binaries (initdb, pg_ctl): used by
+ * `make db-up` where no Docker engine runs, by the test suite, by `make db-test` and by the benchmark.
+ * As root, the server runs as the `postgres` user (runuser -u postgres --).
+ */
+import { execFile } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, statSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { SluiceError, ExitCode, describeCause } from './errors.js';
+
+const run = promisify(execFile);
+
+export interface Cluster {
+  dir: string;
+  port: number;
+  url: string;
+}
+
+export function pgBinDir(): string {
+  const root = '/usr/lib/postgresql';
+  if (existsSync(root)) {
+    const versions = readdirSync(root)
+      .filter((v) => existsSync(path.join(root, v, 'bin', 'initdb')))
+      .sort((a, b) => Number(b) - Number(a));
+    if (versions.length) return path.join(root, versions[0]!, 'bin');
+  }
+  throw new SluiceError('no PostgreSQL server binaries found under /usr/lib/postgresql (initdb, pg_ctl); install postgresql', ExitCode.connection);
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const asRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
+
+async function pgRun(bin: string, args: string[]): Promise<string> {
+  const [cmd, argv] = asRoot() ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
+  try {
+    const { stdout, stderr } = await run(cmd, argv, { timeout: 60_000 });
+    return stdout + stderr;
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string };
+    throw new SluiceError(`${path.basename(bin)} failed: ${(e.stderr || e.stdout || describeCause(err)).trim().split('\n').slice(-3).join(' ')}`, ExitCode.connection, {
+      cause: err,
+    });
+  }
+}
+
+function giveToPostgres(dir: string): void {
+  if (!asRoot()) return;
+  const { uid, gid } = postgresUser();
+  chownSync(dir, uid, gid);
+}
+
+function postgresUser(): { uid: number; gid: number } {
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('postgres:'));
+  if (!line) throw new SluiceError('running as root but there is no postgres user to run the server as', ExitCode.connection);
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** Start (initialising if needed) a cluster in `dir`, listening on 127.0.0.1. Reuses a running one. */
+export async function startCluster(dir: string, options: { port?: number } = {}): Promise<Cluster> {
+  const bin = pgBinDir();
+  mkdirSync(dir, { recursive: true });
+  giveToPostgres(dir);
+  const data = path.join(dir, 'data');
+  const portFile = path.join(dir, 'port');
+  if (existsSync(path.join(data, 'postmaster.pid')) && existsSync(portFile)) {
+    const port = Number(readFileSync(portFile, 'utf8'));
+    if (await isUp(bin, dir, data)) return cluster(dir, port);
+  }
+  if (!existsSync(path.join(data, 'PG_VERSION'))) {
+    await pgRun(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
+  }
+  const port = options.port ?? (await freePort());
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100`;
+  await pgRun(path.join(bin, 'pg_ctl'), ['-D', data, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', '-o', opts, 'start']);
+  writeFileSync(portFile, String(port));
+  return cluster(dir, port);
+}
+
+async function isUp(bin: string, dir: string, data: string): Promise<boolean> {
+  try {
+    await pgRun(path.join(bin, 'pg_ctl'), ['-D', data, 'status']);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function cluster(dir: string, port: number): Cluster {
+  return { dir, port, url: `postgres://postgres@127.0.0.1:${port}/postgres` };
+}
+
+export async function stopCluster(dir: string): Promise<boolean> {
+  const data = path.join(dir, 'data');
+  if (!existsSync(path.join(data, 'postmaster.pid'))) return false;
+  await pgRun(path.join(pgBinDir(), 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
+  return true;
+}
+
+/** The folder must be reachable by the postgres user when running as root. */
+export function checkReachable(dir: string): void {
+  if (!asRoot()) return;
+  let p = path.dirname(path.resolve(dir));
+  while (p !== path.dirname(p)) {
+    if (existsSync(p) && (statSync(p).mode & 0o001) === 0) {
+      throw new SluiceError(`the postgres user cannot reach ${dir} (${p} is not searchable by others); chmod o+x ${p} or run from another folder`, ExitCode.connection);
+    }
+    p = path.dirname(p);
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The revision map: pure code, no database and no files. A history is a linear list of revisions
+ * (drizzle-kit journals are linear); the database state is the set of applied revision ids.
+ * `plan` turns (history, applied, target) into the steps that upgrade, downgrade, stamp, status and
+ * dry runs all share.
+ */
+import { AmbiguousRevision, TargetOutOfRange, UnknownRevision, UsageError } from './errors.js';
+
+export interface Revision {
+  /** The drizzle-kit tag, e.g. `0003_add_audits`: the revision id. */
+  id: string;
+  /** Position in the history, 0-based. */
+  index: number;
+  /** Number from the tag's leading digits (`0003` → 3), or the index when the tag has none. */
+  number: number;
+  /** Human message (from the down file's header, else derived from the tag). */
+  message: string;
+  /** Creation time (journal `when`), ms since epoch. */
+  createdAt: number;
+}
+
+export type Direction = 'up' | 'down';
+
+export interface Step {
+  revision: Revision;
+  direction: Direction;
+}
+
+/** Index of the newest revision, or -1 for an empty history. */
+export const BASE = -1;
+
+export function numberOfTag(tag: string, index: number): number {
+  const m = /^(\d+)/.exec(tag);
+  return m ? Number(m[1]) : index;
+}
+
+/** The highest applied index (the "current" revision), or BASE when nothing is applied. */
+export function currentIndex(history: readonly Revision[], applied: ReadonlySet<string>): number {
+  for (let i = history.length - 1; i >= 0; i--) if (applied.has(history[i]!.id)) return i;
+  return BASE;
+}
+
+/** Revision ids recorded as applied but absent from the history (database ahead of the code). */
+export function unknownApplied(history: readonly Revision[], applied: Iterable<string>): string[] {
+  const ids = new Set(history.map((r) => r.id));
+  return [...applied].filter((id) => !ids.has(id));
+}
+
+/** Pending revisions that sort before the current one (merged from another branch). */
+export function outOfOrder(history: readonly Revision[], applied: ReadonlySet<string>): Revision[] {
+  const cur = currentIndex(history, applied);
+  return history.filter((r) => r.index < cur && !applied.has(r.id));
+}
+
+/** Find a revision by tag, number (`3`, `0003`) or unique tag prefix. */
+export function findRevision(history: readonly Revision[], name: string): Revision {
+  const exact = history.find((r) => r.id === name);
+  if (exact) return exact;
+  if (/^\d+$/.test(name)) {
+    const n = Number(name);
+    const byNumber = history.filter((r) => r.number === n);
+    if (byNumber.length === 1) return byNumber[0]!;
+    if (byNumber.length > 1) throw new AmbiguousRevision(name, byNumber.map((r) => r.id));
+  }
+  const byPrefix = history.filter((r) => r.id.startsWith(name));
+  if (byPrefix.length === 1) return byPrefix[0]!;
+  if (byPrefix.length > 1) throw new AmbiguousRevision(name, byPrefix.map((r) => r.id));
+  throw new UnknownRevision(name, closeCandidates(history, name));
+}
+
+function closeCandidates(history: readonly Revision[], name: string): string[] {
+  const needle = name.toLowerCase().replace(/^\d+_?/, '');
+  const scored = history
+    .map((r) => {
+      const hay = r.id.toLowerCase();
+      const d = distance(needle, hay.replace(/^\d+_?/, ''));
+      const contains = needle.length >= 3 && hay.includes(needle);
+      return { id: r.id, score: contains ? 0 : d };
+    })
+    .filter((s) => s.score <= Math.max(2, Math.floor(needle.length / 3)))
+    .sort((a, b) => a.score - b.score);
+  return scored.slice(0, 3).map((s) => s.id);
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+/**
+ * Resolve a target name to an index (BASE for base). `head`, `base`, `+N`, `-N`, a tag, a number or a
+ * unique tag prefix. Relative targets count from the current revision and must stay inside the history.
+ */
+export function resolveTarget(history: readonly Revision[], applied: ReadonlySet<string>, spec: string): number {
+  const name = spec.trim();
+  if (name === '') throw new UsageError('empty revision; give head, base, +N, -N, a tag or a number');
+  if (name === 'head' || name === 'heads') return history.length - 1;
+  if (name === 'base') return BASE;
+  const rel = /^([+-])(\d+)$/.exec(name);
+  if (rel) {
+    const n = Number(rel[2]);
+    const cur = currentIndex(history, applied);
+    if (rel[1] === '+') {
+      const t = cur + n;
+      if (t > history.length - 1) {
+        throw new TargetOutOfRange(`${name} is past head: only ${history.length - 1 - cur} revision(s) are pending after the current one`);
+      }
+      return t;
+    }
+    const t = cur - n;
+    if (t < BASE) throw new TargetOutOfRange(`${name} is past base: only ${cur + 1} revision(s) are applied`);
+    return t;
+  }
+  return findRevision(history, name).index;
+}
+
+/** Steps to go from the applied set to `target` (an index). Up applies every pending revision ≤ target in order; down reverts every applied revision > target, newest first. */
+export function plan(history: readonly Revision[], applied: ReadonlySet<string>, target: number, direction: Direction): Step[] {
+  const cur = currentIndex(history, applied);
+  if (direction === 'up') {
+    if (target < cur) {
+      throw new TargetOutOfRange(
+        `${labelOf(history, target)} is below the current revision ${history[cur]!.id}; use migrate-down to go back`,
+      );
+    }
+    return history.filter((r) => r.index <= target && !applied.has(r.id)).map((revision) => ({ revision, direction }));
+  }
+  if (target > cur) {
+    throw new TargetOutOfRange(`${labelOf(history, target)} is above the current revision ${labelOf(history, cur)}; use migrate-up to go forward`);
+  }
+  return history
+    .filter((r) => r.index > target && applied.has(r.id))
+    .reverse()
+    .map((revision) => ({ revision, direction }));
+}
+
+/** Steps for stamp: like plan, but the direction follows from where the target lies. */
+export function planStamp(history: readonly Revision[], applied: ReadonlySet<string>, target: number): Step[] {
+  const down = history
+    .filter((r) => r.index > target && applied.has(r.id))
+    .reverse()
+    .map((revision) => ({ revision, direction: 'down' as const }));
+  const up = history.filter((r) => r.index <= target && !applied.has(r.id)).map((revision) => ({ revision, direction: 'up' as const }));
+  return [...down, ...up];
+}
+
+export function labelOf(history: readonly Revision[], index: number): string {
+  return index === BASE ? 'base' : (history[index]?.id ?? `#${index}`);
+}

@@ -1,0 +1,147 @@
+/**
+ * The migration source: drizzle-kit's folder format (0.31.x) and sluice's down files, behind one
+ * module so another format (drizzle-kit 1.0's folders) can be read by adding a reader here.
+ *
+ *   <out>/meta/_journal.json        entries {idx, when, tag, breakpoints}
+ *   <out>/meta/<NNNN>_snapshot.json  schema snapshot after each revision
+ *   <out>/<tag>.sql                  up SQL (drizzle-kit writes it)
+ *   <out>/<tag>.down.sql             down SQL (sluice writes it; humans may edit it)
+ */
+import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, IntegrityError, describeCause } from './errors.js';
+import { numberOfTag, type Revision } from './revision.js';
+import { isOnlyComments } from './sql.js';
+
+export interface RevisionFile extends Revision {
+  upFile: string;
+  downFile: string;
+}
+
+export interface History {
+  dir: string;
+  revisions: RevisionFile[];
+}
+
+interface JournalEntry {
+  idx: number;
+  when: number;
+  tag: string;
+  breakpoints?: boolean;
+}
+
+export function journalFile(out: string): string {
+  return path.join(out, 'meta', '_journal.json');
+}
+
+function readJournal(out: string): JournalEntry[] {
+  const file = journalFile(out);
+  if (!existsSync(file)) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${rel(file)} is not valid JSON (${describeCause(err)}); restore it from version control`, { cause: err });
+  }
+  const entries = (parsed as { entries?: unknown }).entries;
+  if (!Array.isArray(entries) || entries.some((e) => typeof e?.tag !== 'string')) {
+    throw new ConfigError(`${rel(file)} has no valid "entries" list; restore it from version control`);
+  }
+  return entries as JournalEntry[];
+}
+
+/** Read the history in a migration folder. A folder that does not exist is an error unless `allowMissing`. */
+export function readHistory(out: string, options: { allowMissing?: boolean } = {}): History {
+  if (!existsSync(out)) {
+    if (options.allowMissing) return { dir: out, revisions: [] };
+    throw new ConfigError(
+      `migration folder ${rel(out)} does not exist; create the first revision with make migrate-create MSG="..." or fix "out" in drizzle.config.ts`,
+    );
+  }
+  const revisions = readJournal(out).map((e, index) => ({
+    id: e.tag,
+    index,
+    number: numberOfTag(e.tag, index),
+    message: messageFromTag(e.tag),
+    createdAt: Number(e.when) || 0,
+    upFile: path.join(out, `${e.tag}.sql`),
+    downFile: path.join(out, `${e.tag}.down.sql`),
+  }));
+  return { dir: out, revisions };
+}
+
+export function messageFromTag(tag: string): string {
+  return tag.replace(/^\d+_?/, '').replace(/_/g, ' ');
+}
+
+export function readUp(rev: RevisionFile): string {
+  try {
+    return readFileSync(rev.upFile, 'utf8');
+  } catch (err) {
+    throw new IntegrityError(`up SQL of revision ${rev.id} is missing: ${rel(rev.upFile)}; restore it from version control`, { cause: err });
+  }
+}
+
+/** The down SQL, or null when no down file exists. */
+export function readDown(rev: RevisionFile): string | null {
+  if (!existsSync(rev.downFile)) return null;
+  return readFileSync(rev.downFile, 'utf8');
+}
+
+export interface DownHeader {
+  message?: string;
+  manualReason?: string;
+  warnings: string[];
+}
+
+const MESSAGE_LINE = /^-- message: (.*)$/m;
+const MANUAL_LINE = /^-- sluice:manual-down-required (.*)$/m;
+
+export function parseDownHeader(text: string): DownHeader {
+  const warnings = [...text.matchAll(/^\s*-- WARNING: (.*)$/gm)].map((m) => m[1]!);
+  return { message: MESSAGE_LINE.exec(text)?.[1], manualReason: MANUAL_LINE.exec(text)?.[1], warnings };
+}
+
+/** Fill each revision's message from its down file's header, where one exists. */
+export function withMessages(history: History): History {
+  for (const rev of history.revisions) {
+    const down = readDown(rev);
+    const message = down ? parseDownHeader(down).message : undefined;
+    if (message) rev.message = message;
+  }
+  return history;
+}
+
+/** True when the down file holds no statement (missing, or comments only). */
+export function downIsEmpty(down: string | null): boolean {
+  return down === null || isOnlyComments(down.replace(/--> statement-breakpoint/g, ''));
+}
+
+export function snapshotFile(out: string, rev: Revision): string {
+  const prefix = /^(\d+)/.exec(rev.id)?.[1] ?? String(rev.index).padStart(4, '0');
+  return path.join(out, 'meta', `${prefix}_snapshot.json`);
+}
+
+export function readSnapshot(out: string, rev: Revision): Record<string, unknown> {
+  const file = snapshotFile(out, rev);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError(`snapshot ${rel(file)} of revision ${rev.id} is missing or not valid JSON (${describeCause(err)}); restore it from version control`, {
+      cause: err,
+    });
+  }
+}
+
+/** Write a file atomically (temp file + rename), refusing to overwrite unless told to. */
+export function writeNewFile(file: string, text: string, options: { overwrite?: boolean } = {}): void {
+  if (!options.overwrite && existsSync(file)) throw new ConfigError(`${rel(file)} already exists; sluice never overwrites a down file`);
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+export function rel(file: string): string {
+  const r = path.relative(process.cwd(), file);
+  return r && !r.startsWith('..') ? r : file;
+}
