@@ -140,7 +140,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .description('start the dev PostgreSQL (docker compose, or a local cluster in .sluice/postgres) and print its DATABASE_URL')
     .action(async () => {
       const result = await (await import('./commands/devdb.js')).dbUp(common());
-      out(result, () => [`PostgreSQL is running (${result.via}).`, `export DATABASE_URL=${result.url}`]);
+      out(result, () => [`PostgreSQL is running (${result.via === 'local' ? `local cluster in ${result.dir}` : 'docker compose'}).`, `export DATABASE_URL=${result.url}`]);
     });
   db.command('down')
     .description('stop the dev PostgreSQL')

@@ -111,14 +111,13 @@ export async function stopCluster(dir: string): Promise<boolean> {
   return true;
 }
 
-/** The folder must be reachable by the postgres user when running as root. */
-export function checkReachable(dir: string): void {
-  if (!asRoot()) return;
-  let p = path.dirname(path.resolve(dir));
+/** Whether the server (run as the postgres user when we are root) can reach a folder inside `dir`. */
+export function reachableByServer(dir: string): boolean {
+  if (!asRoot()) return true;
+  let p = path.resolve(dir);
   while (p !== path.dirname(p)) {
-    if (existsSync(p) && (statSync(p).mode & 0o001) === 0) {
-      throw new SluiceError(`the postgres user cannot reach ${dir} (${p} is not searchable by others); chmod o+x ${p} or run from another folder`, ExitCode.connection);
-    }
+    if (existsSync(p) && (statSync(p).mode & 0o001) === 0) return false;
     p = path.dirname(p);
   }
+  return true;
 }

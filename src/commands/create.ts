@@ -3,6 +3,7 @@
  * config lists, in lockstep); sluice writes the down SQL beside it.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { loadProjectConfig, type DialectName, type HistoryConfig } from '../config.js';
@@ -125,7 +126,8 @@ export async function writeDownFor(
 function drizzleKitBin(root: string): string {
   for (const from of [path.join(root, 'package.json'), import.meta.url]) {
     try {
-      return createRequire(from).resolve('drizzle-kit/bin.cjs');
+      const bin = path.join(path.dirname(createRequire(from).resolve('drizzle-kit')), 'bin.cjs');
+      if (existsSync(bin)) return bin;
     } catch {
       /* try the next */
     }

@@ -3,13 +3,15 @@
  * Docker engine answers, otherwise a local cluster from the installed binaries in .sluice/postgres.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseDatabaseTarget } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { SluiceError, ExitCode } from '../errors.js';
-import { checkReachable, startCluster, stopCluster, pgBinDir } from '../pgcluster.js';
+import { reachableByServer, startCluster, stopCluster, pgBinDir } from '../pgcluster.js';
 import { quoteIdent } from '../sql.js';
 
 const run = promisify(execFile);
@@ -19,6 +21,8 @@ export const COMPOSE_URL = 'postgres://sluice:sluice@localhost:5432/sluice';
 export interface DevDbResult {
   via: 'docker' | 'local';
   url: string;
+  /** Local cluster: its folder. */
+  dir?: string;
   running: boolean;
 }
 
@@ -32,8 +36,19 @@ async function dockerAvailable(env: Record<string, string | undefined>): Promise
   }
 }
 
+/**
+ * The local cluster lives in .sluice/postgres of the project. When we run as root and the postgres
+ * user cannot reach the project folder (e.g. under /root), it lives in the temp folder instead, under
+ * a name derived from the project path, and .sluice/postgres-location says where.
+ */
 function localDir(root: string): string {
-  return path.join(root, '.sluice', 'postgres');
+  const own = path.join(root, '.sluice', 'postgres');
+  if (reachableByServer(path.join(root, '.sluice'))) return own;
+  const hash = createHash('sha256').update(root).digest('hex').slice(0, 12);
+  const dir = path.join(os.tmpdir(), `sluice-dev-pg-${hash}`);
+  mkdirSync(path.join(root, '.sluice'), { recursive: true });
+  writeFileSync(path.join(root, '.sluice', 'postgres-location'), `${dir}\n`);
+  return dir;
 }
 
 export async function dbUp(options: CommandOptions = {}): Promise<DevDbResult> {
@@ -43,9 +58,8 @@ export async function dbUp(options: CommandOptions = {}): Promise<DevDbResult> {
     return { via: 'docker', url: COMPOSE_URL, running: true };
   }
   const dir = localDir(root);
-  checkReachable(dir);
   const c = await startCluster(dir, { port: env.SLUICE_DEV_PG_PORT ? Number(env.SLUICE_DEV_PG_PORT) : undefined });
-  return { via: 'local', url: c.url, running: true };
+  return { via: 'local', url: c.url, running: true, dir };
 }
 
 export async function dbDown(options: CommandOptions = {}): Promise<DevDbResult & { stopped: boolean }> {

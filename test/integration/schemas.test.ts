@@ -1,0 +1,57 @@
+/** PostgreSQL schema scoping: the same files in two schemas of one database, public untouched. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { downgrade, status, upgrade } from '../../src/index.js';
+import { makeProject, pgUrl, sql, uniqueSchema } from '../support/project.js';
+
+describe('schema-scoped PostgreSQL', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = makeProject();
+  });
+
+  const objectsIn = async (schema: string) =>
+    (
+      await sql<{ n: string }>(
+        dir,
+        { DATABASE_URL: pgUrl() },
+        `SELECT c.relname AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = $1
+         UNION ALL SELECT t.typname FROM pg_type t JOIN pg_namespace s ON s.oid = t.typnamespace WHERE s.nspname = $1 AND t.typtype = 'e'
+         ORDER BY 1`,
+        [schema],
+      )
+    ).map((r) => r.n);
+
+  it('keeps two schemas isolated and leaves public empty', async () => {
+    const a = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('tenant_a') };
+    const b = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('tenant_b') };
+    const publicBefore = await objectsIn('public');
+    await upgrade({ cwd: dir, env: a });
+    await upgrade({ cwd: dir, env: b, revision: '0001' });
+    expect(await objectsIn(a.DATABASE_SCHEMA)).toEqual(expect.arrayContaining(['audits', 'role', 'sessions', 'sluice_version', 'submissions', 'users']));
+    expect(await objectsIn(b.DATABASE_SCHEMA)).toEqual(expect.arrayContaining(['audits', 'sluice_version', 'submissions', 'users']));
+    expect(await objectsIn(b.DATABASE_SCHEMA)).not.toContain('sessions');
+    // foreign keys point inside their own schema
+    const fks = await sql<{ def: string }>(
+      dir,
+      a,
+      `SELECT pg_get_constraintdef(c.oid, true) AS def FROM pg_constraint c JOIN pg_namespace s ON s.oid = c.connamespace WHERE s.nspname = $1 AND c.contype = 'f'`,
+      [b.DATABASE_SCHEMA],
+    );
+    expect(fks.length).toBeGreaterThan(0);
+    for (const fk of fks) expect(fk.def).toContain(`REFERENCES ${b.DATABASE_SCHEMA}.users(id)`);
+    expect((await status({ cwd: dir, env: a })).current).toBe('0003_add_phone_to_users');
+    expect((await status({ cwd: dir, env: b })).current).toBe('0001_add_audits');
+    await downgrade({ cwd: dir, env: a, revision: 'base' });
+    expect(await objectsIn(a.DATABASE_SCHEMA)).toEqual(['sluice_version', 'sluice_version_pkey']);
+    expect(await objectsIn(b.DATABASE_SCHEMA)).toEqual(expect.arrayContaining(['audits', 'users']));
+    expect(await objectsIn('public')).toEqual(publicBefore);
+    expect(publicBefore).toEqual([]);
+  });
+
+  it('status on a schema that does not exist creates nothing', async () => {
+    const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('ghost') };
+    expect(await status({ cwd: dir, env })).toMatchObject({ current: 'base', applied: 0 });
+    const rows = await sql(dir, env, 'SELECT 1 FROM pg_namespace WHERE nspname = $1', [env.DATABASE_SCHEMA]);
+    expect(rows).toEqual([]);
+  });
+});

@@ -1,0 +1,94 @@
+/** Temp copies of this project (the example app) for tests, and helpers to run the CLI and make. */
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { inject } from 'vitest';
+import { openConnection } from '../../src/dialect/index.js';
+import { parseDatabaseTarget } from '../../src/config.js';
+
+export const REPO = path.resolve(import.meta.dirname, '../..');
+
+const COPY = ['drizzle.config.ts', 'models', 'drizzle', 'Makefile', 'package.json', 'package-lock.json', 'tsconfig.json', 'src', 'dist', 'docker'];
+
+/** A copy of the project in a temp folder (timestamps kept so make sees it installed and built; node_modules linked). */
+export function makeProject(options: { withoutHistory?: boolean } = {}): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-proj-'));
+  for (const name of COPY) {
+    if (options.withoutHistory && name === 'drizzle') continue;
+    cpSync(path.join(REPO, name), path.join(dir, name), { recursive: true, preserveTimestamps: true });
+  }
+  symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+  return dir;
+}
+
+export function pgUrl(): string {
+  return inject('pgUrl');
+}
+
+let counter = 0;
+export function uniqueSchema(prefix = 't'): string {
+  counter += 1;
+  return `${prefix}_${process.pid}_${counter}_${Math.floor(Math.random() * 1e6)}`;
+}
+
+export type Env = Record<string, string | undefined>;
+
+/** Environments for each dialect the tests run on. */
+export function dialectEnvs(dir: string): { name: 'sqlite' | 'postgresql'; env: Env }[] {
+  const list: { name: 'sqlite' | 'postgresql'; env: Env }[] = [{ name: 'sqlite', env: { DATABASE_URL: `file:${path.join(dir, 'test.sqlite')}` } }];
+  list.push({ name: 'postgresql', env: { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema() } });
+  return list;
+}
+
+export function cleanEnv(extra: Env = {}): Env {
+  const env: Env = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...extra };
+  return env;
+}
+
+export interface Ran {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(cwd: string, args: string[], env: Env = {}): Ran {
+  const r = spawnSync(process.execPath, [path.join(REPO, 'dist', 'cli.js'), ...args], { cwd, env: cleanEnv(env) as NodeJS.ProcessEnv, encoding: 'utf8' });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function runMake(cwd: string, args: string[], env: Env = {}): Ran {
+  const r = spawnSync('make', ['--no-print-directory', ...args], { cwd, env: cleanEnv(env) as NodeJS.ProcessEnv, encoding: 'utf8' });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The app schema of the database `env` names (pg_dump --schema-only -n, or SQLite's structure). */
+export async function dumpSchema(dir: string, env: Env): Promise<string> {
+  const conn = await openConnection(parseDatabaseTarget(env, dir), { write: false, env });
+  try {
+    return await conn.dumpSchema();
+  } finally {
+    await conn.close();
+  }
+}
+
+export async function sql<T = Record<string, unknown>>(dir: string, env: Env, text: string, params: unknown[] = []): Promise<T[]> {
+  const conn = await openConnection(parseDatabaseTarget(env, dir), { write: true, env });
+  try {
+    return await conn.query<T>(text, params);
+  } finally {
+    await conn.close();
+  }
+}
+
+/** Add a column to the users table in both model files (what a developer does before migrate-create). */
+export function addUserColumn(dir: string, column: string): void {
+  for (const [file, def] of [
+    ['models/postgres.ts', `  ${column}: text('${column}'),\n`],
+    ['models/sqlite.ts', `  ${column}: text('${column}'),\n`],
+  ] as const) {
+    const p = path.join(dir, file);
+    const src = readFileSync(p, 'utf8');
+    writeFileSync(p, src.replace("  name: text('name'),\n", `  name: text('name'),\n${def}`));
+  }
+}

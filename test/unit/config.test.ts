@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { slugify } from '../../src/commands/create.js';
+import { describeConfig, parseDatabaseTarget } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+import { passwordsIn, redactor } from '../../src/printer.js';
+import { plainIdentifier, splitStatements, translateSchema } from '../../src/sql.js';
+import { removalsOnly } from '../../src/downgen.js';
+
+describe('parseDatabaseTarget', () => {
+  it('defaults to ./db.sqlite', () => {
+    const t = parseDatabaseTarget({}, '/proj');
+    expect(t).toMatchObject({ dialect: 'sqlite', file: '/proj/db.sqlite' });
+  });
+  it('reads file: and sqlite: URLs', () => {
+    expect(parseDatabaseTarget({ DATABASE_URL: 'file:./x/a.db' }, '/proj').file).toBe('/proj/x/a.db');
+    expect(parseDatabaseTarget({ DATABASE_URL: 'sqlite:/abs/b.db' }, '/proj').file).toBe('/abs/b.db');
+    expect(parseDatabaseTarget({ DATABASE_URL: 'sqlite:///abs/c.db' }, '/proj').file).toBe('/abs/c.db');
+  });
+  it('reads postgres URLs with the schema, default public, hiding the password', () => {
+    const t = parseDatabaseTarget({ DATABASE_URL: 'postgresql://u:s3cret@h:5432/db' }, '/p');
+    expect(t).toMatchObject({ dialect: 'postgresql', schema: 'public', display: 'postgresql://u:***@h:5432/db' });
+    expect(t.secrets).toContain('s3cret');
+    expect(parseDatabaseTarget({ DATABASE_URL: 'postgres://h/db', DATABASE_SCHEMA: 'tenant_1' }, '/p').schema).toBe('tenant_1');
+  });
+  it('refuses unsupported and malformed URLs and bad schema names', () => {
+    expect(() => parseDatabaseTarget({ DATABASE_URL: 'mysql://h/db' }, '/p')).toThrow(/"mysql:…" is not supported/);
+    expect(() => parseDatabaseTarget({ DATABASE_URL: 'postgres://u:p@:99999999/db' }, '/p')).toThrow(ConfigError);
+    expect(() => parseDatabaseTarget({ DATABASE_URL: 'nonsense' }, '/p')).toThrow(ConfigError);
+    for (const bad of ['a-b', '1abc', 'x"; drop schema public; --', 'a'.repeat(64)]) {
+      expect(() => parseDatabaseTarget({ DATABASE_URL: 'postgres://h/db', DATABASE_SCHEMA: bad }, '/p')).toThrow(/DATABASE_SCHEMA .* is not a plain identifier/);
+    }
+  });
+});
+
+describe('describeConfig', () => {
+  it('reads a multi-dialect config and a plain drizzle-kit one', () => {
+    const multi = describeConfig('/p', '/p/drizzle.config.ts', {
+      dialects: { sqlite: { schema: './m/s.ts', out: './drizzle/sqlite' }, postgresql: { schema: './m/p.ts', out: './drizzle/pg' } },
+    });
+    expect(multi.multiDialect).toBe(true);
+    expect(multi.histories.postgresql!.out).toBe('/p/drizzle/pg');
+    const single = describeConfig('/p', '/p/drizzle.config.ts', { default: { dialect: 'postgresql', schema: './s.ts' } });
+    expect(single.histories.postgresql!.out).toBe('/p/drizzle');
+    expect(() => describeConfig('/p', '/p/drizzle.config.ts', { default: { dialect: 'mysql', schema: 'x' } })).toThrow(/dialect "mysql" is not supported/);
+    expect(() => describeConfig('/p', '/p/drizzle.config.ts', {})).toThrow(/no default export/);
+  });
+});
+
+describe('sql helpers', () => {
+  it('splits on drizzle-kit breakpoints and drops comment-only pieces', () => {
+    expect(splitStatements('-- header\n--> statement-breakpoint\nCREATE TABLE a (x int);--> statement-breakpoint\nDROP TABLE b;')).toEqual([
+      'CREATE TABLE a (x int);',
+      'DROP TABLE b;',
+    ]);
+  });
+  it('translates "public". qualifiers outside strings and comments', () => {
+    const src = `ALTER TABLE "a" ADD CONSTRAINT "f" FOREIGN KEY ("u") REFERENCES "public"."users"("id"); -- "public"."x"\nSELECT '"public".y', $$ "public".z $$, "public_x"."t", "public"."e"`;
+    expect(translateSchema(src, 'public', 'tenant')).toBe(
+      `ALTER TABLE "a" ADD CONSTRAINT "f" FOREIGN KEY ("u") REFERENCES "tenant"."users"("id"); -- "public"."x"\nSELECT '"public".y', $$ "public".z $$, "public_x"."t", "tenant"."e"`,
+    );
+    expect(translateSchema(src, 'public', 'public')).toBe(src);
+  });
+  it('validates identifiers', () => {
+    expect(plainIdentifier('tenant_01', 'X')).toBe('tenant_01');
+    expect(() => plainIdentifier('ten ant', 'X')).toThrow(/X "ten ant" is not a plain identifier/);
+  });
+});
+
+describe('slugify', () => {
+  it('makes file-safe names from any message', () => {
+    expect(slugify('add phone to users')).toBe('add_phone_to_users');
+    expect(slugify('Ação: "quotes" $(rm -rf /) `id`\nnew line')).toBe('acao_quotes_rm_rf_id_new_line');
+    expect(() => slugify('  !!! ')).toThrow(/MSG must contain letters or digits/);
+  });
+});
+
+describe('secrets', () => {
+  it('finds and hides the password of DATABASE_URL', () => {
+    const secrets = passwordsIn({ DATABASE_URL: 'postgres://app:p%40ss@db:5432/x' });
+    expect(secrets).toEqual(['p%40ss', 'p@ss']);
+    expect(redactor(secrets)('failed for p@ss and p%40ss')).toBe('failed for *** and ***');
+  });
+});
+
+describe('removalsOnly (no rename prompts)', () => {
+  const table = (name: string, cols: string[]) => ({ name, schema: '', columns: Object.fromEntries(cols.map((c) => [c, { name: c, type: 'text' }])), indexes: {}, foreignKeys: {} });
+  it('returns null when the diff only adds or only removes', () => {
+    expect(removalsOnly({ tables: { a: table('a', ['x']) } }, { tables: { a: table('a', ['x', 'y']) } }, 'sqlite')).toBeNull();
+  });
+  it('splits a diff that both adds and removes columns of a table', () => {
+    const mid = removalsOnly({ tables: { a: table('a', ['x', 'old']) } }, { tables: { a: table('a', ['x', 'new']) } }, 'sqlite')!;
+    expect(Object.keys(mid.tables.a.columns)).toEqual(['x']);
+  });
+  it('splits a diff that both adds and removes tables', () => {
+    const mid = removalsOnly({ tables: { a: table('a', ['x']) } }, { tables: { b: table('b', ['x']) } }, 'sqlite')!;
+    expect(Object.keys(mid.tables)).toEqual([]);
+  });
+});

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { AmbiguousRevision, TargetOutOfRange, UnknownRevision } from '../../src/errors.js';
+import { BASE, currentIndex, findRevision, outOfOrder, plan, planStamp, resolveTarget, type Revision } from '../../src/revision.js';
+
+const history: Revision[] = ['0000_init', '0001_add_audits', '0002_add_sessions', '0003_add_phone', '0013_add_tags'].map((id, index) => ({
+  id,
+  index,
+  number: Number(id.slice(0, 4)),
+  message: id,
+  createdAt: index,
+}));
+const applied = (...ids: number[]) => new Set(ids.map((i) => history[i]!.id));
+const ids = (steps: { revision: Revision; direction: string }[]) => steps.map((s) => `${s.direction} ${s.revision.id}`);
+
+describe('findRevision', () => {
+  it('finds by tag, number with or without zeros, and unique prefix', () => {
+    expect(findRevision(history, '0001_add_audits').index).toBe(1);
+    expect(findRevision(history, '3').id).toBe('0003_add_phone');
+    expect(findRevision(history, '0003').id).toBe('0003_add_phone');
+    expect(findRevision(history, '13').id).toBe('0013_add_tags');
+    expect(findRevision(history, '0002_add').id).toBe('0002_add_sessions');
+  });
+  it('refuses unknown names with close candidates', () => {
+    const err = (() => {
+      try {
+        findRevision(history, 'add_audit');
+      } catch (e) {
+        return e as UnknownRevision;
+      }
+    })();
+    expect(err).toBeInstanceOf(UnknownRevision);
+    expect(err!.candidates).toContain('0001_add_audits');
+    expect(err!.message).toMatch(/did you mean 0001_add_audits/);
+    expect(() => findRevision(history, '42')).toThrow(UnknownRevision);
+  });
+  it('refuses ambiguous prefixes listing the matches', () => {
+    const merged: Revision[] = ['0004_add_a', '0004_add_b'].map((id, index) => ({ id, index, number: 4, message: id, createdAt: 0 }));
+    expect(() => findRevision(merged, '4')).toThrow(AmbiguousRevision);
+    expect(() => findRevision(merged, '0004_add')).toThrow(/matches 0004_add_a, 0004_add_b; give the full tag/);
+  });
+});
+
+describe('resolveTarget', () => {
+  it('resolves head, base and names', () => {
+    expect(resolveTarget(history, applied(), 'head')).toBe(4);
+    expect(resolveTarget(history, applied(0, 1), 'base')).toBe(BASE);
+    expect(resolveTarget(history, applied(), '2')).toBe(2);
+  });
+  it('counts relative targets from the current revision', () => {
+    expect(resolveTarget(history, applied(0, 1), '+2')).toBe(3);
+    expect(resolveTarget(history, applied(0, 1), '-1')).toBe(0);
+    expect(resolveTarget(history, applied(0, 1), '-2')).toBe(BASE);
+    expect(resolveTarget(history, applied(), '+1')).toBe(0);
+  });
+  it('refuses relative targets past head or base', () => {
+    expect(() => resolveTarget(history, applied(0, 1), '+5')).toThrow(/\+5 is past head: only 3 revision/);
+    expect(() => resolveTarget(history, applied(0, 1), '-5')).toThrow(/-5 is past base: only 2 revision/);
+    expect(() => resolveTarget(history, applied(), '-1')).toThrow(TargetOutOfRange);
+  });
+  it('refuses an empty name', () => {
+    expect(() => resolveTarget(history, applied(), '  ')).toThrow(/empty revision/);
+  });
+});
+
+describe('plan', () => {
+  it('plans up in order and down newest first', () => {
+    expect(ids(plan(history, applied(0), 2, 'up'))).toEqual(['up 0001_add_audits', 'up 0002_add_sessions']);
+    expect(ids(plan(history, applied(0, 1, 2), BASE, 'down'))).toEqual(['down 0002_add_sessions', 'down 0001_add_audits', 'down 0000_init']);
+    expect(plan(history, applied(0, 1), 1, 'up')).toEqual([]);
+  });
+  it('refuses to go up to a lower revision or down to a higher one', () => {
+    expect(() => plan(history, applied(0, 1, 2), 0, 'up')).toThrow(/below the current revision 0002_add_sessions; use migrate-down/);
+    expect(() => plan(history, applied(0), 3, 'down')).toThrow(/above the current revision 0000_init; use migrate-up/);
+  });
+  it('includes pending revisions that sort before the current one, never skipping them', () => {
+    const a = applied(0, 2);
+    expect(currentIndex(history, a)).toBe(2);
+    expect(outOfOrder(history, a).map((r) => r.id)).toEqual(['0001_add_audits']);
+    expect(ids(plan(history, a, 4, 'up'))).toEqual(['up 0001_add_audits', 'up 0003_add_phone', 'up 0013_add_tags']);
+    expect(ids(plan(history, a, BASE, 'down'))).toEqual(['down 0002_add_sessions', 'down 0000_init']);
+  });
+  it('plans stamp in either direction', () => {
+    expect(ids(planStamp(history, applied(0, 1, 2), 0))).toEqual(['down 0002_add_sessions', 'down 0001_add_audits']);
+    expect(ids(planStamp(history, applied(0), 2))).toEqual(['up 0001_add_audits', 'up 0002_add_sessions']);
+    expect(planStamp(history, applied(0, 1), 1)).toEqual([]);
+  });
+});
