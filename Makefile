@@ -11,6 +11,9 @@ define newline
 
 
 endef
+# Options shared by migrate-up / migrate-down / migrate-reset.
+RUN_FLAGS = $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run) $(if $(filter 1 yes true,$(SINGLE_TRANSACTION)),--single-transaction) \
+	$(if $(filter 1 yes true,$(NO_BACKUP)),--no-backup) $(if $(filter 1 yes true,$(ALLOW_CHANGED)),--allow-changed)
 # Single-quoted shell word of a variable's raw value (no make or shell expansion; newlines → spaces).
 q = '$(subst $(newline), ,$(subst ','"'"',$(value $1)))'
 need = $(if $(value $1),,$(error $1 is required: $2))
@@ -46,10 +49,10 @@ migrate-downs: deps ## write missing down files for an existing drizzle-kit hist
 	@npm run -s migrate:downs
 
 migrate-up: deps ## [REVISION=head|<rev>|+N]: apply pending revisions
-	@npm run -s migrate:up -- $(call q,REVISION) $(if $(DRY_RUN),--dry-run)
+	@npm run -s migrate:up -- $(call q,REVISION) $(RUN_FLAGS)
 
 migrate-down: deps ## [REVISION=-1|-N|<rev>|base]: revert revisions
-	@npm run -s migrate:down -- $(call q,REVISION) $(if $(DRY_RUN),--dry-run)
+	@npm run -s migrate:down -- $(call q,REVISION) $(RUN_FLAGS)
 
 migrate-stamp: deps ## REVISION=<rev>|head|base: record the revision, running no SQL
 	$(call need,REVISION,make migrate-stamp REVISION=<rev>|head|base)
@@ -66,7 +69,7 @@ migrate-show: deps ## REVISION=<rev>: metadata, up SQL and down SQL
 	@npm run -s migrate:show -- $(call q,REVISION)
 
 migrate-reset: deps ## down to base (asks on a terminal; YES=1 otherwise)
-	@npm run -s migrate:reset -- $(if $(filter 1 yes true,$(YES)),--yes)
+	@npm run -s migrate:reset -- $(if $(filter 1 yes true,$(YES)),--yes) $(if $(filter 1 yes true,$(NO_BACKUP)),--no-backup) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
 
 db-up: deps ## start the dev PostgreSQL and print its DATABASE_URL
 	@npm run -s db:up

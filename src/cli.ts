@@ -46,8 +46,18 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
       .argument(defaultRev ? '[revision]' : '<revision>', `head, base, +N, -N, a tag or a number${defaultRev ? ` (default ${defaultRev})` : ''}`)
       .option('--dry-run', 'print the plan and SQL; change nothing')
       .option('--allow-changed', 'proceed although an applied up file changed since it was applied')
-      .action(async (revision: string | undefined, opts: { dryRun?: boolean; allowChanged?: boolean }) => {
-        const result = await fn({ ...common(), ...stepPrinter(), revision: revision || defaultRev, dryRun: opts.dryRun, allowChanged: opts.allowChanged });
+      .option('--single-transaction', 'run all revisions in one transaction: all or nothing')
+      .option('--no-backup', 'SQLite: skip the backup taken before a change')
+      .action(async (revision: string | undefined, opts: { dryRun?: boolean; allowChanged?: boolean; singleTransaction?: boolean; backup?: boolean }) => {
+        const result = await fn({
+          ...common(),
+          ...stepPrinter(),
+          revision: revision || defaultRev,
+          dryRun: opts.dryRun,
+          allowChanged: opts.allowChanged,
+          singleTransaction: opts.singleTransaction,
+          noBackup: opts.backup === false,
+        });
         out(result, () => formatMove(verb, result));
       });
 
@@ -63,9 +73,10 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .description('revert every revision (down to base); asks on a terminal, needs --yes otherwise')
     .option('-y, --yes', 'do not ask')
     .option('--dry-run', 'print the plan and SQL; change nothing')
-    .action(async (opts: { yes?: boolean; dryRun?: boolean }) => {
+    .option('--no-backup', 'SQLite: skip the backup taken before a change')
+    .action(async (opts: { yes?: boolean; dryRun?: boolean; backup?: boolean }) => {
       const confirmed = opts.yes || process.env.YES === '1' || (!opts.dryRun && (await ask('Revert every revision of the configured database? [y/N] ')));
-      const result = await (await migrate()).reset({ ...common(), ...stepPrinter(), confirmed: !!confirmed, dryRun: opts.dryRun });
+      const result = await (await migrate()).reset({ ...common(), ...stepPrinter(), confirmed: !!confirmed, dryRun: opts.dryRun, noBackup: opts.backup === false });
       out(result, () => formatMove('downgrade', result));
     });
 

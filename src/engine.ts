@@ -1,13 +1,17 @@
 /**
  * Applies planned steps. Every operation (upgrade, downgrade, stamp, reset) is this engine fed a
- * plan from revision.ts: one transaction per revision by default, the version row written in the
- * same transaction, and a result per step rather than a thrown string.
+ * plan from revision.ts. By default each revision runs in its own transaction with its version row;
+ * `single` wraps all steps in one transaction; a revision file marked `-- sluice:no-transaction`
+ * runs statement by statement outside any transaction and its version row is written only after the
+ * last statement succeeded. Results come back per step rather than as thrown strings.
  */
 import type { Connection } from './dialect/types.js';
-import { describeCause } from './errors.js';
+import { describeCause, UsageError } from './errors.js';
 import type { Direction, Revision } from './revision.js';
 import { checksum, firstLine, splitStatements } from './sql.js';
 import type { VersionStore } from './store.js';
+
+export const NO_TRANSACTION_MARKER = /^\s*--\s*sluice:no-transaction\b/m;
 
 export interface PreparedStep {
   revision: Revision;
@@ -16,9 +20,11 @@ export interface PreparedStep {
   statements: string[];
   /** Checksum of the up SQL, stored with the version row. */
   upChecksum: string;
+  /** The file carries the no-transaction marker. */
+  noTransaction: boolean;
 }
 
-export type StepStatus = 'applied' | 'reverted' | 'stamped' | 'unstamped' | 'failed' | 'not-run' | 'already-done';
+export type StepStatus = 'applied' | 'reverted' | 'stamped' | 'unstamped' | 'failed' | 'not-run' | 'already-done' | 'rolled-back';
 
 export interface StepResult {
   revision: string;
@@ -30,28 +36,54 @@ export interface StepResult {
   failedStatement?: number;
   failedSql?: string;
   error?: string;
+  /** No-transaction revision that failed: how many statements ran (and stay applied). */
+  statementsRun?: number;
+  noTransaction?: boolean;
   cause?: unknown;
 }
 
 export interface RunOptions {
   /** Only write the version table (stamp). */
   stampOnly?: boolean;
+  /** All steps in one transaction: all or nothing. */
+  single?: boolean;
   onStep?: (result: StepResult) => void;
   now?: () => Date;
 }
 
 export function prepareStep(revision: Revision, direction: Direction, upSql: string, downSql: string | null, stampOnly: boolean): PreparedStep {
   const text = direction === 'up' ? upSql : (downSql ?? '');
-  return { revision, direction, statements: stampOnly ? [] : splitStatements(text), upChecksum: checksum(upSql) };
+  return {
+    revision,
+    direction,
+    statements: stampOnly ? [] : splitStatements(text),
+    upChecksum: checksum(upSql),
+    noTransaction: !stampOnly && NO_TRANSACTION_MARKER.test(text),
+  };
+}
+
+class StatementError extends Error {
+  constructor(
+    readonly index: number,
+    cause: unknown,
+  ) {
+    super(describeCause(cause), { cause });
+  }
 }
 
 /** Run the steps in order; stops at the first failure and marks the rest not-run. */
 export async function runSteps(conn: Connection, store: VersionStore, steps: PreparedStep[], options: RunOptions = {}): Promise<StepResult[]> {
+  if (options.single) {
+    const nt = steps.find((s) => s.noTransaction);
+    if (nt) throw new UsageError(`revision ${nt.revision.id} is marked sluice:no-transaction; it cannot run with --single-transaction`);
+  }
   const results: StepResult[] = [];
   const emit = (r: StepResult) => {
     results.push(r);
-    options.onStep?.(r);
+    if (!options.single || r.status === 'failed' || r.status === 'not-run') options.onStep?.(r);
   };
+  const inTx = !options.single;
+  if (options.single) await conn.begin();
   let failed = false;
   for (const step of steps) {
     const base = { revision: step.revision.id, direction: step.direction, statements: step.statements.length };
@@ -60,21 +92,24 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
       continue;
     }
     const started = performance.now();
-    let index = 0;
+    const transactional = inTx && !step.noTransaction;
+    let ran = 0;
     try {
-      await conn.begin();
-      const present = await store.has(step.revision.id);
-      if (present === (step.direction === 'up')) {
+      if (transactional) await conn.begin();
+      if ((await store.has(step.revision.id)) === (step.direction === 'up')) {
         // Another run did it while we waited for the lock.
-        await conn.rollback();
+        if (transactional) await conn.rollback();
         emit({ ...base, status: 'already-done', ms: 0 });
         continue;
       }
       for (const statement of step.statements) {
-        index += 1;
-        await conn.execute(conn.translate(statement));
+        try {
+          await conn.execute(conn.translate(statement));
+        } catch (err) {
+          throw new StatementError(ran + 1, err);
+        }
+        ran += 1;
       }
-      index = 0;
       const ms = Math.round(performance.now() - started);
       if (step.direction === 'up') {
         await store.insert({
@@ -87,22 +122,37 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
       } else {
         await store.remove(step.revision.id);
       }
-      await conn.commit();
-      const status: StepStatus = options.stampOnly ? (step.direction === 'up' ? 'stamped' : 'unstamped') : step.direction === 'up' ? 'applied' : 'reverted';
-      emit({ ...base, status, ms });
+      if (transactional) await conn.commit();
+      emit({ ...base, status: doneStatus(step, !!options.stampOnly), ms });
     } catch (err) {
-      await conn.rollback();
+      if (transactional || options.single) await conn.rollback();
       failed = true;
+      const stmt = err instanceof StatementError ? err.index : undefined;
       emit({
         ...base,
         status: 'failed',
         ms: Math.round(performance.now() - started),
-        failedStatement: index || undefined,
-        failedSql: index ? firstLine(step.statements[index - 1]!) : undefined,
-        error: describeCause(err),
-        cause: err,
+        failedStatement: stmt,
+        failedSql: stmt ? firstLine(step.statements[stmt - 1]!) : undefined,
+        error: describeCause(err instanceof StatementError ? err.cause : err),
+        statementsRun: step.noTransaction ? ran : undefined,
+        noTransaction: step.noTransaction || undefined,
+        cause: err instanceof StatementError ? err.cause : err,
       });
     }
   }
+  if (options.single) {
+    if (failed) {
+      for (const r of results) if (r.status !== 'failed' && r.status !== 'not-run' && r.status !== 'already-done') r.status = 'rolled-back';
+    } else {
+      await conn.commit();
+      for (const r of results) options.onStep?.(r);
+    }
+  }
   return results;
+}
+
+function doneStatus(step: PreparedStep, stampOnly: boolean): StepStatus {
+  if (stampOnly) return step.direction === 'up' ? 'stamped' : 'unstamped';
+  return step.direction === 'up' ? 'applied' : 'reverted';
 }

@@ -13,6 +13,7 @@ const VERB: Record<string, string> = {
   failed: 'FAILED',
   'not-run': 'not run',
   'already-done': 'already done by another run',
+  'rolled-back': 'rolled back',
 };
 
 export function formatStep(r: StepResult): string {
@@ -35,6 +36,7 @@ export function formatMove(verb: string, r: MoveResult): string[] {
     }
     return lines;
   }
+  if (r.backup) lines.push(pc.dim(`backup: ${r.backup}`));
   if (r.steps.length === 0) lines.push(`${r.database}: already at ${r.to}; nothing to ${verb}`);
   else lines.push(`${r.database}: ${r.from} -> ${r.to} (${r.steps.length} revision${r.steps.length === 1 ? '' : 's'} ${verb === 'stamp' ? 'stamped' : verb === 'upgrade' ? 'applied' : 'reverted'})`);
   return lines;

@@ -89,7 +89,14 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
 }
 
 /** Compute and write `<tag>.down.sql` for one revision (never overwriting a file a human wrote). */
-export async function writeDownFor(
+export async function writeDownFor(...args: Parameters<typeof renderDownFor>): Promise<CreatedRevision> {
+  const down = await renderDownFor(...args);
+  writeNewFile(down.file, down.text);
+  return down.result;
+}
+
+/** Compute the text of `<tag>.down.sql` for one revision, writing nothing. */
+export async function renderDownFor(
   root: string,
   dialect: DialectName,
   out: string,
@@ -97,7 +104,7 @@ export async function writeDownFor(
   prev: RevisionFile | undefined,
   message: string,
   empty: boolean,
-): Promise<CreatedRevision> {
+): Promise<{ file: string; text: string; result: CreatedRevision }> {
   const header = [
     `-- sluice:down ${rev.id}`,
     `-- message: ${message}`,
@@ -112,8 +119,8 @@ export async function writeDownFor(
     statements = await computeDown(root, dialect, current, previous);
   }
   const body = statements.map((s) => (s.warning ? `-- WARNING: ${s.warning}\n${s.sql}` : s.sql)).join(`\n${BREAKPOINT}\n`);
-  writeNewFile(rev.downFile, `${header.join('\n')}\n${body}${body ? '\n' : ''}`);
-  return {
+  const text = `${header.join('\n')}\n${body}${body ? '\n' : ''}`;
+  const result: CreatedRevision = {
     dialect,
     revision: rev.id,
     upFile: rel(rev.upFile),
@@ -121,6 +128,7 @@ export async function writeDownFor(
     downStatements: statements.length,
     warnings: statements.flatMap((s) => (s.warning ? [s.warning] : [])),
   };
+  return { file: rev.downFile, text, result };
 }
 
 function drizzleKitBin(root: string): string {

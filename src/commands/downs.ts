@@ -4,9 +4,9 @@
  */
 import { loadProjectConfig, type DialectName, type HistoryConfig } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
-import { messageFromTag, readDown, readHistory, readUp } from '../source.js';
+import { messageFromTag, readDown, readHistory, readUp, writeNewFile } from '../source.js';
 import { isOnlyComments } from '../sql.js';
-import { writeDownFor, type CreatedRevision } from './create.js';
+import { renderDownFor, type CreatedRevision } from './create.js';
 
 export interface DownsResult {
   written: CreatedRevision[];
@@ -17,6 +17,7 @@ export async function writeMissingDowns(options: CommandOptions = {}): Promise<D
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const result: DownsResult = { written: [], kept: [] };
+  const pending: Awaited<ReturnType<typeof renderDownFor>>[] = [];
   for (const [dialect, h] of Object.entries(project.histories) as [DialectName, HistoryConfig][]) {
     const revs = readHistory(h.out).revisions;
     for (const rev of revs) {
@@ -25,8 +26,13 @@ export async function writeMissingDowns(options: CommandOptions = {}): Promise<D
         continue;
       }
       const empty = isOnlyComments(readUp(rev));
-      result.written.push(await writeDownFor(root, dialect, h.out, rev, revs[rev.index - 1], messageFromTag(rev.id), empty));
+      pending.push(await renderDownFor(root, dialect, h.out, rev, revs[rev.index - 1], messageFromTag(rev.id), empty));
     }
+  }
+  // Everything computed first: a bad snapshot anywhere writes nothing.
+  for (const p of pending) {
+    writeNewFile(p.file, p.text);
+    result.written.push(p.result);
   }
   return result;
 }

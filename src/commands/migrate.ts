@@ -1,6 +1,7 @@
 /**
  * upgrade, downgrade, stamp and reset: one plan (revision.ts), one engine (engine.ts).
  */
+import { backupBeforeChange } from '../backup.js';
 import { checkIntegrity, loadContext, withSession, type CommandOptions, type Context } from '../context.js';
 import { prepareStep, runSteps, type PreparedStep, type StepResult } from '../engine.js';
 import { MigrationFailed, MissingDown, Refused } from '../errors.js';
@@ -15,6 +16,10 @@ export interface MoveOptions extends CommandOptions {
   dryRun?: boolean;
   /** Proceed although an applied up file changed (checksum mismatch). */
   allowChanged?: boolean;
+  /** All revisions in one transaction (all or nothing) instead of one transaction per revision. */
+  singleTransaction?: boolean;
+  /** SQLite: skip the backup taken before a change. */
+  noBackup?: boolean;
   onStep?: (result: StepResult) => void;
 }
 
@@ -28,6 +33,8 @@ export interface MoveResult {
   sql?: { revision: string; direction: string; statements: string[] }[];
   /** Pending revisions that sort before the current one (merged from another branch); applied in order, reported. */
   outOfOrder: string[];
+  /** SQLite: the backup taken before the change. */
+  backup?: string;
 }
 
 type Kind = 'upgrade' | 'downgrade' | 'stamp';
@@ -59,16 +66,27 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
         sql: prepared.map((p) => ({ revision: p.revision.id, direction: p.direction, statements: p.statements.map((s) => conn.translate(s)) })),
       };
     }
-    const results = await runSteps(conn, store, prepared, { stampOnly: kind === 'stamp', onStep: options.onStep });
+    const backup = kind !== 'stamp' && prepared.length && !options.noBackup && ctx.env.SLUICE_NO_BACKUP !== '1' ? await backupBeforeChange(ctx, conn, applied.length > 0) : undefined;
+    const results = await runSteps(conn, store, prepared, {
+      stampOnly: kind === 'stamp',
+      single: options.singleTransaction,
+      onStep: options.onStep,
+    });
     const failure = results.find((r) => r.status === 'failed');
     if (failure) {
       const now = labelOf(history, currentIndex(history, new Set((await store.list()).map((r) => r.revision))));
       const where = failure.failedStatement
         ? `statement ${failure.failedStatement}/${failure.statements} (${failure.failedSql})`
         : 'while recording it in the version table';
+      let state = failure.noTransaction
+        ? `It is marked sluice:no-transaction: ${failure.statementsRun ? `statements 1-${failure.statementsRun} of it ran and were NOT rolled back` : 'none of its statements ran'}; it is not recorded as applied. The database is at ${now}`
+        : options.singleTransaction
+          ? `Single transaction rolled back: the database is at ${now}, as before the run`
+          : `Rolled back: the database is at ${now}`;
+      if (backup) state += `. Backup from before the run: ${backup}`;
       throw Object.assign(
         new MigrationFailed(
-          `revision ${failure.revision} (${failure.direction}) failed at ${where}: ${failure.error}. Rolled back: the database is at ${now}`,
+          `revision ${failure.revision} (${failure.direction}) failed at ${where}: ${failure.error}. ${state}`,
           failure.revision,
           failure.failedStatement ?? 0,
           { cause: failure.cause },
@@ -76,7 +94,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
         { results },
       );
     }
-    return { ...base, dryRun: false, steps: results };
+    return { ...base, dryRun: false, steps: results, backup };
   });
 }
 

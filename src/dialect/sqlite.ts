@@ -80,6 +80,9 @@ class SqliteConnection implements Connection {
   async dumpSchema(): Promise<string> {
     return dumpSqlite(this.db);
   }
+  async backupTo(file: string): Promise<void> {
+    await this.db.backup(file);
+  }
   async close(): Promise<void> {
     this.db.close();
   }

@@ -37,6 +37,8 @@ export interface Connection {
   /** Take the migration lock, waiting at most `timeoutMs`; throws a clear error when it cannot be had. */
   lock(timeoutMs: number): Promise<void>;
   unlock(): Promise<void>;
+  /** SQLite: a consistent copy of the database file (SQLite's backup API). Absent where not supported. */
+  backupTo?(file: string): Promise<void>;
   /** A textual description of the app's schema (sluice's own table excluded), for comparisons. */
   dumpSchema(): Promise<string>;
   close(): Promise<void>;

@@ -1,5 +1,5 @@
 /** Bad input: one clear line, the documented exit code, no stack trace, nothing changed, no secret shown. */
-import { appendFileSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,6 +98,17 @@ describe('integrity', () => {
       expect(runCli(dir, ['status', '--json'], env).stdout).toMatch(/"pending": \[\]/);
     });
   }
+
+  it('a corrupt snapshot stops down generation with one line, writing nothing', () => {
+    const other = makeProject();
+    const folder = path.join(other, 'drizzle', 'sqlite');
+    rmSync(path.join(folder, '0001_add_audits.down.sql'));
+    rmSync(path.join(folder, '0002_add_sessions_and_roles.down.sql'));
+    writeFileSync(path.join(folder, 'meta', '0002_snapshot.json'), '{ not json');
+    oneLineError(runCli(other, ['downs'], {}), 2, /snapshot drizzle\/sqlite\/meta\/0002_snapshot\.json of revision 0002_add_sessions_and_roles is missing or not valid JSON/);
+    expect(existsSync(path.join(folder, '0002_add_sessions_and_roles.down.sql'))).toBe(false);
+    expect(existsSync(path.join(folder, '0001_add_audits.down.sql'))).toBe(false);
+  });
 
   it('a missing migration folder', () => {
     const other = makeProject({ withoutHistory: true });

@@ -92,3 +92,20 @@ export function addUserColumn(dir: string, column: string): void {
     writeFileSync(p, src.replace("  name: text('name'),\n", `  name: text('name'),\n${def}`));
   }
 }
+
+/** Append a hand-written revision to a dialect's history (journal entry, snapshot copy, up and down files). */
+export function addRevision(dir: string, dialect: 'sqlite' | 'postgresql', name: string, up: string, down: string | null): string {
+  const folder = path.join(dir, 'drizzle', dialect);
+  const journalPath = path.join(folder, 'meta', '_journal.json');
+  const journal = JSON.parse(readFileSync(journalPath, 'utf8'));
+  const idx = journal.entries.length;
+  const num = String(idx).padStart(4, '0');
+  const tag = `${num}_${name}`;
+  journal.entries.push({ idx, version: journal.entries[0]?.version ?? '7', when: Date.now(), tag, breakpoints: true });
+  writeFileSync(journalPath, JSON.stringify(journal, null, 2));
+  const prevSnap = path.join(folder, 'meta', `${String(idx - 1).padStart(4, '0')}_snapshot.json`);
+  cpSync(prevSnap, path.join(folder, 'meta', `${num}_snapshot.json`));
+  writeFileSync(path.join(folder, `${tag}.sql`), up);
+  if (down !== null) writeFileSync(path.join(folder, `${tag}.down.sql`), down);
+  return tag;
+}

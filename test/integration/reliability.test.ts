@@ -1,0 +1,249 @@
+/**
+ * Reliability on SQLite and the real PostgreSQL: transactions, no-transaction revisions, failure
+ * reports, concurrency, timeouts, crash safety, backups and the remaining bad inputs.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { downgrade, MigrationFailed, status, upgrade } from '../../src/index.js';
+import { addRevision, cleanEnv, dumpSchema, makeProject, pgUrl, REPO, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
+
+const BP = '\n--> statement-breakpoint\n';
+type Dialect = 'sqlite' | 'postgresql';
+const envFor = (dir: string, d: Dialect, name = 'r'): Env =>
+  d === 'sqlite' ? { DATABASE_URL: `file:${path.join(dir, `${name}.sqlite`)}` } : { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema(name) };
+
+const tables = async (dir: string, env: Env): Promise<string[]> =>
+  env.DATABASE_SCHEMA
+    ? (await sql<{ t: string }>(dir, env, 'SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1', [env.DATABASE_SCHEMA])).map((r) => r.t)
+    : (await sql<{ t: string }>(dir, env, "SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1")).map((r) => r.t);
+
+for (const d of ['sqlite', 'postgresql'] as const) {
+  describe(`transactions and failures on ${d}`, () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = makeProject();
+      addRevision(dir, d, 'broken', `CREATE TABLE t_ok (id integer);${BP}ALTER TABLE no_such_table ADD COLUMN x integer;`, 'DROP TABLE t_ok;');
+    });
+
+    it('a failing revision leaves the database at the last good revision, with a full report', async () => {
+      const env = envFor(dir, d, 'fail');
+      const err = await upgrade({ cwd: dir, env }).catch((e) => e);
+      expect(err).toBeInstanceOf(MigrationFailed);
+      expect(err.message).toMatch(/revision 0004_broken \(up\) failed at statement 2\/2 \(ALTER TABLE no_such_table ADD COLUMN x integer;\): .*no_such_table.*Rolled back: the database is at 0003_add_phone_to_users/);
+      expect(err.results.map((r: { status: string }) => r.status)).toEqual(['applied', 'applied', 'applied', 'applied', 'failed']);
+      expect(await tables(dir, env)).not.toContain('t_ok');
+      expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
+    });
+
+    it('--single-transaction: all or nothing', async () => {
+      const env = envFor(dir, d, 'single');
+      const r = runCli(dir, ['up', '--single-transaction'], env);
+      expect(r.status).toBe(3);
+      expect(r.stderr).toMatch(/Single transaction rolled back: the database is at base, as before the run/);
+      expect(await tables(dir, env)).toEqual(['sluice_version']);
+      expect(runCli(dir, ['up', '3', '--single-transaction'], env).status).toBe(0);
+      expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
+    });
+  });
+}
+
+describe('no-transaction revisions (PostgreSQL CREATE INDEX CONCURRENTLY)', () => {
+  it('runs outside a transaction, records only after success, reports what ran on failure', async () => {
+    const dir = makeProject();
+    const env = envFor(dir, 'postgresql', 'nt');
+    addRevision(dir, 'postgresql', 'concurrent_index', `-- sluice:no-transaction\nCREATE INDEX CONCURRENTLY users_name_idx ON users (name);`, `-- sluice:no-transaction\nDROP INDEX CONCURRENTLY users_name_idx;`);
+    await upgrade({ cwd: dir, env });
+    expect((await status({ cwd: dir, env })).current).toBe('0004_concurrent_index');
+    await downgrade({ cwd: dir, env });
+    addRevision(dir, 'postgresql', 'half', `-- sluice:no-transaction\nCREATE TABLE half_a (id int);${BP}CREATE TABLE half_a (id int);`, 'DROP TABLE half_a;');
+    const r = runCli(dir, ['up'], env);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/0005_half \(up\) failed at statement 2\/2 .*statements 1-1 of it ran and were NOT rolled back; it is not recorded as applied. The database is at 0004_concurrent_index/);
+    expect(await tables(dir, env)).toContain('half_a');
+  });
+});
+
+const runAsync = (cwd: string, args: string[], env: Env) =>
+  new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), ...args], { cwd, env: cleanEnv(env) as NodeJS.ProcessEnv });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b) => (stdout += b));
+    child.stderr.on('data', (b) => (stderr += b));
+    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+  });
+
+for (const d of ['sqlite', 'postgresql'] as const) {
+  it(`${d}: 8 concurrent migrate-up apply each revision exactly once`, async () => {
+    const dir = makeProject();
+    const env = { ...envFor(dir, d, 'conc'), SLUICE_NO_BACKUP: '1' };
+    if (d === 'sqlite') expect(runCli(dir, ['stamp', 'base'], env).status).toBe(0); // create the file first
+    const runs = await Promise.all(Array.from({ length: 8 }, () => runAsync(dir, ['up'], env)));
+    for (const r of runs) expect(r.status, r.stderr).toBe(0);
+    const applied = runs.flatMap((r) => [...r.stdout.matchAll(/↑ (\S+) applied/g)].map((m) => m[1]));
+    expect(applied.sort()).toEqual(['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users']);
+    expect(await sql(dir, env, 'SELECT count(*) AS n FROM sluice_version')).toEqual([{ n: d === 'sqlite' ? 4 : '4' }]);
+  });
+}
+
+describe('PostgreSQL locks and timeouts', () => {
+  it('lock_timeout stops a migration queued behind a long transaction', async () => {
+    const dir = makeProject();
+    const env = envFor(dir, 'postgresql', 'lt');
+    await upgrade({ cwd: dir, env });
+    const blocker = new pg.Client({ connectionString: pgUrl() });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(`LOCK TABLE "${env.DATABASE_SCHEMA}"."users" IN ACCESS EXCLUSIVE MODE`);
+      const started = Date.now();
+      const r = runCli(dir, ['down'], { ...env, SLUICE_LOCK_TIMEOUT: '500ms' });
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(r.status).toBe(3);
+      expect(r.stderr).toMatch(/0003_add_phone_to_users \(down\) failed at statement 1\/1 .*lock timeout.*the database is at 0003_add_phone_to_users/);
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
+    }
+    expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
+  });
+
+  it('a run that cannot get the migration lock says so after a bounded wait', async () => {
+    const dir = makeProject();
+    const env = envFor(dir, 'postgresql', 'lw');
+    const holder = new pg.Client({ connectionString: pgUrl() });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock(hashtext($1))', [`sluice:${env.DATABASE_SCHEMA}`]);
+      const r = runCli(dir, ['up'], { ...env, SLUICE_LOCK_WAIT: '1' });
+      expect(r.status).toBe(5);
+      expect(r.stderr).toMatch(/another sluice run holds the migration lock on schema .* \(waited 1s\)/);
+    } finally {
+      await holder.end();
+    }
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+  });
+
+  it('a wrong password is one clear line, password not shown', async () => {
+    const dir = makeProject();
+    const user = uniqueSchema('pw');
+    await sql(dir, { DATABASE_URL: pgUrl() }, `CREATE ROLE ${user} LOGIN PASSWORD 'right-pass'`);
+    const url = new URL(pgUrl());
+    url.username = user;
+    url.password = 'Wr0ngPass';
+    const hba = (await sql<{ f: string }>(dir, { DATABASE_URL: pgUrl() }, 'SHOW hba_file'))[0] as unknown as { hba_file: string };
+    const file = hba.hba_file;
+    const { readFileSync } = await import('node:fs');
+    const original = readFileSync(file, 'utf8');
+    writeFileSync(file, `host all ${user} 127.0.0.1/32 scram-sha-256\n${original}`);
+    await sql(dir, { DATABASE_URL: pgUrl() }, 'SELECT pg_reload_conf()');
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const r = runCli(dir, ['status'], { DATABASE_URL: url.toString() });
+      expect(r.status).toBe(5);
+      expect(r.stderr.trim()).toMatch(/^sluice: cannot connect to postgres:\/\/pw_.*:\*\*\*@127.0.0.1:\d+\/postgres: password authentication failed; check the user and password in DATABASE_URL$/);
+      expect(r.stderr).not.toContain('Wr0ngPass');
+    } finally {
+      writeFileSync(file, original);
+      await sql(dir, { DATABASE_URL: pgUrl() }, 'SELECT pg_reload_conf()');
+    }
+  });
+});
+
+describe('out-of-order revisions', () => {
+  it('a pending revision older than the current one is reported and applied, not skipped', async () => {
+    const dir = makeProject();
+    const env = envFor(dir, 'sqlite', 'ooo');
+    await upgrade({ cwd: dir, env });
+    await sql(dir, env, 'DROP TABLE sessions');
+    await sql(dir, env, 'ALTER TABLE users DROP COLUMN role');
+    await sql(dir, env, "DELETE FROM sluice_version WHERE revision = '0002_add_sessions_and_roles'");
+    const st = await status({ cwd: dir, env });
+    expect(st.outOfOrder).toEqual(['0002_add_sessions_and_roles']);
+    const r = runCli(dir, ['up'], env);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/note: 0002_add_sessions_and_roles sort\(s\) before the current revision/);
+    expect(r.stdout).toMatch(/0002_add_sessions_and_roles applied/);
+    expect((await status({ cwd: dir, env })).pending).toEqual([]);
+  });
+});
+
+for (const d of ['sqlite', 'postgresql'] as const) {
+  it(`${d}: kill -9 at varied moments leaves a consistent revision; the next run completes`, async () => {
+    const dir = makeProject();
+    const env = { ...envFor(dir, d, 'kill'), SLUICE_NO_BACKUP: '1' };
+    const slow =
+      d === 'postgresql'
+        ? 'SELECT pg_sleep(0.4);'
+        : 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000) SELECT count(*) FROM c;';
+    addRevision(dir, d, 'slow', [`CREATE TABLE crash_a (id integer);`, slow, `CREATE TABLE crash_b (id integer);`, slow].join(BP), ['DROP TABLE crash_b;', slow, 'DROP TABLE crash_a;', slow].join(BP));
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    const headDump = await dumpSchema(dir, env);
+    let killed = 0;
+    for (const [i, delay] of [350, 600, 800, 1000, 1200, 1500].entries()) {
+      const direction = i % 2 === 0 ? ['down', 'base'] : ['up'];
+      const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), ...direction], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv, stdio: 'ignore' });
+      const closed = new Promise((r) => child.once('close', r));
+      await new Promise((r) => setTimeout(r, delay));
+      if (child.exitCode === null) killed += 1;
+      child.kill('SIGKILL');
+      await closed;
+      // consistent: the version table matches the tables that exist
+      const st = await status({ cwd: dir, env });
+      const t = await tables(dir, env);
+      const slowApplied = !st.pending.includes('0004_slow');
+      expect(t.includes('crash_a') && t.includes('crash_b')).toBe(slowApplied);
+      expect(t.includes('crash_a') || t.includes('crash_b')).toBe(slowApplied);
+      expect(t.includes('users')).toBe(!st.pending.includes('0000_init'));
+      const next = runCli(dir, i % 2 === 0 ? ['down', 'base'] : ['up'], env);
+      expect(next.status, next.stderr).toBe(0);
+      if (i % 2 === 0) expect(await tables(dir, env)).toEqual(['sluice_version']);
+      else expect(await dumpSchema(dir, env)).toBe(headDump);
+    }
+    expect(killed).toBeGreaterThanOrEqual(4);
+  });
+}
+
+describe('SQLite backups and files', () => {
+  it('backs up before a change, rotates, restores, and --no-backup skips', async () => {
+    const dir = makeProject();
+    const env = { DATABASE_URL: `file:${path.join(dir, 'app.sqlite')}`, SLUICE_BACKUP_KEEP: '2' };
+    const first = runCli(dir, ['up', '2'], env);
+    expect(first.stdout).not.toMatch(/backup:/); // nothing to back up in a new file
+    const r = runCli(dir, ['up'], env);
+    const backup = /backup: (\S+)/.exec(r.stdout)?.[1];
+    expect(backup).toMatch(/^\.sluice\/backups\/app\.\d{4}-.*\.sqlite$/);
+    runCli(dir, ['down'], env);
+    runCli(dir, ['up'], env);
+    const files = readdirSync(path.join(dir, '.sluice', 'backups'));
+    expect(files).toHaveLength(2);
+    // restore the newest backup (taken before the last up, at 0002): the database is back at 0002
+    const kept = files.sort().at(-1)!;
+    copyFileSync(path.join(dir, '.sluice', 'backups', kept), path.join(dir, 'app.sqlite'));
+    expect((await status({ cwd: dir, env })).current).toBe('0002_add_sessions_and_roles');
+    expect(runCli(dir, ['up', '--no-backup'], env).stdout).not.toMatch(/backup:/);
+    expect(readdirSync(path.join(dir, '.sluice', 'backups'))).toHaveLength(2);
+  });
+
+  it('a read-only SQLite file is one clear error and stays unchanged', async () => {
+    const dir = makeProject();
+    chmodSync(dir, 0o755);
+    const file = path.join(dir, 'ro.sqlite');
+    const env = { DATABASE_URL: `file:${file}` };
+    expect(runCli(dir, ['up', '1'], env).status).toBe(0);
+    chmodSync(file, 0o444);
+    const before = await dumpSchema(dir, env);
+    const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, path.join(REPO, 'dist', 'cli.js'), 'up'], {
+      cwd: dir,
+      env: cleanEnv(env) as NodeJS.ProcessEnv,
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(5);
+    expect(r.stderr.trim()).toMatch(/^sluice: SQLite file sqlite:ro\.sqlite is not writable; check its permissions$/);
+    expect(await dumpSchema(dir, env)).toBe(before);
+    expect(existsSync(path.join(dir, '.sluice', 'backups'))).toBe(false);
+  });
+});
