@@ -94,6 +94,7 @@ async function main() {
       };
       measure('postgresql', n, 'up', [
         { tool: 'sluice', prepare: fresh, cmd: () => [process.execPath, [CLI, 'up'], { cwd: pgProj.dir, env: sluiceEnv() }], cleanup: drop },
+        { tool: 'sluice -1', prepare: fresh, cmd: () => [process.execPath, [CLI, 'up', '--single-transaction'], { cwd: pgProj.dir, env: sluiceEnv() }], cleanup: drop },
         { tool: 'floor', prepare: fresh, cmd: floorUp, cleanup: drop },
         { tool: 'drizzle-orm', prepare: fresh, cmd: () => [process.execPath, [path.join(REPO, 'bench', 'drizzle-migrate.mjs'), 'postgresql', pgProj.out, url, schema]], cleanup: drop },
       ]);
@@ -144,6 +145,7 @@ async function main() {
       const rmDb = () => rmSync(dbFile, { force: true });
       measure('sqlite', n, 'up', [
         { tool: 'sluice', prepare: rmDb, cmd: () => [process.execPath, [CLI, 'up'], { cwd: sqProj.dir, env: sqEnv }] },
+        { tool: 'sluice -1', prepare: rmDb, cmd: () => [process.execPath, [CLI, 'up', '--single-transaction'], { cwd: sqProj.dir, env: sqEnv }] },
         { tool: 'floor', prepare: rmDb, cmd: () => ['sqlite3', [dbFile, `.read ${sqUp}`]] },
         { tool: 'drizzle-orm', prepare: rmDb, cmd: () => [process.execPath, [path.join(REPO, 'bench', 'drizzle-migrate.mjs'), 'sqlite', sqProj.out, dbFile]] },
       ]);

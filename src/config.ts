@@ -3,7 +3,8 @@
  * Turning these into typed settings is pure (tested without a database); loading the TypeScript
  * config is the only I/O here.
  */
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, describeCause } from './errors.js';
@@ -115,9 +116,78 @@ interface RawConfig {
   schema?: string | string[];
 }
 
-/** Load drizzle.config.ts (TypeScript through tsx) and describe the histories it names. */
+/**
+ * Load drizzle.config.ts (TypeScript through tsx) and describe the histories it names. Compiling the
+ * config costs ~200 ms, so the description is cached in the nearest node_modules/.cache/sluice/, keyed by the
+ * config file's path, size and mtime and by the values of the environment variables its text names
+ * (`process.env.X`). SLUICE_NO_CONFIG_CACHE=1 bypasses the cache.
+ */
 export async function loadProjectConfig(root: string, explicit?: string): Promise<ProjectConfig> {
   const configFile = findConfigFile(root, explicit);
+  const cache = configCache(root, configFile);
+  const hit = cache?.read();
+  if (hit) return describeConfig(root, configFile, hit);
+  const mod = await importConfig(root, configFile);
+  const described = describeConfig(root, configFile, mod);
+  cache?.write(mod);
+  return described;
+}
+
+type ConfigModule = { default?: unknown; dialects?: Record<string, RawConfig> };
+
+function configCache(root: string, configFile: string) {
+  if (process.env.SLUICE_NO_CONFIG_CACHE === '1') return undefined;
+  const modules = nearestNodeModules(root);
+  if (!modules) return undefined;
+  let key: string;
+  try {
+    const st = statSync(configFile);
+    const text = readFileSync(configFile, 'utf8');
+    const names = [...new Set([...text.matchAll(/env\.([A-Za-z_][A-Za-z0-9_]*)|env\[['"]([^'"]+)['"]\]/g)].map((m) => m[1] ?? m[2]!))].sort();
+    key = createHash('sha256')
+      .update(JSON.stringify([configFile, st.size, st.mtimeMs, names.map((n) => [n, process.env[n] ?? null])]))
+      .digest('hex')
+      .slice(0, 32);
+  } catch {
+    return undefined;
+  }
+  const file = path.join(modules, '.cache', 'sluice', `config-${key}.json`);
+  return {
+    read(): ConfigModule | undefined {
+      try {
+        return JSON.parse(readFileSync(file, 'utf8')) as ConfigModule;
+      } catch {
+        return undefined;
+      }
+    },
+    write(mod: ConfigModule): void {
+      try {
+        const plain = JSON.parse(JSON.stringify({ dialects: mod.dialects, default: pick(mod.default) })) as ConfigModule;
+        mkdirSync(path.dirname(file), { recursive: true });
+        writeFileSync(`${file}.${process.pid}`, JSON.stringify(plain));
+        renameSync(`${file}.${process.pid}`, file);
+      } catch {
+        /* a cache that cannot be written is only slower */
+      }
+    },
+  };
+}
+
+function nearestNodeModules(from: string): string | undefined {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'node_modules');
+    if (existsSync(candidate)) return candidate;
+    if (dir === path.dirname(dir)) return undefined;
+  }
+}
+
+function pick(def: unknown): RawConfig | undefined {
+  let d = def as (RawConfig & { default?: RawConfig }) | undefined;
+  if (d && d.default && !d.dialect) d = d.default;
+  return d ? { dialect: d.dialect, out: d.out, schema: d.schema } : undefined;
+}
+
+async function importConfig(root: string, configFile: string): Promise<ConfigModule> {
   let mod: { default?: RawConfig | { default?: RawConfig }; dialects?: Record<string, RawConfig> };
   try {
     if (/\.m?ts$/.test(configFile)) {
@@ -129,7 +199,7 @@ export async function loadProjectConfig(root: string, explicit?: string): Promis
   } catch (err) {
     throw new ConfigError(`cannot load ${path.relative(root, configFile)}: ${describeCause(err)}`, { cause: err });
   }
-  return describeConfig(root, configFile, mod);
+  return mod;
 }
 
 /** Pure: the module's exports → ProjectConfig. */

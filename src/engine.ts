@@ -95,20 +95,25 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
     const transactional = inTx && !step.noTransaction;
     let ran = 0;
     try {
-      if (transactional) await conn.begin();
-      if ((await store.has(step.revision.id)) === (step.direction === 'up')) {
-        // Another run did it while we waited for the lock.
-        if (transactional) await conn.rollback();
-        emit({ ...base, status: 'already-done', ms: 0 });
-        continue;
-      }
-      for (const statement of step.statements) {
-        try {
-          await conn.execute(conn.translate(statement));
-        } catch (err) {
-          throw new StatementError(ran + 1, err);
+      const batch = transactional && conn.capabilities.batchStatements && conn.capabilities.runLock && step.statements.length > 0;
+      if (batch) {
+        await runBatch(conn, step.statements);
+      } else {
+        if (transactional) await conn.begin();
+        if (!conn.capabilities.runLock && (await store.has(step.revision.id)) === (step.direction === 'up')) {
+          // Another run did it while we waited for the database lock.
+          if (transactional) await conn.rollback();
+          emit({ ...base, status: 'already-done', ms: 0 });
+          continue;
         }
-        ran += 1;
+        for (const statement of step.statements) {
+          try {
+            await conn.execute(conn.translate(statement));
+          } catch (err) {
+            throw new StatementError(ran + 1, err);
+          }
+          ran += 1;
+        }
       }
       const ms = Math.round(performance.now() - started);
       if (step.direction === 'up') {
@@ -150,6 +155,32 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
     }
   }
   return results;
+}
+
+/**
+ * One round trip: BEGIN and the revision's statements as one script (left open for the version row).
+ * On failure, roll back and replay the statements one by one in a transaction that is rolled back
+ * too, to name the failing statement.
+ */
+async function runBatch(conn: Connection, statements: string[]): Promise<void> {
+  const translated = statements.map((s) => conn.translate(s));
+  try {
+    await conn.execute(`BEGIN;\n${translated.join('\n;\n')}`);
+  } catch (err) {
+    await conn.rollback();
+    let index = translated.length;
+    await conn.begin();
+    for (let i = 0; i < translated.length; i++) {
+      try {
+        await conn.execute(translated[i]!);
+      } catch {
+        index = i + 1;
+        break;
+      }
+    }
+    await conn.rollback();
+    throw new StatementError(index, err);
+  }
 }
 
 function doneStatus(step: PreparedStep, stampOnly: boolean): StepStatus {

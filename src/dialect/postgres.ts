@@ -1,14 +1,10 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import type { DatabaseTarget } from '../config.js';
 import { ConnectionError, SluiceError, ExitCode, describeCause } from '../errors.js';
 import { quoteIdent, translateSchema } from '../sql.js';
 import type { Connection } from './types.js';
 import { VERSION_TABLE } from '../store.js';
-
-const run = promisify(execFile);
 
 export interface PostgresOptions {
   /** Seconds to wait for a connection (SLUICE_CONNECT_TIMEOUT, default 10). */
@@ -76,7 +72,7 @@ function connectReason(err: unknown, options: PostgresOptions): string {
 
 class PostgresConnection implements Connection {
   readonly dialect = 'postgresql' as const;
-  readonly capabilities = { transactionalDdl: true, schemas: true };
+  readonly capabilities = { transactionalDdl: true, schemas: true, runLock: true, batchStatements: true };
   readonly timestampType = 'timestamptz';
   readonly display: string;
   private readonly schema: string;
@@ -155,7 +151,9 @@ export function pgDumpPath(): string {
 
 /** `pg_dump --schema-only -n <schema>`, without sluice's version table and the dump's random restrict keys. */
 export async function dumpPostgres(url: string, schema: string): Promise<string> {
-  const { stdout } = await run(
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { stdout } = await promisify(execFile)(
     pgDumpPath(),
     ['--schema-only', '--no-owner', '--no-privileges', '-n', schema, '-T', `${quoteIdent(schema)}.${quoteIdent(VERSION_TABLE)}`, '-d', url],
     { maxBuffer: 64 * 1024 * 1024 },

@@ -9,6 +9,10 @@ export interface Capabilities {
   transactionalDdl: boolean;
   /** Has schemas (namespaces) that sluice scopes everything to. */
   schemas: boolean;
+  /** The migration lock covers the whole run (no other run can interleave between plan and apply). */
+  runLock: boolean;
+  /** Round trips are costly: send a revision's statements as one script, locating a failure afterwards. */
+  batchStatements: boolean;
 }
 
 export interface Connection {
