@@ -9,6 +9,8 @@
 import { createRequire } from 'node:module';
 import type { DialectName } from './config.js';
 import { SluiceError, ExitCode, describeCause } from './errors.js';
+import { applyRenames, compareStatements, refineDown, renameSql, renamesIn, reverseRenames } from './downrules.js';
+import { splitStatements } from './sql.js';
 
 type Snapshot = Record<string, any>;
 
@@ -36,6 +38,11 @@ function kit(root: string): KitApi {
   return api;
 }
 
+/** Load drizzle-kit's API now (it takes ~250 ms), e.g. while drizzle-kit generate runs in child processes. */
+export function preloadKit(root: string): void {
+  kit(root);
+}
+
 export async function emptySnapshot(root: string, dialect: DialectName): Promise<Snapshot> {
   const k = kit(root);
   return dialect === 'postgresql' ? k.generateDrizzleJson({}) : k.generateSQLiteDrizzleJson({});
@@ -54,18 +61,30 @@ export async function diffSnapshots(root: string, dialect: DialectName, from: Sn
   }
 }
 
-/** The down of a revision: from its snapshot back to the previous one, with warnings. */
-export async function computeDown(root: string, dialect: DialectName, current: Snapshot, previous: Snapshot): Promise<DownStatement[]> {
-  const sql = await diffSnapshots(root, dialect, current, previous);
-  return sql.map((s) => ({ sql: s.trim(), warning: warningFor(s) }));
+export interface DownPlan {
+  statements: DownStatement[];
+  /** Set when the down cannot be trusted without a human (hand-written or edited up SQL). */
+  manualReason?: string;
 }
 
-function warningFor(sql: string): string | undefined {
-  const table = /^CREATE TABLE [`"]([^`"]+)[`"]/i.exec(sql);
-  if (table && !table[1]!.startsWith('__new_')) return `table ${table[1]} comes back empty: the rows the up dropped are not restored`;
-  const column = /^ALTER TABLE [`"]([^`"]+)[`"](?:\.[`"]([^`"]+)[`"])? ADD (?:COLUMN )?[`"]([^`"]+)[`"]/i.exec(sql);
-  if (column) return `column ${column[2] ?? column[1]}.${column[3]} comes back empty (NULL or its default): the values the up dropped are not restored`;
-  return undefined;
+/**
+ * The down of a revision: from its snapshot back to the previous one. Renames in the up come back
+ * as renames; the statements are ordered, guarded and annotated (downrules.ts); an up that the
+ * snapshot pair does not explain is marked as needing a hand.
+ */
+export async function computeDown(root: string, dialect: DialectName, current: Snapshot, previous: Snapshot, upSql: string): Promise<DownPlan> {
+  const up = splitStatements(upSql);
+  const renames = renamesIn(up);
+  const back = reverseRenames(renames);
+  const reverse = [...back.map((r) => renameSql(r, dialect)), ...(await diffSnapshots(root, dialect, applyRenames(current, back, dialect), previous))];
+  const forward = [...renames.map((r) => renameSql(r, dialect)), ...(await diffSnapshots(root, dialect, applyRenames(previous, renames, dialect), current))];
+  const { extra, missing } = compareStatements(up, forward);
+  const manualReason = extra.length
+    ? `the up has SQL that the snapshots do not describe (${extra.length} statement(s), first: ${extra[0]!.slice(0, 80)}); write its reversal by hand`
+    : missing.length
+      ? `the up lacks SQL that the snapshots describe (${missing.length} statement(s), first: ${missing[0]!.slice(0, 80)}); it was edited by hand: check the down`
+      : undefined;
+  return { statements: refineDown(dialect, reverse), manualReason };
 }
 
 /**

@@ -83,6 +83,8 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
     if (!options.single || r.status === 'failed' || r.status === 'not-run') options.onStep?.(r);
   };
   const inTx = !options.single;
+  const singleRebuild = !!options.single && steps.some((s) => conn.foreignKeyRebuild?.(s.statements));
+  const fkWasOnSingle = singleRebuild ? await conn.setForeignKeys!(false) : false;
   if (options.single) await conn.begin();
   let failed = false;
   for (const step of steps) {
@@ -94,10 +96,14 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
     const started = performance.now();
     const transactional = inTx && !step.noTransaction;
     let ran = 0;
+    // SQLite table rebuild: foreign keys off outside the transaction, checked before commit (SQLite's 12-step ALTER).
+    const rebuilt = step.noTransaction ? undefined : conn.foreignKeyRebuild?.(step.statements);
+    const statements = rebuilt ?? step.statements;
+    const fkWasOn = rebuilt && transactional ? await conn.setForeignKeys!(false) : false;
     try {
-      const batch = transactional && conn.capabilities.batchStatements && conn.capabilities.runLock && step.statements.length > 0;
+      const batch = transactional && conn.capabilities.batchStatements && conn.capabilities.runLock && statements.length > 0;
       if (batch) {
-        await runBatch(conn, step.statements);
+        await runBatch(conn, statements);
       } else {
         if (transactional) await conn.begin();
         if (!conn.capabilities.runLock && (await store.has(step.revision.id)) === (step.direction === 'up')) {
@@ -106,7 +112,7 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
           emit({ ...base, status: 'already-done', ms: 0 });
           continue;
         }
-        for (const statement of step.statements) {
+        for (const statement of statements) {
           try {
             await conn.execute(conn.translate(statement));
           } catch (err) {
@@ -127,10 +133,13 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
       } else {
         await store.remove(step.revision.id);
       }
+      if (rebuilt && fkWasOn) await conn.checkForeignKeys!();
       if (transactional) await conn.commit();
+      if (rebuilt && fkWasOn) await conn.setForeignKeys!(true);
       emit({ ...base, status: doneStatus(step, !!options.stampOnly), ms });
     } catch (err) {
       if (transactional || options.single) await conn.rollback();
+      if (rebuilt && fkWasOn) await conn.setForeignKeys!(true);
       failed = true;
       const stmt = err instanceof StatementError ? err.index : undefined;
       emit({
@@ -138,7 +147,7 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
         status: 'failed',
         ms: Math.round(performance.now() - started),
         failedStatement: stmt,
-        failedSql: stmt ? firstLine(step.statements[stmt - 1]!) : undefined,
+        failedSql: stmt ? firstLine(statements[stmt - 1]!) : undefined,
         error: describeCause(err instanceof StatementError ? err.cause : err),
         statementsRun: step.noTransaction ? ran : undefined,
         noTransaction: step.noTransaction || undefined,
@@ -150,9 +159,18 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
     if (failed) {
       for (const r of results) if (r.status !== 'failed' && r.status !== 'not-run' && r.status !== 'already-done') r.status = 'rolled-back';
     } else {
-      await conn.commit();
+      try {
+        if (singleRebuild && fkWasOnSingle) await conn.checkForeignKeys!();
+        await conn.commit();
+      } catch (err) {
+        await conn.rollback();
+        const last = results.at(-1);
+        for (const r of results) r.status = 'rolled-back';
+        if (last) Object.assign(last, { status: 'failed', error: describeCause(err), cause: err });
+      }
       for (const r of results) options.onStep?.(r);
     }
+    if (fkWasOnSingle) await conn.setForeignKeys!(true);
   }
   return results;
 }

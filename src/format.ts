@@ -96,6 +96,7 @@ export function formatCreate(c: CreateResult): string[] {
     lines.push(`  up:   ${r.upFile}`);
     lines.push(`  down: ${r.downFile} (${r.downStatements} statement${r.downStatements === 1 ? '' : 's'})`);
     for (const w of r.warnings) lines.push(pc.yellow(`  warning: ${w}`));
+    if (r.manualReason) lines.push(pc.red(`  manual down required: ${r.manualReason}`));
   }
   if (c.lockstepWarning) lines.push(pc.yellow(`warning: ${c.lockstepWarning}`));
   lines.push('Review both files, then run make migrate-up.');

@@ -6,7 +6,7 @@ import { checkIntegrity, loadContext, withSession, type CommandOptions, type Con
 import { prepareStep, runSteps, type PreparedStep, type StepResult } from '../engine.js';
 import { MigrationFailed, MissingDown, Refused } from '../errors.js';
 import { currentIndex, labelOf, outOfOrder, plan, planStamp, resolveTarget, type Step } from '../revision.js';
-import { downIsEmpty, readDown, readUp, rel, type RevisionFile } from '../source.js';
+import { downIsEmpty, parseDownHeader, readDown, readUp, rel, type RevisionFile } from '../source.js';
 import { isOnlyComments } from '../sql.js';
 
 export interface MoveOptions extends CommandOptions {
@@ -105,6 +105,12 @@ function prepareFor(ctx: Context, step: Step, stampOnly: boolean): PreparedStep 
   let down: string | null = null;
   if (step.direction === 'down' && !stampOnly) {
     down = readDown(rev);
+    const manual = down === null ? undefined : parseDownHeader(down).manualReason;
+    if (manual) {
+      throw new Refused(
+        `revision ${rev.id} needs a hand-written down: ${manual}. Edit ${rel(rev.downFile)}, then delete its "-- sluice:manual-down-required" line`,
+      );
+    }
     if (downIsEmpty(down) && !isOnlyComments(up)) throw new MissingDown(rev.id, rel(rev.downFile));
   }
   return prepareStep(rev, step.direction, up, down, stampOnly);

@@ -137,6 +137,8 @@ class PostgresConnection implements Connection {
     return `sluice:${this.schema}`;
   }
   async dumpSchema(): Promise<string> {
+    const exists = await this.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [this.schema]);
+    if (exists.length === 0) return '';
     return dumpPostgres(this.target.url!, this.schema);
   }
   async close(): Promise<void> {

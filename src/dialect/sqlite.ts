@@ -8,6 +8,8 @@ import type { Connection } from './types.js';
 import { VERSION_TABLE } from '../store.js';
 
 const BUSY_TIMEOUT_MS = 10_000;
+const FK_PRAGMA = /PRAGMA\s+foreign_keys\s*=\s*(OFF|ON|0|1)\s*;?/i;
+const FK_PRAGMA_ALL = new RegExp(FK_PRAGMA.source, 'gi');
 
 export function openSqlite(target: DatabaseTarget, options: { create: boolean }): Connection {
   const file = target.file!;
@@ -79,6 +81,22 @@ class SqliteConnection implements Connection {
   async unlock(): Promise<void> {}
   async dumpSchema(): Promise<string> {
     return dumpSqlite(this.db);
+  }
+  foreignKeyRebuild(statements: string[]): string[] | undefined {
+    if (!statements.some((s) => FK_PRAGMA.test(s))) return undefined;
+    return statements.map((s) => s.replace(FK_PRAGMA_ALL, '').trim()).filter((s) => s.length > 0);
+  }
+  async setForeignKeys(on: boolean): Promise<boolean> {
+    const was = this.db.pragma('foreign_keys', { simple: true }) === 1;
+    this.db.pragma(`foreign_keys = ${on ? 'ON' : 'OFF'}`);
+    return was;
+  }
+  async checkForeignKeys(): Promise<void> {
+    const rows = this.db.pragma('foreign_key_check') as { table: string; parent: string }[];
+    if (rows.length) {
+      const pairs = [...new Set(rows.map((r) => `${r.table} -> ${r.parent}`))].join(', ');
+      throw new Error(`foreign key check failed after the table rebuild: ${rows.length} row(s) reference missing parents (${pairs})`);
+    }
   }
   async backupTo(file: string): Promise<void> {
     await this.db.backup(file);

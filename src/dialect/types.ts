@@ -41,6 +41,16 @@ export interface Connection {
   /** Take the migration lock, waiting at most `timeoutMs`; throws a clear error when it cannot be had. */
   lock(timeoutMs: number): Promise<void>;
   unlock(): Promise<void>;
+  /**
+   * SQLite table rebuilds: drizzle-kit brackets them with `PRAGMA foreign_keys=OFF/ON`, which is a
+   * no-op inside a transaction. Returns the statements without those pragmas when the revision has
+   * them (the engine then follows SQLite's 12-step procedure), or undefined.
+   */
+  foreignKeyRebuild?(statements: string[]): string[] | undefined;
+  /** Turn foreign-key enforcement off/on outside a transaction; returns whether it was on. */
+  setForeignKeys?(on: boolean): Promise<boolean>;
+  /** Throw when rows violate foreign keys (PRAGMA foreign_key_check), naming the tables. */
+  checkForeignKeys?(): Promise<void>;
   /** SQLite: a consistent copy of the database file (SQLite's backup API). Absent where not supported. */
   backupTo?(file: string): Promise<void>;
   /** A textual description of the app's schema (sluice's own table excluded), for comparisons. */

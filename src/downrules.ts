@@ -1,0 +1,177 @@
+/**
+ * What makes a generated down faithful, beyond reversing the snapshot diff (pure functions on
+ * drizzle-kit's snapshot JSON and its own SQL output):
+ * - renames: the up's RENAME statements (the answers given to drizzle-kit's rename prompts) are read
+ *   back, applied to the snapshot, and reversed as renames, so data is kept;
+ * - PostgreSQL foreign keys: constraint drops go before table drops and are guarded with IF EXISTS
+ *   (a DROP TABLE … CASCADE may already have removed them);
+ * - type changes get a USING cast and a data-dependent warning; SET NOT NULL and NOT NULL columns
+ *   without default are flagged;
+ * - an up whose statements the snapshot pair does not produce (hand-written or edited SQL) is marked
+ *   "manual down required".
+ */
+import type { DialectName } from './config.js';
+
+type Snapshot = Record<string, any>;
+
+export interface Rename {
+  kind: 'table' | 'column';
+  table: string;
+  from: string;
+  to: string;
+}
+
+const ID = String.raw`(?:[\`"]([^\`"]+)[\`"]\.)?[\`"]([^\`"]+)[\`"]`;
+const RENAME_TABLE = new RegExp(String.raw`^ALTER TABLE ${ID} RENAME TO [\`"]([^\`"]+)[\`"]`, 'i');
+const RENAME_COLUMN = new RegExp(String.raw`^ALTER TABLE ${ID} RENAME COLUMN [\`"]([^\`"]+)[\`"] TO [\`"]([^\`"]+)[\`"]`, 'i');
+
+/** Renames in an up's statements, in order. */
+export function renamesIn(statements: string[]): Rename[] {
+  const out: Rename[] = [];
+  for (const raw of statements) {
+    const s = stripComments(raw).trim();
+    const t = RENAME_TABLE.exec(s);
+    if (t) {
+      if (t[2]!.startsWith('__new_')) continue; // the last step of a SQLite table rebuild, not a rename
+      out.push({ kind: 'table', table: t[2]!, from: t[2]!, to: t[3]! });
+      continue;
+    }
+    const c = RENAME_COLUMN.exec(s);
+    if (c) out.push({ kind: 'column', table: c[2]!, from: c[3]!, to: c[4]! });
+  }
+  return out;
+}
+
+export function stripComments(sql: string): string {
+  return sql
+    .split('\n')
+    .filter((l) => !l.trim().startsWith('--'))
+    .join('\n');
+}
+
+/** A copy of the snapshot with the renames applied (names as they are after each rename). */
+export function applyRenames(snapshot: Snapshot, renames: Rename[], dialect: DialectName): Snapshot {
+  const snap: Snapshot = structuredClone(snapshot);
+  for (const r of renames) {
+    if (r.kind === 'table') renameTable(snap, r.from, r.to, dialect);
+    else renameColumn(snap, r.table, r.from, r.to);
+  }
+  return snap;
+}
+
+/** The renames that undo `renames`, in reverse order. */
+export function reverseRenames(renames: Rename[]): Rename[] {
+  return [...renames].reverse().map((r) => (r.kind === 'table' ? { kind: 'table', table: r.to, from: r.to, to: r.from } : { ...r, from: r.to, to: r.from }));
+}
+
+export function renameSql(r: Rename, dialect: DialectName): string {
+  const q = (n: string) => (dialect === 'sqlite' ? `\`${n}\`` : `"${n}"`);
+  return r.kind === 'table' ? `ALTER TABLE ${q(r.from)} RENAME TO ${q(r.to)};` : `ALTER TABLE ${q(r.table)} RENAME COLUMN ${q(r.from)} TO ${q(r.to)};`;
+}
+
+function findTable(snap: Snapshot, name: string): [string, Snapshot] | undefined {
+  return (Object.entries(snap.tables ?? {}) as [string, Snapshot][]).find(([, t]) => t.name === name);
+}
+
+function renameTable(snap: Snapshot, from: string, to: string, dialect: DialectName): void {
+  const found = findTable(snap, from);
+  if (!found) return;
+  const [key, table] = found;
+  delete snap.tables[key];
+  table.name = to;
+  snap.tables[dialect === 'postgresql' ? `${table.schema || 'public'}.${to}` : to] = table;
+  for (const t of Object.values(snap.tables) as Snapshot[]) {
+    for (const fk of Object.values(t.foreignKeys ?? {}) as Snapshot[]) {
+      if (fk.tableFrom === from) fk.tableFrom = to;
+      if (fk.tableTo === from) fk.tableTo = to;
+    }
+  }
+}
+
+function renameColumn(snap: Snapshot, tableName: string, from: string, to: string): void {
+  const found = findTable(snap, tableName);
+  if (!found) return;
+  const table = found[1];
+  const col = table.columns?.[from];
+  if (!col) return;
+  delete table.columns[from];
+  col.name = to;
+  table.columns[to] = col;
+  const swap = (c: any) => (typeof c === 'string' ? (c === from ? to : c) : c && c.expression === from && !c.isExpression ? { ...c, expression: to } : c);
+  for (const idx of Object.values(table.indexes ?? {}) as Snapshot[]) if (Array.isArray(idx.columns)) idx.columns = idx.columns.map(swap);
+  for (const group of ['compositePrimaryKeys', 'uniqueConstraints']) {
+    for (const c of Object.values(table[group] ?? {}) as Snapshot[]) if (Array.isArray(c.columns)) c.columns = c.columns.map(swap);
+  }
+  for (const fk of Object.values(table.foreignKeys ?? {}) as Snapshot[]) fk.columnsFrom = (fk.columnsFrom ?? []).map(swap);
+  for (const t of Object.values(snap.tables) as Snapshot[]) {
+    for (const fk of Object.values(t.foreignKeys ?? {}) as Snapshot[]) if (fk.tableTo === tableName) fk.columnsTo = (fk.columnsTo ?? []).map(swap);
+  }
+}
+
+export interface Refined {
+  sql: string;
+  warning?: string;
+}
+
+/** Order, guard and annotate drizzle-kit's down statements. */
+export function refineDown(dialect: DialectName, statements: string[]): Refined[] {
+  let list = statements.map((s) => s.trim()).filter(Boolean);
+  if (dialect === 'postgresql') {
+    const isConstraintDrop = (s: string) => /^ALTER TABLE .* DROP CONSTRAINT /i.test(s);
+    const lead = list.findIndex((s) => !/ RENAME (TO|COLUMN) /i.test(s));
+    const renames = lead < 0 ? list : list.slice(0, lead);
+    const rest = lead < 0 ? [] : list.slice(lead);
+    list = [...renames, ...rest.filter(isConstraintDrop), ...rest.filter((s) => !isConstraintDrop(s))].map((s) =>
+      s.replace(/ DROP CONSTRAINT (?!IF EXISTS )/i, ' DROP CONSTRAINT IF EXISTS '),
+    );
+  }
+  return list.map((sql) => annotate(dialect, sql));
+}
+
+function annotate(dialect: DialectName, sql: string): Refined {
+  const type = /^ALTER TABLE (\S+) ALTER COLUMN "([^"]+)" SET DATA TYPE (.+?);?$/is.exec(sql);
+  if (type) {
+    const [, table, column, newType] = type;
+    if (/ USING /i.test(sql)) return { sql, warning: `data-dependent: every value of ${bare(table!)}.${column} must convert to ${newType}` };
+    return {
+      sql: `ALTER TABLE ${table} ALTER COLUMN "${column}" SET DATA TYPE ${newType} USING "${column}"::${newType};`,
+      warning: `data-dependent: every value of ${bare(table!)}.${column} must convert to ${newType} (USING cast added)`,
+    };
+  }
+  const notNull = /^ALTER TABLE (\S+) ALTER COLUMN "([^"]+)" SET NOT NULL/i.exec(sql);
+  if (notNull) return { sql, warning: `data-dependent: fails if ${bare(notNull[1]!)}.${notNull[2]} holds NULLs` };
+  const table = /^CREATE TABLE [`"]([^`"]+)[`"]/i.exec(sql);
+  if (table && !table[1]!.startsWith('__new_')) return { sql, warning: `table ${table[1]} comes back empty: the rows the up dropped are not restored` };
+  const column = /^ALTER TABLE [`"]([^`"]+)[`"](?:\.[`"]([^`"]+)[`"])? ADD (?:COLUMN )?[`"]([^`"]+)[`"](.*)$/is.exec(sql);
+  if (column) {
+    const name = `${column[2] ?? column[1]}.${column[3]}`;
+    if (/NOT NULL/i.test(column[4]!) && !/DEFAULT/i.test(column[4]!)) {
+      return { sql, warning: `data-dependent: adds NOT NULL column ${name} without a default, which fails if the table has rows; and it comes back empty` };
+    }
+    return { sql, warning: `column ${name} comes back empty (NULL or its default): the values the up dropped are not restored` };
+  }
+  if (dialect === 'sqlite' && /^INSERT INTO [`"]__new_/i.test(sql)) {
+    return { sql, warning: 'table rebuild: only the columns both shapes have are copied' };
+  }
+  return { sql };
+}
+
+function bare(name: string): string {
+  return name.replace(/[`"]/g, '').replace(/^public\./, '');
+}
+
+/** Normalised statement text for comparing an up with what the snapshots produce. */
+export function normalise(sql: string): string {
+  return stripComments(sql)
+    .replace(/\s+/g, ' ')
+    .replace(/\s*;\s*$/, '')
+    .trim()
+    .toLowerCase();
+}
+
+/** Statements of `up` that `expected` lacks, and the other way round (as sets). */
+export function compareStatements(up: string[], expected: string[]): { extra: string[]; missing: string[] } {
+  const exp = new Set(expected.map(normalise));
+  const got = new Set(up.map(normalise).filter(Boolean));
+  return { extra: [...got].filter((s) => !exp.has(s)), missing: [...exp].filter((s) => !got.has(s)) };
+}

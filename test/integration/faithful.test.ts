@@ -1,0 +1,153 @@
+/**
+ * Faithful downs (issue 3): a fixture history per dialect whose revisions exercise the failure
+ * classes of naive reverse diffs. Snapshots come from drizzle-kit's own API for inline models; the up
+ * SQL is what drizzle-kit produces for them (renames as the RENAME statements its prompts yield).
+ * Each revision is applied with rows present, reverted, and must restore the previous schema exactly
+ * and keep the rows where the step is reversible.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { sql as dsql } from 'drizzle-orm';
+import { integer as pgInt, pgTable, serial, text as pgText } from 'drizzle-orm/pg-core';
+import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { describe, expect, it } from 'vitest';
+import { diffSnapshots } from '../../src/downgen.js';
+import { applyRenames, renameSql, type Rename } from '../../src/downrules.js';
+import { downgrade, upgrade, writeMissingDowns } from '../../src/index.js';
+import { dumpSchema, pgUrl, REPO, sql, uniqueSchema, type Env } from '../support/project.js';
+
+const api = createRequire(import.meta.url)('drizzle-kit/api');
+const BP = '\n--> statement-breakpoint\n';
+
+interface Step {
+  name: string;
+  models: Record<string, unknown>;
+  renames?: Rename[];
+  /** Hand-written SQL appended to the generated up (class 6). */
+  extraUp?: string;
+  /** Rows inserted after the up (the down must keep them where reversible). */
+  seed?: string[];
+  /** After the down: a query and the rows it must return. */
+  kept?: [string, unknown[]];
+  /** The down file must carry this. */
+  downHas?: RegExp;
+  /** The down is expected to be refused as needing a hand. */
+  manual?: boolean;
+}
+
+async function buildProject(dialect: 'sqlite' | 'postgresql', steps: Step[]): Promise<string> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-faithful-'));
+  symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+  writeFileSync(path.join(dir, 'drizzle.config.ts'), `export default { dialect: '${dialect}', schema: './models.ts', out: './drizzle' };\n`);
+  const out = path.join(dir, 'drizzle');
+  mkdirSync(path.join(out, 'meta'), { recursive: true });
+  let prev = dialect === 'postgresql' ? api.generateDrizzleJson({}) : await api.generateSQLiteDrizzleJson({});
+  const entries = [];
+  for (const [i, step] of steps.entries()) {
+    const snap = dialect === 'postgresql' ? api.generateDrizzleJson(step.models) : await api.generateSQLiteDrizzleJson(step.models);
+    const renames = step.renames ?? [];
+    const up = [...renames.map((r) => renameSql(r, dialect)), ...(await diffSnapshots(REPO, dialect, applyRenames(prev, renames, dialect), snap))];
+    if (step.extraUp) up.push(step.extraUp);
+    const tag = `${String(i).padStart(4, '0')}_${step.name}`;
+    writeFileSync(path.join(out, `${tag}.sql`), up.join(BP));
+    writeFileSync(path.join(out, 'meta', `${String(i).padStart(4, '0')}_snapshot.json`), JSON.stringify(snap));
+    entries.push({ idx: i, version: dialect === 'postgresql' ? '7' : '6', when: 1_700_000_000_000 + i, tag, breakpoints: true });
+    prev = snap;
+  }
+  writeFileSync(path.join(out, 'meta', '_journal.json'), JSON.stringify({ version: '7', dialect, entries }));
+  return dir;
+}
+
+async function roundTrip(dialect: 'sqlite' | 'postgresql', steps: Step[]) {
+  const dir = await buildProject(dialect, steps);
+  const env: Env = dialect === 'sqlite' ? { DATABASE_URL: `file:${path.join(dir, 'f.sqlite')}`, SLUICE_NO_BACKUP: '1' } : { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('faith') };
+  const o = { cwd: dir, env };
+  const adopted = await writeMissingDowns(o);
+  expect(adopted.written).toHaveLength(steps.length);
+  const figures = { revisions: steps.length, exact: 0, flagged: 0 };
+  await upgrade({ ...o, revision: 'base' }); // creates the schema and the version table only
+  const dumps = [await dumpSchema(dir, env)];
+  for (const [i, step] of steps.entries()) {
+    const tag = `${String(i).padStart(4, '0')}_${step.name}`;
+    const down = readFileSync(path.join(dir, 'drizzle', `${tag}.down.sql`), 'utf8');
+    if (step.downHas) expect(down).toMatch(step.downHas);
+    await upgrade({ ...o, revision: tag });
+    dumps.push(await dumpSchema(dir, env));
+    for (const s of step.seed ?? []) await sql(dir, env, s);
+    if (step.manual) {
+      figures.flagged += 1;
+      expect(down).toMatch(/-- sluice:manual-down-required the up has SQL that the snapshots do not describe/);
+      await expect(downgrade(o)).rejects.toThrow(/needs a hand-written down/);
+      continue;
+    }
+    if (/-- WARNING: data-dependent/.test(down)) figures.flagged += 1;
+    await downgrade(o);
+    expect(await dumpSchema(dir, env), `down of ${tag} restores the previous schema`).toBe(dumps[i]);
+    if (step.kept) expect(await sql(dir, env, step.kept[0])).toEqual(step.kept[1]);
+    figures.exact += 1;
+    await upgrade({ ...o, revision: tag });
+    for (const s of step.seed ?? []) await sql(dir, env, s).catch(() => {});
+  }
+  return { dir, env, figures };
+}
+
+describe('faithful downs on PostgreSQL', () => {
+  const users0 = pgTable('users', { id: serial('id').primaryKey(), name: pgText('name').notNull(), age: pgInt('age') });
+  const posts0 = pgTable('posts', { id: serial('id').primaryKey(), userId: pgInt('user_id').references(() => users0.id), title: pgText('title') });
+  const tags = pgTable('tags', { id: serial('id').primaryKey(), label: pgText('label') });
+  const posts1 = pgTable('posts', { id: serial('id').primaryKey(), userId: pgInt('user_id').references(() => users0.id), title: pgText('title'), tagId: pgInt('tag_id').references(() => tags.id) });
+  const users2 = pgTable('users', { id: serial('id').primaryKey(), fullName: pgText('full_name').notNull(), age: pgInt('age') });
+  const posts2 = pgTable('posts', { id: serial('id').primaryKey(), userId: pgInt('user_id').references(() => users2.id), title: pgText('title'), tagId: pgInt('tag_id').references(() => tags.id) });
+  const articles = pgTable('articles', { id: serial('id').primaryKey(), userId: pgInt('user_id').references(() => users2.id), title: pgText('title'), tagId: pgInt('tag_id').references(() => tags.id) });
+  const users4 = pgTable('users', { id: serial('id').primaryKey(), fullName: pgText('full_name').notNull(), age: pgText('age') });
+  const users5 = pgTable('users', { id: serial('id').primaryKey(), fullName: pgText('full_name'), age: pgText('age') });
+
+  it('round-trips every class with rows present', async () => {
+    const steps: Step[] = [
+      { name: 'base', models: { users0, posts0 }, seed: [`INSERT INTO users (name, age) VALUES ('Ada', 36)`, `INSERT INTO posts (user_id, title) VALUES (1, 'p')`] },
+      // class 1: a table and a foreign key to it; the reverse drops the table CASCADE and the constraint
+      { name: 'add_tags_fk', models: { users0, posts1, tags }, seed: [`INSERT INTO tags (label) VALUES ('t')`, `UPDATE posts SET tag_id = 1`], kept: ['SELECT title FROM posts', [{ title: 'p' }]], downHas: /DROP CONSTRAINT IF EXISTS[\s\S]*DROP TABLE "tags"/ },
+      // class 2: a column rename comes back as a rename, with its data
+      { name: 'rename_name', models: { users2, posts2, tags }, renames: [{ kind: 'column', table: 'users', from: 'name', to: 'full_name' }], kept: ['SELECT name FROM users', [{ name: 'Ada' }]], downHas: /RENAME COLUMN "full_name" TO "name"/ },
+      // class 2: a table rename
+      { name: 'rename_posts', models: { users2, articles, tags }, renames: [{ kind: 'table', table: 'posts', from: 'posts', to: 'articles' }], kept: ['SELECT title FROM posts', [{ title: 'p' }]], downHas: /RENAME TO "posts"/ },
+      // class 4: integer -> text; the down narrows back with a USING cast, flagged
+      { name: 'age_to_text', models: { users4, articles, tags }, kept: ['SELECT age FROM users', [{ age: 36 }]], downHas: /-- WARNING: data-dependent.*\n.*SET DATA TYPE integer USING "age"::integer/ },
+      // class 7: the down sets NOT NULL again: flagged as data-dependent
+      { name: 'name_nullable', models: { users5, articles, tags }, downHas: /-- WARNING: data-dependent: fails if users\.full_name holds NULLs/ },
+      // class 6: hand-written SQL the snapshots do not describe
+      { name: 'backfill', models: { users5, articles, tags }, extraUp: `UPDATE users SET full_name = upper(full_name);`, manual: true },
+    ];
+    const { figures } = await roundTrip('postgresql', steps);
+    expect(figures).toEqual({ revisions: 7, exact: 6, flagged: 3 });
+  });
+});
+
+describe('faithful downs on SQLite', () => {
+  const users0 = sqliteTable('users', { id: integer('id').primaryKey(), name: text('name'), age: integer('age') });
+  const posts0 = sqliteTable('posts', { id: integer('id').primaryKey(), userId: integer('user_id').references(() => users0.id, { onDelete: 'cascade' }), title: text('title') });
+  const users1 = sqliteTable('users', { id: integer('id').primaryKey(), name: text('name').notNull().default('?'), age: integer('age') });
+  const posts1 = sqliteTable('posts', { id: integer('id').primaryKey(), userId: integer('user_id').references(() => users1.id, { onDelete: 'cascade' }), title: text('title') });
+  const users2 = sqliteTable('users', { id: integer('id').primaryKey(), fullName: text('full_name').notNull().default('?'), age: integer('age') });
+  const posts2 = sqliteTable('posts', { id: integer('id').primaryKey(), userId: integer('user_id').references(() => users2.id, { onDelete: 'cascade' }), title: text('title') });
+  const stamp = sqliteTable('stamps', { id: integer('id').primaryKey(), at: integer('at').default(dsql`(unixepoch())`) });
+
+  it('rebuilds a parent table without losing child rows, renames, and flags custom SQL', async () => {
+    const steps: Step[] = [
+      { name: 'base', models: { users0, posts0 }, seed: [`INSERT INTO users (id, name, age) VALUES (1, 'Ada', 36)`, `INSERT INTO posts (user_id, title) VALUES (1, 'p')`] },
+      // class 5: NOT NULL on the parent forces a table rebuild; ON DELETE CASCADE children must survive it, both ways
+      { name: 'name_not_null', models: { users1, posts1 }, kept: ['SELECT title FROM posts', [{ title: 'p' }]], downHas: /__new_users/ },
+      // class 2 on SQLite
+      { name: 'rename_name', models: { users2, posts2 }, renames: [{ kind: 'column', table: 'users', from: 'name', to: 'full_name' }], kept: ['SELECT name FROM users', [{ name: 'Ada' }]], downHas: /RENAME COLUMN `full_name` TO `name`/ },
+      { name: 'stamps', models: { users2, posts2, stamp }, seed: [`INSERT INTO stamps (id) VALUES (1)`] },
+      // class 6
+      { name: 'backfill', models: { users2, posts2, stamp }, extraUp: `UPDATE users SET full_name = upper(full_name);`, manual: true },
+    ];
+    const { dir, env, figures } = await roundTrip('sqlite', steps);
+    expect(figures).toEqual({ revisions: 5, exact: 4, flagged: 1 });
+    // the up of the rebuild kept the child row too
+    expect(await sql(dir, env, 'SELECT title FROM posts')).toEqual([{ title: 'p' }]);
+  });
+});

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { applyRenames, compareStatements, refineDown, renamesIn, reverseRenames } from '../../src/downrules.js';
+
+describe('renames', () => {
+  it('reads table and column renames from drizzle-kit up SQL, ignoring SQLite rebuild renames', () => {
+    expect(
+      renamesIn([
+        'ALTER TABLE "posts" RENAME TO "articles";',
+        'ALTER TABLE "public"."users" RENAME COLUMN "name" TO "full_name";',
+        'ALTER TABLE `__new_users` RENAME TO `users`;',
+        'CREATE TABLE "x" (id int);',
+      ]),
+    ).toEqual([
+      { kind: 'table', table: 'posts', from: 'posts', to: 'articles' },
+      { kind: 'column', table: 'users', from: 'name', to: 'full_name' },
+    ]);
+  });
+  it('applies renames to a snapshot, following foreign keys and indexes', () => {
+    const snap = {
+      tables: {
+        'public.users': { name: 'users', schema: 'public', columns: { name: { name: 'name' } }, indexes: { i: { columns: [{ expression: 'name', isExpression: false }] } }, foreignKeys: {} },
+        'public.posts': { name: 'posts', schema: 'public', columns: {}, indexes: {}, foreignKeys: { f: { tableFrom: 'posts', tableTo: 'users', columnsFrom: ['uid'], columnsTo: ['name'] } } },
+      },
+    };
+    const out = applyRenames(snap, [{ kind: 'column', table: 'users', from: 'name', to: 'full' }, { kind: 'table', table: 'users', from: 'users', to: 'people' }], 'postgresql');
+    expect(Object.keys(out.tables)).toEqual(['public.posts', 'public.people']);
+    expect(out.tables['public.people'].columns.full.name).toBe('full');
+    expect(out.tables['public.people'].indexes.i.columns[0].expression).toBe('full');
+    expect(out.tables['public.posts'].foreignKeys.f).toMatchObject({ tableTo: 'people', columnsTo: ['full'] });
+    expect(snap.tables['public.users'].columns.name).toBeDefined(); // input untouched
+    expect(reverseRenames([{ kind: 'table', table: 'a', from: 'a', to: 'b' }])).toEqual([{ kind: 'table', table: 'b', from: 'b', to: 'a' }]);
+  });
+});
+
+describe('refineDown', () => {
+  it('puts constraint drops before table drops, after renames, guarded', () => {
+    const out = refineDown('postgresql', [
+      'ALTER TABLE "b" RENAME TO "a";',
+      'DROP TABLE "tags" CASCADE;',
+      'ALTER TABLE "posts" DROP CONSTRAINT "posts_tag_fk";',
+      'ALTER TABLE "posts" DROP COLUMN "tag_id";',
+    ]).map((s) => s.sql);
+    expect(out).toEqual(['ALTER TABLE "b" RENAME TO "a";', 'ALTER TABLE "posts" DROP CONSTRAINT IF EXISTS "posts_tag_fk";', 'DROP TABLE "tags" CASCADE;', 'ALTER TABLE "posts" DROP COLUMN "tag_id";']);
+  });
+  it('adds USING to type changes and flags data-dependent and lossy statements', () => {
+    const [type, notNull, col, table] = refineDown('postgresql', [
+      'ALTER TABLE "users" ALTER COLUMN "age" SET DATA TYPE integer;',
+      'ALTER TABLE "users" ALTER COLUMN "name" SET NOT NULL;',
+      'ALTER TABLE "users" ADD COLUMN "nick" text NOT NULL;',
+      'CREATE TABLE "old" ("id" integer);',
+    ]);
+    expect(type!.sql).toBe('ALTER TABLE "users" ALTER COLUMN "age" SET DATA TYPE integer USING "age"::integer;');
+    expect(type!.warning).toMatch(/data-dependent: every value of users\.age must convert to integer/);
+    expect(notNull!.warning).toMatch(/fails if users\.name holds NULLs/);
+    expect(col!.warning).toMatch(/NOT NULL column users\.nick without a default/);
+    expect(table!.warning).toMatch(/table old comes back empty/);
+  });
+});
+
+describe('compareStatements', () => {
+  it('finds hand-written statements the snapshots do not describe', () => {
+    const r = compareStatements(['CREATE TABLE "a" (\n  "id" int\n);', '-- note\nUPDATE a SET id = 1;'], ['CREATE TABLE "a" ( "id" int );']);
+    expect(r.extra).toEqual(['update a set id = 1']);
+    expect(r.missing).toEqual([]);
+  });
+});
