@@ -177,13 +177,13 @@ for (const d of ['sqlite', 'postgresql'] as const) {
     const env = { ...envFor(dir, d, 'kill'), SLUICE_NO_BACKUP: '1' };
     const slow =
       d === 'postgresql'
-        ? 'SELECT pg_sleep(0.4);'
+        ? 'SELECT pg_sleep(0.8);'
         : 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000) SELECT count(*) FROM c;';
     addRevision(dir, d, 'slow', [`CREATE TABLE crash_a (id integer);`, slow, `CREATE TABLE crash_b (id integer);`, slow].join(BP), ['DROP TABLE crash_b;', slow, 'DROP TABLE crash_a;', slow].join(BP));
     expect(runCli(dir, ['up'], env).status).toBe(0);
     const headDump = await dumpSchema(dir, env);
     let killed = 0;
-    for (const [i, delay] of [350, 600, 800, 1000, 1200, 1500].entries()) {
+    for (const [i, delay] of [300, 450, 600, 800, 1000, 1300].entries()) {
       const direction = i % 2 === 0 ? ['down', 'base'] : ['up'];
       const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), ...direction], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv, stdio: 'ignore' });
       const closed = new Promise((r) => child.once('close', r));
