@@ -230,19 +230,23 @@ describe('SQLite backups and files', () => {
 
   it('a read-only SQLite file is one clear error and stays unchanged', async () => {
     const dir = makeProject();
-    chmodSync(dir, 0o755);
     const file = path.join(dir, 'ro.sqlite');
     const env = { DATABASE_URL: `file:${file}` };
     expect(runCli(dir, ['up', '1'], env).status).toBe(0);
-    chmodSync(file, 0o444);
     const before = await dumpSchema(dir, env);
-    const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, path.join(REPO, 'dist', 'cli.js'), 'up'], {
-      cwd: dir,
-      env: cleanEnv(env) as NodeJS.ProcessEnv,
-      encoding: 'utf8',
-    });
-    expect(r.status, r.stderr).toBe(5);
-    expect(r.stderr.trim()).toMatch(/^sluice: SQLite file sqlite:ro\.sqlite is not writable; check its permissions$/);
+    // root ignores permission bits: make the file immutable instead (ext4/xfs), plain chmod otherwise
+    const root = process.getuid?.() === 0;
+    if (root) {
+      const r = spawnSync('chattr', ['+i', file], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`cannot make ${file} read-only for root (chattr +i: ${r.stderr.trim()})`);
+    } else chmodSync(file, 0o444);
+    try {
+      const r = runCli(dir, ['up'], env);
+      expect(r.status, r.stderr).toBe(5);
+      expect(r.stderr.trim()).toMatch(/^sluice: SQLite file sqlite:ro\.sqlite is not writable; check its permissions$/);
+    } finally {
+      if (root) spawnSync('chattr', ['-i', file]);
+    }
     expect(await dumpSchema(dir, env)).toBe(before);
     expect(existsSync(path.join(dir, '.sluice', 'backups'))).toBe(false);
   });
