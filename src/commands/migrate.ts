@@ -76,8 +76,8 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     if (failure) {
       const now = labelOf(history, currentIndex(history, new Set((await store.list()).map((r) => r.revision))));
       const where = failure.failedStatement
-        ? `statement ${failure.failedStatement}/${failure.statements} (${failure.failedSql})`
-        : 'while recording it in the version table';
+        ? `at statement ${failure.failedStatement}/${failure.statements} (${failure.failedSql})`
+        : `after its ${failure.statements} statement(s), while recording and committing it`;
       let state = failure.noTransaction
         ? `It is marked sluice:no-transaction: ${failure.statementsRun ? `statements 1-${failure.statementsRun} of it ran and were NOT rolled back` : 'none of its statements ran'}; it is not recorded as applied. The database is at ${now}`
         : options.singleTransaction
@@ -86,7 +86,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
       if (backup) state += `. Backup from before the run: ${backup}`;
       throw Object.assign(
         new MigrationFailed(
-          `revision ${failure.revision} (${failure.direction}) failed at ${where}: ${failure.error}. ${state}`,
+          `revision ${failure.revision} (${failure.direction}) failed ${where}: ${failure.error}. ${state}`,
           failure.revision,
           failure.failedStatement ?? 0,
           { cause: failure.cause },

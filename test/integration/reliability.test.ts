@@ -3,7 +3,7 @@
  * reports, concurrency, timeouts, crash safety, backups and the remaining bad inputs.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -249,5 +249,28 @@ describe('SQLite backups and files', () => {
     }
     expect(await dumpSchema(dir, env)).toBe(before);
     expect(existsSync(path.join(dir, '.sluice', 'backups'))).toBe(false);
+  });
+});
+
+describe('a full disk', () => {
+  const root = process.getuid?.() === 0;
+  // A small tmpfs needs root to mount; as another user this test is reported as skipped, not hidden.
+  it.skipIf(!root)('SQLite on a full filesystem: the revision fails cleanly and the database stays at the last good revision', async () => {
+    const dir = makeProject();
+    const mnt = path.join(dir, 'small');
+    mkdirSync(mnt);
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=400k', 'tmpfs', mnt], { encoding: 'utf8' });
+    if (m.status !== 0) throw new Error(`cannot mount a small tmpfs to simulate a full disk: ${m.stderr.trim()}`);
+    try {
+      const env = { DATABASE_URL: `file:${path.join(mnt, 'full.sqlite')}`, SLUICE_NO_BACKUP: '1' };
+      addRevision(dir, 'sqlite', 'fill', `CREATE TABLE big (x blob);${BP}WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 2000) INSERT INTO big SELECT randomblob(1000) FROM c;`, 'DROP TABLE big;');
+      const r = runCli(dir, ['up'], env);
+      expect(r.status, r.stdout + r.stderr).toBe(3);
+      expect(r.stderr).toMatch(/0004_fill \(up\) failed .*database or disk is full\. Rolled back: the database is at 0003_add_phone_to_users/);
+      expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
+      expect(await tables(dir, env)).not.toContain('big');
+    } finally {
+      spawnSync('umount', [mnt]);
+    }
   });
 });
