@@ -15,7 +15,7 @@ import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { describe, expect, it } from 'vitest';
 import { diffSnapshots } from '../../src/downgen.js';
 import { applyRenames, renameSql, type Rename } from '../../src/downrules.js';
-import { downgrade, upgrade, writeMissingDowns } from '../../src/index.js';
+import { downgrade, stamp, status, upgrade, writeMissingDowns } from '../../src/index.js';
 import { dumpSchema, pgUrl, REPO, sql, uniqueSchema, type Env } from '../support/project.js';
 
 const api = createRequire(import.meta.url)('drizzle-kit/api');
@@ -120,8 +120,15 @@ describe('faithful downs on PostgreSQL', () => {
       // class 6: hand-written SQL the snapshots do not describe
       { name: 'backfill', models: { users5, articles, tags }, extraUp: `UPDATE users SET full_name = upper(full_name);`, manual: true },
     ];
-    const { figures } = await roundTrip('postgresql', steps);
+    const { dir, env, figures } = await roundTrip('postgresql', steps);
     expect(figures).toEqual({ revisions: 7, exact: 6, flagged: 3 });
+    // class 7 at down time: NULLs where the down sets NOT NULL are refused before anything changes
+    await sql(dir, env, 'INSERT INTO users (full_name) VALUES (NULL)');
+    await stamp({ cwd: dir, env, revision: '0005_name_nullable' }); // step past the manual revision
+    await expect(downgrade({ cwd: dir, env, revision: '0004_age_to_text' })).rejects.toThrow(
+      /the down of 0005_name_nullable sets users\.full_name NOT NULL but 1 row\(s\) hold NULL there; .*nothing was changed/,
+    );
+    expect((await status({ cwd: dir, env })).current).toBe('0005_name_nullable');
   });
 });
 
