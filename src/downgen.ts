@@ -9,7 +9,7 @@
 import { createRequire } from 'node:module';
 import type { DialectName } from './config.js';
 import { SluiceError, ExitCode, describeCause } from './errors.js';
-import { applyRenames, compareStatements, refineDown, renameSql, renamesIn, reverseRenames } from './downrules.js';
+import { applyRenames, compareStatements, refineDown, renameSql, renamesIn, resolvePrimaryKeyDrops, reverseRenames } from './downrules.js';
 import { splitStatements } from './sql.js';
 
 type Snapshot = Record<string, any>;
@@ -78,7 +78,8 @@ export async function computeDown(root: string, dialect: DialectName, current: S
   const back = reverseRenames(renames);
   const reverse = [...back.map((r) => renameSql(r, dialect)), ...(await diffSnapshots(root, dialect, applyRenames(current, back, dialect), previous))];
   const forward = [...renames.map((r) => renameSql(r, dialect)), ...(await diffSnapshots(root, dialect, applyRenames(previous, renames, dialect), current))];
-  const { extra, missing } = compareStatements(up, forward);
+  const pk = (list: string[]) => (dialect === 'postgresql' ? resolvePrimaryKeyDrops(list) : list);
+  const { extra, missing } = compareStatements(pk(up), pk(forward));
   const manualReason = extra.length
     ? `the up has SQL that the snapshots do not describe (${extra.length} statement(s), first: ${extra[0]!.slice(0, 80)}); write its reversal by hand`
     : missing.length

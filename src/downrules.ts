@@ -113,30 +113,56 @@ export interface Refined {
   warning?: string;
 }
 
+const UNNAMED_PK_DROP = /\/\*[\s\S]*?can't automatically get name for primary key[\s\S]*?\*\/\s*--\s*ALTER TABLE ((?:"[^"]+"\.)?"[^"]+") DROP CONSTRAINT "<constraint_name>";?/;
+
+/**
+ * drizzle-kit cannot name a primary key it must drop and leaves the statement commented out, so the
+ * ADD PRIMARY KEY that follows fails ("multiple primary keys"). Replace it with a block that looks up
+ * the table's real primary-key constraint (in the schema sluice targets) and drops it.
+ */
+export function resolvePrimaryKeyDrops(statements: string[]): string[] {
+  return statements.map(resolvePrimaryKeyDropsInText);
+}
+
+/** The same on a whole file's text. */
+export function resolvePrimaryKeyDropsInText(text: string): string {
+  return text.replace(new RegExp(UNNAMED_PK_DROP.source, 'g'), (_all, ref: string) => pkDropBlock(ref));
+}
+
+function pkDropBlock(ref: string): string {
+  const table = ref.replace(/^"public"\./, '');
+  const literal = `'${table.replace(/'/g, "''")}'`;
+  return [
+    `-- sluice: drops the primary key whatever its name (drizzle-kit could not name it)`,
+    `DO $sluice$ DECLARE pk text; BEGIN`,
+    `  SELECT conname INTO pk FROM pg_constraint WHERE conrelid = to_regclass(${literal}) AND contype = 'p';`,
+    `  IF pk IS NOT NULL THEN EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', ${literal}, pk); END IF;`,
+    `END $sluice$;`,
+  ].join('\n');
+}
+
 /** Order, guard and annotate drizzle-kit's down statements. */
 export function refineDown(dialect: DialectName, statements: string[]): Refined[] {
-  let list = statements.map((s) => s.trim()).filter(Boolean);
+  let list = (dialect === 'postgresql' ? resolvePrimaryKeyDrops(statements) : statements).map((s) => s.trim()).filter(Boolean);
   if (dialect === 'postgresql') {
     const isConstraintDrop = (s: string) => /^ALTER TABLE .* DROP CONSTRAINT /i.test(s);
     const lead = list.findIndex((s) => !/ RENAME (TO|COLUMN) /i.test(s));
     const renames = lead < 0 ? list : list.slice(0, lead);
     const rest = lead < 0 ? [] : list.slice(lead);
-    list = [...renames, ...rest.filter(isConstraintDrop), ...rest.filter((s) => !isConstraintDrop(s))].map((s) =>
-      s.replace(/ DROP CONSTRAINT (?!IF EXISTS )/i, ' DROP CONSTRAINT IF EXISTS '),
-    );
+    list = [...renames, ...rest.filter(isConstraintDrop).map((s) => s.replace(/ DROP CONSTRAINT (?!IF EXISTS )/i, ' DROP CONSTRAINT IF EXISTS ')), ...rest.filter((s) => !isConstraintDrop(s))];
   }
   return list.map((sql) => annotate(dialect, sql));
 }
 
 function annotate(dialect: DialectName, sql: string): Refined {
-  const type = /^ALTER TABLE (\S+) ALTER COLUMN "([^"]+)" SET DATA TYPE (.+?);?$/is.exec(sql);
+  const type = /^ALTER TABLE (\S+) ALTER COLUMN "([^"]+)" SET DATA TYPE (.+?)( USING .*)?;?$/is.exec(sql);
   if (type) {
-    const [, table, column, newType] = type;
-    if (/ USING /i.test(sql)) return { sql, warning: `data-dependent: every value of ${bare(table!)}.${column} must convert to ${newType}` };
-    return {
-      sql: `ALTER TABLE ${table} ALTER COLUMN "${column}" SET DATA TYPE ${newType} USING "${column}"::${newType};`,
-      warning: `data-dependent: every value of ${bare(table!)}.${column} must convert to ${newType} (USING cast added)`,
-    };
+    const [, table, column, newType, using] = type;
+    const target = `${bare(table!)}.${column}`;
+    const cast = using ? sql : `ALTER TABLE ${table} ALTER COLUMN "${column}" SET DATA TYPE ${newType} USING "${column}"::${newType};`;
+    if (/^(text|varchar|character varying)\b/i.test(newType!)) return { sql: cast };
+    if (using) return { sql, warning: `data-dependent: every value of ${target} must be a value of ${bare(newType!)} (checked before migrate-down for enums)` };
+    return { sql: cast, warning: `data-dependent: every value of ${target} must convert to ${newType} (USING cast added)` };
   }
   const notNull = /^ALTER TABLE (\S+) ALTER COLUMN "([^"]+)" SET NOT NULL/i.exec(sql);
   if (notNull) return { sql, warning: `data-dependent: fails if ${bare(notNull[1]!)}.${notNull[2]} holds NULLs` };

@@ -12,6 +12,7 @@ import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
 import { SluiceError, UsageError, ExitCode } from '../errors.js';
 import { readHistory, readSnapshot, readUp, rel, writeNewFile, type RevisionFile } from '../source.js';
 import { BREAKPOINT } from '../sql.js';
+import { resolvePrimaryKeyDropsInText } from '../downrules.js';
 
 export interface CreateOptions extends CommandOptions {
   message: string;
@@ -83,6 +84,12 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
     }
     const rev = hist.revisions[hist.revisions.length - 1]!;
     const prev = hist.revisions[hist.revisions.length - 2];
+    if (d === 'postgresql') {
+      // drizzle-kit leaves an unnamed primary-key drop commented out; make the up runnable
+      const up = readUp(rev);
+      const fixed = resolvePrimaryKeyDropsInText(up);
+      if (fixed !== up) writeNewFile(rev.upFile, fixed, { overwrite: true });
+    }
     result.created.push(await writeDownFor(root, d, h.out, rev, prev, message, !!options.empty));
   }
   const numbers = new Set(result.created.map((c) => c.revision));

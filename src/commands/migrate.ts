@@ -3,7 +3,7 @@
  */
 import { backupBeforeChange } from '../backup.js';
 import { checkIntegrity, loadContext, withSession, type CommandOptions, type Context } from '../context.js';
-import type { Connection } from '../dialect/types.js';
+import { preflightDown } from '../preflight.js';
 import { prepareStep, runSteps, type PreparedStep, type StepResult } from '../engine.js';
 import { MigrationFailed, MissingDown, Refused } from '../errors.js';
 import { currentIndex, labelOf, outOfOrder, plan, planStamp, resolveTarget, type Step } from '../revision.js';
@@ -67,7 +67,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
         sql: prepared.map((p) => ({ revision: p.revision.id, direction: p.direction, statements: p.statements.map((s) => conn.translate(s)) })),
       };
     }
-    if (kind === 'downgrade') await preflightNotNull(conn, prepared);
+    if (kind === 'downgrade') await preflightDown(conn, prepared);
     const backup = kind !== 'stamp' && prepared.length && !options.noBackup && ctx.env.SLUICE_NO_BACKUP !== '1' ? await backupBeforeChange(ctx, conn, applied.length > 0) : undefined;
     const results = await runSteps(conn, store, prepared, {
       stampOnly: kind === 'stamp',
@@ -116,31 +116,6 @@ function prepareFor(ctx: Context, step: Step, stampOnly: boolean): PreparedStep 
     if (downIsEmpty(down) && !isOnlyComments(up)) throw new MissingDown(rev.id, rel(rev.downFile));
   }
   return prepareStep(rev, step.direction, up, down, stampOnly);
-}
-
-const SET_NOT_NULL = /^ALTER TABLE ((?:"[^"]+"\.)?"[^"]+") ALTER COLUMN ("[^"]+") SET NOT NULL/im;
-
-/**
- * Data-dependent downs, checked before anything changes: a down that sets NOT NULL on a column that
- * holds NULLs is refused up front, naming the revision, the column and the rows, instead of failing
- * half-way through the run.
- */
-async function preflightNotNull(conn: Connection, steps: PreparedStep[]): Promise<void> {
-  for (const step of steps) {
-    for (const statement of step.statements) {
-      const m = SET_NOT_NULL.exec(statement.replace(/^\s*--.*$/gm, '').trim());
-      if (!m) continue;
-      const rows = await conn
-        .query<{ n: number | string }>(conn.translate(`SELECT count(*) AS n FROM ${m[1]} WHERE ${m[2]} IS NULL`))
-        .catch(() => [{ n: 0 }]); // the table may only come to exist during the run
-      const n = Number(rows[0]?.n ?? 0);
-      if (n > 0) {
-        throw new Refused(
-          `the down of ${step.revision.id} sets ${m[1]!.replace(/"/g, '')}.${m[2]!.replace(/"/g, '')} NOT NULL but ${n} row(s) hold NULL there; fill them or edit the down file, nothing was changed`,
-        );
-      }
-    }
-  }
 }
 
 /** Apply pending revisions up to the target (default head). */

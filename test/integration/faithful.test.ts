@@ -10,11 +10,11 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { sql as dsql } from 'drizzle-orm';
-import { integer as pgInt, pgTable, serial, text as pgText } from 'drizzle-orm/pg-core';
+import { integer as pgInt, pgEnum, pgTable, serial, text as pgText } from 'drizzle-orm/pg-core';
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { describe, expect, it } from 'vitest';
 import { diffSnapshots } from '../../src/downgen.js';
-import { applyRenames, renameSql, type Rename } from '../../src/downrules.js';
+import { applyRenames, renameSql, resolvePrimaryKeyDrops, type Rename } from '../../src/downrules.js';
 import { downgrade, stamp, status, upgrade, writeMissingDowns } from '../../src/index.js';
 import { dumpSchema, pgUrl, REPO, sql, uniqueSchema, type Env } from '../support/project.js';
 
@@ -48,7 +48,8 @@ async function buildProject(dialect: 'sqlite' | 'postgresql', steps: Step[]): Pr
   for (const [i, step] of steps.entries()) {
     const snap = dialect === 'postgresql' ? api.generateDrizzleJson(step.models) : await api.generateSQLiteDrizzleJson(step.models);
     const renames = step.renames ?? [];
-    const up = [...renames.map((r) => renameSql(r, dialect)), ...(await diffSnapshots(REPO, dialect, applyRenames(prev, renames, dialect), snap))];
+    let up = [...renames.map((r) => renameSql(r, dialect)), ...(await diffSnapshots(REPO, dialect, applyRenames(prev, renames, dialect), snap))];
+    if (dialect === 'postgresql') up = resolvePrimaryKeyDrops(up); // as migrate-create writes it
     if (step.extraUp) up.push(step.extraUp);
     const tag = `${String(i).padStart(4, '0')}_${step.name}`;
     writeFileSync(path.join(out, `${tag}.sql`), up.join(BP));
@@ -103,32 +104,48 @@ describe('faithful downs on PostgreSQL', () => {
   const articles = pgTable('articles', { id: serial('id').primaryKey(), userId: pgInt('user_id').references(() => users2.id), title: pgText('title'), tagId: pgInt('tag_id').references(() => tags.id) });
   const users4 = pgTable('users', { id: serial('id').primaryKey(), fullName: pgText('full_name').notNull(), age: pgText('age') });
   const users5 = pgTable('users', { id: serial('id').primaryKey(), fullName: pgText('full_name'), age: pgText('age') });
+  const codes0 = pgTable('codes', { id: pgInt('id').primaryKey(), code: pgText('code').notNull() });
+  const codes1 = pgTable('codes', { id: pgInt('id').notNull(), code: pgText('code').primaryKey() });
+  const docStatus0 = pgEnum('doc_status', ['draft', 'live']);
+  const docs0 = pgTable('docs', { id: serial('id').primaryKey(), status: docStatus0('status') });
+  const docStatus1 = pgEnum('doc_status', ['draft', 'live', 'archived']);
+  const docs1 = pgTable('docs', { id: serial('id').primaryKey(), status: docStatus1('status') });
+  const x0 = { codes0, docStatus0, docs0 };
+  const x1 = { codes1, docStatus0, docs0 };
+  const x2 = { codes1, docStatus1, docs1 };
 
   it('round-trips every class with rows present', async () => {
     const steps: Step[] = [
-      { name: 'base', models: { users0, posts0 }, seed: [`INSERT INTO users (name, age) VALUES ('Ada', 36)`, `INSERT INTO posts (user_id, title) VALUES (1, 'p')`] },
+      { name: 'base', models: { users0, posts0, ...x0 }, seed: [`INSERT INTO users (name, age) VALUES ('Ada', 36)`, `INSERT INTO posts (user_id, title) VALUES (1, 'p')`, `INSERT INTO codes VALUES (1, 'a')`] },
       // class 1: a table and a foreign key to it; the reverse drops the table CASCADE and the constraint
-      { name: 'add_tags_fk', models: { users0, posts1, tags }, seed: [`INSERT INTO tags (label) VALUES ('t')`, `UPDATE posts SET tag_id = 1`], kept: ['SELECT title FROM posts', [{ title: 'p' }]], downHas: /DROP CONSTRAINT IF EXISTS[\s\S]*DROP TABLE "tags"/ },
+      { name: 'add_tags_fk', models: { users0, posts1, tags, ...x0 }, seed: [`INSERT INTO tags (label) VALUES ('t')`, `UPDATE posts SET tag_id = 1`], kept: ['SELECT title FROM posts', [{ title: 'p' }]], downHas: /DROP CONSTRAINT IF EXISTS[\s\S]*DROP TABLE "tags"/ },
       // class 2: a column rename comes back as a rename, with its data
-      { name: 'rename_name', models: { users2, posts2, tags }, renames: [{ kind: 'column', table: 'users', from: 'name', to: 'full_name' }], kept: ['SELECT name FROM users', [{ name: 'Ada' }]], downHas: /RENAME COLUMN "full_name" TO "name"/ },
+      { name: 'rename_name', models: { users2, posts2, tags, ...x0 }, renames: [{ kind: 'column', table: 'users', from: 'name', to: 'full_name' }], kept: ['SELECT name FROM users', [{ name: 'Ada' }]], downHas: /RENAME COLUMN "full_name" TO "name"/ },
       // class 2: a table rename
-      { name: 'rename_posts', models: { users2, articles, tags }, renames: [{ kind: 'table', table: 'posts', from: 'posts', to: 'articles' }], kept: ['SELECT title FROM posts', [{ title: 'p' }]], downHas: /RENAME TO "posts"/ },
+      { name: 'rename_posts', models: { users2, articles, tags, ...x0 }, renames: [{ kind: 'table', table: 'posts', from: 'posts', to: 'articles' }], kept: ['SELECT title FROM posts', [{ title: 'p' }]], downHas: /RENAME TO "posts"/ },
       // class 4: integer -> text; the down narrows back with a USING cast, flagged
-      { name: 'age_to_text', models: { users4, articles, tags }, kept: ['SELECT age FROM users', [{ age: 36 }]], downHas: /-- WARNING: data-dependent.*\n.*SET DATA TYPE integer USING "age"::integer/ },
+      { name: 'age_to_text', models: { users4, articles, tags, ...x0 }, kept: ['SELECT age FROM users', [{ age: 36 }]], downHas: /-- WARNING: data-dependent.*\n.*SET DATA TYPE integer USING "age"::integer/ },
       // class 7: the down sets NOT NULL again: flagged as data-dependent
-      { name: 'name_nullable', models: { users5, articles, tags }, downHas: /-- WARNING: data-dependent: fails if users\.full_name holds NULLs/ },
+      { name: 'name_nullable', models: { users5, articles, tags, ...x0 }, downHas: /-- WARNING: data-dependent: fails if users\.full_name holds NULLs/ },
+      // class 3: the primary key moves; drizzle-kit cannot name the old one, sluice looks it up
+      { name: 'pk_move', models: { users5, articles, tags, ...x1 }, kept: ['SELECT id, code FROM codes', [{ id: 1, code: 'a' }]], downHas: /DO \$sluice\$[\s\S]*contype = 'p'[\s\S]*ADD PRIMARY KEY \("id"\)/ },
+      // class 7: the up adds an enum value; the down re-creates the enum without it
+      { name: 'doc_archived', models: { users5, articles, tags, ...x2 }, seed: [`INSERT INTO docs (status) VALUES ('live')`], kept: ['SELECT status FROM docs', [{ status: 'live' }]], downHas: /CREATE TYPE "public"."doc_status" AS ENUM\('draft', 'live'\)/ },
       // class 6: hand-written SQL the snapshots do not describe
-      { name: 'backfill', models: { users5, articles, tags }, extraUp: `UPDATE users SET full_name = upper(full_name);`, manual: true },
+      { name: 'backfill', models: { users5, articles, tags, ...x2 }, extraUp: `UPDATE users SET full_name = upper(full_name);`, manual: true },
     ];
     const { dir, env, figures } = await roundTrip('postgresql', steps);
-    expect(figures).toEqual({ revisions: 7, exact: 6, flagged: 3 });
-    // class 7 at down time: NULLs where the down sets NOT NULL are refused before anything changes
+    expect(figures).toEqual({ revisions: 9, exact: 8, flagged: 4 });
+    // class 7 at down time, refused before anything changes: an enum value still in use, NULLs under NOT NULL
+    await stamp({ cwd: dir, env, revision: '0007_doc_archived' }); // step past the manual revision
+    await sql(dir, env, `INSERT INTO docs (status) VALUES ('archived')`);
+    await expect(downgrade({ cwd: dir, env })).rejects.toThrow(/the down of 0007_doc_archived re-creates enum doc_status without values that 1 row\(s\) of docs\.status still use/);
+    await sql(dir, env, `DELETE FROM docs WHERE status = 'archived'`);
     await sql(dir, env, 'INSERT INTO users (full_name) VALUES (NULL)');
-    await stamp({ cwd: dir, env, revision: '0005_name_nullable' }); // step past the manual revision
     await expect(downgrade({ cwd: dir, env, revision: '0004_age_to_text' })).rejects.toThrow(
       /the down of 0005_name_nullable sets users\.full_name NOT NULL but 1 row\(s\) hold NULL there; .*nothing was changed/,
     );
-    expect((await status({ cwd: dir, env })).current).toBe('0005_name_nullable');
+    expect((await status({ cwd: dir, env })).current).toBe('0007_doc_archived');
   });
 });
 

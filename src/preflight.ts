@@ -1,0 +1,57 @@
+/**
+ * Data-dependent downs, checked before anything changes, so a run is refused up front (naming the
+ * revision, the column and the rows) instead of failing half-way:
+ * - a down that sets NOT NULL on a column holding NULLs;
+ * - a down that re-creates an enum without values that rows still use.
+ * Table and column names come from the migration files (as the statements themselves do); values
+ * are bound.
+ */
+import type { Connection } from './dialect/types.js';
+import type { PreparedStep } from './engine.js';
+import { Refused } from './errors.js';
+
+const NAME = String.raw`((?:"[^"]+"\.)?"[^"]+")`;
+const SET_NOT_NULL = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+") SET NOT NULL`, 'im');
+const CREATE_ENUM = new RegExp(String.raw`^CREATE TYPE ${NAME} AS ENUM\s*\(([^)]*)\)`, 'im');
+const SET_ENUM = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+") SET DATA TYPE ${NAME} USING`, 'im');
+
+const bare = (name: string) => name.replace(/"/g, '').replace(/^public\./, '');
+const code = (sql: string) => sql.replace(/^\s*--.*$/gm, '').trim();
+
+async function count(conn: Connection, sql: string, params: unknown[] = []): Promise<number> {
+  // A table that only comes to exist during the run cannot be checked up front.
+  const rows = await conn.query<{ n: number | string }>(conn.translate(sql), params).catch(() => [{ n: 0 }]);
+  return Number(rows[0]?.n ?? 0);
+}
+
+export async function preflightDown(conn: Connection, steps: PreparedStep[]): Promise<void> {
+  for (const step of steps) {
+    const enums = new Map<string, string[]>();
+    for (const statement of step.statements) {
+      const e = CREATE_ENUM.exec(code(statement));
+      if (e) enums.set(bare(e[1]!), [...e[2]!.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1]!.replace(/''/g, "'")));
+    }
+    for (const statement of step.statements) {
+      const sql = code(statement);
+      const nn = SET_NOT_NULL.exec(sql);
+      if (nn) {
+        const n = await count(conn, `SELECT count(*) AS n FROM ${nn[1]} WHERE ${nn[2]} IS NULL`);
+        if (n > 0) {
+          throw new Refused(
+            `the down of ${step.revision.id} sets ${bare(nn[1]!)}.${bare(nn[2]!)} NOT NULL but ${n} row(s) hold NULL there; fill them or edit the down file, nothing was changed`,
+          );
+        }
+      }
+      const se = SET_ENUM.exec(sql);
+      const values = se ? enums.get(bare(se[3]!)) : undefined;
+      if (se && values) {
+        const n = await count(conn, `SELECT count(*) AS n FROM ${se[1]} WHERE ${se[2]} IS NOT NULL AND NOT (${se[2]}::text = ANY(${conn.param(1)}))`, [values]);
+        if (n > 0) {
+          throw new Refused(
+            `the down of ${step.revision.id} re-creates enum ${bare(se[3]!)} without values that ${n} row(s) of ${bare(se[1]!)}.${bare(se[2]!)} still use; change those rows or edit the down file, nothing was changed`,
+          );
+        }
+      }
+    }
+  }
+}
