@@ -150,8 +150,26 @@ export function refineDown(dialect: DialectName, statements: string[]): Refined[
     const renames = lead < 0 ? list : list.slice(0, lead);
     const rest = lead < 0 ? [] : list.slice(lead);
     list = [...renames, ...rest.filter(isConstraintDrop).map((s) => s.replace(/ DROP CONSTRAINT (?!IF EXISTS )/i, ' DROP CONSTRAINT IF EXISTS ')), ...rest.filter((s) => !isConstraintDrop(s))];
+    list = hoistColumnDropsBeforeTypeDrops(list).map((s) => s.replace(/^DROP INDEX (?!IF EXISTS )/i, 'DROP INDEX IF EXISTS '));
   }
   return list.map((sql) => annotate(dialect, sql));
+}
+
+/**
+ * drizzle-kit may re-create an enum (DROP TYPE + CREATE TYPE) before dropping a column that still uses
+ * it ("column … depends on type"): column drops that follow a type drop move in front of it.
+ */
+function hoistColumnDropsBeforeTypeDrops(list: string[]): string[] {
+  const out = [...list];
+  for (let i = 0; i < out.length; i++) {
+    if (!/^DROP TYPE /i.test(out[i]!)) continue;
+    const later = out.slice(i + 1).filter((s) => /^ALTER TABLE .* DROP COLUMN /i.test(s));
+    if (!later.length) continue;
+    const rest = out.slice(i).filter((s) => !later.includes(s));
+    out.splice(i, out.length - i, ...later, ...rest);
+    i += later.length;
+  }
+  return out;
 }
 
 function annotate(dialect: DialectName, sql: string): Refined {

@@ -162,8 +162,23 @@ export async function dumpPostgres(url: string, schema: string): Promise<string>
   ).catch((err) => {
     throw new SluiceError(`pg_dump failed: ${describeCause(err)}`, ExitCode.internal, { cause: err });
   });
-  return stdout
-    .split('\n')
-    .filter((l) => !/^\\(un)?restrict /.test(l) && !l.startsWith('--') && l.trim() !== '')
-    .join('\n');
+  const lines = stdout.split('\n').filter((l) => !/^\\(un)?restrict /.test(l) && !l.startsWith('--') && l.trim() !== '');
+  return sortTableColumns(lines).join('\n');
+}
+
+/**
+ * Column order is cosmetic (a column re-added by a down comes last): list each CREATE TABLE's column
+ * and constraint lines sorted, so comparisons see the schema, not the attribute numbers.
+ */
+function sortTableColumns(lines: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    out.push(lines[i]!);
+    if (!/^CREATE (UNLOGGED )?TABLE .*\($/.test(lines[i]!)) continue;
+    const body: string[] = [];
+    while (i + 1 < lines.length && !/^\)/.test(lines[i + 1]!)) body.push(lines[++i]!.replace(/,$/, ''));
+    body.sort();
+    out.push(...body.map((l, k) => (k < body.length - 1 ? `${l},` : l)));
+  }
+  return out;
 }

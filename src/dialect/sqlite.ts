@@ -115,12 +115,15 @@ function dumpSqlite(db: Database.Database): string {
   for (const o of objects) {
     if (o.type === 'table') {
       lines.push(`table ${o.name}`);
-      for (const c of db.prepare(`PRAGMA table_xinfo(${quoteIdent(o.name)})`).all() as Record<string, unknown>[]) {
-        lines.push(`  column ${c.name} ${c.type} notnull=${c.notnull} default=${c.dflt_value} pk=${c.pk} hidden=${c.hidden}`);
-      }
-      for (const f of db.prepare(`PRAGMA foreign_key_list(${quoteIdent(o.name)})`).all() as Record<string, unknown>[]) {
-        lines.push(`  fk ${f.from} -> ${f.table}(${f.to}) on_update=${f.on_update} on_delete=${f.on_delete}`);
-      }
+      // column order is cosmetic (a column re-added by a down comes last): sorted
+      const columns = (db.prepare(`PRAGMA table_xinfo(${quoteIdent(o.name)})`).all() as Record<string, unknown>[]).map(
+        (c) => `  column ${c.name} ${c.type} notnull=${c.notnull} default=${c.dflt_value} pk=${c.pk} hidden=${c.hidden}`,
+      );
+      lines.push(...columns.sort());
+      const fks = (db.prepare(`PRAGMA foreign_key_list(${quoteIdent(o.name)})`).all() as Record<string, unknown>[]).map(
+        (f) => `  fk ${f.from} -> ${f.table}(${f.to}) on_update=${f.on_update} on_delete=${f.on_delete}`,
+      );
+      lines.push(...fks.sort());
       const autoinc = /AUTOINCREMENT/i.test(o.sql ?? '');
       lines.push(`  autoincrement=${autoinc}`);
     } else if (o.type === 'index') {
