@@ -1,6 +1,6 @@
 /** The Make targets as a user runs them, in a temp copy of the project, on SQLite and PostgreSQL. */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { addUserColumn, cleanEnv, makeProject, pgUrl, runMake, uniqueSchema, type Env } from '../support/project.js';
@@ -132,5 +132,29 @@ describe('make db-up / db-down without Docker', () => {
     const after = runMake(dir, ['migrate-status'], { DATABASE_URL: url, SLUICE_CONNECT_TIMEOUT: '3' });
     expect(after.status).not.toBe(0);
     expect(after.stderr).toMatch(/cannot connect to .*connection refused/);
+  });
+});
+
+describe('make migrate-downs adopts a drizzle-kit history it did not create', () => {
+  it('writes every missing down (the same as migrate-create would), keeps existing ones, and the history round-trips', () => {
+    const dir = makeProject();
+    const folders = ['sqlite', 'postgresql'].map((d) => path.join(dir, 'drizzle', d));
+    const expected = new Map<string, string>();
+    for (const f of folders) {
+      for (const file of readdirSync(f).filter((x) => x.endsWith('.down.sql'))) {
+        expected.set(path.join(f, file), readFileSync(path.join(f, file), 'utf8'));
+        if (!file.startsWith('0003_')) rmSync(path.join(f, file));
+      }
+    }
+    writeFileSync(path.join(folders[0]!, '0003_add_phone_to_users.down.sql'), '-- hand-written\nALTER TABLE `users` DROP COLUMN `phone`;\n');
+    const out = ok(runMake(dir, ['migrate-downs']));
+    expect(out).toMatch(/6 down file\(s\) written, 2 existing kept/);
+    for (const [file, text] of expected) {
+      if (file.endsWith(path.join('sqlite', '0003_add_phone_to_users.down.sql'))) expect(readFileSync(file, 'utf8')).toMatch(/^-- hand-written/);
+      else expect(readFileSync(file, 'utf8')).toBe(text);
+    }
+    const check = ok(runMake(dir, ['db-test'], { SLUICE_CHECK_DATABASE_URL: pgUrl() }));
+    expect(check).toMatch(/sqlite \(4 revisions\): 9 passed, 0 failed/);
+    expect(check).toMatch(/postgresql \(4 revisions\): 9 passed, 0 failed/);
   });
 });
