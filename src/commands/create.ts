@@ -68,9 +68,11 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
       ...env,
       ...(project.multiDialect ? { SLUICE_DIALECT: d } : {}),
     }, options.interactive ?? false);
-  if (options.interactive) for (const [d] of dialects) await generate(d);
+  const failures: SluiceError[] = [];
+  const attempt = (d: DialectName) => generate(d).catch((err: SluiceError) => void failures.push(new SluiceError(`${d}: ${err.message}`, err.exitCode, { cause: err })));
+  if (options.interactive) for (const [d] of dialects) await attempt(d);
   else {
-    const running = Promise.all(dialects.map(([d]) => generate(d)));
+    const running = Promise.all(dialects.map(([d]) => attempt(d)));
     preloadKit(root); // overlaps with the child processes
     await running;
   }
@@ -91,6 +93,13 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
       if (fixed !== up) writeNewFile(rev.upFile, fixed, { overwrite: true });
     }
     result.created.push(await writeDownFor(root, d, h.out, rev, prev, message, !!options.empty));
+  }
+  if (failures.length) {
+    // Revisions that were generated keep their downs; the failure is reported with them.
+    const made = result.created.map((c) => `${c.dialect} ${c.revision}`).join(', ');
+    throw new SluiceError(`${failures.map((f) => f.message).join('; ')}${made ? ` (created anyway, with downs: ${made})` : ''}`, failures[0]!.exitCode, {
+      cause: failures[0],
+    });
   }
   const numbers = new Set(result.created.map((c) => c.revision));
   if (result.created.length && (numbers.size > 1 || result.unchanged.length)) {

@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/pgcluster.js';
-import { makeProject, pgUrl, runCli, uniqueSchema, type Ran } from '../support/project.js';
+import { addUserColumn, makeProject, pgUrl, runCli, uniqueSchema, type Ran } from '../support/project.js';
 
 function oneLineError(r: Ran, code: number, pattern: RegExp): void {
   expect(r.status, r.stdout + r.stderr).toBe(code);
@@ -108,6 +108,17 @@ describe('integrity', () => {
     oneLineError(runCli(other, ['downs'], {}), 2, /snapshot drizzle\/sqlite\/meta\/0002_snapshot\.json of revision 0002_add_sessions_and_roles is missing or not valid JSON/);
     expect(existsSync(path.join(folder, '0002_add_sessions_and_roles.down.sql'))).toBe(false);
     expect(existsSync(path.join(folder, '0001_add_audits.down.sql'))).toBe(false);
+  });
+
+  it('migrate-create with one dialect failing keeps the other revision and its down, and says so', () => {
+    const other = makeProject();
+    addUserColumn(other, 'nick');
+    writeFileSync(path.join(other, 'models', 'postgres.ts'), 'export const broken = ;\n');
+    const r = runCli(other, ['create', '-m', 'add nick'], {});
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^sluice: postgresql: drizzle-kit generate failed: .*\(created anyway, with downs: sqlite 0004_add_nick\)$/m);
+    expect(existsSync(path.join(other, 'drizzle', 'sqlite', '0004_add_nick.down.sql'))).toBe(true);
+    expect(existsSync(path.join(other, 'drizzle', 'postgresql', '0004_add_nick.sql'))).toBe(false);
   });
 
   it('a missing migration folder', () => {
