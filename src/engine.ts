@@ -83,6 +83,8 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
     if (!options.single || r.status === 'failed' || r.status === 'not-run') options.onStep?.(r);
   };
   const inTx = !options.single;
+  /** Inside --single-transaction: the statements run so far (to locate a failure by replaying). */
+  const doneStatements: string[] = [];
   const singleRebuild = !!options.single && steps.some((s) => conn.foreignKeyRebuild?.(s.statements));
   const fkWasOnSingle = singleRebuild ? await conn.setForeignKeys!(false) : false;
   if (options.single) await conn.begin();
@@ -101,9 +103,10 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
     const statements = rebuilt ?? step.statements;
     const fkWasOn = rebuilt && transactional ? await conn.setForeignKeys!(false) : false;
     try {
-      const batch = transactional && conn.capabilities.batchStatements && conn.capabilities.runLock && statements.length > 0;
-      if (batch) {
-        await runBatch(conn, statements);
+      const batchable = conn.capabilities.batchStatements && conn.capabilities.runLock && statements.length > 0 && !step.noTransaction;
+      if (batchable && (transactional || options.single)) {
+        await runBatch(conn, statements, transactional ? null : doneStatements);
+        if (options.single) doneStatements.push(...statements);
       } else {
         if (transactional) await conn.begin();
         if (!conn.capabilities.runLock && (await store.has(step.revision.id)) === (step.direction === 'up')) {
@@ -176,25 +179,31 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
 }
 
 /**
- * One round trip: BEGIN and the revision's statements as one script (left open for the version row).
- * On failure, roll back and replay the statements one by one in a transaction that is rolled back
- * too, to name the failing statement.
+ * One round trip: the revision's statements as one script — after BEGIN in the default mode, as they
+ * are inside --single-transaction — left open for the version row. On failure, go back to where the
+ * revision started and replay its statements one by one (rolled back too) to name the failing one.
+ * Inside a single transaction "where it started" means replaying the earlier revisions first.
  */
-async function runBatch(conn: Connection, statements: string[]): Promise<void> {
+async function runBatch(conn: Connection, statements: string[], earlier: string[] | null): Promise<void> {
   const translated = statements.map((s) => conn.translate(s));
   try {
-    await conn.execute(`BEGIN;\n${translated.join('\n;\n')}`);
+    await conn.execute(`${earlier === null ? 'BEGIN;\n' : ''}${translated.join('\n;\n')}`);
   } catch (err) {
     await conn.rollback();
     let index = translated.length;
     await conn.begin();
-    for (let i = 0; i < translated.length; i++) {
-      try {
-        await conn.execute(translated[i]!);
-      } catch {
-        index = i + 1;
-        break;
+    try {
+      if (earlier?.length) await conn.execute(earlier.map((s) => conn.translate(s)).join('\n;\n'));
+      for (let i = 0; i < translated.length; i++) {
+        try {
+          await conn.execute(translated[i]!);
+        } catch {
+          index = i + 1;
+          break;
+        }
       }
+    } catch {
+      /* the earlier revisions no longer replay: keep the revision-level report */
     }
     await conn.rollback();
     throw new StatementError(index, err);

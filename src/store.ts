@@ -55,7 +55,7 @@ export class VersionStore {
   }
 
   async has(revision: string): Promise<boolean> {
-    const rows = await this.conn.query(`SELECT 1 FROM ${this.table} WHERE "revision" = ${this.conn.param(1)}`, [revision]);
+    const rows = await this.conn.query(`SELECT 1 FROM ${this.table} WHERE "revision" = ${this.conn.param(1)}`, [revision], 'sluice_version_has');
     return rows.length > 0;
   }
 
@@ -64,10 +64,11 @@ export class VersionStore {
     await this.conn.query(
       `INSERT INTO ${this.table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)})`,
       [row.revision, row.name, row.checksum, row.appliedAt, row.executionMs],
+      'sluice_version_insert',
     );
   }
 
   async remove(revision: string): Promise<void> {
-    await this.conn.query(`DELETE FROM ${this.table} WHERE "revision" = ${this.conn.param(1)}`, [revision]);
+    await this.conn.query(`DELETE FROM ${this.table} WHERE "revision" = ${this.conn.param(1)}`, [revision], 'sluice_version_delete');
   }
 }

@@ -87,8 +87,8 @@ class PostgresConnection implements Connection {
   async execute(sql: string): Promise<void> {
     await this.client.query(sql);
   }
-  async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const res = await this.client.query(sql, params);
+  async query<T>(sql: string, params: unknown[] = [], name?: string): Promise<T[]> {
+    const res = await this.client.query(name ? { name, text: sql, values: params } : { text: sql, values: params });
     return res.rows as T[];
   }
   param(n: number): string {

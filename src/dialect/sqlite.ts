@@ -46,8 +46,13 @@ class SqliteConnection implements Connection {
   async execute(sql: string): Promise<void> {
     this.db.exec(sql);
   }
-  async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const stmt = this.db.prepare(sql);
+  private readonly prepared = new Map<string, Database.Statement>();
+  async query<T>(sql: string, params: unknown[] = [], name?: string): Promise<T[]> {
+    let stmt = name ? this.prepared.get(name) : undefined;
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      if (name) this.prepared.set(name, stmt);
+    }
     if (stmt.reader) return stmt.all(...params) as T[];
     stmt.run(...params);
     return [];

@@ -22,8 +22,8 @@ export interface Connection {
   readonly display: string;
   /** Run one statement or a script of several, without results. */
   execute(sql: string): Promise<void>;
-  /** Run one statement with bound values and return its rows. */
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Run one statement with bound values and return its rows. `name` lets the driver prepare it once per connection. */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[], name?: string): Promise<T[]>;
   /** Placeholder for the n-th bound value (1-based). */
   param(n: number): string;
   /** Quoted, schema-qualified name of a table in sluice's namespace. */

@@ -42,7 +42,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       const env = envFor(dir, d, 'single');
       const r = runCli(dir, ['up', '--single-transaction'], env);
       expect(r.status).toBe(3);
-      expect(r.stderr).toMatch(/Single transaction rolled back: the database is at base, as before the run/);
+      expect(r.stderr).toMatch(/0004_broken \(up\) failed at statement 2\/2 \(ALTER TABLE no_such_table .*Single transaction rolled back: the database is at base, as before the run/);
       expect(await tables(dir, env)).toEqual(['sluice_version']);
       expect(runCli(dir, ['up', '3', '--single-transaction'], env).status).toBe(0);
       expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
