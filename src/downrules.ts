@@ -207,6 +207,7 @@ function bare(name: string): string {
 /** Normalised statement text for comparing an up with what the snapshots produce. */
 export function normalise(sql: string): string {
   return stripComments(sql)
+    .replace(/`/g, '"') // drizzle-kit mixes quote styles in SQLite (RENAME COLUMN "a" TO "b")
     .replace(/\s+/g, ' ')
     .replace(/\s*;\s*$/, '')
     .trim()
