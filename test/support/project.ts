@@ -1,6 +1,6 @@
 /** Temp copies of this project (the example app) for tests, and helpers to run the CLI and make. */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
@@ -19,6 +19,10 @@ export function makeProject(options: { withoutHistory?: boolean } = {}): string 
     cpSync(path.join(REPO, name), path.join(dir, name), { recursive: true, preserveTimestamps: true });
   }
   symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+  // The copy shares this checkout's node_modules: make must never reinstall through that link, so the
+  // manifests are dated before the install stamp whatever their mtimes in the checkout.
+  const old = new Date(0);
+  for (const f of ['package.json', 'package-lock.json']) utimesSync(path.join(dir, f), old, old);
   return dir;
 }
 
