@@ -47,6 +47,7 @@ export function generateProject(dir, dialect, n) {
   const entries = [];
   const ups = [];
   const downs = [];
+  const perRevision = [];
   for (let i = 0; i < n; i++) {
     const tag = `${String(i).padStart(4, '0')}_bench_${i}`;
     const r = revision(i, dialect);
@@ -55,7 +56,15 @@ export function generateProject(dir, dialect, n) {
     writeFileSync(path.join(out, `${tag}.down.sql`), `-- sluice:down ${tag}\n-- message: bench ${i}\n${r.down.map((s) => `${s};`).join(BP)}\n`);
     ups.push(...r.up);
     downs.unshift(...r.down);
+    perRevision.push(`BEGIN;\n${r.up.map((x) => `${x};`).join('\n')}\nINSERT INTO "v" VALUES ('${tag}', now_text(), ${i});\nCOMMIT;`);
   }
   writeFileSync(path.join(out, 'meta', '_journal.json'), JSON.stringify({ version: '7', dialect, entries }, null, 2));
-  return { dir, out, upSql: ups.map((s) => `${s};`).join('\n'), downSql: downs.map((s) => `${s};`).join('\n') };
+  return {
+    dir,
+    out,
+    upSql: ups.map((s) => `${s};`).join('\n'),
+    downSql: downs.map((s) => `${s};`).join('\n'),
+    /** The same ups, each revision in its own transaction with a version row: the floor of sluice's default mode. */
+    perRevisionSql: (nowText) => perRevision.join('\n').replaceAll('now_text()', nowText),
+  };
 }

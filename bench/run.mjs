@@ -96,6 +96,15 @@ async function main() {
         { tool: 'sluice', prepare: fresh, cmd: () => [process.execPath, [CLI, 'up'], { cwd: pgProj.dir, env: sluiceEnv() }], cleanup: drop },
         { tool: 'sluice -1', prepare: fresh, cmd: () => [process.execPath, [CLI, 'up', '--single-transaction'], { cwd: pgProj.dir, env: sluiceEnv() }], cleanup: drop },
         { tool: 'floor', prepare: fresh, cmd: floorUp, cleanup: drop },
+        {
+          tool: 'floor/rev',
+          prepare: () => {
+            fresh();
+            writeFileSync(upFile, `CREATE SCHEMA "${schema}";\nSET search_path TO "${schema}";\nCREATE TABLE "v" ("r" text PRIMARY KEY, "t" text, "e" integer);\n${pgProj.perRevisionSql('now()::text')}\n`);
+          },
+          cmd: () => [PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-f', upFile]],
+          cleanup: drop,
+        },
         { tool: 'drizzle-orm', prepare: fresh, cmd: () => [process.execPath, [path.join(REPO, 'bench', 'drizzle-migrate.mjs'), 'postgresql', pgProj.out, url, schema]], cleanup: drop },
       ]);
       measure('postgresql', n, 'down', [
@@ -141,12 +150,15 @@ async function main() {
       const sqDown = path.join(sqProj.dir, 'floor-down.sql');
       writeFileSync(sqUp, `BEGIN;\n${sqProj.upSql}\nCOMMIT;\n`);
       writeFileSync(sqDown, `BEGIN;\n${sqProj.downSql}\nCOMMIT;\n`);
+      const sqPerRev = path.join(sqProj.dir, 'floor-per-revision.sql');
+      writeFileSync(sqPerRev, `CREATE TABLE "v" ("r" text PRIMARY KEY, "t" text, "e" integer);\n${sqProj.perRevisionSql("datetime('now')")}\n`);
       const sqEnv = { ...nodeEnv, DATABASE_URL: `file:${dbFile}` };
       const rmDb = () => rmSync(dbFile, { force: true });
       measure('sqlite', n, 'up', [
         { tool: 'sluice', prepare: rmDb, cmd: () => [process.execPath, [CLI, 'up'], { cwd: sqProj.dir, env: sqEnv }] },
         { tool: 'sluice -1', prepare: rmDb, cmd: () => [process.execPath, [CLI, 'up', '--single-transaction'], { cwd: sqProj.dir, env: sqEnv }] },
         { tool: 'floor', prepare: rmDb, cmd: () => ['sqlite3', [dbFile, `.read ${sqUp}`]] },
+        { tool: 'floor/rev', prepare: rmDb, cmd: () => ['sqlite3', [dbFile, `.read ${sqPerRev}`]] },
         { tool: 'drizzle-orm', prepare: rmDb, cmd: () => [process.execPath, [path.join(REPO, 'bench', 'drizzle-migrate.mjs'), 'sqlite', sqProj.out, dbFile]] },
       ]);
       measure('sqlite', n, 'down', [
@@ -207,16 +219,17 @@ async function main() {
 
 function printTable() {
   const find = (d, n, op, tool) => results.find((r) => r.dialect === d && r.revisions === n && r.operation === op && r.tool === tool);
-  const lines = ['', '| dialect | N | operation | tool | median ms | min | max | vs floor | vs drizzle-orm |', '|---|---|---|---|---|---|---|---|---|'];
+  const lines = ['', '| dialect | N | operation | tool | median ms | min | max | vs floor | vs floor/rev | vs drizzle-orm |', '|---|---|---|---|---|---|---|---|---|---|'];
   for (const r of results) {
     if (r.median_ms === null) {
-      lines.push(`| ${r.dialect} | ${r.revisions} | ${r.operation} | ${r.tool} | peak RSS ${r.peak_rss_mb} MB | | | | |`);
+      lines.push(`| ${r.dialect} | ${r.revisions} | ${r.operation} | ${r.tool} | peak RSS ${r.peak_rss_mb} MB | | | | | |`);
       continue;
     }
     const floor = find(r.dialect, r.revisions, r.operation, 'floor') ?? find(r.dialect, r.revisions, r.operation, 'node -e 0') ?? find(r.dialect, r.revisions, r.operation, 'drizzle-kit');
     const dz = find(r.dialect, r.revisions, r.operation, 'drizzle-orm');
+    const perRev = find(r.dialect, r.revisions, r.operation, 'floor/rev');
     const ratio = (b) => (b && b !== r ? `${(r.median_ms / b.median_ms).toFixed(2)}×` : '');
-    lines.push(`| ${r.dialect} | ${r.revisions} | ${r.operation} | ${r.tool} | ${r.median_ms} | ${r.min_ms} | ${r.max_ms} | ${ratio(floor)} | ${ratio(dz)} |`);
+    lines.push(`| ${r.dialect} | ${r.revisions} | ${r.operation} | ${r.tool} | ${r.median_ms} | ${r.min_ms} | ${r.max_ms} | ${ratio(floor)} | ${ratio(perRev)} | ${ratio(dz)} |`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -79,7 +79,7 @@ export async function startCluster(dir: string, options: { port?: number } = {})
   const portFile = path.join(dir, 'port');
   if (existsSync(path.join(data, 'postmaster.pid')) && existsSync(portFile)) {
     const port = Number(readFileSync(portFile, 'utf8'));
-    if (await isUp(bin, dir, data)) return cluster(dir, port);
+    if (await isUp(bin, data)) return cluster(dir, port);
   }
   if (!existsSync(path.join(data, 'PG_VERSION'))) {
     await pgRun(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
@@ -91,7 +91,7 @@ export async function startCluster(dir: string, options: { port?: number } = {})
   return cluster(dir, port);
 }
 
-async function isUp(bin: string, dir: string, data: string): Promise<boolean> {
+async function isUp(bin: string, data: string): Promise<boolean> {
   try {
     await pgRun(path.join(bin, 'pg_ctl'), ['-D', data, 'status']);
     return true;

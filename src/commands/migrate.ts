@@ -2,7 +2,7 @@
  * upgrade, downgrade, stamp and reset: one plan (revision.ts), one engine (engine.ts).
  */
 import { backupBeforeChange } from '../backup.js';
-import { checkIntegrity, loadContext, withSession, type CommandOptions, type Context } from '../context.js';
+import { checkIntegrity, loadContext, withSession, type CommandOptions } from '../context.js';
 import { preflightDown } from '../preflight.js';
 import { prepareStep, runSteps, type PreparedStep, type StepResult } from '../engine.js';
 import { MigrationFailed, MissingDown, Refused } from '../errors.js';
@@ -49,7 +49,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     const target = resolveTarget(history, appliedIds, options.revision ?? defaultTarget);
     const steps: Step[] =
       kind === 'stamp' ? planStamp(history, appliedIds, target) : plan(history, appliedIds, target, kind === 'upgrade' ? 'up' : 'down');
-    const prepared = steps.map((s) => prepareFor(ctx, s, kind === 'stamp'));
+    const prepared = steps.map((s) => prepareFor(s, kind === 'stamp'));
     const early = outOfOrder(history, appliedIds)
       .filter((r) => r.index <= target)
       .map((r) => r.id);
@@ -101,7 +101,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
 }
 
 /** Read the SQL a step runs, refusing before any change when a needed down is missing or empty. */
-function prepareFor(ctx: Context, step: Step, stampOnly: boolean): PreparedStep {
+function prepareFor(step: Step, stampOnly: boolean): PreparedStep {
   const rev = step.revision as RevisionFile;
   const up = readUp(rev);
   let down: string | null = null;
