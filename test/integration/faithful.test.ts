@@ -91,7 +91,7 @@ async function roundTrip(dialect: 'sqlite' | 'postgresql', steps: Step[]) {
     await upgrade({ ...o, revision: tag });
     for (const s of step.seed ?? []) await sql(dir, env, s).catch(() => {});
   }
-  return { dir, env, figures };
+  return { dir, env, figures, baseDump: dumps[0]!, dumps };
 }
 
 describe('faithful downs on PostgreSQL', () => {
@@ -134,7 +134,8 @@ describe('faithful downs on PostgreSQL', () => {
       // class 6: hand-written SQL the snapshots do not describe
       { name: 'backfill', models: { users5, articles, tags, ...x2 }, extraUp: `UPDATE users SET full_name = upper(full_name);`, manual: true },
     ];
-    const { dir, env, figures } = await roundTrip('postgresql', steps);
+    const { dir, env, figures, baseDump, dumps } = await roundTrip('postgresql', steps);
+    const headDump = dumps[8]!; // after 0007_doc_archived
     expect(figures).toEqual({ revisions: 9, exact: 8, flagged: 4 });
     // class 7 at down time, refused before anything changes: an enum value still in use, NULLs under NOT NULL
     await stamp({ cwd: dir, env, revision: '0007_doc_archived' }); // step past the manual revision
@@ -146,6 +147,12 @@ describe('faithful downs on PostgreSQL', () => {
       /the down of 0005_name_nullable sets users\.full_name NOT NULL but 1 row\(s\) hold NULL there; .*nothing was changed/,
     );
     expect((await status({ cwd: dir, env })).current).toBe('0007_doc_archived');
+    // head -> base -> head over the whole fixture history (past the manual revision, stamped)
+    await sql(dir, env, 'DELETE FROM users WHERE full_name IS NULL');
+    await downgrade({ cwd: dir, env, revision: 'base' });
+    expect(await dumpSchema(dir, env)).toBe(baseDump);
+    await upgrade({ cwd: dir, env, revision: '0007_doc_archived' });
+    expect(await dumpSchema(dir, env)).toBe(headDump);
   });
 });
 
@@ -156,7 +163,7 @@ describe('faithful downs on SQLite', () => {
   const posts1 = sqliteTable('posts', { id: integer('id').primaryKey(), userId: integer('user_id').references(() => users1.id, { onDelete: 'cascade' }), title: text('title') });
   const users2 = sqliteTable('users', { id: integer('id').primaryKey(), fullName: text('full_name').notNull().default('?'), age: integer('age') });
   const posts2 = sqliteTable('posts', { id: integer('id').primaryKey(), userId: integer('user_id').references(() => users2.id, { onDelete: 'cascade' }), title: text('title') });
-  const stamp = sqliteTable('stamps', { id: integer('id').primaryKey(), at: integer('at').default(dsql`(unixepoch())`) });
+  const stampsTable = sqliteTable('stamps', { id: integer('id').primaryKey(), at: integer('at').default(dsql`(unixepoch())`) });
 
   it('rebuilds a parent table without losing child rows, renames, and flags custom SQL', async () => {
     const steps: Step[] = [
@@ -165,13 +172,19 @@ describe('faithful downs on SQLite', () => {
       { name: 'name_not_null', models: { users1, posts1 }, kept: ['SELECT title FROM posts', [{ title: 'p' }]], downHas: /__new_users/ },
       // class 2 on SQLite
       { name: 'rename_name', models: { users2, posts2 }, renames: [{ kind: 'column', table: 'users', from: 'name', to: 'full_name' }], kept: ['SELECT name FROM users', [{ name: 'Ada' }]], downHas: /RENAME COLUMN `full_name` TO `name`/ },
-      { name: 'stamps', models: { users2, posts2, stamp }, seed: [`INSERT INTO stamps (id) VALUES (1)`] },
+      { name: 'stamps', models: { users2, posts2, stampsTable }, seed: [`INSERT INTO stamps (id) VALUES (1)`] },
       // class 6
-      { name: 'backfill', models: { users2, posts2, stamp }, extraUp: `UPDATE users SET full_name = upper(full_name);`, manual: true },
+      { name: 'backfill', models: { users2, posts2, stampsTable }, extraUp: `UPDATE users SET full_name = upper(full_name);`, manual: true },
     ];
-    const { dir, env, figures } = await roundTrip('sqlite', steps);
+    const { dir, env, figures, baseDump, dumps } = await roundTrip('sqlite', steps);
     expect(figures).toEqual({ revisions: 5, exact: 4, flagged: 1 });
     // the up of the rebuild kept the child row too
     expect(await sql(dir, env, 'SELECT title FROM posts')).toEqual([{ title: 'p' }]);
+    // head -> base -> head, past the manual revision (stamped)
+    await stamp({ cwd: dir, env, revision: '0003_stamps' });
+    await downgrade({ cwd: dir, env, revision: 'base' });
+    expect(await dumpSchema(dir, env)).toBe(baseDump);
+    await upgrade({ cwd: dir, env, revision: '0003_stamps' });
+    expect(await dumpSchema(dir, env)).toBe(dumps[4]);
   });
 });
