@@ -72,11 +72,21 @@ export interface DownPlan {
  * as renames; the statements are ordered, guarded and annotated (downrules.ts); an up that the
  * snapshot pair does not explain is marked as needing a hand.
  */
-export async function computeDown(root: string, dialect: DialectName, current: Snapshot, previous: Snapshot, upSql: string): Promise<DownPlan> {
+export async function computeDown(
+  root: string,
+  dialect: DialectName,
+  current: Snapshot,
+  previous: Snapshot,
+  upSql: string,
+  options: { checkUp?: boolean } = {},
+): Promise<DownPlan> {
   const up = splitStatements(upSql);
   const renames = renamesIn(up);
   const back = reverseRenames(renames);
   const reverse = [...back.map((r) => renameSql(r, dialect)), ...(await diffSnapshots(root, dialect, applyRenames(current, back, dialect), previous))];
+  // An up drizzle-kit has just generated matches its snapshots by construction: only adopted or
+  // edited histories need the (costly) forward diff.
+  if (options.checkUp === false) return { statements: refineDown(dialect, reverse) };
   const forward = [...renames.map((r) => renameSql(r, dialect)), ...(await diffSnapshots(root, dialect, applyRenames(previous, renames, dialect), current))];
   const pk = (list: string[]) => (dialect === 'postgresql' ? resolvePrimaryKeyDrops(list) : list);
   const { extra, missing } = compareStatements(pk(up), pk(forward));

@@ -92,7 +92,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
       const fixed = resolvePrimaryKeyDropsInText(up);
       if (fixed !== up) writeNewFile(rev.upFile, fixed, { overwrite: true });
     }
-    result.created.push(await writeDownFor(root, d, h.out, rev, prev, message, !!options.empty));
+    result.created.push(await writeDownFor(root, d, h.out, rev, prev, message, !!options.empty, true));
   }
   if (failures.length) {
     // Revisions that were generated keep their downs; the failure is reported with them.
@@ -126,6 +126,7 @@ export async function renderDownFor(
   prev: RevisionFile | undefined,
   message: string,
   empty: boolean,
+  freshlyGenerated = false,
 ): Promise<{ file: string; text: string; result: CreatedRevision }> {
   const header = [
     `-- sluice:down ${rev.id}`,
@@ -139,7 +140,7 @@ export async function renderDownFor(
   if (!empty) {
     const current = readSnapshot(out, rev);
     const previous = prev ? readSnapshot(out, prev) : await emptySnapshot(root, dialect);
-    ({ statements, manualReason } = await computeDown(root, dialect, current, previous, readUp(rev)));
+    ({ statements, manualReason } = await computeDown(root, dialect, current, previous, readUp(rev), { checkUp: !freshlyGenerated }));
   }
   if (manualReason) header.push(`-- sluice:manual-down-required ${manualReason}`, '-- When the statements below undo the up, delete the line above; until then migrate-down refuses this revision.');
   const body = statements.map((s) => (s.warning ? `-- WARNING: ${s.warning}\n${s.sql}` : s.sql)).join(`\n${BREAKPOINT}\n`);
