@@ -62,7 +62,7 @@ export function formatHistory(h: HistoryResult): string[] {
   for (const r of [...h.revisions].reverse()) {
     const marks = [r.head ? 'head' : '', r.current ? 'current' : ''].filter(Boolean).join(', ');
     const state = r.appliedAt ? `applied ${r.appliedAt}` : pc.yellow('pending');
-    const down = r.down === 'ok' ? '' : pc.red(r.down === 'missing' ? '  [no down]' : '  [manual down required]');
+    const down = r.down === 'ok' ? '' : pc.red({ missing: '  [no down]', manual: '  [manual down required]', stale: '  [down made for an older up]' }[r.down]);
     lines.push(`${r.current ? pc.green('>') : ' '} ${pc.bold(r.revision)}${marks ? pc.cyan(` (${marks})`) : ''}  ${r.message}`);
     lines.push(`    created ${r.createdAt}  ${state}${down}`);
   }

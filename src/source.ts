@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, IntegrityError, describeCause } from './errors.js';
 import { numberOfTag, type Revision } from './revision.js';
-import { isOnlyComments } from './sql.js';
+import { checksum, isOnlyComments } from './sql.js';
 
 export interface RevisionFile extends Revision {
   upFile: string;
@@ -91,15 +91,24 @@ export function readDown(rev: RevisionFile): string | null {
 export interface DownHeader {
   message?: string;
   manualReason?: string;
+  /** SHA-256 of the up SQL the down was generated for. */
+  upChecksum?: string;
   warnings: string[];
 }
 
 const MESSAGE_LINE = /^-- message: (.*)$/m;
 const MANUAL_LINE = /^-- sluice:manual-down-required (.*)$/m;
+const UP_CHECKSUM_LINE = /^-- sluice:up-checksum ([0-9a-f]{64})\b/m;
 
 export function parseDownHeader(text: string): DownHeader {
   const warnings = [...text.matchAll(/^\s*-- WARNING: (.*)$/gm)].map((m) => m[1]!);
-  return { message: MESSAGE_LINE.exec(text)?.[1], manualReason: MANUAL_LINE.exec(text)?.[1], warnings };
+  return { message: MESSAGE_LINE.exec(text)?.[1], manualReason: MANUAL_LINE.exec(text)?.[1], upChecksum: UP_CHECKSUM_LINE.exec(text)?.[1], warnings };
+}
+
+/** True when the down was generated for a different up than the one in the folder now. */
+export function downIsStale(up: string, down: string | null): boolean {
+  const recorded = down === null ? undefined : parseDownHeader(down).upChecksum;
+  return recorded !== undefined && recorded !== checksum(up);
 }
 
 /** Fill each revision's message from its down file's header, where one exists. */

@@ -11,7 +11,7 @@ import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
 import { SluiceError, UsageError, ExitCode } from '../errors.js';
 import { readHistory, readSnapshot, readUp, rel, writeNewFile, type RevisionFile } from '../source.js';
-import { BREAKPOINT } from '../sql.js';
+import { BREAKPOINT, checksum } from '../sql.js';
 import { resolvePrimaryKeyDropsInText } from '../downrules.js';
 
 export interface CreateOptions extends CommandOptions {
@@ -140,7 +140,9 @@ export async function renderDownFor(
   if (!empty) {
     const current = readSnapshot(out, rev);
     const previous = prev ? readSnapshot(out, prev) : await emptySnapshot(root, dialect);
-    ({ statements, manualReason } = await computeDown(root, dialect, current, previous, readUp(rev), { checkUp: !freshlyGenerated }));
+    const up = readUp(rev);
+    ({ statements, manualReason } = await computeDown(root, dialect, current, previous, up, { checkUp: !freshlyGenerated }));
+    header.push(`-- sluice:up-checksum ${checksum(up)} (the up this down was made for; migrate-down refuses if the up changes)`);
   }
   if (manualReason) header.push(`-- sluice:manual-down-required ${manualReason}`, '-- When the statements below undo the up, delete the line above; until then migrate-down refuses this revision.');
   const body = statements.map((s) => (s.warning ? `-- WARNING: ${s.warning}\n${s.sql}` : s.sql)).join(`\n${BREAKPOINT}\n`);

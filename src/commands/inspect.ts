@@ -3,7 +3,7 @@
  */
 import { loadContext, withSession, type CommandOptions } from '../context.js';
 import { currentIndex, findRevision, labelOf, outOfOrder } from '../revision.js';
-import { downIsEmpty, parseDownHeader, readDown, readUp, rel, withMessages, type RevisionFile } from '../source.js';
+import { downIsEmpty, downIsStale, parseDownHeader, readDown, readUp, rel, withMessages, type RevisionFile } from '../source.js';
 import { checksum } from '../sql.js';
 
 export interface StatusResult {
@@ -45,7 +45,7 @@ export interface HistoryRow {
   current: boolean;
   head: boolean;
   /** Down file state: ok, missing, empty or manual (needs a hand). */
-  down: 'ok' | 'missing' | 'manual';
+  down: 'ok' | 'missing' | 'manual' | 'stale';
 }
 
 export interface HistoryResult {
@@ -78,6 +78,7 @@ export async function history(options: CommandOptions = {}): Promise<HistoryResu
 function downState(r: RevisionFile): HistoryRow['down'] {
   const down = readDown(r);
   if (down !== null && parseDownHeader(down).manualReason) return 'manual';
+  if (downIsStale(readUp(r), down)) return 'stale';
   return downIsEmpty(down) && !downIsEmpty(readUp(r)) ? 'missing' : 'ok';
 }
 
@@ -114,7 +115,7 @@ export async function show(options: CommandOptions & { revision: string }): Prom
     downFile: rel(rev.downFile),
     up,
     down,
-    warnings: header.warnings,
+    warnings: downIsStale(up, down) ? [...header.warnings, 'the up changed after this down was generated: check the down still undoes it'] : header.warnings,
     manualReason: header.manualReason ?? null,
   };
 }

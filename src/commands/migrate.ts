@@ -7,7 +7,7 @@ import { preflightDown } from '../preflight.js';
 import { prepareStep, runSteps, type PreparedStep, type StepResult } from '../engine.js';
 import { MigrationFailed, MissingDown, Refused } from '../errors.js';
 import { currentIndex, labelOf, outOfOrder, plan, planStamp, resolveTarget, type Step } from '../revision.js';
-import { downIsEmpty, parseDownHeader, readDown, readUp, rel, type RevisionFile } from '../source.js';
+import { downIsEmpty, downIsStale, parseDownHeader, readDown, readUp, rel, type RevisionFile } from '../source.js';
 import { isOnlyComments } from '../sql.js';
 
 export interface MoveOptions extends CommandOptions {
@@ -114,6 +114,11 @@ function prepareFor(step: Step, stampOnly: boolean): PreparedStep {
       );
     }
     if (downIsEmpty(down) && !isOnlyComments(up)) throw new MissingDown(rev.id, rel(rev.downFile));
+    if (downIsStale(up, down)) {
+      throw new Refused(
+        `the up of ${rev.id} changed after its down was generated; check that ${rel(rev.downFile)} still undoes it, then delete its "-- sluice:up-checksum" line`,
+      );
+    }
   }
   return prepareStep(rev, step.direction, up, down, stampOnly);
 }

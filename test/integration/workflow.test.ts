@@ -95,6 +95,16 @@ for (const dialect of ['sqlite', 'postgresql'] as const) {
       expect(shown).toMatchObject({ revision: '0004_add_nickname_to_users', message: 'add "nickname" to users' });
       expect(shown.appliedAt).not.toBeNull();
       expect(shown.up).toMatch(/nickname/);
+      // an up edited after its down was generated: the down is refused until someone checks it
+      const upFile = path.join(folder, '0004_add_nickname_to_users.sql');
+      const downFile = path.join(folder, '0004_add_nickname_to_users.down.sql');
+      const upText = readFileSync(upFile, 'utf8');
+      writeFileSync(upFile, `${upText}\n-- reviewed by hand`);
+      await expect(downgrade({ ...o(), allowChanged: true })).rejects.toThrow(/the up of 0004_add_nickname_to_users changed after its down was generated; check that .*0004_add_nickname_to_users\.down\.sql still undoes it/);
+      expect((await history(o())).revisions[4]!.down).toBe('stale');
+      writeFileSync(upFile, upText);
+      expect((await history(o())).revisions[4]!.down).toBe('ok');
+      expect(readFileSync(downFile, 'utf8')).toMatch(/^-- sluice:up-checksum [0-9a-f]{64} /m);
       await downgrade(o());
       const cols = dialect === 'sqlite'
         ? (await sql<{ name: string }>(dir, env, `SELECT name FROM pragma_table_info('users')`)).map((c) => c.name)
