@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { diffSnapshots } from '../../src/downgen.js';
 import { applyRenames, renameSql, resolvePrimaryKeyDrops, type Rename } from '../../src/downrules.js';
 import { downgrade, stamp, status, upgrade, writeMissingDowns } from '../../src/index.js';
-import { dumpSchema, pgUrl, REPO, sql, uniqueSchema, type Env } from '../support/project.js';
+import { pgDescribe, dumpSchema, pgUrl, REPO, sql, uniqueSchema, type Env } from '../support/project.js';
 
 const api = createRequire(import.meta.url)('drizzle-kit/api');
 const BP = '\n--> statement-breakpoint\n';
@@ -94,7 +94,7 @@ async function roundTrip(dialect: 'sqlite' | 'postgresql', steps: Step[]) {
   return { dir, env, figures, baseDump: dumps[0]!, dumps };
 }
 
-describe('faithful downs on PostgreSQL', () => {
+pgDescribe('faithful downs on PostgreSQL', () => {
   const users0 = pgTable('users', { id: serial('id').primaryKey(), name: pgText('name').notNull(), age: pgInt('age') });
   const posts0 = pgTable('posts', { id: serial('id').primaryKey(), userId: pgInt('user_id').references(() => users0.id), title: pgText('title') });
   const tags = pgTable('tags', { id: serial('id').primaryKey(), label: pgText('label') });

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addUserColumn, cleanEnv, makeProject, pgUrl, runMake, uniqueSchema, type Env } from '../support/project.js';
+import { pgDescribe, addUserColumn, cleanEnv, makeProject, pgUrl, runMake, uniqueSchema, type Env } from '../support/project.js';
 
 const ok = (r: { status: number; stdout: string; stderr: string }) => {
   if (r.status !== 0) throw new Error(`make failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
@@ -76,7 +76,7 @@ describe('make targets on the embedded default (SQLite ./db.sqlite)', () => {
   });
 });
 
-describe('make targets on PostgreSQL with DATABASE_SCHEMA', () => {
+pgDescribe('make targets on PostgreSQL with DATABASE_SCHEMA', () => {
   let dir: string;
   let env: Env;
   beforeAll(() => {
@@ -114,7 +114,7 @@ describe('make targets on PostgreSQL with DATABASE_SCHEMA', () => {
   });
 });
 
-describe('make db-up / db-down without Docker', () => {
+pgDescribe('make db-up / db-down without Docker', () => {
   it('starts a local cluster in .sluice/postgres, prints its DATABASE_URL, and stops it', () => {
     const dir = makeProject();
     chmodSync(dir, 0o755);
@@ -135,7 +135,7 @@ describe('make db-up / db-down without Docker', () => {
   });
 });
 
-describe('make migrate-downs adopts a drizzle-kit history it did not create', () => {
+pgDescribe('make migrate-downs adopts a drizzle-kit history it did not create', () => {
   it('writes every missing down (the same as migrate-create would), keeps existing ones, and the history round-trips', () => {
     const dir = makeProject();
     const folders = ['sqlite', 'postgresql'].map((d) => path.join(dir, 'drizzle', d));

@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { diffSnapshots } from '../../src/downgen.js';
 import { applyRenames, renameSql, resolvePrimaryKeyDrops, type Rename } from '../../src/downrules.js';
 import { downgrade, status, upgrade, writeMissingDowns } from '../../src/index.js';
-import { dumpSchema, pgUrl, REPO, sql, uniqueSchema, type Env } from '../support/project.js';
+import { describeFor, dumpSchema, pgUrl, REPO, sql, uniqueSchema, type Env } from '../support/project.js';
 
 const api = createRequire(import.meta.url)('drizzle-kit/api');
 type Dialect = 'sqlite' | 'postgresql';
@@ -187,7 +187,7 @@ const SEEDS = (process.env.PROPERTY_SEEDS ?? '11,23,37').split(',').map(Number);
 const COUNT = Number(process.env.PROPERTY_COUNT ?? 14);
 
 for (const dialect of ['postgresql', 'sqlite'] as const) {
-  describe(`random model edits round-trip on ${dialect}`, () => {
+  describeFor(dialect)(`random model edits round-trip on ${dialect}`, () => {
     for (const seed of SEEDS) {
       it(`seed ${seed}: every down restores the previous schema with rows present; head -> base -> head`, async () => {
         const { dir, edits } = await history(dialect, seed, COUNT);

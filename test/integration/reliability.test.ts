@@ -8,7 +8,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { downgrade, MigrationFailed, status, upgrade } from '../../src/index.js';
-import { addRevision, cleanEnv, dumpSchema, makeProject, pgUrl, REPO, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
+import { pgDescribe, itFor, describeFor, addRevision, cleanEnv, dumpSchema, makeProject, pgUrl, REPO, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
 
 const BP = '\n--> statement-breakpoint\n';
 type Dialect = 'sqlite' | 'postgresql';
@@ -21,7 +21,7 @@ const tables = async (dir: string, env: Env): Promise<string[]> =>
     : (await sql<{ t: string }>(dir, env, "SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1")).map((r) => r.t);
 
 for (const d of ['sqlite', 'postgresql'] as const) {
-  describe(`transactions and failures on ${d}`, () => {
+  describeFor(d)(`transactions and failures on ${d}`, () => {
     let dir: string;
     beforeAll(() => {
       dir = makeProject();
@@ -50,7 +50,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
   });
 }
 
-describe('no-transaction revisions (PostgreSQL CREATE INDEX CONCURRENTLY)', () => {
+pgDescribe('no-transaction revisions (PostgreSQL CREATE INDEX CONCURRENTLY)', () => {
   it('runs outside a transaction, records only after success, reports what ran on failure', async () => {
     const dir = makeProject();
     const env = envFor(dir, 'postgresql', 'nt');
@@ -77,7 +77,7 @@ const runAsync = (cwd: string, args: string[], env: Env) =>
   });
 
 for (const d of ['sqlite', 'postgresql'] as const) {
-  it(`${d}: 8 concurrent migrate-up apply each revision exactly once`, async () => {
+  itFor(d)(`${d}: 8 concurrent migrate-up apply each revision exactly once`, async () => {
     const dir = makeProject();
     const env = { ...envFor(dir, d, 'conc'), SLUICE_NO_BACKUP: '1' };
     if (d === 'sqlite') expect(runCli(dir, ['stamp', 'base'], env).status).toBe(0); // create the file first
@@ -89,7 +89,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
   });
 }
 
-describe('PostgreSQL locks and timeouts', () => {
+pgDescribe('PostgreSQL locks and timeouts', () => {
   it('lock_timeout stops a migration queued behind a long transaction', async () => {
     const dir = makeProject();
     const env = envFor(dir, 'postgresql', 'lt');
@@ -172,7 +172,7 @@ describe('out-of-order revisions', () => {
 });
 
 for (const d of ['sqlite', 'postgresql'] as const) {
-  it(`${d}: kill -9 at varied moments leaves a consistent revision; the next run completes`, async () => {
+  itFor(d)(`${d}: kill -9 at varied moments leaves a consistent revision; the next run completes`, async () => {
     const dir = makeProject();
     const env = { ...envFor(dir, d, 'kill'), SLUICE_NO_BACKUP: '1' };
     const slow =

@@ -1,9 +1,9 @@
 /** PostgreSQL schema scoping: the same files in two schemas of one database, public untouched. */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { downgrade, status, upgrade } from '../../src/index.js';
-import { makeProject, pgUrl, sql, uniqueSchema } from '../support/project.js';
+import { pgDescribe, makeProject, pgUrl, sql, uniqueSchema } from '../support/project.js';
 
-describe('schema-scoped PostgreSQL', () => {
+pgDescribe('schema-scoped PostgreSQL', () => {
   let dir: string;
   beforeAll(() => {
     dir = makeProject();

@@ -6,9 +6,9 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { downgrade, upgrade } from '../../src/index.js';
-import { cleanEnv, makeProject, pgUrl, REPO, sql, uniqueSchema } from '../support/project.js';
+import { pgDescribe, cleanEnv, makeProject, pgUrl, REPO, sql, uniqueSchema } from '../support/project.js';
 
 function createOnTerminal(dir: string, message: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -38,7 +38,7 @@ function createOnTerminal(dir: string, message: string): Promise<string> {
   });
 }
 
-describe('migrate-create on a terminal', () => {
+pgDescribe('migrate-create on a terminal', () => {
   it('captures a rename answered at drizzle-kit prompt; the down renames back and keeps the data', async () => {
     const dir = makeProject();
     for (const f of ['models/sqlite.ts', 'models/postgres.ts']) {

@@ -6,12 +6,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { create, downgrade, history, MissingDown, show, stamp, status, upgrade } from '../../src/index.js';
-import { addUserColumn, dialectEnvs, dumpSchema, makeProject, sql, type Env } from '../support/project.js';
+import { describeFor, addUserColumn, dialectEnvs, dumpSchema, makeProject, sql, type Env } from '../support/project.js';
 
 const REVS = ['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users'];
 
 for (const dialect of ['sqlite', 'postgresql'] as const) {
-  describe(`workflow on ${dialect}`, () => {
+  describeFor(dialect)(`workflow on ${dialect}`, () => {
     let dir: string;
     let env: Env;
     const o = () => ({ cwd: dir, env });

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { inject } from 'vitest';
+import { describe, inject, it } from 'vitest';
 import { openConnection } from '../../src/dialect/index.js';
 import { parseDatabaseTarget } from '../../src/config.js';
 
@@ -113,3 +113,12 @@ export function addRevision(dir: string, dialect: 'sqlite' | 'postgresql', name:
   if (down !== null) writeFileSync(path.join(folder, `${tag}.down.sql`), down);
   return tag;
 }
+
+/**
+ * SLUICE_SKIP_PG=1 is the explicit opt-out (the global setup prints a banner): PostgreSQL tests are
+ * then reported as skipped. Without it they always run, and the suite fails if PostgreSQL cannot start.
+ */
+export const SKIP_PG = process.env.SLUICE_SKIP_PG === '1';
+export const pgDescribe = describe.skipIf(SKIP_PG);
+export const describeFor = (dialect: 'sqlite' | 'postgresql') => (dialect === 'postgresql' ? describe.skipIf(SKIP_PG) : describe);
+export const itFor = (dialect: 'sqlite' | 'postgresql') => (dialect === 'postgresql' ? it.skipIf(SKIP_PG) : it);
