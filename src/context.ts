@@ -15,7 +15,7 @@ import {
 } from './config.js';
 import { openConnection, type Connection } from './dialect/index.js';
 import { IntegrityError, SluiceError, ExitCode } from './errors.js';
-import { readHistory, readUp, rel, type History } from './source.js';
+import { readHistory, readUp, rel, type History, type RevisionFile } from './source.js';
 import { checksum } from './sql.js';
 import { VersionStore, type AppliedRow } from './store.js';
 
@@ -35,6 +35,18 @@ export interface Context {
   target: DatabaseTarget;
   historyConfig: HistoryConfig;
   history: History;
+  /** Up SQL read during this command, by revision id (each file is read once per command). */
+  ups: Map<string, string>;
+}
+
+/** A revision's up SQL, read once per command. */
+export function upOf(ctx: Context, rev: RevisionFile): string {
+  let text = ctx.ups.get(rev.id);
+  if (text === undefined) {
+    text = readUp(rev);
+    ctx.ups.set(rev.id, text);
+  }
+  return text;
 }
 
 export function resolveEnv(options: CommandOptions): { root: string; env: Record<string, string | undefined> } {
@@ -50,7 +62,7 @@ export async function loadContext(options: CommandOptions, extra: { allowMissing
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const historyConfig = historyFor(project, target.dialect);
   const history = readHistory(historyConfig.out, { allowMissing: extra.allowMissingFolder });
-  return { root, env, project, target, historyConfig, history };
+  return { root, env, project, target, historyConfig, history, ups: new Map() };
 }
 
 export interface Session {
@@ -103,7 +115,7 @@ export function checkIntegrity(ctx: Context, applied: AppliedRow[], options: { a
   if (options.allowChanged) return;
   for (const a of applied) {
     const rev = byId.get(a.revision)!;
-    if (checksum(readUp(rev)) !== a.checksum) {
+    if (checksum(upOf(ctx, rev)) !== a.checksum) {
       throw new IntegrityError(
         `${rel(rev.upFile)} changed after it was applied (checksum differs from the version table); restore it, put the change in a new revision, or pass --allow-changed`,
       );

@@ -1,7 +1,7 @@
 /**
  * Read-only commands: status, history, show. They never create the database, schema or table.
  */
-import { loadContext, withSession, type CommandOptions } from '../context.js';
+import { loadContext, upOf, withSession, type CommandOptions } from '../context.js';
 import { currentIndex, findRevision, labelOf, outOfOrder } from '../revision.js';
 import { downIsEmpty, downIsStale, parseDownHeader, readDown, readUp, rel, withMessages, type RevisionFile } from '../source.js';
 import { checksum } from '../sql.js';
@@ -31,7 +31,7 @@ export async function status(options: CommandOptions = {}): Promise<StatusResult
       applied: applied.length,
       pending: history.filter((r) => !appliedIds.has(r.id)).map((r) => r.id),
       outOfOrder: outOfOrder(history, appliedIds).map((r) => r.id),
-      changed: applied.filter((a) => byId.has(a.revision) && checksum(readUp(byId.get(a.revision)!)) !== a.checksum).map((a) => a.revision),
+      changed: applied.filter((a) => byId.has(a.revision) && checksum(upOf(ctx, byId.get(a.revision)!)) !== a.checksum).map((a) => a.revision),
       unknownApplied: applied.filter((a) => !byId.has(a.revision)).map((a) => a.revision),
     };
   });
@@ -69,17 +69,17 @@ export async function history(options: CommandOptions = {}): Promise<HistoryResu
         appliedAt: appliedAt.get(r.id) ?? null,
         current: r.index === cur,
         head: r.index === revs.length - 1,
-        down: downState(r),
+        down: downState(r, upOf(ctx, r)),
       })),
     };
   });
 }
 
-function downState(r: RevisionFile): HistoryRow['down'] {
+function downState(r: RevisionFile, up: string): HistoryRow['down'] {
   const down = readDown(r);
   if (down !== null && parseDownHeader(down).manualReason) return 'manual';
-  if (downIsStale(readUp(r), down)) return 'stale';
-  return downIsEmpty(down) && !downIsEmpty(readUp(r)) ? 'missing' : 'ok';
+  if (downIsStale(up, down)) return 'stale';
+  return downIsEmpty(down) && !downIsEmpty(up) ? 'missing' : 'ok';
 }
 
 export interface ShowResult {

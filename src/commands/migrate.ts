@@ -2,12 +2,12 @@
  * upgrade, downgrade, stamp and reset: one plan (revision.ts), one engine (engine.ts).
  */
 import { backupBeforeChange } from '../backup.js';
-import { checkIntegrity, loadContext, withSession, type CommandOptions } from '../context.js';
+import { checkIntegrity, loadContext, upOf, withSession, type CommandOptions, type Context } from '../context.js';
 import { preflightDown } from '../preflight.js';
 import { prepareStep, runSteps, type PreparedStep, type StepResult } from '../engine.js';
 import { MigrationFailed, MissingDown, Refused } from '../errors.js';
 import { currentIndex, labelOf, outOfOrder, plan, planStamp, resolveTarget, type Step } from '../revision.js';
-import { downIsEmpty, downIsStale, parseDownHeader, readDown, readUp, rel, type RevisionFile } from '../source.js';
+import { downIsEmpty, downIsStale, parseDownHeader, readDown, rel, type RevisionFile } from '../source.js';
 import { isOnlyComments } from '../sql.js';
 
 export interface MoveOptions extends CommandOptions {
@@ -49,7 +49,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     const target = resolveTarget(history, appliedIds, options.revision ?? defaultTarget);
     const steps: Step[] =
       kind === 'stamp' ? planStamp(history, appliedIds, target) : plan(history, appliedIds, target, kind === 'upgrade' ? 'up' : 'down');
-    const prepared = steps.map((s) => prepareFor(s, kind === 'stamp'));
+    const prepared = steps.map((s) => prepareFor(ctx, s, kind === 'stamp'));
     const early = outOfOrder(history, appliedIds)
       .filter((r) => r.index <= target)
       .map((r) => r.id);
@@ -101,9 +101,9 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
 }
 
 /** Read the SQL a step runs, refusing before any change when a needed down is missing or empty. */
-function prepareFor(step: Step, stampOnly: boolean): PreparedStep {
+function prepareFor(ctx: Context, step: Step, stampOnly: boolean): PreparedStep {
   const rev = step.revision as RevisionFile;
-  const up = readUp(rev);
+  const up = upOf(ctx, rev);
   let down: string | null = null;
   if (step.direction === 'down' && !stampOnly) {
     down = readDown(rev);
