@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSyn
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, describeCause } from './errors.js';
+import { displayUrl, parsePgUrl, passwordForms } from './pgconn.js';
 import { plainIdentifier } from './sql.js';
 
 export type DialectName = 'sqlite' | 'postgresql';
@@ -20,9 +21,9 @@ export interface DatabaseTarget {
   url?: string;
   /** PostgreSQL: the schema everything lives in. */
   schema?: string;
-  /** The URL with any password replaced by `***`, for messages. */
+  /** For messages: the URL rebuilt with any password (userinfo or `?password=`) as `***`. */
   display: string;
-  /** Strings that must never be printed (passwords). */
+  /** Strings that must never be printed: every form of the password (raw, percent-decoded). */
   secrets: string[];
 }
 
@@ -40,19 +41,14 @@ export function parseDatabaseTarget(env: Record<string, string | undefined>, roo
     return sqliteTarget(rest, root);
   }
   if (scheme === 'postgres' || scheme === 'postgresql') {
-    let parsed: URL;
-    try {
-      parsed = new URL(raw);
-    } catch {
-      throw new ConfigError('DATABASE_URL is not a valid URL; expected postgres://user:password@host:5432/dbname');
-    }
-    if (!parsed.hostname && !parsed.searchParams.get('host')) {
+    // Never quote `raw` in a message: it may hold a password. `display` is rebuilt with the password
+    // as ***, `secrets` lists every form of it for the printer (src/pgconn.ts).
+    const parts = parsePgUrl(raw, 'DATABASE_URL');
+    if (!parts.host) {
       throw new ConfigError('DATABASE_URL has no host; expected postgres://user:password@host:5432/dbname');
     }
-    const secrets = parsed.password ? [parsed.password, decodeURIComponent(parsed.password)] : [];
-    const display = parsed.password ? raw.replace(`:${parsed.password}@`, ':***@') : raw;
     const schema = plainIdentifier((env.DATABASE_SCHEMA ?? '').trim() || DEFAULT_SCHEMA, 'DATABASE_SCHEMA');
-    return { dialect: 'postgresql', url: raw, schema, display, secrets };
+    return { dialect: 'postgresql', url: raw, schema, display: displayUrl(raw), secrets: passwordForms(raw) };
   }
   const shown = scheme ? `${scheme}:` : raw.slice(0, 20);
   throw new ConfigError(

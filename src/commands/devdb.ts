@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { parseDatabaseTarget } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { SluiceError, ExitCode } from '../errors.js';
+import { libpqConnection } from '../pgconn.js';
 import { reachableByServer, startCluster, stopCluster, pgBinDir } from '../pgcluster.js';
 import { quoteIdent } from '../sql.js';
 
@@ -84,8 +85,11 @@ export async function dbConnect(options: CommandOptions & { args?: string[] } = 
     argv = [target.file!, ...(options.args ?? [])];
   } else {
     cmd = existsSync('/usr/bin/psql') ? '/usr/bin/psql' : path.join(pgBinDir(), 'psql');
-    argv = [target.url!, ...(options.args ?? [])];
-    childEnv.PGOPTIONS = `${env.PGOPTIONS ?? ''} -c search_path=${quoteIdent(target.schema!)}`.trim();
+    // psql's argv holds no password (any local user can read it with ps): the connection string is
+    // built without it and the password goes through the environment (src/pgconn.ts).
+    const child = libpqConnection(target.url!, { extraOptions: `-c search_path=${quoteIdent(target.schema!)}`, fallbackOptions: env.PGOPTIONS });
+    argv = ['-d', child.conninfo, ...(options.args ?? [])];
+    Object.assign(childEnv, child.env);
   }
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { stdio: 'inherit', env: childEnv });

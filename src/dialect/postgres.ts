@@ -5,6 +5,7 @@ import { ConnectionError, SluiceError, ExitCode, describeCause } from '../errors
 import { quoteIdent, translateSchema } from '../sql.js';
 import type { Connection } from './types.js';
 import { VERSION_TABLE } from '../store.js';
+import { libpqConnection } from '../pgconn.js';
 
 export interface PostgresOptions {
   /** Seconds to wait for a connection (SLUICE_CONNECT_TIMEOUT, default 10). */
@@ -151,16 +152,23 @@ export function pgDumpPath(): string {
   return 'pg_dump';
 }
 
-/** `pg_dump --schema-only -n <schema>`, without sluice's version table and the dump's random restrict keys. */
+/**
+ * `pg_dump --schema-only -n <schema>`, without sluice's version table and the dump's random restrict keys.
+ * The connection goes to pg_dump as a keyword/value string without the password; the password goes
+ * through its environment (PGPASSWORD), never its argv (src/pgconn.ts).
+ */
 export async function dumpPostgres(url: string, schema: string): Promise<string> {
   const { execFile } = await import('node:child_process');
   const { promisify } = await import('node:util');
+  const child = libpqConnection(url);
   const { stdout } = await promisify(execFile)(
     pgDumpPath(),
-    ['--schema-only', '--no-owner', '--no-privileges', '-n', schema, '-T', `${quoteIdent(schema)}.${quoteIdent(VERSION_TABLE)}`, '-d', url],
-    { maxBuffer: 64 * 1024 * 1024 },
-  ).catch((err) => {
-    throw new SluiceError(`pg_dump failed: ${describeCause(err)}`, ExitCode.internal, { cause: err });
+    ['--schema-only', '--no-owner', '--no-privileges', '-n', schema, '-T', `${quoteIdent(schema)}.${quoteIdent(VERSION_TABLE)}`, '-d', child.conninfo],
+    { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...child.env } },
+  ).catch((err: { stderr?: string }) => {
+    // pg_dump's own message (its first line), not execFile's "Command failed: <argv>".
+    const said = String(err.stderr ?? '').trim().split('\n')[0];
+    throw new SluiceError(`pg_dump failed: ${said || describeCause(err)}`, ExitCode.internal, { cause: err });
   });
   const lines = stdout.split('\n').filter((l) => !/^\\(un)?restrict /.test(l) && !l.startsWith('--') && l.trim() !== '');
   return sortTableColumns(lines).join('\n');
