@@ -14,7 +14,7 @@ import {
   type ProjectConfig,
 } from './config.js';
 import { openConnection, type Connection } from './dialect/index.js';
-import { IntegrityError, SluiceError, ExitCode } from './errors.js';
+import { ConnectionLost, IntegrityError, SluiceError, ExitCode, describeCause } from './errors.js';
 import { readHistory, readUp, rel, type History, type RevisionFile } from './source.js';
 import { checksum } from './sql.js';
 import { VersionStore, type AppliedRow } from './store.js';
@@ -88,6 +88,17 @@ export async function withSession<T>(ctx: Context, write: boolean, fn: (s: Sessi
     }
     const applied = await store.list();
     return await fn({ conn, store, applied, appliedIds: new Set(applied.map((r) => r.revision)) });
+  } catch (err) {
+    // Lost outside a revision (reading the version table, taking the lock): nothing was changed by this run.
+    if (!(err instanceof SluiceError) && conn.lostConnection(err)) {
+      throw new ConnectionLost(
+        `connection to ${conn.display} lost: ${describeCause(err)}; no revision was being applied. Run the command again when the server is back`,
+        '',
+        undefined,
+        { cause: err },
+      );
+    }
+    throw err;
   } finally {
     if (locked) await conn.unlock();
     await conn.close();

@@ -6,12 +6,15 @@
  * last statement succeeded. Results come back per step rather than as thrown strings.
  */
 import type { Connection } from './dialect/types.js';
-import { describeCause, UsageError } from './errors.js';
+import type { DialectName } from './config.js';
+import { describeCause, RevisionRefused, UsageError } from './errors.js';
 import type { Direction, Revision } from './revision.js';
-import { checksum, firstLine, splitStatements } from './sql.js';
+import { checksum, firstLine } from './sql.js';
+import { loadParser, parseSql, SqlSyntaxError } from './sqlparse.js';
 import type { VersionStore } from './store.js';
 
-export const NO_TRANSACTION_MARKER = /^\s*--\s*sluice:no-transaction\b/m;
+/** A comment that makes a revision run statement by statement outside any transaction. */
+export const NO_TRANSACTION_MARKER = /^--\s*sluice:no-transaction\b/;
 
 export interface PreparedStep {
   revision: Revision;
@@ -51,15 +54,51 @@ export interface RunOptions {
   now?: () => Date;
 }
 
-export function prepareStep(revision: Revision, direction: Direction, upSql: string, downSql: string | null, stampOnly: boolean): PreparedStep {
+/**
+ * Read a step's SQL with the dialect's real parser and refuse, before anything runs, what would make
+ * the run lie: transaction control at the top level of a transactional revision (a COMMIT inside a
+ * revision commits half of it while sluice reports a rollback), a search_path change under a
+ * non-public DATABASE_SCHEMA, text the parser rejects. Markers are read from comments only.
+ */
+export async function prepareStep(
+  revision: Revision,
+  direction: Direction,
+  upSql: string,
+  downSql: string | null,
+  stampOnly: boolean,
+  where: { dialect: DialectName; file: string; schema?: string },
+): Promise<PreparedStep> {
   const text = direction === 'up' ? upSql : (downSql ?? '');
-  return {
-    revision,
-    direction,
-    statements: stampOnly ? [] : splitStatements(text),
-    upChecksum: checksum(upSql),
-    noTransaction: !stampOnly && NO_TRANSACTION_MARKER.test(text),
-  };
+  const base = { revision, direction, upChecksum: checksum(upSql) };
+  if (stampOnly) return { ...base, statements: [], noTransaction: false };
+  await loadParser(where.dialect);
+  let parsed;
+  try {
+    parsed = parseSql(text, where.dialect);
+  } catch (err) {
+    if (!(err instanceof SqlSyntaxError)) throw err;
+    throw new RevisionRefused(
+      `${where.file} line ${err.line}: ${err.message} (${where.dialect === 'postgresql' ? "PostgreSQL's parser" : 'the SQLite parser'} cannot read it, so sluice will not run it); fix the statement`,
+      revision.id,
+      { cause: err },
+    );
+  }
+  const noTransaction = parsed.comments.some((c) => NO_TRANSACTION_MARKER.test(c));
+  for (const s of parsed.statements) {
+    if (s.transactionControl && !noTransaction) {
+      throw new RevisionRefused(
+        `${where.file} line ${s.line}: "${firstLine(s.text)}" controls the transaction sluice runs each revision in, so a failure after it could not be rolled back; remove it, or put "-- sluice:no-transaction" on the first line to run the file statement by statement without a transaction`,
+        revision.id,
+      );
+    }
+    if (s.setsSearchPath && where.schema && where.schema !== 'public') {
+      throw new RevisionRefused(
+        `${where.file} line ${s.line}: "${firstLine(s.text)}" changes search_path, which would create objects outside DATABASE_SCHEMA=${where.schema}; remove it (sluice already sets search_path to the schema)`,
+        revision.id,
+      );
+    }
+  }
+  return { ...base, statements: parsed.statements.map((s) => s.text), noTransaction };
 }
 
 class StatementError extends Error {
@@ -83,8 +122,6 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
     if (!options.single || r.status === 'failed' || r.status === 'not-run') options.onStep?.(r);
   };
   const inTx = !options.single;
-  /** Inside --single-transaction: the statements run so far (to locate a failure by replaying). */
-  const doneStatements: string[] = [];
   const singleRebuild = !!options.single && steps.some((s) => conn.foreignKeyRebuild?.(s.statements));
   const fkWasOnSingle = singleRebuild ? await conn.setForeignKeys!(false) : false;
   if (options.single) await conn.begin();
@@ -105,8 +142,7 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
     try {
       const batchable = conn.capabilities.batchStatements && conn.capabilities.runLock && statements.length > 0 && !step.noTransaction;
       if (batchable && (transactional || options.single)) {
-        await runBatch(conn, statements, transactional ? null : doneStatements);
-        if (options.single) doneStatements.push(...statements);
+        await runBatch(conn, statements, transactional);
       } else {
         if (transactional) await conn.begin();
         if (!conn.capabilities.runLock && (await store.has(step.revision.id)) === (step.direction === 'up')) {
@@ -180,33 +216,18 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
 
 /**
  * One round trip: the revision's statements as one script — after BEGIN in the default mode, as they
- * are inside --single-transaction — left open for the version row. On failure, go back to where the
- * revision started and replay its statements one by one (rolled back too) to name the failing one.
- * Inside a single transaction "where it started" means replaying the earlier revisions first.
+ * are inside --single-transaction — left open for the version row. The failing statement is the one
+ * after the last the server completed (the adapter counts completions): nothing is replayed.
  */
-async function runBatch(conn: Connection, statements: string[], earlier: string[] | null): Promise<void> {
+async function runBatch(conn: Connection, statements: string[], ownTransaction: boolean): Promise<void> {
   const translated = statements.map((s) => conn.translate(s));
   try {
-    await conn.execute(`${earlier === null ? 'BEGIN;\n' : ''}${translated.join('\n;\n')}`);
+    await conn.execute(`${ownTransaction ? 'BEGIN;\n' : ''}${translated.join('\n;\n')}`);
   } catch (err) {
-    await conn.rollback();
-    let index = translated.length;
-    await conn.begin();
-    try {
-      if (earlier?.length) await conn.execute(earlier.map((s) => conn.translate(s)).join('\n;\n'));
-      for (let i = 0; i < translated.length; i++) {
-        try {
-          await conn.execute(translated[i]!);
-        } catch {
-          index = i + 1;
-          break;
-        }
-      }
-    } catch {
-      /* the earlier revisions no longer replay: keep the revision-level report */
-    }
-    await conn.rollback();
-    throw new StatementError(index, err);
+    const completed = (err as { completedStatements?: number }).completedStatements;
+    const index = completed === undefined ? undefined : completed - (ownTransaction ? 1 : 0) + 1;
+    if (index !== undefined && index >= 1 && index <= translated.length) throw new StatementError(index, err);
+    throw err;
   }
 }
 

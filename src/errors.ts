@@ -11,6 +11,7 @@ export const ExitCode = {
   integrity: 4,
   connection: 5,
   refused: 6,
+  connectionLost: 7,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -86,6 +87,29 @@ export class MigrationFailed extends SluiceError {
     options?: { cause?: unknown },
   ) {
     super(message, ExitCode.migrationFailed, options);
+  }
+}
+
+/** A revision file sluice will not run as it is (transaction control, search_path, unparseable SQL); nothing ran. */
+export class RevisionRefused extends SluiceError {
+  constructor(
+    message: string,
+    readonly revision: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, ExitCode.refused, options);
+  }
+}
+
+/** The connection dropped during a run; `at` is the revision read back on reconnect, or undefined when unknown. */
+export class ConnectionLost extends SluiceError {
+  constructor(
+    message: string,
+    readonly revision: string,
+    readonly at: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, ExitCode.connectionLost, options);
   }
 }
 

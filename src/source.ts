@@ -7,7 +7,8 @@
  *   <out>/<tag>.sql                  up SQL (drizzle-kit writes it)
  *   <out>/<tag>.down.sql             down SQL (sluice writes it; humans may edit it)
  */
-import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { existsSync, lstatSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, IntegrityError, describeCause } from './errors.js';
 import { numberOfTag, type Revision } from './revision.js';
@@ -47,7 +48,35 @@ function readJournal(out: string): JournalEntry[] {
   if (!Array.isArray(entries) || entries.some((e) => typeof e?.tag !== 'string')) {
     throw new ConfigError(`${rel(file)} has no valid "entries" list; restore it from version control`);
   }
+  checkJournal(file, entries as JournalEntry[]);
   return entries as JournalEntry[];
+}
+
+/**
+ * Refuse a journal that names a revision twice or lists entries out of order (what a careless git
+ * merge leaves): drizzle's own migrator would skip one of them silently.
+ */
+function checkJournal(file: string, entries: JournalEntry[]): void {
+  const tags = new Map<string, number>();
+  const idxs = new Map<number, string>();
+  entries.forEach((e, i) => {
+    const seen = tags.get(e.tag);
+    if (seen !== undefined) {
+      throw new IntegrityError(`${rel(file)} lists revision ${e.tag} twice (entries ${seen} and ${i}); remove the duplicate entry (a merge usually leaves it)`);
+    }
+    tags.set(e.tag, i);
+    if (typeof e.idx === 'number') {
+      const other = idxs.get(e.idx);
+      if (other !== undefined) {
+        throw new IntegrityError(`${rel(file)}: revisions ${other} and ${e.tag} share idx ${e.idx} (two branches each created a revision); renumber one of them after the other and regenerate its snapshot`);
+      }
+      idxs.set(e.idx, e.tag);
+      const prev = entries[i - 1];
+      if (prev && typeof prev.idx === 'number' && e.idx < prev.idx) {
+        throw new IntegrityError(`${rel(file)}: entry ${e.tag} (idx ${e.idx}) comes after ${prev.tag} (idx ${prev.idx}); order the entries by idx`);
+      }
+    }
+  });
 }
 
 /** Read the history in a migration folder. A folder that does not exist is an error unless `allowMissing`. */
@@ -75,17 +104,63 @@ export function messageFromTag(tag: string): string {
 }
 
 export function readUp(rev: RevisionFile): string {
-  try {
-    return readFileSync(rev.upFile, 'utf8');
-  } catch (err) {
-    throw new IntegrityError(`up SQL of revision ${rev.id} is missing: ${rel(rev.upFile)}; restore it from version control`, { cause: err });
+  if (!existsSync(rev.upFile) && !isSymlink(rev.upFile)) {
+    throw new IntegrityError(`up SQL of revision ${rev.id} is missing: ${rel(rev.upFile)}; restore it from version control`);
   }
+  return readRevisionFile(rev.upFile, `up SQL of revision ${rev.id}`);
 }
 
 /** The down SQL, or null when no down file exists. */
 export function readDown(rev: RevisionFile): string | null {
-  if (!existsSync(rev.downFile)) return null;
-  return readFileSync(rev.downFile, 'utf8');
+  if (!existsSync(rev.downFile) && !isSymlink(rev.downFile)) return null;
+  return readRevisionFile(rev.downFile, `down SQL of revision ${rev.id}`);
+}
+
+function isSymlink(file: string): boolean {
+  try {
+    return lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A revision file is data sluice runs: it must be a regular file inside the migration folder (a
+ * symlink may point elsewhere inside it), valid UTF-8, without NUL bytes (SQLite stops reading a
+ * statement at NUL and would record the revision as applied).
+ */
+export function readRevisionFile(file: string, what: string): string {
+  const folder = path.dirname(file);
+  let real: string;
+  try {
+    real = realpathSync(file);
+  } catch (err) {
+    throw new IntegrityError(`${what}: ${rel(file)} is a link to nothing; restore the file from version control`, { cause: err });
+  }
+  const inside = path.relative(realpathSync(folder), real);
+  if (inside.startsWith('..') || path.isAbsolute(inside)) {
+    throw new IntegrityError(`${what}: ${rel(file)} points outside the migration folder (to ${real}); replace the link with the file itself`);
+  }
+  const st = statSync(real);
+  if (!st.isFile()) throw new IntegrityError(`${what}: ${rel(file)} is not a regular file (a ${st.isDirectory() ? 'directory' : 'special file'}); replace it with the SQL file`);
+  const bytes = readFileSync(real);
+  const nul = bytes.indexOf(0);
+  if (nul >= 0) throw new IntegrityError(`${what}: ${rel(file)} holds a NUL byte at offset ${nul}; remove it (no SQL contains one)`);
+  const bad = invalidUtf8At(bytes);
+  if (bad >= 0) throw new IntegrityError(`${what}: ${rel(file)} is not valid UTF-8 (byte offset ${bad}); save it as UTF-8`);
+  return bytes.toString('utf8');
+}
+
+/** Offset of the first byte that breaks UTF-8, or -1 (overlongs, surrogates and > U+10FFFF included). */
+export function invalidUtf8At(b: Uint8Array): number {
+  if (isUtf8(b)) return -1;
+  for (let i = 0; i < b.length; ) {
+    const c = b[i]!;
+    const n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (n === 0 || i + n > b.length || !isUtf8(b.subarray(i, i + n))) return i;
+    i += n;
+  }
+  return -1;
 }
 
 export interface DownHeader {
@@ -114,7 +189,12 @@ export function downIsStale(up: string, down: string | null): boolean {
 /** Fill each revision's message from its down file's header, where one exists. */
 export function withMessages(history: History): History {
   for (const rev of history.revisions) {
-    const down = readDown(rev);
+    let down: string | null = null;
+    try {
+      down = readDown(rev);
+    } catch {
+      /* a broken down file is reported by the command that runs it */
+    }
     const message = down ? parseDownHeader(down).message : undefined;
     if (message) rev.message = message;
   }

@@ -1,6 +1,7 @@
 /**
- * Small SQL text helpers. No parsing: statements are split on drizzle-kit's breakpoint marker, and
- * identifiers are validated and quoted here and nowhere else.
+ * Small SQL text helpers: identifiers are validated and quoted here and nowhere else. Statements
+ * that run are split and classified by the real parsers in sqlparse.ts; `splitStatements` below
+ * only serves text comparisons of drizzle-kit's own output (downgen's pre-filter).
  */
 import { createHash } from 'node:crypto';
 import { ConfigError } from './errors.js';
@@ -40,7 +41,8 @@ export function isOnlyComments(sql: string): boolean {
     .every((l) => l === '' || l.startsWith('--'));
 }
 
-export function checksum(text: string): string {
+/** SHA-256 of a revision file: over its bytes (text is hashed as UTF-8, the same bytes for a valid file). */
+export function checksum(text: string | Uint8Array): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
@@ -49,67 +51,10 @@ export function firstLine(statement: string): string {
   return line.trim().slice(0, 120);
 }
 
-/**
- * Rewrite the schema qualifier `"from".` to `"to".` in SQL text, outside string literals, dollar-quoted
- * bodies and comments (like SQLAlchemy's schema_translate_map). drizzle-kit qualifies some names with
- * "public" (foreign-key targets, enum types); with this the same file runs in any schema.
- */
-export function translateSchema(sql: string, from: string, to: string): string {
-  if (from === to) return sql;
-  const needle = `${quoteIdent(from)}.`;
-  const replacement = `${quoteIdent(to)}.`;
-  let out = '';
-  let i = 0;
-  while (i < sql.length) {
-    const c = sql[i]!;
-    const next = sql[i + 1];
-    let end = -1;
-    if (c === "'") end = closing(sql, i + 1, "'");
-    else if (c === '-' && next === '-') end = lineEnd(sql, i);
-    else if (c === '/' && next === '*') end = blockEnd(sql, i);
-    else if (c === '$') {
-      const tag = /^\$[A-Za-z_]*\$/.exec(sql.slice(i, i + 64));
-      if (tag) {
-        const close = sql.indexOf(tag[0], i + tag[0].length);
-        end = close < 0 ? sql.length : close + tag[0].length;
-      }
-    } else if (c === '"') {
-      if (sql.startsWith(needle, i)) {
-        out += replacement;
-        i += needle.length;
-        continue;
-      }
-      end = closing(sql, i + 1, '"');
-    }
-    if (end > i) {
-      out += sql.slice(i, end);
-      i = end;
-    } else {
-      out += c;
-      i += 1;
-    }
+/** Why a schema name cannot be DATABASE_SCHEMA (a PostgreSQL system schema), or undefined. */
+export function systemSchemaError(schema: string): string | undefined {
+  if (/^pg_/i.test(schema) || schema.toLowerCase() === 'information_schema') {
+    return `DATABASE_SCHEMA=${schema} is a PostgreSQL system schema; sluice never creates anything there: name your app's own schema (e.g. DATABASE_SCHEMA=app) or leave it unset for public`;
   }
-  return out;
-}
-
-/** Index after the closing quote, honouring doubled quotes. */
-function closing(sql: string, from: number, quote: string): number {
-  let j = from;
-  while (j < sql.length) {
-    if (sql[j] === quote) {
-      if (sql[j + 1] === quote) j += 2;
-      else return j + 1;
-    } else j += 1;
-  }
-  return sql.length;
-}
-
-function lineEnd(sql: string, from: number): number {
-  const nl = sql.indexOf('\n', from);
-  return nl < 0 ? sql.length : nl;
-}
-
-function blockEnd(sql: string, from: number): number {
-  const close = sql.indexOf('*/', from + 2);
-  return close < 0 ? sql.length : close + 2;
+  return undefined;
 }

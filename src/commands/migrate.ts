@@ -5,7 +5,9 @@ import { backupBeforeChange } from '../backup.js';
 import { checkIntegrity, loadContext, upOf, withSession, type CommandOptions, type Context } from '../context.js';
 import { preflightDown } from '../preflight.js';
 import { prepareStep, runSteps, type PreparedStep, type StepResult } from '../engine.js';
-import { MigrationFailed, MissingDown, Refused } from '../errors.js';
+import { openConnection } from '../dialect/index.js';
+import { ConnectionLost, MigrationFailed, MissingDown, Refused } from '../errors.js';
+import { VersionStore } from '../store.js';
 import { currentIndex, labelOf, outOfOrder, plan, planStamp, resolveTarget, type Step } from '../revision.js';
 import { downIsEmpty, downIsStale, parseDownHeader, readDown, rel, type RevisionFile } from '../source.js';
 import { isOnlyComments } from '../sql.js';
@@ -49,7 +51,8 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     const target = resolveTarget(history, appliedIds, options.revision ?? defaultTarget);
     const steps: Step[] =
       kind === 'stamp' ? planStamp(history, appliedIds, target) : plan(history, appliedIds, target, kind === 'upgrade' ? 'up' : 'down');
-    const prepared = steps.map((s) => prepareFor(ctx, s, kind === 'stamp'));
+    const prepared: PreparedStep[] = [];
+    for (const s of steps) prepared.push(await prepareFor(ctx, s, kind === 'stamp'));
     const early = outOfOrder(history, appliedIds)
       .filter((r) => r.index <= target)
       .map((r) => r.id);
@@ -76,7 +79,20 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     });
     const failure = results.find((r) => r.status === 'failed');
     if (failure) {
-      const now = labelOf(history, currentIndex(history, new Set((await store.list()).map((r) => r.revision))));
+      const label = (rows: { revision: string }[]) => labelOf(history, currentIndex(history, new Set(rows.map((r) => r.revision))));
+      if (conn.lostConnection(failure.cause)) {
+        const at = await readBackAfterLoss(ctx);
+        throw Object.assign(
+          new ConnectionLost(
+            `connection lost during ${failure.revision} (${failure.direction}): ${failure.error}; the database is at ${at === undefined ? 'an unknown revision (run make migrate-status when it is reachable)' : label(at)}. Run the command again to continue`,
+            failure.revision,
+            at === undefined ? undefined : label(at),
+            { cause: failure.cause },
+          ),
+          { results },
+        );
+      }
+      const now = label(await store.list());
       const where = failure.failedStatement
         ? `at statement ${failure.failedStatement}/${failure.statements} (${failure.failedSql})`
         : `after its ${failure.statements} statement(s), while recording and committing it`;
@@ -100,8 +116,22 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
   });
 }
 
+/** After a lost connection: the version table as read on a new connection, or undefined when it cannot be read. */
+async function readBackAfterLoss(ctx: Context): Promise<{ revision: string }[] | undefined> {
+  try {
+    const conn = await openConnection(ctx.target, { write: false, env: { ...ctx.env, SLUICE_CONNECT_TIMEOUT: ctx.env.SLUICE_CONNECT_TIMEOUT ?? '5' } });
+    try {
+      return await new VersionStore(conn).list();
+    } finally {
+      await conn.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
 /** Read the SQL a step runs, refusing before any change when a needed down is missing or empty. */
-function prepareFor(ctx: Context, step: Step, stampOnly: boolean): PreparedStep {
+async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): Promise<PreparedStep> {
   const rev = step.revision as RevisionFile;
   const up = upOf(ctx, rev);
   let down: string | null = null;
@@ -120,7 +150,11 @@ function prepareFor(ctx: Context, step: Step, stampOnly: boolean): PreparedStep 
       );
     }
   }
-  return prepareStep(rev, step.direction, up, down, stampOnly);
+  return prepareStep(rev, step.direction, up, down, stampOnly, {
+    dialect: ctx.target.dialect,
+    file: rel(step.direction === 'up' ? rev.upFile : rev.downFile),
+    schema: ctx.target.schema,
+  });
 }
 
 /** Apply pending revisions up to the target (default head). */

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import pg from 'pg';
 import type { DatabaseTarget } from '../config.js';
-import { ConnectionError, SluiceError, ExitCode, describeCause } from '../errors.js';
-import { quoteIdent, translateSchema } from '../sql.js';
+import { ConfigError, ConnectionError, SluiceError, ExitCode, describeCause } from '../errors.js';
+import { quoteIdent, systemSchemaError } from '../sql.js';
+import { loadParser, translatePublic } from '../sqlparse.js';
 import type { Connection } from './types.js';
 import { VERSION_TABLE } from '../store.js';
 import { libpqConnection } from '../pgconn.js';
@@ -24,7 +25,23 @@ export function postgresOptions(env: Record<string, string | undefined>): Postgr
   return { connectTimeoutS, lockTimeout: env.SLUICE_LOCK_TIMEOUT ?? '10s', statementTimeout: env.SLUICE_STATEMENT_TIMEOUT };
 }
 
+/**
+ * The connection is gone: the server restarted or shut down (SQLSTATE 57P01-57P03), a connection
+ * exception (class 08), or the socket closed under the driver.
+ */
+export function isConnectionLoss(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (/^57P0[123]$/.test(code) || /^08/.test(code) || ['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT'].includes(code)) return true;
+  const message = typeof e.message === 'string' ? e.message : '';
+  return /Connection terminated|connection error and is not queryable|Client was closed and is not queryable|terminating connection/i.test(message);
+}
+
 export async function openPostgres(target: DatabaseTarget, options: PostgresOptions): Promise<Connection> {
+  const refused = systemSchemaError(target.schema!);
+  if (refused) throw new ConfigError(refused);
+  await loadParser('postgresql');
   const client = new pg.Client({
     connectionString: target.url,
     connectionTimeoutMillis: options.connectTimeoutS * 1000,
@@ -86,7 +103,22 @@ class PostgresConnection implements Connection {
   }
 
   async execute(sql: string): Promise<void> {
-    await this.client.query(sql);
+    // Count the server's CommandComplete messages: on failure the failing statement is the next one.
+    const wire = (this.client as unknown as { connection: import('node:events').EventEmitter }).connection;
+    let completed = 0;
+    const onComplete = () => void (completed += 1);
+    wire.on('commandComplete', onComplete);
+    try {
+      await this.client.query(sql);
+    } catch (err) {
+      if (err && typeof err === 'object') Object.assign(err, { completedStatements: completed });
+      throw err;
+    } finally {
+      wire.off('commandComplete', onComplete);
+    }
+  }
+  lostConnection(err: unknown): boolean {
+    return isConnectionLoss(err);
   }
   async query<T>(sql: string, params: unknown[] = [], name?: string): Promise<T[]> {
     const res = await this.client.query(name ? { name, text: sql, values: params } : { text: sql, values: params });
@@ -107,7 +139,7 @@ class PostgresConnection implements Connection {
     if (rows.length === 0) await this.execute(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
   }
   translate(sql: string): string {
-    return translateSchema(sql, 'public', this.schema);
+    return translatePublic(sql, this.schema);
   }
   async begin(): Promise<void> {
     await this.execute('BEGIN');

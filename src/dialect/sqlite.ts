@@ -46,6 +46,9 @@ class SqliteConnection implements Connection {
   async execute(sql: string): Promise<void> {
     this.db.exec(sql);
   }
+  lostConnection(): boolean {
+    return false;
+  }
   private readonly prepared = new Map<string, Database.Statement>();
   async query<T>(sql: string, params: unknown[] = [], name?: string): Promise<T[]> {
     let stmt = name ? this.prepared.get(name) : undefined;

@@ -20,8 +20,13 @@ export interface Connection {
   readonly capabilities: Capabilities;
   /** Where this connection points, password hidden. */
   readonly display: string;
-  /** Run one statement or a script of several, without results. */
+  /**
+   * Run one statement or a script of several, without results. When a script fails, the error
+   * carries `completedStatements`: how many of its statements the server completed (where known).
+   */
   execute(sql: string): Promise<void>;
+  /** True when `err` means the connection to the server is gone (restart, network, terminated backend). */
+  lostConnection(err: unknown): boolean;
   /** Run one statement with bound values and return its rows. `name` lets the driver prepare it once per connection. */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[], name?: string): Promise<T[]>;
   /** Placeholder for the n-th bound value (1-based). */

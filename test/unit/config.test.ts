@@ -3,7 +3,7 @@ import { slugify } from '../../src/commands/create.js';
 import { describeConfig, parseDatabaseTarget } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { passwordsIn, redactor } from '../../src/printer.js';
-import { plainIdentifier, splitStatements, translateSchema } from '../../src/sql.js';
+import { plainIdentifier, splitStatements } from '../../src/sql.js';
 import { removalsOnly } from '../../src/downgen.js';
 
 describe('parseDatabaseTarget', () => {
@@ -52,13 +52,6 @@ describe('sql helpers', () => {
       'CREATE TABLE a (x int);',
       'DROP TABLE b;',
     ]);
-  });
-  it('translates "public". qualifiers outside strings and comments', () => {
-    const src = `ALTER TABLE "a" ADD CONSTRAINT "f" FOREIGN KEY ("u") REFERENCES "public"."users"("id"); -- "public"."x"\nSELECT '"public".y', $$ "public".z $$, "public_x"."t", "public"."e"`;
-    expect(translateSchema(src, 'public', 'tenant')).toBe(
-      `ALTER TABLE "a" ADD CONSTRAINT "f" FOREIGN KEY ("u") REFERENCES "tenant"."users"("id"); -- "public"."x"\nSELECT '"public".y', $$ "public".z $$, "public_x"."t", "tenant"."e"`,
-    );
-    expect(translateSchema(src, 'public', 'public')).toBe(src);
   });
   it('validates identifiers', () => {
     expect(plainIdentifier('tenant_01', 'X')).toBe('tenant_01');

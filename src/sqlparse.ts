@@ -1,0 +1,212 @@
+/**
+ * Statement splitting and classification with real parsers, never regexes:
+ *  - PostgreSQL: libpg-query, PostgreSQL's own parser (and scanner) compiled to WASM. What it splits
+ *    and how it reads comments, dollar quotes and DO bodies is what the server does.
+ *  - SQLite: sql-parser-cst, a maintained concrete-syntax-tree parser with an SQLite dialect (SQLite
+ *    exposes no tokenizer through better-sqlite3, and its WASM build does not load under Node 20).
+ * A revision file is a list of statements; comments (sluice's headers, drizzle-kit's breakpoint
+ * markers, whatever a message holds) are comments and can never become statements.
+ */
+import { createRequire } from 'node:module';
+import type { DialectName } from './config.js';
+
+export interface SqlStatement {
+  /** The statement's text as written (no trailing semicolon). */
+  text: string;
+  /** 1-based line of its first token in the file. */
+  line: number;
+  /** Parser node type: `CreateStmt`, `TransactionStmt`... (PostgreSQL), `create_table_stmt`... (SQLite). */
+  kind: string;
+  /** Transaction control (BEGIN, COMMIT, ROLLBACK, END, SAVEPOINT, RELEASE, SET TRANSACTION, PREPARE TRANSACTION). */
+  transactionControl: boolean;
+  /** PostgreSQL: the statement changes search_path (SET / RESET search_path). */
+  setsSearchPath: boolean;
+}
+
+export interface ParsedSql {
+  statements: SqlStatement[];
+  /** Every comment's text, in order (`-- sluice:...` markers are read from here only). */
+  comments: string[];
+}
+
+/** The text does not parse; `line` is 1-based. */
+export class SqlSyntaxError extends Error {
+  constructor(
+    readonly line: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type PgModule = typeof import('libpg-query');
+let pg: PgModule | undefined;
+const require = createRequire(import.meta.url);
+
+/** Load the PostgreSQL parser (WASM, ~30 ms once per process). SQLite's parser needs no loading. */
+export async function loadParser(dialect: DialectName): Promise<void> {
+  if (dialect !== 'postgresql' || pg) return;
+  const mod = (await import('libpg-query')) as PgModule;
+  await mod.loadModule();
+  pg = mod;
+}
+
+function pgParser(): PgModule {
+  if (!pg) throw new Error('PostgreSQL parser used before loadParser()');
+  return pg;
+}
+
+export function parseSql(text: string, dialect: DialectName): ParsedSql {
+  return dialect === 'postgresql' ? parsePostgres(text) : parseSqlite(text);
+}
+
+function lineAt(text: string, index: number): number {
+  let line = 1;
+  for (let i = text.indexOf('\n'); i >= 0 && i < index; i = text.indexOf('\n', i + 1)) line += 1;
+  return line;
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+interface PgRawStmt {
+  stmt?: Record<string, Record<string, unknown>>;
+  stmt_location?: number;
+  stmt_len?: number;
+}
+
+function parsePostgres(text: string): ParsedSql {
+  const parser = pgParser();
+  const bytes = Buffer.from(text, 'utf8');
+  let result: { stmts?: PgRawStmt[] };
+  if (text.trim() === '') return { statements: [], comments: [] };
+  try {
+    result = parser.parseSync(text) as { stmts?: PgRawStmt[] };
+  } catch (err) {
+    const details = (err as { sqlDetails?: { cursorPosition?: number; message?: string } }).sqlDetails;
+    const at = details?.cursorPosition ?? 0;
+    throw new SqlSyntaxError(lineAt(text, bytes.subarray(0, at).toString('utf8').length), details?.message ?? (err as Error).message);
+  }
+  const statements: SqlStatement[] = [];
+  for (const raw of result.stmts ?? []) {
+    const start = raw.stmt_location ?? 0;
+    const end = raw.stmt_len ? start + raw.stmt_len : bytes.length;
+    const before = bytes.subarray(0, start).toString('utf8');
+    const piece = bytes.subarray(start, end).toString('utf8');
+    const lead = piece.length - piece.trimStart().length;
+    const kind = raw.stmt ? Object.keys(raw.stmt)[0]! : 'Unknown';
+    const node = raw.stmt?.[kind] ?? {};
+    const varName = kind === 'VariableSetStmt' ? String(node.name ?? '').toLowerCase() : '';
+    statements.push({
+      text: piece.trim(),
+      line: lineAt(text, before.length + lead),
+      kind,
+      transactionControl: kind === 'TransactionStmt' || (kind === 'VariableSetStmt' && (varName === 'transaction' || varName === 'session characteristics')),
+      setsSearchPath: kind === 'VariableSetStmt' && varName === 'search_path',
+    });
+  }
+  return { statements, comments: pgComments(text) };
+}
+
+function pgComments(text: string): string[] {
+  const bytes = Buffer.from(text, 'utf8');
+  return pgParser()
+    .scanSync(text)
+    .tokens.filter((t) => t.tokenName === 'SQL_COMMENT' || t.tokenName === 'C_COMMENT')
+    .map((t) => bytes.subarray(t.start, t.end).toString('utf8'));
+}
+
+/**
+ * Rewrite the schema qualifier `public.` / `"public".` to `"<to>".` using PostgreSQL's own scanner:
+ * only identifier tokens followed by a `.` token change, never strings or comments. The bodies of
+ * DO blocks (PL/pgSQL, which drizzle-kit writes for enum types and foreign keys) are rewritten the
+ * same way. Like SQLAlchemy's schema_translate_map: the same file runs in any schema.
+ */
+export function translatePublic(text: string, to: string): string {
+  if (to === 'public') return text;
+  const parser = pgParser();
+  const bytes = Buffer.from(text, 'utf8');
+  let tokens;
+  try {
+    tokens = parser.scanSync(text).tokens;
+  } catch {
+    return text; // does not scan: the server will report it as it is
+  }
+  const quoted = `"${to.replace(/"/g, '""')}"`;
+  const edits: { start: number; end: number; text: string }[] = [];
+  let doBody = false;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    const raw = bytes.subarray(t.start, t.end).toString('utf8');
+    if (t.tokenName === 'IDENT' && (raw === '"public"' || raw.toLowerCase() === 'public') && nextSignificant(tokens, i)?.text === '.') {
+      edits.push({ start: t.start, end: t.end, text: quoted });
+    } else if (t.tokenName !== 'IDENT' && raw.toUpperCase() === 'DO') {
+      doBody = true;
+    } else if (t.tokenName === 'SCONST' && doBody && raw.startsWith('$')) {
+      const tag = /^\$[^$]*\$/.exec(raw)![0];
+      const body = raw.slice(tag.length, raw.length - tag.length);
+      const translated = translatePublic(body, to);
+      if (translated !== body) edits.push({ start: t.start, end: t.end, text: `${tag}${translated}${tag}` });
+    } else if (raw === ';') {
+      doBody = false;
+    }
+  }
+  if (edits.length === 0) return text;
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (const e of edits) {
+    parts.push(bytes.subarray(at, e.start), Buffer.from(e.text, 'utf8'));
+    at = e.end;
+  }
+  parts.push(bytes.subarray(at));
+  return Buffer.concat(parts).toString('utf8');
+}
+
+function nextSignificant<T extends { tokenName: string; text: string }>(tokens: T[], i: number): T | undefined {
+  for (let j = i + 1; j < tokens.length; j++) {
+    if (tokens[j]!.tokenName !== 'SQL_COMMENT' && tokens[j]!.tokenName !== 'C_COMMENT') return tokens[j];
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------- SQLite
+
+type CstNode = { type?: string; range?: [number, number]; leading?: CstNode[]; trailing?: CstNode[]; text?: string; [k: string]: unknown };
+const SQLITE_TRANSACTION = new Set(['start_transaction_stmt', 'commit_transaction_stmt', 'rollback_transaction_stmt', 'savepoint_stmt', 'release_savepoint_stmt']);
+
+function parseSqlite(text: string): ParsedSql {
+  const { parse } = require('sql-parser-cst') as typeof import('sql-parser-cst');
+  let cst: CstNode;
+  try {
+    cst = parse(text, { dialect: 'sqlite', includeRange: true, includeComments: true }) as unknown as CstNode;
+  } catch (err) {
+    const message = (err as Error).message;
+    const at = /--> [^:\n]*:(\d+):(\d+)/.exec(message);
+    throw new SqlSyntaxError(at ? Number(at[1]) : 1, message.split('\n')[0]!.replace(/^Syntax Error: /, 'syntax error: '));
+  }
+  const statements: SqlStatement[] = [];
+  for (const s of (cst.statements as CstNode[]) ?? []) {
+    if (s.type === 'empty' || !s.range) continue;
+    statements.push({
+      text: text.slice(s.range[0], s.range[1]).trim(),
+      line: lineAt(text, s.range[0]),
+      kind: s.type!,
+      transactionControl: SQLITE_TRANSACTION.has(s.type!),
+      setsSearchPath: false,
+    });
+  }
+  const comments: { at: number; text: string }[] = [];
+  const seen = new Set<object>();
+  const walk = (node: unknown): void => {
+    if (!node || typeof node !== 'object' || seen.has(node)) return;
+    seen.add(node);
+    if (Array.isArray(node)) return node.forEach(walk);
+    const n = node as CstNode;
+    for (const c of [...(n.leading ?? []), ...(n.trailing ?? [])]) {
+      if ((c.type === 'line_comment' || c.type === 'block_comment') && c.range) comments.push({ at: c.range[0], text: c.text ?? '' });
+    }
+    for (const [k, v] of Object.entries(n)) if (k !== 'leading' && k !== 'trailing' && v && typeof v === 'object') walk(v);
+  };
+  walk(cst);
+  comments.sort((a, b) => a.at - b.at);
+  return { statements, comments: comments.map((c) => c.text) };
+}

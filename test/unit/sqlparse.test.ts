@@ -1,0 +1,72 @@
+/** The real parsers: splitting, classification, markers from comments only, schema translation. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadParser, parseSql, SqlSyntaxError, translatePublic } from '../../src/sqlparse.js';
+import { systemSchemaError } from '../../src/sql.js';
+
+beforeAll(async () => {
+  await loadParser('postgresql');
+});
+
+const HOSTILE_HEADER = '-- sluice:down 0003_x\n-- message: add notes --> statement-breakpoint DELETE FROM users;\n';
+
+describe.each(['postgresql', 'sqlite'] as const)('parseSql (%s)', (dialect) => {
+  it('never turns a comment into a statement, whatever the comment holds', () => {
+    const p = parseSql(`${HOSTILE_HEADER}CREATE TABLE a (x int);\n--> statement-breakpoint\nDROP TABLE b;`, dialect);
+    expect(p.statements.map((s) => s.text)).toEqual(['CREATE TABLE a (x int)', 'DROP TABLE b']);
+    expect(p.statements.map((s) => s.line)).toEqual([3, 5]);
+    expect(p.comments).toContain('-- message: add notes --> statement-breakpoint DELETE FROM users;');
+  });
+  it('splits several statements in one breakpoint piece and keeps a marker inside a string', () => {
+    const p = parseSql("INSERT INTO a VALUES ('x --> statement-breakpoint; DROP TABLE a;'); UPDATE a SET x = 1;", dialect);
+    expect(p.statements).toHaveLength(2);
+    expect(p.statements[0]!.text).toContain('DROP TABLE a;');
+  });
+  it('classifies transaction control', () => {
+    const p = parseSql('INSERT INTO a VALUES (1); COMMIT; BEGIN; SAVEPOINT s; RELEASE s; ROLLBACK; END; CREATE TABLE b (x int)', dialect);
+    expect(p.statements.map((s) => s.transactionControl)).toEqual([false, true, true, true, true, true, true, false]);
+  });
+  it('reads markers from comments only', () => {
+    expect(parseSql('-- sluice:no-transaction\nCREATE TABLE a (x int);', dialect).comments[0]).toBe('-- sluice:no-transaction');
+    const inString = parseSql("INSERT INTO a VALUES ('\n-- sluice:no-transaction\n');", dialect);
+    expect(inString.comments).toEqual([]);
+  });
+  it('reports a syntax error with its line', () => {
+    expect(() => parseSql('CREATE TABLE a (x int);\nCREATE TABLE (;', dialect)).toThrow(SqlSyntaxError);
+    try {
+      parseSql('CREATE TABLE a (x int);\nCREATE TABLE (;', dialect);
+    } catch (err) {
+      expect((err as SqlSyntaxError).line).toBe(2);
+    }
+  });
+  it('comment-only and empty text have no statements', () => {
+    expect(parseSql('-- nothing\n/* at all */\n', dialect).statements).toEqual([]);
+    expect(parseSql('', dialect).statements).toEqual([]);
+  });
+});
+
+describe('PostgreSQL specifics', () => {
+  it('DO bodies, dollar quotes and SET TRANSACTION / search_path', () => {
+    const p = parseSql(
+      "DO $$ BEGIN CREATE TYPE e AS ENUM ('a'); EXCEPTION WHEN duplicate_object THEN null; END $$;\nSET TRANSACTION ISOLATION LEVEL SERIALIZABLE;\nSET search_path TO public;\nPREPARE TRANSACTION 'x';",
+      'postgresql',
+    );
+    expect(p.statements.map((s) => [s.kind, s.transactionControl, s.setsSearchPath])).toEqual([
+      ['DoStmt', false, false],
+      ['VariableSetStmt', true, false],
+      ['VariableSetStmt', false, true],
+      ['TransactionStmt', true, false],
+    ]);
+  });
+  it('translates public qualifiers, quoted or not, in DO bodies too, never in strings or comments', () => {
+    const src = `CREATE TABLE public.x (e "public"."e", p PUBLIC . t);\nDO $$ BEGIN ALTER TABLE "a" ADD CONSTRAINT "f" FOREIGN KEY ("u") REFERENCES "public"."users"("id"); EXCEPTION WHEN duplicate_object THEN null; END $$;\nSELECT 'public.y', "public_x"."t", public -- public.z é`;
+    expect(translatePublic(src, 'tenant')).toBe(
+      `CREATE TABLE "tenant".x (e "tenant"."e", p "tenant" . t);\nDO $$ BEGIN ALTER TABLE "a" ADD CONSTRAINT "f" FOREIGN KEY ("u") REFERENCES "tenant"."users"("id"); EXCEPTION WHEN duplicate_object THEN null; END $$;\nSELECT 'public.y', "public_x"."t", public -- public.z é`,
+    );
+    expect(translatePublic(src, 'public')).toBe(src);
+    expect(translatePublic("INSERT INTO t VALUES ($q$ public.x $q$, 'é'); SELECT public.f()", 'app')).toBe(`INSERT INTO t VALUES ($q$ public.x $q$, 'é'); SELECT "app".f()`);
+  });
+  it('refuses system schemas', () => {
+    for (const s of ['pg_catalog', 'pg_toast', 'pg_temp', 'PG_x', 'information_schema']) expect(systemSchemaError(s)).toMatch(/system schema/);
+    expect(systemSchemaError('app')).toBeUndefined();
+  });
+});
