@@ -10,7 +10,8 @@ import type { DialectName } from './config.js';
 import { describeCause, RevisionRefused, UsageError } from './errors.js';
 import type { Direction, Revision } from './revision.js';
 import { checksum, firstLine } from './sql.js';
-import { loadParser, parseSql, SqlSyntaxError } from './sqlparse.js';
+import { parseRevision } from './parsecache.js';
+import { loadParser, SqlSyntaxError } from './sqlparse.js';
 import type { VersionStore } from './store.js';
 
 /** A comment that makes a revision run statement by statement outside any transaction. */
@@ -66,15 +67,16 @@ export async function prepareStep(
   upSql: string,
   downSql: string | null,
   stampOnly: boolean,
-  where: { dialect: DialectName; file: string; schema?: string },
+  where: { dialect: DialectName; file: string; schema?: string; root: string },
 ): Promise<PreparedStep> {
   const text = direction === 'up' ? upSql : (downSql ?? '');
   const base = { revision, direction, upChecksum: checksum(upSql) };
   if (stampOnly) return { ...base, statements: [], noTransaction: false };
-  await loadParser(where.dialect);
+  // PostgreSQL's scanner also translates public. qualifiers at run time when the schema is not public.
+  if (where.dialect === 'postgresql' && where.schema !== 'public') await loadParser(where.dialect);
   let parsed;
   try {
-    parsed = parseSql(text, where.dialect);
+    parsed = await parseRevision(text, where.dialect, where.root);
   } catch (err) {
     if (!(err instanceof SqlSyntaxError)) throw err;
     throw new RevisionRefused(

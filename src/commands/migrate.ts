@@ -154,6 +154,7 @@ async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): Promise
     dialect: ctx.target.dialect,
     file: rel(step.direction === 'up' ? rev.upFile : rev.downFile),
     schema: ctx.target.schema,
+    root: ctx.root,
   });
 }
 

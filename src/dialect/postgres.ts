@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { DatabaseTarget } from '../config.js';
 import { ConfigError, ConnectionError, SluiceError, ExitCode, describeCause } from '../errors.js';
 import { quoteIdent, systemSchemaError } from '../sql.js';
-import { loadParser, translatePublic } from '../sqlparse.js';
+import { translatePublic } from '../sqlparse.js';
 import type { Connection } from './types.js';
 import { VERSION_TABLE } from '../store.js';
 import { libpqConnection } from '../pgconn.js';
@@ -41,7 +41,6 @@ export function isConnectionLoss(err: unknown): boolean {
 export async function openPostgres(target: DatabaseTarget, options: PostgresOptions): Promise<Connection> {
   const refused = systemSchemaError(target.schema!);
   if (refused) throw new ConfigError(refused);
-  await loadParser('postgresql');
   const client = new pg.Client({
     connectionString: target.url,
     connectionTimeoutMillis: options.connectTimeoutS * 1000,

@@ -70,3 +70,23 @@ describe('PostgreSQL specifics', () => {
     expect(systemSchemaError('app')).toBeUndefined();
   });
 });
+
+describe('parse cache', () => {
+  it('reuses an entry only when it describes the text; a tampered entry is ignored', async () => {
+    const { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { parseRevision } = await import('../../src/parsecache.js');
+    const root = mkdtempSync(path.join(os.tmpdir(), 'sluice-cache-'));
+    mkdirSync(path.join(root, 'node_modules'));
+    const text = 'CREATE TABLE a (x int);\nINSERT INTO a VALUES (1);';
+    const first = await parseRevision(text, 'sqlite', root);
+    const dir = path.join(root, 'node_modules', '.cache', 'sluice', 'parsed');
+    const [entry] = readdirSync(dir);
+    expect(await parseRevision(text, 'sqlite', root)).toEqual(first);
+    const forged = JSON.parse(readFileSync(path.join(dir, entry!), 'utf8'));
+    forged.statements = [{ ...forged.statements[0], text: 'DROP TABLE users' }];
+    writeFileSync(path.join(dir, entry!), JSON.stringify(forged));
+    expect((await parseRevision(text, 'sqlite', root)).statements.map((s) => s.text)).toEqual(['CREATE TABLE a (x int)', 'INSERT INTO a VALUES (1)']);
+  });
+});
