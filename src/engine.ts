@@ -10,6 +10,7 @@ import type { DialectName } from './config.js';
 import { describeCause, RevisionRefused, UsageError } from './errors.js';
 import type { Direction, Revision } from './revision.js';
 import { checksum, firstLine } from './sql.js';
+import { GROUP_LIMIT, GroupFailure, runGroup } from './batch.js';
 import { parseRevision } from './parsecache.js';
 import { loadParser, SqlSyntaxError } from './sqlparse.js';
 import type { VersionStore } from './store.js';
@@ -128,10 +129,18 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
   const fkWasOnSingle = singleRebuild ? await conn.setForeignKeys!(false) : false;
   if (options.single) await conn.begin();
   let failed = false;
-  for (const step of steps) {
+  const grouped = !!conn.capabilities.batchStatements && !!conn.capabilities.runLock && !!conn.executeScript && !!conn.literal;
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i]!;
     const base = { revision: step.revision.id, direction: step.direction, statements: step.statements.length };
     if (failed) {
       emit({ ...base, status: 'not-run', ms: 0 });
+      continue;
+    }
+    if (grouped && !step.noTransaction) {
+      const group = takeGroup(steps, i);
+      failed = !(await runGroupOf(conn, group, { inTx, stampOnly: !!options.stampOnly, emit }));
+      i += group.length - 1;
       continue;
     }
     const started = performance.now();
@@ -142,25 +151,20 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
     const statements = rebuilt ?? step.statements;
     const fkWasOn = rebuilt && transactional ? await conn.setForeignKeys!(false) : false;
     try {
-      const batchable = conn.capabilities.batchStatements && conn.capabilities.runLock && statements.length > 0 && !step.noTransaction;
-      if (batchable && (transactional || options.single)) {
-        await runBatch(conn, statements, transactional);
-      } else {
-        if (transactional) await conn.begin();
-        if (!conn.capabilities.runLock && (await store.has(step.revision.id)) === (step.direction === 'up')) {
-          // Another run did it while we waited for the database lock.
-          if (transactional) await conn.rollback();
-          emit({ ...base, status: 'already-done', ms: 0 });
-          continue;
+      if (transactional) await conn.begin();
+      if (!conn.capabilities.runLock && (await store.has(step.revision.id)) === (step.direction === 'up')) {
+        // Another run did it while we waited for the database lock.
+        if (transactional) await conn.rollback();
+        emit({ ...base, status: 'already-done', ms: 0 });
+        continue;
+      }
+      for (const statement of statements) {
+        try {
+          await conn.execute(conn.translate(statement));
+        } catch (err) {
+          throw new StatementError(ran + 1, err);
         }
-        for (const statement of statements) {
-          try {
-            await conn.execute(conn.translate(statement));
-          } catch (err) {
-            throw new StatementError(ran + 1, err);
-          }
-          ran += 1;
-        }
+        ran += 1;
       }
       const ms = Math.round(performance.now() - started);
       if (step.direction === 'up') {
@@ -216,20 +220,51 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
   return results;
 }
 
-/**
- * One round trip: the revision's statements as one script — after BEGIN in the default mode, as they
- * are inside --single-transaction — left open for the version row. The failing statement is the one
- * after the last the server completed (the adapter counts completions): nothing is replayed.
- */
-async function runBatch(conn: Connection, statements: string[], ownTransaction: boolean): Promise<void> {
-  const translated = statements.map((s) => conn.translate(s));
+/** Consecutive transactional steps from `from`, within GROUP_LIMIT. */
+function takeGroup(steps: PreparedStep[], from: number): PreparedStep[] {
+  const group: PreparedStep[] = [];
+  let chars = 0;
+  for (let j = from; j < steps.length && !steps[j]!.noTransaction && group.length < GROUP_LIMIT.revisions; j++) {
+    const size = steps[j]!.statements.reduce((n, t) => n + t.length, 0);
+    if (group.length && chars + size > GROUP_LIMIT.chars) break;
+    chars += size;
+    group.push(steps[j]!);
+  }
+  return group;
+}
+
+/** Run a group in one round trip and emit its results; false when one of its revisions failed. */
+async function runGroupOf(
+  conn: Connection,
+  group: PreparedStep[],
+  o: { inTx: boolean; stampOnly: boolean; emit: (r: StepResult) => void },
+): Promise<boolean> {
+  const started = performance.now();
+  const items = group.map((step) => ({ step, statements: step.statements.map((t) => conn.translate(t)) }));
+  const base = (step: PreparedStep) => ({ revision: step.revision.id, direction: step.direction, statements: step.statements.length });
   try {
-    await conn.execute(`${ownTransaction ? 'BEGIN;\n' : ''}${translated.join('\n;\n')}`);
+    const ms = await runGroup(conn, items, { ownTransactions: o.inTx });
+    group.forEach((step, k) => o.emit({ ...base(step), status: doneStatus(step, o.stampOnly), ms: ms[k] ?? 0 }));
+    return true;
   } catch (err) {
-    const completed = (err as { completedStatements?: number }).completedStatements;
-    const index = completed === undefined ? undefined : completed - (ownTransaction ? 1 : 0) + 1;
-    if (index !== undefined && index >= 1 && index <= translated.length) throw new StatementError(index, err);
-    throw err;
+    if (!(err instanceof GroupFailure)) throw err;
+    await conn.rollback(); // the failing revision's transaction, or --single-transaction's
+    const elapsed = Math.round(performance.now() - started);
+    group.forEach((step, k) => {
+      if (k < err.item) o.emit({ ...base(step), status: doneStatus(step, o.stampOnly), ms: 0 });
+      else if (k > err.item) o.emit({ ...base(step), status: 'not-run', ms: 0 });
+      else
+        o.emit({
+          ...base(step),
+          status: 'failed',
+          ms: elapsed,
+          failedStatement: err.statement,
+          failedSql: err.statement ? firstLine(step.statements[err.statement - 1]!) : undefined,
+          error: describeCause(err.cause),
+          cause: err.cause,
+        });
+    });
+    return false;
   }
 }
 

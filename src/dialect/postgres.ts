@@ -102,19 +102,26 @@ class PostgresConnection implements Connection {
   }
 
   async execute(sql: string): Promise<void> {
-    // Count the server's CommandComplete messages: on failure the failing statement is the next one.
+    await this.executeScript(sql);
+  }
+  /** Counts the server's CommandComplete messages: on failure the failing statement is the next one. */
+  async executeScript(sql: string): Promise<Record<string, unknown>[][]> {
     const wire = (this.client as unknown as { connection: import('node:events').EventEmitter }).connection;
     let completed = 0;
     const onComplete = () => void (completed += 1);
     wire.on('commandComplete', onComplete);
     try {
-      await this.client.query(sql);
+      const res = (await this.client.query(sql)) as unknown as pg.QueryResult | pg.QueryResult[];
+      return (Array.isArray(res) ? res : [res]).map((r) => r.rows as Record<string, unknown>[]);
     } catch (err) {
       if (err && typeof err === 'object') Object.assign(err, { completedStatements: completed });
       throw err;
     } finally {
       wire.off('commandComplete', onComplete);
     }
+  }
+  literal(value: string): string {
+    return this.client.escapeLiteral(value);
   }
   lostConnection(err: unknown): boolean {
     return isConnectionLoss(err);

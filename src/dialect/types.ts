@@ -25,6 +25,10 @@ export interface Connection {
    * carries `completedStatements`: how many of its statements the server completed (where known).
    */
   execute(sql: string): Promise<void>;
+  /** Batching adapters: run a script and return each statement's rows (errors carry `completedStatements`). */
+  executeScript?(sql: string): Promise<Record<string, unknown>[][]>;
+  /** Batching adapters: a string as a SQL literal, escaped by the driver (only for grouped scripts: see batch.ts). */
+  literal?(value: string): string;
   /** True when `err` means the connection to the server is gone (restart, network, terminated backend). */
   lostConnection(err: unknown): boolean;
   /** Run one statement with bound values and return its rows. `name` lets the driver prepare it once per connection. */
