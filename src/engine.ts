@@ -12,6 +12,7 @@ import type { Direction, Revision } from './revision.js';
 import { checksum, firstLine } from './sql.js';
 import { GROUP_LIMIT, GroupFailure, runGroup } from './batch.js';
 import { parseRevision } from './parsecache.js';
+import { runSavepointGroup } from './savepoints.js';
 import { loadParser, SqlSyntaxError } from './sqlparse.js';
 import type { VersionStore } from './store.js';
 
@@ -130,6 +131,10 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
   if (options.single) await conn.begin();
   let failed = false;
   const grouped = !!conn.capabilities.batchStatements && !!conn.capabilities.runLock && !!conn.executeScript && !!conn.literal;
+  // SQLite: revisions share one commit, each in its own savepoint (not table rebuilds: they need foreign keys off outside a transaction).
+  const savepoints = !grouped && !!conn.capabilities.runLock && !!conn.capabilities.groupCommits;
+  let oneByOneUntil = 0;
+  const committable = (s: PreparedStep) => !s.noTransaction && !conn.foreignKeyRebuild?.(s.statements);
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
     const base = { revision: step.revision.id, direction: step.direction, statements: step.statements.length };
@@ -140,6 +145,19 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
     if (grouped && !step.noTransaction) {
       const group = takeGroup(steps, i);
       failed = !(await runGroupOf(conn, group, { inTx, stampOnly: !!options.stampOnly, emit }));
+      i += group.length - 1;
+      continue;
+    }
+    if (savepoints && inTx && i >= oneByOneUntil && committable(step)) {
+      const group = takeGroup(steps, i, committable);
+      const r = await runSavepointGroup(conn, store, group, { stampOnly: !!options.stampOnly, now: options.now, done: (s) => doneStatus(s, !!options.stampOnly) });
+      if (r.retry) {
+        oneByOneUntil = i + group.length; // its commit failed and nothing stayed: one transaction per revision
+        i -= 1;
+        continue;
+      }
+      r.results.forEach(emit);
+      failed = !r.ok;
       i += group.length - 1;
       continue;
     }
@@ -221,10 +239,10 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
 }
 
 /** Consecutive transactional steps from `from`, within GROUP_LIMIT. */
-function takeGroup(steps: PreparedStep[], from: number): PreparedStep[] {
+function takeGroup(steps: PreparedStep[], from: number, fits: (s: PreparedStep) => boolean = (s) => !s.noTransaction): PreparedStep[] {
   const group: PreparedStep[] = [];
   let chars = 0;
-  for (let j = from; j < steps.length && !steps[j]!.noTransaction && group.length < GROUP_LIMIT.revisions; j++) {
+  for (let j = from; j < steps.length && fits(steps[j]!) && group.length < GROUP_LIMIT.revisions; j++) {
     const size = steps[j]!.statements.reduce((n, t) => n + t.length, 0);
     if (group.length && chars + size > GROUP_LIMIT.chars) break;
     chars += size;

@@ -36,7 +36,7 @@ export function openSqlite(target: DatabaseTarget, options: { create: boolean })
 
 class SqliteConnection implements Connection {
   readonly dialect = 'sqlite' as const;
-  readonly capabilities = { transactionalDdl: true, schemas: false, runLock: false, batchStatements: false };
+  readonly capabilities = { transactionalDdl: true, schemas: false, runLock: false, batchStatements: false, groupCommits: true };
   readonly timestampType = 'text';
   constructor(
     private readonly db: Database.Database,

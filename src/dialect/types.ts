@@ -13,6 +13,8 @@ export interface Capabilities {
   runLock: boolean;
   /** Round trips are costly: send a revision's statements as one script, locating a failure afterwards. */
   batchStatements: boolean;
+  /** Commits are costly (a durable sync each): consecutive revisions share one commit, each in a savepoint. */
+  groupCommits?: boolean;
 }
 
 export interface Connection {

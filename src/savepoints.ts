@@ -1,0 +1,78 @@
+/**
+ * Grouped commits for adapters where a commit is the cost (SQLite: one durable sync per commit).
+ * Consecutive transactional revisions run in one transaction, each inside its own savepoint with its
+ * version row. A failing revision is rolled back to its savepoint and the revisions before it are
+ * committed: the database ends at the last good revision, as with one transaction per revision, for
+ * the price of one commit. A crash (kill -9, power loss) during the group rolls back the whole group:
+ * the database stays at the revision it had before the group, a state a serial run gives too.
+ * Results are emitted only after the commit, so "applied" is never said of a revision that could
+ * still roll back. When the group's commit itself fails (a full disk), nothing of it stayed: the
+ * engine runs the same revisions again one transaction each, so the database still ends at the last
+ * revision that could be committed.
+ */
+import type { Connection } from './dialect/types.js';
+import type { PreparedStep, StepResult, StepStatus } from './engine.js';
+import { describeCause } from './errors.js';
+import { firstLine } from './sql.js';
+import type { VersionStore } from './store.js';
+
+const SAVEPOINT = 'sluice_revision';
+
+export async function runSavepointGroup(
+  conn: Connection,
+  store: VersionStore,
+  group: PreparedStep[],
+  o: { stampOnly: boolean; now?: () => Date; done: (step: PreparedStep) => StepStatus },
+): Promise<{ results: StepResult[]; ok: boolean; retry?: boolean }> {
+  const base = (step: PreparedStep) => ({ revision: step.revision.id, direction: step.direction, statements: step.statements.length });
+  const results: StepResult[] = [];
+  await conn.begin();
+  for (const [k, step] of group.entries()) {
+    const started = performance.now();
+    let statement: number | undefined;
+    try {
+      await conn.execute(`SAVEPOINT ${SAVEPOINT}`);
+      for (const [j, sql] of step.statements.entries()) {
+        statement = j + 1;
+        await conn.execute(conn.translate(sql));
+      }
+      statement = undefined;
+      const ms = Math.round(performance.now() - started);
+      if (step.direction === 'up') {
+        await store.insert({ revision: step.revision.id, name: step.revision.message, checksum: step.upChecksum, appliedAt: (o.now?.() ?? new Date()).toISOString(), executionMs: ms });
+      } else {
+        await store.remove(step.revision.id);
+      }
+      await conn.execute(`RELEASE ${SAVEPOINT}`);
+      results.push({ ...base(step), status: o.done(step), ms });
+    } catch (err) {
+      const failed: StepResult = {
+        ...base(step),
+        status: 'failed',
+        ms: Math.round(performance.now() - started),
+        failedStatement: statement,
+        failedSql: statement ? firstLine(step.statements[statement - 1]!) : undefined,
+        error: describeCause(err),
+        cause: err,
+      };
+      try {
+        await conn.execute(`ROLLBACK TO ${SAVEPOINT}`);
+        await conn.execute(`RELEASE ${SAVEPOINT}`);
+        await conn.commit();
+      } catch {
+        // The earlier revisions could not be committed (a full disk...): nothing of the group stayed.
+        await conn.rollback();
+        return { results: [], ok: false, retry: true };
+      }
+      results.push(failed, ...group.slice(k + 1).map((s) => ({ ...base(s), status: 'not-run' as const, ms: 0 })));
+      return { results, ok: false };
+    }
+  }
+  try {
+    await conn.commit();
+  } catch {
+    await conn.rollback();
+    return { results: [], ok: false, retry: true };
+  }
+  return { results, ok: true };
+}
