@@ -18,7 +18,16 @@ RUN_FLAGS = $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run) $(if $(filter 1 yes 
 q = '$(subst $(newline), ,$(subst ','"'"',$(value $1)))'
 need = $(if $(value $1),,$(error $1 is required: $2))
 
-INSTALLED := node_modules/.sluice-installed
+# REVISION as one argument when it was given (command line or environment), even empty: sluice refuses
+# an empty revision. Nothing when it was not given, so the command's default applies (head for
+# migrate-up, -1 for migrate-down). (`unexport` above defines it, with origin "file", when unset.)
+revision_arg = $(if $(filter command% environment%,$(origin REVISION)),$(call q,REVISION))
+
+# npm's own record of an install (written by npm ci / npm install, with or without --omit=dev): a
+# deploy that ran `npm ci --omit=dev` itself is not installed again. The install builds dist/ (npm's
+# `prepare` runs the build; typescript is a dependency, not a devDependency, so an install without
+# dev dependencies still compiles). Nothing is compiled when a migrate target runs on a built tree.
+INSTALLED := node_modules/.package-lock.json
 BUILT := dist/.built
 SOURCES := $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json
 
@@ -31,11 +40,10 @@ help: ## list the targets
 $(INSTALLED): package.json package-lock.json
 	@echo "installing dependencies (npm ci)..."
 	@npm ci --no-audit --no-fund --loglevel=error
-	@touch $@
+	@test -e $@ || touch $@
 
 $(BUILT): $(INSTALLED) $(SOURCES)
 	@npm run -s build
-	@touch $@
 
 deps: $(BUILT) ## install dependencies and build the CLI when missing or stale
 
@@ -49,14 +57,14 @@ migrate-downs: deps ## write missing down files for an existing drizzle-kit hist
 	@npm run -s migrate:downs
 
 migrate-up: deps ## [REVISION=head|<rev>|+N]: apply pending revisions
-	@npm run -s migrate:up -- $(call q,REVISION) $(RUN_FLAGS)
+	@npm run -s migrate:up -- $(revision_arg) $(RUN_FLAGS)
 
 migrate-down: deps ## [REVISION=-1|-N|<rev>|base]: revert revisions
-	@npm run -s migrate:down -- $(call q,REVISION) $(RUN_FLAGS)
+	@npm run -s migrate:down -- $(revision_arg) $(RUN_FLAGS)
 
-migrate-stamp: deps ## REVISION=<rev>|head|base: record the revision, running no SQL
+migrate-stamp: deps ## REVISION=<rev>|head|base [PURGE=1]: record the revision, running no SQL (PURGE=1 empties the version table first)
 	$(call need,REVISION,make migrate-stamp REVISION=<rev>|head|base)
-	@npm run -s migrate:stamp -- $(call q,REVISION)
+	@npm run -s migrate:stamp -- $(call q,REVISION) $(if $(filter 1 yes true,$(PURGE)),--purge) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
 
 migrate-history: deps ## every revision with applied times and markers
 	@npm run -s migrate:history

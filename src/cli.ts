@@ -9,6 +9,7 @@ import { ExitCode, SluiceError, type ExitCodeValue } from './errors.js';
 import { consolePrinter, passwordsIn, type Printer } from './printer.js';
 import { formatCreate, formatHistory, formatMove, formatShow, formatStatus, formatStep } from './format.js';
 import type { MoveOptions } from './commands/migrate.js';
+import { requireRevisionName } from './revision.js';
 
 const VERSION = '0.1.0';
 
@@ -44,7 +45,14 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
   };
   const stepPrinter = (): Pick<MoveOptions, 'onStep'> => (g().json ? {} : { onStep: (r) => printer.line(formatStep(r)) });
 
-  const moveCommand = (name: string, description: string, verb: string, fn: (o: MoveOptions) => Promise<import('./commands/migrate.js').MoveResult>, defaultRev?: string) =>
+  type MoveFlags = { dryRun?: boolean; allowChanged?: boolean; singleTransaction?: boolean; backup?: boolean; purge?: boolean };
+  const moveCommand = (
+    name: string,
+    description: string,
+    verb: string,
+    fn: (o: MoveOptions & { purge?: boolean }) => Promise<import('./commands/migrate.js').MoveResult>,
+    defaultRev?: string,
+  ) =>
     program
       .command(name)
       .description(description)
@@ -53,15 +61,18 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
       .option('--allow-changed', 'proceed although an applied up file changed since it was applied')
       .option('--single-transaction', 'run all revisions in one transaction: all or nothing')
       .option('--no-backup', 'SQLite: skip the backup taken before a change')
-      .action(async (revision: string | undefined, opts: { dryRun?: boolean; allowChanged?: boolean; singleTransaction?: boolean; backup?: boolean }) => {
+      .action(async (revision: string | undefined, opts: MoveFlags) => {
+        // An argument given but empty ('' from a script or REVISION=) is refused, never read as the default.
+        if (revision !== undefined) requireRevisionName(revision, defaultRev);
         const result = await fn({
           ...common(),
           ...stepPrinter(),
-          revision: revision || defaultRev,
+          revision: revision ?? defaultRev,
           dryRun: opts.dryRun,
           allowChanged: opts.allowChanged,
           singleTransaction: opts.singleTransaction,
           noBackup: opts.backup === false,
+          purge: opts.purge,
         });
         out(result, () => formatMove(verb, result));
       });
@@ -71,7 +82,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
   moveCommand('down', 'revert applied revisions down to the target', 'downgrade', async (o) => (await migrate()).downgrade(o), '-1');
   moveCommand('stamp', 'record the database as being at the target, running no migration SQL', 'stamp', async (o) =>
     (await migrate()).stamp({ ...o, revision: o.revision! }),
-  );
+  ).option('--purge', 'first empty the version table, whatever it holds (a database stamped at revisions the folder no longer has)');
 
   program
     .command('reset')
@@ -98,7 +109,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .description('every revision, newest first, with applied times and markers')
     .action(async () => {
       const result = await (await import('./commands/inspect.js')).history(common());
-      out(result, () => formatHistory(result));
+      out(result, () => withUnreadNote(formatHistory(result), result.databaseError, /^\s+created \S+\s+/));
     });
 
   program
@@ -106,8 +117,9 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .description("a revision's metadata, up SQL and down SQL")
     .argument('<revision>', 'a tag, a number or a unique tag prefix')
     .action(async (revision: string) => {
+      requireRevisionName(revision);
       const result = await (await import('./commands/inspect.js')).show({ ...common(), revision });
-      out(result, () => formatShow(result));
+      out(result, () => withUnreadNote(formatShow(result), result.databaseError, /^applied:\s+/));
     });
 
   program
@@ -179,6 +191,17 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
   } catch (err) {
     return report(err, printer, !!program.opts<Globals>().verbose, !!program.opts<Globals>().json);
   }
+}
+
+/**
+ * history and show when the database could not be read: the note goes under the first line, and the
+ * applied state on the lines `stateLine` matches reads "unknown" instead of "pending".
+ */
+function withUnreadNote(lines: string[], databaseError: string | undefined, stateLine: RegExp): string[] {
+  if (databaseError === undefined) return lines;
+  const note = `note: the database could not be read, so applied markers are unknown (${databaseError})`;
+  const marked = lines.map((l) => (stateLine.test(l) ? l.replace(/pending/, 'unknown') : l));
+  return [marked[0] ?? '', note, ...marked.slice(1)];
 }
 
 async function ask(question: string): Promise<boolean> {

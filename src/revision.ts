@@ -52,8 +52,23 @@ export function outOfOrder(history: readonly Revision[], applied: ReadonlySet<st
   return history.filter((r) => r.index < cur && !applied.has(r.id));
 }
 
+/**
+ * A revision given explicitly (an argument, REVISION=) must name something: an empty or blank string
+ * is refused, never read as the default (`up ''` is not `up head`, `down ''` is not `down -1`). Leave
+ * the argument out to get the default. Returns the name trimmed.
+ */
+export function requireRevisionName(spec: unknown, defaultHint?: string): string {
+  const name = typeof spec === 'string' ? spec.trim() : '';
+  if (name === '') {
+    const leaveOut = defaultHint ? ` (or leave it out for ${defaultHint})` : '';
+    throw new UsageError(`empty revision; give head, base, +N, -N, a tag or a number${leaveOut}`);
+  }
+  return name;
+}
+
 /** Find a revision by tag, number (`3`, `0003`) or unique tag prefix. */
-export function findRevision(history: readonly Revision[], name: string): Revision {
+export function findRevision(history: readonly Revision[], spec: string): Revision {
+  const name = requireRevisionName(spec);
   const exact = history.find((r) => r.id === name);
   if (exact) return exact;
   if (/^\d+$/.test(name)) {
@@ -101,8 +116,7 @@ function distance(a: string, b: string): number {
  * unique tag prefix. Relative targets count from the current revision and must stay inside the history.
  */
 export function resolveTarget(history: readonly Revision[], applied: ReadonlySet<string>, spec: string): number {
-  const name = spec.trim();
-  if (name === '') throw new UsageError('empty revision; give head, base, +N, -N, a tag or a number');
+  const name = requireRevisionName(spec);
   if (name === 'head' || name === 'heads') return history.length - 1;
   if (name === 'base') return BASE;
   const rel = /^([+-])(\d+)$/.exec(name);

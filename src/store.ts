@@ -3,6 +3,7 @@
  * dialect interface (same SQL for every dialect; identifiers quoted, values bound).
  */
 import type { Connection } from './dialect/types.js';
+import { ConfigError, describeCause } from './errors.js';
 
 export const VERSION_TABLE = 'sluice_version';
 
@@ -25,26 +26,36 @@ export class VersionStore {
     return this.conn.tableExists(VERSION_TABLE);
   }
 
-  /** Create the namespace and the table if missing. */
+  /** Create the namespace and the table if missing. A role lacking the rights for that gets a PrivilegeError naming the grant. */
   async ensure(): Promise<void> {
-    await this.conn.prepareNamespace();
+    try {
+      await this.conn.prepareNamespace();
+    } catch (err) {
+      throw await this.privilegeError(err, 'create-schema');
+    }
     if (await this.exists()) return;
-    await this.conn.execute(
-      `CREATE TABLE IF NOT EXISTS ${this.table} (
+    try {
+      await this.conn.execute(
+        `CREATE TABLE IF NOT EXISTS ${this.table} (
   "revision" varchar(255) PRIMARY KEY NOT NULL,
   "name" text NOT NULL,
   "checksum" varchar(64) NOT NULL,
   "applied_at" ${this.conn.timestampType} NOT NULL,
   "execution_ms" integer NOT NULL
 )`,
-    );
+      );
+    } catch (err) {
+      throw await this.privilegeError(err, 'write');
+    }
   }
 
   async list(): Promise<AppliedRow[]> {
     if (!(await this.exists())) return [];
-    const rows = await this.conn.query<Record<string, unknown>>(
-      `SELECT "revision", "name", "checksum", "applied_at", "execution_ms" FROM ${this.table} ORDER BY "revision"`,
-    );
+    const rows = await this.conn
+      .query<Record<string, unknown>>(`SELECT "revision", "name", "checksum", "applied_at", "execution_ms" FROM ${this.table} ORDER BY "revision"`)
+      .catch(async (err) => {
+        throw await this.privilegeError(err, 'read');
+      });
     return rows.map((r) => ({
       revision: String(r.revision),
       name: String(r.name),
@@ -52,6 +63,40 @@ export class VersionStore {
       appliedAt: r.applied_at instanceof Date ? r.applied_at.toISOString() : String(r.applied_at),
       executionMs: Number(r.execution_ms),
     }));
+  }
+
+  /** Delete every row (stamp --purge), whatever revisions they name. */
+  async purge(): Promise<void> {
+    await this.conn.execute(`DELETE FROM ${this.table}`);
+  }
+
+  /**
+   * PostgreSQL's insufficient_privilege (SQLSTATE 42501) while sluice sets up or reads its own table is
+   * a configuration problem (the role in DATABASE_URL, the schema in DATABASE_SCHEMA), not a bug: one
+   * line naming role, schema, database and the grant that fixes it. Other errors pass through unchanged.
+   */
+  private async privilegeError(err: unknown, phase: 'create-schema' | 'write' | 'read'): Promise<unknown> {
+    if (!isPrivilegeError(err)) return err;
+    const schema = /^"((?:[^"]|"")*)"\./.exec(this.table)?.[1]?.replace(/""/g, '"') ?? '?';
+    let role = '?';
+    let database = '?';
+    try {
+      const rows = await this.conn.query<{ role: string; db: string }>('SELECT current_user AS "role", current_database() AS "db"');
+      role = rows[0]?.role ?? role;
+      database = rows[0]?.db ?? database;
+    } catch {
+      /* keep the placeholders: the message still names the schema and the cause */
+    }
+    const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
+    const why = `${describeCause(err)}, SQLSTATE 42501`;
+    const elsewhere = 'or set DATABASE_SCHEMA to a schema the role owns';
+    const message =
+      phase === 'create-schema'
+        ? `role ${q(role)} may not create schema ${q(schema)} in database ${q(database)} (${why}); have an administrator run GRANT CREATE ON DATABASE ${q(database)} TO ${q(role)} (or CREATE SCHEMA ${q(schema)} AUTHORIZATION ${q(role)}), ${elsewhere}`
+        : phase === 'write'
+          ? `role ${q(role)} may not create sluice's version table in schema ${q(schema)} of database ${q(database)} (${why}); have the schema's owner GRANT USAGE, CREATE ON SCHEMA ${q(schema)} TO ${q(role)}, ${elsewhere}`
+          : `role ${q(role)} may not read sluice's version table in schema ${q(schema)} of database ${q(database)} (${why}); have the owner GRANT USAGE ON SCHEMA ${q(schema)} TO ${q(role)} and GRANT SELECT ON ${q(schema)}.${q(VERSION_TABLE)} TO ${q(role)}, ${elsewhere}`;
+    return new PrivilegeError(message, { cause: err });
   }
 
   async has(revision: string): Promise<boolean> {
@@ -71,4 +116,12 @@ export class VersionStore {
   async remove(revision: string): Promise<void> {
     await this.conn.query(`DELETE FROM ${this.table} WHERE "revision" = ${this.conn.param(1)}`, [revision], 'sluice_version_delete');
   }
+}
+
+/** The database role lacks a privilege sluice needs for its own table or schema (a configuration error, exit 2). */
+export class PrivilegeError extends ConfigError {}
+
+/** PostgreSQL insufficient_privilege. */
+export function isPrivilegeError(err: unknown): boolean {
+  return !!err && typeof err === 'object' && (err as { code?: unknown }).code === '42501';
 }

@@ -86,7 +86,8 @@ async function roundTrip(
   options: CommandOptions & { onCheck?: (d: DialectName, c: CheckItem) => void },
 ): Promise<DialectCheck> {
   const target = parseDatabaseTarget(env, root);
-  const common = { cwd: root, env, config: options.config };
+  // Scratch databases: no SQLite backups of them in the project's .sluice/backups.
+  const common = { cwd: root, env, config: options.config, noBackup: true };
   const checks: CheckItem[] = [];
   const record = (c: CheckItem) => {
     checks.push(c);

@@ -5,6 +5,9 @@ import { loadContext, upOf, withSession, type CommandOptions } from '../context.
 import { currentIndex, findRevision, labelOf, outOfOrder } from '../revision.js';
 import { downIsEmpty, downIsStale, parseDownHeader, readDown, readUp, rel, withMessages, type RevisionFile } from '../source.js';
 import { checksum } from '../sql.js';
+import { ConnectionError } from '../errors.js';
+import { PrivilegeError, type AppliedRow } from '../store.js';
+import type { Context } from '../context.js';
 
 export interface StatusResult {
   database: string;
@@ -51,28 +54,48 @@ export interface HistoryRow {
 export interface HistoryResult {
   database: string;
   revisions: HistoryRow[];
+  /**
+   * Set when the database could not be read (unreachable, not readable by this role): the history
+   * comes from the folder alone, every appliedAt is null and no revision is marked current.
+   */
+  databaseError?: string;
+}
+
+/**
+ * The applied rows for history and show, which must work without a database: when it cannot be
+ * reached or read, `error` says why and the rows are unknown. Other errors (bad configuration,
+ * integrity) still stop the command.
+ */
+async function appliedOrUnknown(ctx: Context): Promise<{ database: string; applied: AppliedRow[] | null; error?: string }> {
+  try {
+    return await withSession(ctx, false, async ({ conn, applied }) => ({ database: conn.display, applied }));
+  } catch (err) {
+    if (!(err instanceof ConnectionError) && !(err instanceof PrivilegeError)) throw err;
+    const t = ctx.target;
+    return { database: t.dialect === 'postgresql' ? `${t.display} (schema ${t.schema})` : t.display, applied: null, error: err.message };
+  }
 }
 
 export async function history(options: CommandOptions = {}): Promise<HistoryResult> {
   const ctx = await loadContext(options);
   withMessages(ctx.history);
   const revs = ctx.history.revisions;
-  return withSession(ctx, false, async ({ conn, applied, appliedIds }) => {
-    const appliedAt = new Map(applied.map((a) => [a.revision, a.appliedAt]));
-    const cur = currentIndex(revs, appliedIds);
-    return {
-      database: conn.display,
-      revisions: revs.map((r) => ({
-        revision: r.id,
-        message: r.message,
-        createdAt: new Date(r.createdAt).toISOString(),
-        appliedAt: appliedAt.get(r.id) ?? null,
-        current: r.index === cur,
-        head: r.index === revs.length - 1,
-        down: downState(r, upOf(ctx, r)),
-      })),
-    };
-  });
+  const { database, applied, error } = await appliedOrUnknown(ctx);
+  const appliedAt = new Map((applied ?? []).map((a) => [a.revision, a.appliedAt]));
+  const cur = applied ? currentIndex(revs, new Set(applied.map((a) => a.revision))) : undefined;
+  return {
+    database,
+    revisions: revs.map((r) => ({
+      revision: r.id,
+      message: r.message,
+      createdAt: new Date(r.createdAt).toISOString(),
+      appliedAt: appliedAt.get(r.id) ?? null,
+      current: r.index === cur,
+      head: r.index === revs.length - 1,
+      down: downState(r, upOf(ctx, r)),
+    })),
+    ...(error === undefined ? {} : { databaseError: error }),
+  };
 }
 
 function downState(r: RevisionFile, up: string): HistoryRow['down'] {
@@ -94,6 +117,8 @@ export interface ShowResult {
   down: string | null;
   warnings: string[];
   manualReason: string | null;
+  /** Set when the database could not be read: appliedAt is then unknown (null), not "pending". */
+  databaseError?: string;
 }
 
 /** A revision's metadata, up SQL and down SQL. Reads the database only to tell whether it is applied. */
@@ -104,7 +129,8 @@ export async function show(options: CommandOptions & { revision: string }): Prom
   const up = readUp(rev);
   const down = readDown(rev);
   const header = down ? parseDownHeader(down) : { warnings: [], manualReason: undefined };
-  const appliedAt = await withSession(ctx, false, async ({ applied }) => applied.find((a) => a.revision === rev.id)?.appliedAt ?? null);
+  const { applied, error } = await appliedOrUnknown(ctx);
+  const appliedAt = applied?.find((a) => a.revision === rev.id)?.appliedAt ?? null;
   return {
     revision: rev.id,
     number: rev.number,
@@ -117,5 +143,6 @@ export async function show(options: CommandOptions & { revision: string }): Prom
     down,
     warnings: downIsStale(up, down) ? [...header.warnings, 'the up changed after this down was generated: check the down still undoes it'] : header.warnings,
     manualReason: header.manualReason ?? null,
+    ...(error === undefined ? {} : { databaseError: error }),
   };
 }

@@ -6,11 +6,11 @@ import { checkIntegrity, loadContext, upOf, withSession, type CommandOptions, ty
 import { preflightDown } from '../preflight.js';
 import { prepareStep, runSteps, type PreparedStep, type StepResult } from '../engine.js';
 import { openConnection } from '../dialect/index.js';
-import { ConnectionLost, MigrationFailed, MissingDown, Refused } from '../errors.js';
+import { ConnectionLost, describeCause, MigrationFailed, MissingDown, Refused, UsageError } from '../errors.js';
 import { VersionStore } from '../store.js';
-import { currentIndex, labelOf, outOfOrder, plan, planStamp, resolveTarget, type Step } from '../revision.js';
+import { currentIndex, labelOf, outOfOrder, plan, planStamp, requireRevisionName, resolveTarget, type Step } from '../revision.js';
 import { downIsEmpty, downIsStale, parseDownHeader, readDown, rel, type RevisionFile } from '../source.js';
-import { isOnlyComments } from '../sql.js';
+import { checksum, isOnlyComments } from '../sql.js';
 
 export interface MoveOptions extends CommandOptions {
   /** Target revision: head, base, +N, -N, a tag, a number. */
@@ -168,9 +168,58 @@ export function downgrade(options: MoveOptions = {}): Promise<MoveResult> {
   return move('downgrade', options, '-1');
 }
 
-/** Record the database as being at the target, running no migration SQL. */
-export function stamp(options: MoveOptions & { revision: string }): Promise<MoveResult> {
-  return move('stamp', options, options.revision);
+/**
+ * Record the database as being at the target, running no migration SQL. `purge` (Alembic's
+ * `stamp --purge`): empty the version table first, whatever it holds, then record the target.
+ */
+export async function stamp(options: MoveOptions & { revision: string; purge?: boolean }): Promise<MoveResult> {
+  const revision = requireRevisionName(options.revision);
+  if (options.purge) return purgeAndStamp({ ...options, revision });
+  return move('stamp', { ...options, revision }, revision);
+}
+
+/**
+ * stamp --purge: for a version table the folder no longer explains (revisions it lacks, "database
+ * ahead of the code"). In one transaction: delete every row, then record every revision up to the
+ * target as applied now, with the checksum of today's up file. No migration SQL runs. Relative
+ * targets are refused: once the table is emptied there is no current revision to count from.
+ */
+async function purgeAndStamp(options: MoveOptions & { revision: string }): Promise<MoveResult> {
+  if (/^[+-]\d+$/.test(options.revision)) {
+    throw new UsageError(`stamp --purge needs head, base, a tag or a number, not the relative ${options.revision}: the purged table has no current revision to count from`);
+  }
+  const ctx = await loadContext(options);
+  const history = ctx.history.revisions;
+  const target = resolveTarget(history, new Set(), options.revision);
+  return withSession(ctx, !options.dryRun, async ({ conn, store, applied, appliedIds }) => {
+    const keep = history.filter((r) => r.index <= target);
+    const keepIds = new Set(keep.map((r) => r.id));
+    const steps: StepResult[] = [
+      ...applied.filter((a) => !keepIds.has(a.revision)).reverse().map((a) => ({ revision: a.revision, direction: 'down' as const, status: 'unstamped' as const, ms: 0, statements: 0 })),
+      ...keep.filter((r) => !appliedIds.has(r.id)).map((r) => ({ revision: r.id, direction: 'up' as const, status: 'stamped' as const, ms: 0, statements: 0 })),
+    ];
+    const base = {
+      database: conn.display,
+      from: applied.length ? applied[applied.length - 1]!.revision : 'base',
+      to: labelOf(history, target),
+      outOfOrder: [],
+    };
+    if (options.dryRun) return { ...base, dryRun: true, steps: steps.map((s) => ({ ...s, status: 'not-run' as const })), sql: [] };
+    const now = new Date().toISOString();
+    await conn.begin();
+    try {
+      await store.purge();
+      for (const r of keep) {
+        await store.insert({ revision: r.id, name: r.message, checksum: checksum(upOf(ctx, r as RevisionFile)), appliedAt: now, executionMs: 0 });
+      }
+      await conn.commit();
+    } catch (err) {
+      await conn.rollback();
+      throw new MigrationFailed(`stamp --purge failed and was rolled back, the version table is as before: ${describeCause(err)}`, labelOf(history, target), 0, { cause: err });
+    }
+    for (const s of steps) options.onStep?.(s);
+    return { ...base, dryRun: false, steps };
+  });
 }
 
 /** Down to base. Needs `confirmed` (the CLI asks on a terminal, or takes YES=1 / --yes). */
