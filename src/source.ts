@@ -60,6 +60,9 @@ function checkJournal(file: string, entries: JournalEntry[]): void {
   const tags = new Map<string, number>();
   const idxs = new Map<number, string>();
   entries.forEach((e, i) => {
+    if (e.tag === '' || e.tag.startsWith('.') || /[\/\\\0]/.test(e.tag)) {
+      throw new IntegrityError(`${rel(file)}: entry ${i} has tag ${JSON.stringify(e.tag)}, which is not a file name in the folder; restore the journal from version control`);
+    }
     const seen = tags.get(e.tag);
     if (seen !== undefined) {
       throw new IntegrityError(`${rel(file)} lists revision ${e.tag} twice (entries ${seen} and ${i}); remove the duplicate entry (a merge usually leaves it)`);
@@ -131,17 +134,20 @@ function isSymlink(file: string): boolean {
  */
 export function readRevisionFile(file: string, what: string): string {
   const folder = path.dirname(file);
-  let real: string;
-  try {
-    real = realpathSync(file);
-  } catch (err) {
-    throw new IntegrityError(`${what}: ${rel(file)} is a link to nothing; restore the file from version control`, { cause: err });
+  let st = lstatSync(file);
+  let real = file;
+  if (st.isSymbolicLink()) {
+    try {
+      real = realpathSync.native(file);
+    } catch (err) {
+      throw new IntegrityError(`${what}: ${rel(file)} is a link to nothing; restore the file from version control`, { cause: err });
+    }
+    const inside = path.relative(realFolder(folder), real);
+    if (inside.startsWith('..') || path.isAbsolute(inside)) {
+      throw new IntegrityError(`${what}: ${rel(file)} points outside the migration folder (to ${real}); replace the link with the file itself`);
+    }
+    st = statSync(real);
   }
-  const inside = path.relative(realpathSync(folder), real);
-  if (inside.startsWith('..') || path.isAbsolute(inside)) {
-    throw new IntegrityError(`${what}: ${rel(file)} points outside the migration folder (to ${real}); replace the link with the file itself`);
-  }
-  const st = statSync(real);
   if (!st.isFile()) throw new IntegrityError(`${what}: ${rel(file)} is not a regular file (a ${st.isDirectory() ? 'directory' : 'special file'}); replace it with the SQL file`);
   const bytes = readFileSync(real);
   const nul = bytes.indexOf(0);
@@ -149,6 +155,13 @@ export function readRevisionFile(file: string, what: string): string {
   const bad = invalidUtf8At(bytes);
   if (bad >= 0) throw new IntegrityError(`${what}: ${rel(file)} is not valid UTF-8 (byte offset ${bad}); save it as UTF-8`);
   return bytes.toString('utf8');
+}
+
+const realFolders = new Map<string, string>();
+function realFolder(folder: string): string {
+  let real = realFolders.get(folder);
+  if (!real) realFolders.set(folder, (real = realpathSync.native(folder)));
+  return real;
 }
 
 /** Offset of the first byte that breaks UTF-8, or -1 (overlongs, surrogates and > U+10FFFF included). */
