@@ -43,6 +43,8 @@ export interface MoveResult {
 type Kind = 'upgrade' | 'downgrade' | 'stamp';
 
 async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Promise<MoveResult> {
+  // An explicitly empty target is a mistake (not "head"): refused before anything is opened or created.
+  if (options.revision !== undefined) requireRevisionName(options.revision, kind === 'stamp' ? undefined : defaultTarget);
   const ctx = await loadContext(options);
   const write = !options.dryRun;
   return withSession(ctx, write, async ({ conn, store, applied, appliedIds }) => {
