@@ -123,6 +123,15 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     });
 
   program
+    .command('sql')
+    .description('offline SQL: print the script that moves a database between two revisions, with no connection')
+    .argument('<range>', '<from>:<to> (from defaults to base), e.g. base:head, 0001:head, head:-2, head:base')
+    .action(async (range: string) => {
+      const result = await (await import('./commands/offline.js')).offlineSql({ ...common(), range });
+      out(result, () => [result.sql.trimEnd()]);
+    });
+
+  program
     .command('create')
     .description('generate a revision from the models (drizzle-kit) and write its down SQL')
     .requiredOption('-m, --message <text>', 'what the revision does')

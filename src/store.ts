@@ -15,6 +15,17 @@ export interface AppliedRow {
   executionMs: number;
 }
 
+/** The version table's DDL (also printed by offline SQL). */
+export function versionTableDdl(table: string, timestampType: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${table} (
+  "revision" varchar(255) PRIMARY KEY NOT NULL,
+  "name" text NOT NULL,
+  "checksum" varchar(64) NOT NULL,
+  "applied_at" ${timestampType} NOT NULL,
+  "execution_ms" integer NOT NULL
+)`;
+}
+
 export class VersionStore {
   constructor(private readonly conn: Connection) {}
 
@@ -35,15 +46,7 @@ export class VersionStore {
     }
     if (await this.exists()) return;
     try {
-      await this.conn.execute(
-        `CREATE TABLE IF NOT EXISTS ${this.table} (
-  "revision" varchar(255) PRIMARY KEY NOT NULL,
-  "name" text NOT NULL,
-  "checksum" varchar(64) NOT NULL,
-  "applied_at" ${this.conn.timestampType} NOT NULL,
-  "execution_ms" integer NOT NULL
-)`,
-      );
+      await this.conn.execute(versionTableDdl(this.table, this.conn.timestampType));
     } catch (err) {
       throw await this.privilegeError(err, 'write');
     }

@@ -133,7 +133,7 @@ async function readBackAfterLoss(ctx: Context): Promise<{ revision: string }[] |
 }
 
 /** Read the SQL a step runs, refusing before any change when a needed down is missing or empty. */
-async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): Promise<PreparedStep> {
+export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): Promise<PreparedStep> {
   const rev = step.revision as RevisionFile;
   const up = upOf(ctx, rev);
   let down: string | null = null;

@@ -201,7 +201,7 @@ export async function dumpPostgres(url: string, schema: string): Promise<string>
   const child = libpqConnection(url);
   const { stdout } = await promisify(execFile)(
     pgDumpPath(),
-    ['--schema-only', '--no-owner', '--no-privileges', '-n', schema, '-T', `${quoteIdent(schema)}.${quoteIdent(VERSION_TABLE)}`, '-d', child.conninfo],
+    ['--schema-only', '--no-owner', '--no-privileges', '-n', quoteIdent(schema), '-T', `${quoteIdent(schema)}.${quoteIdent(VERSION_TABLE)}`, '-d', child.conninfo],
     { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...child.env } },
   ).catch((err: { stderr?: string }) => {
     // pg_dump's own message (its first line), not execFile's "Command failed: <argv>".

@@ -1,0 +1,80 @@
+/**
+ * Offline SQL (Alembic's `upgrade --sql`): the script a DBA runs by hand to move a database from one
+ * revision to another, with no database connection. Same planner and the same file checks as
+ * migrate-up/down; per dialect and DATABASE_SCHEMA; with the version-table statements and the
+ * transaction boundaries (one transaction per revision; none for `-- sluice:no-transaction` ones).
+ */
+import { loadContext, type CommandOptions } from '../context.js';
+import { UsageError } from '../errors.js';
+import { labelOf, plan, requireRevisionName, resolveTarget, type Step } from '../revision.js';
+import { quoteIdent } from '../sql.js';
+import { translatePublic } from '../sqlparse.js';
+import { versionTableDdl, VERSION_TABLE } from '../store.js';
+import { prepareFor } from './migrate.js';
+
+export interface OfflineOptions extends CommandOptions {
+  /** `<from>:<to>` (from defaults to base), or `<to>` alone (from base). */
+  range: string;
+}
+
+export interface OfflineResult {
+  dialect: string;
+  schema?: string;
+  from: string;
+  to: string;
+  direction: 'up' | 'down';
+  revisions: string[];
+  sql: string;
+}
+
+/** A string as a SQL literal for the printed script (standard_conforming_strings on, as in PostgreSQL >= 9.1 and SQLite). */
+function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+export async function offlineSql(options: OfflineOptions): Promise<OfflineResult> {
+  const range = requireRevisionName(options.range);
+  const ctx = await loadContext(options);
+  const history = ctx.history.revisions;
+  const [fromSpec, toSpec] = range.includes(':') ? [range.slice(0, range.indexOf(':')) || 'base', range.slice(range.indexOf(':') + 1)] : ['base', range];
+  if (!toSpec) throw new UsageError(`revision range "${range}" has no target; write <from>:<to>, e.g. base:head or head:-2`);
+  if (/^[+-]/.test(fromSpec)) throw new UsageError(`revision range "${range}": the start must be base, head, a tag or a number (relative steps go after the colon, e.g. head:-2)`);
+  const fromIndex = resolveTarget(history, new Set<string>(), fromSpec);
+  const appliedAtFrom = new Set(history.filter((r) => r.index <= fromIndex).map((r) => r.id));
+  const toIndex = resolveTarget(history, appliedAtFrom, toSpec);
+  const direction = toIndex >= fromIndex ? 'up' : 'down';
+  const steps: Step[] = plan(history, appliedAtFrom, toIndex, direction);
+  const pg = ctx.target.dialect === 'postgresql';
+  const schema = ctx.target.schema ?? 'public';
+  const table = pg ? `${quoteIdent(schema)}.${quoteIdent(VERSION_TABLE)}` : quoteIdent(VERSION_TABLE);
+  const now = pg ? 'now()' : "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+  const out: string[] = [
+    `-- sluice offline SQL: ${ctx.target.dialect}${pg ? `, schema ${schema}` : ''}, ${labelOf(history, fromIndex)} -> ${labelOf(history, toIndex)} (${direction}, ${steps.length} revision${steps.length === 1 ? '' : 's'})`,
+    '-- Generated without a database connection; run it with psql -v ON_ERROR_STOP=1 -f, or sqlite3.',
+  ];
+  if (pg) out.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)};`, `SET search_path TO ${quoteIdent(schema)};`);
+  out.push(`${versionTableDdl(table, pg ? 'timestamptz' : 'text')};`);
+  for (const step of steps) {
+    const prepared = await prepareFor(ctx, step, false);
+    const statements = prepared.statements.map((s) => (pg ? translatePublic(s, schema) : s));
+    out.push('', `-- ${step.revision.id} (${step.direction})${prepared.noTransaction ? ': sluice:no-transaction, statements run one by one outside a transaction' : ''}`);
+    if (!prepared.noTransaction) out.push('BEGIN;');
+    for (const s of statements) out.push(`${s};`);
+    out.push(
+      step.direction === 'up'
+        ? `INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${literal(step.revision.id)}, ${literal(step.revision.message)}, ${literal(prepared.upChecksum)}, ${now}, 0);`
+        : `DELETE FROM ${table} WHERE "revision" = ${literal(step.revision.id)};`,
+    );
+    if (!prepared.noTransaction) out.push('COMMIT;');
+  }
+  return {
+    dialect: ctx.target.dialect,
+    schema: pg ? schema : undefined,
+    from: labelOf(history, fromIndex),
+    to: labelOf(history, toIndex),
+    direction,
+    revisions: steps.map((s) => s.revision.id),
+    sql: `${out.join('\n')}\n`,
+  };
+}
+
