@@ -32,7 +32,7 @@ BUILT := dist/.built
 SOURCES := $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json
 
 .PHONY: help deps build migrate-create migrate-downs migrate-up migrate-down migrate-stamp migrate-history \
-	migrate-status migrate-show migrate-sql migrate-reset db-up db-down db-connect db-test test bench clean
+	migrate-status migrate-show migrate-sql migrate-check migrate-reset db-up db-down db-connect db-test test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -79,6 +79,9 @@ migrate-show: deps ## REVISION=<rev>: metadata, up SQL and down SQL
 migrate-sql: deps ## REVISION=<from>:<to>: print the SQL a DBA would run (no database connection)
 	$(call need,REVISION,make migrate-sql REVISION=base:head)
 	@npm run -s migrate:sql -- -- $(call q,REVISION)
+
+migrate-check: deps ## CI: one head, models match the history, no drift in the database (exit 10 / 8 / 9)
+	@npm run -s migrate:check
 
 migrate-reset: deps ## down to base (asks on a terminal; YES=1 otherwise)
 	@npm run -s migrate:reset -- $(if $(filter 1 yes true,$(YES)),--yes) $(if $(filter 1 yes true,$(NO_BACKUP)),--no-backup) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)

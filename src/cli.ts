@@ -132,6 +132,21 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     });
 
   program
+    .command('verify')
+    .description('migrate-check: one head, models agree with the history, the live schema has not drifted (exit 10 / 8 / 9)')
+    .option('--no-database', 'skip the drift check even when DATABASE_URL is set')
+    .action(async (opts: { database?: boolean }) => {
+      const result = await (await import('./commands/verify.js')).verify({ ...common(), database: opts.database === false ? false : undefined });
+      out(result, () =>
+        result.findings.flatMap((f) => [
+          `${f.skipped ? 'skip' : f.ok ? 'ok  ' : 'FAIL'} ${f.check} (${f.dialect})${f.skipped ? `: ${f.skipped}` : f.ok ? '' : `: ${f.details.length} difference(s)`}`,
+          ...f.details.map((d) => `  ${d}`),
+        ]),
+      );
+      code = result.exitCode;
+    });
+
+  program
     .command('create')
     .description('generate a revision from the models (drizzle-kit) and write its down SQL')
     .requiredOption('-m, --message <text>', 'what the revision does')

@@ -48,6 +48,12 @@ export async function emptySnapshot(root: string, dialect: DialectName): Promise
   return dialect === 'postgresql' ? k.generateDrizzleJson({}) : k.generateSQLiteDrizzleJson({});
 }
 
+/** The snapshot drizzle-kit would write for these model exports (no files touched). */
+export async function generateSnapshot(root: string, dialect: DialectName, imports: Record<string, unknown>): Promise<Snapshot> {
+  const k = kit(root);
+  return dialect === 'postgresql' ? k.generateDrizzleJson(imports) : k.generateSQLiteDrizzleJson(imports);
+}
+
 /** SQL statements that take the schema from `from` to `to`, never prompting. */
 export async function diffSnapshots(root: string, dialect: DialectName, from: Snapshot, to: Snapshot): Promise<string[]> {
   const k = kit(root);

@@ -12,6 +12,12 @@ export const ExitCode = {
   connection: 5,
   refused: 6,
   connectionLost: 7,
+  /** migrate-check: the models and the history disagree. */
+  modelsDiffer: 8,
+  /** migrate-check: the live schema differs from what its applied revisions build. */
+  drift: 9,
+  /** migrate-check: the history has several heads (forked). */
+  multipleHeads: 10,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -87,6 +93,16 @@ export class MigrationFailed extends SluiceError {
     options?: { cause?: unknown },
   ) {
     super(message, ExitCode.migrationFailed, options);
+  }
+}
+
+/** The history forked (two branches each created a revision): every command refuses until it is merged. */
+export class MultipleHeads extends SluiceError {
+  constructor(
+    readonly heads: string[],
+    message: string,
+  ) {
+    super(message, ExitCode.multipleHeads);
   }
 }
 

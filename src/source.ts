@@ -10,7 +10,7 @@
 import { isUtf8 } from 'node:buffer';
 import { existsSync, lstatSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, IntegrityError, describeCause } from './errors.js';
+import { ConfigError, IntegrityError, MultipleHeads, describeCause } from './errors.js';
 import { numberOfTag, type Revision } from './revision.js';
 import { checksum, isOnlyComments } from './sql.js';
 
@@ -71,7 +71,10 @@ function checkJournal(file: string, entries: JournalEntry[]): void {
     if (typeof e.idx === 'number') {
       const other = idxs.get(e.idx);
       if (other !== undefined) {
-        throw new IntegrityError(`${rel(file)}: revisions ${other} and ${e.tag} share idx ${e.idx} (two branches each created a revision); renumber one of them after the other and regenerate its snapshot`);
+        throw new MultipleHeads(
+          [other, e.tag],
+          `${rel(file)} has two heads, ${other} and ${e.tag} (idx ${e.idx}: two branches each created a revision); renumber one of them after the other (its idx, tag, file names and snapshot prevId), then regenerate its down`,
+        );
       }
       idxs.set(e.idx, e.tag);
       const prev = entries[i - 1];

@@ -1,0 +1,169 @@
+/**
+ * `make migrate-check` (CLI `sluice verify`), for CI: three findings, each with its own exit code.
+ *  - heads: the history is one line (no two revisions with one number, no two snapshots continuing
+ *    the same parent): a forked history after a git merge has two heads;
+ *  - models: the models and the history agree — drizzle-kit's differ (its API, no files written)
+ *    finds nothing between the last snapshot and the models; otherwise the statements it would write;
+ *  - drift (with a database): the live schema equals the schema its applied revisions build on a
+ *    scratch database (SQLite: a temp file; PostgreSQL: a scratch schema on SLUICE_CHECK_DATABASE_URL
+ *    or the same server, dropped afterwards); otherwise the lines that differ.
+ */
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { historyFor, loadProjectConfig, parseDatabaseTarget, type DialectName } from '../config.js';
+import { loadContext, resolveEnv, withSession, type CommandOptions } from '../context.js';
+import { openConnection } from '../dialect/index.js';
+import { diffSnapshots, emptySnapshot, generateSnapshot } from '../downgen.js';
+import { ConfigError, describeCause, ExitCode, MultipleHeads, type ExitCodeValue } from '../errors.js';
+import { currentIndex, labelOf } from '../revision.js';
+import { readHistory, readSnapshot, rel, type History } from '../source.js';
+import { quoteIdent } from '../sql.js';
+import { upgrade } from './migrate.js';
+
+export const VerifyExit = { heads: ExitCode.multipleHeads, models: ExitCode.modelsDiffer, drift: ExitCode.drift } as const;
+
+export interface VerifyFinding {
+  check: 'heads' | 'models' | 'drift';
+  dialect: DialectName;
+  ok: boolean;
+  /** Set when the check could not run (e.g. no database for drift). */
+  skipped?: string;
+  /** What differs: heads, statements drizzle-kit would generate, or schema lines (- expected, + live). */
+  details: string[];
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** 0, or the exit code of the first failing check (heads 10, models 8, drift 9). */
+  exitCode: ExitCodeValue;
+  findings: VerifyFinding[];
+}
+
+/** Heads of a history: revisions that no other revision continues (by number and by snapshot prevId). */
+export function headsOf(history: History): string[] {
+  const revs = history.revisions;
+  const byNumber = new Map<number, string[]>();
+  for (const r of revs) byNumber.set(r.number, [...(byNumber.get(r.number) ?? []), r.id]);
+  const dupNumbers = [...byNumber.values()].filter((ids) => ids.length > 1);
+  const parents = new Map<string, string[]>();
+  for (const r of revs) {
+    let prevId: string | undefined;
+    try {
+      prevId = String(readSnapshot(history.dir, r).prevId ?? '');
+    } catch {
+      continue;
+    }
+    parents.set(prevId, [...(parents.get(prevId) ?? []), r.id]);
+  }
+  const forks = [...parents.values()].filter((ids) => ids.length > 1);
+  const branched = new Set([...dupNumbers, ...forks].flat());
+  if (branched.size === 0) return revs.length ? [revs.at(-1)!.id] : [];
+  return [...branched];
+}
+
+async function importModels(root: string, schema: string): Promise<Record<string, unknown>> {
+  const files: string[] = [];
+  for (const entry of schema.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (/[*?{[]/.test(entry)) throw new ConfigError(`models path ${entry} is a glob; migrate-check reads files and folders: list them in drizzle.config.ts's schema`);
+    const abs = path.resolve(root, entry);
+    const st = statSync(abs, { throwIfNoEntry: false });
+    if (!st) throw new ConfigError(`models file ${entry} (drizzle.config.ts schema) does not exist`);
+    if (st.isDirectory()) {
+      for (const f of readdirSync(abs, { recursive: true }) as string[]) if (/\.(m?ts|m?js)$/.test(f) && !f.endsWith('.d.ts')) files.push(path.join(abs, f));
+    } else files.push(abs);
+  }
+  const { tsImport } = await import('tsx/esm/api');
+  const imports: Record<string, unknown> = {};
+  for (const f of files) {
+    try {
+      Object.assign(imports, await tsImport(pathToFileURL(f).href, import.meta.url));
+    } catch (err) {
+      throw new ConfigError(`cannot load the models ${path.relative(root, f)}: ${describeCause(err)}`, { cause: err });
+    }
+  }
+  return imports;
+}
+
+async function checkModels(root: string, dialect: DialectName, history: History, schema: string): Promise<VerifyFinding> {
+  const last = history.revisions.at(-1);
+  const previous = last ? readSnapshot(history.dir, last) : await emptySnapshot(root, dialect);
+  const current = await generateSnapshot(root, dialect, await importModels(root, schema));
+  const statements = await diffSnapshots(root, dialect, previous, current);
+  return { check: 'models', dialect, ok: statements.length === 0, details: statements.map((s) => `would generate: ${s.replace(/\s+/g, ' ').trim()}`) };
+}
+
+/** Lines only in one of the two texts: `- ` expected (what the revisions build), `+ ` live. */
+function lineDiff(expected: string, live: string): string[] {
+  const a = new Set(expected.split('\n'));
+  const b = new Set(live.split('\n'));
+  return [...[...a].filter((l) => !b.has(l)).map((l) => `- ${l}`), ...[...b].filter((l) => !a.has(l)).map((l) => `+ ${l}`)];
+}
+
+async function checkDrift(options: CommandOptions): Promise<VerifyFinding> {
+  const ctx = await loadContext(options);
+  const dialect = ctx.target.dialect;
+  const { live, current } = await withSession(ctx, false, async ({ conn, applied, appliedIds }) => ({
+    live: await conn.dumpSchema(),
+    current: applied.length ? labelOf(ctx.history.revisions, currentIndex(ctx.history.revisions, appliedIds)) : 'base',
+  }));
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-verify-'));
+  const scratchSchema = `sluice_verify_${process.pid}_${Date.now() % 100000}`;
+  const scratch =
+    dialect === 'sqlite'
+      ? { ...ctx.env, DATABASE_URL: `file:${path.join(tmp, 'scratch.sqlite')}` }
+      : { ...ctx.env, DATABASE_URL: ctx.env.SLUICE_CHECK_DATABASE_URL ?? ctx.env.DATABASE_URL, DATABASE_SCHEMA: scratchSchema };
+  try {
+    if (current !== 'base') await upgrade({ cwd: ctx.root, env: scratch, config: options.config, revision: current, noBackup: true });
+    const conn = await openConnection(parseDatabaseTarget(scratch, ctx.root), { write: false, env: scratch });
+    let expected: string;
+    try {
+      expected = await conn.dumpSchema();
+    } finally {
+      await conn.close();
+    }
+    if (dialect === 'postgresql') expected = expected.split(quoteIdent(scratchSchema)).join(quoteIdent(ctx.target.schema!)).split(scratchSchema).join(ctx.target.schema!);
+    const details = lineDiff(expected, live);
+    return { check: 'drift', dialect, ok: details.length === 0, details };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    if (dialect === 'postgresql') {
+      const conn = await openConnection(parseDatabaseTarget(scratch, ctx.root), { write: true, env: scratch }).catch(() => null);
+      await conn?.execute(`DROP SCHEMA IF EXISTS ${quoteIdent(scratchSchema)} CASCADE`).catch(() => {});
+      await conn?.close();
+    }
+  }
+}
+
+export async function verify(options: CommandOptions & { database?: boolean } = {}): Promise<VerifyResult> {
+  const { root, env } = resolveEnv(options);
+  const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
+  const target = parseDatabaseTarget(env, root);
+  const findings: VerifyFinding[] = [];
+  for (const dialect of Object.keys(project.histories) as DialectName[]) {
+    const h = historyFor(project, dialect);
+    let history: History;
+    let heads: string[];
+    try {
+      history = readHistory(h.out, { allowMissing: true });
+      heads = headsOf(history);
+    } catch (err) {
+      if (!(err instanceof MultipleHeads)) throw err;
+      findings.push({ check: 'heads', dialect, ok: false, details: [err.message] });
+      continue;
+    }
+    findings.push({ check: 'heads', dialect, ok: heads.length <= 1, details: heads.length > 1 ? [`heads: ${heads.join(', ')} (${rel(h.out)} forked: run make migrate-merge, or renumber one branch after the other)`] : [] });
+    if (heads.length > 1) continue;
+    findings.push(await checkModels(root, dialect, history, h.schema));
+  }
+  const wantDb = options.database ?? ((env.DATABASE_URL ?? '').trim() !== '' || (target.dialect === 'sqlite' && existsSync(target.file!)));
+  const forked = findings.some((f) => f.check === 'heads' && !f.ok && f.dialect === target.dialect);
+  if (wantDb && !forked) findings.push(await checkDrift({ ...options, cwd: root, env }));
+  else {
+    const why = forked ? 'the history is forked' : `no database: DATABASE_URL is not set and ${target.display} does not exist`;
+    findings.push({ check: 'drift', dialect: target.dialect, ok: true, skipped: why, details: [] });
+  }
+  const failed = findings.find((f) => !f.ok);
+  return { ok: !failed, exitCode: failed ? VerifyExit[failed.check] : ExitCode.ok, findings };
+}

@@ -1,0 +1,61 @@
+/** make migrate-check (sluice verify): heads, models vs history, drift — each with its exit code. */
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { addUserColumn, describeFor, makeProject, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
+
+describe('make migrate-check: history and models', () => {
+  it('passes on the example; a model change is exit 8 naming what drizzle-kit would generate', () => {
+    const dir = makeProject();
+    const ok = runMake(dir, ['migrate-check']);
+    expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/ok {3}models \(sqlite\)/);
+    expect(ok.stdout).toMatch(/ok {3}models \(postgresql\)/);
+    addUserColumn(dir, 'nickname');
+    const r = runCli(dir, ['verify']);
+    expect(r.status, r.stdout + r.stderr).toBe(8);
+    expect(r.stdout).toMatch(/FAIL models \(sqlite\): 1 difference/);
+    expect(r.stdout).toMatch(/would generate: ALTER TABLE `users` ADD `nickname` text/);
+    expect(r.stdout).toMatch(/would generate: ALTER TABLE "users" ADD COLUMN "nickname" text/);
+    const json = JSON.parse(runCli(dir, ['--json', 'verify']).stdout);
+    expect(json).toMatchObject({ ok: false, exitCode: 8 });
+    expect(json.findings.filter((f: { ok: boolean }) => !f.ok).map((f: { check: string; dialect: string }) => `${f.check}:${f.dialect}`)).toEqual(['models:sqlite', 'models:postgresql']);
+  });
+
+  it('a forked history (two revisions with one idx after a merge) is exit 10 here and in every command', () => {
+    const dir = makeProject();
+    const folder = path.join(dir, 'drizzle', 'sqlite');
+    const journal = path.join(folder, 'meta', '_journal.json');
+    const j = JSON.parse(readFileSync(journal, 'utf8'));
+    const last = j.entries[3];
+    j.entries.push({ ...last, tag: '0003_other_branch', when: last.when + 1 });
+    writeFileSync(journal, JSON.stringify(j, null, 2));
+    cpSync(path.join(folder, `${last.tag}.sql`), path.join(folder, '0003_other_branch.sql'));
+    const r = runCli(dir, ['verify']);
+    expect(r.status, r.stdout + r.stderr).toBe(10);
+    expect(r.stdout).toMatch(/FAIL heads \(sqlite\)[^\n]*\n  .*two heads, 0003_add_phone_to_users and 0003_other_branch/);
+    const up = runCli(dir, ['up'], { DATABASE_URL: `file:${path.join(dir, 'f.sqlite')}` });
+    expect(up.status).toBe(10);
+    expect(up.stderr.trim().split('\n')).toHaveLength(1);
+    expect(up.stderr).toMatch(/two heads, 0003_add_phone_to_users and 0003_other_branch .*renumber one of them/);
+  });
+});
+
+for (const d of ['sqlite', 'postgresql'] as const) {
+  describeFor(d)(`make migrate-check: drift (${d})`, () => {
+    it('the live schema equals what its applied revisions build; a hand change is exit 9 naming it', async () => {
+      const dir = makeProject();
+      const env: Env = d === 'sqlite' ? { DATABASE_URL: `file:${path.join(dir, 'live.sqlite')}` } : { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('drift') };
+      expect(runCli(dir, ['up', '2'], env).status).toBe(0);
+      const clean = runCli(dir, ['verify'], env);
+      expect(clean.status, clean.stdout + clean.stderr).toBe(0);
+      expect(clean.stdout).toMatch(new RegExp(`ok {3}drift \\(${d}\\)`));
+      await sql(dir, env, 'ALTER TABLE users ADD COLUMN hand_added integer');
+      const r = runCli(dir, ['verify'], env);
+      expect(r.status, r.stdout + r.stderr).toBe(9);
+      expect(r.stdout).toMatch(new RegExp(`FAIL drift \\(${d}\\)`));
+      expect(r.stdout).toMatch(/\+ .*hand_added/);
+      expect(runCli(dir, ['verify', '--no-database'], env).status).toBe(0);
+    });
+  });
+}
