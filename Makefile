@@ -32,7 +32,7 @@ BUILT := dist/.built
 SOURCES := $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json
 
 .PHONY: help deps build migrate-create migrate-downs migrate-up migrate-down migrate-stamp migrate-history \
-	migrate-status migrate-show migrate-sql migrate-check migrate-reset db-up db-down db-connect db-test test bench clean
+	migrate-status migrate-show migrate-sql migrate-heads migrate-check migrate-reset db-up db-down db-connect db-test test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -79,6 +79,9 @@ migrate-show: deps ## REVISION=<rev>: metadata, up SQL and down SQL
 migrate-sql: deps ## REVISION=<from>:<to>: print the SQL a DBA would run (no database connection)
 	$(call need,REVISION,make migrate-sql REVISION=base:head)
 	@npm run -s migrate:sql -- -- $(call q,REVISION)
+
+migrate-heads: deps ## the head revision(s) of each history (more than one: a fork to merge)
+	@npm run -s migrate:heads
 
 migrate-check: deps ## CI: one head, models match the history, no drift in the database (exit 10 / 8 / 9)
 	@npm run -s migrate:check

@@ -132,6 +132,16 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     });
 
   program
+    .command('heads')
+    .description('the head revision(s) of each history; more than one means a forked history to merge')
+    .action(async () => {
+      const result = await (await import('./commands/verify.js')).heads(common());
+      out(result, () =>
+        result.dialects.map((d) => `${d.dialect} (${d.folder}): ${d.heads.length ? d.heads.join(', ') : 'no revisions'}${d.heads.length > 1 ? `  <- ${d.heads.length} heads: the history forked` : ''}`),
+      );
+    });
+
+  program
     .command('verify')
     .description('migrate-check: one head, models agree with the history, the live schema has not drifted (exit 10 / 8 / 9)')
     .option('--no-database', 'skip the drift check even when DATABASE_URL is set')

@@ -136,6 +136,27 @@ async function checkDrift(options: CommandOptions): Promise<VerifyFinding> {
   }
 }
 
+export interface HeadsResult {
+  dialects: { dialect: DialectName; folder: string; heads: string[] }[];
+}
+
+/** `make migrate-heads`: the head(s) of each dialect's history; more than one means a fork to merge. */
+export async function heads(options: CommandOptions = {}): Promise<HeadsResult> {
+  const { root, env } = resolveEnv(options);
+  const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
+  const dialects: HeadsResult['dialects'] = [];
+  for (const dialect of Object.keys(project.histories) as DialectName[]) {
+    const h = historyFor(project, dialect);
+    try {
+      dialects.push({ dialect, folder: rel(h.out), heads: headsOf(readHistory(h.out, { allowMissing: true })) });
+    } catch (err) {
+      if (!(err instanceof MultipleHeads)) throw err;
+      dialects.push({ dialect, folder: rel(h.out), heads: err.heads });
+    }
+  }
+  return { dialects };
+}
+
 export async function verify(options: CommandOptions & { database?: boolean } = {}): Promise<VerifyResult> {
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);

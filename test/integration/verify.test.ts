@@ -31,8 +31,12 @@ describe('make migrate-check: history and models', () => {
     j.entries.push({ ...last, tag: '0003_other_branch', when: last.when + 1 });
     writeFileSync(journal, JSON.stringify(j, null, 2));
     cpSync(path.join(folder, `${last.tag}.sql`), path.join(folder, '0003_other_branch.sql'));
+    expect(runMake(dir, ['migrate-heads']).stdout).toMatch(/postgresql \(drizzle\/postgresql\): 0003_add_phone_to_users\n/);
     const r = runCli(dir, ['verify']);
     expect(r.status, r.stdout + r.stderr).toBe(10);
+    const heads = runCli(dir, ['heads']);
+    expect(heads.status).toBe(0);
+    expect(heads.stdout).toMatch(/sqlite \(drizzle\/sqlite\): 0003_add_phone_to_users, 0003_other_branch {2}<- 2 heads: the history forked/);
     expect(r.stdout).toMatch(/FAIL heads \(sqlite\)[^\n]*\n  .*two heads, 0003_add_phone_to_users and 0003_other_branch/);
     const up = runCli(dir, ['up'], { DATABASE_URL: `file:${path.join(dir, 'f.sqlite')}` });
     expect(up.status).toBe(10);
