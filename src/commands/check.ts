@@ -15,6 +15,7 @@ import { readHistory } from '../source.js';
 import { quoteIdent } from '../sql.js';
 import { VersionStore } from '../store.js';
 import { downgrade, upgrade } from './migrate.js';
+import { checkModels, headsOf } from './verify.js';
 
 export interface CheckItem {
   name: string;
@@ -114,6 +115,16 @@ async function roundTrip(
       return false;
     }
   };
+  // pytest-alembic's first checks: one head, and the models match what the history builds.
+  const history = project.histories[dialect]!;
+  await attempt('single head', async () => {
+    const heads = headsOf(readHistory(history.out));
+    return heads.length > 1 ? `the history has ${heads.length} heads: ${heads.join(', ')}` : undefined;
+  });
+  await attempt('models match the history', async () => {
+    const f = await checkModels(root, dialect, readHistory(history.out), history.schema);
+    return f.ok ? undefined : f.details.join('\n');
+  });
   const dumps: string[] = [await dump()];
   let ok = true;
   for (const r of revs) {

@@ -86,7 +86,7 @@ async function importModels(root: string, schema: string): Promise<Record<string
   return imports;
 }
 
-async function checkModels(root: string, dialect: DialectName, history: History, schema: string): Promise<VerifyFinding> {
+export async function checkModels(root: string, dialect: DialectName, history: History, schema: string): Promise<VerifyFinding> {
   const last = history.revisions.at(-1);
   const previous = last ? readSnapshot(history.dir, last) : await emptySnapshot(root, dialect);
   const current = await generateSnapshot(root, dialect, await importModels(root, schema));

@@ -109,8 +109,8 @@ pgDescribe('make targets on PostgreSQL with DATABASE_SCHEMA', () => {
 
   it('db-test passes on both dialects', () => {
     const out = ok(runMake(dir, ['db-test'], { SLUICE_CHECK_DATABASE_URL: pgUrl() }));
-    expect(out).toMatch(/sqlite \(5 revisions\): 11 passed, 0 failed/);
-    expect(out).toMatch(/postgresql \(5 revisions\): 11 passed, 0 failed/);
+    expect(out).toMatch(/sqlite \(5 revisions\): 13 passed, 0 failed/);
+    expect(out).toMatch(/postgresql \(5 revisions\): 13 passed, 0 failed/);
   });
 });
 
@@ -154,7 +154,7 @@ pgDescribe('make migrate-downs adopts a drizzle-kit history it did not create', 
       else expect(readFileSync(file, 'utf8')).toBe(text);
     }
     const check = ok(runMake(dir, ['db-test'], { SLUICE_CHECK_DATABASE_URL: pgUrl() }));
-    expect(check).toMatch(/sqlite \(4 revisions\): 9 passed, 0 failed/);
-    expect(check).toMatch(/postgresql \(4 revisions\): 9 passed, 0 failed/);
+    expect(check).toMatch(/sqlite \(4 revisions\): 11 passed, 0 failed/);
+    expect(check).toMatch(/postgresql \(4 revisions\): 11 passed, 0 failed/);
   });
 });
