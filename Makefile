@@ -86,6 +86,11 @@ migrate-heads: deps ## the head revision(s) of each history (more than one: a fo
 migrate-check: deps ## CI: one head, models match the history, no drift in the database (exit 10 / 8 / 9)
 	@npm run -s migrate:check
 
+migrate-takeover: deps ## [DRY_RUN=1]: take over a database drizzle's migrator manages (records its rows in sluice_version, runs no SQL)
+	@npm run -s migrate:takeover -- $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
+
+.PHONY: migrate-takeover
+
 migrate-reset: deps ## down to base (asks on a terminal; YES=1 otherwise)
 	@npm run -s migrate:reset -- $(if $(filter 1 yes true,$(YES)),--yes) $(if $(filter 1 yes true,$(NO_BACKUP)),--no-backup) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
 

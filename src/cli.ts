@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, SluiceError, type ExitCodeValue } from './errors.js';
 import { consolePrinter, passwordsIn, type Printer } from './printer.js';
 import { formatCreate, formatHistory, formatMove, formatShow, formatStatus, formatStep } from './format.js';
+import { formatTakeover, takeoverLine, takeoverStatusLine } from './format-deploy.js';
 import type { MoveOptions } from './commands/migrate.js';
 import { requireRevisionName } from './revision.js';
 
@@ -43,7 +44,8 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     if (g().json) printer.json(value);
     else for (const l of lines()) printer.line(l);
   };
-  const stepPrinter = (): Pick<MoveOptions, 'onStep'> => (g().json ? {} : { onStep: (r) => printer.line(formatStep(r)) });
+  const stepPrinter = (): Pick<MoveOptions, 'onStep' | 'onTakeover'> =>
+    g().json ? {} : { onStep: (r) => printer.line(formatStep(r)), onTakeover: (t, dryRun) => printer.line(takeoverLine(t, dryRun)) };
 
   type MoveFlags = { dryRun?: boolean; allowChanged?: boolean; singleTransaction?: boolean; backup?: boolean; purge?: boolean };
   const moveCommand = (
@@ -101,7 +103,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .description('current revision, head and pending revisions')
     .action(async () => {
       const result = await (await import('./commands/inspect.js')).status(common());
-      out(result, () => formatStatus(result));
+      out(result, () => [...formatStatus(result), ...(result.takeover ? [takeoverStatusLine(result.takeover)] : [])]);
     });
 
   program
@@ -154,6 +156,16 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
         ]),
       );
       code = result.exitCode;
+    });
+
+  program
+    .command('takeover')
+    .description("take over a database drizzle's migrator manages: record its __drizzle_migrations rows in sluice_version, running no SQL")
+    .option('--dry-run', 'show what would be recorded; write nothing')
+    .option('--table <[schema.]name>', "drizzle's migrations table (default: drizzle.config.ts migrations, else drizzle.__drizzle_migrations)")
+    .action(async (opts: { dryRun?: boolean; table?: string }) => {
+      const result = await (await import('./commands/takeover.js')).takeover({ ...common(), dryRun: opts.dryRun, table: opts.table });
+      out(result, () => formatTakeover(result));
     });
 
   program

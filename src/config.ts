@@ -79,6 +79,8 @@ export interface HistoryConfig {
   out: string;
   /** Models (drizzle schema) path as configured, relative to the root. */
   schema: string;
+  /** drizzle's own migrations table, as drizzle-kit's `migrations: { table, schema }` configures it (takeover reads it). */
+  migrations?: { table?: string; schema?: string };
 }
 
 export interface ProjectConfig {
@@ -110,6 +112,7 @@ interface RawConfig {
   dialect?: string;
   out?: string;
   schema?: string | string[];
+  migrations?: { table?: unknown; schema?: unknown };
 }
 
 /**
@@ -141,7 +144,7 @@ function configCache(root: string, configFile: string) {
     const text = readFileSync(configFile, 'utf8');
     const names = [...new Set([...text.matchAll(/env\.([A-Za-z_][A-Za-z0-9_]*)|env\[['"]([^'"]+)['"]\]/g)].map((m) => m[1] ?? m[2]!))].sort();
     key = createHash('sha256')
-      .update(JSON.stringify([configFile, st.size, st.mtimeMs, names.map((n) => [n, process.env[n] ?? null])]))
+      .update(JSON.stringify(['v2', configFile, st.size, st.mtimeMs, names.map((n) => [n, process.env[n] ?? null])]))
       .digest('hex')
       .slice(0, 32);
   } catch {
@@ -180,7 +183,7 @@ function nearestNodeModules(from: string): string | undefined {
 function pick(def: unknown): RawConfig | undefined {
   let d = def as (RawConfig & { default?: RawConfig }) | undefined;
   if (d && d.default && !d.dialect) d = d.default;
-  return d ? { dialect: d.dialect, out: d.out, schema: d.schema } : undefined;
+  return d ? { dialect: d.dialect, out: d.out, schema: d.schema, migrations: d.migrations } : undefined;
 }
 
 async function importConfig(root: string, configFile: string): Promise<ConfigModule> {
@@ -207,8 +210,10 @@ export function describeConfig(
   const histories: ProjectConfig['histories'] = {};
   const rel = path.relative(root, configFile);
   if (mod.dialects && typeof mod.dialects === 'object') {
+    // drizzle's migrations table: the dialect's own `migrations`, else the default export's.
+    const shared = pick(mod.default)?.migrations;
     for (const [name, entry] of Object.entries(mod.dialects)) {
-      histories[dialectOf(name, rel)] = historyOf(root, entry, rel);
+      histories[dialectOf(name, rel)] = historyOf(root, { migrations: shared, ...entry }, rel);
     }
     return { root, configFile, histories, multiDialect: Object.keys(histories).length > 1 };
   }
@@ -230,7 +235,12 @@ function dialectOf(name: string, rel: string): DialectName {
 function historyOf(root: string, entry: RawConfig, rel: string): HistoryConfig {
   const schema = Array.isArray(entry.schema) ? entry.schema.join(',') : entry.schema;
   if (!schema) throw new ConfigError(`${rel}: a dialect has no schema (models) path; set schema: './path/to/models.ts'`);
-  return { out: path.resolve(root, entry.out ?? 'drizzle'), schema };
+  const m = entry.migrations;
+  const migrations =
+    m && typeof m === 'object'
+      ? { table: typeof m.table === 'string' && m.table ? m.table : undefined, schema: typeof m.schema === 'string' && m.schema ? m.schema : undefined }
+      : undefined;
+  return { out: path.resolve(root, entry.out ?? 'drizzle'), schema, ...(migrations ? { migrations } : {}) };
 }
 
 export function historyFor(config: ProjectConfig, dialect: DialectName): HistoryConfig {

@@ -76,7 +76,15 @@ export interface Session {
  * Open the database, take the migration lock when writing, read the version table, run `fn`, and
  * always release and close. Reads never create anything.
  */
-export async function withSession<T>(ctx: Context, write: boolean, fn: (s: Session) => Promise<T>): Promise<T> {
+export async function withSession<T>(
+  ctx: Context,
+  write: boolean,
+  fn: (s: Session) => Promise<T>,
+  hooks: {
+    /** Writers: runs under the lock, before sluice's table is created (takeover of drizzle's table: commands/takeover.ts). */
+    beforeEnsure?: (conn: Connection, store: VersionStore) => Promise<void>;
+  } = {},
+): Promise<T> {
   const conn = await openConnection(ctx.target, { write, env: ctx.env });
   const store = new VersionStore(conn);
   let locked = false;
@@ -84,6 +92,7 @@ export async function withSession<T>(ctx: Context, write: boolean, fn: (s: Sessi
     if (write) {
       await conn.lock(lockWaitMs(ctx.env));
       locked = true;
+      await hooks.beforeEnsure?.(conn, store);
       await store.ensure();
     }
     const applied = await store.list();

@@ -11,3 +11,4 @@ export { openConnection, type Connection } from './dialect/index.js';
 export * from './errors.js';
 export type { StepResult } from './engine.js';
 export { writeMissingDowns, type DownsResult } from './commands/downs.js';
+export { takeover, type TakeoverOptions, type TakeoverResult, type TakeoverSummary } from './commands/takeover.js';

@@ -8,6 +8,7 @@ import { checksum } from '../sql.js';
 import { ConnectionError } from '../errors.js';
 import { PrivilegeError, type AppliedRow } from '../store.js';
 import type { Context } from '../context.js';
+import { takeoverView, type TakeoverView } from './takeover.js';
 
 export interface StatusResult {
   database: string;
@@ -20,13 +21,30 @@ export interface StatusResult {
   changed: string[];
   /** Applied revisions missing from the folder. */
   unknownApplied: string[];
+  /**
+   * Set while sluice_version holds no rows and drizzle's migrator's table has some (commands/takeover.ts).
+   * State pending: current, applied and pending above already count drizzle's rows, as the next
+   * migrate-up will record them; other states: the note says why they are not counted.
+   */
+  takeover?: Omit<TakeoverView, 'records'>;
 }
 
 export async function status(options: CommandOptions = {}): Promise<StatusResult> {
   const ctx = await loadContext(options);
   const history = ctx.history.revisions;
-  return withSession(ctx, false, async ({ conn, applied, appliedIds }) => {
+  return withSession(ctx, false, async ({ conn, store, applied, appliedIds }) => {
     const byId = new Map(history.map((r) => [r.id, r]));
+    // Read-only: a database drizzle's migrator manages is shown as the takeover would record it.
+    const view = applied.length === 0 ? await takeoverView(ctx, conn, store) : undefined;
+    let takeover: StatusResult['takeover'];
+    if (view) {
+      const { records, ...rest } = view;
+      takeover = rest;
+      if (view.state === 'pending') {
+        applied = records;
+        appliedIds = new Set(records.map((r) => r.revision));
+      }
+    }
     return {
       database: conn.display,
       current: labelOf(history, currentIndex(history, appliedIds)),
@@ -36,6 +54,7 @@ export async function status(options: CommandOptions = {}): Promise<StatusResult
       outOfOrder: outOfOrder(history, appliedIds).map((r) => r.id),
       changed: applied.filter((a) => byId.has(a.revision) && checksum(upOf(ctx, byId.get(a.revision)!)) !== a.checksum).map((a) => a.revision),
       unknownApplied: applied.filter((a) => !byId.has(a.revision)).map((a) => a.revision),
+      ...(takeover ? { takeover } : {}),
     };
   });
 }
@@ -68,7 +87,11 @@ export interface HistoryResult {
  */
 async function appliedOrUnknown(ctx: Context): Promise<{ database: string; applied: AppliedRow[] | null; error?: string }> {
   try {
-    return await withSession(ctx, false, async ({ conn, applied }) => ({ database: conn.display, applied }));
+    return await withSession(ctx, false, async ({ conn, store, applied }) => {
+      // A database drizzle's migrator manages reads as the takeover would record it (commands/takeover.ts).
+      const view = applied.length === 0 ? await takeoverView(ctx, conn, store) : undefined;
+      return { database: conn.display, applied: view?.state === 'pending' ? view.records : applied };
+    });
   } catch (err) {
     if (!(err instanceof ConnectionError) && !(err instanceof PrivilegeError)) throw err;
     const t = ctx.target;

@@ -5,12 +5,13 @@ import { backupBeforeChange } from '../backup.js';
 import { checkIntegrity, loadContext, upOf, withSession, type CommandOptions, type Context } from '../context.js';
 import { preflightDown } from '../preflight.js';
 import { prepareStep, runSteps, type PreparedStep, type StepResult } from '../engine.js';
-import { openConnection } from '../dialect/index.js';
+import { openConnection, type Connection } from '../dialect/index.js';
 import { ConnectionLost, describeCause, MigrationFailed, MissingDown, Refused, UsageError } from '../errors.js';
 import { VersionStore } from '../store.js';
 import { currentIndex, labelOf, outOfOrder, plan, planStamp, requireRevisionName, resolveTarget, type Step } from '../revision.js';
 import { downIsEmpty, downIsStale, parseDownHeader, readDown, rel, type RevisionFile } from '../source.js';
 import { checksum, isOnlyComments } from '../sql.js';
+import { autoTakeover, planTakeover, type TakeoverSummary } from './takeover.js';
 
 export interface MoveOptions extends CommandOptions {
   /** Target revision: head, base, +N, -N, a tag, a number. */
@@ -24,6 +25,8 @@ export interface MoveOptions extends CommandOptions {
   /** SQLite: skip the backup taken before a change. */
   noBackup?: boolean;
   onStep?: (result: StepResult) => void;
+  /** Called when the run takes the database over from drizzle's migrator (dry run: would), before any step. */
+  onTakeover?: (takeover: TakeoverSummary, dryRun: boolean) => void;
 }
 
 export interface MoveResult {
@@ -38,6 +41,8 @@ export interface MoveResult {
   outOfOrder: string[];
   /** SQLite: the backup taken before the change. */
   backup?: string;
+  /** Set when this run took the database over from drizzle's migrator (commands/takeover.ts) before moving. */
+  takeover?: TakeoverSummary;
 }
 
 type Kind = 'upgrade' | 'downgrade' | 'stamp';
@@ -47,7 +52,23 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
   if (options.revision !== undefined) requireRevisionName(options.revision, kind === 'stamp' ? undefined : defaultTarget);
   const ctx = await loadContext(options);
   const write = !options.dryRun;
+  // A database drizzle's migrator manages is taken over first (under the lock, before sluice's table exists).
+  let takeover: TakeoverSummary | undefined;
+  const beforeEnsure = async (c: Connection, s: VersionStore) => {
+    takeover = await autoTakeover(ctx, c, s);
+    if (takeover) options.onTakeover?.(takeover, false);
+  };
   return withSession(ctx, write, async ({ conn, store, applied, appliedIds }) => {
+    if (!write) {
+      const planned = await planTakeover(ctx, conn, store);
+      if (planned) {
+        const { records, ...summary } = planned;
+        takeover = summary;
+        applied = records;
+        appliedIds = new Set(records.map((r) => r.revision));
+        options.onTakeover?.(summary, true);
+      }
+    }
     if (kind !== 'stamp') checkIntegrity(ctx, applied, { allowChanged: options.allowChanged });
     const history = ctx.history.revisions;
     const target = resolveTarget(history, appliedIds, options.revision ?? defaultTarget);
@@ -63,6 +84,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
       from: labelOf(history, currentIndex(history, appliedIds)),
       to: labelOf(history, target),
       outOfOrder: kind === 'upgrade' ? early : [],
+      ...(takeover ? { takeover } : {}),
     };
     if (options.dryRun) {
       return {
@@ -115,7 +137,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
       );
     }
     return { ...base, dryRun: false, steps: results, backup };
-  });
+  }, { beforeEnsure });
 }
 
 /** After a lost connection: the version table as read on a new connection, or undefined when it cannot be read. */

@@ -1,0 +1,382 @@
+/**
+ * Takeover of a database that drizzle's own migrator (drizzle-orm `migrate()`) manages.
+ *
+ * drizzle-orm records what it applied in `__drizzle_migrations` (PostgreSQL: in schema `drizzle`, or
+ * the `migrations: { table, schema }` of drizzle.config.ts; SQLite: in the file), one row per applied
+ * journal entry: `hash` = SHA-256 of the up file's text (drizzle-orm/migrator.js readMigrationFiles:
+ * `createHash('sha256').update(readFileSync(file).toString())`, the same bytes as sluice's checksum
+ * of a valid UTF-8 file) and `created_at` = the entry's journal `when`. Its "applied" rule
+ * (pg-core / sqlite-core dialect `migrate()`): an entry runs when its `when` is greater than the
+ * `created_at` of the newest row, so every entry whose `when` is at most that value counts as applied.
+ *
+ * The takeover matches every row to a revision by created_at and hash, checks that every entry
+ * drizzle counts as applied has its row, and writes sluice_version rows (sluice's checksum, the
+ * revision's name, applied_at = created_at, since drizzle records no apply time) in one transaction,
+ * running no migration SQL. Anything that does not match is refused with the list; nothing is
+ * written. drizzle's table is only read, never changed: a team can go back to drizzle's migrator as
+ * long as sluice has not moved the database since.
+ *
+ * When: automatically, under the migration lock, on the first writing command (up, down, stamp,
+ * reset, deploy) of a database where sluice_version does not exist yet; explicitly with
+ * `sluice takeover`. status, history and show compute the same match read-only and show it.
+ */
+import { checkIntegrity, loadContext, upOf, withSession, type CommandOptions, type Context } from '../context.js';
+import type { Connection } from '../dialect/types.js';
+import { ConfigError, IntegrityError, MigrationFailed, UsageError, describeCause } from '../errors.js';
+import { currentIndex, labelOf } from '../revision.js';
+import { rel, type RevisionFile } from '../source.js';
+import { checksum, quoteIdent } from '../sql.js';
+import { VERSION_TABLE, isPrivilegeError, type AppliedRow, type VersionStore } from '../store.js';
+
+export const DRIZZLE_TABLE = '__drizzle_migrations';
+export const DRIZZLE_SCHEMA = 'drizzle';
+
+/** Where drizzle's migrator keeps its rows. */
+export interface DrizzleSource {
+  /** PostgreSQL only. */
+  schema?: string;
+  table: string;
+  /** For messages: `drizzle.__drizzle_migrations`, or `__drizzle_migrations` in a SQLite file. */
+  name: string;
+}
+
+/** What a takeover of this database would do (or why it cannot), computed without writing. */
+export interface DrizzleState {
+  source: string;
+  /** Rows in drizzle's table. */
+  rows: number;
+  /** The sluice_version rows the takeover writes, in history order. */
+  records: AppliedRow[];
+  /** The newest revision drizzle's rows stand for (`base` when none). */
+  at: string;
+  /** Why the rows do not match the folder; empty when they do. */
+  problems: string[];
+  /** The app's schema (PostgreSQL: DATABASE_SCHEMA; SQLite: the file) holds no table of its own. */
+  emptySchema: boolean;
+}
+
+/** How a command's run met drizzle's table. */
+export interface TakeoverSummary {
+  source: string;
+  rows: number;
+  /** Revisions recorded in sluice_version (in history order). */
+  revisions: string[];
+  at: string;
+}
+
+/** drizzle's table for this database: the config's `migrations: { table, schema }`, or `--table [schema.]name`. */
+export function drizzleSource(ctx: Context, override?: string): DrizzleSource {
+  let schema = ctx.historyConfig.migrations?.schema;
+  let table = ctx.historyConfig.migrations?.table ?? DRIZZLE_TABLE;
+  if (override !== undefined) {
+    const parts = override.trim().split('.');
+    if (parts.length > 2 || parts.some((p) => p === '') || (parts.length === 2 && ctx.target.dialect === 'sqlite')) {
+      throw new UsageError(`--table "${override}" is not a table name; give ${ctx.target.dialect === 'sqlite' ? 'name' : '[schema.]name'} of drizzle's migrations table`);
+    }
+    table = parts[parts.length - 1]!;
+    if (parts.length === 2) schema = parts[0]!;
+  }
+  if (ctx.target.dialect === 'sqlite') return { table, name: table };
+  schema ??= DRIZZLE_SCHEMA;
+  return { schema, table, name: `${schema}.${table}` };
+}
+
+function qualified(src: DrizzleSource): string {
+  return src.schema === undefined ? quoteIdent(src.table) : `${quoteIdent(src.schema)}.${quoteIdent(src.table)}`;
+}
+
+async function drizzleTableExists(conn: Connection, src: DrizzleSource): Promise<boolean> {
+  const rows =
+    conn.dialect === 'postgresql'
+      ? await conn.query('SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = $2', [src.schema, src.table])
+      : await conn.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [src.table]);
+  return rows.length > 0;
+}
+
+interface DrizzleRow {
+  id: string;
+  hash: string;
+  createdAt: number | null;
+}
+
+async function readDrizzleRows(conn: Connection, src: DrizzleSource, display: string): Promise<DrizzleRow[]> {
+  // drizzle's SQLite table declares `id SERIAL PRIMARY KEY`, which SQLite does not fill: its rowid numbers the rows there.
+  const id = conn.dialect === 'sqlite' ? 'rowid' : '"id"';
+  const rows = await conn.query<Record<string, unknown>>(`SELECT ${id} AS "id", "hash", "created_at" FROM ${qualified(src)} ORDER BY ${id}`).catch(async (err) => {
+    if (!isPrivilegeError(err)) throw err;
+    const who = await conn.query<{ role: string }>('SELECT current_user AS "role"').then((r) => r[0]?.role ?? '?', () => '?');
+    throw new ConfigError(
+      `role ${quoteIdent(who)} may not read drizzle's migrations table ${src.name} in ${display} (${describeCause(err)}, SQLSTATE 42501); have its owner GRANT USAGE ON SCHEMA ${quoteIdent(src.schema ?? '')} TO ${quoteIdent(who)} and GRANT SELECT ON ${qualified(src)} TO ${quoteIdent(who)}`,
+      { cause: err },
+    );
+  });
+  return rows.map((r) => {
+    const c = r.created_at === null || r.created_at === undefined || r.created_at === '' ? NaN : Number(r.created_at);
+    return { id: String(r.id), hash: String(r.hash), createdAt: Number.isFinite(c) ? c : null };
+  });
+}
+
+/** True when the app's schema holds no table or view other than sluice's and drizzle's. */
+async function schemaIsEmpty(ctx: Context, conn: Connection, src: DrizzleSource): Promise<boolean> {
+  if (conn.dialect === 'postgresql') {
+    const rows = await conn.query(
+      `SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND c.relname <> $2 AND NOT (n.nspname = $3 AND c.relname = $4) LIMIT 1`,
+      [ctx.target.schema, VERSION_TABLE, src.schema, src.table],
+    );
+    return rows.length === 0;
+  }
+  const rows = await conn.query("SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT IN (?, ?) LIMIT 1", [
+    VERSION_TABLE,
+    src.table,
+  ]);
+  return rows.length === 0;
+}
+
+const short = (hash: string) => hash.slice(0, 12);
+
+/**
+ * Match drizzle's rows to the folder's revisions (pure apart from reading up files once per command).
+ * drizzle counts as applied every entry whose `when` is at most the newest row's created_at; each
+ * such entry must have a row with its created_at and its hash, and every row must be such an entry.
+ */
+export function matchDrizzleRows(ctx: Context, rows: DrizzleRow[]): { records: AppliedRow[]; problems: string[] } {
+  const revs = ctx.history.revisions;
+  const hashOf = new Map<string, string>();
+  const hash = (r: RevisionFile) => {
+    let h = hashOf.get(r.id);
+    if (h === undefined) hashOf.set(r.id, (h = checksum(upOf(ctx, r))));
+    return h;
+  };
+  const problems: string[] = [];
+  const matched = new Set<string>();
+  const reported = new Set<string>();
+  let newest = -Infinity;
+  for (const row of rows) {
+    if (row.createdAt === null) {
+      problems.push(`row ${row.id} (hash ${short(row.hash)}) has no created_at`);
+      continue;
+    }
+    newest = Math.max(newest, row.createdAt);
+    const sameWhen = revs.filter((r) => r.createdAt === row.createdAt);
+    if (sameWhen.length === 0) {
+      const sameHash = revs.find((r) => hash(r) === row.hash);
+      problems.push(
+        sameHash
+          ? `row ${row.id} (created_at ${row.createdAt}) has the hash of ${sameHash.id}, whose journal "when" is ${sameHash.createdAt}: the journal was edited after drizzle applied it`
+          : `row ${row.id} (created_at ${row.createdAt}, hash ${short(row.hash)}) matches no revision of ${rel(ctx.history.dir)} (database ahead of the code, or another project's history)`,
+      );
+      continue;
+    }
+    const rev = sameWhen.find((r) => hash(r) === row.hash);
+    if (!rev) {
+      const r = sameWhen[0]!;
+      reported.add(r.id);
+      problems.push(
+        `row ${row.id} (created_at ${row.createdAt}, that of ${r.id}) has hash ${short(row.hash)}, but ${rel(r.upFile)} hashes to ${short(hash(r))}: the file changed after drizzle applied it, or the row was edited`,
+      );
+      continue;
+    }
+    matched.add(rev.id);
+  }
+  for (const r of revs) {
+    if (r.createdAt <= newest && !matched.has(r.id) && !reported.has(r.id)) {
+      problems.push(`${r.id} has no row although a later revision has one (drizzle's migrator skips it: it never ran here)`);
+    }
+  }
+  const records = revs
+    .filter((r) => matched.has(r.id))
+    .map((r) => ({ revision: r.id, name: r.message, checksum: hash(r), appliedAt: new Date(r.createdAt).toISOString(), executionMs: 0 }));
+  return { records, problems };
+}
+
+/**
+ * Read drizzle's table and match it to the folder, writing nothing. Undefined when the table does not
+ * exist or has no rows (nothing to take over).
+ */
+export async function readDrizzleState(ctx: Context, conn: Connection, override?: string): Promise<DrizzleState | undefined> {
+  const src = drizzleSource(ctx, override);
+  if (!(await drizzleTableExists(conn, src))) return undefined;
+  const rows = await readDrizzleRows(conn, src, conn.display);
+  if (rows.length === 0) return undefined;
+  const { records, problems } = matchDrizzleRows(ctx, rows);
+  const history = ctx.history.revisions;
+  return {
+    source: src.name,
+    rows: rows.length,
+    records,
+    at: labelOf(history, currentIndex(history, new Set(records.map((r) => r.revision)))),
+    problems,
+    emptySchema: await schemaIsEmpty(ctx, conn, src),
+  };
+}
+
+/** SLUICE_TAKEOVER=off turns the automatic takeover off (the explicit `sluice takeover` still works). */
+export function autoTakeoverEnabled(env: Record<string, string | undefined>): boolean {
+  const v = (env.SLUICE_TAKEOVER ?? 'auto').trim().toLowerCase();
+  if (v === '' || v === 'auto' || v === 'on' || v === '1') return true;
+  if (v === 'off' || v === '0' || v === 'never') return false;
+  throw new UsageError(`SLUICE_TAKEOVER must be auto or off, not "${env.SLUICE_TAKEOVER}"`);
+}
+
+/** Why a takeover is refused: the rows' problems, and for the automatic one an app schema without tables. */
+function refusalReasons(ctx: Context, state: DrizzleState, automatic: boolean): string[] {
+  const reasons = [...state.problems];
+  if (automatic && state.emptySchema && reasons.length === 0) {
+    const where = ctx.target.dialect === 'postgresql' ? `schema ${ctx.target.schema}` : 'the file';
+    reasons.push(
+      `${where} holds no table, so those rows describe another schema (drizzle's table is per database, sluice's per schema); set DATABASE_SCHEMA to the schema drizzle migrated, run sluice takeover if this is right, or set SLUICE_TAKEOVER=off to migrate ${where} from base`,
+    );
+  }
+  return reasons;
+}
+
+/** The refusal of a takeover whose rows do not match: one line listing every problem; nothing was written. */
+export function takeoverRefused(ctx: Context, database: string, state: DrizzleState, automatic: boolean): IntegrityError {
+  const reasons = refusalReasons(ctx, state, automatic);
+  const err = new IntegrityError(
+    `cannot take over ${database} from drizzle's migrator: ${state.source} (${state.rows} row${state.rows === 1 ? '' : 's'}) does not match ${rel(ctx.history.dir)}: ${reasons.join('; ')}. Nothing was written. Fix the cause, or record where the database stands with make migrate-stamp REVISION=<rev> PURGE=1 (drizzle's table is then ignored)`,
+  );
+  return Object.assign(err, { results: { takeover: { source: state.source, rows: state.rows, problems: reasons } } });
+}
+
+/** Write the takeover's sluice_version rows in one transaction (creating sluice's table). Runs no migration SQL. */
+async function record(conn: Connection, store: VersionStore, records: AppliedRow[], source: string, ctx: Context): Promise<void> {
+  await conn.begin();
+  try {
+    await store.ensure();
+    for (const r of records) await store.insert(r);
+    await conn.commit();
+  } catch (err) {
+    await conn.rollback();
+    if (err instanceof ConfigError) throw err;
+    throw new MigrationFailed(`taking over from ${source} failed and was rolled back, nothing was written: ${describeCause(err)}`, ctx.history.revisions[0]?.id ?? '', 0, {
+      cause: err,
+    });
+  }
+}
+
+function summary(state: DrizzleState): TakeoverSummary {
+  return { source: state.source, rows: state.rows, revisions: state.records.map((r) => r.revision), at: state.at };
+}
+
+/**
+ * The automatic takeover's decision, writing nothing: undefined where there is nothing to take over
+ * (sluice_version exists, SLUICE_TAKEOVER=off, no drizzle table or no rows); throws the refusal when
+ * the rows do not match or the app's schema is empty. Dry runs plan with its records.
+ */
+export async function planTakeover(ctx: Context, conn: Connection, store: VersionStore): Promise<(TakeoverSummary & { records: AppliedRow[] }) | undefined> {
+  if (!autoTakeoverEnabled(ctx.env)) return undefined;
+  if (await store.exists()) return undefined;
+  const state = await readDrizzleState(ctx, conn);
+  if (!state) return undefined;
+  if (state.problems.length || state.emptySchema) throw takeoverRefused(ctx, conn.display, state, true);
+  return { ...summary(state), records: state.records };
+}
+
+/**
+ * The automatic takeover, for writing commands (withSession's beforeEnsure hook: under the lock,
+ * before sluice's table exists). Only where sluice_version does not exist yet; refuses (nothing
+ * written) when the rows do not match or the app's schema is empty.
+ */
+export async function autoTakeover(ctx: Context, conn: Connection, store: VersionStore): Promise<TakeoverSummary | undefined> {
+  const plan = await planTakeover(ctx, conn, store);
+  if (!plan) return undefined;
+  const { records, ...rest } = plan;
+  await record(conn, store, records, rest.source, ctx);
+  return rest;
+}
+
+/** What status, history, show and dry runs show about drizzle's table while sluice_version holds nothing. */
+export interface TakeoverView extends TakeoverSummary {
+  /**
+   * pending: taken over on the next migrate-up (or down, stamp, deploy);
+   * refused: the rows do not match (or the schema is empty): the next writing command refuses;
+   * explicit: sluice_version exists but is empty (sluice went to base, or an earlier run created it):
+   *   not taken over automatically, `sluice takeover` does it when sluice never applied anything here;
+   * off: SLUICE_TAKEOVER=off.
+   */
+  state: 'pending' | 'refused' | 'explicit' | 'off';
+  problems: string[];
+  /** The rows sluice_version would hold after the takeover (state pending). */
+  records: AppliedRow[];
+}
+
+/** Read-only: how drizzle's table stands, when sluice_version has no rows and drizzle's table has some. */
+export async function takeoverView(ctx: Context, conn: Connection, store: VersionStore): Promise<TakeoverView | undefined> {
+  let state: DrizzleState | undefined;
+  try {
+    state = await readDrizzleState(ctx, conn);
+  } catch (err) {
+    // a role that may not read drizzle's table: shown, not fatal for a read-only command
+    if (!(err instanceof ConfigError)) throw err;
+    const source = drizzleSource(ctx).name;
+    return { source, rows: 0, revisions: [], at: 'base', records: [], state: 'refused', problems: [err.message] };
+  }
+  if (!state) return undefined;
+  const base = { ...summary(state), records: state.records };
+  if (!autoTakeoverEnabled(ctx.env)) return { ...base, state: 'off', problems: [] };
+  if (await store.exists()) return { ...base, state: 'explicit', problems: state.problems };
+  if (state.problems.length || state.emptySchema) {
+    return { ...base, state: 'refused', problems: refusalReasons(ctx, state, true) };
+  }
+  return { ...base, state: 'pending', problems: [] };
+}
+
+export interface TakeoverOptions extends CommandOptions {
+  /** Show what would be recorded; write nothing. */
+  dryRun?: boolean;
+  /** drizzle's table as `[schema.]name`, instead of drizzle.config.ts's `migrations` (default drizzle.__drizzle_migrations). */
+  table?: string;
+}
+
+export interface TakeoverResult {
+  database: string;
+  source: string;
+  /** taken-over: rows written; already-managed: sluice_version already has rows (nothing written); dry-run: nothing written. */
+  status: 'taken-over' | 'already-managed' | 'dry-run';
+  rows: number;
+  revisions: string[];
+  at: string;
+}
+
+/**
+ * `sluice takeover`: the explicit takeover. Unlike the automatic one it also runs where sluice_version
+ * exists but is empty, and where the app's schema holds no table (you assert the rows describe it).
+ * A database whose sluice_version already has rows is left alone.
+ */
+export async function takeover(options: TakeoverOptions = {}): Promise<TakeoverResult> {
+  const ctx = await loadContext(options);
+  const src = drizzleSource(ctx, options.table);
+  let result: TakeoverResult | undefined;
+  const decide = async (conn: Connection, store: VersionStore, write: boolean): Promise<TakeoverResult> => {
+    const existing = await store.list();
+    if (existing.length) {
+      checkIntegrity(ctx, existing, { allowChanged: true });
+      const history = ctx.history.revisions;
+      return {
+        database: conn.display,
+        source: src.name,
+        status: 'already-managed',
+        rows: 0,
+        revisions: [],
+        at: labelOf(history, currentIndex(history, new Set(existing.map((r) => r.revision)))),
+      };
+    }
+    if (!(await drizzleTableExists(conn, src))) {
+      throw new UsageError(
+        `${conn.display} has no table ${src.name} (drizzle's migrator keeps its rows there); name the right one with migrations: { table, schema } in drizzle.config.ts or --table [schema.]name`,
+      );
+    }
+    const state = (await readDrizzleState(ctx, conn, options.table)) ?? { source: src.name, rows: 0, records: [], at: 'base', problems: [], emptySchema: false };
+    if (state.problems.length) throw takeoverRefused(ctx, conn.display, state, false);
+    if (write) await record(conn, store, state.records, state.source, ctx);
+    return { database: conn.display, ...summary(state), status: write ? 'taken-over' : 'dry-run' };
+  };
+  return withSession(
+    ctx,
+    !options.dryRun,
+    async ({ conn, store }) => result ?? (await decide(conn, store, false)),
+    options.dryRun ? {} : { beforeEnsure: async (conn, store) => void (result = await decide(conn, store, true)) },
+  );
+}

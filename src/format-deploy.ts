@@ -1,0 +1,34 @@
+/** Human-readable lines for takeover results (pure; the CLI prints them). */
+import type { TakeoverResult, TakeoverSummary, TakeoverView } from './commands/takeover.js';
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The line a command prints when it took the database over from drizzle's migrator (dry run: would). */
+export function takeoverLine(t: TakeoverSummary, dryRun = false): string {
+  const what = `${plural(t.revisions.length, 'revision')}${t.revisions.length ? ` up to ${t.at}` : ''}`;
+  return dryRun
+    ? `-- would take over from drizzle's migrator: record ${what} from ${t.source} in sluice_version, running no SQL`
+    : `taken over from drizzle's migrator: ${t.source} (${plural(t.rows, 'row')}) recorded as ${what} in sluice_version; no SQL ran, ${t.source} left as it was`;
+}
+
+/** The status line about drizzle's table while sluice_version holds nothing. */
+export function takeoverStatusLine(v: Omit<TakeoverView, 'records'>): string {
+  const head = `managed by drizzle's migrator (${v.source}, ${plural(v.rows, 'row')})`;
+  switch (v.state) {
+    case 'pending':
+      return `${head}; matches up to ${v.at}; taken over on the next migrate-up (or down, stamp, deploy), running no SQL`;
+    case 'refused':
+      return `${head}; cannot be taken over: ${v.problems.join('; ')}`;
+    case 'explicit':
+      return `${head}, but sluice_version exists and is empty; if sluice never applied anything here, run make migrate-takeover (sluice takeover)${v.problems.length ? `; it would refuse: ${v.problems.join('; ')}` : `; it matches up to ${v.at}`}`;
+    case 'off':
+      return `${head}; not taken over (SLUICE_TAKEOVER=off)`;
+  }
+}
+
+/** `sluice takeover`'s result. */
+export function formatTakeover(r: TakeoverResult): string[] {
+  if (r.status === 'already-managed') return [`${r.database}: sluice_version already records the database (at ${r.at}); nothing taken over`];
+  if (r.status === 'dry-run') return [takeoverLine(r, true), `-- dry run on ${r.database}: nothing was written`];
+  return [takeoverLine(r), `${r.database}: at ${r.at}`];
+}

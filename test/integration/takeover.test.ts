@@ -1,0 +1,306 @@
+/**
+ * Takeover of a database drizzle's own migrator manages (issue 10, item 3): the example history is
+ * applied by drizzle-orm's real migrate() (PostgreSQL in a database of its own per test, so the
+ * history's "public". qualifiers and drizzle's `drizzle` schema never meet another test; SQLite in a
+ * file), then sluice takes it over through the CLI (dist/cli.js).
+ */
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { drizzle as pgDrizzle } from 'drizzle-orm/node-postgres';
+import { migrate as pgMigrate } from 'drizzle-orm/node-postgres/migrator';
+import { drizzle as sqliteDrizzle } from 'drizzle-orm/better-sqlite3';
+import { migrate as sqliteMigrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeFor, dumpSchema, makeProject, pgDescribe, pgUrl, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
+
+const HEAD = '0003_add_phone_to_users';
+const ALL = ['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', HEAD];
+
+/** A PostgreSQL database of its own in the suite's cluster (dropped at the end). */
+const databases: string[] = [];
+async function freshDatabase(): Promise<string> {
+  const name = uniqueSchema('tk');
+  const admin = new pg.Client({ connectionString: pgUrl() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  databases.push(name);
+  const u = new URL(pgUrl());
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+afterAll(async () => {
+  if (!databases.length) return;
+  const admin = new pg.Client({ connectionString: pgUrl() });
+  await admin.connect();
+  for (const d of databases) await admin.query(`DROP DATABASE IF EXISTS "${d}" WITH (FORCE)`).catch(() => {});
+  await admin.end();
+});
+
+/** A copy of a dialect's history with only its first `n` journal entries (an app deployed `n` revisions ago). */
+function firstEntries(dir: string, dialect: string, n: number): string {
+  const out = mkdtempSync(path.join(os.tmpdir(), 'sluice-partial-'));
+  cpSync(path.join(dir, 'drizzle', dialect), out, { recursive: true });
+  const journalPath = path.join(out, 'meta', '_journal.json');
+  const journal = JSON.parse(readFileSync(journalPath, 'utf8'));
+  journal.entries = journal.entries.slice(0, n);
+  writeFileSync(journalPath, JSON.stringify(journal, null, 2));
+  return out;
+}
+
+interface Case {
+  dialect: 'sqlite' | 'postgresql';
+  /** A new empty database for one test. */
+  fresh(dir: string): Promise<Env>;
+  /** drizzle-orm's migrate() on that database with a migration folder. */
+  drizzleMigrate(env: Env, folder: string, table?: { schema?: string; table?: string }): Promise<void>;
+  /** drizzle's table, qualified. */
+  table: string;
+  /** Whether sluice_version exists. */
+  hasVersionTable(dir: string, env: Env): Promise<boolean>;
+}
+
+const cases: Case[] = [
+  {
+    dialect: 'sqlite',
+    fresh: async (dir) => ({ DATABASE_URL: `file:${path.join(mkdtempSync(path.join(dir, 'db-')), 'app.sqlite')}` }),
+    drizzleMigrate: async (env, folder, t) => {
+      const db = new Database(env.DATABASE_URL!.slice('file:'.length));
+      try {
+        sqliteMigrate(sqliteDrizzle(db), { migrationsFolder: folder, ...(t?.table ? { migrationsTable: t.table } : {}) });
+      } finally {
+        db.close();
+      }
+    },
+    table: '"__drizzle_migrations"',
+    hasVersionTable: async (dir, env) => (await sql(dir, env, "SELECT 1 FROM sqlite_master WHERE name = 'sluice_version'")).length > 0,
+  },
+  {
+    dialect: 'postgresql',
+    fresh: async () => ({ DATABASE_URL: await freshDatabase() }),
+    drizzleMigrate: async (env, folder, t) => {
+      const client = new pg.Client({ connectionString: env.DATABASE_URL });
+      await client.connect();
+      try {
+        await pgMigrate(pgDrizzle(client), {
+          migrationsFolder: folder,
+          ...(t?.schema ? { migrationsSchema: t.schema } : {}),
+          ...(t?.table ? { migrationsTable: t.table } : {}),
+        });
+      } finally {
+        await client.end();
+      }
+    },
+    table: '"drizzle"."__drizzle_migrations"',
+    hasVersionTable: async (dir, env) =>
+      (await sql(dir, env, "SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = 'sluice_version'", [env.DATABASE_SCHEMA ?? 'public'])).length > 0,
+  },
+];
+
+const json = (out: string) => JSON.parse(out);
+const drizzleRows = (dir: string, env: Env, table: string) =>
+  sql<{ hash: string; created_at: unknown }>(dir, env, `SELECT hash, created_at FROM ${table} ORDER BY created_at`).then((rows) =>
+    rows.map((r) => ({ hash: r.hash, created_at: Number(r.created_at) })),
+  );
+
+for (const c of cases) {
+  describeFor(c.dialect)(`takeover from drizzle's migrator (${c.dialect})`, () => {
+    let dir: string;
+    let folder: string;
+    beforeAll(() => {
+      dir = makeProject();
+      folder = path.join(dir, 'drizzle', c.dialect);
+    });
+
+    it('status shows the drizzle-managed database at head with nothing pending, and writes nothing', async () => {
+      const env = await c.fresh(dir);
+      await c.drizzleMigrate(env, folder);
+      const text = runCli(dir, ['status'], env);
+      expect(text.status).toBe(0);
+      expect(text.stdout).toMatch(new RegExp(`current:\\s+${HEAD}`));
+      expect(text.stdout).toContain('pending:  none (up to date)');
+      expect(text.stdout).toContain(`managed by drizzle's migrator`);
+      expect(text.stdout).toContain(`matches up to ${HEAD}; taken over on the next migrate-up`);
+      const s = json(runCli(dir, ['--json', 'status'], env).stdout);
+      expect(s).toMatchObject({ current: HEAD, head: HEAD, applied: 4, pending: [], takeover: { state: 'pending', rows: 4, revisions: ALL, at: HEAD, problems: [] } });
+      // history too reads the database as the takeover would record it
+      const h = json(runCli(dir, ['--json', 'history'], env).stdout);
+      expect(h.revisions.every((r: { appliedAt: string | null }) => r.appliedAt !== null)).toBe(true);
+      // read-only: no sluice table was created
+      expect(await c.hasVersionTable(dir, env)).toBe(false);
+    });
+
+    it('up takes over without running SQL (version rows from drizzle rows), down -1 runs the down, up again; drizzle table untouched', async () => {
+      const env = await c.fresh(dir);
+      await c.drizzleMigrate(env, folder);
+      const schemaBefore = await dumpSchema(dir, env);
+      const drizzleBefore = await drizzleRows(dir, env, c.table);
+      expect(drizzleBefore).toHaveLength(4);
+
+      const up = runCli(dir, ['up'], env);
+      expect(up.stderr).toBe('');
+      expect(up.status).toBe(0);
+      expect(up.stdout).toContain(`taken over from drizzle's migrator`);
+      expect(up.stdout).toContain(`already at ${HEAD}; nothing to upgrade`);
+      expect(await dumpSchema(dir, env)).toBe(schemaBefore);
+      const rows = await sql<{ revision: string; checksum: string; applied_at: unknown; execution_ms: number }>(
+        dir,
+        env,
+        'SELECT revision, checksum, applied_at, execution_ms FROM sluice_version ORDER BY revision',
+      );
+      expect(rows.map((r) => r.revision)).toEqual(ALL);
+      // sluice's checksum is drizzle's hash; applied_at is drizzle's created_at (the journal's "when")
+      expect(rows.map((r) => r.checksum)).toEqual(drizzleBefore.map((d) => d.hash));
+      expect(rows.map((r) => new Date(r.applied_at as string).getTime())).toEqual(drizzleBefore.map((d) => d.created_at));
+
+      const down = runCli(dir, ['down', '-1'], env);
+      expect(down.status).toBe(0);
+      expect(down.stdout).toContain(`${HEAD} reverted`);
+      expect(await dumpSchema(dir, env)).not.toContain('phone');
+      expect(json(runCli(dir, ['--json', 'status'], env).stdout)).toMatchObject({ current: '0002_add_sessions_and_roles', pending: [HEAD] });
+
+      const again = runCli(dir, ['up'], env);
+      expect(again.status).toBe(0);
+      expect(again.stdout).toContain(`${HEAD} applied`);
+      expect(again.stdout).not.toContain('taken over');
+      expect(await dumpSchema(dir, env)).toBe(schemaBefore);
+      expect(await drizzleRows(dir, env, c.table)).toEqual(drizzleBefore);
+
+      // down to base leaves sluice_version empty: drizzle's rows (now stale) are not taken over again
+      expect(runCli(dir, ['down', 'base'], env).status).toBe(0);
+      const st = json(runCli(dir, ['--json', 'status'], env).stdout);
+      expect(st).toMatchObject({ current: 'base', applied: 0, pending: ALL, takeover: { state: 'explicit' } });
+      const fromBase = runCli(dir, ['up'], env);
+      expect(fromBase.status).toBe(0);
+      expect(fromBase.stdout).not.toContain('taken over');
+      expect(fromBase.stdout).toContain('4 revisions applied');
+      expect(await dumpSchema(dir, env)).toBe(schemaBefore);
+    });
+
+    it('a drizzle row with a wrong hash, or one matching no revision, is refused with the list; nothing is written', async () => {
+      const env = await c.fresh(dir);
+      await c.drizzleMigrate(env, folder);
+      const schemaBefore = await dumpSchema(dir, env);
+      const second = (await drizzleRows(dir, env, c.table))[1]!;
+      await sql(dir, env, `UPDATE ${c.table} SET hash = ${c.dialect === 'sqlite' ? '?' : '$1'} WHERE created_at = ${c.dialect === 'sqlite' ? '?' : '$2'}`, [
+        'f'.repeat(64),
+        second.created_at,
+      ]);
+      await sql(dir, env, `INSERT INTO ${c.table} (hash, created_at) VALUES (${c.dialect === 'sqlite' ? '?, ?' : '$1, $2'})`, ['e'.repeat(64), 1]);
+      for (const args of [['up'], ['down'], ['stamp', 'head'], ['takeover']]) {
+        const r = runCli(dir, args, env);
+        expect(r.status, args.join(' ')).toBe(4);
+        const lines = r.stderr.trim().split('\n');
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toContain(`cannot take over`);
+        expect(lines[0]).toContain(`that of 0001_add_audits) has hash ffffffffffff, but drizzle/${c.dialect}/0001_add_audits.sql hashes to`);
+        expect(lines[0]).toContain(`(created_at 1, hash eeeeeeeeeeee) matches no revision`);
+        expect(lines[0]).toContain('Nothing was written');
+      }
+      const j = runCli(dir, ['--json', 'up'], env);
+      expect(j.status).toBe(4);
+      expect(json(j.stdout)).toMatchObject({ code: 4, results: { takeover: { rows: 5 } } });
+      expect(json(j.stdout).results.takeover.problems).toHaveLength(2);
+      const st = json(runCli(dir, ['--json', 'status'], env).stdout);
+      expect(st).toMatchObject({ current: 'base', takeover: { state: 'refused' } });
+      expect(st.takeover.problems).toHaveLength(2);
+      expect(await c.hasVersionTable(dir, env)).toBe(false);
+      expect(await dumpSchema(dir, env)).toBe(schemaBefore);
+    });
+
+    it('a revision missing in the middle of drizzle table is refused', async () => {
+      const env = await c.fresh(dir);
+      await c.drizzleMigrate(env, folder);
+      const second = (await drizzleRows(dir, env, c.table))[1]!;
+      await sql(dir, env, `DELETE FROM ${c.table} WHERE created_at = ${c.dialect === 'sqlite' ? '?' : '$1'}`, [second.created_at]);
+      const r = runCli(dir, ['up'], env);
+      expect(r.status).toBe(4);
+      expect(r.stderr).toContain(`0001_add_audits has no row although a later revision has one`);
+      expect(await c.hasVersionTable(dir, env)).toBe(false);
+    });
+
+    it('a partially applied drizzle history (2 of 4) is taken over at 0001 and up applies the rest', async () => {
+      const env = await c.fresh(dir);
+      await c.drizzleMigrate(env, firstEntries(dir, c.dialect, 2));
+      const st = json(runCli(dir, ['--json', 'status'], env).stdout);
+      expect(st).toMatchObject({ current: '0001_add_audits', pending: ['0002_add_sessions_and_roles', HEAD], takeover: { state: 'pending', rows: 2 } });
+      const dry = runCli(dir, ['up', '--dry-run'], env);
+      expect(dry.status).toBe(0);
+      expect(dry.stdout).toContain('-- would take over');
+      expect(dry.stdout).toContain('0001_add_audits -> 0003_add_phone_to_users, 2 step(s)');
+      expect(await c.hasVersionTable(dir, env)).toBe(false);
+
+      const up = runCli(dir, ['up'], env);
+      expect(up.status).toBe(0);
+      expect(up.stdout).toContain('recorded as 2 revisions up to 0001_add_audits');
+      expect(up.stdout).toContain('0002_add_sessions_and_roles applied');
+      expect(up.stdout).toContain(`${HEAD} applied`);
+      expect(up.stdout).toContain(`0001_add_audits -> ${HEAD} (2 revisions applied)`);
+      // the same schema as drizzle's migrator applying everything
+      const ref = await c.fresh(dir);
+      await c.drizzleMigrate(ref, folder);
+      expect(await dumpSchema(dir, env)).toBe(await dumpSchema(dir, ref));
+    });
+  });
+}
+
+pgDescribe('takeover: configured table, explicit command, schema guard (postgresql)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = makeProject();
+  });
+
+  it("reads drizzle.config.ts's migrations: { table, schema }; sluice takeover (dry run, then for real, then again)", async () => {
+    const configFile = path.join(dir, 'drizzle.config.ts');
+    const config = readFileSync(configFile, 'utf8');
+    writeFileSync(configFile, config.replace('breakpoints: true,', "breakpoints: true,\n  migrations: { table: 'app_migrations', schema: 'app_meta' },"));
+    try {
+      const env = { DATABASE_URL: await freshDatabase() };
+      const client = new pg.Client({ connectionString: env.DATABASE_URL });
+      await client.connect();
+      await pgMigrate(pgDrizzle(client), { migrationsFolder: path.join(dir, 'drizzle', 'postgresql'), migrationsSchema: 'app_meta', migrationsTable: 'app_migrations' });
+      await client.end();
+
+      expect(json(runCli(dir, ['--json', 'status'], env).stdout)).toMatchObject({ current: HEAD, takeover: { source: 'app_meta.app_migrations', state: 'pending' } });
+      const dry = runCli(dir, ['takeover', '--dry-run'], env);
+      expect(dry.status).toBe(0);
+      expect(dry.stdout).toContain('-- would take over from drizzle\'s migrator: record 4 revisions up to 0003_add_phone_to_users from app_meta.app_migrations');
+      const real = runCli(dir, ['--json', 'takeover'], env);
+      expect(real.status).toBe(0);
+      expect(json(real.stdout)).toMatchObject({ status: 'taken-over', source: 'app_meta.app_migrations', rows: 4, revisions: ALL, at: HEAD });
+      const again = runCli(dir, ['takeover'], env);
+      expect(again.status).toBe(0);
+      expect(again.stdout).toContain('sluice_version already records the database (at 0003_add_phone_to_users); nothing taken over');
+      expect(runCli(dir, ['down', '-1'], env).status).toBe(0);
+      // a table that does not exist is named
+      const missing = runCli(dir, ['takeover', '--table', 'nope.nothing'], { ...env, DATABASE_SCHEMA: uniqueSchema('other') });
+      expect(missing.status).toBe(2);
+      expect(missing.stderr).toContain('has no table nope.nothing');
+    } finally {
+      writeFileSync(configFile, config);
+    }
+  });
+
+  it("does not take over a schema that holds no table (drizzle's rows describe another schema); SLUICE_TAKEOVER=off migrates it from base", async () => {
+    const url = await freshDatabase();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await pgMigrate(pgDrizzle(client), { migrationsFolder: path.join(dir, 'drizzle', 'postgresql') });
+    await client.end();
+    const env = { DATABASE_URL: url, DATABASE_SCHEMA: uniqueSchema('tenant') };
+    const st = json(runCli(dir, ['--json', 'status'], env).stdout);
+    expect(st).toMatchObject({ current: 'base', takeover: { state: 'refused' } });
+    const r = runCli(dir, ['up'], env);
+    expect(r.status).toBe(4);
+    expect(r.stderr).toContain(`schema ${env.DATABASE_SCHEMA} holds no table`);
+    const off = runCli(dir, ['up'], { ...env, SLUICE_TAKEOVER: 'off' });
+    expect(off.status).toBe(0);
+    expect(off.stdout).toContain('4 revisions applied');
+  });
+});
