@@ -89,7 +89,10 @@ migrate-check: deps ## CI: one head, models match the history, no drift in the d
 migrate-takeover: deps ## [DRY_RUN=1]: take over a database drizzle's migrator manages (records its rows in sluice_version, runs no SQL)
 	@npm run -s migrate:takeover -- $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
 
-.PHONY: migrate-takeover
+migrate-deploy: deps ## deploy: wait for the database (SLUICE_DEPLOY_WAIT s), lock, take over if needed, apply to head
+	@npm run -s migrate:deploy -- $(if $(filter 1 yes true,$(SINGLE_TRANSACTION)),--single-transaction) $(if $(filter 1 yes true,$(NO_BACKUP)),--no-backup)
+
+.PHONY: migrate-takeover migrate-deploy
 
 migrate-reset: deps ## down to base (asks on a terminal; YES=1 otherwise)
 	@npm run -s migrate:reset -- $(if $(filter 1 yes true,$(YES)),--yes) $(if $(filter 1 yes true,$(NO_BACKUP)),--no-backup) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)

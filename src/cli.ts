@@ -8,7 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, SluiceError, type ExitCodeValue } from './errors.js';
 import { consolePrinter, passwordsIn, type Printer } from './printer.js';
 import { formatCreate, formatHistory, formatMove, formatShow, formatStatus, formatStep } from './format.js';
-import { formatTakeover, takeoverLine, takeoverStatusLine } from './format-deploy.js';
+import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLine } from './format-deploy.js';
 import type { MoveOptions } from './commands/migrate.js';
 import { requireRevisionName } from './revision.js';
 
@@ -166,6 +166,22 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .action(async (opts: { dryRun?: boolean; table?: string }) => {
       const result = await (await import('./commands/takeover.js')).takeover({ ...common(), dryRun: opts.dryRun, table: opts.table });
       out(result, () => formatTakeover(result));
+    });
+
+  program
+    .command('deploy')
+    .description('wait for the database (SLUICE_DEPLOY_WAIT s), take the lock, apply every pending revision; for deploy pipelines and entrypoints')
+    .option('--single-transaction', 'run all pending revisions in one transaction: all or nothing')
+    .option('--no-backup', 'SQLite: skip the backup taken before a change')
+    .action(async (opts: { singleTransaction?: boolean; backup?: boolean }) => {
+      const result = await (await import('./commands/deploy.js')).deploy({
+        ...common(),
+        ...stepPrinter(),
+        onWait: (a) => printer.error(waitLine(a)),
+        singleTransaction: opts.singleTransaction,
+        noBackup: opts.backup === false,
+      });
+      out(result, () => [deploySummary(result)]);
     });
 
   program

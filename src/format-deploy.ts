@@ -1,4 +1,5 @@
-/** Human-readable lines for takeover results (pure; the CLI prints them). */
+/** Human-readable lines for takeover and deploy results (pure; the CLI prints them). */
+import type { WaitAttempt, DeployResult } from './commands/deploy.js';
 import type { TakeoverResult, TakeoverSummary, TakeoverView } from './commands/takeover.js';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -31,4 +32,15 @@ export function formatTakeover(r: TakeoverResult): string[] {
   if (r.status === 'already-managed') return [`${r.database}: sluice_version already records the database (at ${r.at}); nothing taken over`];
   if (r.status === 'dry-run') return [takeoverLine(r, true), `-- dry run on ${r.database}: nothing was written`];
   return [takeoverLine(r), `${r.database}: at ${r.at}`];
+}
+
+/** A failed connection attempt while deploy waits for the database (stderr). */
+export function waitLine(a: WaitAttempt): string {
+  return `sluice: waiting for ${a.database}: ${a.reason} (attempt ${a.attempt}, ${a.elapsedS}s of SLUICE_DEPLOY_WAIT=${a.waitS}s)`;
+}
+
+/** Deploy's one-line summary: `deployed <db>: <from> -> <to>, N revisions in X s` or `nothing to deploy: at <rev>`. */
+export function deploySummary(r: DeployResult): string {
+  if (r.status === 'up-to-date') return `nothing to deploy: at ${r.to} on ${r.database}`;
+  return `deployed ${r.database}: ${r.from} -> ${r.to}, ${plural(r.revisions.length, 'revision')} in ${r.seconds.toFixed(1)} s`;
 }

@@ -12,3 +12,4 @@ export * from './errors.js';
 export type { StepResult } from './engine.js';
 export { writeMissingDowns, type DownsResult } from './commands/downs.js';
 export { takeover, type TakeoverOptions, type TakeoverResult, type TakeoverSummary } from './commands/takeover.js';
+export { deploy, type DeployOptions, type DeployResult } from './commands/deploy.js';

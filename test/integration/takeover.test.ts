@@ -193,7 +193,7 @@ for (const c of cases) {
         second.created_at,
       ]);
       await sql(dir, env, `INSERT INTO ${c.table} (hash, created_at) VALUES (${c.dialect === 'sqlite' ? '?, ?' : '$1, $2'})`, ['e'.repeat(64), 1]);
-      for (const args of [['up'], ['down'], ['stamp', 'head'], ['takeover']]) {
+      for (const args of [['up'], ['deploy'], ['down'], ['stamp', 'head'], ['takeover']]) {
         const r = runCli(dir, args, env);
         expect(r.status, args.join(' ')).toBe(4);
         const lines = r.stderr.trim().split('\n');

@@ -1,0 +1,47 @@
+#!/bin/sh
+# Container entrypoint: migrate the database, then start the app.
+#
+#   ENTRYPOINT ["/app/docker/entrypoint.sh"]
+#   CMD ["node", "server.js"]
+#
+# 1. `sluice deploy`: waits for the database (SLUICE_DEPLOY_WAIT seconds, default 60), takes the
+#    migration lock, applies every pending revision (taking over a database drizzle's migrator
+#    manages). Its messages go to stderr/stdout as they are.
+# 2. If it fails, the container exits with sluice's exit code (README "Exit codes": 5 the database
+#    never answered or the lock was held, 3 a migration failed, ...) and the app does not start,
+#    so the deploy fails.
+# 3. Otherwise the app's command replaces this shell (exec: it gets the signals, its exit code is
+#    the container's).
+#
+# Environment: DATABASE_URL, DATABASE_SCHEMA and the SLUICE_* settings as in README;
+#   SLUICE_CMD      the sluice command (default: `sluice` on PATH, else ./node_modules/.bin/sluice);
+#                   split on spaces, e.g. "node /app/node_modules/sluice/dist/cli.js". Never npx: an
+#                   entrypoint must not reach for the registry.
+#   SLUICE_SKIP_DEPLOY=1   start the app without migrating (a Job or init container did it)
+# POSIX sh: runs under dash, busybox ash and bash.
+set -u
+
+if [ "${SLUICE_SKIP_DEPLOY:-}" != 1 ]; then
+  if [ -n "${SLUICE_CMD:-}" ]; then
+    sluice_cmd=$SLUICE_CMD
+  elif command -v sluice >/dev/null 2>&1; then
+    sluice_cmd=sluice
+  elif [ -x ./node_modules/.bin/sluice ]; then
+    sluice_cmd=./node_modules/.bin/sluice
+  else
+    echo "entrypoint: sluice not found (not on PATH, no ./node_modules/.bin/sluice in $(pwd)); install it with the app's dependencies or set SLUICE_CMD" >&2
+    exit 127
+  fi
+  # $sluice_cmd is split into words on purpose (a command and its arguments).
+  # shellcheck disable=SC2086
+  $sluice_cmd deploy
+  status=$?
+  if [ "$status" -ne 0 ]; then
+    exit "$status"
+  fi
+fi
+
+if [ "$#" -eq 0 ]; then
+  exit 0
+fi
+exec "$@"

@@ -1,0 +1,164 @@
+/**
+ * `sluice deploy`: what a deploy runs before the app starts (container entrypoint, Kubernetes Job or
+ * init container). Waits a bounded time for the database (SLUICE_DEPLOY_WAIT seconds, default 60),
+ * retrying only what a database that is still coming up answers (connection refused, "the database
+ * system is starting up", a host name DNS does not resolve yet, a connect timeout), then takes the
+ * migration lock and applies every pending revision up to head, taking a database drizzle's migrator
+ * manages over first (commands/takeover.ts). Any failure is a SluiceError with the README's exit code,
+ * so the deploy fails.
+ */
+import { loadContext, type CommandOptions, type Context } from '../context.js';
+import { openConnection } from '../dialect/index.js';
+import { ConnectionError, SluiceError, UsageError } from '../errors.js';
+import type { StepResult } from '../engine.js';
+import { upgrade, type MoveOptions, type MoveResult } from './migrate.js';
+import type { TakeoverSummary } from './takeover.js';
+
+export const DEFAULT_DEPLOY_WAIT_S = 60;
+/** Pause between two connection attempts while waiting for the database. */
+const RETRY_INTERVAL_MS = 1000;
+
+export interface WaitAttempt {
+  /** 1-based number of the failed attempt. */
+  attempt: number;
+  /** Why it failed, in a few words (connection refused, starting up, host not resolvable yet…). */
+  reason: string;
+  /** Seconds since the wait began. */
+  elapsedS: number;
+  /** SLUICE_DEPLOY_WAIT. */
+  waitS: number;
+  /** The database, password masked. */
+  database: string;
+}
+
+export interface DeployOptions extends CommandOptions {
+  /** All pending revisions in one transaction. */
+  singleTransaction?: boolean;
+  /** SQLite: skip the backup taken before a change. */
+  noBackup?: boolean;
+  /** Called after each failed connection attempt while waiting for the database. */
+  onWait?: (attempt: WaitAttempt) => void;
+  onStep?: (result: StepResult) => void;
+  onTakeover?: MoveOptions['onTakeover'];
+}
+
+export interface DeployResult {
+  /** deployed: revisions were applied; up-to-date: nothing to deploy. */
+  status: 'deployed' | 'up-to-date';
+  database: string;
+  from: string;
+  to: string;
+  /** Revisions applied by this deploy, in order. */
+  revisions: string[];
+  steps: StepResult[];
+  /** Seconds spent applying (after the database answered). */
+  seconds: number;
+  /** The wait for the database: connection attempts made and seconds waited. */
+  wait: { attempts: number; seconds: number };
+  /** Set when this deploy took the database over from drizzle's migrator. */
+  takeover?: TakeoverSummary;
+  backup?: string;
+}
+
+export function deployWaitSeconds(env: Record<string, string | undefined>): number {
+  const raw = env.SLUICE_DEPLOY_WAIT;
+  const s = raw === undefined || raw.trim() === '' ? DEFAULT_DEPLOY_WAIT_S : Number(raw);
+  if (!Number.isFinite(s) || s < 0) throw new UsageError(`SLUICE_DEPLOY_WAIT must be a number of seconds (default ${DEFAULT_DEPLOY_WAIT_S}), not "${raw}"`);
+  return s;
+}
+
+/**
+ * Why a connection failed, when it is what a database still coming up answers (worth another try);
+ * undefined for what waiting cannot fix (wrong password, missing database, bad settings).
+ */
+export function retryableReason(cause: unknown, connectTimeoutS: number): string | undefined {
+  const e = (cause ?? {}) as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  const message = typeof e.message === 'string' ? e.message : '';
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === '57P03') return 'the database system is starting up';
+  if (code === '57P01' || code === '57P02') return 'the server is restarting';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host name not resolvable (yet)';
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'host unreachable';
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'connection reset';
+  if (code === 'ETIMEDOUT' || /timeout/i.test(message)) return `no answer within ${connectTimeoutS}s`;
+  if (/Connection terminated unexpectedly/i.test(message)) return 'connection closed by the server';
+  return undefined;
+}
+
+/**
+ * Try to connect until the database answers or SLUICE_DEPLOY_WAIT runs out. SQLite files need no
+ * wait. Throws a ConnectionError (exit 5) naming the database and the wait, or the first error that
+ * waiting cannot fix.
+ */
+export async function waitForDatabase(ctx: Context, onWait?: (a: WaitAttempt) => void): Promise<{ attempts: number; seconds: number }> {
+  const waitS = deployWaitSeconds(ctx.env);
+  if (ctx.target.dialect !== 'postgresql') return { attempts: 0, seconds: 0 };
+  const connectTimeoutS = Number(ctx.env.SLUICE_CONNECT_TIMEOUT ?? 10);
+  const start = Date.now();
+  const deadline = start + waitS * 1000;
+  const database = ctx.target.display;
+  for (let attempt = 1; ; attempt++) {
+    // each attempt ends by the deadline (at least 1 s, so the last one can still answer)
+    const timeoutS = Math.max(1, Math.min(Number.isFinite(connectTimeoutS) && connectTimeoutS > 0 ? connectTimeoutS : 10, Math.ceil((deadline - Date.now()) / 1000)));
+    try {
+      const conn = await openConnection(ctx.target, { write: false, env: { ...ctx.env, SLUICE_CONNECT_TIMEOUT: String(timeoutS) } });
+      await conn.close();
+      return { attempts: attempt, seconds: round1((Date.now() - start) / 1000) };
+    } catch (err) {
+      const reason = err instanceof ConnectionError ? retryableReason(err.cause, timeoutS) : undefined;
+      if (reason === undefined) throw err;
+      const elapsedS = (Date.now() - start) / 1000;
+      if (Date.now() >= deadline) {
+        throw new ConnectionError(
+          `deploy failed: database ${database} did not answer within SLUICE_DEPLOY_WAIT=${waitS}s (${attempt} attempt${attempt === 1 ? '' : 's'}; last: ${reason}); check that it runs and that DATABASE_URL names it`,
+          { cause: err },
+        );
+      }
+      onWait?.({ attempt, reason, elapsedS: Math.round(elapsedS), waitS, database });
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(RETRY_INTERVAL_MS, deadline - Date.now()))));
+    }
+  }
+}
+
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
+/** Wait for the database, then apply every pending revision (taking over from drizzle's migrator first). */
+export async function deploy(options: DeployOptions = {}): Promise<DeployResult> {
+  try {
+    return await deployUnlabelled(options);
+  } catch (err) {
+    // every deploy error says so on its one line (the exit code is the error's own)
+    if (err instanceof SluiceError && !err.message.startsWith('deploy failed')) err.message = `deploy failed: ${err.message}`;
+    throw err;
+  }
+}
+
+async function deployUnlabelled(options: DeployOptions): Promise<DeployResult> {
+  const ctx = await loadContext(options);
+  const wait = await waitForDatabase(ctx, options.onWait);
+  const started = Date.now();
+  const moved: MoveResult = await upgrade({
+    cwd: ctx.root,
+    env: ctx.env,
+    config: options.config,
+    revision: 'head',
+    singleTransaction: options.singleTransaction,
+    noBackup: options.noBackup,
+    onStep: options.onStep,
+    onTakeover: options.onTakeover,
+  });
+  const applied = moved.steps.filter((s) => s.status === 'applied').map((s) => s.revision);
+  return {
+    status: applied.length ? 'deployed' : 'up-to-date',
+    database: moved.database,
+    from: moved.from,
+    to: moved.to,
+    revisions: applied,
+    steps: moved.steps,
+    seconds: round1((Date.now() - started) / 1000),
+    wait,
+    ...(moved.takeover ? { takeover: moved.takeover } : {}),
+    ...(moved.backup ? { backup: moved.backup } : {}),
+  };
+}

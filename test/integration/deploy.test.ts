@@ -1,0 +1,189 @@
+/**
+ * Deploy (issue 10, item 4): `sluice deploy` and the container entrypoint (docker/entrypoint.sh, run
+ * with sh as a container would, no Docker engine) against a PostgreSQL that comes up late (a private
+ * cluster started seconds after the script) and one that never does (a closed port).
+ */
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startCluster, stopCluster } from '../../src/pgcluster.js';
+import { cleanEnv, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, uniqueSchema, type Env } from '../support/project.js';
+
+const HEAD = '0003_add_phone_to_users';
+const ENTRYPOINT = path.join(REPO, 'docker', 'entrypoint.sh');
+const SLUICE_CMD = `${process.execPath} ${path.join(REPO, 'dist', 'cli.js')}`;
+
+interface Finished {
+  status: number;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+/** Run the entrypoint with sh, as `ENTRYPOINT [entrypoint.sh] CMD [app...]` would. */
+function runEntrypoint(cwd: string, env: Env, app: string[]): { done: Promise<Finished> } {
+  const started = Date.now();
+  const child = spawn('sh', [ENTRYPOINT, ...app], { cwd, env: cleanEnv({ SLUICE_CMD, ...env }) as NodeJS.ProcessEnv });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const done = new Promise<Finished>((resolve) => child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr, seconds: (Date.now() - started) / 1000 })));
+  return { done };
+}
+
+const APP = ['sh', '-c', 'echo "APP STARTED with $DATABASE_SCHEMA"'];
+
+describe('sluice deploy', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = makeProject();
+  });
+
+  it('SQLite: deploys to head with a one-line summary, then nothing to deploy; --json shape', () => {
+    const env = { DATABASE_URL: `file:${path.join(dir, 'deploy.sqlite')}` };
+    const first = runCli(dir, ['deploy'], env);
+    expect(first.stderr).toBe('');
+    expect(first.status).toBe(0);
+    const last = first.stdout.trim().split('\n').pop()!;
+    expect(last).toMatch(new RegExp(`^deployed sqlite:deploy\\.sqlite: base -> ${HEAD}, 4 revisions in \\d+\\.\\d s$`));
+    const again = runCli(dir, ['deploy'], env);
+    expect(again.status).toBe(0);
+    expect(again.stdout.trim()).toBe(`nothing to deploy: at ${HEAD} on sqlite:deploy.sqlite`);
+    const j = runCli(dir, ['--json', 'deploy'], env);
+    expect(j.status).toBe(0);
+    const r = JSON.parse(j.stdout);
+    expect(r).toEqual({
+      status: 'up-to-date',
+      database: 'sqlite:deploy.sqlite',
+      from: HEAD,
+      to: HEAD,
+      revisions: [],
+      steps: [],
+      seconds: expect.any(Number),
+      wait: { attempts: 0, seconds: 0 },
+    });
+  });
+
+  it("SQLite: takes over a database drizzle's migrator manages, then applies what is pending", () => {
+    const file = path.join(dir, 'drizzle-managed.sqlite');
+    const db = new Database(file);
+    // drizzle-orm's own migrate() on the history's first three revisions
+    const partial = mkdtempSync(path.join(os.tmpdir(), 'sluice-deploy-'));
+    cpSync(path.join(dir, 'drizzle', 'sqlite'), partial, { recursive: true });
+    const journal = path.join(partial, 'meta', '_journal.json');
+    const j0 = JSON.parse(readFileSync(journal, 'utf8'));
+    j0.entries = j0.entries.slice(0, 3);
+    writeFileSync(journal, JSON.stringify(j0));
+    migrate(drizzle(db), { migrationsFolder: partial });
+    db.close();
+    const j = runCli(dir, ['--json', 'deploy'], { DATABASE_URL: `file:${file}` });
+    expect(j.stderr).toBe('');
+    expect(j.status).toBe(0);
+    expect(JSON.parse(j.stdout)).toMatchObject({
+      status: 'deployed',
+      from: '0002_add_sessions_and_roles',
+      to: HEAD,
+      revisions: [HEAD],
+      steps: [{ revision: HEAD, direction: 'up', status: 'applied' }],
+      takeover: { source: '__drizzle_migrations', rows: 3, revisions: ['0000_init', '0001_add_audits', '0002_add_sessions_and_roles'], at: '0002_add_sessions_and_roles' },
+    });
+  });
+
+  it('make migrate-deploy runs it', () => {
+    const r = runMake(dir, ['migrate-deploy'], { DATABASE_URL: `file:${path.join(dir, 'make-deploy.sqlite')}` });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`deployed sqlite:make-deploy\\.sqlite: base -> ${HEAD}, 4 revisions in`));
+  });
+
+  it('a bad SLUICE_DEPLOY_WAIT is refused (exit 2) before anything is tried', () => {
+    const r = runCli(dir, ['deploy'], { DATABASE_URL: 'postgres://u@127.0.0.1:1/x', SLUICE_DEPLOY_WAIT: 'soon' });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe('sluice: deploy failed: SLUICE_DEPLOY_WAIT must be a number of seconds (default 60), not "soon"');
+  });
+});
+
+pgDescribe('deploy entrypoint (docker/entrypoint.sh) against PostgreSQL', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = makeProject();
+  });
+
+  it('PostgreSQL: --json shape of a deploy and of an up-to-date run', () => {
+    const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('deploy') };
+    const j = runCli(dir, ['--json', 'deploy'], env);
+    expect(j.status).toBe(0);
+    const r = JSON.parse(j.stdout);
+    expect(Object.keys(r).sort()).toEqual(['database', 'from', 'revisions', 'seconds', 'status', 'steps', 'to', 'wait']);
+    expect(r).toMatchObject({ status: 'deployed', from: 'base', to: HEAD, revisions: ['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', HEAD], wait: { attempts: 1 } });
+    expect(r.database).toContain(`(schema ${env.DATABASE_SCHEMA})`);
+    expect(r.steps).toHaveLength(4);
+    expect(typeof r.seconds).toBe('number');
+    expect(typeof r.wait.seconds).toBe('number');
+    const again = JSON.parse(runCli(dir, ['--json', 'deploy'], env).stdout);
+    expect(again).toMatchObject({ status: 'up-to-date', from: HEAD, to: HEAD, revisions: [], steps: [] });
+  });
+
+  it('a database that comes up late: the script waits (a message per attempt), deploys, then starts the app', async () => {
+    const port = await freePort();
+    const clusterDir = mkdtempSync(path.join(os.tmpdir(), 'sluice-late-pg-'));
+    const schema = uniqueSchema('late');
+    const run = runEntrypoint(dir, { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/postgres`, DATABASE_SCHEMA: schema, SLUICE_DEPLOY_WAIT: '90' }, APP);
+    try {
+      await new Promise((r) => setTimeout(r, 3000));
+      await startCluster(clusterDir, { port });
+      const r = await run.done;
+      expect(r.status, r.stderr).toBe(0);
+      const waits = r.stderr.trim().split('\n');
+      expect(waits.length).toBeGreaterThanOrEqual(2);
+      for (const w of waits) expect(w).toMatch(new RegExp(`^sluice: waiting for postgres://postgres@127\\.0\\.0\\.1:${port}/postgres: .+ \\(attempt \\d+, \\d+s of SLUICE_DEPLOY_WAIT=90s\\)$`));
+      expect(waits[0]).toContain('connection refused');
+      const out = r.stdout.trim().split('\n');
+      expect(out.slice(-2)).toEqual([
+        expect.stringMatching(new RegExp(`^deployed postgres://postgres@127\\.0\\.0\\.1:${port}/postgres \\(schema ${schema}\\): base -> ${HEAD}, 4 revisions in \\d+\\.\\d s$`)),
+        `APP STARTED with ${schema}`,
+      ]);
+    } finally {
+      await stopCluster(clusterDir).catch(() => {});
+      rmSync(clusterDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a database that never comes up: fails within SLUICE_DEPLOY_WAIT plus a margin, exit 5, one clear line, the app never starts', async () => {
+    const port = await freePort(); // nothing listens there
+    const env = { DATABASE_URL: `postgres://deployer:s3cret-pass@127.0.0.1:${port}/app`, SLUICE_DEPLOY_WAIT: '4' };
+    runCli(dir, ['history'], env); // warm the described-config cache so the timing below is the wait's
+    const r = await runEntrypoint(dir, env, APP).done;
+    expect(r.status, r.stderr).toBe(5);
+    expect(r.seconds).toBeGreaterThanOrEqual(4);
+    expect(r.seconds).toBeLessThan(4 + 4);
+    expect(r.stdout).not.toContain('APP STARTED');
+    expect(r.stdout + r.stderr).not.toContain('s3cret-pass');
+    const lines = r.stderr.trim().split('\n');
+    const final = lines.filter((l) => !l.startsWith('sluice: waiting for '));
+    expect(final).toEqual([
+      `sluice: deploy failed: database postgres://deployer:***@127.0.0.1:${port}/app did not answer within SLUICE_DEPLOY_WAIT=4s (${lines.length} attempts; last: connection refused); check that it runs and that DATABASE_URL names it`,
+    ]);
+    expect(lines[lines.length - 1]).toBe(final[0]);
+    // --json: the error as JSON on stdout, same code
+    const j = runCli(dir, ['--json', 'deploy'], { ...env, SLUICE_DEPLOY_WAIT: '0' });
+    expect(j.status).toBe(5);
+    expect(JSON.parse(j.stdout)).toEqual({ error: expect.stringContaining('deploy failed: database postgres://deployer:***@'), code: 5 });
+  });
+
+  it('SLUICE_SKIP_DEPLOY=1 starts the app without deploying; no app command: deploy only', async () => {
+    const skipped = await runEntrypoint(dir, { DATABASE_URL: 'postgres://u@127.0.0.1:1/x', SLUICE_SKIP_DEPLOY: '1', DATABASE_SCHEMA: 'x' }, APP).done;
+    expect(skipped).toMatchObject({ status: 0, stderr: '' });
+    expect(skipped.stdout.trim()).toBe('APP STARTED with x');
+    const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('deploy_only') };
+    const only = await runEntrypoint(dir, env, []).done;
+    expect(only.status).toBe(0);
+    expect(only.stdout.trim().split('\n').pop()).toMatch(/^deployed .*: base -> 0003_add_phone_to_users, 4 revisions in/);
+  });
+});
