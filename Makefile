@@ -32,7 +32,7 @@ BUILT := dist/.built
 SOURCES := $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json
 
 .PHONY: help deps build migrate-create migrate-downs migrate-up migrate-down migrate-stamp migrate-history \
-	migrate-status migrate-show migrate-sql migrate-heads migrate-check migrate-reset db-up db-down db-connect db-test test bench clean
+	migrate-status migrate-show migrate-sql migrate-heads migrate-merge migrate-check migrate-reset db-up db-down db-connect db-test test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -82,6 +82,9 @@ migrate-sql: deps ## REVISION=<from>:<to>: print the SQL a DBA would run (no dat
 
 migrate-heads: deps ## the head revision(s) of each history (more than one: a fork to merge)
 	@npm run -s migrate:heads
+
+migrate-merge: deps ## after a git merge of two branches with revisions: renumber theirs after ours
+	@npm run -s migrate:merge
 
 migrate-check: deps ## CI: one head, models match the history, no drift in the database (exit 10 / 8 / 9)
 	@npm run -s migrate:check

@@ -134,6 +134,20 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     });
 
   program
+    .command('merge')
+    .description('after a git merge of two branches with revisions: renumber theirs after ours, recompute snapshots and downs')
+    .action(async () => {
+      const result = await (await import('./commands/merge.js')).merge(common());
+      out(result, () =>
+        result.dialects.map((d) =>
+          d.merged
+            ? `${d.dialect} (${d.folder}): kept ${d.kept.join(', ') || 'nothing'}; moved ${d.moved.map((m) => `${m.from} -> ${m.to}`).join(', ')}`
+            : `${d.dialect} (${d.folder}): not forked, nothing to merge`,
+        ),
+      );
+    });
+
+  program
     .command('heads')
     .description('the head revision(s) of each history; more than one means a forked history to merge')
     .action(async () => {

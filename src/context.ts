@@ -95,7 +95,8 @@ export async function withSession<T>(
       await hooks.beforeEnsure?.(conn, store);
       await store.ensure();
     }
-    const applied = await store.list();
+    const applied = recognizeMoved(ctx, await store.list());
+    for (const r of applied) if (write && r.movedFrom) await store.rekey(r.movedFrom, r.revision);
     return await fn({ conn, store, applied, appliedIds: new Set(applied.map((r) => r.revision)) });
   } catch (err) {
     // Lost outside a revision (reading the version table, taking the lock): nothing was changed by this run.
@@ -112,6 +113,23 @@ export async function withSession<T>(
     if (locked) await conn.unlock();
     await conn.close();
   }
+}
+
+/**
+ * Version rows whose tag the folder no longer has, but whose checksum is exactly one unapplied
+ * revision's up: migrate-merge renumbered that revision (its up file is unchanged). They are read as
+ * that revision, and writers re-key the row.
+ */
+export function recognizeMoved(ctx: Context, rows: AppliedRow[]): (AppliedRow & { movedFrom?: string })[] {
+  const byId = new Set(ctx.history.revisions.map((r) => r.id));
+  const unknown = rows.filter((r) => !byId.has(r.revision));
+  if (unknown.length === 0) return rows;
+  const applied = new Set(rows.map((r) => r.revision));
+  return rows.map((row) => {
+    if (byId.has(row.revision)) return row;
+    const matches = ctx.history.revisions.filter((rev) => !applied.has(rev.id) && rev.id.replace(/^\d+/, '') === row.revision.replace(/^\d+/, '') && checksum(upOf(ctx, rev)) === row.checksum);
+    return matches.length === 1 ? { ...row, revision: matches[0]!.id, movedFrom: row.revision } : row;
+  });
 }
 
 function lockWaitMs(env: Record<string, string | undefined>): number {

@@ -11,6 +11,7 @@ import { isUtf8 } from 'node:buffer';
 import { existsSync, lstatSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, IntegrityError, MultipleHeads, describeCause } from './errors.js';
+import { conflictSides, hasConflictMarkers } from './merge.js';
 import { numberOfTag, type Revision } from './revision.js';
 import { checksum, isOnlyComments } from './sql.js';
 
@@ -39,8 +40,21 @@ function readJournal(out: string): JournalEntry[] {
   const file = journalFile(out);
   if (!existsSync(file)) return [];
   let parsed: unknown;
+  const text = readFileSync(file, 'utf8');
+  if (hasConflictMarkers(text)) {
+    const tags = (side: string) => {
+      try {
+        return ((JSON.parse(side) as { entries?: { tag?: string }[] }).entries ?? []).map((e) => String(e.tag));
+      } catch {
+        return [];
+      }
+    };
+    const { ours, theirs } = conflictSides(text);
+    const heads = [tags(ours).at(-1), tags(theirs).at(-1)].filter((t): t is string => !!t);
+    throw new MultipleHeads(heads, `${rel(file)} has git conflict markers: two branches each created revisions (heads ${heads.join(' and ') || 'unknown'}); run make migrate-merge`);
+  }
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new ConfigError(`${rel(file)} is not valid JSON (${describeCause(err)}); restore it from version control`, { cause: err });
   }

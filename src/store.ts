@@ -116,6 +116,11 @@ export class VersionStore {
     );
   }
 
+  /** Record a revision under its new tag (migrate-merge renumbered it). */
+  async rekey(from: string, to: string): Promise<void> {
+    await this.conn.query(`UPDATE ${this.table} SET "revision" = ${this.conn.param(1)} WHERE "revision" = ${this.conn.param(2)}`, [to, from]);
+  }
+
   async remove(revision: string): Promise<void> {
     await this.conn.query(`DELETE FROM ${this.table} WHERE "revision" = ${this.conn.param(1)}`, [revision], 'sluice_version_delete');
   }
