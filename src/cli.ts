@@ -3,16 +3,17 @@
  * The sluice command line: parses arguments, calls the command functions, formats their results.
  * `process.exit` is called here and nowhere else; exit codes are listed in README "Exit codes".
  */
+import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, SluiceError, type ExitCodeValue } from './errors.js';
 import { consolePrinter, passwordsIn, type Printer } from './printer.js';
-import { formatCreate, formatHistory, formatMove, formatShow, formatStatus, formatStep } from './format.js';
+import { formatCreate, formatHistory, formatInit, formatMove, formatShow, formatStatus, formatStep } from './format.js';
 import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLine } from './format-deploy.js';
 import type { MoveOptions } from './commands/migrate.js';
 import { requireRevisionName } from './revision.js';
 
-const VERSION = '0.1.0';
+const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 // node-postgres probes for Cloudflare Workers by constructing a fetch Response when `navigator` is
 // absent (Node 20), which loads undici (~12 ms of every start). Node 21+ defines `navigator` itself;
@@ -237,6 +238,21 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
         ),
       );
       if (!result.ok) code = ExitCode.migrationFailed;
+    });
+
+  program
+    .command('init')
+    .description(
+      'set sluice up in this drizzle-kit project: sluice.mk (Make targets), npm scripts, .env.example, docker/compose.yml, a CI workflow and the missing down files; never overwrites a file',
+    )
+    .option('--no-downs', 'do not write the missing down files of the existing history')
+    .action(async (opts: { downs?: boolean }) => {
+      const result = await (await import('./commands/init.js')).init({
+        ...common(),
+        commands: program.commands.map((c) => c.name()),
+        noDowns: opts.downs === false,
+      });
+      out(result, () => formatInit(result));
     });
 
   const db = program.command('db').description('development database');

@@ -2,6 +2,7 @@
 import pc from 'picocolors';
 import type { StepResult } from './engine.js';
 import type { CreateResult } from './commands/create.js';
+import type { InitResult } from './commands/init.js';
 import type { HistoryResult, ShowResult, StatusResult } from './commands/inspect.js';
 import type { MoveResult } from './commands/migrate.js';
 
@@ -100,5 +101,25 @@ export function formatCreate(c: CreateResult): string[] {
   }
   if (c.lockstepWarning) lines.push(pc.yellow(`warning: ${c.lockstepWarning}`));
   lines.push('Review both files, then run make migrate-up.');
+  return lines;
+}
+
+export function formatInit(r: InitResult): string[] {
+  const lines = [`sluice init in ${r.root} (${r.config}: ${r.dialects.join(', ')})`];
+  const mark = { written: pc.green('written'), kept: pc.yellow('kept   '), skipped: pc.dim('skipped') };
+  for (const f of r.files) lines.push(`  ${mark[f.status]}  ${f.path}${f.note ? pc.dim(`  (${f.note})`) : ''}`);
+  if (r.scripts.added.length || r.scripts.kept.length) {
+    lines.push(
+      `  ${r.scripts.added.length ? mark.written : mark.kept}  package.json scripts: ${r.scripts.added.length} added${r.scripts.added.length ? ` (${r.scripts.added.join(', ')})` : ''}${
+        r.scripts.kept.length ? `; ${r.scripts.kept.length} kept, the project has them already (${r.scripts.kept.join(', ')})` : ''
+      }`,
+    );
+  }
+  if (r.downs) {
+    lines.push(`  ${r.downs.written.length ? mark.written : mark.kept}  down files: ${r.downs.written.length} written${r.downs.written.length ? ` (${r.downs.written.join(', ')})` : ''}, ${r.downs.kept} existing kept; review them`);
+  }
+  for (const n of r.notes) lines.push(pc.yellow(`note: ${n}`));
+  lines.push('next:');
+  for (const n of r.next) lines.push(`  ${n}`);
   return lines;
 }

@@ -13,3 +13,4 @@ export type { StepResult } from './engine.js';
 export { writeMissingDowns, type DownsResult } from './commands/downs.js';
 export { takeover, type TakeoverOptions, type TakeoverResult, type TakeoverSummary } from './commands/takeover.js';
 export { deploy, type DeployOptions, type DeployResult } from './commands/deploy.js';
+export { init, type InitOptions, type InitResult, type InitFile } from './commands/init.js';
