@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, SluiceError, type ExitCodeValue } from './errors.js';
 import { consolePrinter, passwordsIn, type Printer } from './printer.js';
-import { formatCreate, formatHistory, formatInit, formatMove, formatShow, formatStatus, formatStep } from './format.js';
+import { formatCheckProgress, formatCreate, formatHistory, formatInit, formatMove, formatProgress, formatShow, formatStatus, formatStep } from './format.js';
 import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLine } from './format-deploy.js';
 import type { MoveOptions } from './commands/migrate.js';
 import { requireRevisionName } from './revision.js';
@@ -37,7 +37,8 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .option('--config <file>', 'drizzle config file (default: drizzle.config.ts)')
     .option('-C, --cwd <dir>', 'project folder (default: current folder)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => printer.error(s.trimEnd()), writeOut: (s) => printer.line(s.trimEnd()) });
+    // With --json, commander's own usage errors become the JSON error document (report), not text.
+    .configureOutput({ writeErr: (s) => (jsonArgv(argv) ? undefined : printer.error(s.trimEnd())), writeOut: (s) => printer.line(s.trimEnd()) });
 
   const g = () => program.opts<Globals>();
   const common = () => ({ cwd: g().cwd, config: g().config });
@@ -47,6 +48,44 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
   };
   const stepPrinter = (): Pick<MoveOptions, 'onStep' | 'onTakeover'> =>
     g().json ? {} : { onStep: (r) => printer.line(formatStep(r)), onTakeover: (t, dryRun) => printer.line(takeoverLine(t, dryRun)) };
+
+  // Progress of a run: on a terminal a status line (the revision running, n/N, elapsed), redrawn in
+  // place; everywhere, each finished step's line ends with [n/N, elapsed]. Nothing with --json.
+  const stops: (() => void)[] = [];
+  const stopProgress = () => {
+    for (const stop of stops.splice(0)) stop();
+  };
+  const progress = (): Pick<MoveOptions, 'onPlan' | 'onStep'> => {
+    if (g().json) return {};
+    let plan: { revision: string; direction: 'up' | 'down' }[] = [];
+    let done = 0;
+    let started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const draw = () => printer.status?.(formatProgress({ running: plan[done], done, total: plan.length, elapsedMs: Date.now() - started }));
+    const stop = () => {
+      clearInterval(timer);
+      timer = undefined;
+      printer.status?.(undefined);
+    };
+    stops.push(stop);
+    return {
+      onPlan: (steps) => {
+        plan = steps;
+        done = 0;
+        started = Date.now();
+        if (!printer.status || !steps.length) return;
+        draw();
+        timer = setInterval(draw, 250);
+        timer.unref();
+      },
+      onStep: (r) => {
+        done += 1;
+        printer.line(formatStep(r, { n: done, total: plan.length, elapsedMs: Date.now() - started }));
+        if (done >= plan.length) stop();
+        else if (timer) draw();
+      },
+    };
+  };
 
   type MoveFlags = { dryRun?: boolean; allowChanged?: boolean; singleTransaction?: boolean; backup?: boolean; purge?: boolean };
   const moveCommand = (
@@ -70,6 +109,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
         const result = await fn({
           ...common(),
           ...stepPrinter(),
+          ...progress(),
           revision: revision ?? defaultRev,
           dryRun: opts.dryRun,
           allowChanged: opts.allowChanged,
@@ -95,7 +135,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .option('--no-backup', 'SQLite: skip the backup taken before a change')
     .action(async (opts: { yes?: boolean; dryRun?: boolean; backup?: boolean }) => {
       const confirmed = opts.yes || process.env.YES === '1' || (!opts.dryRun && (await ask('Revert every revision of the configured database? [y/N] ')));
-      const result = await (await migrate()).reset({ ...common(), ...stepPrinter(), confirmed: !!confirmed, dryRun: opts.dryRun, noBackup: opts.backup === false });
+      const result = await (await migrate()).reset({ ...common(), ...stepPrinter(), ...progress(), confirmed: !!confirmed, dryRun: opts.dryRun, noBackup: opts.backup === false });
       out(result, () => formatMove('downgrade', result));
     });
 
@@ -118,7 +158,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
   program
     .command('show')
     .description("a revision's metadata, up SQL and down SQL")
-    .argument('<revision>', 'a tag, a number or a unique tag prefix')
+    .argument('<revision>', 'head, a tag, a number, a unique tag prefix, or +N / -N from the current revision')
     .action(async (revision: string) => {
       requireRevisionName(revision);
       const result = await (await import('./commands/inspect.js')).show({ ...common(), revision });
@@ -231,7 +271,28 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .action(async () => {
       const { check } = await import('./commands/check.js');
       const json = g().json;
-      const result = await check({ ...common(), onCheck: json ? undefined : (d, c) => printer.line(`${c.ok ? 'ok  ' : 'FAIL'} ${d}: ${c.name}${c.detail ? `\n${c.detail}` : ''}`) });
+      const started = Date.now();
+      let done = 0;
+      let dialect = '';
+      const tick = () => dialect && printer.status?.(formatCheckProgress({ dialect, done, elapsedMs: Date.now() - started }));
+      const timer = !json && printer.status ? setInterval(tick, 250) : undefined;
+      timer?.unref();
+      stops.push(() => {
+        clearInterval(timer);
+        printer.status?.(undefined);
+      });
+      const result = await check({
+        ...common(),
+        onCheck: json
+          ? undefined
+          : (d, c) => {
+              done += 1;
+              dialect = d;
+              printer.line(`${c.ok ? 'ok  ' : 'FAIL'} ${d}: ${c.name}${c.detail ? `\n${c.detail}` : ''}`);
+              tick();
+            },
+      });
+      stopProgress();
       out(result, () =>
         result.dialects.map((d) =>
           d.skipped ? `SKIPPED ${d.dialect}: ${d.skipped}` : `${d.dialect} (${d.revisions} revisions): ${d.checks.filter((c) => c.ok).length} passed, ${d.checks.filter((c) => !c.ok).length} failed`,
@@ -279,10 +340,19 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
 
   try {
     await program.parseAsync(argv);
+    stopProgress();
     return code;
   } catch (err) {
-    return report(err, printer, !!program.opts<Globals>().verbose, !!program.opts<Globals>().json);
+    stopProgress();
+    return report(err, printer, !!program.opts<Globals>().verbose, !!program.opts<Globals>().json || jsonArgv(argv));
   }
+}
+
+/** --json among the global options (before the command's own arguments, or before `--`). */
+function jsonArgv(argv: string[]): boolean {
+  const args = argv.slice(2);
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).includes('--json');
 }
 
 /**
@@ -309,6 +379,7 @@ async function ask(question: string): Promise<boolean> {
 function report(err: unknown, printer: Printer, verbose: boolean, json: boolean): ExitCodeValue {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return ExitCode.ok;
+    if (json) printer.json({ error: err.message.replace(/^error: /, ''), code: ExitCode.usage });
     return ExitCode.usage;
   }
   const known = err instanceof SluiceError;

@@ -1,5 +1,5 @@
-/** Human-readable rendering of command results. Pure: results in, lines out. */
-import pc from 'picocolors';
+/** Human-readable rendering of command results. Pure: results in, lines out (colours: printer.ts). */
+import { colours as pc } from './printer.js';
 import type { StepResult } from './engine.js';
 import type { CreateResult } from './commands/create.js';
 import type { InitResult } from './commands/init.js';
@@ -17,11 +17,31 @@ const VERB: Record<string, string> = {
   'rolled-back': 'rolled back',
 };
 
-export function formatStep(r: StepResult): string {
+/**
+ * One finished step. With `progress` (its position in the run and the run's elapsed time) the line
+ * ends with `[n/N, 1.2 s]`: plain lines a log or CI keeps are the progress report off a terminal.
+ */
+export function formatStep(r: StepResult, progress?: { n: number; total: number; elapsedMs: number }): string {
   const arrow = r.direction === 'up' ? '↑' : '↓';
   const colour = r.status === 'failed' ? pc.red : r.status === 'not-run' ? pc.dim : pc.green;
   const time = r.status === 'applied' || r.status === 'reverted' ? pc.dim(` (${r.statements} statement${r.statements === 1 ? '' : 's'}, ${r.ms} ms)`) : '';
-  return `${arrow} ${r.revision} ${colour(VERB[r.status] ?? r.status)}${time}`;
+  const where = progress && progress.total > 1 ? pc.dim(` [${progress.n}/${progress.total}, ${seconds(progress.elapsedMs)}]`) : '';
+  return `${arrow} ${r.revision} ${colour(VERB[r.status] ?? r.status)}${time}${where}`;
+}
+
+/** The status line of a run in progress (a terminal only): the revision running, n/N, elapsed. */
+export function formatProgress(p: { running?: { revision: string; direction: 'up' | 'down' }; done: number; total: number; elapsedMs: number }): string {
+  const what = p.running ? `${p.running.direction === 'up' ? '↑' : '↓'} ${p.running.revision}` : 'finishing';
+  return `${what}  revision ${Math.min(p.done + 1, p.total)}/${p.total}, ${seconds(p.elapsedMs)}`;
+}
+
+/** db-test's status line (a terminal only): the check running and the elapsed time. */
+export function formatCheckProgress(p: { dialect: string; done: number; elapsedMs: number }): string {
+  return `db-test ${p.dialect}: ${p.done} check${p.done === 1 ? '' : 's'} done, ${seconds(p.elapsedMs)}`;
+}
+
+export function seconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
 export function formatMove(verb: string, r: MoveResult): string[] {

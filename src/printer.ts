@@ -13,13 +13,36 @@
  * A 1–3 character password is not masked everywhere: replacing every `e` of the output would destroy
  * it, and would show the reader which characters the password is made of.
  */
+import pc from 'picocolors';
 import { passwordForms } from './pgconn.js';
 
 export interface Printer {
   line(text: string): void;
   error(text: string): void;
   json(value: unknown): void;
+  /**
+   * A transient status line (progress of a long run), redrawn in place; undefined clears it. Only a
+   * printer attached to a terminal has one: elsewhere progress is the plain lines printed by `line`.
+   */
+  status?(text: string | undefined): void;
 }
+
+export type Colours = ReturnType<typeof pc.createColors>;
+
+/**
+ * Whether output is coloured. FORCE_COLOR decides when it is set (`0` or `false`: no colour,
+ * anything else: colour, as Node.js and chalk read it); otherwise a non-empty NO_COLOR turns colour
+ * off (no-color.org); otherwise colour only on a terminal that is not `TERM=dumb`.
+ */
+export function colourEnabled(env: Record<string, string | undefined>, isTTY: boolean): boolean {
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) return !/^(0|false)$/i.test(force.trim());
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  return isTTY && env.TERM !== 'dumb';
+}
+
+/** The colours every formatter uses: decided once, from the environment and whether stdout is a terminal. */
+export const colours: Colours = pc.createColors(colourEnabled(process.env, !!process.stdout.isTTY));
 
 /** Passwords are masked everywhere from this length on; shorter ones only where they stand as credentials. */
 export const MIN_GLOBAL_SECRET = 4;
@@ -53,13 +76,45 @@ export function redactor(secrets: string[]): (text: string) => string {
   };
 }
 
-export function consolePrinter(secrets: () => string[]): Printer {
+/**
+ * The CLI's printer. Results go to stdout, errors to stderr. On a terminal (stderr is a TTY and TERM
+ * is not dumb) it also keeps a status line on stderr, cleared before any other output and redrawn
+ * after it, so the lines around it stay whole; SLUICE_NO_PROGRESS=1 turns it off.
+ */
+export function consolePrinter(secrets: () => string[], options: { live?: boolean } = {}): Printer {
   const redact = (text: string) => redactor(secrets())(text);
-  return {
-    line: (text) => process.stdout.write(`${redact(text)}\n`),
-    error: (text) => process.stderr.write(`${redact(text)}\n`),
-    json: (value) => process.stdout.write(`${redact(JSON.stringify(value, jsonReplacer, 2))}\n`),
+  const live = options.live ?? (!!process.stderr.isTTY && process.env.TERM !== 'dumb' && process.env.SLUICE_NO_PROGRESS !== '1');
+  let shown: string | undefined;
+  const clear = () => {
+    if (shown !== undefined) process.stderr.write('\r\x1b[2K');
   };
+  const redraw = () => {
+    if (shown !== undefined) process.stderr.write(fit(shown, process.stderr.columns));
+  };
+  const around = (write: () => void) => {
+    clear();
+    write();
+    redraw();
+  };
+  const printer: Printer = {
+    line: (text) => around(() => process.stdout.write(`${redact(text)}\n`)),
+    error: (text) => around(() => process.stderr.write(`${redact(text)}\n`)),
+    json: (value) => around(() => process.stdout.write(`${redact(JSON.stringify(value, jsonReplacer, 2))}\n`)),
+  };
+  if (live) {
+    printer.status = (text) => {
+      clear();
+      shown = text === undefined ? undefined : redact(text);
+      redraw();
+    };
+  }
+  return printer;
+}
+
+/** One terminal line: cut to the width (the status line must never wrap, or \r could not redraw it). */
+function fit(text: string, columns: number | undefined): string {
+  const width = Math.max(20, (columns || 80) - 1);
+  return text.length > width ? `${text.slice(0, width - 1)}…` : text;
 }
 
 function jsonReplacer(key: string, value: unknown): unknown {

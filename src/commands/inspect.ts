@@ -2,10 +2,10 @@
  * Read-only commands: status, history, show. They never create the database, schema or table.
  */
 import { loadContext, upOf, withSession, type CommandOptions } from '../context.js';
-import { currentIndex, findRevision, labelOf, outOfOrder } from '../revision.js';
+import { BASE, currentIndex, labelOf, outOfOrder, requireRevisionName, resolveTarget } from '../revision.js';
 import { downIsEmpty, downIsStale, parseDownHeader, readDown, readUp, rel, withMessages, type RevisionFile } from '../source.js';
 import { checksum } from '../sql.js';
-import { ConnectionError } from '../errors.js';
+import { ConnectionError, ExitCode, SluiceError, UsageError } from '../errors.js';
 import { PrivilegeError, type AppliedRow } from '../store.js';
 import type { Context } from '../context.js';
 import { takeoverView, type TakeoverView } from './takeover.js';
@@ -146,13 +146,27 @@ export interface ShowResult {
 
 /** A revision's metadata, up SQL and down SQL. Reads the database only to tell whether it is applied. */
 export async function show(options: CommandOptions & { revision: string }): Promise<ShowResult> {
+  const name = requireRevisionName(options.revision);
   const ctx = await loadContext(options);
   withMessages(ctx.history);
-  const rev = findRevision(ctx.history.revisions, options.revision) as RevisionFile;
+  const revs = ctx.history.revisions;
+  // Every name the other commands take: head, base (refused: not a revision), a tag, a number, a
+  // unique prefix (resolved before the database is read), +N / -N (from the current revision).
+  const relative = /^[+-]\d+$/.test(name);
+  let index = relative ? BASE : resolveTarget(revs, new Set(), name);
+  if (!relative && index === BASE) {
+    throw new UsageError(name === 'base' ? 'base is the empty database before the first revision, not a revision; name one to show (head, a tag, a number)' : 'no revisions yet; nothing to show');
+  }
+  const { applied, error } = await appliedOrUnknown(ctx);
+  if (relative) {
+    if (!applied) throw new SluiceError(`${name} counts from the current revision, which is unknown: ${error}`, ExitCode.connection);
+    index = resolveTarget(revs, new Set(applied.map((a) => a.revision)), name);
+    if (index === BASE) throw new UsageError(`${name} is base (the empty database before the first revision), not a revision`);
+  }
+  const rev = revs[index] as RevisionFile;
   const up = readUp(rev);
   const down = readDown(rev);
   const header = down ? parseDownHeader(down) : { warnings: [], manualReason: undefined };
-  const { applied, error } = await appliedOrUnknown(ctx);
   const appliedAt = applied?.find((a) => a.revision === rev.id)?.appliedAt ?? null;
   return {
     revision: rev.id,

@@ -25,6 +25,8 @@ export interface MoveOptions extends CommandOptions {
   /** SQLite: skip the backup taken before a change. */
   noBackup?: boolean;
   onStep?: (result: StepResult) => void;
+  /** Called once the steps are known, before the first runs (the CLI's progress: revision n/N). */
+  onPlan?: (steps: { revision: string; direction: 'up' | 'down' }[]) => void;
   /** Called when the run takes the database over from drizzle's migrator (dry run: would), before any step. */
   onTakeover?: (takeover: TakeoverSummary, dryRun: boolean) => void;
 }
@@ -96,6 +98,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     }
     if (kind === 'downgrade') await preflightDown(conn, prepared);
     const backup = kind !== 'stamp' && prepared.length && !options.noBackup && ctx.env.SLUICE_NO_BACKUP !== '1' ? await backupBeforeChange(ctx, conn, applied.length > 0) : undefined;
+    options.onPlan?.(prepared.map((p) => ({ revision: p.revision.id, direction: p.direction })));
     const results = await runSteps(conn, store, prepared, {
       stampOnly: kind === 'stamp',
       single: options.singleTransaction,
