@@ -21,7 +21,8 @@ need = $(if $(value $1),,$(error $1 is required: $2))
 # REVISION as one argument when it was given (command line or environment), even empty: sluice refuses
 # an empty revision. Nothing when it was not given, so the command's default applies (head for
 # migrate-up, -1 for migrate-down). (`unexport` above defines it, with origin "file", when unset.)
-revision_arg = $(if $(filter command% environment%,$(origin REVISION)),$(call q,REVISION))
+# It comes last, after `--`, so a value such as `--` or `-1` is the revision, never an option.
+revision_arg = $(if $(filter command% environment%,$(origin REVISION)),-- $(call q,REVISION))
 
 # npm's own record of an install (written by npm ci / npm install, with or without --omit=dev): a
 # deploy that ran `npm ci --omit=dev` itself is not installed again. The install builds dist/ (npm's
@@ -57,14 +58,14 @@ migrate-downs: deps ## write missing down files for an existing drizzle-kit hist
 	@npm run -s migrate:downs
 
 migrate-up: deps ## [REVISION=head|<rev>|+N]: apply pending revisions
-	@npm run -s migrate:up -- $(revision_arg) $(RUN_FLAGS)
+	@npm run -s migrate:up -- $(RUN_FLAGS) $(revision_arg)
 
 migrate-down: deps ## [REVISION=-1|-N|<rev>|base]: revert revisions
-	@npm run -s migrate:down -- $(revision_arg) $(RUN_FLAGS)
+	@npm run -s migrate:down -- $(RUN_FLAGS) $(revision_arg)
 
 migrate-stamp: deps ## REVISION=<rev>|head|base [PURGE=1]: record the revision, running no SQL (PURGE=1 empties the version table first)
 	$(call need,REVISION,make migrate-stamp REVISION=<rev>|head|base)
-	@npm run -s migrate:stamp -- $(call q,REVISION) $(if $(filter 1 yes true,$(PURGE)),--purge) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
+	@npm run -s migrate:stamp -- $(if $(filter 1 yes true,$(PURGE)),--purge) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run) -- $(call q,REVISION)
 
 migrate-history: deps ## every revision with applied times and markers
 	@npm run -s migrate:history
@@ -74,11 +75,19 @@ migrate-status: deps ## current revision, head, pending revisions
 
 migrate-show: deps ## REVISION=<rev>: metadata, up SQL and down SQL
 	$(call need,REVISION,make migrate-show REVISION=<rev>)
-	@npm run -s migrate:show -- $(call q,REVISION)
+	@npm run -s migrate:show -- -- $(call q,REVISION)
 
 migrate-sql: deps ## REVISION=<from>:<to>: print the SQL a DBA would run (no database connection)
 	$(call need,REVISION,make migrate-sql REVISION=base:head)
 	@npm run -s migrate:sql -- -- $(call q,REVISION)
+
+migrate-takeover: deps ## [DRY_RUN=1]: take over a database drizzle's migrator manages (records its rows in sluice_version, runs no SQL)
+	@npm run -s migrate:takeover -- $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
+
+migrate-deploy: deps ## deploy: wait for the database (SLUICE_DEPLOY_WAIT s), lock, take over if needed, apply to head
+	@npm run -s migrate:deploy -- $(if $(filter 1 yes true,$(SINGLE_TRANSACTION)),--single-transaction) $(if $(filter 1 yes true,$(NO_BACKUP)),--no-backup)
+
+.PHONY: migrate-takeover migrate-deploy
 
 migrate-heads: deps ## the head revision(s) of each history (more than one: a fork to merge)
 	@npm run -s migrate:heads
@@ -88,14 +97,6 @@ migrate-merge: deps ## after a git merge of two branches with revisions: renumbe
 
 migrate-check: deps ## CI: one head, models match the history, no drift in the database (exit 10 / 8 / 9)
 	@npm run -s migrate:check
-
-migrate-takeover: deps ## [DRY_RUN=1]: take over a database drizzle's migrator manages (records its rows in sluice_version, runs no SQL)
-	@npm run -s migrate:takeover -- $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
-
-migrate-deploy: deps ## deploy: wait for the database (SLUICE_DEPLOY_WAIT s), lock, take over if needed, apply to head
-	@npm run -s migrate:deploy -- $(if $(filter 1 yes true,$(SINGLE_TRANSACTION)),--single-transaction) $(if $(filter 1 yes true,$(NO_BACKUP)),--no-backup)
-
-.PHONY: migrate-takeover migrate-deploy
 
 migrate-reset: deps ## down to base (asks on a terminal; YES=1 otherwise)
 	@npm run -s migrate:reset -- $(if $(filter 1 yes true,$(YES)),--yes) $(if $(filter 1 yes true,$(NO_BACKUP)),--no-backup) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)

@@ -55,7 +55,8 @@ export async function runGroup(conn: Connection, items: GroupItem[], options: { 
   for (const it of items) {
     const start = parts.length;
     if (options.ownTransactions) parts.push('BEGIN');
-    parts.push(...it.statements, recordSql(conn, it.step));
+    const guard = conn.searchPathGuard?.();
+    parts.push(...it.statements, ...(guard ? [guard] : []), recordSql(conn, it.step));
     if (options.ownTransactions) parts.push('COMMIT');
     spans.push({ start, end: parts.length, statements: it.statements.length });
   }

@@ -47,6 +47,15 @@ export function parseDatabaseTarget(env: Record<string, string | undefined>, roo
     if (!parts.host) {
       throw new ConfigError('DATABASE_URL has no host; expected postgres://user:password@host:5432/dbname');
     }
+    // node-postgres percent-decodes the user and password and throws on a broken escape: say so here.
+    const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^@/?#]*)@/i.exec(raw)?.[1] ?? '';
+    for (const [what, part] of [['user', userinfo.split(':')[0] ?? ''], ['password', userinfo.split(':').slice(1).join(':')]] as const) {
+      try {
+        decodeURIComponent(part);
+      } catch {
+        throw new ConfigError(`DATABASE_URL's ${what} has a malformed percent-escape; write a literal % as %25 (and other reserved characters percent-encoded)`);
+      }
+    }
     const schema = plainIdentifier((env.DATABASE_SCHEMA ?? '').trim() || DEFAULT_SCHEMA, 'DATABASE_SCHEMA');
     return { dialect: 'postgresql', url: raw, schema, display: displayUrl(raw), secrets: passwordForms(raw) };
   }

@@ -71,7 +71,8 @@ export async function prepareStep(
   stampOnly: boolean,
   where: { dialect: DialectName; file: string; schema?: string; root: string },
 ): Promise<PreparedStep> {
-  const text = direction === 'up' ? upSql : (downSql ?? '');
+  // A leading byte-order mark is an encoding detail, not SQL (the checksum still covers it).
+  const text = (direction === 'up' ? upSql : (downSql ?? '')).replace(/^\uFEFF/, '');
   const base = { revision, direction, upChecksum: checksum(upSql) };
   if (stampOnly) return { ...base, statements: [], noTransaction: false };
   // PostgreSQL's scanner also translates public. qualifiers at run time when the schema is not public.

@@ -9,10 +9,25 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { DialectName } from './config.js';
 import { loadParser, parseSql, type ParsedSql } from './sqlparse.js';
 
-const FORMAT = 'sluice-parse-1;libpg-query@18.1.5;sql-parser-cst@0.42.1';
+const PARSERS = 'libpg-query@18.1.5;sql-parser-cst@0.42.1';
+let format: string | undefined;
+/** The cache key covers the parsers and sluice's own classification code: a new sluice re-parses. */
+function formatKey(): string {
+  if (format === undefined) {
+    let own = '';
+    try {
+      own = createHash('sha256').update(readFileSync(fileURLToPath(new URL('./sqlparse.js', import.meta.url)))).digest('hex');
+    } catch {
+      own = String(Date.now()); // unreadable: never reuse entries
+    }
+    format = `sluice-parse;${PARSERS};${own}`;
+  }
+  return format;
+}
 
 export interface ParseCache {
   dir?: string;
@@ -41,7 +56,7 @@ function matches(text: string, parsed: ParsedSql): boolean {
 /** Parse `text` as `dialect`, from the cache of the project at `root` when it has a valid entry. */
 export async function parseRevision(text: string, dialect: DialectName, root: string): Promise<ParsedSql> {
   const dir = cacheDir(root);
-  const key = createHash('sha256').update(`${FORMAT}\n${dialect}\n`).update(text).digest('hex');
+  const key = createHash('sha256').update(`${formatKey()}\n${dialect}\n`).update(text).digest('hex');
   const file = dir ? path.join(dir, `${key.slice(0, 40)}.json`) : undefined;
   if (file) {
     try {

@@ -58,7 +58,7 @@ function readJournal(out: string): JournalEntry[] {
   } catch (err) {
     throw new ConfigError(`${rel(file)} is not valid JSON (${describeCause(err)}); restore it from version control`, { cause: err });
   }
-  const entries = (parsed as { entries?: unknown }).entries;
+  const entries = parsed !== null && typeof parsed === 'object' ? (parsed as { entries?: unknown }).entries : undefined;
   if (!Array.isArray(entries) || entries.some((e) => typeof e?.tag !== 'string')) {
     throw new ConfigError(`${rel(file)} has no valid "entries" list; restore it from version control`);
   }

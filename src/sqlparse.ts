@@ -101,7 +101,8 @@ function parsePostgres(text: string): ParsedSql {
       line: lineAt(text, before.length + lead),
       kind,
       transactionControl: kind === 'TransactionStmt' || (kind === 'VariableSetStmt' && (varName === 'transaction' || varName === 'session characteristics')),
-      setsSearchPath: kind === 'VariableSetStmt' && varName === 'search_path',
+      // SET/RESET search_path, RESET ALL and DISCARD ALL all move it (set_config() and dynamic SQL are caught at run time).
+      setsSearchPath: (kind === 'VariableSetStmt' && (varName === 'search_path' || node.kind === 'VAR_RESET_ALL')) || (kind === 'DiscardStmt' && node.target !== 'DISCARD_TEMP' && node.target !== 'DISCARD_SEQUENCES' && node.target !== 'DISCARD_PLANS'),
     });
   }
   return { statements, comments: pgComments(text) };

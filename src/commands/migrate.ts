@@ -11,6 +11,7 @@ import { VersionStore } from '../store.js';
 import { currentIndex, labelOf, outOfOrder, plan, planStamp, requireRevisionName, resolveTarget, type Step } from '../revision.js';
 import { downIsEmpty, downIsStale, parseDownHeader, readDown, rel, type RevisionFile } from '../source.js';
 import { checksum, isOnlyComments } from '../sql.js';
+import { parseRevision } from '../parsecache.js';
 import { autoTakeover, planTakeover, type TakeoverSummary } from './takeover.js';
 
 export interface MoveOptions extends CommandOptions {
@@ -143,6 +144,16 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
   }, { beforeEnsure });
 }
 
+/** True when the up holds a statement (by the parser: comments of any kind are not statements); an up that does not parse counts as having some. */
+async function upHasStatements(ctx: Context, up: string): Promise<boolean> {
+  if (isOnlyComments(up)) return false;
+  try {
+    return (await parseRevision(up.replace(/^\uFEFF/, ''), ctx.target.dialect, ctx.root)).statements.length > 0;
+  } catch {
+    return true;
+  }
+}
+
 /** After a lost connection: the version table as read on a new connection, or undefined when it cannot be read. */
 async function readBackAfterLoss(ctx: Context): Promise<{ revision: string }[] | undefined> {
   try {
@@ -170,7 +181,7 @@ export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): 
         `revision ${rev.id} needs a hand-written down: ${manual}. Edit ${rel(rev.downFile)}, then delete its "-- sluice:manual-down-required" line`,
       );
     }
-    if (downIsEmpty(down) && !isOnlyComments(up)) throw new MissingDown(rev.id, rel(rev.downFile));
+    if (downIsEmpty(down) && (await upHasStatements(ctx, up))) throw new MissingDown(rev.id, rel(rev.downFile));
     if (downIsStale(up, down)) {
       throw new Refused(
         `the up of ${rev.id} changed after its down was generated; check that ${rel(rev.downFile)} still undoes it, then delete its "-- sluice:up-checksum" line`,

@@ -19,8 +19,9 @@ export interface PostgresOptions {
 
 export function postgresOptions(env: Record<string, string | undefined>): PostgresOptions {
   const connectTimeoutS = Number(env.SLUICE_CONNECT_TIMEOUT ?? 10);
-  if (!Number.isFinite(connectTimeoutS) || connectTimeoutS <= 0) {
-    throw new SluiceError('SLUICE_CONNECT_TIMEOUT must be a positive number of seconds');
+  // Node timers hold at most 2^31-1 ms: a longer wait would fire at once.
+  if (!Number.isFinite(connectTimeoutS) || connectTimeoutS <= 0 || connectTimeoutS > 2_147_483) {
+    throw new SluiceError('SLUICE_CONNECT_TIMEOUT must be a number of seconds from 0.001 to 2147483 (about 24 days)');
   }
   return { connectTimeoutS, lockTimeout: env.SLUICE_LOCK_TIMEOUT ?? '10s', statementTimeout: env.SLUICE_STATEMENT_TIMEOUT };
 }
@@ -56,11 +57,12 @@ export async function openPostgres(target: DatabaseTarget, options: PostgresOpti
     throw new ConnectionError(`cannot connect to ${target.display}: ${connectReason(err, options)}`, { cause: err });
   }
   const conn = new PostgresConnection(client, target);
-  await conn.execute(
+  const settings = await conn.executeScript(
     [
       `SET search_path TO ${quoteIdent(target.schema!)}`,
       `SET lock_timeout = ${literal(options.lockTimeout)}`,
       options.statementTimeout ? `SET statement_timeout = ${literal(options.statementTimeout)}` : '',
+      'SHOW search_path',
     ]
       .filter(Boolean)
       .join(';'),
@@ -68,6 +70,7 @@ export async function openPostgres(target: DatabaseTarget, options: PostgresOpti
     await client.end().catch(() => {});
     throw new SluiceError(`invalid session setting (SLUICE_LOCK_TIMEOUT / SLUICE_STATEMENT_TIMEOUT): ${describeCause(err)}`, ExitCode.usage, { cause: err });
   });
+  conn.searchPath = String(settings.at(-1)?.[0]?.search_path ?? '');
   return conn;
 }
 
@@ -122,6 +125,13 @@ class PostgresConnection implements Connection {
   }
   literal(value: string): string {
     return this.client.escapeLiteral(value);
+  }
+  /** The search_path sluice set, read back once; the guard compares the session's with it. */
+  searchPath?: string;
+  searchPathGuard(): string | undefined {
+    if (this.schema === 'public' || this.searchPath === undefined) return undefined;
+    const expected = this.client.escapeLiteral(this.searchPath);
+    return `DO $sluice_guard$ BEGIN IF current_setting('search_path') IS DISTINCT FROM ${expected} THEN RAISE EXCEPTION 'the revision changed search_path to %, which would put objects outside DATABASE_SCHEMA; it was rolled back: remove what changes search_path (SET, set_config, RESET ALL, dynamic SQL)', current_setting('search_path'); END IF; END $sluice_guard$`;
   }
   lostConnection(err: unknown): boolean {
     return isConnectionLoss(err);

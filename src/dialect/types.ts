@@ -29,6 +29,11 @@ export interface Connection {
   execute(sql: string): Promise<void>;
   /** Batching adapters: run a script and return each statement's rows (errors carry `completedStatements`). */
   executeScript?(sql: string): Promise<Record<string, unknown>[][]>;
+  /**
+   * A statement that fails the revision when it changed the session's search_path (PostgreSQL under a
+   * non-public DATABASE_SCHEMA: set_config(), dynamic SQL...), so nothing lands outside the schema.
+   */
+  searchPathGuard?(): string | undefined;
   /** Batching adapters: a string as a SQL literal, escaped by the driver (only for grouped scripts: see batch.ts). */
   literal?(value: string): string;
   /** True when `err` means the connection to the server is gone (restart, network, terminated backend). */
