@@ -113,7 +113,8 @@ async function checkDrift(options: CommandOptions): Promise<VerifyFinding> {
   const scratch =
     dialect === 'sqlite'
       ? { ...ctx.env, DATABASE_URL: `file:${path.join(tmp, 'scratch.sqlite')}` }
-      : { ...ctx.env, DATABASE_URL: ctx.env.SLUICE_CHECK_DATABASE_URL ?? ctx.env.DATABASE_URL, DATABASE_SCHEMA: scratchSchema };
+      : // a scratch schema never takes over drizzle's table of the database it lives in (commands/takeover.ts)
+        { ...ctx.env, DATABASE_URL: ctx.env.SLUICE_CHECK_DATABASE_URL ?? ctx.env.DATABASE_URL, DATABASE_SCHEMA: scratchSchema, SLUICE_TAKEOVER: 'off' };
   try {
     if (current !== 'base') await upgrade({ cwd: ctx.root, env: scratch, config: options.config, revision: current, noBackup: true });
     const conn = await openConnection(parseDatabaseTarget(scratch, ctx.root), { write: false, env: scratch });

@@ -302,5 +302,10 @@ pgDescribe('takeover: configured table, explicit command, schema guard (postgres
     const off = runCli(dir, ['up'], { ...env, SLUICE_TAKEOVER: 'off' });
     expect(off.status).toBe(0);
     expect(off.stdout).toContain('4 revisions applied');
+    // migrate-check's scratch schema in that database is not refused as an empty schema to take over
+    const verify = runCli(dir, ['verify'], env);
+    expect(verify.stderr).not.toContain('cannot take over');
+    expect(verify.stdout).toContain('ok   drift (postgresql)');
+    expect(verify.status).toBe(0);
   });
 });
