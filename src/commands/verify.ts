@@ -21,6 +21,7 @@ import { currentIndex, labelOf } from '../revision.js';
 import { readHistory, readSnapshot, rel, type History } from '../source.js';
 import { quoteIdent } from '../sql.js';
 import { upgrade } from './migrate.js';
+import { takeoverView } from './takeover.js';
 
 export const VerifyExit = { heads: ExitCode.multipleHeads, models: ExitCode.modelsDiffer, drift: ExitCode.drift } as const;
 
@@ -94,6 +95,19 @@ export async function checkModels(root: string, dialect: DialectName, history: H
   return { check: 'models', dialect, ok: statements.length === 0, details: statements.map((s) => `would generate: ${s.replace(/\s+/g, ' ').trim()}`) };
 }
 
+/**
+ * What a schema dump says that drift is about: not the schema's own creation or comment (pg_dump
+ * writes `COMMENT ON SCHEMA public` for public only), nor drizzle's migrator's table (SQLite keeps it
+ * in the file; it is bookkeeping, like sluice_version).
+ */
+function comparable(dump: string): string {
+  return dump
+    .split('\n')
+    .filter((l) => !/^(CREATE SCHEMA|COMMENT ON SCHEMA|ALTER SCHEMA)\b/.test(l))
+    .join('\n')
+    .replace(/^table __drizzle_migrations\n(?: {2}.*\n?)*/m, '');
+}
+
 /** Lines only in one of the two texts: `- ` expected (what the revisions build), `+ ` live. */
 function lineDiff(expected: string, live: string): string[] {
   const a = new Set(expected.split('\n'));
@@ -104,10 +118,15 @@ function lineDiff(expected: string, live: string): string[] {
 async function checkDrift(options: CommandOptions): Promise<VerifyFinding> {
   const ctx = await loadContext(options);
   const dialect = ctx.target.dialect;
-  const { live, current } = await withSession(ctx, false, async ({ conn, applied, appliedIds }) => ({
-    live: await conn.dumpSchema(),
-    current: applied.length ? labelOf(ctx.history.revisions, currentIndex(ctx.history.revisions, appliedIds)) : 'base',
-  }));
+  const { live, current } = await withSession(ctx, false, async ({ conn, store, applied, appliedIds }) => {
+    // A database drizzle's migrator manages is read as the takeover would record it.
+    const view = applied.length === 0 ? await takeoverView(ctx, conn, store) : undefined;
+    const ids = view?.state === 'pending' ? new Set(view.records.map((r) => r.revision)) : appliedIds;
+    return {
+      live: await conn.dumpSchema(),
+      current: ids.size ? labelOf(ctx.history.revisions, currentIndex(ctx.history.revisions, ids)) : 'base',
+    };
+  });
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-verify-'));
   const scratchSchema = `sluice_verify_${process.pid}_${Date.now() % 100000}`;
   const scratch =
@@ -125,7 +144,7 @@ async function checkDrift(options: CommandOptions): Promise<VerifyFinding> {
       await conn.close();
     }
     if (dialect === 'postgresql') expected = expected.split(quoteIdent(scratchSchema)).join(quoteIdent(ctx.target.schema!)).split(scratchSchema).join(ctx.target.schema!);
-    const details = lineDiff(expected, live);
+    const details = lineDiff(comparable(expected), comparable(live));
     return { check: 'drift', dialect, ok: details.length === 0, details };
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -67,3 +67,19 @@ for (const d of ['sqlite', 'postgresql'] as const) {
     });
   });
 }
+
+describe('make migrate-check on a database drizzle migrate() manages (before the takeover)', () => {
+  it('reads it as the takeover would record it: no drift', async () => {
+    const dir = makeProject();
+    const file = path.join(dir, 'drizzle-managed.sqlite');
+    const Database = (await import('better-sqlite3')).default;
+    const { drizzle } = await import('drizzle-orm/better-sqlite3');
+    const { migrate } = await import('drizzle-orm/better-sqlite3/migrator');
+    const db = new Database(file);
+    migrate(drizzle(db), { migrationsFolder: path.join(dir, 'drizzle', 'sqlite') });
+    db.close();
+    const r = runCli(dir, ['verify'], { DATABASE_URL: `file:${file}` });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/ok {3}drift \(sqlite\)/);
+  });
+});
