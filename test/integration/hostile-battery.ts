@@ -10,7 +10,7 @@
  * local connections, so it is never checked) whose marker must never appear in any output.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -166,8 +166,15 @@ export function projectCopy(): string {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
   }
   const dir = makeProject();
+  copies.push(dir);
   if (!existsSync(path.join(dir, 'dist', '.built'))) throw new Error('dist/ changed while it was copied; run again');
   return dir;
+}
+const copies: string[] = [];
+/** Remove the battery's project copies and scratch folders (HOSTILE_KEEP=1 keeps them to look at). */
+export function removeCopies(): void {
+  if (process.env.HOSTILE_KEEP === '1') return;
+  for (const dir of copies.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 let shared: string | undefined;
 export const sharedProject = (): string => (shared ??= projectCopy());
@@ -270,7 +277,9 @@ function startRun(ctx: Ctx, args: string[], options: RunOptions): Started {
 
 /** Samples every process's argv (every ~3 ms) until stopped: argvs holding the marker, and those matching `seen`. */
 export async function watchArgv(seen: RegExp): Promise<{ stop: () => Promise<{ leaks: string[]; seen: string[] }> }> {
-  const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'sluice-hx-argv-')), 'argv.log');
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'sluice-hx-argv-'));
+  copies.push(scratch);
+  const out = path.join(scratch, 'argv.log');
   const script = `
     const fs = require('node:fs');
     const { WATCH_MARKER: marker, WATCH_OUT: out, WATCH_SEEN: seenRe } = process.env;

@@ -13,7 +13,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { SKIP_PG } from '../support/project.js';
-import { CATEGORIES, runCase, SEED, tally, type Case } from './hostile-battery.js';
+import { CATEGORIES, removeCopies, runCase, SEED, tally, type Case } from './hostile-battery.js';
 import { closeShared } from './hostile-db.js';
 import { FILE_CASES } from './hostile-files.js';
 import { INPUT_CASES } from './hostile-inputs.js';
@@ -50,6 +50,7 @@ describe.concurrent('hostile battery', () => {
 
 afterAll(async () => {
   await closeShared();
+  removeCopies();
   const ran = tally.cases;
   const per = CATEGORIES.map((k) => `${k} ${tally.byCategory[k]}`).join(', ');
   console.log(
