@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { parse as parsePgConnectionString } from 'pg-connection-string';
 import { ConfigError, describeCause } from './errors.js';
 import { displayUrl, parsePgUrl, passwordForms } from './pgconn.js';
 import { plainIdentifier } from './sql.js';
@@ -47,14 +48,11 @@ export function parseDatabaseTarget(env: Record<string, string | undefined>, roo
     if (!parts.host) {
       throw new ConfigError('DATABASE_URL has no host; expected postgres://user:password@host:5432/dbname');
     }
-    // node-postgres percent-decodes the user and password and throws on a broken escape: say so here.
-    const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^@/?#]*)@/i.exec(raw)?.[1] ?? '';
-    for (const [what, part] of [['user', userinfo.split(':')[0] ?? ''], ['password', userinfo.split(':').slice(1).join(':')]] as const) {
-      try {
-        decodeURIComponent(part);
-      } catch {
-        throw new ConfigError(`DATABASE_URL's ${what} has a malformed percent-escape; write a literal % as %25 (and other reserved characters percent-encoded)`);
-      }
+    // node-postgres's own URL parser throws on some broken percent-escapes (URI malformed): say so here.
+    try {
+      parsePgConnectionString(raw);
+    } catch {
+      throw new ConfigError('DATABASE_URL has a malformed percent-escape (in the user, password or database name); write a literal % as %25');
     }
     const schema = plainIdentifier((env.DATABASE_SCHEMA ?? '').trim() || DEFAULT_SCHEMA, 'DATABASE_SCHEMA');
     return { dialect: 'postgresql', url: raw, schema, display: displayUrl(raw), secrets: passwordForms(raw) };
