@@ -85,12 +85,15 @@ export async function withSession<T>(
     beforeEnsure?: (conn: Connection, store: VersionStore) => Promise<void>;
   } = {},
 ): Promise<T> {
+  // Writers hold the run-wide lock from before reading the version table to the end (plan + apply);
+  // SLUICE_LOCK_WAIT is checked before opening, so a bad value changes nothing (creates no SQLite file).
+  const waitMs = write ? lockWaitMs(ctx.env) : 0;
   const conn = await openConnection(ctx.target, { write, env: ctx.env });
   const store = new VersionStore(conn);
   let locked = false;
   try {
     if (write) {
-      await conn.lock(lockWaitMs(ctx.env));
+      await conn.lock(waitMs);
       locked = true;
       await hooks.beforeEnsure?.(conn, store);
       await store.ensure();

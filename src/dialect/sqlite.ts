@@ -1,4 +1,5 @@
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { DatabaseTarget } from '../config.js';
@@ -10,37 +11,66 @@ import { VERSION_TABLE } from '../store.js';
 const BUSY_TIMEOUT_MS = 10_000;
 const FK_PRAGMA = /PRAGMA\s+foreign_keys\s*=\s*(OFF|ON|0|1)\s*;?/i;
 const FK_PRAGMA_ALL = new RegExp(FK_PRAGMA.source, 'gi');
+/** Beside the database file: the file that carries the run-wide migration lock (see SqliteConnection.lock). */
+export const LOCK_SUFFIX = '.sluice-lock';
+/** Beside the database file, while a run holds the lock: who holds it (pid, host, command, since). */
+export const HOLDER_SUFFIX = '.sluice-lock.holder';
+const LOCK_POLL_MS = 50;
 
 export function openSqlite(target: DatabaseTarget, options: { create: boolean }): Connection {
   const file = target.file!;
   const dir = path.dirname(file);
   if (!existsSync(dir)) throw new ConfigError(`folder ${dir} of the SQLite file does not exist; create it or fix DATABASE_URL`);
-  if (!options.create && !existsSync(file)) return emptySqlite(target);
-  if (existsSync(file)) {
-    try {
-      accessSync(file, constants.R_OK | (options.create ? constants.W_OK : 0));
-    } catch {
-      throw new ConnectionError(`SQLite file ${target.display} is not ${options.create ? 'writable' : 'readable'}; check its permissions`);
-    }
+  const exists = existsSync(file);
+  // Read commands never create the file: a missing one reads as empty.
+  if (!options.create && !exists) return emptySqlite(target);
+  if (exists && !canAccess(file, constants.R_OK | (options.create ? constants.W_OK : 0))) {
+    throw new ConnectionError(`SQLite file ${target.display} is not ${options.create ? 'writable' : 'readable'}; check its permissions`);
   }
+  // Read commands open a writable file read-write (never creating it): a writer killed mid-transaction
+  // leaves a hot rollback journal that only a read-write connection can roll back, and until it is
+  // rolled back nobody can read the file. A file we may not write (permissions, chattr +i) is opened
+  // read-only as before.
+  const readonly = !options.create && !canAccess(file, constants.W_OK);
   let db: Database.Database;
   try {
-    db = new Database(file, { readonly: !options.create, fileMustExist: !options.create });
+    db = new Database(file, { readonly, fileMustExist: !options.create });
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.prepare('SELECT count(*) FROM sqlite_master').get();
   } catch (err) {
+    if (readonly && existsSync(`${file}-journal`) && /^SQLITE_READONLY/.test(String((err as { code?: unknown }).code))) {
+      throw new ConnectionError(
+        `SQLite file ${target.display} has an unfinished transaction left by a process that stopped mid-write (rollback journal ${path.basename(file)}-journal), and the file is not writable, so SQLite cannot roll it back; make the file writable (or run as its owner), then run again`,
+        { cause: err },
+      );
+    }
     throw new ConnectionError(`cannot open SQLite file ${target.display}: ${describeCause(err)}`, { cause: err });
   }
-  return new SqliteConnection(db, target.display);
+  return new SqliteConnection(db, target.display, file);
+}
+
+function canAccess(file: string, mode: number): boolean {
+  try {
+    accessSync(file, mode);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 class SqliteConnection implements Connection {
   readonly dialect = 'sqlite' as const;
-  readonly capabilities = { transactionalDdl: true, schemas: false, runLock: false, batchStatements: false, groupCommits: true };
+  // runLock: lock() below holds one lock per database file for the whole run (plan and apply), so the
+  // engine's per-revision "already done by another run" re-check is not needed.
+  readonly capabilities = { transactionalDdl: true, schemas: false, runLock: true, batchStatements: false, groupCommits: true };
   readonly timestampType = 'text';
+  /** The connection to the lock file while this connection holds the migration lock. */
+  private lockDb: Database.Database | undefined;
   constructor(
     private readonly db: Database.Database,
     readonly display: string,
+    /** The database file; undefined for the in-memory stand-in of a missing file (never locked). */
+    private readonly file?: string,
   ) {}
 
   async execute(sql: string): Promise<void> {
@@ -82,11 +112,117 @@ class SqliteConnection implements Connection {
   async rollback(): Promise<void> {
     if (this.db.inTransaction) this.db.exec('ROLLBACK');
   }
-  async lock(): Promise<void> {
-    // Each revision runs under BEGIN IMMEDIATE with a busy timeout; the engine re-checks the
-    // version table inside that transaction, so concurrent runs apply each revision once.
+  /**
+   * The run-wide migration lock: up, down, stamp and reset hold it from before they read the version
+   * table until they are done, so runs on one database file serialize like PostgreSQL's advisory lock.
+   *
+   * Design. SQLite has no advisory lock, and holding a write transaction on the database itself for
+   * the whole run would block the application's writes for as long, while the engine needs its own
+   * transaction per revision on that file. So the lock is an exclusive transaction (BEGIN EXCLUSIVE)
+   * on a companion file, `<database>.sluice-lock`, opened with better-sqlite3:
+   * - SQLite's locks are POSIX locks owned by the process, so the kernel drops them when the process
+   *   dies, kill -9 included: a dead holder never leaves a lock to detect, expire or delete by hand.
+   * - Nothing is ever written to that file (no statement but BEGIN EXCLUSIVE and ROLLBACK,
+   *   journal_mode=MEMORY so not even an empty journal appears beside it): it stays empty and cannot
+   *   be corrupted by a crash.
+   * - It is never deleted: a run waiting on the old file and a new run creating a fresh one would both
+   *   "hold" the lock. It holds no data; README says so.
+   * - The wait polls with busy_timeout 0 (like the PostgreSQL adapter's pg_try_advisory_lock loop)
+   *   rather than a busy_timeout, because better-sqlite3 waits synchronously: a busy_timeout would
+   *   freeze the event loop, and two runs in one process (library use) would deadlock. SQLite also
+   *   tracks locks per file inside a process, so a second connection of the same process waits too.
+   * - An exclusive transaction hides the lock file from waiters, so the holder records itself (pid,
+   *   host, command, since) in `<database>.sluice-lock.holder` right after acquiring and removes that
+   *   record before releasing. The record only names the holder in the timeout error; it decides
+   *   nothing, so a record left by a killed holder is harmless and replaced by the next run.
+   * (Like SQLite itself, this relies on working POSIX locks: not on network filesystems.)
+   */
+  async lock(timeoutMs: number): Promise<void> {
+    if (this.lockDb || !this.file) return;
+    const lockFile = this.file + LOCK_SUFFIX;
+    const created = !existsSync(lockFile);
+    let db: Database.Database;
+    try {
+      db = new Database(lockFile, { timeout: 0 });
+    } catch (err) {
+      throw new ConnectionError(`cannot create the lock file ${this.besideDb(LOCK_SUFFIX)} of ${this.display}: ${describeCause(err)}; check that its folder is writable`, { cause: err });
+    }
+    if (created) {
+      // a database shared by a group: let the group take the lock too
+      try {
+        chmodSync(lockFile, statSync(this.file).mode & 0o666);
+      } catch {
+        /* best effort */
+      }
+    }
+    const deadline = Date.now() + timeoutMs;
+    let memoryJournal = false;
+    for (;;) {
+      try {
+        if (!memoryJournal) {
+          db.pragma('journal_mode = MEMORY'); // reads the file: busy while another run holds it
+          memoryJournal = true;
+        }
+        db.exec('BEGIN EXCLUSIVE');
+        break;
+      } catch (err) {
+        const busy = /^SQLITE_BUSY/.test(String((err as { code?: unknown }).code));
+        if (!busy || Date.now() >= deadline) {
+          db.close();
+          if (!busy) {
+            throw new ConnectionError(
+              `cannot take the migration lock on ${this.display} (lock file ${this.besideDb(LOCK_SUFFIX)}): ${describeCause(err)}; check the permissions of that file and its folder`,
+              { cause: err },
+            );
+          }
+          throw new ConnectionError(this.lockedMessage(timeoutMs));
+        }
+        await new Promise((r) => setTimeout(r, Math.max(1, Math.min(LOCK_POLL_MS, deadline - Date.now()))));
+      }
+    }
+    this.lockDb = db;
+    const holder: Holder = { pid: process.pid, host: os.hostname(), command: commandLine(), since: new Date().toISOString() };
+    try {
+      writeFileSync(this.file + HOLDER_SUFFIX, `${JSON.stringify(holder)}\n`);
+    } catch {
+      /* the record only names the holder in a waiter's error; the lock is held without it */
+    }
   }
-  async unlock(): Promise<void> {}
+  async unlock(): Promise<void> {
+    const db = this.lockDb;
+    if (!db) return;
+    this.lockDb = undefined;
+    // remove the record while still holding the lock: it always describes the current holder
+    try {
+      rmSync(this.file + HOLDER_SUFFIX, { force: true });
+    } catch {
+      /* a record we could not remove is replaced by the next holder */
+    }
+    try {
+      if (db.inTransaction) db.exec('ROLLBACK');
+    } finally {
+      db.close();
+    }
+  }
+  /** The one-line error of a run that waited SLUICE_LOCK_WAIT for the lock: who holds it, and what to do. */
+  private lockedMessage(timeoutMs: number): string {
+    const holder = readHolder(this.file + HOLDER_SUFFIX);
+    const here = holder?.host === os.hostname();
+    const alive = holder && (!here || pidAlive(holder.pid));
+    const self = alive && here && holder.pid === process.pid;
+    const who = !holder
+      ? 'a process that has not recorded itself yet'
+      : !alive
+        ? `a process that has not recorded itself yet (the last record, pid ${holder.pid} on host ${holder.host}, is gone)`
+        : `${self ? 'another run in this process, ' : ''}pid ${holder.pid} on host ${holder.host} ("${holder.command}"), since ${holder.since}`;
+    const stuck = alive && !self ? `; if that process is stuck, stop it (kill ${holder.pid}): its lock is released when it exits, nothing to delete` : '';
+    const waited = Number((timeoutMs / 1000).toFixed(1));
+    return `another sluice run holds the migration lock on ${this.display}: ${who} (waited ${waited}s); wait for it to finish, or raise SLUICE_LOCK_WAIT${stuck}`;
+  }
+  /** A companion file's path as shown to users: next to the database as DATABASE_URL names it. */
+  private besideDb(suffix: string): string {
+    return this.display.replace(/^sqlite:/, '') + suffix;
+  }
   async dumpSchema(): Promise<string> {
     return dumpSqlite(this.db);
   }
@@ -110,8 +246,44 @@ class SqliteConnection implements Connection {
     await this.db.backup(file);
   }
   async close(): Promise<void> {
+    await this.unlock();
     this.db.close();
   }
+}
+
+interface Holder {
+  pid: number;
+  host: string;
+  command: string;
+  since: string;
+}
+
+function readHolder(file: string): Holder | undefined {
+  try {
+    const h = JSON.parse(readFileSync(file, 'utf8')) as Partial<Holder>;
+    if (typeof h.pid !== 'number' || typeof h.host !== 'string') return undefined;
+    return { pid: h.pid, host: h.host, command: String(h.command ?? '?'), since: String(h.since ?? '?') };
+  } catch {
+    return undefined; // none, or caught mid-write
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** This process's command, as a user would recognise it: `sluice up head` for the CLI. */
+function commandLine(): string {
+  const [, script, ...args] = process.argv;
+  if (!script) return 'node';
+  const name = /(^|[\\/])(dist[\\/]cli\.js|sluice)$/.test(script) ? 'sluice' : path.basename(script);
+  const line = [name, ...args].join(' ').replace(/\s+/g, ' ');
+  return line.length > 120 ? `${line.slice(0, 117)}...` : line;
 }
 
 /** Structural description: per table its columns, indexes and foreign keys; views and triggers by SQL. */
