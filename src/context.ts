@@ -150,7 +150,7 @@ export function checkIntegrity(ctx: Context, applied: AppliedRow[], options: { a
   const unknown = applied.filter((a) => !byId.has(a.revision)).map((a) => a.revision);
   if (unknown.length) {
     throw new IntegrityError(
-      `the database has revision(s) ${unknown.join(', ')} that ${rel(ctx.history.dir)} does not have (database ahead of the code); check out the code that has them, or stamp the database`,
+      `the database has revision(s) ${unknown.join(', ')} that ${rel(ctx.history.dir)} does not have (database ahead of the code); check out the code that has them, or record where the database really is with make migrate-stamp REVISION=<rev> PURGE=1`,
     );
   }
   if (options.allowChanged) return;
