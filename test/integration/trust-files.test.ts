@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addRevision, cleanEnv, describeFor, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, sql, uniqueSchema, type Env, type Ran } from '../support/project.js';
+import { addRevision, cleanEnv, describeFor, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, sql, uniqueSchema, type Env, type Ran, expectOneLineError as oneLine } from '../support/project.js';
 
 type Dialect = 'sqlite' | 'postgresql';
 const BP = '\n--> statement-breakpoint\n';
@@ -22,14 +22,6 @@ async function tables(dir: string, env: Env): Promise<string[]> {
 }
 async function versions(dir: string, env: Env): Promise<string[]> {
   return (await sql<{ r: string }>(dir, env, 'SELECT "revision" AS r FROM sluice_version ORDER BY 1')).map((r) => r.r);
-}
-function oneLine(r: Ran, code: number, pattern: RegExp): void {
-  expect(r.status, r.stdout + r.stderr).toBe(code);
-  const lines = r.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('npm warn'));
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^sluice: /);
-  expect(lines[0]).not.toMatch(/internal error/);
-  expect(lines[0]).toMatch(pattern);
 }
 const HEAD = ['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users'];
 

@@ -9,16 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/pgcluster.js';
-import { cleanEnv, dumpSchema, itFor, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, sql, SKIP_PG, uniqueSchema, type Env, type Ran } from '../support/project.js';
+import { cleanEnv, dumpSchema, itFor, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, sql, SKIP_PG, uniqueSchema, type Env, type Ran, expectOneLineError as oneLineError } from '../support/project.js';
 
-function oneLineError(r: Ran, code: number, pattern: RegExp): void {
-  expect(r.status, r.stdout + r.stderr).toBe(code);
-  const lines = r.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('npm warn'));
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^sluice: /);
-  expect(lines[0]).not.toMatch(/internal error/);
-  expect(lines[0]).toMatch(pattern);
-}
 
 /** Through make the message is sluice's one line; make adds its own "Error 2" line. */
 function makeError(r: Ran, pattern: RegExp): void {

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { openConnection } from '../../src/dialect/index.js';
 import { parseDatabaseTarget } from '../../src/config.js';
 
@@ -122,3 +122,13 @@ export const SKIP_PG = process.env.SLUICE_SKIP_PG === '1';
 export const pgDescribe = describe.skipIf(SKIP_PG);
 export const describeFor = (dialect: 'sqlite' | 'postgresql') => (dialect === 'postgresql' ? describe.skipIf(SKIP_PG) : describe);
 export const itFor = (dialect: 'sqlite' | 'postgresql') => (dialect === 'postgresql' ? it.skipIf(SKIP_PG) : it);
+
+/** A refused command: the exit code, exactly one line on stderr starting `sluice: `, no internal error, matching `pattern`. */
+export function expectOneLineError(r: Ran, code: number, pattern: RegExp): void {
+  expect(r.status, r.stdout + r.stderr).toBe(code);
+  const lines = r.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('npm warn'));
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^sluice: /);
+  expect(lines[0]).not.toMatch(/internal error/);
+  expect(lines[0]).toMatch(pattern);
+}
