@@ -33,7 +33,7 @@ BUILT := dist/.built
 SOURCES := $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json
 
 .PHONY: help deps build migrate-create migrate-downs migrate-up migrate-down migrate-stamp migrate-history \
-	migrate-status migrate-show migrate-sql migrate-heads migrate-merge migrate-check migrate-reset db-up db-down db-connect db-test test bench clean
+	migrate-status migrate-show migrate-sql migrate-heads migrate-merge migrate-check migrate-lint migrate-reset db-up db-down db-connect db-test test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -97,6 +97,9 @@ migrate-merge: deps ## after a git merge of two branches with revisions: renumbe
 
 migrate-check: deps ## CI: one head, models match the history, no drift in the database (exit 10 / 8 / 9)
 	@npm run -s migrate:check
+
+migrate-lint: deps ## [REVISION=<rev>|<from>:<to>]: lint the up SQL (squawk for PostgreSQL; data loss, SQLite rebuilds, irreversible: exit 11)
+	@npm run -s migrate:lint -- $(revision_arg)
 
 migrate-reset: deps ## down to base (asks on a terminal; YES=1 otherwise)
 	@npm run -s migrate:reset -- $(if $(filter 1 yes true,$(YES)),--yes) $(if $(filter 1 yes true,$(NO_BACKUP)),--no-backup) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)

@@ -10,6 +10,7 @@ import { ExitCode, SluiceError, type ExitCodeValue } from './errors.js';
 import { consolePrinter, passwordsIn, type Printer } from './printer.js';
 import { formatCheckProgress, formatCreate, formatHistory, formatInit, formatMove, formatProgress, formatShow, formatStatus, formatStep } from './format.js';
 import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLine } from './format-deploy.js';
+import { formatLint, lintWarnings } from './format-lint.js';
 import type { MoveOptions } from './commands/migrate.js';
 import { requireRevisionName } from './revision.js';
 
@@ -214,6 +215,16 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     });
 
   program
+    .command('lint')
+    .description('migrate-lint: the up SQL against squawk (PostgreSQL: locks, rewrites) and sluice\'s rules (data loss, SQLite rebuilds, irreversible); exit 11 on findings')
+    .argument('[revision]', 'a tag, a number, head, or <from>:<to> (those after from, up to to); default: every revision')
+    .action(async (revision: string | undefined) => {
+      const result = await (await import('./commands/lint.js')).lint({ ...common(), revision });
+      out(result, () => formatLint(result));
+      code = result.exitCode;
+    });
+
+  program
     .command('takeover')
     .description("take over a database drizzle's migrator manages: record its __drizzle_migrations rows in sluice_version, running no SQL")
     .option('--dry-run', 'show what would be recorded; write nothing')
@@ -251,7 +262,10 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
         empty: opts.empty,
         interactive: !!process.stdin.isTTY && !g().json,
       });
-      out(result, () => formatCreate(result));
+      // The new revisions' lint findings are warnings here (make migrate-lint fails on them).
+      const lint = await (await import('./commands/lint.js')).lintCreated(result.created, common());
+      const lines = () => formatCreate(result);
+      out({ ...result, lint }, () => [...lines().slice(0, -1), ...lintWarnings(lint), ...lines().slice(-1)]);
     });
 
   program

@@ -98,6 +98,15 @@ export interface ProjectConfig {
   histories: Partial<Record<DialectName, HistoryConfig>>;
   /** True when the config lists several dialects (generation sets SLUICE_DIALECT per dialect). */
   multiDialect: boolean;
+  /** migrate-lint settings: the config's `export const lint = { skip: [...], include: [...] }`. */
+  lint: LintConfig;
+}
+
+export interface LintConfig {
+  /** Rules never reported. */
+  skip: string[];
+  /** Rules reported although sluice skips them by default (or squawk's opt-in rules). */
+  include: string[];
 }
 
 const CONFIG_NAMES = ['drizzle.config.ts', 'drizzle.config.mts', 'drizzle.config.js', 'drizzle.config.mjs'];
@@ -139,7 +148,7 @@ export async function loadProjectConfig(root: string, explicit?: string): Promis
   return described;
 }
 
-type ConfigModule = { default?: unknown; dialects?: Record<string, RawConfig> };
+type ConfigModule = { default?: unknown; dialects?: Record<string, RawConfig>; lint?: unknown };
 
 function configCache(root: string, configFile: string) {
   if (process.env.SLUICE_NO_CONFIG_CACHE === '1') return undefined;
@@ -151,7 +160,7 @@ function configCache(root: string, configFile: string) {
     const text = readFileSync(configFile, 'utf8');
     const names = [...new Set([...text.matchAll(/env\.([A-Za-z_][A-Za-z0-9_]*)|env\[['"]([^'"]+)['"]\]/g)].map((m) => m[1] ?? m[2]!))].sort();
     key = createHash('sha256')
-      .update(JSON.stringify(['v2', configFile, st.size, st.mtimeMs, names.map((n) => [n, process.env[n] ?? null])]))
+      .update(JSON.stringify(['v3', configFile, st.size, st.mtimeMs, names.map((n) => [n, process.env[n] ?? null])]))
       .digest('hex')
       .slice(0, 32);
   } catch {
@@ -168,7 +177,7 @@ function configCache(root: string, configFile: string) {
     },
     write(mod: ConfigModule): void {
       try {
-        const plain = JSON.parse(JSON.stringify({ dialects: mod.dialects, default: pick(mod.default) })) as ConfigModule;
+        const plain = JSON.parse(JSON.stringify({ dialects: mod.dialects, default: pick(mod.default), lint: mod.lint })) as ConfigModule;
         mkdirSync(path.dirname(file), { recursive: true });
         writeFileSync(`${file}.${process.pid}`, JSON.stringify(plain));
         renameSync(`${file}.${process.pid}`, file);
@@ -194,7 +203,7 @@ function pick(def: unknown): RawConfig | undefined {
 }
 
 async function importConfig(root: string, configFile: string): Promise<ConfigModule> {
-  let mod: { default?: RawConfig | { default?: RawConfig }; dialects?: Record<string, RawConfig> };
+  let mod: ConfigModule;
   try {
     if (/\.m?ts$/.test(configFile)) {
       const { tsImport } = await import('tsx/esm/api');
@@ -212,17 +221,18 @@ async function importConfig(root: string, configFile: string): Promise<ConfigMod
 export function describeConfig(
   root: string,
   configFile: string,
-  mod: { default?: unknown; dialects?: Record<string, RawConfig> },
+  mod: ConfigModule,
 ): ProjectConfig {
   const histories: ProjectConfig['histories'] = {};
   const rel = path.relative(root, configFile);
+  const lint = lintOf(mod.lint, rel);
   if (mod.dialects && typeof mod.dialects === 'object') {
     // drizzle's migrations table: the dialect's own `migrations`, else the default export's.
     const shared = pick(mod.default)?.migrations;
     for (const [name, entry] of Object.entries(mod.dialects)) {
       histories[dialectOf(name, rel)] = historyOf(root, { migrations: shared, ...entry }, rel);
     }
-    return { root, configFile, histories, multiDialect: Object.keys(histories).length > 1 };
+    return { root, configFile, histories, multiDialect: Object.keys(histories).length > 1, lint };
   }
   let def = mod.default as RawConfig & { default?: RawConfig };
   if (def && def.default && !def.dialect) def = def.default;
@@ -230,7 +240,22 @@ export function describeConfig(
     throw new ConfigError(`${rel} has no default export with a dialect; export defineConfig({ dialect, schema, out })`);
   }
   histories[dialectOf(def.dialect, rel)] = historyOf(root, def, rel);
-  return { root, configFile, histories, multiDialect: false };
+  return { root, configFile, histories, multiDialect: false, lint };
+}
+
+/** The config's `lint` export: lists of rule names. */
+function lintOf(value: unknown, rel: string): LintConfig {
+  if (value === undefined) return { skip: [], include: [] };
+  const list = (key: 'skip' | 'include'): string[] => {
+    const v = (value as Record<string, unknown>)[key];
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || v.some((r) => typeof r !== 'string' || !/^[a-z0-9-]+$/.test(r))) {
+      throw new ConfigError(`${rel}: lint.${key} must be a list of rule names, e.g. export const lint = { ${key}: ['ban-drop-column'] }`);
+    }
+    return v as string[];
+  };
+  if (!value || typeof value !== 'object') throw new ConfigError(`${rel}: the lint export must be an object, e.g. export const lint = { skip: ['ban-drop-column'] }`);
+  return { skip: list('skip'), include: list('include') };
 }
 
 function dialectOf(name: string, rel: string): DialectName {

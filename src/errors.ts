@@ -18,6 +18,8 @@ export const ExitCode = {
   drift: 9,
   /** migrate-check: the history has several heads (forked). */
   multipleHeads: 10,
+  /** migrate-lint: a revision has findings (locking, data loss, irreversible). */
+  lintFindings: 11,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 

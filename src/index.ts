@@ -14,3 +14,5 @@ export { writeMissingDowns, type DownsResult } from './commands/downs.js';
 export { takeover, type TakeoverOptions, type TakeoverResult, type TakeoverSummary } from './commands/takeover.js';
 export { deploy, type DeployOptions, type DeployResult } from './commands/deploy.js';
 export { init, type InitOptions, type InitResult, type InitFile } from './commands/init.js';
+export { lint, type LintOptions, type LintResult } from './commands/lint.js';
+export type { LintFinding } from './lint.js';

@@ -27,6 +27,8 @@ export interface ParsedSql {
   statements: SqlStatement[];
   /** Every comment's text, in order (`-- sluice:...` markers are read from here only). */
   comments: string[];
+  /** The 1-based line each comment starts on, in the same order (migrate-lint's per-statement silencing). */
+  commentLines: number[];
 }
 
 /** The text does not parse; `line` is 1-based. */
@@ -78,7 +80,7 @@ function parsePostgres(text: string): ParsedSql {
   const parser = pgParser();
   const bytes = Buffer.from(text, 'utf8');
   let result: { stmts?: PgRawStmt[] };
-  if (text.trim() === '') return { statements: [], comments: [] };
+  if (text.trim() === '') return { statements: [], comments: [], commentLines: [] };
   try {
     result = parser.parseSync(text) as { stmts?: PgRawStmt[] };
   } catch (err) {
@@ -105,15 +107,22 @@ function parsePostgres(text: string): ParsedSql {
       setsSearchPath: (kind === 'VariableSetStmt' && (varName === 'search_path' || node.kind === 'VAR_RESET_ALL')) || (kind === 'DiscardStmt' && node.target !== 'DISCARD_TEMP' && node.target !== 'DISCARD_SEQUENCES' && node.target !== 'DISCARD_PLANS'),
     });
   }
-  return { statements, comments: pgComments(text) };
+  return { statements, ...pgComments(text) };
 }
 
-function pgComments(text: string): string[] {
+function pgComments(text: string): Pick<ParsedSql, 'comments' | 'commentLines'> {
   const bytes = Buffer.from(text, 'utf8');
-  return pgParser()
+  const tokens = pgParser()
     .scanSync(text)
-    .tokens.filter((t) => t.tokenName === 'SQL_COMMENT' || t.tokenName === 'C_COMMENT')
-    .map((t) => bytes.subarray(t.start, t.end).toString('utf8'));
+    .tokens.filter((t) => t.tokenName === 'SQL_COMMENT' || t.tokenName === 'C_COMMENT');
+  // Token offsets are in bytes (in order); a newline is one byte in UTF-8, so lines are counted on the bytes.
+  let line = 1;
+  let at = 0;
+  const lineOf = (offset: number) => {
+    for (; at < offset; at++) if (bytes[at] === 10) line += 1;
+    return line;
+  };
+  return { comments: tokens.map((t) => bytes.subarray(t.start, t.end).toString('utf8')), commentLines: tokens.map((t) => lineOf(t.start)) };
 }
 
 /**
@@ -209,5 +218,61 @@ function parseSqlite(text: string): ParsedSql {
   };
   walk(cst);
   comments.sort((a, b) => a.at - b.at);
-  return { statements, comments: comments.map((c) => c.text) };
+  return { statements, comments: comments.map((c) => c.text), commentLines: comments.map((c) => lineAt(text, c.at)) };
+}
+
+// ---------------------------------------------------------------- What a statement does to tables (migrate-lint)
+
+export interface StatementChange {
+  createsTable?: string;
+  dropsTables: string[];
+  dropsColumns: { table: string; column: string }[];
+  /** INSERT INTO <table> (<columns>) ...: the columns listed (empty when none are). */
+  insertsInto?: { table: string; columns: string[] };
+}
+
+/**
+ * What one statement (a SqlStatement's text) creates, drops or fills, read from the
+ * parser's tree; names are unqualified. Text the parser cannot read changes nothing.
+ */
+export function statementChange(text: string, dialect: DialectName): StatementChange {
+  const change: StatementChange = { dropsTables: [], dropsColumns: [] };
+  try {
+    if (dialect === 'postgresql') pgChange(text, change);
+    else sqliteChange(text, change);
+  } catch {
+    /* not one readable statement: nothing to report */
+  }
+  return change;
+}
+
+/** The parsers' JSON trees, read defensively (every step may be missing). */
+type Tree = any;
+
+function pgChange(text: string, c: StatementChange): void {
+  const stmt: Tree = (pgParser().parseSync(text) as { stmts?: PgRawStmt[] }).stmts?.[0]?.stmt ?? {};
+  const last = (names: Tree[] | undefined): string => String(names?.at(-1)?.String?.sval ?? '');
+  if (stmt.CreateStmt) c.createsTable = stmt.CreateStmt.relation?.relname;
+  if (stmt.DropStmt?.removeType === 'OBJECT_TABLE') c.dropsTables = (stmt.DropStmt.objects ?? []).map((o: Tree) => last(o.List?.items));
+  if (stmt.AlterTableStmt?.objtype === 'OBJECT_TABLE') {
+    const table = String(stmt.AlterTableStmt.relation?.relname ?? '');
+    for (const cmd of stmt.AlterTableStmt.cmds ?? []) if (cmd.AlterTableCmd?.subtype === 'AT_DropColumn') c.dropsColumns.push({ table, column: String(cmd.AlterTableCmd.name) });
+  }
+  if (stmt.InsertStmt) c.insertsInto = { table: String(stmt.InsertStmt.relation?.relname ?? ''), columns: (stmt.InsertStmt.cols ?? []).map((t: Tree) => String(t.ResTarget?.name)) };
+}
+
+function sqliteChange(text: string, c: StatementChange): void {
+  const { parse } = require('sql-parser-cst') as typeof import('sql-parser-cst');
+  const stmt: Tree = (parse(text, { dialect: 'sqlite' }) as Tree).statements?.[0] ?? {};
+  const name = (n: Tree): string => String(n?.type === 'member_expr' ? n.property?.name : n?.name ?? '');
+  if (stmt.type === 'create_table_stmt') c.createsTable = name(stmt.name);
+  if (stmt.type === 'drop_table_stmt') c.dropsTables = (stmt.tables?.items ?? []).map(name);
+  if (stmt.type === 'alter_table_stmt') {
+    const table = name(stmt.table);
+    for (const a of stmt.actions?.items ?? []) {
+      if (a.type === 'alter_action_drop_column') c.dropsColumns.push({ table, column: name(a.column) });
+    }
+  }
+  const insert = stmt.type === 'insert_stmt' ? stmt.clauses?.find((k: Tree) => k.type === 'insert_clause') : undefined;
+  if (insert) c.insertsInto = { table: name(insert.table), columns: (insert.columns?.expr?.items ?? []).map(name) };
 }

@@ -108,8 +108,8 @@ migrate-check: ## for CI: the models and the history agree, the database has not
 #@end
 #@if lint
 
-migrate-lint: ## lint the migration SQL
-	@$(sluice) lint
+migrate-lint: ## [REVISION=<rev>|<from>:<to>]: lint the up SQL (locks, data loss, SQLite rebuilds, irreversible); exit 11 on findings
+	@$(sluice) lint -- $(sluice_revision)
 .PHONY: migrate-lint
 #@end
 

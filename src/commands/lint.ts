@@ -1,0 +1,99 @@
+/**
+ * `make migrate-lint` (CLI `sluice lint [revision]`): lint the up SQL of every history the config
+ * keeps (both dialects; no database needed) with squawk for PostgreSQL and sluice's own rules (src/lint.ts).
+ * Findings exit 11. Rules are skipped by the config's `export const lint = { skip: [...] }` (and
+ * SLUICE_LINT_SKIP=a,b), or one statement at a time by a `-- sluice:lint-ignore <rule>` comment.
+ * migrate-create lints the revisions it has just written (lintCreated), as warnings.
+ */
+import path from 'node:path';
+import { loadProjectConfig, type DialectName } from '../config.js';
+import { resolveEnv, type CommandOptions } from '../context.js';
+import { ExitCode, UnknownRevision, UsageError, type ExitCodeValue } from '../errors.js';
+import { DEFAULT_SKIP, lintRevisions, type LintFinding } from '../lint.js';
+import { requireRevisionName, resolveTarget } from '../revision.js';
+import { readHistory, type RevisionFile } from '../source.js';
+
+export interface LintOptions extends CommandOptions {
+  /**
+   * Which revisions: a tag, number, unique prefix or `head` (that one), or `<from>:<to>` (those after
+   * `from` up to `to`, as migrate-sql: `0004:head`). Default: every revision.
+   */
+  revision?: string;
+  /** Only these revisions (migrate-create's new ones); overrides `revision`. */
+  only?: { dialect: DialectName; revision: string }[];
+}
+
+export interface LintResult {
+  ok: boolean;
+  /** 0, or 11 when there are findings. */
+  exitCode: ExitCodeValue;
+  /** Each history linted and the revisions read. */
+  dialects: { dialect: DialectName; folder: string; revisions: string[] }[];
+  findings: LintFinding[];
+  /** Rules not reported (sluice's defaults, the config's lint.skip, SLUICE_LINT_SKIP). */
+  skipped: string[];
+  /** Things that limited the lint (a statement squawk could not read). */
+  notes: string[];
+  /** `squawk <version>` when a PostgreSQL history was linted. */
+  linter?: string;
+}
+
+export async function lint(options: LintOptions = {}): Promise<LintResult> {
+  const { root, env } = resolveEnv(options);
+  const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
+  const include = project.lint.include;
+  const fromEnv = (env.SLUICE_LINT_SKIP ?? '').split(/[\s,]+/).filter(Boolean);
+  const skip = new Set([...Object.keys(DEFAULT_SKIP).filter((r) => !include.includes(r)), ...project.lint.skip, ...fromEnv]);
+  const spec = options.revision === undefined ? undefined : requireRevisionName(options.revision);
+  const result: LintResult = { ok: true, exitCode: ExitCode.ok, dialects: [], findings: [], skipped: [...skip].sort(), notes: [] };
+  const unknown: UnknownRevision[] = [];
+  for (const [dialect, h] of Object.entries(project.histories) as [DialectName, { out: string }][]) {
+    const history = readHistory(h.out, { allowMissing: true }).revisions;
+    let selected: RevisionFile[];
+    try {
+      selected = options.only ? history.filter((r) => options.only!.some((o) => o.dialect === dialect && o.revision === r.id)) : select(history, spec);
+    } catch (err) {
+      // A tag one history lacks (histories written by hand can differ): lint the others; refused when none has it.
+      if (!(err instanceof UnknownRevision)) throw err;
+      unknown.push(err);
+      continue;
+    }
+    if (options.only && !selected.length) continue;
+    const run = await lintRevisions(root, dialect, h.out, history, selected, { skip, include });
+    result.dialects.push({ dialect, folder: path.relative(root, h.out) || '.', revisions: selected.map((r) => r.id) });
+    result.findings.push(...run.findings);
+    result.notes.push(...run.notes);
+    if (run.linter) result.linter = run.linter;
+  }
+  if (unknown.length && !result.dialects.length) throw unknown[0];
+  result.ok = result.findings.length === 0;
+  result.exitCode = result.ok ? ExitCode.ok : ExitCode.lintFindings;
+  return result;
+}
+
+function select(history: RevisionFile[], spec: string | undefined): RevisionFile[] {
+  if (spec === undefined) return history;
+  const range = spec.includes(':');
+  const [fromSpec, toSpec] = range ? [spec.slice(0, spec.indexOf(':')) || 'base', spec.slice(spec.indexOf(':') + 1) || 'head'] : [undefined, spec];
+  if ([fromSpec, toSpec].some((s) => s && /^[+-]/.test(s))) {
+    throw new UsageError(`revision "${spec}": give head, base, a tag or a number (lint reads no database, so +N / -N mean nothing)`);
+  }
+  const to = resolveTarget(history, new Set(), toSpec);
+  if (!range) {
+    if (to < 0) throw new UsageError('base is no revision; give a tag, a number, head, or a range such as 0004:head');
+    return [history[to]!];
+  }
+  const from = resolveTarget(history, new Set(), fromSpec!);
+  return history.filter((r) => r.index > from && r.index <= to);
+}
+
+/** migrate-create's hook: lint the revisions it has just written. Never throws: a lint that cannot run is a note. */
+export async function lintCreated(created: { dialect: DialectName; revision: string }[], options: CommandOptions): Promise<{ findings: LintFinding[]; notes: string[] }> {
+  if (!created.length) return { findings: [], notes: [] };
+  try {
+    const r = await lint({ ...options, only: created });
+    return { findings: r.findings, notes: r.notes };
+  } catch (err) {
+    return { findings: [], notes: [`lint did not run: ${(err as Error).message}`] };
+  }
+}

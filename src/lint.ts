@@ -1,0 +1,281 @@
+/**
+ * migrate-lint's rules over revision files (the up SQL; the down only for `irreversible`).
+ *  - PostgreSQL: squawk (npm `squawk-cli`, a maintained linter for PostgreSQL migrations: locks, table
+ *    rewrites, indexes without CONCURRENTLY, constraints without NOT VALID, volatile defaults…), run
+ *    once per batch of files with `--reporter json`. sluice runs each revision in a transaction, so
+ *    squawk is told so (`--assume-in-transaction`: an index on a table the same revision creates is
+ *    harmless); `-- sluice:no-transaction` files are linted without it.
+ *  - sluice's own rules, both dialects, where no linter has them: `drop-table` / `drop-column` (the
+ *    data is lost: the down brings them back empty), `sqlite-table-rebuild` (drizzle-kit's copy into
+ *    `__new_<table>`), `irreversible` (no usable down: missing, empty, or marked
+ *    `-- sluice:manual-down-required` by the down check), `unparseable` (sluice would refuse the file).
+ * Every finding is mapped to its statement through sluice's own parse of the file (parseSql). A
+ * `-- sluice:lint-ignore <rule>[,<rule>]` comment above a statement (after the previous one) or on
+ * its lines silences those rules there; without rule names, every rule. squawk's own
+ * `-- squawk-ignore <rule>` comments work too (squawk reads them).
+ */
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { DialectName } from './config.js';
+import { NO_TRANSACTION_MARKER } from './engine.js';
+import { ConfigError, describeCause, ExitCode, SluiceError } from './errors.js';
+import { downIsEmpty, parseDownHeader, readDown, readSnapshot, readUp, type RevisionFile } from './source.js';
+import { firstLine } from './sql.js';
+import { loadParser, parseSql, SqlSyntaxError, statementChange, type ParsedSql } from './sqlparse.js';
+
+/** sluice's own rules (never passed to squawk). */
+export const SLUICE_RULES = ['drop-table', 'drop-column', 'sqlite-table-rebuild', 'irreversible', 'unparseable'];
+
+/** squawk rules sluice does not report unless the config's `lint.include` names them, and why. */
+export const DEFAULT_SKIP: Record<string, string> = {
+  'prefer-bigint-over-int': 'a column type preference, not a locking or data-loss risk',
+  'prefer-bigint-over-smallint': 'a column type preference',
+  'prefer-identity': 'a column type preference (drizzle-kit writes serial)',
+  'prefer-text-field': 'a column type preference',
+  'prefer-timestamp-tz': 'a column type preference',
+  'require-lock-timeout': 'sluice sets lock_timeout on every migration (SLUICE_LOCK_TIMEOUT, default 10s)',
+  'require-statement-timeout': 'sluice sets statement_timeout from SLUICE_STATEMENT_TIMEOUT',
+  'ban-drop-table': "sluice's drop-table reports it, for both dialects",
+  'ban-drop-column': "sluice's drop-column reports it, for both dialects",
+};
+
+export interface LintFinding {
+  dialect: DialectName;
+  revision: string;
+  /** The file, relative to the project folder. */
+  file: string;
+  /** 1-based line in the file. */
+  line: number;
+  /** The statement: its number in the file (1-based) and its first line; absent for a finding on the revision (irreversible). */
+  statement?: { index: number; text: string };
+  rule: string;
+  source: 'squawk' | 'sluice';
+  message: string;
+  help?: string;
+}
+
+export interface LintSettings {
+  /** Rules not reported. */
+  skip: Set<string>;
+  /** squawk's opt-in rules to turn on. */
+  include: string[];
+}
+
+export interface LintRun {
+  findings: LintFinding[];
+  notes: string[];
+  /** `squawk <version>` when squawk ran. */
+  linter?: string;
+}
+
+interface FileLint {
+  rev: RevisionFile;
+  parsed: ParsedSql;
+  /** Last line of each statement. */
+  ends: number[];
+}
+
+/** Lint `selected` revisions of one history (`history`: all of it, for the snapshots before each). */
+export async function lintRevisions(root: string, dialect: DialectName, out: string, history: RevisionFile[], selected: RevisionFile[], settings: LintSettings): Promise<LintRun> {
+  await loadParser(dialect);
+  const findings: LintFinding[] = [];
+  const notes: string[] = [];
+  const files = new Map<string, FileLint>();
+  const add = (f: Omit<LintFinding, 'dialect' | 'file'> & { file: string }, ignored: Set<string> = new Set()) => {
+    if (!settings.skip.has(f.rule) && !ignored.has(f.rule) && !ignored.has('*')) findings.push({ dialect, ...f, file: relTo(root, f.file) });
+  };
+  for (const rev of selected) {
+    const text = readUp(rev);
+    let parsed: ParsedSql;
+    try {
+      parsed = parseSql(text, dialect);
+    } catch (err) {
+      if (!(err instanceof SqlSyntaxError)) throw err;
+      add({ revision: rev.id, file: rev.upFile, line: err.line, rule: 'unparseable', source: 'sluice', message: `${err.message}; sluice refuses to run a file its parser cannot read` });
+      continue;
+    }
+    const file: FileLint = { rev, parsed, ends: parsed.statements.map((s) => s.line + (s.text.match(/\n/g)?.length ?? 0)) };
+    files.set(rev.upFile, file);
+    ownRules(file, dialect, history[rev.index - 1] ? () => readSnapshot(out, history[rev.index - 1]!) : undefined, (i, rule, message) =>
+      add({ revision: rev.id, file: rev.upFile, line: parsed.statements[i]!.line, statement: statementOf(file, i), rule, source: 'sluice', message }, ignoresAt(file, i)),
+    );
+    irreversible(rev, dialect, parsed.statements.length > 0, (line, message, ignored) =>
+      add({ revision: rev.id, file: rev.downFile, line, rule: 'irreversible', source: 'sluice', message }, ignored),
+    );
+  }
+  let linter: string | undefined;
+  if (dialect === 'postgresql') {
+    const withStatements = [...files.values()].filter((f) => f.parsed.statements.length > 0);
+    const exclude = [...settings.skip].filter((r) => !SLUICE_RULES.includes(r));
+    const include = settings.include.filter((r) => !SLUICE_RULES.includes(r));
+    for (const inTransaction of [true, false]) {
+      const batch = withStatements.filter((f) => f.parsed.comments.some((c) => NO_TRANSACTION_MARKER.test(c)) !== inTransaction);
+      if (!batch.length) continue;
+      linter = squawkVersion();
+      for (const v of runSquawk(root, batch.map((f) => f.rev.upFile), inTransaction, exclude, include)) {
+        const file = files.get(path.resolve(root, v.file));
+        if (!file) continue;
+        const line = v.line + 1;
+        const i = statementAtLine(file, line);
+        if (v.rule_name === 'syntax-error') {
+          notes.push(`${relTo(root, file.rev.upFile)} line ${line}: squawk could not read this statement (${v.message}), so its rules were not checked there; PostgreSQL's own parser reads it`);
+          continue;
+        }
+        add({ revision: file.rev.id, file: file.rev.upFile, line, statement: i >= 0 ? statementOf(file, i) : undefined, rule: v.rule_name, source: 'squawk', message: v.message, ...(v.help ? { help: v.help } : {}) }, i >= 0 ? ignoresAt(file, i) : new Set());
+      }
+    }
+  }
+  const order = new Map(history.map((r) => [r.id, r.index]));
+  // By revision; in a revision the up's findings by line, then the down's (irreversible).
+  const downLast = (f: LintFinding) => (f.rule === 'irreversible' ? 1 : 0);
+  findings.sort((a, b) => order.get(a.revision)! - order.get(b.revision)! || downLast(a) - downLast(b) || a.line - b.line);
+  return { findings, notes: [...new Set(notes)], ...(linter ? { linter } : {}) };
+}
+
+type Report = (statement: number, rule: string, message: string) => void;
+
+/** drop-table, drop-column, sqlite-table-rebuild on one parsed up file. */
+function ownRules(file: FileLint, dialect: DialectName, previousSnapshot: (() => Record<string, unknown>) | undefined, report: Report): void {
+  const changes = file.parsed.statements.map((s) => statementChange(s.text, dialect));
+  const created = new Set<string>();
+  changes.forEach((c, i) => {
+    for (const table of c.dropsTables) {
+      // A table this file created (a SQLite rebuild's original is replaced by its `__new_` copy) holds no data of its own.
+      if (created.has(table) || (dialect === 'sqlite' && created.has(`__new_${table}`))) continue;
+      report(i, 'drop-table', `drops table ${table} and every row in it; a down can re-create the table, not its rows`);
+    }
+    for (const d of c.dropsColumns) report(i, 'drop-column', `drops column ${d.table}.${d.column} and its values; a down can bring the column back, not its values`);
+    if (dialect === 'sqlite' && c.createsTable?.startsWith('__new_')) {
+      const table = c.createsTable.slice('__new_'.length);
+      const copy = changes.find((k) => k.insertsInto?.table === c.createsTable)?.insertsInto;
+      const lost = lostColumns(previousSnapshot, table, copy?.columns);
+      report(
+        i,
+        'sqlite-table-rebuild',
+        `rebuilds table ${table} (copies it into ${c.createsTable}, drops it, renames the copy): every row is rewritten while the database is locked for writing` +
+          (copy ? (lost.length ? `; column(s) ${lost.join(', ')} are not copied: their data is lost` : '') : `; no INSERT copies its rows: its data is lost`),
+      );
+    }
+    if (c.createsTable) created.add(c.createsTable);
+  });
+}
+
+/** Columns the table had before this revision (its previous snapshot) that the rebuild's copy leaves out. */
+function lostColumns(previousSnapshot: (() => Record<string, unknown>) | undefined, table: string, copied: string[] | undefined): string[] {
+  if (!previousSnapshot || !copied) return [];
+  try {
+    const tables = previousSnapshot().tables as Record<string, { name?: string; columns?: Record<string, unknown> }> | undefined;
+    const before = Object.values(tables ?? {}).find((t) => t.name === table);
+    return Object.keys(before?.columns ?? {}).filter((c) => !copied.includes(c));
+  } catch {
+    return [];
+  }
+}
+
+/** irreversible: migrate-down refuses this revision (no down, an empty one, or one marked manual by the down check). */
+function irreversible(rev: RevisionFile, dialect: DialectName, upHasStatements: boolean, report: (line: number, message: string, ignored: Set<string>) => void): void {
+  const down = readDown(rev);
+  if (down !== null) {
+    let ignored = new Set<string>();
+    try {
+      ignored = ignoreRules(parseSql(down, dialect).comments);
+    } catch {
+      /* a down the parser cannot read is reported when it runs */
+    }
+    const manual = parseDownHeader(down).manualReason;
+    if (manual) {
+      const line = down.split('\n').findIndex((l) => l.startsWith('-- sluice:manual-down-required ')) + 1;
+      report(line, `the down check could not reverse this revision: ${manual}; migrate-down refuses it until the down is written and that line deleted`, ignored);
+      return;
+    }
+    if (!downIsEmpty(down) || !upHasStatements) return;
+    report(1, 'the down file holds no statement: migrate-down refuses this revision; write the statements that undo the up', ignored);
+    return;
+  }
+  if (upHasStatements) report(1, 'no down file: migrate-down refuses this revision; run make migrate-downs or write it by hand', new Set());
+}
+
+function statementOf(file: FileLint, i: number): { index: number; text: string } {
+  return { index: i + 1, text: firstLine(file.parsed.statements[i]!.text) };
+}
+
+/** The statement whose lines hold `line`, else the last one starting before it; -1 when none. */
+function statementAtLine(file: FileLint, line: number): number {
+  const inside = file.parsed.statements.findIndex((s, i) => s.line <= line && line <= file.ends[i]!);
+  return inside >= 0 ? inside : file.parsed.statements.filter((s) => s.line <= line).length - 1;
+}
+
+/** Rules silenced for statement i: `sluice:lint-ignore` comments after the previous statement's last line, up to this one's. */
+function ignoresAt(file: FileLint, i: number): Set<string> {
+  const from = i > 0 ? file.ends[i - 1]! : 0;
+  const to = file.ends[i]!;
+  return ignoreRules(file.parsed.comments.filter((_, k) => file.parsed.commentLines[k]! > from && file.parsed.commentLines[k]! <= to));
+}
+
+const IGNORE = /^(?:--|\/\*)\s*sluice:lint-ignore(?![\w-])([^]*?)(?:\*\/)?\s*$/;
+
+function ignoreRules(comments: string[]): Set<string> {
+  const rules = new Set<string>();
+  for (const c of comments) {
+    const m = IGNORE.exec(c.trim());
+    if (!m) continue;
+    const names = m[1]!.split(/[\s,]+/).filter(Boolean);
+    for (const r of names.length ? names : ['*']) rules.add(r);
+  }
+  return rules;
+}
+
+function relTo(root: string, file: string): string {
+  const r = path.relative(root, file);
+  return r && !r.startsWith('..') ? r : file;
+}
+
+// ---------------------------------------------------------------- squawk
+
+interface SquawkViolation {
+  file: string;
+  /** 0-based. */
+  line: number;
+  rule_name: string;
+  message: string;
+  help: string | null;
+}
+
+const require = createRequire(import.meta.url);
+
+function squawkVersion(): string {
+  return `squawk ${(require('squawk-cli/package.json') as { version: string }).version}`;
+}
+
+/** The squawk binary of the platform package npm installed beside squawk-cli (no download at run time). */
+function squawkBinary(): string {
+  try {
+    return (require('squawk-cli/js/index.js') as { getBinaryPath(): string }).getBinaryPath();
+  } catch (err) {
+    throw new ConfigError(
+      `migrate-lint needs squawk (npm squawk-cli) for PostgreSQL and it is not installed for ${process.platform}-${process.arch} (${describeCause(err)}); reinstall with optional dependencies (npm install --include=optional)`,
+      { cause: err },
+    );
+  }
+}
+
+function runSquawk(root: string, files: string[], inTransaction: boolean, exclude: string[], include: string[]): SquawkViolation[] {
+  const args = ['--reporter', 'json', inTransaction ? '--assume-in-transaction' : '--no-assume-in-transaction'];
+  if (exclude.length) args.push(`--exclude=${exclude.join(',')}`);
+  if (include.length) args.push(`--include=${include.join(',')}`);
+  // cwd: the project, so a team's own .squawk.toml (pg_version, excluded_rules) applies.
+  const r = spawnSync(squawkBinary(), [...args, ...files], { cwd: root, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  if (r.error) throw new SluiceError(`cannot run squawk: ${describeCause(r.error)}`, ExitCode.internal, { cause: r.error });
+  const stderr = (r.stderr ?? '').trim();
+  const unknown = /invalid rule name ([\w-]+)/.exec(stderr)?.[1];
+  if (unknown) {
+    throw new ConfigError(`lint rule "${unknown}" is neither sluice's nor squawk's; fix it in drizzle.config.ts's lint export or SLUICE_LINT_SKIP (squawk's rules are listed in its documentation)`);
+  }
+  try {
+    if (r.status === 0 || r.status === 1) return JSON.parse(r.stdout) as SquawkViolation[];
+  } catch {
+    /* not JSON: reported below */
+  }
+  throw new SluiceError(`squawk failed (exit ${r.status ?? r.signal}): ${stderr.split('\n')[0] || 'no message'}`, ExitCode.internal);
+}

@@ -1,0 +1,183 @@
+/**
+ * make migrate-lint (sluice lint): squawk on PostgreSQL ups, sluice's own rules on both dialects,
+ * silencing per statement and by config, exit 11, --json; and migrate-create's lint warnings. No
+ * database is involved: lint reads the files only.
+ */
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { addRevision, expectOneLineError, makeProject, runCli, runMake } from '../support/project.js';
+
+interface Finding {
+  dialect: string;
+  revision: string;
+  file: string;
+  line: number;
+  statement?: { index: number; text: string };
+  rule: string;
+  source: string;
+  message: string;
+}
+interface Result {
+  ok: boolean;
+  exitCode: number;
+  findings: Finding[];
+  dialects: { dialect: string; revisions: string[] }[];
+  skipped: string[];
+  notes: string[];
+  linter?: string;
+}
+
+const lintJson = (dir: string, args: string[] = [], env = {}) => {
+  const r = runCli(dir, ['--json', 'lint', ...args], env);
+  return { status: r.status, stderr: r.stderr, result: JSON.parse(r.stdout) as Result };
+};
+const rules = (r: Result, dialect?: string) => r.findings.filter((f) => !dialect || f.dialect === dialect).map((f) => `${f.statement?.index ?? '-'}:${f.rule}`);
+
+/** PostgreSQL statements each linter rule is about, on the example app's existing tables (users, audits, submissions). */
+const PG_RISKY = [
+  'CREATE TABLE "tags" ("id" serial PRIMARY KEY NOT NULL, "name" text);',
+  'CREATE INDEX "tags_name_idx" ON "tags" USING btree ("name");', // 2: a table this revision creates: harmless
+  'CREATE INDEX "users_name_idx" ON "users" USING btree ("name");', // 3: existing table, no CONCURRENTLY
+  'ALTER TABLE "users" ADD COLUMN "age" integer NOT NULL;', // 4: NOT NULL without default
+  'ALTER TABLE "submissions" ALTER COLUMN "status" SET DATA TYPE varchar(32);', // 5: type rewrite
+  'ALTER TABLE "audits" ADD CONSTRAINT "audits_user_fk2" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id");', // 6: FK without NOT VALID
+  'ALTER TABLE "users" ADD COLUMN "token" uuid DEFAULT gen_random_uuid();', // 7: volatile default
+  'ALTER TABLE "users" DROP COLUMN "phone";', // 8: data loss
+  'DROP TABLE "sessions";', // 9: data loss
+].join('\n--> statement-breakpoint\n');
+
+describe('make migrate-lint', () => {
+  it('the example history is clean: exit 0, "no findings", squawk ran on the PostgreSQL history', () => {
+    const dir = makeProject();
+    const r = runMake(dir, ['migrate-lint']);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^no findings: 8 revisions linted \(sqlite 4, postgresql 4; squawk 2\.66\.0\)$/m);
+    const { status, result } = lintJson(dir);
+    expect(status).toBe(0);
+    expect(result).toMatchObject({ ok: true, exitCode: 0, findings: [], linter: 'squawk 2.66.0' });
+    expect(result.skipped).toEqual(expect.arrayContaining(['prefer-identity', 'require-lock-timeout', 'ban-drop-column']));
+  });
+
+  it('PostgreSQL: squawk finds locks and rewrites, sluice finds data loss; each finding names file, line, statement and rule; exit 11', () => {
+    const dir = makeProject();
+    const tag = addRevision(dir, 'postgresql', 'risky', PG_RISKY, '-- sluice:down\nDROP TABLE "tags";\n');
+    const r = runMake(dir, ['migrate-lint', 'REVISION=0004']);
+    expect(r.status, r.stdout + r.stderr).toBe(2); // make's own code for a failed recipe; sluice's is 11
+    expect(r.stderr).toMatch(/migrate-lint\] Error 11/);
+    const { status, result } = lintJson(dir, ['0004']);
+    expect(status).toBe(11);
+    // the SQLite history has no 0004: it is left out (a revision no history has is refused)
+    expect(result.dialects).toEqual([{ dialect: 'postgresql', folder: 'drizzle/postgresql', revisions: [tag] }]);
+    expect(rules(result)).toEqual([
+      '3:require-concurrent-index-creation',
+      '4:adding-required-field',
+      '5:changing-column-type',
+      '6:constraint-missing-not-valid',
+      '6:adding-foreign-key-constraint',
+      '7:adding-field-with-default',
+      '8:drop-column',
+      '9:drop-table',
+    ]);
+    const index = result.findings[0]!;
+    expect(index).toMatchObject({ dialect: 'postgresql', revision: tag, file: `drizzle/postgresql/${tag}.sql`, line: 5, source: 'squawk' });
+    expect(index.statement).toEqual({ index: 3, text: 'CREATE INDEX "users_name_idx" ON "users" USING btree ("name")' });
+    expect(result.findings.find((f) => f.rule === 'drop-column')).toMatchObject({ source: 'sluice', line: 15, message: expect.stringMatching(/drops column users\.phone/) });
+    // the text output: one header line per finding (file:line rule (source) statement N: first line), then the message
+    expect(r.stdout).toContain(`drizzle/postgresql/${tag}.sql:5 require-concurrent-index-creation (squawk) statement 3: CREATE INDEX "users_name_idx" ON "users" USING btree ("name")`);
+    expect(r.stdout).toContain(`drizzle/postgresql/${tag}.sql:17 drop-table (sluice) statement 9: DROP TABLE "sessions"`);
+    expect(r.stdout).toMatch(/^8 findings in 1 revision; 1 revision linted \(postgresql 1; squawk 2\.66\.0\)$/m);
+  });
+
+  it('silenced per statement (-- sluice:lint-ignore above or on it, -- squawk-ignore), by the config and by SLUICE_LINT_SKIP', () => {
+    const dir = makeProject();
+    const up = PG_RISKY.replace('CREATE INDEX "users_name_idx"', '-- sluice:lint-ignore require-concurrent-index-creation\nCREATE INDEX "users_name_idx"')
+      .replace('varchar(32);', 'varchar(32); -- sluice:lint-ignore changing-column-type, drop-table')
+      .replace('ALTER TABLE "audits"', '-- squawk-ignore constraint-missing-not-valid\nALTER TABLE "audits"')
+      .replace('DROP TABLE "sessions";', '/* sluice:lint-ignore */ DROP TABLE "sessions";');
+    addRevision(dir, 'postgresql', 'risky', up, '-- sluice:down\nDROP TABLE "tags";\n');
+    // an ignore names rules: the drop-table named on statement 5's line does not reach statement 9 (the bare one does)
+    expect(rules(lintJson(dir, ['head']).result)).toEqual(['4:adding-required-field', '6:adding-foreign-key-constraint', '7:adding-field-with-default', '8:drop-column']);
+    expect(rules(lintJson(dir, ['head'], { SLUICE_LINT_SKIP: 'drop-column,adding-field-with-default' }).result)).toEqual(['4:adding-required-field', '6:adding-foreign-key-constraint']);
+    appendFileSync(path.join(dir, 'drizzle.config.ts'), "\nexport const lint = { skip: ['adding-required-field', 'drop-column'], include: ['prefer-identity'] };\n");
+    const { status, result } = lintJson(dir, ['head']);
+    expect(status).toBe(11);
+    // prefer-identity is off by default (drizzle-kit writes serial); include turns it on
+    expect(rules(result)).toEqual(['1:prefer-identity', '6:adding-foreign-key-constraint', '7:adding-field-with-default']);
+    expect(result.skipped).toEqual(expect.arrayContaining(['adding-required-field', 'drop-column']));
+    expect(result.skipped).not.toContain('prefer-identity');
+    expectOneLineError(runCli(dir, ['lint'], { SLUICE_LINT_SKIP: 'no-such-rule' }), 2, /lint rule "no-such-rule" is neither sluice's nor squawk's/);
+  });
+
+  it("a revision's own new table takes an index without CONCURRENTLY; a -- sluice:no-transaction revision takes CREATE INDEX CONCURRENTLY", () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'tags', PG_RISKY.split('\n--> statement-breakpoint\n').slice(0, 2).join('\n--> statement-breakpoint\n'), '-- sluice:down\nDROP TABLE "tags";\n');
+    addRevision(dir, 'postgresql', 'concurrent', '-- sluice:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS "users_name_idx" ON "users" USING btree ("name");\n', '-- sluice:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS "users_name_idx";\n');
+    const { status, result } = lintJson(dir, ['0003:head']);
+    expect(status, JSON.stringify(result.findings)).toBe(0);
+    expect(result.dialects.find((d) => d.dialect === 'postgresql')!.revisions).toEqual(['0004_tags', '0005_concurrent']);
+  });
+
+  it('SQLite: a table rebuild names the columns its copy leaves out, its DROP is not data loss; DROP COLUMN is; irreversible revisions', () => {
+    const dir = makeProject();
+    const rebuild = [
+      'PRAGMA foreign_keys=OFF;',
+      'CREATE TABLE `__new_users` (\n\t`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,\n\t`email` text NOT NULL\n);',
+      'INSERT INTO `__new_users`("id", "email") SELECT "id", "email" FROM `users`;',
+      'DROP TABLE `users`;',
+      'ALTER TABLE `__new_users` RENAME TO `users`;',
+      'PRAGMA foreign_keys=ON;',
+      'ALTER TABLE `sessions` DROP COLUMN `ip`;',
+    ].join('--> statement-breakpoint\n');
+    const tag = addRevision(dir, 'sqlite', 'slim_users', rebuild, '-- sluice:down 0004_slim_users\n-- sluice:manual-down-required the up drops columns\nSELECT 1;\n');
+    addRevision(dir, 'sqlite', 'no_down', 'CREATE TABLE `t` (`id` integer);', null);
+    const { status, result } = lintJson(dir);
+    expect(status).toBe(11);
+    expect(result.findings.map((f) => `${f.revision} ${f.file}:${f.line} ${f.rule}`)).toEqual([
+      `${tag} drizzle/sqlite/${tag}.sql:2 sqlite-table-rebuild`,
+      `${tag} drizzle/sqlite/${tag}.sql:10 drop-column`,
+      `${tag} drizzle/sqlite/${tag}.down.sql:2 irreversible`,
+      '0005_no_down drizzle/sqlite/0005_no_down.down.sql:1 irreversible',
+    ]);
+    expect(result.findings[0]!.message).toMatch(/^rebuilds table users \(copies it into __new_users, drops it, renames the copy\).*column\(s\) name, phone, role, created_at are not copied: their data is lost$/);
+    expect(result.findings[2]!.message).toMatch(/could not reverse this revision: the up drops columns; migrate-down refuses it/);
+    expect(result.findings[3]!.message).toMatch(/no down file/);
+    // silenced in the down file, as any rule
+    writeFileSync(path.join(dir, 'drizzle/sqlite', `${tag}.down.sql`), `-- sluice:lint-ignore irreversible\n${readFileSync(path.join(dir, 'drizzle/sqlite', `${tag}.down.sql`), 'utf8')}`);
+    expect(rules(lintJson(dir, [tag]).result)).toEqual(['2:sqlite-table-rebuild', '7:drop-column']);
+  });
+
+  it('a bad revision or range is one line, exit 2', () => {
+    const dir = makeProject();
+    expectOneLineError(runCli(dir, ['lint', '--', '-1']), 2, /lint reads no database, so \+N \/ -N mean nothing/);
+    expectOneLineError(runCli(dir, ['lint', 'base']), 2, /base is no revision/);
+    expectOneLineError(runCli(dir, ['lint', 'nope']), 2, /unknown revision "nope"/);
+    expectOneLineError(runCli(dir, ['lint', '']), 2, /empty revision/);
+  });
+});
+
+describe('make migrate-create lints the new revision', () => {
+  it('drizzle-kit writes a SQLite rebuild and a SET NOT NULL: printed as warnings, exit 0, --json has them', () => {
+    const dir = makeProject();
+    for (const f of ['models/sqlite.ts', 'models/postgres.ts']) {
+      const p = path.join(dir, f);
+      writeFileSync(p, readFileSync(p, 'utf8').replace("  name: text('name'),", "  name: text('name').notNull().default(''),"));
+    }
+    const r = runMake(dir, ['migrate-create', 'MSG=name required']);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('warning: make migrate-lint finds 2 problems in the new revisions:');
+    expect(r.stdout).toMatch(/^ {2}drizzle\/sqlite\/0004_name_required\.sql:2 sqlite-table-rebuild \(sluice\) statement 2: CREATE TABLE `__new_users` \($/m);
+    expect(r.stdout).toMatch(/^ {2}drizzle\/postgresql\/0004_name_required\.sql:\d+ adding-not-nullable-field \(squawk\) statement \d+: ALTER TABLE "users" ALTER COLUMN "name" SET NOT NULL$/m);
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('Review both files, then run make migrate-up.');
+    // make migrate-lint fails on the same findings
+    expect(runCli(dir, ['lint', 'head']).status).toBe(11);
+    // --json: the create result carries them
+    for (const f of ['models/sqlite.ts', 'models/postgres.ts']) {
+      const p = path.join(dir, f);
+      writeFileSync(p, readFileSync(p, 'utf8').replace("  email:", "  nickname: text('nickname'),\n  email:"));
+    }
+    const j = runCli(dir, ['--json', 'create', '-m', 'nickname']);
+    expect(j.status, j.stderr).toBe(0);
+    expect(JSON.parse(j.stdout).lint).toEqual({ findings: [], notes: [] });
+  });
+});
