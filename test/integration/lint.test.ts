@@ -52,10 +52,10 @@ describe('make migrate-lint', () => {
     const dir = makeProject();
     const r = runMake(dir, ['migrate-lint']);
     expect(r.status, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^no findings: 8 revisions linted \(sqlite 4, postgresql 4; squawk 2\.66\.0\)$/m);
+    expect(r.stdout).toMatch(/^no findings: 8 revisions linted \(sqlite 4, postgresql 4; squawk \d+\.\d+\.\d+\)$/m);
     const { status, result } = lintJson(dir);
     expect(status).toBe(0);
-    expect(result).toMatchObject({ ok: true, exitCode: 0, findings: [], linter: 'squawk 2.66.0' });
+    expect(result).toMatchObject({ ok: true, exitCode: 0, findings: [], linter: expect.stringMatching(/^squawk \d+\.\d+\.\d+$/) });
     expect(result.skipped).toEqual(expect.arrayContaining(['prefer-identity', 'require-lock-timeout', 'ban-drop-column']));
   });
 
@@ -86,7 +86,7 @@ describe('make migrate-lint', () => {
     // the text output: one header line per finding (file:line rule (source) statement N: first line), then the message
     expect(r.stdout).toContain(`drizzle/postgresql/${tag}.sql:5 require-concurrent-index-creation (squawk) statement 3: CREATE INDEX "users_name_idx" ON "users" USING btree ("name")`);
     expect(r.stdout).toContain(`drizzle/postgresql/${tag}.sql:17 drop-table (sluice) statement 9: DROP TABLE "sessions"`);
-    expect(r.stdout).toMatch(/^8 findings in 1 revision; 1 revision linted \(postgresql 1; squawk 2\.66\.0\)$/m);
+    expect(r.stdout).toMatch(/^8 findings in 1 revision; 1 revision linted \(postgresql 1; squawk \d+\.\d+\.\d+\)$/m);
   });
 
   it('silenced per statement (-- sluice:lint-ignore above or on it, -- squawk-ignore), by the config and by SLUICE_LINT_SKIP', () => {
