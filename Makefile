@@ -1,6 +1,6 @@
 # sluice: Alembic's migration workflow for drizzle-kit projects.
 # Targets are thin wrappers over npm scripts, which call the sluice CLI (dist/cli.js, built from src/).
-# Variables (MSG, REVISION, EMPTY, YES) are passed to the CLI as single arguments, never evaluated
+# Variables (MSG, REVISION, EMPTY, TS, YES) are passed to the CLI as single arguments, never evaluated
 # by make or the shell.
 
 SHELL := /bin/bash
@@ -50,9 +50,9 @@ deps: $(BUILT) ## install dependencies and build the CLI when missing or stale
 
 build: $(BUILT)
 
-migrate-create: deps ## MSG="..." [EMPTY=1]: generate a revision (up from the models, down beside it)
+migrate-create: deps ## MSG="..." [EMPTY=1|TS=1]: generate a revision (up from the models, down beside it); TS=1: a TypeScript data migration
 	$(call need,MSG,make migrate-create MSG="add phone to users")
-	@npm run -s migrate:create -- --message $(call q,MSG) $(if $(filter 1 yes true,$(EMPTY)),--empty)
+	@npm run -s migrate:create -- --message $(call q,MSG) $(if $(filter 1 yes true,$(EMPTY)),--empty) $(if $(filter 1 yes true,$(TS)),--ts)
 
 migrate-downs: deps ## write missing down files for an existing drizzle-kit history
 	@npm run -s migrate:downs

@@ -255,11 +255,13 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .description('generate a revision from the models (drizzle-kit) and write its down SQL')
     .requiredOption('-m, --message <text>', 'what the revision does')
     .option('--empty', 'an empty revision: write up and down by hand')
-    .action(async (opts: { message: string; empty?: boolean }) => {
+    .option('--ts', 'a TypeScript data migration: <tag>.ts with up(db) and down(db), beside an empty SQL part')
+    .action(async (opts: { message: string; empty?: boolean; ts?: boolean }) => {
       const result = await (await import('./commands/create.js')).create({
         ...common(),
         message: opts.message,
         empty: opts.empty,
+        ts: opts.ts,
         interactive: !!process.stdin.isTTY && !g().json,
       });
       // The new revisions' lint findings are warnings here (make migrate-lint fails on them).

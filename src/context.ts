@@ -15,9 +15,9 @@ import {
 } from './config.js';
 import { openConnection, type Connection } from './dialect/index.js';
 import { ConnectionLost, IntegrityError, SluiceError, ExitCode, describeCause } from './errors.js';
-import { readHistory, readUp, rel, type History, type RevisionFile } from './source.js';
-import { checksum } from './sql.js';
+import { readHistory, readTs, readUp, rel, tsFileOf, type History, type RevisionFile } from './source.js';
 import { VersionStore, type AppliedRow } from './store.js';
+import { revisionChecksum, type TypeScriptPart } from './tsrevision.js';
 
 export interface CommandOptions {
   /** Project folder (holds drizzle.config.ts). Default: process.cwd(). */
@@ -37,6 +37,8 @@ export interface Context {
   history: History;
   /** Up SQL read during this command, by revision id (each file is read once per command). */
   ups: Map<string, string>;
+  /** TypeScript parts read during this command, by revision id (null: the revision has none). */
+  tss?: Map<string, TypeScriptPart | null>;
 }
 
 /** A revision's up SQL, read once per command. */
@@ -47,6 +49,24 @@ export function upOf(ctx: Context, rev: RevisionFile): string {
     ctx.ups.set(rev.id, text);
   }
   return text;
+}
+
+/** A revision's TypeScript part (`<tag>.ts`), read once per command, or undefined for a plain SQL revision. */
+export function tsOf(ctx: Context, rev: RevisionFile): TypeScriptPart | undefined {
+  const cache = (ctx.tss ??= new Map());
+  let part = cache.get(rev.id);
+  if (part === undefined) {
+    const text = readTs(rev);
+    const file = tsFileOf(rev);
+    part = text === null ? null : { file, display: rel(file), text };
+    cache.set(rev.id, part);
+  }
+  return part ?? undefined;
+}
+
+/** A revision's checksum as the version table records it: its up SQL, and its TypeScript part when it has one. */
+export function checksumOf(ctx: Context, rev: RevisionFile): string {
+  return revisionChecksum(upOf(ctx, rev), tsOf(ctx, rev)?.text ?? null);
 }
 
 export function resolveEnv(options: CommandOptions): { root: string; env: Record<string, string | undefined> } {
@@ -130,7 +150,7 @@ export function recognizeMoved(ctx: Context, rows: AppliedRow[]): (AppliedRow & 
   const applied = new Set(rows.map((r) => r.revision));
   return rows.map((row) => {
     if (byId.has(row.revision)) return row;
-    const matches = ctx.history.revisions.filter((rev) => !applied.has(rev.id) && rev.id.replace(/^\d+/, '') === row.revision.replace(/^\d+/, '') && checksum(upOf(ctx, rev)) === row.checksum);
+    const matches = ctx.history.revisions.filter((rev) => !applied.has(rev.id) && rev.id.replace(/^\d+/, '') === row.revision.replace(/^\d+/, '') && checksumOf(ctx, rev) === row.checksum);
     return matches.length === 1 ? { ...row, revision: matches[0]!.id, movedFrom: row.revision } : row;
   });
 }
@@ -156,9 +176,10 @@ export function checkIntegrity(ctx: Context, applied: AppliedRow[], options: { a
   if (options.allowChanged) return;
   for (const a of applied) {
     const rev = byId.get(a.revision)!;
-    if (checksum(upOf(ctx, rev)) !== a.checksum) {
+    if (checksumOf(ctx, rev) !== a.checksum) {
+      const ts = tsOf(ctx, rev);
       throw new IntegrityError(
-        `${rel(rev.upFile)} changed after it was applied (checksum differs from the version table); restore it, put the change in a new revision, or pass --allow-changed`,
+        `${ts ? `${rel(rev.upFile)} or ${ts.display}` : rel(rev.upFile)} changed after it was applied (checksum differs from the version table); restore it, put the change in a new revision, or pass --allow-changed`,
       );
     }
   }

@@ -9,12 +9,13 @@ import type { Connection } from './dialect/types.js';
 import type { DialectName } from './config.js';
 import { describeCause, RevisionRefused, UsageError } from './errors.js';
 import type { Direction, Revision } from './revision.js';
-import { checksum, firstLine } from './sql.js';
+import { firstLine } from './sql.js';
 import { GROUP_LIMIT, GroupFailure, runGroup } from './batch.js';
 import { parseRevision } from './parsecache.js';
 import { runSavepointGroup } from './savepoints.js';
 import { loadParser, SqlSyntaxError } from './sqlparse.js';
 import type { VersionStore } from './store.js';
+import { loadTypeScript, revisionChecksum, runTypeScript, TypeScriptError, type TypeScriptPart, type TypeScriptStep } from './tsrevision.js';
 
 /** A comment that makes a revision run statement by statement outside any transaction. */
 export const NO_TRANSACTION_MARKER = /^--\s*sluice:no-transaction\b/;
@@ -28,6 +29,8 @@ export interface PreparedStep {
   upChecksum: string;
   /** The file carries the no-transaction marker. */
   noTransaction: boolean;
+  /** A TypeScript revision's `<tag>.ts`: its up(db) runs after the up SQL, its down(db) before the down SQL, in the same transaction. */
+  typescript?: TypeScriptPart;
 }
 
 export type StepStatus = 'applied' | 'reverted' | 'stamped' | 'unstamped' | 'failed' | 'not-run' | 'already-done' | 'rolled-back';
@@ -41,6 +44,8 @@ export interface StepResult {
   /** On failure: 1-based number of the failing statement, its first line and the database's message. */
   failedStatement?: number;
   failedSql?: string;
+  /** On failure in a TypeScript revision's function: which (`drizzle/0004_x.ts up()`). */
+  failedIn?: string;
   error?: string;
   /** No-transaction revision that failed: how many statements ran (and stay applied). */
   statementsRun?: number;
@@ -70,10 +75,11 @@ export async function prepareStep(
   downSql: string | null,
   stampOnly: boolean,
   where: { dialect: DialectName; file: string; schema?: string; root: string },
+  ts?: TypeScriptPart,
 ): Promise<PreparedStep> {
   // A leading byte-order mark is an encoding detail, not SQL (the checksum still covers it).
   const text = (direction === 'up' ? upSql : (downSql ?? '')).replace(/^\uFEFF/, '');
-  const base = { revision, direction, upChecksum: checksum(upSql) };
+  const base = { revision, direction, upChecksum: revisionChecksum(upSql, ts?.text ?? null) };
   if (stampOnly) return { ...base, statements: [], noTransaction: false };
   // PostgreSQL's scanner also translates public. qualifiers at run time when the schema is not public.
   if (where.dialect === 'postgresql' && where.schema !== 'public') await loadParser(where.dialect);
@@ -89,6 +95,12 @@ export async function prepareStep(
     );
   }
   const noTransaction = parsed.comments.some((c) => NO_TRANSACTION_MARKER.test(c));
+  if (noTransaction && ts) {
+    throw new RevisionRefused(
+      `${where.file} is marked sluice:no-transaction, but revision ${revision.id} has a TypeScript part (${ts.display}), which runs in the revision's transaction; remove the marker or move those statements to a revision of their own`,
+      revision.id,
+    );
+  }
   for (const s of parsed.statements) {
     if (s.transactionControl && !noTransaction) {
       throw new RevisionRefused(
@@ -103,7 +115,7 @@ export async function prepareStep(
       );
     }
   }
-  return { ...base, statements: parsed.statements.map((s) => s.text), noTransaction };
+  return { ...base, statements: parsed.statements.map((s) => s.text), noTransaction, ...(ts ? { typescript: ts } : {}) };
 }
 
 class StatementError extends Error {
@@ -121,6 +133,7 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
     const nt = steps.find((s) => s.noTransaction);
     if (nt) throw new UsageError(`revision ${nt.revision.id} is marked sluice:no-transaction; it cannot run with --single-transaction`);
   }
+  const typescript = options.stampOnly ? new Map<PreparedStep, TypeScriptStep>() : await loadTypeScript(conn, steps);
   const results: StepResult[] = [];
   const emit = (r: StepResult) => {
     results.push(r);
@@ -135,7 +148,8 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
   // SQLite: revisions share one commit, each in its own savepoint (not table rebuilds: they need foreign keys off outside a transaction).
   const savepoints = !grouped && !!conn.capabilities.runLock && !!conn.capabilities.groupCommits;
   let oneByOneUntil = 0;
-  const committable = (s: PreparedStep) => !s.noTransaction && !conn.foreignKeyRebuild?.(s.statements);
+  // A TypeScript revision runs alone: its SQL part, its function and its version row in one transaction.
+  const committable = (s: PreparedStep) => !s.noTransaction && !s.typescript && !conn.foreignKeyRebuild?.(s.statements);
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
     const base = { revision: step.revision.id, direction: step.direction, statements: step.statements.length };
@@ -143,7 +157,7 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
       emit({ ...base, status: 'not-run', ms: 0 });
       continue;
     }
-    if (grouped && !step.noTransaction) {
+    if (grouped && !step.noTransaction && !step.typescript) {
       const group = takeGroup(steps, i);
       failed = !(await runGroupOf(conn, group, { inTx, stampOnly: !!options.stampOnly, emit }));
       i += group.length - 1;
@@ -177,6 +191,8 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
         emit({ ...base, status: 'already-done', ms: 0 });
         continue;
       }
+      const ts = typescript.get(step);
+      if (ts && step.direction === 'down') await runTypeScript(conn, step, ts);
       for (const statement of statements) {
         try {
           await conn.execute(conn.translate(statement));
@@ -185,6 +201,7 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
         }
         ran += 1;
       }
+      if (ts && step.direction === 'up') await runTypeScript(conn, step, ts);
       const ms = Math.round(performance.now() - started);
       if (step.direction === 'up') {
         await store.insert({
@@ -206,16 +223,18 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
       if (rebuilt && fkWasOn) await conn.setForeignKeys!(true);
       failed = true;
       const stmt = err instanceof StatementError ? err.index : undefined;
+      const inner = err instanceof StatementError || err instanceof TypeScriptError ? err.cause : err;
       emit({
         ...base,
         status: 'failed',
         ms: Math.round(performance.now() - started),
         failedStatement: stmt,
         failedSql: stmt ? firstLine(statements[stmt - 1]!) : undefined,
-        error: describeCause(err instanceof StatementError ? err.cause : err),
+        failedIn: err instanceof TypeScriptError ? err.where : undefined,
+        error: err instanceof TypeScriptError ? err.what : describeCause(inner),
         statementsRun: step.noTransaction ? ran : undefined,
         noTransaction: step.noTransaction || undefined,
-        cause: err instanceof StatementError ? err.cause : err,
+        cause: inner,
       });
     }
   }
@@ -240,7 +259,7 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
 }
 
 /** Consecutive transactional steps from `from`, within GROUP_LIMIT. */
-function takeGroup(steps: PreparedStep[], from: number, fits: (s: PreparedStep) => boolean = (s) => !s.noTransaction): PreparedStep[] {
+function takeGroup(steps: PreparedStep[], from: number, fits: (s: PreparedStep) => boolean = (s) => !s.noTransaction && !s.typescript): PreparedStep[] {
   const group: PreparedStep[] = [];
   let chars = 0;
   for (let j = from; j < steps.length && fits(steps[j]!) && group.length < GROUP_LIMIT.revisions; j++) {

@@ -53,7 +53,7 @@ export function formatMove(verb: string, r: MoveResult): string[] {
     lines.push(`-- dry run on ${r.database}: ${r.from} -> ${r.to}, ${r.steps.length} step(s); nothing was changed`);
     for (const s of r.sql ?? []) {
       lines.push(`-- ${s.direction} ${s.revision}`);
-      for (const st of s.statements) lines.push(`${st.replace(/;?\s*$/, ';')}`);
+      for (const st of s.statements) lines.push(st.startsWith('-- sluice: TypeScript') ? st : `${st.replace(/;?\s*$/, ';')}`);
     }
     return lines;
   }
@@ -116,6 +116,7 @@ export function formatCreate(c: CreateResult): string[] {
     lines.push(`${pc.green('created')} ${r.dialect} ${r.revision}`);
     lines.push(`  up:   ${r.upFile}`);
     lines.push(`  down: ${r.downFile} (${r.downStatements} statement${r.downStatements === 1 ? '' : 's'})`);
+    if (r.tsFile) lines.push(`  ts:   ${r.tsFile} (up(db) after the up SQL, down(db) before the down SQL, one transaction)`);
     for (const w of r.warnings) lines.push(pc.yellow(`  warning: ${w}`));
     if (r.manualReason) lines.push(pc.red(`  manual down required: ${r.manualReason}`));
   }

@@ -6,6 +6,7 @@
  *   <out>/meta/<NNNN>_snapshot.json  schema snapshot after each revision
  *   <out>/<tag>.sql                  up SQL (drizzle-kit writes it)
  *   <out>/<tag>.down.sql             down SQL (sluice writes it; humans may edit it)
+ *   <out>/<tag>.ts                   optional TypeScript part: up(db) / down(db) (tsrevision.ts)
  */
 import { isUtf8 } from 'node:buffer';
 import { existsSync, lstatSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -134,6 +135,18 @@ export function readUp(rev: RevisionFile): string {
 export function readDown(rev: RevisionFile): string | null {
   if (!existsSync(rev.downFile) && !isSymlink(rev.downFile)) return null;
   return readRevisionFile(rev.downFile, `down SQL of revision ${rev.id}`);
+}
+
+/** Where a revision's TypeScript part would be: `<tag>.ts` beside its up SQL. */
+export function tsFileOf(rev: RevisionFile): string {
+  return rev.upFile.replace(/\.sql$/, '.ts');
+}
+
+/** The TypeScript part's text, or null when the revision has none (a plain SQL revision). */
+export function readTs(rev: RevisionFile): string | null {
+  const file = tsFileOf(rev);
+  if (!existsSync(file) && !isSymlink(file)) return null;
+  return readRevisionFile(file, `TypeScript part of revision ${rev.id}`);
 }
 
 function isSymlink(file: string): boolean {

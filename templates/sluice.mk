@@ -40,9 +40,9 @@ sluice_run_flags = $(call sluice_flag,DRY_RUN,--dry-run) $(call sluice_flag,SING
 sluice-help: ## list sluice's targets
 	@awk -F':.*## ' '/^[a-z][a-z-]*:.*## /{ printf "  %-18s %s\n", $$1, $$2 }' $(sluice_mk)
 
-migrate-create: ## MSG="..." [EMPTY=1]: generate a revision (up from the models, down beside it)
+migrate-create: ## MSG="..." [EMPTY=1|TS=1]: generate a revision (up from the models, down beside it); TS=1: a TypeScript data migration
 	$(call sluice_need,MSG,make migrate-create MSG="add phone to users")
-	@$(sluice) create --message $(call sluice_q,MSG) $(call sluice_flag,EMPTY,--empty)
+	@$(sluice) create --message $(call sluice_q,MSG) $(call sluice_flag,EMPTY,--empty) $(call sluice_flag,TS,--ts)
 
 migrate-downs: ## write the missing down file of every revision (never overwriting one)
 	@$(sluice) downs

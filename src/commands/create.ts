@@ -3,14 +3,15 @@
  * config lists, in lockstep); sluice writes the down SQL beside it.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { loadProjectConfig, type DialectName, type HistoryConfig } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
 import { SluiceError, UsageError, ExitCode } from '../errors.js';
-import { readHistory, readSnapshot, readUp, rel, writeNewFile, type RevisionFile } from '../source.js';
+import { readHistory, readSnapshot, readUp, rel, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
+import { typeScriptTemplate } from '../tsrevision.js';
 import { BREAKPOINT, checksum } from '../sql.js';
 import { resolvePrimaryKeyDropsInText } from '../downrules.js';
 
@@ -20,6 +21,8 @@ export interface CreateOptions extends CommandOptions {
   empty?: boolean;
   /** Let drizzle-kit ask its rename questions on this terminal (runs dialects one after another). */
   interactive?: boolean;
+  /** A TypeScript data migration: an empty revision (its optional SQL part) plus `<tag>.ts` with up(db) and down(db). */
+  ts?: boolean;
 }
 
 export interface CreatedRevision {
@@ -31,6 +34,8 @@ export interface CreatedRevision {
   warnings: string[];
   /** The down needs a hand (hand-written or edited up SQL). */
   manualReason?: string;
+  /** `create({ ts: true })`: the TypeScript part written beside the up. */
+  tsFile?: string;
 }
 
 export interface CreateResult {
@@ -76,7 +81,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   const before = new Map(dialects.map(([d, h]) => [d, readHistory(h.out, { allowMissing: true }).revisions.length]));
 
   const generate = (d: DialectName) =>
-    runDrizzleKit(root, ['generate', '--config', project.configFile, '--name', slug, ...(options.empty ? ['--custom'] : [])], {
+    runDrizzleKit(root, ['generate', '--config', project.configFile, '--name', slug, ...(options.empty || options.ts ? ['--custom'] : [])], {
       ...env,
       ...(project.multiDialect ? { SLUICE_DIALECT: d } : {}),
     }, options.interactive ?? false);
@@ -104,7 +109,9 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
       const fixed = resolvePrimaryKeyDropsInText(up);
       if (fixed !== up) writeNewFile(rev.upFile, fixed, { overwrite: true });
     }
-    result.created.push(await writeDownFor(root, d, h.out, rev, prev, message, !!options.empty, true));
+    const created = await writeDownFor(root, d, h.out, rev, prev, message, !!options.empty || !!options.ts, true);
+    if (options.ts) created.tsFile = writeTsPart(root, d, h, rev, message);
+    result.created.push(created);
   }
   if (failures.length) {
     // Revisions that were generated keep their downs; the failure is reported with them.
@@ -120,6 +127,16 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
     }; keep the model files of every dialect in step`;
   }
   return result;
+}
+
+/** `create({ ts: true })`: write `<tag>.ts` beside the (custom, empty) up: the revision's TypeScript part. */
+function writeTsPart(root: string, dialect: DialectName, h: HistoryConfig, rev: RevisionFile, message: string): string {
+  const file = tsFileOf(rev);
+  const models = path.resolve(root, h.schema);
+  const spec = existsSync(models) && !statSync(models).isDirectory() ? path.relative(h.out, models).replace(/\\/g, '/').replace(/\.[cm]?ts$/, '') : undefined;
+  const text = typeScriptTemplate({ dialect, revision: rev.id, message, models: spec && (spec.startsWith('.') ? spec : `./${spec}`) });
+  writeNewFile(file, text);
+  return rel(file);
 }
 
 /** Compute and write `<tag>.down.sql` for one revision (never overwriting a file a human wrote). */

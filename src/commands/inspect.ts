@@ -1,10 +1,9 @@
 /**
  * Read-only commands: status, history, show. They never create the database, schema or table.
  */
-import { loadContext, upOf, withSession, type CommandOptions } from '../context.js';
+import { checksumOf, loadContext, upOf, withSession, type CommandOptions } from '../context.js';
 import { BASE, currentIndex, labelOf, outOfOrder, requireRevisionName, resolveTarget } from '../revision.js';
 import { downIsEmpty, downIsStale, parseDownHeader, readDown, readUp, rel, withMessages, type RevisionFile } from '../source.js';
-import { checksum } from '../sql.js';
 import { ConnectionError, ExitCode, SluiceError, UsageError } from '../errors.js';
 import { PrivilegeError, type AppliedRow } from '../store.js';
 import type { Context } from '../context.js';
@@ -52,7 +51,7 @@ export async function status(options: CommandOptions = {}): Promise<StatusResult
       applied: applied.length,
       pending: history.filter((r) => !appliedIds.has(r.id)).map((r) => r.id),
       outOfOrder: outOfOrder(history, appliedIds).map((r) => r.id),
-      changed: applied.filter((a) => byId.has(a.revision) && checksum(upOf(ctx, byId.get(a.revision)!)) !== a.checksum).map((a) => a.revision),
+      changed: applied.filter((a) => byId.has(a.revision) && checksumOf(ctx, byId.get(a.revision)!) !== a.checksum).map((a) => a.revision),
       unknownApplied: applied.filter((a) => !byId.has(a.revision)).map((a) => a.revision),
       ...(takeover ? { takeover } : {}),
     };

@@ -2,7 +2,7 @@
  * upgrade, downgrade, stamp and reset: one plan (revision.ts), one engine (engine.ts).
  */
 import { backupBeforeChange } from '../backup.js';
-import { checkIntegrity, loadContext, upOf, withSession, type CommandOptions, type Context } from '../context.js';
+import { checkIntegrity, checksumOf, loadContext, tsOf, upOf, withSession, type CommandOptions, type Context } from '../context.js';
 import { preflightDown } from '../preflight.js';
 import { prepareStep, runSteps, type PreparedStep, type StepResult } from '../engine.js';
 import { openConnection, type Connection } from '../dialect/index.js';
@@ -10,7 +10,8 @@ import { ConnectionLost, describeCause, MigrationFailed, MissingDown, Refused, U
 import { VersionStore } from '../store.js';
 import { currentIndex, labelOf, outOfOrder, plan, planStamp, requireRevisionName, resolveTarget, type Step } from '../revision.js';
 import { downIsEmpty, downIsStale, parseDownHeader, readDown, rel, type RevisionFile } from '../source.js';
-import { checksum, isOnlyComments } from '../sql.js';
+import { isOnlyComments } from '../sql.js';
+import { withGap } from '../tsrevision.js';
 import { parseRevision } from '../parsecache.js';
 import { autoTakeover, planTakeover, type TakeoverSummary } from './takeover.js';
 
@@ -94,7 +95,8 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
         ...base,
         dryRun: true,
         steps: prepared.map((p) => ({ revision: p.revision.id, direction: p.direction, status: 'not-run' as const, ms: 0, statements: p.statements.length })),
-        sql: prepared.map((p) => ({ revision: p.revision.id, direction: p.direction, statements: p.statements.map((s) => conn.translate(s)) })),
+        // A TypeScript step is never run by a dry run: a marked gap stands in its place.
+        sql: prepared.map((p) => ({ revision: p.revision.id, direction: p.direction, statements: withGap(p.statements.map((s) => conn.translate(s)), p.typescript, p.direction) })),
       };
     }
     if (kind === 'downgrade') await preflightDown(conn, prepared);
@@ -123,7 +125,9 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
       const now = label(await store.list());
       const where = failure.failedStatement
         ? `at statement ${failure.failedStatement}/${failure.statements} (${failure.failedSql})`
-        : `after its ${failure.statements} statement(s), while recording and committing it`;
+        : failure.failedIn
+          ? `in ${failure.failedIn}`
+          : `after its ${failure.statements} statement(s), while recording and committing it`;
       let state = failure.noTransaction
         ? `It is marked sluice:no-transaction: ${failure.statementsRun ? `statements 1-${failure.statementsRun} of it ran and were NOT rolled back` : 'none of its statements ran'}; it is not recorded as applied. The database is at ${now}`
         : options.singleTransaction
@@ -188,12 +192,15 @@ export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): 
       );
     }
   }
-  return prepareStep(rev, step.direction, up, down, stampOnly, {
-    dialect: ctx.target.dialect,
-    file: rel(step.direction === 'up' ? rev.upFile : rev.downFile),
-    schema: ctx.target.schema,
-    root: ctx.root,
-  });
+  return prepareStep(
+    rev,
+    step.direction,
+    up,
+    down,
+    stampOnly,
+    { dialect: ctx.target.dialect, file: rel(step.direction === 'up' ? rev.upFile : rev.downFile), schema: ctx.target.schema, root: ctx.root },
+    tsOf(ctx, rev),
+  );
 }
 
 /** Apply pending revisions up to the target (default head). */
@@ -248,7 +255,7 @@ async function purgeAndStamp(options: MoveOptions & { revision: string }): Promi
     try {
       await store.purge();
       for (const r of keep) {
-        await store.insert({ revision: r.id, name: r.message, checksum: checksum(upOf(ctx, r as RevisionFile)), appliedAt: now, executionMs: 0 });
+        await store.insert({ revision: r.id, name: r.message, checksum: checksumOf(ctx, r as RevisionFile), appliedAt: now, executionMs: 0 });
       }
       await conn.commit();
     } catch (err) {

@@ -3,6 +3,7 @@
  * revision to another, with no database connection. Same planner and the same file checks as
  * migrate-up/down; per dialect and DATABASE_SCHEMA; with the version-table statements and the
  * transaction boundaries (one transaction per revision; none for `-- sluice:no-transaction` ones).
+ * A TypeScript revision's function is not SQL: a marked gap stands in its place (tsrevision.ts).
  */
 import { loadContext, type CommandOptions } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -10,6 +11,7 @@ import { labelOf, plan, requireRevisionName, resolveTarget, type Step } from '..
 import { quoteIdent } from '../sql.js';
 import { translatePublic } from '../sqlparse.js';
 import { versionTableDdl, VERSION_TABLE } from '../store.js';
+import { withGap } from '../tsrevision.js';
 import { prepareFor } from './migrate.js';
 
 export interface OfflineOptions extends CommandOptions {
@@ -24,6 +26,8 @@ export interface OfflineResult {
   to: string;
   direction: 'up' | 'down';
   revisions: string[];
+  /** Revisions whose TypeScript step the script leaves out (a marked gap in its place). */
+  typescript: string[];
   sql: string;
 }
 
@@ -54,18 +58,27 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
   ];
   if (pg) out.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)};`, `SET search_path TO ${quoteIdent(schema)};`);
   out.push(`${versionTableDdl(table, pg ? 'timestamptz' : 'text')};`);
+  const typescript: string[] = [];
   for (const step of steps) {
     const prepared = await prepareFor(ctx, step, false);
+    if (prepared.typescript) typescript.push(step.revision.id);
     const statements = prepared.statements.map((s) => (pg ? translatePublic(s, schema) : s));
     out.push('', `-- ${step.revision.id} (${step.direction})${prepared.noTransaction ? ': sluice:no-transaction, statements run one by one outside a transaction' : ''}`);
     if (!prepared.noTransaction) out.push('BEGIN;');
-    for (const s of statements) out.push(`${s};`);
+    for (const s of withGap(statements, prepared.typescript, step.direction)) out.push(s.startsWith('-- sluice: TypeScript') ? s : `${s};`);
     out.push(
       step.direction === 'up'
         ? `INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${literal(step.revision.id)}, ${literal(step.revision.message)}, ${literal(prepared.upChecksum)}, ${now}, 0);`
         : `DELETE FROM ${table} WHERE "revision" = ${literal(step.revision.id)};`,
     );
     if (!prepared.noTransaction) out.push('COMMIT;');
+  }
+  if (typescript.length) {
+    out.splice(
+      2,
+      0,
+      `-- WARNING: ${typescript.join(', ')} ha${typescript.length === 1 ? 's a TypeScript step' : 've TypeScript steps'} (data migrations), marked "-- sluice: TypeScript step" below: this script leaves ${typescript.length === 1 ? 'it' : 'them'} out, and still records the revision. Apply such revisions with sluice (make migrate-up / migrate-down) instead.`,
+    );
   }
   return {
     dialect: ctx.target.dialect,
@@ -74,6 +87,7 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
     to: labelOf(history, toIndex),
     direction,
     revisions: steps.map((s) => s.revision.id),
+    typescript,
     sql: `${out.join('\n')}\n`,
   };
 }

@@ -7,6 +7,7 @@ import { translatePublic } from '../sqlparse.js';
 import type { Connection } from './types.js';
 import { VERSION_TABLE } from '../store.js';
 import { libpqConnection } from '../pgconn.js';
+import { drizzlePostgres } from './drizzle.js';
 
 export interface PostgresOptions {
   /** Seconds to wait for a connection (SLUICE_CONNECT_TIMEOUT, default 10). */
@@ -184,6 +185,9 @@ class PostgresConnection implements Connection {
   }
   private lockKey(): string {
     return `sluice:${this.schema}`;
+  }
+  drizzle(): Promise<unknown> {
+    return drizzlePostgres(this.client);
   }
   async dumpSchema(): Promise<string> {
     const exists = await this.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [this.schema]);

@@ -7,6 +7,7 @@ import { ConnectionError, ConfigError, describeCause } from '../errors.js';
 import { quoteIdent } from '../sql.js';
 import type { Connection } from './types.js';
 import { VERSION_TABLE } from '../store.js';
+import { drizzleSqlite } from './drizzle.js';
 
 const BUSY_TIMEOUT_MS = 10_000;
 const FK_PRAGMA = /PRAGMA\s+foreign_keys\s*=\s*(OFF|ON|0|1)\s*;?/i;
@@ -222,6 +223,9 @@ class SqliteConnection implements Connection {
   /** A companion file's path as shown to users: next to the database as DATABASE_URL names it. */
   private besideDb(suffix: string): string {
     return this.display.replace(/^sqlite:/, '') + suffix;
+  }
+  drizzle(): Promise<unknown> {
+    return drizzleSqlite(this.db);
   }
   async dumpSchema(): Promise<string> {
     return dumpSqlite(this.db);

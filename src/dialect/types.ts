@@ -69,6 +69,12 @@ export interface Connection {
   checkForeignKeys?(): Promise<void>;
   /** SQLite: a consistent copy of the database file (SQLite's backup API). Absent where not supported. */
   backupTo?(file: string): Promise<void>;
+  /**
+   * TypeScript revisions (tsrevision.ts): a drizzle database bound to this connection and to the
+   * transaction the engine has open on it (PostgreSQL: drizzle-orm/node-postgres, as a transaction
+   * object whose nested transactions are savepoints; SQLite: drizzle-orm/better-sqlite3).
+   */
+  drizzle?(): Promise<unknown>;
   /** A textual description of the app's schema (sluice's own table excluded), for comparisons. */
   dumpSchema(): Promise<string>;
   close(): Promise<void>;

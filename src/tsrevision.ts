@@ -1,0 +1,160 @@
+/**
+ * TypeScript revisions (data migrations): a revision may carry `<tag>.ts` beside drizzle-kit's
+ * `<tag>.sql`, exporting `up(db)` and `down(db)`. `db` is a drizzle database bound to sluice's own
+ * connection, inside the revision's transaction (PostgreSQL: drizzle-orm/node-postgres; SQLite:
+ * drizzle-orm/better-sqlite3). The revision's SQL part runs first on the way up and last on the way
+ * down, and both commit with the version row or roll back together (engine.ts). The checksum of such
+ * a revision covers both files. Dry runs and offline SQL never import the file: they print a marked
+ * gap in its place. The file is loaded with tsx, once per process and content.
+ */
+import { createHash } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import type { DialectName } from './config.js';
+import type { Connection } from './dialect/types.js';
+import type { PreparedStep } from './engine.js';
+import { describeCause, RevisionRefused, UsageError } from './errors.js';
+import type { Direction } from './revision.js';
+import { checksum, firstLine } from './sql.js';
+
+/** The TypeScript part a prepared step runs. */
+export interface TypeScriptPart {
+  /** Absolute path of `<tag>.ts`. */
+  file: string;
+  /** As shown in messages (relative to the working directory). */
+  display: string;
+  /** The file's text (its checksum is part of the revision's). */
+  text: string;
+}
+
+export type TypeScriptStep = (db: unknown) => unknown;
+
+/**
+ * The revision checksum stored in the version table: SHA-256 of the up SQL for a plain revision (so
+ * drizzle's migrator hashes match), and of the up SQL, a NUL separator and the TypeScript part for
+ * a TypeScript revision (no revision file holds a NUL, so the split is unambiguous).
+ */
+export function revisionChecksum(up: string, ts: string | null): string {
+  if (ts === null) return checksum(up);
+  return createHash('sha256').update(up).update('\0sluice:ts\0').update(ts).digest('hex');
+}
+
+/** The marked gap printed in place of a TypeScript step by dry runs and migrate-sql. */
+export function typeScriptGap(display: string, direction: Direction): string {
+  return `-- sluice: TypeScript step ${display} (${direction}) is not SQL: run it with sluice (make migrate-${direction})`;
+}
+
+/** The statements of a step as a script shows them: the TypeScript gap after the up SQL, before the down SQL. */
+export function withGap(statements: string[], ts: TypeScriptPart | undefined, direction: Direction): string[] {
+  if (!ts) return statements;
+  const gap = typeScriptGap(ts.display, direction);
+  return direction === 'up' ? [...statements, gap] : [gap, ...statements];
+}
+
+const loaded = new Map<string, Promise<Record<string, unknown>>>();
+
+/**
+ * Import the TypeScript part and return its `up` or `down` function. Refused (exit 6, nothing ran)
+ * when the file does not load or lacks the function. Called before the run's first step.
+ */
+export async function loadTypeScriptStep(ts: TypeScriptPart, direction: Direction, revision: string): Promise<TypeScriptStep> {
+  const key = `${ts.file}\0${checksum(ts.text)}`;
+  let mod = loaded.get(key);
+  if (!mod) {
+    const url = pathToFileURL(ts.file).href;
+    mod = import('tsx/esm/api').then(({ tsImport }) => tsImport(url, import.meta.url) as Promise<Record<string, unknown>>);
+    loaded.set(key, mod);
+  }
+  let exports: Record<string, unknown>;
+  try {
+    exports = await mod;
+  } catch (err) {
+    loaded.delete(key);
+    throw new RevisionRefused(`${ts.display} (TypeScript part of ${revision}) does not load: ${describeCause(err)}; nothing ran`, revision, { cause: err });
+  }
+  const fromDefault = exports.default && typeof exports.default === 'object' ? (exports.default as Record<string, unknown>)[direction] : undefined;
+  const fn = exports[direction] ?? fromDefault;
+  if (typeof fn !== 'function') {
+    throw new RevisionRefused(`${ts.display} (TypeScript part of ${revision}) exports no ${direction} function; add "export async function ${direction}(db) { ... }"; nothing ran`, revision);
+  }
+  return fn as TypeScriptStep;
+}
+
+/** A TypeScript revision's function threw (or its query failed); `where` names the file and function. */
+export class TypeScriptError extends Error {
+  constructor(
+    readonly where: string,
+    readonly what: string,
+    cause: unknown,
+  ) {
+    super(what, { cause });
+  }
+}
+
+/**
+ * Run a TypeScript revision's function on a drizzle handle bound to the open transaction. A failed
+ * drizzle query is reported by the database's own message, with the query's first line.
+ */
+export async function runTypeScript(conn: Connection, step: PreparedStep, fn: TypeScriptStep): Promise<void> {
+  const where = `${step.typescript!.display} ${step.direction}()`;
+  try {
+    const db = await conn.drizzle!();
+    await fn(db);
+    // PostgreSQL under a non-public schema: the function must not have moved search_path.
+    const guard = conn.searchPathGuard?.();
+    if (guard) await conn.execute(guard);
+  } catch (err) {
+    // drizzle wraps a failed query: "Failed query: <sql>\nparams: ..." (node-postgres), "Failed to run the query '<sql>'" (better-sqlite3)
+    const inner = (err as { cause?: unknown })?.cause;
+    const query = err instanceof Error && inner instanceof Error ? /^Failed (?:query: ([^\n]*)|to run the query '([\s\S]*)')/.exec(err.message) : null;
+    const what = query ? `${describeCause(inner)} (query: ${firstLine(query[1] ?? query[2] ?? '')})` : describeCause(err);
+    throw new TypeScriptError(where, what, query ? inner : err);
+  }
+}
+
+/** Import the TypeScript functions of the run before its first step (a file that does not load refuses the run, nothing changed). */
+export async function loadTypeScript(conn: Connection, steps: PreparedStep[]): Promise<Map<PreparedStep, TypeScriptStep>> {
+  const fns = new Map<PreparedStep, TypeScriptStep>();
+  for (const step of steps) {
+    if (!step.typescript) continue;
+    if (!conn.drizzle) throw new UsageError(`revision ${step.revision.id} has a TypeScript part, which ${conn.display} cannot run`);
+    fns.set(step, await loadTypeScriptStep(step.typescript, step.direction, step.revision.id));
+  }
+  if (fns.size) await conn.drizzle!(); // loads drizzle-orm now, not inside the first revision's transaction
+  return fns;
+}
+
+/** The `<tag>.ts` that `make migrate-create TS=1` writes: a ready, type-correct example for the dialect. */
+export function typeScriptTemplate(o: { dialect: DialectName; revision: string; message: string; models?: string }): string {
+  const pg = o.dialect === 'postgresql';
+  const dbType = pg ? 'NodePgDatabase' : 'BetterSQLite3Database';
+  const driver = pg ? 'drizzle-orm/node-postgres' : 'drizzle-orm/better-sqlite3';
+  const run = pg ? 'db.execute' : 'db.run';
+  const models = o.models ? `// import { users } from '${o.models}';` : "// import { users } from '<your models>';";
+  return `/**
+ * ${o.revision}: ${o.message}
+ *
+ * A TypeScript data migration, run by sluice. migrate-up runs ${o.revision}.sql, then up(db);
+ * migrate-down runs down(db), then ${o.revision}.down.sql. Both parts and sluice's version row share one
+ * transaction: a throw rolls the whole revision back, SQL part included. Never commit or roll back here.
+ * \`db\` is drizzle (${driver}) on sluice's own connection${pg ? ' (search_path: DATABASE_SCHEMA)' : ''};
+ * db.transaction() nests as a savepoint${pg ? '' : ' and takes a synchronous function (better-sqlite3)'}.
+ * Editing this file after it was applied changes the revision's checksum.
+ */
+import type { ${dbType} } from '${driver}';
+// import { isNull, sql } from 'drizzle-orm';
+${models}
+
+export async function up(db: ${dbType}): Promise<void> {
+  // With SQL:
+  //   await ${run}(sql\`UPDATE "users" SET "name" = "email" WHERE "name" IS NULL\`);
+  // Typed, with your models:
+  //   await db.update(users).set({ name: 'unknown' }).where(isNull(users.name));
+  void db;
+}
+
+export async function down(db: ${dbType}): Promise<void> {
+  // Undo up() where data allows it (this runs before ${o.revision}.down.sql), or leave it empty.
+  void db;
+}
+`;
+}

@@ -1,0 +1,223 @@
+/**
+ * TypeScript data migrations (make migrate-create TS=1): `<tag>.ts` with up(db) / down(db) on a
+ * drizzle handle bound to sluice's connection and transaction, beside the revision's SQL part. Real
+ * SQLite files and PostgreSQL 15 schemas, through make and the CLI.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { addRevision, describeFor, expectOneLineError, makeProject, pgUrl, REPO, runCli, runMake, SKIP_PG, sql, uniqueSchema, type Env } from '../support/project.js';
+
+const TAG = '0004_backfill_slugs';
+
+/** The SQL part adds users.slug; the TypeScript part fills it (raw SQL) and names the nameless (typed update). */
+const UP_SQL = { sqlite: 'ALTER TABLE `users` ADD `slug` text;\n', postgresql: 'ALTER TABLE "users" ADD COLUMN "slug" text;\n' };
+const DOWN_SQL = { sqlite: 'ALTER TABLE `users` DROP COLUMN `slug`;\n', postgresql: 'ALTER TABLE "users" DROP COLUMN "slug";\n' };
+
+function tsPart(d: 'sqlite' | 'postgresql'): string {
+  const pg = d === 'postgresql';
+  return `import { eq, isNull, sql } from 'drizzle-orm';
+import type { ${pg ? 'NodePgDatabase' : 'BetterSQLite3Database'} } from '${pg ? 'drizzle-orm/node-postgres' : 'drizzle-orm/better-sqlite3'}';
+import { users } from '../../models/${pg ? 'postgres' : 'sqlite'}';
+
+type Db = ${pg ? 'NodePgDatabase' : 'BetterSQLite3Database'};
+
+export async function up(db: Db): Promise<void> {
+  await db.${pg ? 'execute' : 'run'}(sql\`UPDATE "users" SET "slug" = ${pg ? `split_part("email", '@', 1)` : `substr("email", 1, instr("email", '@') - 1)`}\`);
+  ${
+    pg
+      ? `await db.transaction(async (tx) => {
+    await tx.update(users).set({ name: 'unknown' }).where(isNull(users.name));
+  });`
+      : `await db.update(users).set({ name: 'unknown' }).where(isNull(users.name));`
+  }
+  const named = await db.select({ id: users.id }).from(users).where(eq(users.name, 'unknown'));
+  if (process.env.TS_FAIL === '1') throw new Error(\`backfill failed half way (\${named.length} rows named)\`);
+}
+
+export async function down(db: Db): Promise<void> {
+  await db.update(users).set({ name: null }).where(eq(users.name, 'unknown'));
+}
+`;
+}
+
+const envFor = (d: 'sqlite' | 'postgresql'): Env =>
+  d === 'sqlite' ? { DATABASE_URL: 'file:ts.sqlite' } : { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('tsm') };
+
+const usersOf = (dir: string, env: Env) => sql<{ email: string; name: string | null }>(dir, env, 'SELECT "email", "name" FROM "users" ORDER BY "id"');
+const versions = async (dir: string, env: Env) => (await sql<{ r: string; c: string }>(dir, env, 'SELECT "revision" AS r, "checksum" AS c FROM sluice_version ORDER BY 1')).map((x) => x);
+async function hasSlug(dir: string, env: Env): Promise<boolean> {
+  const rows = env.DATABASE_SCHEMA
+    ? await sql(dir, env, "SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'users' AND column_name = 'slug'", [env.DATABASE_SCHEMA])
+    : await sql(dir, env, "SELECT 1 FROM pragma_table_info('users') WHERE name = 'slug'");
+  return rows.length > 0;
+}
+
+/** A project at 0003 with three users (one named), and the TypeScript revision created by make. */
+async function projectWithTsRevision(d: 'sqlite' | 'postgresql'): Promise<{ dir: string; env: Env; folder: string }> {
+  const dir = makeProject();
+  const env = envFor(d);
+  expect(runMake(dir, ['migrate-up'], env).status).toBe(0);
+  await sql(dir, env, `INSERT INTO "users" ("email", "name") VALUES ('ada@x.io', 'Ada'), ('bob@y.io', NULL), ('cy@z.io', NULL)`);
+  const created = runMake(dir, ['migrate-create', 'MSG=backfill slugs', 'TS=1'], env);
+  expect(created.status, created.stderr).toBe(0);
+  expect(created.stdout).toContain(`ts:   drizzle/${d}/${TAG}.ts`);
+  return { dir, env, folder: path.join(dir, 'drizzle', d) };
+}
+
+describe('make migrate-create TS=1', () => {
+  it('writes, per dialect, a type-correct template that runs as written, in a folder drizzle-kit and drizzle-orm still read', async () => {
+    const dir = makeProject();
+    const created = runMake(dir, ['migrate-create', 'MSG=backfill slugs', 'TS=1']);
+    expect(created.status, created.stderr).toBe(0);
+    const files: string[] = [];
+    for (const d of ['sqlite', 'postgresql'] as const) {
+      const folder = path.join(dir, 'drizzle', d);
+      expect(created.stdout).toContain(`ts:   drizzle/${d}/${TAG}.ts`);
+      const template = readFileSync(path.join(folder, `${TAG}.ts`), 'utf8');
+      expect(template).toContain(`export async function up(db: ${d === 'postgresql' ? 'NodePgDatabase' : 'BetterSQLite3Database'}): Promise<void> {`);
+      expect(template).toMatch(/export async function down\(db: /);
+      expect(template).toMatch(d === 'postgresql' ? /db\.execute\(sql`/ : /db\.run\(sql`/);
+      expect(template).toMatch(/db\.update\(users\)\.set\(/);
+      expect(template).toContain(`import { users } from '../../models/${d === 'postgresql' ? 'postgres' : 'sqlite'}'`);
+      // the SQL part is drizzle-kit's custom (empty) revision, in the journal, with its down
+      expect(existsSync(path.join(folder, `${TAG}.sql`))).toBe(true);
+      expect(existsSync(path.join(folder, `${TAG}.down.sql`))).toBe(true);
+      files.push(path.join(folder, `${TAG}.ts`));
+      // drizzle-orm's migrator reads the journal
+      const migrator = spawnSync(
+        process.execPath,
+        ['--input-type=module', '-e', `import { readMigrationFiles } from 'drizzle-orm/migrator'; console.log(readMigrationFiles({ migrationsFolder: ${JSON.stringify(folder)} }).length)`],
+        { cwd: dir, encoding: 'utf8' },
+      );
+      expect(migrator.stdout.trim(), migrator.stderr).toBe('5');
+    }
+    // strict tsc, unused locals and parameters included, accepts both templates as written
+    const tsc = spawnSync(
+      process.execPath,
+      [path.join(REPO, 'node_modules/typescript/bin/tsc'), '--noEmit', '--strict', '--noUnusedLocals', '--noUnusedParameters', '--skipLibCheck', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', ...files],
+      { cwd: dir, encoding: 'utf8' },
+    );
+    expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
+    // drizzle-kit reads the folder: no model change, nothing generated
+    const again = runCli(dir, ['create', '-m', 'nothing']);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/No changes in the models/);
+    // the templates run as written (no-ops), up and down
+    for (const d of SKIP_PG ? (['sqlite'] as const) : (['sqlite', 'postgresql'] as const)) {
+      const env = envFor(d);
+      const up = runCli(dir, ['up'], env);
+      expect(up.status, up.stderr).toBe(0);
+      expect((await versions(dir, env)).map((v) => v.r)).toContain(TAG);
+      expect(runCli(dir, ['down'], env).status).toBe(0);
+      expect((await versions(dir, env)).map((v) => v.r)).not.toContain(TAG);
+    }
+  });
+});
+
+for (const d of ['sqlite', 'postgresql'] as const) {
+  describeFor(d)(`TypeScript data migrations (${d})`, () => {
+    it('up runs the SQL part then up(db) in one transaction; down runs down(db) then the down SQL; the checksum covers the .ts file', async () => {
+      const { dir, env, folder } = await projectWithTsRevision(d);
+      writeFileSync(path.join(folder, `${TAG}.sql`), UP_SQL[d]);
+      writeFileSync(path.join(folder, `${TAG}.down.sql`), DOWN_SQL[d]);
+      writeFileSync(path.join(folder, `${TAG}.ts`), tsPart(d));
+      // a plain SQL revision after it: the TypeScript revision breaks the batch, both apply
+      const next = addRevision(dir, d, 'after_ts', 'CREATE TABLE "after_ts" ("id" integer);\n', 'DROP TABLE "after_ts";\n');
+
+      // dry run and offline SQL: a marked gap, nothing run
+      const gap = `-- sluice: TypeScript step drizzle/${d}/${TAG}.ts (up) is not SQL: run it with sluice`;
+      const dry = runMake(dir, ['migrate-up', 'DRY_RUN=1'], env);
+      expect(dry.status, dry.stderr).toBe(0);
+      expect(dry.stdout).toContain(gap);
+      const offline = runMake(dir, ['migrate-sql', 'REVISION=0003:head'], env);
+      expect(offline.status, offline.stderr).toBe(0);
+      expect(offline.stdout).toMatch(new RegExp(`^-- WARNING: ${TAG} has a TypeScript step`, 'm'));
+      const block = offline.stdout.slice(offline.stdout.indexOf(`-- ${TAG} (up)`));
+      expect(block.split('\n').slice(0, 4)).toEqual([`-- ${TAG} (up)`, 'BEGIN;', UP_SQL[d].trim(), `${gap} (make migrate-up)`]);
+      expect(await hasSlug(dir, env)).toBe(false);
+
+      const up = runMake(dir, ['migrate-up'], env);
+      expect(up.status, up.stderr).toBe(0);
+      expect(await usersOf(dir, env)).toEqual([
+        { email: 'ada@x.io', name: 'Ada' },
+        { email: 'bob@y.io', name: 'unknown' },
+        { email: 'cy@z.io', name: 'unknown' },
+      ]);
+      expect((await sql<{ slug: string }>(dir, env, 'SELECT "slug" FROM "users" ORDER BY "id"')).map((r) => r.slug)).toEqual(['ada', 'bob', 'cy']);
+      const rows = await versions(dir, env);
+      expect(rows.map((v) => v.r)).toEqual(['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users', TAG, next]);
+      const expected = createHash('sha256')
+        .update(readFileSync(path.join(folder, `${TAG}.sql`), 'utf8'))
+        .update('\0sluice:ts\0')
+        .update(readFileSync(path.join(folder, `${TAG}.ts`), 'utf8'))
+        .digest('hex');
+      expect(rows.find((v) => v.r === TAG)!.c).toBe(expected);
+
+      // down: the gap comes before the down SQL in a dry run; then down(db) restores the names, the SQL drops the column
+      const dryDown = runMake(dir, ['migrate-down', 'REVISION=0003', 'DRY_RUN=1'], env);
+      expect(dryDown.stdout).toContain(`-- sluice: TypeScript step drizzle/${d}/${TAG}.ts (down) is not SQL`);
+      expect(dryDown.stdout.indexOf('(down) is not SQL')).toBeLessThan(dryDown.stdout.indexOf('DROP COLUMN'));
+      const down = runMake(dir, ['migrate-down', 'REVISION=0003'], env);
+      expect(down.status, down.stderr).toBe(0);
+      expect(await hasSlug(dir, env)).toBe(false);
+      expect((await usersOf(dir, env)).map((u) => u.name)).toEqual(['Ada', null, null]);
+      expect((await versions(dir, env)).map((v) => v.r)).not.toContain(TAG);
+
+      // editing the .ts file after applying it is a changed revision
+      expect(runMake(dir, ['migrate-up'], env).status).toBe(0);
+      appendFileSync(path.join(folder, `${TAG}.ts`), '// edited after it was applied\n');
+      const status = runCli(dir, ['status'], env);
+      expect(status.stdout).toMatch(new RegExp(`changed since applied: ${TAG}`));
+      expectOneLineError(runCli(dir, ['up'], env), 4, new RegExp(`${TAG}\\.sql or drizzle/${d}/${TAG}\\.ts changed after it was applied`));
+    });
+
+    it('a TS data migration that fails half way rolls back with its SQL part: exit 3, the revision named, rows and version rows unchanged', async () => {
+      const { dir, env, folder } = await projectWithTsRevision(d);
+      writeFileSync(path.join(folder, `${TAG}.sql`), UP_SQL[d]);
+      writeFileSync(path.join(folder, `${TAG}.down.sql`), DOWN_SQL[d]);
+      writeFileSync(path.join(folder, `${TAG}.ts`), tsPart(d));
+      const before = await usersOf(dir, env);
+      const versionsBefore = await versions(dir, env);
+
+      const failed = runCli(dir, ['up'], { ...env, TS_FAIL: '1', SLUICE_NO_BACKUP: '1' });
+      expectOneLineError(
+        failed,
+        3,
+        new RegExp(
+          `revision ${TAG} \\(up\\) failed in drizzle/${d}/${TAG}\\.ts up\\(\\): backfill failed half way \\(2 rows named\\)\\. Rolled back: the database is at 0003_add_phone_to_users`,
+        ),
+      );
+      expect(await hasSlug(dir, env)).toBe(false); // the SQL part rolled back with it
+      expect(await usersOf(dir, env)).toEqual(before);
+      expect(await versions(dir, env)).toEqual(versionsBefore);
+
+      // the same under --single-transaction, with a revision before it in the run
+      expect(runCli(dir, ['down'], env).status).toBe(0);
+      const single = runCli(dir, ['up', '--single-transaction'], { ...env, TS_FAIL: '1', SLUICE_NO_BACKUP: '1' });
+      expectOneLineError(single, 3, /Single transaction rolled back: the database is at 0002_add_sessions_and_roles, as before the run/);
+      expect(await hasSlug(dir, env)).toBe(false);
+      expect(await usersOf(dir, env)).toEqual(before);
+
+      // a database error inside up(db) is reported with the database's message
+      writeFileSync(path.join(folder, `${TAG}.ts`), tsPart(d).replace('await db.', `await db.${d === 'postgresql' ? 'execute' : 'run'}(sql\`SELECT * FROM no_such_table\`);\n  await db.`));
+      const dbError = runCli(dir, ['up'], { ...env, SLUICE_NO_BACKUP: '1' });
+      expectOneLineError(dbError, 3, new RegExp(`revision ${TAG} \\(up\\) failed in drizzle/${d}/${TAG}\\.ts up\\(\\): .*no_such_table.*\\(query: SELECT \\* FROM no_such_table\\)\\. Rolled back: the database is at 0003_add_phone_to_users`));
+
+      // a file that does not load, or lacks the function, is refused before anything runs (exit 6)
+      writeFileSync(path.join(folder, `${TAG}.ts`), 'export async function up( {\n');
+      expectOneLineError(runCli(dir, ['up'], env), 6, new RegExp(`drizzle/${d}/${TAG}\\.ts \\(TypeScript part of ${TAG}\\) does not load: .*; nothing ran`));
+      writeFileSync(path.join(folder, `${TAG}.ts`), 'export async function down() {}\n');
+      expectOneLineError(runCli(dir, ['up'], env), 6, /exports no up function/);
+      expect((await versions(dir, env)).map((v) => v.r).at(-1)).toBe('0003_add_phone_to_users');
+
+      // after fixing it, up completes
+      writeFileSync(path.join(folder, `${TAG}.ts`), tsPart(d));
+      const ok = runMake(dir, ['migrate-up'], env);
+      expect(ok.status, ok.stderr).toBe(0);
+      expect((await usersOf(dir, env)).map((u) => u.name)).toEqual(['Ada', 'unknown', 'unknown']);
+    });
+  });
+}
