@@ -191,7 +191,8 @@ function parseSqlite(text: string): ParsedSql {
   } catch (err) {
     const message = (err as Error).message;
     const at = /--> [^:\n]*:(\d+):(\d+)/.exec(message);
-    throw new SqlSyntaxError(at ? Number(at[1]) : 1, message.split('\n')[0]!.replace(/^Syntax Error: /, 'syntax error: '));
+    const error = new SqlSyntaxError(at ? Number(at[1]) : 1, message.split('\n')[0]!.replace(/^Syntax Error: /, 'syntax error: '));
+    return parseSqliteByBreakpoints(text, error);
   }
   const statements: SqlStatement[] = [];
   for (const s of (cst.statements as CstNode[]) ?? []) {
@@ -219,6 +220,61 @@ function parseSqlite(text: string): ParsedSql {
   walk(cst);
   comments.sort((a, b) => a.at - b.at);
   return { statements, comments: comments.map((c) => c.text), commentLines: comments.map((c) => lineAt(text, c.at)) };
+}
+
+/**
+ * SQLite accepts some SQL sql-parser-cst does not (table constraints without commas between them,
+ * which drizzle-kit histories contain). A file drizzle-kit wrote with breakpoints is read chunk by
+ * chunk, as drizzle's own migrator splits it; a chunk the parser cannot read is shown to SQLite's own
+ * compiler (an in-memory database: `prepare` parses without running): a syntax error or more than
+ * one statement is refused as before; otherwise it is one statement, classified by its first keyword.
+ */
+function parseSqliteByBreakpoints(text: string, error: SqlSyntaxError): ParsedSql {
+  const marker = '--> statement-breakpoint';
+  if (!text.includes(marker)) throw error;
+  const out: ParsedSql = { statements: [], comments: [], commentLines: [] };
+  let offset = 0;
+  for (const chunk of text.split(marker)) {
+    const lineOffset = lineAt(text, offset) - 1;
+    offset += chunk.length + marker.length;
+    let parsed: ParsedSql;
+    try {
+      parsed = parseSqlite(chunk);
+    } catch (err) {
+      const body = chunk.trim();
+      if (!body) continue;
+      const verdict = sqliteCompiles(body);
+      if (verdict !== true) throw new SqlSyntaxError(lineOffset + ((err as SqlSyntaxError).line ?? 1), `syntax error: ${verdict}`);
+      const first = /^\s*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*([A-Za-z]+)/.exec(chunk)?.[1]?.toUpperCase() ?? '';
+      out.statements.push({
+        text: body.replace(/;\s*$/, ''),
+        line: lineOffset + lineAt(chunk, chunk.length - chunk.trimStart().length),
+        kind: 'sqlite_statement',
+        transactionControl: ['BEGIN', 'COMMIT', 'END', 'ROLLBACK', 'SAVEPOINT', 'RELEASE'].includes(first),
+        setsSearchPath: false,
+      });
+      continue;
+    }
+    for (const st of parsed.statements) out.statements.push({ ...st, line: st.line + lineOffset });
+    out.comments.push(...parsed.comments);
+    out.commentLines!.push(...(parsed.commentLines ?? []).map((l) => l + lineOffset));
+  }
+  return out;
+}
+
+/** True when SQLite's compiler reads `sql` as one statement (missing tables are fine); else its message. */
+function sqliteCompiles(sql: string): true | string {
+  const Database = require('better-sqlite3') as typeof import('better-sqlite3');
+  const db = new Database(':memory:');
+  try {
+    db.prepare(sql);
+    return true;
+  } catch (err) {
+    const message = (err as Error).message;
+    return /syntax error|incomplete input|more than one statement|unrecognized token/i.test(message) ? message : true;
+  } finally {
+    db.close();
+  }
 }
 
 // ---------------------------------------------------------------- What a statement does to tables (migrate-lint)
