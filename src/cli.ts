@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, SluiceError, type ExitCodeValue } from './errors.js';
 import { consolePrinter, passwordsIn, type Printer } from './printer.js';
-import { formatCheckProgress, formatCreate, formatHistory, formatInit, formatMove, formatProgress, formatShow, formatStatus, formatStep } from './format.js';
+import { formatCheckProgress, formatCreate, formatDowns, formatHistory, formatInit, formatMove, formatProgress, formatShow, formatStatus, formatStep } from './format.js';
 import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLine } from './format-deploy.js';
 import { formatLint, lintWarnings } from './format-lint.js';
 import type { MoveOptions } from './commands/migrate.js';
@@ -275,10 +275,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .description('adopt an existing drizzle-kit history: write every missing down file from the snapshots')
     .action(async () => {
       const result = await (await import('./commands/downs.js')).writeMissingDowns(common());
-      out(result, () => [
-        ...result.written.map((w) => `wrote ${w.downFile} (${w.downStatements} statement${w.downStatements === 1 ? '' : 's'}${w.warnings.length ? `, ${w.warnings.length} warning(s)` : ''})`),
-        `${result.written.length} down file(s) written, ${result.kept.length} existing kept`,
-      ]);
+      out(result, () => formatDowns(result));
     });
 
   program

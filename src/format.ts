@@ -3,6 +3,7 @@ import { colours as pc } from './printer.js';
 import type { StepResult } from './engine.js';
 import type { CreateResult } from './commands/create.js';
 import type { InitResult } from './commands/init.js';
+import type { DownsResult } from './commands/downs.js';
 import type { HistoryResult, ShowResult, StatusResult } from './commands/inspect.js';
 import type { MoveResult } from './commands/migrate.js';
 
@@ -122,6 +123,22 @@ export function formatCreate(c: CreateResult): string[] {
   }
   if (c.lockstepWarning) lines.push(pc.yellow(`warning: ${c.lockstepWarning}`));
   lines.push('Review both files, then run make migrate-up.');
+  return lines;
+}
+
+/** One line per down written (verified, flagged or unverified), then the totals and what ran the verification. */
+export function formatDowns(r: DownsResult): string[] {
+  const lines = r.written.map((w) => {
+    const status = w.manualReason ? pc.red('flagged ') : w.verified ? pc.green('verified') : pc.yellow('unverified');
+    const extra = w.manualReason ? `: ${w.manualReason}` : w.warnings.length ? `, ${w.warnings.length} warning(s)` : '';
+    return `${status} ${w.downFile} (${w.downStatements} statement${w.downStatements === 1 ? '' : 's'}${extra})`;
+  });
+  const verified = r.written.filter((w) => w.verified && !w.manualReason).length;
+  const flagged = r.written.filter((w) => w.manualReason).length;
+  lines.push(`${r.written.length} down file(s) written (${verified} verified, ${flagged} flagged for a hand), ${r.kept.length} existing kept`);
+  for (const v of r.verification) {
+    lines.push(v.engine ? `  ${v.dialect}: verified on ${v.engine} in ${(v.ms / 1000).toFixed(1)} s` : `  ${v.dialect}: not verified (${v.skipped})`);
+  }
   return lines;
 }
 

@@ -11,6 +11,8 @@ export { openConnection, type Connection } from './dialect/index.js';
 export * from './errors.js';
 export type { StepResult } from './engine.js';
 export { writeMissingDowns, type DownsResult } from './commands/downs.js';
+export { proveDowns, type Proof, type ProveResult } from './prove.js';
+export { introspect, schemaDiff } from './introspect.js';
 export { takeover, type TakeoverOptions, type TakeoverResult, type TakeoverSummary } from './commands/takeover.js';
 export { deploy, type DeployOptions, type DeployResult } from './commands/deploy.js';
 export { init, type InitOptions, type InitResult, type InitFile } from './commands/init.js';

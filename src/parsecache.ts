@@ -33,13 +33,18 @@ export interface ParseCache {
   dir?: string;
 }
 
-function cacheDir(root: string): string | undefined {
-  if (process.env.SLUICE_NO_PARSE_CACHE === '1') return undefined;
+/** sluice's folder in the nearest node_modules/.cache of the project at `root` (undefined without node_modules). */
+export function sluiceCacheDir(root: string, name: string): string | undefined {
   for (let dir = root; ; dir = path.dirname(dir)) {
     const modules = path.join(dir, 'node_modules');
-    if (existsSync(modules)) return path.join(modules, '.cache', 'sluice', 'parsed');
+    if (existsSync(modules)) return path.join(modules, '.cache', 'sluice', name);
     if (dir === path.dirname(dir)) return undefined;
   }
+}
+
+function cacheDir(root: string): string | undefined {
+  if (process.env.SLUICE_NO_PARSE_CACHE === '1') return undefined;
+  return sluiceCacheDir(root, 'parsed');
 }
 
 /** True when the entry describes this text: its statements and comments appear in it, in order. */

@@ -244,6 +244,14 @@ export function withMessages(history: History): History {
   return history;
 }
 
+/**
+ * A down that sluice proved on a scratch database (its header says `sluice:verified`): when it holds
+ * no statement, that is the proven inverse (an up that changes only rows, grants or comments).
+ */
+export function downIsProven(down: string | null): boolean {
+  return down !== null && /^-- sluice:verified /m.test(down) && !/^-- sluice:manual-down-required/m.test(down);
+}
+
 /** True when the down file holds no statement (missing, or comments only). */
 export function downIsEmpty(down: string | null): boolean {
   return down === null || isOnlyComments(down.replace(/--> statement-breakpoint/g, ''));

@@ -12,6 +12,7 @@ import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
 import { SluiceError, UsageError, ExitCode } from '../errors.js';
 import { readHistory, readSnapshot, readUp, rel, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
 import { typeScriptTemplate } from '../tsrevision.js';
+import { verifyDowns } from '../downproof.js';
 import { BREAKPOINT, checksum } from '../sql.js';
 import { resolvePrimaryKeyDropsInText } from '../downrules.js';
 
@@ -32,8 +33,10 @@ export interface CreatedRevision {
   downFile: string;
   downStatements: number;
   warnings: string[];
-  /** The down needs a hand (hand-written or edited up SQL). */
+  /** The down needs a hand (hand-written or edited up SQL, or its verification failed). */
   manualReason?: string;
+  /** The down was proven on a scratch database (downproof.ts); undefined when not run. */
+  verified?: boolean;
   /** `create({ ts: true })`: the TypeScript part written beside the up. */
   tsFile?: string;
 }
@@ -109,7 +112,11 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
       const fixed = resolvePrimaryKeyDropsInText(up);
       if (fixed !== up) writeNewFile(rev.upFile, fixed, { overwrite: true });
     }
-    const created = await writeDownFor(root, d, h.out, rev, prev, message, !!options.empty || !!options.ts, true);
+    const rendered = await renderDownFor(root, d, h.out, rev, prev, message, !!options.empty || !!options.ts, true);
+    // The down is proven on a scratch database before it is written (downproof.ts).
+    const down = (await verifyDowns([rendered], { root, dialect: d, dir: h.out, revisions: hist.revisions, env, checkUp: false })).downs[0]!;
+    writeNewFile(down.file, down.text);
+    const created = down.result;
     if (options.ts) created.tsFile = writeTsPart(root, d, h, rev, message);
     result.created.push(created);
   }
@@ -156,7 +163,7 @@ export async function renderDownFor(
   message: string,
   empty: boolean,
   freshlyGenerated = false,
-): Promise<{ file: string; text: string; result: CreatedRevision }> {
+): Promise<RenderedDown> {
   const header = [
     `-- sluice:down ${rev.id}`,
     `-- message: ${commentSafe(message)}`,
@@ -174,8 +181,7 @@ export async function renderDownFor(
     header.push(`-- sluice:up-checksum ${checksum(up)} (the up this down was made for; migrate-down refuses if the up changes)`);
   }
   if (manualReason) header.push(`-- sluice:manual-down-required ${manualReason}`, '-- When the statements below undo the up, delete the line above; until then migrate-down refuses this revision.');
-  const body = statements.map((s) => (s.warning ? `-- WARNING: ${s.warning}\n${s.sql}` : s.sql)).join(`\n${BREAKPOINT}\n`);
-  const text = `${header.join('\n')}\n${body}${body ? '\n' : ''}`;
+  const text = composeDown(header, statements);
   const result: CreatedRevision = {
     dialect,
     revision: rev.id,
@@ -185,7 +191,25 @@ export async function renderDownFor(
     warnings: statements.flatMap((s) => (s.warning ? [s.warning] : [])),
     manualReason,
   };
-  return { file: rev.downFile, text, result };
+  return { file: rev.downFile, text, result, header, statements, rev, prev, empty };
+}
+
+export interface RenderedDown {
+  file: string;
+  text: string;
+  result: CreatedRevision;
+  /** What the text was made of, for the verification to annotate (downproof.ts). */
+  header: string[];
+  statements: { sql: string; warning?: string }[];
+  rev: RevisionFile;
+  prev?: RevisionFile;
+  empty: boolean;
+}
+
+/** A down file's text: header comment lines, then the statements (each with its WARNING) between breakpoints. */
+export function composeDown(header: string[], statements: { sql: string; warning?: string }[]): string {
+  const body = statements.map((s) => (s.warning ? `-- WARNING: ${s.warning}\n${s.sql}` : s.sql)).join(`\n${BREAKPOINT}\n`);
+  return `${header.join('\n')}\n${body}${body ? '\n' : ''}`;
 }
 
 function drizzleKitBin(root: string): string {

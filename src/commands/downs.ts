@@ -6,28 +6,43 @@ import { loadProjectConfig, type DialectName, type HistoryConfig } from '../conf
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { messageFromTag, readDown, readHistory, readUp, writeNewFile } from '../source.js';
 import { isOnlyComments } from '../sql.js';
-import { renderDownFor, type CreatedRevision } from './create.js';
+import { renderDownFor, type CreatedRevision, type RenderedDown } from './create.js';
+import { verifyDowns } from '../downproof.js';
 
 export interface DownsResult {
   written: CreatedRevision[];
   kept: { dialect: DialectName; revision: string }[];
+  /** Per dialect: what ran the verification (or why it did not), and how long it took. */
+  verification: { dialect: DialectName; engine?: string; skipped?: string; ms: number }[];
 }
 
 export async function writeMissingDowns(options: CommandOptions = {}): Promise<DownsResult> {
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
-  const result: DownsResult = { written: [], kept: [] };
-  const pending: Awaited<ReturnType<typeof renderDownFor>>[] = [];
+  const result: DownsResult = { written: [], kept: [], verification: [] };
+  const pending: RenderedDown[] = [];
+  const verifying = (env.SLUICE_VERIFY ?? '').toLowerCase() !== 'off';
   for (const [dialect, h] of Object.entries(project.histories) as [DialectName, HistoryConfig][]) {
     const revs = readHistory(h.out).revisions;
+    const mine: RenderedDown[] = [];
     for (const rev of revs) {
       if (readDown(rev) !== null) {
         result.kept.push({ dialect, revision: rev.id });
         continue;
       }
       const empty = isOnlyComments(readUp(rev));
-      pending.push(await renderDownFor(root, dialect, h.out, rev, revs[rev.index - 1], messageFromTag(rev.id), empty));
+      // Running it decides (below); the text comparison of the up with its snapshots only when it cannot run.
+      mine.push(await renderDownFor(root, dialect, h.out, rev, revs[rev.index - 1], messageFromTag(rev.id), empty, verifying));
     }
+    // Proven by running the history's real ups and these downs on a scratch database (downproof.ts).
+    let proved = await verifyDowns(mine, { root, dialect, dir: h.out, revisions: revs, env, checkUp: true });
+    if (proved.skipped && verifying) {
+      const checked = [];
+      for (const d of mine) checked.push(d.empty ? d : await renderDownFor(root, dialect, h.out, d.rev, d.prev, messageFromTag(d.rev.id), false, false));
+      proved = { ...proved, downs: (await verifyDowns(checked, { root, dialect, dir: h.out, revisions: revs, env, checkUp: true, notRun: proved.skipped })).downs };
+    }
+    if (mine.length) result.verification.push({ dialect, engine: proved.engine, skipped: proved.skipped, ms: proved.ms });
+    pending.push(...proved.downs);
   }
   // Everything computed first: a bad snapshot anywhere writes nothing.
   for (const p of pending) {

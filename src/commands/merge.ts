@@ -15,7 +15,8 @@ import { resolveEnv, type CommandOptions } from '../context.js';
 import { emptySnapshot } from '../downgen.js';
 import { ConfigError, Refused, describeCause } from '../errors.js';
 import { conflictSides, conflictingObjects, hasConflictMarkers, replay, type Snapshot } from '../merge.js';
-import { journalFile, messageFromTag, parseDownHeader, rel, writeNewFile, type RevisionFile } from '../source.js';
+import { journalFile, messageFromTag, parseDownHeader, readHistory, rel, writeNewFile, type RevisionFile } from '../source.js';
+import { verifyDowns } from '../downproof.js';
 import { renderDownFor } from './create.js';
 
 interface Entry {
@@ -66,7 +67,7 @@ interface Planned {
   apply: () => Promise<void>;
 }
 
-async function planMerge(root: string, dialect: DialectName, out: string): Promise<Planned> {
+async function planMerge(root: string, dialect: DialectName, out: string, env: Record<string, string | undefined>): Promise<Planned> {
   const jf = journalFile(out);
   const folder = rel(out);
   const text = existsSync(jf) ? readFileSync(jf, 'utf8') : '';
@@ -126,12 +127,17 @@ async function planMerge(root: string, dialect: DialectName, out: string): Promi
   const entries = [...a, ...moved.map((m) => ({ ...m.entry, idx: m.idx, tag: m.to }))];
   writeNewFile(jf, `${JSON.stringify({ ...oursJournal, entries }, null, 2)}\n`, { overwrite: true });
   // Their downs, regenerated from the recomputed snapshots (the old text stays as .down.sql.old until then; git has it too).
+  const rendered = [];
   for (const [k, m] of moved.entries()) {
     const rev = revisionFile(out, m.to, m.idx);
     const prevRev = revisionFile(out, entries[m.idx - 1]!.tag, m.idx - 1);
-    const down = await renderDownFor(root, dialect, out, rev, prevRev, messages[k]!, false);
+    rendered.push(await renderDownFor(root, dialect, out, rev, prevRev, messages[k]!, false));
+  }
+  // Proven on a scratch database over the merged history (downproof.ts).
+  const proved = await verifyDowns(rendered, { root, dialect, dir: out, revisions: readHistory(out).revisions, env, checkUp: true });
+  for (const [k, down] of proved.downs.entries()) {
     writeNewFile(down.file, down.text, { overwrite: true });
-    rmSync(path.join(out, `${m.to}.down.sql.old`), { force: true });
+    rmSync(path.join(out, `${moved[k]!.to}.down.sql.old`), { force: true });
   }
   };
   return { result: { dialect, folder, merged: true, kept: ours.map((e) => e.tag), moved: moved.map((m) => ({ from: m.from, to: m.to })) }, apply };
@@ -142,7 +148,7 @@ export async function merge(options: CommandOptions = {}): Promise<MergeResult> 
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   // Every dialect is planned (and refused if it must be) before any file is written.
   const plans: Planned[] = [];
-  for (const dialect of Object.keys(project.histories) as DialectName[]) plans.push(await planMerge(root, dialect, historyFor(project, dialect).out));
+  for (const dialect of Object.keys(project.histories) as DialectName[]) plans.push(await planMerge(root, dialect, historyFor(project, dialect).out, env));
   for (const p of plans) await p.apply();
   return { dialects: plans.map((p) => p.result) };
 }

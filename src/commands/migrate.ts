@@ -9,7 +9,7 @@ import { openConnection, type Connection } from '../dialect/index.js';
 import { ConnectionLost, describeCause, MigrationFailed, MissingDown, Refused, UsageError } from '../errors.js';
 import { VersionStore } from '../store.js';
 import { currentIndex, labelOf, outOfOrder, plan, planStamp, requireRevisionName, resolveTarget, type Step } from '../revision.js';
-import { downIsEmpty, downIsStale, parseDownHeader, readDown, rel, type RevisionFile } from '../source.js';
+import { downIsEmpty, downIsProven, downIsStale, parseDownHeader, readDown, rel, type RevisionFile } from '../source.js';
 import { isOnlyComments } from '../sql.js';
 import { withGap } from '../tsrevision.js';
 import { parseRevision } from '../parsecache.js';
@@ -185,7 +185,7 @@ export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): 
         `revision ${rev.id} needs a hand-written down: ${manual}. Edit ${rel(rev.downFile)}, then delete its "-- sluice:manual-down-required" line`,
       );
     }
-    if (downIsEmpty(down) && (await upHasStatements(ctx, up))) throw new MissingDown(rev.id, rel(rev.downFile));
+    if (downIsEmpty(down) && !downIsProven(down) && (await upHasStatements(ctx, up))) throw new MissingDown(rev.id, rel(rev.downFile));
     if (downIsStale(up, down)) {
       throw new Refused(
         `the up of ${rev.id} changed after its down was generated; check that ${rel(rev.downFile)} still undoes it, then delete its "-- sluice:up-checksum" line`,

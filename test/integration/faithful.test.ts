@@ -63,7 +63,9 @@ async function buildProject(dialect: 'sqlite' | 'postgresql', steps: Step[]): Pr
 
 async function roundTrip(dialect: 'sqlite' | 'postgresql', steps: Step[]) {
   const dir = await buildProject(dialect, steps);
-  const env: Env = dialect === 'sqlite' ? { DATABASE_URL: `file:${path.join(dir, 'f.sqlite')}`, SLUICE_NO_BACKUP: '1' } : { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('faith') };
+  // Down verification runs on the suite's real PostgreSQL (SLUICE_CHECK_DATABASE_URL), never the embedded engine.
+  const check = { SLUICE_CHECK_DATABASE_URL: pgUrl() };
+  const env: Env = dialect === 'sqlite' ? { DATABASE_URL: `file:${path.join(dir, 'f.sqlite')}`, SLUICE_NO_BACKUP: '1', ...check } : { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('faith'), ...check };
   const o = { cwd: dir, env };
   const adopted = await writeMissingDowns(o);
   expect(adopted.written).toHaveLength(steps.length);
@@ -79,7 +81,8 @@ async function roundTrip(dialect: 'sqlite' | 'postgresql', steps: Step[]) {
     for (const s of step.seed ?? []) await sql(dir, env, s);
     if (step.manual) {
       figures.flagged += 1;
-      expect(down).toMatch(/-- sluice:manual-down-required the up has SQL that the snapshots do not describe/);
+      expect(down).toMatch(/-- sluice:manual-down-required verification failed: /);
+      expect(down).toMatch(/-- difference: \+ /);
       await expect(downgrade(o)).rejects.toThrow(/needs a hand-written down/);
       continue;
     }
@@ -131,12 +134,15 @@ pgDescribe('faithful downs on PostgreSQL', () => {
       { name: 'pk_move', models: { users5, articles, tags, ...x1 }, kept: ['SELECT id, code FROM codes', [{ id: 1, code: 'a' }]], downHas: /DO \$sluice\$[\s\S]*contype = 'p'[\s\S]*ADD PRIMARY KEY \("id"\)/ },
       // class 7: the up adds an enum value; the down re-creates the enum without it
       { name: 'doc_archived', models: { users5, articles, tags, ...x2 }, seed: [`INSERT INTO docs (status) VALUES ('live')`], kept: ['SELECT status FROM docs', [{ status: 'live' }]], downHas: /CREATE TYPE "public"."doc_status" AS ENUM\('draft', 'live'\)/ },
-      // class 6: hand-written SQL the snapshots do not describe
-      { name: 'backfill', models: { users5, articles, tags, ...x2 }, extraUp: `UPDATE users SET full_name = upper(full_name);`, manual: true },
+      // class 6: a data statement beside the schema: verified, with a WARNING and a place for the data reversal
+      { name: 'backfill', models: { users5, articles, tags, ...x2 }, extraUp: `UPDATE users SET full_name = upper(full_name);`, downHas: /-- WARNING: the up changes rows[\s\S]*sluice:data-reversal/ },
+      // class 6: hand-written DDL the snapshots do not describe and no known inverse undoes: flagged with the difference
+      { name: 'hand_made', models: { users5, articles, tags, ...x2 }, extraUp: `CREATE TABLE hand_made (id integer);`, manual: true },
     ];
     const { dir, env, figures, baseDump, dumps } = await roundTrip('postgresql', steps);
     const headDump = dumps[8]!; // after 0007_doc_archived
-    expect(figures).toEqual({ revisions: 9, exact: 8, flagged: 4 });
+    expect(figures).toEqual({ revisions: 10, exact: 9, flagged: 4 });
+    await sql(dir, env, 'DROP TABLE hand_made'); // what a human would write in the flagged down
     // class 7 at down time, refused before anything changes: an enum value still in use, NULLs under NOT NULL
     await stamp({ cwd: dir, env, revision: '0007_doc_archived' }); // step past the manual revision
     await sql(dir, env, `INSERT INTO docs (status) VALUES ('archived')`);
@@ -174,10 +180,12 @@ describe('faithful downs on SQLite', () => {
       { name: 'rename_name', models: { users2, posts2 }, renames: [{ kind: 'column', table: 'users', from: 'name', to: 'full_name' }], kept: ['SELECT name FROM users', [{ name: 'Ada' }]], downHas: /RENAME COLUMN `full_name` TO `name`/ },
       { name: 'stamps', models: { users2, posts2, stampsTable }, seed: [`INSERT INTO stamps (id) VALUES (1)`] },
       // class 6
-      { name: 'backfill', models: { users2, posts2, stampsTable }, extraUp: `UPDATE users SET full_name = upper(full_name);`, manual: true },
+      { name: 'backfill', models: { users2, posts2, stampsTable }, extraUp: `UPDATE users SET full_name = upper(full_name);`, downHas: /-- WARNING: the up changes rows[\s\S]*sluice:data-reversal/ },
+      { name: 'hand_made', models: { users2, posts2, stampsTable }, extraUp: `CREATE TABLE hand_made (id integer);`, manual: true },
     ];
     const { dir, env, figures, baseDump, dumps } = await roundTrip('sqlite', steps);
-    expect(figures).toEqual({ revisions: 5, exact: 4, flagged: 1 });
+    expect(figures).toEqual({ revisions: 6, exact: 5, flagged: 1 });
+    await sql(dir, env, 'DROP TABLE hand_made'); // what a human would write in the flagged down
     // the up of the rebuild kept the child row too
     expect(await sql(dir, env, 'SELECT title FROM posts')).toEqual([{ title: 'p' }]);
     // head -> base -> head, past the manual revision (stamped)

@@ -191,10 +191,12 @@ for (const dialect of ['postgresql', 'sqlite'] as const) {
     for (const seed of SEEDS) {
       it(`seed ${seed}: every down restores the previous schema with rows present; head -> base -> head`, async () => {
         const { dir, edits } = await history(dialect, seed, COUNT);
-        const env: Env = dialect === 'sqlite' ? { DATABASE_URL: `file:${path.join(dir, 'p.sqlite')}`, SLUICE_NO_BACKUP: '1' } : { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('prop') };
+        const check = { SLUICE_CHECK_DATABASE_URL: pgUrl() }; // down verification on the real server
+        const env: Env = dialect === 'sqlite' ? { DATABASE_URL: `file:${path.join(dir, 'p.sqlite')}`, SLUICE_NO_BACKUP: '1', ...check } : { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('prop'), ...check };
         const o = { cwd: dir, env };
         const adopted = await writeMissingDowns(o);
         expect(adopted.written.filter((w) => w.manualReason)).toEqual([]);
+        expect(adopted.written.filter((w) => !w.verified)).toEqual([]);
         await upgrade({ ...o, revision: 'base' });
         const dumps = [await schemaOf(dir, env)];
         let rowId = 1000;

@@ -45,8 +45,19 @@ export function dialectEnvs(dir: string): { name: 'sqlite' | 'postgresql'; env: 
   return list;
 }
 
+/**
+ * The environment of a sluice child process. Down verification (migrate-create, migrate-downs,
+ * migrate-merge) runs on the suite's real PostgreSQL 15 (SLUICE_CHECK_DATABASE_URL), never on the
+ * embedded engine, unless a test sets SLUICE_CHECK_DATABASE_URL itself ('' = the embedded engine).
+ */
 export function cleanEnv(extra: Env = {}): Env {
-  const env: Env = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...extra };
+  let check: string | undefined;
+  try {
+    check = inject('pgUrl') || undefined;
+  } catch {
+    check = undefined; // outside a vitest worker
+  }
+  const env: Env = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', SLUICE_CHECK_DATABASE_URL: check, ...extra };
   return env;
 }
 

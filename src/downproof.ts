@@ -1,0 +1,140 @@
+/**
+ * Generated downs, proven: every down sluice computes (migrate-create, migrate-downs, migrate-merge)
+ * is run on a scratch database before it is written (prove.ts), and its header says what was
+ * checked — or, when it does not prove out, `sluice:manual-down-required` with the exact
+ * difference, so migrate-down refuses it until a human has looked. Ups that change rows get a
+ * WARNING and a marked place for the data reversal; statements the snapshots cannot describe get a
+ * known inverse when one makes the down prove out (inverse.ts).
+ * SLUICE_VERIFY=off skips the run (the down is then marked unverified, and an up the snapshots do not
+ * explain is flagged from the text alone, as before).
+ */
+import type { DialectName } from './config.js';
+import { composeDown, type RenderedDown } from './commands/create.js';
+import { describeCause } from './errors.js';
+import { inversesFor } from './inverse.js';
+import { proveDowns, type Proof, type ProveResult } from './prove.js';
+import { loadParser, parseSql } from './sqlparse.js';
+import { readUp, type RevisionFile } from './source.js';
+
+const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'CopyStmt', 'MergeStmt', 'insert_stmt', 'update_stmt', 'delete_stmt']);
+const MAX_DIFF_LINES = 25;
+
+export interface VerifyDownsOptions {
+  root: string;
+  dialect: DialectName;
+  dir: string;
+  /** The whole history, in order (the downs' revisions are among them). */
+  revisions: RevisionFile[];
+  env: Record<string, string | undefined>;
+  /** Compare the ups with their snapshots (adopted histories); false for an up drizzle-kit just generated. */
+  checkUp: boolean;
+  /** Do not run: say this in the header instead (the reason an earlier attempt could not run). */
+  notRun?: string;
+}
+
+export interface VerifyDownsResult {
+  downs: RenderedDown[];
+  /** What ran the scratch databases, or why nothing ran. */
+  engine?: string;
+  skipped?: string;
+  ms: number;
+}
+
+/** The up's statements that change rows, not schema (a SQLite rebuild's copy into `__new_` is schema). */
+export function dataStatements(upSql: string, dialect: DialectName): string[] {
+  return parseSql(upSql, dialect)
+    .statements.filter((s) => DML.has(s.kind) && !/^INSERT\s+INTO\s+[`"]?__new_/i.test(s.text))
+    .map((s) => s.text.split('\n')[0]!.replace(/\s+/g, ' ').slice(0, 100));
+}
+
+export async function verifyDowns(downs: RenderedDown[], o: VerifyDownsOptions): Promise<VerifyDownsResult> {
+  const started = performance.now();
+  const todo = downs.filter((d) => !d.empty);
+  if (!todo.length) return { downs, ms: 0 };
+  await loadParser(o.dialect);
+  const notRun = o.notRun ?? ((o.env.SLUICE_VERIFY ?? '').toLowerCase() === 'off' ? 'SLUICE_VERIFY=off' : undefined);
+  if (notRun) return { downs: downs.map((d) => (d.empty ? d : annotate(d, o, undefined, notRun))), skipped: notRun, ms: 0 };
+  const byId = new Map(todo.map((d) => [d.rev.id, d]));
+  const repairs = new Map<string, RenderedDown['statements']>();
+  let proved: ProveResult;
+  try {
+    proved = await proveDowns({
+      root: o.root,
+      dialect: o.dialect,
+      dir: o.dir,
+      revisions: o.revisions,
+      downs: new Map(todo.map((d) => [d.rev.id, d.text])),
+      checkUp: o.checkUp,
+      env: o.env,
+      repair:
+        o.dialect === 'postgresql'
+          ? (rev, _down, differences) => {
+              const fixed = repairWithInverses(byId.get(rev.id)!, differences);
+              if (fixed) repairs.set(rev.id, fixed);
+              return fixed && composeDown(byId.get(rev.id)!.header, fixed);
+            }
+          : undefined,
+    });
+  } catch (err) {
+    const why = `no scratch database (${describeCause(err)})`;
+    return { downs: downs.map((d) => (d.empty ? d : annotate(d, o, undefined, why))), skipped: why, ms: Math.round(performance.now() - started) };
+  }
+  const out = downs.map((d) => {
+    if (d.empty) return d;
+    const repaired = proved.repaired.get(d.rev.id);
+    const base = repaired !== undefined ? { ...d, statements: repairs.get(d.rev.id)! } : d;
+    const proof = proved.proofs.get(d.rev.id);
+    const why = proof ? undefined : proved.stoppedAt ? `the history stops applying at ${proved.stoppedAt.revision}: ${proved.stoppedAt.reason}` : 'not reached';
+    return annotate(base, o, proof, why);
+  });
+  return { downs: out, engine: proved.engine, ms: Math.round(performance.now() - started) };
+}
+
+/** The down's statements again with the inverses of the leftovers (statements the snapshots do not describe). */
+function repairWithInverses(d: RenderedDown, differences: string[]): RenderedDown['statements'] | undefined {
+  const up = parseSql(readUp(d.rev), 'postgresql').statements.map((s) => s.text);
+  const inverses = inversesFor(up, differences);
+  if (!inverses.length) return undefined;
+  const stmt = (i: (typeof inverses)[number]) => ({ sql: `-- sluice: inverse of the up's "${i.of.replace(/\s+/g, ' ')}" (not in the snapshots)\n${i.sql};` });
+  const before = inverses.filter((i) => i.when === 'before').reverse().map(stmt);
+  const after = inverses.filter((i) => i.when === 'after').reverse().map(stmt);
+  return [...before, ...d.statements, ...after];
+}
+
+/** The down's header says what was proven, or why it must be written by hand. */
+function annotate(d: RenderedDown, o: VerifyDownsOptions, proof: Proof | undefined, whyNot?: string): RenderedDown {
+  const header = d.header.filter((l) => !l.startsWith('-- sluice:manual-down-required') && !l.startsWith('-- When the statements below undo the up'));
+  const lines: string[] = [];
+  let manualReason: string | undefined;
+  const data = dataStatements(readUp(d.rev), o.dialect);
+  if (proof?.verified) {
+    lines.push(`-- sluice:verified by running it on a scratch database: ${proof.checked.join('; ')}`);
+    for (const n of proof.notes) lines.push(`-- note: ${n}`);
+  } else if (proof) {
+    manualReason = `verification failed: ${proof.reason}`;
+    for (const n of proof.notes) lines.push(`-- note: ${n}`);
+    const shown = proof.differences.slice(0, MAX_DIFF_LINES);
+    for (const diff of shown) lines.push(`-- difference: ${diff}`);
+    if (proof.differences.length > shown.length) lines.push(`-- difference: … ${proof.differences.length - shown.length} more`);
+  } else {
+    // Not run: the text comparison is all there is.
+    lines.push(`-- sluice:unverified ${whyNot}`);
+    manualReason = d.result.manualReason;
+  }
+  if (manualReason) lines.push(`-- sluice:manual-down-required ${manualReason}`, '-- When the statements below undo the up, delete the line above; until then migrate-down refuses this revision.');
+  const statements = [...d.statements];
+  if (data.length) {
+    const warning = `the up changes rows (${data.length} statement(s), first: ${data[0]}); this down restores the schema, not that data change`;
+    lines.push(`-- WARNING: ${warning}`);
+    statements.unshift({ sql: '-- sluice:data-reversal: write here the statements that undo the up\'s data change, if it must be undone' });
+  }
+  const fullHeader = [...header, ...lines];
+  const warnings = [...d.result.warnings, ...(data.length ? [`${d.rev.id}: the up changes rows; the down restores the schema only`] : [])];
+  return {
+    ...d,
+    header: fullHeader,
+    statements,
+    text: composeDown(fullHeader, statements),
+    result: { ...d.result, manualReason, warnings, downStatements: d.statements.length, verified: proof ? proof.verified : undefined },
+  };
+}

@@ -1,0 +1,166 @@
+/**
+ * A database's schema as sorted lines of structure, read from the catalogs (no pg_dump, so it works
+ * the same on any server version and on the embedded engine). What the down verification compares:
+ * tables; columns with their types, defaults, nullability, identity and generation; constraints;
+ * indexes; enums with their value order; sequences; views; functions, triggers, policies and
+ * extensions. Column order is not compared (a column re-added by a down comes last). sluice's version
+ * table and drizzle's migrator table are bookkeeping, not schema. The schema's own name reads as `$`.
+ */
+import type { Connection } from './dialect/types.js';
+
+const BOOKKEEPING = ['sluice_version', '__drizzle_migrations'];
+
+/** Sorted lines describing the schema sluice's connection is scoped to. */
+export async function introspect(conn: Connection, schema?: string): Promise<string[]> {
+  const lines = conn.dialect === 'postgresql' ? await postgresLines(conn, schema ?? 'public') : await sqliteLines(conn);
+  return lines.sort();
+}
+
+/** Lines only in `expected` (`- `) or only in `actual` (`+ `). */
+export function schemaDiff(expected: string[], actual: string[]): string[] {
+  const a = new Set(expected);
+  const b = new Set(actual);
+  return [...expected.filter((l) => !b.has(l)).map((l) => `- ${l}`), ...actual.filter((l) => !a.has(l)).map((l) => `+ ${l}`)];
+}
+
+/** The schema's table names only (cheaper than introspect). */
+export async function listTables(conn: Connection, schema?: string): Promise<string[]> {
+  const rows =
+    conn.dialect === 'postgresql'
+      ? await conn.query<{ t: string }>("SELECT tablename AS t FROM pg_catalog.pg_tables WHERE schemaname = $1 AND NOT (tablename = ANY($2::text[]))", [schema ?? 'public', BOOKKEEPING])
+      : (await conn.query<{ t: string }>("SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")).filter((r) => !BOOKKEEPING.includes(r.t));
+  return rows.map((r) => r.t);
+}
+
+/** Table names in a schema description. */
+export function tablesIn(lines: string[]): string[] {
+  return lines.filter((l) => l.startsWith('table ')).map((l) => l.slice('table '.length));
+}
+
+// One round trip; every object of the schema except extension members. `$1` is the schema.
+const PG_SCHEMA_SQL = `
+WITH ns AS (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1),
+rel AS (
+  SELECT c.oid, c.relname, c.relkind FROM pg_catalog.pg_class c
+  WHERE c.relnamespace = (SELECT oid FROM ns) AND NOT (c.relname = ANY($2::text[]))
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
+)
+SELECT line FROM (
+  SELECT 'table ' || relname || CASE relkind WHEN 'p' THEN ' partitioned' ELSE '' END AS line FROM rel WHERE relkind IN ('r', 'p')
+  UNION ALL
+  SELECT 'column ' || r.relname || '.' || a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+    || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+    || COALESCE(' default ' || pg_catalog.pg_get_expr(d.adbin, d.adrelid), '')
+    || CASE a.attidentity WHEN 'a' THEN ' identity always' WHEN 'd' THEN ' identity by default' ELSE '' END
+    || CASE a.attgenerated WHEN 's' THEN ' stored generated' ELSE '' END
+    || COALESCE(' collate ' || NULLIF(co.collname, 'default'), '')
+  FROM rel r JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid
+  LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+  LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 0
+    AND a.attcollation <> (SELECT typcollation FROM pg_catalog.pg_type WHERE oid = a.atttypid)
+  WHERE r.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL
+  SELECT 'constraint ' || r.relname || '.' || k.conname || ' ' || pg_catalog.pg_get_constraintdef(k.oid)
+  FROM pg_catalog.pg_constraint k JOIN rel r ON r.oid = k.conrelid
+  UNION ALL
+  SELECT 'index ' || i.relname || ' ' || pg_catalog.pg_get_indexdef(i.oid)
+  FROM rel i JOIN pg_catalog.pg_index x ON x.indexrelid = i.oid
+  WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conindid = x.indexrelid AND k.contype IN ('p', 'u', 'x'))
+  UNION ALL
+  SELECT 'enum ' || t.typname || ' (' || string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) || ')'
+  FROM pg_catalog.pg_type t JOIN pg_catalog.pg_enum e ON e.enumtypid = t.oid
+  WHERE t.typnamespace = (SELECT oid FROM ns) GROUP BY t.typname
+  UNION ALL
+  SELECT 'domain ' || t.typname || ' ' || pg_catalog.format_type(t.typbasetype, t.typtypmod) || CASE WHEN t.typnotnull THEN ' not null' ELSE '' END
+    || COALESCE(' default ' || t.typdefault, '')
+  FROM pg_catalog.pg_type t WHERE t.typnamespace = (SELECT oid FROM ns) AND t.typtype = 'd'
+  UNION ALL
+  SELECT 'sequence ' || r.relname || ' ' || pg_catalog.format_type(s.seqtypid, NULL) || ' start ' || s.seqstart || ' increment ' || s.seqincrement
+    || ' min ' || s.seqmin || ' max ' || s.seqmax || ' cache ' || s.seqcache || CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END
+  FROM rel r JOIN pg_catalog.pg_sequence s ON s.seqrelid = r.oid
+  UNION ALL
+  SELECT CASE relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || relname || ' ' || regexp_replace(pg_catalog.pg_get_viewdef(oid), '\\s+', ' ', 'g')
+  FROM rel WHERE relkind IN ('v', 'm')
+  UNION ALL
+  SELECT 'function ' || p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ') ' || md5(p.prosrc)
+  FROM pg_catalog.pg_proc p WHERE p.pronamespace = (SELECT oid FROM ns) AND p.prokind IN ('f', 'p', 'w')
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+  UNION ALL
+  SELECT 'trigger ' || r.relname || '.' || t.tgname || ' ' || pg_catalog.pg_get_triggerdef(t.oid)
+  FROM pg_catalog.pg_trigger t JOIN rel r ON r.oid = t.tgrelid WHERE NOT t.tgisinternal
+  UNION ALL
+  SELECT 'policy ' || r.relname || '.' || p.polname || ' ' || p.polcmd::text || ' ' || p.polpermissive::text
+    || COALESCE(' using ' || pg_catalog.pg_get_expr(p.polqual, p.polrelid), '') || COALESCE(' check ' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '')
+  FROM pg_catalog.pg_policy p JOIN rel r ON r.oid = p.polrelid
+  UNION ALL
+  SELECT 'row level security ' || c.relname FROM pg_catalog.pg_class c JOIN rel r ON r.oid = c.oid WHERE c.relrowsecurity
+  UNION ALL
+  SELECT 'extension ' || extname FROM pg_catalog.pg_extension WHERE extnamespace = (SELECT oid FROM ns)
+) lines`;
+
+async function postgresLines(conn: Connection, schema: string): Promise<string[]> {
+  const rows = await conn.query<{ line: string }>(PG_SCHEMA_SQL, [schema, BOOKKEEPING], 'sluice_introspect');
+  // The schema's own name, wherever the catalog printed it qualified (types, defaults, references).
+  const quoted = `"${schema.replace(/"/g, '""')}".`;
+  return rows.map((r) => r.line.split(quoted).join('$.').split(`${schema}.`).join('$.'));
+}
+
+// ---------------------------------------------------------------- SQLite
+
+interface SqliteColumn {
+  name: string;
+  type: string;
+  notnull: number;
+  dflt_value: string | null;
+  pk: number;
+  hidden: number;
+}
+
+async function sqliteLines(conn: Connection): Promise<string[]> {
+  const objects = await conn.query<{ type: string; name: string; tbl_name: string; sql: string | null }>(
+    "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
+  );
+  const lines: string[] = [];
+  for (const o of objects) {
+    if (BOOKKEEPING.includes(o.tbl_name)) continue;
+    if (o.type === 'table') {
+      lines.push(`table ${o.name}${/\bWITHOUT\s+ROWID\b/i.test(o.sql ?? '') ? ' without rowid' : ''}${/\bSTRICT\s*$/i.test(o.sql ?? '') ? ' strict' : ''}`);
+      const cols = await conn.query<SqliteColumn>(`SELECT name, type, "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(${literal(o.name)})`);
+      for (const c of cols) {
+        lines.push(
+          `column ${o.name}.${c.name} ${c.type.toLowerCase().replace(/\s+/g, ' ')}${c.notnull ? ' not null' : ''}${c.dflt_value !== null ? ` default ${c.dflt_value}` : ''}${
+            c.pk ? ` primary key ${c.pk}` : ''
+          }${c.hidden === 2 || c.hidden === 3 ? ' generated' : ''}`,
+        );
+      }
+      const fks = await conn.query<{ id: number; seq: number; table: string; from: string; to: string | null; on_update: string; on_delete: string }>(
+        `SELECT id, seq, "table", "from", "to", on_update, on_delete FROM pragma_foreign_key_list(${literal(o.name)}) ORDER BY id, seq`,
+      );
+      const byId = new Map<number, typeof fks>();
+      for (const f of fks) byId.set(f.id, [...(byId.get(f.id) ?? []), f]);
+      for (const group of byId.values()) {
+        const f = group[0]!;
+        lines.push(
+          `foreign key ${o.name}(${group.map((g) => g.from).join(', ')}) references ${f.table}(${group.map((g) => g.to ?? '').join(', ')}) on update ${f.on_update.toLowerCase()} on delete ${f.on_delete.toLowerCase()}`,
+        );
+      }
+      const indexes = await conn.query<{ name: string; unique: number; origin: string; partial: number }>(`SELECT name, "unique", origin, partial FROM pragma_index_list(${literal(o.name)})`);
+      for (const ix of indexes) {
+        const cols = await conn.query<{ name: string | null; desc: number; coll: string; key: number }>(
+          `SELECT name, "desc", coll, "key" FROM pragma_index_xinfo(${literal(ix.name)}) WHERE "key" = 1 ORDER BY seqno`,
+        );
+        const what = cols.map((c) => `${c.name ?? '<expr>'}${c.desc ? ' desc' : ''}${c.coll !== 'BINARY' ? ` collate ${c.coll}` : ''}`).join(', ');
+        // Automatic indexes (UNIQUE / PRIMARY KEY constraints) are named by position: compare what they cover.
+        const name = ix.origin === 'c' ? ix.name : ix.origin === 'pk' ? 'primary key' : 'unique constraint';
+        lines.push(`index ${o.name}.${name}${ix.unique ? ' unique' : ''}${ix.partial ? ' partial' : ''} (${what})`);
+      }
+    } else if (o.type === 'view' || o.type === 'trigger') {
+      lines.push(`${o.type} ${o.name} ${(o.sql ?? '').replace(/\s+/g, ' ').trim()}`);
+    }
+  }
+  return lines;
+}
+
+function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}

@@ -1,0 +1,77 @@
+/**
+ * Known inverses of statements that drizzle-kit's snapshots cannot describe (extensions, functions,
+ * triggers, views, policies, sequences, types, extra indexes), read from PostgreSQL's own parse tree.
+ * The down verification (prove.ts) tries them only when a down leaves such objects behind, and keeps
+ * them only when the down then proves out; otherwise the down stays flagged with the difference.
+ * Identifiers are quoted through one helper; nothing is built from the statement's text.
+ */
+import { createRequire } from 'node:module';
+import { quoteIdent } from './sql.js';
+
+type Node = Record<string, any>;
+
+export interface Inverse {
+  /** The up statement's first line, for the comment above its inverse. */
+  of: string;
+  sql: string;
+  /** Drop it before the down's own statements (it depends on tables) or after them (tables depend on it). */
+  when: 'before' | 'after';
+  /** The object's name as the schema description shows it (`extension pgcrypto`, `index ix`...). */
+  object: string;
+}
+
+const names = (list: Node[] | undefined): string[] => (list ?? []).map((n) => String(n.String?.sval ?? ''));
+const last = (list: Node[] | undefined): string => names(list).at(-1) ?? '';
+
+function inverseOf(stmt: Node): Omit<Inverse, 'of'> | undefined {
+  const [kind] = Object.keys(stmt);
+  const n = stmt[kind!] as Node;
+  switch (kind) {
+    case 'CreateExtensionStmt':
+      return { sql: `DROP EXTENSION IF EXISTS ${quoteIdent(n.extname)}`, when: 'after', object: `extension ${n.extname}` };
+    case 'IndexStmt':
+      return n.idxname ? { sql: `DROP INDEX IF EXISTS ${quoteIdent(n.idxname)}`, when: 'before', object: `index ${n.idxname}` } : undefined;
+    case 'CreateFunctionStmt':
+      return { sql: `DROP ${n.is_procedure ? 'PROCEDURE' : 'FUNCTION'} IF EXISTS ${quoteIdent(last(n.funcname))}`, when: 'after', object: `function ${last(n.funcname)}(` };
+    case 'CreateTrigStmt':
+      return { sql: `DROP TRIGGER IF EXISTS ${quoteIdent(n.trigname)} ON ${quoteIdent(n.relation.relname)}`, when: 'before', object: `trigger ${n.relation.relname}.${n.trigname}` };
+    case 'ViewStmt':
+      return { sql: `DROP VIEW IF EXISTS ${quoteIdent(n.view.relname)}`, when: 'before', object: `view ${n.view.relname}` };
+    case 'CreateTableAsStmt':
+      return n.objtype === 'OBJECT_MATVIEW'
+        ? { sql: `DROP MATERIALIZED VIEW IF EXISTS ${quoteIdent(n.into.rel.relname)}`, when: 'before', object: `materialized view ${n.into.rel.relname}` }
+        : undefined;
+    case 'CreatePolicyStmt':
+      return { sql: `DROP POLICY IF EXISTS ${quoteIdent(n.policy_name)} ON ${quoteIdent(n.table.relname)}`, when: 'before', object: `policy ${n.table.relname}.${n.policy_name}` };
+    case 'CreateSeqStmt':
+      return { sql: `DROP SEQUENCE IF EXISTS ${quoteIdent(n.sequence.relname)}`, when: 'after', object: `sequence ${n.sequence.relname}` };
+    case 'CreateEnumStmt':
+      return { sql: `DROP TYPE IF EXISTS ${quoteIdent(last(n.typeName))}`, when: 'after', object: `enum ${last(n.typeName)}` };
+    case 'CreateDomainStmt':
+      return { sql: `DROP DOMAIN IF EXISTS ${quoteIdent(last(n.domainname))}`, when: 'after', object: `domain ${last(n.domainname)}` };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Inverses of the up's statements whose objects are among `leftovers` (schema lines found after the
+ * down that the previous revision did not have: `+ extension pgcrypto`...). PostgreSQL only.
+ */
+export function inversesFor(upStatements: string[], leftovers: string[]): Inverse[] {
+  const pg = createRequire(import.meta.url)('libpg-query') as { parseSync(sql: string): { stmts?: { stmt: Node }[] } };
+  const found: Inverse[] = [];
+  for (const text of upStatements) {
+    let stmts: { stmt: Node }[] = [];
+    try {
+      stmts = pg.parseSync(text).stmts ?? [];
+    } catch {
+      continue;
+    }
+    for (const { stmt } of stmts) {
+      const inv = inverseOf(stmt);
+      if (inv && leftovers.some((l) => l.startsWith(`+ ${inv.object}`))) found.push({ ...inv, of: text.split('\n')[0]!.slice(0, 100) });
+    }
+  }
+  return found;
+}

@@ -1,0 +1,207 @@
+/**
+ * Synthetic rows for the down verification: one row in every empty table where the constraints
+ * allow it (values chosen from each column's type; foreign keys point at the parent's row, so
+ * parents are filled first), and row counts to see whether a down loses rows in tables it keeps.
+ * Each insert runs in its own savepoint: a table that refuses a row (a CHECK, a self-reference) is
+ * named with the database's reason instead of failing the verification. Values are literals of
+ * fixed, harmless shapes; identifiers are always quoted.
+ */
+import type { Connection } from './dialect/types.js';
+import { describeCause } from './errors.js';
+import { quoteIdent } from './sql.js';
+
+interface ColumnInfo {
+  table: string;
+  column: string;
+  needed: boolean;
+  value: string | null;
+}
+
+interface ForeignKeyInfo {
+  table: string;
+  column: string;
+  ref: string;
+  refColumn: string;
+}
+
+export interface RowsResult {
+  /** Tables that got a synthetic row. */
+  filled: string[];
+  /** Tables that could not get one, with the reason. */
+  refused: { table: string; reason: string }[];
+}
+
+const PG_COLUMNS = `
+SELECT c.relname AS "table", a.attname AS "column",
+  (a.attnotnull AND d.adbin IS NULL AND a.attidentity = '' AND a.attgenerated = '') AS needed,
+  CASE
+    WHEN t.typtype = 'e' THEN quote_literal((SELECT e.enumlabel FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder LIMIT 1)) || '::' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+    WHEN t.typcategory = 'A' THEN '''{}''::' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+    WHEN t.typcategory = 'N' THEN '1::' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+    WHEN t.typcategory = 'S' THEN '''s''::' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+    WHEN t.typcategory = 'B' THEN 'true'
+    WHEN t.typcategory = 'D' THEN 'now()::' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+    WHEN t.typcategory = 'T' THEN '''1 day''::interval'
+    WHEN t.typcategory = 'I' THEN '''127.0.0.1''::' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+    WHEN t.typcategory = 'V' THEN 'B''0''::' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+    WHEN t.typname IN ('uuid') OR bt.typname = 'uuid' THEN '''00000000-0000-4000-8000-000000000001''::' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+    WHEN t.typname IN ('json', 'jsonb') OR bt.typname IN ('json', 'jsonb') THEN '''{}''::' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+    WHEN t.typname = 'bytea' THEN '''\\x00''::bytea'
+    ELSE NULL
+  END AS value
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype
+LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT (c.relname = ANY($2::text[]))
+ORDER BY c.relname, a.attnum`;
+
+const PG_FOREIGN_KEYS = `
+SELECT c.relname AS "table", a.attname AS "column", r.relname AS ref, ra.attname AS "refColumn"
+FROM pg_catalog.pg_constraint k
+JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_class r ON r.oid = k.confrelid
+CROSS JOIN LATERAL unnest(k.conkey, k.confkey) AS u(col, refcol)
+JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.col
+JOIN pg_catalog.pg_attribute ra ON ra.attrelid = k.confrelid AND ra.attnum = u.refcol
+WHERE k.contype = 'f' AND n.nspname = $1`;
+
+const BOOKKEEPING = ['sluice_version', '__drizzle_migrations'];
+
+async function describe(conn: Connection, schema: string, tables: string[]): Promise<{ columns: ColumnInfo[]; fks: ForeignKeyInfo[] }> {
+  if (conn.dialect === 'postgresql') {
+    const columns = await conn.query<ColumnInfo>(PG_COLUMNS, [schema, BOOKKEEPING]);
+    const fks = await conn.query<ForeignKeyInfo>(PG_FOREIGN_KEYS, [schema]);
+    return { columns, fks };
+  }
+  const columns: ColumnInfo[] = [];
+  const fks: ForeignKeyInfo[] = [];
+  for (const table of tables) {
+    const cols = await conn.query<{ name: string; type: string; notnull: number; dflt_value: string | null; pk: number; hidden: number }>(
+      `SELECT name, type, "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(${lit(table)})`,
+    );
+    const rowidAlias = cols.filter((c) => c.pk > 0).length === 1 && cols.some((c) => c.pk > 0 && /^integer$/i.test(c.type.trim()));
+    for (const c of cols) {
+      if (c.hidden) continue;
+      const needed = (!!c.notnull || (c.pk > 0 && !rowidAlias)) && c.dflt_value === null;
+      columns.push({ table, column: c.name, needed, value: sqliteValue(c.type) });
+    }
+    const list = await conn.query<{ table: string; from: string; to: string | null }>(`SELECT "table", "from", "to" FROM pragma_foreign_key_list(${lit(table)})`);
+    for (const f of list) {
+      let to = f.to;
+      if (!to) to = (await conn.query<{ name: string }>(`SELECT name FROM pragma_table_info(${lit(f.table)}) WHERE pk = 1`))[0]?.name ?? 'rowid';
+      fks.push({ table, column: f.from, ref: f.table, refColumn: to });
+    }
+  }
+  return { columns, fks };
+}
+
+/** A value of SQLite's type affinity for a declared type (SQLite's own rules, section 3.1 of its datatype page). */
+function sqliteValue(type: string): string {
+  const t = type.toUpperCase();
+  if (t.includes('INT')) return '1';
+  if (/CHAR|CLOB|TEXT/.test(t)) return "'s'";
+  if (t === '' || t.includes('BLOB')) return "x'00'";
+  if (/REAL|FLOA|DOUB/.test(t)) return '1.0';
+  return '1';
+}
+
+/** Parents before children (a cycle keeps its given order). */
+function parentsFirst(tables: string[], fks: ForeignKeyInfo[]): string[] {
+  const out: string[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (t: string) => {
+    if (state.get(t)) return;
+    state.set(t, 'visiting');
+    for (const f of fks) if (f.table === t && f.ref !== t && tables.includes(f.ref)) visit(f.ref);
+    state.set(t, 'done');
+    out.push(t);
+  };
+  tables.forEach(visit);
+  return out;
+}
+
+/** One row in each of `tables` that has none. Runs inside the caller's transaction. */
+export async function insertSyntheticRows(conn: Connection, schema: string, tables: string[]): Promise<RowsResult> {
+  const result: RowsResult = { filled: [], refused: [] };
+  const counts = await countRows(conn, tables);
+  const empty = tables.filter((t) => counts.get(t) === 0);
+  if (!empty.length) return result;
+  const { columns, fks } = await describe(conn, schema, empty);
+  const inserts: { table: string; sql: string }[] = [];
+  for (const table of parentsFirst(empty, fks)) {
+    const names: string[] = [];
+    const values: string[] = [];
+    let missing: string | undefined;
+    for (const c of columns.filter((x) => x.table === table && x.needed)) {
+      const fk = fks.find((f) => f.table === table && f.column === c.column);
+      names.push(quoteIdent(c.column));
+      if (fk) values.push(`(SELECT ${quoteIdent(fk.refColumn)} FROM ${quoteIdent(fk.ref)} LIMIT 1)`);
+      else if (c.value !== null) values.push(c.value);
+      else missing ??= c.column;
+    }
+    if (missing) {
+      result.refused.push({ table, reason: `no value sluice can make up for column ${missing}'s type` });
+      continue;
+    }
+    inserts.push({ table, sql: names.length ? `INSERT INTO ${quoteIdent(table)} (${names.join(', ')}) VALUES (${values.join(', ')})` : `INSERT INTO ${quoteIdent(table)} DEFAULT VALUES` });
+  }
+  const outcomes = conn.dialect === 'postgresql' ? await tryAllPostgres(conn, inserts) : await tryEach(conn, inserts);
+  inserts.forEach((ins, k) => {
+    const error = outcomes[k];
+    if (error) result.refused.push({ table: ins.table, reason: error.split('\n')[0]! });
+    else result.filled.push(ins.table);
+  });
+  return result;
+}
+
+/** Each insert in its own savepoint (SQLite: in-process, so cheap). Returns the error of each, or null. */
+async function tryEach(conn: Connection, inserts: { sql: string }[]): Promise<(string | null)[]> {
+  const out: (string | null)[] = [];
+  for (const ins of inserts) {
+    await conn.execute('SAVEPOINT sluice_row');
+    try {
+      await conn.execute(ins.sql);
+      out.push(null);
+    } catch (err) {
+      await conn.execute('ROLLBACK TO SAVEPOINT sluice_row');
+      out.push(describeCause(err));
+    }
+    await conn.execute('RELEASE SAVEPOINT sluice_row');
+  }
+  return out;
+}
+
+/**
+ * PostgreSQL: every insert in one round trip, in order, each in its own subtransaction, through a
+ * session-local function (pg_temp, gone with the connection; the inserts are sluice's own, built above).
+ */
+async function tryAllPostgres(conn: Connection, inserts: { sql: string }[]): Promise<(string | null)[]> {
+  if (!inserts.length) return [];
+  await conn.execute(
+    `CREATE OR REPLACE FUNCTION pg_temp.sluice_try(statement text) RETURNS text LANGUAGE plpgsql AS $sluice$ BEGIN EXECUTE statement; RETURN NULL; EXCEPTION WHEN OTHERS THEN RETURN SQLERRM; END $sluice$`,
+  );
+  const rows = await conn.query<{ i: number | string; error: string | null }>(
+    'SELECT i, pg_temp.sluice_try(s) AS error FROM unnest($1::text[]) WITH ORDINALITY AS x(s, i) ORDER BY i',
+    [inserts.map((x) => x.sql)],
+  );
+  return rows.map((r) => r.error);
+}
+
+/** Rows in each table (one round trip). */
+export async function countRows(conn: Connection, tables: string[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < tables.length; i += 200) {
+    const part = tables.slice(i, i + 200);
+    const sql = part.map((t) => `SELECT ${lit(t)} AS t, count(*) AS n FROM ${quoteIdent(t)}`).join(' UNION ALL ');
+    for (const r of await conn.query<{ t: string; n: number | string }>(sql)) counts.set(r.t, Number(r.n));
+  }
+  return counts;
+}
+
+function lit(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}

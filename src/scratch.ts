@@ -1,0 +1,170 @@
+/**
+ * Scratch databases for the down verification, with no set-up:
+ *  - SQLite: a file in a temporary folder (the same engine and adapter as the real target);
+ *  - PostgreSQL: a real server when the user names one (SLUICE_CHECK_DATABASE_URL: a scratch schema
+ *    per database, or a scratch database per purpose when the history uses schemas of its own), else
+ *    PGlite — PostgreSQL compiled to WASM, in this process — served on a loopback port, so sluice's
+ *    own PostgreSQL adapter talks to it unchanged. One PGlite instance is one session (search_path is
+ *    shared by its connections), so each purpose gets its own instance. Its initialised data folder is
+ *    kept as a template in node_modules/.cache/sluice/ (initdb takes ~5 s once; a copy opens in <1 s).
+ * Everything is removed by close().
+ */
+import { cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseDatabaseTarget, type DatabaseTarget, type DialectName } from './config.js';
+import { openConnection } from './dialect/index.js';
+import type { Connection } from './dialect/types.js';
+import { ConfigError, describeCause } from './errors.js';
+import { sluiceCacheDir } from './parsecache.js';
+import { quoteIdent } from './sql.js';
+
+export interface ScratchDatabase {
+  target: DatabaseTarget;
+  env: Record<string, string | undefined>;
+  open(): Promise<Connection>;
+}
+
+export interface Scratch {
+  /** What runs the scratch databases, for messages: `SQLite 3.x`, `PGlite 0.5 (PostgreSQL 18)`, `PostgreSQL 15.8 at …`. */
+  engine: string;
+  /** A new, empty database for one purpose (`real`, `model`). */
+  make(purpose: string): Promise<ScratchDatabase>;
+  close(): Promise<void>;
+}
+
+export interface ScratchOptions {
+  /** The history uses PostgreSQL schemas besides public: each purpose needs a database of its own. */
+  separateDatabases?: boolean;
+}
+
+export async function openScratch(root: string, dialect: DialectName, env: Record<string, string | undefined>, options: ScratchOptions = {}): Promise<Scratch> {
+  if (dialect === 'sqlite') return sqliteScratch(root);
+  const url = (env.SLUICE_CHECK_DATABASE_URL ?? '').trim();
+  return url ? serverScratch(root, url, env, !!options.separateDatabases) : pgliteScratch(root, env);
+}
+
+function sqliteScratch(root: string): Scratch {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-check-'));
+  return {
+    engine: 'SQLite',
+    async make(purpose) {
+      const env = { DATABASE_URL: `file:${path.join(dir, `${purpose}.sqlite`)}` };
+      const target = parseDatabaseTarget(env, root);
+      return { target, env, open: () => openConnection(target, { write: true, env }) };
+    },
+    async close() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function scratchName(purpose: string): string {
+  return `sluice_check_${process.pid}_${Math.random().toString(36).slice(2, 8)}_${purpose}`;
+}
+
+async function serverScratch(root: string, url: string, env: Record<string, string | undefined>, separate: boolean): Promise<Scratch> {
+  const base = parseDatabaseTarget({ DATABASE_URL: url, DATABASE_SCHEMA: 'public' }, root);
+  if (base.dialect !== 'postgresql') throw new ConfigError('SLUICE_CHECK_DATABASE_URL must be a postgres:// URL (the server sluice verifies PostgreSQL downs on)');
+  const admin = await openConnection(base, { write: true, env }).catch((err) => {
+    throw new ConfigError(`SLUICE_CHECK_DATABASE_URL: ${describeCause(err)}; fix it, or unset it to verify on the embedded engine (PGlite)`, { cause: err });
+  });
+  const version = (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v"))[0]?.v ?? '?';
+  const schemas: string[] = [];
+  const databases: string[] = [];
+  return {
+    engine: `PostgreSQL ${version} at ${base.display}`,
+    async make(purpose) {
+      const name = scratchName(purpose);
+      let scratchEnv: Record<string, string | undefined>;
+      if (separate) {
+        await admin.execute(`CREATE DATABASE ${quoteIdent(name)}`).catch((err) => {
+          throw new ConfigError(
+            `SLUICE_CHECK_DATABASE_URL: cannot create a scratch database (${describeCause(err)}); this history uses schemas besides public, so verification needs a role with CREATEDB, or unset it to use the embedded engine`,
+            { cause: err },
+          );
+        });
+        databases.push(name);
+        const u = new URL(url);
+        u.pathname = `/${name}`;
+        scratchEnv = { ...env, DATABASE_URL: u.toString(), DATABASE_SCHEMA: 'public', SLUICE_TAKEOVER: 'off' };
+      } else {
+        schemas.push(name);
+        scratchEnv = { ...env, DATABASE_URL: url, DATABASE_SCHEMA: name, SLUICE_TAKEOVER: 'off' };
+      }
+      const target = parseDatabaseTarget(scratchEnv, root);
+      return { target, env: scratchEnv, open: () => openConnection(target, { write: true, env: scratchEnv }) };
+    },
+    async close() {
+      for (const s of schemas) await admin.execute(`DROP SCHEMA IF EXISTS ${quoteIdent(s)} CASCADE`).catch(() => {});
+      for (const d of databases) await admin.execute(`DROP DATABASE IF EXISTS ${quoteIdent(d)} WITH (FORCE)`).catch(() => {});
+      await admin.close();
+    },
+  };
+}
+
+interface PgliteInstance {
+  db: { close(): Promise<void> };
+  server: { stop(): Promise<void> };
+  dir: string;
+}
+
+async function pgliteScratch(root: string, env: Record<string, string | undefined>): Promise<Scratch> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+  const template = await pgliteTemplate(root, PGlite);
+  const instances: PgliteInstance[] = [];
+  let engine = 'PGlite';
+  return {
+    get engine() {
+      return engine;
+    },
+    async make() {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-pglite-'));
+      cpSync(template, dir, { recursive: true });
+      const db = await PGlite.create({ dataDir: dir });
+      const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 4 });
+      await server.start();
+      instances.push({ db, server, dir });
+      const [host, port] = server.getServerConn().split(':');
+      const scratchEnv = { ...env, DATABASE_URL: `postgres://postgres@${host}:${port}/postgres`, DATABASE_SCHEMA: 'public', SLUICE_TAKEOVER: 'off' };
+      if (engine === 'PGlite') {
+        const v = await db.query<{ v: string }>("SELECT current_setting('server_version') AS v");
+        engine = `PGlite (embedded PostgreSQL ${v.rows[0]?.v ?? '?'})`;
+      }
+      const target = parseDatabaseTarget(scratchEnv, root);
+      return { target, env: scratchEnv, open: () => openConnection(target, { write: true, env: scratchEnv }) };
+    },
+    async close() {
+      for (const i of instances) {
+        await i.server.stop().catch(() => {});
+        await i.db.close().catch(() => {});
+        rmSync(i.dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** An initialised PGlite data folder, made once per project (and PGlite version) and copied for each use. */
+async function pgliteTemplate(root: string, PGlite: typeof import('@electric-sql/pglite').PGlite): Promise<string> {
+  const { createRequire } = await import('node:module');
+  let version = 'unknown';
+  try {
+    version = createRequire(import.meta.url)('@electric-sql/pglite/package.json').version;
+  } catch {
+    /* exports may hide package.json: one template for all versions then */
+  }
+  const cache = sluiceCacheDir(root, `pglite-${version}`) ?? path.join(os.tmpdir(), `sluice-pglite-${version}-${process.getuid?.() ?? 0}`);
+  if (existsSync(path.join(cache, 'PG_VERSION'))) return cache;
+  const building = `${cache}.${process.pid}.tmp`;
+  rmSync(building, { recursive: true, force: true });
+  mkdirSync(path.dirname(building), { recursive: true });
+  const db = await PGlite.create({ dataDir: building });
+  await db.close();
+  try {
+    renameSync(building, cache);
+  } catch {
+    rmSync(building, { recursive: true, force: true }); // another run made it first
+  }
+  return cache;
+}

@@ -1,0 +1,112 @@
+/**
+ * Proven downs (issue 8): every down sluice computes is run on a scratch database before it is
+ * written. The example history is rewritten the way older drizzle-kit versions and real teams wrote
+ * theirs (DO-block enums, IF NOT EXISTS, an extension, a data statement, a hand-made table), adopted
+ * with `make migrate-downs` under a non-public schema, and the result is checked by running it
+ * through the engine: each verified down restores the previous schema, public stays empty.
+ */
+import { readFileSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { downgrade, upgrade, writeMissingDowns } from '../../src/index.js';
+import { makeProject, pgDescribe, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
+
+const PG = 'drizzle/postgresql';
+
+function rewriteHistory(dir: string): void {
+  const f = (tag: string) => path.join(dir, PG, `${tag}.sql`);
+  // drizzle-kit 0.2x wrote enums and foreign keys in DO blocks, tables with IF NOT EXISTS
+  const up2 = readFileSync(f('0002_add_sessions_and_roles'), 'utf8')
+    .replace(`CREATE TYPE "public"."role" AS ENUM('member', 'admin');`, () => `DO $$ BEGIN\n CREATE TYPE "public"."role" AS ENUM('member', 'admin');\nEXCEPTION\n WHEN duplicate_object THEN null;\nEND $$;`)
+    .replace('CREATE TABLE "sessions"', 'CREATE TABLE IF NOT EXISTS "sessions"')
+    .replace(
+      /ALTER TABLE "sessions" ADD CONSTRAINT (.*);$/m,
+      (_m, rest) => `DO $$ BEGIN\n ALTER TABLE "sessions" ADD CONSTRAINT ${rest};\nEXCEPTION\n WHEN duplicate_object THEN null;\nEND $$;`,
+    );
+  writeFileSync(f('0002_add_sessions_and_roles'), up2);
+  // a data statement and an extension beside the schema change; then a table made by hand
+  const up3 = readFileSync(f('0003_add_phone_to_users'), 'utf8');
+  writeFileSync(f('0003_add_phone_to_users'), `CREATE EXTENSION IF NOT EXISTS pgcrypto;--> statement-breakpoint\n${up3.trimEnd()}--> statement-breakpoint\nUPDATE "users" SET "phone" = '' WHERE "phone" IS NULL;`);
+  for (const d of readdirSync(path.join(dir, PG))) if (d.endsWith('.down.sql')) rmSync(path.join(dir, PG, d));
+}
+
+pgDescribe('proven downs on PostgreSQL', () => {
+  it('an old-style history is adopted with every down verified by running it, under a non-public schema; public stays empty', async () => {
+    const dir = makeProject();
+    rewriteHistory(dir);
+    const schema = uniqueSchema('tenant');
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: schema, SLUICE_CHECK_DATABASE_URL: pgUrl() };
+    const adopted = await writeMissingDowns({ cwd: dir, env });
+    const pg = adopted.written.filter((w) => w.dialect === 'postgresql');
+    expect(pg.map((w) => [w.revision, w.verified, w.manualReason ?? null])).toEqual([
+      ['0000_init', true, null],
+      ['0001_add_audits', true, null],
+      ['0002_add_sessions_and_roles', true, null],
+      ['0003_add_phone_to_users', true, null],
+    ]);
+    const down3 = readFileSync(path.join(dir, PG, '0003_add_phone_to_users.down.sql'), 'utf8');
+    // the DO-block enum and foreign key, IF NOT EXISTS: the same schema as the snapshot describes
+    const down2 = readFileSync(path.join(dir, PG, '0002_add_sessions_and_roles.down.sql'), 'utf8');
+    expect(down2).toMatch(/^-- sluice:verified by running it on a scratch database: the up builds what its snapshot describes; rows kept in the \d+ table\(s\) it keeps/m);
+    expect(down3).toMatch(/^-- sluice:verified by running it on a scratch database: rows kept in the 4 table\(s\) it keeps \(a synthetic row in 4 of 4\); the down restores the previous schema; the up applies again$/m);
+    expect(down3).toMatch(/-- note: the up does more than its snapshot describes .*extension pgcrypto/);
+    expect(down3).toMatch(/DROP EXTENSION IF EXISTS "pgcrypto";/);
+    expect(down3).toMatch(/-- WARNING: the up changes rows \(1 statement\(s\), first: UPDATE "users"/);
+    // what the verification claims, checked through the engine: head, each down, head again
+    const o = { cwd: dir, env: { ...env, SLUICE_NO_BACKUP: '1' } };
+    const snapshot = async () => (await sql<{ t: string }>(dir, env, `SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema])).map((r) => r.t);
+    const ext = async () => (await sql<{ n: number }>(dir, env, `SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'pgcrypto'`))[0]!.n;
+    await upgrade(o);
+    const head = await snapshot();
+    expect(head).toContain('sessions');
+    expect(await ext()).toBe(1);
+    await downgrade(o);
+    expect(await ext()).toBe(0);
+    await downgrade({ ...o, revision: 'base' });
+    expect(await snapshot()).toEqual(['sluice_version']);
+    await upgrade(o);
+    expect(await snapshot()).toEqual(head);
+    const publicTables = await sql<{ n: number }>(dir, env, `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'`);
+    expect(publicTables[0]!.n).toBe(0);
+  });
+
+  it('a hand-made table no inverse undoes is flagged with the exact difference, and migrate-down refuses it', async () => {
+    const dir = makeProject();
+    const up = path.join(dir, PG, '0003_add_phone_to_users.sql');
+    writeFileSync(up, `${readFileSync(up, 'utf8').trimEnd()}--> statement-breakpoint\nCREATE TABLE "hand_made" ("id" integer);`);
+    rmSync(path.join(dir, PG, '0003_add_phone_to_users.down.sql'));
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('flag'), SLUICE_CHECK_DATABASE_URL: pgUrl() };
+    const r = runMake(dir, ['migrate-downs'], env);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/flagged +drizzle\/postgresql\/0003_add_phone_to_users\.down\.sql .*verification failed: the down leaves the schema different/);
+    const down = readFileSync(path.join(dir, PG, '0003_add_phone_to_users.down.sql'), 'utf8');
+    expect(down).toMatch(/^-- difference: \+ table hand_made$/m);
+    expect(down).toMatch(/^-- sluice:manual-down-required verification failed:/m);
+    expect(runMake(dir, ['migrate-up'], env).status).toBe(0);
+    const refused = runCli(dir, ['down'], env);
+    expect(refused.status, refused.stderr).toBe(6);
+    expect(refused.stderr).toMatch(/0003_add_phone_to_users needs a hand-written down/);
+  });
+
+  it('without SLUICE_CHECK_DATABASE_URL, PostgreSQL downs are verified on the embedded engine (PGlite), no server needed', async () => {
+    const dir = makeProject();
+    for (const d of readdirSync(path.join(dir, PG))) if (d.endsWith('.down.sql')) rmSync(path.join(dir, PG, d));
+    const r = runMake(dir, ['migrate-downs'], { SLUICE_CHECK_DATABASE_URL: '' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/postgresql: verified on PGlite \(embedded PostgreSQL 18/);
+    expect(r.stdout).toMatch(/4 down file\(s\) written|8 down file\(s\) written \(8 verified, 0 flagged/);
+  });
+});
+
+describe('db-test proves the downs as written, with rows', () => {
+  it('a down that deletes rows of a table it keeps fails db-test, naming the revision and the table', () => {
+    const dir = makeProject();
+    const down = path.join(dir, 'drizzle/sqlite/0003_add_phone_to_users.down.sql');
+    writeFileSync(down, readFileSync(down, 'utf8').replace('ALTER TABLE', 'DELETE FROM `users`;\n--> statement-breakpoint\nALTER TABLE'));
+    const r = runCli(dir, ['check']);
+    expect(r.status, r.stdout + r.stderr).not.toBe(0);
+    expect(r.stdout).toMatch(/sqlite: every down proven, rows kept/);
+    expect(r.stdout).toMatch(/0003_add_phone_to_users \(drizzle\/sqlite\/0003_add_phone_to_users\.down\.sql\): the down loses rows in tables it keeps[\s\S]*rows lost in users: 1 before the down, 0 after/);
+    expect(r.stdout).toMatch(/ok +postgresql: every down proven, rows kept/);
+  });
+});
