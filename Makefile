@@ -33,7 +33,7 @@ BUILT := dist/.built
 SOURCES := $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json
 
 .PHONY: help deps build migrate-create migrate-downs migrate-up migrate-down migrate-stamp migrate-history \
-	migrate-status migrate-show migrate-sql migrate-heads migrate-merge migrate-check migrate-lint migrate-reset db-up db-down db-connect db-test test bench clean
+	migrate-status migrate-show migrate-sql migrate-heads migrate-merge migrate-check migrate-lint migrate-reset db-up db-down db-connect db-test test bench corpus clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -121,6 +121,9 @@ test: deps ## the whole test suite (starts its own PostgreSQL)
 
 bench: deps ## the benchmark (bench/README.md)
 	@npm run -s bench
+
+corpus: deps ## sluice on real drizzle-kit histories kept outside the repo (SLUICE_CORPUS=<folder>; bench/README.md)
+	@node bench/corpus.mjs
 
 clean: ## remove build output
 	rm -rf dist

@@ -205,7 +205,11 @@ async function main() {
     const kit = path.join(REPO, 'node_modules', 'drizzle-kit', 'bin.cjs');
     const both = path.join(REPO, 'bench', 'kit-both.mjs');
     measure('both', 4, 'create', [
-      { tool: 'sluice', prepare: reset, cmd: () => [process.execPath, [CLI, 'create', '-m', 'bench column'], { cwd: app, env: nodeEnv }] },
+      // The default verifies each new down on a scratch database: SQLite in a temp file, PostgreSQL on
+      // PGlite (no server); the issue-8 budget is the difference with SLUICE_VERIFY=off.
+      { tool: 'sluice', prepare: reset, cmd: () => [process.execPath, [CLI, 'create', '-m', 'bench column'], { cwd: app, env: { ...nodeEnv, SLUICE_CHECK_DATABASE_URL: '' } }] },
+      { tool: 'sluice, verified on the server', prepare: reset, cmd: () => [process.execPath, [CLI, 'create', '-m', 'bench column'], { cwd: app, env: { ...nodeEnv, SLUICE_CHECK_DATABASE_URL: url } }] },
+      { tool: 'sluice, SLUICE_VERIFY=off', prepare: reset, cmd: () => [process.execPath, [CLI, 'create', '-m', 'bench column'], { cwd: app, env: { ...nodeEnv, SLUICE_VERIFY: 'off' } }] },
       { tool: 'drizzle-kit', prepare: reset, cmd: () => [process.execPath, [both, kit], { cwd: app, env: nodeEnv }] },
     ]);
   } finally {

@@ -13,6 +13,7 @@ import { composeDown, type RenderedDown } from './commands/create.js';
 import { describeCause } from './errors.js';
 import { inversesFor } from './inverse.js';
 import { proveDowns, type Proof, type ProveResult } from './prove.js';
+import { quoteIdent } from './sql.js';
 import { loadParser, parseSql } from './sqlparse.js';
 import { readUp, type RevisionFile } from './source.js';
 
@@ -47,14 +48,25 @@ export function dataStatements(upSql: string, dialect: DialectName): string[] {
     .map((s) => s.text.split('\n')[0]!.replace(/\s+/g, ' ').slice(0, 100));
 }
 
-export async function verifyDowns(downs: RenderedDown[], o: VerifyDownsOptions): Promise<VerifyDownsResult> {
+/** A down still being computed: verification starts on the first one while the rest are rendered. */
+export interface PendingDown {
+  rev: RevisionFile;
+  empty: boolean;
+  rendered: Promise<RenderedDown>;
+}
+
+export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: VerifyDownsOptions): Promise<VerifyDownsResult> {
   const started = performance.now();
-  const todo = downs.filter((d) => !d.empty);
-  if (!todo.length) return { downs, ms: 0 };
+  const pending: PendingDown[] = list.map((d) => ('rendered' in d ? d : { rev: d.rev, empty: d.empty, rendered: Promise.resolve(d) }));
+  for (const p of pending) p.rendered.catch(() => {}); // awaited below, in order; no unhandled rejection meanwhile
+  const all = () => Promise.all(pending.map((p) => p.rendered));
+  const todo = pending.filter((d) => !d.empty);
+  if (!todo.length) return { downs: await all(), ms: 0 };
   await loadParser(o.dialect);
   const notRun = o.notRun ?? ((o.env.SLUICE_VERIFY ?? '').toLowerCase() === 'off' ? 'SLUICE_VERIFY=off' : undefined);
-  if (notRun) return { downs: downs.map((d) => (d.empty ? d : annotate(d, o, undefined, notRun))), skipped: notRun, ms: 0 };
-  const byId = new Map(todo.map((d) => [d.rev.id, d]));
+  if (notRun) return { downs: (await all()).map((d) => (d.empty ? d : annotate(d, o, undefined, notRun))), skipped: notRun, ms: 0 };
+  const byId = new Map<string, RenderedDown>();
+  for (const p of todo) void p.rendered.then((d) => byId.set(d.rev.id, d), () => {});
   const repairs = new Map<string, RenderedDown['statements']>();
   let proved: ProveResult;
   try {
@@ -63,7 +75,7 @@ export async function verifyDowns(downs: RenderedDown[], o: VerifyDownsOptions):
       dialect: o.dialect,
       dir: o.dir,
       revisions: o.revisions,
-      downs: new Map(todo.map((d) => [d.rev.id, d.text])),
+      downs: new Map(todo.map((d) => [d.rev.id, d.rendered.then((r) => r.text)])),
       checkUp: o.checkUp,
       env: o.env,
       repair:
@@ -76,10 +88,11 @@ export async function verifyDowns(downs: RenderedDown[], o: VerifyDownsOptions):
           : undefined,
     });
   } catch (err) {
+    const downs = await all(); // a down that could not be computed (a corrupt snapshot) is that error, not this one
     const why = `no scratch database (${describeCause(err)})`;
     return { downs: downs.map((d) => (d.empty ? d : annotate(d, o, undefined, why))), skipped: why, ms: Math.round(performance.now() - started) };
   }
-  const out = downs.map((d) => {
+  const out = (await all()).map((d) => {
     if (d.empty) return d;
     const repaired = proved.repaired.get(d.rev.id);
     const base = repaired !== undefined ? { ...d, statements: repairs.get(d.rev.id)! } : d;
@@ -94,11 +107,31 @@ export async function verifyDowns(downs: RenderedDown[], o: VerifyDownsOptions):
 function repairWithInverses(d: RenderedDown, differences: string[]): RenderedDown['statements'] | undefined {
   const up = parseSql(readUp(d.rev), 'postgresql').statements.map((s) => s.text);
   const inverses = inversesFor(up, differences);
-  if (!inverses.length) return undefined;
+  const renames = constraintRenames(differences);
+  if (!inverses.length && !renames.length) return undefined;
   const stmt = (i: (typeof inverses)[number]) => ({ sql: `-- sluice: inverse of the up's "${i.of.replace(/\s+/g, ' ')}" (not in the snapshots)\n${i.sql};` });
   const before = inverses.filter((i) => i.when === 'before').reverse().map(stmt);
   const after = inverses.filter((i) => i.when === 'after').reverse().map(stmt);
-  return [...before, ...d.statements, ...after];
+  return [...before, ...d.statements, ...after, ...renames];
+}
+
+/**
+ * A constraint the down re-creates under PostgreSQL's implicit name (`<table>_pkey`) where the
+ * previous revision had another (drizzle-kit's snapshots do not record implicit names, e.g. of a table
+ * created under an earlier name): renamed back, when the definition is the same.
+ */
+function constraintRenames(differences: string[]): RenderedDown['statements'] {
+  const parse = (sign: string) =>
+    differences.flatMap((l) => {
+      const m = new RegExp(`^\\${sign} constraint ([^ .]+)\\.([^ ]+) (.+)$`).exec(l);
+      return m ? [{ table: m[1]!, name: m[2]!, def: m[3]! }] : [];
+    });
+  const expected = parse('-');
+  const found = parse('+');
+  return expected.flatMap((e) => {
+    const f = found.find((x) => x.table === e.table && x.def === e.def && x.name !== e.name);
+    return f ? [{ sql: `-- sluice: the previous revision's name of this constraint (not in the snapshots)\nALTER TABLE ${quoteIdent(e.table)} RENAME CONSTRAINT ${quoteIdent(f.name)} TO ${quoteIdent(e.name)};` }] : [];
+  });
 }
 
 /** The down's header says what was proven, or why it must be written by hand. */

@@ -44,8 +44,8 @@ export interface ProveOptions {
   /** The history's folder and revisions, in order. */
   dir: string;
   revisions: RevisionFile[];
-  /** Revision id → down text to prove. Other revisions are only applied. */
-  downs: Map<string, string>;
+  /** Revision id → down text to prove (or its promise, while it is still being computed). Other revisions are only applied. */
+  downs: Map<string, string | Promise<string>>;
   /** Compare each proven revision's up with its snapshot (adopted or edited histories). */
   checkUp: boolean;
   env: Record<string, string | undefined>;
@@ -137,7 +137,7 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
           modelStopped = `the ups were not compared with their snapshots from ${rev.id} on: drizzle-kit's diff of the snapshots does not apply (${describeCause(err).split('\n')[0]})`;
         }
       }
-      const down = o.downs.get(rev.id);
+      const down = await o.downs.get(rev.id);
       if (down !== undefined) {
         let proof = await timed('round trip', () => roundTrip(o, real!, schema, rev, down, state, stateN, upDifferences, modelOk));
         if (!proof.verified && o.repair && proof.differences.length) {

@@ -7,7 +7,7 @@ import { resolveEnv, type CommandOptions } from '../context.js';
 import { messageFromTag, readDown, readHistory, readUp, writeNewFile } from '../source.js';
 import { isOnlyComments } from '../sql.js';
 import { renderDownFor, type CreatedRevision, type RenderedDown } from './create.js';
-import { verifyDowns } from '../downproof.js';
+import { verifyDowns, type PendingDown } from '../downproof.js';
 
 export interface DownsResult {
   written: CreatedRevision[];
@@ -24,7 +24,8 @@ export async function writeMissingDowns(options: CommandOptions = {}): Promise<D
   const verifying = (env.SLUICE_VERIFY ?? '').toLowerCase() !== 'off';
   for (const [dialect, h] of Object.entries(project.histories) as [DialectName, HistoryConfig][]) {
     const revs = readHistory(h.out).revisions;
-    const mine: RenderedDown[] = [];
+    const mine: PendingDown[] = [];
+    let chain: Promise<unknown> = Promise.resolve();
     for (const rev of revs) {
       if (readDown(rev) !== null) {
         result.kept.push({ dialect, revision: rev.id });
@@ -32,13 +33,16 @@ export async function writeMissingDowns(options: CommandOptions = {}): Promise<D
       }
       const empty = isOnlyComments(readUp(rev));
       // Running it decides (below); the text comparison of the up with its snapshots only when it cannot run.
-      mine.push(await renderDownFor(root, dialect, h.out, rev, revs[rev.index - 1], messageFromTag(rev.id), empty, verifying));
+      // Computed one after another while the verification below already runs the first ones.
+      const rendered = chain.then(() => renderDownFor(root, dialect, h.out, rev, revs[rev.index - 1], messageFromTag(rev.id), empty, verifying));
+      chain = rendered.catch(() => {});
+      mine.push({ rev, empty, rendered });
     }
     // Proven by running the history's real ups and these downs on a scratch database (downproof.ts).
     let proved = await verifyDowns(mine, { root, dialect, dir: h.out, revisions: revs, env, checkUp: true });
     if (proved.skipped && verifying) {
       const checked = [];
-      for (const d of mine) checked.push(d.empty ? d : await renderDownFor(root, dialect, h.out, d.rev, d.prev, messageFromTag(d.rev.id), false, false));
+      for (const d of proved.downs) checked.push(d.empty ? d : await renderDownFor(root, dialect, h.out, d.rev, d.prev, messageFromTag(d.rev.id), false, false));
       proved = { ...proved, downs: (await verifyDowns(checked, { root, dialect, dir: h.out, revisions: revs, env, checkUp: true, notRun: proved.skipped })).downs };
     }
     if (mine.length) result.verification.push({ dialect, engine: proved.engine, skipped: proved.skipped, ms: proved.ms });

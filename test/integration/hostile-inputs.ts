@@ -162,11 +162,18 @@ const ENV_CASES: Case[] = [
     expect: { exit: 0, watchArgv: /^psql$/ },
   },
   {
-    name: 'pg_dump (db-test) gets the password through its environment, never its argv',
+    name: 'db-test, and pg_dump (migrate-check), get the password through their environment, never an argv',
     category: 'env',
     dialect: 'postgresql',
     start: 'none',
-    run: (ctx) => ctx.cli(['check'], { env: { SLUICE_CONFIG: undefined, DATABASE_URL: undefined, DATABASE_SCHEMA: undefined, SLUICE_CHECK_DATABASE_URL: pwUrl() } }),
+    run: async (ctx) => {
+      const live = { SLUICE_CONFIG: undefined, DATABASE_URL: pwUrl(), DATABASE_SCHEMA: `hostile_pw_${process.pid}_${Date.now() % 100000}`, SLUICE_CHECK_DATABASE_URL: pwUrl() };
+      return [
+        await ctx.cli(['check'], { env: { SLUICE_CONFIG: undefined, DATABASE_URL: undefined, DATABASE_SCHEMA: undefined, SLUICE_CHECK_DATABASE_URL: pwUrl() } }),
+        await ctx.cli(['up'], { env: live }),
+        await ctx.cli(['verify'], { env: live }), // its drift finding reads both schemas with pg_dump
+      ];
+    },
     expect: { exit: 0, watchArgv: /^pg_dump$/, after: (_ctx, [r], expect) => expect(r!.stdout).toMatch(/postgresql \(4 revisions\): \d+ passed, 0 failed/) },
   },
   envCase('sqlite', 'file: naming no file', { DATABASE_URL: 'file:' }, 2, /DATABASE_URL names no SQLite file/),

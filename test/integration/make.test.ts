@@ -109,8 +109,8 @@ pgDescribe('make targets on PostgreSQL with DATABASE_SCHEMA', () => {
 
   it('db-test passes on both dialects', () => {
     const out = ok(runMake(dir, ['db-test'], { SLUICE_CHECK_DATABASE_URL: pgUrl() }));
-    expect(out).toMatch(/sqlite \(5 revisions\): 13 passed, 0 failed/);
-    expect(out).toMatch(/postgresql \(5 revisions\): 13 passed, 0 failed/);
+    expect(out).toMatch(/sqlite \(5 revisions\): 14 passed, 0 failed/);
+    expect(out).toMatch(/postgresql \(5 revisions\): 14 passed, 0 failed/);
   });
 });
 
@@ -148,13 +148,13 @@ pgDescribe('make migrate-downs adopts a drizzle-kit history it did not create', 
     }
     writeFileSync(path.join(folders[0]!, '0003_add_phone_to_users.down.sql'), '-- hand-written\nALTER TABLE `users` DROP COLUMN `phone`;\n');
     const out = ok(runMake(dir, ['migrate-downs']));
-    expect(out).toMatch(/6 down file\(s\) written, 2 existing kept/);
+    expect(out).toMatch(/6 down file\(s\) written \(6 verified, 0 flagged for a hand\), 2 existing kept/);
     for (const [file, text] of expected) {
       if (file.endsWith(path.join('sqlite', '0003_add_phone_to_users.down.sql'))) expect(readFileSync(file, 'utf8')).toMatch(/^-- hand-written/);
       else expect(readFileSync(file, 'utf8')).toBe(text);
     }
     const check = ok(runMake(dir, ['db-test'], { SLUICE_CHECK_DATABASE_URL: pgUrl() }));
-    expect(check).toMatch(/sqlite \(4 revisions\): 11 passed, 0 failed/);
-    expect(check).toMatch(/postgresql \(4 revisions\): 11 passed, 0 failed/);
+    expect(check).toMatch(/sqlite \(4 revisions\): 12 passed, 0 failed/);
+    expect(check).toMatch(/postgresql \(4 revisions\): 12 passed, 0 failed/);
   });
 });

@@ -4,7 +4,7 @@
  * A role with a password full of URL-special characters is created in the suite's PostgreSQL and a
  * scram-sha-256 pg_hba line is put before the cluster's trust lines for it (as reliability.test.ts'
  * "a wrong password" does), so a child that did not get the password could not connect. While
- * `check` (db-test: pg_dump) and `db connect` (psql) run, a separate process reads every
+ * `check` (db-test), `verify` (migrate-check: pg_dump) and `db connect` (psql) run, a separate process reads every
  * /proc/<pid>/cmdline in a loop and records any that holds the password's marker.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -112,26 +112,34 @@ pgDescribe('passwords: never on a child argv, never printed', () => {
     expectNoPassword(r, 'status with a wrong password');
   });
 
-  it('db-test (check): pg_dump gets the password through its environment, never its argv', async () => {
+  it('db-test (check) and migrate-check (pg_dump): the password goes through the environment, never an argv', async () => {
     const watch = await watchArgv();
-    const r = await new Promise<Ran>((resolve) => {
-      // asynchronous, so the watcher and the check run side by side
-      const child = spawn(process.execPath, [path.join(dir, 'dist', 'cli.js'), 'check'], {
-        cwd: dir,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', SLUICE_CHECK_DATABASE_URL: roleUrl('userinfo') },
+    // asynchronous, so the watcher and the commands run side by side
+    const cli = (args: string[], extra: Record<string, string> = {}) =>
+      new Promise<Ran>((resolve) => {
+        const child = spawn(process.execPath, [path.join(dir, 'dist', 'cli.js'), ...args], {
+          cwd: dir,
+          env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', SLUICE_CHECK_DATABASE_URL: roleUrl('userinfo'), ...extra },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
       });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
-    });
+    const r = await cli(['check']);
+    // migrate-check's drift finding reads the live schema and a scratch one with pg_dump
+    const live = { DATABASE_URL: roleUrl('userinfo'), DATABASE_SCHEMA: uniqueSchema('drift') };
+    const up = await cli(['up'], live);
+    const verify = await cli(['verify'], live);
     const { leaks, seen } = await watch.stop();
     expect(leaks, 'processes whose argv holds the password').toEqual([]);
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/postgresql \(\d+ revisions\): \d+ passed, 0 failed/);
+    expect(up.status, up.stderr).toBe(0);
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0);
     expect(seen.some((l) => /pg_dump/.test(l)), `the watcher saw no pg_dump: ${seen.join('\n')}`).toBe(true);
-    expectNoPassword(r, 'check');
+    for (const [name, ran] of [['check', r], ['up', up], ['verify', verify]] as const) expectNoPassword(ran, name);
   });
 
   for (const where of ['userinfo', 'query'] as const) {
