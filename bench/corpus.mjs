@@ -113,6 +113,14 @@ async function runOne(h) {
     await sluice.upgrade({ cwd: root, env });
     const again = schemaDiff(states.at(-1), await schemaOf(env, root));
     if (again.length) row.notes.push(`head again differs: ${again.slice(0, 3).join(' | ')}`);
+    // make db-test on the history (its models check is meaningless here: the corpus has no models)
+    if (process.env.CORPUS_DBTEST !== '0') {
+      const t1 = performance.now();
+      const checked = await sluice.check({ cwd: root, env });
+      row.dbTestMs = Math.round(performance.now() - t1);
+      const own = checked.dialects.find((d) => d.dialect === dialect);
+      row.dbTestFailed = (own?.checks ?? []).filter((c) => !c.ok && c.name !== 'models match the history').map((c) => c.name);
+    }
   } catch (err) {
     row.error = String(err?.message ?? err).split('\n')[0].slice(0, 300);
   } finally {
@@ -133,7 +141,7 @@ try {
     rows.push(row);
     const pct = row.revisions ? ((100 * row.verified) / row.revisions).toFixed(1) : '-';
     console.log(
-      `${row.name.padEnd(24)} ${row.dialect.padEnd(10)} ${String(row.revisions).padStart(4)} rev  verified ${pct.padStart(5)}%  flagged ${row.flagged}  silently wrong ${row.silentlyWrong}  downs ${(row.downsMs / 1000).toFixed(1)} s  head->base->head ${row.headBaseHead ?? '-'}${row.publicEmpty === false ? '  PUBLIC NOT EMPTY' : ''}${row.error ? `  ERROR ${row.error}` : ''}`,
+      `${row.name.padEnd(24)} ${row.dialect.padEnd(10)} ${String(row.revisions).padStart(4)} rev  verified ${pct.padStart(5)}%  flagged ${row.flagged}  silently wrong ${row.silentlyWrong}  downs ${(row.downsMs / 1000).toFixed(1)} s  db-test ${row.dbTestMs !== undefined ? `${(row.dbTestMs / 1000).toFixed(1)} s${row.dbTestFailed.length ? ` (failed: ${row.dbTestFailed.length})` : ''}` : '-'}  head->base->head ${row.headBaseHead ?? '-'}${row.publicEmpty === false ? '  PUBLIC NOT EMPTY' : ''}${row.error ? `  ERROR ${row.error}` : ''}`,
     );
     for (const [k, v] of Object.entries(row.reasons)) console.log(`    flagged ${v.length}: ${k} (${v.slice(0, 3).join(', ')}${v.length > 3 ? ', …' : ''})`);
     for (const n of row.notes.slice(0, 5)) console.log(`    ${n}`);

@@ -48,6 +48,12 @@ export function dataStatements(upSql: string, dialect: DialectName): string[] {
     .map((s) => s.text.split('\n')[0]!.replace(/\s+/g, ' ').slice(0, 100));
 }
 
+/** The promise, with its rejection marked as handled: it is awaited later, in order (no unhandled-rejection exit meanwhile). */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
 /** A down still being computed: verification starts on the first one while the rest are rendered. */
 export interface PendingDown {
   rev: RevisionFile;
@@ -58,7 +64,7 @@ export interface PendingDown {
 export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: VerifyDownsOptions): Promise<VerifyDownsResult> {
   const started = performance.now();
   const pending: PendingDown[] = list.map((d) => ('rendered' in d ? d : { rev: d.rev, empty: d.empty, rendered: Promise.resolve(d) }));
-  for (const p of pending) p.rendered.catch(() => {}); // awaited below, in order; no unhandled rejection meanwhile
+  for (const p of pending) handled(p.rendered);
   const all = () => Promise.all(pending.map((p) => p.rendered));
   const todo = pending.filter((d) => !d.empty);
   if (!todo.length) return { downs: await all(), ms: 0 };
@@ -75,7 +81,7 @@ export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: Verif
       dialect: o.dialect,
       dir: o.dir,
       revisions: o.revisions,
-      downs: new Map(todo.map((d) => [d.rev.id, d.rendered.then((r) => r.text)])),
+      downs: new Map(todo.map((d) => [d.rev.id, handled(d.rendered.then((r) => r.text))])),
       checkUp: o.checkUp,
       env: o.env,
       repair:
