@@ -92,7 +92,8 @@ export async function computeDown(
   const reverse = [...back.map((r) => renameSql(r, dialect)), ...(await diffSnapshots(root, dialect, applyRenames(current, back, dialect), previous))];
   // An up drizzle-kit has just generated matches its snapshots by construction: only adopted or
   // edited histories need the (costly) forward diff.
-  if (options.checkUp === false) return { statements: refineDown(dialect, reverse) };
+  const refined = (list: string[]) => (dialect === 'sqlite' ? childrenDroppedFirst(refineDown(dialect, list), current, previous) : refineDown(dialect, list));
+  if (options.checkUp === false) return { statements: refined(reverse) };
   const forward = [...renames.map((r) => renameSql(r, dialect)), ...(await diffSnapshots(root, dialect, applyRenames(previous, renames, dialect), current))];
   const pk = (list: string[]) => (dialect === 'postgresql' ? resolvePrimaryKeyDrops(list) : list);
   const { extra, missing } = compareStatements(pk(up), pk(forward));
@@ -101,7 +102,38 @@ export async function computeDown(
     : missing.length
       ? `the up lacks SQL that the snapshots describe (${missing.length} statement(s), first: ${missing[0]!.slice(0, 80)}); it was edited by hand: check the down`
       : undefined;
-  return { statements: refineDown(dialect, reverse), manualReason };
+  return { statements: refined(reverse), manualReason };
+}
+
+/**
+ * SQLite: drizzle-kit drops tables in name order. With foreign keys on, DROP TABLE deletes the rows
+ * first, and that delete cascades into child tables, which fails ("no such table") when a child's
+ * other parent was dropped before. The tables the down drops (in `current`, not in `previous`) are
+ * dropped children first. The statements are recognised as exactly the text drizzle-kit writes for
+ * a table this diff drops (`DROP TABLE \`name\`;`), nothing else is touched.
+ */
+export function childrenDroppedFirst(statements: DownStatement[], current: Snapshot, previous: Snapshot): DownStatement[] {
+  const kept = new Set(Object.values(previous.tables ?? {}).map((t: any) => t.name as string));
+  const dropped = (Object.values(current.tables ?? {}) as Snapshot[]).filter((t) => !kept.has(t.name));
+  if (dropped.length < 2) return statements;
+  const names = new Set(dropped.map((t) => t.name as string));
+  const parents = new Map(dropped.map((t) => [t.name as string, (Object.values(t.foreignKeys ?? {}) as unknown[]).map((fk) => (typeof fk === 'string' ? fk.split(';')[2] : (fk as Snapshot).tableTo) as string).filter((p) => names.has(p) && p !== t.name)]));
+  // children before parents: a table goes after every table that references it
+  const order: string[] = [];
+  const seen = new Set<string>();
+  const visit = (t: string) => {
+    if (seen.has(t)) return;
+    seen.add(t);
+    for (const [child, ps] of parents) if (ps.includes(t)) visit(child);
+    order.push(t);
+  };
+  [...names].sort().forEach(visit);
+  const textOf = new Map(order.map((t) => [`DROP TABLE \`${t}\`;`, t]));
+  const slots = statements.map((s, i) => (textOf.has(s.sql.trim()) ? i : -1)).filter((i) => i >= 0);
+  const moved = slots.map((i) => statements[i]!).sort((a, b) => order.indexOf(textOf.get(a.sql.trim())!) - order.indexOf(textOf.get(b.sql.trim())!));
+  const out = [...statements];
+  slots.forEach((slot, k) => (out[slot] = moved[k]!));
+  return out;
 }
 
 /**

@@ -150,7 +150,7 @@ function annotate(d: RenderedDown, o: VerifyDownsOptions, proof: Proof | undefin
     lines.push(`-- sluice:verified by running it on a scratch database: ${proof.checked.join('; ')}`);
     for (const n of proof.notes) lines.push(`-- note: ${n}`);
   } else if (proof) {
-    manualReason = `verification failed: ${proof.reason}`;
+    manualReason = `${d.result.manualReason && !d.statements.length ? `${d.result.manualReason}; ` : ''}verification failed: ${proof.reason}`;
     for (const n of proof.notes) lines.push(`-- note: ${n}`);
     const shown = proof.differences.slice(0, MAX_DIFF_LINES);
     for (const diff of shown) lines.push(`-- difference: ${diff}`);

@@ -177,7 +177,13 @@ export async function renderDownFor(
     const current = readSnapshot(out, rev);
     const previous = prev ? readSnapshot(out, prev) : await emptySnapshot(root, dialect);
     const up = readUp(rev);
-    ({ statements, manualReason } = await computeDown(root, dialect, current, previous, up, { checkUp: !freshlyGenerated }));
+    try {
+      ({ statements, manualReason } = await computeDown(root, dialect, current, previous, up, { checkUp: !freshlyGenerated }));
+    } catch (err) {
+      // drizzle-kit would have to ask (a rename it cannot tell from the snapshots): this one down is the human's.
+      if (!(err instanceof SluiceError) || !err.message.startsWith('drizzle-kit could not diff')) throw err;
+      manualReason = `${err.message.split('\n')[0]}; write this down by hand`;
+    }
     header.push(`-- sluice:up-checksum ${checksum(up)} (the up this down was made for; migrate-down refuses if the up changes)`);
   }
   if (manualReason) header.push(`-- sluice:manual-down-required ${manualReason}`, '-- When the statements below undo the up, delete the line above; until then migrate-down refuses this revision.');

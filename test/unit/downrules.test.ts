@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyRenames, compareStatements, refineDown, renamesIn, reverseRenames } from '../../src/downrules.js';
+import { childrenDroppedFirst } from '../../src/downgen.js';
 
 describe('renames', () => {
   it('reads table and column renames from drizzle-kit up SQL, ignoring SQLite rebuild renames', () => {
@@ -62,5 +63,35 @@ describe('compareStatements', () => {
     const r = compareStatements(['CREATE TABLE "a" (\n  "id" int\n);', '-- note\nUPDATE a SET id = 1;'], ['CREATE TABLE "a" ( "id" int );']);
     expect(r.extra).toEqual(['update a set id = 1']);
     expect(r.missing).toEqual([]);
+  });
+});
+
+describe('SQLite table drops', () => {
+  // tagsOnBookmarks references bookmarks and tags; bookmarks references user. Name order would drop
+  // bookmarks before tagsOnBookmarks, and SQLite's implicit DELETE would cascade into a table whose
+  // other parent is already gone ("no such table").
+  const table = (name: string, parents: string[]) => ({
+    name,
+    foreignKeys: Object.fromEntries(parents.map((p) => [`${name}_${p}_fk`, { tableFrom: name, tableTo: p }])),
+  });
+  const current = {
+    tables: {
+      bookmarks: table('bookmarks', ['user']),
+      tags: table('tags', []),
+      tagsOnBookmarks: table('tagsOnBookmarks', ['bookmarks', 'tags']),
+      user: table('user', []),
+      kept: table('kept', ['user']),
+    },
+  };
+  const previous = { tables: { kept: table('kept', []) } };
+  it('drops children before their parents, leaving other statements in place', () => {
+    const drops = ['bookmarks', 'tags', 'tagsOnBookmarks', 'user'].map((t) => ({ sql: `DROP TABLE \`${t}\`;` }));
+    const out = childrenDroppedFirst([{ sql: 'DROP INDEX `x`;' }, ...drops], current, previous).map((s) => s.sql);
+    expect(out[0]).toBe('DROP INDEX `x`;');
+    const at = (t: string) => out.indexOf(`DROP TABLE \`${t}\`;`);
+    expect(at('tagsOnBookmarks')).toBeLessThan(at('bookmarks'));
+    expect(at('tagsOnBookmarks')).toBeLessThan(at('tags'));
+    expect(at('bookmarks')).toBeLessThan(at('user'));
+    expect(out).toHaveLength(5);
   });
 });
