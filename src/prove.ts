@@ -109,22 +109,29 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
     const first = o.revisions.findIndex((r) => o.downs.has(r.id));
     const prefix = o.checkUp ? 0 : Math.max(0, first);
     if (prefix > 0) {
-      const steps = await Promise.all(o.revisions.slice(0, prefix).map((r) => step(o, r, 'up', undefined, schema)));
+      const steps: PreparedStep[] = [];
+      for (const r of o.revisions.slice(0, prefix)) {
+        const prepared = await step(o, r, 'up', undefined, schema).catch((err: unknown) => err as Error);
+        if (prepared instanceof Error) return stop(result, r.id, `sluice refuses its up: ${describeCause(prepared)}`);
+        steps.push(prepared);
+      }
       const failed = (await runSteps(real, store, steps)).find((s) => s.status === 'failed');
       if (failed) return stop(result, failed.revision, `its up fails on a scratch database: ${failed.error}`);
       state = await introspect(real, schema);
     }
     for (let i = prefix; i <= last; i++) {
       const rev = o.revisions[i]!;
-      const up = await timed('parse', () => step(o, rev, 'up', undefined, schema));
+      // An up sluice refuses to run (transaction control, unparseable SQL) ends what can be proven here.
+      const up = await timed('parse', () => step(o, rev, 'up', undefined, schema).catch((err: unknown) => err as Error));
+      if (up instanceof Error) return stop(result, rev.id, `sluice refuses its up: ${describeCause(up)}`);
       const ran = (await timed('up', () => runSteps(real!, store, [up])))[0]!;
       if (ran.status === 'failed') return stop(result, rev.id, `its up fails on a scratch database${i ? ` at ${o.revisions[i - 1]!.id}` : ''}: ${ran.error}`);
       const stateN = await timed('introspect', () => introspect(real!, schema));
       let upDifferences: string[] = [];
-      if (modelOk && model) {
-        const snap = snapshots[i];
+      const snap = snapshots[i];
+      if (modelOk && model && snap) {
         try {
-          if (!snap || !previousSnapshot) throw new Error(`the snapshot of ${rev.id} cannot be read`);
+          if (!previousSnapshot) throw new Error(`the snapshot of ${rev.id} cannot be read`);
           const diff = await timed('kit diff', () => diffSnapshots(o.root, o.dialect, previousSnapshot!, snap));
           // drizzle-kit leaves an unnamed primary key's drop commented out: the same fix as migrate-create's.
           await timed('model', async () => {
@@ -139,11 +146,11 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
       }
       const down = await o.downs.get(rev.id);
       if (down !== undefined) {
-        let proof = await timed('round trip', () => roundTrip(o, real!, schema, rev, down, state, stateN, upDifferences, modelOk));
+        let proof = await timed('round trip', () => roundTrip(o, real!, schema, rev, down, state, stateN, upDifferences, modelOk && !!snap));
         if (!proof.verified && o.repair && proof.differences.length) {
           const fixed = o.repair(rev, down, proof.differences);
           if (fixed !== undefined && fixed !== down) {
-            const second = await roundTrip(o, real, schema, rev, fixed, state, stateN, upDifferences, modelOk);
+            const second = await roundTrip(o, real, schema, rev, fixed, state, stateN, upDifferences, modelOk && !!snap);
             if (second.verified) {
               result.repaired.set(rev.id, fixed);
               proof = second;

@@ -10,7 +10,7 @@ import { loadProjectConfig, type DialectName, type HistoryConfig } from '../conf
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
 import { SluiceError, UsageError, ExitCode } from '../errors.js';
-import { readHistory, readSnapshot, readUp, rel, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
+import { readHistory, readSnapshot, readUp, rel, snapshotFile, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
 import { typeScriptTemplate } from '../tsrevision.js';
 import { verifyDowns } from '../downproof.js';
 import { BREAKPOINT, checksum } from '../sql.js';
@@ -173,7 +173,12 @@ export async function renderDownFor(
   ];
   let statements: { sql: string; warning?: string }[] = [];
   let manualReason: string | undefined;
-  if (!empty) {
+  if (!empty && !existsSync(snapshotFile(out, rev))) {
+    // A revision added without drizzle-kit (a hand-made file in the journal): nothing to compute from.
+    // Its down is empty and flagged; the verification clears it when the up changes no schema.
+    manualReason = `revision ${rev.id} has no snapshot (${rel(snapshotFile(out, rev))}), so sluice cannot compute its down; write it by hand`;
+    header.push(`-- sluice:up-checksum ${checksum(readUp(rev))} (the up this down was made for; migrate-down refuses if the up changes)`);
+  } else if (!empty) {
     const current = readSnapshot(out, rev);
     const previous = prev ? readSnapshot(out, prev) : await emptySnapshot(root, dialect);
     const up = readUp(rev);

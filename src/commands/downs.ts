@@ -4,7 +4,8 @@
  */
 import { loadProjectConfig, type DialectName, type HistoryConfig } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
-import { messageFromTag, readDown, readHistory, readUp, writeNewFile } from '../source.js';
+import { existsSync } from 'node:fs';
+import { messageFromTag, readDown, readHistory, readUp, snapshotFile, writeNewFile, type RevisionFile } from '../source.js';
 import { isOnlyComments } from '../sql.js';
 import { renderDownFor, type CreatedRevision, type RenderedDown } from './create.js';
 import { verifyDowns, type PendingDown } from '../downproof.js';
@@ -34,7 +35,7 @@ export async function writeMissingDowns(options: CommandOptions = {}): Promise<D
       const empty = isOnlyComments(readUp(rev));
       // Running it decides (below); the text comparison of the up with its snapshots only when it cannot run.
       // Computed one after another while the verification below already runs the first ones.
-      const rendered = chain.then(() => renderDownFor(root, dialect, h.out, rev, revs[rev.index - 1], messageFromTag(rev.id), empty, verifying));
+      const rendered = chain.then(() => renderDownFor(root, dialect, h.out, rev, withSnapshot(h.out, revs, rev.index - 1), messageFromTag(rev.id), empty, verifying));
       chain = rendered.catch(() => {});
       mine.push({ rev, empty, rendered });
     }
@@ -54,4 +55,14 @@ export async function writeMissingDowns(options: CommandOptions = {}): Promise<D
     result.written.push(p.result);
   }
   return result;
+}
+
+/**
+ * The revision a down goes back to, for its snapshot: the previous one, or the nearest earlier one that
+ * has a snapshot when revisions in between were added by hand without one (the verification then
+ * shows whether the down also undoes theirs).
+ */
+function withSnapshot(out: string, revs: RevisionFile[], index: number): RevisionFile | undefined {
+  for (let i = index; i >= 0; i--) if (existsSync(snapshotFile(out, revs[i]!))) return revs[i];
+  return index >= 0 ? revs[index] : undefined;
 }
