@@ -43,7 +43,13 @@ export interface VerifyDownsResult {
 
 /** The up's statements that change rows, not schema (a SQLite rebuild's copy into `__new_` is schema). */
 export function dataStatements(upSql: string, dialect: DialectName): string[] {
-  return parseSql(upSql, dialect)
+  let parsed;
+  try {
+    parsed = parseSql(upSql, dialect);
+  } catch {
+    return []; // an up that does not parse is refused when it runs (and its down is not verified)
+  }
+  return parsed
     .statements.filter((s) => DML.has(s.kind) && !/^INSERT\s+INTO\s+[`"]?__new_/i.test(s.text))
     .map((s) => s.text.split('\n')[0]!.replace(/\s+/g, ' ').slice(0, 100));
 }

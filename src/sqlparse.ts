@@ -86,7 +86,10 @@ function parsePostgres(text: string): ParsedSql {
   } catch (err) {
     const details = (err as { sqlDetails?: { cursorPosition?: number; message?: string } }).sqlDetails;
     const at = details?.cursorPosition ?? 0;
-    throw new SqlSyntaxError(lineAt(text, bytes.subarray(0, at).toString('utf8').length), details?.message ?? (err as Error).message);
+    const error = new SqlSyntaxError(lineAt(text, bytes.subarray(0, at).toString('utf8').length), details?.message ?? (err as Error).message);
+    // drizzle's migrator runs each breakpoint-separated part on its own, so a part may lack its
+    // semicolon (real histories do); read the parts the same way. A part that does not parse alone is the error.
+    return byBreakpoints(text, error, parsePostgres);
   }
   const statements: SqlStatement[] = [];
   for (const raw of result.stmts ?? []) {
@@ -230,6 +233,32 @@ function parseSqlite(text: string): ParsedSql {
  * one statement is refused as before; otherwise it is one statement, classified by its first keyword.
  */
 function parseSqliteByBreakpoints(text: string, error: SqlSyntaxError): ParsedSql {
+  return byBreakpoints(text, error, parseSqlite, (chunk, err) => {
+    const body = chunk.trim();
+    const verdict = sqliteCompiles(body);
+    if (verdict !== true) throw new SqlSyntaxError(err.line, `syntax error: ${verdict}`);
+    const first = /^\s*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*([A-Za-z]+)/.exec(chunk)?.[1]?.toUpperCase() ?? '';
+    return {
+      text: body.replace(/;\s*$/, ''),
+      line: lineAt(chunk, chunk.length - chunk.trimStart().length),
+      kind: 'sqlite_statement',
+      transactionControl: ['BEGIN', 'COMMIT', 'END', 'ROLLBACK', 'SAVEPOINT', 'RELEASE'].includes(first),
+      setsSearchPath: false,
+    };
+  });
+}
+
+/**
+ * A file read part by part between drizzle-kit's breakpoints, as drizzle's migrator splits it, after
+ * the whole file did not parse. A part that does not parse either is `error` (with its own line), unless
+ * `unparsed` accepts it as one statement.
+ */
+function byBreakpoints(
+  text: string,
+  error: SqlSyntaxError,
+  parse: (chunk: string) => ParsedSql,
+  unparsed?: (chunk: string, err: SqlSyntaxError) => SqlStatement,
+): ParsedSql {
   const marker = '--> statement-breakpoint';
   if (!text.includes(marker)) throw error;
   const out: ParsedSql = { statements: [], comments: [], commentLines: [] };
@@ -239,25 +268,18 @@ function parseSqliteByBreakpoints(text: string, error: SqlSyntaxError): ParsedSq
     offset += chunk.length + marker.length;
     let parsed: ParsedSql;
     try {
-      parsed = parseSqlite(chunk);
+      parsed = parse(chunk);
     } catch (err) {
-      const body = chunk.trim();
-      if (!body) continue;
-      const verdict = sqliteCompiles(body);
-      if (verdict !== true) throw new SqlSyntaxError(lineOffset + ((err as SqlSyntaxError).line ?? 1), `syntax error: ${verdict}`);
-      const first = /^\s*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*([A-Za-z]+)/.exec(chunk)?.[1]?.toUpperCase() ?? '';
-      out.statements.push({
-        text: body.replace(/;\s*$/, ''),
-        line: lineOffset + lineAt(chunk, chunk.length - chunk.trimStart().length),
-        kind: 'sqlite_statement',
-        transactionControl: ['BEGIN', 'COMMIT', 'END', 'ROLLBACK', 'SAVEPOINT', 'RELEASE'].includes(first),
-        setsSearchPath: false,
-      });
+      if (!(err instanceof SqlSyntaxError)) throw err;
+      if (!chunk.trim()) continue;
+      if (!unparsed) throw new SqlSyntaxError(lineOffset + err.line, err.message);
+      const st = unparsed(chunk, new SqlSyntaxError(lineOffset + err.line, err.message));
+      out.statements.push({ ...st, line: st.line + lineOffset });
       continue;
     }
     for (const st of parsed.statements) out.statements.push({ ...st, line: st.line + lineOffset });
     out.comments.push(...parsed.comments);
-    out.commentLines!.push(...(parsed.commentLines ?? []).map((l) => l + lineOffset));
+    out.commentLines.push(...parsed.commentLines.map((l) => l + lineOffset));
   }
   return out;
 }

@@ -90,3 +90,24 @@ describe('parse cache', () => {
     expect((await parseRevision(text, 'sqlite', root)).statements.map((s) => s.text)).toEqual(['CREATE TABLE a (x int)', 'INSERT INTO a VALUES (1)']);
   });
 });
+
+describe('parts between breakpoints (as drizzle migrator runs them), found in public histories', () => {
+  it('PostgreSQL: a part without its semicolon is read as its own statement; a broken part is still refused', () => {
+    const text = `UPDATE t SET a = 1;--> statement-breakpoint\nDELETE FROM t WHERE a IS NULL--> statement-breakpoint\n\n--- comment\nALTER TABLE t ALTER COLUMN a SET NOT NULL;`;
+    expect(parseSql(text, 'postgresql').statements.map((s) => [s.kind, s.line])).toEqual([
+      ['UpdateStmt', 1],
+      ['DeleteStmt', 2],
+      ['AlterTableStmt', 5],
+    ]);
+    expect(() => parseSql(`SELECT 1;--> statement-breakpoint\nSELEC 2;`, 'postgresql')).toThrow(SqlSyntaxError);
+  });
+  it('SQLite: table constraints without a comma (SQLite accepts them) are confirmed by SQLite itself', () => {
+    const text = 'CREATE TABLE `a` (\n `id` text,\n `b` text,\n FOREIGN KEY (`id`) REFERENCES `x`(`id`)\n FOREIGN KEY (`b`) REFERENCES `y`(`id`)\n);--> statement-breakpoint\nDROP TABLE `c`;';
+    const parsed = parseSql(text, 'sqlite');
+    expect(parsed.statements.map((s) => [s.kind, s.line, s.transactionControl])).toEqual([
+      ['sqlite_statement', 1, false],
+      ['drop_table_stmt', 7, false],
+    ]);
+    expect(() => parseSql('SELECT 1;--> statement-breakpoint\nALTER TABLE `t` ALTER COLUMN "a" TO "a" text;', 'sqlite')).toThrow(/syntax error/);
+  });
+});
