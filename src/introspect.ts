@@ -7,8 +7,11 @@
  * table and drizzle's migrator table are bookkeeping, not schema. The schema's own name reads as `$`.
  */
 import type { Connection } from './dialect/types.js';
+import { quoteLiteral } from './sql.js';
+import { VERSION_TABLE } from './store.js';
 
-const BOOKKEEPING = ['sluice_version', '__drizzle_migrations'];
+/** Bookkeeping tables, not schema: sluice's version table and drizzle's migrator table. */
+export const BOOKKEEPING = [VERSION_TABLE, '__drizzle_migrations'];
 
 /** Sorted lines describing the schema sluice's connection is scoped to. */
 export async function introspect(conn: Connection, schema?: string): Promise<string[]> {
@@ -16,11 +19,11 @@ export async function introspect(conn: Connection, schema?: string): Promise<str
   return lines.sort();
 }
 
-/** Lines only in `expected` (`- `) or only in `actual` (`+ `). */
+/** Lines only in `expected` (`- `) or only in `actual` (`+ `), each once. */
 export function schemaDiff(expected: string[], actual: string[]): string[] {
   const a = new Set(expected);
   const b = new Set(actual);
-  return [...expected.filter((l) => !b.has(l)).map((l) => `- ${l}`), ...actual.filter((l) => !a.has(l)).map((l) => `+ ${l}`)];
+  return [...[...a].filter((l) => !b.has(l)).map((l) => `- ${l}`), ...[...b].filter((l) => !a.has(l)).map((l) => `+ ${l}`)];
 }
 
 /** The schema's table names only (cheaper than introspect). */
@@ -125,7 +128,7 @@ async function sqliteLines(conn: Connection): Promise<string[]> {
     if (BOOKKEEPING.includes(o.tbl_name)) continue;
     if (o.type === 'table') {
       lines.push(`table ${o.name}${/\bWITHOUT\s+ROWID\b/i.test(o.sql ?? '') ? ' without rowid' : ''}${/\bSTRICT\s*$/i.test(o.sql ?? '') ? ' strict' : ''}`);
-      const cols = await conn.query<SqliteColumn>(`SELECT name, type, "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(${literal(o.name)})`);
+      const cols = await conn.query<SqliteColumn>(`SELECT name, type, "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(${quoteLiteral(o.name)})`);
       for (const c of cols) {
         lines.push(
           `column ${o.name}.${c.name} ${c.type.toLowerCase().replace(/\s+/g, ' ')}${c.notnull ? ' not null' : ''}${c.dflt_value !== null ? ` default ${c.dflt_value}` : ''}${
@@ -134,7 +137,7 @@ async function sqliteLines(conn: Connection): Promise<string[]> {
         );
       }
       const fks = await conn.query<{ id: number; seq: number; table: string; from: string; to: string | null; on_update: string; on_delete: string }>(
-        `SELECT id, seq, "table", "from", "to", on_update, on_delete FROM pragma_foreign_key_list(${literal(o.name)}) ORDER BY id, seq`,
+        `SELECT id, seq, "table", "from", "to", on_update, on_delete FROM pragma_foreign_key_list(${quoteLiteral(o.name)}) ORDER BY id, seq`,
       );
       const byId = new Map<number, typeof fks>();
       for (const f of fks) byId.set(f.id, [...(byId.get(f.id) ?? []), f]);
@@ -144,10 +147,10 @@ async function sqliteLines(conn: Connection): Promise<string[]> {
           `foreign key ${o.name}(${group.map((g) => g.from).join(', ')}) references ${f.table}(${group.map((g) => g.to ?? '').join(', ')}) on update ${f.on_update.toLowerCase()} on delete ${f.on_delete.toLowerCase()}`,
         );
       }
-      const indexes = await conn.query<{ name: string; unique: number; origin: string; partial: number }>(`SELECT name, "unique", origin, partial FROM pragma_index_list(${literal(o.name)})`);
+      const indexes = await conn.query<{ name: string; unique: number; origin: string; partial: number }>(`SELECT name, "unique", origin, partial FROM pragma_index_list(${quoteLiteral(o.name)})`);
       for (const ix of indexes) {
         const cols = await conn.query<{ name: string | null; desc: number; coll: string; key: number }>(
-          `SELECT name, "desc", coll, "key" FROM pragma_index_xinfo(${literal(ix.name)}) WHERE "key" = 1 ORDER BY seqno`,
+          `SELECT name, "desc", coll, "key" FROM pragma_index_xinfo(${quoteLiteral(ix.name)}) WHERE "key" = 1 ORDER BY seqno`,
         );
         const what = cols.map((c) => `${c.name ?? '<expr>'}${c.desc ? ' desc' : ''}${c.coll !== 'BINARY' ? ` collate ${c.coll}` : ''}`).join(', ');
         // Automatic indexes (UNIQUE / PRIMARY KEY constraints) are named by position: compare what they cover.
@@ -159,8 +162,4 @@ async function sqliteLines(conn: Connection): Promise<string[]> {
     }
   }
   return lines;
-}
-
-function literal(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
 }

@@ -20,7 +20,7 @@ import { prepareStep, runSteps, type PreparedStep } from './engine.js';
 import { describeCause } from './errors.js';
 import { introspect, listTables, schemaDiff, tablesIn } from './introspect.js';
 import { countRows, insertSyntheticRows } from './rows.js';
-import { openScratch, type Scratch } from './scratch.js';
+import { openScratch } from './scratch.js';
 import { readSnapshot, readUp, rel, type RevisionFile } from './source.js';
 import { VersionStore } from './store.js';
 
@@ -291,4 +291,3 @@ function usesOtherSchemas(snap: Record<string, any> | undefined): boolean {
   return ['tables', 'enums', 'sequences', 'views'].some((k) => Object.values(snap[k] ?? {}).some(other));
 }
 
-export type { Scratch };

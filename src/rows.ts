@@ -8,7 +8,8 @@
  */
 import type { Connection } from './dialect/types.js';
 import { describeCause } from './errors.js';
-import { quoteIdent } from './sql.js';
+import { BOOKKEEPING } from './introspect.js';
+import { quoteIdent, quoteLiteral } from './sql.js';
 
 interface ColumnInfo {
   table: string;
@@ -69,7 +70,6 @@ JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.col
 JOIN pg_catalog.pg_attribute ra ON ra.attrelid = k.confrelid AND ra.attnum = u.refcol
 WHERE k.contype = 'f' AND n.nspname = $1`;
 
-const BOOKKEEPING = ['sluice_version', '__drizzle_migrations'];
 
 async function describe(conn: Connection, schema: string, tables: string[]): Promise<{ columns: ColumnInfo[]; fks: ForeignKeyInfo[] }> {
   if (conn.dialect === 'postgresql') {
@@ -81,7 +81,7 @@ async function describe(conn: Connection, schema: string, tables: string[]): Pro
   const fks: ForeignKeyInfo[] = [];
   for (const table of tables) {
     const cols = await conn.query<{ name: string; type: string; notnull: number; dflt_value: string | null; pk: number; hidden: number }>(
-      `SELECT name, type, "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(${lit(table)})`,
+      `SELECT name, type, "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(${quoteLiteral(table)})`,
     );
     const rowidAlias = cols.filter((c) => c.pk > 0).length === 1 && cols.some((c) => c.pk > 0 && /^integer$/i.test(c.type.trim()));
     for (const c of cols) {
@@ -89,10 +89,10 @@ async function describe(conn: Connection, schema: string, tables: string[]): Pro
       const needed = (!!c.notnull || (c.pk > 0 && !rowidAlias)) && c.dflt_value === null;
       columns.push({ table, column: c.name, needed, value: sqliteValue(c.type) });
     }
-    const list = await conn.query<{ table: string; from: string; to: string | null }>(`SELECT "table", "from", "to" FROM pragma_foreign_key_list(${lit(table)})`);
+    const list = await conn.query<{ table: string; from: string; to: string | null }>(`SELECT "table", "from", "to" FROM pragma_foreign_key_list(${quoteLiteral(table)})`);
     for (const f of list) {
       let to = f.to;
-      if (!to) to = (await conn.query<{ name: string }>(`SELECT name FROM pragma_table_info(${lit(f.table)}) WHERE pk = 1`))[0]?.name ?? 'rowid';
+      if (!to) to = (await conn.query<{ name: string }>(`SELECT name FROM pragma_table_info(${quoteLiteral(f.table)}) WHERE pk = 1`))[0]?.name ?? 'rowid';
       fks.push({ table, column: f.from, ref: f.table, refColumn: to });
     }
   }
@@ -196,12 +196,8 @@ export async function countRows(conn: Connection, tables: string[]): Promise<Map
   const counts = new Map<string, number>();
   for (let i = 0; i < tables.length; i += 200) {
     const part = tables.slice(i, i + 200);
-    const sql = part.map((t) => `SELECT ${lit(t)} AS t, count(*) AS n FROM ${quoteIdent(t)}`).join(' UNION ALL ');
+    const sql = part.map((t) => `SELECT ${quoteLiteral(t)} AS t, count(*) AS n FROM ${quoteIdent(t)}`).join(' UNION ALL ');
     for (const r of await conn.query<{ t: string; n: number | string }>(sql)) counts.set(r.t, Number(r.n));
   }
   return counts;
-}
-
-function lit(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
 }

@@ -8,6 +8,14 @@ import { ConfigError } from './errors.js';
 
 export const BREAKPOINT = '--> statement-breakpoint';
 
+/**
+ * A string as a SQL string literal, for the few places that cannot bind values (SET, printed scripts,
+ * PRAGMA table functions, catalog scripts). standard_conforming_strings on, as in PostgreSQL >= 9.1 and SQLite.
+ */
+export function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
 /** Quote an identifier for PostgreSQL and SQLite (both accept double quotes). */
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

@@ -8,7 +8,7 @@
 import { loadContext, type CommandOptions } from '../context.js';
 import { UsageError } from '../errors.js';
 import { labelOf, plan, requireRevisionName, resolveTarget, type Step } from '../revision.js';
-import { quoteIdent } from '../sql.js';
+import { quoteIdent, quoteLiteral } from '../sql.js';
 import { translatePublic } from '../sqlparse.js';
 import { versionTableDdl, VERSION_TABLE } from '../store.js';
 import { withGap } from '../tsrevision.js';
@@ -29,11 +29,6 @@ export interface OfflineResult {
   /** Revisions whose TypeScript step the script leaves out (a marked gap in its place). */
   typescript: string[];
   sql: string;
-}
-
-/** A string as a SQL literal for the printed script (standard_conforming_strings on, as in PostgreSQL >= 9.1 and SQLite). */
-function literal(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
 }
 
 export async function offlineSql(options: OfflineOptions): Promise<OfflineResult> {
@@ -68,8 +63,8 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
     for (const s of withGap(statements, prepared.typescript, step.direction)) out.push(s.startsWith('-- sluice: TypeScript') ? s : `${s};`);
     out.push(
       step.direction === 'up'
-        ? `INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${literal(step.revision.id)}, ${literal(step.revision.message)}, ${literal(prepared.upChecksum)}, ${now}, 0);`
-        : `DELETE FROM ${table} WHERE "revision" = ${literal(step.revision.id)};`,
+        ? `INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${quoteLiteral(step.revision.id)}, ${quoteLiteral(step.revision.message)}, ${quoteLiteral(prepared.upChecksum)}, ${now}, 0);`
+        : `DELETE FROM ${table} WHERE "revision" = ${quoteLiteral(step.revision.id)};`,
     );
     if (!prepared.noTransaction) out.push('COMMIT;');
   }

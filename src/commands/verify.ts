@@ -20,6 +20,7 @@ import { ConfigError, describeCause, ExitCode, MultipleHeads, type ExitCodeValue
 import { currentIndex, labelOf } from '../revision.js';
 import { readHistory, readSnapshot, rel, type History } from '../source.js';
 import { quoteIdent } from '../sql.js';
+import { schemaDiff } from '../introspect.js';
 import { upgrade } from './migrate.js';
 import { takeoverView } from './takeover.js';
 
@@ -108,13 +109,6 @@ function comparable(dump: string): string {
     .replace(/^table __drizzle_migrations\n(?: {2}.*\n?)*/m, '');
 }
 
-/** Lines only in one of the two texts: `- ` expected (what the revisions build), `+ ` live. */
-function lineDiff(expected: string, live: string): string[] {
-  const a = new Set(expected.split('\n'));
-  const b = new Set(live.split('\n'));
-  return [...[...a].filter((l) => !b.has(l)).map((l) => `- ${l}`), ...[...b].filter((l) => !a.has(l)).map((l) => `+ ${l}`)];
-}
-
 async function checkDrift(options: CommandOptions): Promise<VerifyFinding> {
   const ctx = await loadContext(options);
   const dialect = ctx.target.dialect;
@@ -144,7 +138,7 @@ async function checkDrift(options: CommandOptions): Promise<VerifyFinding> {
       await conn.close();
     }
     if (dialect === 'postgresql') expected = expected.split(quoteIdent(scratchSchema)).join(quoteIdent(ctx.target.schema!)).split(scratchSchema).join(ctx.target.schema!);
-    const details = lineDiff(comparable(expected), comparable(live));
+    const details = schemaDiff(comparable(expected).split('\n'), comparable(live).split('\n')); // `- ` expected (what the revisions build), `+ ` live
     return { check: 'drift', dialect, ok: details.length === 0, details };
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import pg from 'pg';
 import type { DatabaseTarget } from '../config.js';
 import { ConfigError, ConnectionError, SluiceError, ExitCode, describeCause } from '../errors.js';
-import { quoteIdent, systemSchemaError } from '../sql.js';
+import { quoteIdent, quoteLiteral, systemSchemaError } from '../sql.js';
 import { translatePublic } from '../sqlparse.js';
 import type { Connection } from './types.js';
 import { VERSION_TABLE } from '../store.js';
@@ -61,8 +61,8 @@ export async function openPostgres(target: DatabaseTarget, options: PostgresOpti
   const settings = await conn.executeScript(
     [
       `SET search_path TO ${quoteIdent(target.schema!)}`,
-      `SET lock_timeout = ${literal(options.lockTimeout)}`,
-      options.statementTimeout ? `SET statement_timeout = ${literal(options.statementTimeout)}` : '',
+      `SET lock_timeout = ${quoteLiteral(options.lockTimeout)}`,
+      options.statementTimeout ? `SET statement_timeout = ${quoteLiteral(options.statementTimeout)}` : '',
       'SHOW search_path',
     ]
       .filter(Boolean)
@@ -73,11 +73,6 @@ export async function openPostgres(target: DatabaseTarget, options: PostgresOpti
   });
   conn.searchPath = String(settings.at(-1)?.[0]?.search_path ?? '');
   return conn;
-}
-
-/** A setting value as a SQL string literal (SET takes no bound parameters). */
-function literal(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
 }
 
 function connectReason(err: unknown, options: PostgresOptions): string {
