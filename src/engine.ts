@@ -101,7 +101,8 @@ export async function prepareStep(
       revision.id,
     );
   }
-  for (const s of parsed.statements) {
+  const statements = noTransaction ? parsed.statements : withoutWrappingTransaction(parsed.statements);
+  for (const s of statements) {
     if (s.transactionControl && !noTransaction) {
       throw new RevisionRefused(
         `${where.file} line ${s.line}: "${firstLine(s.text)}" controls the transaction sluice runs each revision in, so a failure after it could not be rolled back; remove it, or put "-- sluice:no-transaction" on the first line to run the file statement by statement without a transaction`,
@@ -115,7 +116,27 @@ export async function prepareStep(
       );
     }
   }
-  return { ...base, statements: parsed.statements.map((s) => s.text), noTransaction, ...(ts ? { typescript: ts } : {}) };
+  return { ...base, statements: statements.map((s) => s.text), noTransaction, ...(ts ? { typescript: ts } : {}) };
+}
+
+const PLAIN_BEGIN = /^(?:BEGIN(?:\s+(?:TRANSACTION|WORK))?|START\s+TRANSACTION)$/i;
+const PLAIN_COMMIT = /^(?:COMMIT|END)(?:\s+(?:TRANSACTION|WORK))?$/i;
+
+/**
+ * A file whose whole body sits between a plain BEGIN (its first statement) and COMMIT (its last), with
+ * no other transaction control, asks for what sluice already does: the body in one transaction. The
+ * pair is dropped and the body runs in the revision's transaction, with its version row (real
+ * histories have such files, written for drizzle's migrator). Anything else (BEGIN with options, a
+ * COMMIT midway, savepoints) stays transaction control and is refused by the caller.
+ */
+export function withoutWrappingTransaction<S extends { text: string; transactionControl: boolean }>(statements: S[]): S[] {
+  const first = statements[0];
+  const last = statements[statements.length - 1];
+  if (statements.length < 2 || !first!.transactionControl || !last!.transactionControl) return statements;
+  const body = statements.slice(1, -1);
+  const words = (s: S) => s.text.replace(/\s+/g, ' ').trim();
+  if (!PLAIN_BEGIN.test(words(first!)) || !PLAIN_COMMIT.test(words(last!)) || body.some((s) => s.transactionControl)) return statements;
+  return body;
 }
 
 class StatementError extends Error {

@@ -139,6 +139,11 @@ export const FILE_CASES: Case[] = [
   refusedUp('postgresql', 'a procedure that commits, then CALL', `CREATE PROCEDURE hx_p() LANGUAGE plpgsql AS $$ BEGIN INSERT INTO users (email) VALUES ('hx3@x'); COMMIT; END $$;${BP}CALL hx_p();`, 3, /failed at statement 2\/2 \(CALL hx_p\(\)\).*invalid transaction termination.*Rolled back/),
 
   // --- breakpoint markers where they are not statements: inert
+  // --- a file wrapped whole in a plain BEGIN … COMMIT (real histories have them): the body runs in sluice's own transaction
+  accepted('postgresql', 'a file wrapped whole in begin … commit', `begin;\nCREATE TABLE hx_w (id int);${BP}INSERT INTO hx_w VALUES (1);\nCOMMIT;`, null, async (ctx, expect) => expect(await ctx.query('SELECT id FROM hx_w')).toEqual([{ id: 1 }])),
+  accepted('sqlite', 'a file wrapped whole in BEGIN TRANSACTION … END', `BEGIN TRANSACTION;\nCREATE TABLE hx_w (id int);\nINSERT INTO hx_w VALUES (1);\nEND;`, null, async (ctx, expect) => expect(await ctx.query('SELECT id FROM hx_w')).toEqual([{ id: 1 }])),
+  refusedUp('postgresql', 'a wrapped file failing midway leaves nothing', `BEGIN;\nCREATE TABLE hx_w (id int);${BP}INSERT INTO hx_no_such VALUES (1);${BP}COMMIT;`, 3, /0004_hostile.*failed at statement 2\/2/),
+  refusedUp('sqlite', 'a wrapped file failing midway leaves nothing', `BEGIN;\nCREATE TABLE hx_w (id int);\nINSERT INTO hx_no_such VALUES (1);\nCOMMIT;`, 3, /0004_hostile.*failed at statement 2\/2/),
   accepted('postgresql', 'breakpoint markers inside dollar quotes', `CREATE TABLE hx_inert (v text);${BP}INSERT INTO hx_inert VALUES ($$\n--> statement-breakpoint\nDELETE FROM users;$$), ($tag$--> statement-breakpoint DROP TABLE users;$tag$);`, null, async (ctx, expect) => {
     expect((await ctx.query<{ v: string }>('SELECT v FROM hx_inert ORDER BY v')).map((r) => r.v)).toEqual(['\n--> statement-breakpoint\nDELETE FROM users;', '--> statement-breakpoint DROP TABLE users;']);
   }),
