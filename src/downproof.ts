@@ -11,9 +11,9 @@
 import type { DialectName } from './config.js';
 import { composeDown, type RenderedDown } from './commands/create.js';
 import { describeCause } from './errors.js';
-import { inversesFor } from './inverse.js';
+import { alteredColumnType, createdEnum, inversesFor } from './inverse.js';
 import { proveDowns, type Proof, type ProveResult } from './prove.js';
-import { quoteIdent } from './sql.js';
+import { quoteIdent, quoteLiteral } from './sql.js';
 import { loadParser, parseSql } from './sqlparse.js';
 import { readUp, type RevisionFile } from './source.js';
 
@@ -92,10 +92,11 @@ export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: Verif
       env: o.env,
       repair:
         o.dialect === 'postgresql'
-          ? (rev, _down, differences) => {
-              const fixed = repairWithInverses(byId.get(rev.id)!, differences);
+          ? (rev, _down, proof) => {
+              const d = byId.get(rev.id)!;
+              const fixed = repairDown(rev, repairs.get(rev.id) ?? d.statements, proof);
               if (fixed) repairs.set(rev.id, fixed);
-              return fixed && composeDown(byId.get(rev.id)!.header, fixed);
+              return fixed && composeDown(d.header, fixed);
             }
           : undefined,
     });
@@ -115,16 +116,80 @@ export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: Verif
   return { downs: out, engine: proved.engine, ms: Math.round(performance.now() - started) };
 }
 
+/**
+ * The down's statements mended for what its last attempt showed: a CREATE TYPE / DROP TYPE that fails
+ * because the real state has (or lacks) the enum the snapshots describe is left out; a type change
+ * whose old default does not cast gets its default dropped first; leftovers get
+ * the inverses of the up's statements that made them; constraint names and enum values follow the
+ * previous revision's real state. Undefined when nothing applies.
+ */
+function repairDown(rev: RevisionFile, statements: RenderedDown['statements'], proof: Proof): RenderedDown['statements'] | undefined {
+  if (proof.failed) return mendFailure(statements, proof.failed);
+  return proof.differences.length ? repairWithInverses(rev, statements, proof.differences) : undefined;
+}
+
+const TYPE_EXISTENCE = /already exists|does not exist|other objects depend on it/;
+
+function mendFailure(statements: RenderedDown['statements'], failed: NonNullable<Proof['failed']>): RenderedDown['statements'] | undefined {
+  const at = statements.findIndex((st) => {
+    const parsed = parseSql(st.sql, 'postgresql').statements;
+    return parsed.length === 1 && parsed[0]!.text === failed.statement;
+  });
+  if (at < 0) return undefined;
+  const [kind] = parseSql(statements[at]!.sql, 'postgresql').statements.map((s) => s.kind);
+  const isTypeStatement = kind === 'CreateEnumStmt' || (kind === 'DropStmt' && /^DROP\s+TYPE\b/i.test(failed.statement));
+  if (isTypeStatement && TYPE_EXISTENCE.test(failed.message)) return [...statements.slice(0, at), ...statements.slice(at + 1)];
+  // A column's type change whose old default does not cast: drop the default first (the down sets
+  // the previous revision's default after it, when it had one).
+  const column = /default for column .* cannot be cast automatically/.test(failed.message) ? alteredColumnType(failed.statement) : undefined;
+  if (column) {
+    const drop = { sql: `-- sluice: the default does not cast to the new type; dropped before the change\nALTER TABLE ${column[0]} ALTER COLUMN ${column[1]} DROP DEFAULT;` };
+    return [...statements.slice(0, at), drop, ...statements.slice(at)];
+  }
+  return undefined;
+}
+
 /** The down's statements again with the inverses of the leftovers (statements the snapshots do not describe). */
-function repairWithInverses(d: RenderedDown, differences: string[]): RenderedDown['statements'] | undefined {
-  const up = parseSql(readUp(d.rev), 'postgresql').statements.map((s) => s.text);
+function repairWithInverses(rev: RevisionFile, statements: RenderedDown['statements'], differences: string[]): RenderedDown['statements'] | undefined {
+  const up = parseSql(readUp(rev), 'postgresql').statements.map((s) => s.text);
   const inverses = inversesFor(up, differences);
   const renames = constraintRenames(differences);
-  if (!inverses.length && !renames.length) return undefined;
+  const reordered = withEnumOrder(statements, differences);
+  if (!inverses.length && !renames.length && !reordered) return undefined;
   const stmt = (i: (typeof inverses)[number]) => ({ sql: `-- sluice: inverse of the up's "${i.of.replace(/\s+/g, ' ')}" (not in the snapshots)\n${i.sql};` });
   const before = inverses.filter((i) => i.when === 'before').reverse().map(stmt);
   const after = inverses.filter((i) => i.when === 'after').reverse().map(stmt);
-  return [...before, ...d.statements, ...after, ...renames];
+  return [...before, ...(reordered ?? statements), ...after, ...renames];
+}
+
+/** `'a', 'b''c'` (quote_literal's output, as introspect lists enum values) → `['a', "b'c"]`. */
+const enumValues = (list: string): string[] => [...list.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1]!.replace(/''/g, "'"));
+
+/**
+ * An enum the down re-creates with the snapshot's values where the previous revision's real state has
+ * others or another order (`ALTER TYPE … ADD VALUE` appends where drizzle-kit's snapshot may list the
+ * value elsewhere; hand-edited ups): the down's CREATE TYPE gets the real values in the real order.
+ * Kept only if the down then proves out. Undefined when no such enum.
+ */
+function withEnumOrder(statements: RenderedDown['statements'], differences: string[]): RenderedDown['statements'] | undefined {
+  const enums = (sign: string) =>
+    new Map(differences.flatMap((l) => {
+      const m = new RegExp(`^\\${sign} enum ([^ ]+) \\((.*)\\)$`).exec(l);
+      return m ? [[m[1]!, enumValues(m[2]!)] as const] : [];
+    }));
+  const found = enums('+');
+  const wanted = [...enums('-')].filter(([name]) => found.has(name));
+  if (!wanted.length) return undefined;
+  const order = new Map(wanted);
+  let changed = false;
+  const out = statements.map((st) => {
+    const typeName = createdEnum(st.sql);
+    const values = typeName && order.get(typeName.at(-1)!);
+    if (!values) return st;
+    changed = true;
+    return { ...st, sql: `-- sluice: the values as the previous revision's real state has them (not as its snapshot lists them)\nCREATE TYPE ${typeName!.map(quoteIdent).join('.')} AS ENUM (${values.map(quoteLiteral).join(', ')});` };
+  });
+  return changed ? out : undefined;
 }
 
 /**

@@ -59,7 +59,7 @@ function inverseOf(stmt: Node): Omit<Inverse, 'of'> | undefined {
  * down that the previous revision did not have: `+ extension pgcrypto`...). PostgreSQL only.
  */
 export function inversesFor(upStatements: string[], leftovers: string[]): Inverse[] {
-  const pg = createRequire(import.meta.url)('libpg-query') as { parseSync(sql: string): { stmts?: { stmt: Node }[] } };
+  const pg = createRequire(import.meta.url)('libpg-query') as PgParser;
   const found: Inverse[] = [];
   for (const text of upStatements) {
     let stmts: { stmt: Node }[] = [];
@@ -68,10 +68,65 @@ export function inversesFor(upStatements: string[], leftovers: string[]): Invers
     } catch {
       continue;
     }
-    for (const { stmt } of stmts) {
+    for (const stmt of stmts.flatMap(({ stmt }) => [stmt, ...insideDo(pg, stmt)])) {
       const inv = inverseOf(stmt);
       if (inv && leftovers.some((l) => l.startsWith(`+ ${inv.object}`))) found.push({ ...inv, of: text.split('\n')[0]!.slice(0, 100) });
     }
   }
   return found;
+}
+
+type PgParser = { parseSync(sql: string): { stmts?: { stmt: Node }[] }; parsePlPgSQLSync(sql: string): unknown };
+
+/**
+ * The SQL statements a `DO` block runs (drizzle-kit wrote `DO $$ BEGIN CREATE TYPE …; EXCEPTION WHEN
+ * duplicate_object THEN null; END $$`), read with PostgreSQL's PL/pgSQL parser. Empty for anything else.
+ */
+function insideDo(pg: PgParser, stmt: Node): Node[] {
+  const args = (stmt.DoStmt?.args ?? []) as Node[];
+  const body = args.find((a) => a.DefElem?.defname === 'as')?.DefElem.arg?.String?.sval as string | undefined;
+  const language = args.find((a) => a.DefElem?.defname === 'language')?.DefElem.arg?.String?.sval as string | undefined;
+  if (body === undefined || (language && language.toLowerCase() !== 'plpgsql')) return [];
+  const queries: string[] = [];
+  const walk = (n: unknown): void => {
+    if (!n || typeof n !== 'object') return;
+    if (Array.isArray(n)) return n.forEach(walk);
+    const o = n as Node;
+    if (o.PLpgSQL_stmt_execsql) queries.push(String(o.PLpgSQL_stmt_execsql.sqlstmt?.PLpgSQL_expr?.query ?? ''));
+    else Object.values(o).forEach(walk);
+  };
+  try {
+    const tag = `$sluice_${Math.random().toString(36).slice(2)}$`;
+    walk(pg.parsePlPgSQLSync(`CREATE FUNCTION sluice_do() RETURNS void LANGUAGE plpgsql AS ${tag}${body}${tag}`));
+    return queries.flatMap((q) => (pg.parseSync(q).stmts ?? []).map((x) => x.stmt));
+  } catch {
+    return [];
+  }
+}
+
+/** The qualified name of the enum a `CREATE TYPE … AS ENUM` statement creates, else undefined. */
+export function createdEnum(sql: string): string[] | undefined {
+  const pg = createRequire(import.meta.url)('libpg-query') as { parseSync(sql: string): { stmts?: { stmt: Node }[] } };
+  try {
+    const stmts = pg.parseSync(sql).stmts ?? [];
+    const n = stmts.length === 1 ? stmts[0]!.stmt.CreateEnumStmt : undefined;
+    return n ? names(n.typeName) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `[relation, column]` of an `ALTER TABLE … ALTER COLUMN … TYPE` statement (one command), quoted, else undefined. */
+export function alteredColumnType(sql: string): [string, string] | undefined {
+  const pg = createRequire(import.meta.url)('libpg-query') as PgParser;
+  try {
+    const stmts = pg.parseSync(sql).stmts ?? [];
+    const n = stmts.length === 1 ? stmts[0]!.stmt.AlterTableStmt : undefined;
+    const cmd = n?.cmds?.length === 1 ? n.cmds[0].AlterTableCmd : undefined;
+    if (cmd?.subtype !== 'AT_AlterColumnType') return undefined;
+    const rel = [n.relation.schemaname, n.relation.relname].filter(Boolean).map((x: string) => quoteIdent(x)).join('.');
+    return [rel, quoteIdent(cmd.name)];
+  } catch {
+    return undefined;
+  }
 }

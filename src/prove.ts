@@ -36,6 +36,22 @@ export interface Proof {
   differences: string[];
   /** The up's schema differs from its snapshot's (before any repair): `- snapshot`, `+ up`. */
   upDifferences: string[];
+  /** The down's statement that failed on the empty tables, with the database's message. */
+  failed?: { statement: string; message: string };
+}
+
+/** Repair attempts per down (each one more round trip on the scratch database). */
+const REPAIRS = 3;
+
+/** A statement of a down or up that failed while proving it. */
+class ProofStepError extends Error {
+  constructor(
+    readonly statement: string,
+    readonly what: string,
+    readonly detail: string,
+  ) {
+    super(`${what} fails at "${statement.split('\n')[0]!.slice(0, 100)}": ${detail}`);
+  }
 }
 
 export interface ProveOptions {
@@ -50,10 +66,10 @@ export interface ProveOptions {
   checkUp: boolean;
   env: Record<string, string | undefined>;
   /**
-   * Called when a down leaves differences: a replacement down text to try once more (e.g. with the
-   * inverses of statements the snapshots do not describe), or undefined.
+   * Called when a down leaves differences or fails: a replacement down text to try again (e.g. with
+   * the inverses of statements the snapshots do not describe), or undefined. Up to REPAIRS times.
    */
-  repair?: (revision: RevisionFile, down: string, differences: string[]) => string | undefined;
+  repair?: (revision: RevisionFile, down: string, proof: Proof) => string | undefined;
 }
 
 export interface ProveResult {
@@ -147,14 +163,18 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
       const down = await o.downs.get(rev.id);
       if (down !== undefined) {
         let proof = await timed('round trip', () => roundTrip(o, real!, schema, rev, down, state, stateN, upDifferences, modelOk && !!snap));
-        if (!proof.verified && o.repair && proof.differences.length) {
-          const fixed = o.repair(rev, down, proof.differences);
-          if (fixed !== undefined && fixed !== down) {
-            const second = await roundTrip(o, real, schema, rev, fixed, state, stateN, upDifferences, modelOk && !!snap);
-            if (second.verified) {
-              result.repaired.set(rev.id, fixed);
-              proof = second;
-            }
+        // Repairs build on each other (each attempt sees the last one's failure); the file keeps the
+        // first down and its difference unless an attempt proves out.
+        let tried = down;
+        let last = proof;
+        for (let attempt = 0; attempt < REPAIRS && !last.verified && o.repair; attempt++) {
+          const fixed = o.repair(rev, tried, last);
+          if (fixed === undefined || fixed === tried) break;
+          tried = fixed;
+          last = await roundTrip(o, real, schema, rev, fixed, state, stateN, upDifferences, modelOk && !!snap);
+          if (last.verified) {
+            result.repaired.set(rev.id, fixed);
+            proof = last;
           }
         }
         if (modelStopped) proof.notes.push(modelStopped);
@@ -215,7 +235,7 @@ async function roundTrip(
       try {
         await conn.execute(conn.translate(s));
       } catch (err) {
-        throw new Error(`${what} fails at "${s.split('\n')[0]!.slice(0, 100)}": ${describeCause(err).split('\n')[0]}`);
+        throw new ProofStepError(s, what, describeCause(err).split('\n')[0]!);
       }
     }
     if (fkWasOn) {
@@ -260,6 +280,7 @@ async function roundTrip(
     }
   } catch (err) {
     proof.reason = describeCause(err);
+    if (err instanceof ProofStepError && err.what === 'the down') proof.failed = { statement: err.statement, message: err.detail };
   } finally {
     await conn.rollback();
     if (fkWasOn) await conn.setForeignKeys!(true);
