@@ -9,12 +9,12 @@ import type { Connection } from './dialect/types.js';
 import type { DialectName } from './config.js';
 import { describeCause, RevisionRefused, UsageError } from './errors.js';
 import type { Direction, Revision } from './revision.js';
-import { firstLine } from './sql.js';
+import { firstLine, quoteIdent, quoteLiteral } from './sql.js';
 import { GROUP_LIMIT, GroupFailure, runGroup } from './batch.js';
 import { parseRevision } from './parsecache.js';
 import { runSavepointGroup } from './savepoints.js';
-import { loadParser, SqlSyntaxError } from './sqlparse.js';
-import type { VersionStore } from './store.js';
+import { loadParser, SqlSyntaxError, statementChange } from './sqlparse.js';
+import { DRIZZLE_TABLE, type VersionStore } from './store.js';
 import { loadTypeScript, revisionChecksum, runTypeScript, TypeScriptError, type TypeScriptPart, type TypeScriptStep } from './tsrevision.js';
 
 /** A comment that makes a revision run statement by statement outside any transaction. */
@@ -116,7 +116,24 @@ export async function prepareStep(
       );
     }
   }
-  return { ...base, statements: statements.map((s) => s.text), noTransaction, ...(ts ? { typescript: ts } : {}) };
+  const bookkeeping = where.dialect === 'postgresql' && statements.some((s) => s.text.toLowerCase().includes(DRIZZLE_TABLE));
+  if (bookkeeping) await loadParser('postgresql');
+  const texts = bookkeeping ? statements.map((s) => guardDrizzleBookkeeping(s.text)) : statements.map((s) => s.text);
+  return { ...base, statements: texts, noTransaction, ...(ts ? { typescript: ts } : {}) };
+}
+
+/**
+ * A statement that writes rows of drizzle's own bookkeeping table (`__drizzle_migrations`: a public
+ * history cleans up drizzle's records this way) runs only where that table exists: on a database
+ * drizzle's migrator managed before sluice took over it does what it always did; on a database
+ * sluice made, which has no such table, it changes nothing (a DELETE or UPDATE of a table with no
+ * rows) instead of failing the revision. The table's existence is read by the server at run time.
+ */
+export function guardDrizzleBookkeeping(text: string): string {
+  const rows = statementChange(text, 'postgresql').writesRows;
+  if (rows?.table !== DRIZZLE_TABLE || text.includes('$sluice_guard$')) return text;
+  const name = rows.schema ? `${quoteIdent(rows.schema)}.${quoteIdent(rows.table)}` : quoteIdent(rows.table);
+  return `DO $sluice_guard$ BEGIN IF to_regclass(${quoteLiteral(name)}) IS NOT NULL THEN EXECUTE ${quoteLiteral(text)}; END IF; END $sluice_guard$`;
 }
 
 const PLAIN_BEGIN = /^(?:BEGIN(?:\s+(?:TRANSACTION|WORK))?|START\s+TRANSACTION)$/i;

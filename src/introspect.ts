@@ -8,10 +8,10 @@
  */
 import type { Connection } from './dialect/types.js';
 import { quoteLiteral } from './sql.js';
-import { VERSION_TABLE } from './store.js';
+import { DRIZZLE_TABLE, VERSION_TABLE } from './store.js';
 
 /** Bookkeeping tables, not schema: sluice's version table and drizzle's migrator table. */
-export const BOOKKEEPING = [VERSION_TABLE, '__drizzle_migrations'];
+export const BOOKKEEPING = [VERSION_TABLE, DRIZZLE_TABLE];
 
 /** Sorted lines describing the schema sluice's connection is scoped to. */
 export async function introspect(conn: Connection, schema?: string): Promise<string[]> {

@@ -307,6 +307,8 @@ export interface StatementChange {
   dropsColumns: { table: string; column: string }[];
   /** INSERT INTO <table> (<columns>) ...: the columns listed (empty when none are). */
   insertsInto?: { table: string; columns: string[] };
+  /** PostgreSQL INSERT / UPDATE / DELETE: the table whose rows it writes, with its schema when named. */
+  writesRows?: { schema?: string; table: string };
 }
 
 /**
@@ -337,6 +339,8 @@ function pgChange(text: string, c: StatementChange): void {
     for (const cmd of stmt.AlterTableStmt.cmds ?? []) if (cmd.AlterTableCmd?.subtype === 'AT_DropColumn') c.dropsColumns.push({ table, column: String(cmd.AlterTableCmd.name) });
   }
   if (stmt.InsertStmt) c.insertsInto = { table: String(stmt.InsertStmt.relation?.relname ?? ''), columns: (stmt.InsertStmt.cols ?? []).map((t: Tree) => String(t.ResTarget?.name)) };
+  const relation = (stmt.InsertStmt ?? stmt.UpdateStmt ?? stmt.DeleteStmt)?.relation;
+  if (relation?.relname) c.writesRows = { table: String(relation.relname), ...(relation.schemaname ? { schema: String(relation.schemaname) } : {}) };
 }
 
 function sqliteChange(text: string, c: StatementChange): void {

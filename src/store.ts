@@ -6,6 +6,8 @@ import type { Connection } from './dialect/types.js';
 import { ConfigError, describeCause } from './errors.js';
 
 export const VERSION_TABLE = 'sluice_version';
+/** drizzle-orm's own migrations table (default name), which sluice reads at takeover and never writes. */
+export const DRIZZLE_TABLE = '__drizzle_migrations';
 
 export interface AppliedRow {
   revision: string;

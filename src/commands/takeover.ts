@@ -28,7 +28,8 @@ import { rel, type RevisionFile } from '../source.js';
 import { checksum, quoteIdent } from '../sql.js';
 import { VERSION_TABLE, isPrivilegeError, type AppliedRow, type VersionStore } from '../store.js';
 
-export const DRIZZLE_TABLE = '__drizzle_migrations';
+export { DRIZZLE_TABLE } from '../store.js';
+import { DRIZZLE_TABLE } from '../store.js';
 export const DRIZZLE_SCHEMA = 'drizzle';
 
 /** Where drizzle's migrator keeps its rows. */

@@ -144,6 +144,7 @@ export const FILE_CASES: Case[] = [
   accepted('sqlite', 'a file wrapped whole in BEGIN TRANSACTION … END', `BEGIN TRANSACTION;\nCREATE TABLE hx_w (id int);\nINSERT INTO hx_w VALUES (1);\nEND;`, null, async (ctx, expect) => expect(await ctx.query('SELECT id FROM hx_w')).toEqual([{ id: 1 }])),
   refusedUp('postgresql', 'a wrapped file failing midway leaves nothing', `BEGIN;\nCREATE TABLE hx_w (id int);${BP}INSERT INTO hx_no_such VALUES (1);${BP}COMMIT;`, 3, /0004_hostile.*failed at statement 2\/2/),
   refusedUp('sqlite', 'a wrapped file failing midway leaves nothing', `BEGIN;\nCREATE TABLE hx_w (id int);\nINSERT INTO hx_no_such VALUES (1);\nCOMMIT;`, 3, /0004_hostile.*failed at statement 2\/2/),
+  accepted('postgresql', "a DELETE from drizzle's own migrations table, absent on a database sluice made", `CREATE TABLE hx_g (id int);${BP}DELETE FROM drizzle.__drizzle_migrations WHERE hash IN ('0020_x');`, null, async (ctx, expect) => expect(await tablesNamed(ctx, 'hx_g')).toEqual(['hx_g'])),
   accepted('postgresql', 'breakpoint markers inside dollar quotes', `CREATE TABLE hx_inert (v text);${BP}INSERT INTO hx_inert VALUES ($$\n--> statement-breakpoint\nDELETE FROM users;$$), ($tag$--> statement-breakpoint DROP TABLE users;$tag$);`, null, async (ctx, expect) => {
     expect((await ctx.query<{ v: string }>('SELECT v FROM hx_inert ORDER BY v')).map((r) => r.v)).toEqual(['\n--> statement-breakpoint\nDELETE FROM users;', '--> statement-breakpoint DROP TABLE users;']);
   }),
