@@ -63,6 +63,15 @@ async function publicIsEmpty(env, root) {
   }
 }
 
+/** The schemas besides public that the newest snapshot of a PostgreSQL history declares. */
+function ownSchemas(dir) {
+  const meta = path.join(dir, 'meta');
+  const newest = readdirSync(meta).filter((f) => /^\d+_snapshot\.json$/.test(f)).sort().at(-1);
+  if (!newest) return [];
+  const snap = JSON.parse(readFileSync(path.join(meta, newest), 'utf8'));
+  return Object.keys(snap.schemas ?? {}).filter((s) => s !== 'public' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(s));
+}
+
 async function runOne(h) {
   const dialect = h.manifest.dialect;
   const root = mkdtempSync(path.join(os.tmpdir(), `sluice-corpus-${h.name}-`));
@@ -73,9 +82,15 @@ async function runOne(h) {
   writeFileSync(path.join(root, 'models.ts'), 'export {};\n');
   writeFileSync(path.join(root, 'drizzle.config.ts'), `export default { dialect: '${dialect}', out: './drizzle', schema: './models.ts' };\n`);
   symlinkSync(path.join(REPO, 'node_modules'), path.join(root, 'node_modules'));
-  const db = dialect === 'postgresql' ? { DATABASE_URL: pgUrl, DATABASE_SCHEMA: 'tenant_x' } : { DATABASE_URL: `file:${path.join(root, 'corpus.sqlite')}` };
+  // A history in its own pgSchema may name that schema's objects unqualified (its authors' role
+  // "$user" found them): the schemas its newest snapshot declares are searched after tenant_x.
+  const lookup = dialect === 'postgresql' ? ownSchemas(h.dir) : [];
+  const db =
+    dialect === 'postgresql'
+      ? { DATABASE_URL: pgUrl, DATABASE_SCHEMA: 'tenant_x', ...(lookup.length ? { DATABASE_SEARCH_PATH: lookup.join(',') } : {}) }
+      : { DATABASE_URL: `file:${path.join(root, 'corpus.sqlite')}` };
   const env = { ...process.env, ...db, SLUICE_CHECK_DATABASE_URL: pgUrl, SLUICE_NO_BACKUP: '1', SLUICE_TAKEOVER: 'off' };
-  const row = { name: h.name, repo: h.manifest.repo, dialect, revisions: 0, verified: 0, flagged: 0, reasons: {}, silentlyWrong: 0, downsMs: 0, notes: [] };
+  const row = { name: h.name, repo: h.manifest.repo, dialect, ...(lookup.length ? { searchPath: lookup } : {}), revisions: 0, verified: 0, flagged: 0, reasons: {}, silentlyWrong: 0, downsMs: 0, notes: [] };
   try {
     const t0 = performance.now();
     const adopted = await sluice.writeMissingDowns({ cwd: root, env });
@@ -126,7 +141,7 @@ async function runOne(h) {
   } finally {
     if (dialect === 'postgresql') {
       const conn = await openConnection(parseDatabaseTarget({ DATABASE_URL: pgUrl, DATABASE_SCHEMA: 'public' }, root), { write: true, env }).catch(() => null);
-      await conn?.execute('DROP SCHEMA IF EXISTS tenant_x CASCADE').catch(() => {});
+      for (const schema of ['tenant_x', ...lookup]) await conn?.execute(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
       await conn?.close();
     }
     rmSync(root, { recursive: true, force: true });

@@ -22,6 +22,8 @@ export interface DatabaseTarget {
   url?: string;
   /** PostgreSQL: the schema everything lives in. */
   schema?: string;
+  /** PostgreSQL: schemas searched after `schema` for unqualified names (DATABASE_SEARCH_PATH). */
+  lookup?: string[];
   /** For messages: the URL rebuilt with any password (userinfo or `?password=`) as `***`. */
   display: string;
   /** Strings that must never be printed: every form of the password (raw, percent-decoded). */
@@ -55,7 +57,12 @@ export function parseDatabaseTarget(env: Record<string, string | undefined>, roo
       throw new ConfigError('DATABASE_URL has a malformed percent-escape (in the user, password or database name); write a literal % as %25');
     }
     const schema = plainIdentifier((env.DATABASE_SCHEMA ?? '').trim() || DEFAULT_SCHEMA, 'DATABASE_SCHEMA');
-    return { dialect: 'postgresql', url: raw, schema, display: displayUrl(raw), secrets: passwordForms(raw) };
+    const lookup = (env.DATABASE_SEARCH_PATH ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x && x !== schema)
+      .map((x) => plainIdentifier(x, 'DATABASE_SEARCH_PATH entry'));
+    return { dialect: 'postgresql', url: raw, schema, ...(lookup.length ? { lookup } : {}), display: displayUrl(raw), secrets: passwordForms(raw) };
   }
   const shown = scheme ? `${scheme}:` : raw.slice(0, 20);
   throw new ConfigError(

@@ -11,7 +11,7 @@
 import type { DialectName } from './config.js';
 import { composeDown, type RenderedDown } from './commands/create.js';
 import { describeCause } from './errors.js';
-import { alteredColumnType, createdEnum, inversesFor } from './inverse.js';
+import { alteredColumnType, createdEnum, createdFunction, inversesFor } from './inverse.js';
 import { proveDowns, type Proof, type ProveResult } from './prove.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { loadParser, parseSql } from './sqlparse.js';
@@ -94,7 +94,7 @@ export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: Verif
         o.dialect === 'postgresql'
           ? (rev, _down, proof) => {
               const d = byId.get(rev.id)!;
-              const fixed = repairDown(rev, repairs.get(rev.id) ?? d.statements, proof);
+              const fixed = repairDown(rev, repairs.get(rev.id) ?? d.statements, proof, o.revisions);
               if (fixed) repairs.set(rev.id, fixed);
               return fixed && composeDown(d.header, fixed);
             }
@@ -123,9 +123,38 @@ export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: Verif
  * the inverses of the up's statements that made them; constraint names and enum values follow the
  * previous revision's real state. Undefined when nothing applies.
  */
-function repairDown(rev: RevisionFile, statements: RenderedDown['statements'], proof: Proof): RenderedDown['statements'] | undefined {
+function repairDown(rev: RevisionFile, statements: RenderedDown['statements'], proof: Proof, history: RevisionFile[]): RenderedDown['statements'] | undefined {
   if (proof.failed) return mendFailure(statements, proof.failed);
-  return proof.differences.length ? repairWithInverses(rev, statements, proof.differences) : undefined;
+  if (!proof.differences.length) return undefined;
+  const inverted = repairWithInverses(rev, statements, proof.differences);
+  const restored = previousFunctions(rev, history, proof.differences);
+  return inverted || restored.length ? [...(inverted ?? statements), ...restored] : undefined;
+}
+
+/**
+ * A function the up replaced (`CREATE OR REPLACE FUNCTION`, same arguments, another body): the down
+ * gets the definition the previous revisions' ups last gave it, as they wrote it.
+ */
+function previousFunctions(rev: RevisionFile, history: RevisionFile[], differences: string[]): RenderedDown['statements'] {
+  const signatures = (sign: '-' | '+') =>
+    new Set(
+      differences.flatMap((l) => {
+        const m = /^([-+]) function (\S+\(.*\)) [0-9a-f]{32}$/.exec(l);
+        return m && m[1] === sign ? [m[2]!] : [];
+      }),
+    );
+  const now = signatures('+');
+  const replaced = [...signatures('-')].filter((f) => now.has(f));
+  if (!replaced.length) return [];
+  const earlier = history.slice(0, history.findIndex((r) => r.id === rev.id)).reverse();
+  return replaced.flatMap((f) => {
+    const name = f.slice(0, f.indexOf('('));
+    for (const r of earlier) {
+      const found = parseSql(readUp(r), 'postgresql').statements.filter((st) => st.kind === 'CreateFunctionStmt' && createdFunction(st.text) === name).at(-1);
+      if (found) return [{ sql: `-- sluice: ${name} as ${r.id}'s up defined it (the up replaced it)\n${found.text.replace(/^CREATE\s+FUNCTION\b/i, 'CREATE OR REPLACE FUNCTION')};` }];
+    }
+    return [];
+  });
 }
 
 const TYPE_EXISTENCE = /already exists|does not exist|other objects depend on it/;

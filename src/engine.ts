@@ -94,10 +94,13 @@ export async function prepareStep(
       { cause: err },
     );
   }
-  const noTransaction = parsed.comments.some((c) => NO_TRANSACTION_MARKER.test(c));
+  // A statement the database refuses inside a transaction block (CREATE INDEX CONCURRENTLY…) makes the
+  // revision non-transactional as the marker does: its author wrote it to run outside one.
+  const outside = parsed.statements.find((s) => s.outsideTransaction);
+  const noTransaction = parsed.comments.some((c) => NO_TRANSACTION_MARKER.test(c)) || !!outside;
   if (noTransaction && ts) {
     throw new RevisionRefused(
-      `${where.file} is marked sluice:no-transaction, but revision ${revision.id} has a TypeScript part (${ts.display}), which runs in the revision's transaction; remove the marker or move those statements to a revision of their own`,
+      `${where.file} ${outside ? `line ${outside.line} ("${firstLine(outside.text)}") cannot run in a transaction` : 'is marked sluice:no-transaction'}, but revision ${revision.id} has a TypeScript part (${ts.display}), which runs in the revision's transaction; move those statements to a revision of their own`,
       revision.id,
     );
   }

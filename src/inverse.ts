@@ -130,3 +130,14 @@ export function alteredColumnType(sql: string): [string, string] | undefined {
     return undefined;
   }
 }
+
+/** The (unqualified) name of the function a `CREATE [OR REPLACE] FUNCTION` statement creates, else undefined. */
+export function createdFunction(sql: string): string | undefined {
+  const pg = createRequire(import.meta.url)('libpg-query') as PgParser;
+  try {
+    const n = pg.parseSync(sql).stmts?.[0]?.stmt.CreateFunctionStmt;
+    return n ? last(n.funcname) : undefined;
+  } catch {
+    return undefined;
+  }
+}

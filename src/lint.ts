@@ -4,7 +4,8 @@
  *    rewrites, indexes without CONCURRENTLY, constraints without NOT VALID, volatile defaults…), run
  *    once per batch of files with `--reporter json`. sluice runs each revision in a transaction, so
  *    squawk is told so (`--assume-in-transaction`: an index on a table the same revision creates is
- *    harmless); `-- sluice:no-transaction` files are linted without it.
+ *    harmless); `-- sluice:no-transaction` files, and files with a statement that cannot run in a
+ *    transaction (which sluice runs as if marked), are linted without it.
  *  - sluice's own rules, both dialects, where no linter has them: `drop-table` / `drop-column` (the
  *    data is lost: the down brings them back empty), `sqlite-table-rebuild` (drizzle-kit's copy into
  *    `__new_<table>`), `irreversible` (no usable down: missing, empty, or marked
@@ -110,7 +111,8 @@ export async function lintRevisions(root: string, dialect: DialectName, out: str
     const exclude = [...settings.skip].filter((r) => !SLUICE_RULES.includes(r));
     const include = settings.include.filter((r) => !SLUICE_RULES.includes(r));
     for (const inTransaction of [true, false]) {
-      const batch = withStatements.filter((f) => f.parsed.comments.some((c) => NO_TRANSACTION_MARKER.test(c)) !== inTransaction);
+      const outside = (f: (typeof withStatements)[number]) => f.parsed.comments.some((c) => NO_TRANSACTION_MARKER.test(c)) || f.parsed.statements.some((s) => s.outsideTransaction);
+      const batch = withStatements.filter((f) => outside(f) !== inTransaction);
       if (!batch.length) continue;
       linter = squawkVersion();
       for (const v of runSquawk(root, batch.map((f) => f.rev.upFile), inTransaction, exclude, include)) {

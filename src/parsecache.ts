@@ -52,7 +52,7 @@ function matches(text: string, parsed: ParsedSql): boolean {
   let at = 0;
   for (const s of parsed.statements) {
     const i = text.indexOf(s.text, at);
-    if (i < 0 || typeof s.line !== 'number' || typeof s.transactionControl !== 'boolean' || typeof s.setsSearchPath !== 'boolean') return false;
+    if (i < 0 || typeof s.line !== 'number' || typeof s.transactionControl !== 'boolean' || typeof s.setsSearchPath !== 'boolean' || typeof s.outsideTransaction !== 'boolean') return false;
     at = i + s.text.length;
   }
   return parsed.comments.every((c) => typeof c === 'string' && text.includes(c));

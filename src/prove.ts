@@ -38,6 +38,8 @@ export interface Proof {
   upDifferences: string[];
   /** The down's statement that failed on the empty tables, with the database's message. */
   failed?: { statement: string; message: string };
+  /** A revision proven outside a transaction left the scratch database off state N: proving stops. */
+  scratchLost?: boolean;
 }
 
 /** Repair attempts per down (each one more round trip on the scratch database). */
@@ -167,7 +169,7 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
         // first down and its difference unless an attempt proves out.
         let tried = down;
         let last = proof;
-        for (let attempt = 0; attempt < REPAIRS && !last.verified && o.repair; attempt++) {
+        for (let attempt = 0; attempt < REPAIRS && !last.verified && !last.scratchLost && o.repair; attempt++) {
           const fixed = o.repair(rev, tried, last);
           if (fixed === undefined || fixed === tried) break;
           tried = fixed;
@@ -179,6 +181,7 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
         }
         if (modelStopped) proof.notes.push(modelStopped);
         result.proofs.set(rev.id, proof);
+        if (last.scratchLost) return stop(result, rev.id, 'its down, run outside a transaction on the scratch database, did not leave it where the next revisions can be proven');
       }
       state = stateN;
     }
@@ -225,19 +228,16 @@ async function roundTrip(
   } catch (err) {
     return { ...proof, reason: describeCause(err) };
   }
-  if (downStep.noTransaction || upStep.noTransaction) return { ...proof, reason: 'it runs outside a transaction (sluice:no-transaction), so sluice cannot try it and roll it back' };
+  if (downStep.noTransaction || upStep.noTransaction) {
+    await roundTripOutside(conn, schema, downStep.statements, upStep.statements, before, stateN, proof);
+    return conclude(proof, upDifferences, comparedWithSnapshot);
+  }
   const rebuild = (s: PreparedStep) => conn.foreignKeyRebuild?.(s.statements);
   const downSql = rebuild(downStep) ?? downStep.statements;
   const upSql = rebuild(upStep) ?? upStep.statements;
   const fkWasOn = rebuild(downStep) || rebuild(upStep) ? await conn.setForeignKeys!(false) : false;
   const run = async (what: string, statements: string[]) => {
-    for (const s of statements) {
-      try {
-        await conn.execute(conn.translate(s));
-      } catch (err) {
-        throw new ProofStepError(s, what, describeCause(err).split('\n')[0]!);
-      }
-    }
+    await runAll(conn, what, statements);
     if (fkWasOn) {
       try {
         await conn.checkForeignKeys!();
@@ -279,12 +279,54 @@ async function roundTrip(
       proof.checked.push('the up applies again');
     }
   } catch (err) {
-    proof.reason = describeCause(err);
-    if (err instanceof ProofStepError && err.what === 'the down') proof.failed = { statement: err.statement, message: err.detail };
+    failedWith(proof, err);
   } finally {
     await conn.rollback();
     if (fkWasOn) await conn.setForeignKeys!(true);
   }
+  return conclude(proof, upDifferences, comparedWithSnapshot);
+}
+
+async function runAll(conn: Connection, what: string, statements: string[]): Promise<void> {
+  for (const s of statements) {
+    try {
+      await conn.execute(conn.translate(s));
+    } catch (err) {
+      throw new ProofStepError(s, what, describeCause(err).split('\n')[0]!);
+    }
+  }
+}
+
+function failedWith(proof: Proof, err: unknown): void {
+  proof.reason = describeCause(err);
+  if (err instanceof ProofStepError && err.what === 'the down') proof.failed = { statement: err.statement, message: err.detail };
+}
+
+/**
+ * A revision that runs outside a transaction (CREATE INDEX CONCURRENTLY…) cannot be tried and rolled
+ * back: on the scratch database its down runs for real, statement by statement, then its up again.
+ * No synthetic rows (they could not be removed). When the database does not end at state N again,
+ * `scratchLost` tells the caller that nothing after it can be proven on this database.
+ */
+async function roundTripOutside(conn: Connection, schema: string, downSql: string[], upSql: string[], before: string[], stateN: string[], proof: Proof): Promise<void> {
+  proof.notes.push('it runs outside a transaction: checked by running the down and the up again for real on the scratch database, without synthetic rows');
+  try {
+    await runAll(conn, 'the down', downSql);
+    const downDiff = schemaDiff(before, await introspect(conn, schema));
+    proof.differences.push(...downDiff);
+    proof.checked.push('the down restores the previous schema');
+    await runAll(conn, 'the up, applied again after the down,', upSql);
+    const again = schemaDiff(stateN, await introspect(conn, schema));
+    if (!downDiff.length) proof.differences.push(...again.map((d) => `after the up again: ${d}`));
+    proof.checked.push('the up applies again');
+    proof.scratchLost = again.length > 0;
+  } catch (err) {
+    failedWith(proof, err);
+    proof.scratchLost = true;
+  }
+}
+
+function conclude(proof: Proof, upDifferences: string[], comparedWithSnapshot: boolean): Proof {
   if (!proof.reason && proof.differences.length) {
     proof.reason = proof.differences.some((d) => d.startsWith('rows lost'))
       ? `the down loses rows in tables it keeps (${proof.differences.find((d) => d.startsWith('rows lost'))})`

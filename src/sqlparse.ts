@@ -21,6 +21,15 @@ export interface SqlStatement {
   transactionControl: boolean;
   /** PostgreSQL: the statement changes search_path (SET / RESET search_path). */
   setsSearchPath: boolean;
+  /** The database refuses to run it inside a transaction block (CREATE/DROP INDEX CONCURRENTLY, VACUUM…). */
+  outsideTransaction: boolean;
+}
+
+/** PostgreSQL statements that cannot run inside a transaction block, read from the parse tree. */
+function pgOutsideTransaction(kind: string, node: Record<string, any>): boolean {
+  if (kind === 'IndexStmt' || kind === 'DropStmt') return node.concurrent === true;
+  if (kind === 'ReindexStmt') return (node.params ?? []).some((p: any) => p.DefElem?.defname === 'concurrently');
+  return ['VacuumStmt', 'CreatedbStmt', 'DropdbStmt', 'AlterSystemStmt', 'CreateTableSpaceStmt', 'DropTableSpaceStmt'].includes(kind);
 }
 
 export interface ParsedSql {
@@ -108,6 +117,7 @@ function parsePostgres(text: string): ParsedSql {
       transactionControl: kind === 'TransactionStmt' || (kind === 'VariableSetStmt' && (varName === 'transaction' || varName === 'session characteristics')),
       // SET/RESET search_path, RESET ALL and DISCARD ALL all move it (set_config() and dynamic SQL are caught at run time).
       setsSearchPath: (kind === 'VariableSetStmt' && (varName === 'search_path' || node.kind === 'VAR_RESET_ALL')) || (kind === 'DiscardStmt' && node.target !== 'DISCARD_TEMP' && node.target !== 'DISCARD_SEQUENCES' && node.target !== 'DISCARD_PLANS'),
+      outsideTransaction: pgOutsideTransaction(kind, node),
     });
   }
   return { statements, ...pgComments(text) };
@@ -206,6 +216,7 @@ function parseSqlite(text: string): ParsedSql {
       kind: s.type!,
       transactionControl: SQLITE_TRANSACTION.has(s.type!),
       setsSearchPath: false,
+      outsideTransaction: s.type === 'vacuum_stmt',
     });
   }
   const comments: { at: number; text: string }[] = [];
@@ -244,6 +255,7 @@ function parseSqliteByBreakpoints(text: string, error: SqlSyntaxError): ParsedSq
       kind: 'sqlite_statement',
       transactionControl: ['BEGIN', 'COMMIT', 'END', 'ROLLBACK', 'SAVEPOINT', 'RELEASE'].includes(first),
       setsSearchPath: false,
+      outsideTransaction: first === 'VACUUM',
     };
   });
 }

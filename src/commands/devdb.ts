@@ -87,7 +87,7 @@ export async function dbConnect(options: CommandOptions & { args?: string[] } = 
     cmd = existsSync('/usr/bin/psql') ? '/usr/bin/psql' : path.join(pgBinDir(), 'psql');
     // psql's argv holds no password (any local user can read it with ps): the connection string is
     // built without it and the password goes through the environment (src/pgconn.ts).
-    const child = libpqConnection(target.url!, { extraOptions: `-c search_path=${quoteIdent(target.schema!)}`, fallbackOptions: env.PGOPTIONS });
+    const child = libpqConnection(target.url!, { extraOptions: `-c search_path=${[target.schema!, ...(target.lookup ?? [])].map((x) => quoteIdent(x)).join(',')}`, fallbackOptions: env.PGOPTIONS });
     argv = ['-d', child.conninfo, ...(options.args ?? [])];
     Object.assign(childEnv, child.env);
   }

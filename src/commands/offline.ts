@@ -51,7 +51,7 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
     `-- sluice offline SQL: ${ctx.target.dialect}${pg ? `, schema ${schema}` : ''}, ${labelOf(history, fromIndex)} -> ${labelOf(history, toIndex)} (${direction}, ${steps.length} revision${steps.length === 1 ? '' : 's'})`,
     '-- Generated without a database connection; run it with psql -v ON_ERROR_STOP=1 -f, or sqlite3.',
   ];
-  if (pg) out.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)};`, `SET search_path TO ${quoteIdent(schema)};`);
+  if (pg) out.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)};`, `SET search_path TO ${[schema, ...(ctx.target.lookup ?? [])].map((x) => quoteIdent(x)).join(', ')};`);
   out.push(`${versionTableDdl(table, pg ? 'timestamptz' : 'text')};`);
   const typescript: string[] = [];
   for (const step of steps) {

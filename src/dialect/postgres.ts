@@ -60,7 +60,7 @@ export async function openPostgres(target: DatabaseTarget, options: PostgresOpti
   const conn = new PostgresConnection(client, target);
   const settings = await conn.executeScript(
     [
-      `SET search_path TO ${quoteIdent(target.schema!)}`,
+      `SET search_path TO ${[target.schema!, ...(target.lookup ?? [])].map((x) => quoteIdent(x)).join(', ')}`,
       `SET lock_timeout = ${quoteLiteral(options.lockTimeout)}`,
       options.statementTimeout ? `SET statement_timeout = ${quoteLiteral(options.statementTimeout)}` : '',
       'SHOW search_path',

@@ -145,6 +145,9 @@ export const FILE_CASES: Case[] = [
   refusedUp('postgresql', 'a wrapped file failing midway leaves nothing', `BEGIN;\nCREATE TABLE hx_w (id int);${BP}INSERT INTO hx_no_such VALUES (1);${BP}COMMIT;`, 3, /0004_hostile.*failed at statement 2\/2/),
   refusedUp('sqlite', 'a wrapped file failing midway leaves nothing', `BEGIN;\nCREATE TABLE hx_w (id int);\nINSERT INTO hx_no_such VALUES (1);\nCOMMIT;`, 3, /0004_hostile.*failed at statement 2\/2/),
   accepted('postgresql', "a DELETE from drizzle's own migrations table, absent on a database sluice made", `CREATE TABLE hx_g (id int);${BP}DELETE FROM drizzle.__drizzle_migrations WHERE hash IN ('0020_x');`, null, async (ctx, expect) => expect(await tablesNamed(ctx, 'hx_g')).toEqual(['hx_g'])),
+  // --- a statement PostgreSQL refuses inside a transaction block makes the file non-transactional, as the marker does (its COMMIT escapes drizzle's transaction)
+  accepted('postgresql', 'CREATE INDEX CONCURRENTLY after a COMMIT, without the marker', `COMMIT;${BP}CREATE INDEX CONCURRENTLY hx_ix ON users (email);`, `DROP INDEX CONCURRENTLY hx_ix;`, async (ctx, expect) =>
+    expect(await ctx.query("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'hx_ix'")).toEqual([])),
   accepted('postgresql', 'breakpoint markers inside dollar quotes', `CREATE TABLE hx_inert (v text);${BP}INSERT INTO hx_inert VALUES ($$\n--> statement-breakpoint\nDELETE FROM users;$$), ($tag$--> statement-breakpoint DROP TABLE users;$tag$);`, null, async (ctx, expect) => {
     expect((await ctx.query<{ v: string }>('SELECT v FROM hx_inert ORDER BY v')).map((r) => r.v)).toEqual(['\n--> statement-breakpoint\nDELETE FROM users;', '--> statement-breakpoint DROP TABLE users;']);
   }),

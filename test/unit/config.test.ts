@@ -30,6 +30,12 @@ describe('parseDatabaseTarget', () => {
       expect(() => parseDatabaseTarget({ DATABASE_URL: 'postgres://h/db', DATABASE_SCHEMA: bad }, '/p')).toThrow(/DATABASE_SCHEMA .* is not a plain identifier/);
     }
   });
+  it('reads DATABASE_SEARCH_PATH: schemas searched after DATABASE_SCHEMA, each a plain identifier', () => {
+    const t = parseDatabaseTarget({ DATABASE_URL: 'postgres://h/db', DATABASE_SCHEMA: 'tenant_x', DATABASE_SEARCH_PATH: ' latitude, tenant_x ,audit,' }, '/p');
+    expect([t.schema, t.lookup]).toEqual(['tenant_x', ['latitude', 'audit']]);
+    expect(parseDatabaseTarget({ DATABASE_URL: 'postgres://h/db' }, '/p').lookup).toBeUndefined();
+    expect(() => parseDatabaseTarget({ DATABASE_URL: 'postgres://h/db', DATABASE_SEARCH_PATH: 'ok,"x"; reset all' }, '/p')).toThrow(/DATABASE_SEARCH_PATH entry .* is not a plain identifier/);
+  });
 });
 
 describe('describeConfig', () => {
