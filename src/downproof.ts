@@ -11,7 +11,7 @@
 import type { DialectName } from './config.js';
 import { composeDown, type RenderedDown } from './commands/create.js';
 import { describeCause } from './errors.js';
-import { alteredColumnType, createdEnum, createdFunction, inversesFor } from './inverse.js';
+import { alteredColumnType, createdEnum, definitionsIn, inversesFor } from './inverse.js';
 import { proveDowns, type Proof, type ProveResult } from './prove.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { loadParser, parseSql } from './sqlparse.js';
@@ -124,37 +124,38 @@ export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: Verif
  * previous revision's real state. Undefined when nothing applies.
  */
 function repairDown(rev: RevisionFile, statements: RenderedDown['statements'], proof: Proof, history: RevisionFile[]): RenderedDown['statements'] | undefined {
-  if (proof.failed) return mendFailure(statements, proof.failed);
-  if (!proof.differences.length) return undefined;
-  const inverted = repairWithInverses(rev, statements, proof.differences);
-  const restored = previousFunctions(rev, history, proof.differences);
-  return inverted || restored.length ? [...(inverted ?? statements), ...restored] : undefined;
+  const dependents = proof.failed && /other objects depend on it/.test(proof.failed.message);
+  if (proof.failed && !dependents) return mendFailure(statements, proof.failed);
+  if (!proof.differences.length && !dependents) return undefined;
+  // Functions, triggers and indexes the up re-created get back the definition an earlier up gave them
+  // (before the down's statements: an old trigger does not depend on the columns the down drops).
+  const restored = previousDefinitions(rev, history);
+  const inverted = proof.differences.length ? repairWithInverses(rev, statements, proof.differences, restored.map((r) => r.object)) : undefined;
+  return inverted || restored.length ? [...restored.flatMap((r) => r.statements), ...(inverted ?? statements)] : undefined;
 }
 
 /**
- * A function the up replaced (`CREATE OR REPLACE FUNCTION`, same arguments, another body): the down
- * gets the definition the previous revisions' ups last gave it, as they wrote it.
+ * Each function, trigger and index the up (re-)creates that an earlier up defined: its drop (triggers,
+ * indexes) and the last earlier definition, as that up wrote it.
  */
-function previousFunctions(rev: RevisionFile, history: RevisionFile[], differences: string[]): RenderedDown['statements'] {
-  const signatures = (sign: '-' | '+') =>
-    new Set(
-      differences.flatMap((l) => {
-        const m = /^([-+]) function (\S+\(.*\)) [0-9a-f]{32}$/.exec(l);
-        return m && m[1] === sign ? [m[2]!] : [];
-      }),
-    );
-  const now = signatures('+');
-  const replaced = [...signatures('-')].filter((f) => now.has(f));
-  if (!replaced.length) return [];
+function previousDefinitions(rev: RevisionFile, history: RevisionFile[]): { object: string; statements: RenderedDown['statements'] }[] {
+  const mine = definitionsIn(parseSql(readUp(rev), 'postgresql').statements.map((s) => s.text));
+  if (!mine.length) return [];
   const earlier = history.slice(0, history.findIndex((r) => r.id === rev.id)).reverse();
-  return replaced.flatMap((f) => {
-    const name = f.slice(0, f.indexOf('('));
-    for (const r of earlier) {
-      const found = parseSql(readUp(r), 'postgresql').statements.filter((st) => st.kind === 'CreateFunctionStmt' && createdFunction(st.text) === name).at(-1);
-      if (found) return [{ sql: `-- sluice: ${name} as ${r.id}'s up defined it (the up replaced it)\n${found.text.replace(/^CREATE\s+FUNCTION\b/i, 'CREATE OR REPLACE FUNCTION')};` }];
+  const found = new Map<string, { object: string; statements: RenderedDown['statements'] }>();
+  for (const r of earlier) {
+    const wanted = mine.filter((m) => !found.has(m.object));
+    if (!wanted.length) break;
+    const theirs = definitionsIn(parseSql(readUp(r), 'postgresql').statements.map((s) => s.text));
+    for (const m of wanted) {
+      const def = theirs.filter((t) => t.object === m.object).at(-1);
+      if (!def) continue;
+      const text = def.text.replace(/^CREATE\s+FUNCTION\b/i, 'CREATE OR REPLACE FUNCTION');
+      const drop = m.object.startsWith('function ') ? [] : [{ sql: `${def.drop};` }];
+      found.set(m.object, { object: m.object, statements: [...drop, { sql: `-- sluice: ${m.object.replace(/\($/, '')} as ${r.id}'s up defined it (the up re-created it)\n${text};` }] });
     }
-    return [];
-  });
+  }
+  return [...found.values()];
 }
 
 const TYPE_EXISTENCE = /already exists|does not exist|other objects depend on it/;
@@ -179,9 +180,9 @@ function mendFailure(statements: RenderedDown['statements'], failed: NonNullable
 }
 
 /** The down's statements again with the inverses of the leftovers (statements the snapshots do not describe). */
-function repairWithInverses(rev: RevisionFile, statements: RenderedDown['statements'], differences: string[]): RenderedDown['statements'] | undefined {
+function repairWithInverses(rev: RevisionFile, statements: RenderedDown['statements'], differences: string[], keep: string[] = []): RenderedDown['statements'] | undefined {
   const up = parseSql(readUp(rev), 'postgresql').statements.map((s) => s.text);
-  const inverses = inversesFor(up, differences);
+  const inverses = inversesFor(up, differences).filter((i) => !keep.some((k) => i.object.startsWith(k)));
   const renames = constraintRenames(differences);
   const reordered = withEnumOrder(statements, differences);
   if (!inverses.length && !renames.length && !reordered) return undefined;

@@ -131,13 +131,22 @@ export function alteredColumnType(sql: string): [string, string] | undefined {
   }
 }
 
-/** The (unqualified) name of the function a `CREATE [OR REPLACE] FUNCTION` statement creates, else undefined. */
-export function createdFunction(sql: string): string | undefined {
+/**
+ * The functions, triggers and indexes these statements create: the object's name as the schema
+ * description shows it (`function f(`, `trigger t.name`, `index ix`), its drop, and the statement.
+ */
+export function definitionsIn(statements: string[]): { object: string; drop: string; text: string }[] {
   const pg = createRequire(import.meta.url)('libpg-query') as PgParser;
-  try {
-    const n = pg.parseSync(sql).stmts?.[0]?.stmt.CreateFunctionStmt;
-    return n ? last(n.funcname) : undefined;
-  } catch {
-    return undefined;
-  }
+  return statements.flatMap((text) => {
+    try {
+      const stmts = pg.parseSync(text).stmts ?? [];
+      const stmt = stmts.length === 1 ? stmts[0]!.stmt : undefined;
+      const kind = stmt && Object.keys(stmt)[0];
+      if (kind !== 'CreateFunctionStmt' && kind !== 'CreateTrigStmt' && kind !== 'IndexStmt') return [];
+      const inv = inverseOf(stmt!);
+      return inv ? [{ object: inv.object, drop: inv.sql, text }] : [];
+    } catch {
+      return [];
+    }
+  });
 }
