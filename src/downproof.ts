@@ -124,9 +124,10 @@ export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: Verif
  * previous revision's real state. Undefined when nothing applies.
  */
 function repairDown(rev: RevisionFile, statements: RenderedDown['statements'], proof: Proof, history: RevisionFile[]): RenderedDown['statements'] | undefined {
-  const dependents = proof.failed && /other objects depend on it/.test(proof.failed.message);
-  if (proof.failed && !dependents) return mendFailure(statements, proof.failed);
-  if (!proof.differences.length && !dependents) return undefined;
+  const mended = proof.failed && mendFailure(statements, proof.failed);
+  if (mended) return mended;
+  const dependents = !!proof.failed && /other objects depend on it/.test(proof.failed.message);
+  if (proof.failed ? !dependents : !proof.differences.length) return undefined;
   // Functions, triggers and indexes the up re-created get back the definition an earlier up gave them
   // (before the down's statements: an old trigger does not depend on the columns the down drops).
   const restored = previousDefinitions(rev, history);
