@@ -81,8 +81,9 @@ export async function prepareStep(
   const text = (direction === 'up' ? upSql : (downSql ?? '')).replace(/^\uFEFF/, '');
   const base = { revision, direction, upChecksum: revisionChecksum(upSql, ts?.text ?? null) };
   if (stampOnly) return { ...base, statements: [], noTransaction: false };
-  // PostgreSQL's scanner also translates public. qualifiers at run time when the schema is not public.
-  if (where.dialect === 'postgresql' && where.schema !== 'public') await loadParser(where.dialect);
+  // PostgreSQL's scanner also translates public. qualifiers at run time when the schema is not public
+  // (only a text that says "public" somewhere can hold one).
+  if (where.dialect === 'postgresql' && where.schema !== 'public' && /public/i.test(text)) await loadParser(where.dialect);
   let parsed;
   try {
     parsed = await parseRevision(text, where.dialect, where.root);

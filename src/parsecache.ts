@@ -42,9 +42,11 @@ export function sluiceCacheDir(root: string, name: string): string | undefined {
   }
 }
 
+const dirs = new Map<string, string | undefined>();
 function cacheDir(root: string): string | undefined {
   if (process.env.SLUICE_NO_PARSE_CACHE === '1') return undefined;
-  return sluiceCacheDir(root, 'parsed');
+  if (!dirs.has(root)) dirs.set(root, sluiceCacheDir(root, 'parsed'));
+  return dirs.get(root);
 }
 
 /** True when the entry describes this text: its statements and comments appear in it, in order. */

@@ -9,7 +9,7 @@
  *   <out>/<tag>.ts                   optional TypeScript part: up(db) / down(db) (tsrevision.ts)
  */
 import { isUtf8 } from 'node:buffer';
-import { existsSync, lstatSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, IntegrityError, MultipleHeads, describeCause } from './errors.js';
 import { conflictSides, hasConflictMarkers } from './merge.js';
@@ -145,8 +145,24 @@ export function tsFileOf(rev: RevisionFile): string {
 /** The TypeScript part's text, or null when the revision has none (a plain SQL revision). */
 export function readTs(rev: RevisionFile): string | null {
   const file = tsFileOf(rev);
-  if (!existsSync(file) && !isSymlink(file)) return null;
+  if (!listing(path.dirname(file)).has(path.basename(file))) return null;
   return readRevisionFile(file, `TypeScript part of revision ${rev.id}`);
+}
+
+/** A folder's entry names (a dangling symlink too), read again whenever the folder's mtime changes. */
+const listings = new Map<string, { mtimeNs: bigint; names: Set<string> }>();
+function listing(dir: string): Set<string> {
+  let mtimeNs: bigint;
+  try {
+    mtimeNs = statSync(dir, { bigint: true }).mtimeNs;
+  } catch {
+    return new Set();
+  }
+  const known = listings.get(dir);
+  if (known && known.mtimeNs === mtimeNs) return known.names;
+  const names = new Set(readdirSync(dir));
+  listings.set(dir, { mtimeNs, names });
+  return names;
 }
 
 function isSymlink(file: string): boolean {

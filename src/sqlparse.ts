@@ -145,7 +145,7 @@ function pgComments(text: string): Pick<ParsedSql, 'comments' | 'commentLines'> 
  * same way. Like SQLAlchemy's schema_translate_map: the same file runs in any schema.
  */
 export function translatePublic(text: string, to: string): string {
-  if (to === 'public') return text;
+  if (to === 'public' || !/public/i.test(text)) return text; // nothing to translate: no scan
   const parser = pgParser();
   const bytes = Buffer.from(text, 'utf8');
   let tokens;
