@@ -7,9 +7,11 @@
  * empty.
  */
 import { createRequire } from 'node:module';
+import { isMainThread } from 'node:worker_threads';
 import type { DialectName } from './config.js';
 import { SluiceError, ExitCode, describeCause } from './errors.js';
 import { applyRenames, compareStatements, refineDown, renameSql, renamesIn, resolvePrimaryKeyDrops, reverseRenames } from './downrules.js';
+import { diffOnWorker } from './kitworker.js';
 import { splitStatements } from './sql.js';
 
 type Snapshot = Record<string, any>;
@@ -54,8 +56,19 @@ export async function generateSnapshot(root: string, dialect: DialectName, impor
   return dialect === 'postgresql' ? k.generateDrizzleJson(imports) : k.generateSQLiteDrizzleJson(imports);
 }
 
-/** SQL statements that take the schema from `from` to `to`, never prompting. */
+/** SQL statements that take the schema from `from` to `to`, never prompting (on the drizzle-kit worker when it runs). */
 export async function diffSnapshots(root: string, dialect: DialectName, from: Snapshot, to: Snapshot): Promise<string[]> {
+  const remote = diffOnWorker(dialect, from, to);
+  if (!remote) return diffLocally(root, dialect, from, to);
+  try {
+    return await remote;
+  } catch (err) {
+    throw new SluiceError(`drizzle-kit could not diff the snapshots: ${describeCause(err)}`, ExitCode.internal, { cause: err });
+  }
+}
+
+/** diffSnapshots in this thread. */
+export async function diffLocally(root: string, dialect: DialectName, from: Snapshot, to: Snapshot): Promise<string[]> {
   const k = kit(root);
   const diff = (a: Snapshot, b: Snapshot) => (dialect === 'postgresql' ? k.generateMigration(a, b) : k.generateSQLiteMigration(a, b));
   try {
@@ -63,6 +76,8 @@ export async function diffSnapshots(root: string, dialect: DialectName, from: Sn
     if (!mid) return await diff(from, to);
     return [...(await diff(from, mid)), ...(await diff(mid, to))];
   } catch (err) {
+    // On the worker, the message crosses the thread and is wrapped there (diffSnapshots).
+    if (!isMainThread) throw err;
     throw new SluiceError(`drizzle-kit could not diff the snapshots: ${describeCause(err)}`, ExitCode.internal, { cause: err });
   }
 }

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { messageFromTag, readDown, readHistory, readUp, snapshotFile, writeNewFile, type RevisionFile } from '../source.js';
 import { isOnlyComments } from '../sql.js';
 import { renderDownFor, type CreatedRevision, type RenderedDown } from './create.js';
+import { startKitWorker, stopKitWorker } from '../kitworker.js';
 import { verifyDowns, type PendingDown } from '../downproof.js';
 
 export interface DownsResult {
@@ -23,6 +24,29 @@ export async function writeMissingDowns(options: CommandOptions = {}): Promise<D
   const result: DownsResult = { written: [], kept: [], verification: [] };
   const pending: RenderedDown[] = [];
   const verifying = (env.SLUICE_VERIFY ?? '').toLowerCase() !== 'off';
+  // Many snapshot pairs to diff: drizzle-kit's differ runs on a worker thread while the verification runs here.
+  startKitWorker(root);
+  try {
+    await downsOf(root, env, project, verifying, result, pending);
+  } finally {
+    await stopKitWorker();
+  }
+  // Everything computed first: a bad snapshot anywhere writes nothing.
+  for (const p of pending) {
+    writeNewFile(p.file, p.text);
+    result.written.push(p.result);
+  }
+  return result;
+}
+
+async function downsOf(
+  root: string,
+  env: Record<string, string | undefined>,
+  project: Awaited<ReturnType<typeof loadProjectConfig>>,
+  verifying: boolean,
+  result: DownsResult,
+  pending: RenderedDown[],
+): Promise<void> {
   for (const [dialect, h] of Object.entries(project.histories) as [DialectName, HistoryConfig][]) {
     const revs = readHistory(h.out).revisions;
     const mine: PendingDown[] = [];
@@ -49,12 +73,6 @@ export async function writeMissingDowns(options: CommandOptions = {}): Promise<D
     if (mine.length) result.verification.push({ dialect, engine: proved.engine, skipped: proved.skipped, ms: proved.ms });
     pending.push(...proved.downs);
   }
-  // Everything computed first: a bad snapshot anywhere writes nothing.
-  for (const p of pending) {
-    writeNewFile(p.file, p.text);
-    result.written.push(p.result);
-  }
-  return result;
 }
 
 /**

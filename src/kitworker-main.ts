@@ -1,0 +1,13 @@
+/** The drizzle-kit worker thread (kitworker.ts): diffs snapshot pairs sent by the main thread. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { describeCause } from './errors.js';
+import { diffLocally } from './downgen.js';
+
+const { root } = workerData as { root: string };
+parentPort!.on('message', async (m: { id: number; dialect: 'postgresql' | 'sqlite'; from: Record<string, any>; to: Record<string, any> }) => {
+  try {
+    parentPort!.postMessage({ id: m.id, statements: await diffLocally(root, m.dialect, m.from, m.to) });
+  } catch (err) {
+    parentPort!.postMessage({ id: m.id, error: describeCause(err) });
+  }
+});
