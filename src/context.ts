@@ -26,6 +26,12 @@ export interface CommandOptions {
   env?: Record<string, string | undefined>;
   /** drizzle config path, relative to cwd. */
   config?: string;
+  /**
+   * An open connection to the database DATABASE_URL names, used instead of opening one (sluice
+   * neither closes it nor leaves a transaction or its lock on it). For apps and checks that run many
+   * commands in a row (db-test).
+   */
+  connection?: Connection;
 }
 
 export interface Context {
@@ -39,6 +45,8 @@ export interface Context {
   ups: Map<string, string>;
   /** TypeScript parts read during this command, by revision id (null: the revision has none). */
   tss?: Map<string, TypeScriptPart | null>;
+  /** The caller's open connection (CommandOptions.connection). */
+  connection?: Connection;
 }
 
 /** A revision's up SQL, read once per command. */
@@ -82,7 +90,7 @@ export async function loadContext(options: CommandOptions, extra: { allowMissing
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const historyConfig = historyFor(project, target.dialect);
   const history = readHistory(historyConfig.out, { allowMissing: extra.allowMissingFolder });
-  return { root, env, project, target, historyConfig, history, ups: new Map() };
+  return { root, env, project, target, historyConfig, history, ups: new Map(), ...(options.connection ? { connection: options.connection } : {}) };
 }
 
 export interface Session {
@@ -108,7 +116,7 @@ export async function withSession<T>(
   // Writers hold the run-wide lock from before reading the version table to the end (plan + apply);
   // SLUICE_LOCK_WAIT is checked before opening, so a bad value changes nothing (creates no SQLite file).
   const waitMs = write ? lockWaitMs(ctx.env) : 0;
-  const conn = await openConnection(ctx.target, { write, env: ctx.env });
+  const conn = ctx.connection ?? (await openConnection(ctx.target, { write, env: ctx.env }));
   const store = new VersionStore(conn);
   let locked = false;
   try {
@@ -134,7 +142,7 @@ export async function withSession<T>(
     throw err;
   } finally {
     if (locked) await conn.unlock();
-    await conn.close();
+    if (!ctx.connection) await conn.close();
   }
 }
 

@@ -6,9 +6,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadProjectConfig, parseDatabaseTarget, type DialectName } from '../config.js';
+import { loadProjectConfig, parseDatabaseTarget, type DatabaseTarget, type DialectName } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
+import type { Connection } from '../dialect/types.js';
 import { describeCause } from '../errors.js';
 import { startCluster, stopCluster } from '../pgcluster.js';
 import { introspect } from '../introspect.js';
@@ -89,22 +90,39 @@ async function roundTrip(
   options: CommandOptions & { onCheck?: (d: DialectName, c: CheckItem) => void },
 ): Promise<DialectCheck> {
   const target = parseDatabaseTarget(env, root);
-  // Scratch databases: no SQLite backups of them in the project's .sluice/backups.
-  const common = { cwd: root, env, config: options.config, noBackup: true };
   const checks: CheckItem[] = [];
   const record = (c: CheckItem) => {
     checks.push(c);
     options.onCheck?.(dialect, c);
   };
+  // One connection reads every schema (a new backend's first catalog queries cost more than the query).
+  let conn: Connection | undefined;
+  const reader = async () => (conn ??= await openConnection(target, { write: true, env }));
   const dump = async () => {
-    const conn = await openConnection(target, { write: true, env });
-    try {
-      await new VersionStore(conn).ensure();
-      return (await introspect(conn, target.schema)).join('\n');
-    } finally {
-      await conn.close();
-    }
+    await new VersionStore(await reader()).ensure();
+    return (await introspect(await reader(), target.schema)).join('\n');
   };
+  try {
+    return await checksOf(root, env, dialect, options, target, record, checks, dump, reader);
+  } finally {
+    await conn?.close();
+  }
+}
+
+async function checksOf(
+  root: string,
+  env: Record<string, string | undefined>,
+  dialect: DialectName,
+  options: CommandOptions,
+  target: DatabaseTarget,
+  record: (c: CheckItem) => void,
+  checks: CheckItem[],
+  dump: () => Promise<string>,
+  reader: () => Promise<Connection>,
+): Promise<DialectCheck> {
+  // Scratch databases: no SQLite backups of them in the project's .sluice/backups.
+  // The commands run on the check's own connection: one backend for the whole check.
+  const common = { cwd: root, env, config: options.config, noBackup: true, connection: await reader() };
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const revs = readHistory(project.histories[dialect]!.out).revisions;
   const attempt = async (name: string, fn: () => Promise<string | undefined>) => {
