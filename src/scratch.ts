@@ -9,7 +9,7 @@
  *    kept as a template in node_modules/.cache/sluice/ (initdb takes ~5 s once; a copy opens in <1 s).
  * Everything is removed by close().
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseDatabaseTarget, type DatabaseTarget, type DialectName } from './config.js';
@@ -104,15 +104,57 @@ async function serverScratch(root: string, url: string, env: Record<string, stri
 }
 
 interface PgliteInstance {
-  db: { close(): Promise<void> };
-  server: { stop(): Promise<void> };
+  db: { close(): Promise<void>; query<T>(sql: string): Promise<{ rows: T[] }> };
+  server: { stop(): Promise<void>; getServerConn(): string };
   dir: string;
 }
 
-async function pgliteScratch(root: string, env: Record<string, string | undefined>): Promise<Scratch> {
+/** A PGlite instance on a copy of the template, served on a loopback port. */
+async function startPglite(root: string): Promise<PgliteInstance> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   const template = await pgliteTemplate(root, PGlite);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-pglite-'));
+  try {
+    cpSync(template, dir, { recursive: true });
+    const db = await PGlite.create({ dataDir: dir });
+    const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 4 });
+    await server.start();
+    return { db, server, dir };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function stopPglite(i: PgliteInstance): Promise<void> {
+  await i.server.stop().catch(() => {});
+  await i.db.close().catch(() => {});
+  rmSync(i.dir, { recursive: true, force: true });
+}
+
+/** An instance started ahead of need (warmScratch), taken by the next PGlite scratch database made. */
+let warm: Promise<PgliteInstance> | undefined;
+
+/**
+ * Start the PGlite instance a coming verification will need, while something else runs (migrate-create:
+ * drizzle-kit generate in child processes). A no-op unless that verification will use PGlite. Pair
+ * with coolScratch(), which stops it if nothing took it.
+ */
+export function warmScratch(root: string, dialect: DialectName, env: Record<string, string | undefined>): void {
+  if (dialect !== 'postgresql' || warm || (env.SLUICE_CHECK_DATABASE_URL ?? '').trim() || (env.SLUICE_VERIFY ?? '').toLowerCase() === 'off') return;
+  warm = startPglite(root);
+  warm.catch(() => {}); // an error shows when the instance is made for real
+}
+
+export async function coolScratch(): Promise<void> {
+  const w = warm;
+  warm = undefined;
+  const instance = await w?.catch(() => undefined);
+  if (instance) await stopPglite(instance);
+}
+
+async function pgliteScratch(root: string, env: Record<string, string | undefined>): Promise<Scratch> {
   const instances: PgliteInstance[] = [];
   let engine = 'PGlite';
   return {
@@ -120,27 +162,21 @@ async function pgliteScratch(root: string, env: Record<string, string | undefine
       return engine;
     },
     async make() {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-pglite-'));
-      cpSync(template, dir, { recursive: true });
-      const db = await PGlite.create({ dataDir: dir });
-      const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 4 });
-      await server.start();
-      instances.push({ db, server, dir });
-      const [host, port] = server.getServerConn().split(':');
+      const ahead = warm;
+      warm = undefined;
+      const instance = (await ahead?.catch(() => undefined)) ?? (await startPglite(root));
+      instances.push(instance);
+      const [host, port] = instance.server.getServerConn().split(':');
       const scratchEnv = { ...env, DATABASE_URL: `postgres://postgres@${host}:${port}/postgres`, DATABASE_SCHEMA: 'public', SLUICE_TAKEOVER: 'off' };
       if (engine === 'PGlite') {
-        const v = await db.query<{ v: string }>("SELECT current_setting('server_version') AS v");
+        const v = await instance.db.query<{ v: string }>("SELECT current_setting('server_version') AS v");
         engine = `PGlite (embedded PostgreSQL ${v.rows[0]?.v ?? '?'})`;
       }
       const target = parseDatabaseTarget(scratchEnv, root);
       return { target, env: scratchEnv, open: () => openConnection(target, { write: true, env: scratchEnv }) };
     },
     async close() {
-      for (const i of instances) {
-        await i.server.stop().catch(() => {});
-        await i.db.close().catch(() => {});
-        rmSync(i.dir, { recursive: true, force: true });
-      }
+      for (const i of instances) await stopPglite(i);
     },
   };
 }
@@ -150,9 +186,19 @@ async function pgliteTemplate(root: string, PGlite: typeof import('@electric-sql
   const { createRequire } = await import('node:module');
   let version = 'unknown';
   try {
-    version = createRequire(import.meta.url)('@electric-sql/pglite/package.json').version;
+    // package.json is not among the package's exports: found beside its resolved entry point
+    const req = createRequire(import.meta.url);
+    for (let dir = path.dirname(req.resolve('@electric-sql/pglite')); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+      const file = path.join(dir, 'package.json');
+      if (!existsSync(file)) continue;
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === '@electric-sql/pglite' && pkg.version) {
+        version = pkg.version;
+        break;
+      }
+    }
   } catch {
-    /* exports may hide package.json: one template for all versions then */
+    /* not found: one template for all versions then */
   }
   const cache = sluiceCacheDir(root, `pglite-${version}`) ?? path.join(os.tmpdir(), `sluice-pglite-${version}-${process.getuid?.() ?? 0}`);
   if (existsSync(path.join(cache, 'PG_VERSION'))) return cache;

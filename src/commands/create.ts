@@ -9,6 +9,7 @@ import path from 'node:path';
 import { loadProjectConfig, type DialectName, type HistoryConfig } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
+import { coolScratch, warmScratch } from '../scratch.js';
 import { SluiceError, UsageError, ExitCode } from '../errors.js';
 import { readHistory, readSnapshot, readUp, rel, snapshotFile, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
 import { typeScriptTemplate } from '../tsrevision.js';
@@ -90,50 +91,56 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
     }, options.interactive ?? false);
   const failures: SluiceError[] = [];
   const attempt = (d: DialectName) => generate(d).catch((err: SluiceError) => void failures.push(new SluiceError(`${d}: ${err.message}`, err.exitCode, { cause: err })));
-  if (options.interactive) for (const [d] of dialects) await attempt(d);
-  else {
-    const running = Promise.all(dialects.map(([d]) => attempt(d)));
-    preloadKit(root); // overlaps with the child processes
-    await running;
-  }
+  // The PostgreSQL scratch database of the down's verification (PGlite) starts while drizzle-kit runs.
+  for (const [d] of dialects) warmScratch(root, d, env);
+  try {
+    if (options.interactive) for (const [d] of dialects) await attempt(d);
+    else {
+      const running = Promise.all(dialects.map(([d]) => attempt(d)));
+      preloadKit(root); // overlaps with the child processes
+      await running;
+    }
 
-  const result: CreateResult = { created: [], unchanged: [] };
-  for (const [d, h] of dialects) {
-    const hist = readHistory(h.out, { allowMissing: true });
-    if (hist.revisions.length === before.get(d)) {
-      result.unchanged.push(d);
-      continue;
+    const result: CreateResult = { created: [], unchanged: [] };
+    for (const [d, h] of dialects) {
+      const hist = readHistory(h.out, { allowMissing: true });
+      if (hist.revisions.length === before.get(d)) {
+        result.unchanged.push(d);
+        continue;
+      }
+      const rev = hist.revisions[hist.revisions.length - 1]!;
+      const prev = hist.revisions[hist.revisions.length - 2];
+      if (d === 'postgresql') {
+        // drizzle-kit leaves an unnamed primary-key drop commented out; make the up runnable
+        const up = readUp(rev);
+        const fixed = resolvePrimaryKeyDropsInText(up);
+        if (fixed !== up) writeNewFile(rev.upFile, fixed, { overwrite: true });
+      }
+      const rendered = await renderDownFor(root, d, h.out, rev, prev, message, !!options.empty || !!options.ts, true);
+      // The down is proven on a scratch database before it is written (downproof.ts).
+      const down = (await verifyDowns([rendered], { root, dialect: d, dir: h.out, revisions: hist.revisions, env, checkUp: false })).downs[0]!;
+      writeNewFile(down.file, down.text);
+      const created = down.result;
+      if (options.ts) created.tsFile = writeTsPart(root, d, h, rev, message);
+      result.created.push(created);
     }
-    const rev = hist.revisions[hist.revisions.length - 1]!;
-    const prev = hist.revisions[hist.revisions.length - 2];
-    if (d === 'postgresql') {
-      // drizzle-kit leaves an unnamed primary-key drop commented out; make the up runnable
-      const up = readUp(rev);
-      const fixed = resolvePrimaryKeyDropsInText(up);
-      if (fixed !== up) writeNewFile(rev.upFile, fixed, { overwrite: true });
+    if (failures.length) {
+      // Revisions that were generated keep their downs; the failure is reported with them.
+      const made = result.created.map((c) => `${c.dialect} ${c.revision}`).join(', ');
+      throw new SluiceError(`${failures.map((f) => f.message).join('; ')}${made ? ` (created anyway, with downs: ${made})` : ''}`, failures[0]!.exitCode, {
+        cause: failures[0],
+      });
     }
-    const rendered = await renderDownFor(root, d, h.out, rev, prev, message, !!options.empty || !!options.ts, true);
-    // The down is proven on a scratch database before it is written (downproof.ts).
-    const down = (await verifyDowns([rendered], { root, dialect: d, dir: h.out, revisions: hist.revisions, env, checkUp: false })).downs[0]!;
-    writeNewFile(down.file, down.text);
-    const created = down.result;
-    if (options.ts) created.tsFile = writeTsPart(root, d, h, rev, message);
-    result.created.push(created);
+    const numbers = new Set(result.created.map((c) => c.revision));
+    if (result.created.length && (numbers.size > 1 || result.unchanged.length)) {
+      result.lockstepWarning = `dialect histories differ: ${result.created.map((c) => `${c.dialect} ${c.revision}`).join(', ')}${
+        result.unchanged.length ? `; no change for ${result.unchanged.join(', ')}` : ''
+      }; keep the model files of every dialect in step`;
+    }
+    return result;
+  } finally {
+    await coolScratch(); // not taken (no PostgreSQL change, or a failure): stopped
   }
-  if (failures.length) {
-    // Revisions that were generated keep their downs; the failure is reported with them.
-    const made = result.created.map((c) => `${c.dialect} ${c.revision}`).join(', ');
-    throw new SluiceError(`${failures.map((f) => f.message).join('; ')}${made ? ` (created anyway, with downs: ${made})` : ''}`, failures[0]!.exitCode, {
-      cause: failures[0],
-    });
-  }
-  const numbers = new Set(result.created.map((c) => c.revision));
-  if (result.created.length && (numbers.size > 1 || result.unchanged.length)) {
-    result.lockstepWarning = `dialect histories differ: ${result.created.map((c) => `${c.dialect} ${c.revision}`).join(', ')}${
-      result.unchanged.length ? `; no change for ${result.unchanged.join(', ')}` : ''
-    }; keep the model files of every dialect in step`;
-  }
-  return result;
 }
 
 /** `create({ ts: true })`: write `<tag>.ts` beside the (custom, empty) up: the revision's TypeScript part. */
