@@ -30,20 +30,25 @@ function rewriteHistory(dir: string): void {
   for (const d of readdirSync(path.join(dir, PG))) if (d.endsWith('.down.sql')) rmSync(path.join(dir, PG, d));
 }
 
+/** migrate-downs as a library call: every PostgreSQL down written and verified, none flagged. */
+async function adoptAllVerified(dir: string, env: Env): Promise<void> {
+  const adopted = await writeMissingDowns({ cwd: dir, env });
+  const pg = adopted.written.filter((w) => w.dialect === 'postgresql');
+  expect(pg.map((w) => [w.revision, w.verified, w.manualReason ?? null])).toEqual([
+    ['0000_init', true, null],
+    ['0001_add_audits', true, null],
+    ['0002_add_sessions_and_roles', true, null],
+    ['0003_add_phone_to_users', true, null],
+  ]);
+}
+
 pgDescribe('proven downs on PostgreSQL', () => {
   it('an old-style history is adopted with every down verified by running it, under a non-public schema; public stays empty', async () => {
     const dir = makeProject();
     rewriteHistory(dir);
     const schema = uniqueSchema('tenant');
     const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: schema, SLUICE_CHECK_DATABASE_URL: pgUrl() };
-    const adopted = await writeMissingDowns({ cwd: dir, env });
-    const pg = adopted.written.filter((w) => w.dialect === 'postgresql');
-    expect(pg.map((w) => [w.revision, w.verified, w.manualReason ?? null])).toEqual([
-      ['0000_init', true, null],
-      ['0001_add_audits', true, null],
-      ['0002_add_sessions_and_roles', true, null],
-      ['0003_add_phone_to_users', true, null],
-    ]);
+    await adoptAllVerified(dir, env);
     const down3 = readFileSync(path.join(dir, PG, '0003_add_phone_to_users.down.sql'), 'utf8');
     // the DO-block enum and foreign key, IF NOT EXISTS: the same schema as the snapshot describes
     const down2 = readFileSync(path.join(dir, PG, '0002_add_sessions_and_roles.down.sql'), 'utf8');
@@ -86,6 +91,32 @@ pgDescribe('proven downs on PostgreSQL', () => {
     const refused = runCli(dir, ['down'], env);
     expect(refused.status, refused.stderr).toBe(6);
     expect(refused.stderr).toMatch(/0003_add_phone_to_users needs a hand-written down/);
+  });
+
+  it('repairs from what the run shows: a replaced function gets its earlier body back; a revision outside a transaction is proven for real', async () => {
+    const dir = makeProject();
+    const f = (tag: string) => path.join(dir, PG, `${tag}.sql`);
+    const append = (tag: string, sql: string) => writeFileSync(f(tag), `${readFileSync(f(tag), 'utf8').trimEnd()}--> statement-breakpoint\n${sql}`);
+    append('0002_add_sessions_and_roles', 'CREATE FUNCTION "sluice_touch"() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$;');
+    // a COMMIT escaping drizzle's transaction for CREATE INDEX CONCURRENTLY: the revision runs outside one
+    append('0003_add_phone_to_users', 'CREATE OR REPLACE FUNCTION "sluice_touch"() RETURNS integer LANGUAGE sql AS $$ SELECT 2 $$;--> statement-breakpoint\nCOMMIT;--> statement-breakpoint\nCREATE INDEX CONCURRENTLY "users_phone_idx" ON "users" ("phone");');
+    for (const d of readdirSync(path.join(dir, PG))) if (d.endsWith('.down.sql')) rmSync(path.join(dir, PG, d));
+    const schema = uniqueSchema('repair');
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: schema, SLUICE_CHECK_DATABASE_URL: pgUrl() };
+    await adoptAllVerified(dir, env);
+    const down3 = readFileSync(path.join(dir, PG, '0003_add_phone_to_users.down.sql'), 'utf8');
+    expect(down3).toMatch(/^-- note: it runs outside a transaction: checked by running the down and the up again for real/m);
+    expect(down3).toMatch(/-- sluice: sluice_touch as 0002_add_sessions_and_roles's up defined it/);
+    // what the proof claims, through the engine: the down gives the earlier body back and drops the index
+    const o = { cwd: dir, env: { ...env, SLUICE_NO_BACKUP: '1' } };
+    await upgrade(o);
+    const touch = async () => (await sql<{ v: number }>(dir, env, 'SELECT sluice_touch() AS v'))[0]!.v;
+    const index = async () => (await sql<{ n: number }>(dir, env, "SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = $1 AND indexname = 'users_phone_idx'", [schema]))[0]!.n;
+    expect([await touch(), await index()]).toEqual([2, 1]);
+    await downgrade(o);
+    expect([await touch(), await index()]).toEqual([1, 0]);
+    await downgrade(o);
+    expect((await sql<{ n: number }>(dir, env, "SELECT count(*)::int AS n FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = 'sluice_touch'", [schema]))[0]!.n).toBe(0);
   });
 
   it('without SLUICE_CHECK_DATABASE_URL, PostgreSQL downs are verified on the embedded engine (PGlite), no server needed', async () => {
