@@ -105,7 +105,7 @@ export async function prepareStep(
       revision.id,
     );
   }
-  const statements = noTransaction ? parsed.statements : withoutWrappingTransaction(parsed.statements);
+  const statements = noTransaction ? [...parsed.statements] : withoutWrappingTransaction(parsed.statements);
   for (const s of statements) {
     if (s.transactionControl && !noTransaction) {
       throw new RevisionRefused(
@@ -120,6 +120,9 @@ export async function prepareStep(
       );
     }
   }
+  // A non-transactional file that leaves a transaction open at its end (drizzle's migrator commits it
+  // with its own): committed before the version row, which would otherwise be rolled back with it.
+  if (noTransaction && leavesTransactionOpen(statements)) statements.push({ ...statements.at(-1)!, text: 'COMMIT', transactionControl: true });
   const bookkeeping = where.dialect === 'postgresql' && statements.some((s) => s.text.toLowerCase().includes(DRIZZLE_TABLE));
   if (bookkeeping) await loadParser('postgresql');
   const texts = bookkeeping ? statements.map((s) => guardDrizzleBookkeeping(s.text)) : statements.map((s) => s.text);
@@ -138,6 +141,18 @@ export function guardDrizzleBookkeeping(text: string): string {
   if (rows?.table !== DRIZZLE_TABLE || text.includes('$sluice_guard$')) return text;
   const name = rows.schema ? `${quoteIdent(rows.schema)}.${quoteIdent(rows.table)}` : quoteIdent(rows.table);
   return `DO $sluice_guard$ BEGIN IF to_regclass(${quoteLiteral(name)}) IS NOT NULL THEN EXECUTE ${quoteLiteral(text)}; END IF; END $sluice_guard$`;
+}
+
+/** True when the last statement that opens or closes a transaction opens one (BEGIN / START TRANSACTION). */
+export function leavesTransactionOpen(statements: { text: string; transactionControl: boolean }[]): boolean {
+  let open = false;
+  for (const s of statements) {
+    if (!s.transactionControl) continue;
+    const words = s.text.replace(/\s+/g, ' ').trim().toUpperCase();
+    if (/^(BEGIN|START TRANSACTION)\b/.test(words)) open = true;
+    else if (/^(COMMIT|END|ABORT|PREPARE TRANSACTION)\b/.test(words) || (/^ROLLBACK\b/.test(words) && !/^ROLLBACK( TRANSACTION| WORK)? TO\b/.test(words))) open = false;
+  }
+  return open;
 }
 
 const PLAIN_BEGIN = /^(?:BEGIN(?:\s+(?:TRANSACTION|WORK))?|START\s+TRANSACTION)$/i;

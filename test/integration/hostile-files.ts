@@ -148,6 +148,13 @@ export const FILE_CASES: Case[] = [
   // --- a statement PostgreSQL refuses inside a transaction block makes the file non-transactional, as the marker does (its COMMIT escapes drizzle's transaction)
   accepted('postgresql', 'CREATE INDEX CONCURRENTLY after a COMMIT, without the marker', `COMMIT;${BP}CREATE INDEX CONCURRENTLY hx_ix ON users (email);`, `DROP INDEX CONCURRENTLY hx_ix;`, async (ctx, expect) =>
     expect(await ctx.query("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'hx_ix'")).toEqual([])),
+  // --- a non-transactional file ending inside a transaction it opened: that transaction and the version row are kept
+  ...(['postgresql', 'sqlite'] as const).map((d) =>
+    accepted(d, 'a no-transaction file that ends after BEGIN without COMMIT', `-- sluice:no-transaction\nCREATE TABLE hx_o (id int);\nBEGIN;\nINSERT INTO hx_o VALUES (1);`, null, async (ctx, expect) => {
+      expect(await ctx.query('SELECT id FROM hx_o')).toEqual([{ id: 1 }]);
+      expect(await ctx.query("SELECT revision FROM sluice_version WHERE revision = '0004_hostile'")).toEqual([{ revision: '0004_hostile' }]);
+    }),
+  ),
   accepted('postgresql', 'breakpoint markers inside dollar quotes', `CREATE TABLE hx_inert (v text);${BP}INSERT INTO hx_inert VALUES ($$\n--> statement-breakpoint\nDELETE FROM users;$$), ($tag$--> statement-breakpoint DROP TABLE users;$tag$);`, null, async (ctx, expect) => {
     expect((await ctx.query<{ v: string }>('SELECT v FROM hx_inert ORDER BY v')).map((r) => r.v)).toEqual(['\n--> statement-breakpoint\nDELETE FROM users;', '--> statement-breakpoint DROP TABLE users;']);
   }),
