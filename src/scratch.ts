@@ -59,6 +59,47 @@ function sqliteScratch(root: string): Scratch {
   };
 }
 
+/**
+ * Where db-test and migrate-check's drift check replay the history beside the real data: a scratch
+ * schema on `url` (the app's own database when no SLUICE_CHECK_DATABASE_URL is given; every `public.`
+ * of the history lands in the scratch schema) — unless the history names schemas besides public
+ * (`others`): their objects would land in the real schemas of those names on that database, and the
+ * replayed downs would drop them. Then the replay gets a database of its own on that server (CREATE
+ * DATABASE), or is refused. `schema` is the DATABASE_SCHEMA the replay uses in its own database.
+ */
+export async function replayDatabase(
+  root: string,
+  url: string,
+  env: Record<string, string | undefined>,
+  schema: string,
+  others: string[],
+): Promise<{ env: Record<string, string | undefined>; close(): Promise<void> }> {
+  if (others.length) {
+    const scratch = await serverScratch(root, url, env, true);
+    try {
+      const db = await scratch.make('replay');
+      return { env: { ...db.env, DATABASE_SCHEMA: schema }, close: () => scratch.close() };
+    } catch (err) {
+      await scratch.close();
+      const display = parseDatabaseTarget({ DATABASE_URL: url }, root).display;
+      throw new ConfigError(
+        `this history names schemas besides public (${others.join(', ')}), so it is replayed in a database of its own, which ${display} would not create (${describeCause((err as { cause?: unknown }).cause ?? err).split('\n')[0]}); grant the role CREATEDB, or set SLUICE_CHECK_DATABASE_URL to a server where it has it`,
+        { cause: err },
+      );
+    }
+  }
+  const name = scratchName('replay');
+  const replayEnv = { ...env, DATABASE_URL: url, DATABASE_SCHEMA: name, SLUICE_TAKEOVER: 'off' };
+  return {
+    env: replayEnv,
+    async close() {
+      const conn = await openConnection(parseDatabaseTarget(replayEnv, root), { write: true, env: replayEnv }).catch(() => null);
+      await conn?.execute(`DROP SCHEMA IF EXISTS ${quoteIdent(name)} CASCADE`).catch(() => {});
+      await conn?.close();
+    },
+  };
+}
+
 function scratchName(purpose: string): string {
   return `sluice_check_${process.pid}_${Math.random().toString(36).slice(2, 8)}_${purpose}`;
 }

@@ -289,6 +289,28 @@ export function readSnapshot(out: string, rev: Revision): Record<string, unknown
   }
 }
 
+/**
+ * The PostgreSQL schemas besides public that a history's snapshots name (drizzle's pgSchema), read from
+ * the files' text (`"schema": "<name>"` fields and the `"schemas"` list; no JSON parse of every
+ * snapshot). Sorted.
+ */
+export function otherSchemasOf(out: string, revisions: Revision[]): string[] {
+  const found = new Set<string>();
+  for (const rev of revisions) {
+    let text: string;
+    try {
+      text = readFileSync(snapshotFile(out, rev), 'utf8');
+    } catch {
+      continue;
+    }
+    for (const m of text.matchAll(/"schema"\s*:\s*"([^"]+)"/g)) if (m[1] !== 'public') found.add(m[1]!);
+    // the snapshot's own list of schemas: "schemas": { "name": "name", ... }
+    const list = /"schemas"\s*:\s*\{([^}]*)\}/.exec(text)?.[1] ?? '';
+    for (const m of list.matchAll(/"([^"]+)"\s*:/g)) if (m[1] !== 'public') found.add(m[1]!);
+  }
+  return [...found].sort();
+}
+
 /** Write a file atomically (temp file + rename), refusing to overwrite unless told to. */
 export function writeNewFile(file: string, text: string, options: { overwrite?: boolean } = {}): void {
   if (!options.overwrite && existsSync(file)) throw new ConfigError(`${rel(file)} already exists; sluice never overwrites a down file`);

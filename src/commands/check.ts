@@ -14,8 +14,8 @@ import { describeCause } from '../errors.js';
 import { startCluster, stopCluster } from '../pgcluster.js';
 import { introspect } from '../introspect.js';
 import { proveDowns } from '../prove.js';
-import { readDown, readHistory, rel } from '../source.js';
-import { quoteIdent } from '../sql.js';
+import { replayDatabase } from '../scratch.js';
+import { otherSchemasOf, readDown, readHistory, rel } from '../source.js';
 import { VersionStore } from '../store.js';
 import { downgrade, upgrade } from './migrate.js';
 import { checkModels, headsOf } from './verify.js';
@@ -68,14 +68,13 @@ async function checkPostgres(root: string, env: Record<string, string | undefine
     clusterDir = mkdtempSync(path.join(os.tmpdir(), 'sluice-check-pg-'));
     url = (await startCluster(clusterDir)).url;
   }
-  const schema = `sluice_check_${process.pid}_${Date.now() % 100000}`;
-  const scratch = { ...env, DATABASE_URL: url, DATABASE_SCHEMA: schema };
+  let replay: Awaited<ReturnType<typeof replayDatabase>> | undefined;
   try {
-    return await roundTrip(root, scratch, 'postgresql', options);
+    const history = (await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG)).histories.postgresql!;
+    replay = await replayDatabase(root, url, env, 'public', otherSchemasOf(history.out, readHistory(history.out).revisions));
+    return await roundTrip(root, replay.env, 'postgresql', options);
   } finally {
-    const conn = await openConnection(parseDatabaseTarget(scratch, root), { write: true, env: scratch }).catch(() => null);
-    await conn?.execute(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`).catch(() => {});
-    await conn?.close();
+    await replay?.close();
     if (clusterDir) {
       await stopCluster(clusterDir).catch(() => {});
       rmSync(clusterDir, { recursive: true, force: true });

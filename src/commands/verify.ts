@@ -18,7 +18,8 @@ import { openConnection } from '../dialect/index.js';
 import { diffSnapshots, emptySnapshot, generateSnapshot } from '../downgen.js';
 import { ConfigError, describeCause, ExitCode, MultipleHeads, type ExitCodeValue } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
-import { readHistory, readSnapshot, rel, type History } from '../source.js';
+import { otherSchemasOf, readHistory, readSnapshot, rel, type History } from '../source.js';
+import { replayDatabase } from '../scratch.js';
 import { quoteIdent } from '../sql.js';
 import { schemaDiff } from '../introspect.js';
 import { upgrade } from './migrate.js';
@@ -122,12 +123,14 @@ async function checkDrift(options: CommandOptions): Promise<VerifyFinding> {
     };
   });
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-verify-'));
-  const scratchSchema = `sluice_verify_${process.pid}_${Date.now() % 100000}`;
-  const scratch =
-    dialect === 'sqlite'
-      ? { ...ctx.env, DATABASE_URL: `file:${path.join(tmp, 'scratch.sqlite')}` }
-      : // a scratch schema never takes over drizzle's table of the database it lives in (commands/takeover.ts)
-        { ...ctx.env, DATABASE_URL: ctx.env.SLUICE_CHECK_DATABASE_URL ?? ctx.env.DATABASE_URL, DATABASE_SCHEMA: scratchSchema, SLUICE_TAKEOVER: 'off' };
+  // PostgreSQL: a scratch schema beside the data, or a database of its own for a history that names
+  // other schemas (scratch.ts); it never takes over drizzle's table of the database it lives in.
+  const replay =
+    dialect === 'postgresql'
+      ? await replayDatabase(ctx.root, ctx.env.SLUICE_CHECK_DATABASE_URL ?? ctx.env.DATABASE_URL!, ctx.env, ctx.target.schema!, otherSchemasOf(ctx.history.dir, ctx.history.revisions))
+      : undefined;
+  const scratch = replay?.env ?? { ...ctx.env, DATABASE_URL: `file:${path.join(tmp, 'scratch.sqlite')}` };
+  const scratchSchema = scratch.DATABASE_SCHEMA ?? '';
   try {
     if (current !== 'base') await upgrade({ cwd: ctx.root, env: scratch, config: options.config, revision: current, noBackup: true });
     const conn = await openConnection(parseDatabaseTarget(scratch, ctx.root), { write: false, env: scratch });
@@ -137,16 +140,12 @@ async function checkDrift(options: CommandOptions): Promise<VerifyFinding> {
     } finally {
       await conn.close();
     }
-    if (dialect === 'postgresql') expected = expected.split(quoteIdent(scratchSchema)).join(quoteIdent(ctx.target.schema!)).split(scratchSchema).join(ctx.target.schema!);
+    if (dialect === 'postgresql' && scratchSchema !== ctx.target.schema) expected = expected.split(quoteIdent(scratchSchema)).join(quoteIdent(ctx.target.schema!)).split(scratchSchema).join(ctx.target.schema!);
     const details = schemaDiff(comparable(expected).split('\n'), comparable(live).split('\n')); // `- ` expected (what the revisions build), `+ ` live
     return { check: 'drift', dialect, ok: details.length === 0, details };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
-    if (dialect === 'postgresql') {
-      const conn = await openConnection(parseDatabaseTarget(scratch, ctx.root), { write: true, env: scratch }).catch(() => null);
-      await conn?.execute(`DROP SCHEMA IF EXISTS ${quoteIdent(scratchSchema)} CASCADE`).catch(() => {});
-      await conn?.close();
-    }
+    await replay?.close();
   }
 }
 

@@ -106,7 +106,7 @@ pgDescribe('proven downs on PostgreSQL', () => {
     await adoptAllVerified(dir, env);
     const down3 = readFileSync(path.join(dir, PG, '0003_add_phone_to_users.down.sql'), 'utf8');
     expect(down3).toMatch(/^-- note: it runs outside a transaction: checked by running the down and the up again for real/m);
-    expect(down3).toMatch(/-- sluice: sluice_touch as 0002_add_sessions_and_roles's up defined it/);
+    expect(down3).toMatch(/-- sluice: function sluice_touch as 0002_add_sessions_and_roles's up defined it/);
     // what the proof claims, through the engine: the down gives the earlier body back and drops the index
     const o = { cwd: dir, env: { ...env, SLUICE_NO_BACKUP: '1' } };
     await upgrade(o);

@@ -1,0 +1,39 @@
+/**
+ * db-test and migrate-check's drift check replay the history beside the real data. A history that
+ * names schemas besides public (drizzle's pgSchema) must not replay in the app's own database: its
+ * objects would land in the real schema of that name, and the replayed downs would drop them. It gets
+ * a database of its own on the server (scratch.ts replayDatabase).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { expect, it } from 'vitest';
+import { addRevision, makeProject, pgDescribe, pgUrl, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
+
+pgDescribe('a history with a PostgreSQL schema of its own', () => {
+  it('db-test and migrate-check replay it in a database of their own: the real schema keeps its table and rows', async () => {
+    const dir = makeProject();
+    const own = uniqueSchema('own');
+    // IF NOT EXISTS, as older drizzle-kit versions wrote it: a replay in the app's database would run through
+    const tag = addRevision(
+      dir,
+      'postgresql',
+      'own_schema',
+      `CREATE SCHEMA IF NOT EXISTS "${own}";\n--> statement-breakpoint\nCREATE TABLE IF NOT EXISTS "${own}"."log" ("id" integer);`,
+      `DROP TABLE "${own}"."log";\n--> statement-breakpoint\nDROP SCHEMA "${own}";`,
+    );
+    // its snapshot names the schema, as drizzle-kit's does for a pgSchema
+    const snap = path.join(dir, 'drizzle/postgresql/meta', `${tag.slice(0, 4)}_snapshot.json`);
+    writeFileSync(snap, readFileSync(snap, 'utf8').replace('"schemas": {}', `"schemas": { "${own}": "${own}" }`));
+    // the scratch server is the app's own database, as a team points both at its dev server
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('app'), SLUICE_CHECK_DATABASE_URL: pgUrl() };
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await sql(dir, env, `INSERT INTO "${own}"."log" VALUES (1)`);
+    const check = runCli(dir, ['check'], env);
+    expect(check.stdout).toMatch(/ok +postgresql: down 0004_own_schema restores 0003_add_phone_to_users/);
+    expect(check.stdout).toMatch(/ok +postgresql: every down proven, rows kept/);
+    const verify = runCli(dir, ['verify'], env);
+    expect(verify.stdout + verify.stderr).not.toMatch(/does not exist|already exists/);
+    expect(await sql(dir, env, `SELECT id FROM "${own}"."log"`)).toEqual([{ id: 1 }]);
+    await sql(dir, env, `DROP SCHEMA "${own}" CASCADE`);
+  });
+});
