@@ -21,7 +21,7 @@ import { describeCause } from './errors.js';
 import { introspect, listTables, schemaDiff, tablesIn } from './introspect.js';
 import { countRows, insertSyntheticRows } from './rows.js';
 import { openScratch } from './scratch.js';
-import { readSnapshot, readUp, rel, type RevisionFile } from './source.js';
+import { otherSchemasOf, readSnapshot, readUp, rel, type RevisionFile } from './source.js';
 import { VersionStore } from './store.js';
 
 export interface Proof {
@@ -99,7 +99,9 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
   const started = performance.now();
   phases.clear();
   const snapshots = o.checkUp ? o.revisions.map((r) => safeSnapshot(o.dir, r)) : [];
-  const separate = o.dialect === 'postgresql' && snapshots.some((s) => usesOtherSchemas(s));
+  // A history that names schemas besides public runs in scratch databases of its own, never in a
+  // scratch schema beside somebody's data (its SQL would write into their schemas of those names).
+  const separate = o.dialect === 'postgresql' && otherSchemasOf(o.dir, o.revisions).length > 0;
   const scratch = await timed('open', () => openScratch(o.root, o.dialect, o.env, { separateDatabases: separate }));
   const result: ProveResult = { engine: scratch.engine, proofs: new Map(), repaired: new Map(), ms: 0 };
   let real: Connection | undefined;
@@ -347,10 +349,4 @@ function safeSnapshot(dir: string, rev: RevisionFile): Record<string, any> | und
   }
 }
 
-/** A PostgreSQL snapshot with tables, enums or sequences outside public. */
-function usesOtherSchemas(snap: Record<string, any> | undefined): boolean {
-  if (!snap) return false;
-  const other = (x: any) => x && typeof x.schema === 'string' && x.schema !== '' && x.schema !== 'public';
-  return ['tables', 'enums', 'sequences', 'views'].some((k) => Object.values(snap[k] ?? {}).some(other));
-}
 

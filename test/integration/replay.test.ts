@@ -4,13 +4,14 @@
  * objects would land in the real schema of that name, and the replayed downs would drop them. It gets
  * a database of its own on the server (scratch.ts replayDatabase).
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { addRevision, makeProject, pgDescribe, pgUrl, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, addUserColumn, makeProject, pgDescribe, pgUrl, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
 
 pgDescribe('a history with a PostgreSQL schema of its own', () => {
-  it('db-test and migrate-check replay it in a database of their own: the real schema keeps its table and rows', async () => {
+  it('db-test, migrate-check and migrate-create replay it in a database of their own: the real schema keeps its table and rows', async () => {
     const dir = makeProject();
     const own = uniqueSchema('own');
     // IF NOT EXISTS, as older drizzle-kit versions wrote it: a replay in the app's database would run through
@@ -18,12 +19,14 @@ pgDescribe('a history with a PostgreSQL schema of its own', () => {
       dir,
       'postgresql',
       'own_schema',
-      `CREATE SCHEMA IF NOT EXISTS "${own}";\n--> statement-breakpoint\nCREATE TABLE IF NOT EXISTS "${own}"."log" ("id" integer);`,
+      // (the DELETE ran on a new, empty table; replayed beside the data it would empty the real one)
+      `CREATE SCHEMA IF NOT EXISTS "${own}";\n--> statement-breakpoint\nCREATE TABLE IF NOT EXISTS "${own}"."log" ("id" integer);\n--> statement-breakpoint\nDELETE FROM "${own}"."log";`,
       `DROP TABLE "${own}"."log";\n--> statement-breakpoint\nDROP SCHEMA "${own}";`,
     );
     // its snapshot names the schema, as drizzle-kit's does for a pgSchema
     const snap = path.join(dir, 'drizzle/postgresql/meta', `${tag.slice(0, 4)}_snapshot.json`);
-    writeFileSync(snap, readFileSync(snap, 'utf8').replace('"schemas": {}', `"schemas": { "${own}": "${own}" }`));
+    const json = JSON.parse(readFileSync(snap, 'utf8'));
+    writeFileSync(snap, JSON.stringify({ ...json, id: randomUUID(), prevId: json.id, schemas: { [own]: own } }, null, 2));
     // the scratch server is the app's own database, as a team points both at its dev server
     const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('app'), SLUICE_CHECK_DATABASE_URL: pgUrl() };
     expect(runCli(dir, ['up'], env).status).toBe(0);
@@ -33,6 +36,10 @@ pgDescribe('a history with a PostgreSQL schema of its own', () => {
     expect(check.stdout).toMatch(/ok +postgresql: every down proven, rows kept/);
     const verify = runCli(dir, ['verify'], env);
     expect(verify.stdout + verify.stderr).not.toMatch(/does not exist|already exists/);
+    // migrate-create proves the new down on SLUICE_CHECK_DATABASE_URL after replaying the history there
+    addUserColumn(dir, 'nickname');
+    const created = runCli(dir, ['create', '-m', 'nickname'], env);
+    expect(created.status, created.stderr).toBe(0);
     expect(await sql(dir, env, `SELECT id FROM "${own}"."log"`)).toEqual([{ id: 1 }]);
     await sql(dir, env, `DROP SCHEMA "${own}" CASCADE`);
   });
