@@ -99,9 +99,10 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
   const started = performance.now();
   phases.clear();
   const snapshots = o.checkUp ? o.revisions.map((r) => safeSnapshot(o.dir, r)) : [];
-  // A history that names schemas besides public runs in scratch databases of its own, never in a
-  // scratch schema beside somebody's data (its SQL would write into their schemas of those names).
-  const separate = o.dialect === 'postgresql' && otherSchemasOf(o.dir, o.revisions).length > 0;
+  // A history that names schemas besides public (or is run with DATABASE_SEARCH_PATH) runs in scratch
+  // databases of its own, never in a scratch schema beside somebody's data (its SQL would write into
+  // their schemas of those names).
+  const separate = o.dialect === 'postgresql' && (otherSchemasOf(o.dir, o.revisions).length > 0 || !!(o.env.DATABASE_SEARCH_PATH ?? '').trim());
   const scratch = await timed('open', () => openScratch(o.root, o.dialect, o.env, { separateDatabases: separate }));
   const result: ProveResult = { engine: scratch.engine, proofs: new Map(), repaired: new Map(), ms: 0 };
   let real: Connection | undefined;

@@ -74,6 +74,9 @@ export async function replayDatabase(
   schema: string,
   others: string[],
 ): Promise<{ env: Record<string, string | undefined>; close(): Promise<void> }> {
+  // DATABASE_SEARCH_PATH's schemas count too: unqualified names would find their real objects.
+  const lookup = (env.DATABASE_SEARCH_PATH ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  others = [...new Set([...others, ...lookup])];
   if (others.length) {
     const scratch = await serverScratch(root, url, env, true);
     try {
@@ -83,7 +86,7 @@ export async function replayDatabase(
       await scratch.close();
       const display = parseDatabaseTarget({ DATABASE_URL: url }, root).display;
       throw new ConfigError(
-        `this history names schemas besides public (${others.join(', ')}), so it is replayed in a database of its own, which ${display} would not create (${describeCause((err as { cause?: unknown }).cause ?? err).split('\n')[0]}); grant the role CREATEDB, or set SLUICE_CHECK_DATABASE_URL to a server where it has it`,
+        `this history names schemas besides public (${others.join(', ')}; its snapshots or DATABASE_SEARCH_PATH), so it is replayed in a database of its own, which ${display} would not create (${describeCause((err as { cause?: unknown }).cause ?? err).split('\n')[0]}); grant the role CREATEDB, or set SLUICE_CHECK_DATABASE_URL to a server where it has it`,
         { cause: err },
       );
     }
