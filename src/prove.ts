@@ -148,9 +148,11 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
       const ran = (await timed('up', () => runSteps(real!, store, [up])))[0]!;
       if (ran.status === 'failed') return stop(result, rev.id, `its up fails on a scratch database${i ? ` at ${o.revisions[i - 1]!.id}` : ''}: ${ran.error}`);
       const stateN = await timed('introspect', () => introspect(real!, schema));
-      let upDifferences: string[] = [];
+      // The snapshots' side (drizzle-kit's diff on its worker, run on the model database) goes on
+      // beside the round trip: another database, another connection.
       const snap = snapshots[i];
-      if (modelOk && model && snap) {
+      const followSnapshot = async (): Promise<string[]> => {
+        if (!modelOk || !model || !snap) return [];
         try {
           if (!previousSnapshot) throw new Error(`the snapshot of ${rev.id} cannot be read`);
           const diff = await timed('kit diff', () => diffSnapshots(o.root, o.dialect, previousSnapshot!, snap));
@@ -159,15 +161,19 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
             for (const s of o.dialect === 'postgresql' ? resolvePrimaryKeyDrops(diff) : diff) await model!.execute(model!.translate(s));
           });
           previousSnapshot = snap;
-          upDifferences = schemaDiff(await timed('introspect', () => introspect(model!, modelSchema)), stateN);
+          return schemaDiff(await timed('introspect', () => introspect(model!, modelSchema)), stateN);
         } catch (err) {
           modelOk = false;
           modelStopped = `the ups were not compared with their snapshots from ${rev.id} on: drizzle-kit's diff of the snapshots does not apply (${describeCause(err).split('\n')[0]})`;
+          return [];
         }
-      }
+      };
+      const modelSide = followSnapshot();
       const down = await o.downs.get(rev.id);
-      if (down !== undefined) {
-        let proof = await timed('round trip', () => roundTrip(o, real!, schema, rev, down, state, stateN, upDifferences, modelOk && !!snap));
+      if (down === undefined) {
+        await modelSide;
+      } else {
+        let proof = await timed('round trip', () => roundTrip(o, real!, schema, rev, down, state, stateN));
         // Repairs build on each other (each attempt sees the last one's failure); the file keeps the
         // first down and its difference unless an attempt proves out.
         let tried = down;
@@ -176,12 +182,17 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
           const fixed = o.repair(rev, tried, last);
           if (fixed === undefined || fixed === tried) break;
           tried = fixed;
-          last = await roundTrip(o, real, schema, rev, fixed, state, stateN, upDifferences, modelOk && !!snap);
+          last = await roundTrip(o, real, schema, rev, fixed, state, stateN);
           if (last.verified) {
             result.repaired.set(rev.id, fixed);
             proof = last;
           }
         }
+        const upDifferences = await modelSide;
+        proof.upDifferences = upDifferences;
+        if (upDifferences.length) {
+          proof.notes.push(`the up does more than its snapshot describes (${upDifferences.length} difference(s), first: ${upDifferences[0]}); checked by running it`);
+        } else if (modelOk && snap) proof.checked.unshift('the up builds what its snapshot describes');
         if (modelStopped) proof.notes.push(modelStopped);
         result.proofs.set(rev.id, proof);
         if (last.scratchLost) return stop(result, rev.id, 'its down, run outside a transaction on the scratch database, did not leave it where the next revisions can be proven');
@@ -219,10 +230,8 @@ async function roundTrip(
   downText: string,
   before: string[],
   stateN: string[],
-  upDifferences: string[],
-  comparedWithSnapshot: boolean,
 ): Promise<Proof> {
-  const proof: Proof = { revision: rev.id, verified: false, checked: [], notes: [], differences: [], upDifferences };
+  const proof: Proof = { revision: rev.id, verified: false, checked: [], notes: [], differences: [], upDifferences: [] };
   let downStep: PreparedStep;
   let upStep: PreparedStep;
   try {
@@ -233,7 +242,7 @@ async function roundTrip(
   }
   if (downStep.noTransaction || upStep.noTransaction) {
     await roundTripOutside(conn, schema, downStep.statements, upStep.statements, before, stateN, proof);
-    return conclude(proof, upDifferences, comparedWithSnapshot);
+    return conclude(proof);
   }
   const rebuild = (s: PreparedStep) => conn.foreignKeyRebuild?.(s.statements);
   const downSql = rebuild(downStep) ?? downStep.statements;
@@ -287,7 +296,7 @@ async function roundTrip(
     await conn.rollback();
     if (fkWasOn) await conn.setForeignKeys!(true);
   }
-  return conclude(proof, upDifferences, comparedWithSnapshot);
+  return conclude(proof);
 }
 
 async function runAll(conn: Connection, what: string, statements: string[]): Promise<void> {
@@ -329,15 +338,12 @@ async function roundTripOutside(conn: Connection, schema: string, downSql: strin
   }
 }
 
-function conclude(proof: Proof, upDifferences: string[], comparedWithSnapshot: boolean): Proof {
+function conclude(proof: Proof): Proof {
   if (!proof.reason && proof.differences.length) {
     proof.reason = proof.differences.some((d) => d.startsWith('rows lost'))
       ? `the down loses rows in tables it keeps (${proof.differences.find((d) => d.startsWith('rows lost'))})`
       : `the down leaves the schema different from the previous revision's (${proof.differences.length} difference(s), first: ${proof.differences[0]})`;
   }
-  if (upDifferences.length) {
-    proof.notes.push(`the up does more than its snapshot describes (${upDifferences.length} difference(s), first: ${upDifferences[0]}); checked by running it`);
-  } else if (comparedWithSnapshot) proof.checked.unshift('the up builds what its snapshot describes');
   proof.verified = !proof.reason;
   return proof;
 }
