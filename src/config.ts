@@ -33,6 +33,15 @@ export interface DatabaseTarget {
 export const DEFAULT_SQLITE_FILE = './db.sqlite';
 export const DEFAULT_SCHEMA = 'public';
 
+/** DATABASE_SEARCH_PATH's schemas (each a plain identifier), less `schema` itself. */
+export function lookupSchemas(env: Record<string, string | undefined>, schema?: string): string[] {
+  return (env.DATABASE_SEARCH_PATH ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x && x !== schema)
+    .map((x) => plainIdentifier(x, 'DATABASE_SEARCH_PATH entry'));
+}
+
 /** Parse DATABASE_URL / DATABASE_SCHEMA into a database target. Unset → the SQLite file ./db.sqlite. */
 export function parseDatabaseTarget(env: Record<string, string | undefined>, root: string): DatabaseTarget {
   const raw = (env.DATABASE_URL ?? '').trim();
@@ -57,11 +66,7 @@ export function parseDatabaseTarget(env: Record<string, string | undefined>, roo
       throw new ConfigError('DATABASE_URL has a malformed percent-escape (in the user, password or database name); write a literal % as %25');
     }
     const schema = plainIdentifier((env.DATABASE_SCHEMA ?? '').trim() || DEFAULT_SCHEMA, 'DATABASE_SCHEMA');
-    const lookup = (env.DATABASE_SEARCH_PATH ?? '')
-      .split(',')
-      .map((x) => x.trim())
-      .filter((x) => x && x !== schema)
-      .map((x) => plainIdentifier(x, 'DATABASE_SEARCH_PATH entry'));
+    const lookup = lookupSchemas(env, schema);
     return { dialect: 'postgresql', url: raw, schema, ...(lookup.length ? { lookup } : {}), display: displayUrl(raw), secrets: passwordForms(raw) };
   }
   const shown = scheme ? `${scheme}:` : raw.slice(0, 20);

@@ -20,8 +20,8 @@ import { prepareStep, runSteps, type PreparedStep } from './engine.js';
 import { describeCause } from './errors.js';
 import { introspect, listTables, schemaDiff, tablesIn } from './introspect.js';
 import { countRows, insertSyntheticRows } from './rows.js';
-import { openScratch } from './scratch.js';
-import { otherSchemasOf, readSnapshot, readUp, rel, type RevisionFile } from './source.js';
+import { foreignSchemas, openScratch } from './scratch.js';
+import { readSnapshot, readUp, rel, type RevisionFile } from './source.js';
 import { VersionStore } from './store.js';
 
 export interface Proof {
@@ -102,7 +102,7 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
   // A history that names schemas besides public (or is run with DATABASE_SEARCH_PATH) runs in scratch
   // databases of its own, never in a scratch schema beside somebody's data (its SQL would write into
   // their schemas of those names).
-  const separate = o.dialect === 'postgresql' && (otherSchemasOf(o.dir, o.revisions).length > 0 || !!(o.env.DATABASE_SEARCH_PATH ?? '').trim());
+  const separate = o.dialect === 'postgresql' && foreignSchemas(o.dir, o.revisions, o.env).length > 0;
   const scratch = await timed('open', () => openScratch(o.root, o.dialect, o.env, { separateDatabases: separate }));
   const result: ProveResult = { engine: scratch.engine, proofs: new Map(), repaired: new Map(), ms: 0 };
   let real: Connection | undefined;

@@ -12,11 +12,13 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseDatabaseTarget, type DatabaseTarget, type DialectName } from './config.js';
+import { lookupSchemas, parseDatabaseTarget, type DatabaseTarget, type DialectName } from './config.js';
 import { openConnection } from './dialect/index.js';
 import type { Connection } from './dialect/types.js';
 import { ConfigError, describeCause } from './errors.js';
 import { sluiceCacheDir } from './parsecache.js';
+import type { Revision } from './revision.js';
+import { otherSchemasOf } from './source.js';
 import { quoteIdent } from './sql.js';
 
 export interface ScratchDatabase {
@@ -60,11 +62,19 @@ function sqliteScratch(root: string): Scratch {
 }
 
 /**
+ * The schemas a replay of the history must not share a database with: those its snapshots name, and
+ * DATABASE_SEARCH_PATH's (unqualified names would find their real objects). Sorted.
+ */
+export function foreignSchemas(out: string, revisions: Revision[], env: Record<string, string | undefined>): string[] {
+  return [...new Set([...otherSchemasOf(out, revisions), ...lookupSchemas(env)])].sort();
+}
+
+/**
  * Where db-test and migrate-check's drift check replay the history beside the real data: a scratch
  * schema on `url` (the app's own database when no SLUICE_CHECK_DATABASE_URL is given; every `public.`
  * of the history lands in the scratch schema) — unless the history names schemas besides public
- * (`others`): their objects would land in the real schemas of those names on that database, and the
- * replayed downs would drop them. Then the replay gets a database of its own on that server (CREATE
+ * or DATABASE_SEARCH_PATH does (`others`, from foreignSchemas): their objects would land in the real
+ * schemas of those names on that database, and the replayed downs would drop them. Then the replay gets a database of its own on that server (CREATE
  * DATABASE), or is refused. `schema` is the DATABASE_SCHEMA the replay uses in its own database.
  */
 export async function replayDatabase(
@@ -74,9 +84,6 @@ export async function replayDatabase(
   schema: string,
   others: string[],
 ): Promise<{ env: Record<string, string | undefined>; close(): Promise<void> }> {
-  // DATABASE_SEARCH_PATH's schemas count too: unqualified names would find their real objects.
-  const lookup = (env.DATABASE_SEARCH_PATH ?? '').split(',').map((x) => x.trim()).filter(Boolean);
-  others = [...new Set([...others, ...lookup])];
   if (others.length) {
     const scratch = await serverScratch(root, url, env, true);
     try {

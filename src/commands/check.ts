@@ -14,8 +14,8 @@ import { describeCause } from '../errors.js';
 import { startCluster, stopCluster } from '../pgcluster.js';
 import { introspect } from '../introspect.js';
 import { proveDowns } from '../prove.js';
-import { replayDatabase } from '../scratch.js';
-import { otherSchemasOf, readDown, readHistory, rel } from '../source.js';
+import { foreignSchemas, replayDatabase } from '../scratch.js';
+import { readDown, readHistory, rel } from '../source.js';
 import { VersionStore } from '../store.js';
 import { downgrade, upgrade } from './migrate.js';
 import { checkModels, headsOf } from './verify.js';
@@ -71,7 +71,7 @@ async function checkPostgres(root: string, env: Record<string, string | undefine
   let replay: Awaited<ReturnType<typeof replayDatabase>> | undefined;
   try {
     const history = (await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG)).histories.postgresql!;
-    replay = await replayDatabase(root, url, env, 'public', otherSchemasOf(history.out, readHistory(history.out).revisions));
+    replay = await replayDatabase(root, url, env, 'public', foreignSchemas(history.out, readHistory(history.out).revisions, env));
     return await roundTrip(root, replay.env, 'postgresql', options);
   } finally {
     await replay?.close();

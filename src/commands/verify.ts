@@ -18,8 +18,8 @@ import { openConnection } from '../dialect/index.js';
 import { diffSnapshots, emptySnapshot, generateSnapshot } from '../downgen.js';
 import { ConfigError, describeCause, ExitCode, MultipleHeads, type ExitCodeValue } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
-import { otherSchemasOf, readHistory, readSnapshot, rel, type History } from '../source.js';
-import { replayDatabase } from '../scratch.js';
+import { readHistory, readSnapshot, rel, type History } from '../source.js';
+import { foreignSchemas, replayDatabase } from '../scratch.js';
 import { quoteIdent } from '../sql.js';
 import { schemaDiff } from '../introspect.js';
 import { upgrade } from './migrate.js';
@@ -127,7 +127,7 @@ async function checkDrift(options: CommandOptions): Promise<VerifyFinding> {
   // other schemas (scratch.ts); it never takes over drizzle's table of the database it lives in.
   const replay =
     dialect === 'postgresql'
-      ? await replayDatabase(ctx.root, ctx.env.SLUICE_CHECK_DATABASE_URL ?? ctx.env.DATABASE_URL!, ctx.env, ctx.target.schema!, otherSchemasOf(ctx.history.dir, ctx.history.revisions))
+      ? await replayDatabase(ctx.root, ctx.env.SLUICE_CHECK_DATABASE_URL ?? ctx.env.DATABASE_URL!, ctx.env, ctx.target.schema!, foreignSchemas(ctx.history.dir, ctx.history.revisions, ctx.env))
       : undefined;
   const scratch = replay?.env ?? { ...ctx.env, DATABASE_URL: `file:${path.join(tmp, 'scratch.sqlite')}` };
   const scratchSchema = scratch.DATABASE_SCHEMA ?? '';
