@@ -63,14 +63,21 @@ function killed(d: Dialect, name: string, args: string[], maxMs: number, setup: 
   };
 }
 
-/** pg_terminate_backend, from another connection, of this case's sluice backends whose query matches. */
-async function terminate(like: string, active = false): Promise<number> {
+/**
+ * pg_terminate_backend, from another connection, of this case's sluice backends whose query matches;
+ * `sleeping`: only while pg_sleep waits (a grouped run's query text is the whole script, so the marker
+ * is visible before the marked statement starts).
+ */
+async function terminate(like: string, sleeping = false): Promise<number> {
   const res = await admin().query(
-    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sluice' AND query LIKE $1 ${active ? "AND state = 'active'" : ''} AND pid <> pg_backend_pid()`,
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sluice' AND query LIKE $1 ${sleeping ? SLEEPING : ''} AND pid <> pg_backend_pid()`,
     [like],
   );
   return res.rowCount ?? 0;
 }
+
+/** The backend is inside pg_sleep (the only statement of these cases that waits). */
+const SLEEPING = "AND state = 'active' AND wait_event = 'PgSleep'";
 
 /** The "the database is at X" of a connection-loss message is where the version table stands. */
 async function atMatches(ctx: Ctx, r: Ran): Promise<string | undefined> {
@@ -80,8 +87,8 @@ async function atMatches(ctx: Ctx, r: Ran): Promise<string | undefined> {
 }
 
 /**
- * Terminate the backend while it runs the revision marked `mark` (seen active in pg_stat_activity),
- * a random 0-0.8 s into its 1.5 s sleep.
+ * Terminate the backend while it runs the revision marked `mark` (seen sleeping in pg_stat_activity),
+ * a random 0-0.8 s into its 1.5 s sleep. The marked sleep is the only pg_sleep that waits in these cases.
  */
 function lostDuring(name: string, args: string[], setup: (ctx: Ctx) => Promise<void> | void, lostIn: RegExp): Case {
   return {
@@ -93,7 +100,7 @@ function lostDuring(name: string, args: string[], setup: (ctx: Ctx) => Promise<v
       const run = ctx.start(args);
       const like = `%hx_${ctx.token}_sleep%`;
       let seen = false;
-      await waitFor('the revision to run', async () => (seen = (await admin().query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND state = 'active' AND query LIKE $1", [like])).rowCount! > 0) || run.child.exitCode !== null);
+      await waitFor('the revision to run', async () => (seen = (await admin().query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND query LIKE $1 ${SLEEPING}`, [like])).rowCount! > 0) || run.child.exitCode !== null);
       if (seen) {
         await sleep(ctx.rng() * 800);
         await terminate(like, true);
@@ -144,7 +151,7 @@ export const RACE_CASES: Case[] = [
   ]),
   lostDuring('connection lost (pg_terminate_backend) during an up revision', ['up'], (ctx) => void sleepy(ctx, 'slow_up', 1.5, 0, true), /connection lost during 0004_slow_up \(up\): .*the database is at 0003_add_phone_to_users\. Run the command again/),
   lostDuring('connection lost during the second revision of --single-transaction', ['up', '--single-transaction'], (ctx) => {
-    sleepy(ctx, 'first', 0.1, 0, false);
+    sleepy(ctx, 'first', 0, 0, false);
     sleepy(ctx, 'second', 1.5, 0, true);
   }, new RegExp(`connection lost during 0005_second \\(up\\): .*the database is at ${HEAD}\\. Run the command again`)),
   {
