@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import pg from 'pg';
 import type { DatabaseTarget } from '../config.js';
-import { ConfigError, ConnectionError, SluiceError, ExitCode, describeCause } from '../errors.js';
+import { ConfigError, ConnectionError, ConnectionLost, SluiceError, ExitCode, describeCause } from '../errors.js';
 import { quoteIdent, quoteLiteral, systemSchemaError } from '../sql.js';
 import { translatePublic } from '../sqlparse.js';
 import type { Connection } from './types.js';
@@ -69,6 +69,11 @@ export async function openPostgres(target: DatabaseTarget, options: PostgresOpti
       .join(';'),
   ).catch(async (err) => {
     await client.end().catch(() => {});
+    if (isConnectionLoss(err)) {
+      throw new ConnectionLost(`connection to ${target.display} lost: ${describeCause(err)}; no revision was being applied. Run the command again when the server is back`, '', undefined, {
+        cause: err,
+      });
+    }
     throw new SluiceError(`invalid session setting (SLUICE_LOCK_TIMEOUT / SLUICE_STATEMENT_TIMEOUT): ${describeCause(err)}`, ExitCode.usage, { cause: err });
   });
   conn.searchPath = String(settings.at(-1)?.[0]?.search_path ?? '');
