@@ -80,7 +80,8 @@ async function runOne(h) {
   for (const f of readdirSync(h.dir)) if (f !== 'MANIFEST.json') cpSync(path.join(h.dir, f), path.join(out, f), { recursive: true });
   writeFileSync(path.join(root, 'package.json'), '{"name":"corpus","private":true,"type":"module"}\n');
   writeFileSync(path.join(root, 'models.ts'), 'export {};\n');
-  writeFileSync(path.join(root, 'drizzle.config.ts'), `export default { dialect: '${dialect}', out: './drizzle', schema: './models.ts' };\n`);
+  // the project's own drizzle dialect where it differs (turso: libSQL SQL on a SQLite file)
+  writeFileSync(path.join(root, 'drizzle.config.ts'), `export default { dialect: '${h.manifest.drizzleDialect ?? dialect}', out: './drizzle', schema: './models.ts' };\n`);
   symlinkSync(path.join(REPO, 'node_modules'), path.join(root, 'node_modules'));
   // A history in its own pgSchema may name that schema's objects unqualified (its authors' role
   // "$user" found them): the schemas its newest snapshot declares are searched after tenant_x.

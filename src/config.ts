@@ -13,6 +13,8 @@ import { displayUrl, parsePgUrl, passwordForms } from './pgconn.js';
 import { plainIdentifier } from './sql.js';
 
 export type DialectName = 'sqlite' | 'postgresql';
+/** How a SQLite file is opened: SQLite itself (better-sqlite3), or libSQL, the fork drizzle's "turso" dialect writes SQL for. */
+export type SqliteEngine = 'sqlite' | 'libsql';
 
 export interface DatabaseTarget {
   dialect: DialectName;
@@ -24,6 +26,8 @@ export interface DatabaseTarget {
   schema?: string;
   /** PostgreSQL: schemas searched after `schema` for unqualified names (DATABASE_SEARCH_PATH). */
   lookup?: string[];
+  /** SQLite: the engine that opens the file; `libsql` for drizzle's "turso" dialect (its SQL needs libSQL). */
+  engine?: SqliteEngine;
   /** For messages: the URL rebuilt with any password (userinfo or `?password=`) as `***`. */
   display: string;
   /** Strings that must never be printed: every form of the password (raw, percent-decoded). */
@@ -100,6 +104,8 @@ export interface HistoryConfig {
   schema: string;
   /** drizzle's own migrations table, as drizzle-kit's `migrations: { table, schema }` configures it (takeover reads it). */
   migrations?: { table?: string; schema?: string };
+  /** SQLite histories: `libsql` when the config says dialect "turso" (drizzle-kit then writes libSQL's `ALTER COLUMN … TO`). */
+  engine?: SqliteEngine;
 }
 
 export interface ProjectConfig {
@@ -242,7 +248,7 @@ export function describeConfig(
     // drizzle's migrations table: the dialect's own `migrations`, else the default export's.
     const shared = pick(mod.default)?.migrations;
     for (const [name, entry] of Object.entries(mod.dialects)) {
-      histories[dialectOf(name, rel)] = historyOf(root, { migrations: shared, ...entry }, rel);
+      histories[dialectOf(name, rel)] = historyOf(root, { migrations: shared, ...entry }, rel, name);
     }
     return { root, configFile, histories, multiDialect: Object.keys(histories).length > 1, lint };
   }
@@ -251,7 +257,7 @@ export function describeConfig(
   if (!def || typeof def !== 'object' || !def.dialect) {
     throw new ConfigError(`${rel} has no default export with a dialect; export defineConfig({ dialect, schema, out })`);
   }
-  histories[dialectOf(def.dialect, rel)] = historyOf(root, def, rel);
+  histories[dialectOf(def.dialect, rel)] = historyOf(root, def, rel, def.dialect);
   return { root, configFile, histories, multiDialect: false, lint };
 }
 
@@ -276,7 +282,7 @@ function dialectOf(name: string, rel: string): DialectName {
   throw new ConfigError(`${rel}: dialect "${name}" is not supported by sluice; use postgresql or sqlite`);
 }
 
-function historyOf(root: string, entry: RawConfig, rel: string): HistoryConfig {
+function historyOf(root: string, entry: RawConfig, rel: string, dialect: string): HistoryConfig {
   const schema = Array.isArray(entry.schema) ? entry.schema.join(',') : entry.schema;
   if (!schema) throw new ConfigError(`${rel}: a dialect has no schema (models) path; set schema: './path/to/models.ts'`);
   const m = entry.migrations;
@@ -284,7 +290,7 @@ function historyOf(root: string, entry: RawConfig, rel: string): HistoryConfig {
     m && typeof m === 'object'
       ? { table: typeof m.table === 'string' && m.table ? m.table : undefined, schema: typeof m.schema === 'string' && m.schema ? m.schema : undefined }
       : undefined;
-  return { out: path.resolve(root, entry.out ?? 'drizzle'), schema, ...(migrations ? { migrations } : {}) };
+  return { out: path.resolve(root, entry.out ?? 'drizzle'), schema, ...(migrations ? { migrations } : {}), ...(dialect === 'turso' ? { engine: 'libsql' as const } : {}) };
 }
 
 export function historyFor(config: ProjectConfig, dialect: DialectName): HistoryConfig {

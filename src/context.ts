@@ -89,6 +89,7 @@ export async function loadContext(options: CommandOptions, extra: { allowMissing
   const target = parseDatabaseTarget(env, root);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const historyConfig = historyFor(project, target.dialect);
+  if (historyConfig.engine) target.engine = historyConfig.engine;
   const history = readHistory(historyConfig.out, { allowMissing: extra.allowMissingFolder });
   return { root, env, project, target, historyConfig, history, ups: new Map(), ...(options.connection ? { connection: options.connection } : {}) };
 }

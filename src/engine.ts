@@ -6,7 +6,7 @@
  * last statement succeeded. Results come back per step rather than as thrown strings.
  */
 import type { Connection } from './dialect/types.js';
-import type { DialectName } from './config.js';
+import type { DialectName, SqliteEngine } from './config.js';
 import { describeCause, RevisionRefused, UsageError } from './errors.js';
 import type { Direction, Revision } from './revision.js';
 import { firstLine, quoteIdent, quoteLiteral } from './sql.js';
@@ -74,7 +74,7 @@ export async function prepareStep(
   upSql: string,
   downSql: string | null,
   stampOnly: boolean,
-  where: { dialect: DialectName; file: string; schema?: string; root: string },
+  where: { dialect: DialectName; engine?: SqliteEngine; file: string; schema?: string; root: string },
   ts?: TypeScriptPart,
 ): Promise<PreparedStep> {
   // A leading byte-order mark is an encoding detail, not SQL (the checksum still covers it).
@@ -86,11 +86,11 @@ export async function prepareStep(
   if (where.dialect === 'postgresql' && where.schema !== 'public' && /public/i.test(text)) await loadParser(where.dialect);
   let parsed;
   try {
-    parsed = await parseRevision(text, where.dialect, where.root);
+    parsed = await parseRevision(text, where.dialect, where.root, where.engine);
   } catch (err) {
     if (!(err instanceof SqlSyntaxError)) throw err;
     throw new RevisionRefused(
-      `${where.file} line ${err.line}: ${err.message} (${where.dialect === 'postgresql' ? "PostgreSQL's parser" : 'the SQLite parser'} cannot read it, so sluice will not run it); fix the statement`,
+      `${where.file} line ${err.line}: ${err.message} (${where.dialect === 'postgresql' ? "PostgreSQL's parser" : where.engine === 'libsql' ? "libSQL's parser" : 'the SQLite parser'} cannot read it, so sluice will not run it); fix the statement`,
       revision.id,
       { cause: err },
     );

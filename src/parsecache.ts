@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DialectName } from './config.js';
+import type { DialectName, SqliteEngine } from './config.js';
 import { loadParser, parseSql, type ParsedSql } from './sqlparse.js';
 
 const PARSERS = 'libpg-query@18.1.5;sql-parser-cst@0.42.1';
@@ -61,9 +61,9 @@ function matches(text: string, parsed: ParsedSql): boolean {
 }
 
 /** Parse `text` as `dialect`, from the cache of the project at `root` when it has a valid entry. */
-export async function parseRevision(text: string, dialect: DialectName, root: string): Promise<ParsedSql> {
+export async function parseRevision(text: string, dialect: DialectName, root: string, engine?: SqliteEngine): Promise<ParsedSql> {
   const dir = cacheDir(root);
-  const key = createHash('sha256').update(`${formatKey()}\n${dialect}\n`).update(text).digest('hex');
+  const key = createHash('sha256').update(`${formatKey()}\n${dialect}${engine === 'libsql' ? '/libsql' : ''}\n`).update(text).digest('hex');
   const file = dir ? path.join(dir, `${key.slice(0, 40)}.json`) : undefined;
   if (file) {
     try {
@@ -74,7 +74,7 @@ export async function parseRevision(text: string, dialect: DialectName, root: st
     }
   }
   await loadParser(dialect);
-  const parsed = parseSql(text, dialect);
+  const parsed = parseSql(text, dialect, engine);
   if (file) {
     try {
       mkdirSync(path.dirname(file), { recursive: true });

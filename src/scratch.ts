@@ -12,7 +12,7 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { lookupSchemas, parseDatabaseTarget, type DatabaseTarget, type DialectName } from './config.js';
+import { lookupSchemas, parseDatabaseTarget, type DatabaseTarget, type DialectName, type SqliteEngine } from './config.js';
 import { openConnection } from './dialect/index.js';
 import type { Connection } from './dialect/types.js';
 import { ConfigError, describeCause } from './errors.js';
@@ -38,21 +38,23 @@ export interface Scratch {
 export interface ScratchOptions {
   /** The history uses PostgreSQL schemas besides public: each purpose needs a database of its own. */
   separateDatabases?: boolean;
+  /** SQLite: the engine that opens the scratch files (libsql for drizzle's "turso" dialect). */
+  engine?: SqliteEngine;
 }
 
 export async function openScratch(root: string, dialect: DialectName, env: Record<string, string | undefined>, options: ScratchOptions = {}): Promise<Scratch> {
-  if (dialect === 'sqlite') return sqliteScratch(root);
+  if (dialect === 'sqlite') return sqliteScratch(root, options.engine);
   const url = (env.SLUICE_CHECK_DATABASE_URL ?? '').trim();
   return url ? serverScratch(root, url, env, !!options.separateDatabases) : pgliteScratch(root, env);
 }
 
-function sqliteScratch(root: string): Scratch {
+function sqliteScratch(root: string, engine: SqliteEngine | undefined): Scratch {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-check-'));
   return {
     engine: 'SQLite',
     async make(purpose) {
       const env = { DATABASE_URL: `file:${path.join(dir, `${purpose}.sqlite`)}` };
-      const target = parseDatabaseTarget(env, root);
+      const target = { ...parseDatabaseTarget(env, root), ...(engine ? { engine } : {}) };
       return { target, env, open: () => openConnection(target, { write: true, env }) };
     },
     async close() {

@@ -8,7 +8,7 @@
  * markers, whatever a message holds) are comments and can never become statements.
  */
 import { createRequire } from 'node:module';
-import type { DialectName } from './config.js';
+import type { DialectName, SqliteEngine } from './config.js';
 
 export interface SqlStatement {
   /** The statement's text as written (no trailing semicolon). */
@@ -67,8 +67,9 @@ function pgParser(): PgModule {
   return pg;
 }
 
-export function parseSql(text: string, dialect: DialectName): ParsedSql {
-  return dialect === 'postgresql' ? parsePostgres(text) : parseSqlite(text);
+/** `engine` libsql: a SQLite statement sql-parser-cst cannot read is shown to libSQL's compiler, not SQLite's. */
+export function parseSql(text: string, dialect: DialectName, engine?: SqliteEngine): ParsedSql {
+  return dialect === 'postgresql' ? parsePostgres(text) : parseSqlite(text, engine);
 }
 
 function lineAt(text: string, index: number): number {
@@ -196,7 +197,17 @@ function nextSignificant<T extends { tokenName: string; text: string }>(tokens: 
 type CstNode = { type?: string; range?: [number, number]; leading?: CstNode[]; trailing?: CstNode[]; text?: string; [k: string]: unknown };
 const SQLITE_TRANSACTION = new Set(['start_transaction_stmt', 'commit_transaction_stmt', 'rollback_transaction_stmt', 'savepoint_stmt', 'release_savepoint_stmt']);
 
-function parseSqlite(text: string): ParsedSql {
+function parseSqlite(text: string, engine?: SqliteEngine): ParsedSql {
+  try {
+    return sqliteTree(text);
+  } catch (err) {
+    if (!(err instanceof SqlSyntaxError)) throw err;
+    return parseSqliteByBreakpoints(text, err, engine);
+  }
+}
+
+/** sql-parser-cst's reading of the whole text; SqlSyntaxError where it cannot. */
+function sqliteTree(text: string): ParsedSql {
   const { parse } = require('sql-parser-cst') as typeof import('sql-parser-cst');
   let cst: CstNode;
   try {
@@ -204,8 +215,7 @@ function parseSqlite(text: string): ParsedSql {
   } catch (err) {
     const message = (err as Error).message;
     const at = /--> [^:\n]*:(\d+):(\d+)/.exec(message);
-    const error = new SqlSyntaxError(at ? Number(at[1]) : 1, message.split('\n')[0]!.replace(/^Syntax Error: /, 'syntax error: '));
-    return parseSqliteByBreakpoints(text, error);
+    throw new SqlSyntaxError(at ? Number(at[1]) : 1, message.split('\n')[0]!.replace(/^Syntax Error: /, 'syntax error: '));
   }
   const statements: SqlStatement[] = [];
   for (const s of (cst.statements as CstNode[]) ?? []) {
@@ -238,15 +248,18 @@ function parseSqlite(text: string): ParsedSql {
 
 /**
  * SQLite accepts some SQL sql-parser-cst does not (table constraints without commas between them,
- * which drizzle-kit histories contain). A file drizzle-kit wrote with breakpoints is read chunk by
- * chunk, as drizzle's own migrator splits it; a chunk the parser cannot read is shown to SQLite's own
+ * which drizzle-kit histories contain; libSQL's ALTER COLUMN). A file drizzle-kit wrote with breakpoints is read chunk by
+ * chunk, as drizzle's own migrator splits it (a file without breakpoints is one chunk); a chunk the parser cannot read is shown to SQLite's own
  * compiler (an in-memory database: `prepare` parses without running): a syntax error or more than
  * one statement is refused as before; otherwise it is one statement, classified by its first keyword.
  */
-function parseSqliteByBreakpoints(text: string, error: SqlSyntaxError): ParsedSql {
-  return byBreakpoints(text, error, parseSqlite, (chunk, err) => {
+function parseSqliteByBreakpoints(text: string, error: SqlSyntaxError, engine: SqliteEngine | undefined): ParsedSql {
+  return byBreakpoints(text, error, sqliteTree, (chunk, err) => {
     const body = chunk.trim();
-    const verdict = sqliteCompiles(body);
+    // One statement only: a `;` before its end could hide a second one the compiler does not look at
+    // (its tail check stops at an unterminated string).
+    if (body.replace(/;\s*(?:--[^\n]*\s*)*$/, '').includes(';')) throw err;
+    const verdict = sqliteCompiles(body, engine);
     if (verdict !== true) throw new SqlSyntaxError(err.line, `syntax error: ${verdict}`);
     const first = /^\s*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*([A-Za-z]+)/.exec(chunk)?.[1]?.toUpperCase() ?? '';
     return {
@@ -272,7 +285,16 @@ function byBreakpoints(
   unparsed?: (chunk: string, err: SqlSyntaxError) => SqlStatement,
 ): ParsedSql {
   const marker = '--> statement-breakpoint';
-  if (!text.includes(marker)) throw error;
+  // without breakpoints the whole file is one part: accepted only as one statement the engine's compiler
+  // reads, else the parser's own error stands
+  if (!text.includes(marker)) {
+    if (!unparsed || !text.trim()) throw error;
+    try {
+      return { statements: [unparsed(text, error)], comments: [], commentLines: [] };
+    } catch (err) {
+      throw err instanceof SqlSyntaxError ? error : err;
+    }
+  }
   const out: ParsedSql = { statements: [], comments: [], commentLines: [] };
   let offset = 0;
   for (const chunk of text.split(marker)) {
@@ -297,8 +319,8 @@ function byBreakpoints(
 }
 
 /** True when SQLite's compiler reads `sql` as one statement (missing tables are fine); else its message. */
-function sqliteCompiles(sql: string): true | string {
-  const Database = require('better-sqlite3') as typeof import('better-sqlite3');
+function sqliteCompiles(sql: string, engine: SqliteEngine | undefined): true | string {
+  const Database = require(engine === 'libsql' ? 'libsql' : 'better-sqlite3') as typeof import('better-sqlite3');
   const db = new Database(':memory:');
   try {
     db.prepare(sql);

@@ -88,7 +88,9 @@ async function roundTrip(
   dialect: DialectName,
   options: CommandOptions & { onCheck?: (d: DialectName, c: CheckItem) => void },
 ): Promise<DialectCheck> {
-  const target = parseDatabaseTarget(env, root);
+  // the history's SQLite engine (libsql for dialect "turso") opens the check's connection too
+  const engine = (await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG)).histories[dialect]?.engine;
+  const target = { ...parseDatabaseTarget(env, root), ...(engine ? { engine } : {}) };
   const checks: CheckItem[] = [];
   const record = (c: CheckItem) => {
     checks.push(c);
@@ -178,7 +180,7 @@ async function checksOf(
         const text = readDown(r);
         return text === null ? [] : [[r.id, text] as const];
       }));
-      const proved = await proveDowns({ root, dialect, dir: history.out, revisions: revs, downs, checkUp: false, env: { ...env, SLUICE_CHECK_DATABASE_URL: dialect === 'postgresql' ? target.url : undefined } });
+      const proved = await proveDowns({ root, dialect, engine: history.engine, dir: history.out, revisions: revs, downs, checkUp: false, env: { ...env, SLUICE_CHECK_DATABASE_URL: dialect === 'postgresql' ? target.url : undefined } });
       if (proved.stoppedAt) return `${proved.stoppedAt.revision}: ${proved.stoppedAt.reason}`;
       const bad = [...proved.proofs.values()].filter((p) => !p.verified);
       return bad.length ? bad.map((p) => `${p.revision} (${rel(revs.find((r) => r.id === p.revision)!.downFile)}): ${p.reason}${p.differences.length ? `\n    ${p.differences.slice(0, 5).join('\n    ')}` : ''}`).join('\n') : undefined;

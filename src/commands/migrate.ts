@@ -152,7 +152,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
 async function upHasStatements(ctx: Context, up: string): Promise<boolean> {
   if (isOnlyComments(up)) return false;
   try {
-    return (await parseRevision(up.replace(/^\uFEFF/, ''), ctx.target.dialect, ctx.root)).statements.length > 0;
+    return (await parseRevision(up.replace(/^\uFEFF/, ''), ctx.target.dialect, ctx.root, ctx.target.engine)).statements.length > 0;
   } catch {
     return true;
   }
@@ -198,7 +198,7 @@ export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): 
     up,
     down,
     stampOnly,
-    { dialect: ctx.target.dialect, file: rel(step.direction === 'up' ? rev.upFile : rev.downFile), schema: ctx.target.schema, root: ctx.root },
+    { dialect: ctx.target.dialect, engine: ctx.target.engine, file: rel(step.direction === 'up' ? rev.upFile : rev.downFile), schema: ctx.target.schema, root: ctx.root },
     tsOf(ctx, rev),
   );
 }

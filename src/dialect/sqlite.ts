@@ -1,8 +1,9 @@
 import { accessSync, chmodSync, constants, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
-import type { DatabaseTarget } from '../config.js';
+import type { DatabaseTarget, SqliteEngine } from '../config.js';
 import { ConnectionError, ConfigError, describeCause } from '../errors.js';
 import { quoteIdent } from '../sql.js';
 import type { Connection } from './types.js';
@@ -35,7 +36,7 @@ export function openSqlite(target: DatabaseTarget, options: { create: boolean })
   const readonly = !options.create && !canAccess(file, constants.W_OK);
   let db: Database.Database;
   try {
-    db = new Database(file, { readonly, fileMustExist: !options.create });
+    db = newDatabase(target.engine, file, { readonly, fileMustExist: !options.create });
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.prepare('SELECT count(*) FROM sqlite_master').get();
   } catch (err) {
@@ -47,7 +48,26 @@ export function openSqlite(target: DatabaseTarget, options: { create: boolean })
     }
     throw new ConnectionError(`cannot open SQLite file ${target.display}: ${describeCause(err)}`, { cause: err });
   }
-  return new SqliteConnection(db, target.display, file);
+  return new SqliteConnection(db, target.display, file, target.engine ?? 'sqlite');
+}
+
+/**
+ * A database file opened by its engine. libSQL (drizzle's "turso" dialect) comes from the `libsql`
+ * package, whose API is better-sqlite3's; sluice uses only the part both share (exec, prepare with
+ * all/run/raw, pragma without `simple`, inTransaction, close). libsql ignores `readonly` and
+ * `fileMustExist`: openSqlite checks both itself before opening.
+ */
+function newDatabase(engine: SqliteEngine | undefined, file: string, options: Database.Options): Database.Database {
+  if (engine !== 'libsql') return new Database(file, options);
+  let LibSql: typeof Database;
+  try {
+    LibSql = createRequire(import.meta.url)('libsql') as typeof Database;
+  } catch (err) {
+    throw new ConfigError('dialect "turso" runs revisions with libSQL (its SQL has ALTER COLUMN, which SQLite lacks): install the libsql package (npm install --save-dev libsql)', {
+      cause: err,
+    });
+  }
+  return new LibSql(file, options);
 }
 
 function canAccess(file: string, mode: number): boolean {
@@ -72,6 +92,7 @@ class SqliteConnection implements Connection {
     readonly display: string,
     /** The database file; undefined for the in-memory stand-in of a missing file (never locked). */
     private readonly file?: string,
+    private readonly engine: SqliteEngine = 'sqlite',
   ) {}
 
   async execute(sql: string): Promise<void> {
@@ -235,7 +256,7 @@ class SqliteConnection implements Connection {
     return statements.map((s) => s.replace(FK_PRAGMA_ALL, '').trim()).filter((s) => s.length > 0);
   }
   async setForeignKeys(on: boolean): Promise<boolean> {
-    const was = this.db.pragma('foreign_keys', { simple: true }) === 1;
+    const was = (this.db.prepare('PRAGMA foreign_keys').raw().get() as unknown[])[0] === 1;
     this.db.pragma(`foreign_keys = ${on ? 'ON' : 'OFF'}`);
     return was;
   }
@@ -247,7 +268,9 @@ class SqliteConnection implements Connection {
     }
   }
   async backupTo(file: string): Promise<void> {
-    await this.db.backup(file);
+    // libsql has no online backup API; VACUUM INTO writes the same consistent copy
+    if (this.engine === 'libsql') this.db.prepare('VACUUM INTO ?').run(file);
+    else await this.db.backup(file);
   }
   async close(): Promise<void> {
     await this.unlock();
