@@ -8,10 +8,11 @@
  * SLUICE_VERIFY=off skips the run (the down is then marked unverified, and an up the snapshots do not
  * explain is flagged from the text alone, as before).
  */
-import type { DialectName } from './config.js';
+import type { DialectName, SqliteEngine } from './config.js';
 import { composeDown, type RenderedDown } from './commands/create.js';
 import { describeCause } from './errors.js';
 import { proveDowns, type Proof, type ProveResult } from './prove.js';
+import { sqliteStateDown } from './statedown.js';
 import { repairDown } from './repair.js';
 import { loadParser, parseSql } from './sqlparse.js';
 import { readUp, type RevisionFile } from './source.js';
@@ -22,6 +23,8 @@ const MAX_DIFF_LINES = 25;
 export interface VerifyDownsOptions {
   root: string;
   dialect: DialectName;
+  /** SQLite: the engine the history's SQL is written for (libsql for drizzle's "turso" dialect). */
+  engine?: SqliteEngine;
   dir: string;
   /** The whole history, in order (the downs' revisions are among them). */
   revisions: RevisionFile[];
@@ -51,6 +54,15 @@ export function dataStatements(upSql: string, dialect: DialectName): string[] {
   return parsed
     .statements.filter((s) => DML.has(s.kind) && !/^INSERT\s+INTO\s+[`"]?__new_/i.test(s.text))
     .map((s) => s.text.split('\n')[0]!.replace(/\s+/g, ' ').slice(0, 100));
+}
+
+/** The up's statements as sluice runs them (none when it does not parse: it is refused when it runs). */
+function upStatements(upSql: string, engine: SqliteEngine | undefined): string[] {
+  try {
+    return parseSql(upSql, 'sqlite', engine).statements.map((s) => s.text);
+  } catch {
+    return [];
+  }
 }
 
 /** The promise, with its rejection marked as handled: it is awaited later, in order (no unhandled-rejection exit meanwhile). */
@@ -84,6 +96,7 @@ export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: Verif
     proved = await proveDowns({
       root: o.root,
       dialect: o.dialect,
+      engine: o.engine,
       dir: o.dir,
       revisions: o.revisions,
       downs: new Map(todo.map((d) => [d.rev.id, handled(d.rendered.then((r) => r.text))])),
@@ -97,7 +110,13 @@ export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: Verif
               if (fixed) repairs.set(rev.id, fixed);
               return fixed && composeDown(d.header, fixed);
             }
-          : undefined,
+          : (rev, _down, _proof, states) => {
+              // SQLite: the down read from the real states before and after the up (statedown.ts)
+              const fixed = states && sqliteStateDown(states.before, states.after, upStatements(readUp(rev), o.engine));
+              if (!fixed) return undefined;
+              repairs.set(rev.id, fixed);
+              return composeDown(byId.get(rev.id)!.header, fixed);
+            },
     });
   } catch (err) {
     const downs = await all(); // a down that could not be computed (a corrupt snapshot) is that error, not this one

@@ -12,7 +12,7 @@
  * database is at state N again for the next revision (and for a second attempt with a repaired down).
  * Schemas are compared structurally (introspect.ts), never as SQL text.
  */
-import type { DialectName } from './config.js';
+import type { DialectName, SqliteEngine } from './config.js';
 import type { Connection } from './dialect/types.js';
 import { diffSnapshots, emptySnapshot } from './downgen.js';
 import { resolvePrimaryKeyDrops } from './downrules.js';
@@ -22,7 +22,8 @@ import { introspect, listTables, schemaDiff, tablesIn } from './introspect.js';
 import { countRows, insertSyntheticRows } from './rows.js';
 import { foreignSchemas, openScratch } from './scratch.js';
 import { readSnapshot, readUp, rel, type RevisionFile } from './source.js';
-import { VersionStore } from './store.js';
+import { VersionStore, VERSION_TABLE } from './store.js';
+import type { SqliteObject } from './statedown.js';
 
 export interface Proof {
   revision: string;
@@ -59,6 +60,8 @@ class ProofStepError extends Error {
 export interface ProveOptions {
   root: string;
   dialect: DialectName;
+  /** SQLite: the engine the history's SQL is written for (libsql for drizzle's "turso" dialect). */
+  engine?: SqliteEngine;
   /** The history's folder and revisions, in order. */
   dir: string;
   revisions: RevisionFile[];
@@ -71,7 +74,13 @@ export interface ProveOptions {
    * Called when a down leaves differences or fails: a replacement down text to try again (e.g. with
    * the inverses of statements the snapshots do not describe), or undefined. Up to REPAIRS times.
    */
-  repair?: (revision: RevisionFile, down: string, proof: Proof) => string | undefined;
+  repair?: (revision: RevisionFile, down: string, proof: Proof, states?: RealStates) => string | undefined;
+}
+
+/** SQLite: the real schema before the up and after it, as SQLite stores it (statedown.ts reads a down from them). */
+export interface RealStates {
+  before: SqliteObject[];
+  after: SqliteObject[];
 }
 
 export interface ProveResult {
@@ -103,7 +112,7 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
   // databases of its own, never in a scratch schema beside somebody's data (its SQL would write into
   // their schemas of those names).
   const separate = o.dialect === 'postgresql' && foreignSchemas(o.dir, o.revisions, o.env).length > 0;
-  const scratch = await timed('open', () => openScratch(o.root, o.dialect, o.env, { separateDatabases: separate }));
+  const scratch = await timed('open', () => openScratch(o.root, o.dialect, o.env, { separateDatabases: separate, engine: o.engine }));
   const result: ProveResult = { engine: scratch.engine, proofs: new Map(), repaired: new Map(), ms: 0 };
   let real: Connection | undefined;
   let model: Connection | undefined;
@@ -125,6 +134,8 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
     }
     let previousSnapshot = o.checkUp ? await emptySnapshot(o.root, o.dialect) : undefined;
     let state = await introspect(real, schema);
+    // SQLite histories with a repair: the stored schema of each state, for a down read from the states
+    const objectsOf = o.dialect === 'sqlite' && o.repair ? (c: Connection) => timed('introspect', () => sqliteObjects(c)) : undefined;
     const last = Math.max(-1, ...o.revisions.map((r, i) => (o.downs.has(r.id) ? i : -1)));
     // Revisions before the first one to prove are applied in one engine run (grouped, like migrate-up).
     const first = o.revisions.findIndex((r) => o.downs.has(r.id));
@@ -140,6 +151,7 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
       if (failed) return stop(result, failed.revision, `its up fails on a scratch database: ${failed.error}`);
       state = await introspect(real, schema);
     }
+    let objects = await objectsOf?.(real);
     for (let i = prefix; i <= last; i++) {
       const rev = o.revisions[i]!;
       // An up sluice refuses to run (transaction control, unparseable SQL) ends what can be proven here.
@@ -148,6 +160,7 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
       const ran = (await timed('up', () => runSteps(real!, store, [up])))[0]!;
       if (ran.status === 'failed') return stop(result, rev.id, `its up fails on a scratch database${i ? ` at ${o.revisions[i - 1]!.id}` : ''}: ${ran.error}`);
       const stateN = await timed('introspect', () => introspect(real!, schema));
+      const objectsN = await objectsOf?.(real);
       // The snapshots' side (drizzle-kit's diff on its worker, run on the model database) goes on
       // beside the round trip: another database, another connection.
       const snap = snapshots[i];
@@ -179,7 +192,7 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
         let tried = down;
         let last = proof;
         for (let attempt = 0; attempt < REPAIRS && !last.verified && !last.scratchLost && o.repair; attempt++) {
-          const fixed = o.repair(rev, tried, last);
+          const fixed = o.repair(rev, tried, last, objects && objectsN ? { before: objects, after: objectsN } : undefined);
           if (fixed === undefined || fixed === tried) break;
           tried = fixed;
           last = await roundTrip(o, real, schema, rev, fixed, state, stateN);
@@ -198,6 +211,7 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
         if (last.scratchLost) return stop(result, rev.id, 'its down, run outside a transaction on the scratch database, did not leave it where the next revisions can be proven');
       }
       state = stateN;
+      objects = objectsN;
     }
   } finally {
     await real?.close().catch(() => {});
@@ -209,13 +223,25 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
   return result;
 }
 
+/** Every table, index, view and trigger as sqlite_master stores it, tables with their columns (sluice's version table left out). */
+async function sqliteObjects(conn: Connection): Promise<SqliteObject[]> {
+  const rows = await conn.query<{ type: string; name: string; table: string; sql: string | null }>(
+    "SELECT type, name, tbl_name AS \"table\", sql FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND tbl_name <> ? ORDER BY rowid",
+    [VERSION_TABLE],
+  );
+  const cols = await conn.query<{ t: string; c: string }>(
+    "SELECT m.name AS t, p.name AS c FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY m.name, p.cid",
+  );
+  return rows.map((r) => (r.type === 'table' ? { ...r, columns: cols.filter((c) => c.t === r.name).map((c) => c.c) } : r));
+}
+
 function stop(result: ProveResult, revision: string, reason: string): ProveResult {
   result.stoppedAt = { revision, reason };
   return result;
 }
 
 async function step(o: ProveOptions, rev: RevisionFile, direction: 'up' | 'down', down: string | undefined, schema: string): Promise<PreparedStep> {
-  return prepareStep(rev, direction, readUp(rev), down ?? null, false, { dialect: o.dialect, file: rel(direction === 'up' ? rev.upFile : rev.downFile), schema, root: o.root });
+  return prepareStep(rev, direction, readUp(rev), down ?? null, false, { dialect: o.dialect, engine: o.engine, file: rel(direction === 'up' ? rev.upFile : rev.downFile), schema, root: o.root });
 }
 
 /**

@@ -118,7 +118,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
       }
       const rendered = await renderDownFor(root, d, h.out, rev, prev, message, !!options.empty || !!options.ts, true);
       // The down is proven on a scratch database before it is written (downproof.ts).
-      const down = (await verifyDowns([rendered], { root, dialect: d, dir: h.out, revisions: hist.revisions, env, checkUp: false })).downs[0]!;
+      const down = (await verifyDowns([rendered], { root, dialect: d, engine: h.engine, dir: h.out, revisions: hist.revisions, env, checkUp: false })).downs[0]!;
       writeNewFile(down.file, down.text);
       const created = down.result;
       if (options.ts) created.tsFile = writeTsPart(root, d, h, rev, message);

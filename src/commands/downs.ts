@@ -64,11 +64,11 @@ async function downsOf(
       mine.push({ rev, empty, rendered });
     }
     // Proven by running the history's real ups and these downs on a scratch database (downproof.ts).
-    let proved = await verifyDowns(mine, { root, dialect, dir: h.out, revisions: revs, env, checkUp: true });
+    let proved = await verifyDowns(mine, { root, dialect, engine: h.engine, dir: h.out, revisions: revs, env, checkUp: true });
     if (proved.skipped && verifying) {
       const checked = [];
       for (const d of proved.downs) checked.push(d.empty ? d : await renderDownFor(root, dialect, h.out, d.rev, d.prev, messageFromTag(d.rev.id), false, false));
-      proved = { ...proved, downs: (await verifyDowns(checked, { root, dialect, dir: h.out, revisions: revs, env, checkUp: true, notRun: proved.skipped })).downs };
+      proved = { ...proved, downs: (await verifyDowns(checked, { root, dialect, engine: h.engine, dir: h.out, revisions: revs, env, checkUp: true, notRun: proved.skipped })).downs };
     }
     if (mine.length) result.verification.push({ dialect, engine: proved.engine, skipped: proved.skipped, ms: proved.ms });
     pending.push(...proved.downs);
