@@ -15,7 +15,7 @@ import {
 } from './config.js';
 import { openConnection, type Connection } from './dialect/index.js';
 import { ConnectionLost, IntegrityError, SluiceError, ExitCode, describeCause } from './errors.js';
-import { readHistory, readTs, readUp, rel, tsFileOf, type History, type RevisionFile } from './source.js';
+import { folderNames, readHistory, readTs, readUp, rel, tsFileOf, type History, type RevisionFile } from './source.js';
 import { VersionStore, type AppliedRow } from './store.js';
 import { revisionChecksum, type TypeScriptPart } from './tsrevision.js';
 
@@ -45,6 +45,8 @@ export interface Context {
   ups: Map<string, string>;
   /** TypeScript parts read during this command, by revision id (null: the revision has none). */
   tss?: Map<string, TypeScriptPart | null>;
+  /** The history folder's entry names, listed once per command (which revisions have a `.ts` part). */
+  names?: Set<string>;
   /** The caller's open connection (CommandOptions.connection). */
   connection?: Connection;
 }
@@ -64,7 +66,7 @@ export function tsOf(ctx: Context, rev: RevisionFile): TypeScriptPart | undefine
   const cache = (ctx.tss ??= new Map());
   let part = cache.get(rev.id);
   if (part === undefined) {
-    const text = readTs(rev);
+    const text = readTs(rev, (ctx.names ??= folderNames(ctx.history.dir)));
     const file = tsFileOf(rev);
     part = text === null ? null : { file, display: rel(file), text };
     cache.set(rev.id, part);

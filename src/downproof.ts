@@ -44,10 +44,10 @@ export interface VerifyDownsResult {
 }
 
 /** The up's statements that change rows, not schema (a SQLite rebuild's copy into `__new_` is schema). */
-export function dataStatements(upSql: string, dialect: DialectName): string[] {
+export function dataStatements(upSql: string, dialect: DialectName, engine?: SqliteEngine): string[] {
   let parsed;
   try {
-    parsed = parseSql(upSql, dialect);
+    parsed = parseSql(upSql, dialect, engine);
   } catch {
     return []; // an up that does not parse is refused when it runs (and its down is not verified)
   }
@@ -139,7 +139,7 @@ function annotate(d: RenderedDown, o: VerifyDownsOptions, proof: Proof | undefin
   const header = d.header.filter((l) => !l.startsWith('-- sluice:manual-down-required') && !l.startsWith('-- When the statements below undo the up'));
   const lines: string[] = [];
   let manualReason: string | undefined;
-  const data = dataStatements(readUp(d.rev), o.dialect);
+  const data = dataStatements(readUp(d.rev), o.dialect, o.engine);
   if (proof?.verified) {
     lines.push(`-- sluice:verified by running it on a scratch database: ${proof.checked.join('; ')}`);
     for (const n of proof.notes) lines.push(`-- note: ${n}`);

@@ -18,7 +18,7 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { DialectName } from './config.js';
+import type { DialectName, SqliteEngine } from './config.js';
 import { NO_TRANSACTION_MARKER } from './engine.js';
 import { ConfigError, describeCause, ExitCode, SluiceError } from './errors.js';
 import { downIsEmpty, parseDownHeader, readDown, readSnapshot, readUp, type RevisionFile } from './source.js';
@@ -61,6 +61,8 @@ export interface LintSettings {
   skip: Set<string>;
   /** squawk's opt-in rules to turn on. */
   include: string[];
+  /** SQLite: the engine the history's SQL is written for (libsql for drizzle's "turso" dialect). */
+  engine?: SqliteEngine;
 }
 
 export interface LintRun {
@@ -90,7 +92,7 @@ export async function lintRevisions(root: string, dialect: DialectName, out: str
     const text = readUp(rev);
     let parsed: ParsedSql;
     try {
-      parsed = parseSql(text, dialect);
+      parsed = parseSql(text, dialect, settings.engine);
     } catch (err) {
       if (!(err instanceof SqlSyntaxError)) throw err;
       add({ revision: rev.id, file: rev.upFile, line: err.line, rule: 'unparseable', source: 'sluice', message: `${err.message}; sluice refuses to run a file its parser cannot read` });

@@ -108,14 +108,15 @@ export function readHistory(out: string, options: { allowMissing?: boolean } = {
       `migration folder ${rel(out)} does not exist; create the first revision with make migrate-create MSG="..." or fix "out" in drizzle.config.ts`,
     );
   }
+  const base = path.join(out, 'x').slice(0, -1); // normalised once, with its separator (tags hold none)
   const revisions = readJournal(out).map((e, index) => ({
     id: e.tag,
     index,
     number: numberOfTag(e.tag, index),
     message: messageFromTag(e.tag),
     createdAt: Number(e.when) || 0,
-    upFile: path.join(out, `${e.tag}.sql`),
-    downFile: path.join(out, `${e.tag}.down.sql`),
+    upFile: `${base}${e.tag}.sql`,
+    downFile: `${base}${e.tag}.down.sql`,
   }));
   return { dir: out, revisions };
 }
@@ -125,10 +126,7 @@ export function messageFromTag(tag: string): string {
 }
 
 export function readUp(rev: RevisionFile): string {
-  if (!existsSync(rev.upFile) && !isSymlink(rev.upFile)) {
-    throw new IntegrityError(`up SQL of revision ${rev.id} is missing: ${rel(rev.upFile)}; restore it from version control`);
-  }
-  return readRevisionFile(rev.upFile, `up SQL of revision ${rev.id}`);
+  return readRevisionFile(rev.upFile, `up SQL of revision ${rev.id}`, () => `up SQL of revision ${rev.id} is missing: ${rel(rev.upFile)}; restore it from version control`);
 }
 
 /** The down SQL, or null when no down file exists. */
@@ -143,10 +141,15 @@ export function tsFileOf(rev: RevisionFile): string {
 }
 
 /** The TypeScript part's text, or null when the revision has none (a plain SQL revision). */
-export function readTs(rev: RevisionFile): string | null {
+export function readTs(rev: RevisionFile, names?: Set<string>): string | null {
   const file = tsFileOf(rev);
-  if (!listing(path.dirname(file)).has(path.basename(file))) return null;
+  if (!(names ?? listing(path.dirname(file))).has(path.basename(file))) return null;
   return readRevisionFile(file, `TypeScript part of revision ${rev.id}`);
+}
+
+/** The entry names of a history's folder, for readTs calls of one command (read once). */
+export function folderNames(dir: string): Set<string> {
+  return listing(dir);
 }
 
 /** A folder's entry names (a dangling symlink too), read again whenever the folder's mtime changes. */
@@ -178,9 +181,16 @@ function isSymlink(file: string): boolean {
  * symlink may point elsewhere inside it), valid UTF-8, without NUL bytes (SQLite stops reading a
  * statement at NUL and would record the revision as applied).
  */
-export function readRevisionFile(file: string, what: string): string {
+export function readRevisionFile(file: string, what: string, missing?: () => string): string {
   const folder = path.dirname(file);
-  let st = lstatSync(file);
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(file);
+  } catch (err) {
+    // one system call for "is it there" and "is it a link" (status reads every applied revision)
+    if (missing) throw new IntegrityError(missing(), { cause: err });
+    throw err;
+  }
   let real = file;
   if (st.isSymbolicLink()) {
     try {

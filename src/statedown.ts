@@ -14,7 +14,7 @@
  *    the columns both shapes have copied, old one dropped, new one renamed), foreign keys off meanwhile;
  * 4. the indexes, views and triggers of state N-1 that are not there now, from their SQL.
  */
-import { quoteIdent } from './sql.js';
+import { quoteIdent, quoteLiteral } from './sql.js';
 
 export interface SqliteObject {
   type: string;
@@ -32,62 +32,96 @@ export interface StateStatement {
   warning?: string;
 }
 
-const ID = '("(?:[^"]|"")+"|`(?:[^`]|``)+`|\\[[^\\]]+\\]|[A-Za-z_][\\w$]*)';
-const RENAME_TABLE = new RegExp(`^ALTER\\s+TABLE\\s+${ID}\\s+RENAME\\s+TO\\s+${ID}\\s*;?\\s*$`, 'i');
-const RENAME_COLUMN = new RegExp(`^ALTER\\s+TABLE\\s+${ID}\\s+RENAME\\s+(?:COLUMN\\s+)?${ID}\\s+TO\\s+${ID}\\s*;?\\s*$`, 'i');
-const ADD_COLUMN = new RegExp(`^ALTER\\s+TABLE\\s+${ID}\\s+ADD\\s+(?:COLUMN\\s+)?${ID}`, 'i');
-const CREATE_TABLE_NAME = new RegExp(`^(\\s*CREATE\\s+TABLE\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?)${ID}`, 'i');
+const ID = `("(?:[^"]|"")+"|\`(?:[^\`]|\`\`)+\`|\\[[^\\]]+\\]|'(?:[^']|'')+'|[\\p{L}_][\\p{L}\\p{N}_$]*)`;
+/** A table name, optionally schema-qualified (group 1: schema, group 2: name). */
+const TABLE = `(?:${ID}\\s*\\.\\s*)?${ID}`;
+const RENAME_TABLE = new RegExp(`^ALTER\\s+TABLE\\s+${TABLE}\\s+RENAME\\s+TO\\s+${ID}\\s*;?\\s*$`, 'iu');
+const RENAME_COLUMN = new RegExp(`^ALTER\\s+TABLE\\s+${TABLE}\\s+RENAME\\s+(?:COLUMN\\s+)?${ID}\\s+TO\\s+${ID}\\s*;?\\s*$`, 'iu');
+const ADD_COLUMN = new RegExp(`^ALTER\\s+TABLE\\s+${TABLE}\\s+ADD\\s+(?:COLUMN\\s+)?${ID}`, 'iu');
+const DROP_COLUMN = new RegExp(`^ALTER\\s+TABLE\\s+${TABLE}\\s+DROP\\s+(?:COLUMN\\s+)?${ID}`, 'iu');
+const UPDATE = new RegExp(`^UPDATE\\s+(?:OR\\s+\\w+\\s+)?${TABLE}`, 'iu');
+const CREATE_TABLE_NAME = new RegExp(`^(\\s*CREATE\\s+TABLE\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?)${ID}`, 'iu');
 
 function unquote(id: string): string {
   const q = id[0];
-  if (q === '"' || q === '`') return id.slice(1, -1).replaceAll(q + q, q);
+  if (q === '"' || q === '`' || q === "'") return id.slice(1, -1).replaceAll(q + q, q);
   if (q === '[') return id.slice(1, -1);
   return id;
 }
 
-type Op = { kind: 'table'; from: string; to: string } | { kind: 'column'; table: string; from: string; to: string } | { kind: 'add'; table: string; column: string };
+/** SQLite compares names case-insensitively (ASCII). */
+const fold = (name: string) => name.toLowerCase();
 
-/** The up's statements that rename tables or columns or add columns, in order (names unquoted). */
-export function renamesIn(up: string[]): Op[] {
+type Op =
+  | { kind: 'table'; from: string; to: string }
+  | { kind: 'column'; table: string; from: string; to: string }
+  | { kind: 'add'; table: string; column: string }
+  | { kind: 'drop'; table: string; column: string };
+
+/**
+ * The up's statements that rename tables or columns, add or drop columns, in order (names unquoted);
+ * undefined when one of them names another schema than main, or an ALTER … RENAME cannot be read.
+ */
+export function renamesIn(up: string[]): Op[] | undefined {
   const ops: Op[] = [];
+  const main = (schema: string | undefined) => schema === undefined || fold(unquote(schema)) === 'main';
   for (const raw of up) {
     const s = raw.replace(/^(\s*--[^\n]*\n)+/, '').trim();
     let m = RENAME_TABLE.exec(s);
     if (m) {
-      ops.push({ kind: 'table', from: unquote(m[1]!), to: unquote(m[2]!) });
+      if (!main(m[1])) return undefined;
+      ops.push({ kind: 'table', from: unquote(m[2]!), to: unquote(m[3]!) });
       continue;
     }
     m = RENAME_COLUMN.exec(s);
     if (m) {
-      ops.push({ kind: 'column', table: unquote(m[1]!), from: unquote(m[2]!), to: unquote(m[3]!) });
+      if (!main(m[1])) return undefined;
+      ops.push({ kind: 'column', table: unquote(m[2]!), from: unquote(m[3]!), to: unquote(m[4]!) });
       continue;
     }
-    m = ADD_COLUMN.exec(s);
-    if (m && !/^(CONSTRAINT|PRIMARY|UNIQUE|CHECK|FOREIGN)$/i.test(unquote(m[2]!))) ops.push({ kind: 'add', table: unquote(m[1]!), column: unquote(m[2]!) });
+    if (/^ALTER\s+TABLE\b[\s\S]*\bRENAME\b/i.test(s)) return undefined; // a rename it cannot follow
+    for (const [kind, re] of [['add', ADD_COLUMN], ['drop', DROP_COLUMN]] as const) {
+      m = re.exec(s);
+      if (!m || /^(CONSTRAINT|PRIMARY|UNIQUE|CHECK|FOREIGN)$/i.test(unquote(m[3]!))) continue;
+      if (!main(m[1])) return undefined;
+      ops.push({ kind, table: unquote(m[2]!), column: unquote(m[3]!) });
+    }
   }
   return ops;
 }
 
 /**
  * A table's CREATE TABLE under another name, its own qualified column references (`"t"."c"` in a CHECK,
- * as drizzle-kit writes them) following; renaming the table back turns them into the old name again.
+ * as drizzle-kit writes them) following, string literals untouched; renaming the table back turns the
+ * references into the old name again.
  */
 function renamedCreate(sql: string, from: string, to: string): string {
   const head = CREATE_TABLE_NAME.exec(sql)!;
   const esc = from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const own = new RegExp(`(?:"${esc}"|\`${esc}\`|\\[${esc}\\]|\\b${esc}\\b)(?=\\s*\\.)`, 'g');
-  return `${head[1]}${quoteIdent(to)}${sql.slice(head[0].length).replace(own, quoteIdent(to))}`;
+  const own = new RegExp(`(?:"${esc}"|\`${esc}\`|\\[${esc}\\]|(?<![\\p{L}\\p{N}_$])${esc}(?![\\p{L}\\p{N}_$]))(?=\\s*\\.)`, 'giu');
+  const body = sql
+    .slice(head[0].length)
+    .split(/('(?:[^']|'')*')/)
+    .map((part, i) => (i % 2 ? part : part.replace(own, quoteIdent(to))))
+    .join('');
+  return `${head[1]}${quoteIdent(to)}${body}`;
 }
 
-const same = (a: SqliteObject | undefined, b: SqliteObject | undefined) => !!a && !!b && a.type === b.type && a.table === b.table && a.sql === b.sql;
+const same = (a: SqliteObject | undefined, b: SqliteObject | undefined) => !!a && !!b && a.type === b.type && fold(a.table) === fold(b.table) && a.sql === b.sql;
+
+/** Names on one line: a warning is a comment line in the down file. */
+const oneLine = (text: string) => text.replace(/[\r\n\u2028\u2029]+/g, ' ');
 
 /**
  * Statements that take state N (`after`) back to state N-1 (`before`), or undefined when there is
- * nothing to do or the up's renames cannot be undone on state N.
+ * nothing to do, or the up's renames cannot be undone on state N, or undoing them would lose data a
+ * rebuild cannot tell about (a column the up added in place of one it dropped).
  */
 export function sqliteStateDown(before: SqliteObject[], after: SqliteObject[], up: string[]): StateStatement[] | undefined {
+  const ops = renamesIn(up);
+  if (!ops) return undefined;
   const out: StateStatement[] = [];
-  const key = (o: SqliteObject) => `${o.type}\u0000${o.name}`;
+  const key = (o: SqliteObject) => `${o.type}\u0000${fold(o.name)}`;
   const beforeBy = new Map(before.map((o) => [key(o), o]));
   const afterBy = new Map(after.map((o) => [key(o), o]));
   // 1. objects hanging on tables: dropped unless state N-1 has them as they are
@@ -100,74 +134,99 @@ export function sqliteStateDown(before: SqliteObject[], after: SqliteObject[], u
     }
   }
   // 2. the up's renames and added columns, undone in reverse order on a model of state N's tables
-  const tables = new Map(after.filter((o) => o.type === 'table').map((o) => [o.name, { sql: o.sql, columns: [...(o.columns ?? [])] }]));
+  // (keyed by folded name; `name` as the down must spell it now)
+  const tables = new Map(after.filter((o) => o.type === 'table').map((o) => [fold(o.name), { name: o.name, sql: o.sql, columns: [...(o.columns ?? [])] }]));
+  const beforeTables = new Map(before.filter((o) => o.type === 'table').map((o) => [fold(o.name), o]));
+  // tables where the up dropped a column that state N has again under the same name (added or renamed
+  // in its place) and whose rows the up wrote: the new column may hold the old one's data
+  const written = new Set(up.flatMap((st) => {
+    const m = UPDATE.exec(st.replace(/^(\s*--[^\n]*\n)+/, '').trim());
+    return m ? [fold(unquote(m[2]!))] : [];
+  }));
+  const replaced = new Set(
+    ops.flatMap((o) => (o.kind === 'drop' && written.has(fold(o.table)) && (tables.get(fold(o.table))?.columns ?? []).some((c) => fold(c) === fold(o.column)) ? [fold(o.table)] : [])),
+  );
+  const has = (columns: string[], c: string) => columns.some((x) => fold(x) === fold(c));
   const touched = new Set<string>();
-  for (const op of renamesIn(up).reverse()) {
+  for (const op of [...ops].reverse()) {
     if (op.kind === 'table') {
-      const t = tables.get(op.to);
+      const t = tables.get(fold(op.to));
       // dropped later in the up, or a table the up made itself (a rebuild's `_new` renamed into place): nothing to move back
-      if (!t || !before.some((o) => o.type === 'table' && o.name === op.from)) continue;
-      if (tables.has(op.from)) return undefined;
-      out.push({ sql: `ALTER TABLE ${quoteIdent(op.to)} RENAME TO ${quoteIdent(op.from)}` });
-      tables.delete(op.to);
-      tables.set(op.from, t);
-      touched.add(op.from);
+      if (!t || !beforeTables.has(fold(op.from))) continue;
+      if (tables.has(fold(op.from))) return undefined;
+      out.push({ sql: `ALTER TABLE ${quoteIdent(t.name)} RENAME TO ${quoteIdent(op.from)}` });
+      tables.delete(fold(op.to));
+      tables.set(fold(op.from), { ...t, name: op.from });
+      touched.add(fold(op.from));
     } else if (op.kind === 'column') {
-      const t = tables.get(op.table);
+      const t = tables.get(fold(op.table));
       if (!t) continue; // dropped later in the up: nothing to undo
-      const i = t.columns.indexOf(op.to);
-      if (i < 0 || t.columns.includes(op.from)) return undefined;
-      out.push({ sql: `ALTER TABLE ${quoteIdent(op.table)} RENAME COLUMN ${quoteIdent(op.to)} TO ${quoteIdent(op.from)}` });
+      const i = t.columns.findIndex((c) => fold(c) === fold(op.to));
+      if (i < 0 || has(t.columns, op.from)) return undefined;
+      out.push({ sql: `ALTER TABLE ${quoteIdent(t.name)} RENAME COLUMN ${quoteIdent(t.columns[i]!)} TO ${quoteIdent(op.from)}` });
       t.columns[i] = op.from;
-      touched.add(op.table);
-    } else {
-      const t = tables.get(op.table);
+      touched.add(fold(t.name));
+    } else if (op.kind === 'add') {
+      const t = tables.get(fold(op.table));
       // (the table had no such column right before the up added it, whatever state N-1 calls by that name)
-      if (!t || !t.columns.includes(op.column)) continue;
-      out.push({ sql: `ALTER TABLE ${quoteIdent(op.table)} DROP COLUMN ${quoteIdent(op.column)}` });
-      t.columns = t.columns.filter((c) => c !== op.column);
-      touched.add(op.table);
+      if (!t || !has(t.columns, op.column)) continue;
+      // a column added to a table where another took a dropped column's place may hold its data: no guessing
+      if (replaced.has(fold(op.table))) return undefined;
+      out.push({ sql: `ALTER TABLE ${quoteIdent(t.name)} DROP COLUMN ${quoteIdent(op.column)}` });
+      t.columns = t.columns.filter((c) => fold(c) !== fold(op.column));
+      touched.add(fold(t.name));
     }
   }
   // 3. tables
-  const beforeTables = before.filter((o) => o.type === 'table');
-  const gone = new Set<string>(); // tables dropped or rebuilt: their indexes and triggers went with them
-  for (const [name] of tables) {
-    if (beforeTables.some((t) => t.name === name)) continue;
-    out.push({ sql: `DROP TABLE ${quoteIdent(name)}` });
-    gone.add(name);
+  const gone = new Set<string>(); // tables dropped or rebuilt (folded): their indexes and triggers went with them
+  for (const [k, t] of tables) {
+    if (beforeTables.has(k)) continue;
+    out.push({ sql: `DROP TABLE ${quoteIdent(t.name)}` });
+    gone.add(k);
   }
-  for (const t of beforeTables) {
-    const now = tables.get(t.name);
+  for (const [k, t] of beforeTables) {
+    const now = tables.get(k);
     if (!t.sql) return undefined;
     if (!now) {
-      out.push({ sql: t.sql, warning: `${t.name} is created again empty: the up dropped it with its rows` });
-      gone.add(t.name);
+      out.push({ sql: t.sql, warning: oneLine(`${t.name} is created again empty: the up dropped it with its rows`) });
+      gone.add(k);
       continue;
     }
-    if (!touched.has(t.name) && now.sql === t.sql) continue;
+    if (!touched.has(k) && now.sql === t.sql) continue;
     const temp = `__sluice_new_${t.name}`;
     if (!CREATE_TABLE_NAME.test(t.sql)) return undefined;
-    const shared = (t.columns ?? []).filter((c) => now.columns.includes(c));
-    const lost = now.columns.filter((c) => !shared.includes(c));
-    const cols = shared.map(quoteIdent).join(', ');
-    out.push(
-      { sql: renamedCreate(t.sql, t.name, temp), warning: `${t.name} rebuilt as the previous revision's real schema has it (the snapshots' down did not restore it)` },
-      {
-        sql: `INSERT INTO ${quoteIdent(temp)} (${cols}) SELECT ${cols} FROM ${quoteIdent(t.name)}`,
-        ...(lost.length ? { warning: `table rebuild: only the columns both shapes have are copied (not ${lost.join(', ')})` } : {}),
-      },
-      { sql: `DROP TABLE ${quoteIdent(t.name)}` },
-      { sql: `ALTER TABLE ${quoteIdent(temp)} RENAME TO ${quoteIdent(t.name)}` },
-    );
-    if (!shared.length) out.splice(out.length - 3, 1);
-    gone.add(t.name);
+    const shared = (t.columns ?? []).filter((c) => has(now.columns, c));
+    const notCopied = now.columns.filter((c) => !has(shared, c));
+    const empty = (t.columns ?? []).filter((c) => !has(shared, c));
+    // rowids go with their rows (a table without an INTEGER PRIMARY KEY would renumber them otherwise)
+    const rowids = ![t.sql, now.sql ?? ''].some((x) => /\bWITHOUT\s+ROWID\b/i.test(x)) && ![...(t.columns ?? []), ...now.columns].some((c) => ['rowid', 'oid', '_rowid_'].includes(fold(c)));
+    const cols = [...(rowids ? ['rowid'] : []), ...shared.map(quoteIdent)].join(', ');
+    const lost = [
+      ...(notCopied.length ? [`not copied: ${notCopied.join(', ')}`] : []),
+      ...(empty.length ? [`created empty (or with their default): ${empty.join(', ')}`] : []),
+    ];
+    out.push({ sql: renamedCreate(t.sql, t.name, temp), warning: oneLine(`${t.name} rebuilt as the previous revision's real schema has it (the snapshots' down did not restore it)`) });
+    if (shared.length) {
+      out.push({
+        sql: `INSERT INTO ${quoteIdent(temp)} (${cols}) SELECT ${cols} FROM ${quoteIdent(now.name)}`,
+        ...(lost.length ? { warning: oneLine(`table rebuild: only the columns both shapes have are copied (${lost.join('; ')})`) } : {}),
+      });
+    }
+    if (/\bAUTOINCREMENT\b/i.test(t.sql)) {
+      // the sequence goes on where it was (the new table's own row would start from its largest id)
+      out.push(
+        { sql: `DELETE FROM sqlite_sequence WHERE name = ${quoteLiteral(temp)}` },
+        { sql: `INSERT INTO sqlite_sequence (name, seq) SELECT ${quoteLiteral(temp)}, seq FROM sqlite_sequence WHERE name = ${quoteLiteral(now.name)}` },
+      );
+    }
+    out.push({ sql: `DROP TABLE ${quoteIdent(now.name)}` }, { sql: `ALTER TABLE ${quoteIdent(temp)} RENAME TO ${quoteIdent(t.name)}` });
+    gone.add(k);
   }
   // 4. indexes, views, triggers of state N-1 that are not there now
   for (const type of ['index', 'view', 'trigger'] as const) {
     for (const o of before.filter((x) => x.type === type && x.sql !== null)) {
       const kept = afterBy.get(key(o));
-      if (kept && !dropped.has(key(o)) && !gone.has(kept.table)) continue;
+      if (kept && !dropped.has(key(o)) && !gone.has(fold(kept.table))) continue;
       out.push({ sql: o.sql! });
     }
   }

@@ -226,7 +226,8 @@ export interface RenderedDown {
 
 /** A down file's text: header comment lines, then the statements (each with its WARNING) between breakpoints. */
 export function composeDown(header: string[], statements: { sql: string; warning?: string }[]): string {
-  const body = statements.map((s) => (s.warning ? `-- WARNING: ${s.warning}\n${s.sql}` : s.sql)).join(`\n${BREAKPOINT}\n`);
+  // a warning is one comment line whatever names it quotes
+  const body = statements.map((s) => (s.warning ? `-- WARNING: ${s.warning.replace(/[\r\n\u2028\u2029]+/g, ' ')}\n${s.sql}` : s.sql)).join(`\n${BREAKPOINT}\n`);
   return `${header.join('\n')}\n${body}${body ? '\n' : ''}`;
 }
 

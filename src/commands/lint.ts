@@ -6,7 +6,7 @@
  * migrate-create lints the revisions it has just written (lintCreated), as warnings.
  */
 import path from 'node:path';
-import { loadProjectConfig, type DialectName } from '../config.js';
+import { loadProjectConfig, type DialectName, type SqliteEngine } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { ExitCode, UnknownRevision, UsageError, type ExitCodeValue } from '../errors.js';
 import { DEFAULT_SKIP, lintRevisions, type LintFinding } from '../lint.js';
@@ -47,7 +47,7 @@ export async function lint(options: LintOptions = {}): Promise<LintResult> {
   const spec = options.revision === undefined ? undefined : requireRevisionName(options.revision);
   const result: LintResult = { ok: true, exitCode: ExitCode.ok, dialects: [], findings: [], skipped: [...skip].sort(), notes: [] };
   const unknown: UnknownRevision[] = [];
-  for (const [dialect, h] of Object.entries(project.histories) as [DialectName, { out: string }][]) {
+  for (const [dialect, h] of Object.entries(project.histories) as [DialectName, { out: string; engine?: SqliteEngine }][]) {
     const history = readHistory(h.out, { allowMissing: true }).revisions;
     let selected: RevisionFile[];
     try {
@@ -59,7 +59,7 @@ export async function lint(options: LintOptions = {}): Promise<LintResult> {
       continue;
     }
     if (options.only && !selected.length) continue;
-    const run = await lintRevisions(root, dialect, h.out, history, selected, { skip, include });
+    const run = await lintRevisions(root, dialect, h.out, history, selected, { skip, include, engine: h.engine });
     result.dialects.push({ dialect, folder: path.relative(root, h.out) || '.', revisions: selected.map((r) => r.id) });
     result.findings.push(...run.findings);
     result.notes.push(...run.notes);

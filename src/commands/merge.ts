@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { historyFor, loadProjectConfig, type DialectName } from '../config.js';
+import { historyFor, loadProjectConfig, type DialectName, type SqliteEngine } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { emptySnapshot } from '../downgen.js';
 import { ConfigError, Refused, describeCause } from '../errors.js';
@@ -67,7 +67,7 @@ interface Planned {
   apply: () => Promise<void>;
 }
 
-async function planMerge(root: string, dialect: DialectName, out: string, env: Record<string, string | undefined>): Promise<Planned> {
+async function planMerge(root: string, dialect: DialectName, out: string, env: Record<string, string | undefined>, engine?: SqliteEngine): Promise<Planned> {
   const jf = journalFile(out);
   const folder = rel(out);
   const text = existsSync(jf) ? readFileSync(jf, 'utf8') : '';
@@ -144,7 +144,7 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
     rendered.push(await renderDownFor(root, dialect, out, rev, prevRev, messages[k]!, false));
   }
   // Proven on a scratch database over the merged history (downproof.ts).
-  const proved = await verifyDowns(rendered, { root, dialect, dir: out, revisions: readHistory(out).revisions, env, checkUp: true });
+  const proved = await verifyDowns(rendered, { root, dialect, engine, dir: out, revisions: readHistory(out).revisions, env, checkUp: true });
   for (const down of proved.downs) {
     writeNewFile(down.file, down.text, { overwrite: true });
     rmSync(`${down.file}.old`, { force: true });
@@ -158,7 +158,7 @@ export async function merge(options: CommandOptions = {}): Promise<MergeResult> 
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   // Every dialect is planned (and refused if it must be) before any file is written.
   const plans: Planned[] = [];
-  for (const dialect of Object.keys(project.histories) as DialectName[]) plans.push(await planMerge(root, dialect, historyFor(project, dialect).out, env));
+  for (const dialect of Object.keys(project.histories) as DialectName[]) plans.push(await planMerge(root, dialect, historyFor(project, dialect).out, env, historyFor(project, dialect).engine));
   for (const p of plans) await p.apply();
   return { dialects: plans.map((p) => p.result) };
 }

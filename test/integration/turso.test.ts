@@ -10,14 +10,19 @@ import { addRevision, makeProject, runCli, sql, type Env } from '../support/proj
 
 const config = (dialect: string) => `export default { dialect: '${dialect}', schema: './models/sqlite.ts', out: './drizzle/sqlite' };\n`;
 const ALTER = 'ALTER TABLE `users` ALTER COLUMN "phone" TO "phone" text NOT NULL DEFAULT \'\';';
+const BACKFILL = "UPDATE `users` SET `phone` = '' WHERE `phone` IS NULL;--> statement-breakpoint\n";
 
 describe('dialect "turso": libSQL files', () => {
   it("runs libSQL's ALTER COLUMN, proves a down read from the real states, and reverts it with the rows", async () => {
     const dir = makeProject();
     writeFileSync(path.join(dir, 'drizzle.config.ts'), config('turso'));
     // a hand-written revision whose snapshot is the previous one (the up does more than it describes)
-    const tag = addRevision(dir, 'sqlite', 'phone_required', ALTER, null);
+    const tag = addRevision(dir, 'sqlite', 'phone_required', BACKFILL + ALTER, null);
     const env: Env = { DATABASE_URL: `file:${path.join(dir, 'app.sqlite')}` };
+
+    // lint reads the file with libSQL's parser too (no "unparseable" finding)
+    const lint = runCli(dir, ['lint', tag], env);
+    expect(lint.stdout + lint.stderr).not.toMatch(/unparseable|cannot read/);
 
     const adopted = runCli(dir, ['downs'], env);
     expect(adopted.status, adopted.stderr).toBe(0);
@@ -26,6 +31,7 @@ describe('dialect "turso": libSQL files', () => {
     expect(down).toMatch(/^-- sluice:verified by running it on a scratch database/m);
     expect(down).toMatch(/^-- WARNING: read from the real schema before and after the up/m);
     expect(down).not.toMatch(/manual-down-required/);
+    expect(down).toMatch(/^-- WARNING: the up changes rows \(1 statement\(s\), first: UPDATE `users` SET `phone`/m);
 
     const up = runCli(dir, ['up'], env);
     expect(up.status, up.stderr).toBe(0);
@@ -37,6 +43,7 @@ describe('dialect "turso": libSQL files', () => {
     expect(reverted.status, reverted.stderr).toBe(0);
     expect(await usersSql()).not.toMatch(/NOT NULL DEFAULT ''/);
     expect(await sql(dir, env, 'SELECT name, phone FROM users')).toEqual([{ name: 'Ada', phone: '555' }]);
+    expect(runCli(dir, ['status'], env).stdout).toMatch(/current:\s+0003_add_phone_to_users/);
     expect(runCli(dir, ['up'], env).status).toBe(0);
   });
 

@@ -46,7 +46,7 @@ describe('a down read from the states before and after the up', () => {
       'ALTER TABLE "page" RENAME COLUMN "created_at" TO "updated_at";',
       // then rebuilt from the stored SQL (the default the up lost), copying the columns both shapes have
       'CREATE TABLE "__sluice_new_page" (`id` integer, `updated_at` integer DEFAULT 1);',
-      'INSERT INTO "__sluice_new_page" ("id", "updated_at") SELECT "id", "updated_at" FROM "page";',
+      'INSERT INTO "__sluice_new_page" (rowid, "id", "updated_at") SELECT rowid, "id", "updated_at" FROM "page";',
       'DROP TABLE "page";',
       'ALTER TABLE "__sluice_new_page" RENAME TO "page";',
       'PRAGMA foreign_keys=ON;',
@@ -61,7 +61,7 @@ describe('a down read from the states before and after the up', () => {
     expect(sqls(down)).not.toContain('ALTER TABLE "m" RENAME TO "m_new";');
     // m is rebuilt as it was; the column only state N-1 has is named in the warning
     expect(sqls(down)).toContain('CREATE TABLE "__sluice_new_m" (id integer, x text);');
-    expect(down!.find((s) => s.sql.startsWith('INSERT'))!.warning).toBeUndefined();
+    expect(down!.find((s) => s.sql.startsWith('INSERT INTO "__sluice_new_m"'))!.warning).toBe('table rebuild: only the columns both shapes have are copied (created empty (or with their default): x)');
   });
 
   it('drops what only the up made, creates again what it dropped (with a warning: empty), and restores indexes', () => {
@@ -88,8 +88,8 @@ describe('a down read from the states before and after the up', () => {
   it('the columns a rebuild cannot copy are named in its warning', () => {
     const down = sqliteStateDown([table('t', 'CREATE TABLE t (id integer)', ['id'])], [table('t', 'CREATE TABLE t (id integer, extra text)', ['id', 'extra'])], []);
     expect(down!.find((s) => s.sql.startsWith('INSERT'))).toEqual({
-      sql: 'INSERT INTO "__sluice_new_t" ("id") SELECT "id" FROM "t";',
-      warning: 'table rebuild: only the columns both shapes have are copied (not extra)',
+      sql: 'INSERT INTO "__sluice_new_t" (rowid, "id") SELECT rowid, "id" FROM "t";',
+      warning: 'table rebuild: only the columns both shapes have are copied (not copied: extra)',
     });
   });
 
@@ -98,4 +98,41 @@ describe('a down read from the states before and after the up', () => {
     const after = [table('a', 'CREATE TABLE a (id integer)', ['id']), table('b', 'CREATE TABLE b (id integer)', ['id'])];
     expect(sqliteStateDown(before, after, ['ALTER TABLE a RENAME TO b', 'CREATE TABLE a (id integer)'])).toBeUndefined();
   });
+
+  // cases from the review of this module (each lost or misplaced data before)
+  it('a column added in place of one the up dropped gives no down (its data would be guessed)', () => {
+    const before = [table('t', 'CREATE TABLE t (id integer primary key, c text)', ['id', 'c'])];
+    const after = [table('t', 'CREATE TABLE t (id integer primary key, "c" integer)', ['id', 'c'])];
+    const up = ['ALTER TABLE t ADD COLUMN c2 integer', 'UPDATE t SET c2 = CAST(c AS integer)', 'ALTER TABLE t DROP COLUMN c', 'ALTER TABLE t RENAME COLUMN c2 TO c'];
+    expect(sqliteStateDown(before, after, up)).toBeUndefined();
+    // the same shape without a write of the rows: the new column holds nothing of the old one
+    expect(sqls(sqliteStateDown(before, after, ['ALTER TABLE t DROP COLUMN c', 'ALTER TABLE t ADD COLUMN c integer']))).toContain('ALTER TABLE "t" DROP COLUMN "c";');
+  });
+
+  it('names are compared as SQLite does (case-insensitively), main. qualifiers read, other schemas and unread renames refused', () => {
+    const before = [table('users', 'CREATE TABLE users (id integer primary key)', ['id'])];
+    const after = [table('people', 'CREATE TABLE "people" (id integer primary key)', ['id'])];
+    expect(sqls(sliceRenames(sqliteStateDown(before, after, ['ALTER TABLE Users RENAME TO people'])))).toEqual(['ALTER TABLE "people" RENAME TO "Users";']);
+    expect(sqls(sliceRenames(sqliteStateDown(before, after, ['ALTER TABLE main.users RENAME TO "people"'])))).toEqual(['ALTER TABLE "people" RENAME TO "users";']);
+    expect(sqliteStateDown(before, after, ['ALTER TABLE aux.users RENAME TO people'])).toBeUndefined();
+    expect(sqliteStateDown(before, after, ['ALTER TABLE users /* x */ RENAME TO people'])).toBeUndefined();
+  });
+
+  it('string literals in the stored SQL are not rewritten with the temporary name', () => {
+    const sql = "CREATE TABLE user (id integer primary key, data text, name text GENERATED ALWAYS AS (json_extract(data, '$.user.name')) VIRTUAL)";
+    const down = sqliteStateDown([table('user', sql, ['id', 'data'])], [table('user', 'CREATE TABLE user (id integer primary key, data text, x text)', ['id', 'data', 'x'])], []);
+    expect(sqls(down)).toContain("CREATE TABLE \"__sluice_new_user\" (id integer primary key, data text, name text GENERATED ALWAYS AS (json_extract(data, '$.user.name')) VIRTUAL);");
+  });
+
+  it('an AUTOINCREMENT table keeps its sequence, a WITHOUT ROWID table is copied without rowids', () => {
+    const auto = sqliteStateDown([table('a', 'CREATE TABLE a (id integer primary key autoincrement)', ['id'])], [table('a', 'CREATE TABLE a (id integer primary key autoincrement, x text)', ['id', 'x'])], []);
+    expect(sqls(auto)).toContain(`INSERT INTO sqlite_sequence (name, seq) SELECT '__sluice_new_a', seq FROM sqlite_sequence WHERE name = 'a';`);
+    const wr = sqliteStateDown([table('w', 'CREATE TABLE w (k text primary key) WITHOUT ROWID', ['k'])], [table('w', 'CREATE TABLE w (k text primary key, x text) WITHOUT ROWID', ['k', 'x'])], []);
+    expect(sqls(wr)).toContain('INSERT INTO "__sluice_new_w" ("k") SELECT "k" FROM "w";');
+  });
 });
+
+/** The statements between the PRAGMA pair that only rename (the rest of the down aside). */
+function sliceRenames(down: ReturnType<typeof sqliteStateDown>) {
+  return down?.filter((s) => / RENAME TO /.test(s.sql) && !s.sql.includes('__sluice_new_'));
+}
