@@ -113,8 +113,8 @@ const same = (a: SqliteObject | undefined, b: SqliteObject | undefined) => !!a &
 const oneLine = (text: string) => text.replace(/[\r\n\u2028\u2029]+/g, ' ');
 
 /**
- * Statements that take state N (`after`) back to state N-1 (`before`), or undefined when there is
- * nothing to do, or the up's renames cannot be undone on state N, or undoing them would lose data a
+ * Statements that take state N (`after`) back to state N-1 (`before`) (none when they are the same),
+ * or undefined when the up's renames cannot be undone on state N, or undoing them would lose data a
  * rebuild cannot tell about (a column the up added in place of one it dropped).
  */
 export function sqliteStateDown(before: SqliteObject[], after: SqliteObject[], up: string[]): StateStatement[] | undefined {
@@ -230,7 +230,8 @@ export function sqliteStateDown(before: SqliteObject[], after: SqliteObject[], u
       out.push({ sql: o.sql! });
     }
   }
-  if (!out.length) return undefined;
+  // the same schema before and after (an up that only changes rows): nothing to undo in it
+  if (!out.length) return [];
   return [
     { sql: 'PRAGMA foreign_keys=OFF', warning: 'read from the real schema before and after the up on the scratch database (the down from the snapshots did not restore it)' },
     ...out,
