@@ -135,48 +135,21 @@ export function sqliteStateDown(before: SqliteObject[], after: SqliteObject[], u
   }
   // 2. the up's renames and added columns, undone in reverse order on a model of state N's tables
   // (keyed by folded name; `name` as the down must spell it now)
-  const tables = new Map(after.filter((o) => o.type === 'table').map((o) => [fold(o.name), { name: o.name, sql: o.sql, columns: [...(o.columns ?? [])] }]));
+  const model = () => new Map(after.filter((o) => o.type === 'table').map((o) => [fold(o.name), { name: o.name, sql: o.sql, columns: [...(o.columns ?? [])] }]));
   const beforeTables = new Map(before.filter((o) => o.type === 'table').map((o) => [fold(o.name), o]));
-  // tables where the up dropped a column that state N has again under the same name (added or renamed
-  // in its place) and whose rows the up wrote: the new column may hold the old one's data
-  const written = new Set(up.flatMap((st) => {
-    const m = UPDATE.exec(st.replace(/^(\s*--[^\n]*\n)+/, '').trim());
-    return m ? [fold(unquote(m[2]!))] : [];
-  }));
-  const replaced = new Set(
-    ops.flatMap((o) => (o.kind === 'drop' && written.has(fold(o.table)) && (tables.get(fold(o.table))?.columns ?? []).some((c) => fold(c) === fold(o.column)) ? [fold(o.table)] : [])),
-  );
-  const has = (columns: string[], c: string) => columns.some((x) => fold(x) === fold(c));
-  const touched = new Set<string>();
-  for (const op of [...ops].reverse()) {
-    if (op.kind === 'table') {
-      const t = tables.get(fold(op.to));
-      // dropped later in the up, or a table the up made itself (a rebuild's `_new` renamed into place): nothing to move back
-      if (!t || !beforeTables.has(fold(op.from))) continue;
-      if (tables.has(fold(op.from))) return undefined;
-      out.push({ sql: `ALTER TABLE ${quoteIdent(t.name)} RENAME TO ${quoteIdent(op.from)}` });
-      tables.delete(fold(op.to));
-      tables.set(fold(op.from), { ...t, name: op.from });
-      touched.add(fold(op.from));
-    } else if (op.kind === 'column') {
-      const t = tables.get(fold(op.table));
-      if (!t) continue; // dropped later in the up: nothing to undo
-      const i = t.columns.findIndex((c) => fold(c) === fold(op.to));
-      if (i < 0 || has(t.columns, op.from)) return undefined;
-      out.push({ sql: `ALTER TABLE ${quoteIdent(t.name)} RENAME COLUMN ${quoteIdent(t.columns[i]!)} TO ${quoteIdent(op.from)}` });
-      t.columns[i] = op.from;
-      touched.add(fold(t.name));
-    } else if (op.kind === 'add') {
-      const t = tables.get(fold(op.table));
-      // (the table had no such column right before the up added it, whatever state N-1 calls by that name)
-      if (!t || !has(t.columns, op.column)) continue;
-      // a column added to a table where another took a dropped column's place may hold its data: no guessing
-      if (replaced.has(fold(op.table))) return undefined;
-      out.push({ sql: `ALTER TABLE ${quoteIdent(t.name)} DROP COLUMN ${quoteIdent(op.column)}` });
-      t.columns = t.columns.filter((c) => fold(c) !== fold(op.column));
-      touched.add(fold(t.name));
-    }
+  let undone = undoRenames(ops, model(), beforeTables, up);
+  if (!undone) {
+    // A column renamed only to be dropped later (rename, add anew, copy, drop: a default changed by hand)
+    // and no table renamed: state N's columns keep state N-1's names, so the rebuild below copies them
+    // by name, and nothing needs undoing first.
+    const n = model();
+    const temporary = ops.every((o) => o.kind === 'add' || o.kind === 'drop' || (o.kind === 'column' && !(n.get(fold(o.table))?.columns ?? []).some((c) => fold(c) === fold(o.to))));
+    if (!temporary) return undefined;
+    undone = { statements: [], tables: n, touched: new Set() };
   }
+  out.push(...undone.statements);
+  const { tables, touched } = undone;
+  const has = (columns: string[], c: string) => columns.some((x) => fold(x) === fold(c));
   // 3. tables
   const gone = new Set<string>(); // tables dropped or rebuilt (folded): their indexes and triggers went with them
   for (const [k, t] of tables) {
@@ -237,4 +210,53 @@ export function sqliteStateDown(before: SqliteObject[], after: SqliteObject[], u
     ...out,
     { sql: 'PRAGMA foreign_keys=ON' },
   ].map((s) => ({ ...s, sql: `${s.sql};` }));
+}
+
+type TableModel = Map<string, { name: string; sql: string | null; columns: string[] }>;
+
+/**
+ * The up's renames and added columns undone in reverse order on `tables` (state N's, changed in place):
+ * the statements, or undefined when state N contradicts them or a column added in place of a dropped
+ * one may hold its data (the up wrote the table's rows).
+ */
+function undoRenames(ops: Op[], tables: TableModel, beforeTables: Map<string, SqliteObject>, up: string[]): { statements: StateStatement[]; tables: TableModel; touched: Set<string> } | undefined {
+  const statements: StateStatement[] = [];
+  const touched = new Set<string>();
+  const has = (columns: string[], c: string) => columns.some((x) => fold(x) === fold(c));
+  const written = new Set(
+    up.flatMap((st) => {
+      const m = UPDATE.exec(st.replace(/^(\s*--[^\n]*\n)+/, '').trim());
+      return m ? [fold(unquote(m[2]!))] : [];
+    }),
+  );
+  const replaced = new Set(ops.flatMap((o) => (o.kind === 'drop' && written.has(fold(o.table)) && has(tables.get(fold(o.table))?.columns ?? [], o.column) ? [fold(o.table)] : [])));
+  for (const op of [...ops].reverse()) {
+    if (op.kind === 'table') {
+      const t = tables.get(fold(op.to));
+      // dropped later in the up, or a table the up made itself (a rebuild's `_new` renamed into place): nothing to move back
+      if (!t || !beforeTables.has(fold(op.from))) continue;
+      if (tables.has(fold(op.from))) return undefined;
+      statements.push({ sql: `ALTER TABLE ${quoteIdent(t.name)} RENAME TO ${quoteIdent(op.from)}` });
+      tables.delete(fold(op.to));
+      tables.set(fold(op.from), { ...t, name: op.from });
+      touched.add(fold(op.from));
+    } else if (op.kind === 'column') {
+      const t = tables.get(fold(op.table));
+      if (!t) continue; // dropped later in the up: nothing to undo
+      const i = t.columns.findIndex((c) => fold(c) === fold(op.to));
+      if (i < 0 || has(t.columns, op.from)) return undefined;
+      statements.push({ sql: `ALTER TABLE ${quoteIdent(t.name)} RENAME COLUMN ${quoteIdent(t.columns[i]!)} TO ${quoteIdent(op.from)}` });
+      t.columns[i] = op.from;
+      touched.add(fold(t.name));
+    } else if (op.kind === 'add') {
+      const t = tables.get(fold(op.table));
+      // (the table had no such column right before the up added it, whatever state N-1 calls by that name)
+      if (!t || !has(t.columns, op.column)) continue;
+      if (replaced.has(fold(op.table))) return undefined;
+      statements.push({ sql: `ALTER TABLE ${quoteIdent(t.name)} DROP COLUMN ${quoteIdent(op.column)}` });
+      t.columns = t.columns.filter((c) => fold(c) !== fold(op.column));
+      touched.add(fold(t.name));
+    }
+  }
+  return { statements, tables, touched };
 }

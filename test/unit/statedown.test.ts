@@ -109,6 +109,21 @@ describe('a down read from the states before and after the up', () => {
     expect(sqls(sqliteStateDown(before, after, ['ALTER TABLE t DROP COLUMN c', 'ALTER TABLE t ADD COLUMN c integer']))).toContain('ALTER TABLE "t" DROP COLUMN "c";');
   });
 
+  it('a column renamed only to be dropped after a copy (a default changed by hand) is rebuilt by name, its data copied', () => {
+    const before = [table('user', "CREATE TABLE `user` (`id` integer primary key, `tagStyle` text DEFAULT 'lowercase')", ['id', 'tagStyle'])];
+    const after = [table('user', "CREATE TABLE `user` (`id` integer primary key, `tagStyle` text DEFAULT 'titlecase')", ['id', 'tagStyle'])];
+    const up = ['ALTER TABLE `user` RENAME COLUMN `tagStyle` TO `tagStyle_old`', "ALTER TABLE `user` ADD COLUMN `tagStyle` text DEFAULT 'titlecase'", 'UPDATE `user` SET `tagStyle` = `tagStyle_old`', 'ALTER TABLE `user` DROP COLUMN `tagStyle_old`'];
+    const down = sqliteStateDown(before, after, up)!;
+    expect(sqls(down)).toEqual([
+      'PRAGMA foreign_keys=OFF;',
+      `CREATE TABLE "__sluice_new_user" (\`id\` integer primary key, \`tagStyle\` text DEFAULT 'lowercase');`,
+      'INSERT INTO "__sluice_new_user" (rowid, "id", "tagStyle") SELECT rowid, "id", "tagStyle" FROM "user";',
+      'DROP TABLE "user";',
+      'ALTER TABLE "__sluice_new_user" RENAME TO "user";',
+      'PRAGMA foreign_keys=ON;',
+    ]);
+  });
+
   it('names are compared as SQLite does (case-insensitively), main. qualifiers read, other schemas and unread renames refused', () => {
     const before = [table('users', 'CREATE TABLE users (id integer primary key)', ['id'])];
     const after = [table('people', 'CREATE TABLE "people" (id integer primary key)', ['id'])];
