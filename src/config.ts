@@ -47,7 +47,13 @@ export function lookupSchemas(env: Record<string, string | undefined>, schema?: 
 }
 
 /** Parse DATABASE_URL / DATABASE_SCHEMA into a database target. Unset → the SQLite file ./db.sqlite. */
-export function parseDatabaseTarget(env: Record<string, string | undefined>, root: string): DatabaseTarget {
+/** The database DATABASE_URL names; a SQLite one opened with `engine` (the history's: libsql for dialect "turso"). */
+export function parseDatabaseTarget(env: Record<string, string | undefined>, root: string, engine?: SqliteEngine): DatabaseTarget {
+  const target = targetOf(env, root);
+  return engine && target.dialect === 'sqlite' ? { ...target, engine } : target;
+}
+
+function targetOf(env: Record<string, string | undefined>, root: string): DatabaseTarget {
   const raw = (env.DATABASE_URL ?? '').trim();
   if (raw === '') return sqliteTarget(DEFAULT_SQLITE_FILE, root);
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(raw)?.[1]?.toLowerCase();

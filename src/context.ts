@@ -88,10 +88,10 @@ export function resolveEnv(options: CommandOptions): { root: string; env: Record
 
 export async function loadContext(options: CommandOptions, extra: { allowMissingFolder?: boolean } = {}): Promise<Context> {
   const { root, env } = resolveEnv(options);
-  const target = parseDatabaseTarget(env, root);
+  const plain = parseDatabaseTarget(env, root);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
-  const historyConfig = historyFor(project, target.dialect);
-  if (historyConfig.engine) target.engine = historyConfig.engine;
+  const historyConfig = historyFor(project, plain.dialect);
+  const target = parseDatabaseTarget(env, root, historyConfig.engine);
   const history = readHistory(historyConfig.out, { allowMissing: extra.allowMissingFolder });
   return { root, env, project, target, historyConfig, history, ups: new Map(), ...(options.connection ? { connection: options.connection } : {}) };
 }

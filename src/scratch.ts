@@ -54,7 +54,7 @@ function sqliteScratch(root: string, engine: SqliteEngine | undefined): Scratch 
     engine: 'SQLite',
     async make(purpose) {
       const env = { DATABASE_URL: `file:${path.join(dir, `${purpose}.sqlite`)}` };
-      const target = { ...parseDatabaseTarget(env, root), ...(engine ? { engine } : {}) };
+      const target = parseDatabaseTarget(env, root, engine);
       return { target, env, open: () => openConnection(target, { write: true, env }) };
     },
     async close() {

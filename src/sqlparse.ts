@@ -9,6 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import type { DialectName, SqliteEngine } from './config.js';
+import { openSqliteDatabase } from './dialect/sqlitedb.js';
 
 export interface SqlStatement {
   /** The statement's text as written (no trailing semicolon). */
@@ -320,8 +321,7 @@ function byBreakpoints(
 
 /** True when SQLite's compiler reads `sql` as one statement (missing tables are fine); else its message. */
 function sqliteCompiles(sql: string, engine: SqliteEngine | undefined): true | string {
-  const Database = require(engine === 'libsql' ? 'libsql' : 'better-sqlite3') as typeof import('better-sqlite3');
-  const db = new Database(':memory:');
+  const db = openSqliteDatabase(engine, ':memory:');
   try {
     db.prepare(sql);
     return true;

@@ -51,6 +51,9 @@ function unquote(id: string): string {
 
 /** SQLite compares names case-insensitively (ASCII). */
 const fold = (name: string) => name.toLowerCase();
+const has = (columns: string[], c: string) => columns.some((x) => fold(x) === fold(c));
+/** A statement without its leading comment lines. */
+const bare = (statement: string) => statement.replace(/^(\s*--[^\n]*\n)+/, '').trim();
 
 type Op =
   | { kind: 'table'; from: string; to: string }
@@ -66,7 +69,7 @@ export function renamesIn(up: string[]): Op[] | undefined {
   const ops: Op[] = [];
   const main = (schema: string | undefined) => schema === undefined || fold(unquote(schema)) === 'main';
   for (const raw of up) {
-    const s = raw.replace(/^(\s*--[^\n]*\n)+/, '').trim();
+    const s = bare(raw);
     let m = RENAME_TABLE.exec(s);
     if (m) {
       if (!main(m[1])) return undefined;
@@ -109,9 +112,6 @@ function renamedCreate(sql: string, from: string, to: string): string {
 
 const same = (a: SqliteObject | undefined, b: SqliteObject | undefined) => !!a && !!b && a.type === b.type && fold(a.table) === fold(b.table) && a.sql === b.sql;
 
-/** Names on one line: a warning is a comment line in the down file. */
-const oneLine = (text: string) => text.replace(/[\r\n\u2028\u2029]+/g, ' ');
-
 /**
  * Statements that take state N (`after`) back to state N-1 (`before`) (none when they are the same),
  * or undefined when the up's renames cannot be undone on state N, or undoing them would lose data a
@@ -149,7 +149,6 @@ export function sqliteStateDown(before: SqliteObject[], after: SqliteObject[], u
   }
   out.push(...undone.statements);
   const { tables, touched } = undone;
-  const has = (columns: string[], c: string) => columns.some((x) => fold(x) === fold(c));
   // 3. tables
   const gone = new Set<string>(); // tables dropped or rebuilt (folded): their indexes and triggers went with them
   for (const [k, t] of tables) {
@@ -161,7 +160,7 @@ export function sqliteStateDown(before: SqliteObject[], after: SqliteObject[], u
     const now = tables.get(k);
     if (!t.sql) return undefined;
     if (!now) {
-      out.push({ sql: t.sql, warning: oneLine(`${t.name} is created again empty: the up dropped it with its rows`) });
+      out.push({ sql: t.sql, warning: `${t.name} is created again empty: the up dropped it with its rows` });
       gone.add(k);
       continue;
     }
@@ -178,11 +177,11 @@ export function sqliteStateDown(before: SqliteObject[], after: SqliteObject[], u
       ...(notCopied.length ? [`not copied: ${notCopied.join(', ')}`] : []),
       ...(empty.length ? [`created empty (or with their default): ${empty.join(', ')}`] : []),
     ];
-    out.push({ sql: renamedCreate(t.sql, t.name, temp), warning: oneLine(`${t.name} rebuilt as the previous revision's real schema has it (the snapshots' down did not restore it)`) });
+    out.push({ sql: renamedCreate(t.sql, t.name, temp), warning: `${t.name} rebuilt as the previous revision's real schema has it (the snapshots' down did not restore it)` });
     if (shared.length) {
       out.push({
         sql: `INSERT INTO ${quoteIdent(temp)} (${cols}) SELECT ${cols} FROM ${quoteIdent(now.name)}`,
-        ...(lost.length ? { warning: oneLine(`table rebuild: only the columns both shapes have are copied (${lost.join('; ')})`) } : {}),
+        ...(lost.length ? { warning: `table rebuild: only the columns both shapes have are copied (${lost.join('; ')})` } : {}),
       });
     }
     if (/\bAUTOINCREMENT\b/i.test(t.sql)) {
@@ -222,10 +221,9 @@ type TableModel = Map<string, { name: string; sql: string | null; columns: strin
 function undoRenames(ops: Op[], tables: TableModel, beforeTables: Map<string, SqliteObject>, up: string[]): { statements: StateStatement[]; tables: TableModel; touched: Set<string> } | undefined {
   const statements: StateStatement[] = [];
   const touched = new Set<string>();
-  const has = (columns: string[], c: string) => columns.some((x) => fold(x) === fold(c));
   const written = new Set(
     up.flatMap((st) => {
-      const m = UPDATE.exec(st.replace(/^(\s*--[^\n]*\n)+/, '').trim());
+      const m = UPDATE.exec(bare(st));
       return m ? [fold(unquote(m[2]!))] : [];
     }),
   );

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadProjectConfig, parseDatabaseTarget, type DatabaseTarget, type DialectName } from '../config.js';
+import { loadProjectConfig, parseDatabaseTarget, type DatabaseTarget, type DialectName, type ProjectConfig } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import type { Connection } from '../dialect/types.js';
@@ -47,18 +47,23 @@ export async function check(options: CommandOptions & { onCheck?: (d: DialectNam
     if (dialect === 'sqlite') {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-check-'));
       try {
-        results.push(await roundTrip(root, { ...env, DATABASE_URL: `file:${path.join(dir, 'check.sqlite')}` }, dialect, options));
+        results.push(await roundTrip(root, { ...env, DATABASE_URL: `file:${path.join(dir, 'check.sqlite')}` }, dialect, options, project));
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
       continue;
     }
-    results.push(await checkPostgres(root, env, options));
+    results.push(await checkPostgres(root, env, options, project));
   }
   return { ok: results.every((r) => !r.skipped && r.checks.every((c) => c.ok)), dialects: results };
 }
 
-async function checkPostgres(root: string, env: Record<string, string | undefined>, options: CommandOptions & { onCheck?: (d: DialectName, c: CheckItem) => void }): Promise<DialectCheck> {
+async function checkPostgres(
+  root: string,
+  env: Record<string, string | undefined>,
+  options: CommandOptions & { onCheck?: (d: DialectName, c: CheckItem) => void },
+  project: ProjectConfig,
+): Promise<DialectCheck> {
   if (env.SLUICE_SKIP_PG === '1') {
     return { dialect: 'postgresql', database: '-', revisions: 0, skipped: 'SLUICE_SKIP_PG=1: PostgreSQL checks NOT run', checks: [] };
   }
@@ -70,9 +75,9 @@ async function checkPostgres(root: string, env: Record<string, string | undefine
   }
   let replay: Awaited<ReturnType<typeof replayDatabase>> | undefined;
   try {
-    const history = (await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG)).histories.postgresql!;
+    const history = project.histories.postgresql!;
     replay = await replayDatabase(root, url, env, 'public', foreignSchemas(history.out, readHistory(history.out).revisions, env));
-    return await roundTrip(root, replay.env, 'postgresql', options);
+    return await roundTrip(root, replay.env, 'postgresql', options, project);
   } finally {
     await replay?.close();
     if (clusterDir) {
@@ -87,10 +92,10 @@ async function roundTrip(
   env: Record<string, string | undefined>,
   dialect: DialectName,
   options: CommandOptions & { onCheck?: (d: DialectName, c: CheckItem) => void },
+  project: ProjectConfig,
 ): Promise<DialectCheck> {
   // the history's SQLite engine (libsql for dialect "turso") opens the check's connection too
-  const engine = (await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG)).histories[dialect]?.engine;
-  const target = { ...parseDatabaseTarget(env, root), ...(engine ? { engine } : {}) };
+  const target = parseDatabaseTarget(env, root, project.histories[dialect]?.engine);
   const checks: CheckItem[] = [];
   const record = (c: CheckItem) => {
     checks.push(c);
@@ -104,7 +109,7 @@ async function roundTrip(
     return (await introspect(await reader(), target.schema)).join('\n');
   };
   try {
-    return await checksOf(root, env, dialect, options, target, record, checks, dump, reader);
+    return await checksOf(root, env, dialect, options, project, target, record, checks, dump, reader);
   } finally {
     await conn?.close();
   }
@@ -115,6 +120,7 @@ async function checksOf(
   env: Record<string, string | undefined>,
   dialect: DialectName,
   options: CommandOptions,
+  project: ProjectConfig,
   target: DatabaseTarget,
   record: (c: CheckItem) => void,
   checks: CheckItem[],
@@ -124,7 +130,6 @@ async function checksOf(
   // Scratch databases: no SQLite backups of them in the project's .sluice/backups.
   // The commands run on the check's own connection: one backend for the whole check.
   const common = { cwd: root, env, config: options.config, noBackup: true, connection: await reader() };
-  const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const revs = readHistory(project.histories[dialect]!.out).revisions;
   const attempt = async (name: string, fn: () => Promise<string | undefined>) => {
     try {

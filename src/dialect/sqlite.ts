@@ -1,7 +1,6 @@
 import { accessSync, chmodSync, constants, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import type { DatabaseTarget, SqliteEngine } from '../config.js';
 import { ConnectionError, ConfigError, describeCause } from '../errors.js';
@@ -9,6 +8,7 @@ import { quoteIdent } from '../sql.js';
 import type { Connection } from './types.js';
 import { VERSION_TABLE } from '../store.js';
 import { drizzleSqlite } from './drizzle.js';
+import { openSqliteDatabase } from './sqlitedb.js';
 
 const BUSY_TIMEOUT_MS = 10_000;
 const FK_PRAGMA = /PRAGMA\s+foreign_keys\s*=\s*(OFF|ON|0|1)\s*;?/i;
@@ -36,7 +36,7 @@ export function openSqlite(target: DatabaseTarget, options: { create: boolean })
   const readonly = !options.create && !canAccess(file, constants.W_OK);
   let db: Database.Database;
   try {
-    db = newDatabase(target.engine, file, { readonly, fileMustExist: !options.create });
+    db = openSqliteDatabase(target.engine, file, { readonly, fileMustExist: !options.create });
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.prepare('SELECT count(*) FROM sqlite_master').get();
   } catch (err) {
@@ -49,25 +49,6 @@ export function openSqlite(target: DatabaseTarget, options: { create: boolean })
     throw new ConnectionError(`cannot open SQLite file ${target.display}: ${describeCause(err)}`, { cause: err });
   }
   return new SqliteConnection(db, target.display, file, target.engine ?? 'sqlite');
-}
-
-/**
- * A database file opened by its engine. libSQL (drizzle's "turso" dialect) comes from the `libsql`
- * package, whose API is better-sqlite3's; sluice uses only the part both share (exec, prepare with
- * all/run/raw, pragma without `simple`, inTransaction, close). libsql ignores `readonly` and
- * `fileMustExist`: openSqlite checks both itself before opening.
- */
-function newDatabase(engine: SqliteEngine | undefined, file: string, options: Database.Options): Database.Database {
-  if (engine !== 'libsql') return new Database(file, options);
-  let LibSql: typeof Database;
-  try {
-    LibSql = createRequire(import.meta.url)('libsql') as typeof Database;
-  } catch (err) {
-    throw new ConfigError('dialect "turso" runs revisions with libSQL (its SQL has ALTER COLUMN, which SQLite lacks): install the libsql package (npm install --save-dev libsql)', {
-      cause: err,
-    });
-  }
-  return new LibSql(file, options);
 }
 
 function canAccess(file: string, mode: number): boolean {
