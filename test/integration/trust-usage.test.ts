@@ -238,6 +238,18 @@ describe('deploy without dev dependencies', () => {
       // A deploy shell: no node_modules/.bin of this checkout on PATH (npx/vitest put one there, with a tsc in it).
       const PATH = (process.env.PATH ?? '').split(path.delimiter).filter((p) => !p.includes('node_modules')).join(path.delimiter);
       const prod: Env = { PATH, NODE_ENV: 'production', npm_config_cache: process.env.npm_config_cache ?? path.join(os.homedir(), '.npm') };
+      // better-sqlite3's install takes a prebuilt binary when one can be had and compiles SQLite (about 85 s
+      // here) when none can: its release downloads are out of reach on this network. The binary this
+      // checkout's own install built is offered through prebuild-install's documented local-prebuilds
+      // option, as a deploy with network access gets its binary from the release; sluice's own install
+      // steps (dependencies without dev, tsc from the dependencies, dist/ built) run unchanged.
+      const sqlitePkg = JSON.parse(readFileSync(path.join(REPO, 'node_modules', 'better-sqlite3', 'package.json'), 'utf8')) as { version: string };
+      const prebuilds = path.join(dir, '.prebuilds');
+      mkdirSync(prebuilds);
+      const tarball = `better-sqlite3-v${sqlitePkg.version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+      const packed = spawnSync('tar', ['-czf', path.join(prebuilds, tarball), '-C', path.join(REPO, 'node_modules', 'better-sqlite3'), 'build/Release/better_sqlite3.node']);
+      expect(packed.status, String(packed.stderr)).toBe(0);
+      prod.npm_config_better_sqlite3_local_prebuilds = prebuilds;
       const install = spawnSync('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], {
         cwd: dir,
         env: cleanEnv(prod) as NodeJS.ProcessEnv,
