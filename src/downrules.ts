@@ -15,15 +15,20 @@ import type { DialectName } from './config.js';
 type Snapshot = Record<string, any>;
 
 export interface Rename {
-  kind: 'table' | 'column';
+  kind: 'table' | 'column' | 'enum';
+  /** The table (for an enum: its name before the rename, as for a table). */
   table: string;
   from: string;
   to: string;
+  /** PostgreSQL enum: the schema the up named it in (kept in the reverse statement; unset when unqualified). */
+  schema?: string;
 }
 
 const ID = String.raw`(?:[\`"]([^\`"]+)[\`"]\.)?[\`"]([^\`"]+)[\`"]`;
 const RENAME_TABLE = new RegExp(String.raw`^ALTER TABLE ${ID} RENAME TO [\`"]([^\`"]+)[\`"]`, 'i');
 const RENAME_COLUMN = new RegExp(String.raw`^ALTER TABLE ${ID} RENAME COLUMN [\`"]([^\`"]+)[\`"] TO [\`"]([^\`"]+)[\`"]`, 'i');
+/** PostgreSQL: `ALTER TYPE [schema.]name RENAME TO new` (older drizzle-kit versions broke it over two lines). */
+const RENAME_ENUM = /^ALTER\s+TYPE\s+(?:"([^"]+)"\.)?"([^"]+)"\s+RENAME\s+TO\s+"([^"]+)"\s*;?$/i;
 
 /** Renames in an up's statements, in order. */
 export function renamesIn(statements: string[]): Rename[] {
@@ -37,7 +42,12 @@ export function renamesIn(statements: string[]): Rename[] {
       continue;
     }
     const c = RENAME_COLUMN.exec(s);
-    if (c) out.push({ kind: 'column', table: c[2]!, from: c[3]!, to: c[4]! });
+    if (c) {
+      out.push({ kind: 'column', table: c[2]!, from: c[3]!, to: c[4]! });
+      continue;
+    }
+    const e = RENAME_ENUM.exec(s);
+    if (e) out.push({ kind: 'enum', table: e[2]!, from: e[2]!, to: e[3]!, ...(e[1] ? { schema: e[1] } : {}) });
   }
   return out;
 }
@@ -54,6 +64,7 @@ export function applyRenames(snapshot: Snapshot, renames: Rename[], dialect: Dia
   const snap: Snapshot = structuredClone(snapshot);
   for (const r of renames) {
     if (r.kind === 'table') renameTable(snap, r.from, r.to, dialect);
+    else if (r.kind === 'enum') renameEnum(snap, r.from, r.to, r.schema);
     else renameColumn(snap, r.table, r.from, r.to);
   }
   return snap;
@@ -61,12 +72,31 @@ export function applyRenames(snapshot: Snapshot, renames: Rename[], dialect: Dia
 
 /** The renames that undo `renames`, in reverse order. */
 export function reverseRenames(renames: Rename[]): Rename[] {
-  return [...renames].reverse().map((r) => (r.kind === 'table' ? { kind: 'table', table: r.to, from: r.to, to: r.from } : { ...r, from: r.to, to: r.from }));
+  return [...renames].reverse().map((r) => (r.kind === 'column' ? { ...r, from: r.to, to: r.from } : { ...r, table: r.to, from: r.to, to: r.from }));
 }
 
 export function renameSql(r: Rename, dialect: DialectName): string {
   const q = (n: string) => (dialect === 'sqlite' ? `\`${n}\`` : `"${n}"`);
+  if (r.kind === 'enum') return `ALTER TYPE ${r.schema ? `${q(r.schema)}.` : ''}${q(r.from)} RENAME TO ${q(r.to)};`;
   return r.kind === 'table' ? `ALTER TABLE ${q(r.from)} RENAME TO ${q(r.to)};` : `ALTER TABLE ${q(r.table)} RENAME COLUMN ${q(r.from)} TO ${q(r.to)};`;
+}
+
+/** PostgreSQL snapshot: the enum renamed, and every column of that type (arrays too) following it. */
+function renameEnum(snap: Snapshot, from: string, to: string, schema: string | undefined): void {
+  const found = (Object.entries(snap.enums ?? {}) as [string, Snapshot][]).find(([, e]) => e.name === from && (!schema || (e.schema || 'public') === schema));
+  if (!found) return;
+  const [key, en] = found;
+  const enumSchema = en.schema || 'public';
+  delete snap.enums[key];
+  en.name = to;
+  snap.enums[key.includes('.') ? `${enumSchema}.${to}` : to] = en; // older snapshots key enums by name alone
+  for (const t of Object.values(snap.tables ?? {}) as Snapshot[]) {
+    for (const col of Object.values(t.columns ?? {}) as Snapshot[]) {
+      if (typeof col.type !== 'string' || (col.typeSchema && col.typeSchema !== enumSchema)) continue;
+      const m = /^(.*?)((?:\[\d*\])*)$/.exec(col.type)!;
+      if (m[1] === from) col.type = `${to}${m[2]}`;
+    }
+  }
 }
 
 function findTable(snap: Snapshot, name: string): [string, Snapshot] | undefined {

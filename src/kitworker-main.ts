@@ -4,6 +4,9 @@ import { describeCause } from './errors.js';
 import { diffLocally } from './downgen.js';
 
 const { root } = workerData as { root: string };
+// drizzle-kit prints its own errors (a rename it would ask about on a terminal, with a stack) before
+// throwing them; here they come back to the main thread as the reply's error, once, in sluice's words.
+for (const k of ['log', 'error', 'warn', 'info'] as const) console[k] = () => {};
 parentPort!.on('message', async (m: { id: number; dialect: 'postgresql' | 'sqlite'; from: Record<string, any>; to: Record<string, any> }) => {
   try {
     parentPort!.postMessage({ id: m.id, statements: await diffLocally(root, m.dialect, m.from, m.to) });

@@ -44,7 +44,7 @@ export interface Proof {
 }
 
 /** Repair attempts per down (each one more round trip on the scratch database). */
-const REPAIRS = 3;
+const REPAIRS = 6;
 
 /** A statement of a down or up that failed while proving it. */
 class ProofStepError extends Error {

@@ -4,8 +4,8 @@
  * describe what drizzle-kit thought the schema was; the run shows what the real ups built:
  * leftovers the up made by hand get their known inverse; objects the up re-created get the
  * definition an earlier up gave them; constraint names and enum values follow the real state; a
- * CREATE/DROP TYPE at odds with the real state is left out; a default that does not cast is dropped
- * before the type change. PostgreSQL only.
+ * statement at odds with the real state (what it creates is there already, what it changes is not
+ * there) is left out; a default that does not cast is dropped before the type change. PostgreSQL only.
  */
 import type { RenderedDown } from './commands/create.js';
 import { alteredColumnType, createdEnum, definitionsIn, inversesFor } from './inverse.js';
@@ -15,8 +15,8 @@ import { quoteIdent, quoteLiteral } from './sql.js';
 import { parseSql } from './sqlparse.js';
 
 /**
- * The down's statements mended for what its last attempt showed: a CREATE TYPE / DROP TYPE that fails
- * because the real state has (or lacks) the enum the snapshots describe is left out; a type change
+ * The down's statements mended for what its last attempt showed: a statement that fails because the
+ * real state has (or lacks) the object the snapshots describe is left out; a type change
  * whose old default does not cast gets its default dropped first; leftovers get
  * the inverses of the up's statements that made them; constraint names and enum values follow the
  * previous revision's real state. Undefined when nothing applies.
@@ -57,7 +57,8 @@ function previousDefinitions(rev: RevisionFile, history: RevisionFile[]): { obje
   return [...found.values()];
 }
 
-const TYPE_EXISTENCE = /already exists|does not exist|other objects depend on it/;
+/** PostgreSQL's words for a statement at odds with the state it runs on (the object is there already, or is not). */
+const EXISTENCE = /already exists|does not exist/;
 
 function mendFailure(statements: RenderedDown['statements'], failed: NonNullable<Proof['failed']>): RenderedDown['statements'] | undefined {
   const at = statements.findIndex((st) => {
@@ -65,9 +66,14 @@ function mendFailure(statements: RenderedDown['statements'], failed: NonNullable
     return parsed.length === 1 && parsed[0]!.text === failed.statement;
   });
   if (at < 0) return undefined;
+  // The snapshots thought the schema was otherwise (an up edited by hand, a snapshot out of step): the
+  // statement is left out, and the down is kept only if it then restores the previous state with its rows.
   const [kind] = parseSql(statements[at]!.sql, 'postgresql').statements.map((s) => s.kind);
-  const isTypeStatement = kind === 'CreateEnumStmt' || (kind === 'DropStmt' && /^DROP\s+TYPE\b/i.test(failed.statement));
-  if (isTypeStatement && TYPE_EXISTENCE.test(failed.message)) return [...statements.slice(0, at), ...statements.slice(at + 1)];
+  const typeInUse = kind === 'DropStmt' && /^DROP\s+TYPE\b/i.test(failed.statement) && /other objects depend on it/.test(failed.message);
+  if (EXISTENCE.test(failed.message) || typeInUse) {
+    const said = `${failed.statement.split('\n')[0]!.slice(0, 120)}: ${failed.message}`.replace(/[\r\n\u2028\u2029]+/g, ' ');
+    return [...statements.slice(0, at), { sql: `-- sluice: left out, the real state differs from the snapshots (${said})` }, ...statements.slice(at + 1)];
+  }
   // A column's type change whose old default does not cast: drop the default first (the down sets
   // the previous revision's default after it, when it had one).
   const column = /default for column .* cannot be cast automatically/.test(failed.message) ? alteredColumnType(failed.statement) : undefined;

@@ -119,6 +119,31 @@ pgDescribe('proven downs on PostgreSQL', () => {
     expect((await sql<{ n: number }>(dir, env, "SELECT count(*)::int AS n FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = 'sluice_touch'", [schema]))[0]!.n).toBe(0);
   });
 
+  it('a snapshot out of step with the SQL: the down statement the real state refuses (already there) is left out, and the down then proves out', async () => {
+    const dir = makeProject();
+    // 0003's snapshot forgot users.name (the up never dropped it): from the snapshots, the down would add it back
+    const snapFile = path.join(dir, PG, 'meta', '0003_snapshot.json');
+    const snap = JSON.parse(readFileSync(snapFile, 'utf8'));
+    delete snap.tables['public.users'].columns.name;
+    writeFileSync(snapFile, JSON.stringify(snap, null, 2));
+    rmSync(path.join(dir, PG, '0003_add_phone_to_users.down.sql'));
+    const schema = uniqueSchema('step');
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: schema, SLUICE_CHECK_DATABASE_URL: pgUrl() };
+    const adopted = await writeMissingDowns({ cwd: dir, env });
+    const w = adopted.written.find((x) => x.dialect === 'postgresql' && x.revision === '0003_add_phone_to_users')!;
+    expect([w.verified, w.manualReason ?? null]).toEqual([true, null]);
+    const down = readFileSync(path.join(dir, PG, '0003_add_phone_to_users.down.sql'), 'utf8');
+    expect(down).toMatch(/^-- sluice: left out, the real state differs from the snapshots \(ALTER TABLE "users" ADD COLUMN "name" text: column "name" of relation "users" already exists\)$/m);
+    // through the engine: the down drops phone and keeps name with its rows
+    const o = { cwd: dir, env: { ...env, SLUICE_NO_BACKUP: '1' } };
+    await upgrade(o);
+    await sql(dir, env, `INSERT INTO "users" ("email", "name", "phone") VALUES ('a@x', 'Ann', '1')`);
+    await downgrade(o);
+    const cols = (await sql<{ c: string }>(dir, env, `SELECT column_name AS c FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'users' ORDER BY ordinal_position`, [schema])).map((r) => r.c);
+    expect(cols).not.toContain('phone');
+    expect((await sql<{ name: string }>(dir, env, 'SELECT "name" FROM "users"')).map((r) => r.name)).toEqual(['Ann']);
+  });
+
   it('without SLUICE_CHECK_DATABASE_URL, PostgreSQL downs are verified on the embedded engine (PGlite), no server needed', async () => {
     const dir = makeProject();
     for (const d of readdirSync(path.join(dir, PG))) if (d.endsWith('.down.sql')) rmSync(path.join(dir, PG, d));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyRenames, compareStatements, refineDown, renamesIn, reverseRenames } from '../../src/downrules.js';
+import { applyRenames, compareStatements, refineDown, renameSql, renamesIn, reverseRenames } from '../../src/downrules.js';
 import { childrenDroppedFirst } from '../../src/downgen.js';
 
 describe('renames', () => {
@@ -93,5 +93,40 @@ describe('SQLite table drops', () => {
     expect(at('tagsOnBookmarks')).toBeLessThan(at('tags'));
     expect(at('bookmarks')).toBeLessThan(at('user'));
     expect(out).toHaveLength(5);
+  });
+});
+
+describe('enum renames', () => {
+  it('reads ALTER TYPE … RENAME TO, on one line or two, qualified or not; RENAME VALUE is no rename of the type', () => {
+    expect(
+      renamesIn([
+        'ALTER TYPE "target_relationship_type"\nRENAME TO "resource_relationship_type";',
+        'ALTER TYPE "public"."release_status" RENAME TO "deployment_version_status";',
+        'ALTER TYPE "public"."mood" RENAME VALUE \'sad\' TO \'blue\';',
+      ]),
+    ).toEqual([
+      { kind: 'enum', table: 'target_relationship_type', from: 'target_relationship_type', to: 'resource_relationship_type' },
+      { kind: 'enum', table: 'release_status', from: 'release_status', to: 'deployment_version_status', schema: 'public' },
+    ]);
+  });
+  it('renames the enum in the snapshot and the columns of its type (arrays too), and reverses to the old name', () => {
+    const snap = {
+      enums: { 'public.mood': { name: 'mood', schema: 'public', values: ['a', 'b'] }, 'other.mood': { name: 'mood', schema: 'other', values: ['x'] } },
+      tables: {
+        'public.t': {
+          name: 't',
+          schema: 'public',
+          columns: { m: { name: 'm', type: 'mood', typeSchema: 'public' }, ms: { name: 'ms', type: 'mood[]', typeSchema: 'public' }, o: { name: 'o', type: 'mood', typeSchema: 'other' }, x: { name: 'x', type: 'moody' } },
+        },
+      },
+    };
+    const renames = renamesIn(['ALTER TYPE "public"."mood" RENAME TO "feeling";']);
+    const out = applyRenames(snap, renames, 'postgresql');
+    expect(Object.keys(out.enums).sort()).toEqual(['other.mood', 'public.feeling']);
+    expect(out.enums['public.feeling']).toEqual({ name: 'feeling', schema: 'public', values: ['a', 'b'] });
+    const cols = out.tables['public.t'].columns;
+    expect([cols.m.type, cols.ms.type, cols.o.type, cols.x.type]).toEqual(['feeling', 'feeling[]', 'mood', 'moody']);
+    expect(renameSql(reverseRenames(renames)[0]!, 'postgresql')).toBe('ALTER TYPE "public"."feeling" RENAME TO "mood";');
+    expect(snap.enums['public.mood']).toBeDefined(); // input untouched
   });
 });
