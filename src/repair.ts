@@ -90,11 +90,78 @@ function repairWithInverses(rev: RevisionFile, statements: RenderedDown['stateme
   const inverses = inversesFor(up, differences).filter((i) => !keep.some((k) => i.object.startsWith(k)));
   const renames = constraintRenames(differences);
   const reordered = withEnumOrder(statements, differences);
-  if (!inverses.length && !renames.length && !reordered) return undefined;
+  const restored = [...restoredDefinitions(differences), ...restoredColumns(differences)];
+  if (!inverses.length && !renames.length && !reordered && !restored.length) return undefined;
   const stmt = (i: (typeof inverses)[number]) => ({ sql: `-- sluice: inverse of the up's "${i.of.replace(/\s+/g, ' ')}" (not in the snapshots)\n${i.sql};` });
   const before = inverses.filter((i) => i.when === 'before').reverse().map(stmt);
   const after = inverses.filter((i) => i.when === 'after').reverse().map(stmt);
-  return [...before, ...(reordered ?? statements), ...after, ...renames];
+  return [...before, ...(reordered ?? statements), ...after, ...renames, ...restored];
+}
+
+/** A definition as introspect.ts reads it, with the scratch schema (`$.`) left to the search path. */
+const unscoped = (def: string): string => def.split('$.').join('');
+
+/**
+ * Indexes and constraints the down leaves otherwise than the previous revision's real state has them
+ * (a partial index the snapshots know without its WHERE, a CHECK added by hand): the ones the state
+ * lacks are dropped, the ones it has are made again from the catalog's own definition
+ * (pg_get_indexdef, pg_get_constraintdef). Constraint renames are tried first (constraintRenames).
+ */
+function restoredDefinitions(differences: string[]): RenderedDown['statements'] {
+  const read = (sign: string, kind: string) =>
+    new Map(differences.flatMap((l) => {
+      const m = kind === 'index' ? new RegExp(`^\\${sign} index (\\S+) (CREATE .+)$`).exec(l) : new RegExp(`^\\${sign} constraint ([^ .]+)\\.(\\S+) (.+)$`).exec(l);
+      if (!m) return [];
+      return [[kind === 'index' ? m[1]! : `${m[1]}.${m[2]}`, { table: kind === 'index' ? '' : m[1]!, name: kind === 'index' ? m[1]! : m[2]!, def: m[kind === 'index' ? 2 : 3]! }] as const];
+    }));
+  const drops: RenderedDown['statements'] = [];
+  const adds: (RenderedDown['statements'][number] & { order: number })[] = [];
+  const note = '-- sluice: as the previous revision\'s real state has it (not as its snapshot describes it)';
+  for (const kind of ['index', 'constraint'] as const) {
+    const wanted = read('-', kind);
+    const found = read('+', kind);
+    const drop = (o: { table: string; name: string }) =>
+      kind === 'index' ? `DROP INDEX IF EXISTS ${quoteIdent(o.name)};` : `ALTER TABLE ${quoteIdent(o.table)} DROP CONSTRAINT IF EXISTS ${quoteIdent(o.name)};`;
+    // a constraint only renamed is constraintRenames' (same table, same definition, another name)
+    const renamed = (o: { table: string; name: string; def: string }, other: Map<string, { table: string; name: string; def: string }>) =>
+      kind === 'constraint' && [...other.values()].some((x) => x.table === o.table && x.def === o.def && x.name !== o.name);
+    for (const [key, o] of found) if (wanted.get(key)?.def !== o.def && !renamed(o, wanted)) drops.push({ sql: drop(o) });
+    for (const [key, o] of wanted) {
+      if (found.get(key)?.def === o.def || renamed(o, found)) continue;
+      const sql = kind === 'index' ? `${unscoped(o.def)};` : `ALTER TABLE ${quoteIdent(o.table)} ADD CONSTRAINT ${quoteIdent(o.name)} ${unscoped(o.def)};`;
+      // keys before the foreign keys that may reference them
+      adds.push({ sql: `${note}\n${sql}`, order: kind === 'index' ? 1 : /^(PRIMARY KEY|UNIQUE)/.test(o.def) ? 0 : 2 });
+    }
+  }
+  return [...drops, ...adds.sort((a, b) => a.order - b.order).map(({ sql }) => ({ sql }))];
+}
+
+/**
+ * A column the down leaves with another nullability or default than the previous revision's real
+ * state (same type): SET/DROP NOT NULL, SET/DROP DEFAULT as that state has it.
+ */
+function restoredColumns(differences: string[]): RenderedDown['statements'] {
+  const read = (sign: string) =>
+    new Map(differences.flatMap((l) => {
+      const m = new RegExp(`^\\${sign} column ([^ .]+)\\.(\\S+) (.+)$`).exec(l);
+      if (!m || / identity | stored generated| collate /.test(` ${m[3]} `)) return [];
+      const c = /^(.*?)( not null)?(?: default (.*))?$/.exec(m[3]!)!;
+      return [[`${m[1]}.${m[2]}`, { table: m[1]!, column: m[2]!, type: c[1]!, notNull: !!c[2], dflt: c[3] }] as const];
+    }));
+  const found = read('+');
+  const out: RenderedDown['statements'] = [];
+  for (const [key, w] of read('-')) {
+    const f = found.get(key);
+    if (!f || f.type !== w.type) continue;
+    const alter = `ALTER TABLE ${quoteIdent(w.table)} ALTER COLUMN ${quoteIdent(w.column)}`;
+    const fixes = [
+      ...(f.dflt !== w.dflt ? [w.dflt === undefined ? `${alter} DROP DEFAULT;` : `${alter} SET DEFAULT ${unscoped(w.dflt)};`] : []),
+      ...(f.notNull !== w.notNull ? [`${alter} ${w.notNull ? 'SET' : 'DROP'} NOT NULL;`] : []),
+    ];
+    const note = `-- sluice: the column as the previous revision's real state has it (not as its snapshot describes it)\n`;
+    fixes.forEach((sql, k) => out.push({ sql: `${k ? '' : note}${sql}` }));
+  }
+  return out;
 }
 
 /** `'a', 'b''c'` (quote_literal's output, as introspect lists enum values) → `['a', "b'c"]`. */

@@ -144,6 +144,28 @@ pgDescribe('proven downs on PostgreSQL', () => {
     expect((await sql<{ name: string }>(dir, env, 'SELECT "name" FROM "users"')).map((r) => r.name)).toEqual(['Ann']);
   });
 
+  it('hand edits the snapshots never saw: a NOT NULL and a CHECK the previous revision really had come back as its real state has them', async () => {
+    const dir = makeProject();
+    const f = (tag: string) => path.join(dir, PG, `${tag}.sql`);
+    const append = (tag: string, sql: string) => writeFileSync(f(tag), `${readFileSync(f(tag), 'utf8').trimEnd()}--> statement-breakpoint\n${sql}`);
+    append('0002_add_sessions_and_roles', `ALTER TABLE "users" ALTER COLUMN "name" SET NOT NULL;--> statement-breakpoint\nALTER TABLE "users" ADD CONSTRAINT "users_email_at" CHECK (position('@' in "email") > 0);`);
+    append('0003_add_phone_to_users', 'ALTER TABLE "users" ALTER COLUMN "name" DROP NOT NULL;--> statement-breakpoint\nALTER TABLE "users" DROP CONSTRAINT "users_email_at";');
+    for (const d of readdirSync(path.join(dir, PG))) if (d.endsWith('.down.sql')) rmSync(path.join(dir, PG, d));
+    const schema = uniqueSchema('real');
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: schema, SLUICE_CHECK_DATABASE_URL: pgUrl() };
+    await adoptAllVerified(dir, env);
+    const down3 = readFileSync(path.join(dir, PG, '0003_add_phone_to_users.down.sql'), 'utf8');
+    expect(down3).toMatch(/-- sluice: the column as the previous revision's real state has it \(not as its snapshot describes it\)\nALTER TABLE "users" ALTER COLUMN "name" SET NOT NULL;/);
+    expect(down3).toMatch(/-- sluice: as the previous revision's real state has it \(not as its snapshot describes it\)\nALTER TABLE "users" ADD CONSTRAINT "users_email_at" CHECK/);
+    // through the engine: after the down, name is NOT NULL again and the CHECK refuses an address without @
+    const o = { cwd: dir, env: { ...env, SLUICE_NO_BACKUP: '1' } };
+    await upgrade(o);
+    await downgrade(o);
+    const nullable = await sql<{ n: string }>(dir, env, "SELECT is_nullable AS n FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'users' AND column_name = 'name'", [schema]);
+    expect(nullable[0]!.n).toBe('NO');
+    await expect(sql(dir, env, `INSERT INTO "users" ("email", "name") VALUES ('nobody', 'N')`)).rejects.toThrow(/users_email_at/);
+  });
+
   it('without SLUICE_CHECK_DATABASE_URL, PostgreSQL downs are verified on the embedded engine (PGlite), no server needed', async () => {
     const dir = makeProject();
     for (const d of readdirSync(path.join(dir, PG))) if (d.endsWith('.down.sql')) rmSync(path.join(dir, PG, d));
