@@ -122,7 +122,10 @@ await db.$client.end();
     );
 
     // 3. node_modules: hard links to this checkout's packages (its hidden lockfile left out, so npm
-    //    reads what is there); then sluice from the tarball, offline.
+    //    reads what is there); then sluice from the tarball. Without a lockfile npm reads the registry's
+    //    metadata of the app's packages (drizzle-kit, for sluice's peer range): from its cache when it
+    //    has it, else from the registry (--prefer-offline; with --offline, a machine whose cache holds
+    //    only the tarballs npm ci fetched fails with ERESOLVE).
     //    The copy must be a real folder: removing anything through a link would remove it from this
     //    checkout's node_modules, which other test runs share.
     const modules = realpathSync(path.join(REPO, 'node_modules'));
@@ -132,7 +135,7 @@ await db.$client.end();
     expect(realpathSync(path.join(app, 'node_modules'))).not.toBe(modules);
     rmSync(path.join(app, 'node_modules', '.package-lock.json'), { force: true });
     rmSync(path.join(app, 'node_modules', '.cache'), { recursive: true, force: true });
-    const install = run('npm', ['install', '--no-save', '--offline', '--no-audit', '--no-fund', tarball], app);
+    const install = run('npm', ['install', '--no-save', '--prefer-offline', '--no-audit', '--no-fund', tarball], app);
     expect(install.status, install.stdout + install.stderr).toBe(0);
 
     // 4. A database of its own in the suite's cluster (drizzle's table lives in schema "drizzle", as in production).
