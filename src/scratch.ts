@@ -5,11 +5,11 @@
  *    per database, or a scratch database per purpose when the history uses schemas of its own), else
  *    PGlite — PostgreSQL compiled to WASM, in this process — served on a loopback port, so sluice's
  *    own PostgreSQL adapter talks to it unchanged. One PGlite instance is one session (search_path is
- *    shared by its connections), so each purpose gets its own instance. Its initialised data folder is
- *    kept as a template in node_modules/.cache/sluice/ (initdb takes ~5 s once; a copy opens in <1 s).
+ *    shared by its connections), so each purpose gets its own instance, in memory. Its initialised data
+ *    folder is kept as a tar in node_modules/.cache/sluice/ (initdb takes ~5 s once; loading it, <1 s).
  * Everything is removed by close().
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { lookupSchemas, parseDatabaseTarget, type DatabaseTarget, type DialectName, type SqliteEngine } from './config.js';
@@ -159,23 +159,23 @@ async function serverScratch(root: string, url: string, env: Record<string, stri
 interface PgliteInstance {
   db: { close(): Promise<void>; query<T>(sql: string): Promise<{ rows: T[] }> };
   server: { stop(): Promise<void>; getServerConn(): string };
-  dir: string;
 }
 
-/** A PGlite instance on a copy of the template, served on a loopback port. */
+/**
+ * A PGlite instance in memory, loaded from the template (an initialised data folder kept as a tar),
+ * served on a loopback port. Nothing of it is on disk: no copy to make, nothing to remove.
+ */
 async function startPglite(root: string): Promise<PgliteInstance> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   const template = await pgliteTemplate(root, PGlite);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-pglite-'));
+  const db = await PGlite.create({ loadDataDir: new Blob([readFileSync(template)]) });
   try {
-    cpSync(template, dir, { recursive: true });
-    const db = await PGlite.create({ dataDir: dir });
     const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 4 });
     await server.start();
-    return { db, server, dir };
+    return { db, server };
   } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
+    await db.close().catch(() => {});
     throw err;
   }
 }
@@ -183,7 +183,6 @@ async function startPglite(root: string): Promise<PgliteInstance> {
 async function stopPglite(i: PgliteInstance): Promise<void> {
   await i.server.stop().catch(() => {});
   await i.db.close().catch(() => {});
-  rmSync(i.dir, { recursive: true, force: true });
 }
 
 /** An instance started ahead of need (warmScratch), taken by the next PGlite scratch database made. */
@@ -234,7 +233,7 @@ async function pgliteScratch(root: string, env: Record<string, string | undefine
   };
 }
 
-/** An initialised PGlite data folder, made once per project (and PGlite version) and copied for each use. */
+/** An initialised PGlite data folder as a tar, made once per project (and PGlite version) and loaded by each instance. */
 async function pgliteTemplate(root: string, PGlite: typeof import('@electric-sql/pglite').PGlite): Promise<string> {
   const { createRequire } = await import('node:module');
   let version = 'unknown';
@@ -253,17 +252,19 @@ async function pgliteTemplate(root: string, PGlite: typeof import('@electric-sql
   } catch {
     /* not found: one template for all versions then */
   }
-  const cache = sluiceCacheDir(root, `pglite-${version}`) ?? path.join(os.tmpdir(), `sluice-pglite-${version}-${process.getuid?.() ?? 0}`);
-  if (existsSync(path.join(cache, 'PG_VERSION'))) return cache;
-  const building = `${cache}.${process.pid}.tmp`;
-  rmSync(building, { recursive: true, force: true });
-  mkdirSync(path.dirname(building), { recursive: true });
-  const db = await PGlite.create({ dataDir: building });
-  await db.close();
+  const cache = sluiceCacheDir(root, `pglite-${version}.tar`) ?? path.join(os.tmpdir(), `sluice-pglite-${version}-${process.getuid?.() ?? 0}.tar`);
+  if (existsSync(cache)) return cache;
+  const db = await PGlite.create();
+  let tar: Buffer;
   try {
-    renameSync(building, cache);
-  } catch {
-    rmSync(building, { recursive: true, force: true }); // another run made it first
+    tar = Buffer.from(await (await db.dumpDataDir('none')).arrayBuffer());
+  } finally {
+    await db.close();
   }
+  const building = `${cache}.${process.pid}.tmp`;
+  mkdirSync(path.dirname(building), { recursive: true });
+  writeFileSync(building, tar);
+  renameSync(building, cache); // atomic: a concurrent run reads the whole file or makes its own
+  rmSync(cache.slice(0, -'.tar'.length), { recursive: true, force: true }); // the folder earlier versions kept
   return cache;
 }
