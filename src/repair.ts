@@ -137,8 +137,9 @@ function restoredDefinitions(differences: string[]): RenderedDown['statements'] 
 }
 
 /**
- * A column the down leaves with another nullability or default than the previous revision's real
- * state (same type): SET/DROP NOT NULL, SET/DROP DEFAULT as that state has it.
+ * Columns the down leaves otherwise than the previous revision's real state has them, in tables both
+ * states have: one that state lacks is dropped, one it has is added (empty), one with another
+ * nullability or default (same type) gets SET/DROP NOT NULL, SET/DROP DEFAULT as that state has it.
  */
 function restoredColumns(differences: string[]): RenderedDown['statements'] {
   const read = (sign: string) =>
@@ -149,9 +150,23 @@ function restoredColumns(differences: string[]): RenderedDown['statements'] {
       return [[`${m[1]}.${m[2]}`, { table: m[1]!, column: m[2]!, type: c[1]!, notNull: !!c[2], dflt: c[3] }] as const];
     }));
   const found = read('+');
+  const wanted = read('-');
   const out: RenderedDown['statements'] = [];
-  for (const [key, w] of read('-')) {
+  // a column of a table both states have (a table one state lacks is another repair's, or none's)
+  const whole = (t: string) => differences.includes(`+ table ${t}`) || differences.includes(`- table ${t}`);
+  for (const [key, f] of found) {
+    if (wanted.has(key) || whole(f.table)) continue;
+    out.push({ sql: `-- sluice: the previous revision's real state has no such column (its snapshot says otherwise)\nALTER TABLE ${quoteIdent(f.table)} DROP COLUMN ${quoteIdent(f.column)};` });
+  }
+  for (const [key, w] of wanted) {
     const f = found.get(key);
+    if (!f && !whole(w.table)) {
+      const def = `${unscoped(w.type)}${w.dflt !== undefined ? ` DEFAULT ${unscoped(w.dflt)}` : ''}${w.notNull ? ' NOT NULL' : ''}`;
+      out.push({
+        sql: `-- sluice: as the previous revision's real state has it (not as its snapshot describes it)\nALTER TABLE ${quoteIdent(w.table)} ADD COLUMN ${quoteIdent(w.column)} ${def};`,
+        warning: `column ${w.table}.${w.column} comes back empty (NULL or its default)`,
+      });
+    }
     if (!f || f.type !== w.type) continue;
     const alter = `ALTER TABLE ${quoteIdent(w.table)} ALTER COLUMN ${quoteIdent(w.column)}`;
     const fixes = [

@@ -166,6 +166,33 @@ pgDescribe('proven downs on PostgreSQL', () => {
     await expect(sql(dir, env, `INSERT INTO "users" ("email", "name") VALUES ('nobody', 'N')`)).rejects.toThrow(/users_email_at/);
   });
 
+  it('a column the snapshots claim an earlier revision added, which only this up really adds: the down drops it, as the real state before the up lacks it', async () => {
+    const dir = makeProject();
+    for (const n of ['0002', '0003']) {
+      const file = path.join(dir, PG, 'meta', `${n}_snapshot.json`);
+      const snap = JSON.parse(readFileSync(file, 'utf8'));
+      snap.tables['public.users'].columns.nickname = { name: 'nickname', type: 'text', primaryKey: false, notNull: false };
+      writeFileSync(file, JSON.stringify(snap, null, 2));
+    }
+    const up3 = path.join(dir, PG, '0003_add_phone_to_users.sql');
+    writeFileSync(up3, `${readFileSync(up3, 'utf8').trimEnd()}--> statement-breakpoint\nALTER TABLE "users" ADD COLUMN IF NOT EXISTS "nickname" text;`);
+    for (const d of readdirSync(path.join(dir, PG))) if (d.endsWith('.down.sql')) rmSync(path.join(dir, PG, d));
+    const schema = uniqueSchema('col');
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: schema, SLUICE_CHECK_DATABASE_URL: pgUrl() };
+    await adoptAllVerified(dir, env);
+    const down3 = readFileSync(path.join(dir, PG, '0003_add_phone_to_users.down.sql'), 'utf8');
+    expect(down3).toMatch(/-- sluice: the previous revision's real state has no such column \(its snapshot says otherwise\)\nALTER TABLE "users" DROP COLUMN "nickname";/);
+    const o = { cwd: dir, env: { ...env, SLUICE_NO_BACKUP: '1' } };
+    const columns = async () => (await sql<{ c: string }>(dir, env, `SELECT column_name AS c FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'users' ORDER BY 1`, [schema])).map((r) => r.c);
+    await upgrade({ ...o, revision: '0002_add_sessions_and_roles' });
+    const before = await columns();
+    expect(before).not.toContain('nickname');
+    await upgrade(o);
+    expect(await columns()).toEqual(expect.arrayContaining(['nickname', 'phone']));
+    await downgrade(o);
+    expect(await columns()).toEqual(before);
+  });
+
   it('without SLUICE_CHECK_DATABASE_URL, PostgreSQL downs are verified on the embedded engine (PGlite), no server needed', async () => {
     const dir = makeProject();
     for (const d of readdirSync(path.join(dir, PG))) if (d.endsWith('.down.sql')) rmSync(path.join(dir, PG, d));
