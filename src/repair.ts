@@ -105,25 +105,31 @@ const unscoped = (def: string): string => def.split('$.').join('');
  * Indexes and constraints the down leaves otherwise than the previous revision's real state has them
  * (a partial index the snapshots know without its WHERE, a CHECK added by hand): the ones the state
  * lacks are dropped, the ones it has are made again from the catalog's own definition
- * (pg_get_indexdef, pg_get_constraintdef). Constraint renames are tried first (constraintRenames).
+ * (pg_get_indexdef, pg_get_constraintdef). A constraint only renamed is left to constraintRenames.
  */
 function restoredDefinitions(differences: string[]): RenderedDown['statements'] {
-  const read = (sign: string, kind: string) =>
-    new Map(differences.flatMap((l) => {
-      const m = kind === 'index' ? new RegExp(`^\\${sign} index (\\S+) (CREATE .+)$`).exec(l) : new RegExp(`^\\${sign} constraint ([^ .]+)\\.(\\S+) (.+)$`).exec(l);
-      if (!m) return [];
-      return [[kind === 'index' ? m[1]! : `${m[1]}.${m[2]}`, { table: kind === 'index' ? '' : m[1]!, name: kind === 'index' ? m[1]! : m[2]!, def: m[kind === 'index' ? 2 : 3]! }] as const];
-    }));
+  type Def = { table: string; name: string; def: string };
+  const read = (sign: string, kind: 'index' | 'constraint') =>
+    new Map<string, Def>(
+      differences.flatMap((l): [string, Def][] => {
+        if (!l.startsWith(`${sign} ${kind} `)) return [];
+        const rest = l.slice(sign.length + kind.length + 2);
+        const m = kind === 'index' ? /^(\S+) (CREATE .+)$/.exec(rest) : /^([^ .]+)\.(\S+) (.+)$/.exec(rest);
+        if (!m) return [];
+        const d = kind === 'index' ? { table: '', name: m[1]!, def: m[2]! } : { table: m[1]!, name: m[2]!, def: m[3]! };
+        return [[`${d.table}.${d.name}`, d]];
+      }),
+    );
   const drops: RenderedDown['statements'] = [];
   const adds: (RenderedDown['statements'][number] & { order: number })[] = [];
   const note = '-- sluice: as the previous revision\'s real state has it (not as its snapshot describes it)';
   for (const kind of ['index', 'constraint'] as const) {
     const wanted = read('-', kind);
     const found = read('+', kind);
-    const drop = (o: { table: string; name: string }) =>
+    const drop = (o: Def) =>
       kind === 'index' ? `DROP INDEX IF EXISTS ${quoteIdent(o.name)};` : `ALTER TABLE ${quoteIdent(o.table)} DROP CONSTRAINT IF EXISTS ${quoteIdent(o.name)};`;
     // a constraint only renamed is constraintRenames' (same table, same definition, another name)
-    const renamed = (o: { table: string; name: string; def: string }, other: Map<string, { table: string; name: string; def: string }>) =>
+    const renamed = (o: Def, other: Map<string, Def>) =>
       kind === 'constraint' && [...other.values()].some((x) => x.table === o.table && x.def === o.def && x.name !== o.name);
     for (const [key, o] of found) if (wanted.get(key)?.def !== o.def && !renamed(o, wanted)) drops.push({ sql: drop(o) });
     for (const [key, o] of wanted) {
@@ -138,8 +144,8 @@ function restoredDefinitions(differences: string[]): RenderedDown['statements'] 
 
 /**
  * Columns the down leaves otherwise than the previous revision's real state has them, in tables both
- * states have: one that state lacks is dropped, one it has is added (empty), one with another
- * nullability or default (same type) gets SET/DROP NOT NULL, SET/DROP DEFAULT as that state has it.
+ * states have: one that state lacks is dropped; one with another nullability or default (same type)
+ * gets SET/DROP NOT NULL, SET/DROP DEFAULT as that state has it.
  */
 function restoredColumns(differences: string[]): RenderedDown['statements'] {
   const read = (sign: string) =>
@@ -158,15 +164,10 @@ function restoredColumns(differences: string[]): RenderedDown['statements'] {
     if (wanted.has(key) || whole(f.table)) continue;
     out.push({ sql: `-- sluice: the previous revision's real state has no such column (its snapshot says otherwise)\nALTER TABLE ${quoteIdent(f.table)} DROP COLUMN ${quoteIdent(f.column)};` });
   }
+  // (a column the previous state has and the down leaves out is not added back: it may be one the down
+  // dropped with its rows, which an empty column would hide)
   for (const [key, w] of wanted) {
     const f = found.get(key);
-    if (!f && !whole(w.table)) {
-      const def = `${unscoped(w.type)}${w.dflt !== undefined ? ` DEFAULT ${unscoped(w.dflt)}` : ''}${w.notNull ? ' NOT NULL' : ''}`;
-      out.push({
-        sql: `-- sluice: as the previous revision's real state has it (not as its snapshot describes it)\nALTER TABLE ${quoteIdent(w.table)} ADD COLUMN ${quoteIdent(w.column)} ${def};`,
-        warning: `column ${w.table}.${w.column} comes back empty (NULL or its default)`,
-      });
-    }
     if (!f || f.type !== w.type) continue;
     const alter = `ALTER TABLE ${quoteIdent(w.table)} ALTER COLUMN ${quoteIdent(w.column)}`;
     const fixes = [
