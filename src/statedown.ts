@@ -124,14 +124,17 @@ export function sqliteStateDown(before: SqliteObject[], after: SqliteObject[], u
   const key = (o: SqliteObject) => `${o.type}\u0000${fold(o.name)}`;
   const beforeBy = new Map(before.map((o) => [key(o), o]));
   const afterBy = new Map(after.map((o) => [key(o), o]));
-  // 1. objects hanging on tables: dropped unless state N-1 has them as they are
+  // 1. objects hanging on tables: dropped unless state N-1 has them as they are (views and triggers
+  // are dropped all the same when the down changes tables, below: they hold no rows, and one that names
+  // a table being rebuilt or renamed makes SQLite refuse the RENAME)
   const dropped = new Set<string>();
+  const drops: StateStatement[] = [];
+  const dropObject = (o: SqliteObject) => {
+    drops.push({ sql: `DROP ${o.type.toUpperCase()} ${quoteIdent(o.name)}` });
+    dropped.add(key(o));
+  };
   for (const type of ['trigger', 'view', 'index'] as const) {
-    for (const o of after.filter((x) => x.type === type && x.sql !== null)) {
-      if (same(o, beforeBy.get(key(o)))) continue;
-      out.push({ sql: `DROP ${type.toUpperCase()} ${quoteIdent(o.name)}` });
-      dropped.add(key(o));
-    }
+    for (const o of after.filter((x) => x.type === type && x.sql !== null)) if (!same(o, beforeBy.get(key(o)))) dropObject(o);
   }
   // 2. the up's renames and added columns, undone in reverse order on a model of state N's tables
   // (keyed by folded name; `name` as the down must spell it now)
@@ -194,6 +197,8 @@ export function sqliteStateDown(before: SqliteObject[], after: SqliteObject[], u
     out.push({ sql: `DROP TABLE ${quoteIdent(now.name)}` }, { sql: `ALTER TABLE ${quoteIdent(temp)} RENAME TO ${quoteIdent(t.name)}` });
     gone.add(k);
   }
+  if (out.length) for (const o of after.filter((x) => (x.type === 'view' || x.type === 'trigger') && x.sql !== null && !dropped.has(key(x)))) dropObject(o);
+  out.unshift(...drops);
   // 4. indexes, views, triggers of state N-1 that are not there now
   for (const type of ['index', 'view', 'trigger'] as const) {
     for (const o of before.filter((x) => x.type === type && x.sql !== null)) {

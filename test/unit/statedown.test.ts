@@ -36,6 +36,29 @@ describe('a down read from the states before and after the up', () => {
     expect(sqliteStateDown(s, s, ["UPDATE t SET id = 1"])).toEqual([]);
   });
 
+  it('views and triggers go first and come back last when tables change (SQLite refuses a RENAME while a view names a missing table)', () => {
+    const t1 = table('t', "CREATE TABLE t (id integer PRIMARY KEY, x text DEFAULT 'a')", ['id', 'x']);
+    const log = table('log', 'CREATE TABLE log (id integer, msg text)', ['id', 'msg']);
+    const view: SqliteObject = { type: 'view', name: 'v', table: 'v', sql: 'CREATE VIEW v AS SELECT id, x FROM t' };
+    const trigger: SqliteObject = { type: 'trigger', name: 'tr', table: 'log', sql: 'CREATE TRIGGER tr AFTER INSERT ON log BEGIN UPDATE t SET x = new.msg WHERE id = new.id; END' };
+    const t2 = table('t', 'CREATE TABLE "t" (id integer PRIMARY KEY, x text DEFAULT \'b\')', ['id', 'x']);
+    const down = sqls(sqliteStateDown([t1, log, view, trigger], [log, t2, view, trigger], ['CREATE TABLE t_new (id integer PRIMARY KEY, x text DEFAULT \'b\')', 'DROP TABLE t', 'ALTER TABLE t_new RENAME TO t']));
+    expect(down).toEqual([
+      'PRAGMA foreign_keys=OFF;',
+      'DROP VIEW "v";',
+      'DROP TRIGGER "tr";',
+      'CREATE TABLE "__sluice_new_t" (id integer PRIMARY KEY, x text DEFAULT \'a\');',
+      'INSERT INTO "__sluice_new_t" (rowid, "id", "x") SELECT rowid, "id", "x" FROM "t";',
+      'DROP TABLE "t";',
+      'ALTER TABLE "__sluice_new_t" RENAME TO "t";',
+      'CREATE VIEW v AS SELECT id, x FROM t;',
+      'CREATE TRIGGER tr AFTER INSERT ON log BEGIN UPDATE t SET x = new.msg WHERE id = new.id; END;',
+      'PRAGMA foreign_keys=ON;',
+    ]);
+    // no table changes: views and triggers that are the same are left alone
+    expect(sqliteStateDown([t1, view], [t1, view], ['UPDATE t SET x = 1'])).toEqual([]);
+  });
+
   it('a rename and a column added under the old name come back as they were, data following the rename', () => {
     const before = [table('page', 'CREATE TABLE `page` (`id` integer, `updated_at` integer DEFAULT 1)', ['id', 'updated_at'])];
     const after = [table('page', 'CREATE TABLE `page` (`id` integer, "created_at" integer DEFAULT 1, `updated_at` integer)', ['id', 'created_at', 'updated_at'])];
