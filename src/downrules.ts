@@ -33,7 +33,7 @@ const RENAME_ENUM = /^ALTER\s+TYPE\s+(?:"([^"]+)"\.)?"([^"]+)"\s+RENAME\s+TO\s+"
 /** Renames in an up's statements, in order. */
 export function renamesIn(statements: string[]): Rename[] {
   const out: Rename[] = [];
-  for (const raw of statements) {
+  for (const [i, raw] of statements.entries()) {
     const s = stripComments(raw).trim();
     const t = RENAME_TABLE.exec(s);
     if (t) {
@@ -47,9 +47,19 @@ export function renamesIn(statements: string[]): Rename[] {
       continue;
     }
     const e = RENAME_ENUM.exec(s);
-    if (e) out.push({ kind: 'enum', table: e[2]!, from: e[2]!, to: e[3]!, ...(e[1] ? { schema: e[1] } : {}) });
+    // (an enum moved aside to be replaced — renamed, made anew under its old name, the old one dropped —
+    // is no rename to undo: the snapshots see one enum whose values changed)
+    if (e && !replacedLater(statements.slice(i + 1), e[2]!, e[3]!)) out.push({ kind: 'enum', table: e[2]!, from: e[2]!, to: e[3]!, ...(e[1] ? { schema: e[1] } : {}) });
   }
   return out;
+}
+
+/** A later statement makes an enum anew under `from`, or drops `to`. */
+function replacedLater(later: string[], from: string, to: string): boolean {
+  const name = (n: string) => `(?:"[^"]+"\\.)?"${n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`;
+  const made = new RegExp(`CREATE\\s+TYPE\\s+${name(from)}\\s+AS\\s+ENUM`, 'i');
+  const dropped = new RegExp(`DROP\\s+TYPE\\s+(?:IF\\s+EXISTS\\s+)?${name(to)}`, 'i');
+  return later.some((st) => made.test(st) || dropped.test(st));
 }
 
 export function stripComments(sql: string): string {

@@ -12,6 +12,7 @@ import { alteredColumnType, createdEnum, definitionsIn, inversesFor } from './in
 import type { Proof } from './prove.js';
 import { readUp, type RevisionFile } from './source.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
+import { renamesIn, type Rename } from './downrules.js';
 import { parseSql } from './sqlparse.js';
 
 /**
@@ -70,7 +71,8 @@ function mendFailure(statements: RenderedDown['statements'], failed: NonNullable
   // statement is left out, and the down is kept only if it then restores the previous state with its rows.
   const [kind] = parseSql(statements[at]!.sql, 'postgresql').statements.map((s) => s.kind);
   const typeInUse = kind === 'DropStmt' && /^DROP\s+TYPE\b/i.test(failed.statement) && /other objects depend on it/.test(failed.message);
-  if (EXISTENCE.test(failed.message) || typeInUse) {
+  // (never a rename: it carries rows or values, and what the down does instead could drop them)
+  if ((EXISTENCE.test(failed.message) && kind !== 'RenameStmt') || typeInUse) {
     const said = `${failed.statement.split('\n')[0]!.slice(0, 120)}: ${failed.message}`.replace(/[\r\n\u2028\u2029]+/g, ' ');
     return [...statements.slice(0, at), { sql: `-- sluice: left out, the real state differs from the snapshots (${said})` }, ...statements.slice(at + 1)];
   }
@@ -90,7 +92,7 @@ function repairWithInverses(rev: RevisionFile, statements: RenderedDown['stateme
   const inverses = inversesFor(up, differences).filter((i) => !keep.some((k) => i.object.startsWith(k)));
   const renames = constraintRenames(differences);
   const reordered = withEnumOrder(statements, differences);
-  const restored = [...restoredDefinitions(differences), ...restoredColumns(differences)];
+  const restored = [...restoredDefinitions(differences), ...restoredColumns(differences, renamesIn(up))];
   if (!inverses.length && !renames.length && !reordered && !restored.length) return undefined;
   const stmt = (i: (typeof inverses)[number]) => ({ sql: `-- sluice: inverse of the up's "${i.of.replace(/\s+/g, ' ')}" (not in the snapshots)\n${i.sql};` });
   const before = inverses.filter((i) => i.when === 'before').reverse().map(stmt);
@@ -98,8 +100,26 @@ function repairWithInverses(rev: RevisionFile, statements: RenderedDown['stateme
   return [...before, ...(reordered ?? statements), ...after, ...renames, ...restored];
 }
 
-/** A definition as introspect.ts reads it, with the scratch schema (`$.`) left to the search path. */
-const unscoped = (def: string): string => def.split('$.').join('');
+/**
+ * A definition as introspect.ts reads it, with the scratch schema (`$.` before a name) left to the
+ * search path; a `$.` inside a string literal (a jsonpath) is left alone.
+ */
+const unscoped = (def: string): string => {
+  const parts = def.split(/('(?:[^']|'')*')/);
+  return parts
+    .map((part, i) =>
+      i % 2
+        ? /^::regclass\b/.test(parts[i + 1] ?? '') ? part.replace(/^'\$\./, "'") : part // nextval('$.seq'::regclass)
+        : part.replace(/(^|[^\p{L}\p{N}_$"])\$\.(?=["\p{L}_])/gu, '$1'),
+    )
+    .join('');
+};
+
+/**
+ * A name as introspect.ts writes it in a line (`table.name`, unquoted), read back only when it cannot
+ * be read two ways: no dot, space or quote in it. Anything else is left to a hand (the down stays flagged).
+ */
+const PLAIN = /^[\p{L}\p{N}_$-]+$/u;
 
 /**
  * Indexes and constraints the down leaves otherwise than the previous revision's real state has them
@@ -117,6 +137,7 @@ function restoredDefinitions(differences: string[]): RenderedDown['statements'] 
         const m = kind === 'index' ? /^(\S+) (CREATE .+)$/.exec(rest) : /^([^ .]+)\.(\S+) (.+)$/.exec(rest);
         if (!m) return [];
         const d = kind === 'index' ? { table: '', name: m[1]!, def: m[2]! } : { table: m[1]!, name: m[2]!, def: m[3]! };
+        if (!PLAIN.test(d.name) || (kind === 'constraint' && !PLAIN.test(d.table))) return [];
         return [[`${d.table}.${d.name}`, d]];
       }),
     );
@@ -147,28 +168,31 @@ function restoredDefinitions(differences: string[]): RenderedDown['statements'] 
  * states have: one that state lacks is dropped; one with another nullability or default (same type)
  * gets SET/DROP NOT NULL, SET/DROP DEFAULT as that state has it.
  */
-function restoredColumns(differences: string[]): RenderedDown['statements'] {
+function restoredColumns(differences: string[], upRenames: Rename[]): RenderedDown['statements'] {
   const read = (sign: string) =>
     new Map(differences.flatMap((l) => {
       const m = new RegExp(`^\\${sign} column ([^ .]+)\\.(\\S+) (.+)$`).exec(l);
-      if (!m || / identity | stored generated| collate /.test(` ${m[3]} `)) return [];
+      if (!m || !PLAIN.test(m[1]!) || !PLAIN.test(m[2]!)) return [];
       const c = /^(.*?)( not null)?(?: default (.*))?$/.exec(m[3]!)!;
-      return [[`${m[1]}.${m[2]}`, { table: m[1]!, column: m[2]!, type: c[1]!, notNull: !!c[2], dflt: c[3] }] as const];
+      const special = / identity | stored generated| collate /.test(` ${m[3]} `); // read, never changed here
+      return [[`${m[1]}.${m[2]}`, { table: m[1]!, column: m[2]!, type: c[1]!, notNull: !!c[2], dflt: c[3], special }] as const];
     }));
   const found = read('+');
   const wanted = read('-');
   const out: RenderedDown['statements'] = [];
   // a column of a table both states have (a table one state lacks is another repair's, or none's)
   const whole = (t: string) => differences.includes(`+ table ${t}`) || differences.includes(`- table ${t}`);
+  // a column the up renamed something to holds that something's values: never dropped here
+  const renamedTo = (t: string, c: string) => upRenames.some((r) => r.kind === 'column' && r.to === c && (r.table === t || upRenames.some((x) => x.kind === 'table' && x.to === t && x.from === r.table)));
   for (const [key, f] of found) {
-    if (wanted.has(key) || whole(f.table)) continue;
+    if (wanted.has(key) || whole(f.table) || renamedTo(f.table, f.column)) continue;
     out.push({ sql: `-- sluice: the previous revision's real state has no such column (its snapshot says otherwise)\nALTER TABLE ${quoteIdent(f.table)} DROP COLUMN ${quoteIdent(f.column)};` });
   }
   // (a column the previous state has and the down leaves out is not added back: it may be one the down
   // dropped with its rows, which an empty column would hide)
   for (const [key, w] of wanted) {
     const f = found.get(key);
-    if (!f || f.type !== w.type) continue;
+    if (!f || f.type !== w.type || f.special || w.special) continue;
     const alter = `ALTER TABLE ${quoteIdent(w.table)} ALTER COLUMN ${quoteIdent(w.column)}`;
     const fixes = [
       ...(f.dflt !== w.dflt ? [w.dflt === undefined ? `${alter} DROP DEFAULT;` : `${alter} SET DEFAULT ${unscoped(w.dflt)};`] : []),

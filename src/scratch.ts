@@ -10,6 +10,7 @@
  * Everything is removed by close().
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { lookupSchemas, parseDatabaseTarget, type DatabaseTarget, type DialectName, type SqliteEngine } from './config.js';
@@ -168,8 +169,17 @@ interface PgliteInstance {
 async function startPglite(root: string): Promise<PgliteInstance> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
-  const template = await pgliteTemplate(root, PGlite);
-  const db = await PGlite.create({ loadDataDir: new Blob([readFileSync(template)]) });
+  let template = await pgliteTemplate(root, PGlite);
+  let db: InstanceType<typeof PGlite>;
+  try {
+    db = await PGlite.create({ loadDataDir: new Blob([template.tar]) });
+  } catch (err) {
+    // a cached template that does not load (cut short, another version's): made again, once
+    if (!template.file) throw err;
+    rmSync(template.file, { force: true });
+    template = await pgliteTemplate(root, PGlite);
+    db = await PGlite.create({ loadDataDir: new Blob([template.tar]) });
+  }
   try {
     const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 4 });
     await server.start();
@@ -233,8 +243,11 @@ async function pgliteScratch(root: string, env: Record<string, string | undefine
   };
 }
 
-/** An initialised PGlite data folder as a tar, made once per project (and PGlite version) and loaded by each instance. */
-async function pgliteTemplate(root: string, PGlite: typeof import('@electric-sql/pglite').PGlite): Promise<string> {
+/**
+ * An initialised PGlite data folder as a tar, made once per project (and PGlite version) and loaded by
+ * each instance; `file` is where it is kept (none when it could not be written: it is then made each time).
+ */
+async function pgliteTemplate(root: string, PGlite: typeof import('@electric-sql/pglite').PGlite): Promise<{ tar: Buffer<ArrayBuffer>; file?: string }> {
   const { createRequire } = await import('node:module');
   let version = 'unknown';
   try {
@@ -253,18 +266,27 @@ async function pgliteTemplate(root: string, PGlite: typeof import('@electric-sql
     /* not found: one template for all versions then */
   }
   const cache = sluiceCacheDir(root, `pglite-${version}.tar`) ?? path.join(os.tmpdir(), `sluice-pglite-${version}-${process.getuid?.() ?? 0}.tar`);
-  if (existsSync(cache)) return cache;
+  try {
+    return { tar: readFileSync(cache), file: cache };
+  } catch {
+    /* not made yet */
+  }
   const db = await PGlite.create();
-  let tar: Buffer;
+  let tar: Buffer<ArrayBuffer>;
   try {
     tar = Buffer.from(await (await db.dumpDataDir('none')).arrayBuffer());
   } finally {
     await db.close();
   }
-  const building = `${cache}.${process.pid}.tmp`;
-  mkdirSync(path.dirname(building), { recursive: true });
-  writeFileSync(building, tar);
-  renameSync(building, cache); // atomic: a concurrent run reads the whole file or makes its own
-  rmSync(cache.slice(0, -'.tar'.length), { recursive: true, force: true }); // the folder earlier versions kept
-  return cache;
+  const building = `${cache}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    mkdirSync(path.dirname(building), { recursive: true });
+    writeFileSync(building, tar, { flag: 'wx' });
+    renameSync(building, cache); // atomic: a concurrent run reads the whole file or makes its own
+    rmSync(cache.slice(0, -'.tar'.length), { recursive: true, force: true }); // the folder earlier versions kept
+    return { tar, file: cache };
+  } catch {
+    rmSync(building, { force: true }); // not writable here (a read-only node_modules): used from memory
+    return { tar };
+  }
 }

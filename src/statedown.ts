@@ -128,14 +128,12 @@ export function sqliteStateDown(before: SqliteObject[], after: SqliteObject[], u
   // are dropped all the same when the down changes tables, below: they hold no rows, and one that names
   // a table being rebuilt or renamed makes SQLite refuse the RENAME)
   const dropped = new Set<string>();
-  const drops: StateStatement[] = [];
+  const toDrop: SqliteObject[] = [];
   const dropObject = (o: SqliteObject) => {
-    drops.push({ sql: `DROP ${o.type.toUpperCase()} ${quoteIdent(o.name)}` });
+    toDrop.push(o);
     dropped.add(key(o));
   };
-  for (const type of ['trigger', 'view', 'index'] as const) {
-    for (const o of after.filter((x) => x.type === type && x.sql !== null)) if (!same(o, beforeBy.get(key(o)))) dropObject(o);
-  }
+  for (const o of after) if (o.type !== 'table' && o.sql !== null && !same(o, beforeBy.get(key(o)))) dropObject(o);
   // 2. the up's renames and added columns, undone in reverse order on a model of state N's tables
   // (keyed by folded name; `name` as the down must spell it now)
   const model = () => new Map(after.filter((o) => o.type === 'table').map((o) => [fold(o.name), { name: o.name, sql: o.sql, columns: [...(o.columns ?? [])] }]));
@@ -198,6 +196,11 @@ export function sqliteStateDown(before: SqliteObject[], after: SqliteObject[], u
     gone.add(k);
   }
   if (out.length) for (const o of after.filter((x) => (x.type === 'view' || x.type === 'trigger') && x.sql !== null && !dropped.has(key(x)))) dropObject(o);
+  // triggers first (a view's INSTEAD OF trigger goes with the view), then views, then indexes
+  const order = ['trigger', 'view', 'index'];
+  const drops = toDrop
+    .sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type))
+    .map((o) => ({ sql: `DROP ${o.type.toUpperCase()}${o.type === 'trigger' ? ' IF EXISTS' : ''} ${quoteIdent(o.name)}` }));
   out.unshift(...drops);
   // 4. indexes, views, triggers of state N-1 that are not there now
   for (const type of ['index', 'view', 'trigger'] as const) {

@@ -45,8 +45,8 @@ describe('a down read from the states before and after the up', () => {
     const down = sqls(sqliteStateDown([t1, log, view, trigger], [log, t2, view, trigger], ['CREATE TABLE t_new (id integer PRIMARY KEY, x text DEFAULT \'b\')', 'DROP TABLE t', 'ALTER TABLE t_new RENAME TO t']));
     expect(down).toEqual([
       'PRAGMA foreign_keys=OFF;',
+      'DROP TRIGGER IF EXISTS "tr";',
       'DROP VIEW "v";',
-      'DROP TRIGGER "tr";',
       'CREATE TABLE "__sluice_new_t" (id integer PRIMARY KEY, x text DEFAULT \'a\');',
       'INSERT INTO "__sluice_new_t" (rowid, "id", "x") SELECT rowid, "id", "x" FROM "t";',
       'DROP TABLE "t";',
@@ -57,6 +57,18 @@ describe('a down read from the states before and after the up', () => {
     ]);
     // no table changes: views and triggers that are the same are left alone
     expect(sqliteStateDown([t1, view], [t1, view], ['UPDATE t SET x = 1'])).toEqual([]);
+    // a view's INSTEAD OF trigger is dropped before the view (which would take it along)
+    const insteadOf: SqliteObject = { type: 'trigger', name: 'v_ins', table: 'v', sql: 'CREATE TRIGGER v_ins INSTEAD OF INSERT ON v BEGIN INSERT INTO t (id) VALUES (new.id); END' };
+    const u = table('u', 'CREATE TABLE u (id integer)', ['id']);
+    expect(sqls(sqliteStateDown([t1, view, insteadOf], [t1, view, insteadOf, u], ['CREATE TABLE u (id integer)']))).toEqual([
+      'PRAGMA foreign_keys=OFF;',
+      'DROP TRIGGER IF EXISTS "v_ins";',
+      'DROP VIEW "v";',
+      'DROP TABLE "u";',
+      'CREATE VIEW v AS SELECT id, x FROM t;',
+      'CREATE TRIGGER v_ins INSTEAD OF INSERT ON v BEGIN INSERT INTO t (id) VALUES (new.id); END;',
+      'PRAGMA foreign_keys=ON;',
+    ]);
   });
 
   it('a rename and a column added under the old name come back as they were, data following the rename', () => {
