@@ -103,6 +103,10 @@ describe('enum renames', () => {
         'ALTER TYPE "target_relationship_type"\nRENAME TO "resource_relationship_type";',
         'ALTER TYPE "public"."release_status" RENAME TO "deployment_version_status";',
         'ALTER TYPE "public"."mood" RENAME VALUE \'sad\' TO \'blue\';',
+        // moved aside to be replaced: no rename to undo
+        'ALTER TYPE "public"."status" RENAME TO "status_old";',
+        'CREATE TYPE "public"."status" AS ENUM(\'a\', \'b\', \'c\');',
+        'DROP TYPE "public"."status_old";',
       ]),
     ).toEqual([
       { kind: 'enum', table: 'target_relationship_type', from: 'target_relationship_type', to: 'resource_relationship_type' },
