@@ -13,6 +13,17 @@ import { makeProject, pgDescribe, pgUrl, runCli, runMake, sql, uniqueSchema, typ
 
 const PG = 'drizzle/postgresql';
 
+/** The PostgreSQL history's down files removed (a history to adopt). */
+function removeDowns(dir: string): void {
+  for (const d of readdirSync(path.join(dir, PG))) if (d.endsWith('.down.sql')) rmSync(path.join(dir, PG, d));
+}
+
+/** SQL appended to a revision's up, after a breakpoint (an up edited by hand). */
+function appendUp(dir: string, tag: string, sql: string): void {
+  const file = path.join(dir, PG, `${tag}.sql`);
+  writeFileSync(file, `${readFileSync(file, 'utf8').trimEnd()}--> statement-breakpoint\n${sql}`);
+}
+
 function rewriteHistory(dir: string): void {
   const f = (tag: string) => path.join(dir, PG, `${tag}.sql`);
   // drizzle-kit 0.2x wrote enums and foreign keys in DO blocks, tables with IF NOT EXISTS
@@ -27,7 +38,7 @@ function rewriteHistory(dir: string): void {
   // a data statement and an extension beside the schema change; then a table made by hand
   const up3 = readFileSync(f('0003_add_phone_to_users'), 'utf8');
   writeFileSync(f('0003_add_phone_to_users'), `CREATE EXTENSION IF NOT EXISTS pgcrypto;--> statement-breakpoint\n${up3.trimEnd()}--> statement-breakpoint\nUPDATE "users" SET "phone" = '' WHERE "phone" IS NULL;`);
-  for (const d of readdirSync(path.join(dir, PG))) if (d.endsWith('.down.sql')) rmSync(path.join(dir, PG, d));
+  removeDowns(dir);
 }
 
 /** migrate-downs as a library call: every PostgreSQL down written and verified, none flagged. */
@@ -95,12 +106,11 @@ pgDescribe('proven downs on PostgreSQL', () => {
 
   it('repairs from what the run shows: a replaced function gets its earlier body back; a revision outside a transaction is proven for real', async () => {
     const dir = makeProject();
-    const f = (tag: string) => path.join(dir, PG, `${tag}.sql`);
-    const append = (tag: string, sql: string) => writeFileSync(f(tag), `${readFileSync(f(tag), 'utf8').trimEnd()}--> statement-breakpoint\n${sql}`);
+    const append = (tag: string, sql: string) => appendUp(dir, tag, sql);
     append('0002_add_sessions_and_roles', 'CREATE FUNCTION "sluice_touch"() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$;');
     // a COMMIT escaping drizzle's transaction for CREATE INDEX CONCURRENTLY: the revision runs outside one
     append('0003_add_phone_to_users', 'CREATE OR REPLACE FUNCTION "sluice_touch"() RETURNS integer LANGUAGE sql AS $$ SELECT 2 $$;--> statement-breakpoint\nCOMMIT;--> statement-breakpoint\nCREATE INDEX CONCURRENTLY "users_phone_idx" ON "users" ("phone");');
-    for (const d of readdirSync(path.join(dir, PG))) if (d.endsWith('.down.sql')) rmSync(path.join(dir, PG, d));
+    removeDowns(dir);
     const schema = uniqueSchema('repair');
     const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: schema, SLUICE_CHECK_DATABASE_URL: pgUrl() };
     await adoptAllVerified(dir, env);
@@ -146,11 +156,10 @@ pgDescribe('proven downs on PostgreSQL', () => {
 
   it('hand edits the snapshots never saw: a NOT NULL and a CHECK the previous revision really had come back as its real state has them', async () => {
     const dir = makeProject();
-    const f = (tag: string) => path.join(dir, PG, `${tag}.sql`);
-    const append = (tag: string, sql: string) => writeFileSync(f(tag), `${readFileSync(f(tag), 'utf8').trimEnd()}--> statement-breakpoint\n${sql}`);
+    const append = (tag: string, sql: string) => appendUp(dir, tag, sql);
     append('0002_add_sessions_and_roles', `ALTER TABLE "users" ALTER COLUMN "name" SET NOT NULL;--> statement-breakpoint\nALTER TABLE "users" ADD CONSTRAINT "users_email_at" CHECK (position('@' in "email") > 0);`);
     append('0003_add_phone_to_users', 'ALTER TABLE "users" ALTER COLUMN "name" DROP NOT NULL;--> statement-breakpoint\nALTER TABLE "users" DROP CONSTRAINT "users_email_at";');
-    for (const d of readdirSync(path.join(dir, PG))) if (d.endsWith('.down.sql')) rmSync(path.join(dir, PG, d));
+    removeDowns(dir);
     const schema = uniqueSchema('real');
     const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: schema, SLUICE_CHECK_DATABASE_URL: pgUrl() };
     await adoptAllVerified(dir, env);
@@ -176,7 +185,7 @@ pgDescribe('proven downs on PostgreSQL', () => {
     }
     const up3 = path.join(dir, PG, '0003_add_phone_to_users.sql');
     writeFileSync(up3, `${readFileSync(up3, 'utf8').trimEnd()}--> statement-breakpoint\nALTER TABLE "users" ADD COLUMN IF NOT EXISTS "nickname" text;`);
-    for (const d of readdirSync(path.join(dir, PG))) if (d.endsWith('.down.sql')) rmSync(path.join(dir, PG, d));
+    removeDowns(dir);
     const schema = uniqueSchema('col');
     const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: schema, SLUICE_CHECK_DATABASE_URL: pgUrl() };
     await adoptAllVerified(dir, env);
@@ -195,7 +204,7 @@ pgDescribe('proven downs on PostgreSQL', () => {
 
   it('without SLUICE_CHECK_DATABASE_URL, PostgreSQL downs are verified on the embedded engine (PGlite), no server needed', async () => {
     const dir = makeProject();
-    for (const d of readdirSync(path.join(dir, PG))) if (d.endsWith('.down.sql')) rmSync(path.join(dir, PG, d));
+    removeDowns(dir);
     const r = runMake(dir, ['migrate-downs'], { SLUICE_CHECK_DATABASE_URL: '' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/postgresql: verified on PGlite \(embedded PostgreSQL 18/);
