@@ -3,6 +3,7 @@
  * the database DATABASE_URL names and that database's history. Commands receive options and return
  * results; nothing here prints or exits.
  */
+import { lstatSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import {
   historyFor,
@@ -18,6 +19,8 @@ import { ConnectionLost, IntegrityError, SluiceError, ExitCode, describeCause } 
 import { folderNames, readHistory, readTs, readUp, rel, tsFileOf, type History, type RevisionFile } from './source.js';
 import { VersionStore, type AppliedRow } from './store.js';
 import { revisionChecksum, type TypeScriptPart } from './tsrevision.js';
+import { ChecksumCache } from './checksums.js';
+import { checksum } from './sql.js';
 
 export interface CommandOptions {
   /** Project folder (holds drizzle.config.ts). Default: process.cwd(). */
@@ -49,6 +52,10 @@ export interface Context {
   names?: Set<string>;
   /** The caller's open connection (CommandOptions.connection). */
   connection?: Connection;
+  /** Up files' checksums by lstat, opened on first use (checksums.ts). */
+  sums?: ChecksumCache;
+  /** Checksums (checksumOf) computed during this command, by revision id. */
+  checksums?: Map<string, string>;
 }
 
 /** A revision's up SQL, read once per command. */
@@ -76,7 +83,36 @@ export function tsOf(ctx: Context, rev: RevisionFile): TypeScriptPart | undefine
 
 /** A revision's checksum as the version table records it: its up SQL, and its TypeScript part when it has one. */
 export function checksumOf(ctx: Context, rev: RevisionFile): string {
-  return revisionChecksum(upOf(ctx, rev), tsOf(ctx, rev)?.text ?? null);
+  const memo = (ctx.checksums ??= new Map());
+  let sum = memo.get(rev.id);
+  if (sum === undefined) {
+    const ts = tsOf(ctx, rev);
+    sum = ts ? revisionChecksum(upOf(ctx, rev), ts.text) : upChecksumOf(ctx, rev);
+    memo.set(rev.id, sum);
+  }
+  return sum;
+}
+
+/**
+ * SHA-256 of a revision's up SQL file: from its text when this command read it, else from the
+ * checksum cache when the file's lstat is what was cached (checksums.ts), else read (and checked) and
+ * hashed. The cache is written when the session ends (withSession).
+ */
+export function upChecksumOf(ctx: Context, rev: RevisionFile): string {
+  const text = ctx.ups.get(rev.id);
+  if (text !== undefined) return checksum(text);
+  const cache = (ctx.sums ??= ChecksumCache.open(ctx.root, ctx.history.dir, ctx.env));
+  let st: Stats | undefined;
+  try {
+    st = lstatSync(rev.upFile);
+  } catch {
+    /* missing: upOf names it */
+  }
+  const hit = st && cache.get(rev.upFile, st);
+  if (hit) return hit;
+  const sum = checksum(upOf(ctx, rev));
+  if (st) cache.set(rev.upFile, st, sum);
+  return sum;
 }
 
 export function resolveEnv(options: CommandOptions): { root: string; env: Record<string, string | undefined> } {
@@ -144,6 +180,7 @@ export async function withSession<T>(
     }
     throw err;
   } finally {
+    ctx.sums?.flush();
     if (locked) await conn.unlock();
     if (!ctx.connection) await conn.close();
   }

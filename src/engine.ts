@@ -71,16 +71,18 @@ export interface RunOptions {
 export async function prepareStep(
   revision: Revision,
   direction: Direction,
-  upSql: string,
+  /** The up SQL; a step that does not run it (a down, a stamp) may pass only its checksum instead. */
+  up: string | { checksum: string },
   downSql: string | null,
   stampOnly: boolean,
   where: { dialect: DialectName; engine?: SqliteEngine; file: string; schema?: string; root: string },
   ts?: TypeScriptPart,
 ): Promise<PreparedStep> {
   // A leading byte-order mark is an encoding detail, not SQL (the checksum still covers it).
-  const text = (direction === 'up' ? upSql : (downSql ?? '')).replace(/^\uFEFF/, '');
-  const base = { revision, direction, upChecksum: revisionChecksum(upSql, ts?.text ?? null) };
+  const base = { revision, direction, upChecksum: typeof up === 'string' ? revisionChecksum(up, ts?.text ?? null) : up.checksum };
   if (stampOnly) return { ...base, statements: [], noTransaction: false };
+  if (direction === 'up' && typeof up !== 'string') throw new Error(`prepareStep: the up of ${revision.id} runs, so its text is needed`);
+  const text = (direction === 'up' ? (up as string) : (downSql ?? '')).replace(/^\uFEFF/, '');
   // PostgreSQL's scanner also translates public. qualifiers at run time when the schema is not public
   // (only a text that says "public" somewhere can hold one).
   if (where.dialect === 'postgresql' && where.schema !== 'public' && /public/i.test(text)) await loadParser(where.dialect);

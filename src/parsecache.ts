@@ -1,19 +1,28 @@
 /**
  * A cache of parsed revision files, so a run parses only files it has not seen: the SQLite parser
  * costs ~250 ms to load and ~2 ms a file, PostgreSQL's ~30 ms and a fraction of a millisecond.
- * Entries live in the nearest node_modules/.cache/sluice/parsed/, one file per (dialect, parser
- * versions, SHA-256 of the text). An entry is used only if every statement it lists is found in the
- * text, in order, and every comment too: a stale or tampered entry is ignored and the file re-parsed.
- * SLUICE_NO_PARSE_CACHE=1 disables it.
+ *
+ * One file per project (`pack-<hash>.json` in the nearest node_modules/.cache/sluice/parsed/) holds
+ * an entry per (parser versions, sluice's classification code, dialect, SHA-256 of the text), so a
+ * run over 1000 revisions reads one file, not 1000. An entry stores where each statement and comment
+ * lies in the text (offsets, not copies), with the parser's classification; it is used only when those
+ * spans lie in the text in order, without overlapping: a stale or tampered entry is ignored and the
+ * file parsed again. New entries are written once, after the run's first wait or at exit; a pack that
+ * cannot be written is only slower. SLUICE_NO_PARSE_CACHE=1 disables it.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DialectName, SqliteEngine } from './config.js';
-import { loadParser, parseSql, type ParsedSql } from './sqlparse.js';
+import { sluiceCacheDir } from './cachedir.js';
+import { loadParser, parseSql, type ParsedSql, type SqlStatement } from './sqlparse.js';
 
 const PARSERS = 'libpg-query@18.1.5;sql-parser-cst@0.42.1';
+const PACK_FORMAT = 2;
+/** Entries kept when a pack is written, at least (more when one run uses more). */
+const PACK_KEEP = 4000;
+
 let format: string | undefined;
 /** The cache key covers the parsers and sluice's own classification code: a new sluice re-parses. */
 function formatKey(): string {
@@ -29,60 +38,142 @@ function formatKey(): string {
   return format;
 }
 
-export interface ParseCache {
-  dir?: string;
+/** A statement as stored: offset and length in the text, line, kind, and its three flags as bits. */
+type StoredStatement = [offset: number, length: number, line: number, kind: string, flags: number];
+/** A comment as stored: offset and length in the text, and its line. */
+type StoredComment = [offset: number, length: number, line: number];
+interface StoredEntry {
+  s: StoredStatement[];
+  c: StoredComment[];
 }
 
-/** sluice's folder in the nearest node_modules/.cache of the project at `root` (undefined without node_modules). */
-export function sluiceCacheDir(root: string, name: string): string | undefined {
-  for (let dir = root; ; dir = path.dirname(dir)) {
-    const modules = path.join(dir, 'node_modules');
-    if (existsSync(modules)) return path.join(modules, '.cache', 'sluice', name);
-    if (dir === path.dirname(dir)) return undefined;
+interface Pack {
+  file: string | undefined;
+  entries: Map<string, StoredEntry>;
+  used: Set<string>;
+  dirty: boolean;
+  scheduled: boolean;
+}
+
+const packs = new Map<string, Pack>();
+
+function packOf(root: string): Pack {
+  let pack = packs.get(root);
+  if (pack) return pack;
+  const dir = process.env.SLUICE_NO_PARSE_CACHE === '1' ? undefined : sluiceCacheDir(root, 'parsed');
+  const file = dir ? path.join(dir, `pack-${createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 32)}.json`) : undefined;
+  pack = { file, entries: new Map(), used: new Set(), dirty: false, scheduled: false };
+  if (file) {
+    try {
+      const data = JSON.parse(readFileSync(file, 'utf8')) as { format?: unknown; key?: unknown; entries?: unknown };
+      if (data.format === PACK_FORMAT && data.key === formatKey() && data.entries && typeof data.entries === 'object') {
+        pack.entries = new Map(Object.entries(data.entries as Record<string, StoredEntry>));
+      }
+    } catch {
+      /* missing or unreadable: start empty */
+    }
+  }
+  packs.set(root, pack);
+  return pack;
+}
+
+/** Write the packs that gained entries (atomically: a reader sees the old pack or the new one). */
+export function flushParseCache(): void {
+  for (const pack of packs.values()) {
+    pack.scheduled = false;
+    if (!pack.file || !pack.dirty) continue;
+    pack.dirty = false;
+    let entries = [...pack.entries];
+    if (entries.length > Math.max(PACK_KEEP, 2 * pack.used.size)) entries = entries.filter(([k]) => pack.used.has(k));
+    const tmp = `${pack.file}.${process.pid}`;
+    try {
+      mkdirSync(path.dirname(pack.file), { recursive: true });
+      writeFileSync(tmp, JSON.stringify({ format: PACK_FORMAT, key: formatKey(), entries: Object.fromEntries(entries) }));
+      renameSync(tmp, pack.file);
+    } catch {
+      /* a cache that cannot be written is only slower */
+    }
   }
 }
 
-const dirs = new Map<string, string | undefined>();
-function cacheDir(root: string): string | undefined {
-  if (process.env.SLUICE_NO_PARSE_CACHE === '1') return undefined;
-  if (!dirs.has(root)) dirs.set(root, sluiceCacheDir(root, 'parsed'));
-  return dirs.get(root);
+/** Forget the packs this process read, without writing them: the next parse reads them again, as a new process would. */
+export function forgetParseCache(): void {
+  packs.clear();
 }
 
-/** True when the entry describes this text: its statements and comments appear in it, in order. */
-function matches(text: string, parsed: ParsedSql): boolean {
+let exitHook = false;
+function schedule(pack: Pack): void {
+  pack.dirty = true;
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', flushParseCache);
+  }
+  if (pack.scheduled) return;
+  pack.scheduled = true;
+  setTimeout(flushParseCache, 0).unref();
+}
+
+/** The entry for a parse of `text`, or undefined when the parse is not made of spans of the text. */
+function store(text: string, parsed: ParsedSql): StoredEntry | undefined {
+  const s: StoredStatement[] = [];
   let at = 0;
-  for (const s of parsed.statements) {
-    const i = text.indexOf(s.text, at);
-    if (i < 0 || typeof s.line !== 'number' || typeof s.transactionControl !== 'boolean' || typeof s.setsSearchPath !== 'boolean' || typeof s.outsideTransaction !== 'boolean') return false;
-    at = i + s.text.length;
+  for (const st of parsed.statements) {
+    const i = text.indexOf(st.text, at);
+    if (i < 0) return undefined;
+    s.push([i, st.text.length, st.line, st.kind, (st.transactionControl ? 1 : 0) | (st.setsSearchPath ? 2 : 0) | (st.outsideTransaction ? 4 : 0)]);
+    at = i + st.text.length;
   }
-  return parsed.comments.every((c) => typeof c === 'string' && text.includes(c));
+  const c: StoredComment[] = [];
+  at = 0;
+  for (const [k, comment] of parsed.comments.entries()) {
+    const i = text.indexOf(comment, at);
+    if (i < 0) return undefined;
+    c.push([i, comment.length, parsed.commentLines[k] ?? 0]);
+    at = i + comment.length;
+  }
+  return { s, c };
+}
+
+const spansOk = (spans: unknown, size: number, text: string): boolean => {
+  if (!Array.isArray(spans)) return false;
+  let end = 0;
+  for (const sp of spans) {
+    if (!Array.isArray(sp) || !Number.isInteger(sp[0]) || !Number.isInteger(sp[1]) || sp[0] < end || sp[1] < 0 || sp[0] + sp[1] > text.length || sp.length !== size) return false;
+    end = sp[0] + sp[1];
+  }
+  return true;
+};
+
+/** The parse an entry describes, or undefined when it does not fit the text (stale or tampered). */
+function load(text: string, e: StoredEntry): ParsedSql | undefined {
+  if (!e || !spansOk(e.s, 5, text) || !spansOk(e.c, 3, text)) return undefined;
+  const statements: SqlStatement[] = [];
+  for (const [offset, length, line, kind, flags] of e.s) {
+    if (typeof kind !== 'string' || typeof line !== 'number' || typeof flags !== 'number') return undefined;
+    statements.push({ text: text.slice(offset, offset + length), line, kind, transactionControl: (flags & 1) !== 0, setsSearchPath: (flags & 2) !== 0, outsideTransaction: (flags & 4) !== 0 });
+  }
+  return { statements, comments: e.c.map(([o, l]) => text.slice(o, o + l)), commentLines: e.c.map(([, , line]) => line) };
 }
 
 /** Parse `text` as `dialect`, from the cache of the project at `root` when it has a valid entry. */
 export async function parseRevision(text: string, dialect: DialectName, root: string, engine?: SqliteEngine): Promise<ParsedSql> {
-  const dir = cacheDir(root);
-  const key = createHash('sha256').update(`${formatKey()}\n${dialect}${engine === 'libsql' ? '/libsql' : ''}\n`).update(text).digest('hex');
-  const file = dir ? path.join(dir, `${key.slice(0, 40)}.json`) : undefined;
-  if (file) {
-    try {
-      const hit = JSON.parse(readFileSync(file, 'utf8')) as ParsedSql;
-      if (Array.isArray(hit.statements) && Array.isArray(hit.comments) && matches(text, hit)) return hit;
-    } catch {
-      /* missing or unreadable: parse */
+  const pack = packOf(root);
+  const key = pack.file ? createHash('sha256').update(`${dialect}${engine === 'libsql' ? '/libsql' : ''}\n`).update(text).digest('hex').slice(0, 40) : '';
+  if (pack.file) {
+    const hit = pack.entries.get(key);
+    const parsed = hit && load(text, hit);
+    if (parsed) {
+      pack.used.add(key);
+      return parsed;
     }
   }
   await loadParser(dialect);
   const parsed = parseSql(text, dialect, engine);
-  if (file) {
-    try {
-      mkdirSync(path.dirname(file), { recursive: true });
-      writeFileSync(`${file}.${process.pid}`, JSON.stringify(parsed));
-      renameSync(`${file}.${process.pid}`, file);
-    } catch {
-      /* a cache that cannot be written is only slower */
-    }
+  const entry = pack.file ? store(text, parsed) : undefined;
+  if (entry) {
+    pack.entries.set(key, entry);
+    pack.used.add(key);
+    schedule(pack);
   }
   return parsed;
 }

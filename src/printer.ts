@@ -49,6 +49,13 @@ export const MIN_GLOBAL_SECRET = 4;
 
 /** Every form of every password the environment holds (DATABASE_URL, SLUICE_CHECK_DATABASE_URL, PGPASSWORD). */
 export function passwordsIn(env: Record<string, string | undefined>): string[] {
+  const key = `${env.DATABASE_URL}\0${env.SLUICE_CHECK_DATABASE_URL}\0${env.PGPASSWORD}`;
+  if (lastPasswords?.env !== env || lastPasswords.key !== key) lastPasswords = { env, key, found: passwordsFrom(env) };
+  return [...lastPasswords.found];
+}
+let lastPasswords: { env: Record<string, string | undefined>; key: string; found: string[] } | undefined;
+
+function passwordsFrom(env: Record<string, string | undefined>): string[] {
   const found = [...passwordForms(env.DATABASE_URL), ...passwordForms(env.SLUICE_CHECK_DATABASE_URL)];
   if (env.PGPASSWORD) found.push(env.PGPASSWORD);
   return [...new Set(found)].filter((s) => s.length > 0);
@@ -82,7 +89,14 @@ export function redactor(secrets: string[]): (text: string) => string {
  * after it, so the lines around it stay whole; SLUICE_NO_PROGRESS=1 turns it off.
  */
 export function consolePrinter(secrets: () => string[], options: { live?: boolean } = {}): Printer {
-  const redact = (text: string) => redactor(secrets())(text);
+  // The redactor is built again only when the secrets change (.env is read after the printer is made).
+  let made: { key: string; redact: (text: string) => string } | undefined;
+  const redact = (text: string) => {
+    const list = secrets();
+    const key = list.join('\0');
+    if (made?.key !== key) made = { key, redact: redactor(list) };
+    return made.redact(text);
+  };
   const live = options.live ?? (!!process.stderr.isTTY && process.env.TERM !== 'dumb' && process.env.SLUICE_NO_PROGRESS !== '1');
   let shown: string | undefined;
   const clear = () => {
@@ -96,10 +110,13 @@ export function consolePrinter(secrets: () => string[], options: { live?: boolea
     write();
     redraw();
   };
+  // Off a terminal's status line, stdout is gathered and written once per turn of the event loop (and
+  // at exit): the 200 revisions one round trip completes print in one write, not 200.
+  const out = live || process.stdout.isTTY ? (text: string) => void process.stdout.write(text) : bufferedStdout;
   const printer: Printer = {
-    line: (text) => around(() => process.stdout.write(`${redact(text)}\n`)),
-    error: (text) => around(() => process.stderr.write(`${redact(text)}\n`)),
-    json: (value) => around(() => process.stdout.write(`${redact(JSON.stringify(value, jsonReplacer, 2))}\n`)),
+    line: (text) => around(() => out(`${redact(text)}\n`)),
+    error: (text) => around(() => (flushStdout(), process.stderr.write(`${redact(text)}\n`))),
+    json: (value) => around(() => out(`${redact(JSON.stringify(value, jsonReplacer, 2))}\n`)),
   };
   if (live) {
     printer.status = (text) => {
@@ -109,6 +126,31 @@ export function consolePrinter(secrets: () => string[], options: { live?: boolea
     };
   }
   return printer;
+}
+
+let pendingStdout = '';
+let flushQueued = false;
+let flushAtExit = false;
+
+/** Write what bufferedStdout gathered (also before anything goes to stderr, so the two keep their order). */
+export function flushStdout(): void {
+  flushQueued = false;
+  if (pendingStdout === '') return;
+  const text = pendingStdout;
+  pendingStdout = '';
+  process.stdout.write(text);
+}
+
+function bufferedStdout(text: string): void {
+  pendingStdout += text;
+  if (!flushAtExit) {
+    flushAtExit = true;
+    process.once('exit', flushStdout);
+  }
+  if (pendingStdout.length >= 65536) return flushStdout();
+  if (flushQueued) return;
+  flushQueued = true;
+  setImmediate(flushStdout);
 }
 
 /** One terminal line: cut to the width (the status line must never wrap, or \r could not redraw it). */

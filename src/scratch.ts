@@ -17,7 +17,7 @@ import { lookupSchemas, parseDatabaseTarget, type DatabaseTarget, type DialectNa
 import { openConnection } from './dialect/index.js';
 import type { Connection } from './dialect/types.js';
 import { ConfigError, describeCause } from './errors.js';
-import { sluiceCacheDir } from './parsecache.js';
+import { sluiceCacheDir } from './cachedir.js';
 import type { Revision } from './revision.js';
 import { otherSchemasOf } from './source.js';
 import { quoteIdent } from './sql.js';

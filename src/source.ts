@@ -131,8 +131,7 @@ export function readUp(rev: RevisionFile): string {
 
 /** The down SQL, or null when no down file exists. */
 export function readDown(rev: RevisionFile): string | null {
-  if (!existsSync(rev.downFile) && !isSymlink(rev.downFile)) return null;
-  return readRevisionFile(rev.downFile, `down SQL of revision ${rev.id}`);
+  return readRevisionFile(rev.downFile, `down SQL of revision ${rev.id}`, null);
 }
 
 /** Where a revision's TypeScript part would be: `<tag>.ts` beside its up SQL. */
@@ -168,26 +167,22 @@ function listing(dir: string): Set<string> {
   return names;
 }
 
-function isSymlink(file: string): boolean {
-  try {
-    return lstatSync(file).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
-
 /**
  * A revision file is data sluice runs: it must be a regular file inside the migration folder (a
  * symlink may point elsewhere inside it), valid UTF-8, without NUL bytes (SQLite stops reading a
  * statement at NUL and would record the revision as applied).
  */
-export function readRevisionFile(file: string, what: string, missing?: () => string): string {
+export function readRevisionFile(file: string, what: string, missing?: () => string): string;
+/** `missing` null: null when the file does not exist (a link to nothing is still an error). */
+export function readRevisionFile(file: string, what: string, missing: null): string | null;
+export function readRevisionFile(file: string, what: string, missing?: (() => string) | null): string | null {
   const folder = path.dirname(file);
   let st: ReturnType<typeof lstatSync>;
   try {
     st = lstatSync(file);
   } catch (err) {
     // one system call for "is it there" and "is it a link" (status reads every applied revision)
+    if (missing === null && ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) return null;
     if (missing) throw new IntegrityError(missing(), { cause: err });
     throw err;
   }
@@ -249,10 +244,10 @@ export function parseDownHeader(text: string): DownHeader {
   return { message: MESSAGE_LINE.exec(text)?.[1], manualReason: MANUAL_LINE.exec(text)?.[1], upChecksum: UP_CHECKSUM_LINE.exec(text)?.[1], warnings };
 }
 
-/** True when the down was generated for a different up than the one in the folder now. */
-export function downIsStale(up: string, down: string | null): boolean {
+/** True when the down records the checksum of an up other than this one (`up`: its text, or its SQL's checksum). */
+export function downIsStale(up: string | { checksum: string }, down: string | null): boolean {
   const recorded = down === null ? undefined : parseDownHeader(down).upChecksum;
-  return recorded !== undefined && recorded !== checksum(up);
+  return recorded !== undefined && recorded !== (typeof up === 'string' ? checksum(up) : up.checksum);
 }
 
 /** Fill each revision's message from its down file's header, where one exists. */

@@ -2,7 +2,7 @@
  * upgrade, downgrade, stamp and reset: one plan (revision.ts), one engine (engine.ts).
  */
 import { backupBeforeChange } from '../backup.js';
-import { checkIntegrity, checksumOf, loadContext, tsOf, upOf, withSession, type CommandOptions, type Context } from '../context.js';
+import { checkIntegrity, checksumOf, loadContext, tsOf, upChecksumOf, upOf, withSession, type CommandOptions, type Context } from '../context.js';
 import { preflightDown } from '../preflight.js';
 import { prepareStep, runSteps, type PreparedStep, type StepResult } from '../engine.js';
 import { openConnection, type Connection } from '../dialect/index.js';
@@ -175,7 +175,8 @@ async function readBackAfterLoss(ctx: Context): Promise<{ revision: string }[] |
 /** Read the SQL a step runs, refusing before any change when a needed down is missing or empty. */
 export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): Promise<PreparedStep> {
   const rev = step.revision as RevisionFile;
-  const up = upOf(ctx, rev);
+  // A down or a stamp needs only the up's checksum, which the checksum cache gives without reading it.
+  const runsUp = step.direction === 'up' && !stampOnly;
   let down: string | null = null;
   if (step.direction === 'down' && !stampOnly) {
     down = readDown(rev);
@@ -185,8 +186,8 @@ export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): 
         `revision ${rev.id} needs a hand-written down: ${manual}. Edit ${rel(rev.downFile)}, then delete its "-- sluice:manual-down-required" line`,
       );
     }
-    if (downIsEmpty(down) && !downIsProven(down) && (await upHasStatements(ctx, up))) throw new MissingDown(rev.id, rel(rev.downFile));
-    if (downIsStale(up, down)) {
+    if (downIsEmpty(down) && !downIsProven(down) && (await upHasStatements(ctx, upOf(ctx, rev)))) throw new MissingDown(rev.id, rel(rev.downFile));
+    if (downIsStale({ checksum: upChecksumOf(ctx, rev) }, down)) {
       throw new Refused(
         `the up of ${rev.id} changed after its down was generated; check that ${rel(rev.downFile)} still undoes it, then delete its "-- sluice:up-checksum" line`,
       );
@@ -195,7 +196,7 @@ export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): 
   return prepareStep(
     rev,
     step.direction,
-    up,
+    runsUp ? upOf(ctx, rev) : { checksum: checksumOf(ctx, rev) },
     down,
     stampOnly,
     { dialect: ctx.target.dialect, engine: ctx.target.engine, file: rel(step.direction === 'up' ? rev.upFile : rev.downFile), schema: ctx.target.schema, root: ctx.root },

@@ -76,18 +76,37 @@ describe('parse cache', () => {
     const { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } = await import('node:fs');
     const os = await import('node:os');
     const path = await import('node:path');
-    const { parseRevision } = await import('../../src/parsecache.js');
+    const { flushParseCache, forgetParseCache, parseRevision } = await import('../../src/parsecache.js');
     const root = mkdtempSync(path.join(os.tmpdir(), 'sluice-cache-'));
     mkdirSync(path.join(root, 'node_modules'));
-    const text = 'CREATE TABLE a (x int);\nINSERT INTO a VALUES (1);';
+    const text = '-- note\nCREATE TABLE a (x int);\nINSERT INTO a VALUES (1); -- done';
     const first = await parseRevision(text, 'sqlite', root);
+    expect(first.statements.map((s) => s.text)).toEqual(['CREATE TABLE a (x int)', 'INSERT INTO a VALUES (1)']);
+    flushParseCache();
     const dir = path.join(root, 'node_modules', '.cache', 'sluice', 'parsed');
-    const [entry] = readdirSync(dir);
+    const [pack] = readdirSync(dir);
+    const data = JSON.parse(readFileSync(path.join(dir, pack!), 'utf8'));
+    const [key] = Object.keys(data.entries);
+    // What the pack holds is what a parse gives, read back from the text.
     expect(await parseRevision(text, 'sqlite', root)).toEqual(first);
-    const forged = JSON.parse(readFileSync(path.join(dir, entry!), 'utf8'));
-    forged.statements = [{ ...forged.statements[0], text: 'DROP TABLE users' }];
-    writeFileSync(path.join(dir, entry!), JSON.stringify(forged));
-    expect((await parseRevision(text, 'sqlite', root)).statements.map((s) => s.text)).toEqual(['CREATE TABLE a (x int)', 'INSERT INTO a VALUES (1)']);
+    // A second process reads the pack: forged spans (out of the text, overlapping, or not statements
+    // the parser found) are ignored and the text parsed again.
+    for (const forged of [
+      [[0, text.length + 5, 1, 'x', 0]],
+      [[8, 22, 2, 'create_table_stmt', 0], [20, 10, 3, 'insert_stmt', 0]],
+      [[8, 22, 2, 'create_table_stmt', 'x']],
+    ]) {
+      flushParseCache();
+      writeFileSync(path.join(dir, pack!), JSON.stringify({ ...data, entries: { [key!]: { ...data.entries[key!], s: forged } } }));
+      forgetParseCache();
+      expect((await parseRevision(text, 'sqlite', root)).statements.map((s) => s.text)).toEqual(['CREATE TABLE a (x int)', 'INSERT INTO a VALUES (1)']);
+    }
+    // An entry written by the pack is used by a new process: a statement cut differently there is
+    // what the next run executes, so spans are the text's own.
+    flushParseCache();
+    writeFileSync(path.join(dir, pack!), JSON.stringify(data));
+    forgetParseCache();
+    expect(await parseRevision(text, 'sqlite', root)).toEqual(first);
   });
 });
 

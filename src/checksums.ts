@@ -1,0 +1,77 @@
+/**
+ * A cache of up files' SHA-256, keyed by what `lstat` says of the file (size, mtime, ctime, inode,
+ * device): the same test git uses to tell an unchanged file without reading it. `status`, and every
+ * run's check that applied files did not change, then cost one `lstat` per applied revision instead
+ * of reading and hashing the file. An edit (or a file put in its place) changes ctime, which no
+ * program can set back, so an edited file always misses and is read again.
+ *
+ * Only regular files (not links) are cached, and only once their mtime and ctime are a few seconds old
+ * (`SETTLED_MS`), so a file written again within one tick of a coarse file-system clock is never
+ * mistaken for the cached one. Entries live in the nearest node_modules/.cache/sluice/checksums/, one
+ * file per migration folder. A cache that cannot be read or written is only slower.
+ * SLUICE_NO_CHECKSUM_CACHE=1 disables it.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync, type Stats } from 'node:fs';
+import path from 'node:path';
+import { sluiceCacheDir } from './cachedir.js';
+
+const FORMAT = 1;
+/** A file whose mtime or ctime is younger than this is not cached (coarse file-system clocks). */
+export const SETTLED_MS = 3000;
+
+type Entry = [size: number, mtimeMs: number, ctimeMs: number, ino: number, dev: number, sum: string];
+
+export class ChecksumCache {
+  private entries: Record<string, Entry> = {};
+  private dirty = false;
+
+  private constructor(private readonly file: string | undefined) {
+    if (!file) return;
+    try {
+      const data = JSON.parse(readFileSync(file, 'utf8')) as { format?: unknown; entries?: unknown };
+      if (data.format === FORMAT && data.entries && typeof data.entries === 'object') this.entries = data.entries as Record<string, Entry>;
+    } catch {
+      /* missing or unreadable: start empty */
+    }
+  }
+
+  /** The cache of the migration folder `dir` in the project at `root` (an inert one when disabled or without node_modules). */
+  static open(root: string, dir: string, env: Record<string, string | undefined> = process.env): ChecksumCache {
+    return new ChecksumCache(env.SLUICE_NO_CHECKSUM_CACHE === '1' ? undefined : checksumCacheFile(root, dir));
+  }
+
+  /** The cached checksum of `file` when `st` (its lstat) is exactly what was cached. */
+  get(file: string, st: Stats): string | undefined {
+    const e = this.entries[path.basename(file)];
+    if (!e || !st.isFile()) return undefined;
+    return e[0] === st.size && e[1] === st.mtimeMs && e[2] === st.ctimeMs && e[3] === st.ino && e[4] === st.dev && typeof e[5] === 'string' ? e[5] : undefined;
+  }
+
+  /** Record `sum` for `file` as `st` (its lstat taken before reading it) describes it, once settled. */
+  set(file: string, st: Stats, sum: string, now = Date.now()): void {
+    if (!this.file || !st.isFile() || now - st.mtimeMs < SETTLED_MS || now - st.ctimeMs < SETTLED_MS) return;
+    this.entries[path.basename(file)] = [st.size, st.mtimeMs, st.ctimeMs, st.ino, st.dev, sum];
+    this.dirty = true;
+  }
+
+  /** Write the entries when something was added (atomically: a reader sees the old file or the new one). */
+  flush(): void {
+    if (!this.file || !this.dirty) return;
+    this.dirty = false;
+    const tmp = `${this.file}.${process.pid}`;
+    try {
+      mkdirSync(path.dirname(this.file), { recursive: true });
+      writeFileSync(tmp, JSON.stringify({ format: FORMAT, entries: this.entries }));
+      renameSync(tmp, this.file);
+    } catch {
+      /* a cache that cannot be written is only slower */
+    }
+  }
+}
+
+/** The cache file of the migration folder `dir` (relative to `root` or absolute), or undefined without node_modules. */
+export function checksumCacheFile(root: string, dir: string): string | undefined {
+  const folder = sluiceCacheDir(root, 'checksums');
+  return folder && path.join(folder, `${createHash('sha256').update(path.resolve(root, dir)).digest('hex').slice(0, 32)}.json`);
+}

@@ -1,0 +1,67 @@
+/**
+ * The checksum cache (src/checksums.ts) lets status and every run skip reading applied files that did
+ * not change. It must never hide a change: an edit of the same size with its modification time put
+ * back, or a file replaced by another, is still found (exit 4), through the real CLI on SQLite files.
+ */
+import { readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeProject, runCli } from '../support/project.js';
+import { checksumCacheFile, SETTLED_MS } from '../../src/checksums.js';
+
+const settle = () => new Promise((r) => setTimeout(r, SETTLED_MS + 300));
+
+function cacheEntries(dir: string): Record<string, unknown> {
+  const file = checksumCacheFile(dir, path.join('drizzle', 'sqlite'));
+  expect(file).toBeDefined();
+  return JSON.parse(readFileSync(file!, 'utf8')).entries;
+}
+
+describe('checksum cache', () => {
+  it('finds a same-size edit with its mtime put back, and a file replaced by another, after the files were cached', async () => {
+    const dir = makeProject();
+    const env = { DATABASE_URL: `file:${path.join(dir, 'c.sqlite')}` };
+    const folder = path.join(dir, 'drizzle', 'sqlite');
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await settle();
+    // status caches every applied up file once it is settled.
+    const clean = runCli(dir, ['status', '--json'], env);
+    expect(clean.status).toBe(0);
+    expect(JSON.parse(clean.stdout).changed).toEqual([]);
+    const ups = readdirSync(folder).filter((f) => /^\d{4}_.*(?<!\.down)\.sql$/.test(f));
+    expect(ups.length).toBeGreaterThan(2);
+    for (const f of ups) expect(Object.keys(cacheEntries(dir))).toContain(f);
+
+    // Same size, same mtime: only ctime tells.
+    const up1 = path.join(folder, '0001_add_audits.sql');
+    const original = readFileSync(up1, 'utf8');
+    const before = statSync(up1);
+    const edited = original.replace(/audits/, 'audit_');
+    expect(edited).not.toBe(original);
+    expect(Buffer.byteLength(edited)).toBe(Buffer.byteLength(original));
+    writeFileSync(up1, edited);
+    utimesSync(up1, before.atime, before.mtime);
+    expect(statSync(up1).mtimeMs).toBe(before.mtimeMs);
+    expect(statSync(up1).size).toBe(before.size);
+    expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual(['0001_add_audits']);
+    const refused = runCli(dir, ['up'], env);
+    expect(refused.status).toBe(4);
+    expect(refused.stderr).toMatch(/0001_add_audits\.sql changed after it was applied/);
+    expect(runCli(dir, ['down'], env).status).toBe(4);
+
+    // Put back, settled and cached again: clean.
+    writeFileSync(up1, original);
+    await settle();
+    expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual([]);
+
+    // A different file moved into its place (new inode), with the old file's size and times.
+    const other = `${up1}.new`;
+    writeFileSync(other, edited);
+    utimesSync(other, before.atime, before.mtime);
+    renameSync(other, up1);
+    expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual(['0001_add_audits']);
+    expect(runCli(dir, ['up'], env).status).toBe(4);
+    writeFileSync(up1, original);
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+  });
+});
