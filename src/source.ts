@@ -179,10 +179,15 @@ export function readRevisionFile(file: string, what: string, missing?: (() => st
   const folder = path.dirname(file);
   let st: ReturnType<typeof lstatSync>;
   try {
-    st = lstatSync(file);
+    // one system call for "is it there" and "is it a link"; without throwing when it is not there,
+    // which costs Node.js twice the call
+    st = lstatSync(file, { throwIfNoEntry: false });
+    if (!st) {
+      if (missing === null) return null;
+      throw Object.assign(new Error(`ENOENT: no such file or directory, lstat '${file}'`), { code: 'ENOENT', path: file, syscall: 'lstat' });
+    }
   } catch (err) {
-    // one system call for "is it there" and "is it a link" (status reads every applied revision)
-    if (missing === null && ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) return null;
+    if (missing === null && (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
     if (missing) throw new IntegrityError(missing(), { cause: err });
     throw err;
   }
