@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateProject } from './generate.mjs';
+import { benchHistory, findCorpus, pickHistories } from './real.mjs';
 import { startCluster, stopCluster } from '../dist/pgcluster.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -212,6 +213,24 @@ async function main() {
       { tool: 'sluice, SLUICE_VERIFY=off', prepare: reset, cmd: () => [process.execPath, [CLI, 'create', '-m', 'bench column'], { cwd: app, env: { ...nodeEnv, SLUICE_VERIFY: 'off' } }] },
       { tool: 'drizzle-kit', prepare: reset, cmd: () => [process.execPath, [both, kit], { cwd: app, env: nodeEnv }] },
     ]);
+
+    // ---------- real histories: the corpus, kept outside this repository (bench/real.mjs) ----------
+    const corpus = process.env.BENCH_REAL === '0' ? undefined : findCorpus(REPO);
+    if (!corpus) {
+      process.stdout.write(`\nNO REAL-HISTORY ROWS: ${process.env.BENCH_REAL === '0' ? 'BENCH_REAL=0' : 'no corpus found (SLUICE_CORPUS, ../shared/corpus, /work/corpus; bench/README.md "Real histories")'}\n`);
+    } else {
+      const { picked, skipped } = pickHistories(corpus);
+      process.stdout.write(`\nreal histories from ${corpus}: ${picked.map((h) => `${h.name} (${h.tags.length})`).join(', ')}${skipped.length ? `; passed over: ${skipped.join(', ')}` : ''}\n`);
+      for (const h of picked) {
+        try {
+          const r = benchHistory(h, { measure, run, url, CLI, REPO, WORK, nodeEnv, PSQL, push: (row) => (results.push(row), process.stdout.write(`  ${row.dialect} ${row.operation} ${row.median_ms} ms\n`)) });
+          process.stdout.write(`  ${r.name}: ${r.revisions} revisions, ${r.flagged} flagged downs; down rows revert ${r.reverted} (to ${r.downTo})\n`);
+        } catch (err) {
+          process.stdout.write(`  REAL HISTORY ${h.name} FAILED: ${String(err.message).split('\n')[0]}\n`);
+          results.push({ dialect: `${h.manifest.dialect} (${h.name})`, revisions: h.tags.length, operation: 'error', tool: 'bench', median_ms: null, min_ms: null, max_ms: null, runs: 0, peak_rss_mb: null, error: String(err.message).split('\n')[0] });
+        }
+      }
+    }
   } finally {
     await stopCluster(pgDir).catch(() => {});
     rmSync(pgDir, { recursive: true, force: true });
@@ -226,7 +245,11 @@ function printTable() {
   const lines = ['', '| dialect | N | operation | tool | median ms | min | max | vs floor | vs floor/rev | vs drizzle-orm |', '|---|---|---|---|---|---|---|---|---|---|'];
   for (const r of results) {
     if (r.median_ms === null) {
-      lines.push(`| ${r.dialect} | ${r.revisions} | ${r.operation} | ${r.tool} | peak RSS ${r.peak_rss_mb} MB | | | | | |`);
+      lines.push(`| ${r.dialect} | ${r.revisions} | ${r.operation} | ${r.tool} | ${r.error ? `FAILED: ${r.error}` : `peak RSS ${r.peak_rss_mb} MB`} | | | | | |`);
+      continue;
+    }
+    if (r.runs === 1) {
+      lines.push(`| ${r.dialect} | ${r.revisions} | ${r.operation} | ${r.tool} | ${r.median_ms} (one run)${r.failed?.length ? ` — failed: ${r.failed.join('; ')}` : ''} | | | | | |`);
       continue;
     }
     const floor = find(r.dialect, r.revisions, r.operation, 'floor') ?? find(r.dialect, r.revisions, r.operation, 'node -e 0') ?? find(r.dialect, r.revisions, r.operation, 'drizzle-kit');
