@@ -60,6 +60,8 @@ export interface RunOptions {
   single?: boolean;
   onStep?: (result: StepResult) => void;
   now?: () => Date;
+  /** SQLite: a group of revisions sharing a commit commits once it has run this long (default COMMIT_EVERY_MS). */
+  commitEveryMs?: number;
 }
 
 /**
@@ -223,16 +225,18 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
       continue;
     }
     if (savepoints && inTx && i >= oneByOneUntil && committable(step)) {
-      const group = takeGroup(steps, i, committable);
-      const r = await runSavepointGroup(conn, store, group, { stampOnly: !!options.stampOnly, now: options.now, done: (s) => doneStatus(s, !!options.stampOnly) });
+      // Every consecutive committable step: the group commits by time (savepoints.ts), not by count.
+      let end = i;
+      while (end < steps.length && committable(steps[end]!)) end++;
+      const r = await runSavepointGroup(conn, store, steps.slice(i, end), { stampOnly: !!options.stampOnly, now: options.now, done: (s) => doneStatus(s, !!options.stampOnly), commitEveryMs: options.commitEveryMs });
       if (r.retry) {
-        oneByOneUntil = i + group.length; // its commit failed and nothing stayed: one transaction per revision
+        oneByOneUntil = i + Math.max(1, r.taken); // its commit failed and nothing stayed: one transaction per revision
         i -= 1;
         continue;
       }
       r.results.forEach(emit);
       failed = !r.ok;
-      i += group.length - 1;
+      i += r.taken - 1;
       continue;
     }
     const started = performance.now();

@@ -9,6 +9,10 @@
  * still roll back. When the group's commit itself fails (a full disk), nothing of it stayed: the
  * engine runs the same revisions again one transaction each, so the database still ends at the last
  * revision that could be committed.
+ *
+ * A group is committed once it has run for COMMIT_EVERY_MS (and at its end), whatever its number of
+ * revisions: a thousand small revisions cost one commit, while slow ones (data migrations) never hold
+ * the file's write lock, or risk a crash's rollback, for more than about that long plus one revision.
  */
 import type { Connection } from './dialect/types.js';
 import type { PreparedStep, StepResult, StepStatus } from './engine.js';
@@ -17,17 +21,26 @@ import { firstLine } from './sql.js';
 import type { VersionStore } from './store.js';
 
 const SAVEPOINT = 'sluice_revision';
+/** A group commits once it has run this long (ms), after the revision running then. */
+export const COMMIT_EVERY_MS = 500;
 
+/**
+ * Run `group` from its start until it ends or has run COMMIT_EVERY_MS. `taken`: how many of its steps
+ * this call covered (results for each, or, with `retry`, the ones whose commit failed).
+ */
 export async function runSavepointGroup(
   conn: Connection,
   store: VersionStore,
   group: PreparedStep[],
-  o: { stampOnly: boolean; now?: () => Date; done: (step: PreparedStep) => StepStatus },
-): Promise<{ results: StepResult[]; ok: boolean; retry?: boolean }> {
+  o: { stampOnly: boolean; now?: () => Date; done: (step: PreparedStep) => StepStatus; commitEveryMs?: number },
+): Promise<{ results: StepResult[]; ok: boolean; retry?: boolean; taken: number }> {
+  const every = o.commitEveryMs ?? COMMIT_EVERY_MS;
   const base = (step: PreparedStep) => ({ revision: step.revision.id, direction: step.direction, statements: step.statements.length });
   const results: StepResult[] = [];
+  const groupStarted = performance.now();
   await conn.begin();
   for (const [k, step] of group.entries()) {
+    if (k > 0 && performance.now() - groupStarted >= every) break;
     const started = performance.now();
     let statement: number | undefined;
     try {
@@ -62,17 +75,17 @@ export async function runSavepointGroup(
       } catch {
         // The earlier revisions could not be committed (a full disk...): nothing of the group stayed.
         await conn.rollback();
-        return { results: [], ok: false, retry: true };
+        return { results: [], ok: false, retry: true, taken: k + 1 };
       }
       results.push(failed, ...group.slice(k + 1).map((s) => ({ ...base(s), status: 'not-run' as const, ms: 0 })));
-      return { results, ok: false };
+      return { results, ok: false, taken: group.length };
     }
   }
   try {
     await conn.commit();
   } catch {
     await conn.rollback();
-    return { results: [], ok: false, retry: true };
+    return { results: [], ok: false, retry: true, taken: results.length };
   }
-  return { results, ok: true };
+  return { results, ok: true, taken: results.length };
 }

@@ -1,0 +1,71 @@
+/**
+ * SQLite's grouped commits (src/savepoints.ts) commit by time, not by count: a group commits once it
+ * has run COMMIT_EVERY_MS, so a revision reported applied is committed (a second connection sees it)
+ * and later revisions are not yet run; a failure after a commit leaves the database at the last good
+ * revision. On a real SQLite file, through the engine.
+ */
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { openConnection } from '../../src/dialect/index.js';
+import { runSteps, type PreparedStep } from '../../src/engine.js';
+import { VersionStore } from '../../src/store.js';
+
+function step(i: number, statements: string[]): PreparedStep {
+  const id = `000${i}_r${i}`;
+  return { revision: { id, index: i, number: i, message: `r${i}`, createdAt: 0 }, direction: 'up', upChecksum: `sum${i}`, statements, noTransaction: false };
+}
+
+async function run(commitEveryMs: number | undefined, steps: PreparedStep[]) {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'sluice-sp-')), 'g.sqlite');
+  const conn = await openConnection({ dialect: 'sqlite', file, display: 'sqlite:g.sqlite', secrets: [] }, { write: true });
+  const reader = () => {
+    const db = new Database(file, { readonly: true });
+    try {
+      const versions = (db.prepare('SELECT "revision" FROM "sluice_version" ORDER BY "revision"').all() as { revision: string }[]).map((r) => r.revision);
+      const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 't%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+      return { versions, tables };
+    } finally {
+      db.close();
+    }
+  };
+  const seen: Record<string, ReturnType<typeof reader>> = {};
+  try {
+    const store = new VersionStore(conn);
+    await conn.lock(10_000);
+    await store.ensure();
+    const results = await runSteps(conn, store, steps, { commitEveryMs, onStep: (r) => r.status === 'applied' && (seen[r.revision] = reader()) });
+    return { results: results.map((r) => [r.revision, r.status]), seen, end: reader() };
+  } finally {
+    await conn.unlock();
+    await conn.close();
+  }
+}
+
+describe('SQLite grouped commits', () => {
+  const steps = () => [step(0, ['CREATE TABLE "t0" ("x" integer)']), step(1, ['CREATE TABLE "t1" ("x" integer)']), step(2, ['CREATE TABLE "t2" ("x" integer)', 'INSERT INTO "nope" VALUES (1)']), step(3, ['CREATE TABLE "t3" ("x" integer)'])];
+
+  it('commit by time: a revision reported applied is committed, the next not yet run; a failure leaves the last good revision', async () => {
+    // Every revision's run exceeds a budget of 0 ms: each commits before the next starts.
+    const r = await run(0, steps());
+    expect(r.results).toEqual([
+      ['0000_r0', 'applied'],
+      ['0001_r1', 'applied'],
+      ['0002_r2', 'failed'],
+      ['0003_r3', 'not-run'],
+    ]);
+    expect(r.seen['0000_r0']).toEqual({ versions: ['0000_r0'], tables: ['t0'] });
+    expect(r.seen['0001_r1']).toEqual({ versions: ['0000_r0', '0001_r1'], tables: ['t0', 't1'] });
+    expect(r.end).toEqual({ versions: ['0000_r0', '0001_r1'], tables: ['t0', 't1'] });
+  });
+
+  it('within the budget, the revisions share one commit: reported once committed, and the failure still leaves the last good revision', async () => {
+    const r = await run(undefined, steps());
+    expect(r.results.map(([, s]) => s)).toEqual(['applied', 'applied', 'failed', 'not-run']);
+    // Results come after the group's commit: both are visible when the first is reported.
+    expect(r.seen['0000_r0']).toEqual({ versions: ['0000_r0', '0001_r1'], tables: ['t0', 't1'] });
+    expect(r.end).toEqual({ versions: ['0000_r0', '0001_r1'], tables: ['t0', 't1'] });
+  });
+});
