@@ -410,10 +410,21 @@ function report(err: unknown, printer: Printer, verbose: boolean, json: boolean)
   return known ? err.exitCode : ExitCode.internal;
 }
 
+/**
+ * Exit once stdout and stderr have handed everything to their reader: a pipe takes 64 KiB at a time,
+ * and process.exit drops what is still queued (a slowly read `--json` would arrive cut).
+ */
+async function exit(code: ExitCodeValue): Promise<never> {
+  await Promise.all(
+    [process.stdout, process.stderr].map((stream) => (stream.writableLength > 0 ? new Promise<void>((resolve) => stream.write('', () => resolve())) : undefined)),
+  );
+  process.exit(code);
+}
+
 main(process.argv).then(
-  (code) => process.exit(code),
+  (code) => exit(code),
   (err) => {
     process.stderr.write(`sluice: internal error: ${String(err)}\n`);
-    process.exit(ExitCode.internal);
+    return exit(ExitCode.internal);
   },
 );

@@ -6,8 +6,8 @@
  * an entry per (parser versions, sluice's classification code, dialect, SHA-256 of the text), so a
  * run over 1000 revisions reads one file, not 1000. An entry stores where each statement and comment
  * lies in the text (offsets, not copies), with the parser's classification; it is used only when those
- * spans lie in the text in order, without overlapping: a stale or tampered entry is ignored and the
- * file parsed again. New entries are written once, after the run's first wait or at exit; a pack that
+ * spans lie in the text in order and cover all of it but whitespace, `;` and breakpoints (load): a stale or damaged
+ * entry is ignored and the file parsed again. New entries are written once, after the run's first wait or at exit; a pack that
  * cannot be written is only slower. SLUICE_NO_PARSE_CACHE=1 disables it.
  */
 import { createHash } from 'node:crypto';
@@ -56,6 +56,12 @@ interface Pack {
 }
 
 const packs = new Map<string, Pack>();
+const stats = { hits: 0, misses: 0 };
+
+/** Entries used and files parsed by this process (diagnostics; `make bench` and tests read it). */
+export function parseCacheStats(): { hits: number; misses: number } {
+  return { ...stats };
+}
 
 function packOf(root: string): Pack {
   let pack = packs.get(root);
@@ -144,9 +150,27 @@ const spansOk = (spans: unknown, size: number, text: string): boolean => {
   return true;
 };
 
-/** The parse an entry describes, or undefined when it does not fit the text (stale or tampered). */
+/** What may lie between statements and comments: whitespace, `;`, drizzle-kit's breakpoint markers. */
+const BETWEEN = /^(?:[\s;]|-->\s*statement-breakpoint)*$/;
+
+/** True when every character outside the spans is whitespace, `;` or a breakpoint: no SQL is left out of the statements. */
+function covers(text: string, spans: [number, number, ...unknown[]][]): boolean {
+  let at = 0;
+  for (const [offset, length] of [...spans].sort((a, b) => a[0] - b[0])) {
+    if (offset > at && !BETWEEN.test(text.slice(at, offset))) return false;
+    at = Math.max(at, offset + length);
+  }
+  return BETWEEN.test(text.slice(at));
+}
+
+/**
+ * The parse an entry describes, or undefined when it does not fit the text (stale or damaged): its
+ * spans must lie in the text in order, and, with the comments', cover all of it but whitespace, `;`
+ * and breakpoint markers, so a statement cut short or left out is refused. (Like the rest of node_modules, the cache is
+ * trusted not to be forged with care: whoever can write it can change sluice itself.)
+ */
 function load(text: string, e: StoredEntry): ParsedSql | undefined {
-  if (!e || !spansOk(e.s, 5, text) || !spansOk(e.c, 3, text)) return undefined;
+  if (!e || !spansOk(e.s, 5, text) || !spansOk(e.c, 3, text) || !covers(text, [...e.s, ...e.c])) return undefined;
   const statements: SqlStatement[] = [];
   for (const [offset, length, line, kind, flags] of e.s) {
     if (typeof kind !== 'string' || typeof line !== 'number' || typeof flags !== 'number') return undefined;
@@ -164,9 +188,11 @@ export async function parseRevision(text: string, dialect: DialectName, root: st
     const parsed = hit && load(text, hit);
     if (parsed) {
       pack.used.add(key);
+      stats.hits += 1;
       return parsed;
     }
   }
+  stats.misses += 1;
   await loadParser(dialect);
   const parsed = parseSql(text, dialect, engine);
   const entry = pack.file ? store(text, parsed) : undefined;

@@ -110,13 +110,10 @@ export function consolePrinter(secrets: () => string[], options: { live?: boolea
     write();
     redraw();
   };
-  // Off a terminal's status line, stdout is gathered and written once per turn of the event loop (and
-  // at exit): the 200 revisions one round trip completes print in one write, not 200.
-  const out = live || process.stdout.isTTY ? (text: string) => void process.stdout.write(text) : bufferedStdout;
   const printer: Printer = {
-    line: (text) => around(() => out(`${redact(text)}\n`)),
-    error: (text) => around(() => (flushStdout(), process.stderr.write(`${redact(text)}\n`))),
-    json: (value) => around(() => out(`${redact(JSON.stringify(value, jsonReplacer, 2))}\n`)),
+    line: (text) => around(() => process.stdout.write(`${redact(text)}\n`)),
+    error: (text) => around(() => process.stderr.write(`${redact(text)}\n`)),
+    json: (value) => around(() => process.stdout.write(`${redact(JSON.stringify(value, jsonReplacer, 2))}\n`)),
   };
   if (live) {
     printer.status = (text) => {
@@ -126,31 +123,6 @@ export function consolePrinter(secrets: () => string[], options: { live?: boolea
     };
   }
   return printer;
-}
-
-let pendingStdout = '';
-let flushQueued = false;
-let flushAtExit = false;
-
-/** Write what bufferedStdout gathered (also before anything goes to stderr, so the two keep their order). */
-export function flushStdout(): void {
-  flushQueued = false;
-  if (pendingStdout === '') return;
-  const text = pendingStdout;
-  pendingStdout = '';
-  process.stdout.write(text);
-}
-
-function bufferedStdout(text: string): void {
-  pendingStdout += text;
-  if (!flushAtExit) {
-    flushAtExit = true;
-    process.once('exit', flushStdout);
-  }
-  if (pendingStdout.length >= 65536) return flushStdout();
-  if (flushQueued) return;
-  flushQueued = true;
-  setImmediate(flushStdout);
 }
 
 /** One terminal line: cut to the width (the status line must never wrap, or \r could not redraw it). */

@@ -13,7 +13,6 @@ import { resolveEnv, type CommandOptions } from '../context.js';
 import { SluiceError, ExitCode } from '../errors.js';
 import { libpqConnection } from '../pgconn.js';
 import { reachableByServer, startCluster, stopCluster, pgBinDir } from '../pgcluster.js';
-import { flushStdout } from '../printer.js';
 import { quoteIdent } from '../sql.js';
 
 const run = promisify(execFile);
@@ -93,7 +92,6 @@ export async function dbConnect(options: CommandOptions & { args?: string[] } = 
     Object.assign(childEnv, child.env);
   }
   return new Promise((resolve, reject) => {
-    flushStdout(); // what sluice printed comes before what the child prints
     const child = spawn(cmd, argv, { stdio: 'inherit', env: childEnv });
     child.on('error', () => reject(new SluiceError(`${cmd} is not installed; install it (apt-get install ${target.dialect === 'sqlite' ? 'sqlite3' : 'postgresql-client'})`, ExitCode.usage)));
     child.on('close', (code) => resolve(code ?? 1));

@@ -89,12 +89,14 @@ describe('parse cache', () => {
     const [key] = Object.keys(data.entries);
     // What the pack holds is what a parse gives, read back from the text.
     expect(await parseRevision(text, 'sqlite', root)).toEqual(first);
-    // A second process reads the pack: forged spans (out of the text, overlapping, or not statements
-    // the parser found) are ignored and the text parsed again.
+    // A second process reads the pack: damaged spans (out of the text, overlapping, a statement cut
+    // short or left out, a flag that is not a number) are ignored and the text parsed again.
     for (const forged of [
       [[0, text.length + 5, 1, 'x', 0]],
       [[8, 22, 2, 'create_table_stmt', 0], [20, 10, 3, 'insert_stmt', 0]],
       [[8, 22, 2, 'create_table_stmt', 'x']],
+      [[8, 22, 2, 'create_table_stmt', 0], [32, 11, 3, 'insert_stmt', 0]],
+      [[8, 22, 2, 'create_table_stmt', 0]],
     ]) {
       flushParseCache();
       writeFileSync(path.join(dir, pack!), JSON.stringify({ ...data, entries: { [key!]: { ...data.entries[key!], s: forged } } }));

@@ -1,0 +1,42 @@
+/**
+ * Output read slowly through a pipe arrives whole: a pipe takes 64 KiB at a time, and the CLI must not
+ * exit while the rest is queued (a deploy script parsing `--json`, a `| tee` into a log).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain ES module of the benchmark (synthetic histories, no drizzle-kit calls)
+import { generateProject } from '../../bench/generate.mjs';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const N = 1500;
+
+describe('output through a slow pipe', () => {
+  it(`--json and the progress lines of ${N} revisions arrive whole when the reader starts a second late`, () => {
+    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'sluice-out-')), 'p');
+    generateProject(dir, 'sqlite', N);
+    symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+    const cli = path.join(REPO, 'dist', 'cli.js');
+    const slow = (args: string, db: string) =>
+      spawnSync('bash', ['-c', `set -o pipefail; node ${JSON.stringify(cli)} ${args} | (sleep 1; cat)`], {
+        cwd: dir,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', DATABASE_URL: `file:${path.join(dir, db)}` },
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      });
+    const json = slow('--json up', 'a.sqlite');
+    expect(json.status, json.stderr).toBe(0);
+    expect(json.stdout.length).toBeGreaterThan(65536 * 2);
+    const result = JSON.parse(json.stdout);
+    expect(result.steps).toHaveLength(N);
+    expect(result.steps.every((s: { status: string }) => s.status === 'applied')).toBe(true);
+    const lines = slow('up', 'b.sqlite');
+    expect(lines.status, lines.stderr).toBe(0);
+    expect(lines.stdout.length).toBeGreaterThan(65536);
+    const applied = lines.stdout.split('\n').filter((l) => / applied \(/.test(l));
+    expect(applied).toHaveLength(N);
+    expect(applied.at(-1)).toMatch(new RegExp(`^↑ ${String(N - 1).padStart(4, '0')}_bench_${N - 1} applied .*\\[${N}/${N}, `));
+  });
+});
