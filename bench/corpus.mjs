@@ -14,27 +14,26 @@
  * started with the repository's pgcluster helper). Writes bench/results/corpus.json and prints a table.
  * CORPUS_ONLY=name1,name2 runs some histories only.
  */
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { findCorpus, historyProject, ownSchemas, readHistories } = await import('./corpus-lib.mjs');
 const sluice = await import(path.join(REPO, 'dist', 'index.js'));
 const { openConnection } = await import(path.join(REPO, 'dist', 'dialect', 'index.js'));
 const { parseDatabaseTarget } = await import(path.join(REPO, 'dist', 'config.js'));
 const { introspect, schemaDiff } = await import(path.join(REPO, 'dist', 'introspect.js'));
 const { startCluster, stopCluster } = await import(path.join(REPO, 'dist', 'pgcluster.js'));
 
-const corpus = [process.env.SLUICE_CORPUS, path.join(REPO, '..', 'shared', 'corpus'), '/work/corpus'].find((d) => d && existsSync(d));
+const corpus = findCorpus(REPO);
 if (!corpus) {
   console.error('no corpus: set SLUICE_CORPUS to a folder of drizzle-kit histories (each with a MANIFEST.json)');
   process.exit(2);
 }
 const only = (process.env.CORPUS_ONLY ?? '').split(',').filter(Boolean);
-const histories = readdirSync(corpus)
-  .filter((n) => existsSync(path.join(corpus, n, 'MANIFEST.json')) && (!only.length || only.includes(n)))
-  .map((n) => ({ name: n, dir: path.join(corpus, n), manifest: JSON.parse(readFileSync(path.join(corpus, n, 'MANIFEST.json'), 'utf8')) }));
+const histories = readHistories(corpus).filter((h) => !only.length || only.includes(h.name));
 
 let pgUrl = process.env.CORPUS_PG_URL;
 let clusterDir;
@@ -63,26 +62,10 @@ async function publicIsEmpty(env, root) {
   }
 }
 
-/** The schemas besides public that the newest snapshot of a PostgreSQL history declares. */
-function ownSchemas(dir) {
-  const meta = path.join(dir, 'meta');
-  const newest = readdirSync(meta).filter((f) => /^\d+_snapshot\.json$/.test(f)).sort().at(-1);
-  if (!newest) return [];
-  const snap = JSON.parse(readFileSync(path.join(meta, newest), 'utf8'));
-  return Object.keys(snap.schemas ?? {}).filter((s) => s !== 'public' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(s));
-}
-
 async function runOne(h) {
   const dialect = h.manifest.dialect;
   const root = mkdtempSync(path.join(os.tmpdir(), `sluice-corpus-${h.name}-`));
-  const out = path.join(root, 'drizzle');
-  mkdirSync(out);
-  for (const f of readdirSync(h.dir)) if (f !== 'MANIFEST.json') cpSync(path.join(h.dir, f), path.join(out, f), { recursive: true });
-  writeFileSync(path.join(root, 'package.json'), '{"name":"corpus","private":true,"type":"module"}\n');
-  writeFileSync(path.join(root, 'models.ts'), 'export {};\n');
-  // the project's own drizzle dialect where it differs (turso: libSQL SQL on a SQLite file)
-  writeFileSync(path.join(root, 'drizzle.config.ts'), `export default { dialect: '${h.manifest.drizzleDialect ?? dialect}', out: './drizzle', schema: './models.ts' };\n`);
-  symlinkSync(path.join(REPO, 'node_modules'), path.join(root, 'node_modules'));
+  historyProject(h, root, path.join(REPO, 'node_modules'));
   // A history in its own pgSchema may name that schema's objects unqualified (its authors' role
   // "$user" found them): the schemas its newest snapshot declares are searched after tenant_x.
   const lookup = dialect === 'postgresql' ? ownSchemas(h.dir) : [];

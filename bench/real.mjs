@@ -15,33 +15,13 @@
  * unqualified) is passed over for the next largest: drizzle-orm's migrate() and the floor could not run it.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { historyProject, ownSchemas, readHistories } from './corpus-lib.mjs';
+
+export { findCorpus } from './corpus-lib.mjs';
 
 const BP = /-->\s*statement-breakpoint/;
-
-export function findCorpus(repo) {
-  return [process.env.SLUICE_CORPUS, path.join(repo, '..', 'shared', 'corpus'), '/work/corpus'].find((d) => d && existsSync(d));
-}
-
-function histories(corpus) {
-  return readdirSync(corpus)
-    .filter((n) => existsSync(path.join(corpus, n, 'MANIFEST.json')))
-    .map((n) => {
-      const dir = path.join(corpus, n);
-      const manifest = JSON.parse(readFileSync(path.join(dir, 'MANIFEST.json'), 'utf8'));
-      const journal = JSON.parse(readFileSync(path.join(dir, 'meta', '_journal.json'), 'utf8'));
-      return { name: n, dir, manifest, tags: journal.entries.map((e) => e.tag) };
-    });
-}
-
-/** A PostgreSQL history whose newest snapshot declares schemas besides public. */
-function ownSchemas(h) {
-  const meta = path.join(h.dir, 'meta');
-  const newest = readdirSync(meta).filter((f) => /^\d+_snapshot\.json$/.test(f)).sort().at(-1);
-  const snap = newest ? JSON.parse(readFileSync(path.join(meta, newest), 'utf8')) : {};
-  return Object.keys(snap.schemas ?? {}).filter((s) => s !== 'public');
-}
 
 /** The statements of a drizzle-kit file as the floor runs them: split at breakpoints, each ended by `;`. */
 function statementsOf(text) {
@@ -53,14 +33,15 @@ function statementsOf(text) {
 }
 
 export function pickHistories(corpus) {
-  const all = histories(corpus);
+  const all = readHistories(corpus);
   const largest = (list) => list.sort((a, b) => b.tags.length - a.tags.length)[0];
   const skipped = [];
   const pg = largest(
     all.filter((h) => {
       if (h.manifest.dialect !== 'postgresql') return false;
-      if (ownSchemas(h).length) skipped.push(`${h.name} (${h.tags.length} revisions, needs its own search path)`);
-      return ownSchemas(h).length === 0;
+      const own = ownSchemas(h.dir).length > 0;
+      if (own) skipped.push(`${h.name} (${h.tags.length} revisions, needs its own search path)`);
+      return !own;
     }),
   );
   const sqlite = largest(all.filter((h) => h.manifest.dialect === 'sqlite' && !h.manifest.drizzleDialect));
@@ -77,12 +58,7 @@ export function benchHistory(h, t) {
   const n = h.tags.length;
   const label = `${dialect} (${h.name})`;
   const root = path.join(WORK, `real-${h.name}`);
-  const out = path.join(root, 'drizzle');
-  mkdirSync(out, { recursive: true });
-  for (const f of readdirSync(h.dir)) if (f !== 'MANIFEST.json') cpSync(path.join(h.dir, f), path.join(out, f), { recursive: true });
-  writeFileSync(path.join(root, 'package.json'), '{"name":"real","private":true,"type":"module"}\n');
-  writeFileSync(path.join(root, 'models.ts'), 'export {};\n');
-  writeFileSync(path.join(root, 'drizzle.config.ts'), `export default { dialect: '${dialect}', out: './drizzle', schema: './models.ts' };\n`);
+  const out = historyProject(h, root); // under bench/.work: the repository's node_modules is found
 
   // Databases: PostgreSQL, one database per run (the histories write to public); SQLite, a file.
   let db = 0;

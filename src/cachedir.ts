@@ -2,11 +2,22 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
+/** The nearest node_modules of each project root asked about (looked up once per process). */
+const modulesOf = new Map<string, string | undefined>();
+
 /** sluice's folder in the nearest node_modules/.cache of the project at `root` (undefined without node_modules). */
 export function sluiceCacheDir(root: string, name: string): string | undefined {
-  for (let dir = root; ; dir = path.dirname(dir)) {
-    const modules = path.join(dir, 'node_modules');
-    if (existsSync(modules)) return path.join(modules, '.cache', 'sluice', name);
-    if (dir === path.dirname(dir)) return undefined;
+  if (!modulesOf.has(root)) {
+    let found: string | undefined;
+    for (let dir = root; ; dir = path.dirname(dir)) {
+      if (existsSync(path.join(dir, 'node_modules'))) {
+        found = path.join(dir, 'node_modules');
+        break;
+      }
+      if (dir === path.dirname(dir)) break;
+    }
+    modulesOf.set(root, found);
   }
+  const modules = modulesOf.get(root);
+  return modules && path.join(modules, '.cache', 'sluice', name);
 }
