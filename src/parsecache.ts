@@ -119,12 +119,23 @@ function schedule(pack: Pack): void {
   setTimeout(flushParseCache, 0).unref();
 }
 
-/** The entry for a parse of `text`, or undefined when the parse is not made of spans of the text. */
+/**
+ * The entry for a parse of `text`, or undefined when the parse is not made of spans of the text. Each
+ * statement and comment is found at its own line (a note comment may quote a statement word for word).
+ */
 function store(text: string, parsed: ParsedSql): StoredEntry | undefined {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  /** Where `part` is, from `at` on, on line `line` (1-based); -1 when it is not there. */
+  const find = (part: string, at: number, line: number) => {
+    const from = Math.max(at, starts[line - 1] ?? Infinity);
+    const i = text.indexOf(part, from);
+    return i >= 0 && i < (starts[line] ?? Infinity) ? i : -1;
+  };
   const s: StoredStatement[] = [];
   let at = 0;
   for (const st of parsed.statements) {
-    const i = text.indexOf(st.text, at);
+    const i = find(st.text, at, st.line);
     if (i < 0) return undefined;
     s.push([i, st.text.length, st.line, st.kind, (st.transactionControl ? 1 : 0) | (st.setsSearchPath ? 2 : 0) | (st.outsideTransaction ? 4 : 0)]);
     at = i + st.text.length;
@@ -132,9 +143,10 @@ function store(text: string, parsed: ParsedSql): StoredEntry | undefined {
   const c: StoredComment[] = [];
   at = 0;
   for (const [k, comment] of parsed.comments.entries()) {
-    const i = text.indexOf(comment, at);
+    const line = parsed.commentLines[k] ?? 0;
+    const i = find(comment, at, line);
     if (i < 0) return undefined;
-    c.push([i, comment.length, parsed.commentLines[k] ?? 0]);
+    c.push([i, comment.length, line]);
     at = i + comment.length;
   }
   return { s, c };

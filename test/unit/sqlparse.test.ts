@@ -112,6 +112,27 @@ describe('parse cache', () => {
   });
 });
 
+describe('parse cache: entries found again', () => {
+  it('a comment quoting a statement word for word (a down note) does not stop its entry from being used', async () => {
+    const { mkdtempSync, mkdirSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { flushParseCache, forgetParseCache, parseCacheStats, parseRevision } = await import('../../src/parsecache.js');
+    const root = mkdtempSync(path.join(os.tmpdir(), 'sluice-cache-'));
+    mkdirSync(path.join(root, 'node_modules'));
+    const text = '-- note: the down fails at "ALTER TABLE "t" ALTER COLUMN "a" SET NOT NULL" with NULLs\nALTER TABLE "t" ALTER COLUMN "a" SET NOT NULL;\n--> statement-breakpoint\nDROP TABLE "u";';
+    for (const dialect of ['postgresql', 'sqlite'] as const) {
+      const first = await parseRevision(text, dialect, root);
+      flushParseCache();
+      forgetParseCache();
+      const before = parseCacheStats();
+      expect(await parseRevision(text, dialect, root)).toEqual(first);
+      const after = parseCacheStats();
+      expect([after.hits - before.hits, after.misses - before.misses]).toEqual([1, 0]);
+    }
+  });
+});
+
 describe('parts between breakpoints (as drizzle migrator runs them), found in public histories', () => {
   it('PostgreSQL: a part without its semicolon is read as its own statement; a broken part is still refused', () => {
     const text = `UPDATE t SET a = 1;--> statement-breakpoint\nDELETE FROM t WHERE a IS NULL--> statement-breakpoint\n\n--- comment\nALTER TABLE t ALTER COLUMN a SET NOT NULL;`;
