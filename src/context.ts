@@ -56,6 +56,10 @@ export interface Context {
   sums?: ChecksumCache;
   /** Checksums (checksumOf) computed during this command, by revision id. */
   checksums?: Map<string, string>;
+  /** Up files' own checksums (upChecksumOf) computed during this command, by revision id. */
+  upSums?: Map<string, string>;
+  /** PostgreSQL: the connection loadContext began to open (`connect`), taken by the next withSession. */
+  opening?: Promise<Connection>;
 }
 
 /** A revision's up SQL, read once per command. */
@@ -99,6 +103,16 @@ export function checksumOf(ctx: Context, rev: RevisionFile): string {
  * hashed. The cache is written when the session ends (withSession).
  */
 export function upChecksumOf(ctx: Context, rev: RevisionFile): string {
+  const memo = (ctx.upSums ??= new Map());
+  let sum = memo.get(rev.id);
+  if (sum === undefined) {
+    sum = upChecksumOnce(ctx, rev);
+    memo.set(rev.id, sum);
+  }
+  return sum;
+}
+
+function upChecksumOnce(ctx: Context, rev: RevisionFile): string {
   const text = ctx.ups.get(rev.id);
   if (text !== undefined) return checksum(text);
   const cache = (ctx.sums ??= ChecksumCache.open(ctx.root, ctx.history.dir, ctx.env));
@@ -122,14 +136,36 @@ export function resolveEnv(options: CommandOptions): { root: string; env: Record
   return { root, env: process.env };
 }
 
-export async function loadContext(options: CommandOptions, extra: { allowMissingFolder?: boolean } = {}): Promise<Context> {
+export async function loadContext(options: CommandOptions, extra: { allowMissingFolder?: boolean; connect?: { write: boolean } } = {}): Promise<Context> {
   const { root, env } = resolveEnv(options);
   const plain = parseDatabaseTarget(env, root);
-  const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
-  const historyConfig = historyFor(project, plain.dialect);
-  const target = parseDatabaseTarget(env, root, historyConfig.engine);
-  const history = readHistory(historyConfig.out, { allowMissing: extra.allowMissingFolder });
-  return { root, env, project, target, historyConfig, history, ups: new Map(), ...(options.connection ? { connection: options.connection } : {}) };
+  // PostgreSQL (`connect`: the caller's withSession follows at once): the connection opens while the
+  // configuration and the folder are read. Its errors surface where withSession takes it.
+  let opening: Promise<Connection> | undefined;
+  if (extra.connect && !options.connection && plain.dialect === 'postgresql') {
+    opening = openConnection(plain, { write: extra.connect.write, env });
+    opening.catch(() => {}); // reported by withSession
+  }
+  try {
+    const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
+    const historyConfig = historyFor(project, plain.dialect);
+    const target = parseDatabaseTarget(env, root, historyConfig.engine);
+    const history = readHistory(historyConfig.out, { allowMissing: extra.allowMissingFolder });
+    return {
+      root,
+      env,
+      project,
+      target,
+      historyConfig,
+      history,
+      ups: new Map(),
+      ...(options.connection ? { connection: options.connection } : {}),
+      ...(opening ? { opening } : {}),
+    };
+  } catch (err) {
+    opening?.then((c) => c.close()).catch(() => {});
+    throw err;
+  }
 }
 
 export interface Session {
@@ -154,8 +190,16 @@ export async function withSession<T>(
 ): Promise<T> {
   // Writers hold the run-wide lock from before reading the version table to the end (plan + apply);
   // SLUICE_LOCK_WAIT is checked before opening, so a bad value changes nothing (creates no SQLite file).
-  const waitMs = write ? lockWaitMs(ctx.env) : 0;
-  const conn = ctx.connection ?? (await openConnection(ctx.target, { write, env: ctx.env }));
+  const opening = ctx.opening;
+  ctx.opening = undefined;
+  let waitMs = 0;
+  try {
+    waitMs = write ? lockWaitMs(ctx.env) : 0;
+  } catch (err) {
+    opening?.then((c) => c.close()).catch(() => {});
+    throw err;
+  }
+  const conn = ctx.connection ?? (await (opening ?? openConnection(ctx.target, { write, env: ctx.env })));
   const store = new VersionStore(conn);
   let locked = false;
   try {

@@ -63,6 +63,12 @@ export async function loadParser(dialect: DialectName): Promise<void> {
   pg = mod;
 }
 
+/** Load a dialect's parser now (SQLite's takes ~150 ms to load), e.g. while drizzle-kit runs in child processes. */
+export async function warmParser(dialect: DialectName): Promise<void> {
+  if (dialect === 'postgresql') return loadParser(dialect);
+  require('sql-parser-cst');
+}
+
 function pgParser(): PgModule {
   if (!pg) throw new Error('PostgreSQL parser used before loadParser()');
   return pg;

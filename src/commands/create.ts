@@ -16,6 +16,7 @@ import { typeScriptTemplate } from '../tsrevision.js';
 import { verifyDowns } from '../downproof.js';
 import { BREAKPOINT, checksum } from '../sql.js';
 import { resolvePrimaryKeyDropsInText } from '../downrules.js';
+import { warmParser } from '../sqlparse.js';
 
 export interface CreateOptions extends CommandOptions {
   message: string;
@@ -97,7 +98,8 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
     if (options.interactive) for (const [d] of dialects) await attempt(d);
     else {
       const running = Promise.all(dialects.map(([d]) => attempt(d)));
-      preloadKit(root); // overlaps with the child processes
+      preloadKit(root); // overlaps with the child processes, as do the parsers the down's check reads the up with
+      for (const [d] of dialects) await warmParser(d).catch(() => {}); // a parser that cannot load is reported where it is used
       await running;
     }
 

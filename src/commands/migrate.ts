@@ -54,8 +54,8 @@ type Kind = 'upgrade' | 'downgrade' | 'stamp';
 async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Promise<MoveResult> {
   // An explicitly empty target is a mistake (not "head"): refused before anything is opened or created.
   if (options.revision !== undefined) requireRevisionName(options.revision, kind === 'stamp' ? undefined : defaultTarget);
-  const ctx = await loadContext(options);
   const write = !options.dryRun;
+  const ctx = await loadContext(options, { connect: { write } });
   // A database drizzle's migrator manages is taken over first (under the lock, before sluice's table exists).
   let takeover: TakeoverSummary | undefined;
   const beforeEnsure = async (c: Connection, s: VersionStore) => {

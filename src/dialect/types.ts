@@ -34,6 +34,8 @@ export interface Connection {
    * non-public DATABASE_SCHEMA: set_config(), dynamic SQL...), so nothing lands outside the schema.
    */
   searchPathGuard?(): string | undefined;
+  /** The search_path the guard expects, when it guards (a client-side check compares it: batch.ts). */
+  guardedSearchPath?(): string | undefined;
   /** Batching adapters: a string as a SQL literal, escaped by the driver (only for grouped scripts: see batch.ts). */
   literal?(value: string): string;
   /** True when `err` means the connection to the server is gone (restart, network, terminated backend). */

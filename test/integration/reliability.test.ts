@@ -66,6 +66,36 @@ pgDescribe('no-transaction revisions (PostgreSQL CREATE INDEX CONCURRENTLY)', ()
   });
 });
 
+pgDescribe('grouped PostgreSQL runs (one script for many revisions)', () => {
+  // Every transaction of one script starts at the script's start: a duration taken from now() grows along the group.
+  it("record each revision's own duration, in both modes", async () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'slow', 'SELECT pg_sleep(0.4);', 'SELECT 1;');
+    addRevision(dir, 'postgresql', 'after', 'CREATE TABLE t_after (id integer);', 'DROP TABLE t_after;');
+    for (const singleTransaction of [false, true]) {
+      const env = envFor(dir, 'postgresql', singleTransaction ? 'ms1' : 'ms');
+      await upgrade({ cwd: dir, env, singleTransaction });
+      const rows = await sql<{ revision: string; ms: number }>(dir, env, `SELECT revision, execution_ms AS ms FROM "${env.DATABASE_SCHEMA}".sluice_version ORDER BY revision`);
+      const ms = Object.fromEntries(rows.map((r) => [r.revision, r.ms]));
+      expect(Object.keys(ms), `single: ${singleTransaction}`).toHaveLength(6);
+      expect(ms['0004_slow'], `single: ${singleTransaction}`).toBeGreaterThanOrEqual(350);
+      expect(ms['0005_after'], `single: ${singleTransaction}`).toBeLessThan(350);
+    }
+  });
+
+  it('--single-transaction: a revision that moves search_path is named and the whole run rolled back', async () => {
+    const dir = makeProject();
+    const env = envFor(dir, 'postgresql', 'sp1');
+    addRevision(dir, 'postgresql', 'moves', `SELECT set_config('search_path', 'public', false);${BP}CREATE TABLE sp_escaped (id integer);`, 'DROP TABLE sp_escaped;');
+    addRevision(dir, 'postgresql', 'later', 'CREATE TABLE sp_later (id integer);', 'DROP TABLE sp_later;');
+    const err = await upgrade({ cwd: dir, env, singleTransaction: true }).catch((e) => e);
+    expect(err).toBeInstanceOf(MigrationFailed);
+    expect(err.message).toMatch(/revision 0004_moves \(up\) failed .*the revision changed search_path to public, which would put objects outside DATABASE_SCHEMA.*Single transaction rolled back: the database is at base/);
+    expect(await tables(dir, env)).toEqual(['sluice_version']);
+    expect(await sql(dir, env, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'sp\\_%'")).toEqual([]);
+  });
+});
+
 const runAsync = (cwd: string, args: string[], env: Env) =>
   new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), ...args], { cwd, env: cleanEnv(env) as NodeJS.ProcessEnv });
