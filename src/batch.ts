@@ -13,7 +13,6 @@
 import type { Connection } from './dialect/types.js';
 import type { PreparedStep } from './engine.js';
 import { VERSION_TABLE } from './store.js';
-import { searchPathChanged } from './errors.js';
 
 /** Revisions per script and characters per script at most (bounds memory and the size of one message). */
 export const GROUP_LIMIT = { revisions: 200, chars: 4_000_000 };
@@ -36,21 +35,24 @@ export class GroupFailure extends Error {
   }
 }
 
+/** Milliseconds since the script began: now() is the script's start for every transaction in it. */
+const SINCE_START = `round(extract(epoch from pg_catalog.clock_timestamp() - now()) * 1000)::integer`;
+
 /**
- * The version-row statement of a revision in its own transaction. Its duration cannot use now(): every
- * transaction of one script starts at the script's start. The first revision counts from there, the
- * others from the session mark the one before set when it recorded itself.
+ * The version-row statement of a revision in its own transaction. It returns the time since the
+ * script began (the caller takes each revision's own from the differences). The stored duration is
+ * the revision's own: since the previous revision's version row when that is the row before it in
+ * this script, else since the script began (the first revision of a script).
  */
-function recordSql(conn: Connection, step: PreparedStep, first: boolean): string {
+function recordSql(conn: Connection, step: PreparedStep, previousUp: string | undefined): string {
   const table = conn.table(VERSION_TABLE);
   const lit = (v: string) => conn.literal!(v);
-  const since = first ? 'now()' : `pg_catalog.current_setting('sluice.mark')::timestamptz`;
-  const elapsed = `round(extract(epoch from pg_catalog.clock_timestamp() - ${since}) * 1000)::integer`;
-  const mark = `pg_catalog.set_config('sluice.mark', pg_catalog.clock_timestamp()::text, false) AS mark`;
   if (step.direction === 'up') {
-    return `INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${lit(step.revision.id)}, ${lit(step.revision.message)}, ${lit(step.upChecksum)}, pg_catalog.clock_timestamp(), ${elapsed}) RETURNING "execution_ms" AS ms, ${mark}`;
+    const since = previousUp === undefined ? 'now()' : `COALESCE((SELECT "applied_at" FROM ${table} WHERE "revision" = ${lit(previousUp)}), now())`;
+    const own = `round(extract(epoch from pg_catalog.clock_timestamp() - ${since}) * 1000)::integer`;
+    return `INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${lit(step.revision.id)}, ${lit(step.revision.message)}, ${lit(step.upChecksum)}, pg_catalog.clock_timestamp(), ${own}) RETURNING ${SINCE_START} AS elapsed`;
   }
-  return `DELETE FROM ${table} WHERE "revision" = ${lit(step.revision.id)} RETURNING ${elapsed} AS ms, ${mark}`;
+  return `DELETE FROM ${table} WHERE "revision" = ${lit(step.revision.id)} RETURNING ${SINCE_START} AS elapsed`;
 }
 
 /**
@@ -88,23 +90,34 @@ async function runCommitting(conn: Connection, items: GroupItem[]): Promise<numb
   const guard = conn.searchPathGuard?.();
   for (const [k, it] of items.entries()) {
     const start = parts.length;
-    parts.push('BEGIN', ...it.statements, ...(guard ? [guard] : []), recordSql(conn, it.step, k === 0), 'COMMIT');
+    const before = items[k - 1]?.step;
+    const previousUp = before?.direction === 'up' && it.step.direction === 'up' ? before.revision.id : undefined;
+    parts.push('BEGIN', ...it.statements, ...(guard ? [guard] : []), recordSql(conn, it.step, previousUp), 'COMMIT');
     spans.push({ start, end: parts.length, statements: it.statements.length });
   }
   const rows = await runScript(conn, parts, spans, 1);
-  // The version-row statement of each revision returns its duration.
-  return spans.map((s) => Number(rows[s.end - 2]?.[0]?.ms ?? 0));
+  // The version-row statement of each revision returns the time since the script began.
+  let before = 0;
+  return spans.map((s) => {
+    const elapsed = Number(rows[s.end - 2]?.[0]?.elapsed ?? before);
+    const own = Math.max(0, elapsed - before);
+    before = elapsed;
+    return own;
+  });
 }
 
 /**
  * Inside --single-transaction, where nothing commits before the end: after each revision a plain
- * SELECT reads the clock and search_path (no version row, no PL/pgSQL per revision); the group's
- * version rows are then written in one statement, with each revision's own duration and end time.
- * A revision that moved search_path is named from those reads, and the caller rolls the whole
- * transaction back, so what ran after it under the wrong search_path goes too.
+ * SELECT checks search_path (failing there, as the guard does) and reads the clock; there is no
+ * version row per revision. The group's version rows are then written in one statement, with each
+ * revision's own duration and end time (as epoch numbers: no text a revision's DateStyle could change).
  */
 async function runInTransaction(conn: Connection, items: GroupItem[]): Promise<number[]> {
-  const mark = `SELECT pg_catalog.current_setting('search_path') AS sp, extract(epoch from pg_catalog.clock_timestamp()) * 1000 AS t, pg_catalog.clock_timestamp()::text AS at`;
+  const clock = `extract(epoch from pg_catalog.clock_timestamp()) AS t`;
+  const guard = conn.searchPathGuard?.();
+  // The guard's SELECT with the clock beside it: `SELECT CASE … END AS sluice_guard, <clock>`.
+  const mark = guard ? guard.replace(/ AS sluice_guard$/, ` AS sluice_guard, ${clock}`) : `SELECT ${clock}`;
+  if (guard && mark === guard) throw new Error('batch.ts: the search_path guard does not end with AS sluice_guard');
   const parts: string[] = [mark];
   const spans: Span[] = [];
   for (const it of items) {
@@ -113,21 +126,21 @@ async function runInTransaction(conn: Connection, items: GroupItem[]): Promise<n
     spans.push({ start, end: parts.length, statements: it.statements.length });
   }
   const rows = await runScript(conn, parts, spans, 0);
-  const read = (i: number) => rows[i]?.[0] as { sp: string; t: number | string; at: string } | undefined;
-  const expected = conn.guardedSearchPath?.();
-  const marks = spans.map((s) => read(s.end - 1));
-  let before = Number(read(0)?.t);
-  const ms = marks.map((m, k) => {
-    if (!m) throw new GroupFailure(k, undefined, new Error('the server returned no result for the revision\'s check'));
-    if (expected !== undefined && m.sp !== expected) throw new GroupFailure(k, undefined, new Error(searchPathChanged(m.sp)));
-    const t = Number(m.t);
-    const elapsed = Math.max(0, Math.round(t - before));
-    before = t;
-    return elapsed;
+  const epoch = (i: number, k: number): string => {
+    const t = String(rows[i]?.[0]?.t ?? '');
+    if (!/^\d+(\.\d+)?$/.test(t)) throw new GroupFailure(k, undefined, new Error(`the server returned no clock reading for the revision (${t || 'nothing'})`));
+    return t;
+  };
+  let before = Number(epoch(0, 0));
+  const ends = spans.map((s, k) => epoch(s.end - 1, k));
+  const ms = ends.map((t) => {
+    const own = Math.max(0, Math.round((Number(t) - before) * 1000));
+    before = Number(t);
+    return own;
   });
   const table = conn.table(VERSION_TABLE);
   const lit = (v: string) => conn.literal!(v);
-  const ups = items.flatMap((it, k) => (it.step.direction === 'up' ? [`(${lit(it.step.revision.id)}, ${lit(it.step.revision.message)}, ${lit(it.step.upChecksum)}, ${lit(marks[k]!.at)}::timestamptz, ${ms[k]})`] : []));
+  const ups = items.flatMap((it, k) => (it.step.direction === 'up' ? [`(${lit(it.step.revision.id)}, ${lit(it.step.revision.message)}, ${lit(it.step.upChecksum)}, pg_catalog.to_timestamp(${ends[k]}), ${ms[k]})`] : []));
   const downs = items.flatMap((it) => (it.step.direction === 'down' ? [lit(it.step.revision.id)] : []));
   const record = [
     ...(downs.length ? [`DELETE FROM ${table} WHERE "revision" IN (${downs.join(', ')})`] : []),

@@ -189,7 +189,8 @@ export async function withSession<T>(
   } = {},
 ): Promise<T> {
   // Writers hold the run-wide lock from before reading the version table to the end (plan + apply);
-  // SLUICE_LOCK_WAIT is checked before opening, so a bad value changes nothing (creates no SQLite file).
+  // SLUICE_LOCK_WAIT is checked before opening (PostgreSQL's connection may be opening already: it is
+  // closed), so a bad value changes nothing (creates no SQLite file).
   const opening = ctx.opening;
   ctx.opening = undefined;
   let waitMs = 0;

@@ -7,7 +7,7 @@
  */
 import type { Connection } from './dialect/types.js';
 import type { DialectName, SqliteEngine } from './config.js';
-import { describeCause, RevisionRefused, UsageError } from './errors.js';
+import { describeCause, RevisionRefused, searchPathChanged, UsageError } from './errors.js';
 import type { Direction, Revision } from './revision.js';
 import { firstLine, quoteIdent, quoteLiteral } from './sql.js';
 import { GROUP_LIMIT, GroupFailure, runGroup } from './batch.js';
@@ -256,6 +256,9 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
       }
       const ts = typescript.get(step);
       if (ts && step.direction === 'down') await runTypeScript(conn, step, ts);
+      // A no-transaction revision runs statement by statement with nothing to roll back: search_path is
+      // checked after each, so none runs after one that moved it (transactional ones: the group's check).
+      const check = step.noTransaction ? conn.searchPathGuard?.() : undefined;
       for (const statement of statements) {
         try {
           await conn.execute(conn.translate(statement));
@@ -263,6 +266,11 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
           throw new StatementError(ran + 1, err);
         }
         ran += 1;
+        if (check) {
+          await conn.execute(check).catch((err: { searchPath?: string }) => {
+            throw new StatementError(ran, err?.searchPath === undefined ? err : new Error(searchPathChanged(err.searchPath, false), { cause: err }));
+          });
+        }
       }
       if (ts && step.direction === 'up') await runTypeScript(conn, step, ts);
       const ms = Math.round(performance.now() - started);

@@ -139,8 +139,8 @@ export class Refused extends SluiceError {
 }
 
 /** A revision moved the session's search_path (PostgreSQL under a non-public DATABASE_SCHEMA): the run-time guard's message. */
-export function searchPathChanged(to: string): string {
-  return `the revision changed search_path to ${to}, which would put objects outside DATABASE_SCHEMA; it was rolled back: remove what changes search_path (SET, set_config, RESET ALL, dynamic SQL)`;
+export function searchPathChanged(to: string, rolledBack = true): string {
+  return `the revision changed search_path to ${to}, which would put objects outside DATABASE_SCHEMA; ${rolledBack ? 'it was rolled back' : 'sluice stopped before its next statement'}: remove what changes search_path (SET, set_config, RESET ALL, dynamic SQL)`;
 }
 
 export function describeCause(err: unknown): string {

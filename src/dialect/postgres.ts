@@ -98,12 +98,13 @@ const GUARD_MARK = 'sluice_guard:';
  * The guard's failed cast (22P02, in the server's language) as the error it stands for, or undefined.
  * The value is what follows the marker up to the closing quote of the message.
  */
-function guardFailure(err: unknown): Error | undefined {
+export function guardFailure(err: unknown): Error | undefined {
   const e = err as { code?: string; message?: string };
   const at = e?.code === '22P02' && typeof e.message === 'string' ? e.message.indexOf(GUARD_MARK) : -1;
   if (at < 0) return undefined;
-  const value = e.message!.slice(at + GUARD_MARK.length).replace(/["'\u00bb\u201d]\s*$/, '');
-  return Object.assign(new Error(searchPathChanged(value), { cause: err }), { code: e.code });
+  // the value ends where the message's closing quote begins, whatever the server's language quotes with
+  const value = e.message!.slice(at + GUARD_MARK.length).replace(/\s*["'\u00ab\u00bb\u201c\u201d\u201e\u300d]\s*$/u, '');
+  return Object.assign(new Error(searchPathChanged(value), { cause: err }), { code: e.code, searchPath: value });
 }
 
 class PostgresConnection implements Connection {

@@ -194,6 +194,15 @@ export const FILE_CASES: Case[] = [
   searchPathEscape("set_config('search_path') in a SELECT", "SELECT set_config('search_path', 'public', true);"),
   searchPathEscape('SET search_path run by EXECUTE in a DO block', "DO $$ BEGIN EXECUTE 'SET LOCAL search_path TO public'; END $$;"),
   {
+    // statement by statement with nothing to roll back: the check follows each one, so the table after it never runs
+    ...searchPathEscape('set_config in a no-transaction revision', "-- sluice:no-transaction\nSELECT set_config('search_path', 'public', false);"),
+    expect: {
+      exit: 3,
+      line: /0004_hostile \(up\) failed at statement 1\/2 \(SELECT set_config.*changed search_path to public, .*sluice stopped before its next statement.*statements 1-1 of it ran and were NOT rolled back/,
+      after: (_ctx, _runs, expect, { before, after }) => void expect(after).toEqual(before),
+    },
+  },
+  {
     ...accepted('postgresql', 'public. qualifiers in every spelling land in DATABASE_SCHEMA; strings untouched', '', null, async () => {}),
     ownDatabase: true,
     setup: (ctx) => {

@@ -87,7 +87,8 @@ pgDescribe('grouped PostgreSQL runs (one script for many revisions)', () => {
     const dir = makeProject();
     const env = envFor(dir, 'postgresql', 'sp1');
     addRevision(dir, 'postgresql', 'moves', `SELECT set_config('search_path', 'public', false);${BP}CREATE TABLE sp_escaped (id integer);`, 'DROP TABLE sp_escaped;');
-    addRevision(dir, 'postgresql', 'later', 'CREATE TABLE sp_later (id integer);', 'DROP TABLE sp_later;');
+    // run under the moved search_path, this one fails first (users is only in the schema): the blame must stay on 0004
+    addRevision(dir, 'postgresql', 'later', 'ALTER TABLE users ADD COLUMN sp_later integer;', 'ALTER TABLE users DROP COLUMN sp_later;');
     const err = await upgrade({ cwd: dir, env, singleTransaction: true }).catch((e) => e);
     expect(err).toBeInstanceOf(MigrationFailed);
     expect(err.message).toMatch(/revision 0004_moves \(up\) failed .*the revision changed search_path to public, which would put objects outside DATABASE_SCHEMA.*Single transaction rolled back: the database is at base/);

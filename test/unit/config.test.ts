@@ -5,6 +5,7 @@ import { ConfigError } from '../../src/errors.js';
 import { passwordsIn, redactor } from '../../src/printer.js';
 import { plainIdentifier, splitStatements } from '../../src/sql.js';
 import { removalsOnly } from '../../src/downgen.js';
+import { guardFailure } from '../../src/dialect/postgres.js';
 
 describe('parseDatabaseTarget', () => {
   it('defaults to ./db.sqlite', () => {
@@ -93,5 +94,23 @@ describe('removalsOnly (no rename prompts)', () => {
   it('splits a diff that both adds and removes tables', () => {
     const mid = removalsOnly({ tables: { a: table('a', ['x']) } }, { tables: { b: table('b', ['x']) } }, 'sqlite')!;
     expect(Object.keys(mid.tables)).toEqual([]);
+  });
+});
+
+describe('the search_path guard failure', () => {
+  // The guard casts 'sluice_guard:<search_path>' to integer; the server words (and quotes) the error in its own language.
+  it('names the new search_path whatever language the server speaks', () => {
+    for (const message of [
+      'invalid input syntax for type integer: "sluice_guard:public"',
+      'ungültige Eingabesyntax für Typ integer: »sluice_guard:public«',
+      'syntaxe en entrée invalide pour le type integer : « sluice_guard:public »',
+      'sintaxe de entrada é inválida para tipo integer: "sluice_guard:public"',
+    ]) {
+      const err = guardFailure({ code: '22P02', message }) as Error & { searchPath?: string };
+      expect(err.message).toMatch(/^the revision changed search_path to public, which would put objects outside DATABASE_SCHEMA; it was rolled back/);
+      expect(err.searchPath).toBe('public');
+    }
+    expect(guardFailure({ code: '22P02', message: 'invalid input syntax for type integer: "abc"' })).toBeUndefined();
+    expect(guardFailure({ code: '42P01', message: 'relation "sluice_guard:x" does not exist' })).toBeUndefined();
   });
 });
