@@ -90,8 +90,8 @@ async function runCommitting(conn: Connection, items: GroupItem[]): Promise<numb
   const guard = conn.searchPathGuard?.();
   for (const [k, it] of items.entries()) {
     const start = parts.length;
-    const before = items[k - 1]?.step;
-    const previousUp = before?.direction === 'up' && it.step.direction === 'up' ? before.revision.id : undefined;
+    const previous = items[k - 1]?.step;
+    const previousUp = previous?.direction === 'up' && it.step.direction === 'up' ? previous.revision.id : undefined;
     parts.push('BEGIN', ...it.statements, ...(guard ? [guard] : []), recordSql(conn, it.step, previousUp), 'COMMIT');
     spans.push({ start, end: parts.length, statements: it.statements.length });
   }
@@ -114,10 +114,7 @@ async function runCommitting(conn: Connection, items: GroupItem[]): Promise<numb
  */
 async function runInTransaction(conn: Connection, items: GroupItem[]): Promise<number[]> {
   const clock = `extract(epoch from pg_catalog.clock_timestamp()) AS t`;
-  const guard = conn.searchPathGuard?.();
-  // The guard's SELECT with the clock beside it: `SELECT CASE … END AS sluice_guard, <clock>`.
-  const mark = guard ? guard.replace(/ AS sluice_guard$/, ` AS sluice_guard, ${clock}`) : `SELECT ${clock}`;
-  if (guard && mark === guard) throw new Error('batch.ts: the search_path guard does not end with AS sluice_guard');
+  const mark = conn.searchPathGuard?.(clock) ?? `SELECT ${clock}`;
   const parts: string[] = [mark];
   const spans: Span[] = [];
   for (const it of items) {

@@ -163,9 +163,14 @@ export async function loadContext(options: CommandOptions, extra: { allowMissing
       ...(opening ? { opening } : {}),
     };
   } catch (err) {
-    opening?.then((c) => c.close()).catch(() => {});
+    abandon(opening);
     throw err;
   }
+}
+
+/** Close a connection loadContext began to open, once it is open (a failed one has nothing to close). */
+function abandon(opening: Promise<Connection> | undefined): void {
+  opening?.then((c) => c.close()).catch(() => {});
 }
 
 export interface Session {
@@ -197,7 +202,7 @@ export async function withSession<T>(
   try {
     waitMs = write ? lockWaitMs(ctx.env) : 0;
   } catch (err) {
-    opening?.then((c) => c.close()).catch(() => {});
+    abandon(opening);
     throw err;
   }
   const conn = ctx.connection ?? (await (opening ?? openConnection(ctx.target, { write, env: ctx.env })));

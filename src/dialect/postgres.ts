@@ -154,10 +154,10 @@ class PostgresConnection implements Connection {
    * run): when search_path moved, it fails casting a marked text to integer, and executeScript turns
    * that error into the message naming the new search_path (guardFailure).
    */
-  searchPathGuard(): string | undefined {
+  searchPathGuard(also?: string): string | undefined {
     const expected = this.guardedSearchPath();
     if (expected === undefined) return undefined;
-    return `SELECT CASE WHEN pg_catalog.current_setting('search_path') IS DISTINCT FROM ${this.client.escapeLiteral(expected)} THEN (${this.client.escapeLiteral(GUARD_MARK)} || pg_catalog.current_setting('search_path'))::integer END AS sluice_guard`;
+    return `SELECT CASE WHEN pg_catalog.current_setting('search_path') IS DISTINCT FROM ${this.client.escapeLiteral(expected)} THEN (${this.client.escapeLiteral(GUARD_MARK)} || pg_catalog.current_setting('search_path'))::integer END AS sluice_guard${also ? `, ${also}` : ''}`;
   }
   lostConnection(err: unknown): boolean {
     return isConnectionLoss(err);

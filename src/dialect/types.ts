@@ -32,8 +32,9 @@ export interface Connection {
   /**
    * A statement that fails the revision when it changed the session's search_path (PostgreSQL under a
    * non-public DATABASE_SCHEMA: set_config(), dynamic SQL...), so nothing lands outside the schema.
+   * `also`: further columns the same SELECT returns (batch.ts reads the clock with it).
    */
-  searchPathGuard?(): string | undefined;
+  searchPathGuard?(also?: string): string | undefined;
   /** The search_path the guard expects, when it guards (a client-side check compares it: batch.ts). */
   guardedSearchPath?(): string | undefined;
   /** Batching adapters: a string as a SQL literal, escaped by the driver (only for grouped scripts: see batch.ts). */
