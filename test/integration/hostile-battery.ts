@@ -247,7 +247,7 @@ export function makeCtx(c: Case): Ctx {
 
 function startRun(ctx: Ctx, args: string[], options: RunOptions): Started {
   const via = options.via ?? 'cli';
-  const merged: Env = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...ctx.env, ...options.env };
+  const merged: Env = { PATH: process.env.PATH, HOME: process.env.HOME, SHLVL: '1', NO_COLOR: '1', ...ctx.env, ...options.env };
   const env = Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
   // the project copy's dist: one build for the whole battery, whatever happens to the checkout's meanwhile
   const [cmd, argv] = via === 'make' ? ['make', ['--no-print-directory', ...args]] : [process.execPath, [path.join(ctx.root, 'dist', 'cli.js'), ...args]];

@@ -22,7 +22,7 @@ describe('output through a slow pipe', () => {
     const slow = (args: string, db: string) =>
       spawnSync('bash', ['-c', `set -o pipefail; node ${JSON.stringify(cli)} ${args} | (sleep 1; cat)`], {
         cwd: dir,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', DATABASE_URL: `file:${path.join(dir, db)}` },
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, SHLVL: '1', NO_COLOR: '1', DATABASE_URL: `file:${path.join(dir, db)}` },
         encoding: 'utf8',
         maxBuffer: 64 * 1024 * 1024,
       });

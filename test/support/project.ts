@@ -57,7 +57,10 @@ export function cleanEnv(extra: Env = {}): Env {
   } catch {
     check = undefined; // outside a vitest worker
   }
-  const env: Env = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', SLUICE_CHECK_DATABASE_URL: check, ...extra };
+  // SHLVL as a login shell's children have it. Without it, a bash whose stdin is a socket (Node's
+  // 'pipe' stdio is a socketpair) takes itself for one started by sshd and reads ~/.bashrc, which
+  // on these machines runs `pyenv init` (~0.4 s for every recipe line make runs).
+  const env: Env = { PATH: process.env.PATH, HOME: process.env.HOME, SHLVL: '1', NO_COLOR: '1', SLUICE_CHECK_DATABASE_URL: check, ...extra };
   return env;
 }
 
@@ -73,7 +76,7 @@ export function runCli(cwd: string, args: string[], env: Env = {}): Ran {
 }
 
 export function runMake(cwd: string, args: string[], env: Env = {}): Ran {
-  const r = spawnSync('make', ['--no-print-directory', ...args], { cwd, env: cleanEnv(env) as NodeJS.ProcessEnv, encoding: 'utf8' });
+  const r = spawnSync('make', ['--no-print-directory', ...args], { cwd, env: cleanEnv(env) as NodeJS.ProcessEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
