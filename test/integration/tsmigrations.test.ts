@@ -5,10 +5,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addRevision, describeFor, expectOneLineError, makeProject, pgUrl, REPO, runCli, runMake, SKIP_PG, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, describeFor, expectOneLineError, makeProject, pgUrl, REPO, runCli, runMake, SKIP_PG, sql, uniqueSchema, type Env, type Ran } from '../support/project.js';
 
 const TAG = '0004_backfill_slugs';
 
@@ -55,23 +56,35 @@ async function hasSlug(dir: string, env: Env): Promise<boolean> {
   return rows.length > 0;
 }
 
-/** A project at 0003 with three users (one named), and the TypeScript revision created by make. */
+/**
+ * The example project with the TypeScript revision made by `make migrate-create TS=1` (both dialects'
+ * parts, as the command writes them), made once per file: each test works on a copy of it.
+ */
+let made: { dir: string; created: Ran } | undefined;
+function withTsRevision(): { dir: string; created: Ran } {
+  if (!made) {
+    const dir = makeProject();
+    made = { dir, created: runMake(dir, ['migrate-create', 'MSG=backfill slugs', 'TS=1']) };
+  }
+  expect(made.created.status, made.created.stderr).toBe(0);
+  const copy = mkdtempSync(path.join(os.tmpdir(), 'sluice-proj-'));
+  cpSync(made.dir, copy, { recursive: true, preserveTimestamps: true });
+  return { dir: copy, created: made.created };
+}
+
+/** A project at 0003 with three users (one named), and the TypeScript revision after it. */
 async function projectWithTsRevision(d: 'sqlite' | 'postgresql'): Promise<{ dir: string; env: Env; folder: string }> {
-  const dir = makeProject();
+  const { dir, created } = withTsRevision();
   const env = envFor(d);
-  expect(runMake(dir, ['migrate-up'], env).status).toBe(0);
+  expect(runMake(dir, ['migrate-up', 'REVISION=0003'], env).status).toBe(0);
   await sql(dir, env, `INSERT INTO "users" ("email", "name") VALUES ('ada@x.io', 'Ada'), ('bob@y.io', NULL), ('cy@z.io', NULL)`);
-  const created = runMake(dir, ['migrate-create', 'MSG=backfill slugs', 'TS=1'], env);
-  expect(created.status, created.stderr).toBe(0);
   expect(created.stdout).toContain(`ts:   drizzle/${d}/${TAG}.ts`);
   return { dir, env, folder: path.join(dir, 'drizzle', d) };
 }
 
 describe('make migrate-create TS=1', () => {
   it('writes, per dialect, a type-correct template that runs as written, in a folder drizzle-kit and drizzle-orm still read', async () => {
-    const dir = makeProject();
-    const created = runMake(dir, ['migrate-create', 'MSG=backfill slugs', 'TS=1']);
-    expect(created.status, created.stderr).toBe(0);
+    const { dir, created } = withTsRevision();
     const files: string[] = [];
     for (const d of ['sqlite', 'postgresql'] as const) {
       const folder = path.join(dir, 'drizzle', d);
