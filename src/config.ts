@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSyn
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parsePgConnectionString } from 'pg-connection-string';
+import { importTypeScriptConfig } from './configimport.js';
 import { ConfigError, describeCause } from './errors.js';
 import { displayUrl, parsePgUrl, passwordForms } from './pgconn.js';
 import { plainIdentifier } from './sql.js';
@@ -230,8 +231,7 @@ async function importConfig(root: string, configFile: string): Promise<ConfigMod
   let mod: ConfigModule;
   try {
     if (/\.m?ts$/.test(configFile)) {
-      const { tsImport } = await import('tsx/esm/api');
-      mod = await tsImport(pathToFileURL(configFile).href, import.meta.url);
+      mod = (await importTypeScriptConfig(configFile)) as ConfigModule;
     } else {
       mod = await import(pathToFileURL(configFile).href);
     }
