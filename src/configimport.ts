@@ -25,12 +25,16 @@ const NEEDS_TSX = /\b(?:__dirname|__filename|require\s*\(|module\.exports|export
 /** Node.js's own loading errors (resolution, file types, formats): thrown before the config's code runs. */
 const LOADING = /^ERR_(?:MODULE_NOT_FOUND|UNKNOWN_FILE_EXTENSION|UNSUPPORTED_DIR_IMPORT|UNSUPPORTED_ESM_URL_SCHEME|PACKAGE_PATH_NOT_EXPORTED|PACKAGE_IMPORT_NOT_DEFINED|INVALID_MODULE_SPECIFIER|UNKNOWN_MODULE_FORMAT|REQUIRE_ESM)$/;
 
+let loads = 0;
+
 /** The config module's exports (through tsx when the quick path does not apply). */
 export async function importTypeScriptConfig(configFile: string): Promise<ImportedConfig> {
   const quick = /\.(?:ts|mts)$/.test(configFile) ? await strippedModule(configFile) : undefined;
   if (quick) {
     try {
-      return (await import(pathToFileURL(quick).href)) as ImportedConfig;
+      // a URL of its own per load, as tsImport does: a process that loads the config again (its
+      // environment changed) runs it again rather than getting Node's cached module
+      return (await import(`${pathToFileURL(quick).href}?load=${++loads}`)) as ImportedConfig;
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (!(typeof code === 'string' && LOADING.test(code)) && !(err instanceof SyntaxError)) throw err;

@@ -64,6 +64,11 @@ describe('drizzle.config.ts loaded without tsx when it imports only packages', (
     expect(readFileSync(runs, 'utf8')).toBe('x');
     expect(quick.histories.sqlite).toEqual({ out: path.join(dir, 'migrations', 'sqlite'), schema: path.join('models', 'sqlite.ts'), migrations: { table: 'versions_here', schema: undefined } });
     expect(quick.lint.skip).toEqual(['ban-drop-column']);
+    // loaded again in the same process with another environment: it runs again
+    process.env.SLUICE_TEST_TABLE = 'elsewhere';
+    expect((await described(dir)).histories.sqlite?.migrations?.table).toBe('elsewhere');
+    expect(readFileSync(runs, 'utf8')).toBe('xx');
+    process.env.SLUICE_TEST_TABLE = 'versions_here';
 
     process.env.SLUICE_CONFIG_LOADER = 'tsx';
     const other = project(TYPED);
@@ -73,7 +78,7 @@ describe('drizzle.config.ts loaded without tsx when it imports only packages', (
       delete process.env.SLUICE_CONFIG_LOADER;
     }
     expect(stripped(other)).toEqual([]);
-    expect(readFileSync(runs, 'utf8')).toBe('xx');
+    expect(readFileSync(runs, 'utf8')).toBe('xxx');
   });
 
   it('a relative import, a tsconfig path alias or import.meta: tsx loads it, with the same result', async () => {
