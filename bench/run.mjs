@@ -19,6 +19,8 @@ const SIZES = (process.env.BENCH_SIZES ?? '100,1000').split(',').map(Number);
 const CLI = path.join(REPO, 'dist', 'cli.js');
 const PSQL = existsSync('/usr/bin/psql') ? '/usr/bin/psql' : 'psql';
 const results = [];
+/** A fresh clone or CI deploy: no config description, parse or checksum cache in node_modules/.cache/sluice. */
+const NO_CACHES = { SLUICE_NO_CONFIG_CACHE: '1', SLUICE_NO_PARSE_CACHE: '1', SLUICE_NO_CHECKSUM_CACHE: '1' };
 let schemaCounter = 0;
 
 function run(cmd, args, opts = {}) {
@@ -96,6 +98,7 @@ async function main() {
       measure('postgresql', n, 'up', [
         { tool: 'sluice', prepare: fresh, cmd: () => [process.execPath, [CLI, 'up'], { cwd: pgProj.dir, env: sluiceEnv() }], cleanup: drop },
         { tool: 'sluice -1', prepare: fresh, cmd: () => [process.execPath, [CLI, 'up', '--single-transaction'], { cwd: pgProj.dir, env: sluiceEnv() }], cleanup: drop },
+        { tool: 'sluice, no caches', prepare: fresh, cmd: () => [process.execPath, [CLI, 'up'], { cwd: pgProj.dir, env: { ...sluiceEnv(), ...NO_CACHES } }], cleanup: drop },
         { tool: 'floor', prepare: fresh, cmd: floorUp, cleanup: drop },
         {
           tool: 'floor/rev',
@@ -158,6 +161,7 @@ async function main() {
       measure('sqlite', n, 'up', [
         { tool: 'sluice', prepare: rmDb, cmd: () => [process.execPath, [CLI, 'up'], { cwd: sqProj.dir, env: sqEnv }] },
         { tool: 'sluice -1', prepare: rmDb, cmd: () => [process.execPath, [CLI, 'up', '--single-transaction'], { cwd: sqProj.dir, env: sqEnv }] },
+        { tool: 'sluice, no caches', prepare: rmDb, cmd: () => [process.execPath, [CLI, 'up'], { cwd: sqProj.dir, env: { ...sqEnv, ...NO_CACHES } }] },
         { tool: 'floor', prepare: rmDb, cmd: () => ['sqlite3', [dbFile, `.read ${sqUp}`]] },
         { tool: 'floor/rev', prepare: rmDb, cmd: () => ['sqlite3', [dbFile, `.read ${sqPerRev}`]] },
         { tool: 'drizzle-orm', prepare: rmDb, cmd: () => [process.execPath, [path.join(REPO, 'bench', 'drizzle-migrate.mjs'), 'sqlite', sqProj.out, dbFile]] },
