@@ -4,6 +4,7 @@
  * `process.exit` is called here and nowhere else; exit codes are listed in README "Exit codes".
  */
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, SluiceError, type ExitCodeValue } from './errors.js';
@@ -421,6 +422,22 @@ async function exit(code: ExitCodeValue): Promise<never> {
   process.exit(code);
 }
 
+/**
+ * A sluice process is short: V8's top tier (TurboFan) compiling sql-parser-cst's generated parser
+ * (6 MB of PEG functions) in the background costs more than it returns. Reading 1000 SQLite files
+ * without the parse cache took 3.9–4.0 s, 3.6 s of CPU and 380 MB of memory, most of it those
+ * compilations, which the process waits for before it exits; capped at Maglev, V8's middle tier:
+ * 1.4–1.5 s and 110 MB. Warm runs and PostgreSQL's are unchanged or use less CPU (bench/README).
+ * The CLI process only: a library caller's process keeps its own settings. A `--max-opt` given to
+ * node wins; SLUICE_FULL_JIT=1 keeps V8's default.
+ */
+function capOptimizingTier(): void {
+  if (process.env.SLUICE_FULL_JIT === '1' || process.execArgv.some((a) => a.startsWith('--max-opt'))) return;
+  if (Number(process.versions.v8.split('.')[0]) < 11) return; // an older V8 may not know the flag (it would print an error)
+  setFlagsFromString('--max-opt=2');
+}
+
+capOptimizingTier();
 main(process.argv).then(
   (code) => exit(code),
   (err) => {
