@@ -424,20 +424,21 @@ async function exit(code: ExitCodeValue): Promise<never> {
 
 /**
  * A sluice process is short: V8's top tier (TurboFan) compiling sql-parser-cst's generated parser
- * (6 MB of PEG functions) in the background costs more than it returns. Reading 1000 SQLite files
- * without the parse cache took 3.9–4.0 s, 3.6 s of CPU and 380 MB of memory, most of it those
- * compilations, which the process waits for before it exits; capped at Maglev, V8's middle tier:
- * 1.4–1.5 s and 110 MB. Warm runs and PostgreSQL's are unchanged or use less CPU (bench/README).
- * The CLI process only: a library caller's process keeps its own settings. A `--max-opt` given to
+ * (6 MB of PEG code, some functions far above 30 KB of bytecode) in the background costs more than it
+ * returns. Reading 1000 SQLite files without the parse cache took 3.9–4.0 s, 3.6 s of CPU and 380 MB,
+ * most of it those compilations, which the process waits for before it exits; with functions over
+ * 30 000 bytes of bytecode left to the baseline tiers (V8's default limit is 61 440): 1.3–1.4 s and
+ * 125 MB. Everything else keeps TurboFan (capping the whole tier instead cost migrate-downs ~40 % more
+ * CPU). The CLI process only: a library caller's process keeps its own settings. A limit given to
  * node wins; SLUICE_FULL_JIT=1 keeps V8's default.
  */
-function capOptimizingTier(): void {
-  if (process.env.SLUICE_FULL_JIT === '1' || process.execArgv.some((a) => a.startsWith('--max-opt'))) return;
+function capOptimizedFunctionSize(): void {
+  if (process.env.SLUICE_FULL_JIT === '1' || process.execArgv.some((a) => a.startsWith('--max-optimized-bytecode-size'))) return;
   if (Number(process.versions.v8.split('.')[0]) < 11) return; // an older V8 may not know the flag (it would print an error)
-  setFlagsFromString('--max-opt=2');
+  setFlagsFromString('--max-optimized-bytecode-size=30000');
 }
 
-capOptimizingTier();
+capOptimizedFunctionSize();
 main(process.argv).then(
   (code) => exit(code),
   (err) => {
