@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSyn
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parsePgConnectionString } from 'pg-connection-string';
+import { sluiceCacheDir } from './cachedir.js';
 import { importTypeScriptConfig } from './configimport.js';
 import { ConfigError, describeCause } from './errors.js';
 import { displayUrl, parsePgUrl, passwordForms } from './pgconn.js';
@@ -177,8 +178,6 @@ type ConfigModule = { default?: unknown; dialects?: Record<string, RawConfig>; l
 
 function configCache(root: string, configFile: string) {
   if (process.env.SLUICE_NO_CONFIG_CACHE === '1') return undefined;
-  const modules = nearestNodeModules(root);
-  if (!modules) return undefined;
   let key: string;
   try {
     const st = statSync(configFile);
@@ -191,7 +190,8 @@ function configCache(root: string, configFile: string) {
   } catch {
     return undefined;
   }
-  const file = path.join(modules, '.cache', 'sluice', `config-${key}.json`);
+  const file = sluiceCacheDir(root, `config-${key}.json`);
+  if (!file) return undefined;
   return {
     read(): ConfigModule | undefined {
       try {
@@ -211,14 +211,6 @@ function configCache(root: string, configFile: string) {
       }
     },
   };
-}
-
-function nearestNodeModules(from: string): string | undefined {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, 'node_modules');
-    if (existsSync(candidate)) return candidate;
-    if (dir === path.dirname(dir)) return undefined;
-  }
 }
 
 function pick(def: unknown): RawConfig | undefined {
