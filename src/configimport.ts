@@ -37,7 +37,10 @@ export async function importTypeScriptConfig(configFile: string): Promise<Import
       return (await import(`${pathToFileURL(quick).href}?load=${++loads}`)) as ImportedConfig;
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      if (!(typeof code === 'string' && LOADING.test(code)) && !(err instanceof SyntaxError)) throw err;
+      // a named import Node.js's CommonJS interop cannot see fails while linking, before any code runs;
+      // any other SyntaxError is the config's own (JSON.parse...), thrown while it ran
+      const linking = err instanceof SyntaxError && /does not provide an export named/.test(err.message);
+      if (!(typeof code === 'string' && LOADING.test(code)) && !linking) throw err;
     }
   }
   const { tsImport } = await import('tsx/esm/api');

@@ -127,6 +127,9 @@ describe('drizzle.config.ts loaded without tsx when it imports only packages', (
     const throws = project(`import { appendFileSync } from 'node:fs';\nappendFileSync(process.env.SLUICE_TEST_RUNS!, 'x');\nconst url: string | undefined = process.env.NOPE_NOT_SET;\nif (!url) throw new Error('NOPE_NOT_SET is not set');\nexport default { dialect: 'sqlite', schema: 'm.ts' };\n`);
     await expect(loadProjectConfig(throws)).rejects.toThrow(/^cannot load drizzle\.config\.ts: NOPE_NOT_SET is not set$/);
     expect(readFileSync(runs, 'utf8')).toBe('x');
+    const parses = project(`import { appendFileSync } from 'node:fs';\nappendFileSync(process.env.SLUICE_TEST_RUNS!, 'y');\nconst extra: unknown = JSON.parse('{not json');\nexport default { dialect: 'sqlite', schema: 'm.ts', extra };\n`);
+    await expect(loadProjectConfig(parses)).rejects.toThrow(/^cannot load drizzle\.config\.ts: .*JSON/);
+    expect(readFileSync(runs, 'utf8')).toBe('xy');
     const broken = project(`import { defineConfig } from 'drizzle-kit';\nexport default defineConfig({ dialect: 'sqlite', schema: \n`);
     await expect(loadProjectConfig(broken)).rejects.toThrow(/^cannot load drizzle\.config\.ts: Transform failed/);
   });
