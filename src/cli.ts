@@ -438,7 +438,26 @@ function capOptimizedFunctionSize(): void {
   setFlagsFromString('--max-optimized-bytecode-size=30000');
 }
 
+/**
+ * A reader that goes away early (`sluice history | head`, a pager quit) closes the pipe, and Node.js
+ * reports the next write as an EPIPE error event, which would end the process with a stack trace, in
+ * the middle of a run for `up`. Instead the command goes on to its end and exits with its own code;
+ * what it would still have printed is dropped. Any other failure to write the output (a full disk
+ * under `> log`) is named once on stderr, and the command goes on the same way. Errors writing to
+ * stderr itself have nowhere to go and are dropped.
+ */
+function keepRunningWhenOutputCloses(): void {
+  let told = false;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || told) return;
+    told = true;
+    process.stderr.write(`sluice: cannot write the output (${err.code ?? err.message}); the rest of it is lost, the command runs to its end\n`);
+  });
+  process.stderr.on('error', () => {});
+}
+
 capOptimizedFunctionSize();
+keepRunningWhenOutputCloses();
 main(process.argv).then(
   (code) => exit(code),
   (err) => {

@@ -1,6 +1,7 @@
 /**
  * Output read slowly through a pipe arrives whole: a pipe takes 64 KiB at a time, and the CLI must not
- * exit while the rest is queued (a deploy script parsing `--json`, a `| tee` into a log).
+ * exit while the rest is queued (a deploy script parsing `--json`, a `| tee` into a log). A reader that
+ * goes away early (`| head`) or output that cannot be written ends nothing: the command runs to its end.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, symlinkSync } from 'node:fs';
@@ -40,3 +41,42 @@ describe('output through a slow pipe', () => {
     expect(applied.at(-1)).toMatch(new RegExp(`^↑ ${String(N - 1).padStart(4, '0')}_bench_${N - 1} applied .*\\[${N}/${N}, `));
   });
 });
+
+describe('output nobody reads', () => {
+  const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'sluice-out-')), 'p');
+  generateProject(dir, 'sqlite', N);
+  symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+  const cli = JSON.stringify(path.join(REPO, 'dist', 'cli.js'));
+  const sh = (script: string) =>
+    spawnSync('bash', ['-c', script], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, SHLVL: '1', NO_COLOR: '1', DATABASE_URL: `file:${path.join(dir, 'db.sqlite')}` },
+      encoding: 'utf8',
+    });
+
+  it('a reader that closes the pipe early (| head) stops neither up nor history: no stack trace, the command\'s own exit code', () => {
+    // PIPESTATUS[0] is sluice's own code; head exits after the first line, long before sluice's last
+    const up = sh(`node ${cli} up | head -1; exit \${PIPESTATUS[0]}`);
+    expect(up.stderr).toBe('');
+    expect(up.status).toBe(0);
+    expect(up.stdout).toMatch(/^↑ 0000_bench_0 applied /);
+    const status = sh(`node ${cli} --json status`);
+    expect(status.status, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ applied: N, pending: [] });
+    for (const args of ['history', '--json history']) {
+      const history = sh(`node ${cli} ${args} | head -c 10 >/dev/null; exit \${PIPESTATUS[0]}`);
+      expect(history.stderr, args).toBe('');
+      expect(history.status, args).toBe(0);
+    }
+  });
+
+  it('output that cannot be written (a full disk) is named once on stderr and the command runs to its end', () => {
+    expect(sh(`node ${cli} up`).status).toBe(0);
+    const down = sh(`node ${cli} down -1 --no-backup >/dev/full`);
+    expect(down.stderr).toBe('sluice: cannot write the output (ENOSPC); the rest of it is lost, the command runs to its end\n');
+    expect(down.status).toBe(0);
+    const status = sh(`node ${cli} --json status`);
+    expect(JSON.parse(status.stdout)).toMatchObject({ applied: N - 1 });
+  });
+});
+
