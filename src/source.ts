@@ -205,6 +205,11 @@ export function readRevisionFile(file: string, what: string, missing?: (() => st
     st = statSync(real);
   }
   if (!st.isFile()) throw new IntegrityError(`${what}: ${rel(file)} is not a regular file (a ${st.isDirectory() ? 'directory' : 'special file'}); replace it with the SQL file`);
+  // Node.js decodes UTF-8 in C++ without a Buffer in between; a text without U+0000 or U+FFFD
+  // (what every invalid byte decodes to) came from valid UTF-8 without NUL bytes. Only a file with
+  // either is read again as bytes, to tell a real U+FFFD from a broken byte and name the offset.
+  const text = readFileSync(real, 'utf8');
+  if (!text.includes('\0') && !text.includes('\uFFFD')) return text;
   const bytes = readFileSync(real);
   const nul = bytes.indexOf(0);
   if (nul >= 0) throw new IntegrityError(`${what}: ${rel(file)} holds a NUL byte at offset ${nul}; remove it (no SQL contains one)`);
