@@ -2,33 +2,77 @@
  * SQLite backups: before an up or down that changes the file, a consistent copy through SQLite's
  * backup API in .sluice/backups/ of the project, keeping the newest SLUICE_BACKUP_KEEP (default 10)
  * per database file. Restore: stop the app, copy the backup over the database file.
+ *
+ * A backup is written under a `.partial` name and renamed to `<name>.<timestamp>.sqlite` only once
+ * SQLite has finished it, so a run interrupted during the copy (Ctrl+C, a full disk) never leaves a
+ * file that looks like a backup and restores to a half-empty database, nor one that pushes a good
+ * backup out of the rotation. A `.partial` left by such a run is removed by the next backup of the
+ * same database (taken under its migration lock).
  */
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Context } from './context.js';
 import type { Connection } from './dialect/types.js';
+import { ConfigError, describeCause, ExitCode, SluiceError } from './errors.js';
 import { rel } from './source.js';
 
 export function backupDir(root: string): string {
   return path.join(root, '.sluice', 'backups');
 }
 
+/** SLUICE_BACKUP_KEEP: how many backups per database file to keep (a whole number, 1 or more; default 10). */
+export function backupKeep(env: Record<string, string | undefined>): number {
+  const raw = env.SLUICE_BACKUP_KEEP?.trim();
+  if (raw === undefined || raw === '') return 10;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new ConfigError(`SLUICE_BACKUP_KEEP must be a whole number of backups to keep, 1 or more (got "${raw}"); unset it for 10`);
+  return Number(raw);
+}
+
 /** Take a backup if the connection supports it and the database holds anything; returns its path. */
 export async function backupBeforeChange(ctx: Context, conn: Connection, anyApplied: boolean): Promise<string | undefined> {
   if (!conn.backupTo || !ctx.target.file) return undefined;
+  const keep = backupKeep(ctx.env);
   if (!anyApplied && (await conn.dumpSchema()) === '') return undefined;
   const dir = backupDir(ctx.root);
-  mkdirSync(dir, { recursive: true });
   const stem = path.basename(ctx.target.file).replace(/\.[^.]*$/, '');
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const file = path.join(dir, `${stem}.${stamp}.sqlite`);
-  await conn.backupTo(file);
-  rotate(dir, stem, Number(ctx.env.SLUICE_BACKUP_KEEP ?? 10));
+  const partial = `${file}.partial`;
+  try {
+    mkdirSync(dir, { recursive: true });
+    removePartials(dir, stem);
+    await conn.backupTo(partial);
+    renameSync(partial, file);
+  } catch (err) {
+    removeQuietly(partial);
+    throw new SluiceError(
+      `cannot back up ${ctx.target.display} to ${rel(dir)}: ${describeCause(err)}; nothing was changed. Fix the folder (or free space), or skip the backup with --no-backup (make: NO_BACKUP=1)`,
+      ExitCode.usage,
+      { cause: err },
+    );
+  }
+  rotate(dir, stem, keep);
   return rel(file);
 }
 
+/** Backups of `stem` an interrupted run left half written (and their SQLite journals). */
+function removePartials(dir: string, stem: string): void {
+  for (const f of readdirSync(dir)) {
+    if (f.startsWith(`${stem}.`) && /\.sqlite\.partial(-journal|-wal|-shm)?$/.test(f) && /^\d{4}-/.test(f.slice(stem.length + 1))) rmSync(path.join(dir, f), { force: true });
+  }
+}
+
+function removeQuietly(partial: string): void {
+  for (const f of [partial, `${partial}-journal`]) {
+    try {
+      rmSync(f, { force: true });
+    } catch {
+      /* the error being reported says what is wrong with the folder */
+    }
+  }
+}
+
 function rotate(dir: string, stem: string, keep: number): void {
-  if (!Number.isFinite(keep) || keep < 1) return;
   const mine = readdirSync(dir)
     .filter((f) => f.startsWith(`${stem}.`) && f.endsWith('.sqlite') && /^\d{4}-/.test(f.slice(stem.length + 1)))
     .sort();

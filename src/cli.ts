@@ -4,10 +4,10 @@
  * `process.exit` is called here and nowhere else; exit codes are listed in README "Exit codes".
  */
 import { createRequire } from 'node:module';
+import { isAbsolute } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError } from 'commander';
-import { ExitCode, SluiceError, type ExitCodeValue } from './errors.js';
+import { environmentError, ExitCode, SluiceError, type ExitCodeValue } from './errors.js';
 import { consolePrinter, passwordsIn, type Printer } from './printer.js';
 import { formatCheckProgress, formatCreate, formatDowns, formatHistory, formatInit, formatMove, formatProgress, formatShow, formatStatus, formatStep } from './format.js';
 import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLine } from './format-deploy.js';
@@ -44,6 +44,17 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
 
   const g = () => program.opts<Globals>();
   const common = () => ({ cwd: g().cwd, config: g().config });
+  // A current folder deleted under the shell: with an absolute -C the command works from there (no
+  // relative path can mean anything any more); without one it is a one-line error, not an internal one.
+  program.hook('preAction', () => {
+    try {
+      process.cwd();
+    } catch (err) {
+      const dir = g().cwd;
+      if (dir && isAbsolute(dir)) process.chdir(dir);
+      else throw environmentError(err) ?? err;
+    }
+  });
   const out = (value: unknown, lines: () => string[]) => {
     if (g().json) printer.json(value);
     else for (const l of lines()) printer.line(l);
@@ -380,22 +391,29 @@ function withUnreadNote(lines: string[], databaseError: string | undefined, stat
   return [marked[0] ?? '', note, ...marked.slice(1)];
 }
 
+/** A yes on the terminal; anything else — no terminal, another answer, Ctrl+D or Ctrl+C at the prompt — is no. */
 async function ask(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) return false;
+  const { createInterface } = await import('node:readline/promises'); // only the commands that ask load it
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } catch {
+    return false; // the prompt was closed (Ctrl+D) or interrupted (Ctrl+C): not confirmed
   } finally {
     rl.close();
   }
 }
 
-function report(err: unknown, printer: Printer, verbose: boolean, json: boolean): ExitCodeValue {
-  if (err instanceof CommanderError) {
+function report(thrown: unknown, printer: Printer, verbose: boolean, json: boolean): ExitCodeValue {
+  if (thrown instanceof CommanderError) {
+    const err = thrown;
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return ExitCode.ok;
     if (json) printer.json({ error: err.message.replace(/^error: /, ''), code: ExitCode.usage });
     return ExitCode.usage;
   }
+  // What the machine refused (permissions, a full disk, a damaged SQLite file) is not a bug.
+  const err = thrown instanceof SluiceError ? thrown : (environmentError(thrown) ?? thrown);
   const known = err instanceof SluiceError;
   const message = known ? err.message : `internal error: ${(err as Error)?.message ?? String(err)} (run with --verbose and report it)`;
   if (json) printer.json({ error: message, code: known ? err.exitCode : ExitCode.internal, results: (err as { results?: unknown }).results });

@@ -76,7 +76,10 @@ export class MissingDown extends SluiceError {
     readonly revision: string,
     readonly file: string,
   ) {
-    super(`revision ${revision} has no down SQL while its up is not empty; write the down statements in ${file}, then run again`, ExitCode.refused);
+    super(
+      `revision ${revision} has no down SQL while its up is not empty (a migrate-create that was stopped half way leaves one); generate and verify it with make migrate-downs, or write the down statements in ${file}, then run again`,
+      ExitCode.refused,
+    );
   }
 }
 
@@ -147,3 +150,52 @@ export function describeCause(err: unknown): string {
   if (err instanceof Error) return err.message.split('\n')[0] ?? String(err);
   return String(err);
 }
+
+const FILE_PROBLEMS: Record<string, [reason: string, hint: string]> = {
+  EACCES: ['permission denied', 'give the user running sluice access to it'],
+  EPERM: ['operation not permitted', 'give the user running sluice access to it'],
+  ENOENT: ['no such file or folder', 'check that it exists'],
+  ENOTDIR: ['a file stands where a folder is needed', 'move that file away'],
+  EEXIST: ['a file stands where a folder is needed', 'move that file away'],
+  EISDIR: ['it is a folder', 'put a file there'],
+  EROFS: ['the file system is read-only', 'run where it can be written'],
+  ENOSPC: ['the disk is full', 'free some space'],
+  EDQUOT: ['the disk quota is used up', 'free some space'],
+  EMFILE: ['too many open files', 'raise the limit (ulimit -n)'],
+  ENFILE: ['too many open files on the system', 'close some programs'],
+  ELOOP: ['too many symbolic links', 'fix the link'],
+  ENAMETOOLONG: ['the name is too long', 'use a shorter path'],
+  EIO: ['an input/output error', 'check the disk'],
+};
+
+const VERBS: Record<string, string> = { open: 'read', read: 'read', scandir: 'list', mkdir: 'create the folder', mkdtemp: 'create a temporary folder in', write: 'write', rename: 'rename', unlink: 'delete', rmdir: 'delete', copyfile: 'copy', lstat: 'read', stat: 'read' };
+
+/**
+ * What the machine refused (a file or folder sluice cannot read or write, a full disk, a damaged
+ * SQLite file) as the one-line error a user can act on, or undefined for anything else (a bug). The
+ * CLI reports these instead of "internal error"; the original stays the cause.
+ */
+export function environmentError(err: unknown): SluiceError | undefined {
+  const e = err as { code?: unknown; syscall?: unknown; path?: unknown; message?: unknown } | null;
+  if (!e || typeof e !== 'object' || typeof e.code !== 'string') return undefined;
+  if (e.code === 'ENOENT' && e.syscall === 'uv_cwd') {
+    return new ConfigError('the current folder no longer exists (it was deleted or moved); cd into the project folder and run again', { cause: err });
+  }
+  const file = FILE_PROBLEMS[e.code];
+  if (file && typeof e.syscall === 'string') {
+    const verb = VERBS[e.syscall] ?? e.syscall;
+    const where = typeof e.path === 'string' ? ` ${e.path}` : '';
+    const tmp = e.syscall === 'mkdtemp' ? ' (TMPDIR names where temporary folders go)' : '';
+    return new ConfigError(`cannot ${verb}${where}: ${file[0]}${tmp}; ${file[1]}`, { cause: err });
+  }
+  // better-sqlite3's errors carry SQLite's result code
+  const message = typeof e.message === 'string' ? e.message : '';
+  if (/^SQLITE_(CORRUPT|NOTADB)/.test(e.code)) {
+    return new ConnectionError(`the SQLite database is damaged (${message}); restore it from a backup (.sluice/backups, README "Transactions, locks and backups")`, { cause: err });
+  }
+  if (/^SQLITE_(IOERR|FULL|CANTOPEN)/.test(e.code)) {
+    return new ConnectionError(`SQLite cannot use the database file (${message}); check that DATABASE_URL names a regular file on a disk with free space`, { cause: err });
+  }
+  return undefined;
+}
+

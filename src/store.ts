@@ -3,7 +3,7 @@
  * dialect interface (same SQL for every dialect; identifiers quoted, values bound).
  */
 import type { Connection } from './dialect/types.js';
-import { ConfigError, describeCause } from './errors.js';
+import { ConfigError, describeCause, environmentError, IntegrityError } from './errors.js';
 
 export const VERSION_TABLE = 'sluice_version';
 /** drizzle-orm's own migrations table (default name), which sluice reads at takeover and never writes. */
@@ -59,7 +59,7 @@ export class VersionStore {
     const rows = await this.conn
       .query<Record<string, unknown>>(`SELECT "revision", "name", "checksum", "applied_at", "execution_ms" FROM ${this.table} ORDER BY "revision"`)
       .catch(async (err) => {
-        throw await this.privilegeError(err, 'read');
+        throw this.notSluices(err) ?? environmentError(err) ?? (await this.privilegeError(err, 'read'));
       });
     return rows.map((r) => ({
       revision: String(r.revision),
@@ -68,6 +68,20 @@ export class VersionStore {
       appliedAt: r.applied_at instanceof Date ? r.applied_at.toISOString() : String(r.applied_at),
       executionMs: Number(r.execution_ms),
     }));
+  }
+
+  /**
+   * A table of this name that lacks sluice's columns (PostgreSQL 42703, SQLite "no such column") was
+   * made by something else: named as such instead of read as sluice's history.
+   */
+  private notSluices(err: unknown): IntegrityError | undefined {
+    const e = err as { code?: unknown; message?: unknown } | null;
+    const message = typeof e?.message === 'string' ? e.message : '';
+    if (e?.code !== '42703' && !/^no such column/i.test(message)) return undefined;
+    return new IntegrityError(
+      `the table ${this.table} in the database is not sluice's version table (${describeCause(err)}); rename or drop that table, or point DATABASE_URL (DATABASE_SCHEMA) at sluice's database`,
+      { cause: err },
+    );
   }
 
   /** Delete every row (stamp --purge), whatever revisions they name. */

@@ -23,7 +23,15 @@ export function openSqlite(target: DatabaseTarget, options: { create: boolean })
   const file = target.file!;
   const dir = path.dirname(file);
   if (!existsSync(dir)) throw new ConfigError(`folder ${dir} of the SQLite file does not exist; create it or fix DATABASE_URL`);
+  if (!statSync(dir).isDirectory()) throw new ConfigError(`${dir}, where DATABASE_URL puts the SQLite file, is a file, not a folder; fix DATABASE_URL`);
   const exists = existsSync(file);
+  // A device (/dev/null), a folder or a pipe is no database: refused before anything (the lock file
+  // beside it included) is created.
+  const kind = exists ? statSync(file) : undefined;
+  if (kind && !kind.isFile()) {
+    const what = kind.isDirectory() ? 'a folder' : kind.isCharacterDevice() || kind.isBlockDevice() ? 'a device' : 'not a regular file';
+    throw new ConfigError(`DATABASE_URL names ${file}, which is ${what}, not a SQLite file; point it at a file (it is created on the first up)`);
+  }
   // Read commands never create the file: a missing one reads as empty.
   if (!options.create && !exists) return emptySqlite(target);
   if (exists && !canAccess(file, constants.R_OK | (options.create ? constants.W_OK : 0))) {

@@ -1,10 +1,12 @@
 /** Bad input: one clear line, the documented exit code, no stack trace, nothing changed, no secret shown. */
-import { appendFileSync, existsSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/pgcluster.js';
-import { itFor, addUserColumn, makeProject, pgUrl, runCli, uniqueSchema, type Ran } from '../support/project.js';
+import { itFor, addUserColumn, cleanEnv, makeProject, pgUrl, REPO, runCli, uniqueSchema, type Ran } from '../support/project.js';
 
 function oneLineError(r: Ran, code: number, pattern: RegExp): void {
   expect(r.status, r.stdout + r.stderr).toBe(code);
@@ -127,4 +129,93 @@ describe('integrity', () => {
   });
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+});
+
+/**
+ * What the machine refuses — a folder that is gone, a file sluice may not read, a device or a damaged
+ * file where the database should be, a table of sluice's name made by something else — is one line
+ * and a documented code, never "internal error" (found by probing the CLI; each was exit 1 before).
+ */
+describe('what the machine refuses', () => {
+  const sqliteEnv = (dir: string, name = 'm.sqlite') => ({ DATABASE_URL: `file:${path.join(dir, name)}`, SLUICE_NO_BACKUP: '1' });
+
+  it('the current folder deleted under the command: with an absolute -C it works from there, without one exit 2 in one line', () => {
+    const dir = makeProject();
+    const gone = path.join(dir, 'gone');
+    const cli = path.join(REPO, 'dist', 'cli.js');
+    const inGone = (args: string) => {
+      const r = spawnSync('bash', ['-c', `mkdir ${JSON.stringify(gone)} && cd ${JSON.stringify(gone)} && rmdir ${JSON.stringify(gone)} && exec ${JSON.stringify(process.execPath)} ${JSON.stringify(cli)} ${args}`], {
+        env: cleanEnv(sqliteEnv(dir)) as NodeJS.ProcessEnv,
+        encoding: 'utf8',
+      });
+      return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    };
+    const withC = inGone(`-C ${JSON.stringify(dir)} status`);
+    expect(withC.status, withC.stderr).toBe(0);
+    expect(withC.stdout).toMatch(/current: +base/);
+    oneLineError(inGone('status'), 2, /the current folder no longer exists .*; cd into the project folder/);
+  });
+
+  it('DATABASE_URL naming a device or a folder: exit 2 before anything is created beside it', () => {
+    const dir = makeProject();
+    try {
+      rmSync('/dev/zero.sluice-lock', { force: true }); // what an older sluice left there
+    } catch {
+      /* not ours to remove */
+    }
+    oneLineError(runCli(dir, ['up'], { DATABASE_URL: 'file:/dev/zero' }), 2, /DATABASE_URL names \/dev\/zero, which is a device, not a SQLite file/);
+    expect(existsSync('/dev/zero.sluice-lock')).toBe(false);
+    mkdirSync(path.join(dir, 'adir.sqlite'));
+    oneLineError(runCli(dir, ['status'], sqliteEnv(dir, 'adir.sqlite')), 2, /which is a folder, not a SQLite file/);
+    writeFileSync(path.join(dir, 'afile'), '');
+    oneLineError(runCli(dir, ['up'], sqliteEnv(dir, 'afile/db.sqlite')), 2, /afile, where DATABASE_URL puts the SQLite file, is a file, not a folder/);
+  });
+
+  it("a table named sluice_version that is not sluice's: exit 4 naming it; a damaged one: exit 5, and history notes it (exit 0)", () => {
+    const dir = makeProject();
+    const foreign = sqliteEnv(dir, 'foreign.sqlite');
+    const made = new Database(path.join(dir, 'foreign.sqlite'));
+    made.exec('CREATE TABLE sluice_version (x integer)');
+    made.close();
+    for (const cmd of ['status', 'up']) oneLineError(runCli(dir, [cmd], foreign), 4, /the table "sluice_version" in the database is not sluice's version table \(no such column/);
+    const env = sqliteEnv(dir, 'damaged.sqlite');
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    const file = path.join(dir, 'damaged.sqlite');
+    const db = new Database(file);
+    const { rootpage } = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'sluice_version'").get() as { rootpage: number };
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    db.close();
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Buffer.alloc(pageSize, 0xa5), 0, pageSize, (rootpage - 1) * pageSize);
+    closeSync(fd);
+    oneLineError(runCli(dir, ['status'], env), 5, /the SQLite database is damaged \(database disk image is malformed\); restore it from a backup/);
+    const history = runCli(dir, ['history'], env);
+    expect(history.status, history.stderr).toBe(0);
+    expect(history.stdout).toMatch(/the SQLite database is damaged/);
+  });
+
+  it('a revision file, journal or folder sluice may not read (run as another user): exit 2 naming it, nothing applied', () => {
+    if (process.getuid?.() !== 0) throw new Error('this test makes files unreadable to another user with setpriv, which needs root; run the suite as root (CI does)');
+    const dir = makeProject();
+    // the project must be reachable by that user; only the file under test is not
+    spawnSync('chmod', ['-R', 'a+rwX', path.dirname(dir)]);
+    const asNobody = (args: string[], env: Record<string, string>) => {
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(REPO, 'dist', 'cli.js'), ...args], {
+        cwd: dir,
+        env: cleanEnv(env) as NodeJS.ProcessEnv,
+        encoding: 'utf8',
+      });
+      return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    };
+    const env = sqliteEnv(dir);
+    const up = path.join(dir, 'drizzle', 'sqlite', '0002_add_sessions_and_roles.sql');
+    chmodSync(up, 0o000);
+    oneLineError(asNobody(['up'], env), 2, /cannot read .*0002_add_sessions_and_roles\.sql: permission denied; give the user running sluice access to it/);
+    expect(existsSync(path.join(dir, 'm.sqlite')) ? runCli(dir, ['status'], env).stdout : 'current:  base').toMatch(/current: +base/);
+    chmodSync(up, 0o644);
+    const journal = path.join(dir, 'drizzle', 'sqlite', 'meta', '_journal.json');
+    chmodSync(journal, 0o000);
+    oneLineError(asNobody(['status'], env), 2, /cannot read .*_journal\.json: permission denied/);
+    chmodSync(journal, 0o644);
+  });
 });

@@ -3,7 +3,7 @@
  * reports, concurrency, timeouts, crash safety, backups and the remaining bad inputs.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -257,6 +257,35 @@ describe('SQLite backups and files', () => {
     expect((await status({ cwd: dir, env })).current).toBe('0002_add_sessions_and_roles');
     expect(runCli(dir, ['up', '--no-backup'], env).stdout).not.toMatch(/backup:/);
     expect(readdirSync(path.join(dir, '.sluice', 'backups'))).toHaveLength(2);
+  });
+
+  it('a backup an interrupted run left half written is never kept, restored or counted; a backup that cannot be written stops the run before any change', async () => {
+    const dir = makeProject();
+    const env = { DATABASE_URL: `file:${path.join(dir, 'app.sqlite')}`, SLUICE_BACKUP_KEEP: '1' };
+    expect(runCli(dir, ['up', '2'], env).status).toBe(0);
+    // what Ctrl+C during the copy leaves: the partial file and its SQLite journal
+    const backups = path.join(dir, '.sluice', 'backups');
+    mkdirSync(backups, { recursive: true });
+    writeFileSync(path.join(backups, 'app.2099-01-01T00-00-00-000Z.sqlite.partial'), 'half');
+    writeFileSync(path.join(backups, 'app.2099-01-01T00-00-00-000Z.sqlite.partial-journal'), 'half');
+    const r = runCli(dir, ['up', '3'], env);
+    expect(r.status, r.stderr).toBe(0);
+    const files = readdirSync(backups);
+    expect(files).toHaveLength(1); // the partial did not push the real backup out (KEEP=1), and is gone
+    expect(files[0]).toMatch(/^app\.\d{4}-.*\.sqlite$/);
+    expect(/backup: (\S+)/.exec(r.stdout)?.[1]).toBe(`.sluice/backups/${files[0]}`);
+    // the backup folder is a file: one line, exit 2, the database unchanged
+    rmSync(path.join(dir, '.sluice'), { recursive: true });
+    writeFileSync(path.join(dir, '.sluice'), 'not a folder');
+    const before = await dumpSchema(dir, env);
+    const down = runCli(dir, ['down'], env);
+    expect(down.status, down.stderr).toBe(2);
+    expect(down.stderr.trim()).toMatch(/^sluice: cannot back up sqlite:app\.sqlite to \.sluice\/backups: .*not a directory.*; nothing was changed\. .*--no-backup/);
+    expect(await dumpSchema(dir, env)).toBe(before);
+    expect(runCli(dir, ['down', '--no-backup'], env).status).toBe(0);
+    const keep = runCli(dir, ['up'], { ...env, SLUICE_BACKUP_KEEP: 'abc' });
+    expect(keep.status).toBe(2);
+    expect(keep.stderr.trim()).toBe('sluice: SLUICE_BACKUP_KEEP must be a whole number of backups to keep, 1 or more (got "abc"); unset it for 10');
   });
 
   it('a read-only SQLite file is one clear error and stays unchanged', async () => {

@@ -6,9 +6,9 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { expect, it } from 'vitest';
-import { downgrade, upgrade } from '../../src/index.js';
-import { pgDescribe, cleanEnv, makeProject, pgUrl, REPO, sql, uniqueSchema } from '../support/project.js';
+import { describe, expect, it } from 'vitest';
+import { downgrade, status, upgrade } from '../../src/index.js';
+import { pgDescribe, cleanEnv, makeProject, pgUrl, REPO, runCli, sql, uniqueSchema } from '../support/project.js';
 
 function createOnTerminal(dir: string, message: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -65,3 +65,42 @@ pgDescribe('migrate-create on a terminal', () => {
     }
   });
 });
+
+/** `reset` on a terminal; `key` is typed once its question shows. Resolves with the exit code and what the terminal showed. */
+function resetOnTerminal(dir: string, env: Record<string, string>, key: string): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const cmd = `${process.execPath} ${path.join(REPO, 'dist', 'cli.js')} reset`;
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: dir, env: cleanEnv({ TERM: 'xterm', ...env }) as NodeJS.ProcessEnv });
+    let out = '';
+    let typed = false;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.stdout.on('data', (b) => {
+      out += b.toString();
+      if (!typed && out.includes('Revert every revision')) {
+        typed = true;
+        setTimeout(() => child.stdin.write(key), 150);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out: out.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '') });
+    });
+  });
+}
+
+describe('migrate-reset asks on a terminal', () => {
+  it('Ctrl+D or Ctrl+C at the question is a no: exit 6 with the usual line, nothing reverted', async () => {
+    const dir = makeProject();
+    const env = { DATABASE_URL: `file:${path.join(dir, 'r.sqlite')}`, SLUICE_NO_BACKUP: '1' };
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    for (const [name, key] of [['Ctrl+D', '\x04'], ['Ctrl+C', '\x03'], ['n', 'n\r']] as const) {
+      const r = await resetOnTerminal(dir, env, key);
+      expect(r.out, name).toMatch(/sluice: migrate-reset reverts every revision; confirm with YES=1 \(or --yes\)/);
+      expect(r.out, name).not.toMatch(/internal error|at .*\.js:\d+/);
+      expect(r.code, `${name}: ${r.out}`).toBe(6);
+      expect((await status({ cwd: dir, env })).current, name).toBe('0003_add_phone_to_users');
+    }
+  });
+});
+
