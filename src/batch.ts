@@ -60,7 +60,7 @@ function recordSql(conn: Connection, step: PreparedStep, previousUp: string | un
  * with GroupFailure naming the revision and statement.
  */
 export async function runGroup(conn: Connection, items: GroupItem[], options: { ownTransactions: boolean }): Promise<number[]> {
-  return options.ownTransactions ? runCommitting(conn, items) : runInTransaction(conn, items);
+  return runPlanned(conn, planGroup(conn, items, options));
 }
 
 /** Where each item's statements sit in the script (`end`: after its last part). */
@@ -70,9 +70,31 @@ interface Span {
   statements: number;
 }
 
-async function runScript(conn: Connection, parts: string[], spans: Span[], offset: number): Promise<Record<string, unknown>[][]> {
+/** A group's script, written before it runs (the engine writes the next one while the server runs this one). */
+export interface PlannedGroup {
+  items: GroupItem[];
+  ownTransactions: boolean;
+  script: string;
+  spans: Span[];
+}
+
+/** Write the group's script: each revision in its own transaction, or (`ownTransactions` false) inside the run's one. */
+export function planGroup(conn: Connection, items: GroupItem[], options: { ownTransactions: boolean }): PlannedGroup {
+  const { parts, spans } = options.ownTransactions ? committingParts(conn, items) : inTransactionParts(conn, items);
+  return { items, ownTransactions: options.ownTransactions, script: parts.join('\n;\n'), spans };
+}
+
+/**
+ * Send the planned script. The script leaves at once (before this returns its promise), so the
+ * caller can do other work while the server runs it. Resolves as runGroup does.
+ */
+export function runPlanned(conn: Connection, planned: PlannedGroup): Promise<number[]> {
+  return planned.ownTransactions ? runCommitting(conn, planned) : runInTransaction(conn, planned);
+}
+
+async function runScript(conn: Connection, script: string, spans: Span[], offset: number): Promise<Record<string, unknown>[][]> {
   try {
-    return await conn.executeScript!(parts.join('\n;\n'));
+    return await conn.executeScript!(script);
   } catch (err) {
     const completed = (err as { completedStatements?: number }).completedStatements;
     if (completed === undefined) throw new GroupFailure(0, undefined, err);
@@ -84,7 +106,7 @@ async function runScript(conn: Connection, parts: string[], spans: Span[], offse
 }
 
 /** Each revision in its own transaction: `BEGIN; <statements>; <guard>; <version row>; COMMIT;`. */
-async function runCommitting(conn: Connection, items: GroupItem[]): Promise<number[]> {
+function committingParts(conn: Connection, items: GroupItem[]): { parts: string[]; spans: Span[] } {
   const parts: string[] = [];
   const spans: Span[] = [];
   const guard = conn.searchPathGuard?.();
@@ -95,7 +117,11 @@ async function runCommitting(conn: Connection, items: GroupItem[]): Promise<numb
     parts.push('BEGIN', ...it.statements, ...(guard ? [guard] : []), recordSql(conn, it.step, previousUp), 'COMMIT');
     spans.push({ start, end: parts.length, statements: it.statements.length });
   }
-  const rows = await runScript(conn, parts, spans, 1);
+  return { parts, spans };
+}
+
+async function runCommitting(conn: Connection, { script, spans }: PlannedGroup): Promise<number[]> {
+  const rows = await runScript(conn, script, spans, 1);
   // The version-row statement of each revision returns the time since the script began.
   let before = 0;
   return spans.map((s) => {
@@ -112,7 +138,7 @@ async function runCommitting(conn: Connection, items: GroupItem[]): Promise<numb
  * version row per revision. The group's version rows are then written in one statement, with each
  * revision's own duration and end time (as epoch numbers: no text a revision's DateStyle could change).
  */
-async function runInTransaction(conn: Connection, items: GroupItem[]): Promise<number[]> {
+function inTransactionParts(conn: Connection, items: GroupItem[]): { parts: string[]; spans: Span[] } {
   const clock = `extract(epoch from pg_catalog.clock_timestamp()) AS t`;
   const mark = conn.searchPathGuard?.(clock) ?? `SELECT ${clock}`;
   const parts: string[] = [mark];
@@ -122,7 +148,11 @@ async function runInTransaction(conn: Connection, items: GroupItem[]): Promise<n
     parts.push(...it.statements, mark);
     spans.push({ start, end: parts.length, statements: it.statements.length });
   }
-  const rows = await runScript(conn, parts, spans, 0);
+  return { parts, spans };
+}
+
+async function runInTransaction(conn: Connection, { items, script, spans }: PlannedGroup): Promise<number[]> {
+  const rows = await runScript(conn, script, spans, 0);
   const epoch = (i: number, k: number): string => {
     const t = String(rows[i]?.[0]?.t ?? '');
     if (!/^\d+(\.\d+)?$/.test(t)) throw new GroupFailure(k, undefined, new Error(`the server returned no clock reading for the revision (${t || 'nothing'})`));

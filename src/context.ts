@@ -14,9 +14,10 @@ import {
   type HistoryConfig,
   type ProjectConfig,
 } from './config.js';
-import { openConnection, type Connection } from './dialect/index.js';
+import { openConnection, startConnection, type Connection } from './dialect/index.js';
 import { ConnectionLost, IntegrityError, SluiceError, ExitCode, describeCause } from './errors.js';
-import { folderNames, readHistory, readTs, readUp, rel, tsFileOf, type History, type RevisionFile } from './source.js';
+import { folderNames, readDown, readHistory, readTs, readUp, rel, tsFileOf, type History, type RevisionFile } from './source.js';
+import { startPrefetch, type Prefetch } from './prefetch.js';
 import { VersionStore, type AppliedRow } from './store.js';
 import { revisionChecksum, type TypeScriptPart } from './tsrevision.js';
 import { ChecksumCache } from './checksums.js';
@@ -60,6 +61,12 @@ export interface Context {
   upSums?: Map<string, string>;
   /** PostgreSQL: the connection loadContext began to open (`connect`), taken by the next withSession. */
   opening?: Promise<Connection>;
+  /** Down SQL read during this command, by revision id (null: no down file). */
+  downs?: Map<string, string | null>;
+  /** Up files' lstat taken while waiting for the database (prefetch.ts), by path; undefined: missing. */
+  stats?: Map<string, Stats | undefined>;
+  /** Stops the prefetch loadContext started (withSession calls it once the session is ready). */
+  stopPrefetch?: () => void;
 }
 
 /** A revision's up SQL, read once per command. */
@@ -68,6 +75,17 @@ export function upOf(ctx: Context, rev: RevisionFile): string {
   if (text === undefined) {
     text = readUp(rev);
     ctx.ups.set(rev.id, text);
+  }
+  return text;
+}
+
+/** A revision's down SQL (null when it has no down file), read once per command. */
+export function downOf(ctx: Context, rev: RevisionFile): string | null {
+  const memo = (ctx.downs ??= new Map());
+  let text = memo.get(rev.id);
+  if (text === undefined) {
+    text = readDown(rev);
+    memo.set(rev.id, text);
   }
   return text;
 }
@@ -117,10 +135,13 @@ function upChecksumOnce(ctx: Context, rev: RevisionFile): string {
   if (text !== undefined) return checksum(text);
   const cache = (ctx.sums ??= ChecksumCache.open(ctx.root, ctx.history.dir, ctx.env));
   let st: Stats | undefined;
-  try {
-    st = lstatSync(rev.upFile, { throwIfNoEntry: false }); // undefined when missing: upOf names it (and is twice as fast as throwing)
-  } catch {
-    /* unreadable: upOf names it */
+  if (ctx.stats?.has(rev.upFile)) st = ctx.stats.get(rev.upFile); // taken while waiting for the database (prefetch.ts)
+  else {
+    try {
+      st = lstatSync(rev.upFile, { throwIfNoEntry: false }); // undefined when missing: upOf names it (and is twice as fast as throwing)
+    } catch {
+      /* unreadable: upOf names it */
+    }
   }
   const hit = st && cache.get(rev.upFile, st);
   if (hit) return hit;
@@ -136,22 +157,24 @@ export function resolveEnv(options: CommandOptions): { root: string; env: Record
   return { root, env: process.env };
 }
 
-export async function loadContext(options: CommandOptions, extra: { allowMissingFolder?: boolean; connect?: { write: boolean } } = {}): Promise<Context> {
+export async function loadContext(
+  options: CommandOptions,
+  extra: { allowMissingFolder?: boolean; connect?: { write: boolean; prefetch?: Prefetch } } = {},
+): Promise<Context> {
   const { root, env } = resolveEnv(options);
   const plain = parseDatabaseTarget(env, root);
   // PostgreSQL (`connect`: the caller's withSession follows at once): the connection opens while the
   // configuration and the folder are read. Its errors surface where withSession takes it.
   let opening: Promise<Connection> | undefined;
   if (extra.connect && !options.connection && plain.dialect === 'postgresql') {
-    opening = openConnection(plain, { write: extra.connect.write, env });
-    opening.catch(() => {}); // reported by withSession
+    opening = (await startConnection(plain, { write: extra.connect.write, env })).ready;
   }
   try {
     const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
     const historyConfig = historyFor(project, plain.dialect);
     const target = parseDatabaseTarget(env, root, historyConfig.engine);
     const history = readHistory(historyConfig.out, { allowMissing: extra.allowMissingFolder });
-    return {
+    const ctx: Context = {
       root,
       env,
       project,
@@ -162,6 +185,13 @@ export async function loadContext(options: CommandOptions, extra: { allowMissing
       ...(options.connection ? { connection: options.connection } : {}),
       ...(opening ? { opening } : {}),
     };
+    // While the connection opens, the files the command needs are read (prefetch.ts).
+    if (opening && extra.connect?.prefetch) {
+      ctx.stats = new Map();
+      ctx.downs = new Map();
+      ctx.stopPrefetch = startPrefetch(extra.connect.prefetch, { revisions: history.revisions, stats: ctx.stats, ups: ctx.ups, downs: ctx.downs });
+    }
+    return ctx;
   } catch (err) {
     abandon(opening);
     throw err;
@@ -216,6 +246,7 @@ export async function withSession<T>(
       await store.ensure();
     }
     const applied = recognizeMoved(ctx, await store.list());
+    ctx.stopPrefetch?.(); // the wait is over: what is not read yet, the command reads itself
     for (const r of applied) if (write && r.movedFrom) await store.rekey(r.movedFrom, r.revision);
     return await fn({ conn, store, applied, appliedIds: new Set(applied.map((r) => r.revision)) });
   } catch (err) {
@@ -230,6 +261,7 @@ export async function withSession<T>(
     }
     throw err;
   } finally {
+    ctx.stopPrefetch?.();
     ctx.sums?.flush();
     if (locked) await conn.unlock();
     if (!ctx.connection) await conn.close();

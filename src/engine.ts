@@ -10,7 +10,7 @@ import type { DialectName, SqliteEngine } from './config.js';
 import { describeCause, RevisionRefused, searchPathChanged, UsageError } from './errors.js';
 import type { Direction, Revision } from './revision.js';
 import { firstLine, quoteIdent, quoteLiteral } from './sql.js';
-import { GROUP_LIMIT, GroupFailure, runGroup } from './batch.js';
+import { GROUP_LIMIT, GroupFailure, planGroup, runPlanned, type GroupItem, type PlannedGroup } from './batch.js';
 import { parseRevision } from './parsecache.js';
 import { runSavepointGroup } from './savepoints.js';
 import { loadParser, SqlSyntaxError, statementChange } from './sqlparse.js';
@@ -209,6 +209,7 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
   // SQLite: revisions share one commit, each in its own savepoint (not table rebuilds: they need foreign keys off outside a transaction).
   const savepoints = !grouped && !!conn.capabilities.runLock && !!conn.capabilities.groupCommits;
   let oneByOneUntil = 0;
+  let next: { first: number; planned: PlannedGroup } | undefined;
   // A TypeScript revision runs alone: its SQL part, its function and its version row in one transaction.
   const committable = (s: PreparedStep) => !s.noTransaction && !s.typescript && !conn.foreignKeyRebuild?.(s.statements);
   for (let i = 0; i < steps.length; i++) {
@@ -220,7 +221,26 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
     }
     if (grouped && !step.noTransaction && !step.typescript) {
       const group = takeGroup(steps, i);
-      failed = !(await runGroupOf(conn, group, { inTx, stampOnly: !!options.stampOnly, emit }));
+      // The next group's script is written while the server runs this one (it is thrown away if this one fails).
+      const after = i + group.length;
+      const nextGroup = after < steps.length && !steps[after]!.noTransaction && !steps[after]!.typescript ? takeGroup(steps, after) : [];
+      const planned = next?.first === i && next.planned.items.length === group.length ? next.planned : undefined;
+      next = undefined;
+      failed = !(await runGroupOf(conn, group, {
+        inTx,
+        stampOnly: !!options.stampOnly,
+        emit,
+        planned,
+        whileRunning: nextGroup.length
+          ? () => {
+              try {
+                next = { first: after, planned: planGroup(conn, translated(conn, nextGroup), { ownTransactions: inTx }) };
+              } catch {
+                /* planned again when its turn comes, which reports what failed */
+              }
+            }
+          : undefined,
+      }));
       i += group.length - 1;
       continue;
     }
@@ -342,17 +362,28 @@ function takeGroup(steps: PreparedStep[], from: number, fits: (s: PreparedStep) 
   return group;
 }
 
-/** Run a group in one round trip and emit its results; false when one of its revisions failed. */
+/** The group's statements as they run (translated for the target). */
+function translated(conn: Connection, group: PreparedStep[]): GroupItem[] {
+  return group.map((step) => ({ step, statements: step.statements.map((t) => conn.translate(t)) }));
+}
+
+/**
+ * Run a group in one round trip and emit its results; false when one of its revisions failed.
+ * `planned`: its script, written while the previous group ran. `whileRunning`: work done once the
+ * script has left, while the server runs it.
+ */
 async function runGroupOf(
   conn: Connection,
   group: PreparedStep[],
-  o: { inTx: boolean; stampOnly: boolean; emit: (r: StepResult) => void },
+  o: { inTx: boolean; stampOnly: boolean; emit: (r: StepResult) => void; planned?: PlannedGroup; whileRunning?: () => void },
 ): Promise<boolean> {
   const started = performance.now();
-  const items = group.map((step) => ({ step, statements: step.statements.map((t) => conn.translate(t)) }));
+  const planned = o.planned ?? planGroup(conn, translated(conn, group), { ownTransactions: o.inTx });
   const base = (step: PreparedStep) => ({ revision: step.revision.id, direction: step.direction, statements: step.statements.length });
   try {
-    const ms = await runGroup(conn, items, { ownTransactions: o.inTx });
+    const running = runPlanned(conn, planned);
+    o.whileRunning?.();
+    const ms = await running;
     group.forEach((step, k) => o.emit({ ...base(step), status: doneStatus(step, o.stampOnly), ms: ms[k] ?? 0 }));
     return true;
   } catch (err) {

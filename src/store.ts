@@ -57,7 +57,9 @@ export class VersionStore {
   async list(): Promise<AppliedRow[]> {
     if (!(await this.exists())) return [];
     const rows = await this.conn
-      .query<Record<string, unknown>>(`SELECT "revision", "name", "checksum", "applied_at", "execution_ms" FROM ${this.table} ORDER BY "revision"`)
+      .query<Record<string, unknown>>(
+        `SELECT "revision", "name", "checksum", ${this.conn.isoTimestamp?.('"applied_at"') ?? '"applied_at"'} AS "applied_at", "execution_ms" FROM ${this.table} ORDER BY "revision"`,
+      )
       .catch(async (err) => {
         throw this.notSluices(err) ?? environmentError(err) ?? (await this.privilegeError(err, 'read'));
       });

@@ -29,7 +29,7 @@ export interface StatusResult {
 }
 
 export async function status(options: CommandOptions = {}): Promise<StatusResult> {
-  const ctx = await loadContext(options, { connect: { write: false } });
+  const ctx = await loadContext(options, { connect: { write: false, prefetch: 'stat' } });
   const history = ctx.history.revisions;
   return withSession(ctx, false, async ({ conn, store, applied, appliedIds }) => {
     const byId = new Map(history.map((r) => [r.id, r]));

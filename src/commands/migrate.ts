@@ -2,14 +2,14 @@
  * upgrade, downgrade, stamp and reset: one plan (revision.ts), one engine (engine.ts).
  */
 import { backupBeforeChange } from '../backup.js';
-import { checkIntegrity, checksumOf, loadContext, tsOf, upChecksumOf, upOf, withSession, type CommandOptions, type Context } from '../context.js';
+import { checkIntegrity, checksumOf, downOf, loadContext, tsOf, upChecksumOf, upOf, withSession, type CommandOptions, type Context } from '../context.js';
 import { preflightDown } from '../preflight.js';
 import { prepareStep, runSteps, type PreparedStep, type StepResult } from '../engine.js';
 import { openConnection, type Connection } from '../dialect/index.js';
 import { ConnectionLost, describeCause, MigrationFailed, MissingDown, Refused, UsageError } from '../errors.js';
 import { VersionStore } from '../store.js';
 import { currentIndex, labelOf, outOfOrder, plan, planStamp, requireRevisionName, resolveTarget, type Step } from '../revision.js';
-import { downIsEmpty, downIsProven, downIsStale, parseDownHeader, readDown, rel, type RevisionFile } from '../source.js';
+import { downIsEmpty, downIsProven, downIsStale, parseDownHeader, rel, type RevisionFile } from '../source.js';
 import { isOnlyComments } from '../sql.js';
 import { withGap } from '../tsrevision.js';
 import { parseRevision } from '../parsecache.js';
@@ -55,7 +55,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
   // An explicitly empty target is a mistake (not "head"): refused before anything is opened or created.
   if (options.revision !== undefined) requireRevisionName(options.revision, kind === 'stamp' ? undefined : defaultTarget);
   const write = !options.dryRun;
-  const ctx = await loadContext(options, { connect: { write } });
+  const ctx = await loadContext(options, { connect: { write, prefetch: kind === 'upgrade' ? 'up' : kind === 'downgrade' ? 'down' : 'stat' } });
   // A database drizzle's migrator manages is taken over first (under the lock, before sluice's table exists).
   let takeover: TakeoverSummary | undefined;
   const beforeEnsure = async (c: Connection, s: VersionStore) => {
@@ -179,7 +179,7 @@ export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): 
   const runsUp = step.direction === 'up' && !stampOnly;
   let down: string | null = null;
   if (step.direction === 'down' && !stampOnly) {
-    down = readDown(rev);
+    down = downOf(ctx, rev);
     const manual = down === null ? undefined : parseDownHeader(down).manualReason;
     if (manual) {
       throw new Refused(

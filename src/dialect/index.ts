@@ -15,3 +15,26 @@ export async function openConnection(target: DatabaseTarget, options: { write: b
   const { openPostgres, postgresOptions } = await import('./postgres.js');
   return openPostgres(target, postgresOptions(options.env ?? process.env));
 }
+
+/**
+ * Begin opening a PostgreSQL connection for a caller with other work to do first: resolves once the
+ * driver is loaded and the client has sent its connection request, so the server's start of a backend
+ * and its authentication go on while the caller reads its files. `ready` settles as openConnection's
+ * promise would (every error, a bad setting included, surfaces there, where the caller takes the
+ * connection). SQLite opens in an instant: nothing is begun and `ready` is undefined.
+ */
+export async function startConnection(target: DatabaseTarget, options: { write: boolean; env?: Record<string, string | undefined> }): Promise<{ ready?: Promise<Connection> }> {
+  if (target.dialect !== 'postgresql') return {};
+  let ready: Promise<Connection>;
+  try {
+    const { openPostgres, postgresOptions } = await import('./postgres.js');
+    // runs up to the client's connect() before it returns its promise
+    ready = openPostgres(target, postgresOptions(options.env ?? process.env));
+  } catch (err) {
+    ready = Promise.reject(err);
+  }
+  ready.catch(() => {}); // taken and reported by the caller
+  // one turn of the event loop: the socket's connect event, on which the client sends its startup message
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  return { ready };
+}

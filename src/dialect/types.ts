@@ -49,6 +49,12 @@ export interface Connection {
   table(name: string): string;
   /** SQL type for the version table's applied-at column. */
   readonly timestampType: string;
+  /**
+   * A SELECT expression reading a column of `timestampType` as ISO 8601 text in UTC with milliseconds
+   * (`2026-12-02T20:11:56.099Z`, what `Date.toISOString` gives), so no row needs a Date parsed on
+   * the client. Absent where the column holds that text already.
+   */
+  isoTimestamp?(column: string): string;
   tableExists(name: string): Promise<boolean>;
   /** Make the namespace exist (PostgreSQL: CREATE SCHEMA IF NOT EXISTS). Called before writing. */
   prepareNamespace(): Promise<void>;

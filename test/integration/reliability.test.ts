@@ -3,11 +3,14 @@
  * reports, concurrency, timeouts, crash safety, backups and the remaining bad inputs.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { downgrade, MigrationFailed, status, upgrade } from '../../src/index.js';
+// @ts-expect-error: a plain ES module of the benchmark (synthetic histories, no drizzle-kit calls)
+import { generateProject } from '../../bench/generate.mjs';
 import { pgDescribe, itFor, describeFor, addRevision, cleanEnv, dumpSchema, makeProject, pgUrl, REPO, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
 
 const BP = '\n--> statement-breakpoint\n';
@@ -81,6 +84,29 @@ pgDescribe('grouped PostgreSQL runs (one script for many revisions)', () => {
       expect(ms['0004_slow'], `single: ${singleTransaction}`).toBeGreaterThanOrEqual(350);
       expect(ms['0005_after'], `single: ${singleTransaction}`).toBeLessThan(350);
     }
+  });
+
+  // 450 revisions go in three scripts (200, 200, 50); the third is written while the second runs.
+  it('a failure in the second of three scripts: the first stays, the failing revision is named, the third never runs; -1 keeps nothing', async () => {
+    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'sluice-proj-')), 'long');
+    const project = generateProject(dir, 'postgresql', 450);
+    symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+    writeFileSync(path.join(project.out, '0320_bench_320.sql'), `CREATE TABLE "t_320" ("id" integer PRIMARY KEY NOT NULL, "name" text NOT NULL);${BP}ALTER TABLE no_such_table ADD COLUMN x integer;`);
+    const env = envFor(dir, 'postgresql', 'g3');
+    const r = runCli(dir, ['up'], env);
+    expect(r.status, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/revision 0320_bench_320 \(up\) failed at statement 2\/2 \(ALTER TABLE no_such_table ADD COLUMN x integer;?\): .*no_such_table.*Rolled back: the database is at 0319_bench_319/);
+    expect(r.stdout.match(/ applied \(/g)).toHaveLength(320);
+    const rows = await sql<{ n: string; last: string }>(dir, env, `SELECT count(*) AS n, max(revision) AS last FROM "${env.DATABASE_SCHEMA}".sluice_version`);
+    expect(rows).toEqual([{ n: '320', last: '0319_bench_319' }]);
+    const made = await tables(dir, env);
+    expect(made).toContain('t_316');
+    expect(made.filter((t) => /^t_(32\d|3[3-9]\d|4\d\d)$/.test(t))).toEqual([]);
+    const single = envFor(dir, 'postgresql', 'g3s');
+    const s1 = runCli(dir, ['up', '--single-transaction'], single);
+    expect(s1.status).toBe(3);
+    expect(s1.stderr).toMatch(/0320_bench_320 \(up\) failed at statement 2\/2 .*Single transaction rolled back: the database is at base, as before the run/);
+    expect(await tables(dir, single)).toEqual(['sluice_version']);
   });
 
   it('--single-transaction: a revision that moves search_path is named and the whole run rolled back', async () => {

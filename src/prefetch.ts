@@ -1,0 +1,56 @@
+/**
+ * Work a command will need, done while it waits for PostgreSQL. Between loadContext and the session
+ * being ready (connecting, the session settings, the lock, the version table: several round trips)
+ * the process is idle. In that time, in slices of about a millisecond between network events, it
+ * takes the `lstat` of every up file (the applied-file check: checksums.ts) and reads the files the
+ * command runs (`up`: the ups, `down`: the downs), newest revision first: the pending ones of an up
+ * and the applied ones a down reverts are the newest.
+ *
+ * Only what succeeds is kept, in the command's context, where it would have been put anyway: a file
+ * that cannot be read is left for the command's own read, which reports it exactly where and how it
+ * always did. Nothing here decides anything; it only moves reads earlier, by a few milliseconds.
+ * Prefetching stops when the session is ready (`stop`).
+ */
+import { lstatSync, type Stats } from 'node:fs';
+import { readDown, readUp, type RevisionFile } from './source.js';
+
+/** What the command will read: `up` and `down` files, or only the applied ups' `lstat`. */
+export type Prefetch = 'up' | 'down' | 'stat';
+
+export interface PrefetchTarget {
+  revisions: readonly RevisionFile[];
+  /** Up files' lstat by path (undefined: the file is missing). */
+  stats: Map<string, Stats | undefined>;
+  ups: Map<string, string>;
+  downs: Map<string, string | null>;
+}
+
+const SLICE_MS = 1;
+
+/** Start prefetching in the background; the returned function stops it. */
+export function startPrefetch(what: Prefetch, target: PrefetchTarget): () => void {
+  let stopped = false;
+  let i = target.revisions.length - 1;
+  const one = (rev: RevisionFile) => {
+    try {
+      if (!target.stats.has(rev.upFile)) target.stats.set(rev.upFile, lstatSync(rev.upFile, { throwIfNoEntry: false }));
+      if (what === 'up' && !target.ups.has(rev.id)) target.ups.set(rev.id, readUp(rev));
+      if (what === 'down' && !target.downs.has(rev.id)) target.downs.set(rev.id, readDown(rev));
+    } catch {
+      /* left for the command's own read, which reports it */
+    }
+  };
+  const slice = () => {
+    if (stopped) return;
+    const until = performance.now() + SLICE_MS;
+    while (i >= 0) {
+      one(target.revisions[i--]!);
+      if ((i & 7) === 0 && performance.now() >= until) break;
+    }
+    if (i >= 0) setImmediate(slice);
+  };
+  setImmediate(slice);
+  return () => {
+    stopped = true;
+  };
+}
