@@ -4,7 +4,7 @@
  * config is the only I/O here.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parsePgConnectionString } from 'pg-connection-string';
@@ -62,6 +62,9 @@ function targetOf(env: Record<string, string | undefined>, root: string): Databa
   if (scheme === 'file' || scheme === 'sqlite') {
     const rest = raw.slice(scheme.length + 1).replace(/^\/\/(?=\/)/, '');
     if (rest === '' || rest === '//') throw new ConfigError('DATABASE_URL names no SQLite file; use file:./db.sqlite or sqlite:/abs/path.db');
+    // `file:./dev.db?connection_limit=1` (Prisma's form) would otherwise make a file named with the options
+    const query = rest.indexOf('?');
+    if (query >= 0) throw new ConfigError(`DATABASE_URL ${scheme}:${rest.slice(0, query)}?… has options after "?", which sluice does not read for SQLite; remove everything from the "?"`);
     return sqliteTarget(rest, root);
   }
   if (scheme === 'postgres' || scheme === 'postgresql') {
@@ -96,6 +99,14 @@ function sqliteTarget(file: string, root: string): DatabaseTarget {
 export function loadDotEnv(root: string): void {
   const file = path.join(root, '.env');
   if (!existsSync(file)) return;
+  // A folder or a pipe named .env is no settings file (reading a pipe would wait forever); an unreadable
+  // one is named as such (Node.js reports it as missing).
+  if (!statSync(file).isFile()) throw new ConfigError(`${file} is not a file; remove it or put the settings in a file named .env`);
+  try {
+    accessSync(file, constants.R_OK);
+  } catch (err) {
+    throw new ConfigError(`cannot read ${file}: permission denied; give the user running sluice access to it`, { cause: err });
+  }
   const before = { ...process.env };
   try {
     process.loadEnvFile(file);
@@ -167,7 +178,13 @@ export async function loadProjectConfig(root: string, explicit?: string): Promis
   const configFile = findConfigFile(root, explicit);
   const cache = configCache(root, configFile);
   const hit = cache?.read();
-  if (hit) return describeConfig(root, configFile, hit);
+  if (hit) {
+    try {
+      return describeConfig(root, configFile, hit);
+    } catch {
+      // only a config that describes is cached: an entry that does not was damaged, and is ignored
+    }
+  }
   const mod = await importConfig(root, configFile);
   const described = describeConfig(root, configFile, mod);
   cache?.write(mod);

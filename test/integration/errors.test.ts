@@ -1,6 +1,6 @@
 /** Bad input: one clear line, the documented exit code, no stack trace, nothing changed, no secret shown. */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync, readFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, writeFileSync, writeSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -217,5 +217,28 @@ describe('what the machine refuses', () => {
     chmodSync(journal, 0o000);
     oneLineError(asNobody(['status'], env), 2, /cannot read .*_journal\.json: permission denied/);
     chmodSync(journal, 0o644);
+  });
+});
+
+describe('damaged caches and settings files', () => {
+  it('a config cache entry that does not describe a config is ignored, not blamed on drizzle.config.ts; a .env that is a folder is one line', () => {
+    const dir = makeProject();
+    // a node_modules of its own (links to the repository's packages), so the cache is this project's
+    rmSync(path.join(dir, 'node_modules'));
+    mkdirSync(path.join(dir, 'node_modules'));
+    for (const name of readdirSync(path.join(REPO, 'node_modules'))) {
+      if (name !== '.cache') symlinkSync(path.join(REPO, 'node_modules', name), path.join(dir, 'node_modules', name));
+    }
+    const env = { DATABASE_URL: `file:${path.join(dir, 'c.sqlite')}` };
+    expect(runCli(dir, ['status'], env).status).toBe(0);
+    const cache = path.join(dir, 'node_modules', '.cache', 'sluice');
+    const entries = readdirSync(cache).filter((f) => /^config-[0-9a-f]+\.json$/.test(f));
+    expect(entries).toHaveLength(1);
+    writeFileSync(path.join(cache, entries[0]!), '{}');
+    const r = runCli(dir, ['status'], env);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/current: +base/);
+    mkdirSync(path.join(dir, '.env'));
+    oneLineError(runCli(dir, ['status'], env), 2, /\.env is not a file; remove it or put the settings in a file named \.env/);
   });
 });

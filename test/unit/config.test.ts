@@ -17,6 +17,12 @@ describe('parseDatabaseTarget', () => {
     expect(parseDatabaseTarget({ DATABASE_URL: 'sqlite:/abs/b.db' }, '/proj').file).toBe('/abs/b.db');
     expect(parseDatabaseTarget({ DATABASE_URL: 'sqlite:///abs/c.db' }, '/proj').file).toBe('/abs/c.db');
   });
+  it('refuses options after "?" in a SQLite URL instead of making a file named with them', () => {
+    expect(() => parseDatabaseTarget({ DATABASE_URL: 'file:./dev.db?connection_limit=1' }, '/proj')).toThrow(
+      'DATABASE_URL file:./dev.db?… has options after "?", which sluice does not read for SQLite; remove everything from the "?"',
+    );
+    expect(() => parseDatabaseTarget({ DATABASE_URL: 'sqlite:/abs/b.db?mode=ro' }, '/proj')).toThrow(ConfigError);
+  });
   it('reads postgres URLs with the schema, default public, hiding the password', () => {
     const t = parseDatabaseTarget({ DATABASE_URL: 'postgresql://u:s3cret@h:5432/db' }, '/p');
     expect(t).toMatchObject({ dialect: 'postgresql', schema: 'public', display: 'postgresql://u:***@h:5432/db' });
