@@ -20,6 +20,10 @@ export const ExitCode = {
   multipleHeads: 10,
   /** migrate-lint: a revision has findings (locking, data loss, irreversible). */
   lintFindings: 11,
+  /** Ctrl+C (SIGINT) ended the command (128 + 2, as a shell reports it). */
+  interrupted: 130,
+  /** SIGTERM ended the command (128 + 15). */
+  terminated: 143,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -37,6 +37,10 @@ export function openSqlite(target: DatabaseTarget, options: { create: boolean })
   if (exists && !canAccess(file, constants.R_OK | (options.create ? constants.W_OK : 0))) {
     throw new ConnectionError(`SQLite file ${target.display} is not ${options.create ? 'writable' : 'readable'}; check its permissions`);
   }
+  // SQLite writes its journal beside the file: a folder it may not write fails the first revision otherwise
+  if (options.create && !canAccess(dir, constants.W_OK)) {
+    throw new ConnectionError(`the folder ${dir} of SQLite file ${target.display} is not writable (SQLite writes its journal beside the file); check its permissions`);
+  }
   // Read commands open a writable file read-write (never creating it): a writer killed mid-transaction
   // leaves a hot rollback journal that only a read-write connection can roll back, and until it is
   // rolled back nobody can read the file. A file we may not write (permissions, chattr +i) is opened
@@ -156,7 +160,11 @@ class SqliteConnection implements Connection {
     try {
       db = new Database(lockFile, { timeout: 0 });
     } catch (err) {
-      throw new ConnectionError(`cannot create the lock file ${this.besideDb(LOCK_SUFFIX)} of ${this.display}: ${describeCause(err)}; check that its folder is writable`, { cause: err });
+      const folder = existsSync(lockFile) && statSync(lockFile).isDirectory();
+      throw new ConnectionError(
+        `cannot ${folder ? 'open' : 'create'} the lock file ${this.besideDb(LOCK_SUFFIX)} of ${this.display}: ${folder ? 'it is a folder; remove it (sluice creates the file)' : `${describeCause(err)}; check that its folder is writable`}`,
+        { cause: err },
+      );
     }
     if (created) {
       // a database shared by a group: let the group take the lock too

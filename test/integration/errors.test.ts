@@ -217,6 +217,19 @@ describe('what the machine refuses', () => {
     chmodSync(journal, 0o000);
     oneLineError(asNobody(['status'], env), 2, /cannot read .*_journal\.json: permission denied/);
     chmodSync(journal, 0o644);
+    // a database file the user may write in a folder it may not: refused before the first revision
+    const ro = path.join(dir, 'ro');
+    mkdirSync(ro, { mode: 0o755 });
+    chmodSync(ro, 0o755);
+    expect(runCli(dir, ['up', '1'], { DATABASE_URL: `file:${path.join(ro, 'db.sqlite')}` }).status).toBe(0);
+    chmodSync(path.join(ro, 'db.sqlite'), 0o666);
+    oneLineError(asNobody(['up'], { DATABASE_URL: `file:${path.join(ro, 'db.sqlite')}`, SLUICE_NO_BACKUP: '1' }), 5, /the folder .*ro of SQLite file .* is not writable \(SQLite writes its journal beside the file\); check its permissions/);
+  });
+
+  it('a folder where the lock file goes: exit 5 saying so', () => {
+    const dir = makeProject();
+    mkdirSync(path.join(dir, 'l.sqlite.sluice-lock'));
+    oneLineError(runCli(dir, ['up'], sqliteEnv(dir, 'l.sqlite')), 5, /cannot open the lock file l\.sqlite\.sluice-lock of sqlite:l\.sqlite: it is a folder; remove it/);
   });
 });
 

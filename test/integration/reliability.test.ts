@@ -146,6 +146,36 @@ for (const d of ['sqlite', 'postgresql'] as const) {
   });
 }
 
+pgDescribe('Ctrl+C during a run', () => {
+  it('says it was interrupted and what to run, exit 130; the database is at a committed revision and a rerun completes', async () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'slow', 'CREATE TABLE t_slow (id integer);\n--> statement-breakpoint\nSELECT pg_sleep(5);', 'DROP TABLE t_slow;');
+    const env = envFor(dir, 'postgresql', 'int');
+    const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), 'up'], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
+    let stderr = '';
+    child.stderr.on('data', (b) => (stderr += b));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const admin = new pg.Client({ connectionString: pgUrl() });
+    await admin.connect();
+    try {
+      for (let i = 0; i < 200; i++) {
+        const busy = await admin.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND wait_event = 'PgSleep'");
+        if (busy.rowCount) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+    } finally {
+      await admin.end();
+    }
+    expect(stderr.trim()).toMatch(/^sluice: interrupted \(SIGINT\) during the run, 0 of 5 revisions reported done: the revision running then is rolled back .*Run make migrate-status to see where the database stands$/);
+    // the grouped script committed the revisions before the slow one; the slow one rolled back
+    expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
+    expect(await tables(dir, env)).not.toContain('t_slow');
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+  });
+});
+
 pgDescribe('PostgreSQL locks and timeouts', () => {
   it('lock_timeout stops a migration queued behind a long transaction', async () => {
     const dir = makeProject();
