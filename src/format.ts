@@ -111,7 +111,8 @@ export function formatShow(s: ShowResult): string[] {
 }
 
 export function formatCreate(c: CreateResult): string[] {
-  if (!c.created.length) return ['No changes in the models; nothing created.'];
+  const withoutDown = (c.withoutDown ?? []).map((w) => `${w.dialect} ${w.revision} has no down file (a migrate-create stopped half way leaves one): make migrate-downs writes and verifies it`);
+  if (!c.created.length) return ['No changes in the models; nothing created.', ...withoutDown];
   const lines: string[] = [];
   for (const r of c.created) {
     lines.push(`${pc.green('created')} ${r.dialect} ${r.revision}`);

@@ -49,6 +49,11 @@ export interface CreateResult {
   unchanged: DialectName[];
   /** Set when the dialects' histories no longer line up. */
   lockstepWarning?: string;
+  /**
+   * Dialects without model changes whose newest revision has no down file (a migrate-create stopped
+   * half way, or drizzle-kit run alone): `make migrate-downs` writes and verifies it.
+   */
+  withoutDown?: { dialect: DialectName; revision: string }[];
 }
 
 /** File-name-safe slug of a message: lower case, letters and digits joined by underscores. */
@@ -108,6 +113,8 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
       const hist = readHistory(h.out, { allowMissing: true });
       if (hist.revisions.length === before.get(d)) {
         result.unchanged.push(d);
+        const last = hist.revisions.at(-1);
+        if (last && !existsSync(last.downFile)) (result.withoutDown ??= []).push({ dialect: d, revision: last.id });
         continue;
       }
       const rev = hist.revisions[hist.revisions.length - 1]!;

@@ -2,10 +2,11 @@
  * The everyday loop through the library, on a temp SQLite file and on the suite's real PostgreSQL
  * (schema-scoped): create → up → down → stamp → history → status, and exact schema round trips.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { create, downgrade, history, MissingDown, show, stamp, status, upgrade } from '../../src/index.js';
+import { formatCreate } from '../../src/format.js';
 import { describeFor, addUserColumn, dialectEnvs, dumpSchema, makeProject, sql, type Env } from '../support/project.js';
 
 const REVS = ['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users'];
@@ -113,11 +114,26 @@ for (const dialect of ['sqlite', 'postgresql'] as const) {
       expect((await sql(dir, env, 'SELECT email FROM users'))).toEqual([{ email: 'a@b.c' }]);
     });
 
-    it('says so and creates nothing when the models did not change', async () => {
+    it('says so and creates nothing when the models did not change; names a newest revision left without its down', async () => {
       const result = await create({ ...o(), message: 'nothing here' });
       expect(result.created).toEqual([]);
       expect(result.unchanged.sort()).toEqual(['postgresql', 'sqlite']);
+      expect(result.withoutDown).toBeUndefined();
       expect(existsSync(path.join(dir, 'drizzle', dialect, '0005_nothing_here.sql'))).toBe(false);
+      // what a migrate-create stopped after drizzle-kit wrote the revision leaves: no down file
+      const downFile = path.join(dir, 'drizzle', dialect, '0004_add_nickname_to_users.down.sql');
+      const kept = readFileSync(downFile, 'utf8');
+      rmSync(downFile);
+      try {
+        const again = await create({ ...o(), message: 'nothing here' });
+        expect(again.withoutDown).toEqual([{ dialect, revision: '0004_add_nickname_to_users' }]);
+        expect(formatCreate(again)).toEqual([
+          'No changes in the models; nothing created.',
+          `${dialect} 0004_add_nickname_to_users has no down file (a migrate-create stopped half way leaves one): make migrate-downs writes and verifies it`,
+        ]);
+      } finally {
+        writeFileSync(downFile, kept);
+      }
     });
 
     it('creates an empty revision for hand-written SQL and refuses a down that is missing', async () => {
