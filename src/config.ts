@@ -152,6 +152,8 @@ export function findConfigFile(root: string, explicit?: string): string {
   if (explicit) {
     const abs = path.resolve(root, explicit);
     if (!existsSync(abs)) throw new ConfigError(`config file ${explicit} does not exist; pass the path of your drizzle.config.ts`);
+    // a folder or a pipe would fail obscurely or wait forever
+    if (!statSync(abs).isFile()) throw new ConfigError(`config file ${explicit} is not a file; pass the path of your drizzle.config.ts`);
     return abs;
   }
   for (const name of CONFIG_NAMES) {

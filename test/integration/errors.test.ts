@@ -253,5 +253,7 @@ describe('damaged caches and settings files', () => {
     expect(r.stdout).toMatch(/current: +base/);
     mkdirSync(path.join(dir, '.env'));
     oneLineError(runCli(dir, ['status'], env), 2, /\.env is not a file; remove it or put the settings in a file named \.env/);
+    rmSync(path.join(dir, '.env'), { recursive: true });
+    oneLineError(runCli(dir, ['--config', 'models', 'status'], env), 2, /^sluice: config file models is not a file; pass the path of your drizzle\.config\.ts$/);
   });
 });
