@@ -371,8 +371,11 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
   // rolls the open transaction back when the connection closes, and SQLite's journal is rolled back by
   // the next connection; what was reported applied is committed.
   let foreground = false;
+  let signalled = false;
   const interrupted = (signal: 'SIGINT' | 'SIGTERM') => {
     if (foreground && signal === 'SIGINT') return;
+    if (signalled) return void exit(signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated, { now: true });
+    signalled = true;
     stopProgress();
     // Grouped runs commit revisions before they are reported: the count says what was reported, not where the database is.
     const during = run.done < run.plan.length;
@@ -457,7 +460,9 @@ function report(thrown: unknown, printer: Printer, verbose: boolean, json: boole
  * Exit once stdout and stderr have handed everything to their reader: a pipe takes 64 KiB at a time,
  * and process.exit drops what is still queued (a slowly read `--json` would arrive cut).
  */
-async function exit(code: ExitCodeValue): Promise<never> {
+async function exit(code: ExitCodeValue, options: { now?: boolean } = {}): Promise<never> {
+  // a second Ctrl+C does not wait for a reader that may never read
+  if (options.now) process.exit(code);
   await Promise.all(
     [process.stdout, process.stderr].map((stream) => (stream.writableLength > 0 ? new Promise<void>((resolve) => stream.write('', () => resolve())) : undefined)),
   );
