@@ -9,6 +9,7 @@
  * backup out of the rotation. A `.partial` left by such a run is removed by the next backup of the
  * same database (taken under its migration lock).
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Context } from './context.js';
@@ -37,14 +38,20 @@ export async function backupBeforeChange(ctx: Context, conn: Connection, anyAppl
   const stem = path.basename(ctx.target.file).replace(/\.[^.]*$/, '');
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const file = path.join(dir, `${stem}.${stamp}.sqlite`);
-  const partial = `${file}.partial`;
+  // the partial's name holds the database's own path: two databases of one name (a/dev.db, b/dev.db)
+  // share the folder, and each run removes only its own database's leftovers (under that database's lock)
+  const own = createHash('sha256').update(ctx.target.file).digest('hex').slice(0, 12);
+  const partial = `${file}.${own}.partial`;
   try {
     mkdirSync(dir, { recursive: true });
-    removePartials(dir, stem);
+    removePartials(dir, stem, own);
     await conn.backupTo(partial);
     renameSync(partial, file);
   } catch (err) {
     removeQuietly(partial);
+    // only what is wrong with the backup's folder or disk is reported as such; anything else (a damaged
+    // database, a bug) as what it is
+    if (!isFolderProblem(err)) throw err;
     throw new SluiceError(
       `cannot back up ${ctx.target.display} to ${rel(dir)}: ${describeCause(err)}; nothing was changed. Fix the folder (or free space), or skip the backup with --no-backup (make: NO_BACKUP=1)`,
       ExitCode.usage,
@@ -55,11 +62,18 @@ export async function backupBeforeChange(ctx: Context, conn: Connection, anyAppl
   return rel(file);
 }
 
-/** Backups of `stem` an interrupted run left half written (and their SQLite journals). */
-function removePartials(dir: string, stem: string): void {
+/** Backups of this database (`stem`, `own`) an interrupted run left half written, and their SQLite journals. */
+function removePartials(dir: string, stem: string, own: string): void {
+  const suffix = new RegExp(`\\.sqlite\\.${own}\\.partial(-journal|-wal|-shm)?$`);
   for (const f of readdirSync(dir)) {
-    if (f.startsWith(`${stem}.`) && /\.sqlite\.partial(-journal|-wal|-shm)?$/.test(f) && /^\d{4}-/.test(f.slice(stem.length + 1))) rmSync(path.join(dir, f), { force: true });
+    if (f.startsWith(`${stem}.`) && suffix.test(f) && /^\d{4}-/.test(f.slice(stem.length + 1))) rmSync(path.join(dir, f), { force: true });
   }
+}
+
+/** A file-system error (Node.js errno codes) or SQLite failing to open, write or fill the backup file. */
+function isFolderProblem(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (/^E[A-Z]+$/.test(code) || /^SQLITE_(CANTOPEN|FULL|IOERR|READONLY|PERM)/.test(code));
 }
 
 function removeQuietly(partial: string): void {

@@ -68,14 +68,13 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
   const stopProgress = () => {
     for (const stop of stops.splice(0)) stop();
   };
-  // What a run is doing, for the line printed when it is interrupted (also with --json).
-  const run: { plan: { revision: string; direction: 'up' | 'down' }[]; done: number } = { plan: [], done: 0 };
   const progress = (): Pick<MoveOptions, 'onPlan' | 'onStep'> => {
-    if (g().json) return { onPlan: (steps) => void ((run.plan = steps), (run.done = 0)), onStep: () => void (run.done += 1) };
-    const plan = () => run.plan;
+    if (g().json) return {};
+    let plan: { revision: string; direction: 'up' | 'down' }[] = [];
+    let done = 0;
     let started = Date.now();
     let timer: NodeJS.Timeout | undefined;
-    const draw = () => printer.status?.(formatProgress({ running: plan()[run.done], done: run.done, total: plan().length, elapsedMs: Date.now() - started }));
+    const draw = () => printer.status?.(formatProgress({ running: plan[done], done, total: plan.length, elapsedMs: Date.now() - started }));
     const stop = () => {
       clearInterval(timer);
       timer = undefined;
@@ -84,8 +83,8 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     stops.push(stop);
     return {
       onPlan: (steps) => {
-        run.plan = steps;
-        run.done = 0;
+        plan = steps;
+        done = 0;
         started = Date.now();
         if (!printer.status || !steps.length) return;
         draw();
@@ -93,9 +92,9 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
         timer.unref();
       },
       onStep: (r) => {
-        run.done += 1;
-        printer.line(formatStep(r, { n: run.done, total: plan().length, elapsedMs: Date.now() - started }));
-        if (run.done >= plan().length) stop();
+        done += 1;
+        printer.line(formatStep(r, { n: done, total: plan.length, elapsedMs: Date.now() - started }));
+        if (done >= plan.length) stop();
         else if (timer) draw();
       },
     };
@@ -360,35 +359,9 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .allowExcessArguments()
     .argument('[args...]', 'extra arguments for psql / sqlite3')
     .action(async (args: string[]) => {
-      foreground = true; // psql / sqlite3 has the terminal: Ctrl+C is theirs (it cancels a query in psql)
       const status = await (await import('./commands/devdb.js')).dbConnect({ ...common(), args });
-      foreground = false;
       if (status !== 0) code = ExitCode.internal;
     });
-
-  // Ctrl+C (SIGINT) or a stop (SIGTERM, docker stop, a cancelled CI job) ends the command at once, as
-  // before, but says so and where the run was. The database needs nothing from this process: PostgreSQL
-  // rolls the open transaction back when the connection closes, and SQLite's journal is rolled back by
-  // the next connection; what was reported applied is committed.
-  let foreground = false;
-  let signalled = false;
-  const interrupted = (signal: 'SIGINT' | 'SIGTERM') => {
-    if (foreground && signal === 'SIGINT') return;
-    if (signalled) return void exit(signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated, { now: true });
-    signalled = true;
-    stopProgress();
-    // Grouped runs commit revisions before they are reported: the count says what was reported, not where the database is.
-    const during = run.done < run.plan.length;
-    const message = during
-      ? `interrupted (${signal}) during the run, ${run.done} of ${run.plan.length} revisions reported done: the revision running then is rolled back (one marked sluice:no-transaction keeps the statements it ran), every committed one stays. Run make migrate-status to see where the database stands`
-      : `interrupted (${signal})`;
-    const exitCode = signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated;
-    if (g().json || jsonArgv(argv)) printer.json({ error: message, code: exitCode });
-    else printer.error(`sluice: ${message}`);
-    void exit(exitCode);
-  };
-  process.on('SIGINT', () => interrupted('SIGINT'));
-  process.on('SIGTERM', () => interrupted('SIGTERM'));
 
   try {
     await program.parseAsync(argv);
@@ -460,9 +433,7 @@ function report(thrown: unknown, printer: Printer, verbose: boolean, json: boole
  * Exit once stdout and stderr have handed everything to their reader: a pipe takes 64 KiB at a time,
  * and process.exit drops what is still queued (a slowly read `--json` would arrive cut).
  */
-async function exit(code: ExitCodeValue, options: { now?: boolean } = {}): Promise<never> {
-  // a second Ctrl+C does not wait for a reader that may never read
-  if (options.now) process.exit(code);
+async function exit(code: ExitCodeValue): Promise<never> {
   await Promise.all(
     [process.stdout, process.stderr].map((stream) => (stream.writableLength > 0 ? new Promise<void>((resolve) => stream.write('', () => resolve())) : undefined)),
   );

@@ -198,6 +198,16 @@ export async function loadContext(
   }
 }
 
+/** Drop what the prefetch read (prefetch.ts): the command reads those files again itself. */
+function forgetPrefetched(ctx: Context): void {
+  if (!ctx.stopPrefetch) return;
+  ctx.stopPrefetch();
+  ctx.stopPrefetch = undefined;
+  ctx.stats = undefined;
+  ctx.ups.clear();
+  ctx.downs?.clear();
+}
+
 /** Close a connection loadContext began to open, once it is open (a failed one has nothing to close). */
 function abandon(opening: Promise<Connection> | undefined): void {
   opening?.then((c) => c.close()).catch(() => {});
@@ -240,8 +250,12 @@ export async function withSession<T>(
   let locked = false;
   try {
     if (write) {
+      const asked = performance.now();
       await conn.lock(waitMs);
       locked = true;
+      // Files read while another run held the lock may have changed since (that run may have been a
+      // checkout's migrate): forgotten, read again now that nothing else runs.
+      if (performance.now() - asked > 100) forgetPrefetched(ctx);
       await hooks.beforeEnsure?.(conn, store);
       await store.ensure();
     }

@@ -3,6 +3,9 @@
  * one-line message that names what is wrong and what to do; `exitCode` follows the published table
  * (README "Exit codes"). Anything else reaching the CLI is a bug and exits with 1.
  */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 export const ExitCode = {
   ok: 0,
   internal: 1,
@@ -20,10 +23,6 @@ export const ExitCode = {
   multipleHeads: 10,
   /** migrate-lint: a revision has findings (locking, data loss, irreversible). */
   lintFindings: 11,
-  /** Ctrl+C (SIGINT) ended the command (128 + 2, as a shell reports it). */
-  interrupted: 130,
-  /** SIGTERM ended the command (128 + 15). */
-  terminated: 143,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -160,7 +159,7 @@ const FILE_PROBLEMS: Record<string, [reason: string, hint: string]> = {
   EPERM: ['operation not permitted', 'give the user running sluice access to it'],
   ENOENT: ['no such file or folder', 'check that it exists'],
   ENOTDIR: ['a file stands where a folder is needed', 'move that file away'],
-  EEXIST: ['a file stands where a folder is needed', 'move that file away'],
+  EEXIST: ['something is already there', 'move it away'],
   EISDIR: ['it is a folder', 'put a file there'],
   EROFS: ['the file system is read-only', 'run where it can be written'],
   ENOSPC: ['the disk is full', 'free some space'],
@@ -172,7 +171,10 @@ const FILE_PROBLEMS: Record<string, [reason: string, hint: string]> = {
   EIO: ['an input/output error', 'check the disk'],
 };
 
-const VERBS: Record<string, string> = { open: 'read', read: 'read', scandir: 'list', mkdir: 'create the folder', mkdtemp: 'create a temporary folder in', write: 'write', rename: 'rename', unlink: 'delete', rmdir: 'delete', copyfile: 'copy', lstat: 'read', stat: 'read' };
+const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const OWN_FILES = ['dist', 'templates', 'src'].map((d) => `${path.join(PACKAGE_ROOT, d)}${path.sep}`);
+
+const VERBS: Record<string, string> = { open: 'open', read: 'read', scandir: 'list', mkdir: 'create the folder', mkdtemp: 'create a temporary folder in', write: 'write', rename: 'rename', unlink: 'delete', rmdir: 'delete', copyfile: 'copy', lstat: 'read', stat: 'read' };
 
 /**
  * What the machine refused (a file or folder sluice cannot read or write, a full disk, a damaged
@@ -186,6 +188,8 @@ export function environmentError(err: unknown): SluiceError | undefined {
     return new ConfigError('the current folder no longer exists (it was deleted or moved); cd into the project folder and run again', { cause: err });
   }
   const file = FILE_PROBLEMS[e.code];
+  // sluice's own files missing or unreadable is a broken install or a bug, not the user's folder
+  if (typeof e.path === 'string' && OWN_FILES.some((own) => (e.path as string).startsWith(own))) return undefined;
   if (file && typeof e.syscall === 'string') {
     const verb = VERBS[e.syscall] ?? e.syscall;
     const where = typeof e.path === 'string' ? ` ${e.path}` : '';

@@ -1,7 +1,7 @@
 /**
  * upgrade, downgrade, stamp and reset: one plan (revision.ts), one engine (engine.ts).
  */
-import { backupBeforeChange } from '../backup.js';
+import { backupBeforeChange, backupKeep } from '../backup.js';
 import { checkIntegrity, checksumOf, downOf, loadContext, tsOf, upChecksumOf, upOf, withSession, type CommandOptions, type Context } from '../context.js';
 import { preflightDown } from '../preflight.js';
 import { prepareStep, runSteps, type PreparedStep, type StepResult } from '../engine.js';
@@ -56,6 +56,8 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
   if (options.revision !== undefined) requireRevisionName(options.revision, kind === 'stamp' ? undefined : defaultTarget);
   const write = !options.dryRun;
   const ctx = await loadContext(options, { connect: { write, prefetch: kind === 'upgrade' ? 'up' : kind === 'downgrade' ? 'down' : 'stat' } });
+  // a bad SLUICE_BACKUP_KEEP is refused before the database is opened (the backup comes after the lock)
+  if (write && kind !== 'stamp' && !options.noBackup && ctx.env.SLUICE_NO_BACKUP !== '1' && ctx.target.dialect === 'sqlite') backupKeep(ctx.env);
   // A database drizzle's migrator manages is taken over first (under the lock, before sluice's table exists).
   let takeover: TakeoverSummary | undefined;
   const beforeEnsure = async (c: Connection, s: VersionStore) => {

@@ -5,8 +5,10 @@
  */
 import { readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { makeProject, runCli } from '../support/project.js';
+import { cleanEnv, makeProject, pgDescribe, pgUrl, REPO, runCli, uniqueSchema } from '../support/project.js';
 import { checksumCacheFile, SETTLED_MS } from '../../src/checksums.js';
 
 const settle = () => new Promise((r) => setTimeout(r, SETTLED_MS + 300));
@@ -65,3 +67,39 @@ describe('checksum cache', () => {
     expect(runCli(dir, ['up'], env).status).toBe(0);
   });
 });
+
+pgDescribe('checksum cache and a wait for the migration lock (PostgreSQL)', () => {
+  // Files are read while the connection and the lock are taken (src/prefetch.ts); an applied file edited
+  // while another run holds the lock must still stop this run once it has the lock.
+  it('an applied file edited while the run waited for the lock is found (exit 4)', async () => {
+    const dir = makeProject();
+    const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('ck'), SLUICE_LOCK_WAIT: '30' };
+    await settle();
+    expect(runCli(dir, ['up', '2'], env).status).toBe(0);
+    expect(runCli(dir, ['status'], env).status).toBe(0); // the applied files are cached now
+    const holder = new pg.Client({ connectionString: pgUrl() });
+    await holder.connect();
+    const up1 = path.join(dir, 'drizzle', 'postgresql', '0001_add_audits.sql');
+    try {
+      await holder.query('SELECT pg_advisory_lock(hashtext($1))', [`sluice:${env.DATABASE_SCHEMA}`]);
+      const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), 'up'], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
+      let stderr = '';
+      child.stderr.on('data', (b) => (stderr += b));
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      // the run is waiting for the lock once its session has asked for it (it asks every 100 ms)
+      for (let i = 0; i < 200; i++) {
+        const waiting = await holder.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND query LIKE '%pg_try_advisory_lock%'");
+        if (waiting.rowCount) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      writeFileSync(up1, `${readFileSync(up1, 'utf8')}\n-- edited while the run waited`);
+      await holder.query('SELECT pg_advisory_unlock(hashtext($1))', [`sluice:${env.DATABASE_SCHEMA}`]);
+      expect(await exited, stderr).toBe(4);
+      expect(stderr).toMatch(/0001_add_audits\.sql changed after it was applied/);
+    } finally {
+      await holder.end();
+    }
+  });
+});
+

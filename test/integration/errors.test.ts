@@ -210,12 +210,12 @@ describe('what the machine refuses', () => {
     const env = sqliteEnv(dir);
     const up = path.join(dir, 'drizzle', 'sqlite', '0002_add_sessions_and_roles.sql');
     chmodSync(up, 0o000);
-    oneLineError(asNobody(['up'], env), 2, /cannot read .*0002_add_sessions_and_roles\.sql: permission denied; give the user running sluice access to it/);
+    oneLineError(asNobody(['up'], env), 2, /cannot open .*0002_add_sessions_and_roles\.sql: permission denied; give the user running sluice access to it/);
     expect(existsSync(path.join(dir, 'm.sqlite')) ? runCli(dir, ['status'], env).stdout : 'current:  base').toMatch(/current: +base/);
     chmodSync(up, 0o644);
     const journal = path.join(dir, 'drizzle', 'sqlite', 'meta', '_journal.json');
     chmodSync(journal, 0o000);
-    oneLineError(asNobody(['status'], env), 2, /cannot read .*_journal\.json: permission denied/);
+    oneLineError(asNobody(['status'], env), 2, /cannot open .*_journal\.json: permission denied/);
     chmodSync(journal, 0o644);
     // a database file the user may write in a folder it may not: refused before the first revision
     const ro = path.join(dir, 'ro');

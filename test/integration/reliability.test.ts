@@ -3,6 +3,7 @@
  * reports, concurrency, timeouts, crash safety, backups and the remaining bad inputs.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -145,36 +146,6 @@ for (const d of ['sqlite', 'postgresql'] as const) {
     expect(await sql(dir, env, 'SELECT count(*) AS n FROM sluice_version')).toEqual([{ n: d === 'sqlite' ? 4 : '4' }]);
   });
 }
-
-pgDescribe('Ctrl+C during a run', () => {
-  it('says it was interrupted and what to run, exit 130; the database is at a committed revision and a rerun completes', async () => {
-    const dir = makeProject();
-    addRevision(dir, 'postgresql', 'slow', 'CREATE TABLE t_slow (id integer);\n--> statement-breakpoint\nSELECT pg_sleep(5);', 'DROP TABLE t_slow;');
-    const env = envFor(dir, 'postgresql', 'int');
-    const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), 'up'], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
-    let stderr = '';
-    child.stderr.on('data', (b) => (stderr += b));
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    const admin = new pg.Client({ connectionString: pgUrl() });
-    await admin.connect();
-    try {
-      for (let i = 0; i < 200; i++) {
-        const busy = await admin.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND wait_event = 'PgSleep'");
-        if (busy.rowCount) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      child.kill('SIGINT');
-      expect(await exited).toBe(130);
-    } finally {
-      await admin.end();
-    }
-    expect(stderr.trim()).toMatch(/^sluice: interrupted \(SIGINT\) during the run, 0 of 5 revisions reported done: the revision running then is rolled back .*Run make migrate-status to see where the database stands$/);
-    // the grouped script committed the revisions before the slow one; the slow one rolled back
-    expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
-    expect(await tables(dir, env)).not.toContain('t_slow');
-    expect(runCli(dir, ['up'], env).status).toBe(0);
-  });
-});
 
 pgDescribe('PostgreSQL locks and timeouts', () => {
   it('lock_timeout stops a migration queued behind a long transaction', async () => {
@@ -319,16 +290,21 @@ describe('SQLite backups and files', () => {
     const dir = makeProject();
     const env = { DATABASE_URL: `file:${path.join(dir, 'app.sqlite')}`, SLUICE_BACKUP_KEEP: '1' };
     expect(runCli(dir, ['up', '2'], env).status).toBe(0);
-    // what Ctrl+C during the copy leaves: the partial file and its SQLite journal
+    // what Ctrl+C during the copy leaves: the partial file (named with its database's path) and its SQLite journal
     const backups = path.join(dir, '.sluice', 'backups');
     mkdirSync(backups, { recursive: true });
-    writeFileSync(path.join(backups, 'app.2099-01-01T00-00-00-000Z.sqlite.partial'), 'half');
-    writeFileSync(path.join(backups, 'app.2099-01-01T00-00-00-000Z.sqlite.partial-journal'), 'half');
+    const own = createHash('sha256').update(path.join(dir, 'app.sqlite')).digest('hex').slice(0, 12);
+    writeFileSync(path.join(backups, `app.2099-01-01T00-00-00-000Z.sqlite.${own}.partial`), 'half');
+    writeFileSync(path.join(backups, `app.2099-01-01T00-00-00-000Z.sqlite.${own}.partial-journal`), 'half');
+    // another database named app.sqlite (another folder) backing up at this moment: not ours to remove
+    const other = 'app.2099-01-01T00-00-00-000Z.sqlite.0123456789ab.partial';
+    writeFileSync(path.join(backups, other), 'copying');
     const r = runCli(dir, ['up', '3'], env);
     expect(r.status, r.stderr).toBe(0);
-    const files = readdirSync(backups);
+    const files = readdirSync(backups).filter((f) => f !== other);
     expect(files).toHaveLength(1); // the partial did not push the real backup out (KEEP=1), and is gone
     expect(files[0]).toMatch(/^app\.\d{4}-.*\.sqlite$/);
+    expect(readdirSync(backups)).toContain(other);
     expect(/backup: (\S+)/.exec(r.stdout)?.[1]).toBe(`.sluice/backups/${files[0]}`);
     // the backup folder is a file: one line, exit 2, the database unchanged
     rmSync(path.join(dir, '.sluice'), { recursive: true });
