@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProjectConfig } from '../../src/config.js';
-import { REPO } from '../support/project.js';
+import { REPO, tempDir } from '../support/project.js';
 
 const saved = { ...process.env };
 beforeAll(() => {
@@ -21,7 +21,7 @@ afterAll(() => {
 
 /** A project folder with its own node_modules (drizzle-kit linked from this checkout, plus `extra` packages). */
 function project(config: string, files: Record<string, string> = {}): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-config-'));
+  const dir = tempDir('sluice-config-');
   mkdirSync(path.join(dir, 'node_modules'));
   symlinkSync(path.join(REPO, 'node_modules', 'drizzle-kit'), path.join(dir, 'node_modules', 'drizzle-kit'));
   for (const [name, text] of Object.entries(files)) {

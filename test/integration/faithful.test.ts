@@ -5,9 +5,8 @@
  * Each revision is applied with rows present, reverted, and must restore the previous schema exactly
  * and keep the rows where the step is reversible.
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import { sql as dsql } from 'drizzle-orm';
 import { integer as pgInt, pgEnum, pgTable, serial, text as pgText } from 'drizzle-orm/pg-core';
@@ -16,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { diffSnapshots } from '../../src/downgen.js';
 import { applyRenames, renameSql, resolvePrimaryKeyDrops, type Rename } from '../../src/downrules.js';
 import { downgrade, stamp, status, upgrade, writeMissingDowns } from '../../src/index.js';
-import { pgDescribe, dumpSchema, pgUrl, REPO, sql, uniqueSchema, type Env } from '../support/project.js';
+import { pgDescribe, dumpSchema, pgUrl, REPO, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 
 const api = createRequire(import.meta.url)('drizzle-kit/api');
 const BP = '\n--> statement-breakpoint\n';
@@ -38,7 +37,7 @@ interface Step {
 }
 
 async function buildProject(dialect: 'sqlite' | 'postgresql', steps: Step[]): Promise<string> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-faithful-'));
+  const dir = tempDir('sluice-faithful-');
   symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
   writeFileSync(path.join(dir, 'drizzle.config.ts'), `export default { dialect: '${dialect}', schema: './models.ts', out: './drizzle' };\n`);
   const out = path.join(dir, 'drizzle');

@@ -4,10 +4,10 @@
  * goes away early (`| head`) or output that cannot be written ends nothing: the command runs to its end.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, symlinkSync } from 'node:fs';
-import os from 'node:os';
+import { symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../support/project.js';
 // @ts-expect-error: a plain ES module of the benchmark (synthetic histories, no drizzle-kit calls)
 import { generateProject } from '../../bench/generate.mjs';
 
@@ -16,7 +16,7 @@ const N = 1500;
 
 describe('output through a slow pipe', () => {
   it(`--json and the progress lines of ${N} revisions arrive whole when the reader starts a second late`, () => {
-    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'sluice-out-')), 'p');
+    const dir = path.join(tempDir('sluice-out-'), 'p');
     generateProject(dir, 'sqlite', N);
     symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
     const cli = path.join(REPO, 'dist', 'cli.js');
@@ -43,7 +43,7 @@ describe('output through a slow pipe', () => {
 });
 
 describe('output nobody reads', () => {
-  const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'sluice-out-')), 'p');
+  const dir = path.join(tempDir('sluice-out-'), 'p');
   generateProject(dir, 'sqlite', N);
   symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
   const cli = JSON.stringify(path.join(REPO, 'dist', 'cli.js'));

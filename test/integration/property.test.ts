@@ -5,9 +5,8 @@
  * down), then each revision is applied with a row in every table, reverted and compared with the
  * previous schema, and the chain goes head -> base -> head. Seeds are fixed so failures reproduce.
  */
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import * as pgc from 'drizzle-orm/pg-core';
 import * as sqc from 'drizzle-orm/sqlite-core';
@@ -15,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { diffSnapshots } from '../../src/downgen.js';
 import { applyRenames, renameSql, resolvePrimaryKeyDrops, type Rename } from '../../src/downrules.js';
 import { downgrade, status, upgrade, writeMissingDowns } from '../../src/index.js';
-import { describeFor, dumpSchema, pgUrl, REPO, sql, uniqueSchema, type Env } from '../support/project.js';
+import { describeFor, dumpSchema, pgUrl, REPO, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 
 const api = createRequire(import.meta.url)('drizzle-kit/api');
 type Dialect = 'sqlite' | 'postgresql';
@@ -133,7 +132,7 @@ function edit(state: State, r: () => number, n: number, dialect: Dialect): { wha
 }
 
 async function history(dialect: Dialect, seed: number, count: number): Promise<{ dir: string; edits: string[] }> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-prop-'));
+  const dir = tempDir('sluice-prop-');
   symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
   writeFileSync(path.join(dir, 'drizzle.config.ts'), `export default { dialect: '${dialect}', schema: './m.ts', out: './drizzle' };\n`);
   const out = path.join(dir, 'drizzle');

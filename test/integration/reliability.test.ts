@@ -4,15 +4,14 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { downgrade, MigrationFailed, status, upgrade } from '../../src/index.js';
 // @ts-expect-error: a plain ES module of the benchmark (synthetic histories, no drizzle-kit calls)
 import { generateProject } from '../../bench/generate.mjs';
-import { pgDescribe, itFor, describeFor, addRevision, cleanEnv, dumpSchema, makeProject, pgUrl, REPO, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
+import { pgDescribe, itFor, describeFor, addRevision, cleanEnv, dumpSchema, makeProject, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 
 const BP = '\n--> statement-breakpoint\n';
 type Dialect = 'sqlite' | 'postgresql';
@@ -89,7 +88,7 @@ pgDescribe('grouped PostgreSQL runs (one script for many revisions)', () => {
 
   // 450 revisions go in three scripts (200, 200, 50); the third is written while the second runs.
   it('a failure in the second of three scripts: the first stays, the failing revision is named, the third never runs; -1 keeps nothing', async () => {
-    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'sluice-proj-')), 'long');
+    const dir = path.join(tempDir('sluice-proj-'), 'long');
     const project = generateProject(dir, 'postgresql', 450);
     symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
     writeFileSync(path.join(project.out, '0320_bench_320.sql'), `CREATE TABLE "t_320" ("id" integer PRIMARY KEY NOT NULL, "name" text NOT NULL);${BP}ALTER TABLE no_such_table ADD COLUMN x integer;`);

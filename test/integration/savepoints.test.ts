@@ -4,11 +4,10 @@
  * and later revisions are not yet run; a failure after a commit leaves the database at the last good
  * revision. On a real SQLite file, through the engine.
  */
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../support/project.js';
 import { openConnection } from '../../src/dialect/index.js';
 import { runSteps, type PreparedStep } from '../../src/engine.js';
 import { VersionStore } from '../../src/store.js';
@@ -19,7 +18,7 @@ function step(i: number, statements: string[]): PreparedStep {
 }
 
 async function run(commitEveryMs: number | undefined, steps: PreparedStep[]) {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'sluice-sp-')), 'g.sqlite');
+  const file = path.join(tempDir('sluice-sp-'), 'g.sqlite');
   const conn = await openConnection({ dialect: 'sqlite', file, display: 'sqlite:g.sqlite', secrets: [] }, { write: true });
   const reader = () => {
     const db = new Database(file, { readonly: true });

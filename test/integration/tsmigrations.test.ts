@@ -5,11 +5,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { appendFileSync, cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addRevision, describeFor, expectOneLineError, makeProject, pgUrl, REPO, runCli, runMake, SKIP_PG, sql, uniqueSchema, type Env, type Ran } from '../support/project.js';
+import { addRevision, describeFor, expectOneLineError, makeProject, pgUrl, REPO, runCli, runMake, SKIP_PG, sql, tempDir, uniqueSchema, type Env, type Ran } from '../support/project.js';
 
 const TAG = '0004_backfill_slugs';
 
@@ -67,7 +66,7 @@ function withTsRevision(): { dir: string; created: Ran } {
     made = { dir, created: runMake(dir, ['migrate-create', 'MSG=backfill slugs', 'TS=1']) };
   }
   expect(made.created.status, made.created.stderr).toBe(0);
-  const copy = mkdtempSync(path.join(os.tmpdir(), 'sluice-proj-'));
+  const copy = tempDir('sluice-proj-');
   cpSync(made.dir, copy, { recursive: true, preserveTimestamps: true });
   return { dir: copy, created: made.created };
 }

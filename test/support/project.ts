@@ -1,9 +1,9 @@
 /** Temp copies of this project (the example app) for tests, and helpers to run the CLI and make. */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { openConnection } from '../../src/dialect/index.js';
 import { parseDatabaseTarget } from '../../src/config.js';
 
@@ -11,9 +11,24 @@ export const REPO = path.resolve(import.meta.dirname, '../..');
 
 const COPY = ['drizzle.config.ts', 'models', 'drizzle', 'Makefile', 'package.json', 'package-lock.json', 'tsconfig.json', 'src', 'dist', 'docker'];
 
+/**
+ * A temp folder removed when the test file that made it ends (a project copy is ~2 MB, and a day of runs
+ * left thousands in /tmp). SLUICE_KEEP_TEST_DIRS=1 keeps them, to look at after a failure.
+ */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+const made: string[] = [];
+afterAll(() => {
+  if (process.env.SLUICE_KEEP_TEST_DIRS === '1') return;
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A copy of the project in a temp folder (timestamps kept so make sees it installed and built; node_modules linked). */
 export function makeProject(options: { withoutHistory?: boolean } = {}): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-proj-'));
+  const dir = tempDir('sluice-proj-');
   for (const name of COPY) {
     if (options.withoutHistory && name === 'drizzle') continue;
     cpSync(path.join(REPO, name), path.join(dir, name), { recursive: true, preserveTimestamps: true });
