@@ -65,9 +65,12 @@ export async function backupBeforeChange(ctx: Context, conn: Connection, anyAppl
 /** Backups of this database (`stem`, `own`) an interrupted run left half written, and their SQLite journals. */
 function removePartials(dir: string, stem: string, own: string): void {
   const suffix = new RegExp(`\\.sqlite\\.${own}\\.partial(-journal|-wal|-shm)?$`);
-  for (const f of readdirSync(dir)) {
-    if (f.startsWith(`${stem}.`) && suffix.test(f) && /^\d{4}-/.test(f.slice(stem.length + 1))) rmSync(path.join(dir, f), { force: true });
-  }
+  for (const f of readdirSync(dir)) if (isBackupOf(f, stem) && suffix.test(f)) rmSync(path.join(dir, f), { force: true });
+}
+
+/** `<stem>.<timestamp>…`: a backup (or partial) of the database named `stem`. */
+function isBackupOf(f: string, stem: string): boolean {
+  return f.startsWith(`${stem}.`) && /^\d{4}-/.test(f.slice(stem.length + 1));
 }
 
 /** A file-system error (Node.js errno codes) or SQLite failing to open, write or fill the backup file. */
@@ -88,7 +91,7 @@ function removeQuietly(partial: string): void {
 
 function rotate(dir: string, stem: string, keep: number): void {
   const mine = readdirSync(dir)
-    .filter((f) => f.startsWith(`${stem}.`) && f.endsWith('.sqlite') && /^\d{4}-/.test(f.slice(stem.length + 1)))
+    .filter((f) => isBackupOf(f, stem) && f.endsWith('.sqlite'))
     .sort();
   for (const f of mine.slice(0, Math.max(0, mine.length - keep))) rmSync(path.join(dir, f), { force: true });
 }

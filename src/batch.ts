@@ -55,14 +55,6 @@ function recordSql(conn: Connection, step: PreparedStep, previousUp: string | un
   return `DELETE FROM ${table} WHERE "revision" = ${lit(step.revision.id)} RETURNING ${SINCE_START} AS elapsed`;
 }
 
-/**
- * Run the group as one script. Resolves with each revision's server-side duration in ms; rejects
- * with GroupFailure naming the revision and statement.
- */
-export async function runGroup(conn: Connection, items: GroupItem[], options: { ownTransactions: boolean }): Promise<number[]> {
-  return runPlanned(conn, planGroup(conn, items, options));
-}
-
 /** Where each item's statements sit in the script (`end`: after its last part). */
 interface Span {
   start: number;
@@ -85,8 +77,9 @@ export function planGroup(conn: Connection, items: GroupItem[], options: { ownTr
 }
 
 /**
- * Send the planned script. The script leaves at once (before this returns its promise), so the
- * caller can do other work while the server runs it. Resolves as runGroup does.
+ * Run the planned script. It leaves at once (before this returns its promise), so the caller can do
+ * other work while the server runs it. Resolves with each revision's server-side duration in ms;
+ * rejects with GroupFailure naming the revision and statement.
  */
 export function runPlanned(conn: Connection, planned: PlannedGroup): Promise<number[]> {
   return planned.ownTransactions ? runCommitting(conn, planned) : runInTransaction(conn, planned);

@@ -98,10 +98,11 @@ function sqliteTarget(file: string, root: string): DatabaseTarget {
 /** Read `.env` into the environment if present (variables already set win, as with dotenv). */
 export function loadDotEnv(root: string): void {
   const file = path.join(root, '.env');
-  if (!existsSync(file)) return;
+  const st = statSync(file, { throwIfNoEntry: false });
+  if (!st) return;
   // A folder or a pipe named .env is no settings file (reading a pipe would wait forever); an unreadable
   // one is named as such (Node.js reports it as missing).
-  if (!statSync(file).isFile()) throw new ConfigError(`${file} is not a file; remove it or put the settings in a file named .env`);
+  if (!st.isFile()) throw new ConfigError(`${file} is not a file; remove it or put the settings in a file named .env`);
   try {
     accessSync(file, constants.R_OK);
   } catch (err) {

@@ -223,8 +223,8 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
       const group = takeGroup(steps, i);
       // The next group's script is written while the server runs this one (it is thrown away if this one fails).
       const after = i + group.length;
-      const nextGroup = after < steps.length && !steps[after]!.noTransaction && !steps[after]!.typescript ? takeGroup(steps, after) : [];
-      const planned = next?.first === i && next.planned.items.length === group.length ? next.planned : undefined;
+      const nextGroup = takeGroup(steps, after); // empty past the end or before a step that runs alone
+      const planned = next?.first === i ? next.planned : undefined;
       next = undefined;
       failed = !(await runGroupOf(conn, group, {
         inTx,

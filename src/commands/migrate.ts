@@ -56,8 +56,9 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
   if (options.revision !== undefined) requireRevisionName(options.revision, kind === 'stamp' ? undefined : defaultTarget);
   const write = !options.dryRun;
   const ctx = await loadContext(options, { connect: { write, prefetch: kind === 'upgrade' ? 'up' : kind === 'downgrade' ? 'down' : 'stat' } });
+  const backs = write && kind !== 'stamp' && !options.noBackup && ctx.env.SLUICE_NO_BACKUP !== '1';
   // a bad SLUICE_BACKUP_KEEP is refused before the database is opened (the backup comes after the lock)
-  if (write && kind !== 'stamp' && !options.noBackup && ctx.env.SLUICE_NO_BACKUP !== '1' && ctx.target.dialect === 'sqlite') backupKeep(ctx.env);
+  if (backs && ctx.target.dialect === 'sqlite') backupKeep(ctx.env);
   // A database drizzle's migrator manages is taken over first (under the lock, before sluice's table exists).
   let takeover: TakeoverSummary | undefined;
   const beforeEnsure = async (c: Connection, s: VersionStore) => {
@@ -102,7 +103,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
       };
     }
     if (kind === 'downgrade') await preflightDown(conn, prepared);
-    const backup = kind !== 'stamp' && prepared.length && !options.noBackup && ctx.env.SLUICE_NO_BACKUP !== '1' ? await backupBeforeChange(ctx, conn, applied.length > 0) : undefined;
+    const backup = backs && prepared.length ? await backupBeforeChange(ctx, conn, applied.length > 0) : undefined;
     options.onPlan?.(prepared.map((p) => ({ revision: p.revision.id, direction: p.direction })));
     const results = await runSteps(conn, store, prepared, {
       stampOnly: kind === 'stamp',

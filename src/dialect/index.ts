@@ -12,8 +12,14 @@ export async function openConnection(target: DatabaseTarget, options: { write: b
     const { openSqlite } = await import('./sqlite.js');
     return openSqlite(target, { create: options.write });
   }
+  return (await beginPostgres(target, options.env)).ready;
+}
+
+/** Load the PostgreSQL adapter and start opening (boxed: awaiting it does not wait for the connection). */
+async function beginPostgres(target: DatabaseTarget, env: Record<string, string | undefined> | undefined): Promise<{ ready: Promise<Connection> }> {
   const { openPostgres, postgresOptions } = await import('./postgres.js');
-  return openPostgres(target, postgresOptions(options.env ?? process.env));
+  // openPostgres runs up to the client's connect() before it returns its promise
+  return { ready: openPostgres(target, postgresOptions(env ?? process.env)) };
 }
 
 /**
@@ -27,9 +33,7 @@ export async function startConnection(target: DatabaseTarget, options: { write: 
   if (target.dialect !== 'postgresql') return {};
   let ready: Promise<Connection>;
   try {
-    const { openPostgres, postgresOptions } = await import('./postgres.js');
-    // runs up to the client's connect() before it returns its promise
-    ready = openPostgres(target, postgresOptions(options.env ?? process.env));
+    ({ ready } = await beginPostgres(target, options.env));
   } catch (err) {
     ready = Promise.reject(err);
   }

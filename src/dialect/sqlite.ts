@@ -22,12 +22,13 @@ const LOCK_POLL_MS = 50;
 export function openSqlite(target: DatabaseTarget, options: { create: boolean }): Connection {
   const file = target.file!;
   const dir = path.dirname(file);
-  if (!existsSync(dir)) throw new ConfigError(`folder ${dir} of the SQLite file does not exist; create it or fix DATABASE_URL`);
-  if (!statSync(dir).isDirectory()) throw new ConfigError(`${dir}, where DATABASE_URL puts the SQLite file, is a file, not a folder; fix DATABASE_URL`);
-  const exists = existsSync(file);
+  const folder = statSync(dir, { throwIfNoEntry: false });
+  if (!folder) throw new ConfigError(`folder ${dir} of the SQLite file does not exist; create it or fix DATABASE_URL`);
+  if (!folder.isDirectory()) throw new ConfigError(`${dir}, where DATABASE_URL puts the SQLite file, is a file, not a folder; fix DATABASE_URL`);
   // A device (/dev/null), a folder or a pipe is no database: refused before anything (the lock file
   // beside it included) is created.
-  const kind = exists ? statSync(file) : undefined;
+  const kind = statSync(file, { throwIfNoEntry: false });
+  const exists = kind !== undefined;
   if (kind && !kind.isFile()) {
     const what = kind.isDirectory() ? 'a folder' : kind.isCharacterDevice() || kind.isBlockDevice() ? 'a device' : 'not a regular file';
     throw new ConfigError(`DATABASE_URL names ${file}, which is ${what}, not a SQLite file; point it at a file (it is created on the first up)`);
