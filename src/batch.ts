@@ -11,7 +11,7 @@
  * execution_ms and applied_at come from the server's clock.
  */
 import type { Connection } from './dialect/types.js';
-import type { PreparedStep } from './engine.js';
+import type { PreparedStep } from './prepare.js';
 import { VERSION_TABLE } from './store.js';
 
 /** Revisions per script and characters per script at most (bounds memory and the size of one message). */

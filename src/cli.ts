@@ -100,6 +100,34 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     };
   };
 
+  // Ctrl+C or SIGTERM while a PostgreSQL run's revisions execute: the statement running is cancelled on
+  // the server (its revision rolls back; nothing after it starts) and the command ends with one line
+  // saying where the database is (Interrupted, exit 130 / 143). A second signal ends the process at once,
+  // unless it comes within a second of the first: Ctrl+C reaches every process of the terminal's group,
+  // and npm (make → npm run → sluice) forwards it once more, so one press can arrive twice.
+  // Listened for only while that holds (onInterruptible): elsewhere, and on SQLite, whose statements run
+  // synchronously in this process, a signal ends the process at once, as it always did.
+  const interruptible = (): Pick<MoveOptions, 'signal' | 'onInterruptible'> => {
+    const controller = new AbortController();
+    let first = 0;
+    const onSignal = (name: NodeJS.Signals) => {
+      if (!controller.signal.aborted) {
+        first = Date.now();
+        stopProgress();
+        controller.abort(name);
+      } else if (Date.now() - first >= 1000) void exit(name === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted);
+    };
+    return {
+      signal: controller.signal,
+      onInterruptible: (on) => {
+        for (const name of ['SIGINT', 'SIGTERM'] as const) {
+          if (on) process.on(name, onSignal);
+          else process.off(name, onSignal);
+        }
+      },
+    };
+  };
+
   type MoveFlags = { dryRun?: boolean; allowChanged?: boolean; singleTransaction?: boolean; backup?: boolean; purge?: boolean };
   const moveCommand = (
     name: string,
@@ -123,6 +151,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
           ...common(),
           ...stepPrinter(),
           ...progress(),
+          ...interruptible(),
           revision: revision ?? defaultRev,
           dryRun: opts.dryRun,
           allowChanged: opts.allowChanged,
@@ -148,7 +177,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .option('--no-backup', 'SQLite: skip the backup taken before a change')
     .action(async (opts: { yes?: boolean; dryRun?: boolean; backup?: boolean }) => {
       const confirmed = opts.yes || process.env.YES === '1' || (!opts.dryRun && (await ask('Revert every revision of the configured database? [y/N] ')));
-      const result = await (await migrate()).reset({ ...common(), ...stepPrinter(), ...progress(), confirmed: !!confirmed, dryRun: opts.dryRun, noBackup: opts.backup === false });
+      const result = await (await migrate()).reset({ ...common(), ...stepPrinter(), ...progress(), ...interruptible(), confirmed: !!confirmed, dryRun: opts.dryRun, noBackup: opts.backup === false });
       out(result, () => formatMove('downgrade', result));
     });
 
@@ -255,6 +284,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
       const result = await (await import('./commands/deploy.js')).deploy({
         ...common(),
         ...stepPrinter(),
+        ...interruptible(),
         onWait: (a) => printer.error(waitLine(a)),
         singleTransaction: opts.singleTransaction,
         noBackup: opts.backup === false,

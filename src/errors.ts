@@ -23,6 +23,10 @@ export const ExitCode = {
   multipleHeads: 10,
   /** migrate-lint: a revision has findings (locking, data loss, irreversible). */
   lintFindings: 11,
+  /** Stopped by Ctrl+C (SIGINT), as shells report a process ended by it (128 + 2). */
+  interrupted: 130,
+  /** Stopped by SIGTERM (docker stop, a cancelled CI job, Kubernetes), 128 + 15. */
+  terminated: 143,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -101,6 +105,21 @@ export class MigrationFailed extends SluiceError {
     options?: { cause?: unknown },
   ) {
     super(message, ExitCode.migrationFailed, options);
+  }
+}
+
+/**
+ * A run stopped by a signal (PostgreSQL: the running statement was cancelled on the server). `at`: the
+ * revision the database is at, as read back after the stop (undefined when it could not be read).
+ */
+export class Interrupted extends SluiceError {
+  constructor(
+    message: string,
+    readonly signal: 'SIGINT' | 'SIGTERM',
+    readonly at: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, signal === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted, options);
   }
 }
 

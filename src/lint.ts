@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { DialectName, SqliteEngine } from './config.js';
-import { NO_TRANSACTION_MARKER } from './engine.js';
+import { NO_TRANSACTION_MARKER } from './prepare.js';
 import { ConfigError, describeCause, ExitCode, SluiceError } from './errors.js';
 import { downIsEmpty, parseDownHeader, readDown, readSnapshot, readUp, type RevisionFile } from './source.js';
 import { firstLine } from './sql.js';

@@ -7,7 +7,7 @@
  * are bound.
  */
 import type { Connection } from './dialect/types.js';
-import type { PreparedStep } from './engine.js';
+import type { PreparedStep } from './prepare.js';
 import { Refused } from './errors.js';
 
 const NAME = String.raw`((?:"[^"]+"\.)?"[^"]+")`;

@@ -15,7 +15,8 @@
  * the file's write lock, or risk a crash's rollback, for more than about that long plus one revision.
  */
 import type { Connection } from './dialect/types.js';
-import type { PreparedStep, StepResult, StepStatus } from './engine.js';
+import type { StepResult, StepStatus } from './engine.js';
+import type { PreparedStep } from './prepare.js';
 import { describeCause } from './errors.js';
 import { firstLine } from './sql.js';
 import type { VersionStore } from './store.js';

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { DialectName } from './config.js';
 import type { Connection } from './dialect/types.js';
-import type { PreparedStep } from './engine.js';
+import type { PreparedStep } from './prepare.js';
 import { describeCause, RevisionRefused, UsageError } from './errors.js';
 import type { Direction } from './revision.js';
 import { checksum, firstLine } from './sql.js';

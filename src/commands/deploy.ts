@@ -40,6 +40,9 @@ export interface DeployOptions extends CommandOptions {
   onWait?: (attempt: WaitAttempt) => void;
   onStep?: (result: StepResult) => void;
   onTakeover?: MoveOptions['onTakeover'];
+  /** Stops the run (PostgreSQL): see MoveOptions.signal. */
+  signal?: MoveOptions['signal'];
+  onInterruptible?: MoveOptions['onInterruptible'];
 }
 
 export interface DeployResult {
@@ -147,6 +150,8 @@ async function deployUnlabelled(options: DeployOptions): Promise<DeployResult> {
     noBackup: options.noBackup,
     onStep: options.onStep,
     onTakeover: options.onTakeover,
+    signal: options.signal,
+    onInterruptible: options.onInterruptible,
   });
   const applied = moved.steps.filter((s) => s.status === 'applied').map((s) => s.revision);
   return {

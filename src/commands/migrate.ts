@@ -4,9 +4,10 @@
 import { backupBeforeChange, backupKeep } from '../backup.js';
 import { checkIntegrity, checksumOf, downOf, loadContext, tsOf, upChecksumOf, upOf, withSession, type CommandOptions, type Context } from '../context.js';
 import { preflightDown } from '../preflight.js';
-import { prepareStep, runSteps, type PreparedStep, type StepResult } from '../engine.js';
+import { runSteps, type StepResult } from '../engine.js';
+import { prepareStep, type PreparedStep } from '../prepare.js';
 import { openConnection, type Connection } from '../dialect/index.js';
-import { ConnectionLost, describeCause, MigrationFailed, MissingDown, Refused, UsageError } from '../errors.js';
+import { ConnectionLost, describeCause, Interrupted, MigrationFailed, MissingDown, Refused, UsageError } from '../errors.js';
 import { VersionStore } from '../store.js';
 import { currentIndex, labelOf, outOfOrder, plan, planStamp, requireRevisionName, resolveTarget, type Step } from '../revision.js';
 import { downIsEmpty, downIsProven, downIsStale, parseDownHeader, rel, type RevisionFile } from '../source.js';
@@ -31,6 +32,18 @@ export interface MoveOptions extends CommandOptions {
   onPlan?: (steps: { revision: string; direction: 'up' | 'down' }[]) => void;
   /** Called when the run takes the database over from drizzle's migrator (dry run: would), before any step. */
   onTakeover?: (takeover: TakeoverSummary, dryRun: boolean) => void;
+  /**
+   * Stops the run cleanly (PostgreSQL): aborting it cancels the statement running on the server, which
+   * rolls its revision back, starts nothing more, and the command throws Interrupted saying where the
+   * database is. The abort's reason names the signal ('SIGINT' or 'SIGTERM'; anything else reads as SIGINT).
+   */
+  signal?: AbortSignal;
+  /**
+   * Called with true when the run's steps begin on a connection the signal can stop (PostgreSQL), and
+   * with false when they end. The CLI listens for Ctrl+C and SIGTERM only in between: elsewhere, and on
+   * SQLite (whose statements run synchronously in this process), a signal ends the process at once.
+   */
+  onInterruptible?: (possible: boolean) => void;
 }
 
 export interface MoveResult {
@@ -105,14 +118,38 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     if (kind === 'downgrade') await preflightDown(conn, prepared);
     const backup = backs && prepared.length ? await backupBeforeChange(ctx, conn, applied.length > 0) : undefined;
     options.onPlan?.(prepared.map((p) => ({ revision: p.revision.id, direction: p.direction })));
-    const results = await runSteps(conn, store, prepared, {
-      stampOnly: kind === 'stamp',
-      single: options.singleTransaction,
-      onStep: options.onStep,
-    });
+    const { signal } = options;
+    const cancel = conn.cancel && signal ? () => void conn.cancel!() : undefined;
+    let results: StepResult[];
+    try {
+      if (cancel) {
+        signal!.addEventListener('abort', cancel, { once: true });
+        options.onInterruptible?.(true);
+      }
+      results = await runSteps(conn, store, prepared, { stampOnly: kind === 'stamp', single: options.singleTransaction, onStep: options.onStep, signal: cancel && signal });
+    } finally {
+      if (cancel) {
+        signal!.removeEventListener('abort', cancel);
+        options.onInterruptible?.(false);
+      }
+    }
+    const label = (rows: { revision: string }[]) => labelOf(history, currentIndex(history, new Set(rows.map((r) => r.revision))));
+    const stop = cancel && signal!.aborted ? interruption(results) : undefined;
+    if (stop) {
+      // The cancel request has reached the server by now; a late one could still stop this read once.
+      const rows = await store.list().catch(() => store.list()).catch(() => undefined);
+      const at = rows && label(rows);
+      const name = signal!.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+      let message = `interrupted (${name}) ${stop.during ? `during ${stop.during.revision} (${stop.during.direction})` : `before ${stop.next!.revision} (${stop.next!.direction})`}, ${stop.done} of ${results.length} revision(s) ${options.singleTransaction ? 'run' : 'done'}: `;
+      if (options.singleTransaction) message += 'the single transaction was rolled back';
+      else if (stop.during?.noTransaction) message += `${stop.during.revision} is marked sluice:no-transaction: ${stop.during.statementsRun ? `statements 1-${stop.during.statementsRun} of it ran and were NOT rolled back` : 'none of its statements ran'}; it is not recorded`;
+      else if (stop.during) message += `${stop.during.revision} was rolled back, the ones before it stay`;
+      else message += 'every revision done stays';
+      message += `. The database is at ${at ?? 'an unknown revision (run make migrate-status)'}; run the command again to continue`;
+      throw Object.assign(new Interrupted(message, name, at, { cause: stop.during?.cause }), { results });
+    }
     const failure = results.find((r) => r.status === 'failed');
     if (failure) {
-      const label = (rows: { revision: string }[]) => labelOf(history, currentIndex(history, new Set(rows.map((r) => r.revision))));
       if (conn.lostConnection(failure.cause)) {
         const at = await readBackAfterLoss(ctx);
         throw Object.assign(
@@ -149,6 +186,16 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     }
     return { ...base, dryRun: false, steps: results, backup };
   }, { beforeEnsure });
+}
+
+/** A run the signal stopped before its end: the step it stopped (if one was running) or the first not run, and how many were done. */
+function interruption(results: StepResult[]): { during?: StepResult; next?: StepResult; done: number } | undefined {
+  const during = results.find((r) => r.status === 'interrupted');
+  const next = results.find((r) => r.status === 'not-run');
+  if (!during && !next) return undefined; // it ended before the signal could stop it
+  if (results.some((r) => r.status === 'failed')) return undefined; // a real failure came first: reported as one
+  const done = results.filter((r) => r.status !== 'interrupted' && r.status !== 'not-run').length;
+  return { during, next, done };
 }
 
 /** True when the up holds a statement (by the parser: comments of any kind are not statements); an up that does not parse counts as having some. */

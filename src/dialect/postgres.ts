@@ -225,6 +225,24 @@ class PostgresConnection implements Connection {
     return dumpPostgres(this.target.url!, this.schema);
   }
   /**
+   * node-postgres's cancel request (Client#cancel): a second connection to the same host and port that
+   * sends only the backend's id and secret key, no authentication. Resolves when the server closes
+   * that connection (it has signalled the backend by then), on an error, or after 3 s.
+   */
+  async cancel(): Promise<void> {
+    const running = (this.client as unknown as { activeQuery?: unknown }).activeQuery;
+    if (!running) return;
+    const canceller = new pg.Client({ connectionString: this.target.url });
+    const wire = (canceller as unknown as { connection: import('node:events').EventEmitter }).connection;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 3000);
+      const done = () => (clearTimeout(timer), resolve());
+      wire.once('end', done);
+      wire.once('error', done);
+      (canceller as unknown as { cancel(client: pg.Client, query: unknown): void }).cancel(this.client, running);
+    });
+  }
+  /**
    * Ends the session: resolves once the client's Terminate message and the end of its side of the
    * socket are sent. The server then ends the backend on its own; waiting for that too (node-postgres's
    * `end()` waits for the server to close the socket) costs about 10-15 ms of every command here and

@@ -86,5 +86,13 @@ export interface Connection {
   drizzle?(): Promise<unknown>;
   /** A textual description of the app's schema (sluice's own table excluded), for comparisons. */
   dumpSchema(): Promise<string>;
+  /**
+   * Ask the server to stop the statement running on this connection (PostgreSQL's cancel request, sent
+   * on a connection of its own): the statement fails with SQLSTATE 57014, its transaction is rolled back
+   * with it, and nothing after it in the same script runs. Resolves once the server has taken the
+   * request, or at once when nothing is running. Absent where a run cannot be stopped from outside
+   * (SQLite runs in this process, synchronously: a signal ends the process and its journal rolls back).
+   */
+  cancel?(): Promise<void>;
   close(): Promise<void>;
 }

@@ -9,7 +9,8 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../support/project.js';
 import { openConnection } from '../../src/dialect/index.js';
-import { runSteps, type PreparedStep } from '../../src/engine.js';
+import { runSteps } from '../../src/engine.js';
+import type { PreparedStep } from '../../src/prepare.js';
 import { VersionStore } from '../../src/store.js';
 
 function step(i: number, statements: string[]): PreparedStep {

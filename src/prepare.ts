@@ -1,0 +1,144 @@
+/**
+ * Reads a revision's SQL into what the engine runs: the dialect's real parser splits it and refuses,
+ * before anything runs, what would make a run lie (transaction control inside a transactional
+ * revision, a search_path change under a non-public DATABASE_SCHEMA, text the parser rejects).
+ */
+import type { DialectName, SqliteEngine } from './config.js';
+import { RevisionRefused } from './errors.js';
+import type { Direction, Revision } from './revision.js';
+import { firstLine, quoteIdent, quoteLiteral } from './sql.js';
+import { parseRevision } from './parsecache.js';
+import { loadParser, SqlSyntaxError, statementChange } from './sqlparse.js';
+import { DRIZZLE_TABLE } from './store.js';
+import { revisionChecksum, type TypeScriptPart } from './tsrevision.js';
+
+/** A comment that makes a revision run statement by statement outside any transaction. */
+export const NO_TRANSACTION_MARKER = /^--\s*sluice:no-transaction\b/;
+
+export interface PreparedStep {
+  revision: Revision;
+  direction: Direction;
+  /** The SQL to run (up or down file); empty for stamp. */
+  statements: string[];
+  /** Checksum of the up SQL, stored with the version row. */
+  upChecksum: string;
+  /** The file carries the no-transaction marker. */
+  noTransaction: boolean;
+  /** A TypeScript revision's `<tag>.ts`: its up(db) runs after the up SQL, its down(db) before the down SQL, in the same transaction. */
+  typescript?: TypeScriptPart;
+}
+
+/**
+ * Read a step's SQL with the dialect's real parser and refuse, before anything runs, what would make
+ * the run lie: transaction control at the top level of a transactional revision (a COMMIT inside a
+ * revision commits half of it while sluice reports a rollback), a search_path change under a
+ * non-public DATABASE_SCHEMA, text the parser rejects. Markers are read from comments only.
+ */
+export async function prepareStep(
+  revision: Revision,
+  direction: Direction,
+  /** The up SQL; a step that does not run it (a down, a stamp) may pass only its checksum instead. */
+  up: string | { checksum: string },
+  downSql: string | null,
+  stampOnly: boolean,
+  where: { dialect: DialectName; engine?: SqliteEngine; file: string; schema?: string; root: string },
+  ts?: TypeScriptPart,
+): Promise<PreparedStep> {
+  // A leading byte-order mark is an encoding detail, not SQL (the checksum still covers it).
+  const base = { revision, direction, upChecksum: typeof up === 'string' ? revisionChecksum(up, ts?.text ?? null) : up.checksum };
+  if (stampOnly) return { ...base, statements: [], noTransaction: false };
+  if (direction === 'up' && typeof up !== 'string') throw new Error(`prepareStep: the up of ${revision.id} runs, so its text is needed`);
+  const text = (direction === 'up' ? (up as string) : (downSql ?? '')).replace(/^\uFEFF/, '');
+  // PostgreSQL's scanner also translates public. qualifiers at run time when the schema is not public
+  // (only a text that says "public" somewhere can hold one).
+  if (where.dialect === 'postgresql' && where.schema !== 'public' && /public/i.test(text)) await loadParser(where.dialect);
+  let parsed;
+  try {
+    parsed = await parseRevision(text, where.dialect, where.root, where.engine);
+  } catch (err) {
+    if (!(err instanceof SqlSyntaxError)) throw err;
+    throw new RevisionRefused(
+      `${where.file} line ${err.line}: ${err.message} (${where.dialect === 'postgresql' ? "PostgreSQL's parser" : where.engine === 'libsql' ? "libSQL's parser" : 'the SQLite parser'} cannot read it, so sluice will not run it); fix the statement`,
+      revision.id,
+      { cause: err },
+    );
+  }
+  // A statement the database refuses inside a transaction block (CREATE INDEX CONCURRENTLY…) makes the
+  // revision non-transactional as the marker does: its author wrote it to run outside one.
+  const outside = parsed.statements.find((s) => s.outsideTransaction);
+  const noTransaction = parsed.comments.some((c) => NO_TRANSACTION_MARKER.test(c)) || !!outside;
+  if (noTransaction && ts) {
+    throw new RevisionRefused(
+      `${where.file} ${outside ? `line ${outside.line} ("${firstLine(outside.text)}") cannot run in a transaction` : 'is marked sluice:no-transaction'}, but revision ${revision.id} has a TypeScript part (${ts.display}), which runs in the revision's transaction; move those statements to a revision of their own`,
+      revision.id,
+    );
+  }
+  const statements = noTransaction ? [...parsed.statements] : withoutWrappingTransaction(parsed.statements);
+  for (const s of statements) {
+    if (s.transactionControl && !noTransaction) {
+      throw new RevisionRefused(
+        `${where.file} line ${s.line}: "${firstLine(s.text)}" controls the transaction sluice runs each revision in, so a failure after it could not be rolled back; remove it, or put "-- sluice:no-transaction" on the first line to run the file statement by statement without a transaction`,
+        revision.id,
+      );
+    }
+    if (s.setsSearchPath && where.schema && where.schema !== 'public') {
+      throw new RevisionRefused(
+        `${where.file} line ${s.line}: "${firstLine(s.text)}" changes search_path, which would create objects outside DATABASE_SCHEMA=${where.schema}; remove it (sluice already sets search_path to the schema)`,
+        revision.id,
+      );
+    }
+  }
+  // A non-transactional file that leaves a transaction open at its end (drizzle's migrator commits it
+  // with its own): committed before the version row, which would otherwise be rolled back with it.
+  if (noTransaction && leavesTransactionOpen(statements)) statements.push({ ...statements.at(-1)!, text: 'COMMIT', transactionControl: true });
+  const bookkeeping = where.dialect === 'postgresql' && statements.some((s) => s.text.toLowerCase().includes(DRIZZLE_TABLE));
+  if (bookkeeping) await loadParser('postgresql');
+  const texts = bookkeeping ? statements.map((s) => guardDrizzleBookkeeping(s.text)) : statements.map((s) => s.text);
+  return { ...base, statements: texts, noTransaction, ...(ts ? { typescript: ts } : {}) };
+}
+
+/**
+ * A statement that writes rows of drizzle's own bookkeeping table (`__drizzle_migrations`: a public
+ * history cleans up drizzle's records this way) runs only where that table exists: on a database
+ * drizzle's migrator managed before sluice took over it does what it always did; on a database
+ * sluice made, which has no such table, it changes nothing (a DELETE or UPDATE of a table with no
+ * rows) instead of failing the revision. The table's existence is read by the server at run time.
+ */
+export function guardDrizzleBookkeeping(text: string): string {
+  const rows = statementChange(text, 'postgresql').writesRows;
+  if (rows?.table !== DRIZZLE_TABLE || text.includes('$sluice_guard$')) return text;
+  const name = rows.schema ? `${quoteIdent(rows.schema)}.${quoteIdent(rows.table)}` : quoteIdent(rows.table);
+  return `DO $sluice_guard$ BEGIN IF to_regclass(${quoteLiteral(name)}) IS NOT NULL THEN EXECUTE ${quoteLiteral(text)}; END IF; END $sluice_guard$`;
+}
+
+/** True when the last statement that opens or closes a transaction opens one (BEGIN / START TRANSACTION). */
+export function leavesTransactionOpen(statements: { text: string; transactionControl: boolean }[]): boolean {
+  let open = false;
+  for (const s of statements) {
+    if (!s.transactionControl) continue;
+    const words = s.text.replace(/\s+/g, ' ').trim().toUpperCase();
+    if (/^(BEGIN|START TRANSACTION)\b/.test(words)) open = true;
+    else if (/^(COMMIT|END|ABORT|PREPARE TRANSACTION)\b/.test(words) || (/^ROLLBACK\b/.test(words) && !/^ROLLBACK( TRANSACTION| WORK)? TO\b/.test(words))) open = false;
+  }
+  return open;
+}
+
+const PLAIN_BEGIN = /^(?:BEGIN(?:\s+(?:TRANSACTION|WORK))?|START\s+TRANSACTION)$/i;
+const PLAIN_COMMIT = /^(?:COMMIT|END)(?:\s+(?:TRANSACTION|WORK))?$/i;
+
+/**
+ * A file whose whole body sits between a plain BEGIN (its first statement) and COMMIT (its last), with
+ * no other transaction control, asks for what sluice already does: the body in one transaction. The
+ * pair is dropped and the body runs in the revision's transaction, with its version row (real
+ * histories have such files, written for drizzle's migrator). Anything else (BEGIN with options, a
+ * COMMIT midway, savepoints) stays transaction control and is refused by the caller.
+ */
+export function withoutWrappingTransaction<S extends { text: string; transactionControl: boolean }>(statements: S[]): S[] {
+  const first = statements[0];
+  const last = statements[statements.length - 1];
+  if (statements.length < 2 || !first!.transactionControl || !last!.transactionControl) return statements;
+  const body = statements.slice(1, -1);
+  const words = (s: S) => s.text.replace(/\s+/g, ' ').trim();
+  if (!PLAIN_BEGIN.test(words(first!)) || !PLAIN_COMMIT.test(words(last!)) || body.some((s) => s.transactionControl)) return statements;
+  return body;
+}

@@ -1,0 +1,153 @@
+/**
+ * Ctrl+C (SIGINT) and SIGTERM during a run, on real processes. PostgreSQL: the statement running is
+ * cancelled on the server, so nothing after it commits once sluice has gone (before, a grouped script
+ * already sent went on committing on the server); the command says where the database is, exit
+ * 130 / 143. SQLite: a signal still ends the process at once (its statements run synchronously; the
+ * journal rolls the open transaction back).
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { status } from '../../src/index.js';
+import { addRevision, cleanEnv, makeProject, pgDescribe, pgUrl, REPO, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
+
+const BP = '\n--> statement-breakpoint\n';
+
+interface Ended {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Start the CLI (or `make <target>`, in a process group of its own, as a terminal runs it); `ended` resolves when it exits. */
+function start(dir: string, args: string[], env: Env, viaMake = false): { child: ReturnType<typeof spawn>; ended: Promise<Ended> } {
+  const child = viaMake
+    ? spawn('make', ['--no-print-directory', ...args], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv, detached: true })
+    : spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), ...args], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (b) => (stdout += b));
+  child.stderr!.on('data', (b) => (stderr += b));
+  const ended = new Promise<Ended>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, ended };
+}
+
+/** sluice's sessions on the server that are in pg_sleep, and all of sluice's sessions. */
+async function sessions(admin: pg.Client): Promise<{ sleeping: number; all: number }> {
+  const r = await admin.query<{ sleeping: string; all: string }>(
+    "SELECT count(*) FILTER (WHERE wait_event = 'PgSleep') AS sleeping, count(*) AS all FROM pg_stat_activity WHERE application_name = 'sluice'",
+  );
+  return { sleeping: Number(r.rows[0]!.sleeping), all: Number(r.rows[0]!.all) };
+}
+
+const tablesOf = async (dir: string, env: Env) =>
+  (await sql<{ t: string }>(dir, env, 'SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1', [env.DATABASE_SCHEMA])).map((r) => r.t);
+
+pgDescribe('a signal during a PostgreSQL run', () => {
+  const cases = [
+    {
+      name: 'Ctrl+C during up: the revision running is cancelled and rolled back, the ones before it stay, nothing after it runs',
+      args: ['up'],
+      signal: 'SIGINT' as const,
+      code: 130,
+      noTransaction: false,
+      message: /^sluice: interrupted \(SIGINT\) during 0004_slow \(up\), 4 of 6 revision\(s\) done: 0004_slow was rolled back, the ones before it stay\. The database is at 0003_add_phone_to_users; run the command again to continue$/,
+      at: '0003_add_phone_to_users',
+      tables: ['audits', 'sessions', 'sluice_version', 'submissions', 'users'],
+    },
+    {
+      name: 'SIGTERM during deploy --single-transaction: the single transaction is rolled back',
+      args: ['deploy', '--single-transaction'],
+      signal: 'SIGTERM' as const,
+      code: 143,
+      noTransaction: false,
+      message: /^sluice: deploy failed: interrupted \(SIGTERM\) during 0004_slow \(up\), 4 of 6 revision\(s\) run: the single transaction was rolled back\. The database is at base; run the command again to continue$/,
+      at: 'base',
+      tables: ['sluice_version'],
+    },
+    {
+      name: 'Ctrl+C during a no-transaction revision: its statements that ran stay and it is not recorded',
+      args: ['up'],
+      signal: 'SIGINT' as const,
+      code: 130,
+      noTransaction: true,
+      message: /^sluice: interrupted \(SIGINT\) during 0004_slow \(up\), 4 of 6 revision\(s\) done: 0004_slow is marked sluice:no-transaction: statements 1-1 of it ran and were NOT rolled back; it is not recorded\. The database is at 0003_add_phone_to_users; run the command again to continue$/,
+      at: '0003_add_phone_to_users',
+      tables: ['audits', 'sessions', 'sluice_version', 'submissions', 't_slow', 'users'],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const dir = makeProject();
+      addRevision(dir, 'postgresql', 'slow', `${c.noTransaction ? '-- sluice:no-transaction\n' : ''}CREATE TABLE t_slow (id integer);${BP}SELECT pg_sleep(60);`, 'DROP TABLE t_slow;');
+      addRevision(dir, 'postgresql', 'after', 'CREATE TABLE t_after (id integer);', 'DROP TABLE t_after;');
+      const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('sig') };
+      const admin = new pg.Client({ connectionString: pgUrl() });
+      await admin.connect();
+      try {
+        const run = start(dir, c.args, env);
+        for (let i = 0; i < 400 && (await sessions(admin)).sleeping === 0; i++) await new Promise((r) => setTimeout(r, 25));
+        expect((await sessions(admin)).sleeping).toBe(1);
+        run.child.kill(c.signal);
+        const ended = await run.ended;
+        expect(ended.code, ended.stderr).toBe(c.code);
+        const lines = ended.stderr.split('\n').filter((l) => l.trim());
+        expect(lines, ended.stderr).toHaveLength(1);
+        expect(lines[0]).toMatch(c.message);
+        if (c.args[0] === 'up') expect(ended.stdout).toMatch(/↑ 0004_slow INTERRUPTED/);
+        // the server stopped too: no sluice session is left running the sleep, or at all
+        for (let i = 0; i < 40 && (await sessions(admin)).all > 0; i++) await new Promise((r) => setTimeout(r, 25));
+        expect(await sessions(admin)).toEqual({ sleeping: 0, all: 0 });
+      } finally {
+        await admin.end();
+      }
+      expect((await status({ cwd: dir, env })).current).toBe(c.at);
+      expect(await tablesOf(dir, env)).toEqual(c.tables);
+      // the lock was released and the version table is usable: a normal command runs at once
+      expect(runCli(dir, ['down', 'base'], env).status).toBe(0);
+    });
+  }
+});
+
+pgDescribe('Ctrl+C in a terminal running make migrate-up', () => {
+  it('reaches make, npm and sluice at once (npm forwards it again): the run is cancelled on the server and reported, not cut off', async () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'slow', `CREATE TABLE t_slow (id integer);${BP}SELECT pg_sleep(60);`, 'DROP TABLE t_slow;');
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('sigmake') };
+    const admin = new pg.Client({ connectionString: pgUrl() });
+    await admin.connect();
+    try {
+      const run = start(dir, ['migrate-up'], env, true);
+      for (let i = 0; i < 400 && (await sessions(admin)).sleeping === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      expect((await sessions(admin)).sleeping).toBe(1);
+      process.kill(-run.child.pid!, 'SIGINT'); // what the terminal does: the whole foreground process group
+      const ended = await run.ended;
+      expect(ended.code === 2 || ended.signal === 'SIGINT', `${ended.code} ${ended.signal}`).toBe(true);
+      expect(ended.stderr).toMatch(/^sluice: interrupted \(SIGINT\) during 0004_slow \(up\), 4 of 5 revision\(s\) done: 0004_slow was rolled back, the ones before it stay\. The database is at 0003_add_phone_to_users; run the command again to continue$/m);
+      for (let i = 0; i < 40 && (await sessions(admin)).all > 0; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(await sessions(admin)).toEqual({ sleeping: 0, all: 0 });
+    } finally {
+      await admin.end();
+    }
+    expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
+  });
+});
+
+describe('a signal during a SQLite run', () => {
+  it('Ctrl+C ends the process at once, inside a long statement too; the database is at a committed revision', async () => {
+    const dir = makeProject();
+    // a statement that runs for minutes: only the default action of SIGINT can stop it
+    addRevision(dir, 'sqlite', 'slow', `CREATE TABLE t_slow (id integer);${BP}WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 4000000000) SELECT count(*) FROM c;`, 'DROP TABLE t_slow;');
+    const env: Env = { DATABASE_URL: `file:${path.join(dir, 'sig.sqlite')}` };
+    const run = start(dir, ['up', '--no-backup'], env);
+    await new Promise((r) => setTimeout(r, 1500)); // started (~0.4 s here) and inside the statement
+    run.child.kill('SIGINT');
+    const ended = await run.ended;
+    expect(ended.signal, ended.stdout + ended.stderr).toBe('SIGINT');
+    expect(['base', '0003_add_phone_to_users']).toContain((await status({ cwd: dir, env })).current);
+    const tables = (await sql<{ t: string }>(dir, env, "SELECT name AS t FROM sqlite_master WHERE type = 'table'")).map((r) => r.t);
+    expect(tables).not.toContain('t_slow');
+  });
+});
