@@ -299,13 +299,19 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .option('--empty', 'an empty revision: write up and down by hand')
     .option('--ts', 'a TypeScript data migration: <tag>.ts with up(db) and down(db), beside an empty SQL part')
     .action(async (opts: { message: string; empty?: boolean; ts?: boolean }) => {
-      const result = await (await import('./commands/create.js')).create({
-        ...common(),
-        message: opts.message,
-        empty: opts.empty,
-        ts: opts.ts,
-        interactive: !!process.stdin.isTTY && !g().json,
-      });
+      // Ctrl+C or SIGTERM: drizzle-kit is stopped and what the command wrote is removed (create.ts)
+      const { signal, onInterruptible } = interruptible();
+      onInterruptible!(true);
+      const result = await (await import('./commands/create.js'))
+        .create({
+          ...common(),
+          message: opts.message,
+          empty: opts.empty,
+          ts: opts.ts,
+          interactive: !!process.stdin.isTTY && !g().json,
+          signal,
+        })
+        .finally(() => onInterruptible!(false));
       // The new revisions' lint findings are warnings here (make migrate-lint fails on them).
       const lint = await (await import('./commands/lint.js')).lintCreated(result.created, common());
       const lines = () => formatCreate(result);

@@ -9,7 +9,7 @@
  *   <out>/<tag>.ts                   optional TypeScript part: up(db) / down(db) (tsrevision.ts)
  */
 import { isUtf8 } from 'node:buffer';
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, IntegrityError, MultipleHeads, describeCause } from './errors.js';
 import { conflictSides, hasConflictMarkers } from './merge.js';
@@ -324,6 +324,58 @@ export function otherSchemasOf(out: string, revisions: Revision[]): string[] {
     for (const m of list.matchAll(/"([^"]+)"\s*:/g)) if (m[1] !== 'public') found.add(m[1]!);
   }
   return [...found].sort();
+}
+
+/** A migrations folder as it was before a migrate-create: its entries and meta/'s, and the journal's text. */
+export interface FolderState {
+  out: string;
+  entries: Set<string>;
+  journal: string | undefined;
+}
+
+export function folderState(out: string): FolderState {
+  const entries = new Set<string>();
+  for (const dir of [out, path.join(out, 'meta')]) {
+    entries.add(dir);
+    try {
+      for (const name of readdirSync(dir)) entries.add(path.join(dir, name));
+    } catch {
+      entries.delete(dir); // not there (yet)
+    }
+  }
+  let journal: string | undefined;
+  try {
+    journal = readFileSync(journalFile(out), 'utf8');
+  } catch {
+    journal = undefined;
+  }
+  return { out, entries, journal };
+}
+
+/**
+ * Put a folder back as `state` saw it (an interrupted migrate-create): entries that were not there are
+ * removed (meta/ and the folder itself only when they were not there and are empty), the journal's text
+ * is written back. Files that were there are never touched but the journal. Returns what was removed.
+ */
+export function restoreFolder(state: FolderState): string[] {
+  const removed: string[] = [];
+  for (const dir of [path.join(state.out, 'meta'), state.out]) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const file = path.join(dir, name);
+      if (state.entries.has(file) || lstatSync(file).isDirectory()) continue;
+      rmSync(file, { force: true });
+      removed.push(file);
+    }
+    if (!state.entries.has(dir) && readdirSync(dir).length === 0) rmdirSync(dir);
+  }
+  if (state.journal !== undefined) writeNewFile(journalFile(state.out), state.journal, { overwrite: true });
+  return removed;
 }
 
 /** Write a file atomically (temp file + rename), refusing to overwrite unless told to. */

@@ -10,8 +10,8 @@ import { loadProjectConfig, type DialectName, type HistoryConfig } from '../conf
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
 import { coolScratch, warmScratch } from '../scratch.js';
-import { SluiceError, UsageError, ExitCode } from '../errors.js';
-import { readHistory, readSnapshot, readUp, rel, snapshotFile, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
+import { Interrupted, SluiceError, UsageError, ExitCode } from '../errors.js';
+import { folderState, readHistory, readSnapshot, readUp, rel, restoreFolder, snapshotFile, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
 import { typeScriptTemplate } from '../tsrevision.js';
 import { verifyDowns } from '../downproof.js';
 import { BREAKPOINT, checksum } from '../sql.js';
@@ -26,6 +26,12 @@ export interface CreateOptions extends CommandOptions {
   interactive?: boolean;
   /** A TypeScript data migration: an empty revision (its optional SQL part) plus `<tag>.ts` with up(db) and down(db). */
   ts?: boolean;
+  /**
+   * Stops the command: drizzle-kit is stopped, every file drizzle-kit and sluice wrote in the
+   * migrations folders is removed and the journal put back, and Interrupted is thrown (the abort's
+   * reason names the signal, 'SIGINT' or 'SIGTERM'). Once every revision is written the command ends as usual.
+   */
+  signal?: AbortSignal;
 }
 
 export interface CreatedRevision {
@@ -89,18 +95,23 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const dialects = Object.entries(project.histories) as [DialectName, HistoryConfig][];
   const before = new Map(dialects.map(([d, h]) => [d, readHistory(h.out, { allowMissing: true }).revisions.length]));
+  const { signal } = options;
+  const states = signal ? dialects.map(([, h]) => folderState(h.out)) : [];
+  const stopIfAsked = () => {
+    if (signal?.aborted) throw signal;
+  };
 
   const generate = (d: DialectName) =>
     runDrizzleKit(root, ['generate', '--config', project.configFile, '--name', slug, ...(options.empty || options.ts ? ['--custom'] : [])], {
       ...env,
       ...(project.multiDialect ? { SLUICE_DIALECT: d } : {}),
-    }, options.interactive ?? false);
+    }, options.interactive ?? false, signal);
   const failures: SluiceError[] = [];
   const attempt = (d: DialectName) => generate(d).catch((err: SluiceError) => void failures.push(new SluiceError(`${d}: ${err.message}`, err.exitCode, { cause: err })));
   // The PostgreSQL scratch database of the down's verification (PGlite) starts while drizzle-kit runs.
   for (const [d] of dialects) warmScratch(root, d, env);
   try {
-    if (options.interactive) for (const [d] of dialects) await attempt(d);
+    if (options.interactive) for (const [d] of dialects) stopIfAsked(), await attempt(d);
     else {
       const running = Promise.all(dialects.map(([d]) => attempt(d)));
       preloadKit(root); // overlaps with the child processes, as do the parsers the down's check reads the up with
@@ -110,6 +121,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
 
     const result: CreateResult = { created: [], unchanged: [] };
     for (const [d, h] of dialects) {
+      stopIfAsked();
       const hist = readHistory(h.out, { allowMissing: true });
       if (hist.revisions.length === before.get(d)) {
         result.unchanged.push(d);
@@ -128,6 +140,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
       const rendered = await renderDownFor(root, d, h.out, rev, prev, message, !!options.empty || !!options.ts, true);
       // The down is proven on a scratch database before it is written (downproof.ts).
       const down = (await verifyDowns([rendered], { root, dialect: d, engine: h.engine, dir: h.out, revisions: hist.revisions, env, checkUp: false })).downs[0]!;
+      stopIfAsked();
       writeNewFile(down.file, down.text);
       const created = down.result;
       if (options.ts) created.tsFile = writeTsPart(root, d, h, rev, message);
@@ -147,6 +160,17 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
       }; keep the model files of every dialect in step`;
     }
     return result;
+  } catch (err) {
+    if (!signal?.aborted) throw err; // once stopped, any error (a journal drizzle-kit left half written) is the stop's
+    // drizzle-kit has exited (its promise settles on close): nothing writes to the folders any more
+    const removed = states.flatMap((st) => restoreFolder(st));
+    const name = signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+    throw new Interrupted(
+      `interrupted (${name}) during migrate-create: nothing was kept (${removed.length ? `removed ${removed.map(rel).join(', ')}; journal${states.length > 1 ? 's' : ''} put back` : 'no file had been written'}); run it again`,
+      name,
+      undefined,
+      { cause: err === signal ? undefined : err },
+    );
   } finally {
     await coolScratch(); // not taken (no PostgreSQL change, or a failure): stopped
   }
@@ -252,13 +276,18 @@ function drizzleKitBin(root: string): string {
   throw new SluiceError('drizzle-kit is not installed; run npm install', ExitCode.usage);
 }
 
-function runDrizzleKit(root: string, args: string[], env: Record<string, string | undefined>, interactive: boolean): Promise<void> {
+function runDrizzleKit(root: string, args: string[], env: Record<string, string | undefined>, interactive: boolean, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [drizzleKitBin(root), ...args], {
       cwd: root,
       env: env as NodeJS.ProcessEnv,
       stdio: interactive ? 'inherit' : ['ignore', 'pipe', 'pipe'],
     });
+    // stopped with the command (its promise settles on close, once it can write nothing more)
+    const stop = () => void child.kill('SIGTERM');
+    if (signal?.aborted) stop();
+    else signal?.addEventListener('abort', stop, { once: true });
+    child.on('close', () => signal?.removeEventListener('abort', stop));
     let output = '';
     child.stdout?.on('data', (d) => (output += d));
     child.stderr?.on('data', (d) => (output += d));

@@ -5,12 +5,14 @@
  * 130 / 143. SQLite: a signal still ends the process at once (its statements run synchronously; the
  * journal rolls the open transaction back).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { status } from '../../src/index.js';
-import { addRevision, cleanEnv, makeProject, pgDescribe, pgUrl, REPO, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, addUserColumn, cleanEnv, makeProject, pgDescribe, pgUrl, REPO, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
 
 const BP = '\n--> statement-breakpoint\n';
 
@@ -150,4 +152,72 @@ describe('a signal during a SQLite run', () => {
     const tables = (await sql<{ t: string }>(dir, env, "SELECT name AS t FROM sqlite_master WHERE type = 'table'")).map((r) => r.t);
     expect(tables).not.toContain('t_slow');
   });
+});
+
+/** Every file under `dir` with a hash of its bytes: two listings are equal when nothing was added, removed or changed. */
+function listing(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = path.join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out[path.relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+const childrenOf = (pid: number): number[] =>
+  spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean)
+    .map(Number);
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('a signal during migrate-create', () => {
+  const cases = [
+    { name: 'SIGTERM to sluice alone while drizzle-kit runs: drizzle-kit is stopped too, nothing is kept', signal: 'SIGTERM' as const, code: 143, phase: 'drizzle-kit' },
+    { name: 'Ctrl+C while the downs are verified (after drizzle-kit wrote its files): what it wrote is removed, the journal put back', signal: 'SIGINT' as const, code: 130, phase: 'verify' },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const dir = makeProject();
+      addUserColumn(dir, 'nickname');
+      const before = listing(path.join(dir, 'drizzle'));
+      // verification on the embedded PGlite: seconds, long enough to be inside it
+      const run = start(dir, ['create', '-m', 'add nickname'], { SLUICE_CHECK_DATABASE_URL: '' });
+      const pid = run.child.pid!;
+      let kits: number[] = [];
+      for (let i = 0; i < 400 && !(kits = childrenOf(pid)).length; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(kits.length, 'drizzle-kit started').toBeGreaterThan(0);
+      if (c.phase === 'verify') {
+        for (let i = 0; i < 1000 && kits.some(alive); i++) await new Promise((r) => setTimeout(r, 10));
+        expect(kits.some(alive), 'drizzle-kit ended').toBe(false);
+        expect(Object.keys(listing(path.join(dir, 'drizzle'))).length, 'drizzle-kit wrote its files').toBeGreaterThan(Object.keys(before).length);
+      }
+      expect(alive(pid), run.child.exitCode === null ? '' : 'sluice ended before the signal').toBe(true);
+      process.kill(pid, c.signal);
+      const ended = await run.ended;
+      expect(ended.code, ended.stdout + ended.stderr).toBe(c.code);
+      const lines = ended.stderr.split('\n').filter((l) => l.trim());
+      expect(lines, ended.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^sluice: interrupted \\(${c.signal}\\) during migrate-create: nothing was kept \\(.*\\); run it again$`));
+      await new Promise((r) => setTimeout(r, 300)); // an orphaned drizzle-kit would write by now
+      expect(kits.filter(alive)).toEqual([]);
+      expect(listing(path.join(dir, 'drizzle'))).toEqual(before);
+      // and the command works again
+      const again = runCli(dir, ['create', '-m', 'add nickname']);
+      expect(again.status, again.stderr).toBe(0);
+      expect(again.stdout).toMatch(/0004_add_nickname/);
+    });
+  }
 });
