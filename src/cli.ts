@@ -342,8 +342,12 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
         clearInterval(timer);
         printer.status?.(undefined);
       });
+      // Ctrl+C or SIGTERM: the check stops at its next step and removes its scratch databases (check.ts)
+      const { signal, onInterruptible } = interruptible();
+      onInterruptible!(true);
       const result = await check({
         ...common(),
+        signal,
         onCheck: json
           ? undefined
           : (d, c) => {
@@ -352,7 +356,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
               printer.line(`${c.ok ? 'ok  ' : 'FAIL'} ${d}: ${c.name}${c.detail ? `\n${c.detail}` : ''}`);
               tick();
             },
-      });
+      }).finally(() => onInterruptible!(false));
       stopProgress();
       out(result, () =>
         result.dialects.map((d) =>

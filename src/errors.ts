@@ -123,6 +123,16 @@ export class Interrupted extends SluiceError {
   }
 }
 
+/** The signal an AbortSignal was aborted with: its reason, 'SIGTERM' or (anything else) 'SIGINT'. */
+export function signalName(signal: AbortSignal): 'SIGINT' | 'SIGTERM' {
+  return signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+}
+
+/** Between a command's steps: throws Interrupted once `signal` is aborted (its finally blocks then clean up). */
+export function stopIfAborted(signal: AbortSignal | undefined, during: string): void {
+  if (signal?.aborted) throw new Interrupted(`interrupted (${signalName(signal)}) during ${during}`, signalName(signal), undefined);
+}
+
 /** The history forked (two branches each created a revision): every command refuses until it is merged. */
 export class MultipleHeads extends SluiceError {
   constructor(

@@ -18,7 +18,7 @@ import { diffSnapshots, emptySnapshot } from './downgen.js';
 import { resolvePrimaryKeyDrops } from './downrules.js';
 import { runSteps } from './engine.js';
 import { prepareStep, type PreparedStep } from './prepare.js';
-import { describeCause } from './errors.js';
+import { describeCause, stopIfAborted } from './errors.js';
 import { introspect, listTables, schemaDiff, tablesIn } from './introspect.js';
 import { countRows, insertSyntheticRows } from './rows.js';
 import { foreignSchemas, openScratch } from './scratch.js';
@@ -76,6 +76,8 @@ export interface ProveOptions {
    * the inverses of statements the snapshots do not describe), or undefined. Up to REPAIRS times.
    */
   repair?: (revision: RevisionFile, down: string, proof: Proof, states?: RealStates) => string | undefined;
+  /** Stops the proof between revisions (Interrupted); the scratch databases are closed and removed. */
+  signal?: AbortSignal;
 }
 
 /** SQLite: the real schema before the up and after it, as SQLite stores it (statedown.ts reads a down from them). */
@@ -154,6 +156,7 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
     }
     let objects = await objectsOf?.(real);
     for (let i = prefix; i <= last; i++) {
+      stopIfAborted(o.signal, 'the proof of the downs');
       const rev = o.revisions[i]!;
       // An up sluice refuses to run (transaction control, unparseable SQL) ends what can be proven here.
       const up = await timed('parse', () => step(o, rev, 'up', undefined, schema).catch((err: unknown) => err as Error));

@@ -10,7 +10,7 @@ import { loadProjectConfig, parseDatabaseTarget, type DatabaseTarget, type Diale
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import type { Connection } from '../dialect/types.js';
-import { describeCause } from '../errors.js';
+import { describeCause, Interrupted, signalName, stopIfAborted } from '../errors.js';
 import { startCluster, stopCluster } from '../pgcluster.js';
 import { introspect } from '../introspect.js';
 import { proveDowns } from '../prove.js';
@@ -39,11 +39,32 @@ export interface CheckResult {
   dialects: DialectCheck[];
 }
 
-export async function check(options: CommandOptions & { onCheck?: (d: DialectName, c: CheckItem) => void } = {}): Promise<CheckResult> {
+type CheckOptions = CommandOptions & {
+  onCheck?: (d: DialectName, c: CheckItem) => void;
+  /**
+   * Stops the check between its steps (a statement running on PostgreSQL is cancelled): its scratch
+   * databases are removed (a scratch schema, a PostgreSQL it started) and Interrupted is thrown.
+   */
+  signal?: AbortSignal;
+};
+
+export async function check(options: CheckOptions = {}): Promise<CheckResult> {
+  try {
+    return await checkAll(options);
+  } catch (err) {
+    if (!options.signal?.aborted) throw err;
+    // every finally below has run: scratch schemas dropped, a cluster sluice started stopped, temp folders removed
+    const name = signalName(options.signal);
+    throw new Interrupted(`interrupted (${name}) during db-test: its scratch databases were removed; nothing else had changed`, name, undefined, { cause: err });
+  }
+}
+
+async function checkAll(options: CheckOptions): Promise<CheckResult> {
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const results: DialectCheck[] = [];
   for (const dialect of Object.keys(project.histories) as DialectName[]) {
+    stopIfAborted(options.signal, 'db-test');
     if (dialect === 'sqlite') {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-check-'));
       try {
@@ -61,7 +82,7 @@ export async function check(options: CommandOptions & { onCheck?: (d: DialectNam
 async function checkPostgres(
   root: string,
   env: Record<string, string | undefined>,
-  options: CommandOptions & { onCheck?: (d: DialectName, c: CheckItem) => void },
+  options: CheckOptions,
   project: ProjectConfig,
 ): Promise<DialectCheck> {
   if (env.SLUICE_SKIP_PG === '1') {
@@ -91,7 +112,7 @@ async function roundTrip(
   root: string,
   env: Record<string, string | undefined>,
   dialect: DialectName,
-  options: CommandOptions & { onCheck?: (d: DialectName, c: CheckItem) => void },
+  options: CheckOptions,
   project: ProjectConfig,
 ): Promise<DialectCheck> {
   // the history's SQLite engine (libsql for dialect "turso") opens the check's connection too
@@ -119,7 +140,7 @@ async function checksOf(
   root: string,
   env: Record<string, string | undefined>,
   dialect: DialectName,
-  options: CommandOptions,
+  options: CheckOptions,
   project: ProjectConfig,
   target: DatabaseTarget,
   record: (c: CheckItem) => void,
@@ -129,14 +150,16 @@ async function checksOf(
 ): Promise<DialectCheck> {
   // Scratch databases: no SQLite backups of them in the project's .sluice/backups.
   // The commands run on the check's own connection: one backend for the whole check.
-  const common = { cwd: root, env, config: options.config, noBackup: true, connection: await reader() };
+  const common = { cwd: root, env, config: options.config, noBackup: true, connection: await reader(), signal: options.signal };
   const revs = readHistory(project.histories[dialect]!.out).revisions;
   const attempt = async (name: string, fn: () => Promise<string | undefined>) => {
+    stopIfAborted(options.signal, 'db-test');
     try {
       const problem = await fn();
       record({ name, ok: !problem, detail: problem });
       return !problem;
     } catch (err) {
+      if (options.signal?.aborted) throw err; // stopped, not a failed check
       record({ name, ok: false, detail: describeCause(err) });
       return false;
     }
@@ -185,7 +208,7 @@ async function checksOf(
         const text = readDown(r);
         return text === null ? [] : [[r.id, text] as const];
       }));
-      const proved = await proveDowns({ root, dialect, engine: history.engine, dir: history.out, revisions: revs, downs, checkUp: false, env: { ...env, SLUICE_CHECK_DATABASE_URL: dialect === 'postgresql' ? target.url : undefined } });
+      const proved = await proveDowns({ root, dialect, engine: history.engine, dir: history.out, revisions: revs, downs, checkUp: false, env: { ...env, SLUICE_CHECK_DATABASE_URL: dialect === 'postgresql' ? target.url : undefined }, signal: options.signal });
       if (proved.stoppedAt) return `${proved.stoppedAt.revision}: ${proved.stoppedAt.reason}`;
       const bad = [...proved.proofs.values()].filter((p) => !p.verified);
       return bad.length ? bad.map((p) => `${p.revision} (${rel(revs.find((r) => r.id === p.revision)!.downFile)}): ${p.reason}${p.differences.length ? `\n    ${p.differences.slice(0, 5).join('\n    ')}` : ''}`).join('\n') : undefined;

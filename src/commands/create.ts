@@ -10,7 +10,7 @@ import { loadProjectConfig, type DialectName, type HistoryConfig } from '../conf
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
 import { coolScratch, warmScratch } from '../scratch.js';
-import { Interrupted, SluiceError, UsageError, ExitCode } from '../errors.js';
+import { Interrupted, signalName, SluiceError, UsageError, ExitCode } from '../errors.js';
 import { folderState, readHistory, readSnapshot, readUp, rel, restoreFolder, snapshotFile, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
 import { typeScriptTemplate } from '../tsrevision.js';
 import { verifyDowns } from '../downproof.js';
@@ -164,7 +164,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
     if (!signal?.aborted) throw err; // once stopped, any error (a journal drizzle-kit left half written) is the stop's
     // drizzle-kit has exited (its promise settles on close): nothing writes to the folders any more
     const removed = states.flatMap((st) => restoreFolder(st));
-    const name = signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+    const name = signalName(signal);
     throw new Interrupted(
       `interrupted (${name}) during migrate-create: nothing was kept (${removed.length ? `removed ${removed.map(rel).join(', ')}; journal${states.length > 1 ? 's' : ''} put back` : 'no file had been written'}); run it again`,
       name,

@@ -7,7 +7,7 @@ import { preflightDown } from '../preflight.js';
 import { runSteps, type StepResult } from '../engine.js';
 import { prepareStep, type PreparedStep } from '../prepare.js';
 import { openConnection, type Connection } from '../dialect/index.js';
-import { ConnectionLost, describeCause, Interrupted, MigrationFailed, MissingDown, Refused, UsageError } from '../errors.js';
+import { ConnectionLost, describeCause, Interrupted, MigrationFailed, MissingDown, Refused, signalName, UsageError } from '../errors.js';
 import { VersionStore } from '../store.js';
 import { currentIndex, labelOf, outOfOrder, plan, planStamp, requireRevisionName, resolveTarget, type Step } from '../revision.js';
 import { downIsEmpty, downIsProven, downIsStale, parseDownHeader, rel, type RevisionFile } from '../source.js';
@@ -139,7 +139,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
       // The cancel request has reached the server by now; a late one could still stop this read once.
       const rows = await store.list().catch(() => store.list()).catch(() => undefined);
       const at = rows && label(rows);
-      const name = signal!.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+      const name = signalName(signal!);
       let message = `interrupted (${name}) ${stop.during ? `during ${stop.during.revision} (${stop.during.direction})` : `before ${stop.next!.revision} (${stop.next!.direction})`}, ${stop.done} of ${results.length} revision(s) ${options.singleTransaction ? 'run' : 'done'}: `;
       if (options.singleTransaction) message += 'the single transaction was rolled back';
       else if (stop.during?.noTransaction) message += `${stop.during.revision} is marked sluice:no-transaction: ${stop.during.statementsRun ? `statements 1-${stop.during.statementsRun} of it ran and were NOT rolled back` : 'none of its statements ran'}; it is not recorded`;

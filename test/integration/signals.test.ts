@@ -7,12 +7,12 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { status } from '../../src/index.js';
-import { addRevision, addUserColumn, cleanEnv, makeProject, pgDescribe, pgUrl, REPO, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, addUserColumn, cleanEnv, makeProject, pgDescribe, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 
 const BP = '\n--> statement-breakpoint\n';
 
@@ -220,4 +220,54 @@ describe('a signal during migrate-create', () => {
       expect(again.stdout).toMatch(/0004_add_nickname/);
     });
   }
+});
+
+pgDescribe('a signal during db-test', () => {
+  it('SIGTERM while it replays on the server: the scratch schema is dropped, exit 143', async () => {
+    const dir = makeProject();
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('sigcheck') };
+    const admin = new pg.Client({ connectionString: pgUrl() });
+    await admin.connect();
+    try {
+      const run = start(dir, ['check'], env);
+      const pid = run.child.pid!;
+      const mine = async () =>
+        (await admin.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'sluice_check\\_' || $1 || '\\_%'", [String(pid)])).rows.map((r) => r.n);
+      for (let i = 0; i < 1000 && (await mine()).length === 0 && run.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await mine(), 'the replay schema exists').not.toEqual([]);
+      run.child.kill('SIGTERM');
+      const ended = await run.ended;
+      expect(ended.code, ended.stdout + ended.stderr).toBe(143);
+      const lines = ended.stderr.split('\n').filter((l) => l.trim());
+      expect(lines, ended.stderr).toEqual(['sluice: interrupted (SIGTERM) during db-test: its scratch databases were removed; nothing else had changed']);
+      expect(await mine()).toEqual([]);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('Ctrl+C with no server (db-test started its own PostgreSQL): that server is stopped and its folder removed, exit 130', async () => {
+    const dir = makeProject();
+    const tmp = tempDir('sluice-sigtmp-');
+    chmodSync(tmp, 0o755); // the server runs as the postgres user: it must reach its folder
+    const run = start(dir, ['check'], { DATABASE_URL: `file:${path.join(dir, 'dev.sqlite')}`, SLUICE_CHECK_DATABASE_URL: undefined, TMPDIR: tmp });
+    const clusterDir = () => readdirSync(tmp).find((n) => n.startsWith('sluice-check-pg-'));
+    const pidFile = () => {
+      const d = clusterDir();
+      // the port file is written once pg_ctl has started the server (initdb's bootstrap writes a postmaster.pid too)
+      return d && existsSync(path.join(tmp, d, 'port')) ? path.join(tmp, d, 'data', 'postmaster.pid') : undefined;
+    };
+    for (let i = 0; i < 3000 && !pidFile() && run.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 10));
+    const file = pidFile();
+    expect(file, 'db-test started a server').toBeDefined();
+    const postmaster = Number(readFileSync(file!, 'utf8').split('\n')[0]);
+    expect(alive(postmaster)).toBe(true);
+    run.child.kill('SIGINT');
+    const ended = await run.ended;
+    expect(ended.code, ended.stdout + ended.stderr).toBe(130);
+    expect(ended.stderr.split('\n').filter((l) => l.trim())).toEqual(['sluice: interrupted (SIGINT) during db-test: its scratch databases were removed; nothing else had changed']);
+    for (let i = 0; i < 100 && alive(postmaster); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(alive(postmaster), 'the server it started is stopped').toBe(false);
+    expect(readdirSync(tmp).filter((n) => n.startsWith('sluice-'))).toEqual([]); // (tsx keeps its cache there too)
+  });
 });
