@@ -322,7 +322,10 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .command('downs')
     .description('adopt an existing drizzle-kit history: write every missing down file from the snapshots')
     .action(async () => {
-      const result = await (await import('./commands/downs.js')).writeMissingDowns(common());
+      // Ctrl+C or SIGTERM: stops between the revisions it proves; nothing is written (downs.ts)
+      const { signal, onInterruptible } = interruptible();
+      onInterruptible!(true);
+      const result = await (await import('./commands/downs.js')).writeMissingDowns({ ...common(), signal }).finally(() => onInterruptible!(false));
       out(result, () => formatDowns(result));
     });
 

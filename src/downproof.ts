@@ -33,6 +33,8 @@ export interface VerifyDownsOptions {
   checkUp: boolean;
   /** Do not run: say this in the header instead (the reason an earlier attempt could not run). */
   notRun?: string;
+  /** Stops the proof between revisions (Interrupted), its scratch databases removed: prove.ts. */
+  signal?: AbortSignal;
 }
 
 export interface VerifyDownsResult {
@@ -102,6 +104,7 @@ export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: Verif
       downs: new Map(todo.map((d) => [d.rev.id, handled(d.rendered.then((r) => r.text))])),
       checkUp: o.checkUp,
       env: o.env,
+      signal: o.signal,
       repair:
         o.dialect === 'postgresql'
           ? (rev, _down, proof) => {

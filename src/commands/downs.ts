@@ -10,6 +10,7 @@ import { isOnlyComments } from '../sql.js';
 import { renderDownFor, type CreatedRevision, type RenderedDown } from './create.js';
 import { startKitWorker, stopKitWorker } from '../kitworker.js';
 import { verifyDowns, type PendingDown } from '../downproof.js';
+import { Interrupted, signalName, stopIfAborted } from '../errors.js';
 
 export interface DownsResult {
   written: CreatedRevision[];
@@ -18,7 +19,11 @@ export interface DownsResult {
   verification: { dialect: DialectName; engine?: string; skipped?: string; ms: number }[];
 }
 
-export async function writeMissingDowns(options: CommandOptions = {}): Promise<DownsResult> {
+/**
+ * `signal`: stops the command between the revisions it proves (Interrupted): no down file is written
+ * (they are all written at the end) and the scratch databases are removed.
+ */
+export async function writeMissingDowns(options: CommandOptions & { signal?: AbortSignal } = {}): Promise<DownsResult> {
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const result: DownsResult = { written: [], kept: [], verification: [] };
@@ -27,10 +32,15 @@ export async function writeMissingDowns(options: CommandOptions = {}): Promise<D
   // Many snapshot pairs to diff: drizzle-kit's differ runs on a worker thread while the verification runs here.
   startKitWorker(root);
   try {
-    await downsOf(root, env, project, verifying, result, pending);
+    await downsOf(root, env, project, verifying, result, pending, options.signal);
+  } catch (err) {
+    if (!options.signal?.aborted) throw err;
+    const name = signalName(options.signal);
+    throw new Interrupted(`interrupted (${name}) during migrate-downs: no down file was written, its scratch databases were removed; run it again`, name, undefined, { cause: err });
   } finally {
     await stopKitWorker();
   }
+  stopIfAborted(options.signal, 'migrate-downs, before any down file was written; run it again');
   // Everything computed first: a bad snapshot anywhere writes nothing.
   for (const p of pending) {
     writeNewFile(p.file, p.text);
@@ -46,8 +56,10 @@ async function downsOf(
   verifying: boolean,
   result: DownsResult,
   pending: RenderedDown[],
+  signal: AbortSignal | undefined,
 ): Promise<void> {
   for (const [dialect, h] of Object.entries(project.histories) as [DialectName, HistoryConfig][]) {
+    stopIfAborted(signal, 'migrate-downs');
     const revs = readHistory(h.out).revisions;
     const mine: PendingDown[] = [];
     let chain: Promise<unknown> = Promise.resolve();
@@ -64,7 +76,7 @@ async function downsOf(
       mine.push({ rev, empty, rendered });
     }
     // Proven by running the history's real ups and these downs on a scratch database (downproof.ts).
-    let proved = await verifyDowns(mine, { root, dialect, engine: h.engine, dir: h.out, revisions: revs, env, checkUp: true });
+    let proved = await verifyDowns(mine, { root, dialect, engine: h.engine, dir: h.out, revisions: revs, env, checkUp: true, signal });
     if (proved.skipped && verifying) {
       const checked = [];
       for (const d of proved.downs) checked.push(d.empty ? d : await renderDownFor(root, dialect, h.out, d.rev, d.prev, messageFromTag(d.rev.id), false, false));

@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -269,5 +269,34 @@ pgDescribe('a signal during db-test', () => {
     for (let i = 0; i < 100 && alive(postmaster); i++) await new Promise((r) => setTimeout(r, 20));
     expect(alive(postmaster), 'the server it started is stopped').toBe(false);
     expect(readdirSync(tmp).filter((n) => n.startsWith('sluice-'))).toEqual([]); // (tsx keeps its cache there too)
+  });
+});
+
+pgDescribe('a signal during migrate-downs', () => {
+  it('Ctrl+C while the downs are proven on the server: no down file is written, the scratch schemas are dropped, exit 130', async () => {
+    const dir = makeProject();
+    const folder = path.join(dir, 'drizzle', 'postgresql');
+    for (const name of readdirSync(folder)) if (name.endsWith('.down.sql')) rmSync(path.join(folder, name));
+    const before = listing(path.join(dir, 'drizzle'));
+    const admin = new pg.Client({ connectionString: pgUrl() });
+    await admin.connect();
+    try {
+      const run = start(dir, ['downs'], { SLUICE_CHECK_DATABASE_URL: pgUrl() });
+      const pid = run.child.pid!;
+      const mine = async () =>
+        (await admin.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'sluice_check\\_' || $1 || '\\_%'", [String(pid)])).rows.map((r) => r.n);
+      for (let i = 0; i < 1000 && (await mine()).length === 0 && run.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(await mine(), 'the scratch schemas exist').not.toEqual([]);
+      run.child.kill('SIGINT');
+      const ended = await run.ended;
+      expect(ended.code, ended.stdout + ended.stderr).toBe(130);
+      const lines = ended.stderr.split('\n').filter((l) => l.trim());
+      expect(lines, ended.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(/^sluice: interrupted \(SIGINT\) during migrate-downs[:,] .*run it again$/);
+      expect(await mine()).toEqual([]);
+    } finally {
+      await admin.end();
+    }
+    expect(listing(path.join(dir, 'drizzle'))).toEqual(before);
   });
 });
