@@ -120,12 +120,19 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     return {
       signal: controller.signal,
       onInterruptible: (on) => {
+        // Once stopped, the listener stays until the process exits: a duplicate arriving while the
+        // command reads where the database is and prints it would otherwise end it without its line.
+        if (!on && controller.signal.aborted) return;
         for (const name of ['SIGINT', 'SIGTERM'] as const) {
           if (on) process.on(name, onSignal);
           else process.off(name, onSignal);
         }
       },
     };
+  };
+  /** A run that completed although a signal came: there was nothing left to stop (a cancel the server never got, the last statement ending). */
+  const tooLate = (signal: AbortSignal | undefined) => {
+    if (signal?.aborted) printer.error(`sluice: note: the ${String(signal.reason)} came too late to stop anything: every revision of the run completed`);
   };
 
   type MoveFlags = { dryRun?: boolean; allowChanged?: boolean; singleTransaction?: boolean; backup?: boolean; purge?: boolean };
@@ -147,11 +154,12 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
       .action(async (revision: string | undefined, opts: MoveFlags) => {
         // An argument given but empty ('' from a script or REVISION=) is refused, never read as the default.
         if (revision !== undefined) requireRevisionName(revision, defaultRev);
+        const stop = interruptible();
         const result = await fn({
           ...common(),
           ...stepPrinter(),
           ...progress(),
-          ...interruptible(),
+          ...stop,
           revision: revision ?? defaultRev,
           dryRun: opts.dryRun,
           allowChanged: opts.allowChanged,
@@ -160,6 +168,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
           purge: opts.purge,
         });
         out(result, () => formatMove(verb, result));
+        tooLate(stop.signal);
       });
 
   const migrate = () => import('./commands/migrate.js');
@@ -177,8 +186,10 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .option('--no-backup', 'SQLite: skip the backup taken before a change')
     .action(async (opts: { yes?: boolean; dryRun?: boolean; backup?: boolean }) => {
       const confirmed = opts.yes || process.env.YES === '1' || (!opts.dryRun && (await ask('Revert every revision of the configured database? [y/N] ')));
-      const result = await (await migrate()).reset({ ...common(), ...stepPrinter(), ...progress(), ...interruptible(), confirmed: !!confirmed, dryRun: opts.dryRun, noBackup: opts.backup === false });
+      const stop = interruptible();
+      const result = await (await migrate()).reset({ ...common(), ...stepPrinter(), ...progress(), ...stop, confirmed: !!confirmed, dryRun: opts.dryRun, noBackup: opts.backup === false });
       out(result, () => formatMove('downgrade', result));
+      tooLate(stop.signal);
     });
 
   program
@@ -281,15 +292,17 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .option('--single-transaction', 'run all pending revisions in one transaction: all or nothing')
     .option('--no-backup', 'SQLite: skip the backup taken before a change')
     .action(async (opts: { singleTransaction?: boolean; backup?: boolean }) => {
+      const stop = interruptible();
       const result = await (await import('./commands/deploy.js')).deploy({
         ...common(),
         ...stepPrinter(),
-        ...interruptible(),
+        ...stop,
         onWait: (a) => printer.error(waitLine(a)),
         singleTransaction: opts.singleTransaction,
         noBackup: opts.backup === false,
       });
       out(result, () => [deploySummary(result)]);
+      tooLate(stop.signal);
     });
 
   program

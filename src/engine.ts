@@ -52,9 +52,20 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-/** The step failed because the run's signal stopped its statement (PostgreSQL: query_canceled). */
+/**
+ * The run's signal fired while a step ran and nothing was there to cancel (a TypeScript revision
+ * between queries, a cancel request a pooler dropped): the step stops at its next checkpoint (before
+ * its commit; a no-transaction revision, before its next statement) instead of completing.
+ */
+class StepInterrupted extends Error {
+  constructor() {
+    super('interrupted');
+  }
+}
+
+/** The step failed because the run's signal stopped it (PostgreSQL: query_canceled, or StepInterrupted). */
 function stoppedBy(signal: AbortSignal | undefined, cause: unknown): boolean {
-  return !!signal?.aborted && (cause as { code?: unknown } | null)?.code === '57014';
+  return !!signal?.aborted && (cause instanceof StepInterrupted || (cause as { code?: unknown } | null)?.code === '57014');
 }
 
 class StatementError extends Error {
@@ -161,6 +172,8 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
       // checked after each, so none runs after one that moved it (transactional ones: the group's check).
       const check = step.noTransaction ? conn.searchPathGuard?.() : undefined;
       for (const statement of statements) {
+        // nothing to roll back here: a signal stops the revision before its next statement
+        if (step.noTransaction && ran > 0 && options.signal?.aborted) throw new StatementError(ran + 1, new StepInterrupted());
         try {
           await conn.execute(conn.translate(statement));
         } catch (err) {
@@ -174,6 +187,7 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
         }
       }
       if (ts && step.direction === 'up') await runTypeScript(conn, step, ts);
+      if ((transactional || options.single) && options.signal?.aborted) throw new StepInterrupted(); // rolled back, not committed
       const ms = Math.round(performance.now() - started);
       if (step.direction === 'up') {
         await store.insert({

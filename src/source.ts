@@ -353,11 +353,20 @@ export function folderState(out: string): FolderState {
 }
 
 /**
- * Put a folder back as `state` saw it (an interrupted migrate-create): entries that were not there are
- * removed (meta/ and the folder itself only when they were not there and are empty), the journal's text
- * is written back. Files that were there are never touched but the journal. Returns what was removed.
+ * Put a folder back as `state` saw it (an interrupted migrate-create of revisions named `<prefix>_<slug>`):
+ * the files such a run writes that were not there are removed — `<prefix>_<slug>.sql`, `.down.sql`,
+ * `.ts`, `meta/<prefix>_snapshot.json`, the journal if there was none, and a write of this process left
+ * half way — then meta/ and the folder itself when they were not there and are empty; the journal's text
+ * is written back. Anything else (a file that was there, a file somebody else wrote meanwhile) is left
+ * alone. Returns what was removed.
  */
-export function restoreFolder(state: FolderState): string[] {
+export function restoreFolder(state: FolderState, slug: string): string[] {
+  const meta = path.join(state.out, 'meta');
+  const escaped = slug.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const revisionFile = new RegExp(`^\\d+_${escaped}\\.(sql|down\\.sql|ts)$`);
+  const ours = (dir: string, name: string) =>
+    name.endsWith(`.tmp-${process.pid}`) ||
+    (dir === meta ? /^\d+_snapshot\.json$/.test(name) || (name === '_journal.json' && state.journal === undefined) : revisionFile.test(name));
   const removed: string[] = [];
   for (const dir of [path.join(state.out, 'meta'), state.out]) {
     let names: string[];
@@ -368,7 +377,7 @@ export function restoreFolder(state: FolderState): string[] {
     }
     for (const name of names) {
       const file = path.join(dir, name);
-      if (state.entries.has(file) || lstatSync(file).isDirectory()) continue;
+      if (state.entries.has(file) || !ours(dir, name) || lstatSync(file).isDirectory()) continue;
       rmSync(file, { force: true });
       removed.push(file);
     }

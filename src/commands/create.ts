@@ -163,7 +163,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   } catch (err) {
     if (!signal?.aborted) throw err; // once stopped, any error (a journal drizzle-kit left half written) is the stop's
     // drizzle-kit has exited (its promise settles on close): nothing writes to the folders any more
-    const removed = states.flatMap((st) => restoreFolder(st));
+    const removed = states.flatMap((st) => restoreFolder(st, slug));
     const name = signalName(signal);
     throw new Interrupted(
       `interrupted (${name}) during migrate-create: nothing was kept (${removed.length ? `removed ${removed.map(rel).join(', ')}; journal${states.length > 1 ? 's' : ''} put back` : 'no file had been written'}); run it again`,

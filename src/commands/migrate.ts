@@ -142,7 +142,11 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
       const name = signalName(signal!);
       let message = `interrupted (${name}) ${stop.during ? `during ${stop.during.revision} (${stop.during.direction})` : `before ${stop.next!.revision} (${stop.next!.direction})`}, ${stop.done} of ${results.length} revision(s) ${options.singleTransaction ? 'run' : 'done'}: `;
       if (options.singleTransaction) message += 'the single transaction was rolled back';
-      else if (stop.during?.noTransaction) message += `${stop.during.revision} is marked sluice:no-transaction: ${stop.during.statementsRun ? `statements 1-${stop.during.statementsRun} of it ran and were NOT rolled back` : 'none of its statements ran'}; it is not recorded`;
+      else if (stop.during?.noTransaction) {
+        const n = stop.during.failedStatement;
+        const cancelled = n && n > (stop.during.statementsRun ?? 0) && (stop.during.cause as { code?: unknown })?.code === '57014';
+        message += `${stop.during.revision} is marked sluice:no-transaction: ${stop.during.statementsRun ? `statements 1-${stop.during.statementsRun} of it ran and were NOT rolled back` : 'none of its statements ran'}${cancelled ? `, statement ${n} (${stop.during.failedSql}) was cancelled` : n ? `, it stopped before statement ${n}` : ''}; it is not recorded${await invalidIndexNote(conn)}`;
+      }
       else if (stop.during) message += `${stop.during.revision} was rolled back, the ones before it stay`;
       else message += 'every revision done stays';
       message += `. The database is at ${at ?? 'an unknown revision (run make migrate-status)'}; run the command again to continue`;
@@ -162,14 +166,15 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
           { results },
         );
       }
-      const now = label(await store.list());
+      // a signal that came with the failure may have sent a cancel that lands on this read: read once more
+      const now = label(await store.list().catch((err) => (signal?.aborted ? store.list() : Promise.reject(err))));
       const where = failure.failedStatement
         ? `at statement ${failure.failedStatement}/${failure.statements} (${failure.failedSql})`
         : failure.failedIn
           ? `in ${failure.failedIn}`
           : `after its ${failure.statements} statement(s), while recording and committing it`;
       let state = failure.noTransaction
-        ? `It is marked sluice:no-transaction: ${failure.statementsRun ? `statements 1-${failure.statementsRun} of it ran and were NOT rolled back` : 'none of its statements ran'}; it is not recorded as applied. The database is at ${now}`
+        ? `It is marked sluice:no-transaction: ${failure.statementsRun ? `statements 1-${failure.statementsRun} of it ran and were NOT rolled back` : 'none of its statements ran'}; it is not recorded as applied${await invalidIndexNote(conn)}. The database is at ${now}`
         : options.singleTransaction
           ? `Single transaction rolled back: the database is at ${now}, as before the run`
           : `Rolled back: the database is at ${now}`;
@@ -186,6 +191,16 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     }
     return { ...base, dryRun: false, steps: results, backup };
   }, { beforeEnsure });
+}
+
+/**
+ * After a no-transaction revision stopped: PostgreSQL leaves the index of a failed or cancelled CREATE
+ * INDEX CONCURRENTLY in place, marked invalid, and a rerun's IF NOT EXISTS would keep it so. Names them.
+ */
+async function invalidIndexNote(conn: Connection): Promise<string> {
+  const names = await conn.invalidIndexes?.().catch(() => []);
+  if (!names?.length) return '';
+  return `. The schema holds invalid index(es) ${names.join(', ')} (a CREATE INDEX CONCURRENTLY that failed or was stopped leaves one): drop ${names.length > 1 ? 'them' : 'it'} with DROP INDEX CONCURRENTLY before running again, or an IF NOT EXISTS in the rerun keeps ${names.length > 1 ? 'them' : 'it'} invalid`;
 }
 
 /** A run the signal stopped before its end: the step it stopped (if one was running) or the first not run, and how many were done. */

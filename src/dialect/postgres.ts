@@ -224,6 +224,13 @@ class PostgresConnection implements Connection {
     if (exists.length === 0) return '';
     return dumpPostgres(this.target.url!, this.schema);
   }
+  async invalidIndexes(): Promise<string[]> {
+    const rows = await this.query<{ name: string }>(
+      'SELECT c.relname AS name FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE NOT i.indisvalid AND n.nspname = $1 ORDER BY 1',
+      [this.schema],
+    );
+    return rows.map((r) => r.name);
+  }
   /**
    * node-postgres's cancel request (Client#cancel): a second connection to the same host and port that
    * sends only the backend's id and secret key, no authentication. Resolves when the server closes

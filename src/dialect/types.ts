@@ -94,5 +94,7 @@ export interface Connection {
    * (SQLite runs in this process, synchronously: a signal ends the process and its journal rolls back).
    */
   cancel?(): Promise<void>;
+  /** PostgreSQL: the indexes of sluice's schema marked invalid (a CREATE INDEX CONCURRENTLY that failed or was cancelled leaves one). */
+  invalidIndexes?(): Promise<string[]>;
   close(): Promise<void>;
 }

@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -36,10 +36,28 @@ function start(dir: string, args: string[], env: Env, viaMake = false): { child:
   return { child, ended };
 }
 
-/** sluice's sessions on the server that are in pg_sleep, and all of sluice's sessions. */
+/**
+ * A database of the test's own on the suite's server: other test files run sluice beside this one, and
+ * the sessions below are told apart by their database (each client given here connects to it).
+ */
+async function ownDatabase(): Promise<string> {
+  const name = uniqueSchema('sigdb');
+  const admin = new pg.Client({ connectionString: pgUrl() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(pgUrl());
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** sluice's sessions in the admin client's database that are in pg_sleep, and all of them. */
 async function sessions(admin: pg.Client): Promise<{ sleeping: number; all: number }> {
   const r = await admin.query<{ sleeping: string; all: string }>(
-    "SELECT count(*) FILTER (WHERE wait_event = 'PgSleep') AS sleeping, count(*) AS all FROM pg_stat_activity WHERE application_name = 'sluice'",
+    "SELECT count(*) FILTER (WHERE wait_event = 'PgSleep') AS sleeping, count(*) AS all FROM pg_stat_activity WHERE application_name = 'sluice' AND datname = current_database()",
   );
   return { sleeping: Number(r.rows[0]!.sleeping), all: Number(r.rows[0]!.all) };
 }
@@ -75,7 +93,7 @@ pgDescribe('a signal during a PostgreSQL run', () => {
       signal: 'SIGINT' as const,
       code: 130,
       noTransaction: true,
-      message: /^sluice: interrupted \(SIGINT\) during 0004_slow \(up\), 4 of 6 revision\(s\) done: 0004_slow is marked sluice:no-transaction: statements 1-1 of it ran and were NOT rolled back; it is not recorded\. The database is at 0003_add_phone_to_users; run the command again to continue$/,
+      message: /^sluice: interrupted \(SIGINT\) during 0004_slow \(up\), 4 of 6 revision\(s\) done: 0004_slow is marked sluice:no-transaction: statements 1-1 of it ran and were NOT rolled back, statement 2 \(SELECT pg_sleep\(60\)\) was cancelled; it is not recorded\. The database is at 0003_add_phone_to_users; run the command again to continue$/,
       at: '0003_add_phone_to_users',
       tables: ['audits', 'sessions', 'sluice_version', 'submissions', 't_slow', 'users'],
     },
@@ -85,8 +103,9 @@ pgDescribe('a signal during a PostgreSQL run', () => {
       const dir = makeProject();
       addRevision(dir, 'postgresql', 'slow', `${c.noTransaction ? '-- sluice:no-transaction\n' : ''}CREATE TABLE t_slow (id integer);${BP}SELECT pg_sleep(60);`, 'DROP TABLE t_slow;');
       addRevision(dir, 'postgresql', 'after', 'CREATE TABLE t_after (id integer);', 'DROP TABLE t_after;');
-      const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('sig') };
-      const admin = new pg.Client({ connectionString: pgUrl() });
+      const url = await ownDatabase();
+      const env: Env = { DATABASE_URL: url, DATABASE_SCHEMA: uniqueSchema('sig') };
+      const admin = new pg.Client({ connectionString: url });
       await admin.connect();
       try {
         const run = start(dir, c.args, env);
@@ -113,12 +132,90 @@ pgDescribe('a signal during a PostgreSQL run', () => {
   }
 });
 
+pgDescribe('a signal that finds nothing to cancel, or a CREATE INDEX CONCURRENTLY', () => {
+  /** Run `up` on a fresh schema, wait until `ready` says the moment has come, send `signals` (ms apart), return what it ended with. */
+  async function interrupt(dir: string, env: Env, ready: (admin: pg.Client) => Promise<boolean>, gaps: number[] = [0], hold?: (admin: pg.Client) => Promise<void>) {
+    const admin = new pg.Client({ connectionString: env.DATABASE_URL });
+    await admin.connect();
+    // a session of its own (pg_stat_activity is read once per transaction: the poll needs its own)
+    const holder = hold ? new pg.Client({ connectionString: env.DATABASE_URL }) : undefined;
+    await holder?.connect();
+    try {
+      if (holder) await hold!(holder);
+      const run = start(dir, ['up'], env);
+      let ok = false;
+      for (let i = 0; i < 800 && !(ok = await ready(admin)) && run.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(ok, 'the moment to interrupt came').toBe(true);
+      for (const gap of gaps) {
+        await new Promise((r) => setTimeout(r, gap));
+        run.child.kill('SIGINT');
+      }
+      return await run.ended;
+    } finally {
+      await holder?.end();
+      await admin.end();
+    }
+  }
+  const sluiceIs = (state: string, waitType?: string) => async (admin: pg.Client) =>
+    (await admin.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND datname = current_database() AND state = $1 AND ($2::text IS NULL OR wait_event_type = $2)", [state, waitType ?? null])).rowCount! > 0;
+
+  it('a TypeScript revision waiting between its queries (nothing to cancel) is rolled back at its end, not committed', async () => {
+    const dir = makeProject();
+    const tag = addRevision(dir, 'postgresql', 'ts_slow', '-- the TypeScript part does it\n', '-- and undoes it\n');
+    writeFileSync(
+      path.join(dir, 'drizzle', 'postgresql', `${tag}.ts`),
+      `import { sql } from 'drizzle-orm';
+export async function up(db: any): Promise<void> {
+  await db.execute(sql\`CREATE TABLE t_ts (id integer)\`);
+  await new Promise((r) => setTimeout(r, 3000));
+  await db.execute(sql\`INSERT INTO t_ts VALUES (1)\`);
+}
+export async function down(db: any): Promise<void> {
+  await db.execute(sql\`DROP TABLE t_ts\`);
+}
+`,
+    );
+    const env: Env = { DATABASE_URL: await ownDatabase(), DATABASE_SCHEMA: uniqueSchema('sigts') };
+    const ended = await interrupt(dir, env, sluiceIs('idle in transaction'));
+    expect(ended.code, ended.stdout + ended.stderr).toBe(130);
+    expect(ended.stderr.trim()).toMatch(/^sluice: interrupted \(SIGINT\) during 0004_ts_slow \(up\), 4 of 5 revision\(s\) done: 0004_ts_slow was rolled back, the ones before it stay\. The database is at 0003_add_phone_to_users; run the command again to continue$/);
+    expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
+    expect(await tablesOf(dir, env)).not.toContain('t_ts');
+  });
+
+  it('more Ctrl+C within a second of the first (npm forwarding it, late on a loaded machine) do not cut the line off', async () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'slow', `CREATE TABLE t_slow (id integer);${BP}SELECT pg_sleep(60);`, 'DROP TABLE t_slow;');
+    const env: Env = { DATABASE_URL: await ownDatabase(), DATABASE_SCHEMA: uniqueSchema('sigdup') };
+    // one every 5 ms for 400 ms: some land while the run reads where the database is and prints it
+    const ended = await interrupt(dir, env, async (admin) => (await sessions(admin)).sleeping > 0, [0, ...Array<number>(80).fill(5)]);
+    expect(ended.code, ended.stderr).toBe(130);
+    expect(ended.stderr).toMatch(/^sluice: interrupted \(SIGINT\) during 0004_slow/);
+  });
+
+  it('a CREATE INDEX CONCURRENTLY cancelled in a no-transaction revision: the message names the invalid index it leaves', async () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'idx', `-- sluice:no-transaction\nSELECT 1;${BP}CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS users_name_u ON users (name);`, 'DROP INDEX CONCURRENTLY IF EXISTS users_name_u;');
+    const env: Env = { DATABASE_URL: await ownDatabase(), DATABASE_SCHEMA: uniqueSchema('sigidx') };
+    // an open transaction with a snapshot: the index build waits for it after its catalog entry exists
+    const ended = await interrupt(dir, env, sluiceIs('active', 'Lock'), [0], async (admin) => {
+      await admin.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await admin.query('SELECT count(*) FROM pg_class');
+    });
+    expect(ended.code, ended.stdout + ended.stderr).toBe(130);
+    expect(ended.stderr.trim()).toMatch(
+      /^sluice: interrupted \(SIGINT\) during 0004_idx \(up\), 4 of 5 revision\(s\) done: 0004_idx is marked sluice:no-transaction: statements 1-1 of it ran and were NOT rolled back, statement 2 \(CREATE UNIQUE INDEX CONCURRENTLY .*\) was cancelled; it is not recorded\. The schema holds invalid index\(es\) users_name_u .*DROP INDEX CONCURRENTLY.*\. The database is at 0003_add_phone_to_users; run the command again to continue$/,
+    );
+  });
+});
+
 pgDescribe('Ctrl+C in a terminal running make migrate-up', () => {
   it('reaches make, npm and sluice at once (npm forwards it again): the run is cancelled on the server and reported, not cut off', async () => {
     const dir = makeProject();
     addRevision(dir, 'postgresql', 'slow', `CREATE TABLE t_slow (id integer);${BP}SELECT pg_sleep(60);`, 'DROP TABLE t_slow;');
-    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('sigmake') };
-    const admin = new pg.Client({ connectionString: pgUrl() });
+    const url = await ownDatabase();
+    const env: Env = { DATABASE_URL: url, DATABASE_SCHEMA: uniqueSchema('sigmake') };
+    const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     try {
       const run = start(dir, ['migrate-up'], env, true);
