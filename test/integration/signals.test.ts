@@ -12,7 +12,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { status } from '../../src/index.js';
-import { addRevision, addUserColumn, cleanEnv, makeProject, pgDescribe, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, addUserColumn, cleanEnv, freshDatabase, makeProject, pgDescribe, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 
 const BP = '\n--> statement-breakpoint\n';
 
@@ -36,23 +36,8 @@ function start(dir: string, args: string[], env: Env, viaMake = false): { child:
   return { child, ended };
 }
 
-/**
- * A database of the test's own on the suite's server: other test files run sluice beside this one, and
- * the sessions below are told apart by their database (each client given here connects to it).
- */
-async function ownDatabase(): Promise<string> {
-  const name = uniqueSchema('sigdb');
-  const admin = new pg.Client({ connectionString: pgUrl() });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE "${name}"`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(pgUrl());
-  url.pathname = `/${name}`;
-  return url.toString();
-}
+// Each PostgreSQL test here runs in a database of its own (freshDatabase): other test files run sluice
+// beside this one, and the sessions below are told apart by their database.
 
 /** sluice's sessions in the admin client's database that are in pg_sleep, and all of them. */
 async function sessions(admin: pg.Client): Promise<{ sleeping: number; all: number }> {
@@ -103,7 +88,7 @@ pgDescribe('a signal during a PostgreSQL run', () => {
       const dir = makeProject();
       addRevision(dir, 'postgresql', 'slow', `${c.noTransaction ? '-- sluice:no-transaction\n' : ''}CREATE TABLE t_slow (id integer);${BP}SELECT pg_sleep(60);`, 'DROP TABLE t_slow;');
       addRevision(dir, 'postgresql', 'after', 'CREATE TABLE t_after (id integer);', 'DROP TABLE t_after;');
-      const url = await ownDatabase();
+      const url = await freshDatabase('sig');
       const env: Env = { DATABASE_URL: url, DATABASE_SCHEMA: uniqueSchema('sig') };
       const admin = new pg.Client({ connectionString: url });
       await admin.connect();
@@ -175,7 +160,7 @@ export async function down(db: any): Promise<void> {
 }
 `,
     );
-    const env: Env = { DATABASE_URL: await ownDatabase(), DATABASE_SCHEMA: uniqueSchema('sigts') };
+    const env: Env = { DATABASE_URL: await freshDatabase('sig'), DATABASE_SCHEMA: uniqueSchema('sigts') };
     const ended = await interrupt(dir, env, sluiceIs('idle in transaction'));
     expect(ended.code, ended.stdout + ended.stderr).toBe(130);
     expect(ended.stderr.trim()).toMatch(/^sluice: interrupted \(SIGINT\) during 0004_ts_slow \(up\), 4 of 5 revision\(s\) done: 0004_ts_slow was rolled back, the ones before it stay\. The database is at 0003_add_phone_to_users; run the command again to continue$/);
@@ -186,7 +171,7 @@ export async function down(db: any): Promise<void> {
   it('more Ctrl+C within a second of the first (npm forwarding it, late on a loaded machine) do not cut the line off', async () => {
     const dir = makeProject();
     addRevision(dir, 'postgresql', 'slow', `CREATE TABLE t_slow (id integer);${BP}SELECT pg_sleep(60);`, 'DROP TABLE t_slow;');
-    const env: Env = { DATABASE_URL: await ownDatabase(), DATABASE_SCHEMA: uniqueSchema('sigdup') };
+    const env: Env = { DATABASE_URL: await freshDatabase('sig'), DATABASE_SCHEMA: uniqueSchema('sigdup') };
     // one every 5 ms for 400 ms: some land while the run reads where the database is and prints it
     const ended = await interrupt(dir, env, async (admin) => (await sessions(admin)).sleeping > 0, [0, ...Array<number>(80).fill(5)]);
     expect(ended.code, ended.stderr).toBe(130);
@@ -196,7 +181,7 @@ export async function down(db: any): Promise<void> {
   it('a CREATE INDEX CONCURRENTLY cancelled in a no-transaction revision: the message names the invalid index it leaves', async () => {
     const dir = makeProject();
     addRevision(dir, 'postgresql', 'idx', `-- sluice:no-transaction\nSELECT 1;${BP}CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS users_name_u ON users (name);`, 'DROP INDEX CONCURRENTLY IF EXISTS users_name_u;');
-    const env: Env = { DATABASE_URL: await ownDatabase(), DATABASE_SCHEMA: uniqueSchema('sigidx') };
+    const env: Env = { DATABASE_URL: await freshDatabase('sig'), DATABASE_SCHEMA: uniqueSchema('sigidx') };
     // an open transaction with a snapshot: the index build waits for it after its catalog entry exists
     const ended = await interrupt(dir, env, sluiceIs('active', 'Lock'), [0], async (admin) => {
       await admin.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
@@ -213,7 +198,7 @@ pgDescribe('Ctrl+C in a terminal running make migrate-up', () => {
   it('reaches make, npm and sluice at once (npm forwards it again): the run is cancelled on the server and reported, not cut off', async () => {
     const dir = makeProject();
     addRevision(dir, 'postgresql', 'slow', `CREATE TABLE t_slow (id integer);${BP}SELECT pg_sleep(60);`, 'DROP TABLE t_slow;');
-    const url = await ownDatabase();
+    const url = await freshDatabase('sig');
     const env: Env = { DATABASE_URL: url, DATABASE_SCHEMA: uniqueSchema('sigmake') };
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();

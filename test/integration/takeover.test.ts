@@ -5,7 +5,6 @@
  * file), then sluice takes it over through the CLI (dist/cli.js).
  */
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -13,39 +12,15 @@ import { drizzle as pgDrizzle } from 'drizzle-orm/node-postgres';
 import { migrate as pgMigrate } from 'drizzle-orm/node-postgres/migrator';
 import { drizzle as sqliteDrizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate as sqliteMigrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeFor, dumpSchema, makeProject, pgDescribe, pgUrl, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
+import { beforeAll, expect, it } from 'vitest';
+import { describeFor, dumpSchema, freshDatabase, makeProject, pgDescribe, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 
 const HEAD = '0003_add_phone_to_users';
 const ALL = ['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', HEAD];
 
-/** A PostgreSQL database of its own in the suite's cluster (dropped at the end). */
-const databases: string[] = [];
-async function freshDatabase(): Promise<string> {
-  const name = uniqueSchema('tk');
-  const admin = new pg.Client({ connectionString: pgUrl() });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE "${name}"`);
-  } finally {
-    await admin.end();
-  }
-  databases.push(name);
-  const u = new URL(pgUrl());
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-afterAll(async () => {
-  if (!databases.length) return;
-  const admin = new pg.Client({ connectionString: pgUrl() });
-  await admin.connect();
-  for (const d of databases) await admin.query(`DROP DATABASE IF EXISTS "${d}" WITH (FORCE)`).catch(() => {});
-  await admin.end();
-});
-
 /** A copy of a dialect's history with only its first `n` journal entries (an app deployed `n` revisions ago). */
 function firstEntries(dir: string, dialect: string, n: number): string {
-  const out = mkdtempSync(path.join(os.tmpdir(), 'sluice-partial-'));
+  const out = tempDir('sluice-partial-');
   cpSync(path.join(dir, 'drizzle', dialect), out, { recursive: true });
   const journalPath = path.join(out, 'meta', '_journal.json');
   const journal = JSON.parse(readFileSync(journalPath, 'utf8'));
@@ -83,7 +58,7 @@ const cases: Case[] = [
   },
   {
     dialect: 'postgresql',
-    fresh: async () => ({ DATABASE_URL: await freshDatabase() }),
+    fresh: async () => ({ DATABASE_URL: await freshDatabase('tk') }),
     drizzleMigrate: async (env, folder, t) => {
       const client = new pg.Client({ connectionString: env.DATABASE_URL });
       await client.connect();
@@ -261,7 +236,7 @@ pgDescribe('takeover: configured table, explicit command, schema guard (postgres
     const config = readFileSync(configFile, 'utf8');
     writeFileSync(configFile, config.replace('breakpoints: true,', "breakpoints: true,\n  migrations: { table: 'app_migrations', schema: 'app_meta' },"));
     try {
-      const env = { DATABASE_URL: await freshDatabase() };
+      const env = { DATABASE_URL: await freshDatabase('tk') };
       const client = new pg.Client({ connectionString: env.DATABASE_URL });
       await client.connect();
       await pgMigrate(pgDrizzle(client), { migrationsFolder: path.join(dir, 'drizzle', 'postgresql'), migrationsSchema: 'app_meta', migrationsTable: 'app_migrations' });
@@ -288,7 +263,7 @@ pgDescribe('takeover: configured table, explicit command, schema guard (postgres
   });
 
   it("does not take over a schema that holds no table (drizzle's rows describe another schema); SLUICE_TAKEOVER=off migrates it from base", async () => {
-    const url = await freshDatabase();
+    const url = await freshDatabase('tk');
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     await pgMigrate(pgDrizzle(client), { migrationsFolder: path.join(dir, 'drizzle', 'postgresql') });

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { openConnection } from '../../src/dialect/index.js';
 import { parseDatabaseTarget } from '../../src/config.js';
@@ -50,6 +51,30 @@ export function uniqueSchema(prefix = 't'): string {
   counter += 1;
   return `${prefix}_${process.pid}_${counter}_${Math.floor(Math.random() * 1e6)}`;
 }
+
+/** A PostgreSQL database of the test's own in the suite's cluster, dropped when the test file ends; its URL. */
+const databases: string[] = [];
+export async function freshDatabase(prefix = 'db'): Promise<string> {
+  const name = uniqueSchema(prefix);
+  const admin = new pg.Client({ connectionString: pgUrl() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  databases.push(name);
+  const u = new URL(pgUrl());
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+afterAll(async () => {
+  if (!databases.length) return;
+  const admin = new pg.Client({ connectionString: pgUrl() });
+  await admin.connect();
+  for (const d of databases.splice(0)) await admin.query(`DROP DATABASE IF EXISTS "${d}" WITH (FORCE)`).catch(() => {});
+  await admin.end();
+});
 
 export type Env = Record<string, string | undefined>;
 
