@@ -231,7 +231,10 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .command('merge')
     .description('after a git merge of two branches with revisions: renumber theirs after ours, recompute snapshots and downs')
     .action(async () => {
-      const result = await (await import('./commands/merge.js')).merge(common());
+      // Ctrl+C or SIGTERM: nothing is written, or the merge is finished with its downs unverified (merge.ts)
+      const { signal, onInterruptible } = interruptible();
+      onInterruptible!(true);
+      const result = await (await import('./commands/merge.js')).merge({ ...common(), signal }).finally(() => onInterruptible!(false));
       out(result, () =>
         result.dialects.map((d) =>
           d.merged
@@ -256,7 +259,12 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .description('migrate-check: one head, models agree with the history, the live schema has not drifted (exit 10 / 8 / 9)')
     .option('--no-database', 'skip the drift check even when DATABASE_URL is set')
     .action(async (opts: { database?: boolean }) => {
-      const result = await (await import('./commands/verify.js')).verify({ ...common(), database: opts.database === false ? false : undefined });
+      // Ctrl+C or SIGTERM: the drift check's scratch schema is removed (verify.ts)
+      const { signal, onInterruptible } = interruptible();
+      onInterruptible!(true);
+      const result = await (await import('./commands/verify.js'))
+        .verify({ ...common(), database: opts.database === false ? false : undefined, signal })
+        .finally(() => onInterruptible!(false));
       out(result, () =>
         result.findings.flatMap((f) => [
           `${f.skipped ? 'skip' : f.ok ? 'ok  ' : 'FAIL'} ${f.check} (${f.dialect})${f.skipped ? `: ${f.skipped}` : f.ok ? '' : `: ${f.details.length} difference(s)`}`,

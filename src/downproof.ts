@@ -10,7 +10,7 @@
  */
 import type { DialectName, SqliteEngine } from './config.js';
 import { composeDown, type RenderedDown } from './commands/create.js';
-import { describeCause } from './errors.js';
+import { describeCause, Interrupted } from './errors.js';
 import { proveDowns, type Proof, type ProveResult } from './prove.js';
 import { sqliteStateDown } from './statedown.js';
 import { repairDown } from './repair.js';
@@ -122,6 +122,7 @@ export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: Verif
             },
     });
   } catch (err) {
+    if (err instanceof Interrupted) throw err; // stopped by its signal: the caller decides what that means
     const downs = await all(); // a down that could not be computed (a corrupt snapshot) is that error, not this one
     const why = `no scratch database (${describeCause(err)})`;
     return { downs: downs.map((d) => (d.empty ? d : annotate(d, o, undefined, why))), skipped: why, ms: Math.round(performance.now() - started) };

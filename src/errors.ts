@@ -133,6 +133,16 @@ export function stopIfAborted(signal: AbortSignal | undefined, during: string): 
   if (signal?.aborted) throw new Interrupted(`interrupted (${signalName(signal)}) during ${during}`, signalName(signal), undefined);
 }
 
+/**
+ * stopIfAborted after one turn of the event loop: a signal's listener runs only then, and a loop of
+ * SQLite work (synchronous under its promises) would otherwise not see a Ctrl+C until it ends.
+ */
+export async function checkpoint(signal: AbortSignal | undefined, during: string): Promise<void> {
+  if (!signal) return;
+  await new Promise((resolve) => setImmediate(resolve));
+  stopIfAborted(signal, during);
+}
+
 /** The history forked (two branches each created a revision): every command refuses until it is merged. */
 export class MultipleHeads extends SluiceError {
   constructor(

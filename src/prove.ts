@@ -18,7 +18,7 @@ import { diffSnapshots, emptySnapshot } from './downgen.js';
 import { resolvePrimaryKeyDrops } from './downrules.js';
 import { runSteps } from './engine.js';
 import { prepareStep, type PreparedStep } from './prepare.js';
-import { describeCause, stopIfAborted } from './errors.js';
+import { checkpoint, describeCause } from './errors.js';
 import { introspect, listTables, schemaDiff, tablesIn } from './introspect.js';
 import { countRows, insertSyntheticRows } from './rows.js';
 import { foreignSchemas, openScratch } from './scratch.js';
@@ -156,7 +156,7 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
     }
     let objects = await objectsOf?.(real);
     for (let i = prefix; i <= last; i++) {
-      stopIfAborted(o.signal, 'the proof of the downs');
+      await checkpoint(o.signal, 'the proof of the downs');
       const rev = o.revisions[i]!;
       // An up sluice refuses to run (transaction control, unparseable SQL) ends what can be proven here.
       const up = await timed('parse', () => step(o, rev, 'up', undefined, schema).catch((err: unknown) => err as Error));

@@ -10,7 +10,7 @@ import { loadProjectConfig, parseDatabaseTarget, type DatabaseTarget, type Diale
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import type { Connection } from '../dialect/types.js';
-import { describeCause, Interrupted, signalName, stopIfAborted } from '../errors.js';
+import { checkpoint, describeCause, Interrupted, signalName, stopIfAborted } from '../errors.js';
 import { startCluster, stopCluster } from '../pgcluster.js';
 import { introspect } from '../introspect.js';
 import { proveDowns } from '../prove.js';
@@ -153,7 +153,7 @@ async function checksOf(
   const common = { cwd: root, env, config: options.config, noBackup: true, connection: await reader(), signal: options.signal };
   const revs = readHistory(project.histories[dialect]!.out).revisions;
   const attempt = async (name: string, fn: () => Promise<string | undefined>) => {
-    stopIfAborted(options.signal, 'db-test');
+    await checkpoint(options.signal, 'db-test');
     try {
       const problem = await fn();
       record({ name, ok: !problem, detail: problem });

@@ -13,11 +13,11 @@ import path from 'node:path';
 import { historyFor, loadProjectConfig, type DialectName, type SqliteEngine } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { emptySnapshot } from '../downgen.js';
-import { ConfigError, Refused, describeCause } from '../errors.js';
+import { ConfigError, Interrupted, Refused, describeCause, signalName, stopIfAborted } from '../errors.js';
 import { conflictSides, conflictingObjects, hasConflictMarkers, replay, type Snapshot } from '../merge.js';
 import { journalFile, messageFromTag, parseDownHeader, readHistory, rel, writeNewFile, type RevisionFile } from '../source.js';
 import { verifyDowns } from '../downproof.js';
-import { renderDownFor } from './create.js';
+import { renderDownFor, type RenderedDown } from './create.js';
 
 interface Entry {
   idx: number;
@@ -64,14 +64,15 @@ function revisionFile(out: string, tag: string, index: number): RevisionFile {
 
 interface Planned {
   result: MergedDialect;
-  apply: () => Promise<void>;
+  /** Writes the merge; resolves false when the signal stopped the downs' verification (they are written marked unverified). */
+  apply: () => Promise<boolean>;
 }
 
-async function planMerge(root: string, dialect: DialectName, out: string, env: Record<string, string | undefined>, engine?: SqliteEngine): Promise<Planned> {
+async function planMerge(root: string, dialect: DialectName, out: string, env: Record<string, string | undefined>, engine?: SqliteEngine, signal?: AbortSignal): Promise<Planned> {
   const jf = journalFile(out);
   const folder = rel(out);
   const text = existsSync(jf) ? readFileSync(jf, 'utf8') : '';
-  if (!hasConflictMarkers(text)) return { result: { dialect, folder, merged: false, kept: [], moved: [] }, apply: async () => {} };
+  if (!hasConflictMarkers(text)) return { result: { dialect, folder, merged: false, kept: [], moved: [] }, apply: async () => true };
   const sides = conflictSides(text);
   const oursJournal = parseSide(sides.ours, rel(jf));
   const a = (oursJournal.entries ?? []) as Entry[];
@@ -130,7 +131,7 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
   writeNewFile(jf, `${JSON.stringify({ ...oursJournal, entries }, null, 2)}\n`, { overwrite: true });
   // Their downs, regenerated from the recomputed snapshots (the old text stays as .down.sql.old until then; git has it too).
   // A down a human wrote (EMPTY=1, TS=1, or edited past sluice's header) is kept, under the new tag.
-  const rendered = [];
+  const rendered: RenderedDown[] = [];
   for (const [k, m] of moved.entries()) {
     const old = path.join(out, `${m.to}.down.sql.old`);
     const text = existsSync(old) ? readFileSync(old, 'utf8') : undefined;
@@ -143,22 +144,46 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
     const prevRev = revisionFile(out, entries[m.idx - 1]!.tag, m.idx - 1);
     rendered.push(await renderDownFor(root, dialect, out, rev, prevRev, messages[k]!, false));
   }
-  // Proven on a scratch database over the merged history (downproof.ts).
-  const proved = await verifyDowns(rendered, { root, dialect, engine, dir: out, revisions: readHistory(out).revisions, env, checkUp: true });
+  // Proven on a scratch database over the merged history (downproof.ts). Once a signal came, the merge
+  // is finished without it (files are written in moments; a half-merged folder is worse than an
+  // unverified down, which says so in its header).
+  const verify = { root, dialect, engine, dir: out, revisions: readHistory(out).revisions, env, checkUp: true };
+  const unverified = () => verifyDowns(rendered, { ...verify, notRun: `interrupted (${signalName(signal!)}) before it was verified; make db-test checks it` });
+  let verified = !signal?.aborted;
+  const proved = verified
+    ? await verifyDowns(rendered, { ...verify, signal }).catch((err: unknown) => {
+        if (!signal?.aborted) throw err;
+        verified = false;
+        return unverified();
+      })
+    : await unverified();
   for (const down of proved.downs) {
     writeNewFile(down.file, down.text, { overwrite: true });
     rmSync(`${down.file}.old`, { force: true });
   }
+  return verified || !rendered.length;
   };
   return { result: { dialect, folder, merged: true, kept: ours.map((e) => e.tag), moved: moved.map((m) => ({ from: m.from, to: m.to })) }, apply };
 }
 
-export async function merge(options: CommandOptions = {}): Promise<MergeResult> {
+/**
+ * `signal`: before any file is written, stops the command (Interrupted, nothing changed); once writing
+ * began, the merge is finished and the downs the signal kept from being verified are written marked
+ * `sluice:unverified`, then Interrupted says so.
+ */
+export async function merge(options: CommandOptions & { signal?: AbortSignal } = {}): Promise<MergeResult> {
   const { root, env } = resolveEnv(options);
+  const { signal } = options;
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   // Every dialect is planned (and refused if it must be) before any file is written.
   const plans: Planned[] = [];
-  for (const dialect of Object.keys(project.histories) as DialectName[]) plans.push(await planMerge(root, dialect, historyFor(project, dialect).out, env, historyFor(project, dialect).engine));
-  for (const p of plans) await p.apply();
+  for (const dialect of Object.keys(project.histories) as DialectName[]) plans.push(await planMerge(root, dialect, historyFor(project, dialect).out, env, historyFor(project, dialect).engine, signal));
+  stopIfAborted(signal, 'migrate-merge, before any file was written: nothing was changed');
+  let verified = true;
+  for (const p of plans) verified = (await p.apply()) && verified;
+  if (!verified) {
+    const name = signalName(signal!);
+    throw new Interrupted(`interrupted (${name}) during migrate-merge: the merge was finished, but the regenerated downs of the moved revisions were written unverified (marked sluice:unverified in their headers); run make db-test to check them`, name, undefined);
+  }
   return { dialects: plans.map((p) => p.result) };
 }

@@ -16,7 +16,7 @@ import { historyFor, loadProjectConfig, parseDatabaseTarget, type DialectName } 
 import { loadContext, resolveEnv, withSession, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import { diffSnapshots, emptySnapshot, generateSnapshot } from '../downgen.js';
-import { ConfigError, describeCause, ExitCode, MultipleHeads, type ExitCodeValue } from '../errors.js';
+import { ConfigError, describeCause, ExitCode, Interrupted, MultipleHeads, signalName, stopIfAborted, type ExitCodeValue } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
 import { readHistory, readSnapshot, rel, type History } from '../source.js';
 import { foreignSchemas, replayDatabase } from '../scratch.js';
@@ -110,7 +110,7 @@ function comparable(dump: string): string {
     .replace(/^table __drizzle_migrations\n(?: {2}.*\n?)*/m, '');
 }
 
-async function checkDrift(options: CommandOptions): Promise<VerifyFinding> {
+async function checkDrift(options: VerifyOptions): Promise<VerifyFinding> {
   const ctx = await loadContext(options);
   const dialect = ctx.target.dialect;
   const { live, current } = await withSession(ctx, false, async ({ conn, store, applied, appliedIds }) => {
@@ -132,7 +132,8 @@ async function checkDrift(options: CommandOptions): Promise<VerifyFinding> {
   const scratch = replay?.env ?? { ...ctx.env, DATABASE_URL: `file:${path.join(tmp, 'scratch.sqlite')}` };
   const scratchSchema = scratch.DATABASE_SCHEMA ?? '';
   try {
-    if (current !== 'base') await upgrade({ cwd: ctx.root, env: scratch, config: options.config, revision: current, noBackup: true });
+    if (current !== 'base') await upgrade({ cwd: ctx.root, env: scratch, config: options.config, revision: current, noBackup: true, signal: options.signal });
+    stopIfAborted(options.signal, 'migrate-check');
     const conn = await openConnection(parseDatabaseTarget(scratch, ctx.root), { write: false, env: scratch });
     let expected: string;
     try {
@@ -170,7 +171,23 @@ export async function heads(options: CommandOptions = {}): Promise<HeadsResult> 
   return { dialects };
 }
 
-export async function verify(options: CommandOptions & { database?: boolean } = {}): Promise<VerifyResult> {
+type VerifyOptions = CommandOptions & {
+  database?: boolean;
+  /** Stops the check (a statement of the drift check's replay is cancelled): its scratch schema or database is removed, Interrupted thrown. */
+  signal?: AbortSignal;
+};
+
+export async function verify(options: VerifyOptions = {}): Promise<VerifyResult> {
+  try {
+    return await verifyAll(options);
+  } catch (err) {
+    if (!options.signal?.aborted) throw err;
+    const name = signalName(options.signal);
+    throw new Interrupted(`interrupted (${name}) during migrate-check: its scratch databases were removed; nothing else had changed`, name, undefined, { cause: err });
+  }
+}
+
+async function verifyAll(options: VerifyOptions): Promise<VerifyResult> {
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const target = parseDatabaseTarget(env, root);
@@ -193,6 +210,7 @@ export async function verify(options: CommandOptions & { database?: boolean } = 
   }
   const wantDb = options.database ?? ((env.DATABASE_URL ?? '').trim() !== '' || (target.dialect === 'sqlite' && existsSync(target.file!)));
   const forked = findings.some((f) => f.check === 'heads' && !f.ok && f.dialect === target.dialect);
+  stopIfAborted(options.signal, 'migrate-check');
   if (wantDb && !forked) findings.push(await checkDrift({ ...options, cwd: root, env }));
   else {
     const why = forked ? 'the history is forked' : `no database: DATABASE_URL is not set and ${target.display} does not exist`;

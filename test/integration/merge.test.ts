@@ -3,11 +3,11 @@
  * conflict); sluice detects the fork, migrate-merge renumbers one branch after the other, and a
  * database that applied the moved branch keeps working. Real git, drizzle-kit, SQLite and PostgreSQL.
  */
-import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addUserColumn, makeProject, pgUrl, runCli, runMake, sql, uniqueSchema, SKIP_PG, type Env } from '../support/project.js';
+import { addUserColumn, cleanEnv, makeProject, pgUrl, REPO, runCli, runMake, sql, uniqueSchema, SKIP_PG, type Env } from '../support/project.js';
 
 function git(dir: string, ...args: string[]) {
   return spawnSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', '-c', 'commit.gpgsign=false', ...args], { cwd: dir, encoding: 'utf8' });
@@ -107,4 +107,43 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
     expect(ok(git(dir, 'status', '--porcelain'))).toBe(before);
     expect(readFileSync(path.join(dir, 'drizzle', 'sqlite', 'meta', '_journal.json'), 'utf8')).toBe(journal);
   });
+
+  it('Ctrl+C while the moved downs are verified: the merge is finished, the downs written marked unverified, exit 130', async () => {
+    const dir = branchProject();
+    ok(git(dir, 'checkout', '-q', '-b', 'tags'));
+    addTagsTable(dir);
+    ok(runMake(dir, ['migrate-create', 'MSG=add tags']));
+    ok(git(dir, 'add', '-A'));
+    ok(git(dir, 'commit', '-q', '-m', 'tags'));
+    ok(git(dir, 'checkout', '-q', 'main'));
+    addUserColumn(dir, 'nickname');
+    ok(runMake(dir, ['migrate-create', 'MSG=add nickname']));
+    ok(git(dir, 'add', '-A'));
+    ok(git(dir, 'commit', '-q', '-m', 'nickname'));
+    git(dir, 'merge', 'tags');
+    // verification on the embedded PGlite (seconds): the signal comes once the files are written
+    const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), 'merge'], { cwd: dir, env: cleanEnv({ SLUICE_CHECK_DATABASE_URL: '' }) as NodeJS.ProcessEnv });
+    let stderr = '';
+    child.stderr.on('data', (b) => (stderr += b));
+    const ended = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const journal = (d: string) => readFileSync(path.join(dir, 'drizzle', d, 'meta', '_journal.json'), 'utf8');
+    for (let i = 0; i < 2000 && /^<<<<<<< /m.test(journal('postgresql')) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(child.exitCode, stderr).toBe(null);
+    child.kill('SIGINT');
+    expect(await ended, stderr).toBe(130);
+    expect(stderr.trim()).toBe(
+      'sluice: interrupted (SIGINT) during migrate-merge: the merge was finished, but the regenerated downs of the moved revisions were written unverified (marked sluice:unverified in their headers); run make db-test to check them',
+    );
+    for (const d of ['sqlite', 'postgresql']) {
+      expect(journal(d)).not.toMatch(/^<<<<<<< /m);
+      const folder = path.join(dir, 'drizzle', d);
+      expect(readdirSync(folder).filter((n) => n.endsWith('.old') || n.includes('.merge-'))).toEqual([]);
+      expect(readFileSync(path.join(folder, '0005_add_tags.down.sql'), 'utf8')).toMatch(/sluice:verified|sluice:unverified interrupted \(SIGINT\) before it was verified/);
+    }
+    expect(readFileSync(path.join(dir, 'drizzle', 'postgresql', '0005_add_tags.down.sql'), 'utf8')).toMatch(/^-- sluice:unverified interrupted \(SIGINT\)/m);
+    // a consistent history: it applies and reverts
+    const env = { DATABASE_URL: `file:${path.join(dir, 'after.sqlite')}` };
+    ok(runCli(dir, ['up'], env));
+    ok(runCli(dir, ['down', 'base'], env));
+  }, 120_000);
 });

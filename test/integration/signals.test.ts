@@ -382,3 +382,29 @@ pgDescribe('a signal during migrate-downs', () => {
     expect(listing(path.join(dir, 'drizzle'))).toEqual(before);
   });
 });
+
+pgDescribe('a signal during migrate-check', () => {
+  it("SIGTERM while the drift check replays the history beside the data: the scratch schema is dropped, exit 143", async () => {
+    const dir = makeProject();
+    const url = await freshDatabase('sig');
+    const env: Env = { DATABASE_URL: url, DATABASE_SCHEMA: uniqueSchema('sigverify') };
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      const run = start(dir, ['verify'], { ...env, SLUICE_CHECK_DATABASE_URL: url }); // the replay goes beside the data
+      const pid = run.child.pid!;
+      const mine = async () =>
+        (await admin.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'sluice_check\\_' || $1 || '\\_%'", [String(pid)])).rows.map((r) => r.n);
+      for (let i = 0; i < 3000 && (await mine()).length === 0 && run.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(await mine(), 'the replay schema exists').not.toEqual([]);
+      run.child.kill('SIGTERM');
+      const ended = await run.ended;
+      expect(ended.code, ended.stdout + ended.stderr).toBe(143);
+      expect(ended.stderr.split('\n').filter((l) => l.trim())).toEqual(['sluice: interrupted (SIGTERM) during migrate-check: its scratch databases were removed; nothing else had changed']);
+      expect(await mine()).toEqual([]);
+    } finally {
+      await admin.end();
+    }
+  });
+});
