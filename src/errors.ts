@@ -134,6 +134,20 @@ export function stopIfAborted(signal: AbortSignal | undefined, during: string): 
 }
 
 /**
+ * Run a command's work; when it ends in an error after `signal` fired (its finally blocks have cleaned
+ * up by then), throw Interrupted with `what` ("during db-test: …") instead, keeping the error as cause.
+ */
+export async function stoppable<T>(signal: AbortSignal | undefined, what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (!signal?.aborted) throw err;
+    const name = signalName(signal);
+    throw new Interrupted(`interrupted (${name}) ${what}`, name, undefined, { cause: err });
+  }
+}
+
+/**
  * stopIfAborted after one turn of the event loop: a signal's listener runs only then, and a loop of
  * SQLite work (synchronous under its promises) would otherwise not see a Ctrl+C until it ends.
  */

@@ -10,7 +10,7 @@ import { loadProjectConfig, parseDatabaseTarget, type DatabaseTarget, type Diale
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import type { Connection } from '../dialect/types.js';
-import { checkpoint, describeCause, Interrupted, signalName, stopIfAborted } from '../errors.js';
+import { checkpoint, describeCause, stopIfAborted, stoppable } from '../errors.js';
 import { startCluster, stopCluster } from '../pgcluster.js';
 import { introspect } from '../introspect.js';
 import { proveDowns } from '../prove.js';
@@ -48,15 +48,9 @@ type CheckOptions = CommandOptions & {
   signal?: AbortSignal;
 };
 
-export async function check(options: CheckOptions = {}): Promise<CheckResult> {
-  try {
-    return await checkAll(options);
-  } catch (err) {
-    if (!options.signal?.aborted) throw err;
-    // every finally below has run: scratch schemas dropped, a cluster sluice started stopped, temp folders removed
-    const name = signalName(options.signal);
-    throw new Interrupted(`interrupted (${name}) during db-test: its scratch databases were removed; nothing else had changed`, name, undefined, { cause: err });
-  }
+export function check(options: CheckOptions = {}): Promise<CheckResult> {
+  // once stopped, every finally below has run: scratch schemas dropped, a cluster sluice started stopped, temp folders removed
+  return stoppable(options.signal, 'during db-test: its scratch databases were removed; nothing else had changed', () => checkAll(options));
 }
 
 async function checkAll(options: CheckOptions): Promise<CheckResult> {

@@ -10,7 +10,7 @@ import { isOnlyComments } from '../sql.js';
 import { renderDownFor, type CreatedRevision, type RenderedDown } from './create.js';
 import { startKitWorker, stopKitWorker } from '../kitworker.js';
 import { verifyDowns, type PendingDown } from '../downproof.js';
-import { Interrupted, signalName, stopIfAborted } from '../errors.js';
+import { stopIfAborted, stoppable } from '../errors.js';
 
 export interface DownsResult {
   written: CreatedRevision[];
@@ -32,11 +32,9 @@ export async function writeMissingDowns(options: CommandOptions & { signal?: Abo
   // Many snapshot pairs to diff: drizzle-kit's differ runs on a worker thread while the verification runs here.
   startKitWorker(root);
   try {
-    await downsOf(root, env, project, verifying, result, pending, options.signal);
-  } catch (err) {
-    if (!options.signal?.aborted) throw err;
-    const name = signalName(options.signal);
-    throw new Interrupted(`interrupted (${name}) during migrate-downs: no down file was written, its scratch databases were removed; run it again`, name, undefined, { cause: err });
+    await stoppable(options.signal, 'during migrate-downs: no down file was written, its scratch databases were removed; run it again', () =>
+      downsOf(root, env, project, verifying, result, pending, options.signal),
+    );
   } finally {
     await stopKitWorker();
   }

@@ -16,7 +16,7 @@ import { historyFor, loadProjectConfig, parseDatabaseTarget, type DialectName } 
 import { loadContext, resolveEnv, withSession, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import { diffSnapshots, emptySnapshot, generateSnapshot } from '../downgen.js';
-import { ConfigError, describeCause, ExitCode, Interrupted, MultipleHeads, signalName, stopIfAborted, type ExitCodeValue } from '../errors.js';
+import { ConfigError, describeCause, ExitCode, MultipleHeads, stopIfAborted, stoppable, type ExitCodeValue } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
 import { readHistory, readSnapshot, rel, type History } from '../source.js';
 import { foreignSchemas, replayDatabase } from '../scratch.js';
@@ -177,14 +177,8 @@ type VerifyOptions = CommandOptions & {
   signal?: AbortSignal;
 };
 
-export async function verify(options: VerifyOptions = {}): Promise<VerifyResult> {
-  try {
-    return await verifyAll(options);
-  } catch (err) {
-    if (!options.signal?.aborted) throw err;
-    const name = signalName(options.signal);
-    throw new Interrupted(`interrupted (${name}) during migrate-check: its scratch databases were removed; nothing else had changed`, name, undefined, { cause: err });
-  }
+export function verify(options: VerifyOptions = {}): Promise<VerifyResult> {
+  return stoppable(options.signal, 'during migrate-check: its scratch databases were removed; nothing else had changed', () => verifyAll(options));
 }
 
 async function verifyAll(options: VerifyOptions): Promise<VerifyResult> {

@@ -20,6 +20,18 @@ function addTagsTable(dir: string): void {
   appendFileSync(path.join(dir, 'models', 'postgres.ts'), "\nexport const tags = pgTable('tags', { id: serial('id').primaryKey(), label: text('label') });\n");
   appendFileSync(path.join(dir, 'models', 'sqlite.ts'), "\nexport const tags = sqliteTable('tags', { id: integer('id').primaryKey(), label: text('label') });\n");
 }
+/** Two branches from `dir`'s main, each committing a migrate-create after its model change, then `git merge` of theirs into ours (left in conflict). */
+function fork(dir: string, theirs: { change: () => void; msg: string }, ours: { change: () => void; msg: string }): void {
+  ok(git(dir, 'checkout', '-q', '-b', 'theirs'));
+  for (const [side, branch] of [[theirs, 'theirs'], [ours, 'main']] as const) {
+    if (branch === 'main') ok(git(dir, 'checkout', '-q', 'main'));
+    side.change();
+    ok(runMake(dir, ['migrate-create', `MSG=${side.msg}`]));
+    ok(git(dir, 'add', '-A'));
+    ok(git(dir, 'commit', '-q', '-m', side.msg));
+  }
+  git(dir, 'merge', 'theirs');
+}
 function branchProject(): string {
   const dir = makeProject();
   writeFileSync(path.join(dir, '.gitignore'), 'node_modules\ndist\n*.sqlite\n.sluice\n');
@@ -88,17 +100,7 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
 
   it('branches that change the same object are refused as non-commutative, before any file is touched', () => {
     const dir = branchProject();
-    ok(git(dir, 'checkout', '-q', '-b', 'one'));
-    addUserColumn(dir, 'nickname');
-    ok(runMake(dir, ['migrate-create', 'MSG=nickname one']));
-    ok(git(dir, 'add', '-A'));
-    ok(git(dir, 'commit', '-q', '-m', 'one'));
-    ok(git(dir, 'checkout', '-q', 'main'));
-    addUserColumn(dir, 'nickname');
-    ok(runMake(dir, ['migrate-create', 'MSG=nickname two']));
-    ok(git(dir, 'add', '-A'));
-    ok(git(dir, 'commit', '-q', '-m', 'two'));
-    git(dir, 'merge', 'one');
+    fork(dir, { change: () => addUserColumn(dir, 'nickname'), msg: 'nickname one' }, { change: () => addUserColumn(dir, 'nickname'), msg: 'nickname two' });
     const before = ok(git(dir, 'status', '--porcelain'));
     const journal = readFileSync(path.join(dir, 'drizzle', 'sqlite', 'meta', '_journal.json'), 'utf8');
     const r = runCli(dir, ['merge']);
@@ -110,17 +112,7 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
 
   it('Ctrl+C while the moved downs are verified: the merge is finished, the downs written marked unverified, exit 130', async () => {
     const dir = branchProject();
-    ok(git(dir, 'checkout', '-q', '-b', 'tags'));
-    addTagsTable(dir);
-    ok(runMake(dir, ['migrate-create', 'MSG=add tags']));
-    ok(git(dir, 'add', '-A'));
-    ok(git(dir, 'commit', '-q', '-m', 'tags'));
-    ok(git(dir, 'checkout', '-q', 'main'));
-    addUserColumn(dir, 'nickname');
-    ok(runMake(dir, ['migrate-create', 'MSG=add nickname']));
-    ok(git(dir, 'add', '-A'));
-    ok(git(dir, 'commit', '-q', '-m', 'nickname'));
-    git(dir, 'merge', 'tags');
+    fork(dir, { change: () => addTagsTable(dir), msg: 'add tags' }, { change: () => addUserColumn(dir, 'nickname'), msg: 'add nickname' });
     // verification on the embedded PGlite (seconds): the signal comes once the files are written
     const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), 'merge'], { cwd: dir, env: cleanEnv({ SLUICE_CHECK_DATABASE_URL: '' }) as NodeJS.ProcessEnv });
     let stderr = '';

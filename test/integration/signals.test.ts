@@ -47,6 +47,10 @@ async function sessions(admin: pg.Client): Promise<{ sleeping: number; all: numb
   return { sleeping: Number(r.rows[0]!.sleeping), all: Number(r.rows[0]!.all) };
 }
 
+/** The scratch schemas (scratch.ts names them sluice_check_<pid>_…) that the sluice process `pid` has on the admin client's database. */
+const scratchSchemasOf = async (admin: pg.Client, pid: number): Promise<string[]> =>
+  (await admin.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'sluice_check\\_' || $1 || '\\_%'", [String(pid)])).rows.map((r) => r.n);
+
 const tablesOf = async (dir: string, env: Env) =>
   (await sql<{ t: string }>(dir, env, 'SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1', [env.DATABASE_SCHEMA])).map((r) => r.t);
 
@@ -313,8 +317,7 @@ pgDescribe('a signal during db-test', () => {
     try {
       const run = start(dir, ['check'], env);
       const pid = run.child.pid!;
-      const mine = async () =>
-        (await admin.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'sluice_check\\_' || $1 || '\\_%'", [String(pid)])).rows.map((r) => r.n);
+      const mine = () => scratchSchemasOf(admin, pid);
       for (let i = 0; i < 1000 && (await mine()).length === 0 && run.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 10));
       expect(await mine(), 'the replay schema exists').not.toEqual([]);
       run.child.kill('SIGTERM');
@@ -365,8 +368,7 @@ pgDescribe('a signal during migrate-downs', () => {
     try {
       const run = start(dir, ['downs'], { SLUICE_CHECK_DATABASE_URL: pgUrl() });
       const pid = run.child.pid!;
-      const mine = async () =>
-        (await admin.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'sluice_check\\_' || $1 || '\\_%'", [String(pid)])).rows.map((r) => r.n);
+      const mine = () => scratchSchemasOf(admin, pid);
       for (let i = 0; i < 1000 && (await mine()).length === 0 && run.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 5));
       expect(await mine(), 'the scratch schemas exist').not.toEqual([]);
       run.child.kill('SIGINT');
@@ -394,8 +396,7 @@ pgDescribe('a signal during migrate-check', () => {
     try {
       const run = start(dir, ['verify'], { ...env, SLUICE_CHECK_DATABASE_URL: url }); // the replay goes beside the data
       const pid = run.child.pid!;
-      const mine = async () =>
-        (await admin.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'sluice_check\\_' || $1 || '\\_%'", [String(pid)])).rows.map((r) => r.n);
+      const mine = () => scratchSchemasOf(admin, pid);
       for (let i = 0; i < 3000 && (await mine()).length === 0 && run.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 5));
       expect(await mine(), 'the replay schema exists').not.toEqual([]);
       run.child.kill('SIGTERM');
