@@ -3,38 +3,17 @@
  * cancelled on the server, so nothing after it commits once sluice has gone (before, a grouped script
  * already sent went on committing on the server); the command says where the database is, exit
  * 130 / 143. SQLite: a signal still ends the process at once (its statements run synchronously; the
- * journal rolls the open transaction back).
+ * journal rolls the open transaction back). The other commands: signals-commands.test.ts.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { status } from '../../src/index.js';
-import { addRevision, addUserColumn, cleanEnv, freshDatabase, makeProject, pgDescribe, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
+import { Interrupted, status, upgrade } from '../../src/index.js';
+import { addRevision, freshDatabase, makeProject, pgDescribe, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
+import { start } from '../support/signals.js';
 
 const BP = '\n--> statement-breakpoint\n';
-
-interface Ended {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Start the CLI (or `make <target>`, in a process group of its own, as a terminal runs it); `ended` resolves when it exits. */
-function start(dir: string, args: string[], env: Env, viaMake = false): { child: ReturnType<typeof spawn>; ended: Promise<Ended> } {
-  const child = viaMake
-    ? spawn('make', ['--no-print-directory', ...args], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv, detached: true })
-    : spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), ...args], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (b) => (stdout += b));
-  child.stderr!.on('data', (b) => (stderr += b));
-  const ended = new Promise<Ended>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, ended };
-}
 
 // Each PostgreSQL test here runs in a database of its own (freshDatabase): other test files run sluice
 // beside this one, and the sessions below are told apart by their database.
@@ -46,10 +25,6 @@ async function sessions(admin: pg.Client): Promise<{ sleeping: number; all: numb
   );
   return { sleeping: Number(r.rows[0]!.sleeping), all: Number(r.rows[0]!.all) };
 }
-
-/** The scratch schemas (scratch.ts names them sluice_check_<pid>_…) that the sluice process `pid` has on the admin client's database. */
-const scratchSchemasOf = async (admin: pg.Client, pid: number): Promise<string[]> =>
-  (await admin.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'sluice_check\\_' || $1 || '\\_%'", [String(pid)])).rows.map((r) => r.n);
 
 const tablesOf = async (dir: string, env: Env) =>
   (await sql<{ t: string }>(dir, env, 'SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1', [env.DATABASE_SCHEMA])).map((r) => r.t);
@@ -240,172 +215,15 @@ describe('a signal during a SQLite run', () => {
   });
 });
 
-/** Every file under `dir` with a hash of its bytes: two listings are equal when nothing was added, removed or changed. */
-function listing(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = path.join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out[path.relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return out;
-}
-
-const childrenOf = (pid: number): number[] =>
-  spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-    .stdout.split('\n')
-    .filter(Boolean)
-    .map(Number);
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-describe('a signal during migrate-create', () => {
-  const cases = [
-    { name: 'SIGTERM to sluice alone while drizzle-kit runs: drizzle-kit is stopped too, nothing is kept', signal: 'SIGTERM' as const, code: 143, phase: 'drizzle-kit' },
-    { name: 'Ctrl+C while the downs are verified (after drizzle-kit wrote its files): what it wrote is removed, the journal put back', signal: 'SIGINT' as const, code: 130, phase: 'verify' },
-  ];
-  for (const c of cases) {
-    it(c.name, async () => {
-      const dir = makeProject();
-      addUserColumn(dir, 'nickname');
-      const before = listing(path.join(dir, 'drizzle'));
-      // verification on the embedded PGlite: seconds, long enough to be inside it
-      const run = start(dir, ['create', '-m', 'add nickname'], { SLUICE_CHECK_DATABASE_URL: '' });
-      const pid = run.child.pid!;
-      let kits: number[] = [];
-      for (let i = 0; i < 400 && !(kits = childrenOf(pid)).length; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(kits.length, 'drizzle-kit started').toBeGreaterThan(0);
-      if (c.phase === 'verify') {
-        for (let i = 0; i < 1000 && kits.some(alive); i++) await new Promise((r) => setTimeout(r, 10));
-        expect(kits.some(alive), 'drizzle-kit ended').toBe(false);
-        expect(Object.keys(listing(path.join(dir, 'drizzle'))).length, 'drizzle-kit wrote its files').toBeGreaterThan(Object.keys(before).length);
-      }
-      expect(alive(pid), run.child.exitCode === null ? '' : 'sluice ended before the signal').toBe(true);
-      process.kill(pid, c.signal);
-      const ended = await run.ended;
-      expect(ended.code, ended.stdout + ended.stderr).toBe(c.code);
-      const lines = ended.stderr.split('\n').filter((l) => l.trim());
-      expect(lines, ended.stderr).toHaveLength(1);
-      expect(lines[0]).toMatch(new RegExp(`^sluice: interrupted \\(${c.signal}\\) during migrate-create: nothing was kept \\(.*\\); run it again$`));
-      await new Promise((r) => setTimeout(r, 300)); // an orphaned drizzle-kit would write by now
-      expect(kits.filter(alive)).toEqual([]);
-      expect(listing(path.join(dir, 'drizzle'))).toEqual(before);
-      // and the command works again
-      const again = runCli(dir, ['create', '-m', 'add nickname']);
-      expect(again.status, again.stderr).toBe(0);
-      expect(again.stdout).toMatch(/0004_add_nickname/);
-    });
-  }
-});
-
-pgDescribe('a signal during db-test', () => {
-  it('SIGTERM while it replays on the server: the scratch schema is dropped, exit 143', async () => {
+pgDescribe('the library: a signal option', () => {
+  it('upgrade with an AbortSignal already aborted (reason SIGTERM) starts nothing and throws Interrupted (exit code 143)', async () => {
     const dir = makeProject();
-    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('sigcheck') };
-    const admin = new pg.Client({ connectionString: pgUrl() });
-    await admin.connect();
-    try {
-      const run = start(dir, ['check'], env);
-      const pid = run.child.pid!;
-      const mine = () => scratchSchemasOf(admin, pid);
-      for (let i = 0; i < 1000 && (await mine()).length === 0 && run.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(await mine(), 'the replay schema exists').not.toEqual([]);
-      run.child.kill('SIGTERM');
-      const ended = await run.ended;
-      expect(ended.code, ended.stdout + ended.stderr).toBe(143);
-      const lines = ended.stderr.split('\n').filter((l) => l.trim());
-      expect(lines, ended.stderr).toEqual(['sluice: interrupted (SIGTERM) during db-test: its scratch databases were removed; nothing else had changed']);
-      expect(await mine()).toEqual([]);
-    } finally {
-      await admin.end();
-    }
-  });
-
-  it('Ctrl+C with no server (db-test started its own PostgreSQL): that server is stopped and its folder removed, exit 130', async () => {
-    const dir = makeProject();
-    const tmp = tempDir('sluice-sigtmp-');
-    chmodSync(tmp, 0o755); // the server runs as the postgres user: it must reach its folder
-    const run = start(dir, ['check'], { DATABASE_URL: `file:${path.join(dir, 'dev.sqlite')}`, SLUICE_CHECK_DATABASE_URL: undefined, TMPDIR: tmp });
-    const clusterDir = () => readdirSync(tmp).find((n) => n.startsWith('sluice-check-pg-'));
-    const pidFile = () => {
-      const d = clusterDir();
-      // the port file is written once pg_ctl has started the server (initdb's bootstrap writes a postmaster.pid too)
-      return d && existsSync(path.join(tmp, d, 'port')) ? path.join(tmp, d, 'data', 'postmaster.pid') : undefined;
-    };
-    for (let i = 0; i < 3000 && !pidFile() && run.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 10));
-    const file = pidFile();
-    expect(file, 'db-test started a server').toBeDefined();
-    const postmaster = Number(readFileSync(file!, 'utf8').split('\n')[0]);
-    expect(alive(postmaster)).toBe(true);
-    run.child.kill('SIGINT');
-    const ended = await run.ended;
-    expect(ended.code, ended.stdout + ended.stderr).toBe(130);
-    expect(ended.stderr.split('\n').filter((l) => l.trim())).toEqual(['sluice: interrupted (SIGINT) during db-test: its scratch databases were removed; nothing else had changed']);
-    for (let i = 0; i < 100 && alive(postmaster); i++) await new Promise((r) => setTimeout(r, 20));
-    expect(alive(postmaster), 'the server it started is stopped').toBe(false);
-    expect(readdirSync(tmp).filter((n) => n.startsWith('sluice-'))).toEqual([]); // (tsx keeps its cache there too)
-  });
-});
-
-pgDescribe('a signal during migrate-downs', () => {
-  it('Ctrl+C while the downs are proven on the server: no down file is written, the scratch schemas are dropped, exit 130', async () => {
-    const dir = makeProject();
-    const folder = path.join(dir, 'drizzle', 'postgresql');
-    for (const name of readdirSync(folder)) if (name.endsWith('.down.sql')) rmSync(path.join(folder, name));
-    const before = listing(path.join(dir, 'drizzle'));
-    const admin = new pg.Client({ connectionString: pgUrl() });
-    await admin.connect();
-    try {
-      const run = start(dir, ['downs'], { SLUICE_CHECK_DATABASE_URL: pgUrl() });
-      const pid = run.child.pid!;
-      const mine = () => scratchSchemasOf(admin, pid);
-      for (let i = 0; i < 1000 && (await mine()).length === 0 && run.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 5));
-      expect(await mine(), 'the scratch schemas exist').not.toEqual([]);
-      run.child.kill('SIGINT');
-      const ended = await run.ended;
-      expect(ended.code, ended.stdout + ended.stderr).toBe(130);
-      const lines = ended.stderr.split('\n').filter((l) => l.trim());
-      expect(lines, ended.stderr).toHaveLength(1);
-      expect(lines[0]).toMatch(/^sluice: interrupted \(SIGINT\) during migrate-downs[:,] .*run it again$/);
-      expect(await mine()).toEqual([]);
-    } finally {
-      await admin.end();
-    }
-    expect(listing(path.join(dir, 'drizzle'))).toEqual(before);
-  });
-});
-
-pgDescribe('a signal during migrate-check', () => {
-  it("SIGTERM while the drift check replays the history beside the data: the scratch schema is dropped, exit 143", async () => {
-    const dir = makeProject();
-    const url = await freshDatabase('sig');
-    const env: Env = { DATABASE_URL: url, DATABASE_SCHEMA: uniqueSchema('sigverify') };
-    expect(runCli(dir, ['up'], env).status).toBe(0);
-    const admin = new pg.Client({ connectionString: url });
-    await admin.connect();
-    try {
-      const run = start(dir, ['verify'], { ...env, SLUICE_CHECK_DATABASE_URL: url }); // the replay goes beside the data
-      const pid = run.child.pid!;
-      const mine = () => scratchSchemasOf(admin, pid);
-      for (let i = 0; i < 3000 && (await mine()).length === 0 && run.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 5));
-      expect(await mine(), 'the replay schema exists').not.toEqual([]);
-      run.child.kill('SIGTERM');
-      const ended = await run.ended;
-      expect(ended.code, ended.stdout + ended.stderr).toBe(143);
-      expect(ended.stderr.split('\n').filter((l) => l.trim())).toEqual(['sluice: interrupted (SIGTERM) during migrate-check: its scratch databases were removed; nothing else had changed']);
-      expect(await mine()).toEqual([]);
-    } finally {
-      await admin.end();
-    }
+    const env: Env = { DATABASE_URL: await freshDatabase('sig'), DATABASE_SCHEMA: uniqueSchema('siglib') };
+    const err = await upgrade({ cwd: dir, env, signal: AbortSignal.abort('SIGTERM') }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Interrupted);
+    expect((err as Interrupted).exitCode).toBe(143);
+    expect((err as Interrupted).at).toBe('base');
+    expect((err as Error).message).toBe('interrupted (SIGTERM) before 0000_init (up), 0 of 4 revision(s) done: every revision done stays. The database is at base; run the command again to continue');
+    expect((await status({ cwd: dir, env })).current).toBe('base');
   });
 });

@@ -1,0 +1,62 @@
+/** Helpers of the signal tests (signals*.test.ts): real sluice processes, signalled; what they leave. */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type pg from 'pg';
+import { cleanEnv, REPO, type Env } from './project.js';
+
+export interface Ended {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Start the CLI (or `make <target>`, in a process group of its own, as a terminal runs it); `ended` resolves when it exits. */
+export function start(dir: string, args: string[], env: Env, viaMake = false): { child: ReturnType<typeof spawn>; ended: Promise<Ended> } {
+  const child = viaMake
+    ? spawn('make', ['--no-print-directory', ...args], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv, detached: true })
+    : spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), ...args], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (b) => (stdout += b));
+  child.stderr!.on('data', (b) => (stderr += b));
+  const ended = new Promise<Ended>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, ended };
+}
+
+/** The scratch schemas (scratch.ts names them sluice_check_<pid>_…) that the sluice process `pid` has on the admin client's database. */
+export const scratchSchemasOf = async (admin: pg.Client, pid: number): Promise<string[]> =>
+  (await admin.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'sluice_check\\_' || $1 || '\\_%'", [String(pid)])).rows.map((r) => r.n);
+
+/** Every file under `dir` with a hash of its bytes: two listings are equal when nothing was added, removed or changed. */
+export function listing(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = path.join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out[path.relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** The pids of `pid`'s child processes. */
+export const childrenOf = (pid: number): number[] =>
+  spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean)
+    .map(Number);
+
+
+export const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
