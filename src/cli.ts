@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError } from 'commander';
-import { environmentError, ExitCode, SluiceError, type ExitCodeValue } from './errors.js';
+import { environmentError, ExitCode, settle, SluiceError, type ExitCodeValue } from './errors.js';
 import { consolePrinter, passwordsIn, type Printer } from './printer.js';
 import { formatCheckProgress, formatCreate, formatDowns, formatHistory, formatInit, formatMove, formatProgress, formatShow, formatStatus, formatStep } from './format.js';
 import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLine } from './format-deploy.js';
@@ -130,9 +130,26 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
       },
     };
   };
-  /** A run that completed although a signal came: there was nothing left to stop (a cancel the server never got, the last statement ending). */
-  const tooLate = (signal: AbortSignal | undefined) => {
-    if (signal?.aborted) printer.error(`sluice: note: the ${String(signal.reason)} came too late to stop anything: every revision of the run completed`);
+  /** A command that completed although a signal came: there was nothing left to stop (a cancel the server never got, the last statement ending). */
+  const tooLate = (signal: AbortSignal | undefined, done = 'every revision of the run completed') => {
+    if (signal?.aborted) printer.error(`sluice: note: the ${String(signal.reason)} came too late to stop anything: ${done}`);
+  };
+  /**
+   * A command that takes a signal and listens for Ctrl+C and SIGTERM for its whole length (create,
+   * check, downs, verify, merge). After it returns, the loop turns (settle) before the listener goes, so
+   * a signal that came during its last synchronous stretch is not dropped unseen: it gets the note.
+   */
+  const whileListening = async <T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+    const { signal, onInterruptible } = interruptible();
+    onInterruptible!(true);
+    try {
+      const result = await run(signal!);
+      await settle();
+      tooLate(signal, 'the command had finished');
+      return result;
+    } finally {
+      onInterruptible!(false);
+    }
   };
 
   type MoveFlags = { dryRun?: boolean; allowChanged?: boolean; singleTransaction?: boolean; backup?: boolean; purge?: boolean };
@@ -232,9 +249,8 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .description('after a git merge of two branches with revisions: renumber theirs after ours, recompute snapshots and downs')
     .action(async () => {
       // Ctrl+C or SIGTERM: nothing is written, or the merge is finished with its downs unverified (merge.ts)
-      const { signal, onInterruptible } = interruptible();
-      onInterruptible!(true);
-      const result = await (await import('./commands/merge.js')).merge({ ...common(), signal }).finally(() => onInterruptible!(false));
+      const { merge } = await import('./commands/merge.js');
+      const result = await whileListening((signal) => merge({ ...common(), signal }));
       out(result, () =>
         result.dialects.map((d) =>
           d.merged
@@ -260,11 +276,8 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .option('--no-database', 'skip the drift check even when DATABASE_URL is set')
     .action(async (opts: { database?: boolean }) => {
       // Ctrl+C or SIGTERM: the drift check's scratch schema is removed (verify.ts)
-      const { signal, onInterruptible } = interruptible();
-      onInterruptible!(true);
-      const result = await (await import('./commands/verify.js'))
-        .verify({ ...common(), database: opts.database === false ? false : undefined, signal })
-        .finally(() => onInterruptible!(false));
+      const { verify } = await import('./commands/verify.js');
+      const result = await whileListening((signal) => verify({ ...common(), database: opts.database === false ? false : undefined, signal }));
       out(result, () =>
         result.findings.flatMap((f) => [
           `${f.skipped ? 'skip' : f.ok ? 'ok  ' : 'FAIL'} ${f.check} (${f.dialect})${f.skipped ? `: ${f.skipped}` : f.ok ? '' : `: ${f.details.length} difference(s)`}`,
@@ -321,18 +334,10 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .option('--ts', 'a TypeScript data migration: <tag>.ts with up(db) and down(db), beside an empty SQL part')
     .action(async (opts: { message: string; empty?: boolean; ts?: boolean }) => {
       // Ctrl+C or SIGTERM: drizzle-kit is stopped and what the command wrote is removed (create.ts)
-      const { signal, onInterruptible } = interruptible();
-      onInterruptible!(true);
-      const result = await (await import('./commands/create.js'))
-        .create({
-          ...common(),
-          message: opts.message,
-          empty: opts.empty,
-          ts: opts.ts,
-          interactive: !!process.stdin.isTTY && !g().json,
-          signal,
-        })
-        .finally(() => onInterruptible!(false));
+      const { create } = await import('./commands/create.js');
+      const result = await whileListening((signal) =>
+        create({ ...common(), message: opts.message, empty: opts.empty, ts: opts.ts, interactive: !!process.stdin.isTTY && !g().json, signal }),
+      );
       // The new revisions' lint findings are warnings here (make migrate-lint fails on them).
       const lint = await (await import('./commands/lint.js')).lintCreated(result.created, common());
       const lines = () => formatCreate(result);
@@ -344,9 +349,8 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .description('adopt an existing drizzle-kit history: write every missing down file from the snapshots')
     .action(async () => {
       // Ctrl+C or SIGTERM: stops between the revisions it proves; nothing is written (downs.ts)
-      const { signal, onInterruptible } = interruptible();
-      onInterruptible!(true);
-      const result = await (await import('./commands/downs.js')).writeMissingDowns({ ...common(), signal }).finally(() => onInterruptible!(false));
+      const { writeMissingDowns } = await import('./commands/downs.js');
+      const result = await whileListening((signal) => writeMissingDowns({ ...common(), signal }));
       out(result, () => formatDowns(result));
     });
 
@@ -367,20 +371,20 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
         printer.status?.(undefined);
       });
       // Ctrl+C or SIGTERM: the check stops at its next step and removes its scratch databases (check.ts)
-      const { signal, onInterruptible } = interruptible();
-      onInterruptible!(true);
-      const result = await check({
-        ...common(),
-        signal,
-        onCheck: json
-          ? undefined
-          : (d, c) => {
-              done += 1;
-              dialect = d;
-              printer.line(`${c.ok ? 'ok  ' : 'FAIL'} ${d}: ${c.name}${c.detail ? `\n${c.detail}` : ''}`);
-              tick();
-            },
-      }).finally(() => onInterruptible!(false));
+      const result = await whileListening((signal) =>
+        check({
+          ...common(),
+          signal,
+          onCheck: json
+            ? undefined
+            : (d, c) => {
+                done += 1;
+                dialect = d;
+                printer.line(`${c.ok ? 'ok  ' : 'FAIL'} ${d}: ${c.name}${c.detail ? `\n${c.detail}` : ''}`);
+                tick();
+              },
+        }),
+      );
       stopProgress();
       out(result, () =>
         result.dialects.map((d) =>

@@ -363,10 +363,11 @@ export function folderState(out: string): FolderState {
 export function restoreFolder(state: FolderState, slug: string): string[] {
   const meta = path.join(state.out, 'meta');
   const escaped = slug.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const revisionFile = new RegExp(`^\\d+_${escaped}\\.(sql|down\\.sql|ts)$`);
+  // drizzle-kit's prefix: digits (index, timestamp, unix), or none at all (`migrations.prefix: 'none'`)
+  const revisionFile = new RegExp(`^\\d*_${escaped}\\.(sql|down\\.sql|ts)$`);
   const ours = (dir: string, name: string) =>
     name.endsWith(`.tmp-${process.pid}`) ||
-    (dir === meta ? /^\d+_snapshot\.json$/.test(name) || (name === '_journal.json' && state.journal === undefined) : revisionFile.test(name));
+    (dir === meta ? /^\d*_snapshot\.json$/.test(name) || (name === '_journal.json' && state.journal === undefined) : revisionFile.test(name));
   const removed: string[] = [];
   for (const dir of [path.join(state.out, 'meta'), state.out]) {
     let names: string[];

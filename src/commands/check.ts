@@ -84,12 +84,13 @@ async function checkPostgres(
   }
   let url = env.SLUICE_CHECK_DATABASE_URL ?? (/^postgres(ql)?:/.test(env.DATABASE_URL ?? '') ? env.DATABASE_URL! : '');
   let clusterDir: string | undefined;
-  if (!url) {
-    clusterDir = mkdtempSync(path.join(os.tmpdir(), 'sluice-check-pg-'));
-    url = (await startCluster(clusterDir)).url;
-  }
   let replay: Awaited<ReturnType<typeof replayDatabase>> | undefined;
   try {
+    // inside the try: a Ctrl+C also reaches initdb and pg_ctl (one process group), and what they left is removed
+    if (!url) {
+      clusterDir = mkdtempSync(path.join(os.tmpdir(), 'sluice-check-pg-'));
+      url = (await startCluster(clusterDir)).url;
+    }
     const history = project.histories.postgresql!;
     replay = await replayDatabase(root, url, env, 'public', foreignSchemas(history.out, readHistory(history.out).revisions, env));
     return await roundTrip(root, replay.env, 'postgresql', options, project);

@@ -10,7 +10,7 @@ import { loadProjectConfig, type DialectName, type HistoryConfig } from '../conf
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
 import { coolScratch, warmScratch } from '../scratch.js';
-import { Interrupted, signalName, SluiceError, UsageError, ExitCode } from '../errors.js';
+import { Interrupted, settle, signalName, SluiceError, UsageError, ExitCode } from '../errors.js';
 import { folderState, readHistory, readSnapshot, readUp, rel, restoreFolder, snapshotFile, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
 import { typeScriptTemplate } from '../tsrevision.js';
 import { verifyDowns } from '../downproof.js';
@@ -97,8 +97,10 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   const before = new Map(dialects.map(([d, h]) => [d, readHistory(h.out, { allowMissing: true }).revisions.length]));
   const { signal } = options;
   const states = signal ? dialects.map(([, h]) => folderState(h.out)) : [];
-  const stopIfAsked = () => {
-    if (signal?.aborted) throw signal;
+  const stopIfAsked = async () => {
+    if (!signal) return;
+    await settle(); // a signal that came during synchronous work (a SQLite proof) is seen here
+    if (signal.aborted) throw signal;
   };
 
   const generate = (d: DialectName) =>
@@ -111,7 +113,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   // The PostgreSQL scratch database of the down's verification (PGlite) starts while drizzle-kit runs.
   for (const [d] of dialects) warmScratch(root, d, env);
   try {
-    if (options.interactive) for (const [d] of dialects) stopIfAsked(), await attempt(d);
+    if (options.interactive) for (const [d] of dialects) await stopIfAsked(), await attempt(d);
     else {
       const running = Promise.all(dialects.map(([d]) => attempt(d)));
       preloadKit(root); // overlaps with the child processes, as do the parsers the down's check reads the up with
@@ -121,7 +123,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
 
     const result: CreateResult = { created: [], unchanged: [] };
     for (const [d, h] of dialects) {
-      stopIfAsked();
+      await stopIfAsked();
       const hist = readHistory(h.out, { allowMissing: true });
       if (hist.revisions.length === before.get(d)) {
         result.unchanged.push(d);
@@ -140,7 +142,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
       const rendered = await renderDownFor(root, d, h.out, rev, prev, message, !!options.empty || !!options.ts, true);
       // The down is proven on a scratch database before it is written (downproof.ts).
       const down = (await verifyDowns([rendered], { root, dialect: d, engine: h.engine, dir: h.out, revisions: hist.revisions, env, checkUp: false })).downs[0]!;
-      stopIfAsked();
+      await stopIfAsked();
       writeNewFile(down.file, down.text);
       const created = down.result;
       if (options.ts) created.tsFile = writeTsPart(root, d, h, rev, message);
@@ -164,9 +166,10 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
     if (!signal?.aborted) throw err; // once stopped, any error (a journal drizzle-kit left half written) is the stop's
     // drizzle-kit has exited (its promise settles on close): nothing writes to the folders any more
     const removed = states.flatMap((st) => restoreFolder(st, slug));
+    const put = states.filter((st) => st.journal !== undefined).length; // a journal that was not there is removed, not put back
     const name = signalName(signal);
     throw new Interrupted(
-      `interrupted (${name}) during migrate-create: nothing was kept (${removed.length ? `removed ${removed.map(rel).join(', ')}; journal${states.length > 1 ? 's' : ''} put back` : 'no file had been written'}); run it again`,
+      `interrupted (${name}) during migrate-create: nothing was kept (${removed.length ? `removed ${removed.map(rel).join(', ')}${put ? `; journal${put > 1 ? 's' : ''} put back` : ''}` : 'no file had been written'}); run it again`,
       name,
       undefined,
       { cause: err === signal ? undefined : err },

@@ -10,7 +10,7 @@ import { isOnlyComments } from '../sql.js';
 import { renderDownFor, type CreatedRevision, type RenderedDown } from './create.js';
 import { startKitWorker, stopKitWorker } from '../kitworker.js';
 import { verifyDowns, type PendingDown } from '../downproof.js';
-import { stopIfAborted, stoppable } from '../errors.js';
+import { checkpoint, stoppable } from '../errors.js';
 
 export interface DownsResult {
   written: CreatedRevision[];
@@ -32,13 +32,15 @@ export async function writeMissingDowns(options: CommandOptions & { signal?: Abo
   // Many snapshot pairs to diff: drizzle-kit's differ runs on a worker thread while the verification runs here.
   startKitWorker(root);
   try {
-    await stoppable(options.signal, 'during migrate-downs: no down file was written, its scratch databases were removed; run it again', () =>
-      downsOf(root, env, project, verifying, result, pending, options.signal),
-    );
+    await stoppable(options.signal, 'during migrate-downs: no down file was written, its scratch databases were removed; run it again', async () => {
+      await downsOf(root, env, project, verifying, result, pending, options.signal);
+      await checkpoint(options.signal, 'migrate-downs, before any down file was written; run it again');
+    });
   } finally {
-    await stopKitWorker();
+    // stopped: the process ends next, which ends the worker too (terminating a busy one takes up to ~1 s)
+    if (options.signal?.aborted) void stopKitWorker();
+    else await stopKitWorker();
   }
-  stopIfAborted(options.signal, 'migrate-downs, before any down file was written; run it again');
   // Everything computed first: a bad snapshot anywhere writes nothing.
   for (const p of pending) {
     writeNewFile(p.file, p.text);
@@ -57,7 +59,7 @@ async function downsOf(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   for (const [dialect, h] of Object.entries(project.histories) as [DialectName, HistoryConfig][]) {
-    stopIfAborted(signal, 'migrate-downs');
+    await checkpoint(signal, 'migrate-downs');
     const revs = readHistory(h.out).revisions;
     const mine: PendingDown[] = [];
     let chain: Promise<unknown> = Promise.resolve();

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { historyFor, loadProjectConfig, type DialectName, type SqliteEngine } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { emptySnapshot } from '../downgen.js';
-import { ConfigError, Interrupted, Refused, describeCause, signalName, stopIfAborted } from '../errors.js';
+import { checkpoint, ConfigError, Interrupted, Refused, describeCause, signalName } from '../errors.js';
 import { conflictSides, conflictingObjects, hasConflictMarkers, replay, type Snapshot } from '../merge.js';
 import { journalFile, messageFromTag, parseDownHeader, readHistory, rel, writeNewFile, type RevisionFile } from '../source.js';
 import { verifyDowns } from '../downproof.js';
@@ -178,7 +178,7 @@ export async function merge(options: CommandOptions & { signal?: AbortSignal } =
   // Every dialect is planned (and refused if it must be) before any file is written.
   const plans: Planned[] = [];
   for (const dialect of Object.keys(project.histories) as DialectName[]) plans.push(await planMerge(root, dialect, historyFor(project, dialect).out, env, historyFor(project, dialect).engine, signal));
-  stopIfAborted(signal, 'migrate-merge, before any file was written: nothing was changed');
+  await checkpoint(signal, 'migrate-merge, before any file was written: nothing was changed');
   let verified = true;
   for (const p of plans) verified = (await p.apply()) && verified;
   if (!verified) {

@@ -16,7 +16,7 @@ import { historyFor, loadProjectConfig, parseDatabaseTarget, type DialectName } 
 import { loadContext, resolveEnv, withSession, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import { diffSnapshots, emptySnapshot, generateSnapshot } from '../downgen.js';
-import { ConfigError, describeCause, ExitCode, MultipleHeads, stopIfAborted, stoppable, type ExitCodeValue } from '../errors.js';
+import { checkpoint, ConfigError, describeCause, ExitCode, MultipleHeads, stoppable, type ExitCodeValue } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
 import { readHistory, readSnapshot, rel, type History } from '../source.js';
 import { foreignSchemas, replayDatabase } from '../scratch.js';
@@ -133,7 +133,7 @@ async function checkDrift(options: VerifyOptions): Promise<VerifyFinding> {
   const scratchSchema = scratch.DATABASE_SCHEMA ?? '';
   try {
     if (current !== 'base') await upgrade({ cwd: ctx.root, env: scratch, config: options.config, revision: current, noBackup: true, signal: options.signal });
-    stopIfAborted(options.signal, 'migrate-check');
+    await checkpoint(options.signal, 'migrate-check');
     const conn = await openConnection(parseDatabaseTarget(scratch, ctx.root), { write: false, env: scratch });
     let expected: string;
     try {
@@ -204,7 +204,7 @@ async function verifyAll(options: VerifyOptions): Promise<VerifyResult> {
   }
   const wantDb = options.database ?? ((env.DATABASE_URL ?? '').trim() !== '' || (target.dialect === 'sqlite' && existsSync(target.file!)));
   const forked = findings.some((f) => f.check === 'heads' && !f.ok && f.dialect === target.dialect);
-  stopIfAborted(options.signal, 'migrate-check');
+  await checkpoint(options.signal, 'migrate-check');
   if (wantDb && !forked) findings.push(await checkDrift({ ...options, cwd: root, env }));
   else {
     const why = forked ? 'the history is forked' : `no database: DATABASE_URL is not set and ${target.display} does not exist`;

@@ -3,7 +3,7 @@
  * processes: migrate-create (drizzle-kit stopped, the folder put back), db-test, migrate-downs and
  * migrate-check (scratch databases removed, a PostgreSQL db-test started stopped). Runs: signals.test.ts.
  */
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -14,14 +14,32 @@ describe('a signal during migrate-create', () => {
   const cases = [
     { name: 'SIGTERM to sluice alone while drizzle-kit runs: drizzle-kit is stopped too, nothing is kept', signal: 'SIGTERM' as const, code: 143, phase: 'drizzle-kit' },
     { name: 'Ctrl+C while the downs are verified (after drizzle-kit wrote its files): what it wrote is removed, the journal put back', signal: 'SIGINT' as const, code: 130, phase: 'verify' },
+    {
+      // the SQLite proof runs synchronously: the signal waits for it, and must still be seen before the down is written
+      name: 'Ctrl+C during a SQLite proof of seconds (a slow statement earlier in the history): seen before the down is written, nothing is kept',
+      signal: 'SIGINT' as const,
+      code: 130,
+      phase: 'verify',
+      slowSqlite: true,
+    },
   ];
   for (const c of cases) {
     it(c.name, async () => {
       const dir = makeProject();
+      // a slow statement in an applied SQLite up: the proof of the new down replays it. SQLite listed
+      // last, so that nothing asynchronous follows its proof before its down is written
+      if (c.slowSqlite) {
+        const config = path.join(dir, 'drizzle.config.ts');
+        const text = readFileSync(config, 'utf8');
+        const sqliteLine = "  sqlite: { schema: './models/sqlite.ts', out: './drizzle/sqlite' },\n";
+        expect(text).toContain(sqliteLine);
+        writeFileSync(config, text.replace(sqliteLine, '').replace("out: './drizzle/postgresql' },\n", `out: './drizzle/postgresql' },\n${sqliteLine}`));
+      }
+      if (c.slowSqlite) appendFileSync(path.join(dir, 'drizzle', 'sqlite', '0003_add_phone_to_users.sql'), '\n--> statement-breakpoint\nWITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 15000000) SELECT count(*) FROM c;\n');
       addUserColumn(dir, 'nickname');
       const before = listing(path.join(dir, 'drizzle'));
-      // verification on the embedded PGlite: seconds, long enough to be inside it
-      const run = start(dir, ['create', '-m', 'add nickname'], { SLUICE_CHECK_DATABASE_URL: '' });
+      // verification on the embedded PGlite (seconds, long enough to be inside it), or the slow SQLite proof
+      const run = start(dir, ['create', '-m', 'add nickname'], c.slowSqlite ? {} : { SLUICE_CHECK_DATABASE_URL: '' });
       const pid = run.child.pid!;
       let kits: number[] = [];
       for (let i = 0; i < 400 && !(kits = childrenOf(pid)).length; i++) await new Promise((r) => setTimeout(r, 10));
@@ -30,6 +48,13 @@ describe('a signal during migrate-create', () => {
         for (let i = 0; i < 1000 && kits.some(alive); i++) await new Promise((r) => setTimeout(r, 10));
         expect(kits.some(alive), 'drizzle-kit ended').toBe(false);
         expect(Object.keys(listing(path.join(dir, 'drizzle'))).length, 'drizzle-kit wrote its files').toBeGreaterThan(Object.keys(before).length);
+      }
+      if (c.slowSqlite) {
+        // PostgreSQL's down written: SQLite's is being computed and proven (the slow part)
+        const pgDown = path.join(dir, 'drizzle', 'postgresql', '0004_add_nickname.down.sql');
+        for (let i = 0; i < 1000 && !existsSync(pgDown) && run.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 5));
+        expect(existsSync(pgDown), 'the PostgreSQL down was written').toBe(true);
+        await new Promise((r) => setTimeout(r, 300));
       }
       expect(alive(pid), run.child.exitCode === null ? '' : 'sluice ended before the signal').toBe(true);
       process.kill(pid, c.signal);

@@ -59,4 +59,14 @@ describe('restoreFolder', () => {
     restoreFolder(before, 'init');
     expect(readdirSync(other)).toEqual(['README.md']);
   });
+
+  it("drizzle-kit's prefix 'none' (migrations.prefix): _<name>.sql and meta/_snapshot.json are the run's too", () => {
+    const out = path.join(tempDir('sluice-restore-'), 'drizzle');
+    const state = folderState(out);
+    write(path.join(out, '_init.sql'));
+    write(path.join(out, 'meta', '_snapshot.json'));
+    write(journalFile(out), '{}');
+    expect(restoreFolder(state, 'init').map((f) => path.relative(out, f)).sort()).toEqual(['_init.sql', path.join('meta', '_journal.json'), path.join('meta', '_snapshot.json')].sort());
+    expect(existsSync(out)).toBe(false);
+  });
 });
