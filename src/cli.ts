@@ -107,7 +107,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
   // and npm (make → npm run → sluice) forwards it once more, so one press can arrive twice.
   // Listened for only while that holds (onInterruptible): elsewhere, and on SQLite, whose statements run
   // synchronously in this process, a signal ends the process at once, as it always did.
-  const interruptible = (): Pick<MoveOptions, 'signal' | 'onInterruptible'> => {
+  const interruptible = (): { signal: AbortSignal; onInterruptible: (on: boolean) => void } => {
     const controller = new AbortController();
     let first = 0;
     const onSignal = (name: NodeJS.Signals) => {
@@ -141,14 +141,14 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
    */
   const whileListening = async <T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> => {
     const { signal, onInterruptible } = interruptible();
-    onInterruptible!(true);
+    onInterruptible(true);
     try {
-      const result = await run(signal!);
+      const result = await run(signal);
       await settle();
       tooLate(signal, 'the command had finished');
       return result;
     } finally {
-      onInterruptible!(false);
+      onInterruptible(false);
     }
   };
 

@@ -10,7 +10,7 @@ import { loadProjectConfig, type DialectName, type HistoryConfig } from '../conf
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
 import { coolScratch, warmScratch } from '../scratch.js';
-import { Interrupted, settle, signalName, SluiceError, UsageError, ExitCode } from '../errors.js';
+import { checkpoint, Interrupted, signalName, SluiceError, UsageError, ExitCode } from '../errors.js';
 import { folderState, readHistory, readSnapshot, readUp, rel, restoreFolder, snapshotFile, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
 import { typeScriptTemplate } from '../tsrevision.js';
 import { verifyDowns } from '../downproof.js';
@@ -97,11 +97,8 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   const before = new Map(dialects.map(([d, h]) => [d, readHistory(h.out, { allowMissing: true }).revisions.length]));
   const { signal } = options;
   const states = signal ? dialects.map(([, h]) => folderState(h.out)) : [];
-  const stopIfAsked = async () => {
-    if (!signal) return;
-    await settle(); // a signal that came during synchronous work (a SQLite proof) is seen here
-    if (signal.aborted) throw signal;
-  };
+  // a signal that came during synchronous work (a SQLite proof) is seen here; the catch below says what was kept
+  const stopIfAsked = () => checkpoint(signal, 'migrate-create');
 
   const generate = (d: DialectName) =>
     runDrizzleKit(root, ['generate', '--config', project.configFile, '--name', slug, ...(options.empty || options.ts ? ['--custom'] : [])], {
@@ -172,7 +169,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
       `interrupted (${name}) during migrate-create: nothing was kept (${removed.length ? `removed ${removed.map(rel).join(', ')}${put ? `; journal${put > 1 ? 's' : ''} put back` : ''}` : 'no file had been written'}); run it again`,
       name,
       undefined,
-      { cause: err === signal ? undefined : err },
+      { cause: err instanceof Interrupted ? undefined : err },
     );
   } finally {
     await coolScratch(); // not taken (no PostgreSQL change, or a failure): stopped

@@ -119,37 +119,18 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     const backup = backs && prepared.length ? await backupBeforeChange(ctx, conn, applied.length > 0) : undefined;
     options.onPlan?.(prepared.map((p) => ({ revision: p.revision.id, direction: p.direction })));
     const { signal } = options;
-    const cancel = conn.cancel && signal ? () => void conn.cancel!() : undefined;
-    let results: StepResult[];
-    try {
-      if (cancel) {
-        signal!.addEventListener('abort', cancel, { once: true });
-        options.onInterruptible?.(true);
-      }
-      results = await runSteps(conn, store, prepared, { stampOnly: kind === 'stamp', single: options.singleTransaction, onStep: options.onStep, signal: cancel && signal });
-    } finally {
-      if (cancel) {
-        signal!.removeEventListener('abort', cancel);
-        options.onInterruptible?.(false);
-      }
-    }
+    const stoppable = !!conn.cancel && !!signal;
+    const results = await runCancellable(conn, options, () =>
+      runSteps(conn, store, prepared, { stampOnly: kind === 'stamp', single: options.singleTransaction, onStep: options.onStep, signal: stoppable ? signal : undefined }),
+    );
     const label = (rows: { revision: string }[]) => labelOf(history, currentIndex(history, new Set(rows.map((r) => r.revision))));
-    const stop = cancel && signal!.aborted ? interruption(results) : undefined;
+    const stop = stoppable && signal!.aborted ? interruption(results) : undefined;
     if (stop) {
       // The cancel request has reached the server by now; a late one could still stop this read once.
       const rows = await store.list().catch(() => store.list()).catch(() => undefined);
       const at = rows && label(rows);
       const name = signalName(signal!);
-      let message = `interrupted (${name}) ${stop.during ? `during ${stop.during.revision} (${stop.during.direction})` : `before ${stop.next!.revision} (${stop.next!.direction})`}, ${stop.done} of ${results.length} revision(s) ${options.singleTransaction ? 'run' : 'done'}: `;
-      if (options.singleTransaction) message += 'the single transaction was rolled back';
-      else if (stop.during?.noTransaction) {
-        const n = stop.during.failedStatement;
-        const cancelled = n && n > (stop.during.statementsRun ?? 0) && (stop.during.cause as { code?: unknown })?.code === '57014';
-        message += `${stop.during.revision} is marked sluice:no-transaction: ${stop.during.statementsRun ? `statements 1-${stop.during.statementsRun} of it ran and were NOT rolled back` : 'none of its statements ran'}${cancelled ? `, statement ${n} (${stop.during.failedSql}) was cancelled` : n ? `, it stopped before statement ${n}` : ''}; it is not recorded${await invalidIndexNote(conn)}`;
-      }
-      else if (stop.during) message += `${stop.during.revision} was rolled back, the ones before it stay`;
-      else message += 'every revision done stays';
-      message += `. The database is at ${at ?? 'an unknown revision (run make migrate-status)'}; run the command again to continue`;
+      const message = interruptedMessage(name, stop, results.length, !!options.singleTransaction, stop.during?.noTransaction ? await invalidIndexNote(conn) : '', at);
       throw Object.assign(new Interrupted(message, name, at, { cause: stop.during?.cause }), { results });
     }
     const failure = results.find((r) => r.status === 'failed');
@@ -174,7 +155,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
           ? `in ${failure.failedIn}`
           : `after its ${failure.statements} statement(s), while recording and committing it`;
       let state = failure.noTransaction
-        ? `It is marked sluice:no-transaction: ${failure.statementsRun ? `statements 1-${failure.statementsRun} of it ran and were NOT rolled back` : 'none of its statements ran'}; it is not recorded as applied${await invalidIndexNote(conn)}. The database is at ${now}`
+        ? `It is marked sluice:no-transaction: ${statementsRan(failure)}; it is not recorded as applied${await invalidIndexNote(conn)}. The database is at ${now}`
         : options.singleTransaction
           ? `Single transaction rolled back: the database is at ${now}, as before the run`
           : `Rolled back: the database is at ${now}`;
@@ -201,6 +182,50 @@ async function invalidIndexNote(conn: Connection): Promise<string> {
   const names = await conn.invalidIndexes?.().catch(() => []);
   if (!names?.length) return '';
   return `. The schema holds invalid index(es) ${names.join(', ')} (a CREATE INDEX CONCURRENTLY that failed or was stopped leaves one): drop ${names.length > 1 ? 'them' : 'it'} with DROP INDEX CONCURRENTLY before running again, or an IF NOT EXISTS in the rerun keeps ${names.length > 1 ? 'them' : 'it'} invalid`;
+}
+
+/**
+ * Run the steps, the signal (when the connection can be cancelled) cancelling the statement running;
+ * onInterruptible tells the caller when a signal can stop the run this way.
+ */
+async function runCancellable(conn: Connection, options: MoveOptions, run: () => Promise<StepResult[]>): Promise<StepResult[]> {
+  const { signal } = options;
+  if (!conn.cancel || !signal) return run();
+  const cancel = () => void conn.cancel!();
+  signal.addEventListener('abort', cancel, { once: true });
+  options.onInterruptible?.(true);
+  try {
+    return await run();
+  } finally {
+    signal.removeEventListener('abort', cancel);
+    options.onInterruptible?.(false);
+  }
+}
+
+/** What a no-transaction revision that stopped left behind. */
+function statementsRan(step: StepResult): string {
+  return step.statementsRun ? `statements 1-${step.statementsRun} of it ran and were NOT rolled back` : 'none of its statements ran';
+}
+
+/** The line of a run its signal stopped (`note`: invalidIndexNote's; `at`: the revision read back). */
+function interruptedMessage(
+  name: string,
+  stop: NonNullable<ReturnType<typeof interruption>>,
+  total: number,
+  single: boolean,
+  note: string,
+  at: string | undefined,
+): string {
+  const { during, next } = stop;
+  let message = `interrupted (${name}) ${during ? `during ${during.revision} (${during.direction})` : `before ${next!.revision} (${next!.direction})`}, ${stop.done} of ${total} revision(s) ${single ? 'run' : 'done'}: `;
+  if (single) message += 'the single transaction was rolled back';
+  else if (during?.noTransaction) {
+    const n = during.failedStatement;
+    const cancelled = n && n > (during.statementsRun ?? 0) && (during.cause as { code?: unknown })?.code === '57014';
+    message += `${during.revision} is marked sluice:no-transaction: ${statementsRan(during)}${cancelled ? `, statement ${n} (${during.failedSql}) was cancelled` : n ? `, it stopped before statement ${n}` : ''}; it is not recorded${note}`;
+  } else if (during) message += `${during.revision} was rolled back, the ones before it stay`;
+  else message += 'every revision done stays';
+  return `${message}. The database is at ${at ?? 'an unknown revision (run make migrate-status)'}; run the command again to continue`;
 }
 
 /** A run the signal stopped before its end: the step it stopped (if one was running) or the first not run, and how many were done. */
