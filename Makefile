@@ -1,5 +1,5 @@
 # sluice: Alembic's migration workflow for drizzle-kit projects.
-# Targets are thin wrappers over npm scripts, which call the sluice CLI (dist/cli.js, built from src/).
+# Targets are thin wrappers over npm scripts, which call the sluice CLI (dist/cli.cjs, built from src/).
 # Variables (MSG, REVISION, EMPTY, TS, YES) are passed to the CLI as single arguments, never evaluated
 # by make or the shell.
 
@@ -30,7 +30,7 @@ revision_arg = $(if $(filter command% environment%,$(origin REVISION)),-- $(call
 # dev dependencies still compiles). Nothing is compiled when a migrate target runs on a built tree.
 INSTALLED := node_modules/.package-lock.json
 BUILT := dist/.built
-SOURCES := $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json
+SOURCES := $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json scripts/bundle-cli.mjs
 
 .PHONY: help deps build migrate-create migrate-downs migrate-up migrate-down migrate-stamp migrate-history \
 	migrate-status migrate-show migrate-sql migrate-heads migrate-merge migrate-check migrate-lint migrate-reset db-up db-down db-connect db-test test bench corpus clean

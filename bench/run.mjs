@@ -16,7 +16,7 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WORK = path.join(REPO, 'bench', '.work');
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SIZES = (process.env.BENCH_SIZES ?? '100,1000').split(',').map(Number);
-const CLI = path.join(REPO, 'dist', 'cli.js');
+const CLI = path.join(REPO, 'dist', 'cli.cjs');
 const PSQL = existsSync('/usr/bin/psql') ? '/usr/bin/psql' : 'psql';
 const results = [];
 /** A fresh clone or CI deploy: no config description, parse or checksum cache in node_modules/.cache/sluice. */

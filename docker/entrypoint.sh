@@ -15,7 +15,7 @@
 #
 # Environment: DATABASE_URL, DATABASE_SCHEMA and the SLUICE_* settings as in README;
 #   SLUICE_CMD      the sluice command (default: `sluice` on PATH, else ./node_modules/.bin/sluice);
-#                   split on spaces, e.g. "node /app/node_modules/sluice/dist/cli.js". Never npx: an
+#                   split on spaces, e.g. "node /app/node_modules/sluice/dist/cli.cjs". Never npx: an
 #                   entrypoint must not reach for the registry.
 #   SLUICE_SKIP_DEPLOY=1   start the app without migrating (a Job or init container did it)
 # POSIX sh: runs under dash, busybox ash and bash.

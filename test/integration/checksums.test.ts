@@ -82,7 +82,7 @@ pgDescribe('checksum cache and a wait for the migration lock (PostgreSQL)', () =
     const up1 = path.join(dir, 'drizzle', 'postgresql', '0001_add_audits.sql');
     try {
       await holder.query('SELECT pg_advisory_lock(hashtext($1))', [`sluice:${env.DATABASE_SCHEMA}`]);
-      const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), 'up'], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
+      const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), 'up'], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
       let stderr = '';
       child.stderr.on('data', (b) => (stderr += b));
       const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));

@@ -16,7 +16,7 @@ import { cleanEnv, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, unique
 
 const HEAD = '0003_add_phone_to_users';
 const ENTRYPOINT = path.join(REPO, 'docker', 'entrypoint.sh');
-const SLUICE_CMD = `${process.execPath} ${path.join(REPO, 'dist', 'cli.js')}`;
+const SLUICE_CMD = `${process.execPath} ${path.join(REPO, 'dist', 'cli.cjs')}`;
 
 interface Finished {
   status: number;

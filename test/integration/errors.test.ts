@@ -49,7 +49,7 @@ describe('bad input', () => {
     const started = Date.now();
     const t = await new Promise<Ran>((resolve) => {
       import('node:child_process').then(({ execFile }) =>
-        execFile(process.execPath, [path.join(dir, 'dist', 'cli.js'), 'up'], { cwd: dir, env: { PATH: process.env.PATH, DATABASE_URL: `postgres://app:Sup3rS3cret@127.0.0.1:${port}/db`, SLUICE_CONNECT_TIMEOUT: '2' } }, (err, stdout, stderr) =>
+        execFile(process.execPath, [path.join(dir, 'dist', 'cli.cjs'), 'up'], { cwd: dir, env: { PATH: process.env.PATH, DATABASE_URL: `postgres://app:Sup3rS3cret@127.0.0.1:${port}/db`, SLUICE_CONNECT_TIMEOUT: '2' } }, (err, stdout, stderr) =>
           resolve({ status: (err as { code?: number } | null)?.code ?? 0, stdout, stderr }),
         ),
       );
@@ -142,7 +142,7 @@ describe('what the machine refuses', () => {
   it('the current folder deleted under the command: with an absolute -C it works from there, without one exit 2 in one line', () => {
     const dir = makeProject();
     const gone = path.join(dir, 'gone');
-    const cli = path.join(REPO, 'dist', 'cli.js');
+    const cli = path.join(REPO, 'dist', 'cli.cjs');
     const inGone = (args: string) => {
       const r = spawnSync('bash', ['-c', `mkdir ${JSON.stringify(gone)} && cd ${JSON.stringify(gone)} && rmdir ${JSON.stringify(gone)} && exec ${JSON.stringify(process.execPath)} ${JSON.stringify(cli)} ${args}`], {
         env: cleanEnv(sqliteEnv(dir)) as NodeJS.ProcessEnv,
@@ -200,7 +200,7 @@ describe('what the machine refuses', () => {
     // the project must be reachable by that user; only the file under test is not
     spawnSync('chmod', ['-R', 'a+rwX', path.dirname(dir)]);
     const asNobody = (args: string[], env: Record<string, string>) => {
-      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(REPO, 'dist', 'cli.js'), ...args], {
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(REPO, 'dist', 'cli.cjs'), ...args], {
         cwd: dir,
         env: cleanEnv(env) as NodeJS.ProcessEnv,
         encoding: 'utf8',

@@ -2,7 +2,7 @@
  * The hostile battery's machinery (issue 13): case objects, their context, the runner that checks
  * every case, and the battery's figures (database snapshots and the serial-order model: hostile-db.ts).
  *
- * Every case runs the real CLI (dist/cli.js of a project copy, or make) as a child process against a
+ * Every case runs the real CLI (dist/cli.cjs of a project copy, or make) as a child process against a
  * real SQLite file or a schema of the suite's PostgreSQL 15. Cases share one project copy: each gets
  * its own copy of its dialect's history folder and a plain `.mjs` config naming it (SLUICE_CONFIG; a
  * TypeScript config would be compiled again for every distinct DATABASE_URL), its own SQLite file or
@@ -250,7 +250,7 @@ function startRun(ctx: Ctx, args: string[], options: RunOptions): Started {
   const merged: Env = { PATH: process.env.PATH, HOME: process.env.HOME, SHLVL: '1', NO_COLOR: '1', ...ctx.env, ...options.env };
   const env = Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
   // the project copy's dist: one build for the whole battery, whatever happens to the checkout's meanwhile
-  const [cmd, argv] = via === 'make' ? ['make', ['--no-print-directory', ...args]] : [process.execPath, [path.join(ctx.root, 'dist', 'cli.js'), ...args]];
+  const [cmd, argv] = via === 'make' ? ['make', ['--no-print-directory', ...args]] : [process.execPath, [path.join(ctx.root, 'dist', 'cli.cjs'), ...args]];
   const began = Date.now();
   const child = spawn(cmd, argv, { cwd: options.cwd ?? ctx.root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';

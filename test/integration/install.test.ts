@@ -172,11 +172,11 @@ await db.$client.end();
 
   it('the tarball holds a built dist (CLI, library, types), the Make include template and the README; no sources or tests', () => {
     const paths = packed[0]!.files.map((f) => f.path);
-    for (const f of ['dist/cli.js', 'dist/index.js', 'dist/index.d.ts', 'dist/commands/init.js', 'templates/sluice.mk', 'README.md', 'package.json']) expect(paths).toContain(f);
+    for (const f of ['dist/cli.cjs', 'dist/index.js', 'dist/index.d.ts', 'dist/commands/init.js', 'templates/sluice.mk', 'README.md', 'package.json']) expect(paths).toContain(f);
     expect(paths.filter((p) => /^(src|test|bench|drizzle|models|node_modules)\//.test(p))).toEqual([]);
     const manifest = JSON.parse(readFileSync(path.join(app, 'node_modules', 'sluice', 'package.json'), 'utf8'));
     expect(manifest.private).toBeUndefined();
-    expect(manifest.bin.sluice).toBe('dist/cli.js');
+    expect(manifest.bin.sluice).toBe('dist/cli.cjs');
     expect(existsSync(path.join(app, 'node_modules', '.bin', 'sluice'))).toBe(true);
     // installed, not linked: the app's copy is the tarball's, not this checkout
     expect(existsSync(path.join(app, 'node_modules', 'sluice', 'src'))).toBe(false);

@@ -114,7 +114,7 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
     const dir = branchProject();
     fork(dir, { change: () => addTagsTable(dir), msg: 'add tags' }, { change: () => addUserColumn(dir, 'nickname'), msg: 'add nickname' });
     // verification on the embedded PGlite (seconds): the signal comes once the files are written
-    const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), 'merge'], { cwd: dir, env: cleanEnv({ SLUICE_CHECK_DATABASE_URL: '' }) as NodeJS.ProcessEnv });
+    const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), 'merge'], { cwd: dir, env: cleanEnv({ SLUICE_CHECK_DATABASE_URL: '' }) as NodeJS.ProcessEnv });
     let stderr = '';
     child.stderr.on('data', (b) => (stderr += b));
     const ended = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));

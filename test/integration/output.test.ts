@@ -19,7 +19,7 @@ describe('output through a slow pipe', () => {
     const dir = path.join(tempDir('sluice-out-'), 'p');
     generateProject(dir, 'sqlite', N);
     symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
-    const cli = path.join(REPO, 'dist', 'cli.js');
+    const cli = path.join(REPO, 'dist', 'cli.cjs');
     const slow = (args: string, db: string) =>
       spawnSync('bash', ['-c', `set -o pipefail; node ${JSON.stringify(cli)} ${args} | (sleep 1; cat)`], {
         cwd: dir,
@@ -46,7 +46,7 @@ describe('output nobody reads', () => {
   const dir = path.join(tempDir('sluice-out-'), 'p');
   generateProject(dir, 'sqlite', N);
   symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
-  const cli = JSON.stringify(path.join(REPO, 'dist', 'cli.js'));
+  const cli = JSON.stringify(path.join(REPO, 'dist', 'cli.cjs'));
   const sh = (script: string) =>
     spawnSync('bash', ['-c', script], {
       cwd: dir,

@@ -30,7 +30,7 @@ afterAll(() => {
 /** The CLI on a pseudo-terminal (util-linux `script`): stdout and stderr as the terminal shows them. */
 function onTerminal(dir: string, args: string[], env: Env): string {
   const quote = (a: string) => `'${a.replace(/'/g, `'"'"'`)}'`;
-  const cmd = [process.execPath, path.join(REPO, 'dist', 'cli.js'), ...args].map(quote).join(' ');
+  const cmd = [process.execPath, path.join(REPO, 'dist', 'cli.cjs'), ...args].map(quote).join(' ');
   const vars = Object.entries({ PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm', ...env }).filter((e): e is [string, string] => e[1] !== undefined);
   const r = spawnSync('script', ['-qfec', cmd, '/dev/null'], { cwd: dir, env: Object.fromEntries(vars), encoding: 'utf8', timeout: 60_000 });
   expect(r.status, r.stdout + r.stderr).toBe(0);
@@ -40,7 +40,7 @@ function onTerminal(dir: string, args: string[], env: Env): string {
 /** A run with exactly this environment (runCli always sets NO_COLOR=1). */
 function runExact(dir: string, args: string[], env: Env): Ran {
   const vars = Object.entries({ PATH: process.env.PATH, HOME: process.env.HOME, ...env }).filter((e): e is [string, string] => e[1] !== undefined);
-  const r = spawnSync(process.execPath, [path.join(REPO, 'dist', 'cli.js'), ...args], { cwd: dir, env: Object.fromEntries(vars), encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), ...args], { cwd: dir, env: Object.fromEntries(vars), encoding: 'utf8' });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -125,7 +125,7 @@ pgDescribe('grouped PostgreSQL runs (one script for many revisions)', () => {
 
 const runAsync = (cwd: string, args: string[], env: Env) =>
   new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), ...args], { cwd, env: cleanEnv(env) as NodeJS.ProcessEnv });
+    const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), ...args], { cwd, env: cleanEnv(env) as NodeJS.ProcessEnv });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b) => (stdout += b));
@@ -242,7 +242,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
     let killed = 0;
     for (const [i, delay] of [300, 450, 600, 800, 1000, 1300].entries()) {
       const direction = i % 2 === 0 ? ['down', 'base'] : ['up'];
-      const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), ...direction], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv, stdio: 'ignore' });
+      const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), ...direction], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv, stdio: 'ignore' });
       const closed = new Promise((r) => child.once('close', r));
       await new Promise((r) => setTimeout(r, delay));
       if (child.exitCode === null) killed += 1;

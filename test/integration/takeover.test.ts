@@ -2,7 +2,7 @@
  * Takeover of a database drizzle's own migrator manages (issue 10, item 3): the example history is
  * applied by drizzle-orm's real migrate() (PostgreSQL in a database of its own per test, so the
  * history's "public". qualifiers and drizzle's `drizzle` schema never meet another test; SQLite in a
- * file), then sluice takes it over through the CLI (dist/cli.js).
+ * file), then sluice takes it over through the CLI (dist/cli.cjs).
  */
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -242,7 +242,7 @@ pgDescribe('a lost connection (PostgreSQL)', () => {
     const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: schema };
     expect(runCli(dir, ['up'], env).status).toBe(0);
     addRevision(dir, 'postgresql', 'slow', `CREATE TABLE t_slow (id int);${BP}SELECT pg_sleep(4);`, 'DROP TABLE t_slow;');
-    const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), 'up'], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
+    const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), 'up'], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
     let stderr = '';
     child.stderr.on('data', (b) => (stderr += b));
     const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));

@@ -117,7 +117,7 @@ pgDescribe('passwords: never on a child argv, never printed', () => {
     // asynchronous, so the watcher and the commands run side by side
     const cli = (args: string[], extra: Record<string, string> = {}) =>
       new Promise<Ran>((resolve) => {
-        const child = spawn(process.execPath, [path.join(dir, 'dist', 'cli.js'), ...args], {
+        const child = spawn(process.execPath, [path.join(dir, 'dist', 'cli.cjs'), ...args], {
           cwd: dir,
           env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', SLUICE_CHECK_DATABASE_URL: roleUrl('userinfo'), ...extra },
         });

@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { addRevision, cleanEnv, makeProject, REPO, runCli, type Env } from '../support/project.js';
 
 const BP = '\n--> statement-breakpoint\n';
-const CLI = path.join(REPO, 'dist', 'cli.js');
+const CLI = path.join(REPO, 'dist', 'cli.cjs');
 /** A statement that only burns time (about 130 ms per million rows here), inside the revision's transaction. */
 const slow = (rows: number) => `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${rows}) SELECT count(*) FROM c;`;
 const LOCK_MESSAGE = /another sluice run holds the migration lock on sqlite:/;

@@ -258,8 +258,8 @@ describe('deploy without dev dependencies', () => {
       });
       expect(install.status, install.stdout + install.stderr).toBe(0);
       expect(existsSync(path.join(dir, 'node_modules', 'vitest')), 'dev dependencies were installed').toBe(false);
-      expect(existsSync(path.join(dir, 'dist', 'cli.js')), 'the install built dist/').toBe(true);
-      const built = statSync(path.join(dir, 'dist', 'cli.js')).mtimeMs;
+      expect(existsSync(path.join(dir, 'dist', 'cli.cjs')), 'the install built dist/').toBe(true);
+      const built = statSync(path.join(dir, 'dist', 'cli.cjs')).mtimeMs;
 
       const env: Env = { ...prod, DATABASE_URL: `file:${path.join(dir, 'app.sqlite')}` };
       const up = runMake(dir, ['migrate-up'], env);
@@ -272,7 +272,7 @@ describe('deploy without dev dependencies', () => {
       expect(ok(runMake(dir, ['migrate-show', 'REVISION=1'], env))).toMatch(/revision:\s+0001_add_audits/);
       expect(ok(runMake(dir, ['migrate-stamp', 'REVISION=head'], env))).toMatch(/0003_add_phone_to_users stamped/);
       expect(ok(runMake(dir, ['migrate-up'], env))).toMatch(/already at 0003_add_phone_to_users/);
-      expect(statSync(path.join(dir, 'dist', 'cli.js')).mtimeMs, 'a migrate target compiled').toBe(built);
+      expect(statSync(path.join(dir, 'dist', 'cli.cjs')).mtimeMs, 'a migrate target compiled').toBe(built);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -12,7 +12,7 @@ import { pgDescribe, cleanEnv, makeProject, pgUrl, REPO, runCli, sql, uniqueSche
 
 function createOnTerminal(dir: string, message: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const cmd = `${process.execPath} ${path.join(REPO, 'dist', 'cli.js')} create -m '${message}'`;
+    const cmd = `${process.execPath} ${path.join(REPO, 'dist', 'cli.cjs')} create -m '${message}'`;
     const child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: dir, env: cleanEnv({ TERM: 'xterm' }) as NodeJS.ProcessEnv });
     let out = '';
     let answered = 0;
@@ -69,7 +69,7 @@ pgDescribe('migrate-create on a terminal', () => {
 /** `reset` on a terminal; `key` is typed once its question shows. Resolves with the exit code and what the terminal showed. */
 function resetOnTerminal(dir: string, env: Record<string, string>, key: string): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
-    const cmd = `${process.execPath} ${path.join(REPO, 'dist', 'cli.js')} reset`;
+    const cmd = `${process.execPath} ${path.join(REPO, 'dist', 'cli.cjs')} reset`;
     const child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: dir, env: cleanEnv({ TERM: 'xterm', ...env }) as NodeJS.ProcessEnv });
     let out = '';
     let typed = false;

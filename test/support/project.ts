@@ -10,7 +10,7 @@ import { parseDatabaseTarget } from '../../src/config.js';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
 
-const COPY = ['drizzle.config.ts', 'models', 'drizzle', 'Makefile', 'package.json', 'package-lock.json', 'tsconfig.json', 'src', 'dist', 'docker'];
+const COPY = ['drizzle.config.ts', 'models', 'drizzle', 'Makefile', 'package.json', 'package-lock.json', 'tsconfig.json', 'src', 'scripts', 'dist', 'docker'];
 
 /**
  * A temp folder removed when the test file that made it ends (a project copy is ~2 MB, and a day of runs
@@ -111,7 +111,7 @@ export interface Ran {
 }
 
 export function runCli(cwd: string, args: string[], env: Env = {}): Ran {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'dist', 'cli.js'), ...args], { cwd, env: cleanEnv(env) as NodeJS.ProcessEnv, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), ...args], { cwd, env: cleanEnv(env) as NodeJS.ProcessEnv, encoding: 'utf8' });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

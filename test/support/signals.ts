@@ -17,7 +17,7 @@ export interface Ended {
 export function start(dir: string, args: string[], env: Env, viaMake = false): { child: ReturnType<typeof spawn>; ended: Promise<Ended> } {
   const child = viaMake
     ? spawn('make', ['--no-print-directory', ...args], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv, detached: true })
-    : spawn(process.execPath, [path.join(REPO, 'dist', 'cli.js'), ...args], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
+    : spawn(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), ...args], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (b) => (stdout += b));
