@@ -5,7 +5,6 @@
  */
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError } from 'commander';
 import { environmentError, ExitCode, settle, SluiceError, type ExitCodeValue } from './errors.js';
 import { consolePrinter, passwordsIn, type Printer } from './printer.js';
@@ -14,6 +13,7 @@ import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLi
 import { formatLint, lintWarnings } from './format-lint.js';
 import type { MoveOptions } from './commands/migrate.js';
 import { requireRevisionName } from './revision.js';
+import { beforeLargeCode } from './jit.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -516,12 +516,13 @@ async function exit(code: ExitCodeValue): Promise<never> {
  * 30 000 bytes of bytecode left to the baseline tiers (V8's default limit is 61 440): 1.3–1.4 s and
  * 125 MB. Everything else keeps TurboFan (capping the whole tier instead cost migrate-downs ~40 % more
  * CPU). The CLI process only: a library caller's process keeps its own settings. A limit given to
- * node wins; SLUICE_FULL_JIT=1 keeps V8's default.
+ * node wins; SLUICE_FULL_JIT=1 keeps V8's default. Applied just before the first large generated code
+ * loads (jit.ts), not at start-up: loading `node:v8` alone costs ~3 ms.
  */
 function capOptimizedFunctionSize(): void {
   if (process.env.SLUICE_FULL_JIT === '1' || process.execArgv.some((a) => a.startsWith('--max-optimized-bytecode-size'))) return;
   if (Number(process.versions.v8.split('.')[0]) < 11) return; // an older V8 may not know the flag (it would print an error)
-  setFlagsFromString('--max-optimized-bytecode-size=30000');
+  (createRequire(import.meta.url)('node:v8') as typeof import('node:v8')).setFlagsFromString('--max-optimized-bytecode-size=30000');
 }
 
 /**
@@ -542,7 +543,7 @@ function keepRunningWhenOutputCloses(): void {
   process.stderr.on('error', () => {});
 }
 
-capOptimizedFunctionSize();
+beforeLargeCode(capOptimizedFunctionSize);
 keepRunningWhenOutputCloses();
 main(process.argv).then(
   (code) => exit(code),

@@ -11,6 +11,7 @@ import { isMainThread } from 'node:worker_threads';
 import type { DialectName } from './config.js';
 import { SluiceError, ExitCode, describeCause } from './errors.js';
 import { applyRenames, compareStatements, refineDown, renameSql, renamesIn, resolvePrimaryKeyDrops, reverseRenames } from './downrules.js';
+import { largeCodeLoads } from './jit.js';
 import { diffOnWorker } from './kitworker.js';
 import { splitStatements } from './sql.js';
 
@@ -31,6 +32,7 @@ interface KitApi {
 let api: KitApi | undefined;
 function kit(root: string): KitApi {
   if (api) return api;
+  largeCodeLoads();
   const req = createRequire(`${root}/package.json`);
   try {
     api = req('drizzle-kit/api') as KitApi;

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { DialectName } from './config.js';
+import { largeCodeLoads } from './jit.js';
 
 type Snapshot = Record<string, any>;
 type Reply = { id: number; statements?: string[]; error?: string };
@@ -22,6 +23,7 @@ export function startKitWorker(root: string): void {
   if (worker) return;
   const file = fileURLToPath(new URL('./kitworker-main.js', import.meta.url));
   if (!existsSync(file)) return;
+  largeCodeLoads(); // the worker loads drizzle-kit's API; V8's flags are the process's
   const w = new Worker(file, { workerData: { root } });
   w.unref();
   w.on('message', (r: Reply) => {

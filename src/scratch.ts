@@ -20,6 +20,7 @@ import { ConfigError, describeCause } from './errors.js';
 import { sluiceCacheDir } from './cachedir.js';
 import type { Revision } from './revision.js';
 import { otherSchemasOf } from './source.js';
+import { largeCodeLoads } from './jit.js';
 import { quoteIdent } from './sql.js';
 
 export interface ScratchDatabase {
@@ -167,6 +168,7 @@ interface PgliteInstance {
  * served on a loopback port. Nothing of it is on disk: no copy to make, nothing to remove.
  */
 async function startPglite(root: string): Promise<PgliteInstance> {
+  largeCodeLoads();
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   let template = await pgliteTemplate(root, PGlite);

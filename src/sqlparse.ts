@@ -10,6 +10,7 @@
 import { createRequire } from 'node:module';
 import type { DialectName, SqliteEngine } from './config.js';
 import { openSqliteDatabase } from './dialect/sqlitedb.js';
+import { largeCodeLoads } from './jit.js';
 
 export interface SqlStatement {
   /** The statement's text as written (no trailing semicolon). */
@@ -58,15 +59,22 @@ const require = createRequire(import.meta.url);
 /** Load the PostgreSQL parser (WASM, ~30 ms once per process). SQLite's parser needs no loading. */
 export async function loadParser(dialect: DialectName): Promise<void> {
   if (dialect !== 'postgresql' || pg) return;
+  largeCodeLoads();
   const mod = (await import('libpg-query')) as PgModule;
   await mod.loadModule();
   pg = mod;
 }
 
+/** sql-parser-cst (6 MB of generated parser, ~150 ms to load once). */
+function sqliteParser(): typeof import('sql-parser-cst') {
+  largeCodeLoads();
+  return require('sql-parser-cst') as typeof import('sql-parser-cst');
+}
+
 /** Load a dialect's parser now (SQLite's takes ~150 ms to load), e.g. while drizzle-kit runs in child processes. */
 export async function warmParser(dialect: DialectName): Promise<void> {
   if (dialect === 'postgresql') return loadParser(dialect);
-  require('sql-parser-cst');
+  sqliteParser();
 }
 
 function pgParser(): PgModule {
@@ -215,7 +223,7 @@ function parseSqlite(text: string, engine?: SqliteEngine): ParsedSql {
 
 /** sql-parser-cst's reading of the whole text; SqlSyntaxError where it cannot. */
 function sqliteTree(text: string): ParsedSql {
-  const { parse } = require('sql-parser-cst') as typeof import('sql-parser-cst');
+  const { parse } = sqliteParser();
   let cst: CstNode;
   try {
     cst = parse(text, { dialect: 'sqlite', includeRange: true, includeComments: true }) as unknown as CstNode;
@@ -384,7 +392,7 @@ function pgChange(text: string, c: StatementChange): void {
 }
 
 function sqliteChange(text: string, c: StatementChange): void {
-  const { parse } = require('sql-parser-cst') as typeof import('sql-parser-cst');
+  const { parse } = sqliteParser();
   const stmt: Tree = (parse(text, { dialect: 'sqlite' }) as Tree).statements?.[0] ?? {};
   const name = (n: Tree): string => String(n?.type === 'member_expr' ? n.property?.name : n?.name ?? '');
   if (stmt.type === 'create_table_stmt') c.createsTable = name(stmt.name);

@@ -1,0 +1,20 @@
+/**
+ * A hook run once, before the first large generated code loads (the SQLite parser, drizzle-kit's API,
+ * PGlite, the PostgreSQL parser). The CLI registers its V8 setting here (cli.ts,
+ * capOptimizedFunctionSize) instead of applying it at start-up: loading `node:v8` costs every command
+ * ~3 ms, and the setting only matters to those large functions. V8 reads the limit when it decides to
+ * optimize a function, so setting it before that code loads is as good as setting it first. Library
+ * callers register nothing: their process keeps its own settings.
+ */
+let hook: (() => void) | undefined;
+
+export function beforeLargeCode(fn: () => void): void {
+  hook = fn;
+}
+
+/** Called by the modules that load large generated code, just before they load it. */
+export function largeCodeLoads(): void {
+  const fn = hook;
+  hook = undefined;
+  fn?.();
+}
