@@ -306,7 +306,7 @@ function pidAlive(pid: number): boolean {
 function commandLine(): string {
   const [, script, ...args] = process.argv;
   if (!script) return 'node';
-  const name = /(^|[\\/])(dist[\\/]cli\.js|sluice)$/.test(script) ? 'sluice' : path.basename(script);
+  const name = /(^|[\\/])(dist[\\/]cli\.c?js|sluice)$/.test(script) ? 'sluice' : path.basename(script);
   const line = [name, ...args].join(' ').replace(/\s+/g, ' ');
   return line.length > 120 ? `${line.slice(0, 117)}...` : line;
 }
