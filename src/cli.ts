@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { environmentError, ExitCode, settle, SluiceError, type ExitCodeValue } from './errors.js';
+import { environmentError, ExitCode, scratchNote, settle, SluiceError, type ExitCodeValue } from './errors.js';
 import { consolePrinter, passwordsIn, type Printer } from './printer.js';
 import { formatCheckProgress, formatCreate, formatDowns, formatHistory, formatInit, formatMove, formatProgress, formatShow, formatStatus, formatStep } from './format.js';
 import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLine } from './format-deploy.js';
@@ -56,8 +56,11 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     }
   });
   const out = (value: unknown, lines: () => string[]) => {
-    if (g().json) printer.json(value);
-    else for (const l of lines()) printer.line(l);
+    if (g().json) return printer.json(value); // the document carries notRemoved
+    for (const l of lines()) printer.line(l);
+    // scratch databases (db-test, migrate-check, the downs' verification) that could not be removed
+    const left = (value as { notRemoved?: string[] } | null)?.notRemoved;
+    if (left?.length) printer.error(`sluice: warning: ${scratchNote(left, 'the command\'s')}`);
   };
   const stepPrinter = (): Pick<MoveOptions, 'onStep' | 'onTakeover'> =>
     g().json ? {} : { onStep: (r) => printer.line(formatStep(r)), onTakeover: (t, dryRun) => printer.line(takeoverLine(t, dryRun)) };

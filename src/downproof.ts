@@ -35,6 +35,8 @@ export interface VerifyDownsOptions {
   notRun?: string;
   /** Stops the proof between revisions (Interrupted), its scratch databases removed: prove.ts. */
   signal?: AbortSignal;
+  /** Where to add what the scratch databases' removal could not remove (prove.ts). */
+  notRemoved?: string[];
 }
 
 export interface VerifyDownsResult {
@@ -105,6 +107,7 @@ export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: Verif
       checkUp: o.checkUp,
       env: o.env,
       signal: o.signal,
+      notRemoved: o.notRemoved,
       repair:
         o.dialect === 'postgresql'
           ? (rev, _down, proof) => {

@@ -137,14 +137,26 @@ export function stopIfAborted(signal: AbortSignal | undefined, during: string): 
  * Run a command's work; when it ends in an error after `signal` fired (its finally blocks have cleaned
  * up by then), throw Interrupted with `what` ("during db-test: …") instead, keeping the error as cause.
  */
-export async function stoppable<T>(signal: AbortSignal | undefined, what: string, run: () => Promise<T>): Promise<T> {
+export async function stoppable<T>(signal: AbortSignal | undefined, what: string | (() => string), run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
     if (!signal?.aborted) throw err;
     const name = signalName(signal);
-    throw new Interrupted(`interrupted (${name}) ${what}`, name, undefined, { cause: err });
+    // a function: the message is made once run() has unwound (what its clean-up could not remove)
+    throw new Interrupted(`interrupted (${name}) ${typeof what === 'function' ? what() : what}`, name, undefined, { cause: err });
   }
+}
+
+/**
+ * What a command's message says of its scratch databases, from what their close() could not remove:
+ * a drop refused (an event trigger, a lost connection), a folder not removable. A message never says
+ * "removed" of something still there.
+ */
+export function scratchNote(notRemoved: readonly string[], whose = 'its'): string {
+  return notRemoved.length === 0
+    ? `${whose} scratch databases were removed`
+    : `${whose} scratch databases were NOT all removed (${notRemoved.join('; ')}); drop ${notRemoved.length === 1 ? 'it' : 'them'} by hand`;
 }
 
 /**

@@ -78,6 +78,8 @@ export interface ProveOptions {
   repair?: (revision: RevisionFile, down: string, proof: Proof, states?: RealStates) => string | undefined;
   /** Stops the proof between revisions (Interrupted); the scratch databases are closed and removed. */
   signal?: AbortSignal;
+  /** Where to add what the scratch databases' removal could not remove (scratch.ts, scratchNote), stopped or not. */
+  notRemoved?: string[];
 }
 
 /** SQLite: the real schema before the up and after it, as SQLite stores it (statedown.ts reads a down from them). */
@@ -220,7 +222,7 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
   } finally {
     await real?.close().catch(() => {});
     await model?.close().catch(() => {});
-    await timed('close', () => scratch.close());
+    o.notRemoved?.push(...(await timed('close', () => scratch.close())));
     result.ms = Math.round(performance.now() - started);
     if (o.env.SLUICE_PROVE_PROFILE === '1') process.stderr.write(`prove ${o.dialect}: ${result.ms} ms; ${[...phases].map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')}\n`);
   }

@@ -34,7 +34,13 @@ export interface Scratch {
   engine: string;
   /** A new, empty database for one purpose (`real`, `model`). */
   make(purpose: string): Promise<ScratchDatabase>;
-  close(): Promise<void>;
+  /** Remove every scratch database made; resolves to what could not be removed (notRemoved), never rejects. */
+  close(): Promise<string[]>;
+}
+
+/** One line of what was not removed and why. */
+function notRemovedLine(what: string, err: unknown): string {
+  return `${what} (${describeCause(err).split('\n')[0]})`;
 }
 
 export interface ScratchOptions {
@@ -60,7 +66,12 @@ function sqliteScratch(root: string, engine: SqliteEngine | undefined): Scratch 
       return { target, env, open: () => openConnection(target, { write: true, env }) };
     },
     async close() {
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        rmSync(dir, { recursive: true, force: true });
+        return [];
+      } catch (err) {
+        return [notRemovedLine(`the scratch folder ${dir}`, err)];
+      }
     },
   };
 }
@@ -87,7 +98,7 @@ export async function replayDatabase(
   env: Record<string, string | undefined>,
   schema: string,
   others: string[],
-): Promise<{ env: Record<string, string | undefined>; close(): Promise<void> }> {
+): Promise<{ env: Record<string, string | undefined>; close(): Promise<string[]> }> {
   if (others.length) {
     const scratch = await serverScratch(root, url, env, true);
     try {
@@ -107,9 +118,22 @@ export async function replayDatabase(
   return {
     env: replayEnv,
     async close() {
-      const conn = await openConnection(parseDatabaseTarget(replayEnv, root), { write: true, env: replayEnv }).catch(() => null);
-      await conn?.execute(`DROP SCHEMA IF EXISTS ${quoteIdent(name)} CASCADE`).catch(() => {});
-      await conn?.close();
+      const target = parseDatabaseTarget(replayEnv, root);
+      const what = `the scratch schema ${quoteIdent(name)} on ${target.display}`;
+      let conn: Connection;
+      try {
+        conn = await openConnection(target, { write: true, env: replayEnv });
+      } catch (err) {
+        return [notRemovedLine(what, err)];
+      }
+      try {
+        await conn.execute(`DROP SCHEMA IF EXISTS ${quoteIdent(name)} CASCADE`);
+        return [];
+      } catch (err) {
+        return [notRemovedLine(what, err)];
+      } finally {
+        await conn.close().catch(() => {});
+      }
     },
   };
 }
@@ -151,9 +175,11 @@ async function serverScratch(root: string, url: string, env: Record<string, stri
       return { target, env: scratchEnv, open: () => openConnection(target, { write: true, env: scratchEnv }) };
     },
     async close() {
-      for (const s of schemas) await admin.execute(`DROP SCHEMA IF EXISTS ${quoteIdent(s)} CASCADE`).catch(() => {});
-      for (const d of databases) await admin.execute(`DROP DATABASE IF EXISTS ${quoteIdent(d)} WITH (FORCE)`).catch(() => {});
-      await admin.close();
+      const left: string[] = [];
+      for (const s of schemas) await admin.execute(`DROP SCHEMA IF EXISTS ${quoteIdent(s)} CASCADE`).catch((err) => left.push(notRemovedLine(`the scratch schema ${quoteIdent(s)} on ${base.display}`, err)));
+      for (const d of databases) await admin.execute(`DROP DATABASE IF EXISTS ${quoteIdent(d)} WITH (FORCE)`).catch((err) => left.push(notRemovedLine(`the scratch database ${quoteIdent(d)} on ${base.display}`, err)));
+      await admin.close().catch(() => {});
+      return left;
     },
   };
 }
@@ -241,6 +267,7 @@ async function pgliteScratch(root: string, env: Record<string, string | undefine
     },
     async close() {
       for (const i of instances) await stopPglite(i);
+      return []; // in memory: nothing of it outlives the process
     },
   };
 }

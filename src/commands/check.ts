@@ -3,14 +3,14 @@
  * file or a fresh PostgreSQL schema; up one revision at a time recording the schema, then down one at
  * a time checking each step restores the previous schema exactly, then up to head again.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadProjectConfig, parseDatabaseTarget, type DatabaseTarget, type DialectName, type ProjectConfig } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import type { Connection } from '../dialect/types.js';
-import { checkpoint, describeCause, stopIfAborted, stoppable } from '../errors.js';
+import { checkpoint, describeCause, scratchNote, stopIfAborted, stoppable } from '../errors.js';
 import { startCluster, stopCluster } from '../pgcluster.js';
 import { introspect } from '../introspect.js';
 import { proveDowns } from '../prove.js';
@@ -37,6 +37,8 @@ export interface DialectCheck {
 export interface CheckResult {
   ok: boolean;
   dialects: DialectCheck[];
+  /** Scratch databases (or the PostgreSQL db-test started) that could not be removed, and why: remove them by hand. */
+  notRemoved?: string[];
 }
 
 type CheckOptions = CommandOptions & {
@@ -48,12 +50,17 @@ type CheckOptions = CommandOptions & {
   signal?: AbortSignal;
 };
 
-export function check(options: CheckOptions = {}): Promise<CheckResult> {
+/** A run's options and where its clean-up adds what it could not remove. */
+type CheckRun = CheckOptions & { notRemoved: string[] };
+
+export async function check(options: CheckOptions = {}): Promise<CheckResult> {
+  const notRemoved: string[] = [];
   // once stopped, every finally below has run: scratch schemas dropped, a cluster sluice started stopped, temp folders removed
-  return stoppable(options.signal, 'during db-test: its scratch databases were removed; nothing else had changed', () => checkAll(options));
+  const result = await stoppable(options.signal, () => `during db-test: ${scratchNote(notRemoved)}; nothing else had changed`, () => checkAll({ ...options, notRemoved }));
+  return notRemoved.length ? { ...result, notRemoved } : result;
 }
 
-async function checkAll(options: CheckOptions): Promise<CheckResult> {
+async function checkAll(options: CheckRun): Promise<CheckResult> {
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const results: DialectCheck[] = [];
@@ -64,7 +71,7 @@ async function checkAll(options: CheckOptions): Promise<CheckResult> {
       try {
         results.push(await roundTrip(root, { ...env, DATABASE_URL: `file:${path.join(dir, 'check.sqlite')}` }, dialect, options, project));
       } finally {
-        rmSync(dir, { recursive: true, force: true });
+        removeFolder(dir, 'the scratch folder', options.notRemoved);
       }
       continue;
     }
@@ -73,10 +80,31 @@ async function checkAll(options: CheckOptions): Promise<CheckResult> {
   return { ok: results.every((r) => !r.skipped && r.checks.every((c) => c.ok)), dialects: results };
 }
 
+/** Whether the postmaster of the cluster in `dir` (pgcluster.ts) still runs. */
+function postmasterAlive(dir: string): boolean {
+  try {
+    const pid = Number(readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (!(pid > 0)) return false;
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // it runs, as another user
+  }
+}
+
+/** rmSync, with what it could not remove added to `notRemoved`. */
+function removeFolder(dir: string, what: string, notRemoved: string[]): void {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch (err) {
+    notRemoved.push(`${what} ${dir} (${describeCause(err).split('\n')[0]})`);
+  }
+}
+
 async function checkPostgres(
   root: string,
   env: Record<string, string | undefined>,
-  options: CheckOptions,
+  options: CheckRun,
   project: ProjectConfig,
 ): Promise<DialectCheck> {
   if (env.SLUICE_SKIP_PG === '1') {
@@ -95,10 +123,16 @@ async function checkPostgres(
     replay = await replayDatabase(root, url, env, 'public', foreignSchemas(history.out, readHistory(history.out).revisions, env));
     return await roundTrip(root, replay.env, 'postgresql', options, project);
   } finally {
-    await replay?.close();
+    if (replay) options.notRemoved.push(...(await replay.close()));
     if (clusterDir) {
-      await stopCluster(clusterDir).catch(() => {});
-      rmSync(clusterDir, { recursive: true, force: true });
+      const dir = clusterDir;
+      const running = await stopCluster(dir).then(
+        () => false,
+        (err: unknown) => (postmasterAlive(dir) ? describeCause(err).split('\n')[0] : false), // a stale pid file: nothing runs
+      );
+      // a server still running keeps its folder: removing it under the server would lose the way to stop it
+      if (running) options.notRemoved.push(`the PostgreSQL db-test started, in ${dir} (${running}; stop it with pg_ctl -D ${path.join(dir, 'data')} stop)`);
+      else removeFolder(dir, 'the folder of the PostgreSQL db-test started,', options.notRemoved);
     }
   }
 }
@@ -107,7 +141,7 @@ async function roundTrip(
   root: string,
   env: Record<string, string | undefined>,
   dialect: DialectName,
-  options: CheckOptions,
+  options: CheckRun,
   project: ProjectConfig,
 ): Promise<DialectCheck> {
   // the history's SQLite engine (libsql for dialect "turso") opens the check's connection too
@@ -135,7 +169,7 @@ async function checksOf(
   root: string,
   env: Record<string, string | undefined>,
   dialect: DialectName,
-  options: CheckOptions,
+  options: CheckRun,
   project: ProjectConfig,
   target: DatabaseTarget,
   record: (c: CheckItem) => void,
@@ -203,7 +237,7 @@ async function checksOf(
         const text = readDown(r);
         return text === null ? [] : [[r.id, text] as const];
       }));
-      const proved = await proveDowns({ root, dialect, engine: history.engine, dir: history.out, revisions: revs, downs, checkUp: false, env: { ...env, SLUICE_CHECK_DATABASE_URL: dialect === 'postgresql' ? target.url : undefined }, signal: options.signal });
+      const proved = await proveDowns({ root, dialect, engine: history.engine, dir: history.out, revisions: revs, downs, checkUp: false, env: { ...env, SLUICE_CHECK_DATABASE_URL: dialect === 'postgresql' ? target.url : undefined }, signal: options.signal, notRemoved: options.notRemoved });
       if (proved.stoppedAt) return `${proved.stoppedAt.revision}: ${proved.stoppedAt.reason}`;
       const bad = [...proved.proofs.values()].filter((p) => !p.verified);
       return bad.length ? bad.map((p) => `${p.revision} (${rel(revs.find((r) => r.id === p.revision)!.downFile)}): ${p.reason}${p.differences.length ? `\n    ${p.differences.slice(0, 5).join('\n    ')}` : ''}`).join('\n') : undefined;

@@ -10,7 +10,7 @@ import { loadProjectConfig, type DialectName, type HistoryConfig } from '../conf
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
 import { coolScratch, warmScratch } from '../scratch.js';
-import { checkpoint, Interrupted, signalName, SluiceError, UsageError, ExitCode } from '../errors.js';
+import { checkpoint, Interrupted, scratchNote, signalName, SluiceError, UsageError, ExitCode } from '../errors.js';
 import { folderState, readHistory, readSnapshot, readUp, rel, restoreFolder, snapshotFile, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
 import { typeScriptTemplate } from '../tsrevision.js';
 import { verifyDowns } from '../downproof.js';
@@ -60,6 +60,8 @@ export interface CreateResult {
    * half way, or drizzle-kit run alone): `make migrate-downs` writes and verifies it.
    */
   withoutDown?: { dialect: DialectName; revision: string }[];
+  /** Scratch databases the down's verification could not remove, and why: drop them by hand. */
+  notRemoved?: string[];
 }
 
 /** File-name-safe slug of a message: lower case, letters and digits joined by underscores. */
@@ -109,6 +111,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   const attempt = (d: DialectName) => generate(d).catch((err: SluiceError) => void failures.push(new SluiceError(`${d}: ${err.message}`, err.exitCode, { cause: err })));
   // The PostgreSQL scratch database of the down's verification (PGlite) starts while drizzle-kit runs.
   for (const [d] of dialects) warmScratch(root, d, env);
+  const notRemoved: string[] = [];
   try {
     if (options.interactive) for (const [d] of dialects) await stopIfAsked(), await attempt(d);
     else {
@@ -138,7 +141,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
       }
       const rendered = await renderDownFor(root, d, h.out, rev, prev, message, !!options.empty || !!options.ts, true);
       // The down is proven on a scratch database before it is written (downproof.ts).
-      const down = (await verifyDowns([rendered], { root, dialect: d, engine: h.engine, dir: h.out, revisions: hist.revisions, env, checkUp: false })).downs[0]!;
+      const down = (await verifyDowns([rendered], { root, dialect: d, engine: h.engine, dir: h.out, revisions: hist.revisions, env, checkUp: false, notRemoved })).downs[0]!;
       await stopIfAsked();
       writeNewFile(down.file, down.text);
       const created = down.result;
@@ -158,6 +161,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
         result.unchanged.length ? `; no change for ${result.unchanged.join(', ')}` : ''
       }; keep the model files of every dialect in step`;
     }
+    if (notRemoved.length) result.notRemoved = notRemoved;
     return result;
   } catch (err) {
     if (!signal?.aborted) throw err; // once stopped, any error (a journal drizzle-kit left half written) is the stop's
@@ -166,7 +170,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
     const put = states.filter((st) => st.journal !== undefined).length; // a journal that was not there is removed, not put back
     const name = signalName(signal);
     throw new Interrupted(
-      `interrupted (${name}) during migrate-create: nothing was kept (${removed.length ? `removed ${removed.map(rel).join(', ')}${put ? `; journal${put > 1 ? 's' : ''} put back` : ''}` : 'no file had been written'}); run it again`,
+      `interrupted (${name}) during migrate-create: nothing was kept (${removed.length ? `removed ${removed.map(rel).join(', ')}${put ? `; journal${put > 1 ? 's' : ''} put back` : ''}` : 'no file had been written'})${notRemoved.length ? `; ${scratchNote(notRemoved)}` : ''}; run it again`,
       name,
       undefined,
       { cause: err instanceof Interrupted ? undefined : err },

@@ -10,13 +10,15 @@ import { isOnlyComments } from '../sql.js';
 import { renderDownFor, type CreatedRevision, type RenderedDown } from './create.js';
 import { startKitWorker, stopKitWorker } from '../kitworker.js';
 import { verifyDowns, type PendingDown } from '../downproof.js';
-import { checkpoint, stoppable } from '../errors.js';
+import { checkpoint, scratchNote, stoppable } from '../errors.js';
 
 export interface DownsResult {
   written: CreatedRevision[];
   kept: { dialect: DialectName; revision: string }[];
   /** Per dialect: what ran the verification (or why it did not), and how long it took. */
   verification: { dialect: DialectName; engine?: string; skipped?: string; ms: number }[];
+  /** Scratch databases the verification could not remove, and why: drop them by hand. */
+  notRemoved?: string[];
 }
 
 /**
@@ -31,9 +33,10 @@ export async function writeMissingDowns(options: CommandOptions & { signal?: Abo
   const verifying = (env.SLUICE_VERIFY ?? '').toLowerCase() !== 'off';
   // Many snapshot pairs to diff: drizzle-kit's differ runs on a worker thread while the verification runs here.
   startKitWorker(root);
+  const notRemoved: string[] = [];
   try {
-    await stoppable(options.signal, 'during migrate-downs: no down file was written, its scratch databases were removed; run it again', async () => {
-      await downsOf(root, env, project, verifying, result, pending, options.signal);
+    await stoppable(options.signal, () => `during migrate-downs: no down file was written, ${scratchNote(notRemoved)}; run it again`, async () => {
+      await downsOf(root, env, project, verifying, result, pending, options.signal, notRemoved);
       await checkpoint(options.signal, 'migrate-downs, before any down file was written; run it again');
     });
   } finally {
@@ -46,7 +49,7 @@ export async function writeMissingDowns(options: CommandOptions & { signal?: Abo
     writeNewFile(p.file, p.text);
     result.written.push(p.result);
   }
-  return result;
+  return notRemoved.length ? { ...result, notRemoved } : result;
 }
 
 async function downsOf(
@@ -57,6 +60,7 @@ async function downsOf(
   result: DownsResult,
   pending: RenderedDown[],
   signal: AbortSignal | undefined,
+  notRemoved: string[],
 ): Promise<void> {
   for (const [dialect, h] of Object.entries(project.histories) as [DialectName, HistoryConfig][]) {
     await checkpoint(signal, 'migrate-downs');
@@ -76,11 +80,11 @@ async function downsOf(
       mine.push({ rev, empty, rendered });
     }
     // Proven by running the history's real ups and these downs on a scratch database (downproof.ts).
-    let proved = await verifyDowns(mine, { root, dialect, engine: h.engine, dir: h.out, revisions: revs, env, checkUp: true, signal });
+    let proved = await verifyDowns(mine, { root, dialect, engine: h.engine, dir: h.out, revisions: revs, env, checkUp: true, signal, notRemoved });
     if (proved.skipped && verifying) {
       const checked = [];
       for (const d of proved.downs) checked.push(d.empty ? d : await renderDownFor(root, dialect, h.out, d.rev, d.prev, messageFromTag(d.rev.id), false, false));
-      proved = { ...proved, downs: (await verifyDowns(checked, { root, dialect, engine: h.engine, dir: h.out, revisions: revs, env, checkUp: true, notRun: proved.skipped })).downs };
+      proved = { ...proved, downs: (await verifyDowns(checked, { root, dialect, engine: h.engine, dir: h.out, revisions: revs, env, checkUp: true, notRun: proved.skipped, notRemoved })).downs };
     }
     if (mine.length) result.verification.push({ dialect, engine: proved.engine, skipped: proved.skipped, ms: proved.ms });
     pending.push(...proved.downs);

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { historyFor, loadProjectConfig, type DialectName, type SqliteEngine } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { emptySnapshot } from '../downgen.js';
-import { checkpoint, ConfigError, Interrupted, Refused, describeCause, signalName } from '../errors.js';
+import { checkpoint, ConfigError, Interrupted, Refused, describeCause, scratchNote, signalName } from '../errors.js';
 import { conflictSides, conflictingObjects, hasConflictMarkers, replay, type Snapshot } from '../merge.js';
 import { journalFile, messageFromTag, parseDownHeader, readHistory, rel, writeNewFile, type RevisionFile } from '../source.js';
 import { verifyDowns } from '../downproof.js';
@@ -37,6 +37,8 @@ export interface MergedDialect {
 
 export interface MergeResult {
   dialects: MergedDialect[];
+  /** Scratch databases the downs' verification could not remove, and why: drop them by hand. */
+  notRemoved?: string[];
 }
 
 function parseSide(text: string, what: string): Record<string, unknown> {
@@ -65,7 +67,8 @@ function revisionFile(out: string, tag: string, index: number): RevisionFile {
 interface Planned {
   result: MergedDialect;
   /** Writes the merge; resolves false when the signal stopped the downs' verification (they are written marked unverified). */
-  apply: () => Promise<boolean>;
+  /** Writes the merge; what the downs' verification could not remove is added to `notRemoved`. */
+  apply: (notRemoved: string[]) => Promise<boolean>;
 }
 
 async function planMerge(root: string, dialect: DialectName, out: string, env: Record<string, string | undefined>, engine?: SqliteEngine, signal?: AbortSignal): Promise<Planned> {
@@ -111,7 +114,7 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
   });
   for (const m of moved) if (!existsSync(path.join(out, `${m.from}.sql`))) throw new ConfigError(`${folder}/${m.from}.sql is missing; restore it from their branch`);
 
-  const apply = async () => {
+  const apply = async (notRemoved: string[]) => {
   // Write: our snapshots without markers, their files under temporary names, then final names, the journal.
   ours.forEach((e, k) => writeFileSync(snapshotPath(out, e.tag), `${JSON.stringify(oursSnaps[k], null, 2)}\n`));
   if (p > 0 && hasConflictMarkers(readFileSync(snapshotPath(out, a[p - 1]!.tag), 'utf8'))) writeFileSync(snapshotPath(out, a[p - 1]!.tag), `${JSON.stringify(base, null, 2)}\n`);
@@ -147,7 +150,7 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
   // Proven on a scratch database over the merged history (downproof.ts). Once a signal came, the merge
   // is finished without it (files are written in moments; a half-merged folder is worse than an
   // unverified down, which says so in its header).
-  const verify = { root, dialect, engine, dir: out, revisions: readHistory(out).revisions, env, checkUp: true };
+  const verify = { root, dialect, engine, dir: out, revisions: readHistory(out).revisions, env, checkUp: true, notRemoved };
   const unverified = () => verifyDowns(rendered, { ...verify, notRun: `interrupted (${signalName(signal!)}) before it was verified; make db-test checks it` });
   let verified = !signal?.aborted;
   const proved = verified
@@ -180,10 +183,12 @@ export async function merge(options: CommandOptions & { signal?: AbortSignal } =
   for (const dialect of Object.keys(project.histories) as DialectName[]) plans.push(await planMerge(root, dialect, historyFor(project, dialect).out, env, historyFor(project, dialect).engine, signal));
   await checkpoint(signal, 'migrate-merge, before any file was written: nothing was changed');
   let verified = true;
-  for (const p of plans) verified = (await p.apply()) && verified;
+  const notRemoved: string[] = [];
+  for (const p of plans) verified = (await p.apply(notRemoved)) && verified;
   if (!verified) {
     const name = signalName(signal!);
-    throw new Interrupted(`interrupted (${name}) during migrate-merge: the merge was finished, but the regenerated downs of the moved revisions were written unverified (marked sluice:unverified in their headers); run make db-test to check them`, name, undefined);
+    const left = notRemoved.length ? `; ${scratchNote(notRemoved)}` : '';
+    throw new Interrupted(`interrupted (${name}) during migrate-merge: the merge was finished, but the regenerated downs of the moved revisions were written unverified (marked sluice:unverified in their headers)${left}; run make db-test to check them`, name, undefined);
   }
-  return { dialects: plans.map((p) => p.result) };
+  return { dialects: plans.map((p) => p.result), ...(notRemoved.length ? { notRemoved } : {}) };
 }

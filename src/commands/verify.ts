@@ -16,7 +16,7 @@ import { historyFor, loadProjectConfig, parseDatabaseTarget, type DialectName } 
 import { loadContext, resolveEnv, withSession, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import { diffSnapshots, emptySnapshot, generateSnapshot } from '../downgen.js';
-import { checkpoint, ConfigError, describeCause, ExitCode, MultipleHeads, stoppable, type ExitCodeValue } from '../errors.js';
+import { checkpoint, ConfigError, describeCause, ExitCode, MultipleHeads, scratchNote, stoppable, type ExitCodeValue } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
 import { readHistory, readSnapshot, rel, type History } from '../source.js';
 import { foreignSchemas, replayDatabase } from '../scratch.js';
@@ -42,6 +42,8 @@ export interface VerifyResult {
   /** 0, or the exit code of the first failing check (heads 10, models 8, drift 9). */
   exitCode: ExitCodeValue;
   findings: VerifyFinding[];
+  /** Scratch databases the drift check could not remove, and why: drop them by hand. */
+  notRemoved?: string[];
 }
 
 /** Heads of a history: revisions that no other revision continues (by number and by snapshot prevId). */
@@ -110,7 +112,7 @@ function comparable(dump: string): string {
     .replace(/^table __drizzle_migrations\n(?: {2}.*\n?)*/m, '');
 }
 
-async function checkDrift(options: VerifyOptions): Promise<VerifyFinding> {
+async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Promise<VerifyFinding> {
   const ctx = await loadContext(options);
   const dialect = ctx.target.dialect;
   const { live, current } = await withSession(ctx, false, async ({ conn, store, applied, appliedIds }) => {
@@ -145,8 +147,12 @@ async function checkDrift(options: VerifyOptions): Promise<VerifyFinding> {
     const details = schemaDiff(comparable(expected).split('\n'), comparable(live).split('\n')); // `- ` expected (what the revisions build), `+ ` live
     return { check: 'drift', dialect, ok: details.length === 0, details };
   } finally {
-    rmSync(tmp, { recursive: true, force: true });
-    await replay?.close();
+    try {
+      rmSync(tmp, { recursive: true, force: true });
+    } catch (err) {
+      options.notRemoved.push(`the scratch folder ${tmp} (${describeCause(err).split('\n')[0]})`);
+    }
+    if (replay) options.notRemoved.push(...(await replay.close()));
   }
 }
 
@@ -177,11 +183,13 @@ type VerifyOptions = CommandOptions & {
   signal?: AbortSignal;
 };
 
-export function verify(options: VerifyOptions = {}): Promise<VerifyResult> {
-  return stoppable(options.signal, 'during migrate-check: its scratch databases were removed; nothing else had changed', () => verifyAll(options));
+export async function verify(options: VerifyOptions = {}): Promise<VerifyResult> {
+  const notRemoved: string[] = [];
+  const result = await stoppable(options.signal, () => `during migrate-check: ${scratchNote(notRemoved)}; nothing else had changed`, () => verifyAll({ ...options, notRemoved }));
+  return notRemoved.length ? { ...result, notRemoved } : result;
 }
 
-async function verifyAll(options: VerifyOptions): Promise<VerifyResult> {
+async function verifyAll(options: VerifyOptions & { notRemoved: string[] }): Promise<VerifyResult> {
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const target = parseDatabaseTarget(env, root);

@@ -1,0 +1,107 @@
+/**
+ * Scratch databases that cannot be removed are named, never reported as removed. On the real
+ * PostgreSQL 15, an event trigger in a database of the test's own refuses to drop sluice's scratch
+ * schemas (as a lost connection or a policy would): db-test and migrate-downs still end with their own
+ * result and exit code, and say on stderr which scratch schema is left and why; a Ctrl+C'd db-test's
+ * one line says they were NOT all removed instead of "removed".
+ */
+import { readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { expect, it } from 'vitest';
+import { freshDatabase, makeProject, pgDescribe, runCli, type Env } from '../support/project.js';
+import { scratchSchemasOf, start } from '../support/signals.js';
+
+const KEEP = `
+CREATE FUNCTION keep_scratch() RETURNS event_trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() WHERE object_type = 'schema' AND object_name LIKE 'sluice\\_check\\_%') THEN
+    RAISE EXCEPTION 'scratch schemas are kept on this database';
+  END IF;
+END $$;
+CREATE EVENT TRIGGER keep_scratch ON sql_drop EXECUTE FUNCTION keep_scratch();`;
+
+/** A database of the test's own where sluice's scratch schemas cannot be dropped. */
+async function keepingDatabase(): Promise<{ url: string; admin: pg.Client }> {
+  const url = await freshDatabase('keep');
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(KEEP);
+  return { url, admin };
+}
+
+const allScratch = async (admin: pg.Client) =>
+  (await admin.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'sluice\\_check\\_%'")).rows.map((r) => r.n);
+
+const WARNING = /^sluice: warning: the command's scratch databases were NOT all removed \(the scratch schema "sluice_check_\d+_[a-z0-9]+_\w+" on postgres:\/\/\S+ \(scratch schemas are kept on this database\).*\); drop (it|them) by hand$/;
+
+pgDescribe('scratch databases that cannot be removed', () => {
+  it('db-test: its result and exit code are its own; stderr names each scratch schema left and why; --json carries them', async () => {
+    const dir = makeProject();
+    const { url, admin } = await keepingDatabase();
+    try {
+      const env: Env = { DATABASE_URL: url, SLUICE_CHECK_DATABASE_URL: url };
+      const r = runCli(dir, ['check'], env);
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/postgresql \(\d+ revisions\): \d+ passed, 0 failed/);
+      const lines = r.stderr.split('\n').filter((l) => l.trim());
+      expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(WARNING);
+      const left = await allScratch(admin);
+      expect(left.length).toBeGreaterThan(0);
+      for (const s of left) expect(lines[0]).toContain(`"${s}"`); // every schema left is named, none that was removed
+      const j = runCli(dir, ['--json', 'check'], env);
+      expect(j.status, j.stderr).toBe(0);
+      const doc = JSON.parse(j.stdout) as { ok: boolean; notRemoved?: string[] };
+      expect(doc.ok).toBe(true);
+      expect(doc.notRemoved?.length).toBeGreaterThan(0);
+      expect(doc.notRemoved!.every((n) => n.includes('scratch schemas are kept on this database'))).toBe(true);
+      expect(j.stderr).toBe('');
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('migrate-downs: the downs are written, and the scratch schemas of their verification that are left are named', async () => {
+    const dir = makeProject();
+    const folder = path.join(dir, 'drizzle', 'postgresql');
+    for (const name of readdirSync(folder)) if (name.endsWith('.down.sql')) rmSync(path.join(folder, name));
+    const { url, admin } = await keepingDatabase();
+    try {
+      const r = runCli(dir, ['downs'], { SLUICE_CHECK_DATABASE_URL: url });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(readdirSync(folder).filter((n) => n.endsWith('.down.sql')).length).toBeGreaterThan(0);
+      const lines = r.stderr.split('\n').filter((l) => l.trim());
+      expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(WARNING);
+      const left = await allScratch(admin);
+      expect(left.length).toBeGreaterThan(0);
+      for (const s of left) expect(lines[0]).toContain(`"${s}"`);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('db-test stopped by SIGTERM: its one line says the scratch schemas were NOT all removed, naming them; exit 143', async () => {
+    const dir = makeProject();
+    const { url, admin } = await keepingDatabase();
+    try {
+      const run = start(dir, ['check'], { DATABASE_URL: url, SLUICE_CHECK_DATABASE_URL: url });
+      const pid = run.child.pid!;
+      for (let i = 0; i < 3000 && (await scratchSchemasOf(admin, pid)).length === 0 && run.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(await scratchSchemasOf(admin, pid), 'the scratch schema exists').not.toEqual([]);
+      run.child.kill('SIGTERM');
+      const ended = await run.ended;
+      expect(ended.code, ended.stdout + ended.stderr).toBe(143);
+      const lines = ended.stderr.split('\n').filter((l) => l.trim());
+      expect(lines, ended.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(/^sluice: interrupted \(SIGTERM\) during db-test: its scratch databases were NOT all removed \(the scratch schema "sluice_check_\d+_.*\(scratch schemas are kept on this database\).*\); drop (it|them) by hand; nothing else had changed$/);
+      const left = await scratchSchemasOf(admin, pid);
+      expect(left.length).toBeGreaterThan(0);
+      for (const s of left) expect(lines[0]).toContain(`"${s}"`);
+      expect(lines[0]).not.toMatch(/scratch databases were removed/);
+    } finally {
+      await admin.end();
+    }
+  });
+});
