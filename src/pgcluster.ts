@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SluiceError, ExitCode, describeCause } from './errors.js';
+import { pidAlive } from './pids.js';
 
 const run = promisify(execFile);
 
@@ -102,6 +103,16 @@ async function isUp(bin: string, data: string): Promise<boolean> {
 
 function cluster(dir: string, port: number): Cluster {
   return { dir, port, url: `postgres://postgres@127.0.0.1:${port}/postgres` };
+}
+
+/** Whether the postmaster of the cluster in `dir` runs (its postmaster.pid names a live process). */
+export function clusterRunning(dir: string): boolean {
+  try {
+    const pid = Number(readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return pid > 0 && pidAlive(pid);
+  } catch {
+    return false;
+  }
 }
 
 export async function stopCluster(dir: string): Promise<boolean> {

@@ -38,8 +38,17 @@ export interface Scratch {
   close(): Promise<string[]>;
 }
 
+/** rmSync of a scratch folder; what it could not remove is added to `notRemoved`. */
+export function removeFolder(dir: string, what: string, notRemoved: string[]): void {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch (err) {
+    notRemoved.push(notRemovedLine(`${what} ${dir}`, err));
+  }
+}
+
 /** One line of what was not removed and why. */
-function notRemovedLine(what: string, err: unknown): string {
+export function notRemovedLine(what: string, err: unknown): string {
   return `${what} (${describeCause(err).split('\n')[0]})`;
 }
 
@@ -66,12 +75,9 @@ function sqliteScratch(root: string, engine: SqliteEngine | undefined): Scratch 
       return { target, env, open: () => openConnection(target, { write: true, env }) };
     },
     async close() {
-      try {
-        rmSync(dir, { recursive: true, force: true });
-        return [];
-      } catch (err) {
-        return [notRemovedLine(`the scratch folder ${dir}`, err)];
-      }
+      const left: string[] = [];
+      removeFolder(dir, 'the scratch folder', left);
+      return left;
     },
   };
 }

@@ -3,7 +3,7 @@
  * file or a fresh PostgreSQL schema; up one revision at a time recording the schema, then down one at
  * a time checking each step restores the previous schema exactly, then up to head again.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadProjectConfig, parseDatabaseTarget, type DatabaseTarget, type DialectName, type ProjectConfig } from '../config.js';
@@ -11,10 +11,10 @@ import { resolveEnv, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import type { Connection } from '../dialect/types.js';
 import { checkpoint, describeCause, scratchNote, stopIfAborted, stoppable } from '../errors.js';
-import { startCluster, stopCluster } from '../pgcluster.js';
+import { clusterRunning, startCluster, stopCluster } from '../pgcluster.js';
 import { introspect } from '../introspect.js';
 import { proveDowns } from '../prove.js';
-import { foreignSchemas, replayDatabase } from '../scratch.js';
+import { foreignSchemas, notRemovedLine, removeFolder, replayDatabase } from '../scratch.js';
 import { readDown, readHistory, rel } from '../source.js';
 import { VersionStore } from '../store.js';
 import { downgrade, upgrade } from './migrate.js';
@@ -80,27 +80,6 @@ async function checkAll(options: CheckRun): Promise<CheckResult> {
   return { ok: results.every((r) => !r.skipped && r.checks.every((c) => c.ok)), dialects: results };
 }
 
-/** Whether the postmaster of the cluster in `dir` (pgcluster.ts) still runs. */
-function postmasterAlive(dir: string): boolean {
-  try {
-    const pid = Number(readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
-    if (!(pid > 0)) return false;
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // it runs, as another user
-  }
-}
-
-/** rmSync, with what it could not remove added to `notRemoved`. */
-function removeFolder(dir: string, what: string, notRemoved: string[]): void {
-  try {
-    rmSync(dir, { recursive: true, force: true });
-  } catch (err) {
-    notRemoved.push(`${what} ${dir} (${describeCause(err).split('\n')[0]})`);
-  }
-}
-
 async function checkPostgres(
   root: string,
   env: Record<string, string | undefined>,
@@ -126,12 +105,12 @@ async function checkPostgres(
     if (replay) options.notRemoved.push(...(await replay.close()));
     if (clusterDir) {
       const dir = clusterDir;
-      const running = await stopCluster(dir).then(
-        () => false,
-        (err: unknown) => (postmasterAlive(dir) ? describeCause(err).split('\n')[0] : false), // a stale pid file: nothing runs
+      const failed = await stopCluster(dir).then(
+        () => undefined,
+        (err: unknown) => (clusterRunning(dir) ? err : undefined), // a stale pid file: nothing runs
       );
       // a server still running keeps its folder: removing it under the server would lose the way to stop it
-      if (running) options.notRemoved.push(`the PostgreSQL db-test started, in ${dir} (${running}; stop it with pg_ctl -D ${path.join(dir, 'data')} stop)`);
+      if (failed) options.notRemoved.push(notRemovedLine(`the PostgreSQL db-test started, in ${dir} (stop it with pg_ctl -D ${path.join(dir, 'data')} stop)`, failed));
       else removeFolder(dir, 'the folder of the PostgreSQL db-test started,', options.notRemoved);
     }
   }

@@ -66,8 +66,10 @@ function revisionFile(out: string, tag: string, index: number): RevisionFile {
 
 interface Planned {
   result: MergedDialect;
-  /** Writes the merge; resolves false when the signal stopped the downs' verification (they are written marked unverified). */
-  /** Writes the merge; what the downs' verification could not remove is added to `notRemoved`. */
+  /**
+   * Writes the merge; resolves false when the signal stopped the downs' verification (they are written
+   * marked unverified). What the verification could not remove is added to `notRemoved`.
+   */
   apply: (notRemoved: string[]) => Promise<boolean>;
 }
 

@@ -8,7 +8,7 @@
  *    scratch database (SQLite: a temp file; PostgreSQL: a scratch schema on SLUICE_CHECK_DATABASE_URL
  *    or the same server, dropped afterwards); otherwise the lines that differ.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,7 +19,7 @@ import { diffSnapshots, emptySnapshot, generateSnapshot } from '../downgen.js';
 import { checkpoint, ConfigError, describeCause, ExitCode, MultipleHeads, scratchNote, stoppable, type ExitCodeValue } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
 import { readHistory, readSnapshot, rel, type History } from '../source.js';
-import { foreignSchemas, replayDatabase } from '../scratch.js';
+import { foreignSchemas, removeFolder, replayDatabase } from '../scratch.js';
 import { quoteIdent } from '../sql.js';
 import { schemaDiff } from '../introspect.js';
 import { upgrade } from './migrate.js';
@@ -147,11 +147,7 @@ async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Pr
     const details = schemaDiff(comparable(expected).split('\n'), comparable(live).split('\n')); // `- ` expected (what the revisions build), `+ ` live
     return { check: 'drift', dialect, ok: details.length === 0, details };
   } finally {
-    try {
-      rmSync(tmp, { recursive: true, force: true });
-    } catch (err) {
-      options.notRemoved.push(`the scratch folder ${tmp} (${describeCause(err).split('\n')[0]})`);
-    }
+    removeFolder(tmp, 'the scratch folder', options.notRemoved);
     if (replay) options.notRemoved.push(...(await replay.close()));
   }
 }

@@ -9,6 +9,7 @@ import type { Connection } from './types.js';
 import { VERSION_TABLE } from '../store.js';
 import { drizzleSqlite } from './drizzle.js';
 import { openSqliteDatabase } from './sqlitedb.js';
+import { pidAlive } from '../pids.js';
 
 const BUSY_TIMEOUT_MS = 10_000;
 const FK_PRAGMA = /PRAGMA\s+foreign_keys\s*=\s*(OFF|ON|0|1)\s*;?/i;
@@ -293,14 +294,6 @@ function readHolder(file: string): Holder | undefined {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** This process's command, as a user would recognise it: `sluice up head` for the CLI. */
 function commandLine(): string {
