@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { environmentError, ExitCode, scratchNote, settle, SluiceError, type ExitCodeValue } from './errors.js';
+import { environmentError, ExitCode, notRemovedOf, scratchNote, settle, SluiceError, type ExitCodeValue } from './errors.js';
 import { consolePrinter, passwordsIn, type Printer } from './printer.js';
 import { formatCheckProgress, formatCreate, formatDowns, formatHistory, formatInit, formatMove, formatProgress, formatShow, formatStatus, formatStep } from './format.js';
 import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLine } from './format-deploy.js';
@@ -487,8 +487,13 @@ function report(thrown: unknown, printer: Printer, verbose: boolean, json: boole
   const err = thrown instanceof SluiceError ? thrown : (environmentError(thrown) ?? thrown);
   const known = err instanceof SluiceError;
   const message = known ? err.message : `internal error: ${(err as Error)?.message ?? String(err)} (run with --verbose and report it)`;
-  if (json) printer.json({ error: message, code: known ? err.exitCode : ExitCode.internal, results: (err as { results?: unknown }).results });
-  else printer.error(`sluice: ${message}`);
+  // what the failed command's clean-up could not remove (scratch databases): named even then
+  const left = notRemovedOf(thrown) ?? notRemovedOf(err);
+  if (json) printer.json({ error: message, code: known ? err.exitCode : ExitCode.internal, results: (err as { results?: unknown }).results, ...(left ? { notRemoved: left } : {}) });
+  else {
+    printer.error(`sluice: ${message}`);
+    if (left) printer.error(`sluice: warning: ${scratchNote(left, 'the command\'s')}`);
+  }
   if (verbose) {
     let e: unknown = err;
     while (e) {

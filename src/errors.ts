@@ -98,13 +98,16 @@ export class ConnectionError extends SluiceError {
 
 /** A revision failed while applying; the database stays at the last good revision. */
 export class MigrationFailed extends SluiceError {
+  /** What failed, without where the database stands (`revision X (up) failed at statement …: …`), when known. */
+  readonly failure?: string;
   constructor(
     message: string,
     readonly revision: string,
     readonly statementIndex: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; failure?: string },
   ) {
     super(message, ExitCode.migrationFailed, options);
+    if (options?.failure !== undefined) this.failure = options.failure;
   }
 }
 
@@ -156,7 +159,33 @@ export async function stoppable<T>(signal: AbortSignal | undefined, what: string
 export function scratchNote(notRemoved: readonly string[], whose = 'its'): string {
   return notRemoved.length === 0
     ? `${whose} scratch databases were removed`
-    : `${whose} scratch databases were NOT all removed (${notRemoved.join('; ')}); drop ${notRemoved.length === 1 ? 'it' : 'them'} by hand`;
+    : `${whose} scratch databases were NOT all removed (${notRemoved.join('; ')}); remove ${notRemoved.length === 1 ? 'it' : 'them'} by hand`;
+}
+
+/**
+ * Runs a command whose clean-up adds to `notRemoved`; when it fails, the error carries that list
+ * (`notRemoved`), so the CLI names what is left even then. An Interrupted error's message names it already.
+ */
+export async function carryingNotRemoved<T>(notRemoved: readonly string[], run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw withNotRemoved(err, notRemoved);
+  }
+}
+
+/** The error, carrying `notRemoved` (when there is something in it and the error does not name it already). */
+export function withNotRemoved(err: unknown, notRemoved: readonly string[]): unknown {
+  if (notRemoved.length && !(err instanceof Interrupted) && err !== null && typeof err === 'object') {
+    (err as { notRemoved?: string[] }).notRemoved = [...notRemoved];
+  }
+  return err;
+}
+
+/** What a failed command's clean-up could not remove (carryingNotRemoved), if anything. */
+export function notRemovedOf(err: unknown): string[] | undefined {
+  const left = (err as { notRemoved?: unknown } | null)?.notRemoved;
+  return Array.isArray(left) && left.length ? (left as string[]) : undefined;
 }
 
 /**

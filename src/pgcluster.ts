@@ -115,11 +115,18 @@ export function clusterRunning(dir: string): boolean {
   }
 }
 
+const stopArgs = (dir: string) => ['-D', path.join(dir, 'data'), '-m', 'immediate', '-w', 'stop'];
+
 export async function stopCluster(dir: string): Promise<boolean> {
-  const data = path.join(dir, 'data');
-  if (!existsSync(path.join(data, 'postmaster.pid'))) return false;
-  await pgRun(path.join(pgBinDir(), 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
+  if (!existsSync(path.join(dir, 'data', 'postmaster.pid'))) return false;
+  await pgRun(path.join(pgBinDir(), 'pg_ctl'), stopArgs(dir));
   return true;
+}
+
+/** The shell command that stops the cluster in `dir` by hand, as this user can run it (as root: as the postgres user). */
+export function stopCommand(dir: string): string {
+  const words = [path.join(pgBinDir(), 'pg_ctl'), ...stopArgs(dir)].map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`));
+  return [...(asRoot() ? ['runuser', '-u', 'postgres', '--'] : []), ...words].join(' ');
 }
 
 /** Whether the server (run as the postgres user when we are root) can reach a folder inside `dir`. */

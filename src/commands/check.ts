@@ -10,8 +10,8 @@ import { loadProjectConfig, parseDatabaseTarget, type DatabaseTarget, type Diale
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import type { Connection } from '../dialect/types.js';
-import { checkpoint, describeCause, scratchNote, stopIfAborted, stoppable } from '../errors.js';
-import { clusterRunning, startCluster, stopCluster } from '../pgcluster.js';
+import { carryingNotRemoved, checkpoint, describeCause, scratchNote, stopIfAborted, stoppable } from '../errors.js';
+import { clusterRunning, startCluster, stopCluster, stopCommand } from '../pgcluster.js';
 import { introspect } from '../introspect.js';
 import { proveDowns } from '../prove.js';
 import { foreignSchemas, notRemovedLine, removeFolder, replayDatabase } from '../scratch.js';
@@ -56,7 +56,7 @@ type CheckRun = CheckOptions & { notRemoved: string[] };
 export async function check(options: CheckOptions = {}): Promise<CheckResult> {
   const notRemoved: string[] = [];
   // once stopped, every finally below has run: scratch schemas dropped, a cluster sluice started stopped, temp folders removed
-  const result = await stoppable(options.signal, () => `during db-test: ${scratchNote(notRemoved)}; nothing else had changed`, () => checkAll({ ...options, notRemoved }));
+  const result = await stoppable(options.signal, () => `during db-test: ${scratchNote(notRemoved)}; nothing else had changed`, () => carryingNotRemoved(notRemoved, () => checkAll({ ...options, notRemoved })));
   return notRemoved.length ? { ...result, notRemoved } : result;
 }
 
@@ -92,6 +92,9 @@ async function checkPostgres(
   let url = env.SLUICE_CHECK_DATABASE_URL ?? (/^postgres(ql)?:/.test(env.DATABASE_URL ?? '') ? env.DATABASE_URL! : '');
   let clusterDir: string | undefined;
   let replay: Awaited<ReturnType<typeof replayDatabase>> | undefined;
+  // On a cluster of db-test's own, what its scratch databases left goes with the cluster once it is
+  // stopped and its folder removed: only named if the cluster is not.
+  const left: string[] = [];
   try {
     // inside the try: a Ctrl+C also reaches initdb and pg_ctl (one process group), and what they left is removed
     if (!url) {
@@ -100,17 +103,18 @@ async function checkPostgres(
     }
     const history = project.histories.postgresql!;
     replay = await replayDatabase(root, url, env, 'public', foreignSchemas(history.out, readHistory(history.out).revisions, env));
-    return await roundTrip(root, replay.env, 'postgresql', options, project);
+    return await roundTrip(root, replay.env, 'postgresql', { ...options, notRemoved: left }, project);
   } finally {
-    if (replay) options.notRemoved.push(...(await replay.close()));
-    if (clusterDir) {
+    if (replay) left.push(...(await replay.close()));
+    if (!clusterDir) options.notRemoved.push(...left);
+    else {
       const dir = clusterDir;
       const failed = await stopCluster(dir).then(
         () => undefined,
         (err: unknown) => (clusterRunning(dir) ? err : undefined), // a stale pid file: nothing runs
       );
       // a server still running keeps its folder: removing it under the server would lose the way to stop it
-      if (failed) options.notRemoved.push(notRemovedLine(`the PostgreSQL db-test started, in ${dir} (stop it with pg_ctl -D ${path.join(dir, 'data')} stop)`, failed));
+      if (failed) options.notRemoved.push(...left, notRemovedLine(`the PostgreSQL db-test started, in ${dir} (stop it with: ${stopCommand(dir)}; then delete the folder)`, failed));
       else removeFolder(dir, 'the folder of the PostgreSQL db-test started,', options.notRemoved);
     }
   }

@@ -10,7 +10,7 @@ import { loadProjectConfig, type DialectName, type HistoryConfig } from '../conf
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
 import { coolScratch, warmScratch } from '../scratch.js';
-import { checkpoint, Interrupted, scratchNote, signalName, SluiceError, UsageError, ExitCode } from '../errors.js';
+import { checkpoint, Interrupted, scratchNote, signalName, SluiceError, UsageError, ExitCode, withNotRemoved } from '../errors.js';
 import { folderState, readHistory, readSnapshot, readUp, rel, restoreFolder, snapshotFile, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
 import { typeScriptTemplate } from '../tsrevision.js';
 import { verifyDowns } from '../downproof.js';
@@ -60,7 +60,7 @@ export interface CreateResult {
    * half way, or drizzle-kit run alone): `make migrate-downs` writes and verifies it.
    */
   withoutDown?: { dialect: DialectName; revision: string }[];
-  /** Scratch databases the down's verification could not remove, and why: drop them by hand. */
+  /** Scratch databases the down's verification could not remove, and why: remove them by hand. */
   notRemoved?: string[];
 }
 
@@ -164,7 +164,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
     if (notRemoved.length) result.notRemoved = notRemoved;
     return result;
   } catch (err) {
-    if (!signal?.aborted) throw err; // once stopped, any error (a journal drizzle-kit left half written) is the stop's
+    if (!signal?.aborted) throw withNotRemoved(err, notRemoved); // once stopped, any error (a journal drizzle-kit left half written) is the stop's
     // drizzle-kit has exited (its promise settles on close): nothing writes to the folders any more
     const removed = states.flatMap((st) => restoreFolder(st, slug));
     const put = states.filter((st) => st.journal !== undefined).length; // a journal that was not there is removed, not put back

@@ -10,14 +10,14 @@ import { isOnlyComments } from '../sql.js';
 import { renderDownFor, type CreatedRevision, type RenderedDown } from './create.js';
 import { startKitWorker, stopKitWorker } from '../kitworker.js';
 import { verifyDowns, type PendingDown } from '../downproof.js';
-import { checkpoint, scratchNote, stoppable } from '../errors.js';
+import { carryingNotRemoved, checkpoint, scratchNote, stoppable } from '../errors.js';
 
 export interface DownsResult {
   written: CreatedRevision[];
   kept: { dialect: DialectName; revision: string }[];
   /** Per dialect: what ran the verification (or why it did not), and how long it took. */
   verification: { dialect: DialectName; engine?: string; skipped?: string; ms: number }[];
-  /** Scratch databases the verification could not remove, and why: drop them by hand. */
+  /** Scratch databases the verification could not remove, and why: remove them by hand. */
   notRemoved?: string[];
 }
 
@@ -35,10 +35,12 @@ export async function writeMissingDowns(options: CommandOptions & { signal?: Abo
   startKitWorker(root);
   const notRemoved: string[] = [];
   try {
-    await stoppable(options.signal, () => `during migrate-downs: no down file was written, ${scratchNote(notRemoved)}; run it again`, async () => {
-      await downsOf(root, env, project, verifying, result, pending, options.signal, notRemoved);
-      await checkpoint(options.signal, 'migrate-downs, before any down file was written; run it again');
-    });
+    await stoppable(options.signal, () => `during migrate-downs: no down file was written, ${scratchNote(notRemoved)}; run it again`, () =>
+      carryingNotRemoved(notRemoved, async () => {
+        await downsOf(root, env, project, verifying, result, pending, options.signal, notRemoved);
+        await checkpoint(options.signal, 'migrate-downs, before any down file was written; run it again');
+      }),
+    );
   } finally {
     // stopped: the process ends next, which ends the worker too (terminating a busy one takes up to ~1 s)
     if (options.signal?.aborted) void stopKitWorker();

@@ -55,6 +55,8 @@ export interface InitResult {
   notes: string[];
   /** What to run next. */
   next: string[];
+  /** Scratch databases the downs' verification could not remove, and why: remove them by hand. */
+  notRemoved?: string[];
 }
 
 /** Make targets (and npm scripts) that need a command not every sluice has: command -> module file. */
@@ -142,7 +144,8 @@ export async function init(options: InitOptions = {}): Promise<InitResult> {
   else files.push({ path: path.join('docker', 'compose.yml'), status: 'skipped', note: 'the config has no PostgreSQL dialect' });
   put(path.join('.github', 'workflows', 'sluice.yml'), render(template('workflow.yml'), vars, flags), `db-test on ${dialects.map(dialectName).join(' and ')} in CI`);
 
-  const downs = options.noDowns ? null : await missingDowns(root, options, env, project.histories);
+  const made = options.noDowns ? null : await missingDowns(root, options, env, project.histories);
+  const downs = made && { written: made.written, kept: made.kept };
 
   const makeTarget = (t: string) => `make ${t}`;
   const next = [
@@ -153,7 +156,7 @@ export async function init(options: InitOptions = {}): Promise<InitResult> {
     `${makeTarget('db-test')}   every revision up and down on a scratch database`,
     'add to .gitignore: .env  .sluice/  *.sluice-lock*',
   ];
-  return { root, config: path.relative(root, configFile), dialects, files, scripts, downs, notes, next };
+  return { root, config: path.relative(root, configFile), dialects, files, scripts, downs, notes, next, ...(made?.notRemoved ? { notRemoved: made.notRemoved } : {}) };
 }
 
 /** The optional commands whose modules are installed beside this one (the library's default). */
@@ -261,11 +264,11 @@ async function missingDowns(
   options: InitOptions,
   env: Record<string, string | undefined>,
   histories: Partial<Record<DialectName, HistoryConfig>>,
-): Promise<InitResult['downs']> {
+): Promise<(NonNullable<InitResult['downs']> & Pick<InitResult, 'notRemoved'>) | null> {
   const all = Object.values(histories);
   if (!all.length || !all.every((h) => existsSync(path.join(h.out, 'meta', '_journal.json')))) return null;
   const result = await writeMissingDowns({ cwd: root, env, config: options.config });
-  return { written: result.written.map((w) => w.downFile), kept: result.kept.length };
+  return { written: result.written.map((w) => w.downFile), kept: result.kept.length, ...(result.notRemoved ? { notRemoved: result.notRemoved } : {}) };
 }
 
 /** drizzle.config.ts's default export as loaded (for its dbCredentials), or undefined when it cannot be read. */

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { historyFor, loadProjectConfig, type DialectName, type SqliteEngine } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { emptySnapshot } from '../downgen.js';
-import { checkpoint, ConfigError, Interrupted, Refused, describeCause, scratchNote, signalName } from '../errors.js';
+import { carryingNotRemoved, checkpoint, ConfigError, Interrupted, Refused, describeCause, scratchNote, signalName } from '../errors.js';
 import { conflictSides, conflictingObjects, hasConflictMarkers, replay, type Snapshot } from '../merge.js';
 import { journalFile, messageFromTag, parseDownHeader, readHistory, rel, writeNewFile, type RevisionFile } from '../source.js';
 import { verifyDowns } from '../downproof.js';
@@ -37,7 +37,7 @@ export interface MergedDialect {
 
 export interface MergeResult {
   dialects: MergedDialect[];
-  /** Scratch databases the downs' verification could not remove, and why: drop them by hand. */
+  /** Scratch databases the downs' verification could not remove, and why: remove them by hand. */
   notRemoved?: string[];
 }
 
@@ -186,7 +186,9 @@ export async function merge(options: CommandOptions & { signal?: AbortSignal } =
   await checkpoint(signal, 'migrate-merge, before any file was written: nothing was changed');
   let verified = true;
   const notRemoved: string[] = [];
-  for (const p of plans) verified = (await p.apply(notRemoved)) && verified;
+  await carryingNotRemoved(notRemoved, async () => {
+    for (const p of plans) verified = (await p.apply(notRemoved)) && verified;
+  });
   if (!verified) {
     const name = signalName(signal!);
     const left = notRemoved.length ? `; ${scratchNote(notRemoved)}` : '';

@@ -160,13 +160,9 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
           ? `Single transaction rolled back: the database is at ${now}, as before the run`
           : `Rolled back: the database is at ${now}`;
       if (backup) state += `. Backup from before the run: ${backup}`;
+      const failed = `revision ${failure.revision} (${failure.direction}) failed ${where}: ${failure.error}`;
       throw Object.assign(
-        new MigrationFailed(
-          `revision ${failure.revision} (${failure.direction}) failed ${where}: ${failure.error}. ${state}`,
-          failure.revision,
-          failure.failedStatement ?? 0,
-          { cause: failure.cause },
-        ),
+        new MigrationFailed(`${failed}. ${state}`, failure.revision, failure.failedStatement ?? 0, { cause: failure.cause, failure: failed }),
         { results },
       );
     }

@@ -16,7 +16,7 @@ import { historyFor, loadProjectConfig, parseDatabaseTarget, type DialectName } 
 import { loadContext, resolveEnv, withSession, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import { diffSnapshots, emptySnapshot, generateSnapshot } from '../downgen.js';
-import { checkpoint, ConfigError, describeCause, ExitCode, MultipleHeads, scratchNote, stoppable, type ExitCodeValue } from '../errors.js';
+import { carryingNotRemoved, checkpoint, ConfigError, describeCause, ExitCode, MigrationFailed, MultipleHeads, scratchNote, stoppable, type ExitCodeValue } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
 import { readHistory, readSnapshot, rel, type History } from '../source.js';
 import { foreignSchemas, removeFolder, replayDatabase } from '../scratch.js';
@@ -124,17 +124,19 @@ async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Pr
       current: ids.size ? labelOf(ctx.history.revisions, currentIndex(ctx.history.revisions, ids)) : 'base',
     };
   });
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-verify-'));
   // PostgreSQL: a scratch schema beside the data, or a database of its own for a history that names
   // other schemas (scratch.ts); it never takes over drizzle's table of the database it lives in.
+  // SQLite: a file in a temporary folder, made inside the try so that its finally removes it.
   const replay =
     dialect === 'postgresql'
       ? await replayDatabase(ctx.root, ctx.env.SLUICE_CHECK_DATABASE_URL ?? ctx.env.DATABASE_URL!, ctx.env, ctx.target.schema!, foreignSchemas(ctx.history.dir, ctx.history.revisions, ctx.env))
       : undefined;
-  const scratch = replay?.env ?? { ...ctx.env, DATABASE_URL: `file:${path.join(tmp, 'scratch.sqlite')}` };
-  const scratchSchema = scratch.DATABASE_SCHEMA ?? '';
+  let tmp: string | undefined;
   try {
-    if (current !== 'base') await upgrade({ cwd: ctx.root, env: scratch, config: options.config, revision: current, noBackup: true, signal: options.signal });
+    if (!replay) tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-verify-'));
+    const scratch = replay?.env ?? { ...ctx.env, DATABASE_URL: `file:${path.join(tmp!, 'scratch.sqlite')}` };
+    const scratchSchema = scratch.DATABASE_SCHEMA ?? '';
+    if (current !== 'base') await replayUpTo(current, scratch, options, ctx.root);
     await checkpoint(options.signal, 'migrate-check');
     const conn = await openConnection(parseDatabaseTarget(scratch, ctx.root), { write: false, env: scratch });
     let expected: string;
@@ -147,8 +149,27 @@ async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Pr
     const details = schemaDiff(comparable(expected).split('\n'), comparable(live).split('\n')); // `- ` expected (what the revisions build), `+ ` live
     return { check: 'drift', dialect, ok: details.length === 0, details };
   } finally {
-    removeFolder(tmp, 'the scratch folder', options.notRemoved);
+    if (tmp) removeFolder(tmp, 'the scratch folder', options.notRemoved);
     if (replay) options.notRemoved.push(...(await replay.close()));
+  }
+}
+
+/**
+ * The drift check's replay of the applied revisions on its scratch database. A revision that fails
+ * there is reported as the replay's failure: the user's database was not touched (the failure's own
+ * "Rolled back: the database is at …" would describe the scratch database).
+ */
+async function replayUpTo(current: string, scratch: Record<string, string | undefined>, options: VerifyOptions, root: string): Promise<void> {
+  try {
+    await upgrade({ cwd: root, env: scratch, config: options.config, revision: current, noBackup: true, signal: options.signal });
+  } catch (err) {
+    if (!(err instanceof MigrationFailed) || options.signal?.aborted) throw err;
+    throw new MigrationFailed(
+      `migrate-check could not rebuild the applied revisions (base -> ${current}) on a scratch database to compare with the database: ${err.failure ?? err.message}. Your database was not changed; the history does not replay from base: fix that revision`,
+      err.revision,
+      err.statementIndex,
+      { cause: err },
+    );
   }
 }
 
@@ -181,7 +202,7 @@ type VerifyOptions = CommandOptions & {
 
 export async function verify(options: VerifyOptions = {}): Promise<VerifyResult> {
   const notRemoved: string[] = [];
-  const result = await stoppable(options.signal, () => `during migrate-check: ${scratchNote(notRemoved)}; nothing else had changed`, () => verifyAll({ ...options, notRemoved }));
+  const result = await stoppable(options.signal, () => `during migrate-check: ${scratchNote(notRemoved)}; nothing else had changed`, () => carryingNotRemoved(notRemoved, () => verifyAll({ ...options, notRemoved })));
   return notRemoved.length ? { ...result, notRemoved } : result;
 }
 

@@ -3,13 +3,20 @@
  * PostgreSQL 15, an event trigger in a database of the test's own refuses to drop sluice's scratch
  * schemas (as a lost connection or a policy would): db-test and migrate-downs still end with their own
  * result and exit code, and say on stderr which scratch schema is left and why; a Ctrl+C'd db-test's
- * one line says they were NOT all removed instead of "removed".
+ * one line says they were NOT all removed instead of "removed". A command that fails (migrate-check
+ * whose replay hits a revision that needs a table made by hand) names them after its error; init
+ * carries them from the downs it writes; the command named for a db-test cluster that does not stop
+ * stops it.
  */
-import { readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { expect, it } from 'vitest';
-import { freshDatabase, makeProject, pgDescribe, runCli, type Env } from '../support/project.js';
+import { clusterRunning, startCluster, stopCluster, stopCommand } from '../../src/pgcluster.js';
+import { addRevision, freshDatabase, makeProject, pgDescribe, runCli, type Env } from '../support/project.js';
 import { scratchSchemasOf, start } from '../support/signals.js';
 
 const KEEP = `
@@ -33,7 +40,7 @@ async function keepingDatabase(): Promise<{ url: string; admin: pg.Client }> {
 const allScratch = async (admin: pg.Client) =>
   (await admin.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'sluice\\_check\\_%'")).rows.map((r) => r.n);
 
-const WARNING = /^sluice: warning: the command's scratch databases were NOT all removed \(the scratch schema "sluice_check_\d+_[a-z0-9]+_\w+" on postgres:\/\/\S+ \(scratch schemas are kept on this database\).*\); drop (it|them) by hand$/;
+const WARNING = /^sluice: warning: the command's scratch databases were NOT all removed \(the scratch schema "sluice_check_\d+_[a-z0-9]+_\w+" on postgres:\/\/\S+ \(scratch schemas are kept on this database\).*\); remove (it|them) by hand$/;
 
 pgDescribe('scratch databases that cannot be removed', () => {
   it('db-test: its result and exit code are its own; stderr names each scratch schema left and why; --json carries them', async () => {
@@ -82,6 +89,64 @@ pgDescribe('scratch databases that cannot be removed', () => {
     }
   });
 
+  it('migrate-check whose replay fails: the error is the replay\'s (the database was not changed), then the warning naming each scratch schema left; --json carries them', async () => {
+    const dir = makeProject();
+    const { url, admin } = await keepingDatabase();
+    try {
+      // a revision that needs a table made by hand: it runs on the database, not on a replay from base
+      await admin.query('CREATE TABLE handmade (id int)');
+      const tag = addRevision(dir, 'postgresql', 'touch_handmade', 'ALTER TABLE handmade ADD COLUMN note text;', 'ALTER TABLE handmade DROP COLUMN note;');
+      // its snapshot follows the previous one (addRevision copies it, id included: a fork to drizzle-kit)
+      const snap = path.join(dir, 'drizzle', 'postgresql', 'meta', `${tag.slice(0, 4)}_snapshot.json`);
+      const json = JSON.parse(readFileSync(snap, 'utf8')) as { id: string; prevId: string };
+      writeFileSync(snap, JSON.stringify({ ...json, prevId: json.id, id: randomUUID() }, null, 2));
+      const env: Env = { DATABASE_URL: url, SLUICE_CHECK_DATABASE_URL: url };
+      const up = runCli(dir, ['up'], env);
+      expect(up.status, up.stdout + up.stderr).toBe(0);
+      const r = runCli(dir, ['verify'], env);
+      expect(r.status, r.stdout + r.stderr).toBe(3);
+      const lines = r.stderr.split('\n').filter((l) => l.trim());
+      expect(lines, r.stderr).toHaveLength(2);
+      expect(lines[0]).toMatch(new RegExp(`^sluice: migrate-check could not rebuild the applied revisions \\(base -> ${tag}\\) on a scratch database to compare with the database: revision ${tag} \\(up\\) failed at statement 1/1 .*handmade.*Your database was not changed`));
+      expect(lines[0]).not.toMatch(/Rolled back: the database is at/);
+      expect(lines[1]).toMatch(WARNING);
+      const left = await allScratch(admin);
+      expect(left.length).toBeGreaterThan(0);
+      for (const s of left) expect(lines[1]).toContain(`"${s}"`);
+      const cols = await admin.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'handmade' ORDER BY 1");
+      expect(cols.rows.map((c) => c.column_name)).toEqual(['id', 'note']); // the database as the up left it
+      const j = runCli(dir, ['--json', 'verify'], env);
+      expect(j.status, j.stderr).toBe(3);
+      const doc = JSON.parse(j.stdout) as { error: string; code: number; notRemoved?: string[] };
+      expect(doc.code).toBe(3);
+      expect(doc.error).toMatch(/^migrate-check could not rebuild/);
+      expect(doc.notRemoved?.length).toBeGreaterThan(0);
+      expect(doc.notRemoved!.every((n) => n.includes('scratch schemas are kept on this database'))).toBe(true);
+      expect(j.stderr).toBe('');
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('init: the downs it writes are verified, and the scratch schemas left are named (--json: notRemoved)', async () => {
+    const dir = makeProject();
+    const folder = path.join(dir, 'drizzle', 'postgresql');
+    for (const name of readdirSync(folder)) if (name.endsWith('.down.sql')) rmSync(path.join(folder, name));
+    const { url, admin } = await keepingDatabase();
+    try {
+      const r = runCli(dir, ['--json', 'init'], { SLUICE_CHECK_DATABASE_URL: url });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout) as { downs: { written: string[] } | null; notRemoved?: string[] };
+      expect(doc.downs?.written.length).toBeGreaterThan(0);
+      expect(doc.notRemoved?.length).toBeGreaterThan(0);
+      const left = await allScratch(admin);
+      expect(left.length).toBeGreaterThan(0);
+      for (const s of left) expect(doc.notRemoved!.join('; ')).toContain(`"${s}"`);
+    } finally {
+      await admin.end();
+    }
+  });
+
   it('db-test stopped by SIGTERM: its one line says the scratch schemas were NOT all removed, naming them; exit 143', async () => {
     const dir = makeProject();
     const { url, admin } = await keepingDatabase();
@@ -95,13 +160,27 @@ pgDescribe('scratch databases that cannot be removed', () => {
       expect(ended.code, ended.stdout + ended.stderr).toBe(143);
       const lines = ended.stderr.split('\n').filter((l) => l.trim());
       expect(lines, ended.stderr).toHaveLength(1);
-      expect(lines[0]).toMatch(/^sluice: interrupted \(SIGTERM\) during db-test: its scratch databases were NOT all removed \(the scratch schema "sluice_check_\d+_.*\(scratch schemas are kept on this database\).*\); drop (it|them) by hand; nothing else had changed$/);
+      expect(lines[0]).toMatch(/^sluice: interrupted \(SIGTERM\) during db-test: its scratch databases were NOT all removed \(the scratch schema "sluice_check_\d+_.*\(scratch schemas are kept on this database\).*\); remove (it|them) by hand; nothing else had changed$/);
       const left = await scratchSchemasOf(admin, pid);
       expect(left.length).toBeGreaterThan(0);
       for (const s of left) expect(lines[0]).toContain(`"${s}"`);
       expect(lines[0]).not.toMatch(/scratch databases were removed/);
     } finally {
       await admin.end();
+    }
+  });
+
+  it('a db-test cluster that does not stop is named with the command that stops it: run as printed (as root: as the postgres user), it does', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-stopcmd-'));
+    try {
+      await startCluster(dir);
+      expect(clusterRunning(dir)).toBe(true);
+      const r = spawnSync('sh', ['-c', stopCommand(dir)], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(clusterRunning(dir)).toBe(false);
+    } finally {
+      await stopCluster(dir).catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
