@@ -197,8 +197,10 @@ describe('what the machine refuses', () => {
   it('a revision file, journal or folder sluice may not read (run as another user): exit 2 naming it, nothing applied', () => {
     if (process.getuid?.() !== 0) throw new Error('this test makes files unreadable to another user with setpriv, which needs root; run the suite as root (CI does)');
     const dir = makeProject();
-    // the project must be reachable by that user; only the file under test is not
-    spawnSync('chmod', ['-R', 'a+rwX', path.dirname(dir)]);
+    // the project must be reachable by that user; only the file under test is not. The project folder
+    // only: its parent is the system's temporary folder, whose other folders (a PostgreSQL data folder
+    // among them, which the server refuses to start from once others can read it) are not the test's
+    spawnSync('chmod', ['-R', 'a+rwX', dir]);
     const asNobody = (args: string[], env: Record<string, string>) => {
       const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(REPO, 'dist', 'cli.cjs'), ...args], {
         cwd: dir,
