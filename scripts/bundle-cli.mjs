@@ -5,19 +5,21 @@
 // that runs and ~40 files are not resolved and read one by one. `status` with 1000 revisions applied:
 // 233 → 197 ms here, medians of 15 alternating runs (`node -e 0`: 96 ms); see bench/README.md.
 //
-// Packages stay external (required from node_modules at run time, as before; bundling commander and
-// picocolors too was measured and gained nothing); only sluice's own modules are bundled. Each module
+// Packages stay external (required from node_modules at run time), but commander (see the plugin
+// below); bundling pg too was measured: PostgreSQL status -6 ms, SQLite status +5 ms (the bundle is
+// parsed whole on every start), not kept. Each module
 // keeps its own `import.meta.url` (the URL of its file in dist/, which still exists), so code that
 // finds files next to itself (templates, the kit worker, package.json) sees exactly what it sees
 // unbundled. dist/cli.js stays a working ES module entry (the same code).
 // Any esbuild warning fails the build: a warning here means a module would behave differently bundled.
-import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { build, transform } from 'esbuild';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
+const COMMANDER = /[\\/]node_modules[\\/]commander[\\/]/;
 
 const result = await build({
   entryPoints: [path.join(dist, 'cli.js')],
@@ -26,9 +28,10 @@ const result = await build({
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  packages: 'external',
   logLevel: 'silent',
   legalComments: 'none',
+  // Strings, templates and regular expressions with their non-ASCII characters escaped (see below).
+  charset: 'ascii',
   banner: {
     js: [
       '"use strict";', // first: the banner would otherwise push esbuild's directive down and the bundle's top level would run sloppy
@@ -37,6 +40,25 @@ const result = await build({
     ].join('\n'),
   },
   plugins: [
+    {
+      // Packages stay external but commander, bundled so that its child_process (which it needs only
+      // for executable subcommands, which sluice has none of) loads when first used: Node.js takes ~7 ms
+      // to load child_process and net, on every command.
+      name: 'packages',
+      setup(b) {
+        b.onResolve({ filter: /^[^./]/ }, (args) => {
+          if (args.path === 'commander') return undefined;
+          if (/^(node:)?child_process$/.test(args.path) && COMMANDER.test(args.importer)) return { path: 'child_process', namespace: 'lazy-builtin' };
+          return { external: true };
+        });
+        // commander's ~100 KB of doc comments would be read and scanned on every start: its code only
+        b.onLoad({ filter: COMMANDER }, async (args) => ({ contents: (await transform(readFileSync(args.path, 'utf8'), { loader: 'js', minifyWhitespace: true })).code, loader: 'js' }));
+        b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+          contents: `module.exports = new Proxy({}, { get: (_, key) => require('node:${args.path}')[key] });`,
+          loader: 'js',
+        }));
+      },
+    },
     {
       name: 'module-url',
       setup(b) {
@@ -61,3 +83,9 @@ if (/\bimport\.meta\b/.test(out.replace(/\/\/.*|\/\*[\s\S]*?\*\//g, ''))) {
   console.error('bundle-cli: dist/cli.cjs still mentions import.meta outside comments; a module would lose its own URL');
   process.exit(1);
 }
+// One non-ASCII character anywhere makes the whole file a two-byte string to Node.js's loader and to
+// V8's parser (status with 1000 applied, SQLite: 224 -> 212 ms, medians of 21 alternating runs). With
+// charset ascii esbuild escapes them in code; what is left is in the comments it keeps (doc comments
+// of class fields), where a '?' changes nothing that runs.
+const ascii = out.replace(/[^\x00-\x7f]/g, '?');
+if (ascii !== out) writeFileSync(path.join(dist, 'cli.cjs'), ascii);

@@ -9,13 +9,13 @@
  * backup out of the rotation. A `.partial` left by such a run is removed by the next backup of the
  * same database (taken under its migration lock).
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Context } from './context.js';
 import type { Connection } from './dialect/types.js';
 import { ConfigError, describeCause, ExitCode, SluiceError } from './errors.js';
 import { rel } from './source.js';
+import { sha256 } from './hash.js';
 
 export function backupDir(root: string): string {
   return path.join(root, '.sluice', 'backups');
@@ -40,7 +40,7 @@ export async function backupBeforeChange(ctx: Context, conn: Connection, anyAppl
   const file = path.join(dir, `${stem}.${stamp}.sqlite`);
   // the partial's name holds the database's own path: two databases of one name (a/dev.db, b/dev.db)
   // share the folder, and each run removes only its own database's leftovers (under that database's lock)
-  const own = createHash('sha256').update(ctx.target.file).digest('hex').slice(0, 12);
+  const own = sha256(ctx.target.file).slice(0, 12);
   const partial = `${file}.${own}.partial`;
   try {
     mkdirSync(dir, { recursive: true });

@@ -11,12 +11,12 @@
  * file per migration folder. A cache that cannot be read or written is only slower.
  * SLUICE_NO_CHECKSUM_CACHE=1 disables it.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { sluiceCacheDir } from './cachedir.js';
+import { cacheName } from './hash.js';
 
-const FORMAT = 1;
+const FORMAT = 2;
 /** A file whose mtime or ctime is younger than this is not cached (coarse file-system clocks). */
 export const SETTLED_MS = 3000;
 
@@ -26,11 +26,15 @@ export class ChecksumCache {
   private entries: Record<string, Entry> = {};
   private dirty = false;
 
-  private constructor(private readonly file: string | undefined) {
+  private constructor(
+    private readonly file: string | undefined,
+    /** The migration folder, absolute: stored in the file and checked on read (file names are a 64-bit hash of it). */
+    private readonly folder: string,
+  ) {
     if (!file) return;
     try {
-      const data = JSON.parse(readFileSync(file, 'utf8')) as { format?: unknown; entries?: unknown };
-      if (data.format === FORMAT && data.entries && typeof data.entries === 'object') this.entries = data.entries as Record<string, Entry>;
+      const data = JSON.parse(readFileSync(file, 'utf8')) as { format?: unknown; folder?: unknown; entries?: unknown };
+      if (data.format === FORMAT && data.folder === folder && data.entries && typeof data.entries === 'object') this.entries = data.entries as Record<string, Entry>;
     } catch {
       /* missing or unreadable: start empty */
     }
@@ -38,7 +42,7 @@ export class ChecksumCache {
 
   /** The cache of the migration folder `dir` in the project at `root` (an inert one when disabled or without node_modules). */
   static open(root: string, dir: string, env: Record<string, string | undefined> = process.env): ChecksumCache {
-    return new ChecksumCache(env.SLUICE_NO_CHECKSUM_CACHE === '1' ? undefined : checksumCacheFile(root, dir));
+    return new ChecksumCache(env.SLUICE_NO_CHECKSUM_CACHE === '1' ? undefined : checksumCacheFile(root, dir), path.resolve(root, dir));
   }
 
   /** The cached checksum of `file` when `st` (its lstat) is exactly what was cached. */
@@ -62,7 +66,7 @@ export class ChecksumCache {
     const tmp = `${this.file}.${process.pid}`;
     try {
       mkdirSync(path.dirname(this.file), { recursive: true });
-      writeFileSync(tmp, JSON.stringify({ format: FORMAT, entries: this.entries }));
+      writeFileSync(tmp, JSON.stringify({ format: FORMAT, folder: this.folder, entries: this.entries }));
       renameSync(tmp, this.file);
     } catch {
       /* a cache that cannot be written is only slower */
@@ -73,5 +77,5 @@ export class ChecksumCache {
 /** The cache file of the migration folder `dir` (relative to `root` or absolute), or undefined without node_modules. */
 export function checksumCacheFile(root: string, dir: string): string | undefined {
   const folder = sluiceCacheDir(root, 'checksums');
-  return folder && path.join(folder, `${createHash('sha256').update(path.resolve(root, dir)).digest('hex').slice(0, 32)}.json`);
+  return folder && path.join(folder, `${cacheName(path.resolve(root, dir))}.json`);
 }

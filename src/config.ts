@@ -3,12 +3,12 @@
  * Turning these into typed settings is pure (tested without a database); loading the TypeScript
  * config is the only I/O here.
  */
-import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { sluiceCacheDir } from './cachedir.js';
+import { cacheName } from './hash.js';
 import { importTypeScriptConfig } from './configimport.js';
 import { ConfigError, describeCause } from './errors.js';
 import { displayUrl, parsePgUrl, passwordForms } from './pgconn.js';
@@ -203,26 +203,25 @@ function configCache(root: string, configFile: string) {
     const st = statSync(configFile);
     const text = readFileSync(configFile, 'utf8');
     const names = [...new Set([...text.matchAll(/env\.([A-Za-z_][A-Za-z0-9_]*)|env\[['"]([^'"]+)['"]\]/g)].map((m) => m[1] ?? m[2]!))].sort();
-    key = createHash('sha256')
-      .update(JSON.stringify(['v3', configFile, st.size, st.mtimeMs, names.map((n) => [n, process.env[n] ?? null])]))
-      .digest('hex')
-      .slice(0, 32);
+    key = JSON.stringify(['v4', configFile, st.size, st.mtimeMs, names.map((n) => [n, process.env[n] ?? null])]);
   } catch {
     return undefined;
   }
-  const file = sluiceCacheDir(root, `config-${key}.json`);
+  // named by a 64-bit hash of the key, which the file holds and read checks: a shared name is a miss
+  const file = sluiceCacheDir(root, `config-${cacheName(key)}.json`);
   if (!file) return undefined;
   return {
     read(): ConfigModule | undefined {
       try {
-        return JSON.parse(readFileSync(file, 'utf8')) as ConfigModule;
+        const cached = JSON.parse(readFileSync(file, 'utf8')) as ConfigModule & { key?: unknown };
+        return cached.key === key ? cached : undefined;
       } catch {
         return undefined;
       }
     },
     write(mod: ConfigModule): void {
       try {
-        const plain = JSON.parse(JSON.stringify({ dialects: mod.dialects, default: pick(mod.default), lint: mod.lint })) as ConfigModule;
+        const plain = JSON.parse(JSON.stringify({ key, dialects: mod.dialects, default: pick(mod.default), lint: mod.lint })) as ConfigModule;
         mkdirSync(path.dirname(file), { recursive: true });
         writeFileSync(`${file}.${process.pid}`, JSON.stringify(plain));
         renameSync(`${file}.${process.pid}`, file);

@@ -11,11 +11,11 @@
  * a `.cts` config, text sucrase or the lexer cannot read, or a package Node.js cannot load without a
  * TypeScript loader (found while loading, before any of the config's code runs).
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sluiceCacheDir } from './cachedir.js';
+import { sha256 } from './hash.js';
 
 export type ImportedConfig = Record<string, unknown>;
 
@@ -67,7 +67,7 @@ async function strippedModule(configFile: string): Promise<string | undefined> {
   } catch {
     return undefined; // tsx reads it, and reports what is wrong with it
   }
-  const file = path.join(dir, `${createHash('sha256').update(code).digest('hex').slice(0, 32)}.mjs`);
+  const file = path.join(dir, `${sha256(code).slice(0, 32)}.mjs`);
   try {
     mkdirSync(dir, { recursive: true });
     writeFileSync(`${file}.${process.pid}`, code);

@@ -10,13 +10,13 @@
  * entry is ignored and the file parsed again. New entries are written once, after the run's first wait or at exit; a pack that
  * cannot be written is only slower. SLUICE_NO_PARSE_CACHE=1 disables it.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DialectName, SqliteEngine } from './config.js';
 import { sluiceCacheDir } from './cachedir.js';
 import { loadParser, parseSql, type ParsedSql, type SqlStatement } from './sqlparse.js';
+import { sha256 } from './hash.js';
 
 const PARSERS = 'libpg-query@18.1.5;sql-parser-cst@0.42.1';
 const PACK_FORMAT = 2;
@@ -29,7 +29,7 @@ function formatKey(): string {
   if (format === undefined) {
     let own = '';
     try {
-      own = createHash('sha256').update(readFileSync(fileURLToPath(new URL('./sqlparse.js', import.meta.url)))).digest('hex');
+      own = sha256(readFileSync(fileURLToPath(new URL('./sqlparse.js', import.meta.url))));
     } catch {
       own = String(Date.now()); // unreadable: never reuse entries
     }
@@ -67,7 +67,7 @@ function packOf(root: string): Pack {
   let pack = packs.get(root);
   if (pack) return pack;
   const dir = process.env.SLUICE_NO_PARSE_CACHE === '1' ? undefined : sluiceCacheDir(root, 'parsed');
-  const file = dir ? path.join(dir, `pack-${createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 32)}.json`) : undefined;
+  const file = dir ? path.join(dir, `pack-${sha256(path.resolve(root)).slice(0, 32)}.json`) : undefined;
   pack = { file, entries: new Map(), used: new Set(), dirty: false, scheduled: false };
   if (file) {
     try {
@@ -194,7 +194,7 @@ function load(text: string, e: StoredEntry): ParsedSql | undefined {
 /** Parse `text` as `dialect`, from the cache of the project at `root` when it has a valid entry. */
 export async function parseRevision(text: string, dialect: DialectName, root: string, engine?: SqliteEngine): Promise<ParsedSql> {
   const pack = packOf(root);
-  const key = pack.file ? createHash('sha256').update(`${dialect}${engine === 'libsql' ? '/libsql' : ''}\n`).update(text).digest('hex').slice(0, 40) : '';
+  const key = pack.file ? sha256(`${dialect}${engine === 'libsql' ? '/libsql' : ''}\n`, text).slice(0, 40) : '';
   if (pack.file) {
     const hit = pack.entries.get(key);
     const parsed = hit && load(text, hit);

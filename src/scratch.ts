@@ -10,7 +10,6 @@
  * Everything is removed by close().
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { lookupSchemas, parseDatabaseTarget, type DatabaseTarget, type DialectName, type SqliteEngine } from './config.js';
@@ -18,6 +17,7 @@ import { openConnection } from './dialect/index.js';
 import type { Connection } from './dialect/types.js';
 import { ConfigError, describeCause } from './errors.js';
 import { sluiceCacheDir } from './cachedir.js';
+import { nodeCrypto } from './hash.js';
 import type { Revision } from './revision.js';
 import { otherSchemasOf } from './source.js';
 import { largeCodeLoads } from './jit.js';
@@ -313,7 +313,7 @@ async function pgliteTemplate(root: string, PGlite: typeof import('@electric-sql
   } finally {
     await db.close();
   }
-  const building = `${cache}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const building = `${cache}.${process.pid}.${nodeCrypto().randomBytes(4).toString('hex')}.tmp`;
   try {
     mkdirSync(path.dirname(building), { recursive: true });
     writeFileSync(building, tar, { flag: 'wx' });

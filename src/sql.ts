@@ -3,8 +3,8 @@
  * that run are split and classified by the real parsers in sqlparse.ts; `splitStatements` below
  * only serves text comparisons of drizzle-kit's own output (downgen's pre-filter).
  */
-import { createHash } from 'node:crypto';
 import { ConfigError } from './errors.js';
+import { sha256 } from './hash.js';
 
 export const BREAKPOINT = '--> statement-breakpoint';
 
@@ -51,7 +51,7 @@ export function isOnlyComments(sql: string): boolean {
 
 /** SHA-256 of a revision file: over its bytes (text is hashed as UTF-8, the same bytes for a valid file). */
 export function checksum(text: string | Uint8Array): string {
-  return createHash('sha256').update(text).digest('hex');
+  return sha256(text);
 }
 
 export function firstLine(statement: string): string {

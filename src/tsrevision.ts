@@ -7,12 +7,12 @@
  * a revision covers both files. Dry runs and offline SQL never import the file: they print a marked
  * gap in its place. The file is loaded with tsx, once per process and content.
  */
-import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { DialectName } from './config.js';
 import type { Connection } from './dialect/types.js';
 import type { PreparedStep } from './prepare.js';
 import { describeCause, RevisionRefused, UsageError } from './errors.js';
+import { sha256 } from './hash.js';
 import type { Direction } from './revision.js';
 import { checksum, firstLine } from './sql.js';
 
@@ -35,7 +35,7 @@ export type TypeScriptStep = (db: unknown) => unknown;
  */
 export function revisionChecksum(up: string, ts: string | null): string {
   if (ts === null) return checksum(up);
-  return createHash('sha256').update(up).update('\0sluice:ts\0').update(ts).digest('hex');
+  return sha256(up, '\0sluice:ts\0', ts);
 }
 
 /** The marked gap printed in place of a TypeScript step by dry runs and migrate-sql. */

@@ -3,7 +3,6 @@
  * Docker engine answers, otherwise a local cluster from the installed binaries in .sluice/postgres.
  */
 import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +13,7 @@ import { SluiceError, ExitCode } from '../errors.js';
 import { libpqConnection } from '../pgconn.js';
 import { reachableByServer, startCluster, stopCluster, pgBinDir } from '../pgcluster.js';
 import { quoteIdent } from '../sql.js';
+import { sha256 } from '../hash.js';
 
 const run = promisify(execFile);
 
@@ -45,7 +45,7 @@ async function dockerAvailable(env: Record<string, string | undefined>): Promise
 function localDir(root: string): string {
   const own = path.join(root, '.sluice', 'postgres');
   if (reachableByServer(path.join(root, '.sluice'))) return own;
-  const hash = createHash('sha256').update(root).digest('hex').slice(0, 12);
+  const hash = sha256(root).slice(0, 12);
   const dir = path.join(os.tmpdir(), `sluice-dev-pg-${hash}`);
   mkdirSync(path.join(root, '.sluice'), { recursive: true });
   writeFileSync(path.join(root, '.sluice', 'postgres-location'), `${dir}\n`);

@@ -20,6 +20,26 @@ function cacheEntries(dir: string): Record<string, unknown> {
 }
 
 describe('checksum cache', () => {
+  it('a cache file written for another folder (two folders whose 64-bit names collide) is a miss, never a wrong hit', async () => {
+    const dir = makeProject();
+    const env = { DATABASE_URL: `file:${path.join(dir, 'c.sqlite')}` };
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await settle();
+    expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual([]);
+    const file = checksumCacheFile(dir, path.join('drizzle', 'sqlite'))!;
+    const up1 = path.join(dir, 'drizzle', 'sqlite', '0001_add_audits.sql');
+    writeFileSync(up1, `${readFileSync(up1, 'utf8')}\n-- edited\n`);
+    // the edited file's own lstat with the old checksum: a hit, were the folder not checked
+    const data = JSON.parse(readFileSync(file, 'utf8')) as { folder: string; entries: Record<string, unknown[]> };
+    const st = statSync(up1);
+    const old = data.entries['0001_add_audits.sql']!;
+    data.entries['0001_add_audits.sql'] = [st.size, st.mtimeMs, st.ctimeMs, st.ino, st.dev, old[5]];
+    writeFileSync(file, JSON.stringify({ ...data, folder: path.join(dir, 'elsewhere') }));
+    expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual(['0001_add_audits']);
+    writeFileSync(file, JSON.stringify(data)); // the same entries for this folder: taken as they are
+    expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual([]);
+  });
+
   it('finds a same-size edit with its mtime put back, and a file replaced by another, after the files were cached', async () => {
     const dir = makeProject();
     const env = { DATABASE_URL: `file:${path.join(dir, 'c.sqlite')}` };
