@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { environmentError, ExitCode, notRemovedOf, scratchNote, settle, SluiceError, type ExitCodeValue } from './errors.js';
+import { carryingNotRemoved, environmentError, ExitCode, notRemovedOf, scratchNote, settle, SluiceError, type ExitCodeValue } from './errors.js';
 import { consolePrinter, passwordsIn, type Printer } from './printer.js';
 import { formatCheckProgress, formatCreate, formatDowns, formatHistory, formatInit, formatMove, formatProgress, formatShow, formatStatus, formatStep } from './format.js';
 import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLine } from './format-deploy.js';
@@ -342,7 +342,8 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
         create({ ...common(), message: opts.message, empty: opts.empty, ts: opts.ts, interactive: !!process.stdin.isTTY && !g().json, signal }),
       );
       // The new revisions' lint findings are warnings here (make migrate-lint fails on them).
-      const lint = await (await import('./commands/lint.js')).lintCreated(result.created, common());
+      // (a lint that fails still names the scratch databases create could not remove)
+      const lint = await carryingNotRemoved(result.notRemoved ?? [], async () => (await import('./commands/lint.js')).lintCreated(result.created, common()));
       const lines = () => formatCreate(result);
       out({ ...result, lint }, () => [...lines().slice(0, -1), ...lintWarnings(lint), ...lines().slice(-1)]);
     });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { sluiceCacheDir } from './cachedir.js';
-import { cacheName } from './hash.js';
+import { cacheName, sha256 } from './hash.js';
 import { importTypeScriptConfig } from './configimport.js';
 import { ConfigError, describeCause } from './errors.js';
 import { displayUrl, parsePgUrl, passwordForms } from './pgconn.js';
@@ -199,16 +199,22 @@ type ConfigModule = { default?: unknown; dialects?: Record<string, RawConfig>; l
 function configCache(root: string, configFile: string) {
   if (process.env.SLUICE_NO_CONFIG_CACHE === '1') return undefined;
   let key: string;
+  let name: string;
   try {
     const st = statSync(configFile);
     const text = readFileSync(configFile, 'utf8');
     const names = [...new Set([...text.matchAll(/env\.([A-Za-z_][A-Za-z0-9_]*)|env\[['"]([^'"]+)['"]\]/g)].map((m) => m[1] ?? m[2]!))].sort();
-    key = JSON.stringify(['v4', configFile, st.size, st.mtimeMs, names.map((n) => [n, process.env[n] ?? null])]);
+    const plain = JSON.stringify(['v4', configFile, st.size, st.mtimeMs, names]);
+    // The values of the variables the config reads may be secrets (a password in DATABASE_URL, a
+    // token): they enter the key only through SHA-256, never as text on disk. A config that reads
+    // none is keyed by its text, named by a 64-bit hash (no node:crypto to load).
+    key = names.length ? sha256(plain, '\0', JSON.stringify(names.map((n) => process.env[n] ?? null))) : plain;
+    name = names.length ? key.slice(0, 32) : cacheName(key);
   } catch {
     return undefined;
   }
-  // named by a 64-bit hash of the key, which the file holds and read checks: a shared name is a miss
-  const file = sluiceCacheDir(root, `config-${cacheName(key)}.json`);
+  // the file holds its key, which read checks: a shared name is a miss
+  const file = sluiceCacheDir(root, `config-${name}.json`);
   if (!file) return undefined;
   return {
     read(): ConfigModule | undefined {

@@ -46,11 +46,14 @@ export async function writeMissingDowns(options: CommandOptions & { signal?: Abo
     if (options.signal?.aborted) void stopKitWorker();
     else await stopKitWorker();
   }
-  // Everything computed first: a bad snapshot anywhere writes nothing.
-  for (const p of pending) {
-    writeNewFile(p.file, p.text);
-    result.written.push(p.result);
-  }
+  // Everything computed first: a bad snapshot anywhere writes nothing. (A file that cannot be
+  // written still names the scratch databases the verification could not remove.)
+  await carryingNotRemoved(notRemoved, async () => {
+    for (const p of pending) {
+      writeNewFile(p.file, p.text);
+      result.written.push(p.result);
+    }
+  });
   return notRemoved.length ? { ...result, notRemoved } : result;
 }
 

@@ -16,7 +16,7 @@ import { historyFor, loadProjectConfig, parseDatabaseTarget, type DialectName } 
 import { loadContext, resolveEnv, withSession, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import { diffSnapshots, emptySnapshot, generateSnapshot } from '../downgen.js';
-import { carryingNotRemoved, checkpoint, ConfigError, describeCause, ExitCode, MigrationFailed, MultipleHeads, scratchNote, stoppable, type ExitCodeValue } from '../errors.js';
+import { carryingNotRemoved, checkpoint, ConfigError, ConnectionLost, describeCause, ExitCode, MigrationFailed, MultipleHeads, scratchNote, stoppable, type ExitCodeValue } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
 import { readHistory, readSnapshot, rel, type History } from '../source.js';
 import { foreignSchemas, removeFolder, replayDatabase } from '../scratch.js';
@@ -156,14 +156,23 @@ async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Pr
 
 /**
  * The drift check's replay of the applied revisions on its scratch database. A revision that fails
- * there is reported as the replay's failure: the user's database was not touched (the failure's own
- * "Rolled back: the database is at …" would describe the scratch database).
+ * there, or a connection lost there, is reported as the replay's: the user's database was not touched
+ * (the error's own "the database is at …" would describe the scratch database).
  */
 async function replayUpTo(current: string, scratch: Record<string, string | undefined>, options: VerifyOptions, root: string): Promise<void> {
   try {
     await upgrade({ cwd: root, env: scratch, config: options.config, revision: current, noBackup: true, signal: options.signal });
   } catch (err) {
-    if (!(err instanceof MigrationFailed) || options.signal?.aborted) throw err;
+    if (options.signal?.aborted) throw err;
+    if (err instanceof ConnectionLost) {
+      throw new ConnectionLost(
+        `migrate-check lost its connection while rebuilding the applied revisions (base -> ${current}) on a scratch database, during ${err.revision}: ${describeCause(err.cause)}. Your database was not changed; run migrate-check again when the server is reachable`,
+        err.revision,
+        undefined,
+        { cause: err },
+      );
+    }
+    if (!(err instanceof MigrationFailed)) throw err;
     throw new MigrationFailed(
       `migrate-check could not rebuild the applied revisions (base -> ${current}) on a scratch database to compare with the database: ${err.failure ?? err.message}. Your database was not changed; the history does not replay from base: fix that revision`,
       err.revision,

@@ -249,7 +249,9 @@ describe('damaged caches and settings files', () => {
     const cache = path.join(dir, 'node_modules', '.cache', 'sluice');
     const entries = readdirSync(cache).filter((f) => /^config-[0-9a-f]+\.json$/.test(f));
     expect(entries).toHaveLength(1);
-    writeFileSync(path.join(cache, entries[0]!), '{}');
+    // the entry's own key (read checks it first), with content that describes no config
+    const { key } = JSON.parse(readFileSync(path.join(cache, entries[0]!), 'utf8')) as { key: string };
+    writeFileSync(path.join(cache, entries[0]!), JSON.stringify({ key }));
     const r = runCli(dir, ['status'], env);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/current: +base/);

@@ -138,6 +138,7 @@ pgDescribe('scratch databases that cannot be removed', () => {
       expect(r.status, r.stdout + r.stderr).toBe(0);
       const doc = JSON.parse(r.stdout) as { downs: { written: string[] } | null; notRemoved?: string[] };
       expect(doc.downs?.written.length).toBeGreaterThan(0);
+      for (const f of doc.downs!.written) expect(readFileSync(path.join(dir, f), 'utf8')).toMatch(/^-- sluice:verified by running it on a scratch database/m);
       expect(doc.notRemoved?.length).toBeGreaterThan(0);
       const left = await allScratch(admin);
       expect(left.length).toBeGreaterThan(0);

@@ -8,12 +8,12 @@
  * /proc/<pid>/cmdline in a loop and records any that holds the password's marker.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from '../../src/pgcluster.js';
-import { makeProject, pgDescribe, pgUrl, runCli, sql, uniqueSchema, type Ran } from '../support/project.js';
+import { makeProject, pgDescribe, pgUrl, REPO, runCli, sql, uniqueSchema, type Ran } from '../support/project.js';
 
 /** Every character a URL treats specially, and a marker no other process's argv holds. */
 const MARKER = 'Zq9Vt2';
@@ -191,6 +191,24 @@ pgDescribe('passwords: never printed, whatever the URL form', () => {
     expect(r.status, r.stdout + r.stderr).toBe(5);
     expect(r.stdout).toMatch(/cannot connect to postgres:\/\/app@127\.0\.0\.1:\d+\/db\?sslmode=disable&password=\*\*\* ?: connection refused/);
     expectNoPassword(r, 'check --json');
+  });
+
+  it('no cache file sluice writes holds the password (the config cache keys on DATABASE_URL through SHA-256 only)', () => {
+    const own = makeProject();
+    // a node_modules of its own (links to the repository's packages), so the cache is this project's
+    rmSync(path.join(own, 'node_modules'));
+    mkdirSync(path.join(own, 'node_modules'));
+    for (const name of readdirSync(path.join(REPO, 'node_modules'))) {
+      if (name !== '.cache') symlinkSync(path.join(REPO, 'node_modules', name), path.join(own, 'node_modules', name));
+    }
+    for (const { url } of urls()) expect(runCli(own, ['status'], { DATABASE_URL: url, DATABASE_SCHEMA: 'app' }).status).toBe(5);
+    const cache = path.join(own, 'node_modules', '.cache');
+    const files = (readdirSync(cache, { recursive: true }) as string[]).map((f) => path.join(cache, f)).filter((f) => statSync(f).isFile());
+    expect(files.some((f) => /config-[0-9a-f]+\.json$/.test(f)), files.join('\n')).toBe(true);
+    for (const f of files) {
+      const text = readFileSync(f, 'utf8');
+      for (const form of FORMS) expect(text, `${f} holds "${form}"`).not.toContain(form);
+    }
   });
 
   it('a raw / ? # in the password is refused (exit 2) without showing it', () => {
