@@ -6,7 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/pgcluster.js';
-import { itFor, addUserColumn, cleanEnv, makeProject, pgUrl, REPO, runCli, uniqueSchema, type Ran } from '../support/project.js';
+import { itFor, addUserColumn, cleanEnv, makeProject, makeProjectWithOwnCache, pgUrl, REPO, runCli, uniqueSchema, type Ran } from '../support/project.js';
 
 function oneLineError(r: Ran, code: number, pattern: RegExp): void {
   expect(r.status, r.stdout + r.stderr).toBe(code);
@@ -237,13 +237,7 @@ describe('what the machine refuses', () => {
 
 describe('damaged caches and settings files', () => {
   it('a config cache entry that does not describe a config is ignored, not blamed on drizzle.config.ts; a .env that is a folder is one line', () => {
-    const dir = makeProject();
-    // a node_modules of its own (links to the repository's packages), so the cache is this project's
-    rmSync(path.join(dir, 'node_modules'));
-    mkdirSync(path.join(dir, 'node_modules'));
-    for (const name of readdirSync(path.join(REPO, 'node_modules'))) {
-      if (name !== '.cache') symlinkSync(path.join(REPO, 'node_modules', name), path.join(dir, 'node_modules', name));
-    }
+    const dir = makeProjectWithOwnCache();
     const env = { DATABASE_URL: `file:${path.join(dir, 'c.sqlite')}` };
     expect(runCli(dir, ['status'], env).status).toBe(0);
     const cache = path.join(dir, 'node_modules', '.cache', 'sluice');

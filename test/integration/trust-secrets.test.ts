@@ -8,12 +8,12 @@
  * /proc/<pid>/cmdline in a loop and records any that holds the password's marker.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from '../../src/pgcluster.js';
-import { makeProject, pgDescribe, pgUrl, REPO, runCli, sql, uniqueSchema, type Ran } from '../support/project.js';
+import { makeProject, makeProjectWithOwnCache, pgDescribe, pgUrl, runCli, sql, uniqueSchema, type Ran } from '../support/project.js';
 
 /** Every character a URL treats specially, and a marker no other process's argv holds. */
 const MARKER = 'Zq9Vt2';
@@ -194,13 +194,7 @@ pgDescribe('passwords: never printed, whatever the URL form', () => {
   });
 
   it('no cache file sluice writes holds the password (the config cache keys on DATABASE_URL through SHA-256 only)', () => {
-    const own = makeProject();
-    // a node_modules of its own (links to the repository's packages), so the cache is this project's
-    rmSync(path.join(own, 'node_modules'));
-    mkdirSync(path.join(own, 'node_modules'));
-    for (const name of readdirSync(path.join(REPO, 'node_modules'))) {
-      if (name !== '.cache') symlinkSync(path.join(REPO, 'node_modules', name), path.join(own, 'node_modules', name));
-    }
+    const own = makeProjectWithOwnCache();
     for (const { url } of urls()) expect(runCli(own, ['status'], { DATABASE_URL: url, DATABASE_SCHEMA: 'app' }).status).toBe(5);
     const cache = path.join(own, 'node_modules', '.cache');
     const files = (readdirSync(cache, { recursive: true }) as string[]).map((f) => path.join(cache, f)).filter((f) => statSync(f).isFile());

@@ -1,6 +1,6 @@
 /** Temp copies of this project (the example app) for tests, and helpers to run the CLI and make. */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -39,6 +39,17 @@ export function makeProject(options: { withoutHistory?: boolean } = {}): string 
   // manifests are dated before the install stamp whatever their mtimes in the checkout.
   const old = new Date(0);
   for (const f of ['package.json', 'package-lock.json']) utimesSync(path.join(dir, f), old, old);
+  return dir;
+}
+
+/** makeProject with a node_modules of its own (links to the repository's packages), so sluice's caches are the project's alone. */
+export function makeProjectWithOwnCache(): string {
+  const dir = makeProject();
+  rmSync(path.join(dir, 'node_modules'));
+  mkdirSync(path.join(dir, 'node_modules'));
+  for (const name of readdirSync(path.join(REPO, 'node_modules'))) {
+    if (name !== '.cache') symlinkSync(path.join(REPO, 'node_modules', name), path.join(dir, 'node_modules', name));
+  }
   return dir;
 }
 
