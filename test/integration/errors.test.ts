@@ -197,10 +197,16 @@ describe('what the machine refuses', () => {
   it('a revision file, journal or folder sluice may not read (run as another user): exit 2 naming it, nothing applied', () => {
     if (process.getuid?.() !== 0) throw new Error('this test makes files unreadable to another user with setpriv, which needs root; run the suite as root (CI does)');
     const dir = makeProject();
-    // the project must be reachable by that user; only the file under test is not. The project folder
-    // only: its parent is the system's temporary folder, whose other folders (a PostgreSQL data folder
-    // among them, which the server refuses to start from once others can read it) are not the test's
+    // The project and this checkout (sluice's bin and node_modules, which the project links to) must
+    // be reachable by that user; only the file under test is not. Only those: the folders above them
+    // get search permission, nothing more (a chmod -R of the system's temporary folder opened every
+    // folder there, and a PostgreSQL data folder then refused to start).
     spawnSync('chmod', ['-R', 'a+rwX', dir]);
+    spawnSync('chmod', ['-R', 'a+rX', path.join(REPO, 'dist'), path.join(REPO, 'node_modules'), path.join(REPO, 'package.json')]);
+    spawnSync('chmod', ['o+x', REPO]);
+    for (const start of [dir, REPO]) {
+      for (let p = path.dirname(start); p !== path.dirname(p); p = path.dirname(p)) spawnSync('chmod', ['o+x', p]);
+    }
     const asNobody = (args: string[], env: Record<string, string>) => {
       const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(REPO, 'dist', 'cli.cjs'), ...args], {
         cwd: dir,
