@@ -7,7 +7,7 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync,
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { sluiceCacheDir } from './cachedir.js';
+import { pruneCacheFiles, sluiceCacheDir } from './cachedir.js';
 import { cacheName, sha256 } from './hash.js';
 import { importTypeScriptConfig } from './configimport.js';
 import { ConfigError, describeCause } from './errors.js';
@@ -196,6 +196,9 @@ export async function loadProjectConfig(root: string, explicit?: string): Promis
 
 type ConfigModule = { default?: unknown; dialects?: Record<string, RawConfig>; lint?: unknown };
 
+/** Config cache entries kept (the newest; each edit of the config or value of a variable it reads makes one). */
+export const CONFIG_CACHE_ENTRIES = 32;
+
 function configCache(root: string, configFile: string) {
   if (process.env.SLUICE_NO_CONFIG_CACHE === '1') return undefined;
   let key: string;
@@ -231,6 +234,7 @@ function configCache(root: string, configFile: string) {
         mkdirSync(path.dirname(file), { recursive: true });
         writeFileSync(`${file}.${process.pid}`, JSON.stringify(plain));
         renameSync(`${file}.${process.pid}`, file);
+        pruneCacheFiles(path.dirname(file), /^config-[0-9a-f]+\.json$/, CONFIG_CACHE_ENTRIES);
       } catch {
         /* a cache that cannot be written is only slower */
       }

@@ -1,11 +1,12 @@
 /** Bad input: one clear line, the documented exit code, no stack trace, nothing changed, no secret shown. */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, writeFileSync, writeSync, readFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync, writeSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/pgcluster.js';
+import { CONFIG_CACHE_ENTRIES } from '../../src/config.js';
 import { itFor, addUserColumn, cleanEnv, makeProject, makeProjectWithOwnCache, pgUrl, REPO, runCli, uniqueSchema, type Ran } from '../support/project.js';
 
 function oneLineError(r: Ran, code: number, pattern: RegExp): void {
@@ -242,6 +243,28 @@ describe('what the machine refuses', () => {
 });
 
 describe('damaged caches and settings files', () => {
+  it('config cache entries are bounded: a new one removes all but the newest CONFIG_CACHE_ENTRIES', () => {
+    const dir = makeProjectWithOwnCache();
+    const env = { DATABASE_URL: `file:${path.join(dir, 'c.sqlite')}` };
+    expect(runCli(dir, ['status'], env).status).toBe(0);
+    const cache = path.join(dir, 'node_modules', '.cache', 'sluice');
+    const entries = () => readdirSync(cache).filter((f) => /^config-[0-9a-f]+\.json$/.test(f));
+    const first = entries();
+    expect(first).toHaveLength(1);
+    const fakes = Array.from({ length: 40 }, (_, i) => `config-${String(i).padStart(16, 'f')}.json`);
+    fakes.forEach((f, i) => {
+      writeFileSync(path.join(cache, f), '{}');
+      utimesSync(path.join(cache, f), 946684800 + i, 946684800 + i); // 2000-01-01, one second apart
+    });
+    // another value of a variable the config reads: a new entry, and the oldest are removed
+    expect(runCli(dir, ['status'], { ...env, SLUICE_DIALECT: 'sqlite' }).status).toBe(0);
+    const left = entries();
+    expect(left).toHaveLength(CONFIG_CACHE_ENTRIES);
+    expect(left).toContain(first[0]);
+    expect(left.filter((f) => !fakes.includes(f))).toHaveLength(2);
+    for (const f of fakes.slice(0, 40 - (CONFIG_CACHE_ENTRIES - 2))) expect(left).not.toContain(f);
+  });
+
   it('a config cache entry that does not describe a config is ignored, not blamed on drizzle.config.ts; a .env that is a folder is one line', () => {
     const dir = makeProjectWithOwnCache();
     const env = { DATABASE_URL: `file:${path.join(dir, 'c.sqlite')}` };
