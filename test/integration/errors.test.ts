@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/pgcluster.js';
 import { CONFIG_CACHE_ENTRIES } from '../../src/config.js';
-import { itFor, addUserColumn, cleanEnv, makeProject, makeProjectWithOwnCache, pgUrl, REPO, runCli, uniqueSchema, type Ran } from '../support/project.js';
+import { itFor, addUserColumn, cleanEnv, makeProject, makeProjectWithOwnCache, openToOthers, pgUrl, REPO, runCli, runCliAsNobody, uniqueSchema, type Ran } from '../support/project.js';
 
 function oneLineError(r: Ran, code: number, pattern: RegExp): void {
   expect(r.status, r.stdout + r.stderr).toBe(code);
@@ -196,26 +196,10 @@ describe('what the machine refuses', () => {
   });
 
   it('a revision file, journal or folder sluice may not read (run as another user): exit 2 naming it, nothing applied', () => {
-    if (process.getuid?.() !== 0) throw new Error('this test makes files unreadable to another user with setpriv, which needs root; run the suite as root (CI does)');
     const dir = makeProject();
-    // The project and this checkout (sluice's bin and node_modules, which the project links to) must
-    // be reachable by that user; only the file under test is not. Only those: the folders above them
-    // get search permission, nothing more (a chmod -R of the system's temporary folder opened every
-    // folder there, and a PostgreSQL data folder then refused to start).
-    spawnSync('chmod', ['-R', 'a+rwX', dir]);
-    spawnSync('chmod', ['-R', 'a+rX', path.join(REPO, 'dist'), path.join(REPO, 'node_modules'), path.join(REPO, 'package.json')]);
-    spawnSync('chmod', ['o+x', REPO]);
-    for (const start of [dir, REPO]) {
-      for (let p = path.dirname(start); p !== path.dirname(p); p = path.dirname(p)) spawnSync('chmod', ['o+x', p]);
-    }
-    const asNobody = (args: string[], env: Record<string, string>) => {
-      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(REPO, 'dist', 'cli.cjs'), ...args], {
-        cwd: dir,
-        env: cleanEnv(env) as NodeJS.ProcessEnv,
-        encoding: 'utf8',
-      });
-      return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-    };
+    // the project must be reachable by that user; only the file under test is not
+    openToOthers(dir);
+    const asNobody = (args: string[], env: Record<string, string>) => runCliAsNobody(dir, args, env);
     const env = sqliteEnv(dir);
     const up = path.join(dir, 'drizzle', 'sqlite', '0002_add_sessions_and_roles.sql');
     chmodSync(up, 0o000);

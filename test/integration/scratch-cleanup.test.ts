@@ -10,13 +10,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { expect, it } from 'vitest';
 import { clusterRunning, startCluster, stopCluster, stopCommand } from '../../src/pgcluster.js';
-import { addRevision, freshDatabase, makeProject, pgDescribe, runCli, type Env } from '../support/project.js';
+import { addRevision, freshDatabase, makeProject, openToOthers, pgDescribe, runCli, runCliAsNobody, type Env } from '../support/project.js';
 import { scratchSchemasOf, start } from '../support/signals.js';
 
 const KEEP = `
@@ -85,6 +85,30 @@ pgDescribe('scratch databases that cannot be removed', () => {
       expect(left.length).toBeGreaterThan(0);
       for (const s of left) expect(lines[0]).toContain(`"${s}"`);
     } finally {
+      await admin.end();
+    }
+  });
+
+  it('migrate-downs whose down files cannot be written (a folder its user may not write): the error, then the warning naming the scratch schemas left', async () => {
+    const dir = makeProject();
+    const folder = path.join(dir, 'drizzle', 'postgresql');
+    for (const name of readdirSync(folder)) if (name.endsWith('.down.sql')) rmSync(path.join(folder, name));
+    openToOthers(dir);
+    chmodSync(folder, 0o555);
+    const { url, admin } = await keepingDatabase();
+    try {
+      const r = runCliAsNobody(dir, ['downs'], { SLUICE_CHECK_DATABASE_URL: url });
+      expect(r.status, r.stdout + r.stderr).toBe(2);
+      const lines = r.stderr.split('\n').filter((l) => l.trim());
+      expect(lines, r.stderr).toHaveLength(2);
+      expect(lines[0]).toMatch(/^sluice: cannot open \S*\/0000_init\.down\.sql(\.tmp-\d+)?: permission denied/);
+      expect(lines[1]).toMatch(WARNING);
+      const left = await allScratch(admin);
+      expect(left.length).toBeGreaterThan(0);
+      for (const s of left) expect(lines[1]).toContain(`"${s}"`);
+      expect(readdirSync(folder).filter((n) => n.endsWith('.down.sql'))).toEqual([]);
+    } finally {
+      chmodSync(folder, 0o755);
       await admin.end();
     }
   });

@@ -126,6 +126,32 @@ export function runCli(cwd: string, args: string[], env: Env = {}): Ran {
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * The CLI run as another user (nobody, through setpriv; the suite runs as root), for what root may do
+ * and a user may not. `openToOthers(dir)` first: the project, and this checkout's dist, node_modules and
+ * package.json, readable by that user, with search permission on the folders above them; nothing else
+ * (a chmod -R of the system's temporary folder opened every folder there, and a PostgreSQL data folder
+ * then refused to start).
+ */
+export function openToOthers(dir: string): void {
+  if (process.getuid?.() !== 0) throw new Error('running the CLI as another user needs root (setpriv); run the suite as root (CI does)');
+  spawnSync('chmod', ['-R', 'a+rwX', dir]);
+  spawnSync('chmod', ['-R', 'a+rX', path.join(REPO, 'dist'), path.join(REPO, 'node_modules'), path.join(REPO, 'package.json')]);
+  spawnSync('chmod', ['o+x', REPO]);
+  for (const start of [dir, REPO]) {
+    for (let p = path.dirname(start); p !== path.dirname(p); p = path.dirname(p)) spawnSync('chmod', ['o+x', p]);
+  }
+}
+
+export function runCliAsNobody(cwd: string, args: string[], env: Env = {}): Ran {
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(REPO, 'dist', 'cli.cjs'), ...args], {
+    cwd,
+    env: cleanEnv(env) as NodeJS.ProcessEnv,
+    encoding: 'utf8',
+  });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
 export function runMake(cwd: string, args: string[], env: Env = {}): Ran {
   const r = spawnSync('make', ['--no-print-directory', ...args], { cwd, env: cleanEnv(env) as NodeJS.ProcessEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
