@@ -10,7 +10,7 @@ import { loadProjectConfig, parseDatabaseTarget, type DatabaseTarget, type Diale
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import type { Connection } from '../dialect/types.js';
-import { carryingNotRemoved, checkpoint, describeCause, scratchNote, stopIfAborted, stoppable } from '../errors.js';
+import { carryingNotRemoved, checkpoint, describeCause, MigrationFailed, scratchNote, stopIfAborted, stoppable } from '../errors.js';
 import { clusterRunning, startCluster, stopCluster, stopCommand } from '../pgcluster.js';
 import { introspect } from '../introspect.js';
 import { proveDowns } from '../prove.js';
@@ -172,7 +172,8 @@ async function checksOf(
       return !problem;
     } catch (err) {
       if (options.signal?.aborted) throw err; // stopped, not a failed check
-      record({ name, ok: false, detail: describeCause(err) });
+      // a revision that failed on the scratch database: what failed, not where that database then stood
+      record({ name, ok: false, detail: err instanceof MigrationFailed && err.failure ? err.failure : describeCause(err) });
       return false;
     }
   };

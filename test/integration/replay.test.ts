@@ -2,7 +2,8 @@
  * db-test and migrate-check's drift check replay the history beside the real data. A history that
  * names schemas besides public (drizzle's pgSchema) must not replay in the app's own database: its
  * objects would land in the real schema of that name, and the replayed downs would drop them. It gets
- * a database of its own on the server (scratch.ts replayDatabase).
+ * a database of its own on the server (scratch.ts replayDatabase). A revision that fails in a replay is
+ * reported as what failed, never with where the scratch database then stood.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -43,4 +44,17 @@ pgDescribe('a history with a PostgreSQL schema of its own', () => {
     expect(await sql(dir, env, `SELECT id FROM "${own}"."log"`)).toEqual([{ id: 1 }]);
     await sql(dir, env, `DROP SCHEMA "${own}" CASCADE`);
   });
+});
+
+it('db-test: an up that fails on its scratch database says what failed, not where that scratch database then stood', () => {
+  const dir = makeProject();
+  const tag = addRevision(dir, 'sqlite', 'broken', 'ALTER TABLE no_such_table ADD COLUMN x integer;', 'SELECT 1;');
+  // its snapshot follows the previous one (addRevision copies it, id included: a fork to drizzle-kit)
+  const snap = path.join(dir, 'drizzle/sqlite/meta', `${tag.slice(0, 4)}_snapshot.json`);
+  const json = JSON.parse(readFileSync(snap, 'utf8'));
+  writeFileSync(snap, JSON.stringify({ ...json, id: randomUUID(), prevId: json.id }, null, 2));
+  const r = runCli(dir, ['check'], { DATABASE_URL: `file:${path.join(dir, 'dev.sqlite')}`, SLUICE_SKIP_PG: '1' });
+  expect(r.status, r.stdout + r.stderr).not.toBe(0);
+  expect(r.stdout).toMatch(new RegExp(`revision ${tag} \\(up\\) failed at statement 1/1 .*no such table: no_such_table`));
+  expect(r.stdout).not.toMatch(/Rolled back: the database is at/);
 });
