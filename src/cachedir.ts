@@ -1,5 +1,5 @@
 /** Where sluice keeps caches: the nearest node_modules/.cache/sluice of a project. */
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 
 /** The nearest node_modules of each project root asked about (looked up once per process). */
@@ -23,11 +23,12 @@ export function sluiceCacheDir(root: string, name: string): string | undefined {
 }
 
 /**
- * Keep the `keep` newest files of `dir` whose names match `pattern`, remove the others: entries keyed
- * by what changes (a config's mtime, the values of the variables it reads) would otherwise pile up,
- * one per edit or per database switched to. Best effort: a file that cannot be read or removed stays.
+ * Keep the `keep` most recently used files of `dir` whose names match `pattern` (by mtime: written, or
+ * marked used by `markUsed`), remove the others, never `except` (the entry just written): entries keyed
+ * by what changes (a config's mtime, the values of the variables it reads) would otherwise pile up, one
+ * per edit or per database switched to. Best effort: a file that cannot be read or removed stays.
  */
-export function pruneCacheFiles(dir: string, pattern: RegExp, keep: number): void {
+export function pruneCacheFiles(dir: string, pattern: RegExp, keep: number, except?: string): void {
   let names: string[];
   try {
     names = readdirSync(dir).filter((n) => pattern.test(n));
@@ -43,5 +44,23 @@ export function pruneCacheFiles(dir: string, pattern: RegExp, keep: number): voi
     }
   });
   aged.sort((a, b) => b.mtime - a.mtime);
-  for (const { file } of aged.slice(keep)) rmSync(file, { force: true });
+  for (const { file } of aged.slice(keep)) {
+    if (file === except) continue;
+    try {
+      rmSync(file, { force: true });
+    } catch {
+      /* left for the next prune */
+    }
+  }
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** A cache file read and used: its mtime becomes now when it is more than a day old (one write a day at most), so pruning keeps what is used. */
+export function markUsed(file: string): void {
+  try {
+    if (Date.now() - statSync(file).mtimeMs > DAY_MS) utimesSync(file, new Date(), new Date());
+  } catch {
+    /* best effort */
+  }
 }

@@ -7,7 +7,7 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync,
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { pruneCacheFiles, sluiceCacheDir } from './cachedir.js';
+import { markUsed, pruneCacheFiles, sluiceCacheDir } from './cachedir.js';
 import { cacheName, sha256 } from './hash.js';
 import { importTypeScriptConfig } from './configimport.js';
 import { ConfigError, describeCause } from './errors.js';
@@ -196,8 +196,16 @@ export async function loadProjectConfig(root: string, explicit?: string): Promis
 
 type ConfigModule = { default?: unknown; dialects?: Record<string, RawConfig>; lint?: unknown };
 
-/** Config cache entries kept (the newest; each edit of the config or value of a variable it reads makes one). */
+/** Config cache entries kept per cache folder, the most recently used (each edit of the config or value of a variable it reads makes one). */
 export const CONFIG_CACHE_ENTRIES = 32;
+
+/**
+ * A config that reaches process.env other than by a literal name (`const { X } = process.env`,
+ * `process.env[name]`, `{ ...process.env }`, `env` imported from node:process): the variables it reads
+ * cannot be known from its text, so its description is not cached (a cached one could belong to
+ * another value of DATABASE_URL).
+ */
+const UNKNOWN_ENV = /process\.env(?!\s*(?:\.\s*[A-Za-z_$]|\[\s*['"`]))|from\s*['"](?:node:)?process['"]|require\(\s*['"](?:node:)?process['"]\s*\)/;
 
 function configCache(root: string, configFile: string) {
   if (process.env.SLUICE_NO_CONFIG_CACHE === '1') return undefined;
@@ -206,6 +214,7 @@ function configCache(root: string, configFile: string) {
   try {
     const st = statSync(configFile);
     const text = readFileSync(configFile, 'utf8');
+    if (UNKNOWN_ENV.test(text)) return undefined;
     const names = [...new Set([...text.matchAll(/env\.([A-Za-z_][A-Za-z0-9_]*)|env\[['"]([^'"]+)['"]\]/g)].map((m) => m[1] ?? m[2]!))].sort();
     const plain = JSON.stringify(['v4', configFile, st.size, st.mtimeMs, names]);
     // The values of the variables the config reads may be secrets (a password in DATABASE_URL, a
@@ -223,7 +232,9 @@ function configCache(root: string, configFile: string) {
     read(): ConfigModule | undefined {
       try {
         const cached = JSON.parse(readFileSync(file, 'utf8')) as ConfigModule & { key?: unknown };
-        return cached.key === key ? cached : undefined;
+        if (cached.key !== key) return undefined;
+        markUsed(file);
+        return cached;
       } catch {
         return undefined;
       }
@@ -234,7 +245,7 @@ function configCache(root: string, configFile: string) {
         mkdirSync(path.dirname(file), { recursive: true });
         writeFileSync(`${file}.${process.pid}`, JSON.stringify(plain));
         renameSync(`${file}.${process.pid}`, file);
-        pruneCacheFiles(path.dirname(file), /^config-[0-9a-f]+\.json$/, CONFIG_CACHE_ENTRIES);
+        pruneCacheFiles(path.dirname(file), /^config-[0-9a-f]+\.json$/, CONFIG_CACHE_ENTRIES, file);
       } catch {
         /* a cache that cannot be written is only slower */
       }

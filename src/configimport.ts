@@ -14,8 +14,11 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { sluiceCacheDir } from './cachedir.js';
+import { pruneCacheFiles, sluiceCacheDir } from './cachedir.js';
 import { sha256 } from './hash.js';
+
+/** Stripped config modules kept per cache folder (one per text of a config), the most recently written. */
+const CONFIG_MODULES_KEPT = 16;
 
 export type ImportedConfig = Record<string, unknown>;
 
@@ -72,6 +75,7 @@ async function strippedModule(configFile: string): Promise<string | undefined> {
     mkdirSync(dir, { recursive: true });
     writeFileSync(`${file}.${process.pid}`, code);
     renameSync(`${file}.${process.pid}`, file);
+    pruneCacheFiles(dir, /^[0-9a-f]{32}\.mjs$/, CONFIG_MODULES_KEPT, file); // one per text of the config: bounded too
   } catch {
     return undefined; // a cache folder that cannot be written: tsx
   }

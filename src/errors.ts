@@ -227,13 +227,16 @@ export class RevisionRefused extends SluiceError {
 
 /** The connection dropped during a run; `at` is the revision read back on reconnect, or undefined when unknown. */
 export class ConnectionLost extends SluiceError {
+  /** What was lost, without where the database stands (`connection lost during X (up): …`), when known. */
+  readonly failure?: string;
   constructor(
     message: string,
     readonly revision: string,
     readonly at: string | undefined,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; failure?: string },
   ) {
     super(message, ExitCode.connectionLost, options);
+    if (options?.failure !== undefined) this.failure = options.failure;
   }
 }
 

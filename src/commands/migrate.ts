@@ -137,12 +137,13 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     if (failure) {
       if (conn.lostConnection(failure.cause)) {
         const at = await readBackAfterLoss(ctx);
+        const lost = `connection lost during ${failure.revision} (${failure.direction}): ${failure.error}`;
         throw Object.assign(
           new ConnectionLost(
-            `connection lost during ${failure.revision} (${failure.direction}): ${failure.error}; the database is at ${at === undefined ? 'an unknown revision (run make migrate-status when it is reachable)' : label(at)}. Run the command again to continue`,
+            `${lost}; the database is at ${at === undefined ? 'an unknown revision (run make migrate-status when it is reachable)' : label(at)}. Run the command again to continue`,
             failure.revision,
             at === undefined ? undefined : label(at),
-            { cause: failure.cause },
+            { cause: failure.cause, failure: lost },
           ),
           { results },
         );

@@ -166,7 +166,7 @@ async function replayUpTo(current: string, scratch: Record<string, string | unde
     if (options.signal?.aborted) throw err;
     if (err instanceof ConnectionLost) {
       throw new ConnectionLost(
-        `migrate-check lost its connection while rebuilding the applied revisions (base -> ${current}) on a scratch database, during ${err.revision}: ${describeCause(err.cause)}. Your database was not changed; run migrate-check again when the server is reachable`,
+        `migrate-check could not rebuild the applied revisions (base -> ${current}) on a scratch database: ${err.failure ?? describeCause(err.cause)}. Your database was not changed; run migrate-check again when the server is reachable`,
         err.revision,
         undefined,
         { cause: err },

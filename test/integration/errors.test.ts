@@ -227,7 +227,7 @@ describe('what the machine refuses', () => {
 });
 
 describe('damaged caches and settings files', () => {
-  it('config cache entries are bounded: a new one removes all but the newest CONFIG_CACHE_ENTRIES', () => {
+  it('config cache entries are bounded: a new one removes all but the CONFIG_CACHE_ENTRIES most recently used, and nothing else', () => {
     const dir = makeProjectWithOwnCache();
     const env = { DATABASE_URL: `file:${path.join(dir, 'c.sqlite')}` };
     expect(runCli(dir, ['status'], env).status).toBe(0);
@@ -235,18 +235,38 @@ describe('damaged caches and settings files', () => {
     const entries = () => readdirSync(cache).filter((f) => /^config-[0-9a-f]+\.json$/.test(f));
     const first = entries();
     expect(first).toHaveLength(1);
+    const old = (f: string, s: number) => utimesSync(path.join(cache, f), s, s);
     const fakes = Array.from({ length: 40 }, (_, i) => `config-${String(i).padStart(16, 'f')}.json`);
     fakes.forEach((f, i) => {
       writeFileSync(path.join(cache, f), '{}');
-      utimesSync(path.join(cache, f), 946684800 + i, 946684800 + i); // 2000-01-01, one second apart
+      old(f, 946684800 + i); // 2000-01-01, one second apart
     });
-    // another value of a variable the config reads: a new entry, and the oldest are removed
+    old(first[0]!, 915148800); // 1999: older than every fake, but used again below
+    const others = [`config-${'a'.repeat(16)}.json.123`, 'config-modules-note.txt'];
+    for (const f of others) writeFileSync(path.join(cache, f), 'not an entry');
+    for (const f of others) old(f, 915148800);
+    expect(runCli(dir, ['status'], env).status).toBe(0); // a hit: marked used
+    // another value of a variable the config reads: a new entry, and the least recently used are removed
     expect(runCli(dir, ['status'], { ...env, SLUICE_DIALECT: 'sqlite' }).status).toBe(0);
     const left = entries();
     expect(left).toHaveLength(CONFIG_CACHE_ENTRIES);
     expect(left).toContain(first[0]);
     expect(left.filter((f) => !fakes.includes(f))).toHaveLength(2);
     for (const f of fakes.slice(0, 40 - (CONFIG_CACHE_ENTRIES - 2))) expect(left).not.toContain(f);
+    for (const f of others) expect(existsSync(path.join(cache, f)), f).toBe(true);
+  });
+
+  it('a config that reaches process.env other than by name (destructuring) is not cached: another DATABASE_URL is never served a stale description', () => {
+    const dir = makeProjectWithOwnCache();
+    const config = path.join(dir, 'drizzle.config.ts');
+    const text = readFileSync(config, 'utf8');
+    expect(text).toContain("const url = process.env.DATABASE_URL ?? '';");
+    writeFileSync(config, text.replace("const url = process.env.DATABASE_URL ?? '';", "const { DATABASE_URL: url = '' } = process.env;"));
+    const sqlite = runCli(dir, ['status'], { DATABASE_URL: `file:${path.join(dir, 'c.sqlite')}` });
+    expect(sqlite.status, sqlite.stderr).toBe(0);
+    expect(sqlite.stdout).toMatch(/^database: sqlite:/m);
+    const cache = path.join(dir, 'node_modules', '.cache', 'sluice');
+    expect(existsSync(cache) ? readdirSync(cache).filter((f) => /^config-[0-9a-f]+\.json$/.test(f)) : []).toEqual([]);
   });
 
   it('a config cache entry that does not describe a config is ignored, not blamed on drizzle.config.ts; a .env that is a folder is one line', () => {
