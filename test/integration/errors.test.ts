@@ -198,7 +198,15 @@ describe('what the machine refuses', () => {
   it('a revision file, journal or folder sluice may not read (run as another user): exit 2 naming it, nothing applied', () => {
     const dir = makeProject();
     // the project must be reachable by that user; only the file under test is not
-    openToOthers(dir);
+    const close = openToOthers(dir);
+    try {
+      notReadable(dir);
+    } finally {
+      close();
+    }
+  });
+
+  function notReadable(dir: string): void {
     const asNobody = (args: string[], env: Record<string, string>) => runCliAsNobody(dir, args, env);
     const env = sqliteEnv(dir);
     const up = path.join(dir, 'drizzle', 'sqlite', '0002_add_sessions_and_roles.sql');
@@ -217,7 +225,7 @@ describe('what the machine refuses', () => {
     expect(runCli(dir, ['up', '1'], { DATABASE_URL: `file:${path.join(ro, 'db.sqlite')}` }).status).toBe(0);
     chmodSync(path.join(ro, 'db.sqlite'), 0o666);
     oneLineError(asNobody(['up'], { DATABASE_URL: `file:${path.join(ro, 'db.sqlite')}`, SLUICE_NO_BACKUP: '1' }), 5, /the folder .*ro of SQLite file .* is not writable \(SQLite writes its journal beside the file\); check its permissions/);
-  });
+  }
 
   it('a folder where the lock file goes: exit 5 saying so', () => {
     const dir = makeProject();
