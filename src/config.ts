@@ -199,13 +199,17 @@ type ConfigModule = { default?: unknown; dialects?: Record<string, RawConfig>; l
 /** Config cache entries kept per cache folder, the most recently used (each edit of the config or value of a variable it reads makes one). */
 export const CONFIG_CACHE_ENTRIES = 32;
 
+/** The variables a config reads by literal name: `env.X`, `env['X']`, `env["X"]` (process.env, or an env object built from it). */
+const NAMES = /env\.([A-Za-z_][A-Za-z0-9_]*)|env\[(['"])([^'"\n]+)\2\]/g;
+
 /**
- * A config that reaches process.env other than by a literal name (`const { X } = process.env`,
- * `process.env[name]`, `{ ...process.env }`, `env` imported from node:process): the variables it reads
+ * A config that reaches process.env other than by a literal name, exactly as NAMES reads them
+ * (`const { X } = process.env`, `process.env[name]`, a template or a sum between the brackets,
+ * `{ ...process.env }`, `env` imported from node:process): the variables it reads
  * cannot be known from its text, so its description is not cached (a cached one could belong to
  * another value of DATABASE_URL).
  */
-const UNKNOWN_ENV = /process\.env(?!\s*(?:\.\s*[A-Za-z_$]|\[\s*['"`]))|from\s*['"](?:node:)?process['"]|require\(\s*['"](?:node:)?process['"]\s*\)/;
+const UNKNOWN_ENV = /process\.env(?!\.[A-Za-z_][A-Za-z0-9_]*|\[(['"])[^'"\n]+\1\])|from\s*['"](?:node:)?process['"]|require\(\s*['"](?:node:)?process['"]\s*\)/;
 
 function configCache(root: string, configFile: string) {
   if (process.env.SLUICE_NO_CONFIG_CACHE === '1') return undefined;
@@ -215,7 +219,7 @@ function configCache(root: string, configFile: string) {
     const st = statSync(configFile);
     const text = readFileSync(configFile, 'utf8');
     if (UNKNOWN_ENV.test(text)) return undefined;
-    const names = [...new Set([...text.matchAll(/env\.([A-Za-z_][A-Za-z0-9_]*)|env\[['"]([^'"]+)['"]\]/g)].map((m) => m[1] ?? m[2]!))].sort();
+    const names = [...new Set([...text.matchAll(NAMES)].map((m) => m[1] ?? m[3]!))].sort();
     const plain = JSON.stringify(['v4', configFile, st.size, st.mtimeMs, names]);
     // The values of the variables the config reads may be secrets (a password in DATABASE_URL, a
     // token): they enter the key only through SHA-256, never as text on disk. A config that reads

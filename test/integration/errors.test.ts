@@ -198,15 +198,7 @@ describe('what the machine refuses', () => {
   it('a revision file, journal or folder sluice may not read (run as another user): exit 2 naming it, nothing applied', () => {
     const dir = makeProject();
     // the project must be reachable by that user; only the file under test is not
-    const close = openToOthers(dir);
-    try {
-      notReadable(dir);
-    } finally {
-      close();
-    }
-  });
-
-  function notReadable(dir: string): void {
+    openToOthers(dir);
     const asNobody = (args: string[], env: Record<string, string>) => runCliAsNobody(dir, args, env);
     const env = sqliteEnv(dir);
     const up = path.join(dir, 'drizzle', 'sqlite', '0002_add_sessions_and_roles.sql');
@@ -225,7 +217,7 @@ describe('what the machine refuses', () => {
     expect(runCli(dir, ['up', '1'], { DATABASE_URL: `file:${path.join(ro, 'db.sqlite')}` }).status).toBe(0);
     chmodSync(path.join(ro, 'db.sqlite'), 0o666);
     oneLineError(asNobody(['up'], { DATABASE_URL: `file:${path.join(ro, 'db.sqlite')}`, SLUICE_NO_BACKUP: '1' }), 5, /the folder .*ro of SQLite file .* is not writable \(SQLite writes its journal beside the file\); check its permissions/);
-  }
+  });
 
   it('a folder where the lock file goes: exit 5 saying so', () => {
     const dir = makeProject();
@@ -264,17 +256,30 @@ describe('damaged caches and settings files', () => {
     for (const f of others) expect(existsSync(path.join(cache, f)), f).toBe(true);
   });
 
-  it('a config that reaches process.env other than by name (destructuring) is not cached: another DATABASE_URL is never served a stale description', () => {
+  it('a config that reaches process.env other than by a literal name is not cached: another DATABASE_URL is never served a stale description', () => {
     const dir = makeProjectWithOwnCache();
     const config = path.join(dir, 'drizzle.config.ts');
     const text = readFileSync(config, 'utf8');
-    expect(text).toContain("const url = process.env.DATABASE_URL ?? '';");
-    writeFileSync(config, text.replace("const url = process.env.DATABASE_URL ?? '';", "const { DATABASE_URL: url = '' } = process.env;"));
-    const sqlite = runCli(dir, ['status'], { DATABASE_URL: `file:${path.join(dir, 'c.sqlite')}` });
-    expect(sqlite.status, sqlite.stderr).toBe(0);
-    expect(sqlite.stdout).toMatch(/^database: sqlite:/m);
+    const line = "const url = process.env.DATABASE_URL ?? '';";
+    expect(text).toContain(line);
     const cache = path.join(dir, 'node_modules', '.cache', 'sluice');
-    expect(existsSync(cache) ? readdirSync(cache).filter((f) => /^config-[0-9a-f]+\.json$/.test(f)) : []).toEqual([]);
+    const entries = () => (existsSync(cache) ? readdirSync(cache).filter((f) => /^config-[0-9a-f]+\.json$/.test(f)) : []);
+    for (const form of [
+      "const { DATABASE_URL: url = '' } = process.env;",
+      "const url = process.env[`${'DATABASE'}_URL`] ?? '';",
+      "const url = process.env['DATABASE' + '_URL'] ?? '';",
+      "const all = { ...process.env }; const url = all.DATABASE_URL ?? '';",
+    ]) {
+      writeFileSync(config, text.replace(line, form));
+      const sqlite = runCli(dir, ['status'], { DATABASE_URL: `file:${path.join(dir, 'c.sqlite')}` });
+      expect(sqlite.status, `${form}: ${sqlite.stderr}`).toBe(0);
+      expect(sqlite.stdout).toMatch(/^database: sqlite:/m);
+      expect(entries(), form).toEqual([]);
+    }
+    // by literal name (the example's own form, and a quoted one): cached
+    writeFileSync(config, text.replace(line, "const url = process.env['DATABASE_URL'] ?? '';"));
+    expect(runCli(dir, ['status'], { DATABASE_URL: `file:${path.join(dir, 'c.sqlite')}` }).status).toBe(0);
+    expect(entries()).toHaveLength(1);
   });
 
   it('a config cache entry that does not describe a config is ignored, not blamed on drizzle.config.ts; a .env that is a folder is one line', () => {

@@ -93,7 +93,7 @@ pgDescribe('scratch databases that cannot be removed', () => {
     const dir = makeProject();
     const folder = path.join(dir, 'drizzle', 'postgresql');
     for (const name of readdirSync(folder)) if (name.endsWith('.down.sql')) rmSync(path.join(folder, name));
-    const close = openToOthers(dir);
+    openToOthers(dir);
     chmodSync(folder, 0o555);
     const { url, admin } = await keepingDatabase();
     try {
@@ -109,7 +109,6 @@ pgDescribe('scratch databases that cannot be removed', () => {
       expect(readdirSync(folder).filter((n) => n.endsWith('.down.sql'))).toEqual([]);
     } finally {
       chmodSync(folder, 0o755);
-      close();
       await admin.end();
     }
   });

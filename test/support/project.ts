@@ -1,6 +1,6 @@
 /** Temp copies of this project (the example app) for tests, and helpers to run the CLI and make. */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -129,31 +129,17 @@ export function runCli(cwd: string, args: string[], env: Env = {}): Ran {
 /**
  * The CLI run as another user (nobody, through setpriv; the suite runs as root), for what root may do
  * and a user may not. `openToOthers(dir)` first: the project (a test's temporary copy) open to that
- * user, this checkout's dist, node_modules and package.json readable by it (as a umask of 022 leaves
- * them), and search permission on the folders above both, which the returned function takes back;
- * nothing else (a chmod -R of the system's temporary folder opened every folder there, and a PostgreSQL
- * data folder then refused to start).
+ * user, and this checkout's dist, node_modules and package.json readable by it (as a umask of 022
+ * leaves them). The folders above them are searchable for the whole run (others-global.ts); nothing
+ * else changes (a chmod -R of the system's temporary folder opened every folder there, and a
+ * PostgreSQL data folder then refused to start).
  */
-export function openToOthers(dir: string): () => void {
+export function openToOthers(dir: string): void {
   if (process.getuid?.() !== 0) throw new Error('running the CLI as another user needs root (setpriv); run the suite as root (CI does)');
-  const run = (args: string[]) => {
+  for (const args of [['-R', 'a+rwX', dir], ['-R', 'a+rX', path.join(REPO, 'dist'), path.join(REPO, 'node_modules'), path.join(REPO, 'package.json')]]) {
     const r = spawnSync('chmod', args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`chmod ${args.join(' ')}: ${r.stderr}`);
-  };
-  run(['-R', 'a+rwX', dir]);
-  run(['-R', 'a+rX', path.join(REPO, 'dist'), path.join(REPO, 'node_modules'), path.join(REPO, 'package.json')]);
-  const opened: { folder: string; mode: number }[] = [];
-  const search = (folder: string) => {
-    const mode = statSync(folder).mode & 0o7777;
-    if (mode & 0o001 || opened.some((o) => o.folder === folder)) return;
-    opened.push({ folder, mode });
-    chmodSync(folder, mode | 0o001);
-  };
-  search(REPO);
-  for (const start of [dir, REPO]) for (let p = path.dirname(start); p !== path.dirname(p); p = path.dirname(p)) search(p);
-  return () => {
-    for (const { folder, mode } of opened.reverse()) chmodSync(folder, mode);
-  };
+  }
 }
 
 export function runCliAsNobody(cwd: string, args: string[], env: Env = {}): Ran {
