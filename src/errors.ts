@@ -32,11 +32,22 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 export class SluiceError extends Error {
   readonly exitCode: ExitCodeValue;
-  constructor(message: string, exitCode: ExitCodeValue = ExitCode.usage, options?: { cause?: unknown }) {
+  /**
+   * A run's failure without where the database stands (`revision X (up) failed at statement …: …`),
+   * when known: what db-test and migrate-check report of a run on their scratch database.
+   */
+  readonly failure?: string;
+  constructor(message: string, exitCode: ExitCodeValue = ExitCode.usage, options?: { cause?: unknown; failure?: string }) {
     super(message, options);
     this.name = new.target.name;
     this.exitCode = exitCode;
+    if (options?.failure !== undefined) this.failure = options.failure;
   }
+}
+
+/** What failed, without where the database then stood when the error knows it (failure), else its first line. */
+export function failureOf(err: unknown): string {
+  return err instanceof SluiceError && err.failure !== undefined ? err.failure : describeCause(err);
 }
 
 /** Bad configuration or environment (DATABASE_URL, DATABASE_SCHEMA, drizzle.config.ts, folders). */
@@ -98,8 +109,6 @@ export class ConnectionError extends SluiceError {
 
 /** A revision failed while applying; the database stays at the last good revision. */
 export class MigrationFailed extends SluiceError {
-  /** What failed, without where the database stands (`revision X (up) failed at statement …: …`), when known. */
-  readonly failure?: string;
   constructor(
     message: string,
     readonly revision: string,
@@ -107,7 +116,6 @@ export class MigrationFailed extends SluiceError {
     options?: { cause?: unknown; failure?: string },
   ) {
     super(message, ExitCode.migrationFailed, options);
-    if (options?.failure !== undefined) this.failure = options.failure;
   }
 }
 
@@ -227,8 +235,6 @@ export class RevisionRefused extends SluiceError {
 
 /** The connection dropped during a run; `at` is the revision read back on reconnect, or undefined when unknown. */
 export class ConnectionLost extends SluiceError {
-  /** What was lost, without where the database stands (`connection lost during X (up): …`), when known. */
-  readonly failure?: string;
   constructor(
     message: string,
     readonly revision: string,
@@ -236,7 +242,6 @@ export class ConnectionLost extends SluiceError {
     options?: { cause?: unknown; failure?: string },
   ) {
     super(message, ExitCode.connectionLost, options);
-    if (options?.failure !== undefined) this.failure = options.failure;
   }
 }
 

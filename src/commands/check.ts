@@ -10,7 +10,7 @@ import { loadProjectConfig, parseDatabaseTarget, type DatabaseTarget, type Diale
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import type { Connection } from '../dialect/types.js';
-import { carryingNotRemoved, checkpoint, ConnectionLost, describeCause, MigrationFailed, scratchNote, stopIfAborted, stoppable } from '../errors.js';
+import { carryingNotRemoved, checkpoint, failureOf, scratchNote, stopIfAborted, stoppable } from '../errors.js';
 import { clusterRunning, startCluster, stopCluster, stopCommand } from '../pgcluster.js';
 import { introspect } from '../introspect.js';
 import { proveDowns } from '../prove.js';
@@ -173,7 +173,7 @@ async function checksOf(
     } catch (err) {
       if (options.signal?.aborted) throw err; // stopped, not a failed check
       // a revision that failed on the scratch database: what failed, not where that database then stood
-      record({ name, ok: false, detail: (err instanceof MigrationFailed || err instanceof ConnectionLost) && err.failure ? err.failure : describeCause(err) });
+      record({ name, ok: false, detail: failureOf(err) });
       return false;
     }
   };

@@ -16,7 +16,7 @@ import { historyFor, loadProjectConfig, parseDatabaseTarget, type DialectName } 
 import { loadContext, resolveEnv, withSession, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import { diffSnapshots, emptySnapshot, generateSnapshot } from '../downgen.js';
-import { carryingNotRemoved, checkpoint, ConfigError, ConnectionLost, describeCause, ExitCode, MigrationFailed, MultipleHeads, scratchNote, stoppable, type ExitCodeValue } from '../errors.js';
+import { carryingNotRemoved, checkpoint, ConfigError, ConnectionLost, describeCause, ExitCode, failureOf, MigrationFailed, MultipleHeads, scratchNote, stoppable, type ExitCodeValue } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
 import { readHistory, readSnapshot, rel, type History } from '../source.js';
 import { foreignSchemas, removeFolder, replayDatabase } from '../scratch.js';
@@ -163,22 +163,10 @@ async function replayUpTo(current: string, scratch: Record<string, string | unde
   try {
     await upgrade({ cwd: root, env: scratch, config: options.config, revision: current, noBackup: true, signal: options.signal });
   } catch (err) {
-    if (options.signal?.aborted) throw err;
-    if (err instanceof ConnectionLost) {
-      throw new ConnectionLost(
-        `migrate-check could not rebuild the applied revisions (base -> ${current}) on a scratch database: ${err.failure ?? describeCause(err.cause)}. Your database was not changed; run migrate-check again when the server is reachable`,
-        err.revision,
-        undefined,
-        { cause: err },
-      );
-    }
-    if (!(err instanceof MigrationFailed)) throw err;
-    throw new MigrationFailed(
-      `migrate-check could not rebuild the applied revisions (base -> ${current}) on a scratch database to compare with the database: ${err.failure ?? err.message}. Your database was not changed; the history does not replay from base: fix that revision`,
-      err.revision,
-      err.statementIndex,
-      { cause: err },
-    );
+    if (options.signal?.aborted || !(err instanceof MigrationFailed || err instanceof ConnectionLost)) throw err;
+    const lost = err instanceof ConnectionLost;
+    const message = `migrate-check could not rebuild the applied revisions (base -> ${current}) on a scratch database to compare with the database: ${failureOf(err)}. Your database was not changed; ${lost ? 'run migrate-check again when the server is reachable' : 'the history does not replay from base: fix that revision'}`;
+    throw lost ? new ConnectionLost(message, err.revision, undefined, { cause: err }) : new MigrationFailed(message, err.revision, err.statementIndex, { cause: err });
   }
 }
 

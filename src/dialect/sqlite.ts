@@ -294,7 +294,6 @@ function readHolder(file: string): Holder | undefined {
   }
 }
 
-
 /** This process's command, as a user would recognise it: `sluice up head` for the CLI. */
 function commandLine(): string {
   const [, script, ...args] = process.argv;
