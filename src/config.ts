@@ -6,10 +6,10 @@
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { markUsed, pruneCacheFiles, sluiceCacheDir } from './cachedir.js';
 import { cacheName, sha256 } from './hash.js';
-import { importTypeScriptConfig } from './configimport.js';
+import { importJavaScriptConfig, importTypeScriptConfig, type LoadedConfig } from './configimport.js';
+import { inputsHold, inputsOf, recordingEnv, type ConfigInputs } from './configrecord.js';
 import { ConfigError, describeCause } from './errors.js';
 import { displayUrl, parsePgUrl, passwordForms } from './pgconn.js';
 import { plainIdentifier } from './sql.js';
@@ -173,9 +173,11 @@ interface RawConfig {
 
 /**
  * Load drizzle.config.ts (TypeScript through tsx) and describe the histories it names. Compiling the
- * config costs ~200 ms, so the description is cached in the nearest node_modules/.cache/sluice/, keyed by the
- * config file's path, size and mtime and by the values of the environment variables its text names
- * (`process.env.X`). SLUICE_NO_CONFIG_CACHE=1 bypasses the cache.
+ * config costs ~200 ms, so the description is cached in the nearest node_modules/.cache/sluice/, named by
+ * the config file's path, size and mtime and by the values of the environment variables its text names
+ * (`process.env.X`), and used only while what the config depended on when it loaded is unchanged: the
+ * values of every variable read meanwhile and the project files it imported (src/configrecord.ts).
+ * SLUICE_NO_CONFIG_CACHE=1 bypasses the cache.
  */
 export async function loadProjectConfig(root: string, explicit?: string): Promise<ProjectConfig> {
   const configFile = findConfigFile(root, explicit);
@@ -188,10 +190,33 @@ export async function loadProjectConfig(root: string, explicit?: string): Promis
       // only a config that describes is cached: an entry that does not was damaged, and is ignored
     }
   }
-  const mod = await importConfig(root, configFile);
+  // the config runs with process.env watched; what it returns is copied while still watched (a getter
+  // on the exports may read a variable too)
+  const loader = process.env.SLUICE_CONFIG_LOADER; // sluice's own setting, read before the watch
+  const recorded = await recordingEnv(async () => {
+    const { mod, files } = await importConfig(root, configFile, loader);
+    let copy: ConfigModule | undefined;
+    try {
+      copy = JSON.parse(JSON.stringify({ dialects: mod.dialects, default: pick(mod.default), lint: mod.lint })) as ConfigModule;
+    } catch {
+      /* exports JSON cannot hold: described from the module, not cached */
+    }
+    return { mod, files, copy };
+  });
+  const { mod, files, copy } = recorded.value;
   const described = describeConfig(root, configFile, mod);
-  cache?.write(mod);
+  const inputs = copy && files && !recorded.opaque && !files.some(readsEnvUnseen) ? inputsOf(recorded.names, files) : undefined;
+  if (copy && inputs) cache?.write(copy, inputs);
   return described;
+}
+
+/** An imported project file that takes `env` from node:process: its reads bypass the watch on process.env. */
+function readsEnvUnseen(file: string): boolean {
+  try {
+    return PROCESS_MODULE.test(readFileSync(file, 'utf8'));
+  } catch {
+    return true;
+  }
 }
 
 type ConfigModule = { default?: unknown; dialects?: Record<string, RawConfig>; lint?: unknown };
@@ -210,6 +235,7 @@ const NAMES = /env\.([A-Za-z_][A-Za-z0-9_]*)|env\[(['"])([^'"\n]+)\2\]/g;
  * another value of DATABASE_URL).
  */
 const UNKNOWN_ENV = /process\.env(?!\.[A-Za-z_][A-Za-z0-9_]*|\[(['"])[^'"\n]+\1\])|from\s*['"](?:node:)?process['"]|require\(\s*['"](?:node:)?process['"]\s*\)/;
+const PROCESS_MODULE = /from\s*['"](?:node:)?process['"]|require\(\s*['"](?:node:)?process['"]\s*\)|import\(\s*['"](?:node:)?process['"]\s*\)/;
 
 function configCache(root: string, configFile: string) {
   if (process.env.SLUICE_NO_CONFIG_CACHE === '1') return undefined;
@@ -220,7 +246,7 @@ function configCache(root: string, configFile: string) {
     const text = readFileSync(configFile, 'utf8');
     if (UNKNOWN_ENV.test(text)) return undefined;
     const names = [...new Set([...text.matchAll(NAMES)].map((m) => m[1] ?? m[3]!))].sort();
-    const plain = JSON.stringify(['v4', configFile, st.size, st.mtimeMs, names]);
+    const plain = JSON.stringify(['v5', configFile, st.size, st.mtimeMs, names]);
     // The values of the variables the config reads may be secrets (a password in DATABASE_URL, a
     // token): they enter the key only through SHA-256, never as text on disk. A config that reads
     // none is keyed by its text, named by a 64-bit hash (no node:crypto to load).
@@ -235,17 +261,17 @@ function configCache(root: string, configFile: string) {
   return {
     read(): ConfigModule | undefined {
       try {
-        const cached = JSON.parse(readFileSync(file, 'utf8')) as ConfigModule & { key?: unknown };
-        if (cached.key !== key) return undefined;
+        const cached = JSON.parse(readFileSync(file, 'utf8')) as ConfigModule & { key?: unknown; inputs?: unknown };
+        if (cached.key !== key || !inputsHold(cached.inputs)) return undefined;
         markUsed(file);
         return cached;
       } catch {
         return undefined;
       }
     },
-    write(mod: ConfigModule): void {
+    write(copy: ConfigModule, inputs: ConfigInputs): void {
       try {
-        const plain = JSON.parse(JSON.stringify({ key, dialects: mod.dialects, default: pick(mod.default), lint: mod.lint })) as ConfigModule;
+        const plain = { key, ...copy, inputs };
         mkdirSync(path.dirname(file), { recursive: true });
         writeFileSync(`${file}.${process.pid}`, JSON.stringify(plain));
         renameSync(`${file}.${process.pid}`, file);
@@ -263,18 +289,14 @@ function pick(def: unknown): RawConfig | undefined {
   return d ? { dialect: d.dialect, out: d.out, schema: d.schema, migrations: d.migrations } : undefined;
 }
 
-async function importConfig(root: string, configFile: string): Promise<ConfigModule> {
-  let mod: ConfigModule;
+async function importConfig(root: string, configFile: string, loader: string | undefined): Promise<{ mod: ConfigModule; files: string[] | undefined }> {
+  let loaded: LoadedConfig;
   try {
-    if (/\.m?ts$/.test(configFile)) {
-      mod = (await importTypeScriptConfig(configFile)) as ConfigModule;
-    } else {
-      mod = await import(pathToFileURL(configFile).href);
-    }
+    loaded = /\.m?ts$/.test(configFile) ? await importTypeScriptConfig(configFile, loader) : await importJavaScriptConfig(configFile);
   } catch (err) {
     throw new ConfigError(`cannot load ${path.relative(root, configFile)}: ${describeCause(err)}`, { cause: err });
   }
-  return mod;
+  return { mod: loaded.mod as ConfigModule, files: loaded.files };
 }
 
 /** Pure: the module's exports → ProjectConfig. */

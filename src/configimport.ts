@@ -7,13 +7,17 @@
  * has its types stripped by sucrase instead (~80 ms with its load; it changes nothing else) and is
  * imported from a module file in sluice's cache folder, inside the project's nearest node_modules, so
  * its imports resolve from the same node_modules. Everything else goes through tsx, as before: a
- * relative import, tsconfig `paths`, a dynamic import, import.meta, __dirname, require or module.exports,
- * a `.cts` config, text sucrase or the lexer cannot read, or a package Node.js cannot load without a
- * TypeScript loader (found while loading, before any of the config's code runs).
+ * relative import, a workspace package (linked into node_modules from a project folder), tsconfig
+ * `paths`, a dynamic import, import.meta, __dirname, require or module.exports, a `.cts` config, text
+ * sucrase or the lexer cannot read, or a package Node.js cannot load without a TypeScript loader (found
+ * while loading, before any of the config's code runs).
+ *
+ * Each way reports the project files the config loaded, for the config cache (src/configrecord.ts).
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pruneCacheFiles, sluiceCacheDir } from './cachedir.js';
 import { sha256 } from './hash.js';
 
@@ -21,6 +25,12 @@ import { sha256 } from './hash.js';
 const CONFIG_MODULES_KEPT = 16;
 
 export type ImportedConfig = Record<string, unknown>;
+
+/** The config's exports, and the project files it loaded (undefined: they cannot be known). */
+export interface LoadedConfig {
+  mod: ImportedConfig;
+  files: string[] | undefined;
+}
 
 /** CommonJS-isms and file-relative values: the stripped module would not mean the same thing. */
 const NEEDS_TSX = /\b(?:__dirname|__filename|require\s*\(|module\.exports|exports\.)|\bimport\s*\.\s*meta\b/;
@@ -30,14 +40,18 @@ const LOADING = /^ERR_(?:MODULE_NOT_FOUND|UNKNOWN_FILE_EXTENSION|UNSUPPORTED_DIR
 
 let loads = 0;
 
-/** The config module's exports (through tsx when the quick path does not apply). */
-export async function importTypeScriptConfig(configFile: string): Promise<ImportedConfig> {
-  const quick = /\.(?:ts|mts)$/.test(configFile) ? await strippedModule(configFile) : undefined;
+/**
+ * The config module's exports (through tsx when the quick path does not apply), and the project files
+ * it loaded: none on the quick path (it imports only installed packages), every file tsx reports
+ * loading (ES modules) or Node.js's CommonJS loader took in (a config in a CommonJS package) otherwise.
+ */
+export async function importTypeScriptConfig(configFile: string, loader: string | undefined): Promise<LoadedConfig> {
+  const quick = /\.(?:ts|mts)$/.test(configFile) && loader !== 'tsx' ? await strippedModule(configFile) : undefined;
   if (quick) {
     try {
       // a URL of its own per load, as tsImport does: a process that loads the config again (its
       // environment changed) runs it again rather than getting Node's cached module
-      return (await import(`${pathToFileURL(quick).href}?load=${++loads}`)) as ImportedConfig;
+      return { mod: (await import(`${pathToFileURL(quick).href}?load=${++loads}`)) as ImportedConfig, files: [] };
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       // a named import Node.js's CommonJS interop cannot see fails while linking, before any code runs;
@@ -47,12 +61,65 @@ export async function importTypeScriptConfig(configFile: string): Promise<Import
     }
   }
   const { tsImport } = await import('tsx/esm/api');
-  return (await tsImport(pathToFileURL(configFile).href, import.meta.url)) as ImportedConfig;
+  const cjs = createRequire(import.meta.url).cache;
+  const before = new Set(Object.keys(cjs));
+  const urls: string[] = [];
+  const mod = (await tsImport(pathToFileURL(configFile).href, { parentURL: import.meta.url, onImport: (u) => urls.push(u) })) as ImportedConfig;
+  const loaded = [...urls.filter((u) => u.startsWith('file:')).map((u) => fileURLToPath(u.replace(/[?#].*$/s, ''))), ...Object.keys(cjs).filter((k) => !before.has(k) && path.isAbsolute(k))];
+  return { mod, files: projectFiles(loaded, configFile) };
+}
+
+/**
+ * A JavaScript config, imported as it is. Its project files are those Node.js's CommonJS loader took
+ * in (a CommonJS config's `require`s); an ES module config that imports anything but installed
+ * packages, or imports dynamically, has files that cannot be known (undefined).
+ */
+export async function importJavaScriptConfig(configFile: string): Promise<LoadedConfig> {
+  const cjs = createRequire(import.meta.url).cache;
+  const before = new Set(Object.keys(cjs));
+  const mod = (await import(pathToFileURL(configFile).href)) as ImportedConfig;
+  const loaded = Object.keys(cjs).filter((k) => !before.has(k) && path.isAbsolute(k));
+  let known = false;
+  try {
+    const lexer = await import('es-module-lexer');
+    await lexer.init;
+    const [imports] = lexer.parse(readFileSync(configFile, 'utf8'));
+    known = imports.every((i) => (i.type === 'static' || i.type === 'reexport-star') && isPackage(i.specifier) && installedPackage(i.specifier!, configFile));
+  } catch {
+    /* text the lexer cannot read: unknown */
+  }
+  return { mod, files: known ? projectFiles(loaded, configFile) : undefined };
+}
+
+/** The project's own files among those loaded: not the config, not an installed package (tsx's `?namespace=` dropped). */
+function projectFiles(loaded: string[], configFile: string): string[] {
+  const files = new Set<string>();
+  for (const f of loaded) {
+    const file = f.replace(/\?.*$/s, '');
+    if (file !== configFile && !file.split(path.sep).includes('node_modules')) files.add(file);
+  }
+  return [...files];
+}
+
+/** A config's import of a package: true when it resolves to an installed package (a workspace link to a project folder is not one). */
+export function installedPackage(specifier: string, configFile: string): boolean {
+  if (specifier.startsWith('node:') || isBuiltin(specifier)) return true;
+  const name = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!;
+  for (let dir = path.dirname(configFile); ; dir = path.dirname(dir)) {
+    const folder = path.join(dir, 'node_modules', name);
+    if (existsSync(folder)) {
+      try {
+        return realpathSync(folder).split(path.sep).includes('node_modules');
+      } catch {
+        return false;
+      }
+    }
+    if (dir === path.dirname(dir)) return false;
+  }
 }
 
 /** The config without its types, as a module file in sluice's cache folder; undefined when tsx must load it. */
 async function strippedModule(configFile: string): Promise<string | undefined> {
-  if (process.env.SLUICE_CONFIG_LOADER === 'tsx') return undefined;
   const dir = sluiceCacheDir(path.dirname(configFile), 'config-modules');
   if (!dir) return undefined;
   let code: string;
@@ -65,7 +132,8 @@ async function strippedModule(configFile: string): Promise<string | undefined> {
     const [imports] = lexer.parse(code);
     for (const i of imports) {
       if (i.type !== 'static' && i.type !== 'reexport-star') return undefined;
-      if (!isPackage(i.specifier)) return undefined;
+      // a workspace package linked into node_modules is the project's own code: tsx, which reports the files it loads
+      if (!isPackage(i.specifier) || !installedPackage(i.specifier!, configFile)) return undefined;
     }
   } catch {
     return undefined; // tsx reads it, and reports what is wrong with it
