@@ -1,5 +1,5 @@
 /** Where sluice keeps caches: the nearest node_modules/.cache/sluice of a project. */
-import { existsSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** The nearest node_modules of each project root asked about (looked up once per process). */
@@ -62,5 +62,44 @@ export function markUsed(file: string): void {
     if (Date.now() - statSync(file).mtimeMs > DAY_MS) utimesSync(file, new Date(), new Date());
   } catch {
     /* best effort */
+  }
+}
+
+/** A temporary file of `writeAtomically` (`<name>.<pid>`) or of PGlite's template (`<name>.<pid>.<hex>.tmp`). */
+const TEMPORARY = /\.\d+(?:\.[0-9a-f]{8}\.tmp)?$/;
+
+/**
+ * Write a cache file atomically (a reader sees the old file or the new one): a temporary file beside
+ * it, renamed over it. A write that fails (a full disk) removes its temporary file and throws; after a
+ * success, temporary files more than a day old in the same folder (left by a process killed between the
+ * write and the rename) are removed.
+ */
+export function writeAtomically(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.${process.pid}`;
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(tmp, data);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  sweepTemporaries(path.dirname(file));
+}
+
+/** Remove the temporary files of `dir` older than a day (best effort). */
+export function sweepTemporaries(dir: string, now = Date.now()): void {
+  try {
+    for (const name of readdirSync(dir)) {
+      if (!TEMPORARY.test(name)) continue;
+      const file = path.join(dir, name);
+      try {
+        if (now - statSync(file).mtimeMs > DAY_MS) rmSync(file, { force: true });
+      } catch {
+        /* gone meanwhile, or not ours to remove */
+      }
+    }
+  } catch {
+    /* a folder that cannot be read */
   }
 }

@@ -11,9 +11,9 @@
  * file per migration folder. A cache that cannot be read or written is only slower.
  * SLUICE_NO_CHECKSUM_CACHE=1 disables it.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync, type Stats } from 'node:fs';
+import { readFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { sluiceCacheDir } from './cachedir.js';
+import { sluiceCacheDir, writeAtomically } from './cachedir.js';
 import { cacheName } from './hash.js';
 
 const FORMAT = 2;
@@ -63,11 +63,8 @@ export class ChecksumCache {
   flush(): void {
     if (!this.file || !this.dirty) return;
     this.dirty = false;
-    const tmp = `${this.file}.${process.pid}`;
     try {
-      mkdirSync(path.dirname(this.file), { recursive: true });
-      writeFileSync(tmp, JSON.stringify({ format: FORMAT, folder: this.folder, entries: this.entries }));
-      renameSync(tmp, this.file);
+      writeAtomically(this.file, JSON.stringify({ format: FORMAT, folder: this.folder, entries: this.entries }));
     } catch {
       /* a cache that cannot be written is only slower */
     }

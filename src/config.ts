@@ -3,10 +3,10 @@
  * Turning these into typed settings is pure (tested without a database); loading the TypeScript
  * config is the only I/O here.
  */
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { markUsed, pruneCacheFiles, sluiceCacheDir } from './cachedir.js';
+import { markUsed, pruneCacheFiles, sluiceCacheDir, writeAtomically } from './cachedir.js';
 import { cacheName, sha256 } from './hash.js';
 import { importJavaScriptConfig, importTypeScriptConfig, type LoadedConfig } from './configimport.js';
 import { inputsHold, inputsOf, recordingEnv, type ConfigInputs } from './configrecord.js';
@@ -272,9 +272,7 @@ function configCache(root: string, configFile: string) {
     write(copy: ConfigModule, inputs: ConfigInputs): void {
       try {
         const plain = { key, ...copy, inputs };
-        mkdirSync(path.dirname(file), { recursive: true });
-        writeFileSync(`${file}.${process.pid}`, JSON.stringify(plain));
-        renameSync(`${file}.${process.pid}`, file);
+        writeAtomically(file, JSON.stringify(plain));
         pruneCacheFiles(path.dirname(file), /^config-[0-9a-f]+\.json$/, CONFIG_CACHE_ENTRIES, file);
       } catch {
         /* a cache that cannot be written is only slower */

@@ -14,11 +14,11 @@
  *
  * Each way reports the project files the config loaded, for the config cache (src/configrecord.ts).
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { pruneCacheFiles, sluiceCacheDir } from './cachedir.js';
+import { pruneCacheFiles, sluiceCacheDir, writeAtomically } from './cachedir.js';
 import { sha256 } from './hash.js';
 
 /** Stripped config modules kept per cache folder (one per text of a config), the most recently written. */
@@ -140,9 +140,7 @@ async function strippedModule(configFile: string): Promise<string | undefined> {
   }
   const file = path.join(dir, `${sha256(code).slice(0, 32)}.mjs`);
   try {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(`${file}.${process.pid}`, code);
-    renameSync(`${file}.${process.pid}`, file);
+    writeAtomically(file, code);
     pruneCacheFiles(dir, /^[0-9a-f]{32}\.mjs$/, CONFIG_MODULES_KEPT, file); // one per text of the config: bounded too
   } catch {
     return undefined; // a cache folder that cannot be written: tsx

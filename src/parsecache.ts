@@ -10,11 +10,11 @@
  * entry is ignored and the file parsed again. New entries are written once, after the run's first wait or at exit; a pack that
  * cannot be written is only slower. SLUICE_NO_PARSE_CACHE=1 disables it.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DialectName, SqliteEngine } from './config.js';
-import { sluiceCacheDir } from './cachedir.js';
+import { sluiceCacheDir, writeAtomically } from './cachedir.js';
 import { loadParser, parseSql, type ParsedSql, type SqlStatement } from './sqlparse.js';
 import { sha256 } from './hash.js';
 
@@ -91,11 +91,8 @@ export function flushParseCache(): void {
     pack.dirty = false;
     let entries = [...pack.entries];
     if (entries.length > Math.max(PACK_KEEP, 2 * pack.used.size)) entries = entries.filter(([k]) => pack.used.has(k));
-    const tmp = `${pack.file}.${process.pid}`;
     try {
-      mkdirSync(path.dirname(pack.file), { recursive: true });
-      writeFileSync(tmp, JSON.stringify({ format: PACK_FORMAT, key: formatKey(), entries: Object.fromEntries(entries) }));
-      renameSync(tmp, pack.file);
+      writeAtomically(pack.file, JSON.stringify({ format: PACK_FORMAT, key: formatKey(), entries: Object.fromEntries(entries) }));
     } catch {
       /* a cache that cannot be written is only slower */
     }
