@@ -4,7 +4,8 @@
  * schemas (as a lost connection or a policy would): db-test and migrate-downs still end with their own
  * result and exit code, and say on stderr which scratch schema is left and why; a Ctrl+C'd db-test's
  * one line says they were NOT all removed instead of "removed". A command that fails (migrate-check
- * whose replay hits a revision that needs a table made by hand) names them after its error; init
+ * whose replay hits a revision that needs a table made by hand) names them after its error; one whose
+ * replay loses its connection says so, and that the database was not changed; init
  * carries them from the downs it writes; the command named for a db-test cluster that does not stop
  * stops it.
  */
@@ -147,6 +148,47 @@ pgDescribe('scratch databases that cannot be removed', () => {
       expect(doc.notRemoved?.length).toBeGreaterThan(0);
       expect(doc.notRemoved!.every((n) => n.includes('scratch schemas are kept on this database'))).toBe(true);
       expect(j.stderr).toBe('');
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('migrate-check whose replay loses its connection: exit 7, one line that says the database was not changed and to run it again, the scratch schema removed', async () => {
+    const dir = makeProject();
+    const url = await freshDatabase('lost');
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      // a revision that waits only where it replays (a scratch schema), not on the database
+      const tag = addRevision(dir, 'postgresql', 'slow_on_scratch', "SELECT pg_sleep(CASE WHEN current_schema() LIKE 'sluice\\_check\\_%' THEN 60 ELSE 0 END);", 'SELECT 1;');
+      const snap = path.join(dir, 'drizzle', 'postgresql', 'meta', `${tag.slice(0, 4)}_snapshot.json`);
+      const json = JSON.parse(readFileSync(snap, 'utf8')) as { id: string; prevId: string };
+      writeFileSync(snap, JSON.stringify({ ...json, prevId: json.id, id: randomUUID() }, null, 2));
+      const env: Env = { DATABASE_URL: url, SLUICE_CHECK_DATABASE_URL: url };
+      const up = runCli(dir, ['up'], env);
+      expect(up.status, up.stdout + up.stderr).toBe(0);
+      const versions = async () => (await admin.query('SELECT revision, checksum FROM public.sluice_version ORDER BY 1')).rows;
+      const before = await versions();
+      const run = start(dir, ['verify'], env);
+      const sleeping = async () =>
+        (await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()")).rows;
+      let found: { pid: number }[] = [];
+      for (let i = 0; i < 2000 && found.length === 0 && run.child.exitCode === null; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        found = await sleeping();
+      }
+      expect(found, 'the replay reached the waiting revision').toHaveLength(1);
+      await admin.query('SELECT pg_terminate_backend($1)', [found[0]!.pid]);
+      const ended = await run.ended;
+      expect(ended.code, ended.stdout + ended.stderr).toBe(7);
+      const lines = ended.stderr.split('\n').filter((l) => l.trim());
+      expect(lines, ended.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        new RegExp(`^sluice: migrate-check could not rebuild the applied revisions \\(base -> ${tag}\\) on a scratch database to compare with the database: .*Your database was not changed; run migrate-check again when the server is reachable`),
+      );
+      expect(lines[0]).not.toMatch(/Rolled back|the database is at/);
+      expect(await versions()).toEqual(before);
+      expect(await allScratch(admin)).toEqual([]);
     } finally {
       await admin.end();
     }
