@@ -56,6 +56,13 @@ export function pruneCacheFiles(dir: string, pattern: RegExp, keep: number, exce
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * Checksum and parse caches kept per cache folder (one per migration folder, one per project root), the
+ * most recently written: a node_modules shared by many checkouts or temporary copies of a project would
+ * otherwise gather one for each, for ever.
+ */
+export const FOLDER_CACHES_KEPT = 64;
+
 /** A cache file read and used: its mtime becomes now when it is more than a day old (one write a day at most), so pruning keeps what is used. */
 export function markUsed(file: string): void {
   try {

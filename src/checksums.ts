@@ -13,7 +13,7 @@
  */
 import { readFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { sluiceCacheDir, writeAtomically } from './cachedir.js';
+import { FOLDER_CACHES_KEPT, pruneCacheFiles, sluiceCacheDir, writeAtomically } from './cachedir.js';
 import { cacheName } from './hash.js';
 
 const FORMAT = 2;
@@ -65,6 +65,7 @@ export class ChecksumCache {
     this.dirty = false;
     try {
       writeAtomically(this.file, JSON.stringify({ format: FORMAT, folder: this.folder, entries: this.entries }));
+      pruneCacheFiles(path.dirname(this.file), /^[0-9a-f]{16}\.json$/, FOLDER_CACHES_KEPT, this.file);
     } catch {
       /* a cache that cannot be written is only slower */
     }

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DialectName, SqliteEngine } from './config.js';
-import { sluiceCacheDir, writeAtomically } from './cachedir.js';
+import { FOLDER_CACHES_KEPT, pruneCacheFiles, sluiceCacheDir, writeAtomically } from './cachedir.js';
 import { loadParser, parseSql, type ParsedSql, type SqlStatement } from './sqlparse.js';
 import { sha256 } from './hash.js';
 
@@ -93,6 +93,7 @@ export function flushParseCache(): void {
     if (entries.length > Math.max(PACK_KEEP, 2 * pack.used.size)) entries = entries.filter(([k]) => pack.used.has(k));
     try {
       writeAtomically(pack.file, JSON.stringify({ format: PACK_FORMAT, key: formatKey(), entries: Object.fromEntries(entries) }));
+      pruneCacheFiles(path.dirname(pack.file), /^pack-[0-9a-f]{32}\.json$/, FOLDER_CACHES_KEPT, pack.file);
     } catch {
       /* a cache that cannot be written is only slower */
     }

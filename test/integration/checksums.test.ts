@@ -3,12 +3,13 @@
  * not change. It must never hide a change: an edit of the same size with its modification time put
  * back, or a file replaced by another, is still found (exit 4), through the real CLI on SQLite files.
  */
-import { readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { cleanEnv, makeProject, pgDescribe, pgUrl, REPO, runCli, uniqueSchema } from '../support/project.js';
+import { cleanEnv, makeProject, makeProjectWithOwnCache, pgDescribe, pgUrl, REPO, runCli, uniqueSchema } from '../support/project.js';
+import { FOLDER_CACHES_KEPT } from '../../src/cachedir.js';
 import { checksumCacheFile, SETTLED_MS } from '../../src/checksums.js';
 
 const settle = () => new Promise((r) => setTimeout(r, SETTLED_MS + 300));
@@ -37,6 +38,34 @@ describe('checksum cache', () => {
     writeFileSync(file, JSON.stringify({ ...data, folder: path.join(dir, 'elsewhere') }));
     expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual(['0001_add_audits']);
     writeFileSync(file, JSON.stringify(data)); // the same entries for this folder: taken as they are
+    expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual([]);
+  });
+
+  it('checksum and parse caches are bounded per cache folder: the FOLDER_CACHES_KEPT most recently written are kept, the one in use among them', async () => {
+    const dir = makeProjectWithOwnCache();
+    const env = { DATABASE_URL: `file:${path.join(dir, 'c.sqlite')}` };
+    const cache = path.join(dir, 'node_modules', '.cache', 'sluice');
+    const folders = { checksums: /^[0-9a-f]{16}\.json$/, parsed: /^pack-[0-9a-f]{32}\.json$/ };
+    const at = Date.now() / 1000 - 3600; // an hour ago, a second apart
+    for (const [sub, pattern] of Object.entries(folders)) {
+      mkdirSync(path.join(cache, sub), { recursive: true });
+      for (let i = 0; i < FOLDER_CACHES_KEPT + 10; i++) {
+        const name = sub === 'checksums' ? `${i.toString(16).padStart(16, 'a')}.json` : `pack-${i.toString(16).padStart(32, 'b')}.json`;
+        expect(name).toMatch(pattern);
+        writeFileSync(path.join(cache, sub, name), '{}');
+        utimesSync(path.join(cache, sub, name), at + i, at + i);
+      }
+    }
+    expect(runCli(dir, ['up'], env).status).toBe(0); // parses the files: the parse pack is written
+    await settle();
+    expect(runCli(dir, ['status'], env).status).toBe(0); // the files settled: their checksums are written
+    const own = path.basename(checksumCacheFile(dir, path.join('drizzle', 'sqlite'))!);
+    for (const [sub, pattern] of Object.entries(folders)) {
+      const left = readdirSync(path.join(cache, sub)).filter((n) => pattern.test(n));
+      expect(left, sub).toHaveLength(FOLDER_CACHES_KEPT);
+      if (sub === 'checksums') expect(left).toContain(own);
+      expect(left.filter((n) => !n.includes('aaaaaaaa') && !n.includes('bbbbbbbb')), sub).toHaveLength(1); // the project's own
+    }
     expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual([]);
   });
 
