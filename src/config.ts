@@ -193,11 +193,19 @@ export async function loadProjectConfig(root: string, explicit?: string): Promis
   // the config runs with process.env watched; what it returns is copied while still watched (a getter
   // on the exports may read a variable too)
   const loader = process.env.SLUICE_CONFIG_LOADER; // sluice's own setting, read before the watch
+  // A config loaded before in this process is partly served from Node.js's module cache (its packages,
+  // and in a CommonJS project its own files): what that code read is not seen again, so only a first
+  // load is recorded for the cache.
+  const first = !loadedHere.has(configFile);
+  loadedHere.add(configFile);
+  const loadStart = Date.now();
   const recorded = await recordingEnv(async () => {
     const { mod, files } = await importConfig(root, configFile, loader);
     let copy: ConfigModule | undefined;
     try {
-      copy = JSON.parse(JSON.stringify({ dialects: mod.dialects, default: pick(mod.default), lint: mod.lint })) as ConfigModule;
+      // only what describeConfig reads: a dialect entry may hold dbCredentials (a password)
+      const dialects = mod.dialects && typeof mod.dialects === 'object' ? Object.fromEntries(Object.entries(mod.dialects).map(([k, v]) => [k, pick(v)])) : mod.dialects;
+      copy = JSON.parse(JSON.stringify({ dialects, default: pick(mod.default), lint: mod.lint })) as ConfigModule;
     } catch {
       /* exports JSON cannot hold: described from the module, not cached */
     }
@@ -205,12 +213,15 @@ export async function loadProjectConfig(root: string, explicit?: string): Promis
   });
   const { mod, files, copy } = recorded.value;
   const described = describeConfig(root, configFile, mod);
-  const inputs = copy && files && !recorded.opaque && !files.some(readsEnvUnseen) ? inputsOf(recorded.names, files) : undefined;
+  const inputs = first && copy && files && !recorded.opaque && !files.some(readsEnvUnseen) ? inputsOf(recorded.names, files, loadStart) : undefined;
   if (copy && inputs) cache?.write(copy, inputs);
   return described;
 }
 
-/** An imported project file that takes `env` from node:process: its reads bypass the watch on process.env. */
+/** Config files loaded by this process. */
+const loadedHere = new Set<string>();
+
+/** An imported project file that takes `env` from node:process as a binding: its reads bypass the watch on process.env. */
 function readsEnvUnseen(file: string): boolean {
   try {
     return PROCESS_MODULE.test(readFileSync(file, 'utf8'));
@@ -234,8 +245,14 @@ const NAMES = /env\.([A-Za-z_][A-Za-z0-9_]*)|env\[(['"])([^'"\n]+)\2\]/g;
  * cannot be known from its text, so its description is not cached (a cached one could belong to
  * another value of DATABASE_URL).
  */
-const UNKNOWN_ENV = /process\.env(?!\.[A-Za-z_][A-Za-z0-9_]*|\[(['"])[^'"\n]+\1\])|from\s*['"](?:node:)?process['"]|require\(\s*['"](?:node:)?process['"]\s*\)/;
-const PROCESS_MODULE = /from\s*['"](?:node:)?process['"]|require\(\s*['"](?:node:)?process['"]\s*\)|import\(\s*['"](?:node:)?process['"]\s*\)/;
+const UNKNOWN_ENV = /process\.env(?!\.[A-Za-z_][A-Za-z0-9_]*|\[(['"])[^'"\n]+\1\])|(?:import|export)\s+(?:[\w$]+\s*,\s*)?(?:\{[^}]*\benv\b[^}]*\}|\*\s*as\s+[\w$]+)\s*from\s*['"](?:node:)?process['"]|import\(\s*['"](?:node:)?process['"]\s*\)/;
+/**
+ * `env` taken from node:process as an ES module binding (`import { env }`, a namespace import, a
+ * dynamic import): Node.js's copy of the value process.env had when node:process was first imported,
+ * which the watch on process.env does not see. The default import and `require('node:process')` are
+ * the process object itself, whose `env` is read live.
+ */
+const PROCESS_MODULE = /(?:import|export)\s+(?:[\w$]+\s*,\s*)?(?:\{[^}]*\benv\b[^}]*\}|\*\s*as\s+[\w$]+)\s*from\s*['"](?:node:)?process['"]|import\(\s*['"](?:node:)?process['"]\s*\)/;
 
 function configCache(root: string, configFile: string) {
   if (process.env.SLUICE_NO_CONFIG_CACHE === '1') return undefined;

@@ -11,27 +11,39 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { cleanEnv, REPO, tempDir } from '../support/project.js';
 
+/**
+ * Write a file as saved a while ago: a file modified within SETTLED_MS of a load is not trusted to be
+ * what was loaded (an edit saved meanwhile), and its config is not cached that time.
+ */
+function write(file: string, text: string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, text);
+  const at = new Date(Date.now() - 10_000);
+  utimesSync(file, at, at);
+}
+
 function project(files: Record<string, string>): string {
   const dir = tempDir('sluice-cfgcache-');
   mkdirSync(path.join(dir, 'node_modules'));
   symlinkSync(path.join(REPO, 'node_modules', 'drizzle-kit'), path.join(dir, 'node_modules', 'drizzle-kit'));
-  for (const [name, text] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    writeFileSync(path.join(dir, name), text);
-  }
+  for (const [name, text] of Object.entries(files)) write(path.join(dir, name), text);
   return dir;
 }
 const entries = (dir: string) => {
   const cache = path.join(dir, 'node_modules', '.cache', 'sluice');
   return existsSync(cache) ? readdirSync(cache).filter((f) => /^config-[0-9a-f]+\.json$/.test(f)) : [];
 };
-const LOAD = `import(${JSON.stringify(pathToFileURL(path.join(REPO, 'dist', 'config.js')).href)}).then((m) => m.loadProjectConfig(process.cwd())).then((c) => process.stdout.write(c.histories.sqlite.out))`;
-/** The sqlite history's folder, relative to the project, as a new process loading the config sees it. */
-function out(dir: string, env: Record<string, string> = {}): string {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', LOAD], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv, encoding: 'utf8' });
+const CONFIG_JS = JSON.stringify(pathToFileURL(path.join(REPO, 'dist', 'config.js')).href);
+/** Run `script` (an ES module with `load(dir)` and `print(text)` given) in a new process in `dir`. */
+function run(dir: string, script: string, env: Record<string, string> = {}): string {
+  const prelude = `const { loadProjectConfig } = await import(${CONFIG_JS}); const load = async (d) => (await loadProjectConfig(d)).histories.sqlite.out; const print = (t) => process.stdout.write(String(t));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `${prelude}\n${script}`], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv, encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
-  return path.relative(dir, r.stdout);
+  return r.stdout;
 }
+/** The sqlite history's folder, relative to the project, as a new process loading the config sees it. */
+const out = (dir: string, env: Record<string, string> = {}): string => path.relative(dir, run(dir, 'print(await load(process.cwd()));', env));
+const cacheText = (dir: string) => entries(dir).map((e) => readFileSync(path.join(dir, 'node_modules', '.cache', 'sluice', e), 'utf8')).join('\n');
 /** How many times the config's code ran (each run appends an x to `runs`). */
 const runs = (dir: string) => (existsSync(path.join(dir, 'runs')) ? readFileSync(path.join(dir, 'runs'), 'utf8').length : 0);
 /** Rewrite a file with the same length and a later mtime: only the mtime tells the edit. */
@@ -41,7 +53,7 @@ function sameSize(file: string, from: string, to: string): void {
   expect(text).toContain(from);
   const before = statSync(file).mtimeMs;
   writeFileSync(file, text.replace(from, to));
-  utimesSync(file, new Date(), new Date(before + 5000));
+  utimesSync(file, new Date(), new Date(before + 5000)); // still SETTLED_MS before now
 }
 
 const CONFIG = `import { defineConfig } from 'drizzle-kit';
@@ -59,7 +71,7 @@ export const TOKEN = process.env.SLUICE_TEST_TOKEN;
 describe('the config cache follows what the config depended on', () => {
   it('a variable read in an imported module: another value is never served the cached description', () => {
     const dir = project({ 'drizzle.config.ts': CONFIG, 'settings.ts': '' });
-    writeFileSync(path.join(dir, 'settings.ts'), SETTINGS.replace('PROJECT', JSON.stringify(dir)));
+    write(path.join(dir, 'settings.ts'), SETTINGS.replace('PROJECT', JSON.stringify(dir)));
     const first = { SLUICE_TEST_OUT: 'first' };
     expect(out(dir, first)).toBe('first');
     expect(runs(dir)).toBe(1);
@@ -83,7 +95,7 @@ describe('the config cache follows what the config depended on', () => {
 
   it('an imported file edited (even to the same length): the edit is seen; unchanged, it is cached', () => {
     const dir = project({ 'drizzle.config.ts': CONFIG, 'settings.ts': '' });
-    writeFileSync(path.join(dir, 'settings.ts'), SETTINGS.replace('PROJECT', JSON.stringify(dir)));
+    write(path.join(dir, 'settings.ts'), SETTINGS.replace('PROJECT', JSON.stringify(dir)));
     expect(out(dir)).toBe('aaaa');
     expect(out(dir)).toBe('aaaa');
     expect(runs(dir)).toBe(1);
@@ -96,7 +108,7 @@ describe('the config cache follows what the config depended on', () => {
   it('a config in a CommonJS package (tsx loads its imports through require): an imported file edited is seen', () => {
     const settings = `exports.OUT = 'cjs-aaaa';\nrequire('node:fs').appendFileSync(${JSON.stringify('RUNS')}, 'x');\n`;
     const dir = project({ 'package.json': '{"type":"commonjs"}', 'drizzle.config.ts': CONFIG, 'settings.ts': '' });
-    writeFileSync(path.join(dir, 'settings.ts'), settings.replace('RUNS', path.join(dir, 'runs')));
+    write(path.join(dir, 'settings.ts'), settings.replace('RUNS', path.join(dir, 'runs')));
     expect(out(dir)).toBe('cjs-aaaa');
     expect(out(dir)).toBe('cjs-aaaa');
     expect(runs(dir)).toBe(1);
@@ -150,5 +162,61 @@ describe('the config cache follows what the config depended on', () => {
     expect(entries(cjs)).toHaveLength(1);
     sameSize(path.join(cjs, 'settings.js'), "'cjs-aaaa'", "'cjs-bbbb'");
     expect(out(cjs)).toBe('cjs-bbbb');
+  });
+
+  it('a config loaded twice in one process (create lints with it again): the second load, served from Node.js’s module cache, writes nothing', () => {
+    const dir = project({
+      'package.json': '{"name":"app"}', // CommonJS: the imported file is not run again
+      'drizzle.config.ts': CONFIG,
+      'settings.ts': "process.env.SLUICE_TEST_OUT ??= 'from-env-local';\nexport const OUT: string = process.env.SLUICE_TEST_OUT;\n",
+    });
+    expect(run(dir, 'print([await load(process.cwd()), await load(process.cwd())].map((o) => o.split("/").pop()).join(" "))')).toBe('from-env-local from-env-local');
+    expect(entries(dir)).toEqual([]);
+    expect(out(dir, { SLUICE_TEST_OUT: 'prod' })).toBe('prod');
+  });
+
+  it('two configs loaded at once (a library caller): each is right, and process.env is the plain object again after', () => {
+    const a = project({ 'drizzle.config.ts': CONFIG, 'settings.ts': "export const OUT: string = process.env.SLUICE_TEST_A ?? 'a';\n" });
+    const b = project({ 'drizzle.config.ts': CONFIG, 'settings.ts': "export const OUT: string = process.env.SLUICE_TEST_B ?? 'b';\n" });
+    const script = `const { types } = await import('node:util'); const outs = await Promise.all([load(${JSON.stringify(a)}), load(${JSON.stringify(b)})]); print(outs.map((o) => o.split('/').pop()).join(' ') + ' ' + types.isProxy(process.env));`;
+    expect(run(a, script, { SLUICE_TEST_A: 'a1', SLUICE_TEST_B: 'b1' })).toBe('a1 b1 false');
+    expect(run(a, script, { SLUICE_TEST_A: 'a2', SLUICE_TEST_B: 'b2' })).toBe('a2 b2 false');
+    expect(out(a)).toBe('a');
+    expect(out(b, { SLUICE_TEST_B: 'b3' })).toBe('b3');
+  });
+
+  it('a dialects export holding dbCredentials: what is cached is only what sluice reads, never the URL', () => {
+    const dir = project({
+      'drizzle.config.ts': `import { defineConfig } from 'drizzle-kit';
+export const dialects = { sqlite: { schema: './m.ts', out: './d', dbCredentials: { url: process.env.SLUICE_TEST_SECRET_URL ?? '' } } };
+export default defineConfig({ dialect: 'sqlite', ...dialects.sqlite });
+`,
+    });
+    const env = { SLUICE_TEST_SECRET_URL: 'postgres://u:hunter2secret@h/db' };
+    expect(out(dir, env)).toBe('d');
+    expect(out(dir, env)).toBe('d');
+    expect(entries(dir)).toHaveLength(1);
+    expect(cacheText(dir)).not.toContain('hunter2secret');
+    expect(cacheText(dir)).not.toContain('dbCredentials');
+  });
+
+  it('an imported file using the process object of node:process is cached and followed; one loading a file into the environment is not cached', () => {
+    const dir = project({
+      'drizzle.config.ts': CONFIG,
+      'settings.ts': "import process from 'node:process';\nexport const OUT: string = process.env.SLUICE_TEST_OUT ?? 'default';\n",
+    });
+    expect(out(dir)).toBe('default');
+    expect(entries(dir)).toHaveLength(1);
+    expect(out(dir, { SLUICE_TEST_OUT: 'given' })).toBe('given');
+    const loads = project({
+      'drizzle.config.ts': CONFIG,
+      'settings.ts': "import { join } from 'node:path';\nprocess.loadEnvFile(join(PROJECT, '.env.local'));\nexport const OUT: string = process.env.SLUICE_TEST_LOCAL ?? 'none';\n",
+    });
+    write(path.join(loads, 'settings.ts'), readFileSync(path.join(loads, 'settings.ts'), 'utf8').replace('PROJECT', JSON.stringify(loads)));
+    write(path.join(loads, '.env.local'), 'SLUICE_TEST_LOCAL=first\n');
+    expect(out(loads)).toBe('first');
+    expect(entries(loads)).toEqual([]);
+    write(path.join(loads, '.env.local'), 'SLUICE_TEST_LOCAL=second\n');
+    expect(out(loads)).toBe('second');
   });
 });
