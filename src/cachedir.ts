@@ -72,23 +72,25 @@ export function markUsed(file: string): void {
   }
 }
 
-/** A temporary file of `writeAtomically` (`<name>.<pid>`) or of PGlite's template (`<name>.<pid>.<hex>.tmp`). */
-const TEMPORARY = /\.\d+(?:\.[0-9a-f]{8}\.tmp)?$/;
+/** A temporary file of `writeAtomically` (`<name>.<pid>-<hex>`; `<name>.<pid>` before) or of PGlite's template (`<name>.<pid>.<hex>.tmp`). */
+const TEMPORARY = /\.\d+(?:-[0-9a-f]{8}|\.[0-9a-f]{8}\.tmp)?$/;
 
 /**
- * Write a cache file atomically (a reader sees the old file or the new one): a temporary file beside
- * it, renamed over it. A write that fails (a full disk) removes its temporary file and throws; after a
+ * Write a cache file atomically (a reader sees the old file or the new one): a temporary file of its
+ * own beside it, renamed over it. A write that fails (a full disk) removes its temporary file and throws; after a
  * success, temporary files more than a day old in the same folder (left by a process killed between the
  * write and the rename) are removed.
  */
 export function writeAtomically(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.${process.pid}`;
+  // the pid alone can be another container's too, on a node_modules they share: a random part as well,
+  // and a file that exists already is never written over
+  const tmp = `${file}.${process.pid}-${Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, '0')}`;
   try {
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(tmp, data);
+    writeFileSync(tmp, data, { flag: 'wx' });
     renameSync(tmp, file);
   } catch (err) {
-    rmSync(tmp, { force: true });
+    if ((err as { code?: unknown }).code !== 'EEXIST') rmSync(tmp, { force: true }); // never another writer's
     throw err;
   }
   sweepTemporaries(path.dirname(file));

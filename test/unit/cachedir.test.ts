@@ -27,7 +27,8 @@ describe('writeAtomically', () => {
     const now = Date.now();
     const day = 24 * 60 * 60 * 1000;
     const files = {
-      'config-aa.json.4242': now - 2 * day, // left by a killed process: removed
+      'config-aa.json.4242': now - 2 * day, // left by a killed process (an earlier version's name): removed
+      'config-dd.json.4242-0badcafe': now - 2 * day, // removed
       'pglite-template.tar.4242.0123abcd.tmp': now - 2 * day, // removed
       'config-bb.json.4243': now - 60_000, // another process may be writing it: kept
       'config-cc.json': now - 30 * day, // an entry, however old: kept (pruning is by count)
