@@ -44,13 +44,15 @@ const SINCE_START = `round(extract(epoch from pg_catalog.clock_timestamp() - now
  * the revision's own: since the previous revision's version row when that is the row before it in
  * this script, else since the script began (the first revision of a script).
  */
-function recordSql(conn: Connection, step: PreparedStep, previousUp: string | undefined): string {
+function recordSql(conn: Connection, step: PreparedStep, previousUp: string | undefined, check: string | undefined): string {
   const table = conn.table(VERSION_TABLE);
   const lit = (v: string) => conn.literal!(v);
   if (step.direction === 'up') {
     const since = previousUp === undefined ? 'now()' : `COALESCE((SELECT "applied_at" FROM ${table} WHERE "revision" = ${lit(previousUp)}), now())`;
     const own = `round(extract(epoch from pg_catalog.clock_timestamp() - ${since}) * 1000)::integer`;
-    return `INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${lit(step.revision.id)}, ${lit(step.revision.message)}, ${lit(step.upChecksum)}, pg_catalog.clock_timestamp(), ${own}) RETURNING ${SINCE_START} AS elapsed`;
+    // the search_path check rides on the row's RETURNING (one INSERT ... VALUES returns its one row:
+    // always evaluated), a statement fewer per revision; it fails the insert, so the revision, as the guard does
+    return `INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${lit(step.revision.id)}, ${lit(step.revision.message)}, ${lit(step.upChecksum)}, pg_catalog.clock_timestamp(), ${own}) RETURNING ${SINCE_START} AS elapsed${check ? `, ${check} AS sluice_guard` : ''}`;
   }
   return `DELETE FROM ${table} WHERE "revision" = ${lit(step.revision.id)} RETURNING ${SINCE_START} AS elapsed`;
 }
@@ -98,16 +100,23 @@ async function runScript(conn: Connection, script: string, spans: Span[], offset
   }
 }
 
-/** Each revision in its own transaction: `BEGIN; <statements>; <guard>; <version row>; COMMIT;`. */
+/**
+ * Each revision in its own transaction: `BEGIN; <statements>; <version row>; COMMIT;`, the search_path
+ * guard in an up's version row; a down's DELETE has its own guard before it (a DELETE that finds no row
+ * would evaluate nothing).
+ */
 function committingParts(conn: Connection, items: GroupItem[]): { parts: string[]; spans: Span[] } {
   const parts: string[] = [];
   const spans: Span[] = [];
   const guard = conn.searchPathGuard?.();
+  const check = conn.searchPathCheck?.();
   for (const [k, it] of items.entries()) {
     const start = parts.length;
     const previous = items[k - 1]?.step;
     const previousUp = previous?.direction === 'up' && it.step.direction === 'up' ? previous.revision.id : undefined;
-    parts.push('BEGIN', ...it.statements, ...(guard ? [guard] : []), recordSql(conn, it.step, previousUp), 'COMMIT');
+    const up = it.step.direction === 'up';
+    const folded = up && check !== undefined;
+    parts.push('BEGIN', ...it.statements, ...(guard && !folded ? [guard] : []), recordSql(conn, it.step, previousUp, folded ? check : undefined), 'COMMIT');
     spans.push({ start, end: parts.length, statements: it.statements.length });
   }
   return { parts, spans };

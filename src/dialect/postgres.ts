@@ -160,9 +160,13 @@ class PostgresConnection implements Connection {
    * that error into the message naming the new search_path (guardFailure).
    */
   searchPathGuard(also?: string): string | undefined {
+    const check = this.searchPathCheck();
+    return check === undefined ? undefined : `SELECT ${check} AS sluice_guard${also ? `, ${also}` : ''}`;
+  }
+  searchPathCheck(): string | undefined {
     const expected = this.guardedSearchPath();
     if (expected === undefined) return undefined;
-    return `SELECT CASE WHEN pg_catalog.current_setting('search_path') IS DISTINCT FROM ${this.client.escapeLiteral(expected)} THEN (${this.client.escapeLiteral(GUARD_MARK)} || pg_catalog.current_setting('search_path'))::integer END AS sluice_guard${also ? `, ${also}` : ''}`;
+    return `CASE WHEN pg_catalog.current_setting('search_path') IS DISTINCT FROM ${this.client.escapeLiteral(expected)} THEN (${this.client.escapeLiteral(GUARD_MARK)} || pg_catalog.current_setting('search_path'))::integer END`;
   }
   lostConnection(err: unknown): boolean {
     return isConnectionLoss(err);
