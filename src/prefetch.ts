@@ -33,8 +33,11 @@ export function startPrefetch(what: Prefetch, target: PrefetchTarget): () => voi
   let i = target.revisions.length - 1;
   const one = (rev: RevisionFile) => {
     try {
-      if (!target.stats.has(rev.upFile)) target.stats.set(rev.upFile, lstatSync(rev.upFile, { throwIfNoEntry: false }));
-      if (what === 'up' && !target.ups.has(rev.id)) target.ups.set(rev.id, readUp(rev));
+      const had = target.stats.has(rev.upFile);
+      const st = had ? undefined : lstatSync(rev.upFile, { throwIfNoEntry: false });
+      if (!had) target.stats.set(rev.upFile, st);
+      // an lstat taken just now serves the read too (a missing file is left to the command's own read)
+      if (what === 'up' && (had || st) && !target.ups.has(rev.id)) target.ups.set(rev.id, readUp(rev, st));
       if (what === 'down' && !target.downs.has(rev.id)) target.downs.set(rev.id, readDown(rev));
     } catch {
       /* left for the command's own read, which reports it */

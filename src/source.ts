@@ -9,7 +9,7 @@
  *   <out>/<tag>.ts                   optional TypeScript part: up(db) / down(db) (tsrevision.ts)
  */
 import { isUtf8 } from 'node:buffer';
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, IntegrityError, MultipleHeads, describeCause } from './errors.js';
 import { conflictSides, hasConflictMarkers } from './merge.js';
@@ -125,8 +125,9 @@ export function messageFromTag(tag: string): string {
   return tag.replace(/^\d+_?/, '').replace(/_/g, ' ');
 }
 
-export function readUp(rev: RevisionFile): string {
-  return readRevisionFile(rev.upFile, `up SQL of revision ${rev.id}`, () => `up SQL of revision ${rev.id} is missing: ${rel(rev.upFile)}; restore it from version control`);
+/** The up SQL; `st`: the file's lstat taken just now by the caller (the prefetch), not taken again. */
+export function readUp(rev: RevisionFile, st?: Stats): string {
+  return readRevisionFile(rev.upFile, `up SQL of revision ${rev.id}`, () => `up SQL of revision ${rev.id} is missing: ${rel(rev.upFile)}; restore it from version control`, st);
 }
 
 /** The down SQL, or null when no down file exists. */
@@ -172,16 +173,16 @@ function listing(dir: string): Set<string> {
  * symlink may point elsewhere inside it), valid UTF-8, without NUL bytes (SQLite stops reading a
  * statement at NUL and would record the revision as applied).
  */
-export function readRevisionFile(file: string, what: string, missing?: () => string): string;
+export function readRevisionFile(file: string, what: string, missing?: () => string, taken?: Stats): string;
 /** `missing` null: null when the file does not exist (a link to nothing is still an error). */
 export function readRevisionFile(file: string, what: string, missing: null): string | null;
-export function readRevisionFile(file: string, what: string, missing?: (() => string) | null): string | null {
+export function readRevisionFile(file: string, what: string, missing?: (() => string) | null, taken?: Stats): string | null {
   const folder = path.dirname(file);
-  let st: ReturnType<typeof lstatSync>;
+  let st: Stats | undefined;
   try {
     // one system call for "is it there" and "is it a link"; without throwing when it is not there,
-    // which costs Node.js twice the call
-    st = lstatSync(file, { throwIfNoEntry: false });
+    // which costs Node.js twice the call (none when the caller took it just now)
+    st = taken ?? lstatSync(file, { throwIfNoEntry: false });
     if (!st) {
       if (missing === null) return null;
       throw Object.assign(new Error(`ENOENT: no such file or directory, lstat '${file}'`), { code: 'ENOENT', path: file, syscall: 'lstat' });
