@@ -1,7 +1,7 @@
 /**
  * Grouped runs for adapters whose round trips are costly (PostgreSQL): consecutive transactional
- * revisions go to the server as one script, each revision as `BEGIN; <statements>; <search_path
- * guard>; <version row>; COMMIT;` (inside --single-transaction: see runInTransaction). The server stops at the first
+ * revisions go to the server as one script, each revision as `BEGIN; <statements>; <version row,
+ * checked, with the search_path guard>; COMMIT;` (inside --single-transaction: see runInTransaction). The server stops at the first
  * error: the revisions before it are committed with their version rows, the failing one rolls back,
  * and the adapter's count of completed statements names the failing statement. Nothing is replayed.
  *
@@ -11,6 +11,7 @@
  * execution_ms and applied_at come from the server's clock.
  */
 import type { Connection } from './dialect/types.js';
+import { VERSION_ROW_MARK } from './errors.js';
 import type { PreparedStep } from './prepare.js';
 import { VERSION_TABLE } from './store.js';
 
@@ -47,14 +48,23 @@ const SINCE_START = `round(extract(epoch from pg_catalog.clock_timestamp() - now
 function recordSql(conn: Connection, step: PreparedStep, previousUp: string | undefined, check: string | undefined): string {
   const table = conn.table(VERSION_TABLE);
   const lit = (v: string) => conn.literal!(v);
+  // One statement records the revision and checks the run: the row is written (or removed) in a WITH,
+  // which runs whatever the rest reads; the SELECT, always evaluated (it reads no table at its top),
+  // returns the time since the script began, fails when search_path moved (`check`, the guard) and
+  // fails unless exactly one row was written or removed (a trigger returning NULL, RAISE(IGNORE) or a
+  // rule on sluice_version would otherwise leave a revision that ran recorded wrongly: run again, or
+  // reported applied after it was reverted). Each failure is the cast of a marked text, never a
+  // constant one (the planner would fold it): the revision rolls back. As cheap on the server as the
+  // separate guard SELECT it replaces (psql, 1000 revisions: 139-198 against 145-180 ms).
+  const rows = (cte: string, what: string) =>
+    `(SELECT CASE WHEN count(*) = 1 THEN NULL ELSE (${lit(`${VERSION_ROW_MARK}${what} `)} || count(*))::integer END FROM ${cte}) AS sluice_rows`;
+  const select = (cte: string, what: string) => `SELECT ${SINCE_START} AS elapsed${check ? `, ${check} AS sluice_guard` : ''}, ${rows(cte, what)}`;
   if (step.direction === 'up') {
     const since = previousUp === undefined ? 'now()' : `COALESCE((SELECT "applied_at" FROM ${table} WHERE "revision" = ${lit(previousUp)}), now())`;
     const own = `round(extract(epoch from pg_catalog.clock_timestamp() - ${since}) * 1000)::integer`;
-    // the search_path check rides on the row's RETURNING (one INSERT ... VALUES returns its one row:
-    // always evaluated), a statement fewer per revision; it fails the insert, so the revision, as the guard does
-    return `INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${lit(step.revision.id)}, ${lit(step.revision.message)}, ${lit(step.upChecksum)}, pg_catalog.clock_timestamp(), ${own}) RETURNING ${SINCE_START} AS elapsed${check ? `, ${check} AS sluice_guard` : ''}`;
+    return `WITH recorded AS (INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${lit(step.revision.id)}, ${lit(step.revision.message)}, ${lit(step.upChecksum)}, pg_catalog.clock_timestamp(), ${own}) RETURNING 1) ${select('recorded', 'rows written:')}`;
   }
-  return `DELETE FROM ${table} WHERE "revision" = ${lit(step.revision.id)} RETURNING ${SINCE_START} AS elapsed`;
+  return `WITH removed AS (DELETE FROM ${table} WHERE "revision" = ${lit(step.revision.id)} RETURNING 1) ${select('removed', 'rows removed:')}`;
 }
 
 /** Where each item's statements sit in the script (`end`: after its last part). */
@@ -100,11 +110,7 @@ async function runScript(conn: Connection, script: string, spans: Span[], offset
   }
 }
 
-/**
- * Each revision in its own transaction: `BEGIN; <statements>; <version row>; COMMIT;`, the search_path
- * guard in an up's version row; a down's DELETE has its own guard before it (a DELETE that finds no row
- * would evaluate nothing).
- */
+/** Each revision in its own transaction: `BEGIN; <statements>; <version row, checked, with the search_path guard>; COMMIT;`. */
 function committingParts(conn: Connection, items: GroupItem[]): { parts: string[]; spans: Span[] } {
   const parts: string[] = [];
   const spans: Span[] = [];
@@ -114,9 +120,8 @@ function committingParts(conn: Connection, items: GroupItem[]): { parts: string[
     const start = parts.length;
     const previous = items[k - 1]?.step;
     const previousUp = previous?.direction === 'up' && it.step.direction === 'up' ? previous.revision.id : undefined;
-    const up = it.step.direction === 'up';
-    const folded = up && check !== undefined;
-    parts.push('BEGIN', ...it.statements, ...(guard && !folded ? [guard] : []), recordSql(conn, it.step, previousUp, folded ? check : undefined), 'COMMIT');
+    // the guard rides on the record's statement (an adapter with only the statement form keeps it apart)
+    parts.push('BEGIN', ...it.statements, ...(guard && check === undefined ? [guard] : []), recordSql(conn, it.step, previousUp, check), 'COMMIT');
     spans.push({ start, end: parts.length, statements: it.statements.length });
   }
   return { parts, spans };
@@ -171,9 +176,12 @@ async function runInTransaction(conn: Connection, { items, script, spans }: Plan
   const lit = (v: string) => conn.literal!(v);
   const ups = items.flatMap((it, k) => (it.step.direction === 'up' ? [`(${lit(it.step.revision.id)}, ${lit(it.step.revision.message)}, ${lit(it.step.upChecksum)}, pg_catalog.to_timestamp(${ends[k]}), ${ms[k]})`] : []));
   const downs = items.flatMap((it) => (it.step.direction === 'down' ? [lit(it.step.revision.id)] : []));
+  // as recordSql: each write checked for the number of rows it took (a trigger or rule on sluice_version)
+  const counted = (cte: string, write: string, n: number, what: string) =>
+    `WITH ${cte} AS (${write} RETURNING 1) SELECT CASE WHEN count(*) = ${n} THEN NULL ELSE (${lit(`${VERSION_ROW_MARK}${what} `)} || count(*) || ' of ${n}')::integer END AS sluice_rows FROM ${cte}`;
   const record = [
-    ...(downs.length ? [`DELETE FROM ${table} WHERE "revision" IN (${downs.join(', ')})`] : []),
-    ...(ups.length ? [`INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES ${ups.join(', ')}`] : []),
+    ...(downs.length ? [counted('removed', `DELETE FROM ${table} WHERE "revision" IN (${downs.join(', ')})`, downs.length, 'rows removed:')] : []),
+    ...(ups.length ? [counted('recorded', `INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES ${ups.join(', ')}`, ups.length, 'rows written:')] : []),
   ];
   try {
     await conn.executeScript!(record.join(';\n'));

@@ -252,6 +252,17 @@ export class Refused extends SluiceError {
   }
 }
 
+/**
+ * What the version-row check of a grouped run (src/batch.ts) casts to integer when the rows it wrote or
+ * removed are not the rows meant: its error carries what happened after this mark.
+ */
+export const VERSION_ROW_MARK = 'sluice_version_rows:';
+
+/** The version-row check's message: a trigger or rule on sluice_version kept the record from matching what ran. */
+export function versionRowSuppressed(detail: string): string {
+  return `sluice_version did not take the revision's record (${detail}): a trigger or rule on the table suppressed it, and the revision would have been recorded wrongly; remove what acts on sluice_version`;
+}
+
 /** A revision moved the session's search_path (PostgreSQL under a non-public DATABASE_SCHEMA): the run-time guard's message. */
 export function searchPathChanged(to: string, rolledBack = true): string {
   return `the revision changed search_path to ${to}, which would put objects outside DATABASE_SCHEMA; ${rolledBack ? 'it was rolled back' : 'sluice stopped before its next statement'}: remove what changes search_path (SET, set_config, RESET ALL, dynamic SQL)`;

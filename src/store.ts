@@ -3,7 +3,7 @@
  * dialect interface (same SQL for every dialect; identifiers quoted, values bound).
  */
 import type { Connection } from './dialect/types.js';
-import { ConfigError, describeCause, environmentError, IntegrityError } from './errors.js';
+import { ConfigError, describeCause, environmentError, IntegrityError, versionRowSuppressed } from './errors.js';
 
 export const VERSION_TABLE = 'sluice_version';
 /** drizzle-orm's own migrations table (default name), which sluice reads at takeover and never writes. */
@@ -125,13 +125,19 @@ export class VersionStore {
     return rows.length > 0;
   }
 
+  /**
+   * Record a revision. The row is read back (RETURNING): a trigger on sluice_version that drops it
+   * (returning NULL, RAISE(IGNORE)) or a rule would otherwise leave a revision that ran unrecorded, to
+   * be run again; that throws instead, inside the revision's transaction, which then rolls back.
+   */
   async insert(row: AppliedRow): Promise<void> {
     const p = (n: number) => this.conn.param(n);
-    await this.conn.query(
-      `INSERT INTO ${this.table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)})`,
+    const rows = await this.conn.query(
+      `INSERT INTO ${this.table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}) RETURNING 1 AS "one"`,
       [row.revision, row.name, row.checksum, row.appliedAt, row.executionMs],
       'sluice_version_insert',
     );
+    if (rows.length !== 1) throw new Error(versionRowSuppressed(`rows written: ${rows.length}`));
   }
 
   /** Record a revision under its new tag (migrate-merge renumbered it). */
@@ -139,8 +145,10 @@ export class VersionStore {
     await this.conn.query(`UPDATE ${this.table} SET "revision" = ${this.conn.param(1)} WHERE "revision" = ${this.conn.param(2)}`, [to, from]);
   }
 
+  /** Forget a revision; as `insert`, the row removed is read back (a trigger or rule that keeps it throws). */
   async remove(revision: string): Promise<void> {
-    await this.conn.query(`DELETE FROM ${this.table} WHERE "revision" = ${this.conn.param(1)}`, [revision], 'sluice_version_delete');
+    const rows = await this.conn.query(`DELETE FROM ${this.table} WHERE "revision" = ${this.conn.param(1)} RETURNING 1 AS "one"`, [revision], 'sluice_version_delete');
+    if (rows.length !== 1) throw new Error(versionRowSuppressed(`rows removed: ${rows.length}`));
   }
 }
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import pg from 'pg';
 import type { DatabaseTarget } from '../config.js';
-import { ConfigError, ConnectionError, ConnectionLost, SluiceError, ExitCode, describeCause, searchPathChanged } from '../errors.js';
+import { ConfigError, ConnectionError, ConnectionLost, SluiceError, ExitCode, describeCause, searchPathChanged, VERSION_ROW_MARK, versionRowSuppressed } from '../errors.js';
 import { quoteIdent, quoteLiteral, systemSchemaError } from '../sql.js';
 import { translatePublic } from '../sqlparse.js';
 import type { Connection } from './types.js';
@@ -94,17 +94,24 @@ function connectReason(err: unknown, options: PostgresOptions): string {
 /** What the search_path guard casts to integer when search_path moved: its error names the new value after it. */
 const GUARD_MARK = 'sluice_guard:';
 
+
 /**
  * The guard's failed cast (22P02, in the server's language) as the error it stands for, or undefined.
  * The value is what follows the marker up to the closing quote of the message.
  */
 export function guardFailure(err: unknown): Error | undefined {
   const e = err as { code?: string; message?: string };
-  const at = e?.code === '22P02' && typeof e.message === 'string' ? e.message.indexOf(GUARD_MARK) : -1;
-  if (at < 0) return undefined;
+  if (e?.code !== '22P02' || typeof e.message !== 'string') return undefined;
   // the value ends where the message's closing quote begins, whatever the server's language quotes with
-  const value = e.message!.slice(at + GUARD_MARK.length).replace(/\s*["'\u00ab\u00bb\u201c\u201d\u201e\u300d]\s*$/u, '');
-  return Object.assign(new Error(searchPathChanged(value), { cause: err }), { code: e.code, searchPath: value });
+  const valueAfter = (at: number, mark: string) => e.message!.slice(at + mark.length).replace(/\s*["'\u00ab\u00bb\u201c\u201d\u201e\u300d]\s*$/u, '');
+  const guard = e.message.indexOf(GUARD_MARK);
+  if (guard >= 0) {
+    const value = valueAfter(guard, GUARD_MARK);
+    return Object.assign(new Error(searchPathChanged(value), { cause: err }), { code: e.code, searchPath: value });
+  }
+  const row = e.message.indexOf(VERSION_ROW_MARK);
+  if (row >= 0) return Object.assign(new Error(versionRowSuppressed(valueAfter(row, VERSION_ROW_MARK)), { cause: err }), { code: e.code });
+  return undefined;
 }
 
 class PostgresConnection implements Connection {

@@ -123,6 +123,48 @@ pgDescribe('grouped PostgreSQL runs (one script for many revisions)', () => {
   });
 });
 
+/**
+ * A trigger on sluice_version that drops a revision's version row (returns NULL / RAISE(IGNORE)) or
+ * keeps the row a down removes: the revision would have run with its record wrong (to be run again, or
+ * reported applied after it was reverted). It fails instead, named, and rolls back.
+ */
+const TRIGGERS = {
+  postgresql: `CREATE FUNCTION sv_drop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.revision LIKE '0006%' THEN RETURN NULL; END IF; RETURN NEW; END $$;${BP}CREATE TRIGGER sv_drop BEFORE INSERT ON sluice_version FOR EACH ROW EXECUTE FUNCTION sv_drop();${BP}CREATE FUNCTION sv_keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF OLD.revision LIKE '0005%' THEN RETURN NULL; END IF; RETURN OLD; END $$;${BP}CREATE TRIGGER sv_keep BEFORE DELETE ON sluice_version FOR EACH ROW EXECUTE FUNCTION sv_keep();`,
+  sqlite: `CREATE TRIGGER sv_drop BEFORE INSERT ON sluice_version WHEN NEW.revision LIKE '0006%' BEGIN SELECT RAISE(IGNORE); END;${BP}CREATE TRIGGER sv_keep BEFORE DELETE ON sluice_version WHEN OLD.revision LIKE '0005%' BEGIN SELECT RAISE(IGNORE); END;`,
+};
+for (const d of ['sqlite', 'postgresql'] as const) {
+  describeFor(d)(`a trigger on sluice_version on ${d}`, () => {
+    it('dropping an up\'s version row or keeping a down\'s: the revision fails, named, and rolls back; --single-transaction rolls the run back', async () => {
+      const dir = makeProject();
+      addRevision(dir, d, 'triggers', TRIGGERS[d], null);
+      addRevision(dir, d, 'five', 'CREATE TABLE t_five (id integer);', 'DROP TABLE t_five;');
+      addRevision(dir, d, 'six', 'CREATE TABLE t_six (id integer);', 'DROP TABLE t_six;');
+      const recorded = async (env: Env) => (await sql<{ r: string }>(dir, env, 'SELECT "revision" AS r FROM sluice_version ORDER BY 1')).map((x) => x.r);
+      const env = envFor(dir, d, 'trig');
+      const up = runCli(dir, ['up'], env);
+      expect(up.status, up.stdout + up.stderr).toBe(3);
+      expect(up.stderr).toMatch(/revision 0006_six \(up\) failed .*sluice_version did not take the revision's record \(rows written: 0\): a trigger or rule on the table suppressed it.*the database is at 0005_five/);
+      const after = await recorded(env);
+      expect(after).toHaveLength(6);
+      expect(after.slice(-2)).toEqual(['0004_triggers', '0005_five']);
+      expect(await tables(dir, env)).toContain('t_five');
+      expect(await tables(dir, env)).not.toContain('t_six');
+      // down: reverting 0005 would leave its row
+      const down = runCli(dir, ['down', '0004_triggers'], env);
+      expect(down.status, down.stdout + down.stderr).toBe(3);
+      expect(down.stderr).toMatch(/revision 0005_five \(down\) failed .*sluice_version did not take the revision's record \(rows removed: 0\)/);
+      expect(await recorded(env)).toContain('0005_five');
+      expect(await tables(dir, env)).toContain('t_five');
+      // one transaction: the whole run rolls back
+      const single = envFor(dir, d, 'trig1');
+      const s1 = runCli(dir, ['up', '--single-transaction'], single);
+      expect(s1.status, s1.stdout + s1.stderr).toBe(3);
+      expect(s1.stderr).toMatch(/sluice_version did not take the revision's record \(rows written: .*Single transaction rolled back: the database is at base/);
+      expect(await tables(dir, single)).toEqual(['sluice_version']);
+    });
+  });
+}
+
 const runAsync = (cwd: string, args: string[], env: Env) =>
   new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), ...args], { cwd, env: cleanEnv(env) as NodeJS.ProcessEnv });
