@@ -125,7 +125,7 @@ export function messageFromTag(tag: string): string {
   return tag.replace(/^\d+_?/, '').replace(/_/g, ' ');
 }
 
-/** The up SQL; `st`: the file's lstat taken just now by the caller (the prefetch), not taken again. */
+/** The up SQL; `st`: the file's lstat (never a stat: a link must look like one) taken just now by the caller (the prefetch), not taken again. */
 export function readUp(rev: RevisionFile, st?: Stats): string {
   return readRevisionFile(rev.upFile, `up SQL of revision ${rev.id}`, () => `up SQL of revision ${rev.id} is missing: ${rel(rev.upFile)}; restore it from version control`, st);
 }
