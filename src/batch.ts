@@ -45,26 +45,35 @@ const SINCE_START = `round(extract(epoch from pg_catalog.clock_timestamp() - now
  * the revision's own: since the previous revision's version row when that is the row before it in
  * this script, else since the script began (the first revision of a script).
  */
-function recordSql(conn: Connection, step: PreparedStep, previousUp: string | undefined, check: string | undefined): string {
+function recordSql(conn: Connection, step: PreparedStep, previousUp: string | undefined): string {
   const table = conn.table(VERSION_TABLE);
   const lit = (v: string) => conn.literal!(v);
-  // One statement records the revision and checks the run: the row is written (or removed) in a WITH,
-  // which runs whatever the rest reads; the SELECT, always evaluated (it reads no table at its top),
-  // returns the time since the script began, fails when search_path moved (`check`, the guard) and
-  // fails unless exactly one row was written or removed (a trigger returning NULL, RAISE(IGNORE) or a
-  // rule on sluice_version would otherwise leave a revision that ran recorded wrongly: run again, or
-  // reported applied after it was reverted). Each failure is the cast of a marked text, never a
-  // constant one (the planner would fold it): the revision rolls back. As cheap on the server as the
-  // separate guard SELECT it replaces (psql, 1000 revisions: 139-198 against 145-180 ms).
-  const rows = (cte: string, what: string) =>
-    `(SELECT CASE WHEN count(*) = 1 THEN NULL ELSE (${lit(`${VERSION_ROW_MARK}${what} `)} || count(*))::integer END FROM ${cte}) AS sluice_rows`;
-  const select = (cte: string, what: string) => `SELECT ${SINCE_START} AS elapsed${check ? `, ${check} AS sluice_guard` : ''}, ${rows(cte, what)}`;
   if (step.direction === 'up') {
     const since = previousUp === undefined ? 'now()' : `COALESCE((SELECT "applied_at" FROM ${table} WHERE "revision" = ${lit(previousUp)}), now())`;
     const own = `round(extract(epoch from pg_catalog.clock_timestamp() - ${since}) * 1000)::integer`;
-    return `WITH recorded AS (INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${lit(step.revision.id)}, ${lit(step.revision.message)}, ${lit(step.upChecksum)}, pg_catalog.clock_timestamp(), ${own}) RETURNING 1) ${select('recorded', 'rows written:')}`;
+    return `INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${lit(step.revision.id)}, ${lit(step.revision.message)}, ${lit(step.upChecksum)}, pg_catalog.clock_timestamp(), ${own})`;
   }
-  return `WITH removed AS (DELETE FROM ${table} WHERE "revision" = ${lit(step.revision.id)} RETURNING 1) ${select('removed', 'rows removed:')}`;
+  return `DELETE FROM ${table} WHERE "revision" = ${lit(step.revision.id)}`;
+}
+
+/**
+ * After the version row, one SELECT (nothing at its top to read, so always evaluated): the time since
+ * the script began; the search_path guard (`check`); and the record read back: after an up exactly
+ * one row with the revision and its checksum, after a down none. A trigger that drops, changes or
+ * moves the row (returning NULL, a rule), or the revision's own SQL, would otherwise leave a revision
+ * that ran recorded wrongly: run again, or reported reverted while still recorded. Each failure is the
+ * cast of a marked text that is never constant (the planner would fold a constant one while planning):
+ * the revision rolls back. No RETURNING on the write: a table with rules takes none.
+ */
+function checkSql(conn: Connection, step: PreparedStep, check: string | undefined): string {
+  const table = conn.table(VERSION_TABLE);
+  const lit = (v: string) => conn.literal!(v);
+  const id = step.revision.id;
+  const back =
+    step.direction === 'up'
+      ? `(SELECT CASE WHEN count(*) = 1 THEN NULL ELSE (${lit(`${VERSION_ROW_MARK}no record of ${id}, rows: `)} || count(*))::integer END FROM ${table} WHERE "revision" = ${lit(id)} AND "checksum" = ${lit(step.upChecksum)})`
+      : `(SELECT CASE WHEN count(*) = 0 THEN NULL ELSE (${lit(`${VERSION_ROW_MARK}record left of ${id}, rows: `)} || count(*))::integer END FROM ${table} WHERE "revision" = ${lit(id)})`;
+  return `SELECT ${SINCE_START} AS elapsed${check ? `, ${check} AS sluice_guard` : ''}, ${back} AS sluice_rows`;
 }
 
 /** Where each item's statements sit in the script (`end`: after its last part). */
@@ -110,7 +119,7 @@ async function runScript(conn: Connection, script: string, spans: Span[], offset
   }
 }
 
-/** Each revision in its own transaction: `BEGIN; <statements>; <version row, checked, with the search_path guard>; COMMIT;`. */
+/** Each revision in its own transaction: `BEGIN; <statements>; <version row>; <its check, with the search_path guard>; COMMIT;`. */
 function committingParts(conn: Connection, items: GroupItem[]): { parts: string[]; spans: Span[] } {
   const parts: string[] = [];
   const spans: Span[] = [];
@@ -120,8 +129,8 @@ function committingParts(conn: Connection, items: GroupItem[]): { parts: string[
     const start = parts.length;
     const previous = items[k - 1]?.step;
     const previousUp = previous?.direction === 'up' && it.step.direction === 'up' ? previous.revision.id : undefined;
-    // the guard rides on the record's statement (an adapter with only the statement form keeps it apart)
-    parts.push('BEGIN', ...it.statements, ...(guard && check === undefined ? [guard] : []), recordSql(conn, it.step, previousUp, check), 'COMMIT');
+    // the guard rides on the record's check (an adapter with only the statement form keeps it apart)
+    parts.push('BEGIN', ...it.statements, ...(guard && check === undefined ? [guard] : []), recordSql(conn, it.step, previousUp), checkSql(conn, it.step, check), 'COMMIT');
     spans.push({ start, end: parts.length, statements: it.statements.length });
   }
   return { parts, spans };
@@ -132,7 +141,7 @@ async function runCommitting(conn: Connection, { script, spans }: PlannedGroup):
   // The version-row statement of each revision returns the time since the script began.
   let before = 0;
   return spans.map((s) => {
-    const elapsed = Number(rows[s.end - 2]?.[0]?.elapsed ?? before);
+    const elapsed = Number(rows[s.end - 2]?.[0]?.elapsed ?? before); // the check, just before COMMIT
     const own = Math.max(0, elapsed - before);
     before = elapsed;
     return own;
@@ -176,17 +185,26 @@ async function runInTransaction(conn: Connection, { items, script, spans }: Plan
   const lit = (v: string) => conn.literal!(v);
   const ups = items.flatMap((it, k) => (it.step.direction === 'up' ? [`(${lit(it.step.revision.id)}, ${lit(it.step.revision.message)}, ${lit(it.step.upChecksum)}, pg_catalog.to_timestamp(${ends[k]}), ${ms[k]})`] : []));
   const downs = items.flatMap((it) => (it.step.direction === 'down' ? [lit(it.step.revision.id)] : []));
-  // as recordSql: each write checked for the number of rows it took (a trigger or rule on sluice_version)
-  const counted = (cte: string, write: string, n: number, what: string) =>
-    `WITH ${cte} AS (${write} RETURNING 1) SELECT CASE WHEN count(*) = ${n} THEN NULL ELSE (${lit(`${VERSION_ROW_MARK}${what} `)} || count(*) || ' of ${n}')::integer END AS sluice_rows FROM ${cte}`;
+  // as checkSql: the records read back, the first revision whose record is not as written named
+  const upRows = items.flatMap((it, k) => (it.step.direction === 'up' ? [`(${k}, ${lit(it.step.revision.id)}, ${lit(it.step.upChecksum)})`] : []));
+  const downRows = items.flatMap((it, k) => (it.step.direction === 'down' ? [`(${k}, ${lit(it.step.revision.id)})`] : []));
+  const firstWrong = (values: string[], columns: string, test: string, what: string) =>
+    `(SELECT (${lit(VERSION_ROW_MARK)} || ${lit(what)} || v.r || ', rows: ' || (SELECT count(*) FROM ${table} t WHERE t."revision" = v.r))::integer FROM (VALUES ${values.join(', ')}) AS v(${columns}) WHERE ${test} ORDER BY v.k LIMIT 1)`;
+  const checks = [
+    ...(downRows.length ? [firstWrong(downRows, 'k, r', `EXISTS (SELECT 1 FROM ${table} t WHERE t."revision" = v.r)`, 'record left of ')] : []),
+    ...(upRows.length ? [firstWrong(upRows, 'k, r, c', `NOT EXISTS (SELECT 1 FROM ${table} t WHERE t."revision" = v.r AND t."checksum" = v.c)`, 'no record of ')] : []),
+  ];
   const record = [
-    ...(downs.length ? [counted('removed', `DELETE FROM ${table} WHERE "revision" IN (${downs.join(', ')})`, downs.length, 'rows removed:')] : []),
-    ...(ups.length ? [counted('recorded', `INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES ${ups.join(', ')}`, ups.length, 'rows written:')] : []),
+    ...(downs.length ? [`DELETE FROM ${table} WHERE "revision" IN (${downs.join(', ')})`] : []),
+    ...(ups.length ? [`INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES ${ups.join(', ')}`] : []),
+    `SELECT ${checks.map((c, i) => `${c} AS sluice_rows_${i}`).join(', ')}`,
   ];
   try {
     await conn.executeScript!(record.join(';\n'));
   } catch (err) {
-    throw new GroupFailure(items.length - 1, undefined, err);
+    // the revision the check names, else the group's last
+    const named = items.findIndex((it) => String((err as Error)?.message).includes(`of ${it.step.revision.id}, rows: `));
+    throw new GroupFailure(named >= 0 ? named : items.length - 1, undefined, err);
   }
   return ms;
 }

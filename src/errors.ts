@@ -253,14 +253,14 @@ export class Refused extends SluiceError {
 }
 
 /**
- * What the version-row check of a grouped run (src/batch.ts) casts to integer when the rows it wrote or
- * removed are not the rows meant: its error carries what happened after this mark.
+ * What the version-row check (src/batch.ts, src/store.ts) casts to integer when sluice_version does not
+ * hold what a revision's record should be: its error carries what is wrong after this mark.
  */
 export const VERSION_ROW_MARK = 'sluice_version_rows:';
 
-/** The version-row check's message: a trigger or rule on sluice_version kept the record from matching what ran. */
+/** The version-row check's message: something acted on sluice_version (a trigger, a rule, the revision's own SQL). */
 export function versionRowSuppressed(detail: string): string {
-  return `sluice_version did not take the revision's record (${detail}): a trigger or rule on the table suppressed it, and the revision would have been recorded wrongly; remove what acts on sluice_version`;
+  return `sluice_version does not hold the revision's record as written (${detail}): something acted on the table (a trigger, a rule or the revision's own SQL); remove it`;
 }
 
 /** A revision moved the session's search_path (PostgreSQL under a non-public DATABASE_SCHEMA): the run-time guard's message. */

@@ -126,18 +126,23 @@ export class VersionStore {
   }
 
   /**
-   * Record a revision. The row is read back (RETURNING): a trigger on sluice_version that drops it
-   * (returning NULL, RAISE(IGNORE)) or a rule would otherwise leave a revision that ran unrecorded, to
-   * be run again; that throws instead, inside the revision's transaction, which then rolls back.
+   * Record a revision, and read the record back: a trigger that drops the row (returning NULL,
+   * RAISE(IGNORE)), changes it or moves it, or a rule, would otherwise leave a revision that ran
+   * unrecorded, to be run again; that throws instead, inside the revision's transaction.
    */
   async insert(row: AppliedRow): Promise<void> {
     const p = (n: number) => this.conn.param(n);
-    const rows = await this.conn.query(
-      `INSERT INTO ${this.table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}) RETURNING 1 AS "one"`,
+    await this.conn.query(
+      `INSERT INTO ${this.table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)})`,
       [row.revision, row.name, row.checksum, row.appliedAt, row.executionMs],
       'sluice_version_insert',
     );
-    if (rows.length !== 1) throw new Error(versionRowSuppressed(`rows written: ${rows.length}`));
+    const back = await this.conn.query<{ n: number | string }>(
+      `SELECT count(*) AS "n" FROM ${this.table} WHERE "revision" = ${p(1)} AND "checksum" = ${p(2)}`,
+      [row.revision, row.checksum],
+      'sluice_version_read_back',
+    );
+    if (Number(back[0]?.n) !== 1) throw new Error(versionRowSuppressed(`no record of ${row.revision}, rows: ${Number(back[0]?.n ?? 0)}`));
   }
 
   /** Record a revision under its new tag (migrate-merge renumbered it). */
@@ -145,10 +150,11 @@ export class VersionStore {
     await this.conn.query(`UPDATE ${this.table} SET "revision" = ${this.conn.param(1)} WHERE "revision" = ${this.conn.param(2)}`, [to, from]);
   }
 
-  /** Forget a revision; as `insert`, the row removed is read back (a trigger or rule that keeps it throws). */
+  /** Forget a revision; as `insert`, the table is read back (a trigger or rule that keeps the row throws). */
   async remove(revision: string): Promise<void> {
-    const rows = await this.conn.query(`DELETE FROM ${this.table} WHERE "revision" = ${this.conn.param(1)} RETURNING 1 AS "one"`, [revision], 'sluice_version_delete');
-    if (rows.length !== 1) throw new Error(versionRowSuppressed(`rows removed: ${rows.length}`));
+    await this.conn.query(`DELETE FROM ${this.table} WHERE "revision" = ${this.conn.param(1)}`, [revision], 'sluice_version_delete');
+    const back = await this.conn.query<{ n: number | string }>(`SELECT count(*) AS "n" FROM ${this.table} WHERE "revision" = ${this.conn.param(1)}`, [revision], 'sluice_version_left');
+    if (Number(back[0]?.n) !== 0) throw new Error(versionRowSuppressed(`record left of ${revision}, rows: ${Number(back[0]?.n)}`));
   }
 }
 

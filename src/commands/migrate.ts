@@ -156,7 +156,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
           ? `in ${failure.failedIn}`
           : `after its ${failure.statements} statement(s), while recording and committing it`;
       let state = failure.noTransaction
-        ? `It is marked sluice:no-transaction: ${statementsRan(failure)}; it is not recorded as applied${await invalidIndexNote(conn)}. The database is at ${now}`
+        ? `It is marked sluice:no-transaction: ${statementsRan(failure)}; it is ${failure.direction === 'up' ? 'not recorded as applied' : 'still recorded as applied'}${await invalidIndexNote(conn)}. The database is at ${now}`
         : options.singleTransaction
           ? `Single transaction rolled back: the database is at ${now}, as before the run`
           : `Rolled back: the database is at ${now}`;

@@ -66,6 +66,13 @@ pgDescribe('no-transaction revisions (PostgreSQL CREATE INDEX CONCURRENTLY)', ()
     expect(r.status).toBe(3);
     expect(r.stderr).toMatch(/0005_half \(up\) failed at statement 2\/2 .*statements 1-1 of it ran and were NOT rolled back; it is not recorded as applied. The database is at 0004_concurrent_index/);
     expect(await tables(dir, env)).toContain('half_a');
+    // a no-transaction down that fails half way: its version row is removed only after success, so it is still recorded
+    await sql(dir, env, 'DROP TABLE half_a');
+    const doc = path.join(dir, 'drizzle', 'postgresql', '0004_concurrent_index.down.sql');
+    writeFileSync(doc, `-- sluice:no-transaction\nDROP INDEX CONCURRENTLY users_name_idx;${BP}DROP INDEX CONCURRENTLY no_such_index;`);
+    const d = runCli(dir, ['down', '0003_add_phone_to_users'], env);
+    expect(d.status, d.stdout + d.stderr).toBe(3);
+    expect(d.stderr).toMatch(/0004_concurrent_index \(down\) failed at statement 2\/2 .*statements 1-1 of it ran and were NOT rolled back; it is still recorded as applied. The database is at 0004_concurrent_index/);
   });
 });
 
@@ -124,27 +131,29 @@ pgDescribe('grouped PostgreSQL runs (one script for many revisions)', () => {
 });
 
 /**
- * A trigger on sluice_version that drops a revision's version row (returns NULL / RAISE(IGNORE)) or
- * keeps the row a down removes: the revision would have run with its record wrong (to be run again, or
- * reported applied after it was reverted). It fails instead, named, and rolls back.
+ * Something acting on sluice_version: a trigger that drops a revision's version row (returns NULL /
+ * RAISE(IGNORE)) or keeps the row a down removes, a rule that moves it elsewhere. The revision would
+ * have run with its record wrong (to be run again, or reported reverted while still recorded). It
+ * fails instead, named, and rolls back. A rule that only adds to an insert (an audit) changes nothing.
  */
 const TRIGGERS = {
   postgresql: `CREATE FUNCTION sv_drop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.revision LIKE '0006%' THEN RETURN NULL; END IF; RETURN NEW; END $$;${BP}CREATE TRIGGER sv_drop BEFORE INSERT ON sluice_version FOR EACH ROW EXECUTE FUNCTION sv_drop();${BP}CREATE FUNCTION sv_keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF OLD.revision LIKE '0005%' THEN RETURN NULL; END IF; RETURN OLD; END $$;${BP}CREATE TRIGGER sv_keep BEFORE DELETE ON sluice_version FOR EACH ROW EXECUTE FUNCTION sv_keep();`,
   sqlite: `CREATE TRIGGER sv_drop BEFORE INSERT ON sluice_version WHEN NEW.revision LIKE '0006%' BEGIN SELECT RAISE(IGNORE); END;${BP}CREATE TRIGGER sv_keep BEFORE DELETE ON sluice_version WHEN OLD.revision LIKE '0005%' BEGIN SELECT RAISE(IGNORE); END;`,
 };
+const recordedIn = async (dir: string, env: Env) => (await sql<{ r: string }>(dir, env, 'SELECT "revision" AS r FROM sluice_version ORDER BY 1')).map((x) => x.r);
 for (const d of ['sqlite', 'postgresql'] as const) {
-  describeFor(d)(`a trigger on sluice_version on ${d}`, () => {
-    it('dropping an up\'s version row or keeping a down\'s: the revision fails, named, and rolls back; --single-transaction rolls the run back', async () => {
+  describeFor(d)(`something acting on sluice_version on ${d}`, () => {
+    it('a trigger dropping an up\'s version row or keeping a down\'s: the revision fails, named, and rolls back; --single-transaction names it and rolls the run back', async () => {
       const dir = makeProject();
       addRevision(dir, d, 'triggers', TRIGGERS[d], null);
       addRevision(dir, d, 'five', 'CREATE TABLE t_five (id integer);', 'DROP TABLE t_five;');
       addRevision(dir, d, 'six', 'CREATE TABLE t_six (id integer);', 'DROP TABLE t_six;');
-      const recorded = async (env: Env) => (await sql<{ r: string }>(dir, env, 'SELECT "revision" AS r FROM sluice_version ORDER BY 1')).map((x) => x.r);
+      addRevision(dir, d, 'seven', 'CREATE TABLE t_seven (id integer);', 'DROP TABLE t_seven;');
       const env = envFor(dir, d, 'trig');
       const up = runCli(dir, ['up'], env);
       expect(up.status, up.stdout + up.stderr).toBe(3);
-      expect(up.stderr).toMatch(/revision 0006_six \(up\) failed .*sluice_version did not take the revision's record \(rows written: 0\): a trigger or rule on the table suppressed it.*the database is at 0005_five/);
-      const after = await recorded(env);
+      expect(up.stderr).toMatch(/revision 0006_six \(up\) failed .*sluice_version does not hold the revision's record as written \(no record of 0006_six, rows: 0\): something acted on the table.*Rolled back: the database is at 0005_five/);
+      const after = await recordedIn(dir, env);
       expect(after).toHaveLength(6);
       expect(after.slice(-2)).toEqual(['0004_triggers', '0005_five']);
       expect(await tables(dir, env)).toContain('t_five');
@@ -152,18 +161,41 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       // down: reverting 0005 would leave its row
       const down = runCli(dir, ['down', '0004_triggers'], env);
       expect(down.status, down.stdout + down.stderr).toBe(3);
-      expect(down.stderr).toMatch(/revision 0005_five \(down\) failed .*sluice_version did not take the revision's record \(rows removed: 0\)/);
-      expect(await recorded(env)).toContain('0005_five');
+      expect(down.stderr).toMatch(/revision 0005_five \(down\) failed .*\(record left of 0005_five, rows: 1\).*Rolled back: the database is at 0005_five/);
+      expect(await recordedIn(dir, env)).toContain('0005_five');
       expect(await tables(dir, env)).toContain('t_five');
-      // one transaction: the whole run rolls back
+      // one transaction: the run rolls back, and the revision named is 0006, not the group's last
       const single = envFor(dir, d, 'trig1');
       const s1 = runCli(dir, ['up', '--single-transaction'], single);
       expect(s1.status, s1.stdout + s1.stderr).toBe(3);
-      expect(s1.stderr).toMatch(/sluice_version did not take the revision's record \(rows written: .*Single transaction rolled back: the database is at base/);
+      expect(s1.stderr).toMatch(/revision 0006_six \(up\) failed .*\(no record of 0006_six, rows: 0\).*Single transaction rolled back: the database is at base/);
       expect(await tables(dir, single)).toEqual(['sluice_version']);
     });
   });
 }
+
+pgDescribe('rules on sluice_version', () => {
+  it('a rule that also audits each insert changes nothing; one that moves a revision\'s row elsewhere fails that revision, which rolls back', async () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'audit', `CREATE TABLE sv_audit (r text);${BP}CREATE RULE sv_audit AS ON INSERT TO sluice_version DO ALSO INSERT INTO sv_audit VALUES (NEW.revision);`, 'DROP RULE sv_audit ON sluice_version;\nDROP TABLE sv_audit;');
+    addRevision(dir, 'postgresql', 'five', 'CREATE TABLE t_five (id integer);', 'DROP TABLE t_five;');
+    const env = envFor(dir, 'postgresql', 'rule');
+    const up = runCli(dir, ['up'], env);
+    expect(up.status, up.stdout + up.stderr).toBe(0);
+    expect((await sql<{ r: string }>(dir, env, 'SELECT r FROM sv_audit ORDER BY 1')).map((x) => x.r)).toEqual(['0004_audit', '0005_five']);
+    const down = runCli(dir, ['down', '0003_add_phone_to_users'], env);
+    expect(down.status, down.stdout + down.stderr).toBe(0);
+    expect((await recordedIn(dir, env)).slice(-1)).toEqual(['0003_add_phone_to_users']);
+    const single = runCli(dir, ['up', '--single-transaction'], env);
+    expect(single.status, single.stdout + single.stderr).toBe(0);
+    addRevision(dir, 'postgresql', 'moves', `CREATE TABLE sv_other (LIKE sluice_version);${BP}CREATE RULE sv_move AS ON INSERT TO sluice_version WHERE NEW.revision LIKE '0007%' DO INSTEAD INSERT INTO sv_other VALUES (NEW.*);`, 'DROP RULE sv_move ON sluice_version;\nDROP TABLE sv_other;');
+    addRevision(dir, 'postgresql', 'seven', 'CREATE TABLE t_seven (id integer);', 'DROP TABLE t_seven;');
+    const moved = runCli(dir, ['up'], env);
+    expect(moved.status, moved.stdout + moved.stderr).toBe(3);
+    expect(moved.stderr).toMatch(/revision 0007_seven \(up\) failed .*\(no record of 0007_seven, rows: 0\).*Rolled back: the database is at 0006_moves/);
+    expect(await tables(dir, env)).not.toContain('t_seven');
+  });
+});
 
 const runAsync = (cwd: string, args: string[], env: Env) =>
   new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
