@@ -195,6 +195,30 @@ pgDescribe('rules on sluice_version', () => {
     expect(moved.stderr).toMatch(/revision 0007_seven \(up\) failed .*\(no record of 0007_seven, rows: 0\).*Rolled back: the database is at 0006_moves/);
     expect(await tables(dir, env)).not.toContain('t_seven');
   });
+
+  it('a trigger that renames the row, or deletes it after the insert: the revision fails, which rolls back', async () => {
+    const dir = makeProject();
+    addRevision(
+      dir,
+      'postgresql',
+      'triggers',
+      `CREATE FUNCTION sv_rename() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.revision LIKE '0005%' THEN NEW.revision := NEW.revision || '_renamed'; END IF; RETURN NEW; END $$;${BP}CREATE TRIGGER sv_rename BEFORE INSERT ON sluice_version FOR EACH ROW EXECUTE FUNCTION sv_rename();${BP}CREATE FUNCTION sv_after() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM sluice_version WHERE revision = NEW.revision AND NEW.revision LIKE '0006%'; RETURN NULL; END $$;${BP}CREATE TRIGGER sv_after AFTER INSERT ON sluice_version FOR EACH ROW EXECUTE FUNCTION sv_after();`,
+      null,
+    );
+    addRevision(dir, 'postgresql', 'five', 'CREATE TABLE t_five (id integer);', 'DROP TABLE t_five;');
+    addRevision(dir, 'postgresql', 'six', 'CREATE TABLE t_six (id integer);', 'DROP TABLE t_six;');
+    const env = envFor(dir, 'postgresql', 'trig2');
+    const renamed = runCli(dir, ['up', '0005_five'], env);
+    expect(renamed.status, renamed.stdout + renamed.stderr).toBe(3);
+    expect(renamed.stderr).toMatch(/revision 0005_five \(up\) failed .*\(no record of 0005_five, rows: 0\).*Rolled back: the database is at 0004_triggers/);
+    expect(await tables(dir, env)).not.toContain('t_five');
+    await sql(dir, env, 'DROP TRIGGER sv_rename ON sluice_version');
+    const deleted = runCli(dir, ['up'], env);
+    expect(deleted.status, deleted.stdout + deleted.stderr).toBe(3);
+    expect(deleted.stderr).toMatch(/revision 0006_six \(up\) failed .*\(no record of 0006_six, rows: 0\).*Rolled back: the database is at 0005_five/);
+    expect(await tables(dir, env)).not.toContain('t_six');
+    expect((await recordedIn(dir, env)).slice(-2)).toEqual(['0004_triggers', '0005_five']);
+  });
 });
 
 const runAsync = (cwd: string, args: string[], env: Env) =>
