@@ -123,14 +123,12 @@ async function runScript(conn: Connection, script: string, spans: Span[], offset
 function committingParts(conn: Connection, items: GroupItem[]): { parts: string[]; spans: Span[] } {
   const parts: string[] = [];
   const spans: Span[] = [];
-  const guard = conn.searchPathGuard?.();
   const check = conn.searchPathCheck?.();
   for (const [k, it] of items.entries()) {
     const start = parts.length;
     const previous = items[k - 1]?.step;
     const previousUp = previous?.direction === 'up' && it.step.direction === 'up' ? previous.revision.id : undefined;
-    // the guard rides on the record's check (an adapter with only the statement form keeps it apart)
-    parts.push('BEGIN', ...it.statements, ...(guard && check === undefined ? [guard] : []), recordSql(conn, it.step, previousUp), checkSql(conn, it.step, check), 'COMMIT');
+    parts.push('BEGIN', ...it.statements, recordSql(conn, it.step, previousUp), checkSql(conn, it.step, check), 'COMMIT');
     spans.push({ start, end: parts.length, statements: it.statements.length });
   }
   return { parts, spans };

@@ -26,15 +26,18 @@ export function sluiceCacheDir(root: string, name: string): string | undefined {
  * Keep the `keep` most recently used files of `dir` whose names match `pattern` (by mtime: written, or
  * marked used by `markUsed`), remove the others, never `except` (the entry just written): entries keyed
  * by what changes (a config's mtime, the values of the variables it reads) would otherwise pile up, one
- * per edit or per database switched to. Best effort: a file that cannot be read or removed stays.
+ * per edit or per database switched to. Temporary files of `writeAtomically` more than a day old go
+ * too. Best effort: a file that cannot be read or removed stays.
  */
 export function pruneCacheFiles(dir: string, pattern: RegExp, keep: number, except?: string): void {
-  let names: string[];
+  let all: string[];
   try {
-    names = readdirSync(dir).filter((n) => pattern.test(n));
+    all = readdirSync(dir);
   } catch {
     return;
   }
+  sweep(dir, all, Date.now()); // the one listing serves the temporary files too
+  const names = all.filter((n) => pattern.test(n));
   if (names.length <= keep) return;
   const aged = names.flatMap((n) => {
     try {
@@ -77,9 +80,9 @@ const TEMPORARY = /\.\d+(?:-[0-9a-f]{8}|\.[0-9a-f]{8}\.tmp)?$/;
 
 /**
  * Write a cache file atomically (a reader sees the old file or the new one): a temporary file of its
- * own beside it, renamed over it. A write that fails (a full disk) removes its temporary file and throws; after a
- * success, temporary files more than a day old in the same folder (left by a process killed between the
- * write and the rename) are removed.
+ * own beside it, renamed over it. A write that fails (a full disk) removes its temporary file and
+ * throws. Temporary files a process killed between the write and the rename left are removed, once a
+ * day old, by the pruneCacheFiles that follows every cache write.
  */
 export function writeAtomically(file: string, data: string | Uint8Array): void {
   // the pid alone can be another container's too, on a node_modules they share: a random part as well,
@@ -93,22 +96,25 @@ export function writeAtomically(file: string, data: string | Uint8Array): void {
     if ((err as { code?: unknown }).code !== 'EEXIST') rmSync(tmp, { force: true }); // never another writer's
     throw err;
   }
-  sweepTemporaries(path.dirname(file));
 }
 
 /** Remove the temporary files of `dir` older than a day (best effort). */
 export function sweepTemporaries(dir: string, now = Date.now()): void {
   try {
-    for (const name of readdirSync(dir)) {
-      if (!TEMPORARY.test(name)) continue;
-      const file = path.join(dir, name);
-      try {
-        if (now - statSync(file).mtimeMs > DAY_MS) rmSync(file, { force: true });
-      } catch {
-        /* gone meanwhile, or not ours to remove */
-      }
-    }
+    sweep(dir, readdirSync(dir), now);
   } catch {
     /* a folder that cannot be read */
+  }
+}
+
+function sweep(dir: string, names: string[], now: number): void {
+  for (const name of names) {
+    if (!TEMPORARY.test(name)) continue;
+    const file = path.join(dir, name);
+    try {
+      if (now - statSync(file).mtimeMs > DAY_MS) rmSync(file, { force: true });
+    } catch {
+      /* gone meanwhile, or not ours to remove */
+    }
   }
 }

@@ -61,11 +61,9 @@ export async function importTypeScriptConfig(configFile: string, loader: string 
     }
   }
   const { tsImport } = await import('tsx/esm/api');
-  const cjs = createRequire(import.meta.url).cache;
-  const before = new Set(Object.keys(cjs));
   const urls: string[] = [];
-  const mod = (await tsImport(pathToFileURL(configFile).href, { parentURL: import.meta.url, onImport: (u) => urls.push(u) })) as ImportedConfig;
-  const loaded = [...urls.filter((u) => u.startsWith('file:')).map((u) => fileURLToPath(u.replace(/[?#].*$/s, ''))), ...Object.keys(cjs).filter((k) => !before.has(k) && path.isAbsolute(k))];
+  const { value: mod, required } = await requiring(async () => (await tsImport(pathToFileURL(configFile).href, { parentURL: import.meta.url, onImport: (u) => urls.push(u) })) as ImportedConfig);
+  const loaded = [...urls.filter((u) => u.startsWith('file:')).map((u) => fileURLToPath(u.replace(/[?#].*$/s, ''))), ...required];
   return { mod, files: projectFiles(loaded, configFile) };
 }
 
@@ -75,10 +73,7 @@ export async function importTypeScriptConfig(configFile: string, loader: string 
  * packages, or imports dynamically, has files that cannot be known (undefined).
  */
 export async function importJavaScriptConfig(configFile: string): Promise<LoadedConfig> {
-  const cjs = createRequire(import.meta.url).cache;
-  const before = new Set(Object.keys(cjs));
-  const mod = (await import(pathToFileURL(configFile).href)) as ImportedConfig;
-  const loaded = Object.keys(cjs).filter((k) => !before.has(k) && path.isAbsolute(k));
+  const { value: mod, required: loaded } = await requiring(async () => (await import(pathToFileURL(configFile).href)) as ImportedConfig);
   let known = false;
   try {
     const lexer = await import('es-module-lexer');
@@ -89,6 +84,14 @@ export async function importJavaScriptConfig(configFile: string): Promise<Loaded
     /* text the lexer cannot read: unknown */
   }
   return { mod, files: known ? projectFiles(loaded, configFile) : undefined };
+}
+
+/** What `load` returns, and the files Node.js's CommonJS loader took in meanwhile (absolute paths, as its cache keys them). */
+async function requiring<T>(load: () => Promise<T>): Promise<{ value: T; required: string[] }> {
+  const cjs = createRequire(import.meta.url).cache;
+  const before = new Set(Object.keys(cjs));
+  const value = await load();
+  return { value, required: Object.keys(cjs).filter((k) => !before.has(k) && path.isAbsolute(k)) };
 }
 
 /** The project's own files among those loaded: not the config, not an installed package (tsx's `?namespace=` dropped). */

@@ -35,7 +35,7 @@ export interface Connection {
    * `also`: further columns the same SELECT returns (batch.ts reads the clock with it).
    */
   searchPathGuard?(also?: string): string | undefined;
-  /** The same check as an expression (NULL, or the failing cast), for a statement that is run anyway (batch.ts: an up's version row). */
+  /** The same check as an expression (NULL, or the failing cast): grouped scripts (batch.ts) put it in each revision's record check. Batching adapters that guard define it. */
   searchPathCheck?(): string | undefined;
   /** The search_path the guard expects, when it guards (a client-side check compares it: batch.ts). */
   guardedSearchPath?(): string | undefined;

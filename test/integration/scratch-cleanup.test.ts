@@ -43,6 +43,14 @@ const allScratch = async (admin: pg.Client) =>
 
 const WARNING = /^sluice: warning: the command's scratch databases were NOT all removed \(the scratch schema "sluice_check_\d+_[a-z0-9]+_\w+" on postgres:\/\/\S+ \(scratch schemas are kept on this database\).*\); remove (it|them) by hand$/;
 
+/** The added revision's snapshot made to follow the previous one (addRevision copies it, id included: a fork to drizzle-kit); returns the tag. */
+function followingSnapshot(dir: string, tag: string): string {
+  const snap = path.join(dir, 'drizzle', 'postgresql', 'meta', `${tag.slice(0, 4)}_snapshot.json`);
+  const json = JSON.parse(readFileSync(snap, 'utf8')) as { id: string; prevId: string };
+  writeFileSync(snap, JSON.stringify({ ...json, prevId: json.id, id: randomUUID() }, null, 2));
+  return tag;
+}
+
 pgDescribe('scratch databases that cannot be removed', () => {
   it('db-test: its result and exit code are its own; stderr names each scratch schema left and why; --json carries them', async () => {
     const dir = makeProject();
@@ -120,11 +128,7 @@ pgDescribe('scratch databases that cannot be removed', () => {
     try {
       // a revision that needs a table made by hand: it runs on the database, not on a replay from base
       await admin.query('CREATE TABLE handmade (id int)');
-      const tag = addRevision(dir, 'postgresql', 'touch_handmade', 'ALTER TABLE handmade ADD COLUMN note text;', 'ALTER TABLE handmade DROP COLUMN note;');
-      // its snapshot follows the previous one (addRevision copies it, id included: a fork to drizzle-kit)
-      const snap = path.join(dir, 'drizzle', 'postgresql', 'meta', `${tag.slice(0, 4)}_snapshot.json`);
-      const json = JSON.parse(readFileSync(snap, 'utf8')) as { id: string; prevId: string };
-      writeFileSync(snap, JSON.stringify({ ...json, prevId: json.id, id: randomUUID() }, null, 2));
+      const tag = followingSnapshot(dir, addRevision(dir, 'postgresql', 'touch_handmade', 'ALTER TABLE handmade ADD COLUMN note text;', 'ALTER TABLE handmade DROP COLUMN note;'));
       const env: Env = { DATABASE_URL: url, SLUICE_CHECK_DATABASE_URL: url };
       const up = runCli(dir, ['up'], env);
       expect(up.status, up.stdout + up.stderr).toBe(0);
@@ -160,10 +164,7 @@ pgDescribe('scratch databases that cannot be removed', () => {
     await admin.connect();
     try {
       // a revision that waits only where it replays (a scratch schema), not on the database
-      const tag = addRevision(dir, 'postgresql', 'slow_on_scratch', "SELECT pg_sleep(CASE WHEN current_schema() LIKE 'sluice\\_check\\_%' THEN 60 ELSE 0 END);", 'SELECT 1;');
-      const snap = path.join(dir, 'drizzle', 'postgresql', 'meta', `${tag.slice(0, 4)}_snapshot.json`);
-      const json = JSON.parse(readFileSync(snap, 'utf8')) as { id: string; prevId: string };
-      writeFileSync(snap, JSON.stringify({ ...json, prevId: json.id, id: randomUUID() }, null, 2));
+      const tag = followingSnapshot(dir, addRevision(dir, 'postgresql', 'slow_on_scratch', "SELECT pg_sleep(CASE WHEN current_schema() LIKE 'sluice\\_check\\_%' THEN 60 ELSE 0 END);", 'SELECT 1;'));
       const env: Env = { DATABASE_URL: url, SLUICE_CHECK_DATABASE_URL: url };
       const up = runCli(dir, ['up'], env);
       expect(up.status, up.stdout + up.stderr).toBe(0);
