@@ -48,6 +48,7 @@ export function generateProject(dir, dialect, n) {
   const ups = [];
   const downs = [];
   const perRevision = [];
+  const perRevisionDown = [];
   for (let i = 0; i < n; i++) {
     const tag = `${String(i).padStart(4, '0')}_bench_${i}`;
     const r = revision(i, dialect);
@@ -57,6 +58,7 @@ export function generateProject(dir, dialect, n) {
     ups.push(...r.up);
     downs.unshift(...r.down);
     perRevision.push(`BEGIN;\n${r.up.map((x) => `${x};`).join('\n')}\nINSERT INTO "v" VALUES ('${tag}', now_text(), ${i});\nCOMMIT;`);
+    perRevisionDown.unshift(`BEGIN;\n${r.down.map((x) => `${x};`).join('\n')}\nDELETE FROM "v" WHERE "r" = '${tag}';\nCOMMIT;`);
   }
   writeFileSync(path.join(out, 'meta', '_journal.json'), JSON.stringify({ version: '7', dialect, entries }, null, 2));
   return {
@@ -66,5 +68,7 @@ export function generateProject(dir, dialect, n) {
     downSql: downs.map((s) => `${s};`).join('\n'),
     /** The same ups, each revision in its own transaction with a version row: the floor of sluice's default mode. */
     perRevisionSql: (nowText) => perRevision.join('\n').replaceAll('now_text()', nowText),
+    /** The downs, newest first, each revision in its own transaction deleting its version row: the floor of a default-mode down. */
+    perRevisionDownSql: perRevisionDown.join('\n'),
   };
 }

@@ -119,6 +119,24 @@ async function main() {
           cleanup: drop,
         },
         {
+          tool: 'sluice -1',
+          prepare: () => (fresh(), run(process.execPath, [CLI, 'up'], { cwd: pgProj.dir, env: sluiceEnv() })),
+          cmd: () => [process.execPath, [CLI, 'down', 'base', '--single-transaction'], { cwd: pgProj.dir, env: sluiceEnv() }],
+          cleanup: drop,
+        },
+        {
+          // the same downs, each revision in its own transaction deleting its version row: the floor of the default mode
+          tool: 'floor/rev',
+          prepare: () => {
+            fresh();
+            writeFileSync(upFile, `CREATE SCHEMA "${schema}";\nSET search_path TO "${schema}";\nCREATE TABLE "v" ("r" text PRIMARY KEY, "t" text, "e" integer);\n${pgProj.perRevisionSql('now()::text')}\n`);
+            run(PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-f', upFile]);
+            writeFileSync(downFile, `SET search_path TO "${schema}";\n${pgProj.perRevisionDownSql}\n`);
+          },
+          cmd: () => [PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-f', downFile]],
+          cleanup: drop,
+        },
+        {
           tool: 'floor',
           prepare: () => {
             fresh();
