@@ -255,9 +255,14 @@ export function parseDownHeader(text: string): DownHeader {
   return { message: MESSAGE_LINE.exec(text)?.[1], manualReason: MANUAL_LINE.exec(text)?.[1], upChecksum: UP_CHECKSUM_LINE.exec(text)?.[1], warnings };
 }
 
+/** The down's `-- sluice:manual-down-required` reason, if it has one (parseDownHeader's, without reading the rest). */
+export function manualReasonOf(down: string): string | undefined {
+  return MANUAL_LINE.exec(down)?.[1];
+}
+
 /** True when the down records the checksum of an up other than this one (`up`: its text, or its SQL's checksum). */
 export function downIsStale(up: string | { checksum: string }, down: string | null): boolean {
-  const recorded = down === null ? undefined : parseDownHeader(down).upChecksum;
+  const recorded = down === null ? undefined : UP_CHECKSUM_LINE.exec(down)?.[1];
   return recorded !== undefined && recorded !== (typeof up === 'string' ? checksum(up) : up.checksum);
 }
 

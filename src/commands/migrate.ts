@@ -10,7 +10,7 @@ import { openConnection, type Connection } from '../dialect/index.js';
 import { ConnectionLost, describeCause, Interrupted, MigrationFailed, MissingDown, Refused, signalName, UsageError } from '../errors.js';
 import { VersionStore } from '../store.js';
 import { currentIndex, labelOf, outOfOrder, plan, planStamp, requireRevisionName, resolveTarget, type Step } from '../revision.js';
-import { downIsEmpty, downIsProven, downIsStale, parseDownHeader, rel, type RevisionFile } from '../source.js';
+import { downIsEmpty, downIsProven, downIsStale, manualReasonOf, rel, type RevisionFile } from '../source.js';
 import { isOnlyComments } from '../sql.js';
 import { withGap } from '../tsrevision.js';
 import { parseRevision } from '../parsecache.js';
@@ -267,7 +267,7 @@ export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): 
   let down: string | null = null;
   if (step.direction === 'down' && !stampOnly) {
     down = downOf(ctx, rev);
-    const manual = down === null ? undefined : parseDownHeader(down).manualReason;
+    const manual = down === null ? undefined : manualReasonOf(down);
     if (manual) {
       throw new Refused(
         `revision ${rev.id} needs a hand-written down: ${manual}. Edit ${rel(rev.downFile)}, then delete its "-- sluice:manual-down-required" line`,
@@ -286,7 +286,15 @@ export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): 
     runsUp ? upOf(ctx, rev) : { checksum: checksumOf(ctx, rev) },
     down,
     stampOnly,
-    { dialect: ctx.target.dialect, engine: ctx.target.engine, file: rel(step.direction === 'up' ? rev.upFile : rev.downFile), schema: ctx.target.schema, root: ctx.root },
+    {
+      dialect: ctx.target.dialect,
+      engine: ctx.target.engine,
+      get file() {
+        return rel(step.direction === 'up' ? rev.upFile : rev.downFile); // for a refusal's message only: not worked out per step
+      },
+      schema: ctx.target.schema,
+      root: ctx.root,
+    },
     tsOf(ctx, rev),
   );
 }
