@@ -257,7 +257,9 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
       out(result, () =>
         result.dialects.map((d) =>
           d.merged
-            ? `${d.dialect} (${d.folder}): kept ${d.kept.join(', ') || 'nothing'}; moved ${d.moved.map((m) => `${m.from} -> ${m.to}`).join(', ')}`
+            ? `${d.dialect} (${d.folder}): kept ${d.kept.join(', ') || 'nothing'}; moved ${d.moved.map((m) => `${m.from} -> ${m.to}`).join(', ')}${
+                d.downsKeptAsWritten ? `; down${d.downsKeptAsWritten.length > 1 ? 's' : ''} of ${d.downsKeptAsWritten.join(', ')} kept as written (not the generated one: edited or repaired)` : ''
+              }`
             : `${d.dialect} (${d.folder}): not forked, nothing to merge`,
         ),
       );

@@ -61,10 +61,13 @@ export function changedPaths(from: Json | undefined, to: Json | undefined, at: s
   return out;
 }
 
-/** Objects both branches changed since their common snapshot, as readable paths; empty when they commute. */
-export function conflictingObjects(base: Snapshot, ours: Snapshot, theirs: Snapshot): string[] {
-  const a = changedPaths(base, ours);
-  const b = changedPaths(base, theirs);
+/**
+ * Objects both branches changed since their common snapshot, as readable paths; empty when they commute.
+ * `whole`: paths each side changed as a whole beyond what its snapshots show (rebuiltTables).
+ */
+export function conflictingObjects(base: Snapshot, ours: Snapshot, theirs: Snapshot, whole: { ours?: string[][]; theirs?: string[][] } = {}): string[] {
+  const a = [...changedPaths(base, ours), ...(whole.ours ?? [])];
+  const b = [...changedPaths(base, theirs), ...(whole.theirs ?? [])];
   const prefix = (p: string[], q: string[]) => p.length <= q.length && p.every((x, i) => q[i] === x);
   const hits = new Set<string>();
   for (const p of a) for (const q of b) if (prefix(p, q) || prefix(q, p)) hits.add((p.length <= q.length ? p : q).join(' › '));
@@ -83,4 +86,45 @@ export function replay(before: Json | undefined, after: Json | undefined, target
     else out[k] = v;
   }
   return out;
+}
+
+const NAME = String.raw`(?:"((?:[^"]|"")+)"|\`((?:[^\`]|\`\`)+)\`|\[([^\]]+)\]|([A-Za-z_][\w$]*))`;
+const QUALIFIED = String.raw`(?:${NAME}\s*\.\s*)?${NAME}`;
+const REBUILD_COPY = new RegExp(String.raw`\bINSERT\s+INTO\s+${QUALIFIED}[\s\S]*?\bSELECT\b[\s\S]*?\bFROM\s+${QUALIFIED}`, 'gi');
+const DROP_TABLE = new RegExp(String.raw`\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?${QUALIFIED}`, 'gi');
+
+function unquote(m: RegExpExecArray, from: number): string {
+  for (let i = from; i < from + 4; i++) if (m[i] !== undefined) return m[i]!.replace(/""/g, '"').replace(/``/g, '`');
+  return '';
+}
+
+/**
+ * Tables the up SQL rebuilds: drizzle-kit's SQLite recreation (`CREATE TABLE __new_t`, rows copied
+ * with `INSERT INTO __new_t (…) SELECT … FROM t`, `DROP TABLE t`, rename), or any up that copies a
+ * table's rows into another and drops it. Such an up rewrites the whole table with the columns it
+ * lists: as paths (`tables › <key>`) of the snapshots given, for conflictingObjects. Comments are
+ * read as text: a rebuild named in one only makes a merge refuse (the safe side).
+ */
+export function rebuiltTables(ups: string[], snapshots: Snapshot[]): string[][] {
+  const names = new Set<string>();
+  for (const up of ups) {
+    const dropped = new Set<string>();
+    for (const m of up.matchAll(DROP_TABLE)) dropped.add(unquote(m as RegExpExecArray, 5));
+    for (const m of up.matchAll(REBUILD_COPY)) {
+      const source = unquote(m as RegExpExecArray, 13);
+      const target = unquote(m as RegExpExecArray, 5);
+      if (dropped.has(source) || target.startsWith('__new_')) names.add(source);
+    }
+    for (const m of up.matchAll(/\b__new_(\w+)/g)) names.add(m[1]!);
+  }
+  const paths = new Map<string, string[]>();
+  for (const snap of snapshots) {
+    const tables = snap.tables;
+    if (!isObject(tables)) continue;
+    for (const [key, t] of Object.entries(tables)) {
+      const name = isObject(t) && typeof t.name === 'string' ? t.name : key.slice(key.lastIndexOf('.') + 1);
+      if (names.has(name)) paths.set(key, ['tables', key]);
+    }
+  }
+  return [...paths.values()];
 }

@@ -4,7 +4,7 @@
  * database that applied the moved branch keeps working. Real git, drizzle-kit, SQLite and PostgreSQL.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addUserColumn, cleanEnv, makeProject, pgUrl, REPO, runCli, runMake, sql, uniqueSchema, SKIP_PG, type Env } from '../support/project.js';
@@ -109,6 +109,82 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
     expect(ok(git(dir, 'status', '--porcelain'))).toBe(before);
     expect(readFileSync(path.join(dir, 'drizzle', 'sqlite', 'meta', '_journal.json'), 'utf8')).toBe(journal);
   });
+
+  it('both branches creating a revision of the same name is refused, before any file is touched (was: "kept nothing; moved", exit 0, markers cleared)', () => {
+    const dir = branchProject();
+    fork(dir, { change: () => addTagsTable(dir), msg: 'schema update' }, { change: () => addUserColumn(dir, 'nickname'), msg: 'schema update' });
+    const before = ok(git(dir, 'status', '--porcelain'));
+    const files = (d: string) => readdirSync(path.join(dir, 'drizzle', d), { recursive: true, encoding: 'utf8' })
+        .sort()
+        .filter((n) => statSync(path.join(dir, 'drizzle', d, n)).isFile())
+        .map((n) => [n, readFileSync(path.join(dir, 'drizzle', d, n), 'utf8')]);
+    const snapshot = JSON.stringify([files('sqlite'), files('postgresql'), readFileSync(path.join(dir, 'drizzle', 'sqlite', 'meta', '_journal.json'), 'utf8')]);
+    const r = runCli(dir, ['merge']);
+    expect(r.status, r.stdout + r.stderr).toBe(6);
+    expect(r.stderr.trim()).toMatch(/^sluice: drizzle\/\w+: both branches created revision 0004_schema_update \(.*\), so git merged their files into one; nothing was changed: on one branch, revert that revision/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(ok(git(dir, 'status', '--porcelain'))).toBe(before);
+    expect(JSON.stringify([files('sqlite'), files('postgresql'), readFileSync(path.join(dir, 'drizzle', 'sqlite', 'meta', '_journal.json'), 'utf8')])).toBe(snapshot);
+  });
+
+  it('a SQLite table rebuild on either branch does not commute with a column the other adds to that table (was: merged, the column and its rows lost on apply)', () => {
+    const requirePhone = () => {
+      const p = path.join(dir, 'models', 'sqlite.ts');
+      writeFileSync(p, readFileSync(p, 'utf8').replace("  phone: text('phone'),\n", "  phone: text('phone').notNull().default(''),\n"));
+    };
+    const dir = branchProject();
+    fork(dir, { change: () => addUserColumn(dir, 'nickname'), msg: 'add nickname' }, { change: requirePhone, msg: 'phone required' });
+    // drizzle-kit rebuilt users on our side: the copy lists the columns ours knows
+    expect(readFileSync(path.join(dir, 'drizzle', 'sqlite', '0004_phone_required.sql'), 'utf8')).toMatch(/__new_users/);
+    const before = ok(git(dir, 'status', '--porcelain'));
+    const journal = readFileSync(path.join(dir, 'drizzle', 'sqlite', 'meta', '_journal.json'), 'utf8');
+    const r = runCli(dir, ['merge']);
+    expect(r.status, r.stdout + r.stderr).toBe(6);
+    expect(r.stderr).toMatch(/drizzle\/sqlite: the branches do not commute — both changed tables › users \(theirs: 0004_add_nickname; ours: 0004_phone_required\)/);
+    expect(ok(git(dir, 'status', '--porcelain'))).toBe(before);
+    expect(readFileSync(path.join(dir, 'drizzle', 'sqlite', 'meta', '_journal.json'), 'utf8')).toBe(journal);
+    // the rebuild on their side: the same refusal
+    const other = branchProject();
+    const requirePhoneIn = (d: string) => () => {
+      const p = path.join(d, 'models', 'sqlite.ts');
+      writeFileSync(p, readFileSync(p, 'utf8').replace("  phone: text('phone'),\n", "  phone: text('phone').notNull().default(''),\n"));
+    };
+    fork(other, { change: requirePhoneIn(other), msg: 'phone required' }, { change: () => addUserColumn(other, 'nickname'), msg: 'add nickname' });
+    const r2 = runCli(other, ['merge']);
+    expect(r2.status, r2.stdout + r2.stderr).toBe(6);
+    expect(r2.stderr).toMatch(/drizzle\/sqlite: the branches do not commute — both changed tables › users/);
+  }, 120_000);
+
+  it('a moved down edited by hand is kept as written; an unedited one is generated again at its new place (was: the edit overwritten)', () => {
+    const dir = branchProject();
+    ok(git(dir, 'checkout', '-q', '-b', 'theirs'));
+    addTagsTable(dir);
+    ok(runMake(dir, ['migrate-create', 'MSG=add tags']));
+    // on their branch, the postgresql down archives the rows before the drop (sluice's header kept)
+    const pgDown = path.join(dir, 'drizzle', 'postgresql', '0004_add_tags.down.sql');
+    const edited = readFileSync(pgDown, 'utf8').replace(/^DROP TABLE "tags"/m, 'CREATE TABLE "tags_archive" AS SELECT * FROM "tags";\n--> statement-breakpoint\nDROP TABLE "tags"');
+    expect(edited).toMatch(/tags_archive/);
+    writeFileSync(pgDown, edited);
+    ok(git(dir, 'add', '-A'));
+    ok(git(dir, 'commit', '-q', '-m', 'tags'));
+    ok(git(dir, 'checkout', '-q', 'main'));
+    addUserColumn(dir, 'nickname');
+    ok(runMake(dir, ['migrate-create', 'MSG=add nickname']));
+    ok(git(dir, 'add', '-A'));
+    ok(git(dir, 'commit', '-q', '-m', 'nickname'));
+    git(dir, 'merge', 'theirs');
+    const out = ok(runCli(dir, ['merge']));
+    expect(out).toMatch(/postgresql \(drizzle\/postgresql\): kept 0004_add_nickname; moved 0004_add_tags -> 0005_add_tags; down of 0005_add_tags kept as written/);
+    expect(out).toMatch(/sqlite \(drizzle\/sqlite\): kept 0004_add_nickname; moved 0004_add_tags -> 0005_add_tags\n/);
+    const pg = readFileSync(path.join(dir, 'drizzle', 'postgresql', '0005_add_tags.down.sql'), 'utf8');
+    expect(pg).toContain('CREATE TABLE "tags_archive" AS SELECT * FROM "tags";');
+    expect(pg).toMatch(/^-- sluice:down 0005_add_tags$/m);
+    expect(pg).toMatch(/^-- note: kept as written by migrate-merge \(moved from 0004_add_tags\)/m);
+    // the unedited SQLite down was made again from the new snapshots (its header names the new previous revision)
+    const sq = readFileSync(path.join(dir, 'drizzle', 'sqlite', '0005_add_tags.down.sql'), 'utf8');
+    expect(sq).toMatch(/Generated by sluice from drizzle-kit snapshots \(0005_add_tags -> 0004_add_nickname\)/);
+    expect(sq).not.toMatch(/kept as written/);
+  }, 120_000);
 
   it('Ctrl+C while the moved downs are verified: the merge is finished, the downs written marked unverified, exit 130', async () => {
     const dir = branchProject();

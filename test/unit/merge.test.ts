@@ -1,0 +1,51 @@
+/** Pure parts of migrate-merge (src/merge.ts): which changes of two branches do not commute. */
+import { describe, expect, it } from 'vitest';
+import { conflictingObjects, rebuiltTables, type Snapshot } from '../../src/merge.js';
+
+const users = (...extra: string[]): Snapshot => ({
+  tables: {
+    users: { name: 'users', columns: Object.fromEntries(['id', 'email', ...extra].map((c) => [c, { name: c, type: 'text', notNull: c === 'phone' }])) },
+    tags: { name: 'tags', columns: { id: { name: 'id', type: 'integer' } } },
+  },
+});
+
+// what drizzle-kit 0.31 writes for SQLite when a column's NOT NULL changes
+const rebuildUsers = [
+  'PRAGMA foreign_keys=OFF;',
+  'CREATE TABLE `__new_users` (\n\t`id` text,\n\t`email` text,\n\t`phone` text NOT NULL\n);',
+  'INSERT INTO `__new_users`("id", "email", "phone") SELECT "id", "email", "phone" FROM `users`;',
+  'DROP TABLE `users`;',
+  'ALTER TABLE `__new_users` RENAME TO `users`;',
+  'PRAGMA foreign_keys=ON;',
+].join('--> statement-breakpoint\n');
+
+describe('rebuiltTables', () => {
+  it("reads drizzle-kit's SQLite table recreation as a change of the whole table", () => {
+    expect(rebuiltTables([rebuildUsers], [users('phone')])).toEqual([['tables', 'users']]);
+  });
+  it('reads a hand-written copy-and-drop, quoted any way, and maps names to PostgreSQL snapshot keys', () => {
+    const pg: Snapshot = { tables: { 'public.users': { name: 'users', schema: '', columns: {} } } };
+    expect(rebuiltTables(['CREATE TABLE "users_tmp" (id int);\nINSERT INTO "users_tmp" SELECT * FROM "public"."users";\nDROP TABLE "public"."users";\nALTER TABLE "users_tmp" RENAME TO "users";'], [pg])).toEqual([['tables', 'public.users']]);
+    expect(rebuiltTables(['insert into users_tmp select * from users; drop table if exists users;'], [pg])).toEqual([['tables', 'public.users']]);
+  });
+  it('an up that only adds columns or copies rows without dropping the source rebuilds nothing', () => {
+    expect(rebuiltTables(['ALTER TABLE `users` ADD `nickname` text;', 'INSERT INTO `audit` SELECT * FROM `users`;'], [users()])).toEqual([]);
+  });
+});
+
+describe('conflictingObjects', () => {
+  it('a column on each side of the same table commutes; a rebuild of that table on either side does not', () => {
+    const base = users();
+    const ours = users('phone');
+    const theirs = users('nickname');
+    expect(conflictingObjects(base, ours, theirs)).toEqual([]);
+    const whole = rebuiltTables([rebuildUsers], [base, ours]);
+    expect(conflictingObjects(base, ours, theirs, { ours: whole })).toEqual(['tables › users']);
+    expect(conflictingObjects(base, theirs, ours, { theirs: whole })).toEqual(['tables › users']);
+  });
+  it('a rebuild of one table does not conflict with a change to another', () => {
+    const base = users();
+    const theirs: Snapshot = { tables: { ...(users().tables as object), tags: { name: 'tags', columns: { id: { name: 'id', type: 'integer' }, label: { name: 'label', type: 'text' } } } } };
+    expect(conflictingObjects(base, users('phone'), theirs, { ours: rebuiltTables([rebuildUsers], [base]) })).toEqual([]);
+  });
+});
