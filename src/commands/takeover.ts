@@ -24,7 +24,8 @@ import { checkIntegrity, loadContext, upOf, withSession, type CommandOptions, ty
 import type { Connection } from '../dialect/types.js';
 import { ConfigError, IntegrityError, MigrationFailed, UsageError, describeCause } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
-import { rel, type RevisionFile } from '../source.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { rel, snapshotFile, type RevisionFile } from '../source.js';
 import { checksum, quoteIdent } from '../sql.js';
 import { VERSION_TABLE, isPrivilegeError, type AppliedRow, type VersionStore } from '../store.js';
 
@@ -54,6 +55,11 @@ export interface DrizzleState {
   problems: string[];
   /** The app's schema (PostgreSQL: DATABASE_SCHEMA; SQLite: the file) holds no table of its own. */
   emptySchema: boolean;
+  /**
+   * Tables the snapshot of the newest revision drizzle's rows stand for declares (in the app's schema)
+   * that the app's schema does not hold: the rows then describe another schema (or another database).
+   */
+  missingTables: string[];
 }
 
 /** How a command's run met drizzle's table. */
@@ -134,6 +140,42 @@ async function schemaIsEmpty(ctx: Context, conn: Connection, src: DrizzleSource)
   return rows.length === 0;
 }
 
+/**
+ * Tables of the app's schema the snapshot of `revision` (or of the newest revision before it that has
+ * one) declares, that the schema does not hold. Empty when no snapshot declares any: the empty-schema
+ * rule then decides alone. PostgreSQL: tables drizzle-kit puts in public (sluice's DATABASE_SCHEMA).
+ */
+async function tablesMissing(ctx: Context, conn: Connection, revision: string | undefined): Promise<string[]> {
+  const revs = ctx.history.revisions;
+  let at = revs.findIndex((r) => r.id === revision);
+  let declared: string[] = [];
+  for (; at >= 0 && !declared.length; at--) {
+    const file = snapshotFile(ctx.history.dir, revs[at]!);
+    if (!existsSync(file)) continue;
+    let tables: unknown;
+    try {
+      tables = (JSON.parse(readFileSync(file, 'utf8')) as { tables?: unknown }).tables;
+    } catch {
+      continue; // a snapshot that does not read is another command's report
+    }
+    if (!tables || typeof tables !== 'object') continue;
+    declared = Object.entries(tables as Record<string, { name?: unknown; schema?: unknown }>)
+      .filter(([, t]) => conn.dialect === 'sqlite' || !t?.schema || t.schema === 'public')
+      .map(([key, t]) => (typeof t?.name === 'string' ? t.name : key.slice(key.lastIndexOf('.') + 1)));
+    break;
+  }
+  if (!declared.length) return [];
+  const held =
+    conn.dialect === 'postgresql'
+      ? await conn.query<{ name: string }>(
+          `SELECT c.relname AS "name" FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')`,
+          [ctx.target.schema],
+        )
+      : await conn.query<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'");
+  const names = new Set(held.map((r) => r.name));
+  return declared.filter((t) => !names.has(t));
+}
+
 const short = (hash: string) => hash.slice(0, 12);
 
 /**
@@ -209,6 +251,7 @@ export async function readDrizzleState(ctx: Context, conn: Connection, override?
     at: labelOf(history, currentIndex(history, new Set(records.map((r) => r.revision)))),
     problems,
     emptySchema: await schemaIsEmpty(ctx, conn, src),
+    missingTables: problems.length ? [] : await tablesMissing(ctx, conn, records.at(-1)?.revision),
   };
 }
 
@@ -223,6 +266,13 @@ export function autoTakeoverEnabled(env: Record<string, string | undefined>): bo
 /** Why a takeover is refused: the rows' problems, and for the automatic one an app schema without tables. */
 function refusalReasons(ctx: Context, state: DrizzleState, automatic: boolean): string[] {
   const reasons = [...state.problems];
+  if (automatic && !state.emptySchema && state.missingTables.length && reasons.length === 0) {
+    const where = ctx.target.dialect === 'postgresql' ? `schema ${ctx.target.schema}` : 'the file';
+    const shown = state.missingTables.slice(0, 5).join(', ') + (state.missingTables.length > 5 ? `, and ${state.missingTables.length - 5} more` : '');
+    reasons.push(
+      `${where} lacks tables that ${state.at}, where those rows stand, has (${shown}), so those rows describe another schema or database (drizzle's table is per database, sluice's per schema); set DATABASE_SCHEMA to the schema drizzle migrated, run sluice takeover if this is right, or set SLUICE_TAKEOVER=off to migrate ${where} from base`,
+    );
+  }
   if (automatic && state.emptySchema && reasons.length === 0) {
     const where = ctx.target.dialect === 'postgresql' ? `schema ${ctx.target.schema}` : 'the file';
     reasons.push(
@@ -271,7 +321,7 @@ export async function planTakeover(ctx: Context, conn: Connection, store: Versio
   if (await store.exists()) return undefined;
   const state = await readDrizzleState(ctx, conn);
   if (!state) return undefined;
-  if (state.problems.length || state.emptySchema) throw takeoverRefused(ctx, conn.display, state, true);
+  if (state.problems.length || state.emptySchema || state.missingTables.length) throw takeoverRefused(ctx, conn.display, state, true);
   return { ...summary(state), records: state.records };
 }
 
@@ -318,7 +368,7 @@ export async function takeoverView(ctx: Context, conn: Connection, store: Versio
   const base = { ...summary(state), records: state.records };
   if (!autoTakeoverEnabled(ctx.env)) return { ...base, state: 'off', problems: [] };
   if (await store.exists()) return { ...base, state: 'explicit', problems: state.problems };
-  if (state.problems.length || state.emptySchema) {
+  if (state.problems.length || state.emptySchema || state.missingTables.length) {
     return { ...base, state: 'refused', problems: refusalReasons(ctx, state, true) };
   }
   return { ...base, state: 'pending', problems: [] };
@@ -349,6 +399,10 @@ export interface TakeoverResult {
 export async function takeover(options: TakeoverOptions = {}): Promise<TakeoverResult> {
   const ctx = await loadContext(options);
   const src = drizzleSource(ctx, options.table);
+  // a SQLite file that is not there holds no drizzle table: refused before opening it would create it (and its lock file)
+  if (ctx.target.dialect === 'sqlite' && ctx.target.file && !existsSync(ctx.target.file)) {
+    throw new UsageError(`${ctx.target.display} does not exist, so it has no table ${src.name} to take over; nothing was created (check DATABASE_URL)`);
+  }
   let result: TakeoverResult | undefined;
   const decide = async (conn: Connection, store: VersionStore, write: boolean): Promise<TakeoverResult> => {
     const existing = await store.list();
@@ -369,7 +423,11 @@ export async function takeover(options: TakeoverOptions = {}): Promise<TakeoverR
         `${conn.display} has no table ${src.name} (drizzle's migrator keeps its rows there); name the right one with migrations: { table, schema } in drizzle.config.ts or --table [schema.]name`,
       );
     }
-    const state = (await readDrizzleState(ctx, conn, options.table)) ?? { source: src.name, rows: 0, records: [], at: 'base', problems: [], emptySchema: false };
+    const state = await readDrizzleState(ctx, conn, options.table);
+    if (!state) {
+      // drizzle applied nothing here: recording nothing would only make sluice_version, which turns the automatic takeover off for good
+      throw new UsageError(`${src.name} in ${conn.display} holds no rows: drizzle's migrator applied nothing here, so there is nothing to take over; nothing was written (run make migrate-up)`);
+    }
     if (state.problems.length) throw takeoverRefused(ctx, conn.display, state, false);
     if (write) await record(conn, store, state.records, state.source, ctx);
     return { database: conn.display, ...summary(state), status: write ? 'taken-over' : 'dry-run' };

@@ -4,7 +4,7 @@
  * history's "public". qualifiers and drizzle's `drizzle` schema never meet another test; SQLite in a
  * file), then sluice takes it over through the CLI (dist/cli.cjs).
  */
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -222,6 +222,27 @@ for (const c of cases) {
       await c.drizzleMigrate(ref, folder);
       expect(await dumpSchema(dir, env)).toBe(await dumpSchema(dir, ref));
     });
+    it('sluice takeover where drizzle applied nothing (its table empty) is refused, writing nothing (was: "taken over 0 rows", an empty sluice_version that turned the automatic takeover off)', async () => {
+      const env = await c.fresh(dir);
+      const empty = firstEntries(dir, c.dialect, 0);
+      await c.drizzleMigrate(env, empty); // creates drizzle's table, applies nothing
+      expect(await drizzleRows(dir, env, c.table)).toEqual([]);
+      const r = runCli(dir, ['takeover'], env);
+      expect(r.status, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr.trim()).toMatch(/holds no rows: drizzle's migrator applied nothing here, so there is nothing to take over; nothing was written/);
+      expect(await c.hasVersionTable(dir, env)).toBe(false);
+    });
+
+    if (c.dialect === 'sqlite') {
+      it('sluice takeover of a SQLite file that does not exist is refused and creates nothing (was: an empty file and its lock file left)', () => {
+        const db = path.join(tempDir('sluice-nofile-'), 'absent.sqlite');
+        const r = runCli(dir, ['takeover'], { DATABASE_URL: `file:${db}` });
+        expect(r.status, r.stdout + r.stderr).toBe(2);
+        expect(r.stderr.trim()).toMatch(/absent\.sqlite does not exist, so it has no table __drizzle_migrations to take over; nothing was created/);
+        expect(existsSync(db)).toBe(false);
+        expect(existsSync(`${db}.sluice-lock`)).toBe(false);
+      });
+    }
   });
 }
 
@@ -282,5 +303,29 @@ pgDescribe('takeover: configured table, explicit command, schema guard (postgres
     expect(verify.stderr).not.toContain('cannot take over');
     expect(verify.stdout).toContain('ok   drift (postgresql)');
     expect(verify.status).toBe(0);
+  });
+
+  it('does not take over a schema whose tables are not the app\'s (one unrelated table there): refused, nothing written (was: recorded at head)', async () => {
+    const url = await freshDatabase('tk');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await pgMigrate(pgDrizzle(client), { migrationsFolder: path.join(dir, 'drizzle', 'postgresql') });
+    const tenant = uniqueSchema('tenant');
+    await client.query(`CREATE SCHEMA "${tenant}"; CREATE TABLE "${tenant}"."app_settings" (k text PRIMARY KEY, v text)`);
+    await client.end();
+    const env = { DATABASE_URL: url, DATABASE_SCHEMA: tenant };
+    expect(json(runCli(dir, ['--json', 'status'], env).stdout)).toMatchObject({ current: 'base', takeover: { state: 'refused' } });
+    for (const cmd of [['deploy'], ['up']]) {
+      const r = runCli(dir, cmd, env);
+      expect(r.status, r.stdout + r.stderr).toBe(4);
+      expect(r.stderr.trim()).toMatch(new RegExp(`schema ${tenant} lacks tables that ${HEAD}, where those rows stand, has \\([^)]*\\busers\\b[^)]*\\), so those rows describe another schema or database`));
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    const tables = await sql<{ t: string }>(dir, env, 'SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1', [tenant]);
+    expect(tables.map((x) => x.t)).toEqual(['app_settings']);
+    // the schema drizzle migrated (public) is still taken over
+    const pub = runCli(dir, ['up'], { DATABASE_URL: url });
+    expect(pub.status, pub.stdout + pub.stderr).toBe(0);
+    expect(pub.stdout).toMatch(/taken over/);
   });
 });
