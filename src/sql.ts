@@ -66,3 +66,26 @@ export function systemSchemaError(schema: string): string | undefined {
   }
   return undefined;
 }
+
+/** SQLite's `PRAGMA foreign_keys = …` (drizzle-kit writes OFF before a table rebuild and ON after it). */
+export const FK_PRAGMA = /PRAGMA\s+foreign_keys\s*=\s*(OFF|ON|0|1)\s*;?/i;
+
+/**
+ * A SQLite revision's statements with its `PRAGMA foreign_keys` statements taken out: SQLite ignores
+ * the pragma inside a transaction, where a revision runs, so a rebuild's `DROP TABLE` would cascade to
+ * child rows with foreign keys on. Undefined when the revision has none. `before`: what turns them off
+ * (to run before the transaction), `after`: what turns them back on (after it).
+ */
+export function foreignKeyPragmas(statements: string[]): { before: string[]; body: string[]; after: string[] } | undefined {
+  if (!statements.some((s) => FK_PRAGMA.test(s))) return undefined;
+  const before: string[] = [];
+  const after: string[] = [];
+  const body: string[] = [];
+  const all = new RegExp(FK_PRAGMA.source, 'gi');
+  for (const s of statements) {
+    for (const m of s.matchAll(all)) (/^(off|0)$/i.test(m[1]!) ? before : after).push(`PRAGMA foreign_keys=${/^(off|0)$/i.test(m[1]!) ? 'OFF' : 'ON'}`);
+    const rest = s.replace(all, '').trim();
+    if (rest.length > 0 && !isOnlyComments(rest)) body.push(rest);
+  }
+  return { before: [...new Set(before)], body, after: [...new Set(after)] };
+}

@@ -8,7 +8,7 @@
 import { loadContext, type CommandOptions } from '../context.js';
 import { UsageError } from '../errors.js';
 import { labelOf, plan, requireRevisionName, resolveTarget, type Step } from '../revision.js';
-import { quoteIdent, quoteLiteral } from '../sql.js';
+import { foreignKeyPragmas, quoteIdent, quoteLiteral } from '../sql.js';
 import { translatePublic } from '../sqlparse.js';
 import { versionTableDdl, VERSION_TABLE } from '../store.js';
 import { withGap } from '../tsrevision.js';
@@ -57,8 +57,14 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
   for (const step of steps) {
     const prepared = await prepareFor(ctx, step, false);
     if (prepared.typescript) typescript.push(step.revision.id);
-    const statements = prepared.statements.map((s) => (pg ? translatePublic(s, schema) : s));
+    let statements = prepared.statements.map((s) => (pg ? translatePublic(s, schema) : s));
+    // A SQLite table rebuild's PRAGMA foreign_keys lines go outside the transaction, where SQLite applies
+    // them (inside one it ignores them, and the rebuild's DROP TABLE would delete child rows by cascade
+    // with foreign keys on). sluice's own run also restores the setting the connection had; a script cannot.
+    const pragmas = !pg && !prepared.noTransaction ? foreignKeyPragmas(statements) : undefined;
+    if (pragmas) statements = pragmas.body;
     out.push('', `-- ${step.revision.id} (${step.direction})${prepared.noTransaction ? ': sluice:no-transaction, statements run one by one outside a transaction' : ''}`);
+    if (pragmas?.before.length) out.push('-- its PRAGMA foreign_keys statements run outside the transaction, where SQLite applies them', ...pragmas.before.map((p) => `${p};`));
     if (!prepared.noTransaction) out.push('BEGIN;');
     for (const s of withGap(statements, prepared.typescript, step.direction)) out.push(s.startsWith('-- sluice: TypeScript') ? s : `${s};`);
     out.push(
@@ -67,6 +73,7 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
         : `DELETE FROM ${table} WHERE "revision" = ${quoteLiteral(step.revision.id)};`,
     );
     if (!prepared.noTransaction) out.push('COMMIT;');
+    if (pragmas?.after.length) out.push(...pragmas.after.map((p) => `${p};`));
   }
   if (typescript.length) {
     out.splice(

@@ -4,7 +4,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { DatabaseTarget, SqliteEngine } from '../config.js';
 import { ConnectionError, ConfigError, describeCause } from '../errors.js';
-import { quoteIdent } from '../sql.js';
+import { FK_PRAGMA, quoteIdent } from '../sql.js';
+
+const FK_PRAGMA_ALL = new RegExp(FK_PRAGMA.source, 'gi');
 import type { Connection } from './types.js';
 import { VERSION_TABLE } from '../store.js';
 import { drizzleSqlite } from './drizzle.js';
@@ -12,8 +14,6 @@ import { openSqliteDatabase } from './sqlitedb.js';
 import { pidAlive } from '../pids.js';
 
 const BUSY_TIMEOUT_MS = 10_000;
-const FK_PRAGMA = /PRAGMA\s+foreign_keys\s*=\s*(OFF|ON|0|1)\s*;?/i;
-const FK_PRAGMA_ALL = new RegExp(FK_PRAGMA.source, 'gi');
 /** Beside the database file: the file that carries the run-wide migration lock (see SqliteConnection.lock). */
 export const LOCK_SUFFIX = '.sluice-lock';
 /** Beside the database file, while a run holds the lock: who holds it (pid, host, command, since). */

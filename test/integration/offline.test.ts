@@ -1,5 +1,6 @@
 /** Offline SQL (make migrate-sql): the printed script, run by sqlite3 / psql, gives what migrate-up gives. */
 import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeFor, dumpSchema, makeProject, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
@@ -47,6 +48,30 @@ for (const d of ['sqlite', 'postgresql'] as const) {
     });
   });
 }
+
+describeFor('sqlite')('make migrate-sql: a SQLite table rebuild', () => {
+  it("puts the rebuild's PRAGMA foreign_keys outside the revision's transaction: child rows survive a runner with foreign keys on (was: deleted by cascade)", async () => {
+    const dir = makeProject();
+    const models = path.join(dir, 'models', 'sqlite.ts');
+    writeFileSync(models, readFileSync(models, 'utf8').replace("  phone: text('phone'),\n", "  phone: text('phone').notNull().default(''),\n"));
+    const made = runCli(dir, ['create', '-m', 'phone required'], { SLUICE_VERIFY: 'off' });
+    expect(made.status, made.stderr).toBe(0);
+    const up = readFileSync(path.join(dir, 'drizzle', 'sqlite', '0004_phone_required.sql'), 'utf8');
+    expect(up).toMatch(/PRAGMA foreign_keys=OFF/); // drizzle-kit rebuilds users (sessions reference it, ON DELETE CASCADE)
+    const env: Env = { DATABASE_URL: 'file:rebuild.sqlite' };
+    expect(runCli(dir, ['up', '0003'], env).status).toBe(0);
+    await sql(dir, env, "INSERT INTO users (id, email, phone) VALUES (1, 'a@example.com', '555')");
+    await sql(dir, env, "INSERT INTO sessions (id, user_id, expires_at) VALUES ('s1', 1, 0)");
+    const script = runCli(dir, ['sql', '0003:0004'], env);
+    expect(script.status, script.stderr).toBe(0);
+    expect(script.stdout).toMatch(/^PRAGMA foreign_keys=OFF;\nBEGIN;$/m);
+    expect(script.stdout).toMatch(/^COMMIT;\nPRAGMA foreign_keys=ON;$/m);
+    const r = spawnSync('sqlite3', ['-bail', '-cmd', 'PRAGMA foreign_keys=ON', path.join(dir, 'rebuild.sqlite')], { input: script.stdout, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(await sql(dir, env, 'SELECT id FROM sessions')).toEqual([{ id: 's1' }]);
+    expect(await versions(dir, env)).toContain('0004_phone_required');
+  }, 60_000);
+});
 
 describe('make migrate-sql refusals', () => {
   it('a bad range is one line, exit 2', () => {
