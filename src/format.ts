@@ -61,7 +61,12 @@ export function formatMove(verb: string, r: MoveResult): string[] {
   }
   if (r.backup) lines.push(pc.dim(`backup: ${r.backup}`));
   if (r.steps.length === 0) lines.push(`${r.database}: already at ${r.to}; nothing to ${verb}`);
-  else lines.push(`${r.database}: ${r.from} -> ${r.to} (${r.steps.length} revision${r.steps.length === 1 ? '' : 's'} ${verb === 'stamp' ? 'stamped' : verb === 'upgrade' ? 'applied' : 'reverted'})`);
+  else if (verb === 'stamp') {
+    // a stamp records revisions (up) or takes their records away (down); a purge may do both
+    const n = (dir: 'up' | 'down') => r.steps.filter((s) => s.direction === dir).length;
+    const part = (k: number, what: string) => (k ? `${k} revision${k === 1 ? '' : 's'} ${what}` : '');
+    lines.push(`${r.database}: ${r.from} -> ${r.to} (${[part(n('up'), 'stamped'), part(n('down'), 'unstamped')].filter(Boolean).join(', ')})`);
+  } else lines.push(`${r.database}: ${r.from} -> ${r.to} (${r.steps.length} revision${r.steps.length === 1 ? '' : 's'} ${verb === 'upgrade' ? 'applied' : 'reverted'})`);
   return lines;
 }
 

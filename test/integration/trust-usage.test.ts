@@ -152,7 +152,7 @@ describe('stamp --purge: a database stamped at a revision the folder no longer h
 
       const out = ok(runCli(dir, ['stamp', '--purge', 'head'], env));
       expect(out).toMatch(/0003_add_phone_to_users unstamped/);
-      expect(out).toMatch(/0003_add_phone_to_users -> 0002_add_sessions_and_roles \(1 revision stamped\)/);
+      expect(out).toMatch(/0003_add_phone_to_users -> 0002_add_sessions_and_roles \(1 revision unstamped\)/);
       const status = JSON.parse(ok(runCli(dir, ['status', '--json'], env)));
       expect(status).toMatchObject({ current: '0002_add_sessions_and_roles', applied: 3, pending: [], unknownApplied: [] });
       expect(ok(runCli(dir, ['up'], env))).toMatch(/already at 0002_add_sessions_and_roles/);
