@@ -7,7 +7,8 @@
  * manages over first (commands/takeover.ts). Any failure is a SluiceError with the README's exit code,
  * so the deploy fails.
  */
-import { loadContext, type CommandOptions, type Context } from '../context.js';
+import { DEFAULT_SQLITE_FILE } from '../config.js';
+import { loadContext, resolveEnv, type CommandOptions, type Context } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import { ConnectionError, SluiceError, UsageError } from '../errors.js';
 import type { StepResult } from '../engine.js';
@@ -138,6 +139,13 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployResult>
 }
 
 async function deployUnlabelled(options: DeployOptions): Promise<DeployResult> {
+  // A pipeline whose DATABASE_URL secret is missing would otherwise migrate the local SQLite default
+  // and report success: deploy names its database, always.
+  if (!(resolveEnv(options).env.DATABASE_URL ?? '').trim()) {
+    throw new UsageError(
+      `DATABASE_URL is not set (or empty), so deploy would migrate the local default ${DEFAULT_SQLITE_FILE} instead of your database; set DATABASE_URL to the database to deploy (file:${DEFAULT_SQLITE_FILE} to deploy that SQLite file); nothing was changed`,
+    );
+  }
   const ctx = await loadContext(options);
   const wait = await waitForDatabase(ctx, options.onWait);
   const started = Date.now();

@@ -4,7 +4,7 @@
  * cluster started seconds after the script) and one that never does (a closed port).
  */
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -100,6 +100,21 @@ describe('sluice deploy', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`deployed sqlite:make-deploy\\.sqlite: base -> ${HEAD}, 4 revisions in`));
+  });
+
+  it('DATABASE_URL unset or empty is refused (exit 2), creating nothing (was: the local db.sqlite deployed, exit 0: a pipeline missing its secret passed)', () => {
+    for (const env of [{}, { DATABASE_URL: '' }, { DATABASE_URL: '  ' }]) {
+      const r = runCli(dir, ['deploy'], env);
+      expect(r.status, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr.trim()).toBe(
+        'sluice: deploy failed: DATABASE_URL is not set (or empty), so deploy would migrate the local default ./db.sqlite instead of your database; set DATABASE_URL to the database to deploy (file:./db.sqlite to deploy that SQLite file); nothing was changed',
+      );
+      expect(existsSync(path.join(dir, 'db.sqlite'))).toBe(false);
+    }
+    // the default named explicitly deploys
+    const ok = runCli(dir, ['deploy'], { DATABASE_URL: 'file:./db.sqlite' });
+    expect(ok.status, ok.stderr).toBe(0);
+    rmSync(path.join(dir, 'db.sqlite'), { force: true });
   });
 
   it('a bad SLUICE_DEPLOY_WAIT is refused (exit 2) before anything is tried', () => {
