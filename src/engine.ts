@@ -9,7 +9,7 @@ import type { Connection } from './dialect/types.js';
 import { describeCause, searchPathChanged, UsageError } from './errors.js';
 import type { Direction } from './revision.js';
 import { firstLine } from './sql.js';
-import { GROUP_LIMIT, GroupFailure, planGroup, runPlanned, type GroupItem, type PlannedGroup } from './batch.js';
+import { GROUP_LIMIT, GroupFailure, planGroup, prepareRunStatements, runPlanned, type GroupItem, type PlannedGroup } from './batch.js';
 import type { PreparedStep } from './prepare.js';
 import { runSavepointGroup } from './savepoints.js';
 import type { VersionStore } from './store.js';
@@ -90,12 +90,14 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
     if (!options.single || r.status === 'failed' || r.status === 'interrupted' || r.status === 'not-run') options.onStep?.(r);
   };
   const inTx = !options.single;
+  const grouping = !!conn.capabilities.batchStatements && !!conn.capabilities.runLock && !!conn.executeScript && !!conn.literal;
+  if (grouping && steps.length >= 4) await prepareRunStatements(conn, steps); // before any transaction: a PREPARE that fails must not abort one
   const singleRebuild = !!options.single && steps.some((s) => conn.foreignKeyRebuild?.(s.statements));
   const fkWasOnSingle = singleRebuild ? await conn.setForeignKeys!(false) : false;
   if (options.single) await conn.begin();
   let failed = false;
   let stopped = false; // the signal fired between steps: nothing more starts
-  const grouped = !!conn.capabilities.batchStatements && !!conn.capabilities.runLock && !!conn.executeScript && !!conn.literal;
+  const grouped = grouping;
   // SQLite: revisions share one commit, each in its own savepoint (not table rebuilds: they need foreign keys off outside a transaction).
   const savepoints = !grouped && !!conn.capabilities.runLock && !!conn.capabilities.groupCommits;
   let oneByOneUntil = 0;

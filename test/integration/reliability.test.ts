@@ -116,6 +116,24 @@ pgDescribe('grouped PostgreSQL runs (one script for many revisions)', () => {
     expect(await tables(dir, single)).toEqual(['sluice_version']);
   });
 
+  // The version-row statements are prepared once per connection (PREPARE, then EXECUTE per revision).
+  it('a revision that deallocates prepared statements (DEALLOCATE ALL, DISCARD PLANS) applies and reverts in a grouped run, both modes', async () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'deallocate', `CREATE TABLE t_dealloc (id integer);${BP}DEALLOCATE ALL;${BP}DISCARD PLANS;`, 'DROP TABLE t_dealloc;');
+    addRevision(dir, 'postgresql', 'after', 'CREATE TABLE t_after (id integer);', 'DROP TABLE t_after;');
+    for (const single of [false, true]) {
+      const env = envFor(dir, 'postgresql', single ? 'dea1' : 'dea');
+      const flag = single ? ['--single-transaction'] : [];
+      const up = runCli(dir, ['up', ...flag], env);
+      expect(up.status, up.stdout + up.stderr).toBe(0);
+      const rows = await sql<{ revision: string }>(dir, env, `SELECT revision FROM "${env.DATABASE_SCHEMA}".sluice_version ORDER BY revision`);
+      expect(rows.map((r) => r.revision)).toEqual(['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users', '0004_deallocate', '0005_after']);
+      const down = runCli(dir, ['down', 'base', ...flag], env);
+      expect(down.status, down.stdout + down.stderr).toBe(0);
+      expect(await tables(dir, env)).toEqual(['sluice_version']);
+    }
+  });
+
   it('--single-transaction: a revision that moves search_path is named and the whole run rolled back', async () => {
     const dir = makeProject();
     const env = envFor(dir, 'postgresql', 'sp1');
