@@ -112,6 +112,19 @@ function comparable(dump: string): string {
     .replace(/^table __drizzle_migrations\n(?: {2}.*\n?)*/m, '');
 }
 
+/**
+ * Dump lines as compared: an indented line (a column, a constraint, a foreign key) carries the line
+ * above it that is not indented (its table), so that a column dropped from one table is not taken for
+ * the same column another table has (both dumps list a table's parts indented under it).
+ */
+export function inContext(lines: string[]): string[] {
+  let owner = '';
+  return lines.map((line) => {
+    if (!/^\s/.test(line)) return (owner = line.trim()), line;
+    return owner ? `${owner} › ${line.trim()}` : line;
+  });
+}
+
 async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Promise<VerifyFinding> {
   const ctx = await loadContext(options);
   const dialect = ctx.target.dialect;
@@ -146,7 +159,7 @@ async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Pr
       await conn.close();
     }
     if (dialect === 'postgresql' && scratchSchema !== ctx.target.schema) expected = expected.split(quoteIdent(scratchSchema)).join(quoteIdent(ctx.target.schema!)).split(scratchSchema).join(ctx.target.schema!);
-    const details = schemaDiff(comparable(expected).split('\n'), comparable(live).split('\n')); // `- ` expected (what the revisions build), `+ ` live
+    const details = schemaDiff(inContext(comparable(expected).split('\n')), inContext(comparable(live).split('\n'))); // `- ` expected (what the revisions build), `+ ` live
     return { check: 'drift', dialect, ok: details.length === 0, details };
   } finally {
     if (tmp) removeFolder(tmp, 'the scratch folder', options.notRemoved);

@@ -64,6 +64,15 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       expect(r.stdout).toMatch(new RegExp(`FAIL drift \\(${d}\\)`));
       expect(r.stdout).toMatch(/\+ .*hand_added/);
       expect(runCli(dir, ['verify', '--no-database'], env).status).toBe(0);
+      // a column dropped by hand that another table also has, with the same definition (was: "ok drift")
+      await sql(dir, env, 'ALTER TABLE users DROP COLUMN hand_added');
+      expect(runCli(dir, ['verify'], env).status).toBe(0);
+      await sql(dir, env, 'ALTER TABLE submissions DROP COLUMN created_at');
+      await sql(dir, env, 'ALTER TABLE sessions DROP COLUMN created_at');
+      const dropped = runCli(dir, ['verify'], env);
+      expect(dropped.status, dropped.stdout + dropped.stderr).toBe(9);
+      expect(dropped.stdout).toMatch(/- .*submissions.* › .*created_at/);
+      expect(dropped.stdout).toMatch(/- .*sessions.* › .*created_at/);
     });
   });
 }
