@@ -90,40 +90,37 @@ export function replay(before: Json | undefined, after: Json | undefined, target
 
 const NAME = String.raw`(?:"((?:[^"]|"")+)"|\`((?:[^\`]|\`\`)+)\`|\[([^\]]+)\]|([A-Za-z_][\w$]*))`;
 const QUALIFIED = String.raw`(?:${NAME}\s*\.\s*)?${NAME}`;
-const REBUILD_COPY = new RegExp(String.raw`\bINSERT\s+INTO\s+${QUALIFIED}[\s\S]*?\bSELECT\b[\s\S]*?\bFROM\s+${QUALIFIED}`, 'gi');
 const DROP_TABLE = new RegExp(String.raw`\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?${QUALIFIED}`, 'gi');
+const RENAME_TABLE = new RegExp(String.raw`\bALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?${QUALIFIED}\s+RENAME\s+TO\b`, 'gi');
 
-function unquote(m: RegExpExecArray, from: number): string {
-  for (let i = from; i < from + 4; i++) if (m[i] !== undefined) return m[i]!.replace(/""/g, '"').replace(/``/g, '`');
+/** The table name of a QUALIFIED match (groups 5-8), unquoted. */
+function tableName(m: RegExpMatchArray): string {
+  for (let i = 5; i < 9; i++) if (m[i] !== undefined) return m[i]!.replace(/""/g, '"').replace(/``/g, '`');
   return '';
 }
 
 /**
- * Tables the up SQL rebuilds: drizzle-kit's SQLite recreation (`CREATE TABLE __new_t`, rows copied
- * with `INSERT INTO __new_t (…) SELECT … FROM t`, `DROP TABLE t`, rename), or any up that copies a
- * table's rows into another and drops it. Such an up rewrites the whole table with the columns it
- * lists: as paths (`tables › <key>`) of the snapshots given, for conflictingObjects. Comments are
- * read as text: a rebuild named in one only makes a merge refuse (the safe side).
+ * Tables the SQL rebuilds: it drops a table (`DROP TABLE t`) or renames it away (`ALTER TABLE t
+ * RENAME TO t_old`) that the snapshots given still declare (so it was made again: drizzle-kit's SQLite
+ * recreation through `__new_t`, a hand-written copy into `t_old` or `CREATE TABLE … AS SELECT`). Such
+ * SQL rewrites the whole table with the columns it lists: as paths (`tables › <key>`) of those
+ * snapshots, for conflictingObjects. Names compare without case (SQLite's rule; PostgreSQL's unquoted
+ * names fold too). Comments are read as text: a drop named in one only makes a merge refuse (the safe side).
  */
-export function rebuiltTables(ups: string[], snapshots: Snapshot[]): string[][] {
-  const names = new Set<string>();
-  for (const up of ups) {
-    const dropped = new Set<string>();
-    for (const m of up.matchAll(DROP_TABLE)) dropped.add(unquote(m as RegExpExecArray, 5));
-    for (const m of up.matchAll(REBUILD_COPY)) {
-      const source = unquote(m as RegExpExecArray, 13);
-      const target = unquote(m as RegExpExecArray, 5);
-      if (dropped.has(source) || target.startsWith('__new_')) names.add(source);
-    }
-    for (const m of up.matchAll(/\b__new_(\w+)/g)) names.add(m[1]!);
+export function rebuiltTables(sql: string[], snapshots: Snapshot[]): string[][] {
+  const gone = new Set<string>();
+  for (const text of sql) {
+    for (const m of text.matchAll(DROP_TABLE)) gone.add(tableName(m).toLowerCase());
+    for (const m of text.matchAll(RENAME_TABLE)) gone.add(tableName(m).toLowerCase());
   }
   const paths = new Map<string, string[]>();
+  if (!gone.size) return [];
   for (const snap of snapshots) {
     const tables = snap.tables;
     if (!isObject(tables)) continue;
     for (const [key, t] of Object.entries(tables)) {
       const name = isObject(t) && typeof t.name === 'string' ? t.name : key.slice(key.lastIndexOf('.') + 1);
-      if (names.has(name)) paths.set(key, ['tables', key]);
+      if (gone.has(name.toLowerCase())) paths.set(key, ['tables', key]);
     }
   }
   return [...paths.values()];

@@ -103,7 +103,7 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
   const clash = theirs.find((e) => oursTags.has(e.tag));
   if (clash) {
     throw new Refused(
-      `${folder}: both branches created revision ${clash.tag} (a revision of the same name on each side, made at different times), so git merged their files into one; nothing was changed: on one branch, revert that revision, delete its files and journal entry, run make migrate-create with another MSG, commit, then merge again`,
+      `${folder}: both branches created revision ${clash.tag} (a revision of the same name on each side, made at different times), so git merged their files into one; nothing was changed: undo the git merge (git merge --abort), then on one branch revert that revision, delete its files and journal entry, run make migrate-create with another MSG, commit, and merge again`,
     );
   }
   // Read everything first: nothing is written until the merge is known to be possible.
@@ -112,17 +112,50 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
   const theirsSnaps = theirs.map((e) => snapshotOf(out, e.tag, 'theirs'));
   const oursHead = oursSnaps.at(-1) ?? base;
   for (const m of theirs) if (!existsSync(path.join(out, `${m.tag}.sql`))) throw new ConfigError(`${folder}/${m.tag}.sql is missing; restore it from their branch`);
-  // A table an up rebuilds (SQLite: a new table, the rows copied column by column, the old one dropped)
-  // is changed whole, whatever its snapshot says changed: a column the other branch adds to it would be
-  // lost by the copy. The rebuilds are read from each side's up files.
+  // A down sluice generated and nobody edited is generated again at its new place (a SQLite rebuild in it
+  // must list our columns too). One whose statements differ from what sluice generates at its old place
+  // (edited by hand, or repaired when it was verified) is kept as written: its header says sluice never
+  // overwrites it, and an edit (rows archived before a DROP...) would otherwise be lost. Compared with
+  // the reverse diff alone (checkUp false): an up edited after review (a backfill) does not make its
+  // untouched down "edited".
+  const keptAsWritten = new Set<string>();
+  const keptDowns: string[] = []; // downs that move as they are: hand-written ones (EMPTY=1, TS=1) and edited ones
+  for (const [k, e] of theirs.entries()) {
+    const downFile = path.join(out, `${e.tag}.down.sql`);
+    const text = existsSync(downFile) ? readFileSync(downFile, 'utf8') : undefined;
+    if (text === undefined || hasConflictMarkers(text)) continue;
+    if (!GENERATED.test(text)) {
+      keptDowns.push(text);
+      continue;
+    }
+    const previous = k === 0 ? base : theirsSnaps[k - 1]!;
+    let generated: string[] | undefined;
+    try {
+      generated = (await computeDown(root, dialect, theirsSnaps[k]!, previous, readFileSync(path.join(out, `${e.tag}.sql`), 'utf8'), { checkUp: false })).statements.map((st) => st.sql);
+    } catch {
+      generated = undefined; // sluice cannot make it again: whatever the file holds was written by hand
+    }
+    if (!generated || !sameStatements(generated, splitStatements(text))) {
+      keptAsWritten.add(e.tag);
+      keptDowns.push(text);
+    }
+  }
+  // A table an up rebuilds (SQLite: drizzle-kit makes it anew and copies the columns its branch knows;
+  // by hand: a copy, then a drop or a rename) is changed whole, whatever its snapshot says changed: a
+  // column the other branch adds to it would be lost by the copy. So is a table a down that moves as it
+  // is rebuilds (a regenerated down lists our columns; a kept one cannot). Read from the files.
   const upsOf = (entries: Entry[]) => entries.map((e) => readFileSync(path.join(out, `${e.tag}.sql`), 'utf8'));
-  const conflicts = conflictingObjects(base, oursHead, theirsSnaps.at(-1) ?? base, {
-    ours: rebuiltTables(upsOf(ours), [base, oursHead]),
-    theirs: rebuiltTables(upsOf(theirs), [base, theirsSnaps.at(-1) ?? base]),
-  });
+  const theirsHead = theirsSnaps.at(-1) ?? base;
+  const whole = {
+    ours: rebuiltTables(upsOf(ours), [oursHead]),
+    theirs: [...rebuiltTables(upsOf(theirs), [theirsHead]), ...rebuiltTables(keptDowns, [base, ...theirsSnaps])],
+  };
+  const conflicts = conflictingObjects(base, oursHead, theirsHead, whole);
   if (conflicts.length) {
+    const rebuilt = (side: 'ours' | 'theirs', c: string) => whole[side].some((w) => w.join(' › ') === c);
+    const named = conflicts.map((c) => `${c}${rebuilt('theirs', c) ? ' (their SQL rebuilds it)' : rebuilt('ours', c) ? ' (our SQL rebuilds it)' : ''}`);
     throw new Refused(
-      `${folder}: the branches do not commute — both changed ${conflicts.join('; ')} (theirs: ${theirs.map((e) => e.tag).join(', ')}; ours: ${ours.map((e) => e.tag).join(', ')}); nothing was changed: drop one side's revision, merge the models and run make migrate-create`,
+      `${folder}: the branches do not commute — both changed ${named.join('; ')} (theirs: ${theirs.map((e) => e.tag).join(', ')}; ours: ${ours.map((e) => e.tag).join(', ')}); nothing was changed: drop one side's revision, merge the models and run make migrate-create`,
     );
   }
   const width = Math.max(4, prefixOf(a[0]?.tag ?? '0000').length);
@@ -137,25 +170,6 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
     prev = snap;
     return snap;
   });
-  // A down sluice generated and nobody edited is generated again at its new place (a SQLite rebuild in it
-  // must list our columns too). One whose statements differ from what sluice generates at its old place
-  // (edited by hand, or repaired when it was verified) is kept as written: its header says sluice never
-  // overwrites it, and an edit (rows archived before a DROP...) would otherwise be lost.
-  const keptAsWritten = new Set<string>();
-  for (const [k, m] of moved.entries()) {
-    const downFile = path.join(out, `${m.from}.down.sql`);
-    const text = existsSync(downFile) ? readFileSync(downFile, 'utf8') : undefined;
-    if (text === undefined || !GENERATED.test(text) || hasConflictMarkers(text)) continue;
-    const previous = k === 0 ? base : theirsSnaps[k - 1]!;
-    let generated: string[] | undefined;
-    try {
-      const plan = await computeDown(root, dialect, theirsSnaps[k]!, previous, readFileSync(path.join(out, `${m.from}.sql`), 'utf8'));
-      generated = plan.manualReason ? undefined : plan.statements.map((st) => st.sql);
-    } catch {
-      generated = undefined; // sluice cannot make it again: whatever the file holds was written by hand
-    }
-    if (!generated || !sameStatements(generated, splitStatements(text))) keptAsWritten.add(m.from);
-  }
   const messages = moved.map((m) => {
     const downFile = path.join(out, `${m.from}.down.sql`);
     const header = existsSync(downFile) ? parseDownHeader(readFileSync(downFile, 'utf8')).message : undefined;

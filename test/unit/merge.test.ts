@@ -23,13 +23,18 @@ describe('rebuiltTables', () => {
   it("reads drizzle-kit's SQLite table recreation as a change of the whole table", () => {
     expect(rebuiltTables([rebuildUsers], [users('phone')])).toEqual([['tables', 'users']]);
   });
-  it('reads a hand-written copy-and-drop, quoted any way, and maps names to PostgreSQL snapshot keys', () => {
+  it('reads hand-written rebuilds: a copy then a drop, a rename away first, CREATE TABLE AS; quoted any way; PostgreSQL snapshot keys', () => {
     const pg: Snapshot = { tables: { 'public.users': { name: 'users', schema: '', columns: {} } } };
     expect(rebuiltTables(['CREATE TABLE "users_tmp" (id int);\nINSERT INTO "users_tmp" SELECT * FROM "public"."users";\nDROP TABLE "public"."users";\nALTER TABLE "users_tmp" RENAME TO "users";'], [pg])).toEqual([['tables', 'public.users']]);
     expect(rebuiltTables(['insert into users_tmp select * from users; drop table if exists users;'], [pg])).toEqual([['tables', 'public.users']]);
+    // the old table renamed away first, then made anew under its name
+    expect(rebuiltTables(['ALTER TABLE users RENAME TO users_old;\nCREATE TABLE users (id integer, email text COLLATE NOCASE);\nINSERT INTO users SELECT id, email FROM users_old;\nDROP TABLE users_old;'], [users()])).toEqual([['tables', 'users']]);
+    expect(rebuiltTables(['CREATE TABLE t_new AS SELECT id, email FROM Users;\nDROP TABLE Users;\nALTER TABLE t_new RENAME TO users;'], [users()])).toEqual([['tables', 'users']]);
+    expect(rebuiltTables(['ALTER TABLE IF EXISTS ONLY "public"."users" RENAME TO "users_old";'], [pg])).toEqual([['tables', 'public.users']]);
   });
-  it('an up that only adds columns or copies rows without dropping the source rebuilds nothing', () => {
+  it('an up that adds columns, copies rows without dropping, or drops a table the snapshot no longer has rebuilds nothing', () => {
     expect(rebuiltTables(['ALTER TABLE `users` ADD `nickname` text;', 'INSERT INTO `audit` SELECT * FROM `users`;'], [users()])).toEqual([]);
+    expect(rebuiltTables(['DROP TABLE `gone`;', 'ALTER TABLE `users` RENAME COLUMN `email` TO `mail`;'], [users()])).toEqual([]);
   });
 });
 
