@@ -11,7 +11,8 @@
  * when the sluice that runs init has the command: see OPTIONAL_COMMANDS. A command added later gets
  * its target with one line there and one `#@if` block in templates/sluice.mk.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { applyEdits, modify } from 'jsonc-parser';
+import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { findConfigFile, loadProjectConfig, type DialectName, type HistoryConfig } from '../config.js';
@@ -114,6 +115,11 @@ export async function init(options: InitOptions = {}): Promise<InitResult> {
     );
   }
 
+  // The missing downs first: computing them is what can fail (a broken snapshot, a down that does not
+  // prove out), and a refused init must not have written the other files already.
+  const made = options.noDowns ? null : await missingDowns(root, options, env, project.histories);
+  const downs = made && { written: made.written, kept: made.kept };
+
   const files: InitFile[] = [];
   const put = (rel: string, text: string, note?: string) => files.push(writeIfAbsent(root, rel, text, note));
   const vars: Record<string, string> = {
@@ -144,8 +150,6 @@ export async function init(options: InitOptions = {}): Promise<InitResult> {
   else files.push({ path: path.join('docker', 'compose.yml'), status: 'skipped', note: 'the config has no PostgreSQL dialect' });
   put(path.join('.github', 'workflows', 'sluice.yml'), render(template('workflow.yml'), vars, flags), `db-test on ${dialects.map(dialectName).join(' and ')} in CI`);
 
-  const made = options.noDowns ? null : await missingDowns(root, options, env, project.histories);
-  const downs = made && { written: made.written, kept: made.kept };
 
   const makeTarget = (t: string) => `make ${t}`;
   const next = [
@@ -238,24 +242,34 @@ function readPackageJson(root: string): PackageJson {
 }
 
 /** Add the scripts the project does not have, keeping the file's indentation; never replace one. */
+/**
+ * Add the scripts package.json lacks, changing nothing else in the file: the new entries are inserted
+ * as text edits (jsonc-parser), so numbers, key order, spacing and line ends stay as they were (a
+ * JSON.parse/JSON.stringify round trip rounded 12345678901234567890 and rewrote 1.50 as 1.5). A
+ * package.json that is a symbolic link is written where it points, keeping its mode.
+ */
 function addScripts(pkg: PackageJson, wanted: Record<string, string>): InitResult['scripts'] {
   const result: InitResult['scripts'] = { added: [], kept: [] };
   if (!pkg.json || pkg.text === undefined) return result;
-  const scripts = { ...(pkg.json.scripts ?? {}) };
-  for (const [name, command] of Object.entries(wanted)) {
-    if (name in scripts) result.kept.push(name);
-    else {
-      scripts[name] = command;
-      result.added.push(name);
-    }
-  }
+  const scripts = pkg.json.scripts ?? {};
+  for (const name of Object.keys(wanted)) (name in scripts ? result.kept : result.added).push(name);
   if (!result.added.length) return result;
-  const indent = /^[ \t]+(?=")/m.exec(pkg.text)?.[0] ?? '  ';
+  const indent = /^([ \t]+)"/m.exec(pkg.text)?.[1] ?? '  ';
   const eol = pkg.text.includes('\r\n') ? '\r\n' : '\n';
-  const text = JSON.stringify({ ...pkg.json, scripts }, null, indent).replace(/\n/g, eol) + (pkg.text.endsWith('\n') ? eol : '');
-  const tmp = `${pkg.file}.sluice-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, pkg.file);
+  const formattingOptions = { insertSpaces: !indent.includes('\t'), tabSize: indent.includes('\t') ? 1 : indent.length, eol };
+  let text = pkg.text;
+  for (const name of result.added) text = applyEdits(text, modify(text, ['scripts', name], wanted[name], { formattingOptions }));
+  const real = realpathSync(pkg.file);
+  const mode = statSync(real).mode & 0o7777;
+  const tmp = `${real}.sluice-${process.pid}`;
+  try {
+    writeFileSync(tmp, text, { mode, flag: 'wx' });
+    chmodSync(tmp, mode); // the umask may have narrowed it
+    renameSync(tmp, real);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
   return result;
 }
 

@@ -1,0 +1,50 @@
+/** sluice init in a project: what it changes in package.json, and a refused init that writes nothing. */
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeProject, runCli } from '../support/project.js';
+
+describe('sluice init', () => {
+  it('adds its npm scripts to package.json changing nothing else: numbers, spacing, a symbolic link and its mode stay (was: the link replaced by a file, 12345678901234567890 rounded)', () => {
+    const dir = makeProject();
+    const shared = path.join(path.dirname(dir), `${path.basename(dir)}-shared`);
+    mkdirSync(shared);
+    const pkg = path.join(shared, 'package.json');
+    const original = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    delete original.scripts;
+    const text = JSON.stringify(original, null, 4).replace(/^\{\n/, '{\n    "big": 12345678901234567890,\n    "price": 1.50,\n    "inline": {"a": 1,  "b": [1,2]},\n');
+    writeFileSync(pkg, text, { mode: 0o640 });
+    rmSync(path.join(dir, 'package.json'));
+    symlinkSync(pkg, path.join(dir, 'package.json'));
+    const r = runCli(dir, ['init', '--no-downs']);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(lstatSync(path.join(dir, 'package.json')).isSymbolicLink()).toBe(true);
+    expect(statSync(pkg).mode & 0o777).toBe(0o640);
+    const after = readFileSync(pkg, 'utf8');
+    expect(after).toContain('"big": 12345678901234567890,');
+    expect(after).toContain('"price": 1.50,');
+    expect(after).toContain('"inline": {"a": 1,  "b": [1,2]},');
+    const scripts = JSON.parse(after).scripts as Record<string, string>;
+    expect(Object.keys(scripts)).toEqual(expect.arrayContaining(['migrate:up', 'migrate:down']));
+    // only the scripts were added: the text without them is the text before
+    expect(after.replace(/,?\s*"scripts": \{[^}]*\}/, '')).toBe(text.replace(/\n?$/, '').concat(text.endsWith('\n') ? '\n' : ''));
+    expect(readdirSync(shared)).toEqual(['package.json']); // no temporary file left
+  });
+
+  it('an init refused while it computes the missing downs (a broken snapshot) writes no other file (was: sluice.mk, docker/, the CI workflow written, exit 2)', () => {
+    const dir = makeProject();
+    for (const d of ['sqlite', 'postgresql']) {
+      for (const f of readdirSync(path.join(dir, 'drizzle', d))) if (f.endsWith('.down.sql')) rmSync(path.join(dir, 'drizzle', d, f));
+    }
+    writeFileSync(path.join(dir, 'drizzle', 'postgresql', 'meta', '0002_snapshot.json'), '{ not json');
+    renameSync(path.join(dir, 'Makefile'), path.join(dir, 'Makefile.keep'));
+    const before = readdirSync(dir).sort();
+    const pkgBefore = readFileSync(path.join(dir, 'package.json'), 'utf8');
+    const r = runCli(dir, ['init']);
+    expect(r.status, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(readdirSync(dir).sort()).toEqual(before);
+    for (const f of ['sluice.mk', 'Makefile', '.env.example', path.join('.github', 'workflows', 'sluice.yml')]) expect(existsSync(path.join(dir, f)), f).toBe(false);
+    expect(readFileSync(path.join(dir, 'package.json'), 'utf8')).toBe(pkgBefore);
+  });
+});
