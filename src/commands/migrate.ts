@@ -99,10 +99,14 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     const early = outOfOrder(history, appliedIds)
       .filter((r) => r.index <= target)
       .map((r) => r.id);
+    // Where the run leaves the database, from its steps: a down to a revision that was never applied
+    // (pending out of order) leaves the one before it current, not the target.
+    const after = new Set(appliedIds);
+    for (const s of steps) s.direction === 'up' ? after.add(s.revision.id) : after.delete(s.revision.id);
     const base = {
       database: conn.display,
       from: labelOf(history, currentIndex(history, appliedIds)),
-      to: labelOf(history, target),
+      to: labelOf(history, currentIndex(history, after)),
       outOfOrder: kind === 'upgrade' ? early : [],
       ...(takeover ? { takeover } : {}),
     };

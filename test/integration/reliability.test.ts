@@ -342,6 +342,19 @@ describe('out-of-order revisions', () => {
     expect(r.stdout).toMatch(/0002_add_sessions_and_roles applied/);
     expect((await status({ cwd: dir, env })).pending).toEqual([]);
   });
+
+  it('a down to a revision pending out of order names where the database is, not the target (was: "-> 0002", at 0001)', async () => {
+    const dir = makeProject();
+    const env = envFor(dir, 'sqlite', 'ooo2');
+    await upgrade({ cwd: dir, env });
+    await sql(dir, env, 'DROP TABLE sessions');
+    await sql(dir, env, 'ALTER TABLE users DROP COLUMN role');
+    await sql(dir, env, "DELETE FROM sluice_version WHERE revision = '0002_add_sessions_and_roles'");
+    const r = runCli(dir, ['down', '0002'], env);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/0003_add_phone_to_users -> 0001_add_audits \(1 revision reverted\)/);
+    expect((await status({ cwd: dir, env })).current).toBe('0001_add_audits');
+  });
 });
 
 for (const d of ['sqlite', 'postgresql'] as const) {
