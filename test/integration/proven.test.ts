@@ -223,4 +223,13 @@ describe('db-test proves the downs as written, with rows', () => {
     expect(r.stdout).toMatch(/0003_add_phone_to_users \(drizzle\/sqlite\/0003_add_phone_to_users\.down\.sql\): the down loses rows in tables it keeps[\s\S]*rows lost in users: 1 before the down, 0 after/);
     expect(r.stdout).toMatch(/ok +postgresql: every down proven, rows kept/);
   });
+
+  it('a down run outside a transaction is proven without rows, and the line says so instead of "rows kept" (was: the claim made for it too)', () => {
+    const dir = makeProject();
+    const down = path.join(dir, 'drizzle/sqlite/0003_add_phone_to_users.down.sql');
+    writeFileSync(down, `-- sluice:no-transaction\n${readFileSync(down, 'utf8').replace('ALTER TABLE', 'DELETE FROM `users`;\n--> statement-breakpoint\nALTER TABLE')}`);
+    const r = runCli(dir, ['check']);
+    expect(r.stdout).toMatch(/ok +sqlite: every down proven, rows kept \(except 0003_add_phone_to_users: proven without rows, as it runs outside a transaction or refused to run with rows\)/);
+    expect(r.stdout).toMatch(/ok +postgresql: every down proven, rows kept\n/);
+  });
 });
