@@ -21,12 +21,12 @@ import path from 'node:path';
 import type { DialectName, SqliteEngine } from './config.js';
 import { NO_TRANSACTION_MARKER } from './prepare.js';
 import { ConfigError, describeCause, ExitCode, SluiceError } from './errors.js';
-import { downIsEmpty, parseDownHeader, readDown, readSnapshot, readUp, type RevisionFile } from './source.js';
+import { downIsEmpty, downIsStale, parseDownHeader, readDown, readSnapshot, readUp, type RevisionFile } from './source.js';
 import { firstLine } from './sql.js';
 import { loadParser, parseSql, SqlSyntaxError, statementChange, type ParsedSql } from './sqlparse.js';
 
 /** sluice's own rules (never passed to squawk). */
-export const SLUICE_RULES = ['drop-table', 'drop-column', 'sqlite-table-rebuild', 'irreversible', 'unparseable'];
+export const SLUICE_RULES = ['drop-table', 'drop-column', 'sqlite-table-rebuild', 'empty-table', 'drop-cascade', 'irreversible', 'unparseable'];
 
 /** squawk rules sluice does not report unless the config's `lint.include` names them, and why. */
 export const DEFAULT_SKIP: Record<string, string> = {
@@ -103,7 +103,7 @@ export async function lintRevisions(root: string, dialect: DialectName, out: str
     ownRules(file, dialect, history[rev.index - 1] ? () => readSnapshot(out, history[rev.index - 1]!) : undefined, (i, rule, message) =>
       add({ revision: rev.id, file: rev.upFile, line: parsed.statements[i]!.line, statement: statementOf(file, i), rule, source: 'sluice', message }, ignoresAt(file, i)),
     );
-    irreversible(rev, dialect, parsed.statements.length > 0, (line, message, ignored) =>
+    irreversible(rev, dialect, text, parsed.statements.length > 0, (line, message, ignored) =>
       add({ revision: rev.id, file: rev.downFile, line, rule: 'irreversible', source: 'sluice', message }, ignored),
     );
   }
@@ -139,7 +139,7 @@ export async function lintRevisions(root: string, dialect: DialectName, out: str
 
 type Report = (statement: number, rule: string, message: string) => void;
 
-/** drop-table, drop-column, sqlite-table-rebuild on one parsed up file. */
+/** drop-table, drop-column, sqlite-table-rebuild, empty-table, drop-cascade on one parsed up file. */
 function ownRules(file: FileLint, dialect: DialectName, previousSnapshot: (() => Record<string, unknown>) | undefined, report: Report): void {
   const changes = file.parsed.statements.map((s) => statementChange(s.text, dialect));
   const created = new Set<string>();
@@ -150,6 +150,13 @@ function ownRules(file: FileLint, dialect: DialectName, previousSnapshot: (() =>
       report(i, 'drop-table', `drops table ${table} and every row in it; a down can re-create the table, not its rows`);
     }
     for (const d of c.dropsColumns) report(i, 'drop-column', `drops column ${d.table}.${d.column} and its values; a down can bring the column back, not its values`);
+    if (c.emptiesTables) {
+      const mine = c.emptiesTables.tables.filter((t) => !created.has(t));
+      if (mine.length) report(i, 'empty-table', `${c.emptiesTables.how} empties ${mine.length === 1 ? 'table' : 'tables'} ${mine.join(', ')}: every row is gone, and a down cannot bring rows back`);
+    }
+    if (c.dropsCascade) {
+      report(i, 'drop-cascade', `drops ${c.dropsCascade.kind} ${c.dropsCascade.names.join(', ')} with CASCADE: whatever depends on it goes too, unnamed (a column of that type with its values, a view, a default, a foreign key); drop the dependents by name first`);
+    }
     if (dialect === 'sqlite' && c.createsTable?.startsWith('__new_')) {
       const table = c.createsTable.slice('__new_'.length);
       const copy = changes.find((k) => k.insertsInto?.table === c.createsTable)?.insertsInto;
@@ -178,7 +185,7 @@ function lostColumns(previousSnapshot: (() => Record<string, unknown>) | undefin
 }
 
 /** irreversible: migrate-down refuses this revision (no down, an empty one, or one marked manual by the down check). */
-function irreversible(rev: RevisionFile, dialect: DialectName, upHasStatements: boolean, report: (line: number, message: string, ignored: Set<string>) => void): void {
+function irreversible(rev: RevisionFile, dialect: DialectName, up: string, upHasStatements: boolean, report: (line: number, message: string, ignored: Set<string>) => void): void {
   const down = readDown(rev);
   if (down !== null) {
     let ignored = new Set<string>();
@@ -191,6 +198,11 @@ function irreversible(rev: RevisionFile, dialect: DialectName, upHasStatements: 
     if (manual) {
       const line = down.split('\n').findIndex((l) => l.startsWith('-- sluice:manual-down-required ')) + 1;
       report(line, `the down check could not reverse this revision: ${manual}; migrate-down refuses it until the down is written and that line deleted`, ignored);
+      return;
+    }
+    if (downIsStale(up, down)) {
+      const line = down.split('\n').findIndex((l) => l.startsWith('-- sluice:up-checksum ')) + 1;
+      report(line, 'the down was made for another up (its sluice:up-checksum is not the up\'s): migrate-down refuses this revision until you check that the down still undoes the up and delete that line', ignored);
       return;
     }
     if (!downIsEmpty(down) || !upHasStatements) return;

@@ -357,6 +357,10 @@ export interface StatementChange {
   insertsInto?: { table: string; columns: string[] };
   /** PostgreSQL INSERT / UPDATE / DELETE: the table whose rows it writes, with its schema when named. */
   writesRows?: { schema?: string; table: string };
+  /** DELETE without WHERE, TRUNCATE: the tables it empties. */
+  emptiesTables?: { tables: string[]; how: 'DELETE without WHERE' | 'TRUNCATE' };
+  /** A DROP … CASCADE (PostgreSQL): what it drops, and what of. */
+  dropsCascade?: { kind: string; names: string[] };
 }
 
 /**
@@ -389,6 +393,13 @@ function pgChange(text: string, c: StatementChange): void {
   if (stmt.InsertStmt) c.insertsInto = { table: String(stmt.InsertStmt.relation?.relname ?? ''), columns: (stmt.InsertStmt.cols ?? []).map((t: Tree) => String(t.ResTarget?.name)) };
   const relation = (stmt.InsertStmt ?? stmt.UpdateStmt ?? stmt.DeleteStmt)?.relation;
   if (relation?.relname) c.writesRows = { table: String(relation.relname), ...(relation.schemaname ? { schema: String(relation.schemaname) } : {}) };
+  if (stmt.DeleteStmt && !stmt.DeleteStmt.whereClause && relation?.relname) c.emptiesTables = { tables: [String(relation.relname)], how: 'DELETE without WHERE' };
+  if (stmt.TruncateStmt) c.emptiesTables = { tables: (stmt.TruncateStmt.relations ?? []).map((r: Tree) => String(r.RangeVar?.relname ?? '')), how: 'TRUNCATE' };
+  if (stmt.DropStmt?.behavior === 'DROP_CASCADE') {
+    const kind = String(stmt.DropStmt.removeType ?? 'OBJECT').replace(/^OBJECT_/, '').toLowerCase().replace(/_/g, ' ');
+    const names = (stmt.DropStmt.objects ?? []).map((o: Tree) => (o.String?.sval !== undefined ? String(o.String.sval) : o.TypeName ? last(o.TypeName.names) : last(o.List?.items)));
+    c.dropsCascade = { kind, names };
+  }
 }
 
 function sqliteChange(text: string, c: StatementChange): void {
@@ -405,4 +416,8 @@ function sqliteChange(text: string, c: StatementChange): void {
   }
   const insert = stmt.type === 'insert_stmt' ? stmt.clauses?.find((k: Tree) => k.type === 'insert_clause') : undefined;
   if (insert) c.insertsInto = { table: name(insert.table), columns: (insert.columns?.expr?.items ?? []).map(name) };
+  if (stmt.type === 'delete_stmt' && !(stmt.clauses ?? []).some((k: Tree) => k.type === 'where_clause')) {
+    const from = (stmt.clauses ?? []).find((k: Tree) => k.type === 'delete_clause');
+    if (from) c.emptiesTables = { tables: (from.tables?.items ?? [from.table]).filter(Boolean).map(name), how: 'DELETE without WHERE' };
+  }
 }

@@ -84,6 +84,11 @@ function select(history: RevisionFile[], spec: string | undefined): RevisionFile
     return [history[to]!];
   }
   const from = resolveTarget(history, new Set(), fromSpec!);
+  // the revisions after <from> up to <to>: a backwards range is a mistake, not "no findings" (an empty
+  // one is not: with two dialects, one history may have nothing after <from>)
+  if (to < from) {
+    throw new UsageError(`revision range "${spec}" runs backwards, so it selects no revision (lint reads the revisions after ${fromSpec} up to ${toSpec}); give the older one first, e.g. 0001:head`);
+  }
   return history.filter((r) => r.index > from && r.index <= to);
 }
 

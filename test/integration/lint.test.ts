@@ -153,6 +153,25 @@ describe('make migrate-lint', () => {
     expectOneLineError(runCli(dir, ['lint', 'base']), 2, /base is no revision/);
     expectOneLineError(runCli(dir, ['lint', 'nope']), 2, /unknown revision "nope"/);
     expectOneLineError(runCli(dir, ['lint', '']), 2, /empty revision/);
+    // a range that selects nothing (was: "no findings: 0 revisions linted", exit 0)
+    expectOneLineError(runCli(dir, ['lint', '0003:0001']), 2, /revision range "0003:0001" runs backwards, so it selects no revision .*give the older one first/);
+    expectOneLineError(runCli(dir, ['lint', 'head:base']), 2, /runs backwards/);
+  });
+
+  it('data loss beyond drops: DELETE without WHERE, TRUNCATE, DROP … CASCADE; a down made for another up (was: "no findings")', () => {
+    const dir = makeProject();
+    const pg = addRevision(dir, 'postgresql', 'wipe', ['TRUNCATE "submissions";', 'DELETE FROM "users";', 'DELETE FROM "audits" WHERE "id" < 0;', 'DROP TYPE "public"."role" CASCADE;'].join('\n--> statement-breakpoint\n'), '-- sluice:down\nSELECT 1;\n');
+    expect(rules(lintJson(dir, [pg]).result).filter((r) => /empty-table|drop-cascade/.test(r))).toEqual(['1:empty-table', '2:empty-table', '4:drop-cascade']);
+    const sq = addRevision(dir, 'sqlite', 'wipe', 'DELETE FROM `users`;', '-- sluice:down\nSELECT 1;\n');
+    const found = lintJson(dir, [sq]).result;
+    expect(rules(found, 'sqlite')).toEqual(['1:empty-table']);
+    expect(found.findings.find((f) => f.dialect === 'sqlite')!.message).toMatch(/DELETE without WHERE empties table users: every row is gone/);
+    // a down whose recorded up checksum is not the up's: migrate-down refuses it, so lint reports it
+    const down = path.join(dir, 'drizzle/sqlite/0003_add_phone_to_users.down.sql');
+    writeFileSync(down, readFileSync(down, 'utf8').replace(/sluice:up-checksum [0-9a-f]{64}/, `sluice:up-checksum ${'0'.repeat(64)}`));
+    const stale = lintJson(dir, ['0003']).result.findings.filter((f) => f.dialect === 'sqlite');
+    expect(stale.map((f) => f.rule)).toEqual(['irreversible']);
+    expect(stale[0]!.message).toMatch(/the down was made for another up/);
   });
 });
 
