@@ -192,7 +192,18 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
     if (existsSync(tmp(m, '.ts'))) renameSync(tmp(m, '.ts'), path.join(out, `${m.to}.ts`));
     writeFileSync(snapshotPath(out, m.to), `${JSON.stringify(newSnaps[k], null, 2)}\n`);
   });
-  const entries = [...a, ...moved.map((m) => ({ ...m.entry, idx: m.idx, tag: m.to }))];
+  // Their entries keep their `when` unless it is not after the entry before them: drizzle's own migrator
+  // (drizzle-orm migrate(), drizzle-kit migrate) applies only entries whose `when` is after the newest it
+  // applied, so a moved revision older than our head would be skipped on a database it manages.
+  let last = Number(a.at(-1)?.when ?? 0);
+  const entries = [
+    ...a,
+    ...moved.map((m) => {
+      const when = Math.max(Number(m.entry.when) || 0, last + 1);
+      last = when;
+      return { ...m.entry, idx: m.idx, tag: m.to, when };
+    }),
+  ];
   writeNewFile(jf, `${JSON.stringify({ ...oursJournal, entries }, null, 2)}\n`, { overwrite: true });
   // Their downs, regenerated from the recomputed snapshots (the old text stays as .down.sql.old until then; git has it too).
   // A down a human wrote (EMPTY=1, TS=1, or edited past sluice's header) is kept, under the new tag.

@@ -72,6 +72,11 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
     expect(out).toMatch(/sqlite \(drizzle\/sqlite\): kept 0004_add_nickname; moved 0004_add_tags -> 0005_add_tags/);
     expect(out).toMatch(/postgresql \(drizzle\/postgresql\): kept 0004_add_nickname; moved 0004_add_tags -> 0005_add_tags/);
     expect(ok(runMake(dir, ['migrate-heads']))).toMatch(/sqlite \(drizzle\/sqlite\): 0006_backfill_tags\n/);
+    // the journal's `when` grows along it, as drizzle's own migrator needs (theirs were made before ours)
+    for (const d of ['sqlite', 'postgresql']) {
+      const whens = (JSON.parse(readFileSync(path.join(dir, 'drizzle', d, 'meta', '_journal.json'), 'utf8')).entries as { when: number }[]).map((e) => e.when);
+      expect(whens.every((w, i) => i === 0 || w > whens[i - 1]!), whens.join(' ')).toBe(true);
+    }
     for (const d of ['sqlite', 'postgresql']) {
       // the .ts part moved with its revision, and the hand-written down (EMPTY/TS) is kept under the new tag
       expect(existsSync(path.join(dir, 'drizzle', d, '0006_backfill_tags.ts'))).toBe(true);
