@@ -67,8 +67,18 @@ export function systemSchemaError(schema: string): string | undefined {
   return undefined;
 }
 
-/** SQLite's `PRAGMA foreign_keys = …` (drizzle-kit writes OFF before a table rebuild and ON after it). */
-export const FK_PRAGMA = /PRAGMA\s+foreign_keys\s*=\s*(OFF|ON|0|1)\s*;?/i;
+/**
+ * SQLite's `PRAGMA foreign_keys = …` (drizzle-kit writes OFF before a table rebuild and ON after it), in
+ * every spelling SQLite takes: `main.` before the name, `= v` or `(v)`, the value quoted or not, and
+ * every boolean word (0/1, off/on, false/true, no/yes). A spelling missed here would leave the pragma
+ * inside the revision's transaction, where SQLite ignores it (a rebuild's DROP then cascades).
+ */
+export const FK_PRAGMA = /PRAGMA\s+(?:(?:main|"main"|`main`|\[main\])\s*\.\s*)?foreign_keys\s*(?:=\s*|\(\s*)(['"]?)(OFF|ON|0|1|FALSE|TRUE|NO|YES)\1\s*\)?\s*;?/i;
+
+/** Whether a FK_PRAGMA match turns foreign keys off. */
+export function turnsForeignKeysOff(value: string): boolean {
+  return /^(off|0|false|no)$/i.test(value);
+}
 
 /**
  * A SQLite revision's statements with its `PRAGMA foreign_keys` statements taken out: SQLite ignores
@@ -83,7 +93,7 @@ export function foreignKeyPragmas(statements: string[]): { before: string[]; bod
   const body: string[] = [];
   const all = new RegExp(FK_PRAGMA.source, 'gi');
   for (const s of statements) {
-    for (const m of s.matchAll(all)) (/^(off|0)$/i.test(m[1]!) ? before : after).push(`PRAGMA foreign_keys=${/^(off|0)$/i.test(m[1]!) ? 'OFF' : 'ON'}`);
+    for (const m of s.matchAll(all)) (turnsForeignKeysOff(m[2]!) ? before : after).push(`PRAGMA foreign_keys=${turnsForeignKeysOff(m[2]!) ? 'OFF' : 'ON'}`);
     const rest = s.replace(all, '').trim();
     if (rest.length > 0 && !isOnlyComments(rest)) body.push(rest);
   }

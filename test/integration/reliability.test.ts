@@ -343,6 +343,26 @@ describe('out-of-order revisions', () => {
     expect((await status({ cwd: dir, env })).pending).toEqual([]);
   });
 
+  it("a SQLite rebuild that spells its pragma '= false' / '= true' keeps the child rows (was: the pragma ran inside the transaction, ignored, and the DROP cascaded)", async () => {
+    const dir = makeProject();
+    const env = envFor(dir, 'sqlite', 'fkspell');
+    await upgrade({ cwd: dir, env });
+    await sql(dir, env, "INSERT INTO users (id, email) VALUES (1, 'a@example.com')");
+    await sql(dir, env, "INSERT INTO sessions (id, user_id, expires_at) VALUES ('s1', 1, 0), ('s2', 1, 0)");
+    const columns = '"id", "email", "name", "phone", "role", "created_at"';
+    addRevision(dir, 'sqlite', 'rebuild_users', [
+      'PRAGMA foreign_keys = false;',
+      'CREATE TABLE `__new_users` (`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL, `email` text NOT NULL, `name` text, `phone` text, `role` text DEFAULT \'member\' NOT NULL, `created_at` integer DEFAULT (unixepoch()) NOT NULL);',
+      `INSERT INTO \`__new_users\`(${columns}) SELECT ${columns} FROM \`users\`;`,
+      'DROP TABLE `users`;',
+      'ALTER TABLE `__new_users` RENAME TO `users`;',
+      "PRAGMA main.foreign_keys = 'true';",
+    ].join(BP), null);
+    const r = runCli(dir, ['up'], env);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(await sql(dir, env, 'SELECT count(*) AS n FROM sessions')).toEqual([{ n: 2 }]);
+  });
+
   it('a down to a revision pending out of order names where the database is, not the target (was: "-> 0002", at 0001)', async () => {
     const dir = makeProject();
     const env = envFor(dir, 'sqlite', 'ooo2');

@@ -14,3 +14,20 @@ describe('foreignKeyPragmas', () => {
     expect(foreignKeyPragmas(['ALTER TABLE t ADD c text', 'PRAGMA journal_mode=WAL'])).toBeUndefined();
   });
 });
+
+describe('FK_PRAGMA spellings', () => {
+  it("every spelling SQLite takes: main., (v), quoted, false/true, no/yes (was: only OFF/ON/0/1, so '= false' stayed in the transaction and a rebuild cascaded)", () => {
+    for (const [text, off] of [
+      ['PRAGMA foreign_keys = false', true],
+      ['PRAGMA foreign_keys=no;', true],
+      ["PRAGMA main.foreign_keys = 'off'", true],
+      ['pragma "main" . foreign_keys(0)', true],
+      ['PRAGMA foreign_keys = true', false],
+      ['PRAGMA foreign_keys(YES)', false],
+    ] as const) {
+      const got = foreignKeyPragmas([text, 'DROP TABLE `t`']);
+      expect(got, text).toEqual({ before: off ? ['PRAGMA foreign_keys=OFF'] : [], body: ['DROP TABLE `t`'], after: off ? [] : ['PRAGMA foreign_keys=ON'] });
+    }
+    expect(foreignKeyPragmas(['PRAGMA foreign_key_check', 'PRAGMA foreign_keys'])).toBeUndefined();
+  });
+});
