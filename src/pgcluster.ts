@@ -71,8 +71,22 @@ function postgresUser(): { uid: number; gid: number } {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-/** Start (initialising if needed) a cluster in `dir`, listening on 127.0.0.1. Reuses a running one. */
-export async function startCluster(dir: string, options: { port?: number } = {}): Promise<Cluster> {
+/** Whether nothing listens on 127.0.0.1:`port` now. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Start (initialising if needed) a cluster in `dir`, listening on 127.0.0.1. Reuses a running one.
+ * `durable`: a cluster that keeps what it committed (the dev database of `db up`): PostgreSQL's own
+ * fsync and commit settings, and the port it had before when that is free (the URL in .env stays
+ * right). Without it (tests, the bench, db-test's own cluster): fsync and synchronous commit off.
+ */
+export async function startCluster(dir: string, options: { port?: number; durable?: boolean } = {}): Promise<Cluster> {
   const bin = pgBinDir();
   mkdirSync(dir, { recursive: true });
   giveToPostgres(dir);
@@ -85,8 +99,10 @@ export async function startCluster(dir: string, options: { port?: number } = {})
   if (!existsSync(path.join(data, 'PG_VERSION'))) {
     await pgRun(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
   }
-  const port = options.port ?? (await freePort());
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100`;
+  const before = options.durable && existsSync(portFile) ? Number(readFileSync(portFile, 'utf8')) : NaN;
+  const port = options.port ?? (Number.isInteger(before) && before > 0 && (await portFree(before)) ? before : await freePort());
+  const fast = options.durable ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off';
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${fast} -c max_connections=100`;
   await pgRun(path.join(bin, 'pg_ctl'), ['-D', data, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', '-o', opts, 'start']);
   writeFileSync(portFile, String(port));
   return cluster(dir, port);
@@ -115,11 +131,12 @@ export function clusterRunning(dir: string): boolean {
   }
 }
 
-const stopArgs = (dir: string) => ['-D', path.join(dir, 'data'), '-m', 'immediate', '-w', 'stop'];
+/** `durable`: a clean shutdown (fast: every commit is on disk); else immediate (a throwaway cluster). */
+const stopArgs = (dir: string, durable = false) => ['-D', path.join(dir, 'data'), '-m', durable ? 'fast' : 'immediate', '-w', 'stop'];
 
-export async function stopCluster(dir: string): Promise<boolean> {
+export async function stopCluster(dir: string, options: { durable?: boolean } = {}): Promise<boolean> {
   if (!existsSync(path.join(dir, 'data', 'postmaster.pid'))) return false;
-  await pgRun(path.join(pgBinDir(), 'pg_ctl'), stopArgs(dir));
+  await pgRun(path.join(pgBinDir(), 'pg_ctl'), stopArgs(dir, options.durable));
   return true;
 }
 

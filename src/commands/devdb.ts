@@ -59,7 +59,7 @@ export async function dbUp(options: CommandOptions = {}): Promise<DevDbResult> {
     return { via: 'docker', url: COMPOSE_URL, running: true };
   }
   const dir = localDir(root);
-  const c = await startCluster(dir, { port: env.SLUICE_DEV_PG_PORT ? Number(env.SLUICE_DEV_PG_PORT) : undefined });
+  const c = await startCluster(dir, { port: env.SLUICE_DEV_PG_PORT ? Number(env.SLUICE_DEV_PG_PORT) : undefined, durable: true });
   return { via: 'local', url: c.url, running: true, dir };
 }
 
@@ -69,7 +69,7 @@ export async function dbDown(options: CommandOptions = {}): Promise<DevDbResult 
     await run('docker', ['compose', '-f', path.join(root, 'docker', 'compose.yml'), 'down'], { cwd: root });
     return { via: 'docker', url: COMPOSE_URL, running: false, stopped: true };
   }
-  const stopped = await stopCluster(localDir(root));
+  const stopped = await stopCluster(localDir(root), { durable: true });
   return { via: 'local', url: '', running: false, stopped };
 }
 

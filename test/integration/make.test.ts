@@ -132,6 +132,15 @@ pgDescribe('make db-up / db-down without Docker', () => {
     const after = runMake(dir, ['migrate-status'], { DATABASE_URL: url, SLUICE_CONNECT_TIMEOUT: '3' });
     expect(after.status).not.toBe(0);
     expect(after.stderr).toMatch(/cannot connect to .*connection refused/);
+    // started again: the same URL (the one put in .env), and every committed revision is still there
+    // (was: a new port each time, and the last commits lost to an immediate stop without synchronous commit)
+    const again = ok(runMake(dir, ['db-up'], env));
+    try {
+      expect(again).toContain(url!);
+      expect(ok(runMake(dir, ['migrate-status'], { DATABASE_URL: url, DATABASE_SCHEMA: 'dev' }))).toMatch(/current:\s+0003_add_phone_to_users/);
+    } finally {
+      ok(runMake(dir, ['db-down'], env));
+    }
   });
 });
 
