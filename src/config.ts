@@ -95,8 +95,21 @@ function sqliteTarget(file: string, root: string): DatabaseTarget {
   return { dialect: 'sqlite', file: abs, display: `sqlite:${path.relative(root, abs) || abs}`, secrets: [] };
 }
 
+/**
+ * Variables this process took from a project's `.env`, with the value set and the project: a library
+ * call for another project (apps, tests: several in one process) must not read them as if they had
+ * been set by the environment ("variables already set win" would then migrate the first project's
+ * database). Before another project's `.env` is read, those still holding the value sluice set go.
+ */
+const fromDotEnv = new Map<string, { root: string; value: string }>();
+
 /** Read `.env` into the environment if present (variables already set win, as with dotenv). */
 export function loadDotEnv(root: string): void {
+  for (const [k, v] of fromDotEnv) {
+    if (v.root === root) continue;
+    if (process.env[k] === v.value) delete process.env[k];
+    fromDotEnv.delete(k);
+  }
   const file = path.join(root, '.env');
   const st = statSync(file, { throwIfNoEntry: false });
   if (!st) return;
@@ -115,6 +128,7 @@ export function loadDotEnv(root: string): void {
     throw new ConfigError(`cannot read ${file}: ${describeCause(err)}; fix the file or remove it`, { cause: err });
   }
   for (const [k, v] of Object.entries(before)) process.env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (!(k in before) && v !== undefined) fromDotEnv.set(k, { root, value: v });
 }
 
 export interface HistoryConfig {

@@ -166,6 +166,24 @@ describe('stamp --purge: a database stamped at a revision the folder no longer h
   }
 });
 
+describe('the library for several projects in one process', () => {
+  it("each call reads its own project's .env: the first one's DATABASE_URL does not stay (was: the second project migrated into the first one's database)", () => {
+    const a = makeProject();
+    const b = makeProject();
+    writeFileSync(path.join(a, '.env'), 'DATABASE_URL=file:A.sqlite\n');
+    writeFileSync(path.join(b, '.env'), 'DATABASE_URL=file:B.sqlite\n');
+    const script = `import { upgrade } from ${JSON.stringify(path.join(REPO, 'dist', 'index.js'))};
+      const ra = await upgrade({ cwd: ${JSON.stringify(a)} });
+      const rb = await upgrade({ cwd: ${JSON.stringify(b)} });
+      console.log(JSON.stringify([ra.database, rb.database]));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: os.tmpdir(), env: cleanEnv() as NodeJS.ProcessEnv, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim())).toEqual(['sqlite:A.sqlite', 'sqlite:B.sqlite']);
+    expect(existsSync(path.join(a, 'A.sqlite'))).toBe(true);
+    expect(existsSync(path.join(b, 'B.sqlite'))).toBe(true);
+  });
+});
+
 describe('history and show without a database', () => {
   let dir: string;
   beforeAll(() => {
