@@ -41,36 +41,30 @@ const SINCE_START = `round(extract(epoch from pg_catalog.clock_timestamp() - now
 
 /**
  * The statements every grouped revision runs besides its own (its version row, the record read back
- * with the search_path guard; the clock mark inside --single-transaction), prepared once per
- * connection with PREPARE, so a revision's script says EXECUTE and the server does not parse and plan
- * them again for each revision: a thousand revisions' scripts ran in ~560 instead of ~750 ms on the
- * server here. The same SQL as the plain forms below (recordSql, checkSql), parameters for the
- * literals. Where PREPARE fails, or a group holds a statement that could drop prepared statements
- * (DEALLOCATE, DISCARD, even in a string or a comment), the plain forms are written instead.
+ * with the search_path guard; the clock mark inside --single-transaction), prepared for one run with
+ * PREPARE, so a revision's script says EXECUTE and the server does not parse and plan them again for
+ * each revision: a thousand revisions' scripts ran in ~560 instead of ~750 ms on the server here. The
+ * same SQL as the plain forms below (recordSql, checkSql), parameters for the literals. Each run
+ * prepares them under names of its own and deallocates them when it ends (releaseRunStatements), so a
+ * connection the library reuses never relies on statements a caller or an earlier run dropped. Where
+ * PREPARE fails, or the run holds a statement that could drop prepared statements (DEALLOCATE, DISCARD,
+ * even in a string or a comment) or a TypeScript revision (it may run anything), the plain forms are
+ * written instead.
  */
-const PREPARED = {
-  first: 'sluice_run_record_first',
-  after: 'sluice_run_record_after',
-  down: 'sluice_run_record_down',
-  checkUp: 'sluice_run_check_up',
-  checkDown: 'sluice_run_check_down',
-  mark: 'sluice_run_mark',
-} as const;
-const runStatements = new WeakMap<Connection, boolean>();
+const KINDS = ['first', 'after', 'down', 'checkUp', 'checkDown', 'mark'] as const;
+type Kind = (typeof KINDS)[number];
+/** The current run's statement names on each connection (absent: the plain forms). */
+const runStatements = new WeakMap<Connection, Record<Kind, string>>();
 const DROPS_PREPARED = /\b(deallocate|discard)\b/i;
+let runSerial = 0;
 
-/**
- * PREPARE the run statements on this connection, once; call it outside any transaction (a failure
- * leaves the plain forms in use). A run with a step that could drop them (DEALLOCATE or DISCARD in its
- * SQL, or a TypeScript function, which may run anything) turns them off for the connection.
- */
-export async function prepareRunStatements(conn: Connection, steps: readonly PreparedStep[]): Promise<void> {
-  if (steps.some((s) => s.typescript || s.statements.some((st) => DROPS_PREPARED.test(st)))) {
-    runStatements.set(conn, false);
-    return;
-  }
-  if (runStatements.has(conn) || conn.dialect !== 'postgresql' || !conn.executeScript || !conn.literal) return;
-  runStatements.set(conn, false); // until it succeeded
+/** PREPARE this run's statements; call it outside any transaction. True when they are in use (then call releaseRunStatements at the run's end). */
+export async function prepareRunStatements(conn: Connection, steps: readonly PreparedStep[]): Promise<boolean> {
+  runStatements.delete(conn);
+  if (conn.dialect !== 'postgresql' || !conn.executeScript || !conn.literal) return false;
+  if (steps.some((s) => s.typescript || s.statements.some((st) => DROPS_PREPARED.test(st)))) return false;
+  const serial = ++runSerial;
+  const names = Object.fromEntries(KINDS.map((k) => [k, `sluice_run_${k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_${process.pid}_${serial}`])) as Record<Kind, string>;
   const table = conn.table(VERSION_TABLE);
   const check = conn.searchPathCheck?.();
   const insert = (since: string) =>
@@ -79,29 +73,33 @@ export async function prepareRunStatements(conn: Connection, steps: readonly Pre
     `SELECT ${SINCE_START} AS elapsed${check ? `, ${check} AS sluice_guard` : ''}, (SELECT CASE WHEN ${test} THEN NULL ELSE (${conn.literal!(`${VERSION_ROW_MARK}${what}`)} || $1 || ', rows: ' || count(*))::integer END FROM ${table} WHERE ${where}) AS sluice_rows`;
   const clock = `extract(epoch from pg_catalog.clock_timestamp()) AS t`;
   const statements = [
-    `PREPARE ${PREPARED.first}(text, text, text) AS ${insert('now()')}`,
-    `PREPARE ${PREPARED.after}(text, text, text, text) AS ${insert(`COALESCE((SELECT "applied_at" FROM ${table} WHERE "revision" = $4), now())`)}`,
-    `PREPARE ${PREPARED.down}(text) AS DELETE FROM ${table} WHERE "revision" = $1`,
-    `PREPARE ${PREPARED.checkUp}(text, text) AS ${read('count(*) = 1', 'no record of ', '"revision" = $1 AND "checksum" = $2')}`,
-    `PREPARE ${PREPARED.checkDown}(text) AS ${read('count(*) = 0', 'record left of ', '"revision" = $1')}`,
-    `PREPARE ${PREPARED.mark} AS ${conn.searchPathGuard?.(clock) ?? `SELECT ${clock}`}`,
+    `PREPARE ${names.first}(text, text, text) AS ${insert('now()')}`,
+    `PREPARE ${names.after}(text, text, text, text) AS ${insert(`COALESCE((SELECT "applied_at" FROM ${table} WHERE "revision" = $4), now())`)}`,
+    `PREPARE ${names.down}(text) AS DELETE FROM ${table} WHERE "revision" = $1`,
+    `PREPARE ${names.checkUp}(text, text) AS ${read('count(*) = 1', 'no record of ', '"revision" = $1 AND "checksum" = $2')}`,
+    `PREPARE ${names.checkDown}(text) AS ${read('count(*) = 0', 'record left of ', '"revision" = $1')}`,
+    `PREPARE ${names.mark} AS ${conn.searchPathGuard?.(clock) ?? `SELECT ${clock}`}`,
   ];
   try {
     await conn.executeScript(statements.join(';\n'));
-    runStatements.set(conn, true);
   } catch {
-    /* the table is not there yet, a name is taken...: the plain forms */
+    return false; // the table is not there yet...: the plain forms
   }
+  runStatements.set(conn, names);
+  return true;
 }
 
-/** Whether this group's script may use the prepared run statements; a group that could drop them turns them off for the connection. */
-function usePrepared(conn: Connection, items: GroupItem[]): boolean {
-  if (!runStatements.get(conn)) return false;
-  if (items.some((it) => it.statements.some((st) => DROPS_PREPARED.test(st)))) {
-    runStatements.set(conn, false);
-    return false;
-  }
-  return true;
+/** Deallocate the run's statements (best effort: a connection that is gone took them with it). */
+export async function releaseRunStatements(conn: Connection): Promise<void> {
+  const names = runStatements.get(conn);
+  runStatements.delete(conn);
+  if (!names) return;
+  await conn.executeScript!(KINDS.map((k) => `DEALLOCATE ${names[k]}`).join(';\n')).catch(() => {});
+}
+
+/** The run's statement names, when it prepared them (its steps were checked whole by prepareRunStatements). */
+function usePrepared(conn: Connection): Record<Kind, string> | undefined {
+  return runStatements.get(conn);
 }
 
 /**
@@ -110,13 +108,13 @@ function usePrepared(conn: Connection, items: GroupItem[]): boolean {
  * the revision's own: since the previous revision's version row when that is the row before it in
  * this script, else since the script began (the first revision of a script).
  */
-function recordSql(conn: Connection, step: PreparedStep, previousUp: string | undefined, prepared: boolean): string {
+function recordSql(conn: Connection, step: PreparedStep, previousUp: string | undefined, prepared: Record<Kind, string> | undefined): string {
   const table = conn.table(VERSION_TABLE);
   const lit = (v: string) => conn.literal!(v);
   if (prepared) {
-    if (step.direction === 'down') return `EXECUTE ${PREPARED.down}(${lit(step.revision.id)})`;
+    if (step.direction === 'down') return `EXECUTE ${prepared.down}(${lit(step.revision.id)})`;
     const values = `${lit(step.revision.id)}, ${lit(step.revision.message)}, ${lit(step.upChecksum)}`;
-    return previousUp === undefined ? `EXECUTE ${PREPARED.first}(${values})` : `EXECUTE ${PREPARED.after}(${values}, ${lit(previousUp)})`;
+    return previousUp === undefined ? `EXECUTE ${prepared.first}(${values})` : `EXECUTE ${prepared.after}(${values}, ${lit(previousUp)})`;
   }
   if (step.direction === 'up') {
     const since = previousUp === undefined ? 'now()' : `COALESCE((SELECT "applied_at" FROM ${table} WHERE "revision" = ${lit(previousUp)}), now())`;
@@ -135,11 +133,11 @@ function recordSql(conn: Connection, step: PreparedStep, previousUp: string | un
  * cast of a marked text that is never constant (the planner would fold a constant one while planning):
  * the revision rolls back. No RETURNING on the write: a table with rules takes none.
  */
-function checkSql(conn: Connection, step: PreparedStep, check: string | undefined, prepared: boolean): string {
+function checkSql(conn: Connection, step: PreparedStep, check: string | undefined, prepared: Record<Kind, string> | undefined): string {
   const table = conn.table(VERSION_TABLE);
   const lit = (v: string) => conn.literal!(v);
   const id = step.revision.id;
-  if (prepared) return step.direction === 'up' ? `EXECUTE ${PREPARED.checkUp}(${lit(id)}, ${lit(step.upChecksum)})` : `EXECUTE ${PREPARED.checkDown}(${lit(id)})`;
+  if (prepared) return step.direction === 'up' ? `EXECUTE ${prepared.checkUp}(${lit(id)}, ${lit(step.upChecksum)})` : `EXECUTE ${prepared.checkDown}(${lit(id)})`;
   const back =
     step.direction === 'up'
       ? `(SELECT CASE WHEN count(*) = 1 THEN NULL ELSE (${lit(`${VERSION_ROW_MARK}no record of ${id}, rows: `)} || count(*))::integer END FROM ${table} WHERE "revision" = ${lit(id)} AND "checksum" = ${lit(step.upChecksum)})`
@@ -195,7 +193,7 @@ function committingParts(conn: Connection, items: GroupItem[]): { parts: string[
   const parts: string[] = [];
   const spans: Span[] = [];
   const check = conn.searchPathCheck?.();
-  const prepared = usePrepared(conn, items);
+  const prepared = usePrepared(conn);
   for (const [k, it] of items.entries()) {
     const start = parts.length;
     const previous = items[k - 1]?.step;
@@ -226,7 +224,8 @@ async function runCommitting(conn: Connection, { script, spans }: PlannedGroup):
  */
 function inTransactionParts(conn: Connection, items: GroupItem[]): { parts: string[]; spans: Span[] } {
   const clock = `extract(epoch from pg_catalog.clock_timestamp()) AS t`;
-  const mark = usePrepared(conn, items) ? `EXECUTE ${PREPARED.mark}` : (conn.searchPathGuard?.(clock) ?? `SELECT ${clock}`);
+  const names = usePrepared(conn);
+  const mark = names ? `EXECUTE ${names.mark}` : (conn.searchPathGuard?.(clock) ?? `SELECT ${clock}`);
   const parts: string[] = [mark];
   const spans: Span[] = [];
   for (const it of items) {

@@ -9,7 +9,7 @@ import type { Connection } from './dialect/types.js';
 import { describeCause, searchPathChanged, UsageError } from './errors.js';
 import type { Direction } from './revision.js';
 import { firstLine } from './sql.js';
-import { GROUP_LIMIT, GroupFailure, planGroup, prepareRunStatements, runPlanned, type GroupItem, type PlannedGroup } from './batch.js';
+import { GROUP_LIMIT, GroupFailure, planGroup, prepareRunStatements, releaseRunStatements, runPlanned, type GroupItem, type PlannedGroup } from './batch.js';
 import type { PreparedStep } from './prepare.js';
 import { runSavepointGroup } from './savepoints.js';
 import type { VersionStore } from './store.js';
@@ -79,6 +79,17 @@ class StatementError extends Error {
 
 /** Run the steps in order; stops at the first failure and marks the rest not-run. */
 export async function runSteps(conn: Connection, store: VersionStore, steps: PreparedStep[], options: RunOptions = {}): Promise<StepResult[]> {
+  const grouping = !!conn.capabilities.batchStatements && !!conn.capabilities.runLock && !!conn.executeScript && !!conn.literal;
+  // before any transaction: a PREPARE that fails must not abort one
+  const prepared = grouping && steps.length >= 4 ? await prepareRunStatements(conn, steps) : false;
+  try {
+    return await runStepsOn(conn, store, steps, options, grouping);
+  } finally {
+    if (prepared) await releaseRunStatements(conn);
+  }
+}
+
+async function runStepsOn(conn: Connection, store: VersionStore, steps: PreparedStep[], options: RunOptions, grouping: boolean): Promise<StepResult[]> {
   if (options.single) {
     const nt = steps.find((s) => s.noTransaction);
     if (nt) throw new UsageError(`revision ${nt.revision.id} is marked sluice:no-transaction; it cannot run with --single-transaction`);
@@ -90,8 +101,6 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
     if (!options.single || r.status === 'failed' || r.status === 'interrupted' || r.status === 'not-run') options.onStep?.(r);
   };
   const inTx = !options.single;
-  const grouping = !!conn.capabilities.batchStatements && !!conn.capabilities.runLock && !!conn.executeScript && !!conn.literal;
-  if (grouping && steps.length >= 4) await prepareRunStatements(conn, steps); // before any transaction: a PREPARE that fails must not abort one
   const singleRebuild = !!options.single && steps.some((s) => conn.foreignKeyRebuild?.(s.statements));
   const fkWasOnSingle = singleRebuild ? await conn.setForeignKeys!(false) : false;
   if (options.single) await conn.begin();

@@ -134,6 +134,26 @@ pgDescribe('grouped PostgreSQL runs (one script for many revisions)', () => {
     }
   });
 
+  it("a connection the library reuses across runs: a short run after one that dropped prepared statements, and the caller's DEALLOCATE ALL between runs (was: prepared statement does not exist)", async () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'nt', '-- sluice:no-transaction\nDEALLOCATE ALL;', '-- sluice:no-transaction\nSELECT 1;');
+    addRevision(dir, 'postgresql', 'after', 'CREATE TABLE t_after (id integer);', 'DROP TABLE t_after;');
+    const env = envFor(dir, 'postgresql', 'reuse');
+    const { openConnection } = await import('../../src/dialect/index.js');
+    const { parseDatabaseTarget } = await import('../../src/config.js');
+    const connection = await openConnection(parseDatabaseTarget(env, dir), { write: true, env });
+    try {
+      await upgrade({ cwd: dir, env, connection, revision: '0003_add_phone_to_users' }); // four revisions: prepared, then released
+      await upgrade({ cwd: dir, env, connection, revision: 'head' }); // two, the first deallocating everything
+      await connection.execute('DEALLOCATE ALL'); // the caller's own, between runs
+      const down = await downgrade({ cwd: dir, env, connection, revision: 'base' }); // six revisions: prepared afresh
+      expect(down.to).toBe('base');
+    } finally {
+      await connection.close();
+    }
+    expect(await tables(dir, env)).toEqual(['sluice_version']);
+  });
+
   it('--single-transaction: a revision that moves search_path is named and the whole run rolled back', async () => {
     const dir = makeProject();
     const env = envFor(dir, 'postgresql', 'sp1');
