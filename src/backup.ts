@@ -3,7 +3,7 @@
  * backup API in .sluice/backups/ of the project, keeping the newest SLUICE_BACKUP_KEEP (default 10)
  * per database file. Restore: stop the app, copy the backup over the database file.
  *
- * A backup is written under a `.partial` name and renamed to `<name>.<timestamp>.sqlite` only once
+ * A backup is written under a `.partial` name and renamed to `<name>.<timestamp>.<hash>.sqlite` only once
  * SQLite has finished it, so a run interrupted during the copy (Ctrl+C, a full disk) never leaves a
  * file that looks like a backup and restores to a half-empty database, nor one that pushes a good
  * backup out of the rotation. A `.partial` left by such a run is removed by the next backup of the
@@ -37,10 +37,11 @@ export async function backupBeforeChange(ctx: Context, conn: Connection, anyAppl
   const dir = backupDir(ctx.root);
   const stem = path.basename(ctx.target.file).replace(/\.[^.]*$/, '');
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const file = path.join(dir, `${stem}.${stamp}.sqlite`);
-  // the partial's name holds the database's own path: two databases of one name (a/dev.db, b/dev.db)
-  // share the folder, and each run removes only its own database's leftovers (under that database's lock)
+  // the names hold a hash of the database's own path: two databases of one name (a/dev.db, b/dev.db,
+  // or dev.db and dev.sqlite) share the folder, and each run rotates and removes only its own
+  // database's backups and leftovers (under that database's lock)
   const own = sha256(ctx.target.file).slice(0, 12);
+  const file = path.join(dir, `${stem}.${stamp}.${own}.sqlite`);
   const partial = `${file}.${own}.partial`;
   try {
     mkdirSync(dir, { recursive: true });
@@ -58,7 +59,7 @@ export async function backupBeforeChange(ctx: Context, conn: Connection, anyAppl
       { cause: err },
     );
   }
-  rotate(dir, stem, keep);
+  rotate(dir, stem, own, keep);
   return rel(file);
 }
 
@@ -89,9 +90,10 @@ function removeQuietly(partial: string): void {
   }
 }
 
-function rotate(dir: string, stem: string, keep: number): void {
+/** Keep this database's newest `keep` backups (`<stem>.<timestamp>.<own>.sqlite`); another database's, or one named before the hash was in the name, is never removed. */
+function rotate(dir: string, stem: string, own: string, keep: number): void {
   const mine = readdirSync(dir)
-    .filter((f) => isBackupOf(f, stem) && f.endsWith('.sqlite'))
+    .filter((f) => isBackupOf(f, stem) && f.endsWith(`.${own}.sqlite`))
     .sort();
   for (const f of mine.slice(0, Math.max(0, mine.length - keep))) rmSync(path.join(dir, f), { force: true });
 }

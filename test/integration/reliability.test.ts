@@ -454,6 +454,22 @@ describe('SQLite backups and files', () => {
     expect(readdirSync(path.join(dir, '.sluice', 'backups'))).toHaveLength(2);
   });
 
+  it("rotation keeps each database's own backups: two files named app.sqlite in two folders (was: the second's rotation deleted the first's)", () => {
+    const dir = makeProject();
+    mkdirSync(path.join(dir, 'a'));
+    mkdirSync(path.join(dir, 'b'));
+    const a = { DATABASE_URL: `file:${path.join(dir, 'a', 'app.sqlite')}`, SLUICE_BACKUP_KEEP: '1' };
+    const b = { DATABASE_URL: `file:${path.join(dir, 'b', 'app.sqlite')}`, SLUICE_BACKUP_KEEP: '1' };
+    expect(runCli(dir, ['up', '2'], a).status).toBe(0);
+    const ba = /backup: (\S+)/.exec(runCli(dir, ['up'], a).stdout)?.[1];
+    expect(runCli(dir, ['up', '2'], b).status).toBe(0);
+    const bb1 = /backup: (\S+)/.exec(runCli(dir, ['up'], b).stdout)?.[1];
+    const bb2 = /backup: (\S+)/.exec(runCli(dir, ['down'], b).stdout)?.[1];
+    expect(ba && bb1 && bb2).toBeTruthy();
+    const left = readdirSync(path.join(dir, '.sluice', 'backups')).map((f) => `.sluice/backups/${f}`).sort();
+    expect(left).toEqual([ba, bb2].sort()); // a's one backup kept; b's older one rotated out
+  });
+
   it('a backup an interrupted run left half written is never kept, restored or counted; a backup that cannot be written stops the run before any change', async () => {
     const dir = makeProject();
     const env = { DATABASE_URL: `file:${path.join(dir, 'app.sqlite')}`, SLUICE_BACKUP_KEEP: '1' };
@@ -471,7 +487,7 @@ describe('SQLite backups and files', () => {
     expect(r.status, r.stderr).toBe(0);
     const files = readdirSync(backups).filter((f) => f !== other);
     expect(files).toHaveLength(1); // the partial did not push the real backup out (KEEP=1), and is gone
-    expect(files[0]).toMatch(/^app\.\d{4}-.*\.sqlite$/);
+    expect(files[0]).toMatch(new RegExp(`^app\\.\\d{4}-.*\\.${own}\\.sqlite$`));
     expect(readdirSync(backups)).toContain(other);
     expect(/backup: (\S+)/.exec(r.stdout)?.[1]).toBe(`.sluice/backups/${files[0]}`);
     // the backup folder is a file: one line, exit 2, the database unchanged
