@@ -1,4 +1,4 @@
-import { accessSync, chmodSync, constants, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -90,6 +90,22 @@ class SqliteConnection implements Connection {
     private readonly engine: SqliteEngine = 'sqlite',
   ) {}
 
+  private lockPath?: string;
+  /**
+   * Where the lock files go: beside the database file itself, links resolved, so that two paths to one
+   * file (a symbolic link) take one lock (a review ran one revision twice through two links).
+   */
+  private lockBase(): string {
+    if (this.lockPath === undefined) {
+      try {
+        this.lockPath = realpathSync(this.file!);
+      } catch {
+        this.lockPath = this.file!; // not there (yet): its own path
+      }
+    }
+    return this.lockPath;
+  }
+
   async execute(sql: string): Promise<void> {
     this.db.exec(sql);
   }
@@ -156,7 +172,7 @@ class SqliteConnection implements Connection {
    */
   async lock(timeoutMs: number): Promise<void> {
     if (this.lockDb || !this.file) return;
-    const lockFile = this.file + LOCK_SUFFIX;
+    const lockFile = this.lockBase() + LOCK_SUFFIX;
     const created = !existsSync(lockFile);
     let db: Database.Database;
     try {
@@ -204,7 +220,7 @@ class SqliteConnection implements Connection {
     this.lockDb = db;
     const holder: Holder = { pid: process.pid, host: os.hostname(), command: commandLine(), since: new Date().toISOString() };
     try {
-      writeFileSync(this.file + HOLDER_SUFFIX, `${JSON.stringify(holder)}\n`);
+      writeFileSync(this.lockBase() + HOLDER_SUFFIX, `${JSON.stringify(holder)}\n`);
     } catch {
       /* the record only names the holder in a waiter's error; the lock is held without it */
     }
@@ -215,7 +231,7 @@ class SqliteConnection implements Connection {
     this.lockDb = undefined;
     // remove the record while still holding the lock: it always describes the current holder
     try {
-      rmSync(this.file + HOLDER_SUFFIX, { force: true });
+      rmSync(this.lockBase() + HOLDER_SUFFIX, { force: true });
     } catch {
       /* a record we could not remove is replaced by the next holder */
     }
@@ -227,7 +243,7 @@ class SqliteConnection implements Connection {
   }
   /** The one-line error of a run that waited SLUICE_LOCK_WAIT for the lock: who holds it, and what to do. */
   private lockedMessage(timeoutMs: number): string {
-    const holder = readHolder(this.file + HOLDER_SUFFIX);
+    const holder = readHolder(this.lockBase() + HOLDER_SUFFIX);
     const here = holder?.host === os.hostname();
     const alive = holder && (!here || pidAlive(holder.pid));
     const self = alive && here && holder.pid === process.pid;
@@ -242,7 +258,8 @@ class SqliteConnection implements Connection {
   }
   /** A companion file's path as shown to users: next to the database as DATABASE_URL names it. */
   private besideDb(suffix: string): string {
-    return this.display.replace(/^sqlite:/, '') + suffix;
+    const base = this.file ? this.lockBase() : undefined;
+    return base && base !== this.file ? base + suffix : this.display.replace(/^sqlite:/, '') + suffix;
   }
   drizzle(): Promise<unknown> {
     return drizzleSqlite(this.db);

@@ -6,7 +6,7 @@
  * after a crash left a hot rollback journal behind.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -222,6 +222,26 @@ describe('SQLite: one run-wide migration lock per database', () => {
       expect(line).toMatch(/waited 1s/);
       expect(line).toMatch(/SLUICE_LOCK_WAIT/);
       expect(line).toMatch(new RegExp(`kill ${holder.child.pid}`));
+    } finally {
+      const r = await holder.done;
+      expect(r.status, r.stderr).toBe(0);
+    }
+    expect(shapeOf(file).rows.at(-1)).toBe(tag);
+  });
+
+  it('two paths to one file (a symbolic link) take one lock: the second run waits, then exits 5 (was: it ran the pending revision again)', async () => {
+    const { dir, file, env } = project('linked');
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    const tag = addRevision(dir, 'sqlite', 'long', ['CREATE TABLE long_a (id integer);', slow(40_000_000)].join(BP), 'DROP TABLE long_a;');
+    const link = path.join(dir, 'link.sqlite');
+    symlinkSync(file, link);
+    const holder = start(dir, ['up'], env);
+    try {
+      await waitFor('the holder to start its revision', () => existsSync(`${file}-journal`));
+      const blocked = runCli(dir, ['up'], { ...env, DATABASE_URL: `file:${link}`, SLUICE_LOCK_WAIT: '1' });
+      expect(blocked.status, blocked.stdout + blocked.stderr).toBe(5);
+      expect(blocked.stderr).toMatch(/another sluice run holds the migration lock/);
+      expect(blocked.stderr).toContain(`pid ${holder.child.pid}`);
     } finally {
       const r = await holder.done;
       expect(r.status, r.stderr).toBe(0);
