@@ -7,7 +7,7 @@ import { preflightDown } from '../preflight.js';
 import { runSteps, type StepResult } from '../engine.js';
 import { prepareStep, type PreparedStep } from '../prepare.js';
 import { openConnection, type Connection } from '../dialect/index.js';
-import { ConnectionLost, describeCause, Interrupted, MigrationFailed, MissingDown, Refused, signalName, UsageError } from '../errors.js';
+import { checkpoint, ConnectionLost, describeCause, Interrupted, MigrationFailed, MissingDown, Refused, signalName, UsageError } from '../errors.js';
 import { VersionStore } from '../store.js';
 import { currentIndex, labelOf, outOfOrder, plan, planStamp, requireRevisionName, resolveTarget, type Step } from '../revision.js';
 import { downIsEmpty, downIsProven, downIsStale, manualReasonOf, rel, type RevisionFile } from '../source.js';
@@ -119,11 +119,15 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
         sql: prepared.map((p) => ({ revision: p.revision.id, direction: p.direction, statements: withGap(p.statements.map((s) => conn.translate(s)), p.typescript, p.direction) })),
       };
     }
+    // A signal that came before anything ran stops the command on every dialect (SQLite cannot cancel a
+    // statement, so there it is seen only here, before the backup): Interrupted, no revision ran.
+    if (!(conn.cancel && options.signal)) await checkpoint(options.signal, `migrate-${kind === 'upgrade' ? 'up' : kind === 'downgrade' ? 'down' : 'stamp'}, before any revision ran`);
     if (kind === 'downgrade') await preflightDown(conn, prepared);
     const backup = backs && prepared.length ? await backupBeforeChange(ctx, conn, applied.length > 0) : undefined;
     options.onPlan?.(prepared.map((p) => ({ revision: p.revision.id, direction: p.direction })));
     const { signal } = options;
     const stoppable = !!conn.cancel && !!signal;
+
     const results = await runCancellable(conn, options, () =>
       runSteps(conn, store, prepared, { stampOnly: kind === 'stamp', single: options.singleTransaction, onStep: options.onStep, signal: stoppable ? signal : undefined }),
     );

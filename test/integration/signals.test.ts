@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { Interrupted, status, upgrade } from '../../src/index.js';
+import { downgrade, Interrupted, status, upgrade } from '../../src/index.js';
 import { addRevision, freshDatabase, makeProject, pgDescribe, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
 import { start } from '../support/signals.js';
 
@@ -225,5 +225,22 @@ pgDescribe('the library: a signal option', () => {
     expect((err as Interrupted).at).toBe('base');
     expect((err as Error).message).toBe('interrupted (SIGTERM) before 0000_init (up), 0 of 4 revision(s) done: every revision done stays. The database is at base; run the command again to continue');
     expect((await status({ cwd: dir, env })).current).toBe('base');
+  });
+});
+
+describe('the library: a signal option (SQLite)', () => {
+  it('upgrade and downgrade with an AbortSignal already aborted start nothing and throw Interrupted (was: both ran to the end)', async () => {
+    const dir = makeProject();
+    const env: Env = { DATABASE_URL: `file:${path.join(dir, 'sig.sqlite')}` };
+    const err = await upgrade({ cwd: dir, env, signal: AbortSignal.abort('SIGINT') }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Interrupted);
+    expect((err as Interrupted).exitCode).toBe(130);
+    expect((err as Error).message).toBe('interrupted (SIGINT) during migrate-up, before any revision ran');
+    expect((await status({ cwd: dir, env })).current).toBe('base');
+    await upgrade({ cwd: dir, env });
+    const down = await downgrade({ cwd: dir, env, revision: 'base', signal: AbortSignal.abort('SIGTERM') }).catch((e: unknown) => e);
+    expect(down).toBeInstanceOf(Interrupted);
+    expect((down as Interrupted).exitCode).toBe(143);
+    expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
   });
 });
