@@ -1,7 +1,7 @@
 /**
  * upgrade, downgrade, stamp and reset: one plan (revision.ts), one engine (engine.ts).
  */
-import { backupBeforeChange, backupKeep } from '../backup.js';
+import { backupBeforeChange, backupKeep, checkBackupFolder } from '../backup.js';
 import { checkIntegrity, checksumOf, downOf, loadContext, tsOf, upChecksumOf, upOf, withSession, type CommandOptions, type Context } from '../context.js';
 import { preflightDown } from '../preflight.js';
 import { runSteps, type StepResult } from '../engine.js';
@@ -70,8 +70,15 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
   const write = !options.dryRun;
   const ctx = await loadContext(options, { connect: { write, prefetch: kind === 'upgrade' ? 'up' : kind === 'downgrade' ? 'down' : 'stat' } });
   const backs = write && kind !== 'stamp' && !options.noBackup && ctx.env.SLUICE_NO_BACKUP !== '1';
-  // a bad SLUICE_BACKUP_KEEP is refused before the database is opened (the backup comes after the lock)
-  if (backs && ctx.target.dialect === 'sqlite') backupKeep(ctx.env);
+  // a bad SLUICE_BACKUP_KEEP, or a backup folder that cannot be written, is refused before the database
+  // is opened (the backup comes after the lock, when a takeover or sluice's table may have been written)
+  if (backs && ctx.target.dialect === 'sqlite') {
+    backupKeep(ctx.env);
+    checkBackupFolder(ctx);
+  }
+  // a target that names no revision is refused before the database is opened or created (relative
+  // targets need the version table: they are resolved in the session)
+  if (options.revision !== undefined && !/^\s*[+-]/.test(options.revision)) resolveTarget(ctx.history.revisions, new Set(), options.revision);
   // A database drizzle's migrator manages is taken over first (under the lock, before sluice's table exists).
   let takeover: TakeoverSummary | undefined;
   const beforeEnsure = async (c: Connection, s: VersionStore) => {

@@ -233,6 +233,29 @@ for (const c of cases) {
       expect(await c.hasVersionTable(dir, env)).toBe(false);
     });
 
+    it('a refused up writes nothing: an unknown target (was: the takeover rows written, exit 2)' + (c.dialect === 'sqlite' ? ', a backup folder that cannot be written (was: "nothing was changed" after the takeover)' : ''), async () => {
+      const env = await c.fresh(dir);
+      await c.drizzleMigrate(env, folder);
+      const r = runCli(dir, ['up', 'bogus'], env);
+      expect(r.status, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/unknown revision "bogus"/);
+      expect(await c.hasVersionTable(dir, env)).toBe(false);
+      if (c.dialect === 'sqlite') {
+        const project = makeProject();
+        writeFileSync(path.join(project, '.sluice'), 'not a folder');
+        const b = runCli(project, ['up'], env);
+        expect(b.status, b.stdout + b.stderr).toBe(2);
+        expect(b.stderr.trim()).toMatch(/^sluice: cannot back up .*: .*not a directory.*; nothing was changed/);
+        expect(await c.hasVersionTable(project, env)).toBe(false);
+        // a target naming no revision on a file that does not exist creates neither the file nor its lock
+        const absent = path.join(tempDir('sluice-absent-'), 'none.sqlite');
+        const n = runCli(dir, ['up', 'bogus'], { DATABASE_URL: `file:${absent}` });
+        expect(n.status).toBe(2);
+        expect(existsSync(absent)).toBe(false);
+        expect(existsSync(`${absent}.sluice-lock`)).toBe(false);
+      }
+    });
+
     if (c.dialect === 'sqlite') {
       it('sluice takeover of a SQLite file that does not exist is refused and creates nothing (was: an empty file and its lock file left)', () => {
         const db = path.join(tempDir('sluice-nofile-'), 'absent.sqlite');
