@@ -9,7 +9,7 @@
  * backup out of the rotation. A `.partial` left by such a run is removed by the next backup of the
  * same database (taken under its migration lock).
  */
-import { accessSync, constants, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Context } from './context.js';
 import type { Connection } from './dialect/types.js';
@@ -36,8 +36,11 @@ export function backupKeep(env: Record<string, string | undefined>): number {
 export function checkBackupFolder(ctx: Context): void {
   const dir = backupDir(ctx.root);
   try {
-    mkdirSync(dir, { recursive: true });
-    accessSync(dir, constants.W_OK);
+    // nothing is made here: the folder, or the nearest part of its path that exists, must be a folder this user can write
+    let p = dir;
+    while (!existsSync(p) && path.dirname(p) !== p) p = path.dirname(p);
+    if (!statSync(p).isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, ${rel(p)} is a file`), { code: 'ENOTDIR' });
+    accessSync(p, constants.W_OK);
   } catch (err) {
     if (!isFolderProblem(err)) throw err;
     throw new SluiceError(
