@@ -395,9 +395,14 @@ function pgChange(text: string, c: StatementChange): void {
   if (relation?.relname) c.writesRows = { table: String(relation.relname), ...(relation.schemaname ? { schema: String(relation.schemaname) } : {}) };
   if (stmt.DeleteStmt && !stmt.DeleteStmt.whereClause && relation?.relname) c.emptiesTables = { tables: [String(relation.relname)], how: 'DELETE without WHERE' };
   if (stmt.TruncateStmt) c.emptiesTables = { tables: (stmt.TruncateStmt.relations ?? []).map((r: Tree) => String(r.RangeVar?.relname ?? '')), how: 'TRUNCATE' };
-  if (stmt.DropStmt?.behavior === 'DROP_CASCADE') {
+  // CASCADE of what others can depend on: not a table (drop-table reports it), nor what nothing depends
+  // on (drizzle-kit writes DROP POLICY … CASCADE for every policy it removes)
+  const quiet = ['OBJECT_TABLE', 'OBJECT_POLICY', 'OBJECT_TRIGGER', 'OBJECT_RULE', 'OBJECT_INDEX'];
+  if (stmt.DropStmt?.behavior === 'DROP_CASCADE' && !quiet.includes(stmt.DropStmt.removeType)) {
     const kind = String(stmt.DropStmt.removeType ?? 'OBJECT').replace(/^OBJECT_/, '').toLowerCase().replace(/_/g, ' ');
-    const names = (stmt.DropStmt.objects ?? []).map((o: Tree) => (o.String?.sval !== undefined ? String(o.String.sval) : o.TypeName ? last(o.TypeName.names) : last(o.List?.items)));
+    const names = (stmt.DropStmt.objects ?? []).map((o: Tree) =>
+      o.String?.sval !== undefined ? String(o.String.sval) : o.TypeName ? last(o.TypeName.names) : o.ObjectWithArgs ? last(o.ObjectWithArgs.objname) : last(o.List?.items),
+    );
     c.dropsCascade = { kind, names };
   }
 }
@@ -418,6 +423,6 @@ function sqliteChange(text: string, c: StatementChange): void {
   if (insert) c.insertsInto = { table: name(insert.table), columns: (insert.columns?.expr?.items ?? []).map(name) };
   if (stmt.type === 'delete_stmt' && !(stmt.clauses ?? []).some((k: Tree) => k.type === 'where_clause')) {
     const from = (stmt.clauses ?? []).find((k: Tree) => k.type === 'delete_clause');
-    if (from) c.emptiesTables = { tables: (from.tables?.items ?? [from.table]).filter(Boolean).map(name), how: 'DELETE without WHERE' };
+    if (from) c.emptiesTables = { tables: (from.tables?.items ?? [from.table]).filter(Boolean).map((t: Tree) => name(t?.type === 'alias' ? t.expr : t)), how: 'DELETE without WHERE' };
   }
 }
