@@ -232,16 +232,21 @@ function readPackageJson(root: string): PackageJson {
   const file = path.join(root, 'package.json');
   if (!existsSync(file)) return { file };
   const text = readFileSync(file, 'utf8');
+  let json: PackageJson['json'];
   try {
-    const json = JSON.parse(text) as PackageJson['json'];
+    json = JSON.parse(text) as PackageJson['json'];
     if (!json || typeof json !== 'object' || Array.isArray(json)) throw new Error('not an object');
-    return { file, text, json };
   } catch (err) {
     throw new ConfigError(`package.json is not valid JSON (${describeCause(err)}); fix it, then run sluice init again`, { cause: err });
   }
+  const scripts = (json as Record<string, unknown>).scripts;
+  // read before anything is written: a refused init leaves the project as it was
+  if (scripts !== undefined && scripts !== null && (typeof scripts !== 'object' || Array.isArray(scripts))) {
+    throw new ConfigError(`package.json's "scripts" is ${Array.isArray(scripts) ? 'an array' : `a ${typeof scripts}`}, not an object of named scripts; fix it (or remove it), then run sluice init again`);
+  }
+  return { file, text, json };
 }
 
-/** Add the scripts the project does not have, keeping the file's indentation; never replace one. */
 /**
  * Add the scripts package.json lacks, changing nothing else in the file: the new entries are inserted
  * as text edits (jsonc-parser), so numbers, key order, spacing and line ends stay as they were (a
@@ -258,6 +263,7 @@ function addScripts(pkg: PackageJson, wanted: Record<string, string>): InitResul
   const eol = pkg.text.includes('\r\n') ? '\r\n' : '\n';
   const formattingOptions = { insertSpaces: !indent.includes('\t'), tabSize: indent.includes('\t') ? 1 : indent.length, eol };
   let text = pkg.text;
+  if (pkg.json.scripts === null) text = applyEdits(text, modify(text, ['scripts'], {}, { formattingOptions })); // "scripts": null reads as none
   for (const name of result.added) text = applyEdits(text, modify(text, ['scripts', name], wanted[name], { formattingOptions }));
   const real = realpathSync(pkg.file);
   const mode = statSync(real).mode & 0o7777;

@@ -31,6 +31,24 @@ describe('sluice init', () => {
     expect(readdirSync(shared)).toEqual(['package.json']); // no temporary file left
   });
 
+  it('"scripts": null reads as none (scripts added); "scripts" that is no object is refused before any file is written (was: an internal error after sluice.mk and the Makefile)', () => {
+    const dir = makeProject();
+    const pkgFile = path.join(dir, 'package.json');
+    const base = JSON.parse(readFileSync(pkgFile, 'utf8'));
+    writeFileSync(pkgFile, JSON.stringify({ ...base, scripts: null }, null, 2));
+    const ok = runCli(dir, ['init', '--no-downs']);
+    expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+    expect(Object.keys(JSON.parse(readFileSync(pkgFile, 'utf8')).scripts)).toEqual(expect.arrayContaining(['migrate:up']));
+    const other = makeProject();
+    renameSync(path.join(other, 'Makefile'), path.join(other, 'Makefile.keep'));
+    const before = readdirSync(other).sort();
+    writeFileSync(path.join(other, 'package.json'), JSON.stringify({ ...base, scripts: ['build'] }, null, 2));
+    const r = runCli(other, ['init', '--no-downs']);
+    expect(r.status, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr.trim()).toBe('sluice: package.json\'s "scripts" is an array, not an object of named scripts; fix it (or remove it), then run sluice init again');
+    expect(readdirSync(other).sort()).toEqual(before);
+  });
+
   it('an init refused while it computes the missing downs (a broken snapshot) writes no other file (was: sluice.mk, docker/, the CI workflow written, exit 2)', () => {
     const dir = makeProject();
     for (const d of ['sqlite', 'postgresql']) {
