@@ -320,6 +320,12 @@ export function environmentError(err: unknown): SluiceError | undefined {
   if (/^SQLITE_(CORRUPT|NOTADB)/.test(e.code)) {
     return new ConnectionError(`the SQLite database is damaged (${message}); restore it from a backup (.sluice/backups, README "Transactions, locks and backups")`, { cause: err });
   }
+  if (/^SQLITE_(BUSY|LOCKED)/.test(e.code)) {
+    return new ConnectionError(
+      `the SQLite database is locked by another connection (${message}): another process (your app?) held a write transaction for longer than sluice waits (10 s); retry when it is done (make migrate-status shows where the database stands)`,
+      { cause: err },
+    );
+  }
   if (/^SQLITE_(IOERR|FULL|CANTOPEN)/.test(e.code)) {
     return new ConnectionError(`SQLite cannot use the database file (${message}); check that DATABASE_URL names a regular file on a disk with free space`, { cause: err });
   }

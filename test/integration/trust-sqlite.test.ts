@@ -229,6 +229,23 @@ describe('SQLite: one run-wide migration lock per database', () => {
     expect(shapeOf(file).rows.at(-1)).toBe(tag);
   });
 
+  it("an app holding a write transaction longer than sluice waits: exit 5, one line (was: 'internal error: database is locked', exit 1)", async () => {
+    const { dir, file, env } = project('busy');
+    expect(runCli(dir, ['up', '2'], env).status).toBe(0);
+    // another process's write transaction, held 14 s (sluice waits 10 s for a busy database)
+    const app = spawn(process.execPath, ['-e', `const db = require(${JSON.stringify(path.join(REPO, 'node_modules', 'better-sqlite3'))})(${JSON.stringify(file)}); db.exec('BEGIN IMMEDIATE'); db.exec('CREATE TABLE app_busy (id integer)'); process.stdout.write('held\\n'); setTimeout(() => { db.exec('ROLLBACK'); db.close(); }, 14000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => app.stdout!.once('data', () => resolve()));
+    try {
+      const r = runCli(dir, ['up'], env);
+      expect(r.status, r.stdout + r.stderr).toBe(5);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/the SQLite database is locked by another connection .*retry when it is done/);
+    } finally {
+      app.kill();
+    }
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+  }, 40_000);
+
   it('two paths to one file (a symbolic link) take one lock: the second run waits, then exits 5 (was: it ran the pending revision again)', async () => {
     const { dir, file, env } = project('linked');
     expect(runCli(dir, ['up'], env).status).toBe(0);
