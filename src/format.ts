@@ -94,6 +94,9 @@ export function formatHistory(h: HistoryResult): string[] {
     lines.push(`${r.current ? pc.green('>') : ' '} ${pc.bold(r.revision)}${marks ? pc.cyan(` (${marks})`) : ''}  ${r.message}`);
     lines.push(`    created ${r.createdAt}  ${state}${down}`);
   }
+  if (h.unknownApplied?.length) {
+    lines.push(pc.red(`note: the database has revision(s) ${h.unknownApplied.join(', ')} that this folder does not (applied from another branch: the database is ahead of the code); up and down refuse until the folder has them or make migrate-stamp REVISION=<rev> PURGE=1 records where it stands`));
+  }
   return lines;
 }
 

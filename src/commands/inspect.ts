@@ -77,6 +77,8 @@ export interface HistoryResult {
    * comes from the folder alone, every appliedAt is null and no revision is marked current.
    */
   databaseError?: string;
+  /** Revisions the database records that the folder does not have (applied from another branch: the database is ahead of the code). */
+  unknownApplied?: string[];
 }
 
 /**
@@ -117,7 +119,14 @@ export async function history(options: CommandOptions = {}): Promise<HistoryResu
       down: downState(r, upOf(ctx, r)),
     })),
     ...(error === undefined ? {} : { databaseError: error }),
+    ...unknownOf(revs, applied),
   };
+}
+
+function unknownOf(revs: RevisionFile[], applied: { revision: string }[] | null | undefined): { unknownApplied?: string[] } {
+  const known = new Set(revs.map((r) => r.id));
+  const unknown = (applied ?? []).map((a) => a.revision).filter((id) => !known.has(id));
+  return unknown.length ? { unknownApplied: unknown } : {};
 }
 
 function downState(r: RevisionFile, up: string): HistoryRow['down'] {

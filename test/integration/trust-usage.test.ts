@@ -145,6 +145,9 @@ describe('stamp --purge: a database stamped at a revision the folder no longer h
       const gone = removeNewestRevision(dir, dialect);
       expect(gone).toBe('0003_add_phone_to_users');
       oneLineError(runCli(dir, ['up'], env), 4, /database has revision\(s\) 0003_add_phone_to_users .*database ahead of the code/);
+      // history says so too (was: 0002 shown as head and current, no word of 0003)
+      expect(ok(runCli(dir, ['history'], env))).toMatch(/note: the database has revision\(s\) 0003_add_phone_to_users that this folder does not/);
+      expect(JSON.parse(ok(runCli(dir, ['history', '--json'], env)))).toMatchObject({ unknownApplied: ['0003_add_phone_to_users'] });
       oneLineError(runCli(dir, ['stamp', '--purge', '+1'], env), 2, /stamp --purge needs head, base, a tag or a number, not the relative \+1/);
       const dry = ok(runCli(dir, ['stamp', '--purge', '--dry-run', 'head'], env));
       expect(dry).toMatch(/dry run .*0003_add_phone_to_users -> 0002_add_sessions_and_roles, 1 step\(s\); nothing was changed/);
