@@ -176,6 +176,10 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
           ? `Single transaction rolled back: the database is at ${now}, as before the run`
           : `Rolled back: the database is at ${now}`;
       if (backup) state += `. Backup from before the run: ${backup}`;
+      // the run's prepared version-row statements (batch.ts) dropped by something the revision's text does not show
+      if (/prepared statement "sluice_run_/.test(failure.error ?? '')) {
+        state += `. Something the revision ran (a function calling DEALLOCATE ALL?) dropped sluice's prepared statements; apply it in a run of fewer than four revisions (make migrate-up REVISION=+1), which does not prepare them`;
+      }
       const failed = `revision ${failure.revision} (${failure.direction}) failed ${where}: ${failure.error}`;
       throw Object.assign(
         new MigrationFailed(`${failed}. ${state}`, failure.revision, failure.failedStatement ?? 0, { cause: failure.cause, failure: failed }),

@@ -154,6 +154,22 @@ pgDescribe('grouped PostgreSQL runs (one script for many revisions)', () => {
     expect(await tables(dir, env)).toEqual(['sluice_version']);
   });
 
+  it('a revision whose function drops the prepared statements where its text does not show it: fails, rolled back, saying what to do; one revision at a time applies', async () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'mkfn', "CREATE FUNCTION sluice_test_dropall() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'DEALL' || 'OCATE ALL'; END $$;", 'DROP FUNCTION sluice_test_dropall();');
+    addRevision(dir, 'postgresql', 'callfn', 'CREATE TABLE t_called (id integer);' + BP + 'SELECT sluice_test_dropall();', 'DROP TABLE t_called;');
+    for (const n of ['a', 'b', 'c']) addRevision(dir, 'postgresql', `more_${n}`, `CREATE TABLE t_more_${n} (id integer);`, `DROP TABLE t_more_${n};`);
+    const env = envFor(dir, 'postgresql', 'dropfn');
+    expect(runCli(dir, ['up', '0004'], env).status).toBe(0);
+    const r = runCli(dir, ['up'], env);
+    expect(r.status, r.stdout + r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/revision 0005_callfn \(up\) failed .*prepared statement "sluice_run_.*Rolled back: the database is at 0004_mkfn.*apply it in a run of fewer than four revisions \(make migrate-up REVISION=\+1\)/);
+    expect(await tables(dir, env)).not.toContain('t_called');
+    expect(runCli(dir, ['up', '+1'], env).status).toBe(0);
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    expect(await tables(dir, env)).toEqual(expect.arrayContaining(['t_called', 't_more_a', 't_more_b', 't_more_c']));
+  });
+
   it('--single-transaction: a revision that moves search_path is named and the whole run rolled back', async () => {
     const dir = makeProject();
     const env = envFor(dir, 'postgresql', 'sp1');
