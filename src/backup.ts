@@ -9,7 +9,7 @@
  * backup out of the rotation. A `.partial` left by such a run is removed by the next backup of the
  * same database (taken under its migration lock).
  */
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Context } from './context.js';
 import type { Connection } from './dialect/types.js';
@@ -27,28 +27,6 @@ export function backupKeep(env: Record<string, string | undefined>): number {
   if (raw === undefined || raw === '') return 10;
   if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new ConfigError(`SLUICE_BACKUP_KEEP must be a whole number of backups to keep, 1 or more (got "${raw}"); unset it for 10`);
   return Number(raw);
-}
-
-/**
- * Before a command that may back up opens the database: the backup folder can be made and written,
- * or the command is refused here, before anything (a takeover, sluice's table) is written.
- */
-export function checkBackupFolder(ctx: Context): void {
-  const dir = backupDir(ctx.root);
-  try {
-    // nothing is made here: the folder, or the nearest part of its path that exists, must be a folder this user can write
-    let p = dir;
-    while (!existsSync(p) && path.dirname(p) !== p) p = path.dirname(p);
-    if (!statSync(p).isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, ${rel(p)} is a file`), { code: 'ENOTDIR' });
-    accessSync(p, constants.W_OK);
-  } catch (err) {
-    if (!isFolderProblem(err)) throw err;
-    throw new SluiceError(
-      `cannot back up ${ctx.target.display} to ${rel(dir)}: ${describeCause(err)}; nothing was changed. Fix the folder, or skip the backup with --no-backup (make: NO_BACKUP=1)`,
-      ExitCode.usage,
-      { cause: err },
-    );
-  }
 }
 
 /** Take a backup if the connection supports it and the database holds anything; returns its path. */

@@ -71,13 +71,25 @@ export function systemSchemaError(schema: string): string | undefined {
  * SQLite's `PRAGMA foreign_keys = …` (drizzle-kit writes OFF before a table rebuild and ON after it), in
  * every spelling SQLite takes: `main.` before the name, `= v` or `(v)`, the value quoted or not, and
  * every boolean word (0/1, off/on, false/true, no/yes). A spelling missed here would leave the pragma
- * inside the revision's transaction, where SQLite ignores it (a rebuild's DROP then cascades).
+ * inside the revision's transaction, where SQLite ignores it (a rebuild's DROP then cascades). It is a
+ * statement of its own: the whole statement, comments aside, must be the pragma (the same words in a
+ * string of an INSERT are data, never taken out of it).
  */
-export const FK_PRAGMA = /PRAGMA\s+(?:(?:main|"main"|`main`|\[main\])\s*\.\s*)?foreign_keys\s*(?:=\s*|\(\s*)(['"]?)(OFF|ON|0|1|FALSE|TRUE|NO|YES)\1\s*\)?\s*;?/i;
+export const FK_PRAGMA = /^PRAGMA\s+(?:(?:main|"main"|`main`|\[main\])\s*\.\s*)?foreign_keys\s*(?:=\s*|\(\s*)(['"]?)(OFF|ON|0|1|FALSE|TRUE|NO|YES)\1\s*\)?\s*;?$/i;
 
-/** Whether a FK_PRAGMA match turns foreign keys off. */
+/** Whether the pragma turns foreign keys off (`off` in FK_PRAGMA's value group). */
 export function turnsForeignKeysOff(value: string): boolean {
   return /^(off|0|false|no)$/i.test(value);
+}
+
+/** A statement that is a `PRAGMA foreign_keys = …` and nothing else (comments aside): whether it turns them off; undefined for any other statement. */
+export function foreignKeyPragma(statement: string): { off: boolean } | undefined {
+  const bare = statement
+    .replace(/\/\*[\s\S]*?\*\//g, ' ')
+    .replace(/--[^\n]*/g, ' ')
+    .trim();
+  const m = FK_PRAGMA.exec(bare);
+  return m ? { off: turnsForeignKeysOff(m[2]!) } : undefined;
 }
 
 /**
@@ -87,15 +99,9 @@ export function turnsForeignKeysOff(value: string): boolean {
  * (to run before the transaction), `after`: what turns them back on (after it).
  */
 export function foreignKeyPragmas(statements: string[]): { before: string[]; body: string[]; after: string[] } | undefined {
-  if (!statements.some((s) => FK_PRAGMA.test(s))) return undefined;
-  const before: string[] = [];
-  const after: string[] = [];
-  const body: string[] = [];
-  const all = new RegExp(FK_PRAGMA.source, 'gi');
-  for (const s of statements) {
-    for (const m of s.matchAll(all)) (turnsForeignKeysOff(m[2]!) ? before : after).push(`PRAGMA foreign_keys=${turnsForeignKeysOff(m[2]!) ? 'OFF' : 'ON'}`);
-    const rest = s.replace(all, '').trim();
-    if (rest.length > 0 && !isOnlyComments(rest)) body.push(rest);
-  }
-  return { before: [...new Set(before)], body, after: [...new Set(after)] };
+  const found = statements.map(foreignKeyPragma);
+  if (!found.some(Boolean)) return undefined;
+  const before = found.some((f) => f?.off) ? ['PRAGMA foreign_keys=OFF'] : [];
+  const after = found.some((f) => f && !f.off) ? ['PRAGMA foreign_keys=ON'] : [];
+  return { before, body: statements.filter((_, i) => !found[i]), after };
 }

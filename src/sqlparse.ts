@@ -396,8 +396,9 @@ function pgChange(text: string, c: StatementChange): void {
   if (stmt.DeleteStmt && !stmt.DeleteStmt.whereClause && relation?.relname) c.emptiesTables = { tables: [String(relation.relname)], how: 'DELETE without WHERE' };
   if (stmt.TruncateStmt) c.emptiesTables = { tables: (stmt.TruncateStmt.relations ?? []).map((r: Tree) => String(r.RangeVar?.relname ?? '')), how: 'TRUNCATE' };
   // CASCADE of what others can depend on: not a table (drop-table reports it), nor what nothing depends
-  // on (drizzle-kit writes DROP POLICY … CASCADE for every policy it removes)
-  const quiet = ['OBJECT_TABLE', 'OBJECT_POLICY', 'OBJECT_TRIGGER', 'OBJECT_RULE', 'OBJECT_INDEX'];
+  // on (drizzle-kit writes DROP POLICY … CASCADE for every policy it removes). An index is reported: a
+  // foreign key can stand on a unique one, and goes with it.
+  const quiet = ['OBJECT_TABLE', 'OBJECT_POLICY', 'OBJECT_TRIGGER', 'OBJECT_RULE'];
   if (stmt.DropStmt?.behavior === 'DROP_CASCADE' && !quiet.includes(stmt.DropStmt.removeType)) {
     const kind = String(stmt.DropStmt.removeType ?? 'OBJECT').replace(/^OBJECT_/, '').toLowerCase().replace(/_/g, ' ');
     const names = (stmt.DropStmt.objects ?? []).map((o: Tree) =>

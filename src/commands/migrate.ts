@@ -1,7 +1,7 @@
 /**
  * upgrade, downgrade, stamp and reset: one plan (revision.ts), one engine (engine.ts).
  */
-import { backupBeforeChange, backupKeep, checkBackupFolder } from '../backup.js';
+import { backupBeforeChange, backupKeep } from '../backup.js';
 import { checkIntegrity, checksumOf, downOf, loadContext, tsOf, upChecksumOf, upOf, withSession, type CommandOptions, type Context } from '../context.js';
 import { preflightDown } from '../preflight.js';
 import { runSteps, type StepResult } from '../engine.js';
@@ -70,12 +70,8 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
   const write = !options.dryRun;
   const ctx = await loadContext(options, { connect: { write, prefetch: kind === 'upgrade' ? 'up' : kind === 'downgrade' ? 'down' : 'stat' } });
   const backs = write && kind !== 'stamp' && !options.noBackup && ctx.env.SLUICE_NO_BACKUP !== '1';
-  // a bad SLUICE_BACKUP_KEEP, or a backup folder that cannot be written, is refused before the database
-  // is opened (the backup comes after the lock, when a takeover or sluice's table may have been written)
-  if (backs && ctx.target.dialect === 'sqlite') {
-    backupKeep(ctx.env);
-    checkBackupFolder(ctx);
-  }
+  // a bad SLUICE_BACKUP_KEEP is refused before the database is opened (the backup comes after the lock)
+  if (backs && ctx.target.dialect === 'sqlite') backupKeep(ctx.env);
   // a target that names no revision is refused before the database is opened or created (relative
   // targets need the version table: they are resolved in the session)
   if (options.revision !== undefined && !/^\s*[+-]/.test(options.revision)) resolveTarget(ctx.history.revisions, new Set(), options.revision);
@@ -130,7 +126,15 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     // statement, so there it is seen only here, before the backup): Interrupted, no revision ran.
     if (!(conn.cancel && options.signal)) await checkpoint(options.signal, `migrate-${kind === 'upgrade' ? 'up' : kind === 'downgrade' ? 'down' : 'stamp'}, before any revision ran`);
     if (kind === 'downgrade') await preflightDown(conn, prepared);
-    const backup = backs && prepared.length ? await backupBeforeChange(ctx, conn, applied.length > 0) : undefined;
+    // Only a run that changes something backs up (a folder that cannot be written refuses nothing else).
+    // A takeover this run recorded is written by then: the refusal says so instead of "nothing was changed".
+    const backup =
+      backs && prepared.length
+        ? await backupBeforeChange(ctx, conn, applied.length > 0).catch((err: unknown) => {
+            if (takeover && write && err instanceof Error) err.message = err.message.replace('nothing was changed', `no revision ran (this run did record drizzle's ${takeover.rows} row(s) in sluice_version: the takeover, which runs no SQL)`);
+            throw err;
+          })
+        : undefined;
     options.onPlan?.(prepared.map((p) => ({ revision: p.revision.id, direction: p.direction })));
     const { signal } = options;
     const stoppable = !!conn.cancel && !!signal;

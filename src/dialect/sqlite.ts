@@ -4,9 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { DatabaseTarget, SqliteEngine } from '../config.js';
 import { ConnectionError, ConfigError, describeCause } from '../errors.js';
-import { FK_PRAGMA, quoteIdent } from '../sql.js';
-
-const FK_PRAGMA_ALL = new RegExp(FK_PRAGMA.source, 'gi');
+import { foreignKeyPragmas, quoteIdent } from '../sql.js';
 import type { Connection } from './types.js';
 import { VERSION_TABLE } from '../store.js';
 import { drizzleSqlite } from './drizzle.js';
@@ -268,8 +266,7 @@ class SqliteConnection implements Connection {
     return dumpSqlite(this.db);
   }
   foreignKeyRebuild(statements: string[]): string[] | undefined {
-    if (!statements.some((s) => FK_PRAGMA.test(s))) return undefined;
-    return statements.map((s) => s.replace(FK_PRAGMA_ALL, '').trim()).filter((s) => s.length > 0);
+    return foreignKeyPragmas(statements)?.body;
   }
   async setForeignKeys(on: boolean): Promise<boolean> {
     const was = (this.db.prepare('PRAGMA foreign_keys').raw().get() as unknown[])[0] === 1;

@@ -163,9 +163,9 @@ describe('make migrate-lint', () => {
     const pg = addRevision(dir, 'postgresql', 'wipe', ['TRUNCATE "submissions";', 'DELETE FROM "users";', 'DELETE FROM "audits" WHERE "id" < 0;', 'DROP TYPE "public"."role" CASCADE;'].join('\n--> statement-breakpoint\n'), '-- sluice:down\nSELECT 1;\n');
     expect(rules(lintJson(dir, [pg]).result).filter((r) => /empty-table|drop-cascade/.test(r))).toEqual(['1:empty-table', '2:empty-table', '4:drop-cascade']);
     // what drizzle-kit writes when a policy or a table goes: no drop-cascade (a table's drop is drop-table's); a function is named
-    const kit = addRevision(dir, 'postgresql', 'kit_drops', ['DROP POLICY "p" ON "users" CASCADE;', 'DROP TABLE "audits" CASCADE;', 'DROP FUNCTION f(integer) CASCADE;'].join('\n--> statement-breakpoint\n'), '-- sluice:down\nSELECT 1;\n');
+    const kit = addRevision(dir, 'postgresql', 'kit_drops', ['DROP POLICY "p" ON "users" CASCADE;', 'DROP TABLE "audits" CASCADE;', 'DROP FUNCTION f(integer) CASCADE;', 'DROP INDEX "users_email_unique" CASCADE;'].join('\n--> statement-breakpoint\n'), '-- sluice:down\nSELECT 1;\n');
     const kitFindings = lintJson(dir, [kit]).result.findings.filter((f) => f.source === 'sluice');
-    expect(kitFindings.map((f) => `${f.statement?.index}:${f.rule}`)).toEqual(['2:drop-table', '3:drop-cascade']);
+    expect(kitFindings.map((f) => `${f.statement?.index}:${f.rule}`)).toEqual(['2:drop-table', '3:drop-cascade', '4:drop-cascade']);
     expect(kitFindings[1]!.message).toMatch(/^drops function f with CASCADE/);
     const sq = addRevision(dir, 'sqlite', 'wipe', 'DELETE FROM `users` AS u;', '-- sluice:down\nSELECT 1;\n');
     const found = lintJson(dir, [sq]).result;

@@ -399,6 +399,14 @@ describe('out-of-order revisions', () => {
     expect(await sql(dir, env, 'SELECT count(*) AS n FROM sessions')).toEqual([{ n: 2 }]);
   });
 
+  it('the pragma words inside a string of an INSERT are data: stored as written (was: cut out of the row)', async () => {
+    const dir = makeProject();
+    const env = envFor(dir, 'sqlite', 'fkstring');
+    addRevision(dir, 'sqlite', 'notes', ['CREATE TABLE notes (id integer, body text);', "INSERT INTO notes VALUES (1, 'Run PRAGMA foreign_keys = off; before bulk load');"].join(BP), 'DROP TABLE notes;');
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    expect(await sql(dir, env, 'SELECT body FROM notes')).toEqual([{ body: 'Run PRAGMA foreign_keys = off; before bulk load' }]);
+  });
+
   it('a down to a revision pending out of order names where the database is, not the target (was: "-> 0002", at 0001)', async () => {
     const dir = makeProject();
     const env = envFor(dir, 'sqlite', 'ooo2');

@@ -31,3 +31,16 @@ describe('FK_PRAGMA spellings', () => {
     expect(foreignKeyPragmas(['PRAGMA foreign_key_check', 'PRAGMA foreign_keys'])).toBeUndefined();
   });
 });
+
+describe('foreignKeyPragmas reads statements, never data', () => {
+  it('the words in a string of another statement are data: left alone (was: cut out of the INSERT, and the revision run as a rebuild)', () => {
+    const insert = "INSERT INTO notes VALUES (1, 'Run PRAGMA foreign_keys = off; before bulk load')";
+    expect(foreignKeyPragmas([insert])).toBeUndefined();
+    // a pragma statement after a comment (statedown writes a WARNING line above it) is one
+    expect(foreignKeyPragmas(['-- WARNING: read from the real schema\nPRAGMA foreign_keys=OFF', insert, '/* back */ PRAGMA foreign_keys=ON;'])).toEqual({
+      before: ['PRAGMA foreign_keys=OFF'],
+      body: [insert],
+      after: ['PRAGMA foreign_keys=ON'],
+    });
+  });
+});
