@@ -97,11 +97,6 @@ export async function releaseRunStatements(conn: Connection): Promise<void> {
   await conn.executeScript!(KINDS.map((k) => `DEALLOCATE ${names[k]}`).join(';\n')).catch(() => {});
 }
 
-/** The run's statement names, when it prepared them (its steps were checked whole by prepareRunStatements). */
-function usePrepared(conn: Connection): Record<Kind, string> | undefined {
-  return runStatements.get(conn);
-}
-
 /**
  * The version-row statement of a revision in its own transaction. It returns the time since the
  * script began (the caller takes each revision's own from the differences). The stored duration is
@@ -193,7 +188,7 @@ function committingParts(conn: Connection, items: GroupItem[]): { parts: string[
   const parts: string[] = [];
   const spans: Span[] = [];
   const check = conn.searchPathCheck?.();
-  const prepared = usePrepared(conn);
+  const prepared = runStatements.get(conn);
   for (const [k, it] of items.entries()) {
     const start = parts.length;
     const previous = items[k - 1]?.step;
@@ -224,7 +219,7 @@ async function runCommitting(conn: Connection, { script, spans }: PlannedGroup):
  */
 function inTransactionParts(conn: Connection, items: GroupItem[]): { parts: string[]; spans: Span[] } {
   const clock = `extract(epoch from pg_catalog.clock_timestamp()) AS t`;
-  const names = usePrepared(conn);
+  const names = runStatements.get(conn);
   const mark = names ? `EXECUTE ${names.mark}` : (conn.searchPathGuard?.(clock) ?? `SELECT ${clock}`);
   const parts: string[] = [mark];
   const spans: Span[] = [];

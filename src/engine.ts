@@ -106,9 +106,8 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
   if (options.single) await conn.begin();
   let failed = false;
   let stopped = false; // the signal fired between steps: nothing more starts
-  const grouped = grouping;
   // SQLite: revisions share one commit, each in its own savepoint (not table rebuilds: they need foreign keys off outside a transaction).
-  const savepoints = !grouped && !!conn.capabilities.runLock && !!conn.capabilities.groupCommits;
+  const savepoints = !grouping && !!conn.capabilities.runLock && !!conn.capabilities.groupCommits;
   let oneByOneUntil = 0;
   let next: { first: number; planned: PlannedGroup } | undefined;
   // A TypeScript revision runs alone: its SQL part, its function and its version row in one transaction.
@@ -121,7 +120,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
       emit({ ...base, status: 'not-run', ms: 0 });
       continue;
     }
-    if (grouped && !step.noTransaction && !step.typescript) {
+    if (grouping && !step.noTransaction && !step.typescript) {
       const group = takeGroup(steps, i);
       // The next group's script is written while the server runs this one (it is thrown away if this one fails).
       const after = i + group.length;

@@ -7,6 +7,8 @@
  * enum, the same index...) do not commute: `conflictingObjects` names them and nothing is merged.
  */
 
+import { snapshotTables } from './source.js';
+
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type Snapshot = Record<string, Json>;
 
@@ -113,15 +115,7 @@ export function rebuiltTables(sql: string[], snapshots: Snapshot[]): string[][] 
     for (const m of text.matchAll(DROP_TABLE)) gone.add(tableName(m).toLowerCase());
     for (const m of text.matchAll(RENAME_TABLE)) gone.add(tableName(m).toLowerCase());
   }
-  const paths = new Map<string, string[]>();
   if (!gone.size) return [];
-  for (const snap of snapshots) {
-    const tables = snap.tables;
-    if (!isObject(tables)) continue;
-    for (const [key, t] of Object.entries(tables)) {
-      const name = isObject(t) && typeof t.name === 'string' ? t.name : key.slice(key.lastIndexOf('.') + 1);
-      if (gone.has(name.toLowerCase())) paths.set(key, ['tables', key]);
-    }
-  }
-  return [...paths.values()];
+  const keys = new Set(snapshots.flatMap((snap) => snapshotTables(snap).filter((t) => gone.has(t.name.toLowerCase())).map((t) => t.key)));
+  return [...keys].map((key) => ['tables', key]);
 }

@@ -299,6 +299,17 @@ export function snapshotFile(out: string, rev: Revision): string {
   return path.join(out, 'meta', `${prefix}_snapshot.json`);
 }
 
+/** A snapshot's tables: their key in `tables`, name and schema ('' when it gives none), whichever drizzle-kit version wrote it (v5 keys a table by name, v7 by `schema.name`). */
+export function snapshotTables(snapshot: Record<string, unknown>): { key: string; name: string; schema: string }[] {
+  const tables = snapshot.tables;
+  if (!tables || typeof tables !== 'object' || Array.isArray(tables)) return [];
+  return Object.entries(tables as Record<string, { name?: unknown; schema?: unknown } | null>).map(([key, t]) => ({
+    key,
+    name: typeof t?.name === 'string' ? t.name : key.slice(key.lastIndexOf('.') + 1),
+    schema: typeof t?.schema === 'string' ? t.schema : '',
+  }));
+}
+
 export function readSnapshot(out: string, rev: Revision): Record<string, unknown> {
   const file = snapshotFile(out, rev);
   try {

@@ -141,12 +141,13 @@ export async function deploy(options: DeployOptions = {}): Promise<DeployResult>
 async function deployUnlabelled(options: DeployOptions): Promise<DeployResult> {
   // A pipeline whose DATABASE_URL secret is missing would otherwise migrate the local SQLite default
   // and report success: deploy names its database, always.
-  if (!(resolveEnv(options).env.DATABASE_URL ?? '').trim()) {
+  const { env } = resolveEnv(options); // .env read once: loadContext below takes this environment
+  if (!(env.DATABASE_URL ?? '').trim()) {
     throw new UsageError(
       `DATABASE_URL is not set (or empty), so deploy would migrate the local default ${DEFAULT_SQLITE_FILE} instead of your database; set DATABASE_URL to the database to deploy (file:${DEFAULT_SQLITE_FILE} to deploy that SQLite file); nothing was changed`,
     );
   }
-  const ctx = await loadContext(options);
+  const ctx = await loadContext({ ...options, env });
   const wait = await waitForDatabase(ctx, options.onWait);
   const started = Date.now();
   const moved: MoveResult = await upgrade({

@@ -24,8 +24,8 @@ import { checkIntegrity, loadContext, upOf, withSession, type CommandOptions, ty
 import type { Connection } from '../dialect/types.js';
 import { ConfigError, IntegrityError, MigrationFailed, UsageError, describeCause } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
-import { existsSync, readFileSync } from 'node:fs';
-import { rel, snapshotFile, type RevisionFile } from '../source.js';
+import { existsSync } from 'node:fs';
+import { readSnapshot, rel, snapshotFile, snapshotTables, type RevisionFile } from '../source.js';
 import { checksum, quoteIdent } from '../sql.js';
 import { VERSION_TABLE, isPrivilegeError, type AppliedRow, type VersionStore } from '../store.js';
 
@@ -147,21 +147,19 @@ async function schemaIsEmpty(ctx: Context, conn: Connection, src: DrizzleSource)
  */
 async function tablesMissing(ctx: Context, conn: Connection, revision: string | undefined): Promise<string[]> {
   const revs = ctx.history.revisions;
-  let at = revs.findIndex((r) => r.id === revision);
   let declared: string[] = [];
-  for (; at >= 0 && !declared.length; at--) {
-    const file = snapshotFile(ctx.history.dir, revs[at]!);
-    if (!existsSync(file)) continue;
-    let tables: unknown;
+  for (let at = revs.findIndex((r) => r.id === revision); at >= 0; at--) {
+    if (!existsSync(snapshotFile(ctx.history.dir, revs[at]!))) continue;
+    let snapshot: Record<string, unknown>;
     try {
-      tables = (JSON.parse(readFileSync(file, 'utf8')) as { tables?: unknown }).tables;
+      snapshot = readSnapshot(ctx.history.dir, revs[at]!);
     } catch {
       continue; // a snapshot that does not read is another command's report
     }
-    if (!tables || typeof tables !== 'object') continue;
-    declared = Object.entries(tables as Record<string, { name?: unknown; schema?: unknown }>)
-      .filter(([, t]) => conn.dialect === 'sqlite' || !t?.schema || t.schema === 'public')
-      .map(([key, t]) => (typeof t?.name === 'string' ? t.name : key.slice(key.lastIndexOf('.') + 1)));
+    if (!snapshot.tables || typeof snapshot.tables !== 'object') continue;
+    declared = snapshotTables(snapshot)
+      .filter((t) => conn.dialect === 'sqlite' || !t.schema || t.schema === 'public')
+      .map((t) => t.name);
     break;
   }
   if (!declared.length) return [];

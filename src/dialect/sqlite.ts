@@ -265,8 +265,12 @@ class SqliteConnection implements Connection {
   async dumpSchema(): Promise<string> {
     return dumpSqlite(this.db);
   }
+  /** Read once per statement list: the engine asks for each step several times (grouping, running). */
+  private readonly rebuilds = new WeakMap<string[], string[] | null>();
   foreignKeyRebuild(statements: string[]): string[] | undefined {
-    return foreignKeyPragmas(statements)?.body;
+    let body = this.rebuilds.get(statements);
+    if (body === undefined) this.rebuilds.set(statements, (body = foreignKeyPragmas(statements)?.body ?? null));
+    return body ?? undefined;
   }
   async setForeignKeys(on: boolean): Promise<boolean> {
     const was = (this.db.prepare('PRAGMA foreign_keys').raw().get() as unknown[])[0] === 1;

@@ -20,13 +20,21 @@ function addTagsTable(dir: string): void {
   appendFileSync(path.join(dir, 'models', 'postgres.ts'), "\nexport const tags = pgTable('tags', { id: serial('id').primaryKey(), label: text('label') });\n");
   appendFileSync(path.join(dir, 'models', 'sqlite.ts'), "\nexport const tags = sqliteTable('tags', { id: integer('id').primaryKey(), label: text('label') });\n");
 }
+/** One branch's work: a model change (none for an EMPTY=1 revision), its migrate-create, then `edit` (files changed by hand) before the commit. */
+interface Side {
+  change?: () => void;
+  msg: string;
+  empty?: boolean;
+  edit?: () => void;
+}
 /** Two branches from `dir`'s main, each committing a migrate-create after its model change, then `git merge` of theirs into ours (left in conflict). */
-function fork(dir: string, theirs: { change: () => void; msg: string }, ours: { change: () => void; msg: string }): void {
+function fork(dir: string, theirs: Side, ours: Side): void {
   ok(git(dir, 'checkout', '-q', '-b', 'theirs'));
   for (const [side, branch] of [[theirs, 'theirs'], [ours, 'main']] as const) {
     if (branch === 'main') ok(git(dir, 'checkout', '-q', 'main'));
-    side.change();
-    ok(runMake(dir, ['migrate-create', `MSG=${side.msg}`]));
+    side.change?.();
+    ok(runMake(dir, ['migrate-create', `MSG=${side.msg}`, ...(side.empty ? ['EMPTY=1'] : [])]));
+    side.edit?.();
     ok(git(dir, 'add', '-A'));
     ok(git(dir, 'commit', '-q', '-m', side.msg));
   }
@@ -162,22 +170,14 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
 
   it('a moved down edited by hand is kept as written; an unedited one is generated again at its new place (was: the edit overwritten)', () => {
     const dir = branchProject();
-    ok(git(dir, 'checkout', '-q', '-b', 'theirs'));
-    addTagsTable(dir);
-    ok(runMake(dir, ['migrate-create', 'MSG=add tags']));
     // on their branch, the postgresql down archives the rows before the drop (sluice's header kept)
-    const pgDown = path.join(dir, 'drizzle', 'postgresql', '0004_add_tags.down.sql');
-    const edited = readFileSync(pgDown, 'utf8').replace(/^DROP TABLE "tags"/m, 'CREATE TABLE "tags_archive" AS SELECT * FROM "tags";\n--> statement-breakpoint\nDROP TABLE "tags"');
-    expect(edited).toMatch(/tags_archive/);
-    writeFileSync(pgDown, edited);
-    ok(git(dir, 'add', '-A'));
-    ok(git(dir, 'commit', '-q', '-m', 'tags'));
-    ok(git(dir, 'checkout', '-q', 'main'));
-    addUserColumn(dir, 'nickname');
-    ok(runMake(dir, ['migrate-create', 'MSG=add nickname']));
-    ok(git(dir, 'add', '-A'));
-    ok(git(dir, 'commit', '-q', '-m', 'nickname'));
-    git(dir, 'merge', 'theirs');
+    const archive = () => {
+      const pgDown = path.join(dir, 'drizzle', 'postgresql', '0004_add_tags.down.sql');
+      const edited = readFileSync(pgDown, 'utf8').replace(/^DROP TABLE "tags"/m, 'CREATE TABLE "tags_archive" AS SELECT * FROM "tags";\n--> statement-breakpoint\nDROP TABLE "tags"');
+      expect(edited).toMatch(/tags_archive/);
+      writeFileSync(pgDown, edited);
+    };
+    fork(dir, { change: () => addTagsTable(dir), msg: 'add tags', edit: archive }, { change: () => addUserColumn(dir, 'nickname'), msg: 'add nickname' });
     const out = ok(runCli(dir, ['merge']));
     expect(out).toMatch(/postgresql \(drizzle\/postgresql\): kept 0004_add_nickname; moved 0004_add_tags -> 0005_add_tags; down of 0005_add_tags kept as written/);
     expect(out).toMatch(/sqlite \(drizzle\/sqlite\): kept 0004_add_nickname; moved 0004_add_tags -> 0005_add_tags\n/);
@@ -193,23 +193,15 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
 
   it('an up edited after review (a backfill appended) leaves its untouched down regenerated, not kept as written', () => {
     const dir = branchProject();
-    ok(git(dir, 'checkout', '-q', '-b', 'theirs'));
-    addTagsTable(dir);
-    ok(runMake(dir, ['migrate-create', 'MSG=add tags']));
-    for (const d of ['sqlite', 'postgresql']) {
-      const up = path.join(dir, 'drizzle', d, '0004_add_tags.sql');
-      appendFileSync(up, `\n--> statement-breakpoint\nINSERT INTO ${d === 'sqlite' ? '`tags`' : '"tags"'} (label) VALUES ('seed');\n`);
-      const down = path.join(dir, 'drizzle', d, '0004_add_tags.down.sql');
-      writeFileSync(down, readFileSync(down, 'utf8').replace(/^-- sluice:up-checksum .*\n/m, '')); // as README says after review
-    }
-    ok(git(dir, 'add', '-A'));
-    ok(git(dir, 'commit', '-q', '-m', 'tags'));
-    ok(git(dir, 'checkout', '-q', 'main'));
-    addUserColumn(dir, 'nickname');
-    ok(runMake(dir, ['migrate-create', 'MSG=add nickname']));
-    ok(git(dir, 'add', '-A'));
-    ok(git(dir, 'commit', '-q', '-m', 'nickname'));
-    git(dir, 'merge', 'theirs');
+    const backfill = () => {
+      for (const d of ['sqlite', 'postgresql']) {
+        const up = path.join(dir, 'drizzle', d, '0004_add_tags.sql');
+        appendFileSync(up, `\n--> statement-breakpoint\nINSERT INTO ${d === 'sqlite' ? '`tags`' : '"tags"'} (label) VALUES ('seed');\n`);
+        const down = path.join(dir, 'drizzle', d, '0004_add_tags.down.sql');
+        writeFileSync(down, readFileSync(down, 'utf8').replace(/^-- sluice:up-checksum .*\n/m, '')); // as README says after review
+      }
+    };
+    fork(dir, { change: () => addTagsTable(dir), msg: 'add tags', edit: backfill }, { change: () => addUserColumn(dir, 'nickname'), msg: 'add nickname' });
     const out = ok(runCli(dir, ['merge']));
     expect(out).not.toMatch(/kept as written/);
     for (const d of ['sqlite', 'postgresql']) {
@@ -219,19 +211,16 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
 
   it('a hand-written rebuild (the table renamed away, made anew, rows copied) does not commute with a column the other branch adds to it', () => {
     const dir = branchProject();
-    ok(git(dir, 'checkout', '-q', '-b', 'theirs'));
-    ok(runMake(dir, ['migrate-create', 'MSG=rebuild submissions', 'EMPTY=1']));
-    const up = path.join(dir, 'drizzle', 'sqlite', '0004_rebuild_submissions.sql');
-    writeFileSync(up, ['ALTER TABLE `submissions` RENAME TO `submissions_old`;', 'CREATE TABLE `submissions` AS SELECT * FROM `submissions_old`;', 'DROP TABLE `submissions_old`;'].join('\n--> statement-breakpoint\n'));
-    ok(git(dir, 'add', '-A'));
-    ok(git(dir, 'commit', '-q', '-m', 'rebuild'));
-    ok(git(dir, 'checkout', '-q', 'main'));
-    const models = path.join(dir, 'models', 'sqlite.ts');
-    writeFileSync(models, readFileSync(models, 'utf8').replace(/(export const submissions = sqliteTable\(\s*'submissions',\s*\{\n)/, "$1    priority: integer('priority'),\n"));
-    ok(runMake(dir, ['migrate-create', 'MSG=add priority']));
-    ok(git(dir, 'add', '-A'));
-    ok(git(dir, 'commit', '-q', '-m', 'priority'));
-    git(dir, 'merge', 'theirs');
+    const rebuild = () =>
+      writeFileSync(
+        path.join(dir, 'drizzle', 'sqlite', '0004_rebuild_submissions.sql'),
+        ['ALTER TABLE `submissions` RENAME TO `submissions_old`;', 'CREATE TABLE `submissions` AS SELECT * FROM `submissions_old`;', 'DROP TABLE `submissions_old`;'].join('\n--> statement-breakpoint\n'),
+      );
+    const priority = () => {
+      const models = path.join(dir, 'models', 'sqlite.ts');
+      writeFileSync(models, readFileSync(models, 'utf8').replace(/(export const submissions = sqliteTable\(\s*'submissions',\s*\{\n)/, "$1    priority: integer('priority'),\n"));
+    };
+    fork(dir, { msg: 'rebuild submissions', empty: true, edit: rebuild }, { change: priority, msg: 'add priority' });
     const r = runCli(dir, ['merge']);
     expect(r.status, r.stdout + r.stderr).toBe(6);
     expect(r.stderr).toMatch(/drizzle\/sqlite: the branches do not commute — both changed tables › submissions \(their SQL rebuilds it\)/);
