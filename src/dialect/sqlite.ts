@@ -1,14 +1,14 @@
 import { accessSync, chmodSync, constants, existsSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { DatabaseTarget, SqliteEngine } from '../config.js';
 import { ConnectionError, ConfigError, describeCause } from '../errors.js';
 import { foreignKeyPragmas, quoteIdent } from '../sql.js';
 import type { Connection } from './types.js';
 import { VERSION_TABLE } from '../store.js';
 import { drizzleSqlite } from './drizzle.js';
-import { openSqliteDatabase } from './sqlitedb.js';
+import { betterSqlite, openSqliteDatabase } from './sqlitedb.js';
 import { pidAlive } from '../pids.js';
 
 const BUSY_TIMEOUT_MS = 10_000;
@@ -174,7 +174,7 @@ class SqliteConnection implements Connection {
     const created = !existsSync(lockFile);
     let db: Database.Database;
     try {
-      db = new Database(lockFile, { timeout: 0 });
+      db = betterSqlite(lockFile, { timeout: 0 });
     } catch (err) {
       const folder = existsSync(lockFile) && statSync(lockFile).isDirectory();
       throw new ConnectionError(
@@ -358,6 +358,6 @@ function dumpSqlite(db: Database.Database): string {
 
 /** A database file that does not exist yet reads as empty: read-only commands never create it. */
 function emptySqlite(target: DatabaseTarget): Connection {
-  const db = new Database(':memory:');
+  const db = betterSqlite(':memory:');
   return new SqliteConnection(db, target.display);
 }

@@ -5,7 +5,9 @@
  * without `simple`, inTransaction, close). libsql ignores `readonly` and `fileMustExist`: callers
  * check both themselves. Both drivers load on first use.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import type Database from 'better-sqlite3';
 import type { SqliteEngine } from '../config.js';
 import { ConfigError } from '../errors.js';
@@ -13,7 +15,7 @@ import { ConfigError } from '../errors.js';
 const require = createRequire(import.meta.url);
 
 export function openSqliteDatabase(engine: SqliteEngine | undefined, file: string, options: Database.Options = {}): Database.Database {
-  if (engine !== 'libsql') return new (require('better-sqlite3') as typeof Database)(file, options);
+  if (engine !== 'libsql') return betterSqlite(file, options);
   let LibSql: typeof Database;
   try {
     LibSql = require('libsql') as typeof Database;
@@ -23,4 +25,29 @@ export function openSqliteDatabase(engine: SqliteEngine | undefined, file: strin
     });
   }
   return new LibSql(file, options);
+}
+
+let addon: object | null | undefined;
+
+/**
+ * A better-sqlite3 database, given its native addon when it sits where an install puts it
+ * (`build/Release/better_sqlite3.node`). Without one, better-sqlite3 finds it through the `bindings`
+ * package, which loads two more modules and reads a stack trace to find the package's folder:
+ * ~3 ms of every SQLite command. `bindings` looks in `build/` and `build/Debug/` first, so a
+ * package that has either is left to it, as is one without a Release build (other layouts).
+ */
+export function betterSqlite(file: string, options: Database.Options = {}): Database.Database {
+  if (addon === undefined) {
+    addon = null;
+    try {
+      const dir = path.join(path.dirname(require.resolve('better-sqlite3')), '..', 'build');
+      const release = path.join(dir, 'Release', 'better_sqlite3.node');
+      if (existsSync(release) && !existsSync(path.join(dir, 'better_sqlite3.node')) && !existsSync(path.join(dir, 'Debug', 'better_sqlite3.node'))) addon = require(release) as object;
+    } catch {
+      addon = null; // better-sqlite3 reports what is wrong itself, below
+    }
+  }
+  const Better = require('better-sqlite3') as typeof Database;
+  // better-sqlite3 takes the addon object itself (its types say only a path)
+  return new Better(file, addon ? { ...options, nativeBinding: addon as unknown as string } : options);
 }
