@@ -1,55 +1,62 @@
 /**
- * The bin's V8 code cache (src/bin.cjs): written once per build and command into the nearest
- * node_modules/.cache/sluice/v8 of the bin, never served for another build of the bundle (even one of
- * the same length with its times put back, the case V8's own check lets through), ignored when it is
- * damaged, and never needed: a bin that cannot write it, or is told not to, runs the same. Real
- * processes of a copy of the built bin; no database.
+ * The bin's V8 code cache (src/bin.cjs): written by a successful run once per build and command into
+ * the nearest node_modules/.cache/sluice/v8 of the bin; never served for another build of the bundle
+ * (even one of the same length with its times put back, the case V8's own check lets through, nor one
+ * edited within the second a coarse file system would not tell apart: a bundle is cached only once
+ * settled); a damaged file (V8 would run or crash on it) ignored and written again; the folder
+ * bounded; and never needed. Real processes of project copies holding the built bin and their own
+ * node_modules; PostgreSQL for node-postgres's bundle.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { cleanEnv, REPO, tempDir } from '../support/project.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cleanEnv, itFor, makeProjectWithOwnCache, pgUrl, uniqueSchema } from '../support/project.js';
 
-/** A package holding a copy of the built bin (dist/cli.cjs, cli-bundle.cjs, pg.cjs) and the packages `--help` loads. */
-function pkg(): string {
-  const dir = tempDir('sluice-v8cache-');
-  mkdirSync(path.join(dir, 'dist'));
-  for (const f of ['cli.cjs', 'cli-bundle.cjs', 'pg.cjs']) copyFileSync(path.join(REPO, 'dist', f), path.join(dir, 'dist', f));
-  copyFileSync(path.join(REPO, 'package.json'), path.join(dir, 'package.json'));
-  mkdirSync(path.join(dir, 'node_modules'));
-  for (const p of ['picocolors', 'jsonc-parser']) symlinkSync(path.join(REPO, 'node_modules', p), path.join(dir, 'node_modules', p));
-  return dir;
-}
+/** A bundle is cached only once its times are 3 s old. */
+const SETTLE_MS = 3_200;
 const cacheDir = (dir: string) => path.join(dir, 'node_modules', '.cache', 'sluice', 'v8');
 const caches = (dir: string) => (existsSync(cacheDir(dir)) ? readdirSync(cacheDir(dir)).sort() : []);
 function sluice(dir: string, args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [path.join(dir, 'dist', 'cli.cjs'), ...args], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv, encoding: 'utf8' });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
+const sqlite = (dir: string) => ({ DATABASE_URL: `file:${path.join(dir, 'cc.sqlite')}` });
+
+const projects: string[] = [];
+beforeAll(async () => {
+  for (let i = 0; i < 6; i++) projects.push(makeProjectWithOwnCache());
+  await sleep(SETTLE_MS); // their bundles settle together
+});
 
 describe('the bin compile cache', () => {
-  it('is written once per command, named by the build, and used by the next run', () => {
-    const dir = pkg();
-    const first = sluice(dir, ['--help']);
+  it('is written by a successful run, once per command, named by the build, and used by the next run', () => {
+    const dir = projects[0]!;
+    const first = sluice(dir, ['status'], sqlite(dir));
     expect(first.code, first.err).toBe(0);
+    expect(first.err).toBe('');
     const written = caches(dir);
     expect(written).toHaveLength(1);
-    expect(written[0]).toMatch(/^cli-bundle\.[0-9a-z-]+\._\.v8$/);
+    expect(written[0]).toMatch(/^cli-bundle\.[0-9a-z-]+\.status\.v8$/);
     const file = path.join(cacheDir(dir), written[0]!);
     const before = statSync(file).mtimeMs;
     expect(statSync(file).size).toBeGreaterThan(10_000);
 
-    const again = sluice(dir, ['--help']);
+    const again = sluice(dir, ['status'], sqlite(dir));
     expect(again).toEqual(first); // the same output from the cached code
     expect(statSync(file).mtimeMs, 'an accepted cache is not written again').toBe(before);
 
-    expect(sluice(dir, ['history', '--help']).code).toBe(0);
-    expect(caches(dir).map((n) => n.split('.').at(-2))).toEqual(['_', 'history']);
+    expect(sluice(dir, ['history'], sqlite(dir)).code).toBe(0);
+    expect(caches(dir).map((n) => n.split('.').at(-2))).toEqual(['history', 'status']);
+
+    const typo = sluice(dir, ['statsu'], sqlite(dir));
+    expect(typo.code).toBe(2);
+    expect(caches(dir), 'a failed run (a mistyped command) writes none').toHaveLength(2);
   });
 
-  it('never serves an old build: an edit of the same length with the times put back gets a cache of its own', () => {
-    const dir = pkg();
+  it('never serves an old build: a bundle just written is not cached; an edit of the same length with its times put back gets a file of its own', async () => {
+    const dir = projects[1]!;
     expect(sluice(dir, ['--help']).out).toContain("Alembic's migration workflow");
     const old = caches(dir);
     expect(old).toHaveLength(1);
@@ -57,42 +64,88 @@ describe('the bin compile cache', () => {
     const bundle = path.join(dir, 'dist', 'cli-bundle.cjs');
     const st = statSync(bundle);
     const text = readFileSync(bundle, 'utf8');
-    const edited = text.replaceAll("Alembic's migration workflow", "PATCHED's migration workflow".padEnd("Alembic's migration workflow".length, '!'));
+    const was = "Alembic's migration workflow";
+    const edited = text.replaceAll(was, "PATCHED's migration workflow".padEnd(was.length, '!'));
     expect(edited).not.toBe(text);
     expect(edited.length).toBe(text.length);
     writeFileSync(bundle, edited); // in place: the same inode and size
     utimesSync(bundle, st.atime, st.mtime);
 
-    const r = sluice(dir, ['--help']);
-    expect(r.code, r.err).toBe(0);
-    expect(r.out).toContain('PATCHED');
-    expect(r.out).not.toContain("Alembic's migration workflow");
-    const now = caches(dir);
-    expect(now).toHaveLength(1);
-    expect(now[0], "the old build's cache was replaced").not.toBe(old[0]);
+    const now = sluice(dir, ['--help']);
+    expect(now.code, now.err).toBe(0);
+    expect(now.out).toContain('PATCHED');
+    expect(now.out).not.toContain(was);
+    expect(caches(dir), 'its change time is new: not cached yet').toEqual(old);
+
+    await sleep(SETTLE_MS);
+    const later = sluice(dir, ['--help']);
+    expect(later.out).toContain('PATCHED');
+    const files = caches(dir);
+    expect(files).toHaveLength(2);
+    expect(files).toContain(old[0]);
+    expect(sluice(dir, ['--help']).out, 'from its own file').toContain('PATCHED');
   });
 
-  it('ignores a damaged cache file and writes a good one', () => {
-    const dir = pkg();
-    const good = sluice(dir, ['--help']);
+  it('ignores a damaged file, whatever part is damaged, and writes a good one', () => {
+    const dir = projects[2]!;
+    const good = sluice(dir, ['status'], sqlite(dir));
+    expect(good.code, good.err).toBe(0);
     const [name] = caches(dir);
     const file = path.join(cacheDir(dir), name!);
-    const size = statSync(file).size;
-    writeFileSync(file, Buffer.alloc(size, 0x5a)); // garbage of the same size
-    const r = sluice(dir, ['--help']);
-    expect(r).toEqual(good);
-    expect(readFileSync(file).subarray(0, 16).equals(Buffer.alloc(16, 0x5a)), 'rewritten').toBe(false);
+    const intact = readFileSync(file);
+    const damages: [string, (b: Buffer) => void][] = [
+      ['4 bytes in the payload', (b) => b.writeUInt32LE(0xffffffff, 20_000)],
+      ['4 bytes at its end', (b) => b.writeUInt32LE(0xffffffff, b.length - 4)],
+      ['a 4 KB block zeroed', (b) => b.fill(0, 5_000, 9_096)],
+      ['a text in it changed', (b) => b.set(Buffer.from('ZZZZ'), b.indexOf('status') > 0 ? b.indexOf('status') : 100)],
+      ['cut short', (b) => b.fill(0, b.length >> 1)],
+      ['all of it', (b) => b.fill(0x5a)],
+    ];
+    for (const [what, damage] of damages) {
+      const bytes = Buffer.from(intact);
+      damage(bytes);
+      writeFileSync(file, bytes);
+      const r = sluice(dir, ['status'], sqlite(dir));
+      expect(r, what).toEqual(good);
+      expect(readFileSync(file).equals(bytes), `${what}: written again`).toBe(false);
+      expect(sluice(dir, ['status'], sqlite(dir)), `${what}: the new file serves`).toEqual(good);
+    }
+  });
+
+  it('keeps the 64 most recently used files and drops what a killed writer left a day ago', () => {
+    const dir = projects[3]!;
+    mkdirSync(cacheDir(dir), { recursive: true });
+    const day = 24 * 60 * 60 * 1000;
+    for (let i = 0; i < 70; i++) {
+      const f = path.join(cacheDir(dir), `cli-bundle.0-0-0-0-${i}.old.v8`);
+      writeFileSync(f, 'x');
+      const at = new Date(Date.now() - 2 * day + i * 1000); // the higher i, the more recent
+      utimesSync(f, at, at);
+    }
+    const left = path.join(cacheDir(dir), 'cli-bundle.0-0-0-0-0.old.v8.123-abcdef01');
+    const fresh = path.join(cacheDir(dir), 'cli-bundle.0-0-0-0-1.old.v8.456-abcdef02');
+    writeFileSync(left, 'x');
+    utimesSync(left, new Date(Date.now() - 2 * day), new Date(Date.now() - 2 * day));
+    writeFileSync(fresh, 'x'); // a write under way in another process
+
+    expect(sluice(dir, ['--help']).code).toBe(0);
+    const names = caches(dir);
+    expect(names.filter((n) => n.endsWith('.v8'))).toHaveLength(64);
+    expect(names.some((n) => /\._\.v8$/.test(n)), 'the new file').toBe(true);
+    expect(names).not.toContain('cli-bundle.0-0-0-0-0.old.v8'); // the least recently used went
+    expect(names).toContain('cli-bundle.0-0-0-0-69.old.v8');
+    expect(names).not.toContain(path.basename(left));
+    expect(names).toContain(path.basename(fresh));
   });
 
   it('is not needed: a folder it cannot write, or SLUICE_NO_COMPILE_CACHE=1, gives the same run and no file', () => {
-    const dir = pkg();
-    const off = sluice(dir, ['--help'], { SLUICE_NO_COMPILE_CACHE: '1' });
+    const dir = projects[4]!;
+    const off = sluice(dir, ['status'], { ...sqlite(dir), SLUICE_NO_COMPILE_CACHE: '1' });
     expect(off.code, off.err).toBe(0);
     expect(caches(dir)).toEqual([]);
-
     if (process.getuid?.() !== 0) {
       chmodSync(path.join(dir, 'node_modules'), 0o555);
-      const ro = sluice(dir, ['--help']);
+      const ro = sluice(dir, ['status'], sqlite(dir));
       chmodSync(path.join(dir, 'node_modules'), 0o755);
       expect(ro).toEqual(off);
       expect(caches(dir)).toEqual([]);
@@ -100,10 +153,25 @@ describe('the bin compile cache', () => {
       // root writes anywhere: a file where the cache folder would be stands for a folder it cannot make
       mkdirSync(path.join(dir, 'node_modules', '.cache', 'sluice'), { recursive: true });
       writeFileSync(cacheDir(dir), 'not a folder');
-      const ro = sluice(dir, ['--help']);
+      const ro = sluice(dir, ['status'], sqlite(dir));
       expect(ro).toEqual(off);
       expect(readFileSync(cacheDir(dir), 'utf8')).toBe('not a folder');
-      expect(readdirSync(path.join(dir, 'node_modules', '.cache', 'sluice'))).toEqual(['v8']);
     }
+  });
+
+  itFor('postgresql')("caches node-postgres's bundle too, and a dynamic import through the bin prints nothing on stderr", () => {
+    const dir = projects[5]!;
+    const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('cc'), SLUICE_NO_CONFIG_CACHE: '1' }; // the config imported each time (tsx)
+    const up = sluice(dir, ['up'], env);
+    expect(up.code, up.err).toBe(0);
+    expect(up.err).toBe('');
+    const first = sluice(dir, ['status'], env);
+    expect(first.code, first.err).toBe(0);
+    expect(first.err).toBe('');
+    expect(caches(dir).filter((n) => n.startsWith('pg.')).map((n) => n.split('.').at(-2))).toEqual(['status', 'up']);
+    const file = path.join(cacheDir(dir), caches(dir).find((n) => /^pg\..*\.status\.v8$/.test(n))!);
+    const before = statSync(file).mtimeMs;
+    expect(sluice(dir, ['status'], env)).toEqual(first);
+    expect(statSync(file).mtimeMs).toBe(before);
   });
 });
