@@ -5,7 +5,6 @@
  */
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { markUsed, pruneCacheFiles, sluiceCacheDir, writeAtomically } from './cachedir.js';
 import { cacheName, sha256 } from './hash.js';
 import { importJavaScriptConfig, importTypeScriptConfig, type LoadedConfig } from './configimport.js';
@@ -13,6 +12,9 @@ import { inputsHold, inputsOf, recordingEnv, type ConfigInputs } from './configr
 import { ConfigError, describeCause } from './errors.js';
 import { displayUrl, parsePgUrl, passwordForms } from './pgconn.js';
 import { plainIdentifier } from './sql.js';
+// node-postgres's URL parser, bundled into the CLI (scripts/bundle-cli.mjs): required from node_modules
+// when a PostgreSQL URL was first read, it cost those commands ~4 ms of resolving and loading.
+import pgConnectionString from 'pg-connection-string';
 
 export type DialectName = 'sqlite' | 'postgresql';
 /** How a SQLite file is opened: SQLite itself (better-sqlite3), or libSQL, the fork drizzle's "turso" dialect writes SQL for. */
@@ -76,7 +78,7 @@ function targetOf(env: Record<string, string | undefined>, root: string): Databa
     }
     // node-postgres's own URL parser throws on some broken percent-escapes (URI malformed): say so here.
     try {
-      (createRequire(import.meta.url)('pg-connection-string') as typeof import('pg-connection-string')).parse(raw); // loaded here: a SQLite run needs none of it (~4 ms)
+      pgConnectionString.parse(raw);
     } catch {
       throw new ConfigError('DATABASE_URL has a malformed percent-escape (in the user, password or database name); write a literal % as %25');
     }
