@@ -101,8 +101,8 @@ migrate-check: deps ## CI: one head, models match the history, no drift in the d
 migrate-lint: deps ## [REVISION=<rev>|<from>:<to>]: lint the up SQL (squawk for PostgreSQL; data loss, SQLite rebuilds, irreversible: exit 11)
 	@npm run -s migrate:lint -- $(revision_arg)
 
-migrate-reset: deps ## down to base (asks on a terminal; YES=1 otherwise)
-	@npm run -s migrate:reset -- $(if $(filter 1 yes true,$(YES)),--yes) $(if $(filter 1 yes true,$(NO_BACKUP)),--no-backup) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
+migrate-reset: deps ## [DRY_RUN=1] [ALLOW_CHANGED=1] [SINGLE_TRANSACTION=1]: down to base (asks on a terminal; YES=1 otherwise)
+	@npm run -s migrate:reset -- $(if $(filter 1 yes true,$(YES)),--yes) $(RUN_FLAGS)
 
 db-up: deps ## start the dev PostgreSQL and print its DATABASE_URL
 	@npm run -s db:up

@@ -203,11 +203,23 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .description('revert every revision (down to base); asks on a terminal, needs --yes otherwise')
     .option('-y, --yes', 'do not ask')
     .option('--dry-run', 'print the plan and SQL; change nothing')
+    .option('--allow-changed', 'proceed although an applied up file changed since it was applied')
+    .option('--single-transaction', 'revert all revisions in one transaction: all or nothing')
     .option('--no-backup', 'SQLite: skip the backup taken before a change')
-    .action(async (opts: { yes?: boolean; dryRun?: boolean; backup?: boolean }) => {
+    .action(async (opts: MoveFlags & { yes?: boolean }) => {
       const confirmed = opts.yes || process.env.YES === '1' || (!opts.dryRun && (await ask('Revert every revision of the configured database? [y/N] ')));
       const stop = interruptible();
-      const result = await (await migrate()).reset({ ...common(), ...stepPrinter(), ...progress(), ...stop, confirmed: !!confirmed, dryRun: opts.dryRun, noBackup: opts.backup === false });
+      const result = await (await migrate()).reset({
+        ...common(),
+        ...stepPrinter(),
+        ...progress(),
+        ...stop,
+        confirmed: !!confirmed,
+        dryRun: opts.dryRun,
+        allowChanged: opts.allowChanged,
+        singleTransaction: opts.singleTransaction,
+        noBackup: opts.backup === false,
+      });
       out(result, () => formatMove('downgrade', result));
       tooLate(stop.signal);
     });

@@ -300,6 +300,13 @@ const VERBS: Record<string, string> = { open: 'open', read: 'read', scandir: 'li
  * SQLite file) as the one-line error a user can act on, or undefined for anything else (a bug). The
  * CLI reports these instead of "internal error"; the original stays the cause.
  */
+/** What a file system error means and what to do, as `<reason>; <hint>` (undefined: not one sluice names). */
+export function fileProblemOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  const p = typeof code === 'string' ? FILE_PROBLEMS[code] : undefined;
+  return p && `${p[0]}; ${p[1]}`;
+}
+
 export function environmentError(err: unknown): SluiceError | undefined {
   const e = err as { code?: unknown; syscall?: unknown; path?: unknown; message?: unknown } | null;
   if (!e || typeof e !== 'object' || typeof e.code !== 'string') return undefined;

@@ -9,9 +9,9 @@
  *   <out>/<tag>.ts                   optional TypeScript part: up(db) / down(db) (tsrevision.ts)
  */
 import { isUtf8 } from 'node:buffer';
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { existsSync, linkSync, lstatSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, IntegrityError, MultipleHeads, describeCause } from './errors.js';
+import { ConfigError, IntegrityError, MultipleHeads, describeCause, fileProblemOf } from './errors.js';
 import { conflictSides, hasConflictMarkers } from './merge.js';
 import { numberOfTag, type Revision } from './revision.js';
 import { checksum, isOnlyComments } from './sql.js';
@@ -403,6 +403,51 @@ export function restoreFolder(state: FolderState, slug: string): string[] {
   }
   if (state.journal !== undefined) writeNewFile(journalFile(state.out), state.journal, { overwrite: true });
   return removed;
+}
+
+/**
+ * Write new files all or none (migrate-downs' set of downs): every text goes to a temporary file
+ * first, then each takes its name by a hard link, which fails if the name exists (no window between
+ * a check and a rename); a failure at any point removes the temporary files and the files this call
+ * already named, and the error names the file (not its temporary name) and says nothing was written.
+ * On a file system without hard links, each name is checked and taken by a rename.
+ */
+export function writeNewFiles(files: readonly { file: string; text: string }[]): void {
+  const temps: string[] = [];
+  const named: string[] = [];
+  let current = files[0]?.file;
+  try {
+    for (const { file, text } of files) {
+      current = file;
+      if (existsSync(file)) throw new ConfigError(`${rel(file)} already exists; sluice never overwrites a down file`);
+      const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(16).slice(2, 10)}`;
+      temps.push(tmp);
+      writeFileSync(tmp, text, { flag: 'wx' });
+    }
+    for (const [i, { file }] of files.entries()) {
+      current = file;
+      try {
+        linkSync(temps[i]!, file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ConfigError(`${rel(file)} already exists; sluice never overwrites a down file`, { cause: err });
+        if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+        if (existsSync(file)) throw new ConfigError(`${rel(file)} already exists; sluice never overwrites a down file`, { cause: err });
+        renameSync(temps[i]!, file);
+      }
+      named.push(file);
+    }
+  } catch (err) {
+    for (const f of [...temps, ...named]) {
+      try {
+        rmSync(f, { force: true });
+      } catch {
+        /* best effort: named in no message, as it was not there before */
+      }
+    }
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`cannot write ${rel(current ?? '')}: ${fileProblemOf(err) ?? describeCause(err)}; no down file was written (run it again)`, { cause: err });
+  }
+  for (const tmp of temps) rmSync(tmp, { force: true });
 }
 
 /** Write a file atomically (temp file + rename), refusing to overwrite unless told to. */

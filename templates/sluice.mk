@@ -67,8 +67,8 @@ migrate-show: ## REVISION=<rev>|head|-1: metadata, up SQL and down SQL
 	$(call sluice_need,REVISION,make migrate-show REVISION=head)
 	@$(sluice) show -- $(call sluice_q,REVISION)
 
-migrate-reset: ## down to base (asks on a terminal; YES=1 otherwise)
-	@$(sluice) reset $(call sluice_flag,YES,--yes) $(call sluice_flag,NO_BACKUP,--no-backup) $(call sluice_flag,DRY_RUN,--dry-run)
+migrate-reset: ## [DRY_RUN=1] [ALLOW_CHANGED=1] [SINGLE_TRANSACTION=1]: down to base (asks on a terminal; YES=1 otherwise)
+	@$(sluice) reset $(call sluice_flag,YES,--yes) $(sluice_run_flags)
 #@if sql
 
 migrate-sql: ## REVISION=<from>:<to>: print the SQL a DBA would run (no database connection)

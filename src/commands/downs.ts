@@ -5,7 +5,7 @@
 import { loadProjectConfig, type DialectName, type HistoryConfig } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { existsSync } from 'node:fs';
-import { messageFromTag, readDown, readHistory, readUp, snapshotFile, writeNewFile, type RevisionFile } from '../source.js';
+import { messageFromTag, readDown, readHistory, readUp, snapshotFile, writeNewFiles, type RevisionFile } from '../source.js';
 import { isOnlyComments } from '../sql.js';
 import { renderDownFor, type CreatedRevision, type RenderedDown } from './create.js';
 import { startKitWorker, stopKitWorker } from '../kitworker.js';
@@ -49,10 +49,8 @@ export async function writeMissingDowns(options: CommandOptions & { signal?: Abo
   // Everything computed first: a bad snapshot anywhere writes nothing. (A file that cannot be
   // written still names the scratch databases the verification could not remove.)
   await carryingNotRemoved(notRemoved, async () => {
-    for (const p of pending) {
-      writeNewFile(p.file, p.text);
-      result.written.push(p.result);
-    }
+    writeNewFiles(pending); // all or none
+    result.written.push(...pending.map((p) => p.result));
   });
   return notRemoved.length ? { ...result, notRemoved } : result;
 }

@@ -113,6 +113,25 @@ describe('integrity', () => {
     expect(existsSync(path.join(folder, '0001_add_audits.down.sql'))).toBe(false);
   });
 
+  it('a down file migrate-downs cannot write: exit 2 naming that down file (not a temporary name), and no down written, the other dialect\'s neither (was: the first written, and not said)', () => {
+    const dir = makeProject();
+    const sqliteDown = path.join(dir, 'drizzle', 'sqlite', '0001_add_audits.down.sql');
+    const pgDown = path.join(dir, 'drizzle', 'postgresql', '0002_add_sessions_and_roles.down.sql');
+    rmSync(sqliteDown);
+    rmSync(pgDown);
+    openToOthers(dir);
+    chmodSync(path.join(dir, 'drizzle', 'postgresql'), 0o755); // that user may not write there
+    const r = runCliAsNobody(dir, ['downs'], { SLUICE_VERIFY: 'off' });
+    oneLineError(r, 2, /^sluice: cannot write drizzle\/postgresql\/0002_add_sessions_and_roles\.down\.sql: permission denied; give the user running sluice access to it; no down file was written \(run it again\)$/);
+    expect(existsSync(sqliteDown)).toBe(false);
+    expect(existsSync(pgDown)).toBe(false);
+    expect(readdirSync(path.join(dir, 'drizzle', 'sqlite')).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    chmodSync(path.join(dir, 'drizzle', 'postgresql'), 0o777);
+    const again = runCliAsNobody(dir, ['downs'], { SLUICE_VERIFY: 'off' });
+    expect(again.status, again.stderr).toBe(0);
+    expect(existsSync(sqliteDown) && existsSync(pgDown)).toBe(true);
+  });
+
   it('migrate-create with one dialect failing keeps the other revision and its down, and says so', () => {
     const other = makeProject();
     addUserColumn(other, 'nick');

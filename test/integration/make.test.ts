@@ -37,7 +37,23 @@ describe('make targets on the embedded default (SQLite ./db.sqlite)', () => {
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toMatch(/confirm with YES=1/);
     expect(ok(runMake(dir, ['migrate-status']))).toMatch(/current:\s+0003/);
-    expect(ok(runMake(dir, ['migrate-reset', 'YES=1']))).toMatch(/-> base \(4 revisions reverted\)/);
+    // an applied up edited afterwards: reset refuses it and names --allow-changed, which migrate-reset takes
+    // as migrate-down does (was: the flag was unknown to reset, and make dropped ALLOW_CHANGED=1)
+    const up = path.join(dir, 'drizzle', 'sqlite', '0001_add_audits.sql');
+    const text = readFileSync(up, 'utf8');
+    writeFileSync(up, `${text}\n-- edited after it was applied\n`);
+    const changed = runMake(dir, ['migrate-reset', 'YES=1']);
+    expect(changed.status).not.toBe(0);
+    expect(changed.stderr).toMatch(/0001_add_audits\.sql changed after it was applied.*--allow-changed/);
+    // the next guard: the down was made for the up as it was (checked, its up-checksum line deleted)
+    const allowed = runMake(dir, ['migrate-reset', 'YES=1', 'ALLOW_CHANGED=1', 'SINGLE_TRANSACTION=1']);
+    expect(allowed.stderr).toMatch(/the up of 0001_add_audits changed after its down was generated/);
+    const down = path.join(dir, 'drizzle', 'sqlite', '0001_add_audits.down.sql');
+    const downText = readFileSync(down, 'utf8');
+    writeFileSync(down, downText.replace(/^-- sluice:up-checksum .*\n/m, ''));
+    expect(ok(runMake(dir, ['migrate-reset', 'YES=1', 'ALLOW_CHANGED=1', 'SINGLE_TRANSACTION=1']))).toMatch(/-> base \(4 revisions reverted\)/);
+    writeFileSync(up, text);
+    writeFileSync(down, downText);
   });
 
   it('refuses bad revisions with one line and a non-zero exit', () => {
