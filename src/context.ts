@@ -16,7 +16,7 @@ import {
 } from './config.js';
 import { openConnection, startConnection, type Connection } from './dialect/index.js';
 import { ConnectionLost, IntegrityError, SluiceError, ExitCode, describeCause } from './errors.js';
-import { folderNames, readDown, readHistory, readTs, readUp, rel, tsFileOf, type History, type RevisionFile } from './source.js';
+import { downRecordsUp, folderNames, readDown, readHistory, readTs, readUp, rel, tsFileOf, type History, type RevisionFile } from './source.js';
 import { startPrefetch, type Prefetch } from './prefetch.js';
 import { VersionStore, type AppliedRow } from './store.js';
 import { revisionChecksum, type TypeScriptPart } from './tsrevision.js';
@@ -309,6 +309,15 @@ function lockWaitMs(env: Record<string, string | undefined>): number {
  * The version table must agree with the folder: no applied revision missing from the folder
  * (database ahead of the code), and no applied up file changed since it was applied.
  */
+/** The revision's down text, or null when it has none or it cannot be read (a message's hint only). */
+function downOrNull(ctx: Context, rev: RevisionFile): string | null {
+  try {
+    return downOf(ctx, rev);
+  } catch {
+    return null;
+  }
+}
+
 export function checkIntegrity(ctx: Context, applied: AppliedRow[], options: { allowChanged?: boolean } = {}): void {
   const byId = new Map(ctx.history.revisions.map((r) => [r.id, r]));
   const unknown = applied.filter((a) => !byId.has(a.revision)).map((a) => a.revision);
@@ -322,6 +331,13 @@ export function checkIntegrity(ctx: Context, applied: AppliedRow[], options: { a
     const rev = byId.get(a.revision)!;
     if (checksumOf(ctx, rev) !== a.checksum) {
       const ts = tsOf(ctx, rev);
+      // no .ts now, and the up SQL is the one its down was made for: the TypeScript part it was
+      // applied with is what is missing (was: reported as an edit of the untouched .sql)
+      if (!ts && downRecordsUp(upChecksumOf(ctx, rev), downOrNull(ctx, rev))) {
+        throw new IntegrityError(
+          `${rel(tsFileOf(rev))} is missing: revision ${rev.id} may have been applied with a TypeScript part (its up SQL is the one its down was made for, yet its checksum differs from the version table); restore the .ts file, put the change in a new revision, or pass --allow-changed`,
+        );
+      }
       throw new IntegrityError(
         `${ts ? `${rel(rev.upFile)} or ${ts.display}` : rel(rev.upFile)} changed after it was applied (checksum differs from the version table); restore it, put the change in a new revision, or pass --allow-changed`,
       );

@@ -89,12 +89,22 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
   }
 }
 
-async function runStepsOn(conn: Connection, store: VersionStore, steps: PreparedStep[], options: RunOptions, grouping: boolean): Promise<StepResult[]> {
+/**
+ * What would refuse the run before its first step (a no-transaction revision under --single-transaction,
+ * a TypeScript part that does not load or lacks its function), checked before anything is changed: the
+ * commands call it before their backup (a refused run took one, rotating an older one out). runSteps
+ * checks again (cheaply: loaded TypeScript parts are kept) for callers that call it alone.
+ */
+export async function refusalsBeforeRun(conn: Connection, steps: PreparedStep[], options: Pick<RunOptions, 'single' | 'stampOnly'>): Promise<Map<PreparedStep, TypeScriptStep>> {
   if (options.single) {
     const nt = steps.find((s) => s.noTransaction);
     if (nt) throw new UsageError(`revision ${nt.revision.id} is marked sluice:no-transaction; it cannot run with --single-transaction`);
   }
-  const typescript = options.stampOnly ? new Map<PreparedStep, TypeScriptStep>() : await loadTypeScript(conn, steps);
+  return options.stampOnly ? new Map<PreparedStep, TypeScriptStep>() : await loadTypeScript(conn, steps);
+}
+
+async function runStepsOn(conn: Connection, store: VersionStore, steps: PreparedStep[], options: RunOptions, grouping: boolean): Promise<StepResult[]> {
+  const typescript = await refusalsBeforeRun(conn, steps, options);
   const results: StepResult[] = [];
   const emit = (r: StepResult) => {
     results.push(r);

@@ -93,9 +93,13 @@ export class MissingDown extends SluiceError {
   constructor(
     readonly revision: string,
     readonly file: string,
+    /** The down file is there but holds no statement (migrate-downs keeps an existing file: it cannot help). */
+    readonly fileExists = false,
   ) {
     super(
-      `revision ${revision} has no down SQL while its up is not empty (a migrate-create that was stopped half way leaves one); generate and verify it with make migrate-downs, or write the down statements in ${file}, then run again`,
+      fileExists
+        ? `revision ${revision} has no down SQL while its up is not empty: ${file} holds no statement; write the down statements there (or delete that file and run make migrate-downs to generate and verify one), then run again`
+        : `revision ${revision} has no down SQL while its up is not empty (a migrate-create that was stopped half way leaves one); generate and verify it with make migrate-downs, or write the down statements in ${file}, then run again`,
       ExitCode.refused,
     );
   }

@@ -266,6 +266,11 @@ export function downIsStale(up: string | { checksum: string }, down: string | nu
   return recorded !== undefined && recorded !== (typeof up === 'string' ? checksum(up) : up.checksum);
 }
 
+/** True when the down records the checksum of an up (`-- sluice:up-checksum`) and it is `up`'s. */
+export function downRecordsUp(upChecksum: string, down: string | null): boolean {
+  return down !== null && UP_CHECKSUM_LINE.exec(down)?.[1] === upChecksum;
+}
+
 /** Fill each revision's message from its down file's header, where one exists. */
 export function withMessages(history: History): History {
   for (const rev of history.revisions) {

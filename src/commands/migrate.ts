@@ -4,7 +4,7 @@
 import { backupBeforeChange, backupKeep } from '../backup.js';
 import { checkIntegrity, checksumOf, downOf, loadContext, tsOf, upChecksumOf, upOf, withSession, type CommandOptions, type Context } from '../context.js';
 import { preflightDown } from '../preflight.js';
-import { runSteps, type StepResult } from '../engine.js';
+import { refusalsBeforeRun, runSteps, type StepResult } from '../engine.js';
 import { prepareStep, type PreparedStep } from '../prepare.js';
 import { openConnection, type Connection } from '../dialect/index.js';
 import { checkpoint, ConnectionLost, describeCause, Interrupted, MigrationFailed, MissingDown, Refused, signalName, UsageError } from '../errors.js';
@@ -126,6 +126,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     // statement, so there it is seen only here, before the backup): Interrupted, no revision ran.
     if (!(conn.cancel && options.signal)) await checkpoint(options.signal, `migrate-${kind === 'upgrade' ? 'up' : kind === 'downgrade' ? 'down' : 'stamp'}, before any revision ran`);
     if (kind === 'downgrade') await preflightDown(conn, prepared);
+    await refusalsBeforeRun(conn, prepared, { stampOnly: kind === 'stamp', single: options.singleTransaction });
     // Only a run that changes something backs up (a folder that cannot be written refuses nothing else).
     // A takeover this run recorded is written by then: the refusal says so instead of "nothing was changed".
     const backup =
@@ -296,7 +297,7 @@ export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): 
         `revision ${rev.id} needs a hand-written down: ${manual}. Edit ${rel(rev.downFile)}, then delete its "-- sluice:manual-down-required" line`,
       );
     }
-    if (downIsEmpty(down) && !downIsProven(down) && (await upHasStatements(ctx, upOf(ctx, rev)))) throw new MissingDown(rev.id, rel(rev.downFile));
+    if (downIsEmpty(down) && !downIsProven(down) && (await upHasStatements(ctx, upOf(ctx, rev)))) throw new MissingDown(rev.id, rel(rev.downFile), down !== null);
     if (downIsStale({ checksum: upChecksumOf(ctx, rev) }, down)) {
       throw new Refused(
         `the up of ${rev.id} changed after its down was generated; check that ${rel(rev.downFile)} still undoes it, then delete its "-- sluice:up-checksum" line`,

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addRevision, describeFor, expectOneLineError, makeProject, pgUrl, REPO, runCli, runMake, SKIP_PG, sql, tempDir, uniqueSchema, type Env, type Ran } from '../support/project.js';
@@ -184,6 +184,13 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       const status = runCli(dir, ['status'], env);
       expect(status.stdout).toMatch(new RegExp(`changed since applied: ${TAG}`));
       expectOneLineError(runCli(dir, ['up'], env), 4, new RegExp(`${TAG}\\.sql or drizzle/${d}/${TAG}\\.ts changed after it was applied`));
+
+      // the .ts removed, the up SQL untouched (as its down records it): the .ts is named as missing (was:
+      // "<tag>.sql changed after it was applied", of the file nobody touched)
+      const upSum = createHash('sha256').update(readFileSync(path.join(folder, `${TAG}.sql`), 'utf8')).digest('hex');
+      writeFileSync(path.join(folder, `${TAG}.down.sql`), `-- sluice:up-checksum ${upSum}\n${DOWN_SQL[d]}`);
+      rmSync(path.join(folder, `${TAG}.ts`));
+      expectOneLineError(runCli(dir, ['up'], env), 4, new RegExp(`drizzle/${d}/${TAG}\\.ts is missing: revision ${TAG} may have been applied with a TypeScript part`));
     });
 
     it('a TS data migration that fails half way rolls back with its SQL part: exit 3, the revision named, rows and version rows unchanged', async () => {
@@ -218,12 +225,16 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       const dbError = runCli(dir, ['up'], { ...env, SLUICE_NO_BACKUP: '1' });
       expectOneLineError(dbError, 3, new RegExp(`revision ${TAG} \\(up\\) failed in drizzle/${d}/${TAG}\\.ts up\\(\\): .*no_such_table.*\\(query: SELECT \\* FROM no_such_table\\)\\. Rolled back: the database is at 0003_add_phone_to_users`));
 
-      // a file that does not load, or lacks the function, is refused before anything runs (exit 6)
+      // a file that does not load, or lacks the function, is refused before anything runs (exit 6),
+      // and before a SQLite backup is taken (was: each refused run took one, rotating an older one out)
+      const backups = () => (existsSync(path.join(dir, '.sluice', 'backups')) ? readdirSync(path.join(dir, '.sluice', 'backups')).sort() : []);
+      const backupsBefore = backups();
       writeFileSync(path.join(folder, `${TAG}.ts`), 'export async function up( {\n');
       expectOneLineError(runCli(dir, ['up'], env), 6, new RegExp(`drizzle/${d}/${TAG}\\.ts \\(TypeScript part of ${TAG}\\) does not load: .*; nothing ran`));
       writeFileSync(path.join(folder, `${TAG}.ts`), 'export async function down() {}\n');
       expectOneLineError(runCli(dir, ['up'], env), 6, /exports no up function/);
       expect((await versions(dir, env)).map((v) => v.r).at(-1)).toBe('0003_add_phone_to_users');
+      expect(backups()).toEqual(backupsBefore);
 
       // after fixing it, up completes
       writeFileSync(path.join(folder, `${TAG}.ts`), tsPart(d));

@@ -148,6 +148,9 @@ for (const dialect of ['sqlite', 'postgresql'] as const) {
       const before = await status(o());
       await expect(downgrade(o())).rejects.toThrow(MissingDown);
       await expect(downgrade(o())).rejects.toThrow(/0005_backfill_names\.down\.sql/);
+      // the file is there (create --empty wrote its header): migrate-downs keeps an existing file, so
+      // the message says to write into it, or to delete it first (was: "generate it with migrate-downs", which did nothing)
+      await expect(downgrade(o())).rejects.toThrow(/0005_backfill_names\.down\.sql holds no statement; write the down statements there \(or delete that file and run make migrate-downs/);
       expect(await status(o())).toEqual(before);
       writeFileSync(path.join(dir, 'drizzle', dialect, '0005_backfill_names.down.sql'), `UPDATE users SET name = NULL WHERE name = 'unnamed';`);
       await downgrade(o());
