@@ -20,7 +20,7 @@ const CLI = path.join(REPO, 'dist', 'cli.cjs');
 const PSQL = existsSync('/usr/bin/psql') ? '/usr/bin/psql' : 'psql';
 const results = [];
 /** A fresh clone or CI deploy: no config description, parse or checksum cache in node_modules/.cache/sluice. */
-const NO_CACHES = { SLUICE_NO_CONFIG_CACHE: '1', SLUICE_NO_PARSE_CACHE: '1', SLUICE_NO_CHECKSUM_CACHE: '1' };
+const NO_CACHES = { SLUICE_NO_CONFIG_CACHE: '1', SLUICE_NO_PARSE_CACHE: '1', SLUICE_NO_CHECKSUM_CACHE: '1', SLUICE_NO_COMPILE_CACHE: '1' };
 let schemaCounter = 0;
 
 function run(cmd, args, opts = {}) {

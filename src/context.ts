@@ -231,6 +231,8 @@ export async function withSession<T>(
   hooks: {
     /** Writers: runs under the lock, before sluice's table is created (takeover of drizzle's table: commands/takeover.ts). */
     beforeEnsure?: (conn: Connection, store: VersionStore) => Promise<void>;
+    /** false: a missing SQLite file is not created (it reads as empty): a writer that only removes (down, reset). */
+    mayCreate?: boolean;
   } = {},
 ): Promise<T> {
   // Writers hold the run-wide lock from before reading the version table to the end (plan + apply);
@@ -245,7 +247,7 @@ export async function withSession<T>(
     abandon(opening);
     throw err;
   }
-  const conn = ctx.connection ?? (await (opening ?? openConnection(ctx.target, { write, env: ctx.env })));
+  const conn = ctx.connection ?? (await (opening ?? openConnection(ctx.target, { write, mayCreate: hooks.mayCreate, env: ctx.env })));
   const store = new VersionStore(conn);
   let locked = false;
   try {

@@ -192,7 +192,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
       );
     }
     return { ...base, dryRun: false, steps: results, backup };
-  }, { beforeEnsure });
+  }, { beforeEnsure, mayCreate: kind !== 'downgrade' }); // a down or reset never makes the SQLite file it would find empty
 }
 
 /**

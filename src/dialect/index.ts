@@ -5,12 +5,12 @@ export type { Connection } from './types.js';
 
 /**
  * Open a connection to the target. `write: false` never creates anything (a missing SQLite file
- * reads as empty). Drivers load lazily so a command touches only the one it needs.
+ * reads as empty), nor does `mayCreate: false` (a writer that only removes: down, reset). Drivers load lazily so a command touches only the one it needs.
  */
-export async function openConnection(target: DatabaseTarget, options: { write: boolean; env?: Record<string, string | undefined> }): Promise<Connection> {
+export async function openConnection(target: DatabaseTarget, options: { write: boolean; mayCreate?: boolean; env?: Record<string, string | undefined> }): Promise<Connection> {
   if (target.dialect === 'sqlite') {
     const { openSqlite } = await import('./sqlite.js');
-    return openSqlite(target, { create: options.write });
+    return openSqlite(target, { create: options.write, mayCreate: options.mayCreate });
   }
   return (await beginPostgres(target, options.env)).ready;
 }

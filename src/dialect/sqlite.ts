@@ -18,7 +18,8 @@ export const LOCK_SUFFIX = '.sluice-lock';
 export const HOLDER_SUFFIX = '.sluice-lock.holder';
 const LOCK_POLL_MS = 50;
 
-export function openSqlite(target: DatabaseTarget, options: { create: boolean }): Connection {
+/** `create`: open for writing, creating a missing file, unless `mayCreate` is false (a down: a missing file reads as empty, and nothing is made). */
+export function openSqlite(target: DatabaseTarget, options: { create: boolean; mayCreate?: boolean }): Connection {
   const file = target.file!;
   const dir = path.dirname(file);
   const folder = statSync(dir, { throwIfNoEntry: false });
@@ -33,7 +34,7 @@ export function openSqlite(target: DatabaseTarget, options: { create: boolean })
     throw new ConfigError(`DATABASE_URL names ${file}, which is ${what}, not a SQLite file; point it at a file (it is created on the first up)`);
   }
   // Read commands never create the file: a missing one reads as empty.
-  if (!options.create && !exists) return emptySqlite(target);
+  if ((!options.create || options.mayCreate === false) && !exists) return emptySqlite(target);
   if (exists && !canAccess(file, constants.R_OK | (options.create ? constants.W_OK : 0))) {
     throw new ConnectionError(`SQLite file ${target.display} is not ${options.create ? 'writable' : 'readable'}; check its permissions`);
   }

@@ -238,6 +238,19 @@ describe('what the machine refuses', () => {
     oneLineError(asNobody(['up'], { DATABASE_URL: `file:${path.join(ro, 'db.sqlite')}`, SLUICE_NO_BACKUP: '1' }), 5, /the folder .*ro of SQLite file .* is not writable \(SQLite writes its journal beside the file\); check its permissions/);
   });
 
+  it('down and reset of a SQLite file that does not exist create nothing (was: the file and sluice_version made, then "past base" or "already at base")', () => {
+    const dir = makeProject();
+    const env = sqliteEnv(dir, 'new.sqlite');
+    const file = path.join(dir, 'new.sqlite');
+    oneLineError(runCli(dir, ['down'], env), 2, /-1 is past base/);
+    const reset = runCli(dir, ['reset', '--yes'], env);
+    expect(reset.status, reset.stderr).toBe(0);
+    expect(reset.stdout).toMatch(/already at base/);
+    expect(runCli(dir, ['down', 'base'], env).status).toBe(0);
+    expect(readdirSync(dir).filter((f) => f.startsWith('new.sqlite'))).toEqual([]);
+    expect(existsSync(file)).toBe(false);
+  });
+
   it('a folder where the lock file goes: exit 5 saying so', () => {
     const dir = makeProject();
     mkdirSync(path.join(dir, 'l.sqlite.sluice-lock'));
