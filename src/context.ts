@@ -231,7 +231,7 @@ export async function withSession<T>(
   hooks: {
     /** Writers: runs under the lock, before sluice's table is created (takeover of drizzle's table: commands/takeover.ts). */
     beforeEnsure?: (conn: Connection, store: VersionStore) => Promise<void>;
-    /** false: a missing SQLite file is not created (it reads as empty): a writer that only removes (down, reset). */
+    /** false: a missing SQLite file, PostgreSQL schema or sluice table is not created (it reads as empty): a writer that only removes (down, reset). */
     mayCreate?: boolean;
   } = {},
 ): Promise<T> {
@@ -259,7 +259,9 @@ export async function withSession<T>(
       // checkout's migrate): forgotten, read again now that nothing else runs.
       if (performance.now() - asked > 100) forgetPrefetched(ctx);
       await hooks.beforeEnsure?.(conn, store);
-      await store.ensure();
+      // a down or reset finds nothing to revert where sluice's table is not: it makes neither the table
+      // nor a PostgreSQL schema (was: a mistyped DATABASE_SCHEMA was created by reset, "already at base")
+      if (hooks.mayCreate !== false || (await store.exists())) await store.ensure();
     }
     const applied = recognizeMoved(ctx, await store.list());
     ctx.stopPrefetch?.(); // the wait is over: what is not read yet, the command reads itself

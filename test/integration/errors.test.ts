@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/pgcluster.js';
 import { CONFIG_CACHE_ENTRIES } from '../../src/config.js';
-import { itFor, addUserColumn, cleanEnv, makeProject, makeProjectWithOwnCache, openToOthers, pgUrl, REPO, runCli, runCliAsNobody, uniqueSchema, type Ran } from '../support/project.js';
+import { itFor, addUserColumn, cleanEnv, makeProject, makeProjectWithOwnCache, openToOthers, pgUrl, REPO, runCli, runCliAsNobody, sql, uniqueSchema, type Ran } from '../support/project.js';
 
 function oneLineError(r: Ran, code: number, pattern: RegExp): void {
   expect(r.status, r.stdout + r.stderr).toBe(code);
@@ -249,6 +249,18 @@ describe('what the machine refuses', () => {
     expect(runCli(dir, ['down', 'base'], env).status).toBe(0);
     expect(readdirSync(dir).filter((f) => f.startsWith('new.sqlite'))).toEqual([]);
     expect(existsSync(file)).toBe(false);
+  });
+
+  itFor('postgresql')('down and reset under a DATABASE_SCHEMA that does not exist (a typo) create neither the schema nor sluice_version', async () => {
+    const dir = makeProject();
+    const schema = uniqueSchema('typo');
+    const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: schema };
+    const reset = runCli(dir, ['reset', '--yes'], env);
+    expect(reset.status, reset.stderr).toBe(0);
+    expect(reset.stdout).toMatch(/already at base/);
+    oneLineError(runCli(dir, ['down'], env), 2, /-1 is past base/);
+    const found = await sql(dir, { DATABASE_URL: pgUrl() }, 'SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [schema]);
+    expect(found).toEqual([]);
   });
 
   it('a folder where the lock file goes: exit 5 saying so', () => {
