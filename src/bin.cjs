@@ -130,7 +130,11 @@ function flush(crc32) {
   }
 }
 
-/** Keep the KEPT most recently used cache files of `dir` (never `except`); drop other files of a day or more. */
+/**
+ * Keep the KEPT most recently used cache files of `dir` (never `except`); drop other files of a day or more.
+ * The rule of cachedir.ts pruneCacheFiles and markUsed, written again here: this file runs before the
+ * bundle, and dist/cachedir.js is an ES module, which Node.js 20 cannot require.
+ */
 function prune(dir, except) {
   const now = Date.now();
   const files = [];

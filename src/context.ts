@@ -259,9 +259,10 @@ export async function withSession<T>(
       // checkout's migrate): forgotten, read again now that nothing else runs.
       if (performance.now() - asked > 100) forgetPrefetched(ctx);
       await hooks.beforeEnsure?.(conn, store);
-      // a down or reset finds nothing to revert where sluice's table is not: it makes neither the table
-      // nor a PostgreSQL schema (was: a mistyped DATABASE_SCHEMA was created by reset, "already at base")
-      if (hooks.mayCreate !== false || (await store.exists())) await store.ensure();
+      // A down or reset creates nothing: where sluice's table is, there is nothing to make; where it is
+      // not, nothing to revert (list() reads it as empty); a takeover makes its own. (Was: a mistyped
+      // DATABASE_SCHEMA was created by reset, "already at base".)
+      if (hooks.mayCreate !== false) await store.ensure();
     }
     const applied = recognizeMoved(ctx, await store.list());
     ctx.stopPrefetch?.(); // the wait is over: what is not read yet, the command reads itself

@@ -362,14 +362,19 @@ pgDescribe('PostgreSQL locks and timeouts', () => {
   });
 });
 
+/** At head with 0002 undone by hand and its record removed: 0002 pending, older than the current revision. */
+async function withRevision0002Pending(dir: string, env: Env): Promise<void> {
+  await upgrade({ cwd: dir, env });
+  await sql(dir, env, 'DROP TABLE sessions');
+  await sql(dir, env, 'ALTER TABLE users DROP COLUMN role');
+  await sql(dir, env, "DELETE FROM sluice_version WHERE revision = '0002_add_sessions_and_roles'");
+}
+
 describe('out-of-order revisions', () => {
   it('a pending revision older than the current one is reported and applied, not skipped', async () => {
     const dir = makeProject();
     const env = envFor(dir, 'sqlite', 'ooo');
-    await upgrade({ cwd: dir, env });
-    await sql(dir, env, 'DROP TABLE sessions');
-    await sql(dir, env, 'ALTER TABLE users DROP COLUMN role');
-    await sql(dir, env, "DELETE FROM sluice_version WHERE revision = '0002_add_sessions_and_roles'");
+    await withRevision0002Pending(dir, env);
     const st = await status({ cwd: dir, env });
     expect(st.outOfOrder).toEqual(['0002_add_sessions_and_roles']);
     const r = runCli(dir, ['up'], env);
@@ -410,10 +415,7 @@ describe('out-of-order revisions', () => {
   it('a down to a revision pending out of order names where the database is, not the target (was: "-> 0002", at 0001)', async () => {
     const dir = makeProject();
     const env = envFor(dir, 'sqlite', 'ooo2');
-    await upgrade({ cwd: dir, env });
-    await sql(dir, env, 'DROP TABLE sessions');
-    await sql(dir, env, 'ALTER TABLE users DROP COLUMN role');
-    await sql(dir, env, "DELETE FROM sluice_version WHERE revision = '0002_add_sessions_and_roles'");
+    await withRevision0002Pending(dir, env);
     const r = runCli(dir, ['down', '0002'], env);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/0003_add_phone_to_users -> 0001_add_audits \(1 revision reverted\)/);
