@@ -162,3 +162,6 @@ if (ascii !== out) {
 // The bin: src/bin.cjs as it is, executable (it runs dist/cli-bundle.cjs and dist/pg.cjs through a V8 code cache).
 writeFileSync(path.join(dist, 'cli.cjs'), `#!/usr/bin/env node\n${readFileSync(path.join(root, 'src', 'bin.cjs'), 'utf8')}`, { mode: 0o755 });
 chmodSync(path.join(dist, 'cli.cjs'), 0o755);
+// The code caches' own files, beside the bin (CommonJS as they are: they run before the bundle) and
+// drizzle-kit's runner (commands/create.ts runs `drizzle-kit generate` through it).
+for (const name of ['v8cache.cjs', 'v8modules.cjs', 'kitrun.cjs']) writeFileSync(path.join(dist, name), readFileSync(path.join(root, 'src', name), 'utf8'));

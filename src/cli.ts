@@ -543,9 +543,17 @@ async function exit(code: ExitCodeValue): Promise<never> {
  * loads (jit.ts), not at start-up: loading `node:v8` alone costs ~3 ms.
  */
 function capOptimizedFunctionSize(): void {
+  const cache = globalThis as { [k: symbol]: (() => void) | undefined };
   // The bin's V8 code cache is written now if it is to be written: one made under the changed flag
   // would be rejected on the next start (src/bin.cjs).
-  (globalThis as { [k: symbol]: (() => void) | undefined })[Symbol.for('sluice.compileCache.flush')]?.();
+  cache[Symbol.for('sluice.compileCache.flush')]?.();
+  setOptimizedFunctionSize();
+  // From here on, the package files the command loads (drizzle-kit's API, drizzle-orm, the parsers) are
+  // compiled through a code cache of their own, made under the flag as it is now (src/v8modules.cjs).
+  cache[Symbol.for('sluice.compileCache.modules')]?.();
+}
+
+function setOptimizedFunctionSize(): void {
   if (process.env.SLUICE_FULL_JIT === '1' || process.execArgv.some((a) => a.startsWith('--max-optimized-bytecode-size'))) return;
   if (Number(process.versions.v8.split('.')[0]) < 11) return; // an older V8 may not know the flag (it would print an error)
   (createRequire(import.meta.url)('node:v8') as typeof import('node:v8')).setFlagsFromString('--max-optimized-bytecode-size=30000');

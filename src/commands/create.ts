@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadProjectConfig, type DialectName, type HistoryConfig } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
@@ -103,7 +104,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   const stopIfAsked = () => checkpoint(signal, 'migrate-create');
 
   const generate = (d: DialectName) =>
-    runDrizzleKit(root, ['generate', '--config', project.configFile, '--name', slug, ...(options.empty || options.ts ? ['--custom'] : [])], {
+    runDrizzleKit(root, d, ['generate', '--config', project.configFile, '--name', slug, ...(options.empty || options.ts ? ['--custom'] : [])], {
       ...env,
       ...(project.multiDialect ? { SLUICE_DIALECT: d } : {}),
     }, options.interactive ?? false, signal);
@@ -280,9 +281,20 @@ function drizzleKitBin(root: string): string {
   throw new SluiceError('drizzle-kit is not installed; run npm install', ExitCode.usage);
 }
 
-function runDrizzleKit(root: string, args: string[], env: Record<string, string | undefined>, interactive: boolean, signal?: AbortSignal): Promise<void> {
+/**
+ * How drizzle-kit's bin is started: through kitrun.cjs (beside this file's folder, in dist/ or src/),
+ * which compiles drizzle-kit's code through a V8 code cache of its own for each dialect (the two load
+ * different drizzle-orm files), else directly.
+ */
+function kitCommand(root: string, dialect: DialectName): string[] {
+  const bin = drizzleKitBin(root);
+  const runner = fileURLToPath(new URL('../kitrun.cjs', import.meta.url));
+  return existsSync(runner) ? [runner, `drizzle-kit-${dialect}.generate`, bin] : [bin];
+}
+
+function runDrizzleKit(root: string, dialect: DialectName, args: string[], env: Record<string, string | undefined>, interactive: boolean, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [drizzleKitBin(root), ...args], {
+    const child = spawn(process.execPath, [...kitCommand(root, dialect), ...args], {
       cwd: root,
       env: env as NodeJS.ProcessEnv,
       stdio: interactive ? 'inherit' : ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,25 @@
+'use strict';
+/**
+ * `node kitrun.cjs <pack name> <drizzle-kit's bin.cjs> <arguments...>`: drizzle-kit's CLI, run as
+ * `node <bin.cjs> <arguments...>` would run it, with its package files compiled through a V8 code
+ * cache (src/v8modules.cjs). migrate-create runs `drizzle-kit generate` this way (commands/create.ts):
+ * compiling drizzle-kit's 3.7 MB bin and the drizzle-orm files it loads is most of the ~0.45 s a
+ * generate takes here, and it runs once per dialect on every migrate-create.
+ *
+ * The process is drizzle-kit's in every other way: its arguments (process.argv is what drizzle-kit
+ * would see), environment, working folder, output and exit code. The pack is named by the caller (one
+ * per dialect: the two load different drizzle-orm files) and written only by a run that exits 0.
+ * Without zlib.crc32, a cache folder, or with SLUICE_NO_COMPILE_CACHE=1, drizzle-kit runs uncached.
+ */
+const [, , name, bin] = process.argv;
+process.argv.splice(1, 2); // [node, bin, ...arguments]: what `node <bin> ...` gives drizzle-kit
+
+const crc32 = process.env.SLUICE_NO_COMPILE_CACHE === '1' ? undefined : require('node:zlib').crc32;
+const dir = typeof crc32 === 'function' && /^[a-z][a-z0-9-]*\.[a-z_][a-z-]*$/.test(name) ? require('./v8cache.cjs').cacheDir(__dirname) : undefined;
+if (dir) {
+  const write = require('./v8modules.cjs').installModuleCache(dir, name, crc32);
+  process.once('exit', (code) => {
+    if (code === 0) write();
+  });
+}
+require(bin);

@@ -1,0 +1,210 @@
+'use strict';
+/**
+ * A V8 code cache for the CommonJS files of packages (src/v8cache.cjs has the rules): drizzle-kit's
+ * bin in `drizzle-kit generate`'s process (src/kitrun.cjs), and drizzle-kit's API, drizzle-orm and the
+ * SQLite parser in commands that load them (migrate-create, migrate-downs, db-test...): compiling
+ * those is most of what such a process spends before its work (drizzle-kit generate: ~0.25 s of its
+ * ~0.45 s here).
+ *
+ * installModuleCache takes over Module.prototype._compile for the files under a node_modules folder
+ * (never the project's own sources): each one is compiled from the cache when the pack holds it for the
+ * same build of the file, else as usual. One pack per name (`drizzle-kit-postgresql.generate`,
+ * `modules.create`...) holds every such file the run loaded, each keyed by its own build; it is written
+ * again, by a run that exits 0, when a file was missing from it, changed or rejected by V8.
+ *
+ * A dynamic import() cannot be served from a code cache in Node.js 20 (the compiled code loses the
+ * loader it needs), so in a file that has some, each import() expression (found by es-module-lexer,
+ * its offsets kept in the pack) calls a stand-in: an import() compiled apart, on the file's own path,
+ * which resolves specifiers from that file exactly as the file's own import() would.
+ */
+const fs = require('node:fs');
+const path = require('node:path');
+const { PACK_MAGIC, buildOf, readChecked, writeChecked, wrap, withoutHashbang } = require('./v8cache.cjs');
+
+const IN_PACKAGES = `${path.sep}node_modules${path.sep}`;
+const IMPORT = 'import';
+const STAND_IN = '__sluiceImport';
+const SAMPLE = 65536;
+
+/**
+ * What the text given to the compiler must match besides the file's build: its length and the CRC-32 of
+ * its first and last 64 K characters (all of a smaller file), so that a file some loader hook hands over
+ * changed (a transpiler) is not served code compiled from another text of the same file.
+ */
+function fingerprint(content, crc32) {
+  const sample = content.length <= 2 * SAMPLE ? content : content.slice(0, SAMPLE) + content.slice(-SAMPLE);
+  return `${content.length.toString(36)}-${(crc32(sample) >>> 0).toString(36)}`;
+}
+
+/** The entries of a pack: file name -> { key, text (fingerprint), positions, data }; empty when absent or damaged. */
+function readPack(file, crc32) {
+  const entries = new Map();
+  const body = readChecked(file, PACK_MAGIC, crc32);
+  if (!body || body.length < 4) return entries;
+  try {
+    const size = body.readUInt32LE(0);
+    const list = JSON.parse(body.subarray(4, 4 + size).toString('utf8'));
+    let at = 4 + size;
+    for (const e of list) {
+      entries.set(e.file, { key: e.key, text: e.text, positions: e.positions, data: body.subarray(at, at + e.size) });
+      at += e.size;
+    }
+    if (at !== body.length) entries.clear(); // not what this code writes: none is used
+  } catch {
+    entries.clear();
+  }
+  return entries;
+}
+
+/** Offsets of the import() expressions of `text` (after withoutHashbang), or undefined when the lexer cannot tell. */
+function importPositions(text) {
+  if (!/\bimport\s*\(/.test(text)) return [];
+  try {
+    const found = lexer().parse(text)[0].filter((i) => i.type === 'dynamic').map((i) => i.importStart);
+    return found.every((at) => text.startsWith(IMPORT, at)) ? found.sort((a, b) => a - b) : undefined;
+  } catch {
+    return undefined; // not lexable as JavaScript: compiled by Node.js as usual, uncached
+  }
+}
+
+let lexerModule;
+let loadingLexer = false;
+/** es-module-lexer, loaded on the first miss that needs it (its own file is compiled plainly meanwhile). */
+function lexer() {
+  if (lexerModule) return lexerModule;
+  loadingLexer = true;
+  try {
+    return (lexerModule = require('es-module-lexer'));
+  } finally {
+    loadingLexer = false;
+  }
+}
+
+/** `text` with the import() at each of `positions` calling the stand-in. */
+function rewrite(text, positions) {
+  if (!positions.length) return text;
+  const parts = [];
+  let from = 0;
+  for (const at of positions) {
+    parts.push(text.slice(from, at), STAND_IN);
+    from = at + IMPORT.length;
+  }
+  parts.push(text.slice(from));
+  return parts.join('');
+}
+
+/** The stand-in for the import() of `file`: made on first use (one experimental-feature warning, silenced). */
+function importerFor(file) {
+  let real;
+  return function (specifier, options) {
+    const vm = require('node:vm');
+    const emit = process.emitWarning;
+    process.emitWarning = function (warning, ...rest) {
+      if (String((warning && warning.message) || warning).includes('USE_MAIN_CONTEXT_DEFAULT_LOADER')) return;
+      return emit.call(process, warning, ...rest);
+    };
+    try {
+      real ??= new vm.Script('(specifier, options) => options === undefined ? import(specifier) : import(specifier, options)', {
+        filename: file,
+        importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+      }).runInThisContext();
+      return real(specifier, options);
+    } finally {
+      process.emitWarning = emit;
+    }
+  };
+}
+
+/** The `require` a module's code is given, as Node.js makes it (lib/internal/modules/helpers.js makeRequireFunction). */
+function requireFor(mod, Module) {
+  const require = function require(id) {
+    return mod.require(id);
+  };
+  function resolve(request, options) {
+    return Module._resolveFilename(request, mod, false, options);
+  }
+  resolve.paths = (request) => Module._resolveLookupPaths(request, mod);
+  require.resolve = resolve;
+  require.main = process.mainModule;
+  require.extensions = Module._extensions;
+  require.cache = Module._cache;
+  return require;
+}
+
+/**
+ * Serve the package files this process compiles from the pack `name` in `dir` (see above). Returns the
+ * function that writes the pack when it should be (call it when the run has succeeded).
+ */
+function installModuleCache(dir, name, crc32) {
+  const Module = require('node:module');
+  const vm = require('node:vm');
+  if (!vm.constants || !vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER) return () => {};
+  const packFile = path.join(dir, `${name}.v8pack`);
+  const packed = readPack(packFile, crc32);
+  const compiled = new Map(); // file -> { key, text, positions, script }
+  let missed = false;
+  const original = Module.prototype._compile;
+
+  Module.prototype._compile = function (content, filename, ...rest) {
+    const plain = () => original.call(this, content, filename, ...rest);
+    if (loadingLexer || typeof content !== 'string' || typeof filename !== 'string' || !filename.includes(IN_PACKAGES) || !/\.c?js$/.test(filename)) return plain();
+    if (rest[0] !== undefined && rest[0] !== 'commonjs') return plain(); // an ES module required (Node.js 22)
+    let build;
+    try {
+      build = buildOf(fs.statSync(filename, { bigint: true }));
+    } catch {
+      return plain();
+    }
+    if (!build.settled) return plain();
+    const text = withoutHashbang(content);
+    const print = fingerprint(content, crc32);
+    const hit = packed.get(filename);
+    const usable = hit !== undefined && hit.key === build.key && hit.text === print;
+    const positions = usable ? hit.positions : importPositions(text);
+    if (positions === undefined) return plain();
+    let script;
+    try {
+      script = new vm.Script(wrap(rewrite(text, positions)), { filename, cachedData: usable ? hit.data : undefined });
+    } catch {
+      return plain(); // Node.js reports it (or loads the file another way) as it would have
+    }
+    if (!usable || script.cachedDataRejected) missed = true;
+    compiled.set(filename, { key: build.key, text: print, positions, script });
+    const fn = script.runInThisContext({ displayErrors: true });
+    return fn.call(this.exports, this.exports, requireFor(this, Module), this, filename, path.dirname(filename), positions.length ? importerFor(filename) : undefined);
+  };
+
+  return function writePack() {
+    if (!missed) return;
+    missed = false;
+    const list = [];
+    const blobs = [];
+    for (const [file, e] of compiled) {
+      let data;
+      try {
+        data = e.script.createCachedData();
+      } catch {
+        continue;
+      }
+      list.push({ file, key: e.key, text: e.text, positions: e.positions, size: data.length });
+      blobs.push(data);
+    }
+    // what an earlier run packed and this one did not load stays, while its file is the same build
+    for (const [file, e] of packed) {
+      if (compiled.has(file)) continue;
+      try {
+        if (buildOf(fs.statSync(file, { bigint: true })).key !== e.key) continue;
+      } catch {
+        continue;
+      }
+      list.push({ file, key: e.key, text: e.text, positions: e.positions, size: e.data.length });
+      blobs.push(e.data);
+    }
+    const head = Buffer.from(JSON.stringify(list), 'utf8');
+    const size = Buffer.alloc(4);
+    size.writeUInt32LE(head.length, 0);
+    writeChecked(packFile, PACK_MAGIC, Buffer.concat([size, head, ...blobs]), crc32);
+  };
+}
+
+module.exports = { installModuleCache, importPositions, rewrite };

@@ -1,0 +1,169 @@
+/**
+ * The code cache of package files (src/v8modules.cjs), in real Node.js processes: a package under a
+ * node_modules folder, required by a small runner that installs the cache the way the bin and
+ * kitrun.cjs do. Served only for the same build and text of a file (an edit, even of the same length,
+ * or a loader hook handing over other text, compiles afresh); import() in a cached file resolves from
+ * that file and prints no warning; a damaged pack is ignored and written again; a failed run writes
+ * nothing; a file just written is not packed. Then migrate-create through the bin: drizzle-kit's
+ * processes and the command's own loads use their packs and write the same revision.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cleanEnv, makeProjectWithOwnCache } from '../support/project.js';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const SETTLE_MS = 3_200;
+
+const PKG = `'use strict';
+exports.value = 'AAAA';
+exports.note = "a string saying import('x') stays a string";
+exports.run = async () => {
+  const p = await import('node:path');
+  const e = await import('./esm.mjs');
+  const dep = await import('dep');
+  return [exports.value, p.sep, e.default, dep.default.name, require.resolve('./index.js') === __filename, exports.note.length].join(' ');
+};
+`;
+
+const RUNNER = `'use strict';
+const Module = require('node:module');
+if (process.env.TRANSFORM === '1') {
+  // a loader hook handing the compiler another text of the same file (as a transpiler would)
+  const js = Module._extensions['.js'];
+  Module._extensions['.js'] = (mod, file) => {
+    if (!file.endsWith('index.js')) return js(mod, file);
+    mod._compile(require('node:fs').readFileSync(file, 'utf8').replace('AAAA', 'CCCC'), file);
+  };
+}
+const write = require(${JSON.stringify(path.join(REPO, 'src', 'v8modules.cjs'))}).installModuleCache(process.argv[2], 'test.run', require('node:zlib').crc32);
+process.once('exit', (code) => code === 0 && write());
+require('pkg').run().then((out) => {
+  console.log(out);
+  process.exitCode = Number(process.env.EXIT ?? 0);
+});
+`;
+
+function makePackage(): { dir: string; cache: string; pack: string } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-modcache-'));
+  const pkg = path.join(dir, 'node_modules', 'pkg');
+  mkdirSync(pkg, { recursive: true });
+  writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'pkg', main: 'index.js' }));
+  writeFileSync(path.join(pkg, 'index.js'), PKG);
+  writeFileSync(path.join(pkg, 'esm.mjs'), "export default 'esm';\n");
+  // a package only pkg's own node_modules holds: resolved from pkg's file, not from the runner's
+  mkdirSync(path.join(pkg, 'node_modules', 'dep'), { recursive: true });
+  writeFileSync(path.join(pkg, 'node_modules', 'dep', 'package.json'), JSON.stringify({ name: 'dep', type: 'module', exports: { import: './dep.js' } }));
+  writeFileSync(path.join(pkg, 'node_modules', 'dep', 'dep.js'), "export default { name: 'dep' };\n");
+  writeFileSync(path.join(dir, 'runner.cjs'), RUNNER);
+  const cache = path.join(dir, 'cache');
+  return { dir, cache, pack: path.join(cache, 'test.run.v8pack') };
+}
+
+function run(dir: string, cache: string, env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [path.join(dir, 'runner.cjs'), cache], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv, encoding: 'utf8' });
+  return { code: r.status, out: r.stdout.trim(), err: r.stderr };
+}
+
+const EXPECTED = `AAAA ${path.sep} esm dep true 42`;
+const packs: ReturnType<typeof makePackage>[] = [];
+beforeAll(async () => {
+  for (let i = 0; i < 5; i++) packs.push(makePackage());
+  await sleep(SETTLE_MS); // a file is packed only once its times are 3 s old
+});
+
+describe('the code cache of package files', () => {
+  it('packs what a successful run compiled, serves it to the next run, and import() in a cached file resolves from that file without a warning', () => {
+    const { dir, cache, pack } = packs[0]!;
+    const first = run(dir, cache);
+    expect(first).toEqual({ code: 0, out: EXPECTED, err: '' });
+    expect(existsSync(pack)).toBe(true);
+    const written = statSync(pack).mtimeMs;
+    const second = run(dir, cache);
+    expect(second).toEqual(first);
+    expect(statSync(pack).mtimeMs, 'a pack that served every file is not written again').toBe(written);
+    // the pack holds pkg's file (the ES modules are not CommonJS: not packed)
+    expect(readFileSync(pack).includes(Buffer.from(path.join(dir, 'node_modules', 'pkg', 'index.js')))).toBe(true);
+  });
+
+  it('compiles a file afresh when it changed (same length) or a loader hook hands over another text', async () => {
+    const { dir, cache } = packs[1]!;
+    expect(run(dir, cache).out).toBe(EXPECTED);
+    const file = path.join(dir, 'node_modules', 'pkg', 'index.js');
+    const { atime, mtime } = statSync(file);
+    writeFileSync(file, PKG.replace('AAAA', 'BBBB'));
+    utimesSync(file, atime, mtime); // its modification time put back: its change time still moved
+    await sleep(SETTLE_MS);
+    expect(run(dir, cache).out).toBe(EXPECTED.replace('AAAA', 'BBBB'));
+    expect(run(dir, cache).out).toBe(EXPECTED.replace('AAAA', 'BBBB'));
+    expect(run(dir, cache, { TRANSFORM: '1' }).out, 'the hook replaces AAAA only: BBBB stays').toBe(EXPECTED.replace('AAAA', 'BBBB'));
+    writeFileSync(file, PKG);
+    await sleep(SETTLE_MS);
+    expect(run(dir, cache).out).toBe(EXPECTED);
+    expect(run(dir, cache, { TRANSFORM: '1' }).out).toBe(EXPECTED.replace('AAAA', 'CCCC'));
+    expect(run(dir, cache).out).toBe(EXPECTED);
+  });
+
+  it('ignores a damaged pack, wherever it is damaged, and writes a good one', () => {
+    const { dir, cache, pack } = packs[2]!;
+    expect(run(dir, cache).code).toBe(0);
+    const good = readFileSync(pack);
+    for (const at of [0, 5, 12, Math.floor(good.length / 2), good.length - 1]) {
+      const bad = Buffer.from(good);
+      bad[at] = bad[at]! ^ 0xff;
+      writeFileSync(pack, bad);
+      expect(run(dir, cache), `byte ${at} damaged`).toEqual({ code: 0, out: EXPECTED, err: '' });
+      expect(readFileSync(pack).readUInt32LE(0), 'written again').toBe(0x50564c53);
+      expect(readFileSync(pack).equals(bad)).toBe(false);
+    }
+    writeFileSync(pack, good.subarray(0, 100)); // cut short
+    expect(run(dir, cache)).toEqual({ code: 0, out: EXPECTED, err: '' });
+  });
+
+  it('is written by a successful run only, and never packs a file just written', () => {
+    const { dir, cache, pack } = packs[3]!;
+    expect(run(dir, cache, { EXIT: '3' })).toMatchObject({ code: 3, out: EXPECTED });
+    expect(existsSync(pack), 'a failed run writes no pack').toBe(false);
+    const fresh = makePackage(); // its files are not 3 s old
+    expect(run(fresh.dir, fresh.cache)).toEqual({ code: 0, out: EXPECTED, err: '' });
+    expect(existsSync(fresh.pack)).toBe(false);
+    rmSync(fresh.dir, { recursive: true, force: true });
+  });
+});
+
+describe('migrate-create through the caches', () => {
+  it("runs drizzle-kit and its own loads through packs of their own, and writes the same revision from them", () => {
+    const dir = makeProjectWithOwnCache();
+    const v8 = path.join(dir, 'node_modules', '.cache', 'sluice', 'v8');
+    const models = path.join(dir, 'models', 'sqlite.ts');
+    writeFileSync(models, readFileSync(models, 'utf8').replace("  name: text('name'),\n", "  name: text('name'),\n  nickname: text('nickname'),\n"));
+    const pristine = path.join(dir, 'drizzle-before');
+    cpSync(path.join(dir, 'drizzle'), pristine, { recursive: true });
+    const create = () => {
+      rmSync(path.join(dir, 'drizzle'), { recursive: true, force: true });
+      cpSync(pristine, path.join(dir, 'drizzle'), { recursive: true });
+      const r = spawnSync(process.execPath, [path.join(dir, 'dist', 'cli.cjs'), 'create', '-m', 'add nickname'], {
+        cwd: dir,
+        env: cleanEnv({}) as NodeJS.ProcessEnv,
+        encoding: 'utf8',
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const folder = path.join(dir, 'drizzle', 'sqlite');
+      const made = readdirSync(folder).filter((f) => f.startsWith('0004_'));
+      return { out: r.stdout, err: r.stderr, files: made.map((f) => [f, readFileSync(path.join(folder, f), 'utf8')]) };
+    };
+    const first = create();
+    expect(first.err).toBe('');
+    expect(first.files.map(([f]) => f).sort()).toEqual(['0004_add_nickname.down.sql', '0004_add_nickname.sql']);
+    const packed = readdirSync(v8).filter((f) => f.endsWith('.v8pack')).sort();
+    expect(packed).toEqual(expect.arrayContaining(['drizzle-kit-sqlite.generate.v8pack', 'modules.create.v8pack']));
+    const times = packed.map((f) => statSync(path.join(v8, f)).mtimeMs);
+    const second = create();
+    expect(second).toEqual(first);
+    expect(packed.map((f) => statSync(path.join(v8, f)).mtimeMs), 'served from the packs: none written again').toEqual(times);
+    expect(second.err).toBe('');
+  });
+});
