@@ -44,7 +44,15 @@ const pending = [];
 
 /** Writes the caches that were absent, damaged or rejected (best effort: a cache is only an optimization). */
 function flush(crc32) {
-  for (const { script, file } of pending.splice(0)) writeChecked(file, MAGIC, script.createCachedData(), crc32);
+  for (const { script, file } of pending.splice(0)) {
+    let data;
+    try {
+      data = script.createCachedData();
+    } catch {
+      continue;
+    }
+    writeChecked(file, MAGIC, data, crc32);
+  }
 }
 
 /** Runs the CommonJS file `file` as a module through its code cache for `command`; returns its exports. */

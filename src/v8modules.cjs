@@ -6,9 +6,11 @@
  * those is most of what such a process spends before its work (drizzle-kit generate: ~0.25 s of its
  * ~0.45 s here).
  *
- * installModuleCache takes over Module.prototype._compile for the files under a node_modules folder
- * (never the project's own sources): each one is compiled from the cache when the pack holds it for the
- * same build of the file, else as usual. One pack per name (`drizzle-kit-postgresql.generate`,
+ * installModuleCache takes over Module.prototype._compile for the CommonJS files of the packages
+ * named in PACKAGES (the large ones these commands load, whose code was read for what follows; never
+ * the project's own sources nor any other package: code compiled by node:vm differs from Node.js's own
+ * in ways a package could notice, listed below): each one is compiled from the cache when the pack
+ * holds it for the same build and text of the file, else as usual. One pack per name (`drizzle-kit-postgresql.generate`,
  * `modules.create`...) holds every such file the run loaded, each keyed by its own build; it is written
  * again, by a run that exits 0, when a file was missing from it, changed or rejected by V8.
  *
@@ -16,24 +18,41 @@
  * loader it needs), so in a file that has some, each import() expression (found by es-module-lexer,
  * its offsets kept in the pack) calls a stand-in: an import() compiled apart, on the file's own path,
  * which resolves specifiers from that file exactly as the file's own import() would.
+ *
+ * Where this differs from Node.js's own loader, and why it is safe for PACKAGES: an import() in code
+ * the file makes at run time (eval, new Function) would fail, so a file that calls either with a string
+ * mentioning import( is compiled as usual; the text of a function holding import() shows the stand-in
+ * (Function.prototype.toString), the module function gets a sixth argument, line 1's columns move by
+ * the wrapper's length, and the stack shows this file's frames. Under --enable-source-maps, or with
+ * Module.wrap patched (an APM agent), nothing is cached.
  */
 const fs = require('node:fs');
 const path = require('node:path');
 const { PACK_MAGIC, buildOf, readChecked, writeChecked, wrap, withoutHashbang } = require('./v8cache.cjs');
 
 const IN_PACKAGES = `${path.sep}node_modules${path.sep}`;
+/** The packages served: drizzle-kit (bin and API), drizzle-orm, the SQLite parser, esbuild's JS API (drizzle-kit loads configs with it). */
+const PACKAGES = new Set(['drizzle-kit', 'drizzle-orm', 'sql-parser-cst', 'esbuild']);
+/** eval or Function called on a string that mentions import(: code whose import() a cached file cannot serve. */
+const DYNAMIC_IMPORT_CODE = /\b(?:eval|Function)\s*\([^)]*?['"`][^'"`]*\bimport\s*\(/;
 const IMPORT = 'import';
 const STAND_IN = '__sluiceImport';
-const SAMPLE = 65536;
+/** The pack's layout and the rules its entries were made under (a pack of another is not read). */
+const FORMAT = 1;
 
 /**
- * What the text given to the compiler must match besides the file's build: its length and the CRC-32 of
- * its first and last 64 K characters (all of a smaller file), so that a file some loader hook hands over
- * changed (a transpiler) is not served code compiled from another text of the same file.
+ * What the text given to the compiler must match besides the file's build: its length and CRC-32, so
+ * that a file a loader hook hands over changed (a transpiler) is never served code compiled from another
+ * text of the same file (V8 checks only the length). ~1 ms a megabyte.
  */
 function fingerprint(content, crc32) {
-  const sample = content.length <= 2 * SAMPLE ? content : content.slice(0, SAMPLE) + content.slice(-SAMPLE);
-  return `${content.length.toString(36)}-${(crc32(sample) >>> 0).toString(36)}`;
+  return `${content.length.toString(36)}-${(crc32(content) >>> 0).toString(36)}`;
+}
+
+/** The package a file under node_modules belongs to (`@scope/name` or `name`), from its path. */
+function packageOf(filename) {
+  const rest = filename.slice(filename.lastIndexOf(IN_PACKAGES) + IN_PACKAGES.length).split(path.sep);
+  return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
 }
 
 /** The entries of a pack: file name -> { key, text (fingerprint), positions, data }; empty when absent or damaged. */
@@ -43,7 +62,9 @@ function readPack(file, crc32) {
   if (!body || body.length < 4) return entries;
   try {
     const size = body.readUInt32LE(0);
-    const list = JSON.parse(body.subarray(4, 4 + size).toString('utf8'));
+    const head = JSON.parse(body.subarray(4, 4 + size).toString('utf8'));
+    if (head.format !== FORMAT || !Array.isArray(head.files)) return entries; // another sluice's pack: rewritten
+    const list = head.files;
     let at = 4 + size;
     for (const e of list) {
       entries.set(e.file, { key: e.key, text: e.text, positions: e.positions, data: body.subarray(at, at + e.size) });
@@ -121,6 +142,7 @@ function requireFor(mod, Module) {
     return mod.require(id);
   };
   function resolve(request, options) {
+    if (typeof request !== 'string') return Module.createRequire(mod.filename).resolve(request); // Node.js's own error
     return Module._resolveFilename(request, mod, false, options);
   }
   resolve.paths = (request) => Module._resolveLookupPaths(request, mod);
@@ -139,6 +161,10 @@ function installModuleCache(dir, name, crc32) {
   const Module = require('node:module');
   const vm = require('node:vm');
   if (!vm.constants || !vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER) return () => {};
+  if (process.sourceMapsEnabled || process.execArgv.some((a) => a.startsWith('--enable-source-maps'))) return () => {}; // Node.js maps package frames itself
+  const wrapper = Module.wrapper && Module.wrapper.join('');
+  if (wrapper !== '(function (exports, require, module, __filename, __dirname) { \n});') return () => {}; // patched: its patch would be skipped
+  const wrapFunction = Module.wrap;
   const packFile = path.join(dir, `${name}.v8pack`);
   const packed = readPack(packFile, crc32);
   const compiled = new Map(); // file -> { key, text, positions, script }
@@ -149,6 +175,7 @@ function installModuleCache(dir, name, crc32) {
     const plain = () => original.call(this, content, filename, ...rest);
     if (loadingLexer || typeof content !== 'string' || typeof filename !== 'string' || !filename.includes(IN_PACKAGES) || !/\.c?js$/.test(filename)) return plain();
     if (rest[0] !== undefined && rest[0] !== 'commonjs') return plain(); // an ES module required (Node.js 22)
+    if (!PACKAGES.has(packageOf(filename)) || Module.wrap !== wrapFunction) return plain();
     let build;
     try {
       build = buildOf(fs.statSync(filename, { bigint: true }));
@@ -160,6 +187,7 @@ function installModuleCache(dir, name, crc32) {
     const print = fingerprint(content, crc32);
     const hit = packed.get(filename);
     const usable = hit !== undefined && hit.key === build.key && hit.text === print;
+    if (!usable && DYNAMIC_IMPORT_CODE.test(content)) return plain(); // never packed: the same text is never served
     const positions = usable ? hit.positions : importPositions(text);
     if (positions === undefined) return plain();
     let script;
@@ -191,7 +219,7 @@ function installModuleCache(dir, name, crc32) {
     }
     // what an earlier run packed and this one did not load stays, while its file is the same build
     for (const [file, e] of packed) {
-      if (compiled.has(file)) continue;
+      if (compiled.has(file) || !PACKAGES.has(packageOf(file))) continue;
       try {
         if (buildOf(fs.statSync(file, { bigint: true })).key !== e.key) continue;
       } catch {
@@ -200,7 +228,7 @@ function installModuleCache(dir, name, crc32) {
       list.push({ file, key: e.key, text: e.text, positions: e.positions, size: e.data.length });
       blobs.push(e.data);
     }
-    const head = Buffer.from(JSON.stringify(list), 'utf8');
+    const head = Buffer.from(JSON.stringify({ format: FORMAT, files: list }), 'utf8');
     const size = Buffer.alloc(4);
     size.writeUInt32LE(head.length, 0);
     writeChecked(packFile, PACK_MAGIC, Buffer.concat([size, head, ...blobs]), crc32);

@@ -1,7 +1,8 @@
 /**
  * The code cache of package files (src/v8modules.cjs), in real Node.js processes: a package under a
- * node_modules folder, required by a small runner that installs the cache the way the bin and
- * kitrun.cjs do. Served only for the same build and text of a file (an edit, even of the same length,
+ * node_modules folder named as one the cache serves (sql-parser-cst; its own text here), required by a
+ * small runner that installs the cache the way the bin and kitrun.cjs do. Any other package, a file
+ * that makes import() code at run time, and a process mapping sources are left to Node.js. Served only for the same build and text of a file (an edit, even of the same length,
  * or a loader hook handing over other text, compiles afresh); import() in a cached file resolves from
  * that file and prints no warning; a damaged pack is ignored and written again; a failed run writes
  * nothing; a file just written is not packed. Then migrate-create through the bin: drizzle-kit's
@@ -18,7 +19,9 @@ import { cleanEnv, makeProjectWithOwnCache } from '../support/project.js';
 const REPO = path.resolve(__dirname, '..', '..');
 const SETTLE_MS = 3_200;
 
-const PKG = `'use strict';
+// ~200 KB, the line a loader hook changes in the middle (a fingerprint of the text's ends would miss it)
+const PAD = `/* ${'x'.repeat(100_000)} */\n`;
+const PKG = PAD + `'use strict';
 exports.value = 'AAAA';
 exports.note = "a string saying import('x') stays a string";
 exports.run = async () => {
@@ -27,7 +30,7 @@ exports.run = async () => {
   const dep = await import('dep');
   return [exports.value, p.sep, e.default, dep.default.name, require.resolve('./index.js') === __filename, exports.note.length].join(' ');
 };
-`;
+` + PAD;
 
 const RUNNER = `'use strict';
 const Module = require('node:module');
@@ -41,23 +44,33 @@ if (process.env.TRANSFORM === '1') {
 }
 const write = require(${JSON.stringify(path.join(REPO, 'src', 'v8modules.cjs'))}).installModuleCache(process.argv[2], 'test.run', require('node:zlib').crc32);
 process.once('exit', (code) => code === 0 && write());
-require('pkg').run().then((out) => {
-  console.log(out);
+const extra = process.env.EXTRA === '1' ? [require('other').value, require('drizzle-orm').ready] : [];
+Promise.all([require('sql-parser-cst').run(), ...extra]).then((out) => {
+  console.log(out.join(' '));
   process.exitCode = Number(process.env.EXIT ?? 0);
 });
 `;
 
 function makePackage(): { dir: string; cache: string; pack: string } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-modcache-'));
-  const pkg = path.join(dir, 'node_modules', 'pkg');
+  const pkg = path.join(dir, 'node_modules', 'sql-parser-cst');
   mkdirSync(pkg, { recursive: true });
-  writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'pkg', main: 'index.js' }));
+  writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'sql-parser-cst', main: 'index.js' }));
   writeFileSync(path.join(pkg, 'index.js'), PKG);
   writeFileSync(path.join(pkg, 'esm.mjs'), "export default 'esm';\n");
-  // a package only pkg's own node_modules holds: resolved from pkg's file, not from the runner's
+  // a package only the served package's own node_modules holds: resolved from pkg's file, not from the runner's
   mkdirSync(path.join(pkg, 'node_modules', 'dep'), { recursive: true });
   writeFileSync(path.join(pkg, 'node_modules', 'dep', 'package.json'), JSON.stringify({ name: 'dep', type: 'module', exports: { import: './dep.js' } }));
   writeFileSync(path.join(pkg, 'node_modules', 'dep', 'dep.js'), "export default { name: 'dep' };\n");
+  // a package the cache does not serve, and one making import() code at run time (as TypeScript's
+  // CommonJS output does to keep a real import()), both required by the served one when asked
+  for (const [name, text] of [
+    ['other', "exports.value = 'other';\n"],
+    ['drizzle-orm', "'use strict';\nconst importESM = new Function('specifier', 'return import(specifier)');\nexports.ready = importESM('node:os').then((m) => typeof m.EOL);\n"],
+  ]) {
+    mkdirSync(path.join(dir, 'node_modules', name), { recursive: true });
+    writeFileSync(path.join(dir, 'node_modules', name, 'index.js'), text);
+  }
   writeFileSync(path.join(dir, 'runner.cjs'), RUNNER);
   const cache = path.join(dir, 'cache');
   return { dir, cache, pack: path.join(cache, 'test.run.v8pack') };
@@ -86,13 +99,13 @@ describe('the code cache of package files', () => {
     expect(second).toEqual(first);
     expect(statSync(pack).mtimeMs, 'a pack that served every file is not written again').toBe(written);
     // the pack holds pkg's file (the ES modules are not CommonJS: not packed)
-    expect(readFileSync(pack).includes(Buffer.from(path.join(dir, 'node_modules', 'pkg', 'index.js')))).toBe(true);
+    expect(readFileSync(pack).includes(Buffer.from(path.join(dir, 'node_modules', 'sql-parser-cst', 'index.js')))).toBe(true);
   });
 
   it('compiles a file afresh when it changed (same length) or a loader hook hands over another text', async () => {
     const { dir, cache } = packs[1]!;
     expect(run(dir, cache).out).toBe(EXPECTED);
-    const file = path.join(dir, 'node_modules', 'pkg', 'index.js');
+    const file = path.join(dir, 'node_modules', 'sql-parser-cst', 'index.js');
     const { atime, mtime } = statSync(file);
     writeFileSync(file, PKG.replace('AAAA', 'BBBB'));
     utimesSync(file, atime, mtime); // its modification time put back: its change time still moved
@@ -131,6 +144,22 @@ describe('the code cache of package files', () => {
     expect(run(fresh.dir, fresh.cache)).toEqual({ code: 0, out: EXPECTED, err: '' });
     expect(existsSync(fresh.pack)).toBe(false);
     rmSync(fresh.dir, { recursive: true, force: true });
+  });
+});
+
+describe('what the cache of package files leaves to Node.js', () => {
+  it('another package, a file that makes import() code at run time, and a process mapping sources', () => {
+    const { dir, cache, pack } = packs[4]!;
+    const both = `${EXPECTED} other string`;
+    expect(run(dir, cache, { EXTRA: '1' })).toEqual({ code: 0, out: both, err: '' });
+    expect(run(dir, cache, { EXTRA: '1' }), 'and again, with the pack').toEqual({ code: 0, out: both, err: '' });
+    const packed = readFileSync(pack);
+    expect(packed.includes(Buffer.from(path.join(dir, 'node_modules', 'sql-parser-cst', 'index.js')))).toBe(true);
+    expect(packed.includes(Buffer.from(path.join(dir, 'node_modules', 'other'))), 'a package not served').toBe(false);
+    expect(packed.includes(Buffer.from(path.join(dir, 'node_modules', 'drizzle-orm'))), 'new Function with import(').toBe(false);
+    rmSync(cache, { recursive: true, force: true });
+    expect(run(dir, cache, { NODE_OPTIONS: '--enable-source-maps' })).toEqual({ code: 0, out: EXPECTED, err: '' });
+    expect(existsSync(pack), 'nothing cached while Node.js maps sources').toBe(false);
   });
 });
 
