@@ -33,12 +33,18 @@ const { PACK_MAGIC, buildOf, readChecked, writeChecked, wrap, withoutHashbang } 
 const IN_PACKAGES = `${path.sep}node_modules${path.sep}`;
 /** The packages served: drizzle-kit (bin and API), drizzle-orm, the SQLite parser, esbuild's JS API (drizzle-kit loads configs with it). */
 const PACKAGES = new Set(['drizzle-kit', 'drizzle-orm', 'sql-parser-cst', 'esbuild']);
-/** eval or Function called on a string that mentions import(: code whose import() a cached file cannot serve. */
-const DYNAMIC_IMPORT_CODE = /\b(?:eval|Function)\s*\([^)]*?['"`][^'"`]*\bimport\s*\(/;
+/** eval or Function called with a string mentioning import( within its first 300 characters: code whose import() a cached file cannot serve. */
+const CALLS_EVAL = /\b(?:eval|Function)\s*\(/g;
+const IMPORT_IN_STRING = /['"`][^'"`\n]*\bimport\s*\(/;
+function makesImportCode(text) {
+  for (const call of text.matchAll(CALLS_EVAL)) if (IMPORT_IN_STRING.test(text.slice(call.index, call.index + 300))) return true;
+  return false;
+}
 const IMPORT = 'import';
 const STAND_IN = '__sluiceImport';
+const WRAPPER = ['(function (exports, require, module, __filename, __dirname) { ', '\n});'];
 /** The pack's layout and the rules its entries were made under (a pack of another is not read). */
-const FORMAT = 1;
+const FORMAT = 1; // raise it with any change to what a file's text is compiled as (wrap(), STAND_IN, rewrite): V8 checks only the length
 
 /**
  * What the text given to the compiler must match besides the file's build: its length and CRC-32, so
@@ -162,9 +168,9 @@ function installModuleCache(dir, name, crc32) {
   const vm = require('node:vm');
   if (!vm.constants || !vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER) return () => {};
   if (process.sourceMapsEnabled || process.execArgv.some((a) => a.startsWith('--enable-source-maps'))) return () => {}; // Node.js maps package frames itself
-  const wrapper = Module.wrapper && Module.wrapper.join('');
-  if (wrapper !== '(function (exports, require, module, __filename, __dirname) { \n});') return () => {}; // patched: its patch would be skipped
+  const unpatched = () => Module.wrap === wrapFunction && Module.wrapper[0] === WRAPPER[0] && Module.wrapper[1] === WRAPPER[1];
   const wrapFunction = Module.wrap;
+  if (!Array.isArray(Module.wrapper) || !unpatched()) return () => {}; // patched: its patch would be skipped
   const packFile = path.join(dir, `${name}.v8pack`);
   const packed = readPack(packFile, crc32);
   const compiled = new Map(); // file -> { key, text, positions, script }
@@ -175,7 +181,7 @@ function installModuleCache(dir, name, crc32) {
     const plain = () => original.call(this, content, filename, ...rest);
     if (loadingLexer || typeof content !== 'string' || typeof filename !== 'string' || !filename.includes(IN_PACKAGES) || !/\.c?js$/.test(filename)) return plain();
     if (rest[0] !== undefined && rest[0] !== 'commonjs') return plain(); // an ES module required (Node.js 22)
-    if (!PACKAGES.has(packageOf(filename)) || Module.wrap !== wrapFunction) return plain();
+    if (!PACKAGES.has(packageOf(filename)) || !unpatched()) return plain();
     let build;
     try {
       build = buildOf(fs.statSync(filename, { bigint: true }));
@@ -187,7 +193,7 @@ function installModuleCache(dir, name, crc32) {
     const print = fingerprint(content, crc32);
     const hit = packed.get(filename);
     const usable = hit !== undefined && hit.key === build.key && hit.text === print;
-    if (!usable && DYNAMIC_IMPORT_CODE.test(content)) return plain(); // never packed: the same text is never served
+    if (!usable && makesImportCode(content)) return plain(); // never packed: the same text is never served
     const positions = usable ? hit.positions : importPositions(text);
     if (positions === undefined) return plain();
     let script;
