@@ -29,6 +29,8 @@ export interface StepResult {
   failedSql?: string;
   /** On failure in a TypeScript revision's function: which (`drizzle/0004_x.ts up()`). */
   failedIn?: string;
+  /** That function ended sluice's transaction: what ran before may be committed, nothing was rolled back. */
+  transactionEnded?: boolean;
   error?: string;
   /** No-transaction revision that failed: how many statements ran (and stay applied). */
   statementsRun?: number;
@@ -187,7 +189,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
         continue;
       }
       const ts = typescript.get(step);
-      if (ts && step.direction === 'down') await runTypeScript(conn, step, ts);
+      if (ts && step.direction === 'down') await runTypeScript(conn, step, ts, transactional || !!options.single);
       // A no-transaction revision runs statement by statement with nothing to roll back: search_path is
       // checked after each, so none runs after one that moved it (transactional ones: the group's check).
       const check = step.noTransaction ? conn.searchPathGuard?.() : undefined;
@@ -206,7 +208,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
           });
         }
       }
-      if (ts && step.direction === 'up') await runTypeScript(conn, step, ts);
+      if (ts && step.direction === 'up') await runTypeScript(conn, step, ts, transactional || !!options.single);
       if ((transactional || options.single) && options.signal?.aborted) throw new StepInterrupted(); // rolled back, not committed
       const ms = Math.round(performance.now() - started);
       if (step.direction === 'up') {
@@ -237,6 +239,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
         failedStatement: stmt,
         failedSql: stmt ? firstLine(statements[stmt - 1]!) : undefined,
         failedIn: err instanceof TypeScriptError ? err.where : undefined,
+        transactionEnded: err instanceof TypeScriptError && err.endedTransaction ? true : undefined,
         error: err instanceof TypeScriptError ? err.what : describeCause(inner),
         statementsRun: step.noTransaction ? ran : undefined,
         noTransaction: step.noTransaction || undefined,

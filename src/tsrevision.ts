@@ -85,6 +85,8 @@ export class TypeScriptError extends Error {
     readonly where: string,
     readonly what: string,
     cause: unknown,
+    /** It ended sluice's transaction (a COMMIT or ROLLBACK of its own): sluice cannot roll the revision back. */
+    readonly endedTransaction = false,
   ) {
     super(what, { cause });
   }
@@ -92,17 +94,30 @@ export class TypeScriptError extends Error {
 
 /**
  * Run a TypeScript revision's function on a drizzle handle bound to the open transaction. A failed
- * drizzle query is reported by the database's own message, with the query's first line.
+ * drizzle query is reported by the database's own message, with the query's first line. With
+ * `inTransaction`, a function that ended the transaction (its own COMMIT or ROLLBACK, which README
+ * forbids) fails the revision as such, whether it returned or threw: sluice can no longer roll back
+ * what ran before that, and must not say it did.
  */
-export async function runTypeScript(conn: Connection, step: PreparedStep, fn: TypeScriptStep): Promise<void> {
+export async function runTypeScript(conn: Connection, step: PreparedStep, fn: TypeScriptStep, inTransaction = true): Promise<void> {
   const where = `${step.typescript!.display} ${step.direction}()`;
+  const probe = inTransaction && conn.transactionOpen ? conn : undefined;
+  await probe?.markTransaction?.();
+  const ended = async () => probe !== undefined && !(await probe.transactionOpen!().catch(() => true));
   try {
     const db = await conn.drizzle!();
-    await fn(db);
+    try {
+      await fn(db);
+    } catch (err) {
+      if (await ended()) throw new TypeScriptError(where, `${describeCause(err)}, after it ended sluice's transaction (a COMMIT or ROLLBACK of its own)`, err, true);
+      throw err;
+    }
+    if (await ended()) throw new TypeScriptError(where, "it ended sluice's transaction (a COMMIT or ROLLBACK of its own): a TypeScript part must never commit or roll back", undefined, true);
     // PostgreSQL under a non-public schema: the function must not have moved search_path.
     const guard = conn.searchPathGuard?.();
     if (guard) await conn.execute(guard);
   } catch (err) {
+    if (err instanceof TypeScriptError) throw err;
     // drizzle wraps a failed query: "Failed query: <sql>\nparams: ..." (node-postgres), "Failed to run the query '<sql>'" (better-sqlite3)
     const inner = (err as { cause?: unknown })?.cause;
     const query = err instanceof Error && inner instanceof Error ? /^Failed (?:query: ([^\n]*)|to run the query '([\s\S]*)')/.exec(err.message) : null;

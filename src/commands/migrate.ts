@@ -177,7 +177,9 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
           : `after its ${failure.statements} statement(s), while recording and committing it`;
       let state = failure.noTransaction
         ? `It is marked sluice:no-transaction: ${statementsRan(failure)}; it is ${failure.direction === 'up' ? 'not recorded as applied' : 'still recorded as applied'}${await invalidIndexNote(conn)}. The database is at ${now}`
-        : options.singleTransaction
+        : failure.transactionEnded
+          ? `NOT rolled back: what ran before its COMMIT or ROLLBACK${options.singleTransaction ? ' (this run\'s earlier revisions included)' : ''} may be committed, and the revision is ${failure.direction === 'up' ? 'not recorded as applied' : 'still recorded as applied'}. The version table says the database is at ${now}; check its schema and data by hand before running again`
+          : options.singleTransaction
           ? `Single transaction rolled back: the database is at ${now}, as before the run`
           : `Rolled back: the database is at ${now}`;
       if (backup) state += `. Backup from before the run: ${backup}`;

@@ -208,6 +208,18 @@ class PostgresConnection implements Connection {
   async rollback(): Promise<void> {
     await this.execute('ROLLBACK').catch(() => {});
   }
+  async markTransaction(): Promise<void> {
+    await this.execute("SET LOCAL sluice.revision_transaction = 'open'");
+  }
+  async transactionOpen(): Promise<boolean> {
+    try {
+      const rows = await this.query<{ v: string | null }>("SELECT current_setting('sluice.revision_transaction', true) AS v");
+      return rows[0]?.v === 'open'; // a SET LOCAL ends with its transaction
+    } catch (err) {
+      if ((err as { code?: string })?.code === '25P02') return true; // in failed SQL transaction: still sluice's, aborted
+      throw err;
+    }
+  }
   async lock(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {

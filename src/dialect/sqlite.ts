@@ -144,6 +144,9 @@ class SqliteConnection implements Connection {
   async rollback(): Promise<void> {
     if (this.db.inTransaction) this.db.exec('ROLLBACK');
   }
+  async transactionOpen(): Promise<boolean> {
+    return this.db.inTransaction;
+  }
   /**
    * The run-wide migration lock: up, down, stamp and reset hold it from before they read the version
    * table until they are done, so runs on one database file serialize like PostgreSQL's advisory lock.

@@ -65,6 +65,14 @@ export interface Connection {
   begin(): Promise<void>;
   commit(): Promise<void>;
   rollback(): Promise<void>;
+  /**
+   * Mark the open transaction (PostgreSQL: a SET LOCAL), so that transactionOpen can tell it from
+   * another: code sluice cannot read (a TypeScript revision) may have ended it. Absent where
+   * transactionOpen needs no mark (SQLite).
+   */
+  markTransaction?(): Promise<void>;
+  /** Whether the transaction open (and marked) before is still open, or ended by a COMMIT or ROLLBACK sluice did not send. */
+  transactionOpen?(): Promise<boolean>;
   /** Take the migration lock, waiting at most `timeoutMs`; throws a clear error when it cannot be had. */
   lock(timeoutMs: number): Promise<void>;
   unlock(): Promise<void>;

@@ -242,5 +242,35 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       expect(ok.status, ok.stderr).toBe(0);
       expect((await usersOf(dir, env)).map((u) => u.name)).toEqual(['Ada', 'unknown', 'unknown']);
     });
+
+    it("a TS part that commits sluice's transaction itself is reported as NOT rolled back (was: 'Rolled back', with its SQL part committed)", async () => {
+      const { dir, env, folder } = await projectWithTsRevision(d);
+      writeFileSync(path.join(folder, `${TAG}.sql`), UP_SQL[d]);
+      writeFileSync(path.join(folder, `${TAG}.down.sql`), DOWN_SQL[d]);
+      const run = d === 'postgresql' ? 'execute' : 'run';
+      const committing = (then: string) =>
+        `import { sql } from 'drizzle-orm';\nexport async function up(db: any): Promise<void> {\n  await db.${run}(sql\`UPDATE "users" SET "name" = 'x' WHERE "name" IS NULL\`);\n  await db.${run}(sql\`COMMIT\`);\n  ${then}\n}\nexport async function down(): Promise<void> {}\n`;
+      const versionsBefore = await versions(dir, env);
+      for (const [then, why] of [
+        ['', "it ended sluice's transaction \\(a COMMIT or ROLLBACK of its own\\): a TypeScript part must never commit or roll back"],
+        ["throw new Error('after the commit');", "after the commit, after it ended sluice's transaction \\(a COMMIT or ROLLBACK of its own\\)"],
+      ] as const) {
+        writeFileSync(path.join(folder, `${TAG}.ts`), committing(then));
+        const r = runCli(dir, ['up'], { ...env, SLUICE_NO_BACKUP: '1' });
+        expectOneLineError(
+          r,
+          3,
+          new RegExp(`revision ${TAG} \\(up\\) failed in drizzle/${d}/${TAG}\\.ts up\\(\\): ${why}\\. NOT rolled back: what ran before its COMMIT or ROLLBACK may be committed, and the revision is not recorded as applied\\. The version table says the database is at 0003_add_phone_to_users; check its schema and data by hand`),
+        );
+        expect(r.stderr).not.toMatch(/Rolled back/);
+        // what it said: the SQL part and the update before the COMMIT stayed; the revision is not recorded
+        expect(await hasSlug(dir, env)).toBe(true);
+        expect((await usersOf(dir, env)).map((u) => u.name)).toEqual(['Ada', 'x', 'x']);
+        expect(await versions(dir, env)).toEqual(versionsBefore);
+        // put back by hand, as the message asks
+        await sql(dir, env, DOWN_SQL[d]);
+        await sql(dir, env, `UPDATE "users" SET "name" = NULL WHERE "name" = 'x'`);
+      }
+    });
   });
 }
