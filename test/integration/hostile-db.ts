@@ -119,8 +119,23 @@ export function sqliteShape(file: string): Shape {
   }
 }
 
+/**
+ * One snapshot (a REPEATABLE READ transaction): objects and version rows read apart could straddle the
+ * commit of a revision a killed run's server is still finishing (PostgreSQL runs what it received) and
+ * show its table without its version row, a state no run made (the rerun then stamped it away).
+ */
 export async function pgShape(schema: string, token?: string, database?: string): Promise<Shape> {
-  const q = async <T>(sql: string, params: unknown[] = []) => (await adminQuery<T>(sql, params, database)).rows;
+  const c = await connect(database);
+  try {
+    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    return await pgShapeIn(async <T>(sql: string, params: unknown[] = []) => (await c.query(sql, params)).rows as T[], schema, token);
+  } finally {
+    await c.query('ROLLBACK').catch(() => {});
+    c.release();
+  }
+}
+
+async function pgShapeIn(q: <T>(sql: string, params?: unknown[]) => Promise<T[]>, schema: string, token?: string): Promise<Shape> {
   const escapes = token ? (await q<{ o: string }>("SELECT 'public ' || relname AS o FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND relname LIKE $1", [`hx\\_${token}\\_%`])).map((r) => r.o) : [];
   if ((await q('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).length === 0) return { exists: false, objects: escapes.sort(), rows: {}, versions: [] };
   const rels = await q<{ relname: string; relkind: string }>('SELECT relname, relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1', [schema]);
