@@ -29,7 +29,7 @@ export interface StepResult {
   failedSql?: string;
   /** On failure in a TypeScript revision's function: which (`drizzle/0004_x.ts up()`). */
   failedIn?: string;
-  /** That function ended sluice's transaction: what ran before may be committed, nothing was rolled back. */
+  /** That function committed sluice's transaction itself: what ran before its COMMIT stays, nothing was rolled back. */
   transactionEnded?: boolean;
   error?: string;
   /** No-transaction revision that failed: how many statements ran (and stay applied). */
@@ -180,6 +180,8 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
     const rebuilt = step.noTransaction ? undefined : conn.foreignKeyRebuild?.(step.statements);
     const statements = rebuilt ?? step.statements;
     const fkWasOn = rebuilt && transactional ? await conn.setForeignKeys!(false) : false;
+    // a TypeScript part may end the transaction itself (README forbids it): marked, and checked after the rollback
+    const mark: { value?: string } | undefined = typescript.has(step) && (transactional || options.single) ? {} : undefined;
     try {
       if (transactional) await conn.begin();
       if (!conn.capabilities.runLock && (await store.has(step.revision.id)) === (step.direction === 'up')) {
@@ -189,7 +191,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
         continue;
       }
       const ts = typescript.get(step);
-      if (ts && step.direction === 'down') await runTypeScript(conn, step, ts, transactional || !!options.single);
+      if (ts && step.direction === 'down') await runTypeScript(conn, step, ts, mark);
       // A no-transaction revision runs statement by statement with nothing to roll back: search_path is
       // checked after each, so none runs after one that moved it (transactional ones: the group's check).
       const check = step.noTransaction ? conn.searchPathGuard?.() : undefined;
@@ -208,7 +210,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
           });
         }
       }
-      if (ts && step.direction === 'up') await runTypeScript(conn, step, ts, transactional || !!options.single);
+      if (ts && step.direction === 'up') await runTypeScript(conn, step, ts, mark);
       if ((transactional || options.single) && options.signal?.aborted) throw new StepInterrupted(); // rolled back, not committed
       const ms = Math.round(performance.now() - started);
       if (step.direction === 'up') {
@@ -230,6 +232,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
       if (transactional || options.single) await conn.rollback();
       if (rebuilt && fkWasOn) await conn.setForeignKeys!(true);
       failed = true;
+      const committed = mark?.value !== undefined && (await conn.markCommitted!(mark.value).catch(() => false));
       const stmt = err instanceof StatementError ? err.index : undefined;
       const inner = err instanceof StatementError || err instanceof TypeScriptError ? err.cause : err;
       emit({
@@ -239,7 +242,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
         failedStatement: stmt,
         failedSql: stmt ? firstLine(statements[stmt - 1]!) : undefined,
         failedIn: err instanceof TypeScriptError ? err.where : undefined,
-        transactionEnded: err instanceof TypeScriptError && err.endedTransaction ? true : undefined,
+        transactionEnded: committed || undefined,
         error: err instanceof TypeScriptError ? err.what : describeCause(inner),
         statementsRun: step.noTransaction ? ran : undefined,
         noTransaction: step.noTransaction || undefined,
@@ -250,7 +253,8 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
   if (options.single) {
     if (failed) {
       if (stopped) await conn.rollback();
-      for (const r of results) if (r.status !== 'failed' && r.status !== 'interrupted' && r.status !== 'not-run' && r.status !== 'already-done') r.status = 'rolled-back';
+      // a TypeScript part that committed the transaction committed the run's earlier revisions too
+      if (!results.some((r) => r.transactionEnded)) for (const r of results) if (r.status !== 'failed' && r.status !== 'interrupted' && r.status !== 'not-run' && r.status !== 'already-done') r.status = 'rolled-back';
     } else {
       try {
         if (singleRebuild && fkWasOnSingle) await conn.checkForeignKeys!();

@@ -85,8 +85,6 @@ export class TypeScriptError extends Error {
     readonly where: string,
     readonly what: string,
     cause: unknown,
-    /** It ended sluice's transaction (a COMMIT or ROLLBACK of its own): sluice cannot roll the revision back. */
-    readonly endedTransaction = false,
   ) {
     super(what, { cause });
   }
@@ -94,25 +92,19 @@ export class TypeScriptError extends Error {
 
 /**
  * Run a TypeScript revision's function on a drizzle handle bound to the open transaction. A failed
- * drizzle query is reported by the database's own message, with the query's first line. With
- * `inTransaction`, a function that ended the transaction (its own COMMIT or ROLLBACK, which README
- * forbids) fails the revision as such, whether it returned or threw: sluice can no longer roll back
- * what ran before that, and must not say it did.
+ * drizzle query is reported by the database's own message, with the query's first line. With `mark`
+ * (engine.ts), the transaction is marked first: a function that ends it itself (a COMMIT, which README
+ * forbids) is told apart after sluice's rollback (Connection.markCommitted).
  */
-export async function runTypeScript(conn: Connection, step: PreparedStep, fn: TypeScriptStep, inTransaction = true): Promise<void> {
+export async function runTypeScript(conn: Connection, step: PreparedStep, fn: TypeScriptStep, mark?: { value?: string }): Promise<void> {
   const where = `${step.typescript!.display} ${step.direction}()`;
-  const probe = inTransaction && conn.transactionOpen ? conn : undefined;
-  await probe?.markTransaction?.();
-  const ended = async () => probe !== undefined && !(await probe.transactionOpen!().catch(() => true));
+  if (mark && conn.markTransaction) mark.value = await conn.markTransaction();
   try {
     const db = await conn.drizzle!();
-    try {
-      await fn(db);
-    } catch (err) {
-      if (await ended()) throw new TypeScriptError(where, `${describeCause(err)}, after it ended sluice's transaction (a COMMIT or ROLLBACK of its own)`, err, true);
-      throw err;
+    await fn(db);
+    if (mark?.value !== undefined && !(await conn.markOpen!(mark.value))) {
+      throw new TypeScriptError(where, "it ended sluice's transaction itself (a COMMIT or ROLLBACK): a TypeScript part must never commit or roll back", undefined);
     }
-    if (await ended()) throw new TypeScriptError(where, "it ended sluice's transaction (a COMMIT or ROLLBACK of its own): a TypeScript part must never commit or roll back", undefined, true);
     // PostgreSQL under a non-public schema: the function must not have moved search_path.
     const guard = conn.searchPathGuard?.();
     if (guard) await conn.execute(guard);

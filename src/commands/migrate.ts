@@ -178,7 +178,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
       let state = failure.noTransaction
         ? `It is marked sluice:no-transaction: ${statementsRan(failure)}; it is ${failure.direction === 'up' ? 'not recorded as applied' : 'still recorded as applied'}${await invalidIndexNote(conn)}. The database is at ${now}`
         : failure.transactionEnded
-          ? `NOT rolled back: what ran before its COMMIT or ROLLBACK${options.singleTransaction ? ' (this run\'s earlier revisions included)' : ''} may be committed, and the revision is ${failure.direction === 'up' ? 'not recorded as applied' : 'still recorded as applied'}. The version table says the database is at ${now}; check its schema and data by hand before running again`
+          ? `NOT rolled back: ${failure.failedIn ?? 'its TypeScript part'} committed sluice's transaction itself, so what ran before that stays (its SQL part${options.singleTransaction ? " and this run's earlier revisions" : ''}), and the revision is ${failure.direction === 'up' ? 'not recorded as applied' : 'still recorded as applied'}. The version table says the database is at ${now}; check its schema and data by hand before running again`
           : options.singleTransaction
           ? `Single transaction rolled back: the database is at ${now}, as before the run`
           : `Rolled back: the database is at ${now}`;

@@ -208,17 +208,21 @@ class PostgresConnection implements Connection {
   async rollback(): Promise<void> {
     await this.execute('ROLLBACK').catch(() => {});
   }
-  async markTransaction(): Promise<void> {
-    await this.execute("SET LOCAL sluice.revision_transaction = 'open'");
+  async markTransaction(): Promise<string> {
+    const rows = await this.query<{ x: string }>('SELECT pg_catalog.txid_current()::text AS x');
+    return rows[0]!.x;
   }
-  async transactionOpen(): Promise<boolean> {
+  async markOpen(mark: string): Promise<boolean> {
     try {
-      const rows = await this.query<{ v: string | null }>("SELECT current_setting('sluice.revision_transaction', true) AS v");
-      return rows[0]?.v === 'open'; // a SET LOCAL ends with its transaction
-    } catch (err) {
-      if ((err as { code?: string })?.code === '25P02') return true; // in failed SQL transaction: still sluice's, aborted
-      throw err;
+      const rows = await this.query<{ x: string | null }>('SELECT pg_catalog.txid_current_if_assigned()::text AS x');
+      return rows[0]?.x === mark;
+    } catch {
+      return true; // an aborted transaction: the version row fails next, and the rollback's check tells whose it was
     }
+  }
+  async markCommitted(mark: string): Promise<boolean> {
+    const rows = await this.query<{ s: string | null }>('SELECT pg_catalog.txid_status($1::bigint) AS s', [mark]);
+    return rows[0]?.s === 'committed';
   }
   async lock(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;

@@ -144,8 +144,19 @@ class SqliteConnection implements Connection {
   async rollback(): Promise<void> {
     if (this.db.inTransaction) this.db.exec('ROLLBACK');
   }
-  async transactionOpen(): Promise<boolean> {
-    return this.db.inTransaction;
+  async markTransaction(): Promise<string> {
+    // in the temp schema, which the transaction covers too: the row stays only if the transaction commits
+    this.db.exec('CREATE TEMP TABLE IF NOT EXISTS "sluice_revision_mark" ("mark" text)');
+    const mark = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    this.db.prepare('INSERT INTO temp."sluice_revision_mark" ("mark") VALUES (?)').run(mark);
+    return mark;
+  }
+  async markOpen(mark: string): Promise<boolean> {
+    return this.db.inTransaction && (await this.markCommitted(mark)); // the row, seen from inside (a COMMIT then BEGIN is not told apart)
+  }
+  async markCommitted(mark: string): Promise<boolean> {
+    if (!this.db.prepare("SELECT 1 FROM temp.sqlite_master WHERE name = 'sluice_revision_mark'").get()) return false;
+    return !!this.db.prepare('SELECT 1 FROM temp."sluice_revision_mark" WHERE "mark" = ?').get(mark);
   }
   /**
    * The run-wide migration lock: up, down, stamp and reset hold it from before they read the version

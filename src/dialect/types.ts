@@ -66,13 +66,17 @@ export interface Connection {
   commit(): Promise<void>;
   rollback(): Promise<void>;
   /**
-   * Mark the open transaction (PostgreSQL: a SET LOCAL), so that transactionOpen can tell it from
-   * another: code sluice cannot read (a TypeScript revision) may have ended it. Absent where
-   * transactionOpen needs no mark (SQLite).
+   * Mark the open transaction before code sluice cannot read (a TypeScript revision) runs in it;
+   * returns the mark (PostgreSQL: its transaction id; SQLite: a row in a temporary table).
    */
-  markTransaction?(): Promise<void>;
-  /** Whether the transaction open (and marked) before is still open, or ended by a COMMIT or ROLLBACK sluice did not send. */
-  transactionOpen?(): Promise<boolean>;
+  markTransaction?(): Promise<string>;
+  /**
+   * After sluice's ROLLBACK: whether the marked transaction was committed all the same (by a COMMIT
+   * sluice did not send), so that what ran in it is not rolled back.
+   */
+  markCommitted?(mark: string): Promise<boolean>;
+  /** Before sluice writes the version row: whether the marked transaction is still the open one. */
+  markOpen?(mark: string): Promise<boolean>;
   /** Take the migration lock, waiting at most `timeoutMs`; throws a clear error when it cannot be had. */
   lock(timeoutMs: number): Promise<void>;
   unlock(): Promise<void>;

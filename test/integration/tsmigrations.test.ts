@@ -243,33 +243,52 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       expect((await usersOf(dir, env)).map((u) => u.name)).toEqual(['Ada', 'unknown', 'unknown']);
     });
 
-    it("a TS part that commits sluice's transaction itself is reported as NOT rolled back (was: 'Rolled back', with its SQL part committed)", async () => {
+    it("a TS part that commits sluice's transaction itself is reported as NOT rolled back; one whose transaction was rolled back, by itself or by the database, as rolled back", async () => {
       const { dir, env, folder } = await projectWithTsRevision(d);
       writeFileSync(path.join(folder, `${TAG}.sql`), UP_SQL[d]);
       writeFileSync(path.join(folder, `${TAG}.down.sql`), DOWN_SQL[d]);
       const run = d === 'postgresql' ? 'execute' : 'run';
-      const committing = (then: string) =>
-        `import { sql } from 'drizzle-orm';\nexport async function up(db: any): Promise<void> {\n  await db.${run}(sql\`UPDATE "users" SET "name" = 'x' WHERE "name" IS NULL\`);\n  await db.${run}(sql\`COMMIT\`);\n  ${then}\n}\nexport async function down(): Promise<void> {}\n`;
+      const body = (lines: string[]) =>
+        `import { sql } from 'drizzle-orm';\nexport async function up(db: any): Promise<void> {\n  await db.${run}(sql\`UPDATE "users" SET "name" = 'x' WHERE "name" IS NULL\`);\n${lines.map((l) => `  ${l}\n`).join('')}}\nexport async function down(): Promise<void> {}\n`;
+      const q = (text: string) => `await db.${run}(sql\`${text}\`);`;
       const versionsBefore = await versions(dir, env);
-      for (const [then, why] of [
-        ['', "it ended sluice's transaction \\(a COMMIT or ROLLBACK of its own\\): a TypeScript part must never commit or roll back"],
-        ["throw new Error('after the commit');", "after the commit, after it ended sluice's transaction \\(a COMMIT or ROLLBACK of its own\\)"],
-      ] as const) {
-        writeFileSync(path.join(folder, `${TAG}.ts`), committing(then));
-        const r = runCli(dir, ['up'], { ...env, SLUICE_NO_BACKUP: '1' });
-        expectOneLineError(
-          r,
-          3,
-          new RegExp(`revision ${TAG} \\(up\\) failed in drizzle/${d}/${TAG}\\.ts up\\(\\): ${why}\\. NOT rolled back: what ran before its COMMIT or ROLLBACK may be committed, and the revision is not recorded as applied\\. The version table says the database is at 0003_add_phone_to_users; check its schema and data by hand`),
-        );
-        expect(r.stderr).not.toMatch(/Rolled back/);
+      const names = async () => (await usersOf(dir, env)).map((u) => u.name);
+      const attempt = (lines: string[]) => {
+        writeFileSync(path.join(folder, `${TAG}.ts`), body(lines));
+        return runCli(dir, ['up'], { ...env, SLUICE_NO_BACKUP: '1' });
+      };
+      const where = `revision ${TAG} \\(up\\) failed in drizzle/${d}/${TAG}\\.ts up\\(\\): `;
+      const notRolledBack = `\\. NOT rolled back: drizzle/${d}/${TAG}\\.ts up\\(\\) committed sluice's transaction itself, so what ran before that stays \\(its SQL part\\), and the revision is not recorded as applied\\. The version table says the database is at 0003_add_phone_to_users; check its schema and data by hand`;
+      const committed: [string[], string][] = [
+        [[q('COMMIT')], "it ended sluice's transaction itself \\(a COMMIT or ROLLBACK\\): a TypeScript part must never commit or roll back"],
+        [[q('COMMIT'), "throw new Error('after the commit');"], 'after the commit'],
+        // a transaction of its own after the COMMIT, failing: still the COMMIT that decides (was: 'Rolled back')
+        [[q('COMMIT'), q('BEGIN'), q('SELECT * FROM no_such_table')], `.*no_such_table.*\\(query: SELECT \\* FROM no_such_table\\)`],
+      ];
+      for (const [lines, why] of committed) {
+        const r = attempt(lines);
+        expectOneLineError(r, 3, new RegExp(`${where}${why}${notRolledBack}`));
         // what it said: the SQL part and the update before the COMMIT stayed; the revision is not recorded
         expect(await hasSlug(dir, env)).toBe(true);
-        expect((await usersOf(dir, env)).map((u) => u.name)).toEqual(['Ada', 'x', 'x']);
+        expect(await names()).toEqual(['Ada', 'x', 'x']);
         expect(await versions(dir, env)).toEqual(versionsBefore);
         // put back by hand, as the message asks
         await sql(dir, env, DOWN_SQL[d]);
         await sql(dir, env, `UPDATE "users" SET "name" = NULL WHERE "name" = 'x'`);
+      }
+      // rolled back, truly: by the function's own ROLLBACK, or by the database (SQLite's OR ROLLBACK)
+      const rolledBack: [string[], string][] = [
+        [[q('ROLLBACK')], "it ended sluice's transaction itself \\(a COMMIT or ROLLBACK\\): a TypeScript part must never commit or roll back"],
+        ...(d === 'sqlite'
+          ? ([[[q('CREATE TABLE "u" ("id" integer PRIMARY KEY)'), q('INSERT INTO "u" VALUES (1)'), q('INSERT OR ROLLBACK INTO "u" VALUES (1)')], 'UNIQUE constraint failed: u\\.id \\(query: INSERT OR ROLLBACK INTO "u" VALUES \\(1\\)\\)']] as [string[], string][])
+          : ([[["await db.execute(sql`RESET ALL`);", q('SELECT * FROM no_such_table')], '.*no_such_table']] as [string[], string][])),
+      ];
+      for (const [lines, why] of rolledBack) {
+        const r = attempt(lines);
+        expectOneLineError(r, 3, new RegExp(`${where}${why}.*\\. Rolled back: the database is at 0003_add_phone_to_users`));
+        expect(await hasSlug(dir, env)).toBe(false);
+        expect(await names()).toEqual(['Ada', null, null]);
+        expect(await versions(dir, env)).toEqual(versionsBefore);
       }
     });
   });
