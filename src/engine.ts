@@ -29,8 +29,12 @@ export interface StepResult {
   failedSql?: string;
   /** On failure in a TypeScript revision's function: which (`drizzle/0004_x.ts up()`). */
   failedIn?: string;
-  /** That function committed sluice's transaction itself: what ran before its COMMIT stays, nothing was rolled back. */
-  transactionEnded?: boolean;
+  /**
+   * A TypeScript revision's function and sluice's transaction: `committed` — it committed it itself,
+   * so what ran before stays; `rolled-back` — it rolled it back itself, and what it ran afterwards ran
+   * outside any transaction; `unknown` — the check after the rollback failed.
+   */
+  transactionEnded?: 'committed' | 'rolled-back' | 'unknown';
   error?: string;
   /** No-transaction revision that failed: how many statements ran (and stay applied). */
   statementsRun?: number;
@@ -232,7 +236,14 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
       if (transactional || options.single) await conn.rollback();
       if (rebuilt && fkWasOn) await conn.setForeignKeys!(true);
       failed = true;
-      const committed = mark?.value !== undefined && (await conn.markCommitted!(mark.value).catch(() => false));
+      let ended: StepResult['transactionEnded'];
+      if (mark?.value !== undefined) {
+        const committed = await conn.markCommitted!(mark.value).then(
+          (c) => c,
+          () => undefined,
+        );
+        ended = committed ? 'committed' : committed === undefined ? 'unknown' : err instanceof TypeScriptError && err.endedTransaction ? 'rolled-back' : undefined;
+      }
       const stmt = err instanceof StatementError ? err.index : undefined;
       const inner = err instanceof StatementError || err instanceof TypeScriptError ? err.cause : err;
       emit({
@@ -242,7 +253,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
         failedStatement: stmt,
         failedSql: stmt ? firstLine(statements[stmt - 1]!) : undefined,
         failedIn: err instanceof TypeScriptError ? err.where : undefined,
-        transactionEnded: committed || undefined,
+        transactionEnded: ended,
         error: err instanceof TypeScriptError ? err.what : describeCause(inner),
         statementsRun: step.noTransaction ? ran : undefined,
         noTransaction: step.noTransaction || undefined,
@@ -254,7 +265,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
     if (failed) {
       if (stopped) await conn.rollback();
       // a TypeScript part that committed the transaction committed the run's earlier revisions too
-      if (!results.some((r) => r.transactionEnded)) for (const r of results) if (r.status !== 'failed' && r.status !== 'interrupted' && r.status !== 'not-run' && r.status !== 'already-done') r.status = 'rolled-back';
+      if (!results.some((r) => r.transactionEnded === 'committed' || r.transactionEnded === 'unknown')) for (const r of results) if (r.status !== 'failed' && r.status !== 'interrupted' && r.status !== 'not-run' && r.status !== 'already-done') r.status = 'rolled-back';
     } else {
       try {
         if (singleRebuild && fkWasOnSingle) await conn.checkForeignKeys!();

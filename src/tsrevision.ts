@@ -85,6 +85,8 @@ export class TypeScriptError extends Error {
     readonly where: string,
     readonly what: string,
     cause: unknown,
+    /** Thrown because the function had ended sluice's transaction (found by Connection.markOpen). */
+    readonly endedTransaction = false,
   ) {
     super(what, { cause });
   }
@@ -103,7 +105,7 @@ export async function runTypeScript(conn: Connection, step: PreparedStep, fn: Ty
     const db = await conn.drizzle!();
     await fn(db);
     if (mark?.value !== undefined && !(await conn.markOpen!(mark.value))) {
-      throw new TypeScriptError(where, "it ended sluice's transaction itself (a COMMIT or ROLLBACK): a TypeScript part must never commit or roll back", undefined);
+      throw new TypeScriptError(where, "it ended sluice's transaction itself (a COMMIT or ROLLBACK): a TypeScript part must never commit or roll back", undefined, true);
     }
     // PostgreSQL under a non-public schema: the function must not have moved search_path.
     const guard = conn.searchPathGuard?.();

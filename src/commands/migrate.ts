@@ -178,7 +178,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
       let state = failure.noTransaction
         ? `It is marked sluice:no-transaction: ${statementsRan(failure)}; it is ${failure.direction === 'up' ? 'not recorded as applied' : 'still recorded as applied'}${await invalidIndexNote(conn)}. The database is at ${now}`
         : failure.transactionEnded
-          ? `NOT rolled back: ${failure.failedIn ?? 'its TypeScript part'} committed sluice's transaction itself, so what ran before that stays (its SQL part${options.singleTransaction ? " and this run's earlier revisions" : ''}), and the revision is ${failure.direction === 'up' ? 'not recorded as applied' : 'still recorded as applied'}. The version table says the database is at ${now}; check its schema and data by hand before running again`
+          ? transactionEndedState(failure, !!options.singleTransaction, now)
           : options.singleTransaction
           ? `Single transaction rolled back: the database is at ${now}, as before the run`
           : `Rolled back: the database is at ${now}`;
@@ -225,6 +225,20 @@ async function runCancellable(conn: Connection, options: MoveOptions, run: () =>
   }
 }
 
+/** Where a revision stands whose TypeScript part ended sluice's transaction itself (StepResult.transactionEnded). */
+function transactionEndedState(step: StepResult, single: boolean, now: string): string {
+  const fn = step.failedIn ?? 'its TypeScript part';
+  const earlier = single ? " (so do this run's earlier revisions)" : '';
+  const recorded = step.direction === 'up' ? 'not recorded as applied' : 'still recorded as applied';
+  const check = `The version table says the database is at ${now}; check its schema and data by hand before running again`;
+  if (step.transactionEnded === 'committed') {
+    const before = step.direction === 'up' ? 'its SQL part and what up() ran before its COMMIT' : 'what down() ran before its COMMIT (the down SQL had not run)';
+    return `NOT rolled back: ${fn} committed sluice's transaction itself, so ${before} stays${earlier}, and the revision is ${recorded}. ${check}`;
+  }
+  if (step.transactionEnded === 'rolled-back') return `Rolled back by ${fn} itself: what it ran after its ROLLBACK ran outside any transaction and may be committed, and the revision is ${recorded}. ${check}`;
+  return `Not known whether ${fn} committed sluice's transaction itself (the check after the rollback failed): what ran before may be committed${earlier}, and the revision is ${recorded}. ${check}`;
+}
+
 /** What a no-transaction revision that stopped left behind. */
 function statementsRan(step: StepResult): string {
   return step.statementsRun ? `statements 1-${step.statementsRun} of it ran and were NOT rolled back` : 'none of its statements ran';
@@ -241,11 +255,15 @@ function interruptedMessage(
 ): string {
   const { during, next } = stop;
   let message = `interrupted (${name}) ${during ? `during ${during.revision} (${during.direction})` : `before ${next!.revision} (${next!.direction})`}, ${stop.done} of ${total} revision(s) ${single ? 'run' : 'done'}: `;
-  if (single) message += 'the single transaction was rolled back';
+  if (single && (during?.transactionEnded === 'committed' || during?.transactionEnded === 'unknown')) {
+    message += `${during.revision}'s TypeScript part ${during.transactionEnded === 'committed' ? 'committed' : 'may have committed'} the single transaction itself, so what ran before that (this run's earlier revisions included) ${during.transactionEnded === 'committed' ? 'stays' : 'may stay'}; it is ${during.direction === 'up' ? 'not recorded' : 'still recorded'}`;
+  } else if (single) message += 'the single transaction was rolled back';
   else if (during?.noTransaction) {
     const n = during.failedStatement;
     const cancelled = n && n > (during.statementsRun ?? 0) && (during.cause as { code?: unknown })?.code === '57014';
     message += `${during.revision} is marked sluice:no-transaction: ${statementsRan(during)}${cancelled ? `, statement ${n} (${during.failedSql}) was cancelled` : n ? `, it stopped before statement ${n}` : ''}; it is not recorded${note}`;
+  } else if (during?.transactionEnded === 'committed' || during?.transactionEnded === 'unknown') {
+    message += `${during.revision}'s TypeScript part ${during.transactionEnded === 'committed' ? 'committed' : 'may have committed'} sluice's transaction itself, so what ran before that ${during.transactionEnded === 'committed' ? 'stays' : 'may stay'}; it is ${during.direction === 'up' ? 'not recorded' : 'still recorded'}`;
   } else if (during) message += `${during.revision} was rolled back, the ones before it stay`;
   else message += 'every revision done stays';
   return `${message}. The database is at ${at ?? 'an unknown revision (run make migrate-status)'}; run the command again to continue`;

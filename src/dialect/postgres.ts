@@ -216,8 +216,9 @@ class PostgresConnection implements Connection {
     try {
       const rows = await this.query<{ x: string | null }>('SELECT pg_catalog.txid_current_if_assigned()::text AS x');
       return rows[0]?.x === mark;
-    } catch {
-      return true; // an aborted transaction: the version row fails next, and the rollback's check tells whose it was
+    } catch (err) {
+      if ((err as { code?: string })?.code === '25P02') return true; // aborted: the version row fails next, and the rollback's check tells whose it was
+      throw err;
     }
   }
   async markCommitted(mark: string): Promise<boolean> {

@@ -149,10 +149,17 @@ class SqliteConnection implements Connection {
     this.db.exec('CREATE TEMP TABLE IF NOT EXISTS "sluice_revision_mark" ("mark" text)');
     const mark = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
     this.db.prepare('INSERT INTO temp."sluice_revision_mark" ("mark") VALUES (?)').run(mark);
+    this.db.exec('SAVEPOINT "sluice_revision_mark"'); // gone with the transaction: a COMMIT then BEGIN is told apart
     return mark;
   }
   async markOpen(mark: string): Promise<boolean> {
-    return this.db.inTransaction && (await this.markCommitted(mark)); // the row, seen from inside (a COMMIT then BEGIN is not told apart)
+    if (!this.db.inTransaction || !(await this.markCommitted(mark))) return false;
+    try {
+      this.db.exec('RELEASE "sluice_revision_mark"');
+      return true;
+    } catch {
+      return false; // no such savepoint: this transaction is another one
+    }
   }
   async markCommitted(mark: string): Promise<boolean> {
     if (!this.db.prepare("SELECT 1 FROM temp.sqlite_master WHERE name = 'sluice_revision_mark'").get()) return false;

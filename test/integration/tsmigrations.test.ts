@@ -258,12 +258,14 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         return runCli(dir, ['up'], { ...env, SLUICE_NO_BACKUP: '1' });
       };
       const where = `revision ${TAG} \\(up\\) failed in drizzle/${d}/${TAG}\\.ts up\\(\\): `;
-      const notRolledBack = `\\. NOT rolled back: drizzle/${d}/${TAG}\\.ts up\\(\\) committed sluice's transaction itself, so what ran before that stays \\(its SQL part\\), and the revision is not recorded as applied\\. The version table says the database is at 0003_add_phone_to_users; check its schema and data by hand`;
+      const notRolledBack = `\\. NOT rolled back: drizzle/${d}/${TAG}\\.ts up\\(\\) committed sluice's transaction itself, so its SQL part and what up\\(\\) ran before its COMMIT stays, and the revision is not recorded as applied\\. The version table says the database is at 0003_add_phone_to_users; check its schema and data by hand`;
       const committed: [string[], string][] = [
         [[q('COMMIT')], "it ended sluice's transaction itself \\(a COMMIT or ROLLBACK\\): a TypeScript part must never commit or roll back"],
         [[q('COMMIT'), "throw new Error('after the commit');"], 'after the commit'],
         // a transaction of its own after the COMMIT, failing: still the COMMIT that decides (was: 'Rolled back')
         [[q('COMMIT'), q('BEGIN'), q('SELECT * FROM no_such_table')], `.*no_such_table.*\\(query: SELECT \\* FROM no_such_table\\)`],
+        // ... and one that returns, its transaction open (SQLite: told apart by the savepoint)
+        [[q('COMMIT'), q('BEGIN')], "it ended sluice's transaction itself \\(a COMMIT or ROLLBACK\\): a TypeScript part must never commit or roll back"],
       ];
       for (const [lines, why] of committed) {
         const r = attempt(lines);
@@ -276,9 +278,18 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         await sql(dir, env, DOWN_SQL[d]);
         await sql(dir, env, `UPDATE "users" SET "name" = NULL WHERE "name" = 'x'`);
       }
-      // rolled back, truly: by the function's own ROLLBACK, or by the database (SQLite's OR ROLLBACK)
+      // its own ROLLBACK: sluice's transaction is gone, and what it ran afterwards ran outside any (here: committed)
+      const byItself = `\\. Rolled back by drizzle/${d}/${TAG}\\.ts up\\(\\) itself: what it ran after its ROLLBACK ran outside any transaction and may be committed, and the revision is not recorded as applied\\. The version table says the database is at 0003_add_phone_to_users`;
+      for (const after of [[], [q(`UPDATE "users" SET "name" = 'after' WHERE "name" = 'Ada'`)]]) {
+        const r = attempt([q('ROLLBACK'), ...after]);
+        expectOneLineError(r, 3, new RegExp(`${where}it ended sluice's transaction itself \\(a COMMIT or ROLLBACK\\): a TypeScript part must never commit or roll back${byItself}`));
+        expect(await hasSlug(dir, env)).toBe(false);
+        expect(await names()).toEqual([after.length ? 'after' : 'Ada', null, null]);
+        expect(await versions(dir, env)).toEqual(versionsBefore);
+        await sql(dir, env, `UPDATE "users" SET "name" = 'Ada' WHERE "name" = 'after'`);
+      }
+      // rolled back by the database (SQLite's OR ROLLBACK), or an ordinary failure after RESET ALL (which once cleared the mark)
       const rolledBack: [string[], string][] = [
-        [[q('ROLLBACK')], "it ended sluice's transaction itself \\(a COMMIT or ROLLBACK\\): a TypeScript part must never commit or roll back"],
         ...(d === 'sqlite'
           ? ([[[q('CREATE TABLE "u" ("id" integer PRIMARY KEY)'), q('INSERT INTO "u" VALUES (1)'), q('INSERT OR ROLLBACK INTO "u" VALUES (1)')], 'UNIQUE constraint failed: u\\.id \\(query: INSERT OR ROLLBACK INTO "u" VALUES \\(1\\)\\)']] as [string[], string][])
           : ([[["await db.execute(sql`RESET ALL`);", q('SELECT * FROM no_such_table')], '.*no_such_table']] as [string[], string][])),
@@ -290,6 +301,20 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         expect(await names()).toEqual(['Ada', null, null]);
         expect(await versions(dir, env)).toEqual(versionsBefore);
       }
+
+      // --single-transaction: the COMMIT committed this run's earlier revision too, and --json says so
+      expect(runCli(dir, ['down'], env).status).toBe(0);
+      writeFileSync(path.join(folder, `${TAG}.ts`), body([q('COMMIT')]));
+      const single = runCli(dir, ['up', '--single-transaction', '--json'], { ...env, SLUICE_NO_BACKUP: '1' });
+      expect(single.status, single.stderr).toBe(3);
+      const json = JSON.parse(single.stdout || single.stderr) as { error: string; results: { revision: string; status: string; transactionEnded?: string }[] };
+      expect(json.error).toMatch(/its SQL part and what up\(\) ran before its COMMIT stays \(so do this run's earlier revisions\), and the revision is not recorded as applied\. The version table says the database is at 0003_add_phone_to_users/);
+      expect(json.results.map((r) => [r.revision, r.status, r.transactionEnded])).toEqual([
+        ['0003_add_phone_to_users', 'applied', undefined],
+        [TAG, 'failed', 'committed'],
+      ]);
+      expect(await versions(dir, env)).toEqual(versionsBefore);
+      expect(await hasSlug(dir, env)).toBe(true);
     });
   });
 }
