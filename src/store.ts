@@ -56,13 +56,12 @@ export class VersionStore {
 
   async list(): Promise<AppliedRow[]> {
     if (!(await this.exists())) return [];
-    const rows = await this.conn
-      .query<Record<string, unknown>>(
-        `SELECT "revision", "name", "checksum", ${this.conn.isoTimestamp?.('"applied_at"') ?? '"applied_at"'} AS "applied_at", "execution_ms" FROM ${this.table} ORDER BY "revision"`,
-      )
-      .catch(async (err) => {
-        throw this.notSluices(err) ?? environmentError(err) ?? (await this.privilegeError(err, 'read'));
-      });
+    const columns = `"revision", "name", "checksum", ${this.conn.isoTimestamp?.('"applied_at"') ?? '"applied_at"'} AS "applied_at", "execution_ms"`;
+    const json = this.conn.jsonRows?.(columns, this.table, '"revision"');
+    const read = await this.conn.query<Record<string, unknown>>(json ?? `SELECT ${columns} FROM ${this.table} ORDER BY "revision"`).catch(async (err) => {
+      throw this.notSluices(err) ?? environmentError(err) ?? (await this.privilegeError(err, 'read'));
+    });
+    const rows = json ? (JSON.parse(String(read[0]?.rows ?? '[]')) as Record<string, unknown>[]) : read;
     return rows.map((r) => ({
       revision: String(r.revision),
       name: String(r.name),

@@ -121,6 +121,9 @@ class PostgresConnection implements Connection {
   isoTimestamp(column: string): string {
     return `pg_catalog.to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
   }
+  jsonRows(columns: string, from: string, orderBy: string): string {
+    return `SELECT COALESCE(pg_catalog.json_agg(q ORDER BY q.${orderBy})::text, '[]') AS "rows" FROM (SELECT ${columns} FROM ${from}) AS q`;
+  }
   readonly display: string;
   private readonly schema: string;
   constructor(

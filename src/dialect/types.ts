@@ -57,6 +57,13 @@ export interface Connection {
    * the client. Absent where the column holds that text already.
    */
   isoTimestamp?(column: string): string;
+  /**
+   * A SELECT of one row whose one text column `rows` holds the rows of `SELECT <columns> FROM <from>`,
+   * sorted by the column `orderBy` (quoted) as `ORDER BY` sorts it, as a JSON array of objects keyed by
+   * column name (`[]` when there are none). Where each row costs the driver a message to decode
+   * (node-postgres: ~10 µs a row), one value to decode is cheaper. Absent where rows come cheap.
+   */
+  jsonRows?(columns: string, from: string, orderBy: string): string;
   tableExists(name: string): Promise<boolean>;
   /** Make the namespace exist (PostgreSQL: CREATE SCHEMA IF NOT EXISTS). Called before writing. */
   prepareNamespace(): Promise<void>;
