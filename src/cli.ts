@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { carryingNotRemoved, environmentError, ExitCode, notRemovedOf, scratchNote, settle, SluiceError, type ExitCodeValue } from './errors.js';
-import { consolePrinter, passwordsIn, type Printer } from './printer.js';
+import { consolePrinter, flushConsole, passwordsIn, type Printer } from './printer.js';
 import { formatCheckProgress, formatCreate, formatDowns, formatHistory, formatInit, formatMove, formatProgress, formatShow, formatStatus, formatStep } from './format.js';
 import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLine } from './format-deploy.js';
 import { formatLint, lintWarnings } from './format-lint.js';
@@ -525,6 +525,7 @@ function report(thrown: unknown, printer: Printer, verbose: boolean, json: boole
  * and process.exit drops what is still queued (a slowly read `--json` would arrive cut).
  */
 async function exit(code: ExitCodeValue): Promise<never> {
+  flushConsole();
   await Promise.all(
     [process.stdout, process.stderr].map((stream) => (stream.writableLength > 0 ? new Promise<void>((resolve) => stream.write('', () => resolve())) : undefined)),
   );
@@ -582,6 +583,7 @@ keepRunningWhenOutputCloses();
 main(process.argv).then(
   (code) => exit(code),
   (err) => {
+    flushConsole();
     process.stderr.write(`sluice: internal error: ${String(err)}\n`);
     return exit(ExitCode.internal);
   },

@@ -105,13 +105,30 @@ export function consolePrinter(secrets: () => string[], options: { live?: boolea
   const redraw = () => {
     if (shown !== undefined) process.stderr.write(fit(shown, process.stderr.columns));
   };
+  // Without a status line, the lines printed in one stretch of synchronous work (a group of revisions
+  // the server finished together: a thousand lines) go out in one write, at the next microtask: before
+  // any wait, so a line is never held while the next revision runs. Errors and JSON flush them first.
+  let held = '';
+  const flush = () => {
+    if (!held) return;
+    const text = held;
+    held = '';
+    process.stdout.write(text);
+  };
+  if (pending.size === 0) process.once('exit', flushConsole); // a process.exit elsewhere, an uncaught error
+  pending.add(flush);
   const around = (write: () => void) => {
+    flush();
     clear();
     write();
     redraw();
   };
   const printer: Printer = {
-    line: (text) => around(() => process.stdout.write(`${redact(text)}\n`)),
+    line: (text) => {
+      if (live) return around(() => process.stdout.write(`${redact(text)}\n`));
+      if (!held) queueMicrotask(flush);
+      held += `${redact(text)}\n`;
+    },
     error: (text) => around(() => process.stderr.write(`${redact(text)}\n`)),
     json: (value) => around(() => process.stdout.write(`${redact(JSON.stringify(value, jsonReplacer, 2))}\n`)),
   };
@@ -123,6 +140,14 @@ export function consolePrinter(secrets: () => string[], options: { live?: boolea
     };
   }
   return printer;
+}
+
+/** The console printers' held lines (see consolePrinter). */
+const pending = new Set<() => void>();
+
+/** Write every console printer's held lines now (before the process exits). */
+export function flushConsole(): void {
+  for (const flush of pending) flush();
 }
 
 /** One terminal line: cut to the width (the status line must never wrap, or \r could not redraw it). */

@@ -18,6 +18,7 @@ import { verifyDowns } from '../downproof.js';
 import { BREAKPOINT, checksum } from '../sql.js';
 import { resolvePrimaryKeyDropsInText } from '../downrules.js';
 import { warmParser } from '../sqlparse.js';
+import { flushConsole } from '../printer.js';
 
 export interface CreateOptions extends CommandOptions {
   message: string;
@@ -294,6 +295,7 @@ function kitCommand(root: string, dialect: DialectName): string[] {
 
 function runDrizzleKit(root: string, dialect: DialectName, args: string[], env: Record<string, string | undefined>, interactive: boolean, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
+    flushConsole(); // lines held for one write go out before the child's own output
     const child = spawn(process.execPath, [...kitCommand(root, dialect), ...args], {
       cwd: root,
       env: env as NodeJS.ProcessEnv,

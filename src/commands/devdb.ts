@@ -14,6 +14,7 @@ import { libpqConnection } from '../pgconn.js';
 import { reachableByServer, startCluster, stopCluster, pgBinDir } from '../pgcluster.js';
 import { quoteIdent } from '../sql.js';
 import { sha256 } from '../hash.js';
+import { flushConsole } from '../printer.js';
 
 const run = promisify(execFile);
 
@@ -92,6 +93,7 @@ export async function dbConnect(options: CommandOptions & { args?: string[] } = 
     Object.assign(childEnv, child.env);
   }
   return new Promise((resolve, reject) => {
+    flushConsole(); // lines held for one write go out before the child's own output
     const child = spawn(cmd, argv, { stdio: 'inherit', env: childEnv });
     child.on('error', () => reject(new SluiceError(`${cmd} is not installed; install it (apt-get install ${target.dialect === 'sqlite' ? 'sqlite3' : 'postgresql-client'})`, ExitCode.usage)));
     child.on('close', (code) => resolve(code ?? 1));

@@ -4,8 +4,9 @@
  * goes away early (`| head`) or output that cannot be written ends nothing: the command runs to its end.
  */
 import { spawnSync } from 'node:child_process';
-import { symlinkSync } from 'node:fs';
+import { appendFileSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../support/project.js';
 // @ts-expect-error: a plain ES module of the benchmark (synthetic histories, no drizzle-kit calls)
@@ -80,3 +81,39 @@ describe('output nobody reads', () => {
   });
 });
 
+
+describe('stdout and stderr into one file', () => {
+  it('a line held for the next write goes out before an error printed in the same stretch of work, and before exit', () => {
+    const printer = JSON.stringify(pathToFileURL(path.join(REPO, 'dist', 'printer.js')).href);
+    const script = `import { consolePrinter } from ${printer}; const p = consolePrinter(() => [], { live: false }); p.line('one'); p.error('two'); p.line('three'); p.line('four'); process.exit(0);`;
+    const dir = tempDir('sluice-out-');
+    const r = spawnSync('bash', ['-c', `node --input-type=module -e ${JSON.stringify(script)} > out.txt 2>&1`], { cwd: dir, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    // process.exit right after the lines, with no microtask in between: the printer's exit listener writes them
+    expect(readFileSync(path.join(dir, 'out.txt'), 'utf8')).toBe('one\ntwo\nthree\nfour\n');
+  });
+
+  it('the progress lines (written together, one write per stretch of work) come before the error that ends the run', () => {
+    const dir = path.join(tempDir('sluice-out-'), 'p');
+    generateProject(dir, 'sqlite', 6);
+    symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+    appendFileSync(path.join(dir, 'drizzle', '0004_bench_4.sql'), 'SELECT * FROM no_such_table;\n');
+    const cli = JSON.stringify(path.join(REPO, 'dist', 'cli.cjs'));
+    const r = spawnSync('bash', ['-c', `node ${cli} up > out.txt 2>&1`], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, SHLVL: '1', NO_COLOR: '1', DATABASE_URL: `file:${path.join(dir, 'db.sqlite')}` },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(3);
+    const lines = readFileSync(path.join(dir, 'out.txt'), 'utf8').trimEnd().split('\n');
+    expect(lines.map((l) => (l.startsWith('↑') ? l.replace(/ \(.*| \[.*/, '') : l))).toEqual([
+      '↑ 0000_bench_0 applied',
+      '↑ 0001_bench_1 applied',
+      '↑ 0002_bench_2 applied',
+      '↑ 0003_bench_3 applied',
+      '↑ 0004_bench_4 FAILED',
+      '↑ 0005_bench_5 not run',
+      expect.stringMatching(/^sluice: revision 0004_bench_4 \(up\) failed at statement 2\/2 .*no such table: no_such_table\. Rolled back: the database is at 0003_bench_3$/),
+    ]);
+  });
+});
