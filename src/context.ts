@@ -16,12 +16,13 @@ import {
 } from './config.js';
 import { openConnection, startConnection, type Connection } from './dialect/index.js';
 import { ConnectionLost, IntegrityError, SluiceError, ExitCode, describeCause } from './errors.js';
-import { downRecordsUp, folderNames, readDown, readHistory, readTs, readUp, rel, tsFileOf, type History, type RevisionFile } from './source.js';
+import { downRecordsUp, folderNames, readDown, readHistory, readTs, readUp, rel, tsFileOf, tsTagsIn, type History, type RevisionFile } from './source.js';
 import { startPrefetch, type Prefetch } from './prefetch.js';
 import { VersionStore, type AppliedRow } from './store.js';
 import { revisionChecksum, type TypeScriptPart } from './tsrevision.js';
 import { ChecksumCache } from './checksums.js';
 import { checksum } from './sql.js';
+import { monotonicMs } from './clock.js';
 
 export interface CommandOptions {
   /** Project folder (holds drizzle.config.ts). Default: process.cwd(). */
@@ -95,8 +96,10 @@ export function tsOf(ctx: Context, rev: RevisionFile): TypeScriptPart | undefine
   const cache = (ctx.tss ??= new Map());
   let part = cache.get(rev.id);
   if (part === undefined) {
-    const text = readTs(rev, (ctx.names ??= folderNames(ctx.history.dir)));
-    const file = tsFileOf(rev);
+    const names = (ctx.names ??= folderNames(ctx.history.dir));
+    // a tag without `<tag>.ts` in the folder has none (tsFileOf: the up file's name with .ts)
+    const text = tsTagsIn(names).has(rev.id) ? readTs(rev, names) : null;
+    const file = text === null ? '' : tsFileOf(rev);
     part = text === null ? null : { file, display: rel(file), text };
     cache.set(rev.id, part);
   }
@@ -252,12 +255,12 @@ export async function withSession<T>(
   let locked = false;
   try {
     if (write) {
-      const asked = performance.now();
+      const asked = monotonicMs();
       await conn.lock(waitMs);
       locked = true;
       // Files read while another run held the lock may have changed since (that run may have been a
       // checkout's migrate): forgotten, read again now that nothing else runs.
-      if (performance.now() - asked > 100) forgetPrefetched(ctx);
+      if (monotonicMs() - asked > 100) forgetPrefetched(ctx);
       await hooks.beforeEnsure?.(conn, store);
       // A down or reset creates nothing: where sluice's table is, there is nothing to make; where it is
       // not, nothing to revert (list() reads it as empty); a takeover makes its own. (Was: a mistyped

@@ -16,6 +16,7 @@ import { sqliteStateDown } from './statedown.js';
 import { repairDown } from './repair.js';
 import { loadParser, parseSql } from './sqlparse.js';
 import { readUp, type RevisionFile } from './source.js';
+import { monotonicMs } from './clock.js';
 
 const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'CopyStmt', 'MergeStmt', 'insert_stmt', 'update_stmt', 'delete_stmt']);
 const MAX_DIFF_LINES = 25;
@@ -83,7 +84,7 @@ export interface PendingDown {
 }
 
 export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: VerifyDownsOptions): Promise<VerifyDownsResult> {
-  const started = performance.now();
+  const started = monotonicMs();
   const pending: PendingDown[] = list.map((d) => ('rendered' in d ? d : { rev: d.rev, empty: d.empty, rendered: Promise.resolve(d) }));
   for (const p of pending) handled(p.rendered);
   const all = () => Promise.all(pending.map((p) => p.rendered));
@@ -128,7 +129,7 @@ export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: Verif
     if (err instanceof Interrupted) throw err; // stopped by its signal: the caller decides what that means
     const downs = await all(); // a down that could not be computed (a corrupt snapshot) is that error, not this one
     const why = `no scratch database (${describeCause(err)})`;
-    return { downs: downs.map((d) => (d.empty ? d : annotate(d, o, undefined, why))), skipped: why, ms: Math.round(performance.now() - started) };
+    return { downs: downs.map((d) => (d.empty ? d : annotate(d, o, undefined, why))), skipped: why, ms: Math.round(monotonicMs() - started) };
   }
   const out = (await all()).map((d) => {
     if (d.empty) return d;
@@ -138,7 +139,7 @@ export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: Verif
     const why = proof ? undefined : proved.stoppedAt ? `the history stops applying at ${proved.stoppedAt.revision}: ${proved.stoppedAt.reason}` : 'not reached';
     return annotate(base, o, proof, why);
   });
-  return { downs: out, engine: proved.engine, ms: Math.round(performance.now() - started) };
+  return { downs: out, engine: proved.engine, ms: Math.round(monotonicMs() - started) };
 }
 
 /** The down's header says what was proven, or why it must be written by hand. */

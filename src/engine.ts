@@ -14,6 +14,7 @@ import type { PreparedStep } from './prepare.js';
 import { runSavepointGroup } from './savepoints.js';
 import type { VersionStore } from './store.js';
 import { loadTypeScript, runTypeScript, TypeScriptError, type TypeScriptStep } from './tsrevision.js';
+import { monotonicMs } from './clock.js';
 
 /** `interrupted`: the run was stopped by its signal while this step ran; it is rolled back like a failed one. */
 export type StepStatus = 'applied' | 'reverted' | 'stamped' | 'unstamped' | 'failed' | 'interrupted' | 'not-run' | 'already-done' | 'rolled-back';
@@ -177,7 +178,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
       i += r.taken - 1;
       continue;
     }
-    const started = performance.now();
+    const started = monotonicMs();
     const transactional = inTx && !step.noTransaction;
     let ran = 0;
     // SQLite table rebuild: foreign keys off outside the transaction, checked before commit (SQLite's 12-step ALTER).
@@ -216,7 +217,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
       }
       if (ts && step.direction === 'up') await runTypeScript(conn, step, ts, mark);
       if ((transactional || options.single) && options.signal?.aborted) throw new StepInterrupted(); // rolled back, not committed
-      const ms = Math.round(performance.now() - started);
+      const ms = Math.round(monotonicMs() - started);
       if (step.direction === 'up') {
         await store.insert({
           revision: step.revision.id,
@@ -249,7 +250,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
       emit({
         ...base,
         status: stoppedBy(options.signal, inner) ? 'interrupted' : 'failed',
-        ms: Math.round(performance.now() - started),
+        ms: Math.round(monotonicMs() - started),
         failedStatement: stmt,
         failedSql: stmt ? firstLine(statements[stmt - 1]!) : undefined,
         failedIn: err instanceof TypeScriptError ? err.where : undefined,
@@ -311,7 +312,7 @@ async function runGroupOf(
   group: PreparedStep[],
   o: { inTx: boolean; stampOnly: boolean; emit: (r: StepResult) => void; signal?: AbortSignal; planned?: PlannedGroup; whileRunning?: () => void },
 ): Promise<boolean> {
-  const started = performance.now();
+  const started = monotonicMs();
   const planned = o.planned ?? planGroup(conn, translated(conn, group), { ownTransactions: o.inTx });
   const base = (step: PreparedStep) => ({ revision: step.revision.id, direction: step.direction, statements: step.statements.length });
   try {
@@ -323,7 +324,7 @@ async function runGroupOf(
   } catch (err) {
     if (!(err instanceof GroupFailure)) throw err;
     await conn.rollback(); // the failing revision's transaction, or --single-transaction's
-    const elapsed = Math.round(performance.now() - started);
+    const elapsed = Math.round(monotonicMs() - started);
     group.forEach((step, k) => {
       if (k < err.item) o.emit({ ...base(step), status: doneStatus(step, o.stampOnly), ms: 0 });
       else if (k > err.item) o.emit({ ...base(step), status: 'not-run', ms: 0 });

@@ -13,6 +13,7 @@
  */
 import { lstatSync, type Stats } from 'node:fs';
 import { readDown, readUp, type RevisionFile } from './source.js';
+import { monotonicMs } from './clock.js';
 
 /** What the command will read: `up` and `down` files, or only the applied ups' `lstat`. */
 export type Prefetch = 'up' | 'down' | 'stat';
@@ -45,10 +46,10 @@ export function startPrefetch(what: Prefetch, target: PrefetchTarget): () => voi
   };
   const slice = () => {
     if (stopped) return;
-    const until = performance.now() + SLICE_MS;
+    const until = monotonicMs() + SLICE_MS;
     while (i >= 0) {
       one(target.revisions[i--]!);
-      if ((i & 7) === 0 && performance.now() >= until) break;
+      if ((i & 7) === 0 && monotonicMs() >= until) break;
     }
     if (i >= 0) setImmediate(slice);
   };

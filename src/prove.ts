@@ -25,6 +25,7 @@ import { foreignSchemas, openScratch } from './scratch.js';
 import { readSnapshot, readUp, rel, type RevisionFile } from './source.js';
 import { VersionStore, VERSION_TABLE } from './store.js';
 import type { SqliteObject } from './statedown.js';
+import { monotonicMs } from './clock.js';
 
 export interface Proof {
   revision: string;
@@ -101,16 +102,16 @@ export interface ProveResult {
 /** SLUICE_PROVE_PROFILE=1: time per phase, printed to stderr at the end (for the benchmark). */
 const phases = new Map<string, number>();
 async function timed<T>(phase: string, f: () => Promise<T>): Promise<T> {
-  const t = performance.now();
+  const t = monotonicMs();
   try {
     return await f();
   } finally {
-    phases.set(phase, (phases.get(phase) ?? 0) + performance.now() - t);
+    phases.set(phase, (phases.get(phase) ?? 0) + monotonicMs() - t);
   }
 }
 
 export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
-  const started = performance.now();
+  const started = monotonicMs();
   phases.clear();
   const snapshots = o.checkUp ? o.revisions.map((r) => safeSnapshot(o.dir, r)) : [];
   // A history that names schemas besides public (or is run with DATABASE_SEARCH_PATH) runs in scratch
@@ -223,7 +224,7 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
     await real?.close().catch(() => {});
     await model?.close().catch(() => {});
     o.notRemoved?.push(...(await timed('close', () => scratch.close())));
-    result.ms = Math.round(performance.now() - started);
+    result.ms = Math.round(monotonicMs() - started);
     if (o.env.SLUICE_PROVE_PROFILE === '1') process.stderr.write(`prove ${o.dialect}: ${result.ms} ms; ${[...phases].map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')}\n`);
   }
   return result;

@@ -20,6 +20,7 @@ import type { PreparedStep } from './prepare.js';
 import { describeCause } from './errors.js';
 import { firstLine } from './sql.js';
 import type { VersionStore } from './store.js';
+import { monotonicMs } from './clock.js';
 
 const SAVEPOINT = 'sluice_revision';
 /** A group commits once it has run this long (ms), after the revision running then. */
@@ -38,11 +39,11 @@ export async function runSavepointGroup(
   const every = o.commitEveryMs ?? COMMIT_EVERY_MS;
   const base = (step: PreparedStep) => ({ revision: step.revision.id, direction: step.direction, statements: step.statements.length });
   const results: StepResult[] = [];
-  const groupStarted = performance.now();
+  const groupStarted = monotonicMs();
   await conn.begin();
   for (const [k, step] of group.entries()) {
-    if (k > 0 && performance.now() - groupStarted >= every) break;
-    const started = performance.now();
+    if (k > 0 && monotonicMs() - groupStarted >= every) break;
+    const started = monotonicMs();
     let statement: number | undefined;
     try {
       await conn.execute(`SAVEPOINT ${SAVEPOINT}`);
@@ -51,7 +52,7 @@ export async function runSavepointGroup(
         await conn.execute(conn.translate(sql));
       }
       statement = undefined;
-      const ms = Math.round(performance.now() - started);
+      const ms = Math.round(monotonicMs() - started);
       if (step.direction === 'up') {
         await store.insert({ revision: step.revision.id, name: step.revision.message, checksum: step.upChecksum, appliedAt: (o.now?.() ?? new Date()).toISOString(), executionMs: ms });
       } else {
@@ -63,7 +64,7 @@ export async function runSavepointGroup(
       const failed: StepResult = {
         ...base(step),
         status: 'failed',
-        ms: Math.round(performance.now() - started),
+        ms: Math.round(monotonicMs() - started),
         failedStatement: statement,
         failedSql: statement ? firstLine(step.statements[statement - 1]!) : undefined,
         error: describeCause(err),

@@ -147,6 +147,18 @@ export function readTs(rev: RevisionFile, names?: Set<string>): string | null {
   return readRevisionFile(file, `TypeScript part of revision ${rev.id}`);
 }
 
+/** The tags `<tag>.ts` names among a folder's entry names (computed once per listing): every other revision has no TypeScript part. */
+export function tsTagsIn(names: Set<string>): Set<string> {
+  let tags = tsTags.get(names);
+  if (!tags) {
+    tags = new Set();
+    for (const n of names) if (n.endsWith('.ts')) tags.add(n.slice(0, -3));
+    tsTags.set(names, tags);
+  }
+  return tags;
+}
+const tsTags = new WeakMap<Set<string>, Set<string>>();
+
 /** The entry names of a history's folder, for readTs calls of one command (read once). */
 export function folderNames(dir: string): Set<string> {
   return listing(dir);
