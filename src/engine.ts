@@ -15,6 +15,7 @@ import { runSavepointGroup } from './savepoints.js';
 import type { VersionStore } from './store.js';
 import { loadTypeScript, runTypeScript, TypeScriptError, type TypeScriptStep } from './tsrevision.js';
 import { monotonicMs } from './clock.js';
+import { flushConsole } from './printer.js';
 
 /** `interrupted`: the run was stopped by its signal while this step ran; it is rolled back like a failed one. */
 export type StepStatus = 'applied' | 'reverted' | 'stamped' | 'unstamped' | 'failed' | 'interrupted' | 'not-run' | 'already-done' | 'rolled-back';
@@ -132,6 +133,9 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
     const base = { revision: step.revision.id, direction: step.direction, statements: step.statements.length };
+    // the lines said of the steps before go out before this one starts (SQLite runs it synchronously,
+    // before the printer's own flush, and a signal ends such a run at once: see printer.ts)
+    flushConsole();
     if (!failed && options.signal?.aborted) failed = stopped = true;
     if (failed) {
       emit({ ...base, status: 'not-run', ms: 0 });

@@ -105,30 +105,14 @@ export function consolePrinter(secrets: () => string[], options: { live?: boolea
   const redraw = () => {
     if (shown !== undefined) process.stderr.write(fit(shown, process.stderr.columns));
   };
-  // Without a status line, the lines printed in one stretch of synchronous work (a group of revisions
-  // the server finished together: a thousand lines) go out in one write, at the next microtask: before
-  // any wait, so a line is never held while the next revision runs. Errors and JSON flush them first.
-  let held = '';
-  const flush = () => {
-    if (!held) return;
-    const text = held;
-    held = '';
-    process.stdout.write(text);
-  };
-  if (pending.size === 0) process.once('exit', flushConsole); // a process.exit elsewhere, an uncaught error
-  pending.add(flush);
   const around = (write: () => void) => {
-    flush();
+    flushConsole();
     clear();
     write();
     redraw();
   };
   const printer: Printer = {
-    line: (text) => {
-      if (live) return around(() => process.stdout.write(`${redact(text)}\n`));
-      if (!held) queueMicrotask(flush);
-      held += `${redact(text)}\n`;
-    },
+    line: (text) => (live ? around(() => process.stdout.write(`${redact(text)}\n`)) : hold(`${redact(text)}\n`)),
     error: (text) => around(() => process.stderr.write(`${redact(text)}\n`)),
     json: (value) => around(() => process.stdout.write(`${redact(JSON.stringify(value, jsonReplacer, 2))}\n`)),
   };
@@ -142,12 +126,33 @@ export function consolePrinter(secrets: () => string[], options: { live?: boolea
   return printer;
 }
 
-/** The console printers' held lines (see consolePrinter). */
-const pending = new Set<() => void>();
+/**
+ * Without a status line, stdout lines printed in one stretch of synchronous work (the results of a
+ * group of revisions the server finished together: up to a thousand lines) go out in one write, at
+ * the next microtask, instead of a write (and a wake-up of the reader) each. Held lines are written
+ * before anything else a console printer writes (errors, JSON, the status line), before a revision
+ * starts (engine.ts: SQLite runs statements synchronously, before any microtask, and a signal ends
+ * such a run at once), before a child process that shares the output starts, and at exit.
+ * One buffer for every console printer: they all write to this process's stdout.
+ */
+let held = '';
 
-/** Write every console printer's held lines now (before the process exits). */
+function hold(text: string): void {
+  if (!held) {
+    queueMicrotask(flushConsole);
+    if (!exitHooked) process.once('exit', flushConsole); // a process.exit elsewhere, an uncaught error
+    exitHooked = true;
+  }
+  held += text;
+}
+let exitHooked = false;
+
+/** Write the console printers' held lines now. */
 export function flushConsole(): void {
-  for (const flush of pending) flush();
+  if (!held) return;
+  const text = held;
+  held = '';
+  process.stdout.write(text);
 }
 
 /** One terminal line: cut to the width (the status line must never wrap, or \r could not redraw it). */

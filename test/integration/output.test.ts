@@ -3,8 +3,8 @@
  * exit while the rest is queued (a deploy script parsing `--json`, a `| tee` into a log). A reader that
  * goes away early (`| head`) or output that cannot be written ends nothing: the command runs to its end.
  */
-import { spawnSync } from 'node:child_process';
-import { appendFileSync, readFileSync, symlinkSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, closeSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -116,4 +116,39 @@ describe('stdout and stderr into one file', () => {
       expect.stringMatching(/^sluice: revision 0004_bench_4 \(up\) failed at statement 2\/2 .*no such table: no_such_table\. Rolled back: the database is at 0003_bench_3$/),
     ]);
   });
+});
+
+describe('progress lines while a SQLite revision runs', () => {
+  it('the lines of finished revisions are out before a slow no-transaction revision runs, and a signal then keeps them', async () => {
+    const dir = path.join(tempDir('sluice-out-'), 'p');
+    generateProject(dir, 'sqlite', 6);
+    symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+    // SQLite runs this synchronously in sluice's process, for seconds: no microtask runs meanwhile
+    writeFileSync(
+      path.join(dir, 'drizzle', '0003_bench_3.sql'),
+      '-- sluice:no-transaction\nCREATE TABLE slow AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 100000000) SELECT count(*) AS n FROM c;\n',
+    );
+    const out = path.join(dir, 'out.txt');
+    const fd = openSync(out, 'w');
+    const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), 'up'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', DATABASE_URL: `file:${path.join(dir, 'db.sqlite')}` },
+      stdio: ['ignore', fd, fd],
+    });
+    closeSync(fd);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const applied = () => readFileSync(out, 'utf8').split('\n').filter((l) => / applied \(/.test(l));
+    let seen: string[] = [];
+    for (let waited = 0; waited < 60_000 && child.exitCode === null; waited += 50) {
+      seen = applied();
+      if (seen.length >= 3) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // seen while 0003 still runs (the lines used to come only after it, with its own)
+    expect(child.exitCode).toBe(null);
+    expect(seen.map((l) => l.split(' ')[1])).toEqual(['0000_bench_0', '0001_bench_1', '0002_bench_2']);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(null); // ended by the signal, which SQLite runs do not catch
+    expect(applied().map((l) => l.split(' ')[1])).toEqual(['0000_bench_0', '0001_bench_1', '0002_bench_2']);
+  }, 90_000);
 });
