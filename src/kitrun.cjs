@@ -15,7 +15,8 @@ const [, , name, bin] = process.argv;
 process.argv.splice(1, 2); // [node, bin, ...arguments]: what `node <bin> ...` gives drizzle-kit
 
 const crc32 = process.env.SLUICE_NO_COMPILE_CACHE === '1' ? undefined : require('node:zlib').crc32;
-const dir = typeof crc32 === 'function' && /^[a-z][a-z0-9-]*\.[a-z_][a-z-]*$/.test(name) ? require('./v8cache.cjs').cacheDir(__dirname) : undefined;
+const v8cache = typeof crc32 === 'function' ? require('./v8cache.cjs') : undefined;
+const dir = v8cache && v8cache.PACK_NAME.test(name) ? v8cache.cacheDir(__dirname) : undefined;
 if (dir) {
   const write = require('./v8modules.cjs').installModuleCache(dir, name, crc32);
   process.once('exit', (code) => {

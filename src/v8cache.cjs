@@ -27,7 +27,10 @@ const PACK_MAGIC = 0x50564c53; // "SLVP": the caches of a command's package file
 const SETTLED_NS = 3_000_000_000n;
 const KEPT = 64;
 const DAY_MS = 24 * 60 * 60 * 1000;
-const NAME = /^(?:(?:cli-bundle|pg)\.[0-9a-z-]+\.[a-z_][a-z-]*\.v8|[a-z][a-z0-9-]*\.[a-z_][a-z-]*\.v8pack)$/;
+/** A pack's name (`<what>.<command>`, as kitrun and the bin give it): its file is `<name>.v8pack`. */
+const PACK = '[a-z][a-z0-9-]*\\.[a-z_][a-z-]*';
+const PACK_NAME = new RegExp(`^${PACK}$`);
+const NAME = new RegExp(`^(?:(?:cli-bundle|pg)\\.[0-9a-z-]+\\.[a-z_][a-z-]*\\.v8|${PACK}\\.v8pack)$`);
 
 /** The cache folder for code in `dir`: under the nearest node_modules above it, or undefined without one. */
 function cacheDir(dir) {
@@ -129,4 +132,4 @@ function withoutHashbang(text) {
   return text.startsWith('#!') ? text.replace(/^#![^\r\n]*/, (line) => ' '.repeat(line.length)) : text;
 }
 
-module.exports = { MAGIC, PACK_MAGIC, cacheDir, buildOf, readChecked, writeChecked, wrap, withoutHashbang };
+module.exports = { MAGIC, PACK_MAGIC, PACK_NAME, NAME, cacheDir, buildOf, readChecked, writeChecked, wrap, withoutHashbang };
