@@ -16,7 +16,7 @@ import {
 } from './config.js';
 import { openConnection, startConnection, type Connection } from './dialect/index.js';
 import { ConnectionLost, IntegrityError, SluiceError, ExitCode, describeCause } from './errors.js';
-import { downRecordsUp, folderNames, readDown, readHistory, readTs, readUp, rel, tsFileOf, tsTagsIn, type History, type RevisionFile } from './source.js';
+import { downRecordsUp, folderNames, readDown, readHistory, readTs, readUp, rel, tsFileOf, type History, type RevisionFile } from './source.js';
 import { startPrefetch, type Prefetch } from './prefetch.js';
 import { VersionStore, type AppliedRow } from './store.js';
 import { revisionChecksum, type TypeScriptPart } from './tsrevision.js';
@@ -96,10 +96,8 @@ export function tsOf(ctx: Context, rev: RevisionFile): TypeScriptPart | undefine
   const cache = (ctx.tss ??= new Map());
   let part = cache.get(rev.id);
   if (part === undefined) {
-    const names = (ctx.names ??= folderNames(ctx.history.dir));
-    // a tag without `<tag>.ts` in the folder has none (tsFileOf: the up file's name with .ts)
-    const text = tsTagsIn(names).has(rev.id) ? readTs(rev, names) : null;
-    const file = text === null ? '' : tsFileOf(rev);
+    const text = readTs(rev, (ctx.names ??= folderNames(ctx.history.dir)));
+    const file = tsFileOf(rev);
     part = text === null ? null : { file, display: rel(file), text };
     cache.set(rev.id, part);
   }

@@ -142,13 +142,13 @@ export function tsFileOf(rev: RevisionFile): string {
 
 /** The TypeScript part's text, or null when the revision has none (a plain SQL revision). */
 export function readTs(rev: RevisionFile, names?: Set<string>): string | null {
-  const file = tsFileOf(rev);
-  if (!(names ?? listing(path.dirname(file))).has(path.basename(file))) return null;
-  return readRevisionFile(file, `TypeScript part of revision ${rev.id}`);
+  // the tags with `<tag>.ts` among the folder's names, taken once per listing (not a path per revision)
+  if (!tsTagsIn(names ?? listing(path.dirname(rev.upFile))).has(rev.id)) return null;
+  return readRevisionFile(tsFileOf(rev), `TypeScript part of revision ${rev.id}`);
 }
 
-/** The tags `<tag>.ts` names among a folder's entry names (computed once per listing): every other revision has no TypeScript part. */
-export function tsTagsIn(names: Set<string>): Set<string> {
+/** The tags whose `<tag>.ts` is among a folder's entry names (computed once per listing). */
+function tsTagsIn(names: Set<string>): Set<string> {
   let tags = tsTags.get(names);
   if (!tags) {
     tags = new Set();

@@ -255,15 +255,16 @@ function interruptedMessage(
 ): string {
   const { during, next } = stop;
   let message = `interrupted (${name}) ${during ? `during ${during.revision} (${during.direction})` : `before ${next!.revision} (${next!.direction})`}, ${stop.done} of ${total} revision(s) ${single ? 'run' : 'done'}: `;
-  if (single && (during?.transactionEnded === 'committed' || during?.transactionEnded === 'unknown')) {
-    message += `${during.revision}'s TypeScript part ${during.transactionEnded === 'committed' ? 'committed' : 'may have committed'} the single transaction itself, so what ran before that (this run's earlier revisions included) ${during.transactionEnded === 'committed' ? 'stays' : 'may stay'}; it is ${during.direction === 'up' ? 'not recorded' : 'still recorded'}`;
+  // a TypeScript part that committed the transaction itself (never a no-transaction revision's: no mark)
+  const ended = during?.transactionEnded === 'committed' || during?.transactionEnded === 'unknown' ? during.transactionEnded : undefined;
+  if (during && ended) {
+    const sure = ended === 'committed';
+    message += `${during.revision}'s TypeScript part ${sure ? 'committed' : 'may have committed'} ${single ? 'the single transaction' : "sluice's transaction"} itself, so what ran before that${single ? " (this run's earlier revisions included)" : ''} ${sure ? 'stays' : 'may stay'}; it is ${during.direction === 'up' ? 'not recorded' : 'still recorded'}`;
   } else if (single) message += 'the single transaction was rolled back';
   else if (during?.noTransaction) {
     const n = during.failedStatement;
     const cancelled = n && n > (during.statementsRun ?? 0) && (during.cause as { code?: unknown })?.code === '57014';
     message += `${during.revision} is marked sluice:no-transaction: ${statementsRan(during)}${cancelled ? `, statement ${n} (${during.failedSql}) was cancelled` : n ? `, it stopped before statement ${n}` : ''}; it is not recorded${note}`;
-  } else if (during?.transactionEnded === 'committed' || during?.transactionEnded === 'unknown') {
-    message += `${during.revision}'s TypeScript part ${during.transactionEnded === 'committed' ? 'committed' : 'may have committed'} sluice's transaction itself, so what ran before that ${during.transactionEnded === 'committed' ? 'stays' : 'may stay'}; it is ${during.direction === 'up' ? 'not recorded' : 'still recorded'}`;
   } else if (during) message += `${during.revision} was rolled back, the ones before it stay`;
   else message += 'every revision done stays';
   return `${message}. The database is at ${at ?? 'an unknown revision (run make migrate-status)'}; run the command again to continue`;
