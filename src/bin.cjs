@@ -13,7 +13,7 @@
  *   the command (`status`, `up`...), since a cache holds the functions that command ran. How a build
  *   is told apart, why a bundle is used only once settled, the CRC check before V8 reads a file, the
  *   atomic writes and the pruning: src/v8cache.cjs. Written when absent or rejected, by a run that
- *   exits 0, at exit or before the CLI changes a V8 flag (cli.ts capOptimizedFunctionSize calls `flush`
+ *   exits 0, at exit or before the CLI changes a V8 flag (cli.ts limitTopTier calls `flush`
  *   through the global below: a cache made under other flags is rejected on the next start).
  * - After that flag change, the same function installs the cache of the package files the command
  *   goes on to load (drizzle-kit's API, drizzle-orm, the SQLite parser: src/v8modules.cjs).
