@@ -34,9 +34,13 @@ export interface StepResult {
   /**
    * A TypeScript revision's function and sluice's transaction: `committed` — it committed it itself,
    * so what ran before stays; `rolled-back` — it rolled it back itself, and what it ran afterwards ran
-   * outside any transaction; `unknown` — the check after the rollback failed.
+   * outside any transaction; `prepared` — it prepared it for two-phase commit (PREPARE TRANSACTION
+   * `preparedAs`), so what ran before is neither committed nor rolled back; `unknown` — the check
+   * after the rollback failed.
    */
-  transactionEnded?: 'committed' | 'rolled-back' | 'unknown';
+  transactionEnded?: 'committed' | 'rolled-back' | 'prepared' | 'unknown';
+  /** With `prepared`: the PREPARE TRANSACTION's identifier (COMMIT PREPARED / ROLLBACK PREPARED it). */
+  preparedAs?: string;
   error?: string;
   /** No-transaction revision that failed: how many statements ran (and stay applied). */
   statementsRun?: number;
@@ -242,12 +246,21 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
       if (rebuilt && fkWasOn) await conn.setForeignKeys!(true);
       failed = true;
       let ended: StepResult['transactionEnded'];
+      let preparedAs: string | undefined;
       if (mark?.value !== undefined) {
-        const committed = await conn.markCommitted!(mark.value).then(
-          (c) => c,
+        const found = await conn.markState!(mark.value).then(
+          (s) => s,
           () => undefined,
         );
-        ended = committed ? 'committed' : committed === undefined ? 'unknown' : err instanceof TypeScriptError && err.endedTransaction ? 'rolled-back' : undefined;
+        preparedAs = found?.gid;
+        ended =
+          found === undefined
+            ? 'unknown'
+            : found.state !== 'not-committed'
+              ? found.state
+              : err instanceof TypeScriptError && err.endedTransaction
+                ? 'rolled-back'
+                : undefined;
       }
       const stmt = err instanceof StatementError ? err.index : undefined;
       const inner = err instanceof StatementError || err instanceof TypeScriptError ? err.cause : err;
@@ -259,6 +272,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
         failedSql: stmt ? firstLine(statements[stmt - 1]!) : undefined,
         failedIn: err instanceof TypeScriptError ? err.where : undefined,
         transactionEnded: ended,
+        preparedAs,
         error: err instanceof TypeScriptError ? err.what : describeCause(inner),
         statementsRun: step.noTransaction ? ran : undefined,
         noTransaction: step.noTransaction || undefined,
@@ -269,8 +283,8 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
   if (options.single) {
     if (failed) {
       if (stopped) await conn.rollback();
-      // a TypeScript part that committed the transaction committed the run's earlier revisions too
-      if (!results.some((r) => r.transactionEnded === 'committed' || r.transactionEnded === 'unknown')) for (const r of results) if (r.status !== 'failed' && r.status !== 'interrupted' && r.status !== 'not-run' && r.status !== 'already-done') r.status = 'rolled-back';
+      // a TypeScript part that committed (or prepared) the transaction took the run's earlier revisions with it
+      if (!results.some((r) => r.transactionEnded === 'committed' || r.transactionEnded === 'prepared' || r.transactionEnded === 'unknown')) for (const r of results) if (r.status !== 'failed' && r.status !== 'interrupted' && r.status !== 'not-run' && r.status !== 'already-done') r.status = 'rolled-back';
     } else {
       try {
         if (singleRebuild && fkWasOnSingle) await conn.checkForeignKeys!();

@@ -85,8 +85,9 @@ function portFree(port: number): Promise<boolean> {
  * `durable`: a cluster that keeps what it committed (the dev database of `db up`): PostgreSQL's own
  * fsync and commit settings, and the port it had before when that is free (the URL in .env stays
  * right). Without it (tests, the bench, db-test's own cluster): fsync and synchronous commit off.
+ * `settings`: more server settings (`-c name=value`; names and values of letters, digits, `_` and `.`).
  */
-export async function startCluster(dir: string, options: { port?: number; durable?: boolean } = {}): Promise<Cluster> {
+export async function startCluster(dir: string, options: { port?: number; durable?: boolean; settings?: Record<string, string> } = {}): Promise<Cluster> {
   const bin = pgBinDir();
   mkdirSync(dir, { recursive: true });
   giveToPostgres(dir);
@@ -102,7 +103,11 @@ export async function startCluster(dir: string, options: { port?: number; durabl
   const before = options.durable && existsSync(portFile) ? Number(readFileSync(portFile, 'utf8')) : NaN;
   const port = options.port ?? (Number.isInteger(before) && before > 0 && (await portFree(before)) ? before : await freePort());
   const fast = options.durable ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off';
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${fast} -c max_connections=100`;
+  const extra = Object.entries(options.settings ?? {}).map(([name, value]) => {
+    if (!/^[a-z_]+$/.test(name) || !/^[\w.]+$/.test(value)) throw new Error(`invalid server setting ${name}=${value}`);
+    return ` -c ${name}=${value}`;
+  });
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${fast} -c max_connections=100${extra.join('')}`;
   await pgRun(path.join(bin, 'pg_ctl'), ['-D', data, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', '-o', opts, 'start']);
   writeFileSync(portFile, String(port));
   return cluster(dir, port);

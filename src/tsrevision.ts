@@ -96,7 +96,7 @@ export class TypeScriptError extends Error {
  * Run a TypeScript revision's function on a drizzle handle bound to the open transaction. A failed
  * drizzle query is reported by the database's own message, with the query's first line. With `mark`
  * (engine.ts), the transaction is marked first: a function that ends it itself (a COMMIT, which README
- * forbids) is told apart after sluice's rollback (Connection.markCommitted).
+ * forbids) is told apart after sluice's rollback (Connection.markState).
  */
 export async function runTypeScript(conn: Connection, step: PreparedStep, fn: TypeScriptStep, mark?: { value?: string }): Promise<void> {
   const where = `${step.typescript!.display} ${step.direction}()`;

@@ -11,7 +11,7 @@ import { checkpoint, ConnectionLost, describeCause, Interrupted, MigrationFailed
 import { VersionStore } from '../store.js';
 import { currentIndex, labelOf, outOfOrder, plan, planStamp, requireRevisionName, resolveTarget, type Step } from '../revision.js';
 import { downIsEmpty, downIsProven, downIsStale, manualReasonOf, rel, type RevisionFile } from '../source.js';
-import { isOnlyComments } from '../sql.js';
+import { isOnlyComments, quoteLiteral } from '../sql.js';
 import { withGap } from '../tsrevision.js';
 import { parseRevision } from '../parsecache.js';
 import { autoTakeover, planTakeover, type TakeoverSummary } from './takeover.js';
@@ -235,6 +235,11 @@ function transactionEndedState(step: StepResult, single: boolean, now: string): 
     const before = step.direction === 'up' ? 'its SQL part and what up() ran before its COMMIT' : 'what down() ran before its COMMIT (the down SQL had not run)';
     return `NOT rolled back: ${fn} committed sluice's transaction itself, so ${before} stays${earlier}, and the revision is ${recorded}. ${check}`;
   }
+  if (step.transactionEnded === 'prepared') {
+    const before = step.direction === 'up' ? 'its SQL part and what up() ran before its PREPARE TRANSACTION' : 'what down() ran before its PREPARE TRANSACTION (the down SQL had not run)';
+    const gid = quoteLiteral(step.preparedAs ?? '?');
+    return `NOT rolled back: ${fn} prepared sluice's transaction for two-phase commit itself (PREPARE TRANSACTION ${gid}), so ${before} is neither committed nor rolled back${single ? " (nor are this run's earlier revisions)" : ''} and holds its locks until someone runs COMMIT PREPARED ${gid} or ROLLBACK PREPARED ${gid}; the revision is ${recorded}. ${check}`;
+  }
   if (step.transactionEnded === 'rolled-back') return `Rolled back by ${fn} itself: what it ran after its ROLLBACK ran outside any transaction and may be committed, and the revision is ${recorded}. ${check}`;
   return `Not known whether ${fn} committed sluice's transaction itself (the check after the rollback failed): what ran before may be committed${earlier}, and the revision is ${recorded}. ${check}`;
 }
@@ -257,7 +262,10 @@ function interruptedMessage(
   let message = `interrupted (${name}) ${during ? `during ${during.revision} (${during.direction})` : `before ${next!.revision} (${next!.direction})`}, ${stop.done} of ${total} revision(s) ${single ? 'run' : 'done'}: `;
   // a TypeScript part that committed the transaction itself (never a no-transaction revision's: no mark)
   const ended = during?.transactionEnded === 'committed' || during?.transactionEnded === 'unknown' ? during.transactionEnded : undefined;
-  if (during && ended) {
+  if (during?.transactionEnded === 'prepared') {
+    const gid = quoteLiteral(during.preparedAs ?? '?');
+    message += `${during.revision}'s TypeScript part prepared ${single ? 'the single transaction' : "sluice's transaction"} itself (PREPARE TRANSACTION ${gid}), so what ran before that${single ? " (this run's earlier revisions included)" : ''} is neither committed nor rolled back until COMMIT PREPARED or ROLLBACK PREPARED ${gid}; it is ${during.direction === 'up' ? 'not recorded' : 'still recorded'}`;
+  } else if (during && ended) {
     const sure = ended === 'committed';
     message += `${during.revision}'s TypeScript part ${sure ? 'committed' : 'may have committed'} ${single ? 'the single transaction' : "sluice's transaction"} itself, so what ran before that${single ? " (this run's earlier revisions included)" : ''} ${sure ? 'stays' : 'may stay'}; it is ${during.direction === 'up' ? 'not recorded' : 'still recorded'}`;
   } else if (single) message += 'the single transaction was rolled back';

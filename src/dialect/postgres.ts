@@ -4,7 +4,7 @@ import type { DatabaseTarget } from '../config.js';
 import { ConfigError, ConnectionError, ConnectionLost, SluiceError, ExitCode, describeCause, searchPathChanged, VERSION_ROW_MARK, versionRowSuppressed } from '../errors.js';
 import { quoteIdent, quoteLiteral, systemSchemaError } from '../sql.js';
 import { translatePublic } from '../sqlparse.js';
-import type { Connection } from './types.js';
+import type { Connection, MarkState } from './types.js';
 import { VERSION_TABLE } from '../store.js';
 import { libpqConnection } from '../pgconn.js';
 import { drizzlePostgres } from './drizzle.js';
@@ -224,9 +224,17 @@ class PostgresConnection implements Connection {
       throw err;
     }
   }
-  async markCommitted(mark: string): Promise<boolean> {
-    const rows = await this.query<{ s: string | null }>('SELECT pg_catalog.txid_status($1::bigint) AS s', [mark]);
-    return rows[0]?.s === 'committed';
+  async markState(mark: string): Promise<MarkState> {
+    // after sluice's ROLLBACK, a transaction id still in progress is a prepared one (PREPARE TRANSACTION):
+    // pg_prepared_xacts names it by its 32-bit xid, the low half of txid_current()'s value
+    const rows = await this.query<{ s: string | null; gid: string | null }>(
+      'SELECT pg_catalog.txid_status($1::bigint) AS s, (SELECT p.gid FROM pg_catalog.pg_prepared_xacts p WHERE p.transaction::text = ($1::bigint % 4294967296)::text) AS gid',
+      [mark],
+    );
+    const row = rows[0];
+    if (row?.s === 'committed') return { state: 'committed' };
+    if (row?.gid != null) return { state: 'prepared', gid: row.gid };
+    return { state: 'not-committed' };
   }
   async lock(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;

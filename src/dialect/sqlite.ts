@@ -5,7 +5,7 @@ import type Database from 'better-sqlite3';
 import type { DatabaseTarget, SqliteEngine } from '../config.js';
 import { ConnectionError, ConfigError, describeCause } from '../errors.js';
 import { foreignKeyPragmas, quoteIdent } from '../sql.js';
-import type { Connection } from './types.js';
+import type { Connection, MarkState } from './types.js';
 import { VERSION_TABLE } from '../store.js';
 import { drizzleSqlite } from './drizzle.js';
 import { betterSqlite, openSqliteDatabase } from './sqlitedb.js';
@@ -153,7 +153,7 @@ class SqliteConnection implements Connection {
     return mark;
   }
   async markOpen(mark: string): Promise<boolean> {
-    if (!this.db.inTransaction || !(await this.markCommitted(mark))) return false;
+    if (!this.db.inTransaction || !this.markRowPresent(mark)) return false;
     try {
       this.db.exec('RELEASE "sluice_revision_mark"');
       return true;
@@ -161,7 +161,10 @@ class SqliteConnection implements Connection {
       return false; // no such savepoint: this transaction is another one
     }
   }
-  async markCommitted(mark: string): Promise<boolean> {
+  async markState(mark: string): Promise<MarkState> {
+    return { state: this.markRowPresent(mark) ? 'committed' : 'not-committed' };
+  }
+  private markRowPresent(mark: string): boolean {
     if (!this.db.prepare("SELECT 1 FROM temp.sqlite_master WHERE name = 'sluice_revision_mark'").get()) return false;
     return !!this.db.prepare('SELECT 1 FROM temp."sluice_revision_mark" WHERE "mark" = ?').get(mark);
   }

@@ -4,6 +4,13 @@
  */
 import type { DialectName } from '../config.js';
 
+/** What became of a marked transaction after sluice's ROLLBACK (Connection.markState). */
+export interface MarkState {
+  state: 'committed' | 'prepared' | 'not-committed';
+  /** PREPARE TRANSACTION's identifier, when `prepared`. */
+  gid?: string;
+}
+
 export interface Capabilities {
   /** DDL runs inside transactions and rolls back with them. */
   transactionalDdl: boolean;
@@ -78,10 +85,12 @@ export interface Connection {
    */
   markTransaction?(): Promise<string>;
   /**
-   * After sluice's ROLLBACK: whether the marked transaction was committed all the same (by a COMMIT
-   * sluice did not send), so that what ran in it is not rolled back.
+   * After sluice's ROLLBACK: what became of the marked transaction. `committed` — by a COMMIT sluice
+   * did not send, so what ran in it is not rolled back; `prepared` (PostgreSQL) — by a PREPARE
+   * TRANSACTION, so it is neither committed nor rolled back, and holds its locks, until a COMMIT
+   * PREPARED or ROLLBACK PREPARED of `gid`; `not-committed` — rolled back (or never committed).
    */
-  markCommitted?(mark: string): Promise<boolean>;
+  markState?(mark: string): Promise<MarkState>;
   /** Before sluice writes the version row: whether the marked transaction is still the open one. */
   markOpen?(mark: string): Promise<boolean>;
   /** Take the migration lock, waiting at most `timeoutMs`; throws a clear error when it cannot be had. */

@@ -302,6 +302,26 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         expect(await versions(dir, env)).toEqual(versionsBefore);
       }
 
+      if (d === 'postgresql') {
+        // its own PREPARE TRANSACTION: neither committed nor rolled back, holding its locks until resolved
+        // by hand (was reported 'Rolled back'); the suite's cluster allows prepared transactions (pg-global.ts)
+        const gid = `sluice_test_${process.pid}_${Date.now()}`;
+        const r = attempt([q(`PREPARE TRANSACTION '${gid}'`)]);
+        expectOneLineError(
+          r,
+          3,
+          new RegExp(
+            `${where}it ended sluice's transaction itself.*\\. NOT rolled back: drizzle/${d}/${TAG}\\.ts up\\(\\) prepared sluice's transaction for two-phase commit itself \\(PREPARE TRANSACTION '${gid}'\\), so its SQL part and what up\\(\\) ran before its PREPARE TRANSACTION is neither committed nor rolled back and holds its locks until someone runs COMMIT PREPARED '${gid}' or ROLLBACK PREPARED '${gid}'; the revision is not recorded as applied\\. The version table says the database is at 0003_add_phone_to_users`,
+          ),
+        );
+        expect(await sql(dir, env, 'SELECT gid FROM pg_catalog.pg_prepared_xacts WHERE gid = $1', [gid])).toHaveLength(1);
+        expect(await versions(dir, env)).toEqual(versionsBefore);
+        // as the message says: ROLLBACK PREPARED puts everything back
+        await sql(dir, env, `ROLLBACK PREPARED '${gid}'`);
+        expect(await hasSlug(dir, env)).toBe(false);
+        expect(await names()).toEqual(['Ada', null, null]);
+      }
+
       // --single-transaction: the COMMIT committed this run's earlier revision too, and --json says so
       expect(runCli(dir, ['down'], env).status).toBe(0);
       writeFileSync(path.join(folder, `${TAG}.ts`), body([q('COMMIT')]));

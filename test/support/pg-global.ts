@@ -24,7 +24,8 @@ export default async function setup(project: TestProject) {
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-test-pg-'));
   try {
-    const cluster = await startCluster(dir);
+    // prepared transactions on, so that a TypeScript revision's PREPARE TRANSACTION can be tested (tsmigrations.test)
+    const cluster = await startCluster(dir, { settings: { max_prepared_transactions: '4' } });
     project.provide('pgUrl', cluster.url);
     process.stderr.write(`[sluice tests] PostgreSQL started at ${cluster.url}\n`);
   } catch (err) {
