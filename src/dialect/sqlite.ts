@@ -156,10 +156,13 @@ class SqliteConnection implements Connection {
     if (!this.db.inTransaction || !this.markRowPresent(mark)) return false;
     try {
       this.db.exec('RELEASE "sluice_revision_mark"');
-      return true;
     } catch {
       return false; // no such savepoint: this transaction is another one
     }
+    // gone with this transaction's commit (a rollback brings it back without the row): the temp table
+    // does not outlive the revision, where it would hide a main table of that name from later SQL
+    this.db.exec('DROP TABLE temp."sluice_revision_mark"');
+    return true;
   }
   async markState(mark: string): Promise<MarkState> {
     return { state: this.markRowPresent(mark) ? 'committed' : 'not-committed' };

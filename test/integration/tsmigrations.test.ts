@@ -243,6 +243,23 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       expect((await usersOf(dir, env)).map((u) => u.name)).toEqual(['Ada', 'unknown', 'unknown']);
     });
 
+    if (d === 'sqlite') {
+      it("leaves no trace of its transaction mark: a table of the mark's name is the user's again after the TypeScript revision", async () => {
+        const { dir, env, folder } = await projectWithTsRevision(d);
+        writeFileSync(path.join(folder, `${TAG}.sql`), UP_SQL[d]);
+        writeFileSync(path.join(folder, `${TAG}.down.sql`), DOWN_SQL[d]);
+        writeFileSync(path.join(folder, `${TAG}.ts`), tsPart(d));
+        await sql(dir, env, 'CREATE TABLE "sluice_revision_mark" ("x" text)');
+        // in the same run, on the same connection: the SQL after the TypeScript revision writes the user's table
+        // (was: the mark's temp table, kept for the connection, hid it: "has no column named x")
+        addRevision(dir, d, 'after_mark', `INSERT INTO "sluice_revision_mark" ("x") VALUES ('after');\n`, `DELETE FROM "sluice_revision_mark";\n`);
+        const up = runCli(dir, ['up'], { ...env, SLUICE_NO_BACKUP: '1' });
+        expect(up.status, up.stderr).toBe(0);
+        expect(await sql(dir, env, 'SELECT "x" FROM main."sluice_revision_mark"')).toEqual([{ x: 'after' }]);
+        expect((await versions(dir, env)).map((v) => v.r).slice(-2)).toEqual([TAG, '0005_after_mark']);
+      });
+    }
+
     it("a TS part that commits sluice's transaction itself is reported as NOT rolled back; one whose transaction was rolled back, by itself or by the database, as rolled back", async () => {
       const { dir, env, folder } = await projectWithTsRevision(d);
       writeFileSync(path.join(folder, `${TAG}.sql`), UP_SQL[d]);
