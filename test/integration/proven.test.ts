@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { downgrade, upgrade, writeMissingDowns } from '../../src/index.js';
-import { makeProject, pgDescribe, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addUserColumn, makeProject, pgDescribe, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
 
 const PG = 'drizzle/postgresql';
 
@@ -209,6 +209,17 @@ pgDescribe('proven downs on PostgreSQL', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/postgresql: verified on PGlite \(embedded PostgreSQL 18/);
     expect(r.stdout).toMatch(/4 down file\(s\) written|8 down file\(s\) written \(8 verified, 0 flagged/);
+  });
+
+  it('migrate-create with a SLUICE_CHECK_DATABASE_URL nobody answers: the down is written, marked unverified with the reason (the connection opened ahead fails and is tried again)', () => {
+    const dir = makeProject();
+    addUserColumn(dir, 'nickname');
+    const r = runMake(dir, ['migrate-create', 'MSG=add nickname'], { SLUICE_CHECK_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/postgres' });
+    expect(r.status, r.stderr).toBe(0);
+    const folder = path.join(dir, 'drizzle', 'postgresql');
+    const down = readFileSync(path.join(folder, readdirSync(folder).find((f) => /^0004_.*\.down\.sql$/.test(f))!), 'utf8');
+    expect(down).toMatch(/^-- sluice:unverified no scratch database \(SLUICE_CHECK_DATABASE_URL: cannot connect to postgres:\/\/postgres@127\.0\.0\.1:1\/postgres: .*; fix it, or unset it to verify on the embedded engine \(PGlite\)\)$/m);
+    expect(down).toMatch(/^ALTER TABLE "users" DROP COLUMN "nickname";$/m);
   });
 });
 
