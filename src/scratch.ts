@@ -218,8 +218,12 @@ async function startPglite(root: string): Promise<PgliteInstance> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   let template = await pgliteTemplate(root, PGlite);
-  // the bytes as they are; a PGlite that reads them otherwise (a later version) is given a real Blob
-  const load = (tar: Buffer<ArrayBuffer>) => PGlite.create({ loadDataDir: tarball(tar) }).catch(() => PGlite.create({ loadDataDir: new Blob([tar]) }));
+  // The bytes as they are; a PGlite that reads them otherwise (a later version) is given a real Blob.
+  // A 16 MB buffer pool instead of PostgreSQL's 128 MB: a scratch database holds a history's schema and
+  // test rows, and PGlite starts ~50 ms sooner (of ~450) without the larger shared memory to set up.
+  const startParams = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+  const load = (tar: Buffer<ArrayBuffer>) =>
+    PGlite.create({ loadDataDir: tarball(tar), startParams }).catch(() => PGlite.create({ loadDataDir: new Blob([tar]), startParams }));
   let db: InstanceType<typeof PGlite>;
   try {
     db = await load(template.tar);
