@@ -176,6 +176,6 @@ function annotate(d: RenderedDown, o: VerifyDownsOptions, proof: Proof | undefin
     header: fullHeader,
     statements,
     text: composeDown(fullHeader, statements),
-    result: { ...d.result, manualReason, warnings, downStatements: d.statements.length, verified: proof ? proof.verified : undefined },
+    result: { ...d.result, manualReason, warnings, downStatements: d.statements.length, verified: proof ? proof.verified : undefined, ...(proof ? {} : { unverified: whyNot }) },
   };
 }

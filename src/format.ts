@@ -126,7 +126,7 @@ export function formatCreate(c: CreateResult): string[] {
   for (const r of c.created) {
     lines.push(`${pc.green('created')} ${r.dialect} ${r.revision}`);
     lines.push(`  up:   ${r.upFile}`);
-    const proof = r.verified ? ', verified on a scratch database' : r.verified === false ? ', NOT verified' : '';
+    const proof = r.verified ? ', verified on a scratch database' : r.verified === false ? ', NOT verified' : r.unverified ? pc.yellow(`, not verified: ${r.unverified}`) : '';
     lines.push(`  down: ${r.downFile} (${r.downStatements} statement${r.downStatements === 1 ? '' : 's'}${proof})`);
     if (r.tsFile) lines.push(`  ts:   ${r.tsFile} (up(db) after the up SQL, down(db) before the down SQL, one transaction)`);
     for (const w of r.warnings) lines.push(pc.yellow(`  warning: ${w}`));

@@ -47,6 +47,8 @@ export interface CreatedRevision {
   manualReason?: string;
   /** The down was proven on a scratch database (downproof.ts); undefined when not run. */
   verified?: boolean;
+  /** Why the verification did not run (`SLUICE_VERIFY=off`, `no scratch database (…)`…), when it did not. */
+  unverified?: string;
   /** `create({ ts: true })`: the TypeScript part written beside the up. */
   tsFile?: string;
 }

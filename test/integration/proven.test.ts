@@ -216,6 +216,8 @@ pgDescribe('proven downs on PostgreSQL', () => {
     addUserColumn(dir, 'nickname');
     const r = runMake(dir, ['migrate-create', 'MSG=add nickname'], { SLUICE_CHECK_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/postgres' });
     expect(r.status, r.stderr).toBe(0);
+    // and the command's own line says so (was: "(1 statement)", the reason only in the file)
+    expect(r.stdout).toMatch(/down: drizzle\/postgresql\/0004_add_nickname\.down\.sql \(1 statement, not verified: no scratch database \(SLUICE_CHECK_DATABASE_URL: cannot connect to postgres:\/\/postgres@127\.0\.0\.1:1\/postgres: /);
     const folder = path.join(dir, 'drizzle', 'postgresql');
     const down = readFileSync(path.join(folder, readdirSync(folder).find((f) => /^0004_.*\.down\.sql$/.test(f))!), 'utf8');
     expect(down).toMatch(/^-- sluice:unverified no scratch database \(SLUICE_CHECK_DATABASE_URL: cannot connect to postgres:\/\/postgres@127\.0\.0\.1:1\/postgres: .*; fix it, or unset it to verify on the embedded engine \(PGlite\)\)$/m);
