@@ -148,27 +148,13 @@ function scratchName(purpose: string): string {
   return `sluice_check_${process.pid}_${Math.random().toString(36).slice(2, 8)}_${purpose}`;
 }
 
-/** The server's admin connection and version: SLUICE_CHECK_DATABASE_URL's database, where scratch schemas are made. */
-async function openAdmin(root: string, url: string, env: Record<string, string | undefined>): Promise<{ admin: Connection; version: string }> {
+async function serverScratch(root: string, url: string, env: Record<string, string | undefined>, separate: boolean): Promise<Scratch> {
   const base = parseDatabaseTarget({ DATABASE_URL: url, DATABASE_SCHEMA: 'public' }, root);
   if (base.dialect !== 'postgresql') throw new ConfigError('SLUICE_CHECK_DATABASE_URL must be a postgres:// URL (the server sluice verifies PostgreSQL downs on)');
   const admin = await openConnection(base, { write: true, env }).catch((err) => {
     throw new ConfigError(`SLUICE_CHECK_DATABASE_URL: ${describeCause(err)}; fix it, or unset it to verify on the embedded engine (PGlite)`, { cause: err });
   });
-  try {
-    return { admin, version: (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v"))[0]?.v ?? '?' };
-  } catch (err) {
-    await admin.close().catch(() => {});
-    throw err;
-  }
-}
-
-async function serverScratch(root: string, url: string, env: Record<string, string | undefined>, separate: boolean): Promise<Scratch> {
-  const base = parseDatabaseTarget({ DATABASE_URL: url, DATABASE_SCHEMA: 'public' }, root);
-  // the connection warmScratch opened ahead for this server, else (or when that attempt failed: its error is told now) a new one
-  const ahead = warmAdmin?.url === url ? warmAdmin.opening : undefined;
-  if (ahead) warmAdmin = undefined;
-  const { admin, version } = (await ahead?.catch(() => undefined)) ?? (await openAdmin(root, url, env));
+  const version = (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v"))[0]?.v ?? '?';
   const schemas: string[] = [];
   const databases: string[] = [];
   return {
@@ -261,34 +247,21 @@ async function stopPglite(i: PgliteInstance): Promise<void> {
 
 /** An instance started ahead of need (warmScratch), taken by the next PGlite scratch database made. */
 let warm: Promise<PgliteInstance> | undefined;
-/** The admin connection to SLUICE_CHECK_DATABASE_URL opened ahead of need (warmScratch), taken by the next server scratch on that URL. */
-let warmAdmin: { url: string; opening: Promise<{ admin: Connection; version: string }> } | undefined;
 
 /**
- * Start what a coming verification of PostgreSQL downs will need, while something else runs
- * (migrate-create: drizzle-kit generate in child processes): the PGlite instance, or the connection to
- * the SLUICE_CHECK_DATABASE_URL server. A no-op for SQLite or with SLUICE_VERIFY=off. Pair with
- * coolScratch(), which stops or closes what nothing took.
+ * Start the PGlite instance a coming verification will need, while something else runs (migrate-create:
+ * drizzle-kit generate in child processes). A no-op unless that verification will use PGlite. Pair
+ * with coolScratch(), which stops it if nothing took it.
  */
 export function warmScratch(root: string, dialect: DialectName, env: Record<string, string | undefined>): void {
-  if (dialect !== 'postgresql' || warm || warmAdmin || (env.SLUICE_VERIFY ?? '').toLowerCase() === 'off') return;
-  const url = (env.SLUICE_CHECK_DATABASE_URL ?? '').trim();
-  if (url) {
-    warmAdmin = { url, opening: openAdmin(root, url, env) };
-    warmAdmin.opening.catch(() => {}); // an error shows when the scratch is opened for real
-    return;
-  }
+  if (dialect !== 'postgresql' || warm || (env.SLUICE_CHECK_DATABASE_URL ?? '').trim() || (env.SLUICE_VERIFY ?? '').toLowerCase() === 'off') return;
   warm = startPglite(root);
   warm.catch(() => {}); // an error shows when the instance is made for real
 }
 
 export async function coolScratch(): Promise<void> {
   const w = warm;
-  const a = warmAdmin;
   warm = undefined;
-  warmAdmin = undefined;
-  const opened = await a?.opening.catch(() => undefined);
-  await opened?.admin.close().catch(() => {});
   const instance = await w?.catch(() => undefined);
   if (instance) await stopPglite(instance);
 }

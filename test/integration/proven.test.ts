@@ -211,7 +211,7 @@ pgDescribe('proven downs on PostgreSQL', () => {
     expect(r.stdout).toMatch(/4 down file\(s\) written|8 down file\(s\) written \(8 verified, 0 flagged/);
   });
 
-  it('migrate-create with a SLUICE_CHECK_DATABASE_URL nobody answers: the down is written, marked unverified with the reason (the connection opened ahead fails and is tried again)', () => {
+  it('migrate-create with a SLUICE_CHECK_DATABASE_URL nobody answers: the down is written, marked unverified with the reason, named on the output line too', () => {
     const dir = makeProject();
     addUserColumn(dir, 'nickname');
     const r = runMake(dir, ['migrate-create', 'MSG=add nickname'], { SLUICE_CHECK_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/postgres' });
