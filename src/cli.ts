@@ -569,7 +569,7 @@ function setTopTierLimits(): void {
   const flags = [
     ['--max-optimized-bytecode-size', '30000'],
     ['--wasm-tiering-budget', '2000000000'],
-  ].filter(([flag]) => !process.execArgv.some((a) => a.startsWith(flag!))); // one given to node wins
+  ].filter(([flag]) => !process.execArgv.some((a) => a.replace(/_/g, '-').startsWith(flag!))); // one given to node wins (V8 takes either spelling)
   const v8 = flags.length ? (createRequire(import.meta.url)('node:v8') as typeof import('node:v8')) : undefined;
   for (const [flag, value] of flags) v8!.setFlagsFromString(`${flag}=${value}`);
 }

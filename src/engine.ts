@@ -18,7 +18,8 @@ import { monotonicMs } from './clock.js';
 import { flushConsole } from './printer.js';
 
 /** `interrupted`: the run was stopped by its signal while this step ran; it is rolled back like a failed one. */
-export type StepStatus = 'applied' | 'reverted' | 'stamped' | 'unstamped' | 'failed' | 'interrupted' | 'not-run' | 'already-done' | 'rolled-back';
+/** `prepared`: under --single-transaction, a revision done before a TypeScript part prepared the single transaction (PREPARE TRANSACTION): neither committed nor rolled back. */
+export type StepStatus = 'applied' | 'reverted' | 'stamped' | 'unstamped' | 'failed' | 'interrupted' | 'not-run' | 'already-done' | 'rolled-back' | 'prepared';
 
 export interface StepResult {
   revision: string;
@@ -283,8 +284,11 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
   if (options.single) {
     if (failed) {
       if (stopped) await conn.rollback();
-      // a TypeScript part that committed (or prepared) the transaction took the run's earlier revisions with it
-      if (!results.some((r) => r.transactionEnded === 'committed' || r.transactionEnded === 'prepared' || r.transactionEnded === 'unknown')) for (const r of results) if (r.status !== 'failed' && r.status !== 'interrupted' && r.status !== 'not-run' && r.status !== 'already-done') r.status = 'rolled-back';
+      // a TypeScript part that committed the transaction committed the run's earlier revisions too; one
+      // that prepared it left them prepared, neither committed nor rolled back
+      const ended = results.find((r) => r.transactionEnded === 'committed' || r.transactionEnded === 'prepared' || r.transactionEnded === 'unknown')?.transactionEnded;
+      const earlier = ended === undefined ? 'rolled-back' : ended === 'prepared' ? 'prepared' : undefined;
+      if (earlier) for (const r of results) if (r.status !== 'failed' && r.status !== 'interrupted' && r.status !== 'not-run' && r.status !== 'already-done') r.status = earlier;
     } else {
       try {
         if (singleRebuild && fkWasOnSingle) await conn.checkForeignKeys!();

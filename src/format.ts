@@ -17,6 +17,7 @@ const VERB: Record<string, string> = {
   'not-run': 'not run',
   'already-done': 'already done by another run',
   'rolled-back': 'rolled back',
+  prepared: 'prepared, not committed',
 };
 
 /**

@@ -85,7 +85,8 @@ function portFree(port: number): Promise<boolean> {
  * `durable`: a cluster that keeps what it committed (the dev database of `db up`): PostgreSQL's own
  * fsync and commit settings, and the port it had before when that is free (the URL in .env stays
  * right). Without it (tests, the bench, db-test's own cluster): fsync and synchronous commit off.
- * `settings`: more server settings (`-c name=value`; names and values of letters, digits, `_` and `.`).
+ * `settings`: more server settings (`-c name=value`; names of lower-case letters and `_`, values of letters,
+ * digits, `_` and `.`), for a cluster this call starts (a running one is reused as it is).
  */
 export async function startCluster(dir: string, options: { port?: number; durable?: boolean; settings?: Record<string, string> } = {}): Promise<Cluster> {
   const bin = pgBinDir();

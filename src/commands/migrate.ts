@@ -238,10 +238,15 @@ function transactionEndedState(step: StepResult, single: boolean, now: string): 
   if (step.transactionEnded === 'prepared') {
     const before = step.direction === 'up' ? 'its SQL part and what up() ran before its PREPARE TRANSACTION' : 'what down() ran before its PREPARE TRANSACTION (the down SQL had not run)';
     const gid = quoteLiteral(step.preparedAs ?? '?');
-    return `NOT rolled back: ${fn} prepared sluice's transaction for two-phase commit itself (PREPARE TRANSACTION ${gid}), so ${before} is neither committed nor rolled back${single ? " (nor are this run's earlier revisions)" : ''} and holds its locks until someone runs COMMIT PREPARED ${gid} or ROLLBACK PREPARED ${gid}; the revision is ${recorded}. ${check}`;
+    return `NOT rolled back: ${fn} prepared sluice's transaction for two-phase commit itself (PREPARE TRANSACTION ${gid}), so ${before} is neither committed nor rolled back${single ? " (nor are this run's earlier revisions)" : ''} and holds its locks; the revision is ${recorded}, and the version table says the database is at ${now}. ${preparedWayOut(gid)}`;
   }
   if (step.transactionEnded === 'rolled-back') return `Rolled back by ${fn} itself: what it ran after its ROLLBACK ran outside any transaction and may be committed, and the revision is ${recorded}. ${check}`;
   return `Not known whether ${fn} committed sluice's transaction itself (the check after the rollback failed): what ran before may be committed${earlier}, and the revision is ${recorded}. ${check}`;
+}
+
+/** After a TypeScript part's PREPARE TRANSACTION: the safe way out first (the run can then be made again). */
+function preparedWayOut(gid: string): string {
+  return `Run ROLLBACK PREPARED ${gid} (it undoes that work), then run the command again; COMMIT PREPARED ${gid} would keep it without its version row (then record it with make migrate-stamp)`;
 }
 
 /** What a no-transaction revision that stopped left behind. */
@@ -264,7 +269,8 @@ function interruptedMessage(
   const ended = during?.transactionEnded === 'committed' || during?.transactionEnded === 'unknown' ? during.transactionEnded : undefined;
   if (during?.transactionEnded === 'prepared') {
     const gid = quoteLiteral(during.preparedAs ?? '?');
-    message += `${during.revision}'s TypeScript part prepared ${single ? 'the single transaction' : "sluice's transaction"} itself (PREPARE TRANSACTION ${gid}), so what ran before that${single ? " (this run's earlier revisions included)" : ''} is neither committed nor rolled back until COMMIT PREPARED or ROLLBACK PREPARED ${gid}; it is ${during.direction === 'up' ? 'not recorded' : 'still recorded'}`;
+    message += `${during.revision}'s TypeScript part prepared ${single ? 'the single transaction' : "sluice's transaction"} itself (PREPARE TRANSACTION ${gid}), so what ran before that${single && stop.done ? " (this run's earlier revisions included)" : ''} is neither committed nor rolled back and holds its locks; it is ${during.direction === 'up' ? 'not recorded' : 'still recorded'}. The database is at ${at ?? 'an unknown revision (run make migrate-status)'}. ${preparedWayOut(gid)}`;
+    return message;
   } else if (during && ended) {
     const sure = ended === 'committed';
     message += `${during.revision}'s TypeScript part ${sure ? 'committed' : 'may have committed'} ${single ? 'the single transaction' : "sluice's transaction"} itself, so what ran before that${single ? " (this run's earlier revisions included)" : ''} ${sure ? 'stays' : 'may stay'}; it is ${during.direction === 'up' ? 'not recorded' : 'still recorded'}`;

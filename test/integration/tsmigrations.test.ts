@@ -328,7 +328,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
           r,
           3,
           new RegExp(
-            `${where}it ended sluice's transaction itself.*\\. NOT rolled back: drizzle/${d}/${TAG}\\.ts up\\(\\) prepared sluice's transaction for two-phase commit itself \\(PREPARE TRANSACTION '${gid}'\\), so its SQL part and what up\\(\\) ran before its PREPARE TRANSACTION is neither committed nor rolled back and holds its locks until someone runs COMMIT PREPARED '${gid}' or ROLLBACK PREPARED '${gid}'; the revision is not recorded as applied\\. The version table says the database is at 0003_add_phone_to_users`,
+            `${where}it ended sluice's transaction itself.*\\. NOT rolled back: drizzle/${d}/${TAG}\\.ts up\\(\\) prepared sluice's transaction for two-phase commit itself \\(PREPARE TRANSACTION '${gid}'\\), so its SQL part and what up\\(\\) ran before its PREPARE TRANSACTION is neither committed nor rolled back and holds its locks; the revision is not recorded as applied, and the version table says the database is at 0003_add_phone_to_users\\. Run ROLLBACK PREPARED '${gid}' \\(it undoes that work\\), then run the command again; COMMIT PREPARED '${gid}' would keep it without its version row \\(then record it with make migrate-stamp\\)$`,
           ),
         );
         expect(await sql(dir, env, 'SELECT gid FROM pg_catalog.pg_prepared_xacts WHERE gid = $1', [gid])).toHaveLength(1);
@@ -337,6 +337,19 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         await sql(dir, env, `ROLLBACK PREPARED '${gid}'`);
         expect(await hasSlug(dir, env)).toBe(false);
         expect(await names()).toEqual(['Ada', null, null]);
+
+        // --single-transaction: the run's earlier revision is prepared too, not applied (nor rolled back)
+        expect(runCli(dir, ['down'], env).status).toBe(0);
+        const single = runCli(dir, ['up', '--single-transaction', '--json'], { ...env, SLUICE_NO_BACKUP: '1' });
+        expect(single.status, single.stderr).toBe(3);
+        const json = JSON.parse(single.stdout || single.stderr) as { results: { revision: string; status: string; transactionEnded?: string; preparedAs?: string }[] };
+        expect(json.results.map((r) => [r.revision, r.status, r.transactionEnded, r.preparedAs])).toEqual([
+          ['0003_add_phone_to_users', 'prepared', undefined, undefined],
+          [TAG, 'failed', 'prepared', gid],
+        ]);
+        await sql(dir, env, `ROLLBACK PREPARED '${gid}'`);
+        expect((await versions(dir, env)).map((v) => v.r).at(-1)).toBe('0002_add_sessions_and_roles');
+        expect(runCli(dir, ['up', '0003'], env).status).toBe(0);
       }
 
       // --single-transaction: the COMMIT committed this run's earlier revision too, and --json says so
