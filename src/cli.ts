@@ -352,12 +352,15 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .action(async (opts: { message: string; empty?: boolean; ts?: boolean }) => {
       // Ctrl+C or SIGTERM: drizzle-kit is stopped and what the command wrote is removed (create.ts)
       const { create } = await import('./commands/create.js');
-      const result = await whileListening((signal) =>
-        create({ ...common(), message: opts.message, empty: opts.empty, ts: opts.ts, interactive: !!process.stdin.isTTY && !g().json, signal }),
-      );
-      // The new revisions' lint findings are warnings here (make migrate-lint fails on them).
+      // The new revisions' lint findings are warnings here (make migrate-lint fails on them); a signal
+      // while they are read (the revisions are written by then) gets the too-late note and the
+      // command's lines, instead of ending the process without a word (was: exit 130, nothing printed).
       // (a lint that fails still names the scratch databases create could not remove)
-      const lint = await carryingNotRemoved(result.notRemoved ?? [], async () => (await import('./commands/lint.js')).lintCreated(result.created, common()));
+      const { result, lint } = await whileListening(async (signal) => {
+        const result = await create({ ...common(), message: opts.message, empty: opts.empty, ts: opts.ts, interactive: !!process.stdin.isTTY && !g().json, signal });
+        const lint = await carryingNotRemoved(result.notRemoved ?? [], async () => (await import('./commands/lint.js')).lintCreated(result.created, common()));
+        return { result, lint };
+      });
       const lines = () => formatCreate(result);
       out({ ...result, lint }, () => [...lines().slice(0, -1), ...lintWarnings(lint), ...lines().slice(-1)]);
     });
