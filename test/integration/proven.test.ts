@@ -222,6 +222,14 @@ pgDescribe('proven downs on PostgreSQL', () => {
     const down = readFileSync(path.join(folder, readdirSync(folder).find((f) => /^0004_.*\.down\.sql$/.test(f))!), 'utf8');
     expect(down).toMatch(/^-- sluice:unverified no scratch database \(SLUICE_CHECK_DATABASE_URL: cannot connect to postgres:\/\/postgres@127\.0\.0\.1:1\/postgres: .*; fix it, or unset it to verify on the embedded engine \(PGlite\)\)$/m);
     expect(down).toMatch(/^ALTER TABLE "users" DROP COLUMN "nickname";$/m);
+
+    // a database that does not exist on that server: the hint names SLUICE_CHECK_DATABASE_URL (was: DATABASE_URL)
+    const missing = new URL(pgUrl());
+    missing.pathname = '/sluice_no_such_db';
+    addUserColumn(dir, 'nickname2');
+    const r2 = runMake(dir, ['migrate-create', 'MSG=add nickname2'], { SLUICE_CHECK_DATABASE_URL: missing.toString() });
+    expect(r2.status, r2.stderr).toBe(0);
+    expect(r2.stdout).toMatch(/not verified: no scratch database \(SLUICE_CHECK_DATABASE_URL: cannot connect to .*: database "sluice_no_such_db" does not exist; create the database or fix SLUICE_CHECK_DATABASE_URL; fix it, or unset it/);
   });
 });
 
