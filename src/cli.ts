@@ -550,8 +550,8 @@ async function exit(code: ExitCodeValue): Promise<never> {
  * function with TurboFan once it has run ~1.8 MB of code (`--wasm-tiering-budget`). PostgreSQL's
  * functions are large; a migrate-create compiled them on the second core while drizzle-kit ran, and
  * then waited ~100–200 ms at exit for the compilations still running. With the budget raised to 2e9
- * a function tiers up only after a long run of its own. By hand, alternating: migrate-create verified
- * on PGlite 1.9–2.1 s → 1.45–1.6 s (the exit wait: ~150 → ~45 ms); on ctrlplane (197 revisions, on
+ * a function tiers up only after a long run of its own. By hand: migrate-create verified on PGlite
+ * 2.35–2.90 s → 1.54–2.10 s (blocks of 7; the exit wait: ~150 → ~45 ms); on ctrlplane (197 revisions, on
  * PGlite) db-test 5.2 and 6.8 s → 4.4 and 5.9 s, migrate-downs 11.8 and 12.1 s → 12.5 and 12.6 s
  * (this machine's noise is ±15%). Parsing 2000 PostgreSQL files 5 times over: no slower.
  */
@@ -573,8 +573,9 @@ function setTopTierLimits(): void {
     ['--max-optimized-bytecode-size', '30000'],
     ['--wasm-tiering-budget', '2000000000'],
   ].filter(([flag]) => !process.execArgv.some((a) => a.replace(/_/g, '-').startsWith(flag!))); // one given to node wins (V8 takes either spelling)
-  const v8 = flags.length ? (createRequire(import.meta.url)('node:v8') as typeof import('node:v8')) : undefined;
-  for (const [flag, value] of flags) v8!.setFlagsFromString(`${flag}=${value}`);
+  if (!flags.length) return;
+  const v8 = createRequire(import.meta.url)('node:v8') as typeof import('node:v8');
+  for (const [flag, value] of flags) v8.setFlagsFromString(`${flag}=${value}`);
 }
 
 /**

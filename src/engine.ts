@@ -254,14 +254,9 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
           () => undefined,
         );
         preparedAs = found?.gid;
-        ended =
-          found === undefined
-            ? 'unknown'
-            : found.state !== 'not-committed'
-              ? found.state
-              : err instanceof TypeScriptError && err.endedTransaction
-                ? 'rolled-back'
-                : undefined;
+        if (found === undefined) ended = 'unknown';
+        else if (found.state !== 'not-committed') ended = found.state;
+        else if (err instanceof TypeScriptError && err.endedTransaction) ended = 'rolled-back';
       }
       const stmt = err instanceof StatementError ? err.index : undefined;
       const inner = err instanceof StatementError || err instanceof TypeScriptError ? err.cause : err;

@@ -152,7 +152,7 @@ async function serverScratch(root: string, url: string, env: Record<string, stri
   const base = parseDatabaseTarget({ DATABASE_URL: url, DATABASE_SCHEMA: 'public' }, root);
   if (base.dialect !== 'postgresql') throw new ConfigError('SLUICE_CHECK_DATABASE_URL must be a postgres:// URL (the server sluice verifies PostgreSQL downs on)');
   const admin = await openConnection(base, { write: true, env }).catch((err) => {
-    throw new ConfigError(`SLUICE_CHECK_DATABASE_URL: ${describeCause(err).replace(/\bDATABASE_URL\b/g, "SLUICE_CHECK_DATABASE_URL")}; fix it, or unset it to verify on the embedded engine (PGlite)`, { cause: err });
+    throw new ConfigError(`SLUICE_CHECK_DATABASE_URL: ${describeCause(err).replace(/\bDATABASE_URL\b/g, 'SLUICE_CHECK_DATABASE_URL')}; fix it, or unset it to verify on the embedded engine (PGlite)`, { cause: err });
   });
   const version = (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v"))[0]?.v ?? '?';
   const schemas: string[] = [];

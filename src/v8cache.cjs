@@ -132,4 +132,4 @@ function withoutHashbang(text) {
   return text.startsWith('#!') ? text.replace(/^#![^\r\n]*/, (line) => ' '.repeat(line.length)) : text;
 }
 
-module.exports = { MAGIC, PACK_MAGIC, PACK_NAME, NAME, cacheDir, buildOf, readChecked, writeChecked, wrap, withoutHashbang };
+module.exports = { MAGIC, PACK_MAGIC, PACK_NAME, cacheDir, buildOf, readChecked, writeChecked, wrap, withoutHashbang };

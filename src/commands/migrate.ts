@@ -265,13 +265,14 @@ function interruptedMessage(
 ): string {
   const { during, next } = stop;
   let message = `interrupted (${name}) ${during ? `during ${during.revision} (${during.direction})` : `before ${next!.revision} (${next!.direction})`}, ${stop.done} of ${total} revision(s) ${single ? 'run' : 'done'}: `;
+  if (during?.transactionEnded === 'prepared') {
+    // the way out is to resolve the prepared transaction first, not to run again
+    const gid = quoteLiteral(during.preparedAs ?? '?');
+    return `${message}${during.revision}'s TypeScript part prepared ${single ? 'the single transaction' : "sluice's transaction"} itself (PREPARE TRANSACTION ${gid}), so what ran before that${single && stop.done ? " (this run's earlier revisions included)" : ''} is neither committed nor rolled back and holds its locks; it is ${during.direction === 'up' ? 'not recorded' : 'still recorded'}. The database is at ${at ?? 'an unknown revision (run make migrate-status)'}. ${preparedWayOut(gid)}`;
+  }
   // a TypeScript part that committed the transaction itself (never a no-transaction revision's: no mark)
   const ended = during?.transactionEnded === 'committed' || during?.transactionEnded === 'unknown' ? during.transactionEnded : undefined;
-  if (during?.transactionEnded === 'prepared') {
-    const gid = quoteLiteral(during.preparedAs ?? '?');
-    message += `${during.revision}'s TypeScript part prepared ${single ? 'the single transaction' : "sluice's transaction"} itself (PREPARE TRANSACTION ${gid}), so what ran before that${single && stop.done ? " (this run's earlier revisions included)" : ''} is neither committed nor rolled back and holds its locks; it is ${during.direction === 'up' ? 'not recorded' : 'still recorded'}. The database is at ${at ?? 'an unknown revision (run make migrate-status)'}. ${preparedWayOut(gid)}`;
-    return message;
-  } else if (during && ended) {
+  if (during && ended) {
     const sure = ended === 'committed';
     message += `${during.revision}'s TypeScript part ${sure ? 'committed' : 'may have committed'} ${single ? 'the single transaction' : "sluice's transaction"} itself, so what ran before that${single ? " (this run's earlier revisions included)" : ''} ${sure ? 'stays' : 'may stay'}; it is ${during.direction === 'up' ? 'not recorded' : 'still recorded'}`;
   } else if (single) message += 'the single transaction was rolled back';
