@@ -294,6 +294,9 @@ async function pgliteScratch(root: string, env: Record<string, string | undefine
   };
 }
 
+/** Raised with any change to how the template is made (2: without template0), so a kept one is made again. */
+const TEMPLATE_FORMAT = 2;
+
 /**
  * An initialised PGlite data folder as a tar, made once per project (and PGlite version) and loaded by
  * each instance; `file` is where it is kept (none when it could not be written: it is then made each time).
@@ -316,7 +319,8 @@ async function pgliteTemplate(root: string, PGlite: typeof import('@electric-sql
   } catch {
     /* not found: one template for all versions then */
   }
-  const cache = sluiceCacheDir(root, `pglite-${version}.tar`) ?? path.join(os.tmpdir(), `sluice-pglite-${version}-${process.getuid?.() ?? 0}.tar`);
+  const name = `pglite-${version}.${TEMPLATE_FORMAT}.tar`;
+  const cache = sluiceCacheDir(root, name) ?? path.join(os.tmpdir(), `sluice-${name.slice(0, -'.tar'.length)}-${process.getuid?.() ?? 0}.tar`);
   try {
     return { tar: readFileSync(cache), file: cache };
   } catch {
@@ -325,6 +329,13 @@ async function pgliteTemplate(root: string, PGlite: typeof import('@electric-sql
   const db = await PGlite.create();
   let tar: Buffer<ArrayBuffer>;
   try {
+    // template0 is dropped: nothing connects to it (datallowconn is off), and only CREATE DATABASE …
+    // TEMPLATE template0 reads it, which a scratch database never needs; without its ~300 files every
+    // instance loads ~25% less (~70 ms of CPU a start here). template1 stays, so CREATE DATABASE works.
+    // Each statement on its own: DROP DATABASE cannot run in the implicit transaction of a multi-statement string.
+    await db.exec('ALTER DATABASE template0 IS_TEMPLATE false');
+    await db.exec('DROP DATABASE template0');
+    await db.exec('CHECKPOINT'); // a start then replays no WAL
     tar = Buffer.from(await (await db.dumpDataDir('none')).arrayBuffer());
   } finally {
     await db.close();
@@ -334,7 +345,9 @@ async function pgliteTemplate(root: string, PGlite: typeof import('@electric-sql
     mkdirSync(path.dirname(building), { recursive: true });
     writeFileSync(building, tar, { flag: 'wx' });
     renameSync(building, cache); // atomic: a concurrent run reads the whole file or makes its own
-    rmSync(cache.slice(0, -'.tar'.length), { recursive: true, force: true }); // the folder earlier versions kept
+    // what earlier versions kept: a folder, then a tar before TEMPLATE_FORMAT
+    rmSync(path.join(path.dirname(cache), `pglite-${version}`), { recursive: true, force: true });
+    rmSync(path.join(path.dirname(cache), `pglite-${version}.tar`), { force: true });
     return { tar, file: cache };
   } catch {
     rmSync(building, { force: true }); // not writable here (a read-only node_modules): used from memory

@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { downgrade, upgrade, writeMissingDowns } from '../../src/index.js';
+import { openScratch } from '../../src/scratch.js';
 import { addUserColumn, makeProject, pgDescribe, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
 
 const PG = 'drizzle/postgresql';
@@ -209,6 +210,26 @@ pgDescribe('proven downs on PostgreSQL', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/postgresql: verified on PGlite \(embedded PostgreSQL 18/);
     expect(r.stdout).toMatch(/4 down file\(s\) written|8 down file\(s\) written \(8 verified, 0 flagged/);
+  });
+
+  it('the PGlite scratch database comes from a template without template0 (it loads ~25% less); CREATE DATABASE still works, from template1', async () => {
+    const dir = makeProject();
+    const scratch = await openScratch(dir, 'postgresql', { SLUICE_CHECK_DATABASE_URL: '' });
+    try {
+      expect(scratch.engine).toMatch(/^PGlite/);
+      const c = await (await scratch.make('real')).open();
+      try {
+        const names = async () => (await c.query<{ n: string }>('SELECT datname AS n FROM pg_database ORDER BY 1')).map((r) => r.n);
+        expect(await names()).toEqual(['postgres', 'template1']);
+        await c.execute('CREATE DATABASE sluice_made_on_scratch');
+        expect(await names()).toEqual(['postgres', 'sluice_made_on_scratch', 'template1']);
+        await expect(c.execute('CREATE DATABASE sluice_from_template0 TEMPLATE template0')).rejects.toThrow(/template0.*does not exist/);
+      } finally {
+        await c.close();
+      }
+    } finally {
+      expect(await scratch.close()).toEqual([]);
+    }
   });
 
   it('migrate-create with a SLUICE_CHECK_DATABASE_URL nobody answers: the down is written, marked unverified with the reason, named on the output line too', () => {
