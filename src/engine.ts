@@ -205,7 +205,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
         continue;
       }
       const ts = typescript.get(step);
-      if (ts && step.direction === 'down') await runTypeScript(conn, step, ts, mark);
+      if (ts && step.direction === 'down') await runTypeScript(conn, step, ts, mark, options.signal);
       // A no-transaction revision runs statement by statement with nothing to roll back: search_path is
       // checked after each, so none runs after one that moved it (transactional ones: the group's check).
       const check = step.noTransaction ? conn.searchPathGuard?.() : undefined;
@@ -224,7 +224,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
           });
         }
       }
-      if (ts && step.direction === 'up') await runTypeScript(conn, step, ts, mark);
+      if (ts && step.direction === 'up') await runTypeScript(conn, step, ts, mark, options.signal);
       if ((transactional || options.single) && options.signal?.aborted) throw new StepInterrupted(); // rolled back, not committed
       const ms = Math.round(monotonicMs() - started);
       if (step.direction === 'up') {

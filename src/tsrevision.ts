@@ -98,11 +98,11 @@ export class TypeScriptError extends Error {
  * (engine.ts), the transaction is marked first: a function that ends it itself (a COMMIT, which README
  * forbids) is told apart after sluice's rollback (Connection.markState).
  */
-export async function runTypeScript(conn: Connection, step: PreparedStep, fn: TypeScriptStep, mark?: { value?: string }): Promise<void> {
+export async function runTypeScript(conn: Connection, step: PreparedStep, fn: TypeScriptStep, mark?: { value?: string }, signal?: AbortSignal): Promise<void> {
   const where = `${step.typescript!.display} ${step.direction}()`;
   if (mark && conn.markTransaction) mark.value = await conn.markTransaction();
   try {
-    const db = await conn.drizzle!();
+    const db = await conn.drizzle!(signal);
     await fn(db);
     if (mark?.value !== undefined && !(await conn.markOpen!(mark.value))) {
       throw new TypeScriptError(where, "it ended sluice's transaction itself (a COMMIT or ROLLBACK): a TypeScript part must never commit or roll back", undefined, true);

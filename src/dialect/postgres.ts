@@ -255,8 +255,8 @@ class PostgresConnection implements Connection {
   private lockKey(): string {
     return `sluice:${this.schema}`;
   }
-  drizzle(): Promise<unknown> {
-    return drizzlePostgres(this.client);
+  drizzle(signal?: AbortSignal): Promise<unknown> {
+    return drizzlePostgres(this.client, signal);
   }
   async dumpSchema(): Promise<string> {
     const exists = await this.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [this.schema]);

@@ -113,7 +113,10 @@ export interface Connection {
    * transaction the engine has open on it (PostgreSQL: drizzle-orm/node-postgres, as a transaction
    * object whose nested transactions are savepoints; SQLite: drizzle-orm/better-sqlite3).
    */
-  drizzle?(): Promise<unknown>;
+  drizzle?(
+    /** PostgreSQL: once aborted, the handle sends no more queries (each rejects at once as cancelled). */
+    signal?: AbortSignal,
+  ): Promise<unknown>;
   /** A textual description of the app's schema (sluice's own table excluded), for comparisons. */
   dumpSchema(): Promise<string>;
   /**

@@ -123,7 +123,7 @@ pgDescribe('a signal that finds nothing to cancel, or a CREATE INDEX CONCURRENTL
   const sluiceIs = (state: string, waitType?: string) => async (admin: pg.Client) =>
     (await admin.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND datname = current_database() AND state = $1 AND ($2::text IS NULL OR wait_event_type = $2)", [state, waitType ?? null])).rowCount! > 0;
 
-  it('a TypeScript revision waiting between its queries (nothing to cancel) is rolled back at its end, not committed', async () => {
+  it('a TypeScript revision waiting between its queries (nothing to cancel) is rolled back, not committed; its queries after the signal are not sent', async () => {
     const dir = makeProject();
     const tag = addRevision(dir, 'postgresql', 'ts_slow', '-- the TypeScript part does it\n', '-- and undoes it\n');
     writeFileSync(
@@ -133,6 +133,7 @@ export async function up(db: any): Promise<void> {
   await db.execute(sql\`CREATE TABLE t_ts (id integer)\`);
   await new Promise((r) => setTimeout(r, 3000));
   await db.execute(sql\`INSERT INTO t_ts VALUES (1)\`);
+  await db.execute(sql\`SELECT pg_sleep(60)\`);
 }
 export async function down(db: any): Promise<void> {
   await db.execute(sql\`DROP TABLE t_ts\`);
@@ -140,7 +141,10 @@ export async function down(db: any): Promise<void> {
 `,
     );
     const env: Env = { DATABASE_URL: await freshDatabase('sig'), DATABASE_SCHEMA: uniqueSchema('sigts') };
+    const began = Date.now();
     const ended = await interrupt(dir, env, sluiceIs('idle in transaction'));
+    // the queries after the signal failed at once as cancelled, unsent (they ran, up to 60 s, to be rolled back)
+    expect(Date.now() - began).toBeLessThan(30_000);
     expect(ended.code, ended.stdout + ended.stderr).toBe(130);
     expect(ended.stderr.trim()).toMatch(/^sluice: interrupted \(SIGINT\) during 0004_ts_slow \(up\), 4 of 5 revision\(s\) done: 0004_ts_slow was rolled back, the ones before it stay\. The database is at 0003_add_phone_to_users; run the command again to continue$/);
     expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
