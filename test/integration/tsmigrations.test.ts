@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { start } from '../support/signals.js';
 import { addRevision, describeFor, expectOneLineError, makeProject, pgUrl, REPO, runCli, runMake, SKIP_PG, sql, tempDir, uniqueSchema, type Env, type Ran } from '../support/project.js';
 
 const TAG = '0004_backfill_slugs';
@@ -334,6 +335,33 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         expect(await sql(dir, env, 'SELECT gid FROM pg_catalog.pg_prepared_xacts WHERE gid = $1', [gid])).toHaveLength(1);
         expect(await versions(dir, env)).toEqual(versionsBefore);
         // as the message says: ROLLBACK PREPARED puts everything back
+        await sql(dir, env, `ROLLBACK PREPARED '${gid}'`);
+        expect(await hasSlug(dir, env)).toBe(false);
+        expect(await names()).toEqual(['Ada', null, null]);
+
+        // Ctrl+C while a query runs after its PREPARE TRANSACTION: the interrupted line says the same
+        // (prepared, not rolled back, ROLLBACK PREPARED first), exit 130, nothing recorded
+        const flag = path.join(dir, 'prepared.flag');
+        writeFileSync(
+          path.join(folder, `${TAG}.ts`),
+          `import { writeFileSync } from 'node:fs';\n${body([q(`PREPARE TRANSACTION '${gid}'`), `writeFileSync(${JSON.stringify(flag)}, '1');`, q('SELECT pg_sleep(30)')])}`,
+        );
+        const { child, ended } = start(dir, ['up'], { ...env, SLUICE_NO_BACKUP: '1' });
+        for (let i = 0; i < 300 && !existsSync(flag); i++) await new Promise((r) => setTimeout(r, 50));
+        expect(existsSync(flag)).toBe(true);
+        await new Promise((r) => setTimeout(r, 300)); // the sleep has started
+        child.kill('SIGINT');
+        const stopped = await ended;
+        expect(stopped.code, stopped.stderr).toBe(130);
+        expect(stopped.stderr.trim().split('\n')).toHaveLength(1);
+        expect(stopped.stderr.trim()).toMatch(
+          new RegExp(
+            `^sluice: interrupted \\(SIGINT\\) during ${TAG} \\(up\\), .*${TAG}'s TypeScript part prepared sluice's transaction itself \\(PREPARE TRANSACTION '${gid}'\\), so what ran before that is neither committed nor rolled back and holds its locks; it is not recorded\\. The database is at 0003_add_phone_to_users\\. Run ROLLBACK PREPARED '${gid}' \\(it undoes that work\\), then run the command again; COMMIT PREPARED '${gid}' would keep it without its version row \\(then record it with make migrate-stamp\\)$`,
+          ),
+        );
+        expect(stopped.stdout).toMatch(new RegExp(`${TAG} INTERRUPTED`));
+        expect(await sql(dir, env, 'SELECT gid FROM pg_catalog.pg_prepared_xacts WHERE gid = $1', [gid])).toHaveLength(1);
+        expect(await versions(dir, env)).toEqual(versionsBefore);
         await sql(dir, env, `ROLLBACK PREPARED '${gid}'`);
         expect(await hasSlug(dir, env)).toBe(false);
         expect(await names()).toEqual(['Ada', null, null]);
