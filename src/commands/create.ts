@@ -116,17 +116,20 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   // The PostgreSQL scratch database of the down's verification (PGlite) starts while drizzle-kit runs.
   for (const [d] of dialects) warmScratch(root, d, env);
   const notRemoved: string[] = [];
+  // drizzle-kit for every dialect at once; each dialect's down is made as soon as its own drizzle-kit
+  // is done (SQLite's is often done 50–100 ms before PostgreSQL's). These never reject (attempt).
+  let generated: Promise<void>[] = [];
   try {
     if (options.interactive) for (const [d] of dialects) await stopIfAsked(), await attempt(d);
     else {
-      const running = Promise.all(dialects.map(([d]) => attempt(d)));
+      generated = dialects.map(([d]) => attempt(d));
       preloadKit(root); // overlaps with the child processes, as do the parsers the down's check reads the up with
       for (const [d] of dialects) await warmParser(d).catch(() => {}); // a parser that cannot load is reported where it is used
-      await running;
     }
 
     const result: CreateResult = { created: [], unchanged: [] };
-    for (const [d, h] of dialects) {
+    for (const [i, [d, h]] of dialects.entries()) {
+      await generated[i];
       await stopIfAsked();
       const hist = readHistory(h.out, { allowMissing: true });
       if (hist.revisions.length === before.get(d)) {
@@ -168,8 +171,10 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
     if (notRemoved.length) result.notRemoved = notRemoved;
     return result;
   } catch (err) {
+    // every drizzle-kit has exited before anything is said or put back (a signal has stopped them; its promise settles on close)
+    await Promise.all(generated);
     if (!signal?.aborted) throw withNotRemoved(err, notRemoved); // once stopped, any error (a journal drizzle-kit left half written) is the stop's
-    // drizzle-kit has exited (its promise settles on close): nothing writes to the folders any more
+    // nothing writes to the folders any more
     const removed = states.flatMap((st) => restoreFolder(st, slug));
     const put = states.filter((st) => st.journal !== undefined).length; // a journal that was not there is removed, not put back
     const name = signalName(signal);
