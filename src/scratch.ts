@@ -19,7 +19,7 @@ import { ConfigError, describeCause } from './errors.js';
 import { sluiceCacheDir } from './cachedir.js';
 import { nodeCrypto } from './hash.js';
 import type { Revision } from './revision.js';
-import { otherSchemasOf } from './source.js';
+import { otherSchemasOf, readUp, type RevisionFile } from './source.js';
 import { largeCodeLoads } from './jit.js';
 import { quoteIdent } from './sql.js';
 
@@ -57,12 +57,51 @@ export interface ScratchOptions {
   separateDatabases?: boolean;
   /** SQLite: the engine that opens the scratch files (libsql for drizzle's "turso" dialect). */
   engine?: SqliteEngine;
+  /** PostgreSQL on PGlite: the extensions the history creates (extensionsCreated), loaded at its start. */
+  extensions?: string[];
 }
 
 export async function openScratch(root: string, dialect: DialectName, env: Record<string, string | undefined>, options: ScratchOptions = {}): Promise<Scratch> {
   if (dialect === 'sqlite') return sqliteScratch(root, options.engine);
   const url = (env.SLUICE_CHECK_DATABASE_URL ?? '').trim();
-  return url ? serverScratch(root, url, env, !!options.separateDatabases) : pgliteScratch(root, env);
+  return url ? serverScratch(root, url, env, !!options.separateDatabases) : pgliteScratch(root, env, options.extensions ?? []);
+}
+
+/**
+ * The extensions the ups of a history create (`CREATE EXTENSION [IF NOT EXISTS] name`), sorted. PGlite
+ * ships PostgreSQL's contrib extensions (pg_trgm, pgcrypto, "uuid-ossp", citext, hstore, ltree…) but
+ * loads one only when asked at its start. Found in the text: a name seen in a comment only costs its
+ * load, and one PGlite does not ship fails on the scratch database, which says so, as before.
+ */
+export function extensionsCreated(revisions: RevisionFile[]): string[] {
+  const names = new Set<string>();
+  for (const rev of revisions) {
+    let text: string;
+    try {
+      text = readUp(rev);
+    } catch {
+      continue; // a missing up is reported where the replay reads it
+    }
+    if (!/create\s+extension/i.test(text)) continue;
+    for (const m of text.matchAll(/\bcreate\s+extension\s+(?:if\s+not\s+exists\s+)?(?:"([^"]+)"|([a-z_][a-z0-9_]*))/gi)) names.add(m[1] ?? m[2]!.toLowerCase());
+  }
+  return [...names].sort();
+}
+
+/** PGlite's own module for each of `names` it ships (`@electric-sql/pglite/contrib/<name>`, `-` as `_`); others are left out. */
+async function pgliteExtensions(names: string[]): Promise<import('@electric-sql/pglite').Extensions> {
+  const found: import('@electric-sql/pglite').Extensions = {};
+  for (const name of names) {
+    const id = name.replace(/-/g, '_');
+    if (!/^[a-z0-9_]+$/.test(id)) continue;
+    try {
+      const mod = (await import(`@electric-sql/pglite/contrib/${id}`)) as Record<string, unknown>;
+      if (mod[id]) found[id] = mod[id] as import('@electric-sql/pglite').Extension;
+    } catch {
+      /* not one PGlite ships: its CREATE EXTENSION fails on the scratch database, with PostgreSQL's message */
+    }
+  }
+  return found;
 }
 
 function sqliteScratch(root: string, engine: SqliteEngine | undefined): Scratch {
@@ -199,17 +238,18 @@ interface PgliteInstance {
  * A PGlite instance in memory, loaded from the template (an initialised data folder kept as a tar),
  * served on a loopback port. Nothing of it is on disk: no copy to make, nothing to remove.
  */
-async function startPglite(root: string): Promise<PgliteInstance> {
+async function startPglite(root: string, extensionNames: string[]): Promise<PgliteInstance> {
   largeCodeLoads();
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+  const extensions = await pgliteExtensions(extensionNames);
   let template = await pgliteTemplate(root, PGlite);
   // The bytes as they are; a PGlite that reads them otherwise (a later version) is given a real Blob.
   // A 16 MB buffer pool instead of PostgreSQL's 128 MB: a scratch database holds a history's schema and
   // test rows, and PGlite starts ~50 ms sooner (of ~450) without the larger shared memory to set up.
   const startParams = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
   const load = (tar: Buffer<ArrayBuffer>) =>
-    PGlite.create({ loadDataDir: tarball(tar), startParams }).catch(() => PGlite.create({ loadDataDir: new Blob([tar]), startParams }));
+    PGlite.create({ loadDataDir: tarball(tar), startParams, extensions }).catch(() => PGlite.create({ loadDataDir: new Blob([tar]), startParams, extensions }));
   let db: InstanceType<typeof PGlite>;
   try {
     db = await load(template.tar);
@@ -245,28 +285,28 @@ async function stopPglite(i: PgliteInstance): Promise<void> {
   await i.db.close().catch(() => {});
 }
 
-/** An instance started ahead of need (warmScratch), taken by the next PGlite scratch database made. */
-let warm: Promise<PgliteInstance> | undefined;
+/** An instance started ahead of need (warmScratch), taken by the next PGlite scratch database made that needs no other extension. */
+let warm: { instance: Promise<PgliteInstance>; extensions: string[] } | undefined;
 
 /**
  * Start the PGlite instance a coming verification will need, while something else runs (migrate-create:
  * drizzle-kit generate in child processes). A no-op unless that verification will use PGlite. Pair
  * with coolScratch(), which stops it if nothing took it.
  */
-export function warmScratch(root: string, dialect: DialectName, env: Record<string, string | undefined>): void {
+export function warmScratch(root: string, dialect: DialectName, env: Record<string, string | undefined>, extensions: string[] = []): void {
   if (dialect !== 'postgresql' || warm || (env.SLUICE_CHECK_DATABASE_URL ?? '').trim() || (env.SLUICE_VERIFY ?? '').toLowerCase() === 'off') return;
-  warm = startPglite(root);
-  warm.catch(() => {}); // an error shows when the instance is made for real
+  warm = { instance: startPglite(root, extensions), extensions };
+  warm.instance.catch(() => {}); // an error shows when the instance is made for real
 }
 
 export async function coolScratch(): Promise<void> {
   const w = warm;
   warm = undefined;
-  const instance = await w?.catch(() => undefined);
+  const instance = await w?.instance.catch(() => undefined);
   if (instance) await stopPglite(instance);
 }
 
-async function pgliteScratch(root: string, env: Record<string, string | undefined>): Promise<Scratch> {
+async function pgliteScratch(root: string, env: Record<string, string | undefined>, extensions: string[]): Promise<Scratch> {
   const instances: PgliteInstance[] = [];
   let engine = 'PGlite';
   return {
@@ -274,9 +314,10 @@ async function pgliteScratch(root: string, env: Record<string, string | undefine
       return engine;
     },
     async make() {
-      const ahead = warm;
-      warm = undefined;
-      const instance = (await ahead?.catch(() => undefined)) ?? (await startPglite(root));
+      // the instance started ahead, when it loaded every extension this history creates (else it is left to coolScratch)
+      const ahead = warm && extensions.every((e) => warm!.extensions.includes(e)) ? warm.instance : undefined;
+      if (ahead) warm = undefined;
+      const instance = (await ahead?.catch(() => undefined)) ?? (await startPglite(root, extensions));
       instances.push(instance);
       const [host, port] = instance.server.getServerConn().split(':');
       const scratchEnv = { ...env, DATABASE_URL: `postgres://postgres@${host}:${port}/postgres`, DATABASE_SCHEMA: 'public', SLUICE_TAKEOVER: 'off' };

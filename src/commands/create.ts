@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { loadProjectConfig, type DialectName, type HistoryConfig } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
-import { coolScratch, warmScratch } from '../scratch.js';
+import { coolScratch, extensionsCreated, warmScratch } from '../scratch.js';
 import { checkpoint, Interrupted, scratchNote, signalName, SluiceError, UsageError, ExitCode, withNotRemoved } from '../errors.js';
 import { folderState, readHistory, readSnapshot, readUp, rel, restoreFolder, snapshotFile, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
 import { typeScriptTemplate } from '../tsrevision.js';
@@ -114,7 +114,9 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   const failures: SluiceError[] = [];
   const attempt = (d: DialectName) => generate(d).catch((err: SluiceError) => void failures.push(new SluiceError(`${d}: ${err.message}`, err.exitCode, { cause: err })));
   // The PostgreSQL scratch database of the down's verification (PGlite) starts while drizzle-kit runs.
-  for (const [d] of dialects) warmScratch(root, d, env);
+  for (const [d, h] of dialects) {
+    if (d === 'postgresql') warmScratch(root, d, env, extensionsCreated(readHistory(h.out, { allowMissing: true }).revisions));
+  }
   const notRemoved: string[] = [];
   // drizzle-kit for every dialect at once; each dialect's down is made as soon as its own drizzle-kit
   // is done (SQLite's is often done 50–100 ms before PostgreSQL's). These never reject (attempt).

@@ -5,12 +5,13 @@
  * with `make migrate-downs` under a non-public schema, and the result is checked by running it
  * through the engine: each verified down restores the previous schema, public stays empty.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { downgrade, upgrade, writeMissingDowns } from '../../src/index.js';
 import { openScratch } from '../../src/scratch.js';
-import { addUserColumn, makeProject, pgDescribe, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, addUserColumn, makeProject, pgDescribe, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
 
 const PG = 'drizzle/postgresql';
 
@@ -230,6 +231,28 @@ pgDescribe('proven downs on PostgreSQL', () => {
     } finally {
       expect(await scratch.close()).toEqual([]);
     }
+  });
+
+  it('on PGlite, a history that creates a contrib extension (pg_trgm) still applies: the extension is loaded at the start, and the new down is verified', () => {
+    const dir = makeProject();
+    addRevision(
+      dir,
+      'postgresql',
+      'trigram_search',
+      'CREATE EXTENSION IF NOT EXISTS pg_trgm;\n--> statement-breakpoint\nCREATE INDEX "users_name_trgm" ON "users" USING gin ("name" gin_trgm_ops);\n',
+      'DROP INDEX "users_name_trgm";\n--> statement-breakpoint\nDROP EXTENSION pg_trgm;\n',
+    );
+    // the copied snapshot continues its parent (drizzle-kit refuses two children of one snapshot)
+    const snapFile = (n: string) => path.join(dir, PG, 'meta', `${n}_snapshot.json`);
+    const parent = JSON.parse(readFileSync(snapFile('0003'), 'utf8')) as { id: string };
+    writeFileSync(snapFile('0004'), JSON.stringify({ ...JSON.parse(readFileSync(snapFile('0004'), 'utf8')), id: randomUUID(), prevId: parent.id }, null, 2));
+    addUserColumn(dir, 'nickname');
+    const r = runMake(dir, ['migrate-create', 'MSG=add nickname'], { SLUICE_CHECK_DATABASE_URL: '' });
+    expect(r.status, r.stderr).toBe(0);
+    // was: "not verified: the history stops applying at 0004_trigram_search: ... extension "pg_trgm" is not available"
+    expect(r.stdout).toMatch(/down: drizzle\/postgresql\/0005_add_nickname\.down\.sql \(1 statement, verified on a scratch database\)/);
+    const down = readFileSync(path.join(dir, PG, '0005_add_nickname.down.sql'), 'utf8');
+    expect(down).toMatch(/^-- sluice:verified /m);
   });
 
   it('migrate-create with a SLUICE_CHECK_DATABASE_URL nobody answers: the down is written, marked unverified with the reason, named on the output line too', () => {
