@@ -293,8 +293,9 @@ let warm: { instance: Promise<PgliteInstance>; extensions: string[] } | undefine
  * drizzle-kit generate in child processes). A no-op unless that verification will use PGlite. Pair
  * with coolScratch(), which stops it if nothing took it.
  */
-export function warmScratch(root: string, dialect: DialectName, env: Record<string, string | undefined>, extensions: string[] = []): void {
+export function warmScratch(root: string, dialect: DialectName, env: Record<string, string | undefined>, extensionsOf: () => string[] = () => []): void {
   if (dialect !== 'postgresql' || warm || (env.SLUICE_CHECK_DATABASE_URL ?? '').trim() || (env.SLUICE_VERIFY ?? '').toLowerCase() === 'off') return;
+  const extensions = extensionsOf();
   warm = { instance: startPglite(root, extensions), extensions };
   warm.instance.catch(() => {}); // an error shows when the instance is made for real
 }

@@ -113,18 +113,31 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
     }, options.interactive ?? false, signal);
   const failures: SluiceError[] = [];
   const attempt = (d: DialectName) => generate(d).catch((err: SluiceError) => void failures.push(new SluiceError(`${d}: ${err.message}`, err.exitCode, { cause: err })));
-  // The PostgreSQL scratch database of the down's verification (PGlite) starts while drizzle-kit runs.
-  for (const [d, h] of dialects) {
-    if (d === 'postgresql') warmScratch(root, d, env, extensionsCreated(readHistory(h.out, { allowMissing: true }).revisions));
-  }
+  // The PostgreSQL scratch database of the down's verification (PGlite) starts while drizzle-kit runs,
+  // with the extensions the history creates (read once drizzle-kit is started; a read that fails, e.g.
+  // a journal drizzle-kit is writing, starts it without: the verification then starts its own).
+  const warm = () => {
+    for (const [d, h] of dialects) {
+      warmScratch(root, d, env, () => {
+        try {
+          return extensionsCreated(readHistory(h.out, { allowMissing: true }).revisions);
+        } catch {
+          return [];
+        }
+      });
+    }
+  };
   const notRemoved: string[] = [];
   // drizzle-kit for every dialect at once; each dialect's down is made as soon as its own drizzle-kit
   // is done (SQLite's is often done 50–100 ms before PostgreSQL's). These never reject (attempt).
   let generated: Promise<void>[] = [];
   try {
-    if (options.interactive) for (const [d] of dialects) await stopIfAsked(), await attempt(d);
-    else {
+    if (options.interactive) {
+      warm();
+      for (const [d] of dialects) await stopIfAsked(), await attempt(d);
+    } else {
       generated = dialects.map(([d]) => attempt(d));
+      warm();
       preloadKit(root); // overlaps with the child processes, as do the parsers the down's check reads the up with
       for (const [d] of dialects) await warmParser(d).catch(() => {}); // a parser that cannot load is reported where it is used
     }
