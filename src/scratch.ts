@@ -361,8 +361,13 @@ async function pgliteTemplate(root: string, PGlite: typeof import('@electric-sql
   } catch {
     /* not found: one template for all versions then */
   }
-  const name = `pglite-${version}.${TEMPLATE_FORMAT}.tar`;
-  const cache = sluiceCacheDir(root, name) ?? path.join(os.tmpdir(), `sluice-${name.slice(0, -'.tar'.length)}-${process.getuid?.() ?? 0}.tar`);
+  const uid = process.getuid?.() ?? 0;
+  const inCache = sluiceCacheDir(root, `pglite-${version}.${TEMPLATE_FORMAT}.tar`);
+  const cache = inCache ?? path.join(os.tmpdir(), `sluice-pglite-${version}.${TEMPLATE_FORMAT}-${uid}.tar`);
+  // what earlier versions kept there, removed once the new template is written: sluice's own names only
+  const earlier = inCache
+    ? [path.join(path.dirname(inCache), `pglite-${version}`), path.join(path.dirname(inCache), `pglite-${version}.tar`)]
+    : [path.join(os.tmpdir(), `sluice-pglite-${version}-${uid}.tar`), path.join(os.tmpdir(), `sluice-pglite-${version}-${uid}`)];
   try {
     return { tar: readFileSync(cache), file: cache };
   } catch {
@@ -387,9 +392,7 @@ async function pgliteTemplate(root: string, PGlite: typeof import('@electric-sql
     mkdirSync(path.dirname(building), { recursive: true });
     writeFileSync(building, tar, { flag: 'wx' });
     renameSync(building, cache); // atomic: a concurrent run reads the whole file or makes its own
-    // what earlier versions kept: a folder, then a tar before TEMPLATE_FORMAT
-    rmSync(path.join(path.dirname(cache), `pglite-${version}`), { recursive: true, force: true });
-    rmSync(path.join(path.dirname(cache), `pglite-${version}.tar`), { force: true });
+    for (const old of earlier) rmSync(old, { recursive: true, force: true });
     return { tar, file: cache };
   } catch {
     rmSync(building, { force: true }); // not writable here (a read-only node_modules): used from memory

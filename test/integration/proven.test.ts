@@ -6,12 +6,13 @@
  * through the engine: each verified down restores the previous schema, public stays empty.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { downgrade, upgrade, writeMissingDowns } from '../../src/index.js';
 import { openScratch } from '../../src/scratch.js';
-import { addRevision, addUserColumn, makeProject, pgDescribe, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, addUserColumn, makeProject, REPO, pgDescribe, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
 
 const PG = 'drizzle/postgresql';
 
@@ -231,6 +232,35 @@ pgDescribe('proven downs on PostgreSQL', () => {
     } finally {
       expect(await scratch.close()).toEqual([]);
     }
+  });
+
+  it('without a node_modules above the project, the PGlite template is kept in the temporary folder and replaces only sluice\'s own older one there', async () => {
+    const version = (JSON.parse(readFileSync(path.join(REPO, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')) as { version: string }).version;
+    const uid = process.getuid?.() ?? 0;
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-tmpdir-'));
+    const root = mkdtempSync(path.join(tmp, 'project-')); // nothing above it has a node_modules
+    // somebody else's files with the names sluice's cache folder once used, and sluice's own older template
+    mkdirSync(path.join(tmp, `pglite-${version}`));
+    writeFileSync(path.join(tmp, `pglite-${version}`, 'keep.txt'), 'not sluice\'s');
+    writeFileSync(path.join(tmp, `pglite-${version}.tar`), 'not sluice\'s');
+    writeFileSync(path.join(tmp, `sluice-pglite-${version}-${uid}.tar`), 'an older template');
+    const before = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      const scratch = await openScratch(root, 'postgresql', { SLUICE_CHECK_DATABASE_URL: '' });
+      const c = await (await scratch.make('real')).open();
+      expect(await c.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+      await c.close();
+      expect(await scratch.close()).toEqual([]);
+    } finally {
+      if (before === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = before;
+    }
+    expect(readFileSync(path.join(tmp, `pglite-${version}`, 'keep.txt'), 'utf8')).toBe("not sluice's"); // was: removed
+    expect(existsSync(path.join(tmp, `pglite-${version}.tar`))).toBe(true); // was: removed
+    expect(existsSync(path.join(tmp, `sluice-pglite-${version}-${uid}.tar`))).toBe(false); // was: kept
+    expect(existsSync(path.join(tmp, `sluice-pglite-${version}.2-${uid}.tar`))).toBe(true);
+    rmSync(tmp, { recursive: true, force: true });
   });
 
   it('on PGlite, a history that creates a contrib extension (pg_trgm) still applies: the extension is loaded at the start, and the new down is verified', () => {
