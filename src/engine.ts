@@ -76,9 +76,13 @@ class StepInterrupted extends Error {
   }
 }
 
-/** The step failed because the run's signal stopped it (PostgreSQL: query_canceled, or StepInterrupted). */
+/**
+ * The step failed because the run's signal stopped it (PostgreSQL: query_canceled, StepInterrupted, or
+ * a TypeScript revision's query not sent after the signal: dialect/drizzle.ts).
+ */
 function stoppedBy(signal: AbortSignal | undefined, cause: unknown): boolean {
-  return !!signal?.aborted && (cause instanceof StepInterrupted || (cause as { code?: unknown } | null)?.code === '57014');
+  const c = cause as { code?: unknown; stoppedBySignal?: unknown } | null;
+  return !!signal?.aborted && (cause instanceof StepInterrupted || c?.code === '57014' || c?.stoppedBySignal === true);
 }
 
 class StatementError extends Error {

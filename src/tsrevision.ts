@@ -15,6 +15,7 @@ import { describeCause, RevisionRefused, UsageError } from './errors.js';
 import { sha256 } from './hash.js';
 import type { Direction } from './revision.js';
 import { checksum, firstLine } from './sql.js';
+import { stoppedQuery } from './dialect/drizzle.js';
 
 /** The TypeScript part a prepared step runs. */
 export interface TypeScriptPart {
@@ -101,8 +102,9 @@ export class TypeScriptError extends Error {
 export async function runTypeScript(conn: Connection, step: PreparedStep, fn: TypeScriptStep, mark?: { value?: string }, signal?: AbortSignal): Promise<void> {
   const where = `${step.typescript!.display} ${step.direction}()`;
   if (mark && conn.markTransaction) mark.value = await conn.markTransaction();
+  let db: unknown;
   try {
-    const db = await conn.drizzle!(signal);
+    db = await conn.drizzle!(signal);
     await fn(db);
     if (mark?.value !== undefined && !(await conn.markOpen!(mark.value))) {
       throw new TypeScriptError(where, "it ended sluice's transaction itself (a COMMIT or ROLLBACK): a TypeScript part must never commit or roll back", undefined, true);
@@ -112,6 +114,10 @@ export async function runTypeScript(conn: Connection, step: PreparedStep, fn: Ty
     if (guard) await conn.execute(guard);
   } catch (err) {
     if (err instanceof TypeScriptError) throw err;
+    // one of its queries was stopped by the run's signal: whatever it threw then (its own error, a
+    // wrapped one), it is the signal's doing (engine.ts reports the revision interrupted)
+    const stopped = signal?.aborted ? stoppedQuery(db) : undefined;
+    if (stopped) throw new TypeScriptError(where, describeCause(stopped), stopped);
     // drizzle wraps a failed query: "Failed query: <sql>\nparams: ..." (node-postgres), "Failed to run the query '<sql>'" (better-sqlite3)
     const inner = (err as { cause?: unknown })?.cause;
     const query = err instanceof Error && inner instanceof Error ? /^Failed (?:query: ([^\n]*)|to run the query '([\s\S]*)')/.exec(err.message) : null;

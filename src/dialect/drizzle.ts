@@ -15,28 +15,51 @@ export async function drizzlePostgres(client: pg.Client, signal?: AbortSignal): 
   const { NodePgSession, NodePgTransaction } = await import('drizzle-orm/node-postgres');
   const { PgDialect } = await import('drizzle-orm/pg-core');
   const dialect = new PgDialect();
-  const session = new NodePgSession(signal ? stoppedWith(client, signal) : client, dialect, undefined);
+  const seen: { stop?: Error } = {};
+  const session = new NodePgSession(signal ? stoppedWith(client, signal, seen) : client, dialect, undefined);
   const tx = new NodePgTransaction(dialect, session, undefined);
+  stops.set(tx, seen);
   return Object.assign(tx, { $client: client });
+}
+
+const stops = new WeakMap<object, { stop?: Error }>();
+
+/**
+ * The first query of this handle the run's signal stopped (refused, or cancelled while it ran), if
+ * any: a function that then fails, whatever error it throws of its own, was stopped by the signal.
+ */
+export function stoppedQuery(db: unknown): Error | undefined {
+  return typeof db === 'object' && db !== null ? stops.get(db)?.stop : undefined;
 }
 
 /**
  * The client as drizzle's session sees it: once the run's signal fired, a query is not sent but fails
- * at once as a cancelled one would (SQLSTATE 57014), so a TypeScript revision that was between two
- * queries at Ctrl+C stops at its next one, as a running one is cancelled (commands/migrate.ts), instead
- * of going on (a long query, a loop of them) until its function returns, to be rolled back anyway.
+ * (`stoppedBySignal`, no SQLSTATE: a function retrying on a timeout's 57014 does not retry this), so a
+ * TypeScript revision that was between two queries at Ctrl+C stops at its next one, as a running one
+ * is cancelled (commands/migrate.ts), instead of going on (a long query, a loop of them) until its
+ * function returns, to be rolled back anyway. The failure comes after a turn of the event loop, so a
+ * function that catches it and tries again forever still lets a later signal end the process.
+ * `seen.stop`: the first query stopped this way, or cancelled while it ran (57014 after the signal).
  */
-function stoppedWith(client: pg.Client, signal: AbortSignal): pg.Client {
+function stoppedWith(client: pg.Client, signal: AbortSignal, seen: { stop?: Error }): pg.Client {
   return new Proxy(client, {
     get(target, key) {
       const value: unknown = Reflect.get(target, key, target);
       if (key === 'query' && typeof value === 'function') {
         return (...args: unknown[]) => {
-          if (!signal.aborted) return (value as (...a: unknown[]) => unknown).apply(target, args);
-          const err = Object.assign(new Error(`not sent: the run was stopped (${String(signal.reason)})`), { code: '57014' });
           const callback = args.find((a) => typeof a === 'function') as ((e: Error) => void) | undefined;
-          if (callback) return void process.nextTick(callback, err);
-          return Promise.reject(err);
+          if (!signal.aborted) {
+            const sent = (value as (...a: unknown[]) => unknown).apply(target, args);
+            if (callback || !(sent instanceof Promise)) return sent;
+            return sent.catch((err: unknown) => {
+              if (signal.aborted && (err as { code?: unknown } | null)?.code === '57014') seen.stop ??= err as Error;
+              throw err;
+            });
+          }
+          const err = Object.assign(new Error(`not sent: the run was stopped (${String(signal.reason)})`), { stoppedBySignal: true });
+          seen.stop ??= err;
+          if (callback) return void setImmediate(callback, err);
+          return new Promise((_, reject) => setImmediate(reject, err));
         };
       }
       return typeof value === 'function' ? value.bind(target) : value;

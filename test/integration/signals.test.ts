@@ -151,6 +151,62 @@ export async function down(db: any): Promise<void> {
     expect(await tablesOf(dir, env)).not.toContain('t_ts');
   });
 
+  it('a TypeScript revision that catches the refused query and throws its own error is still reported interrupted (exit 130), not failed', async () => {
+    const dir = makeProject();
+    const tag = addRevision(dir, 'postgresql', 'ts_own_error', '-- the TypeScript part does it\n', '-- and undoes it\n');
+    writeFileSync(
+      path.join(dir, 'drizzle', 'postgresql', `${tag}.ts`),
+      `import { sql } from 'drizzle-orm';
+export async function up(db: any): Promise<void> {
+  await db.execute(sql\`CREATE TABLE t_own (id integer)\`);
+  await new Promise((r) => setTimeout(r, 3000));
+  try {
+    await db.execute(sql\`INSERT INTO t_own VALUES (1)\`);
+  } catch (e) {
+    throw new Error('backfill failed: ' + (e as Error).message);
+  }
+}
+export async function down(db: any): Promise<void> {
+  await db.execute(sql\`DROP TABLE t_own\`);
+}
+`,
+    );
+    const env: Env = { DATABASE_URL: await freshDatabase('sig'), DATABASE_SCHEMA: uniqueSchema('sigown') };
+    const ended = await interrupt(dir, env, sluiceIs('idle in transaction'));
+    expect(ended.code, ended.stdout + ended.stderr).toBe(130); // was: 3, "failed … backfill failed: not sent …"
+    expect(ended.stdout).toMatch(/0004_ts_own_error INTERRUPTED/);
+    expect(ended.stderr.trim()).toMatch(/^sluice: interrupted \(SIGINT\) during 0004_ts_own_error \(up\), .*0004_ts_own_error was rolled back/);
+    expect(await tablesOf(dir, env)).not.toContain('t_own');
+  });
+
+  it('a TypeScript revision that retries every failed query forever: a second Ctrl+C, a second later, still ends the process', async () => {
+    const dir = makeProject();
+    const tag = addRevision(dir, 'postgresql', 'ts_retry', '-- the TypeScript part does it\n', '-- and undoes it\n');
+    writeFileSync(
+      path.join(dir, 'drizzle', 'postgresql', `${tag}.ts`),
+      `import { sql } from 'drizzle-orm';
+export async function up(db: any): Promise<void> {
+  for (let done = 0; done < 400; ) {
+    try {
+      await db.execute(sql\`SELECT pg_sleep(0.01)\`);
+      done++;
+    } catch {
+      // retried, as on a timeout
+    }
+  }
+}
+export async function down(): Promise<void> {}
+`,
+    );
+    const env: Env = { DATABASE_URL: await freshDatabase('sig'), DATABASE_SCHEMA: uniqueSchema('sigretry') };
+    const began = Date.now();
+    // the first Ctrl+C while it runs, the second 1.5 s later (the first's refusals never end its loop)
+    const ended = await interrupt(dir, env, sluiceIs('active'), [0, 1500]);
+    expect(ended.code, ended.stdout + ended.stderr).toBe(130);
+    expect(Date.now() - began).toBeLessThan(30_000); // was: a loop of refusals that kept the event loop from ever turning (kill -9 only)
+    expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
+  });
+
   it('more Ctrl+C within a second of the first (npm forwarding it, late on a loaded machine) do not cut the line off', async () => {
     const dir = makeProject();
     addRevision(dir, 'postgresql', 'slow', `CREATE TABLE t_slow (id integer);${BP}SELECT pg_sleep(60);`, 'DROP TABLE t_slow;');
