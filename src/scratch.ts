@@ -88,11 +88,22 @@ export function extensionsCreated(revisions: RevisionFile[]): string[] {
   return [...names].sort();
 }
 
+/**
+ * Contrib extensions PGlite ships without a module of their own, or that need another loaded first:
+ * each name here is loaded through the modules listed. autoinc, refint and insert_username are in the
+ * bundle of moddatetime (PostgreSQL's spi); earthdistance requires cube (CREATE EXTENSION … CASCADE).
+ */
+const LOADED_WITH: Record<string, string[]> = {
+  autoinc: ['moddatetime'],
+  refint: ['moddatetime'],
+  insert_username: ['moddatetime'],
+  earthdistance: ['cube', 'earthdistance'],
+};
+
 /** PGlite's own module for each of `names` it ships (`@electric-sql/pglite/contrib/<name>`, `-` as `_`); others are left out. */
 async function pgliteExtensions(names: string[]): Promise<import('@electric-sql/pglite').Extensions> {
   const found: import('@electric-sql/pglite').Extensions = {};
-  for (const name of names) {
-    const id = name.replace(/-/g, '_');
+  for (const id of new Set(names.flatMap((n) => LOADED_WITH[n.replace(/-/g, '_')] ?? [n.replace(/-/g, '_')]))) {
     if (!/^[a-z0-9_]+$/.test(id)) continue;
     try {
       const mod = (await import(`@electric-sql/pglite/contrib/${id}`)) as Record<string, unknown>;

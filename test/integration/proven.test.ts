@@ -263,14 +263,15 @@ pgDescribe('proven downs on PostgreSQL', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('on PGlite, a history that creates a contrib extension (pg_trgm) still applies: the extension is loaded at the start, and the new down is verified', () => {
+  it('on PGlite, a history that creates contrib extensions (pg_trgm; earthdistance with CASCADE, which needs cube) still applies: the extension is loaded at the start, and the new down is verified', () => {
     const dir = makeProject();
     addRevision(
       dir,
       'postgresql',
       'trigram_search',
-      'CREATE EXTENSION IF NOT EXISTS pg_trgm;\n--> statement-breakpoint\nCREATE INDEX "users_name_trgm" ON "users" USING gin ("name" gin_trgm_ops);\n',
-      'DROP INDEX "users_name_trgm";\n--> statement-breakpoint\nDROP EXTENSION pg_trgm;\n',
+      // earthdistance needs cube, which CASCADE creates: PGlite must have loaded both
+      'CREATE EXTENSION IF NOT EXISTS pg_trgm;\n--> statement-breakpoint\nCREATE INDEX "users_name_trgm" ON "users" USING gin ("name" gin_trgm_ops);\n--> statement-breakpoint\nCREATE EXTENSION IF NOT EXISTS earthdistance CASCADE;\n--> statement-breakpoint\nCREATE TABLE "places" ("id" integer PRIMARY KEY, "at" earth);\n',
+      'DROP TABLE "places";\n--> statement-breakpoint\nDROP EXTENSION earthdistance;\n--> statement-breakpoint\nDROP EXTENSION cube;\n--> statement-breakpoint\nDROP INDEX "users_name_trgm";\n--> statement-breakpoint\nDROP EXTENSION pg_trgm;\n',
     );
     // the copied snapshot continues its parent (drizzle-kit refuses two children of one snapshot)
     const snapFile = (n: string) => path.join(dir, PG, 'meta', `${n}_snapshot.json`);
