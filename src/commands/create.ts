@@ -129,7 +129,8 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   };
   const notRemoved: string[] = [];
   // drizzle-kit for every dialect at once; each dialect's down is made as soon as its own drizzle-kit
-  // is done (SQLite's is often done 50–100 ms before PostgreSQL's). These never reject (attempt).
+  // is done (SQLite's is often done 50–120 ms before PostgreSQL's). These never reject (attempt);
+  // none in interactive mode, which has run them one after another already.
   let generated: Promise<void>[] = [];
   try {
     if (options.interactive) {
@@ -142,15 +143,18 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
       for (const [d] of dialects) await warmParser(d).catch(() => {}); // a parser that cannot load is reported where it is used
     }
 
-    const result: CreateResult = { created: [], unchanged: [] };
-    for (const [i, [d, h]] of dialects.entries()) {
-      await generated[i];
+    // in the order drizzle-kit finishes; reported in the config's order
+    const outcomes: ({ created: CreatedRevision } | { unchanged: DialectName; withoutDown?: string } | undefined)[] = [];
+    const waiting = new Map(dialects.map((_, i) => [i, Promise.resolve(generated[i]).then(() => i)]));
+    while (waiting.size) {
+      const i = await Promise.race(waiting.values());
+      waiting.delete(i);
+      const [d, h] = dialects[i]!;
       await stopIfAsked();
       const hist = readHistory(h.out, { allowMissing: true });
       if (hist.revisions.length === before.get(d)) {
-        result.unchanged.push(d);
         const last = hist.revisions.at(-1);
-        if (last && !existsSync(last.downFile)) (result.withoutDown ??= []).push({ dialect: d, revision: last.id });
+        outcomes[i] = { unchanged: d, withoutDown: last && !existsSync(last.downFile) ? last.id : undefined };
         continue;
       }
       const rev = hist.revisions[hist.revisions.length - 1]!;
@@ -168,7 +172,15 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
       writeNewFile(down.file, down.text);
       const created = down.result;
       if (options.ts) created.tsFile = writeTsPart(root, d, h, rev, message);
-      result.created.push(created);
+      outcomes[i] = { created };
+    }
+    const result: CreateResult = { created: [], unchanged: [] };
+    for (const o of outcomes) {
+      if (o && 'created' in o) result.created.push(o.created);
+      else if (o) {
+        result.unchanged.push(o.unchanged);
+        if (o.withoutDown) (result.withoutDown ??= []).push({ dialect: o.unchanged, revision: o.withoutDown });
+      }
     }
     if (failures.length) {
       // Revisions that were generated keep their downs; the failure is reported with them.

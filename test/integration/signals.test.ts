@@ -172,7 +172,10 @@ export async function down(db: any): Promise<void> {
 `,
     );
     const env: Env = { DATABASE_URL: await freshDatabase('sig'), DATABASE_SCHEMA: uniqueSchema('sigown') };
-    const ended = await interrupt(dir, env, sluiceIs('idle in transaction'));
+    // while its function waits, after its CREATE TABLE
+    const waiting = async (admin: pg.Client) =>
+      (await admin.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND datname = current_database() AND state = 'idle in transaction' AND query LIKE '%t_own%'")).rowCount! > 0;
+    const ended = await interrupt(dir, env, waiting);
     expect(ended.code, ended.stdout + ended.stderr).toBe(130); // was: 3, "failed … backfill failed: not sent …"
     expect(ended.stdout).toMatch(/0004_ts_own_error INTERRUPTED/);
     expect(ended.stderr.trim()).toMatch(/^sluice: interrupted \(SIGINT\) during 0004_ts_own_error \(up\), .*0004_ts_own_error was rolled back/);
@@ -200,8 +203,11 @@ export async function down(): Promise<void> {}
     );
     const env: Env = { DATABASE_URL: await freshDatabase('sig'), DATABASE_SCHEMA: uniqueSchema('sigretry') };
     const began = Date.now();
-    // the first Ctrl+C while it runs, the second 1.5 s later (the first's refusals never end its loop)
-    const ended = await interrupt(dir, env, sluiceIs('active'), [0, 1500]);
+    // the first Ctrl+C while its own queries run (not sluice's set-up or earlier revisions'), the second
+    // 1.5 s later (the first's refusals never end its loop)
+    const itsOwn = async (admin: pg.Client) =>
+      (await admin.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND datname = current_database() AND query LIKE '%pg_sleep(0.01)%'")).rowCount! > 0;
+    const ended = await interrupt(dir, env, itsOwn, [0, 1500]);
     expect(ended.code, ended.stdout + ended.stderr).toBe(130);
     expect(Date.now() - began).toBeLessThan(30_000); // was: a loop of refusals that kept the event loop from ever turning (kill -9 only)
     expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
