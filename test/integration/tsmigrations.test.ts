@@ -9,7 +9,7 @@ import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, 
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { start } from '../support/signals.js';
-import { addRevision, describeFor, expectOneLineError, makeProject, pgUrl, REPO, runCli, runMake, SKIP_PG, sql, tempDir, uniqueSchema, type Env, type Ran } from '../support/project.js';
+import { addRevision, describeFor, expectOneLineError, freshDatabase, makeProject, pgUrl, REPO, runCli, runMake, SKIP_PG, sql, tempDir, uniqueSchema, type Env, type Ran } from '../support/project.js';
 
 const TAG = '0004_backfill_slugs';
 
@@ -73,9 +73,9 @@ function withTsRevision(): { dir: string; created: Ran } {
 }
 
 /** A project at 0003 with three users (one named), and the TypeScript revision after it. */
-async function projectWithTsRevision(d: 'sqlite' | 'postgresql'): Promise<{ dir: string; env: Env; folder: string }> {
+async function projectWithTsRevision(d: 'sqlite' | 'postgresql', ownDatabase = false): Promise<{ dir: string; env: Env; folder: string }> {
   const { dir, created } = withTsRevision();
-  const env = envFor(d);
+  const env = d === 'postgresql' && ownDatabase ? { DATABASE_URL: await freshDatabase('tsm'), DATABASE_SCHEMA: uniqueSchema('tsm') } : envFor(d);
   expect(runMake(dir, ['migrate-up', 'REVISION=0003'], env).status).toBe(0);
   await sql(dir, env, `INSERT INTO "users" ("email", "name") VALUES ('ada@x.io', 'Ada'), ('bob@y.io', NULL), ('cy@z.io', NULL)`);
   expect(created.stdout).toContain(`ts:   drizzle/${d}/${TAG}.ts`);
@@ -262,7 +262,9 @@ for (const d of ['sqlite', 'postgresql'] as const) {
     }
 
     it("a TS part that commits sluice's transaction itself is reported as NOT rolled back; one whose transaction was rolled back, by itself or by the database, as rolled back", async () => {
-      const { dir, env, folder } = await projectWithTsRevision(d);
+      // a database of its own: the prepared transactions below hold back every CREATE INDEX
+      // CONCURRENTLY in their database until resolved (another file's, in the shared one, timed out)
+      const { dir, env, folder } = await projectWithTsRevision(d, true);
       writeFileSync(path.join(folder, `${TAG}.sql`), UP_SQL[d]);
       writeFileSync(path.join(folder, `${TAG}.down.sql`), DOWN_SQL[d]);
       const run = d === 'postgresql' ? 'execute' : 'run';
