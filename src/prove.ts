@@ -118,7 +118,7 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
   // databases of its own, never in a scratch schema beside somebody's data (its SQL would write into
   // their schemas of those names).
   const separate = o.dialect === 'postgresql' && foreignSchemas(o.dir, o.revisions, o.env).length > 0;
-  const extensions = o.dialect === 'postgresql' && !(o.env.SLUICE_CHECK_DATABASE_URL ?? '').trim() ? extensionsCreated(o.revisions) : [];
+  const extensions = () => extensionsCreated(o.revisions);
   const scratch = await timed('open', () => openScratch(o.root, o.dialect, o.env, { separateDatabases: separate, engine: o.engine, extensions }));
   const result: ProveResult = { engine: scratch.engine, proofs: new Map(), repaired: new Map(), ms: 0 };
   let real: Connection | undefined;

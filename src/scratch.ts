@@ -57,14 +57,14 @@ export interface ScratchOptions {
   separateDatabases?: boolean;
   /** SQLite: the engine that opens the scratch files (libsql for drizzle's "turso" dialect). */
   engine?: SqliteEngine;
-  /** PostgreSQL on PGlite: the extensions the history creates (extensionsCreated), loaded at its start. */
-  extensions?: string[];
+  /** PostgreSQL on PGlite: the extensions the history creates (extensionsCreated), loaded at its start; asked only there. */
+  extensions?: () => string[];
 }
 
 export async function openScratch(root: string, dialect: DialectName, env: Record<string, string | undefined>, options: ScratchOptions = {}): Promise<Scratch> {
   if (dialect === 'sqlite') return sqliteScratch(root, options.engine);
   const url = (env.SLUICE_CHECK_DATABASE_URL ?? '').trim();
-  return url ? serverScratch(root, url, env, !!options.separateDatabases) : pgliteScratch(root, env, options.extensions ?? []);
+  return url ? serverScratch(root, url, env, !!options.separateDatabases) : pgliteScratch(root, env, options.extensions?.() ?? []);
 }
 
 /**

@@ -100,7 +100,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const dialects = Object.entries(project.histories) as [DialectName, HistoryConfig][];
-  const before = new Map(dialects.map(([d, h]) => [d, readHistory(h.out, { allowMissing: true }).revisions.length]));
+  const histories = new Map(dialects.map(([d, h]) => [d, readHistory(h.out, { allowMissing: true }).revisions]));
   const { signal } = options;
   const states = signal ? dialects.map(([, h]) => folderState(h.out)) : [];
   // a signal that came during synchronous work (a SQLite proof) is seen here; the catch below says what was kept
@@ -114,18 +114,9 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   const failures: SluiceError[] = [];
   const attempt = (d: DialectName) => generate(d).catch((err: SluiceError) => void failures.push(new SluiceError(`${d}: ${err.message}`, err.exitCode, { cause: err })));
   // The PostgreSQL scratch database of the down's verification (PGlite) starts while drizzle-kit runs,
-  // with the extensions the history creates (read once drizzle-kit is started; a read that fails, e.g.
-  // a journal drizzle-kit is writing, starts it without: the verification then starts its own).
+  // with the extensions the history creates (its ups read then, from the history read above).
   const warm = () => {
-    for (const [d, h] of dialects) {
-      warmScratch(root, d, env, () => {
-        try {
-          return extensionsCreated(readHistory(h.out, { allowMissing: true }).revisions);
-        } catch {
-          return [];
-        }
-      });
-    }
+    for (const [d] of dialects) warmScratch(root, d, env, () => extensionsCreated(histories.get(d)!));
   };
   const notRemoved: string[] = [];
   // drizzle-kit for every dialect at once; each dialect's down is made as soon as its own drizzle-kit
@@ -152,7 +143,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
       const [d, h] = dialects[i]!;
       await stopIfAsked();
       const hist = readHistory(h.out, { allowMissing: true });
-      if (hist.revisions.length === before.get(d)) {
+      if (hist.revisions.length === histories.get(d)!.length) {
         const last = hist.revisions.at(-1);
         outcomes[i] = { unchanged: d, withoutDown: last && !existsSync(last.downFile) ? last.id : undefined };
         continue;

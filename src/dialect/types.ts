@@ -114,7 +114,7 @@ export interface Connection {
    * object whose nested transactions are savepoints; SQLite: drizzle-orm/better-sqlite3).
    */
   drizzle?(
-    /** PostgreSQL: once aborted, the handle sends no more queries (each rejects at once as cancelled). */
+    /** PostgreSQL: once aborted, the handle sends no more queries (each fails, after a turn of the event loop: dialect/drizzle.ts). */
     signal?: AbortSignal,
   ): Promise<unknown>;
   /** A textual description of the app's schema (sluice's own table excluded), for comparisons. */

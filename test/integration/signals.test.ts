@@ -123,22 +123,26 @@ pgDescribe('a signal that finds nothing to cancel, or a CREATE INDEX CONCURRENTL
   const sluiceIs = (state: string, waitType?: string) => async (admin: pg.Client) =>
     (await admin.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND datname = current_database() AND state = $1 AND ($2::text IS NULL OR wait_event_type = $2)", [state, waitType ?? null])).rowCount! > 0;
 
-  it('a TypeScript revision waiting between its queries (nothing to cancel) is rolled back, not committed; its queries after the signal are not sent', async () => {
+  /** The example project with a PostgreSQL revision whose TypeScript part has `up` and `down` bodies as given. */
+  const projectWithTs = (name: string, up: string, down = ''): string => {
     const dir = makeProject();
-    const tag = addRevision(dir, 'postgresql', 'ts_slow', '-- the TypeScript part does it\n', '-- and undoes it\n');
+    const tag = addRevision(dir, 'postgresql', name, '-- the TypeScript part does it\n', '-- and undoes it\n');
     writeFileSync(
       path.join(dir, 'drizzle', 'postgresql', `${tag}.ts`),
-      `import { sql } from 'drizzle-orm';
-export async function up(db: any): Promise<void> {
-  await db.execute(sql\`CREATE TABLE t_ts (id integer)\`);
+      `import { sql } from 'drizzle-orm';\nexport async function up(db: any): Promise<void> {\n${up}}\nexport async function down(db: any): Promise<void> {\n${down}}\n`,
+    );
+    return dir;
+  };
+
+  it('a TypeScript revision waiting between its queries (nothing to cancel) is rolled back, not committed; its queries after the signal are not sent', async () => {
+    const dir = projectWithTs(
+      'ts_slow',
+      `  await db.execute(sql\`CREATE TABLE t_ts (id integer)\`);
   await new Promise((r) => setTimeout(r, 3000));
   await db.execute(sql\`INSERT INTO t_ts VALUES (1)\`);
   await db.execute(sql\`SELECT pg_sleep(60)\`);
-}
-export async function down(db: any): Promise<void> {
-  await db.execute(sql\`DROP TABLE t_ts\`);
-}
 `,
+      '  await db.execute(sql\`DROP TABLE t_ts\`);\n',
     );
     const env: Env = { DATABASE_URL: await freshDatabase('sig'), DATABASE_SCHEMA: uniqueSchema('sigts') };
     const began = Date.now();
@@ -152,24 +156,17 @@ export async function down(db: any): Promise<void> {
   });
 
   it('a TypeScript revision that catches the refused query and throws its own error is still reported interrupted (exit 130), not failed', async () => {
-    const dir = makeProject();
-    const tag = addRevision(dir, 'postgresql', 'ts_own_error', '-- the TypeScript part does it\n', '-- and undoes it\n');
-    writeFileSync(
-      path.join(dir, 'drizzle', 'postgresql', `${tag}.ts`),
-      `import { sql } from 'drizzle-orm';
-export async function up(db: any): Promise<void> {
-  await db.execute(sql\`CREATE TABLE t_own (id integer)\`);
+    const dir = projectWithTs(
+      'ts_own_error',
+      `  await db.execute(sql\`CREATE TABLE t_own (id integer)\`);
   await new Promise((r) => setTimeout(r, 3000));
   try {
     await db.execute(sql\`INSERT INTO t_own VALUES (1)\`);
   } catch (e) {
     throw new Error('backfill failed: ' + (e as Error).message);
   }
-}
-export async function down(db: any): Promise<void> {
-  await db.execute(sql\`DROP TABLE t_own\`);
-}
 `,
+      '  await db.execute(sql\`DROP TABLE t_own\`);\n',
     );
     const env: Env = { DATABASE_URL: await freshDatabase('sig'), DATABASE_SCHEMA: uniqueSchema('sigown') };
     // while its function waits, after its CREATE TABLE
@@ -183,13 +180,9 @@ export async function down(db: any): Promise<void> {
   });
 
   it('a TypeScript revision that retries every failed query forever: a second Ctrl+C, a second later, still ends the process', async () => {
-    const dir = makeProject();
-    const tag = addRevision(dir, 'postgresql', 'ts_retry', '-- the TypeScript part does it\n', '-- and undoes it\n');
-    writeFileSync(
-      path.join(dir, 'drizzle', 'postgresql', `${tag}.ts`),
-      `import { sql } from 'drizzle-orm';
-export async function up(db: any): Promise<void> {
-  for (let done = 0; done < 400; ) {
+    const dir = projectWithTs(
+      'ts_retry',
+      `  for (let done = 0; done < 400; ) {
     try {
       await db.execute(sql\`SELECT pg_sleep(0.01)\`);
       done++;
@@ -197,8 +190,6 @@ export async function up(db: any): Promise<void> {
       // retried, as on a timeout
     }
   }
-}
-export async function down(): Promise<void> {}
 `,
     );
     const env: Env = { DATABASE_URL: await freshDatabase('sig'), DATABASE_SCHEMA: uniqueSchema('sigretry') };
