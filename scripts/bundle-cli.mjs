@@ -23,8 +23,8 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
 const COMMANDER = /[\\/]node_modules[\\/]commander[\\/]/;
-/** Packages bundled into the bin's bundle (small, pure JavaScript, read on most starts): commander, pg-connection-string. */
-const BUNDLED = /[\\/]node_modules[\\/](?:commander|pg-connection-string)[\\/]/;
+/** Packages bundled into the bin's bundle (small, pure JavaScript, read on most starts): commander, pg-connection-string, picocolors. */
+const BUNDLED = /[\\/]node_modules[\\/](?:commander|pg-connection-string|picocolors)[\\/]/;
 
 /** Both bundles: one CommonJS file for Node.js 20, quiet (problems are listed below), ASCII only (see below). */
 const COMMON = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'silent', legalComments: 'none', charset: 'ascii' };
@@ -49,11 +49,12 @@ const result = await build({
       // Packages stay external but commander, bundled so that its child_process (which it needs only
       // for executable subcommands, which sluice has none of) loads when first used: Node.js takes ~7 ms
       // to load child_process and net, on every command; and pg-connection-string (7 KB), which every
-      // PostgreSQL command reads its URL with: required from node_modules it cost ~4 ms.
+      // PostgreSQL command reads its URL with: required from node_modules it cost ~4 ms; and picocolors (5 KB),
+      // which every command's printer loads (~1 ms required).
       name: 'packages',
       setup(b) {
         b.onResolve({ filter: /^[^./]/ }, (args) => {
-          if (args.path === 'commander' || args.path === 'pg-connection-string') return undefined;
+          if (args.path === 'commander' || args.path === 'pg-connection-string' || args.path === 'picocolors') return undefined;
           if (args.path === 'pg') return { path: './pg.cjs', external: true }; // its own bundle, below
           if (/^(node:)?child_process$/.test(args.path) && COMMANDER.test(args.importer)) return { path: 'child_process', namespace: 'lazy-builtin' };
           return { external: true };

@@ -21,7 +21,10 @@ const BASE = /^\|{7}(?: .*)?$/;
 const END = /^>{7}(?: .*)?$/;
 
 export function hasConflictMarkers(text: string): boolean {
-  return text.split('\n').some((l) => START.test(l)) && text.split('\n').some((l) => END.test(l));
+  // every command reads the journal: without both markers' characters (nearly always) no line is split
+  if (!text.includes('<<<<<<<') || !text.includes('>>>>>>>')) return false;
+  const lines = text.split('\n');
+  return lines.some((l) => START.test(l)) && lines.some((l) => END.test(l));
 }
 
 /** Both sides of a file with git's conflict markers (merge and diff3 styles). */

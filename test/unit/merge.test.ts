@@ -1,6 +1,6 @@
 /** Pure parts of migrate-merge (src/merge.ts): which changes of two branches do not commute. */
 import { describe, expect, it } from 'vitest';
-import { conflictingObjects, rebuiltTables, type Snapshot } from '../../src/merge.js';
+import { conflictingObjects, hasConflictMarkers, rebuiltTables, type Snapshot } from '../../src/merge.js';
 
 const users = (...extra: string[]): Snapshot => ({
   tables: {
@@ -52,5 +52,19 @@ describe('conflictingObjects', () => {
     const base = users();
     const theirs: Snapshot = { tables: { ...(users().tables as object), tags: { name: 'tags', columns: { id: { name: 'id', type: 'integer' }, label: { name: 'label', type: 'text' } } } } };
     expect(conflictingObjects(base, users('phone'), theirs, { ours: rebuiltTables([rebuildUsers], [base]) })).toEqual([]);
+  });
+});
+
+describe('hasConflictMarkers', () => {
+  it("finds git's markers only as whole lines, both a start and an end (merge and diff3 styles)", () => {
+    expect(hasConflictMarkers('{\n<<<<<<< HEAD\n  "a": 1\n=======\n  "a": 2\n>>>>>>> feature\n}\n')).toBe(true);
+    expect(hasConflictMarkers('<<<<<<< ours\nx\n||||||| base\ny\n=======\nz\n>>>>>>> theirs')).toBe(true);
+    expect(hasConflictMarkers('<<<<<<<\n=======\n>>>>>>>')).toBe(true);
+    // only one kind, markers inside a line, a marker with more than seven characters or no space before its label
+    expect(hasConflictMarkers('<<<<<<< HEAD\nx\n=======\ny\n')).toBe(false);
+    expect(hasConflictMarkers('{"tag": "<<<<<<< x"}\n{"tag": ">>>>>>> y"}')).toBe(false);
+    expect(hasConflictMarkers('<<<<<<<< HEAD\n>>>>>>>> feature')).toBe(false);
+    expect(hasConflictMarkers('<<<<<<<HEAD\n>>>>>>>feature')).toBe(false);
+    expect(hasConflictMarkers(JSON.stringify({ entries: [{ tag: '0000_init' }] }, null, 2))).toBe(false);
   });
 });
