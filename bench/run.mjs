@@ -22,14 +22,48 @@ const results = [];
 /** A fresh clone or CI deploy: no config description, parse or checksum cache in node_modules/.cache/sluice. */
 const NO_CACHES = { SLUICE_NO_CONFIG_CACHE: '1', SLUICE_NO_PARSE_CACHE: '1', SLUICE_NO_CHECKSUM_CACHE: '1', SLUICE_NO_COMPILE_CACHE: '1' };
 let schemaCounter = 0;
+/** What any status has to do, written bare with the same drivers (bench/status-bare.cjs). */
+const BARE_STATUS = path.join(REPO, 'bench', 'status-bare.cjs');
+
+/**
+ * `node -e 0`, the start-up the status target is a multiple of; and, when NODE_EXTRA_CA_CERTS is set
+ * (Node.js 20 reads and parses that file at every start: ~45 ms here), `node -e 0` without it, to show
+ * how much of that start-up is the certificate file.
+ */
+function startTools() {
+  const tools = [{ tool: 'node -e 0', cmd: () => [process.execPath, ['-e', '0']] }];
+  if (process.env.NODE_EXTRA_CA_CERTS) {
+    const { NODE_EXTRA_CA_CERTS: _, ...env } = process.env;
+    tools.push({ tool: 'node -e 0, no extra CA file', cmd: () => [process.execPath, ['-e', '0'], { env }] });
+  }
+  return tools;
+}
 
 function run(cmd, args, opts = {}) {
+  const cpuBefore = childrenCpuMs();
   const started = process.hrtime.bigint();
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, ...opts });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${(r.stderr || r.stdout || '').slice(0, 500)}`);
+  lastCpuMs = cpuBefore === null ? null : childrenCpuMs() - cpuBefore;
   return ms;
 }
+
+/**
+ * CPU time (user + system) of this process's waited-for children so far, from /proc (Linux; null
+ * elsewhere): a run's difference is the CPU its process and the processes it waited for used (the
+ * drizzle-kit children of migrate-create, not the PostgreSQL server). Kernel clock ticks: 10 ms here.
+ */
+function childrenCpuMs() {
+  try {
+    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+let lastCpuMs = null;
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -39,19 +73,23 @@ const median = (xs) => {
 /** tools: [{ tool, prepare?(), cmd(): [cmd, args, opts], cleanup?() }] — alternated run by run. */
 function measure(dialect, revisions, operation, tools) {
   const times = new Map(tools.map((t) => [t.tool, []]));
+  const cpu = new Map(tools.map((t) => [t.tool, []]));
   for (let r = -1; r < RUNS; r++) {
     const order = tools.map((_, i) => tools[(i + Math.max(r, 0)) % tools.length]);
     for (const t of order) {
       t.prepare?.();
       const [cmd, args, opts] = t.cmd();
       const ms = run(cmd, args, opts);
+      const cpuMs = lastCpuMs;
       t.cleanup?.();
       if (r >= 0) times.get(t.tool).push(ms);
+      if (r >= 0 && cpuMs !== null) cpu.get(t.tool).push(cpuMs);
     }
   }
   for (const t of tools) {
     const xs = times.get(t.tool);
-    const row = { dialect, revisions, operation, tool: t.tool, median_ms: round(median(xs)), min_ms: round(Math.min(...xs)), max_ms: round(Math.max(...xs)), runs: xs.length, peak_rss_mb: null };
+    const cs = cpu.get(t.tool);
+    const row = { dialect, revisions, operation, tool: t.tool, median_ms: round(median(xs)), min_ms: round(Math.min(...xs)), max_ms: round(Math.max(...xs)), runs: xs.length, peak_rss_mb: null, cpu_ms: cs.length === xs.length ? round(median(cs)) : null };
     results.push(row);
     process.stdout.write(`  ${dialect.padEnd(10)} ${String(revisions).padStart(5)} ${operation.padEnd(8)} ${t.tool.padEnd(12)} ${row.median_ms.toFixed(1).padStart(9)} ms\n`);
   }
@@ -153,7 +191,8 @@ async function main() {
       const statusEnv = sluiceEnv();
       measure('postgresql', n, 'status', [
         { tool: 'sluice', cmd: () => [process.execPath, [CLI, 'status'], { cwd: pgProj.dir, env: statusEnv }] },
-        { tool: 'node -e 0', cmd: () => [process.execPath, ['-e', '0']] },
+        { tool: 'bare script', cmd: () => [process.execPath, [BARE_STATUS, 'postgresql'], { cwd: pgProj.dir, env: statusEnv }] },
+        ...startTools(),
       ]);
       measure('postgresql', n, 'history', [{ tool: 'sluice', cmd: () => [process.execPath, [CLI, 'history'], { cwd: pgProj.dir, env: statusEnv }] }]);
       drop();
@@ -196,7 +235,8 @@ async function main() {
       run(process.execPath, [CLI, 'up'], { cwd: sqProj.dir, env: sqEnv });
       measure('sqlite', n, 'status', [
         { tool: 'sluice', cmd: () => [process.execPath, [CLI, 'status'], { cwd: sqProj.dir, env: sqEnv }] },
-        { tool: 'node -e 0', cmd: () => [process.execPath, ['-e', '0']] },
+        { tool: 'bare script', cmd: () => [process.execPath, [BARE_STATUS, 'sqlite'], { cwd: sqProj.dir, env: sqEnv }] },
+        ...startTools(),
       ]);
       if (n === Math.max(...SIZES)) {
         rmDb();
@@ -264,21 +304,21 @@ async function main() {
 
 function printTable() {
   const find = (d, n, op, tool) => results.find((r) => r.dialect === d && r.revisions === n && r.operation === op && r.tool === tool);
-  const lines = ['', '| dialect | N | operation | tool | median ms | min | max | vs floor | vs floor/rev | vs drizzle-orm |', '|---|---|---|---|---|---|---|---|---|---|'];
+  const lines = ['', '| dialect | N | operation | tool | median ms | min | max | CPU ms | vs floor | vs floor/rev | vs drizzle-orm |', '|---|---|---|---|---|---|---|---|---|---|---|'];
   for (const r of results) {
     if (r.median_ms === null) {
-      lines.push(`| ${r.dialect} | ${r.revisions} | ${r.operation} | ${r.tool} | ${r.error ? `FAILED: ${r.error}` : `peak RSS ${r.peak_rss_mb} MB`} | | | | | |`);
+      lines.push(`| ${r.dialect} | ${r.revisions} | ${r.operation} | ${r.tool} | ${r.error ? `FAILED: ${r.error}` : `peak RSS ${r.peak_rss_mb} MB`} | | | | | | |`);
       continue;
     }
     if (r.runs === 1) {
-      lines.push(`| ${r.dialect} | ${r.revisions} | ${r.operation} | ${r.tool} | ${r.median_ms} (one run)${r.failed?.length ? ` — failed: ${r.failed.join('; ')}` : ''} | | | | | |`);
+      lines.push(`| ${r.dialect} | ${r.revisions} | ${r.operation} | ${r.tool} | ${r.median_ms} (one run)${r.failed?.length ? ` — failed: ${r.failed.join('; ')}` : ''} | | | | | | |`);
       continue;
     }
     const floor = find(r.dialect, r.revisions, r.operation, 'floor') ?? find(r.dialect, r.revisions, r.operation, 'node -e 0') ?? find(r.dialect, r.revisions, r.operation, 'drizzle-kit');
     const dz = find(r.dialect, r.revisions, r.operation, 'drizzle-orm');
     const perRev = find(r.dialect, r.revisions, r.operation, 'floor/rev');
     const ratio = (b) => (b && b !== r ? `${(r.median_ms / b.median_ms).toFixed(2)}×` : '');
-    lines.push(`| ${r.dialect} | ${r.revisions} | ${r.operation} | ${r.tool} | ${r.median_ms} | ${r.min_ms} | ${r.max_ms} | ${ratio(floor)} | ${ratio(perRev)} | ${ratio(dz)} |`);
+    lines.push(`| ${r.dialect} | ${r.revisions} | ${r.operation} | ${r.tool} | ${r.median_ms} | ${r.min_ms} | ${r.max_ms} | ${r.cpu_ms ?? ''} | ${ratio(floor)} | ${ratio(perRev)} | ${ratio(dz)} |`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
