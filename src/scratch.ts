@@ -82,11 +82,14 @@ export function extensionsCreated(revisions: RevisionFile[]): string[] {
     } catch {
       continue; // a missing up is reported where the replay reads it
     }
-    if (!/create\s+extension/i.test(text)) continue;
-    for (const m of text.matchAll(/\bcreate\s+extension\s+(?:if\s+not\s+exists\s+)?(?:"([^"]+)"|([a-z_][a-z0-9_]*))/gi)) names.add(m[1] ?? m[2]!.toLowerCase());
+    if (!/extension/i.test(text)) continue;
+    for (const m of text.matchAll(CREATE_EXTENSION)) names.add(m[1] ?? m[2]!.toLowerCase());
   }
   return [...names].sort();
 }
+/** Between two words: blanks and comments (`/* … *\/`, `-- …`), as PostgreSQL reads them. */
+const GAP = String.raw`(?:\s|/\*[\s\S]*?\*/|--[^\n]*(?:\n|$))+`;
+const CREATE_EXTENSION = new RegExp(String.raw`\bcreate${GAP}extension${GAP}(?:if${GAP}not${GAP}exists${GAP})?(?:"([^"]+)"|([a-z_][a-z0-9_]*))`, 'gi');
 
 /**
  * Contrib extensions PGlite ships without a module of their own, or that need another loaded first:

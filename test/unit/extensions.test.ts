@@ -1,0 +1,41 @@
+/** Which extensions a history's ups create (scratch.ts extensionsCreated): what PGlite loads at its start. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { extensionsCreated } from '../../src/scratch.js';
+import type { RevisionFile } from '../../src/source.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-ext-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+function rev(up: string | null): RevisionFile {
+  const id = `${String(n++).padStart(4, '0')}_r`;
+  const upFile = path.join(dir, `${id}.sql`);
+  if (up !== null) writeFileSync(upFile, up);
+  return { id, upFile, downFile: path.join(dir, `${id}.down.sql`) } as RevisionFile;
+}
+
+describe('extensionsCreated', () => {
+  it('reads CREATE EXTENSION with or without IF NOT EXISTS, quoted or not, any case, across revisions', () => {
+    const revs = [
+      rev('CREATE EXTENSION IF NOT EXISTS pg_trgm;\nCREATE TABLE t (id int);'),
+      rev('create extension "uuid-ossp";'),
+      rev('Create Extension\n  CITEXT\n  SCHEMA public;'),
+      rev('CREATE EXTENSION pg_trgm;'),
+    ];
+    expect(extensionsCreated(revs)).toEqual(['citext', 'pg_trgm', 'uuid-ossp']);
+  });
+  it('reads it with comments between its words, as PostgreSQL does', () => {
+    const revs = [
+      rev('CREATE /* trigram search */ EXTENSION IF NOT EXISTS pg_trgm;'),
+      rev('CREATE EXTENSION -- for ids\n "pgcrypto";'),
+      rev('CREATE EXTENSION IF /* x */ NOT /* y */ EXISTS /* z */ hstore;'),
+    ];
+    expect(extensionsCreated(revs)).toEqual(['hstore', 'pg_trgm', 'pgcrypto']);
+  });
+  it('finds none in other statements, and skips a missing up (its replay reports it)', () => {
+    expect(extensionsCreated([rev('DROP EXTENSION pg_trgm;\nALTER EXTENSION hstore UPDATE;\nCREATE TABLE extension (id int);'), rev(null)])).toEqual([]);
+  });
+});
