@@ -53,7 +53,11 @@ export function notRemovedLine(what: string, err: unknown): string {
 }
 
 export interface ScratchOptions {
-  /** The history uses PostgreSQL schemas besides public: each purpose needs a database of its own. */
+  /**
+   * On a server: true when the history uses PostgreSQL schemas besides public (each purpose needs a
+   * database of its own, or the verification is refused); unset, a history that creates extensions
+   * still gets databases of its own where the role may create them (see OwnDatabase).
+   */
   separateDatabases?: boolean;
   /** SQLite: the engine that opens the scratch files (libsql for drizzle's "turso" dialect). */
   engine?: SqliteEngine;
@@ -64,8 +68,21 @@ export interface ScratchOptions {
 export async function openScratch(root: string, dialect: DialectName, env: Record<string, string | undefined>, options: ScratchOptions = {}): Promise<Scratch> {
   if (dialect === 'sqlite') return sqliteScratch(root, options.engine);
   const url = (env.SLUICE_CHECK_DATABASE_URL ?? '').trim();
-  return url ? serverScratch(root, url, env, !!options.separateDatabases) : pgliteScratch(root, env, options.extensions?.() ?? []);
+  if (!url) return pgliteScratch(root, env, options.extensions?.() ?? []);
+  return serverScratch(root, url, env, options.separateDatabases ? 'required' : options.extensions?.().length ? 'preferred' : 'no');
 }
+
+/**
+ * Whether a scratch on a server gets a database of its own (CREATE DATABASE) rather than a schema:
+ * - `required`: the history names schemas besides public; without CREATEDB the verification is refused.
+ * - `preferred`: the history creates extensions. An extension belongs to a whole database: in a
+ *   scratch schema, `CREATE EXTENSION x` fails when the database has x already (the developer's own
+ *   tables use it, or another scratch schema of the same check created it), and `IF NOT EXISTS` leaves
+ *   its objects in a schema the scratch's search path does not read. Where no database can be made
+ *   (a role without CREATEDB, template1 in use), schemas, as before.
+ * - `no`: a schema beside the data.
+ */
+export type OwnDatabase = 'required' | 'preferred' | 'no';
 
 /**
  * The extensions the ups of a history create (`CREATE EXTENSION [IF NOT EXISTS] name`), sorted. PGlite
@@ -149,7 +166,9 @@ export function foreignSchemas(out: string, revisions: Revision[], env: Record<s
  * of the history lands in the scratch schema) — unless the history names schemas besides public
  * or DATABASE_SEARCH_PATH does (`others`, from foreignSchemas): their objects would land in the real
  * schemas of those names on that database, and the replayed downs would drop them. Then the replay gets a database of its own on that server (CREATE
- * DATABASE), or is refused. `schema` is the DATABASE_SCHEMA the replay uses in its own database.
+ * DATABASE), or is refused. `schema` is the DATABASE_SCHEMA the replay uses in its own database. A history
+ * that creates extensions (`extensions`, from extensionsCreated) gets a database of its own too where
+ * one can be made, else the scratch schema (OwnDatabase).
  */
 export async function replayDatabase(
   root: string,
@@ -157,14 +176,18 @@ export async function replayDatabase(
   env: Record<string, string | undefined>,
   schema: string,
   others: string[],
+  extensions: string[] = [],
 ): Promise<{ env: Record<string, string | undefined>; close(): Promise<string[]> }> {
-  if (others.length) {
-    const scratch = await serverScratch(root, url, env, true);
+  // a history that only creates extensions gets a database of its own where one can be made (OwnDatabase), else the schema below
+  const scratch = others.length ? await serverScratch(root, url, env, 'required') : extensions.length ? await serverScratch(root, url, env, 'preferred').catch(() => undefined) : undefined;
+  if (scratch) {
     try {
       const db = await scratch.make('replay');
-      return { env: { ...db.env, DATABASE_SCHEMA: schema }, close: () => scratch.close() };
+      // a database of its own; or, where none could be made for a history that only creates extensions, a scratch schema
+      return { env: db.env.DATABASE_URL !== url ? { ...db.env, DATABASE_SCHEMA: schema } : db.env, close: () => scratch.close() };
     } catch (err) {
       await scratch.close();
+      if (!others.length) throw err;
       const display = parseDatabaseTarget({ DATABASE_URL: url }, root).display;
       throw new ConfigError(
         `this history names schemas besides public (${others.join(', ')}; its snapshots or DATABASE_SEARCH_PATH), so it is replayed in a database of its own, which ${display} would not create (${describeCause((err as { cause?: unknown }).cause ?? err).split('\n')[0]}); grant the role CREATEDB, or set SLUICE_CHECK_DATABASE_URL to a server where it has it`,
@@ -201,7 +224,7 @@ function scratchName(purpose: string): string {
   return `sluice_check_${process.pid}_${Math.random().toString(36).slice(2, 8)}_${purpose}`;
 }
 
-async function serverScratch(root: string, url: string, env: Record<string, string | undefined>, separate: boolean): Promise<Scratch> {
+async function serverScratch(root: string, url: string, env: Record<string, string | undefined>, own: OwnDatabase): Promise<Scratch> {
   const base = parseDatabaseTarget({ DATABASE_URL: url, DATABASE_SCHEMA: 'public' }, root);
   if (base.dialect !== 'postgresql') throw new ConfigError('SLUICE_CHECK_DATABASE_URL must be a postgres:// URL (the server sluice verifies PostgreSQL downs on)');
   const admin = await openConnection(base, { write: true, env }).catch((err) => {
@@ -215,13 +238,22 @@ async function serverScratch(root: string, url: string, env: Record<string, stri
     async make(purpose) {
       const name = scratchName(purpose);
       let scratchEnv: Record<string, string | undefined>;
+      const separate =
+        own !== 'no' &&
+        (await admin.execute(`CREATE DATABASE ${quoteIdent(name)}`).then(
+          () => true,
+          (err) => {
+            if (own === 'preferred') {
+              own = 'no'; // not here (no CREATEDB, template1 busy...): schemas for this scratch and the next ones, as before
+              return false;
+            }
+            throw new ConfigError(
+              `SLUICE_CHECK_DATABASE_URL: cannot create a scratch database (${describeCause(err)}); this history uses schemas besides public, so verification needs a role with CREATEDB, or unset it to use the embedded engine`,
+              { cause: err },
+            );
+          },
+        ));
       if (separate) {
-        await admin.execute(`CREATE DATABASE ${quoteIdent(name)}`).catch((err) => {
-          throw new ConfigError(
-            `SLUICE_CHECK_DATABASE_URL: cannot create a scratch database (${describeCause(err)}); this history uses schemas besides public, so verification needs a role with CREATEDB, or unset it to use the embedded engine`,
-            { cause: err },
-          );
-        });
         databases.push(name);
         const u = new URL(url);
         u.pathname = `/${name}`;

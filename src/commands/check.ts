@@ -14,7 +14,7 @@ import { carryingNotRemoved, checkpoint, failureOf, scratchNote, stopIfAborted, 
 import { clusterRunning, startCluster, stopCluster, stopCommand } from '../pgcluster.js';
 import { introspect } from '../introspect.js';
 import { proveDowns } from '../prove.js';
-import { foreignSchemas, notRemovedLine, removeFolder, replayDatabase } from '../scratch.js';
+import { extensionsCreated, foreignSchemas, notRemovedLine, removeFolder, replayDatabase } from '../scratch.js';
 import { readDown, readHistory, rel } from '../source.js';
 import { VersionStore } from '../store.js';
 import { downgrade, upgrade } from './migrate.js';
@@ -102,7 +102,8 @@ async function checkPostgres(
       url = (await startCluster(clusterDir)).url;
     }
     const history = project.histories.postgresql!;
-    replay = await replayDatabase(root, url, env, 'public', foreignSchemas(history.out, readHistory(history.out).revisions, env));
+    const revisions = readHistory(history.out).revisions;
+    replay = await replayDatabase(root, url, env, 'public', foreignSchemas(history.out, revisions, env), extensionsCreated(revisions));
     return await roundTrip(root, replay.env, 'postgresql', { ...options, notRemoved: left }, project);
   } finally {
     if (replay) left.push(...(await replay.close()));

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { addRevision, addUserColumn, makeProject, pgDescribe, pgUrl, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, addUserColumn, freshDatabase, makeProject, pgDescribe, pgUrl, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
 
 pgDescribe('a history with a PostgreSQL schema of its own', () => {
   it('db-test, migrate-check and migrate-create replay it in a database of their own: the real schema keeps its table and rows', async () => {
@@ -43,6 +43,69 @@ pgDescribe('a history with a PostgreSQL schema of its own', () => {
     expect(created.status, created.stderr).toBe(0);
     expect(await sql(dir, env, `SELECT id FROM "${own}"."log"`)).toEqual([{ id: 1 }]);
     await sql(dir, env, `DROP SCHEMA "${own}" CASCADE`);
+  });
+});
+
+/** A revision creating pg_trgm, its snapshot following the previous one (addRevision copies it: a fork to drizzle-kit). */
+function addExtensionRevision(dir: string, up: string, down: string): string {
+  const tag = addRevision(dir, 'postgresql', 'trigram', up, down);
+  const snap = path.join(dir, 'drizzle/postgresql/meta', `${tag.slice(0, 4)}_snapshot.json`);
+  const json = JSON.parse(readFileSync(snap, 'utf8'));
+  writeFileSync(snap, JSON.stringify({ ...json, id: randomUUID(), prevId: json.id }, null, 2));
+  return tag;
+}
+
+pgDescribe('a history that creates an extension', () => {
+  // An extension belongs to a whole database: in a scratch schema beside the data, CREATE EXTENSION
+  // failed when the database had it already (the app's own tables use it, or db-test's first pass
+  // created it before its proof of the downs replayed the history in a second schema).
+  it('db-test, migrate-check and migrate-create replay it in databases of their own, where the role may create them', async () => {
+    const dir = makeProject();
+    addExtensionRevision(dir, 'CREATE EXTENSION pg_trgm;', 'DROP EXTENSION pg_trgm;');
+    const url = await freshDatabase('ext');
+    const env: Env = { DATABASE_URL: url, SLUICE_CHECK_DATABASE_URL: url };
+    // the app's database has the extension already, as a dev database that ran the history has
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    const check = runCli(dir, ['check'], env);
+    expect(check.stdout + check.stderr).not.toMatch(/already exists/);
+    expect(check.stdout).toMatch(/ok +postgresql: up 0004_trigram/);
+    expect(check.stdout).toMatch(/ok +postgresql: every down proven, rows kept/);
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    const verify = runCli(dir, ['verify'], env);
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0);
+    addUserColumn(dir, 'nickname');
+    const created = runCli(dir, ['create', '-m', 'nickname'], env);
+    expect(created.status, created.stderr).toBe(0);
+    expect(created.stdout).toMatch(/postgresql\/0005_nickname\.down\.sql \(1 statement, verified on a scratch database\)/);
+    // nothing left behind: no scratch database on the server, the app's extension where it was
+    const left = await sql(dir, { DATABASE_URL: pgUrl() }, "SELECT datname FROM pg_database WHERE datname LIKE 'sluice_check_%'");
+    expect(left).toEqual([]);
+    expect(await sql(dir, { DATABASE_URL: url }, "SELECT extnamespace::regnamespace::text AS schema FROM pg_extension WHERE extname = 'pg_trgm'")).toEqual([{ schema: 'public' }]);
+  });
+
+  it('a role that may not create databases replays it in scratch schemas, as before, and leaves none', async () => {
+    const dir = makeProject();
+    addExtensionRevision(dir, 'CREATE EXTENSION IF NOT EXISTS pg_trgm;', 'DROP EXTENSION IF EXISTS pg_trgm;');
+    const url = await freshDatabase('ext');
+    const role = uniqueSchema('nocreatedb');
+    const admin: Env = { DATABASE_URL: url };
+    await sql(dir, admin, `CREATE ROLE "${role}" LOGIN`);
+    try {
+      await sql(dir, admin, `GRANT CREATE ON DATABASE "${new URL(url).pathname.slice(1)}" TO "${role}"`);
+      const u = new URL(url);
+      u.username = role;
+      const env: Env = { DATABASE_URL: u.toString(), DATABASE_SCHEMA: uniqueSchema('app'), SLUICE_CHECK_DATABASE_URL: u.toString() };
+      const check = runCli(dir, ['check'], env);
+      // the replay runs (a scratch schema): every up and down of the first pass
+      expect(check.stdout).toMatch(/ok +postgresql: up 0004_trigram/);
+      expect(check.stdout).toMatch(/ok +postgresql: base -> head again matches head/);
+      expect(check.stdout + check.stderr).not.toMatch(/cannot create a scratch database|permission denied to create database/);
+      // (its proof of the downs, in a second schema beside the first pass's extension, can still fail on it: README "db-test")
+      expect(await sql(dir, admin, "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'sluice_check_%'")).toEqual([]);
+      expect(await sql(dir, admin, "SELECT datname FROM pg_database WHERE datname LIKE 'sluice_check_%'")).toEqual([]);
+    } finally {
+      await sql(dir, admin, `DROP OWNED BY "${role}"; DROP ROLE "${role}"`).catch(() => {});
+    }
   });
 });
 
