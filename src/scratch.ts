@@ -2,26 +2,23 @@
  * Scratch databases for the down verification, with no set-up:
  *  - SQLite: a file in a temporary folder (the same engine and adapter as the real target);
  *  - PostgreSQL: a real server when the user names one (SLUICE_CHECK_DATABASE_URL: a scratch schema
- *    per database, or a scratch database per purpose when the history uses schemas of its own), else
- *    PGlite — PostgreSQL compiled to WASM, in this process — served on a loopback port, so sluice's
- *    own PostgreSQL adapter talks to it unchanged. One PGlite instance is one session (search_path is
- *    shared by its connections), so each purpose gets its own instance, in memory. Its initialised data
- *    folder is kept as a tar in node_modules/.cache/sluice/ (initdb takes ~5 s once; loading it, <1 s).
+ *    per purpose, or a scratch database per purpose when the history uses schemas of its own or
+ *    creates extensions: OwnDatabase), else PGlite, the embedded engine (pglite.ts).
  * Everything is removed by close().
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { lookupSchemas, parseDatabaseTarget, type DatabaseTarget, type DialectName, type SqliteEngine } from './config.js';
 import { openConnection } from './dialect/index.js';
 import type { Connection } from './dialect/types.js';
 import { ConfigError, describeCause } from './errors.js';
-import { sluiceCacheDir } from './cachedir.js';
-import { nodeCrypto } from './hash.js';
+import { pgliteScratch } from './pglite.js';
 import type { Revision } from './revision.js';
 import { otherSchemasOf, readUp, type RevisionFile } from './source.js';
-import { largeCodeLoads } from './jit.js';
 import { quoteIdent } from './sql.js';
+
+export { coolScratch, warmScratch } from './pglite.js';
 
 export interface ScratchDatabase {
   target: DatabaseTarget;
@@ -69,7 +66,8 @@ export async function openScratch(root: string, dialect: DialectName, env: Recor
   if (dialect === 'sqlite') return sqliteScratch(root, options.engine);
   const url = (env.SLUICE_CHECK_DATABASE_URL ?? '').trim();
   if (!url) return pgliteScratch(root, env, options.extensions?.() ?? []);
-  return serverScratch(root, url, env, options.separateDatabases ? 'required' : options.extensions?.().length ? 'preferred' : 'no');
+  const extensions = options.separateDatabases ? [] : (options.extensions?.() ?? []);
+  return serverScratch(root, url, env, options.separateDatabases ? 'required' : extensions.length ? 'preferred' : 'no', extensions);
 }
 
 /**
@@ -78,8 +76,11 @@ export async function openScratch(root: string, dialect: DialectName, env: Recor
  * - `preferred`: the history creates extensions. An extension belongs to a whole database: in a
  *   scratch schema, `CREATE EXTENSION x` fails when the database has x already (the developer's own
  *   tables use it, or another scratch schema of the same check created it), and `IF NOT EXISTS` leaves
- *   its objects in a schema the scratch's search path does not read. Where no database can be made
- *   (a role without CREATEDB, template1 in use), schemas, as before.
+ *   its objects in a schema the scratch's search path does not read. Schemas, as before, where no
+ *   database can be made (a role without CREATEDB, template1 in use, PostgreSQL before 13, which
+ *   cannot drop a database still connected to), or where the role cannot connect to the new one or
+ *   create the history's extensions in it (an extension that is not trusted, for a role that is not
+ *   superuser): tried once, in a transaction rolled back, on the first database made.
  * - `no`: a schema beside the data.
  */
 export type OwnDatabase = 'required' | 'preferred' | 'no';
@@ -105,35 +106,9 @@ export function extensionsCreated(revisions: RevisionFile[]): string[] {
   return [...names].sort();
 }
 /** Between two words: blanks and comments (`/* … *\/`, `-- …`), as PostgreSQL reads them. */
-const GAP = String.raw`(?:\s|/\*[\s\S]*?\*/|--[^\n]*(?:\n|$))+`;
+// (a block comment as `/*`, then anything up to the first `*/`, in a form that can split a run of comments only one way)
+const GAP = String.raw`(?:\s|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/|--[^\n]*(?:\n|$))+`;
 const CREATE_EXTENSION = new RegExp(String.raw`\bcreate${GAP}extension${GAP}(?:if${GAP}not${GAP}exists${GAP})?(?:"([^"]+)"|([a-z_][a-z0-9_]*))`, 'gi');
-
-/**
- * Contrib extensions PGlite ships without a module of their own, or that need another loaded first:
- * each name here is loaded through the modules listed. autoinc, refint and insert_username are in the
- * bundle of moddatetime (PostgreSQL's spi); earthdistance requires cube (CREATE EXTENSION … CASCADE).
- */
-const LOADED_WITH: Record<string, string[]> = {
-  autoinc: ['moddatetime'],
-  refint: ['moddatetime'],
-  insert_username: ['moddatetime'],
-  earthdistance: ['cube', 'earthdistance'],
-};
-
-/** PGlite's own module for each of `names` it ships (`@electric-sql/pglite/contrib/<name>`, `-` as `_`); others are left out. */
-async function pgliteExtensions(names: string[]): Promise<import('@electric-sql/pglite').Extensions> {
-  const found: import('@electric-sql/pglite').Extensions = {};
-  for (const id of new Set(names.flatMap((n) => LOADED_WITH[n.replace(/-/g, '_')] ?? [n.replace(/-/g, '_')]))) {
-    if (!/^[a-z0-9_]+$/.test(id)) continue;
-    try {
-      const mod = (await import(`@electric-sql/pglite/contrib/${id}`)) as Record<string, unknown>;
-      if (mod[id]) found[id] = mod[id] as import('@electric-sql/pglite').Extension;
-    } catch {
-      /* not one PGlite ships: its CREATE EXTENSION fails on the scratch database, with PostgreSQL's message */
-    }
-  }
-  return found;
-}
 
 function sqliteScratch(root: string, engine: SqliteEngine | undefined): Scratch {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-check-'));
@@ -179,7 +154,7 @@ export async function replayDatabase(
   extensions: string[] = [],
 ): Promise<{ env: Record<string, string | undefined>; close(): Promise<string[]> }> {
   // a history that only creates extensions gets a database of its own where one can be made (OwnDatabase), else the schema below
-  const scratch = others.length ? await serverScratch(root, url, env, 'required') : extensions.length ? await serverScratch(root, url, env, 'preferred').catch(() => undefined) : undefined;
+  const scratch = others.length ? await serverScratch(root, url, env, 'required') : extensions.length ? await serverScratch(root, url, env, 'preferred', extensions).catch(() => undefined) : undefined;
   if (scratch) {
     try {
       const db = await scratch.make('replay');
@@ -224,40 +199,74 @@ function scratchName(purpose: string): string {
   return `sluice_check_${process.pid}_${Math.random().toString(36).slice(2, 8)}_${purpose}`;
 }
 
-async function serverScratch(root: string, url: string, env: Record<string, string | undefined>, own: OwnDatabase): Promise<Scratch> {
+async function serverScratch(root: string, url: string, env: Record<string, string | undefined>, own: OwnDatabase, extensions: string[] = []): Promise<Scratch> {
   const base = parseDatabaseTarget({ DATABASE_URL: url, DATABASE_SCHEMA: 'public' }, root);
   if (base.dialect !== 'postgresql') throw new ConfigError('SLUICE_CHECK_DATABASE_URL must be a postgres:// URL (the server sluice verifies PostgreSQL downs on)');
   const admin = await openConnection(base, { write: true, env }).catch((err) => {
     throw new ConfigError(`SLUICE_CHECK_DATABASE_URL: ${describeCause(err).replace(/\bDATABASE_URL\b/g, 'SLUICE_CHECK_DATABASE_URL')}; fix it, or unset it to verify on the embedded engine (PGlite)`, { cause: err });
   });
-  const version = (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v"))[0]?.v ?? '?';
+  let version: string;
+  try {
+    const row = (await admin.query<{ v: string; n: string }>("SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS n"))[0];
+    version = row?.v ?? '?';
+    if (own === 'preferred' && !(Number(row?.n) >= 130000)) own = 'no'; // DROP DATABASE … WITH (FORCE) is PostgreSQL 13's
+  } catch (err) {
+    await admin.close().catch(() => {});
+    throw err;
+  }
   const schemas: string[] = [];
   const databases: string[] = [];
+  const urlOf = (database: string) => {
+    const u = new URL(url);
+    u.pathname = `/${database}`;
+    return u.toString();
+  };
+  const drop = (d: string) => admin.execute(`DROP DATABASE IF EXISTS ${quoteIdent(d)} WITH (FORCE)`);
+  /** `preferred`: whether the role can connect to the new database and create the history's extensions there (rolled back). */
+  const usable = async (database: string): Promise<boolean> => {
+    const probeEnv = { ...env, DATABASE_URL: urlOf(database), DATABASE_SCHEMA: 'public' };
+    let conn: Connection | undefined;
+    try {
+      conn = await openConnection(parseDatabaseTarget(probeEnv, root), { write: true, env: probeEnv });
+      await conn.execute(['BEGIN', ...extensions.map((e) => `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e)} CASCADE`), 'ROLLBACK'].join(';\n'));
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await conn?.close().catch(() => {});
+    }
+  };
+  let probed = false;
+  /** A scratch database made (true), or none where `preferred` settles for a schema (false). */
+  const ownDatabase = async (name: string): Promise<boolean> => {
+    try {
+      await admin.execute(`CREATE DATABASE ${quoteIdent(name)}`);
+    } catch (err) {
+      if (own === 'preferred') {
+        own = 'no'; // schemas for this scratch and the next ones, as before
+        return false;
+      }
+      throw new ConfigError(
+        `SLUICE_CHECK_DATABASE_URL: cannot create a scratch database (${describeCause(err)}); this history uses schemas besides public, so verification needs a role with CREATEDB, or unset it to use the embedded engine`,
+        { cause: err },
+      );
+    }
+    databases.push(name);
+    if (own !== 'preferred' || probed) return true;
+    probed = true;
+    if (await usable(name)) return true;
+    own = 'no';
+    // dropped now; one that will not drop stays listed, for close() to try again and name
+    await drop(name).then(() => void databases.splice(databases.indexOf(name), 1), () => {});
+    return false;
+  };
   return {
     engine: `PostgreSQL ${version} at ${base.display}`,
     async make(purpose) {
       const name = scratchName(purpose);
       let scratchEnv: Record<string, string | undefined>;
-      const separate =
-        own !== 'no' &&
-        (await admin.execute(`CREATE DATABASE ${quoteIdent(name)}`).then(
-          () => true,
-          (err) => {
-            if (own === 'preferred') {
-              own = 'no'; // not here (no CREATEDB, template1 busy...): schemas for this scratch and the next ones, as before
-              return false;
-            }
-            throw new ConfigError(
-              `SLUICE_CHECK_DATABASE_URL: cannot create a scratch database (${describeCause(err)}); this history uses schemas besides public, so verification needs a role with CREATEDB, or unset it to use the embedded engine`,
-              { cause: err },
-            );
-          },
-        ));
-      if (separate) {
-        databases.push(name);
-        const u = new URL(url);
-        u.pathname = `/${name}`;
-        scratchEnv = { ...env, DATABASE_URL: u.toString(), DATABASE_SCHEMA: 'public', SLUICE_TAKEOVER: 'off' };
+      if (own !== 'no' && (await ownDatabase(name))) {
+        scratchEnv = { ...env, DATABASE_URL: urlOf(name), DATABASE_SCHEMA: 'public', SLUICE_TAKEOVER: 'off' };
       } else {
         schemas.push(name);
         scratchEnv = { ...env, DATABASE_URL: url, DATABASE_SCHEMA: name, SLUICE_TAKEOVER: 'off' };
@@ -268,180 +277,9 @@ async function serverScratch(root: string, url: string, env: Record<string, stri
     async close() {
       const left: string[] = [];
       for (const s of schemas) await admin.execute(`DROP SCHEMA IF EXISTS ${quoteIdent(s)} CASCADE`).catch((err) => left.push(notRemovedLine(`the scratch schema ${quoteIdent(s)} on ${base.display}`, err)));
-      for (const d of databases) await admin.execute(`DROP DATABASE IF EXISTS ${quoteIdent(d)} WITH (FORCE)`).catch((err) => left.push(notRemovedLine(`the scratch database ${quoteIdent(d)} on ${base.display}`, err)));
+      for (const d of databases) await drop(d).catch((err) => left.push(notRemovedLine(`the scratch database ${quoteIdent(d)} on ${base.display}`, err)));
       await admin.close().catch(() => {});
       return left;
     },
   };
-}
-
-interface PgliteInstance {
-  db: { close(): Promise<void>; query<T>(sql: string): Promise<{ rows: T[] }> };
-  server: { stop(): Promise<void>; getServerConn(): string };
-}
-
-/**
- * A PGlite instance in memory, loaded from the template (an initialised data folder kept as a tar),
- * served on a loopback port. Nothing of it is on disk: no copy to make, nothing to remove.
- */
-async function startPglite(root: string, extensionNames: string[]): Promise<PgliteInstance> {
-  largeCodeLoads();
-  const { PGlite } = await import('@electric-sql/pglite');
-  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
-  const extensions = await pgliteExtensions(extensionNames);
-  let template = await pgliteTemplate(root, PGlite);
-  // The bytes as they are; a PGlite that reads them otherwise (a later version) is given a real Blob.
-  // A 16 MB buffer pool instead of PostgreSQL's 128 MB: a scratch database holds a history's schema and
-  // test rows, and PGlite starts ~50 ms sooner (of ~450) without the larger shared memory to set up.
-  const startParams = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
-  const load = (tar: Buffer<ArrayBuffer>) =>
-    PGlite.create({ loadDataDir: tarball(tar), startParams, extensions }).catch(() => PGlite.create({ loadDataDir: new Blob([tar]), startParams, extensions }));
-  let db: InstanceType<typeof PGlite>;
-  try {
-    db = await load(template.tar);
-  } catch (err) {
-    // a cached template that does not load (cut short, another version's): made again, once
-    if (!template.file) throw err;
-    rmSync(template.file, { force: true });
-    template = await pgliteTemplate(root, PGlite);
-    db = await load(template.tar);
-  }
-  try {
-    const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 4 });
-    await server.start();
-    return { db, server };
-  } catch (err) {
-    await db.close().catch(() => {});
-    throw err;
-  }
-}
-
-/**
- * The template as the data folder PGlite loads. PGlite only calls the value's arrayBuffer() (and reads
- * its type), so the file's bytes are handed over as they are: a Blob would copy the 40 MB in, then
- * out again in chunks (~80 ms of a ~600 ms start here). Not a Blob, so typed as one.
- */
-function tarball(tar: Buffer<ArrayBuffer>): Blob {
-  const bytes = tar.byteOffset === 0 && tar.byteLength === tar.buffer.byteLength ? tar.buffer : tar.buffer.slice(tar.byteOffset, tar.byteOffset + tar.byteLength);
-  return { type: 'application/x-tar', size: bytes.byteLength, arrayBuffer: async () => bytes } as unknown as Blob;
-}
-
-async function stopPglite(i: PgliteInstance): Promise<void> {
-  await i.server.stop().catch(() => {});
-  await i.db.close().catch(() => {});
-}
-
-/** An instance started ahead of need (warmScratch), taken by the next PGlite scratch database made that needs no other extension. */
-let warm: { instance: Promise<PgliteInstance>; extensions: string[] } | undefined;
-
-/**
- * Start the PGlite instance a coming verification will need, while something else runs (migrate-create:
- * drizzle-kit generate in child processes). A no-op unless that verification will use PGlite. Pair
- * with coolScratch(), which stops it if nothing took it.
- */
-export function warmScratch(root: string, dialect: DialectName, env: Record<string, string | undefined>, extensionsOf: () => string[] = () => []): void {
-  if (dialect !== 'postgresql' || warm || (env.SLUICE_CHECK_DATABASE_URL ?? '').trim() || (env.SLUICE_VERIFY ?? '').toLowerCase() === 'off') return;
-  const extensions = extensionsOf();
-  warm = { instance: startPglite(root, extensions), extensions };
-  warm.instance.catch(() => {}); // an error shows when the instance is made for real
-}
-
-export async function coolScratch(): Promise<void> {
-  const w = warm;
-  warm = undefined;
-  const instance = await w?.instance.catch(() => undefined);
-  if (instance) await stopPglite(instance);
-}
-
-async function pgliteScratch(root: string, env: Record<string, string | undefined>, extensions: string[]): Promise<Scratch> {
-  const instances: PgliteInstance[] = [];
-  let engine = 'PGlite';
-  return {
-    get engine() {
-      return engine;
-    },
-    async make() {
-      // the instance started ahead, when it loaded every extension this history creates (else it is left to coolScratch)
-      const ahead = warm && extensions.every((e) => warm!.extensions.includes(e)) ? warm.instance : undefined;
-      if (ahead) warm = undefined;
-      const instance = (await ahead?.catch(() => undefined)) ?? (await startPglite(root, extensions));
-      instances.push(instance);
-      const [host, port] = instance.server.getServerConn().split(':');
-      const scratchEnv = { ...env, DATABASE_URL: `postgres://postgres@${host}:${port}/postgres`, DATABASE_SCHEMA: 'public', SLUICE_TAKEOVER: 'off' };
-      if (engine === 'PGlite') {
-        const v = await instance.db.query<{ v: string }>("SELECT current_setting('server_version') AS v");
-        engine = `PGlite (embedded PostgreSQL ${v.rows[0]?.v ?? '?'})`;
-      }
-      const target = parseDatabaseTarget(scratchEnv, root);
-      return { target, env: scratchEnv, open: () => openConnection(target, { write: true, env: scratchEnv }) };
-    },
-    async close() {
-      for (const i of instances) await stopPglite(i);
-      return []; // in memory: nothing of it outlives the process
-    },
-  };
-}
-
-/** Raised with any change to how the template is made (2: without template0), so a kept one is made again. */
-const TEMPLATE_FORMAT = 2;
-
-/**
- * An initialised PGlite data folder as a tar, made once per project (and PGlite version) and loaded by
- * each instance; `file` is where it is kept (none when it could not be written: it is then made each time).
- */
-async function pgliteTemplate(root: string, PGlite: typeof import('@electric-sql/pglite').PGlite): Promise<{ tar: Buffer<ArrayBuffer>; file?: string }> {
-  const { createRequire } = await import('node:module');
-  let version = 'unknown';
-  try {
-    // package.json is not among the package's exports: found beside its resolved entry point
-    const req = createRequire(import.meta.url);
-    for (let dir = path.dirname(req.resolve('@electric-sql/pglite')); dir !== path.dirname(dir); dir = path.dirname(dir)) {
-      const file = path.join(dir, 'package.json');
-      if (!existsSync(file)) continue;
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === '@electric-sql/pglite' && pkg.version) {
-        version = pkg.version;
-        break;
-      }
-    }
-  } catch {
-    /* not found: one template for all versions then */
-  }
-  const uid = process.getuid?.() ?? 0;
-  const inCache = sluiceCacheDir(root, `pglite-${version}.${TEMPLATE_FORMAT}.tar`);
-  const cache = inCache ?? path.join(os.tmpdir(), `sluice-pglite-${version}.${TEMPLATE_FORMAT}-${uid}.tar`);
-  // what earlier versions kept there, removed once the new template is written: sluice's own names only
-  const earlier = inCache
-    ? [path.join(path.dirname(inCache), `pglite-${version}`), path.join(path.dirname(inCache), `pglite-${version}.tar`)]
-    : [path.join(os.tmpdir(), `sluice-pglite-${version}-${uid}.tar`), path.join(os.tmpdir(), `sluice-pglite-${version}-${uid}`)];
-  try {
-    return { tar: readFileSync(cache), file: cache };
-  } catch {
-    /* not made yet */
-  }
-  const db = await PGlite.create();
-  let tar: Buffer<ArrayBuffer>;
-  try {
-    // template0 is dropped: nothing connects to it (datallowconn is off), and only CREATE DATABASE …
-    // TEMPLATE template0 reads it, which a scratch database never needs; without its ~300 files every
-    // instance loads ~25% less (~70 ms of CPU a start here). template1 stays, so CREATE DATABASE works.
-    // Each statement on its own: DROP DATABASE cannot run in the implicit transaction of a multi-statement string.
-    await db.exec('ALTER DATABASE template0 IS_TEMPLATE false');
-    await db.exec('DROP DATABASE template0');
-    await db.exec('CHECKPOINT'); // a start then replays no WAL
-    tar = Buffer.from(await (await db.dumpDataDir('none')).arrayBuffer());
-  } finally {
-    await db.close();
-  }
-  const building = `${cache}.${process.pid}.${nodeCrypto().randomBytes(4).toString('hex')}.tmp`;
-  try {
-    mkdirSync(path.dirname(building), { recursive: true });
-    writeFileSync(building, tar, { flag: 'wx' });
-    renameSync(building, cache); // atomic: a concurrent run reads the whole file or makes its own
-    for (const old of earlier) rmSync(old, { recursive: true, force: true });
-    return { tar, file: cache };
-  } catch {
-    rmSync(building, { force: true }); // not writable here (a read-only node_modules): used from memory
-    return { tar };
-  }
 }

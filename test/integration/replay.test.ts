@@ -55,6 +55,27 @@ function addExtensionRevision(dir: string, up: string, down: string): string {
   return tag;
 }
 
+/**
+ * `body` run with the URL of a new role (LOGIN and `attributes`) that may create schemas in `url`'s
+ * database, and a query for the scratch databases it owns (the suite's other files make theirs
+ * meanwhile); the role is dropped after.
+ */
+async function withRole(dir: string, url: string, attributes: string, body: (roleUrl: string, scratchDatabases: () => Promise<unknown[]>) => Promise<void>): Promise<void> {
+  const role = uniqueSchema('role');
+  const admin: Env = { DATABASE_URL: url };
+  await sql(dir, admin, `CREATE ROLE "${role}" LOGIN ${attributes}`);
+  try {
+    await sql(dir, admin, `GRANT CREATE ON DATABASE "${new URL(url).pathname.slice(1)}" TO "${role}"; GRANT CREATE ON SCHEMA public TO "${role}"`);
+    const u = new URL(url);
+    u.username = role;
+    await body(u.toString(), () => sql(dir, admin, `SELECT datname FROM pg_database WHERE datname LIKE 'sluice_check_%' AND datdba = (SELECT oid FROM pg_roles WHERE rolname = $1)`, [role]));
+  } finally {
+    await sql(dir, admin, `DROP OWNED BY "${role}"; DROP ROLE "${role}"`).catch(() => {});
+  }
+}
+
+const scratchSchemas = (dir: string, url: string) => sql(dir, { DATABASE_URL: url }, "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'sluice_check_%'");
+
 pgDescribe('a history that creates an extension', () => {
   // An extension belongs to a whole database: in a scratch schema beside the data, CREATE EXTENSION
   // failed when the database had it already (the app's own tables use it, or db-test's first pass
@@ -63,49 +84,58 @@ pgDescribe('a history that creates an extension', () => {
     const dir = makeProject();
     addExtensionRevision(dir, 'CREATE EXTENSION pg_trgm;', 'DROP EXTENSION pg_trgm;');
     const url = await freshDatabase('ext');
-    const env: Env = { DATABASE_URL: url, SLUICE_CHECK_DATABASE_URL: url };
-    // the app's database has the extension already, as a dev database that ran the history has
-    expect(runCli(dir, ['up'], env).status).toBe(0);
-    const check = runCli(dir, ['check'], env);
-    expect(check.stdout + check.stderr).not.toMatch(/already exists/);
-    expect(check.stdout).toMatch(/ok +postgresql: up 0004_trigram/);
-    expect(check.stdout).toMatch(/ok +postgresql: every down proven, rows kept/);
-    expect(check.status, check.stdout + check.stderr).toBe(0);
-    const verify = runCli(dir, ['verify'], env);
-    expect(verify.status, verify.stdout + verify.stderr).toBe(0);
-    addUserColumn(dir, 'nickname');
-    const created = runCli(dir, ['create', '-m', 'nickname'], env);
-    expect(created.status, created.stderr).toBe(0);
-    expect(created.stdout).toMatch(/postgresql\/0005_nickname\.down\.sql \(1 statement, verified on a scratch database\)/);
-    // nothing left behind: no scratch database on the server, the app's extension where it was
-    const left = await sql(dir, { DATABASE_URL: pgUrl() }, "SELECT datname FROM pg_database WHERE datname LIKE 'sluice_check_%'");
-    expect(left).toEqual([]);
-    expect(await sql(dir, { DATABASE_URL: url }, "SELECT extnamespace::regnamespace::text AS schema FROM pg_extension WHERE extname = 'pg_trgm'")).toEqual([{ schema: 'public' }]);
+    await withRole(dir, url, 'CREATEDB', async (roleUrl, scratchDatabases) => {
+      const env: Env = { DATABASE_URL: roleUrl, SLUICE_CHECK_DATABASE_URL: roleUrl };
+      // the app's database has the extension already, as a dev database that ran the history has
+      expect(runCli(dir, ['up'], env).status).toBe(0);
+      const check = runCli(dir, ['check'], env);
+      expect(check.stdout + check.stderr).not.toMatch(/already exists/);
+      expect(check.stdout).toMatch(/ok +postgresql: up 0004_trigram/);
+      expect(check.stdout).toMatch(/ok +postgresql: every down proven, rows kept/);
+      expect(check.status, check.stdout + check.stderr).toBe(0);
+      const verify = runCli(dir, ['verify'], env);
+      expect(verify.status, verify.stdout + verify.stderr).toBe(0);
+      addUserColumn(dir, 'nickname');
+      const created = runCli(dir, ['create', '-m', 'nickname'], env);
+      expect(created.status, created.stderr).toBe(0);
+      expect(created.stdout).toMatch(/postgresql\/0005_nickname\.down\.sql \(1 statement, verified on a scratch database\)/);
+      // nothing left behind: no scratch database or schema, the app's extension where it was
+      expect(await scratchDatabases()).toEqual([]);
+      expect(await scratchSchemas(dir, url)).toEqual([]);
+      expect(await sql(dir, { DATABASE_URL: url }, "SELECT extnamespace::regnamespace::text AS schema FROM pg_extension WHERE extname = 'pg_trgm'")).toEqual([{ schema: 'public' }]);
+    });
+  });
+
+  it('a role that may create databases but not the extension in one (not trusted) replays it in scratch schemas, as before', async () => {
+    const dir = makeProject();
+    // dblink is not a trusted extension: only a superuser creates it; the app's database has it already
+    addExtensionRevision(dir, 'CREATE EXTENSION IF NOT EXISTS dblink;', 'SELECT 1;');
+    const url = await freshDatabase('ext');
+    await sql(dir, { DATABASE_URL: url }, 'CREATE EXTENSION dblink');
+    await withRole(dir, url, 'CREATEDB', async (roleUrl, scratchDatabases) => {
+      const check = runCli(dir, ['check'], { DATABASE_URL: roleUrl, DATABASE_SCHEMA: uniqueSchema('app'), SLUICE_CHECK_DATABASE_URL: roleUrl });
+      expect(check.stdout + check.stderr).not.toMatch(/permission denied/);
+      expect(check.stdout).toMatch(/ok +postgresql: up 0004_trigram/);
+      expect(check.status, check.stdout + check.stderr).toBe(0);
+      // the database made to try it was dropped; the scratch schemas too
+      expect(await scratchDatabases()).toEqual([]);
+      expect(await scratchSchemas(dir, url)).toEqual([]);
+    });
   });
 
   it('a role that may not create databases replays it in scratch schemas, as before, and leaves none', async () => {
     const dir = makeProject();
     addExtensionRevision(dir, 'CREATE EXTENSION IF NOT EXISTS pg_trgm;', 'DROP EXTENSION IF EXISTS pg_trgm;');
     const url = await freshDatabase('ext');
-    const role = uniqueSchema('nocreatedb');
-    const admin: Env = { DATABASE_URL: url };
-    await sql(dir, admin, `CREATE ROLE "${role}" LOGIN`);
-    try {
-      await sql(dir, admin, `GRANT CREATE ON DATABASE "${new URL(url).pathname.slice(1)}" TO "${role}"`);
-      const u = new URL(url);
-      u.username = role;
-      const env: Env = { DATABASE_URL: u.toString(), DATABASE_SCHEMA: uniqueSchema('app'), SLUICE_CHECK_DATABASE_URL: u.toString() };
-      const check = runCli(dir, ['check'], env);
+    await withRole(dir, url, '', async (roleUrl) => {
+      const check = runCli(dir, ['check'], { DATABASE_URL: roleUrl, DATABASE_SCHEMA: uniqueSchema('app'), SLUICE_CHECK_DATABASE_URL: roleUrl });
       // the replay runs (a scratch schema): every up and down of the first pass
       expect(check.stdout).toMatch(/ok +postgresql: up 0004_trigram/);
       expect(check.stdout).toMatch(/ok +postgresql: base -> head again matches head/);
       expect(check.stdout + check.stderr).not.toMatch(/cannot create a scratch database|permission denied to create database/);
-      // (its proof of the downs, in a second schema beside the first pass's extension, can still fail on it: README "db-test")
-      expect(await sql(dir, admin, "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'sluice_check_%'")).toEqual([]);
-      expect(await sql(dir, admin, "SELECT datname FROM pg_database WHERE datname LIKE 'sluice_check_%'")).toEqual([]);
-    } finally {
-      await sql(dir, admin, `DROP OWNED BY "${role}"; DROP ROLE "${role}"`).catch(() => {});
-    }
+      // (its proof of the downs, in a second schema beside the first pass's extension, can still fail on it: README)
+      expect(await scratchSchemas(dir, url)).toEqual([]);
+    });
   });
 });
 

@@ -35,6 +35,11 @@ describe('extensionsCreated', () => {
     ];
     expect(extensionsCreated(revs)).toEqual(['hstore', 'pg_trgm', 'pgcrypto']);
   });
+  it('reads long runs of comments in one pass (a comment ends at its first */)', () => {
+    const comments = '/**/ '.repeat(40);
+    const revs = [rev(`CREATE ${comments}TABLE extension (id int);\n${'/* a */ /* b */\n'.repeat(4000)}CREATE ${comments}EXTENSION ${comments}ltree;`), rev('CREATE /* x */ EXTENSION /* not the name */ /***/ citext'), rev('CREATE EXTENSION /*/ pg_trgm */ /* unclosed: hstore')];
+    expect(extensionsCreated(revs)).toEqual(['citext', 'ltree']);
+  });
   it('finds none in other statements, and skips a missing up (its replay reports it)', () => {
     expect(extensionsCreated([rev('DROP EXTENSION pg_trgm;\nALTER EXTENSION hstore UPDATE;\nCREATE TABLE extension (id int);'), rev(null)])).toEqual([]);
   });
