@@ -273,9 +273,9 @@ function sqliteTree(text: string): ParsedSql {
 function parseSqliteByBreakpoints(text: string, error: SqlSyntaxError, engine: SqliteEngine | undefined): ParsedSql {
   return byBreakpoints(text, error, sqliteTree, (chunk, err) => {
     const body = chunk.trim();
-    // One statement only: a `;` before its end could hide a second one the compiler does not look at
-    // (its tail check stops at an unterminated string).
-    if (body.replace(/;\s*(?:--[^\n]*\s*)*$/, '').includes(';')) throw err;
+    // One statement only: a second one after it is not looked at by the compiler (its tail check stops
+    // at an unterminated string)
+    if (secondStatement(body, engine)) throw err;
     const verdict = sqliteCompiles(body, engine);
     if (verdict !== true) throw new SqlSyntaxError(err.line, `syntax error: ${verdict}`);
     const first = /^\s*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*([A-Za-z]+)/.exec(chunk)?.[1]?.toUpperCase() ?? '';
@@ -337,16 +337,40 @@ function byBreakpoints(
 
 /** True when SQLite's compiler reads `sql` as one statement (missing tables are fine); else its message. */
 function sqliteCompiles(sql: string, engine: SqliteEngine | undefined): true | string {
+  const read = sqliteReads(sql, engine);
+  return read === 'statement' || read === 'empty' ? true : read;
+}
+
+/**
+ * How SQLite's compiler reads `sql` (an in-memory database: `prepare` parses without running):
+ * `statement` (one, maybe naming tables that are not there), `empty` (blanks and comments only), or
+ * its syntax error (`incomplete input` for an unfinished statement, string or comment).
+ */
+function sqliteReads(sql: string, engine: SqliteEngine | undefined): 'statement' | 'empty' | string {
   const db = openSqliteDatabase(engine, ':memory:');
   try {
     db.prepare(sql);
-    return true;
+    return 'statement';
   } catch (err) {
     const message = (err as Error).message;
-    return /syntax error|incomplete input|more than one statement|unrecognized token/i.test(message) ? message : true;
+    if (/contains no statements/i.test(message)) return 'empty';
+    return /syntax error|incomplete input|more than one statement|unrecognized token/i.test(message) ? message : 'statement';
   } finally {
     db.close();
   }
+}
+
+/**
+ * Whether `body` holds a statement after its first, as SQLite reads it: the first `;` up to which
+ * SQLite reads a whole statement ends the first one (a `;` in a comment, a string or a trigger's
+ * body leaves it unfinished), and anything after it but blanks and comments is a second statement.
+ */
+function secondStatement(body: string, engine: SqliteEngine | undefined): boolean {
+  for (let i = body.indexOf(';'); i !== -1; i = body.indexOf(';', i + 1)) {
+    if (sqliteReads(body.slice(0, i + 1), engine) !== 'statement') continue;
+    return sqliteReads(body.slice(i + 1), engine) !== 'empty';
+  }
+  return false; // no `;` ends one: a single statement without its `;`, or text the compiler refuses next
 }
 
 // ---------------------------------------------------------------- What a statement does to tables (migrate-lint)

@@ -152,4 +152,23 @@ describe('parts between breakpoints (as drizzle migrator runs them), found in pu
     ]);
     expect(() => parseSql('SELECT 1;--> statement-breakpoint\nALTER TABLE `t` ALTER COLUMN "a" TO "a" text;', 'sqlite')).toThrow(/syntax error/);
   });
+  it("SQLite: a part the parser cannot read is one statement by SQLite's own reading: a `;` in a comment or string is not an end (dyad-sh/dyad 0040)", () => {
+    // FTS5's UNINDEXED is SQLite's, not the parser's; the comment before it ends with a `;`
+    const fts = '-- the search index (its table was created in 0039);\nCREATE VIRTUAL TABLE `t` USING fts5(a, b UNINDEXED);';
+    for (const text of [fts, `SELECT 1;--> statement-breakpoint\n${fts}`, '/* a; b */ CREATE VIRTUAL TABLE `t` USING fts5(a, b UNINDEXED, c); -- trailing; note']) {
+      const st = parseSql(text, 'sqlite').statements.at(-1)!;
+      expect(st.kind).toBe('sqlite_statement');
+      expect(st.text).toMatch(/^(?:--[^\n]*\n|\/\*.*\*\/ )?CREATE VIRTUAL TABLE `t` USING fts5\(a, b UNINDEXED(?:, c)?\)(?:; -- trailing; note)?$/);
+    }
+    expect(parseSql("CREATE VIRTUAL TABLE `t` USING fts5(a, b UNINDEXED, content=';');", 'sqlite').statements).toHaveLength(1);
+    // a second statement after it is refused, whatever hides it; so is an unterminated string after it
+    for (const text of [
+      'CREATE VIRTUAL TABLE `t` USING fts5(a, b UNINDEXED); DROP TABLE `u`;',
+      '-- x;\nCREATE VIRTUAL TABLE `t` USING fts5(a, b UNINDEXED);\nCOMMIT;',
+      "CREATE VIRTUAL TABLE `t` USING fts5(a, b UNINDEXED); 'unterminated",
+      'CREATE VIRTUAL TABLE `t` USING fts5(a, b UNINDEXED); /* x */ COMMIT',
+    ]) {
+      expect(() => parseSql(text, 'sqlite'), text).toThrow(SqlSyntaxError);
+    }
+  });
 });
