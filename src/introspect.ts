@@ -35,10 +35,14 @@ export async function listTables(conn: Connection, schema?: string): Promise<str
   return rows.map((r) => r.t);
 }
 
-/** Table names in a schema description. */
+/**
+ * Table names in a schema description: its `table` lines without what follows the name (PostgreSQL's
+ * ` partitioned`, SQLite's ` without rowid` and ` strict`; a table whose name itself ends so is misread).
+ */
 export function tablesIn(lines: string[]): string[] {
-  return lines.filter((l) => l.startsWith('table ')).map((l) => l.slice('table '.length));
+  return lines.filter((l) => l.startsWith('table ')).map((l) => l.slice('table '.length).replace(TABLE_KIND, ''));
 }
+const TABLE_KIND = / (?:partitioned|without rowid|without rowid strict|strict)$/;
 
 // One round trip; every object of the schema except extension members. `$1` is the schema.
 const PG_SCHEMA_SQL = `
