@@ -364,13 +364,25 @@ function sqliteReads(sql: string, engine: SqliteEngine | undefined): 'statement'
  * Whether `body` holds a statement after its first, as SQLite reads it: the first `;` up to which
  * SQLite reads a whole statement ends the first one (a `;` in a comment, a string or a trigger's
  * body leaves it unfinished), and anything after it but blanks and comments is a second statement.
+ * Blanks and comments are told by the parser (libSQL's compiler accepts an empty text as a statement).
  */
 function secondStatement(body: string, engine: SqliteEngine | undefined): boolean {
   for (let i = body.indexOf(';'); i !== -1; i = body.indexOf(';', i + 1)) {
-    if (sqliteReads(body.slice(0, i + 1), engine) !== 'statement') continue;
-    return sqliteReads(body.slice(i + 1), engine) !== 'empty';
+    const head = body.slice(0, i + 1);
+    if (blank(head) || sqliteReads(head, engine) !== 'statement') continue;
+    return !blank(body.slice(i + 1));
   }
   return false; // no `;` ends one: a single statement without its `;`, or text the compiler refuses next
+}
+
+/** Only blanks and comments, as the SQLite parser reads them (text it cannot read is not blank). */
+function blank(text: string): boolean {
+  if (!text.trim()) return true;
+  try {
+    return sqliteTree(text).statements.length === 0;
+  } catch {
+    return false;
+  }
 }
 
 // ---------------------------------------------------------------- What a statement does to tables (migrate-lint)
