@@ -42,7 +42,7 @@ export async function listTables(conn: Connection, schema?: string): Promise<str
 export function tablesIn(lines: string[]): string[] {
   return lines.filter((l) => l.startsWith('table ')).map((l) => l.slice('table '.length).replace(TABLE_KIND, ''));
 }
-const TABLE_KIND = / (?:partitioned|without rowid|without rowid strict|strict)$/;
+const TABLE_KIND = / (?:partitioned|without rowid(?: strict)?|strict)$/;
 
 // One round trip; every object of the schema except extension members. `$1` is the schema.
 const PG_SCHEMA_SQL = `

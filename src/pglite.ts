@@ -43,7 +43,6 @@ async function pgliteExtensions(names: string[]): Promise<import('@electric-sql/
   return found;
 }
 
-
 interface PgliteInstance {
   db: { close(): Promise<void>; query<T>(sql: string): Promise<{ rows: T[] }> };
   server: { stop(): Promise<void>; getServerConn(): string };

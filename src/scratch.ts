@@ -67,7 +67,7 @@ export async function openScratch(root: string, dialect: DialectName, env: Recor
   const url = (env.SLUICE_CHECK_DATABASE_URL ?? '').trim();
   if (!url) return pgliteScratch(root, env, options.extensions?.() ?? []);
   const extensions = options.separateDatabases ? [] : (options.extensions?.() ?? []);
-  return serverScratch(root, url, env, options.separateDatabases ? 'required' : extensions.length ? 'preferred' : 'no', extensions);
+  return serverScratch(root, url, env, ownDatabaseFor(!!options.separateDatabases, extensions), extensions);
 }
 
 /**
@@ -84,6 +84,11 @@ export async function openScratch(root: string, dialect: DialectName, env: Recor
  * - `no`: a schema beside the data.
  */
 export type OwnDatabase = 'required' | 'preferred' | 'no';
+
+/** `others`: the history names schemas besides public; `extensions`: the ones it creates. */
+function ownDatabaseFor(others: boolean, extensions: string[]): OwnDatabase {
+  return others ? 'required' : extensions.length ? 'preferred' : 'no';
+}
 
 /**
  * The extensions the ups of a history create (`CREATE EXTENSION [IF NOT EXISTS] name`), sorted. PGlite
@@ -154,7 +159,8 @@ export async function replayDatabase(
   extensions: string[] = [],
 ): Promise<{ env: Record<string, string | undefined>; close(): Promise<string[]> }> {
   // a history that only creates extensions gets a database of its own where one can be made (OwnDatabase), else the schema below
-  const scratch = others.length ? await serverScratch(root, url, env, 'required') : extensions.length ? await serverScratch(root, url, env, 'preferred', extensions).catch(() => undefined) : undefined;
+  const own = ownDatabaseFor(others.length > 0, extensions);
+  const scratch = own === 'required' ? await serverScratch(root, url, env, own) : own === 'preferred' ? await serverScratch(root, url, env, own, extensions).catch(() => undefined) : undefined;
   if (scratch) {
     try {
       const db = await scratch.make('replay');

@@ -369,6 +369,7 @@ function sqliteReads(sql: string, engine: SqliteEngine | undefined): 'statement'
 function secondStatement(body: string, engine: SqliteEngine | undefined): boolean {
   for (let i = body.indexOf(';'); i !== -1; i = body.indexOf(';', i + 1)) {
     const head = body.slice(0, i + 1);
+    // ('statement', not merely compiling: SQLite reads `/* a;` as a whole comment, the parser as unfinished)
     if (blank(head) || sqliteReads(head, engine) !== 'statement') continue;
     return !blank(body.slice(i + 1));
   }
