@@ -6,7 +6,7 @@
 import type { DialectName, SqliteEngine } from './config.js';
 import { RevisionRefused } from './errors.js';
 import type { Direction, Revision } from './revision.js';
-import { firstLine, quoteIdent, quoteLiteral } from './sql.js';
+import { firstLine, foreignKeyPragma, quoteIdent, quoteLiteral } from './sql.js';
 import { parseRevision } from './parsecache.js';
 import { loadParser, SqlSyntaxError, statementChange } from './sqlparse.js';
 import { DRIZZLE_TABLE } from './store.js';
@@ -73,7 +73,7 @@ export async function prepareStep(
       revision.id,
     );
   }
-  const statements = noTransaction ? [...parsed.statements] : withoutWrappingTransaction(parsed.statements);
+  const statements = noTransaction ? withoutLeadingCommit(parsed.statements) : withoutWrappingTransaction(parsed.statements);
   for (const s of statements) {
     if (s.transactionControl && !noTransaction) {
       throw new RevisionRefused(
@@ -127,18 +127,39 @@ const PLAIN_BEGIN = /^(?:BEGIN(?:\s+(?:TRANSACTION|WORK))?|START\s+TRANSACTION)$
 const PLAIN_COMMIT = /^(?:COMMIT|END)(?:\s+(?:TRANSACTION|WORK))?$/i;
 
 /**
- * A file whose whole body sits between a plain BEGIN (its first statement) and COMMIT (its last), with
- * no other transaction control, asks for what sluice already does: the body in one transaction. The
- * pair is dropped and the body runs in the revision's transaction, with its version row (real
- * histories have such files, written for drizzle's migrator). Anything else (BEGIN with options, a
- * COMMIT midway, savepoints) stays transaction control and is refused by the caller.
+ * A file that manages drizzle's transaction around its body asks for what sluice already does: the
+ * body in one transaction. Recognised, with no other transaction control anywhere:
+ * - a plain BEGIN first and COMMIT last, around the whole body;
+ * - drizzle's migrator runs every file inside its own transaction, so files written for it may leave
+ *   that transaction first (a plain COMMIT) and open a new one for it to commit last (a plain BEGIN),
+ *   with the body, or a BEGIN … COMMIT around it, in between (homarr's history does this to turn
+ *   foreign keys off for a table rebuild: `COMMIT; PRAGMA foreign_keys = OFF; BEGIN; … COMMIT;
+ *   PRAGMA foreign_keys = ON; BEGIN;`). Only `PRAGMA foreign_keys` statements may stand outside the
+ *   inner BEGIN … COMMIT: they are kept, and sluice runs them around the revision's transaction as
+ *   for any table rebuild (foreign keys off outside it, checked before its commit).
+ * The recognised statements are dropped and the body runs in the revision's transaction, with its
+ * version row. Anything else (BEGIN with options, a COMMIT midway, savepoints) stays transaction
+ * control and is refused by the caller.
  */
 export function withoutWrappingTransaction<S extends { text: string; transactionControl: boolean }>(statements: S[]): S[] {
+  const plain = (s: S | undefined, form: RegExp) => !!s && s.transactionControl && form.test(s.text.replace(/\s+/g, ' ').trim());
+  let body = statements;
+  if (body.length >= 2 && plain(body[0], PLAIN_COMMIT) && plain(body.at(-1), PLAIN_BEGIN)) body = body.slice(1, -1);
+  const fkPragma = (s: S) => !s.transactionControl && foreignKeyPragma(s.text) !== undefined;
+  let a = 0;
+  while (a < body.length && fkPragma(body[a]!)) a++;
+  let b = body.length - 1;
+  while (b > a && fkPragma(body[b]!)) b--;
+  if (b > a && plain(body[a], PLAIN_BEGIN) && plain(body[b], PLAIN_COMMIT)) body = [...body.slice(0, a), ...body.slice(a + 1, b), ...body.slice(b + 1)];
+  return body.some((s) => s.transactionControl) ? statements : body;
+}
+
+/**
+ * A non-transactional revision runs with no transaction open, so a plain COMMIT as its first
+ * statement (a file leaving drizzle's transaction) has nothing to commit: PostgreSQL only warns,
+ * SQLite fails ("no transaction is active"). It is dropped.
+ */
+export function withoutLeadingCommit<S extends { text: string; transactionControl: boolean }>(statements: S[]): S[] {
   const first = statements[0];
-  const last = statements[statements.length - 1];
-  if (statements.length < 2 || !first!.transactionControl || !last!.transactionControl) return statements;
-  const body = statements.slice(1, -1);
-  const words = (s: S) => s.text.replace(/\s+/g, ' ').trim();
-  if (!PLAIN_BEGIN.test(words(first!)) || !PLAIN_COMMIT.test(words(last!)) || body.some((s) => s.transactionControl)) return statements;
-  return body;
+  return first?.transactionControl && PLAIN_COMMIT.test(first.text.replace(/\s+/g, ' ').trim()) ? statements.slice(1) : statements;
 }

@@ -113,6 +113,27 @@ const bomOk: Expect['after'] = (_ctx, [r], expect, { before, after }) => {
 };
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const crlf = (s: string) => s.replace(/\n/g, '\r\n');
+/**
+ * homarr's shape around a parent's rebuild (drizzle's 12 steps), `copy` its copy step, on a parent and
+ * a child (ON DELETE CASCADE) made with a row each before the run. Accepted (`fails` null): the child's
+ * row survives the parent's DROP (foreign keys were off), the parent has its new column, the version
+ * row is written. Else refused with `fails`, nothing changed.
+ */
+function homarrRebuild(copy: string, fails: RegExp | null): Case {
+  const up = ['COMMIT TRANSACTION;', 'PRAGMA foreign_keys = OFF;', 'BEGIN TRANSACTION;', 'CREATE TABLE __hx_p_new (id integer PRIMARY KEY, v text);', copy, 'DROP TABLE hx_p;', 'ALTER TABLE __hx_p_new RENAME TO hx_p;', 'COMMIT TRANSACTION;', 'PRAGMA foreign_keys = ON;', 'BEGIN TRANSACTION;'].join(BP);
+  const base = fails ? refusedUp('sqlite', "homarr's rebuild shape failing midway leaves nothing", up, 3, fails) : accepted('sqlite', "homarr's COMMIT; PRAGMA foreign_keys = OFF; BEGIN; rebuild; COMMIT; PRAGMA foreign_keys = ON; BEGIN;", up, null, async (ctx, expect) => {
+    expect(await ctx.query('SELECT id, p FROM hx_c')).toEqual([{ id: 1, p: 1 }]);
+    expect(await ctx.query('SELECT id, v FROM hx_p')).toEqual([{ id: 1, v: null }]);
+    expect(await ctx.query("SELECT revision FROM sluice_version WHERE revision = '0004_hostile'")).toEqual([{ revision: '0004_hostile' }]);
+  });
+  return {
+    ...base,
+    setup: async (ctx) => {
+      for (const sql of ['CREATE TABLE hx_p (id integer PRIMARY KEY)', 'CREATE TABLE hx_c (id integer, p integer REFERENCES hx_p (id) ON DELETE CASCADE)', 'INSERT INTO hx_p VALUES (1)', 'INSERT INTO hx_c VALUES (1, 1)']) await ctx.query(sql);
+      await base.setup!(ctx);
+    },
+  };
+}
 const mkfifo = (file: string) => execFileSync('mkfifo', [file]);
 /** A file beside the migration folder (in the case's own folder) that must never run. */
 const outside = (ctx: Ctx) => {
@@ -144,6 +165,12 @@ export const FILE_CASES: Case[] = [
   accepted('sqlite', 'a file wrapped whole in BEGIN TRANSACTION … END', `BEGIN TRANSACTION;\nCREATE TABLE hx_w (id int);\nINSERT INTO hx_w VALUES (1);\nEND;`, null, async (ctx, expect) => expect(await ctx.query('SELECT id FROM hx_w')).toEqual([{ id: 1 }])),
   refusedUp('postgresql', 'a wrapped file failing midway leaves nothing', `BEGIN;\nCREATE TABLE hx_w (id int);${BP}INSERT INTO hx_no_such VALUES (1);${BP}COMMIT;`, 3, /0004_hostile.*failed at statement 2\/2/),
   refusedUp('sqlite', 'a wrapped file failing midway leaves nothing', `BEGIN;\nCREATE TABLE hx_w (id int);\nINSERT INTO hx_no_such VALUES (1);\nCOMMIT;`, 3, /0004_hostile.*failed at statement 2\/2/),
+  // --- a file leaving drizzle's transaction first (COMMIT) and opening one for it last (BEGIN), as homarr's history does around a rebuild:
+  // the body runs in sluice's transaction, foreign keys off around it (a child row survives its parent's rebuild), or rolls back whole
+  homarrRebuild('INSERT INTO __hx_p_new SELECT id, NULL FROM hx_p;', null),
+  homarrRebuild('INSERT INTO hx_no_such SELECT id FROM hx_p;', /0004_hostile \(up\) failed at statement \d+\/\d+ \(INSERT INTO hx_no_such.*Rolled back: the database is at 0003_add_phone_to_users/),
+  accepted('postgresql', 'COMMIT first and BEGIN last around a plain body', `COMMIT;${BP}CREATE TABLE hx_e (id int);${BP}INSERT INTO hx_e VALUES (1);${BP}BEGIN;`, null, async (ctx, expect) => expect(await ctx.query('SELECT id FROM hx_e')).toEqual([{ id: 1 }])),
+  accepted('sqlite', 'a no-transaction file whose first statement is COMMIT', `-- sluice:no-transaction\nCOMMIT;\nCREATE TABLE hx_n (id int);\nINSERT INTO hx_n VALUES (1);`, null, async (ctx, expect) => expect(await ctx.query('SELECT id FROM hx_n')).toEqual([{ id: 1 }])),
   accepted('postgresql', "a DELETE from drizzle's own migrations table, absent on a database sluice made", `CREATE TABLE hx_g (id int);${BP}DELETE FROM drizzle.__drizzle_migrations WHERE hash IN ('0020_x');`, null, async (ctx, expect) => expect(await tablesNamed(ctx, 'hx_g')).toEqual(['hx_g'])),
   // --- a statement PostgreSQL refuses inside a transaction block makes the file non-transactional, as the marker does (its COMMIT escapes drizzle's transaction)
   accepted('postgresql', 'CREATE INDEX CONCURRENTLY after a COMMIT, without the marker', `COMMIT;${BP}CREATE INDEX CONCURRENTLY hx_ix ON users (email);`, `DROP INDEX CONCURRENTLY hx_ix;`, async (ctx, expect) =>
