@@ -8,7 +8,8 @@
  *  2. PostgreSQL: the whole history applied under DATABASE_SCHEMA=tenant_x through the engine, then
  *     reverted one revision at a time down to the first flagged one (or base), each down's schema
  *     compared with the state before its up (a down that completes and differs without having been
- *     flagged is "silently wrong"), `public` checked empty, then applied again to head;
+ *     flagged is "silently wrong"), `public` checked empty, then applied again to head (a history
+ *     that names public beyond its `public.` qualifiers runs in public, in a database of its own);
  *     SQLite: the same on a file.
  * Needs SLUICE_CHECK_DATABASE_URL / a server for PostgreSQL histories: CORPUS_PG_URL (else one is
  * started with the repository's pgcluster helper). Writes bench/results/corpus.json and prints a table.
@@ -26,6 +27,8 @@ const { openConnection } = await import(path.join(REPO, 'dist', 'dialect', 'inde
 const { parseDatabaseTarget } = await import(path.join(REPO, 'dist', 'config.js'));
 const { introspect, schemaDiff } = await import(path.join(REPO, 'dist', 'introspect.js'));
 const { startCluster, stopCluster } = await import(path.join(REPO, 'dist', 'pgcluster.js'));
+const { namesPublic } = await import(path.join(REPO, 'dist', 'scratch.js'));
+const { readHistory } = await import(path.join(REPO, 'dist', 'source.js'));
 
 const corpus = findCorpus(REPO);
 if (!corpus) {
@@ -62,6 +65,22 @@ async function publicIsEmpty(env, root) {
   }
 }
 
+/** One statement on the corpus server's own database. */
+async function adminExecute(root, statement) {
+  const conn = await openConnection(parseDatabaseTarget({ DATABASE_URL: pgUrl, DATABASE_SCHEMA: 'public' }, root), { write: true, env: process.env });
+  try {
+    await conn.execute(statement);
+  } finally {
+    await conn.close();
+  }
+}
+
+function urlOf(database) {
+  const u = new URL(pgUrl);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
 async function runOne(h) {
   const dialect = h.manifest.dialect;
   const root = mkdtempSync(path.join(os.tmpdir(), `sluice-corpus-${h.name}-`));
@@ -69,12 +88,20 @@ async function runOne(h) {
   // A history in its own pgSchema may name that schema's objects unqualified (its authors' role
   // "$user" found them): the schemas its newest snapshot declares are searched after tenant_x.
   const lookup = dialect === 'postgresql' ? ownSchemas(h.dir) : [];
+  // A history that names public beyond its `public.` qualifiers (a function's SET search_path =
+  // public...) cannot run under another schema, for its authors either: it runs in public, in a
+  // database of its own (public's emptiness is then not checked).
+  const inPublic = dialect === 'postgresql' && !lookup.length && (await namesPublic(readHistory(path.join(root, 'drizzle')).revisions));
+  const ownDb = inPublic ? `corpus_${h.name.replace(/[^a-z0-9_]/gi, '_')}_${process.pid}` : undefined;
+  if (ownDb) await adminExecute(root, `CREATE DATABASE "${ownDb}"`);
   const db =
     dialect === 'postgresql'
-      ? { DATABASE_URL: pgUrl, DATABASE_SCHEMA: 'tenant_x', ...(lookup.length ? { DATABASE_SEARCH_PATH: lookup.join(',') } : {}) }
+      ? ownDb
+        ? { DATABASE_URL: urlOf(ownDb), DATABASE_SCHEMA: 'public' }
+        : { DATABASE_URL: pgUrl, DATABASE_SCHEMA: 'tenant_x', ...(lookup.length ? { DATABASE_SEARCH_PATH: lookup.join(',') } : {}) }
       : { DATABASE_URL: `file:${path.join(root, 'corpus.sqlite')}` };
   const env = { ...process.env, ...db, SLUICE_CHECK_DATABASE_URL: pgUrl, SLUICE_NO_BACKUP: '1', SLUICE_TAKEOVER: 'off' };
-  const row = { name: h.name, repo: h.manifest.repo, dialect, ...(lookup.length ? { searchPath: lookup } : {}), revisions: 0, verified: 0, flagged: 0, reasons: {}, silentlyWrong: 0, downsMs: 0, notes: [] };
+  const row = { name: h.name, repo: h.manifest.repo, dialect, ...(lookup.length ? { searchPath: lookup } : {}), ...(inPublic ? { inPublic } : {}), revisions: 0, verified: 0, flagged: 0, reasons: {}, silentlyWrong: 0, downsMs: 0, notes: [] };
   try {
     const t0 = performance.now();
     const adopted = await sluice.writeMissingDowns({ cwd: root, env });
@@ -94,7 +121,7 @@ async function runOne(h) {
       await sluice.upgrade({ cwd: root, env, revision: id });
       states.push(await schemaOf(env, root));
     }
-    if (dialect === 'postgresql') row.publicEmpty = await publicIsEmpty(env, root);
+    if (dialect === 'postgresql' && !inPublic) row.publicEmpty = await publicIsEmpty(env, root);
     const flaggedIds = new Set(flagged.map((w) => w.revision));
     let reached = ids.length;
     for (let i = ids.length - 1; i >= 0; i--) {
@@ -123,11 +150,8 @@ async function runOne(h) {
   } catch (err) {
     row.error = String(err?.message ?? err).split('\n')[0].slice(0, 300);
   } finally {
-    if (dialect === 'postgresql') {
-      const conn = await openConnection(parseDatabaseTarget({ DATABASE_URL: pgUrl, DATABASE_SCHEMA: 'public' }, root), { write: true, env }).catch(() => null);
-      for (const schema of ['tenant_x', ...lookup]) await conn?.execute(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
-      await conn?.close();
-    }
+    if (ownDb) await adminExecute(root, `DROP DATABASE IF EXISTS "${ownDb}" WITH (FORCE)`).catch(() => {});
+    else if (dialect === 'postgresql') for (const schema of ['tenant_x', ...lookup]) await adminExecute(root, `DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
     rmSync(root, { recursive: true, force: true });
   }
   return row;
@@ -140,7 +164,7 @@ try {
     rows.push(row);
     const pct = row.revisions ? ((100 * row.verified) / row.revisions).toFixed(1) : '-';
     console.log(
-      `${row.name.padEnd(24)} ${row.dialect.padEnd(10)} ${String(row.revisions).padStart(4)} rev  verified ${pct.padStart(5)}%  flagged ${row.flagged}  silently wrong ${row.silentlyWrong}  downs ${(row.downsMs / 1000).toFixed(1)} s  db-test ${row.dbTestMs !== undefined ? `${(row.dbTestMs / 1000).toFixed(1)} s${row.dbTestFailed.length ? ` (failed: ${row.dbTestFailed.length})` : ''}` : '-'}  head->base->head ${row.headBaseHead ?? '-'}${row.publicEmpty === false ? '  PUBLIC NOT EMPTY' : ''}${row.error ? `  ERROR ${row.error}` : ''}`,
+      `${row.name.padEnd(24)} ${row.dialect.padEnd(10)} ${String(row.revisions).padStart(4)} rev  verified ${pct.padStart(5)}%  flagged ${row.flagged}  silently wrong ${row.silentlyWrong}  downs ${(row.downsMs / 1000).toFixed(1)} s  db-test ${row.dbTestMs !== undefined ? `${(row.dbTestMs / 1000).toFixed(1)} s${row.dbTestFailed.length ? ` (failed: ${row.dbTestFailed.length})` : ''}` : '-'}  head->base->head ${row.headBaseHead ?? '-'}${row.inPublic ? '  (in public: it names public)' : ''}${row.publicEmpty === false ? '  PUBLIC NOT EMPTY' : ''}${row.error ? `  ERROR ${row.error}` : ''}`,
     );
     for (const [k, v] of Object.entries(row.reasons)) console.log(`    flagged ${v.length}: ${k} (${v.slice(0, 3).join(', ')}${v.length > 3 ? ', …' : ''})`);
     for (const n of row.notes.slice(0, 5)) console.log(`    ${n}`);

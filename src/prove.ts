@@ -21,7 +21,7 @@ import { prepareStep, type PreparedStep } from './prepare.js';
 import { checkpoint, describeCause } from './errors.js';
 import { introspect, listTables, schemaDiff, tablesIn } from './introspect.js';
 import { countRows, insertSyntheticRows } from './rows.js';
-import { extensionsCreated, foreignSchemas, openScratch } from './scratch.js';
+import { extensionsCreated, foreignSchemas, namesPublic, openScratch } from './scratch.js';
 import { readSnapshot, readUp, rel, type RevisionFile } from './source.js';
 import { VersionStore, VERSION_TABLE } from './store.js';
 import type { SqliteObject } from './statedown.js';
@@ -119,7 +119,7 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
   // their schemas of those names).
   const separate = o.dialect === 'postgresql' && foreignSchemas(o.dir, o.revisions, o.env).length > 0;
   const extensions = () => extensionsCreated(o.revisions);
-  const scratch = await timed('open', () => openScratch(o.root, o.dialect, o.env, { separateDatabases: separate, engine: o.engine, extensions }));
+  const scratch = await timed('open', () => openScratch(o.root, o.dialect, o.env, { separateDatabases: separate, engine: o.engine, extensions, namesPublic: () => namesPublic(o.revisions) }));
   const result: ProveResult = { engine: scratch.engine, proofs: new Map(), repaired: new Map(), ms: 0 };
   let real: Connection | undefined;
   let model: Connection | undefined;

@@ -17,6 +17,7 @@ import { pgliteScratch } from './pglite.js';
 import type { Revision } from './revision.js';
 import { otherSchemasOf, readUp, type RevisionFile } from './source.js';
 import { quoteIdent } from './sql.js';
+import { loadParser, publicBeyondTranslation } from './sqlparse.js';
 
 export { coolScratch, warmScratch } from './pglite.js';
 
@@ -58,8 +59,10 @@ export interface ScratchOptions {
   separateDatabases?: boolean;
   /** SQLite: the engine that opens the scratch files (libsql for drizzle's "turso" dialect). */
   engine?: SqliteEngine;
-  /** PostgreSQL on PGlite: the extensions the history creates (extensionsCreated), loaded at its start; asked only there. */
+  /** PostgreSQL: the extensions the history creates (extensionsCreated): loaded at PGlite's start; on a server, see OwnDatabase. */
   extensions?: () => string[];
+  /** PostgreSQL on a server: whether the history names public where a scratch schema cannot stand in for it (namesPublic; see OwnDatabase). */
+  namesPublic?: () => Promise<boolean>;
 }
 
 export async function openScratch(root: string, dialect: DialectName, env: Record<string, string | undefined>, options: ScratchOptions = {}): Promise<Scratch> {
@@ -67,16 +70,20 @@ export async function openScratch(root: string, dialect: DialectName, env: Recor
   const url = (env.SLUICE_CHECK_DATABASE_URL ?? '').trim();
   if (!url) return pgliteScratch(root, env, options.extensions?.() ?? []);
   const extensions = options.separateDatabases ? [] : (options.extensions?.() ?? []);
-  return serverScratch(root, url, env, ownDatabaseFor(!!options.separateDatabases, extensions), extensions);
+  const publicNamed = !options.separateDatabases && !extensions.length && !!(await options.namesPublic?.());
+  return serverScratch(root, url, env, ownDatabaseFor(!!options.separateDatabases, extensions, publicNamed), extensions);
 }
 
 /**
  * Whether a scratch on a server gets a database of its own (CREATE DATABASE) rather than a schema:
  * - `required`: the history names schemas besides public; without CREATEDB the verification is refused.
- * - `preferred`: the history creates extensions. An extension belongs to a whole database: in a
- *   scratch schema, `CREATE EXTENSION x` fails when the database has x already (the developer's own
- *   tables use it, or another scratch schema of the same check created it), and `IF NOT EXISTS` leaves
- *   its objects in a schema the scratch's search path does not read. Schemas, as before, where no
+ * - `preferred`: the history creates extensions, or names public where a scratch schema cannot stand
+ *   in for it (namesPublic). An extension belongs to a whole database: in a scratch schema, `CREATE
+ *   EXTENSION x` fails when the database has x already (the developer's own tables use it, or another
+ *   scratch schema of the same check created it), and `IF NOT EXISTS` leaves its objects in a schema
+ *   the scratch's search path does not read. A function declared with `SET search_path = pg_catalog,
+ *   public`, or a string naming public, reads the real public from a scratch schema (sluice rewrites
+ *   only `public.` qualifiers). Schemas, as before, where no
  *   database can be made (a role without CREATEDB, template1 in use, PostgreSQL before 13, which
  *   cannot drop a database still connected to), or where the role cannot connect to the new one or
  *   create the history's extensions in it (an extension that is not trusted, for a role that is not
@@ -85,9 +92,34 @@ export async function openScratch(root: string, dialect: DialectName, env: Recor
  */
 export type OwnDatabase = 'required' | 'preferred' | 'no';
 
-/** `others`: the history names schemas besides public; `extensions`: the ones it creates. */
-function ownDatabaseFor(others: boolean, extensions: string[]): OwnDatabase {
-  return others ? 'required' : extensions.length ? 'preferred' : 'no';
+/** The ups' texts (one that cannot be read is left out: the replay reports it where it reads it). */
+function* upsOf(revisions: RevisionFile[]): Generator<string> {
+  for (const rev of revisions) {
+    try {
+      yield readUp(rev);
+    } catch {
+      /* reported by the replay */
+    }
+  }
+}
+
+/** `others`: the history names schemas besides public; `extensions`: the ones it creates; `publicNamed`: namesPublic. */
+function ownDatabaseFor(others: boolean, extensions: string[], publicNamed: boolean): OwnDatabase {
+  return others ? 'required' : extensions.length || publicNamed ? 'preferred' : 'no';
+}
+
+/**
+ * Whether the ups of a PostgreSQL history name the schema public where a scratch schema cannot stand
+ * in for it (publicBeyondTranslation). drizzle-kit's own `"public".` qualifiers are rewritten, so only
+ * a text with another mention of public is scanned.
+ */
+export async function namesPublic(revisions: RevisionFile[]): Promise<boolean> {
+  for (const text of upsOf(revisions)) {
+    if (!/public/i.test(text.replace(/"public"\s*\./gi, ''))) continue;
+    await loadParser('postgresql');
+    if (publicBeyondTranslation(text)) return true;
+  }
+  return false;
 }
 
 /**
@@ -98,13 +130,7 @@ function ownDatabaseFor(others: boolean, extensions: string[]): OwnDatabase {
  */
 export function extensionsCreated(revisions: RevisionFile[]): string[] {
   const names = new Set<string>();
-  for (const rev of revisions) {
-    let text: string;
-    try {
-      text = readUp(rev);
-    } catch {
-      continue; // a missing up is reported where the replay reads it
-    }
+  for (const text of upsOf(revisions)) {
     if (!/extension/i.test(text)) continue;
     for (const m of text.matchAll(CREATE_EXTENSION)) names.add(m[1] ?? m[2]!.toLowerCase());
   }
@@ -148,7 +174,8 @@ export function foreignSchemas(out: string, revisions: Revision[], env: Record<s
  * schemas of those names on that database, and the replayed downs would drop them. Then the replay gets a database of its own on that server (CREATE
  * DATABASE), or is refused. `schema` is the DATABASE_SCHEMA the replay uses in its own database. A history
  * that creates extensions (`extensions`, from extensionsCreated) gets a database of its own too where
- * one can be made, else the scratch schema (OwnDatabase).
+ * one can be made, else the scratch schema (OwnDatabase); so does one that names public where a
+ * scratch schema cannot stand in for it (`publicNamed`, from namesPublic).
  */
 export async function replayDatabase(
   root: string,
@@ -157,9 +184,10 @@ export async function replayDatabase(
   schema: string,
   others: string[],
   extensions: string[] = [],
+  publicNamed = false,
 ): Promise<{ env: Record<string, string | undefined>; close(): Promise<string[]> }> {
-  // a history that only creates extensions gets a database of its own where one can be made (OwnDatabase), else the schema below
-  const own = ownDatabaseFor(others.length > 0, extensions);
+  // a history that only creates extensions or names public (namesPublic) gets a database of its own where one can be made (OwnDatabase), else the schema below
+  const own = ownDatabaseFor(others.length > 0, extensions, publicNamed);
   const scratch = own === 'required' ? await serverScratch(root, url, env, own) : own === 'preferred' ? await serverScratch(root, url, env, own, extensions).catch(() => undefined) : undefined;
   if (scratch) {
     try {

@@ -202,6 +202,46 @@ export function translatePublic(text: string, to: string): string {
   return Buffer.concat(parts).toString('utf8');
 }
 
+/**
+ * Whether a PostgreSQL text names the schema public where translatePublic leaves it as it is: a bare
+ * `public` (`SET search_path = pg_catalog, public` on a function, `CREATE SCHEMA public`), or the word
+ * in a string or a function's body (a DO block's body is read as translatePublic reads it). Comments,
+ * `public.` qualifiers and the role PUBLIC of GRANT and REVOKE do not count. Replayed in a scratch
+ * schema, such a text would reach for the real public (the caller then prefers a scratch database).
+ */
+export function publicBeyondTranslation(text: string): boolean {
+  if (!/public/i.test(text)) return false;
+  const bytes = Buffer.from(text, 'utf8');
+  let tokens;
+  try {
+    tokens = pgParser().scanSync(text).tokens;
+  } catch {
+    return false; // does not scan: the replay reports it as it is
+  }
+  let first: string | undefined; // the statement's first word
+  let doBody = false;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (t.tokenName === 'SQL_COMMENT' || t.tokenName === 'C_COMMENT') continue;
+    const raw = bytes.subarray(t.start, t.end).toString('utf8');
+    first ??= raw.toUpperCase();
+    if (t.tokenName === 'IDENT' && (raw === '"public"' || raw.toLowerCase() === 'public')) {
+      if (nextSignificant(tokens, i)?.text !== '.' && first !== 'GRANT' && first !== 'REVOKE') return true;
+    } else if (t.tokenName !== 'IDENT' && raw.toUpperCase() === 'DO') {
+      doBody = true;
+    } else if (t.tokenName === 'SCONST') {
+      if (doBody && raw.startsWith('$')) {
+        const tag = /^\$[^$]*\$/.exec(raw)![0];
+        if (publicBeyondTranslation(raw.slice(tag.length, raw.length - tag.length))) return true;
+      } else if (/public/i.test(raw)) return true;
+    } else if (raw === ';') {
+      doBody = false;
+      first = undefined;
+    }
+  }
+  return false;
+}
+
 function nextSignificant<T extends { tokenName: string; text: string }>(tokens: T[], i: number): T | undefined {
   for (let j = i + 1; j < tokens.length; j++) {
     if (tokens[j]!.tokenName !== 'SQL_COMMENT' && tokens[j]!.tokenName !== 'C_COMMENT') return tokens[j];

@@ -14,7 +14,7 @@ import { carryingNotRemoved, checkpoint, failureOf, scratchNote, stopIfAborted, 
 import { clusterRunning, startCluster, stopCluster, stopCommand } from '../pgcluster.js';
 import { introspect } from '../introspect.js';
 import { proveDowns } from '../prove.js';
-import { extensionsCreated, foreignSchemas, notRemovedLine, removeFolder, replayDatabase } from '../scratch.js';
+import { extensionsCreated, foreignSchemas, namesPublic, notRemovedLine, removeFolder, replayDatabase } from '../scratch.js';
 import { readDown, readHistory, rel } from '../source.js';
 import { VersionStore } from '../store.js';
 import { downgrade, upgrade } from './migrate.js';
@@ -103,7 +103,7 @@ async function checkPostgres(
     }
     const history = project.histories.postgresql!;
     const revisions = readHistory(history.out).revisions;
-    replay = await replayDatabase(root, url, env, 'public', foreignSchemas(history.out, revisions, env), extensionsCreated(revisions));
+    replay = await replayDatabase(root, url, env, 'public', foreignSchemas(history.out, revisions, env), extensionsCreated(revisions), await namesPublic(revisions));
     return await roundTrip(root, replay.env, 'postgresql', { ...options, notRemoved: left }, project);
   } finally {
     if (replay) left.push(...(await replay.close()));

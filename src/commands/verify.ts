@@ -19,7 +19,7 @@ import { diffSnapshots, emptySnapshot, generateSnapshot } from '../downgen.js';
 import { carryingNotRemoved, checkpoint, ConfigError, ConnectionLost, describeCause, ExitCode, failureOf, MigrationFailed, MultipleHeads, scratchNote, stoppable, type ExitCodeValue } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
 import { readHistory, readSnapshot, rel, type History } from '../source.js';
-import { extensionsCreated, foreignSchemas, removeFolder, replayDatabase } from '../scratch.js';
+import { extensionsCreated, foreignSchemas, namesPublic, removeFolder, replayDatabase } from '../scratch.js';
 import { quoteIdent } from '../sql.js';
 import { schemaDiff } from '../introspect.js';
 import { upgrade } from './migrate.js';
@@ -142,7 +142,7 @@ async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Pr
   // SQLite: a file in a temporary folder, made inside the try so that its finally removes it.
   const replay =
     dialect === 'postgresql'
-      ? await replayDatabase(ctx.root, ctx.env.SLUICE_CHECK_DATABASE_URL ?? ctx.env.DATABASE_URL!, ctx.env, ctx.target.schema!, foreignSchemas(ctx.history.dir, ctx.history.revisions, ctx.env), extensionsCreated(ctx.history.revisions))
+      ? await replayDatabase(ctx.root, ctx.env.SLUICE_CHECK_DATABASE_URL ?? ctx.env.DATABASE_URL!, ctx.env, ctx.target.schema!, foreignSchemas(ctx.history.dir, ctx.history.revisions, ctx.env), extensionsCreated(ctx.history.revisions), await namesPublic(ctx.history.revisions))
       : undefined;
   let tmp: string | undefined;
   try {

@@ -46,9 +46,9 @@ pgDescribe('a history with a PostgreSQL schema of its own', () => {
   });
 });
 
-/** A revision creating pg_trgm, its snapshot following the previous one (addRevision copies it: a fork to drizzle-kit). */
-function addExtensionRevision(dir: string, up: string, down: string): string {
-  const tag = addRevision(dir, 'postgresql', 'trigram', up, down);
+/** A revision whose snapshot follows the previous one (addRevision copies it, id included: a fork to drizzle-kit). */
+function addFollowingRevision(dir: string, name: string, up: string, down: string): string {
+  const tag = addRevision(dir, 'postgresql', name, up, down);
   const snap = path.join(dir, 'drizzle/postgresql/meta', `${tag.slice(0, 4)}_snapshot.json`);
   const json = JSON.parse(readFileSync(snap, 'utf8'));
   writeFileSync(snap, JSON.stringify({ ...json, id: randomUUID(), prevId: json.id }, null, 2));
@@ -74,6 +74,16 @@ async function withRole(dir: string, url: string, attributes: string, body: (rol
   }
 }
 
+/** migrate-create of a new column: its down verified on a scratch database, and no scratch database or schema left. */
+async function createVerifiedLeavingNothing(dir: string, env: Env, url: string, scratchDatabases: () => Promise<unknown[]>): Promise<void> {
+  addUserColumn(dir, 'nickname');
+  const created = runCli(dir, ['create', '-m', 'nickname'], env);
+  expect(created.status, created.stderr).toBe(0);
+  expect(created.stdout).toMatch(/postgresql\/0005_nickname\.down\.sql \(1 statement, verified on a scratch database\)/);
+  expect(await scratchDatabases()).toEqual([]);
+  expect(await scratchSchemas(dir, url)).toEqual([]);
+}
+
 const scratchSchemas = (dir: string, url: string) => sql(dir, { DATABASE_URL: url }, "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'sluice_check_%'");
 
 pgDescribe('a history that creates an extension', () => {
@@ -82,7 +92,7 @@ pgDescribe('a history that creates an extension', () => {
   // created it before its proof of the downs replayed the history in a second schema).
   it('db-test, migrate-check and migrate-create replay it in databases of their own, where the role may create them', async () => {
     const dir = makeProject();
-    addExtensionRevision(dir, 'CREATE EXTENSION pg_trgm;', 'DROP EXTENSION pg_trgm;');
+    addFollowingRevision(dir, 'trigram', 'CREATE EXTENSION pg_trgm;', 'DROP EXTENSION pg_trgm;');
     const url = await freshDatabase('ext');
     await withRole(dir, url, 'CREATEDB', async (roleUrl, scratchDatabases) => {
       const env: Env = { DATABASE_URL: roleUrl, SLUICE_CHECK_DATABASE_URL: roleUrl };
@@ -95,13 +105,8 @@ pgDescribe('a history that creates an extension', () => {
       expect(check.status, check.stdout + check.stderr).toBe(0);
       const verify = runCli(dir, ['verify'], env);
       expect(verify.status, verify.stdout + verify.stderr).toBe(0);
-      addUserColumn(dir, 'nickname');
-      const created = runCli(dir, ['create', '-m', 'nickname'], env);
-      expect(created.status, created.stderr).toBe(0);
-      expect(created.stdout).toMatch(/postgresql\/0005_nickname\.down\.sql \(1 statement, verified on a scratch database\)/);
-      // nothing left behind: no scratch database or schema, the app's extension where it was
-      expect(await scratchDatabases()).toEqual([]);
-      expect(await scratchSchemas(dir, url)).toEqual([]);
+      await createVerifiedLeavingNothing(dir, env, url, scratchDatabases);
+      // the app's extension where it was
       expect(await sql(dir, { DATABASE_URL: url }, "SELECT extnamespace::regnamespace::text AS schema FROM pg_extension WHERE extname = 'pg_trgm'")).toEqual([{ schema: 'public' }]);
     });
   });
@@ -109,7 +114,7 @@ pgDescribe('a history that creates an extension', () => {
   it('a role that may create databases but not the extension in one (not trusted) replays it in scratch schemas, as before', async () => {
     const dir = makeProject();
     // dblink is not a trusted extension: only a superuser creates it; the app's database has it already
-    addExtensionRevision(dir, 'CREATE EXTENSION IF NOT EXISTS dblink;', 'SELECT 1;');
+    addFollowingRevision(dir, 'trigram', 'CREATE EXTENSION IF NOT EXISTS dblink;', 'SELECT 1;');
     const url = await freshDatabase('ext');
     await sql(dir, { DATABASE_URL: url }, 'CREATE EXTENSION dblink');
     await withRole(dir, url, 'CREATEDB', async (roleUrl, scratchDatabases) => {
@@ -125,7 +130,7 @@ pgDescribe('a history that creates an extension', () => {
 
   it('a role that may not create databases replays it in scratch schemas, as before, and leaves none', async () => {
     const dir = makeProject();
-    addExtensionRevision(dir, 'CREATE EXTENSION IF NOT EXISTS pg_trgm;', 'DROP EXTENSION IF EXISTS pg_trgm;');
+    addFollowingRevision(dir, 'trigram', 'CREATE EXTENSION IF NOT EXISTS pg_trgm;', 'DROP EXTENSION IF EXISTS pg_trgm;');
     const url = await freshDatabase('ext');
     await withRole(dir, url, '', async (roleUrl) => {
       const check = runCli(dir, ['check'], { DATABASE_URL: roleUrl, DATABASE_SCHEMA: uniqueSchema('app'), SLUICE_CHECK_DATABASE_URL: roleUrl });
@@ -135,6 +140,36 @@ pgDescribe('a history that creates an extension', () => {
       expect(check.stdout + check.stderr).not.toMatch(/cannot create a scratch database|permission denied to create database/);
       // (its proof of the downs, in a second schema beside the first pass's extension, can still fail on it: README)
       expect(await scratchSchemas(dir, url)).toEqual([]);
+    });
+  });
+});
+
+pgDescribe('a history whose function reads public by its own search_path', () => {
+  // sluice rewrites public. qualifiers for a scratch schema, not a function's SET search_path: there
+  // CREATE FUNCTION checked its body against the real public, where the table the revision had just
+  // made (in the scratch schema) does not exist (found on 2witstudios/PageSpace's 0102).
+  it('db-test, migrate-check and migrate-create replay it in databases of their own, where the role may create them', async () => {
+    const dir = makeProject();
+    addFollowingRevision(
+      dir,
+      'notes',
+      'CREATE TABLE "notes" ("id" integer);\n--> statement-breakpoint\nCREATE FUNCTION note_count() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$ SELECT count(*) FROM notes $$;',
+      'DROP FUNCTION note_count();\n--> statement-breakpoint\nDROP TABLE "notes";',
+    );
+    const url = await freshDatabase('pub');
+    await withRole(dir, url, 'CREATEDB', async (roleUrl, scratchDatabases) => {
+      // the app's database stands before the revision (public has no notes table to find)
+      const env: Env = { DATABASE_URL: roleUrl, SLUICE_CHECK_DATABASE_URL: roleUrl };
+      expect(runCli(dir, ['up', '0003'], env).status).toBe(0);
+      const check = runCli(dir, ['check'], env);
+      expect(check.stdout + check.stderr).not.toMatch(/does not exist/);
+      expect(check.stdout).toMatch(/ok +postgresql: up 0004_notes/);
+      expect(check.stdout).toMatch(/ok +postgresql: every down proven, rows kept/);
+      expect(check.status, check.stdout + check.stderr).toBe(0);
+      await createVerifiedLeavingNothing(dir, env, url, scratchDatabases);
+      // the history runs on the app's database as it is
+      expect(runCli(dir, ['up'], env).status).toBe(0);
+      expect(await sql(dir, { DATABASE_URL: url }, 'SELECT note_count() AS n')).toEqual([{ n: '0' }]);
     });
   });
 });

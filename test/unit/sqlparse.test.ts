@@ -1,6 +1,6 @@
 /** The real parsers: splitting, classification, markers from comments only, schema translation. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadParser, parseSql, SqlSyntaxError, translatePublic } from '../../src/sqlparse.js';
+import { loadParser, parseSql, publicBeyondTranslation, SqlSyntaxError, translatePublic } from '../../src/sqlparse.js';
 import { systemSchemaError } from '../../src/sql.js';
 
 beforeAll(async () => {
@@ -169,6 +169,33 @@ describe('parts between breakpoints (as drizzle migrator runs them), found in pu
       'CREATE VIRTUAL TABLE `t` USING fts5(a, b UNINDEXED); /* x */ COMMIT',
     ]) {
       expect(() => parseSql(text, 'sqlite'), text).toThrow(SqlSyntaxError);
+    }
+  });
+});
+
+describe('publicBeyondTranslation', () => {
+  it('a bare public, or public in a string or a function body: a scratch schema cannot stand in for it', () => {
+    for (const text of [
+      'CREATE FUNCTION f() RETURNS int LANGUAGE sql SET search_path = pg_catalog, public AS $$ SELECT 1 $$',
+      'SET search_path TO public',
+      "SELECT to_regclass('public.users')",
+      'CREATE FUNCTION f() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM public.users $$',
+      'DO $$ BEGIN PERFORM set_config(\'search_path\', \'public\', true); END $$',
+      'CREATE TABLE a (x int);\nCREATE SCHEMA IF NOT EXISTS "public"',
+    ]) {
+      expect(publicBeyondTranslation(text), text).toBe(true);
+    }
+  });
+  it("qualifiers (drizzle-kit's and in DO bodies), comments and the role PUBLIC do not count", () => {
+    for (const text of [
+      'ALTER TABLE "a" ADD CONSTRAINT "f" FOREIGN KEY ("u") REFERENCES "public"."users"("id")',
+      'CREATE TYPE public.mood AS ENUM (\'a\')',
+      'DO $$ BEGIN ALTER TABLE "a" ADD CONSTRAINT "f" FOREIGN KEY ("u") REFERENCES "public"."users"("id"); EXCEPTION WHEN duplicate_object THEN null; END $$',
+      '-- search_path = public\nCREATE TABLE a (x int) /* public */',
+      'GRANT SELECT ON a TO PUBLIC;\nREVOKE ALL ON FUNCTION f() FROM public',
+      'CREATE TABLE publication (x int)',
+    ]) {
+      expect(publicBeyondTranslation(text), text).toBe(false);
     }
   });
 });
