@@ -191,13 +191,22 @@ export function removalsOnly(from: Snapshot, to: Snapshot, dialect: DialectName)
     if (addedEnums.length && removedEnums.length) {
       for (const e of addedEnums) {
         const en = mid.enums[e];
-        const used = Object.values(mid.tables ?? {}).some((t: any) =>
-          Object.values(t.columns ?? {}).some((c: any) => c.type === en.name && (c.typeSchema ?? 'public') === en.schema),
+        const users = (Object.entries(mid.tables ?? {}) as [string, Snapshot][]).flatMap(([tKey, t]) =>
+          (Object.entries(t.columns ?? {}) as [string, Snapshot][])
+            .filter(([, c]) => typeof c.type === 'string' && c.type.replace(/(\[\d*\])+$/, '') === en.name && (c.typeSchema ?? 'public') === (en.schema ?? 'public'))
+            .map(([c]) => ({ tKey, t, c })),
         );
-        if (!used) {
-          delete mid.enums[e];
-          changed = true;
+        // Columns of the new type that this diff adds go with it (a table this diff adds, whole): `mid →
+        // to` makes the type, then them. A column that exists before and changes to the type keeps it
+        // here (drizzle-kit then asks whether the type was renamed: the down is left to a hand).
+        const tableBefore = (u: { t: Snapshot }) => fromTables.find((f) => key(f) === key(u.t));
+        if (users.some((u) => tableBefore(u)?.columns?.[u.c])) continue;
+        for (const u of users) {
+          if (!tableBefore(u)) dropTable(mid, u.t, dialect);
+          else if (mid.tables[u.tKey]) dropColumn(mid, u.tKey, u.c, dialect);
         }
+        delete mid.enums[e];
+        changed = true;
       }
     }
   }

@@ -161,6 +161,26 @@ pgDescribe('faithful downs on PostgreSQL', () => {
   });
 });
 
+pgDescribe('an enum replaced by another that a new table uses', () => {
+  // Each direction of the diff drops one enum and makes another: drizzle-kit asks whether it was renamed
+  // (a prompt, which fails without a terminal). The enum that is made, with the columns and tables this
+  // diff adds that use it, is left to a second diff (removalsOnly). Found on 2witstudios/PageSpace's 0116.
+  const runState = pgEnum('run_state', ['idle', 'busy']);
+  const jobs0 = pgTable('jobs', { id: serial('id').primaryKey(), state: runState('state').default('idle') });
+  const runSource = pgEnum('run_source', ['cron', 'manual']);
+  const jobs1 = pgTable('jobs', { id: serial('id').primaryKey() });
+  const runs = pgTable('runs', { id: serial('id').primaryKey(), jobId: pgInt('job_id').references(() => jobs1.id), source: runSource('source').notNull() });
+
+  it('both diffs are made without asking, and the down restores the previous schema', async () => {
+    const steps: Step[] = [
+      { name: 'base', models: { runState, jobs0 }, seed: [`INSERT INTO jobs (state) VALUES ('busy')`] },
+      { name: 'runs', models: { runSource, jobs1, runs }, seed: [`INSERT INTO runs (job_id, source) VALUES (1, 'cron')`], kept: ['SELECT id FROM jobs', [{ id: 1 }]], downHas: /CREATE TYPE "public"."run_state"[\s\S]*ADD COLUMN "state" "run_state"/ },
+    ];
+    const { figures } = await roundTrip('postgresql', steps);
+    expect(figures).toEqual({ revisions: 2, exact: 2, flagged: 0 });
+  });
+});
+
 describe('faithful downs on SQLite', () => {
   const users0 = sqliteTable('users', { id: integer('id').primaryKey(), name: text('name'), age: integer('age') });
   const posts0 = sqliteTable('posts', { id: integer('id').primaryKey(), userId: integer('user_id').references(() => users0.id, { onDelete: 'cascade' }), title: text('title') });

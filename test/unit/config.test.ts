@@ -101,6 +101,22 @@ describe('removalsOnly (no rename prompts)', () => {
     const mid = removalsOnly({ tables: { a: table('a', ['x']) } }, { tables: { b: table('b', ['x']) } }, 'sqlite')!;
     expect(Object.keys(mid.tables)).toEqual([]);
   });
+  describe('an enum made where another is dropped (PostgreSQL)', () => {
+    const en = (name: string) => ({ [`public.${name}`]: { name, schema: 'public', values: ['a'] } });
+    const typed = (name: string, cols: [string, string][]) => ({ name, schema: 'public', columns: Object.fromEntries(cols.map(([c, type]) => [c, { name: c, type, typeSchema: 'public' }])), indexes: {}, foreignKeys: {} });
+    const from = { tables: { 'public.a': typed('a', [['x', 'text']]), 'public.r': typed('r', [['s', 'old_kind']]) }, enums: en('old_kind') };
+    it('leaves out the new enum with the columns and tables this diff adds that use it', () => {
+      const to = { tables: { 'public.a': typed('a', [['x', 'text'], ['k', 'new_kind[]']]), 'public.n': typed('n', [['k', 'new_kind']]) }, enums: en('new_kind') };
+      const mid = removalsOnly(from, to, 'postgresql')!;
+      expect(mid.enums).toEqual({});
+      expect(Object.keys(mid.tables)).toEqual(['public.a']);
+      expect(Object.keys(mid.tables['public.a'].columns)).toEqual(['x']);
+    });
+    it('keeps it when a column that exists before changes to it (drizzle-kit asks; the down is left to a hand)', () => {
+      const to = { tables: { 'public.a': typed('a', [['x', 'new_kind']]) }, enums: en('new_kind') };
+      expect(removalsOnly(from, to, 'postgresql')).toBeNull();
+    });
+  });
 });
 
 describe('the search_path guard failure', () => {
