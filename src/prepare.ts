@@ -142,6 +142,7 @@ const PLAIN_COMMIT = /^(?:COMMIT|END)(?:\s+(?:TRANSACTION|WORK))?$/i;
  * control and is refused by the caller.
  */
 export function withoutWrappingTransaction<S extends { text: string; transactionControl: boolean }>(statements: S[]): S[] {
+  if (!statements.some((s) => s.transactionControl)) return statements;
   const plain = (s: S | undefined, form: RegExp) => !!s && s.transactionControl && form.test(s.text.replace(/\s+/g, ' ').trim());
   let body = statements;
   if (body.length >= 2 && plain(body[0], PLAIN_COMMIT) && plain(body.at(-1), PLAIN_BEGIN)) body = body.slice(1, -1);
