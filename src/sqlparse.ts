@@ -204,38 +204,44 @@ export function translatePublic(text: string, to: string): string {
 
 /**
  * Whether a PostgreSQL text names the schema public where translatePublic leaves it as it is: a bare
- * `public` (`SET search_path = pg_catalog, public` on a function, `CREATE SCHEMA public`), or the word
- * in a string or a function's body (a DO block's body is read as translatePublic reads it). Comments,
- * `public.` qualifiers and the role PUBLIC of GRANT and REVOKE do not count. Replayed in a scratch
- * schema, such a text would reach for the real public (the caller then prefers a scratch database).
+ * `public` (`SET search_path = pg_catalog, public` on a function, `CREATE SCHEMA public`), a `public.`
+ * qualifier in a function's body (DO blocks' bodies are rewritten, functions' are not) or in a string
+ * (`'public.users'::regclass`), `public` in a string that sets search_path. Comments, the qualifiers
+ * translatePublic rewrites, the role PUBLIC of GRANT and REVOKE, and other strings (an enum value
+ * 'public') do not count. Replayed in a scratch schema, such a text would reach for the real public
+ * (the caller then prefers a scratch database).
  */
-export function publicBeyondTranslation(text: string): boolean {
+export function publicBeyondTranslation(text: string, functionBody = false): boolean {
   if (!/public/i.test(text)) return false;
   const bytes = Buffer.from(text, 'utf8');
   let tokens;
   try {
     tokens = pgParser().scanSync(text).tokens;
   } catch {
-    return false; // does not scan: the replay reports it as it is
+    return false; // does not scan: the replay reports it as it is (a body that is not SQL: nothing to see)
   }
   let first: string | undefined; // the statement's first word
   let doBody = false;
+  let searchPath = false; // the statement has named search_path
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
     if (t.tokenName === 'SQL_COMMENT' || t.tokenName === 'C_COMMENT') continue;
     const raw = bytes.subarray(t.start, t.end).toString('utf8');
     first ??= raw.toUpperCase();
+    if (/search_path/i.test(raw)) searchPath = true;
     if (t.tokenName === 'IDENT' && (raw === '"public"' || raw.toLowerCase() === 'public')) {
-      if (nextSignificant(tokens, i)?.text !== '.' && first !== 'GRANT' && first !== 'REVOKE') return true;
+      const qualifier = nextSignificant(tokens, i)?.text === '.';
+      if (qualifier ? functionBody : first !== 'GRANT' && first !== 'REVOKE') return true;
     } else if (t.tokenName !== 'IDENT' && raw.toUpperCase() === 'DO') {
       doBody = true;
     } else if (t.tokenName === 'SCONST') {
-      if (doBody && raw.startsWith('$')) {
+      if (raw.startsWith('$')) {
         const tag = /^\$[^$]*\$/.exec(raw)![0];
-        if (publicBeyondTranslation(raw.slice(tag.length, raw.length - tag.length))) return true;
-      } else if (/public/i.test(raw)) return true;
+        if (publicBeyondTranslation(raw.slice(tag.length, raw.length - tag.length), functionBody || !doBody)) return true;
+      } else if (/\bpublic\s*"?\s*\./i.test(raw) || (searchPath && /\bpublic\b/i.test(raw))) return true;
     } else if (raw === ';') {
       doBody = false;
+      searchPath = false;
       first = undefined;
     }
   }

@@ -182,6 +182,8 @@ describe('publicBeyondTranslation', () => {
       'CREATE FUNCTION f() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM public.users $$',
       'DO $$ BEGIN PERFORM set_config(\'search_path\', \'public\', true); END $$',
       'CREATE TABLE a (x int);\nCREATE SCHEMA IF NOT EXISTS "public"',
+      "SET search_path TO 'public'",
+      'CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $f$ BEGIN PERFORM 1 FROM "public"."users"; END $f$',
     ]) {
       expect(publicBeyondTranslation(text), text).toBe(true);
     }
@@ -194,6 +196,9 @@ describe('publicBeyondTranslation', () => {
       '-- search_path = public\nCREATE TABLE a (x int) /* public */',
       'GRANT SELECT ON a TO PUBLIC;\nREVOKE ALL ON FUNCTION f() FROM public',
       'CREATE TABLE publication (x int)',
+      'CREATE TYPE "public"."visibility" AS ENUM(\'private\', \'public\')',
+      'ALTER TABLE "board" ALTER COLUMN "visibility" SET DEFAULT \'public\'',
+      'CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT \'public\' $$',
     ]) {
       expect(publicBeyondTranslation(text), text).toBe(false);
     }
