@@ -110,12 +110,15 @@ function ownDatabaseFor(others: boolean, extensions: string[], publicNamed: bool
 
 /**
  * Whether the ups of a PostgreSQL history name the schema public where a scratch schema cannot stand
- * in for it (publicBeyondTranslation). drizzle-kit's own `"public".` qualifiers are rewritten, so only
- * a text with another mention of public is scanned.
+ * in for it (publicBeyondTranslation). drizzle-kit's own `"public".` qualifiers are rewritten, so a
+ * text is scanned only when it has another word public (not `"publicId"`), or those qualifiers and a
+ * function (whose body's qualifiers are not rewritten).
  */
 export async function namesPublic(revisions: RevisionFile[]): Promise<boolean> {
   for (const text of upsOf(revisions)) {
-    if (!/public/i.test(text.replace(/"public"\s*\./gi, ''))) continue;
+    if (!/public/i.test(text)) continue;
+    const qualified = /"public"\s*\./i;
+    if (!/\bpublic\b/i.test(text.replace(/"public"\s*\./gi, '')) && !(qualified.test(text) && /\b(?:function|procedure)\b/i.test(text))) continue;
     await loadParser('postgresql');
     if (publicBeyondTranslation(text)) return true;
   }
@@ -175,7 +178,7 @@ export function foreignSchemas(out: string, revisions: Revision[], env: Record<s
  * DATABASE), or is refused. `schema` is the DATABASE_SCHEMA the replay uses in its own database. A history
  * that creates extensions (`extensions`, from extensionsCreated) gets a database of its own too where
  * one can be made, else the scratch schema (OwnDatabase); so does one that names public where a
- * scratch schema cannot stand in for it (`publicNamed`, from namesPublic).
+ * scratch schema cannot stand in for it (`publicNamed`: namesPublic, asked only when nothing else decides).
  */
 export async function replayDatabase(
   root: string,
@@ -184,10 +187,10 @@ export async function replayDatabase(
   schema: string,
   others: string[],
   extensions: string[] = [],
-  publicNamed = false,
+  publicNamed: () => Promise<boolean> = async () => false,
 ): Promise<{ env: Record<string, string | undefined>; close(): Promise<string[]> }> {
   // a history that only creates extensions or names public (namesPublic) gets a database of its own where one can be made (OwnDatabase), else the schema below
-  const own = ownDatabaseFor(others.length > 0, extensions, publicNamed);
+  const own = ownDatabaseFor(others.length > 0, extensions, !others.length && !extensions.length && (await publicNamed()));
   const scratch = own === 'required' ? await serverScratch(root, url, env, own) : own === 'preferred' ? await serverScratch(root, url, env, own, extensions).catch(() => undefined) : undefined;
   if (scratch) {
     try {

@@ -202,14 +202,24 @@ export function translatePublic(text: string, to: string): string {
   return Buffer.concat(parts).toString('utf8');
 }
 
+/** A bare `public` that is the role PUBLIC: a grantee of GRANT/REVOKE (not `ON SCHEMA public`), a policy's role (`CREATE POLICY … TO public`). */
+function roleNamed(first: string | undefined, second: string | undefined, previous: string | undefined): boolean {
+  if (first === 'GRANT' || first === 'REVOKE') return previous !== 'SCHEMA';
+  return (first === 'CREATE' || first === 'ALTER') && second === 'POLICY' && (previous === 'TO' || previous === ',');
+}
+
+/** Words that make a `'public'` string in the same statement a schema's name (a catalog lookup, search_path). */
+const SCHEMA_CONTEXT = /search_path|table_schema|schemaname|schema_name|nspname|regnamespace|pg_namespace|information_schema|current_schema/i;
+
 /**
  * Whether a PostgreSQL text names the schema public where translatePublic leaves it as it is: a bare
- * `public` (`SET search_path = pg_catalog, public` on a function, `CREATE SCHEMA public`), a `public.`
- * qualifier in a function's body (DO blocks' bodies are rewritten, functions' are not) or in a string
- * (`'public.users'::regclass`), `public` in a string that sets search_path. Comments, the qualifiers
- * translatePublic rewrites, the role PUBLIC of GRANT and REVOKE, and other strings (an enum value
- * 'public') do not count. Replayed in a scratch schema, such a text would reach for the real public
- * (the caller then prefers a scratch database).
+ * `public` (`SET search_path = pg_catalog, public` on a function, `CREATE SCHEMA public`, `GRANT … ON
+ * SCHEMA public`), a `public.` qualifier in a function's body (DO blocks' bodies are rewritten,
+ * functions' are not) or in a string (`'public.users'::regclass`), or a `'public'` string in a
+ * statement that reads the catalog or sets search_path (`WHERE table_schema = 'public'`). Comments, the
+ * qualifiers translatePublic rewrites, the role PUBLIC of GRANT and REVOKE, and other strings (an enum
+ * value 'public') do not count. Replayed in a scratch schema, such a text would reach for the real
+ * public (the caller then prefers a scratch database).
  */
 export function publicBeyondTranslation(text: string, functionBody = false): boolean {
   if (!/public/i.test(text)) return false;
@@ -221,31 +231,38 @@ export function publicBeyondTranslation(text: string, functionBody = false): boo
     return false; // does not scan: the replay reports it as it is (a body that is not SQL: nothing to see)
   }
   let first: string | undefined; // the statement's first word
+  let second: string | undefined;
+  let previous: string | undefined; // the last significant token's text, upper case
   let doBody = false;
-  let searchPath = false; // the statement has named search_path
+  let context = false; // the statement reads the catalog or names search_path
+  let publicString = false; // the statement has a 'public' string
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
     if (t.tokenName === 'SQL_COMMENT' || t.tokenName === 'C_COMMENT') continue;
     const raw = bytes.subarray(t.start, t.end).toString('utf8');
-    first ??= raw.toUpperCase();
-    if (/search_path/i.test(raw)) searchPath = true;
+    if (first === undefined) first = raw.toUpperCase();
+    else second ??= raw.toUpperCase();
+    if (SCHEMA_CONTEXT.test(raw)) context = true;
     if (t.tokenName === 'IDENT' && (raw === '"public"' || raw.toLowerCase() === 'public')) {
-      const qualifier = nextSignificant(tokens, i)?.text === '.';
-      if (qualifier ? functionBody : first !== 'GRANT' && first !== 'REVOKE') return true;
+      if (nextSignificant(tokens, i)?.text === '.') {
+        if (functionBody) return true;
+      } else if (!roleNamed(first, second, previous)) return true;
     } else if (t.tokenName !== 'IDENT' && raw.toUpperCase() === 'DO') {
       doBody = true;
     } else if (t.tokenName === 'SCONST') {
       if (raw.startsWith('$')) {
         const tag = /^\$[^$]*\$/.exec(raw)![0];
         if (publicBeyondTranslation(raw.slice(tag.length, raw.length - tag.length), functionBody || !doBody)) return true;
-      } else if (/\bpublic\s*"?\s*\./i.test(raw) || (searchPath && /\bpublic\b/i.test(raw))) return true;
-    } else if (raw === ';') {
-      doBody = false;
-      searchPath = false;
-      first = undefined;
+      } else if (/\bpublic\s*"?\s*\./i.test(raw)) return true;
+      else if (/\bpublic\b/i.test(raw)) publicString = true;
     }
+    if (raw === ';') {
+      if (publicString && context) return true;
+      doBody = context = publicString = false;
+      first = second = previous = undefined;
+    } else previous = raw.toUpperCase();
   }
-  return false;
+  return publicString && context;
 }
 
 function nextSignificant<T extends { tokenName: string; text: string }>(tokens: T[], i: number): T | undefined {

@@ -103,7 +103,7 @@ async function checkPostgres(
     }
     const history = project.histories.postgresql!;
     const revisions = readHistory(history.out).revisions;
-    replay = await replayDatabase(root, url, env, 'public', foreignSchemas(history.out, revisions, env), extensionsCreated(revisions), await namesPublic(revisions));
+    replay = await replayDatabase(root, url, env, 'public', foreignSchemas(history.out, revisions, env), extensionsCreated(revisions), () => namesPublic(revisions));
     return await roundTrip(root, replay.env, 'postgresql', { ...options, notRemoved: left }, project);
   } finally {
     if (replay) left.push(...(await replay.close()));

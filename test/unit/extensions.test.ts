@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { extensionsCreated } from '../../src/scratch.js';
+import { extensionsCreated, namesPublic } from '../../src/scratch.js';
 import type { RevisionFile } from '../../src/source.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-ext-'));
@@ -42,5 +42,24 @@ describe('extensionsCreated', () => {
   });
   it('finds none in other statements, and skips a missing up (its replay reports it)', () => {
     expect(extensionsCreated([rev('DROP EXTENSION pg_trgm;\nALTER EXTENSION hstore UPDATE;\nCREATE TABLE extension (id int);'), rev(null)])).toEqual([]);
+  });
+});
+
+describe('namesPublic (a history a scratch schema cannot stand in for)', () => {
+  it("drizzle-kit's qualifiers and a column named publicId do not count; a function body's qualifier, a catalog lookup and a search_path do", async () => {
+    const drizzleKit = [
+      rev('CREATE TABLE "board" ("publicId" varchar(12) NOT NULL, "visibility" text DEFAULT \'x\');'),
+      rev('ALTER TABLE "card" ADD CONSTRAINT "f" FOREIGN KEY ("b") REFERENCES "public"."board"("id");'),
+      rev('DO $$ BEGIN\n CREATE TYPE "public"."v" AS ENUM(\'private\', \'public\');\nEXCEPTION WHEN duplicate_object THEN null;\nEND $$;'),
+    ];
+    expect(await namesPublic(drizzleKit)).toBe(false);
+    for (const up of [
+      'CREATE FUNCTION n() RETURNS bigint AS $$ SELECT count(*) FROM "public"."users" $$ LANGUAGE sql;',
+      "CREATE FUNCTION n() RETURNS bigint AS 'SELECT count(*) FROM \"public\".\"users\"' LANGUAGE sql;",
+      "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'x') THEN ALTER TABLE \"public\".\"users\" ADD COLUMN \"x\" integer; END IF; END $$;",
+      'CREATE FUNCTION f() RETURNS int LANGUAGE sql SET search_path = pg_catalog, public AS $$ SELECT 1 $$;',
+    ]) {
+      expect(await namesPublic([...drizzleKit, rev(up)]), up).toBe(true);
+    }
   });
 });

@@ -184,6 +184,10 @@ describe('publicBeyondTranslation', () => {
       'CREATE TABLE a (x int);\nCREATE SCHEMA IF NOT EXISTS "public"',
       "SET search_path TO 'public'",
       'CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $f$ BEGIN PERFORM 1 FROM "public"."users"; END $f$',
+      "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'x') THEN ALTER TABLE \"public\".\"users\" ADD COLUMN \"x\" integer; END IF; END $$",
+      "SELECT 1 FROM pg_tables WHERE schemaname = 'public'",
+      'REVOKE CREATE ON SCHEMA public FROM PUBLIC',
+      'GRANT SELECT ON ALL TABLES IN SCHEMA public TO app',
     ]) {
       expect(publicBeyondTranslation(text), text).toBe(true);
     }
@@ -195,6 +199,7 @@ describe('publicBeyondTranslation', () => {
       'DO $$ BEGIN ALTER TABLE "a" ADD CONSTRAINT "f" FOREIGN KEY ("u") REFERENCES "public"."users"("id"); EXCEPTION WHEN duplicate_object THEN null; END $$',
       '-- search_path = public\nCREATE TABLE a (x int) /* public */',
       'GRANT SELECT ON a TO PUBLIC;\nREVOKE ALL ON FUNCTION f() FROM public',
+      'CREATE POLICY "p" ON "t" AS PERMISSIVE FOR ALL TO public USING (true)',
       'CREATE TABLE publication (x int)',
       'CREATE TYPE "public"."visibility" AS ENUM(\'private\', \'public\')',
       'ALTER TABLE "board" ALTER COLUMN "visibility" SET DEFAULT \'public\'',
