@@ -12,7 +12,8 @@
  *  - db-test (`sluice check`), one timed run (the corpus has no models, so its models check fails by
  *    construction and is not counted).
  * A PostgreSQL history that needs a search path of its own (objects in its own pgSchema named
- * unqualified) is passed over for the next largest: drizzle-orm's migrate() and the floor could not run it.
+ * unqualified), or that drizzle-orm's migrate() cannot apply whole (pickHistories), is passed over for
+ * the next largest: drizzle-orm's migrate() and the floor could not run it.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -32,18 +33,29 @@ function statementsOf(text) {
     .map((s) => (/;\s*$/.test(s.replace(/--[^\n]*$/gm, '').trim()) ? s : `${s};`));
 }
 
-export function pickHistories(corpus) {
+/**
+ * `appliesWhole(h)`: whether drizzle-orm's migrate() applies the PostgreSQL history to an empty
+ * database (it runs every revision in one transaction: a history that uses an enum value in the
+ * transaction that added it, as PageSpace's 0094 does, was only ever applied in steps and cannot be
+ * compared with it); asked of the largest candidates in turn.
+ */
+export function pickHistories(corpus, appliesWhole = () => true) {
   const all = readHistories(corpus);
-  const largest = (list) => list.sort((a, b) => b.tags.length - a.tags.length)[0];
+  const bySize = (list) => list.sort((a, b) => b.tags.length - a.tags.length);
   const skipped = [];
-  const pg = largest(
+  const pg = bySize(
     all.filter((h) => {
       if (h.manifest.dialect !== 'postgresql') return false;
       const own = ownSchemas(h.dir).length > 0;
       if (own) skipped.push(`${h.name} (${h.tags.length} revisions, needs its own search path)`);
       return !own;
     }),
-  );
+  ).find((h) => {
+    const why = appliesWhole(h);
+    if (why !== true) skipped.push(`${h.name} (${h.tags.length} revisions, drizzle-orm's migrate() cannot apply it whole: ${why})`);
+    return why === true;
+  });
+  const largest = (list) => bySize(list)[0];
   const sqlite = largest(all.filter((h) => h.manifest.dialect === 'sqlite' && !h.manifest.drizzleDialect));
   return { picked: [pg, sqlite].filter(Boolean), skipped };
 }

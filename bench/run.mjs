@@ -281,7 +281,20 @@ async function main() {
     if (!corpus) {
       process.stdout.write(`\nNO REAL-HISTORY ROWS: ${process.env.BENCH_REAL === '0' ? 'BENCH_REAL=0' : 'no corpus found (SLUICE_CORPUS, ../shared/corpus, /work/corpus; bench/README.md "Real histories")'}\n`);
     } else {
-      const { picked, skipped } = pickHistories(corpus);
+      // a PostgreSQL candidate: drizzle-orm's migrate() applies it whole to an empty database (true), or its first error line
+      const appliesWhole = (h) => {
+        const name = `probe_${process.pid}`;
+        const admin = (sql) => spawnSync(PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', sql], { encoding: 'utf8' });
+        admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+        admin(`CREATE DATABASE "${name}"`);
+        try {
+          const r = spawnSync(process.execPath, [path.join(REPO, 'bench', 'drizzle-migrate.mjs'), 'postgresql', h.dir, url.replace(/\/[^/?]*(\?|$)/, `/${name}$1`), 'public'], { encoding: 'utf8' });
+          return r.status === 0 ? true : (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n')[0].slice(0, 160);
+        } finally {
+          admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+        }
+      };
+      const { picked, skipped } = pickHistories(corpus, appliesWhole);
       process.stdout.write(`\nreal histories from ${corpus}: ${picked.map((h) => `${h.name} (${h.tags.length})`).join(', ')}${skipped.length ? `; passed over: ${skipped.join(', ')}` : ''}\n`);
       for (const h of picked) {
         try {
