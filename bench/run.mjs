@@ -289,7 +289,9 @@ async function main() {
         admin(`CREATE DATABASE "${name}"`);
         try {
           const r = spawnSync(process.execPath, [path.join(REPO, 'bench', 'drizzle-migrate.mjs'), 'postgresql', h.dir, url.replace(/\/[^/?]*(\?|$)/, `/${name}$1`), 'public'], { encoding: 'utf8' });
-          return r.status === 0 ? true : (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n')[0].slice(0, 160);
+          if (r.status === 0) return true;
+          const lines = (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n');
+          return (lines.find((l) => /^\w*Error\b|error:/i.test(l.trim())) ?? lines[0]).trim().slice(0, 160); // the message, not the stack's first frame
         } finally {
           admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
         }
