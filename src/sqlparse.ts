@@ -175,12 +175,15 @@ export function translatePublic(text: string, to: string): string {
   const quoted = `"${to.replace(/"/g, '""')}"`;
   const edits: { start: number; end: number; text: string }[] = [];
   let doBody = false;
+  let starts = true; // the next significant token is a statement's first (only `DO` there opens a DO block: not ON CONFLICT … DO)
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
     const raw = bytes.subarray(t.start, t.end).toString('utf8');
+    const first = starts && t.tokenName !== 'SQL_COMMENT' && t.tokenName !== 'C_COMMENT';
+    if (first) starts = false;
     if (t.tokenName === 'IDENT' && (raw === '"public"' || raw.toLowerCase() === 'public') && nextSignificant(tokens, i)?.text === '.') {
       edits.push({ start: t.start, end: t.end, text: quoted });
-    } else if (t.tokenName !== 'IDENT' && raw.toUpperCase() === 'DO') {
+    } else if (first && t.tokenName !== 'IDENT' && raw.toUpperCase() === 'DO') {
       doBody = true;
     } else if (t.tokenName === 'SCONST' && doBody && raw.startsWith('$')) {
       const tag = /^\$[^$]*\$/.exec(raw)![0];
@@ -189,6 +192,7 @@ export function translatePublic(text: string, to: string): string {
       if (translated !== body) edits.push({ start: t.start, end: t.end, text: `${tag}${translated}${tag}` });
     } else if (raw === ';') {
       doBody = false;
+      starts = true;
     }
   }
   if (edits.length === 0) return text;
@@ -247,8 +251,8 @@ export function publicBeyondTranslation(text: string, functionBody = false): boo
       if (nextSignificant(tokens, i)?.text === '.') {
         if (functionBody) return true;
       } else if (!roleNamed(first, second, previous)) return true;
-    } else if (t.tokenName !== 'IDENT' && raw.toUpperCase() === 'DO') {
-      doBody = true;
+    } else if (second === undefined && t.tokenName !== 'IDENT' && raw.toUpperCase() === 'DO') {
+      doBody = true; // a DO block (its first word), not ON CONFLICT … DO
     } else if (t.tokenName === 'SCONST') {
       if (raw.startsWith('$')) {
         const tag = /^\$[^$]*\$/.exec(raw)![0];

@@ -230,13 +230,21 @@ export const FILE_CASES: Case[] = [
     },
   },
   {
-    ...accepted('postgresql', 'public. qualifiers in every spelling land in DATABASE_SCHEMA; strings untouched', '', null, async () => {}),
+    ...accepted('postgresql', 'public. qualifiers in every spelling land in DATABASE_SCHEMA; strings and values after ON CONFLICT … DO untouched', '', null, async () => {}),
     ownDatabase: true,
     setup: (ctx) => {
       const t = (s: string) => `hx_${ctx.token}_${s}`;
       ctx.addRevision(
         'hostile',
-        [`CREATE TABLE public.${t('q1')} (v text);`, `CREATE TABLE "public"."${t('q2')}" (id int);`, `CREATE TABLE PUBLIC /* c */ . ${t('q3')} (id int);`, `INSERT INTO public.${t('q1')} VALUES ('public.users -- "public".x');`, `DO $$ BEGIN CREATE TABLE public.${t('q4')} (id int); END $$;`].join(BP),
+        [
+          `CREATE TABLE public.${t('q1')} (v text);`,
+          `CREATE TABLE "public"."${t('q2')}" (id int PRIMARY KEY, v text);`,
+          `CREATE TABLE PUBLIC /* c */ . ${t('q3')} (id int);`,
+          `INSERT INTO public.${t('q1')} VALUES ('public.users -- "public".x');`,
+          `DO $$ BEGIN CREATE TABLE public.${t('q4')} (id int); END $$;`,
+          // ON CONFLICT … DO is no DO block: the dollar-quoted value after it is data, kept as written
+          ...[1, 2].map(() => `INSERT INTO "public"."${t('q2')}" VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET v = $v$ public.kept $v$;`),
+        ].join(BP),
         'SELECT 1;',
       );
     },
@@ -246,6 +254,7 @@ export const FILE_CASES: Case[] = [
         expect(after.objects.filter((o) => o.startsWith('public ')), 'created in public').toEqual([]);
         expect(await tablesNamed(ctx, `hx\\_${ctx.token}\\_q%`)).toEqual(['q1', 'q2', 'q3', 'q4'].map((s) => `hx_${ctx.token}_${s}`));
         expect(await ctx.query(`SELECT v FROM hx_${ctx.token}_q1`)).toEqual([{ v: 'public.users -- "public".x' }]);
+        expect(await ctx.query(`SELECT v FROM hx_${ctx.token}_q2`)).toEqual([{ v: ' public.kept ' }]);
       },
     },
   },

@@ -64,6 +64,10 @@ describe('PostgreSQL specifics', () => {
     );
     expect(translatePublic(src, 'public')).toBe(src);
     expect(translatePublic("INSERT INTO t VALUES ($q$ public.x $q$, 'é'); SELECT public.f()", 'app')).toBe(`INSERT INTO t VALUES ($q$ public.x $q$, 'é'); SELECT "app".f()`);
+    // ON CONFLICT … DO is no DO block: a dollar-quoted value after it is data (was rewritten)
+    const upsert = 'INSERT INTO t (k, v) VALUES (1, $v$ public.x $v$) ON CONFLICT (k) DO UPDATE SET v = $q$ public.y $q$';
+    expect(translatePublic(upsert, 'app')).toBe(upsert);
+    expect(translatePublic('/* c */ do $$ BEGIN PERFORM public.f(); END $$', 'app')).toBe('/* c */ do $$ BEGIN PERFORM "app".f(); END $$');
   });
   it('refuses system schemas', () => {
     for (const s of ['pg_catalog', 'pg_toast', 'pg_temp', 'PG_x', 'information_schema']) expect(systemSchemaError(s)).toMatch(/system schema/);
