@@ -125,6 +125,8 @@ export function leavesTransactionOpen(statements: { text: string; transactionCon
 
 const PLAIN_BEGIN = /^(?:BEGIN(?:\s+(?:TRANSACTION|WORK))?|START\s+TRANSACTION)$/i;
 const PLAIN_COMMIT = /^(?:COMMIT|END)(?:\s+(?:TRANSACTION|WORK))?$/i;
+/** A transaction-control statement in one of the plain forms above (any spacing and case). */
+const isPlain = (s: { text: string; transactionControl: boolean } | undefined, form: RegExp) => !!s && s.transactionControl && form.test(s.text.replace(/\s+/g, ' ').trim());
 
 /**
  * A file that manages drizzle's transaction around its body asks for what sluice already does: the
@@ -143,15 +145,14 @@ const PLAIN_COMMIT = /^(?:COMMIT|END)(?:\s+(?:TRANSACTION|WORK))?$/i;
  */
 export function withoutWrappingTransaction<S extends { text: string; transactionControl: boolean }>(statements: S[]): S[] {
   if (!statements.some((s) => s.transactionControl)) return statements;
-  const plain = (s: S | undefined, form: RegExp) => !!s && s.transactionControl && form.test(s.text.replace(/\s+/g, ' ').trim());
   let body = statements;
-  if (body.length >= 2 && plain(body[0], PLAIN_COMMIT) && plain(body.at(-1), PLAIN_BEGIN)) body = body.slice(1, -1);
+  if (body.length >= 2 && isPlain(body[0], PLAIN_COMMIT) && isPlain(body.at(-1), PLAIN_BEGIN)) body = body.slice(1, -1);
   const fkPragma = (s: S) => !s.transactionControl && foreignKeyPragma(s.text) !== undefined;
   let a = 0;
   while (a < body.length && fkPragma(body[a]!)) a++;
   let b = body.length - 1;
   while (b > a && fkPragma(body[b]!)) b--;
-  if (b > a && plain(body[a], PLAIN_BEGIN) && plain(body[b], PLAIN_COMMIT)) body = [...body.slice(0, a), ...body.slice(a + 1, b), ...body.slice(b + 1)];
+  if (b > a && isPlain(body[a], PLAIN_BEGIN) && isPlain(body[b], PLAIN_COMMIT)) body = [...body.slice(0, a), ...body.slice(a + 1, b), ...body.slice(b + 1)];
   return body.some((s) => s.transactionControl) ? statements : body;
 }
 
@@ -161,6 +162,5 @@ export function withoutWrappingTransaction<S extends { text: string; transaction
  * SQLite fails ("no transaction is active"). It is dropped.
  */
 export function withoutLeadingCommit<S extends { text: string; transactionControl: boolean }>(statements: S[]): S[] {
-  const first = statements[0];
-  return first?.transactionControl && PLAIN_COMMIT.test(first.text.replace(/\s+/g, ' ').trim()) ? statements.slice(1) : statements;
+  return isPlain(statements[0], PLAIN_COMMIT) ? statements.slice(1) : statements;
 }

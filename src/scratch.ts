@@ -70,8 +70,7 @@ export async function openScratch(root: string, dialect: DialectName, env: Recor
   const url = (env.SLUICE_CHECK_DATABASE_URL ?? '').trim();
   if (!url) return pgliteScratch(root, env, options.extensions?.() ?? []);
   const extensions = options.separateDatabases ? [] : (options.extensions?.() ?? []);
-  const publicNamed = !options.separateDatabases && !extensions.length && !!(await options.namesPublic?.());
-  return serverScratch(root, url, env, ownDatabaseFor(!!options.separateDatabases, extensions, publicNamed), extensions);
+  return serverScratch(root, url, env, await ownDatabaseFor(!!options.separateDatabases, extensions, options.namesPublic), extensions);
 }
 
 /**
@@ -103,9 +102,9 @@ function* upsOf(revisions: RevisionFile[]): Generator<string> {
   }
 }
 
-/** `others`: the history names schemas besides public; `extensions`: the ones it creates; `publicNamed`: namesPublic. */
-function ownDatabaseFor(others: boolean, extensions: string[], publicNamed: boolean): OwnDatabase {
-  return others ? 'required' : extensions.length || publicNamed ? 'preferred' : 'no';
+/** `others`: the history names schemas besides public; `extensions`: the ones it creates; `publicNamed`: namesPublic, asked only when neither decides. */
+async function ownDatabaseFor(others: boolean, extensions: string[], publicNamed?: () => Promise<boolean>): Promise<OwnDatabase> {
+  return others ? 'required' : extensions.length || (await publicNamed?.()) ? 'preferred' : 'no';
 }
 
 /**
@@ -117,8 +116,8 @@ function ownDatabaseFor(others: boolean, extensions: string[], publicNamed: bool
 export async function namesPublic(revisions: RevisionFile[]): Promise<boolean> {
   for (const text of upsOf(revisions)) {
     if (!/public/i.test(text)) continue;
-    const qualified = /"public"\s*\./i;
-    if (!/\bpublic\b/i.test(text.replace(/"public"\s*\./gi, '')) && !(qualified.test(text) && /\b(?:function|procedure)\b/i.test(text))) continue;
+    const unqualified = text.replace(/"public"\s*\./gi, '');
+    if (!/\bpublic\b/i.test(unqualified) && !(unqualified !== text && /\b(?:function|procedure)\b/i.test(text))) continue;
     await loadParser('postgresql');
     if (publicBeyondTranslation(text)) return true;
   }
@@ -187,10 +186,10 @@ export async function replayDatabase(
   schema: string,
   others: string[],
   extensions: string[] = [],
-  publicNamed: () => Promise<boolean> = async () => false,
+  publicNamed?: () => Promise<boolean>,
 ): Promise<{ env: Record<string, string | undefined>; close(): Promise<string[]> }> {
   // a history that only creates extensions or names public (namesPublic) gets a database of its own where one can be made (OwnDatabase), else the schema below
-  const own = ownDatabaseFor(others.length > 0, extensions, !others.length && !extensions.length && (await publicNamed()));
+  const own = await ownDatabaseFor(others.length > 0, extensions, publicNamed);
   const scratch = own === 'required' ? await serverScratch(root, url, env, own) : own === 'preferred' ? await serverScratch(root, url, env, own, extensions).catch(() => undefined) : undefined;
   if (scratch) {
     try {

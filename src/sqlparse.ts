@@ -179,15 +179,14 @@ export function translatePublic(text: string, to: string): string {
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
     const raw = bytes.subarray(t.start, t.end).toString('utf8');
-    const first = starts && t.tokenName !== 'SQL_COMMENT' && t.tokenName !== 'C_COMMENT';
+    const first = starts && !isComment(t);
     if (first) starts = false;
-    if (t.tokenName === 'IDENT' && (raw === '"public"' || raw.toLowerCase() === 'public') && nextSignificant(tokens, i)?.text === '.') {
+    if (t.tokenName === 'IDENT' && isPublicName(raw) && nextSignificant(tokens, i)?.text === '.') {
       edits.push({ start: t.start, end: t.end, text: quoted });
     } else if (first && t.tokenName !== 'IDENT' && raw.toUpperCase() === 'DO') {
       doBody = true;
     } else if (t.tokenName === 'SCONST' && doBody && raw.startsWith('$')) {
-      const tag = /^\$[^$]*\$/.exec(raw)![0];
-      const body = raw.slice(tag.length, raw.length - tag.length);
+      const { tag, body } = dollarQuoted(raw);
       const translated = translatePublic(body, to);
       if (translated !== body) edits.push({ start: t.start, end: t.end, text: `${tag}${translated}${tag}` });
     } else if (raw === ';') {
@@ -242,12 +241,12 @@ export function publicBeyondTranslation(text: string, functionBody = false): boo
   let publicString = false; // the statement has a 'public' string
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
-    if (t.tokenName === 'SQL_COMMENT' || t.tokenName === 'C_COMMENT') continue;
+    if (isComment(t)) continue;
     const raw = bytes.subarray(t.start, t.end).toString('utf8');
     if (first === undefined) first = raw.toUpperCase();
     else second ??= raw.toUpperCase();
     if (SCHEMA_CONTEXT.test(raw)) context = true;
-    if (t.tokenName === 'IDENT' && (raw === '"public"' || raw.toLowerCase() === 'public')) {
+    if (t.tokenName === 'IDENT' && isPublicName(raw)) {
       if (nextSignificant(tokens, i)?.text === '.') {
         if (functionBody) return true;
       } else if (!roleNamed(first, second, previous)) return true;
@@ -255,8 +254,7 @@ export function publicBeyondTranslation(text: string, functionBody = false): boo
       doBody = true; // a DO block (its first word), not ON CONFLICT … DO
     } else if (t.tokenName === 'SCONST') {
       if (raw.startsWith('$')) {
-        const tag = /^\$[^$]*\$/.exec(raw)![0];
-        if (publicBeyondTranslation(raw.slice(tag.length, raw.length - tag.length), functionBody || !doBody)) return true;
+        if (publicBeyondTranslation(dollarQuoted(raw).body, functionBody || !doBody)) return true;
       } else if (/\bpublic\s*"?\s*\./i.test(raw)) return true;
       else if (/\bpublic\b/i.test(raw)) publicString = true;
     }
@@ -269,9 +267,18 @@ export function publicBeyondTranslation(text: string, functionBody = false): boo
   return publicString && context;
 }
 
+const isComment = (t: { tokenName: string }) => t.tokenName === 'SQL_COMMENT' || t.tokenName === 'C_COMMENT';
+/** An identifier token naming the schema public (`public`, any case, or `"public"`). */
+const isPublicName = (raw: string) => raw === '"public"' || raw.toLowerCase() === 'public';
+/** A dollar-quoted string token's tag and body. */
+function dollarQuoted(raw: string): { tag: string; body: string } {
+  const tag = /^\$[^$]*\$/.exec(raw)![0];
+  return { tag, body: raw.slice(tag.length, raw.length - tag.length) };
+}
+
 function nextSignificant<T extends { tokenName: string; text: string }>(tokens: T[], i: number): T | undefined {
   for (let j = i + 1; j < tokens.length; j++) {
-    if (tokens[j]!.tokenName !== 'SQL_COMMENT' && tokens[j]!.tokenName !== 'C_COMMENT') return tokens[j];
+    if (!isComment(tokens[j]!)) return tokens[j];
   }
   return undefined;
 }
