@@ -61,6 +61,7 @@ let runSerial = 0;
 /** PREPARE this run's statements; call it outside any transaction. True when they are in use (then call releaseRunStatements at the run's end). */
 export async function prepareRunStatements(conn: Connection, steps: readonly PreparedStep[]): Promise<boolean> {
   runStatements.delete(conn);
+  retired.delete(conn);
   if (conn.dialect !== 'postgresql' || !conn.executeScript || !conn.literal) return false;
   if (steps.some((s) => s.typescript || s.statements.some((st) => DROPS_PREPARED.test(st)))) return false;
   const serial = ++runSerial;
@@ -89,10 +90,23 @@ export async function prepareRunStatements(conn: Connection, steps: readonly Pre
   return true;
 }
 
+/**
+ * A step prepared after the run's statements were (engine.ts LaterSteps) that could drop them: the
+ * groups written from now on use the plain forms (they are still deallocated at the end).
+ */
+export function retireRunStatementsFor(conn: Connection, step: PreparedStep): void {
+  const names = runStatements.get(conn);
+  if (!names || !(step.typescript || step.statements.some((st) => DROPS_PREPARED.test(st)))) return;
+  runStatements.delete(conn);
+  retired.set(conn, names);
+}
+const retired = new WeakMap<Connection, Record<Kind, string>>();
+
 /** Deallocate the run's statements (best effort: a connection that is gone took them with it). */
 export async function releaseRunStatements(conn: Connection): Promise<void> {
-  const names = runStatements.get(conn);
+  const names = runStatements.get(conn) ?? retired.get(conn);
   runStatements.delete(conn);
+  retired.delete(conn);
   if (!names) return;
   await conn.executeScript!(KINDS.map((k) => `DEALLOCATE ${names[k]}`).join(';\n')).catch(() => {});
 }

@@ -7,9 +7,9 @@
  */
 import type { Connection } from './dialect/types.js';
 import { describeCause, searchPathChanged, UsageError } from './errors.js';
-import type { Direction } from './revision.js';
+import type { Direction, Step } from './revision.js';
 import { firstLine } from './sql.js';
-import { GROUP_LIMIT, GroupFailure, planGroup, prepareRunStatements, releaseRunStatements, runPlanned, type GroupItem, type PlannedGroup } from './batch.js';
+import { GROUP_LIMIT, GroupFailure, planGroup, prepareRunStatements, releaseRunStatements, retireRunStatementsFor, runPlanned, type GroupItem, type PlannedGroup } from './batch.js';
 import type { PreparedStep } from './prepare.js';
 import { runSavepointGroup } from './savepoints.js';
 import type { VersionStore } from './store.js';
@@ -63,6 +63,43 @@ export interface RunOptions {
    * `interrupted` if the database stopped it (the caller cancels the statement: Connection.cancel).
    */
   signal?: AbortSignal;
+  /** With `single`, on a connection that groups statements: steps prepared while the run's first ones run (LaterSteps). */
+  later?: LaterSteps;
+}
+
+/**
+ * Under --single-transaction, where a refusal found late still changes nothing (the run's one
+ * transaction rolls back): the planned steps after the first few, prepared while the server runs
+ * the ones before (reading, parsing and hashing a thousand files costs ~100 ms here, which would
+ * otherwise come before the first statement leaves). Used only on connections that group statements
+ * (groupsStatements) and for steps without a TypeScript part (the caller checks).
+ */
+export interface LaterSteps {
+  /** The steps not prepared yet, in order. */
+  steps: readonly Step[];
+  /** Prepare one (what the caller would have done up front); throws what would have refused the run. */
+  prepare(step: Step): Promise<PreparedStep>;
+  /**
+   * Checks that need the database (a down's pre-checks), on steps just prepared: run inside the
+   * transaction with nothing else in flight, before those steps run; a throw refuses the run.
+   */
+  check?(steps: PreparedStep[]): Promise<void>;
+}
+
+/**
+ * Later steps prepared while a group runs: this many times the group's revisions, so the server is not
+ * left waiting (preparing a revision here costs a fraction of what running it does).
+ */
+const RAMP = 4;
+
+/** Whether runSteps sends consecutive revisions as one script on this connection (batch.ts). */
+export function groupsStatements(conn: Connection): boolean {
+  return !!conn.capabilities.batchStatements && !!conn.capabilities.runLock && !!conn.executeScript && !!conn.literal;
+}
+
+/** The refusal of a no-transaction revision under --single-transaction. */
+export function noTransactionInSingle(step: PreparedStep): UsageError {
+  return new UsageError(`revision ${step.revision.id} is marked sluice:no-transaction; it cannot run with --single-transaction`);
 }
 
 /**
@@ -96,7 +133,7 @@ class StatementError extends Error {
 
 /** Run the steps in order; stops at the first failure and marks the rest not-run. */
 export async function runSteps(conn: Connection, store: VersionStore, steps: PreparedStep[], options: RunOptions = {}): Promise<StepResult[]> {
-  const grouping = !!conn.capabilities.batchStatements && !!conn.capabilities.runLock && !!conn.executeScript && !!conn.literal;
+  const grouping = groupsStatements(conn);
   // before any transaction: a PREPARE that fails must not abort one
   const prepared = grouping && steps.length >= 4 ? await prepareRunStatements(conn, steps) : false;
   try {
@@ -115,13 +152,28 @@ export async function runSteps(conn: Connection, store: VersionStore, steps: Pre
 export async function refusalsBeforeRun(conn: Connection, steps: PreparedStep[], options: Pick<RunOptions, 'single' | 'stampOnly'>): Promise<Map<PreparedStep, TypeScriptStep>> {
   if (options.single) {
     const nt = steps.find((s) => s.noTransaction);
-    if (nt) throw new UsageError(`revision ${nt.revision.id} is marked sluice:no-transaction; it cannot run with --single-transaction`);
+    if (nt) throw noTransactionInSingle(nt);
   }
   return options.stampOnly ? new Map<PreparedStep, TypeScriptStep>() : await loadTypeScript(conn, steps);
 }
 
-async function runStepsOn(conn: Connection, store: VersionStore, steps: PreparedStep[], options: RunOptions, grouping: boolean): Promise<StepResult[]> {
-  const typescript = await refusalsBeforeRun(conn, steps, options);
+async function runStepsOn(conn: Connection, store: VersionStore, ready: PreparedStep[], options: RunOptions, grouping: boolean): Promise<StepResult[]> {
+  const typescript = await refusalsBeforeRun(conn, ready, options);
+  const later = grouping && options.single ? options.later : undefined;
+  const steps = later ? [...ready] : ready; // with later steps: grows as they are prepared
+  const total = ready.length + (later?.steps.length ?? 0);
+  let unchecked: PreparedStep[] = []; // later steps prepared, not yet given to later.check
+  let late: { error: unknown } | undefined; // preparing a later step failed while a group ran
+  /** Prepare later steps until `upTo` steps are prepared (or none is left). */
+  const pull = async (upTo: number) => {
+    while (later && steps.length < Math.min(upTo, total)) {
+      const step = await later.prepare(later.steps[steps.length - ready.length]!);
+      if (step.noTransaction) throw noTransactionInSingle(step);
+      retireRunStatementsFor(conn, step);
+      steps.push(step);
+      unchecked.push(step);
+    }
+  };
   const results: StepResult[] = [];
   const emit = (r: StepResult) => {
     results.push(r);
@@ -139,22 +191,36 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
   let next: { first: number; planned: PlannedGroup } | undefined;
   // A TypeScript revision runs alone: its SQL part, its function and its version row in one transaction.
   const committable = (s: PreparedStep) => !s.noTransaction && !s.typescript && !conn.foreignKeyRebuild?.(s.statements);
-  for (let i = 0; i < steps.length; i++) {
-    const step = steps[i]!;
-    const base = { revision: step.revision.id, direction: step.direction, statements: step.statements.length };
+  for (let i = 0; i < total; i++) {
     // the lines said of the steps before go out before this one starts (SQLite runs it synchronously,
     // before the printer's own flush, and a signal ends such a run at once: see printer.ts)
     flushConsole();
     if (!failed && options.signal?.aborted) failed = stopped = true;
     if (failed) {
-      emit({ ...base, status: 'not-run', ms: 0 });
+      const at = steps[i] ?? later!.steps[i - ready.length]!;
+      emit({ revision: at.revision.id, direction: at.direction, statements: steps[i]?.statements.length ?? 0, status: 'not-run', ms: 0 });
       continue;
     }
+    if (later) {
+      try {
+        if (late) throw late.error;
+        await pull(i + 1);
+        const fresh = unchecked;
+        unchecked = [];
+        if (fresh.length) await later.check?.(fresh);
+      } catch (err) {
+        // a refusal of a later step: what ran is in the run's one transaction, rolled back
+        await conn.rollback().catch(() => {});
+        throw err;
+      }
+    }
+    const step = steps[i]!;
+    const base = { revision: step.revision.id, direction: step.direction, statements: step.statements.length };
     if (grouping && !step.noTransaction && !step.typescript) {
       const group = takeGroup(steps, i);
-      // The next group's script is written while the server runs this one (it is thrown away if this one fails).
+      // The next group's script is written while the server runs this one (it is thrown away if this
+      // one fails); later steps are prepared first, a failure kept for the loop's next turn.
       const after = i + group.length;
-      const nextGroup = takeGroup(steps, after); // empty past the end or before a step that runs alone
       const planned = next?.first === i ? next.planned : undefined;
       next = undefined;
       failed = !(await runGroupOf(conn, group, {
@@ -163,15 +229,16 @@ async function runStepsOn(conn: Connection, store: VersionStore, steps: Prepared
         emit,
         signal: options.signal,
         planned,
-        whileRunning: nextGroup.length
-          ? () => {
-              try {
-                next = { first: after, planned: planGroup(conn, translated(conn, nextGroup), { ownTransactions: inTx }) };
-              } catch {
-                /* planned again when its turn comes, which reports what failed */
-              }
-            }
-          : undefined,
+        whileRunning: async () => {
+          if (later) await pull(after + Math.min(GROUP_LIMIT.revisions, RAMP * group.length)).catch((error: unknown) => (late = { error }));
+          const nextGroup = late ? [] : takeGroup(steps, after); // empty past the end or before a step that runs alone
+          if (!nextGroup.length) return;
+          try {
+            next = { first: after, planned: planGroup(conn, translated(conn, nextGroup), { ownTransactions: inTx }) };
+          } catch {
+            /* planned again when its turn comes, which reports what failed */
+          }
+        },
       }));
       i += group.length - 1;
       continue;
@@ -331,18 +398,21 @@ function translated(conn: Connection, group: PreparedStep[]): GroupItem[] {
 async function runGroupOf(
   conn: Connection,
   group: PreparedStep[],
-  o: { inTx: boolean; stampOnly: boolean; emit: (r: StepResult) => void; signal?: AbortSignal; planned?: PlannedGroup; whileRunning?: () => void },
+  o: { inTx: boolean; stampOnly: boolean; emit: (r: StepResult) => void; signal?: AbortSignal; planned?: PlannedGroup; whileRunning?: () => Promise<void> },
 ): Promise<boolean> {
   const started = monotonicMs();
   const planned = o.planned ?? planGroup(conn, translated(conn, group), { ownTransactions: o.inTx });
   const base = (step: PreparedStep) => ({ revision: step.revision.id, direction: step.direction, statements: step.statements.length });
+  let side: Promise<void> | undefined;
   try {
     const running = runPlanned(conn, planned);
-    o.whileRunning?.();
+    side = o.whileRunning?.().catch(() => {}); // keeps its own failures (runStepsOn's late)
     const ms = await running;
+    await side;
     group.forEach((step, k) => o.emit({ ...base(step), status: doneStatus(step, o.stampOnly), ms: ms[k] ?? 0 }));
     return true;
   } catch (err) {
+    await side;
     if (!(err instanceof GroupFailure)) throw err;
     await conn.rollback(); // the failing revision's transaction, or --single-transaction's
     const elapsed = Math.round(monotonicMs() - started);

@@ -18,13 +18,26 @@ const SET_ENUM = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+
 const bare = (name: string) => name.replace(/"/g, '').replace(/^public\./, '');
 const code = (sql: string) => sql.replace(/^\s*--.*$/gm, '').trim();
 
-async function count(conn: Connection, sql: string, params: unknown[] = []): Promise<number> {
+/** Inside a run's transaction, a check that fails (no such table) must not abort it: it runs in this savepoint. */
+const SAVEPOINT = 'sluice_preflight';
+
+async function count(conn: Connection, sql: string, params: unknown[], inTransaction: boolean): Promise<number> {
+  if (inTransaction) await conn.execute(`SAVEPOINT ${SAVEPOINT}`);
   // A table that only comes to exist during the run cannot be checked up front.
-  const rows = await conn.query<{ n: number | string }>(conn.translate(sql), params).catch(() => [{ n: 0 }]);
+  const rows = await conn.query<{ n: number | string }>(conn.translate(sql), params).catch(async () => {
+    if (inTransaction) await conn.execute(`ROLLBACK TO ${SAVEPOINT}`);
+    return [{ n: 0 }];
+  });
+  if (inTransaction) await conn.execute(`RELEASE ${SAVEPOINT}`);
   return Number(rows[0]?.n ?? 0);
 }
 
-export async function preflightDown(conn: Connection, steps: PreparedStep[]): Promise<void> {
+/**
+ * `inTransaction`: the steps are checked inside the run's transaction, after the run's earlier steps
+ * (--single-transaction's later steps: engine.ts LaterSteps), so they see what those left.
+ */
+export async function preflightDown(conn: Connection, steps: PreparedStep[], options: { inTransaction?: boolean } = {}): Promise<void> {
+  const inTransaction = !!options.inTransaction;
   for (const step of steps) {
     const enums = new Map<string, string[]>();
     for (const statement of step.statements) {
@@ -35,7 +48,7 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[]): Pr
       const sql = code(statement);
       const nn = SET_NOT_NULL.exec(sql);
       if (nn) {
-        const n = await count(conn, `SELECT count(*) AS n FROM ${nn[1]} WHERE ${nn[2]} IS NULL`);
+        const n = await count(conn, `SELECT count(*) AS n FROM ${nn[1]} WHERE ${nn[2]} IS NULL`, [], inTransaction);
         if (n > 0) {
           throw new Refused(
             `the down of ${step.revision.id} sets ${bare(nn[1]!)}.${bare(nn[2]!)} NOT NULL but ${n} row(s) hold NULL there; fill them or edit the down file, nothing was changed`,
@@ -45,7 +58,7 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[]): Pr
       const se = SET_ENUM.exec(sql);
       const values = se ? enums.get(bare(se[3]!)) : undefined;
       if (se && values) {
-        const n = await count(conn, `SELECT count(*) AS n FROM ${se[1]} WHERE ${se[2]} IS NOT NULL AND NOT (${se[2]}::text = ANY(${conn.param(1)}))`, [values]);
+        const n = await count(conn, `SELECT count(*) AS n FROM ${se[1]} WHERE ${se[2]} IS NOT NULL AND NOT (${se[2]}::text = ANY(${conn.param(1)}))`, [values], inTransaction);
         if (n > 0) {
           throw new Refused(
             `the down of ${step.revision.id} re-creates enum ${bare(se[3]!)} without values that ${n} row(s) of ${bare(se[1]!)}.${bare(se[2]!)} still use; change those rows or edit the down file, nothing was changed`,

@@ -4,7 +4,7 @@
 import { backupBeforeChange, backupKeep } from '../backup.js';
 import { checkIntegrity, checksumOf, downOf, loadContext, tsOf, upChecksumOf, upOf, withSession, type CommandOptions, type Context } from '../context.js';
 import { preflightDown } from '../preflight.js';
-import { refusalsBeforeRun, runSteps, type StepResult } from '../engine.js';
+import { groupsStatements, refusalsBeforeRun, runSteps, type LaterSteps, type StepResult } from '../engine.js';
 import { prepareStep, type PreparedStep } from '../prepare.js';
 import { openConnection, type Connection } from '../dialect/index.js';
 import { checkpoint, ConnectionLost, describeCause, Interrupted, MigrationFailed, MissingDown, Refused, signalName, UsageError } from '../errors.js';
@@ -64,6 +64,9 @@ export interface MoveResult {
 
 type Kind = 'upgrade' | 'downgrade' | 'stamp';
 
+/** Under --single-transaction on a server, the steps prepared before the run starts (the rest: while it runs). */
+const EAGER_STEPS = 8;
+
 async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Promise<MoveResult> {
   // An explicitly empty target is a mistake (not "head"): refused before anything is opened or created.
   if (options.revision !== undefined) requireRevisionName(options.revision, kind === 'stamp' ? undefined : defaultTarget);
@@ -97,8 +100,18 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     const target = resolveTarget(history, appliedIds, options.revision ?? defaultTarget);
     const steps: Step[] =
       kind === 'stamp' ? planStamp(history, appliedIds, target) : plan(history, appliedIds, target, kind === 'upgrade' ? 'up' : 'down');
+    // --single-transaction on a server: only the first steps are prepared up front, the rest while
+    // the server runs those (engine.ts LaterSteps); a refusal among them rolls the whole run back.
+    const lazy = !!options.singleTransaction && write && kind !== 'stamp' && steps.length > EAGER_STEPS && groupsStatements(conn) && !steps.some((s) => tsOf(ctx, s.revision as RevisionFile));
     const prepared: PreparedStep[] = [];
-    for (const s of steps) prepared.push(await prepareFor(ctx, s, kind === 'stamp'));
+    for (const s of lazy ? steps.slice(0, EAGER_STEPS) : steps) prepared.push(await prepareFor(ctx, s, kind === 'stamp'));
+    const later: LaterSteps | undefined = lazy
+      ? {
+          steps: steps.slice(EAGER_STEPS),
+          prepare: (s) => prepareFor(ctx, s, false),
+          check: kind === 'downgrade' ? (ps) => preflightDown(conn, ps, { inTransaction: true }) : undefined,
+        }
+      : undefined;
     const early = outOfOrder(history, appliedIds)
       .filter((r) => r.index <= target)
       .map((r) => r.id);
@@ -136,12 +149,12 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
             throw err;
           })
         : undefined;
-    options.onPlan?.(prepared.map((p) => ({ revision: p.revision.id, direction: p.direction })));
+    options.onPlan?.(steps.map((p) => ({ revision: p.revision.id, direction: p.direction })));
     const { signal } = options;
     const stoppable = !!conn.cancel && !!signal;
 
     const results = await runCancellable(conn, options, () =>
-      runSteps(conn, store, prepared, { stampOnly: kind === 'stamp', single: options.singleTransaction, onStep: options.onStep, signal: stoppable ? signal : undefined }),
+      runSteps(conn, store, prepared, { stampOnly: kind === 'stamp', single: options.singleTransaction, onStep: options.onStep, signal: stoppable ? signal : undefined, later }),
     );
     const label = (rows: { revision: string }[]) => labelOf(history, currentIndex(history, new Set(rows.map((r) => r.revision))));
     const stop = stoppable && signal!.aborted ? interruption(results) : undefined;

@@ -1,0 +1,121 @@
+/**
+ * --single-transaction on PostgreSQL prepares only its first revisions before the run starts and the
+ * rest while the server runs those (engine.ts LaterSteps). What preparing a later revision refuses
+ * (a statement the parser cannot read, a no-transaction marker, a missing or hand-written down, a
+ * down's pre-check) must still refuse the whole run with the same line and change nothing: the run's
+ * one transaction rolls back. Real PostgreSQL 15, through the CLI, on a generated 120-revision history
+ * (revision i: a table when i % 4 is 0, then a column, an index and a foreign key on it).
+ */
+import { readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { expect, it } from 'vitest';
+import { generateProject } from '../../bench/generate.mjs';
+import { dumpSchema, pgDescribe, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
+
+const BP = '\n--> statement-breakpoint\n';
+const N = 120;
+
+function project(name: string): { dir: string; out: string; env: Env } {
+  const dir = path.join(tempDir('sluice-later-'), name);
+  const { out } = generateProject(dir, 'postgresql', N);
+  symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+  return { dir, out, env: { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema(name) } };
+}
+
+const file = (out: string, i: number, down = false) => path.join(out, `${String(i).padStart(4, '0')}_bench_${i}${down ? '.down' : ''}.sql`);
+
+async function versions(dir: string, env: Env): Promise<number> {
+  const rows = await sql<{ n: string }>(dir, env, `SELECT count(*) AS n FROM "${env.DATABASE_SCHEMA}".sluice_version`);
+  return Number(rows[0]!.n);
+}
+
+async function tables(dir: string, env: Env): Promise<string[]> {
+  return (await sql<{ t: string }>(dir, env, 'SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1', [env.DATABASE_SCHEMA])).map((r) => r.t);
+}
+
+/** Up the whole history (default mode), then `down base -1`: the refusal's status and line, and that nothing changed. */
+async function refusedDown(dir: string, env: Env): Promise<{ status: number; stderr: string }> {
+  const up = runCli(dir, ['up'], env);
+  expect(up.status, up.stderr).toBe(0);
+  const before = await dumpSchema(dir, env);
+  const r = runCli(dir, ['down', 'base', '--single-transaction'], env);
+  expect(await dumpSchema(dir, env)).toBe(before);
+  expect(await versions(dir, env)).toBe(N);
+  return { status: r.status, stderr: r.stderr };
+}
+
+pgDescribe('--single-transaction: later revisions prepared while the first ones run', () => {
+  it("a statement the parser cannot read in revision 100 refuses the run: the same line, nothing applied", async () => {
+    const { dir, out, env } = project('lsyntax');
+    writeFileSync(file(out, 100), `CREATE TABLE "t_100" ("id" integer PRIMARY KEY NOT NULL);${BP}CREAT TABLE "oops" ("id" integer);`);
+    const r = runCli(dir, ['up', '--single-transaction'], env);
+    expect(r.status).toBe(6);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/drizzle\/0100_bench_100\.sql line 3: .*cannot read it, so sluice will not run it\); fix the statement/);
+    expect(await tables(dir, env)).toEqual(['sluice_version']);
+    expect(await versions(dir, env)).toBe(0);
+  });
+
+  it('a no-transaction revision at 90 refuses the run as it did up front', async () => {
+    const { dir, out, env } = project('lnotx');
+    writeFileSync(file(out, 90), `-- sluice:no-transaction\n${readFileSync(file(out, 90), 'utf8')}`);
+    const r = runCli(dir, ['up', '--single-transaction'], env);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/revision 0090_bench_90 is marked sluice:no-transaction; it cannot run with --single-transaction/);
+    expect(await tables(dir, env)).toEqual(['sluice_version']);
+    // without -1 it runs (on its own, outside a transaction)
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    expect(await versions(dir, env)).toBe(N);
+  });
+
+  it('a failure at revision 20 and a refusal at 100: the failure is reported, the run rolled back', async () => {
+    const { dir, out, env } = project('lboth');
+    writeFileSync(file(out, 20), `CREATE TABLE "t_20" ("id" integer PRIMARY KEY NOT NULL, "name" text NOT NULL);${BP}ALTER TABLE no_such_table ADD COLUMN x integer;`);
+    writeFileSync(file(out, 100), `CREAT TABLE "oops" ("id" integer);`);
+    const r = runCli(dir, ['up', '--single-transaction'], env);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/revision 0020_bench_20 \(up\) failed at statement 2\/2 .*Single transaction rolled back: the database is at base, as before the run/);
+    expect(await tables(dir, env)).toEqual(['sluice_version']);
+  });
+
+  it('a later revision that deallocates prepared statements applies and reverts (the groups after it use the plain forms)', async () => {
+    const { dir, out, env } = project('ldealloc');
+    writeFileSync(file(out, 100), `${readFileSync(file(out, 100), 'utf8')}${BP}DEALLOCATE ALL;`);
+    const up = runCli(dir, ['up', '--single-transaction'], env);
+    expect(up.status, up.stderr).toBe(0);
+    expect(await versions(dir, env)).toBe(N);
+    const down = runCli(dir, ['down', 'base', '--single-transaction'], env);
+    expect(down.status, down.stderr).toBe(0);
+    expect(await tables(dir, env)).toEqual(['sluice_version']);
+  });
+
+  it('a missing down at revision 10 refuses `down base -1`: nothing reverted', async () => {
+    const { dir, out, env } = project('lnodown');
+    rmSync(file(out, 10, true));
+    const r = await refusedDown(dir, env);
+    expect(r.status).toBe(6);
+    expect(r.stderr).toMatch(/revision 0010_bench_10 has no down SQL while its up is not empty .*write the down statements in drizzle\/0010_bench_10\.down\.sql, then run again/);
+  });
+
+  it("a later down's pre-check (NOT NULL over rows holding NULL) refuses the run, checked inside it: nothing reverted", async () => {
+    const { dir, out, env } = project('lnotnull');
+    const down = readFileSync(file(out, 5, true), 'utf8');
+    writeFileSync(file(out, 5, true), `${down.trimEnd()}${BP}ALTER TABLE "t_0" ALTER COLUMN "c_1" SET NOT NULL;\n`);
+    runCli(dir, ['up'], env);
+    await sql(dir, env, `INSERT INTO "${env.DATABASE_SCHEMA}"."t_0" ("id", "name") VALUES (1, 'x')`);
+    const r = await refusedDown(dir, env);
+    expect(r.status).toBe(6);
+    expect(r.stderr).toMatch(/the down of 0005_bench_5 sets t_0\.c_1 NOT NULL but 1 row\(s\) hold NULL there; fill them or edit the down file, nothing was changed/);
+  });
+
+  it("a later down's pre-check on a table that does not exist yet does not abort the run's transaction", async () => {
+    const { dir, out, env } = project('lgone');
+    const down = readFileSync(file(out, 6, true), 'utf8');
+    writeFileSync(file(out, 6, true), `${down.trimEnd()}${BP}CREATE TABLE "gone" ("c" integer);${BP}ALTER TABLE "gone" ALTER COLUMN "c" SET NOT NULL;${BP}DROP TABLE "gone";\n`);
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    const r = runCli(dir, ['down', 'base', '--single-transaction'], env);
+    expect(r.status, r.stderr).toBe(0);
+    expect(await tables(dir, env)).toEqual(['sluice_version']);
+    expect(await versions(dir, env)).toBe(0);
+  });
+});
