@@ -86,11 +86,8 @@ export interface LaterSteps {
   check?(steps: PreparedStep[]): Promise<void>;
 }
 
-/**
- * Later steps prepared while a group runs: this many times the group's revisions, so the server is not
- * left waiting (preparing a revision here costs a fraction of what running it does).
- */
-const RAMP = 4;
+/** Later steps are prepared this many at a time while a group runs (the group's replies are let in between). */
+const PULL_CHUNK = 16;
 
 /** Whether runSteps sends consecutive revisions as one script on this connection (batch.ts). */
 export function groupsStatements(conn: Connection): boolean {
@@ -174,6 +171,18 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
       unchecked.push(step);
     }
   };
+  /**
+   * While a group runs: prepare the steps after it (`after`), a few at a time, letting the group's
+   * replies in between, until a group's worth is ready or the group finished with at least one ready.
+   */
+  const pullWhile = async (after: number, finished: () => boolean) => {
+    const upTo = Math.min(after + GROUP_LIMIT.revisions, total);
+    while (steps.length < upTo) {
+      await pull(Math.min(steps.length + PULL_CHUNK, upTo));
+      if (finished() && steps.length > after) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
   const results: StepResult[] = [];
   const emit = (r: StepResult) => {
     results.push(r);
@@ -229,8 +238,8 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
         emit,
         signal: options.signal,
         planned,
-        whileRunning: async () => {
-          if (later) await pull(after + Math.min(GROUP_LIMIT.revisions, RAMP * group.length)).catch((error: unknown) => (late = { error }));
+        whileRunning: async (finished) => {
+          if (later) await pullWhile(after, finished).catch((error: unknown) => (late = { error }));
           const nextGroup = late ? [] : takeGroup(steps, after); // empty past the end or before a step that runs alone
           if (!nextGroup.length) return;
           try {
@@ -398,15 +407,16 @@ function translated(conn: Connection, group: PreparedStep[]): GroupItem[] {
 async function runGroupOf(
   conn: Connection,
   group: PreparedStep[],
-  o: { inTx: boolean; stampOnly: boolean; emit: (r: StepResult) => void; signal?: AbortSignal; planned?: PlannedGroup; whileRunning?: () => Promise<void> },
+  o: { inTx: boolean; stampOnly: boolean; emit: (r: StepResult) => void; signal?: AbortSignal; planned?: PlannedGroup; whileRunning?: (finished: () => boolean) => Promise<void> },
 ): Promise<boolean> {
   const started = monotonicMs();
   const planned = o.planned ?? planGroup(conn, translated(conn, group), { ownTransactions: o.inTx });
   const base = (step: PreparedStep) => ({ revision: step.revision.id, direction: step.direction, statements: step.statements.length });
   let side: Promise<void> | undefined;
   try {
-    const running = runPlanned(conn, planned);
-    side = o.whileRunning?.().catch(() => {}); // keeps its own failures (runStepsOn's late)
+    let finished = false;
+    const running = runPlanned(conn, planned).finally(() => (finished = true));
+    side = o.whileRunning?.(() => finished).catch(() => {}); // keeps its own failures (runStepsOn's late)
     const ms = await running;
     await side;
     group.forEach((step, k) => o.emit({ ...base(step), status: doneStatus(step, o.stampOnly), ms: ms[k] ?? 0 }));
