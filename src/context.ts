@@ -18,6 +18,7 @@ import { openConnection, startConnection, type Connection } from './dialect/inde
 import { ConnectionLost, IntegrityError, SluiceError, ExitCode, describeCause } from './errors.js';
 import { downRecordsUp, folderNames, readDown, readHistory, readTs, readUp, rel, tsFileOf, type History, type RevisionFile } from './source.js';
 import { startPrefetch, type Prefetch } from './prefetch.js';
+import { warmParseCache } from './parsecache.js';
 import { VersionStore, type AppliedRow } from './store.js';
 import { revisionChecksum, type TypeScriptPart } from './tsrevision.js';
 import { ChecksumCache } from './checksums.js';
@@ -190,7 +191,17 @@ export async function loadContext(
     if (opening && extra.connect?.prefetch) {
       ctx.stats = new Map();
       ctx.downs = new Map();
-      ctx.stopPrefetch = startPrefetch(extra.connect.prefetch, { revisions: history.revisions, stats: ctx.stats, ups: ctx.ups, downs: ctx.downs });
+      const prefetch = extra.connect.prefetch;
+      ctx.stopPrefetch = startPrefetch(prefetch, { revisions: history.revisions, stats: ctx.stats, ups: ctx.ups, downs: ctx.downs }, () => {
+        if (prefetch === 'stat') return;
+        try {
+          checksum(''); // node:crypto's load
+          warmParseCache(ctx.root);
+          ctx.names ??= folderNames(history.dir);
+        } catch {
+          /* left for the command's own call, which reports it */
+        }
+      });
     }
     return ctx;
   } catch (err) {

@@ -9,7 +9,7 @@ import type { Connection } from './dialect/types.js';
 import { describeCause, searchPathChanged, UsageError } from './errors.js';
 import type { Direction, Step } from './revision.js';
 import { firstLine } from './sql.js';
-import { GROUP_LIMIT, GroupFailure, planGroup, prepareRunStatements, releaseRunStatements, retireRunStatementsFor, runPlanned, type GroupItem, type PlannedGroup } from './batch.js';
+import { GROUP_LIMIT, GroupFailure, planGroup, prepareRunStatements, recordInTransaction, releaseRunStatements, retireRunStatementsFor, runPlanned, type GroupItem, type PlannedGroup, type Unrecorded } from './batch.js';
 import type { PreparedStep } from './prepare.js';
 import { runSavepointGroup } from './savepoints.js';
 import type { VersionStore } from './store.js';
@@ -160,7 +160,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
   const steps = later ? [...ready] : ready; // with later steps: grows as they are prepared
   const total = ready.length + (later?.steps.length ?? 0);
   let unchecked: PreparedStep[] = []; // later steps prepared, not yet given to later.check
-  let late: { error: unknown } | undefined; // preparing a later step failed while a group ran
+  let late: { error: unknown } | undefined; // preparing later step steps.length failed while a group ran
   /** Prepare later steps until `upTo` steps are prepared (or none is left). */
   const pull = async (upTo: number) => {
     while (later && steps.length < Math.min(upTo, total)) {
@@ -188,6 +188,24 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
     results.push(r);
     if (!options.single || r.status === 'failed' || r.status === 'interrupted' || r.status === 'not-run') options.onStep?.(r);
   };
+  // --single-transaction: the grouped revisions run so far, whose version rows are written once, before
+  // the commit or a step that runs alone (batch.ts recordInTransaction); false when one is not as written
+  const unrecorded: Unrecorded[] = [];
+  const record = async (): Promise<boolean> => {
+    const items = unrecorded.splice(0);
+    try {
+      await recordInTransaction(conn, items);
+      return true;
+    } catch (err) {
+      if (!(err instanceof GroupFailure)) throw err;
+      await conn.rollback();
+      const { step } = items[err.item]!;
+      const named = results.find((r) => r.revision === step.revision.id && r.direction === step.direction)!;
+      Object.assign(named, { status: stoppedBy(options.signal, err.cause) ? 'interrupted' : 'failed', error: describeCause(err.cause), cause: err.cause });
+      options.onStep?.(named);
+      return false;
+    }
+  };
   const inTx = !options.single;
   const singleRebuild = !!options.single && steps.some((s) => conn.foreignKeyRebuild?.(s.statements));
   const fkWasOnSingle = singleRebuild ? await conn.setForeignKeys!(false) : false;
@@ -212,7 +230,9 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
     }
     if (later) {
       try {
-        if (late) throw late.error;
+        // a later step that failed to prepare refuses the run when its turn comes (steps before it run
+        // first: a failure among them is the one reported, whatever the timing)
+        if (i >= steps.length && late) throw late.error;
         await pull(i + 1);
         const fresh = unchecked;
         unchecked = [];
@@ -225,7 +245,13 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
     }
     const step = steps[i]!;
     const base = { revision: step.revision.id, direction: step.direction, statements: step.statements.length };
-    if (grouping && !step.noTransaction && !step.typescript) {
+    const grouped = grouping && !step.noTransaction && !step.typescript;
+    if (!grouped && unrecorded.length && !(await record())) {
+      failed = true;
+      emit({ ...base, status: 'not-run', ms: 0 });
+      continue;
+    }
+    if (grouped) {
       const group = takeGroup(steps, i);
       // The next group's script is written while the server runs this one (it is thrown away if this
       // one fails); later steps are prepared first, a failure kept for the loop's next turn.
@@ -234,13 +260,14 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
       next = undefined;
       failed = !(await runGroupOf(conn, group, {
         inTx,
+        unrecorded,
         stampOnly: !!options.stampOnly,
         emit,
         signal: options.signal,
         planned,
         whileRunning: async (finished) => {
-          if (later) await pullWhile(after, finished).catch((error: unknown) => (late = { error }));
-          const nextGroup = late ? [] : takeGroup(steps, after); // empty past the end or before a step that runs alone
+          if (later && !late) await pullWhile(after, finished).catch((error: unknown) => (late = { error }));
+          const nextGroup = takeGroup(steps, after); // empty past the end, before a step that runs alone or one not prepared
           if (!nextGroup.length) return;
           try {
             next = { first: after, planned: planGroup(conn, translated(conn, nextGroup), { ownTransactions: inTx }) };
@@ -356,6 +383,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
       });
     }
   }
+  if (options.single && !failed && unrecorded.length && !(await record())) failed = true;
   if (options.single) {
     if (failed) {
       if (stopped) await conn.rollback();
@@ -407,7 +435,7 @@ function translated(conn: Connection, group: PreparedStep[]): GroupItem[] {
 async function runGroupOf(
   conn: Connection,
   group: PreparedStep[],
-  o: { inTx: boolean; stampOnly: boolean; emit: (r: StepResult) => void; signal?: AbortSignal; planned?: PlannedGroup; whileRunning?: (finished: () => boolean) => Promise<void> },
+  o: { inTx: boolean; unrecorded: Unrecorded[]; stampOnly: boolean; emit: (r: StepResult) => void; signal?: AbortSignal; planned?: PlannedGroup; whileRunning?: (finished: () => boolean) => Promise<void> },
 ): Promise<boolean> {
   const started = monotonicMs();
   const planned = o.planned ?? planGroup(conn, translated(conn, group), { ownTransactions: o.inTx });
@@ -415,7 +443,7 @@ async function runGroupOf(
   let side: Promise<void> | undefined;
   try {
     let finished = false;
-    const running = runPlanned(conn, planned).finally(() => (finished = true));
+    const running = runPlanned(conn, planned, o.unrecorded).finally(() => (finished = true));
     side = o.whileRunning?.(() => finished).catch(() => {}); // keeps its own failures (runStepsOn's late)
     const ms = await running;
     await side;

@@ -63,6 +63,11 @@ export function parseCacheStats(): { hits: number; misses: number } {
   return { ...stats };
 }
 
+/** Load the project's pack now (prefetch.ts: while the command waits for its database). */
+export function warmParseCache(root: string): void {
+  packOf(root);
+}
+
 function packOf(root: string): Pack {
   let pack = packs.get(root);
   if (pack) return pack;

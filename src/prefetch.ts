@@ -28,8 +28,12 @@ export interface PrefetchTarget {
 
 const SLICE_MS = 1;
 
-/** Start prefetching in the background; the returned function stops it. */
-export function startPrefetch(what: Prefetch, target: PrefetchTarget): () => void {
+/**
+ * Start prefetching in the background; the returned function stops it. `warm`: caches the command
+ * fills on its first step anyway (a built-in module's load, the parse cache's pack, the folder's
+ * listing), filled first; it must throw nothing.
+ */
+export function startPrefetch(what: Prefetch, target: PrefetchTarget, warm?: () => void): () => void {
   let stopped = false;
   let i = target.revisions.length - 1;
   const one = (rev: RevisionFile) => {
@@ -46,6 +50,11 @@ export function startPrefetch(what: Prefetch, target: PrefetchTarget): () => voi
   };
   const slice = () => {
     if (stopped) return;
+    if (warm) {
+      warm();
+      warm = undefined;
+      return setImmediate(slice);
+    }
     const until = monotonicMs() + SLICE_MS;
     while (i >= 0) {
       one(target.revisions[i--]!);

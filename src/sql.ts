@@ -16,6 +16,15 @@ export function quoteLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
+/**
+ * PostgreSQL's array input text for text elements (`{"a","b\\"c"}`): every element double-quoted,
+ * `"` and `\` escaped with a backslash, so no element reads as NULL or splits. Pass the result
+ * through a literal's quoting like any value.
+ */
+export function textArrayInput(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+}
+
 /** Quote an identifier for PostgreSQL and SQLite (both accept double quotes). */
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

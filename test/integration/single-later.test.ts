@@ -10,6 +10,7 @@ import { readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { generateProject } from '../../bench/generate.mjs';
+import { quoteLiteral, textArrayInput } from '../../src/sql.js';
 import { dumpSchema, pgDescribe, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 
 const BP = '\n--> statement-breakpoint\n';
@@ -116,6 +117,39 @@ pgDescribe('--single-transaction: later revisions prepared while the first ones 
     const r = runCli(dir, ['down', 'base', '--single-transaction'], env);
     expect(r.status, r.stderr).toBe(0);
     expect(await tables(dir, env)).toEqual(['sluice_version']);
+    expect(await versions(dir, env)).toBe(0);
+  });
+});
+
+pgDescribe('--single-transaction: the version rows written once before the commit', () => {
+  it('textArrayInput: the server reads back every element as written (quotes, backslashes, commas, braces, NULL, empty)', async () => {
+    const { dir, env } = project('larray');
+    const values = [`it's`, 'a"b', 'c\\d', '\\"', 'e,f', '{g}', 'NULL', '', ' h ', 'ü'];
+    const rows = await sql<{ a: string[] }>(dir, env, `SELECT ${quoteLiteral(textArrayInput(values))}::text[] AS a`);
+    expect(rows[0]!.a).toEqual(values);
+  });
+
+  it('a revision named with quotes, a comma, braces and NULL is recorded as the default mode records it', async () => {
+    const { dir, out, env } = project('lnames');
+    const journalFile = path.join(out, 'meta', '_journal.json');
+    const journal = JSON.parse(readFileSync(journalFile, 'utf8'));
+    const odd = `0012_it's_"odd",{x}_NULL`;
+    for (const ext of ['.sql', '.down.sql']) writeFileSync(path.join(out, `${odd}${ext}`), readFileSync(path.join(out, `0012_bench_12${ext}`), 'utf8').replace('0012_bench_12', odd));
+    for (const ext of ['.sql', '.down.sql']) rmSync(path.join(out, `0012_bench_12${ext}`));
+    journal.entries[12].tag = odd;
+    writeFileSync(journalFile, JSON.stringify(journal, null, 2));
+    const single = runCli(dir, ['up', '--single-transaction'], env);
+    expect(single.status, single.stderr).toBe(0);
+    const other = { ...env, DATABASE_SCHEMA: uniqueSchema('lnames2') };
+    expect(runCli(dir, ['up'], other).status).toBe(0);
+    const rows = async (e: Env) => sql<{ revision: string; name: string; checksum: string }>(dir, e, `SELECT "revision", "name", "checksum" FROM "${e.DATABASE_SCHEMA}".sluice_version ORDER BY 1`);
+    const [a, b] = [await rows(env), await rows(other)];
+    expect(a).toHaveLength(N);
+    expect(a).toEqual(b);
+    expect(a.find((r) => r.revision === odd)).toBeTruthy();
+    // and back: the down run deletes exactly these rows
+    const down = runCli(dir, ['down', 'base', '--single-transaction'], env);
+    expect(down.status, down.stderr).toBe(0);
     expect(await versions(dir, env)).toBe(0);
   });
 });
