@@ -240,7 +240,8 @@ pgDescribe('Ctrl+C in a terminal running make migrate-up', () => {
     await admin.connect();
     try {
       const run = start(dir, ['migrate-up'], env, true);
-      for (let i = 0; i < 400 && (await sessions(admin)).sleeping === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      // make, npm and node start in turn: up to 30 s on a loaded machine (a full suite's run once took over 10)
+      for (let i = 0; i < 1200 && (await sessions(admin)).sleeping === 0; i++) await new Promise((r) => setTimeout(r, 25));
       expect((await sessions(admin)).sleeping).toBe(1);
       process.kill(-run.child.pid!, 'SIGINT'); // what the terminal does: the whole foreground process group
       const ended = await run.ended;
