@@ -59,12 +59,15 @@ const runStatements = new WeakMap<Connection, Record<Kind, string>>();
 const DROPS_PREPARED = /\b(deallocate|discard)\b/i;
 let runSerial = 0;
 
+/** A step that could drop prepared statements: its text says DEALLOCATE or DISCARD, or a TypeScript part (it may run anything). */
+const mayDropPrepared = (step: PreparedStep): boolean => !!step.typescript || step.statements.some((st) => DROPS_PREPARED.test(st));
+
 /** PREPARE this run's statements; call it outside any transaction. True when they are in use (then call releaseRunStatements at the run's end). */
 export async function prepareRunStatements(conn: Connection, steps: readonly PreparedStep[]): Promise<boolean> {
   runStatements.delete(conn);
   retired.delete(conn);
   if (conn.dialect !== 'postgresql' || !conn.executeScript || !conn.literal) return false;
-  if (steps.some((s) => s.typescript || s.statements.some((st) => DROPS_PREPARED.test(st)))) return false;
+  if (steps.some(mayDropPrepared)) return false;
   const serial = ++runSerial;
   const names = Object.fromEntries(KINDS.map((k) => [k, `sluice_run_${k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_${process.pid}_${serial}`])) as Record<Kind, string>;
   const table = conn.table(VERSION_TABLE);
@@ -97,7 +100,7 @@ export async function prepareRunStatements(conn: Connection, steps: readonly Pre
  */
 export function retireRunStatementsFor(conn: Connection, step: PreparedStep): void {
   const names = runStatements.get(conn);
-  if (!names || !(step.typescript || step.statements.some((st) => DROPS_PREPARED.test(st)))) return;
+  if (!names || !mayDropPrepared(step)) return;
   runStatements.delete(conn);
   retired.set(conn, names);
 }
@@ -291,7 +294,8 @@ export async function recordInTransaction(conn: Connection, items: readonly Unre
   const ids = (xs: readonly Unrecorded[]) => xs.map(({ step }) => step.revision.id);
   // the ends are the server's epoch text, checked as digits (runInTransaction), and the ms integers
   const numbers = (values: string[], type: string) => `pg_catalog.unnest('{${values.join(',')}}'::${type}[])`;
-  const upRows = `ROWS FROM (${texts(ids(ups))}, ${texts(ups.map(({ step }) => step.upChecksum))}) WITH ORDINALITY AS v(r, c, k)`;
+  const [upIds, upSums] = [texts(ids(ups)), texts(ups.map(({ step }) => step.upChecksum))];
+  const upRows = `ROWS FROM (${upIds}, ${upSums}) WITH ORDINALITY AS v(r, c, k)`;
   const firstWrong = (rows: string, test: string, what: string) =>
     `(SELECT (${lit(VERSION_ROW_MARK)} || ${lit(what)} || v.r || ', rows: ' || (SELECT count(*) FROM ${table} t WHERE t."revision" = v.r))::integer FROM ${rows} WHERE ${test} ORDER BY v.k LIMIT 1)`;
   const checks = [
@@ -302,7 +306,7 @@ export async function recordInTransaction(conn: Connection, items: readonly Unre
     ...(downs.length ? [`DELETE FROM ${table} WHERE "revision" = ANY(${lit(textArrayInput(ids(downs)))}::text[])`] : []),
     ...(ups.length
       ? [
-          `INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") SELECT r, n, c, pg_catalog.to_timestamp(e), m FROM ROWS FROM (${texts(ids(ups))}, ${texts(ups.map(({ step }) => step.revision.message))}, ${texts(ups.map(({ step }) => step.upChecksum))}, ${numbers(ups.map(({ end }) => end), 'float8')}, ${numbers(ups.map(({ ms }) => String(ms)), 'integer')}) AS u(r, n, c, e, m)`,
+          `INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") SELECT r, n, c, pg_catalog.to_timestamp(e), m FROM ROWS FROM (${upIds}, ${texts(ups.map(({ step }) => step.revision.message))}, ${upSums}, ${numbers(ups.map(({ end }) => end), 'float8')}, ${numbers(ups.map(({ ms }) => String(ms)), 'integer')}) AS u(r, n, c, e, m)`,
         ]
       : []),
     `SELECT ${checks.map((c, i) => `${c} AS sluice_rows_${i}`).join(', ')}`,

@@ -97,12 +97,17 @@ export function tsOf(ctx: Context, rev: RevisionFile): TypeScriptPart | undefine
   const cache = (ctx.tss ??= new Map());
   let part = cache.get(rev.id);
   if (part === undefined) {
-    const text = readTs(rev, (ctx.names ??= folderNames(ctx.history.dir)));
+    const text = readTs(rev, namesOf(ctx));
     const file = tsFileOf(rev);
     part = text === null ? null : { file, display: rel(file), text };
     cache.set(rev.id, part);
   }
   return part ?? undefined;
+}
+
+/** The history folder's entry names, listed once per command (readTs). */
+function namesOf(ctx: Context): Set<string> {
+  return (ctx.names ??= folderNames(ctx.history.dir));
 }
 
 /** A revision's checksum as the version table records it: its up SQL, and its TypeScript part when it has one. */
@@ -197,7 +202,7 @@ export async function loadContext(
         try {
           checksum(''); // node:crypto's load
           warmParseCache(ctx.root);
-          ctx.names ??= folderNames(history.dir);
+          namesOf(ctx);
         } catch {
           /* left for the command's own call, which reports it */
         }
