@@ -6,7 +6,7 @@
  * last statement succeeded. Results come back per step rather than as thrown strings.
  */
 import type { Connection } from './dialect/types.js';
-import { describeCause, searchPathChanged, UsageError } from './errors.js';
+import { describeCause, searchPathChanged, SluiceError, UsageError } from './errors.js';
 import type { Direction, Step } from './revision.js';
 import { firstLine } from './sql.js';
 import { GROUP_LIMIT, GroupFailure, planGroup, prepareRunStatements, recordInTransaction, releaseRunStatements, retireRunStatementsFor, runPlanned, type GroupItem, type PlannedGroup, type Unrecorded } from './batch.js';
@@ -161,6 +161,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
   const total = ready.length + (later?.steps.length ?? 0);
   let unchecked: PreparedStep[] = []; // later steps prepared, not yet given to later.check
   let late: { error: unknown } | undefined; // preparing later step steps.length failed while a group ran
+  let checking: PreparedStep | undefined; // the later step whose checks run (named if the connection is lost)
   /** Prepare later steps until `upTo` steps are prepared (or none is left). */
   const pull = async (upTo: number) => {
     while (later && steps.length < Math.min(upTo, total)) {
@@ -236,11 +237,22 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
         await pull(i + 1);
         const fresh = unchecked;
         unchecked = [];
-        if (fresh.length) await later.check?.(fresh);
+        for (const step of later.check ? fresh : []) {
+          checking = step;
+          await later.check!([step]);
+        }
+        checking = undefined;
       } catch (err) {
         // a refusal of a later step: what ran is in the run's one transaction, rolled back
         await conn.rollback().catch(() => {});
-        throw err;
+        if (err instanceof SluiceError || !conn.lostConnection(err)) throw err;
+        // the connection was lost while preparing or checking later steps: this turn's revision fails
+        // with it (the run's results say rolled back; the command reads back where the database is)
+        failed = true;
+        const at = steps[i] ?? later.steps[i - ready.length]!;
+        const during = checking && checking !== at ? `while checking ${checking.revision.id} (${checking.direction}) before it: ` : '';
+        emit({ revision: at.revision.id, direction: at.direction, statements: steps[i]?.statements.length ?? 0, status: 'failed', ms: 0, error: `${during}${describeCause(err)}`, cause: err });
+        continue;
       }
     }
     const step = steps[i]!;

@@ -24,7 +24,8 @@ const SAVEPOINT = 'sluice_preflight';
 async function count(conn: Connection, sql: string, params: unknown[], inTransaction: boolean): Promise<number> {
   if (inTransaction) await conn.execute(`SAVEPOINT ${SAVEPOINT}`);
   // A table that only comes to exist during the run cannot be checked up front.
-  const rows = await conn.query<{ n: number | string }>(conn.translate(sql), params).catch(async () => {
+  const rows = await conn.query<{ n: number | string }>(conn.translate(sql), params).catch(async (err: unknown) => {
+    if (conn.lostConnection(err)) throw err; // not a table that does not exist yet: the command reports the loss
     if (inTransaction) await conn.execute(`ROLLBACK TO ${SAVEPOINT}`);
     return [{ n: 0 }];
   });

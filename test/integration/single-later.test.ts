@@ -8,10 +8,12 @@
  */
 import { readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { expect, it } from 'vitest';
 import { generateProject } from '../../bench/generate.mjs';
 import { quoteLiteral, textArrayInput } from '../../src/sql.js';
 import { dumpSchema, pgDescribe, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
+import { start } from '../support/signals.js';
 
 const BP = '\n--> statement-breakpoint\n';
 const N = 120;
@@ -118,6 +120,45 @@ pgDescribe('--single-transaction: later revisions prepared while the first ones 
     expect(r.status, r.stderr).toBe(0);
     expect(await tables(dir, env)).toEqual(['sluice_version']);
     expect(await versions(dir, env)).toBe(0);
+  });
+
+  it("the connection lost during a later down's pre-check: exit 7, one line naming where the database is (as before the run)", async () => {
+    const { dir, out, env } = project('llost');
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    // revision 5's down gains a pre-check (NOT NULL) on a table another session holds locked: the check waits there
+    await sql(dir, env, `CREATE TABLE "${env.DATABASE_SCHEMA}"."side" ("c" integer)`);
+    const down = readFileSync(file(out, 5, true), 'utf8');
+    writeFileSync(file(out, 5, true), `${down.trimEnd()}${BP}ALTER TABLE "side" ALTER COLUMN "c" SET NOT NULL;\n`);
+    const before = await dumpSchema(dir, env);
+    const holder = new pg.Client({ connectionString: pgUrl() });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`LOCK TABLE "${env.DATABASE_SCHEMA}"."side" IN ACCESS EXCLUSIVE MODE`);
+      const run = start(dir, ['down', 'base', '--single-transaction'], env);
+      let killed = 0;
+      for (let i = 0; i < 600 && killed === 0 && run.child.exitCode === null; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        // pg_stat_activity is read as of the reader's transaction start: the holder's would not see the run
+        const res = await holder.query('SELECT pg_catalog.pg_stat_clear_snapshot()').then(() => holder.query(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sluice' AND wait_event_type = 'Lock' AND query LIKE '%\"side\"%' AND pid <> pg_backend_pid()",
+        ));
+        killed = res.rowCount ?? 0;
+      }
+      if (!killed) await holder.query('ROLLBACK');
+      expect(killed, `the pre-check reached the locked table: ${killed ? '' : JSON.stringify(await run.ended)}`).toBe(1);
+      await holder.query('ROLLBACK');
+      const ended = await run.ended;
+      expect(ended.code, ended.stderr).toBe(7);
+      const lines = ended.stderr.split('\n').filter((l) => l.trim());
+      expect(lines, ended.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^sluice: connection lost during 0\\d{3}_bench_\\d+ \\(down\\): while checking 0005_bench_5 \\(down\\) before it: .*; the database is at ${String(N - 1).padStart(4, '0')}_bench_${N - 1}\\. Run the command again`));
+      expect(lines[0]).not.toMatch(/no revision was being applied/);
+    } finally {
+      await holder.end();
+    }
+    expect(await dumpSchema(dir, env)).toBe(before);
+    expect(await versions(dir, env)).toBe(N);
   });
 });
 
