@@ -282,6 +282,7 @@ export async function withSession<T>(
       if (hooks.mayCreate !== false) await store.ensure();
     }
     const applied = recognizeMoved(ctx, await store.list());
+    store.recheck();
     ctx.stopPrefetch?.(); // the wait is over: what is not read yet, the command reads itself
     for (const r of applied) if (write && r.movedFrom) await store.rekey(r.movedFrom, r.revision);
     return await fn({ conn, store, applied, appliedIds: new Set(applied.map((r) => r.revision)) });

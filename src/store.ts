@@ -29,29 +29,44 @@ export function versionTableDdl(table: string, timestampType: string): string {
 }
 
 export class VersionStore {
+  /**
+   * Whether the table is there, as last found or made (ensure) since the session began: withSession's
+   * set-up (a takeover's check, ensure, the first read) asks in turn, each ask a round trip on a server;
+   * under the lock nothing but this store makes the table then, and `recheck` ends the memo before any
+   * revision runs.
+   */
+  private present: boolean | undefined;
+
   constructor(private readonly conn: Connection) {}
 
   private get table(): string {
     return this.conn.table(VERSION_TABLE);
   }
 
-  exists(): Promise<boolean> {
-    return this.conn.tableExists(VERSION_TABLE);
+  async exists(): Promise<boolean> {
+    this.present ??= await this.conn.tableExists(VERSION_TABLE);
+    return this.present;
+  }
+
+  /** Ask the database again from now on (the session's set-up is over: revisions may drop or make the table). */
+  recheck(): void {
+    this.present = undefined;
   }
 
   /** Create the namespace and the table if missing. A role lacking the rights for that gets a PrivilegeError naming the grant. */
   async ensure(): Promise<void> {
+    if (await this.exists()) return; // its schema is there too
     try {
       await this.conn.prepareNamespace();
     } catch (err) {
       throw await this.privilegeError(err, 'create-schema');
     }
-    if (await this.exists()) return;
     try {
       await this.conn.execute(versionTableDdl(this.table, this.conn.timestampType));
     } catch (err) {
       throw await this.privilegeError(err, 'write');
     }
+    this.present = true;
   }
 
   async list(): Promise<AppliedRow[]> {
