@@ -377,14 +377,16 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
         else if (found.state !== 'not-committed') ended = found.state;
         else if (err instanceof TypeScriptError && err.endedTransaction) ended = 'rolled-back';
       }
-      const stmt = err instanceof StatementError ? err.index : undefined;
+      const ranAt = err instanceof StatementError ? err.index : undefined;
+      // a table rebuild runs its statements without the file's PRAGMAs: numbered as in the file
+      const stmt = ranAt && rebuilt ? placeIn(step.statements, rebuilt, ranAt) : ranAt;
       const inner = err instanceof StatementError || err instanceof TypeScriptError ? err.cause : err;
       emit({
         ...base,
         status: stoppedBy(options.signal, inner) ? 'interrupted' : 'failed',
         ms: Math.round(monotonicMs() - started),
         failedStatement: stmt,
-        failedSql: stmt ? firstLine(statements[stmt - 1]!) : undefined,
+        failedSql: ranAt ? firstLine(statements[ranAt - 1]!) : undefined,
         failedIn: err instanceof TypeScriptError ? err.where : undefined,
         transactionEnded: ended,
         preparedAs,
@@ -419,6 +421,12 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
     if (fkWasOnSingle) await conn.setForeignKeys!(true);
   }
   return results;
+}
+
+/** The 1-based place among `all` of `body`'s statement `n` (`body`: `all` in order, less some, as a rebuild's without its PRAGMAs). */
+function placeIn(all: readonly string[], body: readonly string[], n: number): number {
+  for (let k = 0, b = 0; k < all.length; k++) if (all[k] === body[b] && ++b === n) return k + 1;
+  return n;
 }
 
 /** Consecutive transactional steps from `from`, within GROUP_LIMIT. */

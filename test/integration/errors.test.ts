@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/pgcluster.js';
 import { CONFIG_CACHE_ENTRIES } from '../../src/config.js';
-import { itFor, addUserColumn, cleanEnv, makeProject, makeProjectWithOwnCache, openToOthers, pgUrl, REPO, runCli, runCliAsNobody, sql, uniqueSchema, type Ran } from '../support/project.js';
+import { itFor, addRevision, addUserColumn, cleanEnv, makeProject, makeProjectWithOwnCache, openToOthers, pgUrl, REPO, runCli, runCliAsNobody, sql, uniqueSchema, type Ran } from '../support/project.js';
 
 function oneLineError(r: Ran, code: number, pattern: RegExp): void {
   expect(r.status, r.stdout + r.stderr).toBe(code);
@@ -261,6 +261,34 @@ describe('what the machine refuses', () => {
     oneLineError(runCli(dir, ['down'], env), 2, /-1 is past base/);
     const found = await sql(dir, { DATABASE_URL: pgUrl() }, 'SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [schema]);
     expect(found).toEqual([]);
+  });
+
+  it("a SQLite table rebuild failing midway is named by its place in the file, PRAGMAs counted (was: 'statement 2/6' for the file's third), nothing changed", () => {
+    const dir = makeProject();
+    const env = sqliteEnv(dir, 'rb.sqlite');
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    const BP = '\n--> statement-breakpoint\n';
+    const up = [
+      'PRAGMA foreign_keys=OFF;',
+      'CREATE TABLE `__new_users` (`id` integer PRIMARY KEY, `email` text NOT NULL);',
+      'INSERT INTO `__new_users`("id", "email") SELECT "id", "no_such_column" FROM `users`;',
+      'DROP TABLE `users`;',
+      'ALTER TABLE `__new_users` RENAME TO `users`;',
+      'PRAGMA foreign_keys=ON;',
+    ].join(BP);
+    const tag = addRevision(dir, 'sqlite', 'rebuild', up, 'SELECT 1;');
+    const db = () => new Database(path.join(dir, 'rb.sqlite'), { readonly: true });
+    const snapshot = () => {
+      const d = db();
+      try {
+        return { schema: d.prepare('SELECT name, sql FROM sqlite_master ORDER BY name').all(), versions: d.prepare('SELECT revision, checksum FROM sluice_version ORDER BY 1').all() };
+      } finally {
+        d.close();
+      }
+    };
+    const before = snapshot();
+    oneLineError(runCli(dir, ['up'], env), 3, new RegExp(`revision ${tag} \\(up\\) failed at statement 3/6 \\(INSERT INTO \`__new_users\`.*no such column.*Rolled back: the database is at 0003_add_phone_to_users`));
+    expect(snapshot()).toEqual(before);
   });
 
   it('a folder where the lock file goes: exit 5 saying so', () => {
