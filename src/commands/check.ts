@@ -3,7 +3,7 @@
  * file or a fresh PostgreSQL schema; up one revision at a time recording the schema, then down one at
  * a time checking each step restores the previous schema exactly, then up to head again.
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadProjectConfig, parseDatabaseTarget, type DatabaseTarget, type DialectName, type ProjectConfig } from '../config.js';
@@ -15,7 +15,7 @@ import { clusterRunning, startCluster, stopCluster, stopCommand } from '../pgclu
 import { introspect } from '../introspect.js';
 import { proveDowns } from '../prove.js';
 import { extensionsCreated, foreignSchemas, namesPublic, notRemovedLine, removeFolder, replayDatabase } from '../scratch.js';
-import { readDown, readHistory, rel } from '../source.js';
+import { readDown, readHistory, rel, tsFileOf } from '../source.js';
 import { VersionStore } from '../store.js';
 import { downgrade, upgrade } from './migrate.js';
 import { checkModels, headsOf } from './verify.js';
@@ -165,6 +165,13 @@ async function checksOf(
   // The commands run on the check's own connection: one backend for the whole check.
   const common = { cwd: root, env, config: options.config, noBackup: true, connection: await reader(), signal: options.signal };
   const revs = readHistory(project.histories[dialect]!.out).revisions;
+  // Each command below runs on a session as clean as a CLI run's: what a TypeScript part prepared in
+  // one (a named statement) is not found by the next.
+  const typescript = revs.some((r) => existsSync(tsFileOf(r)));
+  const command = async <T>(run: () => Promise<T>): Promise<T> => {
+    if (typescript) await (await reader()).forgetPrepared?.();
+    return run();
+  };
   /** `name`: a function when what the check could show is known only once it ran. */
   const attempt = async (name: string | (() => string), fn: () => Promise<string | undefined>) => {
     await checkpoint(options.signal, 'db-test');
@@ -194,7 +201,7 @@ async function checksOf(
   let ok = true;
   for (const r of revs) {
     ok = await attempt(`up ${r.id}`, async () => {
-      await upgrade({ ...common, revision: r.id });
+      await command(() => upgrade({ ...common, revision: r.id }));
       dumps.push(await dump());
       return undefined;
     });
@@ -203,7 +210,7 @@ async function checksOf(
   if (ok) {
     for (let i = revs.length - 1; i >= 0 && ok; i--) {
       ok = await attempt(`down ${revs[i]!.id} restores ${i ? revs[i - 1]!.id : 'base'}`, async () => {
-        await downgrade({ ...common, revision: '-1' });
+        await command(() => downgrade({ ...common, revision: '-1' }));
         const now = await dump();
         return now === dumps[i] ? undefined : `schema differs after down:\n${firstDifference(dumps[i]!, now)}`;
       });
@@ -211,7 +218,7 @@ async function checksOf(
   }
   if (ok) {
     await attempt('base -> head again matches head', async () => {
-      await upgrade({ ...common, revision: 'head' });
+      await command(() => upgrade({ ...common, revision: 'head' }));
       const now = await dump();
       return now === dumps[revs.length] ? undefined : `schema differs:\n${firstDifference(dumps[revs.length]!, now)}`;
     });

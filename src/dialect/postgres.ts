@@ -185,6 +185,12 @@ class PostgresConnection implements Connection {
     const res = await this.client.query(name ? { name, text: sql, values: params } : { text: sql, values: params });
     return res.rows as T[];
   }
+  async forgetPrepared(): Promise<void> {
+    await this.execute('DEALLOCATE ALL');
+    // node-postgres remembers the names it prepared (and would only bind them again): forgotten with them
+    const wire = (this.client as unknown as { connection?: { parsedStatements?: Record<string, string> } }).connection;
+    if (wire?.parsedStatements) wire.parsedStatements = {};
+  }
   param(n: number): string {
     return `$${n}`;
   }

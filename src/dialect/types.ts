@@ -50,6 +50,13 @@ export interface Connection {
   literal?(value: string): string;
   /** True when `err` means the connection to the server is gone (restart, network, terminated backend). */
   lostConnection(err: unknown): boolean;
+  /**
+   * Drop the session's prepared statements, on the server and in the driver's memory of them: a caller
+   * that runs several commands on one connection (db-test) gives each the clean session a CLI run has
+   * (a TypeScript revision's named statement, prepared again after a down re-created the types it
+   * returns, fails with "cached plan must not change result type" on a reused session).
+   */
+  forgetPrepared?(): Promise<void>;
   /** Run one statement with bound values and return its rows. `name` lets the driver prepare it once per connection. */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[], name?: string): Promise<T[]>;
   /** Placeholder for the n-th bound value (1-based). */

@@ -398,3 +398,21 @@ for (const d of ['sqlite', 'postgresql'] as const) {
     });
   });
 }
+
+describeFor('postgresql')('db-test and TypeScript revisions', () => {
+  it('each command runs on a session as clean as a CLI run: a named prepared statement in a .ts passes base -> head again (was: "cached plan must not change result type")', () => {
+    const { dir } = withTsRevision();
+    // SELECT * returns the users' role enum, which the downs drop and the ups make anew; down prepares
+    // the same name with another text (node-postgres: "Prepared statements must be unique" on one session)
+    writeFileSync(
+      path.join(dir, 'drizzle', 'postgresql', `${TAG}.ts`),
+      `export async function up(db: any): Promise<void> {\n  await db.$client.query({ name: 'all_users', text: 'SELECT * FROM "users"' });\n}\n` +
+        `export async function down(db: any): Promise<void> {\n  await db.$client.query({ name: 'all_users', text: 'SELECT * FROM "users" WHERE true' });\n}\n`,
+    );
+    const r = runCli(dir, ['check'], { SLUICE_CHECK_DATABASE_URL: pgUrl() });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ok +postgresql: up 0004_backfill_slugs$/m);
+    expect(r.stdout).toMatch(/^ok +postgresql: down 0004_backfill_slugs restores 0003_add_phone_to_users$/m);
+    expect(r.stdout).toMatch(/^ok +postgresql: base -> head again matches head$/m);
+  });
+});
