@@ -16,10 +16,12 @@ export async function drizzlePostgres(client: pg.Client, signal?: AbortSignal): 
   const { PgDialect } = await import('drizzle-orm/pg-core');
   const dialect = new PgDialect();
   const seen: { stop?: Error } = {};
-  const session = new NodePgSession(signal ? stoppedWith(client, signal, seen) : client, dialect, undefined);
+  // the same client as `db.$client`: a query sent through it directly is not sent after the signal either
+  const guarded = signal ? stoppedWith(client, signal, seen) : client;
+  const session = new NodePgSession(guarded, dialect, undefined);
   const tx = new NodePgTransaction(dialect, session, undefined);
   stops.set(tx, seen);
-  return Object.assign(tx, { $client: client });
+  return Object.assign(tx, { $client: guarded });
 }
 
 const stops = new WeakMap<object, { stop?: Error }>();

@@ -155,6 +155,25 @@ pgDescribe('a signal that finds nothing to cancel, or a CREATE INDEX CONCURRENTL
     expect(await tablesOf(dir, env)).not.toContain('t_ts');
   });
 
+  it('a TypeScript revision querying through db.$client directly: its queries after the signal are not sent either (was: they ran)', async () => {
+    const dir = projectWithTs(
+      'ts_client',
+      `  await db.$client.query('CREATE TABLE t_client (id integer)');
+  await new Promise((r) => setTimeout(r, 3000));
+  await db.$client.query('SELECT pg_sleep(60)');
+`,
+      "  await db.$client.query('DROP TABLE t_client');\n",
+    );
+    const env: Env = { DATABASE_URL: await freshDatabase('sig'), DATABASE_SCHEMA: uniqueSchema('sigcl') };
+    const began = Date.now();
+    const ended = await interrupt(dir, env, sluiceIs('idle in transaction'));
+    expect(Date.now() - began).toBeLessThan(30_000);
+    expect(ended.code, ended.stdout + ended.stderr).toBe(130);
+    expect(ended.stderr.trim()).toMatch(/^sluice: interrupted \(SIGINT\) during 0004_ts_client \(up\), .*0004_ts_client was rolled back/);
+    expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
+    expect(await tablesOf(dir, env)).not.toContain('t_client');
+  });
+
   it('a TypeScript revision that catches the refused query and throws its own error is still reported interrupted (exit 130), not failed', async () => {
     const dir = projectWithTs(
       'ts_own_error',
