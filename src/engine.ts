@@ -245,6 +245,13 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
       } catch (err) {
         // a refusal of a later step: what ran is in the run's one transaction, rolled back
         await conn.rollback().catch(() => {});
+        if (options.signal?.aborted) {
+          // the signal's cancel stopped a later step's check (or came meanwhile): an interruption, rolled back
+          failed = stopped = true;
+          const at = steps[i] ?? later.steps[i - ready.length]!;
+          emit({ revision: at.revision.id, direction: at.direction, statements: steps[i]?.statements.length ?? 0, status: 'not-run', ms: 0 });
+          continue;
+        }
         if (err instanceof SluiceError || !conn.lostConnection(err)) throw err;
         // the connection was lost while preparing or checking later steps: this turn's revision fails
         // with it (the run's results say rolled back; the command reads back where the database is)

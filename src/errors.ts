@@ -251,8 +251,8 @@ export class ConnectionLost extends SluiceError {
 
 /** The user declined, or an unattended run lacked the confirmation it needs. */
 export class Refused extends SluiceError {
-  constructor(message: string) {
-    super(message, ExitCode.refused);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.refused, options);
   }
 }
 

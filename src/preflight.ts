@@ -8,7 +8,7 @@
  */
 import type { Connection } from './dialect/types.js';
 import type { PreparedStep } from './prepare.js';
-import { Refused } from './errors.js';
+import { describeCause, Refused } from './errors.js';
 
 const NAME = String.raw`((?:"[^"]+"\.)?"[^"]+")`;
 const SET_NOT_NULL = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+") SET NOT NULL`, 'im');
@@ -21,11 +21,22 @@ const code = (sql: string) => sql.replace(/^\s*--.*$/gm, '').trim();
 /** Inside a run's transaction, a check that fails (no such table) must not abort it: it runs in this savepoint. */
 const SAVEPOINT = 'sluice_preflight';
 
-async function count(conn: Connection, sql: string, params: unknown[], inTransaction: boolean): Promise<number> {
+/**
+ * The check was kept from reading by the database's state, which the down's own statement would meet
+ * too: a lock held past lock_timeout (55P03), a statement_timeout or cancel (57014), a deadlock (40P01).
+ */
+const HELD_UP = new Set(['55P03', '57014', '40P01']);
+
+async function count(conn: Connection, step: PreparedStep, what: string, sql: string, params: unknown[], inTransaction: boolean): Promise<number> {
   if (inTransaction) await conn.execute(`SAVEPOINT ${SAVEPOINT}`);
-  // A table that only comes to exist during the run cannot be checked up front.
+  // A table that only comes to exist during the run cannot be checked up front (nor can what the check
+  // cannot read otherwise). A check held up (HELD_UP) refuses the run instead: read as "no rows", the
+  // default mode would revert the revisions before this one and then fail on the same lock.
   const rows = await conn.query<{ n: number | string }>(conn.translate(sql), params).catch(async (err: unknown) => {
-    if (conn.lostConnection(err)) throw err; // not a table that does not exist yet: the command reports the loss
+    if (conn.lostConnection(err)) throw err; // the command reports the loss
+    if (HELD_UP.has(String((err as { code?: unknown } | null)?.code))) {
+      throw new Refused(`could not check the down of ${step.revision.id} (${what}): ${describeCause(err)}; nothing was changed. Run the command again once that is resolved`, { cause: err });
+    }
     if (inTransaction) await conn.execute(`ROLLBACK TO ${SAVEPOINT}`);
     return [{ n: 0 }];
   });
@@ -49,7 +60,7 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
       const sql = code(statement);
       const nn = SET_NOT_NULL.exec(sql);
       if (nn) {
-        const n = await count(conn, `SELECT count(*) AS n FROM ${nn[1]} WHERE ${nn[2]} IS NULL`, [], inTransaction);
+        const n = await count(conn, step, `rows holding NULL in ${bare(nn[1]!)}.${bare(nn[2]!)}`, `SELECT count(*) AS n FROM ${nn[1]} WHERE ${nn[2]} IS NULL`, [], inTransaction);
         if (n > 0) {
           throw new Refused(
             `the down of ${step.revision.id} sets ${bare(nn[1]!)}.${bare(nn[2]!)} NOT NULL but ${n} row(s) hold NULL there; fill them or edit the down file, nothing was changed`,
@@ -59,7 +70,7 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
       const se = SET_ENUM.exec(sql);
       const values = se ? enums.get(bare(se[3]!)) : undefined;
       if (se && values) {
-        const n = await count(conn, `SELECT count(*) AS n FROM ${se[1]} WHERE ${se[2]} IS NOT NULL AND NOT (${se[2]}::text = ANY(${conn.param(1)}))`, [values], inTransaction);
+        const n = await count(conn, step, `values of ${bare(se[1]!)}.${bare(se[2]!)} outside enum ${bare(se[3]!)}`, `SELECT count(*) AS n FROM ${se[1]} WHERE ${se[2]} IS NOT NULL AND NOT (${se[2]}::text = ANY(${conn.param(1)}))`, [values], inTransaction);
         if (n > 0) {
           throw new Refused(
             `the down of ${step.revision.id} re-creates enum ${bare(se[3]!)} without values that ${n} row(s) of ${bare(se[1]!)}.${bare(se[2]!)} still use; change those rows or edit the down file, nothing was changed`,

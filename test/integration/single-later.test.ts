@@ -122,6 +122,34 @@ pgDescribe('--single-transaction: later revisions prepared while the first ones 
     expect(await versions(dir, env)).toBe(0);
   });
 
+  for (const single of [false, true]) {
+    it(`a down's pre-check that cannot read its table (a lock held past lock_timeout) refuses the run${single ? ' (-1, a later step: checked inside the run)' : ' (default mode: before any down runs)'}: exit 6, nothing reverted (was: read as no rows)`, async () => {
+      const { dir, out, env } = project(single ? 'lcheck1' : 'lcheck');
+      expect(runCli(dir, ['up'], env).status).toBe(0);
+      await sql(dir, env, `CREATE TABLE "${env.DATABASE_SCHEMA}"."side" ("c" integer)`);
+      const down = readFileSync(file(out, 5, true), 'utf8');
+      writeFileSync(file(out, 5, true), `${down.trimEnd()}${BP}ALTER TABLE "side" ALTER COLUMN "c" SET NOT NULL;\n`);
+      const before = await dumpSchema(dir, env);
+      const holder = new pg.Client({ connectionString: pgUrl() });
+      await holder.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query(`LOCK TABLE "${env.DATABASE_SCHEMA}"."side" IN ACCESS EXCLUSIVE MODE`);
+        const run = start(dir, ['down', 'base', ...(single ? ['--single-transaction'] : [])], { ...env, SLUICE_LOCK_TIMEOUT: '1s' });
+        const ended = await run.ended;
+        expect(ended.code, ended.stderr).toBe(6);
+        const lines = ended.stderr.split('\n').filter((l) => l.trim());
+        expect(lines, ended.stderr).toHaveLength(1);
+        expect(lines[0]).toMatch(/^sluice: could not check the down of 0005_bench_5 \(rows holding NULL in side\.c\): canceling statement due to lock timeout; nothing was changed\. Run the command again once that is resolved$/);
+      } finally {
+        await holder.query('ROLLBACK').catch(() => {});
+        await holder.end();
+      }
+      expect(await dumpSchema(dir, env)).toBe(before);
+      expect(await versions(dir, env)).toBe(N);
+    });
+  }
+
   it("the connection lost during a later down's pre-check: exit 7, one line naming where the database is (as before the run)", async () => {
     const { dir, out, env } = project('llost');
     expect(runCli(dir, ['up'], env).status).toBe(0);
