@@ -150,6 +150,42 @@ pgDescribe('--single-transaction: later revisions prepared while the first ones 
     });
   }
 
+  it("Ctrl+C while a later down's pre-check waits for a lock (-1): exit 130, interrupted, the run rolled back (not refused as a check that timed out)", async () => {
+    const { dir, out, env } = project('lsig');
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await sql(dir, env, `CREATE TABLE "${env.DATABASE_SCHEMA}"."side" ("c" integer)`);
+    const down = readFileSync(file(out, 5, true), 'utf8');
+    writeFileSync(file(out, 5, true), `${down.trimEnd()}${BP}ALTER TABLE "side" ALTER COLUMN "c" SET NOT NULL;\n`);
+    const before = await dumpSchema(dir, env);
+    const holder = new pg.Client({ connectionString: pgUrl() });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`LOCK TABLE "${env.DATABASE_SCHEMA}"."side" IN ACCESS EXCLUSIVE MODE`);
+      const run = start(dir, ['down', 'base', '--single-transaction'], env);
+      let waiting = false;
+      for (let i = 0; i < 600 && !waiting && run.child.exitCode === null; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        await holder.query('SELECT pg_catalog.pg_stat_clear_snapshot()');
+        const res = await holder.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND wait_event_type = 'Lock' AND query LIKE '%\"side\"%'");
+        waiting = (res.rowCount ?? 0) > 0;
+      }
+      expect(waiting, 'the pre-check reached the locked table').toBe(true);
+      run.child.kill('SIGINT');
+      const ended = await run.ended;
+      expect(ended.code, ended.stderr).toBe(130);
+      const lines = ended.stderr.split('\n').filter((l) => l.trim());
+      expect(lines, ended.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(/^sluice: interrupted \(SIGINT\)/);
+      expect(lines[0]).toMatch(/0119_bench_119/);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      await holder.end();
+    }
+    expect(await dumpSchema(dir, env)).toBe(before);
+    expect(await versions(dir, env)).toBe(N);
+  });
+
   it("the connection lost during a later down's pre-check: exit 7, one line naming where the database is (as before the run)", async () => {
     const { dir, out, env } = project('llost');
     expect(runCli(dir, ['up'], env).status).toBe(0);
