@@ -60,7 +60,15 @@ function stoppedWith(client: pg.Client, signal: AbortSignal, seen: { stop?: Erro
           }
           const err = Object.assign(new Error(`not sent: the run was stopped (${String(signal.reason)})`), { stoppedBySignal: true });
           seen.stop ??= err;
-          if (callback) return void setImmediate(callback, err);
+          // answered the way node-postgres answers a failed query of that form: a submittable (a cursor,
+          // a stream) gets the error and is returned; a config's own callback gets it; else a promise
+          const first = args[0] as { submit?: unknown; handleError?: (e: Error) => void; callback?: unknown } | null | undefined;
+          if (typeof first?.submit === 'function') {
+            setImmediate(() => first.handleError?.(err));
+            return first;
+          }
+          const reply = callback ?? (typeof first?.callback === 'function' ? (first.callback as (e: Error) => void) : undefined);
+          if (reply) return void setImmediate(reply, err);
           return new Promise((_, reject) => setImmediate(reject, err));
         };
       }
