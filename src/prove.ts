@@ -283,7 +283,7 @@ async function roundTrip(
   const upSql = rebuild(upStep) ?? upStep.statements;
   const fkWasOn = rebuild(downStep) || rebuild(upStep) ? await conn.setForeignKeys!(false) : false;
   const run = async (what: string, statements: string[]) => {
-    await runAll(conn, what, statements);
+    await runAll(conn, what, statements, downSql.concat(upSql));
     if (fkWasOn) {
       try {
         await conn.checkForeignKeys!();
@@ -333,7 +333,14 @@ async function roundTrip(
   return conclude(proof);
 }
 
-async function runAll(conn: Connection, what: string, statements: string[]): Promise<void> {
+/**
+ * Run `statements` (what a revision's down or up runs) as a command would, on a session of its own:
+ * where the revision's SQL (`all`: its down and up) says PREPARE, the statements prepared before are
+ * dropped first (a user's down and up again run in separate sessions; on this one, the up's PREPARE
+ * would find its name taken).
+ */
+async function runAll(conn: Connection, what: string, statements: string[], all: string[]): Promise<void> {
+  if (all.some((s) => /\bprepare\b/i.test(s))) await conn.forgetPrepared?.();
   for (const s of statements) {
     try {
       await conn.execute(conn.translate(s));
@@ -357,11 +364,11 @@ function failedWith(proof: Proof, err: unknown): void {
 async function roundTripOutside(conn: Connection, schema: string, downSql: string[], upSql: string[], before: string[], stateN: string[], proof: Proof): Promise<void> {
   proof.notes.push('it runs outside a transaction: checked by running the down and the up again for real on the scratch database, without synthetic rows');
   try {
-    await runAll(conn, 'the down', downSql);
+    await runAll(conn, 'the down', downSql, downSql.concat(upSql));
     const downDiff = schemaDiff(before, await introspect(conn, schema));
     proof.differences.push(...downDiff);
     proof.checked.push('the down restores the previous schema');
-    await runAll(conn, 'the up, applied again after the down,', upSql);
+    await runAll(conn, 'the up, applied again after the down,', upSql, downSql.concat(upSql));
     const again = schemaDiff(stateN, await introspect(conn, schema));
     if (!downDiff.length) proof.differences.push(...again.map((d) => `after the up again: ${d}`));
     proof.checked.push('the up applies again');

@@ -15,7 +15,7 @@ import { clusterRunning, startCluster, stopCluster, stopCommand } from '../pgclu
 import { introspect } from '../introspect.js';
 import { proveDowns } from '../prove.js';
 import { extensionsCreated, foreignSchemas, namesPublic, notRemovedLine, removeFolder, replayDatabase } from '../scratch.js';
-import { readDown, readHistory, rel, tsFileOf } from '../source.js';
+import { readDown, readHistory, readUp, rel, tsFileOf, type RevisionFile } from '../source.js';
 import { VersionStore } from '../store.js';
 import { downgrade, upgrade } from './migrate.js';
 import { checkModels, headsOf } from './verify.js';
@@ -165,11 +165,11 @@ async function checksOf(
   // The commands run on the check's own connection: one backend for the whole check.
   const common = { cwd: root, env, config: options.config, noBackup: true, connection: await reader(), signal: options.signal };
   const revs = readHistory(project.histories[dialect]!.out).revisions;
-  // Each command below runs on a session as clean as a CLI run's: what a TypeScript part prepared in
-  // one (a named statement) is not found by the next.
-  const typescript = revs.some((r) => existsSync(tsFileOf(r)));
+  // Each command below runs on a session as clean as a CLI run's: what a TypeScript part or a PREPARE
+  // prepared in one (a named statement) is not found by the next.
+  const prepares = revs.some((r) => existsSync(tsFileOf(r)) || mentionsPrepare(r));
   const command = async <T>(run: () => Promise<T>): Promise<T> => {
-    if (typescript) await (await reader()).forgetPrepared?.();
+    if (prepares) await (await reader()).forgetPrepared?.();
     return run();
   };
   /** `name`: a function when what the check could show is known only once it ran. */
@@ -244,6 +244,15 @@ async function checksOf(
     });
   }
   return { dialect, database: target.display, revisions: revs.length, checks };
+}
+
+/** The revision's SQL says PREPARE (a file that cannot be read says nothing here: its step reports it). */
+function mentionsPrepare(r: RevisionFile): boolean {
+  try {
+    return /\bprepare\b/i.test(`${readUp(r)}\n${readDown(r) ?? ''}`);
+  } catch {
+    return false;
+  }
 }
 
 function firstDifference(expected: string, actual: string): string {

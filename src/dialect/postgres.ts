@@ -186,10 +186,12 @@ class PostgresConnection implements Connection {
     return res.rows as T[];
   }
   async forgetPrepared(): Promise<void> {
+    // node-postgres remembers the names it prepared (and would only bind them again): forgotten with
+    // them, or, where that memory is not found (another driver version), nothing is dropped
+    const wire = (this.client as unknown as { connection?: { parsedStatements?: unknown } }).connection;
+    if (typeof wire?.parsedStatements !== 'object' || wire.parsedStatements === null) return;
     await this.execute('DEALLOCATE ALL');
-    // node-postgres remembers the names it prepared (and would only bind them again): forgotten with them
-    const wire = (this.client as unknown as { connection?: { parsedStatements?: Record<string, string> } }).connection;
-    if (wire?.parsedStatements) wire.parsedStatements = {};
+    wire.parsedStatements = {};
   }
   param(n: number): string {
     return `$${n}`;

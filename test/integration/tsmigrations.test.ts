@@ -399,7 +399,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
   });
 }
 
-describeFor('postgresql')('db-test and TypeScript revisions', () => {
+describeFor('postgresql')('db-test: each command on a session as clean as a CLI run', () => {
   it('each command runs on a session as clean as a CLI run: a named prepared statement in a .ts passes base -> head again (was: "cached plan must not change result type")', () => {
     const { dir } = withTsRevision();
     // SELECT * returns the users' role enum, which the downs drop and the ups make anew; down prepares
@@ -413,6 +413,17 @@ describeFor('postgresql')('db-test and TypeScript revisions', () => {
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ok +postgresql: up 0004_backfill_slugs$/m);
     expect(r.stdout).toMatch(/^ok +postgresql: down 0004_backfill_slugs restores 0003_add_phone_to_users$/m);
+    expect(r.stdout).toMatch(/^ok +postgresql: base -> head again matches head$/m);
+  });
+
+  it('a plain SQL revision that runs PREPARE passes base -> head again (was: "prepared statement ... already exists")', () => {
+    const { dir } = withTsRevision();
+    const folder = path.join(dir, 'drizzle', 'postgresql');
+    rmSync(path.join(folder, `${TAG}.ts`));
+    writeFileSync(path.join(folder, `${TAG}.sql`), 'PREPARE sluice_test_q AS SELECT 1;\n');
+    writeFileSync(path.join(folder, `${TAG}.down.sql`), 'SELECT 1;\n');
+    const r = runCli(dir, ['check'], { SLUICE_CHECK_DATABASE_URL: pgUrl() });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ok +postgresql: base -> head again matches head$/m);
   });
 });
