@@ -36,6 +36,7 @@ export class VersionStore {
    * revision runs.
    */
   private present: boolean | undefined;
+  private settled = false;
 
   constructor(private readonly conn: Connection) {}
 
@@ -44,13 +45,15 @@ export class VersionStore {
   }
 
   async exists(): Promise<boolean> {
+    if (this.settled) return this.conn.tableExists(VERSION_TABLE);
     this.present ??= await this.conn.tableExists(VERSION_TABLE);
     return this.present;
   }
 
-  /** Ask the database again from now on (the session's set-up is over: revisions may drop or make the table). */
+  /** Ask the database each time from now on (the session's set-up is over: revisions may drop or make the table). */
   recheck(): void {
     this.present = undefined;
+    this.settled = true;
   }
 
   /** Create the namespace and the table if missing. A role lacking the rights for that gets a PrivilegeError naming the grant. */
@@ -66,7 +69,7 @@ export class VersionStore {
     } catch (err) {
       throw await this.privilegeError(err, 'write');
     }
-    this.present = true;
+    if (!this.settled) this.present = true;
   }
 
   async list(): Promise<AppliedRow[]> {
