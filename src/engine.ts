@@ -245,20 +245,27 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
       } catch (err) {
         // a refusal of a later step: what ran is in the run's one transaction, rolled back
         await conn.rollback().catch(() => {});
-        if (options.signal?.aborted) {
+        const lost = !(err instanceof SluiceError) && conn.lostConnection(err);
+        if (options.signal?.aborted && !lost) {
           // the signal's cancel stopped a later step's check (or came meanwhile): an interruption, rolled back
           failed = stopped = true;
           const at = steps[i] ?? later.steps[i - ready.length]!;
           emit({ revision: at.revision.id, direction: at.direction, statements: steps[i]?.statements.length ?? 0, status: 'not-run', ms: 0 });
           continue;
         }
-        if (err instanceof SluiceError || !conn.lostConnection(err)) throw err;
+        if (!lost) throw err;
         // the connection was lost while preparing or checking later steps: this turn's revision fails
         // with it (the run's results say rolled back; the command reads back where the database is)
         failed = true;
         const at = steps[i] ?? later.steps[i - ready.length]!;
         const during = checking && checking !== at ? `while checking ${checking.revision.id} (${checking.direction}) before it: ` : '';
         emit({ revision: at.revision.id, direction: at.direction, statements: steps[i]?.statements.length ?? 0, status: 'failed', ms: 0, error: `${during}${describeCause(err)}`, cause: err });
+        continue;
+      }
+      if (options.signal?.aborted) {
+        // the signal came while later steps were checked (its cancel may have ended a check): nothing more starts
+        failed = stopped = true;
+        emit({ revision: steps[i]!.revision.id, direction: steps[i]!.direction, statements: steps[i]!.statements.length, status: 'not-run', ms: 0 });
         continue;
       }
     }

@@ -22,21 +22,25 @@ const code = (sql: string) => sql.replace(/^\s*--.*$/gm, '').trim();
 const SAVEPOINT = 'sluice_preflight';
 
 /**
- * The check was kept from reading by the database's state, which the down's own statement would meet
- * too: a lock held past lock_timeout (55P03), a statement_timeout or cancel (57014), a deadlock (40P01).
+ * The check was kept from reading by another session, whose lock the down's own statement would wait
+ * for too: held past lock_timeout (55P03), or a deadlock (40P01). What to do, for the refusal's line. A
+ * statement_timeout (57014) is not among them: the count scans the table, where the down's statement
+ * may not (SET NOT NULL over a validated CHECK); it is read as a check that could not run, as before.
  */
-const HELD_UP = new Set(['55P03', '57014', '40P01']);
+const HELD_UP: Record<string, string> = {
+  '55P03': 'another session holds a lock on that table longer than SLUICE_LOCK_TIMEOUT (default 10s) allows: run the command again once it is released, or raise SLUICE_LOCK_TIMEOUT',
+  '40P01': 'run the command again',
+};
 
 async function count(conn: Connection, step: PreparedStep, what: string, sql: string, params: unknown[], inTransaction: boolean): Promise<number> {
   if (inTransaction) await conn.execute(`SAVEPOINT ${SAVEPOINT}`);
   // A table that only comes to exist during the run cannot be checked up front (nor can what the check
-  // cannot read otherwise). A check held up (HELD_UP) refuses the run instead: read as "no rows", the
-  // default mode would revert the revisions before this one and then fail on the same lock.
+  // cannot read otherwise). A check held up by another session (HELD_UP) refuses the run instead: read
+  // as "no rows", the default mode would revert the revisions before this one and then wait on that lock.
   const rows = await conn.query<{ n: number | string }>(conn.translate(sql), params).catch(async (err: unknown) => {
     if (conn.lostConnection(err)) throw err; // the command reports the loss
-    if (HELD_UP.has(String((err as { code?: unknown } | null)?.code))) {
-      throw new Refused(`could not check the down of ${step.revision.id} (${what}): ${describeCause(err)}; nothing was changed. Run the command again once that is resolved`, { cause: err });
-    }
+    const todo = HELD_UP[String((err as { code?: unknown } | null)?.code)];
+    if (todo) throw new Refused(`could not check the down of ${step.revision.id} (${what}): ${describeCause(err)}; nothing was changed; ${todo}`, { cause: err });
     if (inTransaction) await conn.execute(`ROLLBACK TO ${SAVEPOINT}`);
     return [{ n: 0 }];
   });

@@ -84,6 +84,11 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     takeover = await autoTakeover(ctx, c, s);
     if (takeover) options.onTakeover?.(takeover, false);
   };
+  // A refusal before any revision ran says "nothing was changed"; a takeover this run recorded is written by then
+  const tookOver = (err: unknown): never => {
+    if (takeover && write && err instanceof Error) err.message = err.message.replace('nothing was changed', `no revision ran (this run did record drizzle's ${takeover.rows} row(s) in sluice_version: the takeover, which runs no SQL)`);
+    throw err;
+  };
   return withSession(ctx, write, async ({ conn, store, applied, appliedIds }) => {
     if (!write) {
       const planned = await planTakeover(ctx, conn, store);
@@ -109,7 +114,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
       ? {
           steps: steps.slice(EAGER_STEPS),
           prepare: (s) => prepareFor(ctx, s, false),
-          check: kind === 'downgrade' ? (ps) => preflightDown(conn, ps, { inTransaction: true }) : undefined,
+          check: kind === 'downgrade' ? (ps) => preflightDown(conn, ps, { inTransaction: true }).catch(tookOver) : undefined,
         }
       : undefined;
     const early = outOfOrder(history, appliedIds)
@@ -138,17 +143,11 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     // A signal that came before anything ran stops the command on every dialect (SQLite cannot cancel a
     // statement, so there it is seen only here, before the backup): Interrupted, no revision ran.
     if (!(conn.cancel && options.signal)) await checkpoint(options.signal, `migrate-${kind === 'upgrade' ? 'up' : kind === 'downgrade' ? 'down' : 'stamp'}, before any revision ran`);
-    if (kind === 'downgrade') await preflightDown(conn, prepared);
+    if (kind === 'downgrade') await preflightDown(conn, prepared).catch(tookOver);
     await refusalsBeforeRun(conn, prepared, { stampOnly: kind === 'stamp', single: options.singleTransaction });
     // Only a run that changes something backs up (a folder that cannot be written refuses nothing else).
     // A takeover this run recorded is written by then: the refusal says so instead of "nothing was changed".
-    const backup =
-      backs && prepared.length
-        ? await backupBeforeChange(ctx, conn, applied.length > 0).catch((err: unknown) => {
-            if (takeover && write && err instanceof Error) err.message = err.message.replace('nothing was changed', `no revision ran (this run did record drizzle's ${takeover.rows} row(s) in sluice_version: the takeover, which runs no SQL)`);
-            throw err;
-          })
-        : undefined;
+    const backup = backs && prepared.length ? await backupBeforeChange(ctx, conn, applied.length > 0).catch(tookOver) : undefined;
     options.onPlan?.(steps.map((p) => ({ revision: p.revision.id, direction: p.direction })));
     const { signal } = options;
     const stoppable = !!conn.cancel && !!signal;

@@ -140,7 +140,7 @@ pgDescribe('--single-transaction: later revisions prepared while the first ones 
         expect(ended.code, ended.stderr).toBe(6);
         const lines = ended.stderr.split('\n').filter((l) => l.trim());
         expect(lines, ended.stderr).toHaveLength(1);
-        expect(lines[0]).toMatch(/^sluice: could not check the down of 0005_bench_5 \(rows holding NULL in side\.c\): canceling statement due to lock timeout; nothing was changed\. Run the command again once that is resolved$/);
+        expect(lines[0]).toMatch(/^sluice: could not check the down of 0005_bench_5 \(rows holding NULL in side\.c\): canceling statement due to lock timeout; nothing was changed; another session holds a lock on that table longer than SLUICE_LOCK_TIMEOUT \(default 10s\) allows: run the command again once it is released, or raise SLUICE_LOCK_TIMEOUT$/);
       } finally {
         await holder.query('ROLLBACK').catch(() => {});
         await holder.end();
