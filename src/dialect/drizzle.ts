@@ -64,6 +64,7 @@ function stoppedWith(client: pg.Client, signal: AbortSignal, seen: { stop?: Erro
           // a stream) gets the error and is returned; a config's own callback gets it; else a promise
           const first = args[0] as { submit?: unknown; handleError?: (e: Error) => void; callback?: unknown } | null | undefined;
           if (typeof first?.submit === 'function') {
+            if (typeof args[1] === 'function' && !first.callback) first.callback = args[1]; // as node-postgres does
             setImmediate(() => first.handleError?.(err));
             return first;
           }

@@ -155,13 +155,16 @@ pgDescribe('a signal that finds nothing to cancel, or a CREATE INDEX CONCURRENTL
     expect(await tablesOf(dir, env)).not.toContain('t_ts');
   });
 
-  it('a TypeScript revision querying through db.$client directly: its queries after the signal are not sent either, in the callback form too (was: they ran)', async () => {
+  it('a TypeScript revision querying through db.$client directly: its queries after the signal are not sent either, in the callback and submittable forms too (was: they ran)', async () => {
     const dir = projectWithTs(
       'ts_client',
       `  await db.$client.query('CREATE TABLE t_client (id integer)');
   await new Promise((r) => setTimeout(r, 3000));
   const failed = await new Promise((resolve) => db.$client.query({ text: 'SELECT pg_sleep(60)', callback: (e: unknown) => resolve(e) }));
   if (!failed) throw new Error('the callback query ran');
+  const { Query } = (await import('pg')).default;
+  const submitted = await new Promise((resolve) => db.$client.query(new Query('SELECT pg_sleep(60)'), (e: unknown) => resolve(e)));
+  if (!submitted) throw new Error('the submitted query ran');
   await db.$client.query('SELECT pg_sleep(60)');
 `,
       "  await db.$client.query('DROP TABLE t_client');\n",
