@@ -156,6 +156,7 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
       }
       const failed = (await runSteps(real, store, steps)).find((s) => s.status === 'failed');
       if (failed) return stop(result, failed.revision, `its up fails on a scratch database: ${failed.error}`);
+      await resync(real, steps);
       state = await introspect(real, schema);
     }
     let objects = await objectsOf?.(real);
@@ -167,6 +168,7 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
       if (up instanceof Error) return stop(result, rev.id, `sluice refuses its up: ${describeCause(up)}`);
       const ran = (await timed('up', () => runSteps(real!, store, [up])))[0]!;
       if (ran.status === 'failed') return stop(result, rev.id, `its up fails on a scratch database${i ? ` at ${o.revisions[i - 1]!.id}` : ''}: ${ran.error}`);
+      await resync(real, [up]);
       const stateN = await timed('introspect', () => introspect(real!, schema));
       const objectsN = await objectsOf?.(real);
       // The snapshots' side (drizzle-kit's diff on its worker, run on the model database) goes on
@@ -333,14 +335,24 @@ async function roundTrip(
   return conclude(proof);
 }
 
+/** SQL that makes or drops a session's prepared statements. */
+export const PREPARED_WORDS = /\b(prepare|deallocate|discard)\b/i;
+
+/** After ups that may have dropped prepared statements (DEALLOCATE ALL): the driver's memory of sluice's own named ones is made true again. */
+async function resync(conn: Connection, steps: PreparedStep[]): Promise<void> {
+  if (steps.some((s) => s.statements.some((t) => PREPARED_WORDS.test(t)))) await conn.forgetPrepared?.();
+}
+
 /**
  * Run `statements` (what a revision's down or up runs) as a command would, on a session of its own:
- * where the revision's SQL (`all`: its down and up) says PREPARE, the statements prepared before are
- * dropped first (a user's down and up again run in separate sessions; on this one, the up's PREPARE
- * would find its name taken).
+ * where the revision's SQL (`all`: its down and up) says PREPARE, DEALLOCATE or DISCARD, the statements
+ * prepared before are dropped first (a user's down and up again run in separate sessions; on this one,
+ * the up's PREPARE would find its name taken), and again after (the driver then no longer believes
+ * sluice's own named statements, which a DEALLOCATE ALL dropped, still there).
  */
 async function runAll(conn: Connection, what: string, statements: string[], all: string[]): Promise<void> {
-  if (all.some((s) => /\bprepare\b/i.test(s))) await conn.forgetPrepared?.();
+  const clean = all.some((s) => PREPARED_WORDS.test(s));
+  if (clean) await conn.forgetPrepared?.();
   for (const s of statements) {
     try {
       await conn.execute(conn.translate(s));
@@ -348,6 +360,7 @@ async function runAll(conn: Connection, what: string, statements: string[], all:
       throw new ProofStepError(s, what, describeCause(err).split('\n')[0]!);
     }
   }
+  if (clean) await conn.forgetPrepared?.();
 }
 
 function failedWith(proof: Proof, err: unknown): void {

@@ -13,7 +13,7 @@ import type { Connection } from '../dialect/types.js';
 import { carryingNotRemoved, checkpoint, failureOf, scratchNote, stopIfAborted, stoppable } from '../errors.js';
 import { clusterRunning, startCluster, stopCluster, stopCommand } from '../pgcluster.js';
 import { introspect } from '../introspect.js';
-import { proveDowns } from '../prove.js';
+import { PREPARED_WORDS, proveDowns } from '../prove.js';
 import { extensionsCreated, foreignSchemas, namesPublic, notRemovedLine, removeFolder, replayDatabase } from '../scratch.js';
 import { readDown, readHistory, readUp, rel, tsFileOf, type RevisionFile } from '../source.js';
 import { VersionStore } from '../store.js';
@@ -166,11 +166,18 @@ async function checksOf(
   const common = { cwd: root, env, config: options.config, noBackup: true, connection: await reader(), signal: options.signal };
   const revs = readHistory(project.histories[dialect]!.out).revisions;
   // Each command below runs on a session as clean as a CLI run's: what a TypeScript part or a PREPARE
-  // prepared in one (a named statement) is not found by the next.
+  // prepared in one (a named statement) is not found by the next; and after a revision's DEALLOCATE or
+  // DISCARD, the driver's memory of sluice's own named statements is made true again before the next read.
   const prepares = revs.some((r) => existsSync(tsFileOf(r)) || mentionsPrepare(r));
   const command = async <T>(run: () => Promise<T>): Promise<T> => {
-    if (prepares) await (await reader()).forgetPrepared?.();
-    return run();
+    if (!prepares) return run();
+    const conn = await reader();
+    await conn.forgetPrepared?.();
+    try {
+      return await run();
+    } finally {
+      await conn.forgetPrepared?.().catch(() => {}); // the command's own failure is the one reported
+    }
   };
   /** `name`: a function when what the check could show is known only once it ran. */
   const attempt = async (name: string | (() => string), fn: () => Promise<string | undefined>) => {
@@ -246,10 +253,10 @@ async function checksOf(
   return { dialect, database: target.display, revisions: revs.length, checks };
 }
 
-/** The revision's SQL says PREPARE (a file that cannot be read says nothing here: its step reports it). */
+/** The revision's SQL says PREPARE, DEALLOCATE or DISCARD (a file that cannot be read says nothing here: its step reports it). */
 function mentionsPrepare(r: RevisionFile): boolean {
   try {
-    return /\bprepare\b/i.test(`${readUp(r)}\n${readDown(r) ?? ''}`);
+    return PREPARED_WORDS.test(`${readUp(r)}\n${readDown(r) ?? ''}`);
   } catch {
     return false;
   }
