@@ -258,6 +258,22 @@ for (const c of cases) {
       }
     });
 
+    if (c.dialect === 'postgresql') {
+      it("a down refused by its pre-check (NOT NULL over NULL rows) after this run's takeover says the takeover was recorded (was: \"nothing was changed\")", async () => {
+        const env = await c.fresh(dir);
+        await c.drizzleMigrate(env, folder);
+        const project = makeProject();
+        const down = path.join(project, 'drizzle', 'postgresql', '0003_add_phone_to_users.down.sql');
+        writeFileSync(down, `ALTER TABLE "users" ALTER COLUMN "name" SET NOT NULL;\n--> statement-breakpoint\n${readFileSync(down, 'utf8')}`);
+        await sql(project, env, `INSERT INTO "users" ("email", "name") VALUES ('n@x.io', NULL)`);
+        const before = await dumpSchema(project, env);
+        const r = runCli(project, ['down'], env);
+        expect(r.status, r.stdout + r.stderr).toBe(6);
+        expect(r.stderr.trim()).toMatch(/^sluice: the down of 0003_add_phone_to_users sets users\.name NOT NULL but 1 row\(s\) hold NULL there; fill them or edit the down file, no revision ran \(this run did record drizzle's 4 row\(s\) in sluice_version: the takeover, which runs no SQL\)$/);
+        expect(await dumpSchema(project, env)).toBe(before);
+      });
+    }
+
     if (c.dialect === 'sqlite') {
       it('sluice takeover of a SQLite file that does not exist is refused and creates nothing (was: an empty file and its lock file left)', () => {
         const db = path.join(tempDir('sluice-nofile-'), 'absent.sqlite');
