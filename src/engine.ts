@@ -184,6 +184,11 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
       await new Promise((resolve) => setImmediate(resolve));
     }
   };
+  /** Step i's result fields before it runs (a later step not prepared yet: no statements counted). */
+  const baseOf = (i: number) => {
+    const at = steps[i] ?? later!.steps[i - ready.length]!;
+    return { revision: at.revision.id, direction: at.direction, statements: steps[i]?.statements.length ?? 0 };
+  };
   const results: StepResult[] = [];
   const emit = (r: StepResult) => {
     results.push(r);
@@ -225,8 +230,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
     flushConsole();
     if (!failed && options.signal?.aborted) failed = stopped = true;
     if (failed) {
-      const at = steps[i] ?? later!.steps[i - ready.length]!;
-      emit({ revision: at.revision.id, direction: at.direction, statements: steps[i]?.statements.length ?? 0, status: 'not-run', ms: 0 });
+      emit({ ...baseOf(i), status: 'not-run', ms: 0 });
       continue;
     }
     if (later) {
@@ -237,35 +241,31 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
         await pull(i + 1);
         const fresh = unchecked;
         unchecked = [];
-        for (const step of later.check ? fresh : []) {
-          checking = step;
-          await later.check!([step]);
+        if (later.check) {
+          for (const step of fresh) {
+            checking = step;
+            await later.check([step]);
+          }
         }
         checking = undefined;
       } catch (err) {
         // a refusal of a later step: what ran is in the run's one transaction, rolled back
         await conn.rollback().catch(() => {});
-        const lost = !(err instanceof SluiceError) && conn.lostConnection(err);
-        if (options.signal?.aborted && !lost) {
-          // the signal's cancel stopped a later step's check (or came meanwhile): an interruption, rolled back
-          failed = stopped = true;
-          const at = steps[i] ?? later.steps[i - ready.length]!;
-          emit({ revision: at.revision.id, direction: at.direction, statements: steps[i]?.statements.length ?? 0, status: 'not-run', ms: 0 });
+        if (!(err instanceof SluiceError) && conn.lostConnection(err)) {
+          // the connection was lost while preparing or checking later steps: this turn's revision fails
+          // with it (the run's results say rolled back; the command reads back where the database is)
+          failed = true;
+          const during = checking && checking !== (steps[i] ?? later.steps[i - ready.length]) ? `while checking ${checking.revision.id} (${checking.direction}) before it: ` : '';
+          emit({ ...baseOf(i), status: 'failed', ms: 0, error: `${during}${describeCause(err)}`, cause: err });
           continue;
         }
-        if (!lost) throw err;
-        // the connection was lost while preparing or checking later steps: this turn's revision fails
-        // with it (the run's results say rolled back; the command reads back where the database is)
-        failed = true;
-        const at = steps[i] ?? later.steps[i - ready.length]!;
-        const during = checking && checking !== at ? `while checking ${checking.revision.id} (${checking.direction}) before it: ` : '';
-        emit({ revision: at.revision.id, direction: at.direction, statements: steps[i]?.statements.length ?? 0, status: 'failed', ms: 0, error: `${during}${describeCause(err)}`, cause: err });
-        continue;
+        if (!options.signal?.aborted) throw err;
+        // else the signal's cancel stopped a later step's check: stopped below
       }
       if (options.signal?.aborted) {
-        // the signal came while later steps were checked (its cancel may have ended a check): nothing more starts
+        // the signal came while later steps were prepared or checked: nothing more starts (rolled back)
         failed = stopped = true;
-        emit({ revision: steps[i]!.revision.id, direction: steps[i]!.direction, statements: steps[i]!.statements.length, status: 'not-run', ms: 0 });
+        emit({ ...baseOf(i), status: 'not-run', ms: 0 });
         continue;
       }
     }
