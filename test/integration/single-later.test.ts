@@ -47,6 +47,47 @@ async function refusedDown(dir: string, env: Env): Promise<{ status: number; std
   return { status: r.status, stderr: r.stderr };
 }
 
+/**
+ * Up the whole history (default mode); revision 5's down gains a pre-check (NOT NULL) on a table "side"
+ * that another session (`holder`) holds locked while `during` runs; afterwards the schema and version
+ * rows must be as before.
+ */
+async function withLockedPreCheck(name: string, during: (o: { dir: string; env: Env; holder: pg.Client }) => Promise<void>): Promise<void> {
+  const { dir, out, env } = project(name);
+  expect(runCli(dir, ['up'], env).status).toBe(0);
+  await sql(dir, env, `CREATE TABLE "${env.DATABASE_SCHEMA}"."side" ("c" integer)`);
+  const down = readFileSync(file(out, 5, true), 'utf8');
+  writeFileSync(file(out, 5, true), `${down.trimEnd()}${BP}ALTER TABLE "side" ALTER COLUMN "c" SET NOT NULL;\n`);
+  const before = await dumpSchema(dir, env);
+  const holder = new pg.Client({ connectionString: pgUrl() });
+  await holder.connect();
+  try {
+    await holder.query('BEGIN');
+    await holder.query(`LOCK TABLE "${env.DATABASE_SCHEMA}"."side" IN ACCESS EXCLUSIVE MODE`);
+    await during({ dir, env, holder });
+  } finally {
+    await holder.query('ROLLBACK').catch(() => {});
+    await holder.end();
+  }
+  expect(await dumpSchema(dir, env)).toBe(before);
+  expect(await versions(dir, env)).toBe(N);
+}
+
+/**
+ * Poll (up to 30 s, while the run lives) until sluice's backend waits for the lock on "side"; then
+ * `select` (`SELECT 1`, `SELECT pg_terminate_backend(pid)`) over it. Its row count, 0 if it never waited.
+ * pg_stat_activity is read as of the reader's transaction start: the holder clears that snapshot first.
+ */
+async function whenPreCheckWaits(holder: pg.Client, child: { exitCode: number | null }, select: string): Promise<number> {
+  for (let i = 0; i < 600 && child.exitCode === null; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    await holder.query('SELECT pg_catalog.pg_stat_clear_snapshot()');
+    const res = await holder.query(`${select} FROM pg_stat_activity WHERE application_name = 'sluice' AND wait_event_type = 'Lock' AND query LIKE '%"side"%' AND pid <> pg_backend_pid()`);
+    if (res.rowCount) return res.rowCount;
+  }
+  return 0;
+}
+
 pgDescribe('--single-transaction: later revisions prepared while the first ones run', () => {
   it("a statement the parser cannot read in revision 100 refuses the run: the same line, nothing applied", async () => {
     const { dir, out, env } = project('lsyntax');
@@ -124,53 +165,21 @@ pgDescribe('--single-transaction: later revisions prepared while the first ones 
 
   for (const single of [false, true]) {
     it(`a down's pre-check that cannot read its table (a lock held past lock_timeout) refuses the run${single ? ' (-1, a later step: checked inside the run)' : ' (default mode: before any down runs)'}: exit 6, nothing reverted (was: read as no rows)`, async () => {
-      const { dir, out, env } = project(single ? 'lcheck1' : 'lcheck');
-      expect(runCli(dir, ['up'], env).status).toBe(0);
-      await sql(dir, env, `CREATE TABLE "${env.DATABASE_SCHEMA}"."side" ("c" integer)`);
-      const down = readFileSync(file(out, 5, true), 'utf8');
-      writeFileSync(file(out, 5, true), `${down.trimEnd()}${BP}ALTER TABLE "side" ALTER COLUMN "c" SET NOT NULL;\n`);
-      const before = await dumpSchema(dir, env);
-      const holder = new pg.Client({ connectionString: pgUrl() });
-      await holder.connect();
-      try {
-        await holder.query('BEGIN');
-        await holder.query(`LOCK TABLE "${env.DATABASE_SCHEMA}"."side" IN ACCESS EXCLUSIVE MODE`);
+      await withLockedPreCheck(single ? 'lcheck1' : 'lcheck', async ({ dir, env }) => {
         const run = start(dir, ['down', 'base', ...(single ? ['--single-transaction'] : [])], { ...env, SLUICE_LOCK_TIMEOUT: '1s' });
         const ended = await run.ended;
         expect(ended.code, ended.stderr).toBe(6);
         const lines = ended.stderr.split('\n').filter((l) => l.trim());
         expect(lines, ended.stderr).toHaveLength(1);
         expect(lines[0]).toMatch(/^sluice: could not check the down of 0005_bench_5 \(rows holding NULL in side\.c\): canceling statement due to lock timeout; nothing was changed; another session holds a lock on that table longer than SLUICE_LOCK_TIMEOUT \(default 10s\) allows: run the command again once it is released, or raise SLUICE_LOCK_TIMEOUT$/);
-      } finally {
-        await holder.query('ROLLBACK').catch(() => {});
-        await holder.end();
-      }
-      expect(await dumpSchema(dir, env)).toBe(before);
-      expect(await versions(dir, env)).toBe(N);
+      });
     });
   }
 
   it("Ctrl+C while a later down's pre-check waits for a lock (-1): exit 130, interrupted, the run rolled back (not refused as a check that timed out)", async () => {
-    const { dir, out, env } = project('lsig');
-    expect(runCli(dir, ['up'], env).status).toBe(0);
-    await sql(dir, env, `CREATE TABLE "${env.DATABASE_SCHEMA}"."side" ("c" integer)`);
-    const down = readFileSync(file(out, 5, true), 'utf8');
-    writeFileSync(file(out, 5, true), `${down.trimEnd()}${BP}ALTER TABLE "side" ALTER COLUMN "c" SET NOT NULL;\n`);
-    const before = await dumpSchema(dir, env);
-    const holder = new pg.Client({ connectionString: pgUrl() });
-    await holder.connect();
-    try {
-      await holder.query('BEGIN');
-      await holder.query(`LOCK TABLE "${env.DATABASE_SCHEMA}"."side" IN ACCESS EXCLUSIVE MODE`);
+    await withLockedPreCheck('lsig', async ({ dir, env, holder }) => {
       const run = start(dir, ['down', 'base', '--single-transaction'], env);
-      let waiting = false;
-      for (let i = 0; i < 600 && !waiting && run.child.exitCode === null; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        await holder.query('SELECT pg_catalog.pg_stat_clear_snapshot()');
-        const res = await holder.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND wait_event_type = 'Lock' AND query LIKE '%\"side\"%'");
-        waiting = (res.rowCount ?? 0) > 0;
-      }
-      expect(waiting, 'the pre-check reached the locked table').toBe(true);
+      expect(await whenPreCheckWaits(holder, run.child, 'SELECT 1'), 'the pre-check reached the locked table').toBeGreaterThan(0);
       run.child.kill('SIGINT');
       const ended = await run.ended;
       expect(ended.code, ended.stderr).toBe(130);
@@ -178,37 +187,13 @@ pgDescribe('--single-transaction: later revisions prepared while the first ones 
       expect(lines, ended.stderr).toHaveLength(1);
       expect(lines[0]).toMatch(/^sluice: interrupted \(SIGINT\)/);
       expect(lines[0]).toMatch(/0119_bench_119/);
-    } finally {
-      await holder.query('ROLLBACK').catch(() => {});
-      await holder.end();
-    }
-    expect(await dumpSchema(dir, env)).toBe(before);
-    expect(await versions(dir, env)).toBe(N);
+    });
   });
 
   it("the connection lost during a later down's pre-check: exit 7, one line naming where the database is (as before the run)", async () => {
-    const { dir, out, env } = project('llost');
-    expect(runCli(dir, ['up'], env).status).toBe(0);
-    // revision 5's down gains a pre-check (NOT NULL) on a table another session holds locked: the check waits there
-    await sql(dir, env, `CREATE TABLE "${env.DATABASE_SCHEMA}"."side" ("c" integer)`);
-    const down = readFileSync(file(out, 5, true), 'utf8');
-    writeFileSync(file(out, 5, true), `${down.trimEnd()}${BP}ALTER TABLE "side" ALTER COLUMN "c" SET NOT NULL;\n`);
-    const before = await dumpSchema(dir, env);
-    const holder = new pg.Client({ connectionString: pgUrl() });
-    await holder.connect();
-    try {
-      await holder.query('BEGIN');
-      await holder.query(`LOCK TABLE "${env.DATABASE_SCHEMA}"."side" IN ACCESS EXCLUSIVE MODE`);
+    await withLockedPreCheck('llost', async ({ dir, env, holder }) => {
       const run = start(dir, ['down', 'base', '--single-transaction'], env);
-      let killed = 0;
-      for (let i = 0; i < 600 && killed === 0 && run.child.exitCode === null; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        // pg_stat_activity is read as of the reader's transaction start: the holder's would not see the run
-        const res = await holder.query('SELECT pg_catalog.pg_stat_clear_snapshot()').then(() => holder.query(
-          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sluice' AND wait_event_type = 'Lock' AND query LIKE '%\"side\"%' AND pid <> pg_backend_pid()",
-        ));
-        killed = res.rowCount ?? 0;
-      }
+      const killed = await whenPreCheckWaits(holder, run.child, 'SELECT pg_terminate_backend(pid)');
       if (!killed) await holder.query('ROLLBACK');
       expect(killed, `the pre-check reached the locked table: ${killed ? '' : JSON.stringify(await run.ended)}`).toBe(1);
       await holder.query('ROLLBACK');
@@ -218,11 +203,7 @@ pgDescribe('--single-transaction: later revisions prepared while the first ones 
       expect(lines, ended.stderr).toHaveLength(1);
       expect(lines[0]).toMatch(new RegExp(`^sluice: connection lost during 0\\d{3}_bench_\\d+ \\(down\\): while checking 0005_bench_5 \\(down\\) before it: .*; the database is at ${String(N - 1).padStart(4, '0')}_bench_${N - 1}\\. Run the command again`));
       expect(lines[0]).not.toMatch(/no revision was being applied/);
-    } finally {
-      await holder.end();
-    }
-    expect(await dumpSchema(dir, env)).toBe(before);
-    expect(await versions(dir, env)).toBe(N);
+    });
   });
 });
 

@@ -399,6 +399,16 @@ for (const d of ['sqlite', 'postgresql'] as const) {
   });
 }
 
+/** db-test (PostgreSQL on the suite's server) of the TS=1 project whose PostgreSQL revision is plain SQL: `up` and `down` as given. */
+function checkWithSqlRevision(up: string, down: string): Ran {
+  const { dir } = withTsRevision();
+  const folder = path.join(dir, 'drizzle', 'postgresql');
+  rmSync(path.join(folder, `${TAG}.ts`));
+  writeFileSync(path.join(folder, `${TAG}.sql`), up);
+  writeFileSync(path.join(folder, `${TAG}.down.sql`), down);
+  return runCli(dir, ['check'], { SLUICE_CHECK_DATABASE_URL: pgUrl() });
+}
+
 describeFor('postgresql')('db-test: each command on a session as clean as a CLI run', () => {
   it('each command runs on a session as clean as a CLI run: a named prepared statement in a .ts passes base -> head again (was: "cached plan must not change result type")', () => {
     const { dir } = withTsRevision();
@@ -417,24 +427,14 @@ describeFor('postgresql')('db-test: each command on a session as clean as a CLI 
   });
 
   it('a plain SQL revision that runs PREPARE, its down DEALLOCATE ALL, passes base -> head again and its proof (was: "prepared statement ... already exists")', () => {
-    const { dir } = withTsRevision();
-    const folder = path.join(dir, 'drizzle', 'postgresql');
-    rmSync(path.join(folder, `${TAG}.ts`));
-    writeFileSync(path.join(folder, `${TAG}.sql`), 'PREPARE sluice_test_q AS SELECT 1;\n');
-    writeFileSync(path.join(folder, `${TAG}.down.sql`), 'DEALLOCATE ALL;\n');
-    const r = runCli(dir, ['check'], { SLUICE_CHECK_DATABASE_URL: pgUrl() });
+    const r = checkWithSqlRevision('PREPARE sluice_test_q AS SELECT 1;\n', 'DEALLOCATE ALL;\n');
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ok +postgresql: base -> head again matches head$/m);
     expect(r.stdout).toMatch(/^ok +postgresql: every down proven, rows kept$/m);
   });
 
   it("a SQL revision that runs DEALLOCATE ALL (no PREPARE): db-test's own named reads still work after it (was: 'prepared statement \"sluice_introspect\" does not exist')", () => {
-    const { dir } = withTsRevision();
-    const folder = path.join(dir, 'drizzle', 'postgresql');
-    rmSync(path.join(folder, `${TAG}.ts`));
-    writeFileSync(path.join(folder, `${TAG}.sql`), 'DEALLOCATE ALL;\n');
-    writeFileSync(path.join(folder, `${TAG}.down.sql`), 'DEALLOCATE ALL;\n');
-    const r = runCli(dir, ['check'], { SLUICE_CHECK_DATABASE_URL: pgUrl() });
+    const r = checkWithSqlRevision('DEALLOCATE ALL;\n', 'DEALLOCATE ALL;\n');
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ok +postgresql: up 0004_backfill_slugs$/m);
     expect(r.stdout).toMatch(/^ok +postgresql: every down proven, rows kept$/m);
