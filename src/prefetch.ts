@@ -35,15 +35,29 @@ const SLICE_MS = 1;
  */
 export function startPrefetch(what: Prefetch, target: PrefetchTarget, warm?: () => void): () => void {
   let stopped = false;
-  let i = target.revisions.length - 1;
-  const one = (rev: RevisionFile) => {
+  const n = target.revisions.length;
+  // `down` takes every lstat first, then the downs: the applied-file check needs all of them before
+  // anything runs, where a long down under --single-transaction reads most of its files while the
+  // server runs its first ones (engine.ts LaterSteps)
+  let i = what === 'down' ? 2 * n - 1 : n - 1;
+  const stat = (rev: RevisionFile): Stats | undefined => {
+    const had = target.stats.has(rev.upFile);
+    const st = had ? target.stats.get(rev.upFile) : lstatSync(rev.upFile, { throwIfNoEntry: false });
+    if (!had) target.stats.set(rev.upFile, st);
+    return st;
+  };
+  const one = (k: number) => {
     try {
-      const had = target.stats.has(rev.upFile);
-      const st = had ? undefined : lstatSync(rev.upFile, { throwIfNoEntry: false });
-      if (!had) target.stats.set(rev.upFile, st);
+      if (what === 'down') {
+        const rev = target.revisions[k % n]!;
+        if (k >= n) stat(rev);
+        else if (!target.downs.has(rev.id)) target.downs.set(rev.id, readDown(rev));
+        return;
+      }
+      const rev = target.revisions[k]!;
+      const st = stat(rev);
       // an lstat taken just now serves the read too (a missing file is left to the command's own read)
-      if (what === 'up' && (had || st) && !target.ups.has(rev.id)) target.ups.set(rev.id, readUp(rev, st));
-      if (what === 'down' && !target.downs.has(rev.id)) target.downs.set(rev.id, readDown(rev));
+      if (what === 'up' && st && !target.ups.has(rev.id)) target.ups.set(rev.id, readUp(rev, st));
     } catch {
       /* left for the command's own read, which reports it */
     }
@@ -57,7 +71,7 @@ export function startPrefetch(what: Prefetch, target: PrefetchTarget, warm?: () 
     }
     const until = monotonicMs() + SLICE_MS;
     while (i >= 0) {
-      one(target.revisions[i--]!);
+      one(i--);
       if ((i & 7) === 0 && monotonicMs() >= until) break;
     }
     if (i >= 0) setImmediate(slice);
