@@ -4,7 +4,7 @@ import type { DatabaseTarget } from '../config.js';
 import { ConfigError, ConnectionError, ConnectionLost, SluiceError, ExitCode, describeCause, searchPathChanged, VERSION_ROW_MARK, versionRowSuppressed } from '../errors.js';
 import { quoteIdent, quoteLiteral, systemSchemaError } from '../sql.js';
 import { translatePublic } from '../sqlparse.js';
-import type { Connection, MarkState } from './types.js';
+import type { Capabilities, Connection, MarkState } from './types.js';
 import { VERSION_TABLE } from '../store.js';
 import { libpqConnection } from '../pgconn.js';
 import { drizzlePostgres } from './drizzle.js';
@@ -116,7 +116,7 @@ export function guardFailure(err: unknown): Error | undefined {
 
 class PostgresConnection implements Connection {
   readonly dialect = 'postgresql' as const;
-  readonly capabilities = { transactionalDdl: true, schemas: true, runLock: true, batchStatements: true };
+  readonly capabilities: Capabilities;
   readonly timestampType = 'timestamptz';
   isoTimestamp(column: string): string {
     return `pg_catalog.to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
@@ -132,19 +132,41 @@ class PostgresConnection implements Connection {
   ) {
     this.schema = target.schema!;
     this.display = `${target.display} (schema ${this.schema})`;
+    // executeScript tells its own statements apart through node-postgres's query queue and active query
+    // (see there; the active query's field is there once the session has been ready for a query)
+    const driver = client as unknown as { queryQueue?: unknown };
+    this.capabilities = {
+      transactionalDdl: true,
+      schemas: true,
+      runLock: true,
+      batchStatements: true,
+      get queuesScripts() {
+        return Array.isArray(driver.queryQueue) && 'activeQuery' in driver;
+      },
+    };
   }
 
   async execute(sql: string): Promise<void> {
     await this.executeScript(sql);
   }
-  /** Counts the server's CommandComplete messages: on failure the failing statement is the next one. */
+  /**
+   * Counts the server's CommandComplete messages: on failure the failing statement is the next one.
+   * Only this script's: one handed over while another runs waits in node-postgres's queue, and the
+   * messages of the one before are not its own (the driver's query object that is active tells them
+   * apart; where the driver keeps it elsewhere, queuesScripts is off and scripts are sent one at a time).
+   */
   async executeScript(sql: string): Promise<Record<string, unknown>[][]> {
-    const wire = (this.client as unknown as { connection: import('node:events').EventEmitter }).connection;
+    const client = this.client as unknown as { connection: import('node:events').EventEmitter; activeQuery?: unknown; queryQueue?: unknown[] };
+    const wire = client.connection;
     let completed = 0;
-    const onComplete = () => void (completed += 1);
+    let mine: unknown;
+    const onComplete = () => void (mine === undefined || client.activeQuery === mine ? (completed += 1) : 0);
     wire.on('commandComplete', onComplete);
     try {
-      const res = (await this.client.query(sql)) as unknown as pg.QueryResult | pg.QueryResult[];
+      const running = this.client.query(sql);
+      // node-postgres queues the query at once: the queue's last, or the active one if it was idle
+      mine = (Array.isArray(client.queryQueue) ? client.queryQueue.at(-1) : undefined) ?? client.activeQuery;
+      const res = (await running) as unknown as pg.QueryResult | pg.QueryResult[];
       return (Array.isArray(res) ? res : [res]).map((r) => r.rows as Record<string, unknown>[]);
     } catch (err) {
       const failure = guardFailure(err) ?? err;

@@ -22,6 +22,11 @@ export interface Capabilities {
   batchStatements: boolean;
   /** Commits are costly (a durable sync each): consecutive revisions share one commit, each in a savepoint. */
   groupCommits?: boolean;
+  /**
+   * A script may be handed to executeScript while another still runs (the driver sends it when that one
+   * ends) and its failure still counts only its own completed statements.
+   */
+  queuesScripts?: boolean;
 }
 
 export interface Connection {
