@@ -84,6 +84,8 @@ export interface LaterSteps {
    * transaction with nothing else in flight, before those steps run; a throw refuses the run.
    */
   check?(steps: PreparedStep[]): Promise<void>;
+  /** Whether `check` would read the database for this step; without it every step is taken to need its check. */
+  needsCheck?(step: PreparedStep): boolean;
 }
 
 /** Later steps are prepared this many at a time while a group runs (the group's replies are let in between). */
@@ -189,6 +191,11 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
     const at = steps[i] ?? later!.steps[i - ready.length]!;
     return { revision: at.revision.id, direction: at.direction, statements: steps[i]?.statements.length ?? 0 };
   };
+  /** The steps that run at step i's turn: its group, or itself alone. */
+  const turnAt = (i: number): PreparedStep[] => {
+    const group = grouping ? takeGroup(steps, i) : [];
+    return group.length ? group : [steps[i]!];
+  };
   const results: StepResult[] = [];
   const emit = (r: StepResult) => {
     results.push(r);
@@ -221,27 +228,42 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
   // SQLite: revisions share one commit, each in its own savepoint (not table rebuilds: they need foreign keys off outside a transaction).
   const savepoints = !grouping && !!conn.capabilities.runLock && !!conn.capabilities.groupCommits;
   let oneByOneUntil = 0;
-  let next: { first: number; planned: PlannedGroup } | undefined;
+  // the next group's script, written while the server runs the current one; `running`: already sent (sendsAhead)
+  let next: { first: number; planned: PlannedGroup; running?: Promise<number[]>; settled?: boolean } | undefined;
+  /**
+   * --single-transaction: a group whose steps need no check of their own is sent while the one before
+   * it still runs (the driver holds it until that one's reply), so the server does not wait for sluice
+   * between groups. A failure before it aborts the run's transaction: the server then refuses its
+   * first statement, nothing of it runs, and it is reported not run; the run rolls back as always.
+   */
+  const sendsAhead = (group: PreparedStep[]) =>
+    !!options.single && !!conn.capabilities.queuesScripts && (!later?.check || (!!later.needsCheck && !group.some((s) => later.needsCheck!(s))));
   // A TypeScript revision runs alone: its SQL part, its function and its version row in one transaction.
   const committable = (s: PreparedStep) => !s.noTransaction && !s.typescript && !conn.foreignKeyRebuild?.(s.statements);
   for (let i = 0; i < total; i++) {
     // the lines said of the steps before go out before this one starts (SQLite runs it synchronously,
     // before the printer's own flush, and a signal ends such a run at once: see printer.ts)
     flushConsole();
-    if (!failed && options.signal?.aborted) failed = stopped = true;
+    const queued = next?.first === i ? next : undefined;
+    const sent = !!queued?.running; // this turn's group left already: its own reply says what the signal did
+    if (!failed && !sent && options.signal?.aborted) failed = stopped = true;
     if (failed) {
       emit({ ...baseOf(i), status: 'not-run', ms: 0 });
       continue;
     }
+    // the signal's cancel request reached the server between the group before and this one: it stops this one
+    if (sent && options.signal?.aborted && !queued!.settled) void conn.cancel?.().catch(() => {});
     if (later) {
       try {
         // a later step that failed to prepare refuses the run when its turn comes (steps before it run
         // first: a failure among them is the one reported, whatever the timing)
         if (i >= steps.length && late) throw late.error;
         await pull(i + 1);
-        const fresh = unchecked;
-        unchecked = [];
-        if (later.check) {
+        // this turn's steps are checked, at the state the run left (a group sent ahead has none to check)
+        const turn = new Set(queued ? queued.planned.items.map((it) => it.step) : turnAt(i));
+        const fresh = unchecked.filter((s) => turn.has(s));
+        unchecked = unchecked.filter((s) => !turn.has(s));
+        if (later.check && !sent) {
           for (const step of fresh) {
             checking = step;
             await later.check([step]);
@@ -262,7 +284,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
         if (!options.signal?.aborted) throw err;
         // else the signal's cancel stopped a later step's check: stopped below
       }
-      if (options.signal?.aborted) {
+      if (!sent && options.signal?.aborted) {
         // the signal came while later steps were prepared or checked: nothing more starts (rolled back)
         failed = stopped = true;
         emit({ ...baseOf(i), status: 'not-run', ms: 0 });
@@ -278,11 +300,10 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
       continue;
     }
     if (grouped) {
-      const group = takeGroup(steps, i);
+      const group = queued ? queued.planned.items.map((it) => it.step) : takeGroup(steps, i);
       // The next group's script is written while the server runs this one (it is thrown away if this
       // one fails); later steps are prepared first, a failure kept for the loop's next turn.
       const after = i + group.length;
-      const planned = next?.first === i ? next.planned : undefined;
       next = undefined;
       failed = !(await runGroupOf(conn, group, {
         inTx,
@@ -290,7 +311,8 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
         stampOnly: !!options.stampOnly,
         emit,
         signal: options.signal,
-        planned,
+        planned: queued?.planned,
+        running: queued?.running,
         whileRunning: async (finished) => {
           if (later && !late) await pullWhile(after, finished).catch((error: unknown) => (late = { error }));
           const nextGroup = takeGroup(steps, after); // empty past the end, before a step that runs alone or one not prepared
@@ -298,7 +320,16 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
           try {
             next = { first: after, planned: planGroup(conn, translated(conn, nextGroup), { ownTransactions: inTx }) };
           } catch {
-            /* planned again when its turn comes, which reports what failed */
+            return; /* planned again when its turn comes, which reports what failed */
+          }
+          if (sendsAhead(nextGroup) && !options.signal?.aborted) {
+            const sent = next;
+            sent.running = runPlanned(conn, sent.planned, unrecorded);
+            // awaited at its turn, or (a failure before it) not at all
+            sent.running.then(
+              () => (sent.settled = true),
+              () => (sent.settled = true),
+            );
           }
         },
       }));
@@ -469,7 +500,17 @@ function translated(conn: Connection, group: PreparedStep[]): GroupItem[] {
 async function runGroupOf(
   conn: Connection,
   group: PreparedStep[],
-  o: { inTx: boolean; unrecorded: Unrecorded[]; stampOnly: boolean; emit: (r: StepResult) => void; signal?: AbortSignal; planned?: PlannedGroup; whileRunning?: (finished: () => boolean) => Promise<void> },
+  o: {
+    inTx: boolean;
+    unrecorded: Unrecorded[];
+    stampOnly: boolean;
+    emit: (r: StepResult) => void;
+    signal?: AbortSignal;
+    planned?: PlannedGroup;
+    /** The planned script, already sent (runStepsOn's sendsAhead). */
+    running?: Promise<number[]>;
+    whileRunning?: (finished: () => boolean) => Promise<void>;
+  },
 ): Promise<boolean> {
   const started = monotonicMs();
   const planned = o.planned ?? planGroup(conn, translated(conn, group), { ownTransactions: o.inTx });
@@ -477,7 +518,7 @@ async function runGroupOf(
   let side: Promise<void> | undefined;
   try {
     let finished = false;
-    const running = runPlanned(conn, planned, o.unrecorded).finally(() => (finished = true));
+    const running = (o.running ?? runPlanned(conn, planned, o.unrecorded)).finally(() => (finished = true));
     side = o.whileRunning?.(() => finished).catch(() => {}); // keeps its own failures (runStepsOn's late)
     const ms = await running;
     await side;

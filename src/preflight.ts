@@ -18,6 +18,17 @@ const SET_ENUM = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+
 const bare = (name: string) => name.replace(/"/g, '').replace(/^public\./, '');
 const code = (sql: string) => sql.replace(/^\s*--.*$/gm, '').trim();
 
+/**
+ * Whether preflightDown would read the database for this step (a statement it checks). False means its
+ * check does nothing: under --single-transaction the engine may send such a step before its turn.
+ */
+export function needsPreCheck(step: PreparedStep): boolean {
+  return step.statements.some((s) => {
+    const sql = code(s);
+    return SET_NOT_NULL.test(sql) || SET_ENUM.test(sql);
+  });
+}
+
 /** Inside a run's transaction, a check that fails (no such table) must not abort it: it runs in this savepoint. */
 const SAVEPOINT = 'sluice_preflight';
 

@@ -3,7 +3,7 @@
  */
 import { backupBeforeChange, backupKeep } from '../backup.js';
 import { checkIntegrity, checksumOf, downOf, loadContext, tsOf, upChecksumOf, upOf, withSession, type CommandOptions, type Context } from '../context.js';
-import { preflightDown } from '../preflight.js';
+import { needsPreCheck, preflightDown } from '../preflight.js';
 import { groupsStatements, refusalsBeforeRun, runSteps, type LaterSteps, type StepResult } from '../engine.js';
 import { prepareStep, type PreparedStep } from '../prepare.js';
 import { openConnection, type Connection } from '../dialect/index.js';
@@ -115,6 +115,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
           steps: steps.slice(EAGER_STEPS),
           prepare: (s) => prepareFor(ctx, s, false),
           check: kind === 'downgrade' ? (ps) => preflightDown(conn, ps, { inTransaction: true }).catch(tookOver) : undefined,
+          needsCheck: needsPreCheck,
         }
       : undefined;
     const early = outOfOrder(history, appliedIds)

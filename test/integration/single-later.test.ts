@@ -122,6 +122,64 @@ pgDescribe('--single-transaction: later revisions prepared while the first ones 
     expect(await tables(dir, env)).toEqual(['sluice_version']);
   });
 
+  it('a failure in the first group while the next is already sent: none of the next runs (a sequence outside the transaction is untouched), reported not run, the run rolled back', async () => {
+    const { dir, out, env } = project('lahead');
+    const schema = env.DATABASE_SCHEMA!;
+    // nextval is the one thing a rolled-back transaction keeps: revision 9 (in the group sent while the
+    // first group, revisions 0-7, runs, and before any of that group's revisions that need revision 4's
+    // table) moves the sequence if it runs at all, even in a transaction that fails later
+    await sql(dir, env, `CREATE SCHEMA "${schema}"; CREATE SEQUENCE "${schema}"."outside"`);
+    writeFileSync(file(out, 5), `ALTER TABLE "t_4" ADD COLUMN "c_5" text;${BP}ALTER TABLE no_such_table ADD COLUMN x integer;`);
+    writeFileSync(file(out, 9), `${readFileSync(file(out, 9), 'utf8')}${BP}SELECT nextval('outside');`);
+    const r = runCli(dir, ['up', '--single-transaction', '--json'], env);
+    expect(r.status, r.stderr).toBe(3);
+    const steps = (JSON.parse(r.stdout) as { results: { revision: string; status: string }[] }).results;
+    const status = (i: number) => steps.find((s) => s.revision === `${String(i).padStart(4, '0')}_bench_${i}`)?.status;
+    expect([0, 4].map(status)).toEqual(['rolled-back', 'rolled-back']);
+    expect(status(5)).toBe('failed');
+    expect([6, 8, 9, 119].map(status)).toEqual(['not-run', 'not-run', 'not-run', 'not-run']);
+    expect((await sql<{ c: boolean }>(dir, env, `SELECT is_called AS c FROM "${schema}"."outside"`))[0]!.c).toBe(false);
+    expect(await tables(dir, env)).toEqual(['sluice_version']);
+    expect(await versions(dir, env)).toBe(0);
+    // the same history without the failure: revision 9 runs once, and everything is applied
+    writeFileSync(file(out, 5), `ALTER TABLE "t_4" ADD COLUMN "c_5" text;`);
+    const ok = runCli(dir, ['up', '--single-transaction'], env);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(await versions(dir, env)).toBe(N);
+    expect((await sql<{ v: string }>(dir, env, `SELECT last_value AS v FROM "${schema}"."outside"`))[0]!.v).toBe('1');
+  });
+
+  it('Ctrl+C while the first group runs and the next waits to be sent: exit 130, the running revision interrupted, none of the next runs', async () => {
+    const { dir, out, env } = project('lahsig');
+    const schema = env.DATABASE_SCHEMA!;
+    await sql(dir, env, `CREATE SCHEMA "${schema}"; CREATE SEQUENCE "${schema}"."outside"`);
+    writeFileSync(file(out, 3), `${readFileSync(file(out, 3), 'utf8')}${BP}SELECT pg_sleep(60);`);
+    writeFileSync(file(out, 9), `${readFileSync(file(out, 9), 'utf8')}${BP}SELECT nextval('outside');`);
+    const run = start(dir, ['up', '--single-transaction'], env);
+    const watcher = new pg.Client({ connectionString: pgUrl() });
+    await watcher.connect();
+    try {
+      let sleeping = 0;
+      for (let k = 0; k < 600 && run.child.exitCode === null && !sleeping; k++) {
+        await new Promise((r) => setTimeout(r, 50));
+        sleeping = (await watcher.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND wait_event = 'PgSleep'")).rowCount ?? 0;
+      }
+      expect(sleeping, 'revision 3 reached its pg_sleep').toBeGreaterThan(0);
+    } finally {
+      await watcher.end();
+    }
+    run.child.kill('SIGINT');
+    const ended = await run.ended;
+    expect(ended.code, ended.stderr).toBe(130);
+    const lines = ended.stderr.split('\n').filter((l) => l.trim());
+    expect(lines, ended.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(/^sluice: interrupted \(SIGINT\).*0003_bench_3/);
+    expect(ended.stdout).toMatch(/0009_bench_9 not run/);
+    expect((await sql<{ c: boolean }>(dir, env, `SELECT is_called AS c FROM "${schema}"."outside"`))[0]!.c).toBe(false);
+    expect(await tables(dir, env)).toEqual(['sluice_version']);
+    expect(await versions(dir, env)).toBe(0);
+  });
+
   it('a later revision that deallocates prepared statements applies and reverts (the groups after it use the plain forms)', async () => {
     const { dir, out, env } = project('ldealloc');
     writeFileSync(file(out, 100), `${readFileSync(file(out, 100), 'utf8')}${BP}DEALLOCATE ALL;`);
