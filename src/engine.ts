@@ -6,15 +6,15 @@
  * last statement succeeded. Results come back per step rather than as thrown strings.
  */
 import type { Connection } from './dialect/types.js';
-import { describeCause, searchPathChanged, SluiceError, UsageError } from './errors.js';
+import { describeCause, SluiceError, UsageError } from './errors.js';
 import type { Direction, Step } from './revision.js';
-import { firstLine } from './sql.js';
-import { GROUP_LIMIT, GroupFailure, planGroup, prepareRunStatements, recordInTransaction, releaseRunStatements, retireRunStatementsFor, runPlanned, type GroupItem, type PlannedGroup, type Unrecorded } from './batch.js';
+import { GROUP_LIMIT, GroupFailure, planGroup, prepareRunStatements, recordInTransaction, releaseRunStatements, retireRunStatementsFor, runPlanned, type PlannedGroup, type Unrecorded } from './batch.js';
+import { runGroupOf, takeGroup, translated } from './grouprun.js';
 import type { PreparedStep } from './prepare.js';
 import { runSavepointGroup } from './savepoints.js';
+import { doneStatus, runOneStep, stoppedBy } from './steprun.js';
 import type { VersionStore } from './store.js';
-import { loadTypeScript, runTypeScript, TypeScriptError, type TypeScriptStep } from './tsrevision.js';
-import { monotonicMs } from './clock.js';
+import { loadTypeScript, type TypeScriptStep } from './tsrevision.js';
 import { flushConsole } from './printer.js';
 
 /** `interrupted`: the run was stopped by its signal while this step ran; it is rolled back like a failed one. */
@@ -99,35 +99,6 @@ export function groupsStatements(conn: Connection): boolean {
 /** The refusal of a no-transaction revision under --single-transaction. */
 export function noTransactionInSingle(step: PreparedStep): UsageError {
   return new UsageError(`revision ${step.revision.id} is marked sluice:no-transaction; it cannot run with --single-transaction`);
-}
-
-/**
- * The run's signal fired while a step ran and nothing was there to cancel (a TypeScript revision
- * between queries, a cancel request a pooler dropped): the step stops at its next checkpoint (before
- * its commit; a no-transaction revision, before its next statement) instead of completing.
- */
-class StepInterrupted extends Error {
-  constructor() {
-    super('interrupted');
-  }
-}
-
-/**
- * The step failed because the run's signal stopped it (PostgreSQL: query_canceled, StepInterrupted, or
- * a TypeScript revision's query not sent after the signal: dialect/drizzle.ts).
- */
-function stoppedBy(signal: AbortSignal | undefined, cause: unknown): boolean {
-  const c = cause as { code?: unknown; stoppedBySignal?: unknown } | null;
-  return !!signal?.aborted && (cause instanceof StepInterrupted || c?.code === '57014' || c?.stoppedBySignal === true);
-}
-
-class StatementError extends Error {
-  constructor(
-    readonly index: number,
-    cause: unknown,
-  ) {
-    super(describeCause(cause), { cause });
-  }
 }
 
 /** Run the steps in order; stops at the first failure and marks the rest not-run. */
@@ -351,96 +322,9 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
       i += r.taken - 1;
       continue;
     }
-    const started = monotonicMs();
-    const transactional = inTx && !step.noTransaction;
-    let ran = 0;
-    // SQLite table rebuild: foreign keys off outside the transaction, checked before commit (SQLite's 12-step ALTER).
-    const rebuilt = step.noTransaction ? undefined : conn.foreignKeyRebuild?.(step.statements);
-    const statements = rebuilt ?? step.statements;
-    const fkWasOn = rebuilt && transactional ? await conn.setForeignKeys!(false) : false;
-    // a TypeScript part may end the transaction itself (README forbids it): marked, and checked after the rollback
-    const mark: { value?: string } | undefined = typescript.has(step) && (transactional || options.single) ? {} : undefined;
-    try {
-      if (transactional) await conn.begin();
-      if (!conn.capabilities.runLock && (await store.has(step.revision.id)) === (step.direction === 'up')) {
-        // Another run did it while we waited for the database lock.
-        if (transactional) await conn.rollback();
-        emit({ ...base, status: 'already-done', ms: 0 });
-        continue;
-      }
-      const ts = typescript.get(step);
-      if (ts && step.direction === 'down') await runTypeScript(conn, step, ts, mark, options.signal);
-      // A no-transaction revision runs statement by statement with nothing to roll back: search_path is
-      // checked after each, so none runs after one that moved it (transactional ones: the group's check).
-      const check = step.noTransaction ? conn.searchPathGuard?.() : undefined;
-      for (const statement of statements) {
-        // nothing to roll back here: a signal stops the revision before its next statement
-        if (step.noTransaction && ran > 0 && options.signal?.aborted) throw new StatementError(ran + 1, new StepInterrupted());
-        try {
-          await conn.execute(conn.translate(statement));
-        } catch (err) {
-          throw new StatementError(ran + 1, err);
-        }
-        ran += 1;
-        if (check) {
-          await conn.execute(check).catch((err: { searchPath?: string }) => {
-            throw new StatementError(ran, err?.searchPath === undefined ? err : new Error(searchPathChanged(err.searchPath, false), { cause: err }));
-          });
-        }
-      }
-      if (ts && step.direction === 'up') await runTypeScript(conn, step, ts, mark, options.signal);
-      if ((transactional || options.single) && options.signal?.aborted) throw new StepInterrupted(); // rolled back, not committed
-      const ms = Math.round(monotonicMs() - started);
-      if (step.direction === 'up') {
-        await store.insert({
-          revision: step.revision.id,
-          name: step.revision.message,
-          checksum: step.upChecksum,
-          appliedAt: (options.now?.() ?? new Date()).toISOString(),
-          executionMs: ms,
-        });
-      } else {
-        await store.remove(step.revision.id);
-      }
-      if (rebuilt && fkWasOn) await conn.checkForeignKeys!();
-      if (transactional) await conn.commit();
-      if (rebuilt && fkWasOn) await conn.setForeignKeys!(true);
-      emit({ ...base, status: doneStatus(step, !!options.stampOnly), ms });
-    } catch (err) {
-      if (transactional || options.single) await conn.rollback();
-      if (rebuilt && fkWasOn) await conn.setForeignKeys!(true);
-      failed = true;
-      let ended: StepResult['transactionEnded'];
-      let preparedAs: string | undefined;
-      if (mark?.value !== undefined) {
-        const found = await conn.markState!(mark.value).then(
-          (s) => s,
-          () => undefined,
-        );
-        preparedAs = found?.gid;
-        if (found === undefined) ended = 'unknown';
-        else if (found.state !== 'not-committed') ended = found.state;
-        else if (err instanceof TypeScriptError && err.endedTransaction) ended = 'rolled-back';
-      }
-      const ranAt = err instanceof StatementError ? err.index : undefined;
-      // a table rebuild runs its statements without the file's PRAGMAs: numbered as in the file
-      const stmt = ranAt && rebuilt ? placeIn(step.statements, rebuilt, ranAt) : ranAt;
-      const inner = err instanceof StatementError || err instanceof TypeScriptError ? err.cause : err;
-      emit({
-        ...base,
-        status: stoppedBy(options.signal, inner) ? 'interrupted' : 'failed',
-        ms: Math.round(monotonicMs() - started),
-        failedStatement: stmt,
-        failedSql: ranAt ? firstLine(statements[ranAt - 1]!) : undefined,
-        failedIn: err instanceof TypeScriptError ? err.where : undefined,
-        transactionEnded: ended,
-        preparedAs,
-        error: err instanceof TypeScriptError ? err.what : describeCause(inner),
-        statementsRun: step.noTransaction ? ran : undefined,
-        noTransaction: step.noTransaction || undefined,
-        cause: inner,
-      });
-    }
+    const r = await runOneStep(conn, store, step, { inTx, single: !!options.single, ts: typescript.get(step), signal: options.signal, now: options.now, stampOnly: !!options.stampOnly });
+    emit(r);
+    if (r.status === 'failed' || r.status === 'interrupted') failed = true;
   }
   if (options.single && !failed && unrecorded.length && !(await record())) failed = true;
   if (options.single) {
@@ -468,86 +352,3 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
   return results;
 }
 
-/** The 1-based place among `all` of `body`'s statement `n` (`body`: `all` in order, less some, as a rebuild's without its PRAGMAs). */
-function placeIn(all: readonly string[], body: readonly string[], n: number): number {
-  for (let k = 0, b = 0; k < all.length; k++) if (all[k] === body[b] && ++b === n) return k + 1;
-  return n;
-}
-
-/** Consecutive transactional steps from `from`, within GROUP_LIMIT. */
-function takeGroup(steps: PreparedStep[], from: number, fits: (s: PreparedStep) => boolean = (s) => !s.noTransaction && !s.typescript): PreparedStep[] {
-  const group: PreparedStep[] = [];
-  let chars = 0;
-  for (let j = from; j < steps.length && fits(steps[j]!) && group.length < GROUP_LIMIT.revisions; j++) {
-    const size = steps[j]!.statements.reduce((n, t) => n + t.length, 0);
-    if (group.length && chars + size > GROUP_LIMIT.chars) break;
-    chars += size;
-    group.push(steps[j]!);
-  }
-  return group;
-}
-
-/** The group's statements as they run (translated for the target). */
-function translated(conn: Connection, group: PreparedStep[]): GroupItem[] {
-  return group.map((step) => ({ step, statements: step.statements.map((t) => conn.translate(t)) }));
-}
-
-/**
- * Run a group in one round trip and emit its results; false when one of its revisions failed.
- * `planned`: its script, written while the previous group ran. `whileRunning`: work done once the
- * script has left, while the server runs it.
- */
-async function runGroupOf(
-  conn: Connection,
-  group: PreparedStep[],
-  o: {
-    inTx: boolean;
-    unrecorded: Unrecorded[];
-    stampOnly: boolean;
-    emit: (r: StepResult) => void;
-    signal?: AbortSignal;
-    planned?: PlannedGroup;
-    /** The planned script, already sent (runStepsOn's sendsAhead). */
-    running?: Promise<number[]>;
-    whileRunning?: (finished: () => boolean) => Promise<void>;
-  },
-): Promise<boolean> {
-  const started = monotonicMs();
-  const planned = o.planned ?? planGroup(conn, translated(conn, group), { ownTransactions: o.inTx });
-  const base = (step: PreparedStep) => ({ revision: step.revision.id, direction: step.direction, statements: step.statements.length });
-  let side: Promise<void> | undefined;
-  try {
-    let finished = false;
-    const running = (o.running ?? runPlanned(conn, planned, o.unrecorded)).finally(() => (finished = true));
-    side = o.whileRunning?.(() => finished).catch(() => {}); // keeps its own failures (runStepsOn's late)
-    const ms = await running;
-    await side;
-    group.forEach((step, k) => o.emit({ ...base(step), status: doneStatus(step, o.stampOnly), ms: ms[k] ?? 0 }));
-    return true;
-  } catch (err) {
-    await side;
-    if (!(err instanceof GroupFailure)) throw err;
-    await conn.rollback(); // the failing revision's transaction, or --single-transaction's
-    const elapsed = Math.round(monotonicMs() - started);
-    group.forEach((step, k) => {
-      if (k < err.item) o.emit({ ...base(step), status: doneStatus(step, o.stampOnly), ms: 0 });
-      else if (k > err.item) o.emit({ ...base(step), status: 'not-run', ms: 0 });
-      else
-        o.emit({
-          ...base(step),
-          status: stoppedBy(o.signal, err.cause) ? 'interrupted' : 'failed',
-          ms: elapsed,
-          failedStatement: err.statement,
-          failedSql: err.statement ? firstLine(step.statements[err.statement - 1]!) : undefined,
-          error: describeCause(err.cause),
-          cause: err.cause,
-        });
-    });
-    return false;
-  }
-}
-
-function doneStatus(step: PreparedStep, stampOnly: boolean): StepStatus {
-  if (stampOnly) return step.direction === 'up' ? 'stamped' : 'unstamped';
-  return step.direction === 'up' ? 'applied' : 'reverted';
-}
