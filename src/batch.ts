@@ -60,7 +60,7 @@ const DROPS_PREPARED = /\b(deallocate|discard)\b/i;
 let runSerial = 0;
 
 /** A step that could drop prepared statements: its text says DEALLOCATE or DISCARD, or a TypeScript part (it may run anything). */
-const mayDropPrepared = (step: PreparedStep): boolean => !!step.typescript || step.statements.some((st) => DROPS_PREPARED.test(st));
+export const mayDropPrepared = (step: PreparedStep): boolean => !!step.typescript || step.statements.some((st) => DROPS_PREPARED.test(st));
 
 /** PREPARE this run's statements; call it outside any transaction. True when they are in use (then call releaseRunStatements at the run's end). */
 export async function prepareRunStatements(conn: Connection, steps: readonly PreparedStep[]): Promise<boolean> {

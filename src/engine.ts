@@ -8,7 +8,7 @@
 import type { Connection } from './dialect/types.js';
 import { describeCause, SluiceError, UsageError } from './errors.js';
 import type { Direction, Step } from './revision.js';
-import { GROUP_LIMIT, GroupFailure, planGroup, prepareRunStatements, recordInTransaction, releaseRunStatements, retireRunStatementsFor, runPlanned, type PlannedGroup, type Unrecorded } from './batch.js';
+import { GROUP_LIMIT, GroupFailure, mayDropPrepared, planGroup, prepareRunStatements, recordInTransaction, releaseRunStatements, retireRunStatementsFor, runPlanned, type PlannedGroup, type Unrecorded } from './batch.js';
 import { runGroupOf, takeGroup, translated } from './grouprun.js';
 import type { PreparedStep } from './prepare.js';
 import { runSavepointGroup } from './savepoints.js';
@@ -199,6 +199,8 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
   // SQLite: revisions share one commit, each in its own savepoint (not table rebuilds: they need foreign keys off outside a transaction).
   const savepoints = !grouping && !!conn.capabilities.runLock && !!conn.capabilities.groupCommits;
   let oneByOneUntil = 0;
+  // a grouped revision may have dropped the driver's named statements (the version row's: steprun.ts)
+  let droppedPrepared = false;
   // the next group's script, written while the server runs the current one; `running`: already sent (sendsAhead)
   let next: { first: number; planned: PlannedGroup; running?: Promise<number[]>; settled?: boolean } | undefined;
   /**
@@ -304,6 +306,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
           }
         },
       }));
+      if (group.some(mayDropPrepared)) droppedPrepared = true;
       i += group.length - 1;
       continue;
     }
@@ -321,6 +324,10 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
       failed = !r.ok;
       i += r.taken - 1;
       continue;
+    }
+    if (droppedPrepared) {
+      droppedPrepared = false;
+      await conn.forgetPrepared?.();
     }
     const r = await runOneStep(conn, store, step, { inTx, single: !!options.single, ts: typescript.get(step), signal: options.signal, now: options.now, stampOnly: !!options.stampOnly });
     emit(r);

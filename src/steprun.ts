@@ -9,6 +9,7 @@ import type { Connection } from './dialect/types.js';
 import type { StepResult, StepStatus } from './engine.js';
 import { describeCause, searchPathChanged } from './errors.js';
 import type { PreparedStep } from './prepare.js';
+import { mayDropPrepared } from './batch.js';
 import { firstLine } from './sql.js';
 import type { VersionStore } from './store.js';
 import { runTypeScript, TypeScriptError, type TypeScriptStep } from './tsrevision.js';
@@ -97,6 +98,9 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
     if (ts && step.direction === 'up') await runTypeScript(conn, step, ts, mark, options.signal);
     if ((transactional || options.single) && options.signal?.aborted) throw new StepInterrupted(); // rolled back, not committed
     const ms = Math.round(monotonicMs() - started);
+    // the version row's statements are prepared by name, and the driver would only bind them again:
+    // after a revision that may have dropped them (DEALLOCATE ALL, DISCARD ALL), both forget them first
+    if (mayDropPrepared(step)) await conn.forgetPrepared?.();
     if (step.direction === 'up') {
       await store.insert({
         revision: step.revision.id,

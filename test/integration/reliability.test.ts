@@ -134,6 +134,24 @@ pgDescribe('grouped PostgreSQL runs (one script for many revisions)', () => {
     }
   });
 
+  it('no-transaction revisions around ones that drop prepared statements (DEALLOCATE ALL grouped, and in one of them): each applies, is recorded and reverts (was: prepared statement "sluice_version_insert" does not exist, its statements kept and unrecorded)', async () => {
+    const dir = makeProject();
+    const nt = '-- sluice:no-transaction\n';
+    addRevision(dir, 'postgresql', 'nt1', `${nt}CREATE TABLE t_nt1 (id integer);`, `${nt}DROP TABLE t_nt1;`);
+    addRevision(dir, 'postgresql', 'grouped', `CREATE TABLE t_g (id integer);${BP}DEALLOCATE ALL;`, `DROP TABLE t_g;${BP}DEALLOCATE ALL;`);
+    addRevision(dir, 'postgresql', 'nt2', `${nt}CREATE TABLE t_nt2 (id integer);${BP}DEALLOCATE ALL;`, `${nt}DROP TABLE t_nt2;${BP}DEALLOCATE ALL;`);
+    addRevision(dir, 'postgresql', 'nt3', `${nt}CREATE TABLE t_nt3 (id integer);`, `${nt}DROP TABLE t_nt3;`);
+    const env = envFor(dir, 'postgresql', 'ntdea');
+    const up = runCli(dir, ['up'], env);
+    expect(up.status, up.stdout + up.stderr).toBe(0);
+    const rows = await sql<{ revision: string }>(dir, env, `SELECT revision FROM "${env.DATABASE_SCHEMA}".sluice_version WHERE revision >= '0004' ORDER BY revision`);
+    expect(rows.map((r) => r.revision)).toEqual(['0004_nt1', '0005_grouped', '0006_nt2', '0007_nt3']);
+    expect((await tables(dir, env)).filter((t) => t.startsWith('t_'))).toEqual(['t_g', 't_nt1', 't_nt2', 't_nt3']);
+    const down = runCli(dir, ['down', 'base'], env);
+    expect(down.status, down.stdout + down.stderr).toBe(0);
+    expect(await tables(dir, env)).toEqual(['sluice_version']);
+  });
+
   it("a connection the library reuses across runs: a short run after one that dropped prepared statements, and the caller's DEALLOCATE ALL between runs (was: prepared statement does not exist)", async () => {
     const dir = makeProject();
     addRevision(dir, 'postgresql', 'nt', '-- sluice:no-transaction\nDEALLOCATE ALL;', '-- sluice:no-transaction\nSELECT 1;');
