@@ -12,7 +12,7 @@ import { GROUP_LIMIT, GroupFailure, mayDropPrepared, planGroup, prepareRunStatem
 import { runGroupOf, takeGroup, translated } from './grouprun.js';
 import type { PreparedStep } from './prepare.js';
 import { runSavepointGroup } from './savepoints.js';
-import { doneStatus, runOneStep, stoppedBy } from './steprun.js';
+import { doneStatus, runOneStep, StepInterrupted, stoppedBy } from './steprun.js';
 import type { VersionStore } from './store.js';
 import { loadTypeScript, type TypeScriptStep } from './tsrevision.js';
 import { flushConsole } from './printer.js';
@@ -325,13 +325,22 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
       i += r.taken - 1;
       continue;
     }
-    if (droppedPrepared) {
-      droppedPrepared = false;
-      await conn.forgetPrepared?.();
-    }
-    const r = await runOneStep(conn, store, step, { inTx, single: !!options.single, ts: typescript.get(step), signal: options.signal, now: options.now, stampOnly: !!options.stampOnly });
+    const forgetPrepared = droppedPrepared;
+    droppedPrepared = false;
+    const r = await runOneStep(conn, store, step, { inTx, single: !!options.single, ts: typescript.get(step), signal: options.signal, now: options.now, stampOnly: !!options.stampOnly, forgetPrepared });
     emit(r);
     if (r.status === 'failed' || r.status === 'interrupted') failed = true;
+  }
+  if (options.single && !failed && options.signal?.aborted) {
+    // The signal came while the run's last scripts ran and no cancel stopped them (a pooler that drops
+    // cancel requests, or one that reached the server between two scripts): nothing commits. The last
+    // revision reads interrupted at the run's commit, as a revision run alone does at its own.
+    failed = stopped = true;
+    const last = results.at(-1);
+    if (last) {
+      Object.assign(last, { status: 'interrupted', error: describeCause(new StepInterrupted()), cause: new StepInterrupted() });
+      options.onStep?.(last);
+    }
   }
   if (options.single && !failed && unrecorded.length && !(await record())) failed = true;
   if (options.single) {

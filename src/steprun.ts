@@ -54,6 +54,8 @@ export interface OneStepOptions {
   signal?: AbortSignal;
   now?: () => Date;
   stampOnly: boolean;
+  /** A grouped revision before it in the run may have dropped the driver's named statements: forget them first. */
+  forgetPrepared?: boolean;
 }
 
 /** Run one step and say how it went (a failure rolls back what the step's transaction holds). */
@@ -69,6 +71,7 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
   // a TypeScript part may end the transaction itself (README forbids it): marked, and checked after the rollback
   const mark: { value?: string } | undefined = options.ts && (transactional || options.single) ? {} : undefined;
   try {
+    if (options.forgetPrepared) await conn.forgetPrepared?.();
     if (transactional) await conn.begin();
     if (!conn.capabilities.runLock && (await store.has(step.revision.id)) === (step.direction === 'up')) {
       // Another run did it while we waited for the database lock.

@@ -7,6 +7,7 @@
  * (revision i: a table when i % 4 is 0, then a column, an index and a foreign key on it).
  */
 import { readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { expect, it } from 'vitest';
@@ -18,9 +19,9 @@ import { start } from '../support/signals.js';
 const BP = '\n--> statement-breakpoint\n';
 const N = 120;
 
-function project(name: string): { dir: string; out: string; env: Env } {
+function project(name: string, n = N): { dir: string; out: string; env: Env } {
   const dir = path.join(tempDir('sluice-later-'), name);
-  const { out } = generateProject(dir, 'postgresql', N);
+  const { out } = generateProject(dir, 'postgresql', n);
   symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
   return { dir, out, env: { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema(name) } };
 }
@@ -86,6 +87,40 @@ async function whenPreCheckWaits(holder: pg.Client, child: { exitCode: number | 
     if (res.rowCount) return res.rowCount;
   }
   return 0;
+}
+
+/**
+ * A TCP proxy to the suite's PostgreSQL that forwards sessions and drops cancel requests (a new
+ * connection whose first message is CancelRequest, code 80877102), as some poolers do.
+ */
+async function cancelDroppingProxy(): Promise<{ url: string; close(): Promise<void> }> {
+  const target = new URL(pgUrl());
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.on('error', () => client.destroy());
+    client.once('data', (first: Buffer) => {
+      if (first.length >= 8 && first.readInt32BE(4) === 80877102) return client.destroy(); // dropped
+      const server = net.connect(Number(target.port), target.hostname, () => {
+        server.write(first);
+        client.pipe(server);
+        server.pipe(client);
+      });
+      sockets.add(server);
+      server.on('error', () => client.destroy());
+      client.on('close', () => server.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = new URL(target.href);
+  url.port = String((server.address() as net.AddressInfo).port);
+  return {
+    url: url.href,
+    close: async () => {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
 
 pgDescribe('--single-transaction: later revisions prepared while the first ones run', () => {
@@ -178,6 +213,37 @@ pgDescribe('--single-transaction: later revisions prepared while the first ones 
     expect((await sql<{ c: boolean }>(dir, env, `SELECT is_called AS c FROM "${schema}"."outside"`))[0]!.c).toBe(false);
     expect(await tables(dir, env)).toEqual(['sluice_version']);
     expect(await versions(dir, env)).toBe(0);
+  });
+
+  it('Ctrl+C while the first group runs, its cancel dropped by a pooler, the last group already sent: exit 130, nothing commits (was: committed, exit 0)', async () => {
+    const { dir, out, env } = project('ladrop', 12); // revisions 0-7 first, 8-11 (the last) sent while they run
+    writeFileSync(file(out, 3), `${readFileSync(file(out, 3), 'utf8')}${BP}SELECT pg_sleep(2);`);
+    const proxy = await cancelDroppingProxy();
+    try {
+      const run = start(dir, ['up', '--single-transaction'], { ...env, DATABASE_URL: proxy.url });
+      const watcher = new pg.Client({ connectionString: pgUrl() });
+      await watcher.connect();
+      try {
+        let sleeping = 0;
+        for (let k = 0; k < 600 && run.child.exitCode === null && !sleeping; k++) {
+          await new Promise((r) => setTimeout(r, 50));
+          sleeping = (await watcher.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND wait_event = 'PgSleep'")).rowCount ?? 0;
+        }
+        expect(sleeping, 'revision 3 reached its pg_sleep').toBeGreaterThan(0);
+      } finally {
+        await watcher.end();
+      }
+      run.child.kill('SIGINT');
+      const ended = await run.ended;
+      expect(ended.code, ended.stdout + ended.stderr).toBe(130);
+      const lines = ended.stderr.split('\n').filter((l) => l.trim());
+      expect(lines, ended.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(/^sluice: interrupted \(SIGINT\) during 0011_bench_11 \(up\).*rolled back/);
+      expect(await tables(dir, env)).toEqual(['sluice_version']);
+      expect(await versions(dir, env)).toBe(0);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('a later revision that deallocates prepared statements applies and reverts (the groups after it use the plain forms)', async () => {
