@@ -89,6 +89,22 @@ async function whenPreCheckWaits(holder: pg.Client, child: { exitCode: number | 
   return 0;
 }
 
+/** Poll (up to 30 s, while the run lives) until a sluice session sleeps in pg_sleep; true when one did. */
+async function whenSleeping(child: { exitCode: number | null }): Promise<boolean> {
+  const watcher = new pg.Client({ connectionString: pgUrl() });
+  await watcher.connect();
+  try {
+    for (let k = 0; k < 600 && child.exitCode === null; k++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const res = await watcher.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND wait_event = 'PgSleep'");
+      if (res.rowCount) return true;
+    }
+    return false;
+  } finally {
+    await watcher.end();
+  }
+}
+
 /**
  * A TCP proxy to the suite's PostgreSQL that forwards sessions and drops cancel requests (a new
  * connection whose first message is CancelRequest, code 80877102), as some poolers do.
@@ -191,18 +207,7 @@ pgDescribe('--single-transaction: later revisions prepared while the first ones 
     writeFileSync(file(out, 3), `${readFileSync(file(out, 3), 'utf8')}${BP}SELECT pg_sleep(60);`);
     writeFileSync(file(out, 9), `${readFileSync(file(out, 9), 'utf8')}${BP}SELECT nextval('outside');`);
     const run = start(dir, ['up', '--single-transaction'], env);
-    const watcher = new pg.Client({ connectionString: pgUrl() });
-    await watcher.connect();
-    try {
-      let sleeping = 0;
-      for (let k = 0; k < 600 && run.child.exitCode === null && !sleeping; k++) {
-        await new Promise((r) => setTimeout(r, 50));
-        sleeping = (await watcher.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND wait_event = 'PgSleep'")).rowCount ?? 0;
-      }
-      expect(sleeping, 'revision 3 reached its pg_sleep').toBeGreaterThan(0);
-    } finally {
-      await watcher.end();
-    }
+    expect(await whenSleeping(run.child), 'revision 3 reached its pg_sleep').toBe(true);
     run.child.kill('SIGINT');
     const ended = await run.ended;
     expect(ended.code, ended.stderr).toBe(130);
@@ -221,18 +226,7 @@ pgDescribe('--single-transaction: later revisions prepared while the first ones 
     const proxy = await cancelDroppingProxy();
     try {
       const run = start(dir, ['up', '--single-transaction'], { ...env, DATABASE_URL: proxy.url });
-      const watcher = new pg.Client({ connectionString: pgUrl() });
-      await watcher.connect();
-      try {
-        let sleeping = 0;
-        for (let k = 0; k < 600 && run.child.exitCode === null && !sleeping; k++) {
-          await new Promise((r) => setTimeout(r, 50));
-          sleeping = (await watcher.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND wait_event = 'PgSleep'")).rowCount ?? 0;
-        }
-        expect(sleeping, 'revision 3 reached its pg_sleep').toBeGreaterThan(0);
-      } finally {
-        await watcher.end();
-      }
+      expect(await whenSleeping(run.child), 'revision 3 reached its pg_sleep').toBe(true);
       run.child.kill('SIGINT');
       const ended = await run.ended;
       expect(ended.code, ended.stdout + ended.stderr).toBe(130);
