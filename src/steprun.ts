@@ -71,7 +71,6 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
   // a TypeScript part may end the transaction itself (README forbids it): marked, and checked after the rollback
   const mark: { value?: string } | undefined = options.ts && (transactional || options.single) ? {} : undefined;
   try {
-    if (options.forgetPrepared) await conn.forgetPrepared?.();
     if (transactional) await conn.begin();
     if (!conn.capabilities.runLock && (await store.has(step.revision.id)) === (step.direction === 'up')) {
       // Another run did it while we waited for the database lock.
@@ -102,8 +101,8 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
     if ((transactional || options.single) && options.signal?.aborted) throw new StepInterrupted(); // rolled back, not committed
     const ms = Math.round(monotonicMs() - started);
     // the version row's statements are prepared by name, and the driver would only bind them again:
-    // after a revision that may have dropped them (DEALLOCATE ALL, DISCARD ALL), both forget them first
-    if (mayDropPrepared(step)) await conn.forgetPrepared?.();
+    // after a revision that may have dropped them (this one, or a grouped one before it), both forget them first
+    if (options.forgetPrepared || mayDropPrepared(step)) await conn.forgetPrepared?.();
     if (step.direction === 'up') {
       await store.insert({
         revision: step.revision.id,
