@@ -89,14 +89,19 @@ async function whenPreCheckWaits(holder: pg.Client, child: { exitCode: number | 
   return 0;
 }
 
-/** Poll (up to 30 s, while the run lives) until a sluice session sleeps in pg_sleep; true when one did. */
-async function whenSleeping(child: { exitCode: number | null }): Promise<boolean> {
+/**
+ * Poll (up to 30 s, while the run lives) until this run's session sleeps in pg_sleep; true when it did.
+ * The script it runs names `schema` (the sleep's second column): other test files' sluice sessions
+ * sleep in the same cluster at the same time, and a signal sent when one of theirs slept came before
+ * this process had its handler (exit by the signal itself, code null).
+ */
+async function whenSleeping(child: { exitCode: number | null }, schema: string): Promise<boolean> {
   const watcher = new pg.Client({ connectionString: pgUrl() });
   await watcher.connect();
   try {
     for (let k = 0; k < 600 && child.exitCode === null; k++) {
       await new Promise((r) => setTimeout(r, 50));
-      const res = await watcher.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND wait_event = 'PgSleep'");
+      const res = await watcher.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND wait_event = 'PgSleep' AND strpos(query, $1) > 0", [`'${schema}'`]);
       if (res.rowCount) return true;
     }
     return false;
@@ -204,10 +209,10 @@ pgDescribe('--single-transaction: later revisions prepared while the first ones 
     const { dir, out, env } = project('lahsig');
     const schema = env.DATABASE_SCHEMA!;
     await sql(dir, env, `CREATE SCHEMA "${schema}"; CREATE SEQUENCE "${schema}"."outside"`);
-    writeFileSync(file(out, 3), `${readFileSync(file(out, 3), 'utf8')}${BP}SELECT pg_sleep(60);`);
+    writeFileSync(file(out, 3), `${readFileSync(file(out, 3), 'utf8')}${BP}SELECT pg_sleep(60), '${schema}';`);
     writeFileSync(file(out, 9), `${readFileSync(file(out, 9), 'utf8')}${BP}SELECT nextval('outside');`);
     const run = start(dir, ['up', '--single-transaction'], env);
-    expect(await whenSleeping(run.child), 'revision 3 reached its pg_sleep').toBe(true);
+    expect(await whenSleeping(run.child, schema), 'revision 3 reached its pg_sleep').toBe(true);
     run.child.kill('SIGINT');
     const ended = await run.ended;
     expect(ended.code, ended.stderr).toBe(130);
@@ -222,11 +227,11 @@ pgDescribe('--single-transaction: later revisions prepared while the first ones 
 
   it('Ctrl+C while the first group runs, its cancel dropped by a pooler, the last group already sent: exit 130, nothing commits (was: committed, exit 0)', async () => {
     const { dir, out, env } = project('ladrop', 12); // revisions 0-7 first, 8-11 (the last) sent while they run
-    writeFileSync(file(out, 3), `${readFileSync(file(out, 3), 'utf8')}${BP}SELECT pg_sleep(2);`);
+    writeFileSync(file(out, 3), `${readFileSync(file(out, 3), 'utf8')}${BP}SELECT pg_sleep(2), '${env.DATABASE_SCHEMA}';`);
     const proxy = await cancelDroppingProxy();
     try {
       const run = start(dir, ['up', '--single-transaction'], { ...env, DATABASE_URL: proxy.url });
-      expect(await whenSleeping(run.child), 'revision 3 reached its pg_sleep').toBe(true);
+      expect(await whenSleeping(run.child, env.DATABASE_SCHEMA!), 'revision 3 reached its pg_sleep').toBe(true);
       run.child.kill('SIGINT');
       const ended = await run.ended;
       expect(ended.code, ended.stdout + ended.stderr).toBe(130);
