@@ -19,7 +19,7 @@ import { ConnectionLost, IntegrityError, SluiceError, ExitCode, describeCause } 
 import { downRecordsUp, folderNames, readDown, readHistory, readTs, readUp, rel, tsFileOf, type History, type RevisionFile } from './source.js';
 import { startPrefetch, type Prefetch } from './prefetch.js';
 import { warmParseCache } from './parsecache.js';
-import { VersionStore, type AppliedRow } from './store.js';
+import { VersionStore, type AppliedRow, type AppliedSum } from './store.js';
 import { revisionChecksum, type TypeScriptPart } from './tsrevision.js';
 import { ChecksumCache } from './checksums.js';
 import { checksum } from './sql.js';
@@ -98,8 +98,11 @@ export function tsOf(ctx: Context, rev: RevisionFile): TypeScriptPart | undefine
   let part = cache.get(rev.id);
   if (part === undefined) {
     const text = readTs(rev, namesOf(ctx));
-    const file = tsFileOf(rev);
-    part = text === null ? null : { file, display: rel(file), text };
+    if (text === null) part = null;
+    else {
+      const file = tsFileOf(rev);
+      part = { file, display: rel(file), text };
+    }
     cache.set(rev.id, part);
   }
   return part ?? undefined;
@@ -157,6 +160,19 @@ function upChecksumOnce(ctx: Context, rev: RevisionFile): string {
   return sum;
 }
 
+/**
+ * While waiting for the database (prefetch.ts, `stat`): a revision's up checksum taken from the
+ * checksum cache when its lstat `st` is the cached one, so the applied-file check after the read is
+ * only a comparison. Nothing is read; a miss is left to upChecksumOf. True when `st` was used up.
+ */
+function cachedUpSum(ctx: Context, rev: RevisionFile, st: Stats | undefined): boolean {
+  if (!st || !ctx.sums || ctx.ups.has(rev.id) || ctx.upSums?.has(rev.id)) return false;
+  const hit = ctx.sums.get(rev.upFile, st);
+  if (hit === undefined) return false;
+  (ctx.upSums ??= new Map()).set(rev.id, hit);
+  return true;
+}
+
 export function resolveEnv(options: CommandOptions): { root: string; env: Record<string, string | undefined> } {
   const root = path.resolve(options.cwd ?? process.cwd());
   if (options.env) return { root, env: options.env };
@@ -197,16 +213,23 @@ export async function loadContext(
       ctx.stats = new Map();
       ctx.downs = new Map();
       const prefetch = extra.connect.prefetch;
-      ctx.stopPrefetch = startPrefetch(prefetch, { revisions: history.revisions, stats: ctx.stats, ups: ctx.ups, downs: ctx.downs }, () => {
-        if (prefetch === 'stat') return;
-        try {
-          checksum(''); // node:crypto's load
-          warmParseCache(ctx.root);
-          namesOf(ctx);
-        } catch {
-          /* left for the command's own call, which reports it */
-        }
-      });
+      ctx.stopPrefetch = startPrefetch(
+        prefetch,
+        { revisions: history.revisions, stats: ctx.stats, ups: ctx.ups, downs: ctx.downs },
+        () => {
+          try {
+            if (prefetch !== 'stat') {
+              checksum(''); // node:crypto's load
+              warmParseCache(ctx.root);
+            }
+            namesOf(ctx);
+            ctx.sums ??= ChecksumCache.open(ctx.root, ctx.history.dir, ctx.env);
+          } catch {
+            /* left for the command's own call, which reports it */
+          }
+        },
+        prefetch === 'stat' ? (rev, st) => cachedUpSum(ctx, rev, st) : undefined,
+      );
     }
     return ctx;
   } catch (err) {
@@ -221,6 +244,8 @@ function forgetPrefetched(ctx: Context): void {
   ctx.stopPrefetch();
   ctx.stopPrefetch = undefined;
   ctx.stats = undefined;
+  ctx.upSums = undefined; // some may come from those lstats (cachedUpSum)
+  ctx.checksums = undefined;
   ctx.ups.clear();
   ctx.downs?.clear();
 }
@@ -230,27 +255,32 @@ function abandon(opening: Promise<Connection> | undefined): void {
   opening?.then((c) => c.close()).catch(() => {});
 }
 
-export interface Session {
+export interface Session<R extends AppliedSum = AppliedRow> {
   conn: Connection;
   store: VersionStore;
-  applied: AppliedRow[];
+  applied: R[];
   appliedIds: Set<string>;
+}
+
+interface SessionHooks {
+  /** Writers: runs under the lock, before sluice's table is created (takeover of drizzle's table: commands/takeover.ts). */
+  beforeEnsure?: (conn: Connection, store: VersionStore) => Promise<void>;
+  /** false: a missing SQLite file, PostgreSQL schema or sluice table is not created (it reads as empty): a writer that only removes (down, reset). */
+  mayCreate?: boolean;
 }
 
 /**
  * Open the database, take the migration lock when writing, read the version table, run `fn`, and
  * always release and close. Reads never create anything.
  */
+export async function withSession<T>(ctx: Context, write: boolean, fn: (s: Session) => Promise<T>, hooks?: SessionHooks): Promise<T>;
+/** `sums`: the rows are read as revision and checksum only (VersionStore.sums), for a reader that needs no more (status). */
+export async function withSession<T>(ctx: Context, write: false, fn: (s: Session<AppliedSum>) => Promise<T>, hooks: SessionHooks & { sums: true }): Promise<T>;
 export async function withSession<T>(
   ctx: Context,
   write: boolean,
-  fn: (s: Session) => Promise<T>,
-  hooks: {
-    /** Writers: runs under the lock, before sluice's table is created (takeover of drizzle's table: commands/takeover.ts). */
-    beforeEnsure?: (conn: Connection, store: VersionStore) => Promise<void>;
-    /** false: a missing SQLite file, PostgreSQL schema or sluice table is not created (it reads as empty): a writer that only removes (down, reset). */
-    mayCreate?: boolean;
-  } = {},
+  fn: ((s: Session) => Promise<T>) | ((s: Session<AppliedSum>) => Promise<T>),
+  hooks: SessionHooks & { sums?: boolean } = {},
 ): Promise<T> {
   // Writers hold the run-wide lock from before reading the version table to the end (plan + apply);
   // SLUICE_LOCK_WAIT is checked before opening (PostgreSQL's connection may be opening already: it is
@@ -265,7 +295,7 @@ export async function withSession<T>(
     throw err;
   }
   const conn = ctx.connection ?? (await (opening ?? openConnection(ctx.target, { write, mayCreate: hooks.mayCreate, env: ctx.env })));
-  const store = new VersionStore(conn);
+  const store = new VersionStore(conn, { readFirst: !ctx.connection });
   let locked = false;
   try {
     if (write) {
@@ -281,11 +311,12 @@ export async function withSession<T>(
       // DATABASE_SCHEMA was created by reset, "already at base".)
       if (hooks.mayCreate !== false) await store.ensure();
     }
-    const applied = recognizeMoved(ctx, await store.list());
+    const applied = recognizeMoved(ctx, await (hooks.sums ? store.sums() : store.list()));
     store.recheck();
     ctx.stopPrefetch?.(); // the wait is over: what is not read yet, the command reads itself
     for (const r of applied) if (write && r.movedFrom) await store.rekey(r.movedFrom, r.revision);
-    return await fn({ conn, store, applied, appliedIds: new Set(applied.map((r) => r.revision)) });
+    // the rows are AppliedRow unless `sums` was asked for, and then fn takes AppliedSum (the overloads)
+    return await (fn as (s: Session<AppliedSum>) => Promise<T>)({ conn, store, applied, appliedIds: new Set(applied.map((r) => r.revision)) });
   } catch (err) {
     // Lost outside a revision (reading the version table, taking the lock): nothing was changed by this run.
     if (!(err instanceof SluiceError) && conn.lostConnection(err)) {
@@ -310,7 +341,7 @@ export async function withSession<T>(
  * revision's up: migrate-merge renumbered that revision (its up file is unchanged). They are read as
  * that revision, and writers re-key the row.
  */
-export function recognizeMoved(ctx: Context, rows: AppliedRow[]): (AppliedRow & { movedFrom?: string })[] {
+export function recognizeMoved<R extends AppliedSum>(ctx: Context, rows: R[]): (R & { movedFrom?: string })[] {
   const byId = new Set(ctx.history.revisions.map((r) => r.id));
   const unknown = rows.filter((r) => !byId.has(r.revision));
   if (unknown.length === 0) return rows;

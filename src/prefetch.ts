@@ -31,9 +31,11 @@ const SLICE_MS = 1;
 /**
  * Start prefetching in the background; the returned function stops it. `warm`: caches the command
  * fills on its first step anyway (a built-in module's load, the parse cache's pack, the folder's
- * listing), filled first; it must throw nothing.
+ * listing), filled first; it must throw nothing. `stated` (`stat` only): called with each revision
+ * once its lstat is taken (status: its checksum looked up in the checksum cache); true when it used
+ * the lstat up (it is then not kept in `stats`); it must throw nothing.
  */
-export function startPrefetch(what: Prefetch, target: PrefetchTarget, warm?: () => void): () => void {
+export function startPrefetch(what: Prefetch, target: PrefetchTarget, warm?: () => void, stated?: (rev: RevisionFile, st: Stats | undefined) => boolean): () => void {
   let stopped = false;
   const n = target.revisions.length;
   // `down` takes every lstat first, then the downs: the applied-file check needs all of them before
@@ -55,6 +57,13 @@ export function startPrefetch(what: Prefetch, target: PrefetchTarget, warm?: () 
         return;
       }
       const rev = target.revisions[k]!;
+      if (what === 'stat' && stated) {
+        // a Stats the hook used up is not kept (1000 of them, each with four Dates, outlive young collections)
+        if (target.stats.has(rev.upFile)) return;
+        const st = lstatSync(rev.upFile, { throwIfNoEntry: false });
+        if (!stated(rev, st)) target.stats.set(rev.upFile, st);
+        return;
+      }
       const st = stat(rev);
       // an lstat taken just now serves the read too (a missing file is left to the command's own read)
       if (what === 'up' && st && !target.ups.has(rev.id)) target.ups.set(rev.id, readUp(rev, st));

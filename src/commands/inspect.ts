@@ -31,31 +31,36 @@ export interface StatusResult {
 export async function status(options: CommandOptions = {}): Promise<StatusResult> {
   const ctx = await loadContext(options, { connect: { write: false, prefetch: 'stat' } });
   const history = ctx.history.revisions;
-  return withSession(ctx, false, async ({ conn, store, applied, appliedIds }) => {
-    const byId = new Map(history.map((r) => [r.id, r]));
-    // Read-only: a database drizzle's migrator manages is shown as the takeover would record it.
-    const view = applied.length === 0 ? await takeoverView(ctx, conn, store) : undefined;
-    let takeover: StatusResult['takeover'];
-    if (view) {
-      const { records, ...rest } = view;
-      takeover = rest;
-      if (view.state === 'pending') {
-        applied = records;
-        appliedIds = new Set(records.map((r) => r.revision));
+  return withSession(
+    ctx,
+    false,
+    async ({ conn, store, applied, appliedIds }) => {
+      const byId = new Map(history.map((r) => [r.id, r]));
+      // Read-only: a database drizzle's migrator manages is shown as the takeover would record it.
+      const view = applied.length === 0 ? await takeoverView(ctx, conn, store) : undefined;
+      let takeover: StatusResult['takeover'];
+      if (view) {
+        const { records, ...rest } = view;
+        takeover = rest;
+        if (view.state === 'pending') {
+          applied = records;
+          appliedIds = new Set(records.map((r) => r.revision));
+        }
       }
-    }
-    return {
-      database: conn.display,
-      current: labelOf(history, currentIndex(history, appliedIds)),
-      head: labelOf(history, history.length - 1),
-      applied: applied.length,
-      pending: history.filter((r) => !appliedIds.has(r.id)).map((r) => r.id),
-      outOfOrder: outOfOrder(history, appliedIds).map((r) => r.id),
-      changed: applied.filter((a) => byId.has(a.revision) && checksumOf(ctx, byId.get(a.revision)!) !== a.checksum).map((a) => a.revision),
-      unknownApplied: applied.filter((a) => !byId.has(a.revision)).map((a) => a.revision),
-      ...(takeover ? { takeover } : {}),
-    };
-  });
+      return {
+        database: conn.display,
+        current: labelOf(history, currentIndex(history, appliedIds)),
+        head: labelOf(history, history.length - 1),
+        applied: applied.length,
+        pending: history.filter((r) => !appliedIds.has(r.id)).map((r) => r.id),
+        outOfOrder: outOfOrder(history, appliedIds).map((r) => r.id),
+        changed: applied.filter((a) => byId.has(a.revision) && checksumOf(ctx, byId.get(a.revision)!) !== a.checksum).map((a) => a.revision),
+        unknownApplied: applied.filter((a) => !byId.has(a.revision)).map((a) => a.revision),
+        ...(takeover ? { takeover } : {}),
+      };
+    },
+    { sums: true },
+  );
 }
 
 export interface HistoryRow {

@@ -225,6 +225,9 @@ class PostgresConnection implements Connection {
     const rows = await this.query('SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = $2', [this.schema, name]);
     return rows.length > 0;
   }
+  missingTable(err: unknown): boolean {
+    return (err as { code?: unknown } | null)?.code === '42P01';
+  }
   async prepareNamespace(): Promise<void> {
     const rows = await this.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [this.schema]);
     if (rows.length === 0) await this.execute(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);

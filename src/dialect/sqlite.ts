@@ -131,6 +131,10 @@ class SqliteConnection implements Connection {
   async tableExists(name: string): Promise<boolean> {
     return !!this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name);
   }
+  missingTable(err: unknown): boolean {
+    const message = (err as { message?: unknown } | null)?.message;
+    return typeof message === 'string' && /^no such table\b/i.test(message);
+  }
   async prepareNamespace(): Promise<void> {}
   translate(sql: string): string {
     return sql;

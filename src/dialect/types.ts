@@ -84,6 +84,12 @@ export interface Connection {
    */
   jsonRows?(columns: string, from: string, orderBy: string): string;
   tableExists(name: string): Promise<boolean>;
+  /**
+   * Whether `err`, from a statement reading a table in sluice's namespace, says that table (or its
+   * namespace) is not there (PostgreSQL 42P01, SQLite "no such table"): VersionStore's first read asks
+   * the table directly instead of asking first whether it exists.
+   */
+  missingTable?(err: unknown): boolean;
   /** Make the namespace exist (PostgreSQL: CREATE SCHEMA IF NOT EXISTS). Called before writing. */
   prepareNamespace(): Promise<void>;
   /** Adapt a migration's SQL to this target (schema translation). */
