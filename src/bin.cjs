@@ -1,7 +1,8 @@
 'use strict';
 /**
  * The `sluice` bin (copied to dist/cli.cjs by scripts/bundle-cli.mjs): it runs the CLI's bundle
- * (dist/cli-bundle.cjs) and node-postgres's (dist/pg.cjs) through a V8 code cache.
+ * (dist/cli-bundle.cjs), node-postgres's (dist/pg.cjs) and better-sqlite3's JavaScript (dist/sqlite.cjs,
+ * through the global below: dialect/sqlitedb.ts) through a V8 code cache.
  *
  * Why: compiling the 500 KB bundle and then each function it calls, on every start, is ~15 ms of a
  * `status` that takes ~145 ms (`node -e 0`: ~85 ms). V8 can save what it compiled (bytecode of the
@@ -28,6 +29,7 @@ const { MAGIC, cacheDir, buildOf, readChecked, writeChecked, wrap } = require('.
 
 const BUNDLE = path.join(__dirname, 'cli-bundle.cjs');
 const FLUSH = Symbol.for('sluice.compileCache.flush');
+const SQLITE = Symbol.for('sluice.compileCache.sqlite');
 const MODULES = Symbol.for('sluice.compileCache.modules');
 
 /** The command word of the arguments (the cache key's second part): `db` for `db up`, `_` when none. */
@@ -55,18 +57,22 @@ function flush(crc32) {
   }
 }
 
-/** Runs the CommonJS file `file` as a module through its code cache for `command`; returns its exports. */
-function load(file, command, dir, crc32) {
+/**
+ * Runs the CommonJS file `file` as a module through its code cache for `command`; returns its exports,
+ * or undefined when `accept` (given the file's text) refuses it, before anything of it runs.
+ */
+function load(file, command, dir, crc32, accept) {
   const vm = require('node:vm');
   const Module = require('node:module');
   const fd = fs.openSync(file, 'r');
   let source, build;
   try {
     build = buildOf(fs.fstatSync(fd, { bigint: true })); // of the very file read: a build replacing it meanwhile is not mistaken for it
-    source = fs.readFileSync(fd, 'utf8');
+    source = fs.readFileSync(fd, 'latin1'); // ASCII only (scripts/bundle-cli.mjs checks), read without UTF-8's decoding
   } finally {
     fs.closeSync(fd);
   }
+  if (accept && !accept(source)) return undefined;
   const cacheFile = dir && build.settled ? path.join(dir, `${path.basename(file, '.cjs')}.${build.key}.${command}.v8`) : undefined;
   const cachedData = cacheFile && readChecked(cacheFile, MAGIC, crc32);
   const script = new vm.Script(wrap(source.replace(/^#!.*/, '')), { filename: file, cachedData });
@@ -89,6 +95,12 @@ let pgExports;
 function pg(command, dir, crc32) {
   return (pgExports ??= load(path.join(__dirname, 'pg.cjs'), command, dir, crc32));
 }
+let sqliteExports;
+/** better-sqlite3's JavaScript (dist/sqlite.cjs), when it was built from `version` (its first line says which), else undefined. */
+function sqliteLib(version, command, dir, crc32) {
+  sqliteExports ??= load(path.join(__dirname, 'sqlite.cjs'), command, dir, crc32, (text) => text.startsWith(`// better-sqlite3 ${version}\n`)) ?? null;
+  return sqliteExports ?? undefined;
+}
 
 const crc32 = process.env.SLUICE_NO_COMPILE_CACHE === '1' ? undefined : require('node:zlib').crc32;
 if (typeof crc32 !== 'function') {
@@ -98,6 +110,7 @@ if (typeof crc32 !== 'function') {
   const dir = cacheDir(__dirname);
   const packs = [];
   globalThis[FLUSH] = () => flush(crc32); // before a V8 flag changes: the run has reached a command's work
+  globalThis[SQLITE] = (version) => sqliteLib(version, command, dir, crc32);
   // after it (cli.ts, before large code loads): the package files the command loads, cached too
   globalThis[MODULES] = () => {
     if (dir) packs.push(require('./v8modules.cjs').installModuleCache(dir, `modules.${command}`, crc32));

@@ -5,7 +5,7 @@
  * without `simple`, inTransaction, close). libsql ignores `readonly` and `fileMustExist`: callers
  * check both themselves. Both drivers load on first use.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
@@ -28,6 +28,10 @@ export function openSqliteDatabase(engine: SqliteEngine | undefined, file: strin
 }
 
 let addon: object | null | undefined;
+/** better-sqlite3's folder (where lib/ and build/ are), when the addon fast path applies. */
+let packageDir: string | undefined;
+/** The bin's loader of dist/sqlite.cjs (src/bin.cjs), absent where the bin did not run (a library import, tests of src/). */
+const BUNDLED = Symbol.for('sluice.compileCache.sqlite');
 
 /**
  * A better-sqlite3 database, given its native addon when it sits where an install puts it
@@ -40,14 +44,34 @@ export function betterSqlite(file: string, options: Database.Options = {}): Data
   if (addon === undefined) {
     addon = null;
     try {
-      const dir = path.join(path.dirname(require.resolve('better-sqlite3')), '..', 'build');
+      packageDir = path.join(path.dirname(require.resolve('better-sqlite3')), '..');
+      const dir = path.join(packageDir, 'build');
       const release = path.join(dir, 'Release', 'better_sqlite3.node');
       if (existsSync(release) && !existsSync(path.join(dir, 'better_sqlite3.node')) && !existsSync(path.join(dir, 'Debug', 'better_sqlite3.node'))) addon = require(release) as object;
     } catch {
       addon = null; // better-sqlite3 reports what is wrong itself, below
     }
   }
-  const Better = require('better-sqlite3') as typeof Database;
+  const Better = (addon && bundled()) || (require('better-sqlite3') as typeof Database);
   // better-sqlite3 takes the addon object itself (its types say only a path)
   return new Better(file, addon ? { ...options, nativeBinding: addon as unknown as string } : options);
+}
+
+/**
+ * better-sqlite3's JavaScript from the bin's bundle of it (dist/sqlite.cjs, through its code cache:
+ * ~4 ms less than requiring its 14 files), when the installed package is the version that bundle was
+ * built from: the addon given to it is the installed one, and the two must match. Else undefined.
+ */
+function bundled(): typeof Database | undefined {
+  const load = (globalThis as Record<symbol, unknown>)[BUNDLED];
+  if (typeof load !== 'function' || !packageDir) return undefined;
+  try {
+    const installed = (JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as { version?: unknown }).version;
+    if (typeof installed !== 'string') return undefined;
+    // the bin runs that bundle only when it was built from this version (undefined otherwise)
+    const lib = load(installed) as { Database: typeof Database; version: string } | undefined;
+    return lib?.version === installed ? lib.Database : undefined;
+  } catch {
+    return undefined; // the package as it is, below
+  }
 }

@@ -8,7 +8,7 @@
  * node_modules; PostgreSQL for node-postgres's bundle.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import { cleanEnv, itFor, makeProjectWithOwnCache, pgUrl, uniqueSchema } from '.
 
 /** A bundle is cached only once its times are 3 s old. */
 const SETTLE_MS = 3_200;
+const REPO_MODULES = path.resolve(import.meta.dirname, '..', '..', 'node_modules');
 const cacheDir = (dir: string) => path.join(dir, 'node_modules', '.cache', 'sluice', 'v8');
 const caches = (dir: string) => (existsSync(cacheDir(dir)) ? readdirSync(cacheDir(dir)).sort() : []);
 function sluice(dir: string, args: string[], env: Record<string, string> = {}) {
@@ -26,7 +27,7 @@ const sqlite = (dir: string) => ({ DATABASE_URL: `file:${path.join(dir, 'cc.sqli
 
 const projects: string[] = [];
 beforeAll(async () => {
-  for (let i = 0; i < 6; i++) projects.push(makeProjectWithOwnCache());
+  for (let i = 0; i < 7; i++) projects.push(makeProjectWithOwnCache());
   await sleep(SETTLE_MS); // their bundles settle together
 });
 
@@ -36,23 +37,28 @@ describe('the bin compile cache', () => {
     const first = sluice(dir, ['status'], sqlite(dir));
     expect(first.code, first.err).toBe(0);
     expect(first.err).toBe('');
+    // the CLI's bundle and better-sqlite3's JavaScript (dist/sqlite.cjs), each once for the command
     const written = caches(dir);
-    expect(written).toHaveLength(1);
+    expect(written).toHaveLength(2);
     expect(written[0]).toMatch(/^cli-bundle\.[0-9a-z-]+\.status\.v8$/);
-    const file = path.join(cacheDir(dir), written[0]!);
-    const before = statSync(file).mtimeMs;
-    expect(statSync(file).size).toBeGreaterThan(10_000);
+    expect(written[1]).toMatch(/^sqlite\.[0-9a-z-]+\.status\.v8$/);
+    const files = written.map((name) => path.join(cacheDir(dir), name));
+    const before = files.map((file) => statSync(file).mtimeMs);
+    expect(statSync(files[0]!).size).toBeGreaterThan(10_000);
 
     const again = sluice(dir, ['status'], sqlite(dir));
     expect(again).toEqual(first); // the same output from the cached code
-    expect(statSync(file).mtimeMs, 'an accepted cache is not written again').toBe(before);
+    expect(
+      files.map((file) => statSync(file).mtimeMs),
+      'an accepted cache is not written again',
+    ).toEqual(before);
 
     expect(sluice(dir, ['history'], sqlite(dir)).code).toBe(0);
-    expect(caches(dir).map((n) => n.split('.').at(-2))).toEqual(['history', 'status']);
+    expect(caches(dir).map((n) => n.split('.').at(-2))).toEqual(['history', 'status', 'history', 'status']);
 
     const typo = sluice(dir, ['statsu'], sqlite(dir));
     expect(typo.code).toBe(2);
-    expect(caches(dir), 'a failed run (a mistyped command) writes none').toHaveLength(2);
+    expect(caches(dir), 'a failed run (a mistyped command) writes none').toHaveLength(4);
   });
 
   it('never serves an old build: a bundle just written is not cached; an edit of the same length with its times put back gets a file of its own', async () => {
@@ -173,5 +179,31 @@ describe('the bin compile cache', () => {
     const before = statSync(file).mtimeMs;
     expect(sluice(dir, ['status'], env)).toEqual(first);
     expect(statSync(file).mtimeMs).toBe(before);
+  });
+
+  it("runs better-sqlite3's bundled JavaScript only when the installed package is the version it was built from", () => {
+    const dir = projects[6]!;
+    const env = sqlite(dir);
+    expect(sluice(dir, ['up'], env).code).toBe(0);
+    const same = sluice(dir, ['status'], env);
+    expect(same.code, same.err).toBe(0);
+    expect(caches(dir).filter((n) => n.startsWith('sqlite.')).map((n) => n.split('.').at(-2))).toEqual(['status', 'up']);
+
+    // The project's better-sqlite3 becomes another version: its own files (lib/ copied, so that its
+    // real path is the copy's), the same addon, a package.json saying 1.0.0. Its JavaScript and addon
+    // then go together: the bundle's JavaScript (of the version sluice was built with) is not run.
+    const real = path.join(REPO_MODULES, 'better-sqlite3');
+    const copy = path.join(dir, 'node_modules', 'better-sqlite3');
+    rmSync(copy);
+    mkdirSync(copy);
+    cpSync(path.join(real, 'lib'), path.join(copy, 'lib'), { recursive: true });
+    symlinkSync(path.join(real, 'build'), path.join(copy, 'build'));
+    const pkg = JSON.parse(readFileSync(path.join(real, 'package.json'), 'utf8')) as { version: string };
+    writeFileSync(path.join(copy, 'package.json'), JSON.stringify({ ...pkg, version: '1.0.0' }));
+    rmSync(cacheDir(dir), { recursive: true });
+    const other = sluice(dir, ['status'], env);
+    expect(other).toEqual(same);
+    expect(caches(dir).filter((n) => n.startsWith('sqlite.'))).toEqual([]);
+    expect(caches(dir).filter((n) => n.startsWith('cli-bundle.'))).toHaveLength(1);
   });
 });
