@@ -16,7 +16,7 @@ import {
 } from './config.js';
 import { openConnection, startConnection, type Connection } from './dialect/index.js';
 import { ConnectionLost, IntegrityError, SluiceError, ExitCode, describeCause } from './errors.js';
-import { downRecordsUp, folderNames, readDown, readHistory, readTs, readUp, rel, tsFileOf, type History, type RevisionFile } from './source.js';
+import { downRecordsUp, folderNames, readDown, readHistory, readTs, readUp, rel, tsFileOf, tsTagsIn, type History, type RevisionFile } from './source.js';
 import { startPrefetch, type Prefetch } from './prefetch.js';
 import { warmParseCache } from './parsecache.js';
 import { VersionStore, type AppliedRow, type AppliedSum } from './store.js';
@@ -94,6 +94,8 @@ export function downOf(ctx: Context, rev: RevisionFile): string | null {
 
 /** A revision's TypeScript part (`<tag>.ts`), read once per command, or undefined for a plain SQL revision. */
 export function tsOf(ctx: Context, rev: RevisionFile): TypeScriptPart | undefined {
+  // most revisions have none: told by the folder's listing alone, nothing kept per revision
+  if (!tsTagsIn(namesOf(ctx)).has(rev.id)) return undefined;
   const cache = (ctx.tss ??= new Map());
   let part = cache.get(rev.id);
   if (part === undefined) {
@@ -115,11 +117,12 @@ function namesOf(ctx: Context): Set<string> {
 
 /** A revision's checksum as the version table records it: its up SQL, and its TypeScript part when it has one. */
 export function checksumOf(ctx: Context, rev: RevisionFile): string {
+  const ts = tsOf(ctx, rev);
+  if (!ts) return upChecksumOf(ctx, rev); // a plain SQL revision's is its up file's (memoized there)
   const memo = (ctx.checksums ??= new Map());
   let sum = memo.get(rev.id);
   if (sum === undefined) {
-    const ts = tsOf(ctx, rev);
-    sum = ts ? revisionChecksum(upOf(ctx, rev), ts.text) : upChecksumOf(ctx, rev);
+    sum = revisionChecksum(upOf(ctx, rev), ts.text);
     memo.set(rev.id, sum);
   }
   return sum;

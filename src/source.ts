@@ -148,7 +148,7 @@ export function readTs(rev: RevisionFile, names?: Set<string>): string | null {
 }
 
 /** The tags whose `<tag>.ts` is among a folder's entry names (computed once per listing). */
-function tsTagsIn(names: Set<string>): Set<string> {
+export function tsTagsIn(names: Set<string>): Set<string> {
   let tags = tsTags.get(names);
   if (!tags) {
     tags = new Set();
