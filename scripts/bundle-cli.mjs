@@ -26,6 +26,19 @@ const COMMANDER = /[\\/]node_modules[\\/]commander[\\/]/;
 /** Packages bundled into the bin's bundle (small, pure JavaScript, read on most starts): commander, pg-connection-string, picocolors. */
 const BUNDLED = /[\\/]node_modules[\\/](?:commander|pg-connection-string|picocolors)[\\/]/;
 
+/**
+ * picocolors decides its default colours when loaded by reading `process.stdout.isTTY`, which makes
+ * the stdout stream (for a pipe: node:net and a socket, ~2-3 ms; src/stdio.ts writes the descriptor
+ * instead). sluice never uses those defaults (printer.ts makes its colours with createColors(enabled),
+ * from stdio.ts isTerminal), so that term reads as false. If picocolors changes it, this build fails.
+ */
+function ownStdout(file, text) {
+  if (!/[\\/]node_modules[\\/]picocolors[\\/]/.test(file)) return text;
+  const eager = '(p.stdout || {}).isTTY';
+  if (!text.includes(eager)) throw new Error(`bundle-cli: ${file} no longer reads ${eager}; update ownStdout`);
+  return text.replace(eager, 'false');
+}
+
 /** Both bundles: one CommonJS file for Node.js 20, quiet (problems are listed below), ASCII only (see below). */
 const COMMON = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'silent', legalComments: 'none', charset: 'ascii' };
 
@@ -60,7 +73,7 @@ const result = await build({
           return { external: true };
         });
         // commander's ~100 KB of doc comments would be read and scanned on every start: its code only
-        b.onLoad({ filter: BUNDLED }, async (args) => ({ contents: (await transform(readFileSync(args.path, 'utf8'), { loader: 'js', minifyWhitespace: true })).code, loader: 'js' }));
+        b.onLoad({ filter: BUNDLED }, async (args) => ({ contents: (await transform(ownStdout(args.path, readFileSync(args.path, 'utf8')), { loader: 'js', minifyWhitespace: true })).code, loader: 'js' }));
         b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
           contents: `module.exports = new Proxy({}, { get: (_, key) => require('node:${args.path}')[key] });`,
           loader: 'js',
@@ -105,6 +118,19 @@ const pgResult = await build({
           loader: 'js',
           resolveDir: path.dirname(args.path),
         })),
+    },
+    {
+      // pg's connection parameters load node:dns when pg loads (~0.5 ms of every PostgreSQL command),
+      // for pg-native's connection string only (dns.lookup), which sluice never builds: it loads on use.
+      // If pg changes that line, this build fails.
+      name: 'pg-dns-on-use',
+      setup: (b) =>
+        b.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]connection-parameters\.js$/ }, (args) => {
+          const text = readFileSync(args.path, 'utf8');
+          const eager = "const dns = require('dns')\n";
+          if (!text.includes(eager)) throw new Error(`${args.path} no longer has the line ${JSON.stringify(eager)}; update the pg-dns-on-use plugin`);
+          return { contents: text.replace(eager, "let real\nconst dns = { lookup: (...args) => (real ??= require('dns')).lookup(...args) }\n"), loader: 'js', resolveDir: path.dirname(args.path) };
+        }),
     },
   ],
 });

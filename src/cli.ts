@@ -8,6 +8,7 @@ import { isAbsolute } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { carryingNotRemoved, environmentError, ExitCode, notRemovedOf, scratchNote, settle, SluiceError, type ExitCodeValue } from './errors.js';
 import { consolePrinter, flushConsole, passwordsIn, type Printer } from './printer.js';
+import { pending as pendingOutput, write as writeOutput } from './stdio.js';
 import { formatCheckProgress, formatCreate, formatDowns, formatHistory, formatInit, formatMove, formatProgress, formatShow, formatStatus, formatStep } from './format.js';
 import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLine } from './format-deploy.js';
 import { formatLint, lintWarnings } from './format-lint.js';
@@ -523,15 +524,10 @@ function report(thrown: unknown, printer: Printer, verbose: boolean, json: boole
   return known ? err.exitCode : ExitCode.internal;
 }
 
-/**
- * Exit once stdout and stderr have handed everything to their reader: a pipe takes 64 KiB at a time,
- * and process.exit drops what is still queued (a slowly read `--json` would arrive cut).
- */
+/** Exit once everything written has reached stdout and stderr (stdio.ts `pending`). */
 async function exit(code: ExitCodeValue): Promise<never> {
   flushConsole();
-  await Promise.all(
-    [process.stdout, process.stderr].map((stream) => (stream.writableLength > 0 ? new Promise<void>((resolve) => stream.write('', () => resolve())) : undefined)),
-  );
+  await pendingOutput();
   process.exit(code);
 }
 
@@ -586,23 +582,12 @@ function setTopTierLimits(): void {
  * under `> log`) is named once on stderr, and the command goes on the same way. Errors writing to
  * stderr itself have nowhere to go and are dropped.
  */
-function keepRunningWhenOutputCloses(): void {
-  let told = false;
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE' || told) return;
-    told = true;
-    process.stderr.write(`sluice: cannot write the output (${err.code ?? err.message}); the rest of it is lost, the command runs to its end\n`);
-  });
-  process.stderr.on('error', () => {});
-}
-
 beforeLargeCode(limitTopTier);
-keepRunningWhenOutputCloses();
 main(process.argv).then(
   (code) => exit(code),
   (err) => {
     flushConsole();
-    process.stderr.write(`sluice: internal error: ${String(err)}\n`);
+    writeOutput(2, `sluice: internal error: ${String(err)}\n`);
     return exit(ExitCode.internal);
   },
 );

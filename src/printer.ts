@@ -15,6 +15,7 @@
  */
 import pc from 'picocolors';
 import { passwordForms } from './pgconn.js';
+import { isTerminal, write } from './stdio.js';
 
 export interface Printer {
   line(text: string): void;
@@ -42,7 +43,7 @@ export function colourEnabled(env: Record<string, string | undefined>, isTTY: bo
 }
 
 /** The colours every formatter uses: decided once, from the environment and whether stdout is a terminal. */
-export const colours: Colours = pc.createColors(colourEnabled(process.env, !!process.stdout.isTTY));
+export const colours: Colours = pc.createColors(colourEnabled(process.env, isTerminal(1)));
 
 /** Passwords are masked everywhere from this length on; shorter ones only where they stand as credentials. */
 export const MIN_GLOBAL_SECRET = 4;
@@ -97,13 +98,13 @@ export function consolePrinter(secrets: () => string[], options: { live?: boolea
     if (made?.key !== key) made = { key, redact: redactor(list) };
     return made.redact(text);
   };
-  const live = options.live ?? (!!process.stderr.isTTY && process.env.TERM !== 'dumb' && process.env.SLUICE_NO_PROGRESS !== '1');
+  const live = options.live ?? (isTerminal(2) && process.env.TERM !== 'dumb' && process.env.SLUICE_NO_PROGRESS !== '1');
   let shown: string | undefined;
   const clear = () => {
-    if (shown !== undefined) process.stderr.write('\r\x1b[2K');
+    if (shown !== undefined) write(2, '\r\x1b[2K');
   };
   const redraw = () => {
-    if (shown !== undefined) process.stderr.write(fit(shown, process.stderr.columns));
+    if (shown !== undefined) write(2, fit(shown, process.stderr.columns)); // a terminal: its stream is cheap
   };
   const around = (write: () => void) => {
     flushConsole();
@@ -112,9 +113,9 @@ export function consolePrinter(secrets: () => string[], options: { live?: boolea
     redraw();
   };
   const printer: Printer = {
-    line: (text) => (live ? around(() => process.stdout.write(`${redact(text)}\n`)) : hold(`${redact(text)}\n`)),
-    error: (text) => around(() => process.stderr.write(`${redact(text)}\n`)),
-    json: (value) => around(() => process.stdout.write(`${redact(JSON.stringify(value, jsonReplacer, 2))}\n`)),
+    line: (text) => (live ? around(() => write(1, `${redact(text)}\n`)) : hold(`${redact(text)}\n`)),
+    error: (text) => around(() => write(2, `${redact(text)}\n`)),
+    json: (value) => around(() => write(1, `${redact(JSON.stringify(value, jsonReplacer, 2))}\n`)),
   };
   if (live) {
     printer.status = (text) => {
@@ -152,7 +153,7 @@ export function flushConsole(): void {
   if (!held) return;
   const text = held;
   held = '';
-  process.stdout.write(text);
+  write(1, text);
 }
 
 /** One terminal line: cut to the width (the status line must never wrap, or \r could not redraw it). */
