@@ -574,14 +574,6 @@ function setTopTierLimits(): void {
   for (const [flag, value] of flags) v8.setFlagsFromString(`${flag}=${value}`);
 }
 
-/**
- * A reader that goes away early (`sluice history | head`, a pager quit) closes the pipe, and Node.js
- * reports the next write as an EPIPE error event, which would end the process with a stack trace, in
- * the middle of a run for `up`. Instead the command goes on to its end and exits with its own code;
- * what it would still have printed is dropped. Any other failure to write the output (a full disk
- * under `> log`) is named once on stderr, and the command goes on the same way. Errors writing to
- * stderr itself have nowhere to go and are dropped.
- */
 beforeLargeCode(limitTopTier);
 main(process.argv).then(
   (code) => exit(code),

@@ -9,9 +9,12 @@
  * - A descriptor that refuses a write with EAGAIN (something made it non-blocking: Node.js itself
  *   does when code in the process uses `process.stdout` on a pipe) sends the rest, and everything
  *   after, through Node.js's stream, in order; `pending` waits for what that stream still queues.
- * - EPIPE (the reader is gone: `sluice history | head`) loses the rest of the output quietly and the
- *   command runs to its end, as before; another error on stdout says once, on stderr, that the rest
- *   of the output is lost. Errors on stderr are ignored.
+ * - A reader that goes away early (`sluice history | head`, a pager quit) makes the next write fail
+ *   with EPIPE; that must not end the process (in the middle of a run, for `up`): the rest of the
+ *   output is dropped quietly and the command goes on to its end and exits with its own code. Any
+ *   other failure to write stdout (a full disk under `> log`) is named once on stderr, and the command
+ *   goes on the same way. Errors writing stderr itself have nowhere to go and are dropped. The same
+ *   holds for errors a stream made by other code reports (its error listener below).
  * - `process.stdout`/`process.stderr` made by other code (a TypeScript revision's console.log) are
  *   waited for at exit too (`pending`): the getters are watched for that.
  */
