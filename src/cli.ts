@@ -8,7 +8,7 @@ import { isAbsolute } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { carryingNotRemoved, environmentError, ExitCode, notRemovedOf, scratchNote, settle, SluiceError, type ExitCodeValue } from './errors.js';
 import { consolePrinter, flushConsole, passwordsIn, type Printer } from './printer.js';
-import { pending as pendingOutput, write as writeOutput } from './stdio.js';
+import { installStdio, pending as pendingOutput, write as writeOutput } from './stdio.js';
 import { formatCheckProgress, formatCreate, formatDowns, formatHistory, formatInit, formatMove, formatProgress, formatShow, formatStatus, formatStep } from './format.js';
 import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLine } from './format-deploy.js';
 import { formatLint, lintWarnings } from './format-lint.js';
@@ -575,6 +575,7 @@ function setTopTierLimits(): void {
 }
 
 beforeLargeCode(limitTopTier);
+installStdio();
 main(process.argv).then(
   (code) => exit(code),
   (err) => {

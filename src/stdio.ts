@@ -1,56 +1,82 @@
 /**
- * The CLI's stdout and stderr, written through their file descriptors.
+ * The CLI's stdout and stderr: written through their file descriptors while that is what Node.js's
+ * own streams would do, through the streams otherwise.
  *
  * Why: `process.stdout` and `process.stderr` are made on first use, and for a pipe (CI logs, `| tee`,
  * any parent reading the output) that loads node:net and opens a socket on the descriptor: ~2-3 ms of
- * every start (bench/README.md, `status`). A synchronous write to the descriptor says the same bytes
- * in the same order, and is done when it returns (nothing queued to flush at exit).
+ * every start (bench/README.md, `status`), for a command that prints a few lines.
  *
- * - A descriptor that refuses a write with EAGAIN (something made it non-blocking: Node.js itself
- *   does when code in the process uses `process.stdout` on a pipe) sends the rest, and everything
- *   after, through Node.js's stream, in order; `pending` waits for what that stream still queues.
+ * Only the CLI turns this on (`installStdio`, before anything prints); a process that imports the
+ * library keeps Node.js's streams and its own handling of their errors (`write` goes to the stream).
+ * Once on:
+ * - A file, a terminal or a device is written synchronously, as Node.js's streams write them on POSIX.
+ * - A pipe or a socket: Node.js's stream never blocks (it queues what the reader has not taken yet),
+ *   where a synchronous write to a full pipe would wait for the reader, with a transaction open for
+ *   `up`, and with signals unanswered. So only the first PIPE_DIRECT bytes go to the descriptor (a
+ *   pipe holds at least one page: they cannot wait on a reader that has taken nothing); from then on,
+ *   and after any EAGAIN (a descriptor someone made non-blocking), the stream carries the rest, in
+ *   order. `status` and the other short outputs stay under it.
+ * - A stream other code made (a TypeScript revision's console.log) that still queues data takes the
+ *   CLI's lines too, after that data, so nothing overtakes it; exit waits for every stream that was
+ *   made (`pending`). The lazy getters are watched for that.
  * - A reader that goes away early (`sluice history | head`, a pager quit) makes the next write fail
  *   with EPIPE; that must not end the process (in the middle of a run, for `up`): the rest of the
  *   output is dropped quietly and the command goes on to its end and exits with its own code. Any
  *   other failure to write stdout (a full disk under `> log`) is named once on stderr, and the command
  *   goes on the same way. Errors writing stderr itself have nowhere to go and are dropped. The same
- *   holds for errors a stream made by other code reports (its error listener below).
- * - `process.stdout`/`process.stderr` made by other code (a TypeScript revision's console.log) are
- *   waited for at exit too (`pending`): the getters are watched for that.
+ *   holds for the errors a stream reports (its error listener below).
  */
 import { fstatSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 type Fd = 1 | 2;
 const NAMES = { 1: 'stdout', 2: 'stderr' } as const;
+/** Bytes a pipe takes without a reader: one page, the least a Linux pipe holds (its per-user limits). */
+const PIPE_DIRECT = 4096;
 
-/** Descriptors whose output now goes through Node.js's stream (after an EAGAIN). */
+let installed = false;
+/** Descriptors whose output goes through Node.js's stream from now on. */
 const streamed: Record<Fd, boolean> = { 1: false, 2: false };
-/** Streams made so far (by this module or any other code). */
+/** Streams made so far (by this module or any other code), once installed. */
 const made: Record<Fd, boolean> = { 1: false, 2: false };
+/** Pipes and sockets: bytes written to them directly so far; undefined: not a pipe. */
+const piped: Record<Fd, number | undefined> = { 1: undefined, 2: undefined };
 let lostTold = false;
 
-// Watch the lazy getters: a stream another module makes is one whose queue exit waits for.
-for (const fd of [1, 2] as const) {
-  const name = NAMES[fd];
-  const desc = Object.getOwnPropertyDescriptor(process, name);
-  const get = desc?.get;
-  if (!get || !desc.configurable) {
-    made[fd] = true; // not a lazy getter here: treat the stream as made
-    continue;
+/** The CLI's output through the descriptors (see above); called once, before anything prints. */
+export function installStdio(): void {
+  if (installed) return;
+  installed = true;
+  for (const fd of [1, 2] as const) {
+    try {
+      const st = fstatSync(fd);
+      if (st.isFIFO() || st.isSocket()) piped[fd] = 0;
+    } catch {
+      streamed[fd] = true; // closed or odd: Node.js's stream decides what to do
+    }
+    // Watch the lazy getter: a stream another module makes is one the CLI's lines must not overtake.
+    const name = NAMES[fd];
+    const desc = Object.getOwnPropertyDescriptor(process, name);
+    const get = desc?.get;
+    if (!get || !desc.configurable) {
+      // not a lazy getter here: the stream, as without this module, its errors handled as below
+      streamed[fd] = made[fd] = true;
+      process[name].on('error', (err: NodeJS.ErrnoException) => (fd === 1 ? outputLost(err.code ?? err.message) : undefined));
+      continue;
+    }
+    Object.defineProperty(process, name, {
+      ...desc,
+      get() {
+        const stream = get.call(process) as NodeJS.WriteStream;
+        if (!made[fd]) {
+          made[fd] = true;
+          // EPIPE and friends arrive as events on a stream: handled as on the descriptor (see above)
+          stream.on('error', (err: NodeJS.ErrnoException) => (fd === 1 ? outputLost(err.code ?? err.message) : undefined));
+        }
+        return stream;
+      },
+    });
   }
-  Object.defineProperty(process, name, {
-    ...desc,
-    get() {
-      const stream = get.call(process) as NodeJS.WriteStream;
-      if (!made[fd]) {
-        made[fd] = true;
-        // EPIPE and friends arrive as events on a stream: handled as on the descriptor (see above)
-        stream.on('error', (err: NodeJS.ErrnoException) => (fd === 1 ? outputLost(err.code ?? err.message) : undefined));
-      }
-      return stream;
-    },
-  });
 }
 
 /**
@@ -69,11 +95,19 @@ export function isTerminal(fd: Fd): boolean {
 
 /** Write `text` to stdout (1) or stderr (2), in order with everything written before. */
 export function write(fd: Fd, text: string): void {
-  if (streamed[fd]) {
-    process[NAMES[fd]].write(text);
+  const name = NAMES[fd];
+  if (!installed || streamed[fd]) {
+    process[name].write(text);
     return;
   }
   const data = Buffer.from(text, 'utf8');
+  const sent = piped[fd];
+  // through the stream: past a pipe's first page, or behind what a stream made elsewhere still queues
+  if ((sent !== undefined && sent + data.length > PIPE_DIRECT) || (made[fd] && process[name].writableLength > 0)) {
+    streamed[fd] = true;
+    process[name].write(data);
+    return;
+  }
   let at = 0;
   while (at < data.length) {
     try {
@@ -83,13 +117,14 @@ export function write(fd: Fd, text: string): void {
       if (code === 'EINTR') continue;
       if (code === 'EAGAIN') {
         streamed[fd] = true;
-        process[NAMES[fd]].write(data.subarray(at));
+        process[name].write(data.subarray(at));
         return;
       }
       if (fd === 1) outputLost(code ?? String(err));
       return;
     }
   }
+  if (sent !== undefined) piped[fd] = sent + data.length;
 }
 
 function outputLost(code: string): void {
@@ -105,7 +140,7 @@ function outputLost(code: string): void {
 export async function pending(): Promise<void> {
   await Promise.all(
     ([1, 2] as const)
-      .filter((fd) => made[fd])
+      .filter((fd) => made[fd] || !installed)
       .map((fd) => process[NAMES[fd]])
       .map((stream) => (stream.writableLength > 0 ? new Promise<void>((resolve) => stream.write('', () => resolve())) : undefined)),
   );

@@ -8,7 +8,8 @@ import { appendFileSync, closeSync, openSync, readFileSync, symlinkSync, writeFi
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { tempDir } from '../support/project.js';
+import pg from 'pg';
+import { itFor, pgUrl, tempDir, uniqueSchema } from '../support/project.js';
 // @ts-expect-error: a plain ES module of the benchmark (synthetic histories, no drizzle-kit calls)
 import { generateProject } from '../../bench/generate.mjs';
 
@@ -40,6 +41,57 @@ describe('output through a slow pipe', () => {
     const applied = lines.stdout.split('\n').filter((l) => / applied \(/.test(l));
     expect(applied).toHaveLength(N);
     expect(applied.at(-1)).toMatch(new RegExp(`^↑ ${String(N - 1).padStart(4, '0')}_bench_${N - 1} applied .*\\[${N}/${N}, `));
+  });
+});
+
+describe('output a reader does not take yet', () => {
+  itFor('postgresql')(
+    `does not hold the run: up of ${N} revisions (more progress lines than a pipe holds, printed group by group as the server finishes them) reaches head before the reader takes anything, then the output arrives whole`,
+    async () => {
+      const dir = path.join(tempDir('sluice-out-'), 'p');
+      generateProject(dir, 'postgresql', N);
+      symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+      const schema = uniqueSchema('out');
+      // the reader takes nothing until the file `go` exists (a stalled log collector, a pager not scrolled)
+      const cli = JSON.stringify(path.join(REPO, 'dist', 'cli.cjs'));
+      const child = spawn('bash', ['-c', `set -o pipefail; node ${cli} up | (while [ ! -e go ]; do sleep 0.05; done; cat > out.txt)`], {
+        cwd: dir,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, SHLVL: '1', NO_COLOR: '1', DATABASE_URL: pgUrl(), DATABASE_SCHEMA: schema },
+        stdio: 'ignore',
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      const client = new pg.Client({ connectionString: pgUrl() });
+      await client.connect();
+      const applied = async () => {
+        const rows = await client.query(`SELECT count(*)::int AS n FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = 'sluice_version'`, [schema]);
+        if (rows.rows[0].n === 0) return 0; // not made yet
+        return (await client.query(`SELECT count(*)::int AS n FROM "${schema}".sluice_version`)).rows[0].n as number;
+      };
+      let n = 0;
+      try {
+        for (let waited = 0; waited < 30_000 && n < N; waited += 100) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          n = await applied();
+        }
+      } finally {
+        writeFileSync(path.join(dir, 'go'), '');
+        await client.end();
+      }
+      expect(await exited).toBe(0);
+      expect(n, 'revisions recorded while the reader took nothing').toBe(N);
+      const out = readFileSync(path.join(dir, 'out.txt'), 'utf8');
+      expect(out.length).toBeGreaterThan(65536);
+      expect(out.split('\n').filter((l) => / applied \(/.test(l))).toHaveLength(N);
+    },
+    60_000,
+  );
+
+  it("importing the library leaves the process's stdout and stderr as Node.js makes them (only the CLI writes the descriptors)", () => {
+    const index = pathToFileURL(path.join(REPO, 'dist', 'index.js')).href;
+    const script = `const d = (n) => Object.getOwnPropertyDescriptor(process, n).get; const before = [d('stdout'), d('stderr')]; await import(${JSON.stringify(index)}); const after = [d('stdout'), d('stderr')]; process.stdout.write(String(before[0] === after[0] && before[1] === after[1]));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('true');
   });
 });
 
