@@ -181,6 +181,22 @@ describe('the bin compile cache', () => {
     expect(statSync(file).mtimeMs).toBe(before);
   });
 
+  it("better-sqlite3's bundled JavaScript and the installed package throw the same SqliteError, whichever opens a database first", () => {
+    // the addon keeps the first error class it is given: the bundle gives it the installed package's
+    const script = [
+      `const addon = require(${JSON.stringify(path.join(REPO_MODULES, 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'))});`,
+      `const bundled = require(${JSON.stringify(path.join(REPO_MODULES, '..', 'dist', 'sqlite.cjs'))});`,
+      "const first = new bundled.Database(':memory:', { nativeBinding: addon });",
+      `const Installed = require(${JSON.stringify(path.join(REPO_MODULES, 'better-sqlite3'))});`,
+      "const second = new Installed(':memory:');",
+      "const kinds = [first, second].map((db) => { try { db.exec('SELEC 1'); return 'no error'; } catch (e) { return e instanceof Installed.SqliteError && e instanceof bundled.Database.SqliteError; } });",
+      'process.stdout.write(JSON.stringify(kinds));',
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual([true, true]);
+  });
+
   it("runs better-sqlite3's bundled JavaScript only when the installed package is the version it was built from", () => {
     const dir = projects[6]!;
     const env = sqlite(dir);
