@@ -30,8 +30,23 @@ export interface Step {
 export const BASE = -1;
 
 export function numberOfTag(tag: string, index: number): number {
-  const m = /^(\d+)/.exec(tag);
-  return m ? Number(m[1]) : index;
+  const n = leadingDigits(tag);
+  return n ? Number(tag.slice(0, n)) : index;
+}
+
+/**
+ * How many ASCII digits (what `\d` matches) a tag starts with. A loop rather than a regular expression:
+ * every command derives the number and message of every revision, and for 1000 of them the regular
+ * expressions took ~0.5 ms more in a fresh process.
+ */
+export function leadingDigits(tag: string): number {
+  let i = 0;
+  while (i < tag.length) {
+    const c = tag.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    i++;
+  }
+  return i;
 }
 
 /** The highest applied index (the "current" revision), or BASE when nothing is applied. */

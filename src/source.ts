@@ -13,7 +13,7 @@ import { existsSync, linkSync, lstatSync, readdirSync, readFileSync, realpathSyn
 import path from 'node:path';
 import { ConfigError, IntegrityError, MultipleHeads, describeCause, fileProblemOf } from './errors.js';
 import { conflictSides, hasConflictMarkers } from './merge.js';
-import { numberOfTag, type Revision } from './revision.js';
+import { leadingDigits, numberOfTag, type Revision } from './revision.js';
 import { checksum, isOnlyComments } from './sql.js';
 
 export interface RevisionFile extends Revision {
@@ -122,7 +122,10 @@ export function readHistory(out: string, options: { allowMissing?: boolean } = {
 }
 
 export function messageFromTag(tag: string): string {
-  return tag.replace(/^\d+_?/, '').replace(/_/g, ' ');
+  // the leading number and one underscore after it dropped (a tag without a number keeps a leading "_")
+  let from = leadingDigits(tag);
+  if (from > 0 && tag.charCodeAt(from) === 95) from++;
+  return tag.slice(from).replaceAll('_', ' ');
 }
 
 /** The up SQL; `st`: the file's lstat (never a stat: a link must look like one) taken just now by the caller (the prefetch), not taken again. */
