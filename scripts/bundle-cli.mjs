@@ -145,7 +145,7 @@ const pgResult = await build({
 const sqliteVersion = JSON.parse(readFileSync(path.join(root, 'node_modules', 'better-sqlite3', 'package.json'), 'utf8')).version;
 const sqliteResult = await build({
   stdin: {
-    contents: "module.exports = { Database: require('better-sqlite3'), version: require('better-sqlite3/package.json').version };",
+    contents: "module.exports = { Database: require('better-sqlite3') };",
     resolveDir: root,
     loader: 'js',
     sourcefile: 'sqlite-entry.cjs',

@@ -43,36 +43,49 @@ const made: Record<Fd, boolean> = { 1: false, 2: false };
 const piped: Record<Fd, number | undefined> = { 1: undefined, 2: undefined };
 let lostTold = false;
 
+/** What a descriptor is, asked once (installStdio and isTerminal both need it); undefined: closed. */
+const kinds: Partial<Record<Fd, 'pipe' | 'device' | 'other' | null>> = {};
+function kindOf(fd: Fd): 'pipe' | 'device' | 'other' | undefined {
+  if (kinds[fd] === undefined) {
+    try {
+      const st = fstatSync(fd);
+      kinds[fd] = st.isFIFO() || st.isSocket() ? 'pipe' : st.isCharacterDevice() ? 'device' : 'other';
+    } catch {
+      kinds[fd] = null;
+    }
+  }
+  return kinds[fd] ?? undefined;
+}
+
+/** A stream's errors handled as the descriptor's (EPIPE and friends arrive as events on a stream; see above). */
+function watchErrors(fd: Fd, stream: NodeJS.WriteStream): void {
+  made[fd] = true;
+  stream.on('error', (err: NodeJS.ErrnoException) => (fd === 1 ? outputLost(err.code ?? err.message) : undefined));
+}
+
 /** The CLI's output through the descriptors (see above); called once, before anything prints. */
 export function installStdio(): void {
   if (installed) return;
   installed = true;
   for (const fd of [1, 2] as const) {
-    try {
-      const st = fstatSync(fd);
-      if (st.isFIFO() || st.isSocket()) piped[fd] = 0;
-    } catch {
-      streamed[fd] = true; // closed or odd: Node.js's stream decides what to do
-    }
+    const kind = kindOf(fd);
+    if (kind === 'pipe') piped[fd] = 0;
+    else if (kind === undefined) streamed[fd] = true; // closed: Node.js's stream decides what to do
     // Watch the lazy getter: a stream another module makes is one the CLI's lines must not overtake.
     const name = NAMES[fd];
     const desc = Object.getOwnPropertyDescriptor(process, name);
     const get = desc?.get;
     if (!get || !desc.configurable) {
-      // not a lazy getter here: the stream, as without this module, its errors handled as below
-      streamed[fd] = made[fd] = true;
-      process[name].on('error', (err: NodeJS.ErrnoException) => (fd === 1 ? outputLost(err.code ?? err.message) : undefined));
+      // not a lazy getter here: the stream, as without this module
+      streamed[fd] = true;
+      watchErrors(fd, process[name]);
       continue;
     }
     Object.defineProperty(process, name, {
       ...desc,
       get() {
         const stream = get.call(process) as NodeJS.WriteStream;
-        if (!made[fd]) {
-          made[fd] = true;
-          // EPIPE and friends arrive as events on a stream: handled as on the descriptor (see above)
-          stream.on('error', (err: NodeJS.ErrnoException) => (fd === 1 ? outputLost(err.code ?? err.message) : undefined));
-        }
+        if (!made[fd]) watchErrors(fd, stream);
         return stream;
       },
     });
@@ -85,12 +98,7 @@ export function installStdio(): void {
  * a pipe, a file or a socket is no terminal.
  */
 export function isTerminal(fd: Fd): boolean {
-  try {
-    if (!fstatSync(fd).isCharacterDevice()) return false;
-  } catch {
-    return false; // closed
-  }
-  return (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(fd);
+  return kindOf(fd) === 'device' && (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(fd);
 }
 
 /** Write `text` to stdout (1) or stderr (2), in order with everything written before. */

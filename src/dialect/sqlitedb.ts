@@ -69,8 +69,7 @@ function bundled(): typeof Database | undefined {
     const installed = (JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as { version?: unknown }).version;
     if (typeof installed !== 'string') return undefined;
     // the bin runs that bundle only when it was built from this version (undefined otherwise)
-    const lib = load(installed) as { Database: typeof Database; version: string } | undefined;
-    return lib?.version === installed ? lib.Database : undefined;
+    return (load(installed) as { Database: typeof Database } | undefined)?.Database;
   } catch {
     return undefined; // the package as it is, below
   }
