@@ -77,7 +77,8 @@ export interface Connection {
    */
   isoTimestamp?(column: string): string;
   /**
-   * A SELECT of one row whose one text column `rows` holds the rows of `SELECT <columns> FROM <from>`,
+   * A SELECT of one row whose one text column `rows` holds the rows of `SELECT <columns> FROM <from>`
+   * (`from`: the table, and a WHERE clause when the caller gives one),
    * sorted by the column `orderBy` (quoted) as `ORDER BY` sorts it, as a JSON array of objects keyed by
    * column name (`[]` when there are none). Where each row costs the driver a message to decode
    * (node-postgres: ~10 µs a row), one value to decode is cheaper. Absent where rows come cheap.

@@ -198,6 +198,12 @@ describe('what the machine refuses', () => {
     made.exec('CREATE TABLE sluice_version (x integer)');
     made.close();
     for (const cmd of ['status', 'up']) oneLineError(runCli(dir, [cmd], foreign), 4, /the table "sluice_version" in the database is not sluice's version table \(no such column/);
+    // one with the two columns status reads (revision, checksum) and rows in them is refused by status as by history
+    const alike = sqliteEnv(dir, 'alike.sqlite');
+    const other = new Database(path.join(dir, 'alike.sqlite'));
+    other.exec("CREATE TABLE sluice_version (revision text, checksum text); INSERT INTO sluice_version VALUES ('0000_init', 'x')");
+    other.close();
+    for (const cmd of ['status', 'history']) oneLineError(runCli(dir, [cmd], alike), 4, /the table "sluice_version" in the database is not sluice's version table \(no such column/);
     const env = sqliteEnv(dir, 'damaged.sqlite');
     expect(runCli(dir, ['up'], env).status).toBe(0);
     const file = path.join(dir, 'damaged.sqlite');
@@ -261,6 +267,14 @@ describe('what the machine refuses', () => {
     oneLineError(runCli(dir, ['down'], env), 2, /-1 is past base/);
     const found = await sql(dir, { DATABASE_URL: pgUrl() }, 'SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [schema]);
     expect(found).toEqual([]);
+  });
+
+  itFor('postgresql')("a table named sluice_version with only the columns status reads (revision, checksum) is not sluice's: status and history exit 4 naming it", async () => {
+    const dir = makeProject();
+    const schema = uniqueSchema('alike');
+    const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: schema };
+    await sql(dir, { DATABASE_URL: pgUrl() }, `CREATE SCHEMA "${schema}"; CREATE TABLE "${schema}".sluice_version (revision text, checksum text); INSERT INTO "${schema}".sluice_version VALUES ('0000_init', 'x')`);
+    for (const cmd of ['status', 'history']) oneLineError(runCli(dir, [cmd], env), 4, /the table "[^"]+"\."sluice_version" in the database is not sluice's version table \(column "name" does not exist\)/);
   });
 
   it("a SQLite table rebuild failing midway is named by its place in the file, PRAGMAs counted (was: 'statement 2/6' for the file's third), nothing changed", () => {
