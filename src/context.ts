@@ -146,7 +146,7 @@ export function upChecksumOf(ctx: Context, rev: RevisionFile): string {
 function upChecksumOnce(ctx: Context, rev: RevisionFile): string {
   const text = ctx.ups.get(rev.id);
   if (text !== undefined) return checksum(text);
-  const cache = (ctx.sums ??= ChecksumCache.open(ctx.root, ctx.history.dir, ctx.env));
+  const cache = checksumCacheOf(ctx);
   let st: Stats | undefined;
   if (ctx.stats?.has(rev.upFile)) st = ctx.stats.get(rev.upFile); // taken while waiting for the database (prefetch.ts)
   else {
@@ -161,6 +161,11 @@ function upChecksumOnce(ctx: Context, rev: RevisionFile): string {
   const sum = checksum(upOf(ctx, rev));
   if (st) cache.set(rev.upFile, st, sum);
   return sum;
+}
+
+/** The history folder's checksum cache, opened once per command (checksums.ts). */
+function checksumCacheOf(ctx: Context): ChecksumCache {
+  return (ctx.sums ??= ChecksumCache.open(ctx.root, ctx.history.dir, ctx.env));
 }
 
 /**
@@ -226,7 +231,7 @@ export async function loadContext(
               warmParseCache(ctx.root);
             }
             namesOf(ctx);
-            ctx.sums ??= ChecksumCache.open(ctx.root, ctx.history.dir, ctx.env);
+            checksumCacheOf(ctx);
           } catch {
             /* left for the command's own call, which reports it */
           }
