@@ -14,7 +14,7 @@ import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLi
 import { formatLint, lintWarnings } from './format-lint.js';
 import type { MoveOptions } from './commands/migrate.js';
 import { requireRevisionName } from './revision.js';
-import { beforeLargeCode } from './jit.js';
+import { beforeLargeCode, beforeShortTail } from './jit.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -563,18 +563,32 @@ function limitTopTier(): void {
 }
 
 function setTopTierLimits(): void {
-  if (process.env.SLUICE_FULL_JIT === '1') return;
-  if (Number(process.versions.v8.split('.')[0]) < 11) return; // an older V8 may not know the flags (it would print an error)
-  const flags = [
+  setFlags([
     ['--max-optimized-bytecode-size', '30000'],
     ['--wasm-tiering-budget', '2000000000'],
-  ].filter(([flag]) => !process.execArgv.some((a) => a.replace(/_/g, '-').startsWith(flag!))); // one given to node wins (V8 takes either spelling)
+  ]);
+}
+
+/**
+ * A command's short tail (jit.ts beforeShortTail): no function is optimized from here on (a bytecode
+ * limit of 0), so no compile job holds the exit. Caches are written first, as for limitTopTier.
+ */
+function noLateOptimization(): void {
+  (globalThis as { [k: symbol]: (() => void) | undefined })[Symbol.for('sluice.compileCache.flush')]?.();
+  setFlags([['--max-optimized-bytecode-size', '0']]);
+}
+
+function setFlags(wanted: string[][]): void {
+  if (process.env.SLUICE_FULL_JIT === '1') return;
+  if (Number(process.versions.v8.split('.')[0]) < 11) return; // an older V8 may not know the flags (it would print an error)
+  const flags = wanted.filter(([flag]) => !process.execArgv.some((a) => a.replace(/_/g, '-').startsWith(flag!))); // one given to node wins (V8 takes either spelling)
   if (!flags.length) return;
   const v8 = createRequire(import.meta.url)('node:v8') as typeof import('node:v8');
   for (const [flag, value] of flags) v8.setFlagsFromString(`${flag}=${value}`);
 }
 
 beforeLargeCode(limitTopTier);
+beforeShortTail(noLateOptimization);
 installStdio();
 main(process.argv).then(
   (code) => exit(code),

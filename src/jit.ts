@@ -19,3 +19,23 @@ export function largeCodeLoads(): void {
   hook = undefined;
   fn?.();
 }
+
+/**
+ * A hook run once when what is left of a command is a short loop over the history and its output
+ * (status: the applied-file check of every applied revision). V8 optimizes a function that runs
+ * often (that loop's lstat, its Stats and path functions) on a background thread, and a Node.js
+ * process cannot exit before such a compile job ends: 2-5 ms after the result is printed, for code
+ * that will not run again. The CLI registers a setting that stops optimizing from there (cli.ts).
+ */
+let tailHook: (() => void) | undefined;
+
+export function beforeShortTail(fn: () => void): void {
+  tailHook = fn;
+}
+
+/** Called by a command once only its short tail is left (see beforeShortTail). */
+export function shortTail(): void {
+  const fn = tailHook;
+  tailHook = undefined;
+  fn?.();
+}

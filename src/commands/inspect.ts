@@ -8,6 +8,7 @@ import { ConnectionError, ExitCode, SluiceError, UsageError } from '../errors.js
 import { PrivilegeError, type AppliedRow } from '../store.js';
 import type { Context } from '../context.js';
 import { takeoverView, type TakeoverView } from './takeover.js';
+import { shortTail } from '../jit.js';
 
 export interface StatusResult {
   database: string;
@@ -30,6 +31,7 @@ export interface StatusResult {
 
 export async function status(options: CommandOptions = {}): Promise<StatusResult> {
   const ctx = await loadContext(options, { connect: { write: false, prefetch: 'stat' } });
+  shortTail(); // what is left: the applied-file check's loop and the answer (jit.ts)
   const history = ctx.history.revisions;
   return withSession(
     ctx,
