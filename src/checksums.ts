@@ -10,6 +10,11 @@
  * mistaken for the cached one. Entries live in the nearest node_modules/.cache/sluice/checksums/, one
  * file per migration folder. A cache that cannot be read or written is only slower.
  * SLUICE_NO_CHECKSUM_CACHE=1 disables it.
+ *
+ * The same file keeps which revisions have a TypeScript part (`<tag>.ts`), keyed by the folder's own
+ * `stat` under the same rules: adding, removing or renaming an entry changes the folder's mtime and
+ * ctime, so a cached list is used only while no entry came or went, and a command that checks the
+ * applied files needs no listing of a folder of thousands of names.
  */
 import { readFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
@@ -21,9 +26,12 @@ const FORMAT = 2;
 export const SETTLED_MS = 3000;
 
 type Entry = [size: number, mtimeMs: number, ctimeMs: number, ino: number, dev: number, sum: string];
+/** The folder's `stat` (mtime, ctime, inode, device) and the tags that have a `<tag>.ts` in it. */
+type TsEntry = [mtimeMs: number, ctimeMs: number, ino: number, dev: number, tags: string[]];
 
 export class ChecksumCache {
   private entries: Record<string, Entry> = {};
+  private ts: TsEntry | undefined;
   private dirty = false;
 
   private constructor(
@@ -33,8 +41,11 @@ export class ChecksumCache {
   ) {
     if (!file) return;
     try {
-      const data = JSON.parse(readFileSync(file, 'utf8')) as { format?: unknown; folder?: unknown; entries?: unknown };
-      if (data.format === FORMAT && data.folder === folder && data.entries && typeof data.entries === 'object') this.entries = data.entries as Record<string, Entry>;
+      const data = JSON.parse(readFileSync(file, 'utf8')) as { format?: unknown; folder?: unknown; entries?: unknown; ts?: unknown };
+      if (data.format === FORMAT && data.folder === folder && data.entries && typeof data.entries === 'object') {
+        this.entries = data.entries as Record<string, Entry>;
+        if (Array.isArray(data.ts)) this.ts = data.ts as TsEntry;
+      }
     } catch {
       /* missing or unreadable: start empty */
     }
@@ -59,12 +70,26 @@ export class ChecksumCache {
     this.dirty = true;
   }
 
+  /** The tags with a TypeScript part in the folder when `st` (the folder's stat) is exactly what was cached. */
+  tsTags(st: Stats): string[] | undefined {
+    const e = this.ts;
+    if (!e || !st.isDirectory()) return undefined;
+    return e[0] === st.mtimeMs && e[1] === st.ctimeMs && e[2] === st.ino && e[3] === st.dev && Array.isArray(e[4]) && e[4].every((t) => typeof t === 'string') ? e[4] : undefined;
+  }
+
+  /** Record the folder's tags with a TypeScript part as `st` (its stat taken before listing it) describes it, once settled. */
+  setTsTags(st: Stats, tags: string[], now = Date.now()): void {
+    if (!this.file || !st.isDirectory() || now - st.mtimeMs < SETTLED_MS || now - st.ctimeMs < SETTLED_MS) return;
+    this.ts = [st.mtimeMs, st.ctimeMs, st.ino, st.dev, tags];
+    this.dirty = true;
+  }
+
   /** Write the entries when something was added (atomically: a reader sees the old file or the new one). */
   flush(): void {
     if (!this.file || !this.dirty) return;
     this.dirty = false;
     try {
-      writeAtomically(this.file, JSON.stringify({ format: FORMAT, folder: this.folder, entries: this.entries }));
+      writeAtomically(this.file, JSON.stringify({ format: FORMAT, folder: this.folder, entries: this.entries, ...(this.ts ? { ts: this.ts } : {}) }));
       pruneCacheFiles(path.dirname(this.file), /^[0-9a-f]{16}\.json$/, FOLDER_CACHES_KEPT, this.file);
     } catch {
       /* a cache that cannot be written is only slower */

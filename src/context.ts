@@ -3,7 +3,7 @@
  * the database DATABASE_URL names and that database's history. Commands receive options and return
  * results; nothing here prints or exits.
  */
-import { lstatSync, type Stats } from 'node:fs';
+import { lstatSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import {
   historyFor,
@@ -16,7 +16,7 @@ import {
 } from './config.js';
 import { openConnection, startConnection, type Connection } from './dialect/index.js';
 import { ConnectionLost, IntegrityError, SluiceError, ExitCode, describeCause } from './errors.js';
-import { downRecordsUp, folderNames, readDown, readHistory, readTs, readUp, rel, tsFileOf, tsTagsIn, type History, type RevisionFile } from './source.js';
+import { downRecordsUp, folderNames, readDown, readHistory, readTsPart, readUp, rel, tsFileOf, tsTagsIn, type History, type RevisionFile } from './source.js';
 import { startPrefetch, type Prefetch } from './prefetch.js';
 import { warmParseCache } from './parsecache.js';
 import { VersionStore, type AppliedRow, type AppliedSum } from './store.js';
@@ -51,8 +51,8 @@ export interface Context {
   ups: Map<string, string>;
   /** TypeScript parts read during this command, by revision id (null: the revision has none). */
   tss?: Map<string, TypeScriptPart | null>;
-  /** The history folder's entry names, listed once per command (which revisions have a `.ts` part). */
-  names?: Set<string>;
+  /** The tags with a `.ts` part in the history folder, found once per command (tsTagsOf). */
+  tsTags?: Set<string>;
   /** The caller's open connection (CommandOptions.connection). */
   connection?: Connection;
   /** Up files' checksums by lstat, opened on first use (checksums.ts). */
@@ -95,24 +95,38 @@ export function downOf(ctx: Context, rev: RevisionFile): string | null {
 /** A revision's TypeScript part (`<tag>.ts`), read once per command, or undefined for a plain SQL revision. */
 export function tsOf(ctx: Context, rev: RevisionFile): TypeScriptPart | undefined {
   // most revisions have none: told by the folder's listing alone, nothing kept per revision
-  if (!tsTagsIn(namesOf(ctx)).has(rev.id)) return undefined;
+  if (!tsTagsOf(ctx).has(rev.id)) return undefined;
   const cache = (ctx.tss ??= new Map());
   let part = cache.get(rev.id);
   if (part === undefined) {
-    const text = readTs(rev, namesOf(ctx));
-    if (text === null) part = null;
-    else {
-      const file = tsFileOf(rev);
-      part = { file, display: rel(file), text };
-    }
+    const file = tsFileOf(rev);
+    part = { file, display: rel(file), text: readTsPart(rev) };
     cache.set(rev.id, part);
   }
-  return part ?? undefined;
+  return part;
 }
 
-/** The history folder's entry names, listed once per command (readTs). */
-function namesOf(ctx: Context): Set<string> {
-  return (ctx.names ??= folderNames(ctx.history.dir));
+/**
+ * The tags with a `<tag>.ts` in the history folder, found once per command: from the checksum cache
+ * while the folder's stat is the cached one (no entry came or went: checksums.ts), else from a
+ * listing of the folder (its stat taken first, so a listing that changes meanwhile is never cached
+ * under the stat it had before).
+ */
+function tsTagsOf(ctx: Context): Set<string> {
+  if (ctx.tsTags) return ctx.tsTags;
+  const dir = ctx.history.dir;
+  const cache = checksumCacheOf(ctx);
+  let st: Stats | undefined;
+  try {
+    st = statSync(dir);
+  } catch {
+    /* no folder: no parts (the listing says so too) */
+  }
+  const cached = st && cache.tsTags(st);
+  if (cached) return (ctx.tsTags = new Set(cached));
+  const tags = tsTagsIn(folderNames(dir));
+  if (st) cache.setTsTags(st, [...tags]);
+  return (ctx.tsTags = tags);
 }
 
 /** A revision's checksum as the version table records it: its up SQL, and its TypeScript part when it has one. */
@@ -230,8 +244,7 @@ export async function loadContext(
               checksum(''); // node:crypto's load
               warmParseCache(ctx.root);
             }
-            namesOf(ctx);
-            checksumCacheOf(ctx);
+            tsTagsOf(ctx); // opens the checksum cache too
           } catch {
             /* left for the command's own call, which reports it */
           }

@@ -147,6 +147,11 @@ export function tsFileOf(rev: RevisionFile): string {
 export function readTs(rev: RevisionFile, names?: Set<string>): string | null {
   // the tags with `<tag>.ts` among the folder's names, taken once per listing (not a path per revision)
   if (!tsTagsIn(names ?? listing(path.dirname(rev.upFile))).has(rev.id)) return null;
+  return readTsPart(rev);
+}
+
+/** The TypeScript part's text, for a revision whose folder lists `<tag>.ts` (readTs; context.ts tsOf). */
+export function readTsPart(rev: RevisionFile): string {
   return readRevisionFile(tsFileOf(rev), `TypeScript part of revision ${rev.id}`);
 }
 

@@ -115,6 +115,32 @@ describe('checksum cache', () => {
     writeFileSync(up1, original);
     expect(runCli(dir, ['up'], env).status).toBe(0);
   });
+
+  it('the cached list of TypeScript parts is used only while no file came or went: a part added to or removed from an applied revision is found', async () => {
+    const dir = makeProject();
+    const env = { DATABASE_URL: `file:${path.join(dir, 'c.sqlite')}` };
+    const folder = path.join(dir, 'drizzle', 'sqlite');
+    const cacheTs = () => JSON.parse(readFileSync(checksumCacheFile(dir, path.join('drizzle', 'sqlite'))!, 'utf8')).ts as unknown[] | undefined;
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await settle();
+    expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual([]);
+    expect(cacheTs()?.at(-1)).toEqual([]); // the folder settled: its list (no part) is cached with its stat
+
+    // A part beside an applied up changes the revision's checksum (up SQL and TypeScript together).
+    const part = path.join(folder, '0001_add_audits.ts');
+    writeFileSync(part, 'export async function up() {}\nexport async function down() {}\n');
+    expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual(['0001_add_audits']);
+    await settle();
+    expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual(['0001_add_audits']);
+    expect(cacheTs()?.at(-1)).toEqual(['0001_add_audits']);
+
+    // Removed again, then renamed in: each time the folder's stat differs from the cached one.
+    const aside = path.join(dir, 'part.ts');
+    renameSync(part, aside);
+    expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual([]);
+    renameSync(aside, part);
+    expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual(['0001_add_audits']);
+  });
 });
 
 pgDescribe('checksum cache and a wait for the migration lock (PostgreSQL)', () => {
