@@ -267,6 +267,8 @@ function forgetPrefetched(ctx: Context): void {
   ctx.stats = undefined;
   ctx.upSums = undefined; // some may come from those lstats (cachedUpSum)
   ctx.checksums = undefined;
+  ctx.tsTags = undefined; // a part added or removed meanwhile (was: kept, so an up skipped a new part's up(db))
+  ctx.tss = undefined;
   ctx.ups.clear();
   ctx.downs?.clear();
 }
