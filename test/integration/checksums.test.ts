@@ -121,25 +121,35 @@ describe('checksum cache', () => {
     const env = { DATABASE_URL: `file:${path.join(dir, 'c.sqlite')}` };
     const folder = path.join(dir, 'drizzle', 'sqlite');
     const cacheTs = () => JSON.parse(readFileSync(checksumCacheFile(dir, path.join('drizzle', 'sqlite'))!, 'utf8')).ts as unknown[] | undefined;
+    const changed = () => JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed as string[];
     expect(runCli(dir, ['up'], env).status).toBe(0);
+    const past = new Date(Date.now() - 60_000); // whole milliseconds, so that it can be put back exactly below
+    utimesSync(folder, past, past);
     await settle();
-    expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual([]);
+    expect(changed()).toEqual([]);
     expect(cacheTs()?.at(-1)).toEqual([]); // the folder settled: its list (no part) is cached with its stat
 
-    // A part beside an applied up changes the revision's checksum (up SQL and TypeScript together).
+    // A part beside an applied up changes the revision's checksum (up SQL and TypeScript together),
+    // found although the folder's modification time is put back: its change time tells.
+    const before = statSync(folder);
     const part = path.join(folder, '0001_add_audits.ts');
     writeFileSync(part, 'export async function up() {}\nexport async function down() {}\n');
-    expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual(['0001_add_audits']);
+    utimesSync(folder, past, past);
+    expect(statSync(folder).mtimeMs).toBe(before.mtimeMs);
+    expect(changed()).toEqual(['0001_add_audits']);
     await settle();
-    expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual(['0001_add_audits']);
+    expect(changed()).toEqual(['0001_add_audits']);
     expect(cacheTs()?.at(-1)).toEqual(['0001_add_audits']);
 
-    // Removed again, then renamed in: each time the folder's stat differs from the cached one.
+    // Moved out: found; cached so once settled; moved back in: found again.
     const aside = path.join(dir, 'part.ts');
     renameSync(part, aside);
-    expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual([]);
+    expect(changed()).toEqual([]);
+    await settle();
+    expect(changed()).toEqual([]);
+    expect(cacheTs()?.at(-1)).toEqual([]);
     renameSync(aside, part);
-    expect(JSON.parse(runCli(dir, ['status', '--json'], env).stdout).changed).toEqual(['0001_add_audits']);
+    expect(changed()).toEqual(['0001_add_audits']);
   });
 });
 
@@ -172,6 +182,36 @@ pgDescribe('checksum cache and a wait for the migration lock (PostgreSQL)', () =
       await holder.query('SELECT pg_advisory_unlock(hashtext($1))', [`sluice:${env.DATABASE_SCHEMA}`]);
       expect(await exited, stderr).toBe(4);
       expect(stderr).toMatch(/0001_add_audits\.sql changed after it was applied/);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('a TypeScript part put beside an applied revision while the run waited for the lock is found (exit 4): the folder is listed again', async () => {
+    const dir = makeProject();
+    const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('ck'), SLUICE_LOCK_WAIT: '30' };
+    await settle();
+    expect(runCli(dir, ['up', '2'], env).status).toBe(0);
+    expect(runCli(dir, ['status'], env).status).toBe(0); // the applied files and the folder's list are cached now
+    const holder = new pg.Client({ connectionString: pgUrl() });
+    await holder.connect();
+    const part = path.join(dir, 'drizzle', 'postgresql', '0001_add_audits.ts');
+    try {
+      await holder.query('SELECT pg_advisory_lock(hashtext($1))', [`sluice:${env.DATABASE_SCHEMA}`]);
+      const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), 'up'], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
+      let stderr = '';
+      child.stderr.on('data', (b) => (stderr += b));
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      for (let i = 0; i < 200; i++) {
+        const waiting = await holder.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND query LIKE '%pg_try_advisory_lock%'");
+        if (waiting.rowCount) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      writeFileSync(part, 'export async function up() {}\nexport async function down() {}\n');
+      await holder.query('SELECT pg_advisory_unlock(hashtext($1))', [`sluice:${env.DATABASE_SCHEMA}`]);
+      expect(await exited, stderr).toBe(4);
+      expect(stderr).toMatch(/0001_add_audits.*changed after it was applied/);
     } finally {
       await holder.end();
     }
