@@ -31,6 +31,7 @@ const BUNDLE = path.join(__dirname, 'cli-bundle.cjs');
 const FLUSH = Symbol.for('sluice.compileCache.flush');
 const SQLITE = Symbol.for('sluice.compileCache.sqlite');
 const MODULES = Symbol.for('sluice.compileCache.modules');
+const PENDING = Symbol.for('sluice.compileCache.pending');
 
 /** The command word of the arguments (the cache key's second part): `db` for `db up`, `_` when none. */
 function commandOf(args) {
@@ -110,6 +111,7 @@ if (typeof crc32 !== 'function') {
   const dir = cacheDir(__dirname);
   const packs = [];
   globalThis[FLUSH] = () => flush(crc32); // before a V8 flag changes: the run has reached a command's work
+  globalThis[PENDING] = () => pending.length > 0; // a cache this run will write (absent, damaged or rejected)
   globalThis[SQLITE] = (version) => sqliteLib(version, command, dir, crc32);
   // after it (cli.ts, before large code loads): the package files the command loads, cached too
   globalThis[MODULES] = () => {

@@ -617,10 +617,12 @@ function setTopTierLimits(): void {
 
 /**
  * A command's short tail (jit.ts beforeShortTail): no function is optimized from here on (a bytecode
- * limit of 0), so no compile job holds the exit. Caches are written first, as for limitTopTier.
+ * limit of 0), so no compile job holds the exit. Not in a run that will write the bin's code cache
+ * (the first after a build): that cache is written at exit, holding the tail's functions too, under
+ * the flags it will be read with (a cache made under another flag is rejected on the next start).
  */
 function noLateOptimization(): void {
-  (globalThis as { [k: symbol]: (() => void) | undefined })[Symbol.for('sluice.compileCache.flush')]?.();
+  if ((globalThis as { [k: symbol]: (() => boolean) | undefined })[Symbol.for('sluice.compileCache.pending')]?.()) return;
   setFlags([['--max-optimized-bytecode-size', '0']]);
 }
 

@@ -31,12 +31,14 @@ export interface StatusResult {
 
 export async function status(options: CommandOptions = {}): Promise<StatusResult> {
   const ctx = await loadContext(options, { connect: { write: false, prefetch: 'stat' } });
-  shortTail(); // what is left: the applied-file check's loop and the answer (jit.ts)
   const history = ctx.history.revisions;
   return withSession(
     ctx,
     false,
     async ({ conn, store, applied, appliedIds }) => {
+      // what is left: the applied-file check's loop and the answer (jit.ts); the database's driver,
+      // whose code cache is made under the flags it is read with, is loaded by now
+      shortTail();
       const byId = new Map(history.map((r) => [r.id, r]));
       // Read-only: a database drizzle's migrator manages is shown as the takeover would record it.
       const view = applied.length === 0 ? await takeoverView(ctx, conn, store) : undefined;
