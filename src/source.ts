@@ -143,14 +143,7 @@ export function tsFileOf(rev: RevisionFile): string {
   return rev.upFile.replace(/\.sql$/, '.ts');
 }
 
-/** The TypeScript part's text, or null when the revision has none (a plain SQL revision). */
-export function readTs(rev: RevisionFile, names?: Set<string>): string | null {
-  // the tags with `<tag>.ts` among the folder's names, taken once per listing (not a path per revision)
-  if (!tsTagsIn(names ?? listing(path.dirname(rev.upFile))).has(rev.id)) return null;
-  return readTsPart(rev);
-}
-
-/** The TypeScript part's text, for a revision whose folder lists `<tag>.ts` (readTs; context.ts tsOf). */
+/** The TypeScript part's text, for a revision whose folder lists `<tag>.ts` (context.ts tsOf, which tells). */
 export function readTsPart(rev: RevisionFile): string {
   return readRevisionFile(tsFileOf(rev), `TypeScript part of revision ${rev.id}`);
 }
@@ -167,7 +160,7 @@ export function tsTagsIn(names: Set<string>): Set<string> {
 }
 const tsTags = new WeakMap<Set<string>, Set<string>>();
 
-/** The entry names of a history's folder, for readTs calls of one command (read once). */
+/** The entry names of a history's folder (context.ts tsTagsOf: which revisions have a `.ts` part). */
 export function folderNames(dir: string): Set<string> {
   return listing(dir);
 }
