@@ -7,18 +7,10 @@
  * loads is as good as setting them first. Library
  * callers register nothing: their process keeps its own settings.
  */
-let hook: (() => void) | undefined;
-
-export function beforeLargeCode(fn: () => void): void {
-  hook = fn;
-}
-
+const largeCode = onceHook();
+export const beforeLargeCode = largeCode.register;
 /** Called by the modules that load large generated code, just before they load it. */
-export function largeCodeLoads(): void {
-  const fn = hook;
-  hook = undefined;
-  fn?.();
-}
+export const largeCodeLoads = largeCode.run;
 
 /**
  * A hook run once when what is left of a command is a short loop over the history and its output
@@ -27,15 +19,22 @@ export function largeCodeLoads(): void {
  * process cannot exit before such a compile job ends: 2-5 ms after the result is printed, for code
  * that will not run again. The CLI registers a setting that stops optimizing from there (cli.ts).
  */
-let tailHook: (() => void) | undefined;
-
-export function beforeShortTail(fn: () => void): void {
-  tailHook = fn;
-}
-
+const tail = onceHook();
+export const beforeShortTail = tail.register;
 /** Called by a command once only its short tail is left (see beforeShortTail). */
-export function shortTail(): void {
-  const fn = tailHook;
-  tailHook = undefined;
-  fn?.();
+export const shortTail = tail.run;
+
+/** A hook the CLI registers and the first `run` calls, once. */
+function onceHook(): { register(fn: () => void): void; run(): void } {
+  let hook: (() => void) | undefined;
+  return {
+    register: (fn) => {
+      hook = fn;
+    },
+    run: () => {
+      const fn = hook;
+      hook = undefined;
+      fn?.();
+    },
+  };
 }

@@ -153,68 +153,56 @@ describe('checksum cache', () => {
   });
 });
 
+/**
+ * `up` in a project with revisions 0000 and 0001 applied and cached, started while another session holds
+ * the migration lock; `during` changes the folder once the run waits for it, then the lock is released.
+ */
+async function upAcrossLockWait(during: (folder: string) => void): Promise<{ code: number | null; stderr: string }> {
+  const dir = makeProject();
+  const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('ck'), SLUICE_LOCK_WAIT: '30' };
+  await settle();
+  expect(runCli(dir, ['up', '2'], env).status).toBe(0);
+  expect(runCli(dir, ['status'], env).status).toBe(0); // the applied files and the folder's list are cached now
+  const holder = new pg.Client({ connectionString: pgUrl() });
+  await holder.connect();
+  try {
+    await holder.query('SELECT pg_advisory_lock(hashtext($1))', [`sluice:${env.DATABASE_SCHEMA}`]);
+    const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), 'up'], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
+    let stderr = '';
+    child.stderr.on('data', (b) => (stderr += b));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // the run is waiting for the lock once its session has asked for it (it asks every 100 ms)
+    for (let i = 0; i < 200; i++) {
+      const waiting = await holder.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND query LIKE '%pg_try_advisory_lock%'");
+      if (waiting.rowCount) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    during(path.join(dir, 'drizzle', 'postgresql'));
+    await holder.query('SELECT pg_advisory_unlock(hashtext($1))', [`sluice:${env.DATABASE_SCHEMA}`]);
+    return { code: await exited, stderr };
+  } finally {
+    await holder.end();
+  }
+}
+
 pgDescribe('checksum cache and a wait for the migration lock (PostgreSQL)', () => {
   // Files are read while the connection and the lock are taken (src/prefetch.ts); an applied file edited
   // while another run holds the lock must still stop this run once it has the lock.
   it('an applied file edited while the run waited for the lock is found (exit 4)', async () => {
-    const dir = makeProject();
-    const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('ck'), SLUICE_LOCK_WAIT: '30' };
-    await settle();
-    expect(runCli(dir, ['up', '2'], env).status).toBe(0);
-    expect(runCli(dir, ['status'], env).status).toBe(0); // the applied files are cached now
-    const holder = new pg.Client({ connectionString: pgUrl() });
-    await holder.connect();
-    const up1 = path.join(dir, 'drizzle', 'postgresql', '0001_add_audits.sql');
-    try {
-      await holder.query('SELECT pg_advisory_lock(hashtext($1))', [`sluice:${env.DATABASE_SCHEMA}`]);
-      const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), 'up'], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
-      let stderr = '';
-      child.stderr.on('data', (b) => (stderr += b));
-      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-      // the run is waiting for the lock once its session has asked for it (it asks every 100 ms)
-      for (let i = 0; i < 200; i++) {
-        const waiting = await holder.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND query LIKE '%pg_try_advisory_lock%'");
-        if (waiting.rowCount) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      await new Promise((r) => setTimeout(r, 300));
+    const { code, stderr } = await upAcrossLockWait((folder) => {
+      const up1 = path.join(folder, '0001_add_audits.sql');
       writeFileSync(up1, `${readFileSync(up1, 'utf8')}\n-- edited while the run waited`);
-      await holder.query('SELECT pg_advisory_unlock(hashtext($1))', [`sluice:${env.DATABASE_SCHEMA}`]);
-      expect(await exited, stderr).toBe(4);
-      expect(stderr).toMatch(/0001_add_audits\.sql changed after it was applied/);
-    } finally {
-      await holder.end();
-    }
+    });
+    expect(code, stderr).toBe(4);
+    expect(stderr).toMatch(/0001_add_audits\.sql changed after it was applied/);
   });
 
   it('a TypeScript part put beside an applied revision while the run waited for the lock is found (exit 4): the folder is listed again', async () => {
-    const dir = makeProject();
-    const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('ck'), SLUICE_LOCK_WAIT: '30' };
-    await settle();
-    expect(runCli(dir, ['up', '2'], env).status).toBe(0);
-    expect(runCli(dir, ['status'], env).status).toBe(0); // the applied files and the folder's list are cached now
-    const holder = new pg.Client({ connectionString: pgUrl() });
-    await holder.connect();
-    const part = path.join(dir, 'drizzle', 'postgresql', '0001_add_audits.ts');
-    try {
-      await holder.query('SELECT pg_advisory_lock(hashtext($1))', [`sluice:${env.DATABASE_SCHEMA}`]);
-      const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), 'up'], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
-      let stderr = '';
-      child.stderr.on('data', (b) => (stderr += b));
-      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-      for (let i = 0; i < 200; i++) {
-        const waiting = await holder.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND query LIKE '%pg_try_advisory_lock%'");
-        if (waiting.rowCount) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      await new Promise((r) => setTimeout(r, 300));
-      writeFileSync(part, 'export async function up() {}\nexport async function down() {}\n');
-      await holder.query('SELECT pg_advisory_unlock(hashtext($1))', [`sluice:${env.DATABASE_SCHEMA}`]);
-      expect(await exited, stderr).toBe(4);
-      expect(stderr).toMatch(/0001_add_audits.*changed after it was applied/);
-    } finally {
-      await holder.end();
-    }
+    const { code, stderr } = await upAcrossLockWait((folder) => {
+      writeFileSync(path.join(folder, '0001_add_audits.ts'), 'export async function up() {}\nexport async function down() {}\n');
+    });
+    expect(code, stderr).toBe(4);
+    expect(stderr).toMatch(/0001_add_audits.*changed after it was applied/);
   });
 });
-
