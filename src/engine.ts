@@ -45,6 +45,8 @@ export interface StepResult {
   error?: string;
   /** No-transaction revision that failed: how many statements ran (and stay applied). */
   statementsRun?: number;
+  /** A no-transaction revision: statements after those, run in a transaction the file opened and rolled back with it. */
+  statementsUndone?: number;
   noTransaction?: boolean;
   cause?: unknown;
 }

@@ -24,6 +24,11 @@ export interface PreparedStep {
   upChecksum: string;
   /** The file carries the no-transaction marker. */
   noTransaction: boolean;
+  /**
+   * A no-transaction file whose text leaves a transaction it opened open at its end: offline SQL adds
+   * the COMMIT a run adds (a run asks the database instead: steprun.ts).
+   */
+  endsInTransaction?: boolean;
   /** A TypeScript revision's `<tag>.ts`: its up(db) runs after the up SQL, its down(db) before the down SQL, in the same transaction. */
   typescript?: TypeScriptPart;
 }
@@ -89,12 +94,13 @@ export async function prepareStep(
     }
   }
   // A non-transactional file that leaves a transaction open at its end (drizzle's migrator commits it
-  // with its own): committed before the version row, which would otherwise be rolled back with it.
-  if (noTransaction && leavesTransactionOpen(statements)) statements.push({ ...statements.at(-1)!, text: 'COMMIT', transactionControl: true });
+  // with its own) is committed before its version row: a run asks the database whether a transaction
+  // is open after the last statement (steprun.ts); offline SQL goes by the text.
+  const endsInTransaction = noTransaction && leavesTransactionOpen(statements, where.dialect);
   const bookkeeping = where.dialect === 'postgresql' && statements.some((s) => s.text.toLowerCase().includes(DRIZZLE_TABLE));
   if (bookkeeping) await loadParser('postgresql');
   const texts = bookkeeping ? statements.map((s) => guardDrizzleBookkeeping(s.text)) : statements.map((s) => s.text);
-  return { ...base, statements: texts, noTransaction, ...(ts ? { typescript: ts } : {}) };
+  return { ...base, statements: texts, noTransaction, ...(endsInTransaction ? { endsInTransaction } : {}), ...(ts ? { typescript: ts } : {}) };
 }
 
 /**
@@ -111,14 +117,34 @@ export function guardDrizzleBookkeeping(text: string): string {
   return `DO $sluice_guard$ BEGIN IF to_regclass(${quoteLiteral(name)}) IS NOT NULL THEN EXECUTE ${quoteLiteral(text)}; END IF; END $sluice_guard$`;
 }
 
-/** True when the last statement that opens or closes a transaction opens one (BEGIN / START TRANSACTION). */
-export function leavesTransactionOpen(statements: { text: string; transactionControl: boolean }[]): boolean {
+/**
+ * True when the file's transaction control, read in order, leaves a transaction open at its end:
+ * a BEGIN / START TRANSACTION not closed after it, a COMMIT or ROLLBACK AND CHAIN (PostgreSQL: it
+ * opens the next one), or on SQLite a SAVEPOINT outside a transaction (it opens one, which the
+ * RELEASE of that savepoint commits).
+ */
+export function leavesTransactionOpen(statements: { text: string; transactionControl: boolean }[], dialect: DialectName = 'postgresql'): boolean {
   let open = false;
+  let outermost: string | undefined; // SQLite: the savepoint whose release ends the transaction it opened
+  const nameOf = (w: string) => w.replace(/^(?:RELEASE|SAVEPOINT)( SAVEPOINT)? /, '').replace(/^["`[]|["`\]]$/g, '');
   for (const s of statements) {
     if (!s.transactionControl) continue;
-    const words = s.text.replace(/\s+/g, ' ').trim().toUpperCase();
-    if (/^(BEGIN|START TRANSACTION)\b/.test(words)) open = true;
-    else if (/^(COMMIT|END|ABORT|PREPARE TRANSACTION)\b/.test(words) || (/^ROLLBACK\b/.test(words) && !/^ROLLBACK( TRANSACTION| WORK)? TO\b/.test(words))) open = false;
+    const words = s.text.replace(/\s+/g, ' ').trim().replace(/;$/, '').trim().toUpperCase();
+    if (/^(BEGIN|START TRANSACTION)\b/.test(words)) {
+      open = true;
+      outermost = undefined;
+    } else if (/^(COMMIT|END|ABORT|ROLLBACK)\b/.test(words) && !/^ROLLBACK( TRANSACTION| WORK)? TO\b/.test(words)) {
+      open = /\bAND CHAIN$/.test(words) && !/\bAND NO CHAIN$/.test(words);
+      outermost = undefined;
+    } else if (/^PREPARE TRANSACTION\b/.test(words)) {
+      open = false;
+    } else if (dialect === 'sqlite' && /^SAVEPOINT\b/.test(words) && !open) {
+      open = true;
+      outermost = nameOf(words);
+    } else if (dialect === 'sqlite' && /^RELEASE\b/.test(words) && outermost !== undefined && nameOf(words) === outermost) {
+      open = false;
+      outermost = undefined;
+    }
   }
   return open;
 }

@@ -35,6 +35,16 @@ export function stoppedBy(signal: AbortSignal | undefined, cause: unknown): bool
   return !!signal?.aborted && (cause instanceof StepInterrupted || c?.code === '57014' || c?.stoppedBySignal === true);
 }
 
+/**
+ * A no-transaction revision ended inside a transaction it opened (a BEGIN with no COMMIT, a SAVEPOINT
+ * on SQLite, a COMMIT AND CHAIN): the COMMIT sluice runs for it before the version row failed.
+ */
+class CommitAfterFile extends Error {
+  constructor(cause: unknown) {
+    super(describeCause(cause), { cause });
+  }
+}
+
 class StatementError extends Error {
   constructor(
     readonly index: number,
@@ -64,6 +74,11 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
   const started = monotonicMs();
   const transactional = options.inTx && !step.noTransaction;
   let ran = 0;
+  // A no-transaction revision: how many of its statements ran and stay (a prefix: those run outside a
+  // transaction block, and those in one of the file's own blocks once it committed). Where the
+  // adapter cannot tell whether a block is open, every statement that ran counts.
+  let kept = 0;
+  const blockOpen = () => conn.transactionOpen?.() ?? false;
   // SQLite table rebuild: foreign keys off outside the transaction, checked before commit (SQLite's 12-step ALTER).
   const rebuilt = step.noTransaction ? undefined : conn.foreignKeyRebuild?.(step.statements);
   const statements = rebuilt ?? step.statements;
@@ -91,11 +106,20 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
         throw new StatementError(ran + 1, err);
       }
       ran += 1;
+      if (step.noTransaction && !blockOpen()) kept = ran;
       if (check) {
         await conn.execute(check).catch((err: { searchPath?: string }) => {
           throw new StatementError(ran, err?.searchPath === undefined ? err : new Error(searchPathChanged(err.searchPath, false), { cause: err }));
         });
       }
+    }
+    if (step.noTransaction && blockOpen()) {
+      // It ended inside a transaction it opened: committed before its version row (which would
+      // otherwise be written in that transaction, and lost with it when the session ends).
+      await conn.commit().catch((err: unknown) => {
+        throw new CommitAfterFile(err);
+      });
+      kept = ran;
     }
     if (ts && step.direction === 'up') await runTypeScript(conn, step, ts, mark, options.signal);
     if ((transactional || options.single) && options.signal?.aborted) throw new StepInterrupted(); // rolled back, not committed
@@ -120,6 +144,9 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
     return { ...base, status: doneStatus(step, options.stampOnly), ms };
   } catch (err) {
     if (transactional || options.single) await conn.rollback();
+    // a no-transaction revision that failed inside a block it opened: that block is rolled back (as
+    // the end of the session would), so the next statement, and the report's read, run outside it
+    else if (step.noTransaction && blockOpen()) await conn.rollback();
     if (rebuilt && fkWasOn) await conn.setForeignKeys!(true);
     let ended: StepResult['transactionEnded'];
     let preparedAs: string | undefined;
@@ -143,11 +170,12 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
       ms: Math.round(monotonicMs() - started),
       failedStatement: stmt,
       failedSql: ranAt ? firstLine(statements[ranAt - 1]!) : undefined,
-      failedIn: err instanceof TypeScriptError ? err.where : undefined,
+      failedIn: err instanceof TypeScriptError ? err.where : err instanceof CommitAfterFile ? 'the COMMIT sluice runs after its last statement, which left a transaction it opened' : undefined,
       transactionEnded: ended,
       preparedAs,
       error: err instanceof TypeScriptError ? err.what : describeCause(inner),
-      statementsRun: step.noTransaction ? ran : undefined,
+      statementsRun: step.noTransaction ? (conn.transactionOpen ? kept : ran) : undefined,
+      statementsUndone: step.noTransaction && conn.transactionOpen && ran > kept ? ran - kept : undefined,
       noTransaction: step.noTransaction || undefined,
       cause: inner,
     };

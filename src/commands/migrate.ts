@@ -264,7 +264,11 @@ function preparedWayOut(gid: string): string {
 
 /** What a no-transaction revision that stopped left behind. */
 function statementsRan(step: StepResult): string {
-  return step.statementsRun ? `statements 1-${step.statementsRun} of it ran and were NOT rolled back` : 'none of its statements ran';
+  const kept = step.statementsRun ?? 0;
+  const undone = step.statementsUndone ?? 0;
+  const inBlock = `${undone === 1 ? `statement ${kept + 1}` : `statements ${kept + 1}-${kept + undone}`} ran in a transaction the file opened and ${undone === 1 ? 'was' : 'were'} rolled back with it`;
+  if (!kept) return undone ? inBlock : 'none of its statements ran';
+  return `statements 1-${kept} of it ran and were NOT rolled back${undone ? `, ${inBlock}` : ''}`;
 }
 
 /** The line of a run its signal stopped (`note`: invalidIndexNote's; `at`: the revision read back). */

@@ -67,6 +67,7 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
     if (pragmas?.before.length) out.push('-- its PRAGMA foreign_keys statements run outside the transaction, where SQLite applies them', ...pragmas.before.map((p) => `${p};`));
     if (!prepared.noTransaction) out.push('BEGIN;');
     for (const s of withGap(statements, prepared.typescript, step.direction)) out.push(s.startsWith('-- sluice: TypeScript') ? s : `${s};`);
+    if (prepared.endsInTransaction) out.push('COMMIT;'); // the file ends inside a transaction it opened: committed before its version row, as a run does
     out.push(
       step.direction === 'up'
         ? `INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${quoteLiteral(step.revision.id)}, ${quoteLiteral(step.revision.message)}, ${quoteLiteral(prepared.upChecksum)}, ${now}, 0);`

@@ -132,6 +132,10 @@ class PostgresConnection implements Connection {
   ) {
     this.schema = target.schema!;
     this.display = `${target.display} (schema ${this.schema})`;
+    // the server's transaction status after each query (ReadyForQuery: I idle, T in a block, E failed block)
+    (client as unknown as { connection?: import('node:events').EventEmitter }).connection?.on('readyForQuery', (m: { status?: string }) => {
+      this.txStatus = m.status;
+    });
     // executeScript tells its own statements apart through node-postgres's query queue and active query
     // (see there; the active query's field is there once the session has been ready for a query)
     const driver = client as unknown as { queryQueue?: unknown };
@@ -243,6 +247,10 @@ class PostgresConnection implements Connection {
   }
   async rollback(): Promise<void> {
     await this.execute('ROLLBACK').catch(() => {});
+  }
+  private txStatus: string | undefined;
+  transactionOpen(): boolean {
+    return this.txStatus === 'T' || this.txStatus === 'E';
   }
   async markTransaction(): Promise<string> {
     const rows = await this.query<{ x: string }>('SELECT pg_catalog.txid_current()::text AS x');

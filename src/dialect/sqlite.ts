@@ -148,6 +148,9 @@ class SqliteConnection implements Connection {
   async rollback(): Promise<void> {
     if (this.db.inTransaction) this.db.exec('ROLLBACK');
   }
+  transactionOpen(): boolean {
+    return this.db.inTransaction;
+  }
   async markTransaction(): Promise<string> {
     // in the temp schema, which the transaction covers too: the row stays only if the transaction commits
     this.db.exec('CREATE TEMP TABLE IF NOT EXISTS "sluice_revision_mark" ("mark" text)');

@@ -99,6 +99,12 @@ export interface Connection {
   commit(): Promise<void>;
   rollback(): Promise<void>;
   /**
+   * Whether the session is inside a transaction block now, as the database says after the last
+   * statement (PostgreSQL: ReadyForQuery's status; SQLite: not in autocommit mode): a no-transaction
+   * revision's own BEGIN, SAVEPOINT or COMMIT AND CHAIN leaves one open (steprun.ts). Absent: unknown.
+   */
+  transactionOpen?(): boolean;
+  /**
    * Mark the open transaction before code sluice cannot read (a TypeScript revision) runs in it;
    * returns the mark (PostgreSQL: its transaction id; SQLite: a row in a temporary table).
    */

@@ -76,6 +76,86 @@ pgDescribe('no-transaction revisions (PostgreSQL CREATE INDEX CONCURRENTLY)', ()
   });
 });
 
+// A no-transaction file that manages transactions itself: whatever it leaves open at its end is
+// committed before its version row (the database is asked, not the text), and a failure inside a
+// block it opened rolls that block back and says which statements stay (found by review: COMMIT AND
+// CHAIN, and a SAVEPOINT on SQLite, ran "applied" with no version row kept; a failure inside the
+// file's own BEGIN was exit 1 on PostgreSQL and "NOT rolled back" for statements that were).
+for (const d of ['sqlite', 'postgresql'] as const) {
+  describeFor(d)(`no-transaction files that open transactions themselves (${d})`, () => {
+    const NT = '-- sluice:no-transaction\n';
+    const rows = async (dir: string, env: Env, q: string) => (await sql<{ v: unknown }>(dir, env, q)).map((r) => String(r.v));
+    const recorded = (dir: string, env: Env) => rows(dir, env, `SELECT revision AS v FROM ${env.DATABASE_SCHEMA ? `"${env.DATABASE_SCHEMA}".` : ''}sluice_version ORDER BY 1`);
+
+    it('a file ending inside a transaction it opened is committed and recorded once, the next revision runs after it', async () => {
+      const dir = makeProject();
+      const env = envFor(dir, d, 'ntopen');
+      addRevision(dir, d, 'nt_log', 'CREATE TABLE nt_log (msg text);', 'DROP TABLE nt_log;');
+      // PostgreSQL: COMMIT AND CHAIN opens the next transaction; SQLite: a SAVEPOINT outside a transaction opens one
+      const opens = d === 'postgresql' ? `BEGIN;${BP}INSERT INTO nt_log VALUES ('a');${BP}COMMIT AND CHAIN;` : `INSERT INTO nt_log VALUES ('a');${BP}SAVEPOINT s1;`;
+      addRevision(dir, d, 'nt_open', `${NT}${opens}${BP}INSERT INTO nt_log VALUES ('b');${BP}CREATE TABLE nt_made (x int);`, 'DROP TABLE nt_made;');
+      addRevision(dir, d, 'after', 'CREATE TABLE t_after (x int);', 'DROP TABLE t_after;');
+      // the file last in its run (nothing after it would commit what it left open), then followed by another revision
+      const r = runCli(dir, ['up', '0005_nt_open'], env);
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/-> 0005_nt_open \(6 revisions applied\)/);
+      expect((await recorded(dir, env)).at(-1)).toBe('0005_nt_open');
+      expect(await tables(dir, env)).toContain('nt_made');
+      expect(await rows(dir, env, 'SELECT msg AS v FROM nt_log ORDER BY 1')).toEqual(['a', 'b']);
+      expect(runCli(dir, ['down', '0004_nt_log'], env).status).toBe(0);
+      const both = runCli(dir, ['up'], env);
+      expect(both.status, both.stdout + both.stderr).toBe(0);
+      expect(both.stdout).toMatch(/0004_nt_log -> 0006_after \(2 revisions applied\)/);
+      expect((await recorded(dir, env)).slice(-2)).toEqual(['0005_nt_open', '0006_after']);
+      expect(await tables(dir, env)).toEqual(expect.arrayContaining(['nt_made', 't_after']));
+      expect(await rows(dir, env, 'SELECT msg AS v FROM nt_log ORDER BY 1')).toEqual(['a', 'a', 'b', 'b']);
+      const again = runCli(dir, ['up'], env);
+      expect(again.stdout, again.stderr).toMatch(/nothing to upgrade/);
+      expect(await rows(dir, env, 'SELECT msg AS v FROM nt_log ORDER BY 1')).toEqual(['a', 'a', 'b', 'b']);
+    });
+
+    // PostgreSQL only: SQLite has no AND CHAIN, and no deferred foreign key fails a COMMIT there without failing the statement
+    if (d === 'postgresql') it('ROLLBACK AND CHAIN: what ran before it is undone, what follows is committed with the version row', async () => {
+      const dir = makeProject();
+      const env = envFor(dir, d, 'ntchain');
+      addRevision(dir, d, 'nt_log', 'CREATE TABLE nt_log (msg text);', 'DROP TABLE nt_log;');
+      addRevision(dir, d, 'nt_rb', `${NT}BEGIN;${BP}INSERT INTO nt_log VALUES ('undone');${BP}ROLLBACK AND CHAIN;${BP}INSERT INTO nt_log VALUES ('kept');`, "DELETE FROM nt_log;");
+      expect(runCli(dir, ['up'], env).status).toBe(0);
+      expect(await rows(dir, env, 'SELECT msg AS v FROM nt_log')).toEqual(['kept']);
+      expect((await recorded(dir, env)).at(-1)).toBe('0005_nt_rb');
+      expect(runCli(dir, ['up'], env).stdout).toMatch(/nothing to upgrade/);
+      expect(await rows(dir, env, 'SELECT msg AS v FROM nt_log')).toEqual(['kept']);
+    });
+
+    it('a failure inside a block the file opened: the block is rolled back, the report says which statements stay', async () => {
+      const dir = makeProject();
+      const env = envFor(dir, d, 'ntfail');
+      addRevision(dir, d, 'nt_half', `${NT}CREATE TABLE nt_one (x int);${BP}BEGIN;${BP}CREATE TABLE nt_two (x int);${BP}INSERT INTO users (id, email) VALUES (1, 'x'), (1, 'y');${BP}COMMIT;`, 'DROP TABLE nt_one;');
+      const r = runCli(dir, ['up'], env);
+      expect(r.status, r.stdout + r.stderr).toBe(3);
+      expect(r.stderr).toMatch(
+        /0004_nt_half \(up\) failed at statement 4\/5 \(INSERT INTO users .*It is marked sluice:no-transaction: statements 1-1 of it ran and were NOT rolled back, statements 2-3 ran in a transaction the file opened and were rolled back with it; it is not recorded as applied\. The database is at 0003_add_phone_to_users$/m,
+      );
+      expect(r.stderr).not.toMatch(/internal error/);
+      const made = await tables(dir, env);
+      expect(made).toContain('nt_one');
+      expect(made).not.toContain('nt_two');
+      expect((await recorded(dir, env)).at(-1)).toBe('0003_add_phone_to_users');
+    });
+
+    if (d === 'postgresql') it("a failure at the COMMIT sluice runs after the file (a deferred foreign key) is named as that COMMIT", async () => {
+      const dir = makeProject();
+      const env = envFor(dir, d, 'ntdefer');
+      addRevision(dir, d, 'nt_fk', 'CREATE TABLE nt_p (id int PRIMARY KEY);' + BP + 'CREATE TABLE nt_c (pid int REFERENCES nt_p (id) DEFERRABLE INITIALLY DEFERRED);', 'DROP TABLE nt_c;' + BP + 'DROP TABLE nt_p;');
+      addRevision(dir, d, 'nt_late', `${NT}BEGIN;${BP}CREATE TABLE nt_late (x int);${BP}INSERT INTO nt_c VALUES (99);`, 'DROP TABLE nt_late;');
+      const r = runCli(dir, ['up'], env);
+      expect(r.status, r.stdout + r.stderr).toBe(3);
+      expect(r.stderr).toMatch(/0005_nt_late \(up\) failed in the COMMIT sluice runs after its last statement, which left a transaction it opened: .*nt_c.*statements 1-3 ran in a transaction the file opened and were rolled back with it; it is not recorded as applied\. The database is at 0004_nt_fk$/m);
+      expect(await tables(dir, env)).not.toContain('nt_late');
+    });
+  });
+}
+
 pgDescribe('grouped PostgreSQL runs (one script for many revisions)', () => {
   // Every transaction of one script starts at the script's start: a duration taken from now() grows along the group.
   it("record each revision's own duration, in both modes", async () => {
