@@ -17,6 +17,7 @@ import type { Connection } from './dialect/types.js';
 import { diffSnapshots, emptySnapshot } from './downgen.js';
 import { resolvePrimaryKeyDrops } from './downrules.js';
 import { runSteps } from './engine.js';
+import { commitLeftOpen } from './steprun.js';
 import { prepareStep, type PreparedStep } from './prepare.js';
 import { checkpoint, describeCause } from './errors.js';
 import { introspect, listTables, schemaDiff, tablesIn } from './introspect.js';
@@ -376,12 +377,25 @@ function failedWith(proof: Proof, err: unknown): void {
  */
 async function roundTripOutside(conn: Connection, schema: string, downSql: string[], upSql: string[], before: string[], stateN: string[], proof: Proof): Promise<void> {
   proof.notes.push('it runs outside a transaction: checked by running the down and the up again for real on the scratch database, without synthetic rows');
+  // each side as a run does it (steprun.ts): a transaction the file leaves open is committed after its
+  // last statement, and one it was in when a statement failed is rolled back
+  const side = async (what: string, statements: string[]) => {
+    try {
+      await runAll(conn, what, statements, downSql.concat(upSql));
+    } catch (err) {
+      if (conn.transactionOpen?.()) await conn.rollback();
+      throw err;
+    }
+    await commitLeftOpen(conn).catch((err: unknown) => {
+      throw new ProofStepError("COMMIT (sluice's, after the last statement left a transaction the file opened)", what, describeCause(err).split('\n')[0]!);
+    });
+  };
   try {
-    await runAll(conn, 'the down', downSql, downSql.concat(upSql));
+    await side('the down', downSql);
     const downDiff = schemaDiff(before, await introspect(conn, schema));
     proof.differences.push(...downDiff);
     proof.checked.push('the down restores the previous schema');
-    await runAll(conn, 'the up, applied again after the down,', upSql, downSql.concat(upSql));
+    await side('the up, applied again after the down,', upSql);
     const again = schemaDiff(stateN, await introspect(conn, schema));
     if (!downDiff.length) proof.differences.push(...again.map((d) => `after the up again: ${d}`));
     proof.checked.push('the up applies again');

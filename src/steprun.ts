@@ -113,13 +113,13 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
         });
       }
     }
-    if (step.noTransaction && blockOpen()) {
-      // It ended inside a transaction it opened: committed before its version row (which would
-      // otherwise be written in that transaction, and lost with it when the session ends).
-      await conn.commit().catch((err: unknown) => {
+    // It ended inside a transaction it opened: committed before its version row (which would
+    // otherwise be written in that transaction, and lost with it when the session ends).
+    if (step.noTransaction) {
+      const committed = await commitLeftOpen(conn).catch((err: unknown) => {
         throw new CommitAfterFile(err);
       });
-      kept = ran;
+      if (committed) kept = ran;
     }
     if (ts && step.direction === 'up') await runTypeScript(conn, step, ts, mark, options.signal);
     if ((transactional || options.single) && options.signal?.aborted) throw new StepInterrupted(); // rolled back, not committed
@@ -180,6 +180,17 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
       cause: inner,
     };
   }
+}
+
+/**
+ * After a no-transaction file's last statement: the transaction it opened and left open (a BEGIN with
+ * no COMMIT, a COMMIT AND CHAIN, a SAVEPOINT on SQLite) is committed, as a run does before the version
+ * row (and the proof's round trip of such a revision: prove.ts). Resolves to whether there was one.
+ */
+export async function commitLeftOpen(conn: Connection): Promise<boolean> {
+  if (!conn.transactionOpen?.()) return false;
+  await conn.commit();
+  return true;
 }
 
 /** The 1-based place among `all` of `body`'s statement `n` (`body`: `all` in order, less some, as a rebuild's without its PRAGMAs). */

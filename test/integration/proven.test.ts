@@ -341,6 +341,24 @@ describe('db-test proves the downs as written, with rows', () => {
     expect(r.stdout + r.stderr).not.toMatch(/without rowid|no such table|partitioned/);
   });
 
+  // Found by review: the proof runs such a revision's down and up itself, and a transaction the file
+  // left open (committed by a run: steprun.ts) stayed open on the scratch database, so the next
+  // CONCURRENTLY statement, or SQLite's next BEGIN, failed there ("cannot run inside a transaction block").
+  it('no-transaction revisions that end inside a transaction they opened are proven, and so are the revisions after them', () => {
+    const dir = makeProject();
+    const bp = '\n--> statement-breakpoint\n';
+    // drizzle's shape for CONCURRENTLY: leave its transaction, then open one for it to commit
+    addRevision(dir, 'postgresql', 'idx_name', `COMMIT;${bp}CREATE INDEX CONCURRENTLY nt_name ON users (name);${bp}BEGIN;`, 'DROP INDEX nt_name;');
+    addRevision(dir, 'postgresql', 'idx_created', `COMMIT;${bp}CREATE INDEX CONCURRENTLY nt_created ON users (created_at);${bp}BEGIN;`, 'DROP INDEX nt_created;');
+    addRevision(dir, 'sqlite', 'nt_open', `-- sluice:no-transaction\nCREATE TABLE nt_o (id int);${bp}BEGIN;${bp}INSERT INTO nt_o VALUES (1);`, '-- sluice:no-transaction\nDROP TABLE nt_o;');
+    addRevision(dir, 'sqlite', 'after', 'CREATE TABLE nt_after (id int);', 'DROP TABLE nt_after;');
+    const r = runCli(dir, ['check'], { SLUICE_CHECK_DATABASE_URL: pgUrl() });
+    expect(r.stdout + r.stderr).not.toMatch(/inside a transaction block|within a transaction|cannot be proven|stops applying/);
+    expect(r.stdout).toMatch(/ok +postgresql: every down proven, rows kept \(except 0004_idx_name, 0005_idx_created: proven without rows/);
+    expect(r.stdout).toMatch(/ok +sqlite: every down proven, rows kept \(except 0004_nt_open: proven without rows/);
+    expect(r.stdout).toMatch(/ok +sqlite: down 0005_after restores 0004_nt_open/);
+  });
+
   it('a down run outside a transaction is proven without rows, and the line says so instead of "rows kept" (was: the claim made for it too)', () => {
     const dir = makeProject();
     const down = path.join(dir, 'drizzle/sqlite/0003_add_phone_to_users.down.sql');

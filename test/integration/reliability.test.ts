@@ -114,7 +114,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       expect(await rows(dir, env, 'SELECT msg AS v FROM nt_log ORDER BY 1')).toEqual(['a', 'a', 'b', 'b']);
     });
 
-    // PostgreSQL only: SQLite has no AND CHAIN, and no deferred foreign key fails a COMMIT there without failing the statement
+    // PostgreSQL only: SQLite has no AND CHAIN (its failing COMMIT after the file takes the same path as PostgreSQL's below)
     if (d === 'postgresql') it('ROLLBACK AND CHAIN: what ran before it is undone, what follows is committed with the version row', async () => {
       const dir = makeProject();
       const env = envFor(dir, d, 'ntchain');
