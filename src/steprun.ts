@@ -163,7 +163,7 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
     const ranAt = err instanceof StatementError ? err.index : undefined;
     // a table rebuild runs its statements without the file's PRAGMAs: numbered as in the file
     const stmt = ranAt && rebuilt ? placeIn(step.statements, rebuilt, ranAt) : ranAt;
-    const inner = err instanceof StatementError || err instanceof TypeScriptError ? err.cause : err;
+    const inner = err instanceof StatementError || err instanceof TypeScriptError || err instanceof CommitAfterFile ? err.cause : err;
     return {
       ...base,
       status: stoppedBy(options.signal, inner) ? 'interrupted' : 'failed',
