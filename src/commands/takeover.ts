@@ -20,7 +20,7 @@
  * reset, deploy) of a database where sluice_version does not exist yet; explicitly with
  * `sluice takeover`. status, history and show compute the same match read-only and show it.
  */
-import { checkIntegrity, loadContext, upOf, withSession, type CommandOptions, type Context } from '../context.js';
+import { checkIntegrity, loadContext, tsOf, upOf, withSession, type CommandOptions, type Context } from '../context.js';
 import type { Connection } from '../dialect/types.js';
 import { ConfigError, IntegrityError, MigrationFailed, UsageError, describeCause } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
@@ -98,6 +98,66 @@ async function drizzleTableExists(conn: Connection, src: DrizzleSource): Promise
       ? await conn.query('SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = $2', [src.schema, src.table])
       : await conn.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [src.table]);
   return rows.length > 0;
+}
+
+/** drizzle's table has exactly these columns (drizzle-orm's migrators create it so, on both dialects). */
+const DRIZZLE_COLUMNS = 'created_at,hash,id';
+
+/**
+ * Tables shaped like drizzle's migrations table (its three columns) where drizzle's migrator may have
+ * been told to keep it at run time (`migrationsSchema`, `migrationsTable`), which drizzle.config.ts
+ * need not say: PostgreSQL, the schemas drizzle, public and DATABASE_SCHEMA; SQLite, the file.
+ */
+async function drizzleTablesElsewhere(ctx: Context, conn: Connection, src: DrizzleSource): Promise<DrizzleSource[]> {
+  if (conn.dialect === 'postgresql') {
+    const schemas = [...new Set([src.schema ?? DRIZZLE_SCHEMA, DRIZZLE_SCHEMA, 'public', ctx.target.schema ?? 'public'])];
+    const rows = await conn.query<{ schema: string; table: string }>(
+      `SELECT n.nspname AS "schema", c.relname AS "table" FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1::text[])
+         AND (SELECT pg_catalog.string_agg(a.attname::text, ',' ORDER BY a.attname::text) FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) = $2
+       ORDER BY 1, 2`,
+      [schemas, DRIZZLE_COLUMNS],
+    );
+    return rows.map((r) => ({ schema: r.schema, table: r.table, name: `${r.schema}.${r.table}` }));
+  }
+  const rows = await conn.query<{ table: string }>(
+    `SELECT m.name AS "table" FROM sqlite_master m WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite%'
+       AND (SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_table_info(m.name) ORDER BY name)) = ? ORDER BY 1`,
+    [DRIZZLE_COLUMNS],
+  );
+  return rows.map((r) => ({ table: r.table, name: r.table }));
+}
+
+/**
+ * The configured drizzle table is absent: one of drizzle's shape elsewhere that holds rows means
+ * drizzle's migrator ran here with another schema or table name. Migrating from base would run the
+ * applied revisions again, so a takeover (and with it the automatic one of migrate-up) is refused
+ * until the config or `--table` names it. Undefined when there is none.
+ */
+async function drizzleStateElsewhere(ctx: Context, conn: Connection, src: DrizzleSource): Promise<DrizzleState | undefined> {
+  const found: { src: DrizzleSource; rows: number }[] = [];
+  for (const other of await drizzleTablesElsewhere(ctx, conn, src)) {
+    const rows = (await readDrizzleRows(conn, other, conn.display)).length;
+    if (rows > 0) found.push({ src: other, rows });
+  }
+  if (!found.length) return undefined;
+  const first = found[0]!;
+  const where = found.map((f) => `${f.src.name} (${f.rows} row${f.rows === 1 ? '' : 's'})`).join(', ');
+  const hint =
+    ctx.target.dialect === 'postgresql'
+      ? `migrations: { schema: ${JSON.stringify(first.src.schema)}, table: ${JSON.stringify(first.src.table)} }`
+      : `migrations: { table: ${JSON.stringify(first.src.table)} }`;
+  return {
+    source: first.src.name,
+    rows: first.rows,
+    records: [],
+    at: 'base',
+    problems: [
+      `drizzle.config.ts says drizzle's migrations table is ${src.name}, which does not exist, but ${where} has drizzle's shape: drizzle's migrator was run here with another ${ctx.target.dialect === 'postgresql' ? 'migrationsSchema or ' : ''}migrationsTable, and migrating from base would run what it applied again. Name it in drizzle.config.ts (${hint}) or run sluice takeover --table ${first.src.name}; if it is not this app's, set SLUICE_TAKEOVER=off to migrate from base`,
+    ],
+    emptySchema: false,
+    missingTables: [],
+  };
 }
 
 interface DrizzleRow {
@@ -224,6 +284,13 @@ export function matchDrizzleRows(ctx: Context, rows: DrizzleRow[]): { records: A
     if (r.createdAt <= newest && !matched.has(r.id) && !reported.has(r.id)) {
       problems.push(`${r.id} has no row although a later revision has one (drizzle's migrator skips it: it never ran here)`);
     }
+    // drizzle's migrator runs only the SQL file: a TypeScript part's up(db) never ran here
+    const ts = matched.has(r.id) ? tsOf(ctx, r) : undefined;
+    if (ts) {
+      problems.push(
+        `${r.id} has a TypeScript part (${ts.display}), which drizzle's migrator never runs, so its up(db) did not run here; run what it does by hand, then record where the database stands with make migrate-stamp`,
+      );
+    }
   }
   const records = revs
     .filter((r) => matched.has(r.id))
@@ -237,7 +304,7 @@ export function matchDrizzleRows(ctx: Context, rows: DrizzleRow[]): { records: A
  */
 export async function readDrizzleState(ctx: Context, conn: Connection, override?: string): Promise<DrizzleState | undefined> {
   const src = drizzleSource(ctx, override);
-  if (!(await drizzleTableExists(conn, src))) return undefined;
+  if (!(await drizzleTableExists(conn, src))) return override === undefined ? drizzleStateElsewhere(ctx, conn, src) : undefined;
   const rows = await readDrizzleRows(conn, src, conn.display);
   if (rows.length === 0) return undefined;
   const { records, problems } = matchDrizzleRows(ctx, rows);

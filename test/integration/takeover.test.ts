@@ -4,7 +4,7 @@
  * history's "public". qualifiers and drizzle's `drizzle` schema never meet another test; SQLite in a
  * file), then sluice takes it over through the CLI (dist/cli.cjs).
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -231,6 +231,47 @@ for (const c of cases) {
       expect(r.status, r.stdout + r.stderr).toBe(2);
       expect(r.stderr.trim()).toMatch(/holds no rows: drizzle's migrator applied nothing here, so there is nothing to take over; nothing was written/);
       expect(await c.hasVersionTable(dir, env)).toBe(false);
+    });
+
+    // Found by review: drizzle-orm's migrate() takes its table's schema and name at run time
+    // (migrationsSchema, migrationsTable), which drizzle.config.ts need not say; sluice looked only
+    // where the config points, found nothing, and ran the applied history again from base.
+    it("drizzle's table kept elsewhere (another migrationsSchema or migrationsTable) is found: up refuses and writes nothing, --table takes it over", async () => {
+      const env = await c.fresh(dir);
+      const elsewhere = c.dialect === 'postgresql' ? { schema: 'public' } : { table: 'app_migrations' };
+      const name = c.dialect === 'postgresql' ? 'public.__drizzle_migrations' : 'app_migrations';
+      await c.drizzleMigrate(env, folder, elsewhere);
+      const before = await dumpSchema(dir, env);
+      const r = runCli(dir, ['up'], env);
+      expect(r.status, r.stdout + r.stderr).toBe(4);
+      expect(r.stderr).toContain(`but ${name} (4 rows) has drizzle's shape: drizzle's migrator was run here with another`);
+      expect(r.stderr).toContain(`run sluice takeover --table ${name}`);
+      expect(r.stderr).toMatch(/Nothing was written/);
+      expect(await c.hasVersionTable(dir, env)).toBe(false);
+      expect(await dumpSchema(dir, env)).toEqual(before);
+      expect(json(runCli(dir, ['--json', 'status'], env).stdout)).toMatchObject({ takeover: { source: name, state: 'refused' } });
+      const t = runCli(dir, ['takeover', '--table', name], env);
+      expect(t.status, t.stdout + t.stderr).toBe(0);
+      const again = runCli(dir, ['up'], env);
+      expect(again.status, again.stdout + again.stderr).toBe(0);
+      expect(again.stdout).toMatch(/nothing to upgrade/);
+    });
+
+    // Found by review: drizzle's migrator runs only the SQL file; a revision's TypeScript part never ran,
+    // yet the takeover recorded it applied (and every later run then refused it as changed, exit 4).
+    it('a revision with a TypeScript part is not taken over as applied: drizzle never ran its up(db); nothing is written', async () => {
+      const env = await c.fresh(dir);
+      await c.drizzleMigrate(env, folder);
+      const ts = path.join(folder, `${HEAD}.ts`);
+      writeFileSync(ts, 'export async function up(db) {}\nexport async function down(db) {}\n');
+      try {
+        const r = runCli(dir, ['up'], env);
+        expect(r.status, r.stdout + r.stderr).toBe(4);
+        expect(r.stderr).toContain(`${HEAD} has a TypeScript part (drizzle/${c.dialect}/${HEAD}.ts), which drizzle's migrator never runs, so its up(db) did not run here`);
+        expect(await c.hasVersionTable(dir, env)).toBe(false);
+      } finally {
+        rmSync(ts, { force: true });
+      }
     });
 
     it('a refused up writes nothing: an unknown target (was: the takeover rows written, exit 2)' + (c.dialect === 'sqlite' ? '; a backup folder that cannot be written says what the takeover wrote (was: "nothing was changed")' : ''), async () => {
