@@ -284,10 +284,24 @@ async function roundTrip(
   const rebuild = (s: PreparedStep) => conn.foreignKeyRebuild?.(s.statements);
   const downSql = rebuild(downStep) ?? downStep.statements;
   const upSql = rebuild(upStep) ?? upStep.statements;
-  const fkWasOn = rebuild(downStep) || rebuild(upStep) ? await conn.setForeignKeys!(false) : false;
+  // Foreign keys as a run has them: a run of the down turns them off only when the down itself is a
+  // table rebuild (steprun.ts), so the rows check runs it so (with them on, a down that drops and
+  // re-creates a parent deletes its children by cascade); the schema check (the down, then the up
+  // again) turns them off when either side is one. SQLite sets them outside a transaction only: the
+  // checks then run in two transactions.
+  const downRebuild = !!rebuild(downStep);
+  const schemaRebuild = downRebuild || !!rebuild(upStep);
+  let fkWasOn = false;
+  let fkOff = false;
+  const foreignKeysOff = async (off: boolean) => {
+    if (off === fkOff) return;
+    if (off) fkWasOn = await conn.setForeignKeys!(false);
+    else if (fkWasOn) await conn.setForeignKeys!(true);
+    fkOff = off;
+  };
   const run = async (what: string, statements: string[]) => {
     await runAll(conn, what, statements, downSql.concat(upSql));
-    if (fkWasOn) {
+    if (fkOff && fkWasOn) {
       try {
         await conn.checkForeignKeys!();
       } catch (err) {
@@ -296,6 +310,7 @@ async function roundTrip(
     }
   };
   const keptTables = tablesIn(before).filter((t) => tablesIn(stateN).includes(t));
+  await foreignKeysOff(downRebuild);
   await conn.begin();
   try {
     // 1. rows: a synthetic row in every table, the down, then the tables it keeps must keep their rows.
@@ -315,6 +330,11 @@ async function roundTrip(
     }
     await conn.execute('ROLLBACK TO SAVEPOINT sluice_rows');
     for (const r of rows.refused) proof.notes.push(`no synthetic row in ${r.table}: ${r.reason}`);
+    if (schemaRebuild !== downRebuild) {
+      await conn.rollback();
+      await foreignKeysOff(schemaRebuild);
+      await conn.begin();
+    }
     // 2. schema: the down gives back state N-1, the up again gives state N.
     await timed('down', () => run('the down', downSql));
     const restored = await timed('introspect', () => introspect(conn, schema));
@@ -331,7 +351,7 @@ async function roundTrip(
     failedWith(proof, err);
   } finally {
     await conn.rollback();
-    if (fkWasOn) await conn.setForeignKeys!(true);
+    await foreignKeysOff(false);
   }
   return conclude(proof);
 }

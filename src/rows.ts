@@ -131,25 +131,42 @@ export async function insertSyntheticRows(conn: Connection, schema: string, tabl
   const empty = tables.filter((t) => counts.get(t) === 0);
   if (!empty.length) return result;
   const { columns, fks } = await describe(conn, schema, empty);
-  const inserts: { table: string; sql: string }[] = [];
+  // Each table's row with its NOT NULL columns filled, and its nullable foreign-key columns pointing at
+  // the parent's row too (drizzle's .references() makes them nullable; a row left NULL there would let a
+  // down that deletes children by cascade look as if it kept them). A row refused that way is tried
+  // again with the NOT NULL columns alone.
+  const inserts: { table: string; sql: string; plain?: string }[] = [];
   for (const table of parentsFirst(empty, fks)) {
-    const names: string[] = [];
-    const values: string[] = [];
-    let missing: string | undefined;
-    for (const c of columns.filter((x) => x.table === table && x.needed)) {
-      const fk = fks.find((f) => f.table === table && f.column === c.column);
-      names.push(quoteIdent(c.column));
-      if (fk) values.push(`(SELECT ${quoteIdent(fk.refColumn)} FROM ${quoteIdent(fk.ref)} LIMIT 1)`);
-      else if (c.value !== null) values.push(c.value);
-      else missing ??= c.column;
-    }
-    if (missing) {
-      result.refused.push({ table, reason: `no value sluice can make up for column ${missing}'s type` });
+    const row = (withNullableKeys: boolean) => {
+      const names: string[] = [];
+      const values: string[] = [];
+      let missing: string | undefined;
+      for (const c of columns.filter((x) => x.table === table)) {
+        const fk = fks.find((f) => f.table === table && f.column === c.column);
+        if (!c.needed && !(withNullableKeys && fk && fk.ref !== table)) continue;
+        names.push(quoteIdent(c.column));
+        if (fk) values.push(`(SELECT ${quoteIdent(fk.refColumn)} FROM ${quoteIdent(fk.ref)} LIMIT 1)`);
+        else if (c.value !== null) values.push(c.value);
+        else missing ??= c.column;
+      }
+      const sql = names.length ? `INSERT INTO ${quoteIdent(table)} (${names.join(', ')}) VALUES (${values.join(', ')})` : `INSERT INTO ${quoteIdent(table)} DEFAULT VALUES`;
+      return { sql, missing };
+    };
+    const full = row(true);
+    if (full.missing) {
+      result.refused.push({ table, reason: `no value sluice can make up for column ${full.missing}'s type` });
       continue;
     }
-    inserts.push({ table, sql: names.length ? `INSERT INTO ${quoteIdent(table)} (${names.join(', ')}) VALUES (${values.join(', ')})` : `INSERT INTO ${quoteIdent(table)} DEFAULT VALUES` });
+    const plain = row(false).sql;
+    inserts.push({ table, sql: full.sql, ...(plain !== full.sql ? { plain } : {}) });
   }
-  const outcomes = conn.dialect === 'postgresql' ? await tryAllPostgres(conn, inserts) : await tryEach(conn, inserts);
+  const attempt = (list: { sql: string }[]) => (conn.dialect === 'postgresql' ? tryAllPostgres(conn, list) : tryEach(conn, list));
+  const outcomes = await attempt(inserts);
+  const retry = inserts.flatMap((ins, k) => (outcomes[k] && ins.plain ? [k] : []));
+  if (retry.length) {
+    const again = await attempt(retry.map((k) => ({ sql: inserts[k]!.plain! })));
+    retry.forEach((k, j) => (outcomes[k] = again[j] as string | null));
+  }
   inserts.forEach((ins, k) => {
     const error = outcomes[k];
     if (error) result.refused.push({ table: ins.table, reason: error.split('\n')[0]! });

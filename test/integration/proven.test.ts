@@ -359,6 +359,44 @@ describe('db-test proves the downs as written, with rows', () => {
     expect(r.stdout).toMatch(/ok +sqlite: down 0005_after restores 0004_nt_open/);
   });
 
+  // Found by review (SQLite): a down that re-creates a parent table without drizzle's PRAGMA lines deletes
+  // its children by cascade when run, yet was proven "rows kept": the proof turned foreign keys off
+  // when the up was a rebuild (a run of the down keeps them on), and left a nullable foreign key NULL
+  // in the child's synthetic row (drizzle's .references() is nullable), so no cascade could happen.
+  it('a down that deletes child rows by cascade is caught: foreign keys as a run of the down has them, nullable keys pointing at the parent', () => {
+    const dir = makeProject();
+    const bp = '\n--> statement-breakpoint\n';
+    const rebuild = (table: string, name: string, pragmas: boolean) =>
+      [
+        ...(pragmas ? ['PRAGMA foreign_keys=OFF;'] : []),
+        `CREATE TABLE \`__new_${table}\` (\`id\` integer PRIMARY KEY NOT NULL, \`name\` text${name});`,
+        `INSERT INTO \`__new_${table}\`("id", "name") SELECT "id", ${name ? `coalesce("name", 'x')` : '"name"'} FROM \`${table}\`;`,
+        `DROP TABLE \`${table}\`;`,
+        `ALTER TABLE \`__new_${table}\` RENAME TO \`${table}\`;`,
+        ...(pragmas ? ['PRAGMA foreign_keys=ON;'] : []),
+      ].join(bp);
+    addRevision(
+      dir,
+      'sqlite',
+      'parents',
+      [
+        'CREATE TABLE `cp` (`id` integer PRIMARY KEY NOT NULL, `name` text);',
+        'CREATE TABLE `cc` (`id` integer PRIMARY KEY NOT NULL, `pid` integer REFERENCES `cp`(`id`) ON DELETE CASCADE);',
+        'CREATE TABLE `dp` (`id` integer PRIMARY KEY NOT NULL, `name` text);',
+        'CREATE TABLE `dn` (`id` integer PRIMARY KEY NOT NULL, `pid` integer NOT NULL REFERENCES `dp`(`id`) ON DELETE CASCADE);',
+      ].join(bp),
+      ['DROP TABLE `dn`;', 'DROP TABLE `dp`;', 'DROP TABLE `cc`;', 'DROP TABLE `cp`;'].join(bp),
+    );
+    // a plain up; its down rebuilds the parent without the PRAGMA lines: cc's nullable key must point at it
+    addRevision(dir, 'sqlite', 'cp_extra', 'ALTER TABLE `cp` ADD `extra` text;', rebuild('cp', '', false));
+    // drizzle's rebuild as the up (foreign keys off); its down, a rebuild without them, runs with them on
+    addRevision(dir, 'sqlite', 'dp_name', rebuild('dp', " DEFAULT 'x' NOT NULL", true), rebuild('dp', '', false));
+    const r = runCli(dir, ['check']);
+    expect(r.stdout).toMatch(/FAIL +sqlite: every down proven, rows kept/);
+    expect(r.stdout).toMatch(/0005_cp_extra \(drizzle\/sqlite\/0005_cp_extra\.down\.sql\): the down loses rows in tables it keeps \(rows lost in cc: 1 before the down, 0 after\)/);
+    expect(r.stdout).toMatch(/0006_dp_name \(drizzle\/sqlite\/0006_dp_name\.down\.sql\): the down loses rows in tables it keeps \(rows lost in dn: 1 before the down, 0 after\)/);
+  });
+
   it('a down run outside a transaction is proven without rows, and the line says so instead of "rows kept" (was: the claim made for it too)', () => {
     const dir = makeProject();
     const down = path.join(dir, 'drizzle/sqlite/0003_add_phone_to_users.down.sql');
