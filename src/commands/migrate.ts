@@ -100,7 +100,9 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
         options.onTakeover?.(summary, true);
       }
     }
-    if (kind !== 'stamp') checkIntegrity(ctx, applied, { allowChanged: options.allowChanged });
+    // a stamp runs no SQL, so an applied file that changed does not stop it; rows the folder lacks do
+    // (database ahead of the code: stamp --purge is the way, as every other command says)
+    checkIntegrity(ctx, applied, { allowChanged: kind === 'stamp' || options.allowChanged });
     const history = ctx.history.revisions;
     const target = resolveTarget(history, appliedIds, options.revision ?? defaultTarget);
     const steps: Step[] =

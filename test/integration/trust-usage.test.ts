@@ -138,7 +138,7 @@ pgDescribe('PostgreSQL privileges: one line naming the grant, exit 2, nothing cr
 
 describe('stamp --purge: a database stamped at a revision the folder no longer has', () => {
   for (const dialect of ['sqlite', 'postgresql'] as const) {
-    itFor(dialect)(`${dialect}: every command refuses; stamp --purge empties the version table and stamps`, async () => {
+    itFor(dialect)(`${dialect}: every command refuses, a plain stamp too; stamp --purge empties the version table and stamps`, async () => {
       const dir = makeProject();
       const env: Env = dialect === 'sqlite' ? { DATABASE_URL: `file:${path.join(dir, 'p.sqlite')}` } : { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('purge') };
       ok(runCli(dir, ['up'], env));
@@ -148,6 +148,8 @@ describe('stamp --purge: a database stamped at a revision the folder no longer h
       // history says so too (was: 0002 shown as head and current, no word of 0003)
       expect(ok(runCli(dir, ['history'], env))).toMatch(/note: the database has revision\(s\) 0003_add_phone_to_users that this folder does not/);
       expect(JSON.parse(ok(runCli(dir, ['history', '--json'], env)))).toMatchObject({ unknownApplied: ['0003_add_phone_to_users'] });
+      // a plain stamp refuses too, pointing at --purge (found by review: it moved the rows it knew and left the unknown one, exit 0)
+      oneLineError(runCli(dir, ['stamp', 'base'], env), 4, /database has revision\(s\) 0003_add_phone_to_users .*database ahead of the code.*PURGE=1/);
       oneLineError(runCli(dir, ['stamp', '--purge', '+1'], env), 2, /stamp --purge needs head, base, a tag or a number, not the relative \+1/);
       const dry = ok(runCli(dir, ['stamp', '--purge', '--dry-run', 'head'], env));
       expect(dry).toMatch(/dry run .*0003_add_phone_to_users -> 0002_add_sessions_and_roles, 1 step\(s\); nothing was changed/);
