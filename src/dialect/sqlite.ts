@@ -126,7 +126,8 @@ class SqliteConnection implements Connection {
     return '?';
   }
   table(name: string): string {
-    return quoteIdent(name);
+    // main's: a TEMP table of the same name (a revision may make one) would otherwise hide it
+    return `main.${quoteIdent(name)}`;
   }
   async tableExists(name: string): Promise<boolean> {
     return !!this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name);

@@ -156,6 +156,22 @@ for (const d of ['sqlite', 'postgresql'] as const) {
   });
 }
 
+// Found by review: SQLite named sluice's table unqualified, so a TEMP table of the same name made by a
+// revision took its place for the rest of the session: exit 0, "applied", and the version rows gone
+// with the connection (the next up ran the revisions again).
+describeFor('sqlite')('a TEMP table named sluice_version (SQLite)', () => {
+  it("does not take the place of sluice's table: every revision is recorded in the database file", async () => {
+    const dir = makeProject();
+    const env = envFor(dir, 'sqlite', 'temp');
+    addRevision(dir, 'sqlite', 'temp_shadow', 'CREATE TEMP TABLE sluice_version ("revision" varchar(255) PRIMARY KEY NOT NULL, "name" text NOT NULL, "checksum" varchar(64) NOT NULL, "applied_at" text NOT NULL, "execution_ms" integer NOT NULL);', '');
+    addRevision(dir, 'sqlite', 'after', 'CREATE TABLE t_after (x int);', 'DROP TABLE t_after;');
+    const r = runCli(dir, ['up'], env);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect((await sql<{ r: string }>(dir, env, 'SELECT revision AS r FROM sluice_version ORDER BY 1')).map((x) => x.r).slice(-2)).toEqual(['0004_temp_shadow', '0005_after']);
+    expect(runCli(dir, ['up'], env).stdout).toMatch(/nothing to upgrade/);
+  });
+});
+
 pgDescribe('grouped PostgreSQL runs (one script for many revisions)', () => {
   // Every transaction of one script starts at the script's start: a duration taken from now() grows along the group.
   it("record each revision's own duration, in both modes", async () => {
