@@ -8,12 +8,12 @@
  * Two branches that changed the same object are refused before any file is touched.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyFor, loadProjectConfig, type DialectName, type SqliteEngine } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot } from '../downgen.js';
-import { carryingNotRemoved, checkpoint, ConfigError, Interrupted, Refused, describeCause, scratchNote, signalName } from '../errors.js';
+import { carryingNotRemoved, checkpoint, ConfigError, environmentError, ExitCode, Interrupted, Refused, SluiceError, describeCause, scratchNote, signalName } from '../errors.js';
 import { conflictSides, conflictingObjects, hasConflictMarkers, rebuiltTables, replay, type Snapshot } from '../merge.js';
 import { journalFile, messageFromTag, parseDownHeader, readHistory, rel, writeNewFile, type RevisionFile } from '../source.js';
 import { verifyDowns } from '../downproof.js';
@@ -77,18 +77,20 @@ function revisionFile(out: string, tag: string, index: number): RevisionFile {
 
 interface Planned {
   result: MergedDialect;
+  /** Writes the merged folder (snapshots, the moved files, the journal), each change kept in `files` to be undone. */
+  write: (files: FileUndo) => void;
   /**
-   * Writes the merge; resolves false when the signal stopped the downs' verification (they are written
-   * marked unverified). What the verification could not remove is added to `notRemoved`.
+   * Then the moved revisions' downs; resolves false when the signal stopped their verification (they are
+   * written marked unverified). What the verification could not remove is added to `notRemoved`.
    */
-  apply: (notRemoved: string[]) => Promise<boolean>;
+  finish: (notRemoved: string[]) => Promise<boolean>;
 }
 
 async function planMerge(root: string, dialect: DialectName, out: string, env: Record<string, string | undefined>, engine?: SqliteEngine, signal?: AbortSignal): Promise<Planned> {
   const jf = journalFile(out);
   const folder = rel(out);
   const text = existsSync(jf) ? readFileSync(jf, 'utf8') : '';
-  if (!hasConflictMarkers(text)) return { result: { dialect, folder, merged: false, kept: [], moved: [] }, apply: async () => true };
+  if (!hasConflictMarkers(text)) return { result: { dialect, folder, merged: false, kept: [], moved: [] }, write: () => {}, finish: async () => true };
   const sides = conflictSides(text);
   const oursJournal = parseSide(sides.ours, rel(jf));
   const a = (oursJournal.entries ?? []) as Entry[];
@@ -176,35 +178,37 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
     return header ?? messageFromTag(m.from);
   });
 
-  const apply = async (notRemoved: string[]) => {
-  // Write: our snapshots without markers, their files under temporary names, then final names, the journal.
-  ours.forEach((e, k) => writeFileSync(snapshotPath(out, e.tag), `${JSON.stringify(oursSnaps[k], null, 2)}\n`));
-  if (p > 0 && hasConflictMarkers(readFileSync(snapshotPath(out, a[p - 1]!.tag), 'utf8'))) writeFileSync(snapshotPath(out, a[p - 1]!.tag), `${JSON.stringify(base, null, 2)}\n`);
+  const entries = [...a];
+  // Write: our snapshots without markers, their files under temporary names, then final names, the
+  // journal. A failure there (a full disk, a folder in the way) is undone by merge() with the other
+  // dialects' (FileUndo): every folder is left as the merge found it.
+  const write = (files: FileUndo) => {
   const tmp = (m: { from: string }, ext: string) => path.join(out, `.${m.from}.merge-${process.pid}${ext}`);
+  ours.forEach((e, k) => files.write(snapshotPath(out, e.tag), `${JSON.stringify(oursSnaps[k], null, 2)}\n`));
+  if (p > 0 && hasConflictMarkers(readFileSync(snapshotPath(out, a[p - 1]!.tag), 'utf8'))) files.write(snapshotPath(out, a[p - 1]!.tag), `${JSON.stringify(base, null, 2)}\n`);
   for (const m of moved) {
-    renameSync(path.join(out, `${m.from}.sql`), tmp(m, '.sql'));
-    if (existsSync(path.join(out, `${m.from}.down.sql`))) renameSync(path.join(out, `${m.from}.down.sql`), tmp(m, '.down.sql'));
-    if (existsSync(path.join(out, `${m.from}.ts`))) renameSync(path.join(out, `${m.from}.ts`), tmp(m, '.ts')); // a TypeScript revision's part
+    files.rename(path.join(out, `${m.from}.sql`), tmp(m, '.sql'));
+    if (existsSync(path.join(out, `${m.from}.down.sql`))) files.rename(path.join(out, `${m.from}.down.sql`), tmp(m, '.down.sql'));
+    if (existsSync(path.join(out, `${m.from}.ts`))) files.rename(path.join(out, `${m.from}.ts`), tmp(m, '.ts')); // a TypeScript revision's part
   }
   moved.forEach((m, k) => {
-    renameSync(tmp(m, '.sql'), path.join(out, `${m.to}.sql`));
-    if (existsSync(tmp(m, '.down.sql'))) renameSync(tmp(m, '.down.sql'), path.join(out, `${m.to}.down.sql.old`));
-    if (existsSync(tmp(m, '.ts'))) renameSync(tmp(m, '.ts'), path.join(out, `${m.to}.ts`));
-    writeFileSync(snapshotPath(out, m.to), `${JSON.stringify(newSnaps[k], null, 2)}\n`);
+    files.rename(tmp(m, '.sql'), path.join(out, `${m.to}.sql`));
+    if (existsSync(tmp(m, '.down.sql'))) files.rename(tmp(m, '.down.sql'), path.join(out, `${m.to}.down.sql.old`));
+    if (existsSync(tmp(m, '.ts'))) files.rename(tmp(m, '.ts'), path.join(out, `${m.to}.ts`));
+    files.write(snapshotPath(out, m.to), `${JSON.stringify(newSnaps[k], null, 2)}\n`);
   });
   // Their entries keep their `when` unless it is not after the entry before them: drizzle's own migrator
   // (drizzle-orm migrate(), drizzle-kit migrate) applies only entries whose `when` is after the newest it
   // applied, so a moved revision older than our head would be skipped on a database it manages.
   let last = Number(a.at(-1)?.when ?? 0);
-  const entries = [
-    ...a,
-    ...moved.map((m) => {
-      const when = Math.max(Number(m.entry.when) || 0, last + 1);
-      last = when;
-      return { ...m.entry, idx: m.idx, tag: m.to, when };
-    }),
-  ];
-  writeNewFile(jf, `${JSON.stringify({ ...oursJournal, entries }, null, 2)}\n`, { overwrite: true });
+  for (const m of moved) {
+    const when = Math.max(Number(m.entry.when) || 0, last + 1);
+    last = when;
+    entries.push({ ...m.entry, idx: m.idx, tag: m.to, when });
+  }
+  files.write(jf, `${JSON.stringify({ ...oursJournal, entries }, null, 2)}\n`);
+  };
+  const finish = async (notRemoved: string[]) => {
   // Their downs, regenerated from the recomputed snapshots (the old text stays as .down.sql.old until then; git has it too).
   // A down a human wrote (EMPTY=1, TS=1, or edited past sluice's header) is kept, under the new tag.
   const rendered: RenderedDown[] = [];
@@ -242,7 +246,7 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
   };
   const result: MergedDialect = { dialect, folder, merged: true, kept: ours.map((e) => e.tag), moved: moved.map((m) => ({ from: m.from, to: m.to })) };
   if (keptAsWritten.size) result.downsKeptAsWritten = moved.filter((m) => keptAsWritten.has(m.from)).map((m) => m.to);
-  return { result, apply };
+  return { result, write, finish };
 }
 
 /**
@@ -260,8 +264,20 @@ export async function merge(options: CommandOptions & { signal?: AbortSignal } =
   await checkpoint(signal, 'migrate-merge, before any file was written: nothing was changed');
   let verified = true;
   const notRemoved: string[] = [];
+  const files = new FileUndo();
+  try {
+    for (const p of plans) p.write(files);
+  } catch (err) {
+    const left = files.undo();
+    const why = environmentError(err)?.message ?? describeCause(err);
+    throw new SluiceError(
+      `migrate-merge could not write its files (${why}); ${left.length ? `it could not put back ${left.join(', ')}: restore them from git (git checkout --merge -- <file>)` : 'every file it had changed is put back as it was, conflict markers included'}; run it again once that is fixed`,
+      ExitCode.usage,
+      { cause: err },
+    );
+  }
   await carryingNotRemoved(notRemoved, async () => {
-    for (const p of plans) verified = (await p.apply(notRemoved)) && verified;
+    for (const p of plans) verified = (await p.finish(notRemoved)) && verified;
   });
   if (!verified) {
     const name = signalName(signal!);
@@ -269,4 +285,39 @@ export async function merge(options: CommandOptions & { signal?: AbortSignal } =
     throw new Interrupted(`interrupted (${name}) during migrate-merge: the merge was finished, but the regenerated downs of the moved revisions were written unverified (marked sluice:unverified in their headers)${left}; run make db-test to check them`, name, undefined);
   }
   return { dialects: plans.map((p) => p.result), ...(notRemoved.length ? { notRemoved } : {}) };
+}
+
+/**
+ * Writes and renames that can be undone: each path's content before its first change is kept (or
+ * that it did not exist), and undo() puts them back, newest first. Returns what it could not put back.
+ */
+class FileUndo {
+  private readonly before = new Map<string, Buffer | undefined>();
+  private keep(file: string): void {
+    if (this.before.has(file)) return;
+    const st = lstatSync(file, { throwIfNoEntry: false });
+    if (st && !st.isFile()) throw new ConfigError(`${rel(file)} is ${st.isDirectory() ? 'a folder' : 'not a regular file'} where migrate-merge writes a file; move it away`);
+    this.before.set(file, st ? readFileSync(file) : undefined);
+  }
+  write(file: string, text: string): void {
+    this.keep(file);
+    writeNewFile(file, text, { overwrite: true });
+  }
+  rename(from: string, to: string): void {
+    this.keep(from);
+    this.keep(to);
+    renameSync(from, to);
+  }
+  undo(): string[] {
+    const left: string[] = [];
+    for (const [file, content] of [...this.before].reverse()) {
+      try {
+        if (content === undefined) rmSync(file, { force: true });
+        else writeFileSync(file, content);
+      } catch {
+        left.push(rel(file));
+      }
+    }
+    return left;
+  }
 }

@@ -4,7 +4,7 @@
  * database that applied the moved branch keeps working. Real git, drizzle-kit, SQLite and PostgreSQL.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addUserColumn, cleanEnv, makeProject, pgUrl, REPO, runCli, runMake, sql, uniqueSchema, SKIP_PG, type Env } from '../support/project.js';
@@ -138,6 +138,31 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(ok(git(dir, 'status', '--porcelain'))).toBe(before);
     expect(JSON.stringify([files('sqlite'), files('postgresql'), readFileSync(path.join(dir, 'drizzle', 'sqlite', 'meta', '_journal.json'), 'utf8')])).toBe(snapshot);
+  });
+
+  // Found by review: a failure while the merge wrote its files (here a folder where a moved file goes;
+  // a full disk does the same) left their files renamed to hidden .merge-* names and their snapshot
+  // overwritten with ours; the retry then said the branches did not commute.
+  it('a failure while writing puts every file back as it was, in every dialect\'s folder; the retry merges', () => {
+    const dir = branchProject();
+    fork(dir, { change: () => addTagsTable(dir), msg: 'add tags' }, { change: () => addUserColumn(dir, 'nickname'), msg: 'add nickname' });
+    const files = (d: string) => readdirSync(path.join(dir, 'drizzle', d), { recursive: true, encoding: 'utf8' })
+        .sort()
+        .filter((n) => statSync(path.join(dir, 'drizzle', d, n)).isFile())
+        .map((n) => [n, readFileSync(path.join(dir, 'drizzle', d, n), 'utf8')]);
+    const before = JSON.stringify([files('sqlite'), files('postgresql')]);
+    // the second dialect's moved revision cannot be named: the first dialect's folder was written by then
+    const obstacle = path.join(dir, 'drizzle', 'postgresql', '0005_add_tags.sql');
+    mkdirSync(path.join(obstacle, 'x'), { recursive: true });
+    const r = runCli(dir, ['merge'], { SLUICE_VERIFY: 'off' });
+    expect(r.status, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^sluice: migrate-merge could not write its files \(drizzle\/postgresql\/0005_add_tags\.sql is a folder where migrate-merge writes a file; move it away\); every file it had changed is put back as it was, conflict markers included; run it again once that is fixed$/);
+    rmSync(obstacle, { recursive: true });
+    expect(JSON.stringify([files('sqlite'), files('postgresql')])).toBe(before);
+    const again = runCli(dir, ['merge'], { SLUICE_VERIFY: 'off' });
+    expect(again.status, again.stdout + again.stderr).toBe(0);
+    expect(existsSync(path.join(dir, 'drizzle', 'sqlite', '0005_add_tags.sql'))).toBe(true);
+    expect(existsSync(path.join(dir, 'drizzle', 'postgresql', '0005_add_tags.sql'))).toBe(true);
   });
 
   it('a SQLite table rebuild on either branch does not commute with a column the other adds to that table (was: merged, the column and its rows lost on apply)', () => {
