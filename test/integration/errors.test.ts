@@ -197,13 +197,13 @@ describe('what the machine refuses', () => {
     const made = new Database(path.join(dir, 'foreign.sqlite'));
     made.exec('CREATE TABLE sluice_version (x integer)');
     made.close();
-    for (const cmd of ['status', 'up']) oneLineError(runCli(dir, [cmd], foreign), 4, /the table "sluice_version" in the database is not sluice's version table \(no such column/);
+    for (const cmd of ['status', 'up']) oneLineError(runCli(dir, [cmd], foreign), 4, /the table main\."sluice_version" in the database is not sluice's version table \(no such column/);
     // one with the two columns status reads (revision, checksum) and rows in them is refused by status as by history
     const alike = sqliteEnv(dir, 'alike.sqlite');
     const other = new Database(path.join(dir, 'alike.sqlite'));
     other.exec("CREATE TABLE sluice_version (revision text, checksum text); INSERT INTO sluice_version VALUES ('0000_init', 'x')");
     other.close();
-    for (const cmd of ['status', 'history']) oneLineError(runCli(dir, [cmd], alike), 4, /the table "sluice_version" in the database is not sluice's version table \(no such column/);
+    for (const cmd of ['status', 'history']) oneLineError(runCli(dir, [cmd], alike), 4, /the table main\."sluice_version" in the database is not sluice's version table \(no such column/);
     const env = sqliteEnv(dir, 'damaged.sqlite');
     expect(runCli(dir, ['up'], env).status).toBe(0);
     const file = path.join(dir, 'damaged.sqlite');
