@@ -63,6 +63,26 @@ function parseSide(text: string, what: string): Record<string, unknown> {
 const prefixOf = (tag: string) => /^(\d+)/.exec(tag)?.[1] ?? '';
 const snapshotPath = (out: string, tag: string) => path.join(out, 'meta', `${prefixOf(tag)}_snapshot.json`);
 
+/**
+ * The file-name prefix of the k-th moved revision (journal index n), in the history's own style
+ * (drizzle-kit's `migrations.prefix`): a 14-digit timestamp (timestamp, supabase) or 10-digit Unix
+ * seconds after the newest of either branch, else the index, zero-padded as the first tag is. drizzle-kit
+ * orders snapshots by file name, so the moved revisions must sort after ours.
+ */
+function movedPrefix(tags: string[]): (n: number, k: number) => string {
+  const prefixes = tags.map(prefixOf);
+  const newest = (len: number) => prefixes.length > 0 && prefixes.every((p) => p.length === len) ? prefixes.reduce((x, y) => (y > x ? y : x)) : undefined;
+  const stamp = newest(14);
+  if (stamp) {
+    const t = Date.UTC(+stamp.slice(0, 4), +stamp.slice(4, 6) - 1, +stamp.slice(6, 8), +stamp.slice(8, 10), +stamp.slice(10, 12), +stamp.slice(12, 14));
+    if (Number.isFinite(t)) return (_n, k) => new Date(t + (k + 1) * 1000).toISOString().replace(/\D/g, '').slice(0, 14);
+  }
+  const unix = newest(10);
+  if (unix) return (_n, k) => String(Number(unix) + k + 1);
+  const width = Math.max(4, prefixes[0]?.length || 4);
+  return (n) => String(n).padStart(width, '0');
+}
+
 /** One side's snapshot of a revision: the file as it is, or its side of git's conflict. */
 function snapshotOf(out: string, tag: string, side: 'ours' | 'theirs'): Snapshot {
   const file = snapshotPath(out, tag);
@@ -160,10 +180,10 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
       `${folder}: the branches do not commute — both changed ${named.join('; ')} (theirs: ${theirs.map((e) => e.tag).join(', ')}; ours: ${ours.map((e) => e.tag).join(', ')}); nothing was changed: drop one side's revision, merge the models and run make migrate-create`,
     );
   }
-  const width = Math.max(4, prefixOf(a[0]?.tag ?? '0000').length);
+  const prefixFor = movedPrefix([...a, ...theirs].map((e) => e.tag));
   const moved = theirs.map((e, k) => {
     const n = a.length + k;
-    return { entry: e, from: e.tag, to: `${String(n).padStart(width, '0')}${e.tag.slice(prefixOf(e.tag).length)}`, idx: n };
+    return { entry: e, from: e.tag, to: `${prefixFor(n, k)}${e.tag.slice(prefixOf(e.tag).length)}`, idx: n };
   });
   let prev = oursHead;
   const newSnaps = moved.map((_m, k) => {
@@ -196,6 +216,10 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
     if (existsSync(tmp(m, '.down.sql'))) files.rename(tmp(m, '.down.sql'), path.join(out, `${m.to}.down.sql.old`));
     if (existsSync(tmp(m, '.ts'))) files.rename(tmp(m, '.ts'), path.join(out, `${m.to}.ts`));
     files.write(snapshotPath(out, m.to), `${JSON.stringify(newSnaps[k], null, 2)}\n`);
+    // its snapshot under the old name, where no revision of ours has that name (timestamp-named files):
+    // drizzle-kit starts its next diff from the last snapshot by name
+    const old = snapshotPath(out, m.from);
+    if (![...a.map((e) => e.tag), ...moved.map((x) => x.to)].some((tag) => snapshotPath(out, tag) === old)) files.remove(old);
   });
   // Their entries keep their `when` unless it is not after the entry before them: drizzle's own migrator
   // (drizzle-orm migrate(), drizzle-kit migrate) applies only entries whose `when` is after the newest it
@@ -302,6 +326,10 @@ class FileUndo {
   write(file: string, text: string): void {
     this.keep(file);
     writeNewFile(file, text, { overwrite: true });
+  }
+  remove(file: string): void {
+    this.keep(file);
+    rmSync(file, { force: true });
   }
   rename(from: string, to: string): void {
     this.keep(from);

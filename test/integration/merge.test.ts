@@ -4,7 +4,7 @@
  * database that applied the moved branch keeps working. Real git, drizzle-kit, SQLite and PostgreSQL.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addUserColumn, cleanEnv, makeProject, pgUrl, REPO, runCli, runMake, sql, uniqueSchema, SKIP_PG, type Env } from '../support/project.js';
@@ -163,6 +163,51 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
     expect(again.status, again.stdout + again.stderr).toBe(0);
     expect(existsSync(path.join(dir, 'drizzle', 'sqlite', '0005_add_tags.sql'))).toBe(true);
     expect(existsSync(path.join(dir, 'drizzle', 'postgresql', '0005_add_tags.sql'))).toBe(true);
+  });
+
+  // Found by review: moved revisions were always renamed with an index prefix, and their old snapshot
+  // left in meta/. In a history named by timestamp (drizzle-kit's migrations.prefix), 0000…02_ sorts
+  // before every timestamp: drizzle-kit's next generate started from the wrong snapshot, refused a
+  // collision, or re-created the other branch's change.
+  it("a history named by timestamp keeps its style: moved revisions sort after ours, their old snapshot goes; the next create sees no change", () => {
+    const dir = path.join(makeProject(), 'stamped');
+    mkdirSync(dir);
+    symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+    writeFileSync(path.join(dir, 'package.json'), '{"name":"stamped","type":"module"}\n');
+    writeFileSync(path.join(dir, '.gitignore'), 'node_modules\n*.sqlite\n');
+    writeFileSync(path.join(dir, 'drizzle.config.ts'), "import { defineConfig } from 'drizzle-kit';\nexport default defineConfig({ dialect: 'sqlite', schema: './schema.ts', out: './drizzle', breakpoints: true, migrations: { prefix: 'timestamp' } });\n");
+    const schema = path.join(dir, 'schema.ts');
+    writeFileSync(schema, "import { sqliteTable, integer, text } from 'drizzle-orm/sqlite-core';\nexport const users = sqliteTable('users', {\n  id: integer('id').primaryKey(),\n  name: text('name'),\n});\nexport const posts = sqliteTable('posts', {\n  id: integer('id').primaryKey(),\n  title: text('title'),\n});\n");
+    const env = { SLUICE_VERIFY: 'off' };
+    const second = () => spawnSync('sleep', ['1.1']); // drizzle-kit's timestamps have whole seconds
+    ok(runCli(dir, ['create', '-m', 'init'], env));
+    ok(git(dir, 'init', '-q', '-b', 'main'));
+    ok(git(dir, 'add', '-A'));
+    ok(git(dir, 'commit', '-q', '-m', 'base'));
+    ok(git(dir, 'checkout', '-q', '-b', 'theirs'));
+    second();
+    writeFileSync(schema, readFileSync(schema, 'utf8').replace("  title: text('title'),", "  title: text('title'),\n  body: text('body'),"));
+    ok(runCli(dir, ['create', '-m', 'add body'], env));
+    ok(git(dir, 'add', '-A'));
+    ok(git(dir, 'commit', '-q', '-m', 'theirs'));
+    ok(git(dir, 'checkout', '-q', 'main'));
+    second();
+    writeFileSync(schema, readFileSync(schema, 'utf8').replace("  name: text('name'),", "  name: text('name'),\n  nickname: text('nickname'),"));
+    ok(runCli(dir, ['create', '-m', 'add nickname'], env));
+    ok(git(dir, 'add', '-A'));
+    ok(git(dir, 'commit', '-q', '-m', 'ours'));
+    git(dir, 'merge', 'theirs');
+    const merged = ok(runCli(dir, ['merge'], env));
+    const moved = /moved (\d{14})_add_body -> (\d{14})_add_body/.exec(merged);
+    expect(moved, merged).not.toBeNull();
+    const tags = (JSON.parse(readFileSync(path.join(dir, 'drizzle', 'meta', '_journal.json'), 'utf8')) as { entries: { tag: string }[] }).entries.map((e) => e.tag);
+    expect(tags).toHaveLength(3);
+    expect([...tags].sort()).toEqual(tags); // file names sort in journal order
+    expect(tags[2]).toBe(`${moved![2]}_add_body`);
+    expect(readdirSync(path.join(dir, 'drizzle', 'meta')).sort()).toEqual([...tags.map((t) => `${t.slice(0, 14)}_snapshot.json`), '_journal.json'].sort());
+    expect(ok(runCli(dir, ['create', '-m', 'nothing changed'], env))).toMatch(/No changes in the models; nothing created/);
+    const db = { DATABASE_URL: `file:${path.join(dir, 'db.sqlite')}` };
+    expect(ok(runCli(dir, ['up'], db))).toMatch(/base -> \d{14}_add_body \(3 revisions applied\)/);
   });
 
   it('a SQLite table rebuild on either branch does not commute with a column the other adds to that table (was: merged, the column and its rows lost on apply)', () => {
