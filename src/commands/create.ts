@@ -11,7 +11,7 @@ import { loadProjectConfig, type DialectName, type HistoryConfig } from '../conf
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
 import { coolScratch, extensionsCreated, warmScratch } from '../scratch.js';
-import { checkpoint, Interrupted, scratchNote, signalName, SluiceError, UsageError, ExitCode, withNotRemoved } from '../errors.js';
+import { checkpoint, ConfigError, Interrupted, scratchNote, signalName, SluiceError, UsageError, ExitCode, withNotRemoved } from '../errors.js';
 import { folderState, readHistory, readSnapshot, readUp, rel, restoreFolder, snapshotFile, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
 import { typeScriptTemplate } from '../tsrevision.js';
 import { verifyDowns } from '../downproof.js';
@@ -68,6 +68,13 @@ export interface CreateResult {
   notRemoved?: string[];
 }
 
+/** A file already where the new revision's down or TypeScript part goes (create() puts the folders back). */
+class LeftoverFile extends Error {
+  constructor(readonly file: string) {
+    super(`${file} already exists`);
+  }
+}
+
 /** File-name-safe slug of a message: lower case, letters and digits joined by underscores. */
 export function slugify(message: string): string {
   const slug = message
@@ -102,7 +109,8 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   const dialects = Object.entries(project.histories) as [DialectName, HistoryConfig][];
   const histories = new Map(dialects.map(([d, h]) => [d, readHistory(h.out, { allowMissing: true }).revisions]));
   const { signal } = options;
-  const states = signal ? dialects.map(([, h]) => folderState(h.out)) : [];
+  // how each folder was, to put it back when the command stops half way (a signal, a file in the way)
+  const states = dialects.map(([, h]) => folderState(h.out));
   // a signal that came during synchronous work (a SQLite proof) is seen here; the catch below says what was kept
   const stopIfAsked = () => checkpoint(signal, 'migrate-create');
 
@@ -150,6 +158,19 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
       }
       const rev = hist.revisions[hist.revisions.length - 1]!;
       const prev = hist.revisions[hist.revisions.length - 2];
+      // one revision, ours: another migrate-create in this folder at the same time would make the
+      // journal list another (its files are its own: none is touched here)
+      const made = hist.revisions.length - histories.get(d)!.length;
+      if (made !== 1 || !rev.id.endsWith(`_${slug}`)) {
+        throw new SluiceError(
+          `${rel(h.out)}: the journal lists ${made} new revision(s) (${hist.revisions.slice(histories.get(d)!.length).map((r) => r.id).join(', ')}) where this migrate-create made one named *_${slug}: another one ran in this folder at the same time; check the folder and the journal (git status), then run it again alone`,
+          ExitCode.usage,
+        );
+      }
+      // a down (or TypeScript part) already there is a file sluice did not write for this revision:
+      // it would become its down unread; nothing is kept, that file is left as it is
+      const leftover = [rev.downFile, ...(options.ts ? [tsFileOf(rev)] : [])].find((f) => existsSync(f));
+      if (leftover) throw new LeftoverFile(leftover);
       if (d === 'postgresql') {
         // drizzle-kit leaves an unnamed primary-key drop commented out; make the up runnable
         const up = readUp(rev);
@@ -191,6 +212,13 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   } catch (err) {
     // every drizzle-kit has exited before anything is said or put back (a signal has stopped them; its promise settles on close)
     await Promise.all(generated);
+    if (err instanceof LeftoverFile && !signal?.aborted) {
+      const removed = states.flatMap((st) => restoreFolder(st, slug));
+      throw new ConfigError(
+        `${rel(err.file)} already exists (left by an earlier attempt, or written by hand), and sluice never takes a file it did not write as a new revision's ${err.file.endsWith('.ts') ? 'TypeScript part' : 'down'}; nothing was kept (${removed.length ? `removed ${removed.map(rel).join(', ')}; journals put back` : 'no file had been written'}): move that file away and run it again`,
+        { cause: err },
+      );
+    }
     if (!signal?.aborted) throw withNotRemoved(err, notRemoved); // once stopped, any error (a journal drizzle-kit left half written) is the stop's
     // nothing writes to the folders any more
     const removed = states.flatMap((st) => restoreFolder(st, slug));

@@ -143,6 +143,27 @@ describe('integrity', () => {
     expect(existsSync(path.join(other, 'drizzle', 'postgresql', '0004_add_nick.sql'))).toBe(false);
   });
 
+  // Found by review: a down file (or TypeScript part) already where the new revision's goes was taken
+  // as its down unread (a leftover `SELECT 1;` then "reverted" a column it never dropped), and both
+  // dialects' revisions were left half made behind a one-line exit 2.
+  it('migrate-create with a file already where the new down or TypeScript part goes keeps nothing and leaves that file alone', () => {
+    for (const [ts, file] of [[false, 'drizzle/sqlite/0004_add_nick.down.sql'], [true, 'drizzle/postgresql/0004_add_nick.ts']] as const) {
+      const other = makeProject();
+      addUserColumn(other, 'nick');
+      const journals = ['sqlite', 'postgresql'].map((d) => readFileSync(path.join(other, 'drizzle', d, 'meta', '_journal.json'), 'utf8'));
+      writeFileSync(path.join(other, file), '-- my notes\nSELECT 1;\n');
+      const r = runCli(other, ['create', '-m', 'add nick', ...(ts ? ['--ts'] : [])], { SLUICE_VERIFY: 'off' });
+      expect(r.status, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr.trim()).toMatch(new RegExp(`^sluice: ${file.replace(/\./g, '\\.')} already exists \\(left by an earlier attempt, or written by hand\\), and sluice never takes a file it did not write as a new revision's ${ts ? 'TypeScript part' : 'down'}; nothing was kept \\(removed .*; journals put back\\): move that file away and run it again$`));
+      expect(['sqlite', 'postgresql'].map((d) => readFileSync(path.join(other, 'drizzle', d, 'meta', '_journal.json'), 'utf8'))).toEqual(journals);
+      for (const d of ['sqlite', 'postgresql']) {
+        expect(readdirSync(path.join(other, 'drizzle', d)).filter((n) => n.startsWith('0004_')).map((n) => `drizzle/${d}/${n}`)).toEqual(`drizzle/${d}/` === file.slice(0, file.lastIndexOf('/') + 1) ? [file] : []);
+        expect(existsSync(path.join(other, 'drizzle', d, 'meta', '0004_snapshot.json'))).toBe(false);
+      }
+      expect(readFileSync(path.join(other, file), 'utf8')).toBe('-- my notes\nSELECT 1;\n');
+    }
+  });
+
   it('a missing migration folder', () => {
     const other = makeProject({ withoutHistory: true });
     oneLineError(runCli(other, ['up'], {}), 2, /migration folder drizzle\/sqlite does not exist/);
