@@ -160,13 +160,9 @@ export async function insertSyntheticRows(conn: Connection, schema: string, tabl
     const plain = row(false).sql;
     inserts.push({ table, sql: full.sql, ...(plain !== full.sql ? { plain } : {}) });
   }
-  const attempt = (list: { sql: string }[]) => (conn.dialect === 'postgresql' ? tryAllPostgres(conn, list) : tryEach(conn, list));
-  const outcomes = await attempt(inserts);
-  const retry = inserts.flatMap((ins, k) => (outcomes[k] && ins.plain ? [k] : []));
-  if (retry.length) {
-    const again = await attempt(retry.map((k) => ({ sql: inserts[k]!.plain! })));
-    retry.forEach((k, j) => (outcomes[k] = again[j] as string | null));
-  }
+  // a row refused with its nullable keys filled is tried again at once without them, before its
+  // children are (they point at it)
+  const outcomes = conn.dialect === 'postgresql' ? await tryAllPostgres(conn, inserts) : await tryEach(conn, inserts);
   inserts.forEach((ins, k) => {
     const error = outcomes[k];
     if (error) result.refused.push({ table: ins.table, reason: error.split('\n')[0]! });
@@ -175,19 +171,24 @@ export async function insertSyntheticRows(conn: Connection, schema: string, tabl
   return result;
 }
 
-/** Each insert in its own savepoint (SQLite: in-process, so cheap). Returns the error of each, or null. */
-async function tryEach(conn: Connection, inserts: { sql: string }[]): Promise<(string | null)[]> {
+/** Each insert (then its `plain` form, when the first is refused) in its own savepoint (SQLite: in-process, so cheap). Returns the error of each, or null. */
+async function tryEach(conn: Connection, inserts: { sql: string; plain?: string }[]): Promise<(string | null)[]> {
   const out: (string | null)[] = [];
   for (const ins of inserts) {
-    await conn.execute('SAVEPOINT sluice_row');
-    try {
-      await conn.execute(ins.sql);
-      out.push(null);
-    } catch (err) {
-      await conn.execute('ROLLBACK TO SAVEPOINT sluice_row');
-      out.push(describeCause(err));
+    let error: string | null = null;
+    for (const sql of ins.plain ? [ins.sql, ins.plain] : [ins.sql]) {
+      await conn.execute('SAVEPOINT sluice_row');
+      try {
+        await conn.execute(sql);
+        error = null;
+      } catch (err) {
+        await conn.execute('ROLLBACK TO SAVEPOINT sluice_row');
+        error = describeCause(err);
+      }
+      await conn.execute('RELEASE SAVEPOINT sluice_row');
+      if (error === null) break;
     }
-    await conn.execute('RELEASE SAVEPOINT sluice_row');
+    out.push(error);
   }
   return out;
 }
@@ -196,14 +197,14 @@ async function tryEach(conn: Connection, inserts: { sql: string }[]): Promise<(s
  * PostgreSQL: every insert in one round trip, in order, each in its own subtransaction, through a
  * session-local function (pg_temp, gone with the connection; the inserts are sluice's own, built above).
  */
-async function tryAllPostgres(conn: Connection, inserts: { sql: string }[]): Promise<(string | null)[]> {
+async function tryAllPostgres(conn: Connection, inserts: { sql: string; plain?: string }[]): Promise<(string | null)[]> {
   if (!inserts.length) return [];
   await conn.execute(
-    `CREATE OR REPLACE FUNCTION pg_temp.sluice_try(statement text) RETURNS text LANGUAGE plpgsql AS $sluice$ BEGIN EXECUTE statement; RETURN NULL; EXCEPTION WHEN OTHERS THEN RETURN SQLERRM; END $sluice$`,
+    `CREATE OR REPLACE FUNCTION pg_temp.sluice_try(statement text, plain text) RETURNS text LANGUAGE plpgsql AS $sluice$ BEGIN EXECUTE statement; RETURN NULL; EXCEPTION WHEN OTHERS THEN IF plain IS NULL THEN RETURN SQLERRM; END IF; BEGIN EXECUTE plain; RETURN NULL; EXCEPTION WHEN OTHERS THEN RETURN SQLERRM; END; END $sluice$`,
   );
   const rows = await conn.query<{ i: number | string; error: string | null }>(
-    'SELECT i, pg_temp.sluice_try(s) AS error FROM unnest($1::text[]) WITH ORDINALITY AS x(s, i) ORDER BY i',
-    [inserts.map((x) => x.sql)],
+    'SELECT i, pg_temp.sluice_try(s, f) AS error FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(s, f, i) ORDER BY i',
+    [inserts.map((x) => x.sql), inserts.map((x) => x.plain ?? null)],
   );
   return rows.map((r) => r.error);
 }

@@ -169,7 +169,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
       }
       // a down (or TypeScript part) already there is a file sluice did not write for this revision:
       // it would become its down unread; nothing is kept, that file is left as it is
-      const leftover = [rev.downFile, ...(options.ts ? [tsFileOf(rev)] : [])].find((f) => existsSync(f));
+      const leftover = [rev.downFile, tsFileOf(rev)].find((f) => existsSync(f));
       if (leftover) throw new LeftoverFile(leftover);
       if (d === 'postgresql') {
         // drizzle-kit leaves an unnamed primary-key drop commented out; make the up runnable

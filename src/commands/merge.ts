@@ -71,7 +71,9 @@ const snapshotPath = (out: string, tag: string) => path.join(out, 'meta', `${pre
  */
 function movedPrefix(tags: string[]): (n: number, k: number) => string {
   const prefixes = tags.map(prefixOf);
-  const newest = (len: number) => prefixes.length > 0 && prefixes.every((p) => p.length === len) ? prefixes.reduce((x, y) => (y > x ? y : x)) : undefined;
+  // the style of the newest name (a history that moved from index to timestamp names has both)
+  const last = prefixes.reduce((x, y) => (y.length > x.length || (y.length === x.length && y > x) ? y : x), '');
+  const newest = (len: number) => (last.length === len ? last : undefined);
   const stamp = newest(14);
   if (stamp) {
     const t = Date.UTC(+stamp.slice(0, 4), +stamp.slice(4, 6) - 1, +stamp.slice(6, 8), +stamp.slice(8, 10), +stamp.slice(10, 12), +stamp.slice(12, 14));

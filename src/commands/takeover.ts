@@ -135,10 +135,22 @@ async function drizzleTablesElsewhere(ctx: Context, conn: Connection, src: Drizz
  * until the config or `--table` names it. Undefined when there is none.
  */
 async function drizzleStateElsewhere(ctx: Context, conn: Connection, src: DrizzleSource): Promise<DrizzleState | undefined> {
+  // drizzle's rows, not a table of the app that happens to have those columns (an uploads table):
+  // at least one row holds the hash of one of the folder's ups, or the "when" of one of its entries
+  const hashes = new Set<string>();
+  const whens = new Set(ctx.history.revisions.map((r) => r.createdAt));
+  for (const r of ctx.history.revisions) {
+    try {
+      hashes.add(checksum(upOf(ctx, r)));
+    } catch {
+      /* an up that cannot be read is reported where it is run */
+    }
+  }
   const found: { src: DrizzleSource; rows: number }[] = [];
   for (const other of await drizzleTablesElsewhere(ctx, conn, src)) {
-    const rows = (await readDrizzleRows(conn, other, conn.display)).length;
-    if (rows > 0) found.push({ src: other, rows });
+    // one that cannot be read as drizzle's (a WITHOUT ROWID table, no SELECT right) is not taken for it
+    const rows = await readDrizzleRows(conn, other, conn.display).catch(() => []);
+    if (rows.some((r) => hashes.has(r.hash) || (r.createdAt !== null && whens.has(r.createdAt)))) found.push({ src: other, rows: rows.length });
   }
   if (!found.length) return undefined;
   const first = found[0]!;
@@ -288,7 +300,7 @@ export function matchDrizzleRows(ctx: Context, rows: DrizzleRow[]): { records: A
     const ts = matched.has(r.id) ? tsOf(ctx, r) : undefined;
     if (ts) {
       problems.push(
-        `${r.id} has a TypeScript part (${ts.display}), which drizzle's migrator never runs, so its up(db) did not run here; run what it does by hand, then record where the database stands with make migrate-stamp`,
+        `${r.id} has a TypeScript part (${ts.display}), which drizzle's migrator never runs, so its up(db) did not run here; run what it does by hand, then record where the database stands with make migrate-stamp REVISION=<rev> PURGE=1`,
       );
     }
   }

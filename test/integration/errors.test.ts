@@ -147,14 +147,15 @@ describe('integrity', () => {
   // as its down unread (a leftover `SELECT 1;` then "reverted" a column it never dropped), and both
   // dialects' revisions were left half made behind a one-line exit 2.
   it('migrate-create with a file already where the new down or TypeScript part goes keeps nothing and leaves that file alone', () => {
-    for (const [ts, file] of [[false, 'drizzle/sqlite/0004_add_nick.down.sql'], [true, 'drizzle/postgresql/0004_add_nick.ts']] as const) {
+    // (a .ts there is taken as the revision's TypeScript part whether or not --ts is given)
+    for (const [ts, file] of [[false, 'drizzle/sqlite/0004_add_nick.down.sql'], [true, 'drizzle/postgresql/0004_add_nick.ts'], [false, 'drizzle/sqlite/0004_add_nick.ts']] as const) {
       const other = makeProject();
       addUserColumn(other, 'nick');
       const journals = ['sqlite', 'postgresql'].map((d) => readFileSync(path.join(other, 'drizzle', d, 'meta', '_journal.json'), 'utf8'));
       writeFileSync(path.join(other, file), '-- my notes\nSELECT 1;\n');
       const r = runCli(other, ['create', '-m', 'add nick', ...(ts ? ['--ts'] : [])], { SLUICE_VERIFY: 'off' });
       expect(r.status, r.stdout + r.stderr).toBe(2);
-      expect(r.stderr.trim()).toMatch(new RegExp(`^sluice: ${file.replace(/\./g, '\\.')} already exists \\(left by an earlier attempt, or written by hand\\), and sluice never takes a file it did not write as a new revision's ${ts ? 'TypeScript part' : 'down'}; nothing was kept \\(removed .*; journals put back\\): move that file away and run it again$`));
+      expect(r.stderr.trim()).toMatch(new RegExp(`^sluice: ${file.replace(/\./g, '\\.')} already exists \\(left by an earlier attempt, or written by hand\\), and sluice never takes a file it did not write as a new revision's ${file.endsWith('.ts') ? 'TypeScript part' : 'down'}; nothing was kept \\(removed .*; journals put back\\): move that file away and run it again$`));
       expect(['sqlite', 'postgresql'].map((d) => readFileSync(path.join(other, 'drizzle', d, 'meta', '_journal.json'), 'utf8'))).toEqual(journals);
       for (const d of ['sqlite', 'postgresql']) {
         expect(readdirSync(path.join(other, 'drizzle', d)).filter((n) => n.startsWith('0004_')).map((n) => `drizzle/${d}/${n}`)).toEqual(`drizzle/${d}/` === file.slice(0, file.lastIndexOf('/') + 1) ? [file] : []);

@@ -169,7 +169,8 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
   // left in meta/. In a history named by timestamp (drizzle-kit's migrations.prefix), 0000…02_ sorts
   // before every timestamp: drizzle-kit's next generate started from the wrong snapshot, refused a
   // collision, or re-created the other branch's change.
-  it("a history named by timestamp keeps its style: moved revisions sort after ours, their old snapshot goes; the next create sees no change", () => {
+  for (const first of ['timestamp', 'index'] as const)
+  it(`a history named by timestamp${first === 'index' ? ' after index-named revisions' : ''} keeps its style: moved revisions sort after ours, their old snapshot goes; the next create sees no change`, () => {
     const dir = path.join(makeProject(), 'stamped');
     mkdirSync(dir);
     symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
@@ -180,7 +181,10 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
     writeFileSync(schema, "import { sqliteTable, integer, text } from 'drizzle-orm/sqlite-core';\nexport const users = sqliteTable('users', {\n  id: integer('id').primaryKey(),\n  name: text('name'),\n});\nexport const posts = sqliteTable('posts', {\n  id: integer('id').primaryKey(),\n  title: text('title'),\n});\n");
     const env = { SLUICE_VERIFY: 'off' };
     const second = () => spawnSync('sleep', ['1.1']); // drizzle-kit's timestamps have whole seconds
+    const config = path.join(dir, 'drizzle.config.ts');
+    if (first === 'index') writeFileSync(config, readFileSync(config, 'utf8').replace("prefix: 'timestamp'", "prefix: 'index'"));
     ok(runCli(dir, ['create', '-m', 'init'], env));
+    writeFileSync(config, readFileSync(config, 'utf8').replace("prefix: 'index'", "prefix: 'timestamp'"));
     ok(git(dir, 'init', '-q', '-b', 'main'));
     ok(git(dir, 'add', '-A'));
     ok(git(dir, 'commit', '-q', '-m', 'base'));
@@ -204,7 +208,7 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
     expect(tags).toHaveLength(3);
     expect([...tags].sort()).toEqual(tags); // file names sort in journal order
     expect(tags[2]).toBe(`${moved![2]}_add_body`);
-    expect(readdirSync(path.join(dir, 'drizzle', 'meta')).sort()).toEqual([...tags.map((t) => `${t.slice(0, 14)}_snapshot.json`), '_journal.json'].sort());
+    expect(readdirSync(path.join(dir, 'drizzle', 'meta')).sort()).toEqual([...tags.map((t) => `${/^\d+/.exec(t)![0]}_snapshot.json`), '_journal.json'].sort());
     expect(ok(runCli(dir, ['create', '-m', 'nothing changed'], env))).toMatch(/No changes in the models; nothing created/);
     const db = { DATABASE_URL: `file:${path.join(dir, 'db.sqlite')}` };
     expect(ok(runCli(dir, ['up'], db))).toMatch(/base -> \d{14}_add_body \(3 revisions applied\)/);
