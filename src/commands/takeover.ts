@@ -135,22 +135,30 @@ async function drizzleTablesElsewhere(ctx: Context, conn: Connection, src: Drizz
  * until the config or `--table` names it. Undefined when there is none.
  */
 async function drizzleStateElsewhere(ctx: Context, conn: Connection, src: DrizzleSource): Promise<DrizzleState | undefined> {
+  const candidates = await drizzleTablesElsewhere(ctx, conn, src);
+  if (!candidates.length) return undefined; // the usual case: nothing read, nothing hashed
   // drizzle's rows, not a table of the app that happens to have those columns (an uploads table):
-  // at least one row holds the hash of one of the folder's ups, or the "when" of one of its entries
-  const hashes = new Set<string>();
+  // at least one row holds the "when" of one of the folder's entries, or the hash of one of its ups
   const whens = new Set(ctx.history.revisions.map((r) => r.createdAt));
-  for (const r of ctx.history.revisions) {
-    try {
-      hashes.add(checksum(upOf(ctx, r)));
-    } catch {
-      /* an up that cannot be read is reported where it is run */
+  let hashes: Set<string> | undefined;
+  const hashed = (hash: string) => {
+    if (!hashes) {
+      hashes = new Set();
+      for (const r of ctx.history.revisions) {
+        try {
+          hashes.add(checksum(upOf(ctx, r)));
+        } catch {
+          /* an up that cannot be read is reported where it is run */
+        }
+      }
     }
-  }
+    return hashes.has(hash);
+  };
   const found: { src: DrizzleSource; rows: number }[] = [];
-  for (const other of await drizzleTablesElsewhere(ctx, conn, src)) {
+  for (const other of candidates) {
     // one that cannot be read as drizzle's (a WITHOUT ROWID table, no SELECT right) is not taken for it
     const rows = await readDrizzleRows(conn, other, conn.display).catch(() => []);
-    if (rows.some((r) => hashes.has(r.hash) || (r.createdAt !== null && whens.has(r.createdAt)))) found.push({ src: other, rows: rows.length });
+    if (rows.some((r) => (r.createdAt !== null && whens.has(r.createdAt)) || hashed(r.hash))) found.push({ src: other, rows: rows.length });
   }
   if (!found.length) return undefined;
   const first = found[0]!;
