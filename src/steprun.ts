@@ -174,8 +174,8 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
       transactionEnded: ended,
       preparedAs,
       error: err instanceof TypeScriptError ? err.what : describeCause(inner),
-      statementsRun: step.noTransaction ? (conn.transactionOpen ? kept : ran) : undefined,
-      statementsUndone: step.noTransaction && conn.transactionOpen && ran > kept ? ran - kept : undefined,
+      statementsRun: step.noTransaction ? kept : undefined,
+      statementsUndone: step.noTransaction && ran > kept ? ran - kept : undefined,
       noTransaction: step.noTransaction || undefined,
       cause: inner,
     };
