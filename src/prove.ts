@@ -21,7 +21,7 @@ import { commitLeftOpen } from './steprun.js';
 import { prepareStep, type PreparedStep } from './prepare.js';
 import { checkpoint, describeCause } from './errors.js';
 import { introspect, listTables, schemaDiff, tablesIn } from './introspect.js';
-import { countRows, insertSyntheticRows } from './rows.js';
+import { countRows, insertSyntheticRows, RowsTransactionLost, type RowsResult } from './rows.js';
 import { extensionsCreated, foreignSchemas, namesPublic, openScratch } from './scratch.js';
 import { readSnapshot, readUp, rel, type RevisionFile } from './source.js';
 import { VersionStore, VERSION_TABLE } from './store.js';
@@ -315,7 +315,7 @@ async function roundTrip(
   try {
     // 1. rows: a synthetic row in every table, the down, then the tables it keeps must keep their rows.
     await conn.execute('SAVEPOINT sluice_rows');
-    const rows = await timed('rows', () => insertSyntheticRows(conn, schema, tablesIn(stateN)));
+    const rows = await timed('rows', () => syntheticRows(conn, schema, tablesIn(stateN)));
     try {
       const countsBefore = await timed('rows', () => countRows(conn, keptTables));
       await timed('down', () => run('the down', downSql));
@@ -328,7 +328,9 @@ async function roundTrip(
       // Not a wrong down: it refuses (and rolls back) when rows stand in its way, e.g. NOT NULL without default.
       proof.notes.push(`with a row in every table ${describeCause(err)}; on empty tables it was checked below`);
     }
-    await conn.execute('ROLLBACK TO SAVEPOINT sluice_rows');
+    // a trigger's RAISE(ROLLBACK) in the down ended the transaction: state N again, in a new one
+    if (conn.transactionOpen?.() === false) await conn.begin();
+    else await conn.execute('ROLLBACK TO SAVEPOINT sluice_rows');
     for (const r of rows.refused) proof.notes.push(`no synthetic row in ${r.table}: ${r.reason}`);
     if (schemaRebuild !== downRebuild) {
       await conn.rollback();
@@ -354,6 +356,26 @@ async function roundTrip(
     await foreignKeysOff(false);
   }
   return conclude(proof);
+}
+
+/**
+ * insertSyntheticRows, begun again without a table whose row ended the transaction (a SQLite trigger's
+ * `RAISE(ROLLBACK)`): that table is named as refused, and the rows step goes on in a new transaction.
+ */
+async function syntheticRows(conn: Connection, schema: string, tables: string[]): Promise<RowsResult> {
+  const lost: RowsResult['refused'] = [];
+  for (;;) {
+    try {
+      const result = await insertSyntheticRows(conn, schema, tables.filter((t) => !lost.some((l) => l.table === t)));
+      result.refused.push(...lost);
+      return result;
+    } catch (err) {
+      if (!(err instanceof RowsTransactionLost)) throw err;
+      lost.push({ table: err.table, reason: `${err.reason} (it ended the transaction)` });
+      await conn.begin();
+      await conn.execute('SAVEPOINT sluice_rows');
+    }
+  }
 }
 
 /** SQL that makes or drops a session's prepared statements. */

@@ -25,6 +25,19 @@ interface ForeignKeyInfo {
   refColumn: string;
 }
 
+/**
+ * A synthetic row's insert ended the whole transaction, savepoints included (SQLite: a trigger's
+ * `RAISE(ROLLBACK)`). The caller is back where its transaction began and may begin again without `table`.
+ */
+export class RowsTransactionLost extends Error {
+  constructor(
+    readonly table: string,
+    readonly reason: string,
+  ) {
+    super(`a synthetic row in ${table} ended the transaction: ${reason}`);
+  }
+}
+
 export interface RowsResult {
   /** Tables that got a synthetic row. */
   filled: string[];
@@ -172,7 +185,7 @@ export async function insertSyntheticRows(conn: Connection, schema: string, tabl
 }
 
 /** Each insert (then its `plain` form, when the first is refused) in its own savepoint (SQLite: in-process, so cheap). Returns the error of each, or null. */
-async function tryEach(conn: Connection, inserts: { sql: string; plain?: string }[]): Promise<(string | null)[]> {
+async function tryEach(conn: Connection, inserts: { table: string; sql: string; plain?: string }[]): Promise<(string | null)[]> {
   const out: (string | null)[] = [];
   for (const ins of inserts) {
     let error: string | null = null;
@@ -182,6 +195,7 @@ async function tryEach(conn: Connection, inserts: { sql: string; plain?: string 
         await conn.execute(sql);
         error = null;
       } catch (err) {
+        if (conn.transactionOpen?.() === false) throw new RowsTransactionLost(ins.table, describeCause(err).split('\n')[0]!);
         await conn.execute('ROLLBACK TO SAVEPOINT sluice_row');
         error = describeCause(err);
       }

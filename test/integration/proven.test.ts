@@ -425,6 +425,36 @@ describe('db-test proves the downs as written, with rows', () => {
     expect(r.stdout).toMatch(/0005_pp_extra \(drizzle\/sqlite\/0005_pp_extra\.down\.sql\): the down loses rows in tables it keeps \(rows lost in kc: 1 before the down, 0 after\)/);
   });
 
+  // Found by review (SQLite): a trigger that answers an insert with RAISE(ROLLBACK) ends the whole
+  // transaction, savepoints included; the proof then failed with "no such savepoint: sluice_row", a
+  // false failure of a sound down (a run of it never meets the trigger).
+  it('a trigger that rolls back the transaction (on a synthetic row, or in the down) leaves that table without a row, not a failed proof', () => {
+    const dir = makeProject();
+    const bp = '\n--> statement-breakpoint\n';
+    addRevision(
+      dir,
+      'sqlite',
+      'guarded',
+      ['CREATE TABLE `guarded` (`id` integer PRIMARY KEY NOT NULL, `v` text);', "CREATE TRIGGER `guarded_no_insert` BEFORE INSERT ON `guarded` BEGIN SELECT RAISE(ROLLBACK, 'guarded is read-only'); END;"].join(bp),
+      ['DROP TRIGGER `guarded_no_insert`;', 'DROP TABLE `guarded`;'].join(bp),
+    );
+    addRevision(dir, 'sqlite', 'guarded_w', 'ALTER TABLE `guarded` ADD `w` text;', 'ALTER TABLE `guarded` DROP COLUMN `w`;');
+    // the down itself meets such a trigger with the synthetic rows in place: it refuses with rows (as a
+    // real run would), and is proven on empty tables
+    addRevision(
+      dir,
+      'sqlite',
+      'kept',
+      ['CREATE TABLE `kept` (`id` integer PRIMARY KEY NOT NULL);', "CREATE TRIGGER `kept_rows` BEFORE DELETE ON `kept` BEGIN SELECT RAISE(ROLLBACK, 'kept keeps its rows'); END;"].join(bp),
+      ['DELETE FROM `kept`;', 'DROP TRIGGER `kept_rows`;', 'DROP TABLE `kept`;'].join(bp),
+    );
+    const r = runCli(dir, ['check']);
+    expect(r.stdout + r.stderr).not.toMatch(/no such savepoint|internal error/i);
+    expect(r.stdout).toMatch(/ok +sqlite: every down proven, rows kept \(except 0006_kept: proven without rows, as it runs outside a transaction or refused to run with rows\)/);
+    expect(r.stdout).toMatch(/ok +sqlite: down 0005_guarded_w restores 0004_guarded/);
+    expect(r.stdout).toMatch(/ok +sqlite: down 0006_kept restores 0005_guarded_w/);
+  });
+
   it('a down run outside a transaction is proven without rows, and the line says so instead of "rows kept" (was: the claim made for it too)', () => {
     const dir = makeProject();
     const down = path.join(dir, 'drizzle/sqlite/0003_add_phone_to_users.down.sql');
