@@ -5,7 +5,7 @@
  * runs statement by statement outside any transaction and its version row is written only after the
  * last statement succeeded. Results come back per step rather than as thrown strings.
  */
-import type { Connection } from './dialect/types.js';
+import type { Connection, ForeignKeyViolations } from './dialect/types.js';
 import { describeCause, SluiceError, UsageError } from './errors.js';
 import type { Direction, Step } from './revision.js';
 import { GROUP_LIMIT, GroupFailure, mayDropPrepared, planGroup, prepareRunStatements, recordInTransaction, releaseRunStatements, retireRunStatementsFor, runPlanned, type PlannedGroup, type Unrecorded } from './batch.js';
@@ -193,9 +193,11 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
     }
   };
   const inTx = !options.single;
-  const singleRebuild = !!options.single && steps.some((s) => conn.foreignKeyRebuild?.(s.statements));
+  // SQLite: foreign keys are set outside a transaction only, so one rebuild turns them off for the whole run
+  const singleRebuild = options.single ? steps.find((s) => conn.foreignKeyRebuild?.(s.statements)) : undefined;
   const fkWasOnSingle = singleRebuild ? await conn.setForeignKeys!(false) : false;
   if (options.single) await conn.begin();
+  const fkBeforeSingle: ForeignKeyViolations | undefined = fkWasOnSingle ? await conn.foreignKeyViolations!() : undefined;
   let failed = false;
   let stopped = false; // the signal fired between steps: nothing more starts
   // SQLite: revisions share one commit, each in its own savepoint (not table rebuilds: they need foreign keys off outside a transaction).
@@ -355,7 +357,14 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
       if (earlier) for (const r of results) if (r.status !== 'failed' && r.status !== 'interrupted' && r.status !== 'not-run' && r.status !== 'already-done') r.status = earlier;
     } else {
       try {
-        if (singleRebuild && fkWasOnSingle) await conn.checkForeignKeys!();
+        if (singleRebuild && fkWasOnSingle) {
+          await conn.checkForeignKeys!(fkBeforeSingle, 'at the end of the single transaction').catch((err: unknown) => {
+            throw new Error(
+              `${describeCause(err)}. Foreign keys were off for all of it (${singleRebuild.revision.id} rebuilds a table, and SQLite cannot turn them on inside a transaction), so no revision's ON DELETE action ran: run without --single-transaction, where each revision has its own setting`,
+              { cause: err },
+            );
+          });
+        }
         await conn.commit();
       } catch (err) {
         await conn.rollback();

@@ -300,10 +300,11 @@ async function roundTrip(
     fkOff = off;
   };
   const run = async (what: string, statements: string[]) => {
+    const before = fkOff && fkWasOn ? await conn.foreignKeyViolations!() : undefined;
     await runAll(conn, what, statements, downSql.concat(upSql));
     if (fkOff && fkWasOn) {
       try {
-        await conn.checkForeignKeys!();
+        await conn.checkForeignKeys!(before);
       } catch (err) {
         throw new Error(`${what}: ${describeCause(err)}`);
       }

@@ -5,7 +5,7 @@
  * single one holds it), its statements, its TypeScript part and its version row. The result says how
  * it went; only a failure of the rollback itself is thrown.
  */
-import type { Connection } from './dialect/types.js';
+import type { Connection, ForeignKeyViolations } from './dialect/types.js';
 import type { StepResult, StepStatus } from './engine.js';
 import { describeCause, searchPathChanged } from './errors.js';
 import type { PreparedStep } from './prepare.js';
@@ -85,8 +85,10 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
   const fkWasOn = rebuilt && transactional ? await conn.setForeignKeys!(false) : false;
   // a TypeScript part may end the transaction itself (README forbids it): marked, and checked after the rollback
   const mark: { value?: string } | undefined = options.ts && (transactional || options.single) ? {} : undefined;
+  let fkBefore: ForeignKeyViolations | undefined;
   try {
     if (transactional) await conn.begin();
+    if (rebuilt && fkWasOn) fkBefore = await conn.foreignKeyViolations!();
     if (!conn.capabilities.runLock && (await store.has(step.revision.id)) === (step.direction === 'up')) {
       // Another run did it while we waited for the database lock.
       if (transactional) await conn.rollback();
@@ -138,7 +140,7 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
     } else {
       await store.remove(step.revision.id);
     }
-    if (rebuilt && fkWasOn) await conn.checkForeignKeys!();
+    if (rebuilt && fkWasOn) await conn.checkForeignKeys!(fkBefore, 'after the table rebuild');
     if (transactional) await conn.commit();
     if (rebuilt && fkWasOn) await conn.setForeignKeys!(true);
     return { ...base, status: doneStatus(step, options.stampOnly), ms };

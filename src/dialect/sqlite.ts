@@ -5,7 +5,7 @@ import type Database from 'better-sqlite3';
 import type { DatabaseTarget, SqliteEngine } from '../config.js';
 import { ConnectionError, ConfigError, describeCause } from '../errors.js';
 import { foreignKeyPragmas, quoteIdent } from '../sql.js';
-import type { Connection, MarkState } from './types.js';
+import type { Connection, ForeignKeyViolations, MarkState } from './types.js';
 import { VERSION_TABLE } from '../store.js';
 import { drizzleSqlite } from './drizzle.js';
 import { betterSqlite, openSqliteDatabase } from './sqlitedb.js';
@@ -313,12 +313,20 @@ class SqliteConnection implements Connection {
     this.db.pragma(`foreign_keys = ${on ? 'ON' : 'OFF'}`);
     return was;
   }
-  async checkForeignKeys(): Promise<void> {
-    const rows = this.db.pragma('foreign_key_check') as { table: string; parent: string }[];
-    if (rows.length) {
-      const pairs = [...new Set(rows.map((r) => `${r.table} -> ${r.parent}`))].join(', ');
-      throw new Error(`foreign key check failed after the table rebuild: ${rows.length} row(s) reference missing parents (${pairs})`);
-    }
+  async foreignKeyViolations(): Promise<ForeignKeyViolations> {
+    return violationCounts(this.db.pragma('foreign_key_check') as ForeignKeyCheckRow[]);
+  }
+  async checkForeignKeys(before?: ForeignKeyViolations, when?: string): Promise<void> {
+    const rows = this.db.pragma('foreign_key_check') as ForeignKeyCheckRow[];
+    if (!rows.length) return;
+    const now = violationCounts(rows);
+    const added = before ? rows.filter((r) => (now.get(violationKey(r)) ?? 0) > (before.get(violationKey(r)) ?? 0)) : rows;
+    if (!added.length) return;
+    const pairs = [...new Set(added.map((r) => `${r.table} -> ${r.parent}`))].join(', ');
+    const older = rows.length - added.length;
+    throw new Error(
+      `foreign key check failed${when ? ` ${when}` : ''}: ${added.length} row(s) reference missing parents (${pairs})${older ? `; ${older} other row(s) did before it ran and are left as they were` : ''}`,
+    );
   }
   async backupTo(file: string): Promise<void> {
     // libsql has no online backup API; VACUUM INTO writes the same consistent copy
@@ -396,4 +404,17 @@ function dumpSqlite(db: Database.Database): string {
 function emptySqlite(target: DatabaseTarget): Connection {
   const db = betterSqlite(':memory:');
   return new SqliteConnection(db, target.display);
+}
+
+interface ForeignKeyCheckRow {
+  table: string;
+  rowid: number | bigint | null;
+  parent: string;
+  fkid: number;
+}
+const violationKey = (r: ForeignKeyCheckRow) => `${r.table}\u0000${r.parent}\u0000${r.fkid}\u0000${r.rowid ?? ''}`;
+function violationCounts(rows: ForeignKeyCheckRow[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of rows) counts.set(violationKey(r), (counts.get(violationKey(r)) ?? 0) + 1);
+  return counts;
 }

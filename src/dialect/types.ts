@@ -29,6 +29,9 @@ export interface Capabilities {
   queuesScripts?: boolean;
 }
 
+/** Foreign-key violations by table, parent, key and row (a WITHOUT ROWID table's rows counted together). */
+export type ForeignKeyViolations = ReadonlyMap<string, number>;
+
 export interface Connection {
   readonly dialect: DialectName;
   readonly capabilities: Capabilities;
@@ -129,8 +132,15 @@ export interface Connection {
   foreignKeyRebuild?(statements: string[]): string[] | undefined;
   /** Turn foreign-key enforcement off/on outside a transaction; returns whether it was on. */
   setForeignKeys?(on: boolean): Promise<boolean>;
-  /** Throw when rows violate foreign keys (PRAGMA foreign_key_check), naming the tables. */
-  checkForeignKeys?(): Promise<void>;
+  /** The rows that violate foreign keys now (PRAGMA foreign_key_check), to tell a run's new ones from older ones. */
+  foreignKeyViolations?(): Promise<ForeignKeyViolations>;
+  /**
+   * Throw when rows violate foreign keys, naming the tables; with `before` (foreignKeyViolations'
+   * answer before the statements ran), only for violations those statements added: rows that broke a
+   * key before (written while enforcement was off, SQLite's default) are not the revision's doing.
+   * `when` completes the message ("foreign key check failed <when>: ...").
+   */
+  checkForeignKeys?(before?: ForeignKeyViolations, when?: string): Promise<void>;
   /** SQLite: a consistent copy of the database file (SQLite's backup API). Absent where not supported. */
   backupTo?(file: string): Promise<void>;
   /**

@@ -327,6 +327,94 @@ describe('what the machine refuses', () => {
     expect(snapshot()).toEqual(before);
   });
 
+  // Found by review: SQLite leaves foreign keys off unless a connection turns them on, so databases hold
+  // rows that break them; the check after a table rebuild counted those against the rebuild, and every
+  // rebuild then failed. And with --single-transaction a rebuild turns them off for the whole run, so
+  // a later revision's ON DELETE CASCADE did not fire: that failure blamed "the table rebuild".
+  describe('SQLite foreign keys around table rebuilds', () => {
+    const BP = '\n--> statement-breakpoint\n';
+    const parentChild = (dir: string) =>
+      addRevision(
+        dir,
+        'sqlite',
+        'pc',
+        [
+          'CREATE TABLE `p` (`id` integer PRIMARY KEY NOT NULL, `n` text);',
+          'CREATE TABLE `c` (`id` integer PRIMARY KEY NOT NULL, `pid` integer NOT NULL REFERENCES `p`(`id`) ON DELETE CASCADE);',
+          "INSERT INTO `p` VALUES (1, 'a'), (2, 'b');",
+          'INSERT INTO `c` VALUES (1, 1), (2, 2);',
+        ].join(BP),
+        ['DROP TABLE `c`;', 'DROP TABLE `p`;'].join(BP),
+      );
+    const rebuildP = (copied: string) =>
+      [
+        'PRAGMA foreign_keys=OFF;',
+        "CREATE TABLE `__new_p` (`id` integer PRIMARY KEY NOT NULL, `n` text DEFAULT 'x' NOT NULL);",
+        `INSERT INTO \`__new_p\`("id", "n") SELECT "id", coalesce("n", 'x') FROM \`p\`${copied};`,
+        'DROP TABLE `p`;',
+        'ALTER TABLE `__new_p` RENAME TO `p`;',
+        'PRAGMA foreign_keys=ON;',
+      ].join(BP);
+    const rows = (dir: string, file: string, query: string) => {
+      const d = new Database(path.join(dir, file), { readonly: true });
+      try {
+        return d.prepare(query).raw().all();
+      } finally {
+        d.close();
+      }
+    };
+    const orphan = (dir: string, file: string) => {
+      const d = new Database(path.join(dir, file));
+      d.pragma('foreign_keys = OFF');
+      d.exec('INSERT INTO `c` VALUES (9, 99)');
+      d.close();
+    };
+
+    it('rows that broke a key before the rebuild do not fail it (both modes); a row the rebuild breaks does, counted apart', () => {
+      const dir = makeProject();
+      const pc = parentChild(dir);
+      const tag = addRevision(dir, 'sqlite', 'rebuild_p', rebuildP(''), 'SELECT 1;');
+      for (const [file, extra] of [['d.sqlite', []], ['s.sqlite', ['--single-transaction']]] as const) {
+        expect(runCli(dir, ['up', pc], sqliteEnv(dir, file)).status).toBe(0);
+        orphan(dir, file);
+        const r = runCli(dir, ['up', ...extra], sqliteEnv(dir, file));
+        expect(r.status, r.stderr).toBe(0);
+        expect(rows(dir, file, 'SELECT revision FROM sluice_version ORDER BY 1').at(-1)).toEqual([tag]);
+        expect(rows(dir, file, 'SELECT id, pid FROM c ORDER BY 1')).toEqual([[1, 1], [2, 2], [9, 99]]);
+      }
+      // a rebuild that leaves a parent out: its own broken row fails it, the older one is counted apart
+      const dir2 = makeProject();
+      const pc2 = parentChild(dir2);
+      const tag2 = addRevision(dir2, 'sqlite', 'rebuild_p', rebuildP(' WHERE "id" = 1'), 'SELECT 1;');
+      expect(runCli(dir2, ['up', pc2], sqliteEnv(dir2, 'd.sqlite')).status).toBe(0);
+      orphan(dir2, 'd.sqlite');
+      oneLineError(
+        runCli(dir2, ['up'], sqliteEnv(dir2, 'd.sqlite')),
+        3,
+        new RegExp(`revision ${tag2} \\(up\\) failed .*foreign key check failed after the table rebuild: 1 row\\(s\\) reference missing parents \\(c -> p\\); 1 other row\\(s\\) did before it ran and are left as they were\\. Rolled back: the database is at ${pc2}`),
+      );
+      expect(rows(dir2, 'd.sqlite', 'SELECT id FROM p ORDER BY 1')).toEqual([[1], [2]]);
+    });
+
+    it('--single-transaction with a rebuild: a later ON DELETE CASCADE cannot fire; the failure says why and what to run, nothing applied', () => {
+      const dir = makeProject();
+      parentChild(dir);
+      const rebuild = addRevision(dir, 'sqlite', 'rebuild_p', rebuildP(''), 'SELECT 1;');
+      const purge = addRevision(dir, 'sqlite', 'purge', 'DELETE FROM `p` WHERE `id` = 2;', 'SELECT 1;');
+      oneLineError(
+        runCli(dir, ['up', '--single-transaction'], sqliteEnv(dir, 's.sqlite')),
+        3,
+        new RegExp(
+          `revision ${purge} \\(up\\) failed .*foreign key check failed at the end of the single transaction: 1 row\\(s\\) reference missing parents \\(c -> p\\)\\. Foreign keys were off for all of it \\(${rebuild} rebuilds a table.*run without --single-transaction.*Single transaction rolled back: the database is at base`,
+        ),
+      );
+      expect(rows(dir, 's.sqlite', "SELECT name FROM sqlite_master WHERE name IN ('p', 'c')")).toEqual([]);
+      // the default mode runs it: the cascade fires
+      expect(runCli(dir, ['up'], sqliteEnv(dir, 'd.sqlite')).status).toBe(0);
+      expect(rows(dir, 'd.sqlite', 'SELECT id, pid FROM c ORDER BY 1')).toEqual([[1, 1]]);
+    });
+  });
+
   it('a folder where the lock file goes: exit 5 saying so', () => {
     const dir = makeProject();
     mkdirSync(path.join(dir, 'l.sqlite.sluice-lock'));
