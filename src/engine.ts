@@ -19,6 +19,9 @@ import { flushConsole } from './printer.js';
 
 /** `interrupted`: the run was stopped by its signal while this step ran; it is rolled back like a failed one. */
 /** `prepared`: under --single-transaction, a revision done before a TypeScript part prepared the single transaction (PREPARE TRANSACTION): neither committed nor rolled back. */
+/** SQL that makes a foreign key deferred or defers them all (SQLite: `DEFERRABLE INITIALLY DEFERRED`, `PRAGMA defer_foreign_keys`). */
+const DEFERS_FOREIGN_KEYS = /\bdeferred\b|\bdefer_foreign_keys\b/i;
+
 export type StepStatus = 'applied' | 'reverted' | 'stamped' | 'unstamped' | 'failed' | 'interrupted' | 'not-run' | 'already-done' | 'rolled-back' | 'prepared';
 
 export interface StepResult {
@@ -216,7 +219,17 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
   const sendsAhead = (group: PreparedStep[]) =>
     !!options.single && !!conn.capabilities.queuesScripts && (!later?.check || (!!later.needsCheck && !group.some((s) => later.needsCheck!(s))));
   // A TypeScript revision runs alone: its SQL part, its function and its version row in one transaction.
-  const committable = (s: PreparedStep) => !s.noTransaction && !s.typescript && !conn.foreignKeyRebuild?.(s.statements);
+  // So does, from the first revision that may leave a deferred foreign key broken on, every revision: such
+  // a key is checked at COMMIT, and a group's later revision could mend what a revision of its own fails.
+  let deferredFrom = Infinity;
+  if (savepoints && inTx) {
+    const k = (await conn.deferredForeignKeys?.()) ? 0 : steps.findIndex((s) => s.statements.some((sql) => DEFERS_FOREIGN_KEYS.test(sql)));
+    if (k >= 0) deferredFrom = k;
+  }
+  const committable = (k: number) => {
+    const s = steps[k]!;
+    return k < deferredFrom && !s.noTransaction && !s.typescript && !conn.foreignKeyRebuild?.(s.statements);
+  };
   for (let i = 0; i < total; i++) {
     // the lines said of the steps before go out before this one starts (SQLite runs it synchronously,
     // before the printer's own flush, and a signal ends such a run at once: see printer.ts)
@@ -314,10 +327,10 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
       i += group.length - 1;
       continue;
     }
-    if (savepoints && inTx && i >= oneByOneUntil && committable(step)) {
+    if (savepoints && inTx && i >= oneByOneUntil && committable(i)) {
       // Every consecutive committable step: the group commits by time (savepoints.ts), not by count.
       let end = i;
-      while (end < steps.length && committable(steps[end]!)) end++;
+      while (end < steps.length && committable(end)) end++;
       const r = await runSavepointGroup(conn, store, steps.slice(i, end), { stampOnly: !!options.stampOnly, now: options.now, done: (s) => doneStatus(s, !!options.stampOnly), commitEveryMs: options.commitEveryMs });
       if (r.retry) {
         oneByOneUntil = i + Math.max(1, r.taken); // its commit failed and nothing stayed: one transaction per revision

@@ -313,6 +313,9 @@ class SqliteConnection implements Connection {
     this.db.pragma(`foreign_keys = ${on ? 'ON' : 'OFF'}`);
     return was;
   }
+  async deferredForeignKeys(): Promise<boolean> {
+    return !!this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND sql LIKE '%deferred%' LIMIT 1").get();
+  }
   async foreignKeyViolations(): Promise<ForeignKeyViolations> {
     return violationCounts(this.db.pragma('foreign_key_check') as ForeignKeyCheckRow[]);
   }

@@ -132,6 +132,11 @@ export interface Connection {
   foreignKeyRebuild?(statements: string[]): string[] | undefined;
   /** Turn foreign-key enforcement off/on outside a transaction; returns whether it was on. */
   setForeignKeys?(on: boolean): Promise<boolean>;
+  /**
+   * SQLite: whether a table declares a foreign key `DEFERRABLE INITIALLY DEFERRED` (checked at COMMIT:
+   * grouped revisions, which share one, then run alone). May say yes for less (the word in a name).
+   */
+  deferredForeignKeys?(): Promise<boolean>;
   /** The rows that violate foreign keys now (PRAGMA foreign_key_check), to tell a run's new ones from older ones. */
   foreignKeyViolations?(): Promise<ForeignKeyViolations>;
   /**

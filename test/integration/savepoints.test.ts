@@ -18,8 +18,9 @@ function step(i: number, statements: string[]): PreparedStep {
   return { revision: { id, index: i, number: i, message: `r${i}`, createdAt: 0 }, direction: 'up', upChecksum: `sum${i}`, statements, noTransaction: false };
 }
 
-async function run(commitEveryMs: number | undefined, steps: PreparedStep[]) {
+async function run(commitEveryMs: number | undefined, steps: PreparedStep[], before?: string) {
   const file = path.join(tempDir('sluice-sp-'), 'g.sqlite');
+  if (before) new Database(file).exec(before).close();
   const conn = await openConnection({ dialect: 'sqlite', file, display: 'sqlite:g.sqlite', secrets: [] }, { write: true });
   const reader = () => {
     const db = new Database(file, { readonly: true });
@@ -67,5 +68,35 @@ describe('SQLite grouped commits', () => {
     // Results come after the group's commit: both are visible when the first is reported.
     expect(r.seen['0000_r0']).toEqual({ versions: ['0000_r0', '0001_r1'], tables: ['t0', 't1'] });
     expect(r.end).toEqual({ versions: ['0000_r0', '0001_r1'], tables: ['t0', 't1'] });
+  });
+
+  // Found by review: a deferred foreign key is checked at COMMIT, and a group has one; a revision that
+  // broke one was reported applied when a later revision of its group mended it, where a transaction of
+  // its own fails (README: the end state is the same as one transaction per revision).
+  describe('a revision leaving a deferred foreign key broken fails as in a transaction of its own', () => {
+    const TABLES = 'CREATE TABLE "tp" ("id" integer PRIMARY KEY); CREATE TABLE "tc" ("id" integer PRIMARY KEY, "pid" integer REFERENCES "tp"("id") DEFERRABLE INITIALLY DEFERRED);';
+    const expected = [
+      ['0001_r1', 'applied'],
+      ['0002_r2', 'failed'],
+      ['0003_r3', 'not-run'],
+    ];
+    it('keys made deferred by a revision of the run', async () => {
+      const r = await run(undefined, [step(1, TABLES.split('; ')), step(2, ['INSERT INTO "tc" VALUES (1, 7)']), step(3, ['INSERT INTO "tp" VALUES (7)'])]);
+      expect(r.results).toEqual(expected);
+      expect(r.end.versions).toEqual(['0001_r1']);
+    });
+    it('keys already deferred in the database', async () => {
+      const r = await run(undefined, [step(1, ['CREATE TABLE "tx" ("x" integer)']), step(2, ['INSERT INTO "tc" VALUES (1, 7)']), step(3, ['INSERT INTO "tp" VALUES (7)'])], TABLES);
+      expect(r.results).toEqual(expected);
+      expect(r.end.versions).toEqual(['0001_r1']);
+    });
+    it('PRAGMA defer_foreign_keys in a revision', async () => {
+      const r = await run(
+        undefined,
+        [step(1, ['CREATE TABLE "tp" ("id" integer PRIMARY KEY)', 'CREATE TABLE "tc" ("id" integer PRIMARY KEY, "pid" integer REFERENCES "tp"("id"))']), step(2, ['PRAGMA defer_foreign_keys = ON', 'INSERT INTO "tc" VALUES (1, 7)']), step(3, ['INSERT INTO "tp" VALUES (7)'])],
+      );
+      expect(r.results).toEqual(expected);
+      expect(r.end.versions).toEqual(['0001_r1']);
+    });
   });
 });
