@@ -223,7 +223,8 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
   // a key is checked at COMMIT, and a group's later revision could mend what a revision of its own fails.
   let deferredFrom = Infinity;
   if (savepoints && inTx) {
-    const k = (await conn.deferredForeignKeys?.()) ? 0 : steps.findIndex((s) => s.statements.some((sql) => DEFERS_FOREIGN_KEYS.test(sql)));
+    // a TypeScript part may make such keys too, unread
+    const k = (await conn.deferredForeignKeys?.()) ? 0 : steps.findIndex((s) => !!s.typescript || s.statements.some((sql) => DEFERS_FOREIGN_KEYS.test(sql)));
     if (k >= 0) deferredFrom = k;
   }
   const committable = (k: number) => {
@@ -373,7 +374,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
         if (singleRebuild && fkWasOnSingle) {
           await conn.checkForeignKeys!(fkBeforeSingle, 'at the end of the single transaction').catch((err: unknown) => {
             throw new Error(
-              `${describeCause(err)}. Foreign keys were off for all of it (${singleRebuild.revision.id} rebuilds a table, and SQLite cannot turn them on inside a transaction), so no revision's ON DELETE action ran: run without --single-transaction, where each revision has its own setting`,
+              `${describeCause(err)}. The run had foreign keys off throughout (${singleRebuild.revision.id} rebuilds a table, and SQLite sets them outside a transaction only), so any revision of it may have left those rows: a rebuild that dropped parent rows, or a delete whose ON DELETE action could not run. Run without --single-transaction: each revision then runs with its own setting and is checked on its own`,
               { cause: err },
             );
           });

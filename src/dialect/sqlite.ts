@@ -5,6 +5,7 @@ import type Database from 'better-sqlite3';
 import type { DatabaseTarget, SqliteEngine } from '../config.js';
 import { ConnectionError, ConfigError, describeCause } from '../errors.js';
 import { foreignKeyPragmas, quoteIdent } from '../sql.js';
+import { newViolations, readViolations } from './sqlitefk.js';
 import type { Connection, ForeignKeyViolations, MarkState } from './types.js';
 import { VERSION_TABLE } from '../store.js';
 import { drizzleSqlite } from './drizzle.js';
@@ -317,18 +318,16 @@ class SqliteConnection implements Connection {
     return !!this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND sql LIKE '%deferred%' LIMIT 1").get();
   }
   async foreignKeyViolations(): Promise<ForeignKeyViolations> {
-    return violationCounts(this.db.pragma('foreign_key_check') as ForeignKeyCheckRow[]);
+    return readViolations(this.db);
   }
   async checkForeignKeys(before?: ForeignKeyViolations, when?: string): Promise<void> {
-    const rows = this.db.pragma('foreign_key_check') as ForeignKeyCheckRow[];
-    if (!rows.length) return;
-    const now = violationCounts(rows);
-    const added = before ? rows.filter((r) => (now.get(violationKey(r)) ?? 0) > (before.get(violationKey(r)) ?? 0)) : rows;
-    if (!added.length) return;
-    const pairs = [...new Set(added.map((r) => `${r.table} -> ${r.parent}`))].join(', ');
-    const older = rows.length - added.length;
+    const now = readViolations(this.db);
+    if (!now.size) return;
+    const { added, pairs, total } = newViolations(before ?? new Map(), now);
+    if (!added) return;
+    const older = total - added;
     throw new Error(
-      `foreign key check failed${when ? ` ${when}` : ''}: ${added.length} row(s) reference missing parents (${pairs})${older ? `; ${older} other row(s) did before it ran and are left as they were` : ''}`,
+      `foreign key check failed${when ? ` ${when}` : ''}: ${added} row(s) reference missing parents (${pairs.join(', ')})${older ? `; ${older} other row(s) did before it ran and are left as they were` : ''}`,
     );
   }
   async backupTo(file: string): Promise<void> {
@@ -409,15 +408,3 @@ function emptySqlite(target: DatabaseTarget): Connection {
   return new SqliteConnection(db, target.display);
 }
 
-interface ForeignKeyCheckRow {
-  table: string;
-  rowid: number | bigint | null;
-  parent: string;
-  fkid: number;
-}
-const violationKey = (r: ForeignKeyCheckRow) => `${r.table}\u0000${r.parent}\u0000${r.fkid}\u0000${r.rowid ?? ''}`;
-function violationCounts(rows: ForeignKeyCheckRow[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const r of rows) counts.set(violationKey(r), (counts.get(violationKey(r)) ?? 0) + 1);
-  return counts;
-}

@@ -396,6 +396,75 @@ describe('what the machine refuses', () => {
       expect(rows(dir2, 'd.sqlite', 'SELECT id FROM p ORDER BY 1')).toEqual([[1], [2]]);
     });
 
+    // Found by review of the change above: violations were told apart by rowid and key number, which a
+    // rebuild changes (text primary keys, WITHOUT ROWID tables, a key added by the rebuild)
+    it('violations are told apart by key and primary-key values: a rebuild renumbering rows or keys passes, one swapping an old broken row for a new one fails', () => {
+      const dir = makeProject();
+      const base = addRevision(
+        dir,
+        'sqlite',
+        'tables',
+        [
+          "CREATE TABLE `p` (`id` integer PRIMARY KEY NOT NULL, `n` text);",
+          'CREATE TABLE `q` (`id` integer PRIMARY KEY NOT NULL);',
+          'CREATE TABLE `t` (`id` text PRIMARY KEY NOT NULL, `pid` integer REFERENCES `p`(`id`));',
+          'CREATE TABLE `w` (`id` text PRIMARY KEY NOT NULL, `pid` integer REFERENCES `p`(`id`)) WITHOUT ROWID;',
+          "INSERT INTO `p` VALUES (1, 'a'), (2, 'b');",
+          "INSERT INTO `t` VALUES ('a', 1), ('b', 2), ('c', 1);",
+          "INSERT INTO `w` VALUES ('a', 1), ('b', 2);",
+        ].join(BP),
+        'SELECT 1;',
+      );
+      const broken = (file: string) => {
+        const d = new Database(path.join(dir, file));
+        d.pragma('foreign_keys = OFF');
+        d.exec("DELETE FROM `t` WHERE `id` = 'c'; INSERT INTO `t` VALUES ('z', 99); INSERT INTO `w` VALUES ('z', 99);");
+        d.close();
+      };
+      // t rebuilt with a key added before its old one: rows copied to new rowids, the old key renumbered
+      const renumber = addRevision(
+        dir,
+        'sqlite',
+        'rebuild_t',
+        [
+          'PRAGMA foreign_keys=OFF;',
+          'CREATE TABLE `__new_t` (`id` text PRIMARY KEY NOT NULL, `qid` integer REFERENCES `q`(`id`), `pid` integer REFERENCES `p`(`id`));',
+          'INSERT INTO `__new_t`("id", "pid") SELECT "id", "pid" FROM `t` ORDER BY "id" DESC;',
+          'DROP TABLE `t`;',
+          'ALTER TABLE `__new_t` RENAME TO `t`;',
+          'PRAGMA foreign_keys=ON;',
+        ].join(BP),
+        'SELECT 1;',
+      );
+      expect(runCli(dir, ['up', base], sqliteEnv(dir, 'r.sqlite')).status).toBe(0);
+      broken('r.sqlite');
+      const r = runCli(dir, ['up'], sqliteEnv(dir, 'r.sqlite'));
+      expect(r.status, r.stderr).toBe(0);
+      expect(rows(dir, 'r.sqlite', 'SELECT revision FROM sluice_version ORDER BY 1').at(-1)).toEqual([renumber]);
+      // w's old broken row deleted and a new one made by dropping parent 2, in one rebuild: it fails
+      const swap = addRevision(
+        dir,
+        'sqlite',
+        'swap',
+        [
+          'PRAGMA foreign_keys=OFF;',
+          "DELETE FROM `w` WHERE `id` = 'z';",
+          "CREATE TABLE `__new_p` (`id` integer PRIMARY KEY NOT NULL, `n` text DEFAULT 'x' NOT NULL);",
+          'INSERT INTO `__new_p`("id", "n") SELECT "id", coalesce("n", \'x\') FROM `p` WHERE "id" = 1;',
+          'DROP TABLE `p`;',
+          'ALTER TABLE `__new_p` RENAME TO `p`;',
+          'PRAGMA foreign_keys=ON;',
+        ].join(BP),
+        'SELECT 1;',
+      );
+      oneLineError(
+        runCli(dir, ['up'], sqliteEnv(dir, 'r.sqlite')),
+        3,
+        new RegExp(`revision ${swap} \\(up\\) failed .*foreign key check failed after the table rebuild: 2 row\\(s\\) reference missing parents \\(t -> p, w -> p\\); 1 other row\\(s\\) did before it ran and are left as they were\\. Rolled back: the database is at ${renumber}`),
+      );
+      expect(rows(dir, 'r.sqlite', "SELECT id FROM w ORDER BY 1")).toEqual([['a'], ['b'], ['z']]);
+    });
+
     it('--single-transaction with a rebuild: a later ON DELETE CASCADE cannot fire; the failure says why and what to run, nothing applied', () => {
       const dir = makeProject();
       parentChild(dir);
@@ -405,7 +474,7 @@ describe('what the machine refuses', () => {
         runCli(dir, ['up', '--single-transaction'], sqliteEnv(dir, 's.sqlite')),
         3,
         new RegExp(
-          `revision ${purge} \\(up\\) failed .*foreign key check failed at the end of the single transaction: 1 row\\(s\\) reference missing parents \\(c -> p\\)\\. Foreign keys were off for all of it \\(${rebuild} rebuilds a table.*run without --single-transaction.*Single transaction rolled back: the database is at base`,
+          `revision ${purge} \\(up\\) failed .*foreign key check failed at the end of the single transaction: 1 row\\(s\\) reference missing parents \\(c -> p\\)\\. The run had foreign keys off throughout \\(${rebuild} rebuilds a table.*a delete whose ON DELETE action could not run\\. Run without --single-transaction.*Single transaction rolled back: the database is at base`,
         ),
       );
       expect(rows(dir, 's.sqlite', "SELECT name FROM sqlite_master WHERE name IN ('p', 'c')")).toEqual([]);

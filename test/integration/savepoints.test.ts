@@ -7,7 +7,8 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { tempDir } from '../support/project.js';
+import { writeFileSync } from 'node:fs';
+import { addRevision, makeProject, runCli, tempDir } from '../support/project.js';
 import { openConnection } from '../../src/dialect/index.js';
 import { runSteps } from '../../src/engine.js';
 import type { PreparedStep } from '../../src/prepare.js';
@@ -89,6 +90,24 @@ describe('SQLite grouped commits', () => {
       const r = await run(undefined, [step(1, ['CREATE TABLE "tx" ("x" integer)']), step(2, ['INSERT INTO "tc" VALUES (1, 7)']), step(3, ['INSERT INTO "tp" VALUES (7)'])], TABLES);
       expect(r.results).toEqual(expected);
       expect(r.end.versions).toEqual(['0001_r1']);
+    });
+    // found by review: a TypeScript part runs SQL sluice does not read
+    it('keys made deferred by a TypeScript revision of the run', () => {
+      const dir = makeProject();
+      const ts = addRevision(dir, 'sqlite', 'ts_deferred', 'CREATE TABLE `tx` (`x` integer);', 'DROP TABLE `tx`;');
+      writeFileSync(
+        path.join(dir, 'drizzle', 'sqlite', `${ts}.ts`),
+        `import { sql } from 'drizzle-orm';\nexport async function up(db: any): Promise<void> {\n${TABLES.split('; ')
+          .map((t) => `  db.run(sql\`${t}\`);\n`)
+          .join('')}}\nexport async function down(db: any): Promise<void> {\n  db.run(sql\`DROP TABLE "tc"\`);\n  db.run(sql\`DROP TABLE "tp"\`);\n}\n`,
+      );
+      const broken = addRevision(dir, 'sqlite', 'break', 'INSERT INTO `tc` VALUES (1, 7);', 'DELETE FROM `tc`;');
+      const mend = addRevision(dir, 'sqlite', 'mend', 'INSERT INTO `tp` VALUES (7);', 'DELETE FROM `tp`;');
+      const r = runCli(dir, ['up'], { DATABASE_URL: `file:${path.join(dir, 'ts.sqlite')}`, SLUICE_NO_BACKUP: '1' });
+      expect(r.status, r.stdout + r.stderr).toBe(3);
+      expect(r.stdout).toMatch(new RegExp(`${ts} applied`));
+      expect(r.stdout).toMatch(new RegExp(`${broken} FAILED`));
+      expect(r.stdout).toMatch(new RegExp(`${mend} not run`));
     });
     it('PRAGMA defer_foreign_keys in a revision', async () => {
       const r = await run(

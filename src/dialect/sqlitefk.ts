@@ -1,0 +1,83 @@
+/**
+ * SQLite foreign-key violations, each with an identity that survives a table rebuild, so the check
+ * after a revision fails it only for the rows it broke, not for rows that already broke a key before
+ * it ran (written while enforcement was off, SQLite's default for a connection).
+ *
+ * `PRAGMA foreign_key_check` names a violation by rowid and key number, and a rebuild changes both: the
+ * copy renumbers rows that have no INTEGER PRIMARY KEY, a WITHOUT ROWID table has no rowid at all, and
+ * a key added in the rebuild shifts the numbers of the others. So a violation is named here by its
+ * child table, parent, the key's columns and their values, and the row's primary-key values, read
+ * with one query per broken key. Rows that query cannot tell apart (a value JSON cannot hold, a
+ * comparison SQLite's key check makes otherwise) are counted under their key instead.
+ */
+import type Database from 'better-sqlite3';
+import { quoteIdent } from '../sql.js';
+
+/** Violations by identity: how many rows have it (more than one where the primary key cannot tell them apart). */
+export type Violations = ReadonlyMap<string, number>;
+
+interface CheckRow {
+  table: string;
+  parent: string;
+  fkid: number;
+}
+
+/** The database's violations now; empty (one pragma call) when there are none. */
+export function readViolations(db: Database.Database): Violations {
+  const rows = db.pragma('foreign_key_check') as CheckRow[];
+  const out = new Map<string, number>();
+  if (!rows.length) return out;
+  const add = (key: string, n: number) => out.set(key, (out.get(key) ?? 0) + n);
+  const byKey = new Map<string, CheckRow & { n: number }>();
+  for (const r of rows) {
+    const k = `${r.table}\u0000${r.fkid}`;
+    const seen = byKey.get(k);
+    if (seen) seen.n += 1;
+    else byKey.set(k, { ...r, n: 1 });
+  }
+  for (const { table, parent, fkid, n } of byKey.values()) {
+    const key = db.prepare('SELECT "from", "to" FROM pragma_foreign_key_list(?) WHERE "id" = ? ORDER BY "seq"').all(table, fkid) as { from: string; to: string | null }[];
+    const from = key.map((c) => c.from);
+    const group = `${table}\u0000${parent}\u0000${JSON.stringify(from)}`;
+    const found = identify(db, table, parent, from, key.some((c) => c.to === null) ? primaryKey(db, parent) : key.map((c) => c.to!)).slice(0, n);
+    for (const id of found) add(`${group}\u0000${id}`, 1);
+    if (found.length < n) add(`${group}\u0000?`, n - found.length);
+  }
+  return out;
+}
+
+/** What `now` has that `before` had not: the rows added (by identity), the tables they sit in, and the total now. */
+export function newViolations(before: Violations, now: Violations): { added: number; pairs: string[]; total: number } {
+  let added = 0;
+  let total = 0;
+  const pairs = new Set<string>();
+  for (const [key, n] of now) {
+    total += n;
+    const more = n - (before.get(key) ?? 0);
+    if (more <= 0) continue;
+    added += more;
+    const [table, parent] = key.split('\u0000');
+    pairs.add(`${table} -> ${parent}`);
+  }
+  return { added, pairs: [...pairs], total };
+}
+
+function primaryKey(db: Database.Database, table: string): string[] {
+  return (db.prepare('SELECT "name" FROM pragma_table_info(?) WHERE "pk" > 0 ORDER BY "pk"').all(table) as { name: string }[]).map((c) => c.name);
+}
+
+/** The identities (key values, then primary-key values, as JSON) of the rows whose key finds no parent row; [] when they cannot be read. */
+function identify(db: Database.Database, table: string, parent: string, from: string[], to: string[]): string[] {
+  if (!from.length || to.length !== from.length) return [];
+  const col = (alias: string, c: string) => `${alias}.${quoteIdent(c)}`;
+  const pk = primaryKey(db, table);
+  const sql =
+    `SELECT json_array(${from.map((c) => col('c', c)).join(', ')}) || json_array(${pk.map((c) => col('c', c)).join(', ')}) AS id ` +
+    `FROM main.${quoteIdent(table)} AS c WHERE ${from.map((c) => `${col('c', c)} IS NOT NULL`).join(' AND ')} ` +
+    `AND NOT EXISTS (SELECT 1 FROM main.${quoteIdent(parent)} AS p WHERE ${from.map((c, i) => `${col('p', to[i]!)} = ${col('c', c)}`).join(' AND ')})`;
+  try {
+    return (db.prepare(sql).pluck().all() as string[]).sort();
+  } catch {
+    return []; // a BLOB in the key (JSON cannot hold one), a table outside main: counted under the key
+  }
+}
