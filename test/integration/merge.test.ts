@@ -265,6 +265,22 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
     expect(sq).not.toMatch(/kept as written/);
   }, 120_000);
 
+  // Found by review: a down whose only edit was a comment of its author's was made again, the comment lost
+  it('a moved down whose only edit is a comment line is kept as written too', () => {
+    const dir = branchProject();
+    const note = () => {
+      const pgDown = path.join(dir, 'drizzle', 'postgresql', '0004_add_tags.down.sql');
+      const edited = readFileSync(pgDown, 'utf8').replace(/^DROP TABLE "tags"/m, '-- tags are rebuilt nightly from the CRM: dropping them loses nothing\nDROP TABLE "tags"');
+      expect(edited).toMatch(/nightly/);
+      writeFileSync(pgDown, edited);
+    };
+    fork(dir, { change: () => addTagsTable(dir), msg: 'add tags', edit: note }, { change: () => addUserColumn(dir, 'nickname'), msg: 'add nickname' });
+    const out = ok(runCli(dir, ['merge']));
+    expect(out).toMatch(/postgresql \(drizzle\/postgresql\): kept 0004_add_nickname; moved 0004_add_tags -> 0005_add_tags; down of 0005_add_tags kept as written/);
+    expect(out).toMatch(/sqlite \(drizzle\/sqlite\): kept 0004_add_nickname; moved 0004_add_tags -> 0005_add_tags\n/);
+    expect(readFileSync(path.join(dir, 'drizzle', 'postgresql', '0005_add_tags.down.sql'), 'utf8')).toContain('-- tags are rebuilt nightly from the CRM: dropping them loses nothing\nDROP TABLE "tags"');
+  }, 120_000);
+
   it('an up edited after review (a backfill appended) leaves its untouched down regenerated, not kept as written', () => {
     const dir = branchProject();
     const backfill = () => {
