@@ -224,14 +224,19 @@ function writeIfAbsent(root: string, rel: string, text: string, note?: string): 
 
 interface PackageJson {
   file: string;
+  /** The text after its byte order mark, if any (`bom`). */
   text?: string;
+  bom?: boolean;
   json?: { name?: string; scripts?: Record<string, string> } & Record<string, unknown>;
 }
 
 function readPackageJson(root: string): PackageJson {
   const file = path.join(root, 'package.json');
   if (!existsSync(file)) return { file };
-  const text = readFileSync(file, 'utf8');
+  const raw = readFileSync(file, 'utf8');
+  // a byte order mark (some Windows editors write one; npm reads past it) stays, outside the edited text
+  const bom = raw.startsWith('\uFEFF');
+  const text = bom ? raw.slice(1) : raw;
   let json: PackageJson['json'];
   try {
     json = JSON.parse(text) as PackageJson['json'];
@@ -244,14 +249,16 @@ function readPackageJson(root: string): PackageJson {
   if (scripts !== undefined && scripts !== null && (typeof scripts !== 'object' || Array.isArray(scripts))) {
     throw new ConfigError(`package.json's "scripts" is ${Array.isArray(scripts) ? 'an array' : `a ${typeof scripts}`}, not an object of named scripts; fix it (or remove it), then run sluice init again`);
   }
-  return { file, text, json };
+  return { file, text, json, bom };
 }
 
 /**
  * Add the scripts package.json lacks, changing nothing else in the file: the new entries are inserted
  * as text edits (jsonc-parser), so numbers, key order, spacing and line ends stay as they were (a
  * JSON.parse/JSON.stringify round trip rounded 12345678901234567890 and rewrote 1.50 as 1.5). A
- * package.json that is a symbolic link is written where it points, keeping its mode.
+ * package.json that is a symbolic link is written where it points, keeping its mode; one with other
+ * hard links is written in place (a rename would leave the other names on the old text), and one with
+ * a byte order mark keeps it.
  */
 function addScripts(pkg: PackageJson, wanted: Record<string, string>): InitResult['scripts'] {
   const result: InitResult['scripts'] = { added: [], kept: [] };
@@ -265,8 +272,14 @@ function addScripts(pkg: PackageJson, wanted: Record<string, string>): InitResul
   let text = pkg.text;
   if (pkg.json.scripts === null) text = applyEdits(text, modify(text, ['scripts'], {}, { formattingOptions })); // "scripts": null reads as none
   for (const name of result.added) text = applyEdits(text, modify(text, ['scripts', name], wanted[name], { formattingOptions }));
+  if (pkg.bom) text = `\uFEFF${text}`;
   const real = realpathSync(pkg.file);
-  const mode = statSync(real).mode & 0o7777;
+  const st = statSync(real);
+  if (st.nlink > 1) {
+    writeFileSync(real, text);
+    return result;
+  }
+  const mode = st.mode & 0o7777;
   const tmp = `${real}.sluice-${process.pid}`;
   try {
     writeFileSync(tmp, text, { mode, flag: 'wx' });

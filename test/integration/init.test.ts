@@ -1,5 +1,5 @@
 /** sluice init in a project: what it changes in package.json, and a refused init that writes nothing. */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeProject, runCli } from '../support/project.js';
@@ -29,6 +29,26 @@ describe('sluice init', () => {
     // only the scripts were added: the text without them is the text before
     expect(after.replace(/,?\s*"scripts": \{[^}]*\}/, '')).toBe(text.replace(/\n?$/, '').concat(text.endsWith('\n') ? '\n' : ''));
     expect(readdirSync(shared)).toEqual(['package.json']); // no temporary file left
+  });
+
+  // Found by review: a package.json with a byte order mark was refused as not JSON; one with another
+  // hard link was replaced by a new file, the other name left on the old text
+  it('a package.json with a byte order mark keeps it; one with another hard link is edited in place, the link kept', () => {
+    const dir = makeProject();
+    const pkgFile = path.join(dir, 'package.json');
+    const base = JSON.parse(readFileSync(pkgFile, 'utf8'));
+    delete base.scripts;
+    writeFileSync(pkgFile, `\uFEFF${JSON.stringify(base, null, 2)}\n`);
+    const other = path.join(path.dirname(dir), `${path.basename(dir)}-link.json`);
+    linkSync(pkgFile, other);
+    const r = runCli(dir, ['init', '--no-downs']);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const after = readFileSync(pkgFile, 'utf8');
+    expect(after.startsWith('\uFEFF{')).toBe(true);
+    expect(Object.keys(JSON.parse(after.slice(1)).scripts)).toEqual(expect.arrayContaining(['migrate:up', 'migrate:down']));
+    expect(statSync(pkgFile).ino).toBe(statSync(other).ino);
+    expect(readFileSync(other, 'utf8')).toBe(after);
+    rmSync(other);
   });
 
   it('"scripts": null reads as none (scripts added); "scripts" that is no object is refused before any file is written (was: an internal error after sluice.mk and the Makefile)', () => {
