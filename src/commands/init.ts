@@ -121,7 +121,9 @@ export async function init(options: InitOptions = {}): Promise<InitResult> {
   const downs = made && { written: made.written, kept: made.kept };
 
   const files: InitFile[] = [];
-  const put = (rel: string, text: string, note?: string) => files.push(writeIfAbsent(root, rel, text, note));
+  // what this init made, undone if a later write fails: a refused init leaves the project as it was
+  const undo: (() => void)[] = [];
+  const put = (rel: string, text: string, note?: string) => files.push(writeIfAbsent(root, rel, text, undo, note));
   const vars: Record<string, string> = {
     VERSION: sluiceVersion(),
     PG_URL: COMPOSE_URL,
@@ -132,24 +134,37 @@ export async function init(options: InitOptions = {}): Promise<InitResult> {
     ...ciVars(root, dialects, commands),
   };
 
-  // The Make include, and a Makefile that includes it when the project has none.
-  put('sluice.mk', render(template('sluice.mk'), vars, flags));
-  const makefile = ['GNUmakefile', 'makefile', 'Makefile'].find((m) => existsSync(path.join(root, m)));
+  let scripts: InitResult['scripts'];
   let included = true;
-  if (!makefile) put('Makefile', render(template('Makefile'), vars, flags), 'includes sluice.mk');
-  else {
-    included = /^\s*-?include\s+(.*\s)?sluice\.mk(\s|$)/m.test(readFileSync(path.join(root, makefile), 'utf8'));
-    files.push({ path: makefile, status: 'kept', note: included ? 'it includes sluice.mk already' : 'add this line to it: include sluice.mk' });
+  const makefile = ['GNUmakefile', 'makefile', 'Makefile'].find((m) => existsSync(path.join(root, m)));
+  try {
+    // The Make include, and a Makefile that includes it when the project has none.
+    put('sluice.mk', render(template('sluice.mk'), vars, flags));
+    if (!makefile) put('Makefile', render(template('Makefile'), vars, flags), 'includes sluice.mk');
+    else {
+      included = /^\s*-?include\s+(.*\s)?sluice\.mk(\s|$)/m.test(readFileSync(path.join(root, makefile), 'utf8'));
+      files.push({ path: makefile, status: 'kept', note: included ? 'it includes sluice.mk already' : 'add this line to it: include sluice.mk' });
+    }
+
+    scripts = addScripts(pkg, npmScripts(commands), undo);
+    if (pkg.json === undefined) files.push({ path: 'package.json', status: 'skipped', note: 'no package.json in the project folder; no npm scripts added' });
+
+    put('.env.example', render(template('env.example'), vars, flags));
+    if (dialects.includes('postgresql')) put(path.join('docker', 'compose.yml'), render(template('compose.yml'), vars, flags), 'a dev PostgreSQL: make db-up');
+    else files.push({ path: path.join('docker', 'compose.yml'), status: 'skipped', note: 'the config has no PostgreSQL dialect' });
+    put(path.join('.github', 'workflows', 'sluice.yml'), render(template('workflow.yml'), vars, flags), `db-test on ${dialects.map(dialectName).join(' and ')} in CI`);
+  } catch (err) {
+    for (const step of undo.reverse()) {
+      try {
+        step();
+      } catch {
+        /* best effort */
+      }
+    }
+    if (!(err instanceof ConfigError) && typeof (err as NodeJS.ErrnoException | null)?.code !== 'string') throw err; // a defect, not the project's
+    const kept = downs?.written.length ? `; the ${downs.written.length} missing down(s) written before it are kept` : '';
+    throw new ConfigError(`${describeCause(err)}; init put back what it had written${kept}: fix that, then run sluice init again`, { cause: err });
   }
-
-  const scripts = addScripts(pkg, npmScripts(commands));
-  if (pkg.json === undefined) files.push({ path: 'package.json', status: 'skipped', note: 'no package.json in the project folder; no npm scripts added' });
-
-  put('.env.example', render(template('env.example'), vars, flags));
-  if (dialects.includes('postgresql')) put(path.join('docker', 'compose.yml'), render(template('compose.yml'), vars, flags), 'a dev PostgreSQL: make db-up');
-  else files.push({ path: path.join('docker', 'compose.yml'), status: 'skipped', note: 'the config has no PostgreSQL dialect' });
-  put(path.join('.github', 'workflows', 'sluice.yml'), render(template('workflow.yml'), vars, flags), `db-test on ${dialects.map(dialectName).join(' and ')} in CI`);
-
 
   const makeTarget = (t: string) => `make ${t}`;
   const next = [
@@ -209,12 +224,14 @@ export function render(text: string, vars: Record<string, string>, flags: Readon
   return out.join('\n');
 }
 
-function writeIfAbsent(root: string, rel: string, text: string, note?: string): InitFile {
+function writeIfAbsent(root: string, rel: string, text: string, undo: (() => void)[], note?: string): InitFile {
   const file = path.join(root, rel);
   if (existsSync(file)) return { path: rel, status: 'kept', note: 'it exists; not changed' };
-  mkdirSync(path.dirname(file), { recursive: true });
   try {
+    const made = mkdirSync(path.dirname(file), { recursive: true });
+    if (made) undo.push(() => rmSync(made, { recursive: true, force: true }));
     writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`, { flag: 'wx' });
+    undo.push(() => rmSync(file, { force: true }));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { path: rel, status: 'kept', note: 'it exists; not changed' };
     throw new ConfigError(`cannot write ${rel}: ${describeCause(err)}`, { cause: err });
@@ -260,7 +277,7 @@ function readPackageJson(root: string): PackageJson {
  * hard links is written in place (a rename would leave the other names on the old text), and one with
  * a byte order mark keeps it.
  */
-function addScripts(pkg: PackageJson, wanted: Record<string, string>): InitResult['scripts'] {
+function addScripts(pkg: PackageJson, wanted: Record<string, string>, undo: (() => void)[]): InitResult['scripts'] {
   const result: InitResult['scripts'] = { added: [], kept: [] };
   if (!pkg.json || pkg.text === undefined) return result;
   const scripts = pkg.json.scripts ?? {};
@@ -274,6 +291,8 @@ function addScripts(pkg: PackageJson, wanted: Record<string, string>): InitResul
   for (const name of result.added) text = applyEdits(text, modify(text, ['scripts', name], wanted[name], { formattingOptions }));
   if (pkg.bom) text = `\uFEFF${text}`;
   const real = realpathSync(pkg.file);
+  const before = readFileSync(real);
+  undo.push(() => writeFileSync(real, before));
   const st = statSync(real);
   if (st.nlink > 1) {
     writeFileSync(real, text);

@@ -51,6 +51,26 @@ describe('sluice init', () => {
     rmSync(other);
   });
 
+  // Found by review: a write failing late (a file where a folder goes) left sluice.mk, the Makefile,
+  // package.json's scripts and the rest written, and a folder in the way was an internal error
+  it('a write that fails late puts back what init wrote: one line, exit 2, the project as it was', () => {
+    const dir = makeProject();
+    renameSync(path.join(dir, 'Makefile'), path.join(dir, 'Makefile.keep'));
+    writeFileSync(path.join(dir, '.github'), 'not a folder\n');
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    delete pkg.scripts;
+    writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
+    const pkgBefore = readFileSync(path.join(dir, 'package.json'), 'utf8');
+    const before = readdirSync(dir).sort();
+    const r = runCli(dir, ['init', '--no-downs']);
+    expect(r.status, r.stdout + r.stderr).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^sluice: cannot write \.github\/workflows\/sluice\.yml: .*; init put back what it had written: fix that, then run sluice init again$/);
+    expect(readdirSync(dir).sort()).toEqual(before);
+    expect(readFileSync(path.join(dir, 'package.json'), 'utf8')).toBe(pkgBefore);
+  });
+
   it('"scripts": null reads as none (scripts added); "scripts" that is no object is refused before any file is written (was: an internal error after sluice.mk and the Makefile)', () => {
     const dir = makeProject();
     const pkgFile = path.join(dir, 'package.json');
