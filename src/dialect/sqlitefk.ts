@@ -6,9 +6,11 @@
  * `PRAGMA foreign_key_check` names a violation by rowid and key number, and a rebuild changes both: the
  * copy renumbers rows that have no INTEGER PRIMARY KEY, a WITHOUT ROWID table has no rowid at all, and
  * a key added in the rebuild shifts the numbers of the others. So a violation is named here by its
- * child table, parent, the key's columns and their values, and the row's primary-key values, read
- * with one query per broken key. Rows that query cannot tell apart (a value JSON cannot hold, a
- * comparison SQLite's key check makes otherwise) are counted under their key instead.
+ * child table, its parent and the values of its key (as text: a rebuild may change their type), read
+ * with one query per broken key, and counted: a revision fails when a name has more rows than before.
+ * Not the row's own primary key, which a rebuild may add, retype or change, nor the key's column
+ * names, which it may rename. Rows that query cannot read (a comparison SQLite's key check makes
+ * otherwise) are counted under their child table and parent.
  */
 import type Database from 'better-sqlite3';
 import { quoteIdent } from '../sql.js';
@@ -38,7 +40,7 @@ export function readViolations(db: Database.Database): Violations {
   for (const { table, parent, fkid, n } of byKey.values()) {
     const key = db.prepare('SELECT "from", "to" FROM pragma_foreign_key_list(?) WHERE "id" = ? ORDER BY "seq"').all(table, fkid) as { from: string; to: string | null }[];
     const from = key.map((c) => c.from);
-    const group = `${table}\u0000${parent}\u0000${JSON.stringify(from)}`;
+    const group = `${table}\u0000${parent}`;
     const found = identify(db, table, parent, from, key.some((c) => c.to === null) ? primaryKey(db, parent) : key.map((c) => c.to!)).slice(0, n);
     for (const id of found) add(`${group}\u0000${id}`, 1);
     if (found.length < n) add(`${group}\u0000?`, n - found.length);
@@ -66,18 +68,17 @@ function primaryKey(db: Database.Database, table: string): string[] {
   return (db.prepare('SELECT "name" FROM pragma_table_info(?) WHERE "pk" > 0 ORDER BY "pk"').all(table) as { name: string }[]).map((c) => c.name);
 }
 
-/** The identities (key values, then primary-key values, as JSON) of the rows whose key finds no parent row; [] when they cannot be read. */
+/** The identities (the key's values as text, in JSON) of the rows whose key finds no parent row; [] when they cannot be read. */
 function identify(db: Database.Database, table: string, parent: string, from: string[], to: string[]): string[] {
   if (!from.length || to.length !== from.length) return [];
   const col = (alias: string, c: string) => `${alias}.${quoteIdent(c)}`;
-  const pk = primaryKey(db, table);
   const sql =
-    `SELECT json_array(${from.map((c) => col('c', c)).join(', ')}) || json_array(${pk.map((c) => col('c', c)).join(', ')}) AS id ` +
+    `SELECT json_array(${from.map((c) => `CAST(${col('c', c)} AS TEXT)`).join(', ')}) AS id ` +
     `FROM main.${quoteIdent(table)} AS c WHERE ${from.map((c) => `${col('c', c)} IS NOT NULL`).join(' AND ')} ` +
     `AND NOT EXISTS (SELECT 1 FROM main.${quoteIdent(parent)} AS p WHERE ${from.map((c, i) => `${col('p', to[i]!)} = ${col('c', c)}`).join(' AND ')})`;
   try {
     return (db.prepare(sql).pluck().all() as string[]).sort();
   } catch {
-    return []; // a BLOB in the key (JSON cannot hold one), a table outside main: counted under the key
+    return []; // a table outside main, a key SQLite cannot compare so: counted under the child table and parent
   }
 }

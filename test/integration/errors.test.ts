@@ -398,7 +398,7 @@ describe('what the machine refuses', () => {
 
     // Found by review of the change above: violations were told apart by rowid and key number, which a
     // rebuild changes (text primary keys, WITHOUT ROWID tables, a key added by the rebuild)
-    it('violations are told apart by key and primary-key values: a rebuild renumbering rows or keys passes, one swapping an old broken row for a new one fails', () => {
+    it('violations are told apart by their key values: a rebuild renumbering rows or keys, or changing the primary key, passes; one swapping an old broken row for a new one fails', () => {
       const dir = makeProject();
       const base = addRevision(
         dir,
@@ -409,19 +409,22 @@ describe('what the machine refuses', () => {
           'CREATE TABLE `q` (`id` integer PRIMARY KEY NOT NULL);',
           'CREATE TABLE `t` (`id` text PRIMARY KEY NOT NULL, `pid` integer REFERENCES `p`(`id`));',
           'CREATE TABLE `w` (`id` text PRIMARY KEY NOT NULL, `pid` integer REFERENCES `p`(`id`)) WITHOUT ROWID;',
+          'CREATE TABLE `u` (`k` integer NOT NULL, `pid` integer REFERENCES `p`(`id`));',
           "INSERT INTO `p` VALUES (1, 'a'), (2, 'b');",
           "INSERT INTO `t` VALUES ('a', 1), ('b', 2), ('c', 1);",
           "INSERT INTO `w` VALUES ('a', 1), ('b', 2);",
+          'INSERT INTO `u` VALUES (10, 1);',
         ].join(BP),
         'SELECT 1;',
       );
       const broken = (file: string) => {
         const d = new Database(path.join(dir, file));
         d.pragma('foreign_keys = OFF');
-        d.exec("DELETE FROM `t` WHERE `id` = 'c'; INSERT INTO `t` VALUES ('z', 99); INSERT INTO `w` VALUES ('z', 99);");
+        d.exec("DELETE FROM `t` WHERE `id` = 'c'; INSERT INTO `t` VALUES ('z', 99); INSERT INTO `w` VALUES ('z', 99); INSERT INTO `u` VALUES (20, 99);");
         d.close();
       };
-      // t rebuilt with a key added before its old one: rows copied to new rowids, the old key renumbered
+      // t rebuilt with a key added before its old one: rows copied to new rowids, the old key renumbered;
+      // u rebuilt with a primary key it had not, of another type
       const renumber = addRevision(
         dir,
         'sqlite',
@@ -432,6 +435,10 @@ describe('what the machine refuses', () => {
           'INSERT INTO `__new_t`("id", "pid") SELECT "id", "pid" FROM `t` ORDER BY "id" DESC;',
           'DROP TABLE `t`;',
           'ALTER TABLE `__new_t` RENAME TO `t`;',
+          'CREATE TABLE `__new_u` (`k` text PRIMARY KEY NOT NULL, `pid` text REFERENCES `p`(`id`));',
+          'INSERT INTO `__new_u`("k", "pid") SELECT "k", "pid" FROM `u`;',
+          'DROP TABLE `u`;',
+          'ALTER TABLE `__new_u` RENAME TO `u`;',
           'PRAGMA foreign_keys=ON;',
         ].join(BP),
         'SELECT 1;',
@@ -460,7 +467,7 @@ describe('what the machine refuses', () => {
       oneLineError(
         runCli(dir, ['up'], sqliteEnv(dir, 'r.sqlite')),
         3,
-        new RegExp(`revision ${swap} \\(up\\) failed .*foreign key check failed after the table rebuild: 2 row\\(s\\) reference missing parents \\(t -> p, w -> p\\); 1 other row\\(s\\) did before it ran and are left as they were\\. Rolled back: the database is at ${renumber}`),
+        new RegExp(`revision ${swap} \\(up\\) failed .*foreign key check failed after the table rebuild: 2 row\\(s\\) reference missing parents \\(t -> p, w -> p\\); 2 other row\\(s\\) did before it ran and are left as they were\\. Rolled back: the database is at ${renumber}`),
       );
       expect(rows(dir, 'r.sqlite', "SELECT id FROM w ORDER BY 1")).toEqual([['a'], ['b'], ['z']]);
     });
