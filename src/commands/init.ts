@@ -122,7 +122,7 @@ export async function init(options: InitOptions = {}): Promise<InitResult> {
 
   const files: InitFile[] = [];
   // what this init made, undone if a later write fails: a refused init leaves the project as it was
-  const undo: (() => void)[] = [];
+  const undo: Undo[] = [];
   const put = (rel: string, text: string, note?: string) => files.push(writeIfAbsent(root, rel, text, undo, note));
   const vars: Record<string, string> = {
     VERSION: sluiceVersion(),
@@ -154,16 +154,18 @@ export async function init(options: InitOptions = {}): Promise<InitResult> {
     else files.push({ path: path.join('docker', 'compose.yml'), status: 'skipped', note: 'the config has no PostgreSQL dialect' });
     put(path.join('.github', 'workflows', 'sluice.yml'), render(template('workflow.yml'), vars, flags), `db-test on ${dialects.map(dialectName).join(' and ')} in CI`);
   } catch (err) {
+    const stuck: string[] = [];
     for (const step of undo.reverse()) {
       try {
-        step();
+        step.run();
       } catch {
-        /* best effort */
+        stuck.push(step.what);
       }
     }
     if (!(err instanceof ConfigError) && typeof (err as NodeJS.ErrnoException | null)?.code !== 'string') throw err; // a defect, not the project's
     const kept = downs?.written.length ? `; the ${downs.written.length} missing down(s) written before it are kept` : '';
-    throw new ConfigError(`${describeCause(err)}; init put back what it had written${kept}: fix that, then run sluice init again`, { cause: err });
+    const back = stuck.length ? `init could not put back ${stuck.join(', ')} (restore ${stuck.length === 1 ? 'it' : 'them'} by hand, e.g. from version control)` : 'init put back what it had written';
+    throw new ConfigError(`${describeCause(err)}; ${back}${kept}: fix that, then run sluice init again`, { cause: err });
   }
 
   const makeTarget = (t: string) => `make ${t}`;
@@ -224,14 +226,20 @@ export function render(text: string, vars: Record<string, string>, flags: Readon
   return out.join('\n');
 }
 
-function writeIfAbsent(root: string, rel: string, text: string, undo: (() => void)[], note?: string): InitFile {
+/** A change init made, and how to take it back (`what`: the path it names when it cannot). */
+interface Undo {
+  what: string;
+  run(): void;
+}
+
+function writeIfAbsent(root: string, rel: string, text: string, undo: Undo[], note?: string): InitFile {
   const file = path.join(root, rel);
   if (existsSync(file)) return { path: rel, status: 'kept', note: 'it exists; not changed' };
   try {
     const made = mkdirSync(path.dirname(file), { recursive: true });
-    if (made) undo.push(() => rmSync(made, { recursive: true, force: true }));
+    if (made) undo.push({ what: `${path.relative(root, made)}/`, run: () => rmSync(made, { recursive: true, force: true }) });
     writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`, { flag: 'wx' });
-    undo.push(() => rmSync(file, { force: true }));
+    undo.push({ what: rel, run: () => rmSync(file, { force: true }) });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { path: rel, status: 'kept', note: 'it exists; not changed' };
     throw new ConfigError(`cannot write ${rel}: ${describeCause(err)}`, { cause: err });
@@ -277,7 +285,7 @@ function readPackageJson(root: string): PackageJson {
  * hard links is written in place (a rename would leave the other names on the old text), and one with
  * a byte order mark keeps it.
  */
-function addScripts(pkg: PackageJson, wanted: Record<string, string>, undo: (() => void)[]): InitResult['scripts'] {
+function addScripts(pkg: PackageJson, wanted: Record<string, string>, undo: Undo[]): InitResult['scripts'] {
   const result: InitResult['scripts'] = { added: [], kept: [] };
   if (!pkg.json || pkg.text === undefined) return result;
   const scripts = pkg.json.scripts ?? {};
@@ -292,23 +300,28 @@ function addScripts(pkg: PackageJson, wanted: Record<string, string>, undo: (() 
   if (pkg.bom) text = `\uFEFF${text}`;
   const real = realpathSync(pkg.file);
   const before = readFileSync(real);
-  undo.push(() => writeFileSync(real, before));
   const st = statSync(real);
-  if (st.nlink > 1) {
-    writeFileSync(real, text);
-    return result;
+  const inPlace = st.nlink > 1;
+  replaceContent(real, text, st.mode & 0o7777, inPlace);
+  undo.push({ what: 'package.json', run: () => replaceContent(real, before, st.mode & 0o7777, inPlace) });
+  return result;
+}
+
+/** A file's new content: through a temporary file renamed over it (its mode kept), or written in place (`inPlace`: it has other hard links). */
+function replaceContent(real: string, content: string | Buffer, mode: number, inPlace: boolean): void {
+  if (inPlace) {
+    writeFileSync(real, content);
+    return;
   }
-  const mode = st.mode & 0o7777;
   const tmp = `${real}.sluice-${process.pid}`;
   try {
-    writeFileSync(tmp, text, { mode, flag: 'wx' });
+    writeFileSync(tmp, content, { mode, flag: 'wx' });
     chmodSync(tmp, mode); // the umask may have narrowed it
     renameSync(tmp, real);
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
   }
-  return result;
 }
 
 async function missingDowns(

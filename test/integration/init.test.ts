@@ -1,8 +1,8 @@
 /** sluice init in a project: what it changes in package.json, and a refused init that writes nothing. */
-import { existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeProject, runCli } from '../support/project.js';
+import { makeProject, openToOthers, runCli, runCliAsNobody } from '../support/project.js';
 
 describe('sluice init', () => {
   it('adds its npm scripts to package.json changing nothing else: numbers, spacing, a symbolic link and its mode stay (was: the link replaced by a file, 12345678901234567890 rounded)', () => {
@@ -69,6 +69,27 @@ describe('sluice init', () => {
     expect(lines[0]).toMatch(/^sluice: cannot write \.github\/workflows\/sluice\.yml: .*; init put back what it had written: fix that, then run sluice init again$/);
     expect(readdirSync(dir).sort()).toEqual(before);
     expect(readFileSync(path.join(dir, 'package.json'), 'utf8')).toBe(pkgBefore);
+  });
+
+  // Found by review of the change above: package.json was put back by writing it in place, which a
+  // read-only one refuses (the edit itself went through a rename); the failure was swallowed and the
+  // message said it was put back
+  it('a read-only package.json is put back too (as it was edited: through a rename)', () => {
+    const dir = makeProject();
+    const pkgFile = path.join(dir, 'package.json');
+    const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
+    delete pkg.scripts;
+    writeFileSync(pkgFile, `${JSON.stringify(pkg, null, 2)}\n`);
+    renameSync(path.join(dir, 'Makefile'), path.join(dir, 'Makefile.keep'));
+    writeFileSync(path.join(dir, '.github'), 'not a folder\n');
+    openToOthers(dir);
+    chmodSync(pkgFile, 0o444);
+    const before = readFileSync(pkgFile, 'utf8');
+    const r = runCliAsNobody(dir, ['init', '--no-downs']);
+    expect(r.status, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr.trim()).toMatch(/; init put back what it had written: fix that, then run sluice init again$/);
+    expect(readFileSync(pkgFile, 'utf8')).toBe(before);
+    expect(statSync(pkgFile).mode & 0o777).toBe(0o444);
   });
 
   it('"scripts": null reads as none (scripts added); "scripts" that is no object is refused before any file is written (was: an internal error after sluice.mk and the Makefile)', () => {
