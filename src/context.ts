@@ -337,7 +337,7 @@ export async function withSession<T>(
     const applied = recognizeMoved(ctx, await (hooks.sums ? store.sums() : store.list()));
     store.recheck();
     ctx.stopPrefetch?.(); // the wait is over: what is not read yet, the command reads itself
-    for (const r of applied) if (write && r.movedFrom) await store.rekey(r.movedFrom, r.revision);
+    if (write) await store.rekey(applied.flatMap((r) => (r.movedFrom ? [{ from: r.movedFrom, to: r.revision }] : [])));
     // the rows are AppliedRow unless `sums` was asked for, and then fn takes AppliedSum (the overloads)
     return await (fn as (s: Session<AppliedSum>) => Promise<T>)({ conn, store, applied, appliedIds: new Set(applied.map((r) => r.revision)) });
   } catch (err) {
@@ -360,20 +360,34 @@ export async function withSession<T>(
 }
 
 /**
- * Version rows whose tag the folder no longer has, but whose checksum is exactly one unapplied
- * revision's up: migrate-merge renumbered that revision (its up file is unchanged). They are read as
- * that revision, and writers re-key the row.
+ * Version rows migrate-merge renumbered: the row's tag is gone from the folder, or now names another up
+ * (two revisions of one name on a branch, 0004_fix and 0005_fix moved to 0005_fix and 0006_fix), and
+ * exactly one revision of the same name that no other row holds has the row's checksum (its up file
+ * is unchanged). They are read as that revision, and writers re-key the rows (VersionStore.rekey).
+ * Looked at only when a row's tag is not in the folder: the usual case costs nothing.
  */
 export function recognizeMoved<R extends AppliedSum>(ctx: Context, rows: R[]): (R & { movedFrom?: string })[] {
-  const byId = new Set(ctx.history.revisions.map((r) => r.id));
-  const unknown = rows.filter((r) => !byId.has(r.revision));
-  if (unknown.length === 0) return rows;
-  const applied = new Set(rows.map((r) => r.revision));
-  return rows.map((row) => {
-    if (byId.has(row.revision)) return row;
-    const matches = ctx.history.revisions.filter((rev) => !applied.has(rev.id) && rev.id.replace(/^\d+/, '') === row.revision.replace(/^\d+/, '') && checksumOf(ctx, rev) === row.checksum);
-    return matches.length === 1 ? { ...row, revision: matches[0]!.id, movedFrom: row.revision } : row;
-  });
+  const byId = new Map(ctx.history.revisions.map((r) => [r.id, r]));
+  if (rows.every((r) => byId.has(r.revision))) return rows;
+  // rows where they belong hold their tags; the others may move
+  const loose = new Set(rows.filter((r) => !byId.has(r.revision) || checksumOf(ctx, byId.get(r.revision)!) !== r.checksum));
+  const name = (id: string) => id.replace(/^\d+/, '');
+  let moves = new Map<R, string>();
+  // each pass frees the tags of the rows the last one moved; as many passes as rows at most
+  for (let pass = 0; pass <= rows.length; pass++) {
+    const held = new Set(rows.filter((r) => !loose.has(r) || !moves.has(r)).map((r) => r.revision));
+    const next = new Map<R, string>();
+    for (const row of loose) {
+      const matches = ctx.history.revisions.filter((rev) => !held.has(rev.id) && name(rev.id) === name(row.revision) && checksumOf(ctx, rev) === row.checksum);
+      if (matches.length === 1) next.set(row, matches[0]!.id);
+    }
+    // two rows for one revision: neither moves
+    const targets = [...next.values()];
+    for (const [row, to] of next) if (targets.indexOf(to) !== targets.lastIndexOf(to)) next.delete(row);
+    if (next.size === moves.size && [...next].every(([row, to]) => moves.get(row) === to)) break;
+    moves = next;
+  }
+  return rows.map((row) => (moves.has(row) ? { ...row, revision: moves.get(row)!, movedFrom: row.revision } : row));
 }
 
 function lockWaitMs(env: Record<string, string | undefined>): number {

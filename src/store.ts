@@ -205,8 +205,22 @@ export class VersionStore {
   }
 
   /** Record a revision under its new tag (migrate-merge renumbered it). */
-  async rekey(from: string, to: string): Promise<void> {
-    await this.conn.query(`UPDATE ${this.table} SET "revision" = ${this.conn.param(1)} WHERE "revision" = ${this.conn.param(2)}`, [to, from]);
+  /**
+   * Give rows their new tags (recognizeMoved), in one transaction: each through a tag of its own first,
+   * as one's new tag may be another's old one (0004_fix to 0005_fix while 0005_fix goes to 0006_fix).
+   */
+  async rekey(moves: { from: string; to: string }[]): Promise<void> {
+    if (!moves.length) return;
+    const update = `UPDATE ${this.table} SET "revision" = ${this.conn.param(1)} WHERE "revision" = ${this.conn.param(2)}`;
+    await this.conn.begin();
+    try {
+      for (const m of moves) await this.conn.query(update, [`sluice-moving:${m.from}`, m.from]);
+      for (const m of moves) await this.conn.query(update, [m.to, `sluice-moving:${m.from}`]);
+      await this.conn.commit();
+    } catch (err) {
+      await this.conn.rollback();
+      throw err;
+    }
   }
 
   /** Forget a revision; as `insert`, the table is read back (a trigger or rule that keeps the row throws). */

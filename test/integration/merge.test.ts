@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addUserColumn, cleanEnv, makeProject, pgUrl, REPO, runCli, runMake, sql, uniqueSchema, SKIP_PG, type Env } from '../support/project.js';
+import { addRevision, addUserColumn, cleanEnv, makeProject, pgUrl, REPO, runCli, runMake, sql, uniqueSchema, SKIP_PG, type Env } from '../support/project.js';
 
 function git(dir: string, ...args: string[]) {
   return spawnSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', '-c', 'commit.gpgsign=false', ...args], { cwd: dir, encoding: 'utf8' });
@@ -110,6 +110,46 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
     const check = ok(runMake(dir, ['db-test'], SKIP_PG ? { SLUICE_SKIP_PG: '1' } : { SLUICE_CHECK_DATABASE_URL: pgUrl() }));
     expect(check).toMatch(/sqlite \(7 revisions\): \d+ passed, 0 failed/);
   }, 300_000); // two branches, two migrate-create each, merge with verification, db-test: ~1 min alone, more on a busy machine
+
+  // Found by review: a branch with two revisions of one name (0004_fix, 0005_fix), moved by the merge to
+  // 0005_fix and 0006_fix: the row 0005_fix was taken for the new 0005_fix (another up), 0004_fix was
+  // left unknown, and every command refused the database as ahead of the code (exit 4)
+  it('a branch with two revisions of one name: the rows are re-keyed to their moved tags, in one step', async () => {
+    const dir = makeProject();
+    const env = { DATABASE_URL: `file:${path.join(dir, 'fix.sqlite')}`, SLUICE_NO_BACKUP: '1' };
+    addRevision(dir, 'sqlite', 'fix', 'CREATE TABLE `fix_a` (`id` integer);', 'DROP TABLE `fix_a`;');
+    addRevision(dir, 'sqlite', 'fix', 'CREATE TABLE `fix_b` (`id` integer);', 'DROP TABLE `fix_b`;');
+    ok(runCli(dir, ['up'], env));
+    // what migrate-merge leaves: ours (0004_other) kept, theirs moved one place on, their up files unchanged
+    const folder = path.join(dir, 'drizzle', 'sqlite');
+    const journalPath = path.join(folder, 'meta', '_journal.json');
+    const journal = JSON.parse(readFileSync(journalPath, 'utf8'));
+    const [a, b] = [readFileSync(path.join(folder, '0004_fix.sql'), 'utf8'), readFileSync(path.join(folder, '0005_fix.sql'), 'utf8')];
+    const [da, db] = [readFileSync(path.join(folder, '0004_fix.down.sql'), 'utf8'), readFileSync(path.join(folder, '0005_fix.down.sql'), 'utf8')];
+    writeFileSync(path.join(folder, '0004_other.sql'), 'CREATE TABLE `other` (`id` integer);');
+    writeFileSync(path.join(folder, '0004_other.down.sql'), 'DROP TABLE `other`;');
+    writeFileSync(path.join(folder, '0005_fix.sql'), a);
+    writeFileSync(path.join(folder, '0005_fix.down.sql'), da);
+    writeFileSync(path.join(folder, '0006_fix.sql'), b);
+    writeFileSync(path.join(folder, '0006_fix.down.sql'), db);
+    rmSync(path.join(folder, '0004_fix.sql'));
+    rmSync(path.join(folder, '0004_fix.down.sql'));
+    writeFileSync(path.join(folder, 'meta', '0006_snapshot.json'), readFileSync(path.join(folder, 'meta', '0005_snapshot.json')));
+    const when = journal.entries.at(-1).when;
+    journal.entries = [...journal.entries.slice(0, 4), { ...journal.entries[4], tag: '0004_other' }, { ...journal.entries[4], idx: 5, tag: '0005_fix', when: when + 1 }, { ...journal.entries[4], idx: 6, tag: '0006_fix', when: when + 2 }];
+    writeFileSync(journalPath, JSON.stringify(journal, null, 2));
+    const status = ok(runCli(dir, ['status'], env));
+    expect(status).toMatch(/current: +0006_fix/);
+    expect(status).not.toMatch(/changed since applied|not in the folder/);
+    const up = ok(runCli(dir, ['up'], env));
+    expect(up).toMatch(/0004_other applied/);
+    const rows = (await sql<{ r: string }>(dir, env, 'SELECT "revision" AS r FROM sluice_version ORDER BY 1')).map((x) => x.r);
+    expect(rows).toEqual(['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users', '0004_other', '0005_fix', '0006_fix']);
+    // the down of 0006_fix drops fix_b, the one its up made
+    ok(runCli(dir, ['down', '-1'], env));
+    const tables = (await sql<{ n: string }>(dir, env, "SELECT name AS n FROM sqlite_master WHERE type = 'table' AND name LIKE 'fix%' ORDER BY 1")).map((x) => x.n);
+    expect(tables).toEqual(['fix_a']);
+  });
 
   it('branches that change the same object are refused as non-commutative, before any file is touched', () => {
     const dir = branchProject();
