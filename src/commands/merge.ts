@@ -13,7 +13,7 @@ import path from 'node:path';
 import { historyFor, loadProjectConfig, type DialectName, type SqliteEngine } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot } from '../downgen.js';
-import { carryingNotRemoved, checkpoint, ConfigError, environmentError, ExitCode, Interrupted, Refused, SluiceError, describeCause, scratchNote, signalName } from '../errors.js';
+import { carryingNotRemoved, checkpoint, ConfigError, environmentError, ExitCode, Interrupted, MultipleHeads, Refused, SluiceError, describeCause, scratchNote, signalName } from '../errors.js';
 import { conflictSides, conflictingObjects, hasConflictMarkers, rebuiltTables, replay, type Snapshot } from '../merge.js';
 import { journalFile, messageFromTag, parseDownHeader, readHistory, rel, writeNewFile, type RevisionFile } from '../source.js';
 import { verifyDowns } from '../downproof.js';
@@ -125,7 +125,21 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
   const jf = journalFile(out);
   const folder = rel(out);
   const text = existsSync(jf) ? readFileSync(jf, 'utf8') : '';
-  if (!hasConflictMarkers(text)) return { result: { dialect, folder, merged: false, kept: [], moved: [] }, write: () => {}, finish: async () => true };
+  if (!hasConflictMarkers(text)) {
+    // Git merged the journal cleanly (the branch was merged before, so both sides' new entries were
+    // combined), yet the history has two heads: there is no side of a conflict to read (was: "not
+    // forked, nothing to merge", exit 0, while every other command refused the fork).
+    try {
+      if (text) readHistory(out, { allowMissing: true });
+    } catch (err) {
+      if (!(err instanceof MultipleHeads)) throw err;
+      throw new MultipleHeads(
+        err.heads,
+        `${folder}: ${err.heads.join(' and ')} are two heads, and git merged ${rel(jf)} without conflict markers (a branch merged before), so migrate-merge cannot tell which revisions came from which branch; undo the git merge (git merge --abort), merge the models by hand and make migrate-create again on top of the other branch, or renumber one head after the other by hand (its idx, tag, file names and snapshot prevId) and regenerate its down`,
+      );
+    }
+    return { result: { dialect, folder, merged: false, kept: [], moved: [] }, write: () => {}, finish: async () => true };
+  }
   const sides = conflictSides(text);
   const oursJournal = parseSide(sides.ours, rel(jf));
   const a = (oursJournal.entries ?? []) as Entry[];

@@ -151,6 +151,23 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
     expect(tables).toEqual(['fix_a']);
   });
 
+  // Found by review: a branch merged a second time, whose journal git combined without conflict markers
+  // (two entries of one idx): migrate-merge said "not forked, nothing to merge" with exit 0, while every
+  // other command refused the two heads
+  it('two heads in a journal git merged without conflict markers: refused with exit 10 naming them, not "nothing to merge"', () => {
+    const dir = makeProject();
+    addRevision(dir, 'sqlite', 'add_tag_color', 'CREATE TABLE `tc` (`id` integer);', 'DROP TABLE `tc`;');
+    addRevision(dir, 'sqlite', 'add_tag_weight', 'CREATE TABLE `tw` (`id` integer);', 'DROP TABLE `tw`;');
+    const journalPath = path.join(dir, 'drizzle', 'sqlite', 'meta', '_journal.json');
+    const journal = JSON.parse(readFileSync(journalPath, 'utf8'));
+    journal.entries.at(-1).idx = journal.entries.at(-2).idx;
+    writeFileSync(journalPath, JSON.stringify(journal, null, 2));
+    const r = runCli(dir, ['merge']);
+    expect(r.status, r.stdout + r.stderr).toBe(10);
+    expect(r.stderr.trim()).toMatch(/^sluice: drizzle\/sqlite: 0004_add_tag_color and 0005_add_tag_weight are two heads, and git merged drizzle\/sqlite\/meta\/_journal\.json without conflict markers .*so migrate-merge cannot tell which revisions came from which branch; /);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
   it('branches that change the same object are refused as non-commutative, before any file is touched', () => {
     const dir = branchProject();
     fork(dir, { change: () => addUserColumn(dir, 'nickname'), msg: 'nickname one' }, { change: () => addUserColumn(dir, 'nickname'), msg: 'nickname two' });
