@@ -44,6 +44,11 @@ export interface MoveOptions extends CommandOptions {
    * SQLite (whose statements run synchronously in this process), a signal ends the process at once.
    */
   onInterruptible?: (possible: boolean) => void;
+  /**
+   * Up only: of the revisions the target takes in, apply only these (migrate-check's replay of a
+   * database's applied set, where a pending revision older than the current one is left out).
+   */
+  only?: ReadonlySet<string>;
 }
 
 export interface MoveResult {
@@ -105,8 +110,9 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     checkIntegrity(ctx, applied, { allowChanged: kind === 'stamp' || options.allowChanged });
     const history = ctx.history.revisions;
     const target = resolveTarget(history, appliedIds, options.revision ?? defaultTarget);
-    const steps: Step[] =
+    const planned: Step[] =
       kind === 'stamp' ? planStamp(history, appliedIds, target) : plan(history, appliedIds, target, kind === 'upgrade' ? 'up' : 'down');
+    const steps = kind === 'upgrade' && options.only ? planned.filter((s) => options.only!.has(s.revision.id)) : planned;
     // --single-transaction on a server: only the first steps are prepared up front, the rest while
     // the server runs those (engine.ts LaterSteps); a refusal among them rolls the whole run back.
     const lazy = !!options.singleTransaction && write && kind !== 'stamp' && steps.length > EAGER_STEPS && groupsStatements(conn) && !steps.some((s) => tsOf(ctx, s.revision as RevisionFile));

@@ -128,13 +128,14 @@ export function inContext(lines: string[]): string[] {
 async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Promise<VerifyFinding> {
   const ctx = await loadContext(options);
   const dialect = ctx.target.dialect;
-  const { live, current } = await withSession(ctx, false, async ({ conn, store, applied, appliedIds }) => {
+  const { live, current, ids } = await withSession(ctx, false, async ({ conn, store, applied, appliedIds }) => {
     // A database drizzle's migrator manages is read as the takeover would record it.
     const view = applied.length === 0 ? await takeoverView(ctx, conn, store) : undefined;
     const ids = view?.state === 'pending' ? new Set(view.records.map((r) => r.revision)) : appliedIds;
     return {
       live: await conn.dumpSchema(),
       current: ids.size ? labelOf(ctx.history.revisions, currentIndex(ctx.history.revisions, ids)) : 'base',
+      ids,
     };
   });
   // PostgreSQL: a scratch schema beside the data, or a database of its own for a history that names
@@ -149,7 +150,8 @@ async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Pr
     if (!replay) tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-verify-'));
     const scratch = replay?.env ?? { ...ctx.env, DATABASE_URL: `file:${path.join(tmp!, 'scratch.sqlite')}` };
     const scratchSchema = scratch.DATABASE_SCHEMA ?? '';
-    if (current !== 'base') await replayUpTo(current, scratch, options, ctx.root);
+    // the applied set only: a pending revision older than the current one (a merged branch's) is not in the database
+    if (current !== 'base') await replayUpTo(current, scratch, options, ctx.root, ids);
     await checkpoint(options.signal, 'migrate-check');
     const conn = await openConnection(parseDatabaseTarget(scratch, ctx.root), { write: false, env: scratch });
     let expected: string;
@@ -172,9 +174,9 @@ async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Pr
  * there, or a connection lost there, is reported as the replay's: the user's database was not touched
  * (the error's own "the database is at …" would describe the scratch database).
  */
-async function replayUpTo(current: string, scratch: Record<string, string | undefined>, options: VerifyOptions, root: string): Promise<void> {
+async function replayUpTo(current: string, scratch: Record<string, string | undefined>, options: VerifyOptions, root: string, only: ReadonlySet<string>): Promise<void> {
   try {
-    await upgrade({ cwd: root, env: scratch, config: options.config, revision: current, noBackup: true, signal: options.signal });
+    await upgrade({ cwd: root, env: scratch, config: options.config, revision: current, noBackup: true, signal: options.signal, only });
   } catch (err) {
     if (options.signal?.aborted || !(err instanceof MigrationFailed || err instanceof ConnectionLost)) throw err;
     const lost = err instanceof ConnectionLost;
