@@ -283,9 +283,13 @@ export interface Session<R extends AppliedSum = AppliedRow> {
   store: VersionStore;
   applied: R[];
   appliedIds: Set<string>;
+  /** Writers with `rekeyLater`: give the rows migrate-merge moved their new tags now (once; recognizeMoved). */
+  rekey: () => Promise<void>;
 }
 
 interface SessionHooks {
+  /** A writer that may still refuse after reading the rows: it calls `rekey` itself once it goes ahead, so a refusal changes nothing. */
+  rekeyLater?: boolean;
   /** Writers: runs under the lock, before sluice's table is created (takeover of drizzle's table: commands/takeover.ts). */
   beforeEnsure?: (conn: Connection, store: VersionStore) => Promise<void>;
   /** false: a missing SQLite file, PostgreSQL schema or sluice table is not created (it reads as empty): a writer that only removes (down, reset). */
@@ -337,9 +341,15 @@ export async function withSession<T>(
     const applied = recognizeMoved(ctx, await (hooks.sums ? store.sums() : store.list()));
     store.recheck();
     ctx.stopPrefetch?.(); // the wait is over: what is not read yet, the command reads itself
-    if (write) await store.rekey(applied.flatMap((r) => (r.movedFrom ? [{ from: r.movedFrom, to: r.revision }] : [])));
+    let moves = write ? applied.flatMap((r) => (r.movedFrom ? [{ from: r.movedFrom, to: r.revision }] : [])) : [];
+    const rekey = async () => {
+      const now = moves;
+      moves = [];
+      await store.rekey(now);
+    };
+    if (!hooks.rekeyLater) await rekey();
     // the rows are AppliedRow unless `sums` was asked for, and then fn takes AppliedSum (the overloads)
-    return await (fn as (s: Session<AppliedSum>) => Promise<T>)({ conn, store, applied, appliedIds: new Set(applied.map((r) => r.revision)) });
+    return await (fn as (s: Session<AppliedSum>) => Promise<T>)({ conn, store, applied, appliedIds: new Set(applied.map((r) => r.revision)), rekey });
   } catch (err) {
     // Lost outside a revision (reading the version table, taking the lock): nothing was changed by this run.
     if (!(err instanceof SluiceError) && conn.lostConnection(err)) {

@@ -94,7 +94,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     if (takeover && write && err instanceof Error) err.message = err.message.replace('nothing was changed', `no revision ran (this run did record drizzle's ${takeover.rows} row(s) in sluice_version: the takeover, which runs no SQL)`);
     throw err;
   };
-  return withSession(ctx, write, async ({ conn, store, applied, appliedIds }) => {
+  return withSession(ctx, write, async ({ conn, store, applied, appliedIds, rekey }) => {
     if (!write) {
       const planned = await planTakeover(ctx, conn, store);
       if (planned) {
@@ -157,6 +157,8 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     // Only a run that changes something backs up (a folder that cannot be written refuses nothing else).
     // A takeover this run recorded is written by then: the refusal says so instead of "nothing was changed".
     const backup = backs && prepared.length ? await backupBeforeChange(ctx, conn, applied.length > 0).catch(tookOver) : undefined;
+    // accepted: the rows migrate-merge moved get their new tags before the steps write any
+    await rekey();
     options.onPlan?.(steps.map((p) => ({ revision: p.revision.id, direction: p.direction })));
     const { signal } = options;
     const stoppable = !!conn.cancel && !!signal;
@@ -215,7 +217,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
       );
     }
     return { ...base, dryRun: false, steps: results, backup };
-  }, { beforeEnsure, mayCreate: kind !== 'downgrade' }); // a down or reset never makes the SQLite file it would find empty
+  }, { beforeEnsure, mayCreate: kind !== 'downgrade', rekeyLater: true }); // a down or reset never makes the SQLite file it would find empty
 }
 
 /**

@@ -148,6 +148,12 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
     const status = ok(runCli(dir, ['status'], env));
     expect(status).toMatch(/current: +0006_fix/);
     expect(status).not.toMatch(/changed since applied|not in the folder/);
+    // a refused command changes nothing, the rows' tags included (was: re-keyed before the refusal)
+    const rowsNow = async () => (await sql<{ r: string }>(dir, env, 'SELECT "revision" AS r FROM sluice_version ORDER BY 1')).map((x) => x.r);
+    const before = await rowsNow();
+    expect(runCli(dir, ['up', '0003'], env).status).toBe(2);
+    expect(await rowsNow()).toEqual(before);
+    expect(before).toContain('0004_fix');
     // migrate-check compares the database with its applied revisions, not with the pending 0004_other
     // too (was: drift reported, "- table other")
     const drift = (JSON.parse(runCli(dir, ['--json', 'verify'], env).stdout).findings as { check: string; dialect: string; ok: boolean; details: string[] }[]).find((f) => f.check === 'drift' && f.dialect === 'sqlite');
