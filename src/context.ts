@@ -423,8 +423,15 @@ export function checkIntegrity(ctx: Context, applied: AppliedRow[], options: { a
   const byId = new Map(ctx.history.revisions.map((r) => [r.id, r]));
   const unknown = applied.filter((a) => !byId.has(a.revision)).map((a) => a.revision);
   if (unknown.length) {
+    // a tag migrate-merge moved whose up was edited after it was applied: not recognised by checksum
+    const held = new Set(applied.map((a) => a.revision));
+    const name = (id: string) => id.replace(/^\d+/, '');
+    const moved = unknown.flatMap((id) => {
+      const same = ctx.history.revisions.filter((r) => !held.has(r.id) && name(r.id) === name(id));
+      return same.length === 1 ? [`${id} may be ${same[0]!.id} (moved by migrate-merge?), whose up differs from the one applied`] : [];
+    });
     throw new IntegrityError(
-      `the database has revision(s) ${unknown.join(', ')} that ${rel(ctx.history.dir)} does not have (database ahead of the code); check out the code that has them, or record where the database really is with make migrate-stamp REVISION=<rev> PURGE=1`,
+      `the database has revision(s) ${unknown.join(', ')} that ${rel(ctx.history.dir)} does not have (database ahead of the code)${moved.length ? `; ${moved.join('; ')}: restore the up it was applied with (git log -p on it) and run again` : ''}; check out the code that has them, or record where the database really is with make migrate-stamp REVISION=<rev> PURGE=1`,
     );
   }
   if (options.allowChanged) return;

@@ -185,6 +185,30 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  // Found by review: a moved revision whose up was edited after it was applied is not recognised (by
+  // checksum), and the refusal said only "database ahead of the code"
+  it('a moved revision edited after it was applied: the refusal names the tag it may have become', () => {
+    const dir = makeProject();
+    const env = { DATABASE_URL: `file:${path.join(dir, 'ed.sqlite')}`, SLUICE_NO_BACKUP: '1' };
+    addRevision(dir, 'sqlite', 'add_tags', 'CREATE TABLE `tags` (`id` integer);', 'DROP TABLE `tags`;');
+    ok(runCli(dir, ['up'], env));
+    const folder = path.join(dir, 'drizzle', 'sqlite');
+    const journalPath = path.join(folder, 'meta', '_journal.json');
+    const journal = JSON.parse(readFileSync(journalPath, 'utf8'));
+    writeFileSync(path.join(folder, '0004_other.sql'), 'CREATE TABLE `other` (`id` integer);');
+    writeFileSync(path.join(folder, '0004_other.down.sql'), 'DROP TABLE `other`;');
+    writeFileSync(path.join(folder, '0005_add_tags.sql'), 'CREATE TABLE `tags` (`id` integer);\n--> statement-breakpoint\nCREATE INDEX `tags_id` ON `tags` (`id`);');
+    writeFileSync(path.join(folder, '0005_add_tags.down.sql'), 'DROP TABLE `tags`;');
+    rmSync(path.join(folder, '0004_add_tags.sql'));
+    rmSync(path.join(folder, '0004_add_tags.down.sql'));
+    writeFileSync(path.join(folder, 'meta', '0005_snapshot.json'), readFileSync(path.join(folder, 'meta', '0004_snapshot.json')));
+    journal.entries = [...journal.entries.slice(0, 4), { ...journal.entries[4], tag: '0004_other' }, { ...journal.entries[4], idx: 5, tag: '0005_add_tags', when: journal.entries[4].when + 1 }];
+    writeFileSync(journalPath, JSON.stringify(journal, null, 2));
+    const r = runCli(dir, ['up'], env);
+    expect(r.status, r.stdout + r.stderr).toBe(4);
+    expect(r.stderr).toMatch(/the database has revision\(s\) 0004_add_tags that drizzle\/sqlite does not have \(database ahead of the code\); 0004_add_tags may be 0005_add_tags \(moved by migrate-merge\?\), whose up differs from the one applied: restore the up it was applied with/);
+  });
+
   it('branches that change the same object are refused as non-commutative, before any file is touched', () => {
     const dir = branchProject();
     fork(dir, { change: () => addUserColumn(dir, 'nickname'), msg: 'nickname one' }, { change: () => addUserColumn(dir, 'nickname'), msg: 'nickname two' });
