@@ -19,10 +19,10 @@ import { flushConsole } from './printer.js';
 
 /** `interrupted`: the run was stopped by its signal while this step ran; it is rolled back like a failed one. */
 /** `prepared`: under --single-transaction, a revision done before a TypeScript part prepared the single transaction (PREPARE TRANSACTION): neither committed nor rolled back. */
+export type StepStatus = 'applied' | 'reverted' | 'stamped' | 'unstamped' | 'failed' | 'interrupted' | 'not-run' | 'already-done' | 'rolled-back' | 'prepared';
+
 /** SQL that makes a foreign key deferred or defers them all (SQLite: `DEFERRABLE INITIALLY DEFERRED`, `PRAGMA defer_foreign_keys`). */
 const DEFERS_FOREIGN_KEYS = /\bdeferred\b|\bdefer_foreign_keys\b/i;
-
-export type StepStatus = 'applied' | 'reverted' | 'stamped' | 'unstamped' | 'failed' | 'interrupted' | 'not-run' | 'already-done' | 'rolled-back' | 'prepared';
 
 export interface StepResult {
   revision: string;

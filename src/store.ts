@@ -204,7 +204,6 @@ export class VersionStore {
     if (Number(back[0]?.n) !== 1) throw new Error(versionRowSuppressed(`no record of ${row.revision}, rows: ${Number(back[0]?.n ?? 0)}`));
   }
 
-  /** Record a revision under its new tag (migrate-merge renumbered it). */
   /**
    * Give rows their new tags (recognizeMoved), in one transaction: each through a tag of its own first,
    * as one's new tag may be another's old one (0004_fix to 0005_fix while 0005_fix goes to 0006_fix).

@@ -407,4 +407,3 @@ function emptySqlite(target: DatabaseTarget): Connection {
   const db = betterSqlite(':memory:');
   return new SqliteConnection(db, target.display);
 }
-

@@ -15,7 +15,7 @@
 import type Database from 'better-sqlite3';
 import { quoteIdent } from '../sql.js';
 
-/** Violations by identity: how many rows have it (more than one where the primary key cannot tell them apart). */
+/** Violations by identity: how many rows have it (more than one where rows share their key values). */
 export type Violations = ReadonlyMap<string, number>;
 
 interface CheckRow {

@@ -29,7 +29,7 @@ export interface Capabilities {
   queuesScripts?: boolean;
 }
 
-/** Foreign-key violations by an identity a table rebuild keeps (child table, parent, key values, primary key: dialect/sqlitefk.ts), with their counts. */
+/** Foreign-key violations by an identity a table rebuild keeps (child table, parent, key values as text: dialect/sqlitefk.ts), with their counts. */
 export type ForeignKeyViolations = ReadonlyMap<string, number>;
 
 export interface Connection {
