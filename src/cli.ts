@@ -5,8 +5,9 @@
  */
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
-import { Command, CommanderError } from 'commander';
-import { carryingNotRemoved, environmentError, ExitCode, notRemovedOf, scratchNote, settle, SluiceError, type ExitCodeValue } from './errors.js';
+import { Command } from 'commander';
+import { carryingNotRemoved, environmentError, ExitCode, scratchNote, settle, type ExitCodeValue } from './errors.js';
+import { ask, jsonArgv, report, withUnreadNote } from './clireport.js';
 import { consolePrinter, flushConsole, passwordsIn, type Printer } from './printer.js';
 import { installStdio, pending as pendingOutput, write as writeOutput } from './stdio.js';
 import { formatCheckProgress, formatCreate, formatDowns, formatHistory, formatInit, formatMove, formatProgress, formatShow, formatStatus, formatStep } from './format.js';
@@ -15,6 +16,7 @@ import { formatLint, lintWarnings } from './format-lint.js';
 import type { MoveOptions } from './commands/migrate.js';
 import { requireRevisionName } from './revision.js';
 import { beforeLargeCode, beforeShortTail } from './jit.js';
+import { limitTopTier, noLateOptimization } from './v8flags.js';
 import { commandNamed } from './argv.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -509,130 +511,11 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
   }
 }
 
-/** --json among the global options (before the command's own arguments, or before `--`). */
-function jsonArgv(argv: string[]): boolean {
-  const args = argv.slice(2);
-  const end = args.indexOf('--');
-  return (end === -1 ? args : args.slice(0, end)).includes('--json');
-}
-
-/**
- * history and show when the database could not be read: the note goes under the first line, and the
- * applied state on the lines `stateLine` matches reads "unknown" instead of "pending".
- */
-function withUnreadNote(lines: string[], databaseError: string | undefined, stateLine: RegExp): string[] {
-  if (databaseError === undefined) return lines;
-  const note = `note: the database could not be read, so applied markers are unknown (${databaseError})`;
-  const marked = lines.map((l) => (stateLine.test(l) ? l.replace(/pending/, 'unknown') : l));
-  return [marked[0] ?? '', note, ...marked.slice(1)];
-}
-
-/** A yes on the terminal; anything else — no terminal, another answer, Ctrl+D or Ctrl+C at the prompt — is no. */
-async function ask(question: string): Promise<boolean> {
-  if (!process.stdin.isTTY) return false;
-  const { createInterface } = await import('node:readline/promises'); // only the commands that ask load it
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } catch {
-    return false; // the prompt was closed (Ctrl+D) or interrupted (Ctrl+C): not confirmed
-  } finally {
-    rl.close();
-  }
-}
-
-function report(thrown: unknown, printer: Printer, verbose: boolean, json: boolean): ExitCodeValue {
-  if (thrown instanceof CommanderError) {
-    const err = thrown;
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return ExitCode.ok;
-    if (json) printer.json({ error: err.message.replace(/^error: /, ''), code: ExitCode.usage });
-    return ExitCode.usage;
-  }
-  // What the machine refused (permissions, a full disk, a damaged SQLite file) is not a bug.
-  const err = thrown instanceof SluiceError ? thrown : (environmentError(thrown) ?? thrown);
-  const known = err instanceof SluiceError;
-  const message = known ? err.message : `internal error: ${(err as Error)?.message ?? String(err)} (run with --verbose and report it)`;
-  // what the failed command's clean-up could not remove (scratch databases): named even then
-  const left = notRemovedOf(thrown) ?? notRemovedOf(err);
-  if (json) printer.json({ error: message, code: known ? err.exitCode : ExitCode.internal, results: (err as { results?: unknown }).results, ...(left ? { notRemoved: left } : {}) });
-  else {
-    printer.error(`sluice: ${message}`);
-    if (left) printer.error(`sluice: warning: ${scratchNote(left, 'the command\'s')}`);
-  }
-  if (verbose) {
-    let e: unknown = err;
-    while (e) {
-      printer.error(String((e as Error).stack ?? e));
-      e = (e as Error).cause;
-      if (e) printer.error('caused by:');
-    }
-  }
-  return known ? err.exitCode : ExitCode.internal;
-}
-
 /** Exit once everything written has reached stdout and stderr (stdio.ts `pending`). */
 async function exit(code: ExitCodeValue): Promise<never> {
   flushConsole();
   await pendingOutput();
   process.exit(code);
-}
-
-/**
- * A sluice process is short: V8's top tier (TurboFan) compiling sql-parser-cst's generated parser
- * (6 MB of PEG code, some functions far above 30 KB of bytecode) in the background costs more than it
- * returns. Reading 1000 SQLite files without the parse cache took 3.9–4.0 s, 3.6 s of CPU and 380 MB,
- * most of it those compilations, which the process waits for before it exits; with functions over
- * 30 000 bytes of bytecode left to the baseline tiers (V8's default limit is 61 440): 1.3–1.4 s and
- * 125 MB. Everything else keeps TurboFan (capping the whole tier instead cost migrate-downs ~40 % more
- * CPU). The CLI process only: a library caller's process keeps its own settings. A limit given to
- * node wins; SLUICE_FULL_JIT=1 keeps V8's default. Applied just before the first large generated code
- * loads (jit.ts), not at start-up: loading `node:v8` alone costs ~3 ms.
- *
- * The same holds for WebAssembly (libpg-query's parser, PGlite's PostgreSQL): V8 recompiles a wasm
- * function with TurboFan once it has run ~1.8 MB of code (`--wasm-tiering-budget`). PostgreSQL's
- * functions are large; a migrate-create compiled them on the second core while drizzle-kit ran, and
- * then waited ~100–200 ms at exit for the compilations still running. With the budget raised to 2e9
- * a function tiers up only after a long run of its own. By hand: migrate-create verified on PGlite
- * 2.35–2.90 s → 1.54–2.10 s (blocks of 7; the exit wait: ~150 → ~45 ms); on ctrlplane (197 revisions, on
- * PGlite) db-test 5.2 and 6.8 s → 4.4 and 5.9 s, migrate-downs 11.8 and 12.1 s → 12.5 and 12.6 s
- * (this machine's noise is ±15%). Parsing 2000 PostgreSQL files 5 times over: no slower.
- */
-function limitTopTier(): void {
-  const cache = globalThis as { [k: symbol]: (() => void) | undefined };
-  // The bin's V8 code cache is written now if it is to be written: one made under the changed flag
-  // would be rejected on the next start (src/bin.cjs).
-  cache[Symbol.for('sluice.compileCache.flush')]?.();
-  setTopTierLimits();
-  // From here on, the package files the command loads (drizzle-kit's API, drizzle-orm, the parsers) are
-  // compiled through a code cache of their own, made under the flag as it is now (src/v8modules.cjs).
-  cache[Symbol.for('sluice.compileCache.modules')]?.();
-}
-
-function setTopTierLimits(): void {
-  setFlags([
-    ['--max-optimized-bytecode-size', '30000'],
-    ['--wasm-tiering-budget', '2000000000'],
-  ]);
-}
-
-/**
- * A command's short tail (jit.ts beforeShortTail): no function is optimized from here on (a bytecode
- * limit of 0), so no compile job holds the exit. Not in a run that will write the bin's code cache
- * (the first after a build): that cache is written at exit, holding the tail's functions too, under
- * the flags it will be read with (a cache made under another flag is rejected on the next start).
- */
-function noLateOptimization(): void {
-  if ((globalThis as { [k: symbol]: (() => boolean) | undefined })[Symbol.for('sluice.compileCache.pending')]?.()) return;
-  setFlags([['--max-optimized-bytecode-size', '0']]);
-}
-
-function setFlags(wanted: string[][]): void {
-  if (process.env.SLUICE_FULL_JIT === '1') return;
-  if (Number(process.versions.v8.split('.')[0]) < 11) return; // an older V8 may not know the flags (it would print an error)
-  const flags = wanted.filter(([flag]) => !process.execArgv.some((a) => a.replace(/_/g, '-').startsWith(flag!))); // one given to node wins (V8 takes either spelling)
-  if (!flags.length) return;
-  const v8 = createRequire(import.meta.url)('node:v8') as typeof import('node:v8');
-  for (const [flag, value] of flags) v8.setFlagsFromString(`${flag}=${value}`);
 }
 
 beforeLargeCode(limitTopTier);
