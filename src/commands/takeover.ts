@@ -288,7 +288,7 @@ export function matchDrizzleRows(ctx: Context, rows: DrizzleRow[]): { records: A
       const sameHash = revs.find((r) => hash(r) === row.hash);
       problems.push(
         sameHash
-          ? `row ${row.id} (created_at ${row.createdAt}) has the hash of ${sameHash.id}, whose journal "when" is ${sameHash.createdAt}: the journal was edited after drizzle applied it`
+          ? `row ${row.id} (created_at ${row.createdAt}) has the hash of ${sameHash.id}, whose journal "when" is ${sameHash.createdAt}: the journal was edited after drizzle applied it (migrate-merge moves the "when" of the revisions it renumbers: take a database drizzle's migrator manages over with sluice before such a merge reaches it)`
           : `row ${row.id} (created_at ${row.createdAt}, hash ${short(row.hash)}) matches no revision of ${rel(ctx.history.dir)} (database ahead of the code, or another project's history)`,
       );
       continue;

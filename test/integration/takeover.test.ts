@@ -189,6 +189,22 @@ for (const c of cases) {
       expect(await dumpSchema(dir, env)).toBe(schemaBefore);
     });
 
+    // Found by review: after migrate-merge renumbered a revision (and moved its journal "when"), the
+    // refusal said only that the journal was edited
+    it('a journal "when" moved after drizzle applied the entry (migrate-merge does so) is refused naming migrate-merge', async () => {
+      const own = makeProject();
+      const env = await c.fresh(own);
+      await c.drizzleMigrate(env, path.join(own, 'drizzle', c.dialect));
+      const journalPath = path.join(own, 'drizzle', c.dialect, 'meta', '_journal.json');
+      const journal = JSON.parse(readFileSync(journalPath, 'utf8'));
+      journal.entries.at(-1).when += 1;
+      writeFileSync(journalPath, JSON.stringify(journal, null, 2));
+      const r = runCli(own, ['up'], env);
+      expect(r.status, r.stderr).toBe(4);
+      expect(r.stderr).toMatch(/has the hash of 0003_add_phone_to_users, whose journal "when" is \d+: the journal was edited after drizzle applied it \(migrate-merge moves the "when" of the revisions it renumbers: take a database drizzle's migrator manages over with sluice before such a merge reaches it\)/);
+      expect(await c.hasVersionTable(own, env)).toBe(false);
+    });
+
     it('a revision missing in the middle of drizzle table is refused', async () => {
       const env = await c.fresh(dir);
       await c.drizzleMigrate(env, folder);
