@@ -189,10 +189,11 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
     } catch {
       generated = undefined; // sluice cannot make it again: whatever the file holds was written by hand
     }
+    const own = ownComments(text);
     if (!generated || !sameStatements(generated, splitStatements(text))) {
       keptAsWritten.add(e.tag);
       keptDowns.push(text);
-    } else if (ownComments(text).length) carried.set(e.tag, ownComments(text));
+    } else if (own.length) carried.set(e.tag, own);
   }
   // A table an up rebuilds (SQLite: drizzle-kit makes it anew and copies the columns its branch knows;
   // by hand: a copy, then a drop or a rename) is changed whole, whatever its snapshot says changed: a

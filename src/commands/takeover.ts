@@ -20,13 +20,13 @@
  * reset, deploy) of a database where sluice_version does not exist yet; explicitly with
  * `sluice takeover`. status, history and show compute the same match read-only and show it.
  */
-import { checkIntegrity, loadContext, tsOf, upOf, withSession, type CommandOptions, type Context } from '../context.js';
+import { checkIntegrity, loadContext, tsOf, upChecksumOf, withSession, type CommandOptions, type Context } from '../context.js';
 import type { Connection } from '../dialect/types.js';
 import { ConfigError, IntegrityError, MigrationFailed, UsageError, describeCause } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
 import { existsSync } from 'node:fs';
 import { readSnapshot, rel, snapshotFile, snapshotTables, type RevisionFile } from '../source.js';
-import { checksum, quoteIdent } from '../sql.js';
+import { quoteIdent } from '../sql.js';
 import { VERSION_TABLE, isPrivilegeError, type AppliedRow, type VersionStore } from '../store.js';
 
 export { DRIZZLE_TABLE } from '../store.js';
@@ -150,7 +150,7 @@ async function drizzleStateElsewhere(ctx: Context, conn: Connection, src: Drizzl
       hashes = new Set();
       for (const r of ctx.history.revisions) {
         try {
-          hashes.add(checksum(upOf(ctx, r)));
+          hashes.add(upChecksumOf(ctx, r));
         } catch {
           /* an up that cannot be read is reported where it is run */
         }
@@ -267,12 +267,7 @@ const short = (hash: string) => hash.slice(0, 12);
  */
 export function matchDrizzleRows(ctx: Context, rows: DrizzleRow[]): { records: AppliedRow[]; problems: string[] } {
   const revs = ctx.history.revisions;
-  const hashOf = new Map<string, string>();
-  const hash = (r: RevisionFile) => {
-    let h = hashOf.get(r.id);
-    if (h === undefined) hashOf.set(r.id, (h = checksum(upOf(ctx, r))));
-    return h;
-  };
+  const hash = (r: RevisionFile) => upChecksumOf(ctx, r); // memoized, and the checksum cache spares the read
   const problems: string[] = [];
   const matched = new Set<string>();
   const reported = new Set<string>();
