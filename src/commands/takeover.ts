@@ -264,30 +264,27 @@ const short = (hash: string) => hash.slice(0, 12);
  * Match drizzle's rows to the folder's revisions (pure apart from reading up files once per command).
  * drizzle counts as applied every entry whose `when` is at most the newest row's created_at; each
  * such entry must have a row with its created_at and its hash, and every row must be such an entry.
+ * A row whose created_at no entry has any more is the revision of its hash when exactly one revision
+ * (not matched otherwise) has that hash: migrate-merge moves the "when" of the revisions it renumbers,
+ * and the SQL drizzle ran is that revision's. Such rows do not count for "newest": the other branch's
+ * revisions the merge kept below them never ran here and are pending, as sluice applies them.
  */
 export function matchDrizzleRows(ctx: Context, rows: DrizzleRow[]): { records: AppliedRow[]; problems: string[] } {
   const revs = ctx.history.revisions;
   const hash = (r: RevisionFile) => upChecksumOf(ctx, r); // memoized, and the checksum cache spares the read
   const problems: string[] = [];
-  const matched = new Set<string>();
+  const matched = new Map<string, number>(); // revision -> the created_at of its row
   const reported = new Set<string>();
+  const whens = new Set(revs.map((r) => r.createdAt));
   let newest = -Infinity;
   for (const row of rows) {
     if (row.createdAt === null) {
       problems.push(`row ${row.id} (hash ${short(row.hash)}) has no created_at`);
       continue;
     }
+    if (!whens.has(row.createdAt)) continue; // by its hash, below
     newest = Math.max(newest, row.createdAt);
     const sameWhen = revs.filter((r) => r.createdAt === row.createdAt);
-    if (sameWhen.length === 0) {
-      const sameHash = revs.find((r) => hash(r) === row.hash);
-      problems.push(
-        sameHash
-          ? `row ${row.id} (created_at ${row.createdAt}) has the hash of ${sameHash.id}, whose journal "when" is ${sameHash.createdAt}: the journal was edited after drizzle applied it (migrate-merge moves the "when" of the revisions it renumbers: take a database drizzle's migrator manages over with sluice before such a merge reaches it)`
-          : `row ${row.id} (created_at ${row.createdAt}, hash ${short(row.hash)}) matches no revision of ${rel(ctx.history.dir)} (database ahead of the code, or another project's history)`,
-      );
-      continue;
-    }
     const rev = sameWhen.find((r) => hash(r) === row.hash);
     if (!rev) {
       const r = sameWhen[0]!;
@@ -297,7 +294,21 @@ export function matchDrizzleRows(ctx: Context, rows: DrizzleRow[]): { records: A
       );
       continue;
     }
-    matched.add(rev.id);
+    matched.set(rev.id, row.createdAt);
+  }
+  for (const row of rows) {
+    if (row.createdAt === null || whens.has(row.createdAt)) continue;
+    const sameHash = revs.filter((r) => hash(r) === row.hash);
+    const free = sameHash.filter((r) => !matched.has(r.id) && !reported.has(r.id));
+    if (sameHash.length === 1 && free.length === 1) {
+      matched.set(free[0]!.id, row.createdAt);
+      continue;
+    }
+    problems.push(
+      sameHash.length
+        ? `row ${row.id} (created_at ${row.createdAt}) has the hash of ${sameHash.map((r) => r.id).join(', ')}, none of whose journal "when" it holds, and ${sameHash.length > 1 ? 'they share it' : 'another row stands for it'}: record where the database really is with make migrate-stamp REVISION=<rev> PURGE=1`
+        : `row ${row.id} (created_at ${row.createdAt}, hash ${short(row.hash)}) matches no revision of ${rel(ctx.history.dir)} (database ahead of the code, or another project's history)`,
+    );
   }
   for (const r of revs) {
     if (r.createdAt <= newest && !matched.has(r.id) && !reported.has(r.id)) {
@@ -313,7 +324,7 @@ export function matchDrizzleRows(ctx: Context, rows: DrizzleRow[]): { records: A
   }
   const records = revs
     .filter((r) => matched.has(r.id))
-    .map((r) => ({ revision: r.id, name: r.message, checksum: hash(r), appliedAt: new Date(r.createdAt).toISOString(), executionMs: 0 }));
+    .map((r) => ({ revision: r.id, name: r.message, checksum: hash(r), appliedAt: new Date(matched.get(r.id)!).toISOString(), executionMs: 0 }));
   return { records, problems };
 }
 
