@@ -11,6 +11,7 @@ import { loadProjectConfig, type DialectName, type HistoryConfig } from '../conf
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
 import { coolScratch, extensionsCreated, warmScratch } from '../scratch.js';
+import { lockFolders } from '../folderlock.js';
 import { checkpoint, ConfigError, Interrupted, scratchNote, signalName, SluiceError, UsageError, ExitCode, withNotRemoved } from '../errors.js';
 import { folderState, readHistory, readSnapshot, readUp, rel, restoreFolder, snapshotFile, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
 import { typeScriptTemplate } from '../tsrevision.js';
@@ -107,6 +108,24 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const dialects = Object.entries(project.histories) as [DialectName, HistoryConfig][];
+  // another migrate-create (or migrate-downs, migrate-merge) writing these folders refuses this one (folderlock.ts)
+  const lock = lockFolders(root, dialects.map(([, h]) => h.out));
+  try {
+    return await createLocked(options, slug, message, root, env, project, dialects);
+  } finally {
+    lock.release();
+  }
+}
+
+async function createLocked(
+  options: CreateOptions,
+  slug: string,
+  message: string,
+  root: string,
+  env: Record<string, string | undefined>,
+  project: Awaited<ReturnType<typeof loadProjectConfig>>,
+  dialects: [DialectName, HistoryConfig][],
+): Promise<CreateResult> {
   const histories = new Map(dialects.map(([d, h]) => [d, readHistory(h.out, { allowMissing: true }).revisions]));
   const { signal } = options;
   // how each folder was, to put it back when the command stops half way (a signal, a file in the way)

@@ -11,6 +11,7 @@ import { renderDownFor, type CreatedRevision, type RenderedDown } from './create
 import { startKitWorker, stopKitWorker } from '../kitworker.js';
 import { verifyDowns, type PendingDown } from '../downproof.js';
 import { carryingNotRemoved, checkpoint, scratchNote, stoppable } from '../errors.js';
+import { lockFolders } from '../folderlock.js';
 
 export interface DownsResult {
   written: CreatedRevision[];
@@ -28,6 +29,21 @@ export interface DownsResult {
 export async function writeMissingDowns(options: CommandOptions & { signal?: AbortSignal } = {}): Promise<DownsResult> {
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
+  // another migrate-downs (or migrate-create, migrate-merge) writing these folders refuses this one (folderlock.ts)
+  const lock = lockFolders(root, Object.values(project.histories).map((h) => h.out));
+  try {
+    return await downsLocked(options, root, env, project);
+  } finally {
+    lock.release();
+  }
+}
+
+async function downsLocked(
+  options: CommandOptions & { signal?: AbortSignal },
+  root: string,
+  env: Record<string, string | undefined>,
+  project: Awaited<ReturnType<typeof loadProjectConfig>>,
+): Promise<DownsResult> {
   const result: DownsResult = { written: [], kept: [], verification: [] };
   const pending: RenderedDown[] = [];
   const verifying = (env.SLUICE_VERIFY ?? '').toLowerCase() !== 'off';

@@ -17,6 +17,7 @@ import { carryingNotRemoved, checkpoint, ConfigError, environmentError, ExitCode
 import { conflictSides, conflictingObjects, hasConflictMarkers, rebuiltTables, replay, type Snapshot } from '../merge.js';
 import { journalFile, messageFromTag, parseDownHeader, readHistory, rel, writeNewFile, type RevisionFile } from '../source.js';
 import { verifyDowns } from '../downproof.js';
+import { lockFolders } from '../folderlock.js';
 import { splitStatements } from '../sql.js';
 import { renderDownFor, type RenderedDown } from './create.js';
 
@@ -315,8 +316,23 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
  */
 export async function merge(options: CommandOptions & { signal?: AbortSignal } = {}): Promise<MergeResult> {
   const { root, env } = resolveEnv(options);
-  const { signal } = options;
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
+  // another migrate-merge (or migrate-create, migrate-downs) writing these folders refuses this one (folderlock.ts)
+  const lock = lockFolders(root, (Object.keys(project.histories) as DialectName[]).map((d) => historyFor(project, d).out));
+  try {
+    return await mergeLocked(options, root, env, project);
+  } finally {
+    lock.release();
+  }
+}
+
+async function mergeLocked(
+  options: CommandOptions & { signal?: AbortSignal },
+  root: string,
+  env: Record<string, string | undefined>,
+  project: Awaited<ReturnType<typeof loadProjectConfig>>,
+): Promise<MergeResult> {
+  const { signal } = options;
   // Every dialect is planned (and refused if it must be) before any file is written.
   const plans: Planned[] = [];
   for (const dialect of Object.keys(project.histories) as DialectName[]) plans.push(await planMerge(root, dialect, historyFor(project, dialect).out, env, historyFor(project, dialect).engine, signal));

@@ -1,4 +1,4 @@
-import { accessSync, chmodSync, constants, existsSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
@@ -11,6 +11,7 @@ import { VERSION_TABLE } from '../store.js';
 import { drizzleSqlite } from './drizzle.js';
 import { betterSqlite, openSqliteDatabase } from './sqlitedb.js';
 import { pidAlive } from '../pids.js';
+import { commandLine, readHolder, type Holder } from '../lockholder.js';
 
 const BUSY_TIMEOUT_MS = 10_000;
 /** Beside the database file: the file that carries the run-wide migration lock (see SqliteConnection.lock). */
@@ -339,32 +340,6 @@ class SqliteConnection implements Connection {
     await this.unlock();
     this.db.close();
   }
-}
-
-interface Holder {
-  pid: number;
-  host: string;
-  command: string;
-  since: string;
-}
-
-function readHolder(file: string): Holder | undefined {
-  try {
-    const h = JSON.parse(readFileSync(file, 'utf8')) as Partial<Holder>;
-    if (typeof h.pid !== 'number' || typeof h.host !== 'string') return undefined;
-    return { pid: h.pid, host: h.host, command: String(h.command ?? '?'), since: String(h.since ?? '?') };
-  } catch {
-    return undefined; // none, or caught mid-write
-  }
-}
-
-/** This process's command, as a user would recognise it: `sluice up head` for the CLI. */
-function commandLine(): string {
-  const [, script, ...args] = process.argv;
-  if (!script) return 'node';
-  const name = /(^|[\\/])(dist[\\/]cli\.c?js|sluice)$/.test(script) ? 'sluice' : path.basename(script);
-  const line = [name, ...args].join(' ').replace(/\s+/g, ' ');
-  return line.length > 120 ? `${line.slice(0, 117)}...` : line;
 }
 
 /** Structural description: per table its columns, indexes and foreign keys; views and triggers by SQL. */

@@ -1,11 +1,12 @@
 /** Bad input: one clear line, the documented exit code, no stack trace, nothing changed, no secret shown. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync, writeSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/pgcluster.js';
+import { lockFolders } from '../../src/folderlock.js';
 import { CONFIG_CACHE_ENTRIES } from '../../src/config.js';
 import { itFor, addRevision, addUserColumn, cleanEnv, makeProject, makeProjectWithOwnCache, openToOthers, pgUrl, REPO, runCli, runCliAsNobody, sql, uniqueSchema, type Ran } from '../support/project.js';
 
@@ -162,6 +163,57 @@ describe('integrity', () => {
         expect(existsSync(path.join(other, 'drizzle', d, 'meta', '0004_snapshot.json'))).toBe(false);
       }
       expect(readFileSync(path.join(other, file), 'utf8')).toBe('-- my notes\nSELECT 1;\n');
+    }
+  });
+
+  // Two migrate-create in one folder at once each numbered a revision after the same journal: the
+  // journal kept one entry, one snapshot overwrote the other, and the second only said so afterwards.
+  it('a command writing the history folders (migrate-create, -downs, -merge) is refused while another one writes them: exit 5 naming it, nothing written', () => {
+    const other = makeProject();
+    addUserColumn(other, 'nick');
+    const journals = () => ['sqlite', 'postgresql'].map((d) => readFileSync(path.join(other, 'drizzle', d, 'meta', '_journal.json'), 'utf8'));
+    const before = journals();
+    const lock = lockFolders(other, ['drizzle/sqlite', 'drizzle/postgresql'].map((f) => path.join(other, f)));
+    try {
+      for (const args of [['create', '-m', 'add nick'], ['downs'], ['merge']]) {
+        const r = runCli(other, args, { SLUICE_VERIFY: 'off' });
+        oneLineError(r, 5, new RegExp(`^sluice: another sluice command, pid ${process.pid} on host .*, since .*, is writing drizzle/(sqlite|postgresql); wait for it to finish, then run this one again \\(if it is stuck, stop it: kill ${process.pid}; its lock goes with it\\)$`));
+      }
+      expect(journals()).toEqual(before);
+      expect(readdirSync(path.join(other, 'drizzle', 'sqlite')).filter((n) => n.startsWith('0004_'))).toEqual([]);
+    } finally {
+      lock.release();
+    }
+    const made = runCli(other, ['create', '-m', 'add nick'], { SLUICE_VERIFY: 'off' });
+    expect(made.status, made.stdout + made.stderr).toBe(0);
+    expect(readdirSync(path.join(other, 'drizzle', 'sqlite')).filter((n) => n.startsWith('0004_')).sort()).toEqual(['0004_add_nick.down.sql', '0004_add_nick.sql']);
+  });
+
+  // the same race between two real processes: one creates, the other is refused; the journal lists
+  // exactly the files there are
+  it('two migrate-create started together in one folder: one creates its revision, the other is refused (exit 5), the journal and the files agree', async () => {
+    const other = makeProject();
+    addUserColumn(other, 'nick');
+    const start = (msg: string) =>
+      new Promise<Ran>((resolve) => {
+        const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), 'create', '-m', msg], { cwd: other, env: cleanEnv({ SLUICE_VERIFY: 'off' }) as NodeJS.ProcessEnv });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+      });
+    const [a, b] = await Promise.all([start('first'), start('second')]);
+    const codes = [a.status, b.status].sort();
+    // they overlap (each runs drizzle-kit for ~0.5 s); on a machine so slow that one only started after
+    // the other ended, the later one finds no change to make (exit 0)
+    expect([[0, 5], [0, 0]], a.stderr + b.stderr).toContainEqual(codes);
+    if (codes[1] === 5) expect([a, b].find((r) => r.status === 5)!.stderr).toMatch(/^sluice: another sluice command, pid \d+ on host .*\("sluice create -m (first|second)"\).* is writing drizzle\/(sqlite|postgresql); wait for it to finish/);
+    for (const d of ['sqlite', 'postgresql']) {
+      const tags = (JSON.parse(readFileSync(path.join(other, 'drizzle', d, 'meta', '_journal.json'), 'utf8')).entries as { tag: string }[]).map((e) => e.tag);
+      const ups = readdirSync(path.join(other, 'drizzle', d)).filter((n) => /^\d{4}_.*(?<!\.down)\.sql$/.test(n)).map((n) => n.replace(/\.sql$/, '')).sort();
+      expect(ups).toEqual(tags);
+      expect(tags).toHaveLength(5);
     }
   });
 
