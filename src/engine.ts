@@ -221,10 +221,10 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
   // A TypeScript revision runs alone: its SQL part, its function and its version row in one transaction.
   // So does, from the first revision that may leave a deferred foreign key broken on, every revision: such
   // a key is checked at COMMIT, and a group's later revision could mend what a revision of its own fails.
+  // A TypeScript part may make such keys too, unread: the database is asked again after one has run.
   let deferredFrom = Infinity;
   if (savepoints && inTx) {
-    // a TypeScript part may make such keys too, unread
-    const k = (await conn.deferredForeignKeys?.()) ? 0 : steps.findIndex((s) => !!s.typescript || s.statements.some((sql) => DEFERS_FOREIGN_KEYS.test(sql)));
+    const k = (await conn.deferredForeignKeys?.()) ? 0 : steps.findIndex((s) => s.statements.some((sql) => DEFERS_FOREIGN_KEYS.test(sql)));
     if (k >= 0) deferredFrom = k;
   }
   const committable = (k: number) => {
@@ -348,6 +348,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
     const r = await runOneStep(conn, store, step, { inTx, single: !!options.single, ts: typescript.get(step), signal: options.signal, now: options.now, stampOnly: !!options.stampOnly, forgetPrepared });
     emit(r);
     if (r.status === 'failed' || r.status === 'interrupted') failed = true;
+    else if (step.typescript && savepoints && inTx && deferredFrom > i && (await conn.deferredForeignKeys?.())) deferredFrom = i + 1;
   }
   if (options.single && !failed && options.signal?.aborted) {
     // The signal came while the run's last scripts ran and no cancel stopped them (a pooler that drops

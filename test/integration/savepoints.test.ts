@@ -109,6 +109,18 @@ describe('SQLite grouped commits', () => {
       expect(r.stdout).toMatch(new RegExp(`${broken} FAILED`));
       expect(r.stdout).toMatch(new RegExp(`${mend} not run`));
     });
+    // a TypeScript revision that makes no such key: the revisions after it share one commit again
+    // (was: every revision after any TypeScript revision ran alone, a commit each)
+    it('after a TypeScript revision that makes no deferred key, the revisions after it share one commit', async () => {
+      const file = path.join(tempDir('sluice-sp-ts-'), '0001_r1.ts');
+      const text = 'export async function up(db: any): Promise<void> {}\nexport async function down(db: any): Promise<void> {}\n';
+      writeFileSync(file, text);
+      const ts: PreparedStep = { ...step(1, ['CREATE TABLE "t1" ("x" integer)']), typescript: { file, display: '0001_r1.ts', text } };
+      const r = await run(undefined, [step(0, ['CREATE TABLE "t0" ("x" integer)']), ts, step(2, ['CREATE TABLE "t2" ("x" integer)']), step(3, ['CREATE TABLE "t3" ("x" integer)'])]);
+      expect(r.results.map(([, s]) => s)).toEqual(['applied', 'applied', 'applied', 'applied']);
+      // reported after their group's commit: 0003 is committed when 0002 is reported
+      expect(r.seen['0002_r2']).toEqual({ versions: ['0000_r0', '0001_r1', '0002_r2', '0003_r3'], tables: ['t0', 't1', 't2', 't3'] });
+    });
     it('PRAGMA defer_foreign_keys in a revision', async () => {
       const r = await run(
         undefined,
