@@ -3,44 +3,29 @@
  *
  * drizzle-orm records what it applied in `__drizzle_migrations` (PostgreSQL: in schema `drizzle`, or
  * the `migrations: { table, schema }` of drizzle.config.ts; SQLite: in the file), one row per applied
- * journal entry: `hash` = SHA-256 of the up file's text (drizzle-orm/migrator.js readMigrationFiles:
- * `createHash('sha256').update(readFileSync(file).toString())`, the same bytes as sluice's checksum
- * of a valid UTF-8 file) and `created_at` = the entry's journal `when`. Its "applied" rule
- * (pg-core / sqlite-core dialect `migrate()`): an entry runs when its `when` is greater than the
- * `created_at` of the newest row, so every entry whose `when` is at most that value counts as applied.
+ * journal entry (drizzlerows.ts reads it and matches it to the folder).
  *
- * The takeover matches every row to a revision by created_at and hash, checks that every entry
- * drizzle counts as applied has its row, and writes sluice_version rows (sluice's checksum, the
- * revision's name, applied_at = created_at, since drizzle records no apply time) in one transaction,
- * running no migration SQL. Anything that does not match is refused with the list; nothing is
- * written. drizzle's table is only read, never changed: a team can go back to drizzle's migrator as
- * long as sluice has not moved the database since.
+ * The takeover matches every row to a revision by created_at and hash (by hash alone for a row whose
+ * entry migrate-merge renumbered), checks that every entry drizzle counts as applied has its row, and
+ * writes sluice_version rows (sluice's checksum, the revision's name, applied_at = created_at, since
+ * drizzle records no apply time) in one transaction, running no migration SQL. Anything that does not
+ * match is refused with the list; nothing is written. drizzle's table is only read, never changed: a
+ * team can go back to drizzle's migrator as long as sluice has not moved the database since.
  *
  * When: automatically, under the migration lock, on the first writing command (up, down, stamp,
  * reset, deploy) of a database where sluice_version does not exist yet; explicitly with
  * `sluice takeover`. status, history and show compute the same match read-only and show it.
  */
-import { checkIntegrity, loadContext, tsOf, upChecksumOf, withSession, type CommandOptions, type Context } from '../context.js';
+import { existsSync } from 'node:fs';
+import { checkIntegrity, loadContext, upChecksumOf, withSession, type CommandOptions, type Context } from '../context.js';
 import type { Connection } from '../dialect/types.js';
+import { drizzleSource, drizzleTableExists, drizzleTablesElsewhere, matchDrizzleRows, readDrizzleRows, type DrizzleSource } from '../drizzlerows.js';
 import { ConfigError, IntegrityError, MigrationFailed, UsageError, describeCause } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
-import { existsSync } from 'node:fs';
-import { readSnapshot, rel, snapshotFile, snapshotTables, type RevisionFile } from '../source.js';
-import { quoteIdent } from '../sql.js';
-import { VERSION_TABLE, isPrivilegeError, type AppliedRow, type VersionStore } from '../store.js';
+import { readSnapshot, rel, snapshotFile, snapshotTables } from '../source.js';
+import { VERSION_TABLE, type AppliedRow, type VersionStore } from '../store.js';
 
 export { DRIZZLE_TABLE } from '../store.js';
-import { DRIZZLE_TABLE } from '../store.js';
-export const DRIZZLE_SCHEMA = 'drizzle';
-
-/** Where drizzle's migrator keeps its rows. */
-export interface DrizzleSource {
-  /** PostgreSQL only. */
-  schema?: string;
-  table: string;
-  /** For messages: `drizzle.__drizzle_migrations`, or `__drizzle_migrations` in a SQLite file. */
-  name: string;
-}
 
 /** What a takeover of this database would do (or why it cannot), computed without writing. */
 export interface DrizzleState {
@@ -69,67 +54,6 @@ export interface TakeoverSummary {
   /** Revisions recorded in sluice_version (in history order). */
   revisions: string[];
   at: string;
-}
-
-/** drizzle's table for this database: the config's `migrations: { table, schema }`, or `--table [schema.]name`. */
-export function drizzleSource(ctx: Context, override?: string): DrizzleSource {
-  let schema = ctx.historyConfig.migrations?.schema;
-  let table = ctx.historyConfig.migrations?.table ?? DRIZZLE_TABLE;
-  if (override !== undefined) {
-    const parts = override.trim().split('.');
-    if (parts.length > 2 || parts.some((p) => p === '') || (parts.length === 2 && ctx.target.dialect === 'sqlite')) {
-      throw new UsageError(`--table "${override}" is not a table name; give ${ctx.target.dialect === 'sqlite' ? 'name' : '[schema.]name'} of drizzle's migrations table`);
-    }
-    table = parts[parts.length - 1]!;
-    if (parts.length === 2) schema = parts[0]!;
-  }
-  if (ctx.target.dialect === 'sqlite') return { table, name: table };
-  schema ??= DRIZZLE_SCHEMA;
-  return { schema, table, name: `${schema}.${table}` };
-}
-
-function qualified(src: DrizzleSource): string {
-  return src.schema === undefined ? quoteIdent(src.table) : `${quoteIdent(src.schema)}.${quoteIdent(src.table)}`;
-}
-
-async function drizzleTableExists(conn: Connection, src: DrizzleSource): Promise<boolean> {
-  const rows =
-    conn.dialect === 'postgresql'
-      ? await conn.query('SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = $2', [src.schema, src.table])
-      : await conn.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [src.table]);
-  return rows.length > 0;
-}
-
-/** drizzle's table has exactly these columns (drizzle-orm's migrators create it so, on both dialects). */
-const DRIZZLE_COLUMNS = 'created_at,hash,id';
-
-/**
- * Tables shaped like drizzle's migrations table (its three columns) where drizzle's migrator may have
- * been told to keep it at run time (`migrationsSchema`, `migrationsTable`), which drizzle.config.ts
- * need not say: PostgreSQL, the schemas drizzle, public and DATABASE_SCHEMA; SQLite, the file.
- */
-async function drizzleTablesElsewhere(ctx: Context, conn: Connection, src: DrizzleSource): Promise<DrizzleSource[]> {
-  if (conn.dialect === 'postgresql') {
-    const schemas = [...new Set([src.schema ?? DRIZZLE_SCHEMA, DRIZZLE_SCHEMA, 'public', ctx.target.schema ?? 'public'])];
-    // The column list is read only for tables that have drizzle's "hash" column: a list read for every
-    // table made the planner's estimate grow with the catalog (and with its dead rows, before
-    // autovacuum analyzes it) past jit_above_cost, and JIT compiling took ~40 ms of each up from base.
-    const rows = await conn.query<{ schema: string; table: string }>(
-      `SELECT n.nspname AS "schema", c.relname AS "table" FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-       WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1::text[])
-         AND EXISTS (SELECT FROM pg_catalog.pg_attribute h WHERE h.attrelid = c.oid AND h.attname = $3 AND NOT h.attisdropped)
-         AND (SELECT pg_catalog.string_agg(a.attname::text, ',' ORDER BY a.attname::text) FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) = $2
-       ORDER BY 1, 2`,
-      [schemas, DRIZZLE_COLUMNS, 'hash'],
-    );
-    return rows.map((r) => ({ schema: r.schema, table: r.table, name: `${r.schema}.${r.table}` }));
-  }
-  const rows = await conn.query<{ table: string }>(
-    `SELECT m.name AS "table" FROM sqlite_master m WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite%'
-       AND (SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_table_info(m.name) ORDER BY name)) = ? ORDER BY 1`,
-    [DRIZZLE_COLUMNS],
-  );
-  return rows.map((r) => ({ table: r.table, name: r.table }));
 }
 
 /**
@@ -184,29 +108,6 @@ async function drizzleStateElsewhere(ctx: Context, conn: Connection, src: Drizzl
   };
 }
 
-interface DrizzleRow {
-  id: string;
-  hash: string;
-  createdAt: number | null;
-}
-
-async function readDrizzleRows(conn: Connection, src: DrizzleSource, display: string): Promise<DrizzleRow[]> {
-  // drizzle's SQLite table declares `id SERIAL PRIMARY KEY`, which SQLite does not fill: its rowid numbers the rows there.
-  const id = conn.dialect === 'sqlite' ? 'rowid' : '"id"';
-  const rows = await conn.query<Record<string, unknown>>(`SELECT ${id} AS "id", "hash", "created_at" FROM ${qualified(src)} ORDER BY ${id}`).catch(async (err) => {
-    if (!isPrivilegeError(err)) throw err;
-    const who = await conn.query<{ role: string }>('SELECT current_user AS "role"').then((r) => r[0]?.role ?? '?', () => '?');
-    throw new ConfigError(
-      `role ${quoteIdent(who)} may not read drizzle's migrations table ${src.name} in ${display} (${describeCause(err)}, SQLSTATE 42501); have its owner GRANT USAGE ON SCHEMA ${quoteIdent(src.schema ?? '')} TO ${quoteIdent(who)} and GRANT SELECT ON ${qualified(src)} TO ${quoteIdent(who)}`,
-      { cause: err },
-    );
-  });
-  return rows.map((r) => {
-    const c = r.created_at === null || r.created_at === undefined || r.created_at === '' ? NaN : Number(r.created_at);
-    return { id: String(r.id), hash: String(r.hash), createdAt: Number.isFinite(c) ? c : null };
-  });
-}
-
 /** True when the app's schema holds no table or view other than sluice's and drizzle's. */
 async function schemaIsEmpty(ctx: Context, conn: Connection, src: DrizzleSource): Promise<boolean> {
   if (conn.dialect === 'postgresql') {
@@ -256,76 +157,6 @@ async function tablesMissing(ctx: Context, conn: Connection, revision: string | 
       : await conn.query<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'");
   const names = new Set(held.map((r) => r.name));
   return declared.filter((t) => !names.has(t));
-}
-
-const short = (hash: string) => hash.slice(0, 12);
-
-/**
- * Match drizzle's rows to the folder's revisions (pure apart from reading up files once per command).
- * drizzle counts as applied every entry whose `when` is at most the newest row's created_at; each
- * such entry must have a row with its created_at and its hash, and every row must be such an entry.
- * A row whose created_at no entry has any more is the revision of its hash when exactly one revision
- * (not matched otherwise) has that hash: migrate-merge moves the "when" of the revisions it renumbers,
- * and the SQL drizzle ran is that revision's. Such rows do not count for "newest": the other branch's
- * revisions the merge kept below them never ran here and are pending, as sluice applies them.
- */
-export function matchDrizzleRows(ctx: Context, rows: DrizzleRow[]): { records: AppliedRow[]; problems: string[] } {
-  const revs = ctx.history.revisions;
-  const hash = (r: RevisionFile) => upChecksumOf(ctx, r); // memoized, and the checksum cache spares the read
-  const problems: string[] = [];
-  const matched = new Map<string, number>(); // revision -> the created_at of its row
-  const reported = new Set<string>();
-  const whens = new Set(revs.map((r) => r.createdAt));
-  let newest = -Infinity;
-  for (const row of rows) {
-    if (row.createdAt === null) {
-      problems.push(`row ${row.id} (hash ${short(row.hash)}) has no created_at`);
-      continue;
-    }
-    if (!whens.has(row.createdAt)) continue; // by its hash, below
-    newest = Math.max(newest, row.createdAt);
-    const sameWhen = revs.filter((r) => r.createdAt === row.createdAt);
-    const rev = sameWhen.find((r) => hash(r) === row.hash);
-    if (!rev) {
-      const r = sameWhen[0]!;
-      reported.add(r.id);
-      problems.push(
-        `row ${row.id} (created_at ${row.createdAt}, that of ${r.id}) has hash ${short(row.hash)}, but ${rel(r.upFile)} hashes to ${short(hash(r))}: the file changed after drizzle applied it, or the row was edited`,
-      );
-      continue;
-    }
-    matched.set(rev.id, row.createdAt);
-  }
-  for (const row of rows) {
-    if (row.createdAt === null || whens.has(row.createdAt)) continue;
-    const sameHash = revs.filter((r) => hash(r) === row.hash);
-    const free = sameHash.filter((r) => !matched.has(r.id) && !reported.has(r.id));
-    if (sameHash.length === 1 && free.length === 1) {
-      matched.set(free[0]!.id, row.createdAt);
-      continue;
-    }
-    problems.push(
-      sameHash.length
-        ? `row ${row.id} (created_at ${row.createdAt}) has the hash of ${sameHash.map((r) => r.id).join(', ')}, none of whose journal "when" it holds, and ${sameHash.length > 1 ? 'they share it' : 'another row stands for it'}: record where the database really is with make migrate-stamp REVISION=<rev> PURGE=1`
-        : `row ${row.id} (created_at ${row.createdAt}, hash ${short(row.hash)}) matches no revision of ${rel(ctx.history.dir)} (database ahead of the code, or another project's history)`,
-    );
-  }
-  for (const r of revs) {
-    if (r.createdAt <= newest && !matched.has(r.id) && !reported.has(r.id)) {
-      problems.push(`${r.id} has no row although a later revision has one (drizzle's migrator skips it: it never ran here)`);
-    }
-    // drizzle's migrator runs only the SQL file: a TypeScript part's up(db) never ran here
-    const ts = matched.has(r.id) ? tsOf(ctx, r) : undefined;
-    if (ts) {
-      problems.push(
-        `${r.id} has a TypeScript part (${ts.display}), which drizzle's migrator never runs, so its up(db) did not run here; run what it does by hand, then record where the database stands with make migrate-stamp REVISION=<rev> PURGE=1`,
-      );
-    }
-  }
-  const records = revs
-    .filter((r) => matched.has(r.id))
-    .map((r) => ({ revision: r.id, name: r.message, checksum: hash(r), appliedAt: new Date(matched.get(r.id)!).toISOString(), executionMs: 0 }));
-  return { records, problems };
 }
 
 /**
