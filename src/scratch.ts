@@ -17,7 +17,8 @@ import { pgliteScratch } from './pglite.js';
 import type { Revision } from './revision.js';
 import { otherSchemasOf, readUp, type RevisionFile } from './source.js';
 import { quoteIdent } from './sql.js';
-import { loadParser, publicBeyondTranslation } from './sqlparse.js';
+import { loadParser } from './sqlparse.js';
+import { publicBeyondTranslation } from './publicschema.js';
 
 export { coolScratch, warmScratch } from './pglite.js';
 

@@ -9,7 +9,7 @@ import { loadContext, type CommandOptions } from '../context.js';
 import { UsageError } from '../errors.js';
 import { labelOf, plan, requireRevisionName, resolveTarget, type Step } from '../revision.js';
 import { foreignKeyPragmas, quoteIdent, quoteLiteral } from '../sql.js';
-import { translatePublic } from '../sqlparse.js';
+import { translatePublic } from '../publicschema.js';
 import { versionTableDdl, VERSION_TABLE } from '../store.js';
 import { withGap } from '../tsrevision.js';
 import { prepareFor } from './migrate.js';

@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { DatabaseTarget } from '../config.js';
 import { ConfigError, ConnectionError, ConnectionLost, SluiceError, ExitCode, describeCause, searchPathChanged, VERSION_ROW_MARK, versionRowSuppressed } from '../errors.js';
 import { quoteIdent, quoteLiteral, systemSchemaError } from '../sql.js';
-import { translatePublic } from '../sqlparse.js';
+import { translatePublic } from '../publicschema.js';
 import type { Capabilities, Connection, MarkState } from './types.js';
 import { VERSION_TABLE } from '../store.js';
 import { libpqConnection } from '../pgconn.js';

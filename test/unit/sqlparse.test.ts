@@ -1,6 +1,7 @@
 /** The real parsers: splitting, classification, markers from comments only, schema translation. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadParser, parseSql, publicBeyondTranslation, SqlSyntaxError, translatePublic } from '../../src/sqlparse.js';
+import { loadParser, parseSql, SqlSyntaxError } from '../../src/sqlparse.js';
+import { publicBeyondTranslation, translatePublic } from '../../src/publicschema.js';
 import { systemSchemaError } from '../../src/sql.js';
 
 beforeAll(async () => {
