@@ -306,7 +306,7 @@ function interruptedMessage(
   else if (during?.noTransaction) {
     const n = during.failedStatement;
     const cancelled = n && n > (during.statementsRun ?? 0) && (during.cause as { code?: unknown })?.code === '57014';
-    message += `${during.revision} is marked sluice:no-transaction: ${statementsRan(during)}${cancelled ? `, statement ${n} (${during.failedSql}) was cancelled` : n ? `, it stopped before statement ${n}` : ''}; it is not recorded${note}`;
+    message += `${during.revision} is marked sluice:no-transaction: ${statementsRan(during)}${cancelled ? `, statement ${n} (${during.failedSql}) was cancelled` : n ? `, it stopped before statement ${n}` : ''}; it is ${during.direction === 'up' ? 'not recorded' : 'still recorded as applied'}${note}`;
   } else if (during) message += `${during.revision} was rolled back, the ones before it stay`;
   else message += 'every revision done stays';
   return `${message}. The database is at ${at ?? 'an unknown revision (run make migrate-status)'}; run the command again to continue`;

@@ -98,7 +98,7 @@ pgDescribe('a signal during a PostgreSQL run', () => {
 
 pgDescribe('a signal that finds nothing to cancel, or a CREATE INDEX CONCURRENTLY', () => {
   /** Run `up` on a fresh schema, wait until `ready` says the moment has come, send `signals` (ms apart), return what it ended with. */
-  async function interrupt(dir: string, env: Env, ready: (admin: pg.Client) => Promise<boolean>, gaps: number[] = [0], hold?: (admin: pg.Client) => Promise<void>) {
+  async function interrupt(dir: string, env: Env, ready: (admin: pg.Client) => Promise<boolean>, gaps: number[] = [0], hold?: (admin: pg.Client) => Promise<void>, args = ['up']) {
     const admin = new pg.Client({ connectionString: env.DATABASE_URL });
     await admin.connect();
     // a session of its own (pg_stat_activity is read once per transaction: the poll needs its own)
@@ -106,7 +106,7 @@ pgDescribe('a signal that finds nothing to cancel, or a CREATE INDEX CONCURRENTL
     await holder?.connect();
     try {
       if (holder) await hold!(holder);
-      const run = start(dir, ['up'], env);
+      const run = start(dir, args, env);
       let ok = false;
       for (let i = 0; i < 800 && !(ok = await ready(admin)) && run.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 10));
       expect(ok, 'the moment to interrupt came').toBe(true);
@@ -251,6 +251,19 @@ pgDescribe('a signal that finds nothing to cancel, or a CREATE INDEX CONCURRENTL
     expect(ended.stderr.trim()).toMatch(
       /^sluice: interrupted \(SIGINT\) during 0004_idx \(up\), 4 of 5 revision\(s\) done: 0004_idx is marked sluice:no-transaction: statements 1-1 of it ran and were NOT rolled back, statement 2 \(CREATE UNIQUE INDEX CONCURRENTLY .*\) was cancelled; it is not recorded\. The schema holds invalid index\(es\) users_name_u .*DROP INDEX CONCURRENTLY.*\. The database is at 0003_add_phone_to_users; run the command again to continue$/,
     );
+  });
+  // found by review: the message said "it is not recorded" of a down, whose row stays until it ends
+  it('Ctrl+C during the down of a no-transaction revision: its statements that ran stay, and it is still recorded as applied', async () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'nt', '-- sluice:no-transaction\nCREATE TABLE t_nt (id integer);', `-- sluice:no-transaction\nDROP TABLE t_nt;${BP}SELECT pg_sleep(60);`);
+    const env: Env = { DATABASE_URL: await freshDatabase('sig'), DATABASE_SCHEMA: uniqueSchema('signtdown') };
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    const ended = await interrupt(dir, env, async (admin) => (await sessions(admin)).sleeping > 0, [0], undefined, ['down']);
+    expect(ended.code, ended.stdout + ended.stderr).toBe(130);
+    expect(ended.stderr.trim()).toMatch(
+      /^sluice: interrupted \(SIGINT\) during 0004_nt \(down\), 0 of 1 revision\(s\) done: 0004_nt is marked sluice:no-transaction: statements 1-1 of it ran and were NOT rolled back, statement 2 \(SELECT pg_sleep\(60\)\) was cancelled; it is still recorded as applied\. The database is at 0004_nt; run the command again to continue$/,
+    );
+    expect((await sql<{ r: string }>(dir, env, 'SELECT revision AS r FROM sluice_version ORDER BY 1')).map((x) => x.r)).toContain('0004_nt');
   });
 });
 
