@@ -6,6 +6,7 @@ import type { InitResult } from './commands/init.js';
 import type { DownsResult } from './commands/downs.js';
 import type { HistoryResult, ShowResult, StatusResult } from './commands/inspect.js';
 import type { MoveResult } from './commands/migrate.js';
+import { terminated } from './sql.js';
 
 const VERB: Record<string, string> = {
   applied: 'applied',
@@ -56,7 +57,7 @@ export function formatMove(verb: string, r: MoveResult): string[] {
     lines.push(`-- dry run on ${r.database}: ${r.from} -> ${r.to}, ${r.steps.length} step(s); nothing was changed`);
     for (const s of r.sql ?? []) {
       lines.push(`-- ${s.direction} ${s.revision}`);
-      for (const st of s.statements) lines.push(st.startsWith('-- sluice: TypeScript') ? st : `${st.replace(/;?\s*$/, ';')}`);
+      for (const st of s.statements) lines.push(st.startsWith('-- sluice: TypeScript') ? st : terminated(st));
     }
     return lines;
   }

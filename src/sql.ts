@@ -68,6 +68,16 @@ export function firstLine(statement: string): string {
   return line.trim().slice(0, 120);
 }
 
+/**
+ * A statement with its `;` for a script (offline SQL, a dry run): on a line of its own when the last
+ * line may end in a line comment (`CREATE TABLE … -- note`), which would otherwise swallow it and join
+ * the statement with the next one.
+ */
+export function terminated(statement: string): string {
+  const s = statement.replace(/;?\s*$/, '');
+  return s.slice(s.lastIndexOf('\n') + 1).includes('--') ? `${s}\n;` : `${s};`;
+}
+
 /** Why a schema name cannot be DATABASE_SCHEMA (a PostgreSQL system schema), or undefined. */
 export function systemSchemaError(schema: string): string | undefined {
   if (/^pg_/i.test(schema) || schema.toLowerCase() === 'information_schema') {
@@ -109,8 +119,9 @@ export function foreignKeyPragma(statement: string): { off: boolean } | undefine
  */
 export function foreignKeyPragmas(statements: string[]): { before: string[]; body: string[]; after: string[] } | undefined {
   const found = statements.map(foreignKeyPragma);
-  if (!found.some(Boolean)) return undefined;
-  const before = found.some((f) => f?.off) ? ['PRAGMA foreign_keys=OFF'] : [];
+  // only a revision that turns them off is a rebuild: a lone `= ON` is a no-op inside its transaction
+  // (was: taken for one, and the revision ran with foreign keys off)
+  if (!found.some((f) => f?.off)) return undefined;
   const after = found.some((f) => f && !f.off) ? ['PRAGMA foreign_keys=ON'] : [];
-  return { before, body: statements.filter((_, i) => !found[i]), after };
+  return { before: ['PRAGMA foreign_keys=OFF'], body: statements.filter((_, i) => !found[i]), after };
 }

@@ -6,9 +6,9 @@
  * A TypeScript revision's function is not SQL: a marked gap stands in its place (tsrevision.ts).
  */
 import { loadContext, type CommandOptions } from '../context.js';
-import { UsageError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import { labelOf, plan, requireRevisionName, resolveTarget, type Step } from '../revision.js';
-import { foreignKeyPragmas, quoteIdent, quoteLiteral } from '../sql.js';
+import { foreignKeyPragmas, quoteIdent, quoteLiteral, systemSchemaError, terminated } from '../sql.js';
 import { translatePublic } from '../publicschema.js';
 import { versionTableDdl, VERSION_TABLE } from '../store.js';
 import { withGap } from '../tsrevision.js';
@@ -45,6 +45,12 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
   const steps: Step[] = plan(history, appliedAtFrom, toIndex, direction);
   const pg = ctx.target.dialect === 'postgresql';
   const schema = ctx.target.schema ?? 'public';
+  // refused as up and status refuse it (they do so when they connect; this command never does)
+  const system = pg ? systemSchemaError(schema) : undefined;
+  if (system) throw new ConfigError(system);
+  // up's search_path guard (dialect/postgres.ts): a revision that moves search_path (set_config(), which
+  // the file checks cannot see) stops the script inside its transaction, before its version row
+  const guarded = pg && schema !== 'public';
   const table = pg ? `${quoteIdent(schema)}.${quoteIdent(VERSION_TABLE)}` : quoteIdent(VERSION_TABLE);
   const now = pg ? 'now()' : "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
   const out: string[] = [
@@ -52,6 +58,10 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
     '-- Generated without a database connection; run it with psql -v ON_ERROR_STOP=1 -f, or sqlite3.',
   ];
   if (pg) out.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)};`, `SET search_path TO ${[schema, ...(ctx.target.lookup ?? [])].map((x) => quoteIdent(x)).join(', ')};`);
+  if (guarded) out.push("DO $sluice$ BEGIN PERFORM pg_catalog.set_config('sluice.search_path', pg_catalog.current_setting('search_path'), false); END $sluice$;");
+  // sluice's connection has foreign keys on (an ON DELETE action fires, a broken key fails the
+  // revision); the sqlite3 shell starts with them off
+  if (!pg) out.push('PRAGMA foreign_keys=ON;');
   out.push(`${versionTableDdl(table, pg ? 'timestamptz' : 'text')};`);
   const typescript: string[] = [];
   for (const step of steps) {
@@ -63,18 +73,26 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
     // with foreign keys on). sluice's own run also restores the setting the connection had; a script cannot.
     const pragmas = !pg && !prepared.noTransaction ? foreignKeyPragmas(statements) : undefined;
     if (pragmas) statements = pragmas.body;
+    // after a rebuild, foreign keys are on again, as sluice's run leaves the connection
+    const after = pragmas ? ['PRAGMA foreign_keys=ON'] : [];
     out.push('', `-- ${step.revision.id} (${step.direction})${prepared.noTransaction ? ': sluice:no-transaction, statements run one by one outside a transaction' : ''}`);
     if (pragmas?.before.length) out.push('-- its PRAGMA foreign_keys statements run outside the transaction, where SQLite applies them', ...pragmas.before.map((p) => `${p};`));
     if (!prepared.noTransaction) out.push('BEGIN;');
-    for (const s of withGap(statements, prepared.typescript, step.direction)) out.push(s.startsWith('-- sluice: TypeScript') ? s : `${s};`);
+    for (const s of withGap(statements, prepared.typescript, step.direction)) out.push(s.startsWith('-- sluice: TypeScript') ? s : terminated(s));
     if (prepared.endsInTransaction) out.push('COMMIT;'); // the file ends inside a transaction it opened: committed before its version row, as a run does
+    if (guarded) {
+      const id = step.revision.id.replace(/\$/g, '').replace(/%/g, '%%').replace(/'/g, "''"); // inside a dollar-quoted body, a format string, a literal
+      out.push(
+        `DO $sluice$ BEGIN IF pg_catalog.current_setting('search_path') IS DISTINCT FROM pg_catalog.current_setting('sluice.search_path') THEN RAISE EXCEPTION 'sluice: revision ${id} (${step.direction}) changed search_path to %, outside DATABASE_SCHEMA; stopped before its version row', pg_catalog.current_setting('search_path'); END IF; END $sluice$;`,
+      );
+    }
     out.push(
       step.direction === 'up'
         ? `INSERT INTO ${table} ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES (${quoteLiteral(step.revision.id)}, ${quoteLiteral(step.revision.message)}, ${quoteLiteral(prepared.upChecksum)}, ${now}, 0);`
         : `DELETE FROM ${table} WHERE "revision" = ${quoteLiteral(step.revision.id)};`,
     );
     if (!prepared.noTransaction) out.push('COMMIT;');
-    if (pragmas?.after.length) out.push(...pragmas.after.map((p) => `${p};`));
+    out.push(...after.map((p) => `${p};`));
   }
   if (typescript.length) {
     out.splice(

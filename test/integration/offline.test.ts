@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeFor, dumpSchema, makeProject, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, describeFor, dumpSchema, makeProject, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
 
 function runScript(env: Env, dir: string, script: string): void {
   const r = env.DATABASE_SCHEMA
@@ -71,6 +71,73 @@ describeFor('sqlite')('make migrate-sql: a SQLite table rebuild', () => {
     expect(await sql(dir, env, 'SELECT id FROM sessions')).toEqual([{ id: 's1' }]);
     expect(await versions(dir, env)).toContain('0004_phone_required');
   }, 60_000);
+});
+
+// Found by review: the printed script did less than migrate-up in three ways, and each ended in a
+// false success (exit 0, the revision recorded) where migrate-up refuses or does more.
+describeFor('sqlite')('make migrate-sql does what migrate-up does (SQLite)', () => {
+  it('foreign keys are on, as on sluice\'s connection: a DELETE cascades, a broken key fails and records nothing (was: the sqlite3 shell\'s default, off)', async () => {
+    const dir = makeProject();
+    const bp = '\n--> statement-breakpoint\n';
+    addRevision(dir, 'sqlite', 'seed', ["INSERT INTO `users` (`id`, `email`) VALUES (1, 'a@example.com');", "INSERT INTO `sessions` (`id`, `user_id`, `expires_at`) VALUES ('s1', 1, 0);"].join(bp), 'DELETE FROM `sessions`;\n--> statement-breakpoint\nDELETE FROM `users`;');
+    // a lone PRAGMA foreign_keys=ON is no table rebuild: the DELETE still cascades (was: run with them off)
+    addRevision(dir, 'sqlite', 'purge', ['PRAGMA foreign_keys=ON;', 'DELETE FROM `users` WHERE `id` = 1;'].join(bp), null);
+    addRevision(dir, 'sqlite', 'orphan', "INSERT INTO `sessions` (`id`, `user_id`, `expires_at`) VALUES ('o', 999, 0);", "DELETE FROM `sessions` WHERE `id` = 'o';");
+    const envA: Env = { DATABASE_URL: 'file:a.sqlite' };
+    const envB: Env = { DATABASE_URL: 'file:b.sqlite' };
+    const up = runCli(dir, ['up'], envA);
+    expect(up.status, up.stdout + up.stderr).toBe(3);
+    expect(up.stdout + up.stderr).toMatch(/0006_orphan[\s\S]*FOREIGN KEY constraint failed/);
+    const script = runCli(dir, ['sql', 'base:head'], envB);
+    expect(script.status, script.stderr).toBe(0);
+    const r = spawnSync('sqlite3', ['-bail', path.join(dir, 'b.sqlite')], { input: script.stdout, encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/FOREIGN KEY constraint failed/);
+    for (const env of [envA, envB]) {
+      expect(await versions(dir, env)).toEqual(['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users', '0004_seed', '0005_purge']);
+      expect(await sql(dir, env, 'SELECT id FROM sessions')).toEqual([]); // by cascade
+    }
+  });
+});
+
+describeFor('postgresql')('make migrate-sql does what migrate-up does (PostgreSQL)', () => {
+  it('a revision that moves search_path (set_config) stops the script before its version row, as up refuses it (was: the next tables made in public, both recorded)', async () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'setcfg', "SELECT pg_catalog.set_config('search_path', 'public', false);", 'SELECT 1;');
+    addRevision(dir, 'postgresql', 'zz', 'CREATE TABLE "zz_offline" ("id" integer);', 'DROP TABLE "zz_offline";');
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('offguard') };
+    const script = runCli(dir, ['sql', 'base:head'], env);
+    expect(script.status, script.stderr).toBe(0);
+    const r = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', env.DATABASE_URL!, '-f', '-'], { input: script.stdout, encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/sluice: revision 0004_setcfg \(up\) changed search_path to public, outside DATABASE_SCHEMA; stopped before its version row/);
+    expect(await versions(dir, env)).toEqual(['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users']);
+    expect(await sql(dir, env, "SELECT schemaname AS s FROM pg_tables WHERE tablename = 'zz_offline'")).toEqual([]);
+    // up refuses the same revision
+    expect(runCli(dir, ['up'], { ...env, DATABASE_SCHEMA: uniqueSchema('offguard') }).status).toBe(3);
+  });
+
+  it('a statement ending in a line comment keeps its ";" off the comment, in the script and in a dry run (was: swallowed, joined with the next statement)', async () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'commented', 'CREATE TABLE "ca" ("id" integer) -- a note\n--> statement-breakpoint\nCREATE TABLE "cb" ("id" integer);', 'DROP TABLE "cb";\n--> statement-breakpoint\nDROP TABLE "ca";');
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('offcomment') };
+    const script = runCli(dir, ['sql', 'base:head'], env);
+    expect(script.stdout).toContain('CREATE TABLE "ca" ("id" integer) -- a note\n;\n');
+    runScript(env, dir, script.stdout);
+    expect((await sql<{ t: string }>(dir, env, "SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 AND tablename IN ('ca', 'cb') ORDER BY 1", [env.DATABASE_SCHEMA])).map((x) => x.t)).toEqual(['ca', 'cb']);
+    const dry = runCli(dir, ['up', '--dry-run'], { ...env, DATABASE_SCHEMA: uniqueSchema('offcomment') });
+    expect(dry.stdout).toContain('CREATE TABLE "ca" ("id" integer) -- a note\n;\n');
+  });
+
+  it('a system schema as DATABASE_SCHEMA is refused as up refuses it: exit 2, one line (was: a script that creates tables in information_schema)', () => {
+    const dir = makeProject();
+    for (const schema of ['information_schema', 'pg_catalog', 'pg_temp']) {
+      const r = runCli(dir, ['sql', 'base:head'], { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: schema });
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(new RegExp(`DATABASE_SCHEMA=${schema} is a PostgreSQL system schema`));
+    }
+  });
 });
 
 describe('make migrate-sql refusals', () => {
