@@ -4,7 +4,7 @@
 import { backupBeforeChange, backupKeep } from '../backup.js';
 import { checkIntegrity, checksumOf, downOf, loadContext, tsOf, upChecksumOf, upOf, withSession, type CommandOptions, type Context } from '../context.js';
 import { needsPreCheck, preflightDown } from '../preflight.js';
-import { groupsStatements, refusalsBeforeRun, runSteps, type LaterSteps, type StepResult } from '../engine.js';
+import { groupsStatements, noTransactionInSingle, refusalsBeforeRun, runSteps, type LaterSteps, type StepResult } from '../engine.js';
 import { prepareStep, type PreparedStep } from '../prepare.js';
 import { openConnection, type Connection } from '../dialect/index.js';
 import { checkpoint, ConnectionLost, describeCause, Interrupted, MigrationFailed, MissingDown, Refused, signalName, UsageError } from '../errors.js';
@@ -141,6 +141,11 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
       ...(takeover ? { takeover } : {}),
     };
     if (options.dryRun) {
+      // what the real run refuses before its first step, but the TypeScript parts (a dry run never loads them)
+      if (options.singleTransaction) {
+        const nt = prepared.find((p) => p.noTransaction);
+        if (nt) throw noTransactionInSingle(nt);
+      }
       return {
         ...base,
         dryRun: true,

@@ -162,6 +162,9 @@ pgDescribe('--single-transaction: later revisions prepared while the first ones 
     const r = runCli(dir, ['up', '--single-transaction'], env);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/revision 0090_bench_90 is marked sluice:no-transaction; it cannot run with --single-transaction/);
+    // a dry run refuses it too (was: a plan printed, exit 0)
+    const dry = runCli(dir, ['up', '--single-transaction', '--dry-run'], env);
+    expect([dry.status, dry.stderr.trim()]).toEqual([2, 'sluice: revision 0090_bench_90 is marked sluice:no-transaction; it cannot run with --single-transaction']);
     expect(await tables(dir, env)).toEqual(['sluice_version']);
     // without -1 it runs (on its own, outside a transaction)
     expect(runCli(dir, ['up'], env).status).toBe(0);
