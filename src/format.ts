@@ -93,8 +93,9 @@ export function formatHistory(h: HistoryResult): string[] {
     const marks = [r.head ? 'head' : '', r.current ? 'current' : ''].filter(Boolean).join(', ');
     const state = r.appliedAt ? `applied ${r.appliedAt}` : pc.yellow('pending');
     const down = r.down === 'ok' ? '' : pc.red({ missing: '  [no down]', manual: '  [manual down required]', stale: '  [down made for an older up]' }[r.down]);
+    const flags = `${r.changed ? pc.red('  [changed since applied]') : ''}${r.outOfOrder ? pc.yellow('  [out of order: older than the current revision]') : ''}`;
     lines.push(`${r.current ? pc.green('>') : ' '} ${pc.bold(r.revision)}${marks ? pc.cyan(` (${marks})`) : ''}  ${r.message}`);
-    lines.push(`    created ${r.createdAt}  ${state}${down}`);
+    lines.push(`    created ${r.createdAt}  ${state}${flags}${down}`);
   }
   if (h.unknownApplied?.length) {
     lines.push(pc.red(`note: the database has revision(s) ${h.unknownApplied.join(', ')} that this folder does not (applied from another branch: the database is ahead of the code); up and down refuse until the folder has them or make migrate-stamp REVISION=<rev> PURGE=1 records where it stands`));
@@ -110,6 +111,7 @@ export function formatShow(s: ShowResult): string[] {
     `applied:   ${s.appliedAt ?? 'pending'}`,
     `up file:   ${s.upFile}`,
     `down file: ${s.downFile}${s.down === null ? ' (missing)' : ''}`,
+    ...(s.tsFile ? [`ts file:   ${s.tsFile} (up(db) after the up SQL, down(db) before the down SQL, one transaction)`] : []),
     ...(s.manualReason ? [pc.red(`manual down required: ${s.manualReason}`)] : []),
     ...s.warnings.map((w) => pc.yellow(`warning: ${w}`)),
     '',

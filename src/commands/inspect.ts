@@ -1,7 +1,7 @@
 /**
  * Read-only commands: status, history, show. They never create the database, schema or table.
  */
-import { checksumOf, loadContext, upOf, withSession, type CommandOptions } from '../context.js';
+import { checksumOf, loadContext, tsOf, upOf, withSession, type CommandOptions } from '../context.js';
 import { BASE, currentIndex, labelOf, outOfOrder, requireRevisionName, resolveTarget } from '../revision.js';
 import { downIsEmpty, downIsStale, parseDownHeader, readDown, readUp, rel, withMessages, type RevisionFile } from '../source.js';
 import { ConnectionError, ExitCode, SluiceError, UsageError } from '../errors.js';
@@ -76,6 +76,10 @@ export interface HistoryRow {
   head: boolean;
   /** Down file state: ok, missing, empty or manual (needs a hand). */
   down: 'ok' | 'missing' | 'manual' | 'stale';
+  /** Applied, and its up (or TypeScript part) changed since: the checksum differs from the version table's (status: "changed since applied"). */
+  changed: boolean;
+  /** Pending, but older than the current revision (merged from another branch): up applies it. */
+  outOfOrder: boolean;
 }
 
 export interface HistoryResult {
@@ -115,7 +119,11 @@ export async function history(options: CommandOptions = {}): Promise<HistoryResu
   const revs = ctx.history.revisions;
   const { database, applied, error } = await appliedOrUnknown(ctx);
   const appliedAt = new Map((applied ?? []).map((a) => [a.revision, a.appliedAt]));
-  const cur = applied ? currentIndex(revs, new Set(applied.map((a) => a.revision))) : undefined;
+  const appliedIds = new Set((applied ?? []).map((a) => a.revision));
+  const cur = applied ? currentIndex(revs, appliedIds) : undefined;
+  const byId = new Map(revs.map((r) => [r.id, r]));
+  const changed = new Set((applied ?? []).filter((a) => byId.has(a.revision) && checksumOf(ctx, byId.get(a.revision)!) !== a.checksum).map((a) => a.revision));
+  const early = new Set(applied ? outOfOrder(revs, appliedIds).map((r) => r.id) : []);
   return {
     database,
     revisions: revs.map((r) => ({
@@ -126,6 +134,8 @@ export async function history(options: CommandOptions = {}): Promise<HistoryResu
       current: r.index === cur,
       head: r.index === revs.length - 1,
       down: downState(r, upOf(ctx, r)),
+      changed: changed.has(r.id),
+      outOfOrder: early.has(r.id),
     })),
     ...(error === undefined ? {} : { databaseError: error }),
     ...unknownOf(revs, applied),
@@ -157,6 +167,10 @@ export interface ShowResult {
   down: string | null;
   warnings: string[];
   manualReason: string | null;
+  /** Applied, and its up (or TypeScript part) changed since: what is shown is not what ran. */
+  changed: boolean;
+  /** Its TypeScript part (`<tag>.ts`: up(db) after the up SQL, down(db) before the down SQL), when it has one. */
+  tsFile?: string;
   /** Set when the database could not be read: appliedAt is then unknown (null), not "pending". */
   databaseError?: string;
 }
@@ -184,7 +198,15 @@ export async function show(options: CommandOptions & { revision: string }): Prom
   const up = readUp(rev);
   const down = readDown(rev);
   const header = down ? parseDownHeader(down) : { warnings: [], manualReason: undefined };
-  const appliedAt = applied?.find((a) => a.revision === rev.id)?.appliedAt ?? null;
+  const row = applied?.find((a) => a.revision === rev.id);
+  const appliedAt = row?.appliedAt ?? null;
+  const changed = !!row && checksumOf(ctx, rev) !== row.checksum;
+  const ts = tsOf(ctx, rev);
+  const warnings = [
+    ...(changed ? ['its up changed after it was applied (the checksum differs from the version table): what is shown is not what ran; restore it from git, or put the change in a new revision'] : []),
+    ...header.warnings,
+    ...(downIsStale(up, down) ? ['the up changed after this down was generated: check the down still undoes it'] : []),
+  ];
   return {
     revision: rev.id,
     number: rev.number,
@@ -195,8 +217,10 @@ export async function show(options: CommandOptions & { revision: string }): Prom
     downFile: rel(rev.downFile),
     up,
     down,
-    warnings: downIsStale(up, down) ? [...header.warnings, 'the up changed after this down was generated: check the down still undoes it'] : header.warnings,
+    warnings,
     manualReason: header.manualReason ?? null,
+    changed,
+    ...(ts ? { tsFile: ts.display } : {}),
     ...(error === undefined ? {} : { databaseError: error }),
   };
 }

@@ -230,6 +230,31 @@ describe('history and show without a database', () => {
     expect(ok(runCli(dir, ['show', '0'], reachable))).toMatch(/applied:\s+\d{4}-/);
   });
 
+  // found by review: status said "changed since applied", history and show said nothing of it, and
+  // show printed an up that never ran beside its applied time; a TypeScript part went unmentioned
+  it('an applied up edited since is marked in history and warned of in show, as status reports it; show names a TypeScript part; history marks a pending revision below the current one', async () => {
+    const own = makeProject();
+    const env = { DATABASE_URL: `file:${path.join(own, 'drift.sqlite')}`, SLUICE_NO_BACKUP: '1' };
+    ok(runCli(own, ['up'], env));
+    const up = path.join(own, 'drizzle', 'sqlite', '0001_add_audits.sql');
+    writeFileSync(up, `${readFileSync(up, 'utf8')}\n-- edited after it was applied\n`);
+    expect(ok(runCli(own, ['status'], env))).toMatch(/changed since applied: 0001_add_audits/);
+    expect(ok(runCli(own, ['history'], env))).toMatch(/0001_add_audits +add audits\n\s+created \S+\s+applied \S+ {2}\[changed since applied\]/);
+    const h = JSON.parse(ok(runCli(own, ['history', '--json'], env))) as { revisions: { revision: string; changed: boolean; outOfOrder: boolean }[] };
+    expect(h.revisions.filter((r) => r.changed).map((r) => r.revision)).toEqual(['0001_add_audits']);
+    expect(ok(runCli(own, ['show', '1'], env))).toMatch(/^warning: its up changed after it was applied \(the checksum differs from the version table\): what is shown is not what ran/m);
+    expect(JSON.parse(ok(runCli(own, ['show', '1', '--json'], env)))).toMatchObject({ changed: true });
+    expect(JSON.parse(ok(runCli(own, ['show', '2', '--json'], env)))).toMatchObject({ changed: false, warnings: [] });
+    // a TypeScript part
+    writeFileSync(path.join(own, 'drizzle', 'sqlite', '0003_add_phone_to_users.ts'), 'export async function up(db: any): Promise<void> {}\nexport async function down(db: any): Promise<void> {}\n');
+    expect(ok(runCli(own, ['show', '3'], { DATABASE_URL: `file:${path.join(own, 'other.sqlite')}` }))).toMatch(/^ts file: +drizzle\/sqlite\/0003_add_phone_to_users\.ts \(up\(db\) after the up SQL/m);
+    // a pending revision below the current one (its row taken away, as a database of another branch has it)
+    const gap = { DATABASE_URL: `file:${path.join(own, 'gap.sqlite')}`, SLUICE_NO_BACKUP: '1' };
+    ok(runCli(own, ['stamp', '2'], gap));
+    await sql(own, gap, "DELETE FROM sluice_version WHERE revision = '0001_add_audits'");
+    expect(ok(runCli(own, ['history'], gap))).toMatch(/0001_add_audits +add audits\n\s+created \S+\s+pending {2}\[out of order: older than the current revision\]/);
+  });
+
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 });
 
