@@ -65,7 +65,31 @@ export async function diffSnapshots(root: string, dialect: DialectName, from: Sn
   try {
     return await remote;
   } catch (err) {
-    throw new SluiceError(`drizzle-kit could not diff the snapshots: ${describeCause(err)}`, ExitCode.internal, { cause: err });
+    throw diffFailed(err);
+  }
+}
+
+/**
+ * drizzle-kit's diff refused its input: a snapshot that fails its validation (a hand edit, a file of
+ * another drizzle-kit version) is bad input, named by its first problem (exit 2; was: an internal
+ * error whose message was the first line of zod's JSON, "["); anything else is drizzle-kit's failure.
+ */
+function diffFailed(err: unknown): SluiceError {
+  const issue = snapshotIssue(err);
+  if (issue) return new SluiceError(`a snapshot in the history fails drizzle-kit's validation (${issue}): fix that snapshot in meta/, or restore it from git`, ExitCode.usage, { cause: err });
+  return new SluiceError(`drizzle-kit could not diff the snapshots: ${describeCause(err)}`, ExitCode.internal, { cause: err });
+}
+
+/** zod's first issue (`tables.users.columns.phone.type: Expected string, received null`), from its error or from the message a worker passed on. */
+function snapshotIssue(err: unknown): string | undefined {
+  const message = err instanceof Error ? err.message : String(err);
+  if (!message.trimStart().startsWith('[')) return undefined;
+  try {
+    const issues = JSON.parse(message) as { path?: unknown[]; message?: string }[];
+    const first = Array.isArray(issues) ? issues.find((i) => i && Array.isArray(i.path) && typeof i.message === 'string') : undefined;
+    return first ? `${first.path!.join('.') || 'the snapshot'}: ${first.message}` : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -80,7 +104,7 @@ export async function diffLocally(root: string, dialect: DialectName, from: Snap
   } catch (err) {
     // On the worker, the message crosses the thread and is wrapped there (diffSnapshots).
     if (!isMainThread) throw err;
-    throw new SluiceError(`drizzle-kit could not diff the snapshots: ${describeCause(err)}`, ExitCode.internal, { cause: err });
+    throw diffFailed(err);
   }
 }
 

@@ -23,4 +23,30 @@ if (dir) {
     if (code === 0) write();
   });
 }
+// What drizzle-kit's output says, told to sluice on a channel of its own (SLUICE_KIT_REPORT_FD, a pipe
+// the parent reads whatever stdio is: inherited on a terminal). drizzle-kit exits 0 on its own failures
+// (a malformed or old snapshot, a model file that does not compile, a prompt with no terminal), so
+// "no revision" means "no change" only when drizzle-kit said so: `unchanged` is that line
+// (drizzle-kit 0.31 writeResult), `interrupted` its prompt's answer to Ctrl+C (hanji writes ^C, exits 1).
+const reportFd = Number(process.env.SLUICE_KIT_REPORT_FD) || undefined;
+if (reportFd) {
+  delete process.env.SLUICE_KIT_REPORT_FD;
+  const report = (what) => {
+    try {
+      require('node:fs').writeSync(reportFd, `${what}\n`);
+    } catch {
+      /* the parent is gone or reads nothing: drizzle-kit runs on */
+    }
+  };
+  const log = console.log;
+  console.log = function (...args) {
+    if (typeof args[0] === 'string' && args[0].startsWith('No schema changes, nothing to migrate')) report('unchanged');
+    return log.apply(this, args);
+  };
+  const write = process.stdout.write;
+  process.stdout.write = function (chunk, ...rest) {
+    if (typeof chunk === 'string' && chunk.trim() === '^C') report('interrupted');
+    return write.call(this, chunk, ...rest);
+  };
+}
 require(bin);

@@ -2,16 +2,14 @@
  * migrate-create: drizzle-kit generates the up migration from the models (for every dialect the
  * config lists, in lockstep); sluice writes the down SQL beside it.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadProjectConfig, type DialectName, type HistoryConfig } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
 import { coolScratch, extensionsCreated, warmScratch } from '../scratch.js';
 import { lockFolders } from '../folderlock.js';
+import { KitInterrupted, kitReason, runDrizzleKit, type KitOutcome } from '../kitgenerate.js';
 import { checkpoint, ConfigError, Interrupted, scratchNote, signalName, SluiceError, UsageError, ExitCode, withNotRemoved } from '../errors.js';
 import { folderState, readHistory, readSnapshot, readUp, rel, restoreFolder, snapshotFile, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
 import { typeScriptTemplate } from '../tsrevision.js';
@@ -19,7 +17,6 @@ import { verifyDowns } from '../downproof.js';
 import { BREAKPOINT, checksum } from '../sql.js';
 import { resolvePrimaryKeyDropsInText } from '../downrules.js';
 import { warmParser } from '../sqlparse.js';
-import { flushConsole } from '../printer.js';
 
 export interface CreateOptions extends CommandOptions {
   message: string;
@@ -127,6 +124,17 @@ async function createLocked(
   dialects: [DialectName, HistoryConfig][],
 ): Promise<CreateResult> {
   const histories = new Map(dialects.map(([d, h]) => [d, readHistory(h.out, { allowMissing: true }).revisions]));
+  // drizzle-kit writes its up over a file of the name it picks: one there already (an earlier attempt's,
+  // or written by hand) is refused before anything runs (was: overwritten, and not put back on Ctrl+C)
+  for (const [d, h] of dialects) {
+    const revs = histories.get(d)!;
+    const last = revs.at(-1);
+    if (last && !/^\d{4}_/.test(last.id)) continue; // named by timestamp: a name nobody can have taken
+    const file = path.join(h.out, `${String((last?.number ?? -1) + 1).padStart(4, '0')}_${slug}.sql`);
+    if (existsSync(file)) {
+      throw new ConfigError(`${rel(file)} already exists (left by an earlier attempt, or written by hand), and drizzle-kit would write this revision's up over it; nothing was run: move that file away and run it again`);
+    }
+  }
   const { signal } = options;
   // how each folder was, to put it back when the command stops half way (a signal, a file in the way)
   const states = dialects.map(([, h]) => folderState(h.out));
@@ -139,7 +147,16 @@ async function createLocked(
       ...(project.multiDialect ? { SLUICE_DIALECT: d } : {}),
     }, options.interactive ?? false, signal);
   const failures: SluiceError[] = [];
-  const attempt = (d: DialectName) => generate(d).catch((err: SluiceError) => void failures.push(new SluiceError(`${d}: ${err.message}`, err.exitCode, { cause: err })));
+  const kit = new Map<DialectName, KitOutcome>();
+  let promptStopped = false; // Ctrl+C at drizzle-kit's prompt (interactive)
+  const attempt = (d: DialectName) =>
+    generate(d).then(
+      (o) => void kit.set(d, o),
+      (err: SluiceError) => {
+        if (err instanceof KitInterrupted) promptStopped = true;
+        else failures.push(new SluiceError(`${d}: ${err.message}`, err.exitCode, { cause: err }));
+      },
+    );
   // The PostgreSQL scratch database of the down's verification (PGlite) starts while drizzle-kit runs,
   // with the extensions the history creates (its ups read then, from the history read above).
   const warm = () => {
@@ -153,7 +170,13 @@ async function createLocked(
   try {
     if (options.interactive) {
       warm();
-      for (const [d] of dialects) await stopIfAsked(), await attempt(d);
+      // one after another, each on the terminal; the first that fails or is stopped ends the round
+      for (const [d] of dialects) {
+        await stopIfAsked();
+        await attempt(d);
+        if (promptStopped || failures.length) break;
+      }
+      if (promptStopped) throw new KitInterrupted();
     } else {
       generated = dialects.map(([d]) => attempt(d));
       warm();
@@ -171,6 +194,13 @@ async function createLocked(
       await stopIfAsked();
       const hist = readHistory(h.out, { allowMissing: true });
       if (hist.revisions.length === histories.get(d)!.length) {
+        const o = kit.get(d);
+        if (!o) continue; // it failed (failures says how), or never ran (interactive, after one that failed)
+        // drizzle-kit exits 0 on its own failures: no revision is "no change" only when it said so
+        if (o.unchanged === false) {
+          failures.push(new SluiceError(`${d}: drizzle-kit generate made no revision and did not say the models are unchanged: ${options.interactive ? 'see its output above' : kitReason(o.output, 0)}`, ExitCode.usage));
+          continue;
+        }
         const last = hist.revisions.at(-1);
         outcomes[i] = { unchanged: d, withoutDown: last && !existsSync(last.downFile) ? last.id : undefined };
         continue;
@@ -236,6 +266,15 @@ async function createLocked(
       throw new ConfigError(
         `${rel(err.file)} already exists (left by an earlier attempt, or written by hand), and sluice never takes a file it did not write as a new revision's ${err.file.endsWith('.ts') ? 'TypeScript part' : 'down'}; nothing was kept (${removed.length ? `removed ${removed.map(rel).join(', ')}; journals put back` : 'no file had been written'}): move that file away and run it again`,
         { cause: err },
+      );
+    }
+    if (err instanceof KitInterrupted && !signal?.aborted) {
+      // Ctrl+C at drizzle-kit's prompt reached drizzle-kit alone (the terminal was in raw mode): stopped as a signal stops it
+      const removed = states.flatMap((st) => restoreFolder(st, slug));
+      throw new Interrupted(
+        `interrupted (Ctrl+C at drizzle-kit's prompt) during migrate-create: nothing was kept (${removed.length ? `removed ${removed.map(rel).join(', ')}; journals put back` : 'no file had been written'}); run it again`,
+        'SIGINT',
+        undefined,
       );
     }
     if (!signal?.aborted) throw withNotRemoved(err, notRemoved); // once stopped, any error (a journal drizzle-kit left half written) is the stop's
@@ -342,56 +381,3 @@ export function composeDown(header: string[], statements: { sql: string; warning
   return `${header.join('\n')}\n${body}${body ? '\n' : ''}`;
 }
 
-function drizzleKitBin(root: string): string {
-  for (const from of [path.join(root, 'package.json'), import.meta.url]) {
-    try {
-      const bin = path.join(path.dirname(createRequire(from).resolve('drizzle-kit')), 'bin.cjs');
-      if (existsSync(bin)) return bin;
-    } catch {
-      /* try the next */
-    }
-  }
-  throw new SluiceError('drizzle-kit is not installed; run npm install', ExitCode.usage);
-}
-
-/**
- * How drizzle-kit's bin is started: through kitrun.cjs (beside this file's folder, in dist/ or src/),
- * which compiles drizzle-kit's code through a V8 code cache of its own for each dialect (the two load
- * different drizzle-orm files), else directly.
- */
-function kitCommand(root: string, dialect: DialectName): string[] {
-  const bin = drizzleKitBin(root);
-  const runner = fileURLToPath(new URL('../kitrun.cjs', import.meta.url));
-  return existsSync(runner) ? [runner, `drizzle-kit-${dialect}.generate`, bin] : [bin];
-}
-
-function runDrizzleKit(root: string, dialect: DialectName, args: string[], env: Record<string, string | undefined>, interactive: boolean, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    flushConsole(); // lines held for one write go out before the child's own output
-    const child = spawn(process.execPath, [...kitCommand(root, dialect), ...args], {
-      cwd: root,
-      env: env as NodeJS.ProcessEnv,
-      stdio: interactive ? 'inherit' : ['ignore', 'pipe', 'pipe'],
-    });
-    // stopped with the command (its promise settles on close, once it can write nothing more)
-    const stop = () => void child.kill('SIGTERM');
-    if (signal?.aborted) stop();
-    else signal?.addEventListener('abort', stop, { once: true });
-    child.on('close', () => signal?.removeEventListener('abort', stop));
-    let output = '';
-    child.stdout?.on('data', (d) => (output += d));
-    child.stderr?.on('data', (d) => (output += d));
-    child.on('error', (err) => reject(new SluiceError(`cannot run drizzle-kit: ${err.message}`, ExitCode.internal, { cause: err })));
-    child.on('close', (code) => {
-      if (code === 0 && !/Error|error:/.test(output.replace(/\x1b\[[0-9;]*m/g, ''))) return resolve();
-      const lines = output
-        .replace(/\x1b\[[0-9;]*m/g, '')
-        .split('\n')
-        .map((l) => l.trim())
-        .filter(Boolean);
-      const why = lines.find((l) => /error|interactive|TTY|rename/i.test(l)) ?? lines.at(-1) ?? `exit code ${code}`;
-      const hint = /TTY|interactive|prompt/i.test(output) ? '; drizzle-kit needs to ask about renames: run it on a terminal' : '';
-      reject(new SluiceError(`drizzle-kit generate failed: ${why}${hint}`, ExitCode.usage));
-    });
-  });
-}

@@ -166,6 +166,54 @@ describe('integrity', () => {
     }
   });
 
+  // Found by review: drizzle-kit exits 0 on its own failures, and migrate-create took "no revision" for
+  // "no change" (exit 0, "No changes in the models"), dropping the model change; and an "Error" in its
+  // output (a table named ErrorLog) failed every create that had succeeded.
+  it('migrate-create fails when drizzle-kit made no revision without saying the models are unchanged (a malformed snapshot, a model that does not compile), not on a table named ErrorLog', () => {
+    const other = makeProject();
+    addUserColumn(other, 'nick');
+    const snap = path.join(other, 'drizzle', 'sqlite', 'meta', '0003_snapshot.json');
+    const original = readFileSync(snap, 'utf8');
+    const json = JSON.parse(original);
+    json.tables.users.columns.phone.type = null;
+    writeFileSync(snap, JSON.stringify(json, null, 2));
+    const journal = () => readFileSync(path.join(other, 'drizzle', 'sqlite', 'meta', '_journal.json'), 'utf8');
+    const before = journal();
+    const bad = runCli(other, ['create', '-m', 'add nick'], { SLUICE_VERIFY: 'off' });
+    expect(bad.status, bad.stdout + bad.stderr).toBe(2);
+    expect(bad.stderr).toMatch(/^sluice: sqlite: drizzle-kit generate made no revision and did not say the models are unchanged: drizzle\/sqlite\/meta\/0003_snapshot\.json data is malformed/);
+    expect(bad.stdout).not.toMatch(/No changes in the models/);
+    expect(journal()).toBe(before);
+    // the check that diffs the snapshots names the problem as bad input (was: exit 1, "could not diff the snapshots: [")
+    oneLineError(runCli(other, ['verify', '--no-database']), 2, /a snapshot in the history fails drizzle-kit's validation \(tables\.users\.columns\.phone\.type: Expected string, received null\)/);
+    writeFileSync(snap, original);
+    // a model file that does not compile: the file and line are named
+    const models = path.join(other, 'models', 'sqlite.ts');
+    const source = readFileSync(models, 'utf8');
+    writeFileSync(models, `${source}\nexport const oops = ;\n`);
+    const broken = runCli(other, ['create', '-m', 'add nick'], { SLUICE_VERIFY: 'off' });
+    expect(broken.status, broken.stdout + broken.stderr).toBe(2);
+    expect(broken.stderr).toMatch(/sqlite: drizzle-kit generate made no revision and did not say the models are unchanged: .*models\/sqlite\.ts:\d+:\d+: ERROR: Unexpected ";"/);
+    writeFileSync(models, source.replace("export const users", "export const errorLog = sqliteTable('ErrorLog', { id: integer('id').primaryKey() });\nexport const users"));
+    // a table whose name holds "Error": created, and the next create finds no change
+    const made = runCli(other, ['create', '-m', 'add nick'], { SLUICE_VERIFY: 'off' });
+    expect(made.status, made.stdout + made.stderr).toBe(0);
+    expect(made.stdout).toMatch(/created sqlite 0004_add_nick/);
+    const again = runCli(other, ['create', '-m', 'nothing'], { SLUICE_VERIFY: 'off' });
+    expect([again.status, again.stdout.trim()]).toEqual([0, 'No changes in the models; nothing created.']);
+  });
+
+  it('migrate-create with a file already where drizzle-kit writes the new up is refused before anything runs, that file left as it was (was: overwritten)', () => {
+    const other = makeProject();
+    addUserColumn(other, 'nick');
+    const left = path.join(other, 'drizzle', 'sqlite', '0004_add_nick.sql');
+    writeFileSync(left, '-- precious hand work\n');
+    const r = runCli(other, ['create', '-m', 'add nick'], { SLUICE_VERIFY: 'off' });
+    oneLineError(r, 2, /^sluice: drizzle\/sqlite\/0004_add_nick\.sql already exists \(left by an earlier attempt, or written by hand\), and drizzle-kit would write this revision's up over it; nothing was run: move that file away and run it again$/);
+    expect(readFileSync(left, 'utf8')).toBe('-- precious hand work\n');
+    expect(existsSync(path.join(other, 'drizzle', 'postgresql', 'meta', '0004_snapshot.json'))).toBe(false);
+  });
+
   // Two migrate-create in one folder at once each numbered a revision after the same journal: the
   // journal kept one entry, one snapshot overwrote the other, and the second only said so afterwards.
   it('a command writing the history folders (migrate-create, -downs, -merge) is refused while another one writes them: exit 5 naming it, nothing written', () => {

@@ -11,6 +11,14 @@ import { downgrade, status, upgrade } from '../../src/index.js';
 import { pgDescribe, cleanEnv, makeProject, pgUrl, REPO, runCli, sql, uniqueSchema } from '../support/project.js';
 
 function createOnTerminal(dir: string, message: string): Promise<string> {
+  return createOnTerminalEnded(dir, message).then(({ code, out }) => (code === 0 ? out : Promise.reject(new Error(`create on a terminal exited ${code}:\n${out}`))));
+}
+
+/**
+ * migrate-create on a terminal; at each rename question, `answer` is typed (arrow down to "rename",
+ * then Enter, by default). Resolves with the exit code and what the terminal showed.
+ */
+function createOnTerminalEnded(dir: string, message: string, answer: string[] = ['\x1b[B', '\r']): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
     const cmd = `${process.execPath} ${path.join(REPO, 'dist', 'cli.cjs')} create -m '${message}'`;
     const child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: dir, env: cleanEnv({ TERM: 'xterm' }) as NodeJS.ProcessEnv });
@@ -24,16 +32,13 @@ function createOnTerminal(dir: string, message: string): Promise<string> {
       const lastResolved = out.lastIndexOf('conflicts in users table resolved');
       if (answered === resolved && out.indexOf('created or renamed from another column?', lastResolved + 1) > lastResolved) {
         answered += 1;
-        setTimeout(() => child.stdin.write('\x1b[B'), 150); // arrow down to "rename"
-        setTimeout(() => child.stdin.write('\r'), 300);
+        answer.forEach((key, i) => setTimeout(() => child.stdin.write(key), 150 * (i + 1)));
       }
     });
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const clean = out.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
-      if (code === 0) resolve(clean);
-      else reject(new Error(`create on a terminal exited ${code}:\n${clean}`));
+      resolve({ code, out: out.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '') });
     });
   });
 }
@@ -63,6 +68,37 @@ pgDescribe('migrate-create on a terminal', () => {
       await downgrade({ cwd: dir, env });
       expect(await sql(dir, env, 'SELECT name FROM users')).toEqual([{ name: 'Ada' }]);
     }
+  });
+});
+
+// Found by review: on a terminal drizzle-kit's output is not read, and drizzle-kit exits 0 on its own
+// failures; and Ctrl+C at its prompt reaches drizzle-kit alone (the terminal is in raw mode)
+describe('migrate-create on a terminal, when drizzle-kit does not make the revision', () => {
+  it('a model file that does not compile: exit 2, not "No changes in the models" (was: exit 0, the change dropped)', async () => {
+    const dir = makeProject();
+    const { writeFileSync } = await import('node:fs');
+    const p = path.join(dir, 'models', 'sqlite.ts');
+    writeFileSync(p, `${readFileSync(p, 'utf8').replace("  name: text('name'),", "  name: text('name'),\n  nick: text('nick'),")}\nexport const oops = ;\n`);
+    const r = await createOnTerminalEnded(dir, 'add nick');
+    expect(r.code, r.out).toBe(2);
+    expect(r.out).toMatch(/sluice: sqlite: drizzle-kit generate made no revision and did not say the models are unchanged: see its output above/);
+    expect(r.out).not.toMatch(/No changes in the models/);
+  });
+
+  it('Ctrl+C at the rename question: exit 130, nothing kept in either dialect, the other dialect not asked (was: went on to it and created its revision)', async () => {
+    const dir = makeProject();
+    const { existsSync, writeFileSync } = await import('node:fs');
+    for (const f of ['models/sqlite.ts', 'models/postgres.ts']) {
+      const p = path.join(dir, f);
+      writeFileSync(p, readFileSync(p, 'utf8').replace("  name: text('name'),", "  fullName: text('full_name'),"));
+    }
+    const journals = ['sqlite', 'postgresql'].map((d) => readFileSync(path.join(dir, 'drizzle', d, 'meta', '_journal.json'), 'utf8'));
+    const r = await createOnTerminalEnded(dir, 'rename name', ['\x03']);
+    expect(r.code, r.out).toBe(130);
+    expect(r.out).toMatch(/sluice: interrupted \(Ctrl\+C at drizzle-kit's prompt\) during migrate-create: nothing was kept/);
+    expect(r.out.split('Reading config file').length - 1, r.out).toBe(1); // one drizzle-kit ran
+    expect(['sqlite', 'postgresql'].map((d) => readFileSync(path.join(dir, 'drizzle', d, 'meta', '_journal.json'), 'utf8'))).toEqual(journals);
+    for (const d of ['sqlite', 'postgresql']) expect(existsSync(path.join(dir, 'drizzle', d, '0004_rename_name.sql'))).toBe(false);
   });
 });
 

@@ -1,0 +1,96 @@
+/**
+ * `drizzle-kit generate`, run for migrate-create in a child process per dialect (commands/create.ts):
+ * found in the project (else beside sluice), started through kitrun.cjs (a V8 code cache of its own,
+ * and a report channel on fd 3: drizzle-kit exits 0 on its own failures, so "no revision" is "no
+ * change" only when drizzle-kit said so), on the terminal when it must ask about renames.
+ */
+import { spawn, type StdioOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { DialectName } from './config.js';
+import { ExitCode, SluiceError } from './errors.js';
+import { flushConsole } from './printer.js';
+
+function drizzleKitBin(root: string): string {
+  for (const from of [path.join(root, 'package.json'), import.meta.url]) {
+    try {
+      const bin = path.join(path.dirname(createRequire(from).resolve('drizzle-kit')), 'bin.cjs');
+      if (existsSync(bin)) return bin;
+    } catch {
+      /* try the next */
+    }
+  }
+  throw new SluiceError('drizzle-kit is not installed; run npm install', ExitCode.usage);
+}
+
+/**
+ * How drizzle-kit's bin is started: through kitrun.cjs (beside this file's folder, in dist/ or src/),
+ * which compiles drizzle-kit's code through a V8 code cache of its own for each dialect (the two load
+ * different drizzle-orm files), else directly.
+ */
+function kitCommand(root: string, dialect: DialectName): string[] {
+  const bin = drizzleKitBin(root);
+  const runner = fileURLToPath(new URL('./kitrun.cjs', import.meta.url));
+  return existsSync(runner) ? [runner, `drizzle-kit-${dialect}.generate`, bin] : [bin];
+}
+
+/** How a `drizzle-kit generate` ended (exit 0): what its report channel said (kitrun.cjs), and its output when read. */
+export interface KitOutcome {
+  /** drizzle-kit said the models have no change (undefined: no report channel, so unknown). */
+  unchanged?: boolean;
+  /** Its output (not read on a terminal). */
+  output: string;
+}
+
+/** The line of drizzle-kit's output that says what went wrong (esbuild's `file:line:col: ERROR:` first), else its last. */
+export function kitReason(output: string, code: number | null): string {
+  const lines = output
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^Reading config file /.test(l)); // its path may hold any word
+  const at = lines.find((l) => /^\S+:\d+:\d+: ERROR: /.test(l));
+  const first = lines.find((l) => /error|malformed|not of the latest|interactive|TTY|rename/i.test(l));
+  return [first, at].filter((l, i, all) => l && all.indexOf(l) === i).join(' ') || lines.at(-1) || `exit code ${code}`;
+}
+
+export function runDrizzleKit(root: string, dialect: DialectName, args: string[], env: Record<string, string | undefined>, interactive: boolean, signal?: AbortSignal): Promise<KitOutcome> {
+  return new Promise((resolve, reject) => {
+    flushConsole(); // lines held for one write go out before the child's own output
+    const command = kitCommand(root, dialect);
+    const reports = command.length > 1; // through kitrun.cjs: its report channel is fd 3
+    const child = spawn(process.execPath, [...command, ...args], {
+      cwd: root,
+      env: (reports ? { ...env, SLUICE_KIT_REPORT_FD: '3' } : env) as NodeJS.ProcessEnv,
+      stdio: [...(interactive ? ['inherit', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe']), ...(reports ? ['pipe'] : [])] as StdioOptions,
+    });
+    // stopped with the command (its promise settles on close, once it can write nothing more)
+    const stop = () => void child.kill('SIGTERM');
+    if (signal?.aborted) stop();
+    else signal?.addEventListener('abort', stop, { once: true });
+    child.on('close', () => signal?.removeEventListener('abort', stop));
+    let output = '';
+    let report = '';
+    child.stdout?.on('data', (d) => (output += d));
+    child.stderr?.on('data', (d) => (output += d));
+    (child.stdio[3] as Readable | null | undefined)?.on('data', (d) => (report += d));
+    child.on('error', (err) => reject(new SluiceError(`cannot run drizzle-kit: ${err.message}`, ExitCode.internal, { cause: err })));
+    child.on('close', (code) => {
+      const said = new Set(report.split('\n').filter(Boolean));
+      if (code === 0) return resolve({ output, ...(reports ? { unchanged: said.has('unchanged') } : {}) });
+      if (said.has('interrupted')) return reject(new KitInterrupted());
+      const hint = /TTY|interactive|prompt/i.test(output) ? '; drizzle-kit needs to ask about renames: run it on a terminal' : '';
+      reject(new SluiceError(`drizzle-kit generate failed: ${kitReason(output, code)}${hint}`, ExitCode.usage));
+    });
+  });
+}
+
+/** Ctrl+C at drizzle-kit's prompt: the terminal is in raw mode, so drizzle-kit gets it, not sluice. */
+export class KitInterrupted extends Error {
+  constructor() {
+    super('Ctrl+C at drizzle-kit\'s prompt');
+  }
+}
