@@ -152,7 +152,10 @@ export function formatDowns(r: DownsResult): string[] {
   const flagged = r.written.filter((w) => w.manualReason).length;
   lines.push(`${r.written.length} down file(s) written (${verified} verified, ${flagged} flagged for a hand), ${r.kept.length} existing kept`);
   for (const v of r.verification) {
-    lines.push(v.engine ? `  ${v.dialect}: verified on ${v.engine} in ${(v.ms / 1000).toFixed(1)} s` : `  ${v.dialect}: not verified (${v.skipped})`);
+    // what ran the check, and what it found: a line saying "verified" of downs that were not was a false success
+    const mine = r.written.filter((w) => w.dialect === v.dialect);
+    const ok = mine.filter((w) => w.verified && !w.manualReason).length;
+    lines.push(v.engine ? `  ${v.dialect}: checked on ${v.engine} in ${(v.ms / 1000).toFixed(1)} s, ${ok} of ${mine.length} verified` : `  ${v.dialect}: not verified (${v.skipped})`);
   }
   return lines;
 }

@@ -210,7 +210,7 @@ pgDescribe('proven downs on PostgreSQL', () => {
     removeDowns(dir);
     const r = runMake(dir, ['migrate-downs'], { SLUICE_CHECK_DATABASE_URL: '' });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/postgresql: verified on PGlite \(embedded PostgreSQL 18/);
+    expect(r.stdout).toMatch(/postgresql: checked on PGlite \(embedded PostgreSQL 18.* in [\d.]+ s, 4 of 4 verified$/m);
     expect(r.stdout).toMatch(/4 down file\(s\) written|8 down file\(s\) written \(8 verified, 0 flagged/);
   });
 
@@ -284,6 +284,17 @@ pgDescribe('proven downs on PostgreSQL', () => {
     expect(r.stdout).toMatch(/down: drizzle\/postgresql\/0005_add_nickname\.down\.sql \(1 statement, verified on a scratch database\)/);
     const down = readFileSync(path.join(dir, PG, '0005_add_nickname.down.sql'), 'utf8');
     expect(down).toMatch(/^-- sluice:verified /m);
+  });
+
+  // found by review: the last line said "verified on SQLite" when nothing was
+  it('migrate-downs whose only new down cannot be verified (its up fails on a fresh database): the summary says 0 of 1 verified', () => {
+    const dir = makeProject();
+    addRevision(dir, 'sqlite', 'again', 'ALTER TABLE `users` ADD `phone` text;', null);
+    const r = runCli(dir, ['downs'], { SLUICE_CHECK_DATABASE_URL: '' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^unverified drizzle\/sqlite\/0004_again\.down\.sql/m);
+    expect(r.stdout).toMatch(/^ {2}sqlite: checked on SQLite in [\d.]+ s, 0 of 1 verified$/m);
+    expect(r.stdout).not.toMatch(/verified on/);
   });
 
   it('migrate-create with a SLUICE_CHECK_DATABASE_URL nobody answers: the down is written, marked unverified with the reason, named on the output line too', () => {
