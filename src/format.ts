@@ -53,8 +53,11 @@ export function formatMove(verb: string, r: MoveResult): string[] {
   if (r.outOfOrder.length) {
     lines.push(pc.yellow(`note: ${r.outOfOrder.join(', ')} sort(s) before the current revision (merged from another branch); applied now, in order`));
   }
+  const rows = (n: number) => `${n} row${n === 1 ? '' : 's'}`;
+  const revisions = (n: number) => `${n} revision${n === 1 ? '' : 's'}`;
   if (r.dryRun) {
-    lines.push(`-- dry run on ${r.database}: ${r.from} -> ${r.to}, ${r.steps.length} step(s); nothing was changed`);
+    const purge = r.purged ? `; would empty the version table (${rows(r.purged.removed)}) and record ${revisions(r.purged.recorded)} up to ${r.to}, with today's checksums` : '';
+    lines.push(`-- dry run on ${r.database}: ${r.from} -> ${r.to}, ${r.steps.length} step(s)${purge}; nothing was changed`);
     for (const s of r.sql ?? []) {
       lines.push(`-- ${s.direction} ${s.revision}`);
       for (const st of s.statements) lines.push(st.startsWith('-- sluice: TypeScript') ? st : terminated(st));
@@ -62,7 +65,9 @@ export function formatMove(verb: string, r: MoveResult): string[] {
     return lines;
   }
   if (r.backup) lines.push(pc.dim(`backup: ${r.backup}`));
-  if (r.steps.length === 0) lines.push(`${r.database}: already at ${r.to}; nothing to ${verb}`);
+  // a purge rewrites every row, also when no revision moves (was: "already at …; nothing to stamp")
+  if (r.purged) lines.push(`${r.database}: ${r.from} -> ${r.to}: version table emptied (${rows(r.purged.removed)}) and ${revisions(r.purged.recorded)} recorded up to ${r.to}, with today's checksums`);
+  else if (r.steps.length === 0) lines.push(`${r.database}: already at ${r.to}; nothing to ${verb}`);
   else if (verb === 'stamp') {
     // a stamp records revisions (up) or takes their records away (down); a purge may do both
     const n = (dir: 'up' | 'down') => r.steps.filter((s) => s.direction === dir).length;

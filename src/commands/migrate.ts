@@ -65,6 +65,8 @@ export interface MoveResult {
   backup?: string;
   /** Set when this run took the database over from drizzle's migrator (commands/takeover.ts) before moving. */
   takeover?: TakeoverSummary;
+  /** stamp --purge: the version table's rows removed, and the revisions recorded again (up to the target, today's checksums). */
+  purged?: { removed: number; recorded: number };
 }
 
 type Kind = 'upgrade' | 'downgrade' | 'stamp';
@@ -437,7 +439,9 @@ async function purgeAndStamp(options: MoveOptions & { revision: string }): Promi
       to: labelOf(history, target),
       outOfOrder: [],
     };
-    if (options.dryRun) return { ...base, dryRun: true, steps: steps.map((s) => ({ ...s, status: 'not-run' as const })), sql: [] };
+    // every row goes and every kept revision is written again (today's checksum, applied now), steps or not
+    const purged = { removed: applied.length, recorded: keep.length };
+    if (options.dryRun) return { ...base, dryRun: true, steps: steps.map((s) => ({ ...s, status: 'not-run' as const })), sql: [], purged };
     const now = new Date().toISOString();
     await conn.begin();
     try {
@@ -451,7 +455,7 @@ async function purgeAndStamp(options: MoveOptions & { revision: string }): Promi
       throw new MigrationFailed(`stamp --purge failed and was rolled back, the version table is as before: ${describeCause(err)}`, labelOf(history, target), 0, { cause: err });
     }
     for (const s of steps) options.onStep?.(s);
-    return { ...base, dryRun: false, steps };
+    return { ...base, dryRun: false, steps, purged };
   });
 }
 

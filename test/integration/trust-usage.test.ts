@@ -152,12 +152,14 @@ describe('stamp --purge: a database stamped at a revision the folder no longer h
       oneLineError(runCli(dir, ['stamp', 'base'], env), 4, /database has revision\(s\) 0003_add_phone_to_users .*database ahead of the code.*PURGE=1/);
       oneLineError(runCli(dir, ['stamp', '--purge', '+1'], env), 2, /stamp --purge needs head, base, a tag or a number, not the relative \+1/);
       const dry = ok(runCli(dir, ['stamp', '--purge', '--dry-run', 'head'], env));
-      expect(dry).toMatch(/dry run .*0003_add_phone_to_users -> 0002_add_sessions_and_roles, 1 step\(s\); nothing was changed/);
+      expect(dry).toMatch(/dry run .*0003_add_phone_to_users -> 0002_add_sessions_and_roles, 1 step\(s\); would empty the version table \(4 rows\) and record 3 revisions up to 0002_add_sessions_and_roles, with today's checksums; nothing was changed/);
       oneLineError(runCli(dir, ['up'], env), 4, /database ahead of the code/);
 
       const out = ok(runCli(dir, ['stamp', '--purge', 'head'], env));
       expect(out).toMatch(/0003_add_phone_to_users unstamped/);
-      expect(out).toMatch(/0003_add_phone_to_users -> 0002_add_sessions_and_roles \(1 revision unstamped\)/);
+      expect(out).toMatch(/0003_add_phone_to_users -> 0002_add_sessions_and_roles: version table emptied \(4 rows\) and 3 revisions recorded up to 0002_add_sessions_and_roles, with today's checksums/);
+      // at the current revision a purge still rewrites every row: said so (was: "already at …; nothing to stamp")
+      expect(ok(runCli(dir, ['stamp', '--purge', 'head'], env))).toMatch(/0002_add_sessions_and_roles -> 0002_add_sessions_and_roles: version table emptied \(3 rows\) and 3 revisions recorded/);
       const status = JSON.parse(ok(runCli(dir, ['status', '--json'], env)));
       expect(status).toMatchObject({ current: '0002_add_sessions_and_roles', applied: 3, pending: [], unknownApplied: [] });
       expect(ok(runCli(dir, ['up'], env))).toMatch(/already at 0002_add_sessions_and_roles/);
