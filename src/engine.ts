@@ -173,9 +173,11 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
     return group.length ? group : [steps[i]!];
   };
   const results: StepResult[] = [];
+  // --single-transaction: every result is told at the end, in order, once the run's commit or rollback
+  // says what became of it (was: only the failed and not-run ones, so the revisions rolled back got no line)
   const emit = (r: StepResult) => {
     results.push(r);
-    if (!options.single || r.status === 'failed' || r.status === 'interrupted' || r.status === 'not-run') options.onStep?.(r);
+    if (!options.single) options.onStep?.(r);
   };
   // --single-transaction: the grouped revisions run so far, whose version rows are written once, before
   // the commit or a step that runs alone (batch.ts recordInTransaction); false when one is not as written
@@ -191,7 +193,6 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
       const { step } = items[err.item]!;
       const named = results.find((r) => r.revision === step.revision.id && r.direction === step.direction)!;
       Object.assign(named, { status: stoppedBy(options.signal, err.cause) ? 'interrupted' : 'failed', error: describeCause(err.cause), cause: err.cause });
-      options.onStep?.(named);
       return false;
     }
   };
@@ -356,10 +357,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
     // revision reads interrupted at the run's commit, as a revision run alone does at its own.
     failed = stopped = true;
     const last = results.at(-1);
-    if (last) {
-      Object.assign(last, { status: 'interrupted', error: describeCause(new StepInterrupted()), cause: new StepInterrupted() });
-      options.onStep?.(last);
-    }
+    if (last) Object.assign(last, { status: 'interrupted', error: describeCause(new StepInterrupted()), cause: new StepInterrupted() });
   }
   if (options.single && !failed && unrecorded.length && !(await record())) failed = true;
   if (options.single) {
@@ -370,6 +368,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
       const ended = results.find((r) => r.transactionEnded === 'committed' || r.transactionEnded === 'prepared' || r.transactionEnded === 'unknown')?.transactionEnded;
       const earlier = ended === undefined ? 'rolled-back' : ended === 'prepared' ? 'prepared' : undefined;
       if (earlier) for (const r of results) if (r.status !== 'failed' && r.status !== 'interrupted' && r.status !== 'not-run' && r.status !== 'already-done') r.status = earlier;
+      for (const r of results) options.onStep?.(r);
     } else {
       try {
         if (singleRebuild && fkWasOnSingle) {

@@ -27,7 +27,7 @@ const VERB: Record<string, string> = {
  */
 export function formatStep(r: StepResult, progress?: { n: number; total: number; elapsedMs: number }): string {
   const arrow = r.direction === 'up' ? '↑' : '↓';
-  const colour = r.status === 'failed' || r.status === 'interrupted' ? pc.red : r.status === 'not-run' ? pc.dim : pc.green;
+  const colour = r.status === 'failed' || r.status === 'interrupted' ? pc.red : r.status === 'not-run' ? pc.dim : r.status === 'rolled-back' || r.status === 'prepared' ? pc.yellow : pc.green;
   const time = r.status === 'applied' || r.status === 'reverted' ? pc.dim(` (${r.statements} statement${r.statements === 1 ? '' : 's'}, ${r.ms} ms)`) : '';
   const where = progress && progress.total > 1 ? pc.dim(` [${progress.n}/${progress.total}, ${seconds(progress.elapsedMs)}]`) : '';
   return `${arrow} ${r.revision} ${colour(VERB[r.status] ?? r.status)}${time}${where}`;

@@ -139,7 +139,8 @@ describe('integrity', () => {
     writeFileSync(path.join(other, 'models', 'postgres.ts'), 'export const broken = ;\n');
     const r = runCli(other, ['create', '-m', 'add nick'], {});
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^sluice: postgresql: drizzle-kit generate failed: .*\(created anyway, with downs: sqlite 0004_add_nick\)$/m);
+    // drizzle-kit exits 0 on a model that does not compile: no revision, and no word of "no change"
+    expect(r.stderr).toMatch(/^sluice: postgresql: drizzle-kit generate made no revision and did not say the models are unchanged: .*models\/postgres\.ts:1:\d+: ERROR: .*\(created anyway, with downs: sqlite 0004_add_nick\)$/m);
     expect(existsSync(path.join(other, 'drizzle', 'sqlite', '0004_add_nick.down.sql'))).toBe(true);
     expect(existsSync(path.join(other, 'drizzle', 'postgresql', '0004_add_nick.sql'))).toBe(false);
   });

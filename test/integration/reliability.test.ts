@@ -46,6 +46,15 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       const r = runCli(dir, ['up', '--single-transaction'], env);
       expect(r.status).toBe(3);
       expect(r.stderr).toMatch(/0004_broken \(up\) failed at statement 2\/2 \(ALTER TABLE no_such_table .*Single transaction rolled back: the database is at base, as before the run/);
+      // every revision of the run has its line, in order (was: only the failed one, numbered 1/5)
+      expect(r.stdout.trim().split('\n').map((l) => l.replace(/ \[.*\]$/, ''))).toEqual([
+        '↑ 0000_init rolled back',
+        '↑ 0001_add_audits rolled back',
+        '↑ 0002_add_sessions_and_roles rolled back',
+        '↑ 0003_add_phone_to_users rolled back',
+        '↑ 0004_broken FAILED',
+      ]);
+      expect(r.stdout).toMatch(/0004_broken FAILED \[5\/5/);
       expect(await tables(dir, env)).toEqual(['sluice_version']);
       expect(runCli(dir, ['up', '3', '--single-transaction'], env).status).toBe(0);
       expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
