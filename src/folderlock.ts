@@ -116,6 +116,8 @@ function realPath(folder: string): string {
 function heldMessage(folder: string, holder: Holder | undefined): string {
   const here = holder?.host === os.hostname();
   const alive = holder && (!here || pidAlive(holder.pid));
+  // a library caller running two commands at once in one process: never told to kill itself
+  if (alive && here && holder.pid === process.pid) return `another sluice command in this process is writing ${rel(folder)}; wait for it to finish, then run this one again`;
   const who = alive ? `pid ${holder.pid} on host ${holder.host} ("${holder.command}"), since ${holder.since}` : 'another sluice command';
   return `${who === 'another sluice command' ? who : `another sluice command, ${who},`} is writing ${rel(folder)}; wait for it to finish, then run this one again${alive && here ? ` (if it is stuck, stop it: kill ${holder.pid}; its lock goes with it)` : ''}`;
 }

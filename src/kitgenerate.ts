@@ -45,6 +45,22 @@ export interface KitOutcome {
   output: string;
 }
 
+/**
+ * Whether a `drizzle-kit generate` that exited 0 and made no revision failed: it did not report the
+ * models unchanged, or, without the report channel (drizzle-kit's bin run directly), its output reads as
+ * a failure (unknown on a terminal, whose output is not read: taken as no change, as before).
+ */
+export function madeNothing(o: KitOutcome): boolean {
+  if (o.unchanged !== undefined) return !o.unchanged;
+  return /Error|error:|malformed|not of the latest|TTY/.test(o.output.replace(/\x1b\[[0-9;]*m/g, ''));
+}
+
+/** What drizzle-kit said went wrong (kitReason), with what to do when it needed a terminal to ask about renames. */
+export function kitFailure(output: string, code: number | null): string {
+  const hint = /TTY|interactive|prompt/i.test(output) ? '; drizzle-kit needs to ask about renames: run it on a terminal' : '';
+  return `${kitReason(output, code)}${hint}`;
+}
+
 /** The line of drizzle-kit's output that says what went wrong (esbuild's `file:line:col: ERROR:` first), else its last. */
 export function kitReason(output: string, code: number | null): string {
   const lines = output
@@ -82,8 +98,7 @@ export function runDrizzleKit(root: string, dialect: DialectName, args: string[]
       const said = new Set(report.split('\n').filter(Boolean));
       if (code === 0) return resolve({ output, ...(reports ? { unchanged: said.has('unchanged') } : {}) });
       if (said.has('interrupted')) return reject(new KitInterrupted());
-      const hint = /TTY|interactive|prompt/i.test(output) ? '; drizzle-kit needs to ask about renames: run it on a terminal' : '';
-      reject(new SluiceError(`drizzle-kit generate failed: ${kitReason(output, code)}${hint}`, ExitCode.usage));
+      reject(new SluiceError(`drizzle-kit generate failed: ${kitFailure(output, code)}`, ExitCode.usage));
     });
   });
 }

@@ -128,8 +128,7 @@ function distance(a: string, b: string): number {
 
 /**
  * Resolve a target name to an index (BASE for base). `head`, `base`, `+N`, `-N`, a tag, a number or a
- * unique tag prefix. Relative targets count pending revisions (`+N`) or applied ones (`-N`) from the
- * current revision, and must stay inside the history.
+ * unique tag prefix. Relative targets count places from the current revision and must stay inside the history.
  */
 export function resolveTarget(history: readonly Revision[], applied: ReadonlySet<string>, spec: string): number {
   const name = requireRevisionName(spec);
@@ -137,34 +136,39 @@ export function resolveTarget(history: readonly Revision[], applied: ReadonlySet
   if (name === 'base') return BASE;
   const rel = /^([+-])(\d+)$/.exec(name);
   if (rel) {
+    // places in the history from the current revision (where a revision is pending below the current
+    // one, as a merge leaves it, `up +1` applies it too: an up takes every pending revision up to its
+    // target); counting pending or applied revisions instead let `stamp +1` land below the current
+    // revision and unrecord it (found by review), so relative names stay positional
     const n = Number(rel[2]);
-    if (n === 0) return currentIndex(history, applied);
-    // +N: the N-th pending revision in order, so that up +N applies exactly N, also where one is pending
-    // below the current revision (a merged branch's); -N: the revision N applied ones below the current,
-    // so that down -N reverts exactly N (was: N places down the history, whatever was applied there)
+    const cur = currentIndex(history, applied);
     if (rel[1] === '+') {
-      const pending = history.filter((r) => !applied.has(r.id));
-      if (n > pending.length) throw new TargetOutOfRange(`${name} is past head: only ${pending.length} revision(s) are pending`);
-      return pending[n - 1]!.index;
+      const t = cur + n;
+      if (t > history.length - 1) {
+        throw new TargetOutOfRange(`${name} is past head: only ${history.length - 1 - cur} revision(s) are pending after the current one`);
+      }
+      return t;
     }
-    const done = history.filter((r) => applied.has(r.id));
-    if (n > done.length) throw new TargetOutOfRange(`${name} is past base: only ${done.length} revision(s) are applied`);
-    return n === done.length ? BASE : done[done.length - 1 - n]!.index;
+    const t = cur - n;
+    if (t < BASE) throw new TargetOutOfRange(`${name} is past base: only ${cur + 1} revision(s) are applied`);
+    return t;
   }
   return findRevision(history, name).index;
 }
 
 /**
  * Steps to go from the applied set to `target` (an index). Up applies every pending revision ≤ target in
- * order (also below the current revision); down reverts every applied revision > target, newest first.
+ * order (with `named`, also to a target below the current revision); down reverts every applied
+ * revision > target, newest first.
  */
-export function plan(history: readonly Revision[], applied: ReadonlySet<string>, target: number, direction: Direction): Step[] {
+export function plan(history: readonly Revision[], applied: ReadonlySet<string>, target: number, direction: Direction, options: { named?: boolean } = {}): Step[] {
   const cur = currentIndex(history, applied);
   if (direction === 'up') {
     const pending = history.filter((r) => r.index <= target && !applied.has(r.id));
-    // a target below the current revision is refused unless something is pending up to it (a revision
-    // a merged branch put below the current one): up applies it, as a plain up would
-    if (target < cur && !pending.length) {
+    // a target below the current revision is refused, unless it was named (a tag or a number, not -N)
+    // and something is pending up to it (a revision a merged branch put below the current one): up
+    // applies that, as a plain up would
+    if (target < cur && !(options.named && pending.length)) {
       throw new TargetOutOfRange(
         `${labelOf(history, target)} is below the current revision ${history[cur]!.id}; use migrate-down to go back`,
       );

@@ -9,7 +9,7 @@ import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
 import { coolScratch, extensionsCreated, warmScratch } from '../scratch.js';
 import { lockFolders } from '../folderlock.js';
-import { KitInterrupted, kitReason, runDrizzleKit, type KitOutcome } from '../kitgenerate.js';
+import { KitInterrupted, kitFailure, madeNothing, runDrizzleKit, type KitOutcome } from '../kitgenerate.js';
 import { checkpoint, ConfigError, Interrupted, scratchNote, signalName, SluiceError, UsageError, ExitCode, withNotRemoved } from '../errors.js';
 import { folderState, readHistory, readSnapshot, readUp, rel, restoreFolder, snapshotFile, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
 import { typeScriptTemplate } from '../tsrevision.js';
@@ -197,8 +197,8 @@ async function createLocked(
         const o = kit.get(d);
         if (!o) continue; // it failed (failures says how), or never ran (interactive, after one that failed)
         // drizzle-kit exits 0 on its own failures: no revision is "no change" only when it said so
-        if (o.unchanged === false) {
-          failures.push(new SluiceError(`${d}: drizzle-kit generate made no revision and did not say the models are unchanged: ${options.interactive ? 'see its output above' : kitReason(o.output, 0)}`, ExitCode.usage));
+        if (madeNothing(o)) {
+          failures.push(new SluiceError(`${d}: drizzle-kit generate made no revision and did not say the models are unchanged: ${options.interactive ? 'see its output above' : kitFailure(o.output, 0)}`, ExitCode.usage));
           continue;
         }
         const last = hist.revisions.at(-1);

@@ -1,12 +1,13 @@
 /** Bad input: one clear line, the documented exit code, no stack trace, nothing changed, no secret shown. */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync, writeSync, readFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync, writeSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/pgcluster.js';
 import { lockFolders } from '../../src/folderlock.js';
+import { create } from '../../src/index.js';
 import { CONFIG_CACHE_ENTRIES } from '../../src/config.js';
 import { itFor, addRevision, addUserColumn, cleanEnv, makeProject, makeProjectWithOwnCache, openToOthers, pgUrl, REPO, runCli, runCliAsNobody, sql, uniqueSchema, type Ran } from '../support/project.js';
 
@@ -202,6 +203,30 @@ describe('integrity', () => {
     expect(made.stdout).toMatch(/created sqlite 0004_add_nick/);
     const again = runCli(other, ['create', '-m', 'nothing'], { SLUICE_VERIFY: 'off' });
     expect([again.status, again.stdout.trim()]).toEqual([0, 'No changes in the models; nothing created.']);
+    // a rename drizzle-kit must ask about, with no terminal: the way out is named
+    for (const f of ['models/sqlite.ts', 'models/postgres.ts']) {
+      const p = path.join(other, f);
+      writeFileSync(p, readFileSync(p, 'utf8').replace("  name: text('name'),", "  fullName: text('full_name'),"));
+    }
+    const rename = runCli(other, ['create', '-m', 'rename name'], { SLUICE_VERIFY: 'off' });
+    expect(rename.status, rename.stdout + rename.stderr).toBe(2);
+    expect(rename.stderr).toMatch(/made no revision and did not say the models are unchanged: .*TTY.*; drizzle-kit needs to ask about renames: run it on a terminal/);
+  });
+
+  // found by review: without kitrun.cjs beside the bundle (no report channel), a drizzle-kit failure
+  // read as "no change" once the output check was gone
+  it('migrate-create run without kitrun.cjs (drizzle-kit\'s bin started directly) still fails on a model that does not compile', () => {
+    const other = makeProject();
+    const pkg = path.join(other, 'pkg');
+    mkdirSync(pkg);
+    cpSync(path.join(REPO, 'dist'), path.join(pkg, 'dist'), { recursive: true });
+    cpSync(path.join(REPO, 'package.json'), path.join(pkg, 'package.json'));
+    rmSync(path.join(pkg, 'dist', 'kitrun.cjs'));
+    const models = path.join(other, 'models', 'sqlite.ts');
+    writeFileSync(models, `${readFileSync(models, 'utf8').replace("  name: text('name'),", "  name: text('name'),\n  nick: text('nick'),")}\nexport const oops = ;\n`);
+    const r = spawnSync(process.execPath, [path.join(pkg, 'dist', 'cli.cjs'), 'create', '-m', 'add nick'], { cwd: other, env: cleanEnv({ SLUICE_VERIFY: 'off' }) as NodeJS.ProcessEnv, encoding: 'utf8' });
+    expect(r.status, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/sqlite: drizzle-kit generate made no revision and did not say the models are unchanged: .*ERROR: Unexpected ";"/);
   });
 
   it('migrate-create with a file already where drizzle-kit writes the new up is refused before anything runs, that file left as it was (was: overwritten)', () => {
@@ -217,7 +242,7 @@ describe('integrity', () => {
 
   // Two migrate-create in one folder at once each numbered a revision after the same journal: the
   // journal kept one entry, one snapshot overwrote the other, and the second only said so afterwards.
-  it('a command writing the history folders (migrate-create, -downs, -merge) is refused while another one writes them: exit 5 naming it, nothing written', () => {
+  it('a command writing the history folders (migrate-create, -downs, -merge) is refused while another one writes them: exit 5 naming it, nothing written', async () => {
     const other = makeProject();
     addUserColumn(other, 'nick');
     const journals = () => ['sqlite', 'postgresql'].map((d) => readFileSync(path.join(other, 'drizzle', d, 'meta', '_journal.json'), 'utf8'));
@@ -230,6 +255,8 @@ describe('integrity', () => {
       }
       expect(journals()).toEqual(before);
       expect(readdirSync(path.join(other, 'drizzle', 'sqlite')).filter((n) => n.startsWith('0004_'))).toEqual([]);
+      // a library caller in the holder's own process is not told to kill itself
+      await expect(create({ cwd: other, env: cleanEnv({ SLUICE_VERIFY: 'off' }), message: 'add nick' })).rejects.toThrow(/^another sluice command in this process is writing .*; wait for it to finish, then run this one again$/);
     } finally {
       lock.release();
     }

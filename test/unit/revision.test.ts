@@ -52,20 +52,18 @@ describe('resolveTarget', () => {
     expect(resolveTarget(history, applied(0, 1), '-2')).toBe(BASE);
     expect(resolveTarget(history, applied(), '+1')).toBe(0);
   });
-  // a gap (0001 pending below the applied 0002, as a merged branch leaves it): +N and -N count the
-  // revisions an up or a down would run, not places in the history
-  it('counts pending revisions for +N and applied ones for -N where one is pending below the current', () => {
+  // a gap (0001 pending below the applied 0002, as a merged branch leaves it): relative names count
+  // places from the current revision, so none of them lands below it going up (found by review: counting
+  // pending revisions made `stamp +1` resolve to 0001 and unrecord 0002)
+  it('counts places from the current revision where one is pending below it: +1 is above the current one', () => {
     const gap = applied(0, 2);
-    expect(resolveTarget(history, gap, '+1')).toBe(1);
-    expect(ids(plan(history, gap, resolveTarget(history, gap, '+1'), 'up'))).toEqual(['up 0001_add_audits']);
-    expect(ids(plan(history, gap, resolveTarget(history, gap, '+2'), 'up'))).toEqual(['up 0001_add_audits', 'up 0003_add_phone']);
-    expect(() => resolveTarget(history, gap, '+4')).toThrow(/\+4 is past head: only 3 revision\(s\) are pending/);
+    expect(resolveTarget(history, gap, '+1')).toBe(3);
+    expect(ids(plan(history, gap, resolveTarget(history, gap, '+1'), 'up'))).toEqual(['up 0001_add_audits', 'up 0003_add_phone']);
+    expect(ids(planStamp(history, gap, resolveTarget(history, gap, '+1')))).toEqual(['up 0001_add_audits', 'up 0003_add_phone']);
+    expect(resolveTarget(history, gap, '-1')).toBe(1);
     expect(ids(plan(history, gap, resolveTarget(history, gap, '-1'), 'down'))).toEqual(['down 0002_add_sessions']);
-    expect(ids(plan(history, gap, resolveTarget(history, gap, '-2'), 'down'))).toEqual(['down 0002_add_sessions', 'down 0000_init']);
-    expect(resolveTarget(history, gap, '-2')).toBe(BASE);
-    expect(() => resolveTarget(history, gap, '-3')).toThrow(/-3 is past base: only 2 revision\(s\) are applied/);
-    expect(resolveTarget(history, gap, '+0')).toBe(2);
-    expect(resolveTarget(history, gap, '-0')).toBe(2);
+    // up -1 lands on the pending 0001: not named, so refused
+    expect(() => plan(history, gap, resolveTarget(history, gap, '-1'), 'up')).toThrow(/below the current revision/);
   });
   it('refuses relative targets past head or base', () => {
     expect(() => resolveTarget(history, applied(0, 1), '+5')).toThrow(/\+5 is past head: only 3 revision/);
@@ -87,10 +85,11 @@ describe('plan', () => {
     expect(() => plan(history, applied(0, 1, 2), 0, 'up')).toThrow(/below the current revision 0002_add_sessions; use migrate-down/);
     expect(() => plan(history, applied(0), 3, 'down')).toThrow(/above the current revision 0000_init; use migrate-up/);
   });
-  it('goes up to a pending revision below the current one (was: refused as below the current revision, while a plain up applied it)', () => {
+  it('goes up to a named revision pending below the current one (was: refused as below the current revision, while a plain up applied it)', () => {
     const a = applied(0, 2);
-    expect(ids(plan(history, a, 1, 'up'))).toEqual(['up 0001_add_audits']);
-    expect(() => plan(history, a, 0, 'up')).toThrow(/0000_init is below the current revision 0002_add_sessions; use migrate-down/);
+    expect(ids(plan(history, a, 1, 'up', { named: true }))).toEqual(['up 0001_add_audits']);
+    expect(() => plan(history, a, 1, 'up')).toThrow(/0001_add_audits is below the current revision 0002_add_sessions/);
+    expect(() => plan(history, a, 0, 'up', { named: true })).toThrow(/0000_init is below the current revision 0002_add_sessions; use migrate-down/);
   });
   it('includes pending revisions that sort before the current one, never skipping them', () => {
     const a = applied(0, 2);
