@@ -15,7 +15,7 @@ import {
   type ProjectConfig,
 } from './config.js';
 import { openConnection, startConnection, type Connection } from './dialect/index.js';
-import { ConnectionLost, IntegrityError, SluiceError, ExitCode, describeCause } from './errors.js';
+import { ConnectionLost, IntegrityError, Interrupted, LockWaitStopped, SluiceError, ExitCode, describeCause, signalName } from './errors.js';
 import { downRecordsUp, folderNames, readDown, readHistory, readTsPart, readUp, rel, tsFileOf, tsTagsIn, type History, type RevisionFile } from './source.js';
 import { startPrefetch, type Prefetch } from './prefetch.js';
 import { warmParseCache } from './parsecache.js';
@@ -294,6 +294,12 @@ interface SessionHooks {
   beforeEnsure?: (conn: Connection, store: VersionStore) => Promise<void>;
   /** false: a missing SQLite file, PostgreSQL schema or sluice table is not created (it reads as empty): a writer that only removes (down, reset). */
   mayCreate?: boolean;
+  /**
+   * Writers: a signal that stops the wait for the migration lock (Interrupted: nothing was changed);
+   * `onInterruptible` is told while the wait can be stopped so (the CLI then catches Ctrl+C and SIGTERM).
+   */
+  signal?: AbortSignal;
+  onInterruptible?: (possible: boolean) => void;
 }
 
 /**
@@ -327,7 +333,17 @@ export async function withSession<T>(
   try {
     if (write) {
       const asked = monotonicMs();
-      await conn.lock(waitMs);
+      hooks.onInterruptible?.(true);
+      try {
+        await conn.lock(waitMs, hooks.signal);
+      } catch (err) {
+        if (!(err instanceof LockWaitStopped) || !hooks.signal) throw err;
+        const name = signalName(hooks.signal);
+        // was: the process ended by the signal with no line at all
+        throw new Interrupted(`interrupted (${name}) while waiting for the migration lock on ${conn.display}, which another run holds: nothing was changed`, name, undefined);
+      } finally {
+        hooks.onInterruptible?.(false);
+      }
       locked = true;
       // Files read while another run held the lock may have changed since (that run may have been a
       // checkout's migrate): forgotten, read again now that nothing else runs.

@@ -138,6 +138,13 @@ export class Interrupted extends SluiceError {
   }
 }
 
+/** A signal stopped a command while it waited for the migration lock (Connection.lock): it held nothing and changed nothing. */
+export class LockWaitStopped extends Error {
+  constructor() {
+    super('stopped while waiting for the migration lock');
+  }
+}
+
 /** The signal an AbortSignal was aborted with: its reason, 'SIGTERM' or (anything else) 'SIGINT'. */
 export function signalName(signal: AbortSignal): 'SIGINT' | 'SIGTERM' {
   return signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';

@@ -227,7 +227,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
       );
     }
     return { ...base, dryRun: false, steps: results, backup };
-  }, { beforeEnsure, mayCreate: kind !== 'downgrade', rekeyLater: true }); // a down or reset never makes the SQLite file it would find empty
+  }, { beforeEnsure, mayCreate: kind !== 'downgrade', rekeyLater: true, signal: options.signal, onInterruptible: options.onInterruptible }); // a down or reset never makes the SQLite file it would find empty
 }
 
 /**
@@ -459,7 +459,7 @@ async function purgeAndStamp(options: MoveOptions & { revision: string }): Promi
     }
     for (const s of steps) options.onStep?.(s);
     return { ...base, dryRun: false, steps, purged };
-  });
+  }, { signal: options.signal, onInterruptible: options.onInterruptible });
 }
 
 /** Down to base. Needs `confirmed` (the CLI asks on a terminal, or takes YES=1 / --yes). */

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import pg from 'pg';
 import type { DatabaseTarget } from '../config.js';
-import { ConfigError, ConnectionError, ConnectionLost, SluiceError, ExitCode, describeCause, searchPathChanged, VERSION_ROW_MARK, versionRowSuppressed } from '../errors.js';
+import { ConfigError, ConnectionError, ConnectionLost, SluiceError, ExitCode, describeCause, searchPathChanged, VERSION_ROW_MARK, versionRowSuppressed, LockWaitStopped } from '../errors.js';
 import { quoteIdent, quoteLiteral, systemSchemaError } from '../sql.js';
 import { translatePublic } from '../publicschema.js';
 import type { Capabilities, Connection, MarkState } from './types.js';
@@ -277,11 +277,12 @@ class PostgresConnection implements Connection {
     if (row?.gid != null) return { state: 'prepared', gid: row.gid };
     return { state: 'not-committed' };
   }
-  async lock(timeoutMs: number): Promise<void> {
+  async lock(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const rows = await this.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [this.lockKey()]);
       if (rows[0]?.ok) return;
+      if (signal?.aborted) throw new LockWaitStopped();
       if (Date.now() >= deadline) {
         throw new ConnectionError(
           `another sluice run holds the migration lock on schema ${this.schema} (waited ${Math.round(timeoutMs / 1000)}s); wait for it to finish, or raise SLUICE_LOCK_WAIT`,

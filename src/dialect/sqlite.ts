@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import type { DatabaseTarget, SqliteEngine } from '../config.js';
-import { ConnectionError, ConfigError, describeCause } from '../errors.js';
+import { ConnectionError, ConfigError, describeCause, LockWaitStopped } from '../errors.js';
 import { foreignKeyPragmas, quoteIdent } from '../sql.js';
 import { newViolations, readViolations } from './sqlitefk.js';
 import type { Connection, ForeignKeyViolations, MarkState } from './types.js';
@@ -206,7 +206,7 @@ class SqliteConnection implements Connection {
    *   nothing, so a record left by a killed holder is harmless and replaced by the next run.
    * (Like SQLite itself, this relies on working POSIX locks: not on network filesystems.)
    */
-  async lock(timeoutMs: number): Promise<void> {
+  async lock(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.lockDb || !this.file) return;
     const lockFile = this.lockBase() + LOCK_SUFFIX;
     const created = !existsSync(lockFile);
@@ -240,6 +240,10 @@ class SqliteConnection implements Connection {
         break;
       } catch (err) {
         const busy = /^SQLITE_BUSY/.test(String((err as { code?: unknown }).code));
+        if (busy && signal?.aborted) {
+          db.close();
+          throw new LockWaitStopped();
+        }
         if (!busy || Date.now() >= deadline) {
           db.close();
           if (!busy) {

@@ -121,8 +121,11 @@ export interface Connection {
   markState?(mark: string): Promise<MarkState>;
   /** Before sluice writes the version row: whether the marked transaction is still the open one. */
   markOpen?(mark: string): Promise<boolean>;
-  /** Take the migration lock, waiting at most `timeoutMs`; throws a clear error when it cannot be had. */
-  lock(timeoutMs: number): Promise<void>;
+  /**
+   * Take the migration lock, waiting at most `timeoutMs`; throws a clear error when it cannot be had,
+   * and LockWaitStopped when `signal` is aborted while it waits (nothing held, nothing changed).
+   */
+  lock(timeoutMs: number, signal?: AbortSignal): Promise<void>;
   unlock(): Promise<void>;
   /**
    * SQLite table rebuilds: drizzle-kit brackets them with `PRAGMA foreign_keys=OFF/ON`, which is a

@@ -267,6 +267,47 @@ pgDescribe('a signal that finds nothing to cancel, or a CREATE INDEX CONCURRENTL
   });
 });
 
+// found by review: a command waiting for another run's lock ended with exit 130 and no line at all
+describe('Ctrl+C while waiting for the migration lock', () => {
+  for (const dialect of ['sqlite', 'postgresql'] as const) {
+    (dialect === 'postgresql' ? pgDescribe : describe)(dialect, () => {
+      it('ends with one line saying it was waiting and nothing was changed, exit 130', async () => {
+        const dir = makeProject();
+        const env: Env =
+          dialect === 'sqlite' ? { DATABASE_URL: `file:${path.join(dir, 'w.sqlite')}`, SLUICE_NO_BACKUP: '1' } : { DATABASE_URL: await freshDatabase('sig'), DATABASE_SCHEMA: uniqueSchema('sigwait') };
+        expect(runCli(dir, ['up'], env).status).toBe(0);
+        // another run's lock: SQLite's lock file held in an exclusive transaction, PostgreSQL's advisory lock
+        let release: () => Promise<void>;
+        if (dialect === 'sqlite') {
+          const { default: Database } = await import('better-sqlite3');
+          const db = new Database(path.join(dir, 'w.sqlite.sluice-lock'));
+          db.pragma('journal_mode = MEMORY');
+          db.exec('BEGIN EXCLUSIVE');
+          release = async () => void db.close();
+        } else {
+          const holder = new pg.Client({ connectionString: env.DATABASE_URL });
+          await holder.connect();
+          await holder.query('SELECT pg_advisory_lock(hashtext($1))', [`sluice:${env.DATABASE_SCHEMA}`]);
+          release = () => holder.end();
+        }
+        try {
+          for (const args of [['stamp', 'base'], ['down']]) {
+            const run = start(dir, args, env);
+            await new Promise((r) => setTimeout(r, 1500)); // started, and waiting (SLUICE_LOCK_WAIT: 60 s)
+            run.child.kill('SIGINT');
+            const ended = await run.ended;
+            expect(ended.code, ended.stdout + ended.stderr).toBe(130);
+            expect(ended.stderr.trim()).toMatch(/^sluice: interrupted \(SIGINT\) while waiting for the migration lock on .*, which another run holds: nothing was changed$/);
+          }
+        } finally {
+          await release();
+        }
+        expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
+      });
+    });
+  }
+});
+
 pgDescribe('Ctrl+C in a terminal running make migrate-up', () => {
   it('reaches make, npm and sluice at once (npm forwards it again): the run is cancelled on the server and reported, not cut off', async () => {
     const dir = makeProject();
