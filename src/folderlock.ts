@@ -47,7 +47,10 @@ function openLock(dirs: string[], key: string): { db: Database.Database; base: s
     try {
       mkdirSync(dir, { recursive: true });
       const base = path.join(dir, key);
-      return { db: betterSqlite(`${base}.lock`, { timeout: 0 }), base };
+      // a short busy wait: two commands starting at the same instant each hold the file's shared lock
+      // for a moment (journal_mode reads it), and without it both could be refused; a real holder
+      // writes for a second or more, so the second command is still refused at once, for a person
+      return { db: betterSqlite(`${base}.lock`, { timeout: 250 }), base };
     } catch {
       /* the next place, or none */
     }
