@@ -2,7 +2,9 @@
  * upgrade, downgrade, stamp and reset: one plan (revision.ts), one engine (engine.ts).
  */
 import { backupBeforeChange, backupKeep } from '../backup.js';
-import { checkIntegrity, checksumOf, downOf, loadContext, tsOf, upChecksumOf, upOf, withSession, type CommandOptions, type Context } from '../context.js';
+import { checksumOf, downOf, loadContext, tsOf, upChecksumOf, upOf, withSession, type CommandOptions, type Context } from '../context.js';
+import { checkIntegrity } from '../integrity.js';
+import { interruptedMessage, interruption, statementsRan, transactionEndedState } from './runreport.js';
 import { needsPreCheck, preflightDown } from '../preflight.js';
 import { groupsStatements, noTransactionInSingle, refusalsBeforeRun, runSteps, type LaterSteps, type StepResult } from '../engine.js';
 import { prepareStep, type PreparedStep } from '../prepare.js';
@@ -11,7 +13,7 @@ import { checkpoint, ConnectionLost, describeCause, Interrupted, MigrationFailed
 import { VersionStore } from '../store.js';
 import { currentIndex, labelOf, outOfOrder, plan, planStamp, requireRevisionName, resolveTarget, type Step } from '../revision.js';
 import { downIsEmpty, downIsProven, downIsStale, manualReasonOf, rel, type RevisionFile } from '../source.js';
-import { isOnlyComments, quoteLiteral } from '../sql.js';
+import { isOnlyComments } from '../sql.js';
 import { withGap } from '../tsrevision.js';
 import { parseRevision } from '../parsecache.js';
 import { autoTakeover, planTakeover, type TakeoverSummary } from './takeover.js';
@@ -256,80 +258,6 @@ async function runCancellable(conn: Connection, options: MoveOptions, run: () =>
     signal.removeEventListener('abort', cancel);
     options.onInterruptible?.(false);
   }
-}
-
-/** Where a revision stands whose TypeScript part ended sluice's transaction itself (StepResult.transactionEnded). */
-function transactionEndedState(step: StepResult, single: boolean, now: string): string {
-  const fn = step.failedIn ?? 'its TypeScript part';
-  const earlier = single ? " (so do this run's earlier revisions)" : '';
-  const recorded = step.direction === 'up' ? 'not recorded as applied' : 'still recorded as applied';
-  const check = `The version table says the database is at ${now}; check its schema and data by hand before running again`;
-  if (step.transactionEnded === 'committed') {
-    const before = step.direction === 'up' ? 'its SQL part and what up() ran before its COMMIT' : 'what down() ran before its COMMIT (the down SQL had not run)';
-    return `NOT rolled back: ${fn} committed sluice's transaction itself, so ${before} stays${earlier}, and the revision is ${recorded}. ${check}`;
-  }
-  if (step.transactionEnded === 'prepared') {
-    const before = step.direction === 'up' ? 'its SQL part and what up() ran before its PREPARE TRANSACTION' : 'what down() ran before its PREPARE TRANSACTION (the down SQL had not run)';
-    const gid = quoteLiteral(step.preparedAs ?? '?');
-    return `NOT rolled back: ${fn} prepared sluice's transaction for two-phase commit itself (PREPARE TRANSACTION ${gid}), so ${before} is neither committed nor rolled back${single ? " (nor are this run's earlier revisions)" : ''} and holds its locks; the revision is ${recorded}, and the version table says the database is at ${now}. ${preparedWayOut(gid)}`;
-  }
-  if (step.transactionEnded === 'rolled-back') return `Rolled back by ${fn} itself: what it ran after its ROLLBACK ran outside any transaction and may be committed, and the revision is ${recorded}. ${check}`;
-  return `Not known whether ${fn} committed sluice's transaction itself (the check after the rollback failed): what ran before may be committed${earlier}, and the revision is ${recorded}. ${check}`;
-}
-
-/** After a TypeScript part's PREPARE TRANSACTION: the safe way out first (the run can then be made again). */
-function preparedWayOut(gid: string): string {
-  return `Run ROLLBACK PREPARED ${gid} (it undoes that work), then run the command again; COMMIT PREPARED ${gid} would keep it without its version row (then record it with make migrate-stamp)`;
-}
-
-/** What a no-transaction revision that stopped left behind. */
-function statementsRan(step: StepResult): string {
-  const kept = step.statementsRun ?? 0;
-  const undone = step.statementsUndone ?? 0;
-  const inBlock = `${undone === 1 ? `statement ${kept + 1}` : `statements ${kept + 1}-${kept + undone}`} ran in a transaction the file opened and ${undone === 1 ? 'was' : 'were'} rolled back with it`;
-  if (!kept) return undone ? inBlock : 'none of its statements ran';
-  return `statements 1-${kept} of it ran and were NOT rolled back${undone ? `, ${inBlock}` : ''}`;
-}
-
-/** The line of a run its signal stopped (`note`: invalidIndexNote's; `at`: the revision read back). */
-function interruptedMessage(
-  name: string,
-  stop: NonNullable<ReturnType<typeof interruption>>,
-  total: number,
-  single: boolean,
-  note: string,
-  at: string | undefined,
-): string {
-  const { during, next } = stop;
-  let message = `interrupted (${name}) ${during ? `during ${during.revision} (${during.direction})` : `before ${next!.revision} (${next!.direction})`}, ${stop.done} of ${total} revision(s) ${single ? 'run' : 'done'}: `;
-  if (during?.transactionEnded === 'prepared') {
-    // the way out is to resolve the prepared transaction first, not to run again
-    const gid = quoteLiteral(during.preparedAs ?? '?');
-    return `${message}${during.revision}'s TypeScript part prepared ${single ? 'the single transaction' : "sluice's transaction"} itself (PREPARE TRANSACTION ${gid}), so what ran before that${single && stop.done ? " (this run's earlier revisions included)" : ''} is neither committed nor rolled back and holds its locks; it is ${during.direction === 'up' ? 'not recorded' : 'still recorded'}. The database is at ${at ?? 'an unknown revision (run make migrate-status)'}. ${preparedWayOut(gid)}`;
-  }
-  // a TypeScript part that committed the transaction itself (never a no-transaction revision's: no mark)
-  const ended = during?.transactionEnded === 'committed' || during?.transactionEnded === 'unknown' ? during.transactionEnded : undefined;
-  if (during && ended) {
-    const sure = ended === 'committed';
-    message += `${during.revision}'s TypeScript part ${sure ? 'committed' : 'may have committed'} ${single ? 'the single transaction' : "sluice's transaction"} itself, so what ran before that${single ? " (this run's earlier revisions included)" : ''} ${sure ? 'stays' : 'may stay'}; it is ${during.direction === 'up' ? 'not recorded' : 'still recorded'}`;
-  } else if (single) message += 'the single transaction was rolled back';
-  else if (during?.noTransaction) {
-    const n = during.failedStatement;
-    const cancelled = n && n > (during.statementsRun ?? 0) && (during.cause as { code?: unknown })?.code === '57014';
-    message += `${during.revision} is marked sluice:no-transaction: ${statementsRan(during)}${cancelled ? `, statement ${n} (${during.failedSql}) was cancelled` : n ? `, it stopped before statement ${n}` : ''}; it is ${during.direction === 'up' ? 'not recorded' : 'still recorded as applied'}${note}`;
-  } else if (during) message += `${during.revision} was rolled back, the ones before it stay`;
-  else message += 'every revision done stays';
-  return `${message}. The database is at ${at ?? 'an unknown revision (run make migrate-status)'}; run the command again to continue`;
-}
-
-/** A run the signal stopped before its end: the step it stopped (if one was running) or the first not run, and how many were done. */
-function interruption(results: StepResult[]): { during?: StepResult; next?: StepResult; done: number } | undefined {
-  const during = results.find((r) => r.status === 'interrupted');
-  const next = results.find((r) => r.status === 'not-run');
-  if (!during && !next) return undefined; // it ended before the signal could stop it
-  if (results.some((r) => r.status === 'failed')) return undefined; // a real failure came first: reported as one
-  const done = results.filter((r) => r.status !== 'interrupted' && r.status !== 'not-run').length;
-  return { during, next, done };
 }
 
 /** True when the up holds a statement (by the parser: comments of any kind are not statements); an up that does not parse counts as having some. */

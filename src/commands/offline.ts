@@ -70,7 +70,7 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
     let statements = prepared.statements.map((s) => (pg ? translatePublic(s, schema) : s));
     // A SQLite table rebuild's PRAGMA foreign_keys lines go outside the transaction, where SQLite applies
     // them (inside one it ignores them, and the rebuild's DROP TABLE would delete child rows by cascade
-    // with foreign keys on). sluice's own run also restores the setting the connection had; a script cannot.
+    // with foreign keys on). After it the script turns them on again, as sluice's connection has them.
     const pragmas = !pg && !prepared.noTransaction ? foreignKeyPragmas(statements) : undefined;
     if (pragmas) statements = pragmas.body;
     // after a rebuild, foreign keys are on again, as sluice's run leaves the connection

@@ -17,7 +17,8 @@
  * `sluice takeover`. status, history and show compute the same match read-only and show it.
  */
 import { existsSync } from 'node:fs';
-import { checkIntegrity, loadContext, upChecksumOf, withSession, type CommandOptions, type Context } from '../context.js';
+import { loadContext, upChecksumOf, withSession, type CommandOptions, type Context } from '../context.js';
+import { checkIntegrity } from '../integrity.js';
 import type { Connection } from '../dialect/types.js';
 import { drizzleSource, drizzleTableExists, drizzleTablesElsewhere, matchDrizzleRows, readDrizzleRows, type DrizzleSource } from '../drizzlerows.js';
 import { ConfigError, IntegrityError, MigrationFailed, UsageError, describeCause } from '../errors.js';

@@ -1,0 +1,55 @@
+/**
+ * The version table checked against the folder before a command moves the database (checkIntegrity):
+ * every applied revision is in the folder, and no applied up (or TypeScript part) changed since.
+ */
+import { checksumOf, downOf, tsOf, upChecksumOf, type Context } from './context.js';
+import { IntegrityError } from './errors.js';
+import { downRecordsUp, rel, tsFileOf, type RevisionFile } from './source.js';
+import type { AppliedRow } from './store.js';
+
+/** The revision's down text, or null when it has none or it cannot be read (a message's hint only). */
+function downOrNull(ctx: Context, rev: RevisionFile): string | null {
+  try {
+    return downOf(ctx, rev);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The version table must agree with the folder: no applied revision missing from the folder
+ * (database ahead of the code), and no applied up file changed since it was applied.
+ */
+export function checkIntegrity(ctx: Context, applied: AppliedRow[], options: { allowChanged?: boolean } = {}): void {
+  const byId = new Map(ctx.history.revisions.map((r) => [r.id, r]));
+  const unknown = applied.filter((a) => !byId.has(a.revision)).map((a) => a.revision);
+  if (unknown.length) {
+    // a tag migrate-merge moved whose up was edited after it was applied: not recognised by checksum
+    const held = new Set(applied.map((a) => a.revision));
+    const name = (id: string) => id.replace(/^\d+/, '');
+    const moved = unknown.flatMap((id) => {
+      const same = ctx.history.revisions.filter((r) => !held.has(r.id) && name(r.id) === name(id));
+      return same.length === 1 ? [`${id} may be ${same[0]!.id} (moved by migrate-merge?), whose up differs from the one applied`] : [];
+    });
+    throw new IntegrityError(
+      `the database has revision(s) ${unknown.join(', ')} that ${rel(ctx.history.dir)} does not have (database ahead of the code)${moved.length ? `; ${moved.join('; ')}: restore the up it was applied with (git log -p on it) and run again` : ''}; check out the code that has them, or record where the database really is with make migrate-stamp REVISION=<rev> PURGE=1`,
+    );
+  }
+  if (options.allowChanged) return;
+  for (const a of applied) {
+    const rev = byId.get(a.revision)!;
+    if (checksumOf(ctx, rev) !== a.checksum) {
+      const ts = tsOf(ctx, rev);
+      // no .ts now, and the up SQL is the one its down was made for: the TypeScript part it was
+      // applied with is what is missing (was: reported as an edit of the untouched .sql)
+      if (!ts && downRecordsUp(upChecksumOf(ctx, rev), downOrNull(ctx, rev))) {
+        throw new IntegrityError(
+          `${rel(tsFileOf(rev))} is missing: revision ${rev.id} may have been applied with a TypeScript part (its up SQL is the one its down was made for, yet its checksum differs from the version table); restore the .ts file, put the change in a new revision, or pass --allow-changed`,
+        );
+      }
+      throw new IntegrityError(
+        `${ts ? `${rel(rev.upFile)} or ${ts.display}` : rel(rev.upFile)} changed after it was applied (checksum differs from the version table); restore it, put the change in a new revision, or pass --allow-changed`,
+      );
+    }
+  }
+}
