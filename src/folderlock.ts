@@ -107,6 +107,16 @@ export function lockFolders(root: string, folders: string[]): FolderLock {
   return { release };
 }
 
+/** Run `run` holding the lock of `folders` (lockFolders), released however it ends. */
+export async function withFolderLock<T>(root: string, folders: string[], run: () => Promise<T>): Promise<T> {
+  const lock = lockFolders(root, folders);
+  try {
+    return await run();
+  } finally {
+    lock.release();
+  }
+}
+
 function realPath(folder: string): string {
   const abs = path.resolve(folder);
   try {

@@ -8,7 +8,7 @@ import { loadProjectConfig, type DialectName, type HistoryConfig } from '../conf
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
 import { coolScratch, extensionsCreated, warmScratch } from '../scratch.js';
-import { lockFolders } from '../folderlock.js';
+import { withFolderLock } from '../folderlock.js';
 import { KitInterrupted, kitFailure, madeNothing, runDrizzleKit, type KitOutcome } from '../kitgenerate.js';
 import { checkpoint, ConfigError, Interrupted, scratchNote, signalName, SluiceError, UsageError, ExitCode, withNotRemoved } from '../errors.js';
 import { folderState, readHistory, readSnapshot, readUp, rel, restoreFolder, snapshotFile, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
@@ -106,12 +106,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const dialects = Object.entries(project.histories) as [DialectName, HistoryConfig][];
   // another migrate-create (or migrate-downs, migrate-merge) writing these folders refuses this one (folderlock.ts)
-  const lock = lockFolders(root, dialects.map(([, h]) => h.out));
-  try {
-    return await createLocked(options, slug, message, root, env, project, dialects);
-  } finally {
-    lock.release();
-  }
+  return withFolderLock(root, dialects.map(([, h]) => h.out), () => createLocked(options, slug, message, root, env, project, dialects));
 }
 
 async function createLocked(

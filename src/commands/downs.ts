@@ -11,7 +11,7 @@ import { renderDownFor, type CreatedRevision, type RenderedDown } from './create
 import { startKitWorker, stopKitWorker } from '../kitworker.js';
 import { verifyDowns, type PendingDown } from '../downproof.js';
 import { carryingNotRemoved, checkpoint, scratchNote, stoppable } from '../errors.js';
-import { lockFolders } from '../folderlock.js';
+import { withFolderLock } from '../folderlock.js';
 
 export interface DownsResult {
   written: CreatedRevision[];
@@ -30,12 +30,7 @@ export async function writeMissingDowns(options: CommandOptions & { signal?: Abo
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   // another migrate-downs (or migrate-create, migrate-merge) writing these folders refuses this one (folderlock.ts)
-  const lock = lockFolders(root, Object.values(project.histories).map((h) => h.out));
-  try {
-    return await downsLocked(options, root, env, project);
-  } finally {
-    lock.release();
-  }
+  return withFolderLock(root, Object.values(project.histories).map((h) => h.out), () => downsLocked(options, root, env, project));
 }
 
 async function downsLocked(

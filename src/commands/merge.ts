@@ -17,7 +17,7 @@ import { carryingNotRemoved, checkpoint, ConfigError, environmentError, ExitCode
 import { conflictSides, conflictingObjects, hasConflictMarkers, rebuiltTables, replay, type Snapshot } from '../merge.js';
 import { journalFile, messageFromTag, parseDownHeader, readHistory, rel, writeNewFile, type RevisionFile } from '../source.js';
 import { verifyDowns } from '../downproof.js';
-import { lockFolders } from '../folderlock.js';
+import { withFolderLock } from '../folderlock.js';
 import { splitStatements } from '../sql.js';
 import { renderDownFor, type RenderedDown } from './create.js';
 
@@ -318,12 +318,7 @@ export async function merge(options: CommandOptions & { signal?: AbortSignal } =
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   // another migrate-merge (or migrate-create, migrate-downs) writing these folders refuses this one (folderlock.ts)
-  const lock = lockFolders(root, (Object.keys(project.histories) as DialectName[]).map((d) => historyFor(project, d).out));
-  try {
-    return await mergeLocked(options, root, env, project);
-  } finally {
-    lock.release();
-  }
+  return withFolderLock(root, (Object.keys(project.histories) as DialectName[]).map((d) => historyFor(project, d).out), () => mergeLocked(options, root, env, project));
 }
 
 async function mergeLocked(

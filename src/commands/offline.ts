@@ -73,8 +73,6 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
     // with foreign keys on). After it the script turns them on again, as sluice's connection has them.
     const pragmas = !pg && !prepared.noTransaction ? foreignKeyPragmas(statements) : undefined;
     if (pragmas) statements = pragmas.body;
-    // after a rebuild, foreign keys are on again, as sluice's run leaves the connection
-    const after = pragmas ? ['PRAGMA foreign_keys=ON'] : [];
     out.push('', `-- ${step.revision.id} (${step.direction})${prepared.noTransaction ? ': sluice:no-transaction, statements run one by one outside a transaction' : ''}`);
     if (pragmas?.before.length) out.push('-- its PRAGMA foreign_keys statements run outside the transaction, where SQLite applies them', ...pragmas.before.map((p) => `${p};`));
     if (!prepared.noTransaction) out.push('BEGIN;');
@@ -92,7 +90,7 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
         : `DELETE FROM ${table} WHERE "revision" = ${quoteLiteral(step.revision.id)};`,
     );
     if (!prepared.noTransaction) out.push('COMMIT;');
-    out.push(...after.map((p) => `${p};`));
+    if (pragmas) out.push('PRAGMA foreign_keys=ON;'); // on again after a rebuild, as sluice's connection has them
   }
   if (typescript.length) {
     out.splice(
