@@ -123,7 +123,7 @@ bench: deps ## the benchmark (bench/README.md)
 	@npm run -s bench
 
 corpus: deps ## sluice on real drizzle-kit histories kept outside the repo (SLUICE_CORPUS=<folder>; bench/README.md)
-	@node bench/corpus.mjs
+	@node bench/corpus.mjs && node bench/kitserve-check.mjs
 
 clean: ## remove build output
 	rm -rf dist

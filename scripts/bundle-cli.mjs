@@ -225,4 +225,4 @@ writeFileSync(path.join(dist, 'cli.cjs'), `#!/usr/bin/env node\n${readFileSync(p
 chmodSync(path.join(dist, 'cli.cjs'), 0o755);
 // The code caches' own files, beside the bin (CommonJS as they are: they run before the bundle) and
 // drizzle-kit's runner (commands/create.ts runs `drizzle-kit generate` through it).
-for (const name of ['v8cache.cjs', 'v8modules.cjs', 'kitrun.cjs']) writeFileSync(path.join(dist, name), readFileSync(path.join(root, 'src', name), 'utf8'));
+for (const name of ['v8cache.cjs', 'v8modules.cjs', 'kitrun.cjs', 'kitserve.cjs']) writeFileSync(path.join(dist, name), readFileSync(path.join(root, 'src', name), 'utf8'));

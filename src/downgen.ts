@@ -13,6 +13,7 @@ import { SluiceError, ExitCode, describeCause } from './errors.js';
 import { applyRenames, compareStatements, refineDown, renameSql, renamesIn, resolvePrimaryKeyDrops, reverseRenames } from './downrules.js';
 import { largeCodeLoads } from './jit.js';
 import { diffOnWorker } from './kitworker.js';
+import { KitServiceGone, type KitService } from './kitgenerate.js';
 import { splitStatements } from './sql.js';
 
 type Snapshot = Record<string, any>;
@@ -47,7 +48,17 @@ export function preloadKit(root: string): void {
   kit(root);
 }
 
-export async function emptySnapshot(root: string, dialect: DialectName): Promise<Snapshot> {
+/** drizzle-kit's differ in a finished `drizzle-kit generate` process (migrate-create), used instead of its API here when given. */
+export type Differ = Pick<KitService, 'diff' | 'empty'>;
+
+export async function emptySnapshot(root: string, dialect: DialectName, differ?: Differ): Promise<Snapshot> {
+  if (differ) {
+    try {
+      return await differ.empty();
+    } catch (err) {
+      if (!(err instanceof KitServiceGone)) throw err;
+    }
+  }
   const k = kit(root);
   return dialect === 'postgresql' ? k.generateDrizzleJson({}) : k.generateSQLiteDrizzleJson({});
 }
@@ -58,8 +69,18 @@ export async function generateSnapshot(root: string, dialect: DialectName, impor
   return dialect === 'postgresql' ? k.generateDrizzleJson(imports) : k.generateSQLiteDrizzleJson(imports);
 }
 
-/** SQL statements that take the schema from `from` to `to`, never prompting (on the drizzle-kit worker when it runs). */
-export async function diffSnapshots(root: string, dialect: DialectName, from: Snapshot, to: Snapshot): Promise<string[]> {
+/**
+ * SQL statements that take the schema from `from` to `to`, never prompting: by `differ` when given
+ * (its process gone, here instead), else on the drizzle-kit worker when it runs, else in this thread.
+ */
+export async function diffSnapshots(root: string, dialect: DialectName, from: Snapshot, to: Snapshot, differ?: Differ): Promise<string[]> {
+  if (differ) {
+    try {
+      return await inTwo(dialect, from, to, (a, b) => differ.diff(a, b));
+    } catch (err) {
+      if (!(err instanceof KitServiceGone)) throw diffFailed(err);
+    }
+  }
   const remote = diffOnWorker(dialect, from, to);
   if (!remote) return diffLocally(root, dialect, from, to);
   try {
@@ -98,14 +119,19 @@ export async function diffLocally(root: string, dialect: DialectName, from: Snap
   const k = kit(root);
   const diff = (a: Snapshot, b: Snapshot) => (dialect === 'postgresql' ? k.generateMigration(a, b) : k.generateSQLiteMigration(a, b));
   try {
-    const mid = removalsOnly(from, to, dialect);
-    if (!mid) return await diff(from, to);
-    return [...(await diff(from, mid)), ...(await diff(mid, to))];
+    return await inTwo(dialect, from, to, diff);
   } catch (err) {
     // On the worker, the message crosses the thread and is wrapped there (diffSnapshots).
     if (!isMainThread) throw err;
     throw diffFailed(err);
   }
+}
+
+/** One diff, or two when one would both remove and add (removalsOnly): drizzle-kit would ask about renames. */
+async function inTwo(dialect: DialectName, from: Snapshot, to: Snapshot, diff: (a: Snapshot, b: Snapshot) => Promise<string[]>): Promise<string[]> {
+  const mid = removalsOnly(from, to, dialect);
+  if (!mid) return diff(from, to);
+  return [...(await diff(from, mid)), ...(await diff(mid, to))];
 }
 
 export interface DownPlan {
@@ -125,17 +151,17 @@ export async function computeDown(
   current: Snapshot,
   previous: Snapshot,
   upSql: string,
-  options: { checkUp?: boolean } = {},
+  options: { checkUp?: boolean; differ?: Differ } = {},
 ): Promise<DownPlan> {
   const up = splitStatements(upSql);
   const renames = renamesIn(up);
   const back = reverseRenames(renames);
-  const reverse = [...back.map((r) => renameSql(r, dialect)), ...(await diffSnapshots(root, dialect, applyRenames(current, back, dialect), previous))];
+  const reverse = [...back.map((r) => renameSql(r, dialect)), ...(await diffSnapshots(root, dialect, applyRenames(current, back, dialect), previous, options.differ))];
   // An up drizzle-kit has just generated matches its snapshots by construction: only adopted or
   // edited histories need the (costly) forward diff.
   const refined = (list: string[]) => (dialect === 'sqlite' ? childrenDroppedFirst(refineDown(dialect, list), current, previous) : refineDown(dialect, list));
   if (options.checkUp === false) return { statements: refined(reverse) };
-  const forward = [...renames.map((r) => renameSql(r, dialect)), ...(await diffSnapshots(root, dialect, applyRenames(previous, renames, dialect), current))];
+  const forward = [...renames.map((r) => renameSql(r, dialect)), ...(await diffSnapshots(root, dialect, applyRenames(previous, renames, dialect), current, options.differ))];
   const pk = (list: string[]) => (dialect === 'postgresql' ? resolvePrimaryKeyDrops(list) : list);
   const { extra, missing } = compareStatements(pk(up), pk(forward));
   const manualReason = extra.length

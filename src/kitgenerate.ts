@@ -8,7 +8,7 @@ import { spawn, type StdioOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { DialectName } from './config.js';
 import { ExitCode, SluiceError } from './errors.js';
@@ -37,12 +37,37 @@ function kitCommand(root: string, dialect: DialectName): string[] {
   return existsSync(runner) ? [runner, `drizzle-kit-${dialect}.generate`, bin] : [bin];
 }
 
+type Snapshot = Record<string, any>;
+
+/** Whether `drizzle-kit generate` runs through kitrun.cjs and is asked to serve its differ (`SLUICE_KIT_SERVE=0`: never). */
+export function kitServes(root: string, dialect: DialectName, env: Record<string, string | undefined>): boolean {
+  try {
+    return env.SLUICE_KIT_SERVE !== '0' && kitCommand(root, dialect).length > 1;
+  } catch {
+    return false; // drizzle-kit is missing: its run says so
+  }
+}
+
 /** How a `drizzle-kit generate` ended (exit 0): what its report channel said (kitrun.cjs), and its output when read. */
 export interface KitOutcome {
   /** drizzle-kit said the models have no change (undefined: no report channel, so unknown). */
   unchanged?: boolean;
-  /** Its output (not read on a terminal). */
-  output: string;
+  /** Its output (not read on a terminal); complete once the process has ended (after `service.close()`). */
+  readonly output: string;
+  /** drizzle-kit's differ in its still-running process (kitserve.cjs), when asked for and served. */
+  service?: KitService;
+}
+
+/**
+ * The differ of a `drizzle-kit generate` process that is done (kitserve.cjs): drizzle-kit/api's
+ * generateMigration / generateSQLiteMigration there, without loading that API in this process.
+ * Requests fail once the process is gone (a signal); `close()` ends it and resolves when it has exited.
+ */
+export interface KitService {
+  diff(from: Snapshot, to: Snapshot): Promise<string[]>;
+  /** drizzle-kit's empty snapshot of the dialect (the `previous` of a first revision). */
+  empty(): Promise<Snapshot>;
+  close(): Promise<void>;
 }
 
 /**
@@ -73,14 +98,28 @@ export function kitReason(output: string, code: number | null): string {
   return [first, at].filter((l, i, all) => l && all.indexOf(l) === i).join(' ') || lines.at(-1) || `exit code ${code}`;
 }
 
-export function runDrizzleKit(root: string, dialect: DialectName, args: string[], env: Record<string, string | undefined>, interactive: boolean, signal?: AbortSignal): Promise<KitOutcome> {
+/**
+ * Run `drizzle-kit generate`. With `serve` (never on a terminal), a process that is done and made a
+ * revision stays up to answer diffs (`KitOutcome.service`): the promise resolves then, and the caller
+ * closes the service. Otherwise it resolves when the process has exited 0.
+ */
+export function runDrizzleKit(
+  root: string,
+  dialect: DialectName,
+  args: string[],
+  env: Record<string, string | undefined>,
+  interactive: boolean,
+  signal?: AbortSignal,
+  serve = false,
+): Promise<KitOutcome> {
   return new Promise((resolve, reject) => {
     flushConsole(); // lines held for one write go out before the child's own output
     const command = kitCommand(root, dialect);
     const reports = command.length > 1; // through kitrun.cjs: its report channel is fd 3
+    const served = reports && serve && !interactive && env.SLUICE_KIT_SERVE !== '0';
     const child = spawn(process.execPath, [...command, ...args], {
       cwd: root,
-      env: (reports ? { ...env, SLUICE_KIT_REPORT_FD: '3' } : env) as NodeJS.ProcessEnv,
+      env: (reports ? { ...env, SLUICE_KIT_REPORT_FD: '3', SLUICE_KIT_SERVE: served ? '1' : '0' } : env) as NodeJS.ProcessEnv,
       stdio: [...(interactive ? ['inherit', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe']), ...(reports ? ['pipe'] : [])] as StdioOptions,
     });
     // stopped with the command (its promise settles on close, once it can write nothing more)
@@ -89,18 +128,83 @@ export function runDrizzleKit(root: string, dialect: DialectName, args: string[]
     else signal?.addEventListener('abort', stop, { once: true });
     child.on('close', () => signal?.removeEventListener('abort', stop));
     let output = '';
-    let report = '';
     child.stdout?.on('data', (d) => (output += d));
     child.stderr?.on('data', (d) => (output += d));
-    (child.stdio[3] as Readable | null | undefined)?.on('data', (d) => (report += d));
+    const said = new Set<string>();
+    const channel = child.stdio[3] as Duplex | null | undefined;
+    const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+    let service: KitService | undefined;
+    let closed: Promise<void> | undefined;
+    if (channel) {
+      channel.setEncoding('utf8');
+      channel.on('error', () => {}); // the process's end says what happened
+      let buffered = '';
+      channel.on('data', (chunk: string) => {
+        buffered += chunk;
+        for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 1);
+          if (!line.startsWith('{')) said.add(line);
+          if (line === 'ready' && served && !service) {
+            closed = new Promise((done) => child.once('close', () => done()));
+            service = serviceOn(dialect, channel, pending, () => closed!);
+            resolve({ get output() { return output; }, unchanged: said.has('unchanged'), service });
+          } else if (line === 'ready') channel.end(); // not asked for: it ends
+          else if (line.startsWith('{')) settle(pending, line);
+        }
+      });
+    }
     child.on('error', (err) => reject(new SluiceError(`cannot run drizzle-kit: ${err.message}`, ExitCode.internal, { cause: err })));
     child.on('close', (code) => {
-      const said = new Set(report.split('\n').filter(Boolean));
+      for (const p of pending.values()) p.reject(new KitServiceGone(`drizzle-kit's process ended (${code === null ? 'stopped' : `exit code ${code}`}) before it answered`));
+      pending.clear();
+      if (service) return; // resolved already
       if (code === 0) return resolve({ output, ...(reports ? { unchanged: said.has('unchanged') } : {}) });
       if (said.has('interrupted')) return reject(new KitInterrupted());
       reject(new SluiceError(`drizzle-kit generate failed: ${kitFailure(output, code)}`, ExitCode.usage));
     });
   });
+}
+
+function serviceOn(dialect: DialectName, channel: Duplex, pending: Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>, closed: () => Promise<void>): KitService {
+  let next = 0;
+  let ended = false;
+  const ask = <T>(request: Record<string, unknown>): Promise<T> =>
+    new Promise((resolve, reject) => {
+      if (ended) return reject(new KitServiceGone("drizzle-kit's differ was closed"));
+      const id = ++next;
+      pending.set(id, { resolve, reject });
+      channel.write(`${JSON.stringify({ id, ...request })}\n`);
+    });
+  return {
+    diff: (from, to) => ask<string[]>({ op: 'diff', dialect, from, to }),
+    empty: () => ask<Snapshot>({ op: 'empty', dialect }),
+    close() {
+      if (!ended) {
+        ended = true;
+        channel.end();
+      }
+      return closed();
+    },
+  };
+}
+
+/** The differ's process is gone (or was closed): not drizzle-kit's answer; the caller diffs another way. */
+export class KitServiceGone extends Error {}
+
+/** A reply of the differ: `{id, statements | snapshot | error}`. */
+function settle(pending: Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>, line: string): void {
+  let reply: { id?: number; statements?: string[]; snapshot?: Snapshot; error?: string };
+  try {
+    reply = JSON.parse(line);
+  } catch {
+    return;
+  }
+  const p = pending.get(reply.id!);
+  if (!p) return;
+  pending.delete(reply.id!);
+  if (reply.error !== undefined) p.reject(new Error(reply.error));
+  else p.resolve(reply.statements ?? reply.snapshot);
 }
 
 /** Ctrl+C at drizzle-kit's prompt: the terminal is in raw mode, so drizzle-kit gets it, not sluice. */

@@ -29,9 +29,14 @@ if (dir) {
 // "no revision" means "no change" only when drizzle-kit said so: `unchanged` is that line
 // (drizzle-kit 0.31 writeResult), `interrupted` its prompt's answer to Ctrl+C (hanji writes ^C, exits 1).
 const reportFd = Number(process.env.SLUICE_KIT_REPORT_FD) || undefined;
+// SLUICE_KIT_SERVE=1: once drizzle-kit is done, its differ answers sluice's diffs on the channel (kitserve.cjs)
+const serve = reportFd !== undefined && process.env.SLUICE_KIT_SERVE === '1';
+delete process.env.SLUICE_KIT_SERVE;
+let unchanged = false;
 if (reportFd) {
   delete process.env.SLUICE_KIT_REPORT_FD;
   const report = (what) => {
+    if (what === 'unchanged') unchanged = true;
     try {
       require('node:fs').writeSync(reportFd, `${what}\n`);
     } catch {
@@ -48,5 +53,10 @@ if (reportFd) {
     if (typeof chunk === 'string' && chunk.trim() === '^C') report('interrupted');
     return write.call(this, chunk, ...rest);
   };
+}
+if (serve) {
+  const { exposeDiffer, serveWhenDone } = require('./kitserve.cjs');
+  exposeDiffer(bin);
+  serveWhenDone(reportFd, () => !unchanged); // no revision, nothing to diff
 }
 require(bin);

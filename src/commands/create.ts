@@ -9,7 +9,8 @@ import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
 import { coolScratch, extensionsCreated, warmScratch } from '../scratch.js';
 import { withFolderLock } from '../folderlock.js';
-import { KitInterrupted, kitFailure, madeNothing, runDrizzleKit, type KitOutcome } from '../kitgenerate.js';
+import { KitInterrupted, kitFailure, kitServes, madeNothing, runDrizzleKit, type KitOutcome } from '../kitgenerate.js';
+import type { Differ } from '../downgen.js';
 import { checkpoint, ConfigError, Interrupted, scratchNote, signalName, SluiceError, UsageError, ExitCode, withNotRemoved } from '../errors.js';
 import { folderState, readHistory, readSnapshot, readUp, rel, restoreFolder, snapshotFile, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
 import { typeScriptTemplate } from '../tsrevision.js';
@@ -140,7 +141,7 @@ async function createLocked(
     runDrizzleKit(root, d, ['generate', '--config', project.configFile, '--name', slug, ...(options.empty || options.ts ? ['--custom'] : [])], {
       ...env,
       ...(project.multiDialect ? { SLUICE_DIALECT: d } : {}),
-    }, options.interactive ?? false, signal);
+    }, options.interactive ?? false, signal, true);
   const failures: SluiceError[] = [];
   const kit = new Map<DialectName, KitOutcome>();
   let promptStopped = false; // Ctrl+C at drizzle-kit's prompt (interactive)
@@ -158,6 +159,8 @@ async function createLocked(
     for (const [d] of dialects) warmScratch(root, d, env, () => extensionsCreated(histories.get(d)!));
   };
   const notRemoved: string[] = [];
+  // a drizzle-kit that serves its differ (kitserve.cjs) runs until closed: before anything is put back, and at the end
+  const closeKits = () => Promise.all([...kit.values()].map((o) => o.service?.close()));
   // drizzle-kit for every dialect at once; each dialect's down is made as soon as its own drizzle-kit
   // is done (SQLite's is often done 50–120 ms before PostgreSQL's). These never reject (attempt);
   // none in interactive mode, which has run them one after another already.
@@ -175,7 +178,9 @@ async function createLocked(
     } else {
       generated = dialects.map(([d]) => attempt(d));
       warm();
-      preloadKit(root); // overlaps with the child processes, as do the parsers the down's check reads the up with
+      // drizzle-kit's API, unless drizzle-kit's own processes will diff (kitserve.cjs: ~250 ms of CPU less
+      // here); it overlaps with the child processes, as do the parsers the down's check reads the up with
+      if (!kitServes(root, dialects[0]![0], env)) preloadKit(root);
       for (const [d] of dialects) await warmParser(d).catch(() => {}); // a parser that cannot load is reported where it is used
     }
 
@@ -191,6 +196,7 @@ async function createLocked(
       if (hist.revisions.length === histories.get(d)!.length) {
         const o = kit.get(d);
         if (!o) continue; // it failed (failures says how), or never ran (interactive, after one that failed)
+        await o.service?.close(); // its output is complete once it has exited
         // drizzle-kit exits 0 on its own failures: no revision is "no change" only when it said so
         if (madeNothing(o)) {
           failures.push(new SluiceError(`${d}: drizzle-kit generate made no revision and did not say the models are unchanged: ${options.interactive ? 'see its output above' : kitFailure(o.output, 0)}`, ExitCode.usage));
@@ -221,7 +227,9 @@ async function createLocked(
         const fixed = resolvePrimaryKeyDropsInText(up);
         if (fixed !== up) writeNewFile(rev.upFile, fixed, { overwrite: true });
       }
-      const rendered = await renderDownFor(root, d, h.out, rev, prev, message, !!options.empty || !!options.ts, true);
+      const service = kit.get(d)?.service;
+      const rendered = await renderDownFor(root, d, h.out, rev, prev, message, !!options.empty || !!options.ts, true, service);
+      void service?.close(); // it exits while the down is proven (awaited at the end)
       // The down is proven on a scratch database before it is written (downproof.ts).
       const down = (await verifyDowns([rendered], { root, dialect: d, engine: h.engine, dir: h.out, revisions: hist.revisions, env, checkUp: false, notRemoved })).downs[0]!;
       await stopIfAsked();
@@ -256,6 +264,7 @@ async function createLocked(
   } catch (err) {
     // every drizzle-kit has exited before anything is said or put back (a signal has stopped them; its promise settles on close)
     await Promise.all(generated);
+    await closeKits();
     if (err instanceof LeftoverFile && !signal?.aborted) {
       const removed = states.flatMap((st) => restoreFolder(st, slug));
       throw new ConfigError(
@@ -284,6 +293,7 @@ async function createLocked(
       { cause: err instanceof Interrupted ? undefined : err },
     );
   } finally {
+    await closeKits();
     await coolScratch(); // not taken (no PostgreSQL change, or a failure): stopped
   }
 }
@@ -315,6 +325,7 @@ export async function renderDownFor(
   message: string,
   empty: boolean,
   freshlyGenerated = false,
+  differ?: Differ,
 ): Promise<RenderedDown> {
   const header = [
     `-- sluice:down ${rev.id}`,
@@ -332,10 +343,10 @@ export async function renderDownFor(
     header.push(`-- sluice:up-checksum ${checksum(readUp(rev))} (the up this down was made for; migrate-down refuses if the up changes)`);
   } else if (!empty) {
     const current = readSnapshot(out, rev);
-    const previous = prev ? readSnapshot(out, prev) : await emptySnapshot(root, dialect);
+    const previous = prev ? readSnapshot(out, prev) : await emptySnapshot(root, dialect, differ);
     const up = readUp(rev);
     try {
-      ({ statements, manualReason } = await computeDown(root, dialect, current, previous, up, { checkUp: !freshlyGenerated }));
+      ({ statements, manualReason } = await computeDown(root, dialect, current, previous, up, { checkUp: !freshlyGenerated, differ }));
     } catch (err) {
       // drizzle-kit would have to ask (a rename it cannot tell from the snapshots): this one down is the human's.
       if (!(err instanceof SluiceError) || !err.message.startsWith('drizzle-kit could not diff')) throw err;

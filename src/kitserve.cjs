@@ -1,0 +1,121 @@
+'use strict';
+/**
+ * drizzle-kit's differ, served by the `drizzle-kit generate` process that has just written the
+ * revision (kitrun.cjs, for migrate-create): its code is loaded and warm there, while loading
+ * drizzle-kit's API in sluice's own process costs ~250–300 ms of CPU (issue 11: migrate-create is
+ * CPU-bound on two cores). The diff is the one drizzle-kit's API runs (`generateMigration`,
+ * `generateSQLiteMigration` in drizzle-kit/api.js 0.31): the same functions of the same package,
+ * reached in the bin's module scope.
+ *
+ * - `exposeDiffer(bin)`: the bin's text, when Node.js compiles it, gets one statement appended that
+ *   hands those module-scope functions to this file (nothing runs until it is asked).
+ * - `serveWhenDone(fd)`: once drizzle-kit is done and the process would exit 0 (its event loop is empty,
+ *   so every file is written), `ready` is written on the report channel (a socket pair: fd 3), and
+ *   requests are answered on it, one JSON line each, until sluice closes it; then the process ends as it
+ *   would have. Without the functions (another drizzle-kit build) nothing is served: sluice's process
+ *   sees the channel close without `ready` and diffs with drizzle-kit's API itself, as before.
+ */
+const KEY = Symbol.for('sluice.kitDiffer');
+const NAMES = [
+  'applyPgSnapshotsDiff', 'applySqliteSnapshotsDiff', 'squashPgScheme', 'squashSqliteScheme', 'pgSchema', 'sqliteSchema', 'dryPg', 'drySQLite',
+  'schemasResolver', 'enumsResolver', 'sequencesResolver', 'policyResolver', 'indPolicyResolver', 'roleResolver', 'tablesResolver', 'columnsResolver', 'viewsResolver', 'sqliteViewsResolver',
+];
+// evaluated in the bin's module scope, only when called: a name this build lacks is a ReferenceError then
+const HOOK = `\n;globalThis[Symbol.for('sluice.kitDiffer')] = function () { init_pgSchema(); init_sqliteSchema(); init_snapshotsDiffer(); init_migrate(); return { ${NAMES.join(', ')} }; };\n`;
+
+function exposeDiffer(bin) {
+  const fs = require('node:fs');
+  const Module = require('node:module');
+  let file;
+  try {
+    file = fs.realpathSync(bin);
+  } catch {
+    return;
+  }
+  const compile = Module.prototype._compile;
+  Module.prototype._compile = function (content, filename, ...rest) {
+    if (filename === file && typeof content === 'string') {
+      Module.prototype._compile = compile;
+      content += HOOK;
+    }
+    return compile.call(this, content, filename, ...rest);
+  };
+}
+
+function differ() {
+  const get = globalThis[KEY];
+  if (typeof get !== 'function') return undefined;
+  try {
+    const k = get();
+    return NAMES.every((n) => k[n] !== undefined) ? k : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** drizzle-kit/api's generateMigration / generateSQLiteMigration, with the bin's functions. */
+async function diff(k, dialect, prev, cur) {
+  if (dialect === 'postgresql') {
+    const p = k.pgSchema.parse(prev);
+    const c = k.pgSchema.parse(cur);
+    const r = await k.applyPgSnapshotsDiff(
+      k.squashPgScheme(p), k.squashPgScheme(c),
+      k.schemasResolver, k.enumsResolver, k.sequencesResolver, k.policyResolver, k.indPolicyResolver, k.roleResolver, k.tablesResolver, k.columnsResolver, k.viewsResolver,
+      p, c,
+    );
+    return r.sqlStatements;
+  }
+  const p = k.sqliteSchema.parse(prev);
+  const c = k.sqliteSchema.parse(cur);
+  const r = await k.applySqliteSnapshotsDiff(k.squashSqliteScheme(p), k.squashSqliteScheme(c), k.tablesResolver, k.columnsResolver, k.sqliteViewsResolver, p, c);
+  return r.sqlStatements;
+}
+
+async function answer(k, m) {
+  try {
+    if (m.op === 'empty') return { id: m.id, snapshot: m.dialect === 'postgresql' ? k.dryPg : k.drySQLite };
+    if (m.op === 'diff') return { id: m.id, statements: await diff(k, m.dialect, m.from, m.to) };
+    return { id: m.id, error: `unknown request ${JSON.stringify(m.op)}` };
+  } catch (err) {
+    return { id: m.id, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+function serveWhenDone(fd, wanted) {
+  process.once('beforeExit', (code) => {
+    if (code || !wanted()) return;
+    const k = differ();
+    if (!k) return;
+    // drizzle-kit prints its own errors (a rename it would ask about) before throwing them; here they
+    // go back to sluice as the reply's error, once, in sluice's words (as on its worker, kitworker-main.ts)
+    for (const n of ['log', 'error', 'warn', 'info']) console[n] = () => {};
+    let sock;
+    try {
+      sock = new (require('node:net').Socket)({ fd, readable: true, writable: true });
+    } catch {
+      return;
+    }
+    sock.on('error', () => sock.destroy());
+    sock.setEncoding('utf8');
+    let buffered = '';
+    sock.on('data', (chunk) => {
+      buffered += chunk;
+      let nl;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        let m;
+        try {
+          m = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        answer(k, m).then((reply) => sock.write(`${JSON.stringify(reply)}\n`));
+      }
+    });
+    sock.on('end', () => sock.end());
+    sock.write('ready\n');
+  });
+}
+
+module.exports = { exposeDiffer, serveWhenDone, differ, diff };
