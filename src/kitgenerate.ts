@@ -156,7 +156,9 @@ export function runDrizzleKit(
     }
     child.on('error', (err) => reject(new SluiceError(`cannot run drizzle-kit: ${err.message}`, ExitCode.internal, { cause: err })));
     child.on('close', (code) => {
-      for (const p of pending.values()) p.reject(new KitServiceGone(`drizzle-kit's process ended (${code === null ? 'stopped' : `exit code ${code}`}) before it answered`));
+      // stopped by the command's signal: no other way to diff is tried (the command is stopping); else the caller diffs another way
+      const gone = signal?.aborted ? new Error('drizzle-kit was stopped with the command') : new KitServiceGone(`drizzle-kit's process ended (${code === null ? 'stopped' : `exit code ${code}`}) before it answered`);
+      for (const p of pending.values()) p.reject(gone);
       pending.clear();
       if (service) return; // resolved already
       if (code === 0) return resolve({ output, ...(reports ? { unchanged: said.has('unchanged') } : {}) });

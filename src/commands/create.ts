@@ -230,6 +230,7 @@ async function createLocked(
       const service = kit.get(d)?.service;
       const rendered = await renderDownFor(root, d, h.out, rev, prev, message, !!options.empty || !!options.ts, true, service);
       void service?.close(); // it exits while the down is proven (awaited at the end)
+      await stopIfAsked();
       // The down is proven on a scratch database before it is written (downproof.ts).
       const down = (await verifyDowns([rendered], { root, dialect: d, engine: h.engine, dir: h.out, revisions: hist.revisions, env, checkUp: false, notRemoved })).downs[0]!;
       await stopIfAsked();
