@@ -54,9 +54,9 @@ if (reportFd) {
     return write.call(this, chunk, ...rest);
   };
 }
-if (serve) {
-  const { exposeDiffer, serveWhenDone } = require('./kitserve.cjs');
-  exposeDiffer(bin);
-  serveWhenDone(reportFd, () => !unchanged); // no revision, nothing to diff
-}
+// The differ's hook is in the bin's text whether or not it serves: the text the code cache is keyed on
+// stays the same (an interactive run would otherwise replace the pack, and the next one miss it)
+const kitserve = require('./kitserve.cjs');
+kitserve.exposeDiffer(bin);
+if (serve) kitserve.serveWhenDone(reportFd, () => !unchanged); // no revision, nothing to diff
 require(bin);
