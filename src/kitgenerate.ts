@@ -141,6 +141,7 @@ export function runDrizzleKit(
       let buffered = '';
       channel.on('data', (chunk: string) => {
         buffered += chunk;
+        if (!chunk.includes('\n')) return; // a long reply comes in many chunks: scanned once whole
         for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
           const line = buffered.slice(0, nl);
           buffered = buffered.slice(nl + 1);

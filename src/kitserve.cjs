@@ -100,6 +100,7 @@ function serveWhenDone(fd, wanted) {
     let buffered = '';
     sock.on('data', (chunk) => {
       buffered += chunk;
+      if (!chunk.includes('\n')) return; // a large snapshot comes in many chunks: scanned once whole
       let nl;
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, nl);
