@@ -67,7 +67,11 @@ export interface KitService {
   diff(from: Snapshot, to: Snapshot): Promise<string[]>;
   /** drizzle-kit's empty snapshot of the dialect (the `previous` of a first revision). */
   empty(): Promise<Snapshot>;
-  close(): Promise<void>;
+  /**
+   * Ends the process and resolves with its exit code once it has exited (non-zero: drizzle-kit's
+   * process failed after all, e.g. a `beforeExit` handler of the project's code set an exit code).
+   */
+  close(): Promise<number | null>;
 }
 
 /**
@@ -123,7 +127,19 @@ export function runDrizzleKit(
       stdio: [...(interactive ? ['inherit', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe']), ...(reports ? ['pipe'] : [])] as StdioOptions,
     });
     // stopped with the command (its promise settles on close, once it can write nothing more)
-    const stop = () => void child.kill('SIGTERM');
+    const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+    // once set, every request (waiting or new) fails with it: the process is gone, or being stopped
+    const state: { gone?: Error } = {};
+    const fail = (gone: Error) => {
+      state.gone ??= gone;
+      for (const p of pending.values()) p.reject(state.gone);
+      pending.clear();
+    };
+    // stopped by the command's signal: no other way to diff is tried (the command is stopping)
+    const stop = () => {
+      fail(new Error('drizzle-kit was stopped with the command'));
+      child.kill('SIGTERM');
+    };
     if (signal?.aborted) stop();
     else signal?.addEventListener('abort', stop, { once: true });
     child.on('close', () => signal?.removeEventListener('abort', stop));
@@ -132,9 +148,8 @@ export function runDrizzleKit(
     child.stderr?.on('data', (d) => (output += d));
     const said = new Set<string>();
     const channel = child.stdio[3] as Duplex | null | undefined;
-    const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
     let service: KitService | undefined;
-    let closed: Promise<void> | undefined;
+    let closed: Promise<number | null> | undefined;
     if (channel) {
       channel.setEncoding('utf8');
       channel.on('error', () => {}); // the process's end says what happened
@@ -147,8 +162,8 @@ export function runDrizzleKit(
           buffered = buffered.slice(nl + 1);
           if (!line.startsWith('{')) said.add(line);
           if (line === 'ready' && served && !service) {
-            closed = new Promise((done) => child.once('close', () => done()));
-            service = serviceOn(dialect, channel, pending, () => closed!);
+            closed = new Promise((done) => child.once('close', (code) => done(code)));
+            service = serviceOn(dialect, channel, pending, state, () => closed!);
             resolve({ get output() { return output; }, unchanged: said.has('unchanged'), service });
           } else if (line === 'ready') channel.end(); // not asked for: it ends
           else if (line.startsWith('{')) settle(pending, line);
@@ -157,11 +172,9 @@ export function runDrizzleKit(
     }
     child.on('error', (err) => reject(new SluiceError(`cannot run drizzle-kit: ${err.message}`, ExitCode.internal, { cause: err })));
     child.on('close', (code) => {
-      // stopped by the command's signal: no other way to diff is tried (the command is stopping); else the caller diffs another way
-      const gone = signal?.aborted ? new Error('drizzle-kit was stopped with the command') : new KitServiceGone(`drizzle-kit's process ended (${code === null ? 'stopped' : `exit code ${code}`}) before it answered`);
-      for (const p of pending.values()) p.reject(gone);
-      pending.clear();
-      if (service) return; // resolved already
+      // gone before it answered (killed, or a late failure of the project's code): the caller diffs another way
+      fail(new KitServiceGone(`drizzle-kit's process ended (${code === null ? 'stopped' : `exit code ${code}`}) before it answered`));
+      if (service) return; // resolved already: close() gives the exit code
       if (code === 0) return resolve({ output, ...(reports ? { unchanged: said.has('unchanged') } : {}) });
       if (said.has('interrupted')) return reject(new KitInterrupted());
       reject(new SluiceError(`drizzle-kit generate failed: ${kitFailure(output, code)}`, ExitCode.usage));
@@ -169,11 +182,18 @@ export function runDrizzleKit(
   });
 }
 
-function serviceOn(dialect: DialectName, channel: Duplex, pending: Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>, closed: () => Promise<void>): KitService {
+function serviceOn(
+  dialect: DialectName,
+  channel: Duplex,
+  pending: Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>,
+  state: { gone?: Error },
+  closed: () => Promise<number | null>,
+): KitService {
   let next = 0;
   let ended = false;
   const ask = <T>(request: Record<string, unknown>): Promise<T> =>
     new Promise((resolve, reject) => {
+      if (state.gone) return reject(state.gone);
       if (ended) return reject(new KitServiceGone("drizzle-kit's differ was closed"));
       const id = ++next;
       pending.set(id, { resolve, reject });

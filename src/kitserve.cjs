@@ -71,13 +71,25 @@ async function diff(k, dialect, prev, cur) {
   return r.sqlStatements;
 }
 
+const QUIET = ['log', 'error', 'warn', 'info'];
+
+/**
+ * One reply. drizzle-kit prints its own errors (a rename it would ask about) before throwing them:
+ * while it diffs, console is silent, and they go back to sluice as the reply's error, once, in sluice's
+ * words (as on its worker, kitworker-main.ts). Anything else the process prints (a late failure of the
+ * project's own code) is still in its output, which sluice reads when the process ends non-zero.
+ */
 async function answer(k, m) {
+  const saved = QUIET.map((n) => console[n]);
+  for (const n of QUIET) console[n] = () => {};
   try {
     if (m.op === 'empty') return { id: m.id, snapshot: m.dialect === 'postgresql' ? k.dryPg : k.drySQLite };
     if (m.op === 'diff') return { id: m.id, statements: await diff(k, m.dialect, m.from, m.to) };
     return { id: m.id, error: `unknown request ${JSON.stringify(m.op)}` };
   } catch (err) {
     return { id: m.id, error: err instanceof Error ? err.message : String(err) };
+  } finally {
+    QUIET.forEach((n, i) => (console[n] = saved[i]));
   }
 }
 
@@ -86,9 +98,6 @@ function serveWhenDone(fd, wanted) {
     if (code || !wanted()) return;
     const k = differ();
     if (!k) return;
-    // drizzle-kit prints its own errors (a rename it would ask about) before throwing them; here they
-    // go back to sluice as the reply's error, once, in sluice's words (as on its worker, kitworker-main.ts)
-    for (const n of ['log', 'error', 'warn', 'info']) console[n] = () => {};
     let sock;
     try {
       sock = new (require('node:net').Socket)({ fd, readable: true, writable: true });

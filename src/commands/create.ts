@@ -161,6 +161,17 @@ async function createLocked(
   const notRemoved: string[] = [];
   // a drizzle-kit that serves its differ (kitserve.cjs) runs until closed: before anything is put back, and at the end
   const closeKits = () => Promise.all([...kit.values()].map((o) => o.service?.close()));
+  // A drizzle-kit that served the diff and then exited non-zero failed, as when it did not serve: its
+  // revision is kept, with its down, and the failure is reported (the command exits non-zero).
+  const failedLate = new Set<DialectName>();
+  const servedAndFailed = async (d: DialectName): Promise<boolean> => {
+    const o = kit.get(d);
+    const code = await o?.service?.close();
+    if (!o || !code) return false;
+    if (!failedLate.has(d)) failures.push(new SluiceError(`${d}: drizzle-kit generate failed: ${kitFailure(o.output, code)}`, ExitCode.usage));
+    failedLate.add(d);
+    return true;
+  };
   // drizzle-kit for every dialect at once; each dialect's down is made as soon as its own drizzle-kit
   // is done (SQLite's is often done 50–120 ms before PostgreSQL's). These never reject (attempt);
   // none in interactive mode, which has run them one after another already.
@@ -196,7 +207,7 @@ async function createLocked(
       if (hist.revisions.length === histories.get(d)!.length) {
         const o = kit.get(d);
         if (!o) continue; // it failed (failures says how), or never ran (interactive, after one that failed)
-        await o.service?.close(); // its output is complete once it has exited
+        if (await servedAndFailed(d)) continue; // its output is complete once it has exited
         // drizzle-kit exits 0 on its own failures: no revision is "no change" only when it said so
         if (madeNothing(o)) {
           failures.push(new SluiceError(`${d}: drizzle-kit generate made no revision and did not say the models are unchanged: ${options.interactive ? 'see its output above' : kitFailure(o.output, 0)}`, ExitCode.usage));
@@ -239,6 +250,7 @@ async function createLocked(
       if (options.ts) created.tsFile = writeTsPart(root, d, h, rev, message);
       outcomes[i] = { created };
     }
+    for (const [d] of dialects) await servedAndFailed(d);
     const result: CreateResult = { created: [], unchanged: [] };
     for (const o of outcomes) {
       if (o && 'created' in o) result.created.push(o.created);

@@ -46,6 +46,13 @@ export const notes = sqliteTable('notes', {
   );
 }
 
+function addColumn(dir: string, column: string): void {
+  for (const f of ['models/postgres.ts', 'models/sqlite.ts']) {
+    const p = path.join(dir, f);
+    writeFileSync(p, readFileSync(p, 'utf8').replace("  name: text('name'),\n", `  name: text('name'),\n  ${column}: text('${column}'),\n`));
+  }
+}
+
 const apiLoaded = (stderr: string) => /load "[^"]*drizzle-kit\/api\.js"/.test(stderr);
 
 describe("migrate-create's downs from drizzle-kit's own process", () => {
@@ -87,5 +94,26 @@ describe("migrate-create's downs from drizzle-kit's own process", () => {
     const down = runCli(served, ['down', 'base'], env);
     expect(down.status, down.stderr).toBe(0);
     expect(runCli(served, ['status'], env).stdout).toMatch(/base/);
+  });
+
+  it('a drizzle-kit process that fails after it has written the revision: exit 2, the revision kept with its down, as without serving (was: exit 0, or a hang)', () => {
+    const served = makeProject();
+    const local = makeProject();
+    for (const dir of [served, local]) {
+      addColumn(dir, 'late');
+      // the project's own code ends drizzle-kit's process with a failure once its work is done: right
+      // after its differ says it is ready, before sluice asks it anything
+      const pg = path.join(dir, 'models/postgres.ts');
+      writeFileSync(pg, `${readFileSync(pg, 'utf8')}\nprocess.on('beforeExit', () => { if (process.argv.includes('generate')) { console.error('Error: the project failed late'); process.exit(1); } });\n`);
+    }
+    const a = runCli(served, ['create', '-m', 'late'], { SLUICE_VERIFY: 'off' });
+    const b = runCli(local, ['create', '-m', 'late'], { SLUICE_VERIFY: 'off', SLUICE_KIT_SERVE: '0' });
+    for (const r of [a, b]) {
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr.trim()).toMatch(/^sluice: postgresql: drizzle-kit generate failed: Error: the project failed late \(created anyway, with downs: (sqlite 0004_late, postgresql 0004_late|postgresql 0004_late, sqlite 0004_late)\)$/);
+    }
+    const made = downs(served);
+    expect(made['postgresql/0004_late.down.sql']).toMatch(/ALTER TABLE "users" DROP COLUMN "late"/);
+    expect(made).toEqual(downs(local));
   });
 });
