@@ -5,7 +5,7 @@
  * change" only when drizzle-kit said so), on the terminal when it must ask about renames.
  */
 import { spawn, type StdioOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -39,12 +39,20 @@ function kitCommand(root: string, dialect: DialectName): string[] {
 
 type Snapshot = Record<string, any>;
 
-/** Whether `drizzle-kit generate` runs through kitrun.cjs and is asked to serve its differ (`SLUICE_KIT_SERVE=0`: never). */
+/**
+ * Whether `drizzle-kit generate` runs through kitrun.cjs and is expected to serve its differ: asked
+ * to (`SLUICE_KIT_SERVE=0`: never), and a drizzle-kit 0.31, whose bin kitserve.cjs knows (another
+ * build that has the same modules serves too; one that has not says so at once: runDrizzleKit's
+ * `onUnavailable`).
+ */
 export function kitServes(root: string, dialect: DialectName, env: Record<string, string | undefined>): boolean {
   try {
-    return env.SLUICE_KIT_SERVE !== '0' && kitCommand(root, dialect).length > 1;
+    const command = kitCommand(root, dialect);
+    if (env.SLUICE_KIT_SERVE === '0' || command.length < 2) return false;
+    const { version } = JSON.parse(readFileSync(path.join(path.dirname(command[2]!), 'package.json'), 'utf8')) as { version?: unknown };
+    return typeof version === 'string' && version.startsWith('0.31.');
   } catch {
-    return false; // drizzle-kit is missing: its run says so
+    return false; // drizzle-kit is missing (its run says so), or its package.json unreadable
   }
 }
 
@@ -105,7 +113,8 @@ export function kitReason(output: string, code: number | null): string {
 /**
  * Run `drizzle-kit generate`. With `serve` (never on a terminal), a process that is done and made a
  * revision stays up to answer diffs (`KitOutcome.service`): the promise resolves then, and the caller
- * closes the service. Otherwise it resolves when the process has exited 0.
+ * closes the service. Otherwise it resolves when the process has exited 0. A drizzle-kit build that
+ * cannot serve says so as soon as it has loaded (`onUnavailable`).
  */
 export function runDrizzleKit(
   root: string,
@@ -115,6 +124,8 @@ export function runDrizzleKit(
   interactive: boolean,
   signal?: AbortSignal,
   serve = false,
+  /** Told at once when the process cannot serve (its drizzle-kit build lacks the differ's modules). */
+  onUnavailable?: () => void,
 ): Promise<KitOutcome> {
   return new Promise((resolve, reject) => {
     flushConsole(); // lines held for one write go out before the child's own output
@@ -166,6 +177,7 @@ export function runDrizzleKit(
             service = serviceOn(dialect, channel, pending, state, () => closed!);
             resolve({ get output() { return output; }, unchanged: said.has('unchanged'), service });
           } else if (line === 'ready') channel.end(); // not asked for: it ends
+          else if (line === 'noserve' && served) onUnavailable?.();
           else if (line.startsWith('{')) settle(pending, line);
         }
       });

@@ -33,9 +33,10 @@ const reportFd = Number(process.env.SLUICE_KIT_REPORT_FD) || undefined;
 const serve = reportFd !== undefined && process.env.SLUICE_KIT_SERVE === '1';
 delete process.env.SLUICE_KIT_SERVE;
 let unchanged = false;
+let report = () => {};
 if (reportFd) {
   delete process.env.SLUICE_KIT_REPORT_FD;
-  const report = (what) => {
+  report = (what) => {
     if (what === 'unchanged') unchanged = true;
     try {
       require('node:fs').writeSync(reportFd, `${what}\n`);
@@ -60,3 +61,6 @@ const kitserve = require('./kitserve.cjs');
 kitserve.exposeDiffer(bin);
 if (serve) kitserve.serveWhenDone(reportFd, () => !unchanged); // no revision, nothing to diff
 require(bin);
+// the bin's top level has run (drizzle-kit's command goes on asynchronously): a build without the
+// differ's modules is told at once, and sluice loads drizzle-kit's API while drizzle-kit runs
+if (serve && !kitserve.servable()) report('noserve');

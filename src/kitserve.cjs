@@ -9,6 +9,8 @@
  *
  * - `exposeDiffer(bin)`: the bin's text, when Node.js compiles it, gets one statement appended that
  *   hands those module-scope functions to this file (nothing runs until it is asked).
+ * - `servable()`: right after the bin has loaded, whether it has those modules (kitrun.cjs tells sluice
+ *   `noserve` at once otherwise, so it loads drizzle-kit's API while drizzle-kit runs, as before).
  * - `serveWhenDone(fd)`: once drizzle-kit is done and the process would exit 0 (its event loop is empty,
  *   so every file is written), `ready` is written on the report channel (a socket pair: fd 3), and
  *   requests are answered on it, one JSON line each, until sluice closes it; then the process ends as it
@@ -20,8 +22,10 @@ const NAMES = [
   'applyPgSnapshotsDiff', 'applySqliteSnapshotsDiff', 'squashPgScheme', 'squashSqliteScheme', 'pgSchema', 'sqliteSchema', 'dryPg', 'drySQLite',
   'schemasResolver', 'enumsResolver', 'sequencesResolver', 'policyResolver', 'indPolicyResolver', 'roleResolver', 'tablesResolver', 'columnsResolver', 'viewsResolver', 'sqliteViewsResolver',
 ];
-// evaluated in the bin's module scope, only when called: a name this build lacks is a ReferenceError then
-const HOOK = `\n;globalThis[Symbol.for('sluice.kitDiffer')] = function () { init_pgSchema(); init_sqliteSchema(); init_snapshotsDiffer(); init_migrate(); return { ${NAMES.join(', ')} }; };\n`;
+const INITS = ['init_pgSchema', 'init_sqliteSchema', 'init_snapshotsDiffer', 'init_migrate'];
+// evaluated in the bin's module scope, only when called: a name this build lacks is a ReferenceError
+// then; `probe` only asks whether the build has the modules' init functions (typeof never throws)
+const HOOK = `\n;globalThis[Symbol.for('sluice.kitDiffer')] = function (probe) { if (probe) return ${INITS.map((n) => `typeof ${n} === 'function'`).join(' && ')}; ${INITS.map((n) => `${n}();`).join(' ')} return { ${NAMES.join(', ')} }; };\n`;
 
 function exposeDiffer(bin) {
   const fs = require('node:fs');
@@ -40,6 +44,16 @@ function exposeDiffer(bin) {
     }
     return compile.call(this, content, filename, ...rest);
   };
+}
+
+/** Whether the bin loaded has the differ's modules (checked as soon as it has loaded, before drizzle-kit runs anything). */
+function servable() {
+  const get = globalThis[KEY];
+  try {
+    return typeof get === 'function' && get(true) === true;
+  } catch {
+    return false;
+  }
 }
 
 function differ() {
@@ -128,4 +142,4 @@ function serveWhenDone(fd, wanted) {
   });
 }
 
-module.exports = { exposeDiffer, serveWhenDone, differ, diff };
+module.exports = { exposeDiffer, serveWhenDone, servable, differ, diff };

@@ -141,7 +141,7 @@ async function createLocked(
     runDrizzleKit(root, d, ['generate', '--config', project.configFile, '--name', slug, ...(options.empty || options.ts ? ['--custom'] : [])], {
       ...env,
       ...(project.multiDialect ? { SLUICE_DIALECT: d } : {}),
-    }, options.interactive ?? false, signal, true);
+    }, options.interactive ?? false, signal, true, () => preloadKit(root)); // a drizzle-kit that cannot serve: its API is loaded here, while it runs
   const failures: SluiceError[] = [];
   const kit = new Map<DialectName, KitOutcome>();
   let promptStopped = false; // Ctrl+C at drizzle-kit's prompt (interactive)

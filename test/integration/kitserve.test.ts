@@ -3,10 +3,11 @@
  * them (kitserve.cjs), not with drizzle-kit's API loaded in sluice's own process (issue 11). The
  * downs must be the ones drizzle-kit's API gives (`SLUICE_KIT_SERVE=0`), and proven the same way.
  */
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { makeProject, runCli } from '../support/project.js';
+import { makeProject, makeProjectWithOwnCache, runCli } from '../support/project.js';
 
 /** Every `*.down.sql` of both histories, by path. */
 function downs(dir: string): Record<string, string> {
@@ -115,5 +116,34 @@ describe("migrate-create's downs from drizzle-kit's own process", () => {
     const made = downs(served);
     expect(made['postgresql/0004_late.down.sql']).toMatch(/ALTER TABLE "users" DROP COLUMN "late"/);
     expect(made).toEqual(downs(local));
+  });
+
+  it("a drizzle-kit build without the differ's modules says so, and the downs come from drizzle-kit's API, the same", () => {
+    const served = makeProject();
+    const other = makeProjectWithOwnCache();
+    // that project's drizzle-kit: the same files, but a bin whose module has another name (as another build's may)
+    const kit = path.join(other, 'node_modules', 'drizzle-kit');
+    const real = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules/drizzle-kit');
+    rmSync(kit);
+    mkdirSync(kit);
+    for (const f of readdirSync(real)) {
+      if (['package.json', 'index.js', 'bin.cjs'].includes(f)) continue;
+      symlinkSync(path.join(real, f), path.join(kit, f));
+    }
+    copyFileSync(path.join(real, 'package.json'), path.join(kit, 'package.json'));
+    copyFileSync(path.join(real, 'index.js'), path.join(kit, 'index.js'));
+    const bin = readFileSync(path.join(real, 'bin.cjs'), 'utf8');
+    expect(bin).toContain('init_snapshotsDiffer');
+    writeFileSync(path.join(kit, 'bin.cjs'), bin.replaceAll('init_snapshotsDiffer', 'init_snapshotsDiffer2'));
+    for (const dir of [served, other]) addColumn(dir, 'other');
+    const a = runCli(served, ['create', '-m', 'other'], { SLUICE_VERIFY: 'off', NODE_DEBUG: 'module' });
+    const b = runCli(other, ['create', '-m', 'other'], { SLUICE_VERIFY: 'off', NODE_DEBUG: 'module' });
+    expect(a.status).toBe(0);
+    expect(b.status, b.stderr.split('\n').filter((l) => !l.startsWith('MODULE')).join('\n')).toBe(0);
+    expect(apiLoaded(a.stderr)).toBe(false);
+    expect(apiLoaded(b.stderr)).toBe(true);
+    const made = downs(other);
+    expect(made['postgresql/0004_other.down.sql']).toMatch(/ALTER TABLE "users" DROP COLUMN "other"/);
+    expect(made).toEqual(downs(served));
   });
 });
