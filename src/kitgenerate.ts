@@ -177,7 +177,13 @@ export function runDrizzleKit(
             service = serviceOn(dialect, channel, pending, state, () => closed!);
             resolve({ get output() { return output; }, unchanged: said.has('unchanged'), service });
           } else if (line === 'ready') channel.end(); // not asked for: it ends
-          else if (line === 'noserve' && served) onUnavailable?.();
+          else if (line === 'noserve' && served) {
+            try {
+              onUnavailable?.();
+            } catch {
+              /* a preload that fails: the diff that needs it fails again where it is reported */
+            }
+          }
           else if (line.startsWith('{')) settle(pending, line);
         }
       });
