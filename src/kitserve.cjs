@@ -14,8 +14,8 @@
  * - `serveWhenDone(fd)`: once drizzle-kit is done and the process would exit 0 (its event loop is empty,
  *   so every file is written), `ready` is written on the report channel (a socket pair: fd 3), and
  *   requests are answered on it, one JSON line each, until sluice closes it; then the process ends as it
- *   would have. Without the functions (another drizzle-kit build) nothing is served: sluice's process
- *   sees the channel close without `ready` and diffs with drizzle-kit's API itself, as before.
+ *   would have. Without the functions (another drizzle-kit build) nothing is served (`servable()`
+ *   said `noserve` already): sluice's process diffs with drizzle-kit's API itself, as before.
  */
 const KEY = Symbol.for('sluice.kitDiffer');
 const NAMES = [
@@ -93,9 +93,13 @@ const QUIET = ['log', 'error', 'warn', 'info'];
  * words (as on its worker, kitworker-main.ts). Anything else the process prints (a late failure of the
  * project's own code) is still in its output, which sluice reads when the process ends non-zero.
  */
+let answering = 0; // requests being answered (console is silent while any is)
+let saved = [];
 async function answer(k, m) {
-  const saved = QUIET.map((n) => console[n]);
-  for (const n of QUIET) console[n] = () => {};
+  if (answering++ === 0) {
+    saved = QUIET.map((n) => console[n]);
+    for (const n of QUIET) console[n] = () => {};
+  }
   try {
     if (m.op === 'empty') return { id: m.id, snapshot: m.dialect === 'postgresql' ? k.dryPg : k.drySQLite };
     if (m.op === 'diff') return { id: m.id, statements: await diff(k, m.dialect, m.from, m.to) };
@@ -103,7 +107,7 @@ async function answer(k, m) {
   } catch (err) {
     return { id: m.id, error: err instanceof Error ? err.message : String(err) };
   } finally {
-    QUIET.forEach((n, i) => (console[n] = saved[i]));
+    if (--answering === 0) QUIET.forEach((n, i) => (console[n] = saved[i]));
   }
 }
 
