@@ -14,11 +14,18 @@ import type { DialectName } from './config.js';
 import { ExitCode, SluiceError } from './errors.js';
 import { flushConsole } from './printer.js';
 
+/** drizzle-kit's bin found for each project root (migrate-create asks once per dialect and once for kitServes; a resolve is ~0.7 ms). */
+const kitBins = new Map<string, string>();
+
 function drizzleKitBin(root: string): string {
+  const known = kitBins.get(root);
+  if (known && existsSync(known)) return known;
   for (const from of [path.join(root, 'package.json'), import.meta.url]) {
     try {
       const bin = path.join(path.dirname(createRequire(from).resolve('drizzle-kit')), 'bin.cjs');
-      if (existsSync(bin)) return bin;
+      if (!existsSync(bin)) continue;
+      if (from !== import.meta.url) kitBins.set(root, bin); // sluice's own is a fallback: the project may install one later
+      return bin;
     } catch {
       /* try the next */
     }
