@@ -4,12 +4,12 @@
  * sluice's own PostgreSQL adapter talks to it unchanged. One PGlite instance is one session (search_path
  * is shared by its connections), so each purpose gets its own instance, in memory. Its initialised data
  * folder is kept as a tar in node_modules/.cache/sluice/ (initdb takes ~5 s once; loading it, <1 s).
- * An instance can be started ahead of need (warmScratch) while something else runs.
+ * An instance can be started ahead of need (warmPglite) while something else runs.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseDatabaseTarget, type DialectName } from './config.js';
+import { parseDatabaseTarget } from './config.js';
 import { openConnection } from './dialect/index.js';
 import { sluiceCacheDir } from './cachedir.js';
 import { nodeCrypto } from './hash.js';
@@ -99,22 +99,22 @@ async function stopPglite(i: PgliteInstance): Promise<void> {
   await i.db.close().catch(() => {});
 }
 
-/** An instance started ahead of need (warmScratch), taken by the next PGlite scratch database made that needs no other extension. */
+/** An instance started ahead of need (warmPglite), taken by the next PGlite scratch database made that needs no other extension. */
 let warm: { instance: Promise<PgliteInstance>; extensions: string[] } | undefined;
 
 /**
  * Start the PGlite instance a coming verification will need, while something else runs (migrate-create:
  * drizzle-kit generate in child processes). A no-op unless that verification will use PGlite. Pair
- * with coolScratch(), which stops it if nothing took it.
+ * with coolPglite(), which stops it if nothing took it.
  */
-export function warmScratch(root: string, dialect: DialectName, env: Record<string, string | undefined>, extensionsOf: () => string[] = () => []): void {
-  if (dialect !== 'postgresql' || warm || (env.SLUICE_CHECK_DATABASE_URL ?? '').trim() || (env.SLUICE_VERIFY ?? '').toLowerCase() === 'off') return;
+export function warmPglite(root: string, env: Record<string, string | undefined>, extensionsOf: () => string[] = () => []): void {
+  if (warm || (env.SLUICE_CHECK_DATABASE_URL ?? '').trim() || (env.SLUICE_VERIFY ?? '').toLowerCase() === 'off') return;
   const extensions = extensionsOf();
   warm = { instance: startPglite(root, extensions), extensions };
   warm.instance.catch(() => {}); // an error shows when the instance is made for real
 }
 
-export async function coolScratch(): Promise<void> {
+export async function coolPglite(): Promise<void> {
   const w = warm;
   warm = undefined;
   const instance = await w?.instance.catch(() => undefined);
@@ -129,7 +129,7 @@ export async function pgliteScratch(root: string, env: Record<string, string | u
       return engine;
     },
     async make() {
-      // the instance started ahead, when it loaded every extension this history creates (else it is left to coolScratch)
+      // the instance started ahead, when it loaded every extension this history creates (else it is left to coolPglite)
       const ahead = warm && extensions.every((e) => warm!.extensions.includes(e)) ? warm.instance : undefined;
       if (ahead) warm = undefined;
       const instance = (await ahead?.catch(() => undefined)) ?? (await startPglite(root, extensions));

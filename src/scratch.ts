@@ -20,7 +20,24 @@ import { quoteIdent } from './sql.js';
 import { loadParser } from './sqlparse.js';
 import { publicBeyondTranslation } from './publicschema.js';
 
-export { coolScratch, warmScratch } from './pglite.js';
+import { coolPglite, warmPglite } from './pglite.js';
+import { coolServer, openServerAdmin, scratchName, takeWarmServer, warmServer } from './serverwarm.js';
+
+/**
+ * Start what a coming verification of `dialect`'s downs will need while something else runs
+ * (migrate-create: drizzle-kit in child processes): PGlite (pglite.ts), or the connections to
+ * SLUICE_CHECK_DATABASE_URL (serverwarm.ts). A no-op when nothing is to verify. Pair with coolScratch().
+ */
+export function warmScratch(root: string, dialect: DialectName, env: Record<string, string | undefined>, extensionsOf: () => string[] = () => []): void {
+  if (dialect !== 'postgresql') return;
+  warmPglite(root, env, extensionsOf);
+  warmServer(root, env);
+}
+
+/** Stop or let go of what warmScratch started and no scratch took. */
+export async function coolScratch(): Promise<void> {
+  await Promise.all([coolPglite(), coolServer()]);
+}
 
 export interface ScratchDatabase {
   target: DatabaseTarget;
@@ -232,23 +249,19 @@ export async function replayDatabase(
   };
 }
 
-function scratchName(purpose: string): string {
-  return `sluice_check_${process.pid}_${Math.random().toString(36).slice(2, 8)}_${purpose}`;
-}
-
 async function serverScratch(root: string, url: string, env: Record<string, string | undefined>, own: OwnDatabase, extensions: string[] = []): Promise<Scratch> {
   const base = parseDatabaseTarget({ DATABASE_URL: url, DATABASE_SCHEMA: 'public' }, root);
   if (base.dialect !== 'postgresql') throw new ConfigError('SLUICE_CHECK_DATABASE_URL must be a postgres:// URL (the server sluice verifies PostgreSQL downs on)');
-  const admin = await openConnection(base, { write: true, env }).catch((err) => {
-    throw new ConfigError(`SLUICE_CHECK_DATABASE_URL: ${describeCause(err).replace(/\bDATABASE_URL\b/g, 'SLUICE_CHECK_DATABASE_URL')}; fix it, or unset it to verify on the embedded engine (PGlite)`, { cause: err });
-  });
+  // opened ahead, while drizzle-kit ran (serverwarm.ts), when migrate-create's warmScratch did
+  const early = takeWarmServer(env);
+  let admin: Connection;
   let version: string;
   try {
-    const row = (await admin.query<{ v: string; n: string }>("SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS n"))[0];
-    version = row?.v ?? '?';
-    if (own === 'preferred' && !(Number(row?.n) >= 130000)) own = 'no'; // DROP DATABASE … WITH (FORCE) is PostgreSQL 13's
+    let versionNum: number;
+    ({ admin, version, versionNum } = await (early?.admin ?? openServerAdmin(base, env)));
+    if (own === 'preferred' && !(versionNum >= 130000)) own = 'no'; // DROP DATABASE … WITH (FORCE) is PostgreSQL 13's
   } catch (err) {
-    await admin.close().catch(() => {});
+    await early?.release();
     throw err;
   }
   const schemas: string[] = [];
@@ -302,16 +315,26 @@ async function serverScratch(root: string, url: string, env: Record<string, stri
     async make(purpose) {
       const name = scratchName(purpose);
       let scratchEnv: Record<string, string | undefined>;
+      let pending: Promise<Connection> | undefined; // opened ahead (serverwarm.ts): the first open() takes it
       if (own !== 'no' && (await ownDatabase(name))) {
         scratchEnv = { ...env, DATABASE_URL: urlOf(name), DATABASE_SCHEMA: 'public', SLUICE_TAKEOVER: 'off' };
       } else {
-        schemas.push(name);
-        scratchEnv = { ...env, DATABASE_URL: url, DATABASE_SCHEMA: name, SLUICE_TAKEOVER: 'off' };
+        // the schema whose connection was opened ahead, if any: only its name differs
+        const pre = early?.takeSchema();
+        pending = pre?.conn;
+        schemas.push(pre?.name ?? name);
+        scratchEnv = { ...env, DATABASE_URL: url, DATABASE_SCHEMA: schemas.at(-1), SLUICE_TAKEOVER: 'off' };
       }
       const target = parseDatabaseTarget(scratchEnv, root);
-      return { target, env: scratchEnv, open: () => openConnection(target, { write: true, env: scratchEnv }) };
+      const open = () => {
+        const conn = pending ?? openConnection(target, { write: true, env: scratchEnv });
+        pending = undefined;
+        return conn;
+      };
+      return { target, env: scratchEnv, open };
     },
     async close() {
+      await early?.release();
       const left: string[] = [];
       for (const s of schemas) await admin.execute(`DROP SCHEMA IF EXISTS ${quoteIdent(s)} CASCADE`).catch((err) => left.push(notRemovedLine(`the scratch schema ${quoteIdent(s)} on ${base.display}`, err)));
       for (const d of databases) await drop(d).catch((err) => left.push(notRemovedLine(`the scratch database ${quoteIdent(d)} on ${base.display}`, err)));

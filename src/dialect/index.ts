@@ -7,19 +7,22 @@ export type { Connection } from './types.js';
  * Open a connection to the target. `write: false` never creates anything (a missing SQLite file
  * reads as empty), nor does `mayCreate: false` (a writer that only removes: down, reset). Drivers load lazily so a command touches only the one it needs.
  */
-export async function openConnection(target: DatabaseTarget, options: { write: boolean; mayCreate?: boolean; env?: Record<string, string | undefined> }): Promise<Connection> {
+export async function openConnection(
+  target: DatabaseTarget,
+  options: { write: boolean; mayCreate?: boolean; env?: Record<string, string | undefined>; signal?: AbortSignal },
+): Promise<Connection> {
   if (target.dialect === 'sqlite') {
     const { openSqlite } = await import('./sqlite.js');
     return openSqlite(target, { create: options.write, mayCreate: options.mayCreate });
   }
-  return (await beginPostgres(target, options.env)).ready;
+  return (await beginPostgres(target, options.env, options.signal)).ready;
 }
 
 /** Load the PostgreSQL adapter and start opening (boxed: awaiting it does not wait for the connection). */
-async function beginPostgres(target: DatabaseTarget, env: Record<string, string | undefined> | undefined): Promise<{ ready: Promise<Connection> }> {
+async function beginPostgres(target: DatabaseTarget, env: Record<string, string | undefined> | undefined, signal?: AbortSignal): Promise<{ ready: Promise<Connection> }> {
   const { openPostgres, postgresOptions } = await import('./postgres.js');
   // openPostgres runs up to the client's connect() before it returns its promise
-  return { ready: openPostgres(target, postgresOptions(env ?? process.env)) };
+  return { ready: openPostgres(target, { ...postgresOptions(env ?? process.env), signal }) };
 }
 
 /**

@@ -16,6 +16,8 @@ export interface PostgresOptions {
   lockTimeout: string;
   /** Optional statement_timeout (SLUICE_STATEMENT_TIMEOUT). */
   statementTimeout?: string;
+  /** Aborted: the socket is destroyed at once, whatever the server does (a connection opened ahead of need and not taken; see serverwarm.ts). */
+  signal?: AbortSignal;
 }
 
 export function postgresOptions(env: Record<string, string | undefined>): PostgresOptions {
@@ -51,6 +53,12 @@ export async function openPostgres(target: DatabaseTarget, options: PostgresOpti
   client.on('error', () => {
     /* reported through the failing query */
   });
+  if (options.signal) {
+    if (options.signal.aborted) throw new ConnectionError(`cannot connect to ${target.display}: not needed any more`);
+    // a server that accepts and never answers would hold the connect (and the process) for SLUICE_CONNECT_TIMEOUT
+    const stream = (client as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream;
+    options.signal.addEventListener('abort', () => stream?.destroy?.(), { once: true });
+  }
   try {
     await client.connect();
   } catch (err) {
