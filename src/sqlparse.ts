@@ -73,11 +73,36 @@ function sqliteParser(): typeof import('sql-parser-cst') {
   return require('sql-parser-cst') as typeof import('sql-parser-cst');
 }
 
-/** Load a dialect's parser now (SQLite's takes ~150 ms to load), e.g. while drizzle-kit runs in child processes. */
+/**
+ * Load a dialect's parser now (SQLite's takes ~150 ms to load), e.g. while drizzle-kit runs in child
+ * processes, and parse a few statements of the kinds drizzle-kit writes: a parser's first parses
+ * compile its code (the PostgreSQL parser's WebAssembly functions, lazily: ~15 ms, then ~7; SQLite's
+ * ~12 ms), which would otherwise come after drizzle-kit, in the down's check.
+ */
 export async function warmParser(dialect: DialectName): Promise<void> {
-  if (dialect === 'postgresql') return loadParser(dialect);
-  sqliteParser();
+  if (dialect === 'postgresql') await loadParser(dialect);
+  else sqliteParser();
+  for (let i = 0; i < 2; i++) parseSql(WARM_UP[dialect], dialect);
 }
+const WARM_UP: Record<DialectName, string> = {
+  postgresql: `CREATE TABLE "t" ("id" serial PRIMARY KEY NOT NULL, "n" text DEFAULT 'x', CONSTRAINT "t_n_unique" UNIQUE("n"));
+--> statement-breakpoint
+ALTER TABLE "t" ADD COLUMN "c" integer;--> statement-breakpoint
+ALTER TABLE "t" ADD CONSTRAINT "f" FOREIGN KEY ("c") REFERENCES "public"."t"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+CREATE INDEX "i" ON "t" USING btree ("n");--> statement-breakpoint
+INSERT INTO "t" ("n") VALUES ('a');--> statement-breakpoint
+UPDATE "t" SET "n" = 'b' WHERE "id" = 1;--> statement-breakpoint
+ALTER TABLE "t" DROP COLUMN "c";--> statement-breakpoint
+DROP TABLE "t" CASCADE;`,
+  sqlite: `CREATE TABLE \`t\` (\`id\` integer PRIMARY KEY NOT NULL, \`n\` text DEFAULT 'x');
+--> statement-breakpoint
+ALTER TABLE \`t\` ADD \`c\` integer REFERENCES t(id);--> statement-breakpoint
+CREATE UNIQUE INDEX \`i\` ON \`t\` (\`n\`);--> statement-breakpoint
+INSERT INTO \`t\`(\`n\`) SELECT \`n\` FROM \`t\`;--> statement-breakpoint
+UPDATE \`t\` SET \`n\` = 'b' WHERE \`id\` = 1;--> statement-breakpoint
+ALTER TABLE \`t\` DROP COLUMN \`c\`;--> statement-breakpoint
+DROP TABLE \`t\`;`,
+};
 
 /** libpg-query, once loadParser has loaded it (throws before). */
 export function pgParser(): PgModule {
