@@ -12,6 +12,7 @@ import type { DialectName, SqliteEngine } from './config.js';
 import { composeDown, type RenderedDown } from './commands/create.js';
 import { describeCause, Interrupted } from './errors.js';
 import { proveDowns, type Proof, type ProveResult } from './prove.js';
+import type { ProofAhead } from './proofscratch.js';
 import { sqliteStateDown } from './statedown.js';
 import { repairDown } from './repair.js';
 import { loadParser, parseSql } from './sqlparse.js';
@@ -38,6 +39,8 @@ export interface VerifyDownsOptions {
   signal?: AbortSignal;
   /** Where to add what the scratch databases' removal could not remove (prove.ts). */
   notRemoved?: string[];
+  /** The scratch database replayed ahead of need (proofscratch.ts), taken by the proof when it fits. */
+  ahead?: ProofAhead;
 }
 
 export interface VerifyDownsResult {
@@ -109,6 +112,7 @@ export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: Verif
       env: o.env,
       signal: o.signal,
       notRemoved: o.notRemoved,
+      ahead: o.ahead,
       repair:
         o.dialect === 'postgresql'
           ? (rev, _down, proof) => {

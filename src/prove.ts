@@ -18,13 +18,13 @@ import { diffSnapshots, emptySnapshot } from './downgen.js';
 import { resolvePrimaryKeyDrops } from './downrules.js';
 import { runSteps } from './engine.js';
 import { commitLeftOpen } from './steprun.js';
-import { prepareStep, type PreparedStep } from './prepare.js';
+import type { PreparedStep } from './prepare.js';
 import { checkpoint, describeCause } from './errors.js';
 import { introspect, listTables, schemaDiff, tablesIn } from './introspect.js';
 import { countRows, insertSyntheticRows, RowsTransactionLost, type RowsResult } from './rows.js';
-import { extensionsCreated, foreignSchemas, namesPublic, openScratch } from './scratch.js';
-import { readSnapshot, readUp, rel, type RevisionFile } from './source.js';
-import { VersionStore, VERSION_TABLE } from './store.js';
+import { bringToPrefix, openProofScratch, PREPARED_WORDS, profile, resync, step, timed, type ProofAhead } from './proofscratch.js';
+import { readSnapshot, type RevisionFile } from './source.js';
+import { VERSION_TABLE } from './store.js';
 import type { SqliteObject } from './statedown.js';
 import { monotonicMs } from './clock.js';
 
@@ -82,6 +82,8 @@ export interface ProveOptions {
   signal?: AbortSignal;
   /** Where to add what the scratch databases' removal could not remove (scratch.ts, scratchNote), stopped or not. */
   notRemoved?: string[];
+  /** The scratch database brought to the revision before the one to prove, ahead of need (proofscratch.ts): taken when it fits. */
+  ahead?: ProofAhead;
 }
 
 /** SQLite: the real schema before the up and after it, as SQLite stores it (statedown.ts reads a down from them). */
@@ -97,40 +99,38 @@ export interface ProveResult {
   repaired: Map<string, string>;
   /** Set when the history itself cannot be applied on a scratch database (all later proofs missing). */
   stoppedAt?: { revision: string; reason: string };
+  /** The scratch database was the one replayed ahead (ProveOptions.ahead), not one made here. */
+  fromAhead?: boolean;
   ms: number;
 }
 
-/** SLUICE_PROVE_PROFILE=1: time per phase, printed to stderr at the end (for the benchmark). */
-const phases = new Map<string, number>();
-async function timed<T>(phase: string, f: () => Promise<T>): Promise<T> {
-  const t = monotonicMs();
-  try {
-    return await f();
-  } finally {
-    phases.set(phase, (phases.get(phase) ?? 0) + monotonicMs() - t);
-  }
+export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
+  if (o.env.SLUICE_PROVE_PROFILE !== '1') return proveAll(o);
+  const phases = new Map<string, number>();
+  const result = await profile.run(phases, () => proveAll(o));
+  process.stderr.write(`prove ${o.dialect}: ${result.ms} ms; ${[...phases].map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')}\n`);
+  return result;
 }
 
-export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
+async function proveAll(o: ProveOptions): Promise<ProveResult> {
   const started = monotonicMs();
-  phases.clear();
   const snapshots = o.checkUp ? o.revisions.map((r) => safeSnapshot(o.dir, r)) : [];
-  // A history that names schemas besides public (or is run with DATABASE_SEARCH_PATH) runs in scratch
-  // databases of its own, never in a scratch schema beside somebody's data (its SQL would write into
-  // their schemas of those names).
-  const separate = o.dialect === 'postgresql' && foreignSchemas(o.dir, o.revisions, o.env).length > 0;
-  const extensions = () => extensionsCreated(o.revisions);
-  const scratch = await timed('open', () => openScratch(o.root, o.dialect, o.env, { separateDatabases: separate, engine: o.engine, extensions, namesPublic: () => namesPublic(o.revisions) }));
-  const result: ProveResult = { engine: scratch.engine, proofs: new Map(), repaired: new Map(), ms: 0 };
+  const last = Math.max(-1, ...o.revisions.map((r, i) => (o.downs.has(r.id) ? i : -1)));
+  // Revisions before the first one to prove are applied in one engine run (grouped, like migrate-up).
+  const first = o.revisions.findIndex((r) => o.downs.has(r.id));
+  const prefix = o.checkUp ? 0 : Math.max(0, first);
+  // made ahead (migrate-create: while drizzle-kit ran), when it is what would be made here (proofscratch.ts)
+  const ahead = prefix === o.revisions.length - 1 ? await o.ahead?.take(o) : undefined;
+  const scratch = ahead?.scratch ?? (await openProofScratch(o));
+  const result: ProveResult = { engine: scratch.engine, proofs: new Map(), repaired: new Map(), ms: 0, ...(ahead ? { fromAhead: true } : {}) };
   let real: Connection | undefined;
   let model: Connection | undefined;
   try {
-    const realDb = await timed('make', () => scratch.make('real'));
-    real = await timed('connect', () => realDb.open());
+    const at = ahead ?? (await bringToPrefix(o, scratch, prefix));
+    ({ real } = at);
+    const { store, schema } = at;
     result.engine = scratch.engine; // known once a database runs (PGlite reports its server version)
-    const schema = realDb.target.schema ?? 'main';
-    const store = new VersionStore(real);
-    await store.ensure();
+    if (at.stopped) return stop(result, at.stopped.revision, at.stopped.reason);
     let modelOk = o.checkUp;
     let modelStopped: string | undefined;
     let modelSchema = 'public';
@@ -141,25 +141,9 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
       await model.prepareNamespace();
     }
     let previousSnapshot = o.checkUp ? await emptySnapshot(o.root, o.dialect) : undefined;
-    let state = await introspect(real, schema);
     // SQLite histories with a repair: the stored schema of each state, for a down read from the states
     const objectsOf = o.dialect === 'sqlite' && o.repair ? (c: Connection) => timed('introspect', () => sqliteObjects(c)) : undefined;
-    const last = Math.max(-1, ...o.revisions.map((r, i) => (o.downs.has(r.id) ? i : -1)));
-    // Revisions before the first one to prove are applied in one engine run (grouped, like migrate-up).
-    const first = o.revisions.findIndex((r) => o.downs.has(r.id));
-    const prefix = o.checkUp ? 0 : Math.max(0, first);
-    if (prefix > 0) {
-      const steps: PreparedStep[] = [];
-      for (const r of o.revisions.slice(0, prefix)) {
-        const prepared = await step(o, r, 'up', undefined, schema).catch((err: unknown) => err as Error);
-        if (prepared instanceof Error) return stop(result, r.id, `sluice refuses its up: ${describeCause(prepared)}`);
-        steps.push(prepared);
-      }
-      const failed = (await runSteps(real, store, steps)).find((s) => s.status === 'failed');
-      if (failed) return stop(result, failed.revision, `its up fails on a scratch database: ${failed.error}`);
-      await resync(real, steps);
-      state = await introspect(real, schema);
-    }
+    let state = at.state;
     let objects = await objectsOf?.(real);
     for (let i = prefix; i <= last; i++) {
       await checkpoint(o.signal, 'the proof of the downs');
@@ -227,9 +211,10 @@ export async function proveDowns(o: ProveOptions): Promise<ProveResult> {
   } finally {
     await real?.close().catch(() => {});
     await model?.close().catch(() => {});
-    o.notRemoved?.push(...(await timed('close', () => scratch.close())));
+    // (not `o.notRemoved?.push(...(await …))`: without a notRemoved, that would skip the close itself)
+    const left = await timed('close', () => scratch.close());
+    o.notRemoved?.push(...left);
     result.ms = Math.round(monotonicMs() - started);
-    if (o.env.SLUICE_PROVE_PROFILE === '1') process.stderr.write(`prove ${o.dialect}: ${result.ms} ms; ${[...phases].map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')}\n`);
   }
   return result;
 }
@@ -249,10 +234,6 @@ async function sqliteObjects(conn: Connection): Promise<SqliteObject[]> {
 function stop(result: ProveResult, revision: string, reason: string): ProveResult {
   result.stoppedAt = { revision, reason };
   return result;
-}
-
-async function step(o: ProveOptions, rev: RevisionFile, direction: 'up' | 'down', down: string | undefined, schema: string): Promise<PreparedStep> {
-  return prepareStep(rev, direction, readUp(rev), down ?? null, false, { dialect: o.dialect, engine: o.engine, file: rel(direction === 'up' ? rev.upFile : rev.downFile), schema, root: o.root });
 }
 
 /**
@@ -380,12 +361,9 @@ async function syntheticRows(conn: Connection, schema: string, tables: string[])
 }
 
 /** SQL that makes or drops a session's prepared statements. */
-export const PREPARED_WORDS = /\b(prepare|deallocate|discard)\b/i;
+export { PREPARED_WORDS };
 
 /** After ups that may have dropped prepared statements (DEALLOCATE ALL): the driver's memory of sluice's own named ones is made true again. */
-async function resync(conn: Connection, steps: PreparedStep[]): Promise<void> {
-  if (steps.some((s) => s.statements.some((t) => PREPARED_WORDS.test(t)))) await conn.forgetPrepared?.();
-}
 
 /**
  * Run `statements` (what a revision's down or up runs) as a command would, on a session of its own:

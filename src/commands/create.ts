@@ -8,6 +8,7 @@ import { loadProjectConfig, type DialectName, type HistoryConfig } from '../conf
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { computeDown, emptySnapshot, preloadKit } from '../downgen.js';
 import { coolScratch, extensionsCreated, warmScratch } from '../scratch.js';
+import { proofAhead, type ProofAhead } from '../proofscratch.js';
 import { withFolderLock } from '../folderlock.js';
 import { KitInterrupted, kitFailure, kitServes, madeNothing, runDrizzleKit, type KitOutcome } from '../kitgenerate.js';
 import type { Differ } from '../downgen.js';
@@ -153,12 +154,22 @@ async function createLocked(
         else failures.push(new SluiceError(`${d}: ${err.message}`, err.exitCode, { cause: err }));
       },
     );
-  // The PostgreSQL scratch database of the down's verification (PGlite) starts while drizzle-kit runs,
-  // with the extensions the history creates (its ups read then, from the history read above).
+  // The scratch databases of the downs' verification start while drizzle-kit runs: PGlite with the
+  // extensions the history creates, or the connections to SLUICE_CHECK_DATABASE_URL; then each replays
+  // its history as read above (proofscratch.ts), for the proof of the new revision's down to start there.
+  const aheads = new Map<DialectName, ProofAhead>();
   const warm = () => {
     for (const [d] of dialects) warmScratch(root, d, env, () => extensionsCreated(histories.get(d)!));
+    if (options.empty || options.ts || (env.SLUICE_VERIFY ?? '').toLowerCase() === 'off') return; // nothing to prove
+    for (const [d, h] of dialects) aheads.set(d, proofAhead({ root, dialect: d, engine: h.engine, dir: h.out, revisions: histories.get(d)!, env }));
   };
   const notRemoved: string[] = [];
+  // what started ahead and nothing took (no change, a failure, a stop): PGlite stopped, connections let
+  // go (a connection still opening is cut), then what was replayed ahead removed; said in notRemoved
+  const letGoOfScratches = async () => {
+    await coolScratch();
+    for (const a of aheads.values()) notRemoved.push(...(await a.discard()));
+  };
   // a drizzle-kit that serves its differ (kitserve.cjs) runs until closed: before anything is put back, and at the end
   const closeKits = () => Promise.all([...kit.values()].map((o) => o.service?.close()));
   // A drizzle-kit that served the diff and then exited non-zero failed, as when it did not serve: its
@@ -195,27 +206,25 @@ async function createLocked(
       for (const [d] of dialects) await warmParser(d).catch(() => {}); // a parser that cannot load is reported where it is used
     }
 
-    // in the order drizzle-kit finishes; reported in the config's order
+    // Each dialect as soon as its own drizzle-kit is done, beside the other: one's proof on a server
+    // waits on the network while the other's down is made and proven here. Reported in the config's order.
     const outcomes: ({ created: CreatedRevision } | { unchanged: DialectName; withoutDown?: string } | undefined)[] = [];
-    const waiting = new Map(dialects.map((_, i) => [i, Promise.resolve(generated[i]).then(() => i)]));
-    while (waiting.size) {
-      const i = await Promise.race(waiting.values());
-      waiting.delete(i);
+    const finish = async (i: number): Promise<void> => {
       const [d, h] = dialects[i]!;
       await stopIfAsked();
       const hist = readHistory(h.out, { allowMissing: true });
       if (hist.revisions.length === histories.get(d)!.length) {
         const o = kit.get(d);
-        if (!o) continue; // it failed (failures says how), or never ran (interactive, after one that failed)
-        if (await servedAndFailed(d)) continue; // its output is complete once it has exited
+        if (!o) return; // it failed (failures says how), or never ran (interactive, after one that failed)
+        if (await servedAndFailed(d)) return; // its output is complete once it has exited
         // drizzle-kit exits 0 on its own failures: no revision is "no change" only when it said so
         if (madeNothing(o)) {
           failures.push(new SluiceError(`${d}: drizzle-kit generate made no revision and did not say the models are unchanged: ${options.interactive ? 'see its output above' : kitFailure(o.output, 0)}`, ExitCode.usage));
-          continue;
+          return;
         }
         const last = hist.revisions.at(-1);
         outcomes[i] = { unchanged: d, withoutDown: last && !existsSync(last.downFile) ? last.id : undefined };
-        continue;
+        return;
       }
       const rev = hist.revisions[hist.revisions.length - 1]!;
       const prev = hist.revisions[hist.revisions.length - 2];
@@ -243,13 +252,18 @@ async function createLocked(
       void service?.close(); // it exits while the down is proven (awaited at the end)
       await stopIfAsked();
       // The down is proven on a scratch database before it is written (downproof.ts).
-      const down = (await verifyDowns([rendered], { root, dialect: d, engine: h.engine, dir: h.out, revisions: hist.revisions, env, checkUp: false, notRemoved })).downs[0]!;
+      const down = (await verifyDowns([rendered], { root, dialect: d, engine: h.engine, dir: h.out, revisions: hist.revisions, env, checkUp: false, notRemoved, ahead: aheads.get(d) })).downs[0]!;
       await stopIfAsked();
       writeNewFile(down.file, down.text);
       const created = down.result;
       if (options.ts) created.tsFile = writeTsPart(root, d, h, rev, message);
       outcomes[i] = { created };
-    }
+    };
+    // both run to their end (nothing is put back while the other still writes); the first error in the config's order is the one reported
+    const settled = await Promise.allSettled(dialects.map((_, i) => Promise.resolve(generated[i]).then(() => finish(i))));
+    const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected) throw rejected.reason;
+    await letGoOfScratches();
     for (const [d] of dialects) await servedAndFailed(d);
     const result: CreateResult = { created: [], unchanged: [] };
     for (const o of outcomes) {
@@ -278,6 +292,7 @@ async function createLocked(
     // every drizzle-kit has exited before anything is said or put back (a signal has stopped them; its promise settles on close)
     await Promise.all(generated);
     await closeKits();
+    await letGoOfScratches();
     if (err instanceof LeftoverFile && !signal?.aborted) {
       const removed = states.flatMap((st) => restoreFolder(st, slug));
       throw new ConfigError(
@@ -307,7 +322,7 @@ async function createLocked(
     );
   } finally {
     await closeKits();
-    await coolScratch(); // not taken (no PostgreSQL change, or a failure): stopped
+    await letGoOfScratches();
   }
 }
 
