@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import { Command } from 'commander';
-import { carryingNotRemoved, environmentError, ExitCode, scratchNote, settle, type ExitCodeValue } from './errors.js';
+import { environmentError, ExitCode, scratchNote, settle, type ExitCodeValue } from './errors.js';
 import { ask, jsonArgv, report, withUnreadNote } from './clireport.js';
 import { consolePrinter, flushConsole, passwordsIn, type Printer } from './printer.js';
 import { installStdio, pending as pendingOutput, write as writeOutput } from './stdio.js';
@@ -385,15 +385,14 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
       .action(async (opts: { message: string; empty?: boolean; ts?: boolean }) => {
         // Ctrl+C or SIGTERM: drizzle-kit is stopped and what the command wrote is removed (create.ts)
         const { create } = await import('./commands/create.js');
-        // The new revisions' lint findings are warnings here (make migrate-lint fails on them); a signal
-        // while they are read (the revisions are written by then) gets the too-late note and the
-        // command's lines, instead of ending the process without a word (was: exit 130, nothing printed).
-        // (a lint that fails still names the scratch databases create could not remove)
-        const { result, lint } = await whileListening(async (signal) => {
-          const result = await create({ ...common(), message: opts.message, empty: opts.empty, ts: opts.ts, interactive: !!process.stdin.isTTY && !g().json, signal });
-          const lint = await carryingNotRemoved(result.notRemoved ?? [], async () => (await import('./commands/lint.js')).lintCreated(result.created, common()));
-          return { result, lint };
-        });
+        // The new revisions' lint findings are warnings here (make migrate-lint fails on them). create
+        // lints each new up while its down is proven (lint: true), and never fails on the lint (a lint
+        // that cannot run is a note); a signal once every revision is written gets the too-late note
+        // and the command's lines (was: exit 130, nothing printed).
+        const result = await whileListening((signal) =>
+          create({ ...common(), message: opts.message, empty: opts.empty, ts: opts.ts, interactive: !!process.stdin.isTTY && !g().json, signal, lint: true }),
+        );
+        const lint = result.lint ?? { findings: [], notes: [] };
         const lines = () => formatCreate(result);
         out({ ...result, lint }, () => [...lines().slice(0, -1), ...lintWarnings(lint), ...lines().slice(-1)]);
       }),

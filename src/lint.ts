@@ -15,7 +15,7 @@
  * its lines silences those rules there; without rule names, every rule. squawk's own
  * `-- squawk-ignore <rule>` comments work too (squawk reads them).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { DialectName, SqliteEngine } from './config.js';
@@ -72,7 +72,7 @@ export interface LintRun {
   linter?: string;
 }
 
-interface FileLint {
+export interface FileLint {
   rev: RevisionFile;
   parsed: ParsedSql;
   /** Last line of each statement. */
@@ -81,10 +81,29 @@ interface FileLint {
 
 /** Lint `selected` revisions of one history (`history`: all of it, for the snapshots before each). */
 export async function lintRevisions(root: string, dialect: DialectName, out: string, history: RevisionFile[], selected: RevisionFile[], settings: LintSettings): Promise<LintRun> {
+  return finishLint(await lintUps(root, dialect, out, history, selected, settings));
+}
+
+/** What lintUps found: every rule but `irreversible`, which reads the downs (finishLint). */
+export interface UpsLinted {
+  dialect: DialectName;
+  history: RevisionFile[];
+  files: Map<string, FileLint & { text: string }>;
+  findings: LintFinding[];
+  notes: string[];
+  linter?: string;
+  add: (f: Omit<LintFinding, 'dialect' | 'file'> & { file: string }, ignored?: Set<string>) => void;
+}
+
+/**
+ * The rules that read the ups only (sluice's own, squawk's): migrate-create starts them as soon as a
+ * new up is final, while its down is still being proven; finishLint adds `irreversible` once the down is written.
+ */
+export async function lintUps(root: string, dialect: DialectName, out: string, history: RevisionFile[], selected: RevisionFile[], settings: LintSettings): Promise<UpsLinted> {
   await loadParser(dialect);
   const findings: LintFinding[] = [];
   const notes: string[] = [];
-  const files = new Map<string, FileLint>();
+  const files = new Map<string, FileLint & { text: string }>();
   const add = (f: Omit<LintFinding, 'dialect' | 'file'> & { file: string }, ignored: Set<string> = new Set()) => {
     if (!settings.skip.has(f.rule) && !ignored.has(f.rule) && !ignored.has('*')) findings.push({ dialect, ...f, file: relTo(root, f.file) });
   };
@@ -98,13 +117,10 @@ export async function lintRevisions(root: string, dialect: DialectName, out: str
       add({ revision: rev.id, file: rev.upFile, line: err.line, rule: 'unparseable', source: 'sluice', message: `${err.message}; sluice refuses to run a file its parser cannot read` });
       continue;
     }
-    const file: FileLint = { rev, parsed, ends: parsed.statements.map((s) => s.line + (s.text.match(/\n/g)?.length ?? 0)) };
+    const file = { rev, parsed, text, ends: parsed.statements.map((s) => s.line + (s.text.match(/\n/g)?.length ?? 0)) };
     files.set(rev.upFile, file);
     ownRules(file, dialect, history[rev.index - 1] ? () => readSnapshot(out, history[rev.index - 1]!) : undefined, (i, rule, message) =>
       add({ revision: rev.id, file: rev.upFile, line: parsed.statements[i]!.line, statement: statementOf(file, i), rule, source: 'sluice', message }, ignoresAt(file, i)),
-    );
-    irreversible(rev, dialect, text, parsed.statements.length > 0, (line, message, ignored) =>
-      add({ revision: rev.id, file: rev.downFile, line, rule: 'irreversible', source: 'sluice', message }, ignored),
     );
   }
   let linter: string | undefined;
@@ -117,7 +133,7 @@ export async function lintRevisions(root: string, dialect: DialectName, out: str
       const batch = withStatements.filter((f) => outside(f) !== inTransaction);
       if (!batch.length) continue;
       linter = squawkVersion();
-      for (const v of runSquawk(root, batch.map((f) => f.rev.upFile), inTransaction, exclude, include)) {
+      for (const v of await runSquawk(root, batch.map((f) => f.rev.upFile), inTransaction, exclude, include)) {
         const file = files.get(path.resolve(root, v.file));
         if (!file) continue;
         const line = v.line + 1;
@@ -130,7 +146,18 @@ export async function lintRevisions(root: string, dialect: DialectName, out: str
       }
     }
   }
-  const order = new Map(history.map((r) => [r.id, r.index]));
+  return { dialect, history, files, findings, notes, linter, add };
+}
+
+/** lintUps' findings with `irreversible` (from the downs as they are now), in order. */
+export function finishLint(u: UpsLinted): LintRun {
+  const { findings, notes, linter } = u;
+  for (const { rev, text, parsed } of u.files.values()) {
+    irreversible(rev, u.dialect, text, parsed.statements.length > 0, (line, message, ignored) =>
+      u.add({ revision: rev.id, file: rev.downFile, line, rule: 'irreversible', source: 'sluice', message }, ignored),
+    );
+  }
+  const order = new Map(u.history.map((r) => [r.id, r.index]));
   // By revision; in a revision the up's findings by line, then the down's (irreversible).
   const downLast = (f: LintFinding) => (f.rule === 'irreversible' ? 1 : 0);
   findings.sort((a, b) => order.get(a.revision)! - order.get(b.revision)! || downLast(a) - downLast(b) || a.line - b.line);
@@ -276,12 +303,25 @@ function squawkBinary(): string {
   }
 }
 
-function runSquawk(root: string, files: string[], inTransaction: boolean, exclude: string[], include: string[]): SquawkViolation[] {
+/** A child process run to its end (asynchronously: migrate-create's proof goes on meanwhile), its output whole. */
+function runToEnd(file: string, args: string[], cwd: string): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; error?: Error }> {
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    const child = spawn(file, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (error) => resolve({ status: null, signal: null, stdout, stderr, error })); // it could not start (settled once: the first wins)
+    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
+  });
+}
+
+async function runSquawk(root: string, files: string[], inTransaction: boolean, exclude: string[], include: string[]): Promise<SquawkViolation[]> {
   const args = ['--reporter', 'json', inTransaction ? '--assume-in-transaction' : '--no-assume-in-transaction'];
   if (exclude.length) args.push(`--exclude=${exclude.join(',')}`);
   if (include.length) args.push(`--include=${include.join(',')}`);
   // cwd: the project, so a team's own .squawk.toml (pg_version, excluded_rules) applies.
-  const r = spawnSync(squawkBinary(), [...args, ...files], { cwd: root, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const r = await runToEnd(squawkBinary(), [...args, ...files], root);
   if (r.error) throw new SluiceError(`cannot run squawk: ${describeCause(r.error)}`, ExitCode.internal, { cause: r.error });
   const stderr = (r.stderr ?? '').trim();
   const unknown = /invalid rule name ([\w-]+)/.exec(stderr)?.[1];

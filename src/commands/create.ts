@@ -19,6 +19,7 @@ import { verifyDowns } from '../downproof.js';
 import { BREAKPOINT, checksum } from '../sql.js';
 import { resolvePrimaryKeyDropsInText } from '../downrules.js';
 import { warmParser } from '../sqlparse.js';
+import { beginLintCreated, type CreatedLint } from './lint.js';
 
 export interface CreateOptions extends CommandOptions {
   message: string;
@@ -34,6 +35,8 @@ export interface CreateOptions extends CommandOptions {
    * reason names the signal, 'SIGINT' or 'SIGTERM'). Once every revision is written the command ends as usual.
    */
   signal?: AbortSignal;
+  /** Lint the new revisions (CreateResult.lint, as lintCreated): each up as soon as drizzle-kit is done, while its down is proven. */
+  lint?: boolean;
 }
 
 export interface CreatedRevision {
@@ -66,6 +69,8 @@ export interface CreateResult {
   withoutDown?: { dialect: DialectName; revision: string }[];
   /** Scratch databases the down's verification could not remove, and why: remove them by hand. */
   notRemoved?: string[];
+  /** `create({ lint: true })`: the new revisions' lint findings (warnings) and notes. */
+  lint?: CreatedLint;
 }
 
 /** A file already where the new revision's down or TypeScript part goes (create() puts the folders back). */
@@ -209,6 +214,7 @@ async function createLocked(
     // Each dialect as soon as its own drizzle-kit is done, beside the other: one's proof on a server
     // waits on the network while the other's down is made and proven here. Reported in the config's order.
     const outcomes: ({ created: CreatedRevision } | { unchanged: DialectName; withoutDown?: string } | undefined)[] = [];
+    const lints: ReturnType<typeof beginLintCreated>[] = [];
     const finish = async (i: number): Promise<void> => {
       const [d, h] = dialects[i]!;
       await stopIfAsked();
@@ -247,6 +253,8 @@ async function createLocked(
         const fixed = resolvePrimaryKeyDropsInText(up);
         if (fixed !== up) writeNewFile(rev.upFile, fixed, { overwrite: true });
       }
+      // its lint (the rules that read the up, squawk's process among them) runs while its down is made and proven
+      if (options.lint) lints[i] = beginLintCreated([{ dialect: d, revision: rev.id }], options);
       const service = kit.get(d)?.service;
       const rendered = await renderDownFor(root, d, h.out, rev, prev, message, !!options.empty || !!options.ts, true, service);
       void service?.close(); // it exits while the down is proven (awaited at the end)
@@ -287,6 +295,11 @@ async function createLocked(
       }; keep the model files of every dialect in step`;
     }
     if (notRemoved.length) result.notRemoved = notRemoved;
+    if (options.lint) {
+      // finished in the config's order, now that the downs are written (irreversible reads them)
+      const done = await Promise.all(lints.filter(Boolean).map((l) => l.finish()));
+      result.lint = { findings: done.flatMap((l) => l.findings), notes: done.flatMap((l) => l.notes) };
+    }
     return result;
   } catch (err) {
     // every drizzle-kit has exited before anything is said or put back (a signal has stopped them; its promise settles on close)

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { loadProjectConfig, type DialectName, type SqliteEngine } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { ExitCode, UnknownRevision, UsageError, type ExitCodeValue } from '../errors.js';
-import { DEFAULT_SKIP, lintRevisions, type LintFinding } from '../lint.js';
+import { DEFAULT_SKIP, finishLint, lintUps, type LintFinding, type UpsLinted } from '../lint.js';
 import { requireRevisionName, resolveTarget } from '../revision.js';
 import { readHistory, type RevisionFile } from '../source.js';
 
@@ -39,14 +39,22 @@ export interface LintResult {
 }
 
 export async function lint(options: LintOptions = {}): Promise<LintResult> {
+  return (await beginLint(options)).finish();
+}
+
+/**
+ * lint() in two steps: the rules that read the ups start now (squawk's process among them); finish()
+ * adds `irreversible`, which reads the downs as they are then (migrate-create: once they are written).
+ */
+export async function beginLint(options: LintOptions = {}): Promise<{ finish(): Promise<LintResult> }> {
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const include = project.lint.include;
   const fromEnv = (env.SLUICE_LINT_SKIP ?? '').split(/[\s,]+/).filter(Boolean);
   const skip = new Set([...Object.keys(DEFAULT_SKIP).filter((r) => !include.includes(r)), ...project.lint.skip, ...fromEnv]);
   const spec = options.revision === undefined ? undefined : requireRevisionName(options.revision);
-  const result: LintResult = { ok: true, exitCode: ExitCode.ok, dialects: [], findings: [], skipped: [...skip].sort(), notes: [] };
   const unknown: UnknownRevision[] = [];
+  const runs: { dialect: DialectName; folder: string; revisions: string[]; ups: Promise<UpsLinted> }[] = [];
   for (const [dialect, h] of Object.entries(project.histories) as [DialectName, { out: string; engine?: SqliteEngine }][]) {
     const history = readHistory(h.out, { allowMissing: true }).revisions;
     let selected: RevisionFile[];
@@ -59,16 +67,26 @@ export async function lint(options: LintOptions = {}): Promise<LintResult> {
       continue;
     }
     if (options.only && !selected.length) continue;
-    const run = await lintRevisions(root, dialect, h.out, history, selected, { skip, include, engine: h.engine });
-    result.dialects.push({ dialect, folder: path.relative(root, h.out) || '.', revisions: selected.map((r) => r.id) });
-    result.findings.push(...run.findings);
-    result.notes.push(...run.notes);
-    if (run.linter) result.linter = run.linter;
+    const ups = lintUps(root, dialect, h.out, history, selected, { skip, include, engine: h.engine });
+    ups.catch(() => {}); // reported by finish()
+    runs.push({ dialect, folder: path.relative(root, h.out) || '.', revisions: selected.map((r) => r.id), ups });
   }
-  if (unknown.length && !result.dialects.length) throw unknown[0];
-  result.ok = result.findings.length === 0;
-  result.exitCode = result.ok ? ExitCode.ok : ExitCode.lintFindings;
-  return result;
+  if (unknown.length && !runs.length) throw unknown[0];
+  return {
+    async finish() {
+      const result: LintResult = { ok: true, exitCode: ExitCode.ok, dialects: [], findings: [], skipped: [...skip].sort(), notes: [] };
+      for (const r of runs) {
+        const run = finishLint(await r.ups);
+        result.dialects.push({ dialect: r.dialect, folder: r.folder, revisions: r.revisions });
+        result.findings.push(...run.findings);
+        result.notes.push(...run.notes);
+        if (run.linter) result.linter = run.linter;
+      }
+      result.ok = result.findings.length === 0;
+      result.exitCode = result.ok ? ExitCode.ok : ExitCode.lintFindings;
+      return result;
+    },
+  };
 }
 
 function select(history: RevisionFile[], spec: string | undefined): RevisionFile[] {
@@ -93,12 +111,26 @@ function select(history: RevisionFile[], spec: string | undefined): RevisionFile
 }
 
 /** migrate-create's hook: lint the revisions it has just written. Never throws: a lint that cannot run is a note. */
-export async function lintCreated(created: { dialect: DialectName; revision: string }[], options: CommandOptions): Promise<{ findings: LintFinding[]; notes: string[] }> {
-  if (!created.length) return { findings: [], notes: [] };
-  try {
-    const r = await lint({ ...options, only: created });
-    return { findings: r.findings, notes: r.notes };
-  } catch (err) {
-    return { findings: [], notes: [`lint did not run: ${(err as Error).message}`] };
-  }
+export async function lintCreated(created: { dialect: DialectName; revision: string }[], options: CommandOptions): Promise<CreatedLint> {
+  return beginLintCreated(created, options).finish();
+}
+
+export interface CreatedLint {
+  findings: LintFinding[];
+  notes: string[];
+}
+
+/** lintCreated in two steps (beginLint): started as soon as the revisions' ups are final, finished once their downs are written. Never throws. */
+export function beginLintCreated(created: { dialect: DialectName; revision: string }[], options: CommandOptions): { finish(): Promise<CreatedLint> } {
+  const failed = (err: unknown): CreatedLint => ({ findings: [], notes: [`lint did not run: ${(err as Error).message}`] });
+  if (!created.length) return { finish: async () => ({ findings: [], notes: [] }) };
+  const begun = beginLint({ ...options, only: created });
+  begun.catch(() => {}); // reported by finish()
+  return {
+    finish: () =>
+      begun.then(
+        (b) => b.finish().then((r) => ({ findings: r.findings, notes: r.notes }), failed),
+        failed,
+      ),
+  };
 }

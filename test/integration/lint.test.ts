@@ -205,3 +205,25 @@ describe('make migrate-create lints the new revision', () => {
     expect(JSON.parse(j.stdout).lint).toEqual({ findings: [], notes: [] });
   });
 });
+
+describe("migrate-create's lint in two steps (beginLintCreated): the ups' rules first, the downs' when finished", () => {
+  it('a down written between the two steps is the one `irreversible` reads; the ups read at the start (squawk) are found all the same', async () => {
+    const { beginLintCreated, lintCreated } = await import('../../src/commands/lint.js');
+    const dir = makeProject();
+    const tag = addRevision(dir, 'postgresql', 'required_name', 'ALTER TABLE "users" ALTER COLUMN "name" SET NOT NULL;', null);
+    const created = [{ dialect: 'postgresql' as const, revision: tag }];
+    // no down yet: begun now, finished after a down marked manual is written
+    const begun = beginLintCreated(created, { cwd: dir });
+    const down = path.join(dir, 'drizzle', 'postgresql', `${tag}.down.sql`);
+    writeFileSync(down, '-- sluice:manual-down-required a reason\n-- When the statements below undo the up, delete the line above; until then migrate-down refuses this revision.\nALTER TABLE "users" ALTER COLUMN "name" DROP NOT NULL;\n');
+    const two = await begun.finish();
+    const rules = two.findings.map((f) => `${f.rule} ${f.file}:${f.line}`);
+    expect(rules).toEqual([`adding-not-nullable-field drizzle/postgresql/${tag}.sql:1`, `irreversible drizzle/postgresql/${tag}.down.sql:1`]);
+    expect(two.findings[1]!.message).toMatch(/could not reverse this revision: a reason/);
+    // the same as the one-step lint of the files as they are now
+    expect(await lintCreated(created, { cwd: dir })).toEqual(two);
+    // a lint that cannot run is a note, never a throw
+    const broken = beginLintCreated(created, { cwd: path.join(dir, 'no-such-folder') });
+    expect((await broken.finish()).notes[0]).toMatch(/^lint did not run: /);
+  });
+});
