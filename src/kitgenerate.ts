@@ -84,7 +84,8 @@ export interface KitService {
   empty(): Promise<Snapshot>;
   /**
    * Ends the process and resolves with its exit code once it has exited (non-zero: drizzle-kit's
-   * process failed after all, e.g. a `beforeExit` handler of the project's code set an exit code).
+   * process failed after all, e.g. a `beforeExit` handler of the project's code set an exit code), or
+   * with 0 as soon as the process says it exits 0, its last `exit` listener run (kitserve.cjs).
    */
   close(): Promise<number | null>;
 }
@@ -168,6 +169,7 @@ export function runDrizzleKit(
     const channel = child.stdio[3] as Duplex | null | undefined;
     let service: KitService | undefined;
     let closed: Promise<number | null> | undefined;
+    let exited: ((code: number) => void) | undefined;
     if (channel) {
       channel.setEncoding('utf8');
       channel.on('error', () => {}); // the process's end says what happened
@@ -180,7 +182,11 @@ export function runDrizzleKit(
           buffered = buffered.slice(nl + 1);
           if (!line.startsWith('{')) said.add(line);
           if (line === 'ready' && served && !service) {
-            closed = new Promise((done) => child.once('close', (code) => done(code)));
+            // exit 0, as the process says it exits (its teardown goes on), or its real end
+            closed = new Promise((done) => {
+              exited = done;
+              child.once('close', (code) => done(code));
+            });
             service = serviceOn(dialect, channel, pending, state, () => closed!);
             resolve({ get output() { return output; }, unchanged: said.has('unchanged'), service });
           } else if (line === 'ready') channel.end(); // not asked for: it ends
@@ -191,6 +197,7 @@ export function runDrizzleKit(
               /* a preload that fails: the diff that needs it fails again where it is reported */
             }
           }
+          else if (line === 'exit 0') exited?.(0); // another code waits for the real end: its output is complete then
           else if (line.startsWith('{')) settle(pending, line);
         }
       });

@@ -118,6 +118,23 @@ describe("migrate-create's downs from drizzle-kit's own process", () => {
     expect(made).toEqual(downs(local));
   });
 
+  it("an exit code the project's code sets as the process exits (an 'exit' listener): reported as drizzle-kit's failure, as without serving (the process says its code at exit; kitserve.cjs)", () => {
+    const served = makeProject();
+    const local = makeProject();
+    for (const dir of [served, local]) {
+      addColumn(dir, 'atexit');
+      const pg = path.join(dir, 'models/postgres.ts');
+      writeFileSync(pg, `${readFileSync(pg, 'utf8')}\nprocess.on('exit', () => { if (process.argv.includes('generate')) { console.error('Error: the project failed at exit'); process.exitCode = 3; } });\n`);
+    }
+    const a = runCli(served, ['create', '-m', 'atexit'], { SLUICE_VERIFY: 'off' });
+    const b = runCli(local, ['create', '-m', 'atexit'], { SLUICE_VERIFY: 'off', SLUICE_KIT_SERVE: '0' });
+    for (const r of [a, b]) {
+      expect(r.status, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr.trim()).toMatch(/^sluice: postgresql: drizzle-kit generate failed: Error: the project failed at exit \(created anyway, with downs: (sqlite 0004_atexit, postgresql 0004_atexit|postgresql 0004_atexit, sqlite 0004_atexit)\)$/);
+    }
+    expect(downs(served)).toEqual(downs(local));
+  });
+
   it("a drizzle-kit build without the differ's modules says so, and the downs come from drizzle-kit's API, the same", () => {
     const served = makeProject();
     const other = makeProjectWithOwnCache();
