@@ -168,7 +168,14 @@ function sqliteScratch(root: string, engine: SqliteEngine | undefined): Scratch 
     async make(purpose) {
       const env = { DATABASE_URL: `file:${path.join(dir, `${purpose}.sqlite`)}` };
       const target = parseDatabaseTarget(env, root, engine);
-      return { target, env, open: () => openConnection(target, { write: true, env }) };
+      const open = async () => {
+        const conn = await openConnection(target, { write: true, env });
+        // a scratch file is removed with its folder: nothing in it needs to survive a crash, so its
+        // commits are not flushed to the disk (13–15 ms each here); what SQL does is the same
+        await conn.execute('PRAGMA synchronous = OFF');
+        return conn;
+      };
+      return { target, env, open };
     },
     async close() {
       const left: string[] = [];
