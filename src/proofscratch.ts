@@ -92,32 +92,37 @@ export async function resync(conn: Connection, steps: PreparedStep[]): Promise<v
 /**
  * The real scratch database made on `scratch`, at the state before revision `prefix` (an index of
  * o.revisions). Everything it opened is closed again when it throws; the scratch itself is the
- * caller's. `wanted`, asked once the database is open: false stops there (it throws).
+ * caller's. `ups`: the ups' texts to run (read here when absent). `signal` stops it: no step starts once
+ * aborted and the statement running is cancelled (PostgreSQL); it then ends `stopped`.
  */
-export async function bringToPrefix(o: HistoryOnScratch, scratch: Scratch, prefix: number, wanted: () => boolean = () => true): Promise<AtPrefix> {
+export async function bringToPrefix(o: HistoryOnScratch, scratch: Scratch, prefix: number, options: { ups?: (string | undefined)[]; signal?: AbortSignal } = {}): Promise<AtPrefix> {
+  const { signal } = options;
   const realDb = await timed('make', () => scratch.make('real'));
   const real = await timed('connect', () => realDb.open());
+  const cancel = () => void real.cancel?.().catch(() => {});
+  signal?.addEventListener('abort', cancel, { once: true });
   try {
-    if (!wanted()) throw new Error('not wanted any more'); // before anything is made in it
-
     const schema = realDb.target.schema ?? 'main';
-    const store = new VersionStore(real);
-    await timed('ensure', () => store.ensure());
-    const at: AtPrefix = { scratch, real, store, schema, applied: [], state: [] };
+    const at: AtPrefix = { scratch, real, store: new VersionStore(real), schema, applied: [], state: [] };
+    const stopped = () => ({ ...at, stopped: { revision: o.revisions[0]?.id ?? '', reason: 'stopped' } });
+    if (signal?.aborted) return stopped(); // before anything is made in it
+    await timed('ensure', () => at.store.ensure());
     if (prefix > 0) {
       const steps: PreparedStep[] = [];
-      for (const r of o.revisions.slice(0, prefix)) {
+      for (const [i, r] of o.revisions.slice(0, prefix).entries()) {
         let up: string;
         try {
-          up = readUp(r);
+          up = options.ups?.[i] ?? readUp(r);
           steps.push(await step(o, r, 'up', undefined, schema, up));
         } catch (err) {
           return { ...at, stopped: { revision: r.id, reason: `sluice refuses its up: ${describeCause(err)}` } };
         }
         at.applied.push({ id: r.id, up });
       }
-      const failed = (await timed('prefix', () => runSteps(real, store, steps))).find((s) => s.status === 'failed');
-      if (failed) return { ...at, stopped: { revision: failed.revision, reason: `its up fails on a scratch database: ${failed.error}` } };
+      const ran = await timed('prefix', () => runSteps(real, at.store, steps, { signal }));
+      if (signal?.aborted) return stopped();
+      const failed = ran.find((s) => s.status !== 'applied');
+      if (failed) return { ...at, stopped: { revision: failed.revision, reason: `its up fails on a scratch database: ${failed.error ?? failed.status}` } };
       await resync(real, steps);
     }
     at.state = await timed('introspect', () => introspect(real, schema));
@@ -125,53 +130,70 @@ export async function bringToPrefix(o: HistoryOnScratch, scratch: Scratch, prefi
   } catch (err) {
     await real.close().catch(() => {});
     throw err;
+  } finally {
+    signal?.removeEventListener('abort', cancel);
   }
 }
 
 /** What proofAhead made: taken by the proof it was made for, or discarded. */
 export interface ProofAhead {
-  /** Settles once the replay is done (true) or was not made or failed (false). */
+  /** Settles once the replay is done (true) or was not made, failed or was stopped (false). */
   replayed: Promise<boolean>;
-  /** The scratch at the end of the revisions it was given, when `o` is a proof of the revision right after them; once. */
+  /**
+   * The scratch at the end of the revisions it was given, when `o` is a proof of the revision right
+   * after them, with the same ups, and its connection still answers; once. When it does not fit, the
+   * replay is stopped at once (discard() still removes what it made).
+   */
   take(o: HistoryOnScratch): Promise<AtPrefix | undefined>;
-  /** Remove what was made, unless a proof took it; resolves to what could not be removed (scratchNote), once (then to nothing). */
+  /** Stop the replay and remove what it made, unless a proof took it; resolves to what could not be removed (scratchNote), once (then to nothing). */
   discard(): Promise<string[]>;
 }
 
 /**
  * Start replaying `o.revisions` on a scratch database now, for a proof of the revision that will
- * follow them (migrate-create, while drizzle-kit makes it). On a server (SLUICE_CHECK_DATABASE_URL),
- * it starts once the connections opened ahead (serverwarm.ts) are open, so that nothing is made on a
+ * follow them (migrate-create, while drizzle-kit makes it). The ups are read now: take() compares the
+ * files with these texts before it waits for anything. On a server (SLUICE_CHECK_DATABASE_URL), it
+ * starts once the connections opened ahead (serverwarm.ts) are open, so that nothing is made on a
  * server before it has answered, and a server that never answers is let go by coolScratch at once.
  */
 export function proofAhead(o: HistoryOnScratch): ProofAhead {
   let state: 'running' | 'taken' | 'discarded' = 'running';
   let discarded: Promise<string[]> | undefined;
+  const stop = new AbortController();
+  const ups = o.revisions.map(safeUp);
+  let left: string[] = []; // what a replay that failed could not remove
   const warmed = o.dialect === 'postgresql' ? warmFor(o.env) : undefined; // now, before anything can let it go
   const made = (async (): Promise<AtPrefix | undefined> => {
     // only the plain case (a scratch schema, PGlite without extensions, a SQLite file), which take() can check the new revision for
-    if (!(await plain(o, o.revisions))) return undefined;
+    if (ups.some((u) => u === undefined) || !(await plain(o, o.revisions))) return undefined;
     // on a server whose connections were opened ahead: only once they are open (none is opened here)
-    if ((warmed && !(await warmed.open)) || state !== 'running') return undefined;
+    if ((warmed && !(await warmed.open)) || stop.signal.aborted) return undefined;
     const scratch = await openScratch(o.root, o.dialect, o.env, { engine: o.engine });
     try {
-      return await bringToPrefix(o, scratch, o.revisions.length, () => state === 'running');
+      return await bringToPrefix(o, scratch, o.revisions.length, { ups, signal: stop.signal });
     } catch (err) {
-      await scratch.close();
+      left = await scratch.close();
       throw err;
     }
   })().catch(() => undefined); // the proof makes its own, and reports what fails then
+  const unfit = () => {
+    stop.abort();
+    return undefined;
+  };
   return {
     replayed: made.then((at) => !!at && !at.stopped),
     async take(p) {
       if (state !== 'running') return undefined;
+      // what can be told without the replay first: the same history with the same ups, and a new revision that keeps the scratch chosen alike
       const ids = o.revisions.map((r) => r.id);
-      if (p.dialect !== o.dialect || p.engine !== o.engine || p.dir !== o.dir || p.revisions.length !== ids.length + 1 || ids.some((id, i) => p.revisions[i]!.id !== id)) return undefined;
+      if (p.dialect !== o.dialect || p.engine !== o.engine || p.dir !== o.dir || p.revisions.length !== ids.length + 1 || ids.some((id, i) => p.revisions[i]!.id !== id)) return unfit();
+      if (ups.some((u, i) => safeUp(p.revisions[i]!) !== u)) return unfit();
+      if (!(await plain(p, p.revisions.slice(-1)))) return unfit();
       const at = await made;
       if (!at || at.stopped || state !== 'running') return undefined;
-      // the same ups as ran ahead, and a new revision that keeps the scratch chosen alike
-      if (at.applied.some((a, i) => safeUp(p.revisions[i]!) !== a.up)) return undefined;
-      if (!(await plain(p, p.revisions.slice(-1))) || state !== 'running') return undefined;
+      // connections idle since the replay may have been ended by the server (idle_session_timeout, a restart)
+      if (!(await at.real.query('SELECT 1').then(() => at.scratch.check?.().then(() => true) ?? true, () => false))) return unfit();
+      if (state !== 'running') return undefined;
       state = 'taken';
       return at;
     },
@@ -179,8 +201,9 @@ export function proofAhead(o: HistoryOnScratch): ProofAhead {
       if (state === 'taken') return [];
       if (discarded) return discarded.then(() => []); // said once, by the first call
       state = 'discarded';
+      stop.abort();
       discarded = made.then(async (at) => {
-        if (!at) return [];
+        if (!at) return left;
         await at.real.close().catch(() => {});
         return at.scratch.close();
       });

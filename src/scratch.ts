@@ -52,6 +52,8 @@ export interface Scratch {
   make(purpose: string): Promise<ScratchDatabase>;
   /** Remove every scratch database made; resolves to what could not be removed (notRemoved), never rejects. */
   close(): Promise<string[]>;
+  /** On a server: rejects when its connection no longer answers (one opened ahead and idle since). */
+  check?(): Promise<void>;
 }
 
 /** rmSync of a scratch folder; what it could not remove is added to `notRemoved`. */
@@ -343,10 +345,27 @@ async function serverScratch(root: string, url: string, env: Record<string, stri
     async close() {
       await early?.release();
       const left: string[] = [];
-      for (const s of schemas) await admin.execute(`DROP SCHEMA IF EXISTS ${quoteIdent(s)} CASCADE`).catch((err) => left.push(notRemovedLine(`the scratch schema ${quoteIdent(s)} on ${base.display}`, err)));
-      for (const d of databases) await drop(d).catch((err) => left.push(notRemovedLine(`the scratch database ${quoteIdent(d)} on ${base.display}`, err)));
+      // an admin connection the server ended meanwhile (idle since it was opened ahead, a restart):
+      // the drops go through a new one, once
+      let reopened = false;
+      const run = async (sql: string) => {
+        try {
+          await admin.execute(sql);
+        } catch (err) {
+          if (reopened || (await admin.query('SELECT 1').then(() => true, () => false))) throw err;
+          reopened = true;
+          const fresh = await openServerAdmin(base, env).catch(() => undefined);
+          if (!fresh) throw err;
+          await admin.close().catch(() => {});
+          admin = fresh.admin;
+          await admin.execute(sql);
+        }
+      };
+      for (const s of schemas) await run(`DROP SCHEMA IF EXISTS ${quoteIdent(s)} CASCADE`).catch((err) => left.push(notRemovedLine(`the scratch schema ${quoteIdent(s)} on ${base.display}`, err)));
+      for (const d of databases) await run(`DROP DATABASE IF EXISTS ${quoteIdent(d)} WITH (FORCE)`).catch((err) => left.push(notRemovedLine(`the scratch database ${quoteIdent(d)} on ${base.display}`, err)));
       await admin.close().catch(() => {});
       return left;
     },
+    check: () => admin.query('SELECT 1').then(() => undefined),
   };
 }

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proofAhead } from '../../src/proofscratch.js';
 import { proveDowns } from '../../src/prove.js';
 import { readHistory } from '../../src/source.js';
-import { addRevision, addUserColumn, makeProject, pgDescribe, pgUrl, runCli } from '../support/project.js';
+import { addRevision, addUserColumn, freshDatabase, makeProject, pgDescribe, pgUrl, runCli } from '../support/project.js';
 import { listing, scratchSchemasOf, start } from '../support/signals.js';
 
 type Dialect = 'sqlite' | 'postgresql';
@@ -103,6 +103,86 @@ describe('a proof takes the scratch database replayed ahead only when it is what
       expect(await ahead.discard()).toEqual([]); // once
       await noScratchLeft();
     });
+  });
+});
+
+pgDescribe('a replay ahead on a server that ends its connections, or that is slow', () => {
+  /** A database of the test's own (its backends can be ended without touching other tests'), and a client on it. */
+  async function own(): Promise<{ url: string; admin: pg.Client; schemas: () => Promise<string[]> }> {
+    const url = await freshDatabase('ahead');
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    const schemas = async () => (await admin.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'sluice\\_check\\_%'")).rows.map((r) => r.n);
+    return { url, admin, schemas };
+  }
+
+  it('connections the server ended while drizzle-kit ran (idle_session_timeout, a restart): not taken; the proof makes its own and verifies, and the replayed schema is still removed', async () => {
+    const { url, admin, schemas } = await own();
+    try {
+      const dir = makeProject();
+      const out = path.join(dir, 'drizzle', 'postgresql');
+      const env = { SLUICE_CHECK_DATABASE_URL: url };
+      const ahead = proofAhead({ root: dir, dialect: 'postgresql', dir: out, revisions: readHistory(out).revisions, env });
+      const tag = addRevision(dir, 'postgresql', 'add_nick', COLUMN.postgresql[0], null);
+      expect(await ahead.replayed).toBe(true);
+      const ended = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+      expect(ended.rowCount, 'the replay\'s connections ended').toBeGreaterThan(0);
+      const result = await proveDowns({ root: dir, dialect: 'postgresql', dir: out, revisions: readHistory(out).revisions, downs: new Map([[tag, COLUMN.postgresql[1]]]), checkUp: false, env, ahead });
+      expect(result.fromAhead).toBeUndefined();
+      expect(result.stoppedAt, JSON.stringify(result.stoppedAt)).toBeUndefined();
+      expect(result.proofs.get(tag)?.verified).toBe(true);
+      expect(await ahead.discard()).toEqual([]); // dropped through a new connection
+      expect(await schemas()).toEqual([]);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('a slow up in the history: discard() stops the replay (its statement cancelled) instead of waiting for it, and removes its schema', async () => {
+    const { url, admin, schemas } = await own();
+    try {
+      const dir = makeProject();
+      const out = path.join(dir, 'drizzle', 'postgresql');
+      addRevision(dir, 'postgresql', 'slow', 'SELECT pg_sleep(30);', '');
+      const ahead = proofAhead({ root: dir, dialect: 'postgresql', dir: out, revisions: readHistory(out).revisions, env: { SLUICE_CHECK_DATABASE_URL: url } });
+      // (the replay's statements go as one script, longer than the query text the server keeps: its wait event says it sleeps)
+      const sleeping = async () => (await admin.query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'")).rowCount;
+      for (let i = 0; i < 500 && !(await sleeping()); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await sleeping(), 'the replay runs the slow up').toBeGreaterThan(0);
+      const started = Date.now();
+      expect(await ahead.discard()).toEqual([]);
+      expect(Date.now() - started, 'stopped, not waited for (the up sleeps 30 s)').toBeLessThan(15_000);
+      expect(await ahead.replayed).toBe(false);
+      expect(await schemas()).toEqual([]);
+      expect(await sleeping()).toBe(0);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('an earlier up edited while the replay runs a slow one: the proof does not wait for that replay, it makes its own with the edited up', async () => {
+    const { url, admin, schemas } = await own();
+    try {
+      const dir = makeProject();
+      const out = path.join(dir, 'drizzle', 'postgresql');
+      const slow = addRevision(dir, 'postgresql', 'slow', 'SELECT pg_sleep(30);', '');
+      const env = { SLUICE_CHECK_DATABASE_URL: url };
+      const ahead = proofAhead({ root: dir, dialect: 'postgresql', dir: out, revisions: readHistory(out).revisions, env });
+      const sleeping = async () => (await admin.query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'")).rowCount;
+      for (let i = 0; i < 500 && !(await sleeping()); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await sleeping(), 'the replay runs the slow up').toBeGreaterThan(0);
+      writeFileSync(path.join(out, `${slow}.sql`), 'SELECT 1;');
+      const tag = addRevision(dir, 'postgresql', 'add_nick', COLUMN.postgresql[0], null);
+      const started = Date.now();
+      const result = await proveDowns({ root: dir, dialect: 'postgresql', dir: out, revisions: readHistory(out).revisions, downs: new Map([[tag, COLUMN.postgresql[1]]]), checkUp: false, env, ahead });
+      expect(Date.now() - started, 'not after the 30 s the replay would take').toBeLessThan(15_000);
+      expect(result.fromAhead).toBeUndefined();
+      expect(result.proofs.get(tag)?.verified).toBe(true);
+      expect(await ahead.discard()).toEqual([]);
+      expect(await schemas()).toEqual([]);
+    } finally {
+      await admin.end();
+    }
   });
 });
 
