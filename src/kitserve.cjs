@@ -149,7 +149,7 @@ function serveWhenDone(fd, wanted) {
       const fs = require('node:fs');
       const tell = (code) => {
         const all = process.listeners('exit');
-        if (all[all.length - 1] !== tell) return;
+        if (all[all.length - 1] !== tell || sock.destroyed) return; // (destroyed: its fd closed, maybe another file's now)
         try {
           // the code the process exits with: an earlier listener may have set process.exitCode since the event's `code`
           fs.writeSync(fd, `exit ${process.exitCode ?? code}\n`);

@@ -269,8 +269,13 @@ async function createLocked(
     };
     // both run to their end (nothing is put back while the other still writes); the first error in the config's order is the one reported
     const settled = await Promise.allSettled(dialects.map((_, i) => Promise.resolve(generated[i]).then(() => finish(i))));
-    const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (rejected) throw rejected.reason;
+    const errors = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+    // two dialects that each failed their own way: both said (the first in the config's order is the cause)
+    const plain = (e: Error) => e instanceof SluiceError && !(e instanceof Interrupted);
+    if (errors.length > 1 && !signal?.aborted && errors.every(plain) && errors[1]!.message !== errors[0]!.message) {
+      throw new SluiceError(errors.map((e) => e.message).join('; '), (errors[0] as SluiceError).exitCode, { cause: errors[0] });
+    }
+    if (errors.length) throw errors[0];
     await letGoOfScratches();
     for (const [d] of dialects) await servedAndFailed(d);
     const result: CreateResult = { created: [], unchanged: [] };

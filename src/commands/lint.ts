@@ -56,6 +56,8 @@ export async function beginLint(options: LintOptions = {}): Promise<{ finish(): 
   const unknown: UnknownRevision[] = [];
   const runs: { dialect: DialectName; folder: string; revisions: string[]; ups: Promise<UpsLinted> }[] = [];
   for (const [dialect, h] of Object.entries(project.histories) as [DialectName, { out: string; engine?: SqliteEngine }][]) {
+    // a history `only` does not name is not read (migrate-create: its drizzle-kit may be writing its journal)
+    if (options.only && !options.only.some((o) => o.dialect === dialect)) continue;
     const history = readHistory(h.out, { allowMissing: true }).revisions;
     let selected: RevisionFile[];
     try {
