@@ -9,7 +9,7 @@
  * explain is flagged from the text alone, as before).
  */
 import type { DialectName, SqliteEngine } from './config.js';
-import { composeDown, type RenderedDown } from './commands/create.js';
+import { composeDown, type RenderedDown } from './commands/downfile.js';
 import { describeCause, Interrupted } from './errors.js';
 import { proveDowns, type Proof, type ProveResult } from './prove.js';
 import type { ProofAhead } from './proofscratch.js';

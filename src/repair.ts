@@ -7,7 +7,7 @@
  * statement at odds with the real state (what it creates is there already, what it changes is not
  * there) is left out; a default that does not cast is dropped before the type change. PostgreSQL only.
  */
-import type { RenderedDown } from './commands/create.js';
+import type { RenderedDown } from './commands/downfile.js';
 import { alteredColumnType, createdEnum, definitionsIn, inversesFor } from './inverse.js';
 import type { Proof } from './prove.js';
 import { readUp, type RevisionFile } from './source.js';

@@ -19,7 +19,7 @@ import { journalFile, messageFromTag, parseDownHeader, readHistory, rel, writeNe
 import { verifyDowns } from '../downproof.js';
 import { withFolderLock } from '../folderlock.js';
 import { splitStatements } from '../sql.js';
-import { renderDownFor, type RenderedDown } from './create.js';
+import { renderDownFor, type RenderedDown } from './downfile.js';
 
 interface Entry {
   idx: number;
