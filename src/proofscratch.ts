@@ -121,7 +121,7 @@ export async function bringToPrefix(o: HistoryOnScratch, scratch: Scratch, prefi
       }
       const ran = await timed('prefix', () => runSteps(real, at.store, steps, { signal }));
       if (signal?.aborted) return stopped();
-      const failed = ran.find((s) => s.status !== 'applied');
+      const failed = ran.find((s) => s.status === 'failed' || s.status === 'interrupted'); // (as the proof read it before: 'already-done' is no failure)
       if (failed) return { ...at, stopped: { revision: failed.revision, reason: `its up fails on a scratch database: ${failed.error ?? failed.status}` } };
       await resync(real, steps);
     }
