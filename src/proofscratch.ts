@@ -191,8 +191,9 @@ export function proofAhead(o: HistoryOnScratch): ProofAhead {
       if (!(await plain(p, p.revisions.slice(-1)))) return unfit();
       const at = await made;
       if (!at || at.stopped || state !== 'running') return undefined;
-      // connections idle since the replay may have been ended by the server (idle_session_timeout, a restart)
-      if (!(await at.real.query('SELECT 1').then(() => at.scratch.check?.().then(() => true) ?? true, () => false))) return unfit();
+      // its connection, idle since the replay, may have been ended by the server (idle_session_timeout, a
+      // restart); the scratch's other one is only used to remove it, and its close() opens a new one if needed
+      if (!(await at.real.query('SELECT 1').then(() => true, () => false))) return unfit();
       if (state !== 'running') return undefined;
       state = 'taken';
       return at;

@@ -52,8 +52,6 @@ export interface Scratch {
   make(purpose: string): Promise<ScratchDatabase>;
   /** Remove every scratch database made; resolves to what could not be removed (notRemoved), never rejects. */
   close(): Promise<string[]>;
-  /** On a server: rejects when its connection no longer answers (one opened ahead and idle since). */
-  check?(): Promise<void>;
 }
 
 /** rmSync of a scratch folder; what it could not remove is added to `notRemoved`. */
@@ -366,6 +364,5 @@ async function serverScratch(root: string, url: string, env: Record<string, stri
       await admin.close().catch(() => {});
       return left;
     },
-    check: () => admin.query('SELECT 1').then(() => undefined),
   };
 }

@@ -263,7 +263,8 @@ async function createLocked(
     if (errors.length > 1 && !signal?.aborted && errors.every(plain) && errors[1]!.message !== errors[0]!.message) {
       throw new SluiceError(errors.map((e) => e.message).join('; '), (errors[0] as SluiceError).exitCode, { cause: errors[0] });
     }
-    if (errors.length) throw errors[0];
+    // a file in the way of a new down is said first: then nothing is kept in any folder (not a foreign file taken as a down)
+    if (errors.length) throw errors.find((e) => e instanceof LeftoverFile) ?? errors[0];
     await letGoOfScratches();
     for (const [d] of dialects) await servedAndFailed(d);
     const result: CreateResult = { created: [], unchanged: [] };

@@ -138,6 +138,28 @@ pgDescribe('a replay ahead on a server that ends its connections, or that is slo
     }
   });
 
+  it("only the scratch's admin connection ended (the replay's own still answers): taken all the same, verified, and the schema removed through a new admin connection", async () => {
+    const { url, admin, schemas } = await own();
+    try {
+      const dir = makeProject();
+      const out = path.join(dir, 'drizzle', 'postgresql');
+      const env = { SLUICE_CHECK_DATABASE_URL: url };
+      const ahead = proofAhead({ root: dir, dialect: 'postgresql', dir: out, revisions: readHistory(out).revisions, env });
+      const tag = addRevision(dir, 'postgresql', 'add_nick', COLUMN.postgresql[0], null);
+      expect(await ahead.replayed).toBe(true);
+      // the admin connection's last statement read the server's version; the replay's read the schema
+      const ended = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%server_version_num%'");
+      expect(ended.rowCount, 'the admin connection ended').toBe(1);
+      const result = await proveDowns({ root: dir, dialect: 'postgresql', dir: out, revisions: readHistory(out).revisions, downs: new Map([[tag, COLUMN.postgresql[1]]]), checkUp: false, env, ahead });
+      expect(result.fromAhead).toBe(true);
+      expect(result.proofs.get(tag)?.verified, JSON.stringify(result)).toBe(true);
+      expect(await ahead.discard()).toEqual([]);
+      expect(await schemas()).toEqual([]);
+    } finally {
+      await admin.end();
+    }
+  });
+
   it('a slow up in the history: discard() stops the replay (its statement cancelled) instead of waiting for it, and removes its schema', async () => {
     const { url, admin, schemas } = await own();
     try {
