@@ -12,7 +12,7 @@ import type { DialectName, SqliteEngine } from './config.js';
 import { composeDown, type RenderedDown } from './commands/downfile.js';
 import { describeCause, Interrupted } from './errors.js';
 import { proveDowns, type Proof, type ProveResult } from './prove.js';
-import type { ProofAhead } from './proofscratch.js';
+import type { HistoryOnScratch, ProofAhead } from './proofscratch.js';
 import { sqliteStateDown } from './statedown.js';
 import { repairDown } from './repair.js';
 import { loadParser, parseSql } from './sqlparse.js';
@@ -22,15 +22,8 @@ import { monotonicMs } from './clock.js';
 const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'CopyStmt', 'MergeStmt', 'insert_stmt', 'update_stmt', 'delete_stmt']);
 const MAX_DIFF_LINES = 25;
 
-export interface VerifyDownsOptions {
-  root: string;
-  dialect: DialectName;
-  /** SQLite: the engine the history's SQL is written for (libsql for drizzle's "turso" dialect). */
-  engine?: SqliteEngine;
-  dir: string;
-  /** The whole history, in order (the downs' revisions are among them). */
-  revisions: RevisionFile[];
-  env: Record<string, string | undefined>;
+/** `revisions`: the whole history, in order (the downs' revisions are among them). */
+export interface VerifyDownsOptions extends HistoryOnScratch {
   /** Compare the ups with their snapshots (adopted histories); false for an up drizzle-kit just generated. */
   checkUp: boolean;
   /** Do not run: say this in the header instead (the reason an earlier attempt could not run). */

@@ -12,7 +12,6 @@
  * database is at state N again for the next revision (and for a second attempt with a repaired down).
  * Schemas are compared structurally (introspect.ts), never as SQL text.
  */
-import type { DialectName, SqliteEngine } from './config.js';
 import type { Connection } from './dialect/types.js';
 import { diffSnapshots, emptySnapshot } from './downgen.js';
 import { resolvePrimaryKeyDrops } from './downrules.js';
@@ -22,7 +21,7 @@ import type { PreparedStep } from './prepare.js';
 import { checkpoint, describeCause } from './errors.js';
 import { introspect, listTables, schemaDiff, tablesIn } from './introspect.js';
 import { countRows, insertSyntheticRows, RowsTransactionLost, type RowsResult } from './rows.js';
-import { bringToPrefix, openProofScratch, PREPARED_WORDS, profile, resync, step, timed, type ProofAhead } from './proofscratch.js';
+import { bringToPrefix, openProofScratch, PREPARED_WORDS, profile, resync, step, timed, type HistoryOnScratch, type ProofAhead } from './proofscratch.js';
 import { readSnapshot, type RevisionFile } from './source.js';
 import { VERSION_TABLE } from './store.js';
 import type { SqliteObject } from './statedown.js';
@@ -60,19 +59,11 @@ class ProofStepError extends Error {
   }
 }
 
-export interface ProveOptions {
-  root: string;
-  dialect: DialectName;
-  /** SQLite: the engine the history's SQL is written for (libsql for drizzle's "turso" dialect). */
-  engine?: SqliteEngine;
-  /** The history's folder and revisions, in order. */
-  dir: string;
-  revisions: RevisionFile[];
+export interface ProveOptions extends HistoryOnScratch {
   /** Revision id → down text to prove (or its promise, while it is still being computed). Other revisions are only applied. */
   downs: Map<string, string | Promise<string>>;
   /** Compare each proven revision's up with its snapshot (adopted or edited histories). */
   checkUp: boolean;
-  env: Record<string, string | undefined>;
   /**
    * Called when a down leaves differences or fails: a replacement down text to try again (e.g. with
    * the inverses of statements the snapshots do not describe), or undefined. Up to REPAIRS times.

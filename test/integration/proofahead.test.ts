@@ -18,14 +18,14 @@ import { listing, scratchSchemasOf, start } from '../support/signals.js';
 type Dialect = 'sqlite' | 'postgresql';
 
 /** A new revision `0004_<name>` in `dialect`'s history, and the proof of its down, with `ahead` made from the history before it. */
-async function proveNew(dir: string, dialect: Dialect, up: string, down: string, between?: () => void) {
+async function proveNew(dir: string, dialect: Dialect, up: string, down: string, between?: () => void | Promise<void>, url?: string) {
   const out = path.join(dir, 'drizzle', dialect);
-  const env = { SLUICE_CHECK_DATABASE_URL: dialect === 'postgresql' ? pgUrl() : '' };
+  const env = { SLUICE_CHECK_DATABASE_URL: dialect === 'postgresql' ? (url ?? pgUrl()) : '' };
   const before = readHistory(out).revisions;
   const ahead = proofAhead({ root: dir, dialect, dir: out, revisions: before, env });
   const tag = addRevision(dir, dialect, 'add_nick', up, null);
   expect(await ahead.replayed).toBe(true);
-  between?.();
+  await between?.();
   const revisions = readHistory(out).revisions;
   expect(revisions.at(-1)!.id).toBe(tag);
   const result = await proveDowns({ root: dir, dialect, dir: out, revisions, downs: new Map([[tag, down]]), checkUp: false, env, ahead });
@@ -119,19 +119,15 @@ pgDescribe('a replay ahead on a server that ends its connections, or that is slo
   it('connections the server ended while drizzle-kit ran (idle_session_timeout, a restart): not taken; the proof makes its own and verifies, and the replayed schema is still removed', async () => {
     const { url, admin, schemas } = await own();
     try {
-      const dir = makeProject();
-      const out = path.join(dir, 'drizzle', 'postgresql');
-      const env = { SLUICE_CHECK_DATABASE_URL: url };
-      const ahead = proofAhead({ root: dir, dialect: 'postgresql', dir: out, revisions: readHistory(out).revisions, env });
-      const tag = addRevision(dir, 'postgresql', 'add_nick', COLUMN.postgresql[0], null);
-      expect(await ahead.replayed).toBe(true);
-      const ended = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
-      expect(ended.rowCount, 'the replay\'s connections ended').toBeGreaterThan(0);
-      const result = await proveDowns({ root: dir, dialect: 'postgresql', dir: out, revisions: readHistory(out).revisions, downs: new Map([[tag, COLUMN.postgresql[1]]]), checkUp: false, env, ahead });
+      const end = async () => {
+        const ended = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+        expect(ended.rowCount, 'the replay\'s connections ended').toBeGreaterThan(0);
+      };
+      const { result, proof, left } = await proveNew(makeProject(), 'postgresql', ...COLUMN.postgresql, end, url);
       expect(result.fromAhead).toBeUndefined();
       expect(result.stoppedAt, JSON.stringify(result.stoppedAt)).toBeUndefined();
-      expect(result.proofs.get(tag)?.verified).toBe(true);
-      expect(await ahead.discard()).toEqual([]); // dropped through a new connection
+      expect(proof?.verified).toBe(true);
+      expect(left).toEqual([]); // dropped through a new connection
       expect(await schemas()).toEqual([]);
     } finally {
       await admin.end();
@@ -141,19 +137,15 @@ pgDescribe('a replay ahead on a server that ends its connections, or that is slo
   it("only the scratch's admin connection ended (the replay's own still answers): taken all the same, verified, and the schema removed through a new admin connection", async () => {
     const { url, admin, schemas } = await own();
     try {
-      const dir = makeProject();
-      const out = path.join(dir, 'drizzle', 'postgresql');
-      const env = { SLUICE_CHECK_DATABASE_URL: url };
-      const ahead = proofAhead({ root: dir, dialect: 'postgresql', dir: out, revisions: readHistory(out).revisions, env });
-      const tag = addRevision(dir, 'postgresql', 'add_nick', COLUMN.postgresql[0], null);
-      expect(await ahead.replayed).toBe(true);
       // the admin connection's last statement read the server's version; the replay's read the schema
-      const ended = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%server_version_num%'");
-      expect(ended.rowCount, 'the admin connection ended').toBe(1);
-      const result = await proveDowns({ root: dir, dialect: 'postgresql', dir: out, revisions: readHistory(out).revisions, downs: new Map([[tag, COLUMN.postgresql[1]]]), checkUp: false, env, ahead });
+      const end = async () => {
+        const ended = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%server_version_num%'");
+        expect(ended.rowCount, 'the admin connection ended').toBe(1);
+      };
+      const { result, proof, left } = await proveNew(makeProject(), 'postgresql', ...COLUMN.postgresql, end, url);
       expect(result.fromAhead).toBe(true);
-      expect(result.proofs.get(tag)?.verified, JSON.stringify(result)).toBe(true);
-      expect(await ahead.discard()).toEqual([]);
+      expect(proof?.verified, JSON.stringify(result)).toBe(true);
+      expect(left).toEqual([]);
       expect(await schemas()).toEqual([]);
     } finally {
       await admin.end();
