@@ -28,9 +28,12 @@ exports.run = async () => {
   const p = await import('node:path');
   const e = await import('./esm.mjs');
   const dep = await import('dep');
-  return [exports.value, p.sep, e.default, dep.default.name, require.resolve('./index.js') === __filename, exports.note.length].join(' ');
+  return [exports.value, p.sep, e.default, dep.default.name, require.resolve('./index.js') === __filename, exports.note.length, require('./word.js')].join(' ');
 };
 ` + PAD;
+
+const NON_ASCII = 'caf\u00e9 \u2211 \u{1F600}';
+const WORD = `'use strict';\nmodule.exports = '${NON_ASCII}'; // ${NON_ASCII}\n`;
 
 const RUNNER = `'use strict';
 const Module = require('node:module');
@@ -58,6 +61,8 @@ function makePackage(): { dir: string; cache: string; pack: string } {
   writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'sql-parser-cst', main: 'index.js' }));
   writeFileSync(path.join(pkg, 'index.js'), PKG);
   writeFileSync(path.join(pkg, 'esm.mjs'), "export default 'esm';\n");
+  // a file that is not all ASCII (read as UTF-8; the others as Latin-1, which is the same text for them)
+  writeFileSync(path.join(pkg, 'word.js'), WORD);
   // a package only the served package's own node_modules holds: resolved from pkg's file, not from the runner's
   mkdirSync(path.join(pkg, 'node_modules', 'dep'), { recursive: true });
   writeFileSync(path.join(pkg, 'node_modules', 'dep', 'package.json'), JSON.stringify({ name: 'dep', type: 'module', exports: { import: './dep.js' } }));
@@ -81,10 +86,10 @@ function run(dir: string, cache: string, env: Record<string, string> = {}) {
   return { code: r.status, out: r.stdout.trim(), err: r.stderr };
 }
 
-const EXPECTED = `AAAA ${path.sep} esm dep true 42`;
+const EXPECTED = `AAAA ${path.sep} esm dep true 42 ${NON_ASCII}`;
 const packs: ReturnType<typeof makePackage>[] = [];
 beforeAll(async () => {
-  for (let i = 0; i < 5; i++) packs.push(makePackage());
+  for (let i = 0; i < 6; i++) packs.push(makePackage());
   await sleep(SETTLE_MS); // a file is packed only once its times are 3 s old
 });
 
@@ -134,6 +139,33 @@ describe('the code cache of package files', () => {
     }
     writeFileSync(pack, good.subarray(0, 100)); // cut short
     expect(run(dir, cache)).toEqual({ code: 0, out: EXPECTED, err: '' });
+  });
+
+  it('reads an all-ASCII file as Latin-1 and any other as UTF-8: the same texts, fingerprinted as before', () => {
+    const { dir, cache, pack } = packs[5]!;
+    const files = ['index.js', 'word.js'].map((f) => path.join(dir, 'node_modules', 'sql-parser-cst', f));
+    // what fs.readFileSync(file, 'utf8') gives once the cache is installed (the loader reads so), against the bytes' UTF-8 reading
+    const reader = path.join(dir, 'reader.cjs');
+    writeFileSync(
+      reader,
+      `require(${JSON.stringify(path.join(REPO, 'src', 'v8modules.cjs'))}).installModuleCache(process.argv[2], 'test.read', require('node:zlib').crc32);
+const fs = require('node:fs');
+console.log(JSON.stringify(${JSON.stringify(files)}.map((f) => fs.readFileSync(f, 'utf8') === fs.readFileSync(f).toString('utf8'))));`,
+    );
+    const read = spawnSync(process.execPath, [reader, cache], { cwd: dir, env: cleanEnv({}) as NodeJS.ProcessEnv, encoding: 'utf8' });
+    expect({ code: read.status, out: read.stdout.trim(), err: read.stderr }).toEqual({ code: 0, out: '[true,true]', err: '' });
+    expect(run(dir, cache)).toEqual({ code: 0, out: EXPECTED, err: '' });
+    const written = statSync(pack).mtimeMs;
+    expect(run(dir, cache), 'served from the pack').toEqual({ code: 0, out: EXPECTED, err: '' });
+    expect(statSync(pack).mtimeMs, 'both files were served: the pack is not written again').toBe(written);
+    // each file's fingerprint is its text's length and the CRC-32 of its UTF-8 encoding, as packs written before had it
+    const body = readFileSync(pack).subarray(8); // after the magic and the CRC-32 (v8cache.cjs writeChecked)
+    const head = JSON.parse(body.subarray(4, 4 + body.readUInt32LE(0)).toString('utf8')) as { files: { file: string; text: string }[] };
+    const crc32 = (require('node:zlib') as { crc32(d: string): number }).crc32;
+    for (const f of files) {
+      const text = readFileSync(f, 'utf8');
+      expect(head.files.find((e) => e.file === f)?.text, f).toBe(`${text.length.toString(36)}-${(crc32(text) >>> 0).toString(36)}`);
+    }
   });
 
   it('is written by a successful run only, and never packs a file just written', () => {
