@@ -1,8 +1,9 @@
 'use strict';
 /**
  * The `sluice` bin (copied to dist/cli.cjs by scripts/bundle-cli.mjs): it runs the CLI's bundle
- * (dist/cli-bundle.cjs), node-postgres's (dist/pg.cjs) and better-sqlite3's JavaScript (dist/sqlite.cjs,
- * through the global below: dialect/sqlitedb.ts) through a V8 code cache.
+ * (dist/cli-bundle.cjs), node-postgres's (dist/pg.cjs), better-sqlite3's JavaScript (dist/sqlite.cjs,
+ * through the global below: dialect/sqlitedb.ts) and the SQLite parser (dist/sqlparser.cjs, likewise:
+ * sqlparse.ts) through a V8 code cache.
  *
  * Why: compiling the 500 KB bundle and then each function it calls, on every start, is ~15 ms of a
  * `status` that takes ~145 ms (`node -e 0`: ~85 ms). V8 can save what it compiled (bytecode of the
@@ -30,6 +31,7 @@ const { MAGIC, cacheDir, buildOf, readChecked, writeChecked, wrap } = require('.
 const BUNDLE = path.join(__dirname, 'cli-bundle.cjs');
 const FLUSH = Symbol.for('sluice.compileCache.flush');
 const SQLITE = Symbol.for('sluice.compileCache.sqlite');
+const SQLPARSER = Symbol.for('sluice.compileCache.sqlparser');
 const MODULES = Symbol.for('sluice.compileCache.modules');
 const PENDING = Symbol.for('sluice.compileCache.pending');
 
@@ -103,6 +105,13 @@ function sqliteLib(version, command, dir, crc32) {
   return sqliteExports ?? undefined;
 }
 
+let parserExports;
+/** sql-parser-cst (dist/sqlparser.cjs), when it was built from `version` (its first line says which), else undefined. */
+function sqlParserLib(version, command, dir, crc32) {
+  parserExports ??= load(path.join(__dirname, 'sqlparser.cjs'), command, dir, crc32, (text) => text.startsWith(`// sql-parser-cst ${version}\n`)) ?? null;
+  return parserExports ?? undefined;
+}
+
 const crc32 = process.env.SLUICE_NO_COMPILE_CACHE === '1' ? undefined : require('node:zlib').crc32;
 if (typeof crc32 !== 'function') {
   require(BUNDLE);
@@ -113,6 +122,7 @@ if (typeof crc32 !== 'function') {
   globalThis[FLUSH] = () => flush(crc32); // before a V8 flag changes: the run has reached a command's work
   globalThis[PENDING] = () => pending.length > 0; // a cache this run will write (absent, damaged or rejected)
   globalThis[SQLITE] = (version) => sqliteLib(version, command, dir, crc32);
+  globalThis[SQLPARSER] = (version) => sqlParserLib(version, command, dir, crc32);
   // after it (cli.ts, before large code loads): the package files the command loads, cached too
   globalThis[MODULES] = () => {
     if (dir) packs.push(require('./v8modules.cjs').installModuleCache(dir, `modules.${command}`, crc32));

@@ -67,14 +67,36 @@ export async function loadParser(dialect: DialectName): Promise<void> {
   pg = mod;
 }
 
-/** sql-parser-cst (6 MB of generated parser, ~150 ms to load once). */
-function sqliteParser(): typeof import('sql-parser-cst') {
+type CstModule = typeof import('sql-parser-cst');
+let cst: CstModule | undefined;
+/** The bin's loader of dist/sqlparser.cjs (src/bin.cjs), absent where the bin did not run (a library import, tests of src/). */
+const BUNDLED_PARSER = Symbol.for('sluice.compileCache.sqlparser');
+
+/**
+ * sql-parser-cst (6.5 MB of generated parser in 121 files): the bin's one-file build of it
+ * (dist/sqlparser.cjs, through the bin's code cache: ~19 ms of CPU instead of ~75) when the installed
+ * package is the version it was built from, else the package itself.
+ */
+function sqliteParser(): CstModule {
+  if (cst) return cst;
   largeCodeLoads();
-  return require('sql-parser-cst') as typeof import('sql-parser-cst');
+  return (cst = bundledParser() ?? (require('sql-parser-cst') as CstModule));
+}
+
+function bundledParser(): CstModule | undefined {
+  const load = (globalThis as Record<symbol, unknown>)[BUNDLED_PARSER];
+  if (typeof load !== 'function') return undefined;
+  try {
+    const { version } = require('sql-parser-cst/package.json') as { version?: unknown };
+    // the bin runs that build only when it was made from this version (undefined otherwise)
+    return typeof version === 'string' ? (load(version) as CstModule | undefined) : undefined;
+  } catch {
+    return undefined; // the package as it is (its own error, if it is missing)
+  }
 }
 
 /**
- * Load a dialect's parser now (SQLite's takes ~150 ms to load), e.g. while drizzle-kit runs in child
+ * Load a dialect's parser now (SQLite's: ~20–75 ms of CPU, see sqliteParser), e.g. while drizzle-kit runs in child
  * processes, and parse a few statements of the kinds drizzle-kit writes: a parser's first parses
  * compile its code (the PostgreSQL parser's WebAssembly functions, lazily: ~15 ms, then ~7; SQLite's
  * ~12 ms), which would otherwise come after drizzle-kit, in the down's check.

@@ -2,7 +2,8 @@
 /**
  * A V8 code cache for the CommonJS files of packages (src/v8cache.cjs has the rules): drizzle-kit's
  * bin in `drizzle-kit generate`'s process (src/kitrun.cjs), and drizzle-kit's API, drizzle-orm and the
- * SQLite parser in commands that load them (migrate-create, migrate-downs, db-test...): compiling
+ * SQLite parser in commands that load them (migrate-downs, db-test...; the bin runs its own one-file
+ * build of the SQLite parser, dist/sqlparser.cjs, when the installed package is that version): compiling
  * those is most of what such a process spends before its work (drizzle-kit generate: ~0.25 s of its
  * ~0.45 s here).
  *
@@ -202,7 +203,10 @@ function installModuleCache(dir, name, crc32) {
   const wrapFunction = Module.wrap;
   if (!Array.isArray(Module.wrapper) || !unpatched()) return () => {}; // patched: its patch would be skipped
   const packFile = path.join(dir, `${name}.v8pack`);
-  const packed = readPack(packFile, crc32);
+  // read on the first file it may serve: a command that loads none of PACKAGES (migrate-create, whose
+  // processes diff and parse with code of their own) reads no pack (~3 ms a megabyte of it)
+  let entries;
+  const packed = () => (entries ??= readPack(packFile, crc32));
   const compiled = new Map(); // file -> { key, text, positions, script }
   const reads = new Map(); // file -> { text, crc } of its ASCII reading, until it is compiled
   readAsciiCheaply(reads, crc32);
@@ -225,7 +229,7 @@ function installModuleCache(dir, name, crc32) {
     reads.delete(filename);
     const text = withoutHashbang(content);
     const print = fingerprint(content, crc32, read);
-    const hit = packed.get(filename);
+    const hit = packed().get(filename);
     const usable = hit !== undefined && hit.key === build.key && hit.text === print;
     if (!usable && makesImportCode(content)) return plain(); // never packed: the same text is never served
     const positions = usable ? hit.positions : importPositions(text);
@@ -258,7 +262,7 @@ function installModuleCache(dir, name, crc32) {
       blobs.push(data);
     }
     // what an earlier run packed and this one did not load stays, while its file is the same build
-    for (const [file, e] of packed) {
+    for (const [file, e] of packed()) {
       if (compiled.has(file) || !PACKAGES.has(packageOf(file))) continue;
       try {
         if (buildOf(fs.statSync(file, { bigint: true })).key !== e.key) continue;

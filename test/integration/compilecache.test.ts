@@ -27,7 +27,7 @@ const sqlite = (dir: string) => ({ DATABASE_URL: `file:${path.join(dir, 'cc.sqli
 
 const projects: string[] = [];
 beforeAll(async () => {
-  for (let i = 0; i < 7; i++) projects.push(makeProjectWithOwnCache());
+  for (let i = 0; i < 8; i++) projects.push(makeProjectWithOwnCache());
   await sleep(SETTLE_MS); // their bundles settle together
 });
 
@@ -221,5 +221,31 @@ describe('the bin compile cache', () => {
     expect(other).toEqual(same);
     expect(caches(dir).filter((n) => n.startsWith('sqlite.'))).toEqual([]);
     expect(caches(dir).filter((n) => n.startsWith('cli-bundle.'))).toHaveLength(1);
+  });
+
+  it("runs sql-parser-cst's one-file build only when the installed package is the version it was built from", () => {
+    const dir = projects[7]!;
+    const env = { ...sqlite(dir), SLUICE_NO_PARSE_CACHE: '1' }; // every revision parsed: the parser loads
+    const up = sluice(dir, ['up'], env);
+    expect(up.code, up.err).toBe(0);
+    expect(caches(dir).filter((n) => n.startsWith('sqlparser.')).map((n) => n.split('.').at(-2))).toEqual(['up']);
+    const down = sluice(dir, ['down', 'base'], env);
+    expect(down.code, down.err).toBe(0);
+
+    // The project's sql-parser-cst becomes another version (its files copied; its main module marks
+    // that it ran): that package is what parses, and the build of the version sluice was made with is not run.
+    const real = path.join(REPO_MODULES, 'sql-parser-cst');
+    const copy = path.join(dir, 'node_modules', 'sql-parser-cst');
+    rmSync(copy);
+    cpSync(real, copy, { recursive: true, dereference: true });
+    const pkg = JSON.parse(readFileSync(path.join(real, 'package.json'), 'utf8')) as { version: string };
+    writeFileSync(path.join(copy, 'package.json'), JSON.stringify({ ...pkg, version: '0.0.1' }));
+    const mark = path.join(dir, 'parser-ran');
+    writeFileSync(path.join(copy, 'lib', 'main.js'), `${readFileSync(path.join(real, 'lib', 'main.js'), 'utf8')}\nrequire('node:fs').writeFileSync(${JSON.stringify(mark)}, '');\n`);
+    rmSync(cacheDir(dir), { recursive: true });
+    const again = sluice(dir, ['up'], env);
+    expect({ code: again.code, out: again.out, err: again.err }).toEqual({ code: 0, out: up.out, err: up.err });
+    expect(existsSync(mark), 'the installed package parsed').toBe(true);
+    expect(caches(dir).filter((n) => n.startsWith('sqlparser.'))).toEqual([]);
   });
 });
