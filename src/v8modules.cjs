@@ -45,7 +45,8 @@ const IMPORT = 'import';
 const STAND_IN = '__sluiceImport';
 const WRAPPER = ['(function (exports, require, module, __filename, __dirname) { ', '\n});'];
 /** The pack's layout and the rules its entries were made under (a pack of another is not read). */
-const FORMAT = 1; // raise it with any change to what a file's text is compiled as (wrap(), STAND_IN, rewrite): V8 checks only the length
+const FORMAT = 2; // raise it with any change to what a file's text is compiled as (wrap(), STAND_IN, rewrite): V8 checks only the length
+// (2: the SQLite parser runs from the bin's own build of it, dist/sqlparser.cjs; its 121 files in a pack of format 1 were read on every run and never dropped)
 
 /**
  * What the text given to the compiler must match besides the file's build: its length and CRC-32, so
@@ -65,10 +66,11 @@ const ASCII_READS = Symbol.for('sluice.asciiReads');
  * UTF-8 reading is their Latin-1 reading, ~6 times faster, and whose text's CRC-32 is their bytes'.
  * So those reads (a .js or .cjs file of PACKAGES, as 'utf8', by the loader or anyone) read the bytes,
  * and return the Latin-1 reading when they are all ASCII (the same string), else the UTF-8 one (the
- * same string too); `reads` keeps an ASCII file's text and CRC-32 until it is compiled. ~10 ms less
- * for the SQLite parser, ~6 ms for drizzle-kit's bin.
+ * same string too); `last.read` keeps the latest such ASCII reading's file, text and CRC-32 until a
+ * compile takes it (the loader compiles a file right after reading it; any other read replaces it, so
+ * at most one text is held). ~10 ms less for drizzle-kit's 3.7 MB bin.
  */
-function readAsciiCheaply(reads, crc32) {
+function readAsciiCheaply(last, crc32) {
   const { isAscii } = require('node:buffer');
   if (typeof isAscii !== 'function' || fs.readFileSync[ASCII_READS]) return;
   const read = fs.readFileSync;
@@ -76,13 +78,14 @@ function readAsciiCheaply(reads, crc32) {
     if (options !== 'utf8' || typeof file !== 'string' || !file.includes(IN_PACKAGES) || !/\.c?js$/.test(file) || !PACKAGES.has(packageOf(file))) {
       return read.apply(this, arguments);
     }
+    last.read = undefined;
     const bytes = read.call(this, file);
     if (!isAscii(bytes)) return bytes.toString('utf8');
     const text = bytes.toString('latin1');
-    reads.set(file, { text, crc: crc32(bytes) >>> 0 });
+    last.read = { file, text, crc: crc32(bytes) >>> 0 };
     return text;
   };
-  readFileSync[ASCII_READS] = reads;
+  readFileSync[ASCII_READS] = last;
   fs.readFileSync = readFileSync;
 }
 
@@ -208,12 +211,15 @@ function installModuleCache(dir, name, crc32) {
   let entries;
   const packed = () => (entries ??= readPack(packFile, crc32));
   const compiled = new Map(); // file -> { key, text, positions, script }
-  const reads = new Map(); // file -> { text, crc } of its ASCII reading, until it is compiled
-  readAsciiCheaply(reads, crc32);
+  const last = { read: undefined }; // the latest ASCII reading of a package file ({ file, text, crc }), until a compile takes it
+  readAsciiCheaply(last, crc32);
   let missed = false;
   const original = Module.prototype._compile;
 
   Module.prototype._compile = function (content, filename, ...rest) {
+    // taken first, whatever follows: a reading is used by the compile of its own file only, and never held on
+    const read = last.read !== undefined && last.read.file === filename ? last.read : undefined;
+    last.read = undefined;
     const plain = () => original.call(this, content, filename, ...rest);
     if (loadingLexer || typeof content !== 'string' || typeof filename !== 'string' || !filename.includes(IN_PACKAGES) || !/\.c?js$/.test(filename)) return plain();
     if (rest[0] !== undefined && rest[0] !== 'commonjs') return plain(); // an ES module required (Node.js 22)
@@ -225,8 +231,6 @@ function installModuleCache(dir, name, crc32) {
       return plain();
     }
     if (!build.settled) return plain();
-    const read = reads.get(filename);
-    reads.delete(filename);
     const text = withoutHashbang(content);
     const print = fingerprint(content, crc32, read);
     const hit = packed().get(filename);
