@@ -7,10 +7,11 @@
  * A revision file is a list of statements; comments (sluice's headers, drizzle-kit's breakpoint
  * markers, whatever a message holds) are comments and can never become statements.
  */
-import { createRequire } from 'node:module';
 import type { DialectName, SqliteEngine } from './config.js';
 import { openSqliteDatabase } from './dialect/sqlitedb.js';
-import { largeCodeLoads } from './jit.js';
+import { loadParser, pgParser, sqliteParser } from './parsers.js';
+
+export { loadParser, pgParser } from './parsers.js';
 
 export interface SqlStatement {
   /** The statement's text as written (no trailing semicolon). */
@@ -52,49 +53,6 @@ export class SqlSyntaxError extends Error {
   }
 }
 
-type PgModule = typeof import('libpg-query');
-let pg: PgModule | undefined;
-const require = createRequire(import.meta.url);
-
-/** Load the PostgreSQL parser (WASM, ~30 ms once per process). SQLite's parser needs no loading. */
-export async function loadParser(dialect: DialectName): Promise<void> {
-  if (dialect !== 'postgresql' || pg) return;
-  largeCodeLoads();
-  // required, not imported: import() of this CommonJS file has Node.js scan it for its export names,
-  // and that scan's lexer gets optimised on the way (~40–80 ms of compiler time on a second thread)
-  const mod = require('libpg-query') as PgModule;
-  await mod.loadModule();
-  pg = mod;
-}
-
-type CstModule = typeof import('sql-parser-cst');
-let cst: CstModule | undefined;
-/** The bin's loader of dist/sqlparser.cjs (src/bin.cjs), absent where the bin did not run (a library import, tests of src/). */
-const BUNDLED_PARSER = Symbol.for('sluice.compileCache.sqlparser');
-
-/**
- * sql-parser-cst (6.5 MB of generated parser in 121 files): the bin's one-file build of it
- * (dist/sqlparser.cjs, through the bin's code cache: ~19 ms of CPU instead of ~75) when the installed
- * package is the version it was built from, else the package itself.
- */
-function sqliteParser(): CstModule {
-  if (cst) return cst;
-  largeCodeLoads();
-  return (cst = bundledParser() ?? (require('sql-parser-cst') as CstModule));
-}
-
-function bundledParser(): CstModule | undefined {
-  const load = (globalThis as Record<symbol, unknown>)[BUNDLED_PARSER];
-  if (typeof load !== 'function') return undefined;
-  try {
-    const { version } = require('sql-parser-cst/package.json') as { version?: unknown };
-    // the bin runs that build only when it was made from this version (undefined otherwise)
-    return typeof version === 'string' ? (load(version) as CstModule | undefined) : undefined;
-  } catch {
-    return undefined; // the package as it is (its own error, if it is missing)
-  }
-}
-
 /**
  * Load a dialect's parser now (SQLite's: ~20–75 ms of CPU, see sqliteParser), e.g. while drizzle-kit runs in child
  * processes, and parse a few statements of the kinds drizzle-kit writes: a parser's first parses
@@ -127,12 +85,6 @@ UPDATE \`t\` SET \`n\` = 'b' WHERE \`id\` = 1;--> statement-breakpoint
 ALTER TABLE \`t\` DROP COLUMN \`c\`;--> statement-breakpoint
 DROP TABLE \`t\`;`,
 };
-
-/** libpg-query, once loadParser has loaded it (throws before). */
-export function pgParser(): PgModule {
-  if (!pg) throw new Error('PostgreSQL parser used before loadParser()');
-  return pg;
-}
 
 /** `engine` libsql: a SQLite statement sql-parser-cst cannot read is shown to libSQL's compiler, not SQLite's. */
 export function parseSql(text: string, dialect: DialectName, engine?: SqliteEngine): ParsedSql {
