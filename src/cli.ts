@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
+import { isatty } from 'node:tty';
 import { Command } from 'commander';
 import { environmentError, ExitCode, scratchNote, settle, type ExitCodeValue } from './errors.js';
 import { ask, jsonArgv, report, withUnreadNote } from './clireport.js';
@@ -385,12 +386,13 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
       .action(async (opts: { message: string; empty?: boolean; ts?: boolean }) => {
         // Ctrl+C or SIGTERM: drizzle-kit is stopped and what the command wrote is removed (create.ts)
         const { create } = await import('./commands/create.js');
+        // interactive when stdin is a terminal (asked of fd 0: process.stdin would make a stream, ~1–2 ms before drizzle-kit starts)
         // The new revisions' lint findings are warnings here (make migrate-lint fails on them). create
         // lints each new up while its down is proven (lint: true), and never fails on the lint (a lint
         // that cannot run is a note); a signal once every revision is written gets the too-late note
         // and the command's lines (was: exit 130, nothing printed).
         const result = await whileListening((signal) =>
-          create({ ...common(), message: opts.message, empty: opts.empty, ts: opts.ts, interactive: !!process.stdin.isTTY && !g().json, signal, lint: true }),
+          create({ ...common(), message: opts.message, empty: opts.empty, ts: opts.ts, interactive: isatty(0) && !g().json, signal, lint: true }),
         );
         const lint = result.lint ?? { findings: [], notes: [] };
         const lines = () => formatCreate(result);
