@@ -386,11 +386,11 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
       .action(async (opts: { message: string; empty?: boolean; ts?: boolean }) => {
         // Ctrl+C or SIGTERM: drizzle-kit is stopped and what the command wrote is removed (create.ts)
         const { create } = await import('./commands/create.js');
-        // interactive when stdin is a terminal (asked of fd 0: process.stdin would make a stream, ~1–2 ms before drizzle-kit starts)
         // The new revisions' lint findings are warnings here (make migrate-lint fails on them). create
         // lints each new up while its down is proven (lint: true), and never fails on the lint (a lint
         // that cannot run is a note); a signal once every revision is written gets the too-late note
-        // and the command's lines (was: exit 130, nothing printed).
+        // and the command's lines (was: exit 130, nothing printed). Interactive when stdin is a
+        // terminal, asked of fd 0 (process.stdin would make a stream: ~1–2 ms before drizzle-kit starts).
         const result = await whileListening((signal) =>
           create({ ...common(), message: opts.message, empty: opts.empty, ts: opts.ts, interactive: isatty(0) && !g().json, signal, lint: true }),
         );
