@@ -123,8 +123,10 @@ function prune(dir, except) {
 }
 
 /** The function a CommonJS file's text is run as (Node.js's own wrapper, plus the import() stand-in). */
+const WRAP_HEAD = '(function (exports, require, module, __filename, __dirname, __sluiceImport) { ';
+const WRAP_TAIL = '\n});';
 function wrap(source) {
-  return `(function (exports, require, module, __filename, __dirname, __sluiceImport) { ${source}\n});`;
+  return `${WRAP_HEAD}${source}${WRAP_TAIL}`;
 }
 
 /** A hashbang line blanked to spaces of the same length (a function body cannot start with one; offsets stay). */
@@ -132,4 +134,4 @@ function withoutHashbang(text) {
   return text.startsWith('#!') ? text.replace(/^#![^\r\n]*/, (line) => ' '.repeat(line.length)) : text;
 }
 
-module.exports = { MAGIC, PACK_MAGIC, PACK_NAME, cacheDir, buildOf, readChecked, writeChecked, wrap, withoutHashbang };
+module.exports = { MAGIC, PACK_MAGIC, PACK_NAME, cacheDir, buildOf, readChecked, writeChecked, wrap, WRAP_HEAD, WRAP_TAIL, withoutHashbang };

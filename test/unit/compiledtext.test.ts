@@ -1,0 +1,47 @@
+/**
+ * v8modules.cjs compiledText: the text a package file is compiled as, made in one copy, is exactly
+ * wrap(rewrite(withoutHashbang(content), positions)) (a pack's code was compiled from that text, and V8
+ * checks only its length): without a hashbang or import()s, with either, with a CRLF or no line end after
+ * the hashbang, and for drizzle-kit's own bin with the positions the lexer finds.
+ */
+import { readFileSync, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { expect, it } from 'vitest';
+
+const require = createRequire(import.meta.url);
+const SRC = path.resolve(import.meta.dirname, '..', '..', 'src');
+const { compiledText, rewrite, importPositions } = require(path.join(SRC, 'v8modules.cjs')) as {
+  compiledText(content: string, positions: number[]): string;
+  rewrite(text: string, positions: number[]): string;
+  importPositions(text: string): number[] | undefined;
+};
+const { wrap, withoutHashbang } = require(path.join(SRC, 'v8cache.cjs')) as { wrap(s: string): string; withoutHashbang(s: string): string };
+
+const reference = (content: string, positions: number[]) => wrap(rewrite(withoutHashbang(content), positions));
+
+it('is wrap(rewrite(withoutHashbang(text))) for every shape of file', () => {
+  const cases = [
+    "'use strict';\nexports.a = 1;\n",
+    "#!/usr/bin/env node\nconst m = import('x');\nmodule.exports = () => import('y');\n",
+    "#!/usr/bin/env node\r\nimport('x');\r\n",
+    '#!/usr/bin/env node',
+    "const a = import('a'); const b = import('b');",
+    '',
+  ];
+  for (const content of cases) {
+    const positions = importPositions(withoutHashbang(content));
+    expect(positions, JSON.stringify(content)).toBeDefined();
+    expect(compiledText(content, positions!), JSON.stringify(content)).toBe(reference(content, positions!));
+  }
+  // the stand-in replaces each import keyword, nothing else
+  expect(compiledText("#!x\nimport('a')", [4])).toBe(wrap("   \n__sluiceImport('a')"));
+});
+
+it("is the same text for drizzle-kit's bin (3.7 MB, a hashbang and dozens of import()s)", () => {
+  const bin = realpathSync(path.join(path.dirname(require.resolve('drizzle-kit/api')), 'bin.cjs'));
+  const content = readFileSync(bin, 'utf8');
+  const positions = importPositions(withoutHashbang(content))!;
+  expect(positions.length).toBeGreaterThan(10);
+  expect(compiledText(content, positions) === reference(content, positions)).toBe(true);
+});
