@@ -79,11 +79,6 @@ export interface FileLint {
   ends: number[];
 }
 
-/** Lint `selected` revisions of one history (`history`: all of it, for the snapshots before each). */
-export async function lintRevisions(root: string, dialect: DialectName, out: string, history: RevisionFile[], selected: RevisionFile[], settings: LintSettings): Promise<LintRun> {
-  return finishLint(await lintUps(root, dialect, out, history, selected, settings));
-}
-
 /** What lintUps found: every rule but `irreversible`, which reads the downs (finishLint). */
 export interface UpsLinted {
   dialect: DialectName;
@@ -96,7 +91,8 @@ export interface UpsLinted {
 }
 
 /**
- * The rules that read the ups only (sluice's own, squawk's): migrate-create starts them as soon as a
+ * Lint `selected` revisions of one history (`history`: all of it, for the snapshots before each), in
+ * two steps. First the rules that read the ups only (sluice's own, squawk's): migrate-create starts them as soon as a
  * new up is final, while its down is still being proven; finishLint adds `irreversible` once the down is written.
  */
 export async function lintUps(root: string, dialect: DialectName, out: string, history: RevisionFile[], selected: RevisionFile[], settings: LintSettings): Promise<UpsLinted> {

@@ -351,11 +351,6 @@ async function syntheticRows(conn: Connection, schema: string, tables: string[])
   }
 }
 
-/** SQL that makes or drops a session's prepared statements. */
-export { PREPARED_WORDS };
-
-/** After ups that may have dropped prepared statements (DEALLOCATE ALL): the driver's memory of sluice's own named ones is made true again. */
-
 /**
  * Run `statements` (what a revision's down or up runs) as a command would, on a session of its own:
  * where the revision's SQL (`all`: its down and up) says PREPARE, DEALLOCATE or DISCARD, the statements

@@ -278,7 +278,8 @@ async function serverScratch(root: string, url: string, env: Record<string, stri
     u.pathname = `/${database}`;
     return u.toString();
   };
-  const drop = (d: string) => admin.execute(`DROP DATABASE IF EXISTS ${quoteIdent(d)} WITH (FORCE)`);
+  const dropDatabase = (d: string) => `DROP DATABASE IF EXISTS ${quoteIdent(d)} WITH (FORCE)`;
+  const drop = (d: string) => admin.execute(dropDatabase(d));
   /** `preferred`: whether the role can connect to the new database and create the history's extensions there (rolled back). */
   const usable = async (database: string): Promise<boolean> => {
     const probeEnv = { ...env, DATABASE_URL: urlOf(database), DATABASE_SCHEMA: 'public' };
@@ -360,7 +361,7 @@ async function serverScratch(root: string, url: string, env: Record<string, stri
         }
       };
       for (const s of schemas) await run(`DROP SCHEMA IF EXISTS ${quoteIdent(s)} CASCADE`).catch((err) => left.push(notRemovedLine(`the scratch schema ${quoteIdent(s)} on ${base.display}`, err)));
-      for (const d of databases) await run(`DROP DATABASE IF EXISTS ${quoteIdent(d)} WITH (FORCE)`).catch((err) => left.push(notRemovedLine(`the scratch database ${quoteIdent(d)} on ${base.display}`, err)));
+      for (const d of databases) await run(dropDatabase(d)).catch((err) => left.push(notRemovedLine(`the scratch database ${quoteIdent(d)} on ${base.display}`, err)));
       await admin.close().catch(() => {});
       return left;
     },

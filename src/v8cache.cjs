@@ -129,9 +129,18 @@ function wrap(source) {
   return `${WRAP_HEAD}${source}${WRAP_TAIL}`;
 }
 
-/** A hashbang line blanked to spaces of the same length (a function body cannot start with one; offsets stay). */
-function withoutHashbang(text) {
-  return text.startsWith('#!') ? text.replace(/^#![^\r\n]*/, (line) => ' '.repeat(line.length)) : text;
+/** The length of `text`'s hashbang line (up to its end of line), 0 without one. */
+function hashbangLength(text) {
+  if (!text.startsWith('#!')) return 0;
+  let n = 2;
+  while (n < text.length && text.charCodeAt(n) !== 10 && text.charCodeAt(n) !== 13) n++;
+  return n;
 }
 
-module.exports = { MAGIC, PACK_MAGIC, PACK_NAME, cacheDir, buildOf, readChecked, writeChecked, wrap, WRAP_HEAD, WRAP_TAIL, withoutHashbang };
+/** A hashbang line blanked to spaces of the same length (a function body cannot start with one; offsets stay). */
+function withoutHashbang(text) {
+  const n = hashbangLength(text);
+  return n ? ' '.repeat(n) + text.slice(n) : text;
+}
+
+module.exports = { MAGIC, PACK_MAGIC, PACK_NAME, cacheDir, buildOf, readChecked, writeChecked, wrap, WRAP_HEAD, WRAP_TAIL, hashbangLength, withoutHashbang };

@@ -29,7 +29,7 @@
  */
 const fs = require('node:fs');
 const path = require('node:path');
-const { PACK_MAGIC, buildOf, readChecked, writeChecked, WRAP_HEAD, WRAP_TAIL, withoutHashbang } = require('./v8cache.cjs');
+const { PACK_MAGIC, buildOf, readChecked, writeChecked, WRAP_HEAD, WRAP_TAIL, hashbangLength, withoutHashbang } = require('./v8cache.cjs');
 
 const IN_PACKAGES = `${path.sep}node_modules${path.sep}`;
 /** The packages served: drizzle-kit (bin and API), drizzle-orm, the SQLite parser, esbuild's JS API (drizzle-kit loads configs with it). */
@@ -45,7 +45,7 @@ const IMPORT = 'import';
 const STAND_IN = '__sluiceImport';
 const WRAPPER = ['(function (exports, require, module, __filename, __dirname) { ', '\n});'];
 /** The pack's layout and the rules its entries were made under (a pack of another is not read). */
-const FORMAT = 2; // raise it with any change to what a file's text is compiled as (wrap(), STAND_IN, rewrite): V8 checks only the length
+const FORMAT = 2; // raise it with any change to what a file's text is compiled as (wrap(), STAND_IN, compiledText): V8 checks only the length
 // (2: the SQLite parser runs from the bin's own build of it, dist/sqlparser.cjs; its 121 files in a pack of format 1 were read on every run and never dropped)
 
 /**
@@ -141,32 +141,14 @@ function lexer() {
   }
 }
 
-/** `text` with the import() at each of `positions` calling the stand-in. */
-function rewrite(text, positions) {
-  if (!positions.length) return text;
-  const parts = [];
-  let from = 0;
-  for (const at of positions) {
-    parts.push(text.slice(from, at), STAND_IN);
-    from = at + IMPORT.length;
-  }
-  parts.push(text.slice(from));
-  return parts.join('');
-}
-
 /**
- * What a file's text is compiled as, `wrap(rewrite(withoutHashbang(content), positions))`, made in one
+ * What a file's text is compiled as, the wrapped `withoutHashbang(content)` with each import() at `positions` calling the stand-in, made in one
  * copy of the text: each of those steps copied it (drizzle-kit's 3.7 MB bin with its 46 import()s:
  * ~7 ms, ~2 ms this way). `positions` are offsets in `content` (blanking the hashbang keeps them).
  */
 function compiledText(content, positions) {
-  const parts = [WRAP_HEAD];
-  let from = 0;
-  if (content.startsWith('#!')) {
-    // the hashbang line, to its end of line, as spaces (withoutHashbang)
-    while (from < content.length && content.charCodeAt(from) !== 10 && content.charCodeAt(from) !== 13) from++;
-    parts.push(' '.repeat(from));
-  }
+  let from = hashbangLength(content); // blanked to spaces (withoutHashbang), sliced from `content` itself
+  const parts = [WRAP_HEAD, ' '.repeat(from)];
   for (const at of positions) {
     parts.push(content.slice(from, at), STAND_IN);
     from = at + IMPORT.length;
@@ -303,4 +285,4 @@ function installModuleCache(dir, name, crc32) {
   };
 }
 
-module.exports = { installModuleCache, importPositions, rewrite, compiledText };
+module.exports = { installModuleCache, importPositions, compiledText };

@@ -201,6 +201,10 @@ pgDescribe('a replay ahead on a server that ends its connections, or that is slo
 });
 
 pgDescribe('migrate-create on a server, with the history replayed while drizzle-kit runs', () => {
+  const admin = new pg.Client({ connectionString: pgUrl() });
+  beforeAll(() => admin.connect());
+  afterAll(() => admin.end());
+
   it('a model change: both downs verified, and no scratch schema is left on the server', async () => {
     const dir = makeProject();
     addUserColumn(dir, 'nickname');
@@ -208,13 +212,7 @@ pgDescribe('migrate-create on a server, with the history replayed while drizzle-
     const ended = await run.ended;
     expect(ended.code, ended.stdout + ended.stderr).toBe(0);
     expect(ended.stdout.match(/verified on a scratch database/g), ended.stdout).toHaveLength(2);
-    const admin = new pg.Client({ connectionString: pgUrl() });
-    await admin.connect();
-    try {
-      expect(await scratchSchemasOf(admin, run.child.pid!)).toEqual([]);
-    } finally {
-      await admin.end();
-    }
+    expect(await scratchSchemasOf(admin, run.child.pid!)).toEqual([]);
   });
 
   it('no change in the models: "no change", and the replayed scratch schema is removed', async () => {
@@ -223,39 +221,27 @@ pgDescribe('migrate-create on a server, with the history replayed while drizzle-
     const ended = await run.ended;
     expect(ended.code, ended.stdout + ended.stderr).toBe(0);
     expect(ended.stdout).toMatch(/no change/i);
-    const admin = new pg.Client({ connectionString: pgUrl() });
-    await admin.connect();
-    try {
-      expect(await scratchSchemasOf(admin, run.child.pid!)).toEqual([]);
-    } finally {
-      await admin.end();
-    }
+    expect(await scratchSchemasOf(admin, run.child.pid!)).toEqual([]);
   });
 
   it('Ctrl+C once the replay has made its scratch schema (drizzle-kit runs ~0.4 s, the replay starts within ~0.2 s): exit 130, the schema dropped, the folder as it was', async () => {
     const dir = makeProject();
     addUserColumn(dir, 'nickname');
     const before = listing(path.join(dir, 'drizzle'));
-    const admin = new pg.Client({ connectionString: pgUrl() });
-    await admin.connect();
-    try {
-      const run = start(dir, ['create', '-m', 'add nickname'], { SLUICE_CHECK_DATABASE_URL: pgUrl() });
-      const pid = run.child.pid!;
-      const mine = () => scratchSchemasOf(admin, pid);
-      for (let i = 0; i < 2000 && (await mine()).length === 0 && run.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 2));
-      expect(await mine(), 'the replay made its scratch schema').not.toEqual([]);
-      run.child.kill('SIGINT');
-      const ended = await run.ended;
-      expect(ended.code, ended.stdout + ended.stderr).toBe(130);
-      const lines = ended.stderr.split('\n').filter((l) => l.trim());
-      expect(lines, ended.stderr).toHaveLength(1);
-      expect(lines[0]).toMatch(/^sluice: interrupted \(SIGINT\) during migrate-create: nothing was kept/);
-      expect(await mine()).toEqual([]);
-      expect(listing(path.join(dir, 'drizzle'))).toEqual(before);
-      expect(readFileSync(path.join(dir, 'drizzle', 'postgresql', 'meta', '_journal.json'), 'utf8')).not.toContain('add_nickname');
-    } finally {
-      await admin.end();
-    }
+    const run = start(dir, ['create', '-m', 'add nickname'], { SLUICE_CHECK_DATABASE_URL: pgUrl() });
+    const pid = run.child.pid!;
+    const mine = () => scratchSchemasOf(admin, pid);
+    for (let i = 0; i < 2000 && (await mine()).length === 0 && run.child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 2));
+    expect(await mine(), 'the replay made its scratch schema').not.toEqual([]);
+    run.child.kill('SIGINT');
+    const ended = await run.ended;
+    expect(ended.code, ended.stdout + ended.stderr).toBe(130);
+    const lines = ended.stderr.split('\n').filter((l) => l.trim());
+    expect(lines, ended.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(/^sluice: interrupted \(SIGINT\) during migrate-create: nothing was kept/);
+    expect(await mine()).toEqual([]);
+    expect(listing(path.join(dir, 'drizzle'))).toEqual(before);
+    expect(readFileSync(path.join(dir, 'drizzle', 'postgresql', 'meta', '_journal.json'), 'utf8')).not.toContain('add_nickname');
   });
 });
 
