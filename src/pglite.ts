@@ -3,7 +3,7 @@
  * SLUICE_CHECK_DATABASE_URL): PostgreSQL compiled to WASM, in this process, served on a loopback port so
  * sluice's own PostgreSQL adapter talks to it unchanged. One PGlite instance is one session (search_path
  * is shared by its connections), so each purpose gets its own instance, in memory. Its initialised data
- * folder is kept as a tar in node_modules/.cache/sluice/ (initdb takes ~5 s once; loading it, <1 s).
+ * folder is kept as an image (pgliteimage.ts) in node_modules/.cache/sluice/ (initdb takes ~5 s once; loading it, <1 s).
  * An instance can be started ahead of need (warmPglite) while something else runs.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { openConnection } from './dialect/index.js';
 import { sluiceCacheDir } from './cachedir.js';
 import { nodeCrypto } from './hash.js';
 import { largeCodeLoads } from './jit.js';
+import { type DataImage, imageFileSystem, imageFrom } from './pgliteimage.js';
 import type { Scratch } from './scratch.js';
 
 /**
@@ -49,30 +50,28 @@ interface PgliteInstance {
 }
 
 /**
- * A PGlite instance in memory, loaded from the template (an initialised data folder kept as a tar),
- * served on a loopback port. Nothing of it is on disk: no copy to make, nothing to remove.
+ * A PGlite instance in memory, loaded from the template (an initialised data folder kept as an image,
+ * pgliteimage.ts), served on a loopback port. Nothing of it is on disk: no copy to make, nothing to remove.
  */
 async function startPglite(root: string, extensionNames: string[]): Promise<PgliteInstance> {
   largeCodeLoads();
-  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGlite, MemoryFS } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   const extensions = await pgliteExtensions(extensionNames);
-  let template = await pgliteTemplate(root, PGlite);
-  // The bytes as they are; a PGlite that reads them otherwise (a later version) is given a real Blob.
+  let template = await pgliteTemplate(root, PGlite, MemoryFS);
   // A 16 MB buffer pool instead of PostgreSQL's 128 MB: a scratch database holds a history's schema and
   // test rows, and PGlite starts ~50 ms sooner (of ~450) without the larger shared memory to set up.
   const startParams = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
-  const load = (tar: Buffer<ArrayBuffer>) =>
-    PGlite.create({ loadDataDir: tarball(tar), startParams, extensions }).catch(() => PGlite.create({ loadDataDir: new Blob([tar]), startParams, extensions }));
+  const load = (image: DataImage) => PGlite.create({ fs: imageFileSystem(MemoryFS, image), startParams, extensions });
   let db: InstanceType<typeof PGlite>;
   try {
-    db = await load(template.tar);
+    db = await load(imageFrom(template.bytes));
   } catch (err) {
     // a cached template that does not load (cut short, another version's): made again, once
     if (!template.file) throw err;
     rmSync(template.file, { force: true });
-    template = await pgliteTemplate(root, PGlite);
-    db = await load(template.tar);
+    template = await pgliteTemplate(root, PGlite, MemoryFS);
+    db = await load(imageFrom(template.bytes));
   }
   try {
     const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 4 });
@@ -82,16 +81,6 @@ async function startPglite(root: string, extensionNames: string[]): Promise<Pgli
     await db.close().catch(() => {});
     throw err;
   }
-}
-
-/**
- * The template as the data folder PGlite loads. PGlite only calls the value's arrayBuffer() (and reads
- * its type), so the file's bytes are handed over as they are: a Blob would copy the 40 MB in, then
- * out again in chunks (~80 ms of a ~600 ms start here). Not a Blob, so typed as one.
- */
-function tarball(tar: Buffer<ArrayBuffer>): Blob {
-  const bytes = tar.byteOffset === 0 && tar.byteLength === tar.buffer.byteLength ? tar.buffer : tar.buffer.slice(tar.byteOffset, tar.byteOffset + tar.byteLength);
-  return { type: 'application/x-tar', size: bytes.byteLength, arrayBuffer: async () => bytes } as unknown as Blob;
 }
 
 async function stopPglite(i: PgliteInstance): Promise<void> {
@@ -150,14 +139,19 @@ export async function pgliteScratch(root: string, env: Record<string, string | u
   };
 }
 
-/** Raised with any change to how the template is made (2: without template0), so a kept one is made again. */
-const TEMPLATE_FORMAT = 2;
+/** Raised with any change to how the template is made (2: without template0; 3: an image, not a tar), so a kept one is made again. */
+const TEMPLATE_FORMAT = 3;
 
 /**
- * An initialised PGlite data folder as a tar, made once per project (and PGlite version) and loaded by
- * each instance; `file` is where it is kept (none when it could not be written: it is then made each time).
+ * An initialised PGlite data folder as an image (pgliteimage.ts), made once per project (and PGlite
+ * version); each instance loads its own reading of it. `file` is where it is kept (none when it could
+ * not be written: it is then made each time).
  */
-async function pgliteTemplate(root: string, PGlite: typeof import('@electric-sql/pglite').PGlite): Promise<{ tar: Buffer<ArrayBuffer>; file?: string }> {
+async function pgliteTemplate(
+  root: string,
+  PGlite: typeof import('@electric-sql/pglite').PGlite,
+  MemoryFS: typeof import('@electric-sql/pglite').MemoryFS,
+): Promise<{ bytes: Buffer; file?: string }> {
   const { createRequire } = await import('node:module');
   let version = 'unknown';
   try {
@@ -176,19 +170,20 @@ async function pgliteTemplate(root: string, PGlite: typeof import('@electric-sql
     /* not found: one template for all versions then */
   }
   const uid = process.getuid?.() ?? 0;
-  const inCache = sluiceCacheDir(root, `pglite-${version}.${TEMPLATE_FORMAT}.tar`);
-  const cache = inCache ?? path.join(os.tmpdir(), `sluice-pglite-${version}.${TEMPLATE_FORMAT}-${uid}.tar`);
-  // what earlier versions kept there, removed once the new template is written: sluice's own names only
+  const inCache = sluiceCacheDir(root, `pglite-${version}.${TEMPLATE_FORMAT}.pgdata`);
+  const cache = inCache ?? path.join(os.tmpdir(), `sluice-pglite-${version}.${TEMPLATE_FORMAT}-${uid}.pgdata`);
+  // what earlier formats kept there, removed once the new template is written: sluice's own names only
   const earlier = inCache
-    ? [path.join(path.dirname(inCache), `pglite-${version}`), path.join(path.dirname(inCache), `pglite-${version}.tar`)]
-    : [path.join(os.tmpdir(), `sluice-pglite-${version}-${uid}.tar`), path.join(os.tmpdir(), `sluice-pglite-${version}-${uid}`)];
+    ? [`pglite-${version}`, `pglite-${version}.tar`, `pglite-${version}.2.tar`].map((n) => path.join(path.dirname(inCache), n))
+    : [`sluice-pglite-${version}-${uid}.tar`, `sluice-pglite-${version}-${uid}`, `sluice-pglite-${version}.2-${uid}.tar`].map((n) => path.join(os.tmpdir(), n));
   try {
-    return { tar: readFileSync(cache), file: cache };
+    return { bytes: readFileSync(cache), file: cache };
   } catch {
     /* not made yet */
   }
-  const db = await PGlite.create();
-  let tar: Buffer<ArrayBuffer>;
+  const fs = imageFileSystem(MemoryFS);
+  const db = await PGlite.create({ fs });
+  let bytes: Buffer;
   try {
     // template0 is dropped: nothing connects to it (datallowconn is off), and only CREATE DATABASE …
     // TEMPLATE template0 reads it, which a scratch database never needs; without its ~300 files every
@@ -197,19 +192,19 @@ async function pgliteTemplate(root: string, PGlite: typeof import('@electric-sql
     await db.exec('ALTER DATABASE template0 IS_TEMPLATE false');
     await db.exec('DROP DATABASE template0');
     await db.exec('CHECKPOINT'); // a start then replays no WAL
-    tar = Buffer.from(await (await db.dumpDataDir('none')).arrayBuffer());
+    bytes = fs.image();
   } finally {
     await db.close();
   }
   const building = `${cache}.${process.pid}.${nodeCrypto().randomBytes(4).toString('hex')}.tmp`;
   try {
     mkdirSync(path.dirname(building), { recursive: true });
-    writeFileSync(building, tar, { flag: 'wx' });
+    writeFileSync(building, bytes, { flag: 'wx' });
     renameSync(building, cache); // atomic: a concurrent run reads the whole file or makes its own
     for (const old of earlier) rmSync(old, { recursive: true, force: true });
-    return { tar, file: cache };
+    return { bytes, file: cache };
   } catch {
     rmSync(building, { force: true }); // not writable here (a read-only node_modules): used from memory
-    return { tar };
+    return { bytes };
   }
 }

@@ -1,0 +1,89 @@
+/**
+ * The PGlite template as an image (src/pgliteimage.ts), on real PGlite instances: what one instance
+ * wrote is there in the next one loaded from its image, an instance goes on writing into the files it
+ * took from an image, and a kept template that is not a whole image is made again.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MemoryFS, PGlite } from '@electric-sql/pglite';
+import { describe, expect, it } from 'vitest';
+import { imageFileSystem, imageFrom, imageOf } from '../../src/pgliteimage.js';
+import { openScratch } from '../../src/scratch.js';
+import { REPO } from '../support/project.js';
+
+async function rows(db: PGlite): Promise<number> {
+  return Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM kept')).rows[0]!.n);
+}
+
+describe('PGlite data-folder image', () => {
+  it('an instance loaded from an image has what the imaged one wrote, writes on, and its own image carries that on', async () => {
+    const first = imageFileSystem(MemoryFS);
+    const a = await PGlite.create({ fs: first });
+    let bytes: Buffer;
+    try {
+      await a.exec("CREATE TABLE kept (id int PRIMARY KEY, note text); INSERT INTO kept SELECT g, 'row ' || g FROM generate_series(1, 500) g");
+      await a.exec('CHECKPOINT');
+      bytes = first.image();
+    } finally {
+      await a.close();
+    }
+    const image = imageFrom(bytes);
+    // the WAL segment's unwritten zeros are left out, and given back whole
+    const wal = image.files.find((f) => f.path.startsWith('/pg_wal/0'))!;
+    expect(wal.data.length).toBe(16 * 1024 * 1024);
+    expect(bytes.length).toBeLessThan(image.files.reduce((n, f) => n + f.data.length, 0));
+    const second = imageFileSystem(MemoryFS, image);
+    const b = await PGlite.create({ fs: second });
+    let again: Buffer;
+    try {
+      expect(await rows(b)).toBe(500);
+      // files grow past what the image held, and the WAL moves on
+      await b.exec("INSERT INTO kept SELECT g, repeat('x', 200) FROM generate_series(501, 20000) g; CREATE INDEX kept_note ON kept (note)");
+      await b.exec('CHECKPOINT');
+      expect(await rows(b)).toBe(20000);
+      again = second.image();
+    } finally {
+      await b.close();
+    }
+    const c = await PGlite.create({ fs: imageFileSystem(MemoryFS, imageFrom(again)) });
+    try {
+      expect(await rows(c)).toBe(20000);
+      expect((await c.query<{ note: string }>('SELECT note FROM kept WHERE id = 7')).rows).toEqual([{ note: 'row 7' }]);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('bytes that are not a whole image are refused, naming what is wrong', () => {
+    expect(() => imageFrom(Buffer.from('a tar, or anything else'))).toThrow(/not a PGlite data-folder image of sluice's: no header/);
+    // a one-file data folder, on a file system of plain functions (the format only; the other tests use PGlite's)
+    const fs = { readdir: (p: string) => (p === '/d' ? ['.', '..', 'PG_VERSION'] : []), stat: () => ({ mode: 0o100600 }), isDir: () => false, readFile: () => new Uint8Array([49, 56, 10]) };
+    const whole = imageOf(fs as unknown as Parameters<typeof imageOf>[0], '/d');
+    expect(imageFrom(whole).files.map((f) => [f.path, [...f.data]])).toEqual([['/PG_VERSION', [49, 56, 10]]]);
+    expect(() => imageFrom(whole.subarray(0, whole.length - 1))).toThrow(/cut short/);
+    expect(() => imageFrom(Buffer.concat([whole, Buffer.from([0])]))).toThrow(/bytes after the last file/);
+  });
+
+  it('a kept template that is not a whole image (a write cut short) is made again, and the scratch database works', async () => {
+    const version = (JSON.parse(readFileSync(path.join(REPO, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')) as { version: string }).version;
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-tmpdir-'));
+    const root = mkdtempSync(path.join(tmp, 'project-')); // nothing above it has a node_modules: the template is kept in TMPDIR
+    const kept = path.join(tmp, `sluice-pglite-${version}.3-${process.getuid?.() ?? 0}.pgdata`);
+    writeFileSync(kept, 'sluice PGlite data folder 1\n\u0010\u0000\u0000\u0000{"dirs":[],"fi'); // cut short
+    const before = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      const scratch = await openScratch(root, 'postgresql', { SLUICE_CHECK_DATABASE_URL: '' });
+      const c = await (await scratch.make('real')).open();
+      expect(await c.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+      await c.close();
+      expect(await scratch.close()).toEqual([]);
+      expect(imageFrom(readFileSync(kept)).files.some((f) => f.path === '/PG_VERSION')).toBe(true);
+    } finally {
+      if (before === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = before;
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
