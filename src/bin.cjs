@@ -26,7 +26,7 @@
  */
 const fs = require('node:fs');
 const path = require('node:path');
-const { MAGIC, cacheDir, buildOf, readChecked, writeChecked, wrap } = require('./v8cache.cjs');
+const { MAGIC, cacheDir, buildOf, readChecked, writeChecked, wrappedText, WRAP_HEAD } = require('./v8cache.cjs');
 
 const BUNDLE = path.join(__dirname, 'cli-bundle.cjs');
 const FLUSH = Symbol.for('sluice.compileCache.flush');
@@ -62,23 +62,27 @@ function flush(crc32) {
 
 /**
  * Runs the CommonJS file `file` as a module through its code cache for `command`; returns its exports,
- * or undefined when `accept` (given the file's text) refuses it, before anything of it runs.
+ * or undefined when `accept` (given the wrapped text and where the file's own starts in it) refuses it,
+ * before anything of it runs.
  */
 function load(file, command, dir, crc32, accept) {
   const vm = require('node:vm');
   const Module = require('node:module');
   const fd = fs.openSync(file, 'r');
-  let source, build;
+  let text, build;
   try {
-    build = buildOf(fs.fstatSync(fd, { bigint: true })); // of the very file read: a build replacing it meanwhile is not mistaken for it
-    source = fs.readFileSync(fd, 'latin1'); // ASCII only (scripts/bundle-cli.mjs checks), read without UTF-8's decoding
+    const st = fs.fstatSync(fd, { bigint: true });
+    build = buildOf(st); // of the very file read: a build replacing it meanwhile is not mistaken for it
+    // ASCII only (scripts/bundle-cli.mjs checks), read without UTF-8's decoding, wrapped as it is read
+    text = wrappedText(fd, Number(st.size));
   } finally {
     fs.closeSync(fd);
   }
-  if (accept && !accept(source)) return undefined;
+  if (text === undefined) throw new Error(`${file} changed while it was read; run the command again`);
+  if (accept && !accept(text, WRAP_HEAD.length)) return undefined;
   const cacheFile = dir && build.settled ? path.join(dir, `${path.basename(file, '.cjs')}.${build.key}.${command}.v8`) : undefined;
   const cachedData = cacheFile && readChecked(cacheFile, MAGIC, crc32);
-  const script = new vm.Script(wrap(source.replace(/^#!.*/, '')), { filename: file, cachedData });
+  const script = new vm.Script(text, { filename: file, cachedData });
   if (cacheFile && (cachedData === undefined || script.cachedDataRejected)) pending.push({ script, file: cacheFile });
   const mod = new Module(file, module);
   mod.filename = file;
@@ -101,14 +105,14 @@ function pg(command, dir, crc32) {
 let sqliteExports;
 /** better-sqlite3's JavaScript (dist/sqlite.cjs), when it was built from `version` (its first line says which), else undefined. */
 function sqliteLib(version, command, dir, crc32) {
-  sqliteExports ??= load(path.join(__dirname, 'sqlite.cjs'), command, dir, crc32, (text) => text.startsWith(`// better-sqlite3 ${version}\n`)) ?? null;
+  sqliteExports ??= load(path.join(__dirname, 'sqlite.cjs'), command, dir, crc32, (text, at) => text.startsWith(`// better-sqlite3 ${version}\n`, at)) ?? null;
   return sqliteExports ?? undefined;
 }
 
 let parserExports;
 /** sql-parser-cst (dist/sqlparser.cjs), when it was built from `version` (its first line says which), else undefined. */
 function sqlParserLib(version, command, dir, crc32) {
-  parserExports ??= load(path.join(__dirname, 'sqlparser.cjs'), command, dir, crc32, (text) => text.startsWith(`// sql-parser-cst ${version}\n`)) ?? null;
+  parserExports ??= load(path.join(__dirname, 'sqlparser.cjs'), command, dir, crc32, (text, at) => text.startsWith(`// sql-parser-cst ${version}\n`, at)) ?? null;
   return parserExports ?? undefined;
 }
 

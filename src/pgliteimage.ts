@@ -79,7 +79,8 @@ export function imageFrom(bytes: Buffer): DataImage {
   if (jsonEnd > bytes.length) throw bad('cut short');
   const index = JSON.parse(bytes.toString('utf8', jsonAt, jsonEnd)) as Index;
   if (!Array.isArray(index.dirs) || !Array.isArray(index.files)) throw bad('no index');
-  const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // the files write into these bytes: they must be the image's alone, not a slice of a shared pool
+  const view = bytes.byteLength === bytes.buffer.byteLength ? new Uint8Array(bytes.buffer) : new Uint8Array(bytes);
   let at = jsonEnd;
   const files = index.files.map(([path, mode, size, stored]) => {
     if (!(stored >= 0 && size >= stored && at + stored <= bytes.length)) throw bad('cut short');

@@ -4,7 +4,8 @@
  * checks only its length): without a hashbang or import()s, with either, with a CRLF or no line end after
  * the hashbang, and for drizzle-kit's own bin with the positions the lexer finds.
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { expect, it } from 'vitest';
@@ -55,4 +56,25 @@ it("is the same text for drizzle-kit's bin (3.7 MB, a hashbang and dozens of imp
   const positions = importPositions(withoutHashbang(content))!;
   expect(positions.length).toBeGreaterThan(10);
   expect(compiledText(content, positions) === reference(content, positions)).toBe(true);
+});
+
+it("v8cache.cjs wrappedText, the bin's text of its own files, is wrap(withoutHashbang(file)) read in one buffer; a file cut short meanwhile is undefined", () => {
+  const { wrappedText } = require(path.join(SRC, 'v8cache.cjs')) as { wrappedText(fd: number, size: number): string | undefined };
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-wrapped-'));
+  try {
+    const cases = ["'use strict';\nexports.a = 1;\n", '#!/usr/bin/env node\nexports.b = 2;\n', '#!/usr/bin/env node\r\nx();\r\n', '#!/usr/bin/env node', '', readFileSync(path.join(SRC, 'bin.cjs'), 'latin1')];
+    for (const [i, content] of cases.entries()) {
+      const file = path.join(dir, `f${i}.cjs`);
+      writeFileSync(file, content, 'latin1');
+      const fd = openSync(file, 'r');
+      try {
+        expect(wrappedText(fd, content.length), JSON.stringify(content.slice(0, 40))).toBe(wrap(withoutHashbang(content)));
+        expect(wrappedText(fd, content.length + 1)).toBeUndefined(); // shorter than its fstat said
+      } finally {
+        closeSync(fd);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
