@@ -14,7 +14,7 @@ import { openConnection } from './dialect/index.js';
 import { sluiceCacheDir } from './cachedir.js';
 import { nodeCrypto } from './hash.js';
 import { largeCodeLoads } from './jit.js';
-import { type DataImage, imageFileSystem, imageFrom } from './pgliteimage.js';
+import { type DataImage, imageFileSystem, imageFrom, readImage } from './pgliteimage.js';
 import type { Scratch } from './scratch.js';
 
 /**
@@ -56,6 +56,7 @@ interface PgliteInstance {
 async function startPglite(root: string, extensionNames: string[]): Promise<PgliteInstance> {
   largeCodeLoads();
   const { PGlite, MemoryFS } = await import('@electric-sql/pglite');
+  if (typeof MemoryFS !== 'function') throw new Error("the installed @electric-sql/pglite has no MemoryFS, which sluice starts PGlite with; install the version sluice depends on (npm ci)");
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   const extensions = await pgliteExtensions(extensionNames);
   let template = await pgliteTemplate(root, PGlite, MemoryFS);
@@ -65,13 +66,13 @@ async function startPglite(root: string, extensionNames: string[]): Promise<Pgli
   const load = (image: DataImage) => PGlite.create({ fs: imageFileSystem(MemoryFS, image), startParams, extensions });
   let db: InstanceType<typeof PGlite>;
   try {
-    db = await load(imageFrom(template.bytes));
+    db = await load(template.image);
   } catch (err) {
-    // a cached template that does not load (cut short, another version's): made again, once
+    // a kept template PGlite does not start from: made again, once
     if (!template.file) throw err;
     rmSync(template.file, { force: true });
     template = await pgliteTemplate(root, PGlite, MemoryFS);
-    db = await load(imageFrom(template.bytes));
+    db = await load(template.image);
   }
   try {
     const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 4 });
@@ -145,13 +146,13 @@ const TEMPLATE_FORMAT = 3;
 /**
  * An initialised PGlite data folder as an image (pgliteimage.ts), made once per project (and PGlite
  * version); each instance loads its own reading of it. `file` is where it is kept (none when it could
- * not be written: it is then made each time).
+ * not be written: it is then made each time). A kept file that is not a whole image is made again.
  */
 async function pgliteTemplate(
   root: string,
   PGlite: typeof import('@electric-sql/pglite').PGlite,
   MemoryFS: typeof import('@electric-sql/pglite').MemoryFS,
-): Promise<{ bytes: Buffer; file?: string }> {
+): Promise<{ image: DataImage; file?: string }> {
   const { createRequire } = await import('node:module');
   let version = 'unknown';
   try {
@@ -177,9 +178,9 @@ async function pgliteTemplate(
     ? [`pglite-${version}`, `pglite-${version}.tar`, `pglite-${version}.2.tar`].map((n) => path.join(path.dirname(inCache), n))
     : [`sluice-pglite-${version}-${uid}.tar`, `sluice-pglite-${version}-${uid}`, `sluice-pglite-${version}.2-${uid}.tar`].map((n) => path.join(os.tmpdir(), n));
   try {
-    return { bytes: readFileSync(cache), file: cache };
+    return { image: readImage(cache), file: cache };
   } catch {
-    /* not made yet */
+    /* not made yet, or not a whole image (a write cut short): made again */
   }
   const fs = imageFileSystem(MemoryFS);
   const db = await PGlite.create({ fs });
@@ -202,9 +203,9 @@ async function pgliteTemplate(
     writeFileSync(building, bytes, { flag: 'wx' });
     renameSync(building, cache); // atomic: a concurrent run reads the whole file or makes its own
     for (const old of earlier) rmSync(old, { recursive: true, force: true });
-    return { bytes, file: cache };
+    return { image: imageFrom(bytes), file: cache };
   } catch {
     rmSync(building, { force: true }); // not writable here (a read-only node_modules): used from memory
-    return { bytes };
+    return { image: imageFrom(bytes) };
   }
 }

@@ -2,14 +2,17 @@
  * The PGlite template as sluice keeps it (pglite.ts): an initialised data folder as an image of its
  * own, not a tar. PGlite's `loadDataDir` untars a data folder by copying every file twice (out of the
  * tar, then into its in-memory file system) and looking up each parent folder per file; an image is
- * handed to the file system as it is read: each file's contents are a view of the image's bytes
- * (Emscripten's `canOwn`), so a start copies nothing but what the image leaves out, the zeros at the
- * end of the WAL segment (16 MB, ~7 MB of it written). An instance writes into its own reading of the
- * image: one reading, one instance.
+ * read from disk into the arrays the in-memory file system then takes as the files' contents
+ * (Emscripten's `canOwn`): the files stored whole, one after the other, in one read, and each file
+ * whose trailing zeros the image leaves out (the WAL segment: 16 MB, ~7 MB of it written) into a
+ * zeroed array of its own size. Nothing is copied again, and nothing read is left unused. An instance
+ * writes into its own reading of the image: one reading, one instance.
  *
  * Layout: MAGIC, a 4-byte little-endian length, that many bytes of JSON (`Index`), then each file's
- * stored bytes in the index's order. A file ends with `size - stored` zero bytes that are not stored.
+ * stored bytes in the index's order, which lists the files stored whole first. A file ends with
+ * `size - stored` zero bytes that are not stored.
  */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { PGlite as PGliteClass, MemoryFS as MemoryFSClass } from '@electric-sql/pglite';
 
 const MAGIC = 'sluice PGlite data folder 1\n';
@@ -19,7 +22,7 @@ const LEFT_OUT_FROM = 64 * 1024;
 interface Index {
   /** Folders under the data folder, each after its parent: [path from the data folder, mode]. */
   dirs: [string, number][];
-  /** Files: [path from the data folder, mode, size, bytes stored]. */
+  /** Files: [path from the data folder, mode, size, bytes stored]; those stored whole first. */
   files: [string, number, number, number][];
 }
 
@@ -45,6 +48,7 @@ interface EmscriptenFS {
 export function imageOf(fs: EmscriptenFS, root: string): Buffer {
   const index: Index = { dirs: [], files: [] };
   const chunks: Uint8Array[] = [];
+  const files: { entry: Index['files'][number]; bytes: Uint8Array }[] = [];
   const walk = (rel: string): void => {
     for (const name of fs.readdir(root + rel).sort()) {
       if (name === '.' || name === '..') continue;
@@ -59,41 +63,94 @@ export function imageOf(fs: EmscriptenFS, root: string): Buffer {
       let end = data.length;
       while (end > 0 && data[end - 1] === 0) end--;
       if (data.length - end < LEFT_OUT_FROM) end = data.length;
-      index.files.push([at, mode, data.length, end]);
-      chunks.push(data.subarray(0, end));
+      files.push({ entry: [at, mode, data.length, end], bytes: data.subarray(0, end) });
     }
   };
   walk('');
+  // stored whole first (one read), then those with zeros left out (each read into its own array)
+  for (const f of [...files.filter((f) => f.entry[2] === f.entry[3]), ...files.filter((f) => f.entry[2] !== f.entry[3])]) {
+    index.files.push(f.entry);
+    chunks.push(f.bytes);
+  }
   const json = Buffer.from(JSON.stringify(index));
   const length = Buffer.alloc(4);
   length.writeUInt32LE(json.length);
   return Buffer.concat([Buffer.from(MAGIC), length, json, ...chunks]);
 }
 
-/** The image in `bytes` (a file's whole reading); throws when they are not one, or are cut short. */
-export function imageFrom(bytes: Buffer): DataImage {
-  const bad = (what: string) => new Error(`not a PGlite data-folder image of sluice's: ${what}`);
-  if (bytes.length < MAGIC.length + 4 || bytes.toString('latin1', 0, MAGIC.length) !== MAGIC) throw bad('no header');
-  const jsonAt = MAGIC.length + 4;
-  const jsonEnd = jsonAt + bytes.readUInt32LE(MAGIC.length);
-  if (jsonEnd > bytes.length) throw bad('cut short');
-  const index = JSON.parse(bytes.toString('utf8', jsonAt, jsonEnd)) as Index;
-  if (!Array.isArray(index.dirs) || !Array.isArray(index.files)) throw bad('no index');
-  // the files write into these bytes: they must be the image's alone, not a slice of a shared pool
-  const view = bytes.byteLength === bytes.buffer.byteLength ? new Uint8Array(bytes.buffer) : new Uint8Array(bytes);
-  let at = jsonEnd;
-  const files = index.files.map(([path, mode, size, stored]) => {
-    if (!(stored >= 0 && size >= stored && at + stored <= bytes.length)) throw bad('cut short');
-    let data = view.subarray(at, at + stored);
-    at += stored;
-    if (size > stored) {
-      const whole = new Uint8Array(size); // zeroed: only the stored part is copied
-      whole.set(data);
-      data = whole;
+/** Where an image is read from: `read` fills `into` from offset `at`, all of it, else throws. */
+interface ImageSource {
+  size: number;
+  read(into: Uint8Array, at: number): void;
+}
+
+/** The image kept in `file`; throws when it is not one, or is cut short. */
+export function readImage(file: string): DataImage {
+  const fd = openSync(file, 'r');
+  try {
+    return parseImage({
+      size: fstatSync(fd).size,
+      read(into, at) {
+        for (let done = 0; done < into.length; ) {
+          const n = readSync(fd, into, done, into.length - done, at + done);
+          if (n === 0) throw notAnImage('cut short');
+          done += n;
+        }
+      },
+    });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The image in `bytes` (one just made); its files get copies, so `bytes` stays the caller's. */
+export function imageFrom(bytes: Uint8Array): DataImage {
+  return parseImage({
+    size: bytes.length,
+    read(into, at) {
+      if (at + into.length > bytes.length) throw notAnImage('cut short');
+      into.set(bytes.subarray(at, at + into.length));
+    },
+  });
+}
+
+const notAnImage = (what: string) => new Error(`not a PGlite data-folder image of sluice's: ${what}`);
+
+function parseImage(src: ImageSource): DataImage {
+  const head = Buffer.alloc(MAGIC.length + 4);
+  if (src.size < head.length) throw notAnImage('no header');
+  src.read(head, 0);
+  if (head.toString('latin1', 0, MAGIC.length) !== MAGIC) throw notAnImage('no header');
+  const json = Buffer.alloc(head.readUInt32LE(MAGIC.length));
+  if (head.length + json.length > src.size) throw notAnImage('cut short');
+  src.read(json, head.length);
+  const index = JSON.parse(json.toString('utf8')) as Index;
+  if (!Array.isArray(index.dirs) || !Array.isArray(index.files)) throw notAnImage('no index');
+  let at = head.length + json.length;
+  const whole = index.files.findIndex(([, , size, stored]) => size !== stored);
+  const wholeCount = whole < 0 ? index.files.length : whole;
+  let wholeBytes = 0;
+  for (const [, , size, stored] of index.files.slice(0, wholeCount)) {
+    if (!(Number.isSafeInteger(size) && size === stored && size >= 0)) throw notAnImage('a bad index');
+    wholeBytes += size;
+  }
+  if (at + wholeBytes > src.size) throw notAnImage('cut short');
+  const block = new Uint8Array(wholeBytes); // the files' own: they write into it
+  src.read(block, at);
+  let inBlock = 0;
+  const files = index.files.map(([path, mode, size, stored], i) => {
+    if (i < wholeCount) {
+      const data = block.subarray(inBlock, inBlock + size);
+      inBlock += size;
+      return { path, mode, data };
     }
+    if (!(Number.isSafeInteger(size) && Number.isSafeInteger(stored) && stored >= 0 && size > stored)) throw notAnImage('a bad index (files stored whole come first)');
+    const data = new Uint8Array(size); // zeroed: only the stored part is read into it
+    src.read(data.subarray(0, stored), at + wholeBytes);
+    at += stored;
     return { path, mode, data };
   });
-  if (at !== bytes.length) throw bad('bytes after the last file');
+  if (at + wholeBytes !== src.size) throw notAnImage('bytes after the last file');
   return { dirs: index.dirs, files };
 }
 

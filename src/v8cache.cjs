@@ -134,7 +134,7 @@ function wrap(source) {
  * (`withoutHashbang`), made as one flat string: read between the wrapper's two ends in one buffer,
  * then decoded once. A concatenation would leave V8 to flatten the whole text again before it looks
  * the script up in its cache (a second copy: ~0.6 MB for the bundle, ~180 pages to fault in).
- * `undefined` when the file is not `size` bytes long any more.
+ * `undefined` when the file is not `size` bytes long any more (cut short or grown while it was read).
  */
 function wrappedText(fd, size) {
   const head = Buffer.from(WRAP_HEAD, 'latin1');
@@ -146,6 +146,7 @@ function wrappedText(fd, size) {
     if (n === 0) return undefined;
     at += n;
   }
+  if (fs.readSync(fd, Buffer.alloc(1), 0, 1, size) !== 0) return undefined; // grown meanwhile
   bytes.write(WRAP_TAIL, head.length + size, 'latin1');
   if (bytes[head.length] === 0x23 && bytes[head.length + 1] === 0x21) {
     let end = head.length + 2;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MemoryFS, PGlite } from '@electric-sql/pglite';
 import { describe, expect, it } from 'vitest';
-import { imageFileSystem, imageFrom, imageOf } from '../../src/pgliteimage.js';
+import { imageFileSystem, imageFrom, imageOf, readImage } from '../../src/pgliteimage.js';
 import { openScratch } from '../../src/scratch.js';
 import { REPO } from '../support/project.js';
 
@@ -28,11 +28,20 @@ describe('PGlite data-folder image', () => {
     } finally {
       await a.close();
     }
-    const image = imageFrom(bytes);
-    // the WAL segment's unwritten zeros are left out, and given back whole
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-image-'));
+    const kept = path.join(dir, 'template.pgdata');
+    writeFileSync(kept, bytes);
+    const image = readImage(kept);
+    rmSync(dir, { recursive: true, force: true });
+    // the WAL segment's unwritten zeros are left out, and given back whole, in an array of its own
     const wal = image.files.find((f) => f.path.startsWith('/pg_wal/0'))!;
     expect(wal.data.length).toBe(16 * 1024 * 1024);
+    expect(wal.data.buffer.byteLength).toBe(16 * 1024 * 1024);
     expect(bytes.length).toBeLessThan(image.files.reduce((n, f) => n + f.data.length, 0));
+    // the files stored whole share one read, which holds them and nothing else
+    const stored = image.files.filter((f) => f !== wal);
+    expect(new Set(stored.map((f) => f.data.buffer)).size).toBe(1);
+    expect(stored[0]!.data.buffer.byteLength).toBe(stored.reduce((n, f) => n + f.data.length, 0));
     const second = imageFileSystem(MemoryFS, image);
     const b = await PGlite.create({ fs: second });
     let again: Buffer;
@@ -63,6 +72,14 @@ describe('PGlite data-folder image', () => {
     expect(imageFrom(whole).files.map((f) => [f.path, [...f.data]])).toEqual([['/PG_VERSION', [49, 56, 10]]]);
     expect(() => imageFrom(whole.subarray(0, whole.length - 1))).toThrow(/cut short/);
     expect(() => imageFrom(Buffer.concat([whole, Buffer.from([0])]))).toThrow(/bytes after the last file/);
+    // the files stored whole come first: an index that lists one after a file with zeros left out is refused
+    const twoFiles = { ...fs, readdir: (p: string) => (p === '/d' ? ['.', '..', 'a', 'b'] : []), readFile: (p: string) => (p.endsWith('/a') ? new Uint8Array(70 * 1024) : new Uint8Array([1])) };
+    const ordered = imageOf(twoFiles as unknown as Parameters<typeof imageOf>[0], '/d');
+    expect(imageFrom(ordered).files.map((f) => [f.path, f.data.length])).toEqual([['/b', 1], ['/a', 70 * 1024]]);
+    const json = ordered.subarray(32, 32 + ordered.readUInt32LE(28)).toString();
+    const swapped = JSON.stringify({ dirs: [], files: [...(JSON.parse(json) as { files: unknown[] }).files].reverse() });
+    expect(swapped.length).toBe(json.length);
+    expect(() => imageFrom(Buffer.concat([ordered.subarray(0, 32), Buffer.from(swapped), ordered.subarray(32 + json.length)]))).toThrow(/files stored whole come first/);
   });
 
   it('a kept template that is not a whole image (a write cut short) is made again, and the scratch database works', async () => {
@@ -79,7 +96,7 @@ describe('PGlite data-folder image', () => {
       expect(await c.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
       await c.close();
       expect(await scratch.close()).toEqual([]);
-      expect(imageFrom(readFileSync(kept)).files.some((f) => f.path === '/PG_VERSION')).toBe(true);
+      expect(readImage(kept).files.some((f) => f.path === '/PG_VERSION')).toBe(true);
     } finally {
       if (before === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = before;

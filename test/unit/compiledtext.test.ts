@@ -58,7 +58,7 @@ it("is the same text for drizzle-kit's bin (3.7 MB, a hashbang and dozens of imp
   expect(compiledText(content, positions) === reference(content, positions)).toBe(true);
 });
 
-it("v8cache.cjs wrappedText, the bin's text of its own files, is wrap(withoutHashbang(file)) read in one buffer; a file cut short meanwhile is undefined", () => {
+it("v8cache.cjs wrappedText, the bin's text of its own files, is wrap(withoutHashbang(file)) read in one buffer; a file cut short or grown meanwhile is undefined", () => {
   const { wrappedText } = require(path.join(SRC, 'v8cache.cjs')) as { wrappedText(fd: number, size: number): string | undefined };
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-wrapped-'));
   try {
@@ -70,6 +70,7 @@ it("v8cache.cjs wrappedText, the bin's text of its own files, is wrap(withoutHas
       try {
         expect(wrappedText(fd, content.length), JSON.stringify(content.slice(0, 40))).toBe(wrap(withoutHashbang(content)));
         expect(wrappedText(fd, content.length + 1)).toBeUndefined(); // shorter than its fstat said
+        if (content.length) expect(wrappedText(fd, content.length - 1)).toBeUndefined(); // longer
       } finally {
         closeSync(fd);
       }
