@@ -3,7 +3,7 @@
  * wrote is there in the next one loaded from its image, an instance goes on writing into the files it
  * took from an image, and a kept template that is not a whole image is made again.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MemoryFS, PGlite } from '@electric-sql/pglite';
@@ -16,9 +16,22 @@ async function rows(db: PGlite): Promise<number> {
   return Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM kept')).rows[0]!.n);
 }
 
+const VERSION = (JSON.parse(readFileSync(path.join(REPO, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')) as { version: string }).version;
+
+/** The template sluice keeps for this checkout (made by a first scratch database when missing): saves a test its own initdb. */
+async function keptTemplate(): Promise<string> {
+  const file = path.join(REPO, 'node_modules', '.cache', 'sluice', `pglite-${VERSION}.3.pgdata`);
+  if (!existsSync(file)) {
+    const scratch = await openScratch(REPO, 'postgresql', { SLUICE_CHECK_DATABASE_URL: '' });
+    await scratch.make('real');
+    await scratch.close();
+  }
+  return file;
+}
+
 describe('PGlite data-folder image', () => {
   it('an instance loaded from an image has what the imaged one wrote, writes on, and its own image carries that on', async () => {
-    const first = imageFileSystem(MemoryFS);
+    const first = imageFileSystem(MemoryFS, readImage(await keptTemplate()));
     const a = await PGlite.create({ fs: first });
     let bytes: Buffer;
     try {
@@ -48,16 +61,16 @@ describe('PGlite data-folder image', () => {
     try {
       expect(await rows(b)).toBe(500);
       // files grow past what the image held, and the WAL moves on
-      await b.exec("INSERT INTO kept SELECT g, repeat('x', 200) FROM generate_series(501, 20000) g; CREATE INDEX kept_note ON kept (note)");
+      await b.exec("INSERT INTO kept SELECT g, repeat('x', 200) FROM generate_series(501, 5000) g; CREATE INDEX kept_note ON kept (note)");
       await b.exec('CHECKPOINT');
-      expect(await rows(b)).toBe(20000);
+      expect(await rows(b)).toBe(5000);
       again = second.image();
     } finally {
       await b.close();
     }
     const c = await PGlite.create({ fs: imageFileSystem(MemoryFS, imageFrom(again)) });
     try {
-      expect(await rows(c)).toBe(20000);
+      expect(await rows(c)).toBe(5000);
       expect((await c.query<{ note: string }>('SELECT note FROM kept WHERE id = 7')).rows).toEqual([{ note: 'row 7' }]);
     } finally {
       await c.close();
@@ -83,10 +96,9 @@ describe('PGlite data-folder image', () => {
   });
 
   it('a kept template that is not a whole image (a write cut short) is made again, and the scratch database works', async () => {
-    const version = (JSON.parse(readFileSync(path.join(REPO, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')) as { version: string }).version;
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-tmpdir-'));
     const root = mkdtempSync(path.join(tmp, 'project-')); // nothing above it has a node_modules: the template is kept in TMPDIR
-    const kept = path.join(tmp, `sluice-pglite-${version}.3-${process.getuid?.() ?? 0}.pgdata`);
+    const kept = path.join(tmp, `sluice-pglite-${VERSION}.3-${process.getuid?.() ?? 0}.pgdata`);
     writeFileSync(kept, 'sluice PGlite data folder 1\n\u0010\u0000\u0000\u0000{"dirs":[],"fi'); // cut short
     const before = process.env.TMPDIR;
     process.env.TMPDIR = tmp;
