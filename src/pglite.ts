@@ -68,10 +68,14 @@ async function startPglite(root: string, extensionNames: string[]): Promise<Pgli
   try {
     db = await load(template.image);
   } catch (err) {
-    // a kept template PGlite does not start from: made again, once
+    // a kept template PGlite does not start from: made again, once (used from memory when it cannot be replaced)
     if (!template.file) throw err;
-    rmSync(template.file, { force: true });
-    template = await pgliteTemplate(root, PGlite, MemoryFS);
+    try {
+      rmSync(template.file, { force: true });
+    } catch {
+      /* a read-only cache folder: the new one is not kept either */
+    }
+    template = await pgliteTemplate(root, PGlite, MemoryFS, { remake: true });
     db = await load(template.image);
   }
   try {
@@ -141,7 +145,7 @@ export async function pgliteScratch(root: string, env: Record<string, string | u
 }
 
 /** Raised with any change to how the template is made (2: without template0; 3: an image, not a tar), so a kept one is made again. */
-const TEMPLATE_FORMAT = 3;
+export const TEMPLATE_FORMAT = 3;
 
 /**
  * An initialised PGlite data folder as an image (pgliteimage.ts), made once per project (and PGlite
@@ -152,6 +156,7 @@ async function pgliteTemplate(
   root: string,
   PGlite: typeof import('@electric-sql/pglite').PGlite,
   MemoryFS: typeof import('@electric-sql/pglite').MemoryFS,
+  { remake = false } = {},
 ): Promise<{ image: DataImage; file?: string }> {
   const { createRequire } = await import('node:module');
   let version = 'unknown';
@@ -177,10 +182,12 @@ async function pgliteTemplate(
   const earlier = inCache
     ? [`pglite-${version}`, `pglite-${version}.tar`, `pglite-${version}.2.tar`].map((n) => path.join(path.dirname(inCache), n))
     : [`sluice-pglite-${version}-${uid}.tar`, `sluice-pglite-${version}-${uid}`, `sluice-pglite-${version}.2-${uid}.tar`].map((n) => path.join(os.tmpdir(), n));
-  try {
-    return { image: readImage(cache), file: cache };
-  } catch {
-    /* not made yet, or not a whole image (a write cut short): made again */
+  if (!remake) {
+    try {
+      return { image: readImage(cache), file: cache };
+    } catch {
+      /* not made yet, or not a whole image (a write cut short): made again */
+    }
   }
   const fs = imageFileSystem(MemoryFS);
   const db = await PGlite.create({ fs });

@@ -121,8 +121,9 @@ function parseImage(src: ImageSource): DataImage {
   if (src.size < head.length) throw notAnImage('no header');
   src.read(head, 0);
   if (head.toString('latin1', 0, MAGIC.length) !== MAGIC) throw notAnImage('no header');
-  const json = Buffer.alloc(head.readUInt32LE(MAGIC.length));
-  if (head.length + json.length > src.size) throw notAnImage('cut short');
+  const jsonLength = head.readUInt32LE(MAGIC.length);
+  if (head.length + jsonLength > src.size) throw notAnImage('cut short');
+  const json = Buffer.alloc(jsonLength);
   src.read(json, head.length);
   const index = JSON.parse(json.toString('utf8')) as Index;
   if (!Array.isArray(index.dirs) || !Array.isArray(index.files)) throw notAnImage('no index');
@@ -145,12 +146,14 @@ function parseImage(src: ImageSource): DataImage {
       return { path, mode, data };
     }
     if (!(Number.isSafeInteger(size) && Number.isSafeInteger(stored) && stored >= 0 && size > stored)) throw notAnImage('a bad index (files stored whole come first)');
+    if (at + wholeBytes + stored > src.size) throw notAnImage('cut short');
     const data = new Uint8Array(size); // zeroed: only the stored part is read into it
     src.read(data.subarray(0, stored), at + wholeBytes);
     at += stored;
     return { path, mode, data };
   });
   if (at + wholeBytes !== src.size) throw notAnImage('bytes after the last file');
+  if (!files.some((f) => f.path === '/PG_VERSION')) throw notAnImage('no PG_VERSION (PGlite would run initdb on every start)');
   return { dirs: index.dirs, files };
 }
 

@@ -3,12 +3,13 @@
  * wrote is there in the next one loaded from its image, an instance goes on writing into the files it
  * took from an image, and a kept template that is not a whole image is made again.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MemoryFS, PGlite } from '@electric-sql/pglite';
 import { describe, expect, it } from 'vitest';
-import { imageFileSystem, imageFrom, imageOf, readImage } from '../../src/pgliteimage.js';
+import { TEMPLATE_FORMAT } from '../../src/pglite.js';
+import { type DataImage, imageFileSystem, imageFrom, imageOf, readImage } from '../../src/pgliteimage.js';
 import { openScratch } from '../../src/scratch.js';
 import { REPO } from '../support/project.js';
 
@@ -18,23 +19,31 @@ async function rows(db: PGlite): Promise<number> {
 
 const VERSION = (JSON.parse(readFileSync(path.join(REPO, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')) as { version: string }).version;
 
-/** The template sluice keeps for this checkout (made by a first scratch database when missing): saves a test its own initdb. */
-async function keptTemplate(): Promise<string> {
-  const file = path.join(REPO, 'node_modules', '.cache', 'sluice', `pglite-${VERSION}.3.pgdata`);
-  if (!existsSync(file)) {
+/**
+ * The template sluice keeps for this checkout, read (made by a scratch database when missing or not
+ * one this build reads): saves a test its own initdb.
+ */
+async function keptTemplate(): Promise<DataImage> {
+  const file = path.join(REPO, 'node_modules', '.cache', 'sluice', `pglite-${VERSION}.${TEMPLATE_FORMAT}.pgdata`);
+  try {
+    return readImage(file);
+  } catch {
+    rmSync(file, { force: true });
     const scratch = await openScratch(REPO, 'postgresql', { SLUICE_CHECK_DATABASE_URL: '' });
     await scratch.make('real');
     await scratch.close();
+    return readImage(file);
   }
-  return file;
 }
 
 describe('PGlite data-folder image', () => {
   it('an instance loaded from an image has what the imaged one wrote, writes on, and its own image carries that on', async () => {
-    const first = imageFileSystem(MemoryFS, readImage(await keptTemplate()));
+    const first = imageFileSystem(MemoryFS, await keptTemplate());
     const a = await PGlite.create({ fs: first });
     let bytes: Buffer;
     try {
+      // the kept template's database: made without template0
+      expect((await a.query<{ datname: string }>('SELECT datname FROM pg_database ORDER BY 1')).rows.map((r) => r.datname)).toEqual(['postgres', 'template1']);
       await a.exec("CREATE TABLE kept (id int PRIMARY KEY, note text); INSERT INTO kept SELECT g, 'row ' || g FROM generate_series(1, 500) g");
       await a.exec('CHECKPOINT');
       bytes = first.image();
@@ -86,19 +95,22 @@ describe('PGlite data-folder image', () => {
     expect(() => imageFrom(whole.subarray(0, whole.length - 1))).toThrow(/cut short/);
     expect(() => imageFrom(Buffer.concat([whole, Buffer.from([0])]))).toThrow(/bytes after the last file/);
     // the files stored whole come first: an index that lists one after a file with zeros left out is refused
-    const twoFiles = { ...fs, readdir: (p: string) => (p === '/d' ? ['.', '..', 'a', 'b'] : []), readFile: (p: string) => (p.endsWith('/a') ? new Uint8Array(70 * 1024) : new Uint8Array([1])) };
+    const twoFiles = { ...fs, readdir: (p: string) => (p === '/d' ? ['.', '..', 'a', 'PG_VERSION'] : []), readFile: (p: string) => (p.endsWith('/a') ? new Uint8Array(70 * 1024) : new Uint8Array([1])) };
     const ordered = imageOf(twoFiles as unknown as Parameters<typeof imageOf>[0], '/d');
-    expect(imageFrom(ordered).files.map((f) => [f.path, f.data.length])).toEqual([['/b', 1], ['/a', 70 * 1024]]);
+    expect(imageFrom(ordered).files.map((f) => [f.path, f.data.length])).toEqual([['/PG_VERSION', 1], ['/a', 70 * 1024]]);
     const json = ordered.subarray(32, 32 + ordered.readUInt32LE(28)).toString();
     const swapped = JSON.stringify({ dirs: [], files: [...(JSON.parse(json) as { files: unknown[] }).files].reverse() });
     expect(swapped.length).toBe(json.length);
     expect(() => imageFrom(Buffer.concat([ordered.subarray(0, 32), Buffer.from(swapped), ordered.subarray(32 + json.length)]))).toThrow(/files stored whole come first/);
+    // a data folder without PG_VERSION is no database: PGlite would run initdb on every start from it
+    const empty = imageOf({ ...fs, readdir: () => [] } as unknown as Parameters<typeof imageOf>[0], '/d');
+    expect(() => imageFrom(empty)).toThrow(/no PG_VERSION/);
   });
 
   it('a kept template that is not a whole image (a write cut short) is made again, and the scratch database works', async () => {
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-tmpdir-'));
     const root = mkdtempSync(path.join(tmp, 'project-')); // nothing above it has a node_modules: the template is kept in TMPDIR
-    const kept = path.join(tmp, `sluice-pglite-${VERSION}.3-${process.getuid?.() ?? 0}.pgdata`);
+    const kept = path.join(tmp, `sluice-pglite-${VERSION}.${TEMPLATE_FORMAT}-${process.getuid?.() ?? 0}.pgdata`);
     writeFileSync(kept, 'sluice PGlite data folder 1\n\u0010\u0000\u0000\u0000{"dirs":[],"fi'); // cut short
     const before = process.env.TMPDIR;
     process.env.TMPDIR = tmp;
