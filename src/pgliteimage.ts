@@ -26,7 +26,7 @@ interface Index {
   files: [string, number, number, number][];
 }
 
-/** What an image holds, ready to be put into a file system (its bytes: the image's, not copies). */
+/** What an image holds, ready to be put into a file system (its arrays become the files' contents: one image, one instance). */
 export interface DataImage {
   dirs: [string, number][];
   files: { path: string; mode: number; data: Uint8Array }[];
