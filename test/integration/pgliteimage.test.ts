@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { TEMPLATE_FORMAT } from '../../src/pglite.js';
 import { type DataImage, imageFileSystem, imageFrom, imageOf, readImage } from '../../src/pgliteimage.js';
 import { openScratch } from '../../src/scratch.js';
-import { REPO } from '../support/project.js';
+import { embeddedScratchWorks, REPO } from '../support/project.js';
 
 async function rows(db: PGlite): Promise<number> {
   return Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM kept')).rows[0]!.n);
@@ -112,18 +112,10 @@ describe('PGlite data-folder image', () => {
     const root = mkdtempSync(path.join(tmp, 'project-')); // nothing above it has a node_modules: the template is kept in TMPDIR
     const kept = path.join(tmp, `sluice-pglite-${VERSION}.${TEMPLATE_FORMAT}-${process.getuid?.() ?? 0}.pgdata`);
     writeFileSync(kept, 'sluice PGlite data folder 1\n\u0010\u0000\u0000\u0000{"dirs":[],"fi'); // cut short
-    const before = process.env.TMPDIR;
-    process.env.TMPDIR = tmp;
     try {
-      const scratch = await openScratch(root, 'postgresql', { SLUICE_CHECK_DATABASE_URL: '' });
-      const c = await (await scratch.make('real')).open();
-      expect(await c.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
-      await c.close();
-      expect(await scratch.close()).toEqual([]);
+      await embeddedScratchWorks(root, tmp);
       expect(readImage(kept).files.some((f) => f.path === '/PG_VERSION')).toBe(true);
     } finally {
-      if (before === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = before;
       rmSync(tmp, { recursive: true, force: true });
     }
   });

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { downgrade, upgrade, writeMissingDowns } from '../../src/index.js';
 import { openScratch } from '../../src/scratch.js';
-import { addRevision, addUserColumn, makeProject, REPO, pgDescribe, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, addUserColumn, embeddedScratchWorks, makeProject, REPO, pgDescribe, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
 
 const PG = 'drizzle/postgresql';
 
@@ -245,18 +245,7 @@ pgDescribe('proven downs on PostgreSQL', () => {
     writeFileSync(path.join(tmp, `pglite-${version}.tar`), 'not sluice\'s');
     writeFileSync(path.join(tmp, `sluice-pglite-${version}-${uid}.tar`), 'an older template');
     writeFileSync(path.join(tmp, `sluice-pglite-${version}.2-${uid}.tar`), 'a template in the tar format');
-    const before = process.env.TMPDIR;
-    process.env.TMPDIR = tmp;
-    try {
-      const scratch = await openScratch(root, 'postgresql', { SLUICE_CHECK_DATABASE_URL: '' });
-      const c = await (await scratch.make('real')).open();
-      expect(await c.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
-      await c.close();
-      expect(await scratch.close()).toEqual([]);
-    } finally {
-      if (before === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = before;
-    }
+    await embeddedScratchWorks(root, tmp);
     expect(readFileSync(path.join(tmp, `pglite-${version}`, 'keep.txt'), 'utf8')).toBe("not sluice's"); // was: removed
     expect(existsSync(path.join(tmp, `pglite-${version}.tar`))).toBe(true); // was: removed
     expect(existsSync(path.join(tmp, `sluice-pglite-${version}-${uid}.tar`))).toBe(false); // was: kept

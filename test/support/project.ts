@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { openConnection } from '../../src/dialect/index.js';
 import { parseDatabaseTarget } from '../../src/config.js';
+import { openScratch } from '../../src/scratch.js';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
 
@@ -224,4 +225,24 @@ export function expectOneLineError(r: Ran, code: number, pattern: RegExp): void 
   expect(lines[0]).toMatch(/^sluice: /);
   expect(lines[0]).not.toMatch(/internal error/);
   expect(lines[0]).toMatch(pattern);
+}
+
+/**
+ * A PostgreSQL scratch database on the embedded engine (PGlite) made for the project at `root` with
+ * TMPDIR set to `tmpdir` (where its template is kept when no node_modules is above `root`): it
+ * answers a query, and closing it leaves nothing behind. TMPDIR is put back afterwards.
+ */
+export async function embeddedScratchWorks(root: string, tmpdir: string): Promise<void> {
+  const before = process.env.TMPDIR;
+  process.env.TMPDIR = tmpdir;
+  try {
+    const scratch = await openScratch(root, 'postgresql', { SLUICE_CHECK_DATABASE_URL: '' });
+    const c = await (await scratch.make('real')).open();
+    expect(await c.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    await c.close();
+    expect(await scratch.close()).toEqual([]);
+  } finally {
+    if (before === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = before;
+  }
 }
