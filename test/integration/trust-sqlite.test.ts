@@ -6,7 +6,7 @@
  * after a crash left a hot rollback journal behind.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,6 +19,21 @@ const CLI = path.join(REPO, 'dist', 'cli.cjs');
 /** A statement that only burns time (about 130 ms per million rows here), inside the revision's transaction. */
 const slow = (rows: number) => `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${rows}) SELECT count(*) FROM c;`;
 const LOCK_MESSAGE = /another sluice run holds the migration lock on sqlite:/;
+
+/**
+ * A revision that holds its transaction (and so the run lock) until the test releases it: the SQL part
+ * creates `<name>_a` (the journal appears), the TypeScript part waits, idle, for `release()` (at most
+ * 60 s). Was a statement burning 5 s of CPU, which slowed every other test running meanwhile.
+ */
+function heldRevision(dir: string, name: string): { tag: string; release: () => void } {
+  const tag = addRevision(dir, 'sqlite', name, `CREATE TABLE ${name}_a (id integer);`, `DROP TABLE ${name}_a;`);
+  const flag = path.join(dir, `${name}.release`);
+  writeFileSync(
+    path.join(dir, 'drizzle', 'sqlite', `${tag}.ts`),
+    `import { existsSync } from 'node:fs';\nexport async function up(): Promise<void> {\n  for (let i = 0; i < 1200 && !existsSync(${JSON.stringify(flag)}); i++) await new Promise((r) => setTimeout(r, 50));\n}\nexport async function down(): Promise<void> {}\n`,
+  );
+  return { tag, release: () => writeFileSync(flag, '') };
+}
 
 /** What each revision of the example history (drizzle/sqlite) creates: tables, and `table.column` for added columns. */
 const EXAMPLE: [string, string[]][] = [
@@ -199,7 +214,7 @@ describe('SQLite: one run-wide migration lock per database', () => {
   it('SLUICE_LOCK_WAIT bounds the wait: exit 5 in seconds, naming the holder and the fix; readers do not wait', async () => {
     const { dir, file, env } = project('held');
     expect(runCli(dir, ['up'], env).status).toBe(0);
-    const tag = addRevision(dir, 'sqlite', 'long', ['CREATE TABLE long_a (id integer);', slow(40_000_000)].join(BP), 'DROP TABLE long_a;');
+    const { tag, release } = heldRevision(dir, 'long');
     const holder = start(dir, ['up'], env);
     try {
       // the holder is inside its revision's transaction (it holds the run lock since before planning)
@@ -223,6 +238,7 @@ describe('SQLite: one run-wide migration lock per database', () => {
       expect(line).toMatch(/SLUICE_LOCK_WAIT/);
       expect(line).toMatch(new RegExp(`kill ${holder.child.pid}`));
     } finally {
+      release();
       const r = await holder.done;
       expect(r.status, r.stderr).toBe(0);
     }
@@ -249,7 +265,7 @@ describe('SQLite: one run-wide migration lock per database', () => {
   it('two paths to one file (a symbolic link) take one lock: the second run waits, then exits 5 (was: it ran the pending revision again)', async () => {
     const { dir, file, env } = project('linked');
     expect(runCli(dir, ['up'], env).status).toBe(0);
-    const tag = addRevision(dir, 'sqlite', 'long', ['CREATE TABLE long_a (id integer);', slow(40_000_000)].join(BP), 'DROP TABLE long_a;');
+    const { tag, release } = heldRevision(dir, 'long');
     const link = path.join(dir, 'link.sqlite');
     symlinkSync(file, link);
     const holder = start(dir, ['up'], env);
@@ -260,6 +276,7 @@ describe('SQLite: one run-wide migration lock per database', () => {
       expect(blocked.stderr).toMatch(/another sluice run holds the migration lock/);
       expect(blocked.stderr).toContain(`pid ${holder.child.pid}`);
     } finally {
+      release();
       const r = await holder.done;
       expect(r.status, r.stderr).toBe(0);
     }
@@ -326,7 +343,9 @@ describe('SQLite: read commands right after a crash', () => {
     expect(st.status, st.stderr).toBe(0);
     expect(JSON.parse(st.stdout).current).toBe(bulk);
 
-    // and the next run completes
+    // and the next run completes (the pending revision without the statement that only kept it running)
+    const pendingFile = path.join(dir, 'drizzle', 'sqlite', `${tag}.sql`);
+    writeFileSync(pendingFile, readFileSync(pendingFile, 'utf8').replace(`${slow(60_000_000)}${BP}`, ''));
     const next = runCli(dir, ['up'], env);
     expect(next.status, next.stderr).toBe(0);
     expectSerialState(file, history, [6], 'after the crashes');

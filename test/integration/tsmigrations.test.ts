@@ -368,7 +368,9 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         expect(await hasSlug(dir, env)).toBe(false);
         expect(await names()).toEqual(['Ada', null, null]);
 
-        // --single-transaction: the run's earlier revision is prepared too, not applied (nor rolled back)
+        // --single-transaction: the run's earlier revision is prepared too, not applied (nor rolled back);
+        // the part prepares and returns (the one above also slept 30 s after its PREPARE)
+        writeFileSync(path.join(folder, `${TAG}.ts`), body([q(`PREPARE TRANSACTION '${gid}'`)]));
         expect(runCli(dir, ['down'], env).status).toBe(0);
         const single = runCli(dir, ['up', '--single-transaction', '--json'], { ...env, SLUICE_NO_BACKUP: '1' });
         expect(single.status, single.stderr).toBe(3);
