@@ -7,11 +7,12 @@ import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import { isatty } from 'node:tty';
 import { Command } from 'commander';
-import { environmentError, ExitCode, scratchNote, settle, type ExitCodeValue } from './errors.js';
+import { environmentError, ExitCode, scratchNote, type ExitCodeValue } from './errors.js';
 import { ask, jsonArgv, report, withUnreadNote } from './clireport.js';
+import { runControls } from './clirun.js';
 import { consolePrinter, flushConsole, passwordsIn, type Printer } from './printer.js';
 import { installStdio, pending as pendingOutput, write as writeOutput } from './stdio.js';
-import { formatCheckProgress, formatCreate, formatDowns, formatHistory, formatInit, formatMove, formatProgress, formatShow, formatStatus, formatStep } from './format.js';
+import { formatCheckProgress, formatCreate, formatDowns, formatHistory, formatInit, formatMove, formatShow, formatStatus, formatStep } from './format.js';
 import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLine } from './format-deploy.js';
 import { formatLint, lintWarnings } from './format-lint.js';
 import type { MoveOptions } from './commands/migrate.js';
@@ -70,95 +71,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
   const stepPrinter = (): Pick<MoveOptions, 'onStep' | 'onTakeover'> =>
     g().json ? {} : { onStep: (r) => printer.line(formatStep(r)), onTakeover: (t, dryRun) => printer.line(takeoverLine(t, dryRun)) };
 
-  // Progress of a run: on a terminal a status line (the revision running, n/N, elapsed), redrawn in
-  // place; everywhere, each finished step's line ends with [n/N, elapsed]. Nothing with --json.
-  const stops: (() => void)[] = [];
-  const stopProgress = () => {
-    for (const stop of stops.splice(0)) stop();
-  };
-  const progress = (): Pick<MoveOptions, 'onPlan' | 'onStep'> => {
-    if (g().json) return {};
-    let plan: { revision: string; direction: 'up' | 'down' }[] = [];
-    let done = 0;
-    let started = Date.now();
-    let timer: NodeJS.Timeout | undefined;
-    const draw = () => printer.status?.(formatProgress({ running: plan[done], done, total: plan.length, elapsedMs: Date.now() - started }));
-    const stop = () => {
-      clearInterval(timer);
-      timer = undefined;
-      printer.status?.(undefined);
-    };
-    stops.push(stop);
-    return {
-      onPlan: (steps) => {
-        plan = steps;
-        done = 0;
-        started = Date.now();
-        if (!printer.status || !steps.length) return;
-        draw();
-        timer = setInterval(draw, 250);
-        timer.unref();
-      },
-      onStep: (r) => {
-        done += 1;
-        printer.line(formatStep(r, { n: done, total: plan.length, elapsedMs: Date.now() - started }));
-        if (done >= plan.length) stop();
-        else if (timer) draw();
-      },
-    };
-  };
-
-  // Ctrl+C or SIGTERM while a PostgreSQL run's revisions execute: the statement running is cancelled on
-  // the server (its revision rolls back; nothing after it starts) and the command ends with one line
-  // saying where the database is (Interrupted, exit 130 / 143). A second signal ends the process at once,
-  // unless it comes within a second of the first: Ctrl+C reaches every process of the terminal's group,
-  // and npm (make → npm run → sluice) forwards it once more, so one press can arrive twice.
-  // Listened for only while that holds (onInterruptible): elsewhere, and on SQLite, whose statements run
-  // synchronously in this process, a signal ends the process at once, as it always did.
-  const interruptible = (): { signal: AbortSignal; onInterruptible: (on: boolean) => void } => {
-    const controller = new AbortController();
-    let first = 0;
-    const onSignal = (name: NodeJS.Signals) => {
-      if (!controller.signal.aborted) {
-        first = Date.now();
-        stopProgress();
-        controller.abort(name);
-      } else if (Date.now() - first >= 1000) void exit(name === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted);
-    };
-    return {
-      signal: controller.signal,
-      onInterruptible: (on) => {
-        // Once stopped, the listener stays until the process exits: a duplicate arriving while the
-        // command reads where the database is and prints it would otherwise end it without its line.
-        if (!on && controller.signal.aborted) return;
-        for (const name of ['SIGINT', 'SIGTERM'] as const) {
-          if (on) process.on(name, onSignal);
-          else process.off(name, onSignal);
-        }
-      },
-    };
-  };
-  /** A command that completed although a signal came: there was nothing left to stop (a cancel the server never got, the last statement ending). */
-  const tooLate = (signal: AbortSignal | undefined, done = 'every revision of the run completed') => {
-    if (signal?.aborted) printer.error(`sluice: note: the ${String(signal.reason)} came too late to stop anything: ${done}`);
-  };
-  /**
-   * A command that takes a signal and listens for Ctrl+C and SIGTERM for its whole length (create,
-   * check, downs, verify, merge). After it returns, the loop turns (settle) before the listener goes, so
-   * a signal that came during its last synchronous stretch is not dropped unseen: it gets the note.
-   */
-  const whileListening = async <T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> => {
-    const { signal, onInterruptible } = interruptible();
-    onInterruptible(true);
-    try {
-      const result = await run(signal);
-      await settle();
-      tooLate(signal, 'the command had finished');
-      return result;
-    } finally {
-      onInterruptible(false);
-    }
-  };
+  const { progress, stopProgress, onStopProgress, interruptible, tooLate, whileListening } = runControls(printer, () => !!g().json, exit);
 
   // The commands, in the order help lists them: defined here, built below (only the one the arguments name).
   const builders = new Map<string, () => unknown>();
@@ -425,7 +338,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
         const tick = () => dialect && printer.status?.(formatCheckProgress({ dialect, done, elapsedMs: Date.now() - started }));
         const timer = !json && printer.status ? setInterval(tick, 250) : undefined;
         timer?.unref();
-        stops.push(() => {
+        onStopProgress(() => {
           clearInterval(timer);
           printer.status?.(undefined);
         });
