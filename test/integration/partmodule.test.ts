@@ -1,0 +1,112 @@
+/**
+ * How a revision's TypeScript part is loaded (src/partmodule.ts): through tsx's CommonJS hooks, or
+ * through its ES module hooks where only those give the part the same meaning. Real files, real tsx,
+ * the installed drizzle-orm; what each part computes is read back from its exports.
+ */
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { importPart } from '../../src/partmodule.js';
+import { REPO, tempDir } from '../support/project.js';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A project folder of package type `type`, with drizzle-orm installed and an ES-module-only package `esm-only`. */
+function project(type: 'module' | 'commonjs'): string {
+  const dir = tempDir('sluice-part-');
+  dirs.push(dir);
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'app', type }));
+  mkdirSync(path.join(dir, 'node_modules', 'esm-only'), { recursive: true });
+  symlinkSync(path.join(REPO, 'node_modules', 'drizzle-orm'), path.join(dir, 'node_modules', 'drizzle-orm'));
+  writeFileSync(
+    path.join(dir, 'node_modules', 'esm-only', 'package.json'),
+    JSON.stringify({ name: 'esm-only', type: 'module', exports: { import: './index.js' } }),
+  );
+  writeFileSync(path.join(dir, 'node_modules', 'esm-only', 'index.js'), 'export const answer = 42;\n');
+  mkdirSync(path.join(dir, 'drizzle'));
+  return dir;
+}
+
+function write(dir: string, rel: string, text: string): string {
+  const file = path.join(dir, rel);
+  writeFileSync(file, text);
+  return file;
+}
+
+async function load(file: string, text?: string): Promise<Record<string, unknown>> {
+  const { readFileSync } = await import('node:fs');
+  return importPart(file, text ?? readFileSync(file, 'utf8'));
+}
+
+describe.each(['module', 'commonjs'] as const)('a TypeScript part in a package of type %s', (type) => {
+  it('imports the models and drizzle-orm; import.meta.url is its own file', async () => {
+    const dir = project(type);
+    write(dir, 'models.ts', "import { sqliteTable, text } from 'drizzle-orm/sqlite-core';\nexport const users = sqliteTable('users', { name: text('name') });\n");
+    const file = write(
+      dir,
+      'drizzle/0001_a.ts',
+      [
+        "import { getTableName, sql } from 'drizzle-orm';",
+        "import { users } from '../models';",
+        'export const table: string = getTableName(users);',
+        'export const url: string = import.meta.url;',
+        "export const rendered = sql`select ${1}`.queryChunks.length;",
+        'export async function up(db: unknown): Promise<void> { void db; }',
+        '',
+      ].join('\n'),
+    );
+    const mod = await load(file);
+    expect(mod.table).toBe('users');
+    expect(mod.url).toBe(pathToFileURL(file).href);
+    expect(mod.rendered).toBeGreaterThan(0);
+    expect(typeof mod.up).toBe('function');
+  });
+
+  it('a part whose top level throws fails once, with its own error', async () => {
+    const dir = project(type);
+    const g = globalThis as { sluicePartRuns?: number };
+    g.sluicePartRuns = 0;
+    const file = write(dir, 'drizzle/0005_throws.ts', "(globalThis as any).sluicePartRuns += 1;\nthrow new Error('no backfill source');\n");
+    await expect(load(file)).rejects.toThrow('no backfill source');
+    expect(g.sluicePartRuns).toBe(1);
+  });
+
+  it('a second load in the same process reads an edited part and an edited helper afresh', async () => {
+    const dir = project(type);
+    write(dir, 'helper.ts', 'export const value: number = 1;\n');
+    const file = write(dir, 'drizzle/0006_b.ts', "import { value } from '../helper';\nexport const v = value;\nexport const w = 'first';\n");
+    const first = await load(file);
+    expect([first.v, first.w]).toEqual([1, 'first']);
+    write(dir, 'helper.ts', 'export const value: number = 2;\n');
+    write(dir, 'drizzle/0006_b.ts', "import { value } from '../helper';\nexport const v = value;\nexport const w = 'second';\n");
+    const second = await load(file);
+    expect([second.v, second.w]).toEqual([2, 'second']);
+  });
+});
+
+// In a CommonJS package, tsx compiles a .ts part to CommonJS whichever hooks load it: a top-level await,
+// an ES-module-only package or an import() of a .ts file fail there as they always did.
+describe('a TypeScript part in a package of type module', () => {
+  it('a top-level await, an ES-module-only package and an import() in the part or a helper load as ES modules; each top level runs once', async () => {
+    const dir = project('module');
+    write(dir, 'helper.ts', 'export const value: number = 7;\n');
+    const g = globalThis as { sluicePartRuns?: number };
+    g.sluicePartRuns = 0;
+    const tla = await load(write(dir, 'drizzle/0002_tla.ts', '(globalThis as any).sluicePartRuns += 1;\nexport const x: number = await Promise.resolve(5);\n'));
+    expect(tla.x).toBe(5);
+    expect(g.sluicePartRuns).toBe(1);
+    const esm = await load(write(dir, 'drizzle/0003_esm.ts', "(globalThis as any).sluicePartRuns += 1;\nimport { answer } from 'esm-only';\nexport const a: number = answer;\n"));
+    expect(esm.a).toBe(42);
+    expect(g.sluicePartRuns).toBe(2);
+    const dyn = await load(write(dir, 'drizzle/0004_dyn.ts', "export async function up(): Promise<number> { return (await import('../helper.ts')).value; }\n"));
+    expect(await (dyn.up as () => Promise<number>)()).toBe(7);
+    // an import() in a helper the part imports, called while up() runs
+    write(dir, 'lazy.ts', "export async function later(): Promise<number> { return (await import('./helper.ts')).value; }\n");
+    const viaHelper = await load(write(dir, 'drizzle/0005_lazy.ts', "import { later } from '../lazy';\nexport async function up(): Promise<number> { return later(); }\n"));
+    expect(await (viaHelper.up as () => Promise<number>)()).toBe(7);
+  });
+});
