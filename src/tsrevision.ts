@@ -5,7 +5,7 @@
  * drizzle-orm/better-sqlite3). The revision's SQL part runs first on the way up and last on the way
  * down, and both commit with the version row or roll back together (engine.ts). The checksum of such
  * a revision covers both files. Dry runs and offline SQL never import the file: they print a marked
- * gap in its place. The file is loaded with tsx, once per process and content (partmodule.ts).
+ * gap in its place. The file is loaded with tsx, once per process and content (tsmodule.ts).
  */
 import type { DialectName } from './config.js';
 import type { Connection } from './dialect/types.js';
@@ -15,7 +15,7 @@ import { sha256 } from './hash.js';
 import type { Direction } from './revision.js';
 import { checksum, firstLine } from './sql.js';
 import { stoppedQuery } from './dialect/drizzle.js';
-import { importPart } from './partmodule.js';
+import { importTypeScript } from './tsmodule.js';
 
 /** The TypeScript part a prepared step runs. */
 export interface TypeScriptPart {
@@ -61,7 +61,7 @@ export async function loadTypeScriptStep(ts: TypeScriptPart, direction: Directio
   const key = `${ts.file}\0${checksum(ts.text)}`;
   let mod = loaded.get(key);
   if (!mod) {
-    mod = importPart(ts.file, ts.text);
+    mod = importTypeScript(ts.file, ts.text);
     loaded.set(key, mod);
   }
   let exports: Record<string, unknown>;

@@ -8,10 +8,9 @@
  *    scratch database (SQLite: a temp file; PostgreSQL: a scratch schema on SLUICE_CHECK_DATABASE_URL
  *    or the same server, dropped afterwards); otherwise the lines that differ.
  */
-import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { historyFor, loadProjectConfig, parseDatabaseTarget, type DialectName } from '../config.js';
 import { loadContext, resolveEnv, withSession, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
@@ -22,6 +21,7 @@ import { readHistory, readSnapshot, rel, type History } from '../source.js';
 import { extensionsCreated, foreignSchemas, namesPublic, removeFolder, replayDatabase } from '../scratch.js';
 import { quoteIdent } from '../sql.js';
 import { schemaDiff } from '../introspect.js';
+import { importTypeScript } from '../tsmodule.js';
 import { upgrade } from './migrate.js';
 import { takeoverView } from './takeover.js';
 
@@ -79,11 +79,10 @@ async function importModels(root: string, schema: string): Promise<Record<string
       for (const f of readdirSync(abs, { recursive: true }) as string[]) if (/\.(m?ts|m?js)$/.test(f) && !f.endsWith('.d.ts')) files.push(path.join(abs, f));
     } else files.push(abs);
   }
-  const { tsImport } = await import('tsx/esm/api');
   const imports: Record<string, unknown> = {};
   for (const f of files) {
     try {
-      Object.assign(imports, await tsImport(pathToFileURL(f).href, import.meta.url));
+      Object.assign(imports, await importTypeScript(f, readFileSync(f, 'utf8')));
     } catch (err) {
       throw new ConfigError(`cannot load the models ${path.relative(root, f)}: ${describeCause(err)}`, { cause: err });
     }

@@ -53,7 +53,7 @@ const SECONDS: Readonly<Record<string, number>> = {
   'test/integration/init.test.ts': 8,
   'test/integration/turso.test.ts': 6,
   'test/integration/savepoints.test.ts': 4,
-  'test/integration/partmodule.test.ts': 3,
+  'test/integration/tsmodule.test.ts': 3,
   'test/integration/configload.test.ts': 2,
   'test/integration/schemas.test.ts': 2,
   'test/unit/argv.test.ts': 1,

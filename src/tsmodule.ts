@@ -1,5 +1,6 @@
 /**
- * Loading a revision's TypeScript part (`<tag>.ts`, tsrevision.ts) as a module.
+ * Loading a TypeScript module of the project: a revision's TypeScript part (`<tag>.ts`, tsrevision.ts)
+ * and the models migrate-check compares with the history (commands/verify.ts).
  *
  * Through tsx's CommonJS hooks, in sluice's own thread: tsx's `tsImport` (its ES module hooks) costs a
  * run ~0.4 s more here (`up` with one pending TypeScript part: ~0.75 s against ~0.35 s): Node.js 20
@@ -39,7 +40,7 @@ const ESM_ONLY_CODES = new Set(['ERR_REQUIRE_ESM', 'ERR_REQUIRE_ASYNC_MODULE', '
 const IN_PACKAGES = `${path.sep}node_modules${path.sep}`;
 
 /** The part's exports. `text`: the file's content, as its checksum was taken. */
-export async function importPart(file: string, text: string): Promise<PartModule> {
+export async function importTypeScript(file: string, text: string): Promise<PartModule> {
   if (!NEEDS_ESM.test(text)) {
     try {
       const { exports, files } = requirePart(file);

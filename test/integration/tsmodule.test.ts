@@ -1,5 +1,5 @@
 /**
- * How a revision's TypeScript part is loaded (src/partmodule.ts): through tsx's CommonJS hooks, or
+ * How a revision's TypeScript part is loaded (src/tsmodule.ts): through tsx's CommonJS hooks, or
  * through its ES module hooks where only those give the part the same meaning. Real files, real tsx,
  * the installed drizzle-orm; what each part computes is read back from its exports.
  */
@@ -7,7 +7,7 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { importPart } from '../../src/partmodule.js';
+import { importTypeScript } from '../../src/tsmodule.js';
 import { REPO, tempDir } from '../support/project.js';
 
 const dirs: string[] = [];
@@ -39,7 +39,7 @@ function write(dir: string, rel: string, text: string): string {
 
 async function load(file: string, text?: string): Promise<Record<string, unknown>> {
   const { readFileSync } = await import('node:fs');
-  return importPart(file, text ?? readFileSync(file, 'utf8'));
+  return importTypeScript(file, text ?? readFileSync(file, 'utf8'));
 }
 
 describe.each(['module', 'commonjs'] as const)('a TypeScript part in a package of type %s', (type) => {
