@@ -5,10 +5,10 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addRevision, addUserColumn, cleanEnv, makeProject, pgUrl, REPO, runCli, runMake, sql, uniqueSchema, SKIP_PG, type Env } from '../support/project.js';
+import { addRevision, addUserColumn, cleanEnv, makeProject, pgUrl, REPO, runCli, runMake, sql, tempDir, uniqueSchema, SKIP_PG, type Env } from '../support/project.js';
 
 function git(dir: string, ...args: string[]) {
   return spawnSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', '-c', 'commit.gpgsign=false', ...args], { cwd: dir, encoding: 'utf8' });
@@ -21,7 +21,7 @@ function addTagsTable(dir: string): void {
   appendFileSync(path.join(dir, 'models', 'postgres.ts'), "\nexport const tags = pgTable('tags', { id: serial('id').primaryKey(), label: text('label') });\n");
   appendFileSync(path.join(dir, 'models', 'sqlite.ts'), "\nexport const tags = sqliteTable('tags', { id: integer('id').primaryKey(), label: text('label') });\n");
 }
-/** One branch's work: a model change (none for an EMPTY=1 revision), its migrate-create, then `edit` (files changed by hand) before the commit. */
+/** One branch's work: a model change (none for an empty revision), its migrate-create (the CLI's; the first test goes through make), then `edit` (files changed by hand) before the commit. */
 interface Side {
   change?: () => void;
   msg: string;
@@ -34,7 +34,7 @@ function fork(dir: string, theirs: Side, ours: Side): void {
   for (const [side, branch] of [[theirs, 'theirs'], [ours, 'main']] as const) {
     if (branch === 'main') ok(git(dir, 'checkout', '-q', 'main'));
     side.change?.();
-    ok(runMake(dir, ['migrate-create', `MSG=${side.msg}`, ...(side.empty ? ['EMPTY=1'] : [])]));
+    ok(runCli(dir, ['create', '--message', side.msg, ...(side.empty ? ['--empty'] : [])]));
     side.edit?.();
     ok(git(dir, 'add', '-A'));
     ok(git(dir, 'commit', '-q', '-m', side.msg));
@@ -47,6 +47,41 @@ function branchProject(): string {
   ok(git(dir, 'init', '-q', '-b', 'main'));
   ok(git(dir, 'add', '-A'));
   ok(git(dir, 'commit', '-q', '-m', 'base'));
+  return dir;
+}
+
+let tagsFork: string | undefined;
+/**
+ * The fork five tests merge: theirs adds a tags table, ours (main) a nickname column, each with its
+ * migrate-create. Made once (both branches committed, not merged: `fork` without its `git merge`),
+ * then copied for each test, which may change their branch's files (`edit`, committed on theirs)
+ * before `git merge theirs` leaves it in conflict, as `fork` does.
+ */
+function tagsNicknameFork(edit?: (dir: string) => void): string {
+  if (!tagsFork) {
+    tagsFork = branchProject();
+    const base = tagsFork;
+    ok(git(base, 'checkout', '-q', '-b', 'theirs'));
+    addTagsTable(base);
+    ok(runCli(base, ['create', '--message', 'add tags']));
+    ok(git(base, 'add', '-A'));
+    ok(git(base, 'commit', '-q', '-m', 'add tags'));
+    ok(git(base, 'checkout', '-q', 'main'));
+    addUserColumn(base, 'nickname');
+    ok(runCli(base, ['create', '--message', 'add nickname']));
+    ok(git(base, 'add', '-A'));
+    ok(git(base, 'commit', '-q', '-m', 'add nickname'));
+  }
+  const dir = tempDir('sluice-fork-');
+  cpSync(tagsFork, dir, { recursive: true });
+  if (edit) {
+    ok(git(dir, 'checkout', '-q', 'theirs'));
+    edit(dir);
+    ok(git(dir, 'add', '-A'));
+    ok(git(dir, 'commit', '-q', '-m', 'edited by hand'));
+    ok(git(dir, 'checkout', '-q', 'main'));
+  }
+  git(dir, 'merge', 'theirs');
   return dir;
 }
 
@@ -244,8 +279,7 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
   // a full disk does the same) left their files renamed to hidden .merge-* names and their snapshot
   // overwritten with ours; the retry then said the branches did not commute.
   it('a failure while writing puts every file back as it was, in every dialect\'s folder; the retry merges', () => {
-    const dir = branchProject();
-    fork(dir, { change: () => addTagsTable(dir), msg: 'add tags' }, { change: () => addUserColumn(dir, 'nickname'), msg: 'add nickname' });
+    const dir = tagsNicknameFork();
     const files = (d: string) => readdirSync(path.join(dir, 'drizzle', d), { recursive: true, encoding: 'utf8' })
         .sort()
         .filter((n) => statSync(path.join(dir, 'drizzle', d, n)).isFile())
@@ -343,15 +377,14 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
   }, 120_000);
 
   it('a moved down edited by hand is kept as written; an unedited one is generated again at its new place (was: the edit overwritten)', () => {
-    const dir = branchProject();
     // on their branch, the postgresql down archives the rows before the drop (sluice's header kept)
-    const archive = () => {
+    const archive = (dir: string) => {
       const pgDown = path.join(dir, 'drizzle', 'postgresql', '0004_add_tags.down.sql');
       const edited = readFileSync(pgDown, 'utf8').replace(/^DROP TABLE "tags"/m, 'CREATE TABLE "tags_archive" AS SELECT * FROM "tags";\n--> statement-breakpoint\nDROP TABLE "tags"');
       expect(edited).toMatch(/tags_archive/);
       writeFileSync(pgDown, edited);
     };
-    fork(dir, { change: () => addTagsTable(dir), msg: 'add tags', edit: archive }, { change: () => addUserColumn(dir, 'nickname'), msg: 'add nickname' });
+    const dir = tagsNicknameFork(archive);
     const out = ok(runCli(dir, ['merge']));
     expect(out).toMatch(/postgresql \(drizzle\/postgresql\): kept 0004_add_nickname; moved 0004_add_tags -> 0005_add_tags; down of 0005_add_tags kept as written/);
     expect(out).toMatch(/sqlite \(drizzle\/sqlite\): kept 0004_add_nickname; moved 0004_add_tags -> 0005_add_tags\n/);
@@ -368,8 +401,7 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
   // Found by review: a down whose only edit was a comment of its author's was made again, the comment
   // lost; keeping such a down as written instead made a SQLite rebuild in it refuse the merge
   it("a moved down whose only edit is comment lines is made again at its new place, the author's comments carried into it", () => {
-    const dir = branchProject();
-    const note = () => {
+    const note = (dir: string) => {
       for (const d of ['postgresql', 'sqlite']) {
         const down = path.join(dir, 'drizzle', d, '0004_add_tags.down.sql');
         const edited = readFileSync(down, 'utf8').replace(/^(DROP TABLE [`"]tags[`"])/m, '-- tags are rebuilt nightly from the CRM: dropping them loses nothing\n$1');
@@ -377,7 +409,7 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
         writeFileSync(down, edited);
       }
     };
-    fork(dir, { change: () => addTagsTable(dir), msg: 'add tags', edit: note }, { change: () => addUserColumn(dir, 'nickname'), msg: 'add nickname' });
+    const dir = tagsNicknameFork(note);
     const out = ok(runCli(dir, ['merge']));
     expect(out).not.toMatch(/kept as written/);
     for (const d of ['postgresql', 'sqlite']) {
@@ -390,8 +422,7 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
   }, 120_000);
 
   it('an up edited after review (a backfill appended) leaves its untouched down regenerated, not kept as written', () => {
-    const dir = branchProject();
-    const backfill = () => {
+    const backfill = (dir: string) => {
       for (const d of ['sqlite', 'postgresql']) {
         const up = path.join(dir, 'drizzle', d, '0004_add_tags.sql');
         appendFileSync(up, `\n--> statement-breakpoint\nINSERT INTO ${d === 'sqlite' ? '`tags`' : '"tags"'} (label) VALUES ('seed');\n`);
@@ -399,7 +430,7 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
         writeFileSync(down, readFileSync(down, 'utf8').replace(/^-- sluice:up-checksum .*\n/m, '')); // as README says after review
       }
     };
-    fork(dir, { change: () => addTagsTable(dir), msg: 'add tags', edit: backfill }, { change: () => addUserColumn(dir, 'nickname'), msg: 'add nickname' });
+    const dir = tagsNicknameFork(backfill);
     const out = ok(runCli(dir, ['merge']));
     expect(out).not.toMatch(/kept as written/);
     for (const d of ['sqlite', 'postgresql']) {
@@ -425,8 +456,7 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
   }, 120_000);
 
   it('Ctrl+C while the moved downs are verified: the merge is finished, the downs written marked unverified, exit 130', async () => {
-    const dir = branchProject();
-    fork(dir, { change: () => addTagsTable(dir), msg: 'add tags' }, { change: () => addUserColumn(dir, 'nickname'), msg: 'add nickname' });
+    const dir = tagsNicknameFork();
     // verification on the embedded PGlite (seconds): the signal comes once the files are written
     const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), 'merge'], { cwd: dir, env: cleanEnv({ SLUICE_CHECK_DATABASE_URL: '' }) as NodeJS.ProcessEnv });
     let stderr = '';
