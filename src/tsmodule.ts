@@ -29,9 +29,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-export type PartModule = Record<string, unknown>;
+export type TypeScriptModule = Record<string, unknown>;
 
-/** Uses of the part's own text the CommonJS way cannot give the same meaning to. */
+/** Uses in the file's own text the CommonJS way cannot give the same meaning to. */
 const NEEDS_ESM = /\bimport\s*\(|\bimport\s*\.\s*meta\b(?!\s*\.\s*(?:url|dirname|filename)\b)/;
 
 /** Failures of a load that only an ES module load avoids (see above). */
@@ -39,11 +39,11 @@ const ESM_ONLY_CODES = new Set(['ERR_REQUIRE_ESM', 'ERR_REQUIRE_ASYNC_MODULE', '
 
 const IN_PACKAGES = `${path.sep}node_modules${path.sep}`;
 
-/** The part's exports. `text`: the file's content, as its checksum was taken. */
-export async function importTypeScript(file: string, text: string): Promise<PartModule> {
+/** The module's exports. `text`: the file's content (a part's, as its checksum was taken). */
+export async function importTypeScript(file: string, text: string): Promise<TypeScriptModule> {
   if (!NEEDS_ESM.test(text)) {
     try {
-      const { exports, files } = requirePart(file);
+      const { exports, files } = requireModule(file);
       // a project file it imports that calls import(): that import would not get tsx's hooks at run time
       if (!files.some((f) => f !== file && callsImport(f))) return exports;
     } catch (err) {
@@ -51,11 +51,11 @@ export async function importTypeScript(file: string, text: string): Promise<Part
     }
   }
   const { tsImport } = await import('tsx/esm/api');
-  return (await tsImport(pathToFileURL(file).href, import.meta.url)) as PartModule;
+  return (await tsImport(pathToFileURL(file).href, import.meta.url)) as TypeScriptModule;
 }
 
-/** The part's exports, and the project's files the load read (the part, its helpers, its models). */
-function requirePart(file: string): { exports: PartModule; files: string[] } {
+/** The module's exports, and the project's files the load read (the file, its helpers, its models). */
+function requireModule(file: string): { exports: TypeScriptModule; files: string[] } {
   const req = createRequire(import.meta.url);
   const { register } = req('tsx/cjs/api') as typeof import('tsx/cjs/api');
   const before = new Set(Object.keys(req.cache));
@@ -63,7 +63,7 @@ function requirePart(file: string): { exports: PartModule; files: string[] } {
   const files: string[] = [];
   const unregister = register();
   try {
-    return { exports: req(file) as PartModule, files };
+    return { exports: req(file) as TypeScriptModule, files };
   } finally {
     unregister();
     // read again by the next load

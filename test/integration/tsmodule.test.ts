@@ -1,9 +1,9 @@
 /**
- * How a revision's TypeScript part is loaded (src/tsmodule.ts): through tsx's CommonJS hooks, or
+ * How a revision's TypeScript part (and the models migrate-check reads) is loaded (src/tsmodule.ts): through tsx's CommonJS hooks, or
  * through its ES module hooks where only those give the part the same meaning. Real files, real tsx,
  * the installed drizzle-orm; what each part computes is read back from its exports.
  */
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -37,9 +37,8 @@ function write(dir: string, rel: string, text: string): string {
   return file;
 }
 
-async function load(file: string, text?: string): Promise<Record<string, unknown>> {
-  const { readFileSync } = await import('node:fs');
-  return importTypeScript(file, text ?? readFileSync(file, 'utf8'));
+async function load(file: string): Promise<Record<string, unknown>> {
+  return importTypeScript(file, readFileSync(file, 'utf8'));
 }
 
 describe.each(['module', 'commonjs'] as const)('a TypeScript part in a package of type %s', (type) => {
