@@ -28,8 +28,8 @@ interface Side {
   empty?: boolean;
   edit?: () => void;
 }
-/** Two branches from `dir`'s main, each committing a migrate-create after its model change, then `git merge` of theirs into ours (left in conflict). */
-function fork(dir: string, theirs: Side, ours: Side): void {
+/** Two branches from `dir`'s main, each committing a migrate-create after its model change; main checked out. */
+function branches(dir: string, theirs: Side, ours: Side): void {
   ok(git(dir, 'checkout', '-q', '-b', 'theirs'));
   for (const [side, branch] of [[theirs, 'theirs'], [ours, 'main']] as const) {
     if (branch === 'main') ok(git(dir, 'checkout', '-q', 'main'));
@@ -39,6 +39,10 @@ function fork(dir: string, theirs: Side, ours: Side): void {
     ok(git(dir, 'add', '-A'));
     ok(git(dir, 'commit', '-q', '-m', side.msg));
   }
+}
+/** `branches`, then `git merge` of theirs into ours (left in conflict). */
+function fork(dir: string, theirs: Side, ours: Side): void {
+  branches(dir, theirs, ours);
   git(dir, 'merge', 'theirs');
 }
 function branchProject(): string {
@@ -53,24 +57,15 @@ function branchProject(): string {
 let tagsFork: string | undefined;
 /**
  * The fork five tests merge: theirs adds a tags table, ours (main) a nickname column, each with its
- * migrate-create. Made once (both branches committed, not merged: `fork` without its `git merge`),
+ * migrate-create. Made once (`branches`: both committed, not merged),
  * then copied for each test, which may change their branch's files (`edit`, committed on theirs)
  * before `git merge theirs` leaves it in conflict, as `fork` does.
  */
 function tagsNicknameFork(edit?: (dir: string) => void): string {
   if (!tagsFork) {
-    tagsFork = branchProject();
-    const base = tagsFork;
-    ok(git(base, 'checkout', '-q', '-b', 'theirs'));
-    addTagsTable(base);
-    ok(runCli(base, ['create', '--message', 'add tags']));
-    ok(git(base, 'add', '-A'));
-    ok(git(base, 'commit', '-q', '-m', 'add tags'));
-    ok(git(base, 'checkout', '-q', 'main'));
-    addUserColumn(base, 'nickname');
-    ok(runCli(base, ['create', '--message', 'add nickname']));
-    ok(git(base, 'add', '-A'));
-    ok(git(base, 'commit', '-q', '-m', 'add nickname'));
+    const base = branchProject();
+    branches(base, { change: () => addTagsTable(base), msg: 'add tags' }, { change: () => addUserColumn(base, 'nickname'), msg: 'add nickname' });
+    tagsFork = base;
   }
   const dir = tempDir('sluice-fork-');
   cpSync(tagsFork, dir, { recursive: true });
