@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { Context } from './context.js';
 import type { Connection } from './dialect/types.js';
 import { ConfigError, describeCause, ExitCode, SluiceError } from './errors.js';
-import { rel } from './source.js';
+import { rel } from './relpath.js';
 import { sha256 } from './hash.js';
 
 export function backupDir(root: string): string {

@@ -5,16 +5,16 @@
  */
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
-import { isatty } from 'node:tty';
 import { Command } from 'commander';
 import { environmentError, ExitCode, scratchNote, type ExitCodeValue } from './errors.js';
 import { ask, jsonArgv, report, withUnreadNote } from './clireport.js';
 import { runControls } from './clirun.js';
 import { consolePrinter, flushConsole, passwordsIn, type Printer } from './printer.js';
 import { installStdio, pending as pendingOutput, write as writeOutput } from './stdio.js';
-import { formatCheckProgress, formatCreate, formatDowns, formatHistory, formatInit, formatMove, formatShow, formatStatus, formatStep } from './format.js';
+import { formatHistory, formatMove, formatShow, formatStatus, formatStep } from './format.js';
 import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLine } from './format-deploy.js';
-import { formatLint, lintWarnings } from './format-lint.js';
+import { formatLint } from './format-lint.js';
+import { defineDevCommands } from './clidev.js';
 import type { MoveOptions } from './commands/migrate.js';
 import { requireRevisionName } from './revision.js';
 import { beforeLargeCode, beforeShortTail } from './jit.js';
@@ -71,7 +71,8 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
   const stepPrinter = (): Pick<MoveOptions, 'onStep' | 'onTakeover'> =>
     g().json ? {} : { onStep: (r) => printer.line(formatStep(r)), onTakeover: (t, dryRun) => printer.line(takeoverLine(t, dryRun)) };
 
-  const { progress, stopProgress, onStopProgress, interruptible, tooLate, whileListening } = runControls(printer, () => !!g().json, exit);
+  const controls = runControls(printer, () => !!g().json, exit);
+  const { progress, stopProgress, interruptible, tooLate, whileListening } = controls;
 
   // The commands, in the order help lists them: defined here, built below (only the one the arguments name).
   const builders = new Map<string, () => unknown>();
@@ -289,124 +290,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
       }),
   );
 
-  define('create', () =>
-    program
-      .command('create')
-      .description('generate a revision from the models (drizzle-kit) and write its down SQL')
-      .requiredOption('-m, --message <text>', 'what the revision does')
-      .option('--empty', 'an empty revision: write up and down by hand')
-      .option('--ts', 'a TypeScript data migration: <tag>.ts with up(db) and down(db), beside an empty SQL part')
-      .action(async (opts: { message: string; empty?: boolean; ts?: boolean }) => {
-        // Ctrl+C or SIGTERM: drizzle-kit is stopped and what the command wrote is removed (create.ts)
-        const { create } = await import('./commands/create.js');
-        // The new revisions' lint findings are warnings here (make migrate-lint fails on them). create
-        // lints each new up while its down is proven (lint: true), and never fails on the lint (a lint
-        // that cannot run is a note); a signal once every revision is written gets the too-late note
-        // and the command's lines (was: exit 130, nothing printed). Interactive when stdin is a
-        // terminal, asked of fd 0 (process.stdin would make a stream: ~1–2 ms before drizzle-kit starts).
-        const result = await whileListening((signal) =>
-          create({ ...common(), message: opts.message, empty: opts.empty, ts: opts.ts, interactive: isatty(0) && !g().json, signal, lint: true }),
-        );
-        const lint = result.lint ?? { findings: [], notes: [] };
-        const lines = () => formatCreate(result);
-        out({ ...result, lint }, () => [...lines().slice(0, -1), ...lintWarnings(lint), ...lines().slice(-1)]);
-      }),
-  );
-
-  define('downs', () =>
-    program
-      .command('downs')
-      .description('adopt an existing drizzle-kit history: write every missing down file from the snapshots')
-      .action(async () => {
-        // Ctrl+C or SIGTERM: stops between the revisions it proves; nothing is written (downs.ts)
-        const { writeMissingDowns } = await import('./commands/downs.js');
-        const result = await whileListening((signal) => writeMissingDowns({ ...common(), signal }));
-        out(result, () => formatDowns(result));
-      }),
-  );
-
-  define('check', () =>
-    program
-      .command('check')
-      .description('db-test: base -> head -> base -> head on scratch databases of every dialect, comparing schemas')
-      .action(async () => {
-        const { check } = await import('./commands/check.js');
-        const json = g().json;
-        const started = Date.now();
-        let done = 0;
-        let dialect = '';
-        const tick = () => dialect && printer.status?.(formatCheckProgress({ dialect, done, elapsedMs: Date.now() - started }));
-        const timer = !json && printer.status ? setInterval(tick, 250) : undefined;
-        timer?.unref();
-        onStopProgress(() => {
-          clearInterval(timer);
-          printer.status?.(undefined);
-        });
-        // Ctrl+C or SIGTERM: the check stops at its next step and removes its scratch databases (check.ts)
-        const result = await whileListening((signal) =>
-          check({
-            ...common(),
-            signal,
-            onCheck: json
-              ? undefined
-              : (d, c) => {
-                  done += 1;
-                  dialect = d;
-                  printer.line(`${c.ok ? 'ok  ' : 'FAIL'} ${d}: ${c.name}${c.detail ? `\n${c.detail}` : ''}`);
-                  tick();
-                },
-          }),
-        );
-        stopProgress();
-        out(result, () =>
-          result.dialects.map((d) =>
-            d.skipped ? `SKIPPED ${d.dialect}: ${d.skipped}` : `${d.dialect} (${d.revisions} revisions): ${d.checks.filter((c) => c.ok).length} passed, ${d.checks.filter((c) => !c.ok).length} failed`,
-          ),
-        );
-        if (!result.ok) code = ExitCode.migrationFailed;
-      }),
-  );
-
-  define('init', () =>
-    program
-      .command('init')
-      .description(
-        'set sluice up in this drizzle-kit project: sluice.mk (Make targets), npm scripts, .env.example, docker/compose.yml, a CI workflow and the missing down files; never overwrites a file',
-      )
-      .option('--no-downs', 'do not write the missing down files of the existing history')
-      .action(async (opts: { downs?: boolean }) => {
-        const result = await (await import('./commands/init.js')).init({
-          ...common(),
-          commands: program.commands.map((c) => c.name()),
-          noDowns: opts.downs === false,
-        });
-        out(result, () => formatInit(result));
-      }),
-  );
-
-  define('db', () => {
-    const db = program.command('db').description('development database');
-    db.command('up')
-      .description('start the dev PostgreSQL (docker compose, or a local cluster in .sluice/postgres) and print its DATABASE_URL')
-      .action(async () => {
-        const result = await (await import('./commands/devdb.js')).dbUp(common());
-        out(result, () => [`PostgreSQL is running (${result.via === 'local' ? `local cluster in ${result.dir}` : 'docker compose'}).`, `export DATABASE_URL=${result.url}`]);
-      });
-    db.command('down')
-      .description('stop the dev PostgreSQL')
-      .action(async () => {
-        const result = await (await import('./commands/devdb.js')).dbDown(common());
-        out(result, () => [result.stopped ? 'PostgreSQL stopped.' : 'PostgreSQL was not running.']);
-      });
-    db.command('connect')
-      .description('open psql or sqlite3 on the configured database')
-      .allowExcessArguments()
-      .argument('[args...]', 'extra arguments for psql / sqlite3')
-      .action(async (args: string[]) => {
-        const status = await (await import('./commands/devdb.js')).dbConnect({ ...common(), args });
-        if (status !== 0) code = ExitCode.internal;
-      });
-  });
+  defineDevCommands({ program, printer, common, json: () => !!g().json, out, controls, setCode: (c) => (code = c) }, define);
 
   // Only the command the arguments name is built (commander makes each command's options as objects:
   // ~1.5 ms of every run for all of them); all of them when the arguments name none or one that is not

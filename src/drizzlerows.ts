@@ -11,10 +11,11 @@
  * value counts as applied.
  */
 import type { Context } from './context.js';
-import { tsOf, upChecksumOf } from './context.js';
+import { tsOf, upChecksumOf } from './revisionreads.js';
 import type { Connection } from './dialect/types.js';
 import { ConfigError, UsageError, describeCause } from './errors.js';
-import { rel, type RevisionFile } from './source.js';
+import { type RevisionFile } from './source.js';
+import { rel } from './relpath.js';
 import { quoteIdent } from './sql.js';
 import { DRIZZLE_TABLE, isPrivilegeError, type AppliedRow } from './store.js';
 

@@ -23,7 +23,7 @@ import { betterSqlite } from './dialect/sqlitedb.js';
 import { ConnectionError } from './errors.js';
 import { commandLine, readHolder, type Holder } from './lockholder.js';
 import { pidAlive } from './pids.js';
-import { rel } from './source.js';
+import { rel } from './relpath.js';
 
 export interface FolderLock {
   /** Release every folder's lock (the holder records removed first). Idempotent. */

@@ -2,9 +2,12 @@
  * The version table checked against the folder before a command moves the database (checkIntegrity):
  * every applied revision is in the folder, and no applied up (or TypeScript part) changed since.
  */
-import { checksumOf, downOf, tsOf, upChecksumOf, type Context } from './context.js';
+import type { Context } from './context.js';
+import { checksumOf, downOf, tsOf, upChecksumOf } from './revisionreads.js';
 import { IntegrityError } from './errors.js';
-import { downRecordsUp, rel, tsFileOf, type RevisionFile } from './source.js';
+import { tsFileOf, type RevisionFile } from './source.js';
+import { downRecordsUp } from './downheader.js';
+import { rel } from './relpath.js';
 import type { AppliedRow } from './store.js';
 
 /** The revision's down text, or null when it has none or it cannot be read (a message's hint only). */

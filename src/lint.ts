@@ -21,9 +21,11 @@ import path from 'node:path';
 import type { DialectName, SqliteEngine } from './config.js';
 import { NO_TRANSACTION_MARKER } from './prepare.js';
 import { ConfigError, describeCause, ExitCode, SluiceError } from './errors.js';
-import { downIsEmpty, downIsStale, parseDownHeader, readDown, readSnapshot, readUp, type RevisionFile } from './source.js';
+import { readDown, readSnapshot, readUp, type RevisionFile } from './source.js';
+import { downIsEmpty, downIsStale, parseDownHeader } from './downheader.js';
 import { firstLine } from './sql.js';
-import { loadParser, parseSql, SqlSyntaxError, statementChange, type ParsedSql } from './sqlparse.js';
+import { loadParser, parseSql, SqlSyntaxError, type ParsedSql } from './sqlparse.js';
+import { statementChange } from './sqlchange.js';
 
 /** sluice's own rules (never passed to squawk). */
 export const SLUICE_RULES = ['drop-table', 'drop-column', 'sqlite-table-rebuild', 'empty-table', 'drop-cascade', 'irreversible', 'unparseable'];

@@ -8,7 +8,8 @@ import { RevisionRefused } from './errors.js';
 import type { Direction, Revision } from './revision.js';
 import { firstLine, foreignKeyPragma, quoteIdent, quoteLiteral } from './sql.js';
 import { parseRevision } from './parsecache.js';
-import { loadParser, SqlSyntaxError, statementChange } from './sqlparse.js';
+import { loadParser, SqlSyntaxError } from './sqlparse.js';
+import { statementChange } from './sqlchange.js';
 import { DRIZZLE_TABLE } from './store.js';
 import { revisionChecksum, type TypeScriptPart } from './tsrevision.js';
 

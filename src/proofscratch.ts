@@ -18,7 +18,8 @@ import { introspect } from './introspect.js';
 import { prepareStep, type PreparedStep } from './prepare.js';
 import { extensionsCreated, foreignSchemas, namesPublic, openScratch, type Scratch } from './scratch.js';
 import { warmFor } from './serverwarm.js';
-import { readUp, rel, type RevisionFile } from './source.js';
+import { readUp, type RevisionFile } from './source.js';
+import { rel } from './relpath.js';
 import { VersionStore } from './store.js';
 import { monotonicMs } from './clock.js';
 

@@ -16,12 +16,10 @@ import type { Connection } from './dialect/types.js';
 import { diffSnapshots, emptySnapshot } from './downgen.js';
 import { resolvePrimaryKeyDrops } from './downrules.js';
 import { runSteps } from './engine.js';
-import { commitLeftOpen } from './steprun.js';
-import type { PreparedStep } from './prepare.js';
 import { checkpoint, describeCause } from './errors.js';
-import { introspect, listTables, schemaDiff, tablesIn } from './introspect.js';
-import { countRows, insertSyntheticRows, RowsTransactionLost, type RowsResult } from './rows.js';
-import { bringToPrefix, openProofScratch, PREPARED_WORDS, profile, resync, step, timed, type HistoryOnScratch, type ProofAhead } from './proofscratch.js';
+import { introspect, schemaDiff } from './introspect.js';
+import { roundTrip } from './proofround.js';
+import { bringToPrefix, openProofScratch, profile, resync, step, timed, type HistoryOnScratch, type ProofAhead } from './proofscratch.js';
 import { readSnapshot, type RevisionFile } from './source.js';
 import { VERSION_TABLE } from './store.js';
 import type { SqliteObject } from './statedown.js';
@@ -47,17 +45,6 @@ export interface Proof {
 
 /** Repair attempts per down (each one more round trip on the scratch database). */
 const REPAIRS = 6;
-
-/** A statement of a down or up that failed while proving it. */
-class ProofStepError extends Error {
-  constructor(
-    readonly statement: string,
-    readonly what: string,
-    readonly detail: string,
-  ) {
-    super(`${what} fails at "${statement.split('\n')[0]!.slice(0, 100)}": ${detail}`);
-  }
-}
 
 export interface ProveOptions extends HistoryOnScratch {
   /** Revision id → down text to prove (or its promise, while it is still being computed). Other revisions are only applied. */
@@ -225,202 +212,6 @@ async function sqliteObjects(conn: Connection): Promise<SqliteObject[]> {
 function stop(result: ProveResult, revision: string, reason: string): ProveResult {
   result.stoppedAt = { revision, reason };
   return result;
-}
-
-/**
- * Rows, down, up again — inside one transaction rolled back at the end, so the database is at state
- * N afterwards whatever happened.
- */
-async function roundTrip(
-  o: ProveOptions,
-  conn: Connection,
-  schema: string,
-  rev: RevisionFile,
-  downText: string,
-  before: string[],
-  stateN: string[],
-): Promise<Proof> {
-  const proof: Proof = { revision: rev.id, verified: false, checked: [], notes: [], differences: [], upDifferences: [] };
-  let downStep: PreparedStep;
-  let upStep: PreparedStep;
-  try {
-    downStep = await step(o, rev, 'down', downText, schema);
-    upStep = await step(o, rev, 'up', undefined, schema);
-  } catch (err) {
-    return { ...proof, reason: describeCause(err) };
-  }
-  if (downStep.noTransaction || upStep.noTransaction) {
-    await roundTripOutside(conn, schema, downStep.statements, upStep.statements, before, stateN, proof);
-    return conclude(proof);
-  }
-  const rebuild = (s: PreparedStep) => conn.foreignKeyRebuild?.(s.statements);
-  const downSql = rebuild(downStep) ?? downStep.statements;
-  const upSql = rebuild(upStep) ?? upStep.statements;
-  // Foreign keys as a run has them: a run of the down turns them off only when the down itself is a
-  // table rebuild (steprun.ts), so the rows check runs it so (with them on, a down that drops and
-  // re-creates a parent deletes its children by cascade); the schema check (the down, then the up
-  // again) turns them off when either side is one. SQLite sets them outside a transaction only: the
-  // checks then run in two transactions.
-  const downRebuild = !!rebuild(downStep);
-  const schemaRebuild = downRebuild || !!rebuild(upStep);
-  let fkWasOn = false;
-  let fkOff = false;
-  const foreignKeysOff = async (off: boolean) => {
-    if (off === fkOff) return;
-    if (off) fkWasOn = await conn.setForeignKeys!(false);
-    else if (fkWasOn) await conn.setForeignKeys!(true);
-    fkOff = off;
-  };
-  const run = async (what: string, statements: string[]) => {
-    const before = fkOff && fkWasOn ? await conn.foreignKeyViolations!() : undefined;
-    await runAll(conn, what, statements, downSql.concat(upSql));
-    if (fkOff && fkWasOn) {
-      try {
-        await conn.checkForeignKeys!(before);
-      } catch (err) {
-        throw new Error(`${what}: ${describeCause(err)}`);
-      }
-    }
-  };
-  const keptTables = tablesIn(before).filter((t) => tablesIn(stateN).includes(t));
-  await foreignKeysOff(downRebuild);
-  await conn.begin();
-  try {
-    // 1. rows: a synthetic row in every table, the down, then the tables it keeps must keep their rows.
-    await conn.execute('SAVEPOINT sluice_rows');
-    const rows = await timed('rows', () => syntheticRows(conn, schema, tablesIn(stateN)));
-    try {
-      const countsBefore = await timed('rows', () => countRows(conn, keptTables));
-      await timed('down', () => run('the down', downSql));
-      const after = await timed('introspect', () => listTables(conn, schema));
-      const countsAfter = await timed('rows', () => countRows(conn, keptTables.filter((t) => after.includes(t))));
-      const lost = keptTables.filter((t) => (countsBefore.get(t) ?? 0) > (countsAfter.get(t) ?? 0));
-      if (lost.length) proof.differences.push(...lost.map((t) => `rows lost in ${t}: ${countsBefore.get(t)} before the down, ${countsAfter.get(t) ?? 0} after`));
-      proof.checked.push(`rows kept in the ${keptTables.length} table(s) it keeps (a synthetic row in ${rows.filled.length} of ${tablesIn(stateN).length})`);
-    } catch (err) {
-      // Not a wrong down: it refuses (and rolls back) when rows stand in its way, e.g. NOT NULL without default.
-      proof.notes.push(`with a row in every table ${describeCause(err)}; on empty tables it was checked below`);
-    }
-    // a trigger's RAISE(ROLLBACK) in the down ended the transaction: state N again, in a new one
-    if (conn.transactionOpen?.() === false) await conn.begin();
-    else await conn.execute('ROLLBACK TO SAVEPOINT sluice_rows');
-    for (const r of rows.refused) proof.notes.push(`no synthetic row in ${r.table}: ${r.reason}`);
-    if (schemaRebuild !== downRebuild) {
-      await conn.rollback();
-      await foreignKeysOff(schemaRebuild);
-      await conn.begin();
-    }
-    // 2. schema: the down gives back state N-1, the up again gives state N.
-    await timed('down', () => run('the down', downSql));
-    const restored = await timed('introspect', () => introspect(conn, schema));
-    const downDiff = schemaDiff(before, restored);
-    proof.differences.push(...downDiff);
-    proof.checked.push('the down restores the previous schema');
-    if (!downDiff.length) {
-      await timed('up', () => run('the up, applied again after the down,', upSql));
-      const again = schemaDiff(stateN, await timed('introspect', () => introspect(conn, schema)));
-      proof.differences.push(...again.map((d) => `after the up again: ${d}`));
-      proof.checked.push('the up applies again');
-    }
-  } catch (err) {
-    failedWith(proof, err);
-  } finally {
-    await conn.rollback();
-    await foreignKeysOff(false);
-  }
-  return conclude(proof);
-}
-
-/**
- * insertSyntheticRows, begun again without a table whose row ended the transaction (a SQLite trigger's
- * `RAISE(ROLLBACK)`): that table is named as refused, and the rows step goes on in a new transaction.
- */
-async function syntheticRows(conn: Connection, schema: string, tables: string[]): Promise<RowsResult> {
-  const lost: RowsResult['refused'] = [];
-  for (;;) {
-    try {
-      const result = await insertSyntheticRows(conn, schema, tables.filter((t) => !lost.some((l) => l.table === t)));
-      result.refused.push(...lost);
-      return result;
-    } catch (err) {
-      if (!(err instanceof RowsTransactionLost)) throw err;
-      lost.push({ table: err.table, reason: `${err.reason} (it ended the transaction)` });
-      await conn.begin();
-      await conn.execute('SAVEPOINT sluice_rows');
-    }
-  }
-}
-
-/**
- * Run `statements` (what a revision's down or up runs) as a command would, on a session of its own:
- * where the revision's SQL (`all`: its down and up) says PREPARE, DEALLOCATE or DISCARD, the statements
- * prepared before are dropped first (a user's down and up again run in separate sessions; on this one,
- * the up's PREPARE would find its name taken), and again after (the driver then no longer believes
- * sluice's own named statements, which a DEALLOCATE ALL dropped, still there).
- */
-async function runAll(conn: Connection, what: string, statements: string[], all: string[]): Promise<void> {
-  const clean = all.some((s) => PREPARED_WORDS.test(s));
-  if (clean) await conn.forgetPrepared?.();
-  for (const s of statements) {
-    try {
-      await conn.execute(conn.translate(s));
-    } catch (err) {
-      throw new ProofStepError(s, what, describeCause(err).split('\n')[0]!);
-    }
-  }
-  if (clean) await conn.forgetPrepared?.();
-}
-
-function failedWith(proof: Proof, err: unknown): void {
-  proof.reason = describeCause(err);
-  if (err instanceof ProofStepError && err.what === 'the down') proof.failed = { statement: err.statement, message: err.detail };
-}
-
-/**
- * A revision that runs outside a transaction (CREATE INDEX CONCURRENTLY…) cannot be tried and rolled
- * back: on the scratch database its down runs for real, statement by statement, then its up again.
- * No synthetic rows (they could not be removed). When the database does not end at state N again,
- * `scratchLost` tells the caller that nothing after it can be proven on this database.
- */
-async function roundTripOutside(conn: Connection, schema: string, downSql: string[], upSql: string[], before: string[], stateN: string[], proof: Proof): Promise<void> {
-  proof.notes.push('it runs outside a transaction: checked by running the down and the up again for real on the scratch database, without synthetic rows');
-  // each side as a run does it (steprun.ts): a transaction the file leaves open is committed after its
-  // last statement, and one it was in when a statement failed is rolled back
-  const side = async (what: string, statements: string[]) => {
-    try {
-      await runAll(conn, what, statements, downSql.concat(upSql));
-    } catch (err) {
-      if (conn.transactionOpen?.()) await conn.rollback();
-      throw err;
-    }
-    await commitLeftOpen(conn).catch((err: unknown) => {
-      throw new ProofStepError("COMMIT (sluice's, after the last statement left a transaction the file opened)", what, describeCause(err).split('\n')[0]!);
-    });
-  };
-  try {
-    await side('the down', downSql);
-    const downDiff = schemaDiff(before, await introspect(conn, schema));
-    proof.differences.push(...downDiff);
-    proof.checked.push('the down restores the previous schema');
-    await side('the up, applied again after the down,', upSql);
-    const again = schemaDiff(stateN, await introspect(conn, schema));
-    if (!downDiff.length) proof.differences.push(...again.map((d) => `after the up again: ${d}`));
-    proof.checked.push('the up applies again');
-    proof.scratchLost = again.length > 0;
-  } catch (err) {
-    failedWith(proof, err);
-    proof.scratchLost = true;
-  }
-}
-
-function conclude(proof: Proof): Proof {
-  if (!proof.reason && proof.differences.length) {
-    proof.reason = proof.differences.some((d) => d.startsWith('rows lost'))
-      ? `the down loses rows in tables it keeps (${proof.differences.find((d) => d.startsWith('rows lost'))})`
-      : `the down leaves the schema different from the previous revision's (${proof.differences.length} difference(s), first: ${proof.differences[0]})`;
-  }
-  proof.verified = !proof.reason;
-  return proof;
 }
 
 function safeSnapshot(dir: string, rev: RevisionFile): Record<string, any> | undefined {

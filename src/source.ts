@@ -8,13 +8,14 @@
  *   <out>/<tag>.down.sql             down SQL (sluice writes it; humans may edit it)
  *   <out>/<tag>.ts                   optional TypeScript part: up(db) / down(db) (tsrevision.ts)
  */
-import { isUtf8 } from 'node:buffer';
-import { existsSync, linkSync, lstatSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { existsSync, linkSync, lstatSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, IntegrityError, MultipleHeads, describeCause, fileProblemOf } from './errors.js';
 import { conflictSides, hasConflictMarkers } from './merge.js';
 import { leadingDigits, numberOfTag, type Revision } from './revision.js';
-import { checksum, isOnlyComments } from './sql.js';
+import { parseDownHeader } from './downheader.js';
+import { rel } from './relpath.js';
+import { readRevisionFile } from './revisionfile.js';
 
 export interface RevisionFile extends Revision {
   upFile: string;
@@ -181,109 +182,6 @@ function listing(dir: string): Set<string> {
   return names;
 }
 
-/**
- * A revision file is data sluice runs: it must be a regular file inside the migration folder (a
- * symlink may point elsewhere inside it), valid UTF-8, without NUL bytes (SQLite stops reading a
- * statement at NUL and would record the revision as applied).
- */
-export function readRevisionFile(file: string, what: string, missing?: () => string, taken?: Stats): string;
-/** `missing` null: null when the file does not exist (a link to nothing is still an error). */
-export function readRevisionFile(file: string, what: string, missing: null): string | null;
-export function readRevisionFile(file: string, what: string, missing?: (() => string) | null, taken?: Stats): string | null {
-  const folder = path.dirname(file);
-  let st: Stats | undefined;
-  try {
-    // one system call for "is it there" and "is it a link"; without throwing when it is not there,
-    // which costs Node.js twice the call (none when the caller took it just now)
-    st = taken ?? lstatSync(file, { throwIfNoEntry: false });
-    if (!st) {
-      if (missing === null) return null;
-      throw Object.assign(new Error(`ENOENT: no such file or directory, lstat '${file}'`), { code: 'ENOENT', path: file, syscall: 'lstat' });
-    }
-  } catch (err) {
-    if (missing === null && (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
-    if (missing) throw new IntegrityError(missing(), { cause: err });
-    throw err;
-  }
-  let real = file;
-  if (st.isSymbolicLink()) {
-    try {
-      real = realpathSync.native(file);
-    } catch (err) {
-      throw new IntegrityError(`${what}: ${rel(file)} is a link to nothing; restore the file from version control`, { cause: err });
-    }
-    const inside = path.relative(realFolder(folder), real);
-    if (inside.startsWith('..') || path.isAbsolute(inside)) {
-      throw new IntegrityError(`${what}: ${rel(file)} points outside the migration folder (to ${real}); replace the link with the file itself`);
-    }
-    st = statSync(real);
-  }
-  if (!st.isFile()) throw new IntegrityError(`${what}: ${rel(file)} is not a regular file (a ${st.isDirectory() ? 'directory' : 'special file'}); replace it with the SQL file`);
-  // Node.js decodes UTF-8 in C++ without a Buffer in between; a text without U+0000 or U+FFFD
-  // (what every invalid byte decodes to) came from valid UTF-8 without NUL bytes. Only a file with
-  // either is read again as bytes, to tell a real U+FFFD from a broken byte and name the offset.
-  const text = readFileSync(real, 'utf8');
-  if (!text.includes('\0') && !text.includes('\uFFFD')) return text;
-  const bytes = readFileSync(real);
-  const nul = bytes.indexOf(0);
-  if (nul >= 0) throw new IntegrityError(`${what}: ${rel(file)} holds a NUL byte at offset ${nul}; remove it (no SQL contains one)`);
-  const bad = invalidUtf8At(bytes);
-  if (bad >= 0) throw new IntegrityError(`${what}: ${rel(file)} is not valid UTF-8 (byte offset ${bad}); save it as UTF-8`);
-  return bytes.toString('utf8');
-}
-
-const realFolders = new Map<string, string>();
-function realFolder(folder: string): string {
-  let real = realFolders.get(folder);
-  if (!real) realFolders.set(folder, (real = realpathSync.native(folder)));
-  return real;
-}
-
-/** Offset of the first byte that breaks UTF-8, or -1 (overlongs, surrogates and > U+10FFFF included). */
-export function invalidUtf8At(b: Uint8Array): number {
-  if (isUtf8(b)) return -1;
-  for (let i = 0; i < b.length; ) {
-    const c = b[i]!;
-    const n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-    if (n === 0 || i + n > b.length || !isUtf8(b.subarray(i, i + n))) return i;
-    i += n;
-  }
-  return -1;
-}
-
-export interface DownHeader {
-  message?: string;
-  manualReason?: string;
-  /** SHA-256 of the up SQL the down was generated for. */
-  upChecksum?: string;
-  warnings: string[];
-}
-
-const MESSAGE_LINE = /^-- message: (.*)$/m;
-const MANUAL_LINE = /^-- sluice:manual-down-required (.*)$/m;
-const UP_CHECKSUM_LINE = /^-- sluice:up-checksum ([0-9a-f]{64})\b/m;
-
-export function parseDownHeader(text: string): DownHeader {
-  const warnings = [...text.matchAll(/^\s*-- WARNING: (.*)$/gm)].map((m) => m[1]!);
-  return { message: MESSAGE_LINE.exec(text)?.[1], manualReason: MANUAL_LINE.exec(text)?.[1], upChecksum: UP_CHECKSUM_LINE.exec(text)?.[1], warnings };
-}
-
-/** The down's `-- sluice:manual-down-required` reason, if it has one (parseDownHeader's, without reading the rest). */
-export function manualReasonOf(down: string): string | undefined {
-  return MANUAL_LINE.exec(down)?.[1];
-}
-
-/** True when the down records the checksum of an up other than this one (`up`: its text, or its SQL's checksum). */
-export function downIsStale(up: string | { checksum: string }, down: string | null): boolean {
-  const recorded = down === null ? undefined : UP_CHECKSUM_LINE.exec(down)?.[1];
-  return recorded !== undefined && recorded !== (typeof up === 'string' ? checksum(up) : up.checksum);
-}
-
-/** True when the down records the checksum of an up (`-- sluice:up-checksum`) and it is `up`'s. */
-export function downRecordsUp(upChecksum: string, down: string | null): boolean {
-  return down !== null && UP_CHECKSUM_LINE.exec(down)?.[1] === upChecksum;
-}
-
 /** Fill each revision's message from its down file's header, where one exists. */
 export function withMessages(history: History): History {
   for (const rev of history.revisions) {
@@ -297,19 +195,6 @@ export function withMessages(history: History): History {
     if (message) rev.message = message;
   }
   return history;
-}
-
-/**
- * A down that sluice proved on a scratch database (its header says `sluice:verified`): when it holds
- * no statement, that is the proven inverse (an up that changes only rows, grants or comments).
- */
-export function downIsProven(down: string | null): boolean {
-  return down !== null && /^-- sluice:verified /m.test(down) && !/^-- sluice:manual-down-required/m.test(down);
-}
-
-/** True when the down file holds no statement (missing, or comments only). */
-export function downIsEmpty(down: string | null): boolean {
-  return down === null || isOnlyComments(down.replace(/--> statement-breakpoint/g, ''));
 }
 
 export function snapshotFile(out: string, rev: Revision): string {
@@ -474,9 +359,4 @@ export function writeNewFile(file: string, text: string, options: { overwrite?: 
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, text);
   renameSync(tmp, file);
-}
-
-export function rel(file: string): string {
-  const r = path.relative(process.cwd(), file);
-  return r && !r.startsWith('..') ? r : file;
 }

@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import type { DialectName } from '../config.js';
 import { computeDown, emptySnapshot, type Differ } from '../downgen.js';
 import { SluiceError } from '../errors.js';
-import { readSnapshot, readUp, rel, snapshotFile, type RevisionFile } from '../source.js';
+import { readSnapshot, readUp, snapshotFile, type RevisionFile } from '../source.js';
+import { rel } from '../relpath.js';
 import { BREAKPOINT, checksum } from '../sql.js';
 import type { CreatedRevision } from './create.js';
 

@@ -1,9 +1,12 @@
 /**
  * Read-only commands: status, history, show. They never create the database, schema or table.
  */
-import { checksumOf, loadContext, tsOf, upOf, withSession, type CommandOptions } from '../context.js';
+import { loadContext, withSession, type CommandOptions } from '../context.js';
+import { checksumOf, tsOf, upOf } from '../revisionreads.js';
 import { BASE, currentIndex, labelOf, outOfOrder, requireRevisionName, resolveTarget } from '../revision.js';
-import { downIsEmpty, downIsStale, parseDownHeader, readDown, readUp, rel, withMessages, type RevisionFile } from '../source.js';
+import { readDown, readUp, withMessages, type RevisionFile } from '../source.js';
+import { downIsEmpty, downIsStale, parseDownHeader } from '../downheader.js';
+import { rel } from '../relpath.js';
 import { ConnectionError, ExitCode, SluiceError, UsageError } from '../errors.js';
 import { PrivilegeError, type AppliedRow } from '../store.js';
 import type { Context } from '../context.js';

@@ -2,7 +2,8 @@
  * upgrade, downgrade, stamp and reset: one plan (revision.ts), one engine (engine.ts).
  */
 import { backupBeforeChange, backupKeep } from '../backup.js';
-import { checksumOf, downOf, loadContext, tsOf, upChecksumOf, upOf, withSession, type CommandOptions, type Context } from '../context.js';
+import { loadContext, withSession, type CommandOptions, type Context } from '../context.js';
+import { checksumOf, downOf, tsOf, upChecksumOf, upOf } from '../revisionreads.js';
 import { checkIntegrity } from '../integrity.js';
 import { interruptedMessage, interruption, statementsRan, transactionEndedState } from './runreport.js';
 import { needsPreCheck, preflightDown } from '../preflight.js';
@@ -12,7 +13,9 @@ import { openConnection, type Connection } from '../dialect/index.js';
 import { checkpoint, ConnectionLost, describeCause, Interrupted, MigrationFailed, MissingDown, Refused, signalName, UsageError } from '../errors.js';
 import { VersionStore } from '../store.js';
 import { currentIndex, labelOf, outOfOrder, plan, planStamp, requireRevisionName, resolveTarget, type Step } from '../revision.js';
-import { downIsEmpty, downIsProven, downIsStale, manualReasonOf, rel, type RevisionFile } from '../source.js';
+import { type RevisionFile } from '../source.js';
+import { downIsEmpty, downIsProven, downIsStale, manualReasonOf } from '../downheader.js';
+import { rel } from '../relpath.js';
 import { isOnlyComments } from '../sql.js';
 import { withGap } from '../tsrevision.js';
 import { parseRevision } from '../parsecache.js';

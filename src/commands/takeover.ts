@@ -17,13 +17,15 @@
  * `sluice takeover`. status, history and show compute the same match read-only and show it.
  */
 import { existsSync } from 'node:fs';
-import { loadContext, upChecksumOf, withSession, type CommandOptions, type Context } from '../context.js';
+import { loadContext, withSession, type CommandOptions, type Context } from '../context.js';
+import { upChecksumOf } from '../revisionreads.js';
 import { checkIntegrity } from '../integrity.js';
 import type { Connection } from '../dialect/types.js';
 import { drizzleSource, drizzleTableExists, drizzleTablesElsewhere, matchDrizzleRows, readDrizzleRows, type DrizzleSource } from '../drizzlerows.js';
 import { ConfigError, IntegrityError, MigrationFailed, UsageError, describeCause } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
-import { readSnapshot, rel, snapshotFile, snapshotTables } from '../source.js';
+import { readSnapshot, snapshotFile, snapshotTables } from '../source.js';
+import { rel } from '../relpath.js';
 import { VERSION_TABLE, type AppliedRow, type VersionStore } from '../store.js';
 
 export { DRIZZLE_TABLE } from '../store.js';

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IntegrityError } from '../../src/errors.js';
-import { readRevisionFile } from '../../src/source.js';
+import { readRevisionFile } from '../../src/revisionfile.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-revfile-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

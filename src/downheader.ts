@@ -1,0 +1,52 @@
+/**
+ * sluice's down files' header: the comment lines it writes at a down's top (`-- message:`,
+ * `-- sluice:manual-down-required`, `-- sluice:up-checksum`, `-- sluice:verified`, `-- WARNING:`), read
+ * from the down's text. Pure: no files (source.ts reads them).
+ */
+import { checksum, isOnlyComments } from './sql.js';
+
+export interface DownHeader {
+  message?: string;
+  manualReason?: string;
+  /** SHA-256 of the up SQL the down was generated for. */
+  upChecksum?: string;
+  warnings: string[];
+}
+
+const MESSAGE_LINE = /^-- message: (.*)$/m;
+const MANUAL_LINE = /^-- sluice:manual-down-required (.*)$/m;
+const UP_CHECKSUM_LINE = /^-- sluice:up-checksum ([0-9a-f]{64})\b/m;
+
+export function parseDownHeader(text: string): DownHeader {
+  const warnings = [...text.matchAll(/^\s*-- WARNING: (.*)$/gm)].map((m) => m[1]!);
+  return { message: MESSAGE_LINE.exec(text)?.[1], manualReason: MANUAL_LINE.exec(text)?.[1], upChecksum: UP_CHECKSUM_LINE.exec(text)?.[1], warnings };
+}
+
+/** The down's `-- sluice:manual-down-required` reason, if it has one (parseDownHeader's, without reading the rest). */
+export function manualReasonOf(down: string): string | undefined {
+  return MANUAL_LINE.exec(down)?.[1];
+}
+
+/** True when the down records the checksum of an up other than this one (`up`: its text, or its SQL's checksum). */
+export function downIsStale(up: string | { checksum: string }, down: string | null): boolean {
+  const recorded = down === null ? undefined : UP_CHECKSUM_LINE.exec(down)?.[1];
+  return recorded !== undefined && recorded !== (typeof up === 'string' ? checksum(up) : up.checksum);
+}
+
+/** True when the down records the checksum of an up (`-- sluice:up-checksum`) and it is `up`'s. */
+export function downRecordsUp(upChecksum: string, down: string | null): boolean {
+  return down !== null && UP_CHECKSUM_LINE.exec(down)?.[1] === upChecksum;
+}
+
+/**
+ * A down that sluice proved on a scratch database (its header says `sluice:verified`): when it holds
+ * no statement, that is the proven inverse (an up that changes only rows, grants or comments).
+ */
+export function downIsProven(down: string | null): boolean {
+  return down !== null && /^-- sluice:verified /m.test(down) && !/^-- sluice:manual-down-required/m.test(down);
+}
+
+/** True when the down file holds no statement (missing, or comments only). */
+export function downIsEmpty(down: string | null): boolean {
+  return down === null || isOnlyComments(down.replace(/--> statement-breakpoint/g, ''));
+}

@@ -1,0 +1,136 @@
+/**
+ * A command's reads of its history's files, each once per command and kept in its Context: up and
+ * down SQL, TypeScript parts (which revisions have one: the folder's listing, cached with the
+ * checksums), and checksums (from the checksum cache while a file's lstat is the cached one).
+ */
+import { statSync, lstatSync, type Stats } from 'node:fs';
+import type { Context } from './context.js';
+import { folderNames, readDown, readTsPart, readUp, tsFileOf, tsTagsIn, type RevisionFile } from './source.js';
+import { rel } from './relpath.js';
+import { revisionChecksum, type TypeScriptPart } from './tsrevision.js';
+import { ChecksumCache } from './checksums.js';
+import { checksum } from './sql.js';
+
+/** A revision's up SQL, read once per command. */
+export function upOf(ctx: Context, rev: RevisionFile): string {
+  let text = ctx.ups.get(rev.id);
+  if (text === undefined) {
+    text = readUp(rev);
+    ctx.ups.set(rev.id, text);
+  }
+  return text;
+}
+
+/** A revision's down SQL (null when it has no down file), read once per command. */
+export function downOf(ctx: Context, rev: RevisionFile): string | null {
+  const memo = (ctx.downs ??= new Map());
+  let text = memo.get(rev.id);
+  if (text === undefined) {
+    text = readDown(rev);
+    memo.set(rev.id, text);
+  }
+  return text;
+}
+
+/** A revision's TypeScript part (`<tag>.ts`), read once per command, or undefined for a plain SQL revision. */
+export function tsOf(ctx: Context, rev: RevisionFile): TypeScriptPart | undefined {
+  // most revisions have none: told by the folder's listing alone, nothing kept per revision
+  if (!tsTagsOf(ctx).has(rev.id)) return undefined;
+  const cache = (ctx.tss ??= new Map());
+  let part = cache.get(rev.id);
+  if (part === undefined) {
+    const file = tsFileOf(rev);
+    part = { file, display: rel(file), text: readTsPart(rev) };
+    cache.set(rev.id, part);
+  }
+  return part;
+}
+
+/**
+ * The tags with a `<tag>.ts` in the history folder, found once per command: from the checksum cache
+ * while the folder's stat is the cached one (no entry came or went: checksums.ts), else from a
+ * listing of the folder (its stat taken first, so a listing that changes meanwhile is never cached
+ * under the stat it had before).
+ */
+export function tsTagsOf(ctx: Context): Set<string> {
+  if (ctx.tsTags) return ctx.tsTags;
+  const dir = ctx.history.dir;
+  const cache = checksumCacheOf(ctx);
+  let st: Stats | undefined;
+  try {
+    st = statSync(dir);
+  } catch {
+    /* no folder: no parts (the listing says so too) */
+  }
+  const cached = st && cache.tsTags(st);
+  if (cached) return (ctx.tsTags = new Set(cached));
+  const tags = tsTagsIn(folderNames(dir));
+  if (st) cache.setTsTags(st, [...tags]);
+  return (ctx.tsTags = tags);
+}
+
+/** A revision's checksum as the version table records it: its up SQL, and its TypeScript part when it has one. */
+export function checksumOf(ctx: Context, rev: RevisionFile): string {
+  const ts = tsOf(ctx, rev);
+  if (!ts) return upChecksumOf(ctx, rev); // a plain SQL revision's is its up file's (memoized there)
+  const memo = (ctx.checksums ??= new Map());
+  let sum = memo.get(rev.id);
+  if (sum === undefined) {
+    sum = revisionChecksum(upOf(ctx, rev), ts.text);
+    memo.set(rev.id, sum);
+  }
+  return sum;
+}
+
+/**
+ * SHA-256 of a revision's up SQL file: from its text when this command read it, else from the
+ * checksum cache when the file's lstat is what was cached (checksums.ts), else read (and checked) and
+ * hashed. The cache is written when the session ends (withSession).
+ */
+export function upChecksumOf(ctx: Context, rev: RevisionFile): string {
+  const memo = (ctx.upSums ??= new Map());
+  let sum = memo.get(rev.id);
+  if (sum === undefined) {
+    sum = upChecksumOnce(ctx, rev);
+    memo.set(rev.id, sum);
+  }
+  return sum;
+}
+
+function upChecksumOnce(ctx: Context, rev: RevisionFile): string {
+  const text = ctx.ups.get(rev.id);
+  if (text !== undefined) return checksum(text);
+  const cache = checksumCacheOf(ctx);
+  let st: Stats | undefined;
+  if (ctx.stats?.has(rev.upFile)) st = ctx.stats.get(rev.upFile); // taken while waiting for the database (prefetch.ts)
+  else {
+    try {
+      st = lstatSync(rev.upFile, { throwIfNoEntry: false }); // undefined when missing: upOf names it (and is twice as fast as throwing)
+    } catch {
+      /* unreadable: upOf names it */
+    }
+  }
+  const hit = st && cache.get(rev.upFile, st);
+  if (hit) return hit;
+  const sum = checksum(upOf(ctx, rev));
+  if (st) cache.set(rev.upFile, st, sum);
+  return sum;
+}
+
+/** The history folder's checksum cache, opened once per command (checksums.ts). */
+function checksumCacheOf(ctx: Context): ChecksumCache {
+  return (ctx.sums ??= ChecksumCache.open(ctx.root, ctx.history.dir, ctx.env));
+}
+
+/**
+ * While waiting for the database (prefetch.ts, `stat`): a revision's up checksum taken from the
+ * checksum cache when its lstat `st` is the cached one, so the applied-file check after the read is
+ * only a comparison. Nothing is read; a miss is left to upChecksumOf. True when `st` was used up.
+ */
+export function cachedUpSum(ctx: Context, rev: RevisionFile, st: Stats | undefined): boolean {
+  if (!st || !ctx.sums || ctx.ups.has(rev.id) || ctx.upSums?.has(rev.id)) return false;
+  const hit = ctx.sums.get(rev.upFile, st);
+  if (hit === undefined) return false;
+  (ctx.upSums ??= new Map()).set(rev.id, hit);
+  return true;
+}

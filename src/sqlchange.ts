@@ -1,0 +1,87 @@
+/**
+ * What one statement does to tables (migrate-lint's rules, and prepare.ts), read from the real
+ * parsers' trees (sqlparse.ts loads them): the table it creates, the tables and columns it drops, the
+ * rows it writes or empties, what a DROP … CASCADE takes with it.
+ */
+import type { DialectName } from './config.js';
+import { pgParser, sqliteParser } from './parsers.js';
+import type { PgRawStmt } from './sqlparse.js';
+
+export interface StatementChange {
+  createsTable?: string;
+  dropsTables: string[];
+  dropsColumns: { table: string; column: string }[];
+  /** INSERT INTO <table> (<columns>) ...: the columns listed (empty when none are). */
+  insertsInto?: { table: string; columns: string[] };
+  /** PostgreSQL INSERT / UPDATE / DELETE: the table whose rows it writes, with its schema when named. */
+  writesRows?: { schema?: string; table: string };
+  /** DELETE without WHERE, TRUNCATE: the tables it empties. */
+  emptiesTables?: { tables: string[]; how: 'DELETE without WHERE' | 'TRUNCATE' };
+  /** A DROP … CASCADE (PostgreSQL): what it drops, and what of. */
+  dropsCascade?: { kind: string; names: string[] };
+}
+
+/**
+ * What one statement (a SqlStatement's text) creates, drops or fills, read from the
+ * parser's tree; names are unqualified. Text the parser cannot read changes nothing.
+ */
+export function statementChange(text: string, dialect: DialectName): StatementChange {
+  const change: StatementChange = { dropsTables: [], dropsColumns: [] };
+  try {
+    if (dialect === 'postgresql') pgChange(text, change);
+    else sqliteChange(text, change);
+  } catch {
+    /* not one readable statement: nothing to report */
+  }
+  return change;
+}
+
+/** The parsers' JSON trees, read defensively (every step may be missing). */
+type Tree = any;
+
+function pgChange(text: string, c: StatementChange): void {
+  const stmt: Tree = (pgParser().parseSync(text) as { stmts?: PgRawStmt[] }).stmts?.[0]?.stmt ?? {};
+  const last = (names: Tree[] | undefined): string => String(names?.at(-1)?.String?.sval ?? '');
+  if (stmt.CreateStmt) c.createsTable = stmt.CreateStmt.relation?.relname;
+  if (stmt.DropStmt?.removeType === 'OBJECT_TABLE') c.dropsTables = (stmt.DropStmt.objects ?? []).map((o: Tree) => last(o.List?.items));
+  if (stmt.AlterTableStmt?.objtype === 'OBJECT_TABLE') {
+    const table = String(stmt.AlterTableStmt.relation?.relname ?? '');
+    for (const cmd of stmt.AlterTableStmt.cmds ?? []) if (cmd.AlterTableCmd?.subtype === 'AT_DropColumn') c.dropsColumns.push({ table, column: String(cmd.AlterTableCmd.name) });
+  }
+  if (stmt.InsertStmt) c.insertsInto = { table: String(stmt.InsertStmt.relation?.relname ?? ''), columns: (stmt.InsertStmt.cols ?? []).map((t: Tree) => String(t.ResTarget?.name)) };
+  const relation = (stmt.InsertStmt ?? stmt.UpdateStmt ?? stmt.DeleteStmt)?.relation;
+  if (relation?.relname) c.writesRows = { table: String(relation.relname), ...(relation.schemaname ? { schema: String(relation.schemaname) } : {}) };
+  if (stmt.DeleteStmt && !stmt.DeleteStmt.whereClause && relation?.relname) c.emptiesTables = { tables: [String(relation.relname)], how: 'DELETE without WHERE' };
+  if (stmt.TruncateStmt) c.emptiesTables = { tables: (stmt.TruncateStmt.relations ?? []).map((r: Tree) => String(r.RangeVar?.relname ?? '')), how: 'TRUNCATE' };
+  // CASCADE of what others can depend on: not a table (drop-table reports it), nor what nothing depends
+  // on (drizzle-kit writes DROP POLICY … CASCADE for every policy it removes). An index is reported: a
+  // foreign key can stand on a unique one, and goes with it.
+  const quiet = ['OBJECT_TABLE', 'OBJECT_POLICY', 'OBJECT_TRIGGER', 'OBJECT_RULE'];
+  if (stmt.DropStmt?.behavior === 'DROP_CASCADE' && !quiet.includes(stmt.DropStmt.removeType)) {
+    const kind = String(stmt.DropStmt.removeType ?? 'OBJECT').replace(/^OBJECT_/, '').toLowerCase().replace(/_/g, ' ');
+    const names = (stmt.DropStmt.objects ?? []).map((o: Tree) =>
+      o.String?.sval !== undefined ? String(o.String.sval) : o.TypeName ? last(o.TypeName.names) : o.ObjectWithArgs ? last(o.ObjectWithArgs.objname) : last(o.List?.items),
+    );
+    c.dropsCascade = { kind, names };
+  }
+}
+
+function sqliteChange(text: string, c: StatementChange): void {
+  const { parse } = sqliteParser();
+  const stmt: Tree = (parse(text, { dialect: 'sqlite' }) as Tree).statements?.[0] ?? {};
+  const name = (n: Tree): string => String(n?.type === 'member_expr' ? n.property?.name : n?.name ?? '');
+  if (stmt.type === 'create_table_stmt') c.createsTable = name(stmt.name);
+  if (stmt.type === 'drop_table_stmt') c.dropsTables = (stmt.tables?.items ?? []).map(name);
+  if (stmt.type === 'alter_table_stmt') {
+    const table = name(stmt.table);
+    for (const a of stmt.actions?.items ?? []) {
+      if (a.type === 'alter_action_drop_column') c.dropsColumns.push({ table, column: name(a.column) });
+    }
+  }
+  const insert = stmt.type === 'insert_stmt' ? stmt.clauses?.find((k: Tree) => k.type === 'insert_clause') : undefined;
+  if (insert) c.insertsInto = { table: name(insert.table), columns: (insert.columns?.expr?.items ?? []).map(name) };
+  if (stmt.type === 'delete_stmt' && !(stmt.clauses ?? []).some((k: Tree) => k.type === 'where_clause')) {
+    const from = (stmt.clauses ?? []).find((k: Tree) => k.type === 'delete_clause');
+    if (from) c.emptiesTables = { tables: (from.tables?.items ?? [from.table]).filter(Boolean).map((t: Tree) => name(t?.type === 'alias' ? t.expr : t)), how: 'DELETE without WHERE' };
+  }
+}
