@@ -21,7 +21,7 @@ import path from 'node:path';
 import { FOLDER_CACHES_KEPT, pruneCacheFiles, sluiceCacheDir, writeAtomically } from './cachedir.js';
 import { cacheName } from './hash.js';
 
-const FORMAT = 2;
+const FORMAT = 3; // 3: checksums read CRLF as LF (sql.ts checksum)
 /** A file whose mtime or ctime is younger than this is not cached (coarse file-system clocks). */
 export const SETTLED_MS = 3000;
 

@@ -17,7 +17,7 @@ import {
 import { openConnection, startConnection, type Connection } from './dialect/index.js';
 import { ConnectionLost, Interrupted, LockWaitStopped, SluiceError, ExitCode, describeCause, signalName } from './errors.js';
 import { readHistory, type History } from './source.js';
-import { cachedUpSum, checksumOf, tsTagsOf } from './revisionreads.js';
+import { cachedUpSum, isChecksumOf, tsTagsOf } from './revisionreads.js';
 import { startPrefetch, type Prefetch } from './prefetch.js';
 import { warmParseCache } from './parsecache.js';
 import { VersionStore, type AppliedRow, type AppliedSum } from './store.js';
@@ -273,7 +273,7 @@ export function recognizeMoved<R extends AppliedSum>(ctx: Context, rows: R[]): (
   const byId = new Map(ctx.history.revisions.map((r) => [r.id, r]));
   if (rows.every((r) => byId.has(r.revision))) return rows;
   // rows where they belong hold their tags; the others may move
-  const loose = new Set(rows.filter((r) => !byId.has(r.revision) || checksumOf(ctx, byId.get(r.revision)!) !== r.checksum));
+  const loose = new Set(rows.filter((r) => !byId.has(r.revision) || !isChecksumOf(ctx, byId.get(r.revision)!, r.checksum)));
   const name = (id: string) => id.replace(/^\d+/, '');
   let moves = new Map<R, string>();
   // each pass frees the tags of the rows the last one moved; as many passes as rows at most
@@ -281,7 +281,7 @@ export function recognizeMoved<R extends AppliedSum>(ctx: Context, rows: R[]): (
     const held = new Set(rows.filter((r) => !loose.has(r) || !moves.has(r)).map((r) => r.revision));
     const next = new Map<R, string>();
     for (const row of loose) {
-      const matches = ctx.history.revisions.filter((rev) => !held.has(rev.id) && name(rev.id) === name(row.revision) && checksumOf(ctx, rev) === row.checksum);
+      const matches = ctx.history.revisions.filter((rev) => !held.has(rev.id) && name(rev.id) === name(row.revision) && isChecksumOf(ctx, rev, row.checksum));
       if (matches.length === 1) next.set(row, matches[0]!.id);
     }
     // two rows for one revision: neither moves

@@ -11,7 +11,7 @@
  * value counts as applied.
  */
 import type { Context } from './context.js';
-import { tsOf, upChecksumOf } from './revisionreads.js';
+import { tsOf, upChecksumOf, upCrlfChecksumOf } from './revisionreads.js';
 import type { Connection } from './dialect/types.js';
 import { ConfigError, UsageError, describeCause } from './errors.js';
 import { type RevisionFile } from './source.js';
@@ -128,6 +128,8 @@ const short = (hash: string) => hash.slice(0, 12);
 export function matchDrizzleRows(ctx: Context, rows: DrizzleRow[]): { records: AppliedRow[]; problems: string[] } {
   const revs = ctx.history.revisions;
   const hash = (r: RevisionFile) => upChecksumOf(ctx, r); // memoized, and the checksum cache spares the read
+  // drizzle hashes the file as it is: a checkout with CRLF line ends (git's autocrlf) gave it that text
+  const hashes = (r: RevisionFile, h: string) => hash(r) === h || upCrlfChecksumOf(ctx, r) === h;
   const problems: string[] = [];
   const matched = new Map<string, number>(); // revision -> the created_at of its row
   const reported = new Set<string>();
@@ -141,7 +143,7 @@ export function matchDrizzleRows(ctx: Context, rows: DrizzleRow[]): { records: A
     if (!whens.has(row.createdAt)) continue; // by its hash, below
     newest = Math.max(newest, row.createdAt);
     const sameWhen = revs.filter((r) => r.createdAt === row.createdAt);
-    const rev = sameWhen.find((r) => hash(r) === row.hash);
+    const rev = sameWhen.find((r) => hashes(r, row.hash));
     if (!rev) {
       const r = sameWhen[0]!;
       reported.add(r.id);
@@ -154,7 +156,7 @@ export function matchDrizzleRows(ctx: Context, rows: DrizzleRow[]): { records: A
   }
   for (const row of rows) {
     if (row.createdAt === null || whens.has(row.createdAt)) continue;
-    const sameHash = revs.filter((r) => hash(r) === row.hash);
+    const sameHash = revs.filter((r) => hashes(r, row.hash));
     const free = sameHash.filter((r) => !matched.has(r.id) && !reported.has(r.id));
     if (sameHash.length === 1 && free.length === 1) {
       matched.set(free[0]!.id, row.createdAt);

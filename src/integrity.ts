@@ -3,7 +3,7 @@
  * every applied revision is in the folder, and no applied up (or TypeScript part) changed since.
  */
 import type { Context } from './context.js';
-import { checksumOf, downOf, tsOf, upChecksumOf } from './revisionreads.js';
+import { downOf, isChecksumOf, tsOf, upChecksumOf } from './revisionreads.js';
 import { IntegrityError } from './errors.js';
 import { tsFileOf, type RevisionFile } from './source.js';
 import { downRecordsUp } from './downheader.js';
@@ -41,7 +41,7 @@ export function checkIntegrity(ctx: Context, applied: AppliedRow[], options: { a
   if (options.allowChanged) return;
   for (const a of applied) {
     const rev = byId.get(a.revision)!;
-    if (checksumOf(ctx, rev) !== a.checksum) {
+    if (!isChecksumOf(ctx, rev, a.checksum)) {
       const ts = tsOf(ctx, rev);
       // no .ts now, and the up SQL is the one its down was made for: the TypeScript part it was
       // applied with is what is missing (was: reported as an edit of the untouched .sql)

@@ -7,9 +7,9 @@ import { statSync, lstatSync, type Stats } from 'node:fs';
 import type { Context } from './context.js';
 import { folderNames, readDown, readTsPart, readUp, tsFileOf, tsTagsIn, type RevisionFile } from './source.js';
 import { rel } from './relpath.js';
-import { revisionChecksum, type TypeScriptPart } from './tsrevision.js';
+import { crlfRevisionChecksum, revisionChecksum, type TypeScriptPart } from './tsrevision.js';
 import { ChecksumCache } from './checksums.js';
-import { checksum } from './sql.js';
+import { checksum, crlfChecksum } from './sql.js';
 
 /** A revision's up SQL, read once per command. */
 export function upOf(ctx: Context, rev: RevisionFile): string {
@@ -80,6 +80,29 @@ export function checksumOf(ctx: Context, rev: RevisionFile): string {
     memo.set(rev.id, sum);
   }
   return sum;
+}
+
+/**
+ * True when `recorded` (a version row's checksum) is the revision's: today's, or, for a revision whose
+ * files have CRLF line ends (a checkout through git's autocrlf), the one a sluice that hashed them as
+ * they were recorded (crlfRevisionChecksum). The files are read only when today's differs.
+ */
+export function isChecksumOf(ctx: Context, rev: RevisionFile, recorded: string): boolean {
+  if (checksumOf(ctx, rev) === recorded) return true;
+  try {
+    return crlfRevisionChecksum(upOf(ctx, rev), tsOf(ctx, rev)?.text ?? null) === recorded;
+  } catch {
+    return false; // unreadable now: not the recorded one
+  }
+}
+
+/** The up file's hash as drizzle's migrator records it (of the text as it is) when that is not upChecksumOf's: the file has CRLF line ends. */
+export function upCrlfChecksumOf(ctx: Context, rev: RevisionFile): string | undefined {
+  try {
+    return crlfChecksum(upOf(ctx, rev));
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -58,9 +58,28 @@ export function isOnlyComments(sql: string): boolean {
     .every((l) => l === '' || l.startsWith('--'));
 }
 
-/** SHA-256 of a revision file: over its bytes (text is hashed as UTF-8, the same bytes for a valid file). */
-export function checksum(text: string | Uint8Array): string {
-  return sha256(text);
+/**
+ * SHA-256 of a revision file's text (as UTF-8), its CRLF line ends read as LF: git's autocrlf (Git for
+ * Windows' default) checks files out with CRLF and commits them with LF, so one file, unedited, has
+ * both forms on a team's machines. Flyway's checksums ignore line ends alike. Any other change to the
+ * text changes the checksum.
+ */
+export function checksum(text: string): string {
+  return sha256(lfText(text));
+}
+
+/** The text with each CRLF as LF (the text itself when it has none). */
+export function lfText(text: string): string {
+  return text.includes('\r\n') ? text.replace(/\r\n/g, '\n') : text;
+}
+
+/**
+ * The checksum an earlier sluice recorded, before it read CRLF as LF: of the text as it is (also what
+ * drizzle's migrator records). Undefined when the text has no CRLF (it is then `checksum`'s). A version
+ * row or a down header written from a CRLF checkout by that sluice still matches its file through this.
+ */
+export function crlfChecksum(text: string): string | undefined {
+  return text.includes('\r\n') ? sha256(text) : undefined;
 }
 
 export function firstLine(statement: string): string {

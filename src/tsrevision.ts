@@ -13,7 +13,7 @@ import type { PreparedStep } from './prepare.js';
 import { describeCause, RevisionRefused, UsageError } from './errors.js';
 import { sha256 } from './hash.js';
 import type { Direction } from './revision.js';
-import { checksum, firstLine } from './sql.js';
+import { checksum, crlfChecksum, firstLine, lfText } from './sql.js';
 import { stoppedQuery } from './dialect/drizzle.js';
 import { importTypeScript } from './tsmodule.js';
 
@@ -30,14 +30,22 @@ export interface TypeScriptPart {
 export type TypeScriptStep = (db: unknown) => unknown;
 
 /**
- * The revision checksum stored in the version table: SHA-256 of the up SQL for a plain revision (so
- * drizzle's migrator hashes match), and of the up SQL, a NUL separator and the TypeScript part for
- * a TypeScript revision (no revision file holds a NUL, so the split is unambiguous).
+ * The revision checksum stored in the version table: SHA-256 of the up SQL for a plain revision (for
+ * a file with LF line ends, the hash drizzle's migrator records), and of the up SQL, a NUL separator
+ * and the TypeScript part for a TypeScript revision (no revision file holds a NUL, so the split is
+ * unambiguous). CRLF line ends are read as LF in both (sql.ts checksum).
  */
 export function revisionChecksum(up: string, ts: string | null): string {
   if (ts === null) return checksum(up);
-  return sha256(up, '\0sluice:ts\0', ts);
+  return sha256(lfText(up), TS_SEPARATOR, lfText(ts));
 }
+
+/** The checksum an earlier sluice recorded for a revision whose files have CRLF line ends (sql.ts crlfChecksum); undefined when they have none. */
+export function crlfRevisionChecksum(up: string, ts: string | null): string | undefined {
+  if (ts === null) return crlfChecksum(up);
+  return up.includes('\r\n') || ts.includes('\r\n') ? sha256(up, TS_SEPARATOR, ts) : undefined;
+}
+const TS_SEPARATOR = '\0sluice:ts\0';
 
 /** The marked gap printed in place of a TypeScript step by dry runs and migrate-sql. */
 export function typeScriptGap(display: string, direction: Direction): string {
@@ -58,7 +66,7 @@ const loaded = new Map<string, Promise<Record<string, unknown>>>();
  * when the file does not load or lacks the function. Called before the run's first step.
  */
 export async function loadTypeScriptStep(ts: TypeScriptPart, direction: Direction, revision: string): Promise<TypeScriptStep> {
-  const key = `${ts.file}\0${checksum(ts.text)}`;
+  const key = `${ts.file}\0${sha256(ts.text)}`; // of the text as it is (a template literal keeps its line ends)
   let mod = loaded.get(key);
   if (!mod) {
     mod = importTypeScript(ts.file, ts.text);

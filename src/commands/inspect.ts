@@ -2,7 +2,7 @@
  * Read-only commands: status, history, show. They never create the database, schema or table.
  */
 import { loadContext, withSession, type CommandOptions } from '../context.js';
-import { checksumOf, tsOf, upOf } from '../revisionreads.js';
+import { isChecksumOf, tsOf, upOf } from '../revisionreads.js';
 import { BASE, currentIndex, labelOf, outOfOrder, requireRevisionName, resolveTarget } from '../revision.js';
 import { readDown, readUp, withMessages, type RevisionFile } from '../source.js';
 import { downIsEmpty, downIsStale, parseDownHeader } from '../downheader.js';
@@ -61,7 +61,7 @@ export async function status(options: CommandOptions = {}): Promise<StatusResult
         applied: applied.length,
         pending: history.filter((r) => !appliedIds.has(r.id)).map((r) => r.id),
         outOfOrder: outOfOrder(history, appliedIds).map((r) => r.id),
-        changed: applied.filter((a) => byId.has(a.revision) && checksumOf(ctx, byId.get(a.revision)!) !== a.checksum).map((a) => a.revision),
+        changed: applied.filter((a) => byId.has(a.revision) && !isChecksumOf(ctx, byId.get(a.revision)!, a.checksum)).map((a) => a.revision),
         unknownApplied: applied.filter((a) => !byId.has(a.revision)).map((a) => a.revision),
         ...(takeover ? { takeover } : {}),
       };
@@ -125,7 +125,7 @@ export async function history(options: CommandOptions = {}): Promise<HistoryResu
   const appliedIds = new Set((applied ?? []).map((a) => a.revision));
   const cur = applied ? currentIndex(revs, appliedIds) : undefined;
   const byId = new Map(revs.map((r) => [r.id, r]));
-  const changed = new Set((applied ?? []).filter((a) => byId.has(a.revision) && checksumOf(ctx, byId.get(a.revision)!) !== a.checksum).map((a) => a.revision));
+  const changed = new Set((applied ?? []).filter((a) => byId.has(a.revision) && !isChecksumOf(ctx, byId.get(a.revision)!, a.checksum)).map((a) => a.revision));
   const early = new Set(applied ? outOfOrder(revs, appliedIds).map((r) => r.id) : []);
   return {
     database,
@@ -203,7 +203,7 @@ export async function show(options: CommandOptions & { revision: string }): Prom
   const header = down ? parseDownHeader(down) : { warnings: [], manualReason: undefined };
   const row = applied?.find((a) => a.revision === rev.id);
   const appliedAt = row?.appliedAt ?? null;
-  const changed = !!row && checksumOf(ctx, rev) !== row.checksum;
+  const changed = !!row && !isChecksumOf(ctx, rev, row.checksum);
   const ts = tsOf(ctx, rev);
   const warnings = [
     ...(changed ? ['its up changed after it was applied (the checksum differs from the version table): what is shown is not what ran; restore it from git, or put the change in a new revision'] : []),

@@ -302,7 +302,7 @@ export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): 
       );
     }
     if (downIsEmpty(down) && !downIsProven(down) && (await upHasStatements(ctx, upOf(ctx, rev)))) throw new MissingDown(rev.id, rel(rev.downFile), down !== null);
-    if (downIsStale({ checksum: upChecksumOf(ctx, rev) }, down)) {
+    if (downIsStale({ checksum: upChecksumOf(ctx, rev), text: () => upOf(ctx, rev) }, down)) {
       throw new Refused(
         `the up of ${rev.id} changed after its down was generated; check that ${rel(rev.downFile)} still undoes it, then delete its "-- sluice:up-checksum" line`,
       );
