@@ -25,7 +25,7 @@ const FORMAT = 3; // 3: checksums read CRLF as LF (sql.ts checksum)
 /** A file whose mtime or ctime is younger than this is not cached (coarse file-system clocks). */
 export const SETTLED_MS = 3000;
 
-type Entry = [size: number, mtimeMs: number, ctimeMs: number, ino: number, dev: number, sum: string];
+type Entry = [size: number, mtimeMs: number, ctimeMs: number, ino: number, dev: number, sum: string, earlier?: string[]];
 /** The folder's `stat` (mtime, ctime, inode, device) and the tags that have a `<tag>.ts` in it. */
 type TsEntry = [mtimeMs: number, ctimeMs: number, ino: number, dev: number, tags: string[]];
 
@@ -61,6 +61,21 @@ export class ChecksumCache {
     const e = this.entries[nameOf(file)];
     if (!e || !st.isFile()) return undefined;
     return e[0] === st.size && e[1] === st.mtimeMs && e[2] === st.ctimeMs && e[3] === st.ino && e[4] === st.dev && typeof e[5] === 'string' ? e[5] : undefined;
+  }
+
+  /** The file's earlier checksums (sql.ts earlierChecksums) when `st` is exactly what was cached with them. */
+  earlier(file: string, st: Stats): string[] | undefined {
+    const e = this.entries[nameOf(file)];
+    if (!e || this.get(file, st) === undefined) return undefined;
+    return Array.isArray(e[6]) && e[6].every((s) => typeof s === 'string') ? e[6] : undefined;
+  }
+
+  /** Keep the file's earlier checksums beside its cached checksum, when `st` (its lstat taken before reading it) is the cached one. */
+  setEarlier(file: string, st: Stats, sums: string[]): void {
+    const e = this.entries[nameOf(file)];
+    if (!this.file || !e || this.get(file, st) === undefined) return;
+    e[6] = sums;
+    this.dirty = true;
   }
 
   /** Record `sum` for `file` as `st` (its lstat taken before reading it) describes it, once settled. */

@@ -62,6 +62,8 @@ export interface Context {
   checksums?: Map<string, string>;
   /** Up files' own checksums (upChecksumOf) computed during this command, by revision id. */
   upSums?: Map<string, string>;
+  /** Up files' earlier checksums (upEarlierChecksumsOf) found during this command, by revision id. */
+  upEarlier?: Map<string, string[]>;
   /** PostgreSQL: the connection loadContext began to open (`connect`), taken by the next withSession. */
   opening?: Promise<Connection>;
   /** Down SQL read during this command, by revision id (null: no down file). */
@@ -143,6 +145,7 @@ function forgetPrefetched(ctx: Context): void {
   ctx.stopPrefetch = undefined;
   ctx.stats = undefined;
   ctx.upSums = undefined; // some may come from those lstats (cachedUpSum)
+  ctx.upEarlier = undefined;
   ctx.checksums = undefined;
   ctx.tsTags = undefined; // a part added or removed meanwhile (was: kept, so an up skipped a new part's up(db))
   ctx.tss = undefined;

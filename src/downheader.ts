@@ -3,7 +3,7 @@
  * `-- sluice:manual-down-required`, `-- sluice:up-checksum`, `-- sluice:verified`, `-- WARNING:`), read
  * from the down's text. Pure: no files (source.ts reads them).
  */
-import { checksum, crlfChecksum, isOnlyComments } from './sql.js';
+import { checksum, earlierChecksums, isOnlyComments } from './sql.js';
 
 export interface DownHeader {
   message?: string;
@@ -29,22 +29,22 @@ export function manualReasonOf(down: string): string | undefined {
 
 /**
  * True when the down records the checksum of an up other than this one (`up`: its text, or its SQL's
- * checksum and a way to read the text). A checksum an earlier sluice took of the up as it was, with
- * CRLF line ends (sql.ts crlfChecksum), is this up's too.
+ * checksum and a way to read the text). A checksum an earlier sluice may have taken of this up before it
+ * read CRLF as LF (sql.ts earlierChecksums) is this up's too.
  */
 export function downIsStale(up: string | { checksum: string; text: () => string }, down: string | null): boolean {
   const recorded = down === null ? undefined : UP_CHECKSUM_LINE.exec(down)?.[1];
   if (recorded === undefined || recorded === (typeof up === 'string' ? checksum(up) : up.checksum)) return false;
   try {
-    return recorded !== crlfChecksum(typeof up === 'string' ? up : up.text());
+    return !earlierChecksums(typeof up === 'string' ? up : up.text()).includes(recorded);
   } catch {
     return true; // the up cannot be read now: the recorded checksum is not shown to be its
   }
 }
 
-/** True when the down records the checksum of an up (`-- sluice:up-checksum`) and it is `up`'s. */
-export function downRecordsUp(upChecksum: string, down: string | null): boolean {
-  return down !== null && UP_CHECKSUM_LINE.exec(down)?.[1] === upChecksum;
+/** True when the down records the checksum of an up (`-- sluice:up-checksum`) and it is `up`'s (as downIsStale reads it). */
+export function downRecordsUp(up: { checksum: string; text: () => string }, down: string | null): boolean {
+  return down !== null && UP_CHECKSUM_LINE.test(down) && !downIsStale(up, down);
 }
 
 /**

@@ -4,14 +4,14 @@
  * takeover (commands/takeover.ts) decides and writes from what this reads; nothing here writes.
  *
  * drizzle-orm records one row per applied journal entry: `hash` = SHA-256 of the up file's text
- * (drizzle-orm/migrator.js readMigrationFiles: `createHash('sha256').update(readFileSync(file).toString())`,
- * the same bytes as sluice's checksum of a valid UTF-8 file) and `created_at` = the entry's journal
+ * (drizzle-orm/migrator.js readMigrationFiles: `createHash('sha256').update(readFileSync(file).toString())`:
+ * sluice's checksum of a file with LF line ends, one of sql.ts earlierChecksums' with CRLF ones) and `created_at` = the entry's journal
  * `when`. Its "applied" rule (pg-core / sqlite-core dialect `migrate()`): an entry runs when its `when`
  * is greater than the `created_at` of the newest row, so every entry whose `when` is at most that
  * value counts as applied.
  */
 import type { Context } from './context.js';
-import { tsOf, upChecksumOf, upCrlfChecksumOf } from './revisionreads.js';
+import { tsOf, upChecksumOf, upEarlierChecksumsOf } from './revisionreads.js';
 import type { Connection } from './dialect/types.js';
 import { ConfigError, UsageError, describeCause } from './errors.js';
 import { type RevisionFile } from './source.js';
@@ -129,7 +129,7 @@ export function matchDrizzleRows(ctx: Context, rows: DrizzleRow[]): { records: A
   const revs = ctx.history.revisions;
   const hash = (r: RevisionFile) => upChecksumOf(ctx, r); // memoized, and the checksum cache spares the read
   // drizzle hashes the file as it is: a checkout with CRLF line ends (git's autocrlf) gave it that text
-  const hashes = (r: RevisionFile, h: string) => hash(r) === h || upCrlfChecksumOf(ctx, r) === h;
+  const hashes = (r: RevisionFile, h: string) => hash(r) === h || upEarlierChecksumsOf(ctx, r).includes(h);
   const problems: string[] = [];
   const matched = new Map<string, number>(); // revision -> the created_at of its row
   const reported = new Set<string>();

@@ -3,7 +3,7 @@
  * every applied revision is in the folder, and no applied up (or TypeScript part) changed since.
  */
 import type { Context } from './context.js';
-import { downOf, isChecksumOf, tsOf, upChecksumOf } from './revisionreads.js';
+import { downOf, isChecksumOf, tsOf, upChecksumOf, upOf } from './revisionreads.js';
 import { IntegrityError } from './errors.js';
 import { tsFileOf, type RevisionFile } from './source.js';
 import { downRecordsUp } from './downheader.js';
@@ -45,7 +45,7 @@ export function checkIntegrity(ctx: Context, applied: AppliedRow[], options: { a
       const ts = tsOf(ctx, rev);
       // no .ts now, and the up SQL is the one its down was made for: the TypeScript part it was
       // applied with is what is missing (was: reported as an edit of the untouched .sql)
-      if (!ts && downRecordsUp(upChecksumOf(ctx, rev), downOrNull(ctx, rev))) {
+      if (!ts && downRecordsUp({ checksum: upChecksumOf(ctx, rev), text: () => upOf(ctx, rev) }, downOrNull(ctx, rev))) {
         throw new IntegrityError(
           `${rel(tsFileOf(rev))} is missing: revision ${rev.id} may have been applied with a TypeScript part (its up SQL is the one its down was made for, yet its checksum differs from the version table); restore the .ts file, put the change in a new revision, or pass --allow-changed`,
         );

@@ -7,9 +7,9 @@ import { statSync, lstatSync, type Stats } from 'node:fs';
 import type { Context } from './context.js';
 import { folderNames, readDown, readTsPart, readUp, tsFileOf, tsTagsIn, type RevisionFile } from './source.js';
 import { rel } from './relpath.js';
-import { crlfRevisionChecksum, revisionChecksum, type TypeScriptPart } from './tsrevision.js';
+import { earlierRevisionChecksums, revisionChecksum, type TypeScriptPart } from './tsrevision.js';
 import { ChecksumCache } from './checksums.js';
-import { checksum, crlfChecksum } from './sql.js';
+import { checksum, earlierChecksums } from './sql.js';
 
 /** A revision's up SQL, read once per command. */
 export function upOf(ctx: Context, rev: RevisionFile): string {
@@ -83,26 +83,54 @@ export function checksumOf(ctx: Context, rev: RevisionFile): string {
 }
 
 /**
- * True when `recorded` (a version row's checksum) is the revision's: today's, or, for a revision whose
- * files have CRLF line ends (a checkout through git's autocrlf), the one a sluice that hashed them as
- * they were recorded (crlfRevisionChecksum). The files are read only when today's differs.
+ * True when `recorded` (a version row's checksum) is the revision's: today's, or one a sluice that hashed
+ * the files before reading CRLF as LF may have recorded of them (earlierRevisionChecksums: on a checkout
+ * with CRLF line ends, git's autocrlf). The files are read only when today's differs.
  */
 export function isChecksumOf(ctx: Context, rev: RevisionFile, recorded: string): boolean {
   if (checksumOf(ctx, rev) === recorded) return true;
   try {
-    return crlfRevisionChecksum(upOf(ctx, rev), tsOf(ctx, rev)?.text ?? null) === recorded;
+    const ts = tsOf(ctx, rev);
+    // a TypeScript revision's files are read for its checksum anyway; a plain one's earlier checksums are cached
+    return (ts ? earlierRevisionChecksums(upOf(ctx, rev), ts.text) : upEarlierChecksumsOf(ctx, rev)).includes(recorded);
   } catch {
     return false; // unreadable now: not the recorded one
   }
 }
 
-/** The up file's hash as drizzle's migrator records it (of the text as it is) when that is not upChecksumOf's: the file has CRLF line ends. */
-export function upCrlfChecksumOf(ctx: Context, rev: RevisionFile): string | undefined {
-  try {
-    return crlfChecksum(upOf(ctx, rev));
-  } catch {
-    return undefined;
+/**
+ * The up file's earlier checksums (sql.ts earlierChecksums; drizzle's migrator records one of them when
+ * the file it read had CRLF line ends): from the checksum cache while the file's lstat is the cached
+ * one, else read and hashed, and kept there beside its checksum. Empty when it cannot be read.
+ */
+export function upEarlierChecksumsOf(ctx: Context, rev: RevisionFile): string[] {
+  const memo = (ctx.upEarlier ??= new Map());
+  let sums = memo.get(rev.id);
+  if (sums === undefined) {
+    sums = upEarlierOnce(ctx, rev);
+    memo.set(rev.id, sums);
   }
+  return sums;
+}
+
+function upEarlierOnce(ctx: Context, rev: RevisionFile): string[] {
+  const cache = checksumCacheOf(ctx);
+  let st: Stats | undefined;
+  try {
+    st = lstatSync(rev.upFile, { throwIfNoEntry: false }); // taken before the read: a file written meanwhile never matches it again
+  } catch {
+    /* unreadable: below */
+  }
+  const hit = st && cache.earlier(rev.upFile, st);
+  if (hit) return hit;
+  let sums: string[];
+  try {
+    sums = earlierChecksums(upOf(ctx, rev));
+  } catch {
+    return [];
+  }
+  if (st) cache.setEarlier(rev.upFile, st, sums);
+  return sums;
 }
 
 /**

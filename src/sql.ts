@@ -74,12 +74,27 @@ export function lfText(text: string): string {
 }
 
 /**
- * The checksum an earlier sluice recorded, before it read CRLF as LF: of the text as it is (also what
- * drizzle's migrator records). Undefined when the text has no CRLF (it is then `checksum`'s). A version
- * row or a down header written from a CRLF checkout by that sluice still matches its file through this.
+ * The checksums an earlier sluice may have recorded of this file, before it read CRLF as LF, where they
+ * differ from `checksum`'s: of its CRLF form (what it hashed on a checkout with CRLF line ends, git's
+ * autocrlf: a row or down header written there matches on an LF checkout too), and of the text as it is
+ * (a file with mixed line ends). The same hashes are what drizzle's migrator records (it hashes the file
+ * as it is). Empty for a text without a line end.
  */
-export function crlfChecksum(text: string): string | undefined {
-  return text.includes('\r\n') ? sha256(text) : undefined;
+export function earlierChecksums(text: string): string[] {
+  return earlierTexts(text).map((t) => sha256(t));
+}
+
+/** The texts earlierChecksums hashes: the CRLF form, and the text as it is when it is neither form. */
+function earlierTexts(text: string): string[] {
+  const lf = lfText(text);
+  if (!lf.includes('\n')) return [];
+  const crlf = crlfText(text);
+  return text === lf || text === crlf ? [crlf] : [crlf, text];
+}
+
+/** The text with every line end as CRLF. */
+export function crlfText(text: string): string {
+  return lfText(text).replace(/\n/g, '\r\n');
 }
 
 export function firstLine(statement: string): string {

@@ -13,7 +13,7 @@ import type { PreparedStep } from './prepare.js';
 import { describeCause, RevisionRefused, UsageError } from './errors.js';
 import { sha256 } from './hash.js';
 import type { Direction } from './revision.js';
-import { checksum, crlfChecksum, firstLine, lfText } from './sql.js';
+import { checksum, crlfText, earlierChecksums, firstLine, lfText } from './sql.js';
 import { stoppedQuery } from './dialect/drizzle.js';
 import { importTypeScript } from './tsmodule.js';
 
@@ -40,10 +40,15 @@ export function revisionChecksum(up: string, ts: string | null): string {
   return sha256(lfText(up), TS_SEPARATOR, lfText(ts));
 }
 
-/** The checksum an earlier sluice recorded for a revision whose files have CRLF line ends (sql.ts crlfChecksum); undefined when they have none. */
-export function crlfRevisionChecksum(up: string, ts: string | null): string | undefined {
-  if (ts === null) return crlfChecksum(up);
-  return up.includes('\r\n') || ts.includes('\r\n') ? sha256(up, TS_SEPARATOR, ts) : undefined;
+/**
+ * The checksums an earlier sluice may have recorded for the revision, before it read CRLF as LF (sql.ts
+ * earlierChecksums): of both files' CRLF forms, and of both as they are.
+ */
+export function earlierRevisionChecksums(up: string, ts: string | null): string[] {
+  if (ts === null) return earlierChecksums(up);
+  const sums = new Set([sha256(crlfText(up), TS_SEPARATOR, crlfText(ts)), sha256(up, TS_SEPARATOR, ts)]);
+  sums.delete(revisionChecksum(up, ts));
+  return [...sums];
 }
 const TS_SEPARATOR = '\0sluice:ts\0';
 

@@ -18,7 +18,7 @@
  */
 import { existsSync } from 'node:fs';
 import { loadContext, withSession, type CommandOptions, type Context } from '../context.js';
-import { upChecksumOf } from '../revisionreads.js';
+import { upChecksumOf, upEarlierChecksumsOf } from '../revisionreads.js';
 import { checkIntegrity } from '../integrity.js';
 import type { Connection } from '../dialect/types.js';
 import { drizzleSource, drizzleTableExists, drizzleTablesElsewhere, matchDrizzleRows, readDrizzleRows, type DrizzleSource } from '../drizzlerows.js';
@@ -78,6 +78,7 @@ async function drizzleStateElsewhere(ctx: Context, conn: Connection, src: Drizzl
       for (const r of ctx.history.revisions) {
         try {
           hashes.add(upChecksumOf(ctx, r));
+          for (const h of upEarlierChecksumsOf(ctx, r)) hashes.add(h); // drizzle read the file with CRLF line ends
         } catch {
           /* an up that cannot be read is reported where it is run */
         }

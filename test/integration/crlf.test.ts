@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { describe, expect, it } from 'vitest';
-import { addRevision, describeFor, dialectEnvs, makeProject, runCli, sql, type Env } from '../support/project.js';
+import { addRevision, describeFor, dialectEnvs, makeProject, makeProjectWithOwnCache, runCli, sql, type Env } from '../support/project.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const crlf = (text: string) => text.replace(/\r?\n/g, '\r\n');
@@ -66,6 +66,10 @@ for (const { name: dialect, env: envOf } of [
       expect(status(dir, env)).toMatchObject({ current: tag, changed: [] });
       const rows = await sql<{ checksum: string }>(dir, env, `SELECT "checksum" FROM "sluice_version" WHERE "revision" = '0001_add_audits'`);
       expect(rows[0]!.checksum).toBe(sha256(lf));
+      const folder = path.join(dir, 'drizzle', dialect);
+      const lfOf = (f: string) => readFileSync(path.join(folder, f), 'utf8').replace(/\r\n/g, '\n');
+      const tsRow = await sql<{ checksum: string }>(dir, env, `SELECT "checksum" FROM "sluice_version" WHERE "revision" = '${tag}'`);
+      expect(tsRow[0]!.checksum).toBe(sha256(`${lfOf(`${tag}.sql`)}\0sluice:ts\0${lfOf(`${tag}.ts`)}`));
     });
 
     it('checksums an earlier sluice took of the CRLF text itself still match; a real edit is still caught', async () => {
@@ -79,6 +83,7 @@ for (const { name: dialect, env: envOf } of [
       expect(raw).not.toBe(sha256(upText.replace(/\r\n/g, '\n')));
       // as recorded by a sluice that hashed the bytes as they were, on this checkout
       await sql(dir, env, `UPDATE "sluice_version" SET "checksum" = '${raw}' WHERE "revision" = '0001_add_audits'`);
+      expect(await sql(dir, env, `SELECT 1 FROM "sluice_version" WHERE "checksum" = '${raw}'`)).toHaveLength(1);
       const downFile = path.join(folder, '0001_add_audits.down.sql');
       const down = readFileSync(downFile, 'utf8');
       expect(down).toMatch(/^-- sluice:up-checksum [0-9a-f]{64}/m);
@@ -97,11 +102,43 @@ for (const { name: dialect, env: envOf } of [
       expect(refused.stderr).toMatch(/0002_add_sessions_and_roles\.sql changed after it was applied/);
       writeFileSync(applied, readFileSync(applied, 'utf8').replace('-- edited after it was applied\r\n', ''));
       expect(status(dir, env).changed).toEqual([]);
-      writeFileSync(downFile, down.replace(/^(-- sluice:up-checksum )[0-9a-f]{64}/m, `$1${'0'.repeat(64)}`));
-      const stale = runCli(dir, ['down', '0000_init'], env);
-      expect(stale.status, stale.stderr).toBe(6);
-      expect(stale.stderr).toMatch(/the up of 0001_add_audits changed after its down was generated/);
-      expect(status(dir, env).current).toBe('0003_add_phone_to_users');
+      // an earlier checksum of another up (its CRLF text as it is) is not this up's
+      const other = sha256(readFileSync(path.join(folder, '0000_init.sql'), 'utf8'));
+      for (const recorded of ['0'.repeat(64), other]) {
+        writeFileSync(downFile, down.replace(/^(-- sluice:up-checksum )[0-9a-f]{64}/m, `$1${recorded}`));
+        const stale = runCli(dir, ['down', '0000_init'], env);
+        expect(stale.status, stale.stderr).toBe(6);
+        expect(stale.stderr).toMatch(/the up of 0001_add_audits changed after its down was generated/);
+        expect(status(dir, env).current).toBe('0003_add_phone_to_users');
+      }
+    });
+
+    it('checksums an earlier sluice took on a CRLF checkout match on an LF one too (the rows and downs a Windows machine wrote, read by CI)', async () => {
+      const dir = makeProjectWithOwnCache();
+      const env = envOf(dir);
+      // the checksum cache keeps a file once its times are 3 s old (checksums.ts SETTLED_MS); the copy is new
+      await new Promise((resolve) => setTimeout(resolve, 3100));
+      ok(dir, ['up'], env);
+      const folder = path.join(dir, 'drizzle', dialect);
+      const lf = readFileSync(path.join(folder, '0001_add_audits.sql'), 'utf8');
+      expect(lf).not.toContain('\r');
+      const windows = sha256(crlf(lf)); // what that sluice hashed there
+      await sql(dir, env, `UPDATE "sluice_version" SET "checksum" = '${windows}' WHERE "revision" = '0001_add_audits'`);
+      expect(await sql(dir, env, `SELECT 1 FROM "sluice_version" WHERE "checksum" = '${windows}'`)).toHaveLength(1);
+      const downFile = path.join(folder, '0001_add_audits.down.sql');
+      writeFileSync(downFile, readFileSync(downFile, 'utf8').replace(/^(-- sluice:up-checksum )[0-9a-f]{64}/m, `$1${windows}`));
+      expect(status(dir, env).changed).toEqual([]);
+      // the earlier checksums are cached beside the file's checksum: the next runs need not read it
+      const cacheDir = path.join(dir, 'node_modules', '.cache', 'sluice', 'checksums');
+      const cached = () =>
+        readdirSync(cacheDir)
+          .map((f) => JSON.parse(readFileSync(path.join(cacheDir, f), 'utf8')) as { entries: Record<string, unknown[]> })
+          .map((c) => c.entries['0001_add_audits.sql'])
+          .find(Boolean);
+      expect(cached()?.[6]).toContain(windows);
+      ok(dir, ['down', '0000_init'], env);
+      ok(dir, ['up'], env);
+      expect(status(dir, env)).toMatchObject({ current: '0003_add_phone_to_users', changed: [] });
     });
   });
 }
