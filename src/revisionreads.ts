@@ -104,23 +104,12 @@ export function isChecksumOf(ctx: Context, rev: RevisionFile, recorded: string):
  * one, else read and hashed, and kept there beside its checksum. Empty when it cannot be read.
  */
 export function upEarlierChecksumsOf(ctx: Context, rev: RevisionFile): string[] {
-  const memo = (ctx.upEarlier ??= new Map());
-  let sums = memo.get(rev.id);
-  if (sums === undefined) {
-    sums = upEarlierOnce(ctx, rev);
-    memo.set(rev.id, sums);
-  }
-  return sums;
+  return once((ctx.upEarlier ??= new Map()), rev.id, () => upEarlierOnce(ctx, rev));
 }
 
 function upEarlierOnce(ctx: Context, rev: RevisionFile): string[] {
   const cache = checksumCacheOf(ctx);
-  let st: Stats | undefined;
-  try {
-    st = lstatSync(rev.upFile, { throwIfNoEntry: false }); // taken before the read: a file written meanwhile never matches it again
-  } catch {
-    /* unreadable: below */
-  }
+  const st = upLstat(ctx, rev);
   const hit = st && cache.earlier(rev.upFile, st);
   if (hit) return hit;
   let sums: string[];
@@ -139,33 +128,43 @@ function upEarlierOnce(ctx: Context, rev: RevisionFile): string[] {
  * hashed. The cache is written when the session ends (withSession).
  */
 export function upChecksumOf(ctx: Context, rev: RevisionFile): string {
-  const memo = (ctx.upSums ??= new Map());
-  let sum = memo.get(rev.id);
-  if (sum === undefined) {
-    sum = upChecksumOnce(ctx, rev);
-    memo.set(rev.id, sum);
-  }
-  return sum;
+  return once((ctx.upSums ??= new Map()), rev.id, () => upChecksumOnce(ctx, rev));
 }
 
 function upChecksumOnce(ctx: Context, rev: RevisionFile): string {
   const text = ctx.ups.get(rev.id);
   if (text !== undefined) return checksum(text);
   const cache = checksumCacheOf(ctx);
-  let st: Stats | undefined;
-  if (ctx.stats?.has(rev.upFile)) st = ctx.stats.get(rev.upFile); // taken while waiting for the database (prefetch.ts)
-  else {
-    try {
-      st = lstatSync(rev.upFile, { throwIfNoEntry: false }); // undefined when missing: upOf names it (and is twice as fast as throwing)
-    } catch {
-      /* unreadable: upOf names it */
-    }
-  }
+  const st = upLstat(ctx, rev);
   const hit = st && cache.get(rev.upFile, st);
   if (hit) return hit;
   const sum = checksum(upOf(ctx, rev));
   if (st) cache.set(rev.upFile, st, sum);
   return sum;
+}
+
+/**
+ * The up file's lstat, taken before any read of it (a file written after it never matches it in the
+ * checksum cache): the one taken while waiting for the database (prefetch.ts), else one taken now.
+ * Undefined when the file is missing or cannot be read (upOf names it; no throw: twice as fast).
+ */
+function upLstat(ctx: Context, rev: RevisionFile): Stats | undefined {
+  if (ctx.stats?.has(rev.upFile)) return ctx.stats.get(rev.upFile);
+  try {
+    return lstatSync(rev.upFile, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+/** `compute()` once per command for `id`, kept in `memo`. */
+function once<T>(memo: Map<string, T>, id: string, compute: () => T): T {
+  let value = memo.get(id);
+  if (value === undefined) {
+    value = compute();
+    memo.set(id, value);
+  }
+  return value;
 }
 
 /** The history folder's checksum cache, opened once per command (checksums.ts). */

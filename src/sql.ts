@@ -88,7 +88,7 @@ export function earlierChecksums(text: string): string[] {
 function earlierTexts(text: string): string[] {
   const lf = lfText(text);
   if (!lf.includes('\n')) return [];
-  const crlf = crlfText(text);
+  const crlf = lf.replace(/\n/g, '\r\n');
   return text === lf || text === crlf ? [crlf] : [crlf, text];
 }
 
