@@ -55,7 +55,12 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
   const now = pg ? 'now()' : "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
   const out: string[] = [
     `-- sluice offline SQL: ${ctx.target.dialect}${pg ? `, schema ${schema}` : ''}, ${labelOf(history, fromIndex)} -> ${labelOf(history, toIndex)} (${direction}, ${steps.length} revision${steps.length === 1 ? '' : 's'})`,
-    '-- Generated without a database connection; run it with psql -v ON_ERROR_STOP=1 -f, or sqlite3.',
+    `-- Generated without a database connection; run it with ${pg ? 'psql -f' : 'sqlite3 (or sqlite3 -bail)'}. The next line makes ${pg ? 'psql' : 'the sqlite3 shell'} stop at the first error; any other client: remove it, and stop at the first error yourself.`,
+    // Without it, the shell goes on after a failed statement: sqlite3 keeps the transaction open and runs
+    // the rest of the revision (a table rebuild's DROP TABLE after its failed copy: the rows lost) and
+    // its version row; psql runs the later revisions on a database without the failed one. A client that
+    // is not the shell refuses this line before anything runs (a syntax error).
+    pg ? '\\set ON_ERROR_STOP on' : '.bail on',
   ];
   if (pg) out.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)};`, `SET search_path TO ${[schema, ...(ctx.target.lookup ?? [])].map((x) => quoteIdent(x)).join(', ')};`);
   if (guarded) out.push("DO $sluice$ BEGIN PERFORM pg_catalog.set_config('sluice.search_path', pg_catalog.current_setting('search_path'), false); END $sluice$;");
@@ -94,7 +99,7 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
   }
   if (typescript.length) {
     out.splice(
-      2,
+      3,
       0,
       `-- WARNING: ${typescript.join(', ')} ha${typescript.length === 1 ? 's a TypeScript step' : 've TypeScript steps'} (data migrations), marked "-- sluice: TypeScript step" below: this script leaves ${typescript.length === 1 ? 'it' : 'them'} out, and still records the revision. Apply such revisions with sluice (make migrate-up / migrate-down) instead.`,
     );

@@ -73,6 +73,48 @@ describeFor('sqlite')('make migrate-sql: a SQLite table rebuild', () => {
   }, 60_000);
 });
 
+// Found by a README walk: the header said "run it with psql -v ON_ERROR_STOP=1 -f, or sqlite3", and the
+// plain shells go on after a failed statement. sqlite3 then ran a table rebuild's DROP TABLE after its
+// failed copy, and recorded the revision: every row of the table lost. The script now stops them itself.
+describeFor('sqlite')('make migrate-sql run by the plain sqlite3 shell (no -bail)', () => {
+  it("stops at the first error: a rebuild whose copy fails keeps the table's rows and records nothing (was: table emptied, revision recorded)", async () => {
+    const dir = makeProject();
+    const models = path.join(dir, 'models', 'sqlite.ts');
+    writeFileSync(models, readFileSync(models, 'utf8').replace("  phone: text('phone'),\n", "  phone: text('phone').notNull().default(''),\n"));
+    expect(runCli(dir, ['create', '-m', 'phone required'], { SLUICE_VERIFY: 'off' }).status).toBe(0);
+    addRevision(dir, 'sqlite', 'after', 'CREATE TABLE `after_it` (`id` integer);', 'DROP TABLE `after_it`;');
+    const env: Env = { DATABASE_URL: 'file:plain.sqlite' };
+    expect(runCli(dir, ['up', '0003'], env).status).toBe(0);
+    await sql(dir, env, "INSERT INTO users (id, email, phone) VALUES (1, 'a@example.com', '555'), (2, 'b@example.com', NULL)");
+    const script = runCli(dir, ['sql', '0003:head'], env);
+    expect(script.status, script.stderr).toBe(0);
+    expect(script.stdout.split('\n')[2]).toBe('.bail on');
+    const r = spawnSync('sqlite3', [path.join(dir, 'plain.sqlite')], { input: script.stdout, encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/NOT NULL constraint failed/);
+    expect(await sql(dir, env, 'SELECT id FROM users ORDER BY id')).toEqual([{ id: 1 }, { id: 2 }]);
+    expect(await versions(dir, env)).toEqual(['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users']);
+    expect(await sql(dir, env, "SELECT name FROM sqlite_master WHERE name IN ('after_it', '__new_users')")).toEqual([]);
+  }, 60_000);
+});
+
+describeFor('postgresql')('make migrate-sql run by plain psql -f (no -v ON_ERROR_STOP=1)', () => {
+  it('stops at the first error: the revisions after a failed one do not run (was: run and recorded on a database without it)', async () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'fails', 'CREATE TABLE "half" ("id" integer);\n--> statement-breakpoint\nSELECT 1 / 0;', 'DROP TABLE "half";');
+    addRevision(dir, 'postgresql', 'after', 'CREATE TABLE "after_it" ("id" integer);', 'DROP TABLE "after_it";');
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('offplain') };
+    const script = runCli(dir, ['sql', 'base:head'], env);
+    expect(script.status, script.stderr).toBe(0);
+    expect(script.stdout.split('\n')[2]).toBe('\\set ON_ERROR_STOP on');
+    const r = spawnSync('psql', ['-X', '-q', '-d', env.DATABASE_URL!, '-f', '-'], { input: script.stdout, encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/division by zero/);
+    expect(await versions(dir, env)).toEqual(['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users']);
+    expect(await sql(dir, env, "SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 AND tablename IN ('half', 'after_it')", [env.DATABASE_SCHEMA])).toEqual([]);
+  });
+});
+
 // Found by review: the printed script did less than migrate-up in three ways, and each ended in a
 // false success (exit 0, the revision recorded) where migrate-up refuses or does more.
 describeFor('sqlite')('make migrate-sql does what migrate-up does (SQLite)', () => {
