@@ -15,6 +15,11 @@ import { shortTail } from '../jit.js';
 
 export interface StatusResult {
   database: string;
+  /**
+   * The current revision; when the database records revisions the folder does not have (ahead of the
+   * code), the newest of those by tag, which is then in `unknownApplied` too (was: the newest applied
+   * revision the folder has, a revision below where the database stands).
+   */
   current: string;
   head: string;
   applied: number;
@@ -54,15 +59,16 @@ export async function status(options: CommandOptions = {}): Promise<StatusResult
           appliedIds = new Set(records.map((r) => r.revision));
         }
       }
+      const unknownApplied = applied.filter((a) => !byId.has(a.revision)).map((a) => a.revision);
       return {
         database: conn.display,
-        current: labelOf(history, currentIndex(history, appliedIds)),
+        current: unknownApplied.length ? [...unknownApplied].sort().at(-1)! : labelOf(history, currentIndex(history, appliedIds)),
         head: labelOf(history, history.length - 1),
         applied: applied.length,
         pending: history.filter((r) => !appliedIds.has(r.id)).map((r) => r.id),
         outOfOrder: outOfOrder(history, appliedIds).map((r) => r.id),
         changed: applied.filter((a) => byId.has(a.revision) && !isChecksumOf(ctx, byId.get(a.revision)!, a.checksum)).map((a) => a.revision),
-        unknownApplied: applied.filter((a) => !byId.has(a.revision)).map((a) => a.revision),
+        unknownApplied,
         ...(takeover ? { takeover } : {}),
       };
     },

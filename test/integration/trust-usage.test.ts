@@ -148,6 +148,9 @@ describe('stamp --purge: a database stamped at a revision the folder no longer h
       // history says so too (was: 0002 shown as head and current, no word of 0003)
       expect(ok(runCli(dir, ['history'], env))).toMatch(/note: the database has revision\(s\) 0003_add_phone_to_users that this folder does not/);
       expect(JSON.parse(ok(runCli(dir, ['history', '--json'], env)))).toMatchObject({ unknownApplied: ['0003_add_phone_to_users'] });
+      // status names where the database stands (found by a README walk: "current: 0002_…", below it)
+      expect(ok(runCli(dir, ['status'], env))).toMatch(/^current: +0003_add_phone_to_users \(not in the folder: the database is ahead of the code\)$/m);
+      expect(JSON.parse(ok(runCli(dir, ['status', '--json'], env)))).toMatchObject({ current: '0003_add_phone_to_users', applied: 4, unknownApplied: ['0003_add_phone_to_users'] });
       // a plain stamp refuses too, pointing at --purge (found by review: it moved the rows it knew and left the unknown one, exit 0)
       oneLineError(runCli(dir, ['stamp', 'base'], env), 4, /database has revision\(s\) 0003_add_phone_to_users .*database ahead of the code.*PURGE=1/);
       oneLineError(runCli(dir, ['stamp', '--purge', '+1'], env), 2, /stamp --purge needs head, base, a tag or a number, not the relative \+1/);
