@@ -7,6 +7,7 @@
  * enum, the same index...) do not commute: `conflictingObjects` names them and nothing is merged.
  */
 
+import { isDeepStrictEqual } from 'node:util';
 import { snapshotTables } from './source.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -50,8 +51,14 @@ function isObject(v: Json | undefined): v is { [k: string]: Json } {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * The same JSON, whatever the order of an object's keys (an array's order counts). drizzle-kit writes one
+ * foreign key's keys in another order in a `--custom` revision's snapshot than `generate` does (was:
+ * compared as text, so a merge after an EMPTY=1 or TS=1 revision saw every foreign key changed on both
+ * branches and refused).
+ */
 function equal(a: Json | undefined, b: Json | undefined): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return isDeepStrictEqual(a, b);
 }
 
 /** Paths of the objects that differ between two snapshots (descending into objects present in both). */

@@ -55,6 +55,18 @@ describe('conflictingObjects', () => {
   });
 });
 
+describe('conflictingObjects: key order', () => {
+  it("an object whose keys come in another order is unchanged (drizzle-kit's --custom snapshot writes a foreign key's keys so): two branches after it commute", () => {
+    const fk = { name: 'sessions_user_id_users_id_fk', tableFrom: 'sessions', tableTo: 'users', columnsFrom: ['user_id'], columnsTo: ['id'], onDelete: 'cascade', onUpdate: 'no action' };
+    const reordered = { name: fk.name, tableFrom: 'sessions', columnsFrom: ['user_id'], tableTo: 'users', columnsTo: ['id'], onUpdate: 'no action', onDelete: 'cascade' };
+    const withFk = (s: Snapshot, f: object): Snapshot => ({ tables: { ...(s.tables as object), sessions: { name: 'sessions', columns: {}, foreignKeys: { [fk.name]: f } } } } as Snapshot);
+    const base = withFk(users(), reordered); // the custom revision's snapshot, the branches' common ancestor
+    expect(conflictingObjects(base, withFk(users('phone'), fk), withFk(users('nickname'), fk))).toEqual([]);
+    // an array's order still counts: the same columns in another order are a change
+    expect(conflictingObjects(base, withFk(users(), { ...fk, columnsFrom: ['a', 'b'] }), withFk(users(), { ...fk, columnsFrom: ['b', 'a'] }))).toEqual(['tables › sessions › foreignKeys › sessions_user_id_users_id_fk']);
+  });
+});
+
 describe('hasConflictMarkers', () => {
   it("finds git's markers only as whole lines, both a start and an end (merge and diff3 styles)", () => {
     expect(hasConflictMarkers('{\n<<<<<<< HEAD\n  "a": 1\n=======\n  "a": 2\n>>>>>>> feature\n}\n')).toBe(true);
