@@ -13,7 +13,9 @@ export function transactionEndedState(step: StepResult, single: boolean, now: st
   const check = `The version table says the database is at ${now}; check its schema and data by hand before running again`;
   if (step.transactionEnded === 'committed') {
     const before = step.direction === 'up' ? 'its SQL part and what up() ran before its COMMIT' : 'what down() ran before its COMMIT (the down SQL had not run)';
-    return `NOT rolled back: ${fn} committed sluice's transaction itself, so ${before} stays${earlier}, and the revision is ${recorded}. ${check}`;
+    // what it ran after its COMMIT ran outside any transaction: kept too (was: not said, so a check by
+    // hand looked only at what ran before it)
+    return `NOT rolled back: ${fn} committed sluice's transaction itself, so ${before} stays${earlier}, and so does what it ran after that COMMIT (outside any transaction, each statement committed as it ran); the revision is ${recorded}. ${check}`;
   }
   if (step.transactionEnded === 'prepared') {
     const before = step.direction === 'up' ? 'its SQL part and what up() ran before its PREPARE TRANSACTION' : 'what down() ran before its PREPARE TRANSACTION (the down SQL had not run)';

@@ -278,7 +278,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         return runCli(dir, ['up'], { ...env, SLUICE_NO_BACKUP: '1' });
       };
       const where = `revision ${TAG} \\(up\\) failed in drizzle/${d}/${TAG}\\.ts up\\(\\): `;
-      const notRolledBack = `\\. NOT rolled back: drizzle/${d}/${TAG}\\.ts up\\(\\) committed sluice's transaction itself, so its SQL part and what up\\(\\) ran before its COMMIT stays, and the revision is not recorded as applied\\. The version table says the database is at 0003_add_phone_to_users; check its schema and data by hand`;
+      const notRolledBack = `\\. NOT rolled back: drizzle/${d}/${TAG}\\.ts up\\(\\) committed sluice's transaction itself, so its SQL part and what up\\(\\) ran before its COMMIT stays, and so does what it ran after that COMMIT \\(outside any transaction, each statement committed as it ran\\); the revision is not recorded as applied\\. The version table says the database is at 0003_add_phone_to_users; check its schema and data by hand`;
       const committed: [string[], string][] = [
         [[q('COMMIT')], "it ended sluice's transaction itself \\(a COMMIT or ROLLBACK\\): a TypeScript part must never commit or roll back"],
         [[q('COMMIT'), "throw new Error('after the commit');"], 'after the commit'],
@@ -297,6 +297,16 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         // put back by hand, as the message asks
         await sql(dir, env, DOWN_SQL[d]);
         await sql(dir, env, `UPDATE "users" SET "name" = NULL WHERE "name" = 'x'`);
+      }
+      // what up() ran after its COMMIT stays too, and the message says so (found by a README walk: it named
+      // only what ran before the COMMIT)
+      {
+        const r = attempt([q('COMMIT'), q(`UPDATE "users" SET "name" = 'after' WHERE "name" = 'x'`), "throw new Error('later');"]);
+        expectOneLineError(r, 3, new RegExp(`${where}later${notRolledBack}`));
+        expect(await names()).toEqual(['Ada', 'after', 'after']);
+        expect(await versions(dir, env)).toEqual(versionsBefore);
+        await sql(dir, env, DOWN_SQL[d]);
+        await sql(dir, env, `UPDATE "users" SET "name" = NULL WHERE "name" = 'after'`);
       }
       // its own ROLLBACK: sluice's transaction is gone, and what it ran afterwards ran outside any (here: committed)
       const byItself = `\\. Rolled back by drizzle/${d}/${TAG}\\.ts up\\(\\) itself: what it ran after its ROLLBACK ran outside any transaction and may be committed, and the revision is not recorded as applied\\. The version table says the database is at 0003_add_phone_to_users`;
@@ -390,7 +400,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       const single = runCli(dir, ['up', '--single-transaction', '--json'], { ...env, SLUICE_NO_BACKUP: '1' });
       expect(single.status, single.stderr).toBe(3);
       const json = JSON.parse(single.stdout || single.stderr) as { error: string; results: { revision: string; status: string; transactionEnded?: string }[] };
-      expect(json.error).toMatch(/its SQL part and what up\(\) ran before its COMMIT stays \(so do this run's earlier revisions\), and the revision is not recorded as applied\. The version table says the database is at 0003_add_phone_to_users/);
+      expect(json.error).toMatch(/its SQL part and what up\(\) ran before its COMMIT stays \(so do this run's earlier revisions\), and so does what it ran after that COMMIT \(outside any transaction, each statement committed as it ran\); the revision is not recorded as applied\. The version table says the database is at 0003_add_phone_to_users/);
       expect(json.results.map((r) => [r.revision, r.status, r.transactionEnded])).toEqual([
         ['0003_add_phone_to_users', 'applied', undefined],
         [TAG, 'failed', 'committed'],
