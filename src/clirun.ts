@@ -14,7 +14,7 @@ export interface RunControls {
   stopProgress(): void;
   /** A status line of the command's own (db-test's), cleared with the others by stopProgress. */
   onStopProgress(stop: () => void): void;
-  interruptible(): { signal: AbortSignal; onInterruptible: (on: boolean) => void };
+  interruptible(): { signal: AbortSignal; onInterruptible: (on: boolean, finished?: boolean) => void };
   tooLate(signal: AbortSignal | undefined, done?: string): void;
   whileListening<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T>;
 }
@@ -65,7 +65,7 @@ export function runControls(printer: Printer, json: () => boolean, exit: (code: 
   // and npm (make → npm run → sluice) forwards it once more, so one press can arrive twice.
   // Listened for only while that holds (onInterruptible): elsewhere, and on SQLite, whose statements run
   // synchronously in this process, a signal ends the process at once, as it always did.
-  const interruptible = (): { signal: AbortSignal; onInterruptible: (on: boolean) => void } => {
+  const interruptible = (): { signal: AbortSignal; onInterruptible: (on: boolean, finished?: boolean) => void } => {
     const controller = new AbortController();
     let first = 0;
     const onSignal = (name: NodeJS.Signals) => {
@@ -77,10 +77,13 @@ export function runControls(printer: Printer, json: () => boolean, exit: (code: 
     };
     return {
       signal: controller.signal,
-      onInterruptible: (on) => {
+      onInterruptible: (on, finished) => {
         // Once stopped, the listener stays until the process exits: a duplicate arriving while the
         // command reads where the database is and prints it would otherwise end it without its line.
-        if (!on && controller.signal.aborted) return;
+        // So it does once the run's steps finished: a signal then stops nothing, and gets tooLate's
+        // note, exit 0 (was: the default action, exit 130 / 143 after a run that completed, its
+        // summary line sometimes not printed)
+        if (!on && (controller.signal.aborted || finished)) return;
         for (const name of ['SIGINT', 'SIGTERM'] as const) {
           if (on) process.on(name, onSignal);
           else process.off(name, onSignal);

@@ -45,10 +45,12 @@ export interface MoveOptions extends CommandOptions {
   signal?: AbortSignal;
   /**
    * Called with true when the run's steps begin on a connection the signal can stop (PostgreSQL), and
-   * with false when they end. The CLI listens for Ctrl+C and SIGTERM only in between: elsewhere, and on
-   * SQLite (whose statements run synchronously in this process), a signal ends the process at once.
+   * with false when they end (`finished`: the run's steps ended, and what follows only reads back and
+   * reports). The CLI listens for Ctrl+C and SIGTERM in between, and after `finished` until it exits (a
+   * signal then stops nothing: the result is printed with a note, exit 0); elsewhere, and on SQLite
+   * (whose statements run synchronously in this process), a signal ends the process at once.
    */
-  onInterruptible?: (possible: boolean) => void;
+  onInterruptible?: (possible: boolean, finished?: boolean) => void;
   /**
    * Up only: of the revisions the target takes in, apply only these (migrate-check's replay of a
    * database's applied set, where a pending revision older than the current one is left out).
@@ -259,7 +261,7 @@ async function runCancellable(conn: Connection, options: MoveOptions, run: () =>
     return await run();
   } finally {
     signal.removeEventListener('abort', cancel);
-    options.onInterruptible?.(false);
+    options.onInterruptible?.(false, true);
   }
 }
 

@@ -96,6 +96,35 @@ pgDescribe('a signal during a PostgreSQL run', () => {
   }
 });
 
+// Found by a README walk: a signal that came after the run's last revision committed, while the command
+// read back and printed, met no listener (removed when the run's steps ended): the process died with
+// 130 / 143, often before its summary line, after a run that had completed.
+pgDescribe('a signal right after the last revision committed', () => {
+  it('is too late to stop anything: the summary is printed, exit 0 (was: exit 130, the summary often missing)', async () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'last', `CREATE TABLE t_last (id integer);${BP}SELECT pg_sleep(0.3);`, 'DROP TABLE t_last;');
+    const env: Env = { DATABASE_URL: await freshDatabase('late'), DATABASE_SCHEMA: uniqueSchema('late') };
+    expect(runCli(dir, ['up', '0003'], env).status).toBe(0);
+    for (let round = 0; round < 3; round++) {
+      const run = start(dir, ['up'], env);
+      // the moment its line is out: the revision committed, the command reads back and prints
+      let seen = '';
+      let sent = false;
+      run.child.stdout!.on('data', (b) => {
+        seen += b;
+        if (!sent && /↑ 0004_last applied/.test(seen)) sent = run.child.kill('SIGINT');
+      });
+      const ended = await run.ended;
+      expect(ended.code, ended.stdout + ended.stderr).toBe(0);
+      expect(ended.stdout).toMatch(/↑ 0004_last applied/);
+      expect(ended.stdout).toMatch(/0003_add_phone_to_users -> 0004_last \(1 revision applied\)/);
+      expect(ended.stderr).toMatch(/^(sluice: note: the SIGINT came too late to stop anything: every revision of the run completed\n)?$/);
+      expect((await status({ cwd: dir, env })).current).toBe('0004_last');
+      expect(runCli(dir, ['down'], env).status).toBe(0);
+    }
+  });
+});
+
 pgDescribe('a signal that finds nothing to cancel, or a CREATE INDEX CONCURRENTLY', () => {
   /** Run `up` on a fresh schema, wait until `ready` says the moment has come, send `signals` (ms apart), return what it ended with. */
   async function interrupt(dir: string, env: Env, ready: (admin: pg.Client) => Promise<boolean>, gaps: number[] = [0], hold?: (admin: pg.Client) => Promise<void>, args = ['up']) {
