@@ -32,10 +32,23 @@ if [ "${SLUICE_SKIP_DEPLOY:-}" != 1 ]; then
     echo "entrypoint: sluice not found (not on PATH, no ./node_modules/.bin/sluice in $(pwd)); install it with the app's dependencies or set SLUICE_CMD" >&2
     exit 127
   fi
+  # sluice runs as a child this shell waits for, passing it SIGTERM and SIGINT (docker stop, a pod
+  # ending, Ctrl+C): sluice then cancels the statement running on the server and exits 143 / 130 (README
+  # "Transactions, locks and backups"). Run plainly, the signal would not reach it: as PID 1 this shell
+  # ignores a signal it has no trap for; otherwise it dies of it, leaving sluice running on its own.
   # $sluice_cmd is split into words on purpose (a command and its arguments).
   # shellcheck disable=SC2086
-  $sluice_cmd deploy
-  status=$?
+  $sluice_cmd deploy &
+  sluice_pid=$!
+  trap 'kill -TERM "$sluice_pid" 2>/dev/null' TERM
+  trap 'kill -INT "$sluice_pid" 2>/dev/null' INT
+  while :; do
+    wait "$sluice_pid"
+    status=$?
+    # a trapped signal ends `wait` early (status > 128) while sluice still runs: wait for its own end
+    kill -0 "$sluice_pid" 2>/dev/null || break
+  done
+  trap - TERM INT
   if [ "$status" -ne 0 ]; then
     exit "$status"
   fi

@@ -12,7 +12,8 @@ import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startCluster, stopCluster } from '../../src/pgcluster.js';
-import { cleanEnv, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, uniqueSchema, type Env } from '../support/project.js';
+import pg from 'pg';
+import { addRevision, cleanEnv, freshDatabase, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
 
 const HEAD = '0003_add_phone_to_users';
 const ENTRYPOINT = path.join(REPO, 'docker', 'entrypoint.sh');
@@ -26,7 +27,7 @@ interface Finished {
 }
 
 /** Run the entrypoint with sh, as `ENTRYPOINT [entrypoint.sh] CMD [app...]` would. */
-function runEntrypoint(cwd: string, env: Env, app: string[]): { done: Promise<Finished> } {
+function runEntrypoint(cwd: string, env: Env, app: string[]): { done: Promise<Finished>; child: ReturnType<typeof spawn> } {
   const started = Date.now();
   const child = spawn('sh', [ENTRYPOINT, ...app], { cwd, env: cleanEnv({ SLUICE_CMD, ...env }) as NodeJS.ProcessEnv });
   let stdout = '';
@@ -34,7 +35,7 @@ function runEntrypoint(cwd: string, env: Env, app: string[]): { done: Promise<Fi
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
   const done = new Promise<Finished>((resolve) => child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr, seconds: (Date.now() - started) / 1000 })));
-  return { done };
+  return { done, child };
 }
 
 const APP = ['sh', '-c', 'echo "APP STARTED with $DATABASE_SCHEMA"'];
@@ -191,6 +192,35 @@ pgDescribe('deploy entrypoint (docker/entrypoint.sh) against PostgreSQL', () => 
     expect(j.status).toBe(5);
     expect(JSON.parse(j.stdout)).toEqual({ error: expect.stringContaining('deploy failed: database postgres://deployer:***@'), code: 5 });
   });
+
+  // Found by a README walk: the script ran sluice in the foreground, so a SIGTERM (docker stop, a pod
+  // ending) ended the shell (or, as PID 1, was ignored) and sluice went on alone, applying the rest.
+  it('SIGTERM to the script reaches sluice: the revision running is cancelled and rolled back, exit 143, the app never starts', async () => {
+    const slow = makeProject();
+    addRevision(slow, 'postgresql', 'slow', 'CREATE TABLE "t_slow" ("id" integer);\n--> statement-breakpoint\nSELECT pg_sleep(4);', 'DROP TABLE "t_slow";');
+    // a database of its own: the sleeping session polled for below is this test's
+    const url = await freshDatabase('deployterm');
+    const env = { DATABASE_URL: url, DATABASE_SCHEMA: uniqueSchema('deploy_term') };
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      const run = runEntrypoint(slow, env, APP);
+      const sleeping = async () => (await admin.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sluice' AND wait_event = 'PgSleep' AND datname = current_database()")).rowCount! > 0;
+      for (let i = 0; i < 600 && !(await sleeping()); i++) await new Promise((r) => setTimeout(r, 20));
+      run.child.kill('SIGTERM');
+      const r = await run.done;
+      expect(r.status, r.stdout + r.stderr).toBe(143);
+      expect(r.stderr).toMatch(/interrupted \(SIGTERM\) during 0004_slow \(up\)/);
+      expect(r.stdout).not.toContain('APP STARTED');
+      // past the sleep: nothing went on after the script ended (was: sluice, orphaned, recorded 0004_slow)
+      await new Promise((res) => setTimeout(res, 4500));
+      expect((await sql<{ r: string }>(slow, env, 'SELECT "revision" AS r FROM sluice_version ORDER BY 1')).map((x) => x.r).at(-1)).toBe(HEAD);
+      expect(await sql(slow, env, "SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = 't_slow'", [env.DATABASE_SCHEMA])).toEqual([]);
+    } finally {
+      await admin.end();
+      rmSync(slow, { recursive: true, force: true });
+    }
+  }, 30_000);
 
   it('SLUICE_SKIP_DEPLOY=1 starts the app without deploying; no app command: deploy only', async () => {
     const skipped = await runEntrypoint(dir, { DATABASE_URL: 'postgres://u@127.0.0.1:1/x', SLUICE_SKIP_DEPLOY: '1', DATABASE_SCHEMA: 'x' }, APP).done;
