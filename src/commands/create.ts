@@ -236,6 +236,12 @@ async function createLocked(
       // it would become its down unread; nothing is kept, that file is left as it is
       const leftover = [rev.downFile, tsFileOf(rev)].find((f) => existsSync(f));
       if (leftover) throw new LeftoverFile(leftover);
+      if (options.empty || options.ts) {
+        // drizzle-kit's custom up is one comment line with no line end: SQL appended to it (echo >>)
+        // would join the comment, and run as nothing ("applied (0 statements)")
+        const up = readUp(rev);
+        if (!up.endsWith('\n')) writeNewFile(rev.upFile, `${up}\n`, { overwrite: true });
+      }
       if (d === 'postgresql') {
         // drizzle-kit leaves an unnamed primary-key drop commented out; make the up runnable
         const up = readUp(rev);

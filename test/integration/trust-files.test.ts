@@ -3,7 +3,7 @@
  * the real PostgreSQL 15. Each case asserts the database afterwards (rows, tables, version rows),
  * not only the exit code.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import pg from 'pg';
@@ -128,6 +128,24 @@ describe('messages are one line of comment (make migrate-create)', () => {
       expect(runCli(dir, ['up'], env).status).toBe(0);
       expect((await versions(dir, env)).length).toBe(6);
     }
+  });
+
+  // Found by a README walk: drizzle-kit's custom up is one comment line with no line end, so a statement
+  // appended to it (echo >>) joined the comment: "applied (0 statements)", the SQL never ran.
+  it('an EMPTY=1 up ends with a line end: a statement appended to it runs', async () => {
+    const own = makeProject();
+    const made = runCli(own, ['create', '--empty', '-m', 'appended']);
+    expect(made.status, made.stderr).toBe(0);
+    const folder = path.join(own, 'drizzle', 'sqlite');
+    const up = path.join(folder, '0004_appended.sql');
+    expect(readFileSync(up, 'utf8')).toMatch(/\n$/);
+    appendFileSync(up, 'CREATE TABLE `appended` (`id` integer);\n');
+    appendFileSync(path.join(folder, '0004_appended.down.sql'), 'DROP TABLE `appended`;\n');
+    const env = { DATABASE_URL: `file:${path.join(own, 'a.sqlite')}` };
+    const r = runCli(own, ['up'], env);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/↑ 0004_appended applied \(1 statement/);
+    expect(await sql(own, env, "SELECT name FROM sqlite_master WHERE name = 'appended'")).toEqual([{ name: 'appended' }]);
   });
 });
 
