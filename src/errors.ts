@@ -280,8 +280,20 @@ export function searchPathChanged(to: string, rolledBack = true): string {
 }
 
 export function describeCause(err: unknown): string {
-  if (err instanceof Error) return err.message.split('\n')[0] ?? String(err);
+  if (err instanceof Error) return firstLine(err.message);
   return String(err);
+}
+
+/**
+ * A message's first line; for esbuild's (tsx's compiler's) error on a TypeScript file that does not
+ * compile, whose first line is only "Transform failed with 1 error:", the next one too: the file, line,
+ * column and reason (was: that first line alone, the reason lost). Read from the text: the error may
+ * come from tsx's module-hooks thread, whose clone keeps the message and not esbuild's `errors`.
+ */
+function firstLine(message: string): string {
+  const lines = message.split('\n');
+  if (/^(?:Transform|Build) failed with \d+ errors?:$/.test(lines[0]!) && lines[1]) return `${lines[0]} ${lines[1]}`;
+  return lines[0]!;
 }
 
 const FILE_PROBLEMS: Record<string, [reason: string, hint: string]> = {
