@@ -347,6 +347,14 @@ export function environmentError(err: unknown): SluiceError | undefined {
   }
   // better-sqlite3's errors carry SQLite's result code
   const message = typeof e.message === 'string' ? e.message : '';
+  // PostgreSQL's statement_timeout (SLUICE_STATEMENT_TIMEOUT) stopping one of sluice's own queries (a
+  // revision's statement it stops is reported as that revision's failure): a setting too small, not a bug
+  if (e.code === '57014' && /statement timeout/.test(message)) {
+    return new ConfigError(
+      `one of sluice's own queries was stopped by PostgreSQL's statement_timeout (${message}): SLUICE_STATEMENT_TIMEOUT is too small (a number without a unit is milliseconds to PostgreSQL); raise it, e.g. SLUICE_STATEMENT_TIMEOUT=30s`,
+      { cause: err },
+    );
+  }
   if (/^SQLITE_(CORRUPT|NOTADB)/.test(e.code)) {
     return new ConnectionError(`the SQLite database is damaged (${message}); restore it from a backup (.sluice/backups, README "Transactions, locks and backups")`, { cause: err });
   }
