@@ -244,7 +244,8 @@ async function verifyAll(options: VerifyOptions & { notRemoved: string[] }): Pro
   await checkpoint(options.signal, 'migrate-check');
   if (wantDb && !forked) findings.push(await checkDrift({ ...options, cwd: root, env }));
   else {
-    const why = forked ? 'the history is forked' : `no database: DATABASE_URL is not set and ${target.display} does not exist`;
+    // --no-database said why (was: "DATABASE_URL is not set and … does not exist", whatever held)
+    const why = forked ? 'the history is forked' : options.database === false ? 'as asked (--no-database)' : `no database: DATABASE_URL is not set and ${target.display} does not exist`;
     findings.push({ check: 'drift', dialect: target.dialect, ok: true, skipped: why, details: [] });
   }
   const failed = findings.find((f) => !f.ok);
