@@ -177,6 +177,8 @@ export function findConfigFile(root: string, explicit?: string): string {
     const abs = path.join(root, name);
     if (existsSync(abs)) return abs;
   }
+  // was: "no drizzle.config.ts in <root>" for a folder that is not there (a mistyped -C)
+  if (!existsSync(root)) throw new ConfigError(`the folder ${root} does not exist; pass the project folder to -C / --cwd, or run sluice from it`);
   throw new ConfigError(`no drizzle.config.ts in ${root}; run sluice from the project folder or pass --config`);
 }
 

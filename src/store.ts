@@ -140,7 +140,7 @@ export class VersionStore {
     const message = typeof e?.message === 'string' ? e.message : '';
     if (e?.code !== '42703' && !/^no such column/i.test(message)) return undefined;
     return new IntegrityError(
-      `the table ${this.table} in the database is not sluice's version table (${describeCause(err)}); rename or drop that table, or point DATABASE_URL (DATABASE_SCHEMA) at sluice's database`,
+      `the table ${this.table} in the database is not sluice's version table (${describeCause(err).replace(/ - should this be a string literal in single-quotes\?$/, '')}); rename or drop that table, or point DATABASE_URL (DATABASE_SCHEMA) at sluice's database`,
       { cause: err },
     );
   }

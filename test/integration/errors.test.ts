@@ -353,7 +353,9 @@ describe('what the machine refuses', () => {
     const other = new Database(path.join(dir, 'alike.sqlite'));
     other.exec("CREATE TABLE sluice_version (revision text, checksum text); INSERT INTO sluice_version VALUES ('0000_init', 'x')");
     other.close();
-    for (const cmd of ['status', 'history']) oneLineError(runCli(dir, [cmd], alike), 4, /the table main\."sluice_version" in the database is not sluice's version table \(no such column/);
+    // -C naming a folder that is not there says so (found by a README walk: "no drizzle.config.ts in …")
+    oneLineError(runCli(dir, ['-C', path.join(dir, 'no-such-folder'), 'status']), 2, /the folder \S+no-such-folder does not exist; pass the project folder to -C/);
+    for (const cmd of ['status', 'history']) oneLineError(runCli(dir, [cmd], alike), 4, /the table main\."sluice_version" in the database is not sluice's version table \(no such column: "?\w+"?\); rename or drop that table/);
     const env = sqliteEnv(dir, 'damaged.sqlite');
     expect(runCli(dir, ['up'], env).status).toBe(0);
     const file = path.join(dir, 'damaged.sqlite');
