@@ -292,12 +292,29 @@ class PostgresConnection implements Connection {
       if (rows[0]?.ok) return;
       if (signal?.aborted) throw new LockWaitStopped();
       if (Date.now() >= deadline) {
+        const pid = await this.lockHolder().catch(() => undefined);
+        const who = pid ? `: backend pid ${pid.pid}${pid.details ? ` (${pid.details})` : ''}` : '';
+        const stuck = pid ? `; if that session is stuck, SELECT pg_terminate_backend(${pid.pid}) ends it and its lock` : '';
         throw new ConnectionError(
-          `another sluice run holds the migration lock on schema ${this.schema} (waited ${Math.round(timeoutMs / 1000)}s); wait for it to finish, or raise SLUICE_LOCK_WAIT`,
+          `another sluice run holds the migration lock on schema ${this.schema}${who} (waited ${Math.round(timeoutMs / 1000)}s); wait for it to finish, or raise SLUICE_LOCK_WAIT${stuck}`,
         );
       }
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+  /**
+   * Who holds the migration lock: its backend pid and what pg_stat_activity shows of it (another role's
+   * session shows less to a role that is not a member of pg_read_all_stats). README: exit 5 names it.
+   */
+  private async lockHolder(): Promise<{ pid: number; details: string } | undefined> {
+    const rows = await this.query<{ pid: number; app: string | null; client: string | null; since: string | null }>(
+      "SELECT a.pid, a.application_name AS app, host(a.client_addr) AS client, to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC' AS since FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtext($1)::bigint AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())",
+      [this.lockKey()],
+    );
+    const h = rows[0];
+    if (!h) return undefined;
+    const details = [h.app ? `application "${h.app}"` : '', h.client ? `from ${h.client}` : '', h.since ? `connected since ${h.since}` : ''].filter(Boolean).join(', ');
+    return { pid: h.pid, details };
   }
   async unlock(): Promise<void> {
     await this.query('SELECT pg_advisory_unlock(hashtext($1))', [this.lockKey()]).catch(() => {});
