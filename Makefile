@@ -11,6 +11,8 @@ define newline
 
 
 endef
+# JSON=1 / VERBOSE=1: --json / --verbose, on every target that runs a sluice command (as sluice.mk has them).
+OUT_FLAGS = $(if $(filter 1 yes true,$(JSON)),--json) $(if $(filter 1 yes true,$(VERBOSE)),--verbose)
 # Options shared by migrate-up / migrate-down / migrate-reset.
 RUN_FLAGS = $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run) $(if $(filter 1 yes true,$(SINGLE_TRANSACTION)),--single-transaction) \
 	$(if $(filter 1 yes true,$(NO_BACKUP)),--no-backup) $(if $(filter 1 yes true,$(ALLOW_CHANGED)),--allow-changed)
@@ -58,57 +60,57 @@ build: $(BUILT)
 
 migrate-create: deps ## MSG="..." [EMPTY=1|TS=1]: generate a revision (up from the models, down beside it); TS=1: a TypeScript data migration
 	$(call need,MSG,make migrate-create MSG="add phone to users")
-	@npm run -s migrate:create -- --message $(call q,MSG) $(if $(filter 1 yes true,$(EMPTY)),--empty) $(if $(filter 1 yes true,$(TS)),--ts)
+	@npm run -s migrate:create -- $(OUT_FLAGS) --message $(call q,MSG) $(if $(filter 1 yes true,$(EMPTY)),--empty) $(if $(filter 1 yes true,$(TS)),--ts)
 
 migrate-downs: deps ## write missing down files for an existing drizzle-kit history
-	@npm run -s migrate:downs
+	@npm run -s migrate:downs -- $(OUT_FLAGS)
 
 migrate-up: deps ## [REVISION=head|<rev>|+N]: apply pending revisions
-	@npm run -s migrate:up -- $(RUN_FLAGS) $(revision_arg)
+	@npm run -s migrate:up -- $(OUT_FLAGS) $(RUN_FLAGS) $(revision_arg)
 
 migrate-down: deps ## [REVISION=-1|-N|<rev>|base]: revert revisions
-	@npm run -s migrate:down -- $(RUN_FLAGS) $(revision_arg)
+	@npm run -s migrate:down -- $(OUT_FLAGS) $(RUN_FLAGS) $(revision_arg)
 
 migrate-stamp: deps ## REVISION=<rev>|head|base [PURGE=1]: record the revision, running no SQL (PURGE=1 empties the version table first)
 	$(call need,REVISION,make migrate-stamp REVISION=<rev>|head|base)
-	@npm run -s migrate:stamp -- $(if $(filter 1 yes true,$(PURGE)),--purge) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run) -- $(call q,REVISION)
+	@npm run -s migrate:stamp -- $(OUT_FLAGS) $(if $(filter 1 yes true,$(PURGE)),--purge) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run) -- $(call q,REVISION)
 
 migrate-history: deps ## every revision with applied times and markers
-	@npm run -s migrate:history
+	@npm run -s migrate:history -- $(OUT_FLAGS)
 
 migrate-status: deps ## current revision, head, pending revisions
-	@npm run -s migrate:status
+	@npm run -s migrate:status -- $(OUT_FLAGS)
 
 migrate-show: deps ## REVISION=<rev>: metadata, up SQL and down SQL
 	$(call need,REVISION,make migrate-show REVISION=<rev>)
-	@npm run -s migrate:show -- -- $(call q,REVISION)
+	@npm run -s migrate:show -- $(OUT_FLAGS) -- $(call q,REVISION)
 
 migrate-sql: deps ## REVISION=<from>:<to>: print the SQL a DBA would run (no database connection)
 	$(call need,REVISION,make migrate-sql REVISION=base:head)
-	@npm run -s migrate:sql -- -- $(call q,REVISION)
+	@npm run -s migrate:sql -- $(OUT_FLAGS) -- $(call q,REVISION)
 
 migrate-takeover: deps ## [DRY_RUN=1]: take over a database drizzle's migrator manages (records its rows in sluice_version, runs no SQL)
-	@npm run -s migrate:takeover -- $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
+	@npm run -s migrate:takeover -- $(OUT_FLAGS) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
 
 migrate-deploy: deps ## deploy: wait for the database (SLUICE_DEPLOY_WAIT s), lock, take over if needed, apply to head
-	@npm run -s migrate:deploy -- $(if $(filter 1 yes true,$(SINGLE_TRANSACTION)),--single-transaction) $(if $(filter 1 yes true,$(NO_BACKUP)),--no-backup)
+	@npm run -s migrate:deploy -- $(OUT_FLAGS) $(if $(filter 1 yes true,$(SINGLE_TRANSACTION)),--single-transaction) $(if $(filter 1 yes true,$(NO_BACKUP)),--no-backup)
 
 .PHONY: migrate-takeover migrate-deploy
 
 migrate-heads: deps ## the head revision(s) of each history (more than one: a fork to merge)
-	@npm run -s migrate:heads
+	@npm run -s migrate:heads -- $(OUT_FLAGS)
 
 migrate-merge: deps ## after a git merge of two branches with revisions: renumber theirs after ours
-	@npm run -s migrate:merge
+	@npm run -s migrate:merge -- $(OUT_FLAGS)
 
 migrate-check: deps ## CI: one head, models match the history, no drift in the database (exit 10 / 8 / 9)
-	@npm run -s migrate:check
+	@npm run -s migrate:check -- $(OUT_FLAGS)
 
 migrate-lint: deps ## [REVISION=<rev>|<from>:<to>]: lint the up SQL (squawk for PostgreSQL; data loss, SQLite rebuilds, irreversible: exit 11)
-	@npm run -s migrate:lint -- $(revision_arg)
+	@npm run -s migrate:lint -- $(OUT_FLAGS) $(revision_arg)
 
 migrate-reset: deps ## [DRY_RUN=1] [ALLOW_CHANGED=1] [SINGLE_TRANSACTION=1]: down to base (asks on a terminal; YES=1 otherwise)
-	@npm run -s migrate:reset -- $(if $(filter 1 yes true,$(YES)),--yes) $(RUN_FLAGS)
+	@npm run -s migrate:reset -- $(OUT_FLAGS) $(if $(filter 1 yes true,$(YES)),--yes) $(RUN_FLAGS)
 
 db-up: deps ## start the dev PostgreSQL and print its DATABASE_URL
 	@npm run -s db:up
@@ -120,7 +122,7 @@ db-connect: deps ## psql or sqlite3 on the configured database
 	@npm run -s db:connect
 
 db-test: deps ## migration checks on scratch databases of every dialect
-	@npm run -s db:test
+	@npm run -s db:test -- $(OUT_FLAGS)
 
 test: deps ## the whole test suite (starts its own PostgreSQL)
 	@npm test
