@@ -26,6 +26,8 @@ export interface GroupItem {
 }
 
 export class GroupFailure extends Error {
+  /** The server-side duration of each revision before `item` (they completed), when the server's clock readings for them came back. */
+  ms?: number[];
   constructor(
     /** Index in the group of the revision that failed. */
     readonly item: number,
@@ -189,16 +191,29 @@ export function runPlanned(conn: Connection, planned: PlannedGroup, unrecorded: 
   return planned.ownTransactions ? runCommitting(conn, planned) : runInTransaction(conn, planned, unrecorded);
 }
 
-async function runScript(conn: Connection, script: string, spans: Span[], offset: number): Promise<Record<string, unknown>[][]> {
+/**
+ * Run a group's script. On a failure, GroupFailure names the revision and statement, and carries the
+ * durations of the revisions before it, read by `durations` from the rows of the statements that
+ * completed (was: 0 ms for each, in the lines and --json, while their version rows had their own).
+ */
+async function runScript(conn: Connection, script: string, spans: Span[], offset: number, durations: (rows: Record<string, unknown>[][], spans: Span[]) => number[]): Promise<Record<string, unknown>[][]> {
   try {
     return await conn.executeScript!(script);
   } catch (err) {
-    const completed = (err as { completedStatements?: number }).completedStatements;
+    const { completedStatements: completed, completedRows } = err as { completedStatements?: number; completedRows?: Record<string, unknown>[][] };
     if (completed === undefined) throw new GroupFailure(0, undefined, err);
     const item = Math.max(0, spans.findIndex((s) => completed < s.end));
     const pos = completed - spans[item]!.start - offset + 1;
     const statement = pos >= 1 && pos <= spans[item]!.statements ? pos : undefined;
-    throw new GroupFailure(item, statement, err);
+    const failure = new GroupFailure(item, statement, err);
+    if (completedRows) {
+      try {
+        failure.ms = durations(completedRows, spans.slice(0, item));
+      } catch {
+        /* no clock reading: the lines say 0 ms, as before */
+      }
+    }
+    throw failure;
   }
 }
 
@@ -219,11 +234,14 @@ function committingParts(conn: Connection, items: GroupItem[]): { parts: string[
 }
 
 async function runCommitting(conn: Connection, { script, spans }: PlannedGroup): Promise<number[]> {
-  const rows = await runScript(conn, script, spans, 1);
-  // The version-row statement of each revision returns the time since the script began.
+  return committedDurations(await runScript(conn, script, spans, 1, committedDurations), spans);
+}
+
+/** Each revision's own duration: its check (just before COMMIT) returns the time since the script began. */
+function committedDurations(rows: Record<string, unknown>[][], spans: Span[]): number[] {
   let before = 0;
   return spans.map((s) => {
-    const elapsed = Number(rows[s.end - 2]?.[0]?.elapsed ?? before); // the check, just before COMMIT
+    const elapsed = Number(rows[s.end - 2]?.[0]?.elapsed ?? before);
     const own = Math.max(0, elapsed - before);
     before = elapsed;
     return own;
@@ -261,7 +279,14 @@ export interface Unrecorded {
 
 /** The group's revisions' durations; `unrecorded` gets each one for recordInTransaction. */
 async function runInTransaction(conn: Connection, { items, script, spans }: PlannedGroup, unrecorded: Unrecorded[]): Promise<number[]> {
-  const rows = await runScript(conn, script, spans, 0);
+  const rows = await runScript(conn, script, spans, 0, (done, before) => clockDurations(done, before).ms);
+  const { ends, ms } = clockDurations(rows, spans);
+  items.forEach((it, k) => unrecorded.push({ step: it.step, end: ends[k]!, ms: ms[k]! }));
+  return ms;
+}
+
+/** Inside --single-transaction: each revision's end (the server's epoch text, after it) and own duration, from the clock marks. */
+function clockDurations(rows: Record<string, unknown>[][], spans: Span[]): { ends: string[]; ms: number[] } {
   const epoch = (i: number, k: number): string => {
     const t = String(rows[i]?.[0]?.t ?? '');
     if (!/^\d+(\.\d+)?$/.test(t)) throw new GroupFailure(k, undefined, new Error(`the server returned no clock reading for the revision (${t || 'nothing'})`));
@@ -274,8 +299,7 @@ async function runInTransaction(conn: Connection, { items, script, spans }: Plan
     before = Number(t);
     return own;
   });
-  items.forEach((it, k) => unrecorded.push({ step: it.step, end: ends[k]!, ms: ms[k]! }));
-  return ms;
+  return { ends, ms };
 }
 
 /**

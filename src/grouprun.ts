@@ -65,9 +65,11 @@ export async function runGroupOf(
     await side;
     if (!(err instanceof GroupFailure)) throw err;
     await conn.rollback(); // the failing revision's transaction, or --single-transaction's
-    const elapsed = Math.round(monotonicMs() - started);
+    // the failed revision's own time: the group's, less what the revisions before it took on the server
+    const before = (err.ms ?? []).reduce((a, b) => a + b, 0);
+    const elapsed = Math.max(0, Math.round(monotonicMs() - started - before));
     group.forEach((step, k) => {
-      if (k < err.item) o.emit({ ...base(step), status: doneStatus(step, o.stampOnly), ms: 0 });
+      if (k < err.item) o.emit({ ...base(step), status: doneStatus(step, o.stampOnly), ms: err.ms?.[k] ?? 0 });
       else if (k > err.item) o.emit({ ...base(step), status: 'not-run', ms: 0 });
       else
         o.emit({

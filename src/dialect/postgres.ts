@@ -174,15 +174,19 @@ class PostgresConnection implements Connection {
     let mine: unknown;
     const onComplete = () => void (mine === undefined || client.activeQuery === mine ? (completed += 1) : 0);
     wire.on('commandComplete', onComplete);
+    // the rows of the statements that completed, by statement: on a failure the driver drops them, and
+    // the grouped run reads its revisions' clock readings there (batch.ts: each one's own duration)
+    const rowsSoFar: Record<string, unknown>[][] = [];
     try {
       const running = this.client.query(sql);
       // node-postgres queues the query at once: the queue's last, or the active one if it was idle
       mine = (Array.isArray(client.queryQueue) ? client.queryQueue.at(-1) : undefined) ?? client.activeQuery;
+      (mine as Partial<import('node:events').EventEmitter> | undefined)?.on?.('row', (row: Record<string, unknown>) => void (rowsSoFar[completed] ??= []).push(row));
       const res = (await running) as unknown as pg.QueryResult | pg.QueryResult[];
       return (Array.isArray(res) ? res : [res]).map((r) => r.rows as Record<string, unknown>[]);
     } catch (err) {
       const failure = guardFailure(err) ?? err;
-      if (failure && typeof failure === 'object') Object.assign(failure, { completedStatements: completed });
+      if (failure && typeof failure === 'object') Object.assign(failure, { completedStatements: completed, completedRows: rowsSoFar.slice(0, completed) });
       throw failure;
     } finally {
       wire.off('commandComplete', onComplete);

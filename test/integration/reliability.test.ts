@@ -198,6 +198,32 @@ pgDescribe('grouped PostgreSQL runs (one script for many revisions)', () => {
     }
   });
 
+  // Found by a README walk: when a later revision of the group failed (or a signal stopped it), the ones
+  // before it, committed, were reported with 0 ms, and the failed one with the whole group's time.
+  it("report each revision's own duration when a later one of its group fails, in the lines and --json", async () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'slow', 'SELECT pg_sleep(0.4);', 'SELECT 1;');
+    addRevision(dir, 'postgresql', 'bad', 'CREATE TABLE t_bad (id integer);\n--> statement-breakpoint\nINSERT INTO no_such_table VALUES (1);', 'DROP TABLE t_bad;');
+    for (const singleTransaction of [false, true]) {
+      const env = envFor(dir, 'postgresql', singleTransaction ? 'fms1' : 'fms');
+      const r = runCli(dir, ['--json', 'up', ...(singleTransaction ? ['--single-transaction'] : [])], env);
+      expect(r.status, r.stderr).toBe(3);
+      const steps = (JSON.parse(r.stdout) as { results: { revision: string; status: string; ms: number }[] }).results;
+      const of = (id: string) => steps.find((x) => x.revision === id)!;
+      expect(of('0004_slow').status).toBe(singleTransaction ? 'rolled-back' : 'applied');
+      expect(of('0004_slow').ms, `single: ${singleTransaction}`).toBeGreaterThanOrEqual(350);
+      expect(of('0005_bad').status).toBe('failed');
+      expect(of('0005_bad').ms, `single: ${singleTransaction}`).toBeLessThan(350);
+      if (!singleTransaction) {
+        const rows = await sql<{ ms: number }>(dir, env, `SELECT execution_ms AS ms FROM "${env.DATABASE_SCHEMA}".sluice_version WHERE revision = '0004_slow'`);
+        expect(rows[0]!.ms).toBeGreaterThanOrEqual(350);
+        // the line says the same, on a database of its own
+        const lines = runCli(dir, ['up'], envFor(dir, 'postgresql', 'fmsl'));
+        expect(Number(/↑ 0004_slow applied \(1 statement, (\d+) ms\)/.exec(lines.stdout)?.[1])).toBeGreaterThanOrEqual(350);
+      }
+    }
+  });
+
   // 450 revisions go in three scripts (200, 200, 50); the third is written while the second runs.
   it('a failure in the second of three scripts: the first stays, the failing revision is named, the third never runs; -1 keeps nothing', async () => {
     const dir = path.join(tempDir('sluice-proj-'), 'long');
