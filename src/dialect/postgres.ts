@@ -1,13 +1,11 @@
-import { existsSync } from 'node:fs';
 import pg from 'pg';
 import type { DatabaseTarget } from '../config.js';
 import { ConfigError, ConnectionError, ConnectionLost, SluiceError, ExitCode, describeCause, searchPathChanged, VERSION_ROW_MARK, versionRowSuppressed, LockWaitStopped } from '../errors.js';
 import { quoteIdent, quoteLiteral, systemSchemaError } from '../sql.js';
 import { translatePublic } from '../publicschema.js';
 import type { Capabilities, Connection, MarkState } from './types.js';
-import { VERSION_TABLE } from '../store.js';
-import { libpqConnection } from '../pgconn.js';
 import { drizzlePostgres } from './drizzle.js';
+import { dumpPostgres } from './pgdump.js';
 
 export interface PostgresOptions {
   /** Seconds to wait for a connection (SLUICE_CONNECT_TIMEOUT, default 10). */
@@ -372,48 +370,4 @@ class PostgresConnection implements Connection {
     if (typeof stream?.once !== 'function') return ended;
     await Promise.race([ended, new Promise<void>((resolve) => (stream.once!('finish', resolve), stream.once!('close', resolve)))]);
   }
-}
-
-export function pgDumpPath(): string {
-  for (const p of ['/usr/lib/postgresql/15/bin/pg_dump']) if (existsSync(p)) return p;
-  return 'pg_dump';
-}
-
-/**
- * `pg_dump --schema-only -n <schema>`, without sluice's version table and the dump's random restrict keys.
- * The connection goes to pg_dump as a keyword/value string without the password; the password goes
- * through its environment (PGPASSWORD), never its argv (src/pgconn.ts).
- */
-export async function dumpPostgres(url: string, schema: string): Promise<string> {
-  const { execFile } = await import('node:child_process');
-  const { promisify } = await import('node:util');
-  const child = libpqConnection(url);
-  const { stdout } = await promisify(execFile)(
-    pgDumpPath(),
-    ['--schema-only', '--no-owner', '--no-privileges', '-n', quoteIdent(schema), '-T', `${quoteIdent(schema)}.${quoteIdent(VERSION_TABLE)}`, '-d', child.conninfo],
-    { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...child.env } },
-  ).catch((err: { stderr?: string }) => {
-    // pg_dump's own message (its first line), not execFile's "Command failed: <argv>".
-    const said = String(err.stderr ?? '').trim().split('\n')[0];
-    throw new SluiceError(`pg_dump failed: ${said || describeCause(err)}`, ExitCode.internal, { cause: err });
-  });
-  const lines = stdout.split('\n').filter((l) => !/^\\(un)?restrict /.test(l) && !l.startsWith('--') && l.trim() !== '');
-  return sortTableColumns(lines).join('\n');
-}
-
-/**
- * Column order is cosmetic (a column re-added by a down comes last): list each CREATE TABLE's column
- * and constraint lines sorted, so comparisons see the schema, not the attribute numbers.
- */
-function sortTableColumns(lines: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    out.push(lines[i]!);
-    if (!/^CREATE (UNLOGGED )?TABLE .*\($/.test(lines[i]!)) continue;
-    const body: string[] = [];
-    while (i + 1 < lines.length && !/^\)/.test(lines[i + 1]!)) body.push(lines[++i]!.replace(/,$/, ''));
-    body.sort();
-    out.push(...body.map((l, k) => (k < body.length - 1 ? `${l},` : l)));
-  }
-  return out;
 }
