@@ -5,7 +5,7 @@ import { backupBeforeChange, backupKeep } from '../backup.js';
 import { loadContext, withSession, type CommandOptions, type Context } from '../context.js';
 import { checksumOf, downOf, tsOf, upChecksumOf, upOf } from '../revisionreads.js';
 import { checkIntegrity } from '../integrity.js';
-import { interruptedMessage, interruption, statementsRan, transactionEndedState } from './runreport.js';
+import { interruptedMessage, interruption, invalidIndexNote, statementsRan, transactionEndedState } from './runreport.js';
 import { needsPreCheck, preflightDown } from '../preflight.js';
 import { groupsStatements, noTransactionInSingle, refusalsBeforeRun, runSteps, type LaterSteps, type StepResult } from '../engine.js';
 import { prepareStep, type PreparedStep } from '../prepare.js';
@@ -235,16 +235,6 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     }
     return { ...base, dryRun: false, steps: results, backup };
   }, { beforeEnsure, mayCreate: kind !== 'downgrade', rekeyLater: true, signal: options.signal, onInterruptible: options.onInterruptible }); // a down or reset never makes the SQLite file it would find empty
-}
-
-/**
- * After a no-transaction revision stopped: PostgreSQL leaves the index of a failed or cancelled CREATE
- * INDEX CONCURRENTLY in place, marked invalid, and a rerun's IF NOT EXISTS would keep it so. Names them.
- */
-async function invalidIndexNote(conn: Connection): Promise<string> {
-  const names = await conn.invalidIndexes?.().catch(() => []);
-  if (!names?.length) return '';
-  return `. The schema holds invalid index(es) ${names.join(', ')} (a CREATE INDEX CONCURRENTLY that failed or was stopped leaves one): drop ${names.length > 1 ? 'them' : 'it'} with DROP INDEX CONCURRENTLY before running again, or an IF NOT EXISTS in the rerun keeps ${names.length > 1 ? 'them' : 'it'} invalid`;
 }
 
 /**

@@ -3,6 +3,7 @@
  * and where a revision stands whose TypeScript part ended sluice's transaction itself (migrate.ts).
  */
 import type { StepResult } from '../engine.js';
+import type { Connection } from '../dialect/types.js';
 import { quoteLiteral } from '../sql.js';
 
 /** Where a revision stands whose TypeScript part ended sluice's transaction itself (StepResult.transactionEnded). */
@@ -81,3 +82,12 @@ export function interruption(results: StepResult[]): { during?: StepResult; next
   return { during, next, done };
 }
 
+/**
+ * After a no-transaction revision stopped: PostgreSQL leaves the index of a failed or cancelled CREATE
+ * INDEX CONCURRENTLY in place, marked invalid, and a rerun's IF NOT EXISTS would keep it so. Names them.
+ */
+export async function invalidIndexNote(conn: Connection): Promise<string> {
+  const names = await conn.invalidIndexes?.().catch(() => []);
+  if (!names?.length) return '';
+  return `. The schema holds invalid index(es) ${names.join(', ')} (a CREATE INDEX CONCURRENTLY that failed or was stopped leaves one): drop ${names.length > 1 ? 'them' : 'it'} with DROP INDEX CONCURRENTLY before running again, or an IF NOT EXISTS in the rerun keeps ${names.length > 1 ? 'them' : 'it'} invalid`;
+}
