@@ -28,6 +28,19 @@ const VERSION = (createRequire(import.meta.url)('../package.json') as { version:
 // the CLI process defines the same minimal one so the probe takes its cheap path.
 (globalThis as { navigator?: unknown }).navigator ??= { userAgent: `Node.js/${process.version.slice(1).split('.')[0]}` };
 
+// node-postgres warns of its sslmode=require (prefer, verify-ca) meaning in a 9-line process warning,
+// once per URL it parses (twice a command: 18 lines before any answer). The CLI says it in one line, once.
+const SSL_MODES_WARNING = "SECURITY WARNING: The SSL modes 'prefer', 'require', and 'verify-ca'";
+let sslModesNoted = false;
+const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const text = typeof warning === 'string' ? warning : warning?.message;
+  if (typeof text !== 'string' || !text.startsWith(SSL_MODES_WARNING)) return emitWarning(warning, ...rest);
+  if (sslModesNoted) return;
+  sslModesNoted = true;
+  writeOutput(2, "sluice: note: node-postgres reads sslmode=require (or prefer, verify-ca) in DATABASE_URL as verify-full: it checks the server's certificate; write sslmode=verify-full to say so, or add uselibpqcompat=true for libpq's meaning (encrypted, certificate not checked)\n");
+}) as typeof process.emitWarning;
+
 interface Globals {
   json?: boolean;
   verbose?: boolean;

@@ -705,3 +705,19 @@ describe('damaged caches and settings files', () => {
     oneLineError(runCli(dir, ['--config', 'models', 'status'], env), 2, /^sluice: config file models is not a file; pass the path of your drizzle\.config\.ts$/);
   });
 });
+
+// Found by a README walk: node-postgres's 9-line SECURITY WARNING about sslmode=require came twice
+// before the one-line error (a common cloud URL: every command printed 18 lines of it).
+describe('sslmode=require in DATABASE_URL', () => {
+  itFor('postgresql')("node-postgres's warning of its meaning is one note line, once; then the error line", () => {
+    const dir = makeProject();
+    const url = new URL(pgUrl());
+    url.searchParams.set('sslmode', 'require'); // the test server has no SSL
+    const r = runCli(dir, ['status'], { DATABASE_URL: url.toString(), DATABASE_SCHEMA: uniqueSchema('ssl') });
+    expect(r.status, r.stderr).toBe(5);
+    const lines = r.stderr.split('\n').filter((l) => l.trim());
+    expect(lines, r.stderr).toHaveLength(2);
+    expect(lines[0]).toMatch(/^sluice: note: node-postgres reads sslmode=require \(or prefer, verify-ca\) in DATABASE_URL as verify-full: it checks the server's certificate; write sslmode=verify-full to say so/);
+    expect(lines[1]).toMatch(/^sluice: cannot connect to .*: The server does not support SSL connections/);
+  });
+});
