@@ -36,12 +36,17 @@ if [ "${SLUICE_SKIP_DEPLOY:-}" != 1 ]; then
   # ending, Ctrl+C): sluice then cancels the statement running on the server and exits 143 / 130 (README
   # "Transactions, locks and backups"). Run plainly, the signal would not reach it: as PID 1 this shell
   # ignores a signal it has no trap for; otherwise it dies of it, leaving sluice running on its own.
+  # A signal that came at all stops the container: the app does not start, even when sluice had nothing
+  # left to stop (it then exits 0, the revisions applied).
+  got=
+  sluice_pid=
+  trap 'got=143; [ -z "$sluice_pid" ] || kill -TERM "$sluice_pid" 2>/dev/null' TERM
+  trap 'got=130; [ -z "$sluice_pid" ] || kill -INT "$sluice_pid" 2>/dev/null' INT
+  [ -z "$got" ] || exit "$got"
   # $sluice_cmd is split into words on purpose (a command and its arguments).
   # shellcheck disable=SC2086
   $sluice_cmd deploy &
   sluice_pid=$!
-  trap 'kill -TERM "$sluice_pid" 2>/dev/null' TERM
-  trap 'kill -INT "$sluice_pid" 2>/dev/null' INT
   while :; do
     wait "$sluice_pid"
     status=$?
@@ -49,6 +54,14 @@ if [ "${SLUICE_SKIP_DEPLOY:-}" != 1 ]; then
     kill -0 "$sluice_pid" 2>/dev/null || break
   done
   trap - TERM INT
+  if [ -n "$got" ]; then
+    # sluice's own code when it failed or stopped (bash, which reaps children by itself, may give the
+    # interrupted wait's status instead: the signal's code either way); the signal's when it completed
+    if [ "$status" -ne 0 ]; then
+      exit "$status"
+    fi
+    exit "$got"
+  fi
   if [ "$status" -ne 0 ]; then
     exit "$status"
   fi

@@ -222,6 +222,31 @@ pgDescribe('deploy entrypoint (docker/entrypoint.sh) against PostgreSQL', () => 
     }
   }, 30_000);
 
+  // Found by a review: a SIGTERM after the last revision committed made sluice exit 0 (too late to stop
+  // anything), and the script then started the app, the stop request lost.
+  it('a SIGTERM that comes after the last revision committed still stops the container: the app never starts', async () => {
+    const late = makeProject();
+    addRevision(late, 'postgresql', 'last', 'CREATE TABLE "t_last" ("id" integer);\n--> statement-breakpoint\nSELECT pg_sleep(0.3);', 'DROP TABLE "t_last";');
+    const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('deploy_late') };
+    try {
+      expect(runCli(late, ['up', '0003'], env).status).toBe(0);
+      const run = runEntrypoint(late, env, ['sh', '-c', 'sleep 0.3; echo "APP STARTED"']);
+      let seen = '';
+      let sent = false;
+      run.child.stdout!.on('data', (b) => {
+        seen += b;
+        if (!sent && /↑ 0004_last applied/.test(seen)) sent = run.child.kill('SIGTERM');
+      });
+      const r = await run.done;
+      expect(sent).toBe(true);
+      expect(r.status, r.stdout + r.stderr).toBe(143);
+      expect(r.stdout).not.toContain('APP STARTED');
+      expect((await sql<{ r: string }>(late, env, 'SELECT "revision" AS r FROM sluice_version ORDER BY 1')).map((x) => x.r).at(-1)).toBe('0004_last');
+    } finally {
+      rmSync(late, { recursive: true, force: true });
+    }
+  }, 30_000);
+
   it('SLUICE_SKIP_DEPLOY=1 starts the app without deploying; no app command: deploy only', async () => {
     const skipped = await runEntrypoint(dir, { DATABASE_URL: 'postgres://u@127.0.0.1:1/x', SLUICE_SKIP_DEPLOY: '1', DATABASE_SCHEMA: 'x' }, APP).done;
     expect(skipped).toMatchObject({ status: 0, stderr: '' });
