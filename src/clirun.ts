@@ -68,21 +68,27 @@ export function runControls(printer: Printer, json: () => boolean, exit: (code: 
   const interruptible = (): { signal: AbortSignal; onInterruptible: (on: boolean, finished?: boolean) => void } => {
     const controller = new AbortController();
     let first = 0;
+    let finished = false; // the run's steps ended: what is left only reads back and reports
     const onSignal = (name: NodeJS.Signals) => {
+      const code = name === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted;
       if (!controller.signal.aborted) {
         first = Date.now();
         stopProgress();
         controller.abort(name);
-      } else if (Date.now() - first >= 1000) void exit(name === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted);
+        // nothing is left to stop: the command ends by itself, with the note; one stuck reading back
+        // (a server gone mid-answer) is ended 3 s later, as one signal from docker stop must end it
+        if (finished) setTimeout(() => void exit(code), 3000).unref();
+      } else if (Date.now() - first >= 1000) void exit(code);
     };
     return {
       signal: controller.signal,
-      onInterruptible: (on, finished) => {
+      onInterruptible: (on, done) => {
         // Once stopped, the listener stays until the process exits: a duplicate arriving while the
         // command reads where the database is and prints it would otherwise end it without its line.
         // So it does once the run's steps finished: a signal then stops nothing, and gets tooLate's
         // note, exit 0 (was: the default action, exit 130 / 143 after a run that completed, its
         // summary line sometimes not printed)
+        if (!on && done) finished = true;
         if (!on && (controller.signal.aborted || finished)) return;
         for (const name of ['SIGINT', 'SIGTERM'] as const) {
           if (on) process.on(name, onSignal);
