@@ -80,7 +80,7 @@ export function formatMove(verb: string, r: MoveResult): string[] {
 export function formatStatus(s: StatusResult): string[] {
   const lines = [
     `database: ${s.database}`,
-    `current:  ${s.current}${s.unknownApplied.includes(s.current) ? pc.red(' (not in the folder: the database is ahead of the code)') : ''}`,
+    `current:  ${s.current}${s.unknownApplied.includes(s.current) ? pc.red(s.current > s.head ? ' (not in the folder: the database is ahead of the code)' : ' (not in the folder)') : ''}`,
     `head:     ${s.head}`,
     `applied:  ${s.applied}`,
     `pending:  ${s.pending.length ? s.pending.join(', ') : 'none (up to date)'}`,

@@ -16,9 +16,9 @@ import { shortTail } from '../jit.js';
 export interface StatusResult {
   database: string;
   /**
-   * The current revision; when the database records revisions the folder does not have (ahead of the
-   * code), the newest of those by tag, which is then in `unknownApplied` too (was: the newest applied
-   * revision the folder has, a revision below where the database stands).
+   * The current revision; when the database records a revision the folder does not have whose tag sorts
+   * after the folder's current one, that revision (the newest such), which is then in `unknownApplied`
+   * too (was: the newest applied revision the folder has, below where the database stands).
    */
   current: string;
   head: string;
@@ -60,9 +60,13 @@ export async function status(options: CommandOptions = {}): Promise<StatusResult
         }
       }
       const unknownApplied = applied.filter((a) => !byId.has(a.revision)).map((a) => a.revision);
+      // a revision the folder lacks is current when its tag sorts after the folder's current one (tags
+      // sort by number or timestamp): one applied from another branch, or since removed, below it is not
+      const known = labelOf(history, currentIndex(history, appliedIds));
+      const newest = [...unknownApplied].sort().at(-1);
       return {
         database: conn.display,
-        current: unknownApplied.length ? [...unknownApplied].sort().at(-1)! : labelOf(history, currentIndex(history, appliedIds)),
+        current: newest && (known === 'base' || newest > known) ? newest : known,
         head: labelOf(history, history.length - 1),
         applied: applied.length,
         pending: history.filter((r) => !appliedIds.has(r.id)).map((r) => r.id),

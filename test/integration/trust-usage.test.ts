@@ -165,6 +165,11 @@ describe('stamp --purge: a database stamped at a revision the folder no longer h
       expect(ok(runCli(dir, ['stamp', '--purge', 'head'], env))).toMatch(/0002_add_sessions_and_roles -> 0002_add_sessions_and_roles: version table emptied \(3 rows\) and 3 revisions recorded/);
       const status = JSON.parse(ok(runCli(dir, ['status', '--json'], env)));
       expect(status).toMatchObject({ current: '0002_add_sessions_and_roles', applied: 3, pending: [], unknownApplied: [] });
+      // a row the folder lacks below the folder's current revision (from another branch) is not current (found by review)
+      await sql(dir, env, `INSERT INTO sluice_version ("revision", "name", "checksum", "applied_at", "execution_ms") VALUES ('0001_zz_other_branch', 'x', 'x', '2026-01-01T00:00:00Z', 0)`);
+      expect(JSON.parse(ok(runCli(dir, ['status', '--json'], env)))).toMatchObject({ current: '0002_add_sessions_and_roles', unknownApplied: ['0001_zz_other_branch'] });
+      expect(ok(runCli(dir, ['status'], env))).toMatch(/^current: +0002_add_sessions_and_roles$/m);
+      await sql(dir, env, `DELETE FROM sluice_version WHERE "revision" = '0001_zz_other_branch'`);
       expect(ok(runCli(dir, ['up'], env))).toMatch(/already at 0002_add_sessions_and_roles/);
       // no migration SQL ran: the phone column (from the removed revision) is still there
       expect(await dumpSchema(dir, env)).toMatch(/phone/);
