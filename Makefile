@@ -11,7 +11,8 @@ define newline
 
 
 endef
-# JSON=1 / VERBOSE=1: --json / --verbose, on every target that runs a sluice command (as sluice.mk has them).
+# JSON=1 / VERBOSE=1: --json / --verbose, on the targets that run a sluice command, as sluice.mk has them
+# (not db-up / db-down / db-connect, whose output is the cluster's or a shell's).
 OUT_FLAGS = $(if $(filter 1 yes true,$(JSON)),--json) $(if $(filter 1 yes true,$(VERBOSE)),--verbose)
 # Options shared by migrate-up / migrate-down / migrate-reset.
 RUN_FLAGS = $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run) $(if $(filter 1 yes true,$(SINGLE_TRANSACTION)),--single-transaction) \

@@ -351,7 +351,7 @@ export function environmentError(err: unknown): SluiceError | undefined {
   // revision's statement it stops is reported as that revision's failure): a setting too small, not a bug
   if (e.code === '57014' && /statement timeout/.test(message)) {
     return new ConfigError(
-      `one of sluice's own queries was stopped by PostgreSQL's statement_timeout (${message}): SLUICE_STATEMENT_TIMEOUT is too small (a number without a unit is milliseconds to PostgreSQL); raise it, e.g. SLUICE_STATEMENT_TIMEOUT=30s`,
+      `one of sluice's own queries was stopped by PostgreSQL's statement_timeout (${message}): SLUICE_STATEMENT_TIMEOUT, or the role's or database's own statement_timeout, is too small (a number without a unit is milliseconds to PostgreSQL); raise it, e.g. SLUICE_STATEMENT_TIMEOUT=30s`,
       { cause: err },
     );
   }

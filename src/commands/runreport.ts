@@ -16,7 +16,7 @@ export function transactionEndedState(step: StepResult, single: boolean, now: st
     const before = step.direction === 'up' ? 'its SQL part and what up() ran before its COMMIT' : 'what down() ran before its COMMIT (the down SQL had not run)';
     // what it ran after its COMMIT ran outside any transaction: kept too (was: not said, so a check by
     // hand looked only at what ran before it)
-    return `NOT rolled back: ${fn} committed sluice's transaction itself, so ${before} stays${earlier}, and so does what it ran after that COMMIT (outside any transaction, each statement committed as it ran); the revision is ${recorded}. ${check}`;
+    return `NOT rolled back: ${fn} committed sluice's transaction itself, so ${before} stays${earlier}, and so does what it ran after that COMMIT outside a transaction of its own (each statement committed as it ran); the revision is ${recorded}. ${check}`;
   }
   if (step.transactionEnded === 'prepared') {
     const before = step.direction === 'up' ? 'its SQL part and what up() ran before its PREPARE TRANSACTION' : 'what down() ran before its PREPARE TRANSACTION (the down SQL had not run)';

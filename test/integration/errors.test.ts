@@ -717,7 +717,7 @@ describe('sslmode=require in DATABASE_URL', () => {
     expect(r.status, r.stderr).toBe(5);
     const lines = r.stderr.split('\n').filter((l) => l.trim());
     expect(lines, r.stderr).toHaveLength(2);
-    expect(lines[0]).toMatch(/^sluice: note: node-postgres reads sslmode=require \(or prefer, verify-ca\) in DATABASE_URL as verify-full: it checks the server's certificate; write sslmode=verify-full to say so/);
+    expect(lines[0]).toMatch(/^sluice: note: node-postgres reads sslmode=require \(or prefer, verify-ca\) in DATABASE_URL as verify-full: it checks the server's certificate and name; write sslmode=verify-full to say so/);
     expect(lines[1]).toMatch(/^sluice: cannot connect to .*: The server does not support SSL connections/);
   });
 });

@@ -633,9 +633,6 @@ describe('SQLite backups and files', () => {
 
   // Found by a README walk: the restore steps removed only the WAL files; a run killed mid-revision (in
   // SQLite's default rollback-journal mode) leaves a hot journal, which SQLite replayed over the restored
-  // file: pages of the killed run's database inside the backup's, integrity_check failing.
-  // Found by a README walk: the restore steps removed only the WAL files; a run killed mid-revision (in
-  // SQLite's default rollback-journal mode) leaves a hot journal, which SQLite replayed over the restored
   // file: pages of the killed run's database inside the backup's, integrity_check failing (this test,
   // with the journal left: 'malformed'; by hand, status said 0006 of a backup at 0003).
   it('restoring as README says after kill -9 mid-revision gives the backup, intact (the hot journal removed with it)', async () => {

@@ -279,7 +279,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         return runCli(dir, ['up'], { ...env, SLUICE_NO_BACKUP: '1' });
       };
       const where = `revision ${TAG} \\(up\\) failed in drizzle/${d}/${TAG}\\.ts up\\(\\): `;
-      const notRolledBack = `\\. NOT rolled back: drizzle/${d}/${TAG}\\.ts up\\(\\) committed sluice's transaction itself, so its SQL part and what up\\(\\) ran before its COMMIT stays, and so does what it ran after that COMMIT \\(outside any transaction, each statement committed as it ran\\); the revision is not recorded as applied\\. The version table says the database is at 0003_add_phone_to_users; check its schema and data by hand`;
+      const notRolledBack = `\\. NOT rolled back: drizzle/${d}/${TAG}\\.ts up\\(\\) committed sluice's transaction itself, so its SQL part and what up\\(\\) ran before its COMMIT stays, and so does what it ran after that COMMIT outside a transaction of its own \\(each statement committed as it ran\\); the revision is not recorded as applied\\. The version table says the database is at 0003_add_phone_to_users; check its schema and data by hand`;
       const committed: [string[], string][] = [
         [[q('COMMIT')], "it ended sluice's transaction itself \\(a COMMIT or ROLLBACK\\): a TypeScript part must never commit or roll back"],
         [[q('COMMIT'), "throw new Error('after the commit');"], 'after the commit'],
@@ -401,7 +401,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       const single = runCli(dir, ['up', '--single-transaction', '--json'], { ...env, SLUICE_NO_BACKUP: '1' });
       expect(single.status, single.stderr).toBe(3);
       const json = JSON.parse(single.stdout || single.stderr) as { error: string; results: { revision: string; status: string; transactionEnded?: string }[] };
-      expect(json.error).toMatch(/its SQL part and what up\(\) ran before its COMMIT stays \(so do this run's earlier revisions\), and so does what it ran after that COMMIT \(outside any transaction, each statement committed as it ran\); the revision is not recorded as applied\. The version table says the database is at 0003_add_phone_to_users/);
+      expect(json.error).toMatch(/its SQL part and what up\(\) ran before its COMMIT stays \(so do this run's earlier revisions\), and so does what it ran after that COMMIT outside a transaction of its own \(each statement committed as it ran\); the revision is not recorded as applied\. The version table says the database is at 0003_add_phone_to_users/);
       expect(json.results.map((r) => [r.revision, r.status, r.transactionEnded])).toEqual([
         ['0003_add_phone_to_users', 'applied', undefined],
         [TAG, 'failed', 'committed'],
