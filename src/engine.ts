@@ -16,6 +16,7 @@ import { doneStatus, runOneStep, StepInterrupted, stoppedBy } from './steprun.js
 import type { VersionStore } from './store.js';
 import { loadTypeScript, type TypeScriptStep } from './tsrevision.js';
 import { flushConsole } from './printer.js';
+import { monotonicMs } from './clock.js';
 
 /** `interrupted`: the run was stopped by its signal while this step ran; it is rolled back like a failed one. */
 /** `prepared`: under --single-transaction, a revision done before a TypeScript part prepared the single transaction (PREPARE TRANSACTION): neither committed nor rolled back. */
@@ -210,7 +211,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
   // a grouped revision may have dropped the driver's named statements (the version row's: steprun.ts)
   let droppedPrepared = false;
   // the next group's script, written while the server runs the current one; `running`: already sent (sendsAhead)
-  let next: { first: number; planned: PlannedGroup; running?: Promise<number[]>; settled?: boolean } | undefined;
+  let next: { first: number; planned: PlannedGroup; running?: Promise<number[]>; sentAt?: number; settled?: boolean } | undefined;
   /**
    * --single-transaction: a group whose steps need no check of their own is sent while the one before
    * it still runs (the driver holds it until that one's reply), so the server does not wait for sluice
@@ -305,6 +306,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
         signal: options.signal,
         planned: queued?.planned,
         running: queued?.running,
+        sentAt: queued?.sentAt,
         whileRunning: async (finished) => {
           if (later && !late) await pullWhile(after, finished).catch((error: unknown) => (late = { error }));
           const nextGroup = takeGroup(steps, after); // empty past the end, before a step that runs alone or one not prepared
@@ -316,6 +318,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
           }
           if (sendsAhead(nextGroup) && !options.signal?.aborted) {
             const sent = next;
+            sent.sentAt = monotonicMs();
             sent.running = runPlanned(conn, sent.planned, unrecorded);
             // awaited at its turn, or (a failure before it) not at all
             sent.running.then(

@@ -44,12 +44,13 @@ export async function runGroupOf(
     emit: (r: StepResult) => void;
     signal?: AbortSignal;
     planned?: PlannedGroup;
-    /** The planned script, already sent (runStepsOn's sendsAhead). */
+    /** The planned script, already sent (runStepsOn's sendsAhead), and when. */
     running?: Promise<number[]>;
+    sentAt?: number;
     whileRunning?: (finished: () => boolean) => Promise<void>;
   },
 ): Promise<boolean> {
-  const started = monotonicMs();
+  const started = o.sentAt ?? monotonicMs();
   const planned = o.planned ?? planGroup(conn, translated(conn, group), { ownTransactions: o.inTx });
   const base = (step: PreparedStep) => ({ revision: step.revision.id, direction: step.direction, statements: step.statements.length });
   let side: Promise<void> | undefined;
