@@ -192,7 +192,7 @@ interface RawConfig {
 /**
  * Load drizzle.config.ts (TypeScript through tsx) and describe the histories it names. Compiling the
  * config costs ~200 ms, so the description is cached in the nearest node_modules/.cache/sluice/, named by
- * the config file's path, size and mtime and by the values of the environment variables its text names
+ * the config file's path, size, mtime and ctime and by the values of the environment variables its text names
  * (`process.env.X`), and used only while what the config depended on when it loaded is unchanged: the
  * values of every variable read meanwhile and the project files it imported (src/configrecord.ts).
  * SLUICE_NO_CONFIG_CACHE=1 bypasses the cache.
@@ -281,7 +281,7 @@ function configCache(root: string, configFile: string) {
     const text = readFileSync(configFile, 'utf8');
     if (UNKNOWN_ENV.test(text)) return undefined;
     const names = [...new Set([...text.matchAll(NAMES)].map((m) => m[1] ?? m[3]!))].sort();
-    const plain = JSON.stringify(['v5', configFile, st.size, st.mtimeMs, names]);
+    const plain = JSON.stringify(['v6', configFile, st.size, st.mtimeMs, st.ctimeMs, names]);
     // The values of the variables the config reads may be secrets (a password in DATABASE_URL, a
     // token): they enter the key only through SHA-256, never as text on disk. A config that reads
     // none is keyed by its text, named by a 64-bit hash (no node:crypto to load).

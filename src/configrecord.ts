@@ -18,8 +18,8 @@ export interface ConfigInputs {
   envNames: string[];
   /** SHA-256 of their values (they may be secrets: never stored as text). Absent when none was read. */
   envDigest?: string;
-  /** Project files loaded besides the config: absolute path, size, mtime. */
-  files: [string, number, number][];
+  /** Project files loaded besides the config: absolute path, size, mtime, ctime (which no tool sets back: an edit whose mtime was put back, by cp -p, rsync -t or an unpacked archive, still shows). */
+  files: [string, number, number, number][];
 }
 
 export interface Recorded<T> {
@@ -153,10 +153,10 @@ export const SETTLED_MS = 3000;
 /** The inputs to store; undefined when a file cannot be read or was modified within SETTLED_MS of the load's start. */
 export function inputsOf(names: string[], files: readonly string[], loadStart: number): ConfigInputs | undefined {
   try {
-    const stamped = [...new Set(files)].sort().map((f): [string, number, number] => {
+    const stamped = [...new Set(files)].sort().map((f): [string, number, number, number] => {
       const st = statSync(f);
       if (st.mtimeMs > loadStart - SETTLED_MS) throw new Error('not settled');
-      return [f, st.size, st.mtimeMs];
+      return [f, st.size, st.mtimeMs, st.ctimeMs];
     });
     const digest = envDigest(names);
     return { envNames: names, ...(digest ? { envDigest: digest } : {}), files: stamped };
@@ -173,7 +173,7 @@ export function inputsHold(inputs: unknown): boolean {
   for (const f of files) {
     if (!Array.isArray(f) || typeof f[0] !== 'string') return false;
     const st = statSync(f[0], { throwIfNoEntry: false });
-    if (!st || st.size !== f[1] || st.mtimeMs !== f[2]) return false;
+    if (!st || st.size !== f[1] || st.mtimeMs !== f[2] || st.ctimeMs !== f[3]) return false;
   }
   return envDigest(envNames) === digest;
 }

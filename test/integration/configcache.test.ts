@@ -105,6 +105,27 @@ describe('the config cache follows what the config depended on', () => {
     expect(runs(dir)).toBe(2);
   });
 
+  // found by a README walk: an edit of the same length whose mtime was put back (cp -p, rsync -t, an
+  // unpacked archive) was served the old description; ctime, which no tool sets back, now keys it too
+  it('an imported file or the config edited to the same length with its mtime put back: the edit is seen', () => {
+    const dir = project({ 'drizzle.config.ts': CONFIG, 'settings.ts': '' });
+    write(path.join(dir, 'settings.ts'), SETTINGS.replace('PROJECT', JSON.stringify(dir)));
+    expect(out(dir)).toBe('aaaa');
+    expect(out(dir)).toBe('aaaa');
+    expect(runs(dir)).toBe(1);
+    const putBack = (file: string, from: string, to: string) => {
+      const before = statSync(file);
+      writeFileSync(file, readFileSync(file, 'utf8').replace(from, to));
+      utimesSync(file, before.atime, before.mtime);
+      expect(statSync(file).mtimeMs).toBe(before.mtimeMs);
+    };
+    putBack(path.join(dir, 'settings.ts'), "'aaaa'", "'bbbb'");
+    expect(out(dir)).toBe('bbbb');
+    putBack(path.join(dir, 'drizzle.config.ts'), 'out: OUT', "out: 'c'");
+    expect(readFileSync(path.join(dir, 'drizzle.config.ts'), 'utf8')).toContain("out: 'c'");
+    expect(out(dir)).toBe('c');
+  });
+
   it('a config in a CommonJS package (tsx loads its imports through require): an imported file edited is seen', () => {
     const settings = `exports.OUT = 'cjs-aaaa';\nrequire('node:fs').appendFileSync(${JSON.stringify('RUNS')}, 'x');\n`;
     const dir = project({ 'package.json': '{"type":"commonjs"}', 'drizzle.config.ts': CONFIG, 'settings.ts': '' });
