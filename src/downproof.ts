@@ -18,6 +18,7 @@ import { repairDown } from './repair.js';
 import { loadParser, parseSql } from './sqlparse.js';
 import { readUp, type RevisionFile } from './source.js';
 import { monotonicMs } from './clock.js';
+import { verifyOff } from './verifysetting.js';
 
 const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'CopyStmt', 'MergeStmt', 'insert_stmt', 'update_stmt', 'delete_stmt']);
 const MAX_DIFF_LINES = 25;
@@ -87,7 +88,7 @@ export async function verifyDowns(list: (RenderedDown | PendingDown)[], o: Verif
   const todo = pending.filter((d) => !d.empty);
   if (!todo.length) return { downs: await all(), ms: 0 };
   await loadParser(o.dialect);
-  const notRun = o.notRun ?? ((o.env.SLUICE_VERIFY ?? '').toLowerCase() === 'off' ? 'SLUICE_VERIFY=off' : undefined);
+  const notRun = o.notRun ?? (verifyOff(o.env) ? 'SLUICE_VERIFY=off' : undefined);
   if (notRun) return { downs: (await all()).map((d) => (d.empty ? d : annotate(d, o, undefined, notRun))), skipped: notRun, ms: 0 };
   const byId = new Map<string, RenderedDown>();
   for (const p of todo) void p.rendered.then((d) => byId.set(d.rev.id, d), () => {});

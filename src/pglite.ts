@@ -16,6 +16,7 @@ import { nodeCrypto } from './hash.js';
 import { largeCodeLoads } from './jit.js';
 import { type DataImage, imageFileSystem, imageFrom, readImage } from './pgliteimage.js';
 import type { Scratch } from './scratch.js';
+import { saysVerifyOff } from './verifysetting.js';
 
 /**
  * Contrib extensions PGlite ships without a module of their own, or that need another loaded first:
@@ -102,7 +103,7 @@ let warm: { instance: Promise<PgliteInstance>; extensions: string[] } | undefine
  * with coolPglite(), which stops it if nothing took it.
  */
 export function warmPglite(root: string, env: Record<string, string | undefined>, extensionsOf: () => string[] = () => []): void {
-  if (warm || (env.SLUICE_CHECK_DATABASE_URL ?? '').trim() || (env.SLUICE_VERIFY ?? '').toLowerCase() === 'off') return;
+  if (warm || (env.SLUICE_CHECK_DATABASE_URL ?? '').trim() || saysVerifyOff(env)) return;
   const extensions = extensionsOf();
   warm = { instance: startPglite(root, extensions), extensions };
   warm.instance.catch(() => {}); // an error shows when the instance is made for real

@@ -14,6 +14,7 @@ import { parseDatabaseTarget, type DatabaseTarget } from './config.js';
 import { openConnection } from './dialect/index.js';
 import type { Connection } from './dialect/types.js';
 import { ConfigError, describeCause } from './errors.js';
+import { saysVerifyOff } from './verifysetting.js';
 
 export interface ServerAdmin {
   admin: Connection;
@@ -88,7 +89,7 @@ let warm: Warm | undefined;
  */
 export function warmServer(root: string, env: Record<string, string | undefined>): void {
   const url = (env.SLUICE_CHECK_DATABASE_URL ?? '').trim();
-  if (warm || !url || (env.SLUICE_VERIFY ?? '').toLowerCase() === 'off') return;
+  if (warm || !url || saysVerifyOff(env)) return;
   let base: DatabaseTarget;
   let schemaTarget: DatabaseTarget;
   const name = scratchName('real');

@@ -20,6 +20,7 @@ import { resolvePrimaryKeyDropsInText } from '../downrules.js';
 import { warmParser } from '../sqlparse.js';
 import { beginLintCreated, type CreatedLint } from './lint.js';
 import { commentSafe, renderDownFor } from './downfile.js';
+import { verifyOff } from '../verifysetting.js';
 
 export interface CreateOptions extends CommandOptions {
   message: string;
@@ -99,6 +100,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   const slug = slugify(options.message ?? '');
   const message = commentSafe(options.message);
   const { root, env } = resolveEnv(options);
+  verifyOff(env); // a SLUICE_VERIFY it does not take is refused before anything runs
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const dialects = Object.entries(project.histories) as [DialectName, HistoryConfig][];
   // another migrate-create (or migrate-downs, migrate-merge) writing these folders refuses this one (folderlock.ts)
@@ -154,7 +156,7 @@ async function createLocked(
   const aheads = new Map<DialectName, ProofAhead>();
   const warm = () => {
     for (const [d] of dialects) warmScratch(root, d, env, () => extensionsCreated(histories.get(d)!));
-    if (options.empty || options.ts || (env.SLUICE_VERIFY ?? '').toLowerCase() === 'off') return; // nothing to prove
+    if (options.empty || options.ts || verifyOff(env)) return; // nothing to prove
     for (const [d, h] of dialects) aheads.set(d, proofAhead({ root, dialect: d, engine: h.engine, dir: h.out, revisions: histories.get(d)!, env }));
   };
   const notRemoved: string[] = [];

@@ -13,6 +13,7 @@ import { startKitWorker, stopKitWorker } from '../kitworker.js';
 import { verifyDowns, type PendingDown } from '../downproof.js';
 import { carryingNotRemoved, checkpoint, scratchNote, stoppable } from '../errors.js';
 import { withFolderLock } from '../folderlock.js';
+import { verifyOff } from '../verifysetting.js';
 
 export interface DownsResult {
   written: CreatedRevision[];
@@ -42,7 +43,7 @@ async function downsLocked(
 ): Promise<DownsResult> {
   const result: DownsResult = { written: [], kept: [], verification: [] };
   const pending: RenderedDown[] = [];
-  const verifying = (env.SLUICE_VERIFY ?? '').toLowerCase() !== 'off';
+  const verifying = !verifyOff(env);
   // Many snapshot pairs to diff: drizzle-kit's differ runs on a worker thread while the verification runs here.
   startKitWorker(root);
   const notRemoved: string[] = [];

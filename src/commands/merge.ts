@@ -22,6 +22,7 @@ import { verifyDowns } from '../downproof.js';
 import { withFolderLock } from '../folderlock.js';
 import { splitStatements } from '../sql.js';
 import { renderDownFor, type RenderedDown } from './downfile.js';
+import { verifyOff } from '../verifysetting.js';
 
 interface Entry {
   idx: number;
@@ -318,6 +319,7 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
  */
 export async function merge(options: CommandOptions & { signal?: AbortSignal } = {}): Promise<MergeResult> {
   const { root, env } = resolveEnv(options);
+  verifyOff(env); // a SLUICE_VERIFY it does not take is refused before anything is written
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   // another migrate-merge (or migrate-create, migrate-downs) writing these folders refuses this one (folderlock.ts)
   return withFolderLock(root, (Object.keys(project.histories) as DialectName[]).map((d) => historyFor(project, d).out), () => mergeLocked(options, root, env, project));

@@ -721,3 +721,18 @@ describe('sslmode=require in DATABASE_URL', () => {
     expect(lines[1]).toMatch(/^sluice: cannot connect to .*: The server does not support SSL connections/);
   });
 });
+
+// Found by a README walk: SLUICE_VERIFY=false (or 0, no) verified silently; only "off" was understood.
+describe('SLUICE_VERIFY values', () => {
+  it('0, false, no turn the verification off as off does; a value it does not take is refused before anything is written', () => {
+    const dir = makeProject();
+    const down = path.join(dir, 'drizzle', 'sqlite', '0003_add_phone_to_users.down.sql');
+    rmSync(down);
+    const r = runCli(dir, ['downs'], { SLUICE_VERIFY: 'false' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/sqlite: not verified \(SLUICE_VERIFY=off\)/);
+    const journal = readFileSync(path.join(dir, 'drizzle', 'sqlite', 'meta', '_journal.json'), 'utf8');
+    oneLineError(runCli(dir, ['create', '-m', 'x'], { SLUICE_VERIFY: 'maybe' }), 2, /^sluice: SLUICE_VERIFY=maybe is not a value it takes: off \(or 0, false, no\) skips the verification of downs/);
+    expect(readFileSync(path.join(dir, 'drizzle', 'sqlite', 'meta', '_journal.json'), 'utf8')).toBe(journal);
+  });
+});
