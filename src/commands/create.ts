@@ -261,6 +261,10 @@ async function createLocked(
       await stopIfAsked();
       writeNewFile(down.file, down.text);
       const created = down.result;
+      // the new revision's own up failed on the scratch database: migrate-up will fail the same way
+      // (was: said only inside the down's "not verified" note)
+      const upFails = created.unverified?.match(new RegExp(`^the history stops applying at ${rev.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: its up fails (.*)$`));
+      if (upFails) created.warnings.push(`its up fails ${upFails[1]}: make migrate-up will fail the same way; edit the up (or the models, then create again) before applying it`);
       if (options.ts) created.tsFile = writeTsPart(root, d, h, rev, message);
       outcomes[i] = { created };
     };

@@ -736,3 +736,17 @@ describe('SLUICE_VERIFY values', () => {
     expect(readFileSync(path.join(dir, 'drizzle', 'sqlite', 'meta', '_journal.json'), 'utf8')).toBe(journal);
   });
 });
+
+// Found by a README walk: a new revision whose own up fails (drizzle-kit's varchar → integer without
+// USING) was said only inside its down's "not verified" note; create exited 0 with no warning.
+describe('migrate-create of an up that fails', () => {
+  itFor('postgresql')('warns that migrate-up will fail the same way (in --json; the text prints each warning as a line)', () => {
+    const dir = makeProject();
+    const models = path.join(dir, 'models', 'postgres.ts');
+    writeFileSync(models, readFileSync(models, 'utf8').replace("    status: varchar('status', { length: 16 }).notNull(),\n    details", "    status: integer('status').notNull(),\n    details"));
+    const r = runCli(dir, ['--json', 'create', '-m', 'status to int']);
+    expect(r.status, r.stderr).toBe(0);
+    const made = (JSON.parse(r.stdout) as { created: { revision: string; warnings: string[] }[] }).created.find((c) => c.revision === '0004_status_to_int')!;
+    expect(made.warnings).toContainEqual(expect.stringMatching(/^its up fails on a scratch database at 0003_add_phone_to_users: column "status" cannot be cast automatically to type integer: make migrate-up will fail the same way/));
+  });
+});
