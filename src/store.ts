@@ -50,6 +50,8 @@ export class VersionStore {
    */
   private present: boolean | undefined;
   private settled = false;
+  /** This store made the table (ensure): a first run that then recorded nothing removes it (dropIfMadeEmpty). */
+  private made = false;
 
   constructor(
     private readonly conn: Connection,
@@ -86,6 +88,27 @@ export class VersionStore {
       throw await this.privilegeError(err, 'write');
     }
     if (!this.settled) this.present = true;
+    this.made = true;
+  }
+
+  /**
+   * After a run that recorded nothing (its first revision failed, a single transaction rolled back, a
+   * signal before anything committed): the table this store made, still empty, is removed, so the
+   * database is as before the run. Its absence is what lets the next run take over a database drizzle's
+   * migrator manages (was: an empty sluice_version left behind, and every later up and deploy ran the
+   * history from base against drizzle's tables). Best effort: a failure leaves it, as before.
+   */
+  async dropIfMadeEmpty(): Promise<void> {
+    if (!this.made) return;
+    try {
+      if ((await this.sums()).length === 0) {
+        await this.conn.execute(`DROP TABLE ${this.table}`);
+        if (!this.settled) this.present = false;
+      }
+      this.made = false;
+    } catch {
+      /* left as it is: status explains an empty sluice_version */
+    }
   }
 
   /** Every version row, in revision order (an absent table reads as none). */

@@ -93,6 +93,21 @@ for (const c of cases) {
       folder = path.join(dir, 'drizzle', c.dialect);
     });
 
+    // Found by a README walk: a first up that failed (here: drizzle's tables already there, the takeover
+    // turned off) left an empty sluice_version, and its presence turned the takeover off for good: every
+    // later up and deploy ran the history from base and failed the same way.
+    it('a first up that fails leaves no sluice_version: the next up takes the database over', async () => {
+      const env = await c.fresh(dir);
+      await c.drizzleMigrate(env, folder);
+      const failed = runCli(dir, ['up'], { ...env, SLUICE_TAKEOVER: 'off' });
+      expect(failed.status, failed.stdout + failed.stderr).toBe(3);
+      expect(failed.stderr).toMatch(/Rolled back: the database is at base/);
+      expect(await c.hasVersionTable(dir, env)).toBe(false);
+      const up = runCli(dir, ['up'], env);
+      expect(up.status, up.stdout + up.stderr).toBe(0);
+      expect(json(runCli(dir, ['--json', 'status'], env).stdout)).toMatchObject({ current: HEAD, applied: 4, pending: [] });
+    });
+
     it('status shows the drizzle-managed database at head with nothing pending, and writes nothing', async () => {
       const env = await c.fresh(dir);
       await c.drizzleMigrate(env, folder);
