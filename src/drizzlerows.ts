@@ -176,7 +176,7 @@ export function matchDrizzleRows(ctx: Context, rows: DrizzleRow[]): { records: A
     const ts = matched.has(r.id) ? tsOf(ctx, r) : undefined;
     if (ts) {
       problems.push(
-        `${r.id} has a TypeScript part (${ts.display}), which drizzle's migrator never runs, so its up(db) did not run here; run what it does by hand, then record where the database stands with make migrate-stamp REVISION=<rev> PURGE=1`,
+        `${r.id} has a TypeScript part (${ts.display}), which drizzle's migrator never runs, so its up(db) did not run here; run what it does by hand first`,
       );
     }
   }
