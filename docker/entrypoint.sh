@@ -39,21 +39,23 @@ if [ "${SLUICE_SKIP_DEPLOY:-}" != 1 ]; then
   # A signal that came at all stops the container: the app does not start, even when sluice had nothing
   # left to stop (it then exits 0, the revisions applied).
   got=
+  sig=
   sluice_pid=
-  trap 'got=143; [ -z "$sluice_pid" ] || kill -TERM "$sluice_pid" 2>/dev/null' TERM
-  trap 'got=130; [ -z "$sluice_pid" ] || kill -INT "$sluice_pid" 2>/dev/null' INT
+  trap 'got=143; sig=TERM; [ -z "$sluice_pid" ] || kill -TERM "$sluice_pid" 2>/dev/null' TERM
+  trap 'got=130; sig=INT; [ -z "$sluice_pid" ] || kill -INT "$sluice_pid" 2>/dev/null' INT
   [ -z "$got" ] || exit "$got"
   # $sluice_cmd is split into words on purpose (a command and its arguments).
   # shellcheck disable=SC2086
   $sluice_cmd deploy &
   sluice_pid=$!
+  # a signal that came while sluice was being started, before its pid was known
+  [ -z "$sig" ] || kill -"$sig" "$sluice_pid" 2>/dev/null
   while :; do
     wait "$sluice_pid"
     status=$?
     # a trapped signal ends `wait` early (status > 128) while sluice still runs: wait for its own end
     kill -0 "$sluice_pid" 2>/dev/null || break
   done
-  trap - TERM INT
   if [ -n "$got" ]; then
     # sluice's own code when it failed or stopped (bash, which reaps children by itself, may give the
     # interrupted wait's status instead: the signal's code either way); the signal's when it completed
@@ -69,5 +71,10 @@ fi
 
 if [ "$#" -eq 0 ]; then
   exit 0
+fi
+# the traps stay until the app replaces this shell (exec gives it the default handling back): a signal
+# after sluice ended still stops the container, as PID 1 would otherwise ignore it
+if [ -n "${got:-}" ]; then
+  exit "$got"
 fi
 exec "$@"

@@ -37,7 +37,7 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   const text = typeof warning === 'string' ? warning : warning?.message;
   if (typeof text !== 'string' || !text.startsWith(SSL_MODES_WARNING)) return emitWarning(warning, ...rest);
   // said once; not at all where Node.js's warnings are turned off
-  if (sslModesNoted || process.env.NODE_NO_WARNINGS === '1' || process.execArgv.includes('--no-warnings')) return;
+  if (sslModesNoted || process.env.NODE_NO_WARNINGS === '1' || process.execArgv.includes('--no-warnings') || /(^|\s)--no-warnings\b/.test(process.env.NODE_OPTIONS ?? '')) return;
   sslModesNoted = true;
   writeOutput(2, "sluice: note: node-postgres reads sslmode=require (or prefer, verify-ca) in DATABASE_URL as verify-full: it checks the server's certificate and name; write sslmode=verify-full to say so, or add uselibpqcompat=true for libpq's meaning of your sslmode\n");
 }) as typeof process.emitWarning;

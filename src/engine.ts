@@ -212,6 +212,7 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
   let droppedPrepared = false;
   // the next group's script, written while the server runs the current one; `running`: already sent (sendsAhead)
   let next: { first: number; planned: PlannedGroup; running?: Promise<number[]>; sentAt?: number; settled?: boolean } | undefined;
+  let lastReplyAt = 0; // when the last group's reply came (its duration's start for a group sent ahead)
   /**
    * --single-transaction: a group whose steps need no check of their own is sent while the one before
    * it still runs (the driver holds it until that one's reply), so the server does not wait for sluice
@@ -306,7 +307,9 @@ async function runStepsOn(conn: Connection, store: VersionStore, ready: Prepared
         signal: options.signal,
         planned: queued?.planned,
         running: queued?.running,
-        sentAt: queued?.sentAt,
+        // a group sent ahead waits in the driver until the one before replies: the server starts it then
+        sentAt: queued?.sentAt === undefined ? undefined : Math.max(queued.sentAt, lastReplyAt),
+        onSettled: (at) => (lastReplyAt = at),
         whileRunning: async (finished) => {
           if (later && !late) await pullWhile(after, finished).catch((error: unknown) => (late = { error }));
           const nextGroup = takeGroup(steps, after); // empty past the end, before a step that runs alone or one not prepared

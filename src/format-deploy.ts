@@ -19,7 +19,7 @@ export function takeoverStatusLine(v: Omit<TakeoverView, 'records'>): string {
     case 'pending':
       return `${head}; matches up to ${v.at}; taken over on the next migrate-up (or down, stamp, deploy), running no SQL`;
     case 'refused':
-      return `${head}; cannot be taken over: ${v.problems.join('; ')}`;
+      return `${head}; cannot be taken over: ${v.problems.join('; ')}; fix the cause, or record where the database stands with make migrate-stamp REVISION=<rev> PURGE=1`;
     case 'explicit':
       return `${head}, but sluice_version exists and is empty; if sluice never applied anything here, run make migrate-takeover (sluice takeover)${v.problems.length ? `; it would refuse: ${v.problems.join('; ')}` : `; it matches up to ${v.at}`}`;
     case 'off':

@@ -7,6 +7,7 @@ import type { DownsResult } from './commands/downs.js';
 import type { HistoryResult, ShowResult, StatusResult } from './commands/inspect.js';
 import type { MoveResult } from './commands/migrate.js';
 import { terminated } from './sql.js';
+import { comesAfter } from './revision.js';
 
 const VERB: Record<string, string> = {
   applied: 'applied',
@@ -80,14 +81,17 @@ export function formatMove(verb: string, r: MoveResult): string[] {
 export function formatStatus(s: StatusResult): string[] {
   const lines = [
     `database: ${s.database}`,
-    `current:  ${s.current}${s.unknownApplied.includes(s.current) ? pc.red(s.current > s.head ? ' (not in the folder: the database is ahead of the code)' : ' (not in the folder)') : ''}`,
+    `current:  ${s.current}${s.unknownApplied.includes(s.current) ? pc.red(comesAfter(s.current, s.head) ? ' (not in the folder: the database is ahead of the code)' : ' (not in the folder)') : ''}`,
     `head:     ${s.head}`,
     `applied:  ${s.applied}`,
     `pending:  ${s.pending.length ? s.pending.join(', ') : 'none (up to date)'}`,
   ];
   if (s.outOfOrder.length) lines.push(pc.yellow(`out of order: ${s.outOfOrder.join(', ')} (pending, but older than the current revision)`));
   if (s.changed.length) lines.push(pc.red(`changed since applied: ${s.changed.join(', ')}`));
-  if (s.unknownApplied.length) lines.push(pc.red(`applied but not in the folder: ${s.unknownApplied.join(', ')} (database ahead of the code)`));
+  if (s.unknownApplied.length) {
+    const why = s.unknownApplied.some((r) => comesAfter(r, s.head)) ? 'database ahead of the code' : 'applied from another branch, or removed from the folder';
+    lines.push(pc.red(`applied but not in the folder: ${s.unknownApplied.join(', ')} (${why})`));
+  }
   return lines;
 }
 

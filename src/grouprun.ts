@@ -44,9 +44,11 @@ export async function runGroupOf(
     emit: (r: StepResult) => void;
     signal?: AbortSignal;
     planned?: PlannedGroup;
-    /** The planned script, already sent (runStepsOn's sendsAhead), and when. */
+    /** The planned script, already sent (runStepsOn's sendsAhead), and when the server could start it (sent, and the group before replied). */
     running?: Promise<number[]>;
     sentAt?: number;
+    /** Told when this group's reply came (the next group, sent ahead, starts on the server then). */
+    onSettled?: (at: number) => void;
     whileRunning?: (finished: () => boolean) => Promise<void>;
   },
 ): Promise<boolean> {
@@ -56,7 +58,10 @@ export async function runGroupOf(
   let side: Promise<void> | undefined;
   try {
     let finished = false;
-    const running = (o.running ?? runPlanned(conn, planned, o.unrecorded)).finally(() => (finished = true));
+    const running = (o.running ?? runPlanned(conn, planned, o.unrecorded)).finally(() => {
+      finished = true;
+      o.onSettled?.(monotonicMs());
+    });
     side = o.whileRunning?.(() => finished).catch(() => {}); // keeps its own failures (runStepsOn's late)
     const ms = await running;
     await side;

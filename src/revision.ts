@@ -197,3 +197,29 @@ export function planStamp(history: readonly Revision[], applied: ReadonlySet<str
 export function labelOf(history: readonly Revision[], index: number): string {
   return index === BASE ? 'base' : (history[index]?.id ?? `#${index}`);
 }
+
+/**
+ * The order of two revision tags by their leading number (drizzle-kit's index or timestamp prefix),
+ * then as text; `base` comes before every tag. For revisions the folder does not have (status).
+ */
+export function compareTags(a: string, b: string): number {
+  if (a === b) return 0;
+  if (a === 'base') return -1;
+  if (b === 'base') return 1;
+  const na = /^\d+/.exec(a)?.[0];
+  const nb = /^\d+/.exec(b)?.[0];
+  if (na !== undefined && nb !== undefined && BigInt(na) !== BigInt(nb)) return BigInt(na) < BigInt(nb) ? -1 : 1;
+  return a < b ? -1 : 1;
+}
+
+/**
+ * Whether tag `a` comes after `b` in a history: a larger number (index or timestamp); `b` base; tags
+ * without numbers by text. Two of the same number are two branches' revisions: neither comes after.
+ */
+export function comesAfter(a: string, b: string): boolean {
+  if (b === 'base') return a !== 'base';
+  const na = /^\d+/.exec(a)?.[0];
+  const nb = /^\d+/.exec(b)?.[0];
+  if (na !== undefined && nb !== undefined) return BigInt(na) > BigInt(nb);
+  return compareTags(a, b) > 0;
+}

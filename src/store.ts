@@ -92,8 +92,8 @@ export class VersionStore {
   }
 
   /**
-   * After a run that recorded nothing (its first revision failed, a single transaction rolled back, a
-   * signal before anything committed): the table this store made, still empty, is removed, so the
+   * After a run that recorded nothing (one transaction per revision: its first revision failed, or a
+   * signal stopped it before anything committed): the table this store made, still empty, is removed, so the
    * database is as before the run. Its absence is what lets the next run take over a database drizzle's
    * migrator manages (was: an empty sluice_version left behind, and every later up and deploy ran the
    * history from base against drizzle's tables). Best effort: a failure leaves it, as before.

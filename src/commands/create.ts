@@ -263,8 +263,8 @@ async function createLocked(
       const created = down.result;
       // the new revision's own up failed on the scratch database: migrate-up will fail the same way
       // (was: said only inside the down's "not verified" note)
-      const upFails = created.unverified?.match(new RegExp(`^the history stops applying at ${rev.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: its up fails (.*)$`));
-      if (upFails) created.warnings.push(`its up fails ${upFails[1]}: make migrate-up will fail the same way; edit the up (or the models, then create again) before applying it`);
+      const upFails = created.unverified?.match(new RegExp(`^the history stops applying at ${rev.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: its up fails ([\\s\\S]*)$`));
+      if (upFails) created.warnings.push(`its up fails ${upFails[1]}: make migrate-up will likely fail the same way, unless the database has what the scratch one lacks (an extension, role or schema made outside the history); edit the up (or the models, then create again) before applying it`);
       if (options.ts) created.tsFile = writeTsPart(root, d, h, rev, message);
       outcomes[i] = { created };
     };

@@ -3,7 +3,7 @@
  */
 import { loadContext, withSession, type CommandOptions } from '../context.js';
 import { isChecksumOf, tsOf, upOf } from '../revisionreads.js';
-import { BASE, currentIndex, labelOf, outOfOrder, requireRevisionName, resolveTarget } from '../revision.js';
+import { BASE, comesAfter, compareTags, currentIndex, labelOf, outOfOrder, requireRevisionName, resolveTarget } from '../revision.js';
 import { readDown, readUp, withMessages, type RevisionFile } from '../source.js';
 import { downIsEmpty, downIsStale, parseDownHeader } from '../downheader.js';
 import { rel } from '../relpath.js';
@@ -60,13 +60,13 @@ export async function status(options: CommandOptions = {}): Promise<StatusResult
         }
       }
       const unknownApplied = applied.filter((a) => !byId.has(a.revision)).map((a) => a.revision);
-      // a revision the folder lacks is current when its tag sorts after the folder's current one (tags
-      // sort by number or timestamp): one applied from another branch, or since removed, below it is not
+      // a revision the folder lacks is current when its tag comes after the folder's current one (by its
+      // number or timestamp): one applied from another branch, or since removed, below it is not
       const known = labelOf(history, currentIndex(history, appliedIds));
-      const newest = [...unknownApplied].sort().at(-1);
+      const newest = [...unknownApplied].sort(compareTags).at(-1);
       return {
         database: conn.display,
-        current: newest && (known === 'base' || newest > known) ? newest : known,
+        current: newest && comesAfter(newest, known) ? newest : known,
         head: labelOf(history, history.length - 1),
         applied: applied.length,
         pending: history.filter((r) => !appliedIds.has(r.id)).map((r) => r.id),

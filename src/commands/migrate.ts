@@ -190,7 +190,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
       const rows = await store.list().catch(() => store.list()).catch(() => undefined);
       const at = rows && label(rows);
       const name = signalName(signal!);
-      if (rows?.length === 0) await store.dropIfMadeEmpty(); // a first run that recorded nothing leaves no sluice_version
+      if (rows?.length === 0 && !options.singleTransaction) await store.dropIfMadeEmpty(); // a first run that recorded nothing leaves no sluice_version
       const message = interruptedMessage(name, stop, results.length, !!options.singleTransaction, stop.during?.noTransaction ? await invalidIndexNote(conn) : '', at);
       throw Object.assign(new Interrupted(message, name, at, { cause: stop.during?.cause }), { results });
     }
@@ -212,7 +212,9 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
       // a signal that came with the failure may have sent a cancel that lands on this read: read once more
       const rows = await store.list().catch((err) => (signal?.aborted ? store.list() : Promise.reject(err)));
       const now = label(rows);
-      if (rows.length === 0) await store.dropIfMadeEmpty(); // a first run that recorded nothing leaves no sluice_version
+      // a first run that recorded nothing leaves no sluice_version (not under --single-transaction, whose
+      // rollback leaves the table as it always did; nor after a function that ended the transaction itself)
+      if (rows.length === 0 && !options.singleTransaction && !failure.transactionEnded) await store.dropIfMadeEmpty();
       const where = failure.failedStatement
         ? `at statement ${failure.failedStatement}/${failure.statements} (${failure.failedSql})`
         : failure.failedIn

@@ -478,6 +478,7 @@ pgDescribe('PostgreSQL locks and timeouts', () => {
       await holder.query('SELECT pg_advisory_lock(hashtext($1))', [`sluice:${env.DATABASE_SCHEMA}`]);
       const r = runCli(dir, ['up'], { ...env, SLUICE_LOCK_WAIT: '1' });
       expect(r.status).toBe(5);
+      expect(r.stderr).toMatch(/another sluice run holds the migration lock on schema .* \(waited 1s\)/);
       // the holder named (found by a README walk: not on PostgreSQL)
       const pid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       expect(r.stderr).toMatch(new RegExp(`another sluice run holds the migration lock on schema \\S+: backend pid ${pid} \\(.*connected since \\d{4}-.* UTC\\) \\(waited 1s\\); wait for it to finish, or raise SLUICE_LOCK_WAIT; if that session is stuck, SELECT pg_terminate_backend\\(${pid}\\) ends it and its lock`));

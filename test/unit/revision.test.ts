@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AmbiguousRevision, TargetOutOfRange, UnknownRevision } from '../../src/errors.js';
-import { BASE, currentIndex, findRevision, outOfOrder, plan, planStamp, resolveTarget, type Revision } from '../../src/revision.js';
+import { BASE, comesAfter, compareTags, currentIndex, findRevision, outOfOrder, plan, planStamp, resolveTarget, type Revision } from '../../src/revision.js';
 
 const history: Revision[] = ['0000_init', '0001_add_audits', '0002_add_sessions', '0003_add_phone', '0013_add_tags'].map((id, index) => ({
   id,
@@ -104,3 +104,22 @@ describe('plan', () => {
     expect(planStamp(history, applied(0, 1), 1)).toEqual([]);
   });
 });
+
+// status names a revision the database has and the folder lacks as current, or "ahead of the code",
+// only when it comes after (found by a review: tags compared as text)
+describe('comesAfter / compareTags', () => {
+  it('orders tags by their number, past 9999 and by timestamp too; base first', () => {
+    expect(comesAfter('0004_x', '0003_y')).toBe(true);
+    expect(comesAfter('0003_y', '0004_x')).toBe(false);
+    expect(comesAfter('10000_x', '9999_y')).toBe(true);
+    expect(comesAfter('20261206120000_b', '20251206120000_a')).toBe(true);
+    expect(comesAfter('0000_init', 'base')).toBe(true);
+    expect(comesAfter('base', 'base')).toBe(false);
+    expect(['10000_x', '0002_a', '9999_y', '0002_b'].sort(compareTags)).toEqual(['0002_a', '0002_b', '9999_y', '10000_x']);
+  });
+  it('two tags of one number are two branches: neither comes after the other', () => {
+    expect(comesAfter('0002_theirs', '0002_ours')).toBe(false);
+    expect(comesAfter('0002_ours', '0002_theirs')).toBe(false);
+  });
+});
+
