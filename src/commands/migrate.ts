@@ -119,6 +119,10 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     checkIntegrity(ctx, applied, { allowChanged: kind === 'stamp' || options.allowChanged });
     const history = ctx.history.revisions;
     const spec = options.revision ?? defaultTarget;
+    // `down +1` counts forward: a down never goes there (was, at head: "+1 is past head: only 0 revision(s) are pending")
+    if (kind === 'downgrade' && /^\+\d+$/.test(spec.trim()) && Number(spec.trim().slice(1)) > 0) {
+      throw new UsageError(`down ${spec.trim()}: +N counts forward, and a down goes back; give -N, a revision below the current one, or base (make migrate-down REVISION=-1)`);
+    }
     const target = resolveTarget(history, appliedIds, spec);
     // `up <tag>` to a revision pending below the current one applies it; `up -1` never goes below
     const named = !/^[+-]\d+$/.test(spec.trim()) && !['head', 'heads', 'base'].includes(spec.trim());

@@ -38,6 +38,8 @@ describe('bad input', () => {
     oneLineError(runCli(dir, ['down', '-5'], env), 2, /-5 is past base: only 2 revision/);
     oneLineError(runCli(dir, ['up', '+5'], env), 2, /\+5 is past head: only 2 revision/);
     oneLineError(runCli(dir, ['up', '0000'], env), 2, /below the current revision/);
+    // a down counts back (found by a README walk: at head, "+1 is past head: only 0 revision(s) are pending")
+    oneLineError(runCli(dir, ['down', '+1'], env), 2, /^sluice: down \+1: \+N counts forward, and a down goes back; give -N, a revision below the current one, or base/);
     expect(runCli(dir, ['status', '--json'], env).stdout).toMatch(/"current": "0001_add_audits"/);
   });
 
