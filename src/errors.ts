@@ -280,7 +280,7 @@ export function searchPathChanged(to: string, rolledBack = true): string {
 }
 
 export function describeCause(err: unknown): string {
-  if (err instanceof Error) return firstLine(err.message);
+  if (err instanceof Error) return messageLine(err.message);
   return String(err);
 }
 
@@ -290,7 +290,7 @@ export function describeCause(err: unknown): string {
  * column and reason (was: that first line alone, the reason lost). Read from the text: the error may
  * come from tsx's module-hooks thread, whose clone keeps the message and not esbuild's `errors`.
  */
-function firstLine(message: string): string {
+function messageLine(message: string): string {
   const lines = message.split('\n');
   if (/^(?:Transform|Build) failed with \d+ errors?:$/.test(lines[0]!) && lines[1]) return `${lines[0]} ${lines[1]}`;
   return lines[0]!;
