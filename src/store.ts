@@ -52,6 +52,8 @@ export class VersionStore {
   private settled = false;
   /** This store made the table (ensure): a first run that then recorded nothing removes it (dropIfMadeEmpty). */
   private made = false;
+  /** ensure made the namespace too (PostgreSQL: the schema): removed with the table when nothing else is in it. */
+  private madeNamespace = false;
 
   constructor(
     private readonly conn: Connection,
@@ -78,7 +80,7 @@ export class VersionStore {
   async ensure(): Promise<void> {
     if (await this.exists()) return; // its schema is there too
     try {
-      await this.conn.prepareNamespace();
+      this.madeNamespace = await this.conn.prepareNamespace();
     } catch (err) {
       throw await this.privilegeError(err, 'create-schema');
     }
@@ -104,8 +106,10 @@ export class VersionStore {
       if ((await this.sums()).length === 0) {
         await this.conn.execute(`DROP TABLE ${this.table}`);
         if (!this.settled) this.present = false;
+        if (this.madeNamespace) await this.conn.dropNamespaceIfEmpty?.().catch(() => {}); // holding anything: left
       }
       this.made = false;
+      this.madeNamespace = false;
     } catch {
       /* left as it is: status explains an empty sluice_version */
     }

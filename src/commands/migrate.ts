@@ -2,7 +2,7 @@
  * upgrade, downgrade, stamp and reset: one plan (revision.ts), one engine (engine.ts).
  */
 import { backupBeforeChange, backupKeep } from '../backup.js';
-import { loadContext, withSession, type CommandOptions, type Context } from '../context.js';
+import { loadContext, withSession, type CommandOptions, type Context, type Session } from '../context.js';
 import { checksumOf, downOf, tsOf, upChecksumOf, upOf } from '../revisionreads.js';
 import { checkIntegrity } from '../integrity.js';
 import { interruptedMessage, interruption, invalidIndexNote, statementsRan, transactionEndedState } from './runreport.js';
@@ -103,7 +103,20 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     if (takeover && write && err instanceof Error) err.message = err.message.replace('nothing was changed', `no revision ran (this run did record drizzle's ${takeover.rows} row(s) in sluice_version: the takeover, which runs no SQL)`);
     throw err;
   };
-  return withSession(ctx, write, async ({ conn, store, applied, appliedIds, rekey }) => {
+  return withSession(ctx, write, async (session) => {
+    // A refusal before any revision runs leaves nothing behind: the sluice_version (and schema) this
+    // session made for it, still empty, is removed (was: a refused first up left both, e.g. a
+    // no-transaction revision under --single-transaction, or an up the parser cannot read).
+    let running = false;
+    try {
+      return await moveIn(session, () => (running = true));
+    } catch (err) {
+      if (write && !running) await session.store.dropIfMadeEmpty();
+      throw err;
+    }
+  }, { beforeEnsure, mayCreate: kind !== 'downgrade', rekeyLater: true, signal: options.signal, onInterruptible: options.onInterruptible }); // a down or reset never makes the SQLite file it would find empty
+
+  async function moveIn({ conn, store, applied, appliedIds, rekey }: Session, starting: () => void): Promise<MoveResult> {
     if (!write) {
       const planned = await planTakeover(ctx, conn, store);
       if (planned) {
@@ -184,6 +197,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     const { signal } = options;
     const stoppable = !!conn.cancel && !!signal;
 
+    starting();
     const results = await runCancellable(conn, options, () =>
       runSteps(conn, store, prepared, { stampOnly: kind === 'stamp', single: options.singleTransaction, onStep: options.onStep, signal: stoppable ? signal : undefined, later }),
     );
@@ -243,7 +257,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
       );
     }
     return { ...base, dryRun: false, steps: results, backup };
-  }, { beforeEnsure, mayCreate: kind !== 'downgrade', rekeyLater: true, signal: options.signal, onInterruptible: options.onInterruptible }); // a down or reset never makes the SQLite file it would find empty
+  }
 }
 
 /**

@@ -242,9 +242,15 @@ class PostgresConnection implements Connection {
   missingTable(err: unknown): boolean {
     return (err as { code?: unknown } | null)?.code === '42P01';
   }
-  async prepareNamespace(): Promise<void> {
+  async prepareNamespace(): Promise<boolean> {
     const rows = await this.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [this.schema]);
-    if (rows.length === 0) await this.execute(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
+    if (rows.length > 0) return false;
+    await this.execute(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
+    return true;
+  }
+  async dropNamespaceIfEmpty(): Promise<void> {
+    // RESTRICT (the default): refused when anything is in it, and then left as it is
+    await this.execute(`DROP SCHEMA IF EXISTS ${quoteIdent(this.schema)}`);
   }
   translate(sql: string): string {
     return translatePublic(sql, this.schema);

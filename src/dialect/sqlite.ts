@@ -138,7 +138,9 @@ class SqliteConnection implements Connection {
     const message = (err as { message?: unknown } | null)?.message;
     return typeof message === 'string' && /^no such table\b/i.test(message);
   }
-  async prepareNamespace(): Promise<void> {}
+  async prepareNamespace(): Promise<boolean> {
+    return false;
+  }
   translate(sql: string): string {
     return sql;
   }

@@ -94,8 +94,10 @@ export interface Connection {
    * the table directly instead of asking first whether it exists.
    */
   missingTable?(err: unknown): boolean;
-  /** Make the namespace exist (PostgreSQL: CREATE SCHEMA IF NOT EXISTS). Called before writing. */
-  prepareNamespace(): Promise<void>;
+  /** Make the namespace exist (PostgreSQL: CREATE SCHEMA IF NOT EXISTS). Called before writing. True when this call created it. */
+  prepareNamespace(): Promise<boolean>;
+  /** Remove the namespace prepareNamespace created, when nothing is in it (PostgreSQL: DROP SCHEMA, which refuses a schema holding anything). */
+  dropNamespaceIfEmpty?(): Promise<void>;
   /** Adapt a migration's SQL to this target (schema translation). */
   translate(sql: string): string;
   begin(): Promise<void>;

@@ -1,4 +1,6 @@
 /** PostgreSQL schema scoping: the same files in two schemas of one database, public untouched. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { downgrade, status, upgrade } from '../../src/index.js';
 import { pgDescribe, makeProject, pgUrl, sql, uniqueSchema } from '../support/project.js';
@@ -46,6 +48,30 @@ pgDescribe('schema-scoped PostgreSQL', () => {
     expect(await objectsIn(b.DATABASE_SCHEMA)).toEqual(expect.arrayContaining(['audits', 'users']));
     expect(await objectsIn('public')).toEqual(publicBefore);
     expect(publicBefore).toEqual([]);
+  });
+
+  it('a first up refused before any revision runs creates nothing: no schema, no sluice_version', async () => {
+    const refused = makeProject();
+    const file = path.join(refused, 'drizzle', 'postgresql', '0002_add_sessions_and_roles.sql');
+    const original = readFileSync(file, 'utf8');
+    const exists = async (env: Record<string, string>) => (await sql(refused, env, 'SELECT 1 FROM pg_namespace WHERE nspname = $1', [env.DATABASE_SCHEMA])).length > 0;
+    // a no-transaction revision under --single-transaction (exit 2), then an up the parser cannot read (exit 6)
+    writeFileSync(file, `-- sluice:no-transaction\n${original}`);
+    const a = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('refused') };
+    await expect(upgrade({ cwd: refused, env: a, singleTransaction: true })).rejects.toThrow(/no-transaction; it cannot run with --single-transaction/);
+    expect(await exists(a)).toBe(false);
+    writeFileSync(file, `${original}\nCREATE TABLLE oops (;\n`);
+    const b = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('refused') };
+    await expect(upgrade({ cwd: refused, env: b })).rejects.toThrow(/syntax error at or near "TABLLE"/);
+    expect(await exists(b)).toBe(false);
+    // a schema that was there before the run is kept, only the version table the run made goes
+    await sql(refused, { DATABASE_URL: pgUrl() }, `CREATE SCHEMA "${b.DATABASE_SCHEMA}"`);
+    await expect(upgrade({ cwd: refused, env: b })).rejects.toThrow(/TABLLE/);
+    expect(await exists(b)).toBe(true);
+    expect(await objectsIn(b.DATABASE_SCHEMA)).toEqual([]);
+    // and the run that is not refused applies as usual
+    writeFileSync(file, original);
+    expect((await upgrade({ cwd: refused, env: b })).steps.every((s) => s.status === 'applied')).toBe(true);
   });
 
   it('status on a schema that does not exist creates nothing', async () => {
