@@ -3,6 +3,7 @@
  * revision, the column and the rows) instead of failing half-way:
  * - a down that sets NOT NULL on a column holding NULLs;
  * - a down that re-creates an enum without values that rows still use.
+ * - a down that narrows a column where PostgreSQL's cast would cut or round values (checkNarrowing).
  * Table and column names come from the migration files (as the statements themselves do); values
  * are bound.
  */
@@ -14,6 +15,19 @@ const NAME = String.raw`((?:"[^"]+"\.)?"[^"]+")`;
 const SET_NOT_NULL = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+") SET NOT NULL`, 'im');
 const CREATE_ENUM = new RegExp(String.raw`^CREATE TYPE ${NAME} AS ENUM\s*\(([^)]*)\)`, 'im');
 const SET_ENUM = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+") SET DATA TYPE ${NAME} USING`, 'im');
+/** A type change with no USING, or only the plain cast to its type (what drizzle-kit and sluice write): `USING` is group 4. */
+const SET_TYPE = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+") SET DATA TYPE ([^;]+?)(?:\s+USING\s+([^;]+?))?\s*;?\s*$`, 'i');
+/**
+ * Type families within which PostgreSQL's cast keeps going where the value does not fit, cutting text
+ * (`::varchar(5)`) or rounding numbers and times (`::numeric(10,0)`, `::integer`, `::timestamp(0)`)
+ * instead of failing: a down that narrows a column within one of them is checked for rows it changes.
+ */
+const LOSSY_FAMILIES = [
+  /^(text|varchar|character varying|char|character|bpchar)\b/i,
+  /^(numeric|decimal|smallint|integer|int|int2|int4|int8|bigint|real|float4|float8|double precision)\b/i,
+  /^(timestamp|time|interval)\b/i,
+];
+const familyOf = (type: string) => LOSSY_FAMILIES.findIndex((f) => f.test(type.trim()));
 
 const bare = (name: string) => name.replace(/"/g, '').replace(/^public\./, '');
 const code = (sql: string) => sql.replace(/^\s*--.*$/gm, '').trim();
@@ -25,8 +39,19 @@ const code = (sql: string) => sql.replace(/^\s*--.*$/gm, '').trim();
 export function needsPreCheck(step: PreparedStep): boolean {
   return step.statements.some((s) => {
     const sql = code(s);
-    return SET_NOT_NULL.test(sql) || SET_ENUM.test(sql);
+    return SET_NOT_NULL.test(sql) || SET_ENUM.test(sql) || narrowing(sql) !== undefined;
   });
+}
+
+/** A type change within a lossy family, its USING (if any) only the plain cast: table, column and the new type. */
+function narrowing(sql: string): { table: string; column: string; type: string } | undefined {
+  const m = SET_TYPE.exec(sql);
+  if (!m) return undefined;
+  const [, table, column, type, using] = m;
+  if (familyOf(type!) < 0) return undefined;
+  // a USING of the user's own (round(), a lookup...) is a conversion chosen by hand: not checked
+  if (using !== undefined && using.replace(/\s+/g, '').toLowerCase() !== `${column}::${type}`.replace(/\s+/g, '').toLowerCase()) return undefined;
+  return { table: table!, column: column!, type: type!.trim() };
 }
 
 /** Inside a run's transaction, a check that fails (no such table) must not abort it: it runs in this savepoint. */
@@ -82,6 +107,8 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
           );
         }
       }
+      const nw = conn.dialect === 'postgresql' ? narrowing(sql) : undefined;
+      if (nw) await checkNarrowing(conn, step, nw, inTransaction);
       const se = SET_ENUM.exec(sql);
       const values = se ? enums.get(bare(se[3]!)) : undefined;
       if (se && values) {
@@ -93,5 +120,33 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
         }
       }
     }
+  }
+}
+
+/**
+ * A down that narrows a column within a lossy family (the up widened it: varchar(5) to varchar(50),
+ * numeric(10,0) to numeric(10,4), integer to numeric): PostgreSQL's cast would cut or round the values
+ * that do not fit and the down would report success (was: `reverted`, exit 0, text cut to 5 characters).
+ * The rows whose value does not come back unchanged from the new type to the column's type today are
+ * counted; any refuses the run. A column whose type today is of another family is left to the run.
+ */
+async function checkNarrowing(conn: Connection, step: PreparedStep, nw: { table: string; column: string; type: string }, inTransaction: boolean): Promise<void> {
+  const what = `values of ${bare(nw.table)}.${bare(nw.column)} that ${nw.type} would change`;
+  const typed = await conn
+    .query<{ t: string | null }>(
+      'SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) AS t FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped',
+      [conn.translate(nw.table), nw.column.slice(1, -1).replace(/""/g, '"')],
+    )
+    .catch((err: unknown) => {
+      if (conn.lostConnection(err)) throw err;
+      return [];
+    });
+  const today = typed[0]?.t;
+  if (!today || familyOf(today) !== familyOf(nw.type)) return;
+  const n = await count(conn, step, what, `SELECT count(*) AS n FROM ${nw.table} WHERE ${nw.column} IS DISTINCT FROM CAST(CAST(${nw.column} AS ${nw.type}) AS ${today})`, [], inTransaction);
+  if (n > 0) {
+    throw new Refused(
+      `the down of ${step.revision.id} changes ${bare(nw.table)}.${bare(nw.column)} from ${today} to ${nw.type}, which would cut or round the values of ${n} row(s); change those rows or edit the down file, nothing was changed`,
+    );
   }
 }

@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { diffSnapshots } from '../../src/downgen.js';
 import { applyRenames, renameSql, resolvePrimaryKeyDrops, type Rename } from '../../src/downrules.js';
 import { downgrade, stamp, status, upgrade, writeMissingDowns } from '../../src/index.js';
-import { pgDescribe, dumpSchema, pgUrl, REPO, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, makeProject, pgDescribe, dumpSchema, pgUrl, REPO, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 
 const api = createRequire(import.meta.url)('drizzle-kit/api');
 const BP = '\n--> statement-breakpoint\n';
@@ -224,5 +224,56 @@ describe('faithful downs on SQLite', () => {
     expect(await dumpSchema(dir, env)).toBe(baseDump);
     await upgrade({ cwd: dir, env });
     expect(await dumpSchema(dir, env)).toBe(dumps[8]);
+  });
+});
+
+pgDescribe('a down that narrows a column PostgreSQL would cut or round', () => {
+  // Found by a hunt: an up widening varchar(5) to varchar(50) gets the down `SET DATA TYPE varchar(5)
+  // USING "code"::varchar(5)`, and PostgreSQL's cast cuts a longer value where a plain assignment fails:
+  // the down said "reverted", exit 0, and the text was cut. Numbers and times are rounded alike.
+  it('is refused before anything changes, naming the column and the rows; values that fit revert', async () => {
+    const dir = makeProject();
+    const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('narrow') };
+    addRevision(dir, 'postgresql', 'items', 'CREATE TABLE "items" ("id" integer PRIMARY KEY, "code" varchar(5), "amount" numeric(10, 0), "qty" integer, "at" timestamp(0), "label" text, "n" integer);\n', 'DROP TABLE "items";\n');
+    const alters: [string, string, string][] = [
+      ['code', 'varchar(50)', 'varchar(5)'],
+      ['amount', 'numeric(10, 4)', 'numeric(10, 0)'],
+      ['qty', 'numeric', 'integer'],
+      ['at', 'timestamp(6)', 'timestamp(0)'],
+      ['label', 'varchar(20)', 'text'],
+    ];
+    const up = alters.map(([c, wide]) => `ALTER TABLE "items" ALTER COLUMN "${c}" SET DATA TYPE ${wide};`).join(BP);
+    // as sluice generates them (downrules.ts annotate: the plain cast added), then two it leaves alone:
+    // a conversion of the user's own, and one across families (text back to integer)
+    const down = [
+      ...alters.map(([c, , narrow]) => `ALTER TABLE "items" ALTER COLUMN "${c}" SET DATA TYPE ${narrow} USING "${c}"::${narrow};`),
+      'ALTER TABLE "items" ALTER COLUMN "n" SET DATA TYPE integer USING round("n"::numeric)::integer;',
+    ].join(BP);
+    const upN = `${up}${BP}ALTER TABLE "items" ALTER COLUMN "n" SET DATA TYPE numeric;\n`;
+    const widen = addRevision(dir, 'postgresql', 'widen', upN, `${down}\n`);
+    await upgrade({ cwd: dir, env });
+    await sql(dir, env, `INSERT INTO items VALUES (1, 'abc', 2, 3, '2024-01-01 10:00:00', 'x', 2.6)`);
+    const cases: [string, string, RegExp][] = [
+      [`code = 'ABCDEFGHIJKLMNOP'`, `code = 'abc'`, /changes items\.code from character varying\(50\) to varchar\(5\), which would cut or round the values of 1 row\(s\)/],
+      [`amount = 1.2345`, `amount = 2`, /changes items\.amount from numeric\(10,4\) to numeric\(10, 0\)/],
+      [`qty = 2.7`, `qty = 3`, /changes items\.qty from numeric to integer/],
+      [`at = '2024-01-01 10:00:00.999999'`, `at = '2024-01-01 10:00:00'`, /changes items\.at from timestamp\(6\) without time zone to timestamp\(0\)/],
+    ];
+    for (const [bad, good, refusal] of cases) {
+      await sql(dir, env, `UPDATE items SET ${bad}`);
+      for (const singleTransaction of [false, true]) {
+        await expect(downgrade({ cwd: dir, env, singleTransaction })).rejects.toThrow(new RegExp(`the down of ${widen} ${refusal.source}.*nothing was changed`));
+      }
+      expect((await status({ cwd: dir, env })).current).toBe(widen);
+      await sql(dir, env, `UPDATE items SET ${good}`);
+    }
+    // 1.5 does not fit numeric(10,0) either (the cast rounds it to 2)
+    await sql(dir, env, 'UPDATE items SET amount = 1.5');
+    await expect(downgrade({ cwd: dir, env })).rejects.toThrow(/changes items\.amount/);
+    await sql(dir, env, 'UPDATE items SET amount = 2.0');
+    const r = await downgrade({ cwd: dir, env });
+    expect(r.steps.map((s) => s.status)).toEqual(['reverted']);
+    // what fits came back unchanged; `n` was converted by the user's own round() (2.6 -> 3), not checked
+    expect(await sql(dir, env, 'SELECT code, amount::text AS amount, qty, label, n FROM items')).toEqual([{ code: 'abc', amount: '2', qty: 3, label: 'x', n: 3 }]);
   });
 });
