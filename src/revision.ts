@@ -184,13 +184,21 @@ export function plan(history: readonly Revision[], applied: ReadonlySet<string>,
     .map((revision) => ({ revision, direction }));
 }
 
-/** Steps for stamp: like plan, but the direction follows from where the target lies. */
-export function planStamp(history: readonly Revision[], applied: ReadonlySet<string>, target: number): Step[] {
+/**
+ * Steps for stamp: like plan, but the direction follows from where the target lies. A target named
+ * (a tag, a number, head), or one above the current revision, says the database is there: every
+ * pending revision up to it is recorded (Alembic's stamp, Atlas's `migrate set`). A relative target at
+ * or below the current revision (`stamp -1`) only removes rows: a revision pending below it (out of
+ * order, from a merged branch) stays pending (was: recorded as applied although it never ran, so up
+ * never ran it, and a down would have reverted what was never made).
+ */
+export function planStamp(history: readonly Revision[], applied: ReadonlySet<string>, target: number, options: { relative?: boolean } = {}): Step[] {
   const down = history
     .filter((r) => r.index > target && applied.has(r.id))
     .reverse()
     .map((revision) => ({ revision, direction: 'down' as const }));
-  const up = history.filter((r) => r.index <= target && !applied.has(r.id)).map((revision) => ({ revision, direction: 'up' as const }));
+  const records = !options.relative || target > currentIndex(history, applied);
+  const up = records ? history.filter((r) => r.index <= target && !applied.has(r.id)).map((revision) => ({ revision, direction: 'up' as const })) : [];
   return [...down, ...up];
 }
 

@@ -140,7 +140,7 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     // `up <tag>` to a revision pending below the current one applies it; `up -1` never goes below
     const named = !/^[+-]\d+$/.test(spec.trim()) && !['head', 'heads', 'base'].includes(spec.trim());
     const planned: Step[] =
-      kind === 'stamp' ? planStamp(history, appliedIds, target) : plan(history, appliedIds, target, kind === 'upgrade' ? 'up' : 'down', { named });
+      kind === 'stamp' ? planStamp(history, appliedIds, target, { relative: /^[+-]\d+$/.test(spec.trim()) }) : plan(history, appliedIds, target, kind === 'upgrade' ? 'up' : 'down', { named });
     const steps = kind === 'upgrade' && options.only ? planned.filter((s) => options.only!.has(s.revision.id)) : planned;
     // --single-transaction on a server: only the first steps are prepared up front, the rest while
     // the server runs those (engine.ts LaterSteps); a refusal among them rolls the whole run back.

@@ -536,6 +536,25 @@ describe('out-of-order revisions', () => {
     expect((await status({ cwd: dir, env })).pending).toEqual([]);
   });
 
+  // found by a hunt: `stamp -1` recorded the pending 0002 as applied, so up never ran it
+  it('stamp -1 only removes the current row: a revision pending below stays pending, and up applies it', async () => {
+    const dir = makeProject();
+    const env = envFor(dir, 'sqlite', 'ooostamp');
+    await withRevision0002Pending(dir, env);
+    const r = runCli(dir, ['stamp', '-1'], env);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/0002_add_sessions_and_roles stamped/);
+    expect(await status({ cwd: dir, env })).toMatchObject({ current: '0001_add_audits', pending: ['0002_add_sessions_and_roles', '0003_add_phone_to_users'] });
+    // the database still has 0003's column: stamped back, the user takes it out by hand, then up runs both
+    await sql(dir, env, 'ALTER TABLE users DROP COLUMN phone');
+    const up = runCli(dir, ['up'], env);
+    expect(up.status, up.stdout + up.stderr).toBe(0);
+    expect(await sql(dir, env, 'SELECT count(*) AS n FROM sessions')).toEqual([{ n: 0 }]);
+    // a named target says the database is there: what is pending below it is recorded (Alembic's stamp)
+    await withRevision0002Pending(dir, env);
+    expect(runCli(dir, ['stamp', '0003_add_phone_to_users'], env).stdout).toMatch(/0002_add_sessions_and_roles stamped/);
+  });
+
   it("a SQLite rebuild that spells its pragma '= false' / '= true' keeps the child rows (was: the pragma ran inside the transaction, ignored, and the DROP cascaded)", async () => {
     const dir = makeProject();
     const env = envFor(dir, 'sqlite', 'fkspell');

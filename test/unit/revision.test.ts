@@ -103,6 +103,17 @@ describe('plan', () => {
     expect(ids(planStamp(history, applied(0), 2))).toEqual(['up 0001_add_audits', 'up 0002_add_sessions']);
     expect(planStamp(history, applied(0, 1), 1)).toEqual([]);
   });
+  // found by a hunt: `stamp -1` after a merge recorded the pending 0001 as applied although it never ran
+  it('a relative stamp at or below the current revision only removes rows: one pending below stays pending', () => {
+    const gap = applied(0, 2, 3); // 0001 pending out of order
+    expect(ids(planStamp(history, gap, resolveTarget(history, gap, '-1'), { relative: true }))).toEqual(['down 0003_add_phone']);
+    expect(ids(planStamp(history, gap, resolveTarget(history, gap, '-2'), { relative: true }))).toEqual(['down 0003_add_phone', 'down 0002_add_sessions']);
+    expect(planStamp(history, gap, resolveTarget(history, gap, '-0'), { relative: true })).toEqual([]);
+    // above the current revision, relative or not, and a target named: the database is said to be there
+    expect(ids(planStamp(history, gap, resolveTarget(history, gap, '+1'), { relative: true }))).toEqual(['up 0001_add_audits', 'up 0013_add_tags']);
+    expect(ids(planStamp(history, gap, 2))).toEqual(['down 0003_add_phone', 'up 0001_add_audits']);
+    expect(ids(planStamp(history, gap, 3))).toEqual(['up 0001_add_audits']);
+  });
 });
 
 // status names a revision the database has and the folder lacks as current, or "ahead of the code",
