@@ -12,7 +12,7 @@ import { proofAhead, type ProofAhead } from '../proofscratch.js';
 import { withFolderLock } from '../folderlock.js';
 import { KitInterrupted, kitFailure, kitServes, madeNothing, runDrizzleKit, type KitOutcome } from '../kitgenerate.js';
 import { checkpoint, ConfigError, Interrupted, scratchNote, signalName, SluiceError, UsageError, ExitCode, withNotRemoved } from '../errors.js';
-import { folderState, readHistory, readUp, restoreFolder, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
+import { folderState, readHistory, readUp, restoreFolder, snapshotFile, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
 import { rel } from '../relpath.js';
 import { typeScriptTemplate } from '../tsrevision.js';
 import { verifyDowns } from '../downproof.js';
@@ -126,6 +126,17 @@ async function createLocked(
     const file = path.join(h.out, `${String((last?.number ?? -1) + 1).padStart(4, '0')}_${slug}.sql`);
     if (existsSync(file)) {
       throw new ConfigError(`${rel(file)} already exists (left by an earlier attempt, or written by hand), and drizzle-kit would write this revision's up over it; nothing was run: move that file away and run it again`);
+    }
+  }
+  // drizzle-kit diffs the models against the newest snapshot it finds: without the last revision's, it
+  // takes an older one and writes that revision's changes again (was: exit 2 after the duplicate was
+  // written, kept in every dialect's folder; found by a hunt)
+  for (const [d, h] of dialects) {
+    const last = histories.get(d)!.at(-1);
+    if (last && !existsSync(snapshotFile(h.out, last))) {
+      throw new ConfigError(
+        `snapshot ${rel(snapshotFile(h.out, last))} of the last revision ${last.id} is missing, and drizzle-kit would diff the models against an older snapshot, writing that revision's changes again; nothing was run: restore it from version control (or, if ${last.id} changed nothing the models describe, copy the snapshot before it under that name)`,
+      );
     }
   }
   const { signal } = options;

@@ -242,6 +242,20 @@ describe('integrity', () => {
     expect(existsSync(path.join(other, 'drizzle', 'postgresql', 'meta', '0004_snapshot.json'))).toBe(false);
   });
 
+  // found by a hunt: drizzle-kit diffed against 0002's snapshot, wrote 0003's change again as 0004, and
+  // sluice then failed on the missing snapshot with the duplicate kept in both folders
+  it('migrate-create whose last revision lacks its snapshot is refused before anything runs (was: a duplicate of that revision written and kept)', () => {
+    const other = makeProject();
+    addUserColumn(other, 'nick');
+    rmSync(path.join(other, 'drizzle', 'sqlite', 'meta', '0003_snapshot.json'));
+    const journals = () => ['sqlite', 'postgresql'].map((d) => readFileSync(path.join(other, 'drizzle', d, 'meta', '_journal.json'), 'utf8'));
+    const before = journals();
+    const r = runCli(other, ['create', '-m', 'add nick'], { SLUICE_VERIFY: 'off' });
+    oneLineError(r, 2, /^sluice: snapshot drizzle\/sqlite\/meta\/0003_snapshot\.json of the last revision 0003_add_phone_to_users is missing, .*writing that revision's changes again; nothing was run: restore it from version control/);
+    expect(journals()).toEqual(before);
+    for (const d of ['sqlite', 'postgresql']) expect(readdirSync(path.join(other, 'drizzle', d)).filter((n) => n.startsWith('0004_'))).toEqual([]);
+  });
+
   // Two migrate-create in one folder at once each numbered a revision after the same journal: the
   // journal kept one entry, one snapshot overwrote the other, and the second only said so afterwards.
   it('a command writing the history folders (migrate-create, -downs, -merge) is refused while another one writes them: exit 5 naming it, nothing written', async () => {
