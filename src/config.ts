@@ -154,6 +154,8 @@ export interface ProjectConfig {
   multiDialect: boolean;
   /** migrate-lint settings: the config's `export const lint = { skip: [...], include: [...] }`. */
   lint: LintConfig;
+  /** The SQLite file the default export's `dbCredentials.url` names (`file:<path>`): the database when DATABASE_URL is unset. */
+  sqliteUrl?: string;
 }
 
 export interface LintConfig {
@@ -187,6 +189,32 @@ interface RawConfig {
   out?: string;
   schema?: string | string[];
   migrations?: { table?: unknown; schema?: unknown };
+  dbCredentials?: { url?: unknown };
+  /** pick's copy of a local SQLite dbCredentials.url (sqliteFileUrl): never anything else of dbCredentials, which may hold a password. */
+  sqliteUrl?: string;
+}
+
+/**
+ * A SQLite config's `dbCredentials.url` as DATABASE_URL would say it (`file:<path>`), when it names a
+ * local file: not `:memory:`, a libSQL or HTTP server (whose URL may carry a token), or a URL with options.
+ */
+export function sqliteFileUrl(dialect: unknown, url: unknown): string | undefined {
+  if ((dialect !== 'sqlite' && dialect !== 'turso') || typeof url !== 'string') return undefined;
+  const u = url.trim();
+  if (!u || u.includes('?') || /^[a-z][a-z0-9+.-]*:\/\/(?!\/)|^(libsql|wss?|https?):/i.test(u)) return undefined;
+  const file = u.replace(/^(file|sqlite):(\/\/(?=\/))?/i, '');
+  if (!file || file === ':memory:') return undefined;
+  return `file:${file.startsWith('/') || file.startsWith('.') ? file : `./${file}`}`;
+}
+
+/**
+ * The database a command acts on: DATABASE_URL's, or, when it is unset, the SQLite file the config's
+ * `dbCredentials.url` names, as drizzle-kit's own commands would use (was: ./db.sqlite whatever the
+ * config said, so `up` migrated a new empty file beside the app's database; found by a hunt).
+ */
+export function projectDatabaseTarget(env: Record<string, string | undefined>, root: string, project: ProjectConfig, engine?: SqliteEngine): DatabaseTarget {
+  if ((env.DATABASE_URL ?? '').trim() === '' && project.sqliteUrl) return parseDatabaseTarget({ ...env, DATABASE_URL: project.sqliteUrl }, root, engine);
+  return parseDatabaseTarget(env, root, engine);
 }
 
 /**
@@ -281,7 +309,7 @@ function configCache(root: string, configFile: string) {
     const text = readFileSync(configFile, 'utf8');
     if (UNKNOWN_ENV.test(text)) return undefined;
     const names = [...new Set([...text.matchAll(NAMES)].map((m) => m[1] ?? m[3]!))].sort();
-    const plain = JSON.stringify(['v6', configFile, st.size, st.mtimeMs, st.ctimeMs, names]);
+    const plain = JSON.stringify(['v7', configFile, st.size, st.mtimeMs, st.ctimeMs, names]);
     // The values of the variables the config reads may be secrets (a password in DATABASE_URL, a
     // token): they enter the key only through SHA-256, never as text on disk. A config that reads
     // none is keyed by its text, named by a 64-bit hash (no node:crypto to load).
@@ -319,7 +347,9 @@ function configCache(root: string, configFile: string) {
 function pick(def: unknown): RawConfig | undefined {
   let d = def as (RawConfig & { default?: RawConfig }) | undefined;
   if (d && d.default && !d.dialect) d = d.default;
-  return d ? { dialect: d.dialect, out: d.out, schema: d.schema, migrations: d.migrations } : undefined;
+  if (!d) return undefined;
+  const sqliteUrl = d.sqliteUrl ?? sqliteFileUrl(d.dialect, d.dbCredentials?.url);
+  return { dialect: d.dialect, out: d.out, schema: d.schema, migrations: d.migrations, ...(sqliteUrl ? { sqliteUrl } : {}) };
 }
 
 async function importConfig(root: string, configFile: string, loader: string | undefined): Promise<{ mod: ConfigModule; files: string[] | undefined }> {
@@ -347,7 +377,8 @@ export function describeConfig(
     for (const [name, entry] of Object.entries(mod.dialects)) {
       histories[dialectOf(name, rel)] = historyOf(root, { migrations: shared, ...entry }, rel, name);
     }
-    return { root, configFile, histories, multiDialect: Object.keys(histories).length > 1, lint };
+    const sqliteUrl = pick(mod.default)?.sqliteUrl;
+    return { root, configFile, histories, multiDialect: Object.keys(histories).length > 1, lint, ...(sqliteUrl && histories.sqlite ? { sqliteUrl } : {}) };
   }
   let def = mod.default as RawConfig & { default?: RawConfig };
   if (def && def.default && !def.dialect) def = def.default;
@@ -355,7 +386,8 @@ export function describeConfig(
     throw new ConfigError(`${rel} has no default export with a dialect; export defineConfig({ dialect, schema, out })`);
   }
   histories[dialectOf(def.dialect, rel)] = historyOf(root, def, rel, def.dialect);
-  return { root, configFile, histories, multiDialect: false, lint };
+  const sqliteUrl = pick(def)?.sqliteUrl;
+  return { root, configFile, histories, multiDialect: false, lint, ...(sqliteUrl ? { sqliteUrl } : {}) };
 }
 
 /** The config's `lint` export: lists of rule names. */
@@ -390,10 +422,16 @@ function historyOf(root: string, entry: RawConfig, rel: string, dialect: string)
   return { out: path.resolve(root, entry.out ?? 'drizzle'), schema, ...(migrations ? { migrations } : {}), ...(dialect === 'turso' ? { engine: 'libsql' as const } : {}) };
 }
 
-export function historyFor(config: ProjectConfig, dialect: DialectName): HistoryConfig {
+export function historyFor(config: ProjectConfig, dialect: DialectName, env?: Record<string, string | undefined>): HistoryConfig {
   const h = config.histories[dialect];
   if (!h) {
     const have = Object.keys(config.histories).join(', ');
+    if (env && (env.DATABASE_URL ?? '').trim() === '') {
+      // was: "DATABASE_URL points at sqlite", of a variable nobody had set
+      throw new ConfigError(
+        `DATABASE_URL is unset, so sluice would open the SQLite file ${DEFAULT_SQLITE_FILE}, but ${path.relative(config.root, config.configFile)} only configures ${have}; set DATABASE_URL (in the environment or .env) to your ${have} database`,
+      );
+    }
     throw new ConfigError(
       `DATABASE_URL points at ${dialect} but ${path.relative(config.root, config.configFile)} only configures ${have}; point DATABASE_URL at a ${have} database or add the dialect to the config`,
     );

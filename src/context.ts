@@ -10,6 +10,7 @@ import {
   loadDotEnv,
   loadProjectConfig,
   parseDatabaseTarget,
+  projectDatabaseTarget,
   type DatabaseTarget,
   type HistoryConfig,
   type ProjectConfig,
@@ -95,8 +96,8 @@ export async function loadContext(
   }
   try {
     const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
-    const historyConfig = historyFor(project, plain.dialect);
-    const target = parseDatabaseTarget(env, root, historyConfig.engine);
+    const historyConfig = historyFor(project, plain.dialect, env);
+    const target = projectDatabaseTarget(env, root, project, historyConfig.engine);
     const history = readHistory(historyConfig.out, { allowMissing: extra.allowMissingFolder });
     const ctx: Context = {
       root,

@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadProjectConfig, parseDatabaseTarget, type DatabaseTarget, type DialectName, type ProjectConfig } from '../config.js';
+import { loadProjectConfig, projectDatabaseTarget, type DatabaseTarget, type DialectName, type ProjectConfig } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import type { Connection } from '../dialect/types.js';
@@ -131,7 +131,7 @@ async function roundTrip(
   project: ProjectConfig,
 ): Promise<DialectCheck> {
   // the history's SQLite engine (libsql for dialect "turso") opens the check's connection too
-  const target = parseDatabaseTarget(env, root, project.histories[dialect]?.engine);
+  const target = projectDatabaseTarget(env, root, project, project.histories[dialect]?.engine);
   const checks: CheckItem[] = [];
   const record = (c: CheckItem) => {
     checks.push(c);

@@ -14,7 +14,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { findConfigFile, loadProjectConfig, type DialectName, type HistoryConfig } from '../config.js';
+import { findConfigFile, loadProjectConfig, sqliteFileUrl, type DialectName, type HistoryConfig } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { ConfigError, describeCause } from '../errors.js';
 import { COMPOSE_URL } from './devdb.js';
@@ -276,12 +276,7 @@ function urlVariable(configFile: string): string | undefined {
 
 /** DATABASE_URL for a SQLite project: the config's file when it names one, else sluice's default. */
 function sqliteUrl(raw: Awaited<ReturnType<typeof rawConfig>>, dialect: string | undefined): string {
-  const url = raw?.dbCredentials?.url;
-  if ((dialect === 'sqlite' || dialect === 'turso') && typeof url === 'string' && url.trim() && !/^[a-z]+:\/\/|^libsql:/i.test(url)) {
-    const file = url.replace(/^(file|sqlite):/, '');
-    return `file:${file.startsWith('/') || file.startsWith('.') ? file : `./${file}`}`;
-  }
-  return 'file:./db.sqlite';
+  return sqliteFileUrl(dialect, raw?.dbCredentials?.url) ?? 'file:./db.sqlite';
 }
 
 function composeName(name: string): string {

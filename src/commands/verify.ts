@@ -11,7 +11,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { historyFor, loadProjectConfig, parseDatabaseTarget, type DialectName } from '../config.js';
+import { historyFor, loadProjectConfig, parseDatabaseTarget, projectDatabaseTarget, type DialectName } from '../config.js';
 import { loadContext, resolveEnv, withSession, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import { diffSnapshots, emptySnapshot, generateSnapshot } from '../downgen.js';
@@ -221,7 +221,7 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
 async function verifyAll(options: VerifyOptions & { notRemoved: string[] }): Promise<VerifyResult> {
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
-  const target = parseDatabaseTarget(env, root);
+  const target = projectDatabaseTarget(env, root, project);
   const findings: VerifyFinding[] = [];
   for (const dialect of Object.keys(project.histories) as DialectName[]) {
     const h = historyFor(project, dialect);

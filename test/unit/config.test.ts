@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { slugify } from '../../src/commands/create.js';
-import { describeConfig, parseDatabaseTarget } from '../../src/config.js';
+import { describeConfig, parseDatabaseTarget, sqliteFileUrl } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { passwordsIn, redactor } from '../../src/printer.js';
 import { plainIdentifier, splitStatements } from '../../src/sql.js';
@@ -42,6 +42,20 @@ describe('parseDatabaseTarget', () => {
     expect([t.schema, t.lookup]).toEqual(['tenant_x', ['latitude', 'audit']]);
     expect(parseDatabaseTarget({ DATABASE_URL: 'postgres://h/db' }, '/p').lookup).toBeUndefined();
     expect(() => parseDatabaseTarget({ DATABASE_URL: 'postgres://h/db', DATABASE_SEARCH_PATH: 'ok,"x"; reset all' }, '/p')).toThrow(/DATABASE_SEARCH_PATH entry .* is not a plain identifier/);
+  });
+});
+
+describe('sqliteFileUrl', () => {
+  it("reads a SQLite config's dbCredentials.url as DATABASE_URL would say it, when it names a local file", () => {
+    expect(sqliteFileUrl('sqlite', 'file:./data/app.db')).toBe('file:./data/app.db');
+    expect(sqliteFileUrl('sqlite', 'sqlite.db')).toBe('file:./sqlite.db');
+    expect(sqliteFileUrl('turso', 'file:///abs/app.db')).toBe('file:/abs/app.db');
+    expect(sqliteFileUrl('sqlite', '/abs/app.db')).toBe('file:/abs/app.db');
+    for (const url of [':memory:', 'file::memory:', 'libsql://x.turso.io?authToken=t', 'http://127.0.0.1:8080', 'file:./a.db?mode=ro', '', 42, undefined]) {
+      expect(sqliteFileUrl('sqlite', url)).toBeUndefined();
+    }
+    expect(sqliteFileUrl('postgresql', 'file:./a.db')).toBeUndefined();
+    expect(describeConfig('/p', '/p/drizzle.config.ts', { default: { dialect: 'sqlite', schema: './s.ts', dbCredentials: { url: 'app.db' } } as never }).sqliteUrl).toBe('file:./app.db');
   });
 });
 

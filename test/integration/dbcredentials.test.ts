@@ -1,0 +1,44 @@
+/**
+ * The database a command acts on when DATABASE_URL is unset: the SQLite file drizzle.config.ts's
+ * dbCredentials.url names, as drizzle-kit's own commands use (found by a hunt: sluice migrated a new
+ * ./db.sqlite beside the app's database and said "applied"). Real CLI, real SQLite files.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeProject, runCli } from '../support/project.js';
+
+const config = (credentials: string) =>
+  `import { defineConfig } from 'drizzle-kit';\nexport default defineConfig({ dialect: 'sqlite', schema: './models/sqlite.ts', out: './drizzle/sqlite'${credentials} });\n`;
+
+describe('DATABASE_URL unset', () => {
+  it("acts on the SQLite file the config's dbCredentials.url names, not ./db.sqlite", () => {
+    const dir = makeProject();
+    writeFileSync(path.join(dir, 'drizzle.config.ts'), config(", dbCredentials: { url: 'file:./app.db' }"));
+    const up = runCli(dir, ['up']);
+    expect(up.status, up.stdout + up.stderr).toBe(0);
+    expect(up.stdout).toMatch(/^sqlite:app\.db: base -> 0003_add_phone_to_users \(4 revisions applied\)$/m);
+    expect(existsSync(path.join(dir, 'app.db'))).toBe(true);
+    expect(existsSync(path.join(dir, 'db.sqlite'))).toBe(false);
+    // the second run reads the config's description from the cache: the same file
+    const status = runCli(dir, ['--json', 'status']);
+    expect(JSON.parse(status.stdout)).toMatchObject({ database: 'sqlite:app.db', current: '0003_add_phone_to_users' });
+    // DATABASE_URL set wins
+    expect(JSON.parse(runCli(dir, ['--json', 'status'], { DATABASE_URL: 'file:./other.db' }).stdout)).toMatchObject({ database: 'sqlite:other.db', current: 'base' });
+  });
+
+  it("a config without a local file (none, :memory:, a libSQL server) keeps ./db.sqlite; a PostgreSQL-only config says DATABASE_URL is unset", () => {
+    const dir = makeProject();
+    for (const credentials of ['', ", dbCredentials: { url: ':memory:' }", ", dbCredentials: { url: 'libsql://db.example.com?authToken=secret' }"]) {
+      writeFileSync(path.join(dir, 'drizzle.config.ts'), config(credentials));
+      const r = runCli(dir, ['--json', 'status']);
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ database: 'sqlite:db.sqlite' });
+      expect(r.stdout + r.stderr).not.toContain('secret');
+    }
+    writeFileSync(path.join(dir, 'drizzle.config.ts'), "export default { dialect: 'postgresql', schema: './models/postgres.ts', out: './drizzle/postgresql' };\n");
+    const pg = runCli(dir, ['status']);
+    expect(pg.status).toBe(2);
+    expect(pg.stderr).toMatch(/^sluice: DATABASE_URL is unset, so sluice would open the SQLite file \.\/db\.sqlite, but drizzle\.config\.ts only configures postgresql; set DATABASE_URL \(in the environment or \.env\) to your postgresql database\n$/);
+  });
+});
