@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { parseDatabaseTarget } from '../config.js';
+import { loadProjectConfig, parseDatabaseTarget, projectDatabaseTarget } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { SluiceError, ExitCode } from '../errors.js';
 import { libpqConnection } from '../pgconn.js';
@@ -77,7 +77,9 @@ export async function dbDown(options: CommandOptions = {}): Promise<DevDbResult 
 /** Open psql or sqlite3 on the configured database, attached to this terminal. Resolves with its exit code. */
 export async function dbConnect(options: CommandOptions & { args?: string[] } = {}): Promise<number> {
   const { root, env } = resolveEnv(options);
-  const target = parseDatabaseTarget(env, root);
+  // DATABASE_URL unset: the config's SQLite file, as every other command (config.ts projectDatabaseTarget)
+  const project = (env.DATABASE_URL ?? '').trim() === '' ? await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG).catch(() => undefined) : undefined;
+  const target = project ? projectDatabaseTarget(env, root, project) : parseDatabaseTarget(env, root);
   let cmd: string;
   let argv: string[];
   const childEnv: NodeJS.ProcessEnv = { ...(env as NodeJS.ProcessEnv) };

@@ -3,10 +3,11 @@
  * dbCredentials.url names, as drizzle-kit's own commands use (found by a hunt: sluice migrated a new
  * ./db.sqlite beside the app's database and said "applied"). Real CLI, real SQLite files.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeProject, runCli } from '../support/project.js';
+import { cleanEnv, makeProject, REPO, runCli } from '../support/project.js';
 
 const config = (credentials: string) =>
   `import { defineConfig } from 'drizzle-kit';\nexport default defineConfig({ dialect: 'sqlite', schema: './models/sqlite.ts', out: './drizzle/sqlite'${credentials} });\n`;
@@ -23,6 +24,9 @@ describe('DATABASE_URL unset', () => {
     // the second run reads the config's description from the cache: the same file
     const status = runCli(dir, ['--json', 'status']);
     expect(JSON.parse(status.stdout)).toMatchObject({ database: 'sqlite:app.db', current: '0003_add_phone_to_users' });
+    // make db-connect opens the same file
+    const connect = spawnSync(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), 'db', 'connect'], { cwd: dir, env: cleanEnv() as NodeJS.ProcessEnv, input: 'SELECT count(*) FROM sluice_version;\n', encoding: 'utf8' });
+    expect(connect.stdout.trim(), connect.stderr).toBe('4');
     // DATABASE_URL set wins
     expect(JSON.parse(runCli(dir, ['--json', 'status'], { DATABASE_URL: 'file:./other.db' }).stdout)).toMatchObject({ database: 'sqlite:other.db', current: 'base' });
   });
