@@ -202,6 +202,27 @@ export function planStamp(history: readonly Revision[], applied: ReadonlySet<str
   return [...down, ...up];
 }
 
+/**
+ * The revision applied last (by time, then place), when the steps of a down leave it applied: after an
+ * up that applied a revision pending out of order (a merged branch's), `down -1` counts places and
+ * takes back the current revision by place, not the one just applied (found by a hunt: the other
+ * branch's table and rows were dropped). Undefined when the down takes it back, or no down runs.
+ */
+export function lastAppliedLeft(history: readonly Revision[], rows: readonly { revision: string; appliedAt: string }[], steps: readonly Step[]): { revision: Revision; appliedAt: string } | undefined {
+  if (!steps.length) return undefined;
+  const at = new Map(history.map((r) => [r.id, r]));
+  let last: { revision: Revision; appliedAt: string } | undefined;
+  for (const row of rows) {
+    const revision = at.get(row.revision);
+    if (!revision) continue;
+    const t = Date.parse(row.appliedAt);
+    if (Number.isNaN(t)) return undefined; // a time sluice cannot read: no order to go by
+    const lt = last ? Date.parse(last.appliedAt) : -Infinity;
+    if (!last || t > lt || (t === lt && revision.index > last.revision.index)) last = { revision, appliedAt: row.appliedAt };
+  }
+  return last && !steps.some((s) => s.revision.id === last!.revision.id) ? last : undefined;
+}
+
 export function labelOf(history: readonly Revision[], index: number): string {
   return index === BASE ? 'base' : (history[index]?.id ?? `#${index}`);
 }

@@ -12,7 +12,7 @@ import { prepareStep, type PreparedStep } from '../prepare.js';
 import { openConnection, type Connection } from '../dialect/index.js';
 import { checkpoint, ConnectionLost, describeCause, Interrupted, MigrationFailed, MissingDown, Refused, signalName, UsageError } from '../errors.js';
 import { VersionStore } from '../store.js';
-import { currentIndex, labelOf, outOfOrder, plan, planStamp, requireRevisionName, resolveTarget, type Step } from '../revision.js';
+import { currentIndex, labelOf, lastAppliedLeft, outOfOrder, plan, planStamp, requireRevisionName, resolveTarget, type Step } from '../revision.js';
 import { type RevisionFile } from '../source.js';
 import { downIsEmpty, downIsProven, downIsStale, manualReasonOf } from '../downheader.js';
 import { rel } from '../relpath.js';
@@ -142,6 +142,11 @@ async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Pr
     const planned: Step[] =
       kind === 'stamp' ? planStamp(history, appliedIds, target, { relative: /^[+-]\d+$/.test(spec.trim()) }) : plan(history, appliedIds, target, kind === 'upgrade' ? 'up' : 'down', { named });
     const steps = kind === 'upgrade' && options.only ? planned.filter((s) => options.only!.has(s.revision.id)) : planned;
+    const left = kind === 'downgrade' && !named && spec.trim() !== 'base' ? lastAppliedLeft(history, applied, steps) : undefined;
+    if (left) {
+      const first = steps[0]!.revision.id;
+      throw new Refused(`down ${spec.trim()} would revert ${first}, the current revision by place, but the revision applied last is ${left.revision.id} (out of order, ${left.appliedAt}), which it leaves applied; name the target to go ahead (make migrate-down REVISION=${labelOf(history, target)}); ${left.revision.id} is reverted only with the revisions above it (REVISION=${labelOf(history, left.revision.index - 1)}); nothing was changed`);
+    }
     // --single-transaction on a server: only the first steps are prepared up front, the rest while
     // the server runs those (engine.ts LaterSteps); a refusal among them rolls the whole run back.
     const lazy = !!options.singleTransaction && write && kind !== 'stamp' && steps.length > EAGER_STEPS && groupsStatements(conn) && !steps.some((s) => tsOf(ctx, s.revision as RevisionFile));

@@ -536,6 +536,25 @@ describe('out-of-order revisions', () => {
     expect((await status({ cwd: dir, env })).pending).toEqual([]);
   });
 
+  // found by a hunt: after a merged branch's revision was applied out of order, `down` (-1, counting
+  // places) reverted the current revision by place, the other branch's table and rows with it
+  it('down -1 right after an out-of-order up is refused, naming both revisions; a named target goes ahead', async () => {
+    const dir = makeProject();
+    const env = envFor(dir, 'sqlite', 'ooodown');
+    await withRevision0002Pending(dir, env);
+    await new Promise((r) => setTimeout(r, 20)); // applied_at: later than the others
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    const refused = runCli(dir, ['down'], { ...env, SLUICE_NO_BACKUP: '1' });
+    expect(refused.status, refused.stdout + refused.stderr).toBe(6);
+    expect(refused.stderr).toMatch(/^sluice: down -1 would revert 0003_add_phone_to_users, the current revision by place, but the revision applied last is 0002_add_sessions_and_roles \(out of order, .*\), which it leaves applied; name the target to go ahead \(make migrate-down REVISION=0002_add_sessions_and_roles\); 0002_add_sessions_and_roles is reverted only with the revisions above it \(REVISION=0001_add_audits\); nothing was changed\n$/);
+    expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
+    expect(runCli(dir, ['down', '0002_add_sessions_and_roles'], env).status).toBe(0);
+    // now the revision applied last is the current one: -1 takes it back
+    const again = runCli(dir, ['down', '-1'], env);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/0002_add_sessions_and_roles reverted/);
+  });
+
   // found by a hunt: `stamp -1` recorded the pending 0002 as applied, so up never ran it
   it('stamp -1 only removes the current row: a revision pending below stays pending, and up applies it', async () => {
     const dir = makeProject();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AmbiguousRevision, TargetOutOfRange, UnknownRevision } from '../../src/errors.js';
-import { BASE, comesAfter, compareTags, currentIndex, findRevision, outOfOrder, plan, planStamp, resolveTarget, type Revision } from '../../src/revision.js';
+import { BASE, comesAfter, compareTags, currentIndex, findRevision, lastAppliedLeft, outOfOrder, plan, planStamp, resolveTarget, type Revision } from '../../src/revision.js';
 
 const history: Revision[] = ['0000_init', '0001_add_audits', '0002_add_sessions', '0003_add_phone', '0013_add_tags'].map((id, index) => ({
   id,
@@ -102,6 +102,21 @@ describe('plan', () => {
     expect(ids(planStamp(history, applied(0, 1, 2), 0))).toEqual(['down 0002_add_sessions', 'down 0001_add_audits']);
     expect(ids(planStamp(history, applied(0), 2))).toEqual(['up 0001_add_audits', 'up 0002_add_sessions']);
     expect(planStamp(history, applied(0, 1), 1)).toEqual([]);
+  });
+  it('lastAppliedLeft: the revision applied last, when a down leaves it applied', () => {
+    const rows = (...r: [number, string][]) => r.map(([i, t]) => ({ revision: history[i]!.id, appliedAt: t }));
+    const inOrder = rows([0, '2026-01-01T00:00:00Z'], [1, '2026-01-02T00:00:00Z'], [2, '2026-01-03T00:00:00Z']);
+    const a = applied(0, 1, 2);
+    expect(lastAppliedLeft(history, inOrder, plan(history, a, 1, 'down'))).toBeUndefined();
+    // 0001 applied last, out of order: down -1 takes back 0002 and leaves it
+    const late = rows([0, '2026-01-01T00:00:00Z'], [1, '2026-01-05T00:00:00Z'], [2, '2026-01-03T00:00:00Z']);
+    expect(lastAppliedLeft(history, late, plan(history, a, 1, 'down'))?.revision.id).toBe('0001_add_audits');
+    expect(lastAppliedLeft(history, late, plan(history, a, 0, 'down'))).toBeUndefined();
+    // ties go by place; a time that cannot be read, or no step, says nothing
+    const tie = rows([0, '2026-01-01T00:00:00Z'], [1, '2026-01-03T00:00:00Z'], [2, '2026-01-03T00:00:00Z']);
+    expect(lastAppliedLeft(history, tie, plan(history, a, 1, 'down'))).toBeUndefined();
+    expect(lastAppliedLeft(history, rows([0, 'x'], [1, 'y'], [2, 'z']), plan(history, a, 1, 'down'))).toBeUndefined();
+    expect(lastAppliedLeft(history, late, [])).toBeUndefined();
   });
   // found by a hunt: `stamp -1` after a merge recorded the pending 0001 as applied although it never ran
   it('a relative stamp at or below the current revision only removes rows: one pending below stays pending', () => {
