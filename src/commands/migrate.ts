@@ -3,22 +3,19 @@
  */
 import { backupBeforeChange, backupKeep } from '../backup.js';
 import { loadContext, withSession, type CommandOptions, type Context, type Session } from '../context.js';
-import { checksumOf, downOf, tsOf, upChecksumOf, upOf } from '../revisionreads.js';
+import { checksumOf, tsOf } from '../revisionreads.js';
 import { checkIntegrity } from '../integrity.js';
 import { interruptedMessage, interruption, invalidIndexNote, statementsRan, transactionEndedState } from './runreport.js';
 import { needsPreCheck, preflightDown } from '../preflight.js';
 import { groupsStatements, noTransactionInSingle, refusalsBeforeRun, runSteps, type LaterSteps, type StepResult } from '../engine.js';
-import { prepareStep, type PreparedStep } from '../prepare.js';
+import { type PreparedStep } from '../prepare.js';
+import { prepareFor } from './stepprep.js';
 import { openConnection, type Connection } from '../dialect/index.js';
-import { checkpoint, ConnectionLost, describeCause, Interrupted, MigrationFailed, MissingDown, Refused, signalName, UsageError } from '../errors.js';
+import { checkpoint, ConnectionLost, describeCause, Interrupted, MigrationFailed, Refused, signalName, UsageError } from '../errors.js';
 import { VersionStore } from '../store.js';
 import { currentIndex, labelOf, lastAppliedLeft, outOfOrder, plan, planStamp, requireRevisionName, resolveTarget, type Step } from '../revision.js';
 import { type RevisionFile } from '../source.js';
-import { downIsEmpty, downIsProven, downIsStale, manualReasonOf } from '../downheader.js';
-import { rel } from '../relpath.js';
-import { isOnlyComments } from '../sql.js';
 import { withGap } from '../tsrevision.js';
-import { parseRevision } from '../parsecache.js';
 import { autoTakeover, planTakeover, type TakeoverSummary } from './takeover.js';
 
 export interface MoveOptions extends CommandOptions {
@@ -283,16 +280,6 @@ async function runCancellable(conn: Connection, options: MoveOptions, run: () =>
   }
 }
 
-/** True when the up holds a statement (by the parser: comments of any kind are not statements); an up that does not parse counts as having some. */
-async function upHasStatements(ctx: Context, up: string): Promise<boolean> {
-  if (isOnlyComments(up)) return false;
-  try {
-    return (await parseRevision(up.replace(/^\uFEFF/, ''), ctx.target.dialect, ctx.root, ctx.target.engine)).statements.length > 0;
-  } catch {
-    return true;
-  }
-}
-
 /** After a lost connection: the version table as read on a new connection, or undefined when it cannot be read. */
 async function readBackAfterLoss(ctx: Context): Promise<{ revision: string }[] | undefined> {
   try {
@@ -305,46 +292,6 @@ async function readBackAfterLoss(ctx: Context): Promise<{ revision: string }[] |
   } catch {
     return undefined;
   }
-}
-
-/** Read the SQL a step runs, refusing before any change when a needed down is missing or empty. */
-export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): Promise<PreparedStep> {
-  const rev = step.revision as RevisionFile;
-  // A down or a stamp needs only the up's checksum, which the checksum cache gives without reading it.
-  const runsUp = step.direction === 'up' && !stampOnly;
-  let down: string | null = null;
-  if (step.direction === 'down' && !stampOnly) {
-    down = downOf(ctx, rev);
-    const manual = down === null ? undefined : manualReasonOf(down);
-    if (manual) {
-      throw new Refused(
-        `revision ${rev.id} needs a hand-written down: ${manual}. Edit ${rel(rev.downFile)}, then delete its "-- sluice:manual-down-required" line`,
-      );
-    }
-    if (downIsEmpty(down) && !downIsProven(down) && (await upHasStatements(ctx, upOf(ctx, rev)))) throw new MissingDown(rev.id, rel(rev.downFile), down !== null);
-    if (downIsStale({ checksum: upChecksumOf(ctx, rev), text: () => upOf(ctx, rev) }, down)) {
-      throw new Refused(
-        `the up of ${rev.id} changed after its down was generated; check that ${rel(rev.downFile)} still undoes it, then delete its "-- sluice:up-checksum" line`,
-      );
-    }
-  }
-  return prepareStep(
-    rev,
-    step.direction,
-    runsUp ? upOf(ctx, rev) : { checksum: checksumOf(ctx, rev) },
-    down,
-    stampOnly,
-    {
-      dialect: ctx.target.dialect,
-      engine: ctx.target.engine,
-      get file() {
-        return rel(step.direction === 'up' ? rev.upFile : rev.downFile); // for a refusal's message only: not worked out per step
-      },
-      schema: ctx.target.schema,
-      root: ctx.root,
-    },
-    tsOf(ctx, rev),
-  );
 }
 
 /** Apply pending revisions up to the target (default head). */

@@ -12,7 +12,7 @@ import { foreignKeyPragmas, quoteIdent, quoteLiteral, systemSchemaError, termina
 import { translatePublic } from '../publicschema.js';
 import { versionTableDdl, VERSION_TABLE } from '../store.js';
 import { withGap } from '../tsrevision.js';
-import { prepareFor } from './migrate.js';
+import { prepareFor } from './stepprep.js';
 
 export interface OfflineOptions extends CommandOptions {
   /** `<from>:<to>` (from defaults to base), or `<to>` alone (from base). */

@@ -1,0 +1,64 @@
+/**
+ * A step's SQL, read and checked before anything runs (migrate.ts, offline.ts): a needed down missing,
+ * empty, marked manual or made for another up is refused here.
+ */
+import type { Context } from '../context.js';
+import { checksumOf, downOf, tsOf, upChecksumOf, upOf } from '../revisionreads.js';
+import { prepareStep, type PreparedStep } from '../prepare.js';
+import { MissingDown, Refused } from '../errors.js';
+import type { Step } from '../revision.js';
+import type { RevisionFile } from '../source.js';
+import { downIsEmpty, downIsProven, downIsStale, manualReasonOf } from '../downheader.js';
+import { rel } from '../relpath.js';
+import { isOnlyComments } from '../sql.js';
+import { parseRevision } from '../parsecache.js';
+
+/** True when the up holds a statement (by the parser: comments of any kind are not statements); an up that does not parse counts as having some. */
+async function upHasStatements(ctx: Context, up: string): Promise<boolean> {
+  if (isOnlyComments(up)) return false;
+  try {
+    return (await parseRevision(up.replace(/^\uFEFF/, ''), ctx.target.dialect, ctx.root, ctx.target.engine)).statements.length > 0;
+  } catch {
+    return true;
+  }
+}
+
+/** Read the SQL a step runs, refusing before any change when a needed down is missing or empty. */
+export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): Promise<PreparedStep> {
+  const rev = step.revision as RevisionFile;
+  // A down or a stamp needs only the up's checksum, which the checksum cache gives without reading it.
+  const runsUp = step.direction === 'up' && !stampOnly;
+  let down: string | null = null;
+  if (step.direction === 'down' && !stampOnly) {
+    down = downOf(ctx, rev);
+    const manual = down === null ? undefined : manualReasonOf(down);
+    if (manual) {
+      throw new Refused(
+        `revision ${rev.id} needs a hand-written down: ${manual}. Edit ${rel(rev.downFile)}, then delete its "-- sluice:manual-down-required" line`,
+      );
+    }
+    if (downIsEmpty(down) && !downIsProven(down) && (await upHasStatements(ctx, upOf(ctx, rev)))) throw new MissingDown(rev.id, rel(rev.downFile), down !== null);
+    if (downIsStale({ checksum: upChecksumOf(ctx, rev), text: () => upOf(ctx, rev) }, down)) {
+      throw new Refused(
+        `the up of ${rev.id} changed after its down was generated; check that ${rel(rev.downFile)} still undoes it, then delete its "-- sluice:up-checksum" line`,
+      );
+    }
+  }
+  return prepareStep(
+    rev,
+    step.direction,
+    runsUp ? upOf(ctx, rev) : { checksum: checksumOf(ctx, rev) },
+    down,
+    stampOnly,
+    {
+      dialect: ctx.target.dialect,
+      engine: ctx.target.engine,
+      get file() {
+        return rel(step.direction === 'up' ? rev.upFile : rev.downFile); // for a refusal's message only: not worked out per step
+      },
+      schema: ctx.target.schema,
+      root: ctx.root,
+    },
+    tsOf(ctx, rev),
+  );
+}
