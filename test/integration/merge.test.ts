@@ -194,8 +194,10 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
     expect(up).toMatch(/0004_other applied/);
     const rows = (await sql<{ r: string }>(dir, env, 'SELECT "revision" AS r FROM sluice_version ORDER BY 1')).map((x) => x.r);
     expect(rows).toEqual(['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users', '0004_other', '0005_fix', '0006_fix']);
+    // down -1 would revert 0006_fix, leaving 0004_other just applied: refused until the target is named
+    expect(runCli(dir, ['down', '-1'], env).stderr).toMatch(/down -1 would revert 0006_fix, .* the revision applied last is 0004_other/);
     // the down of 0006_fix drops fix_b, the one its up made
-    ok(runCli(dir, ['down', '-1'], env));
+    ok(runCli(dir, ['down', '0005_fix'], env));
     const tables = (await sql<{ n: string }>(dir, env, "SELECT name AS n FROM sqlite_master WHERE type = 'table' AND name LIKE 'fix%' ORDER BY 1")).map((x) => x.n);
     expect(tables).toEqual(['fix_a']);
   });
