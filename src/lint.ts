@@ -26,6 +26,7 @@ import { downIsEmpty, downIsStale, parseDownHeader } from './downheader.js';
 import { firstLine } from './sql.js';
 import { loadParser, parseSql, SqlSyntaxError, type ParsedSql } from './sqlparse.js';
 import { statementChange } from './sqlchange.js';
+import { sqliteTriggerTracker, type TriggersByTable } from './sqlitetriggers.js';
 
 /** sluice's own rules (never passed to squawk). */
 export const SLUICE_RULES = ['drop-table', 'drop-column', 'sqlite-table-rebuild', 'empty-table', 'drop-cascade', 'irreversible', 'unparseable'];
@@ -105,6 +106,7 @@ export async function lintUps(root: string, dialect: DialectName, out: string, h
   const add = (f: Omit<LintFinding, 'dialect' | 'file'> & { file: string }, ignored: Set<string> = new Set()) => {
     if (!settings.skip.has(f.rule) && !ignored.has(f.rule) && !ignored.has('*')) findings.push({ dialect, ...f, file: relTo(root, f.file) });
   };
+  let triggers: ReturnType<typeof sqliteTriggerTracker> | undefined; // made at the first rebuild met
   for (const rev of selected) {
     const text = readUp(rev);
     let parsed: ParsedSql;
@@ -117,8 +119,12 @@ export async function lintUps(root: string, dialect: DialectName, out: string, h
     }
     const file = { rev, parsed, text, ends: parsed.statements.map((s) => s.line + (s.text.match(/\n/g)?.length ?? 0)) };
     files.set(rev.upFile, file);
-    ownRules(file, dialect, history[rev.index - 1] ? () => readSnapshot(out, history[rev.index - 1]!) : undefined, (i, rule, message) =>
-      add({ revision: rev.id, file: rev.upFile, line: parsed.statements[i]!.line, statement: statementOf(file, i), rule, source: 'sluice', message }, ignoresAt(file, i)),
+    ownRules(
+      file,
+      dialect,
+      history[rev.index - 1] ? () => readSnapshot(out, history[rev.index - 1]!) : undefined,
+      (i, rule, message) => add({ revision: rev.id, file: rev.upFile, line: parsed.statements[i]!.line, statement: statementOf(file, i), rule, source: 'sluice', message }, ignoresAt(file, i)),
+      dialect === 'sqlite' ? () => (triggers ??= sqliteTriggerTracker(history, settings.engine)).before(rev.index) : undefined,
     );
   }
   let linter: string | undefined;
@@ -165,7 +171,7 @@ export function finishLint(u: UpsLinted): LintRun {
 type Report = (statement: number, rule: string, message: string) => void;
 
 /** drop-table, drop-column, sqlite-table-rebuild, empty-table, drop-cascade on one parsed up file. */
-function ownRules(file: FileLint, dialect: DialectName, previousSnapshot: (() => Record<string, unknown>) | undefined, report: Report): void {
+function ownRules(file: FileLint, dialect: DialectName, previousSnapshot: (() => Record<string, unknown>) | undefined, report: Report, triggersBefore?: () => TriggersByTable): void {
   const changes = file.parsed.statements.map((s) => statementChange(s.text, dialect));
   const created = new Set<string>();
   changes.forEach((c, i) => {
@@ -186,11 +192,15 @@ function ownRules(file: FileLint, dialect: DialectName, previousSnapshot: (() =>
       const table = c.createsTable.slice('__new_'.length);
       const copy = changes.find((k) => k.insertsInto?.table === c.createsTable)?.insertsInto;
       const lost = lostColumns(previousSnapshot, table, copy?.columns);
+      // the table's triggers go with its DROP; those this file makes again after it are not lost
+      const again = new Set(changes.slice(i).flatMap((k) => (k.createsTrigger ? [k.createsTrigger.name.toLowerCase()] : [])));
+      const triggers = [...(triggersBefore?.().get(table.toLowerCase()) ?? new Map<string, string>())].filter(([k]) => !again.has(k)).map(([, n]) => n);
       report(
         i,
         'sqlite-table-rebuild',
         `rebuilds table ${table} (copies it into ${c.createsTable}, drops it, renames the copy): every row is rewritten while the database is locked for writing` +
-          (copy ? (lost.length ? `; column(s) ${lost.join(', ')} are not copied: their data is lost` : '') : `; no INSERT copies its rows: its data is lost`),
+          (copy ? (lost.length ? `; column(s) ${lost.join(', ')} are not copied: their data is lost` : '') : `; no INSERT copies its rows: its data is lost`) +
+          (triggers.length ? `; its trigger(s) ${triggers.join(', ')}, made by an earlier revision, are dropped with it and not made again: add their CREATE TRIGGER after the rename` : ''),
       );
     }
     if (c.createsTable) created.add(c.createsTable);

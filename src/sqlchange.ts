@@ -19,6 +19,12 @@ export interface StatementChange {
   emptiesTables?: { tables: string[]; how: 'DELETE without WHERE' | 'TRUNCATE' };
   /** A DROP … CASCADE (PostgreSQL): what it drops, and what of. */
   dropsCascade?: { kind: string; names: string[] };
+  /** SQLite CREATE TRIGGER: its name and table (a table rebuild drops a table's triggers with it). */
+  createsTrigger?: { name: string; table: string };
+  /** SQLite DROP TRIGGER: its name. */
+  dropsTrigger?: string;
+  /** SQLite ALTER TABLE … RENAME TO: the table's triggers follow it. */
+  renamesTable?: { from: string; to: string };
 }
 
 /**
@@ -77,6 +83,12 @@ function sqliteChange(text: string, c: StatementChange): void {
     for (const a of stmt.actions?.items ?? []) {
       if (a.type === 'alter_action_drop_column') c.dropsColumns.push({ table, column: name(a.column) });
     }
+  }
+  if (stmt.type === 'create_trigger_stmt') c.createsTrigger = { name: name(stmt.name), table: name(stmt.target?.table) };
+  if (stmt.type === 'drop_trigger_stmt') c.dropsTrigger = name(stmt.trigger);
+  if (stmt.type === 'alter_table_stmt') {
+    const rename = (stmt.actions?.items ?? []).find((a: Tree) => a.type === 'alter_action_rename');
+    if (rename) c.renamesTable = { from: name(stmt.table), to: name(rename.newName) };
   }
   const insert = stmt.type === 'insert_stmt' ? stmt.clauses?.find((k: Tree) => k.type === 'insert_clause') : undefined;
   if (insert) c.insertsInto = { table: name(insert.table), columns: (insert.columns?.expr?.items ?? []).map(name) };

@@ -3,6 +3,7 @@
  * silencing per statement and by config, exit 11, --json; and migrate-create's lint warnings. No
  * database is involved: lint reads the files only.
  */
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -145,6 +146,38 @@ describe('make migrate-lint', () => {
     // silenced in the down file, as any rule
     writeFileSync(path.join(dir, 'drizzle/sqlite', `${tag}.down.sql`), `-- sluice:lint-ignore irreversible\n${readFileSync(path.join(dir, 'drizzle/sqlite', `${tag}.down.sql`), 'utf8')}`);
     expect(rules(lintJson(dir, [tag]).result)).toEqual(['2:sqlite-table-rebuild', '7:drop-column']);
+  });
+
+  // found by a hunt: an audit trigger a hand-written revision made was dropped by a later rebuild, unsaid
+  it("SQLite: a table rebuild names the table's triggers an earlier revision made, which its DROP takes with it; not those dropped since or made again", () => {
+    const dir = makeProject();
+    const BPS = '--> statement-breakpoint\n';
+    addRevision(dir, 'sqlite', 'audit', ['CREATE TABLE `user_log` (`uid` integer);', 'CREATE TRIGGER `users_ins` AFTER INSERT ON `users` BEGIN INSERT INTO `user_log` VALUES (new.id); END;', 'CREATE TRIGGER users_upd AFTER UPDATE ON users BEGIN SELECT 1; END;', 'CREATE TRIGGER gone AFTER DELETE ON users BEGIN SELECT 1; END;', 'DROP TRIGGER gone;'].join(BPS), '-- sluice:down\nDROP TABLE `user_log`;\n');
+    const rebuild = (extra: string[]) =>
+      [
+        'PRAGMA foreign_keys=OFF;',
+        'CREATE TABLE `__new_users` (`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL, `email` text NOT NULL, `name` text, `phone` text, `role` text DEFAULT \'member\' NOT NULL, `created_at` integer DEFAULT (unixepoch()) NOT NULL);',
+        'INSERT INTO `__new_users`("id", "email", "name", "phone", "role", "created_at") SELECT "id", "email", "name", "phone", "role", "created_at" FROM `users`;',
+        'DROP TABLE `users`;',
+        'ALTER TABLE `__new_users` RENAME TO `users`;',
+        'PRAGMA foreign_keys=ON;',
+        ...extra,
+      ].join(BPS);
+    const first = addRevision(dir, 'sqlite', 'rebuild', rebuild(['CREATE TRIGGER users_upd AFTER UPDATE ON users BEGIN SELECT 2; END;']), '-- sluice:down\nSELECT 1;\n');
+    const second = addRevision(dir, 'sqlite', 'rebuild_again', rebuild([]), '-- sluice:down\nSELECT 1;\n');
+    const found = lintJson(dir, [`0004_audit:${second}`]).result.findings.filter((f) => f.rule === 'sqlite-table-rebuild');
+    expect(found.map((f) => f.revision)).toEqual([first, second]);
+    // the first rebuild loses users_ins (users_upd is made again after it, gone was dropped)
+    expect(found[0]!.message).toMatch(/; its trigger\(s\) users_ins, made by an earlier revision, are dropped with it and not made again: add their CREATE TRIGGER after the rename$/);
+    // the second: only the users_upd the first made again is there to lose
+    expect(found[1]!.message).toMatch(/; its trigger\(s\) users_upd, made by an earlier revision/);
+    // and it is so: applied, the database has only the trigger made again, until the second rebuild
+    const env = { DATABASE_URL: `file:${path.join(dir, 'trig.sqlite')}` };
+    expect(runCli(dir, ['up', first], env).status).toBe(0);
+    const triggers = () => runCli(dir, ['--json', 'status'], env) && spawnSync('sqlite3', [path.join(dir, 'trig.sqlite'), "SELECT group_concat(name) FROM sqlite_master WHERE type = 'trigger'"], { encoding: 'utf8' }).stdout.trim();
+    expect(triggers()).toBe('users_upd');
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    expect(triggers()).toBe('');
   });
 
   it('a bad revision or range is one line, exit 2', () => {
