@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addRevision, describeFor, dumpSchema, makeProject, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
+import { status } from '../../src/index.js';
+import { addRevision, describeFor, dumpSchema, itFor, makeProject, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
 
 function runScript(env: Env, dir: string, script: string): void {
   const r = env.DATABASE_SCHEMA
@@ -96,6 +97,38 @@ describeFor('sqlite')('make migrate-sql run by the plain sqlite3 shell (no -bail
     expect(await versions(dir, env)).toEqual(['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users']);
     expect(await sql(dir, env, "SELECT name FROM sqlite_master WHERE name IN ('after_it', '__new_users')")).toEqual([]);
   }, 60_000);
+});
+
+// found by a hunt: a down script run on a database not at its revisions went ahead wherever its
+// statements could (here DROP TABLE IF EXISTS), and its DELETE of a version row that was not there too
+describe('make migrate-sql: a down script checks each revision it reverts is recorded as applied', () => {
+  for (const dialect of ['sqlite', 'postgresql'] as const) {
+    itFor(dialect)(`${dialect}: run on a database below its start, it stops before the first down's statements`, async () => {
+      const dir = makeProject();
+      const extra = addRevision(dir, dialect, 'extra', 'CREATE TABLE "extra" ("id" integer);', 'DROP TABLE IF EXISTS "audits";');
+      const env: Env = dialect === 'sqlite' ? { DATABASE_URL: 'file:guard.sqlite' } : { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('offguard') };
+      expect(runCli(dir, ['up', '0003'], env).status).toBe(0); // not at the script's start: 0004_extra never applied
+      const script = runCli(dir, ['sql', 'head:0003'], env);
+      expect(script.status, script.stderr).toBe(0);
+      const r =
+        dialect === 'sqlite'
+          ? spawnSync('sqlite3', [path.join(dir, 'guard.sqlite')], { input: script.stdout, encoding: 'utf8' })
+          : spawnSync('psql', ['-X', '-q', '-d', env.DATABASE_URL!, '-f', '-'], { input: script.stdout, encoding: 'utf8' });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain(`sluice: revision ${extra} is not recorded as applied, and this script reverts a database at ${extra}; stopped before its statements`);
+      // audits is still there; the version rows as before
+      expect((await sql<{ n: number | string }>(dir, env, 'SELECT count(*) AS n FROM audits'))[0]!.n).toEqual(dialect === 'sqlite' ? 0 : '0');
+      expect(await versions(dir, env)).toEqual(['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users']);
+      // at its start, it runs
+      expect(runCli(dir, ['up'], env).status).toBe(0);
+      const ok =
+        dialect === 'sqlite'
+          ? spawnSync('sqlite3', [path.join(dir, 'guard.sqlite')], { input: script.stdout, encoding: 'utf8' })
+          : spawnSync('psql', ['-X', '-q', '-d', env.DATABASE_URL!, '-f', '-'], { input: script.stdout, encoding: 'utf8' });
+      expect(ok.status, ok.stderr).toBe(0);
+      expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
+    });
+  }
 });
 
 describeFor('postgresql')('make migrate-sql run by plain psql -f (no -v ON_ERROR_STOP=1)', () => {
