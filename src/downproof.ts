@@ -21,6 +21,12 @@ import { monotonicMs } from './clock.js';
 import { verifyOff } from './verifysetting.js';
 
 const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'CopyStmt', 'MergeStmt', 'insert_stmt', 'update_stmt', 'delete_stmt']);
+/**
+ * Statements that change no schema object by themselves (reads, settings, statistics), or whose effect
+ * cannot be told from their kind (DO blocks, procedure calls): an up made only of these and rows may
+ * prove out with an empty down.
+ */
+const NO_OBJECT = new Set([...DML, 'SelectStmt', 'DoStmt', 'CallStmt', 'VariableSetStmt', 'VacuumStmt', 'ExplainStmt', 'TransactionStmt', 'select_stmt', 'pragma_stmt', 'analyze_stmt', 'vacuum_stmt', 'explain_stmt', 'transaction_stmt']);
 const MAX_DIFF_LINES = 25;
 
 /** `revisions`: the whole history, in order (the downs' revisions are among them). */
@@ -56,6 +62,21 @@ export function dataStatements(upSql: string, dialect: DialectName, engine?: Sql
   return parsed
     .statements.filter((s) => DML.has(s.kind) && !/^INSERT\s+INTO\s+[`"]?__new_/i.test(s.text))
     .map((s) => s.text.split('\n')[0]!.replace(/\s+/g, ' ').slice(0, 100));
+}
+
+/**
+ * The first of the up's statements that changes a schema object (not rows), or undefined. An empty down
+ * that "proves out" for such an up proves only that the comparison does not read what it changed
+ * (a trigger disabled, a function's attributes, an index predicate on SQLite, a grant): found by a hunt,
+ * `downs` wrote such a down marked verified, and migrate-down then "reverted" with 0 statements.
+ */
+function schemaStatement(upSql: string, dialect: DialectName, engine?: SqliteEngine): string | undefined {
+  try {
+    const s = parseSql(upSql, dialect, engine).statements.find((st) => !NO_OBJECT.has(st.kind));
+    return s && s.text.split('\n')[0]!.replace(/\s+/g, ' ').slice(0, 100);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The up's statements as sluice runs them (none when it does not parse: it is refused when it runs). */
@@ -146,7 +167,10 @@ function annotate(d: RenderedDown, o: VerifyDownsOptions, proof: Proof | undefin
   const lines: string[] = [];
   let manualReason: string | undefined;
   const data = dataStatements(readUp(d.rev), o.dialect, o.engine);
-  if (proof?.verified) {
+  const unseen = proof?.verified && !d.statements.length ? schemaStatement(readUp(d.rev), o.dialect, o.engine) : undefined;
+  if (unseen) {
+    manualReason = `the down is empty, and the up changes what the proof's schema comparison does not read (first: ${unseen}), so running it proves nothing; write the statements that undo the up`;
+  } else if (proof?.verified) {
     lines.push(`-- sluice:verified by running it on a scratch database: ${proof.checked.join('; ')}`);
     for (const n of proof.notes) lines.push(`-- note: ${n}`);
   } else if (proof) {
@@ -174,6 +198,6 @@ function annotate(d: RenderedDown, o: VerifyDownsOptions, proof: Proof | undefin
     header: fullHeader,
     statements,
     text: composeDown(fullHeader, statements),
-    result: { ...d.result, manualReason, warnings, downStatements: d.statements.length, verified: proof ? proof.verified : undefined, ...(proof ? {} : { unverified: whyNot }) },
+    result: { ...d.result, manualReason, warnings, downStatements: d.statements.length, verified: proof ? proof.verified && !unseen : undefined, ...(proof ? {} : { unverified: whyNot }) },
   };
 }

@@ -19,13 +19,15 @@ const SET_ENUM = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+
 const SET_TYPE = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+") SET DATA TYPE ([^;]+?)(?:\s+USING\s+([^;]+?))?\s*;?\s*$`, 'i');
 /**
  * Type families within which PostgreSQL's cast keeps going where the value does not fit, cutting text
- * (`::varchar(5)`) or rounding numbers and times (`::numeric(10,0)`, `::integer`, `::timestamp(0)`)
- * instead of failing: a down that narrows a column within one of them is checked for rows it changes.
+ * (`::varchar(5)`) or rounding numbers and times (`::numeric(10,0)`, `::integer`, `::timestamp(0)`,
+ * a timestamp's time of day dropped by `::date`, an address's host bits by `::cidr`) instead of
+ * failing: a down that narrows a column within one of them is checked for rows it changes.
  */
 const LOSSY_FAMILIES = [
   /^(text|varchar|character varying|char|character|bpchar)\b/i,
   /^(numeric|decimal|smallint|integer|int|int2|int4|int8|bigint|real|float4|float8|double precision)\b/i,
-  /^(timestamp|time|interval)\b/i,
+  /^(timestamp|timestamptz|time|timetz|interval|date)\b/i,
+  /^(inet|cidr)\b/i,
 ];
 const familyOf = (type: string) => LOSSY_FAMILIES.findIndex((f) => f.test(type.trim()));
 

@@ -234,13 +234,14 @@ pgDescribe('a down that narrows a column PostgreSQL would cut or round', () => {
   it('is refused before anything changes, naming the column and the rows; values that fit revert', async () => {
     const dir = makeProject();
     const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('narrow') };
-    addRevision(dir, 'postgresql', 'items', 'CREATE TABLE "items" ("id" integer PRIMARY KEY, "code" varchar(5), "amount" numeric(10, 0), "qty" integer, "at" timestamp(0), "label" text, "n" integer);\n', 'DROP TABLE "items";\n');
+    addRevision(dir, 'postgresql', 'items', 'CREATE TABLE "items" ("id" integer PRIMARY KEY, "code" varchar(5), "amount" numeric(10, 0), "qty" integer, "at" timestamp(0), "label" text, "n" integer, "day" date);\n', 'DROP TABLE "items";\n');
     const alters: [string, string, string][] = [
       ['code', 'varchar(50)', 'varchar(5)'],
       ['amount', 'numeric(10, 4)', 'numeric(10, 0)'],
       ['qty', 'numeric', 'integer'],
       ['at', 'timestamp(6)', 'timestamp(0)'],
       ['label', 'varchar(20)', 'text'],
+      ['day', 'timestamp', 'date'],
     ];
     const up = alters.map(([c, wide]) => `ALTER TABLE "items" ALTER COLUMN "${c}" SET DATA TYPE ${wide};`).join(BP);
     // as sluice generates them (downrules.ts annotate: the plain cast added), then two it leaves alone:
@@ -252,12 +253,14 @@ pgDescribe('a down that narrows a column PostgreSQL would cut or round', () => {
     const upN = `${up}${BP}ALTER TABLE "items" ALTER COLUMN "n" SET DATA TYPE numeric;\n`;
     const widen = addRevision(dir, 'postgresql', 'widen', upN, `${down}\n`);
     await upgrade({ cwd: dir, env });
-    await sql(dir, env, `INSERT INTO items VALUES (1, 'abc', 2, 3, '2024-01-01 10:00:00', 'x', 2.6)`);
+    await sql(dir, env, `INSERT INTO items VALUES (1, 'abc', 2, 3, '2024-01-01 10:00:00', 'x', 2.6, '2024-05-01')`);
     const cases: [string, string, RegExp][] = [
       [`code = 'ABCDEFGHIJKLMNOP'`, `code = 'abc'`, /changes items\.code from character varying\(50\) to varchar\(5\), which would cut or round the values of 1 row\(s\)/],
       [`amount = 1.2345`, `amount = 2`, /changes items\.amount from numeric\(10,4\) to numeric\(10, 0\)/],
       [`qty = 2.7`, `qty = 3`, /changes items\.qty from numeric to integer/],
       [`at = '2024-01-01 10:00:00.999999'`, `at = '2024-01-01 10:00:00'`, /changes items\.at from timestamp\(6\) without time zone to timestamp\(0\)/],
+      // found by a second hunt: the time of day dropped by a down back to date
+      [`day = '2024-05-01 17:45:12'`, `day = '2024-05-01'`, /changes items\.day from timestamp without time zone to date/],
     ];
     for (const [bad, good, refusal] of cases) {
       await sql(dir, env, `UPDATE items SET ${bad}`);
