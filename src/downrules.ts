@@ -191,8 +191,25 @@ export function refineDown(dialect: DialectName, statements: string[]): Refined[
     const rest = lead < 0 ? [] : list.slice(lead);
     list = [...renames, ...rest.filter(isConstraintDrop).map((s) => s.replace(/ DROP CONSTRAINT (?!IF EXISTS )/i, ' DROP CONSTRAINT IF EXISTS ')), ...rest.filter((s) => !isConstraintDrop(s))];
     list = hoistColumnDropsBeforeTypeDrops(list).map((s) => s.replace(/^DROP INDEX (?!IF EXISTS )/i, 'DROP INDEX IF EXISTS '));
+    list = list.flatMap((s) => [s, ...identityRestart(s)]);
   }
   return list.map((sql) => annotate(dialect, sql));
+}
+
+/**
+ * After a down gives a column its identity back: the identity's sequence moved past the rows the
+ * column holds (drizzle-kit writes `START WITH 1`, so the next insert took id 1 again and failed on
+ * the primary key; found by a hunt). Nothing when the table is empty, or the identity counts down.
+ * The table in the text is unqualified when it is `public`'s, found through search_path as the down runs.
+ */
+function identityRestart(sql: string): string[] {
+  const m = /^ALTER TABLE ((?:"[^"]+"\.)?"[^"]+") ALTER COLUMN ("[^"]+") ADD GENERATED (?:ALWAYS|BY DEFAULT) AS IDENTITY/i.exec(sql);
+  if (!m || /INCREMENT BY\s+-/i.test(sql)) return [];
+  const [, table, column] = m;
+  const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
+  return [
+    `SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence(${literal(table!.replace(/^"public"\./, ''))}, ${literal(column!.slice(1, -1).replace(/""/g, '"'))}), max(${column})) FROM ${table} HAVING max(${column}) IS NOT NULL;`,
+  ];
 }
 
 /**

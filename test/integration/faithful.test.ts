@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { diffSnapshots } from '../../src/downgen.js';
 import { applyRenames, renameSql, resolvePrimaryKeyDrops, type Rename } from '../../src/downrules.js';
 import { downgrade, stamp, status, upgrade, writeMissingDowns } from '../../src/index.js';
-import { addRevision, makeProject, pgDescribe, dumpSchema, pgUrl, REPO, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, makeProject, pgDescribe, dumpSchema, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 
 const api = createRequire(import.meta.url)('drizzle-kit/api');
 const BP = '\n--> statement-breakpoint\n';
@@ -278,5 +278,36 @@ pgDescribe('a down that narrows a column PostgreSQL would cut or round', () => {
     expect(r.steps.map((s) => s.status)).toEqual(['reverted']);
     // what fits came back unchanged; `n` was converted by the user's own round() (2.6 -> 3), not checked
     expect(await sql(dir, env, 'SELECT code, amount::text AS amount, qty, label, n FROM items')).toEqual([{ code: 'abc', amount: '2', qty: 3, label: 'x', n: 3 }]);
+  });
+});
+
+pgDescribe('a down that gives a column its identity back', () => {
+  // Found by a hunt: drizzle-kit's reverse writes `START WITH 1`, so after the down the next insert took
+  // id 1 again and failed on the primary key, the down verified all the same.
+  it('moves the identity past the rows it keeps: the next insert works', async () => {
+    const dir = makeProject();
+    writeFileSync(path.join(dir, 'drizzle.config.ts'), "import { defineConfig } from 'drizzle-kit';\nexport default defineConfig({ dialect: 'postgresql', schema: './models/postgres.ts', out: './drizzle/postgresql' });\n");
+    const models = path.join(dir, 'models', 'postgres.ts');
+    const base = readFileSync(models, 'utf8');
+    const items = (id: string) => `${base}\nexport const items = pgTable('items', { id: integer('id').primaryKey()${id}, name: text('name') });\n`;
+    const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('ident') };
+    writeFileSync(models, items('.generatedByDefaultAsIdentity()'));
+    expect(runCli(dir, ['create', '-m', 'items'], env).status).toBe(0);
+    writeFileSync(models, items(''));
+    const created = runCli(dir, ['create', '-m', 'drop identity'], env);
+    expect(created.status, created.stdout + created.stderr).toBe(0);
+    expect(created.stdout).toMatch(/verified on a scratch database/);
+    expect(runCli(dir, ['up', '0004_items'], env).status).toBe(0);
+    await sql(dir, env, "INSERT INTO items (name) VALUES ('a'), ('b'), ('c')");
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    const down = runCli(dir, ['down'], env);
+    expect(down.status, down.stderr).toBe(0);
+    await sql(dir, env, "INSERT INTO items (name) VALUES ('d')");
+    expect(await sql(dir, env, 'SELECT id, name FROM items ORDER BY id')).toEqual([
+      { id: 1, name: 'a' },
+      { id: 2, name: 'b' },
+      { id: 3, name: 'c' },
+      { id: 4, name: 'd' },
+    ]);
   });
 });
