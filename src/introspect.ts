@@ -7,6 +7,7 @@
  * table and drizzle's migrator table are bookkeeping, not schema. The schema's own name reads as `$`.
  */
 import type { Connection } from './dialect/types.js';
+import { sqliteIndexExtras, sqliteTableExtras } from './sqliteshape.js';
 import { quoteLiteral } from './sql.js';
 import { DRIZZLE_TABLE, VERSION_TABLE } from './store.js';
 
@@ -128,10 +129,12 @@ async function sqliteLines(conn: Connection): Promise<string[]> {
     "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
   );
   const lines: string[] = [];
+  const sqlOf = new Map(objects.filter((o) => o.type === 'index').map((o) => [o.name, o.sql]));
   for (const o of objects) {
     if (BOOKKEEPING.includes(o.tbl_name)) continue;
     if (o.type === 'table') {
       lines.push(`table ${o.name}${/\bWITHOUT\s+ROWID\b/i.test(o.sql ?? '') ? ' without rowid' : ''}${/\bSTRICT\s*$/i.test(o.sql ?? '') ? ' strict' : ''}`);
+      lines.push(...sqliteTableExtras(o.name, o.sql));
       const cols = await conn.query<SqliteColumn>(`SELECT name, type, "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(${quoteLiteral(o.name)})`);
       for (const c of cols) {
         lines.push(
@@ -159,7 +162,8 @@ async function sqliteLines(conn: Connection): Promise<string[]> {
         const what = cols.map((c) => `${c.name ?? '<expr>'}${c.desc ? ' desc' : ''}${c.coll !== 'BINARY' ? ` collate ${c.coll}` : ''}`).join(', ');
         // Automatic indexes (UNIQUE / PRIMARY KEY constraints) are named by position: compare what they cover.
         const name = ix.origin === 'c' ? ix.name : ix.origin === 'pk' ? 'primary key' : 'unique constraint';
-        lines.push(`index ${o.name}.${name}${ix.unique ? ' unique' : ''}${ix.partial ? ' partial' : ''} (${what})`);
+        const extras = ix.origin === 'c' ? sqliteIndexExtras(o.name, sqlOf.get(ix.name) ?? null) : '';
+        lines.push(`index ${o.name}.${name}${ix.unique ? ' unique' : ''}${ix.partial ? ' partial' : ''} (${what})${extras}`);
       }
     } else if (o.type === 'view' || o.type === 'trigger') {
       lines.push(`${o.type} ${o.name} ${(o.sql ?? '').replace(/\s+/g, ' ').trim()}`);

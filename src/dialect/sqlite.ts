@@ -11,6 +11,7 @@ import { VERSION_TABLE } from '../store.js';
 import { drizzleSqlite } from './drizzle.js';
 import { betterSqlite, openSqliteDatabase } from './sqlitedb.js';
 import { pidAlive } from '../pids.js';
+import { sqliteIndexExtras, sqliteTableExtras } from '../sqliteshape.js';
 import { commandLine, readHolder, type Holder } from '../lockholder.js';
 
 const BUSY_TIMEOUT_MS = 10_000;
@@ -368,6 +369,7 @@ function dumpSqlite(db: Database.Database): string {
       lines.push(...fks.sort());
       const autoinc = /AUTOINCREMENT/i.test(o.sql ?? '');
       lines.push(`  autoincrement=${autoinc}`);
+      lines.push(...sqliteTableExtras(o.name, o.sql).map((l) => `  ${l}`));
     } else if (o.type === 'index') {
       const cols = (db.prepare(`PRAGMA index_xinfo(${quoteIdent(o.name)})`).all() as Record<string, unknown>[])
         .filter((c) => c.key)
@@ -375,7 +377,7 @@ function dumpSqlite(db: Database.Database): string {
       const unique = (db.prepare(`PRAGMA index_list(${quoteIdent(o.tbl_name)})`).all() as Record<string, unknown>[]).find(
         (i) => i.name === o.name,
       )?.unique;
-      lines.push(`index ${o.name} on ${o.tbl_name} (${cols.join(', ')}) unique=${unique} partial=${/\bWHERE\b/i.test(o.sql ?? '')}`);
+      lines.push(`index ${o.name} on ${o.tbl_name} (${cols.join(', ')}) unique=${unique} partial=${/\bWHERE\b/i.test(o.sql ?? '')}${sqliteIndexExtras(o.tbl_name, o.sql)}`);
     } else {
       lines.push(`${o.type} ${o.name}: ${o.sql}`);
     }

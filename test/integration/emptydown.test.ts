@@ -7,30 +7,37 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
-import { addRevision, itFor, makeProject, pgUrl, runCli, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, itFor, makeProject, pgUrl, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
 
 describe('an up whose change the proof cannot see gets no empty verified down', () => {
-  const cases = {
-    // a partial index made again with another predicate: the comparison reads "partial", not the predicate
-    sqlite: ['CREATE INDEX `users_name_idx` ON `users` (`name`) WHERE "users"."role" = \'member\';', 'DROP INDEX `users_name_idx`;\n--> statement-breakpoint\nCREATE INDEX `users_name_idx` ON `users` (`name`) WHERE "users"."role" = \'admin\';'],
-    // foreign keys no longer enforced: the comparison does not read a trigger's enabled state
-    postgresql: ['CREATE TABLE "notes" ("id" integer, "user_id" integer REFERENCES "users"("id"));', 'ALTER TABLE "notes" DISABLE TRIGGER ALL;'],
-  } as const;
-  for (const dialect of ['sqlite', 'postgresql'] as const) {
-    itFor(dialect)(`${dialect}: flagged for a hand, and migrate-down refuses it instead of reverting nothing`, () => {
-      const dir = makeProject();
-      const [first, second] = cases[dialect];
-      addRevision(dir, dialect, 'first', first, dialect === 'sqlite' ? 'DROP INDEX `users_name_idx`;' : 'DROP TABLE "notes";');
-      const tag = addRevision(dir, dialect, 'unseen', second, null);
-      const env: Env = dialect === 'sqlite' ? { DATABASE_URL: `file:${path.join(dir, 'e.sqlite')}` } : { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('emptydown') };
-      const downs = runCli(dir, ['downs'], env);
-      expect(downs.status, downs.stdout + downs.stderr).toBe(0);
-      expect(downs.stdout).toMatch(new RegExp(`flagged +drizzle/${dialect}/${tag}\\.down\\.sql \\(0 statements: the down is empty, and the up changes what the proof's schema comparison does not read`));
-      expect(readFileSync(path.join(dir, 'drizzle', dialect, `${tag}.down.sql`), 'utf8')).toMatch(/^-- sluice:manual-down-required the down is empty/m);
-      expect(runCli(dir, ['up'], env).status).toBe(0);
-      const down = runCli(dir, ['down'], env);
-      expect(down.status).toBe(6);
-      expect(down.stderr).toMatch(new RegExp(`revision ${tag} needs a hand-written down`));
-    });
-  }
+  // PostgreSQL: foreign keys no longer enforced; the comparison does not read a trigger's enabled state
+  itFor('postgresql')('postgresql: flagged for a hand, and migrate-down refuses it instead of reverting nothing', () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'first', 'CREATE TABLE "notes" ("id" integer, "user_id" integer REFERENCES "users"("id"));', 'DROP TABLE "notes";');
+    const tag = addRevision(dir, 'postgresql', 'unseen', 'ALTER TABLE "notes" DISABLE TRIGGER ALL;', null);
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('emptydown') };
+    const downs = runCli(dir, ['downs'], env);
+    expect(downs.status, downs.stdout + downs.stderr).toBe(0);
+    expect(downs.stdout).toMatch(new RegExp(`flagged +drizzle/postgresql/${tag}\\.down\\.sql \\(0 statements: the down is empty, and the up changes what the proof's schema comparison does not read`));
+    expect(readFileSync(path.join(dir, 'drizzle', 'postgresql', `${tag}.down.sql`), 'utf8')).toMatch(/^-- sluice:manual-down-required the down is empty/m);
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    const down = runCli(dir, ['down'], env);
+    expect(down.status).toBe(6);
+    expect(down.stderr).toMatch(new RegExp(`revision ${tag} needs a hand-written down`));
+  });
+
+  // SQLite: a partial index made again with another predicate (the comparison read "partial", not the
+  // predicate): the comparison now reads it, and the down is read from the real states, verified
+  itFor('sqlite')('sqlite: an index predicate changed by hand gets a down that puts it back, verified', async () => {
+    const dir = makeProject();
+    addRevision(dir, 'sqlite', 'first', "CREATE INDEX `users_name_idx` ON `users` (`name`) WHERE \"users\".\"role\" = 'member';", 'DROP INDEX `users_name_idx`;');
+    const tag = addRevision(dir, 'sqlite', 'unseen', "DROP INDEX `users_name_idx`;\n--> statement-breakpoint\nCREATE INDEX `users_name_idx` ON `users` (`name`) WHERE \"users\".\"role\" = 'admin';", null);
+    const env: Env = { DATABASE_URL: `file:${path.join(dir, 'e.sqlite')}` };
+    const downs = runCli(dir, ['downs'], env);
+    expect(downs.status, downs.stdout + downs.stderr).toBe(0);
+    expect(downs.stdout).toMatch(new RegExp(`verified +drizzle/sqlite/${tag}\\.down\\.sql`));
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    expect(runCli(dir, ['down'], env).status).toBe(0);
+    expect(await sql(dir, env, "SELECT sql FROM sqlite_master WHERE name = 'users_name_idx'")).toEqual([{ sql: "CREATE INDEX `users_name_idx` ON `users` (`name`) WHERE \"users\".\"role\" = 'member'" }]);
+  });
 });

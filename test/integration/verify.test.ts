@@ -1,8 +1,10 @@
 /** make migrate-check (sluice verify): heads, models vs history, drift — each with its exit code. */
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addUserColumn, describeFor, makeProject, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, addUserColumn, describeFor, makeProject, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
 
 describe('make migrate-check: history and models', () => {
   it('passes on the example; a model change is exit 8 naming what drizzle-kit would generate', () => {
@@ -46,6 +48,48 @@ describe('make migrate-check: history and models', () => {
     expect(up.status).toBe(10);
     expect(up.stderr.trim().split('\n')).toHaveLength(1);
     expect(up.stderr).toMatch(/two heads, 0003_add_phone_to_users and 0003_other_branch .*renumber one of them/);
+  });
+});
+
+// found by a second hunt: SQLite's dump read "partial" of an index, "expr" of an expression, and
+// neither CHECK constraints nor collations, so these hand changes were "ok drift"
+describeFor('sqlite')('make migrate-check: SQLite drift reads CHECK, collations, index predicates and expressions', () => {
+  it('each hand change is drift; the same written otherwise is not', async () => {
+    const dir = makeProject();
+    addRevision(dir, 'sqlite', 'shapes', [
+      "CREATE TABLE `ledger` (`id` integer PRIMARY KEY, `who` text COLLATE BINARY, `balance` integer, CONSTRAINT `balance_nonneg` CHECK(\"ledger\".\"balance\" >= 0));",
+      "CREATE INDEX `ledger_who_idx` ON `ledger` (lower(`who`)) WHERE \"ledger\".\"balance\" > 0;",
+    ].join('\n--> statement-breakpoint\n'), 'DROP TABLE `ledger`;');
+    // the snapshot chained as drizzle-kit writes it (addRevision copies the one before: a fork to migrate-check)
+    const snap = (n: number) => path.join(dir, 'drizzle', 'sqlite', 'meta', `000${n}_snapshot.json`);
+    const before = JSON.parse(readFileSync(snap(3), 'utf8'));
+    writeFileSync(snap(4), JSON.stringify({ ...before, id: randomUUID(), prevId: before.id }, null, 2));
+    const env: Env = { DATABASE_URL: `file:${path.join(dir, 'live.sqlite')}` };
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    // the drift finding alone (the models do not have the table: that check fails, as it should)
+    const drift = () => {
+      const r = runCli(dir, ['--json', 'verify'], env);
+      return (JSON.parse(r.stdout).findings as { check: string; dialect: string; ok: boolean; details: string[] }[]).find((f) => f.check === 'drift' && f.dialect === 'sqlite')!;
+    };
+    expect(drift().ok, JSON.stringify(drift())).toBe(true);
+    const changes: [string, string][] = [
+      ["DROP INDEX ledger_who_idx; CREATE INDEX ledger_who_idx ON ledger (lower(who)) WHERE balance < 0", 'index predicate'],
+      ["DROP INDEX ledger_who_idx; CREATE INDEX ledger_who_idx ON ledger (upper(who)) WHERE balance > 0", 'index expression'],
+      ["DROP INDEX ledger_who_idx; ALTER TABLE ledger RENAME TO old; CREATE TABLE ledger (id integer PRIMARY KEY, who text COLLATE BINARY, balance integer); DROP TABLE old; CREATE INDEX ledger_who_idx ON ledger (lower(who)) WHERE balance > 0", 'CHECK dropped'],
+      ["DROP INDEX ledger_who_idx; ALTER TABLE ledger RENAME TO old; CREATE TABLE ledger (id integer PRIMARY KEY, who text COLLATE NOCASE, balance integer, CONSTRAINT balance_nonneg CHECK(balance >= 0)); DROP TABLE old; CREATE INDEX ledger_who_idx ON ledger (lower(who)) WHERE balance > 0", 'collation'],
+    ];
+    const file = path.join(dir, 'live.sqlite');
+    const original = readFileSync(file);
+    for (const [change, what] of changes) {
+      writeFileSync(file, original);
+      const r0 = spawnSync('sqlite3', [file, change], { encoding: 'utf8' });
+      expect(r0.status, r0.stderr).toBe(0);
+      expect(drift().ok, what).toBe(false);
+    }
+    // written the way the history wrote it, but spaced, quoted and cased otherwise: no drift
+    writeFileSync(file, original);
+    spawnSync('sqlite3', [file, 'DROP INDEX ledger_who_idx; create index "ledger_who_idx" on "ledger" ( LOWER( who ) ) where ledger.balance>0'], { encoding: 'utf8' });
+    expect(drift().ok, JSON.stringify(drift())).toBe(true);
   });
 });
 

@@ -1,0 +1,63 @@
+/**
+ * What SQLite's pragmas do not tell of a table or an index, read from its CREATE statement
+ * (sqlite_master.sql) with the SQLite parser: CHECK constraints, column collations, an index's
+ * expressions and its WHERE. Lines for the structure comparisons: the down proofs (introspect.ts) and
+ * db-test's and drift's dump (dialect/sqlite.ts). Found by a hunt: a partial index made again with
+ * another predicate, a CHECK dropped or a column given COLLATE NOCASE compared equal, so an empty down
+ * was "verified" and drift said ok. Spacing, quoting and keyword case are not differences; a statement
+ * the parser cannot read gives no line.
+ */
+import { sqliteParser } from './parsers.js';
+
+/** Any: the parser's tree, read defensively. */
+type Tree = any;
+
+/** An expression as compared: printed without spaces, quotes dropped, lower case outside string literals, `<table>.` dropped. */
+function norm(expr: Tree, table: string): string {
+  const text = String(sqliteParser().show(expr));
+  return text
+    .split(/('(?:[^']|'')*')/)
+    .map((part, i) => (i % 2 ? part : part.replace(/["`[\]]/g, '').toLowerCase().split(`${table.toLowerCase()}.`).join('')))
+    .join('');
+}
+
+function parsed(sql: string | null): Tree | undefined {
+  if (!sql) return undefined;
+  try {
+    return (sqliteParser().parse(sql, { dialect: 'sqlite' }) as Tree).statements?.[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/** A table's CHECK constraints (column and table ones, sorted) and its columns' collations. */
+export function sqliteTableExtras(table: string, sql: string | null): string[] {
+  if (!sql || !/\b(CHECK|COLLATE)\b/i.test(sql)) return [];
+  const stmt = parsed(sql);
+  const items: Tree[] = stmt?.type === 'create_table_stmt' ? (stmt.columns?.expr?.items ?? []) : [];
+  const checks: string[] = [];
+  const lines: string[] = [];
+  const unwrap = (c: Tree) => (c?.type === 'constraint' ? c.constraint : c);
+  for (const item of items) {
+    if (item.type === 'column_definition') {
+      for (const c of (item.constraints ?? []).map(unwrap)) {
+        if (c?.type === 'constraint_check') checks.push(norm(c.expr, table));
+        if (c?.type === 'constraint_collate') lines.push(`collate ${table}.${item.name?.name} ${String(c.collation?.name ?? '').toLowerCase()}`);
+      }
+    } else {
+      const c = unwrap(item);
+      if (c?.type === 'constraint_check') checks.push(norm(c.expr, table));
+    }
+  }
+  return [...lines.sort(), ...checks.sort().map((c) => `check ${table} ${c}`)];
+}
+
+/** An index's key expressions (those that are not plain columns) and its WHERE, as one suffix ('' when none). */
+export function sqliteIndexExtras(table: string, sql: string | null): string {
+  if (!sql) return '';
+  const stmt = parsed(sql);
+  if (stmt?.type !== 'create_index_stmt') return '';
+  const exprs = (stmt.columns?.expr?.items ?? []).map((s: Tree) => s?.expr ?? s).filter((e: Tree) => e && e.type !== 'identifier');
+  const where = (stmt.clauses ?? []).find((c: Tree) => c?.type === 'where_clause');
+  return `${exprs.length ? ` on ${exprs.map((e: Tree) => norm(e, table)).join(', ')}` : ''}${where ? ` where ${norm(where.expr, table)}` : ''}`;
+}
