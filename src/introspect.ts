@@ -83,25 +83,41 @@ SELECT line FROM (
     || COALESCE(' default ' || t.typdefault, '')
   FROM pg_catalog.pg_type t WHERE t.typnamespace = (SELECT oid FROM ns) AND t.typtype = 'd'
   UNION ALL
+  SELECT 'domain constraint ' || t.typname || '.' || k.conname || ' ' || pg_catalog.pg_get_constraintdef(k.oid)
+  FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_type t ON t.oid = k.contypid WHERE t.typnamespace = (SELECT oid FROM ns)
+  UNION ALL
+  SELECT 'type ' || t.typname || ' (' || string_agg(a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) || ')'
+  FROM pg_catalog.pg_type t JOIN rel c ON c.oid = t.typrelid AND c.relkind = 'c' JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  GROUP BY t.typname
+  UNION ALL
   SELECT 'sequence ' || r.relname || ' ' || pg_catalog.format_type(s.seqtypid, NULL) || ' start ' || s.seqstart || ' increment ' || s.seqincrement
     || ' min ' || s.seqmin || ' max ' || s.seqmax || ' cache ' || s.seqcache || CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END
   FROM rel r JOIN pg_catalog.pg_sequence s ON s.seqrelid = r.oid
   UNION ALL
-  SELECT CASE relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || relname || ' ' || regexp_replace(pg_catalog.pg_get_viewdef(oid), '\\s+', ' ', 'g')
-  FROM rel WHERE relkind IN ('v', 'm')
+  SELECT CASE r.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || r.relname || ' ' || regexp_replace(pg_catalog.pg_get_viewdef(r.oid), '\\s+', ' ', 'g')
+    || COALESCE(' with ' || array_to_string(c.reloptions, ', '), '')
+  FROM rel r JOIN pg_catalog.pg_class c ON c.oid = r.oid WHERE r.relkind IN ('v', 'm')
   UNION ALL
   SELECT 'function ' || p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ') ' || md5(p.prosrc)
+    || COALESCE(' returns ' || pg_catalog.pg_get_function_result(p.oid), '') || ' ' || p.provolatile::text || CASE WHEN p.proisstrict THEN ' strict' ELSE '' END
+    || CASE WHEN p.prosecdef THEN ' security definer' ELSE '' END || COALESCE(' set ' || replace(array_to_string(p.proconfig, ', '), $1, '$'), '')
   FROM pg_catalog.pg_proc p WHERE p.pronamespace = (SELECT oid FROM ns) AND p.prokind IN ('f', 'p', 'w')
     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
   UNION ALL
   SELECT 'trigger ' || r.relname || '.' || t.tgname || ' ' || pg_catalog.pg_get_triggerdef(t.oid)
+    || CASE t.tgenabled WHEN 'D' THEN ' disabled' WHEN 'R' THEN ' enabled replica' WHEN 'A' THEN ' enabled always' ELSE '' END
   FROM pg_catalog.pg_trigger t JOIN rel r ON r.oid = t.tgrelid WHERE NOT t.tgisinternal
+  UNION ALL
+  SELECT 'internal triggers ' || r.relname || ' ' || string_agg(DISTINCT t.tgenabled::text, '')
+  FROM pg_catalog.pg_trigger t JOIN rel r ON r.oid = t.tgrelid WHERE t.tgisinternal AND t.tgenabled <> 'O' GROUP BY r.relname
   UNION ALL
   SELECT 'policy ' || r.relname || '.' || p.polname || ' ' || p.polcmd::text || ' ' || p.polpermissive::text
     || COALESCE(' using ' || pg_catalog.pg_get_expr(p.polqual, p.polrelid), '') || COALESCE(' check ' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '')
   FROM pg_catalog.pg_policy p JOIN rel r ON r.oid = p.polrelid
   UNION ALL
-  SELECT 'row level security ' || c.relname FROM pg_catalog.pg_class c JOIN rel r ON r.oid = c.oid WHERE c.relrowsecurity
+  SELECT 'row level security ' || c.relname || CASE WHEN c.relforcerowsecurity THEN ' forced' ELSE '' END FROM pg_catalog.pg_class c JOIN rel r ON r.oid = c.oid WHERE c.relrowsecurity OR c.relforcerowsecurity
+  UNION ALL
+  SELECT 'unlogged ' || c.relname FROM pg_catalog.pg_class c JOIN rel r ON r.oid = c.oid WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p', 'S')
   UNION ALL
   SELECT 'extension ' || extname FROM pg_catalog.pg_extension WHERE extnamespace = (SELECT oid FROM ns)
 ) lines`;

@@ -10,20 +10,54 @@ import { describe, expect } from 'vitest';
 import { addRevision, itFor, makeProject, pgUrl, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
 
 describe('an up whose change the proof cannot see gets no empty verified down', () => {
-  // PostgreSQL: foreign keys no longer enforced; the comparison does not read a trigger's enabled state
+  // PostgreSQL: a grant (privileges are not compared), and foreign keys no longer enforced (a trigger's
+  // enabled state: compared now)
   itFor('postgresql')('postgresql: flagged for a hand, and migrate-down refuses it instead of reverting nothing', () => {
     const dir = makeProject();
     addRevision(dir, 'postgresql', 'first', 'CREATE TABLE "notes" ("id" integer, "user_id" integer REFERENCES "users"("id"));', 'DROP TABLE "notes";');
-    const tag = addRevision(dir, 'postgresql', 'unseen', 'ALTER TABLE "notes" DISABLE TRIGGER ALL;', null);
+    const grant = addRevision(dir, 'postgresql', 'unseen', 'GRANT SELECT ON "notes" TO PUBLIC;', null);
+    const off = addRevision(dir, 'postgresql', 'keys_off', 'ALTER TABLE "notes" DISABLE TRIGGER ALL;', null);
     const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('emptydown') };
     const downs = runCli(dir, ['downs'], env);
     expect(downs.status, downs.stdout + downs.stderr).toBe(0);
-    expect(downs.stdout).toMatch(new RegExp(`flagged +drizzle/postgresql/${tag}\\.down\\.sql \\(0 statements: the down is empty, and the up changes what the proof's schema comparison does not read`));
-    expect(readFileSync(path.join(dir, 'drizzle', 'postgresql', `${tag}.down.sql`), 'utf8')).toMatch(/^-- sluice:manual-down-required the down is empty/m);
+    expect(downs.stdout).toMatch(new RegExp(`flagged +drizzle/postgresql/${grant}\\.down\\.sql \\(0 statements: the down is empty, and the up changes what the proof's schema comparison does not read \\(first: GRANT SELECT`));
+    expect(downs.stdout).toMatch(new RegExp(`flagged +drizzle/postgresql/${off}\\.down\\.sql \\(0 statements: verification failed: .*first: \\+ internal triggers notes D\\)`));
+    expect(readFileSync(path.join(dir, 'drizzle', 'postgresql', `${grant}.down.sql`), 'utf8')).toMatch(/^-- sluice:manual-down-required the down is empty/m);
     expect(runCli(dir, ['up'], env).status).toBe(0);
     const down = runCli(dir, ['down'], env);
     expect(down.status).toBe(6);
-    expect(down.stderr).toMatch(new RegExp(`revision ${tag} needs a hand-written down`));
+    expect(down.stderr).toMatch(new RegExp(`revision ${off} needs a hand-written down`));
+  });
+
+  // found by the same hunt: none of these was compared, so a down that undid none of them passed db-test
+  itFor('postgresql')('postgresql: the comparison reads domain constraints, composite types, function attributes, trigger state, forced RLS, unlogged tables, view options', () => {
+    const dir = makeProject();
+    const BPS = '\n--> statement-breakpoint\n';
+    addRevision(dir, 'postgresql', 'objects', [
+      'CREATE DOMAIN "pos_int" AS integer CONSTRAINT "pos_int_check" CHECK (VALUE > 0);',
+      'CREATE TABLE "logs" ("n" integer);',
+      'CREATE FUNCTION "touch"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;',
+      'CREATE TRIGGER "logs_touch" BEFORE INSERT ON "logs" FOR EACH ROW EXECUTE FUNCTION "touch"();',
+      'CREATE VIEW "positive" AS SELECT "n" FROM "logs" WHERE "n" > 0 WITH CHECK OPTION;',
+    ].join(BPS), ['DROP VIEW "positive";', 'DROP TABLE "logs";', 'DROP FUNCTION "touch"();', 'DROP DOMAIN "pos_int";'].join(BPS));
+    const tweak = addRevision(dir, 'postgresql', 'tweak', [
+      'ALTER DOMAIN "pos_int" DROP CONSTRAINT "pos_int_check";',
+      'CREATE TYPE "pair" AS ("a" integer, "b" text);',
+      'ALTER FUNCTION "touch"() SECURITY DEFINER;',
+      'ALTER TABLE "logs" DISABLE TRIGGER "logs_touch";',
+      'ALTER TABLE "logs" FORCE ROW LEVEL SECURITY;',
+      'ALTER TABLE "logs" SET UNLOGGED;',
+      'ALTER VIEW "positive" RESET (check_option);',
+    ].join(BPS), null);
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('shapes') };
+    const downs = runCli(dir, ['downs'], env);
+    expect(downs.status, downs.stdout + downs.stderr).toBe(0);
+    const text = readFileSync(path.join(dir, 'drizzle', 'postgresql', `${tweak}.down.sql`), 'utf8');
+    expect(text).toMatch(/^-- sluice:manual-down-required /m);
+    const differences = text.split('\n').filter((l) => l.startsWith('-- difference: ')).join('\n');
+    for (const seen of [/- domain constraint pos_int\.pos_int_check CHECK/, /\+ type pair \(a integer, b text\)/, /\+ function touch\(\) .* security definer/, /\+ trigger logs\.logs_touch .* disabled/, /\+ row level security logs forced/, /\+ unlogged logs/, /- view positive .* with check_option=cascaded/]) {
+      expect(differences).toMatch(seen);
+    }
   });
 
   // SQLite: a partial index made again with another predicate (the comparison read "partial", not the
