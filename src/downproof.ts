@@ -26,7 +26,10 @@ const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'CopyStmt', 'Merg
  * cannot be told from their kind (DO blocks, procedure calls): an up made only of these and rows may
  * prove out with an empty down.
  */
-const NO_OBJECT = new Set([...DML, 'SelectStmt', 'DoStmt', 'CallStmt', 'VariableSetStmt', 'VacuumStmt', 'ExplainStmt', 'TransactionStmt', 'select_stmt', 'pragma_stmt', 'analyze_stmt', 'vacuum_stmt', 'explain_stmt', 'transaction_stmt']);
+const NO_OBJECT = new Set([
+  ...DML, 'SelectStmt', 'DoStmt', 'CallStmt', 'VariableSetStmt', 'VacuumStmt', 'ExplainStmt', 'TransactionStmt', 'LockStmt', 'ConstraintsSetStmt',
+  'ReindexStmt', 'ClusterStmt', 'NotifyStmt', 'ListenStmt', 'UnlistenStmt', 'PrepareStmt', 'ExecuteStmt', 'DeallocateStmt', 'DiscardStmt', 'CheckPointStmt', 'LoadStmt',
+]);
 const MAX_DIFF_LINES = 25;
 
 /** `revisions`: the whole history, in order (the downs' revisions are among them). */
@@ -65,14 +68,29 @@ export function dataStatements(upSql: string, dialect: DialectName, engine?: Sql
 }
 
 /**
- * The first of the up's statements that changes a schema object (not rows), or undefined. An empty down
- * that "proves out" for such an up proves only that the comparison does not read what it changed
- * (a trigger disabled, a function's attributes, an index predicate on SQLite, a grant): found by a hunt,
- * `downs` wrote such a down marked verified, and migrate-down then "reverted" with 0 statements.
+ * PostgreSQL statements whose whole effect the proof's comparison reads (introspect.ts): an empty down
+ * that proves out for an up made of these (and of NO_OBJECT ones) is right, even when the up changes
+ * something and changes it back (found on latitude's 0092: a column added and dropped). ALTER TABLE is
+ * read but for UNREAD_ALTER's clauses.
  */
-function schemaStatement(upSql: string, dialect: DialectName, engine?: SqliteEngine): string | undefined {
+const READ = new Set([
+  'CreateStmt', 'IndexStmt', 'DropStmt', 'RenameStmt', 'AlterTableStmt', 'CreateEnumStmt', 'AlterEnumStmt', 'CreateDomainStmt', 'AlterDomainStmt',
+  'CompositeTypeStmt', 'CreateSeqStmt', 'AlterSeqStmt', 'ViewStmt', 'CreateTableAsStmt', 'RefreshMatViewStmt', 'CreateFunctionStmt', 'AlterFunctionStmt',
+  'CreateTrigStmt', 'CreatePolicyStmt', 'AlterPolicyStmt', 'CreateExtensionStmt', 'CreateSchemaStmt', 'AlterObjectSchemaStmt',
+]);
+const UNREAD_ALTER = /\b(SET\s+STATISTICS|CLUSTER\s+ON|SET\s+WITHOUT\s+CLUSTER|OWNER\s+TO|SET\s+STORAGE|SET\s+COMPRESSION|SET\s+TABLESPACE|SET\s+ACCESS\s+METHOD)\b/i;
+
+/**
+ * PostgreSQL: the first of the up's statements whose effect the proof's comparison does not read (a
+ * grant, a comment, an owner, a rule...), or undefined. An empty down that "proves out" for such an up
+ * proves nothing (found by a hunt: `downs` wrote one marked verified for a grant-like change, and
+ * migrate-down then "reverted" with 0 statements). SQLite's comparison reads every object's CREATE
+ * statement: nothing there.
+ */
+function unreadStatement(upSql: string, dialect: DialectName): string | undefined {
+  if (dialect !== 'postgresql') return undefined;
   try {
-    const s = parseSql(upSql, dialect, engine).statements.find((st) => !NO_OBJECT.has(st.kind));
+    const s = parseSql(upSql, dialect).statements.find((st) => !NO_OBJECT.has(st.kind) && (!READ.has(st.kind) || (st.kind === 'AlterTableStmt' && UNREAD_ALTER.test(st.text))));
     return s && s.text.split('\n')[0]!.replace(/\s+/g, ' ').slice(0, 100);
   } catch {
     return undefined;
@@ -167,9 +185,9 @@ function annotate(d: RenderedDown, o: VerifyDownsOptions, proof: Proof | undefin
   const lines: string[] = [];
   let manualReason: string | undefined;
   const data = dataStatements(readUp(d.rev), o.dialect, o.engine);
-  const unseen = proof?.verified && !d.statements.length ? schemaStatement(readUp(d.rev), o.dialect, o.engine) : undefined;
+  const unseen = proof?.verified && !d.statements.length ? unreadStatement(readUp(d.rev), o.dialect) : undefined;
   if (unseen) {
-    manualReason = `the down is empty, and the up changes what the proof's schema comparison does not read (first: ${unseen}), so running it proves nothing; write the statements that undo the up`;
+    manualReason = `the down is empty, and the up changes what the proof's schema comparison does not read (first: ${unseen}), so running it proves nothing; write the statements that undo the up, or, when there is nothing to undo, put "-- sluice:verified by hand: nothing to undo" in place of this line`;
   } else if (proof?.verified) {
     lines.push(`-- sluice:verified by running it on a scratch database: ${proof.checked.join('; ')}`);
     for (const n of proof.notes) lines.push(`-- note: ${n}`);

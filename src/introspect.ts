@@ -14,9 +14,12 @@ import { DRIZZLE_TABLE, VERSION_TABLE } from './store.js';
 /** Bookkeeping tables, not schema: sluice's version table and drizzle's migrator table. */
 export const BOOKKEEPING = [VERSION_TABLE, DRIZZLE_TABLE];
 
-/** Sorted lines describing the schema sluice's connection is scoped to. */
-export async function introspect(conn: Connection, schema?: string): Promise<string[]> {
-  const lines = conn.dialect === 'postgresql' ? await postgresLines(conn, schema ?? 'public') : await sqliteLines(conn);
+/**
+ * Sorted lines describing the schema sluice's connection is scoped to. `standsFor` (PostgreSQL): the
+ * schema a scratch schema replays (drift compares the two): its name is read as the schema's own too.
+ */
+export async function introspect(conn: Connection, schema?: string, standsFor?: string): Promise<string[]> {
+  const lines = conn.dialect === 'postgresql' ? await postgresLines(conn, schema ?? 'public', standsFor) : await sqliteLines(conn);
   return lines.sort();
 }
 
@@ -100,7 +103,7 @@ SELECT line FROM (
   UNION ALL
   SELECT 'function ' || p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ') ' || md5(p.prosrc)
     || COALESCE(' returns ' || pg_catalog.pg_get_function_result(p.oid), '') || ' ' || p.provolatile::text || CASE WHEN p.proisstrict THEN ' strict' ELSE '' END
-    || CASE WHEN p.prosecdef THEN ' security definer' ELSE '' END || COALESCE(' set ' || replace(array_to_string(p.proconfig, ', '), $1, '$'), '')
+    || CASE WHEN p.prosecdef THEN ' security definer' ELSE '' END || COALESCE(' set ' || array_to_string(p.proconfig, ' | '), '')
   FROM pg_catalog.pg_proc p WHERE p.pronamespace = (SELECT oid FROM ns) AND p.prokind IN ('f', 'p', 'w')
     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
   UNION ALL
@@ -117,16 +120,29 @@ SELECT line FROM (
   UNION ALL
   SELECT 'row level security ' || c.relname || CASE WHEN c.relforcerowsecurity THEN ' forced' ELSE '' END FROM pg_catalog.pg_class c JOIN rel r ON r.oid = c.oid WHERE c.relrowsecurity OR c.relforcerowsecurity
   UNION ALL
+  SELECT 'replica identity ' || c.relname || ' ' || c.relreplident::text FROM pg_catalog.pg_class c JOIN rel r ON r.oid = c.oid WHERE c.relreplident <> 'd' AND c.relkind IN ('r', 'p')
+  UNION ALL
+  SELECT 'options ' || c.relname || ' ' || array_to_string(c.reloptions, ', ') FROM pg_catalog.pg_class c JOIN rel r ON r.oid = c.oid WHERE c.reloptions IS NOT NULL AND c.relkind IN ('r', 'p', 'm')
+  UNION ALL
   SELECT 'unlogged ' || c.relname FROM pg_catalog.pg_class c JOIN rel r ON r.oid = c.oid WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p', 'S')
   UNION ALL
   SELECT 'extension ' || extname FROM pg_catalog.pg_extension WHERE extnamespace = (SELECT oid FROM ns)
 ) lines`;
 
-async function postgresLines(conn: Connection, schema: string): Promise<string[]> {
+async function postgresLines(conn: Connection, schema: string, standsFor?: string): Promise<string[]> {
   const rows = await conn.query<{ line: string }>(PG_SCHEMA_SQL, [schema, BOOKKEEPING], 'sluice_introspect');
+  const names = [...new Set([schema, ...(standsFor ? [standsFor] : [])])];
   // The schema's own name, wherever the catalog printed it qualified (types, defaults, references).
-  const quoted = `"${schema.replace(/"/g, '""')}".`;
-  return rows.map((r) => r.line.split(quoted).join('$.').split(`${schema}.`).join('$.'));
+  const own = (line: string) => names.reduce((l, n) => l.split(`"${n.replace(/"/g, '""')}".`).join('$.').split(`${n}.`).join('$.'), line);
+  // A function's settings: a search_path element naming the schema (whole elements, unquoted) is `$`.
+  const settings = (line: string) =>
+    line.replace(/ set (.*)$/, (_m, all: string) =>
+      ` set ${all
+        .split(' | ')
+        .map((kv) => (kv.startsWith('search_path=') ? `search_path=${kv.slice(12).split(',').map((e) => e.trim().replace(/^"(.*)"$/, '$1')).map((e) => (names.includes(e) ? '$' : e)).join(', ')}` : kv))
+        .join(' | ')}`,
+    );
+  return rows.map((r) => settings(own(r.line)));
 }
 
 // ---------------------------------------------------------------- SQLite

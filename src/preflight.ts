@@ -98,8 +98,10 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
       const e = CREATE_ENUM.exec(code(statement));
       if (e) enums.set(bare(e[1]!), [...e[2]!.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1]!.replace(/''/g, "'")));
     }
+    let rowsTouched = false; // a statement before changes rows (a down that shortens or rounds them first)
     for (const statement of step.statements) {
       const sql = code(statement);
+      if (/^(UPDATE|DELETE|INSERT|DO|WITH|MERGE|CALL)\b/i.test(sql)) rowsTouched = true;
       const nn = SET_NOT_NULL.exec(sql);
       if (nn) {
         const n = await count(conn, step, `rows holding NULL in ${bare(nn[1]!)}.${bare(nn[2]!)}`, `SELECT count(*) AS n FROM ${nn[1]} WHERE ${nn[2]} IS NULL`, [], inTransaction);
@@ -109,7 +111,7 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
           );
         }
       }
-      const nw = conn.dialect === 'postgresql' ? narrowing(sql) : undefined;
+      const nw = conn.dialect === 'postgresql' && !rowsTouched ? narrowing(sql) : undefined;
       if (nw) await checkNarrowing(conn, step, nw, inTransaction);
       const se = SET_ENUM.exec(sql);
       const values = se ? enums.get(bare(se[3]!)) : undefined;
@@ -134,21 +136,25 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
  */
 async function checkNarrowing(conn: Connection, step: PreparedStep, nw: { table: string; column: string; type: string }, inTransaction: boolean): Promise<void> {
   const what = `values of ${bare(nw.table)}.${bare(nw.column)} that ${nw.type} would change`;
+  // inside the run's transaction, in a savepoint: a lookup that fails must not abort it
+  if (inTransaction) await conn.execute(`SAVEPOINT ${SAVEPOINT}`);
   const typed = await conn
     .query<{ t: string | null }>(
       'SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) AS t FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped',
       [conn.translate(nw.table), nw.column.slice(1, -1).replace(/""/g, '"')],
     )
-    .catch((err: unknown) => {
+    .catch(async (err: unknown) => {
       if (conn.lostConnection(err)) throw err;
+      if (inTransaction) await conn.execute(`ROLLBACK TO ${SAVEPOINT}`);
       return [];
     });
+  if (inTransaction) await conn.execute(`RELEASE ${SAVEPOINT}`);
   const today = typed[0]?.t;
   if (!today || familyOf(today) !== familyOf(nw.type)) return;
   const n = await count(conn, step, what, `SELECT count(*) AS n FROM ${nw.table} WHERE ${nw.column} IS DISTINCT FROM CAST(CAST(${nw.column} AS ${nw.type}) AS ${today})`, [], inTransaction);
   if (n > 0) {
     throw new Refused(
-      `the down of ${step.revision.id} changes ${bare(nw.table)}.${bare(nw.column)} from ${today} to ${nw.type}, which would cut or round the values of ${n} row(s); change those rows or edit the down file, nothing was changed`,
+      `the down of ${step.revision.id} changes ${bare(nw.table)}.${bare(nw.column)} from ${today} to ${nw.type}, which would cut or round the values of ${n} row(s); change those rows, or edit the down file (an UPDATE before it, or a USING of your own, says what becomes of them), nothing was changed`,
     );
   }
 }

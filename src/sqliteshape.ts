@@ -12,19 +12,35 @@ import { sqliteParser } from './parsers.js';
 /** Any: the parser's tree, read defensively. */
 type Tree = any;
 
-/** An expression as compared: printed without spaces, quotes dropped, lower case outside string literals, `<table>.` dropped. */
+/**
+ * An expression as compared: as written, outside string literals with quotes dropped, lower case, one
+ * space between words and none around punctuation (so `a IN (1,2)` stays apart from a call `ain(1,2)`),
+ * and `<table>.` dropped.
+ */
 function norm(expr: Tree, table: string): string {
   const text = String(sqliteParser().show(expr));
+  const prefix = `${table.toLowerCase()}.`;
   return text
     .split(/('(?:[^']|'')*')/)
-    .map((part, i) => (i % 2 ? part : part.replace(/["`[\]]/g, '').toLowerCase().split(`${table.toLowerCase()}.`).join('')))
-    .join('');
+    .map((part, i) =>
+      i % 2
+        ? part
+        : part
+            .replace(/["`[\]]/g, '')
+            .toLowerCase()
+            .replace(/\s+/g, ' ')
+            .replace(/\s*([(),.=<>!+\-*/|%~&])\s*/g, '$1')
+            .split(prefix)
+            .join(''),
+    )
+    .join('')
+    .trim();
 }
 
 function parsed(sql: string | null): Tree | undefined {
   if (!sql) return undefined;
   try {
-    return (sqliteParser().parse(sql, { dialect: 'sqlite' }) as Tree).statements?.[0];
+    return (sqliteParser().parse(sql, { dialect: 'sqlite', includeSpaces: true }) as Tree).statements?.[0];
   } catch {
     return undefined;
   }

@@ -133,7 +133,7 @@ async function createLocked(
   // written, kept in every dialect's folder; found by a hunt)
   for (const [d, h] of dialects) {
     const last = histories.get(d)!.at(-1);
-    if (last && !existsSync(snapshotFile(h.out, last))) {
+    if (last && /^\d/.test(last.id) && !existsSync(snapshotFile(h.out, last))) { // (migrations.prefix "none": its snapshots are named otherwise)
       throw new ConfigError(
         `snapshot ${rel(snapshotFile(h.out, last))} of the last revision ${last.id} is missing, and drizzle-kit would diff the models against an older snapshot, writing that revision's changes again; nothing was run: restore it from version control (or, if ${last.id} changed nothing the models describe, copy the snapshot before it under that name)`,
       );

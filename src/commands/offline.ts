@@ -81,7 +81,8 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
     out.push('', `-- ${step.revision.id} (${step.direction})${prepared.noTransaction ? ': sluice:no-transaction, statements run one by one outside a transaction' : ''}`);
     if (pragmas?.before.length) out.push('-- its PRAGMA foreign_keys statements run outside the transaction, where SQLite applies them', ...pragmas.before.map((p) => `${p};`));
     if (!prepared.noTransaction) out.push('BEGIN;');
-    if (step.direction === 'down') out.push(...recordedGuard(pg, table, step.revision.id, labelOf(history, fromIndex)));
+    // the first down also checks the database holds as many version rows as the script's start has revisions
+    if (step.direction === 'down') out.push(...recordedGuard(pg, table, step.revision.id, labelOf(history, fromIndex), step === steps[0] ? fromIndex + 1 : undefined));
     for (const s of withGap(statements, prepared.typescript, step.direction)) out.push(s.startsWith('-- sluice: TypeScript') ? s : terminated(s));
     if (prepared.endsInTransaction) out.push('COMMIT;'); // the file ends inside a transaction it opened: committed before its version row, as a run does
     if (guarded) {
@@ -118,21 +119,28 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
 }
 
 /**
- * Before a down's statements: its revision must be recorded as applied, or the script stops there (was:
- * run on a database at another revision, its statements ran whenever they could, dropping what that
- * database had, and the DELETE of a row that was not there went by; found by a hunt). PostgreSQL: a
- * DO block that raises; SQLite, which has none: a row a CHECK refuses, in a TEMP table (nothing is
- * written to the database), its constraint named with the reason, which SQLite's error quotes.
+ * Before a down's statements: its revision must be recorded as applied (and, for the script's first,
+ * `rows` version rows must be there: the database at the script's start, not past it), or the script
+ * stops there (was: run on a database at another revision, its statements ran whenever they could,
+ * dropping what that database had, and the DELETE of a row that was not there went by; found by a
+ * hunt, and by review for a database past the start). PostgreSQL: a DO block that raises; SQLite,
+ * which has none: a row a CHECK refuses, in a TEMP table (nothing is written to the database), its
+ * constraint named with the reason, which SQLite's error quotes.
  */
-function recordedGuard(pg: boolean, table: string, revision: string, from: string): string[] {
-  const reason = `sluice: revision ${revision} is not recorded as applied, and this script reverts a database at ${from}; stopped before its statements`;
+function recordedGuard(pg: boolean, table: string, revision: string, from: string, rows?: number): string[] {
+  const reason =
+    rows === undefined
+      ? `sluice: revision ${revision} is not recorded as applied, and this script reverts a database at ${from}; stopped before its statements`
+      : `sluice: the database is not at ${from} (${revision} not recorded as applied, or not ${rows} version rows), which this script reverts from; stopped before its statements`;
+  const recorded = `(SELECT count(*) FROM ${table} WHERE "revision" = ${quoteLiteral(revision)})`;
+  const total = rows === undefined ? '' : ` AND (SELECT count(*) FROM ${table}) = ${rows}`;
   if (pg) {
     const text = reason.replace(/\$/g, '').replace(/%/g, '%%').replace(/'/g, "''"); // inside a dollar-quoted body, a format string, a literal
-    return [`DO $sluice$ BEGIN IF NOT EXISTS (SELECT 1 FROM ${table} WHERE "revision" = ${quoteLiteral(revision)}) THEN RAISE EXCEPTION '${text}'; END IF; END $sluice$;`];
+    return [`DO $sluice$ BEGIN IF NOT (${recorded} = 1${total}) THEN RAISE EXCEPTION '${text}'; END IF; END $sluice$;`];
   }
   const guard = quoteIdent(`sluice_guard_${revision}`);
   return [
-    `CREATE TEMP TABLE ${guard} ("recorded" integer CONSTRAINT ${quoteIdent(reason)} CHECK ("recorded" = 1));`,
-    `INSERT INTO ${guard} SELECT count(*) FROM ${table} WHERE "revision" = ${quoteLiteral(revision)};`,
+    `CREATE TEMP TABLE ${guard} ("ok" integer CONSTRAINT ${quoteIdent(reason)} CHECK ("ok" = 1));`,
+    `INSERT INTO ${guard} SELECT ${recorded} = 1${total};`,
   ];
 }

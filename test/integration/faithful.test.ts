@@ -281,6 +281,20 @@ pgDescribe('a down that narrows a column PostgreSQL would cut or round', () => {
   });
 });
 
+pgDescribe('a narrowing down that says itself what becomes of the rows', () => {
+  // found by review: an UPDATE before the type change (shortening the values first) was refused all the same
+  it('is not counted when a statement before the change writes rows', async () => {
+    const dir = makeProject();
+    const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('narrowed') };
+    addRevision(dir, 'postgresql', 'codes', 'CREATE TABLE "codes" ("c" varchar(5));\n', 'DROP TABLE "codes";\n');
+    addRevision(dir, 'postgresql', 'codes_text', 'ALTER TABLE "codes" ALTER COLUMN "c" SET DATA TYPE text;\n', `UPDATE "codes" SET "c" = left("c", 5);${BP}ALTER TABLE "codes" ALTER COLUMN "c" SET DATA TYPE varchar(5) USING "c"::varchar(5);\n`);
+    await upgrade({ cwd: dir, env });
+    await sql(dir, env, "INSERT INTO codes VALUES ('abcdefgh')");
+    expect((await downgrade({ cwd: dir, env })).steps.map((s) => s.status)).toEqual(['reverted']);
+    expect(await sql(dir, env, 'SELECT c FROM codes')).toEqual([{ c: 'abcde' }]);
+  });
+});
+
 pgDescribe('a down that gives a column its identity back', () => {
   // Found by a hunt: drizzle-kit's reverse writes `START WITH 1`, so after the down the next insert took
   // id 1 again and failed on the primary key, the down verified all the same.

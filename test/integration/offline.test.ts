@@ -105,9 +105,11 @@ describe('make migrate-sql: a down script checks each revision it reverts is rec
   for (const dialect of ['sqlite', 'postgresql'] as const) {
     itFor(dialect)(`${dialect}: run on a database below its start, it stops before the first down's statements`, async () => {
       const dir = makeProject();
-      const extra = addRevision(dir, dialect, 'extra', 'CREATE TABLE "extra" ("id" integer);', 'DROP TABLE IF EXISTS "audits";');
+      // a down that runs on any database (IF EXISTS), and with it one that drops what the up did not make
+      const extra = addRevision(dir, dialect, 'extra', 'CREATE TABLE "extra" ("id" integer);', 'DROP TABLE IF EXISTS "extra";\n--> statement-breakpoint\nDELETE FROM "audits";');
       const env: Env = dialect === 'sqlite' ? { DATABASE_URL: 'file:guard.sqlite' } : { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('offguard') };
       expect(runCli(dir, ['up', '0003'], env).status).toBe(0); // not at the script's start: 0004_extra never applied
+      await sql(dir, env, "INSERT INTO audits (action, status) VALUES ('kept', 'ok')");
       const script = runCli(dir, ['sql', 'head:0003'], env);
       expect(script.status, script.stderr).toBe(0);
       const r =
@@ -115,9 +117,9 @@ describe('make migrate-sql: a down script checks each revision it reverts is rec
           ? spawnSync('sqlite3', [path.join(dir, 'guard.sqlite')], { input: script.stdout, encoding: 'utf8' })
           : spawnSync('psql', ['-X', '-q', '-d', env.DATABASE_URL!, '-f', '-'], { input: script.stdout, encoding: 'utf8' });
       expect(r.status).not.toBe(0);
-      expect(r.stderr).toContain(`sluice: revision ${extra} is not recorded as applied, and this script reverts a database at ${extra}; stopped before its statements`);
-      // audits is still there; the version rows as before
-      expect((await sql<{ n: number | string }>(dir, env, 'SELECT count(*) AS n FROM audits'))[0]!.n).toEqual(dialect === 'sqlite' ? 0 : '0');
+      expect(r.stderr).toContain(`sluice: the database is not at ${extra} (${extra} not recorded as applied, or not 5 version rows), which this script reverts from; stopped before its statements`);
+      // the version rows as before, audits' row kept
+      expect((await sql<{ n: number | string }>(dir, env, 'SELECT count(*) AS n FROM audits'))[0]!.n).toEqual(dialect === 'sqlite' ? 1 : '1');
       expect(await versions(dir, env)).toEqual(['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users']);
       // at its start, it runs
       expect(runCli(dir, ['up'], env).status).toBe(0);
@@ -127,6 +129,16 @@ describe('make migrate-sql: a down script checks each revision it reverts is rec
           : spawnSync('psql', ['-X', '-q', '-d', env.DATABASE_URL!, '-f', '-'], { input: script.stdout, encoding: 'utf8' });
       expect(ok.status, ok.stderr).toBe(0);
       expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
+      // found by review: a script made to revert 0003 run on a database past it (0004 applied since)
+      const older = runCli(dir, ['sql', '0003:0002'], env);
+      expect(runCli(dir, ['up'], env).status).toBe(0);
+      const past =
+        dialect === 'sqlite'
+          ? spawnSync('sqlite3', [path.join(dir, 'guard.sqlite')], { input: older.stdout, encoding: 'utf8' })
+          : spawnSync('psql', ['-X', '-q', '-d', env.DATABASE_URL!, '-f', '-'], { input: older.stdout, encoding: 'utf8' });
+      expect(past.status).not.toBe(0);
+      expect(past.stderr).toContain('sluice: the database is not at 0003_add_phone_to_users (0003_add_phone_to_users not recorded as applied, or not 4 version rows)');
+      expect((await status({ cwd: dir, env })).current).toBe(extra);
     });
   }
 });

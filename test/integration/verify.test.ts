@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addRevision, addUserColumn, describeFor, makeProject, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, addUserColumn, describeFor, freshDatabase, makeProject, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
 
 describe('make migrate-check: history and models', () => {
   it('passes on the example; a model change is exit 8 naming what drizzle-kit would generate', () => {
@@ -125,6 +125,38 @@ describeFor('postgresql')('make migrate-check: PostgreSQL drift reads what the d
       expect(found.details.join('\n')).toMatch(named);
       await sql(dir, env, back);
       expect(drift().ok, JSON.stringify(drift())).toBe(true);
+    }
+  });
+});
+
+// found by review: the catalog lines compared live `public` with a scratch schema beside it, where an
+// extension the database has already is not made again and a function's `SET search_path = public` names
+// the schema the scratch stands for
+describeFor('postgresql')('make migrate-check: PostgreSQL drift in public, with an extension and a function pinned to public', () => {
+  it('is ok when nothing changed', async () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'pinned', ['CREATE EXTENSION IF NOT EXISTS "citext";', 'CREATE FUNCTION "pinned"() RETURNS integer LANGUAGE sql SECURITY DEFINER SET search_path = public AS $$ SELECT 1 $$;'].join('\n--> statement-breakpoint\n'), 'DROP FUNCTION "pinned"();');
+    const snap = (n: number) => path.join(dir, 'drizzle', 'postgresql', 'meta', `000${n}_snapshot.json`);
+    const before = JSON.parse(readFileSync(snap(3), 'utf8'));
+    writeFileSync(snap(4), JSON.stringify({ ...before, id: randomUUID(), prevId: before.id }, null, 2));
+    const url = await freshDatabase('driftpub');
+    // a role without CREATEDB: the replay goes to a scratch schema beside public, where the database's
+    // extension is already (made by the administrator)
+    const role = uniqueSchema('role');
+    const admin: Env = { DATABASE_URL: url };
+    await sql(dir, admin, `CREATE EXTENSION citext; CREATE ROLE "${role}" LOGIN NOCREATEDB; GRANT CREATE ON DATABASE "${new URL(url).pathname.slice(1)}" TO "${role}"; GRANT CREATE ON SCHEMA public TO "${role}"`);
+    try {
+      const u = new URL(url);
+      u.username = role;
+      const env: Env = { DATABASE_URL: u.toString(), DATABASE_SCHEMA: 'public', SLUICE_CHECK_DATABASE_URL: u.toString() };
+      const up = runCli(dir, ['up'], env);
+      expect(up.status, up.stderr).toBe(0);
+      const r = runCli(dir, ['--json', 'verify'], env);
+      expect(JSON.parse(r.stdout).findings, r.stdout + r.stderr).toBeDefined();
+      const drift = (JSON.parse(r.stdout).findings as { check: string; ok: boolean; details: string[] }[]).find((f) => f.check === 'drift')!;
+      expect(drift.ok, JSON.stringify(drift)).toBe(true);
+    } finally {
+      await sql(dir, admin, `DROP OWNED BY "${role}"; DROP ROLE "${role}"`).catch(() => {});
     }
   });
 });
