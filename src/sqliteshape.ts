@@ -46,9 +46,26 @@ function parsed(sql: string | null): Tree | undefined {
   }
 }
 
+/**
+ * Read once per text: a comparison reads every state of a history, where the same CREATE statements come
+ * back each time (db-test on a 94-revision history read each index thousands of times).
+ */
+const seen = new Map<string, unknown>();
+function once<T>(key: string, read: () => T): T {
+  if (seen.has(key)) return seen.get(key) as T;
+  const value = read();
+  if (seen.size > 20_000) seen.clear();
+  seen.set(key, value);
+  return value;
+}
+
 /** A table's CHECK constraints (column and table ones, sorted) and its columns' collations. */
 export function sqliteTableExtras(table: string, sql: string | null): string[] {
   if (!sql || !/\b(CHECK|COLLATE)\b/i.test(sql)) return [];
+  return once(`t\0${table}\0${sql}`, () => tableExtras(table, sql));
+}
+
+function tableExtras(table: string, sql: string): string[] {
   const stmt = parsed(sql);
   const items: Tree[] = stmt?.type === 'create_table_stmt' ? (stmt.columns?.expr?.items ?? []) : [];
   const checks: string[] = [];
@@ -70,7 +87,12 @@ export function sqliteTableExtras(table: string, sql: string | null): string[] {
 
 /** An index's key expressions (those that are not plain columns) and its WHERE, as one suffix ('' when none). */
 export function sqliteIndexExtras(table: string, sql: string | null): string {
-  if (!sql) return '';
+  // a plain column list has one "(": nothing to read without a WHERE or an expression
+  if (!sql || (!/\bWHERE\b/i.test(sql) && (sql.match(/\(/g) ?? []).length < 2)) return '';
+  return once(`i\0${table}\0${sql}`, () => indexExtras(table, sql));
+}
+
+function indexExtras(table: string, sql: string): string {
   const stmt = parsed(sql);
   if (stmt?.type !== 'create_index_stmt') return '';
   const exprs = (stmt.columns?.expr?.items ?? []).map((s: Tree) => s?.expr ?? s).filter((e: Tree) => e && e.type !== 'identifier');
