@@ -136,7 +136,7 @@ async function postgresLines(conn: Connection, schema: string, standsFor?: strin
   const own = (line: string) => names.reduce((l, n) => l.split(`"${n.replace(/"/g, '""')}".`).join('$.').split(`${n}.`).join('$.'), line);
   // A function's settings: a search_path element naming the schema (whole elements, unquoted) is `$`.
   const settings = (line: string) =>
-    line.replace(/ set (.*)$/, (_m, all: string) =>
+    !line.startsWith('function ') ? line : line.replace(/ set (.*)$/, (_m, all: string) =>
       ` set ${all
         .split(' | ')
         .map((kv) => (kv.startsWith('search_path=') ? `search_path=${kv.slice(12).split(',').map((e) => e.trim().replace(/^"(.*)"$/, '$1')).map((e) => (names.includes(e) ? '$' : e)).join(', ')}` : kv))
