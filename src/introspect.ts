@@ -134,15 +134,25 @@ async function postgresLines(conn: Connection, schema: string, standsFor?: strin
   const names = [...new Set([schema, ...(standsFor ? [standsFor] : [])])];
   // The schema's own name, wherever the catalog printed it qualified (types, defaults, references).
   const own = (line: string) => names.reduce((l, n) => l.split(`"${n.replace(/"/g, '""')}".`).join('$.').split(`${n}.`).join('$.'), line);
-  // A function's settings: a search_path element naming the schema (whole elements, unquoted) is `$`.
-  const settings = (line: string) =>
-    !line.startsWith('function ') ? line : line.replace(/ set (.*)$/, (_m, all: string) =>
-      ` set ${all
-        .split(' | ')
-        .map((kv) => (kv.startsWith('search_path=') ? `search_path=${kv.slice(12).split(',').map((e) => e.trim().replace(/^"(.*)"$/, '$1')).map((e) => (names.includes(e) ? '$' : e)).join(', ')}` : kv))
-        .join(' | ')}`,
-    );
-  return rows.map((r) => settings(own(r.line)));
+  return rows.map((r) => (r.line.startsWith('function ') ? ownSearchPath(own(r.line), names) : own(r.line)));
+}
+
+/**
+ * A function line's settings (` set a=1 | search_path=x, y`): a search_path element naming one of
+ * `names` (whole elements, unquoted) reads as `$`, as the schema does elsewhere.
+ */
+function ownSearchPath(line: string, names: string[]): string {
+  const at = line.indexOf(' set ');
+  if (at < 0) return line;
+  const settings = line
+    .slice(at + 5)
+    .split(' | ')
+    .map((kv) => {
+      if (!kv.startsWith('search_path=')) return kv;
+      const path = kv.slice('search_path='.length).split(',').map((e) => e.trim().replace(/^"(.*)"$/, '$1'));
+      return `search_path=${path.map((e) => (names.includes(e) ? '$' : e)).join(', ')}`;
+    });
+  return `${line.slice(0, at)} set ${settings.join(' | ')}`;
 }
 
 // ---------------------------------------------------------------- SQLite

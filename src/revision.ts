@@ -211,16 +211,16 @@ export function planStamp(history: readonly Revision[], applied: ReadonlySet<str
 export function lastAppliedLeft(history: readonly Revision[], rows: readonly { revision: string; appliedAt: string }[], steps: readonly Step[]): { revision: Revision; appliedAt: string } | undefined {
   if (!steps.length) return undefined;
   const at = new Map(history.map((r) => [r.id, r]));
-  let last: { revision: Revision; appliedAt: string } | undefined;
+  let last: { revision: Revision; appliedAt: string; t: number } | undefined;
   for (const row of rows) {
     const revision = at.get(row.revision);
     if (!revision) continue;
     const t = Date.parse(row.appliedAt);
     if (Number.isNaN(t)) return undefined; // a time sluice cannot read: no order to go by
-    const lt = last ? Date.parse(last.appliedAt) : -Infinity;
-    if (!last || t > lt || (t === lt && revision.index > last.revision.index)) last = { revision, appliedAt: row.appliedAt };
+    if (!last || t > last.t || (t === last.t && revision.index > last.revision.index)) last = { revision, appliedAt: row.appliedAt, t };
   }
-  return last && !steps.some((s) => s.revision.id === last!.revision.id) ? last : undefined;
+  if (!last || steps.some((s) => s.revision.id === last!.revision.id)) return undefined;
+  return { revision: last.revision, appliedAt: last.appliedAt };
 }
 
 export function labelOf(history: readonly Revision[], index: number): string {

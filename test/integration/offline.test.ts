@@ -110,12 +110,14 @@ describe('make migrate-sql: a down script checks each revision it reverts is rec
       const env: Env = dialect === 'sqlite' ? { DATABASE_URL: 'file:guard.sqlite' } : { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('offguard') };
       expect(runCli(dir, ['up', '0003'], env).status).toBe(0); // not at the script's start: 0004_extra never applied
       await sql(dir, env, "INSERT INTO audits (action, status) VALUES ('kept', 'ok')");
+      // the script run by the plain shell of the dialect (its own first lines make it stop at an error)
+      const plainShell = (input: string) =>
+        dialect === 'sqlite'
+          ? spawnSync('sqlite3', [path.join(dir, 'guard.sqlite')], { input, encoding: 'utf8' })
+          : spawnSync('psql', ['-X', '-q', '-d', env.DATABASE_URL!, '-f', '-'], { input, encoding: 'utf8' });
       const script = runCli(dir, ['sql', 'head:0003'], env);
       expect(script.status, script.stderr).toBe(0);
-      const r =
-        dialect === 'sqlite'
-          ? spawnSync('sqlite3', [path.join(dir, 'guard.sqlite')], { input: script.stdout, encoding: 'utf8' })
-          : spawnSync('psql', ['-X', '-q', '-d', env.DATABASE_URL!, '-f', '-'], { input: script.stdout, encoding: 'utf8' });
+      const r = plainShell(script.stdout);
       expect(r.status).not.toBe(0);
       expect(r.stderr).toContain(`sluice: the database is not at ${extra} (${extra} not recorded as applied, or not 5 version rows), which this script reverts from; stopped before its statements`);
       // the version rows as before, audits' row kept
@@ -123,19 +125,13 @@ describe('make migrate-sql: a down script checks each revision it reverts is rec
       expect(await versions(dir, env)).toEqual(['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users']);
       // at its start, it runs
       expect(runCli(dir, ['up'], env).status).toBe(0);
-      const ok =
-        dialect === 'sqlite'
-          ? spawnSync('sqlite3', [path.join(dir, 'guard.sqlite')], { input: script.stdout, encoding: 'utf8' })
-          : spawnSync('psql', ['-X', '-q', '-d', env.DATABASE_URL!, '-f', '-'], { input: script.stdout, encoding: 'utf8' });
+      const ok = plainShell(script.stdout);
       expect(ok.status, ok.stderr).toBe(0);
       expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
       // found by review: a script made to revert 0003 run on a database past it (0004 applied since)
       const older = runCli(dir, ['sql', '0003:0002'], env);
       expect(runCli(dir, ['up'], env).status).toBe(0);
-      const past =
-        dialect === 'sqlite'
-          ? spawnSync('sqlite3', [path.join(dir, 'guard.sqlite')], { input: older.stdout, encoding: 'utf8' })
-          : spawnSync('psql', ['-X', '-q', '-d', env.DATABASE_URL!, '-f', '-'], { input: older.stdout, encoding: 'utf8' });
+      const past = plainShell(older.stdout);
       expect(past.status).not.toBe(0);
       expect(past.stderr).toContain('sluice: the database is not at 0003_add_phone_to_users (0003_add_phone_to_users not recorded as applied, or not 4 version rows)');
       expect((await status({ cwd: dir, env })).current).toBe(extra);
