@@ -47,11 +47,13 @@ export async function runSavepointGroup(
     let statement: number | undefined;
     try {
       await conn.execute(`SAVEPOINT ${SAVEPOINT}`);
+      const sequences = await conn.sequencesBefore?.(step.statements);
       for (const [j, sql] of step.statements.entries()) {
         statement = j + 1;
         await conn.execute(conn.translate(sql));
       }
       statement = undefined;
+      if (sequences) await conn.keepSequences!(sequences);
       const ms = Math.round(monotonicMs() - started);
       if (step.direction === 'up') {
         await store.insert({ revision: step.revision.id, name: step.revision.message, checksum: step.upChecksum, appliedAt: (o.now?.() ?? new Date()).toISOString(), executionMs: ms });

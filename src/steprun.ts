@@ -99,6 +99,7 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
     // A no-transaction revision runs statement by statement with nothing to roll back: search_path is
     // checked after each, so none runs after one that moved it (transactional ones: the group's check).
     const check = step.noTransaction ? conn.searchPathGuard?.() : undefined;
+    const sequences = await conn.sequencesBefore?.(statements);
     for (const statement of statements) {
       // nothing to roll back here: a signal stops the revision before its next statement
       if (step.noTransaction && ran > 0 && options.signal?.aborted) throw new StatementError(ran + 1, new StepInterrupted());
@@ -115,6 +116,7 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
         });
       }
     }
+    if (sequences) await conn.keepSequences!(sequences);
     // It ended inside a transaction it opened: committed before its version row (which would
     // otherwise be written in that transaction, and lost with it when the session ends).
     if (step.noTransaction) {

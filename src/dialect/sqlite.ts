@@ -6,6 +6,7 @@ import type { DatabaseTarget, SqliteEngine } from '../config.js';
 import { ConnectionError, ConfigError, describeCause, LockWaitStopped } from '../errors.js';
 import { foreignKeyPragmas, quoteIdent } from '../sql.js';
 import { newViolations, readViolations } from './sqlitefk.js';
+import { keepSequences, readSequences } from './sqliteseq.js';
 import type { Connection, ForeignKeyViolations, MarkState } from './types.js';
 import { VERSION_TABLE } from '../store.js';
 import { drizzleSqlite } from './drizzle.js';
@@ -316,6 +317,12 @@ class SqliteConnection implements Connection {
     let body = this.rebuilds.get(statements);
     if (body === undefined) this.rebuilds.set(statements, (body = foreignKeyPragmas(statements)?.body ?? null));
     return body ?? undefined;
+  }
+  async sequencesBefore(statements: readonly string[]): Promise<ReadonlyMap<string, bigint> | undefined> {
+    return readSequences(this.db, statements);
+  }
+  async keepSequences(before: ReadonlyMap<string, bigint>): Promise<void> {
+    keepSequences(this.db, before);
   }
   async setForeignKeys(on: boolean): Promise<boolean> {
     const was = (this.db.prepare('PRAGMA foreign_keys').raw().get() as unknown[])[0] === 1;

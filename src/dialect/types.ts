@@ -135,6 +135,13 @@ export interface Connection {
    * them (the engine then follows SQLite's 12-step procedure), or undefined.
    */
   foreignKeyRebuild?(statements: string[]): string[] | undefined;
+  /**
+   * SQLite: AUTOINCREMENT counters before a step's statements, when they may drop a table (a rebuild
+   * would give deleted rows' ids out again: dialect/sqliteseq.ts); undefined when there is nothing to keep.
+   */
+  sequencesBefore?(statements: readonly string[]): Promise<ReadonlyMap<string, bigint> | undefined>;
+  /** SQLite: after the step's statements, in its transaction: the counters sequencesBefore read, put back. */
+  keepSequences?(before: ReadonlyMap<string, bigint>): Promise<void>;
   /** Turn foreign-key enforcement off/on outside a transaction; returns whether it was on. */
   setForeignKeys?(on: boolean): Promise<boolean>;
   /**

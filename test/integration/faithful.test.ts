@@ -325,3 +325,41 @@ pgDescribe('a down that gives a column its identity back', () => {
     ]);
   });
 });
+
+describe('SQLite AUTOINCREMENT across table rebuilds', () => {
+  // Found by a hunt: drizzle-kit's rebuild (copy, DROP TABLE, rename) resets the table's sqlite_sequence
+  // row to its largest id left (none when it is empty), so the ids of deleted rows were given out again.
+  it('keeps the counter through a rebuild up and down, with foreign-key pragmas or without, in both modes', async () => {
+    const dir = makeProject();
+    const env = { DATABASE_URL: `file:${path.join(dir, 'seq.sqlite')}`, SLUICE_NO_BACKUP: '1' };
+    const o = { cwd: dir, env };
+    const shape = (extra: string) => `CREATE TABLE \`__new_tokens\` (\`id\` integer PRIMARY KEY AUTOINCREMENT NOT NULL, \`v\` text${extra});`;
+    const rebuild = (extra: string, pragmas: boolean) =>
+      [...(pragmas ? ['PRAGMA foreign_keys=OFF;'] : []), shape(extra), 'INSERT INTO `__new_tokens`("id", "v") SELECT "id", "v" FROM `tokens`;', 'DROP TABLE `tokens`;', 'ALTER TABLE `__new_tokens` RENAME TO `tokens`;', ...(pragmas ? ['PRAGMA foreign_keys=ON;'] : [])].join(BP);
+    const made = addRevision(dir, 'sqlite', 'tokens', 'CREATE TABLE `tokens` (`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL, `v` text);', 'DROP TABLE `tokens`;');
+    // drizzle-kit's shape (foreign keys off around it: run alone), then one by hand (grouped under savepoints)
+    addRevision(dir, 'sqlite', 'v_default', rebuild(" DEFAULT 'x'", true), rebuild('', true));
+    addRevision(dir, 'sqlite', 'v_check', rebuild(" DEFAULT 'x' CHECK (length(v) < 100)", false), rebuild(" DEFAULT 'x'", false));
+    const ids = async () => (await sql<{ id: number }>(dir, env, 'SELECT id FROM tokens ORDER BY id')).map((r) => r.id);
+    const counter = async () => await sql(dir, env, "SELECT seq, typeof(seq) AS type FROM sqlite_sequence WHERE name = 'tokens'");
+    await upgrade({ ...o, revision: made });
+    await sql(dir, env, "INSERT INTO tokens (v) VALUES ('a'), ('b'), ('c')");
+    await sql(dir, env, 'DELETE FROM tokens WHERE id = 3');
+    await upgrade(o);
+    await sql(dir, env, "INSERT INTO tokens (v) VALUES ('d')");
+    expect(await ids()).toEqual([1, 2, 4]);
+    // an emptied table: the copy makes no counter row of its own, the rebuild keeps the old one
+    await sql(dir, env, 'DELETE FROM tokens');
+    await downgrade({ ...o, revision: made, singleTransaction: true });
+    expect(await counter()).toEqual([{ seq: 4, type: 'integer' }]);
+    await sql(dir, env, "INSERT INTO tokens (v) VALUES ('e')");
+    expect(await ids()).toEqual([5]);
+    await upgrade(o);
+    await downgrade({ ...o, revision: made });
+    await sql(dir, env, "INSERT INTO tokens (v) VALUES ('f')");
+    expect(await ids()).toEqual([5, 6]);
+    // a table the revision drops for good keeps no counter (as SQLite leaves it)
+    await downgrade({ ...o, revision: '-1' });
+    expect(await counter()).toEqual([]);
+  });
+});

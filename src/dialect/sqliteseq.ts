@@ -1,0 +1,41 @@
+/**
+ * AUTOINCREMENT counters across a SQLite table rebuild.
+ *
+ * drizzle-kit changes a SQLite column by rebuilding its table: `CREATE TABLE __new_t`, `INSERT … SELECT`,
+ * `DROP TABLE t`, `ALTER TABLE __new_t RENAME TO t` (its ups, and the downs sluice generates from the
+ * snapshots). SQLite deletes t's `sqlite_sequence` row with t, and the copy's row starts again from its
+ * largest id, or is absent when the table is empty: the ids of rows deleted before the rebuild (above
+ * the largest one left) are given out again, which AUTOINCREMENT exists to prevent (a URL, an audit log
+ * or another system still naming the deleted row then names a new one).
+ *
+ * So a step that drops a table has the counters read before its statements and put back after them,
+ * in its own transaction: a counter that went down is raised to where it was, and an AUTOINCREMENT table
+ * of the same name that lost its row gets it again. A counter never goes down here, and a table the
+ * step dropped for good (no table of that name after it) is left without one, as SQLite leaves it.
+ */
+import type Database from 'better-sqlite3';
+
+const DROPS_TABLE = /\bDROP\s+TABLE\b/i;
+
+/** The counters before `statements` run, when they may drop a table and the database has counters; else undefined. */
+export function readSequences(db: Database.Database, statements: readonly string[]): Map<string, bigint> | undefined {
+  if (!statements.some((s) => DROPS_TABLE.test(s))) return undefined;
+  if (!db.prepare("SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'").get()) return undefined;
+  // as 64-bit integers (a counter past 2^53 would round as a JavaScript number), bound back as integers
+  const rows = db.prepare('SELECT name, CAST(seq AS INTEGER) FROM main.sqlite_sequence').raw().safeIntegers(true).all() as [unknown, unknown][];
+  const out = new Map<string, bigint>();
+  for (const [name, seq] of rows) if (typeof name === 'string' && typeof seq === 'bigint' && seq > 0n) out.set(name, seq);
+  return out.size ? out : undefined;
+}
+
+/** Put back the counters `before` held (readSequences), where a table of that name now has AUTOINCREMENT. */
+export function keepSequences(db: Database.Database, before: ReadonlyMap<string, bigint>): void {
+  const raise = db.prepare('UPDATE main.sqlite_sequence SET seq = @seq WHERE name = @name AND seq < @seq');
+  const add = db.prepare(
+    "INSERT INTO main.sqlite_sequence (name, seq) SELECT @name, @seq WHERE NOT EXISTS (SELECT 1 FROM main.sqlite_sequence WHERE name = @name) AND EXISTS (SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = @name AND sql LIKE '%AUTOINCREMENT%')",
+  );
+  for (const [name, seq] of before) {
+    raise.run({ name, seq });
+    add.run({ name, seq });
+  }
+}
