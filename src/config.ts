@@ -62,8 +62,8 @@ function targetOf(env: Record<string, string | undefined>, root: string): Databa
   if (raw === '') return sqliteTarget(DEFAULT_SQLITE_FILE, root);
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(raw)?.[1]?.toLowerCase();
   if (scheme === 'file' || scheme === 'sqlite') {
-    const rest = raw.slice(scheme.length + 1).replace(/^\/\/(?=\/)/, '');
-    if (rest === '' || rest === '//') throw new ConfigError('DATABASE_URL names no SQLite file; use file:./db.sqlite or sqlite:/abs/path.db');
+    const rest = sqlitePathOf(scheme, raw);
+    if (rest === '') throw new ConfigError('DATABASE_URL names no SQLite file; use file:./db.sqlite or sqlite:/abs/path.db');
     // `file:./dev.db?connection_limit=1` (Prisma's form) would otherwise make a file named with the options
     const query = rest.indexOf('?');
     if (query >= 0) throw new ConfigError(`DATABASE_URL ${scheme}:${rest.slice(0, query)}?… has options after "?", which sluice does not read for SQLite; remove everything from the "?"`);
@@ -90,6 +90,33 @@ function targetOf(env: Record<string, string | undefined>, root: string): Databa
   throw new ConfigError(
     `DATABASE_URL "${shown}…" is not supported; use postgres://user:password@host:5432/db, file:./path.sqlite, or leave it unset for ${DEFAULT_SQLITE_FILE}`,
   );
+}
+
+/**
+ * The file of a `file:` or `sqlite:` DATABASE_URL: `<scheme>:path` (relative to the project, or absolute),
+ * or with an authority, `<scheme>://[localhost]/abs/path` (RFC 8089). A host other than localhost is
+ * refused: `sqlite://app.db` and `file://data/app.db` read as URLs name `/` and `/app.db`, at the root of
+ * the filesystem (a hunt: the whole history applied to a new `/app.db`, exit 0, the app's database
+ * untouched). So is `sqlite:///app.db`, which SQLAlchemy (Alembic's) reads as `./app.db` and a URL as
+ * `/app.db`; `sqlite:////abs/path.db` is absolute for both, and `file:///abs/path.db` (libSQL's form) too.
+ */
+function sqlitePathOf(scheme: string, raw: string): string {
+  const rest = raw.slice(scheme.length + 1);
+  if (!rest.startsWith('//')) return rest;
+  const end = rest.indexOf('/', 2);
+  const host = rest.slice(2, end < 0 ? rest.length : end);
+  const tail = end < 0 ? '' : rest.slice(end);
+  if (host !== '' && host.toLowerCase() !== 'localhost') {
+    throw new ConfigError(
+      `DATABASE_URL ${scheme}://${host}… has "${host}" where a URL's host goes, so it would name ${tail || '/'} at the root of the filesystem; write ${scheme}:./${host}${tail} for a file in the project, or ${scheme}:/absolute/path.db`,
+    );
+  }
+  if (scheme === 'sqlite' && host === '' && /^\/[^/]/.test(tail)) {
+    throw new ConfigError(
+      `DATABASE_URL sqlite:///${tail.slice(1)} is a relative path to SQLAlchemy (./${tail.slice(1)}) and an absolute one as a URL (${tail}); write sqlite:./${tail.slice(1)} or sqlite:${tail}`,
+    );
+  }
+  return tail.replace(/^\/{2,}/, '/');
 }
 
 function sqliteTarget(file: string, root: string): DatabaseTarget {

@@ -15,7 +15,22 @@ describe('parseDatabaseTarget', () => {
   it('reads file: and sqlite: URLs', () => {
     expect(parseDatabaseTarget({ DATABASE_URL: 'file:./x/a.db' }, '/proj').file).toBe('/proj/x/a.db');
     expect(parseDatabaseTarget({ DATABASE_URL: 'sqlite:/abs/b.db' }, '/proj').file).toBe('/abs/b.db');
-    expect(parseDatabaseTarget({ DATABASE_URL: 'sqlite:///abs/c.db' }, '/proj').file).toBe('/abs/c.db');
+    expect(parseDatabaseTarget({ DATABASE_URL: 'sqlite:////abs/c.db' }, '/proj').file).toBe('/abs/c.db');
+    expect(parseDatabaseTarget({ DATABASE_URL: 'file:///abs/d.db' }, '/proj').file).toBe('/abs/d.db');
+    expect(parseDatabaseTarget({ DATABASE_URL: 'file://localhost/abs/e.db' }, '/proj').file).toBe('/abs/e.db');
+    expect(parseDatabaseTarget({ DATABASE_URL: 'file:app.db' }, '/proj').file).toBe('/proj/app.db');
+  });
+
+  // found by a hunt: `sqlite://app.db` named /app.db, and up applied the whole history there, exit 0
+  it('refuses a file: or sqlite: URL whose host is a file name, and sqlite:/// that SQLAlchemy and URLs read apart', () => {
+    expect(() => parseDatabaseTarget({ DATABASE_URL: 'sqlite://app.db' }, '/proj')).toThrow(
+      'DATABASE_URL sqlite://app.db… has "app.db" where a URL\'s host goes, so it would name / at the root of the filesystem; write sqlite:./app.db for a file in the project, or sqlite:/absolute/path.db',
+    );
+    expect(() => parseDatabaseTarget({ DATABASE_URL: 'file://data/app.db' }, '/proj')).toThrow(/write file:\.\/data\/app\.db for a file in the project/);
+    expect(() => parseDatabaseTarget({ DATABASE_URL: 'sqlite:///app.db' }, '/proj')).toThrow(
+      'DATABASE_URL sqlite:///app.db is a relative path to SQLAlchemy (./app.db) and an absolute one as a URL (/app.db); write sqlite:./app.db or sqlite:/app.db',
+    );
+    for (const url of ['file://', 'sqlite://', 'file://localhost']) expect(() => parseDatabaseTarget({ DATABASE_URL: url }, '/proj')).toThrow(/names no SQLite file/);
   });
   it('refuses options after "?" in a SQLite URL instead of making a file named with them', () => {
     expect(() => parseDatabaseTarget({ DATABASE_URL: 'file:./dev.db?connection_limit=1' }, '/proj')).toThrow(
