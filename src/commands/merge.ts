@@ -235,6 +235,20 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
     return header ?? messageFromTag(m.from);
   });
 
+  // A file already where a moved revision's files go (left by a merge undone with `git merge --abort`,
+  // which keeps untracked files, or written by hand) is refused, as migrate-create refuses one: a hunt
+  // saw a reviewed down there written over, exit 0. A folder in the way fails the write, undone (FileUndo).
+  const moving = new Set(moved.flatMap((m) => ['.sql', '.down.sql', '.ts'].map((ext) => path.join(out, `${m.from}${ext}`))));
+  for (const m of moved) {
+    for (const ext of ['.sql', '.down.sql', '.ts', '.down.sql.old']) {
+      const file = path.join(out, `${m.to}${ext}`);
+      if (moving.has(file) || lstatSync(file, { throwIfNoEntry: false })?.isDirectory() !== false) continue;
+      throw new ConfigError(
+        `${rel(file)} already exists (left by an earlier migrate-merge undone with git merge --abort, which keeps untracked files, or written by hand), and migrate-merge would move ${m.from} there; nothing was changed: move that file away (keep what you edited in it) and run it again`,
+      );
+    }
+  }
+
   const entries = [...a];
   // Write: our snapshots without markers, their files under temporary names, then final names, the
   // journal. A failure there (a full disk, a folder in the way) is undone by merge() with the other

@@ -292,6 +292,24 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
   // Found by review: a failure while the merge wrote its files (here a folder where a moved file goes;
   // a full disk does the same) left their files renamed to hidden .merge-* names and their snapshot
   // overwritten with ours; the retry then said the branches did not commute.
+  // found by a hunt: git merge --abort keeps the untracked files a first migrate-merge wrote; the second
+  // wrote over the down reviewed and edited in between, exit 0
+  it('a file already where a moved revision goes is refused before anything is written (was: written over)', () => {
+    const dir = tagsNicknameFork();
+    ok(runCli(dir, ['merge'], { SLUICE_VERIFY: 'off' }));
+    const down = path.join(dir, 'drizzle', 'sqlite', '0005_add_tags.down.sql');
+    const reviewed = `${readFileSync(down, 'utf8')}\n-- reviewed: keep the labels\n`;
+    writeFileSync(down, reviewed);
+    ok(git(dir, 'merge', '--abort'));
+    git(dir, 'merge', 'theirs');
+    const journal = readFileSync(path.join(dir, 'drizzle', 'sqlite', 'meta', '_journal.json'), 'utf8');
+    const r = runCli(dir, ['merge'], { SLUICE_VERIFY: 'off' });
+    expect(r.status, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^sluice: drizzle\/(sqlite|postgresql)\/0005_add_tags\.(sql|down\.sql) already exists \(left by an earlier migrate-merge undone with git merge --abort, .*nothing was changed: move that file away/);
+    expect(readFileSync(down, 'utf8')).toBe(reviewed);
+    expect(readFileSync(path.join(dir, 'drizzle', 'sqlite', 'meta', '_journal.json'), 'utf8')).toBe(journal);
+  });
+
   it('a failure while writing puts every file back as it was, in every dialect\'s folder; the retry merges', () => {
     const dir = tagsNicknameFork();
     const files = (d: string) => readdirSync(path.join(dir, 'drizzle', d), { recursive: true, encoding: 'utf8' })
