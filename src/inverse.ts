@@ -6,7 +6,7 @@
  * Identifiers are quoted through one helper; nothing is built from the statement's text.
  */
 import { createRequire } from 'node:module';
-import { quoteIdent } from './sql.js';
+import { quoteIdent, quoteLiteral } from './sql.js';
 
 type Node = Record<string, any>;
 
@@ -18,6 +18,8 @@ export interface Inverse {
   when: 'before' | 'after';
   /** The object's name as the schema description shows it (`extension pgcrypto`, `index ix`...). */
   object: string;
+  /** A comment line the down carries above it (what the reader should know before running it). */
+  note?: string;
 }
 
 const names = (list: Node[] | undefined): string[] => (list ?? []).map((n) => String(n.String?.sval ?? ''));
@@ -27,8 +29,21 @@ function inverseOf(stmt: Node): Omit<Inverse, 'of'> | undefined {
   const [kind] = Object.keys(stmt);
   const n = stmt[kind!] as Node;
   switch (kind) {
-    case 'CreateExtensionStmt':
-      return { sql: `DROP EXTENSION IF EXISTS ${quoteIdent(n.extname)}`, when: 'after', object: `extension ${n.extname}` };
+    case 'CreateExtensionStmt': {
+      const name = String(n.extname);
+      if (!n.if_not_exists) return { sql: `DROP EXTENSION IF EXISTS ${quoteIdent(name)}`, when: 'after', object: `extension ${name}` };
+      // The up makes it only where it is missing, and an extension is the whole database's: one another
+      // tenant's run made (in its schema), or one there before the history, was dropped by this down (a
+      // hunt: a tenant's down took pg_trgm from public and from another tenant, exit 0). Dropped only from
+      // the schema the run works in, where this history's up puts it (unless it names another).
+      if (name.includes('$sluice$')) return undefined;
+      return {
+        sql: `DO $sluice$ BEGIN IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace s ON s.oid = e.extnamespace WHERE e.extname = ${quoteLiteral(name)} AND s.nspname = pg_catalog.current_schema()) THEN DROP EXTENSION ${quoteIdent(name)}; END IF; END $sluice$`,
+        when: 'after',
+        object: `extension ${name}`,
+        note: `the up makes extension ${name} only if it is missing (IF NOT EXISTS), and an extension serves the whole database: it is dropped only from the schema the run works in (if it was there before the up, delete this statement)`,
+      };
+    }
     case 'IndexStmt':
       return n.idxname ? { sql: `DROP INDEX IF EXISTS ${quoteIdent(n.idxname)}`, when: 'before', object: `index ${n.idxname}` } : undefined;
     case 'CreateFunctionStmt':

@@ -94,7 +94,7 @@ function repairWithInverses(rev: RevisionFile, statements: RenderedDown['stateme
   const reordered = withEnumOrder(statements, differences);
   const restored = [...restoredDefinitions(differences), ...restoredColumns(differences, renamesIn(up))];
   if (!inverses.length && !renames.length && !reordered && !restored.length) return undefined;
-  const stmt = (i: (typeof inverses)[number]) => ({ sql: `-- sluice: inverse of the up's "${i.of.replace(/\s+/g, ' ')}" (not in the snapshots)\n${i.sql};` });
+  const stmt = (i: (typeof inverses)[number]) => ({ sql: `-- sluice: inverse of the up's "${i.of.replace(/\s+/g, ' ')}" (not in the snapshots)\n${i.note ? `-- note: ${i.note}\n` : ''}${i.sql};` });
   const before = inverses.filter((i) => i.when === 'before').reverse().map(stmt);
   const after = inverses.filter((i) => i.when === 'after').reverse().map(stmt);
   return [...before, ...(reordered ?? statements), ...after, ...renames, ...restored];
