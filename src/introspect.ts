@@ -35,7 +35,7 @@ export async function listTables(conn: Connection, schema?: string): Promise<str
   const rows =
     conn.dialect === 'postgresql'
       ? await conn.query<{ t: string }>("SELECT tablename AS t FROM pg_catalog.pg_tables WHERE schemaname = $1 AND NOT (tablename = ANY($2::text[]))", [schema ?? 'public', BOOKKEEPING])
-      : (await conn.query<{ t: string }>("SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")).filter((r) => !BOOKKEEPING.includes(r.t));
+      : (await conn.query<{ t: string }>("SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")).filter((r) => !BOOKKEEPING.includes(r.t));
   return rows.map((r) => r.t);
 }
 
@@ -168,7 +168,7 @@ interface SqliteColumn {
 
 async function sqliteLines(conn: Connection): Promise<string[]> {
   const objects = await conn.query<{ type: string; name: string; tbl_name: string; sql: string | null }>(
-    "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
+    "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
   );
   const lines: string[] = [];
   const sqlOf = new Map(objects.filter((o) => o.type === 'index').map((o) => [o.name, o.sql]));

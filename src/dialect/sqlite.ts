@@ -359,7 +359,7 @@ class SqliteConnection implements Connection {
 /** Structural description: per table its columns, indexes and foreign keys; views and triggers by SQL. */
 function dumpSqlite(db: Database.Database): string {
   const objects = db
-    .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name <> ? ORDER BY type, name")
+    .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> ? ORDER BY type, name")
     .all(VERSION_TABLE) as { type: string; name: string; tbl_name: string; sql: string | null }[];
   const lines: string[] = [];
   for (const o of objects) {

@@ -76,6 +76,10 @@ describeFor('sqlite')('make migrate-check: SQLite drift reads CHECK, collations,
     const changes: [string, string][] = [
       ["DROP INDEX ledger_who_idx; CREATE INDEX ledger_who_idx ON ledger (upper(who)) WHERE balance < 0", 'index predicate and expression'],
       ["DROP INDEX ledger_who_idx; ALTER TABLE ledger RENAME TO old; CREATE TABLE ledger (id integer PRIMARY KEY, who text COLLATE NOCASE, balance integer); DROP TABLE old; CREATE INDEX ledger_who_idx ON ledger (lower(who)) WHERE balance > 0", 'CHECK dropped, collation'],
+      // found by a hunt: not in the dump (a UNIQUE constraint's automatic index, STRICT), or left out by its name
+      ['DROP INDEX ledger_who_idx; ALTER TABLE ledger RENAME TO old; CREATE TABLE ledger (id integer PRIMARY KEY, who text COLLATE BINARY UNIQUE, balance integer, CONSTRAINT balance_nonneg CHECK("ledger"."balance" >= 0)); DROP TABLE old; CREATE INDEX ledger_who_idx ON ledger (lower(who)) WHERE balance > 0', 'UNIQUE'],
+      ['DROP INDEX ledger_who_idx; ALTER TABLE ledger RENAME TO old; CREATE TABLE ledger (id integer PRIMARY KEY, who text COLLATE BINARY, balance integer, CONSTRAINT balance_nonneg CHECK("ledger"."balance" >= 0)) STRICT; DROP TABLE old; CREATE INDEX ledger_who_idx ON ledger (lower(who)) WHERE balance > 0', 'STRICT'],
+      ['CREATE TABLE sqlitecache (id integer)', 'a table named sqlite…'],
     ];
     const file = path.join(dir, 'live.sqlite');
     const original = readFileSync(file);
@@ -123,6 +127,9 @@ describeFor('postgresql')('make migrate-check: PostgreSQL drift reads what the d
     expect(found.details.join('\n')).toMatch(/function guard\(v integer\)/);
     expect(found.details.join('\n')).toMatch(/internal triggers sessions D/);
     await sql(dir, env, `${guard(`${check}\n  RETURN v;`)}; ALTER TABLE sessions ENABLE TRIGGER ALL`);
+    expect(drift().ok, JSON.stringify(drift())).toBe(true);
+    // at base (a schema holding only sluice_version): no drift (a hunt: pg_dump's session settings were)
+    expect(runCli(dir, ['down', 'base'], env).status).toBe(0);
     expect(drift().ok, JSON.stringify(drift())).toBe(true);
   });
 });
