@@ -73,6 +73,12 @@ export function outOfOrder(history: readonly Revision[], applied: ReadonlySet<st
  * the argument out to get the default. Returns the name trimmed.
  */
 export function requireRevisionName(spec: unknown, defaultHint?: string): string {
+  // a library caller's whole number reads as its text (`3` is revision number 3, `-1` one back); any
+  // other type is named (a hunt: `revision: 3` was refused as "empty revision")
+  if (typeof spec === 'number' && Number.isSafeInteger(spec)) return String(spec);
+  if (spec !== undefined && spec !== null && typeof spec !== 'string') {
+    throw new UsageError(`revision ${typeof spec === 'number' ? String(spec) : `of type ${typeof spec}`} is not a revision; give head, base, +N, -N, a tag or a number, as a string`);
+  }
   const name = typeof spec === 'string' ? spec.trim() : '';
   if (name === '') {
     const leaveOut = defaultHint ? ` (or leave it out for ${defaultHint})` : '';

@@ -78,9 +78,10 @@ type Kind = 'upgrade' | 'downgrade' | 'stamp';
 /** Under --single-transaction on a server, the steps prepared before the run starts (the rest: while it runs). */
 const EAGER_STEPS = 8;
 
-async function move(kind: Kind, options: MoveOptions, defaultTarget: string): Promise<MoveResult> {
+async function move(kind: Kind, given: MoveOptions, defaultTarget: string): Promise<MoveResult> {
   // An explicitly empty target is a mistake (not "head"): refused before anything is opened or created.
-  if (options.revision !== undefined) requireRevisionName(options.revision, kind === 'stamp' ? undefined : defaultTarget);
+  // A library caller's number (`revision: 3`) is read as its text from here on.
+  const options = given.revision === undefined ? given : { ...given, revision: requireRevisionName(given.revision, kind === 'stamp' ? undefined : defaultTarget) };
   const write = !options.dryRun;
   const ctx = await loadContext(options, { connect: { write, prefetch: kind === 'upgrade' ? 'up' : kind === 'downgrade' ? 'down' : 'stat' } });
   const backs = write && kind !== 'stamp' && !options.noBackup && ctx.env.SLUICE_NO_BACKUP !== '1';

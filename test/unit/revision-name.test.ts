@@ -11,6 +11,14 @@ describe('requireRevisionName', () => {
     expect(requireRevisionName(' head ')).toBe('head');
     expect(requireRevisionName('-1', '-1')).toBe('-1');
   });
+  // found by a hunt: a library caller's `revision: 3` was refused as "empty revision"
+  it('reads a whole number as its text; names any other type', () => {
+    expect(requireRevisionName(3 as unknown as string)).toBe('3');
+    expect(requireRevisionName(-1 as unknown as string)).toBe('-1');
+    expect(findRevision(history, 1 as unknown as string).id).toBe('0001_add_audits');
+    expect(() => requireRevisionName(1.5)).toThrow(/^revision 1\.5 is not a revision; give head, base, \+N, -N, a tag or a number, as a string$/);
+    expect(() => requireRevisionName({})).toThrow(/^revision of type object is not a revision/);
+  });
   it('refuses empty, blank and missing names, hinting at the default when there is one', () => {
     for (const bad of ['', '  ', '\n', undefined, null]) expect(() => requireRevisionName(bad)).toThrow(UsageError);
     expect(() => requireRevisionName('', 'head')).toThrow(/^empty revision; give head, base, \+N, -N, a tag or a number \(or leave it out for head\)$/);
