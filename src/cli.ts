@@ -330,11 +330,26 @@ async function exit(code: ExitCodeValue): Promise<never> {
   process.exit(code);
 }
 
+/**
+ * A promise nobody awaited that rejects (a TypeScript revision's query without `await`) would end the
+ * process with Node.js's dump of the bundle's source line (a hunt: 75 KB on stderr, exit 1, no line
+ * saying where the database stands). It is said in one line instead, and the command goes on to its own
+ * end (such a query fails the revision's transaction, which is rolled back and reported); the exit code
+ * is then never 0.
+ */
+let unawaited = false;
+process.on('unhandledRejection', (err) => {
+  unawaited = true;
+  flushConsole();
+  const said = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+  writeOutput(2, `sluice: a promise nothing awaited was rejected (a query in a TypeScript revision without await?): ${said}\n`);
+});
+
 beforeLargeCode(limitTopTier);
 beforeShortTail(noLateOptimization);
 installStdio();
 main(process.argv).then(
-  (code) => exit(code),
+  (code) => exit(code === ExitCode.ok && unawaited ? ExitCode.internal : code),
   (err) => {
     flushConsole();
     writeOutput(2, `sluice: internal error: ${String(err)}\n`);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { importTypeScript } from '../../src/tsmodule.js';
-import { REPO, tempDir } from '../support/project.js';
+import { addRevision, makeProject, pgDescribe, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema } from '../support/project.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -107,5 +107,22 @@ describe('a TypeScript part in a package of type module', () => {
     write(dir, 'lazy.ts', "export async function later(): Promise<number> { return (await import('./helper.ts')).value; }\n");
     const viaHelper = await load(write(dir, 'drizzle/0005_lazy.ts', "import { later } from '../lazy';\nexport async function up(): Promise<number> { return later(); }\n"));
     expect(await (viaHelper.up as () => Promise<number>)()).toBe(7);
+  });
+});
+
+// found by a hunt: the rejection of a query nothing awaited ended the process with Node.js's dump of the
+// bundle's line (75 KB on stderr), exit 1, and no line saying where the database stands
+pgDescribe('a TypeScript part that leaves a query unawaited', () => {
+  it('fails its revision, rolled back, in lines of its own: no dump, exit 3', async () => {
+    const dir = makeProject();
+    const tag = addRevision(dir, 'postgresql', 'floating', 'SELECT 1;', 'SELECT 1;');
+    writeFileSync(path.join(dir, 'drizzle', 'postgresql', `${tag}.ts`), "export async function up(db: any) { db.$client.query(`SELECT 'zz'::int`); }\nexport async function down(db: any) {}\n");
+    const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('floating') };
+    const r = runCli(dir, ['up'], env);
+    expect(r.status, r.stderr.slice(0, 2000)).toBe(3);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines[0]).toBe('sluice: a promise nothing awaited was rejected (a query in a TypeScript revision without await?): invalid input syntax for type integer: "zz"');
+    expect(lines.slice(1).join('\n')).toMatch(new RegExp(`^sluice: revision ${tag} \\(up\\) failed in .*Rolled back: the database is at 0003_add_phone_to_users$`));
+    expect(await sql(dir, env, `SELECT revision FROM "${env.DATABASE_SCHEMA}".sluice_version WHERE revision = $1`, [tag])).toEqual([]);
   });
 });
