@@ -3,11 +3,12 @@
  * revision, the column and the rows) instead of failing half-way:
  * - a down that sets NOT NULL on a column holding NULLs;
  * - a down that re-creates an enum without values that rows still use.
- * - a down that narrows a column where PostgreSQL's cast would cut or round values (checkNarrowing).
+ * - a down that narrows a column where PostgreSQL's cast would cut or round values (checkNarrowing),
+ *   or whose SQLite table rebuild would change values as it copies them (checkCopy: dialect/sqlitecopy.ts).
  * Table and column names come from the migration files (as the statements themselves do); values
  * are bound.
  */
-import type { Connection } from './dialect/types.js';
+import type { Connection, TableCopy } from './dialect/types.js';
 import type { PreparedStep } from './prepare.js';
 import { describeCause, Refused } from './errors.js';
 
@@ -98,10 +99,12 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
       const e = CREATE_ENUM.exec(code(statement));
       if (e) enums.set(bare(e[1]!), [...e[2]!.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1]!.replace(/''/g, "'")));
     }
+    const sqls = step.statements.map(code);
+    // SQLite's table rebuilds: their copy (INSERT … SELECT) is counted, not taken for the down's own write
+    const copies: TableCopy[] = conn.tableCopies?.(sqls) ?? [];
     let rowsTouched = false; // a statement before changes rows (a down that shortens or rounds them first)
-    for (const statement of step.statements) {
-      const sql = code(statement);
-      if (/^(UPDATE|DELETE|INSERT|DO|WITH|MERGE|CALL)\b/i.test(sql)) rowsTouched = true;
+    for (const [i, sql] of sqls.entries()) {
+      if (/^(UPDATE|DELETE|INSERT|DO|WITH|MERGE|CALL)\b/i.test(sql) && !copies.some((c) => c.copyAt === i)) rowsTouched = true;
       const nn = SET_NOT_NULL.exec(sql);
       if (nn) {
         const n = await count(conn, step, `rows holding NULL in ${bare(nn[1]!)}.${bare(nn[2]!)}`, `SELECT count(*) AS n FROM ${nn[1]} WHERE ${nn[2]} IS NULL`, [], inTransaction);
@@ -113,6 +116,8 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
       }
       const nw = conn.dialect === 'postgresql' && !rowsTouched ? narrowing(sql) : undefined;
       if (nw) await checkNarrowing(conn, step, nw, inTransaction);
+      const copy = rowsTouched ? undefined : copies.find((c) => c.at === i);
+      if (copy) await checkCopy(step, copy);
       const se = SET_ENUM.exec(sql);
       const values = se ? enums.get(bare(se[3]!)) : undefined;
       if (se && values) {
@@ -152,9 +157,25 @@ async function checkNarrowing(conn: Connection, step: PreparedStep, nw: { table:
   const today = typed[0]?.t;
   if (!today || familyOf(today) !== familyOf(nw.type)) return;
   const n = await count(conn, step, what, `SELECT count(*) AS n FROM ${nw.table} WHERE ${nw.column} IS DISTINCT FROM CAST(CAST(${nw.column} AS ${nw.type}) AS ${today})`, [], inTransaction);
-  if (n > 0) {
-    throw new Refused(
-      `the down of ${step.revision.id} changes ${bare(nw.table)}.${bare(nw.column)} from ${today} to ${nw.type}, which would cut or round the values of ${n} row(s); change those rows, or edit the down file (an UPDATE before it, or a USING of your own, says what becomes of them), nothing was changed`,
-    );
-  }
+  if (n > 0) throw changesValues(step, `${bare(nw.table)}.${bare(nw.column)}`, today, nw.type, `would cut or round the values of ${n} row(s)`, 'a USING of your own');
+}
+
+/**
+ * A SQLite down that rebuilds a table (drizzle-kit's `__new_<table>` copy) whose copy would change
+ * values it stores under a column's new type ('007' to 7 going back from text to integer): was
+ * `reverted`, exit 0. The rows are counted as checkNarrowing counts them; any refuses the run.
+ */
+async function checkCopy(step: PreparedStep, copy: TableCopy): Promise<void> {
+  const [c] = await copy.changes();
+  if (!c) return;
+  const column = `${c.table}.${c.column}${c.target.toLowerCase() === c.column.toLowerCase() ? '' : ` (copied into ${c.target})`}`;
+  const type = (t: string) => t || 'no declared type';
+  throw changesValues(step, column, type(c.from), type(c.to), `would change the values of ${c.rows} row(s) as SQLite copies them (text that reads as a number becomes that number)`, 'a conversion of your own in its INSERT … SELECT');
+}
+
+/** The refusal of a down whose type change would change values (checkNarrowing, checkCopy): what it does, and what the user may do. */
+function changesValues(step: PreparedStep, column: string, from: string, to: string, effect: string, own: string): Refused {
+  return new Refused(
+    `the down of ${step.revision.id} changes ${column} from ${from} to ${to}, which ${effect}; change those rows, or edit the down file (an UPDATE before it, or ${own}, says what becomes of them), nothing was changed`,
+  );
 }

@@ -7,6 +7,7 @@ import { ConnectionError, ConfigError, describeCause, LockWaitStopped } from '..
 import { foreignKeyPragmas, quoteIdent } from '../sql.js';
 import { newViolations, readViolations } from './sqlitefk.js';
 import { keepSequences, readSequences } from './sqliteseq.js';
+import { tableCopies } from './sqlitecopy.js';
 import type { Connection, ForeignKeyViolations, MarkState } from './types.js';
 import { VERSION_TABLE } from '../store.js';
 import { drizzleSqlite } from './drizzle.js';
@@ -324,6 +325,7 @@ class SqliteConnection implements Connection {
   async keepSequences(before: ReadonlyMap<string, bigint>): Promise<void> {
     keepSequences(this.db, before);
   }
+  readonly tableCopies = (statements: readonly string[]) => tableCopies(this.db, statements);
   async setForeignKeys(on: boolean): Promise<boolean> {
     const was = (this.db.prepare('PRAGMA foreign_keys').raw().get() as unknown[])[0] === 1;
     this.db.pragma(`foreign_keys = ${on ? 'ON' : 'OFF'}`);

@@ -29,6 +29,25 @@ export interface Capabilities {
   queuesScripts?: boolean;
 }
 
+/** A column a SQLite table rebuild would copy with changed values (dialect/sqlitecopy.ts): its declared types before and after, and the rows. */
+export interface CopyChange {
+  table: string;
+  column: string;
+  /** The copy's column it goes to (the same name unless the rebuild renames it). */
+  target: string;
+  from: string;
+  to: string;
+  rows: number;
+}
+
+/** A table rebuild among a step's statements: where its CREATE TABLE and its copy (INSERT … SELECT) stand. */
+export interface TableCopy {
+  at: number;
+  copyAt: number;
+  /** The copied columns whose values the copy would change, as the database is now (nothing is written). */
+  changes(): Promise<CopyChange[]>;
+}
+
 /** Foreign-key violations by an identity a table rebuild keeps (child table, parent, key values as text: dialect/sqlitefk.ts), with their counts. */
 export type ForeignKeyViolations = ReadonlyMap<string, number>;
 
@@ -142,6 +161,12 @@ export interface Connection {
   sequencesBefore?(statements: readonly string[]): Promise<ReadonlyMap<string, bigint> | undefined>;
   /** SQLite: after the step's statements, in its transaction: the counters sequencesBefore read, put back. */
   keepSequences?(before: ReadonlyMap<string, bigint>): Promise<void>;
+  /**
+   * SQLite: the table rebuilds among a step's statements (comments dropped), whose copy the check
+   * before a down counts (preflight.ts, dialect/sqlitecopy.ts); their INSERT … SELECT is schema, not a
+   * write of the rows of their own.
+   */
+  tableCopies?(statements: readonly string[]): TableCopy[];
   /** Turn foreign-key enforcement off/on outside a transaction; returns whether it was on. */
   setForeignKeys?(on: boolean): Promise<boolean>;
   /**

@@ -364,3 +364,46 @@ describe('SQLite AUTOINCREMENT across table rebuilds', () => {
     expect(await counter()).toEqual([]);
   });
 });
+
+describe('a SQLite down whose table rebuild would convert values', () => {
+  // Found by a tester: the down of `code` from text back to integer rebuilds the table, and the copy
+  // stored '007', '1.50', '1e3' and ' 12 ' as 7, 1.5, 1000 and 12: `reverted`, exit 0, nothing said.
+  it('is refused before anything changes, naming the column and the rows; values that survive revert', async () => {
+    const dir = makeProject();
+    const file = path.join(dir, 'cast.sqlite');
+    const env = { DATABASE_URL: `file:${file}`, SLUICE_NO_BACKUP: '1', SLUICE_VERIFY: 'off' };
+    const o = { cwd: dir, env };
+    // drizzle-kit's rebuild; `select` replaces the copied columns (a conversion of the user's own)
+    const rebuild = (table: string, col: string, type: string, select = `"id", "${col}"`) =>
+      [`CREATE TABLE \`__new_${table}\` (\n\t\`id\` integer PRIMARY KEY NOT NULL,\n\t\`${col}\` ${type}\n);`, `INSERT INTO \`__new_${table}\`("id", "${col}") SELECT ${select} FROM \`${table}\`;`, `DROP TABLE \`${table}\`;`, `ALTER TABLE \`__new_${table}\` RENAME TO \`${table}\`;`];
+    const downFile = (...parts: string[][]) => ['PRAGMA foreign_keys=OFF;', ...parts.flat(), 'PRAGMA foreign_keys=ON;'].join(BP);
+    const made = addRevision(dir, 'sqlite', 'casts', ['items (`id` integer PRIMARY KEY NOT NULL, `code` integer)', 'tags (`id` integer PRIMARY KEY NOT NULL, `t` integer)', 'notes (`id` integer PRIMARY KEY NOT NULL, `n` integer)', 'marks (`id` integer PRIMARY KEY NOT NULL, `m` integer)'].map((t) => `CREATE TABLE ${t};`).join(BP), ['items', 'tags', 'notes', 'marks'].map((t) => `DROP TABLE \`${t}\`;`).join(BP));
+    // the first rebuild's copy is not a write of the down's own: the second one is still counted
+    const toText = addRevision(dir, 'sqlite', 'to_text', downFile(rebuild('tags', 't', 'text'), rebuild('items', 'code', 'text')), downFile(rebuild('tags', 't', 'integer'), rebuild('items', 'code', 'integer')));
+    // not counted: a conversion of the user's own in the copy, a down that writes the rows before its rebuild
+    addRevision(dir, 'sqlite', 'more_text', downFile(rebuild('notes', 'n', 'text'), rebuild('marks', 'm', 'text')), downFile(rebuild('notes', 'n', 'integer', `"id", CAST("n" AS REAL)`), [`UPDATE \`marks\` SET \`m\` = NULL WHERE \`m\` = '';`], rebuild('marks', 'm', 'integer')));
+    await upgrade(o);
+    for (const [table, values] of Object.entries({ items: "('007'), ('1.50'), ('1e3'), (' 12 '), ('7'), ('abc'), (NULL)", tags: "('5')", notes: "('2.50')", marks: "('0042')" })) {
+      await sql(dir, env, `INSERT INTO ${table} VALUES ${values.replace(/\(([^)]*)\)/g, '(NULL, $1)')}`);
+    }
+    const rows = async (table: string, col: string) => await sql(dir, env, `SELECT ${col} AS v, typeof(${col}) AS type FROM ${table} ORDER BY id`);
+    await downgrade({ ...o, revision: toText });
+    expect([...(await rows('notes', 'n')), ...(await rows('marks', 'm'))]).toEqual([{ v: 2.5, type: 'real' }, { v: 42, type: 'integer' }]);
+    const before = readFileSync(file);
+    const items = await rows('items', 'code');
+    for (const singleTransaction of [false, true]) {
+      const err = await downgrade({ ...o, revision: made, singleTransaction }).catch((e: unknown) => e as { exitCode?: number; message?: string });
+      expect(err).toMatchObject({ exitCode: 6 });
+      expect(err?.message).toMatch(new RegExp(`^the down of ${toText} changes items\\.code from TEXT to INTEGER, which would change the values of 4 row\\(s\\) .*; change those rows, or edit the down file .*nothing was changed$`));
+    }
+    expect(readFileSync(file).equals(before)).toBe(true);
+    expect(await rows('items', 'code')).toEqual(items);
+    expect((await status(o)).current).toBe(toText);
+    // what reads back the same ('7' as 7) is no change: once the others are written so, the down goes ahead
+    await sql(dir, env, "UPDATE items SET code = CASE code WHEN '007' THEN '7' WHEN '1.50' THEN '1.5' WHEN '1e3' THEN '1000' WHEN ' 12 ' THEN '12' ELSE code END");
+    expect((await downgrade({ ...o, revision: made })).steps.map((s) => s.status)).toEqual(['reverted']);
+    const num = (v: number, type = 'integer') => ({ v, type });
+    expect(await rows('items', 'code')).toEqual([num(7), num(1.5, 'real'), num(1000), num(12), num(7), { v: 'abc', type: 'text' }, { v: null, type: 'null' }]);
+    expect(await rows('tags', 't')).toEqual([num(5)]);
+  });
+});
