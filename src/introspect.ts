@@ -5,6 +5,9 @@
  * indexes; enums with their value order; sequences; views; functions, triggers, policies and
  * extensions. Column order is not compared (a column re-added by a down comes last). sluice's version
  * table and drizzle's migrator table are bookkeeping, not schema. The schema's own name reads as `$`.
+ * PostgreSQL: the other schemas a history names (drizzle's pgSchema) are read too when asked, each of
+ * their lines tagged `[name] ` (so `[billing] table t` and `table t` differ, and what reads the run's
+ * own lines, such as the rows check's tables, leaves them alone).
  */
 import type { Connection } from './dialect/types.js';
 import { sqliteIndexExtras, sqliteTableExtras } from './sqliteshape.js';
@@ -17,10 +20,17 @@ export const BOOKKEEPING = [VERSION_TABLE, DRIZZLE_TABLE];
 /**
  * Sorted lines describing the schema sluice's connection is scoped to. `standsFor` (PostgreSQL): the
  * schema a scratch schema replays (drift compares the two): its name is read as the schema's own too.
+ * `others` (PostgreSQL): schemas read besides it, by their real names (otherSchemasOf: the ones the
+ * history names; a history naming them is replayed in a database of its own, where they keep them).
  */
-export async function introspect(conn: Connection, schema?: string, standsFor?: string): Promise<string[]> {
-  const lines = conn.dialect === 'postgresql' ? await postgresLines(conn, schema ?? 'public', standsFor) : await sqliteLines(conn);
+export async function introspect(conn: Connection, schema?: string, standsFor?: string, others: readonly string[] = []): Promise<string[]> {
+  const lines = conn.dialect === 'postgresql' ? await postgresLines(conn, schema ?? 'public', standsFor, others) : await sqliteLines(conn);
   return lines.sort();
+}
+
+/** A line of introspect's without the `[schema] ` tag of another schema's lines. */
+export function untagged(line: string): string {
+  return line.startsWith('[') ? line.slice(line.indexOf('] ') + 2) : line;
 }
 
 /** Lines only in `expected` (`- `) or only in `actual` (`+ `), each once. */
@@ -129,12 +139,22 @@ SELECT line FROM (
   SELECT 'extension ' || extname FROM pg_catalog.pg_extension WHERE extnamespace = (SELECT oid FROM ns)
 ) lines`;
 
-async function postgresLines(conn: Connection, schema: string, standsFor?: string): Promise<string[]> {
-  const rows = await conn.query<{ line: string }>(PG_SCHEMA_SQL, [schema, BOOKKEEPING], 'sluice_introspect');
+// The same for several schemas in one round trip: `$1` their names, each line with its schema's.
+const PG_SCHEMAS_SQL = `SELECT s.name AS schema, l.line FROM unnest($1::text[]) AS s(name) CROSS JOIN LATERAL (${PG_SCHEMA_SQL.replace('nspname = $1', 'nspname = s.name')}) l`;
+
+async function postgresLines(conn: Connection, schema: string, standsFor: string | undefined, others: readonly string[]): Promise<string[]> {
   const names = [...new Set([schema, ...(standsFor ? [standsFor] : [])])];
+  const more = [...new Set(others)].filter((o) => !names.includes(o));
+  // (the common case, no other schema, keeps its one-schema query)
+  const rows = more.length
+    ? await conn.query<{ schema: string; line: string }>(PG_SCHEMAS_SQL, [[schema, ...more], BOOKKEEPING], 'sluice_introspect_schemas')
+    : await conn.query<{ schema?: string; line: string }>(PG_SCHEMA_SQL, [schema, BOOKKEEPING], 'sluice_introspect');
   // The schema's own name, wherever the catalog printed it qualified (types, defaults, references).
   const own = (line: string) => names.reduce((l, n) => l.split(`"${n.replace(/"/g, '""')}".`).join('$.').split(`${n}.`).join('$.'), line);
-  return rows.map((r) => (r.line.startsWith('function ') ? ownSearchPath(own(r.line), names) : own(r.line)));
+  return rows.map((r) => {
+    const line = r.line.startsWith('function ') ? ownSearchPath(own(r.line), names) : own(r.line);
+    return r.schema === undefined || r.schema === schema ? line : `[${r.schema}] ${line}`;
+  });
 }
 
 /**

@@ -8,9 +8,9 @@ import type { Connection } from './dialect/types.js';
 import { commitLeftOpen } from './steprun.js';
 import type { PreparedStep } from './prepare.js';
 import { describeCause } from './errors.js';
-import { introspect, listTables, schemaDiff, tablesIn } from './introspect.js';
+import { listTables, schemaDiff, tablesIn } from './introspect.js';
 import { countRows, insertSyntheticRows, RowsTransactionLost, type RowsResult } from './rows.js';
-import { PREPARED_WORDS, step, timed } from './proofscratch.js';
+import { PREPARED_WORDS, shapeOf, step, timed } from './proofscratch.js';
 import type { RevisionFile } from './source.js';
 import type { Proof, ProveOptions } from './prove.js';
 
@@ -48,7 +48,7 @@ export async function roundTrip(
     return { ...proof, reason: describeCause(err) };
   }
   if (downStep.noTransaction || upStep.noTransaction) {
-    await roundTripOutside(conn, schema, downStep.statements, upStep.statements, before, stateN, proof);
+    await roundTripOutside(o, conn, schema, downStep.statements, upStep.statements, before, stateN, proof);
     return conclude(proof);
   }
   const rebuild = (s: PreparedStep) => conn.foreignKeyRebuild?.(s.statements);
@@ -110,13 +110,13 @@ export async function roundTrip(
     }
     // 2. schema: the down gives back state N-1, the up again gives state N.
     await timed('down', () => run('the down', downSql));
-    const restored = await timed('introspect', () => introspect(conn, schema));
+    const restored = await timed('introspect', () => shapeOf(o, conn, schema));
     const downDiff = schemaDiff(before, restored);
     proof.differences.push(...downDiff);
     proof.checked.push('the down restores the previous schema');
     if (!downDiff.length) {
       await timed('up', () => run('the up, applied again after the down,', upSql));
-      const again = schemaDiff(stateN, await timed('introspect', () => introspect(conn, schema)));
+      const again = schemaDiff(stateN, await timed('introspect', () => shapeOf(o, conn, schema)));
       proof.differences.push(...again.map((d) => `after the up again: ${d}`));
       proof.checked.push('the up applies again');
     }
@@ -180,7 +180,7 @@ function failedWith(proof: Proof, err: unknown): void {
  * No synthetic rows (they could not be removed). When the database does not end at state N again,
  * `scratchLost` tells the caller that nothing after it can be proven on this database.
  */
-async function roundTripOutside(conn: Connection, schema: string, downSql: string[], upSql: string[], before: string[], stateN: string[], proof: Proof): Promise<void> {
+async function roundTripOutside(o: ProveOptions, conn: Connection, schema: string, downSql: string[], upSql: string[], before: string[], stateN: string[], proof: Proof): Promise<void> {
   proof.notes.push('it runs outside a transaction: checked by running the down and the up again for real on the scratch database, without synthetic rows');
   // each side as a run does it (steprun.ts): a transaction the file leaves open is committed after its
   // last statement, and one it was in when a statement failed is rolled back
@@ -197,11 +197,11 @@ async function roundTripOutside(conn: Connection, schema: string, downSql: strin
   };
   try {
     await side('the down', downSql);
-    const downDiff = schemaDiff(before, await introspect(conn, schema));
+    const downDiff = schemaDiff(before, await shapeOf(o, conn, schema));
     proof.differences.push(...downDiff);
     proof.checked.push('the down restores the previous schema');
     await side('the up, applied again after the down,', upSql);
-    const again = schemaDiff(stateN, await introspect(conn, schema));
+    const again = schemaDiff(stateN, await shapeOf(o, conn, schema));
     if (!downDiff.length) proof.differences.push(...again.map((d) => `after the up again: ${d}`));
     proof.checked.push('the up applies again');
     proof.scratchLost = again.length > 0;

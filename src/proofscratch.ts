@@ -18,7 +18,7 @@ import { introspect } from './introspect.js';
 import { prepareStep, type PreparedStep } from './prepare.js';
 import { extensionsCreated, foreignSchemas, namesPublic, openScratch, type Scratch } from './scratch.js';
 import { warmFor } from './serverwarm.js';
-import { readUp, type RevisionFile } from './source.js';
+import { otherSchemasOf, readUp, type RevisionFile } from './source.js';
 import { rel } from './relpath.js';
 import { VersionStore } from './store.js';
 import { monotonicMs } from './clock.js';
@@ -67,7 +67,7 @@ async function scratchChoice(o: HistoryOnScratch): Promise<{ separate: boolean; 
   // A history that names schemas besides public (or is run with DATABASE_SEARCH_PATH) runs in scratch
   // databases of its own, never in a scratch schema beside somebody's data (its SQL would write into
   // their schemas of those names).
-  const separate = o.dialect === 'postgresql' && foreignSchemas(o.dir, o.revisions, o.env).length > 0;
+  const separate = o.dialect === 'postgresql' && foreignSchemas(o.dir, o.revisions, o.env, otherSchemas(o)).length > 0;
   return { separate, extensions: o.dialect === 'postgresql' ? extensionsCreated(o.revisions) : [], publicNamed: () => namesPublic(o.revisions) };
 }
 
@@ -80,6 +80,21 @@ export async function openProofScratch(o: HistoryOnScratch): Promise<Scratch> {
 
 export async function step(o: HistoryOnScratch, rev: RevisionFile, direction: 'up' | 'down', down: string | undefined, schema: string, up = readUp(rev)): Promise<PreparedStep> {
   return prepareStep(rev, direction, up, down ?? null, false, { dialect: o.dialect, engine: o.engine, file: rel(direction === 'up' ? rev.upFile : rev.downFile), schema, root: o.root });
+}
+
+/**
+ * The schema of a scratch database as a proof compares it: its own schema, and (PostgreSQL) the other
+ * schemas the history's snapshots name (drizzle's pgSchema), read by their real names: such a history
+ * runs in scratch databases of its own (scratchChoice). Read from the snapshots once per history.
+ */
+export function shapeOf(o: HistoryOnScratch, conn: Connection, schema: string): Promise<string[]> {
+  return introspect(conn, schema, undefined, o.dialect === 'postgresql' ? otherSchemas(o) : []);
+}
+const othersOf = new WeakMap<RevisionFile[], string[]>();
+function otherSchemas(o: HistoryOnScratch): string[] {
+  let others = othersOf.get(o.revisions);
+  if (!others) othersOf.set(o.revisions, (others = otherSchemasOf(o.dir, o.revisions)));
+  return others;
 }
 
 /** Words that make a session's prepared statements change (prove.ts). */
@@ -126,7 +141,7 @@ export async function bringToPrefix(o: HistoryOnScratch, scratch: Scratch, prefi
       if (failed) return { ...at, stopped: { revision: failed.revision, reason: `its up fails on a scratch database: ${failed.error ?? failed.status}` } };
       await resync(real, steps);
     }
-    at.state = await timed('introspect', () => introspect(real, schema));
+    at.state = await timed('introspect', () => shapeOf(o, real, schema));
     return at;
   } catch (err) {
     await real.close().catch(() => {});
@@ -197,6 +212,7 @@ export function proofAhead(o: HistoryOnScratch): ProofAhead {
       if (!(await at.real.query('SELECT 1').then(() => true, () => false))) return unfit();
       if (state !== 'running') return undefined;
       state = 'taken';
+      othersOf.set(p.revisions, []); // plain: neither its revisions nor the new one name another schema
       return at;
     },
     async discard() {

@@ -17,9 +17,9 @@ import { diffSnapshots, emptySnapshot } from './downgen.js';
 import { resolvePrimaryKeyDrops } from './downrules.js';
 import { runSteps } from './engine.js';
 import { checkpoint, describeCause } from './errors.js';
-import { introspect, schemaDiff } from './introspect.js';
+import { schemaDiff } from './introspect.js';
 import { roundTrip } from './proofround.js';
-import { bringToPrefix, openProofScratch, profile, resync, step, timed, type HistoryOnScratch, type ProofAhead } from './proofscratch.js';
+import { bringToPrefix, openProofScratch, profile, resync, shapeOf, step, timed, type HistoryOnScratch, type ProofAhead } from './proofscratch.js';
 import { readSnapshot, type RevisionFile } from './source.js';
 import { VERSION_TABLE } from './store.js';
 import type { SqliteObject } from './statedown.js';
@@ -132,7 +132,7 @@ async function proveAll(o: ProveOptions): Promise<ProveResult> {
       const ran = (await timed('up', () => runSteps(real!, store, [up])))[0]!;
       if (ran.status === 'failed') return stop(result, rev.id, `its up fails on a scratch database${i ? ` at ${o.revisions[i - 1]!.id}` : ''}: ${ran.error}`);
       await resync(real, [up]);
-      const stateN = await timed('introspect', () => introspect(real!, schema));
+      const stateN = await timed('introspect', () => shapeOf(o, real!, schema));
       const objectsN = await objectsOf?.(real);
       // The snapshots' side (drizzle-kit's diff on its worker, run on the model database) goes on
       // beside the round trip: another database, another connection.
@@ -147,7 +147,7 @@ async function proveAll(o: ProveOptions): Promise<ProveResult> {
             for (const s of o.dialect === 'postgresql' ? resolvePrimaryKeyDrops(diff) : diff) await model!.execute(model!.translate(s));
           });
           previousSnapshot = snap;
-          return schemaDiff(await timed('introspect', () => introspect(model!, modelSchema)), stateN);
+          return schemaDiff(await timed('introspect', () => shapeOf(o, model!, modelSchema)), stateN);
         } catch (err) {
           modelOk = false;
           modelStopped = `the ups were not compared with their snapshots from ${rev.id} on: drizzle-kit's diff of the snapshots does not apply (${describeCause(err).split('\n')[0]})`;

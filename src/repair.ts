@@ -166,34 +166,37 @@ function restoredDefinitions(differences: string[]): RenderedDown['statements'] 
 /**
  * Columns the down leaves otherwise than the previous revision's real state has them, in tables both
  * states have: one that state lacks is dropped; one with another nullability or default (same type)
- * gets SET/DROP NOT NULL, SET/DROP DEFAULT as that state has it.
+ * gets SET/DROP NOT NULL, SET/DROP DEFAULT as that state has it. A column of another schema the
+ * history names (introspect's `[schema] ` lines) is repaired the same way, its table qualified.
  */
 function restoredColumns(differences: string[], upRenames: Rename[]): RenderedDown['statements'] {
   const read = (sign: string) =>
     new Map(differences.flatMap((l) => {
-      const m = new RegExp(`^\\${sign} column ([^ .]+)\\.(\\S+) (.+)$`).exec(l);
-      if (!m || !PLAIN.test(m[1]!) || !PLAIN.test(m[2]!)) return [];
-      const c = /^(.*?)( not null)?(?: default (.*))?$/.exec(m[3]!)!;
-      const special = / identity | stored generated| collate /.test(` ${m[3]} `); // read, never changed here
-      return [[`${m[1]}.${m[2]}`, { table: m[1]!, column: m[2]!, type: c[1]!, notNull: !!c[2], dflt: c[3], special }] as const];
+      const m = new RegExp(`^\\${sign} (?:\\[([^\\]]+)\\] )?column ([^ .]+)\\.(\\S+) (.+)$`).exec(l);
+      if (!m || (m[1] !== undefined && !PLAIN.test(m[1])) || !PLAIN.test(m[2]!) || !PLAIN.test(m[3]!)) return [];
+      const c = /^(.*?)( not null)?(?: default (.*))?$/.exec(m[4]!)!;
+      const special = / identity | stored generated| collate /.test(` ${m[4]} `); // read, never changed here
+      const tag = m[1] === undefined ? '' : `[${m[1]}] `;
+      const relation = `${m[1] === undefined ? '' : `${quoteIdent(m[1])}.`}${quoteIdent(m[2]!)}`;
+      return [[`${tag}${m[2]}.${m[3]}`, { tag, table: m[2]!, relation, column: m[3]!, type: c[1]!, notNull: !!c[2], dflt: c[3], special }] as const];
     }));
   const found = read('+');
   const wanted = read('-');
   const out: RenderedDown['statements'] = [];
   // a column of a table both states have (a table one state lacks is another repair's, or none's)
-  const whole = (t: string) => differences.includes(`+ table ${t}`) || differences.includes(`- table ${t}`);
+  const whole = (c: { tag: string; table: string }) => differences.includes(`+ ${c.tag}table ${c.table}`) || differences.includes(`- ${c.tag}table ${c.table}`);
   // a column the up renamed something to holds that something's values: never dropped here
   const renamedTo = (t: string, c: string) => upRenames.some((r) => r.kind === 'column' && r.to === c && (r.table === t || upRenames.some((x) => x.kind === 'table' && x.to === t && x.from === r.table)));
   for (const [key, f] of found) {
-    if (wanted.has(key) || whole(f.table) || renamedTo(f.table, f.column)) continue;
-    out.push({ sql: `-- sluice: the previous revision's real state has no such column (its snapshot says otherwise)\nALTER TABLE ${quoteIdent(f.table)} DROP COLUMN ${quoteIdent(f.column)};` });
+    if (wanted.has(key) || whole(f) || renamedTo(f.table, f.column)) continue;
+    out.push({ sql: `-- sluice: the previous revision's real state has no such column (its snapshot says otherwise)\nALTER TABLE ${f.relation} DROP COLUMN ${quoteIdent(f.column)};` });
   }
   // (a column the previous state has and the down leaves out is not added back: it may be one the down
   // dropped with its rows, which an empty column would hide)
   for (const [key, w] of wanted) {
     const f = found.get(key);
     if (!f || f.type !== w.type || f.special || w.special) continue;
-    const alter = `ALTER TABLE ${quoteIdent(w.table)} ALTER COLUMN ${quoteIdent(w.column)}`;
+    const alter = `ALTER TABLE ${w.relation} ALTER COLUMN ${quoteIdent(w.column)}`;
     const fixes = [
       ...(f.dflt !== w.dflt ? [w.dflt === undefined ? `${alter} DROP DEFAULT;` : `${alter} SET DEFAULT ${unscoped(w.dflt)};`] : []),
       ...(f.notNull !== w.notNull ? [`${alter} ${w.notNull ? 'SET' : 'DROP'} NOT NULL;`] : []),

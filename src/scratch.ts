@@ -187,10 +187,11 @@ function sqliteScratch(root: string, engine: SqliteEngine | undefined): Scratch 
 
 /**
  * The schemas a replay of the history must not share a database with: those its snapshots name, and
- * DATABASE_SEARCH_PATH's (unqualified names would find their real objects). Sorted.
+ * DATABASE_SEARCH_PATH's (unqualified names would find their real objects). Sorted. `named`: the
+ * snapshots' (otherSchemasOf), when the caller has read them already.
  */
-export function foreignSchemas(out: string, revisions: Revision[], env: Record<string, string | undefined>): string[] {
-  return [...new Set([...otherSchemasOf(out, revisions), ...lookupSchemas(env)])].sort();
+export function foreignSchemas(out: string, revisions: Revision[], env: Record<string, string | undefined>, named = otherSchemasOf(out, revisions)): string[] {
+  return [...new Set([...named, ...lookupSchemas(env)])].sort();
 }
 
 /**

@@ -16,7 +16,7 @@ import { introspect } from '../introspect.js';
 import { PREPARED_WORDS } from '../proofscratch.js';
 import { proveDowns } from '../prove.js';
 import { extensionsCreated, foreignSchemas, namesPublic, notRemovedLine, removeFolder, replayDatabase } from '../scratch.js';
-import { readDown, readHistory, readUp, tsFileOf, type RevisionFile } from '../source.js';
+import { otherSchemasOf, readDown, readHistory, readUp, tsFileOf, type RevisionFile } from '../source.js';
 import { rel } from '../relpath.js';
 import { VersionStore } from '../store.js';
 import { downgrade, upgrade } from './migrate.js';
@@ -105,8 +105,10 @@ async function checkPostgres(
     }
     const history = project.histories.postgresql!;
     const revisions = readHistory(history.out).revisions;
-    replay = await replayDatabase(root, url, env, 'public', foreignSchemas(history.out, revisions, env), extensionsCreated(revisions), () => namesPublic(revisions));
-    return await roundTrip(root, replay.env, 'postgresql', { ...options, notRemoved: left }, project);
+    // the other schemas the history names (drizzle's pgSchema): read with the replay's own at each step
+    const others = otherSchemasOf(history.out, revisions);
+    replay = await replayDatabase(root, url, env, 'public', foreignSchemas(history.out, revisions, env, others), extensionsCreated(revisions), () => namesPublic(revisions));
+    return await roundTrip(root, replay.env, 'postgresql', { ...options, notRemoved: left }, project, others);
   } finally {
     if (replay) left.push(...(await replay.close()));
     if (!clusterDir) options.notRemoved.push(...left);
@@ -129,6 +131,7 @@ async function roundTrip(
   dialect: DialectName,
   options: CheckRun,
   project: ProjectConfig,
+  others: string[] = [],
 ): Promise<DialectCheck> {
   // the history's SQLite engine (libsql for dialect "turso") opens the check's connection too
   const target = projectDatabaseTarget(env, root, project, project.histories[dialect]?.engine);
@@ -142,7 +145,7 @@ async function roundTrip(
   const reader = async () => (conn ??= await openConnection(target, { write: true, env }));
   const dump = async () => {
     await new VersionStore(await reader()).ensure();
-    return (await introspect(await reader(), target.schema)).join('\n');
+    return (await introspect(await reader(), target.schema, undefined, others)).join('\n');
   };
   try {
     return await checksOf(root, env, dialect, options, project, target, record, checks, dump, reader);

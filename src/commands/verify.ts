@@ -17,11 +17,11 @@ import { openConnection } from '../dialect/index.js';
 import { diffSnapshots, emptySnapshot, generateSnapshot } from '../downgen.js';
 import { carryingNotRemoved, checkpoint, ConfigError, ConnectionLost, describeCause, ExitCode, failureOf, MigrationFailed, MultipleHeads, scratchNote, stoppable, type ExitCodeValue } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
-import { readHistory, readSnapshot, type History } from '../source.js';
+import { otherSchemasOf, readHistory, readSnapshot, type History } from '../source.js';
 import { rel } from '../relpath.js';
 import { extensionsCreated, foreignSchemas, namesPublic, removeFolder, replayDatabase } from '../scratch.js';
 import { quoteIdent } from '../sql.js';
-import { introspect, schemaDiff } from '../introspect.js';
+import { introspect, schemaDiff, untagged } from '../introspect.js';
 import { importTypeScript } from '../tsmodule.js';
 import { upgrade } from './migrate.js';
 import { takeoverView } from './takeover.js';
@@ -129,6 +129,8 @@ export function inContext(lines: string[]): string[] {
 async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Promise<VerifyFinding> {
   const ctx = await loadContext(options);
   const dialect = ctx.target.dialect;
+  // the other schemas the history names (drizzle's pgSchema): read on both sides, each line tagged with its schema
+  const others = dialect === 'postgresql' ? otherSchemasOf(ctx.history.dir, ctx.history.revisions) : [];
   const { live, liveShape, current, ids } = await withSession(ctx, false, async ({ conn, store, applied, appliedIds }) => {
     // A database drizzle's migrator manages is read as the takeover would record it.
     const view = applied.length === 0 ? await takeoverView(ctx, conn, store) : undefined;
@@ -139,7 +141,7 @@ async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Pr
       // values reordered, a function body's lines, foreign keys' triggers turned off: found by a hunt)
       // SQLite: the same lines as db-test's too (a hunt: UNIQUE constraints, an index column's collation,
       // WITHOUT ROWID and STRICT were not in the dump, and a table named sqlite… was left out)
-      liveShape: await introspect(conn, ctx.target.schema),
+      liveShape: await introspect(conn, ctx.target.schema, undefined, others),
       current: ids.size ? labelOf(ctx.history.revisions, currentIndex(ctx.history.revisions, ids)) : 'base',
       ids,
     };
@@ -149,7 +151,7 @@ async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Pr
   // SQLite: a file in a temporary folder, made inside the try so that its finally removes it.
   const replay =
     dialect === 'postgresql'
-      ? await replayDatabase(ctx.root, ctx.env.SLUICE_CHECK_DATABASE_URL || ctx.env.DATABASE_URL!, ctx.env, ctx.target.schema!, foreignSchemas(ctx.history.dir, ctx.history.revisions, ctx.env), extensionsCreated(ctx.history.revisions), () => namesPublic(ctx.history.revisions))
+      ? await replayDatabase(ctx.root, ctx.env.SLUICE_CHECK_DATABASE_URL || ctx.env.DATABASE_URL!, ctx.env, ctx.target.schema!, foreignSchemas(ctx.history.dir, ctx.history.revisions, ctx.env, others), extensionsCreated(ctx.history.revisions), () => namesPublic(ctx.history.revisions))
       : undefined;
   let tmp: string | undefined;
   try {
@@ -164,7 +166,7 @@ async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Pr
     let expectedShape: string[] = [];
     try {
       expected = await conn.dumpSchema();
-      expectedShape = dialect === 'postgresql' ? await introspect(conn, scratchSchema, ctx.target.schema) : await introspect(conn);
+      expectedShape = dialect === 'postgresql' ? await introspect(conn, scratchSchema, ctx.target.schema, others) : await introspect(conn);
     } finally {
       await conn.close();
     }
@@ -172,7 +174,7 @@ async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Pr
     const dumped = schemaDiff(inContext(comparable(expected).split('\n')), inContext(comparable(live).split('\n'))); // `- ` expected (what the revisions build), `+ ` live
     // what the dump's comparison let through, from the catalogs (the same lines as db-test's; the schema named `$`)
     // (not extensions: the database's own, which a scratch schema beside them finds made already)
-    const shape = (lines: string[]) => lines.filter((l) => !l.startsWith('extension '));
+    const shape = (lines: string[]) => lines.filter((l) => !untagged(l).startsWith('extension '));
     const details = dumped.length ? dumped : schemaDiff(shape(expectedShape), shape(liveShape));
     return { check: 'drift', dialect, ok: details.length === 0, details };
   } finally {

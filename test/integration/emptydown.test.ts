@@ -4,10 +4,11 @@
  * statements while the database kept the up's change). Real CLI; the proof on SQLite and on the
  * suite's PostgreSQL 15.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
-import { addRevision, itFor, makeProject, pgUrl, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, freshDatabase, itFor, makeProject, pgUrl, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
 
 describe('an up whose change the proof cannot see gets no empty verified down', () => {
   // PostgreSQL: a grant (privileges are not compared), and foreign keys no longer enforced (a trigger's
@@ -73,6 +74,52 @@ describe('an up whose change the proof cannot see gets no empty verified down', 
     for (const seen of [/- domain constraint pos_int\.pos_int_check CHECK/, /\+ type pair \(a integer, b text\)/, /\+ function touch\(\) .* security definer/, /\+ trigger logs\.logs_touch .* disabled/, /\+ row level security logs forced/, /\+ unlogged logs/, /- view positive .* with check_option=cascaded/]) {
       expect(differences).toMatch(seen);
     }
+  });
+
+  // found by a tester: the comparisons read the run's schema only, so an up changing a table of another
+  // schema (drizzle's pgSchema) got an empty down "verified", drift and db-test saw nothing
+  itFor('postgresql')('postgresql: the other schemas the history names are compared too (downs, drift, db-test)', async () => {
+    const dir = makeProject();
+    // PostgreSQL's history only (db-test and migrate-check would go through SQLite's too)
+    const config = path.join(dir, 'drizzle.config.ts');
+    writeFileSync(config, readFileSync(config, 'utf8').replace("  sqlite: { schema: './models/sqlite.ts', out: './drizzle/sqlite' },\n", ''));
+    const BPS = '\n--> statement-breakpoint\n';
+    const billing = addRevision(dir, 'postgresql', 'billing', [
+      'CREATE SCHEMA "billing";',
+      `CREATE TYPE "billing"."state" AS ENUM ('open', 'paid');`,
+      'CREATE TABLE "billing"."invoices" ("id" serial PRIMARY KEY, "amount" integer, "state" "billing"."state");',
+    ].join(BPS), ['DROP TABLE "billing"."invoices";', 'DROP TYPE "billing"."state";', 'DROP SCHEMA "billing";'].join(BPS));
+    // its snapshot names the schema, as drizzle-kit's does for a pgSchema; each snapshot follows the one
+    // before (addRevision copies its id: a fork to migrate-check)
+    const follow = (tag: string, extra = {}) => {
+      const snap = path.join(dir, 'drizzle/postgresql/meta', `${tag.slice(0, 4)}_snapshot.json`);
+      const json = JSON.parse(readFileSync(snap, 'utf8'));
+      writeFileSync(snap, JSON.stringify({ ...json, id: randomUUID(), prevId: json.id, ...extra }, null, 2));
+    };
+    follow(billing, { schemas: { billing: 'billing' } });
+    const note = addRevision(dir, 'postgresql', 'add_note', 'ALTER TABLE "billing"."invoices" ADD COLUMN IF NOT EXISTS "note" text;', null);
+    follow(note);
+    const env: Env = { DATABASE_URL: await freshDatabase('pgschema') };
+    const downs = runCli(dir, ['downs'], env);
+    expect(downs.status, downs.stdout + downs.stderr).toBe(0);
+    expect(downs.stdout).toMatch(new RegExp(`verified +drizzle/postgresql/${note}\\.down\\.sql \\(1 statement`));
+    const noteDown = path.join(dir, 'drizzle', 'postgresql', `${note}.down.sql`);
+    expect(readFileSync(noteDown, 'utf8')).toMatch(/^ALTER TABLE "billing"\."invoices" DROP COLUMN "note";$/m);
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    const down = runCli(dir, ['down'], env);
+    expect(down.stdout, down.stderr).toMatch(new RegExp(`${note} reverted \\(1 statement`));
+    const columns = "SELECT attname FROM pg_attribute WHERE attrelid = 'billing.invoices'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum";
+    expect(await sql(dir, env, columns)).toEqual([{ attname: 'id' }, { attname: 'amount' }, { attname: 'state' }]);
+    // drift: a column dropped and an enum value renamed by hand in billing
+    await sql(dir, env, `ALTER TABLE "billing"."invoices" DROP COLUMN "amount"; ALTER TYPE "billing"."state" RENAME VALUE 'paid' TO 'settled'`);
+    const findings = JSON.parse(runCli(dir, ['--json', 'verify'], env).stdout).findings as { check: string; ok: boolean; details: string[] }[];
+    const drift = findings.find((f) => f.check === 'drift')!;
+    expect(drift.ok, JSON.stringify(drift)).toBe(false);
+    expect(drift.details).toEqual(expect.arrayContaining(['- [billing] column invoices.amount integer', "- [billing] enum state ('open', 'paid')", "+ [billing] enum state ('open', 'settled')"]));
+    // db-test (a database of its own): a down that leaves the column behind
+    writeFileSync(noteDown, 'SELECT 1;\n');
+    const check = runCli(dir, ['check'], env);
+    expect(check.stdout).toMatch(new RegExp(`FAIL postgresql: down ${note} restores ${billing}\\n.*\\n.*\\n.*actual +"\\[billing\\] column invoices\\.note text"`));
   });
 
   // SQLite: a partial index made again with another predicate (the comparison read "partial", not the

@@ -77,4 +77,15 @@ describe('repairs from what the run showed', () => {
       "-- sluice: the column as the previous revision's real state has it (not as its snapshot describes it)\nALTER TABLE \"t\" ALTER COLUMN \"n\" SET NOT NULL;",
     ]);
   });
+
+  it("a column of another schema the history names (introspect's `[schema] ` lines) is repaired with its table qualified", () => {
+    const rev = revision('ALTER TABLE "billing"."invoices" ADD COLUMN IF NOT EXISTS "note" text;');
+    const out = repairDown(rev, [], proof({ differences: ['+ [billing] column invoices.note text', '- [billing] column invoices.amount integer not null', '+ [billing] column invoices.amount integer', '+ [billing] table audit', '+ [billing] column audit.id integer', '+ column invoices.note text'] }), [rev]);
+    expect(sqls(out)).toEqual([
+      "-- sluice: the previous revision's real state has no such column (its snapshot says otherwise)\nALTER TABLE \"billing\".\"invoices\" DROP COLUMN \"note\";",
+      // the run's own schema's invoices is another table
+      "-- sluice: the previous revision's real state has no such column (its snapshot says otherwise)\nALTER TABLE \"invoices\" DROP COLUMN \"note\";",
+      "-- sluice: the column as the previous revision's real state has it (not as its snapshot describes it)\nALTER TABLE \"billing\".\"invoices\" ALTER COLUMN \"amount\" SET NOT NULL;",
+    ]);
+  });
 });
