@@ -139,11 +139,18 @@ export async function init(options: InitOptions = {}): Promise<InitResult> {
   const makefile = ['GNUmakefile', 'makefile', 'Makefile'].find((m) => existsSync(path.join(root, m)));
   try {
     // The Make include, and a Makefile that includes it when the project has none.
-    put('sluice.mk', render(template('sluice.mk'), vars, flags));
+    const mk = render(template('sluice.mk'), vars, flags);
+    put('sluice.mk', mk);
     if (!makefile) put('Makefile', render(template('Makefile'), vars, flags), 'includes sluice.mk');
     else {
-      included = /^\s*-?include\s+(.*\s)?sluice\.mk(\s|$)/m.test(readFileSync(path.join(root, makefile), 'utf8'));
-      files.push({ path: makefile, status: 'kept', note: included ? 'it includes sluice.mk already' : 'add this line to it: include sluice.mk' });
+      const own = readFileSync(path.join(root, makefile), 'utf8');
+      included = /^\s*-?include\s+(.*\s)?sluice\.mk(\s|$)/m.test(own);
+      // targets of its own with sluice.mk's names: make runs whichever recipe it reads last, saying only
+      // "overriding recipe" (a hunt: the include appended, the project's own db-up replaced by sluice's)
+      const mine = new Set(makeTargets(own));
+      const same = makeTargets(mk).filter((t) => mine.has(t));
+      const clash = same.length ? `; it has targets of sluice.mk's names (${same.join(', ')}): make runs the recipe it reads last, so put the include above them to keep yours, or rename them` : '';
+      files.push({ path: makefile, status: 'kept', note: `${included ? 'it includes sluice.mk already' : 'add this line to it: include sluice.mk'}${clash}` });
     }
 
     scripts = addScripts(pkg, npmScripts(commands), undo);
@@ -187,6 +194,11 @@ function detectCommands(): string[] {
   return Object.entries(OPTIONAL_COMMANDS)
     .filter(([, file]) => existsSync(path.join(here, file.replace(/\.js$/, ext))))
     .map(([command]) => command);
+}
+
+/** The targets a Makefile gives recipes to (`name:` or `a b:` at a line's start; not `name := value`). */
+function makeTargets(text: string): string[] {
+  return [...text.matchAll(/^([A-Za-z0-9_.-]+(?:[ \t]+[A-Za-z0-9_.-]+)*)[ \t]*::?(?!=)/gm)].flatMap((m) => m[1]!.split(/[ \t]+/)).filter((t) => !t.startsWith('.'));
 }
 
 function template(name: string): string {

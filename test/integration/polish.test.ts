@@ -168,7 +168,10 @@ describe('--json on every command, in the shape README documents', () => {
     const created = json('create', ['create', '--empty', '--message', 'json shape']);
     expect((created.created as { revision: string }[]).map((c) => c.revision)).toEqual(['0004_json_shape', '0004_json_shape']);
     const init = json('init', ['init', '--no-downs']);
-    expect(init.files).toEqual(expect.arrayContaining([{ path: 'Makefile', status: 'kept', note: 'add this line to it: include sluice.mk' }]));
+    // this project's Makefile has recipes of sluice.mk's names: make would run the one it reads last (a hunt)
+    expect(init.files).toEqual(
+      expect.arrayContaining([{ path: 'Makefile', status: 'kept', note: expect.stringMatching(/^add this line to it: include sluice\.mk; it has targets of sluice\.mk's names \(.*\bmigrate-up\b.*\bdb-test\b.*\): make runs the recipe it reads last, so put the include above them to keep yours, or rename them$/) }]),
+    );
     if (!SKIP_PG) {
       const check = json('check', ['check'], { SLUICE_CHECK_DATABASE_URL: pgUrl() });
       expect(check.ok).toBe(true);
