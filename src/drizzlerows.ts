@@ -185,20 +185,3 @@ export function matchDrizzleRows(ctx: Context, rows: DrizzleRow[]): { records: A
     .map((r) => ({ revision: r.id, name: r.message, checksum: hash(r), appliedAt: new Date(matched.get(r.id)!).toISOString(), executionMs: 0 }));
   return { records, problems };
 }
-
-/**
- * Revisions about to be applied that drizzle's own migrator applied since sluice took the database over
- * (an app still calling migrate() at start-up): a row of drizzle's with the revision's journal `when`
- * and its up file's hash. Applying them again would repeat them (a hunt: a revision's INSERT ran twice,
- * "applied", exit 0; a DDL one fails and is rolled back). A role that may not read drizzle's table finds none.
- */
-export async function appliedByDrizzle(ctx: Context, conn: Connection, pending: RevisionFile[]): Promise<RevisionFile[]> {
-  if (!pending.length) return [];
-  const src = drizzleSource(ctx);
-  if (!(await drizzleTableExists(conn, src))) return [];
-  const rows = await readDrizzleRows(conn, src, ctx.target.display).catch((err: unknown) => {
-    if (err instanceof ConfigError) return [];
-    throw err;
-  });
-  return pending.filter((rev) => rows.some((row) => row.createdAt === rev.createdAt && (upChecksumOf(ctx, rev) === row.hash || upEarlierChecksumsOf(ctx, rev).includes(row.hash))));
-}

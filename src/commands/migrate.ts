@@ -17,7 +17,6 @@ import { currentIndex, labelOf, lastAppliedLeft, outOfOrder, plan, planStamp, re
 import { type RevisionFile } from '../source.js';
 import { withGap } from '../tsrevision.js';
 import { autoTakeover, planTakeover, type TakeoverSummary } from './takeover.js';
-import { appliedByDrizzle, drizzleSource } from '../drizzlerows.js';
 
 export interface MoveOptions extends CommandOptions {
   /** Target revision: head, base, +N, -N, a tag, a number. */
@@ -145,13 +144,6 @@ async function move(kind: Kind, given: MoveOptions, defaultTarget: string): Prom
     if (left) {
       const first = steps[0]!.revision.id;
       throw new Refused(`down ${spec.trim()} would revert ${first}, the current revision by place, but the revision applied last is ${left.revision.id} (out of order, ${left.appliedAt}), which it leaves applied; name the target to go ahead (make migrate-down REVISION=${labelOf(history, target)}); ${left.revision.id} is reverted only with the revisions above it (REVISION=${labelOf(history, left.revision.index - 1)}); nothing was changed`);
-    }
-    const twice = kind === 'upgrade' && write ? await appliedByDrizzle(ctx, conn, steps.map((s) => s.revision as RevisionFile)) : [];
-    if (twice.length) {
-      const ids = twice.map((r) => r.id);
-      throw new Refused(
-        `${ids.join(', ')} ${ids.length > 1 ? 'were' : 'was'} applied by drizzle's migrate() since sluice took this database over (${ids.length > 1 ? 'rows' : 'a row'} in ${drizzleSource(ctx).name} with ${ids.length > 1 ? 'their' : 'its'} journal "when" and hash); applying ${ids.length > 1 ? 'them' : 'it'} again would run ${ids.length > 1 ? 'them' : 'it'} twice, nothing was changed: record ${ids.length > 1 ? 'them' : 'it'} without running SQL (make migrate-stamp REVISION=${ids.at(-1)}) and stop calling migrate() where the app starts (sluice's upgrade() replaces it)`,
-      );
     }
     // --single-transaction on a server: only the first steps are prepared up front, the rest while
     // the server runs those (engine.ts LaterSteps); a refusal among them rolls the whole run back.
