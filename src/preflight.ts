@@ -46,12 +46,11 @@ export function needsPreCheck(step: PreparedStep): boolean {
   });
 }
 
-/** A type change within a lossy family, its USING (if any) only the plain cast: table, column and the new type. */
+/** A type change whose USING (if any) is only the plain cast: table, column and the new type. */
 function narrowing(sql: string): { table: string; column: string; type: string } | undefined {
   const m = SET_TYPE.exec(sql);
   if (!m) return undefined;
   const [, table, column, type, using] = m;
-  if (familyOf(type!) < 0) return undefined;
   // a USING of the user's own (round(), a lookup...) is a conversion chosen by hand: not checked
   if (using !== undefined && using.replace(/\s+/g, '').toLowerCase() !== `${column}::${type}`.replace(/\s+/g, '').toLowerCase()) return undefined;
   return { table: table!, column: column!, type: type!.trim() };
@@ -137,7 +136,7 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
  * numeric(10,0) to numeric(10,4), integer to numeric): PostgreSQL's cast would cut or round the values
  * that do not fit and the down would report success (was: `reverted`, exit 0, text cut to 5 characters).
  * The rows whose value does not come back unchanged from the new type to the column's type today are
- * counted; any refuses the run. A column whose type today is of another family is left to the run.
+ * counted; any refuses the run. So are casts across families ('007' back to integer is 7).
  */
 async function checkNarrowing(conn: Connection, step: PreparedStep, nw: { table: string; column: string; type: string }, inTransaction: boolean): Promise<void> {
   const what = `values of ${bare(nw.table)}.${bare(nw.column)} that ${nw.type} would change`;
@@ -155,9 +154,13 @@ async function checkNarrowing(conn: Connection, step: PreparedStep, nw: { table:
     });
   if (inTransaction) await conn.execute(`RELEASE ${SAVEPOINT}`);
   const today = typed[0]?.t;
-  if (!today || familyOf(today) !== familyOf(nw.type)) return;
+  if (!today) return;
+  // Across families too (a hunt: text back to integer made '007' 7 and ' 42 ' 42, text to boolean 'yes'
+  // true, "reverted"): a value the cast refuses fails the count, which then reads none, and the down's own
+  // statement fails the same way, rolled back.
   const n = await count(conn, step, what, `SELECT count(*) AS n FROM ${nw.table} WHERE ${nw.column} IS DISTINCT FROM CAST(CAST(${nw.column} AS ${nw.type}) AS ${today})`, [], inTransaction);
-  if (n > 0) throw changesValues(step, `${bare(nw.table)}.${bare(nw.column)}`, today, nw.type, `would cut or round the values of ${n} row(s)`, 'a USING of your own');
+  const effect = familyOf(today) >= 0 && familyOf(today) === familyOf(nw.type) ? 'would cut or round the values' : 'would change the values';
+  if (n > 0) throw changesValues(step, `${bare(nw.table)}.${bare(nw.column)}`, today, nw.type, `${effect} of ${n} row(s)`, 'a USING of your own');
 }
 
 /**

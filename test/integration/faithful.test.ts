@@ -234,7 +234,7 @@ pgDescribe('a down that narrows a column PostgreSQL would cut or round', () => {
   it('is refused before anything changes, naming the column and the rows; values that fit revert', async () => {
     const dir = makeProject();
     const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('narrow') };
-    addRevision(dir, 'postgresql', 'items', 'CREATE TABLE "items" ("id" integer PRIMARY KEY, "code" varchar(5), "amount" numeric(10, 0), "qty" integer, "at" timestamp(0), "label" text, "n" integer, "day" date);\n', 'DROP TABLE "items";\n');
+    addRevision(dir, 'postgresql', 'items', 'CREATE TABLE "items" ("id" integer PRIMARY KEY, "code" varchar(5), "amount" numeric(10, 0), "qty" integer, "at" timestamp(0), "label" text, "n" integer, "day" date, "ref" integer, "ok" boolean);\n', 'DROP TABLE "items";\n');
     const alters: [string, string, string][] = [
       ['code', 'varchar(50)', 'varchar(5)'],
       ['amount', 'numeric(10, 4)', 'numeric(10, 0)'],
@@ -242,6 +242,9 @@ pgDescribe('a down that narrows a column PostgreSQL would cut or round', () => {
       ['at', 'timestamp(6)', 'timestamp(0)'],
       ['label', 'varchar(20)', 'text'],
       ['day', 'timestamp', 'date'],
+      // found by a third hunt: across families, text back to integer or boolean ('007' became 7, 'yes' true)
+      ['ref', 'text', 'integer'],
+      ['ok', 'text', 'boolean'],
     ];
     const up = alters.map(([c, wide]) => `ALTER TABLE "items" ALTER COLUMN "${c}" SET DATA TYPE ${wide};`).join(BP);
     // as sluice generates them (downrules.ts annotate: the plain cast added), then two it leaves alone:
@@ -253,7 +256,7 @@ pgDescribe('a down that narrows a column PostgreSQL would cut or round', () => {
     const upN = `${up}${BP}ALTER TABLE "items" ALTER COLUMN "n" SET DATA TYPE numeric;\n`;
     const widen = addRevision(dir, 'postgresql', 'widen', upN, `${down}\n`);
     await upgrade({ cwd: dir, env });
-    await sql(dir, env, `INSERT INTO items VALUES (1, 'abc', 2, 3, '2024-01-01 10:00:00', 'x', 2.6, '2024-05-01')`);
+    await sql(dir, env, `INSERT INTO items VALUES (1, 'abc', 2, 3, '2024-01-01 10:00:00', 'x', 2.6, '2024-05-01', 7, true)`);
     const cases: [string, string, RegExp][] = [
       [`code = 'ABCDEFGHIJKLMNOP'`, `code = 'abc'`, /changes items\.code from character varying\(50\) to varchar\(5\), which would cut or round the values of 1 row\(s\)/],
       [`amount = 1.2345`, `amount = 2`, /changes items\.amount from numeric\(10,4\) to numeric\(10, 0\)/],
@@ -261,6 +264,8 @@ pgDescribe('a down that narrows a column PostgreSQL would cut or round', () => {
       [`at = '2024-01-01 10:00:00.999999'`, `at = '2024-01-01 10:00:00'`, /changes items\.at from timestamp\(6\) without time zone to timestamp\(0\)/],
       // found by a second hunt: the time of day dropped by a down back to date
       [`day = '2024-05-01 17:45:12'`, `day = '2024-05-01'`, /changes items\.day from timestamp without time zone to date/],
+      [`ref = '007'`, `ref = '7'`, /changes items\.ref from text to integer, which would change the values of 1 row\(s\)/],
+      [`ok = 'yes'`, `ok = 'true'`, /changes items\.ok from text to boolean, which would change the values of 1 row\(s\)/],
     ];
     for (const [bad, good, refusal] of cases) {
       await sql(dir, env, `UPDATE items SET ${bad}`);
@@ -277,7 +282,7 @@ pgDescribe('a down that narrows a column PostgreSQL would cut or round', () => {
     const r = await downgrade({ cwd: dir, env });
     expect(r.steps.map((s) => s.status)).toEqual(['reverted']);
     // what fits came back unchanged; `n` was converted by the user's own round() (2.6 -> 3), not checked
-    expect(await sql(dir, env, 'SELECT code, amount::text AS amount, qty, label, n FROM items')).toEqual([{ code: 'abc', amount: '2', qty: 3, label: 'x', n: 3 }]);
+    expect(await sql(dir, env, 'SELECT code, amount::text AS amount, qty, label, n, ref, ok FROM items')).toEqual([{ code: 'abc', amount: '2', qty: 3, label: 'x', n: 3, ref: 7, ok: true }]);
   });
 });
 
