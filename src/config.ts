@@ -169,6 +169,8 @@ export interface HistoryConfig {
   migrations?: { table?: string; schema?: string };
   /** SQLite histories: `libsql` when the config says dialect "turso" (drizzle-kit then writes libSQL's `ALTER COLUMN … TO`). */
   engine?: SqliteEngine;
+  /** drizzle-kit's `casing`: the models check builds its snapshot with it, as drizzle-kit generate does. */
+  casing?: 'snake_case' | 'camelCase';
 }
 
 export interface ProjectConfig {
@@ -216,6 +218,7 @@ interface RawConfig {
   out?: string;
   schema?: string | string[];
   migrations?: { table?: unknown; schema?: unknown };
+  casing?: unknown;
   dbCredentials?: { url?: unknown };
   /** pick's copy of a local SQLite dbCredentials.url (sqliteFileUrl): never anything else of dbCredentials, which may hold a password. */
   sqliteUrl?: string;
@@ -336,7 +339,7 @@ function configCache(root: string, configFile: string) {
     const text = readFileSync(configFile, 'utf8');
     if (UNKNOWN_ENV.test(text)) return undefined;
     const names = [...new Set([...text.matchAll(NAMES)].map((m) => m[1] ?? m[3]!))].sort();
-    const plain = JSON.stringify(['v7', configFile, st.size, st.mtimeMs, st.ctimeMs, names]);
+    const plain = JSON.stringify(['v8', configFile, st.size, st.mtimeMs, st.ctimeMs, names]);
     // The values of the variables the config reads may be secrets (a password in DATABASE_URL, a
     // token): they enter the key only through SHA-256, never as text on disk. A config that reads
     // none is keyed by its text, named by a 64-bit hash (no node:crypto to load).
@@ -376,7 +379,7 @@ function pick(def: unknown): RawConfig | undefined {
   if (d && d.default && !d.dialect) d = d.default;
   if (!d) return undefined;
   const sqliteUrl = d.sqliteUrl ?? sqliteFileUrl(d.dialect, d.dbCredentials?.url);
-  return { dialect: d.dialect, out: d.out, schema: d.schema, migrations: d.migrations, ...(sqliteUrl ? { sqliteUrl } : {}) };
+  return { dialect: d.dialect, out: d.out, schema: d.schema, migrations: d.migrations, ...(casingOf(d.casing) ? { casing: d.casing } : {}), ...(sqliteUrl ? { sqliteUrl } : {}) };
 }
 
 async function importConfig(root: string, configFile: string, loader: string | undefined): Promise<{ mod: ConfigModule; files: string[] | undefined }> {
@@ -401,8 +404,9 @@ export function describeConfig(
   if (mod.dialects && typeof mod.dialects === 'object') {
     // drizzle's migrations table: the dialect's own `migrations`, else the default export's.
     const shared = pick(mod.default)?.migrations;
+    const casing = pick(mod.default)?.casing;
     for (const [name, entry] of Object.entries(mod.dialects)) {
-      histories[dialectOf(name, rel)] = historyOf(root, { migrations: shared, ...entry }, rel, name);
+      histories[dialectOf(name, rel)] = historyOf(root, { migrations: shared, casing, ...entry }, rel, name);
     }
     const sqliteUrl = pick(mod.default)?.sqliteUrl;
     return { root, configFile, histories, multiDialect: Object.keys(histories).length > 1, lint, ...(sqliteUrl && histories.sqlite ? { sqliteUrl } : {}) };
@@ -446,7 +450,13 @@ function historyOf(root: string, entry: RawConfig, rel: string, dialect: string)
     m && typeof m === 'object'
       ? { table: typeof m.table === 'string' && m.table ? m.table : undefined, schema: typeof m.schema === 'string' && m.schema ? m.schema : undefined }
       : undefined;
-  return { out: path.resolve(root, entry.out ?? 'drizzle'), schema, ...(migrations ? { migrations } : {}), ...(dialect === 'turso' ? { engine: 'libsql' as const } : {}) };
+  const casing = casingOf(entry.casing);
+  return { out: path.resolve(root, entry.out ?? 'drizzle'), schema, ...(migrations ? { migrations } : {}), ...(casing ? { casing } : {}), ...(dialect === 'turso' ? { engine: 'libsql' as const } : {}) };
+}
+
+/** drizzle-kit's `casing` (what the models' keys become as column names), when it is one drizzle-kit knows. */
+function casingOf(value: unknown): 'snake_case' | 'camelCase' | undefined {
+  return value === 'snake_case' || value === 'camelCase' ? value : undefined;
 }
 
 export function historyFor(config: ProjectConfig, dialect: DialectName, env?: Record<string, string | undefined>): HistoryConfig {

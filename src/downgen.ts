@@ -24,9 +24,9 @@ export interface DownStatement {
 }
 
 interface KitApi {
-  generateDrizzleJson(imports: Record<string, unknown>): Snapshot;
+  generateDrizzleJson(imports: Record<string, unknown>, prevId?: string, schemaFilters?: string[], casing?: string): Snapshot;
   generateMigration(prev: Snapshot, cur: Snapshot): Promise<string[]>;
-  generateSQLiteDrizzleJson(imports: Record<string, unknown>): Promise<Snapshot>;
+  generateSQLiteDrizzleJson(imports: Record<string, unknown>, prevId?: string, casing?: string): Promise<Snapshot>;
   generateSQLiteMigration(prev: Snapshot, cur: Snapshot): Promise<string[]>;
 }
 
@@ -63,10 +63,10 @@ export async function emptySnapshot(root: string, dialect: DialectName, differ?:
   return dialect === 'postgresql' ? k.generateDrizzleJson({}) : k.generateSQLiteDrizzleJson({});
 }
 
-/** The snapshot drizzle-kit would write for these model exports (no files touched). */
-export async function generateSnapshot(root: string, dialect: DialectName, imports: Record<string, unknown>): Promise<Snapshot> {
+/** The snapshot drizzle-kit would write for these model exports (no files touched), with drizzle.config's `casing`. */
+export async function generateSnapshot(root: string, dialect: DialectName, imports: Record<string, unknown>, casing?: string): Promise<Snapshot> {
   const k = kit(root);
-  return dialect === 'postgresql' ? k.generateDrizzleJson(imports) : k.generateSQLiteDrizzleJson(imports);
+  return dialect === 'postgresql' ? k.generateDrizzleJson(imports, undefined, undefined, casing) : k.generateSQLiteDrizzleJson(imports, undefined, casing);
 }
 
 /**

@@ -206,7 +206,7 @@ async function checksOf(
     return heads.length > 1 ? `the history has ${heads.length} heads: ${heads.join(', ')}` : undefined;
   });
   await attempt('models match the history', async () => {
-    const f = await checkModels(root, dialect, readHistory(history.out), history.schema);
+    const f = await checkModels(root, dialect, readHistory(history.out), history.schema, history.casing);
     return f.ok ? undefined : f.details.join('\n');
   });
   const dumps: string[] = [await dump()];

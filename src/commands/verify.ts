@@ -91,10 +91,11 @@ async function importModels(root: string, schema: string): Promise<Record<string
   return imports;
 }
 
-export async function checkModels(root: string, dialect: DialectName, history: History, schema: string): Promise<VerifyFinding> {
+export async function checkModels(root: string, dialect: DialectName, history: History, schema: string, casing?: string): Promise<VerifyFinding> {
   const last = history.revisions.at(-1);
   const previous = last ? readSnapshot(history.dir, last) : await emptySnapshot(root, dialect);
-  const current = await generateSnapshot(root, dialect, await importModels(root, schema));
+  // with the config's casing, as drizzle-kit generate builds it (a hunt: snake_case projects failed, told to drop their columns)
+  const current = await generateSnapshot(root, dialect, await importModels(root, schema), casing);
   const statements = await diffSnapshots(root, dialect, previous, current);
   return { check: 'models', dialect, ok: statements.length === 0, details: statements.map((s) => `would generate: ${s.replace(/\s+/g, ' ').trim()}`) };
 }
@@ -251,7 +252,7 @@ async function verifyAll(options: VerifyOptions & { notRemoved: string[] }): Pro
     }
     findings.push({ check: 'heads', dialect, ok: heads.length <= 1, details: heads.length > 1 ? [`heads: ${heads.join(', ')} (${rel(h.out)} forked: run make migrate-merge, or renumber one branch after the other)`] : [] });
     if (heads.length > 1) continue;
-    findings.push(await checkModels(root, dialect, history, h.schema));
+    findings.push(await checkModels(root, dialect, history, h.schema, h.casing));
   }
   const wantDb = options.database ?? ((env.DATABASE_URL ?? '').trim() !== '' || (target.dialect === 'sqlite' && existsSync(target.file!)));
   const forked = findings.some((f) => f.check === 'heads' && !f.ok && f.dialect === target.dialect);

@@ -1,12 +1,27 @@
 /** make migrate-check (sluice verify): heads, models vs history, drift — each with its exit code. */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addRevision, addUserColumn, describeFor, freshDatabase, makeProject, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, addUserColumn, describeFor, freshDatabase, makeProject, pgUrl, REPO, runCli, runMake, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 
 describe('make migrate-check: history and models', () => {
+  // found by a hunt: the models check ignored drizzle.config's casing, so every snake_case project failed
+  // migrate-check and db-test, told it would DROP COLUMN "user_id" and ADD "userId"
+  it("reads the models with drizzle.config's casing, as drizzle-kit generate does", () => {
+    const dir = tempDir('sluice-casing-');
+    symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+    writeFileSync(path.join(dir, 'drizzle.config.ts'), "export default { dialect: 'sqlite', casing: 'snake_case', schema: './m.ts', out: './drizzle' };\n");
+    writeFileSync(path.join(dir, 'm.ts'), "import { integer, sqliteTable } from 'drizzle-orm/sqlite-core';\nexport const a = sqliteTable('a', { id: integer().primaryKey(), userId: integer() });\n");
+    const created = runCli(dir, ['create', '-m', 'init'], { SLUICE_VERIFY: 'off' });
+    expect(created.status, created.stdout + created.stderr).toBe(0);
+    expect(readFileSync(path.join(dir, 'drizzle', '0000_init.sql'), 'utf8')).toContain('`user_id` integer');
+    const r = runCli(dir, ['verify', '--no-database']);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/ok {3}models \(sqlite\)/);
+  });
+
   it('passes on the example; a model change is exit 8 naming what drizzle-kit would generate', () => {
     const dir = makeProject();
     const ok = runMake(dir, ['migrate-check']);
