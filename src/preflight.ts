@@ -11,6 +11,7 @@
 import type { Connection, TableCopy } from './dialect/types.js';
 import type { PreparedStep } from './prepare.js';
 import { describeCause, Refused } from './errors.js';
+import { quoteLiteral } from './sql.js';
 
 const NAME = String.raw`((?:"[^"]+"\.)?"[^"]+")`;
 const SET_NOT_NULL = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+") SET NOT NULL`, 'im');
@@ -55,6 +56,41 @@ function narrowing(sql: string): { table: string; column: string; type: string }
   if (using !== undefined && using.replace(/\s+/g, '').toLowerCase() !== `${column}::${type}`.replace(/\s+/g, '').toLowerCase()) return undefined;
   return { table: table!, column: column!, type: type!.trim() };
 }
+
+/**
+ * migrate-sql's down scripts, run with no sluice at hand: checkNarrowing's count as a DO block just
+ * before the type change, raising when a value would not come back unchanged (a hunt: `psql -f` cut the
+ * values, recorded the down, exit 0). A value the cast refuses counts none: the down's own statement
+ * then fails. Keyed by the statement (PostgreSQL).
+ */
+export function narrowingGuards(statements: string[], revision: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let rowsTouched = false;
+  for (const statement of statements) {
+    const sql = code(statement);
+    if (ROW_WRITE.test(sql)) rowsTouched = true;
+    const nw = rowsTouched ? undefined : narrowing(sql);
+    if (!nw) continue;
+    const column = nw.column.slice(1, -1).replace(/""/g, '"');
+    // inside a dollar-quoted body (no $), a RAISE format (% doubled), a literal (' doubled)
+    const said = (t: string) => t.replace(/\$/g, '').replace(/%/g, '%%').replace(/'/g, "''");
+    const message = `sluice: the down of ${said(revision)} changes ${said(`${bare(nw.table)}.${bare(nw.column)}`)} from % to ${said(nw.type)}, which would change the values of % row(s); stopped before it: change those rows, or edit the down (an UPDATE before it, or a USING of your own)`;
+    const lit = (t: string) => quoteLiteral(t.replace(/\$/g, ''));
+    out.set(
+      statement,
+      [
+        'DO $sluice$ DECLARE today text; n bigint := 0; BEGIN',
+        `SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO today FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass(${lit(nw.table)}) AND a.attname = ${lit(column)} AND NOT a.attisdropped;`,
+        'IF today IS NOT NULL THEN',
+        `  BEGIN EXECUTE pg_catalog.format('SELECT count(*) FROM %s WHERE %s IS DISTINCT FROM CAST(CAST(%s AS %s) AS %s)', ${lit(nw.table)}, ${lit(nw.column)}, ${lit(nw.column)}, ${lit(nw.type)}, today) INTO n; EXCEPTION WHEN OTHERS THEN n := 0; END;`,
+        `  IF n > 0 THEN RAISE EXCEPTION '${message}', today, n; END IF;`,
+        'END IF; END $sluice$;',
+      ].join('\n'),
+    );
+  }
+  return out;
+}
+const ROW_WRITE = /^(UPDATE|DELETE|INSERT|DO|WITH|MERGE|CALL)\b/i;
 
 /** Inside a run's transaction, a check that fails (no such table) must not abort it: it runs in this savepoint. */
 const SAVEPOINT = 'sluice_preflight';

@@ -13,6 +13,7 @@ import { translatePublic } from '../publicschema.js';
 import { versionTableDdl, VERSION_TABLE } from '../store.js';
 import { withGap } from '../tsrevision.js';
 import { prepareFor } from './stepprep.js';
+import { narrowingGuards } from '../preflight.js';
 
 export interface OfflineOptions extends CommandOptions {
   /** `<from>:<to>` (from defaults to base), or `<to>` alone (from base). */
@@ -83,7 +84,16 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
     if (!prepared.noTransaction) out.push('BEGIN;');
     // the first down also checks the database holds as many version rows as the script's start has revisions
     if (step.direction === 'down') out.push(...recordedGuard(pg, table, step.revision.id, labelOf(history, fromIndex), step === steps[0] ? fromIndex + 1 : undefined));
-    for (const s of withGap(statements, prepared.typescript, step.direction)) out.push(s.startsWith('-- sluice: TypeScript') ? s : terminated(s));
+    // the first up checks the database is at the script's start (a hunt: one run on a database a revision
+    // below it applied and recorded the later revision, the one between never run, exit 0)
+    else if (step === steps[0]) out.push(...startGuard(pg, table, fromIndex >= 0 ? labelOf(history, fromIndex) : undefined, fromIndex + 1));
+    // a PostgreSQL down's type change is counted first, as migrate-down counts it (preflight.ts)
+    const counted = pg && step.direction === 'down' ? narrowingGuards(statements, step.revision.id) : undefined;
+    for (const s of withGap(statements, prepared.typescript, step.direction)) {
+      const guard = counted?.get(s);
+      if (guard) out.push(guard);
+      out.push(s.startsWith('-- sluice: TypeScript') ? s : terminated(s));
+    }
     if (prepared.endsInTransaction) out.push('COMMIT;'); // the file ends inside a transaction it opened: committed before its version row, as a run does
     if (guarded) {
       const id = step.revision.id.replace(/\$/g, '').replace(/%/g, '%%').replace(/'/g, "''"); // inside a dollar-quoted body, a format string, a literal
@@ -134,13 +144,22 @@ function recordedGuard(pg: boolean, table: string, revision: string, from: strin
       : `sluice: the database is not at ${from} (${revision} not recorded as applied, or not ${rows} version rows), which this script reverts from; stopped before its statements`;
   const recorded = `(SELECT count(*) FROM ${table} WHERE "revision" = ${quoteLiteral(revision)})`;
   const total = rows === undefined ? '' : ` AND (SELECT count(*) FROM ${table}) = ${rows}`;
+  return guardLines(pg, `sluice_guard_${revision}`, `${recorded} = 1${total}`, reason);
+}
+
+/** Before the first up: the database is at the script's start, `from` recorded (none: base) and `rows` version rows there. */
+function startGuard(pg: boolean, table: string, from: string | undefined, rows: number): string[] {
+  const reason = `sluice: the database is not at ${from ?? 'base'} (${from ? `${from} not recorded as applied, or ` : ''}not ${rows} version rows), which this script upgrades from; stopped before its statements`;
+  const recorded = from ? `(SELECT count(*) FROM ${table} WHERE "revision" = ${quoteLiteral(from)}) = 1 AND ` : '';
+  return guardLines(pg, 'sluice_guard_start', `${recorded}(SELECT count(*) FROM ${table}) = ${rows}`, reason);
+}
+
+/** A check the script stops at with `reason` when `condition` is false: PostgreSQL, a DO block; SQLite, a TEMP row a CHECK refuses. */
+function guardLines(pg: boolean, name: string, condition: string, reason: string): string[] {
   if (pg) {
     const text = reason.replace(/\$/g, '').replace(/%/g, '%%').replace(/'/g, "''"); // inside a dollar-quoted body, a format string, a literal
-    return [`DO $sluice$ BEGIN IF NOT (${recorded} = 1${total}) THEN RAISE EXCEPTION '${text}'; END IF; END $sluice$;`];
+    return [`DO $sluice$ BEGIN IF NOT (${condition}) THEN RAISE EXCEPTION '${text}'; END IF; END $sluice$;`];
   }
-  const guard = quoteIdent(`sluice_guard_${revision}`);
-  return [
-    `CREATE TEMP TABLE ${guard} ("ok" integer CONSTRAINT ${quoteIdent(reason)} CHECK ("ok" = 1));`,
-    `INSERT INTO ${guard} SELECT ${recorded} = 1${total};`,
-  ];
+  const guard = quoteIdent(name);
+  return [`CREATE TEMP TABLE ${guard} ("ok" integer CONSTRAINT ${quoteIdent(reason)} CHECK ("ok" = 1));`, `INSERT INTO ${guard} SELECT ${condition};`];
 }

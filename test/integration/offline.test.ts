@@ -135,6 +135,18 @@ describe('make migrate-sql: a down script checks each revision it reverts is rec
       expect(past.status).not.toBe(0);
       expect(past.stderr).toContain('sluice: the database is not at 0003_add_phone_to_users (0003_add_phone_to_users not recorded as applied, or not 4 version rows)');
       expect((await status({ cwd: dir, env })).current).toBe(extra);
+      // found by a hunt: an up script run on a database below its start recorded its revisions, the one
+      // between never run (exit 0); it stops before its first statement, and runs at its start
+      const upScript = runCli(dir, ['sql', '0002:head'], env).stdout;
+      expect(runCli(dir, ['down', '0001'], env).status).toBe(0);
+      const below = plainShell(upScript);
+      expect(below.status).not.toBe(0);
+      expect(below.stderr).toContain('sluice: the database is not at 0002_add_sessions_and_roles (0002_add_sessions_and_roles not recorded as applied, or not 3 version rows), which this script upgrades from; stopped before its statements');
+      expect(await versions(dir, env)).toEqual(['0000_init', '0001_add_audits']);
+      expect(runCli(dir, ['up', '0002'], env).status).toBe(0);
+      const atStart = plainShell(upScript);
+      expect(atStart.status, atStart.stderr).toBe(0);
+      expect((await status({ cwd: dir, env })).current).toBe(extra);
     });
   }
 });
@@ -184,6 +196,26 @@ describeFor('sqlite')('make migrate-sql does what migrate-up does (SQLite)', () 
 });
 
 describeFor('postgresql')('make migrate-sql does what migrate-up does (PostgreSQL)', () => {
+  // found by a hunt: migrate-down refused a narrowing down over a value it would cut; the script cut it, exit 0
+  it('a down script counts the values a narrowing type change would cut, as migrate-down does, and stops before it', async () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'codes', 'CREATE TABLE "codes" ("c" varchar(5));', 'DROP TABLE "codes";');
+    const wide = addRevision(dir, 'postgresql', 'wide', 'ALTER TABLE "codes" ALTER COLUMN "c" SET DATA TYPE varchar(50);', 'ALTER TABLE "codes" ALTER COLUMN "c" SET DATA TYPE varchar(5) USING "c"::varchar(5);');
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('offnarrow') };
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await sql(dir, env, "INSERT INTO codes VALUES ('ABCDEFGHIJ')");
+    const script = runCli(dir, ['sql', 'head:-1'], env).stdout;
+    const r = spawnSync('psql', ['-X', '-q', '-d', env.DATABASE_URL!, '-f', '-'], { input: script, encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`sluice: the down of ${wide} changes codes.c from character varying(50) to varchar(5), which would change the values of 1 row(s); stopped before it`);
+    expect(await sql(dir, env, 'SELECT c FROM codes')).toEqual([{ c: 'ABCDEFGHIJ' }]);
+    expect((await status({ cwd: dir, env })).current).toBe(wide);
+    await sql(dir, env, "UPDATE codes SET c = 'abc'");
+    runScript(env, dir, script);
+    expect((await status({ cwd: dir, env })).current).toBe('0004_codes');
+    expect(await sql(dir, env, 'SELECT c FROM codes')).toEqual([{ c: 'abc' }]);
+  });
+
   it('a revision that moves search_path (set_config) stops the script before its version row, as up refuses it (was: the next tables made in public, both recorded)', async () => {
     const dir = makeProject();
     addRevision(dir, 'postgresql', 'setcfg', "SELECT pg_catalog.set_config('search_path', 'public', false);", 'SELECT 1;');
