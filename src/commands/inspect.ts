@@ -133,7 +133,11 @@ export async function history(options: CommandOptions = {}): Promise<HistoryResu
   const { database, applied, error } = await appliedOrUnknown(ctx);
   const appliedAt = new Map((applied ?? []).map((a) => [a.revision, a.appliedAt]));
   const appliedIds = new Set((applied ?? []).map((a) => a.revision));
-  const cur = applied ? currentIndex(revs, appliedIds) : undefined;
+  // a revision the folder lacks that comes after the folder's current one is current (as status says):
+  // then no row of the folder is (a hunt: history marked the folder's head current)
+  const folderCurrent = applied ? currentIndex(revs, appliedIds) : undefined;
+  const ahead = (applied ?? []).map((a) => a.revision).filter((id) => !revs.some((r) => r.id === id)).sort(compareTags).at(-1);
+  const cur = ahead !== undefined && folderCurrent !== undefined && comesAfter(ahead, labelOf(revs, folderCurrent)) ? undefined : folderCurrent;
   const byId = new Map(revs.map((r) => [r.id, r]));
   const changed = new Set((applied ?? []).filter((a) => byId.has(a.revision) && !isChecksumOf(ctx, byId.get(a.revision)!, a.checksum)).map((a) => a.revision));
   const early = new Set(applied ? outOfOrder(revs, appliedIds).map((r) => r.id) : []);

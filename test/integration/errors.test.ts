@@ -99,6 +99,9 @@ describe('integrity', () => {
       parsed.entries.pop();
       writeFileSync(journal, JSON.stringify(parsed));
       oneLineError(runCli(dir, ['up'], env), 4, /database has revision\(s\) 0003_add_phone_to_users that .* does not have \(database ahead of the code\)/);
+      // history marks no revision of the folder current then, as status names 0003 current (a hunt: it marked 0002)
+      const hist = JSON.parse(runCli(dir, ['--json', 'history'], env).stdout) as { revisions: { revision: string; current: boolean }[]; unknownApplied?: string[] };
+      expect([hist.revisions.filter((r) => r.current).map((r) => r.revision), hist.unknownApplied]).toEqual([[], ['0003_add_phone_to_users']]);
       writeFileSync(journal, '{ "entries": [ oops');
       oneLineError(runCli(dir, ['status'], env), 2, /_journal\.json is not valid JSON/);
       writeFileSync(journal, journalText);
