@@ -7,6 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import { quoteIdent, quoteLiteral } from './sql.js';
+import { untagged } from './introspect.js';
 
 type Node = Record<string, any>;
 
@@ -85,7 +86,8 @@ export function inversesFor(upStatements: string[], leftovers: string[]): Invers
     }
     for (const stmt of stmts.flatMap(({ stmt }) => [stmt, ...insideDo(pg, stmt)])) {
       const inv = inverseOf(stmt);
-      if (inv && leftovers.some((l) => l.startsWith(`+ ${inv.object}`))) found.push({ ...inv, of: text.split('\n')[0]!.slice(0, 100) });
+      // (a leftover in another schema the history names reads `+ [name] <object>`: its drop finds it by the search path)
+      if (inv && leftovers.some((l) => l.startsWith('+ ') && untagged(l.slice(2)).startsWith(inv.object))) found.push({ ...inv, of: text.split('\n')[0]!.slice(0, 100) });
     }
   }
   return found;
