@@ -32,6 +32,8 @@ const LOSSY_FAMILIES = [
   /^(inet|cidr)\b/i,
 ];
 const familyOf = (type: string) => LOSSY_FAMILIES.findIndex((f) => f.test(type.trim()));
+/** A statement that writes rows: a down doing so before a type change says itself what becomes of them. */
+const ROW_WRITE = /^(UPDATE|DELETE|INSERT|DO|WITH|MERGE|CALL)\b/i;
 
 const bare = (name: string) => name.replace(/"/g, '').replace(/^public\./, '');
 const code = (sql: string) => sql.replace(/^\s*--.*$/gm, '').trim();
@@ -90,8 +92,6 @@ export function narrowingGuards(statements: string[], revision: string): Map<str
   }
   return out;
 }
-const ROW_WRITE = /^(UPDATE|DELETE|INSERT|DO|WITH|MERGE|CALL)\b/i;
-
 /** Inside a run's transaction, a check that fails (no such table) must not abort it: it runs in this savepoint. */
 const SAVEPOINT = 'sluice_preflight';
 
@@ -139,7 +139,7 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
     const copies: TableCopy[] = conn.tableCopies?.(sqls) ?? [];
     let rowsTouched = false; // a statement before changes rows (a down that shortens or rounds them first)
     for (const [i, sql] of sqls.entries()) {
-      if (/^(UPDATE|DELETE|INSERT|DO|WITH|MERGE|CALL)\b/i.test(sql) && !copies.some((c) => c.copyAt === i)) rowsTouched = true;
+      if (ROW_WRITE.test(sql) && !copies.some((c) => c.copyAt === i)) rowsTouched = true;
       const nn = SET_NOT_NULL.exec(sql);
       if (nn) {
         const n = await count(conn, step, `rows holding NULL in ${bare(nn[1]!)}.${bare(nn[2]!)}`, `SELECT count(*) AS n FROM ${nn[1]} WHERE ${nn[2]} IS NULL`, [], inTransaction);
