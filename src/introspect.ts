@@ -40,11 +40,18 @@ export function schemaDiff(expected: string[], actual: string[]): string[] {
   return [...[...a].filter((l) => !b.has(l)).map((l) => `- ${l}`), ...[...b].filter((l) => !a.has(l)).map((l) => `+ ${l}`)];
 }
 
-/** The schema's table names only (cheaper than introspect). */
-export async function listTables(conn: Connection, schema?: string): Promise<string[]> {
+/**
+ * The schema's table names only (cheaper than introspect); with `others` (PostgreSQL), theirs too,
+ * each as `[schema] name` (introspect's tag: tablesWithOthersIn, rows.ts tableSql).
+ */
+export async function listTables(conn: Connection, schema?: string, others: readonly string[] = []): Promise<string[]> {
+  const own = schema ?? 'public';
   const rows =
     conn.dialect === 'postgresql'
-      ? await conn.query<{ t: string }>("SELECT tablename AS t FROM pg_catalog.pg_tables WHERE schemaname = $1 AND NOT (tablename = ANY($2::text[]))", [schema ?? 'public', BOOKKEEPING])
+      ? await conn.query<{ t: string }>(
+          "SELECT CASE WHEN schemaname = $1 THEN tablename ELSE '[' || schemaname || '] ' || tablename END AS t FROM pg_catalog.pg_tables WHERE schemaname = ANY($3::text[]) AND NOT (tablename = ANY($2::text[]))",
+          [own, BOOKKEEPING, [own, ...others]],
+        )
       : (await conn.query<{ t: string }>("SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")).filter((r) => !BOOKKEEPING.includes(r.t));
   return rows.map((r) => r.t);
 }
@@ -57,6 +64,12 @@ export function tablesIn(lines: string[]): string[] {
   return lines.filter((l) => l.startsWith('table ')).map((l) => l.slice('table '.length).replace(TABLE_KIND, ''));
 }
 const TABLE_KIND = / (?:partitioned|without rowid(?: strict)?|strict)$/;
+
+/** tablesIn, and the tables of the other schemas read (`[schema] table` lines), each as `[schema] name`. */
+export function tablesWithOthersIn(lines: string[]): string[] {
+  const others = lines.filter((l) => l.startsWith('[') && untagged(l).startsWith('table ')).map((l) => `${l.slice(0, l.indexOf('] ') + 2)}${untagged(l).slice('table '.length).replace(TABLE_KIND, '')}`);
+  return [...tablesIn(lines), ...others];
+}
 
 // One round trip; every object of the schema except extension members. `$1` is the schema.
 const PG_SCHEMA_SQL = `

@@ -8,10 +8,10 @@ import type { Connection } from './dialect/types.js';
 import { commitLeftOpen } from './steprun.js';
 import type { PreparedStep } from './prepare.js';
 import { describeCause } from './errors.js';
-import { listTables, schemaDiff, tablesIn } from './introspect.js';
+import { listTables, schemaDiff, tablesIn, tablesWithOthersIn } from './introspect.js';
 import { renamesIn } from './downrules.js';
 import { countRows, insertSyntheticRows, RowsTransactionLost, type RowsResult } from './rows.js';
-import { PREPARED_WORDS, shapeOf, step, timed } from './proofscratch.js';
+import { otherSchemas, PREPARED_WORDS, shapeOf, step, timed } from './proofscratch.js';
 import type { RevisionFile } from './source.js';
 import type { Proof, ProveOptions } from './prove.js';
 
@@ -81,7 +81,11 @@ export async function roundTrip(
       }
     }
   };
-  const keptTables = tablesIn(before).filter((t) => tablesIn(stateN).includes(t));
+  // the tables of the other schemas the history names (drizzle's pgSchema) too, as `[schema] name` (a
+  // hunt: a down losing the rows of such a table was "verified, rows kept")
+  const others = o.dialect === 'postgresql' ? otherSchemas(o) : [];
+  const tablesN = tablesWithOthersIn(stateN);
+  const keptTables = tablesWithOthersIn(before).filter((t) => tablesN.includes(t));
   // a table the up renamed: its rows counted under its new name before the down, its old one after (a
   // hunt: a down emptying such a table was "verified, rows kept", in db-test too)
   const renamed = renamesIn(upStep.statements).filter((r) => r.kind === 'table' && tablesIn(before).includes(r.from) && !tablesIn(stateN).includes(r.from) && tablesIn(stateN).includes(r.to));
@@ -90,17 +94,17 @@ export async function roundTrip(
   try {
     // 1. rows: a synthetic row in every table, the down, then the tables it keeps must keep their rows.
     await conn.execute('SAVEPOINT sluice_rows');
-    const rows = await timed('rows', () => syntheticRows(conn, schema, tablesIn(stateN)));
+    const rows = await timed('rows', () => syntheticRows(conn, schema, tablesN, others));
     try {
       const countsBefore = await timed('rows', () => countRows(conn, [...keptTables, ...renamed.map((r) => r.to)]));
       await timed('down', () => run('the down', downSql));
-      const after = await timed('introspect', () => listTables(conn, schema));
+      const after = await timed('introspect', () => listTables(conn, schema, others));
       const countsAfter = await timed('rows', () => countRows(conn, [...keptTables, ...renamed.map((r) => r.from)].filter((t) => after.includes(t))));
       // [name before the down, name after]
       const pairs = [...keptTables.map((t) => [t, t] as const), ...renamed.map((r) => [r.to, r.from] as const)];
       const lost = pairs.filter(([b, a]) => (countsBefore.get(b) ?? 0) > (countsAfter.get(a) ?? 0));
       if (lost.length) proof.differences.push(...lost.map(([b, a]) => `rows lost in ${b}${a === b ? '' : ` (${a} again after the down)`}: ${countsBefore.get(b)} before the down, ${countsAfter.get(a) ?? 0} after`));
-      proof.checked.push(`rows kept in the ${pairs.length} table(s) it keeps (a synthetic row in ${rows.filled.length} of ${tablesIn(stateN).length})`);
+      proof.checked.push(`rows kept in the ${pairs.length} table(s) it keeps (a synthetic row in ${rows.filled.length} of ${tablesN.length})`);
     } catch (err) {
       // Not a wrong down: it refuses (and rolls back) when rows stand in its way, e.g. NOT NULL without default.
       proof.notes.push(`with a row in every table ${describeCause(err)}; on empty tables it was checked below`);
@@ -139,11 +143,11 @@ export async function roundTrip(
  * insertSyntheticRows, begun again without a table whose row ended the transaction (a SQLite trigger's
  * `RAISE(ROLLBACK)`): that table is named as refused, and the rows step goes on in a new transaction.
  */
-async function syntheticRows(conn: Connection, schema: string, tables: string[]): Promise<RowsResult> {
+async function syntheticRows(conn: Connection, schema: string, tables: string[], others: readonly string[]): Promise<RowsResult> {
   const lost: RowsResult['refused'] = [];
   for (;;) {
     try {
-      const result = await insertSyntheticRows(conn, schema, tables.filter((t) => !lost.some((l) => l.table === t)));
+      const result = await insertSyntheticRows(conn, schema, tables.filter((t) => !lost.some((l) => l.table === t)), others);
       result.refused.push(...lost);
       return result;
     } catch (err) {

@@ -91,7 +91,8 @@ export function shapeOf(o: HistoryOnScratch, conn: Connection, schema: string): 
   return introspect(conn, schema, undefined, o.dialect === 'postgresql' ? otherSchemas(o) : []);
 }
 const othersOf = new WeakMap<RevisionFile[], string[]>();
-function otherSchemas(o: HistoryOnScratch): string[] {
+/** The other schemas the history's snapshots name (PostgreSQL's pgSchema), read once per history. */
+export function otherSchemas(o: HistoryOnScratch): string[] {
   let others = othersOf.get(o.revisions);
   if (!others) othersOf.set(o.revisions, (others = otherSchemasOf(o.dir, o.revisions)));
   return others;

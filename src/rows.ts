@@ -45,8 +45,11 @@ export interface RowsResult {
   refused: { table: string; reason: string }[];
 }
 
+// A table of another schema than the run's (`$1`) is named `[schema] name` (introspect's tag); `$3`: the schemas read.
+const tagged = (ns: string, rel: string) => `CASE WHEN ${ns}.nspname = $1 THEN ${rel}.relname ELSE '[' || ${ns}.nspname || '] ' || ${rel}.relname END`;
+
 const PG_COLUMNS = `
-SELECT c.relname AS "table", a.attname AS "column",
+SELECT ${tagged('n', 'c')} AS "table", a.attname AS "column",
   (a.attnotnull AND d.adbin IS NULL AND a.attidentity = '' AND a.attgenerated = '') AS needed,
   CASE
     WHEN t.typtype = 'e' THEN quote_literal((SELECT e.enumlabel FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder LIMIT 1)) || '::' || pg_catalog.format_type(a.atttypid, a.atttypmod)
@@ -69,25 +72,27 @@ JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype
 LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT (c.relname = ANY($2::text[]))
+WHERE n.nspname = ANY($3::text[]) AND c.relkind IN ('r', 'p') AND NOT (c.relname = ANY($2::text[]))
 ORDER BY c.relname, a.attnum`;
 
 const PG_FOREIGN_KEYS = `
-SELECT c.relname AS "table", a.attname AS "column", r.relname AS ref, ra.attname AS "refColumn"
+SELECT ${tagged('n', 'c')} AS "table", a.attname AS "column", ${tagged('rn', 'r')} AS ref, ra.attname AS "refColumn"
 FROM pg_catalog.pg_constraint k
 JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_class r ON r.oid = k.confrelid
+JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
 CROSS JOIN LATERAL unnest(k.conkey, k.confkey) AS u(col, refcol)
 JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.col
 JOIN pg_catalog.pg_attribute ra ON ra.attrelid = k.confrelid AND ra.attnum = u.refcol
-WHERE k.contype = 'f' AND n.nspname = $1`;
+WHERE k.contype = 'f' AND n.nspname = ANY($2::text[])`;
 
 
-async function describe(conn: Connection, schema: string, tables: string[]): Promise<{ columns: ColumnInfo[]; fks: ForeignKeyInfo[] }> {
+async function describe(conn: Connection, schema: string, tables: string[], others: readonly string[]): Promise<{ columns: ColumnInfo[]; fks: ForeignKeyInfo[] }> {
   if (conn.dialect === 'postgresql') {
-    const columns = await conn.query<ColumnInfo>(PG_COLUMNS, [schema, BOOKKEEPING]);
-    const fks = await conn.query<ForeignKeyInfo>(PG_FOREIGN_KEYS, [schema]);
+    const schemas = [schema, ...others];
+    const columns = await conn.query<ColumnInfo>(PG_COLUMNS, [schema, BOOKKEEPING, schemas]);
+    const fks = await conn.query<ForeignKeyInfo>(PG_FOREIGN_KEYS, [schema, schemas]);
     return { columns, fks };
   }
   const columns: ColumnInfo[] = [];
@@ -137,13 +142,25 @@ function parentsFirst(tables: string[], fks: ForeignKeyInfo[]): string[] {
   return out;
 }
 
-/** One row in each of `tables` that has none. Runs inside the caller's transaction. */
-export async function insertSyntheticRows(conn: Connection, schema: string, tables: string[]): Promise<RowsResult> {
+/**
+ * A table as the proofs name it, quoted for SQL: `name` in the run's schema, `[schema] name` (PostgreSQL,
+ * introspect's tag) in another schema the history names (drizzle's pgSchema).
+ */
+export function tableSql(conn: Connection, table: string): string {
+  const at = conn.dialect === 'postgresql' && table.startsWith('[') ? table.indexOf('] ') : -1;
+  return at > 0 ? `${quoteIdent(table.slice(1, at))}.${quoteIdent(table.slice(at + 2))}` : quoteIdent(table);
+}
+
+/**
+ * One row in each of `tables` that has none. Runs inside the caller's transaction. `others`
+ * (PostgreSQL): the other schemas read, whose tables `tables` names as `[schema] name`.
+ */
+export async function insertSyntheticRows(conn: Connection, schema: string, tables: string[], others: readonly string[] = []): Promise<RowsResult> {
   const result: RowsResult = { filled: [], refused: [] };
   const counts = await countRows(conn, tables);
   const empty = tables.filter((t) => counts.get(t) === 0);
   if (!empty.length) return result;
-  const { columns, fks } = await describe(conn, schema, empty);
+  const { columns, fks } = await describe(conn, schema, empty, others);
   // Each table's row with its NOT NULL columns filled, and its nullable foreign-key columns pointing at
   // the parent's row too (drizzle's .references() makes them nullable; a row left NULL there would let a
   // down that deletes children by cascade look as if it kept them). A row refused that way is tried
@@ -158,11 +175,11 @@ export async function insertSyntheticRows(conn: Connection, schema: string, tabl
         const fk = fks.find((f) => f.table === table && f.column === c.column);
         if (!c.needed && !(withNullableKeys && fk && fk.ref !== table)) continue;
         names.push(quoteIdent(c.column));
-        if (fk) values.push(`(SELECT ${quoteIdent(fk.refColumn)} FROM ${quoteIdent(fk.ref)} LIMIT 1)`);
+        if (fk) values.push(`(SELECT ${quoteIdent(fk.refColumn)} FROM ${tableSql(conn, fk.ref)} LIMIT 1)`);
         else if (c.value !== null) values.push(c.value);
         else missing ??= c.column;
       }
-      const sql = names.length ? `INSERT INTO ${quoteIdent(table)} (${names.join(', ')}) VALUES (${values.join(', ')})` : `INSERT INTO ${quoteIdent(table)} DEFAULT VALUES`;
+      const sql = names.length ? `INSERT INTO ${tableSql(conn, table)} (${names.join(', ')}) VALUES (${values.join(', ')})` : `INSERT INTO ${tableSql(conn, table)} DEFAULT VALUES`;
       return { sql, missing };
     };
     const full = row(true);
@@ -223,12 +240,12 @@ async function tryAllPostgres(conn: Connection, inserts: { sql: string; plain?: 
   return rows.map((r) => r.error);
 }
 
-/** Rows in each table (one round trip). */
+/** Rows in each table (one round trip); a table of another schema named `[schema] name` (tableSql). */
 export async function countRows(conn: Connection, tables: string[]): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   for (let i = 0; i < tables.length; i += 200) {
     const part = tables.slice(i, i + 200);
-    const sql = part.map((t) => `SELECT ${quoteLiteral(t)} AS t, count(*) AS n FROM ${quoteIdent(t)}`).join(' UNION ALL ');
+    const sql = part.map((t) => `SELECT ${quoteLiteral(t)} AS t, count(*) AS n FROM ${tableSql(conn, t)}`).join(' UNION ALL ');
     for (const r of await conn.query<{ t: string; n: number | string }>(sql)) counts.set(r.t, Number(r.n));
   }
   return counts;

@@ -120,6 +120,12 @@ describe('an up whose change the proof cannot see gets no empty verified down', 
     writeFileSync(noteDown, 'SELECT 1;\n');
     const check = runCli(dir, ['check'], env);
     expect(check.stdout).toMatch(new RegExp(`FAIL postgresql: down ${note} restores ${billing}\\n.*\\n.*\\n.*actual +"\\[billing\\] column invoices\\.note text"`));
+    // a down that gives the structure back and loses billing's rows (the synthetic rows filled the run's
+    // schema only: "verified", and db-test said "rows kept")
+    writeFileSync(noteDown, ['ALTER TABLE "billing"."invoices" DROP COLUMN "note";', 'DELETE FROM "billing"."invoices";'].join(BPS) + '\n');
+    const lossy = runCli(dir, ['check'], env);
+    expect(lossy.status).not.toBe(0);
+    expect(lossy.stdout).toMatch(/rows lost in \[billing\] invoices: 1 before the down, 0 after/);
   });
 
   // SQLite: a partial index made again with another predicate (the comparison read "partial", not the
