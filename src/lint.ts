@@ -185,6 +185,7 @@ function ownRules(file: FileLint, dialect: DialectName, previousSnapshot: (() =>
       const mine = c.emptiesTables.tables.filter((t) => !created.has(t));
       if (mine.length) report(i, 'empty-table', `${c.emptiesTables.how} empties ${mine.length === 1 ? 'table' : 'tables'} ${mine.join(', ')}: every row is gone, and a down cannot bring rows back`);
     }
+    if (c.dropsOwned?.length) report(i, 'drop-table', `DROP OWNED drops every object ${c.dropsOwned.join(', ')} ${c.dropsOwned.length === 1 ? 'owns' : 'own'} in the database, in every schema (tables with every row in them, unnamed); a down cannot bring them back: drop them by name`);
     if (c.dropsCascade) {
       report(i, 'drop-cascade', `drops ${c.dropsCascade.kind} ${c.dropsCascade.names.join(', ')} with CASCADE: whatever depends on it goes too, unnamed (a column of that type with its values, a view, a default, a foreign key); drop the dependents by name first`);
     }

@@ -16,7 +16,9 @@ export interface StatementChange {
   /** PostgreSQL INSERT / UPDATE / DELETE: the table whose rows it writes, with its schema when named. */
   writesRows?: { schema?: string; table: string };
   /** DELETE without WHERE, TRUNCATE: the tables it empties. */
-  emptiesTables?: { tables: string[]; how: 'DELETE without WHERE' | 'TRUNCATE' };
+  emptiesTables?: { tables: string[]; how: 'DELETE without WHERE' | 'DELETE whose WHERE is always true' | 'TRUNCATE' };
+  /** PostgreSQL DROP OWNED BY: the roles whose objects (tables, with their rows, in every schema) it drops. */
+  dropsOwned?: string[];
   /** A DROP … CASCADE (PostgreSQL): what it drops, and what of. */
   dropsCascade?: { kind: string; names: string[] };
   /** SQLite CREATE TRIGGER: its name and table (a table rebuild drops a table's triggers with it). */
@@ -57,7 +59,15 @@ function pgChange(text: string, c: StatementChange): void {
   if (stmt.InsertStmt) c.insertsInto = { table: String(stmt.InsertStmt.relation?.relname ?? ''), columns: (stmt.InsertStmt.cols ?? []).map((t: Tree) => String(t.ResTarget?.name)) };
   const relation = (stmt.InsertStmt ?? stmt.UpdateStmt ?? stmt.DeleteStmt)?.relation;
   if (relation?.relname) c.writesRows = { table: String(relation.relname), ...(relation.schemaname ? { schema: String(relation.schemaname) } : {}) };
-  if (stmt.DeleteStmt && !stmt.DeleteStmt.whereClause && relation?.relname) c.emptiesTables = { tables: [String(relation.relname)], how: 'DELETE without WHERE' };
+  // a DELETE of every row: no WHERE, or one that is always true (`WHERE true`, `WHERE 1 = 1`), also as a
+  // data-modifying WITH query (`WITH d AS (DELETE FROM t RETURNING *) SELECT …`)
+  const top = stmt.SelectStmt ?? stmt.InsertStmt ?? stmt.UpdateStmt ?? stmt.DeleteStmt;
+  for (const del of [stmt.DeleteStmt, ...(top?.withClause?.ctes ?? []).map((w: Tree) => w.CommonTableExpr?.ctequery?.DeleteStmt)]) {
+    if (!del?.relation?.relname || (del.whereClause && !pgAlwaysTrue(del.whereClause))) continue;
+    const how = del.whereClause ? 'DELETE whose WHERE is always true' : 'DELETE without WHERE';
+    c.emptiesTables = { tables: [...(c.emptiesTables?.tables ?? []), String(del.relation.relname)], how: c.emptiesTables?.how ?? how };
+  }
+  if (stmt.DropOwnedStmt) c.dropsOwned = (stmt.DropOwnedStmt.roles ?? []).map((r: Tree) => String(r.RoleSpec?.rolename ?? r.RoleSpec?.roletype ?? ''));
   if (stmt.TruncateStmt) c.emptiesTables = { tables: (stmt.TruncateStmt.relations ?? []).map((r: Tree) => String(r.RangeVar?.relname ?? '')), how: 'TRUNCATE' };
   // CASCADE of what others can depend on: not a table (drop-table reports it), nor what nothing depends
   // on (drizzle-kit writes DROP POLICY … CASCADE for every policy it removes). An index is reported: a
@@ -70,6 +80,24 @@ function pgChange(text: string, c: StatementChange): void {
     );
     c.dropsCascade = { kind, names };
   }
+}
+
+/** A WHERE clause that holds for every row: `true`, or `=` between two equal constants (`1 = 1`). */
+function pgAlwaysTrue(where: Tree): boolean {
+  if (where.A_Const) return where.A_Const.boolval?.boolval === true;
+  const e = where.A_Expr;
+  if (e?.kind !== 'AEXPR_OP' || e.name?.length !== 1 || e.name[0]?.String?.sval !== '=' || !e.lexpr?.A_Const || !e.rexpr?.A_Const) return false;
+  const value = (k: Tree) => JSON.stringify({ ...k.A_Const, location: undefined });
+  return value(e.lexpr) === value(e.rexpr);
+}
+
+/** SQLite: `true`, a non-zero number, or `=` / `==` / `IS` between two equal literals. */
+function sqliteAlwaysTrue(expr: Tree): boolean {
+  if (expr?.type === 'boolean_literal') return expr.value === true;
+  if (expr?.type === 'number_literal') return Number(expr.value) !== 0;
+  if (expr?.type !== 'binary_expr' || !['=', '==', 'IS'].includes(String(expr.operator).toUpperCase())) return false;
+  const literal = (x: Tree) => /_literal$/.test(String(x?.type)) && x.type !== 'null_literal';
+  return literal(expr.left) && literal(expr.right) && expr.left.type === expr.right.type && String(expr.left.value ?? expr.left.text) === String(expr.right.value ?? expr.right.text);
 }
 
 function sqliteChange(text: string, c: StatementChange): void {
@@ -92,8 +120,9 @@ function sqliteChange(text: string, c: StatementChange): void {
   }
   const insert = stmt.type === 'insert_stmt' ? stmt.clauses?.find((k: Tree) => k.type === 'insert_clause') : undefined;
   if (insert) c.insertsInto = { table: name(insert.table), columns: (insert.columns?.expr?.items ?? []).map(name) };
-  if (stmt.type === 'delete_stmt' && !(stmt.clauses ?? []).some((k: Tree) => k.type === 'where_clause')) {
+  const where = stmt.type === 'delete_stmt' ? (stmt.clauses ?? []).find((k: Tree) => k.type === 'where_clause') : undefined;
+  if (stmt.type === 'delete_stmt' && (!where || sqliteAlwaysTrue(where.expr))) {
     const from = (stmt.clauses ?? []).find((k: Tree) => k.type === 'delete_clause');
-    if (from) c.emptiesTables = { tables: (from.tables?.items ?? [from.table]).filter(Boolean).map((t: Tree) => name(t?.type === 'alias' ? t.expr : t)), how: 'DELETE without WHERE' };
+    if (from) c.emptiesTables = { tables: (from.tables?.items ?? [from.table]).filter(Boolean).map((t: Tree) => name(t?.type === 'alias' ? t.expr : t)), how: where ? 'DELETE whose WHERE is always true' : 'DELETE without WHERE' };
   }
 }

@@ -200,9 +200,15 @@ describe('make migrate-lint', () => {
     const kitFindings = lintJson(dir, [kit]).result.findings.filter((f) => f.source === 'sluice');
     expect(kitFindings.map((f) => `${f.statement?.index}:${f.rule}`)).toEqual(['2:drop-table', '3:drop-cascade', '4:drop-cascade']);
     expect(kitFindings[1]!.message).toMatch(/^drops function f with CASCADE/);
-    const sq = addRevision(dir, 'sqlite', 'wipe', 'DELETE FROM `users` AS u;', '-- sluice:down\nSELECT 1;\n');
+    // every row deleted under a WHERE that is always true, or by a data-modifying WITH query; DROP OWNED (was: no findings)
+    const sly = addRevision(dir, 'postgresql', 'sly_wipes', ['DELETE FROM "users" WHERE 1 = 1;', 'DELETE FROM "audits" WHERE true;', 'WITH d AS (DELETE FROM "sessions" RETURNING *) SELECT count(*) FROM d;', 'DELETE FROM "roles" WHERE 1 = 2;', 'DROP OWNED BY "app_role";'].join('\n--> statement-breakpoint\n'), '-- sluice:down\nSELECT 1;\n');
+    const slyFindings = lintJson(dir, [sly]).result.findings.filter((f) => f.source === 'sluice');
+    expect(slyFindings.map((f) => `${f.statement?.index}:${f.rule}`)).toEqual(['1:empty-table', '2:empty-table', '3:empty-table', '5:drop-table']);
+    expect(slyFindings[0]!.message).toMatch(/^DELETE whose WHERE is always true empties table users/);
+    expect(slyFindings[3]!.message).toMatch(/^DROP OWNED drops every object app_role owns/);
+    const sq = addRevision(dir, 'sqlite', 'wipe', 'DELETE FROM `users` AS u;\n--> statement-breakpoint\nDELETE FROM `roles` WHERE 1;\n--> statement-breakpoint\nDELETE FROM `roles` WHERE `id` = 1;', '-- sluice:down\nSELECT 1;\n');
     const found = lintJson(dir, [sq]).result;
-    expect(rules(found, 'sqlite')).toEqual(['1:empty-table']);
+    expect(rules(found, 'sqlite')).toEqual(['1:empty-table', '2:empty-table']);
     expect(found.findings.find((f) => f.dialect === 'sqlite')!.message).toMatch(/DELETE without WHERE empties table users: every row is gone/);
     // a down whose recorded up checksum is not the up's: migrate-down refuses it, so lint reports it
     const down = path.join(dir, 'drizzle/sqlite/0003_add_phone_to_users.down.sql');
