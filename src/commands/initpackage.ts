@@ -2,7 +2,7 @@
  * `sluice init`'s edit of package.json: read (and refused before anything is written when it cannot
  * be edited), the missing npm scripts added as text edits, and each change with its undo.
  */
-import { applyEdits, modify } from 'jsonc-parser';
+import { applyEdits, modify, parseTree } from 'jsonc-parser';
 import { chmodSync, existsSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, describeCause } from '../errors.js';
@@ -41,6 +41,10 @@ export function readPackageJson(root: string): PackageJson {
   if (scripts !== undefined && scripts !== null && (typeof scripts !== 'object' || Array.isArray(scripts))) {
     throw new ConfigError(`package.json's "scripts" is ${Array.isArray(scripts) ? 'an array' : `a ${typeof scripts}`}, not an object of named scripts; fix it (or remove it), then run sluice init again`);
   }
+  // "scripts" twice: JSON.parse and npm read the last, while the text edits below would go into the first
+  // (a hunt: init reported scripts added that npm never saw)
+  const twice = (parseTree(text)?.children ?? []).filter((p) => p.children?.[0]?.value === 'scripts').length;
+  if (twice > 1) throw new ConfigError(`package.json has "scripts" ${twice} times (npm reads only the last); merge them into one, then run sluice init again`);
   return { file, text, json, bom };
 }
 

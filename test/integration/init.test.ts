@@ -108,6 +108,13 @@ describe('sluice init', () => {
     expect(r.status, r.stdout + r.stderr).toBe(2);
     expect(r.stderr.trim()).toBe('sluice: package.json\'s "scripts" is an array, not an object of named scripts; fix it (or remove it), then run sluice init again');
     expect(readdirSync(other).sort()).toEqual(before);
+    // "scripts" twice: npm reads the last, the edit would have gone into the first (was: "added", exit 0)
+    const text = JSON.stringify({ ...base, scripts: { build: 'tsc' } }, null, 2);
+    writeFileSync(path.join(other, 'package.json'), text.replace(/\n}$/, ',\n  "scripts": { "test": "vitest" }\n}'));
+    const twice = runCli(other, ['init', '--no-downs']);
+    expect(twice.status, twice.stdout + twice.stderr).toBe(2);
+    expect(twice.stderr.trim()).toBe('sluice: package.json has "scripts" 2 times (npm reads only the last); merge them into one, then run sluice init again');
+    expect(readdirSync(other).sort()).toEqual(before);
   });
 
   it('an init refused while it computes the missing downs (a broken snapshot) writes no other file (was: sluice.mk, docker/, the CI workflow written, exit 2)', () => {
