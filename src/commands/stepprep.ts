@@ -44,7 +44,7 @@ export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): 
       );
     }
   }
-  return prepareStep(
+  const prepared = await prepareStep(
     rev,
     step.direction,
     runsUp ? upOf(ctx, rev) : { checksum: checksumOf(ctx, rev) },
@@ -61,4 +61,10 @@ export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): 
     },
     tsOf(ctx, rev),
   );
+  // The text check above reads `--` lines only: a down whose text is a block comment (`/* DROP TABLE x; */`)
+  // or bare semicolons holds no statement either, by the parser, and would be "reverted" running nothing.
+  if (down !== null && !prepared.typescript && prepared.statements.length === 0 && !downIsProven(down) && (await upHasStatements(ctx, upOf(ctx, rev)))) {
+    throw new MissingDown(rev.id, rel(rev.downFile), true);
+  }
+  return prepared;
 }
