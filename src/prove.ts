@@ -17,8 +17,9 @@ import { diffSnapshots, emptySnapshot } from './downgen.js';
 import { resolvePrimaryKeyDrops } from './downrules.js';
 import { runSteps } from './engine.js';
 import { checkpoint, describeCause } from './errors.js';
-import { schemaDiff } from './introspect.js';
-import { roundTrip } from './proofround.js';
+import { schemaDiff, tablesWithOthersIn } from './introspect.js';
+import { roundTrip, upWritesRows } from './proofround.js';
+import { countRows } from './rows.js';
 import { bringToPrefix, openProofScratch, profile, resync, shapeOf, step, timed, type HistoryOnScratch, type ProofAhead } from './proofscratch.js';
 import { readSnapshot, type RevisionFile } from './source.js';
 import { VERSION_TABLE } from './store.js';
@@ -129,6 +130,9 @@ async function proveAll(o: ProveOptions): Promise<ProveResult> {
       // An up sluice refuses to run (transaction control, unparseable SQL) ends what can be proven here.
       const up = await timed('parse', () => step(o, rev, 'up', undefined, schema).catch((err: unknown) => err as Error));
       if (up instanceof Error) return stop(result, rev.id, `sluice refuses its up: ${describeCause(up)}`);
+      // the rows before an up that may write some: a down may delete the rows its up inserted (seed
+      // data), not more (a hunt: a down removing its up's seed rows failed db-test as "rows lost")
+      const rowsBefore = upWritesRows(up) ? await timed('rows', () => countRows(real!, tablesWithOthersIn(state))) : undefined;
       const ran = (await timed('up', () => runSteps(real!, store, [up])))[0]!;
       if (ran.status === 'failed') return stop(result, rev.id, `its up fails on a scratch database${i ? ` at ${o.revisions[i - 1]!.id}` : ''}: ${ran.error}`);
       await resync(real, [up]);
@@ -159,7 +163,7 @@ async function proveAll(o: ProveOptions): Promise<ProveResult> {
       if (down === undefined) {
         await modelSide;
       } else {
-        let proof = await timed('round trip', () => roundTrip(o, real!, schema, rev, down, state, stateN));
+        let proof = await timed('round trip', () => roundTrip(o, real!, schema, rev, down, state, stateN, rowsBefore));
         // Repairs build on each other (each attempt sees the last one's failure); the file keeps the
         // first down and its difference unless an attempt proves out.
         let tried = down;
@@ -168,7 +172,7 @@ async function proveAll(o: ProveOptions): Promise<ProveResult> {
           const fixed = o.repair(rev, tried, last, objects && objectsN ? { before: objects, after: objectsN } : undefined);
           if (fixed === undefined || fixed === tried) break;
           tried = fixed;
-          last = await roundTrip(o, real, schema, rev, fixed, state, stateN);
+          last = await roundTrip(o, real, schema, rev, fixed, state, stateN, rowsBefore);
           if (last.verified) {
             result.repaired.set(rev.id, fixed);
             proof = last;

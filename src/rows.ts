@@ -43,6 +43,8 @@ export interface RowsResult {
   filled: string[];
   /** Tables that could not get one, with the reason. */
   refused: { table: string; reason: string }[];
+  /** Each table's rows before the synthetic ones. */
+  counts: Map<string, number>;
 }
 
 // A table of another schema than the run's (`$1`) is named `[schema] name` (introspect's tag); `$3`: the schemas read.
@@ -152,13 +154,14 @@ export function tableSql(conn: Connection, table: string): string {
 }
 
 /**
- * One row in each of `tables` that has none. Runs inside the caller's transaction. `others`
- * (PostgreSQL): the other schemas read, whose tables `tables` names as `[schema] name`.
+ * One row in each of `tables` that has none, and in those `fillAlso` names by their rows (the proofs:
+ * a table its up inserted rows into). Runs inside the caller's transaction. `others` (PostgreSQL): the
+ * other schemas read, whose tables `tables` names as `[schema] name`.
  */
-export async function insertSyntheticRows(conn: Connection, schema: string, tables: string[], others: readonly string[] = []): Promise<RowsResult> {
-  const result: RowsResult = { filled: [], refused: [] };
+export async function insertSyntheticRows(conn: Connection, schema: string, tables: string[], others: readonly string[] = [], fillAlso?: (table: string, rows: number) => boolean): Promise<RowsResult> {
   const counts = await countRows(conn, tables);
-  const empty = tables.filter((t) => counts.get(t) === 0);
+  const result: RowsResult = { filled: [], refused: [], counts };
+  const empty = tables.filter((t) => counts.get(t) === 0 || !!fillAlso?.(t, counts.get(t) ?? 0));
   if (!empty.length) return result;
   const { columns, fks } = await describe(conn, schema, empty, others);
   // Each table's row with its NOT NULL columns filled, and its nullable foreign-key columns pointing at
