@@ -293,13 +293,34 @@ class PostgresConnection implements Connection {
     if (row?.gid != null) return { state: 'prepared', gid: row.gid };
     return { state: 'not-committed' };
   }
+  /**
+   * This connection holds the migration lock, or is asking for it. PostgreSQL's advisory locks are
+   * re-entrant within a session: two runs sharing a caller's connection (`connection`, two
+   * `upgrade()` calls in one Promise.all) both "took" it and interleaved, a second `down -1` reporting
+   * the revision the first had reverted as reverted again. The second now waits as another session would.
+   */
+  private holding = false;
   async lock(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const rows = await this.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [this.lockKey()]);
-      if (rows[0]?.ok) return;
+      if (!this.holding) {
+        this.holding = true; // before the round trip: a second caller on this connection waits meanwhile
+        let ok = false;
+        try {
+          const rows = await this.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [this.lockKey()]);
+          ok = !!rows[0]?.ok;
+        } finally {
+          if (!ok) this.holding = false;
+        }
+        if (ok) return;
+      }
       if (signal?.aborted) throw new LockWaitStopped();
       if (Date.now() >= deadline) {
+        if (this.holding) {
+          throw new ConnectionError(
+            `another sluice run on this same connection holds the migration lock on schema ${this.schema} (waited ${Math.round(timeoutMs / 1000)}s); runs sharing one connection act one after the other: wait for it to finish, or raise SLUICE_LOCK_WAIT`,
+          );
+        }
         const pid = await this.lockHolder().catch(() => undefined);
         const who = pid ? `: backend pid ${pid.pid}${pid.details ? ` (${pid.details})` : ''}` : '';
         const stuck = pid ? `; if that session is stuck, SELECT pg_terminate_backend(${pid.pid}) ends it and its lock` : '';
@@ -325,7 +346,12 @@ class PostgresConnection implements Connection {
     return { pid: h.pid, details };
   }
   async unlock(): Promise<void> {
-    await this.query('SELECT pg_advisory_unlock(hashtext($1))', [this.lockKey()]).catch(() => {});
+    if (!this.holding) return;
+    try {
+      await this.query('SELECT pg_advisory_unlock(hashtext($1))', [this.lockKey()]).catch(() => {});
+    } finally {
+      this.holding = false;
+    }
   }
   private lockKey(): string {
     return `sluice:${this.schema}`;

@@ -212,7 +212,26 @@ class SqliteConnection implements Connection {
    * (Like SQLite itself, this relies on working POSIX locks: not on network filesystems.)
    */
   async lock(timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    if (this.lockDb || !this.file) return;
+    if (!this.file) return;
+    // Another run on this same connection (a caller's `connection` shared by two calls at once) holds
+    // it: wait for it as another connection would (was: taken as held, both runs interleaved, and the
+    // first one's end released the lock under the second).
+    const deadline = Date.now() + timeoutMs;
+    while (this.lockDb || this.locking) {
+      if (signal?.aborted) throw new LockWaitStopped();
+      if (Date.now() >= deadline) throw new ConnectionError(this.lockedMessage(timeoutMs));
+      await new Promise((r) => setTimeout(r, Math.max(1, Math.min(LOCK_POLL_MS, deadline - Date.now()))));
+    }
+    this.locking = true;
+    try {
+      await this.lockFile(Math.max(0, deadline - Date.now()), timeoutMs, signal);
+    } finally {
+      this.locking = false;
+    }
+  }
+  /** This connection is taking the lock (lockFile), before lockDb is set. */
+  private locking = false;
+  private async lockFile(remainingMs: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const lockFile = this.lockBase() + LOCK_SUFFIX;
     const created = !existsSync(lockFile);
     let db: Database.Database;
@@ -228,12 +247,12 @@ class SqliteConnection implements Connection {
     if (created) {
       // a database shared by a group: let the group take the lock too
       try {
-        chmodSync(lockFile, statSync(this.file).mode & 0o666);
+        chmodSync(lockFile, statSync(this.file!).mode & 0o666);
       } catch {
         /* best effort */
       }
     }
-    const deadline = Date.now() + timeoutMs;
+    const deadline = Date.now() + remainingMs;
     let memoryJournal = false;
     for (;;) {
       try {

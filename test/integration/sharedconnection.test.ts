@@ -1,0 +1,65 @@
+/**
+ * Library calls that share one caller's connection (`connection`, README "Use sluice in your
+ * drizzle-kit project") and run at the same time (two `Promise.all` branches at an app's start) act
+ * one after the other, as runs on connections of their own do: the migration lock is not re-entrant
+ * for a second run on the same connection. Real SQLite files and PostgreSQL 15.
+ */
+import path from 'node:path';
+import { expect } from 'vitest';
+import { downgrade, openConnection, parseDatabaseTarget, status, upgrade } from '../../src/index.js';
+import { addRevision, itFor, makeProject, pgUrl, uniqueSchema, type Env } from '../support/project.js';
+
+type Dialect = 'sqlite' | 'postgresql';
+const envFor = (dir: string, d: Dialect): Env =>
+  d === 'sqlite'
+    ? { DATABASE_URL: `file:${path.join(dir, 'shared.sqlite')}`, SLUICE_NO_BACKUP: '1' }
+    : { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('shared'), SLUICE_NO_BACKUP: '1' };
+
+const ids = (r: PromiseSettledResult<{ steps: { revision: string; status: string }[] }>) => {
+  if (r.status === 'rejected') throw r.reason;
+  return r.value.steps.map((s) => `${s.revision}:${s.status}`);
+};
+
+for (const d of ['sqlite', 'postgresql'] as const) {
+  itFor(d)(`${d}: two runs sharing one connection at once act one after the other`, async () => {
+    const dir = makeProject();
+    // a down that runs twice without failing (IF EXISTS): only the lock keeps it from being "reverted" twice
+    addRevision(dir, d, 't4', 'CREATE TABLE IF NOT EXISTS t4 (id integer);\n', '-- sluice:down 0004_t4\nDROP TABLE IF EXISTS t4;\n');
+    const env = envFor(dir, d);
+    await upgrade({ cwd: dir, env });
+    const connection = await openConnection(parseDatabaseTarget(env, dir), { write: true, env });
+    try {
+      // was (PostgreSQL): both reported 0004_t4 reverted and the database stayed at 0003; (SQLite) the
+      // second failed with "cannot start a transaction within a transaction"
+      const downs = await Promise.allSettled([downgrade({ cwd: dir, env, connection }), downgrade({ cwd: dir, env, connection })]);
+      expect(downs.map(ids).sort()).toEqual([['0003_add_phone_to_users:reverted'], ['0004_t4:reverted']]);
+      expect((await status({ cwd: dir, env, connection })).current).toBe('0002_add_sessions_and_roles');
+
+      // was (PostgreSQL): the second failed on "relation already exists"; (SQLite) on the nested BEGIN
+      const ups = await Promise.allSettled([upgrade({ cwd: dir, env, connection }), upgrade({ cwd: dir, env, connection })]);
+      expect(ups.map(ids).sort((a, b) => b.length - a.length)).toEqual([['0003_add_phone_to_users:applied', '0004_t4:applied'], []]);
+      const after = await status({ cwd: dir, env, connection });
+      expect([after.current, after.applied]).toEqual(['0004_t4', 5]);
+      expect(connection.transactionOpen()).toBe(false);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  itFor(d)(`${d}: a run waiting on its own connection's lock is bounded by SLUICE_LOCK_WAIT`, async () => {
+    const dir = makeProject();
+    const env = envFor(dir, d);
+    await upgrade({ cwd: dir, env, revision: '0001' });
+    const connection = await openConnection(parseDatabaseTarget(env, dir), { write: true, env });
+    try {
+      await connection.lock(1000); // another run on this connection holds it
+      const started = Date.now();
+      await expect(upgrade({ cwd: dir, env: { ...env, SLUICE_LOCK_WAIT: '0.5' }, connection })).rejects.toMatchObject({ exitCode: 5 });
+      expect(Date.now() - started).toBeLessThan(5000);
+      await connection.unlock();
+      expect((await upgrade({ cwd: dir, env, connection })).steps.map((s) => s.revision)).toEqual(['0002_add_sessions_and_roles', '0003_add_phone_to_users']);
+    } finally {
+      await connection.close();
+    }
+  });
+}
