@@ -16,7 +16,7 @@ import {
   type ProjectConfig,
 } from './config.js';
 import { openConnection, startConnection, type Connection } from './dialect/index.js';
-import { ConnectionLost, Interrupted, LockWaitStopped, SluiceError, ExitCode, describeCause, signalName } from './errors.js';
+import { ConfigError, ConnectionLost, Interrupted, LockWaitStopped, SluiceError, ExitCode, describeCause, signalName } from './errors.js';
 import { readHistory, type History } from './source.js';
 import { cachedUpSum, isChecksumOf, tsTagsOf } from './revisionreads.js';
 import { startPrefetch, type Prefetch } from './prefetch.js';
@@ -209,6 +209,14 @@ export async function withSession<T>(
     throw err;
   }
   const conn = ctx.connection ?? (await (opening ?? openConnection(ctx.target, { write, mayCreate: hooks.mayCreate, env: ctx.env })));
+  // A caller's connection inside the caller's own transaction: sluice's BEGIN would not start one
+  // (PostgreSQL only warns) and its COMMIT or ROLLBACK would end the caller's, with the caller's
+  // uncommitted rows (a hunt: an app's rolled-back insert stayed committed after upgrade()).
+  if (write && ctx.connection && conn.transactionOpen?.()) {
+    throw new ConfigError(
+      `the connection passed to sluice is inside a transaction of yours; sluice runs each revision in a transaction of its own and would commit or roll back yours with it: commit or roll back first, or pass a connection with no transaction open`,
+    );
+  }
   const store = new VersionStore(conn, { readFirst: !ctx.connection });
   let locked = false;
   try {

@@ -46,6 +46,28 @@ for (const d of ['sqlite', 'postgresql'] as const) {
     }
   });
 
+  // found by the same hunt: sluice's COMMIT ended the app's transaction (PostgreSQL: the app's rolled-back
+  // row stayed committed); SQLite: a raw "cannot start a transaction within a transaction"
+  itFor(d)(`${d}: a run on a connection inside the caller's transaction is refused, and the caller's transaction is left to it`, async () => {
+    const dir = makeProject();
+    const env = envFor(dir, d);
+    await upgrade({ cwd: dir, env, revision: '0001' });
+    const connection = await openConnection(parseDatabaseTarget(env, dir), { write: true, env });
+    try {
+      await connection.execute('BEGIN');
+      await connection.execute(`INSERT INTO users (email, name) VALUES ('app@x', 'app')`);
+      for (const run of [() => upgrade({ cwd: dir, env, connection }), () => downgrade({ cwd: dir, env, connection })]) {
+        await expect(run()).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/^the connection passed to sluice is inside a transaction of yours; .*commit or roll back first/) });
+      }
+      expect(connection.transactionOpen()).toBe(true);
+      await connection.execute('ROLLBACK');
+      expect(await connection.query('SELECT email FROM users')).toEqual([]);
+      expect((await status({ cwd: dir, env, connection })).current).toBe('0001_add_audits');
+    } finally {
+      await connection.close();
+    }
+  });
+
   itFor(d)(`${d}: a run waiting on its own connection's lock is bounded by SLUICE_LOCK_WAIT`, async () => {
     const dir = makeProject();
     const env = envFor(dir, d);
