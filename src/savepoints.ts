@@ -17,7 +17,7 @@
 import type { Connection } from './dialect/types.js';
 import type { StepResult, StepStatus } from './engine.js';
 import type { PreparedStep } from './prepare.js';
-import { describeCause } from './errors.js';
+import { describeCause, environmentError } from './errors.js';
 import { firstLine } from './sql.js';
 import type { VersionStore } from './store.js';
 import { monotonicMs } from './clock.js';
@@ -76,9 +76,10 @@ export async function runSavepointGroup(
         await conn.execute(`ROLLBACK TO ${SAVEPOINT}`);
         await conn.execute(`RELEASE ${SAVEPOINT}`);
         await conn.commit();
-      } catch {
+      } catch (commitErr) {
         // The earlier revisions could not be committed (a full disk...): nothing of the group stayed.
         await conn.rollback();
+        busyCommit(commitErr);
         return { results: [], ok: false, retry: true, taken: k + 1 };
       }
       results.push(failed, ...group.slice(k + 1).map((s) => ({ ...base(s), status: 'not-run' as const, ms: 0 })));
@@ -87,9 +88,20 @@ export async function runSavepointGroup(
   }
   try {
     await conn.commit();
-  } catch {
+  } catch (err) {
     await conn.rollback();
+    busyCommit(err);
     return { results: [], ok: false, retry: true, taken: results.length };
   }
   return { results, ok: true, taken: results.length };
+}
+
+/**
+ * A commit another connection's lock kept waiting past the busy timeout (SQLite's SQLITE_BUSY: an app's
+ * write, or its open read in rollback-journal mode) is no failure of the revisions, and running them
+ * again one by one would only wait as long again (a hunt: 20 s, then "revision … failed", exit 3). It
+ * ends the run as a lock held elsewhere does (exit 5), the group rolled back.
+ */
+function busyCommit(err: unknown): void {
+  if (/^SQLITE_BUSY/.test(String((err as { code?: unknown })?.code ?? ''))) throw environmentError(err) ?? err;
 }

@@ -262,6 +262,26 @@ describe('SQLite: one run-wide migration lock per database', () => {
     expect(runCli(dir, ['up'], env).status).toBe(0);
   }, 40_000);
 
+  // a hunt: in rollback-journal mode an app's open read keeps sluice's commit waiting; the group's commit
+  // was retried one revision at a time (waiting as long again) and reported as the revision failing, exit 3
+  it('an app holding a read transaction (rollback journal) past the busy wait: exit 5, one line, nothing applied (was: "revision … failed", exit 3, after twice the wait)', async () => {
+    const { dir, file, env } = project('reading');
+    expect(runCli(dir, ['up', '1'], env).status).toBe(0);
+    const before = shapeOf(file).rows;
+    const app = spawn(process.execPath, ['-e', `const db = require(${JSON.stringify(path.join(REPO, 'node_modules', 'better-sqlite3'))})(${JSON.stringify(file)}); db.exec('BEGIN'); db.prepare('SELECT count(*) FROM sluice_version').get(); process.stdout.write('held\\n'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 14000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => app.stdout!.once('data', () => resolve()));
+    try {
+      const r = runCli(dir, ['up'], env);
+      expect(r.status, r.stdout + r.stderr).toBe(5);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/the SQLite database is locked by another connection .*a read, which keeps a commit waiting/);
+    } finally {
+      app.kill();
+    }
+    expect(shapeOf(file).rows).toEqual(before);
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+  }, 40_000);
+
   it('two paths to one file (a symbolic link) take one lock: the second run waits, then exits 5 (was: it ran the pending revision again)', async () => {
     const { dir, file, env } = project('linked');
     expect(runCli(dir, ['up'], env).status).toBe(0);
