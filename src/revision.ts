@@ -156,7 +156,12 @@ export function resolveTarget(history: readonly Revision[], applied: ReadonlySet
       return t;
     }
     const t = cur - n;
-    if (t < BASE) throw new TargetOutOfRange(`${name} is past base: only ${cur + 1} revision(s) are applied`);
+    if (t < BASE) {
+      // places, not applied revisions, where one is pending below the current revision (a hunt: "only 4 applied" of 3)
+      const below = cur + 1;
+      const count = history.slice(0, below).filter((r) => applied.has(r.id)).length;
+      throw new TargetOutOfRange(`${name} is past base: only ${count} revision(s) are applied${count === below ? '' : ` (the current revision is ${below} places from base: ${below - count} below it pending)`}`);
+    }
     return t;
   }
   return findRevision(history, name).index;

@@ -69,6 +69,8 @@ describe('resolveTarget', () => {
     expect(() => resolveTarget(history, applied(0, 1), '+5')).toThrow(/\+5 is past head: only 3 revision/);
     expect(() => resolveTarget(history, applied(0, 1), '-5')).toThrow(/-5 is past base: only 2 revision/);
     expect(() => resolveTarget(history, applied(), '-1')).toThrow(TargetOutOfRange);
+    // a revision pending below the current one: the applied ones counted, not the places (a hunt: "only 4" of 3)
+    expect(() => resolveTarget(history, applied(0, 2, 3), '-5')).toThrow(/^-5 is past base: only 3 revision\(s\) are applied \(the current revision is 4 places from base: 1 below it pending\)$/);
   });
   it('refuses an empty name', () => {
     expect(() => resolveTarget(history, applied(), '  ')).toThrow(/empty revision/);
