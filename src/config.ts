@@ -7,7 +7,7 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:
 import path from 'node:path';
 import { markUsed, pruneCacheFiles, sluiceCacheDir, writeAtomically } from './cachedir.js';
 import { cacheName, sha256 } from './hash.js';
-import { importJavaScriptConfig, importTypeScriptConfig, type LoadedConfig } from './configimport.js';
+import { importJavaScriptConfig, importJsonConfig, importTypeScriptConfig, type LoadedConfig } from './configimport.js';
 import { inputsHold, inputsOf, recordingEnv, type ConfigInputs } from './configrecord.js';
 import { ConfigError, describeCause } from './errors.js';
 import { displayUrl, parsePgUrl, passwordForms } from './pgconn.js';
@@ -194,7 +194,7 @@ export interface LintConfig {
   include: string[];
 }
 
-const CONFIG_NAMES = ['drizzle.config.ts', 'drizzle.config.mts', 'drizzle.config.js', 'drizzle.config.mjs'];
+const CONFIG_NAMES = ['drizzle.config.ts', 'drizzle.config.mts', 'drizzle.config.js', 'drizzle.config.mjs', 'drizzle.config.json'];
 
 export function findConfigFile(root: string, explicit?: string): string {
   if (explicit) {
@@ -385,7 +385,7 @@ function pick(def: unknown): RawConfig | undefined {
 async function importConfig(root: string, configFile: string, loader: string | undefined): Promise<{ mod: ConfigModule; files: string[] | undefined }> {
   let loaded: LoadedConfig;
   try {
-    loaded = /\.m?ts$/.test(configFile) ? await importTypeScriptConfig(configFile, loader) : await importJavaScriptConfig(configFile);
+    loaded = /\.m?ts$/.test(configFile) ? await importTypeScriptConfig(configFile, loader) : /\.json$/i.test(configFile) ? importJsonConfig(configFile) : await importJavaScriptConfig(configFile);
   } catch (err) {
     throw new ConfigError(`cannot load ${path.relative(root, configFile)}: ${describeCause(err)}`, { cause: err });
   }

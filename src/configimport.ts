@@ -72,6 +72,11 @@ export async function importTypeScriptConfig(configFile: string, loader: string 
  * in (a CommonJS config's `require`s); an ES module config that imports anything but installed
  * packages, or imports dynamically, has files that cannot be known (undefined).
  */
+/** drizzle.config.json (drizzle-kit reads one too, when there is no .ts or .js config): its object is the default export. */
+export function importJsonConfig(configFile: string): LoadedConfig {
+  return { mod: { default: JSON.parse(readFileSync(configFile, 'utf8').replace(/^\uFEFF/, '')) }, files: [] };
+}
+
 export async function importJavaScriptConfig(configFile: string): Promise<LoadedConfig> {
   const { value: mod, required: loaded } = await requiring(async () => (await import(pathToFileURL(configFile).href)) as ImportedConfig);
   let known = false;

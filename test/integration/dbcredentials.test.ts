@@ -4,7 +4,7 @@
  * ./db.sqlite beside the app's database and said "applied"). Real CLI, real SQLite files.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanEnv, makeProject, REPO, runCli } from '../support/project.js';
@@ -29,6 +29,19 @@ describe('DATABASE_URL unset', () => {
     expect(connect.stdout.trim(), connect.stderr).toBe('4');
     // DATABASE_URL set wins
     expect(JSON.parse(runCli(dir, ['--json', 'status'], { DATABASE_URL: 'file:./other.db' }).stdout)).toMatchObject({ database: 'sqlite:other.db', current: 'base' });
+  });
+
+  // a hunt: drizzle-kit reads drizzle.config.json when there is no .ts or .js config; sluice said "no
+  // drizzle.config.ts", and with --config printed Node.js's import-attribute error
+  it('reads a drizzle.config.json as drizzle-kit does: found by itself, and through --config', () => {
+    const dir = makeProject();
+    rmSync(path.join(dir, 'drizzle.config.ts'));
+    writeFileSync(path.join(dir, 'drizzle.config.json'), JSON.stringify({ dialect: 'sqlite', schema: './models/sqlite.ts', out: './drizzle/sqlite', dbCredentials: { url: 'file:./json.db' } }, null, 2));
+    const up = runCli(dir, ['up', '2']);
+    expect(up.status, up.stdout + up.stderr).toBe(0);
+    expect(up.stdout).toMatch(/^sqlite:json\.db: base -> 0002_add_sessions_and_roles \(3 revisions applied\)$/m);
+    const status = runCli(dir, ['--json', '--config', 'drizzle.config.json', 'status']);
+    expect(JSON.parse(status.stdout), status.stderr).toMatchObject({ database: 'sqlite:json.db', current: '0002_add_sessions_and_roles' });
   });
 
   it("a config without a local file (none, :memory:, a libSQL server) keeps ./db.sqlite; a PostgreSQL-only config says DATABASE_URL is unset", () => {
