@@ -16,13 +16,14 @@
  * `-- squawk-ignore <rule>` comments work too (squawk reads them).
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { DialectName, SqliteEngine } from './config.js';
 import { NO_TRANSACTION_MARKER } from './prepare.js';
 import { ConfigError, describeCause, ExitCode, SluiceError } from './errors.js';
-import { readDown, readSnapshot, readUp, type RevisionFile } from './source.js';
-import { downIsEmpty, downIsStale, parseDownHeader } from './downheader.js';
+import { readDown, readSnapshot, readUp, tsFileOf, type RevisionFile } from './source.js';
+import { downIsEmpty, downIsProven, downIsStale, parseDownHeader } from './downheader.js';
 import { firstLine } from './sql.js';
 import { loadParser, parseSql, SqlSyntaxError, type ParsedSql } from './sqlparse.js';
 import { statementChange } from './sqlchange.js';
@@ -225,8 +226,12 @@ function irreversible(rev: RevisionFile, dialect: DialectName, up: string, upHas
   const down = readDown(rev);
   if (down !== null) {
     let ignored = new Set<string>();
+    // no statement by the parser (a block comment, bare semicolons, an empty BEGIN/COMMIT), as migrate-down reads it
+    let noStatement = false;
     try {
-      ignored = ignoreRules(parseSql(down, dialect).comments);
+      const parsed = parseSql(down, dialect);
+      ignored = ignoreRules(parsed.comments);
+      noStatement = parsed.statements.every((st) => st.transactionControl) && !existsSync(tsFileOf(rev));
     } catch {
       /* a down the parser cannot read is reported when it runs */
     }
@@ -241,7 +246,7 @@ function irreversible(rev: RevisionFile, dialect: DialectName, up: string, upHas
       report(line, 'the down was made for another up (its sluice:up-checksum is not the up\'s): migrate-down refuses this revision until you check that the down still undoes the up and delete that line', ignored);
       return;
     }
-    if (!downIsEmpty(down) || !upHasStatements) return;
+    if (!(downIsEmpty(down) || noStatement) || !upHasStatements || downIsProven(down)) return;
     report(1, 'the down file holds no statement: migrate-down refuses this revision; write the statements that undo the up', ignored);
     return;
   }

@@ -146,6 +146,12 @@ describe('make migrate-lint', () => {
     // silenced in the down file, as any rule
     writeFileSync(path.join(dir, 'drizzle/sqlite', `${tag}.down.sql`), `-- sluice:lint-ignore irreversible\n${readFileSync(path.join(dir, 'drizzle/sqlite', `${tag}.down.sql`), 'utf8')}`);
     expect(rules(lintJson(dir, [tag]).result)).toEqual(['2:sqlite-table-rebuild', '7:drop-column']);
+    // a down with no statement by the parser (a block comment, an empty BEGIN/COMMIT), which migrate-down
+    // refuses (was: no finding); one verified by hand as having nothing to undo is no finding
+    const commented = addRevision(dir, 'sqlite', 'commented', 'CREATE TABLE `c` (`id` integer);', '/* DROP TABLE `c`; */\nBEGIN;\nCOMMIT;\n');
+    const nothing = addRevision(dir, 'sqlite', 'nothing', 'CREATE TABLE `n` (`id` integer);', '-- sluice:verified by hand: nothing to undo\n');
+    expect(lintJson(dir, [commented]).result.findings.map((f) => `${f.revision} ${f.rule}`)).toEqual([`${commented} irreversible`]);
+    expect(lintJson(dir, [nothing]).result.findings).toEqual([]);
   });
 
   // found by a hunt: an audit trigger a hand-written revision made was dropped by a later rebuild, unsaid
