@@ -7,6 +7,7 @@ import { BASE, comesAfter, compareTags, currentIndex, labelOf, outOfOrder, requi
 import { readDown, readUp, withMessages, type RevisionFile } from '../source.js';
 import { downIsEmpty, downIsStale, parseDownHeader } from '../downheader.js';
 import { rel } from '../relpath.js';
+import { downHoldsNoStatement, mayHoldNoStatement } from './stepprep.js';
 import { ConnectionError, ExitCode, SluiceError, UsageError } from '../errors.js';
 import { PrivilegeError, type AppliedRow } from '../store.js';
 import type { Context } from '../context.js';
@@ -141,6 +142,15 @@ export async function history(options: CommandOptions = {}): Promise<HistoryResu
   const byId = new Map(revs.map((r) => [r.id, r]));
   const changed = new Set((applied ?? []).filter((a) => byId.has(a.revision) && !isChecksumOf(ctx, byId.get(a.revision)!, a.checksum)).map((a) => a.revision));
   const early = new Set(applied ? outOfOrder(revs, appliedIds).map((r) => r.id) : []);
+  // a down that holds no statement by the parser (a block comment, an empty BEGIN/COMMIT) is missing
+  // too, as migrate-down reads it; only a text that may be such is parsed
+  const downs = new Map<string, HistoryRow['down']>();
+  for (const r of revs) {
+    const down = readDown(r);
+    const up = upOf(ctx, r);
+    const none = down !== null && !downIsEmpty(down) && mayHoldNoStatement(down) && !downIsEmpty(up) && (await downHoldsNoStatement(ctx, r, down));
+    downs.set(r.id, none ? 'missing' : downState(down, up));
+  }
   return {
     database,
     revisions: revs.map((r) => ({
@@ -150,7 +160,7 @@ export async function history(options: CommandOptions = {}): Promise<HistoryResu
       appliedAt: appliedAt.get(r.id) ?? null,
       current: r.index === cur,
       head: r.index === revs.length - 1,
-      down: downState(r, upOf(ctx, r)),
+      down: downs.get(r.id)!,
       changed: changed.has(r.id),
       outOfOrder: early.has(r.id),
     })),
@@ -165,8 +175,7 @@ function unknownOf(revs: RevisionFile[], applied: { revision: string }[] | null 
   return unknown.length ? { unknownApplied: unknown } : {};
 }
 
-function downState(r: RevisionFile, up: string): HistoryRow['down'] {
-  const down = readDown(r);
+function downState(down: string | null, up: string): HistoryRow['down'] {
   if (down !== null && parseDownHeader(down).manualReason) return 'manual';
   if (downIsStale(up, down)) return 'stale';
   return downIsEmpty(down) && !downIsEmpty(up) ? 'missing' : 'ok';

@@ -23,6 +23,25 @@ async function upHasStatements(ctx: Context, up: string): Promise<boolean> {
   }
 }
 
+/**
+ * Whether a down's text may hold no statement though it is not only `--` lines (downIsEmpty): what is
+ * left without comments, semicolons and BEGIN/COMMIT words is blank. Cheap; downHoldsNoStatement decides.
+ */
+export function mayHoldNoStatement(down: string): boolean {
+  const rest = down.replace(/\/\*[\s\S]*?\*\//g, '').replace(/--[^\n]*/g, '').replace(/\b(?:BEGIN|COMMIT|END|START|TRANSACTION|WORK)\b|;/gi, '');
+  return rest.trim() === '';
+}
+
+/** The down holds no statement by the parser (transaction control aside), has no TypeScript part and is not verified by hand: migrate-down refuses it when its up has statements. */
+export async function downHoldsNoStatement(ctx: Context, rev: RevisionFile, down: string): Promise<boolean> {
+  if (downIsProven(down) || tsOf(ctx, rev)) return false;
+  try {
+    return (await parseRevision(down.replace(/^\uFEFF/, ''), ctx.target.dialect, ctx.root, ctx.target.engine)).statements.every((st) => st.transactionControl);
+  } catch {
+    return false;
+  }
+}
+
 /** Read the SQL a step runs, refusing before any change when a needed down is missing or empty. */
 export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): Promise<PreparedStep> {
   const rev = step.revision as RevisionFile;

@@ -25,6 +25,9 @@ describe('a down with no statement by the parser is refused, not "reverted"', ()
           expectOneLineError(runCli(dir, args, env), 6, new RegExp(`revision ${tag} has no down SQL while its up is not empty: drizzle/${dialect}/${tag}\\.down\\.sql holds no statement`));
         }
         expect(await versions()).toContain(tag);
+        // history marks it as lacking a down, as migrate-down reads it
+        const rows = JSON.parse(runCli(dir, ['--json', 'history'], env).stdout).revisions as { revision: string; down: string }[];
+        expect(rows.find((r) => r.revision === tag)!.down).toBe('missing');
       }
       expect((await sql(dir, env, 'SELECT count(*) AS n FROM notes'))[0]).toBeTruthy(); // still there
       writeFileSync(downFile, '/* written by hand */\nDROP TABLE "notes";\n');
