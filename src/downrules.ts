@@ -246,6 +246,9 @@ function annotate(dialect: DialectName, sql: string): Refined {
   const column = /^ALTER TABLE [`"]([^`"]+)[`"](?:\.[`"]([^`"]+)[`"])? ADD (?:COLUMN )?[`"]([^`"]+)[`"](.*)$/is.exec(sql);
   if (column) {
     const name = `${column[2] ?? column[1]}.${column[3]}`;
+    // a generated column is computed again from its expression: nothing of it is lost (a hunt's remark:
+    // "comes back empty" was said of it)
+    if (/\bGENERATED\s+ALWAYS\s+AS\s*\(/i.test(column[4]!)) return { sql };
     if (/NOT NULL/i.test(column[4]!) && !/DEFAULT/i.test(column[4]!)) {
       return { sql, warning: `data-dependent: adds NOT NULL column ${name} without a default, which fails if the table has rows; and it comes back empty` };
     }

@@ -55,6 +55,11 @@ describe('refineDown', () => {
     expect(notNull!.warning).toMatch(/fails if users\.name holds NULLs/);
     expect(col!.warning).toMatch(/NOT NULL column users\.nick without a default/);
     expect(table!.warning).toMatch(/table old comes back empty/);
+    // a generated column is computed again: no "comes back empty"
+    const [generated] = refineDown('postgresql', ['ALTER TABLE "users" ADD COLUMN "full" text GENERATED ALWAYS AS ("first" || \' \' || "last") STORED;']);
+    expect(generated!.warning).toBeUndefined();
+    const [sqliteGenerated] = refineDown('sqlite', ['ALTER TABLE `users` ADD `full` text GENERATED ALWAYS AS (first || last) VIRTUAL;']);
+    expect(sqliteGenerated!.warning).toBeUndefined();
   });
 });
 
