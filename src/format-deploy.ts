@@ -9,7 +9,7 @@ export function takeoverLine(t: TakeoverSummary, dryRun = false): string {
   const what = `${plural(t.revisions.length, 'revision')}${t.revisions.length ? ` up to ${t.at}` : ''}`;
   return dryRun
     ? `-- would take over from drizzle's migrator: record ${what} from ${t.source} in sluice_version, running no SQL`
-    : `taken over from drizzle's migrator: ${t.source} (${plural(t.rows, 'row')}) recorded as ${what} in sluice_version; no SQL ran, ${t.source} left as it was`;
+    : `taken over from drizzle's migrator: ${t.source} (${plural(t.rows, 'row')}) recorded as ${what} in sluice_version; no SQL ran, ${t.source} left as it was. Stop calling drizzle's migrate() now (sluice's upgrade() replaces it): a revision it applies from here is recorded in ${t.source} only, and migrate-up would run it again`;
 }
 
 /** The status line about drizzle's table while sluice_version holds nothing. */

@@ -137,6 +137,7 @@ for (const c of cases) {
       expect(up.stderr).toBe('');
       expect(up.status).toBe(0);
       expect(up.stdout).toContain(`taken over from drizzle's migrator`);
+      expect(up.stdout).toMatch(/Stop calling drizzle's migrate\(\) now \(sluice's upgrade\(\) replaces it\)/);
       expect(up.stdout).toContain(`already at ${HEAD}; nothing to upgrade`);
       expect(await dumpSchema(dir, env)).toBe(schemaBefore);
       const rows = await sql<{ revision: string; checksum: string; applied_at: unknown; execution_ms: number }>(
