@@ -16,10 +16,13 @@ export type Snapshot = Record<string, Json>;
 /** Keys that identify a snapshot rather than describe the schema. */
 const IDENTITY = new Set(['id', 'prevId']);
 
-const START = /^<{7}(?: .*)?$/;
-const MIDDLE = /^={7}$/;
-const BASE = /^\|{7}(?: .*)?$/;
-const END = /^>{7}(?: .*)?$/;
+// A checkout with CRLF line ends (git's core.autocrlf, Git for Windows' default) has git write its
+// markers with CRLF too: the line's \r is not part of the marker (was: the markers went unseen, and every
+// command read the journal as invalid JSON, exit 2, migrate-merge included).
+const START = /^<{7}(?: .*)?\r?$/;
+const MIDDLE = /^={7}\r?$/;
+const BASE = /^\|{7}(?: .*)?\r?$/;
+const END = /^>{7}(?: .*)?\r?$/;
 
 export function hasConflictMarkers(text: string): boolean {
   // every command reads the journal: without both markers' characters (nearly always) no line is split

@@ -243,6 +243,38 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
     expect(r.stderr).toMatch(/the database has revision\(s\) 0004_add_tags that drizzle\/sqlite does not have \(database ahead of the code\); 0004_add_tags may be 0005_add_tags \(moved by migrate-merge\?\), whose up differs from the one applied: restore the up it was applied with/);
   });
 
+  // Found by a hunt: on a checkout with CRLF line ends (core.autocrlf=true, Git for Windows' default) git
+  // writes its conflict markers with CRLF; sluice did not see them, so every command said the journal
+  // "is not valid JSON ...; restore it from version control" (exit 2), migrate-heads and migrate-merge too
+  it('a fork merged on a CRLF checkout (core.autocrlf=true) is detected and merged, and the database that applied theirs continues', async () => {
+    const dir = tagsNicknameFork();
+    ok(git(dir, 'merge', '--abort'));
+    ok(git(dir, 'config', 'core.autocrlf', 'true'));
+    // check every file out again, now with CRLF line ends (as a clone on Windows has them)
+    rmSync(path.join(dir, 'drizzle'), { recursive: true });
+    rmSync(path.join(dir, 'models'), { recursive: true });
+    ok(git(dir, 'checkout', '-q', '--', '.'));
+    const env = { DATABASE_URL: `file:${path.join(dir, 'crlf.sqlite')}`, SLUICE_NO_BACKUP: '1' };
+    ok(git(dir, 'checkout', '-q', 'theirs'));
+    ok(runCli(dir, ['up'], env));
+    ok(git(dir, 'checkout', '-q', 'main'));
+    git(dir, 'merge', 'theirs');
+    const journal = readFileSync(path.join(dir, 'drizzle', 'sqlite', 'meta', '_journal.json'), 'utf8');
+    expect(journal).toMatch(/^<<<<<<< HEAD\r$/m);
+    const status = runCli(dir, ['status'], env);
+    expect(status.status, status.stdout + status.stderr).toBe(10);
+    expect(status.stderr).toMatch(/has git conflict markers: two branches each created revisions \(heads 0004_add_nickname and 0004_add_tags\)/);
+    expect(ok(runCli(dir, ['heads']))).toMatch(/sqlite \(drizzle\/sqlite\): 0004_add_nickname, 0004_add_tags {2}<- 2 heads/);
+    const merged = ok(runCli(dir, ['merge']));
+    expect(merged).toMatch(/sqlite \(drizzle\/sqlite\): kept 0004_add_nickname; moved 0004_add_tags -> 0005_add_tags/);
+    expect(merged).not.toMatch(/kept as written/);
+    expect(ok(runCli(dir, ['heads']))).toMatch(/sqlite \(drizzle\/sqlite\): 0005_add_tags\n/);
+    ok(runCli(dir, ['up'], env)); // the other branch's revision, out of order; theirs re-keyed by checksum
+    const rows = (await sql<{ r: string }>(dir, env, 'SELECT revision AS r FROM sluice_version ORDER BY revision')).map((x) => x.r);
+    expect(rows.slice(-2)).toEqual(['0004_add_nickname', '0005_add_tags']);
+    ok(runCli(dir, ['down', 'base'], env));
+  });
+
   it('branches that change the same object are refused as non-commutative, before any file is touched', () => {
     const dir = branchProject();
     fork(dir, { change: () => addUserColumn(dir, 'nickname'), msg: 'nickname one' }, { change: () => addUserColumn(dir, 'nickname'), msg: 'nickname two' });

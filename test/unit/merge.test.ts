@@ -1,6 +1,6 @@
 /** Pure parts of migrate-merge (src/merge.ts): which changes of two branches do not commute. */
 import { describe, expect, it } from 'vitest';
-import { conflictingObjects, hasConflictMarkers, rebuiltTables, type Snapshot } from '../../src/merge.js';
+import { conflictSides, conflictingObjects, hasConflictMarkers, rebuiltTables, type Snapshot } from '../../src/merge.js';
 
 const users = (...extra: string[]): Snapshot => ({
   tables: {
@@ -78,5 +78,13 @@ describe('hasConflictMarkers', () => {
     expect(hasConflictMarkers('<<<<<<<< HEAD\n>>>>>>>> feature')).toBe(false);
     expect(hasConflictMarkers('<<<<<<<HEAD\n>>>>>>>feature')).toBe(false);
     expect(hasConflictMarkers(JSON.stringify({ entries: [{ tag: '0000_init' }] }, null, 2))).toBe(false);
+  });
+
+  it('reads markers git wrote with CRLF line ends (core.autocrlf=true), both sides kept whole', () => {
+    const text = '{\r\n<<<<<<< HEAD\r\n  "a": 1\r\n||||||| base\r\n=======\r\n  "a": 2\r\n>>>>>>> feature\r\n}\r\n';
+    expect(hasConflictMarkers(text)).toBe(true);
+    const { ours, theirs } = conflictSides(text);
+    expect(JSON.parse(ours)).toEqual({ a: 1 });
+    expect(JSON.parse(theirs)).toEqual({ a: 2 });
   });
 });
