@@ -217,7 +217,14 @@ export async function show(options: CommandOptions & { revision: string }): Prom
   const { applied, error } = await appliedOrUnknown(ctx);
   if (relative) {
     if (!applied) throw new SluiceError(`${name} counts from the current revision, which is unknown: ${error}`, ExitCode.connection);
-    index = resolveTarget(revs, new Set(applied.map((a) => a.revision)), name);
+    const appliedIds = new Set(applied.map((a) => a.revision));
+    // the current revision not in the folder (the database ahead of the code, as status says): no place
+    // in the folder to count from (a hunt: -1 counted from the folder's newest applied revision instead)
+    const ahead = applied.map((a) => a.revision).filter((id) => !revs.some((r) => r.id === id)).sort(compareTags).at(-1);
+    if (ahead !== undefined && comesAfter(ahead, labelOf(revs, currentIndex(revs, appliedIds)))) {
+      throw new SluiceError(`${name} counts from the current revision, ${ahead}, which is not in ${rel(ctx.history.dir)} (the database is ahead of the code); name the revision to show`, ExitCode.integrity);
+    }
+    index = resolveTarget(revs, appliedIds, name);
     if (index === BASE) throw new UsageError(`${name} is base (the empty database before the first revision), not a revision`);
   }
   const rev = revs[index] as RevisionFile;

@@ -102,6 +102,8 @@ describe('integrity', () => {
       // history marks no revision of the folder current then, as status names 0003 current (a hunt: it marked 0002)
       const hist = JSON.parse(runCli(dir, ['--json', 'history'], env).stdout) as { revisions: { revision: string; current: boolean }[]; unknownApplied?: string[] };
       expect([hist.revisions.filter((r) => r.current).map((r) => r.revision), hist.unknownApplied]).toEqual([[], ['0003_add_phone_to_users']]);
+      // show -1 has no place in the folder to count from (a hunt: it counted from 0002 and showed 0001)
+      oneLineError(runCli(dir, ['show', '-1'], env), 4, /-1 counts from the current revision, 0003_add_phone_to_users, which is not in drizzle\/\w+ \(the database is ahead of the code\); name the revision to show/);
       writeFileSync(journal, '{ "entries": [ oops');
       oneLineError(runCli(dir, ['status'], env), 2, /_journal\.json is not valid JSON/);
       writeFileSync(journal, journalText);
