@@ -46,6 +46,8 @@ export interface HistoryOnScratch {
   dir: string;
   revisions: RevisionFile[];
   env: Record<string, string | undefined>;
+  /** The downs proven are the project's as written (db-test): see ScratchOptions.downsAsWritten. */
+  downsAsWritten?: boolean;
 }
 
 export interface AtPrefix {
@@ -74,7 +76,7 @@ async function scratchChoice(o: HistoryOnScratch): Promise<{ separate: boolean; 
 export async function openProofScratch(o: HistoryOnScratch): Promise<Scratch> {
   const choice = await scratchChoice(o);
   return timed('open', () =>
-    openScratch(o.root, o.dialect, o.env, { separateDatabases: choice.separate, engine: o.engine, extensions: () => choice.extensions, namesPublic: choice.publicNamed }),
+    openScratch(o.root, o.dialect, o.env, { separateDatabases: choice.separate, engine: o.engine, extensions: () => choice.extensions, namesPublic: choice.publicNamed, downsAsWritten: o.downsAsWritten }),
   );
 }
 

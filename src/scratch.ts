@@ -81,6 +81,12 @@ export interface ScratchOptions {
   extensions?: () => string[];
   /** PostgreSQL on a server: whether the history names public where a scratch schema cannot stand in for it (namesPublic; see OwnDatabase). */
   namesPublic?: () => Promise<boolean>;
+  /**
+   * PostgreSQL on a server: the downs run are the project's as written (db-test), not sluice's own: a
+   * scratch schema beside extensions of the history the database has already, which the role could
+   * drop, is refused (a down's DROP EXTENSION would drop the database's own).
+   */
+  downsAsWritten?: boolean;
 }
 
 export async function openScratch(root: string, dialect: DialectName, env: Record<string, string | undefined>, options: ScratchOptions = {}): Promise<Scratch> {
@@ -88,7 +94,7 @@ export async function openScratch(root: string, dialect: DialectName, env: Recor
   const url = (env.SLUICE_CHECK_DATABASE_URL ?? '').trim();
   if (!url) return pgliteScratch(root, env, options.extensions?.() ?? []);
   const extensions = options.separateDatabases ? [] : (options.extensions?.() ?? []);
-  return serverScratch(root, url, env, await ownDatabaseFor(!!options.separateDatabases, extensions, options.namesPublic), extensions);
+  return serverScratch(root, url, env, await ownDatabaseFor(!!options.separateDatabases, extensions, options.namesPublic), extensions, !!options.downsAsWritten);
 }
 
 /**
@@ -213,10 +219,11 @@ export async function replayDatabase(
   others: string[],
   extensions: string[] = [],
   publicNamed?: () => Promise<boolean>,
+  downsAsWritten = false,
 ): Promise<{ env: Record<string, string | undefined>; close(): Promise<string[]> }> {
   // a history that only creates extensions or names public (namesPublic) gets a database of its own where one can be made (OwnDatabase), else the schema below
   const own = await ownDatabaseFor(others.length > 0, extensions, publicNamed);
-  const scratch = own === 'required' ? await serverScratch(root, url, env, own) : own === 'preferred' ? await serverScratch(root, url, env, own, extensions).catch(() => undefined) : undefined;
+  const scratch = own === 'required' ? await serverScratch(root, url, env, own) : own === 'preferred' ? await serverScratch(root, url, env, own, extensions, downsAsWritten).catch(() => undefined) : undefined;
   if (scratch) {
     try {
       const db = await scratch.make('replay');
@@ -257,7 +264,7 @@ export async function replayDatabase(
   };
 }
 
-async function serverScratch(root: string, url: string, env: Record<string, string | undefined>, own: OwnDatabase, extensions: string[] = []): Promise<Scratch> {
+async function serverScratch(root: string, url: string, env: Record<string, string | undefined>, own: OwnDatabase, extensions: string[] = [], downsAsWritten = false): Promise<Scratch> {
   const base = parseDatabaseTarget({ DATABASE_URL: url, DATABASE_SCHEMA: 'public' }, root);
   if (base.dialect !== 'postgresql') throw new ConfigError('SLUICE_CHECK_DATABASE_URL must be a postgres:// URL (the server sluice verifies PostgreSQL downs on)');
   // opened ahead, while drizzle-kit ran (serverwarm.ts), when migrate-create's warmScratch did
@@ -296,12 +303,35 @@ async function serverScratch(root: string, url: string, env: Record<string, stri
     }
   };
   let probed = false;
+  /**
+   * Before `preferred` settles for a scratch schema in the base database: the extensions of the history
+   * that database has already and this role could drop (it owns them, or is superuser). A replay there
+   * runs the downs as written (db-test), and an extension belongs to the whole database: a down's
+   * `DROP EXTENSION pgcrypto [CASCADE]` dropped the app's own extension, and with CASCADE whatever uses
+   * it in any schema (found by a hunt: db-test with a role without CREATEDB). Refused instead.
+   */
+  const refuseSchemaBesideOwnExtensions = async (why: string): Promise<void> => {
+    if (!downsAsWritten || !extensions.length) return;
+    const rows = await admin
+      .query<{ name: string }>(
+        // (not one a scratch schema of sluice's holds: db-test's first pass made it, and its proof's downs may drop it)
+        "SELECT extname AS name FROM pg_catalog.pg_extension WHERE extname = ANY($1::text[]) AND pg_catalog.pg_has_role(current_user, extowner, 'USAGE') AND extnamespace::regnamespace::text NOT LIKE 'sluice\\_check\\_%' ORDER BY 1",
+        [extensions],
+      )
+      .catch(() => [] as { name: string }[]);
+    if (!rows.length) return;
+    const names = rows.map((r) => r.name).join(', ');
+    throw new ConfigError(
+      `this history creates extensions (${names}) that the database of ${base.display} has already, owned by this role: replayed in a scratch schema beside them, its downs' DROP EXTENSION would drop the database's own (an extension belongs to the whole database, with what uses it in every schema), so it is replayed in a database of its own, which the role may not use (${why}); grant the role CREATEDB, or set SLUICE_CHECK_DATABASE_URL to a server where it has it`,
+    );
+  };
   /** A scratch database made (true), or none where `preferred` settles for a schema (false). */
   const ownDatabase = async (name: string): Promise<boolean> => {
     try {
       await admin.execute(`CREATE DATABASE ${quoteIdent(name)}`);
     } catch (err) {
       if (own === 'preferred') {
+        await refuseSchemaBesideOwnExtensions(describeCause(err).split('\n')[0]!);
         own = 'no'; // schemas for this scratch and the next ones, as before
         return false;
       }
@@ -317,6 +347,7 @@ async function serverScratch(root: string, url: string, env: Record<string, stri
     own = 'no';
     // dropped now; one that will not drop stays listed, for close() to try again and name
     await drop(name).then(() => void databases.splice(databases.indexOf(name), 1), () => {});
+    await refuseSchemaBesideOwnExtensions(`it cannot create ${extensions.join(', ')} in a new database`);
     return false;
   };
   return {

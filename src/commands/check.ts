@@ -107,7 +107,7 @@ async function checkPostgres(
     const revisions = readHistory(history.out).revisions;
     // the other schemas the history names (drizzle's pgSchema): read with the replay's own at each step
     const others = otherSchemasOf(history.out, revisions);
-    replay = await replayDatabase(root, url, env, 'public', foreignSchemas(history.out, revisions, env, others), extensionsCreated(revisions), () => namesPublic(revisions));
+    replay = await replayDatabase(root, url, env, 'public', foreignSchemas(history.out, revisions, env, others), extensionsCreated(revisions), () => namesPublic(revisions), true);
     return await roundTrip(root, replay.env, 'postgresql', { ...options, notRemoved: left }, project, others);
   } finally {
     if (replay) left.push(...(await replay.close()));
@@ -248,7 +248,7 @@ async function checksOf(
         const text = readDown(r);
         return text === null ? [] : [[r.id, text] as const];
       }));
-      const proved = await proveDowns({ root, dialect, engine: history.engine, dir: history.out, revisions: revs, downs, checkUp: false, env: { ...env, SLUICE_CHECK_DATABASE_URL: dialect === 'postgresql' ? target.url : undefined }, signal: options.signal, notRemoved: options.notRemoved });
+      const proved = await proveDowns({ root, dialect, engine: history.engine, dir: history.out, revisions: revs, downs, checkUp: false, downsAsWritten: true, env: { ...env, SLUICE_CHECK_DATABASE_URL: dialect === 'postgresql' ? target.url : undefined }, signal: options.signal, notRemoved: options.notRemoved });
       withoutRows = [...proved.proofs.values()].filter((p) => p.verified && !p.checked.some((c) => c.startsWith('rows kept'))).map((p) => p.revision);
       if (proved.stoppedAt) return `${proved.stoppedAt.revision}: ${proved.stoppedAt.reason}`;
       const bad = [...proved.proofs.values()].filter((p) => !p.verified);

@@ -144,6 +144,38 @@ pgDescribe('a history that creates an extension', () => {
   });
 });
 
+pgDescribe('a history that creates an extension the database has already', () => {
+  // A replay in a scratch schema beside the data runs db-test's downs as written: a down's DROP
+  // EXTENSION dropped the app's own extension (an extension belongs to the whole database), and with
+  // CASCADE the app's view that used it in another schema (found by a hunt: db-test, role without CREATEDB).
+  it('db-test with a role that may not create databases refuses, and the app keeps its extension and what uses it', async () => {
+    const dir = makeProject();
+    addFollowingRevision(dir, 'crypto', 'CREATE EXTENSION IF NOT EXISTS pgcrypto;', 'DROP EXTENSION IF EXISTS pgcrypto CASCADE;');
+    const url = await freshDatabase('extown');
+    await withRole(dir, url, '', async (roleUrl) => {
+      const app = uniqueSchema('app');
+      const reporting = uniqueSchema('reporting');
+      // db-test on the dev database itself (SLUICE_CHECK_DATABASE_URL names it too, as the suite sets one)
+      const env: Env = { DATABASE_URL: roleUrl, DATABASE_SCHEMA: app, SLUICE_CHECK_DATABASE_URL: roleUrl };
+      // the dev database ran the history: the extension is the role's own, in the app's schema
+      expect(runCli(dir, ['up'], env).status).toBe(0);
+      await sql(dir, env, `CREATE SCHEMA "${reporting}"; CREATE VIEW "${reporting}"."hashes" AS SELECT id, "${app}".digest(email, 'sha256') AS h FROM "${app}"."users"`);
+      const check = runCli(dir, ['check'], env);
+      expect(check.status, check.stdout + check.stderr).toBe(2);
+      expect(check.stderr).toMatch(/creates extensions \(pgcrypto\) that the database of .* has already/);
+      expect(check.stderr).toMatch(/grant the role CREATEDB, or set SLUICE_CHECK_DATABASE_URL/);
+      expect(check.stdout).not.toMatch(/down 0004_crypto/);
+      // the app's extension and its view where they were, no scratch schema left
+      expect(await sql(dir, { DATABASE_URL: url }, "SELECT extnamespace::regnamespace::text AS schema FROM pg_extension WHERE extname = 'pgcrypto'")).toEqual([{ schema: app }]);
+      expect(await sql(dir, { DATABASE_URL: url }, `SELECT count(*)::int AS n FROM pg_views WHERE schemaname = '${reporting}'`)).toEqual([{ n: 1 }]);
+      expect(await scratchSchemas(dir, url)).toEqual([]);
+      // migrate-create's proof runs sluice's own downs (an extension's drop confined to its scratch schema): still verified there
+      await createVerifiedLeavingNothing(dir, env, url, async () => []);
+      await sql(dir, { DATABASE_URL: url }, `DROP SCHEMA "${reporting}" CASCADE; DROP SCHEMA "${app}" CASCADE`);
+    });
+  });
+});
+
 pgDescribe('a history whose function reads public by its own search_path', () => {
   // sluice rewrites public. qualifiers for a scratch schema, not a function's SET search_path: there
   // CREATE FUNCTION checked its body against the real public, where the table the revision had just
