@@ -80,6 +80,8 @@ export function retryableReason(cause: unknown, connectTimeoutS: number): string
   const code = typeof e.code === 'string' ? e.code : '';
   const message = typeof e.message === 'string' ? e.message : '';
   if (code === 'ECONNREFUSED') return 'connection refused';
+  // a Unix socket not made yet (a server or a proxy sidecar still starting)
+  if (code === 'ENOENT' && /\.s\.PGSQL\./.test(message)) return 'no server socket (yet)';
   if (code === '57P03') return 'the database system is starting up';
   if (code === '57P01' || code === '57P02') return 'the server is restarting';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host name not resolvable (yet)';

@@ -89,6 +89,10 @@ export async function openPostgres(target: DatabaseTarget, options: PostgresOpti
 function connectReason(err: unknown, options: PostgresOptions): string {
   const e = err as { code?: string; message?: string };
   if (e.code === 'ECONNREFUSED') return 'connection refused; is the server running (make db-up)?';
+  // a Unix socket (host=/path): no socket file is a server not running there (a hunt: "connect ENOENT /tmp/.s.PGSQL.5432")
+  if (e.code === 'ENOENT' && /\.s\.PGSQL\./.test(e.message ?? '')) return `no server socket at ${String(e.message).replace(/^connect ENOENT /, '')}; is the server running, and is the socket folder in DATABASE_URL its unix_socket_directories?`;
+  // a server asking for a password that DATABASE_URL does not give (pg's own: "SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string")
+  if (/client password must be a string/.test(e.message ?? '')) return 'the server asks for a password and DATABASE_URL gives none; put it in the URL (postgres://user:password@host/db, percent-encoded)';
   if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return 'host not found; check the host in DATABASE_URL';
   if (e.code === '28P01') return 'password authentication failed; check the user and password in DATABASE_URL';
   if (e.code === '28000') return `${e.message}; check the user in DATABASE_URL`;

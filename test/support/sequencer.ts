@@ -58,6 +58,7 @@ const SECONDS: Readonly<Record<string, number>> = {
   'test/integration/seeddown.test.ts': 8,
   'test/integration/commentdown.test.ts': 8,
   'test/integration/sharedconnection.test.ts': 6,
+  'test/integration/connerrors.test.ts': 5,
   'test/integration/tsmodule.test.ts': 6,
   'test/integration/schemas.test.ts': 4,
   'test/integration/dbcredentials.test.ts': 4,
