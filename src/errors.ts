@@ -355,6 +355,15 @@ export function environmentError(err: unknown): SluiceError | undefined {
       { cause: err },
     );
   }
+  // PostgreSQL's lock_timeout (SLUICE_LOCK_TIMEOUT) stopping one of sluice's own statements (its read of
+  // sluice_version: a session holding LOCK TABLE, VACUUM FULL or an ALTER on it); a revision's statement
+  // it stops is reported as that revision's failure (a hunt: "internal error", exit 1)
+  if (e.code === '55P03') {
+    return new ConnectionError(
+      `one of sluice's own statements waited longer than lock_timeout (SLUICE_LOCK_TIMEOUT) for a lock another session holds (${message}): a LOCK TABLE, VACUUM FULL or ALTER on sluice's table, say; nothing was changed by it; retry when that session is done, or raise SLUICE_LOCK_TIMEOUT`,
+      { cause: err },
+    );
+  }
   if (/^SQLITE_(CORRUPT|NOTADB)/.test(e.code)) {
     return new ConnectionError(`the SQLite database is damaged (${message}); restore it from a backup (.sluice/backups, README "Transactions, locks and backups")`, { cause: err });
   }
