@@ -29,6 +29,10 @@ export async function dumpPostgres(url: string, schema: string): Promise<string>
   ).catch((err: { stderr?: string }) => {
     // pg_dump's own message (its first line), not execFile's "Command failed: <argv>".
     const said = String(err.stderr ?? '').trim().split('\n')[0];
+    // the role may not read a table of the schema (a read-only role enough for status): a setting, not a bug (a hunt: exit 1)
+    if (/permission denied/i.test(said ?? '')) {
+      throw new SluiceError(`pg_dump cannot read schema ${schema} to compare it (${said}); the drift check reads the whole schema's structure: run it as a role that may (SELECT on its tables, as the owner has), or leave the database out (migrate-check --no-database)`, ExitCode.usage, { cause: err });
+    }
     throw new SluiceError(`pg_dump failed: ${said || describeCause(err)}`, ExitCode.internal, { cause: err });
   });
   const lines = stdout.split('\n').filter((l) => !/^\\(un)?restrict /.test(l) && !l.startsWith('--') && l.trim() !== '');

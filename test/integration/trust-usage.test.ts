@@ -128,6 +128,10 @@ pgDescribe('PostgreSQL privileges: one line naming the grant, exit 2, nothing cr
     // with the grants the message names, it works
     await sql(dir, admin(), `GRANT USAGE ON SCHEMA "${schema}" TO "${role}"; GRANT SELECT ON "${schema}"."sluice_version" TO "${role}"`);
     expect(ok(runCli(dir, ['status'], env))).toMatch(/current:\s+0003_add_phone_to_users/);
+    // migrate-check's drift as that role, which may not read the app's tables: a setting, exit 2 (a hunt: exit 1, "pg_dump failed")
+    const check = runCli(dir, ['verify'], { ...env, SLUICE_DIALECT: 'postgresql', SLUICE_CHECK_DATABASE_URL: admin().DATABASE_URL });
+    expect(check.status, check.stdout + check.stderr).toBe(2);
+    expect(check.stderr).toMatch(new RegExp(`pg_dump cannot read schema ${schema} to compare it \\(.*permission denied.*\\); the drift check reads the whole schema's structure`));
   });
 
   afterAll(async () => {
