@@ -48,6 +48,22 @@ function preEncode(str: string): string {
   return / |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(str) ? encodeURI(str).replace(/%25(\d\d)/g, '%$1') : str;
 }
 
+/**
+ * The URL as WHATWG's parser reads it, and whether its host is empty: libpq's and node-postgres's
+ * `postgresql://user@/db?host=/socket/folder` (a user and no host: a Unix socket given by `host=`),
+ * which `new URL` refuses, is read with a stand-in host (a hunt: refused as "not a valid URL").
+ */
+function urlOf(raw: string): { u: URL; noHost: boolean } {
+  const text = preEncode(raw.trim());
+  try {
+    return { u: new URL(text), noHost: false };
+  } catch (err) {
+    const m = /^(postgres(?:ql)?:\/\/[^/?#]*@)(?=[/?#]|$)/i.exec(text);
+    if (!m) throw err;
+    return { u: new URL(`${m[1]}localhost${text.slice(m[1]!.length)}`), noHost: true };
+  }
+}
+
 function safeDecode(s: string, decode: (s: string) => string = decodeURIComponent): string {
   try {
     return decode(s);
@@ -62,8 +78,9 @@ function safeDecode(s: string, decode: (s: string) => string = decodeURIComponen
  */
 export function parsePgUrl(raw: string, name = 'DATABASE_URL'): PgUrlParts {
   let u: URL;
+  let noHost = false;
   try {
-    u = new URL(preEncode(raw.trim()));
+    ({ u, noHost } = urlOf(raw));
   } catch {
     throw new ConfigError(
       `${name} is not a valid URL; expected postgres://user:password@host:5432/dbname (percent-encode @ : / ? # % in the password: %40 %3A %2F %3F %23 %25)`,
@@ -76,7 +93,7 @@ export function parsePgUrl(raw: string, name = 'DATABASE_URL'): PgUrlParts {
   }
   const params: Record<string, string> = {};
   for (const [k, v] of u.searchParams) params[k] = v;
-  const hostname = u.hostname.replace(/^\[(.+)\]$/, '$1');
+  const hostname = noHost ? '' : u.hostname.replace(/^\[(.+)\]$/, '$1');
   const path = u.pathname.slice(1);
   return {
     user: params.user || safeDecode(u.username) || undefined,
@@ -150,13 +167,14 @@ function maskQuery(search: string): string {
  */
 export function displayUrl(raw: string): string {
   let u: URL;
+  let noHost = false;
   try {
-    u = new URL(preEncode(raw.trim()));
+    ({ u, noHost } = urlOf(raw));
   } catch {
     return 'postgres://…';
   }
   const creds = u.username || u.password ? `${u.username}${u.password ? ':***' : ''}@` : '';
-  return `${u.protocol}//${creds}${u.host}${u.pathname}${maskQuery(u.search)}`;
+  return `${u.protocol}//${creds}${noHost ? '' : u.host}${u.pathname}${maskQuery(u.search)}`;
 }
 
 /** The password part of a userinfo text (`user:password`), or undefined. */

@@ -36,6 +36,9 @@ describe('parsePgUrl reads URLs as node-postgres does', () => {
     'postgres:///db?host=/tmp&port=5999&user=other',
     'postgres://u:p%20w@[::1]:5432/d%C3%A9j%C3%A0',
     'postgres://u:p w@h/db',
+    // a user and no host, the socket folder in host= (libpq's form; a hunt: refused as "not a valid URL")
+    'postgresql://weird@/appdb?host=/tmp&port=5999',
+    'postgresql://u:pw@/appdb?host=%2Fvar%2Frun%2Fpostgresql',
   ];
   for (const url of urls) {
     it(url, () => {
@@ -192,6 +195,7 @@ describe('passwordsIn and the redactor', () => {
 
   it('displayUrl never returns the URL as given', () => {
     expect(displayUrl('postgres://u:Zq9Vt2@h/db#Zq9')).toBe('postgres://u:***@h/db');
+    expect(displayUrl('postgresql://u:Zq9Vt2@/db?host=/tmp')).toBe('postgresql://u:***@/db?host=/tmp');
     expect(passwordForms('not a url')).toEqual([]);
   });
 });
