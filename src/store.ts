@@ -197,8 +197,13 @@ export class VersionStore {
     const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
     const why = `${describeCause(err)}, SQLSTATE 42501`;
     const elsewhere = 'or set DATABASE_SCHEMA to a schema the role owns';
+    // a scratch schema of sluice's own (the down verification, db-test, drift): its name changes every run,
+    // so naming it in a GRANT helps nobody (a hunt)
+    const scratch = /^sluice_check_\d+_/.test(schema);
     const message =
-      phase === 'create-schema'
+      scratch && phase === 'create-schema'
+        ? `role ${q(role)} may not create the scratch schema sluice verifies in, in database ${q(database)} (${why}); have an administrator GRANT CREATE ON DATABASE ${q(database)} TO ${q(role)}, or set SLUICE_CHECK_DATABASE_URL to a server where the role may (a local one: make db-up)`
+        : phase === 'create-schema'
         ? `role ${q(role)} may not create schema ${q(schema)} in database ${q(database)} (${why}); have an administrator run GRANT CREATE ON DATABASE ${q(database)} TO ${q(role)} (or CREATE SCHEMA ${q(schema)} AUTHORIZATION ${q(role)}), ${elsewhere}`
         : phase === 'write'
           ? `role ${q(role)} may not create sluice's version table in schema ${q(schema)} of database ${q(database)} (${why}); have the schema's owner GRANT USAGE, CREATE ON SCHEMA ${q(schema)} TO ${q(role)}, ${elsewhere}`

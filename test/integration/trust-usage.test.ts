@@ -108,6 +108,11 @@ pgDescribe('PostgreSQL privileges: one line naming the grant, exit 2, nothing cr
     expect(await sql(dir, admin(), 'SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).toHaveLength(0);
     // read-only commands still work: the schema does not exist, nothing is applied
     expect(ok(runCli(dir, ['status'], env))).toMatch(/current:\s+base/);
+    // the verification's scratch schema (its name changes every run): the message names the real fix (a hunt: it named the random schema)
+    const check = runCli(dir, ['check'], { ...env, SLUICE_CHECK_DATABASE_URL: urlAs(role) });
+    expect(check.status, check.stdout + check.stderr).toBe(2);
+    expect(check.stderr).toMatch(new RegExp(`role "${role}" may not create the scratch schema sluice verifies in, in database "postgres" .*GRANT CREATE ON DATABASE "postgres" TO "${role}", or set SLUICE_CHECK_DATABASE_URL`));
+    expect(check.stderr).not.toMatch(/sluice_check_/);
   });
 
   it('DATABASE_SCHEMA naming a schema owned by another role: up, stamp and status refuse in one line', async () => {
