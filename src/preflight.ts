@@ -12,6 +12,7 @@ import type { Connection, TableCopy } from './dialect/types.js';
 import type { PreparedStep } from './prepare.js';
 import { describeCause, Refused } from './errors.js';
 import { quoteLiteral } from './sql.js';
+import { NowNames } from './nownames.js';
 
 const NAME = String.raw`((?:"[^"]+"\.)?"[^"]+")`;
 const SET_NOT_NULL = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+") SET NOT NULL`, 'im');
@@ -128,6 +129,9 @@ async function count(conn: Connection, step: PreparedStep, what: string, sql: st
  */
 export async function preflightDown(conn: Connection, steps: PreparedStep[], options: { inTransaction?: boolean } = {}): Promise<void> {
   const inTransaction = !!options.inTransaction;
+  // Every step is checked before the first one runs: a statement's names are read back to the names the
+  // database has now, through the renames (and tables or columns made or dropped) before it in the run.
+  const now = new NowNames(conn.dialect);
   for (const step of steps) {
     const enums = new Map<string, string[]>();
     for (const statement of step.statements) {
@@ -141,8 +145,10 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
     for (const [i, sql] of sqls.entries()) {
       if (ROW_WRITE.test(sql) && !copies.some((c) => c.copyAt === i)) rowsTouched = true;
       const nn = SET_NOT_NULL.exec(sql);
-      if (nn) {
-        const n = await count(conn, step, `rows holding NULL in ${bare(nn[1]!)}.${bare(nn[2]!)}`, `SELECT count(*) AS n FROM ${nn[1]} WHERE ${nn[2]} IS NULL`, [], inTransaction);
+      const nnTable = nn ? now.tableRef(nn[1]!) : null;
+      const nnColumn = nn ? now.columnRef(nn[1]!, nn[2]!) : null;
+      if (nn && nnTable && nnColumn) {
+        const n = await count(conn, step, `rows holding NULL in ${bare(nn[1]!)}.${bare(nn[2]!)}`, `SELECT count(*) AS n FROM ${nnTable} WHERE ${nnColumn} IS NULL`, [], inTransaction);
         if (n > 0) {
           throw new Refused(
             `the down of ${step.revision.id} sets ${bare(nn[1]!)}.${bare(nn[2]!)} NOT NULL but ${n} row(s) hold NULL there; fill them or edit the down file, nothing was changed`,
@@ -150,19 +156,24 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
         }
       }
       const nw = conn.dialect === 'postgresql' && !rowsTouched ? narrowing(sql) : undefined;
-      if (nw) await checkNarrowing(conn, step, nw, inTransaction);
+      const nwTable = nw ? now.tableRef(nw.table) : null;
+      const nwColumn = nw ? now.columnRef(nw.table, nw.column) : null;
+      if (nw && nwTable && nwColumn) await checkNarrowing(conn, step, { ...nw, table: nwTable, column: nwColumn }, inTransaction, nw);
       const copy = rowsTouched ? undefined : copies.find((c) => c.at === i);
-      if (copy) await checkCopy(step, copy);
+      if (copy) await checkCopy(step, copy, now);
       const se = SET_ENUM.exec(sql);
       const values = se ? enums.get(bare(se[3]!)) : undefined;
-      if (se && values) {
-        const n = await count(conn, step, `values of ${bare(se[1]!)}.${bare(se[2]!)} outside enum ${bare(se[3]!)}`, `SELECT count(*) AS n FROM ${se[1]} WHERE ${se[2]} IS NOT NULL AND NOT (${se[2]}::text = ANY(${conn.param(1)}))`, [values], inTransaction);
+      const seTable = se ? now.tableRef(se[1]!) : null;
+      const seColumn = se ? now.columnRef(se[1]!, se[2]!) : null;
+      if (se && values && seTable && seColumn) {
+        const n = await count(conn, step, `values of ${bare(se[1]!)}.${bare(se[2]!)} outside enum ${bare(se[3]!)}`, `SELECT count(*) AS n FROM ${seTable} WHERE ${seColumn} IS NOT NULL AND NOT (${seColumn}::text = ANY(${conn.param(1)}))`, [values], inTransaction);
         if (n > 0) {
           throw new Refused(
             `the down of ${step.revision.id} re-creates enum ${bare(se[3]!)} without values that ${n} row(s) of ${bare(se[1]!)}.${bare(se[2]!)} still use; change those rows or edit the down file, nothing was changed`,
           );
         }
       }
+      now.see(sql);
     }
   }
 }
@@ -174,8 +185,8 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
  * The rows whose value does not come back unchanged from the new type to the column's type today are
  * counted; any refuses the run. So are casts across families ('007' back to integer is 7).
  */
-async function checkNarrowing(conn: Connection, step: PreparedStep, nw: { table: string; column: string; type: string }, inTransaction: boolean): Promise<void> {
-  const what = `values of ${bare(nw.table)}.${bare(nw.column)} that ${nw.type} would change`;
+async function checkNarrowing(conn: Connection, step: PreparedStep, nw: { table: string; column: string; type: string }, inTransaction: boolean, written = nw): Promise<void> {
+  const what = `values of ${bare(written.table)}.${bare(written.column)} that ${nw.type} would change`;
   // inside the run's transaction, in a savepoint: a lookup that fails must not abort it
   if (inTransaction) await conn.execute(`SAVEPOINT ${SAVEPOINT}`);
   const typed = await conn
@@ -196,7 +207,7 @@ async function checkNarrowing(conn: Connection, step: PreparedStep, nw: { table:
   // statement fails the same way, rolled back.
   const n = await count(conn, step, what, `SELECT count(*) AS n FROM ${nw.table} WHERE ${nw.column} IS DISTINCT FROM CAST(CAST(${nw.column} AS ${nw.type}) AS ${today})`, [], inTransaction);
   const effect = familyOf(today) >= 0 && familyOf(today) === familyOf(nw.type) ? 'would cut or round the values' : 'would change the values';
-  if (n > 0) throw changesValues(step, `${bare(nw.table)}.${bare(nw.column)}`, today, nw.type, `${effect} of ${n} row(s)`, 'a USING of your own');
+  if (n > 0) throw changesValues(step, `${bare(written.table)}.${bare(written.column)}`, today, nw.type, `${effect} of ${n} row(s)`, 'a USING of your own');
 }
 
 /**
@@ -204,8 +215,8 @@ async function checkNarrowing(conn: Connection, step: PreparedStep, nw: { table:
  * values it stores under a column's new type ('007' to 7 going back from text to integer): was
  * `reverted`, exit 0. The rows are counted as checkNarrowing counts them; any refuses the run.
  */
-async function checkCopy(step: PreparedStep, copy: TableCopy): Promise<void> {
-  const [c] = await copy.changes();
+async function checkCopy(step: PreparedStep, copy: TableCopy, now: NowNames): Promise<void> {
+  const [c] = await copy.changes(now);
   if (!c) return;
   const column = `${c.table}.${c.column}${c.target.toLowerCase() === c.column.toLowerCase() ? '' : ` (copied into ${c.target})`}`;
   const type = (t: string) => t || 'no declared type';

@@ -130,7 +130,12 @@ function isStrict(db: Database.Database, table: string): boolean {
  * some). Empty where it cannot be read today (no such table or column yet, the copy's name taken): the
  * run then meets what the check met.
  */
-export function copyChanges(db: Database.Database, rebuild: Rebuild): CopyChange[] {
+export function copyChanges(db: Database.Database, written: Rebuild, now?: { table(name: string): string | null; column(table: string, name: string): string | null }): CopyChange[] {
+  // the table and the columns it copies as they are named before the run (a rename earlier in it)
+  const table = now ? now.table(written.table) : written.table;
+  if (table === null) return [];
+  const items = written.items === '*' || !now ? written.items : written.items.map((c) => (c === undefined ? undefined : (now.column(table, c) ?? undefined)));
+  const rebuild: Rebuild = { ...written, table, items };
   // Outside a transaction, one of its own rolled back: a savepoint released there would commit, and
   // the commit would count a change in the file's header though nothing changed.
   const own = !db.inTransaction;
@@ -175,5 +180,5 @@ export function copyChanges(db: Database.Database, rebuild: Rebuild): CopyChange
 
 /** The table copies of a step's statements (comments dropped), for the check before a down (Connection.tableCopies). */
 export function tableCopies(db: Database.Database, statements: readonly string[]): TableCopy[] {
-  return findRebuilds(statements).map(({ at, copyAt, rebuild }) => ({ at, copyAt, changes: async () => copyChanges(db, rebuild) }));
+  return findRebuilds(statements).map(({ at, copyAt, rebuild }) => ({ at, copyAt, changes: async (now) => copyChanges(db, rebuild, now) }));
 }

@@ -44,8 +44,11 @@ export interface CopyChange {
 export interface TableCopy {
   at: number;
   copyAt: number;
-  /** The copied columns whose values the copy would change, as the database is now (nothing is written). */
-  changes(): Promise<CopyChange[]>;
+  /**
+   * The copied columns whose values the copy would change, as the database is now (nothing is written);
+   * `now` reads the table's and columns' names back to the names they have now (renames earlier in the run).
+   */
+  changes(now?: { table(name: string): string | null; column(table: string, name: string): string | null }): Promise<CopyChange[]>;
 }
 
 /** Foreign-key violations by an identity a table rebuild keeps (child table, parent, key values as text: dialect/sqlitefk.ts), with their counts. */

@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { diffSnapshots } from '../../src/downgen.js';
 import { applyRenames, renameSql, resolvePrimaryKeyDrops, type Rename } from '../../src/downrules.js';
 import { downgrade, stamp, status, upgrade, writeMissingDowns } from '../../src/index.js';
-import { addRevision, makeProject, pgDescribe, dumpSchema, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, itFor, makeProject, pgDescribe, dumpSchema, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 
 const api = createRequire(import.meta.url)('drizzle-kit/api');
 const BP = '\n--> statement-breakpoint\n';
@@ -284,6 +284,65 @@ pgDescribe('a down that narrows a column PostgreSQL would cut or round', () => {
     // what fits came back unchanged; `n` was converted by the user's own round() (2.6 -> 3), not checked
     expect(await sql(dir, env, 'SELECT code, amount::text AS amount, qty, label, n, ref, ok FROM items')).toEqual([{ code: 'abc', amount: '2', qty: 3, label: 'x', n: 3, ref: 7, ok: true }]);
   });
+});
+
+// Found by a hunt: migrate-down checks every step before the first one runs, but a step's statements name
+// tables and columns as the run leaves them by then. A revision renamed `code` (and its table) after
+// another widened it: `migrate-down <first>` checked the narrowing down against a column that did not
+// exist yet, found nothing, and cut the values ('Bartholomew the Great' became 'Barth', exit 0), where
+// two `migrate-down` refused. Same on SQLite, where the rebuild's copy turned '007' into 7.
+describe('a down several revisions deep, below a revision that renamed what it narrows', () => {
+  const cases = [
+    {
+      dialect: 'postgresql' as const,
+      create: 'CREATE TABLE "items" ("id" integer PRIMARY KEY, "code" varchar(5), "amount" numeric(10, 0));\n',
+      drop: 'DROP TABLE "items";\n',
+      widen: ['ALTER TABLE "items" ALTER COLUMN "code" SET DATA TYPE varchar(50);', 'ALTER TABLE "items" ALTER COLUMN "amount" SET DATA TYPE numeric(10, 2);'].join(BP),
+      narrow: ['ALTER TABLE "items" ALTER COLUMN "code" SET DATA TYPE varchar(5) USING "code"::varchar(5);', 'ALTER TABLE "items" ALTER COLUMN "amount" SET DATA TYPE numeric(10, 0) USING "amount"::numeric(10, 0);'].join(BP),
+      rename: ['ALTER TABLE "items" RENAME COLUMN "code" TO "ref";', 'ALTER TABLE "items" RENAME TO "things";'].join(BP),
+      back: ['ALTER TABLE "things" RENAME TO "items";', 'ALTER TABLE "items" RENAME COLUMN "ref" TO "code";'].join(BP),
+      bad: ["INSERT INTO things VALUES (1, 'Bartholomew the Great', 2)", "UPDATE things SET ref = 'Bart', amount = 2.5"],
+      refusals: [/changes items\.code from character varying\(50\) to varchar\(5\), which would cut or round the values of 1 row\(s\)/, /changes items\.amount from numeric\(10,2\) to numeric\(10, 0\)/],
+      good: 'UPDATE things SET amount = 2',
+      kept: ['SELECT code, amount::text AS amount FROM items', [{ code: 'Bart', amount: '2' }]] as const,
+    },
+    {
+      dialect: 'sqlite' as const,
+      create: 'CREATE TABLE `items` (`id` integer PRIMARY KEY NOT NULL, `code` integer);\n',
+      drop: 'DROP TABLE `items`;\n',
+      widen: rebuildTo('text'),
+      narrow: rebuildTo('integer'),
+      rename: ['ALTER TABLE `items` RENAME COLUMN "code" TO "ref";', 'ALTER TABLE `items` RENAME TO `things`;'].join(BP),
+      back: ['ALTER TABLE `things` RENAME TO `items`;', 'ALTER TABLE `items` RENAME COLUMN `ref` TO `code`;'].join(BP),
+      bad: ["INSERT INTO things VALUES (1, '007')"],
+      refusals: [/changes things\.ref \(copied into code\) from TEXT to INTEGER, which would change the values of 1 row\(s\)/],
+      good: "UPDATE things SET ref = '7'",
+      kept: ['SELECT code, typeof(code) AS type FROM items', [{ code: 7, type: 'integer' }]] as const,
+    },
+  ];
+  function rebuildTo(type: string): string {
+    return ['PRAGMA foreign_keys=OFF;', `CREATE TABLE \`__new_items\` (\n\t\`id\` integer PRIMARY KEY NOT NULL,\n\t\`code\` ${type}\n);`, 'INSERT INTO `__new_items`("id", "code") SELECT "id", "code" FROM `items`;', 'DROP TABLE `items`;', 'ALTER TABLE `__new_items` RENAME TO `items`;', 'PRAGMA foreign_keys=ON;'].join(BP);
+  }
+  for (const c of cases) {
+    itFor(c.dialect)(`${c.dialect}: is refused before anything changes, as one step at a time is; values that survive revert`, async () => {
+      const dir = makeProject();
+      const env = c.dialect === 'postgresql' ? { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('deep') } : { DATABASE_URL: `file:${path.join(dir, 'deep.sqlite')}`, SLUICE_NO_BACKUP: '1' };
+      const made = addRevision(dir, c.dialect, 'items', c.create, c.drop);
+      const widen = addRevision(dir, c.dialect, 'widen', `${c.widen}\n`, `${c.narrow}\n`);
+      const renamed = addRevision(dir, c.dialect, 'rename', `${c.rename}\n`, `${c.back}\n`);
+      await upgrade({ cwd: dir, env });
+      for (const [k, bad] of c.bad.entries()) {
+        await sql(dir, env, bad);
+        for (const singleTransaction of [false, true]) {
+          await expect(downgrade({ cwd: dir, env, revision: made, singleTransaction })).rejects.toThrow(new RegExp(`the down of ${widen} ${c.refusals[k]!.source}.*nothing was changed`));
+          expect((await status({ cwd: dir, env })).current).toBe(renamed);
+        }
+      }
+      await sql(dir, env, c.good);
+      expect((await downgrade({ cwd: dir, env, revision: made })).steps.map((s) => s.status)).toEqual(['reverted', 'reverted']);
+      expect(await sql(dir, env, c.kept[0])).toEqual(c.kept[1]);
+    });
+  }
 });
 
 pgDescribe('a narrowing down that says itself what becomes of the rows', () => {
