@@ -2,7 +2,7 @@
  * migrate-create: drizzle-kit generates the up migration from the models (for every dialect the
  * config lists, in lockstep); sluice writes the down SQL beside it.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { loadProjectConfig, type DialectName, type HistoryConfig } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
@@ -17,6 +17,7 @@ import { rel } from '../relpath.js';
 import { typeScriptTemplate } from '../tsrevision.js';
 import { verifyDowns } from '../downproof.js';
 import { resolvePrimaryKeyDropsInText } from '../downrules.js';
+import { renameChangesLeftOut } from '../renamelost.js';
 import { warmParser } from '../sqlparse.js';
 import { beginLintCreated, type CreatedLint } from './lint.js';
 import { commentSafe, renderDownFor } from './downfile.js';
@@ -276,6 +277,16 @@ async function createLocked(
       // (was: said only inside the down's "not verified" note)
       const upFails = created.unverified?.match(new RegExp(`^the history stops applying at ${rev.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: its up fails ([\\s\\S]*)$`));
       if (upFails) created.warnings.push(`its up fails ${upFails[1]}: make migrate-up will likely fail the same way, unless the database has what the scratch one lacks (an extension, role or schema made outside the history); edit the up (or the models, then create again) before applying it`);
+      // a column renamed and changed in one model edit: drizzle-kit's up renames it only (a hunt)
+      if (!options.empty && !options.ts) {
+        const statements = readUp(rev).split(/-->\s*statement-breakpoint|;[ \t]*\r?\n/);
+        const snapshot = (r: RevisionFile | undefined) => (r && existsSync(snapshotFile(h.out, r)) ? (JSON.parse(readFileSync(snapshotFile(h.out, r), 'utf8')) as Record<string, unknown>) : undefined);
+        try {
+          created.warnings.push(...renameChangesLeftOut(statements, snapshot(prev), snapshot(rev) ?? {}));
+        } catch {
+          /* a snapshot that does not read: nothing to say here (the down's proof says what it met) */
+        }
+      }
       if (options.ts) created.tsFile = writeTsPart(root, d, h, rev, message);
       outcomes[i] = { created };
     };
