@@ -181,7 +181,11 @@ async function proveAll(o: ProveOptions): Promise<ProveResult> {
         const upDifferences = await modelSide;
         proof.upDifferences = upDifferences;
         if (upDifferences.length) {
-          proof.notes.push(`the up does more than its snapshot describes (${upDifferences.length} difference(s), first: ${upDifferences[0]}); checked by running it`);
+          // `- ` lines: the snapshot has what the up does not build; `+ `: the up builds what the snapshot lacks (a hunt: "does more" was said of both)
+          const less = upDifferences.some((d) => d.startsWith('- '));
+          const more = upDifferences.some((d) => d.startsWith('+ '));
+          const what = more && less ? 'does not build what its snapshot describes' : less ? 'builds less than its snapshot describes' : 'does more than its snapshot describes';
+          proof.notes.push(`the up ${what} (${upDifferences.length} difference(s), first: ${upDifferences[0]}); checked by running it`);
         } else if (modelOk && snap) proof.checked.unshift('the up builds what its snapshot describes');
         if (modelStopped) proof.notes.push(modelStopped);
         result.proofs.set(rev.id, proof);

@@ -318,6 +318,17 @@ pgDescribe('proven downs on PostgreSQL', () => {
   });
 });
 
+describe('the note on an up that does not build its snapshot', () => {
+  // a hunt: an up building less than its snapshot (a column the snapshot keeps, the up drops) was noted as doing "more"
+  it('sqlite: an up that drops a column its snapshot keeps builds less than its snapshot describes', () => {
+    const dir = makeProject();
+    const tag = addRevision(dir, 'sqlite', 'drop_phone', 'ALTER TABLE `users` DROP COLUMN `phone`;', null);
+    const r = runCli(dir, ['downs'], { DATABASE_URL: `file:${path.join(dir, 'less.sqlite')}` });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(readFileSync(path.join(dir, 'drizzle', 'sqlite', `${tag}.down.sql`), 'utf8')).toMatch(/^-- note: the up builds less than its snapshot describes \(1 difference\(s\), first: - column users\.phone text\); checked by running it$/m);
+  });
+});
+
 describe('db-test proves the downs as written, with rows', () => {
   it('a down that deletes rows of a table it keeps fails db-test, naming the revision and the table', () => {
     const dir = makeProject();
