@@ -159,7 +159,7 @@ export async function init(options: InitOptions = {}): Promise<InitResult> {
     put('.env.example', render(template('env.example'), vars, flags));
     if (dialects.includes('postgresql')) put(path.join('docker', 'compose.yml'), render(template('compose.yml'), vars, flags), 'a dev PostgreSQL: make db-up');
     else files.push({ path: path.join('docker', 'compose.yml'), status: 'skipped', note: 'the config has no PostgreSQL dialect' });
-    put(path.join('.github', 'workflows', 'sluice.yml'), render(template('workflow.yml'), vars, flags), `db-test on ${dialects.map(dialectName).join(' and ')} in CI`);
+    put(workflowPath(root), render(template('workflow.yml'), vars, flags), `db-test on ${dialects.map(dialectName).join(' and ')} in CI`);
   } catch (err) {
     const stuck: string[] = [];
     for (const step of undo.reverse()) {
@@ -301,19 +301,69 @@ function dialectName(d: DialectName): string {
 }
 
 /** The CI workflow's install and run lines, for the package manager the project uses. */
+/**
+ * The git repository the project folder is in (the nearest folder above it, or itself, holding `.git`),
+ * or undefined outside one. GitHub reads workflows from the repository's root only.
+ */
+export function repositoryRoot(root: string): string | undefined {
+  for (let dir = path.resolve(root); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, '.git'))) return dir;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+/** Where the workflow goes, relative to the project folder: the repository's .github/workflows (a monorepo's package: its own file there). */
+export function workflowPath(root: string): string {
+  const repo = repositoryRoot(root);
+  const sub = repo ? path.relative(repo, path.resolve(root)) : '';
+  if (!repo || !sub) return path.join('.github', 'workflows', 'sluice.yml');
+  return path.join(path.relative(path.resolve(root), repo), '.github', 'workflows', `sluice-${sub.split(path.sep).join('-').replace(/[^A-Za-z0-9._-]/g, '_')}.yml`);
+}
+
+/** pnpm's major version for pnpm/action-setup when package.json names none (`packageManager`): from the lock file's format. */
+function pnpmVersion(lock: string): string {
+  const v = /^lockfileVersion:\s*['"]?(\d+)/m.exec(readFileSync(lock, 'utf8'))?.[1];
+  return v === '5' ? '7' : v === '6' ? '8' : '9';
+}
+
 function ciVars(root: string, dialects: DialectName[], commands: Set<string>): Record<string, string> {
-  const has = (f: string) => existsSync(path.join(root, f));
+  // a monorepo's package: the lock file may be the workspace's, above the project folder (a hunt: the
+  // workflow went into the package's own .github, which GitHub never reads, and used npm install)
+  const repo = repositoryRoot(root);
+  const folders: string[] = [];
+  for (let dir = path.resolve(root); ; dir = path.dirname(dir)) {
+    folders.push(dir);
+    if (!repo || dir === repo || path.dirname(dir) === dir) break;
+  }
+  const lockOf = (f: string) => folders.map((d) => path.join(d, f)).find((x) => existsSync(x));
+  const has = (f: string) => !!lockOf(f);
+  const sub = repo ? path.relative(repo, path.resolve(root)).split(path.sep).join('/') : '';
+  // the lock file, from the repository's root, where it is not there (setup-node's cache looks there)
+  const cachePath = (f: string) => {
+    const lock = lockOf(f);
+    return repo && lock && path.dirname(lock) !== repo ? [`          cache-dependency-path: ${path.relative(repo, lock).split(path.sep).join('/')}`] : [];
+  };
   const node = ['      - uses: actions/setup-node@v4', '        with:', '          node-version: 20'];
   let setup: string[];
   let run: string;
   if (has('pnpm-lock.yaml')) {
-    setup = ['      - uses: pnpm/action-setup@v4', ...node, '          cache: pnpm', '      - run: pnpm install --frozen-lockfile'];
+    const lock = lockOf('pnpm-lock.yaml')!;
+    // pnpm/action-setup stops without a version when package.json has no packageManager (a hunt)
+    const named = folders.some((d) => {
+      try {
+        return /"packageManager"\s*:\s*"pnpm@/.test(readFileSync(path.join(d, 'package.json'), 'utf8'));
+      } catch {
+        return false;
+      }
+    });
+    const action = named ? ['      - uses: pnpm/action-setup@v4'] : ['      - uses: pnpm/action-setup@v4', '        with:', `          version: ${pnpmVersion(lock)}`];
+    setup = [...action, ...node, '          cache: pnpm', ...cachePath('pnpm-lock.yaml'), '      - run: pnpm install --frozen-lockfile'];
     run = 'pnpm exec sluice';
   } else if (has('yarn.lock')) {
-    setup = [...node, '          cache: yarn', '      - run: yarn install --frozen-lockfile'];
+    setup = [...node, '          cache: yarn', ...cachePath('yarn.lock'), '      - run: yarn install --frozen-lockfile'];
     run = 'yarn sluice';
   } else if (has('package-lock.json') || has('npm-shrinkwrap.json')) {
-    setup = [...node, '          cache: npm', '      - run: npm ci'];
+    setup = [...node, '          cache: npm', ...cachePath(has('package-lock.json') ? 'package-lock.json' : 'npm-shrinkwrap.json'), '      - run: npm ci'];
     run = 'npx --no-install sluice';
   } else {
     setup = [...node, '      - run: npm install'];
@@ -326,6 +376,8 @@ function ciVars(root: string, dialects: DialectName[], commands: Set<string>): R
     SETUP_STEPS: setup.join('\n'),
     RUN: run,
     EXTRA_STEPS: extra.join('\n'),
+    // a package of a repository: its steps run in its folder
+    DEFAULTS: sub ? `\ndefaults:\n  run:\n    working-directory: ${sub}\n` : '',
     PG_JOB_NAME: dialects.includes('sqlite') ? 'db-test (SQLite and PostgreSQL)' : 'db-test (PostgreSQL)',
   };
 }

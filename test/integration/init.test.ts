@@ -1,5 +1,5 @@
 /** sluice init in a project: what it changes in package.json, and a refused init that writes nothing. */
-import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeProject, openToOthers, runCli, runCliAsNobody } from '../support/project.js';
@@ -134,3 +134,46 @@ describe('sluice init', () => {
     expect(readFileSync(path.join(dir, 'package.json'), 'utf8')).toBe(pkgBefore);
   });
 });
+
+// A hunt: in a monorepo's package the workflow went into the package's own .github (GitHub reads the
+// repository's root only), without a working directory, and missed the workspace's lock file; a pnpm
+// project without packageManager got a pnpm/action-setup step that stops for want of a version.
+describe('the CI workflow init writes', () => {
+  it("a monorepo's package: the repository's .github, its folder as working directory, the workspace's lock file", () => {
+    const repo = makeProject();
+    const pkg = path.join(repo, 'packages', 'db');
+    mkdirSync(pkg, { recursive: true });
+    for (const name of readdirSync(repo)) if (name !== 'packages') renameSync(path.join(repo, name), path.join(pkg, name));
+    symlinkSync(readlinkOf(path.join(pkg, 'node_modules')), path.join(repo, 'node_modules'));
+    mkdirSync(path.join(repo, '.git'));
+    writeFileSync(path.join(repo, 'package.json'), JSON.stringify({ name: 'mono', private: true, workspaces: ['packages/*'] }));
+    writeFileSync(path.join(repo, 'package-lock.json'), '{}');
+    rmSync(path.join(pkg, 'package-lock.json'), { force: true }); // the workspace's lock file only
+    const r = runCli(pkg, ['init', '--no-downs']);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(existsSync(path.join(pkg, '.github'))).toBe(false);
+    const workflow = readFileSync(path.join(repo, '.github', 'workflows', 'sluice-packages-db.yml'), 'utf8');
+    expect(workflow).toMatch(/^defaults:\n  run:\n    working-directory: packages\/db$/m);
+    expect(workflow).toContain('          cache: npm\n      - run: npm ci');
+    expect(workflow).not.toContain('cache-dependency-path');
+  });
+
+  it('pnpm without packageManager: the version from the lock file; with it, none', () => {
+    const dir = makeProject();
+    rmSync(path.join(dir, 'package-lock.json'), { force: true });
+    writeFileSync(path.join(dir, 'pnpm-lock.yaml'), "lockfileVersion: '9.0'\n");
+    expect(runCli(dir, ['init', '--no-downs']).status).toBe(0);
+    expect(readFileSync(path.join(dir, '.github', 'workflows', 'sluice.yml'), 'utf8')).toContain('      - uses: pnpm/action-setup@v4\n        with:\n          version: 9\n');
+    const named = makeProject();
+    rmSync(path.join(named, 'package-lock.json'), { force: true });
+    writeFileSync(path.join(named, 'pnpm-lock.yaml'), "lockfileVersion: '9.0'\n");
+    const pkgFile = path.join(named, 'package.json');
+    writeFileSync(pkgFile, JSON.stringify({ ...JSON.parse(readFileSync(pkgFile, 'utf8')), packageManager: 'pnpm@9.12.0' }, null, 2));
+    expect(runCli(named, ['init', '--no-downs']).status).toBe(0);
+    expect(readFileSync(path.join(named, '.github', 'workflows', 'sluice.yml'), 'utf8')).toContain('      - uses: pnpm/action-setup@v4\n      - uses: actions/setup-node@v4');
+  });
+});
+
+function readlinkOf(link: string): string {
+  return lstatSync(link).isSymbolicLink() ? path.resolve(path.dirname(link), readlinkSync(link)) : link;
+}
