@@ -89,7 +89,45 @@ export async function loadTypeScriptStep(ts: TypeScriptPart, direction: Directio
   if (typeof fn !== 'function') {
     throw new RevisionRefused(`${ts.display} (TypeScript part of ${revision}) exports no ${direction} function; add "export async function ${direction}(db) { ... }"; nothing ran`, revision);
   }
+  const floating = unawaitedQueries(ts.text);
+  if (floating.length) {
+    throw new RevisionRefused(
+      `${ts.display} line ${floating.join(', ')}: a drizzle query that nothing awaits (TypeScript part of ${revision}); drizzle runs a query only when it is awaited, so it would never run and the revision would be recorded without it: put await before it; nothing ran`,
+      revision,
+    );
+  }
   return fn as TypeScriptStep;
+}
+
+/**
+ * Lines of a TypeScript part where a statement starts with a call on the drizzle handle (`db.…`, or the
+ * name its `up`/`down` gives it; `tx.…`) that nothing awaits, returns or keeps: a drizzle query runs only
+ * when awaited (its builder is lazy), so such a query never runs and the revision would be recorded
+ * applied without it (a hunt: `db.execute(sql…)` and `db.update(…).set(…)` left without await, "applied",
+ * exit 0, no row changed). Read from the text: a statement's start is a line whose previous code line
+ * ends a statement or opens a block (`;`, `{`, `}`); `db.$client…` (eager, its failures caught at run
+ * time), a line chaining `.then(`/`.catch(`, a builder's `.execute()`, and SQLite's synchronous `run`/`all`/`get`
+ * are left alone. 1-based line numbers.
+ */
+export function unawaitedQueries(text: string): number[] {
+  const names = new Set(['db', 'tx']);
+  for (const m of text.matchAll(/\b(?:function\s+(?:up|down)|(?:up|down)\s*[:=]\s*(?:async\s+)?(?:function\s*)?)\s*\(\s*([A-Za-z_$][\w$]*)/g)) names.add(m[1]!);
+  const alt = [...names].map((n) => n.replace(/\$/g, '\\$')).join('|');
+  const start = new RegExp(`^\\s*(?:void\\s+)?(?:${alt})\\s*\\.\\s*(?!\\$client\\b)[A-Za-z_$]`);
+  // what makes it run: a chained then/catch/finally, a builder's execute() (eager), or SQLite's synchronous
+  // run()/all()/get() (better-sqlite3: db.run(sql…) and db.update(…).set(…).run() run at once, no await)
+  const runs = /\.\s*(?:then|catch|finally)\s*\(|\)\s*\.\s*(?:execute|run|all|get)\s*\(/;
+  const syncRaw = new RegExp(`^\\s*(?:void\\s+)?(?:${alt})\\s*\\.\\s*(?:run|all|get|values)\\s*\\(`);
+  const lines = text.split(/\r?\n/);
+  const out: number[] = [];
+  let previous = '{';
+  for (const [i, line] of lines.entries()) {
+    const code = line.replace(/\/\/.*$/, '').trim();
+    if (!code || code.startsWith('*') || code.startsWith('/*')) continue;
+    if (/[;{}]$/.test(previous) && start.test(line) && !runs.test(line) && !syncRaw.test(line)) out.push(i + 1);
+    previous = code;
+  }
+  return out;
 }
 
 /** A TypeScript revision's function threw (or its query failed); `where` names the file and function. */

@@ -125,4 +125,19 @@ pgDescribe('a TypeScript part that leaves a query unawaited', () => {
     expect(lines.slice(1).join('\n')).toMatch(new RegExp(`^sluice: revision ${tag} \\(up\\) failed in .*Rolled back: the database is at 0003_add_phone_to_users$`));
     expect(await sql(dir, env, `SELECT revision FROM "${env.DATABASE_SCHEMA}".sluice_version WHERE revision = $1`, [tag])).toEqual([]);
   });
+
+  // a hunt: drizzle's own queries are lazy: one left without await never ran, and the revision was
+  // recorded "applied", exit 0, its data change never made
+  it('a drizzle query nothing awaits is refused before anything runs: exit 6, naming the line', async () => {
+    const dir = makeProject();
+    const tag = addRevision(dir, 'postgresql', 'lazy', 'SELECT 1;', 'SELECT 1;');
+    writeFileSync(path.join(dir, 'drizzle', 'postgresql', `${tag}.ts`), "import { sql } from 'drizzle-orm';\nexport async function up(db: any) {\n  db.execute(sql`UPDATE users SET name = 'x'`);\n}\nexport async function down(db: any) {}\n");
+    const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('lazy') };
+    const r = runCli(dir, ['up'], env);
+    expect(r.status, r.stdout + r.stderr).toBe(6);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(new RegExp(`drizzle/postgresql/${tag}\\.ts line 3: a drizzle query that nothing awaits .*put await before it; nothing ran`));
+    // refused before anything was made: no version table, no schema
+    expect(await sql(dir, { DATABASE_URL: pgUrl() }, 'SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', [env.DATABASE_SCHEMA])).toEqual([{ n: 0 }]);
+  });
 });

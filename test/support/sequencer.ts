@@ -86,6 +86,8 @@ const SECONDS: Readonly<Record<string, number>> = {
   'test/unit/revision-name.test.ts': 1,
   'test/unit/transactionopen.test.ts': 1,
   'test/unit/errors.test.ts': 1,
+  'test/unit/renamelost.test.ts': 1,
+  'test/unit/unawaited.test.ts': 1,
 };
 
 export default class LongestFirst extends BaseSequencer {
