@@ -253,6 +253,18 @@ export function compareTags(a: string, b: string): number {
 }
 
 /**
+ * The current revision when it is not in the folder: the newest applied revision the folder lacks,
+ * when its tag comes after the folder's current one (the database ahead of the code, as status says);
+ * undefined when the current revision is the folder's (one applied from another branch, or since
+ * removed, below it is not current). Shared by status, history and show.
+ */
+export function currentOutsideFolder(history: readonly Revision[], applied: ReadonlySet<string>): string | undefined {
+  const known = new Set(history.map((r) => r.id));
+  const newest = [...applied].filter((id) => !known.has(id)).sort(compareTags).at(-1);
+  return newest !== undefined && comesAfter(newest, labelOf(history, currentIndex(history, applied))) ? newest : undefined;
+}
+
+/**
  * Whether tag `a` comes after `b` in a history: a larger number (index or timestamp); `b` base; tags
  * without numbers by text. Two of the same number are two branches' revisions: neither comes after.
  */

@@ -3,7 +3,7 @@
  */
 import { loadContext, withSession, type CommandOptions } from '../context.js';
 import { isChecksumOf, tsOf, upOf } from '../revisionreads.js';
-import { BASE, comesAfter, compareTags, currentIndex, labelOf, outOfOrder, requireRevisionName, resolveTarget } from '../revision.js';
+import { BASE, currentIndex, currentOutsideFolder, labelOf, outOfOrder, requireRevisionName, resolveTarget } from '../revision.js';
 import { readDown, readUp, withMessages, type RevisionFile } from '../source.js';
 import { downIsEmpty, downIsStale, parseDownHeader } from '../downheader.js';
 import { rel } from '../relpath.js';
@@ -61,13 +61,9 @@ export async function status(options: CommandOptions = {}): Promise<StatusResult
         }
       }
       const unknownApplied = applied.filter((a) => !byId.has(a.revision)).map((a) => a.revision);
-      // a revision the folder lacks is current when its tag comes after the folder's current one (by its
-      // number or timestamp): one applied from another branch, or since removed, below it is not
-      const known = labelOf(history, currentIndex(history, appliedIds));
-      const newest = [...unknownApplied].sort(compareTags).at(-1);
       return {
         database: conn.display,
-        current: newest && comesAfter(newest, known) ? newest : known,
+        current: currentOutsideFolder(history, appliedIds) ?? labelOf(history, currentIndex(history, appliedIds)),
         head: labelOf(history, history.length - 1),
         applied: applied.length,
         pending: history.filter((r) => !appliedIds.has(r.id)).map((r) => r.id),
@@ -136,9 +132,7 @@ export async function history(options: CommandOptions = {}): Promise<HistoryResu
   const appliedIds = new Set((applied ?? []).map((a) => a.revision));
   // a revision the folder lacks that comes after the folder's current one is current (as status says):
   // then no row of the folder is (a hunt: history marked the folder's head current)
-  const folderCurrent = applied ? currentIndex(revs, appliedIds) : undefined;
-  const ahead = (applied ?? []).map((a) => a.revision).filter((id) => !revs.some((r) => r.id === id)).sort(compareTags).at(-1);
-  const cur = ahead !== undefined && folderCurrent !== undefined && comesAfter(ahead, labelOf(revs, folderCurrent)) ? undefined : folderCurrent;
+  const cur = applied && !currentOutsideFolder(revs, appliedIds) ? currentIndex(revs, appliedIds) : undefined;
   const byId = new Map(revs.map((r) => [r.id, r]));
   const changed = new Set((applied ?? []).filter((a) => byId.has(a.revision) && !isChecksumOf(ctx, byId.get(a.revision)!, a.checksum)).map((a) => a.revision));
   const early = new Set(applied ? outOfOrder(revs, appliedIds).map((r) => r.id) : []);
@@ -220,8 +214,8 @@ export async function show(options: CommandOptions & { revision: string }): Prom
     const appliedIds = new Set(applied.map((a) => a.revision));
     // the current revision not in the folder (the database ahead of the code, as status says): no place
     // in the folder to count from (a hunt: -1 counted from the folder's newest applied revision instead)
-    const ahead = applied.map((a) => a.revision).filter((id) => !revs.some((r) => r.id === id)).sort(compareTags).at(-1);
-    if (ahead !== undefined && comesAfter(ahead, labelOf(revs, currentIndex(revs, appliedIds)))) {
+    const ahead = currentOutsideFolder(revs, appliedIds);
+    if (ahead !== undefined) {
       throw new SluiceError(`${name} counts from the current revision, ${ahead}, which is not in ${rel(ctx.history.dir)} (the database is ahead of the code); name the revision to show`, ExitCode.integrity);
     }
     index = resolveTarget(revs, appliedIds, name);
