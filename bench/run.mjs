@@ -24,6 +24,8 @@ const NO_CACHES = { SLUICE_NO_CONFIG_CACHE: '1', SLUICE_NO_PARSE_CACHE: '1', SLU
 let schemaCounter = 0;
 /** What any status has to do, written bare with the same drivers (bench/status-bare.cjs). */
 const BARE_STATUS = path.join(REPO, 'bench', 'status-bare.cjs');
+/** The least any Node.js program does for `up` / `down base` with `--single-transaction` (bench/run-bare.cjs). */
+const BARE_RUN = path.join(REPO, 'bench', 'run-bare.cjs');
 
 /**
  * `node -e 0`, the start-up the status target is a multiple of; and, when NODE_EXTRA_CA_CERTS is set
@@ -138,6 +140,8 @@ async function main() {
         { tool: 'sluice -1', prepare: fresh, cmd: () => [process.execPath, [CLI, 'up', '--single-transaction'], { cwd: pgProj.dir, env: sluiceEnv() }], cleanup: drop },
         { tool: 'sluice, no caches', prepare: fresh, cmd: () => [process.execPath, [CLI, 'up'], { cwd: pgProj.dir, env: { ...sluiceEnv(), ...NO_CACHES } }], cleanup: drop },
         { tool: 'floor', prepare: fresh, cmd: floorUp, cleanup: drop },
+        // the least a Node.js program does for `up --single-transaction`: the up files in one message (bench/run-bare.cjs)
+        { tool: 'bare script', prepare: fresh, cmd: () => [process.execPath, [BARE_RUN, 'up'], { cwd: pgProj.dir, env: sluiceEnv() }], cleanup: drop },
         {
           tool: 'floor/rev',
           prepare: () => {
@@ -160,6 +164,13 @@ async function main() {
           tool: 'sluice -1',
           prepare: () => (fresh(), run(process.execPath, [CLI, 'up'], { cwd: pgProj.dir, env: sluiceEnv() })),
           cmd: () => [process.execPath, [CLI, 'down', 'base', '--single-transaction'], { cwd: pgProj.dir, env: sluiceEnv() }],
+          cleanup: drop,
+        },
+        {
+          // the least a Node.js program does for that down: the down files in one message (bench/run-bare.cjs)
+          tool: 'bare script',
+          prepare: () => (fresh(), run(process.execPath, [CLI, 'up'], { cwd: pgProj.dir, env: sluiceEnv() })),
+          cmd: () => [process.execPath, [BARE_RUN, 'down'], { cwd: pgProj.dir, env: sluiceEnv() }],
           cleanup: drop,
         },
         {
