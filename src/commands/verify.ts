@@ -165,13 +165,19 @@ async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Pr
     const conn = await openConnection(parseDatabaseTarget(scratch, ctx.root), { write: false, env: scratch });
     let expected: string;
     let expectedShape: string[] = [];
+    // how pg_dump prints each schema's name (quote_ident: quoted when mixed case or a keyword, DATABASE_SCHEMA=MixedCase or order)
+    let printed: { scratch: string; target: string } | undefined;
     try {
       expected = await conn.dumpSchema();
+      if (dialect === 'postgresql' && scratchSchema !== ctx.target.schema) {
+        const [row] = await conn.query<{ s: string; t: string }>(`SELECT pg_catalog.quote_ident(${conn.param(1)}) AS s, pg_catalog.quote_ident(${conn.param(2)}) AS t`, [scratchSchema, ctx.target.schema]);
+        printed = { scratch: row!.s, target: row!.t };
+      }
       expectedShape = dialect === 'postgresql' ? await introspect(conn, scratchSchema, ctx.target.schema, others) : await introspect(conn);
     } finally {
       await conn.close();
     }
-    if (dialect === 'postgresql' && scratchSchema !== ctx.target.schema) expected = expected.split(quoteIdent(scratchSchema)).join(quoteIdent(ctx.target.schema!)).split(scratchSchema).join(ctx.target.schema!);
+    if (printed) expected = expected.split(quoteIdent(scratchSchema)).join(quoteIdent(ctx.target.schema!)).split(printed.scratch).join(printed.target);
     const dumped = schemaDiff(inContext(comparable(expected).split('\n')), inContext(comparable(live).split('\n'))); // `- ` expected (what the revisions build), `+ ` live
     // what the dump's comparison let through, from the catalogs (the same lines as db-test's; the schema named `$`)
     // (not extensions: the database's own, which a scratch schema beside them finds made already)

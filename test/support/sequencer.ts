@@ -60,6 +60,7 @@ const SECONDS: Readonly<Record<string, number>> = {
   'test/integration/sharedconnection.test.ts': 6,
   'test/integration/connerrors.test.ts': 5,
   'test/integration/tsmodule.test.ts': 6,
+  'test/integration/names.test.ts': 10,
   'test/integration/schemas.test.ts': 4,
   'test/integration/dbcredentials.test.ts': 4,
   'test/integration/savepoints.test.ts': 4,
