@@ -134,9 +134,14 @@ export function readUp(rev: RevisionFile, st?: Stats): string {
   return readRevisionFile(rev.upFile, `up SQL of revision ${rev.id}`, () => `up SQL of revision ${rev.id} is missing: ${rel(rev.upFile)}; restore it from version control`, st);
 }
 
-/** The down SQL, or null when no down file exists. */
+/**
+ * The down SQL, or null when no down file exists. Without a leading byte order mark (an editor's), which
+ * would hide a header line on the first line (`-- sluice:manual-down-required`, `-- sluice:up-checksum`)
+ * from the header's reading: a hunt saw such a down run, exit 0. Nothing hashes a down's text.
+ */
 export function readDown(rev: RevisionFile): string | null {
-  return readRevisionFile(rev.downFile, `down SQL of revision ${rev.id}`, null);
+  const text = readRevisionFile(rev.downFile, `down SQL of revision ${rev.id}`, null);
+  return text !== null && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** Where a revision's TypeScript part would be: `<tag>.ts` beside its up SQL. */

@@ -1,6 +1,8 @@
 /** Unusual names end to end on real databases: schemas, identifiers, paths, messages (a hunt's findings). */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { expect, it } from 'vitest';
-import { describeFor, makeProject, pgUrl, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, describeFor, dialectEnvs, expectOneLineError, makeProject, pgUrl, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
 
 describeFor('postgresql')('DATABASE_SCHEMA that pg_dump prints quoted', () => {
   // found by a hunt: migrate-check's drift compared the replay's dump, its scratch schema's name replaced
@@ -29,3 +31,33 @@ describeFor('postgresql')('DATABASE_SCHEMA that pg_dump prints quoted', () => {
     });
   }
 });
+
+for (const d of ['sqlite', 'postgresql'] as const) {
+  describeFor(d)(`down files saved with a byte order mark (${d})`, () => {
+    // found by a hunt: a down an editor saved with a UTF-8 BOM hid its first line from the header's
+    // reading, so `-- sluice:manual-down-required` there was not seen and the down ran ("reverted", exit 0);
+    // so was an `-- sluice:up-checksum` of another up there
+    it('a manual-down-required or a stale up-checksum on the first line still refuses the down (exit 6), nothing reverted', async () => {
+      const dir = makeProject();
+      const env = dialectEnvs(dir).find((e) => e.name === d)!.env;
+      const tag = addRevision(dir, d, 'bom_down', 'CREATE TABLE "bom_t" ("id" integer);', 'DROP TABLE "bom_t";\n');
+      const downFile = path.join(dir, 'drizzle', d, `${tag}.down.sql`);
+      const up = runCli(dir, ['up', '--no-backup'], env);
+      expect(up.status, up.stdout + up.stderr).toBe(0);
+      const tables = async () => (await sql<{ n: number }>(dir, env, d === 'sqlite' ? "SELECT count(*) AS n FROM sqlite_master WHERE name = 'bom_t'" : "SELECT count(*)::int AS n FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'bom_t'"))[0]!.n;
+      const versions = async () => (await sql<{ n: number }>(dir, env, `SELECT count(*) AS n FROM sluice_version WHERE revision = '${tag}'`))[0]!.n;
+      for (const [header, pattern] of [
+        ['-- sluice:manual-down-required written by hand later', /needs a hand-written down: written by hand later/],
+        [`-- sluice:up-checksum ${'0'.repeat(64)} (the up this down was made for)`, /changed after its down was generated/],
+      ] as const) {
+        for (const eol of ['\n', '\r\n']) {
+          writeFileSync(downFile, `\uFEFF${header}${eol}DROP TABLE "bom_t";${eol}`);
+          const r = runCli(dir, ['down', '-1', '--no-backup'], env);
+          expectOneLineError(r, 6, pattern);
+          expect(await tables()).toBe(1);
+          expect(Number(await versions())).toBe(1);
+        }
+      }
+    });
+  });
+}
