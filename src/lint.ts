@@ -109,7 +109,8 @@ export async function lintUps(root: string, dialect: DialectName, out: string, h
   };
   let triggers: ReturnType<typeof sqliteTriggerTracker> | undefined; // made at the first rebuild met
   for (const rev of selected) {
-    const text = readUp(rev);
+    // without a byte order mark, as migrate-up reads it (prepare.ts; was: `unparseable`, a file up runs)
+    const text = readUp(rev).replace(/^\uFEFF/, '');
     let parsed: ParsedSql;
     try {
       parsed = parseSql(text, dialect, settings.engine);

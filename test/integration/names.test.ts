@@ -61,3 +61,22 @@ for (const d of ['sqlite', 'postgresql'] as const) {
     });
   });
 }
+
+for (const d of ['sqlite', 'postgresql'] as const) {
+  describeFor(d)(`migrate-lint of an up saved with a byte order mark (${d})`, () => {
+    // found by a hunt: lint parsed the up with its BOM and reported `unparseable` ("sluice would refuse
+    // to run it"), exit 11, for a file migrate-up runs (it drops the BOM); its own rules were not checked
+    it('is read as migrate-up reads it: its findings, and no unparseable', () => {
+      const dir = makeProject();
+      const env = dialectEnvs(dir).find((e) => e.name === d)!.env;
+      const tag = addRevision(dir, d, 'bom_up', '\uFEFFDROP TABLE "audits";\r\n', null);
+      const up = runCli(dir, ['up', '--no-backup'], env);
+      expect(up.status, up.stdout + up.stderr).toBe(0);
+      const r = runCli(dir, ['--json', 'lint', tag], env);
+      expect(r.status, r.stdout + r.stderr).toBe(11);
+      const rules = (JSON.parse(r.stdout).findings as { rule: string; revision: string }[]).filter((f) => f.revision === tag).map((f) => f.rule);
+      expect(rules).not.toContain('unparseable');
+      expect(rules).toContain('drop-table');
+    });
+  });
+}
