@@ -165,7 +165,9 @@ async function postgresLines(conn: Connection, schema: string, standsFor: string
   // The schema's own name, wherever the catalog printed it qualified (types, defaults, references).
   const own = (line: string) => names.reduce((l, n) => l.split(`"${n.replace(/"/g, '""')}".`).join('$.').split(`${n}.`).join('$.'), line);
   return rows.map((r) => {
-    const line = r.line.startsWith('function ') ? ownSearchPath(own(r.line), names) : own(r.line);
+    // a `table` line is the name as it is, nothing qualified: a table named "public.t2" under schema
+    // public stays itself (was: `table $.t2`, which the rows check then queried, flagging its down)
+    const line = r.line.startsWith('table ') ? r.line : r.line.startsWith('function ') ? ownSearchPath(own(r.line), names) : own(r.line);
     return r.schema === undefined || r.schema === schema ? line : `[${r.schema}] ${line}`;
   });
 }

@@ -1,8 +1,8 @@
 /** Unusual names end to end on real databases: schemas, identifiers, paths, messages (a hunt's findings). */
-import { writeFileSync } from 'node:fs';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { addRevision, describeFor, dialectEnvs, expectOneLineError, makeProject, pgUrl, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, describeFor, dialectEnvs, expectOneLineError, makeProject, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 
 describeFor('postgresql')('DATABASE_SCHEMA that pg_dump prints quoted', () => {
   // found by a hunt: migrate-check's drift compared the replay's dump, its scratch schema's name replaced
@@ -80,3 +80,39 @@ for (const d of ['sqlite', 'postgresql'] as const) {
     });
   });
 }
+
+describeFor('postgresql')('a PostgreSQL table whose name holds a schema name and a dot', () => {
+  // found by a hunt: the catalog lines read the schema's own name as `$` wherever `<schema>.` appeared,
+  // also inside a table's own name, so a table named "public.t2" was listed as `$.t2`: the down's proof
+  // counted rows in relation "$.t2", which does not exist, and flagged a sound down
+  // (manual-down-required; migrate-down and db-test refused it)
+  it('its down is verified, db-test passes, and down reverts it with rows in it', async () => {
+    const dir = tempDir('sluice-dotname-');
+    symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+    writeFileSync(path.join(dir, 'drizzle.config.ts'), "export default { dialect: 'postgresql', schema: './m.ts', out: './drizzle' };\n");
+    const models = (extra: string) =>
+      "import { integer, pgTable, text } from 'drizzle-orm/pg-core';\n" +
+      "export const a = pgTable('public', { id: integer('id').primaryKey() });\n" +
+      `export const b = pgTable('public.t2', { id: integer('id').primaryKey(), r: integer('r').references(() => a.id)${extra} });\n`;
+    writeFileSync(path.join(dir, 'm.ts'), models(''));
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('dot') };
+    for (const [message, extra] of [['init', ''], ['note', ", note: text('note')"]] as const) {
+      writeFileSync(path.join(dir, 'm.ts'), models(extra));
+      const created = runCli(dir, ['create', '-m', message], env);
+      expect(created.status, created.stdout + created.stderr).toBe(0);
+      expect(created.stdout, created.stdout).toMatch(/verified on a scratch database/);
+      expect(created.stdout).not.toMatch(/manual down required|NOT verified/);
+    }
+    const check = runCli(dir, ['check'], env);
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/ok {3}postgresql: every down proven, rows kept/);
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await sql(dir, env, 'INSERT INTO "public" (id) VALUES (1); INSERT INTO "public.t2" (id, r, note) VALUES (1, 1, \'n\')');
+    const down = runCli(dir, ['down', '-1'], env);
+    expect(down.status, down.stdout + down.stderr).toBe(0);
+    const rows = await sql<{ n: number }>(dir, env, 'SELECT count(*)::int AS n FROM "public.t2"');
+    expect(rows[0]!.n).toBe(1);
+    const cols = await sql<{ c: string }>(dir, env, "SELECT column_name AS c FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'public.t2' ORDER BY 1");
+    expect(cols.map((c) => c.c)).toEqual(['id', 'r']);
+  });
+});
