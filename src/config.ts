@@ -5,6 +5,7 @@
  */
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { markUsed, pruneCacheFiles, sluiceCacheDir, writeAtomically } from './cachedir.js';
 import { cacheName, sha256 } from './hash.js';
 import { importJavaScriptConfig, importJsonConfig, importTypeScriptConfig, type LoadedConfig } from './configimport.js';
@@ -150,14 +151,20 @@ export function loadDotEnv(root: string): void {
   } catch (err) {
     throw new ConfigError(`cannot read ${file}: permission denied; give the user running sluice access to it`, { cause: err });
   }
-  const before = { ...process.env };
+  let parsed: NodeJS.Dict<string>;
   try {
-    process.loadEnvFile(file);
+    // Node.js's own parser (process.loadEnvFile's), on the text without a byte order mark: an editor's
+    // BOM made the first name "\uFEFFDATABASE_URL", so DATABASE_URL was unset and the default
+    // ./db.sqlite migrated instead, exit 0 (a hunt; dotenv, which a config imports, reads it)
+    parsed = parseEnv(readFileSync(file, 'utf8').replace(/^\uFEFF/, ''));
   } catch (err) {
     throw new ConfigError(`cannot read ${file}: ${describeCause(err)}; fix the file or remove it`, { cause: err });
   }
-  for (const [k, v] of Object.entries(before)) process.env[k] = v;
-  for (const [k, v] of Object.entries(process.env)) if (!(k in before) && v !== undefined) fromDotEnv.set(k, { root, value: v });
+  for (const [k, v] of Object.entries(parsed)) {
+    if (v === undefined || k in process.env) continue; // variables already set win
+    process.env[k] = v;
+    fromDotEnv.set(k, { root, value: v });
+  }
 }
 
 export interface HistoryConfig {

@@ -1,7 +1,7 @@
 /** Unusual names end to end on real databases: schemas, identifiers, paths, messages (a hunt's findings). */
-import { symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { addRevision, describeFor, dialectEnvs, expectOneLineError, makeProject, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 
 describeFor('postgresql')('DATABASE_SCHEMA that pg_dump prints quoted', () => {
@@ -114,5 +114,23 @@ describeFor('postgresql')('a PostgreSQL table whose name holds a schema name and
     expect(rows[0]!.n).toBe(1);
     const cols = await sql<{ c: string }>(dir, env, "SELECT column_name AS c FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'public.t2' ORDER BY 1");
     expect(cols.map((c) => c.c)).toEqual(['id', 'r']);
+  });
+});
+
+describe('a .env saved with a byte order mark', () => {
+  // found by a hunt: Node.js's .env parser took the BOM into the first name ("\uFEFFDATABASE_URL"), so
+  // DATABASE_URL stayed unset and `up` migrated the default ./db.sqlite instead, exit 0
+  it('its first variable counts: up migrates the file DATABASE_URL names, and nothing else', async () => {
+    const dir = makeProject();
+    writeFileSync(path.join(dir, '.env'), '\uFEFFDATABASE_URL=file:./from-env.sqlite\r\nSLUICE_LOCK_WAIT=5\r\n');
+    const r = runCli(dir, ['up']);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/sqlite:from-env\.sqlite: base -> 0003_add_phone_to_users/);
+    expect(existsSync(path.join(dir, 'db.sqlite'))).toBe(false);
+    const rows = await sql<{ n: number }>(dir, { DATABASE_URL: 'file:./from-env.sqlite' }, 'SELECT count(*) AS n FROM sluice_version');
+    expect(Number(rows[0]!.n)).toBe(4);
+    // a variable set in the environment still wins over the file
+    const env = runCli(dir, ['status'], { DATABASE_URL: 'file:./other.sqlite' });
+    expect(env.stdout).toMatch(/database: sqlite:other\.sqlite/);
   });
 });
