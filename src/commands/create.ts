@@ -92,7 +92,8 @@ export function slugify(message: string): string {
     .replace(/^_+|_+$/g, '')
     .slice(0, 60)
     .replace(/_+$/g, '');
-  if (!slug) throw new UsageError('MSG must contain letters or digits, e.g. make migrate-create MSG="add phone to users"');
+  // (a message in another script, "добавить телефон", has letters but none of these: say which ones count)
+  if (!slug) throw new UsageError('MSG must contain letters or digits of the Latin alphabet (a-z, 0-9), which name the revision\'s files; e.g. make migrate-create MSG="add phone to users"');
   return slug;
 }
 

@@ -106,6 +106,9 @@ describe('slugify', () => {
     expect(slugify('add phone to users')).toBe('add_phone_to_users');
     expect(slugify('Ação: "quotes" $(rm -rf /) `id`\nnew line')).toBe('acao_quotes_rm_rf_id_new_line');
     expect(() => slugify('  !!! ')).toThrow(/MSG must contain letters or digits/);
+    // a message in another script has letters, but none a file name is made of: the error says which count
+    expect(() => slugify('добавить телефон')).toThrow(/MSG must contain letters or digits of the Latin alphabet \(a-z, 0-9\)/);
+    expect(slugify('Ünïcode ✓ add')).toBe('unicode_add');
   });
 });
 
