@@ -16,7 +16,9 @@ import { NowNames } from './nownames.js';
 
 const NAME = String.raw`((?:"[^"]+"\.)?"[^"]+")`;
 const SET_NOT_NULL = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+") SET NOT NULL`, 'im');
-const CREATE_ENUM = new RegExp(String.raw`^CREATE TYPE ${NAME} AS ENUM\s*\(([^)]*)\)`, 'im');
+// the value list read whole, quoted values and all: a value holding `)` ('medium (m)') ended it there,
+// and the rows holding the values after it were counted as outside the enum (a hunt: a sound down refused)
+const CREATE_ENUM = new RegExp(String.raw`^CREATE TYPE ${NAME} AS ENUM\s*\(((?:'(?:[^']|'')*'|[^')])*)\)`, 'im');
 const SET_ENUM = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+") SET DATA TYPE ${NAME} USING`, 'im');
 /** A type change with no USING, or only the plain cast to its type (what drizzle-kit and sluice write): `USING` is group 4. */
 const SET_TYPE = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+") SET DATA TYPE ([^;]+?)(?:\s+USING\s+([^;]+?))?\s*;?\s*$`, 'i');

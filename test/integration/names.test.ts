@@ -134,3 +134,33 @@ describe('a .env saved with a byte order mark', () => {
     expect(env.stdout).toMatch(/database: sqlite:other\.sqlite/);
   });
 });
+
+describeFor('postgresql')('an enum value holding a parenthesis', () => {
+  // found by a hunt: migrate-down's check of the enum a down re-creates read its values up to the first
+  // `)`, so with 'medium (m)' the rows holding 'medium (m)' and every value after it were counted as
+  // outside the enum, and a sound down was refused (exit 6, "2 row(s) still use")
+  it("the down that re-creates it without the value the up added runs when no row uses that value, and is refused when one does", async () => {
+    const dir = makeProject();
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('enumparen') };
+    addRevision(dir, 'postgresql', 'sizes', `CREATE TYPE "size" AS ENUM('small', 'medium (m)', 'large');\n--> statement-breakpoint\nCREATE TABLE "shirts" ("id" integer PRIMARY KEY, "s" "size");`, 'DROP TABLE "shirts";\n--> statement-breakpoint\nDROP TYPE "size";');
+    addRevision(
+      dir,
+      'postgresql',
+      'xl',
+      `ALTER TYPE "public"."size" ADD VALUE 'xl';`,
+      [`ALTER TABLE "shirts" ALTER COLUMN "s" SET DATA TYPE text USING "s"::text;`, 'DROP TYPE "public"."size";', `CREATE TYPE "public"."size" AS ENUM('small', 'medium (m)', 'large');`, `ALTER TABLE "shirts" ALTER COLUMN "s" SET DATA TYPE "public"."size" USING "s"::"public"."size";`].join('\n--> statement-breakpoint\n'),
+    );
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await sql(dir, env, "INSERT INTO shirts VALUES (1, 'large'), (2, 'medium (m)'), (3, 'small'), (4, 'xl')");
+    for (const args of [['down', '-1'], ['down', '-1', '--single-transaction']]) {
+      const refused = runCli(dir, args, env);
+      expectOneLineError(refused, 6, /re-creates enum size without values that 1 row\(s\) of shirts\.s still use/);
+    }
+    await sql(dir, env, "DELETE FROM shirts WHERE s = 'xl'");
+    const down = runCli(dir, ['down', '-1'], env);
+    expect(down.status, down.stdout + down.stderr).toBe(0);
+    const [range] = await sql<{ r: string }>(dir, env, 'SELECT enum_range(NULL::size)::text AS r');
+    expect(range!.r).toBe('{small,"medium (m)",large}');
+    expect((await sql<{ n: number }>(dir, env, 'SELECT count(*)::int AS n FROM shirts'))[0]!.n).toBe(3);
+  });
+});
