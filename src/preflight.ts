@@ -21,7 +21,9 @@ const SET_NOT_NULL = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[
 const CREATE_ENUM = new RegExp(String.raw`^CREATE TYPE ${NAME} AS ENUM\s*\(((?:'(?:[^']|'')*'|[^')])*)\)`, 'im');
 const SET_ENUM = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+") SET DATA TYPE ${NAME} USING`, 'im');
 /** A type change with no USING, or only the plain cast to its type (what drizzle-kit and sluice write): `USING` is group 4. */
-const SET_TYPE = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+") SET DATA TYPE ([^;]+?)(?:\s+USING\s+([^;]+?))?\s*;?\s*$`, 'i');
+// (a quoted name may hold `;`: a column "a;b" in the USING kept the whole statement from matching, and its
+// values were cut, exit 0, found by a hunt)
+const SET_TYPE = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+") SET DATA TYPE ((?:"[^"]*"|[^;"])+?)(?:\s+USING\s+((?:"[^"]*"|[^;"])+?))?\s*;?\s*$`, 'i');
 /**
  * Type families within which PostgreSQL's cast keeps going where the value does not fit, cutting text
  * (`::varchar(5)`) or rounding numbers and times (`::numeric(10,0)`, `::integer`, `::timestamp(0)`,

@@ -1,4 +1,5 @@
 /** Unusual names end to end on real databases: schemas, identifiers, paths, messages (a hunt's findings). */
+import { spawnSync } from 'node:child_process';
 import { existsSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -162,5 +163,28 @@ describeFor('postgresql')('an enum value holding a parenthesis', () => {
     const [range] = await sql<{ r: string }>(dir, env, 'SELECT enum_range(NULL::size)::text AS r');
     expect(range!.r).toBe('{small,"medium (m)",large}');
     expect((await sql<{ n: number }>(dir, env, 'SELECT count(*)::int AS n FROM shirts'))[0]!.n).toBe(3);
+  });
+});
+
+describeFor('postgresql')('a column whose quoted name holds a semicolon', () => {
+  // found by a hunt: the check of a down that narrows a column read the statement with a pattern that
+  // stopped at any `;`, also one inside a quoted name ("a;b" in its USING): the check was skipped, and
+  // migrate-down (and migrate-sql's script) cut 'longer than five' to 'longe', "reverted", exit 0
+  it('a narrowing down over values it would cut is refused by migrate-down and stopped in migrate-sql, nothing cut', async () => {
+    const dir = makeProject();
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('semi') };
+    addRevision(dir, 'postgresql', 'semi', 'CREATE TABLE "t;1" ("id" integer PRIMARY KEY, "a;b" varchar(5));', 'DROP TABLE "t;1";');
+    addRevision(dir, 'postgresql', 'widen', 'ALTER TABLE "t;1" ALTER COLUMN "a;b" SET DATA TYPE varchar(20);', 'ALTER TABLE "t;1" ALTER COLUMN "a;b" SET DATA TYPE varchar(5) USING "a;b"::varchar(5);');
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await sql(dir, env, `INSERT INTO "t;1" VALUES (1, 'longer than five')`);
+    for (const args of [['down', '-1'], ['down', '-1', '--single-transaction']]) {
+      expectOneLineError(runCli(dir, args, env), 6, /changes t;1\.a;b from character varying\(20\) to varchar\(5\), which would cut or round the values of 1 row\(s\)/);
+    }
+    const script = runCli(dir, ['sql', 'head:-1'], env);
+    expect(script.status, script.stderr).toBe(0);
+    const psql = spawnSync('psql', ['-X', '-q', '-d', env.DATABASE_URL!, '-f', '-'], { input: script.stdout, encoding: 'utf8' });
+    expect(psql.stderr).toMatch(/would change the values of 1 row\(s\); stopped before it/);
+    expect((await sql<{ v: string }>(dir, env, 'SELECT "a;b" AS v FROM "t;1"'))[0]!.v).toBe('longer than five');
+    expect((await sql<{ n: number }>(dir, env, 'SELECT count(*)::int AS n FROM sluice_version'))[0]!.n).toBe(6);
   });
 });
