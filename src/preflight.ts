@@ -14,16 +14,34 @@ import { describeCause, Refused } from './errors.js';
 import { quoteLiteral } from './sql.js';
 import { NowNames } from './nownames.js';
 
-const NAME = String.raw`((?:"[^"]+"\.)?"[^"]+")`;
-const SET_NOT_NULL = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+") SET NOT NULL`, 'im');
+// A name as a down may write it: quoted (drizzle-kit's, sluice's), or plain, as hand-written downs do
+// (`ALTER TABLE prices ALTER COLUMN amount TYPE numeric(10,2)`: was not recognised, so not checked, and
+// 1.505 was rounded to 1.51, exit 0, found by a hunt). Read through `canon`: quoted, folded as PostgreSQL folds.
+const ID = String.raw`(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)`;
+const NAME = String.raw`((?:${ID}\s*\.\s*)?${ID})`;
+const ALTER_COLUMN = String.raw`^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?${NAME}\s+ALTER\s+(?:COLUMN\s+)?(${ID})\s+`;
+const SET_NOT_NULL = new RegExp(String.raw`${ALTER_COLUMN}SET\s+NOT\s+NULL`, 'im');
 // the value list read whole, quoted values and all: a value holding `)` ('medium (m)') ended it there,
 // and the rows holding the values after it were counted as outside the enum (a hunt: a sound down refused)
-const CREATE_ENUM = new RegExp(String.raw`^CREATE TYPE ${NAME} AS ENUM\s*\(((?:'(?:[^']|'')*'|[^')])*)\)`, 'im');
-const SET_ENUM = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+") SET DATA TYPE ${NAME} USING`, 'im');
+const CREATE_ENUM = new RegExp(String.raw`^CREATE\s+TYPE\s+${NAME}\s+AS\s+ENUM\s*\(((?:'(?:[^']|'')*'|[^')])*)\)`, 'im');
+const SET_ENUM = new RegExp(String.raw`${ALTER_COLUMN}(?:SET\s+DATA\s+)?TYPE\s+${NAME}\s+USING`, 'im');
 /** A type change with no USING, or only the plain cast to its type (what drizzle-kit and sluice write): `USING` is group 4. */
 // (a quoted name may hold `;`: a column "a;b" in the USING kept the whole statement from matching, and its
 // values were cut, exit 0, found by a hunt)
-const SET_TYPE = new RegExp(String.raw`^ALTER TABLE ${NAME} ALTER COLUMN ("[^"]+") SET DATA TYPE ((?:"[^"]*"|[^;"])+?)(?:\s+USING\s+((?:"[^"]*"|[^;"])+?))?\s*;?\s*$`, 'i');
+const SET_TYPE = new RegExp(String.raw`${ALTER_COLUMN}(?:SET\s+DATA\s+)?TYPE\s+((?:"[^"]*"|[^;"])+?)(?:\s+USING\s+((?:"[^"]*"|[^;"])+?))?\s*;?\s*$`, 'i');
+
+/** A name as PostgreSQL reads it, quoted: a plain part folded to lower case (`Prices.Amount` → `"prices"."amount"`). */
+function canon(ref: string): string {
+  return (ref.match(new RegExp(ID, 'g')) ?? [ref]).map((p) => (p.startsWith('"') ? p : `"${p.toLowerCase()}"`)).join('.');
+}
+
+/** `re`'s match with the groups that are names read through canon. */
+function matchNames(re: RegExp, sql: string, names: number[]): RegExpExecArray | null {
+  const m = re.exec(sql);
+  if (m) for (const g of names) if (m[g] !== undefined) m[g] = canon(m[g]!);
+  return m;
+}
+
 /**
  * Type families within which PostgreSQL's cast keeps going where the value does not fit, cutting text
  * (`::varchar(5)`) or rounding numbers and times (`::numeric(10,0)`, `::integer`, `::timestamp(0)`,
@@ -60,8 +78,9 @@ function narrowing(sql: string): { table: string; column: string; type: string }
   if (!m) return undefined;
   const [, table, column, type, using] = m;
   // a USING of the user's own (round(), a lookup...) is a conversion chosen by hand: not checked
-  if (using !== undefined && using.replace(/\s+/g, '').toLowerCase() !== `${column}::${type}`.replace(/\s+/g, '').toLowerCase()) return undefined;
-  return { table: table!, column: column!, type: type!.trim() };
+  const plain = (t: string) => t.replace(/\s+/g, '').toLowerCase();
+  if (using !== undefined && plain(using) !== plain(`${column}::${type}`) && plain(using) !== plain(`${canon(column!)}::${type}`)) return undefined;
+  return { table: canon(table!), column: canon(column!), type: type!.trim() };
 }
 
 /**
@@ -139,7 +158,7 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
   for (const step of steps) {
     const enums = new Map<string, string[]>();
     for (const statement of step.statements) {
-      const e = CREATE_ENUM.exec(code(statement));
+      const e = matchNames(CREATE_ENUM, code(statement), [1]);
       if (e) enums.set(bare(e[1]!), [...e[2]!.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1]!.replace(/''/g, "'")));
     }
     const sqls = step.statements.map(code);
@@ -148,7 +167,7 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
     let rowsTouched = false; // a statement before changes rows (a down that shortens or rounds them first)
     for (const [i, sql] of sqls.entries()) {
       if (ROW_WRITE.test(sql) && !copies.some((c) => c.copyAt === i)) rowsTouched = true;
-      const nn = SET_NOT_NULL.exec(sql);
+      const nn = matchNames(SET_NOT_NULL, sql, [1, 2]);
       const nnTable = nn ? now.tableRef(nn[1]!) : null;
       const nnColumn = nn ? now.columnRef(nn[1]!, nn[2]!) : null;
       if (nn && nnTable && nnColumn) {
@@ -165,7 +184,7 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
       if (nw && nwTable && nwColumn) await checkNarrowing(conn, step, { ...nw, table: nwTable, column: nwColumn }, inTransaction, nw);
       const copy = rowsTouched ? undefined : copies.find((c) => c.at === i);
       if (copy) await checkCopy(step, copy, now);
-      const se = SET_ENUM.exec(sql);
+      const se = matchNames(SET_ENUM, sql, [1, 2, 3]);
       const values = se ? enums.get(bare(se[3]!)) : undefined;
       const seTable = se ? now.tableRef(se[1]!) : null;
       const seColumn = se ? now.columnRef(se[1]!, se[2]!) : null;

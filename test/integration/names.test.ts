@@ -188,3 +188,40 @@ describeFor('postgresql')('a column whose quoted name holds a semicolon', () => 
     expect((await sql<{ n: number }>(dir, env, 'SELECT count(*)::int AS n FROM sluice_version'))[0]!.n).toBe(6);
   });
 });
+
+describeFor('postgresql')('a hand-written down that names tables and columns without quotes', () => {
+  // found by a hunt: migrate-down's checks read only quoted names (drizzle-kit's), so a hand-written
+  // `ALTER TABLE prices ALTER COLUMN amount TYPE numeric(10,2)` was not checked: 1.505 became 1.51,
+  // "reverted", exit 0 (so was migrate-sql's script); SET NOT NULL and an enum's values likewise unchecked
+  it('is checked as the quoted form: a rounding type change, SET NOT NULL over NULLs and enum values in use are refused, nothing changed', async () => {
+    const dir = makeProject();
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('plain') };
+    addRevision(dir, 'postgresql', 'prices', "CREATE TYPE kind AS ENUM ('a', 'b');\nCREATE TABLE prices (id int PRIMARY KEY, amount numeric(10,2), note text NOT NULL, k kind);", 'DROP TABLE prices;\nDROP TYPE kind;');
+    addRevision(
+      dir,
+      'postgresql',
+      'loosen',
+      "ALTER TABLE prices ALTER COLUMN amount TYPE numeric(12,3);\nALTER TABLE prices ALTER note DROP NOT NULL;\nALTER TYPE kind ADD VALUE 'c';",
+      null,
+    );
+    const downFile = path.join(dir, 'drizzle', 'postgresql', '0005_loosen.down.sql');
+    const downs = {
+      amount: 'ALTER TABLE Prices ALTER COLUMN Amount TYPE numeric(10,2);',
+      note: 'ALTER TABLE ONLY public.prices ALTER COLUMN note SET NOT NULL;',
+      kind: "ALTER TABLE prices ALTER COLUMN k TYPE text;\nDROP TYPE kind;\nCREATE TYPE kind AS ENUM ('a', 'b');\nALTER TABLE prices ALTER COLUMN k TYPE kind USING k::kind;",
+    };
+    writeFileSync(downFile, Object.values(downs).join('\n'));
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await sql(dir, env, "INSERT INTO prices VALUES (1, 1.505, NULL, 'c')");
+    expectOneLineError(runCli(dir, ['down', '-1'], env), 6, /changes prices\.amount from numeric\(12,3\) to numeric\(10,2\), which would cut or round the values of 1 row\(s\)/);
+    await sql(dir, env, 'UPDATE prices SET amount = 1.5');
+    expectOneLineError(runCli(dir, ['down', '-1'], env), 6, /sets prices\.note NOT NULL but 1 row\(s\) hold NULL there/);
+    await sql(dir, env, "UPDATE prices SET note = 'n'");
+    expectOneLineError(runCli(dir, ['down', '-1'], env), 6, /re-creates enum kind without values that 1 row\(s\) of prices\.k still use/);
+    expect((await sql<{ a: string; k: string }>(dir, env, 'SELECT amount::text AS a, k::text AS k FROM prices'))[0]).toEqual({ a: '1.500', k: 'c' });
+    await sql(dir, env, "UPDATE prices SET k = 'a'");
+    const down = runCli(dir, ['down', '-1'], env);
+    expect(down.status, down.stdout + down.stderr).toBe(0);
+    expect((await sql<{ a: string }>(dir, env, 'SELECT amount::text AS a FROM prices'))[0]!.a).toBe('1.50');
+  });
+});
