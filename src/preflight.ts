@@ -101,7 +101,9 @@ export function narrowingGuards(statements: string[], revision: string): Map<str
     // inside a dollar-quoted body (no $), a RAISE format (% doubled), a literal (' doubled)
     const said = (t: string) => t.replace(/\$/g, '').replace(/%/g, '%%').replace(/'/g, "''");
     const message = `sluice: the down of ${said(revision)} changes ${said(`${bare(nw.table)}.${bare(nw.column)}`)} from % to ${said(nw.type)}, which would change the values of % row(s); stopped before it: change those rows, or edit the down (an UPDATE before it, or a USING of your own)`;
-    const lit = (t: string) => quoteLiteral(t.replace(/\$/g, ''));
+    // a `$` never stands in the DO block's text (it could close $sluice$), but is kept in the name it
+    // spells: chr(36) (was: dropped, so "price$" looked up "price", found none, and the values were cut)
+    const lit = (t: string) => t.split('$').map(quoteLiteral).join(' || pg_catalog.chr(36) || ');
     out.set(
       statement,
       [

@@ -225,3 +225,24 @@ describeFor('postgresql')('a hand-written down that names tables and columns wit
     expect((await sql<{ a: string }>(dir, env, 'SELECT amount::text AS a FROM prices'))[0]!.a).toBe('1.50');
   });
 });
+
+describeFor('postgresql')('migrate-sql down script for names holding a dollar sign', () => {
+  // found by a hunt: the script's check before a narrowing down spelled the table and column without
+  // their `$` (kept out of its DO $sluice$ block), so "price$" was looked up as "price", not found, and
+  // psql ran the down: 1.5055 rounded to 1.506 and the revision recorded reverted
+  it('stops before the type change over values it would round, nothing changed', async () => {
+    const dir = makeProject();
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('dollar') };
+    addRevision(dir, 'postgresql', 'price', 'CREATE TABLE "price$" ("amount$" numeric(10,2));', 'DROP TABLE "price$";');
+    addRevision(dir, 'postgresql', 'widen', 'ALTER TABLE "price$" ALTER COLUMN "amount$" SET DATA TYPE numeric(14,4);', 'ALTER TABLE "price$" ALTER COLUMN "amount$" SET DATA TYPE numeric(10,2);');
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await sql(dir, env, 'INSERT INTO "price$" VALUES (1.5055)');
+    expectOneLineError(runCli(dir, ['down', '-1'], env), 6, /which would cut or round the values of 1 row\(s\)/);
+    const script = runCli(dir, ['sql', 'head:-1'], env);
+    expect(script.status, script.stderr).toBe(0);
+    const psql = spawnSync('psql', ['-X', '-q', '-d', env.DATABASE_URL!, '-f', '-'], { input: script.stdout, encoding: 'utf8' });
+    expect(psql.stderr).toMatch(/would change the values of 1 row\(s\); stopped before it/);
+    expect((await sql<{ v: string }>(dir, env, 'SELECT "amount$"::text AS v FROM "price$"'))[0]!.v).toBe('1.5055');
+    expect((await sql<{ n: number }>(dir, env, 'SELECT count(*)::int AS n FROM sluice_version'))[0]!.n).toBe(6);
+  });
+});
