@@ -10,7 +10,7 @@ import { environmentError, ExitCode, scratchNote, type ExitCodeValue } from './e
 import { ask, jsonArgv, report, withUnreadNote } from './clireport.js';
 import { runControls } from './clirun.js';
 import { consolePrinter, flushConsole, passwordsIn, type Printer } from './printer.js';
-import { installStdio, pending as pendingOutput, write as writeOutput } from './stdio.js';
+import { installStdio, pending as pendingOutput, stdoutForDocumentOnly, write as writeOutput } from './stdio.js';
 import { formatHistory, formatMove, formatShow, formatStatus, formatStep } from './format.js';
 import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLine } from './format-deploy.js';
 import { formatLint } from './format-lint.js';
@@ -348,6 +348,8 @@ process.on('unhandledRejection', (err) => {
 beforeLargeCode(limitTopTier);
 beforeShortTail(noLateOptimization);
 installStdio();
+// --json: the document alone on stdout; a config's or a TypeScript revision's console.log goes to stderr
+if (jsonArgv(process.argv)) stdoutForDocumentOnly();
 main(process.argv).then(
   (code) => exit(code === ExitCode.ok && unawaited ? ExitCode.internal : code),
   (err) => {

@@ -42,6 +42,19 @@ const made: Record<Fd, boolean> = { 1: false, 2: false };
 /** Pipes and sockets: bytes written to them directly so far; undefined: not a pipe. */
 const piped: Record<Fd, number | undefined> = { 1: undefined, 2: undefined };
 let lostTold = false;
+/** Node.js's own getters of process.stdout and process.stderr, once installed: the streams the CLI writes. */
+const own: Partial<Record<Fd, () => NodeJS.WriteStream>> = {};
+/** --json: stdout is the document's alone; what other code writes through process.stdout goes to stderr. */
+let documentOnly = false;
+
+/** The real stream of a descriptor (made on first use, its errors watched). */
+function stream(fd: Fd): NodeJS.WriteStream {
+  const get = own[fd];
+  if (!get) return process[NAMES[fd]];
+  const s = get.call(process);
+  if (!made[fd]) watchErrors(fd, s);
+  return s;
+}
 
 /** What a descriptor is, asked once (installStdio and isTerminal both need it); undefined: closed. */
 const kinds: Partial<Record<Fd, 'pipe' | 'device' | 'other' | null>> = {};
@@ -81,15 +94,25 @@ export function installStdio(): void {
       watchErrors(fd, process[name]);
       continue;
     }
+    own[fd] = get as () => NodeJS.WriteStream;
     Object.defineProperty(process, name, {
       ...desc,
-      get() {
-        const stream = get.call(process) as NodeJS.WriteStream;
-        if (!made[fd]) watchErrors(fd, stream);
-        return stream;
-      },
+      // with --json, other code's process.stdout (console.log included) is stderr: see stdoutForDocumentOnly
+      get: () => stream(fd === 1 && documentOnly ? 2 : fd),
     });
   }
+}
+
+/**
+ * `--json`: stdout carries the one JSON document and nothing else. What code other than the CLI's printer
+ * writes there — a drizzle.config.ts that logs (dotenv 17's `injecting env` line, on every load that
+ * is not cached: a fresh clone, a CI deploy), a TypeScript revision's console.log — goes to stderr
+ * instead (was: printed before the document, which a script's JSON.parse then refused). The printer
+ * writes the descriptor (or Node.js's own stream) itself. Called by the CLI before anything loads;
+ * Node.js's global console takes process.stdout on its first use, so it must come before that too.
+ */
+export function stdoutForDocumentOnly(): void {
+  documentOnly = true;
 }
 
 /**
@@ -103,17 +126,16 @@ export function isTerminal(fd: Fd): boolean {
 
 /** Write `text` to stdout (1) or stderr (2), in order with everything written before. */
 export function write(fd: Fd, text: string): void {
-  const name = NAMES[fd];
   if (!installed || streamed[fd]) {
-    process[name].write(text);
+    stream(fd).write(text);
     return;
   }
   const data = Buffer.from(text, 'utf8');
   const sent = piped[fd];
   // through the stream: past a pipe's first page, or behind what a stream made elsewhere still queues
-  if ((sent !== undefined && sent + data.length > PIPE_DIRECT) || (made[fd] && process[name].writableLength > 0)) {
+  if ((sent !== undefined && sent + data.length > PIPE_DIRECT) || (made[fd] && stream(fd).writableLength > 0)) {
     streamed[fd] = true;
-    process[name].write(data);
+    stream(fd).write(data);
     return;
   }
   let at = 0;
@@ -125,7 +147,7 @@ export function write(fd: Fd, text: string): void {
       if (code === 'EINTR') continue;
       if (code === 'EAGAIN') {
         streamed[fd] = true;
-        process[name].write(data.subarray(at));
+        stream(fd).write(data.subarray(at));
         return;
       }
       if (fd === 1) outputLost(code ?? String(err));
@@ -149,7 +171,7 @@ export async function pending(): Promise<void> {
   await Promise.all(
     ([1, 2] as const)
       .filter((fd) => made[fd] || !installed)
-      .map((fd) => process[NAMES[fd]])
+      .map((fd) => stream(fd))
       .map((stream) => (stream.writableLength > 0 ? new Promise<void>((resolve) => stream.write('', () => resolve())) : undefined)),
   );
 }

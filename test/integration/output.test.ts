@@ -204,3 +204,46 @@ describe('progress lines while a SQLite revision runs', () => {
     expect(applied().map((l) => l.split(' ')[1])).toEqual(['0000_bench_0', '0001_bench_1', '0002_bench_2']);
   }, 90_000);
 });
+
+describe('--json: the document alone on stdout', () => {
+  it("what a drizzle.config.ts (dotenv 17's line) or a TypeScript revision prints goes to stderr, not before the document", () => {
+    const dir = path.join(tempDir('sluice-out-'), 'p');
+    generateProject(dir, 'sqlite', 3);
+    symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+    // dotenv 17 logs this on every load with console.log; a config that is not cached runs on every command
+    const config = path.join(dir, 'drizzle.config.ts');
+    writeFileSync(config, `console.log('[dotenv@17.2.1] injecting env (0) from .env');\nprocess.stdout.write('config wrote this\\n');\n${readFileSync(config, 'utf8')}`);
+    writeFileSync(
+      path.join(dir, 'drizzle', '0001_bench_1.ts'),
+      "export async function up(): Promise<void> {\n  console.log('backfilled 3 rows');\n}\nexport async function down(): Promise<void> {\n  console.info('undone');\n}\n",
+    );
+    const cli = path.join(REPO, 'dist', 'cli.cjs');
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, [cli, ...args], {
+        cwd: dir,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', SLUICE_NO_CONFIG_CACHE: '1', DATABASE_URL: `file:${path.join(dir, 'db.sqlite')}` },
+        encoding: 'utf8',
+      });
+    for (const [args, printed] of [
+      [['--json', 'up'], 'backfilled 3 rows'],
+      [['down', 'base', '--json', '--no-backup'], 'undone'],
+      [['--json', 'deploy'], 'backfilled 3 rows'],
+      [['--json', 'status'], undefined],
+    ] as const) {
+      const r = run([...args]);
+      expect(r.status, r.stderr).toBe(0);
+      // was: "[dotenv@17.2.1] injecting env…\nconfig wrote this\nbackfilled 3 rows\n{…}": JSON.parse refused it
+      expect(() => JSON.parse(r.stdout), `${args.join(' ')}: ${r.stdout}`).not.toThrow();
+      expect(r.stderr).toContain('[dotenv@17.2.1] injecting env (0) from .env\nconfig wrote this\n');
+      if (printed) expect(r.stderr).toContain(`${printed}\n`);
+    }
+    // without --json the output is the command's text, with what the config and the revision print, as before
+    const text = run(['status']);
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^\[dotenv@17\.2\.1\] injecting env \(0\) from \.env\nconfig wrote this\ndatabase: sqlite:db\.sqlite\n/);
+    // a usage error's document too
+    const bad = run(['--json', 'up', 'nosuch']);
+    expect(bad.status).toBe(2);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ code: 2 });
+  });
+});
