@@ -53,10 +53,22 @@ export function openSqlite(target: DatabaseTarget, options: { create: boolean; m
   // read-only as before.
   const readonly = !options.create && !canAccess(file, constants.W_OK);
   let db: Database.Database;
+  let readLater = false;
   try {
     db = openSqliteDatabase(target.engine, file, { readonly, fileMustExist: !options.create });
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    // A writer does not wait here for a file another run is writing (a revision larger than SQLite's
+    // page cache keeps the file exclusively locked until it commits): it reads it once it holds the
+    // migration lock (lock), having waited SLUICE_LOCK_WAIT for that run. (Was: this read waited the
+    // 10 s busy timeout, frozen, then "cannot open SQLite file: database is locked", exit 5: a second
+    // deploy failed while the first still ran, and SLUICE_LOCK_WAIT=1 took 10 s naming nobody.)
+    db.pragma(`busy_timeout = ${options.create ? 0 : BUSY_TIMEOUT_MS}`);
+    try {
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+    } catch (err) {
+      if (!options.create || !/^SQLITE_BUSY/.test(String((err as { code?: unknown }).code))) throw err;
+      readLater = true;
+    }
+    if (options.create) db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   } catch (err) {
     if (readonly && existsSync(`${file}-journal`) && /^SQLITE_READONLY/.test(String((err as { code?: unknown }).code))) {
       throw new ConnectionError(
@@ -66,7 +78,9 @@ export function openSqlite(target: DatabaseTarget, options: { create: boolean; m
     }
     throw new ConnectionError(`cannot open SQLite file ${target.display}: ${describeCause(err)}`, { cause: err });
   }
-  return new SqliteConnection(db, target.display, file, target.engine ?? 'sqlite');
+  const conn = new SqliteConnection(db, target.display, file, target.engine ?? 'sqlite');
+  conn.readLater = readLater;
+  return conn;
 }
 
 function canAccess(file: string, mode: number): boolean {
@@ -86,6 +100,8 @@ class SqliteConnection implements Connection {
   readonly timestampType = 'text';
   /** The connection to the lock file while this connection holds the migration lock. */
   private lockDb: Database.Database | undefined;
+  /** The file was locked when opened (another run writing it): its first read waits for the migration lock. */
+  readLater = false;
   constructor(
     private readonly db: Database.Database,
     readonly display: string,
@@ -227,6 +243,14 @@ class SqliteConnection implements Connection {
       await this.lockFile(Math.max(0, deadline - Date.now()), timeoutMs, signal);
     } finally {
       this.locking = false;
+    }
+    if (!this.readLater) return;
+    this.readLater = false;
+    try {
+      this.db.prepare('SELECT count(*) FROM sqlite_master').get(); // as openSqlite's read, now the other run is done
+    } catch (err) {
+      await this.unlock();
+      throw new ConnectionError(`cannot open SQLite file ${this.display}: ${describeCause(err)}`, { cause: err });
     }
   }
   /** This connection is taking the lock (lockFile), before lockDb is set. */

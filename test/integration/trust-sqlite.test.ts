@@ -245,6 +245,54 @@ describe('SQLite: one run-wide migration lock per database', () => {
     expect(shapeOf(file).rows.at(-1)).toBe(tag);
   });
 
+  // a hunt: a run whose revision writes more than SQLite's page cache holds the file's exclusive lock until
+  // it commits; the second run's first read of the file (before it even asked for the migration lock)
+  // waited SQLite's 10 s busy timeout, frozen, and ended "cannot open SQLite file …: database is locked",
+  // exit 5: SLUICE_LOCK_WAIT=1 took 10 s and named nobody, and a second deploy failed after 10 s where
+  // it should wait (SLUICE_LOCK_WAIT, default 60 s) and find the database up to date
+  it('a run writing a large revision (the file exclusively locked) is waited for as SLUICE_LOCK_WAIT says: exit 5 in seconds naming it, or up to date once it is done', async () => {
+    const { dir, file, env } = project('large');
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    const tag = addRevision(dir, 'sqlite', 'large', "CREATE TABLE large_a (b blob);\n--> statement-breakpoint\nINSERT INTO large_a WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) SELECT randomblob(200) FROM c;\n", 'DROP TABLE large_a;');
+    const started = path.join(dir, 'large.started');
+    const flag = path.join(dir, 'large.release');
+    writeFileSync(
+      path.join(dir, 'drizzle', 'sqlite', `${tag}.ts`),
+      `import { existsSync, writeFileSync } from 'node:fs';\nexport async function up(): Promise<void> {\n  writeFileSync(${JSON.stringify(started)}, '');\n  for (let i = 0; i < 1200 && !existsSync(${JSON.stringify(flag)}); i++) await new Promise((r) => setTimeout(r, 50));\n}\nexport async function down(): Promise<void> {}\n`,
+    );
+    const holder = start(dir, ['deploy'], env);
+    let second: ReturnType<typeof start> | undefined;
+    try {
+      await waitFor('the holder to write its rows', () => existsSync(started), 30_000);
+      // the precondition: 20 MB written in the open transaction, so the file itself is locked to readers
+      const reader = new Database(file, { readonly: true, timeout: 0 });
+      try {
+        expect(() => reader.prepare('SELECT count(*) FROM sqlite_master').get()).toThrow(/database is locked/);
+      } finally {
+        reader.close();
+      }
+      const t0 = Date.now();
+      const blocked = runCli(dir, ['--json', 'up'], { ...env, SLUICE_LOCK_WAIT: '1' });
+      const took = Date.now() - t0;
+      expect(blocked.status, blocked.stdout + blocked.stderr).toBe(5);
+      expect(JSON.parse(blocked.stdout).error).toMatch(LOCK_MESSAGE);
+      expect(JSON.parse(blocked.stdout).error).toContain(`pid ${holder.child.pid}`);
+      expect(took).toBeLessThan(5_000);
+      // a second deploy waits for the first (longer than SQLite's own 10 s), then finds nothing to do
+      second = start(dir, ['--json', 'deploy'], { ...env, SLUICE_LOCK_WAIT: '60' });
+      await new Promise((r) => setTimeout(r, 11_000));
+      expect(second.child.exitCode, 'the second deploy gave up while the first still ran').toBe(null);
+    } finally {
+      writeFileSync(flag, '');
+      const r = await holder.done;
+      expect(r.status, r.stderr).toBe(0);
+    }
+    const r2 = await second!.done;
+    expect(r2.status, r2.stderr).toBe(0);
+    expect(JSON.parse(r2.stdout)).toMatchObject({ status: 'up-to-date', to: tag, revisions: [] });
+    expect(shapeOf(file).rows.at(-1)).toBe(tag);
+  }, 90_000);
+
   it("an app holding a write transaction longer than sluice waits: exit 5, one line (was: 'internal error: database is locked', exit 1)", async () => {
     const { dir, file, env } = project('busy');
     expect(runCli(dir, ['up', '2'], env).status).toBe(0);
