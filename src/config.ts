@@ -87,10 +87,13 @@ function targetOf(env: Record<string, string | undefined>, root: string): Databa
     const lookup = lookupSchemas(env, schema);
     return { dialect: 'postgresql', url: raw, schema, ...(lookup.length ? { lookup } : {}), display: displayUrl(raw), secrets: passwordForms(raw) };
   }
-  const shown = scheme ? `${scheme}:` : raw.slice(0, 20);
-  throw new ConfigError(
-    `DATABASE_URL "${shown}…" is not supported; use postgres://user:password@host:5432/db, file:./path.sqlite, or leave it unset for ${DEFAULT_SQLITE_FILE}`,
-  );
+  // Nor any of it here but a scheme: a URL in quotes or with a mistyped scheme (`postgres//`) holds the
+  // password a few characters in (was: its first 20 characters shown, the password's start with them).
+  const use = `use postgres://user:password@host:5432/db, file:./path.sqlite, or leave it unset for ${DEFAULT_SQLITE_FILE}`;
+  if (/^["'`]|["'`]$/.test(raw)) throw new ConfigError(`DATABASE_URL is wrapped in quotes (a CI secret or an environment file written with them); remove them: ${use}`);
+  const name = /^([A-Z_][A-Z0-9_]*)=/i.exec(raw)?.[1];
+  if (name) throw new ConfigError(`DATABASE_URL holds "${name}=…", an assignment; set it to the URL alone: ${use}`);
+  throw new ConfigError(`DATABASE_URL ${scheme ? `"${scheme}:…" is not supported` : 'does not start with a scheme (postgres://, file:)'}; ${use}`);
 }
 
 /**

@@ -192,7 +192,8 @@ function userinfoPassword(userinfo: string): string | undefined {
  */
 export function passwordForms(raw: string | undefined): string[] {
   const text = (raw ?? '').trim();
-  const m = /^[a-z][a-z0-9+.-]*:\/\/(.*)$/is.exec(text);
+  // from its first scheme on: a URL in quotes, or after `NAME=`, has its password masked too
+  const m = /[a-z][a-z0-9+.-]*:\/\/(.*)$/is.exec(text);
   if (!m) return [];
   const rest = m[1]!;
   const found: string[] = [];

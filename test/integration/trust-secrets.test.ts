@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/pgcluster.js';
 import { makeProject, makeProjectWithOwnCache, pgDescribe, pgUrl, runCli, sql, uniqueSchema, type Ran } from '../support/project.js';
 
@@ -223,6 +223,28 @@ pgDescribe('passwords: never printed, whatever the URL form', () => {
         expect(all).not.toMatch(/:e@|password=e\b/);
         expect(all).toMatch(/connection refused; is the server running/);
       }
+    }
+  });
+});
+
+// a hunt: a DATABASE_URL sluice cannot read was quoted in its error by its first 20 characters, which
+// for a URL in quotes (a CI secret or an environment file written with them), a scheme missing its colon
+// or a pasted `DATABASE_URL=…` line hold the start of the password (`"postgres://a:Zq9Vt2…`)
+describe('a DATABASE_URL sluice cannot read', () => {
+  const dir = makeProject();
+  const url = `postgres://a:${MARKER}pw@db.example:5432/app`;
+  it.each([
+    ['in double quotes', `"${url}"`, /wrapped in quotes.*remove them/],
+    ['in single quotes, with a newline after', `'${url}'\n`, /wrapped in quotes/],
+    ['with a mistyped scheme', url.replace('://', '//'), /does not start with a scheme/],
+    ['pasted with its name', `DATABASE_URL=${url}`, /holds \\?"DATABASE_URL=…\\?", an assignment/],
+  ])('%s: exit 2 saying what is wrong, no character of the password', (_what, value, said) => {
+    for (const args of [['status'], ['--json', 'deploy'], ['--verbose', 'up']]) {
+      const r = runCli(dir, args, { DATABASE_URL: value });
+      expect(r.status, `${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(2);
+      const all = r.stdout + r.stderr;
+      expect(all).toMatch(said);
+      expect(all, args.join(' ')).not.toContain(MARKER.slice(0, 3));
     }
   });
 });
