@@ -76,11 +76,26 @@ export function openSqlite(target: DatabaseTarget, options: { create: boolean; m
         { cause: err },
       );
     }
+    // a reader (status) while a run writes a revision larger than SQLite's page cache: the file is locked
+    // to readers until it commits (was: "cannot open SQLite file …: database is locked", as if damaged)
+    if (/^SQLITE_BUSY/.test(String((err as { code?: unknown }).code))) {
+      const h = readHolder(`${safeRealpath(file)}${HOLDER_SUFFIX}`);
+      const who = h ? `sluice run pid ${h.pid} on host ${h.host} ("${h.command}"), since ${h.since}` : 'an application, or a sluice run';
+      throw new ConnectionError(`SQLite file ${target.display} stayed locked by a write for ${BUSY_TIMEOUT_MS / 1000}s (${who}); run again once it has committed`, { cause: err });
+    }
     throw new ConnectionError(`cannot open SQLite file ${target.display}: ${describeCause(err)}`, { cause: err });
   }
   const conn = new SqliteConnection(db, target.display, file, target.engine ?? 'sqlite');
   conn.readLater = readLater;
   return conn;
+}
+
+function safeRealpath(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return file;
+  }
 }
 
 function canAccess(file: string, mode: number): boolean {

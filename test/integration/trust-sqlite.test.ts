@@ -280,8 +280,16 @@ describe('SQLite: one run-wide migration lock per database', () => {
       expect(took).toBeLessThan(5_000);
       // a second deploy waits for the first (longer than SQLite's own 10 s), then finds nothing to do
       second = start(dir, ['--json', 'deploy'], { ...env, SLUICE_LOCK_WAIT: '60' });
+      // a reader cannot read the file meanwhile (SQLite's rule): after its 10 s it says who writes it
+      // (was: "cannot open SQLite file …: database is locked", as if the file were damaged)
+      const statusRun = start(dir, ['status'], env);
       await new Promise((r) => setTimeout(r, 11_000));
       expect(second.child.exitCode, 'the second deploy gave up while the first still ran').toBe(null);
+      const read = await statusRun.done;
+      expect(read.status, read.stderr).toBe(5);
+      expect(read.stderr.trim()).toBe(
+        `sluice: SQLite file sqlite:large.sqlite stayed locked by a write for 10s (sluice run pid ${holder.child.pid} on host ${os.hostname()} ("sluice deploy"), since ${JSON.parse(readFileSync(`${file}.sluice-lock.holder`, 'utf8')).since}); run again once it has committed`,
+      );
     } finally {
       writeFileSync(flag, '');
       const r = await holder.done;
