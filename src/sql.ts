@@ -5,6 +5,7 @@
  */
 import { ConfigError } from './errors.js';
 import { sha256 } from './hash.js';
+import { statementChange } from './sqlchange.js';
 
 export const BREAKPOINT = '--> statement-breakpoint';
 
@@ -153,9 +154,25 @@ export function foreignKeyPragma(statement: string): { off: boolean } | undefine
  */
 export function foreignKeyPragmas(statements: string[]): { before: string[]; body: string[]; after: string[] } | undefined {
   const found = statements.map(foreignKeyPragma);
+  // a rebuild written by hand without the pragmas (SQLite's steps: create, copy, drop the old table,
+  // rename the new one to its name) runs as drizzle-kit's do: with foreign keys on, its DROP deleted
+  // the child rows by ON DELETE CASCADE (was: a team's hand-written rebuild applied, children gone)
+  if (!found.some(Boolean) && rebuildsByHand(statements)) return { before: ['PRAGMA foreign_keys=OFF'], body: statements, after: ['PRAGMA foreign_keys=ON'] };
   // only a revision that turns them off is a rebuild: a lone `= ON` is a no-op inside its transaction
   // (was: taken for one, and the revision ran with foreign keys off)
   if (!found.some((f) => f?.off)) return undefined;
   const after = found.some((f) => f && !f.off) ? ['PRAGMA foreign_keys=ON'] : [];
   return { before: ['PRAGMA foreign_keys=OFF'], body: statements.filter((_, i) => !found[i]), after };
+}
+
+/** Whether SQLite statements drop a table and then rename another one to its name (a table rebuild). */
+function rebuildsByHand(statements: string[]): boolean {
+  if (!statements.some((t) => /\bdrop\s+table\b/i.test(t)) || !statements.some((t) => /\brename\s+to\b/i.test(t))) return false;
+  const dropped = new Set<string>();
+  for (const text of statements) {
+    const change = statementChange(text, 'sqlite');
+    for (const t of change.dropsTables) dropped.add(t.toLowerCase());
+    if (change.renamesTable && dropped.has(change.renamesTable.to.toLowerCase())) return true;
+  }
+  return false;
 }

@@ -429,6 +429,32 @@ describe('SQLite AUTOINCREMENT across table rebuilds', () => {
   });
 });
 
+// A table rebuild written by hand, as teams did it in their own SQLite runners (SQLite's steps: create
+// the new table, copy, drop the old one, rename; no PRAGMA lines): sluice's connection has foreign keys
+// on, so the DROP deleted every child row by ON DELETE CASCADE, and migrate-up reported it applied (a hunt).
+describe('a hand-written SQLite table rebuild without foreign-key pragmas', () => {
+  it('keeps the child rows of the rebuilt parent, and still fails a rebuild that breaks them', async () => {
+    const dir = makeProject();
+    const env = { DATABASE_URL: `file:${path.join(dir, 'rebuild.sqlite')}`, SLUICE_NO_BACKUP: '1' };
+    const o = { cwd: dir, env };
+    const made = addRevision(dir, 'sqlite', 'parent_child', ['CREATE TABLE `parent` (`id` integer PRIMARY KEY, `email` text);', 'CREATE TABLE `child` (`id` integer PRIMARY KEY, `parent_id` integer REFERENCES `parent`(`id`) ON DELETE CASCADE);'].join(BP), 'DROP TABLE `child`;' + BP + 'DROP TABLE `parent`;');
+    const rebuild = (where: string) =>
+      ['CREATE TABLE parent_new (id INTEGER PRIMARY KEY, email TEXT NOT NULL);', `INSERT INTO parent_new (id, email) SELECT id, COALESCE(email, '') FROM parent${where};`, 'DROP TABLE parent;', 'ALTER TABLE parent_new RENAME TO parent;'].join(BP);
+    addRevision(dir, 'sqlite', 'email_required', rebuild(''), '-- sluice:verified by hand: nothing to undo\n');
+    await upgrade({ ...o, revision: made });
+    await sql(dir, env, "INSERT INTO parent (id, email) VALUES (1, 'a@x'), (2, NULL)");
+    await sql(dir, env, 'INSERT INTO child (id, parent_id) VALUES (10, 1), (20, 2)');
+    await upgrade(o);
+    expect(await sql(dir, env, 'SELECT id, parent_id FROM child ORDER BY id')).toEqual([{ id: 10, parent_id: 1 }, { id: 20, parent_id: 2 }]);
+    expect(await sql(dir, env, 'SELECT id, email FROM parent ORDER BY id')).toEqual([{ id: 1, email: 'a@x' }, { id: 2, email: '' }]);
+    // one that leaves a child without its parent is rolled back, as drizzle-kit's bracketed rebuilds are
+    await downgrade({ ...o, revision: made });
+    addRevision(dir, 'sqlite', 'drops_a_parent', rebuild(' WHERE id = 1'), '-- sluice:verified by hand: nothing to undo\n');
+    await expect(upgrade(o)).rejects.toThrow(/foreign key check failed/);
+    expect(await sql(dir, env, 'SELECT count(*) AS n FROM child')).toEqual([{ n: 2 }]);
+  });
+});
+
 describe('a SQLite down whose table rebuild would convert values', () => {
   // Found by a tester: the down of `code` from text back to integer rebuilds the table, and the copy
   // stored '007', '1.50', '1e3' and ' 12 ' as 7, 1.5, 1000 and 12: `reverted`, exit 0, nothing said.
