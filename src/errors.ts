@@ -98,7 +98,7 @@ export class MissingDown extends SluiceError {
   ) {
     super(
       fileExists
-        ? `revision ${revision} has no down SQL while its up is not empty: ${file} holds no statement; write the down statements there (or delete that file and run make migrate-downs to generate and verify one), then run again`
+        ? `revision ${revision} has no down SQL while its up is not empty: ${file} holds no statement; write the down statements there (or delete that file and run make migrate-downs to generate and verify one; when the up leaves nothing to undo, a data fix, put the line "-- sluice:verified by hand: nothing to undo" there), then run again`
         : `revision ${revision} has no down SQL while its up is not empty (a migrate-create that was stopped half way leaves one); generate and verify it with make migrate-downs, or write the down statements in ${file}, then run again`,
       ExitCode.refused,
     );
