@@ -12,10 +12,33 @@
  * in its own transaction: a counter that went down is raised to where it was, and an AUTOINCREMENT table
  * of the same name that lost its row gets it again. A counter never goes down here, and a table the
  * step dropped for good (no table of that name after it) is left without one, as SQLite leaves it.
+ * A table the step renames (`ALTER TABLE t RENAME TO u`, before or after its rebuild, as a rename and
+ * a column change in one model edit give) has its counter put back under its new name too (was: only
+ * under the old one, which no longer existed, so u's counter fell to its largest id left).
  */
 import type Database from 'better-sqlite3';
 
 const DROPS_TABLE = /\bDROP\s+TABLE\b/i;
+const IDENT = String.raw`(?:"(?:[^"]|"")+"|\`(?:[^\`]|\`\`)+\`|\[[^\]]+\]|[A-Za-z_][A-Za-z0-9_$]*)`;
+const RENAME = new RegExp(String.raw`^ALTER\s+TABLE\s+(?:(?:main|"main"|\`main\`|\[main\])\s*\.\s*)?(${IDENT})\s+RENAME\s+TO\s+(${IDENT})\s*;?$`, 'i');
+
+/** An identifier as SQLite reads it: quotes dropped, doubled quotes single. */
+function unquote(ident: string): string {
+  const q = ident[0];
+  if (q === '"' || q === '`') return ident.slice(1, -1).split(q + q).join(q);
+  if (q === '[') return ident.slice(1, -1);
+  return ident;
+}
+
+/** The table renames among `statements` (comments aside), in order: [from, to]. */
+function renames(statements: readonly string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (const s of statements) {
+    const m = RENAME.exec(s.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/--[^\n]*/g, ' ').trim());
+    if (m) out.push([unquote(m[1]!), unquote(m[2]!)]);
+  }
+  return out;
+}
 
 /** The counters before `statements` run, when they may drop a table and the database has counters; else undefined. */
 export function readSequences(db: Database.Database, statements: readonly string[]): Map<string, bigint> | undefined {
@@ -24,7 +47,17 @@ export function readSequences(db: Database.Database, statements: readonly string
   // as 64-bit integers (a counter past 2^53 would round as a JavaScript number), bound back as integers
   const rows = db.prepare('SELECT name, CAST(seq AS INTEGER) FROM main.sqlite_sequence').raw().safeIntegers(true).all() as [unknown, unknown][];
   const out = new Map<string, bigint>();
-  for (const [name, seq] of rows) if (typeof name === 'string' && typeof seq === 'bigint' && seq > 0n) out.set(name, seq);
+  const moves = renames(statements);
+  const keep = (name: string, seq: bigint) => out.set(name, (out.get(name) ?? 0n) > seq ? out.get(name)! : seq);
+  for (const [name, seq] of rows) {
+    if (typeof name !== 'string' || typeof seq !== 'bigint' || seq <= 0n) continue;
+    keep(name, seq);
+    // the name the table has after the step's renames (SQLite moves its counter with it; a rebuild after
+    // the rename then drops it): the counter is put back there too
+    let now = name;
+    for (const [from, to] of moves) if (from.toLowerCase() === now.toLowerCase()) now = to;
+    if (now.toLowerCase() !== name.toLowerCase()) keep(now, seq);
+  }
   return out.size ? out : undefined;
 }
 
