@@ -248,6 +248,10 @@ async function move(kind: Kind, given: MoveOptions, defaultTarget: string): Prom
           : options.singleTransaction
           ? `Single transaction rolled back: the database is at ${now}, as before the run`
           : `Rolled back: the database is at ${now}`;
+      // a database built before sluice kept it (Alembic, drizzle-kit push, a script): the first up meets its tables
+      if (failure.direction === 'up' && rows.length === 0 && /already exists/i.test(failure.error ?? '')) {
+        state += `. If another tool built this database (Alembic, drizzle-kit push, a script), record the revision it matches with make migrate-stamp REVISION=<revision> (make migrate-show REVISION=<revision> shows what each one builds), then make migrate-up`;
+      }
       if (backup) state += `. Backup from before the run: ${backup}`;
       // the run's prepared version-row statements (batch.ts) dropped by something the revision's text does not show
       if (/prepared statement "sluice_run_/.test(failure.error ?? '')) {

@@ -65,6 +65,17 @@ describe('bad input', () => {
     expect(t.stderr).not.toContain('Sup3rS3cret');
   });
 
+  // a hunt (seeds 000/003: teams adopting a database Alembic built): the first up failed "already exists",
+  // exit 3, and nothing said that such a database is recorded with migrate-stamp
+  it('a first up meeting tables another tool made: exit 3, rolled back, and the line names migrate-stamp', () => {
+    const file = path.join(dir, 'adopted.sqlite');
+    const db = new Database(file);
+    db.exec('CREATE TABLE "users" ("id" integer PRIMARY KEY)');
+    db.close();
+    const r = runCli(dir, ['up'], { DATABASE_URL: `file:${file}` });
+    oneLineError(r, 3, /already exists.*Rolled back: the database is at base\. If another tool built this database \(Alembic, drizzle-kit push, a script\), record the revision it matches with make migrate-stamp REVISION=<revision>/);
+  });
+
   it('--verbose shows the stack; without it there is none', () => {
     const r = runCli(dir, ['--verbose', 'down', 'nope'], { DATABASE_URL: `file:${path.join(dir, 'e.sqlite')}` });
     expect(r.status).toBe(2);
