@@ -213,6 +213,25 @@ function identityRestart(sql: string): string[] {
 }
 
 /**
+ * The same after an up's `ADD GENERATED … AS IDENTITY` (a column made an identity, with its rows):
+ * drizzle-kit's `START WITH 1` left the sequence below the ids the column holds, so the app's first
+ * insert after migrate-up took id 1 again and failed on the primary key (a hunt). Applied to the up
+ * file migrate-create writes, each statement as drizzle-kit separates them.
+ */
+export function restartIdentitiesInText(text: string): string {
+  return text
+    .split(/(-->\s*statement-breakpoint)/)
+    .map((part) => {
+      if (/^-->/.test(part)) return part;
+      const trailing = /\s*$/.exec(part)![0];
+      const body = part.slice(0, part.length - trailing.length);
+      const restart = identityRestart(body.trim());
+      return restart.length ? `${body}--> statement-breakpoint\n${restart.join('\n')}${trailing}` : part;
+    })
+    .join('');
+}
+
+/**
  * drizzle-kit may re-create an enum (DROP TYPE + CREATE TYPE) before dropping a column that still uses
  * it ("column … depends on type"): column drops that follow a type drop move in front of it.
  */

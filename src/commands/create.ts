@@ -16,7 +16,7 @@ import { folderState, readHistory, readUp, restoreFolder, snapshotFile, tsFileOf
 import { rel } from '../relpath.js';
 import { typeScriptTemplate } from '../tsrevision.js';
 import { verifyDowns } from '../downproof.js';
-import { resolvePrimaryKeyDropsInText } from '../downrules.js';
+import { resolvePrimaryKeyDropsInText, restartIdentitiesInText } from '../downrules.js';
 import { renameChangesLeftOut } from '../renamelost.js';
 import { warmParser } from '../sqlparse.js';
 import { beginLintCreated, type CreatedLint } from './lint.js';
@@ -258,9 +258,10 @@ async function createLocked(
         if (!up.endsWith('\n')) writeNewFile(rev.upFile, `${up}\n`, { overwrite: true });
       }
       if (d === 'postgresql') {
-        // drizzle-kit leaves an unnamed primary-key drop commented out; make the up runnable
+        // drizzle-kit leaves an unnamed primary-key drop commented out; make the up runnable; and an
+        // identity given to a column with rows starts past them
         const up = readUp(rev);
-        const fixed = resolvePrimaryKeyDropsInText(up);
+        const fixed = restartIdentitiesInText(resolvePrimaryKeyDropsInText(up));
         if (fixed !== up) writeNewFile(rev.upFile, fixed, { overwrite: true });
       }
       // its lint (the rules that read the up, squawk's process among them) runs while its down is made and proven

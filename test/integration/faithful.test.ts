@@ -362,7 +362,7 @@ pgDescribe('a narrowing down that says itself what becomes of the rows', () => {
 pgDescribe('a down that gives a column its identity back', () => {
   // Found by a hunt: drizzle-kit's reverse writes `START WITH 1`, so after the down the next insert took
   // id 1 again and failed on the primary key, the down verified all the same.
-  it('moves the identity past the rows it keeps: the next insert works', async () => {
+  it('moves the identity past the rows it keeps, down and up: the next insert works', async () => {
     const dir = makeProject();
     writeFileSync(path.join(dir, 'drizzle.config.ts'), "import { defineConfig } from 'drizzle-kit';\nexport default defineConfig({ dialect: 'postgresql', schema: './models/postgres.ts', out: './drizzle/postgresql' });\n");
     const models = path.join(dir, 'models', 'postgres.ts');
@@ -387,6 +387,17 @@ pgDescribe('a down that gives a column its identity back', () => {
       { id: 3, name: 'c' },
       { id: 4, name: 'd' },
     ]);
+    // Found by a hunt: the same in an up: drizzle-kit's `ADD GENERATED … START WITH 1` on a column with
+    // rows, and the app's first insert after migrate-up failed on the primary key
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await sql(dir, env, "INSERT INTO items (id, name) VALUES (10, 'e')");
+    writeFileSync(models, items('.generatedByDefaultAsIdentity()'));
+    const again = runCli(dir, ['create', '-m', 'identity again'], env);
+    expect(again.status, again.stdout + again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/verified on a scratch database/);
+    const up = runCli(dir, ['up'], env);
+    expect(up.status, up.stderr).toBe(0);
+    expect((await sql<{ id: number }>(dir, env, "INSERT INTO items (name) VALUES ('f') RETURNING id"))[0]!.id).toBe(11);
   });
 });
 
