@@ -69,7 +69,20 @@ export function interruptedMessage(
     message += `${during.revision} is marked sluice:no-transaction: ${statementsRan(during)}${cancelled ? `, statement ${n} (${during.failedSql}) was cancelled` : n ? `, it stopped before statement ${n}` : ''}; it is ${during.direction === 'up' ? 'not recorded' : 'still recorded as applied'}${note}`;
   } else if (during) message += `${during.revision} was rolled back, the ones before it stay`;
   else message += 'every revision done stays';
-  return `${message}. The database is at ${at ?? 'an unknown revision (run make migrate-status)'}; run the command again to continue`;
+  return `${message}. The database is at ${at ?? 'an unknown revision (run make migrate-status)'}; ${single ? 'run the command again to continue' : keptAdvice(during)}`;
+}
+
+/**
+ * What to do after a run stopped: run it again, unless a no-transaction revision's statements that ran
+ * stay (running it again would run them a second time: was "run the command again to continue", and
+ * the rerun failed on its first statement, `relation "…" already exists`).
+ */
+function keptAdvice(during: StepResult | undefined): string {
+  if (!during?.noTransaction || !(during.statementsRun ?? 0) || during.transactionEnded) return 'run the command again to continue';
+  const kept = during.statementsRun === 1 ? 'statement 1' : `statements 1-${during.statementsRun}`;
+  return during.direction === 'up'
+    ? `undo what ${kept} of ${during.revision} did before running the command again, or finish the revision by hand and record it with make migrate-stamp REVISION=${during.revision}`
+    : `redo what ${kept} of the down of ${during.revision} undid before running the command again, or finish the down by hand and record it with make migrate-stamp REVISION=-1`;
 }
 
 /** A run the signal stopped before its end: the step it stopped (if one was running) or the first not run, and how many were done. */
