@@ -255,7 +255,7 @@ async function move(kind: Kind, given: MoveOptions, defaultTarget: string): Prom
       if (backup) state += `. Backup from before the run: ${backup}`;
       // the run's prepared version-row statements (batch.ts) dropped by something the revision's text does not show
       if (/prepared statement "sluice_run_/.test(failure.error ?? '')) {
-        state += `. Something the revision ran (a function calling DEALLOCATE ALL?) dropped sluice's prepared statements; apply it in a run of fewer than four revisions (make migrate-up REVISION=+1), which does not prepare them`;
+        state += `. Something the revision ran (a function calling DEALLOCATE ALL?) dropped sluice's prepared statements; ${failure.direction === 'up' ? 'apply' : 'revert'} it in a run of fewer than four revisions (${failure.direction === 'up' ? 'make migrate-up REVISION=+1' : 'make migrate-down REVISION=-1'}), which does not prepare them`;
       }
       const failed = `revision ${failure.revision} (${failure.direction}) failed ${where}: ${failure.error}`;
       throw Object.assign(

@@ -317,6 +317,15 @@ pgDescribe('grouped PostgreSQL runs (one script for many revisions)', () => {
     expect(runCli(dir, ['up', '+1'], env).status).toBe(0);
     expect(runCli(dir, ['up'], env).status).toBe(0);
     expect(await tables(dir, env)).toEqual(expect.arrayContaining(['t_called', 't_more_a', 't_more_b', 't_more_c']));
+    // found by a hunt: a down failing so said "make migrate-up REVISION=+1", which applied again the
+    // revisions the failed run had just reverted; it says the down's one-at-a-time command now
+    writeFileSync(path.join(dir, 'drizzle', 'postgresql', '0005_callfn.down.sql'), 'SELECT sluice_test_dropall();' + BP + 'DROP TABLE t_called;');
+    const d = runCli(dir, ['down', 'base'], env);
+    expect(d.status, d.stdout + d.stderr).toBe(3);
+    expect(d.stderr).toMatch(/revision 0005_callfn \(down\) failed .*Rolled back: the database is at 0005_callfn.*revert it in a run of fewer than four revisions \(make migrate-down REVISION=-1\)/);
+    expect(runCli(dir, ['down', '-1'], env).status).toBe(0);
+    expect(runCli(dir, ['down', 'base'], env).status).toBe(0);
+    expect(await tables(dir, env)).toEqual(['sluice_version']);
   });
 
   it('--single-transaction: a revision that moves search_path is named and the whole run rolled back', async () => {
