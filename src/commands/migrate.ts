@@ -5,7 +5,7 @@ import { backupBeforeChange, backupKeep } from '../backup.js';
 import { loadContext, withSession, type CommandOptions, type Context, type Session } from '../context.js';
 import { checksumOf, tsOf } from '../revisionreads.js';
 import { checkIntegrity } from '../integrity.js';
-import { interruptedMessage, interruption, invalidIndexNote, statementsRan, transactionEndedState } from './runreport.js';
+import { interruptedMessage, interruption, invalidIndexNote, keptAdvice, statementsRan, transactionEndedState } from './runreport.js';
 import { needsPreCheck, preflightDown } from '../preflight.js';
 import { groupsStatements, noTransactionInSingle, refusalsBeforeRun, runSteps, type LaterSteps, type StepResult } from '../engine.js';
 import { type PreparedStep } from '../prepare.js';
@@ -220,9 +220,12 @@ async function move(kind: Kind, given: MoveOptions, defaultTarget: string): Prom
       if (conn.lostConnection(failure.cause)) {
         const at = await readBackAfterLoss(ctx);
         const lost = `connection lost during ${failure.revision} (${failure.direction}): ${failure.error}`;
+        // a no-transaction revision's statements that ran stay: a rerun would run them again (was: "Run the command again to continue" alone)
+        const kept = failure.noTransaction ? `; it is marked sluice:no-transaction: ${statementsRan(failure)}` : '';
+        const advice = keptAdvice(failure.noTransaction ? failure : undefined);
         throw Object.assign(
           new ConnectionLost(
-            `${lost}; the database is at ${at === undefined ? 'an unknown revision (run make migrate-status when it is reachable)' : label(at)}. Run the command again to continue`,
+            `${lost}${kept}; the database is at ${at === undefined ? 'an unknown revision (run make migrate-status when it is reachable)' : label(at)}. ${advice[0]!.toUpperCase()}${advice.slice(1)}`,
             failure.revision,
             at === undefined ? undefined : label(at),
             { cause: failure.cause, failure: lost },

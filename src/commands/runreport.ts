@@ -77,7 +77,7 @@ export function interruptedMessage(
  * stay (running it again would run them a second time: was "run the command again to continue", and
  * the rerun failed on its first statement, `relation "…" already exists`).
  */
-function keptAdvice(during: StepResult | undefined): string {
+export function keptAdvice(during: StepResult | undefined): string {
   if (!during?.noTransaction || !(during.statementsRun ?? 0) || during.transactionEnded) return 'run the command again to continue';
   const kept = during.statementsRun === 1 ? 'statement 1' : `statements 1-${during.statementsRun}`;
   return during.direction === 'up'
