@@ -207,7 +207,7 @@ export class VersionStore {
         ? `role ${q(role)} may not create schema ${q(schema)} in database ${q(database)} (${why}); have an administrator run GRANT CREATE ON DATABASE ${q(database)} TO ${q(role)} (or CREATE SCHEMA ${q(schema)} AUTHORIZATION ${q(role)}), ${elsewhere}`
         : phase === 'write'
           ? `role ${q(role)} may not create sluice's version table in schema ${q(schema)} of database ${q(database)} (${why}); have the schema's owner GRANT USAGE, CREATE ON SCHEMA ${q(schema)} TO ${q(role)}, ${elsewhere}`
-          : `role ${q(role)} may not read sluice's version table in schema ${q(schema)} of database ${q(database)} (${why}); have the owner GRANT USAGE ON SCHEMA ${q(schema)} TO ${q(role)} and GRANT SELECT ON ${q(schema)}.${q(VERSION_TABLE)} TO ${q(role)} (SELECT, INSERT, UPDATE, DELETE for a role that runs up, down or stamp), ${elsewhere}`;
+          : `role ${q(role)} may not read sluice's version table in schema ${q(schema)} of database ${q(database)} (${why}); have the owner GRANT USAGE ON SCHEMA ${q(schema)} TO ${q(role)} and GRANT SELECT ON ${q(schema)}.${q(VERSION_TABLE)} TO ${q(role)} (enough for status, history and show; a role that runs up, down or stamp also needs INSERT, UPDATE, DELETE on that table, CREATE on the schema and to own the tables its revisions alter: run those as the schema's owner), ${elsewhere}`;
     return new PrivilegeError(message, { cause: err });
   }
 
