@@ -17,9 +17,11 @@ import type { DialectName, SqliteEngine } from './config.js';
 import { FOLDER_CACHES_KEPT, pruneCacheFiles, sluiceCacheDir, writeAtomically } from './cachedir.js';
 import { loadParser, parseSql, type ParsedSql, type SqlStatement } from './sqlparse.js';
 import { sha256 } from './hash.js';
+import { forgetQualifiers, publicQualifiers, rememberQualifiers } from './publicschema.js';
 
 const PARSERS = 'libpg-query@18.1.5;sql-parser-cst@0.42.1';
-const PACK_FORMAT = 2;
+/** 3: a PostgreSQL statement's `public` qualifiers (publicschema.ts) are stored with it. */
+const PACK_FORMAT = 3;
 /** Entries kept when a pack is written, at least (more when one run uses more). */
 const PACK_KEEP = 4000;
 
@@ -29,7 +31,8 @@ function formatKey(): string {
   if (format === undefined) {
     let own = '';
     try {
-      own = sha256(readFileSync(fileURLToPath(new URL('./sqlparse.js', import.meta.url))));
+      // the classification, and where the `public` qualifiers are found (both stored in an entry)
+      own = sha256(readFileSync(fileURLToPath(new URL('./sqlparse.js', import.meta.url))), readFileSync(fileURLToPath(new URL('./publicschema.js', import.meta.url))));
     } catch {
       own = String(Date.now()); // unreadable: never reuse entries
     }
@@ -38,8 +41,12 @@ function formatKey(): string {
   return format;
 }
 
-/** A statement as stored: offset and length in the text, line, kind, and its three flags as bits. */
-type StoredStatement = [offset: number, length: number, line: number, kind: string, flags: number];
+/**
+ * A statement as stored: offset and length in the text, line, kind, its three flags as bits, and
+ * (PostgreSQL) the UTF-8 byte offsets in the statement of the `public` qualifiers a run in another
+ * schema rewrites (publicschema.ts), so that run need not load the scanner to find them.
+ */
+type StoredStatement = [offset: number, length: number, line: number, kind: string, flags: number, publicAt: number[]];
 /** A comment as stored: offset and length in the text, and its line. */
 type StoredComment = [offset: number, length: number, line: number];
 interface StoredEntry {
@@ -108,6 +115,7 @@ export function flushParseCache(): void {
 /** Forget the packs this process read, without writing them: the next parse reads them again, as a new process would. */
 export function forgetParseCache(): void {
   packs.clear();
+  forgetQualifiers();
 }
 
 let exitHook = false;
@@ -126,7 +134,7 @@ function schedule(pack: Pack): void {
  * The entry for a parse of `text`, or undefined when the parse is not made of spans of the text. Each
  * statement and comment is found at its own line (a note comment may quote a statement word for word).
  */
-function store(text: string, parsed: ParsedSql): StoredEntry | undefined {
+function store(text: string, parsed: ParsedSql, dialect: DialectName): StoredEntry | undefined {
   const starts = [0];
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
   /** Where `part` is, from `at` on, on line `line` (1-based); -1 when it is not there. */
@@ -140,7 +148,9 @@ function store(text: string, parsed: ParsedSql): StoredEntry | undefined {
   for (const st of parsed.statements) {
     const i = find(st.text, at, st.line);
     if (i < 0) return undefined;
-    s.push([i, st.text.length, st.line, st.kind, (st.transactionControl ? 1 : 0) | (st.setsSearchPath ? 2 : 0) | (st.outsideTransaction ? 4 : 0)]);
+    const publicAt = dialect === 'postgresql' ? publicQualifiers(st.text) : [];
+    if (dialect === 'postgresql') rememberQualifiers(st.text, publicAt);
+    s.push([i, st.text.length, st.line, st.kind, (st.transactionControl ? 1 : 0) | (st.setsSearchPath ? 2 : 0) | (st.outsideTransaction ? 4 : 0), publicAt]);
     at = i + st.text.length;
   }
   const c: StoredComment[] = [];
@@ -185,11 +195,13 @@ function covers(text: string, spans: [number, number, ...unknown[]][]): boolean 
  * trusted not to be forged with care: whoever can write it can change sluice itself.)
  */
 function load(text: string, e: StoredEntry): ParsedSql | undefined {
-  if (!e || !spansOk(e.s, 5, text) || !spansOk(e.c, 3, text) || !covers(text, [...e.s, ...e.c])) return undefined;
+  if (!e || !spansOk(e.s, 6, text) || !spansOk(e.c, 3, text) || !covers(text, [...e.s, ...e.c])) return undefined;
   const statements: SqlStatement[] = [];
-  for (const [offset, length, line, kind, flags] of e.s) {
+  for (const [offset, length, line, kind, flags, publicAt] of e.s) {
     if (typeof kind !== 'string' || typeof line !== 'number' || typeof flags !== 'number') return undefined;
-    statements.push({ text: text.slice(offset, offset + length), line, kind, transactionControl: (flags & 1) !== 0, setsSearchPath: (flags & 2) !== 0, outsideTransaction: (flags & 4) !== 0 });
+    const st = text.slice(offset, offset + length);
+    rememberQualifiers(st, publicAt); // checked there: each must lie in the statement as a name public
+    statements.push({ text: st, line, kind, transactionControl: (flags & 1) !== 0, setsSearchPath: (flags & 2) !== 0, outsideTransaction: (flags & 4) !== 0 });
   }
   return { statements, comments: e.c.map(([o, l]) => text.slice(o, o + l)), commentLines: e.c.map(([, , line]) => line) };
 }
@@ -210,7 +222,7 @@ export async function parseRevision(text: string, dialect: DialectName, root: st
   stats.misses += 1;
   await loadParser(dialect);
   const parsed = parseSql(text, dialect, engine);
-  const entry = pack.file ? store(text, parsed) : undefined;
+  const entry = pack.file ? store(text, parsed, dialect) : undefined;
   if (entry) {
     pack.entries.set(key, entry);
     pack.used.add(key);

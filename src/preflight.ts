@@ -133,6 +133,7 @@ const HELD_UP: Record<string, string> = {
 };
 
 async function count(conn: Connection, step: PreparedStep, what: string, sql: string, params: unknown[], inTransaction: boolean): Promise<number> {
+  await conn.readyToTranslate?.([sql]);
   if (inTransaction) await conn.execute(`SAVEPOINT ${SAVEPOINT}`);
   // A table that only comes to exist during the run cannot be checked up front (nor can what the check
   // cannot read otherwise). A check held up by another session (HELD_UP) refuses the run instead: read
@@ -212,6 +213,7 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
  */
 async function checkNarrowing(conn: Connection, step: PreparedStep, nw: { table: string; column: string; type: string }, inTransaction: boolean, written = nw): Promise<void> {
   const what = `values of ${bare(written.table)}.${bare(written.column)} that ${nw.type} would change`;
+  await conn.readyToTranslate?.([nw.table]);
   // inside the run's transaction, in a savepoint: a lookup that fails must not abort it
   if (inTransaction) await conn.execute(`SAVEPOINT ${SAVEPOINT}`);
   const typed = await conn

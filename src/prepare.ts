@@ -8,6 +8,7 @@ import { RevisionRefused } from './errors.js';
 import type { Direction, Revision } from './revision.js';
 import { firstLine, foreignKeyPragma, quoteIdent, quoteLiteral } from './sql.js';
 import { parseRevision } from './parsecache.js';
+import { readyToTranslate } from './publicschema.js';
 import { loadParser, SqlSyntaxError } from './sqlparse.js';
 import { statementChange } from './sqlchange.js';
 import { DRIZZLE_TABLE } from './store.js';
@@ -55,9 +56,6 @@ export async function prepareStep(
   if (stampOnly) return { ...base, statements: [], noTransaction: false };
   if (direction === 'up' && typeof up !== 'string') throw new Error(`prepareStep: the up of ${revision.id} runs, so its text is needed`);
   const text = (direction === 'up' ? (up as string) : (downSql ?? '')).replace(/^\uFEFF/, '');
-  // PostgreSQL's scanner also translates public. qualifiers at run time when the schema is not public
-  // (only a text that says "public" somewhere can hold one).
-  if (where.dialect === 'postgresql' && where.schema !== 'public' && /public/i.test(text)) await loadParser(where.dialect);
   let parsed;
   try {
     parsed = await parseRevision(text, where.dialect, where.root, where.engine);
@@ -101,6 +99,9 @@ export async function prepareStep(
   const bookkeeping = where.dialect === 'postgresql' && statements.some((s) => s.text.toLowerCase().includes(DRIZZLE_TABLE));
   if (bookkeeping) await loadParser('postgresql');
   const texts = bookkeeping ? statements.map((s) => guardDrizzleBookkeeping(s.text)) : statements.map((s) => s.text);
+  // public. qualifiers are translated at run time when the schema is not public: the scanner is loaded
+  // unless the parse cache told where each statement has them (publicschema.ts)
+  if (where.dialect === 'postgresql') await readyToTranslate(texts, where.schema);
   return { ...base, statements: texts, noTransaction, ...(endsInTransaction ? { endsInTransaction } : {}), ...(ts ? { typescript: ts } : {}) };
 }
 

@@ -3,26 +3,61 @@
  * sqlparse.ts): rewriting its qualifiers so one file runs in any schema (translatePublic), and telling
  * where a text names it beyond what that rewrite reaches (publicBeyondTranslation).
  */
-import { pgParser } from './sqlparse.js';
+import { loadParser, pgParser } from './sqlparse.js';
 
 /**
  * Rewrite the schema qualifier `public.` / `"public".` to `"<to>".` using PostgreSQL's own scanner:
  * only identifier tokens followed by a `.` token change, never strings or comments. The bodies of
  * DO blocks (PL/pgSQL, which drizzle-kit writes for enum types and foreign keys) are rewritten the
  * same way. Like SQLAlchemy's schema_translate_map: the same file runs in any schema.
+ *
+ * Where the qualifiers lie does not depend on `to`: a text's are found once (publicQualifiers) and
+ * kept, and the parse cache (parsecache.ts) stores them with each statement, so a run whose files it
+ * has parsed before translates them without loading the scanner (~50–90 ms of CPU a command here).
+ * Call readyToTranslate before translating a text that may not be known yet.
  */
 export function translatePublic(text: string, to: string): string {
   if (to === 'public' || !/public/i.test(text)) return text; // nothing to translate: no scan
-  const parser = pgParser();
+  let at = known.get(text);
+  if (at === undefined) known.set(text, (at = publicQualifiers(text)));
+  if (at.length === 0) return text;
+  const bytes = Buffer.from(text, 'utf8');
+  const quoted = Buffer.from(`"${to.replace(/"/g, '""')}"`, 'utf8');
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (const start of at) {
+    parts.push(bytes.subarray(from, start), quoted);
+    from = start + nameLength(bytes, start);
+  }
+  parts.push(bytes.subarray(from));
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** The qualifiers of the texts seen so far: UTF-8 byte offsets of each `public` translatePublic rewrites. */
+const known = new Map<string, readonly number[]>();
+
+/** Bytes of the name at `start`: `"public"` or `public` in any case. */
+const nameLength = (bytes: Buffer, start: number) => (bytes[start] === 0x22 ? 8 : 6);
+
+/**
+ * The UTF-8 byte offsets, in order, of the `public` / `"public"` qualifiers translatePublic rewrites
+ * in `text`, DO blocks' bodies included; none when the text does not scan (the server reports it as
+ * it is). Needs the scanner loaded (loadParser).
+ */
+export function publicQualifiers(text: string): number[] {
+  const found: number[] = [];
+  if (/public/i.test(text)) collectQualifiers(text, 0, found);
+  return found;
+}
+
+function collectQualifiers(text: string, base: number, found: number[]): void {
   const bytes = Buffer.from(text, 'utf8');
   let tokens;
   try {
-    tokens = parser.scanSync(text).tokens;
+    tokens = pgParser().scanSync(text).tokens;
   } catch {
-    return text; // does not scan: the server will report it as it is
+    return; // does not scan: left as it is
   }
-  const quoted = `"${to.replace(/"/g, '""')}"`;
-  const edits: { start: number; end: number; text: string }[] = [];
   let doBody = false;
   let starts = true; // the next significant token is a statement's first (only `DO` there opens a DO block: not ON CONFLICT … DO)
   for (let i = 0; i < tokens.length; i++) {
@@ -31,27 +66,44 @@ export function translatePublic(text: string, to: string): string {
     const first = starts && !isComment(t);
     if (first) starts = false;
     if (t.tokenName === 'IDENT' && isPublicName(raw) && nextSignificant(tokens, i)?.text === '.') {
-      edits.push({ start: t.start, end: t.end, text: quoted });
+      found.push(base + t.start);
     } else if (first && t.tokenName !== 'IDENT' && raw.toUpperCase() === 'DO') {
       doBody = true;
     } else if (t.tokenName === 'SCONST' && doBody && raw.startsWith('$')) {
       const { tag, body } = dollarQuoted(raw);
-      const translated = translatePublic(body, to);
-      if (translated !== body) edits.push({ start: t.start, end: t.end, text: `${tag}${translated}${tag}` });
+      if (/public/i.test(body)) collectQualifiers(body, base + t.start + Buffer.byteLength(tag), found);
     } else if (raw === ';') {
       doBody = false;
       starts = true;
     }
   }
-  if (edits.length === 0) return text;
-  const parts: Buffer[] = [];
-  let at = 0;
-  for (const e of edits) {
-    parts.push(bytes.subarray(at, e.start), Buffer.from(e.text, 'utf8'));
-    at = e.end;
+}
+
+/**
+ * Keep qualifiers read elsewhere (a parse cache entry) for `text`, when each lies in it as a name
+ * `public` (a stale or damaged entry is dropped: the text is scanned when translated).
+ */
+export function rememberQualifiers(text: string, at: unknown): void {
+  if (!Array.isArray(at) || known.has(text)) return;
+  const bytes = Buffer.from(text, 'utf8');
+  let end = 0;
+  for (const start of at) {
+    if (!Number.isInteger(start) || start < end || start + nameLength(bytes, start) > bytes.length) return;
+    end = start + nameLength(bytes, start);
+    if (!isPublicName(bytes.subarray(start, end).toString('utf8'))) return;
   }
-  parts.push(bytes.subarray(at));
-  return Buffer.concat(parts).toString('utf8');
+  known.set(text, at as number[]);
+}
+
+/** Forget the qualifiers kept (parsecache.ts forgetParseCache: as a new process would start). */
+export function forgetQualifiers(): void {
+  known.clear();
+}
+
+/** Load the scanner if translating one of `texts` to `to` needs it (a text mentioning public whose qualifiers are not known). */
+export async function readyToTranslate(texts: readonly string[], to: string | undefined): Promise<void> {
+  if (to === 'public') return;
+  if (texts.some((t) => !known.has(t) && /public/i.test(t))) await loadParser('postgresql');
 }
 
 /** A bare `public` that is the role PUBLIC: a grantee of GRANT/REVOKE (not `ON SCHEMA public`), a policy's role (`CREATE POLICY … TO public`). */

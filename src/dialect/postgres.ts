@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { DatabaseTarget } from '../config.js';
 import { ConfigError, ConnectionError, ConnectionLost, SluiceError, ExitCode, describeCause, searchPathChanged, VERSION_ROW_MARK, versionRowSuppressed, LockWaitStopped } from '../errors.js';
 import { quoteIdent, quoteLiteral, systemSchemaError } from '../sql.js';
-import { translatePublic } from '../publicschema.js';
+import { readyToTranslate, translatePublic } from '../publicschema.js';
 import type { Capabilities, Connection, MarkState } from './types.js';
 import { drizzlePostgres } from './drizzle.js';
 import { dumpPostgres } from './pgdump.js';
@@ -258,6 +258,9 @@ class PostgresConnection implements Connection {
   }
   translate(sql: string): string {
     return translatePublic(sql, this.schema);
+  }
+  async readyToTranslate(texts: readonly string[]): Promise<void> {
+    await readyToTranslate(texts, this.schema);
   }
   async begin(): Promise<void> {
     await this.execute('BEGIN');

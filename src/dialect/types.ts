@@ -122,6 +122,8 @@ export interface Connection {
   dropNamespaceIfEmpty?(): Promise<void>;
   /** Adapt a migration's SQL to this target (schema translation). */
   translate(sql: string): string;
+  /** Make translate ready for these texts (PostgreSQL: loads the scanner when one's `public` qualifiers are not known yet). */
+  readyToTranslate?(texts: readonly string[]): Promise<void>;
   begin(): Promise<void>;
   commit(): Promise<void>;
   rollback(): Promise<void>;

@@ -97,11 +97,12 @@ describe('parse cache', () => {
     // A second process reads the pack: damaged spans (out of the text, overlapping, a statement cut
     // short or left out, a flag that is not a number) are ignored and the text parsed again.
     for (const forged of [
-      [[0, text.length + 5, 1, 'x', 0]],
-      [[8, 22, 2, 'create_table_stmt', 0], [20, 10, 3, 'insert_stmt', 0]],
-      [[8, 22, 2, 'create_table_stmt', 'x']],
-      [[8, 22, 2, 'create_table_stmt', 0], [32, 11, 3, 'insert_stmt', 0]],
-      [[8, 22, 2, 'create_table_stmt', 0]],
+      [[0, text.length + 5, 1, 'x', 0, []]],
+      [[8, 22, 2, 'create_table_stmt', 0, []], [20, 10, 3, 'insert_stmt', 0, []]],
+      [[8, 22, 2, 'create_table_stmt', 'x', []]],
+      [[8, 22, 2, 'create_table_stmt', 0, []], [32, 11, 3, 'insert_stmt', 0, []]],
+      [[8, 22, 2, 'create_table_stmt', 0, []]],
+      [[8, 22, 2, 'create_table_stmt', 0], [32, 24, 3, 'insert_stmt', 0]],
     ]) {
       flushParseCache();
       writeFileSync(path.join(dir, pack!), JSON.stringify({ ...data, entries: { [key!]: { ...data.entries[key!], s: forged } } }));
@@ -135,6 +136,36 @@ describe('parse cache: entries found again', () => {
       const after = parseCacheStats();
       expect([after.hits - before.hits, after.misses - before.misses]).toEqual([1, 0]);
     }
+  });
+});
+
+describe('parse cache: public qualifiers', () => {
+  it('a PostgreSQL entry keeps where its statements name public, and translates from it as a scan does; offsets not on a name public are not used', async () => {
+    const { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { flushParseCache, forgetParseCache, parseRevision } = await import('../../src/parsecache.js');
+    const root = mkdtempSync(path.join(os.tmpdir(), 'sluice-cache-'));
+    mkdirSync(path.join(root, 'node_modules'));
+    // a multi-byte character before the qualifiers (they are kept as UTF-8 byte offsets)
+    const text = `INSERT INTO "é" VALUES ('public.x');\n--> statement-breakpoint\nDO $$ BEGIN ALTER TABLE "a" ADD CONSTRAINT "f" FOREIGN KEY ("u") REFERENCES "public"."users"("id"); EXCEPTION WHEN duplicate_object THEN null; END $$;\n--> statement-breakpoint\nALTER TABLE public.t ADD COLUMN c int;`;
+    const want = [`INSERT INTO "é" VALUES ('public.x')`, 'DO $$ BEGIN ALTER TABLE "a" ADD CONSTRAINT "f" FOREIGN KEY ("u") REFERENCES "app"."users"("id"); EXCEPTION WHEN duplicate_object THEN null; END $$', 'ALTER TABLE "app".t ADD COLUMN c int'];
+    const translated = async () => (await parseRevision(text, 'postgresql', root)).statements.map((s) => translatePublic(s.text, 'app'));
+    expect(await translated()).toEqual(want);
+    flushParseCache();
+    const dir = path.join(root, 'node_modules', '.cache', 'sluice', 'parsed');
+    const file = path.join(dir, readdirSync(dir)[0]!);
+    const data = JSON.parse(readFileSync(file, 'utf8'));
+    const entry = Object.values(data.entries)[0] as { s: unknown[][] };
+    expect(entry.s.map((st) => st[5])).toEqual([[], [Buffer.byteLength('DO $$ BEGIN ALTER TABLE "a" ADD CONSTRAINT "f" FOREIGN KEY ("u") REFERENCES ')], [12]]);
+    forgetParseCache();
+    expect(await translated()).toEqual(want); // from the entry
+    // offsets that do not point at a name public (stale or damaged) are dropped: the statement is scanned
+    entry.s[2]![5] = [0];
+    entry.s[1]![5] = [3];
+    writeFileSync(file, JSON.stringify(data));
+    forgetParseCache();
+    expect(await translated()).toEqual(want);
   });
 });
 
