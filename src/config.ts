@@ -60,6 +60,12 @@ export function parseDatabaseTarget(env: Record<string, string | undefined>, roo
 
 function targetOf(env: Record<string, string | undefined>, root: string): DatabaseTarget {
   const raw = (env.DATABASE_URL ?? '').trim();
+  // Set but empty is a mistake, not "unset": a CI secret that is not defined (`DATABASE_URL: ${{ secrets.DB }}`)
+  // gives an empty value, which also keeps .env's line from applying (was: the local ./db.sqlite
+  // migrated, "applied", exit 0, in a pipeline that meant its database).
+  if (raw === '' && env.DATABASE_URL !== undefined) {
+    throw new ConfigError(`DATABASE_URL is set but empty (a CI secret that is not defined, or an empty DATABASE_URL= line); set it to your database's URL, or unset it to use the local SQLite file ${DEFAULT_SQLITE_FILE}`);
+  }
   if (raw === '') return sqliteTarget(DEFAULT_SQLITE_FILE, root);
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(raw)?.[1]?.toLowerCase();
   if (scheme === 'file' || scheme === 'sqlite') {
@@ -253,7 +259,7 @@ export function sqliteFileUrl(dialect: unknown, url: unknown): string | undefine
  * config said, so `up` migrated a new empty file beside the app's database; found by a hunt).
  */
 export function projectDatabaseTarget(env: Record<string, string | undefined>, root: string, project: ProjectConfig, engine?: SqliteEngine): DatabaseTarget {
-  if ((env.DATABASE_URL ?? '').trim() === '' && project.sqliteUrl) return parseDatabaseTarget({ ...env, DATABASE_URL: project.sqliteUrl }, root, engine);
+  if (env.DATABASE_URL === undefined && project.sqliteUrl) return parseDatabaseTarget({ ...env, DATABASE_URL: project.sqliteUrl }, root, engine);
   return parseDatabaseTarget(env, root, engine);
 }
 
@@ -473,7 +479,7 @@ export function historyFor(config: ProjectConfig, dialect: DialectName, env?: Re
   const h = config.histories[dialect];
   if (!h) {
     const have = Object.keys(config.histories).join(', ');
-    if (env && (env.DATABASE_URL ?? '').trim() === '') {
+    if (env && env.DATABASE_URL === undefined) {
       // was: "DATABASE_URL points at sqlite", of a variable nobody had set
       throw new ConfigError(
         `DATABASE_URL is unset, so sluice would open the SQLite file ${DEFAULT_SQLITE_FILE}, but ${path.relative(config.root, config.configFile)} only configures ${have}; set DATABASE_URL (in the environment or .env) to your ${have} database`,

@@ -112,6 +112,19 @@ describe('sluice deploy', () => {
       );
       expect(existsSync(path.join(dir, 'db.sqlite'))).toBe(false);
     }
+    // and so are up and status, where only an unset DATABASE_URL means the default (was: the local
+    // db.sqlite migrated, exit 0); an empty line in .env too
+    for (const [args, env] of [[['up'], { DATABASE_URL: '' }], [['status'], { DATABASE_URL: ' ' }]] as const) {
+      const r = runCli(dir, [...args], env);
+      expect([r.status, r.stderr.trim()], r.stdout).toEqual([2, expect.stringMatching(/^sluice: DATABASE_URL is set but empty .*unset it to use the local SQLite file \.\/db\.sqlite$/)]);
+    }
+    writeFileSync(path.join(dir, '.env'), 'DATABASE_URL=\n');
+    try {
+      expect(runCli(dir, ['up']).status).toBe(2);
+    } finally {
+      rmSync(path.join(dir, '.env'));
+    }
+    expect(existsSync(path.join(dir, 'db.sqlite'))).toBe(false);
     // the default named explicitly deploys
     const ok = runCli(dir, ['deploy'], { DATABASE_URL: 'file:./db.sqlite' });
     expect(ok.status, ok.stderr).toBe(0);

@@ -12,6 +12,15 @@ describe('parseDatabaseTarget', () => {
     const t = parseDatabaseTarget({}, '/proj');
     expect(t).toMatchObject({ dialect: 'sqlite', file: '/proj/db.sqlite' });
   });
+  // a hunt: a CI secret that is not defined gives DATABASE_URL="" (set, empty), which kept .env's line
+  // from applying and migrated the local ./db.sqlite, exit 0
+  it('refuses DATABASE_URL set but empty (or blank): only unset means the default', () => {
+    for (const v of ['', '  ', '\t']) {
+      expect(() => parseDatabaseTarget({ DATABASE_URL: v }, '/proj')).toThrow(
+        "DATABASE_URL is set but empty (a CI secret that is not defined, or an empty DATABASE_URL= line); set it to your database's URL, or unset it to use the local SQLite file ./db.sqlite",
+      );
+    }
+  });
   it('reads file: and sqlite: URLs', () => {
     expect(parseDatabaseTarget({ DATABASE_URL: 'file:./x/a.db' }, '/proj').file).toBe('/proj/x/a.db');
     expect(parseDatabaseTarget({ DATABASE_URL: 'sqlite:/abs/b.db' }, '/proj').file).toBe('/abs/b.db');
