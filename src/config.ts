@@ -16,6 +16,7 @@ import { plainIdentifier } from './sql.js';
 // node-postgres's URL parser, bundled into the CLI (scripts/bundle-cli.mjs): required from node_modules
 // when a PostgreSQL URL was first read, it cost those commands ~4 ms of resolving and loading.
 import pgConnectionString from 'pg-connection-string';
+import { withoutBom } from './bom.js';
 
 export type DialectName = 'sqlite' | 'postgresql';
 /** How a SQLite file is opened: SQLite itself (better-sqlite3), or libSQL, the fork drizzle's "turso" dialect writes SQL for. */
@@ -165,7 +166,7 @@ export function loadDotEnv(root: string): void {
     // Node.js's own parser (process.loadEnvFile's), on the text without a byte order mark: an editor's
     // BOM made the first name "\uFEFFDATABASE_URL", so DATABASE_URL was unset and the default
     // ./db.sqlite migrated instead, exit 0 (a hunt; dotenv, which a config imports, reads it)
-    parsed = parseEnv(readFileSync(file, 'utf8').replace(/^\uFEFF/, ''));
+    parsed = parseEnv(withoutBom(readFileSync(file, 'utf8')));
   } catch (err) {
     throw new ConfigError(`cannot read ${file}: ${describeCause(err)}; fix the file or remove it`, { cause: err });
   }

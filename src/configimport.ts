@@ -20,6 +20,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pruneCacheFiles, sluiceCacheDir, writeAtomically } from './cachedir.js';
 import { sha256 } from './hash.js';
+import { withoutBom } from './bom.js';
 
 /** Stripped config modules kept per cache folder (one per text of a config), the most recently written. */
 const CONFIG_MODULES_KEPT = 16;
@@ -74,7 +75,7 @@ export async function importTypeScriptConfig(configFile: string, loader: string 
  */
 /** drizzle.config.json (drizzle-kit reads one too, when there is no .ts or .js config): its object is the default export. */
 export function importJsonConfig(configFile: string): LoadedConfig {
-  return { mod: { default: JSON.parse(readFileSync(configFile, 'utf8').replace(/^\uFEFF/, '')) }, files: [] };
+  return { mod: { default: JSON.parse(withoutBom(readFileSync(configFile, 'utf8'))) }, files: [] };
 }
 
 export async function importJavaScriptConfig(configFile: string): Promise<LoadedConfig> {

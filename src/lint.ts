@@ -28,6 +28,7 @@ import { firstLine } from './sql.js';
 import { loadParser, parseSql, SqlSyntaxError, type ParsedSql } from './sqlparse.js';
 import { statementChange } from './sqlchange.js';
 import { sqliteTriggerTracker, type TriggersByTable } from './sqlitetriggers.js';
+import { withoutBom } from './bom.js';
 
 /** sluice's own rules (never passed to squawk). */
 export const SLUICE_RULES = ['drop-table', 'drop-column', 'sqlite-table-rebuild', 'empty-table', 'drop-cascade', 'irreversible', 'unparseable'];
@@ -110,7 +111,7 @@ export async function lintUps(root: string, dialect: DialectName, out: string, h
   let triggers: ReturnType<typeof sqliteTriggerTracker> | undefined; // made at the first rebuild met
   for (const rev of selected) {
     // without a byte order mark, as migrate-up reads it (prepare.ts; was: `unparseable`, a file up runs)
-    const text = readUp(rev).replace(/^\uFEFF/, '');
+    const text = withoutBom(readUp(rev));
     let parsed: ParsedSql;
     try {
       parsed = parseSql(text, dialect, settings.engine);

@@ -13,6 +13,7 @@ import { loadParser, SqlSyntaxError } from './sqlparse.js';
 import { statementChange } from './sqlchange.js';
 import { DRIZZLE_TABLE } from './store.js';
 import { revisionChecksum, type TypeScriptPart } from './tsrevision.js';
+import { withoutBom } from './bom.js';
 
 /** A comment that makes a revision run statement by statement outside any transaction. */
 export const NO_TRANSACTION_MARKER = /^--\s*sluice:no-transaction\b/;
@@ -55,7 +56,7 @@ export async function prepareStep(
   const base = { revision, direction, upChecksum: typeof up === 'string' ? revisionChecksum(up, ts?.text ?? null) : up.checksum };
   if (stampOnly) return { ...base, statements: [], noTransaction: false };
   if (direction === 'up' && typeof up !== 'string') throw new Error(`prepareStep: the up of ${revision.id} runs, so its text is needed`);
-  const text = (direction === 'up' ? (up as string) : (downSql ?? '')).replace(/^\uFEFF/, '');
+  const text = withoutBom(direction === 'up' ? (up as string) : (downSql ?? ''));
   let parsed;
   try {
     parsed = await parseRevision(text, where.dialect, where.root, where.engine);

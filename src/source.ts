@@ -16,6 +16,7 @@ import { leadingDigits, numberOfTag, type Revision } from './revision.js';
 import { parseDownHeader } from './downheader.js';
 import { rel } from './relpath.js';
 import { readRevisionFile } from './revisionfile.js';
+import { withoutBom } from './bom.js';
 
 export interface RevisionFile extends Revision {
   upFile: string;
@@ -141,7 +142,7 @@ export function readUp(rev: RevisionFile, st?: Stats): string {
  */
 export function readDown(rev: RevisionFile): string | null {
   const text = readRevisionFile(rev.downFile, `down SQL of revision ${rev.id}`, null);
-  return text !== null && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  return text === null ? null : withoutBom(text);
 }
 
 /** Where a revision's TypeScript part would be: `<tag>.ts` beside its up SQL. */

@@ -12,12 +12,13 @@ import { downIsEmpty, downIsProven, downIsStale, manualReasonOf } from '../downh
 import { rel } from '../relpath.js';
 import { isOnlyComments } from '../sql.js';
 import { parseRevision } from '../parsecache.js';
+import { withoutBom } from '../bom.js';
 
 /** True when the up holds a statement (by the parser: comments of any kind are not statements); an up that does not parse counts as having some. */
 async function upHasStatements(ctx: Context, up: string): Promise<boolean> {
   if (isOnlyComments(up)) return false;
   try {
-    return (await parseRevision(up.replace(/^\uFEFF/, ''), ctx.target.dialect, ctx.root, ctx.target.engine)).statements.length > 0;
+    return (await parseRevision(withoutBom(up), ctx.target.dialect, ctx.root, ctx.target.engine)).statements.length > 0;
   } catch {
     return true;
   }
@@ -36,7 +37,7 @@ export function mayHoldNoStatement(down: string): boolean {
 export async function downHoldsNoStatement(ctx: Context, rev: RevisionFile, down: string): Promise<boolean> {
   if (downIsProven(down) || tsOf(ctx, rev)) return false;
   try {
-    return (await parseRevision(down.replace(/^\uFEFF/, ''), ctx.target.dialect, ctx.root, ctx.target.engine)).statements.every((st) => st.transactionControl);
+    return (await parseRevision(withoutBom(down), ctx.target.dialect, ctx.root, ctx.target.engine)).statements.every((st) => st.transactionControl);
   } catch {
     return false;
   }
