@@ -52,9 +52,10 @@ export function publicQualifiers(text: string): number[] {
 
 function collectQualifiers(text: string, base: number, found: number[]): void {
   const bytes = Buffer.from(text, 'utf8');
+  const parser = pgParser(); // throws when not loaded (readyToTranslate): never read as "does not scan"
   let tokens;
   try {
-    tokens = pgParser().scanSync(text).tokens;
+    tokens = parser.scanSync(text).tokens;
   } catch {
     return; // does not scan: left as it is
   }
@@ -85,6 +86,10 @@ function collectQualifiers(text: string, base: number, found: number[]): void {
  */
 export function rememberQualifiers(text: string, at: unknown): void {
   if (!Array.isArray(at) || known.has(text)) return;
+  if (at.length === 0) {
+    known.set(text, at as number[]);
+    return;
+  }
   const bytes = Buffer.from(text, 'utf8');
   let end = 0;
   for (const start of at) {
