@@ -17,17 +17,25 @@
  * under the old one, which no longer existed, so u's counter fell to its largest id left).
  */
 import type Database from 'better-sqlite3';
-import { statementChange } from '../sqlchange.js';
 
 const DROPS_TABLE = /\bDROP\s+TABLE\b/i;
+const IDENT = String.raw`(?:"(?:[^"]|"")+"|\`(?:[^\`]|\`\`)+\`|\[[^\]]+\]|[A-Za-z_][A-Za-z0-9_$]*)`;
+const RENAME = new RegExp(String.raw`^ALTER\s+TABLE\s+(?:(?:main|"main"|\`main\`|\[main\])\s*\.\s*)?(${IDENT})\s+RENAME\s+TO\s+(${IDENT})\s*;?$`, 'i');
 
-/** The table renames among `statements`, in order: [from, to], as SQLite's parser reads them (sqlchange.ts). */
+/** An identifier as SQLite reads it: quotes dropped, doubled quotes single. */
+function unquote(ident: string): string {
+  const q = ident[0];
+  if (q === '"' || q === '`') return ident.slice(1, -1).split(q + q).join(q);
+  if (q === '[') return ident.slice(1, -1);
+  return ident;
+}
+
+/** The table renames among `statements` (comments aside), in order: [from, to]. */
 function renames(statements: readonly string[]): [string, string][] {
   const out: [string, string][] = [];
   for (const s of statements) {
-    if (!/\brename\s+to\b/i.test(s)) continue; // parsed only where a rename can be
-    const moved = statementChange(s, 'sqlite').renamesTable;
-    if (moved) out.push([moved.from, moved.to]);
+    const m = RENAME.exec(s.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/--[^\n]*/g, ' ').trim());
+    if (m) out.push([unquote(m[1]!), unquote(m[2]!)]);
   }
   return out;
 }
