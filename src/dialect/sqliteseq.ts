@@ -30,7 +30,11 @@ function unquote(ident: string): string {
   return ident;
 }
 
-/** The table renames among `statements` (comments aside), in order: [from, to]. */
+/**
+ * The table renames among `statements` (comments aside), in order: [from, to]. A regular expression,
+ * not sqlchange.ts statementChange (SQLite's parser, which sql.ts rebuildsByHand uses): every drizzle-kit
+ * rebuild holds such a rename, and loading the parser for it would cost each rebuild step ~20 ms.
+ */
 function renames(statements: readonly string[]): [string, string][] {
   const out: [string, string][] = [];
   for (const s of statements) {
