@@ -194,15 +194,15 @@ function covers(text: string, spans: [number, number, ...unknown[]][]): boolean 
  * and breakpoint markers, so a statement cut short or left out is refused. (Like the rest of node_modules, the cache is
  * trusted not to be forged with care: whoever can write it can change sluice itself.)
  */
-function load(text: string, e: StoredEntry): ParsedSql | undefined {
+function load(text: string, e: StoredEntry, dialect: DialectName): ParsedSql | undefined {
   if (!e || !spansOk(e.s, 6, text) || !spansOk(e.c, 3, text) || !covers(text, [...e.s, ...e.c])) return undefined;
   const statements: SqlStatement[] = [];
-  for (const [offset, length, line, kind, flags, publicAt] of e.s) {
+  for (const [offset, length, line, kind, flags] of e.s) {
     if (typeof kind !== 'string' || typeof line !== 'number' || typeof flags !== 'number') return undefined;
-    const st = text.slice(offset, offset + length);
-    rememberQualifiers(st, publicAt); // checked there: each must lie in the statement as a name public
-    statements.push({ text: st, line, kind, transactionControl: (flags & 1) !== 0, setsSearchPath: (flags & 2) !== 0, outsideTransaction: (flags & 4) !== 0 });
+    statements.push({ text: text.slice(offset, offset + length), line, kind, transactionControl: (flags & 1) !== 0, setsSearchPath: (flags & 2) !== 0, outsideTransaction: (flags & 4) !== 0 });
   }
+  // the entry is whole: a PostgreSQL statement's qualifiers are kept (each checked there to lie in it as a name public)
+  if (dialect === 'postgresql') e.s.forEach((st, k) => rememberQualifiers(statements[k]!.text, st[5]));
   return { statements, comments: e.c.map(([o, l]) => text.slice(o, o + l)), commentLines: e.c.map(([, , line]) => line) };
 }
 
@@ -212,7 +212,7 @@ export async function parseRevision(text: string, dialect: DialectName, root: st
   const key = pack.file ? sha256(`${dialect}${engine === 'libsql' ? '/libsql' : ''}\n`, text).slice(0, 40) : '';
   if (pack.file) {
     const hit = pack.entries.get(key);
-    const parsed = hit && load(text, hit);
+    const parsed = hit && load(text, hit, dialect);
     if (parsed) {
       pack.used.add(key);
       stats.hits += 1;

@@ -166,6 +166,13 @@ describe('parse cache: public qualifiers', () => {
     writeFileSync(file, JSON.stringify(data));
     forgetParseCache();
     expect(await translated()).toEqual(want);
+    // a SQLite entry of the same text keeps no qualifiers for PostgreSQL's translation
+    const same = 'ALTER TABLE public.t ADD COLUMN c int;';
+    await parseRevision(same, 'sqlite', root);
+    flushParseCache();
+    forgetParseCache();
+    const [fromSqlite] = (await parseRevision(same, 'sqlite', root)).statements;
+    expect(translatePublic(fromSqlite!.text, 'app')).toBe('ALTER TABLE "app".t ADD COLUMN c int');
   });
 });
 
