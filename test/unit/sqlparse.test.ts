@@ -3,6 +3,17 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadParser, parseSql, SqlSyntaxError } from '../../src/sqlparse.js';
 import { publicBeyondTranslation, translatePublic } from '../../src/publicschema.js';
 import { systemSchemaError } from '../../src/sql.js';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { flushParseCache, forgetParseCache, parseCacheStats, parseRevision } from '../../src/parsecache.js';
+
+/** A project folder of its own (with a node_modules for the parse cache's pack). */
+function cacheRoot(): string {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'sluice-cache-'));
+  mkdirSync(path.join(root, 'node_modules'));
+  return root;
+}
 
 beforeAll(async () => {
   await loadParser('postgresql');
@@ -78,12 +89,7 @@ describe('PostgreSQL specifics', () => {
 
 describe('parse cache', () => {
   it('reuses an entry only when it describes the text; a tampered entry is ignored', async () => {
-    const { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } = await import('node:fs');
-    const os = await import('node:os');
-    const path = await import('node:path');
-    const { flushParseCache, forgetParseCache, parseRevision } = await import('../../src/parsecache.js');
-    const root = mkdtempSync(path.join(os.tmpdir(), 'sluice-cache-'));
-    mkdirSync(path.join(root, 'node_modules'));
+    const root = cacheRoot();
     const text = '-- note\nCREATE TABLE a (x int);\nINSERT INTO a VALUES (1); -- done';
     const first = await parseRevision(text, 'sqlite', root);
     expect(first.statements.map((s) => s.text)).toEqual(['CREATE TABLE a (x int)', 'INSERT INTO a VALUES (1)']);
@@ -120,12 +126,7 @@ describe('parse cache', () => {
 
 describe('parse cache: entries found again', () => {
   it('a comment quoting a statement word for word (a down note) does not stop its entry from being used', async () => {
-    const { mkdtempSync, mkdirSync } = await import('node:fs');
-    const os = await import('node:os');
-    const path = await import('node:path');
-    const { flushParseCache, forgetParseCache, parseCacheStats, parseRevision } = await import('../../src/parsecache.js');
-    const root = mkdtempSync(path.join(os.tmpdir(), 'sluice-cache-'));
-    mkdirSync(path.join(root, 'node_modules'));
+    const root = cacheRoot();
     const text = '-- note: the down fails at "ALTER TABLE "t" ALTER COLUMN "a" SET NOT NULL" with NULLs\nALTER TABLE "t" ALTER COLUMN "a" SET NOT NULL;\n--> statement-breakpoint\nDROP TABLE "u";';
     for (const dialect of ['postgresql', 'sqlite'] as const) {
       const first = await parseRevision(text, dialect, root);
@@ -141,12 +142,7 @@ describe('parse cache: entries found again', () => {
 
 describe('parse cache: public qualifiers', () => {
   it('a PostgreSQL entry keeps where its statements name public, and translates from it as a scan does; offsets not on a name public are not used', async () => {
-    const { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } = await import('node:fs');
-    const os = await import('node:os');
-    const path = await import('node:path');
-    const { flushParseCache, forgetParseCache, parseRevision } = await import('../../src/parsecache.js');
-    const root = mkdtempSync(path.join(os.tmpdir(), 'sluice-cache-'));
-    mkdirSync(path.join(root, 'node_modules'));
+    const root = cacheRoot();
     // a multi-byte character before the qualifiers (they are kept as UTF-8 byte offsets)
     const text = `INSERT INTO "é" VALUES ('public.x');\n--> statement-breakpoint\nDO $$ BEGIN ALTER TABLE "a" ADD CONSTRAINT "f" FOREIGN KEY ("u") REFERENCES "public"."users"("id"); EXCEPTION WHEN duplicate_object THEN null; END $$;\n--> statement-breakpoint\nALTER TABLE public.t ADD COLUMN c int;`;
     const want = [`INSERT INTO "é" VALUES ('public.x')`, 'DO $$ BEGIN ALTER TABLE "a" ADD CONSTRAINT "f" FOREIGN KEY ("u") REFERENCES "app"."users"("id"); EXCEPTION WHEN duplicate_object THEN null; END $$', 'ALTER TABLE "app".t ADD COLUMN c int'];
