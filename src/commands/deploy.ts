@@ -10,7 +10,7 @@
 import { DEFAULT_SQLITE_FILE } from '../config.js';
 import { loadContext, resolveEnv, type CommandOptions, type Context } from '../context.js';
 import { openConnection } from '../dialect/index.js';
-import { ConnectionError, SluiceError, UsageError } from '../errors.js';
+import { ConnectionError, Interrupted, signalName, SluiceError, UsageError } from '../errors.js';
 import type { StepResult } from '../engine.js';
 import { upgrade, type MoveOptions, type MoveResult } from './migrate.js';
 import type { TakeoverSummary } from './takeover.js';
@@ -97,14 +97,34 @@ export function retryableReason(cause: unknown, connectTimeoutS: number): string
  * wait. Throws a ConnectionError (exit 5) naming the database and the wait, or the first error that
  * waiting cannot fix.
  */
-export async function waitForDatabase(ctx: Context, onWait?: (a: WaitAttempt) => void): Promise<{ attempts: number; seconds: number }> {
+export async function waitForDatabase(
+  ctx: Context,
+  onWait?: (a: WaitAttempt) => void,
+  stop: { signal?: AbortSignal; onInterruptible?: (possible: boolean) => void } = {},
+): Promise<{ attempts: number; seconds: number }> {
   const waitS = deployWaitSeconds(ctx.env);
   if (ctx.target.dialect !== 'postgresql') return { attempts: 0, seconds: 0 };
   const connectTimeoutS = Number(ctx.env.SLUICE_CONNECT_TIMEOUT ?? 10);
   const start = Date.now();
   const deadline = start + waitS * 1000;
   const database = ctx.target.display;
-  for (let attempt = 1; ; attempt++) {
+  // Ctrl+C or SIGTERM (docker stop, a pipeline cancelled) while waiting: one line and the command's exit
+  // code, nothing changed (was: the process ended by the signal, no line, and under --json no document)
+  const { signal } = stop;
+  stop.onInterruptible?.(true);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const answered = await untilStopped(tryOnce(attempt), signal, (name) =>
+        new Interrupted(`interrupted (${name}) while waiting for database ${database} (${attempt} attempt${attempt === 1 ? '' : 's'} in ${Math.round((Date.now() - start) / 1000)}s): nothing was changed`, name, undefined),
+      );
+      if (answered) return answered;
+    }
+  } finally {
+    stop.onInterruptible?.(false);
+  }
+
+  /** One connection attempt: the wait's result once the database answered, undefined after a pause when it should be tried again. */
+  async function tryOnce(attempt: number): Promise<{ attempts: number; seconds: number } | undefined> {
     // each attempt ends by the deadline (at least 1 s, so the last one can still answer)
     const timeoutS = Math.max(1, Math.min(Number.isFinite(connectTimeoutS) && connectTimeoutS > 0 ? connectTimeoutS : 10, Math.ceil((deadline - Date.now()) / 1000)));
     try {
@@ -123,7 +143,28 @@ export async function waitForDatabase(ctx: Context, onWait?: (a: WaitAttempt) =>
       }
       onWait?.({ attempt, reason, elapsedS: Math.round(elapsedS), waitS, database });
       await new Promise((r) => setTimeout(r, Math.max(0, Math.min(RETRY_INTERVAL_MS, deadline - Date.now()))));
+      return undefined;
     }
+  }
+}
+
+/**
+ * `work`, or the error `stopped` makes as soon as `signal` is aborted, whichever comes first. A
+ * connection attempt still under way then is closed when it ends, so nothing is left open.
+ */
+async function untilStopped<T>(work: Promise<T>, signal: AbortSignal | undefined, stopped: (name: 'SIGINT' | 'SIGTERM') => Error): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) throw stopped(signalName(signal));
+  let onAbort = (): void => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(stopped(signalName(signal)));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    work.catch(() => {});
   }
 }
 
@@ -150,7 +191,7 @@ async function deployUnlabelled(options: DeployOptions): Promise<DeployResult> {
     );
   }
   const ctx = await loadContext({ ...options, env });
-  const wait = await waitForDatabase(ctx, options.onWait);
+  const wait = await waitForDatabase(ctx, options.onWait, { signal: options.signal, onInterruptible: options.onInterruptible });
   const started = Date.now();
   const moved: MoveResult = await upgrade({
     cwd: ctx.root,

@@ -206,6 +206,42 @@ pgDescribe('deploy entrypoint (docker/entrypoint.sh) against PostgreSQL', () => 
     expect(JSON.parse(j.stdout)).toEqual({ error: expect.stringContaining('deploy failed: database postgres://deployer:***@'), code: 5 });
   });
 
+  // Was: a signal while deploy waited for the database ended the process by the signal's default
+  // action: no line, and under --json no document on stdout for the pipeline that parses it.
+  it.each([
+    { signal: 'SIGTERM' as const, code: 143 },
+    { signal: 'SIGINT' as const, code: 130 },
+  ])('$signal while deploy waits for the database: exit $code at once, one line (under --json the error document)', async ({ signal, code }) => {
+    const port = await freePort(); // nothing listens there
+    const env = { DATABASE_URL: `postgres://deployer:s3cret-pass@127.0.0.1:${port}/app`, SLUICE_DEPLOY_WAIT: '60' };
+    for (const json of [false, true]) {
+      const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), ...(json ? ['--json'] : []), 'deploy'], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (b) => (stdout += b));
+      const waiting = new Promise<void>((resolve) =>
+        child.stderr.on('data', (b) => {
+          stderr += b;
+          if (stderr.includes('sluice: waiting for ')) resolve();
+        }),
+      );
+      const done = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+      await waiting;
+      const sent = Date.now();
+      child.kill(signal);
+      const r = { status: await done, stdout, stderr };
+      expect(Date.now() - sent, 'the signal ended the wait').toBeLessThan(3_000);
+      expect(r.status, r.stderr).toBe(code);
+      const line = new RegExp(`^deploy failed: interrupted \\(${signal}\\) while waiting for database postgres://deployer:\\*\\*\\*@127\\.0\\.0\\.1:${port}/app \\(\\d+ attempts? in \\d+s\\): nothing was changed$`);
+      if (json) expect(JSON.parse(r.stdout)).toEqual({ error: expect.stringMatching(line), code });
+      else {
+        const final = r.stderr.trim().split('\n').filter((l) => !l.startsWith('sluice: waiting for '));
+        expect(final).toHaveLength(1);
+        expect(final[0]!.replace(/^sluice: /, '')).toMatch(line);
+      }
+    }
+  });
+
   // Found by a README walk: the script ran sluice in the foreground, so a SIGTERM (docker stop, a pod
   // ending) ended the shell (or, as PID 1, was ignored) and sluice went on alone, applying the rest.
   it('SIGTERM to the script reaches sluice: the revision running is cancelled and rolled back, exit 143, the app never starts', async () => {
