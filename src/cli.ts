@@ -60,7 +60,11 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
     .option('-C, --cwd <dir>', 'project folder (default: current folder)')
     .exitOverride()
     // With --json, commander's own usage errors become the JSON error document (report), not text.
-    .configureOutput({ writeErr: (s) => (jsonArgv(argv) ? undefined : printer.error(s.trimEnd())), writeOut: (s) => printer.line(s.trimEnd()) });
+    .configureOutput({
+      writeErr: (s) => (jsonArgv(argv) ? undefined : printer.error(s.trimEnd())),
+      // --json --version: a document as every other --json output (was: the bare version as text). Help stays text.
+      writeOut: (s) => (jsonArgv(argv) && s.trimEnd() === VERSION ? printer.json({ version: VERSION }) : printer.line(s.trimEnd())),
+    });
 
   const g = () => program.opts<Globals>();
   const common = () => ({ cwd: g().cwd, config: g().config });

@@ -246,4 +246,15 @@ describe('--json: the document alone on stdout', () => {
     expect(bad.status).toBe(2);
     expect(JSON.parse(bad.stdout)).toMatchObject({ code: 2 });
   });
+
+  it('--json --version is a document too (was: the bare version as text); without --json the bare version', () => {
+    const version = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+    for (const args of [['--json', '--version'], ['-V', '--json']]) {
+      const r = spawnSync(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), ...args], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual({ version });
+    }
+    const plain = spawnSync(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), '--version'], { encoding: 'utf8' });
+    expect(plain.stdout).toBe(`${version}\n`);
+  });
 });
