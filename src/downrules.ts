@@ -258,6 +258,12 @@ function annotate(dialect: DialectName, sql: string): Refined {
     if (using) return { sql, warning: `data-dependent: every value of ${target} must be a value of ${bare(newType!)} (checked before migrate-down for enums)` };
     return { sql: cast, warning: `data-dependent: every value of ${target} must convert to ${newType} (USING cast added)` };
   }
+  // The up made a plain column generated (PostgreSQL cannot in place: drizzle-kit drops it and adds it
+  // generated); the down makes it plain again, holding what the expression computed, not its old values
+  const expression = /^ALTER TABLE (\S+) ALTER COLUMN "([^"]+)" DROP EXPRESSION/i.exec(sql);
+  if (expression) {
+    return { sql, warning: `column ${bare(expression[1]!)}.${expression[2]} comes back holding the values its expression computed: the values it had before the up made it generated are not restored` };
+  }
   const notNull = /^ALTER TABLE (\S+) ALTER COLUMN "([^"]+)" SET NOT NULL/i.exec(sql);
   if (notNull) return { sql, warning: `data-dependent: fails if ${bare(notNull[1]!)}.${notNull[2]} holds NULLs` };
   const table = /^CREATE TABLE [`"]([^`"]+)[`"]/i.exec(sql);

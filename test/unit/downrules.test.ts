@@ -60,6 +60,10 @@ describe('refineDown', () => {
     expect(generated!.warning).toBeUndefined();
     const [sqliteGenerated] = refineDown('sqlite', ['ALTER TABLE `users` ADD `full` text GENERATED ALWAYS AS (first || last) VIRTUAL;']);
     expect(sqliteGenerated!.warning).toBeUndefined();
+    // the up made a plain column generated (dropped and added again): its old values are gone
+    const [plainAgain] = refineDown('postgresql', ['ALTER TABLE "public"."users" ALTER COLUMN "full" DROP EXPRESSION;']);
+    expect(plainAgain!.sql).toBe('ALTER TABLE "public"."users" ALTER COLUMN "full" DROP EXPRESSION;');
+    expect(plainAgain!.warning).toBe('column users.full comes back holding the values its expression computed: the values it had before the up made it generated are not restored');
   });
 });
 
