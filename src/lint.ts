@@ -26,7 +26,7 @@ import { readDown, readSnapshot, readUp, tsFileOf, type RevisionFile } from './s
 import { downIsEmpty, downIsProven, downIsStale, parseDownHeader } from './downheader.js';
 import { firstLine } from './sql.js';
 import { loadParser, parseSql, SqlSyntaxError, type ParsedSql } from './sqlparse.js';
-import { statementChange } from './sqlchange.js';
+import { statementChange, type StatementChange } from './sqlchange.js';
 import { sqliteTriggerTracker, type TriggersByTable } from './sqlitetriggers.js';
 import { withoutBom } from './bom.js';
 
@@ -176,11 +176,12 @@ type Report = (statement: number, rule: string, message: string) => void;
 /** drop-table, drop-column, sqlite-table-rebuild, empty-table, drop-cascade on one parsed up file. */
 function ownRules(file: FileLint, dialect: DialectName, previousSnapshot: (() => Record<string, unknown>) | undefined, report: Report, triggersBefore?: () => TriggersByTable): void {
   const changes = file.parsed.statements.map((s) => statementChange(s.text, dialect));
+  const rebuilds = dialect === 'sqlite' ? sqliteRebuilds(changes) : new Map<string, string>();
   const created = new Set<string>();
   changes.forEach((c, i) => {
     for (const table of c.dropsTables) {
-      // A table this file created (a SQLite rebuild's original is replaced by its `__new_` copy) holds no data of its own.
-      if (created.has(table) || (dialect === 'sqlite' && created.has(`__new_${table}`))) continue;
+      // A table this file created (a SQLite rebuild's original is replaced by its copy) holds no data of its own.
+      if (created.has(table) || [...created].some((t) => rebuilds.get(t) === table.toLowerCase())) continue;
       report(i, 'drop-table', `drops table ${table} and every row in it; a down can re-create the table, not its rows`);
     }
     for (const d of c.dropsColumns) report(i, 'drop-column', `drops column ${d.table}.${d.column} and its values; a down can bring the column back, not its values`);
@@ -192,8 +193,8 @@ function ownRules(file: FileLint, dialect: DialectName, previousSnapshot: (() =>
     if (c.dropsCascade) {
       report(i, 'drop-cascade', `drops ${c.dropsCascade.kind} ${c.dropsCascade.names.join(', ')} with CASCADE: whatever depends on it goes too, unnamed (a column of that type with its values, a view, a default, a foreign key); drop the dependents by name first`);
     }
-    if (dialect === 'sqlite' && c.createsTable?.startsWith('__new_')) {
-      const table = c.createsTable.slice('__new_'.length);
+    const table = c.createsTable && rebuilds.has(c.createsTable) ? originalName(changes, c.createsTable, rebuilds.get(c.createsTable)!) : undefined;
+    if (c.createsTable && table) {
       const copy = changes.find((k) => k.insertsInto?.table === c.createsTable)?.insertsInto;
       const lost = lostColumns(previousSnapshot, table, copy?.columns);
       // the table's triggers go with its DROP; those this file makes again after it are not lost
@@ -211,12 +212,36 @@ function ownRules(file: FileLint, dialect: DialectName, previousSnapshot: (() =>
   });
 }
 
+/**
+ * SQLite table rebuilds in one file: copy → the table it replaces (lower case). drizzle-kit's copy is
+ * `__new_<table>`; a hand-written one (seed 001's `user_new`) is any table the file creates, then
+ * renames to the name of a table the file dropped in between.
+ */
+function sqliteRebuilds(changes: StatementChange[]): Map<string, string> {
+  const out = new Map<string, string>();
+  changes.forEach((c, i) => {
+    const copy = c.createsTable;
+    if (!copy) return;
+    const r = changes.findIndex((k, j) => j > i && k.renamesTable?.from.toLowerCase() === copy.toLowerCase());
+    const to = r >= 0 ? changes[r]!.renamesTable!.to.toLowerCase() : undefined;
+    if (to && changes.slice(i + 1, r).some((k) => k.dropsTables.some((t) => t.toLowerCase() === to))) out.set(copy, to);
+    else if (copy.startsWith('__new_')) out.set(copy, copy.slice('__new_'.length).toLowerCase());
+  });
+  return out;
+}
+
+/** The rebuilt table's name as the file writes it (its DROP's spelling; the copy's suffix for a `__new_` copy without one). */
+function originalName(changes: StatementChange[], copy: string, lower: string): string {
+  for (const c of changes) for (const t of c.dropsTables) if (t.toLowerCase() === lower) return t;
+  return copy.startsWith('__new_') ? copy.slice('__new_'.length) : lower;
+}
+
 /** Columns the table had before this revision (its previous snapshot) that the rebuild's copy leaves out. */
 function lostColumns(previousSnapshot: (() => Record<string, unknown>) | undefined, table: string, copied: string[] | undefined): string[] {
-  if (!previousSnapshot || !copied) return [];
+  if (!previousSnapshot || !copied?.length) return []; // no column list (INSERT INTO copy SELECT …): every column of the copy, by position
   try {
     const tables = previousSnapshot().tables as Record<string, { name?: string; columns?: Record<string, unknown> }> | undefined;
-    const before = Object.values(tables ?? {}).find((t) => t.name === table);
+    const before = Object.values(tables ?? {}).find((t) => t.name?.toLowerCase() === table.toLowerCase());
     return Object.keys(before?.columns ?? {}).filter((c) => !copied.includes(c));
   } catch {
     return [];

@@ -154,6 +154,32 @@ describe('make migrate-lint', () => {
     expect(lintJson(dir, [nothing]).result.findings).toEqual([]);
   });
 
+  // seed 001's way: a rebuild written by hand, its copy named anything (was: its DROP called data loss,
+  // "drops table users and every row in it", and no sqlite-table-rebuild finding)
+  it('SQLite: a hand-written table rebuild (any copy name, renamed to the dropped table) is a rebuild, its DROP no data loss', () => {
+    const dir = makeProject();
+    const tag = addRevision(
+      dir,
+      'sqlite',
+      'users_by_hand',
+      [
+        'CREATE TABLE users_new (id integer PRIMARY KEY AUTOINCREMENT NOT NULL, email text NOT NULL, name text);',
+        'INSERT INTO users_new (id, email, name) SELECT id, email, name FROM users;',
+        'DROP TABLE users;',
+        'ALTER TABLE users_new RENAME TO Users;',
+        // a table created and renamed to a name no DROP freed is no rebuild; dropping a table is data loss
+        'CREATE TABLE scratch (id integer);',
+        'ALTER TABLE scratch RENAME TO kept;',
+        'DROP TABLE sessions;',
+      ].join('--> statement-breakpoint\n'),
+      '-- sluice:down\nSELECT 1;\n',
+    );
+    const { result } = lintJson(dir, [tag]);
+    expect(rules(result)).toEqual(['1:sqlite-table-rebuild', '7:drop-table']);
+    expect(result.findings[0]!.message).toMatch(/^rebuilds table users \(copies it into users_new, drops it, renames the copy\).*column\(s\) phone, role, created_at are not copied: their data is lost$/);
+    expect(result.findings[1]!.message).toMatch(/^drops table sessions and every row in it/);
+  });
+
   // found by a hunt: an audit trigger a hand-written revision made was dropped by a later rebuild, unsaid
   it("SQLite: a table rebuild names the table's triggers an earlier revision made, which its DROP takes with it; not those dropped since or made again", () => {
     const dir = makeProject();
