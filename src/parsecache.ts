@@ -5,12 +5,13 @@
  * One file per project (`pack-<hash>.json` in the nearest node_modules/.cache/sluice/parsed/) holds
  * an entry per (parser versions, sluice's classification code, dialect, SHA-256 of the text), so a
  * run over 1000 revisions reads one file, not 1000. An entry stores where each statement and comment
- * lies in the text (offsets, not copies), with the parser's classification; it is used only when those
+ * lies in the text (offsets, not copies), with the parser's classification. A project without a pack
+ * yet starts from the one written last in that folder (packOf). An entry is used only when those
  * spans lie in the text in order and cover all of it but whitespace, `;` and breakpoints (load): a stale or damaged
  * entry is ignored and the file parsed again. New entries are written once, after the run's first wait or at exit; a pack that
  * cannot be written is only slower. SLUICE_NO_PARSE_CACHE=1 disables it.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DialectName, SqliteEngine } from './config.js';
@@ -60,9 +61,12 @@ interface Pack {
   used: Set<string>;
   dirty: boolean;
   scheduled: boolean;
+  /** Its entries came from another project's pack (packOf): written as the project's own once used. */
+  seeded: boolean;
 }
 
 const packs = new Map<string, Pack>();
+const PACK_NAME = /^pack-[0-9a-f]{32}\.json$/;
 const stats = { hits: 0, misses: 0 };
 
 /** Entries used and files parsed by this process (diagnostics; `make bench` and tests read it). */
@@ -80,19 +84,49 @@ function packOf(root: string): Pack {
   if (pack) return pack;
   const dir = process.env.SLUICE_NO_PARSE_CACHE === '1' ? undefined : sluiceCacheDir(root, 'parsed');
   const file = dir ? path.join(dir, `pack-${sha256(path.resolve(root)).slice(0, 32)}.json`) : undefined;
-  pack = { file, entries: new Map(), used: new Set(), dirty: false, scheduled: false };
-  if (file) {
-    try {
-      const data = JSON.parse(readFileSync(file, 'utf8')) as { format?: unknown; key?: unknown; entries?: unknown };
-      if (data.format === PACK_FORMAT && data.key === formatKey() && data.entries && typeof data.entries === 'object') {
-        pack.entries = new Map(Object.entries(data.entries as Record<string, StoredEntry>));
-      }
-    } catch {
-      /* missing or unreadable: start empty */
-    }
+  pack = { file, entries: new Map(), used: new Set(), dirty: false, scheduled: false, seeded: false };
+  if (dir && file) {
+    const own = readPack(file);
+    // A project's first run on this node_modules (a new checkout or worktree beside another, an app of a
+    // monorepo, each test's copy of the example project) starts from the pack written last in the
+    // folder: entries are keyed by the text they describe, so another project's are as good for the
+    // files both have (the same history, or a shared start), and a miss parses as before.
+    const seed = own ?? (existsSync(file) ? undefined : readPack(newestPack(dir)));
+    if (seed) pack.entries = seed;
+    pack.seeded = !own && !!seed;
   }
   packs.set(root, pack);
   return pack;
+}
+
+/** A pack's entries, or undefined when it is missing, unreadable or of another format or parser build. */
+function readPack(file: string | undefined): Map<string, StoredEntry> | undefined {
+  if (!file) return undefined;
+  try {
+    const data = JSON.parse(readFileSync(file, 'utf8')) as { format?: unknown; key?: unknown; entries?: unknown };
+    if (data.format === PACK_FORMAT && data.key === formatKey() && data.entries && typeof data.entries === 'object') {
+      return new Map(Object.entries(data.entries as Record<string, StoredEntry>));
+    }
+  } catch {
+    /* missing or unreadable */
+  }
+  return undefined;
+}
+
+/** The pack of `dir` written (or marked used) last, if any. */
+function newestPack(dir: string): string | undefined {
+  let best: string | undefined;
+  let bestMs = -Infinity;
+  try {
+    for (const name of readdirSync(dir)) {
+      if (!PACK_NAME.test(name)) continue;
+      const ms = statSync(path.join(dir, name), { throwIfNoEntry: false })?.mtimeMs ?? -Infinity;
+      if (ms > bestMs) [best, bestMs] = [path.join(dir, name), ms];
+    }
+  } catch {
+    /* no folder yet */
+  }
+  return best;
 }
 
 /** Write the packs that gained entries (atomically: a reader sees the old pack or the new one). */
@@ -105,7 +139,7 @@ export function flushParseCache(): void {
     if (entries.length > Math.max(PACK_KEEP, 2 * pack.used.size)) entries = entries.filter(([k]) => pack.used.has(k));
     try {
       writeAtomically(pack.file, JSON.stringify({ format: PACK_FORMAT, key: formatKey(), entries: Object.fromEntries(entries) }));
-      pruneCacheFiles(path.dirname(pack.file), /^pack-[0-9a-f]{32}\.json$/, FOLDER_CACHES_KEPT, pack.file);
+      pruneCacheFiles(path.dirname(pack.file), PACK_NAME, FOLDER_CACHES_KEPT, pack.file);
     } catch {
       /* a cache that cannot be written is only slower */
     }
@@ -216,6 +250,7 @@ export async function parseRevision(text: string, dialect: DialectName, root: st
     if (parsed) {
       pack.used.add(key);
       stats.hits += 1;
+      if (pack.seeded && !pack.dirty) schedule(pack);
       return parsed;
     }
   }

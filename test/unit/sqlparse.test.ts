@@ -140,6 +140,37 @@ describe('parse cache: entries found again', () => {
   });
 });
 
+describe('parse cache: a project without a pack', () => {
+  it("starts from the pack written last beside it (another project on the same node_modules); once it has its own, it reads only that", async () => {
+    const shared = cacheRoot();
+    const [a, b] = ['a', 'b'].map((n) => {
+      mkdirSync(path.join(shared, 'apps', n), { recursive: true });
+      return path.join(shared, 'apps', n);
+    });
+    const text = 'CREATE TABLE "t" ("id" integer);\n--> statement-breakpoint\nDROP TABLE "u";';
+    const counted = async (root: string, t = text) => {
+      forgetParseCache();
+      const before = parseCacheStats();
+      const parsed = await parseRevision(t, 'postgresql', root);
+      flushParseCache();
+      const after = parseCacheStats();
+      return { parsed, hits: after.hits - before.hits, misses: after.misses - before.misses };
+    };
+    const first = await counted(a!);
+    expect([first.hits, first.misses]).toEqual([0, 1]);
+    // b has no pack yet: a's entry serves it (was: parsed again, the parser loaded, in every new project)
+    const seeded = await counted(b!);
+    expect([seeded.hits, seeded.misses]).toEqual([1, 0]);
+    expect(seeded.parsed).toEqual(first.parsed);
+    const packs = readdirSync(path.join(shared, 'node_modules', '.cache', 'sluice', 'parsed')).filter((f) => f.startsWith('pack-'));
+    expect(packs).toHaveLength(2); // b's own, written once used
+    // a text only a's pack has, parsed in a: b reads its own pack now, so it parses that text itself
+    await counted(a!, 'DROP TABLE "only_a";');
+    const own = await counted(b!, 'DROP TABLE "only_a";');
+    expect([own.hits, own.misses]).toEqual([0, 1]);
+  });
+});
+
 describe('parse cache: public qualifiers', () => {
   it('a PostgreSQL entry keeps where its statements name public, and translates from it as a scan does; offsets not on a name public are not used', async () => {
     const root = cacheRoot();
