@@ -7,6 +7,7 @@
  * manages over first (commands/takeover.ts). Any failure is a SluiceError with the README's exit code,
  * so the deploy fails.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_SQLITE_FILE } from '../config.js';
 import { loadContext, resolveEnv, type CommandOptions, type Context } from '../context.js';
 import { openConnection } from '../dialect/index.js';
@@ -128,7 +129,7 @@ export async function waitForDatabase(
     // each attempt ends by the deadline (at least 1 s, so the last one can still answer)
     const timeoutS = Math.max(1, Math.min(Number.isFinite(connectTimeoutS) && connectTimeoutS > 0 ? connectTimeoutS : 10, Math.ceil((deadline - Date.now()) / 1000)));
     try {
-      const conn = await openConnection(ctx.target, { write: false, env: { ...ctx.env, SLUICE_CONNECT_TIMEOUT: String(timeoutS) } });
+      const conn = await openConnection(ctx.target, { write: false, env: { ...ctx.env, SLUICE_CONNECT_TIMEOUT: String(timeoutS) }, signal });
       await conn.close();
       return { attempts: attempt, seconds: round1((Date.now() - start) / 1000) };
     } catch (err) {
@@ -141,16 +142,18 @@ export async function waitForDatabase(
           { cause: err },
         );
       }
+      if (signal?.aborted) return undefined; // stopped meanwhile: untilStopped has thrown already
       onWait?.({ attempt, reason, elapsedS: Math.round(elapsedS), waitS, database });
-      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(RETRY_INTERVAL_MS, deadline - Date.now()))));
+      await sleep(Math.max(0, Math.min(RETRY_INTERVAL_MS, deadline - Date.now())), undefined, { signal }).catch(() => undefined);
       return undefined;
     }
   }
 }
 
 /**
- * `work`, or the error `stopped` makes as soon as `signal` is aborted, whichever comes first. A
- * connection attempt still under way then is closed when it ends, so nothing is left open.
+ * `work`, or the error `stopped` makes as soon as `signal` is aborted, whichever comes first. `work`
+ * watches the same signal (the connection attempt's socket is destroyed, the pause cut short), so
+ * nothing of it keeps running.
  */
 async function untilStopped<T>(work: Promise<T>, signal: AbortSignal | undefined, stopped: (name: 'SIGINT' | 'SIGTERM') => Error): Promise<T> {
   if (!signal) return work;

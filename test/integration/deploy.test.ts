@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -12,6 +13,8 @@ import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startCluster, stopCluster } from '../../src/pgcluster.js';
+import { deploy } from '../../src/commands/deploy.js';
+import { Interrupted } from '../../src/errors.js';
 import pg from 'pg';
 import { addRevision, cleanEnv, freshDatabase, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
 
@@ -204,6 +207,36 @@ pgDescribe('deploy entrypoint (docker/entrypoint.sh) against PostgreSQL', () => 
     const j = runCli(dir, ['--json', 'deploy'], { ...env, SLUICE_DEPLOY_WAIT: '0' });
     expect(j.status).toBe(5);
     expect(JSON.parse(j.stdout)).toEqual({ error: expect.stringContaining('deploy failed: database postgres://deployer:***@'), code: 5 });
+  });
+
+  it('the library: an abort while a connection attempt hangs (a server that accepts and never answers) rejects at once with Interrupted, and that attempt is closed', async () => {
+    const sockets: net.Socket[] = [];
+    const closed: Promise<void>[] = [];
+    const server = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.resume(); // read (and drop) what the client sends, so its close is seen
+      closed.push(new Promise((resolve) => socket.on('close', () => resolve())));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const controller = new AbortController();
+      const run = deploy({ cwd: dir, env: { ...cleanEnv(), DATABASE_URL: `postgres://u@127.0.0.1:${port}/app`, SLUICE_DEPLOY_WAIT: '60', SLUICE_CONNECT_TIMEOUT: '30' }, signal: controller.signal });
+      const outcome = run.then(() => undefined, (err: unknown) => err);
+      for (let i = 0; i < 300 && !sockets.length; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(sockets, 'deploy connected').toHaveLength(1);
+      const sent = Date.now();
+      controller.abort('SIGTERM');
+      const err = await outcome;
+      expect(err).toBeInstanceOf(Interrupted);
+      expect((err as Error).message).toMatch(/^deploy failed: interrupted \(SIGTERM\) while waiting for database postgres:\/\/u@127\.0\.0\.1:\d+\/app \(1 attempt in \d+s\): nothing was changed$/);
+      // the hanging attempt is not left to its 30 s timeout: the server sees it go
+      await Promise.race([closed[0], new Promise((_, reject) => setTimeout(() => reject(new Error('the connection attempt was left open')), 3_000))]);
+      expect(Date.now() - sent).toBeLessThan(3_000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      server.close();
+    }
   });
 
   // Was: a signal while deploy waited for the database ended the process by the signal's default
