@@ -248,11 +248,18 @@ function hoistColumnDropsBeforeTypeDrops(list: string[]): string[] {
   return out;
 }
 
+/** A table as drizzle-kit writes it (`"t"`, `"s"."t"`), a quoted part possibly holding spaces, `.` or `""`; and a quoted column (its inner text). */
+const QUOTED = '"(?:[^"]|"")+"';
+const TABLE = `((?:${QUOTED}|[^\\s".]+)(?:\\.(?:${QUOTED}|[^\\s".]+))?)`;
+const COLUMN = '"((?:[^"]|"")+)"';
+/** A quoted name's inner text as the name reads (`""` is one `"`). */
+const unquoted = (inner: string): string => inner.replace(/""/g, '"');
+
 function annotate(dialect: DialectName, sql: string): Refined {
-  const type = /^ALTER TABLE (\S+) ALTER COLUMN "([^"]+)" SET DATA TYPE (.+?)( USING .*)?;?$/is.exec(sql);
+  const type = new RegExp(`^ALTER TABLE ${TABLE} ALTER COLUMN ${COLUMN} SET DATA TYPE (.+?)( USING .*)?;?$`, 'is').exec(sql);
   if (type) {
     const [, table, column, newType, using] = type;
-    const target = `${bare(table!)}.${column}`;
+    const target = `${bare(table!)}.${unquoted(column!)}`;
     const cast = using ? sql : `ALTER TABLE ${table} ALTER COLUMN "${column}" SET DATA TYPE ${newType} USING "${column}"::${newType};`;
     if (/^(text|varchar|character varying)\b/i.test(newType!)) return { sql: cast };
     if (using) return { sql, warning: `data-dependent: every value of ${target} must be a value of ${bare(newType!)} (checked before migrate-down for enums)` };
@@ -260,12 +267,12 @@ function annotate(dialect: DialectName, sql: string): Refined {
   }
   // The up made a plain column generated (PostgreSQL cannot in place: drizzle-kit drops it and adds it
   // generated); the down makes it plain again, holding what the expression computed, not its old values
-  const expression = /^ALTER TABLE (\S+) ALTER COLUMN "([^"]+)" DROP EXPRESSION/i.exec(sql);
+  const expression = new RegExp(`^ALTER TABLE ${TABLE} ALTER COLUMN ${COLUMN} DROP EXPRESSION`, 'i').exec(sql);
   if (expression) {
-    return { sql, warning: `column ${bare(expression[1]!)}.${expression[2]} comes back holding the values its expression computed: the values it had before the up made it generated are not restored` };
+    return { sql, warning: `column ${bare(expression[1]!)}.${unquoted(expression[2]!)} comes back holding the values its expression computed: the values it had before the up made it generated are not restored` };
   }
-  const notNull = /^ALTER TABLE (\S+) ALTER COLUMN "([^"]+)" SET NOT NULL/i.exec(sql);
-  if (notNull) return { sql, warning: `data-dependent: fails if ${bare(notNull[1]!)}.${notNull[2]} holds NULLs` };
+  const notNull = new RegExp(`^ALTER TABLE ${TABLE} ALTER COLUMN ${COLUMN} SET NOT NULL`, 'i').exec(sql);
+  if (notNull) return { sql, warning: `data-dependent: fails if ${bare(notNull[1]!)}.${unquoted(notNull[2]!)} holds NULLs` };
   const table = /^CREATE TABLE [`"]([^`"]+)[`"]/i.exec(sql);
   if (table && !table[1]!.startsWith('__new_')) return { sql, warning: `table ${table[1]} comes back empty: the rows the up dropped are not restored` };
   const column = /^ALTER TABLE [`"]([^`"]+)[`"](?:\.[`"]([^`"]+)[`"])? ADD (?:COLUMN )?[`"]([^`"]+)[`"](.*)$/is.exec(sql);

@@ -64,6 +64,16 @@ describe('refineDown', () => {
     const [plainAgain] = refineDown('postgresql', ['ALTER TABLE "public"."users" ALTER COLUMN "full" DROP EXPRESSION;']);
     expect(plainAgain!.sql).toBe('ALTER TABLE "public"."users" ALTER COLUMN "full" DROP EXPRESSION;');
     expect(plainAgain!.warning).toBe('column users.full comes back holding the values its expression computed: the values it had before the up made it generated are not restored');
+    // quoted names holding spaces, dots or "" are read whole (review: `(\S+)` stopped at the space, so no warning)
+    const [spaced, typed, required] = refineDown('postgresql', [
+      'ALTER TABLE "public"."order items" ALTER COLUMN "to""tal" DROP EXPRESSION;',
+      'ALTER TABLE "my.schema"."order items" ALTER COLUMN "unit price" SET DATA TYPE integer;',
+      'ALTER TABLE "order items" ALTER COLUMN "a b" SET NOT NULL;',
+    ]);
+    expect(spaced!.warning).toMatch(/^column order items\.to"tal comes back holding the values its expression computed/);
+    expect(typed!.sql).toBe('ALTER TABLE "my.schema"."order items" ALTER COLUMN "unit price" SET DATA TYPE integer USING "unit price"::integer;');
+    expect(typed!.warning).toMatch(/every value of my\.schema\.order items\.unit price must convert to integer/);
+    expect(required!.warning).toMatch(/fails if order items\.a b holds NULLs/);
   });
 });
 
