@@ -176,12 +176,12 @@ type Report = (statement: number, rule: string, message: string) => void;
 /** drop-table, drop-column, sqlite-table-rebuild, empty-table, drop-cascade on one parsed up file. */
 function ownRules(file: FileLint, dialect: DialectName, previousSnapshot: (() => Record<string, unknown>) | undefined, report: Report, triggersBefore?: () => TriggersByTable): void {
   const changes = file.parsed.statements.map((s) => statementChange(s.text, dialect));
-  const rebuilds = dialect === 'sqlite' ? sqliteRebuilds(changes) : new Map<string, string>();
+  const { rebuilds, replaced } = dialect === 'sqlite' ? sqliteRebuilds(changes) : { rebuilds: new Map<string, string>(), replaced: new Set<string>() };
   const created = new Set<string>();
   changes.forEach((c, i) => {
     for (const table of c.dropsTables) {
-      // A table this file created (a SQLite rebuild's original is replaced by its copy) holds no data of its own.
-      if (created.has(table) || [...created].some((t) => rebuilds.get(t) === table.toLowerCase())) continue;
+      // A table this file created holds no data of its own; a SQLite rebuild's original is replaced by its copy.
+      if (created.has(table) || replaced.has(`${i}:${table.toLowerCase()}`)) continue;
       report(i, 'drop-table', `drops table ${table} and every row in it; a down can re-create the table, not its rows`);
     }
     for (const d of c.dropsColumns) report(i, 'drop-column', `drops column ${d.table}.${d.column} and its values; a down can bring the column back, not its values`);
@@ -195,8 +195,9 @@ function ownRules(file: FileLint, dialect: DialectName, previousSnapshot: (() =>
     }
     const table = c.createsTable && rebuilds.has(c.createsTable) ? originalName(changes, c.createsTable, rebuilds.get(c.createsTable)!) : undefined;
     if (c.createsTable && table) {
-      const copy = changes.find((k) => k.insertsInto?.table === c.createsTable)?.insertsInto;
-      const lost = lostColumns(previousSnapshot, table, copy?.columns);
+      const copy = changes.find((k) => k.insertsInto?.table.toLowerCase() === c.createsTable!.toLowerCase())?.insertsInto;
+      // no column list (INSERT INTO copy SELECT …): the copy's own columns, by position
+      const lost = lostColumns(previousSnapshot, table, copy && (copy.columns.length ? copy.columns : c.createsColumns));
       // the table's triggers go with its DROP; those this file makes again after it are not lost
       const again = new Set(changes.slice(i).flatMap((k) => (k.createsTrigger ? [k.createsTrigger.name.toLowerCase()] : [])));
       const triggers = [...(triggersBefore?.().get(table.toLowerCase()) ?? new Map<string, string>())].filter(([k]) => !again.has(k)).map(([, n]) => n);
@@ -217,17 +218,26 @@ function ownRules(file: FileLint, dialect: DialectName, previousSnapshot: (() =>
  * `__new_<table>`; a hand-written one (seed 001's `user_new`) is any table the file creates, then
  * renames to the name of a table the file dropped in between.
  */
-function sqliteRebuilds(changes: StatementChange[]): Map<string, string> {
-  const out = new Map<string, string>();
+function sqliteRebuilds(changes: StatementChange[]): { rebuilds: Map<string, string>; replaced: Set<string> } {
+  const rebuilds = new Map<string, string>();
+  /** `<statement index>:<table>` of each DROP a rebuild makes: its rows live on in the copy. */
+  const replaced = new Set<string>();
+  const lower = (n: string | undefined) => n?.toLowerCase();
   changes.forEach((c, i) => {
     const copy = c.createsTable;
     if (!copy) return;
-    const r = changes.findIndex((k, j) => j > i && k.renamesTable?.from.toLowerCase() === copy.toLowerCase());
-    const to = r >= 0 ? changes[r]!.renamesTable!.to.toLowerCase() : undefined;
-    if (to && changes.slice(i + 1, r).some((k) => k.dropsTables.some((t) => t.toLowerCase() === to))) out.set(copy, to);
-    else if (copy.startsWith('__new_')) out.set(copy, copy.slice('__new_'.length).toLowerCase());
+    const r = changes.findIndex((k, j) => j > i && lower(k.renamesTable?.from) === lower(copy));
+    const to = r >= 0 ? lower(changes[r]!.renamesTable!.to)! : copy.startsWith('__new_') ? lower(copy.slice('__new_'.length))! : undefined;
+    if (!to) return;
+    const d = changes.findIndex((k, j) => j > i && (r < 0 || j < r) && k.dropsTables.some((t) => lower(t) === to));
+    if (d < 0 && !copy.startsWith('__new_')) return;
+    rebuilds.set(copy, to);
+    // its DROP is the rebuild's, not a drop-table of its own, unless the copy was filled from another
+    // table (then the rows are lost there); a copy filled from nowhere is said lost by the rebuild's finding
+    const fill = changes.slice(i + 1, d < 0 ? undefined : d).find((k) => lower(k.insertsInto?.table) === lower(copy))?.insertsInto;
+    if (d >= 0 && (fill?.from === undefined || lower(fill.from) === to)) replaced.add(`${d}:${to}`);
   });
-  return out;
+  return { rebuilds, replaced };
 }
 
 /** The rebuilt table's name as the file writes it (its DROP's spelling; the copy's suffix for a `__new_` copy without one). */
@@ -238,11 +248,12 @@ function originalName(changes: StatementChange[], copy: string, lower: string): 
 
 /** Columns the table had before this revision (its previous snapshot) that the rebuild's copy leaves out. */
 function lostColumns(previousSnapshot: (() => Record<string, unknown>) | undefined, table: string, copied: string[] | undefined): string[] {
-  if (!previousSnapshot || !copied?.length) return []; // no column list (INSERT INTO copy SELECT …): every column of the copy, by position
+  if (!previousSnapshot || !copied?.length) return [];
   try {
     const tables = previousSnapshot().tables as Record<string, { name?: string; columns?: Record<string, unknown> }> | undefined;
     const before = Object.values(tables ?? {}).find((t) => t.name?.toLowerCase() === table.toLowerCase());
-    return Object.keys(before?.columns ?? {}).filter((c) => !copied.includes(c));
+    const kept = new Set(copied.map((c) => c.toLowerCase()));
+    return Object.keys(before?.columns ?? {}).filter((c) => !kept.has(c.toLowerCase()));
   } catch {
     return [];
   }

@@ -9,10 +9,12 @@ import type { PgRawStmt } from './sqlparse.js';
 
 export interface StatementChange {
   createsTable?: string;
+  /** SQLite CREATE TABLE: the columns it defines. */
+  createsColumns?: string[];
   dropsTables: string[];
   dropsColumns: { table: string; column: string }[];
-  /** INSERT INTO <table> (<columns>) ...: the columns listed (empty when none are). */
-  insertsInto?: { table: string; columns: string[] };
+  /** INSERT INTO <table> (<columns>) ...: the columns listed (empty when none are); SQLite: `from`, the one table its SELECT reads, when it reads one. */
+  insertsInto?: { table: string; columns: string[]; from?: string };
   /** PostgreSQL INSERT / UPDATE / DELETE: the table whose rows it writes, with its schema when named. */
   writesRows?: { schema?: string; table: string };
   /** DELETE without WHERE, TRUNCATE: the tables it empties. */
@@ -104,7 +106,10 @@ function sqliteChange(text: string, c: StatementChange): void {
   const { parse } = sqliteParser();
   const stmt: Tree = (parse(text, { dialect: 'sqlite' }) as Tree).statements?.[0] ?? {};
   const name = (n: Tree): string => String(n?.type === 'member_expr' ? n.property?.name : n?.name ?? '');
-  if (stmt.type === 'create_table_stmt') c.createsTable = name(stmt.name);
+  if (stmt.type === 'create_table_stmt') {
+    c.createsTable = name(stmt.name);
+    c.createsColumns = (stmt.columns?.expr?.items ?? []).filter((k: Tree) => k?.type === 'column_definition').map((k: Tree) => name(k.name));
+  }
   if (stmt.type === 'drop_table_stmt') c.dropsTables = (stmt.tables?.items ?? []).map(name);
   if (stmt.type === 'alter_table_stmt') {
     const table = name(stmt.table);
@@ -119,7 +124,13 @@ function sqliteChange(text: string, c: StatementChange): void {
     if (rename) c.renamesTable = { from: name(stmt.table), to: name(rename.newName) };
   }
   const insert = stmt.type === 'insert_stmt' ? stmt.clauses?.find((k: Tree) => k.type === 'insert_clause') : undefined;
-  if (insert) c.insertsInto = { table: name(insert.table), columns: (insert.columns?.expr?.items ?? []).map(name) };
+  if (insert) {
+    c.insertsInto = { table: name(insert.table), columns: (insert.columns?.expr?.items ?? []).map(name) };
+    const select = stmt.clauses?.find((k: Tree) => k.type === 'select_stmt');
+    const from = select?.clauses?.find((k: Tree) => k.type === 'from_clause')?.expr;
+    const source = from?.type === 'alias' ? from.expr : from;
+    if (source?.type === 'identifier' || source?.type === 'member_expr') c.insertsInto.from = name(source);
+  }
   const where = stmt.type === 'delete_stmt' ? (stmt.clauses ?? []).find((k: Tree) => k.type === 'where_clause') : undefined;
   if (stmt.type === 'delete_stmt' && (!where || sqliteAlwaysTrue(where.expr))) {
     const from = (stmt.clauses ?? []).find((k: Tree) => k.type === 'delete_clause');

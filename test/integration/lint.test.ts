@@ -178,6 +178,34 @@ describe('make migrate-lint', () => {
     expect(rules(result)).toEqual(['1:sqlite-table-rebuild', '7:drop-table']);
     expect(result.findings[0]!.message).toMatch(/^rebuilds table users \(copies it into users_new, drops it, renames the copy\).*column\(s\) phone, role, created_at are not copied: their data is lost$/);
     expect(result.findings[1]!.message).toMatch(/^drops table sessions and every row in it/);
+    // review: names in another case, a copy without a column list, a copy filled from another table,
+    // and a second DROP of the rebuilt table after its rename
+    const mixed = addRevision(
+      dir,
+      'sqlite',
+      'mixed_case',
+      [
+        'CREATE TABLE Users_Copy (ID integer PRIMARY KEY AUTOINCREMENT NOT NULL, EMAIL text NOT NULL, name text, phone text, role text, created_at integer);',
+        'INSERT INTO users_copy (id, Email, NAME, Phone, ROLE, Created_At) SELECT id, email, name, phone, role, created_at FROM USERS;',
+        'DROP TABLE users;',
+        'ALTER TABLE users_copy RENAME TO users;',
+        'CREATE TABLE s_copy (id integer, token text);',
+        'INSERT INTO s_copy SELECT id, token FROM sessions;',
+        'DROP TABLE sessions;',
+        'ALTER TABLE s_copy RENAME TO sessions;',
+        'CREATE TABLE u2 (id integer);',
+        'INSERT INTO u2 (id) SELECT id FROM staging;',
+        'DROP TABLE users;',
+        'ALTER TABLE u2 RENAME TO users;',
+        'DROP TABLE sessions;',
+      ].join('--> statement-breakpoint\n'),
+      '-- sluice:down\nSELECT 1;\n',
+    );
+    const more = lintJson(dir, [mixed]).result;
+    expect(rules(more)).toEqual(['1:sqlite-table-rebuild', '5:sqlite-table-rebuild', '9:sqlite-table-rebuild', '11:drop-table', '13:drop-table']);
+    expect(more.findings[0]!.message).not.toMatch(/not copied|no INSERT/); // every column copied, whatever the case
+    expect(more.findings[1]!.message).toMatch(/column\(s\) .+ are not copied: their data is lost$/); // the copy has only id and token
+    expect(more.findings[1]!.message).not.toMatch(/\bid\b.*not copied/);
   });
 
   // found by a hunt: an audit trigger a hand-written revision made was dropped by a later rebuild, unsaid
