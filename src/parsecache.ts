@@ -113,7 +113,7 @@ function readPack(file: string | undefined): Map<string, StoredEntry> | undefine
   return undefined;
 }
 
-/** The pack of `dir` written (or marked used) last, if any. */
+/** The pack of `dir` written last, if any. */
 function newestPack(dir: string): string | undefined {
   let best: string | undefined;
   let bestMs = -Infinity;
@@ -250,7 +250,10 @@ export async function parseRevision(text: string, dialect: DialectName, root: st
     if (parsed) {
       pack.used.add(key);
       stats.hits += 1;
-      if (pack.seeded && !pack.dirty) schedule(pack);
+      if (pack.seeded) {
+        pack.seeded = false; // written once as the project's own (with what it borrowed: its later commands read other files)
+        schedule(pack);
+      }
       return parsed;
     }
   }

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadParser, parseSql, SqlSyntaxError } from '../../src/sqlparse.js';
 import { publicBeyondTranslation, translatePublic } from '../../src/publicschema.js';
 import { systemSchemaError } from '../../src/sql.js';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { flushParseCache, forgetParseCache, parseCacheStats, parseRevision } from '../../src/parsecache.js';
@@ -164,6 +164,18 @@ describe('parse cache: a project without a pack', () => {
     expect(seeded.parsed).toEqual(first.parsed);
     const packs = readdirSync(path.join(shared, 'node_modules', '.cache', 'sluice', 'parsed')).filter((f) => f.startsWith('pack-'));
     expect(packs).toHaveLength(2); // b's own, written once used
+    // a third project, one process: its borrowed pack is written as its own once, not again at each hit
+    mkdirSync(path.join(shared, 'apps', 'c'));
+    const c = path.join(shared, 'apps', 'c');
+    forgetParseCache();
+    await parseRevision(text, 'postgresql', c);
+    flushParseCache();
+    const packsNow = () => new Map(readdirSync(path.join(shared, 'node_modules', '.cache', 'sluice', 'parsed')).filter((f) => f.startsWith('pack-')).map((f) => [f, statSync(path.join(shared, 'node_modules', '.cache', 'sluice', 'parsed', f)).ino]));
+    const written = packsNow();
+    expect(written.size).toBe(3);
+    await parseRevision(text, 'postgresql', c);
+    flushParseCache();
+    expect(packsNow()).toEqual(written);
     // a text only a's pack has, parsed in a: b reads its own pack now, so it parses that text itself
     await counted(a!, 'DROP TABLE "only_a";');
     const own = await counted(b!, 'DROP TABLE "only_a";');
