@@ -4,7 +4,7 @@
  * folder clean; and a deploy installed without dev dependencies runs the migrate targets.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -316,7 +316,12 @@ describe('deploy without dev dependencies', () => {
       const prebuilds = path.join(dir, '.prebuilds');
       mkdirSync(prebuilds);
       const tarball = `better-sqlite3-v${sqlitePkg.version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
-      const packed = spawnSync('tar', ['-czf', path.join(prebuilds, tarball), '-C', path.join(REPO, 'node_modules', 'better-sqlite3'), 'build/Release/better_sqlite3.node']);
+      // packed from a copy: another test file's `chmod -R` of this checkout's node_modules (openToOthers)
+      // changes the binary's ctime, and tar then fails "file changed as we read it" (seen in CI)
+      const staged = path.join(dir, '.prebuild-src');
+      mkdirSync(path.join(staged, 'build', 'Release'), { recursive: true });
+      copyFileSync(path.join(REPO, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'), path.join(staged, 'build', 'Release', 'better_sqlite3.node'));
+      const packed = spawnSync('tar', ['-czf', path.join(prebuilds, tarball), '-C', staged, 'build/Release/better_sqlite3.node']);
       expect(packed.status, String(packed.stderr)).toBe(0);
       prod.npm_config_better_sqlite3_local_prebuilds = prebuilds;
       const install = spawnSync('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], {
