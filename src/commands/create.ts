@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { conflictMarkerIn, conflictMarkerMessage } from '../conflictmarkers.js';
 import { loadProjectConfig, type DialectName, type HistoryConfig } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { preloadKit } from '../downgen.js';
@@ -140,6 +141,11 @@ async function createLocked(
         `snapshot ${rel(snapshotFile(h.out, last))} of the last revision ${last.id} is missing, and drizzle-kit would diff the models against an older snapshot, writing that revision's changes again; nothing was run: restore it from version control (or, if ${last.id} changed nothing the models describe, copy the snapshot before it under that name)`,
       );
     }
+  }
+  // a merge left unfinished in the models: drizzle-kit would fail on a syntax error that does not say so
+  for (const [, h] of dialects) {
+    const marker = conflictMarkerIn(root, h.schema);
+    if (marker) throw new ConfigError(conflictMarkerMessage(marker, 'run migrate-create again; nothing was run'));
   }
   const { signal } = options;
   // how each folder was, to put it back when the command stops half way (a signal, a file in the way)

@@ -11,6 +11,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { conflictMarkerIn, conflictMarkerMessage } from '../conflictmarkers.js';
 import { historyFor, loadProjectConfig, parseDatabaseTarget, projectDatabaseTarget, type DialectName } from '../config.js';
 import { loadContext, resolveEnv, withSession, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
@@ -85,6 +86,8 @@ async function importModels(root: string, schema: string): Promise<Record<string
     try {
       Object.assign(imports, await importTypeScript(f, readFileSync(f, 'utf8')));
     } catch (err) {
+      const marker = conflictMarkerIn(root, f);
+      if (marker) throw new ConfigError(conflictMarkerMessage(marker, 'run migrate-check again'), { cause: err });
       throw new ConfigError(`cannot load the models ${path.relative(root, f)}: ${describeCause(err)}`, { cause: err });
     }
   }

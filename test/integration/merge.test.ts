@@ -547,3 +547,23 @@ describe('branches: fork, migrate-merge, databases of either branch', () => {
     ok(runCli(dir, ['down', 'base'], env));
   }, 120_000);
 });
+
+// A merge whose models kept git's markers: drizzle-kit (and migrate-check's load of the models) failed
+// with "Expected identifier but found "<<"", which did not say why; migrate-merge settles the folders only
+describe('models left half merged (git conflict markers)', () => {
+  it('migrate-create and migrate-check name the file and line of the marker, exit 2, nothing written', () => {
+    const dir = makeProject();
+    const models = path.join(dir, 'models', 'postgres.ts');
+    const text = readFileSync(models, 'utf8');
+    writeFileSync(models, text.replace("  name: text('name'),\n", "<<<<<<< HEAD\n  name: text('name'),\n=======\n  name: varchar('name', { length: 80 }),\n>>>>>>> feature/names\n"));
+    const line = text.slice(0, text.indexOf("  name: text('name'),")).split('\n').length;
+    const before = readdirSync(path.join(dir, 'drizzle', 'postgresql'));
+    const created = runCli(dir, ['create', '-m', 'after merge']);
+    expect(created.status, created.stderr).toBe(2);
+    expect(created.stderr.trim()).toBe(`sluice: models/postgres.ts:${line} holds a git conflict marker (<<<<<<< HEAD): the models are half merged; resolve the conflict in that file, then run migrate-create again; nothing was run`);
+    expect(readdirSync(path.join(dir, 'drizzle', 'postgresql'))).toEqual(before);
+    const checked = runCli(dir, ['verify', '--no-database'], { DATABASE_URL: 'postgres://u@127.0.0.1:1/x' }); // the PostgreSQL models; no connection
+    expect(checked.status, checked.stderr).toBe(2);
+    expect(checked.stderr.trim()).toBe(`sluice: models/postgres.ts:${line} holds a git conflict marker (<<<<<<< HEAD): the models are half merged; resolve the conflict in that file, then run migrate-check again`);
+  });
+});
