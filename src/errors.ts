@@ -369,7 +369,7 @@ export function environmentError(err: unknown): SluiceError | undefined {
   }
   if (/^SQLITE_(BUSY|LOCKED)/.test(e.code)) {
     return new ConnectionError(
-      `the SQLite database is locked by another connection (${message}): another process (your app?) held a transaction on the file for longer than sluice waits (10 s): a write, or, in rollback-journal mode, a read, which keeps a commit waiting (WAL mode does not); nothing of the revisions not reported applied stayed; retry when it is done (make migrate-status shows where the database stands)`,
+      `the SQLite database is locked by another connection (${message}): another process (your app?) held a transaction on the file for longer than sluice waits (SLUICE_LOCK_TIMEOUT, default 10s): a write, or, in rollback-journal mode, a read, which keeps a commit waiting (WAL mode does not); nothing of the revisions not reported applied stayed; retry when it is done, or raise SLUICE_LOCK_TIMEOUT (make migrate-status shows where the database stands)`,
       { cause: err },
     );
   }

@@ -13,7 +13,7 @@ export async function openConnection(
 ): Promise<Connection> {
   if (target.dialect === 'sqlite') {
     const { openSqlite } = await import('./sqlite.js');
-    return openSqlite(target, { create: options.write, mayCreate: options.mayCreate });
+    return openSqlite(target, { create: options.write, mayCreate: options.mayCreate, env: options.env });
   }
   return (await beginPostgres(target, options.env, options.signal)).ready;
 }

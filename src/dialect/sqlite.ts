@@ -16,7 +16,22 @@ import { pidAlive } from '../pids.js';
 import { sqliteIndexExtras, sqliteTableExtras } from '../sqliteshape.js';
 import { commandLine, readHolder, type Holder } from '../lockholder.js';
 
-const BUSY_TIMEOUT_MS = 10_000;
+/**
+ * How long a statement waits for a lock another connection holds on the file (SQLite's busy timeout):
+ * SLUICE_LOCK_TIMEOUT, read as PostgreSQL reads its lock_timeout (`10s`, `500ms`, `2min`; a number
+ * alone is milliseconds; 0 is no limit), default 10s. Was a constant 10 s.
+ */
+export function busyTimeoutMs(env: Record<string, string | undefined>): number {
+  const raw = env.SLUICE_LOCK_TIMEOUT;
+  if (raw === undefined) return 10_000;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*$/.exec(raw);
+  if (!m) throw new ConfigError(`SLUICE_LOCK_TIMEOUT must be a duration as PostgreSQL reads it (10s, 500ms, 2min; a number alone is milliseconds), not ${JSON.stringify(raw)}`);
+  const ms = Number(m[1]) * { us: 0.001, ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 'ms']!;
+  return ms === 0 ? 2_147_483_647 : Math.max(1, Math.min(Math.round(ms), 2_147_483_647));
+}
+
+/** A wait in words: `10s`, `500ms`. */
+const waitText = (ms: number): string => (ms >= 2_147_483_647 ? 'ever' : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
 /** Beside the database file: the file that carries the run-wide migration lock (see SqliteConnection.lock). */
 export const LOCK_SUFFIX = '.sluice-lock';
 /** Beside the database file, while a run holds the lock: who holds it (pid, host, command, since). */
@@ -24,7 +39,8 @@ export const HOLDER_SUFFIX = '.sluice-lock.holder';
 const LOCK_POLL_MS = 50;
 
 /** `create`: open for writing, creating a missing file, unless `mayCreate` is false (a down: a missing file reads as empty, and nothing is made). */
-export function openSqlite(target: DatabaseTarget, options: { create: boolean; mayCreate?: boolean }): Connection {
+export function openSqlite(target: DatabaseTarget, options: { create: boolean; mayCreate?: boolean; env?: Record<string, string | undefined> }): Connection {
+  const busyMs = busyTimeoutMs(options.env ?? process.env);
   const file = target.file!;
   const dir = path.dirname(file);
   const folder = statSync(dir, { throwIfNoEntry: false });
@@ -61,14 +77,14 @@ export function openSqlite(target: DatabaseTarget, options: { create: boolean; m
     // migration lock (lock), having waited SLUICE_LOCK_WAIT for that run. (Was: this read waited the
     // 10 s busy timeout, frozen, then "cannot open SQLite file: database is locked", exit 5: a second
     // deploy failed while the first still ran, and SLUICE_LOCK_WAIT=1 took 10 s naming nobody.)
-    db.pragma(`busy_timeout = ${options.create ? 0 : BUSY_TIMEOUT_MS}`);
+    db.pragma(`busy_timeout = ${options.create ? 0 : busyMs}`);
     try {
       db.prepare('SELECT count(*) FROM sqlite_master').get();
     } catch (err) {
       if (!options.create || !/^SQLITE_BUSY/.test(String((err as { code?: unknown }).code))) throw err;
       readLater = true;
     }
-    if (options.create) db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    if (options.create) db.pragma(`busy_timeout = ${busyMs}`);
   } catch (err) {
     if (readonly && existsSync(`${file}-journal`) && /^SQLITE_READONLY/.test(String((err as { code?: unknown }).code))) {
       throw new ConnectionError(
@@ -81,7 +97,7 @@ export function openSqlite(target: DatabaseTarget, options: { create: boolean; m
     if (/^SQLITE_BUSY/.test(String((err as { code?: unknown }).code))) {
       const h = readHolder(`${safeRealpath(file)}${HOLDER_SUFFIX}`);
       const who = h ? `sluice run pid ${h.pid} on host ${h.host} ("${h.command}"), since ${h.since}` : 'an application, or a sluice run';
-      throw new ConnectionError(`SQLite file ${target.display} stayed locked by a write for ${BUSY_TIMEOUT_MS / 1000}s (${who}); run again once it has committed`, { cause: err });
+      throw new ConnectionError(`SQLite file ${target.display} stayed locked by a write for ${waitText(busyMs)} (${who}); run again once it has committed, or raise SLUICE_LOCK_TIMEOUT`, { cause: err });
     }
     throw new ConnectionError(`cannot open SQLite file ${target.display}: ${describeCause(err)}`, { cause: err });
   }

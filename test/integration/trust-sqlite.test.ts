@@ -278,17 +278,17 @@ describe('SQLite: one run-wide migration lock per database', () => {
       expect(JSON.parse(blocked.stdout).error).toMatch(LOCK_MESSAGE);
       expect(JSON.parse(blocked.stdout).error).toContain(`pid ${holder.child.pid}`);
       expect(took).toBeLessThan(5_000);
-      // a second deploy waits for the first (longer than SQLite's own 10 s), then finds nothing to do
-      second = start(dir, ['--json', 'deploy'], { ...env, SLUICE_LOCK_WAIT: '60' });
-      // a reader cannot read the file meanwhile (SQLite's rule): after its 10 s it says who writes it
+      // a second deploy waits for the first (longer than its SQLite busy wait, SLUICE_LOCK_TIMEOUT), then finds nothing to do
+      second = start(dir, ['--json', 'deploy'], { ...env, SLUICE_LOCK_WAIT: '60', SLUICE_LOCK_TIMEOUT: '2s' });
+      // a reader cannot read the file meanwhile (SQLite's rule): after SLUICE_LOCK_TIMEOUT it says who writes it
       // (was: "cannot open SQLite file …: database is locked", as if the file were damaged)
-      const statusRun = start(dir, ['status'], env);
-      await new Promise((r) => setTimeout(r, 11_000));
+      const statusRun = start(dir, ['status'], { ...env, SLUICE_LOCK_TIMEOUT: '3s' });
+      await new Promise((r) => setTimeout(r, 4_000));
       expect(second.child.exitCode, 'the second deploy gave up while the first still ran').toBe(null);
       const read = await statusRun.done;
       expect(read.status, read.stderr).toBe(5);
       expect(read.stderr.trim()).toBe(
-        `sluice: SQLite file sqlite:large.sqlite stayed locked by a write for 10s (sluice run pid ${holder.child.pid} on host ${os.hostname()} ("sluice deploy"), since ${JSON.parse(readFileSync(`${file}.sluice-lock.holder`, 'utf8')).since}); run again once it has committed`,
+        `sluice: SQLite file sqlite:large.sqlite stayed locked by a write for 3s (sluice run pid ${holder.child.pid} on host ${os.hostname()} ("sluice deploy"), since ${JSON.parse(readFileSync(`${file}.sluice-lock.holder`, 'utf8')).since}); run again once it has committed, or raise SLUICE_LOCK_TIMEOUT`,
       );
     } finally {
       writeFileSync(flag, '');
@@ -301,21 +301,42 @@ describe('SQLite: one run-wide migration lock per database', () => {
     expect(shapeOf(file).rows.at(-1)).toBe(tag);
   }, 90_000);
 
-  it("an app holding a write transaction longer than sluice waits: exit 5, one line (was: 'internal error: database is locked', exit 1)", async () => {
+  /** Another process holding a transaction on `file` for `ms` (BEGIN IMMEDIATE: a write; BEGIN + a read: a read); resolves once it holds it. */
+  async function appHolding(file: string, kind: 'write' | 'read', ms: number): Promise<ReturnType<typeof spawn>> {
+    const hold = kind === 'write' ? "db.exec('BEGIN IMMEDIATE'); db.exec('CREATE TABLE app_busy (id integer)');" : "db.exec('BEGIN'); db.prepare('SELECT count(*) FROM sluice_version').get();";
+    const end = kind === 'write' ? 'ROLLBACK' : 'COMMIT';
+    const app = spawn(process.execPath, ['-e', `const db = require(${JSON.stringify(path.join(REPO, 'node_modules', 'better-sqlite3'))})(${JSON.stringify(file)}); ${hold} process.stdout.write('held\\n'); setTimeout(() => { db.exec('${end}'); db.close(); }, ${ms});`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => app.stdout!.once('data', () => resolve()));
+    return app;
+  }
+
+  it("an app holding a write transaction longer than SLUICE_LOCK_TIMEOUT: exit 5, one line (was: 'internal error: database is locked', exit 1); a longer SLUICE_LOCK_TIMEOUT waits it out", async () => {
     const { dir, file, env } = project('busy');
     expect(runCli(dir, ['up', '2'], env).status).toBe(0);
-    // another process's write transaction, held 14 s (sluice waits 10 s for a busy database)
-    const app = spawn(process.execPath, ['-e', `const db = require(${JSON.stringify(path.join(REPO, 'node_modules', 'better-sqlite3'))})(${JSON.stringify(file)}); db.exec('BEGIN IMMEDIATE'); db.exec('CREATE TABLE app_busy (id integer)'); process.stdout.write('held\\n'); setTimeout(() => { db.exec('ROLLBACK'); db.close(); }, 14000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve) => app.stdout!.once('data', () => resolve()));
+    const app = await appHolding(file, 'write', 6000);
     try {
-      const r = runCli(dir, ['up'], env);
+      const t0 = Date.now();
+      const r = runCli(dir, ['up'], { ...env, SLUICE_LOCK_TIMEOUT: '1s' });
       expect(r.status, r.stdout + r.stderr).toBe(5);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(/the SQLite database is locked by another connection .*retry when it is done/);
+      expect(r.stderr).toMatch(/the SQLite database is locked by another connection .*longer than sluice waits \(SLUICE_LOCK_TIMEOUT, default 10s\).*retry when it is done, or raise SLUICE_LOCK_TIMEOUT/);
+      expect(Date.now() - t0).toBeLessThan(5_000);
     } finally {
       app.kill();
     }
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    // the app's transaction ends within the wait: up waits for it and applies
+    const short = await appHolding(file, 'write', 1500);
+    try {
+      const r = runCli(dir, ['up'], { ...env, SLUICE_LOCK_TIMEOUT: '20s' });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+    } finally {
+      short.kill();
+    }
+    expect(shapeOf(file).rows).toHaveLength(4);
+    // a value PostgreSQL would not read is refused before anything, as on PostgreSQL
+    const bad = runCli(dir, ['status'], { ...env, SLUICE_LOCK_TIMEOUT: 'ten seconds' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim()).toBe('sluice: SLUICE_LOCK_TIMEOUT must be a duration as PostgreSQL reads it (10s, 500ms, 2min; a number alone is milliseconds), not "ten seconds"');
   }, 40_000);
 
   // a hunt: in rollback-journal mode an app's open read keeps sluice's commit waiting; the group's commit
@@ -324,10 +345,9 @@ describe('SQLite: one run-wide migration lock per database', () => {
     const { dir, file, env } = project('reading');
     expect(runCli(dir, ['up', '1'], env).status).toBe(0);
     const before = shapeOf(file).rows;
-    const app = spawn(process.execPath, ['-e', `const db = require(${JSON.stringify(path.join(REPO, 'node_modules', 'better-sqlite3'))})(${JSON.stringify(file)}); db.exec('BEGIN'); db.prepare('SELECT count(*) FROM sluice_version').get(); process.stdout.write('held\\n'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 14000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve) => app.stdout!.once('data', () => resolve()));
+    const app = await appHolding(file, 'read', 6000);
     try {
-      const r = runCli(dir, ['up'], env);
+      const r = runCli(dir, ['up'], { ...env, SLUICE_LOCK_TIMEOUT: '1s' });
       expect(r.status, r.stdout + r.stderr).toBe(5);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(/the SQLite database is locked by another connection .*a read, which keeps a commit waiting/);
