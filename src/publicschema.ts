@@ -61,12 +61,15 @@ function collectQualifiers(text: string, base: number, found: number[]): void {
   }
   let doBody = false;
   let starts = true; // the next significant token is a statement's first (only `DO` there opens a DO block: not ON CONFLICT … DO)
+  let before: string[] = []; // the two significant tokens before this one, upper case
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
     const raw = bytes.subarray(t.start, t.end).toString('utf8');
     const first = starts && !isComment(t);
     if (first) starts = false;
-    if (t.tokenName === 'IDENT' && isPublicName(raw) && nextSignificant(tokens, i)?.text === '.') {
+    if (t.tokenName === 'IDENT' && isPublicName(raw) && (nextSignificant(tokens, i)?.text === '.' || (before[0] === 'SET' && before[1] === 'SCHEMA'))) {
+      // a qualifier, or the schema an ALTER … SET SCHEMA moves an object to (drizzle-kit writes
+      // `ALTER TABLE "x"."t" SET SCHEMA public;` for a table moved from pgSchema("x") to pgTable)
       found.push(base + t.start);
     } else if (first && t.tokenName !== 'IDENT' && raw.toUpperCase() === 'DO') {
       doBody = true;
@@ -77,6 +80,7 @@ function collectQualifiers(text: string, base: number, found: number[]): void {
       doBody = false;
       starts = true;
     }
+    if (!isComment(t)) before = [before[1] ?? '', raw.toUpperCase()];
   }
 }
 

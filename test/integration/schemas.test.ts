@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { downgrade, status, upgrade } from '../../src/index.js';
-import { pgDescribe, makeProject, pgUrl, sql, uniqueSchema } from '../support/project.js';
+import { addRevision, pgDescribe, makeProject, pgUrl, sql, uniqueSchema } from '../support/project.js';
 
 pgDescribe('schema-scoped PostgreSQL', () => {
   let dir: string;
@@ -72,6 +72,25 @@ pgDescribe('schema-scoped PostgreSQL', () => {
     // and the run that is not refused applies as usual
     writeFileSync(file, original);
     expect((await upgrade({ cwd: refused, env: b })).steps.every((s) => s.status === 'applied')).toBe(true);
+  });
+
+  it("objects drizzle-kit moves to public (`SET SCHEMA public`, from a pgSchema to pgTable) land in DATABASE_SCHEMA, and their down moves them back", async () => {
+    const moved = makeProject();
+    const other = uniqueSchema('other');
+    const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('tenant_m') };
+    addRevision(moved, 'postgresql', 'into_other', `CREATE SCHEMA "${other}";\n--> statement-breakpoint\nCREATE TYPE "${other}"."mood" AS ENUM('a', 'b');\n--> statement-breakpoint\nCREATE SEQUENCE "${other}"."ctr";\n--> statement-breakpoint\nCREATE TABLE "${other}"."moved" ("id" integer, "m" "${other}"."mood");\n`, `DROP TABLE "${other}"."moved";\n--> statement-breakpoint\nDROP SEQUENCE "${other}"."ctr";\n--> statement-breakpoint\nDROP TYPE "${other}"."mood";\n--> statement-breakpoint\nDROP SCHEMA "${other}";\n`);
+    // drizzle-kit's own spellings: the table's and the sequence's target bare, the enum's quoted
+    addRevision(moved, 'postgresql', 'to_public', `ALTER TABLE "${other}"."moved" SET SCHEMA public;\n--> statement-breakpoint\nALTER TYPE "${other}"."mood" SET SCHEMA "public";\n--> statement-breakpoint\nALTER SEQUENCE "${other}"."ctr" SET SCHEMA public;\n`, `ALTER TABLE "public"."moved" SET SCHEMA "${other}";\n--> statement-breakpoint\nALTER TYPE "public"."mood" SET SCHEMA "${other}";\n--> statement-breakpoint\nALTER SEQUENCE "public"."ctr" SET SCHEMA "${other}";\n`);
+    const publicBefore = await objectsIn('public');
+    await upgrade({ cwd: moved, env });
+    expect(await objectsIn('public')).toEqual(publicBefore); // was: moved, mood and ctr in public, "applied"
+    expect(await objectsIn(env.DATABASE_SCHEMA)).toEqual(expect.arrayContaining(['ctr', 'mood', 'moved']));
+    expect(await objectsIn(other)).toEqual([]);
+    await downgrade({ cwd: moved, env }); // was: relation "<schema>.moved" does not exist
+    expect(await objectsIn(other)).toEqual(['ctr', 'mood', 'moved']);
+    expect(await objectsIn(env.DATABASE_SCHEMA)).not.toContain('moved');
+    await downgrade({ cwd: moved, env, revision: 'base' });
+    expect(await objectsIn('public')).toEqual(publicBefore);
   });
 
   it('status on a schema that does not exist creates nothing', async () => {

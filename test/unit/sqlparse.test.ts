@@ -80,6 +80,9 @@ describe('PostgreSQL specifics', () => {
     const upsert = 'INSERT INTO t (k, v) VALUES (1, $v$ public.x $v$) ON CONFLICT (k) DO UPDATE SET v = $q$ public.y $q$';
     expect(translatePublic(upsert, 'app')).toBe(upsert);
     expect(translatePublic('/* c */ do $$ BEGIN PERFORM public.f(); END $$', 'app')).toBe('/* c */ do $$ BEGIN PERFORM "app".f(); END $$');
+    // the schema ALTER … SET SCHEMA moves an object to, as drizzle-kit writes it (a table leaving a pgSchema for pgTable)
+    expect(translatePublic('ALTER TABLE "x"."t" SET SCHEMA public; ALTER TYPE "x"."e" SET /* c */ SCHEMA "public"', 'app')).toBe('ALTER TABLE "x"."t" SET SCHEMA "app"; ALTER TYPE "x"."e" SET /* c */ SCHEMA "app"');
+    expect(translatePublic("SET SCHEMA 'public'; GRANT USAGE ON SCHEMA public TO PUBLIC", 'app')).toBe("SET SCHEMA 'public'; GRANT USAGE ON SCHEMA public TO PUBLIC");
   });
   it('refuses system schemas', () => {
     for (const s of ['pg_catalog', 'pg_toast', 'pg_temp', 'PG_x', 'information_schema']) expect(systemSchemaError(s)).toMatch(/system schema/);
