@@ -17,7 +17,7 @@ import { loadParser, pgParser } from './sqlparse.js';
  * Call readyToTranslate before translating a text that may not be known yet.
  */
 export function translatePublic(text: string, to: string): string {
-  if (to === 'public' || !/public/i.test(text)) return text; // nothing to translate: no scan
+  if (to === 'public' || !MAY_NAME.test(text)) return text; // nothing to translate: no scan
   let at = known.get(text);
   if (at === undefined) known.set(text, (at = publicQualifiers(text)));
   if (at.length === 0) return text;
@@ -33,11 +33,23 @@ export function translatePublic(text: string, to: string): string {
   return Buffer.concat(parts).toString('utf8');
 }
 
+/** A text that may name the schema public: the word, or a `U&"…"` name (its escapes can spell it). */
+const MAY_NAME = /public|u&"/i;
+
 /** The qualifiers of the texts seen so far: UTF-8 byte offsets of each `public` translatePublic rewrites. */
 const known = new Map<string, readonly number[]>();
 
-/** Bytes of the name at `start`: `"public"` or `public` in any case. */
-const nameLength = (bytes: Buffer, start: number) => (bytes[start] === 0x22 ? 8 : 6);
+/** Bytes of the name at `start`: `"public"`, `public` in any case, or a `U&"…"` spelling of it (to its closing quote). */
+function nameLength(bytes: Buffer, start: number): number {
+  if (bytes[start] === 0x22) return 8;
+  if (bytes[start] !== 0x55 && bytes[start] !== 0x75) return 6;
+  for (let i = start + 3; i < bytes.length; i++) {
+    if (bytes[i] !== 0x22) continue;
+    if (bytes[i + 1] !== 0x22) return i + 1 - start;
+    i++; // "" inside the name
+  }
+  return bytes.length - start;
+}
 
 /**
  * The UTF-8 byte offsets, in order, of the `public` / `"public"` qualifiers translatePublic rewrites
@@ -46,7 +58,7 @@ const nameLength = (bytes: Buffer, start: number) => (bytes[start] === 0x22 ? 8 
  */
 export function publicQualifiers(text: string): number[] {
   const found: number[] = [];
-  if (/public/i.test(text)) collectQualifiers(text, 0, found);
+  if (MAY_NAME.test(text)) collectQualifiers(text, 0, found);
   return found;
 }
 
@@ -67,7 +79,7 @@ function collectQualifiers(text: string, base: number, found: number[]): void {
     const raw = bytes.subarray(t.start, t.end).toString('utf8');
     const first = starts && !isComment(t);
     if (first) starts = false;
-    if (t.tokenName === 'IDENT' && isPublicName(raw) && (nextSignificant(tokens, i)?.text === '.' || (before[0] === 'SET' && before[1] === 'SCHEMA'))) {
+    if ((t.tokenName === 'IDENT' || /^u&"/i.test(raw)) && isPublicName(raw) && (nextSignificant(tokens, i)?.text === '.' || (before[0] === 'SET' && before[1] === 'SCHEMA'))) {
       // a qualifier, or the schema an ALTER … SET SCHEMA moves an object to (drizzle-kit writes
       // `ALTER TABLE "x"."t" SET SCHEMA public;` for a table moved from pgSchema("x") to pgTable)
       found.push(base + t.start);
@@ -75,7 +87,7 @@ function collectQualifiers(text: string, base: number, found: number[]): void {
       doBody = true;
     } else if (t.tokenName === 'SCONST' && doBody && raw.startsWith('$')) {
       const { tag, body } = dollarQuoted(raw);
-      if (/public/i.test(body)) collectQualifiers(body, base + t.start + Buffer.byteLength(tag), found);
+      if (MAY_NAME.test(body)) collectQualifiers(body, base + t.start + Buffer.byteLength(tag), found);
     } else if (raw === ';') {
       doBody = false;
       starts = true;
@@ -112,7 +124,7 @@ export function forgetQualifiers(): void {
 /** Load the scanner if translating one of `texts` to `to` needs it (a text mentioning public whose qualifiers are not known). */
 export async function readyToTranslate(texts: readonly string[], to: string | undefined): Promise<void> {
   if (to === 'public') return;
-  if (texts.some((t) => !known.has(t) && /public/i.test(t))) await loadParser('postgresql');
+  if (texts.some((t) => !known.has(t) && MAY_NAME.test(t))) await loadParser('postgresql');
 }
 
 /** A bare `public` that is the role PUBLIC: a grantee of GRANT/REVOKE (not `ON SCHEMA public`), a policy's role (`CREATE POLICY … TO public`). */
@@ -178,8 +190,32 @@ export function publicBeyondTranslation(text: string, functionBody = false): boo
 }
 
 const isComment = (t: { tokenName: string }) => t.tokenName === 'SQL_COMMENT' || t.tokenName === 'C_COMMENT';
-/** An identifier token naming the schema public (`public`, any case, or `"public"`). */
-const isPublicName = (raw: string) => raw === '"public"' || raw.toLowerCase() === 'public';
+/** An identifier token naming the schema public (`public`, any case, `"public"`, or `U&"public"`, also spelled with Unicode escapes: `U&"\0070ublic"`). */
+const isPublicName = (raw: string) => raw === '"public"' || raw.toLowerCase() === 'public' || unicodeName(raw) === 'public';
+
+/**
+ * The name a `U&"…"` identifier token spells, its escapes (`\XXXX`, `\+XXXXXX`, `\\`) decoded with the
+ * default escape character; undefined for any other token, or an escape that does not decode (one
+ * meant for a `UESCAPE` clause: such a name is left as it is).
+ */
+function unicodeName(raw: string): string | undefined {
+  const m = /^u&"((?:[^"]|"")*)"$/is.exec(raw);
+  if (!m) return undefined;
+  const body = m[1]!.replace(/""/g, '"');
+  let out = '';
+  for (let i = 0; i < body.length; i++) {
+    if (body[i] !== '\\') out += body[i];
+    else if (body[i + 1] === '\\') out += body[++i];
+    else {
+      const hex = body[i + 1] === '+' ? /^\+([0-9a-f]{6})/i.exec(body.slice(i + 1)) : /^([0-9a-f]{4})/i.exec(body.slice(i + 1));
+      const code = hex ? parseInt(hex[1]!, 16) : NaN;
+      if (!hex || code > 0x10ffff) return undefined;
+      out += String.fromCodePoint(code);
+      i += hex[0].length;
+    }
+  }
+  return out;
+}
 /** A dollar-quoted string token's tag and body. */
 function dollarQuoted(raw: string): { tag: string; body: string } {
   const tag = /^\$[^$]*\$/.exec(raw)![0];

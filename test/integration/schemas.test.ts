@@ -93,6 +93,28 @@ pgDescribe('schema-scoped PostgreSQL', () => {
     expect(await objectsIn('public')).toEqual(publicBefore);
   });
 
+  it('a U&"…" qualifier spelling public (escaped or not) names DATABASE_SCHEMA, in DO bodies and downs too', async () => {
+    const escaped = makeProject();
+    const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('tenant_u') };
+    addRevision(
+      escaped,
+      'postgresql',
+      'unicode_names',
+      `CREATE TABLE U&"public".ut (id int, s text);\n--> statement-breakpoint\nINSERT INTO u&"\\0070ublic"."ut" VALUES (1, 'é€'), (2, U&'public.\\0078');\n--> statement-breakpoint\nDO $$ BEGIN INSERT INTO U&"\\+000070ublic".ut VALUES (3, 'public.y'); END $$;\n`,
+      'DROP TABLE U&"\\0070ublic".ut;\n',
+    );
+    const publicBefore = await objectsIn('public');
+    await upgrade({ cwd: escaped, env });
+    expect(await objectsIn('public')).toEqual(publicBefore); // was: ut made in public, "applied"
+    expect(await sql(escaped, env, `SELECT id, s FROM "${env.DATABASE_SCHEMA}".ut ORDER BY id`)).toEqual([
+      { id: 1, s: 'é€' },
+      { id: 2, s: 'public.x' },
+      { id: 3, s: 'public.y' },
+    ]);
+    await downgrade({ cwd: escaped, env });
+    expect(await objectsIn(env.DATABASE_SCHEMA)).not.toContain('ut');
+  });
+
   it('status on a schema that does not exist creates nothing', async () => {
     const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('ghost') };
     expect(await status({ cwd: dir, env })).toMatchObject({ current: 'base', applied: 0 });

@@ -83,6 +83,12 @@ describe('PostgreSQL specifics', () => {
     // the schema ALTER … SET SCHEMA moves an object to, as drizzle-kit writes it (a table leaving a pgSchema for pgTable)
     expect(translatePublic('ALTER TABLE "x"."t" SET SCHEMA public; ALTER TYPE "x"."e" SET /* c */ SCHEMA "public"', 'app')).toBe('ALTER TABLE "x"."t" SET SCHEMA "app"; ALTER TYPE "x"."e" SET /* c */ SCHEMA "app"');
     expect(translatePublic("SET SCHEMA 'public'; GRANT USAGE ON SCHEMA public TO PUBLIC", 'app')).toBe("SET SCHEMA 'public'; GRANT USAGE ON SCHEMA public TO PUBLIC");
+    // a Unicode-escaped name spelling public (U&"…", which the scanner reads as its own kind of token): a
+    // qualifier as any other (was: left as written, the object made in the real public, exit 0)
+    expect(translatePublic('CREATE TABLE U&"public".a (s text DEFAULT U&\'public.x\'); SELECT u&"\\0070ublic"."b", U&"\\+000070ublic".f(), U&"publicx".c, U&"!0070ublic" UESCAPE \'!\'.d', 'app')).toBe(
+      'CREATE TABLE "app".a (s text DEFAULT U&\'public.x\'); SELECT "app"."b", "app".f(), U&"publicx".c, U&"!0070ublic" UESCAPE \'!\'.d',
+    );
+    expect(translatePublic('DO $$ BEGIN PERFORM U&"\\0070ublic".f(); END $$', 'app')).toBe('DO $$ BEGIN PERFORM "app".f(); END $$');
   });
   it('refuses system schemas', () => {
     for (const s of ['pg_catalog', 'pg_toast', 'pg_temp', 'PG_x', 'information_schema']) expect(systemSchemaError(s)).toMatch(/system schema/);
@@ -208,6 +214,17 @@ describe('parse cache: public qualifiers', () => {
     writeFileSync(file, JSON.stringify(data));
     forgetParseCache();
     expect(await translated()).toEqual(want);
+    // a U&"…" name spelling public, kept with its offset and translated from the entry as by a scan
+    const escaped = 'INSERT INTO "é" SELECT 1 FROM U&"\\0070ublic".t;';
+    const fromEscaped = async () => (await parseRevision(escaped, 'postgresql', root)).statements.map((s) => translatePublic(s.text, 'app'));
+    expect(await fromEscaped()).toEqual(['INSERT INTO "é" SELECT 1 FROM "app".t']);
+    flushParseCache();
+    const stored = Object.values(JSON.parse(readFileSync(file, 'utf8')).entries as Record<string, { s: unknown[][] }>).map((e) => e.s[0]?.[5]);
+    expect(stored).toContainEqual([Buffer.byteLength('INSERT INTO "é" SELECT 1 FROM ')]);
+    forgetParseCache();
+    const hits = parseCacheStats().hits;
+    expect(await fromEscaped()).toEqual(['INSERT INTO "é" SELECT 1 FROM "app".t']);
+    expect(parseCacheStats().hits).toBe(hits + 1);
     // a SQLite entry of the same text keeps no qualifiers for PostgreSQL's translation
     const same = 'ALTER TABLE public.t ADD COLUMN c int;';
     await parseRevision(same, 'sqlite', root);
