@@ -219,7 +219,10 @@ export async function withSession<T>(
   }
   const store = new VersionStore(conn, { readFirst: !ctx.connection });
   let locked = false;
+  let restoreSession: (() => Promise<void>) | undefined;
   try {
+    // A caller's connection whose search_path the caller changed: sluice's for the run, the caller's after.
+    if (write && ctx.connection) restoreSession = await conn.adoptSession?.();
     if (write) {
       const asked = monotonicMs();
       hooks.onInterruptible?.(true);
@@ -270,6 +273,7 @@ export async function withSession<T>(
     ctx.stopPrefetch?.();
     ctx.sums?.flush();
     if (locked) await conn.unlock();
+    if (restoreSession) await restoreSession().catch(() => {});
     if (!ctx.connection) await conn.close();
   }
 }

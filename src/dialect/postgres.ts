@@ -272,6 +272,18 @@ class PostgresConnection implements Connection {
     await this.execute('ROLLBACK').catch(() => {});
   }
   private txStatus: string | undefined;
+  async adoptSession(): Promise<(() => Promise<void>) | undefined> {
+    if (this.searchPath === undefined) return undefined;
+    const rows = await this.query<{ sp: string }>("SELECT pg_catalog.current_setting('search_path') AS sp");
+    const theirs = rows[0]?.sp;
+    if (theirs === undefined || theirs === this.searchPath) return undefined;
+    // an app that set search_path on this connection: revisions' unqualified names would land in the
+    // app's schema while the version table records them in DATABASE_SCHEMA (or the guard blamed the revision)
+    await this.query("SELECT pg_catalog.set_config('search_path', $1, false)", [this.searchPath]);
+    return async () => {
+      await this.query("SELECT pg_catalog.set_config('search_path', $1, false)", [theirs]);
+    };
+  }
   transactionOpen(): boolean {
     return this.txStatus === 'T' || this.txStatus === 'E';
   }

@@ -134,6 +134,12 @@ export interface Connection {
    */
   transactionOpen?(): boolean;
   /**
+   * A caller's connection (`connection`): put back the session settings sluice's revisions rely on
+   * (PostgreSQL: the search_path openConnection set) when the caller changed them since, and return
+   * what puts the caller's back at the end of the run (undefined: nothing was changed).
+   */
+  adoptSession?(): Promise<(() => Promise<void>) | undefined>;
+  /**
    * Mark the open transaction before code sluice cannot read (a TypeScript revision) runs in it;
    * returns the mark (PostgreSQL: its transaction id; SQLite: a row in a temporary table).
    */

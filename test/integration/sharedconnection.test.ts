@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { expect } from 'vitest';
 import { downgrade, openConnection, parseDatabaseTarget, status, upgrade } from '../../src/index.js';
-import { addRevision, itFor, makeProject, pgUrl, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, freshDatabase, itFor, makeProject, pgUrl, uniqueSchema, type Env } from '../support/project.js';
 
 type Dialect = 'sqlite' | 'postgresql';
 const envFor = (dir: string, d: Dialect): Env =>
@@ -85,3 +85,30 @@ for (const d of ['sqlite', 'postgresql'] as const) {
     }
   });
 }
+
+// found by a hunt: an app that set search_path on the connection it passes had its revisions run there
+// (under public: the tables made in the app's schema, the version rows in public, reported applied;
+// under a DATABASE_SCHEMA: the guard blamed the first revision for "changing search_path")
+itFor('postgresql')('postgresql: a run on a connection whose search_path the caller changed runs in the database schema and gives the caller its search_path back', async () => {
+  const dir = makeProject();
+  for (const schema of ['public', uniqueSchema('sp')]) {
+    const db = await freshDatabase('sp');
+    const env: Env = { DATABASE_URL: db, ...(schema === 'public' ? {} : { DATABASE_SCHEMA: schema }), SLUICE_NO_BACKUP: '1' };
+    const connection = await openConnection(parseDatabaseTarget(env, dir), { write: true, env });
+    try {
+      await connection.execute('CREATE SCHEMA app; SET search_path TO app');
+      const up = await upgrade({ cwd: dir, env, connection });
+      expect(up.to).toBe('0003_add_phone_to_users');
+      const tables = await connection.query<{ s: string; n: string }>(
+        "SELECT table_schema AS s, count(*)::int AS n FROM information_schema.tables WHERE table_schema IN ('app', $1) GROUP BY 1 ORDER BY 1",
+        [schema],
+      );
+      expect(tables).toEqual([{ s: schema, n: 5 }]);
+      expect(await connection.query("SELECT pg_catalog.current_setting('search_path') AS sp")).toEqual([{ sp: 'app' }]);
+      expect((await downgrade({ cwd: dir, env, connection, revision: 'base' })).to).toBe('base');
+      expect(await connection.query("SELECT pg_catalog.current_setting('search_path') AS sp")).toEqual([{ sp: 'app' }]);
+    } finally {
+      await connection.close();
+    }
+  }
+});
