@@ -98,6 +98,7 @@ export async function loadContext(
     const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
     const historyConfig = historyFor(project, plain.dialect, env);
     const target = projectDatabaseTarget(env, root, project, historyConfig.engine);
+    if (options.connection) checkCallerConnection(options.connection, target);
     const history = readHistory(historyConfig.out, { allowMissing: extra.allowMissingFolder });
     const ctx: Context = {
       root,
@@ -136,6 +137,25 @@ export async function loadContext(
   } catch (err) {
     abandon(opening);
     throw err;
+  }
+}
+
+/**
+ * A caller's connection (`connection`) is one openConnection made, to the database DATABASE_URL and
+ * DATABASE_SCHEMA name. Was: a pg Client failed with a TypeError; a PostgreSQL connection under a SQLite
+ * DATABASE_URL ran the SQLite history on PostgreSQL; one opened for another schema migrated that schema.
+ */
+function checkCallerConnection(conn: Connection, target: DatabaseTarget): void {
+  const c = conn as Partial<Connection> | null;
+  if (typeof c?.lock !== 'function' || typeof c.execute !== 'function' || (c.dialect !== 'postgresql' && c.dialect !== 'sqlite')) {
+    throw new ConfigError('the connection passed to sluice is not one openConnection made (a pg Client or Pool, a driver\'s database object): pass await openConnection(parseDatabaseTarget(env), { write: true, env })');
+  }
+  if (c.dialect !== target.dialect) {
+    throw new ConfigError(`the connection passed to sluice is to a ${c.dialect} database, but DATABASE_URL names a ${target.dialect} one (${target.display}): pass a connection to the database DATABASE_URL names`);
+  }
+  const schema = c.scopeSchema?.();
+  if (schema !== undefined && target.schema !== undefined && schema !== target.schema) {
+    throw new ConfigError(`the connection passed to sluice was opened for schema ${schema}, but DATABASE_SCHEMA is ${target.schema}: pass a connection opened with the same DATABASE_SCHEMA`);
   }
 }
 

@@ -272,6 +272,9 @@ class PostgresConnection implements Connection {
     await this.execute('ROLLBACK').catch(() => {});
   }
   private txStatus: string | undefined;
+  scopeSchema(): string {
+    return this.schema;
+  }
   async adoptSession(): Promise<(() => Promise<void>) | undefined> {
     if (this.searchPath === undefined) return undefined;
     const rows = await this.query<{ sp: string }>("SELECT pg_catalog.current_setting('search_path') AS sp");

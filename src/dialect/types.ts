@@ -139,6 +139,8 @@ export interface Connection {
    * what puts the caller's back at the end of the run (undefined: nothing was changed).
    */
   adoptSession?(): Promise<(() => Promise<void>) | undefined>;
+  /** PostgreSQL: the schema (DATABASE_SCHEMA) the connection was opened for. */
+  scopeSchema?(): string;
   /**
    * Mark the open transaction before code sluice cannot read (a TypeScript revision) runs in it;
    * returns the mark (PostgreSQL: its transaction id; SQLite: a row in a temporary table).

@@ -4,7 +4,9 @@
  * one after the other, as runs on connections of their own do: the migration lock is not re-entrant
  * for a second run on the same connection. Real SQLite files and PostgreSQL 15.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { expect } from 'vitest';
 import { downgrade, openConnection, parseDatabaseTarget, status, upgrade } from '../../src/index.js';
 import { addRevision, freshDatabase, itFor, makeProject, pgUrl, uniqueSchema, type Env } from '../support/project.js';
@@ -110,5 +112,29 @@ itFor('postgresql')('postgresql: a run on a connection whose search_path the cal
     } finally {
       await connection.close();
     }
+  }
+});
+
+// found by a hunt: a connection that is not the database the environment names was used as it was (a
+// PostgreSQL one under a SQLite DATABASE_URL ran the SQLite history on PostgreSQL; one opened for another
+// DATABASE_SCHEMA migrated that schema, reported applied), and a pg Client failed with a TypeError
+itFor('postgresql')('postgresql: a connection that is not the one DATABASE_URL and DATABASE_SCHEMA name is refused, nothing done', async () => {
+  const dir = makeProject();
+  const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('mine'), SLUICE_NO_BACKUP: '1' };
+  const connection = await openConnection(parseDatabaseTarget(env, dir), { write: true, env });
+  const client = new pg.Client({ connectionString: pgUrl() });
+  await client.connect();
+  try {
+    const other = uniqueSchema('other');
+    const sqliteEnv: Env = { DATABASE_URL: `file:${path.join(dir, 'x.sqlite')}`, SLUICE_NO_BACKUP: '1' };
+    await expect(upgrade({ cwd: dir, env: sqliteEnv, connection })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/is to a postgresql database, but DATABASE_URL names a sqlite one/) });
+    await expect(upgrade({ cwd: dir, env: { ...env, DATABASE_SCHEMA: other }, connection })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/opened for schema .*, but DATABASE_SCHEMA is /) });
+    await expect(upgrade({ cwd: dir, env, connection: client as never })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/not one openConnection made/) });
+    expect(existsSync(path.join(dir, 'x.sqlite'))).toBe(false);
+    expect(await connection.query('SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname = ANY($1)', [[env.DATABASE_SCHEMA, other]])).toEqual([]);
+    expect((await upgrade({ cwd: dir, env, connection })).to).toBe('0003_add_phone_to_users');
+  } finally {
+    await client.end();
+    await connection.close();
   }
 });
