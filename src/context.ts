@@ -174,6 +174,18 @@ function forgetPrefetched(ctx: Context): void {
   ctx.downs?.clear();
 }
 
+/**
+ * A command refused between loadContext and withSession: the connection loadContext began to open
+ * is closed and the prefetch stopped (was: an unknown `revision` on PostgreSQL left the socket open,
+ * and an app's process that called upgrade() never exited).
+ */
+export function dropContext(ctx: Context): void {
+  const opening = ctx.opening;
+  ctx.opening = undefined;
+  ctx.stopPrefetch?.();
+  abandon(opening);
+}
+
 /** Close a connection loadContext began to open, once it is open (a failed one has nothing to close). */
 function abandon(opening: Promise<Connection> | undefined): void {
   opening?.then((c) => c.close()).catch(() => {});

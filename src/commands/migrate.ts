@@ -2,7 +2,7 @@
  * upgrade, downgrade, stamp and reset: one plan (revision.ts), one engine (engine.ts).
  */
 import { backupBeforeChange, backupKeep } from '../backup.js';
-import { loadContext, withSession, type CommandOptions, type Context, type Session } from '../context.js';
+import { dropContext, loadContext, withSession, type CommandOptions, type Context, type Session } from '../context.js';
 import { checksumOf, tsOf } from '../revisionreads.js';
 import { checkIntegrity } from '../integrity.js';
 import { interruptedMessage, interruption, invalidIndexNote, keptAdvice, statementsRan, transactionEndedState } from './runreport.js';
@@ -85,11 +85,16 @@ async function move(kind: Kind, given: MoveOptions, defaultTarget: string): Prom
   const write = !options.dryRun;
   const ctx = await loadContext(options, { connect: { write, prefetch: kind === 'upgrade' ? 'up' : kind === 'downgrade' ? 'down' : 'stat' } });
   const backs = write && kind !== 'stamp' && !options.noBackup && ctx.env.SLUICE_NO_BACKUP !== '1';
-  // a bad SLUICE_BACKUP_KEEP is refused before the database is opened (the backup comes after the lock)
-  if (backs && ctx.target.dialect === 'sqlite') backupKeep(ctx.env);
-  // a target that names no revision is refused before the database is opened or created (relative
-  // targets need the version table: they are resolved in the session)
-  if (options.revision !== undefined && !/^\s*[+-]/.test(options.revision)) resolveTarget(ctx.history.revisions, new Set(), options.revision);
+  try {
+    // a bad SLUICE_BACKUP_KEEP is refused before the database is opened (the backup comes after the lock)
+    if (backs && ctx.target.dialect === 'sqlite') backupKeep(ctx.env);
+    // a target that names no revision is refused before the database is opened or created (relative
+    // targets need the version table: they are resolved in the session)
+    if (options.revision !== undefined && !/^\s*[+-]/.test(options.revision)) resolveTarget(ctx.history.revisions, new Set(), options.revision);
+  } catch (err) {
+    dropContext(ctx);
+    throw err;
+  }
   // A database drizzle's migrator manages is taken over first (under the lock, before sluice's table exists).
   let takeover: TakeoverSummary | undefined;
   const beforeEnsure = async (c: Connection, s: VersionStore) => {

@@ -809,3 +809,21 @@ describe('a full disk', () => {
     }
   });
 });
+
+// found by a hunt: the connection opened while the files are read was left open when the target was
+// refused (an unknown revision), and an app's process that called upgrade() never exited
+pgDescribe('a library call refused before its session', () => {
+  it('upgrade, downgrade and stamp with an unknown revision on PostgreSQL: exit 2, and the process exits by itself', () => {
+    const dir = makeProject();
+    const env = envFor(dir, 'postgresql');
+    const script = path.join(dir, 'app.mjs');
+    writeFileSync(
+      script,
+      `import { upgrade, downgrade, stamp } from ${JSON.stringify(path.join(dir, 'dist', 'index.js'))};\n` +
+        `for (const f of [upgrade, downgrade, stamp]) await f({ cwd: ${JSON.stringify(dir)}, env: ${JSON.stringify(env)}, revision: 'nosuch' }).then(() => console.log('resolved'), (e) => console.log(e.exitCode));\n`,
+    );
+    const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.stdout.trim().split('\n')).toEqual(['2', '2', '2']);
+  });
+});
