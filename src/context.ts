@@ -253,7 +253,7 @@ export async function withSession<T>(
   let locked = false;
   let restoreSession: (() => Promise<void>) | undefined;
   try {
-    // A caller's connection whose search_path the caller changed: sluice's for the run, the caller's after.
+    // A caller's connection whose search_path (SQLite: foreign_keys) the caller changed: sluice's for the run, the caller's after.
     if (write && ctx.connection) restoreSession = await conn.adoptSession?.();
     if (write) {
       const asked = monotonicMs();

@@ -206,6 +206,14 @@ class SqliteConnection implements Connection {
   transactionOpen(): boolean {
     return this.db.inTransaction;
   }
+  async adoptSession(): Promise<(() => Promise<void>) | undefined> {
+    // an app that turned foreign keys off on this connection: revisions would run unchecked (a broken
+    // row applied and recorded) where sluice's own connection refuses them; on for the run, off after
+    if (await this.setForeignKeys(true)) return undefined;
+    return async () => {
+      await this.setForeignKeys(false);
+    };
+  }
   async markTransaction(): Promise<string> {
     // in the temp schema, which the transaction covers too: the row stays only if the transaction commits
     this.db.exec('CREATE TEMP TABLE IF NOT EXISTS "sluice_revision_mark" ("mark" text)');

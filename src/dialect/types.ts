@@ -135,7 +135,7 @@ export interface Connection {
   transactionOpen?(): boolean;
   /**
    * A caller's connection (`connection`): put back the session settings sluice's revisions rely on
-   * (PostgreSQL: the search_path openConnection set) when the caller changed them since, and return
+   * (PostgreSQL: the search_path openConnection set; SQLite: foreign keys on) when the caller changed them since, and return
    * what puts the caller's back at the end of the run (undefined: nothing was changed).
    */
   adoptSession?(): Promise<(() => Promise<void>) | undefined>;

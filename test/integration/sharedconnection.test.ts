@@ -138,3 +138,20 @@ itFor('postgresql')('postgresql: a connection that is not the one DATABASE_URL a
     await connection.close();
   }
 });
+
+// found by the same hunt: an app's connection with foreign keys turned off applied and recorded a
+// revision that left a row pointing at no parent, which sluice's own connection refuses
+itFor('sqlite')('sqlite: a run on a connection whose foreign keys the caller turned off checks them, and leaves them off', async () => {
+  const dir = makeProject();
+  addRevision(dir, 'sqlite', 'fk', 'CREATE TABLE parent (id integer PRIMARY KEY);\n--> statement-breakpoint\nCREATE TABLE child (id integer, pid integer REFERENCES parent(id));\n--> statement-breakpoint\nINSERT INTO child VALUES (1, 42);\n', 'DROP TABLE child;\n--> statement-breakpoint\nDROP TABLE parent;\n');
+  const env = envFor(dir, 'sqlite');
+  const connection = await openConnection(parseDatabaseTarget(env, dir), { write: true, env });
+  try {
+    await connection.execute('PRAGMA foreign_keys=OFF');
+    await expect(upgrade({ cwd: dir, env, connection })).rejects.toMatchObject({ exitCode: 3, revision: '0004_fk', message: expect.stringMatching(/FOREIGN KEY constraint failed/) });
+    expect((await status({ cwd: dir, env, connection })).current).toBe('0003_add_phone_to_users');
+    expect(await connection.query('PRAGMA foreign_keys')).toEqual([{ foreign_keys: 0 }]);
+  } finally {
+    await connection.close();
+  }
+});
