@@ -67,6 +67,8 @@ export interface Context {
   upEarlier?: Map<string, string[]>;
   /** PostgreSQL: the connection loadContext began to open (`connect`), taken by the next withSession. */
   opening?: Promise<Connection>;
+  /** The caller's signal cuts `opening` until withSession has it (then unlinked: a signal during the run cancels, not cuts). */
+  openingLink?: ConnectLink;
   /** Down SQL read during this command, by revision id (null: no down file). */
   downs?: Map<string, string | null>;
   /** Up files' lstat taken while waiting for the database (prefetch.ts), by path; undefined: missing. */
@@ -84,15 +86,17 @@ export function resolveEnv(options: CommandOptions): { root: string; env: Record
 
 export async function loadContext(
   options: CommandOptions,
-  extra: { allowMissingFolder?: boolean; connect?: { write: boolean; prefetch?: Prefetch } } = {},
+  extra: { allowMissingFolder?: boolean; connect?: { write: boolean; prefetch?: Prefetch; signal?: AbortSignal } } = {},
 ): Promise<Context> {
   const { root, env } = resolveEnv(options);
   const plain = parseDatabaseTarget(env, root);
   // PostgreSQL (`connect`: the caller's withSession follows at once): the connection opens while the
   // configuration and the folder are read. Its errors surface where withSession takes it.
   let opening: Promise<Connection> | undefined;
+  let link: ConnectLink | undefined;
   if (extra.connect && !options.connection && plain.dialect === 'postgresql') {
-    opening = (await startConnection(plain, { write: extra.connect.write, env })).ready;
+    link = connectLink(extra.connect.signal);
+    opening = (await startConnection(plain, { write: extra.connect.write, env, signal: link.signal })).ready;
   }
   try {
     const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
@@ -109,7 +113,7 @@ export async function loadContext(
       history,
       ups: new Map(),
       ...(options.connection ? { connection: options.connection } : {}),
-      ...(opening ? { opening } : {}),
+      ...(opening ? { opening, openingLink: link } : {}),
     };
     // While the connection opens, the files the command needs are read (prefetch.ts).
     if (opening && extra.connect?.prefetch) {
@@ -135,9 +139,28 @@ export async function loadContext(
     }
     return ctx;
   } catch (err) {
+    link?.done();
     abandon(opening);
     throw err;
   }
+}
+
+/**
+ * A signal for a connection while it opens, following the caller's: a server that accepts and never
+ * answers is cut when the caller's signal comes (was: the library call waited SLUICE_CONNECT_TIMEOUT,
+ * then failed exit 5 "no answer", not Interrupted). `done` unlinks it once the connection is open.
+ */
+interface ConnectLink {
+  signal?: AbortSignal;
+  done: () => void;
+}
+function connectLink(signal: AbortSignal | undefined): ConnectLink {
+  // already aborted: the command stops at its first step itself, saying where the database is
+  if (!signal || signal.aborted) return { done: () => {} };
+  const own = new AbortController();
+  const follow = () => own.abort(signal.reason);
+  signal.addEventListener('abort', follow, { once: true });
+  return { signal: own.signal, done: () => signal.removeEventListener('abort', follow) };
 }
 
 /**
@@ -182,6 +205,8 @@ function forgetPrefetched(ctx: Context): void {
 export function dropContext(ctx: Context): void {
   const opening = ctx.opening;
   ctx.opening = undefined;
+  ctx.openingLink?.done();
+  ctx.openingLink = undefined;
   ctx.stopPrefetch?.();
   abandon(opening);
 }
@@ -233,14 +258,32 @@ export async function withSession<T>(
   // closed), so a bad value changes nothing (creates no SQLite file).
   const opening = ctx.opening;
   ctx.opening = undefined;
+  const openingLink = ctx.openingLink;
+  ctx.openingLink = undefined;
   let waitMs = 0;
   try {
     waitMs = write ? lockWaitMs(ctx.env) : 0;
   } catch (err) {
+    openingLink?.done();
     abandon(opening);
     throw err;
   }
-  const conn = ctx.connection ?? (await (opening ?? openConnection(ctx.target, { write, mayCreate: hooks.mayCreate, env: ctx.env })));
+  let conn: Connection;
+  if (ctx.connection) conn = ctx.connection;
+  else {
+    const link = opening ? (openingLink ?? connectLink(undefined)) : connectLink(hooks.signal);
+    try {
+      conn = await (opening ?? openConnection(ctx.target, { write, mayCreate: hooks.mayCreate, env: ctx.env, signal: link.signal }));
+    } catch (err) {
+      if (link.signal?.aborted && hooks.signal?.aborted) {
+        const name = signalName(hooks.signal);
+        throw new Interrupted(`interrupted (${name}) while connecting to ${ctx.target.display}: nothing was changed`, name, undefined, { cause: err });
+      }
+      throw err;
+    } finally {
+      link.done();
+    }
+  }
   // A caller's connection inside the caller's own transaction: sluice's BEGIN would not start one
   // (PostgreSQL only warns) and its COMMIT or ROLLBACK would end the caller's, with the caller's
   // uncommitted rows (a hunt: an app's rolled-back insert stayed committed after upgrade()).

@@ -83,7 +83,7 @@ async function move(kind: Kind, given: MoveOptions, defaultTarget: string): Prom
   // A library caller's number (`revision: 3`) is read as its text from here on.
   const options = given.revision === undefined ? given : { ...given, revision: requireRevisionName(given.revision, kind === 'stamp' ? undefined : defaultTarget) };
   const write = !options.dryRun;
-  const ctx = await loadContext(options, { connect: { write, prefetch: kind === 'upgrade' ? 'up' : kind === 'downgrade' ? 'down' : 'stat' } });
+  const ctx = await loadContext(options, { connect: { write, prefetch: kind === 'upgrade' ? 'up' : kind === 'downgrade' ? 'down' : 'stat', signal: options.signal } });
   const backs = write && kind !== 'stamp' && !options.noBackup && ctx.env.SLUICE_NO_BACKUP !== '1';
   try {
     // a bad SLUICE_BACKUP_KEEP is refused before the database is opened (the backup comes after the lock)

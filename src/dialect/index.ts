@@ -32,11 +32,14 @@ async function beginPostgres(target: DatabaseTarget, env: Record<string, string 
  * promise would (every error, a bad setting included, surfaces there, where the caller takes the
  * connection). SQLite opens in an instant: nothing is begun and `ready` is undefined.
  */
-export async function startConnection(target: DatabaseTarget, options: { write: boolean; env?: Record<string, string | undefined> }): Promise<{ ready?: Promise<Connection> }> {
+export async function startConnection(
+  target: DatabaseTarget,
+  options: { write: boolean; env?: Record<string, string | undefined>; signal?: AbortSignal },
+): Promise<{ ready?: Promise<Connection> }> {
   if (target.dialect !== 'postgresql') return {};
   let ready: Promise<Connection>;
   try {
-    ({ ready } = await beginPostgres(target, options.env));
+    ({ ready } = await beginPostgres(target, options.env, options.signal));
   } catch (err) {
     ready = Promise.reject(err);
   }

@@ -6,6 +6,7 @@
  * journal rolls the open transaction back). The other commands: signals-commands.test.ts.
  */
 import { writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -419,4 +420,33 @@ describe('the library: a signal option (SQLite)', () => {
     expect((down as Interrupted).exitCode).toBe(143);
     expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
   });
+});
+
+// found by a hunt: the connection opening was not cut by the signal; upgrade() waited SLUICE_CONNECT_TIMEOUT
+// for a server that accepts and never answers, then failed exit 5 "no answer", not Interrupted
+describe('the library: a signal while the PostgreSQL connection opens', () => {
+  it('upgrade against a server that accepts and never answers: Interrupted (143) when the signal comes, not the connect timeout', async () => {
+    const dir = makeProject();
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((s) => {
+      sockets.push(s);
+      s.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const env: Env = { DATABASE_URL: `postgres://u:pw@127.0.0.1:${port}/db`, DATABASE_SCHEMA: 'app', SLUICE_CONNECT_TIMEOUT: '30' };
+      const controller = new AbortController();
+      setTimeout(() => controller.abort('SIGTERM'), 300);
+      const started = Date.now();
+      const err = await upgrade({ cwd: dir, env, signal: controller.signal }).catch((e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(err).toBeInstanceOf(Interrupted);
+      expect((err as Interrupted).exitCode).toBe(143);
+      expect((err as Error).message).toMatch(/^interrupted \(SIGTERM\) while connecting to postgres:\/\/u:\*\*\*@127\.0\.0\.1:\d+\/db: nothing was changed$/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      server.close();
+    }
+  }, 40_000);
 });
