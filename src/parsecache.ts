@@ -56,6 +56,8 @@ interface StoredEntry {
 }
 
 interface Pack {
+  /** The project folder: a pack is not written once it is gone (a temp project removed before exit). */
+  root: string;
   file: string | undefined;
   entries: Map<string, StoredEntry>;
   used: Set<string>;
@@ -84,7 +86,7 @@ function packOf(root: string): Pack {
   if (pack) return pack;
   const dir = process.env.SLUICE_NO_PARSE_CACHE === '1' ? undefined : sluiceCacheDir(root, 'parsed');
   const file = dir ? path.join(dir, `pack-${sha256(path.resolve(root)).slice(0, 32)}.json`) : undefined;
-  pack = { file, entries: new Map(), used: new Set(), dirty: false, scheduled: false, seeded: false };
+  pack = { root, file, entries: new Map(), used: new Set(), dirty: false, scheduled: false, seeded: false };
   if (dir && file) {
     const own = readPack(file);
     // A project's first run on this node_modules (a new checkout or worktree beside another, an app of a
@@ -135,6 +137,7 @@ export function flushParseCache(): void {
     pack.scheduled = false;
     if (!pack.file || !pack.dirty) continue;
     pack.dirty = false;
+    if (!existsSync(pack.root)) continue; // removed by its caller: writing would make the folders again
     let entries = [...pack.entries];
     if (entries.length > Math.max(PACK_KEEP, 2 * pack.used.size)) entries = entries.filter(([k]) => pack.used.has(k));
     try {

@@ -4,8 +4,7 @@
  * give the same description, each config's code runs once, and its errors are reported as before.
  * Real files and real packages, in-process through the library call (no database).
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProjectConfig } from '../../src/config.js';
@@ -54,7 +53,7 @@ export default defineConfig({ dialect: 'sqlite' as const, ...dialects.sqlite, mi
 
 describe('drizzle.config.ts loaded without tsx when it imports only packages', () => {
   it('types, enums and satisfies stripped; the same description as through tsx; its code runs once per load', async () => {
-    const runs = path.join(mkdtempSync(path.join(os.tmpdir(), 'sluice-config-runs-')), 'runs');
+    const runs = path.join(tempDir('sluice-config-runs-'), 'runs');
     writeFileSync(runs, '');
     process.env.SLUICE_TEST_RUNS = runs;
     process.env.SLUICE_TEST_TABLE = 'versions_here';
@@ -105,7 +104,7 @@ describe('drizzle.config.ts loaded without tsx when it imports only packages', (
   });
 
   it('a package that only a TypeScript loader can load: Node.js refuses it before the config runs, and tsx loads it once', async () => {
-    const runs = path.join(mkdtempSync(path.join(os.tmpdir(), 'sluice-config-runs-')), 'runs');
+    const runs = path.join(tempDir('sluice-config-runs-'), 'runs');
     writeFileSync(runs, '');
     process.env.SLUICE_TEST_RUNS = runs;
     const dir = project(
@@ -121,7 +120,7 @@ describe('drizzle.config.ts loaded without tsx when it imports only packages', (
   });
 
   it("the config's own error: reported as before, its code ran once; a syntax error is tsx's (esbuild's) message", async () => {
-    const runs = path.join(mkdtempSync(path.join(os.tmpdir(), 'sluice-config-runs-')), 'runs');
+    const runs = path.join(tempDir('sluice-config-runs-'), 'runs');
     writeFileSync(runs, '');
     process.env.SLUICE_TEST_RUNS = runs;
     const throws = project(`import { appendFileSync } from 'node:fs';\nappendFileSync(process.env.SLUICE_TEST_RUNS!, 'x');\nconst url: string | undefined = process.env.NOPE_NOT_SET;\nif (!url) throw new Error('NOPE_NOT_SET is not set');\nexport default { dialect: 'sqlite', schema: 'm.ts' };\n`);

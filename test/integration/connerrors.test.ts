@@ -3,17 +3,15 @@
  * not running there (was: "connect ENOENT /tmp/.s.PGSQL.5432"), and `deploy` waits for one still being
  * made (a server or a proxy sidecar starting; was: exit 5 at once). Real CLI; no server needed.
  */
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { itFor, makeProject, pgUrl, runCli, uniqueSchema } from '../support/project.js';
+import { itFor, makeProject, pgUrl, runCli, tempDir, uniqueSchema } from '../support/project.js';
 
 describe('a Unix socket with no server behind it', () => {
   it('status says no server socket, exit 5; deploy waits for it within SLUICE_DEPLOY_WAIT', () => {
     const dir = makeProject();
-    const folder = mkdtempSync(path.join(os.tmpdir(), 'sluice-nosock-'));
+    const folder = tempDir('sluice-nosock-');
     const env = { DATABASE_URL: `postgres://postgres@${encodeURIComponent(folder)}/postgres` };
     const status = runCli(dir, ['status'], env);
     expect(status.status, status.stdout + status.stderr).toBe(5);

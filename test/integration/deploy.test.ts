@@ -16,7 +16,7 @@ import { freePort, startCluster, stopCluster } from '../../src/pgcluster.js';
 import { deploy } from '../../src/commands/deploy.js';
 import { Interrupted } from '../../src/errors.js';
 import pg from 'pg';
-import { addRevision, cleanEnv, freshDatabase, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, cleanEnv, freshDatabase, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 
 const HEAD = '0003_add_phone_to_users';
 const ENTRYPOINT = path.join(REPO, 'docker', 'entrypoint.sh');
@@ -78,7 +78,7 @@ describe('sluice deploy', () => {
     const file = path.join(dir, 'drizzle-managed.sqlite');
     const db = new Database(file);
     // drizzle-orm's own migrate() on the history's first three revisions
-    const partial = mkdtempSync(path.join(os.tmpdir(), 'sluice-deploy-'));
+    const partial = tempDir('sluice-deploy-');
     cpSync(path.join(dir, 'drizzle', 'sqlite'), partial, { recursive: true });
     const journal = path.join(partial, 'meta', '_journal.json');
     const j0 = JSON.parse(readFileSync(journal, 'utf8'));

@@ -10,12 +10,11 @@
  * same revision.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, makeProjectWithOwnCache } from '../support/project.js';
+import { cleanEnv, makeProjectWithOwnCache, tempDir } from '../support/project.js';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const SETTLE_MS = 3_200;
@@ -56,7 +55,7 @@ Promise.all([require('sql-parser-cst').run(), ...extra]).then((out) => {
 `;
 
 function makePackage(): { dir: string; cache: string; pack: string } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-modcache-'));
+  const dir = tempDir('sluice-modcache-');
   const pkg = path.join(dir, 'node_modules', 'sql-parser-cst');
   mkdirSync(pkg, { recursive: true });
   writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'sql-parser-cst', main: 'index.js' }));

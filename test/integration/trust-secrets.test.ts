@@ -8,12 +8,11 @@
  * /proc/<pid>/cmdline in a loop and records any that holds the password's marker.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/pgcluster.js';
-import { makeProject, makeProjectWithOwnCache, pgDescribe, pgUrl, runCli, sql, uniqueSchema, type Ran } from '../support/project.js';
+import { makeProject, makeProjectWithOwnCache, pgDescribe, pgUrl, runCli, sql, tempDir, uniqueSchema, type Ran } from '../support/project.js';
 
 /** Every character a URL treats specially, and a marker no other process's argv holds. */
 const MARKER = 'Zq9Vt2';
@@ -30,7 +29,7 @@ function expectNoPassword(r: Ran, what: string): void {
 
 /** Watches every process's argv until stopped; returns the argvs holding the marker and the pg_dump / psql ones seen. */
 async function watchArgv(): Promise<{ stop: () => Promise<{ leaks: string[]; seen: string[] }> }> {
-  const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'sluice-argv-')), 'argv.log');
+  const out = path.join(tempDir('sluice-argv-'), 'argv.log');
   const script = `
     const fs = require('node:fs');
     const marker = process.env.WATCH_MARKER, out = process.env.WATCH_OUT, self = String(process.pid);

@@ -4,12 +4,12 @@
  * folder clean; and a deploy installed without dev dependencies runs the migrate targets.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/pgcluster.js';
-import { cleanEnv, dumpSchema, itFor, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, sql, SKIP_PG, uniqueSchema, type Env, type Ran, expectOneLineError as oneLineError } from '../support/project.js';
+import { cleanEnv, dumpSchema, itFor, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, sql, SKIP_PG, tempDir, uniqueSchema, type Env, type Ran, expectOneLineError as oneLineError } from '../support/project.js';
 
 
 /** Through make the message is sluice's one line; make adds its own "Error 2" line. */
@@ -294,7 +294,7 @@ describe('db-test', () => {
 
 describe('deploy without dev dependencies', () => {
   it('a fresh copy installed with npm ci --omit=dev (NODE_ENV=production) runs the migrate targets, compiling nothing', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-deploy-'));
+    const dir = tempDir('sluice-deploy-');
     try {
       // What a clone of this working tree holds: tracked and new (not ignored) files, no node_modules, no dist.
       const files = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: REPO, encoding: 'utf8' }).stdout.split('\0').filter(Boolean);

@@ -1,16 +1,22 @@
 /** The real parsers: splitting, classification, markers from comments only, schema translation. */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadParser, parseSql, SqlSyntaxError } from '../../src/sqlparse.js';
 import { publicBeyondTranslation, translatePublic } from '../../src/publicschema.js';
 import { systemSchemaError } from '../../src/sql.js';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { flushParseCache, forgetParseCache, parseCacheStats, parseRevision } from '../../src/parsecache.js';
 
+const roots: string[] = [];
+afterAll(() => {
+  for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
+});
+
 /** A project folder of its own (with a node_modules for the parse cache's pack). */
 function cacheRoot(): string {
   const root = mkdtempSync(path.join(os.tmpdir(), 'sluice-cache-'));
+  roots.push(root);
   mkdirSync(path.join(root, 'node_modules'));
   return root;
 }
@@ -134,6 +140,19 @@ describe('parse cache', () => {
 });
 
 describe('parse cache: entries found again', () => {
+  it('a project folder removed before the pack is written is not made again (a caller\'s temp project)', async () => {
+    const root = cacheRoot();
+    await parseRevision('CREATE TABLE gone_before_flush (x int);', 'sqlite', root);
+    rmSync(root, { recursive: true, force: true });
+    flushParseCache();
+    expect(existsSync(root)).toBe(false);
+    // while it exists, the same flush writes it
+    const kept = cacheRoot();
+    await parseRevision('CREATE TABLE kept_until_flush (x int);', 'sqlite', kept);
+    flushParseCache();
+    expect(readdirSync(path.join(kept, 'node_modules', '.cache', 'sluice', 'parsed'))).toHaveLength(1);
+  });
+
   it('a comment quoting a statement word for word (a down note) does not stop its entry from being used', async () => {
     const root = cacheRoot();
     const text = '-- note: the down fails at "ALTER TABLE "t" ALTER COLUMN "a" SET NOT NULL" with NULLs\nALTER TABLE "t" ALTER COLUMN "a" SET NOT NULL;\n--> statement-breakpoint\nDROP TABLE "u";';
