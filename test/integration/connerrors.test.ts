@@ -3,7 +3,6 @@
  * not running there (was: "connect ENOENT /tmp/.s.PGSQL.5432"), and `deploy` waits for one still being
  * made (a server or a proxy sidecar starting; was: exit 5 at once). Real CLI; no server needed.
  */
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { itFor, makeProject, pgUrl, runCli, tempDir, uniqueSchema } from '../support/project.js';

@@ -514,7 +514,7 @@ pgDescribe('PostgreSQL locks and timeouts', () => {
       await new Promise((r) => setTimeout(r, 300));
       const r = runCli(dir, ['status'], { DATABASE_URL: url.toString() });
       expect(r.status).toBe(5);
-      expect(r.stderr.trim()).toMatch(/^sluice: cannot connect to postgres:\/\/pw_.*:\*\*\*@127.0.0.1:\d+\/postgres: password authentication failed; check the user and password in DATABASE_URL$/);
+      expect(r.stderr.trim()).toMatch(/^sluice: cannot connect to postgres:\/\/pw_.*:\*\*\*@127.0.0.1:\d+\/\w+: password authentication failed; check the user and password in DATABASE_URL$/);
       expect(r.stderr).not.toContain('Wr0ngPass');
     } finally {
       writeFileSync(file, original);

@@ -102,7 +102,8 @@ pgDescribe('PostgreSQL privileges: one line naming the grant, exit 2, nothing cr
     const schema = uniqueSchema('nocreate');
     const env = { DATABASE_URL: urlAs(role), DATABASE_SCHEMA: schema };
     const r = runCli(dir, ['up'], env);
-    oneLineError(r, 2, new RegExp(`role "${role}" may not create schema "${schema}" in database "postgres" \\(permission denied for database postgres, SQLSTATE 42501\\); .*GRANT CREATE ON DATABASE "postgres" TO "${role}"`));
+    const db = new URL(pgUrl()).pathname.slice(1); // the test file's own database
+    oneLineError(r, 2, new RegExp(`role "${role}" may not create schema "${schema}" in database "${db}" \\(permission denied for database ${db}, SQLSTATE 42501\\); .*GRANT CREATE ON DATABASE "${db}" TO "${role}"`));
     oneLineError(runCli(dir, ['stamp', 'head'], env), 2, /may not create schema/);
     makeError(runMake(dir, ['migrate-up'], env), /may not create schema/);
     expect(await sql(dir, admin(), 'SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).toHaveLength(0);
@@ -111,7 +112,7 @@ pgDescribe('PostgreSQL privileges: one line naming the grant, exit 2, nothing cr
     // the verification's scratch schema (its name changes every run): the message names the real fix (a hunt: it named the random schema)
     const check = runCli(dir, ['check'], { ...env, SLUICE_CHECK_DATABASE_URL: urlAs(role) });
     expect(check.status, check.stdout + check.stderr).toBe(2);
-    expect(check.stderr).toMatch(new RegExp(`role "${role}" may not create the scratch schema sluice verifies in, in database "postgres" .*GRANT CREATE ON DATABASE "postgres" TO "${role}", or set SLUICE_CHECK_DATABASE_URL`));
+    expect(check.stderr).toMatch(new RegExp(`role "${role}" may not create the scratch schema sluice verifies in, in database "${db}" .*GRANT CREATE ON DATABASE "${db}" TO "${role}", or set SLUICE_CHECK_DATABASE_URL`));
     expect(check.stderr).not.toMatch(/sluice_check_/);
   });
 
