@@ -77,7 +77,7 @@ WITH ns AS (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1),
 rel AS (
   SELECT c.oid, c.relname, c.relkind FROM pg_catalog.pg_class c
   WHERE c.relnamespace = (SELECT oid FROM ns) AND NOT (c.relname = ANY($2::text[]))
-    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')
 )
 SELECT line FROM (
   SELECT 'table ' || relname || CASE relkind WHEN 'p' THEN ' partitioned' ELSE '' END AS line FROM rel WHERE relkind IN ('r', 'p')
@@ -99,7 +99,7 @@ SELECT line FROM (
   UNION ALL
   SELECT 'index ' || i.relname || ' ' || pg_catalog.pg_get_indexdef(i.oid)
   FROM rel i JOIN pg_catalog.pg_index x ON x.indexrelid = i.oid
-  WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conindid = x.indexrelid AND k.contype IN ('p', 'u', 'x'))
+  WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = x.indrelid AND k.conindid = x.indexrelid AND k.contype IN ('p', 'u', 'x'))
   UNION ALL
   SELECT 'enum ' || t.typname || ' (' || string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) || ')'
   FROM pg_catalog.pg_type t JOIN pg_catalog.pg_enum e ON e.enumtypid = t.oid
@@ -128,7 +128,7 @@ SELECT line FROM (
     || COALESCE(' returns ' || pg_catalog.pg_get_function_result(p.oid), '') || ' ' || p.provolatile::text || CASE WHEN p.proisstrict THEN ' strict' ELSE '' END
     || CASE WHEN p.prosecdef THEN ' security definer' ELSE '' END || COALESCE(' set ' || array_to_string(p.proconfig, ' | '), '')
   FROM pg_catalog.pg_proc p WHERE p.pronamespace = (SELECT oid FROM ns) AND p.prokind IN ('f', 'p', 'w')
-    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid AND d.deptype = 'e')
   UNION ALL
   SELECT 'trigger ' || r.relname || '.' || t.tgname || ' ' || pg_catalog.pg_get_triggerdef(t.oid)
     || CASE t.tgenabled WHEN 'D' THEN ' disabled' WHEN 'R' THEN ' enabled replica' WHEN 'A' THEN ' enabled always' ELSE '' END
