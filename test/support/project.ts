@@ -80,11 +80,20 @@ function makeFileDatabase(base: string): string {
 }
 afterAll(async () => {
   if (!fileDatabase) return;
-  const name = new URL(fileDatabase).pathname.slice(1);
+  const url = fileDatabase;
+  const name = new URL(url).pathname.slice(1);
   fileDatabase = undefined;
   const admin = new pg.Client({ connectionString: inject('pgUrl') });
   await admin.connect();
   try {
+    // a test that failed between PREPARE TRANSACTION and its ROLLBACK PREPARED left one behind: FORCE does not end those
+    const prepared = await admin.query<{ gid: string }>('SELECT gid FROM pg_catalog.pg_prepared_xacts WHERE database = $1', [name]);
+    if (prepared.rows.length) {
+      const own = new pg.Client({ connectionString: url });
+      await own.connect();
+      for (const { gid } of prepared.rows) await own.query(`ROLLBACK PREPARED '${gid.replace(/'/g, "''")}'`);
+      await own.end();
+    }
     await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   } finally {
     await admin.end();
@@ -136,12 +145,14 @@ export function dialectEnvs(dir: string): { name: 'sqlite' | 'postgresql'; env: 
  * embedded engine, unless a test sets SLUICE_CHECK_DATABASE_URL itself ('' = the embedded engine).
  */
 export function cleanEnv(extra: Env = {}): Env {
-  let check: string | undefined;
+  let base: string | undefined;
   try {
-    check = pgUrl() || undefined; // the test file's database: its scratch schemas are looked for there
+    base = inject('pgUrl');
   } catch {
-    check = undefined; // outside a vitest worker
+    base = undefined; // outside a vitest worker
   }
+  // the test file's database: its scratch schemas are looked for there (a failure to make it is the test's)
+  const check = base ? pgUrl() : undefined;
   // SHLVL as a login shell's children have it. Without it, a bash whose stdin is a socket (Node's
   // 'pipe' stdio is a socketpair) takes itself for one started by sshd and reads ~/.bashrc, which
   // on these machines runs `pyenv init` (~0.4 s for every recipe line make runs).
