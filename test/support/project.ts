@@ -57,9 +57,10 @@ export function makeProjectWithOwnCache(): string {
 
 /**
  * The URL of this test file's own database in the suite's cluster (made on first use, dropped when the
- * file ends). A database per file keeps each one's catalogs small: the suite makes ~1500 schemas, and
- * in one shared database every pg_dump and catalog read late in the run walked all of them (a drift
- * check took 1.0 s on an empty database, 3.5 s beside 3000 schemas). '' when PostgreSQL is skipped.
+ * file ends). A database per file keeps each one's catalogs small: the suite makes a schema or more
+ * for each PostgreSQL test, hundreds in all, and in one shared database every pg_dump and catalog read
+ * late in the run walked all of them (a drift check by hand: 1.0 s on an empty database, 3.5 s beside
+ * 3000 schemas). '' when PostgreSQL is skipped.
  */
 export function pgUrl(): string {
   const base = inject('pgUrl');
