@@ -2,13 +2,12 @@
 import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeProject, openToOthers, runCli, runCliAsNobody } from '../support/project.js';
+import { makeProject, openToOthers, runCli, runCliAsNobody, tempDir } from '../support/project.js';
 
 describe('sluice init', () => {
   it('adds its npm scripts to package.json changing nothing else: numbers, spacing, a symbolic link and its mode stay (was: the link replaced by a file, 12345678901234567890 rounded)', () => {
     const dir = makeProject();
-    const shared = path.join(path.dirname(dir), `${path.basename(dir)}-shared`);
-    mkdirSync(shared);
+    const shared = tempDir('sluice-init-shared-'); // a folder beside the project, removed with it
     const pkg = path.join(shared, 'package.json');
     const original = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
     delete original.scripts;
