@@ -139,8 +139,7 @@ export async function loadContext(
     }
     return ctx;
   } catch (err) {
-    link?.done();
-    abandon(opening);
+    abandon(opening, link);
     throw err;
   }
 }
@@ -205,14 +204,18 @@ function forgetPrefetched(ctx: Context): void {
 export function dropContext(ctx: Context): void {
   const opening = ctx.opening;
   ctx.opening = undefined;
-  ctx.openingLink?.done();
+  const link = ctx.openingLink;
   ctx.openingLink = undefined;
   ctx.stopPrefetch?.();
-  abandon(opening);
+  abandon(opening, link);
 }
 
-/** Close a connection loadContext began to open, once it is open (a failed one has nothing to close). */
-function abandon(opening: Promise<Connection> | undefined): void {
+/**
+ * Close a connection loadContext began to open, once it is open (a failed one has nothing to close),
+ * and unlink it from the caller's signal.
+ */
+function abandon(opening: Promise<Connection> | undefined, link?: ConnectLink): void {
+  link?.done();
   opening?.then((c) => c.close()).catch(() => {});
 }
 
@@ -264,8 +267,7 @@ export async function withSession<T>(
   try {
     waitMs = write ? lockWaitMs(ctx.env) : 0;
   } catch (err) {
-    openingLink?.done();
-    abandon(opening);
+    abandon(opening, openingLink);
     throw err;
   }
   let conn: Connection;
