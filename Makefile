@@ -36,7 +36,7 @@ BUILT := dist/.built
 SOURCES := $(shell find src -name '*.ts' 2>/dev/null) tsconfig.json scripts/bundle-cli.mjs
 
 .PHONY: help deps build migrate-create migrate-downs migrate-up migrate-down migrate-stamp migrate-history \
-	migrate-status migrate-show migrate-sql migrate-heads migrate-merge migrate-check migrate-lint migrate-reset db-up db-down db-connect db-test test bench corpus clean
+	migrate-status migrate-show migrate-sql migrate-heads migrate-merge migrate-check migrate-lint migrate-reset db-up db-down db-connect db-test test typecheck bench corpus clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -127,6 +127,9 @@ db-test: deps ## migration checks on scratch databases of every dialect
 
 test: deps ## the whole test suite (starts its own PostgreSQL)
 	@npm test
+
+typecheck: deps ## type-check src/ and test/ strictly (tsconfig.test.json; the suite runs its files untyped)
+	@npm run -s typecheck
 
 bench: deps ## the benchmark (bench/README.md)
 	@npm run -s bench

@@ -515,9 +515,9 @@ describe('a SQLite down whose table rebuild would convert values', () => {
     const before = readFileSync(file);
     const items = await rows('items', 'code');
     for (const singleTransaction of [false, true]) {
-      const err = await downgrade({ ...o, revision: made, singleTransaction }).catch((e: unknown) => e as { exitCode?: number; message?: string });
+      const err: unknown = await downgrade({ ...o, revision: made, singleTransaction }).catch((e: unknown) => e);
       expect(err).toMatchObject({ exitCode: 6 });
-      expect(err?.message).toMatch(new RegExp(`^the down of ${toText} changes items\\.code from TEXT to INTEGER, which would change the values of 4 row\\(s\\) .*; change those rows, or edit the down file .*nothing was changed$`));
+      expect((err as Error).message).toMatch(new RegExp(`^the down of ${toText} changes items\\.code from TEXT to INTEGER, which would change the values of 4 row\\(s\\) .*; change those rows, or edit the down file .*nothing was changed$`));
     }
     expect(readFileSync(file).equals(before)).toBe(true);
     expect(await rows('items', 'code')).toEqual(items);

@@ -3,7 +3,7 @@
  * file in its own copy of the history (revision 0004_hostile after the example's four, the database
  * at 0003 with two user rows) and runs the CLI. Refusals must leave the database exactly as it was.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { ExpectStatic } from 'vitest';

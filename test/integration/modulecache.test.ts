@@ -72,7 +72,7 @@ function makePackage(): { dir: string; cache: string; pack: string } {
   for (const [name, text] of [
     ['other', "exports.value = 'other';\n"],
     ['drizzle-orm', "'use strict';\nconst importESM = new Function('specifier', 'return import(specifier)');\nexports.ready = importESM('node:os').then((m) => typeof m.EOL);\n"],
-  ]) {
+  ] as const) {
     mkdirSync(path.join(dir, 'node_modules', name), { recursive: true });
     writeFileSync(path.join(dir, 'node_modules', name, 'index.js'), text);
   }

@@ -10,7 +10,6 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { itFor, pgUrl, tempDir, uniqueSchema } from '../support/project.js';
-// @ts-expect-error: a plain ES module of the benchmark (synthetic histories, no drizzle-kit calls)
 import { generateProject } from '../../bench/generate.mjs';
 
 const REPO = path.resolve(__dirname, '..', '..');

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as pgc from 'drizzle-orm/pg-core';
 import * as sqc from 'drizzle-orm/sqlite-core';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { diffSnapshots } from '../../src/downgen.js';
 import { applyRenames, renameSql, resolvePrimaryKeyDrops, type Rename } from '../../src/downrules.js';
 import { downgrade, status, upgrade, writeMissingDowns } from '../../src/index.js';

@@ -9,7 +9,6 @@ import path from 'node:path';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { downgrade, MigrationFailed, status, upgrade } from '../../src/index.js';
-// @ts-expect-error: a plain ES module of the benchmark (synthetic histories, no drizzle-kit calls)
 import { generateProject } from '../../bench/generate.mjs';
 import { pgDescribe, itFor, describeFor, addRevision, cleanEnv, dumpSchema, makeProject, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 

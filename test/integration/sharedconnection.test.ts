@@ -42,7 +42,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       expect(ups.map(ids).sort((a, b) => b.length - a.length)).toEqual([['0003_add_phone_to_users:applied', '0004_t4:applied'], []]);
       const after = await status({ cwd: dir, env, connection });
       expect([after.current, after.applied]).toEqual(['0004_t4', 5]);
-      expect(connection.transactionOpen()).toBe(false);
+      expect(connection.transactionOpen!()).toBe(false);
     } finally {
       await connection.close();
     }
@@ -61,7 +61,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       for (const run of [() => upgrade({ cwd: dir, env, connection }), () => downgrade({ cwd: dir, env, connection })]) {
         await expect(run()).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/^the connection passed to sluice is inside a transaction of yours; .*commit or roll back first/) });
       }
-      expect(connection.transactionOpen()).toBe(true);
+      expect(connection.transactionOpen!()).toBe(true);
       await connection.execute('ROLLBACK');
       expect(await connection.query('SELECT email FROM users')).toEqual([]);
       expect((await status({ cwd: dir, env, connection })).current).toBe('0001_add_audits');

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addRevision, cleanEnv, describeFor, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, sql, uniqueSchema, type Env, type Ran, expectOneLineError as oneLine } from '../support/project.js';
+import { addRevision, cleanEnv, describeFor, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, sql, uniqueSchema, type Env, expectOneLineError as oneLine } from '../support/project.js';
 
 type Dialect = 'sqlite' | 'postgresql';
 const BP = '\n--> statement-breakpoint\n';

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { create, downgrade, history, MissingDown, show, stamp, status, upgrade } from '../../src/index.js';
 import { formatCreate } from '../../src/format.js';
 import { describeFor, addUserColumn, dialectEnvs, dumpSchema, makeProject, sql, type Env } from '../support/project.js';
