@@ -11,6 +11,7 @@
  *   "manual down required".
  */
 import type { DialectName } from './config.js';
+import { quoteLiteralInBody } from './sql.js';
 
 type Snapshot = Record<string, any>;
 
@@ -171,7 +172,7 @@ export function resolvePrimaryKeyDropsInText(text: string): string {
 
 function pkDropBlock(ref: string): string {
   const table = ref.replace(/^"public"\./, '');
-  const literal = `'${table.replace(/'/g, "''")}'`;
+  const literal = quoteLiteralInBody(table); // inside the DO block's body
   return [
     `-- sluice: drops the primary key whatever its name (drizzle-kit could not name it)`,
     `DO $sluice$ DECLARE pk text; BEGIN`,

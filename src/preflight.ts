@@ -11,7 +11,7 @@
 import type { Connection, TableCopy } from './dialect/types.js';
 import type { PreparedStep } from './prepare.js';
 import { describeCause, Refused } from './errors.js';
-import { quoteLiteral } from './sql.js';
+import { quoteLiteralInBody } from './sql.js';
 import { NowNames } from './nownames.js';
 
 // A name as a down may write it: quoted (drizzle-kit's, sluice's), or plain, as hand-written downs do
@@ -105,7 +105,7 @@ export function narrowingGuards(statements: string[], revision: string): Map<str
     const message = `sluice: the down of ${said(revision)} changes ${said(`${bare(nw.table)}.${bare(nw.column)}`)} from % to ${said(nw.type)}, which would change the values of % row(s); stopped before it: change those rows, or edit the down (an UPDATE before it, or a USING of your own)`;
     // a `$` never stands in the DO block's text (it could close $sluice$), but is kept in the name it
     // spells: chr(36) (was: dropped, so "price$" looked up "price", found none, and the values were cut)
-    const lit = (t: string) => t.split('$').map(quoteLiteral).join(' || pg_catalog.chr(36) || ');
+    const lit = quoteLiteralInBody;
     out.set(
       statement,
       [

@@ -18,6 +18,15 @@ export function quoteLiteral(value: string): string {
 }
 
 /**
+ * PostgreSQL: a string literal for inside a dollar-quoted body (`DO $sluice$ … $sluice$`), each `$`
+ * spelled `pg_catalog.chr(36)`, so no value (a revision tag, a table name) can close the body early
+ * and have the rest of it run as statements of its own.
+ */
+export function quoteLiteralInBody(value: string): string {
+  return value.split('$').map(quoteLiteral).join(' || pg_catalog.chr(36) || ');
+}
+
+/**
  * PostgreSQL's array input text for text elements (`{"a","b\\"c"}`): every element double-quoted,
  * `"` and `\` escaped with a backslash, so no element reads as NULL or splits. Pass the result
  * through a literal's quoting like any value.

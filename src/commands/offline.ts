@@ -8,7 +8,7 @@
 import { loadContext, type CommandOptions } from '../context.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { labelOf, plan, requireRevisionName, resolveTarget, type Step } from '../revision.js';
-import { foreignKeyPragmas, quoteIdent, quoteLiteral, systemSchemaError, terminated } from '../sql.js';
+import { foreignKeyPragmas, quoteIdent, quoteLiteral, quoteLiteralInBody, systemSchemaError, terminated } from '../sql.js';
 import { translatePublic } from '../publicschema.js';
 import { versionTableDdl, VERSION_TABLE } from '../store.js';
 import { withGap } from '../tsrevision.js';
@@ -142,7 +142,9 @@ function recordedGuard(pg: boolean, table: string, revision: string, from: strin
     rows === undefined
       ? `sluice: revision ${revision} is not recorded as applied, and this script reverts a database at ${from}; stopped before its statements`
       : `sluice: the database is not at ${from} (${revision} not recorded as applied, or not ${rows} version rows), which this script reverts from; stopped before its statements`;
-  const recorded = `(SELECT count(*) FROM ${table} WHERE "revision" = ${quoteLiteral(revision)})`;
+  // inside a DO block's dollar-quoted body: a tag holding `$sluice$` must not close it (found by a review)
+  const lit = pg ? quoteLiteralInBody : quoteLiteral;
+  const recorded = `(SELECT count(*) FROM ${table} WHERE "revision" = ${lit(revision)})`;
   const total = rows === undefined ? '' : ` AND (SELECT count(*) FROM ${table}) = ${rows}`;
   return guardLines(pg, `sluice_guard_${revision}`, `${recorded} = 1${total}`, reason);
 }
@@ -150,7 +152,8 @@ function recordedGuard(pg: boolean, table: string, revision: string, from: strin
 /** Before the first up: the database is at the script's start, `from` recorded (none: base) and `rows` version rows there. */
 function startGuard(pg: boolean, table: string, from: string | undefined, rows: number): string[] {
   const reason = `sluice: the database is not at ${from ?? 'base'} (${from ? `${from} not recorded as applied, or ` : ''}not ${rows} version rows), which this script upgrades from; stopped before its statements`;
-  const recorded = from ? `(SELECT count(*) FROM ${table} WHERE "revision" = ${quoteLiteral(from)}) = 1 AND ` : '';
+  const lit = pg ? quoteLiteralInBody : quoteLiteral; // inside a DO block's body (recordedGuard)
+  const recorded = from ? `(SELECT count(*) FROM ${table} WHERE "revision" = ${lit(from)}) = 1 AND ` : '';
   return guardLines(pg, 'sluice_guard_start', `${recorded}(SELECT count(*) FROM ${table}) = ${rows}`, reason);
 }
 

@@ -166,6 +166,26 @@ describeFor('postgresql')('make migrate-sql run by plain psql -f (no -v ON_ERROR
     expect(await versions(dir, env)).toEqual(['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users']);
     expect(await sql(dir, env, "SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 AND tablename IN ('half', 'after_it')", [env.DATABASE_SCHEMA])).toEqual([]);
   });
+
+  // found by a review: a tag holding `$sluice$` closed the guard's DO block early, and what followed it
+  // in the tag ran as a statement of its own where the client goes on after an error
+  it("a revision tag holding $sluice$ stays inside the guard's DO block: the down runs, nothing else does", async () => {
+    const dir = makeProject();
+    const tag = addRevision(dir, 'postgresql', 'x$sluice$;DROP TABLE users;--', 'CREATE TABLE "odd" ("id" integer);', 'DROP TABLE "odd";');
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('offtag') };
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    const script = runCli(dir, ['sql', 'head:-1'], env);
+    expect(script.status, script.stderr).toBe(0);
+    const lines = script.stdout.split('\n');
+    expect(lines[2]).toBe('\\set ON_ERROR_STOP on');
+    // a client that goes on after an error (the header's advice for one other than psql: remove that line)
+    const r = spawnSync('psql', ['-X', '-q', '-d', env.DATABASE_URL!, '-f', '-'], { input: lines.filter((_, i) => i !== 2).join('\n'), encoding: 'utf8' });
+    expect(r.stderr).not.toMatch(/ERROR/);
+    expect(await versions(dir, env)).toEqual(['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users']);
+    const tables = await sql<{ t: string }>(dir, env, "SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 AND tablename IN ('users', 'odd')", [env.DATABASE_SCHEMA]);
+    expect(tables.map((x) => x.t)).toEqual(['users']);
+    expect(tag).toContain('$sluice$');
+  });
 });
 
 // Found by review: the printed script did less than migrate-up in three ways, and each ended in a
