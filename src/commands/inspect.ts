@@ -8,7 +8,7 @@ import { readDown, readUp, withMessages, type RevisionFile } from '../source.js'
 import { downIsEmpty, downIsStale, parseDownHeader } from '../downheader.js';
 import { rel } from '../relpath.js';
 import { downHoldsNoStatement, mayHoldNoStatement } from './stepprep.js';
-import { ConnectionError, ExitCode, SluiceError, UsageError } from '../errors.js';
+import { ConnectionError, ConnectionLost, ExitCode, SluiceError, UsageError } from '../errors.js';
 import { PrivilegeError, type AppliedRow } from '../store.js';
 import type { Context } from '../context.js';
 import { takeoverView, type TakeoverView } from './takeover.js';
@@ -117,7 +117,8 @@ async function appliedOrUnknown(ctx: Context): Promise<{ database: string; appli
       return { database: conn.display, applied: view?.state === 'pending' ? view.records : applied };
     });
   } catch (err) {
-    if (!(err instanceof ConnectionError) && !(err instanceof PrivilegeError)) throw err;
+    // a session the server ended as it opened (a shutdown, a pooler) is a database that could not be read too (was: exit 7)
+    if (!(err instanceof ConnectionError) && !(err instanceof ConnectionLost) && !(err instanceof PrivilegeError)) throw err;
     const t = ctx.target;
     return { database: t.dialect === 'postgresql' ? `${t.display} (schema ${t.schema})` : t.display, applied: null, error: err.message };
   }

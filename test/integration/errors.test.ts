@@ -65,6 +65,44 @@ describe('bad input', () => {
     expect(t.stderr).not.toContain('Sup3rS3cret');
   });
 
+  // found by a review: a connection the server ended right after it opened (a shutdown, a pooler) was
+  // ConnectionLost, which history and show did not count as "cannot read the database": exit 7 and no
+  // listing, where an unreachable one is a note and exit 0
+  itFor('postgresql')('history and show when the server ends the session right after it opens: the listing, a note, exit 0', async () => {
+    const upstream = new URL(pgUrl());
+    const proxy = net.createServer((client) => {
+      const server = net.connect(Number(upstream.port), upstream.hostname);
+      let chunks = 0;
+      // the startup message goes through; the session's first statement finds the connection gone
+      client.on('data', (d) => (++chunks === 1 ? server.write(d) : (client.destroy(), server.destroy())));
+      server.on('data', (d) => client.write(d));
+      server.on('error', () => client.destroy());
+      client.on('error', () => server.destroy());
+    });
+    await new Promise<void>((res) => proxy.listen(0, '127.0.0.1', res));
+    const url = `postgres://postgres@127.0.0.1:${(proxy.address() as net.AddressInfo).port}${upstream.pathname}`;
+    const run = (args: string[]) =>
+      new Promise<Ran>((resolve) => {
+        const c = spawn(process.execPath, [path.join(dir, 'dist', 'cli.cjs'), ...args], { cwd: dir, env: cleanEnv({ DATABASE_URL: url, DATABASE_SCHEMA: uniqueSchema('lost') }) as NodeJS.ProcessEnv });
+        let stdout = '';
+        let stderr = '';
+        c.stdout.on('data', (d) => (stdout += d));
+        c.stderr.on('data', (d) => (stderr += d));
+        c.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+      });
+    try {
+      const h = await run(['history']);
+      expect(h.status, h.stdout + h.stderr).toBe(0);
+      expect(h.stdout).toMatch(/^note: the database could not be read, so applied markers are unknown \(connection to .* lost/m);
+      expect(h.stdout).toMatch(/0000_init {2}init\n {4}created \S+ {2}unknown/);
+      const s = await run(['show', '0000']);
+      expect(s.status, s.stdout + s.stderr).toBe(0);
+      expect(s.stdout).toMatch(/applied: {2,}unknown/);
+    } finally {
+      await new Promise((res) => proxy.close(res));
+    }
+  });
+
   // a hunt (seeds 000/003: teams adopting a database Alembic built): the first up failed "already exists",
   // exit 3, and nothing said that such a database is recorded with migrate-stamp
   it('a first up meeting tables another tool made: exit 3, rolled back, and the line names migrate-stamp', () => {
