@@ -373,8 +373,13 @@ async function runSquawk(root: string, files: string[], inTransaction: boolean, 
   if (exclude.length) args.push(`--exclude=${exclude.join(',')}`);
   if (include.length) args.push(`--include=${include.join(',')}`);
   // cwd: the project, so a team's own .squawk.toml (pg_version, excluded_rules) applies.
-  const r = await runToEnd(squawkBinary(), [...args, ...files], root);
-  if (r.error) throw new SluiceError(`cannot run squawk: ${describeCause(r.error)}`, ExitCode.internal, { cause: r.error });
+  const binary = squawkBinary();
+  const r = await runToEnd(binary, [...args, ...files], root);
+  // installed but not startable (no execute permission, a noexec mount, another platform's binary): the
+  // install's to fix, not a bug of sluice (was: "internal error", exit 1; found by a review helper)
+  if (r.error) {
+    throw new ConfigError(`cannot run squawk (${binary}): ${describeCause(r.error)}; reinstall it for ${process.platform}-${process.arch} (npm ci, or npm install --include=optional)`, { cause: r.error });
+  }
   const stderr = (r.stderr ?? '').trim();
   const unknown = /invalid rule name ([\w-]+)/.exec(stderr)?.[1];
   if (unknown) {
