@@ -178,7 +178,10 @@ function sqliteScratch(root: string, engine: SqliteEngine | undefined): Scratch 
         const conn = await openConnection(target, { write: true, env });
         // a scratch file is removed with its folder: nothing in it needs to survive a crash, so its
         // commits are not flushed to the disk (13–15 ms each here); what SQL does is the same
-        await conn.execute('PRAGMA synchronous = OFF');
+        await conn.execute('PRAGMA synchronous = OFF').catch(async (err: unknown) => {
+          await conn.close().catch(() => {});
+          throw err;
+        });
         return conn;
       };
       return { target, env, open };

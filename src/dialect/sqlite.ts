@@ -68,7 +68,7 @@ export function openSqlite(target: DatabaseTarget, options: { create: boolean; m
   // rolled back nobody can read the file. A file we may not write (permissions, chattr +i) is opened
   // read-only as before.
   const readonly = !options.create && !canAccess(file, constants.W_OK);
-  let db: Database.Database;
+  let db: Database.Database | undefined;
   let readLater = false;
   try {
     db = openSqliteDatabase(target.engine, file, { readonly, fileMustExist: !options.create });
@@ -86,6 +86,13 @@ export function openSqlite(target: DatabaseTarget, options: { create: boolean; m
     }
     if (options.create) db.pragma(`busy_timeout = ${busyMs}`);
   } catch (err) {
+    // opened, then its first read failed (not a database, locked): closed, so a library caller that
+    // polls status() keeps no handle per call (found by a review helper)
+    try {
+      db?.close();
+    } catch {
+      /* the error below is the one to report */
+    }
     if (readonly && existsSync(`${file}-journal`) && /^SQLITE_READONLY/.test(String((err as { code?: unknown }).code))) {
       throw new ConnectionError(
         `SQLite file ${target.display} has an unfinished transaction left by a process that stopped mid-write (rollback journal ${path.basename(file)}-journal), and the file is not writable, so SQLite cannot roll it back; make the file writable (or run as its owner), then run again`,
@@ -101,7 +108,7 @@ export function openSqlite(target: DatabaseTarget, options: { create: boolean; m
     }
     throw new ConnectionError(`cannot open SQLite file ${target.display}: ${describeCause(err)}`, { cause: err });
   }
-  const conn = new SqliteConnection(db, target.display, file, target.engine ?? 'sqlite');
+  const conn = new SqliteConnection(db!, target.display, file, target.engine ?? 'sqlite');
   conn.readLater = readLater;
   return conn;
 }

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/pgcluster.js';
 import { lockFolders } from '../../src/folderlock.js';
-import { create } from '../../src/index.js';
+import { create, status } from '../../src/index.js';
 import { CONFIG_CACHE_ENTRIES } from '../../src/config.js';
 import { itFor, addRevision, addUserColumn, cleanEnv, makeProject, makeProjectWithOwnCache, openToOthers, pgUrl, REPO, runCli, runCliAsNobody, sql, uniqueSchema, type Ran } from '../support/project.js';
 
@@ -63,6 +63,19 @@ describe('bad input', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
     oneLineError(t, 5, /no answer within 2s/);
     expect(t.stderr).not.toContain('Sup3rS3cret');
+  });
+
+  // found by a review: a file SQLite opened whose first read failed (not a database) kept its handle
+  // open: a library caller polling status() leaked one file descriptor per call
+  it('status() on a file that is not a SQLite database: the error each time, no file handle left open', async () => {
+    const notDb = path.join(dir, 'not-a-db.sqlite');
+    writeFileSync(notDb, 'this is not a database, just text long enough to be read as a header'.repeat(20));
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const call = () => status({ cwd: dir, env: { DATABASE_URL: `file:${notDb}` } });
+    await expect(call()).rejects.toMatchObject({ exitCode: 5, message: expect.stringMatching(/^cannot open SQLite file .*not-a-db\.sqlite: file is not a database/) });
+    const before = fds();
+    for (let i = 0; i < 20; i++) await call().catch(() => {});
+    expect(fds()).toBeLessThan(before + 5);
   });
 
   // found by a review: a connection the server ended right after it opened (a shutdown, a pooler) was
