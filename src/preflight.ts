@@ -13,6 +13,8 @@ import type { PreparedStep } from './prepare.js';
 import { describeCause, Refused } from './errors.js';
 import { quoteLiteralInBody } from './sql.js';
 import { NowNames } from './nownames.js';
+import { alterTableActions, readyToSplit } from './altertable.js';
+import { isPrimaryKeyDropBlock } from './downrules.js';
 
 // A name as a down may write it: quoted (drizzle-kit's, sluice's), or plain, as hand-written downs do
 // (`ALTER TABLE prices ALTER COLUMN amount TYPE numeric(10,2)`: was not recognised, so not checked, and
@@ -59,8 +61,11 @@ const LOSSY_FAMILIES = [
 const familyOf = (type: string) => LOSSY_FAMILIES.findIndex((f) => f.test(type.trim()));
 /** A statement that writes rows: a down doing so before a type change says itself what becomes of them. */
 const ROW_WRITE = /^(UPDATE|DELETE|INSERT|DO|WITH|MERGE|CALL)\b/i;
+/** ROW_WRITE, but for sluice's own primary-key drop (downrules.ts), which writes none (a hunt: it turned the checks after it off). */
+const writesRows = (sql: string) => ROW_WRITE.test(sql) && !isPrimaryKeyDropBlock(sql);
 
 const bare = (name: string) => name.replace(/"/g, '').replace(/^public\./, '');
+const codeOf = (err: unknown) => String((err as { code?: unknown } | null)?.code);
 const code = (sql: string) => sql.replace(/^\s*--.*$/gm, '').trim();
 
 /**
@@ -69,8 +74,10 @@ const code = (sql: string) => sql.replace(/^\s*--.*$/gm, '').trim();
  */
 export function needsPreCheck(step: PreparedStep): boolean {
   return step.statements.some((s) => {
-    const sql = code(s);
-    return SET_NOT_NULL.test(sql) || SET_ENUM.test(sql) || narrowing(sql) !== undefined;
+    const actions = alterTableActions(code(s));
+    // several actions, and the scanner that splits them not loaded yet: assume a check
+    if (!actions) return true;
+    return actions.some((sql) => SET_NOT_NULL.test(sql) || SET_ENUM.test(sql) || narrowing(sql) !== undefined);
   });
 }
 
@@ -96,30 +103,51 @@ export function narrowingGuards(statements: string[], revision: string): Map<str
   let rowsTouched = false;
   for (const statement of statements) {
     const sql = code(statement);
-    if (ROW_WRITE.test(sql)) rowsTouched = true;
-    const nw = rowsTouched ? undefined : narrowing(sql);
-    if (!nw) continue;
-    const column = nw.column.slice(1, -1).replace(/""/g, '"');
-    // inside a dollar-quoted body (no $), a RAISE format (% doubled), a literal (' doubled)
-    const said = (t: string) => t.replace(/\$/g, '').replace(/%/g, '%%').replace(/'/g, "''");
-    const message = `sluice: the down of ${said(revision)} changes ${said(`${bare(nw.table)}.${bare(nw.column)}`)} from % to ${said(nw.type)}, which would change the values of % row(s); stopped before it: change those rows, or edit the down (an UPDATE before it, or a USING of your own)`;
-    // a `$` never stands in the DO block's text (it could close $sluice$), but is kept in the name it
-    // spells: chr(36) (was: dropped, so "price$" looked up "price", found none, and the values were cut)
-    const lit = quoteLiteralInBody;
-    out.set(
-      statement,
-      [
-        'DO $sluice$ DECLARE today text; n bigint := 0; BEGIN',
-        `SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO today FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass(${lit(nw.table)}) AND a.attname = ${lit(column)} AND NOT a.attisdropped;`,
-        'IF today IS NOT NULL THEN',
-        `  BEGIN EXECUTE pg_catalog.format('SELECT count(*) FROM %s WHERE %s IS DISTINCT FROM CAST(CAST(%s AS %s) AS %s)', ${lit(nw.table)}, ${lit(nw.column)}, ${lit(nw.column)}, ${lit(nw.type)}, today) INTO n; EXCEPTION WHEN OTHERS THEN n := 0; END;`,
-        `  IF n > 0 THEN RAISE EXCEPTION '${message}', today, n; END IF;`,
-        'END IF; END $sluice$;',
-      ].join('\n'),
-    );
+    if (writesRows(sql)) rowsTouched = true;
+    if (rowsTouched) continue;
+    // each action of an ALTER TABLE of several gets its guard (the scanner is loaded: readyToGuard)
+    const guards = (alterTableActions(sql) ?? [sql]).flatMap((action) => {
+      const nw = narrowing(action);
+      return nw ? [narrowingGuard(nw, revision)] : [];
+    });
+    if (guards.length) out.set(statement, guards.join('\n'));
   }
   return out;
 }
+
+/** Load what narrowingGuards needs for `statements` (the scanner, when one may hold several actions). */
+export async function readyToGuard(statements: string[]): Promise<void> {
+  await readyToSplit(statements.map(code));
+}
+
+/** The DO block of narrowingGuards for one type change. */
+function narrowingGuard(nw: { table: string; column: string; type: string }, revision: string): string {
+  const column = nw.column.slice(1, -1).replace(/""/g, '"');
+  // inside a dollar-quoted body (no $), a RAISE format (% doubled), a literal (' doubled)
+  const said = (t: string) => t.replace(/\$/g, '').replace(/%/g, '%%').replace(/'/g, "''");
+  const change = `the down of ${said(revision)} changes ${said(`${bare(nw.table)}.${bare(nw.column)}`)} from % to ${said(nw.type)}`;
+  const message = `sluice: ${change}, which would change the values of % row(s); stopped before it: change those rows, or edit the down (an UPDATE before it, or a USING of your own)`;
+  const unchecked = `sluice: ${change}, and the rows that cast would change cannot be counted (%); stopped before it: write that type change as an ALTER TABLE of its own, or give it a USING of your own`;
+  // a `$` never stands in the DO block's text (it could close $sluice$), but is kept in the name it
+  // spells: chr(36) (was: dropped, so "price$" looked up "price", found none, and the values were cut)
+  const lit = quoteLiteralInBody;
+  const counted = (text: boolean) =>
+    `EXECUTE pg_catalog.format('SELECT count(*) FROM %s WHERE %s${text ? '::text' : ''} IS DISTINCT FROM CAST(CAST(%s AS %s) AS %s)${text ? '::text' : ''}', ${lit(nw.table)}, ${lit(nw.column)}, ${lit(nw.column)}, ${lit(nw.type)}, today) INTO n;`;
+  // as checkNarrowing counts: a type without equality (json) compared as text; a value the cast
+  // refuses counts none (the down's own statement fails); a count that does not parse stops the script
+  return [
+    'DO $sluice$ DECLARE today text; n bigint := 0; BEGIN',
+    `SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO today FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass(${lit(nw.table)}) AND a.attname = ${lit(column)} AND NOT a.attisdropped;`,
+    'IF today IS NOT NULL THEN',
+    `  BEGIN ${counted(false)}`,
+    `  EXCEPTION WHEN undefined_function THEN BEGIN ${counted(true)} EXCEPTION WHEN syntax_error THEN RAISE EXCEPTION '${unchecked}', today, SQLERRM; WHEN OTHERS THEN n := 0; END;`,
+    `  WHEN syntax_error THEN RAISE EXCEPTION '${unchecked}', today, SQLERRM;`,
+    '  WHEN OTHERS THEN n := 0; END;',
+    `  IF n > 0 THEN RAISE EXCEPTION '${message}', today, n; END IF;`,
+    'END IF; END $sluice$;',
+  ].join('\n');
+}
+
 /** Inside a run's transaction, a check that fails (no such table) must not abort it: it runs in this savepoint. */
 const SAVEPOINT = 'sluice_preflight';
 
@@ -135,6 +163,12 @@ const HELD_UP: Record<string, string> = {
 };
 
 async function count(conn: Connection, step: PreparedStep, what: string, sql: string, params: unknown[], inTransaction: boolean): Promise<number> {
+  const n = await countOr(conn, step, what, sql, params, inTransaction);
+  return typeof n === 'number' ? n : 0;
+}
+
+/** count, or the error the count failed with (after the savepoint's rollback) instead of none. */
+async function countOr(conn: Connection, step: PreparedStep, what: string, sql: string, params: unknown[], inTransaction: boolean): Promise<number | { failed: unknown }> {
   await conn.readyToTranslate?.([sql]);
   if (inTransaction) await conn.execute(`SAVEPOINT ${SAVEPOINT}`);
   // A table that only comes to exist during the run cannot be checked up front (nor can what the check
@@ -145,9 +179,10 @@ async function count(conn: Connection, step: PreparedStep, what: string, sql: st
     const todo = HELD_UP[String((err as { code?: unknown } | null)?.code)];
     if (todo) throw new Refused(`could not check the down of ${step.revision.id} (${what}): ${describeCause(err)}; nothing was changed; ${todo}`, { cause: err });
     if (inTransaction) await conn.execute(`ROLLBACK TO ${SAVEPOINT}`);
-    return [{ n: 0 }];
+    return { failed: err };
   });
   if (inTransaction) await conn.execute(`RELEASE ${SAVEPOINT}`);
+  if (!Array.isArray(rows)) return rows;
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -170,38 +205,51 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
     // SQLite's table rebuilds: their copy (INSERT … SELECT) is counted, not taken for the down's own write
     const copies: TableCopy[] = conn.tableCopies?.(sqls) ?? [];
     let rowsTouched = false; // a statement before changes rows (a down that shortens or rounds them first)
+    if (conn.dialect === 'postgresql') await readyToSplit(sqls);
     for (const [i, sql] of sqls.entries()) {
-      if (ROW_WRITE.test(sql) && !copies.some((c) => c.copyAt === i)) rowsTouched = true;
-      const nn = matchNames(SET_NOT_NULL, sql, [1, 2]);
-      const nnTable = nn ? now.tableRef(nn[1]!) : null;
-      const nnColumn = nn ? now.columnRef(nn[1]!, nn[2]!) : null;
-      if (nn && nnTable && nnColumn) {
-        const n = await count(conn, step, `rows holding NULL in ${bare(nn[1]!)}.${bare(nn[2]!)}`, `SELECT count(*) AS n FROM ${nnTable} WHERE ${nnColumn} IS NULL`, [], inTransaction);
-        if (n > 0) {
-          throw new Refused(
-            `the down of ${step.revision.id} sets ${bare(nn[1]!)}.${bare(nn[2]!)} NOT NULL but ${n} row(s) hold NULL there; fill them or edit the down file, nothing was changed`,
-          );
-        }
-      }
-      const nw = conn.dialect === 'postgresql' && !rowsTouched ? narrowing(sql) : undefined;
-      const nwTable = nw ? now.tableRef(nw.table) : null;
-      const nwColumn = nw ? now.columnRef(nw.table, nw.column) : null;
-      if (nw && nwTable && nwColumn) await checkNarrowing(conn, step, { ...nw, table: nwTable, column: nwColumn }, inTransaction, nw);
+      if (writesRows(sql) && !copies.some((c) => c.copyAt === i)) rowsTouched = true;
+      // an ALTER TABLE of several actions: each checked as a statement of its own, against the table
+      // as it is before the statement (altertable.ts)
+      const actions = conn.dialect === 'postgresql' ? (alterTableActions(sql) ?? [sql]) : [sql];
+      for (const action of actions) await checkAction(conn, step, action, { now, enums, rowsTouched, inTransaction });
       const copy = rowsTouched ? undefined : copies.find((c) => c.at === i);
       if (copy) await checkCopy(step, copy, now);
-      const se = matchNames(SET_ENUM, sql, [1, 2, 3]);
-      const values = se ? enums.get(bare(se[3]!)) : undefined;
-      const seTable = se ? now.tableRef(se[1]!) : null;
-      const seColumn = se ? now.columnRef(se[1]!, se[2]!) : null;
-      if (se && values && seTable && seColumn) {
-        const n = await count(conn, step, `values of ${bare(se[1]!)}.${bare(se[2]!)} outside enum ${bare(se[3]!)}`, `SELECT count(*) AS n FROM ${seTable} WHERE ${seColumn} IS NOT NULL AND NOT (${seColumn}::text = ANY(${conn.param(1)}))`, [values], inTransaction);
-        if (n > 0) {
-          throw new Refused(
-            `the down of ${step.revision.id} re-creates enum ${bare(se[3]!)} without values that ${n} row(s) of ${bare(se[1]!)}.${bare(se[2]!)} still use; change those rows or edit the down file, nothing was changed`,
-          );
-        }
-      }
-      now.see(sql);
+      for (const action of actions) now.see(action);
+    }
+  }
+}
+
+/** preflightDown's checks of one statement (one action of an ALTER TABLE): NOT NULL, a narrowing type change, an enum's values. */
+async function checkAction(
+  conn: Connection,
+  step: PreparedStep,
+  sql: string,
+  at: { now: NowNames; enums: Map<string, string[]>; rowsTouched: boolean; inTransaction: boolean },
+): Promise<void> {
+  const { now, enums, inTransaction } = at;
+  const nn = matchNames(SET_NOT_NULL, sql, [1, 2]);
+  const nnTable = nn ? now.tableRef(nn[1]!) : null;
+  const nnColumn = nn ? now.columnRef(nn[1]!, nn[2]!) : null;
+  if (nn && nnTable && nnColumn) {
+    const n = await count(conn, step, `rows holding NULL in ${bare(nn[1]!)}.${bare(nn[2]!)}`, `SELECT count(*) AS n FROM ${nnTable} WHERE ${nnColumn} IS NULL`, [], inTransaction);
+    if (n > 0) {
+      throw new Refused(`the down of ${step.revision.id} sets ${bare(nn[1]!)}.${bare(nn[2]!)} NOT NULL but ${n} row(s) hold NULL there; fill them or edit the down file, nothing was changed`);
+    }
+  }
+  const nw = conn.dialect === 'postgresql' && !at.rowsTouched ? narrowing(sql) : undefined;
+  const nwTable = nw ? now.tableRef(nw.table) : null;
+  const nwColumn = nw ? now.columnRef(nw.table, nw.column) : null;
+  if (nw && nwTable && nwColumn) await checkNarrowing(conn, step, { ...nw, table: nwTable, column: nwColumn }, inTransaction, nw);
+  const se = matchNames(SET_ENUM, sql, [1, 2, 3]);
+  const values = se ? enums.get(bare(se[3]!)) : undefined;
+  const seTable = se ? now.tableRef(se[1]!) : null;
+  const seColumn = se ? now.columnRef(se[1]!, se[2]!) : null;
+  if (se && values && seTable && seColumn) {
+    const n = await count(conn, step, `values of ${bare(se[1]!)}.${bare(se[2]!)} outside enum ${bare(se[3]!)}`, `SELECT count(*) AS n FROM ${seTable} WHERE ${seColumn} IS NOT NULL AND NOT (${seColumn}::text = ANY(${conn.param(1)}))`, [values], inTransaction);
+    if (n > 0) {
+      throw new Refused(
+        `the down of ${step.revision.id} re-creates enum ${bare(se[3]!)} without values that ${n} row(s) of ${bare(se[1]!)}.${bare(se[2]!)} still use; change those rows or edit the down file, nothing was changed`,
+      );
     }
   }
 }
@@ -234,7 +282,21 @@ async function checkNarrowing(conn: Connection, step: PreparedStep, nw: { table:
   // Across families too (a hunt: text back to integer made '007' 7 and ' 42 ' 42, text to boolean 'yes'
   // true, "reverted"): a value the cast refuses fails the count, which then reads none, and the down's own
   // statement fails the same way, rolled back.
-  const n = await count(conn, step, what, `SELECT count(*) AS n FROM ${nw.table} WHERE ${nw.column} IS DISTINCT FROM CAST(CAST(${nw.column} AS ${nw.type}) AS ${today})`, [], inTransaction);
+  const counted = (text: string) => `SELECT count(*) AS n FROM ${nw.table} WHERE ${nw.column}${text} IS DISTINCT FROM CAST(CAST(${nw.column} AS ${nw.type}) AS ${today})${text}`;
+  let result = await countOr(conn, step, what, counted(''), [], inTransaction);
+  // a type without an equality operator (json, xml, point): compared as text, which such a type keeps
+  // as written (a hunt: json's count failed, read as no rows, and the down to jsonb dropped a duplicate
+  // key and rewrote the rest, exit 0)
+  if (typeof result !== 'number' && codeOf(result.failed) === '42883') result = await countOr(conn, step, what, counted('::text'), [], inTransaction);
+  if (typeof result !== 'number' && codeOf(result.failed) === '42601') {
+    // the type change as sluice read it does not parse (a form of ALTER it does not take apart): not
+    // counted, so not run (was: read as no rows)
+    throw new Refused(
+      `the down of ${step.revision.id} changes ${bare(written.table)}.${bare(written.column)} from ${today} to ${nw.type}, and sluice cannot count the rows that cast would change (${describeCause(result.failed)}); nothing was changed; write that type change as an ALTER TABLE of its own, or give it a USING of your own`,
+      { cause: result.failed },
+    );
+  }
+  const n = typeof result === 'number' ? result : 0;
   const effect = familyOf(today) >= 0 && familyOf(today) === familyOf(nw.type) ? 'would cut or round the values' : 'would change the values';
   if (n > 0) throw changesValues(step, `${bare(written.table)}.${bare(written.column)}`, today, nw.type, `${effect} of ${n} row(s)`, 'a USING of your own');
 }

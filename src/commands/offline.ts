@@ -13,7 +13,7 @@ import { translatePublic } from '../publicschema.js';
 import { versionTableDdl, VERSION_TABLE } from '../store.js';
 import { withGap } from '../tsrevision.js';
 import { prepareFor } from './stepprep.js';
-import { narrowingGuards } from '../preflight.js';
+import { narrowingGuards, readyToGuard } from '../preflight.js';
 
 export interface OfflineOptions extends CommandOptions {
   /** `<from>:<to>` (from defaults to base), or `<to>` alone (from base). */
@@ -88,6 +88,7 @@ export async function offlineSql(options: OfflineOptions): Promise<OfflineResult
     // below it applied and recorded the later revision, the one between never run, exit 0)
     else if (step === steps[0]) out.push(...startGuard(pg, table, fromIndex >= 0 ? labelOf(history, fromIndex) : undefined, fromIndex + 1));
     // a PostgreSQL down's type change is counted first, as migrate-down counts it (preflight.ts)
+    if (pg && step.direction === 'down') await readyToGuard(statements);
     const counted = pg && step.direction === 'down' ? narrowingGuards(statements, step.revision.id) : undefined;
     for (const s of withGap(statements, prepared.typescript, step.direction)) {
       const guard = counted?.get(s);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 /**
  * Faithful downs (issue 3): a fixture history per dialect whose revisions exercise the failure
  * classes of naive reverse diffs. Snapshots come from drizzle-kit's own API for inline models; the up
@@ -283,6 +284,78 @@ pgDescribe('a down that narrows a column PostgreSQL would cut or round', () => {
     expect(r.steps.map((s) => s.status)).toEqual(['reverted']);
     // what fits came back unchanged; `n` was converted by the user's own round() (2.6 -> 3), not checked
     expect(await sql(dir, env, 'SELECT code, amount::text AS amount, qty, label, n, ref, ok FROM items')).toEqual([{ code: 'abc', amount: '2', qty: 3, label: 'x', n: 3, ref: 7, ok: true }]);
+  });
+});
+
+// Found by a hunt (all three: "reverted", exit 0, the values changed): sluice's own primary-key drop
+// block (a DO statement) before the type change turned the check off as if it wrote rows; a json column's
+// count failed (json has no equality) and was read as no rows; and an ALTER TABLE of two actions was read
+// as one, its count failed to parse and was read as no rows. migrate-sql's script had the same gaps.
+pgDescribe('narrowing downs the checks passed by', () => {
+  const refusedBoth = async (dir: string, env: Env, refusal: RegExp) => {
+    for (const singleTransaction of [false, true]) await expect(downgrade({ cwd: dir, env, singleTransaction })).rejects.toThrow(refusal);
+  };
+  /** migrate-sql's down script of the last revision, run by psql: it must stop with `refusal`. */
+  const scriptStops = (dir: string, env: Env, refusal: RegExp) => {
+    const script = runCli(dir, ['sql', 'head:-1'], env);
+    expect(script.status, script.stderr).toBe(0);
+    const r = spawnSync('psql', ['-X', '-q', '-d', env.DATABASE_URL!, '-f', '-'], { input: script.stdout, encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(refusal);
+  };
+
+  it("after sluice's own primary-key drop block, as migrate-create writes a moved primary key's down", async () => {
+    const dir = makeProject();
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('pkmove') };
+    addRevision(dir, 'postgresql', 'prices', 'CREATE TABLE "prices" ("sku" varchar(32) PRIMARY KEY, "code" text NOT NULL, "amount" numeric(10, 2));\n', 'DROP TABLE "prices";\n');
+    const up = ['ALTER TABLE "prices" DROP CONSTRAINT "prices_pkey";', 'ALTER TABLE "prices" ADD PRIMARY KEY ("code");', 'ALTER TABLE "prices" ALTER COLUMN "amount" SET DATA TYPE numeric(12, 4);'].join(BP);
+    const pkDrop = resolvePrimaryKeyDrops([`/*\n Unfortunately in current drizzle-kit version we can't automatically get name for primary key.\n*/\n-- ALTER TABLE "prices" DROP CONSTRAINT "<constraint_name>";`])[0]!;
+    expect(pkDrop).toMatch(/^-- sluice: drops the primary key/);
+    const move = addRevision(dir, 'postgresql', 'pk_move', `${up}\n`, [pkDrop, 'ALTER TABLE "prices" ADD PRIMARY KEY ("sku");', 'ALTER TABLE "prices" ALTER COLUMN "amount" SET DATA TYPE numeric(10, 2) USING "amount"::numeric(10, 2);'].join(BP) + '\n');
+    await upgrade({ cwd: dir, env });
+    await sql(dir, env, "INSERT INTO prices VALUES ('A', 'a', 19.995), ('B', 'b', 0.0049)");
+    await refusedBoth(dir, env, new RegExp(`the down of ${move} changes prices\\.amount from numeric\\(12,4\\) to numeric\\(10, 2\\), which would cut or round the values of 2 row\\(s\\)`));
+    scriptStops(dir, env, /changes prices\.amount from numeric\(12,4\) to numeric\(10, 2\), which would change the values of 2 row\(s\); stopped before it/);
+    expect(await sql(dir, env, 'SELECT sku, amount::text AS amount FROM prices ORDER BY sku')).toEqual([{ sku: 'A', amount: '19.9950' }, { sku: 'B', amount: '0.0049' }]);
+    await sql(dir, env, 'UPDATE prices SET amount = round(amount, 2)');
+    expect((await downgrade({ cwd: dir, env })).steps.map((s) => s.status)).toEqual(['reverted']);
+    expect(await sql(dir, env, "SELECT a.attname AS c FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'prices'::regclass AND i.indisprimary")).toEqual([{ c: 'sku' }]);
+  });
+
+  it('a json column going back to jsonb: a value jsonb would rewrite (a duplicate key) refuses it; one it keeps reverts', async () => {
+    const dir = makeProject();
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('tojsonb') };
+    addRevision(dir, 'postgresql', 'docs', 'CREATE TABLE "docs" ("id" integer PRIMARY KEY, "body" jsonb);\n', 'DROP TABLE "docs";\n');
+    const json = addRevision(dir, 'postgresql', 'docs_json', 'ALTER TABLE "docs" ALTER COLUMN "body" SET DATA TYPE json;\n', 'ALTER TABLE "docs" ALTER COLUMN "body" SET DATA TYPE jsonb USING "body"::jsonb;\n');
+    await upgrade({ cwd: dir, env });
+    await sql(dir, env, `INSERT INTO docs VALUES (1, '{"amount": 1, "amount": 2,   "note": "x"}'), (2, '{"a": 1}'), (3, NULL)`);
+    await refusedBoth(dir, env, new RegExp(`the down of ${json} changes docs\\.body from json to jsonb, which would change the values of 1 row\\(s\\)`));
+    scriptStops(dir, env, /changes docs\.body from json to jsonb, which would change the values of 1 row\(s\); stopped before it/);
+    expect((await sql<{ b: string }>(dir, env, 'SELECT body::text AS b FROM docs WHERE id = 1'))[0]!.b).toBe('{"amount": 1, "amount": 2,   "note": "x"}');
+    // json keeps its text as written: jsonb's own order and spacing come back unchanged, and only those
+    await sql(dir, env, `UPDATE docs SET body = '{"amount": 2, "note": "x"}' WHERE id = 1`);
+    await refusedBoth(dir, env, /changes docs\.body from json to jsonb, which would change the values of 1 row\(s\)/);
+    await sql(dir, env, `UPDATE docs SET body = '{"note": "x", "amount": 2}' WHERE id = 1`);
+    expect((await downgrade({ cwd: dir, env })).steps.map((s) => s.status)).toEqual(['reverted']);
+    expect(await sql(dir, env, 'SELECT body::text AS b FROM docs ORDER BY id')).toEqual([{ b: '{"note": "x", "amount": 2}' }, { b: '{"a": 1}' }, { b: null }]);
+  });
+
+  it('an ALTER TABLE of two type changes, hand-written: each action is checked', async () => {
+    const dir = makeProject();
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('twoacts') };
+    addRevision(dir, 'postgresql', 'scores', 'CREATE TABLE scores (id integer, score numeric(10,2), phone varchar(32));\n', 'DROP TABLE scores;\n');
+    const widen = addRevision(dir, 'postgresql', 'widen', 'ALTER TABLE scores ALTER COLUMN score TYPE numeric(12,4), ALTER COLUMN phone TYPE varchar(100);\n', "ALTER TABLE scores ALTER COLUMN score TYPE numeric(10,2), ALTER COLUMN phone TYPE varchar(32) /* a comma, in a comment */;\n");
+    await upgrade({ cwd: dir, env });
+    await sql(dir, env, "INSERT INTO scores VALUES (1, 1.2345, 'short'), (2, 99.9999, 'short')");
+    await refusedBoth(dir, env, new RegExp(`the down of ${widen} changes scores\\.score from numeric\\(12,4\\) to numeric\\(10,2\\), which would cut or round the values of 2 row\\(s\\)`));
+    scriptStops(dir, env, /changes scores\.score from numeric\(12,4\) to numeric\(10,2\), which would change the values of 2 row\(s\); stopped before it/);
+    await sql(dir, env, `UPDATE scores SET score = round(score, 2), phone = repeat('9', 40) WHERE id = 2`);
+    await sql(dir, env, 'UPDATE scores SET score = 1.23 WHERE id = 1');
+    await refusedBoth(dir, env, new RegExp(`the down of ${widen} changes scores\\.phone from character varying\\(100\\) to varchar\\(32\\), which would cut or round the values of 1 row\\(s\\)`));
+    scriptStops(dir, env, /changes scores\.phone from character varying\(100\) to varchar\(32\), which would change the values of 1 row\(s\); stopped before it/);
+    await sql(dir, env, "UPDATE scores SET phone = 'short'");
+    expect((await downgrade({ cwd: dir, env })).steps.map((s) => s.status)).toEqual(['reverted']);
+    expect(await sql(dir, env, 'SELECT score::text AS s, phone FROM scores ORDER BY id')).toEqual([{ s: '1.23', phone: 'short' }, { s: '100.00', phone: 'short' }]);
   });
 });
 
