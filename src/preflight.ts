@@ -81,14 +81,20 @@ export function needsPreCheck(step: PreparedStep): boolean {
   });
 }
 
+/** Comments out of a type or USING as SET_TYPE reads them (a `-- note` before the `;` made the count's cast not parse), quoted names kept. */
+const withoutComments = (t: string) => t.replace(/("(?:[^"]|"")*")|--[^\n]*|\/\*[\s\S]*?\*\//g, (_all, quoted?: string) => quoted ?? ' ').replace(/\s+/g, ' ').trim();
+
 /** A type change whose USING (if any) is only the plain cast: table, column and the new type. */
 function narrowing(sql: string): { table: string; column: string; type: string } | undefined {
   const m = SET_TYPE.exec(sql);
   if (!m) return undefined;
-  const [, table, column, type, using] = m;
+  const [, table, column, written, using] = m;
+  // `TYPE varchar(32) COLLATE "C"`: the collation changes no value, and a cast cannot name one (was: the
+  // count did not parse)
+  const type = withoutComments(written!).replace(/\s+COLLATE\s+(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*))?\s*$/i, '');
   // a USING of the user's own (round(), a lookup...) is a conversion chosen by hand: not checked
   const plain = (t: string) => t.replace(/\s+/g, '').toLowerCase();
-  if (using !== undefined && plain(using) !== plain(`${column}::${type}`) && plain(using) !== plain(`${canon(column!)}::${type}`)) return undefined;
+  if (using !== undefined && plain(withoutComments(using)) !== plain(`${column}::${type}`) && plain(withoutComments(using)) !== plain(`${canon(column!)}::${type}`)) return undefined;
   return { table: canon(table!), column: canon(column!), type: type!.trim() };
 }
 

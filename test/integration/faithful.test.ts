@@ -340,11 +340,23 @@ pgDescribe('narrowing downs the checks passed by', () => {
     expect(await sql(dir, env, 'SELECT body::text AS b FROM docs ORDER BY id')).toEqual([{ b: '{"note": "x", "amount": 2}' }, { b: '{"a": 1}' }, { b: null }]);
   });
 
+  it('a type change with a comment before its semicolon (was: the count did not parse, read as no rows)', async () => {
+    const dir = makeProject();
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('noted') };
+    addRevision(dir, 'postgresql', 'codes', 'CREATE TABLE codes (c varchar(5));\n', 'DROP TABLE codes;\n');
+    const widen = addRevision(dir, 'postgresql', 'widen', 'ALTER TABLE codes ALTER COLUMN c TYPE text;\n', 'ALTER TABLE codes ALTER COLUMN c TYPE varchar(5) -- back to five\n  USING c::varchar(5) /* the plain cast */\n;\n');
+    await upgrade({ cwd: dir, env });
+    await sql(dir, env, "INSERT INTO codes VALUES ('abcdefgh')");
+    await refusedBoth(dir, env, new RegExp(`the down of ${widen} changes codes\\.c from text to varchar\\(5\\), which would cut or round the values of 1 row\\(s\\)`));
+    scriptStops(dir, env, /changes codes\.c from text to varchar\(5\), which would change the values of 1 row\(s\); stopped before it/);
+    expect(await sql(dir, env, 'SELECT c FROM codes')).toEqual([{ c: 'abcdefgh' }]);
+  });
+
   it('an ALTER TABLE of two type changes, hand-written: each action is checked', async () => {
     const dir = makeProject();
     const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('twoacts') };
     addRevision(dir, 'postgresql', 'scores', 'CREATE TABLE scores (id integer, score numeric(10,2), phone varchar(32));\n', 'DROP TABLE scores;\n');
-    const widen = addRevision(dir, 'postgresql', 'widen', 'ALTER TABLE scores ALTER COLUMN score TYPE numeric(12,4), ALTER COLUMN phone TYPE varchar(100);\n', "ALTER TABLE scores ALTER COLUMN score TYPE numeric(10,2), ALTER COLUMN phone TYPE varchar(32) /* a comma, in a comment */;\n");
+    const widen = addRevision(dir, 'postgresql', 'widen', 'ALTER TABLE scores ALTER COLUMN score TYPE numeric(12,4), ALTER COLUMN phone TYPE varchar(100);\n', "ALTER TABLE scores ALTER COLUMN score TYPE numeric(10,2), ALTER COLUMN phone TYPE varchar(32) COLLATE \"C\" /* a comma, in a comment */;\n");
     await upgrade({ cwd: dir, env });
     await sql(dir, env, "INSERT INTO scores VALUES (1, 1.2345, 'short'), (2, 99.9999, 'short')");
     await refusedBoth(dir, env, new RegExp(`the down of ${widen} changes scores\\.score from numeric\\(12,4\\) to numeric\\(10,2\\), which would cut or round the values of 2 row\\(s\\)`));
