@@ -69,7 +69,7 @@ async function scratchChoice(o: HistoryOnScratch): Promise<{ separate: boolean; 
   // A history that names schemas besides public (or is run with DATABASE_SEARCH_PATH) runs in scratch
   // databases of its own, never in a scratch schema beside somebody's data (its SQL would write into
   // their schemas of those names).
-  const separate = o.dialect === 'postgresql' && foreignSchemas(o.dir, o.revisions, o.env, otherSchemas(o)).length > 0;
+  const separate = o.dialect === 'postgresql' && (await foreignSchemas(o.dir, o.revisions, o.env, otherSchemas(o))).length > 0;
   return { separate, extensions: o.dialect === 'postgresql' ? extensionsCreated(o.revisions) : [], publicNamed: () => namesPublic(o.revisions) };
 }
 

@@ -14,11 +14,11 @@ import { openConnection } from './dialect/index.js';
 import type { Connection } from './dialect/types.js';
 import { ConfigError, describeCause } from './errors.js';
 import { pgliteScratch } from './pglite.js';
-import type { Revision } from './revision.js';
 import { otherSchemasOf, readUp, type RevisionFile } from './source.js';
 import { quoteIdent } from './sql.js';
 import { loadParser } from './sqlparse.js';
 import { publicBeyondTranslation } from './publicschema.js';
+import { schemasWrittenBy } from './sqlschemas.js';
 
 import { coolPglite, warmPglite } from './pglite.js';
 import { coolServer, openServerAdmin, scratchName, takeWarmServer, warmServer } from './serverwarm.js';
@@ -195,12 +195,14 @@ function sqliteScratch(root: string, engine: SqliteEngine | undefined): Scratch 
 }
 
 /**
- * The schemas a replay of the history must not share a database with: those its snapshots name, and
- * DATABASE_SEARCH_PATH's (unqualified names would find their real objects). Sorted. `named`: the
- * snapshots' (otherSchemasOf), when the caller has read them already.
+ * The schemas a replay of the history must not share a database with: those its snapshots name,
+ * DATABASE_SEARCH_PATH's (unqualified names would find their real objects), and those its up and down
+ * SQL writes to by name (sqlschemas.ts: a hand-written `DROP TABLE analytics.events` in a down dropped
+ * the real one during db-test). Sorted. `named`: the snapshots' (otherSchemasOf), when the caller has
+ * read them already.
  */
-export function foreignSchemas(out: string, revisions: Revision[], env: Record<string, string | undefined>, named = otherSchemasOf(out, revisions)): string[] {
-  return [...new Set([...named, ...lookupSchemas(env)])].sort();
+export async function foreignSchemas(out: string, revisions: RevisionFile[], env: Record<string, string | undefined>, named = otherSchemasOf(out, revisions)): Promise<string[]> {
+  return [...new Set([...named, ...lookupSchemas(env), ...(await schemasWrittenBy(revisions))])].sort();
 }
 
 /**
@@ -237,7 +239,7 @@ export async function replayDatabase(
       if (!others.length) throw err;
       const display = parseDatabaseTarget({ DATABASE_URL: url }, root).display;
       throw new ConfigError(
-        `this history names schemas besides public (${others.join(', ')}; its snapshots or DATABASE_SEARCH_PATH), so it is replayed in a database of its own, which ${display} would not create (${describeCause((err as { cause?: unknown }).cause ?? err).split('\n')[0]}); grant the role CREATEDB, or set SLUICE_CHECK_DATABASE_URL to a server where it has it`,
+        `this history names schemas besides public (${others.join(', ')}; its snapshots, its SQL or DATABASE_SEARCH_PATH), so it is replayed in a database of its own, which ${display} would not create (${describeCause((err as { cause?: unknown }).cause ?? err).split('\n')[0]}); grant the role CREATEDB, or set SLUICE_CHECK_DATABASE_URL to a server where it has it`,
         { cause: err },
       );
     }

@@ -107,7 +107,7 @@ async function checkPostgres(
     const revisions = readHistory(history.out).revisions;
     // the other schemas the history names (drizzle's pgSchema): read with the replay's own at each step
     const others = otherSchemasOf(history.out, revisions);
-    replay = await replayDatabase(root, url, env, 'public', foreignSchemas(history.out, revisions, env, others), extensionsCreated(revisions), () => namesPublic(revisions), true);
+    replay = await replayDatabase(root, url, env, 'public', await foreignSchemas(history.out, revisions, env, others), extensionsCreated(revisions), () => namesPublic(revisions), true);
     return await roundTrip(root, replay.env, 'postgresql', { ...options, notRemoved: left }, project, others);
   } finally {
     if (replay) left.push(...(await replay.close()));

@@ -155,7 +155,7 @@ async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Pr
   // SQLite: a file in a temporary folder, made inside the try so that its finally removes it.
   const replay =
     dialect === 'postgresql'
-      ? await replayDatabase(ctx.root, ctx.env.SLUICE_CHECK_DATABASE_URL || ctx.env.DATABASE_URL!, ctx.env, ctx.target.schema!, foreignSchemas(ctx.history.dir, ctx.history.revisions, ctx.env, others), extensionsCreated(ctx.history.revisions), () => namesPublic(ctx.history.revisions))
+      ? await replayDatabase(ctx.root, ctx.env.SLUICE_CHECK_DATABASE_URL || ctx.env.DATABASE_URL!, ctx.env, ctx.target.schema!, await foreignSchemas(ctx.history.dir, ctx.history.revisions, ctx.env, others), extensionsCreated(ctx.history.revisions), () => namesPublic(ctx.history.revisions))
       : undefined;
   let tmp: string | undefined;
   try {
