@@ -1,0 +1,65 @@
+/**
+ * The schemas a history's SQL writes to by name (sqlschemas.ts), read with PostgreSQL's parser: what a
+ * replay beside the real data must not run there. Pure: the parser, no database.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadParser } from '../../src/parsers.js';
+import { schemasWrittenIn } from '../../src/sqlschemas.js';
+import { alterTableActions } from '../../src/altertable.js';
+
+beforeAll(() => loadParser('postgresql'));
+
+describe('schemasWrittenIn', () => {
+  it.each([
+    ['DROP TABLE IF EXISTS analytics.events, b.c', ['analytics', 'b']],
+    ['DROP SCHEMA a CASCADE', ['a']],
+    ['DROP FUNCTION x.f(int)', ['x']],
+    ['DROP TYPE xt.t', ['xt']],
+    ["CREATE TYPE e.mood AS ENUM ('a')", ['e']],
+    ["ALTER TYPE at.mood ADD VALUE 'b'", ['at']],
+    ['ALTER TABLE m.t SET SCHEMA y', ['m', 'y']],
+    ['TRUNCATE tr.a, b', ['tr']],
+    ['CREATE FUNCTION cf.f() RETURNS int AS $$ select 1 $$ LANGUAGE sql', ['cf']],
+    ['DROP INDEX di.i', ['di']],
+    ['INSERT INTO audit.log SELECT * FROM src.t', ['audit']],
+    ['WITH d AS (DELETE FROM w.e RETURNING *) SELECT 1', ['w']],
+    ['CREATE TABLE ctas.x AS SELECT 1', ['ctas']],
+    ['ALTER SCHEMA old RENAME TO new', ['old', 'new']],
+    ['CREATE INDEX ON ix.t (a)', ['ix']],
+    ['CREATE SCHEMA IF NOT EXISTS cs', ['cs']],
+    ['UPDATE "Quoted"."T" SET a = 1', ['Quoted']],
+    ['DROP TRIGGER IF EXISTS t ON s.tab; DROP POLICY p ON tab; CREATE TRIGGER tr AFTER INSERT ON ct.t FOR EACH ROW EXECUTE FUNCTION f()', ['s', 'ct']],
+    ['DELETE FROM drizzle.__drizzle_migrations WHERE id > 3', ['drizzle']],
+  ])('%s', (sql, schemas) => {
+    expect(schemasWrittenIn(sql).sort()).toEqual([...schemas].sort());
+  });
+
+  it('leaves out what only reads another schema, public, the system schemas, and text that does not parse', () => {
+    expect(schemasWrittenIn('CREATE TABLE public.t (id int REFERENCES auth.users(id), d uuid DEFAULT extensions.uuid_generate_v4(), c extensions.citext)')).toEqual([]);
+    expect(schemasWrittenIn('CREATE VIEW v AS SELECT * FROM auth.users u WHERE u.id > 0')).toEqual([]);
+    expect(schemasWrittenIn('CREATE INDEX "i" ON "t" USING btree ("a") WHERE "t"."deleted_at" IS NULL')).toEqual([]);
+    expect(schemasWrittenIn('ALTER TABLE "public"."users" ADD CONSTRAINT fk FOREIGN KEY ("a") REFERENCES "auth"."users"("id")')).toEqual([]);
+    expect(schemasWrittenIn('CREATE TABLE pg_temp.x (a int); SELECT pg_catalog.now()')).toEqual([]);
+    expect(schemasWrittenIn('select 1; garbage (((')).toEqual([]);
+  });
+});
+
+describe('alterTableActions', () => {
+  it('splits at the commas outside parentheses, brackets, strings, quoted names and comments', () => {
+    expect(alterTableActions('ALTER TABLE "a,b" ALTER COLUMN x TYPE numeric(10,2), ALTER COLUMN "y,z" SET DEFAULT \'1,2\' /* , */, ALTER COLUMN w SET DEFAULT ARRAY[1,2]')).toEqual([
+      'ALTER TABLE "a,b" ALTER COLUMN x TYPE numeric(10,2)',
+      'ALTER TABLE "a,b" ALTER COLUMN "y,z" SET DEFAULT \'1,2\'',
+      'ALTER TABLE "a,b" ALTER COLUMN w SET DEFAULT ARRAY[1,2]',
+    ]);
+  });
+  it('keeps the text around non-ASCII names whole (the scanner counts bytes)', () => {
+    expect(alterTableActions('ALTER TABLE "prêts" ALTER COLUMN "montant€" TYPE numeric(10,2), ALTER COLUMN "ñ" TYPE text')).toEqual([
+      'ALTER TABLE "prêts" ALTER COLUMN "montant€" TYPE numeric(10,2)',
+      'ALTER TABLE "prêts" ALTER COLUMN "ñ" TYPE text',
+    ]);
+  });
+  it('leaves any other statement, and one action, as it is', () => {
+    expect(alterTableActions('ALTER TABLE t ALTER COLUMN a TYPE numeric(10,2)')).toEqual(['ALTER TABLE t ALTER COLUMN a TYPE numeric(10,2)']);
+    expect(alterTableActions("INSERT INTO t VALUES (1, 2), (3, 4)")).toEqual(["INSERT INTO t VALUES (1, 2), (3, 4)"]);
+  });
+});
