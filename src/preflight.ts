@@ -13,15 +13,16 @@ import type { PreparedStep } from './prepare.js';
 import { describeCause, Refused } from './errors.js';
 import { quoteLiteralInBody } from './sql.js';
 import { NowNames } from './nownames.js';
-import { alterTableActions, readyToSplit } from './altertable.js';
+import { alterTableActions, readyToSplit, SQL_NAME } from './altertable.js';
 import { isPrimaryKeyDropBlock } from './downrules.js';
 
 // A name as a down may write it: quoted (drizzle-kit's, sluice's), or plain, as hand-written downs do
 // (`ALTER TABLE prices ALTER COLUMN amount TYPE numeric(10,2)`: was not recognised, so not checked, and
 // 1.505 was rounded to 1.51, exit 0, found by a hunt). Read through `canon`: quoted, folded as PostgreSQL folds.
 // A quoted name may hold a doubled quote (`"a""b"`: was not matched, so a narrowing down of such a
-// table or column ran unchecked, exit 0, found by a review).
-const ID = String.raw`(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`;
+// table or column ran unchecked, exit 0, found by a review); a plain one may hold non-ASCII letters
+// (`café`: was not matched either).
+const ID = SQL_NAME;
 const NAME = String.raw`((?:${ID}\s*\.\s*)?${ID})`;
 const ALTER_COLUMN = String.raw`^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?${NAME}\s+ALTER\s+(?:COLUMN\s+)?(${ID})\s+`;
 const SET_NOT_NULL = new RegExp(String.raw`${ALTER_COLUMN}SET\s+NOT\s+NULL`, 'im');
@@ -36,7 +37,8 @@ const SET_TYPE = new RegExp(String.raw`${ALTER_COLUMN}(?:SET\s+DATA\s+)?TYPE\s+(
 
 /** A name as PostgreSQL reads it, quoted: a plain part folded to lower case (`Prices.Amount` → `"prices"."amount"`). */
 function canon(ref: string): string {
-  return (ref.match(new RegExp(ID, 'g')) ?? [ref]).map((p) => (p.startsWith('"') ? p : `"${p.toLowerCase()}"`)).join('.');
+  // PostgreSQL folds only ASCII letters of a plain name (in UTF-8 databases)
+  return (ref.match(new RegExp(ID, 'g')) ?? [ref]).map((p) => (p.startsWith('"') ? p : `"${p.replace(/[A-Z]+/g, (c) => c.toLowerCase())}"`)).join('.');
 }
 
 /** `re`'s match with the groups that are names read through canon. */
@@ -91,7 +93,7 @@ function narrowing(sql: string): { table: string; column: string; type: string }
   const [, table, column, written, using] = m;
   // `TYPE varchar(32) COLLATE "C"`: the collation changes no value, and a cast cannot name one (was: the
   // count did not parse)
-  const type = withoutComments(written!).replace(/\s+COLLATE\s+(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*))?\s*$/i, '');
+  const type = withoutComments(written!).replace(new RegExp(String.raw`\s*\bCOLLATE\s*${ID}(?:\s*\.\s*${ID})?\s*$`, 'i'), '');
   // a USING of the user's own (round(), a lookup...) is a conversion chosen by hand: not checked
   const plain = (t: string) => t.replace(/\s+/g, '').toLowerCase();
   if (using !== undefined && plain(withoutComments(using)) !== plain(`${column}::${type}`) && plain(withoutComments(using)) !== plain(`${canon(column!)}::${type}`)) return undefined;
@@ -132,7 +134,8 @@ function narrowingGuard(nw: { table: string; column: string; type: string }, rev
   // inside a dollar-quoted body (no $), a RAISE format (% doubled), a literal (' doubled)
   const said = (t: string) => t.replace(/\$/g, '').replace(/%/g, '%%').replace(/'/g, "''");
   const change = `the down of ${said(revision)} changes ${said(`${bare(nw.table)}.${bare(nw.column)}`)} from % to ${said(nw.type)}`;
-  const message = `sluice: ${change}, which would change the values of % row(s); stopped before it: change those rows, or edit the down (an UPDATE before it, or a USING of your own)`;
+  const stopped = (effect: string) => `sluice: ${change}, which ${effect} of % row(s); stopped before it: change those rows, or edit the down (an UPDATE before it, or a USING of your own)`;
+  const message = stopped('would change the values');
   const unchecked = `sluice: ${change}, and the rows that cast would change cannot be counted (%); stopped before it: write that type change as an ALTER TABLE of its own, or give it a USING of your own`;
   // a `$` never stands in the DO block's text (it could close $sluice$), but is kept in the name it
   // spells: chr(36) (was: dropped, so "price$" looked up "price", found none, and the values were cut)
@@ -144,7 +147,15 @@ function narrowingGuard(nw: { table: string; column: string; type: string }, rev
   return [
     'DO $sluice$ DECLARE today text; n bigint := 0; BEGIN',
     `SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO today FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass(${lit(nw.table)}) AND a.attname = ${lit(column)} AND NOT a.attisdropped;`,
-    'IF today IS NOT NULL THEN',
+    // json back to jsonb: only a key written twice is lost (checkNarrowing)
+    ...(jsonToJsonb('json', nw.type)
+      ? [
+          "IF today = 'json' THEN",
+          `  BEGIN EXECUTE pg_catalog.format(${lit(`SELECT count(*) FROM %1$s WHERE ${duplicateKeys('%2$s')}`)}, ${lit(nw.table)}, ${lit(nw.column)}) INTO n; EXCEPTION WHEN OTHERS THEN n := 0; END;`,
+          `  IF n > 0 THEN RAISE EXCEPTION '${stopped('would drop a key written twice from the values')}', today, n; END IF;`,
+          'ELSIF today IS NOT NULL THEN',
+        ]
+      : ['IF today IS NOT NULL THEN']),
     `  BEGIN ${counted(false)}`,
     `  EXCEPTION WHEN undefined_function THEN BEGIN ${counted(true)} EXCEPTION WHEN syntax_error THEN RAISE EXCEPTION '${unchecked}', today, SQLERRM; WHEN OTHERS THEN n := 0; END;`,
     `  WHEN syntax_error THEN RAISE EXCEPTION '${unchecked}', today, SQLERRM;`,
@@ -153,6 +164,16 @@ function narrowingGuard(nw: { table: string; column: string; type: string }, rev
     'END IF; END $sluice$;',
   ].join('\n');
 }
+
+/**
+ * json going back to jsonb: jsonb keeps the last of a key written twice, and orders and spaces the
+ * rest its own way. Only the dropped keys are data lost, so only the values holding an object with a
+ * key twice, at any depth, are counted (a hunt: the down dropped `"amount": 1` from `{"amount": 1,
+ * "amount": 2}`, exit 0; compared as text, every compact value, as drivers write them, counted).
+ */
+const jsonToJsonb = (today: string, type: string) => today === 'json' && /^(?:pg_catalog\s*\.\s*)?"?jsonb"?$/i.test(type.trim());
+const duplicateKeys = (column: string) =>
+  `EXISTS (WITH RECURSIVE sluice_walk(sluice_v) AS (SELECT ${column} UNION ALL SELECT x.c FROM sluice_walk, LATERAL (SELECT value FROM pg_catalog.json_each(CASE WHEN pg_catalog.json_typeof(sluice_walk.sluice_v) = 'object' THEN sluice_walk.sluice_v END) UNION ALL SELECT value FROM pg_catalog.json_array_elements(CASE WHEN pg_catalog.json_typeof(sluice_walk.sluice_v) = 'array' THEN sluice_walk.sluice_v END)) AS x(c)) SELECT 1 FROM sluice_walk WHERE pg_catalog.json_typeof(sluice_walk.sluice_v) = 'object' AND (SELECT count(*) FROM pg_catalog.json_object_keys(sluice_walk.sluice_v)) <> (SELECT count(DISTINCT k) FROM pg_catalog.json_object_keys(sluice_walk.sluice_v) AS k))`;
 
 /** Inside a run's transaction, a check that fails (no such table) must not abort it: it runs in this savepoint. */
 const SAVEPOINT = 'sluice_preflight';
@@ -217,7 +238,11 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
       // an ALTER TABLE of several actions: each checked as a statement of its own, against the table
       // as it is before the statement (altertable.ts)
       const actions = conn.dialect === 'postgresql' ? (alterTableActions(sql) ?? [sql]) : [sql];
-      for (const action of actions) await checkAction(conn, step, action, { now, enums, rowsTouched, inTransaction });
+      // a column another action of the statement retypes or adds holds other values by the time its NOT
+      // NULL is checked (`TYPE int USING coalesce(a, 0)::int, ALTER COLUMN a SET NOT NULL`): not counted
+      // up front; the statement itself fails, rolled back, if NULLs are left (a review: a sound down refused)
+      const rewritten = new Set(actions.length > 1 ? actions.flatMap(columnRewritten) : []);
+      for (const action of actions) await checkAction(conn, step, action, { now, enums, rowsTouched, inTransaction, rewritten });
       const copy = rowsTouched ? undefined : copies.find((c) => c.at === i);
       if (copy) await checkCopy(step, copy, now);
       for (const action of actions) now.see(action);
@@ -225,15 +250,25 @@ export async function preflightDown(conn: Connection, steps: PreparedStep[], opt
   }
 }
 
+const ADD_COLUMN = new RegExp(String.raw`^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?${NAME}\s+ADD\s+(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(${ID})\s`, 'i');
+const RETYPE = new RegExp(String.raw`${ALTER_COLUMN}(?:SET\s+DATA\s+)?TYPE\b`, 'i');
+
+/** The column (canon) an action retypes or adds, if it does. */
+function columnRewritten(action: string): string[] {
+  const m = matchNames(RETYPE, action, [1, 2]) ?? matchNames(ADD_COLUMN, action, [1, 2]);
+  return m ? [m[2]!] : [];
+}
+
 /** preflightDown's checks of one statement (one action of an ALTER TABLE): NOT NULL, a narrowing type change, an enum's values. */
 async function checkAction(
   conn: Connection,
   step: PreparedStep,
   sql: string,
-  at: { now: NowNames; enums: Map<string, string[]>; rowsTouched: boolean; inTransaction: boolean },
+  at: { now: NowNames; enums: Map<string, string[]>; rowsTouched: boolean; inTransaction: boolean; rewritten: Set<string> },
 ): Promise<void> {
   const { now, enums, inTransaction } = at;
-  const nn = matchNames(SET_NOT_NULL, sql, [1, 2]);
+  const notNull = matchNames(SET_NOT_NULL, sql, [1, 2]);
+  const nn = notNull && !at.rewritten.has(notNull[2]!) ? notNull : null;
   const nnTable = nn ? now.tableRef(nn[1]!) : null;
   const nnColumn = nn ? now.columnRef(nn[1]!, nn[2]!) : null;
   if (nn && nnTable && nnColumn) {
@@ -289,10 +324,14 @@ async function checkNarrowing(conn: Connection, step: PreparedStep, nw: { table:
   // true, "reverted"): a value the cast refuses fails the count, which then reads none, and the down's own
   // statement fails the same way, rolled back.
   const counted = (text: string) => `SELECT count(*) AS n FROM ${nw.table} WHERE ${nw.column}${text} IS DISTINCT FROM CAST(CAST(${nw.column} AS ${nw.type}) AS ${today})${text}`;
+  if (jsonToJsonb(today, nw.type)) {
+    const n = await count(conn, step, what, `SELECT count(*) AS n FROM ${nw.table} WHERE ${duplicateKeys(nw.column)}`, [], inTransaction);
+    if (n > 0) throw changesValues(step, `${bare(written.table)}.${bare(written.column)}`, today, nw.type, `would drop a key written twice from the values of ${n} row(s) (jsonb keeps one of each)`, 'a USING of your own');
+    return;
+  }
   let result = await countOr(conn, step, what, counted(''), [], inTransaction);
-  // a type without an equality operator (json, xml, point): compared as text, which such a type keeps
-  // as written (a hunt: json's count failed, read as no rows, and the down to jsonb dropped a duplicate
-  // key and rewrote the rest, exit 0)
+  // a type without an equality operator (xml, point; json but for jsonb, above): compared as text, which
+  // such a type keeps as written (a hunt: json's count failed, read as no rows, exit 0)
   if (typeof result !== 'number' && codeOf(result.failed) === '42883') result = await countOr(conn, step, what, counted('::text'), [], inTransaction);
   if (typeof result !== 'number' && codeOf(result.failed) === '42601') {
     // the type change as sluice read it does not parse (a form of ALTER it does not take apart): not

@@ -63,3 +63,13 @@ describe('alterTableActions', () => {
     expect(alterTableActions("INSERT INTO t VALUES (1, 2), (3, 4)")).toEqual(["INSERT INTO t VALUES (1, 2), (3, 4)"]);
   });
 });
+
+describe('alterTableActions without comments', () => {
+  it('leaves the blanks inside quoted names and strings as written, and drops comments, nested ones too', () => {
+    expect(alterTableActions('ALTER TABLE "my  tab" ALTER COLUMN "a\tb" TYPE varchar(5) /* x /* y */ z */, ALTER COLUMN c SET DEFAULT \'a  b\'')).toEqual([
+      'ALTER TABLE "my  tab" ALTER COLUMN "a\tb" TYPE varchar(5)',
+      'ALTER TABLE "my  tab" ALTER COLUMN c SET DEFAULT \'a  b\'',
+    ]);
+    expect(alterTableActions('ALTER TABLE t /* head */ ALTER COLUMN c TYPE varchar(5) -- it\'s; "ok"\n')).toEqual(['ALTER TABLE t   ALTER COLUMN c TYPE varchar(5)']);
+  });
+});
