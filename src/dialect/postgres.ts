@@ -51,17 +51,23 @@ export async function openPostgres(target: DatabaseTarget, options: PostgresOpti
   client.on('error', () => {
     /* reported through the failing query */
   });
+  let cut = (): void => {};
   if (options.signal) {
     if (options.signal.aborted) throw new ConnectionError(`cannot connect to ${target.display}: not needed any more`);
     // a server that accepts and never answers would hold the connect (and the process) for SLUICE_CONNECT_TIMEOUT
     const stream = (client as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream;
-    options.signal.addEventListener('abort', () => stream?.destroy?.(), { once: true });
+    cut = () => stream?.destroy?.();
+    options.signal.addEventListener('abort', cut, { once: true });
   }
   try {
     await client.connect();
   } catch (err) {
     await client.end().catch(() => {});
     throw new ConnectionError(`cannot connect to ${target.display}: ${connectReason(err, options)}`, { cause: err });
+  } finally {
+    // for the connect only (was: kept on the signal: deploy's eleventh attempt printed Node.js's
+    // MaxListenersExceededWarning, and a caller's long-lived signal kept one per connection)
+    options.signal?.removeEventListener('abort', cut);
   }
   const conn = new PostgresConnection(client, target);
   const settings = await conn.executeScript(

@@ -1,6 +1,7 @@
 /** Bad input: one clear line, the documented exit code, no stack trace, nothing changed, no secret shown. */
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, utimesSync, writeFileSync, writeSync, readFileSync } from 'node:fs';
+import { getEventListeners } from 'node:events';
 import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -8,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/pgcluster.js';
 import { lockFolders } from '../../src/folderlock.js';
 import { create, status } from '../../src/index.js';
+import { openConnection } from '../../src/dialect/index.js';
+import { parseDatabaseTarget } from '../../src/config.js';
 import { CONFIG_CACHE_ENTRIES } from '../../src/config.js';
 import { itFor, addRevision, addUserColumn, cleanEnv, makeProject, makeProjectWithOwnCache, openToOthers, pgUrl, REPO, runCli, runCliAsNobody, sql, uniqueSchema, type Ran } from '../support/project.js';
 
@@ -114,6 +117,16 @@ describe('bad input', () => {
     } finally {
       await new Promise((res) => proxy.close(res));
     }
+  });
+
+  // found by a hunt: each connection attempt left its abort listener on the caller's signal, so deploy's
+  // eleventh attempt to reach a database printed Node.js's MaxListenersExceededWarning
+  it('connection attempts leave no listener on the signal they were given', async () => {
+    const closed = await freePort();
+    const signal = new AbortController().signal;
+    const target = parseDatabaseTarget({ DATABASE_URL: `postgres://u@127.0.0.1:${closed}/x` }, dir);
+    for (let i = 0; i < 12; i++) await expect(openConnection(target, { write: false, signal })).rejects.toMatchObject({ exitCode: 5 });
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 
   // a hunt (seeds 000/003: teams adopting a database Alembic built): the first up failed "already exists",
