@@ -101,6 +101,15 @@ export async function readDrizzleRows(conn: Connection, src: DrizzleSource, disp
   // drizzle's SQLite table declares `id SERIAL PRIMARY KEY`, which SQLite does not fill: its rowid numbers the rows there.
   const id = conn.dialect === 'sqlite' ? 'rowid' : '"id"';
   const rows = await conn.query<Record<string, unknown>>(`SELECT ${id} AS "id", "hash", "created_at" FROM ${qualified(src)} ORDER BY ${id}`).catch(async (err) => {
+    // a table named by the config's migrations entry or --table that is not of drizzle's shape (was:
+    // "internal error", exit 1, for every command of the project; found by a hunt)
+    const column = /column "?(\w+)"? does not exist|no such column: "?(\w+)"?/.exec(describeCause(err));
+    if ((err as { code?: unknown }).code === '42703' || column) {
+      throw new ConfigError(
+        `${src.name} in ${display} is not drizzle's migrations table: it has no ${column?.[1] ?? column?.[2] ?? 'id, hash or created_at'} column (drizzle's has id, hash and created_at); name drizzle's own table in drizzle.config.ts's migrations entry or with takeover --table`,
+        { cause: err },
+      );
+    }
     if (!isPrivilegeError(err)) throw err;
     const who = await conn.query<{ role: string }>('SELECT current_user AS "role"').then((r) => r[0]?.role ?? '?', () => '?');
     throw new ConfigError(

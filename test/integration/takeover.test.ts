@@ -426,6 +426,11 @@ pgDescribe('takeover: configured table, explicit command, schema guard (postgres
       const missing = runCli(dir, ['takeover', '--table', 'nope.nothing'], { ...env, DATABASE_SCHEMA: uniqueSchema('other') });
       expect(missing.status).toBe(2);
       expect(missing.stderr).toContain('has no table nope.nothing');
+      // a table that is not drizzle's (found by a hunt: "internal error", exit 1)
+      const notDrizzle = runCli(dir, ['takeover', '--table', 'public.users', '--dry-run'], { ...env, DATABASE_SCHEMA: uniqueSchema('other') });
+      expect(notDrizzle.status, notDrizzle.stderr).toBe(2);
+      expect(notDrizzle.stderr.trim().split('\n')).toHaveLength(1);
+      expect(notDrizzle.stderr).toMatch(/^sluice: public\.users in .* is not drizzle's migrations table: it has no hash column \(drizzle's has id, hash and created_at\)/);
     } finally {
       writeFileSync(configFile, config);
     }
