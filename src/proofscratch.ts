@@ -69,7 +69,9 @@ async function scratchChoice(o: HistoryOnScratch): Promise<{ separate: boolean; 
   // A history that names schemas besides public (or is run with DATABASE_SEARCH_PATH) runs in scratch
   // databases of its own, never in a scratch schema beside somebody's data (its SQL would write into
   // their schemas of those names).
-  const separate = o.dialect === 'postgresql' && (await foreignSchemas(o.dir, o.revisions, o.env, otherSchemas(o))).length > 0;
+  // (asked only where it matters, on a server: PGlite is a database of its own, and this reads every file)
+  const onServer = !!(o.env.SLUICE_CHECK_DATABASE_URL ?? '').trim();
+  const separate = o.dialect === 'postgresql' && onServer && (await foreignSchemas(o.dir, o.revisions, o.env, otherSchemas(o))).length > 0;
   return { separate, extensions: o.dialect === 'postgresql' ? extensionsCreated(o.revisions) : [], publicNamed: () => namesPublic(o.revisions) };
 }
 
