@@ -227,40 +227,27 @@ describeFor('postgresql')('a hand-written down that names tables and columns wit
 });
 
 describeFor('postgresql')('narrowing downs of names holding a dollar sign or a double quote (migrate-down, migrate-sql)', () => {
-  // found by a hunt: the script's check before a narrowing down spelled the table and column without
+  // found by a hunt ($): the script's check before a narrowing down spelled the table and column without
   // their `$` (kept out of its DO $sluice$ block), so "price$" was looked up as "price", not found, and
-  // psql ran the down: 1.5055 rounded to 1.506 and the revision recorded reverted
-  it('stops before the type change over values it would round, nothing changed', async () => {
+  // psql ran the down: 1.5055 rounded to 1.506 and the revision recorded reverted. Found by a review
+  // (""): a quoted name holding a doubled quote did not match the check's pattern, so neither
+  // migrate-down nor the script checked the down, and both rounded the values.
+  it.each([
+    ['a dollar sign', '"price$"', '"amount$"'],
+    ['a double quote', '"pri""ces"', '"am""ount"'],
+  ])('a table and a column whose names hold %s: refused, and the script stops, nothing changed', async (_what, table, column) => {
     const dir = makeProject();
-    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('dollar') };
-    addRevision(dir, 'postgresql', 'price', 'CREATE TABLE "price$" ("amount$" numeric(10,2));', 'DROP TABLE "price$";');
-    addRevision(dir, 'postgresql', 'widen', 'ALTER TABLE "price$" ALTER COLUMN "amount$" SET DATA TYPE numeric(14,4);', 'ALTER TABLE "price$" ALTER COLUMN "amount$" SET DATA TYPE numeric(10,2);');
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('oddname') };
+    addRevision(dir, 'postgresql', 'price', `CREATE TABLE ${table} (${column} numeric(10,2));`, `DROP TABLE ${table};`);
+    addRevision(dir, 'postgresql', 'widen', `ALTER TABLE ${table} ALTER COLUMN ${column} SET DATA TYPE numeric(14,4);`, `ALTER TABLE ${table} ALTER COLUMN ${column} SET DATA TYPE numeric(10,2);`);
     expect(runCli(dir, ['up'], env).status).toBe(0);
-    await sql(dir, env, 'INSERT INTO "price$" VALUES (1.5055)');
+    await sql(dir, env, `INSERT INTO ${table} VALUES (1.5055)`);
     expectOneLineError(runCli(dir, ['down', '-1'], env), 6, /which would cut or round the values of 1 row\(s\)/);
     const script = runCli(dir, ['sql', 'head:-1'], env);
     expect(script.status, script.stderr).toBe(0);
     const psql = spawnSync('psql', ['-X', '-q', '-d', env.DATABASE_URL!, '-f', '-'], { input: script.stdout, encoding: 'utf8' });
     expect(psql.stderr).toMatch(/would change the values of 1 row\(s\); stopped before it/);
-    expect((await sql<{ v: string }>(dir, env, 'SELECT "amount$"::text AS v FROM "price$"'))[0]!.v).toBe('1.5055');
-    expect((await sql<{ n: number }>(dir, env, 'SELECT count(*)::int AS n FROM sluice_version'))[0]!.n).toBe(6);
-  });
-
-  // found by a review: a quoted name holding a doubled quote ("a""b") did not match the check's
-  // pattern, so neither migrate-down nor the script checked the down, and both rounded the values
-  it('a table and a column whose names hold a double quote: refused, and the script stops, nothing changed', async () => {
-    const dir = makeProject();
-    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('dquote') };
-    addRevision(dir, 'postgresql', 'price', 'CREATE TABLE "pri""ces" ("am""ount" numeric(10,2));', 'DROP TABLE "pri""ces";');
-    addRevision(dir, 'postgresql', 'widen', 'ALTER TABLE "pri""ces" ALTER COLUMN "am""ount" SET DATA TYPE numeric(14,4);', 'ALTER TABLE "pri""ces" ALTER COLUMN "am""ount" SET DATA TYPE numeric(10,2);');
-    expect(runCli(dir, ['up'], env).status).toBe(0);
-    await sql(dir, env, 'INSERT INTO "pri""ces" VALUES (1.5055)');
-    expectOneLineError(runCli(dir, ['down', '-1'], env), 6, /which would cut or round the values of 1 row\(s\)/);
-    const script = runCli(dir, ['sql', 'head:-1'], env);
-    expect(script.status, script.stderr).toBe(0);
-    const psql = spawnSync('psql', ['-X', '-q', '-d', env.DATABASE_URL!, '-f', '-'], { input: script.stdout, encoding: 'utf8' });
-    expect(psql.stderr).toMatch(/would change the values of 1 row\(s\); stopped before it/);
-    expect((await sql<{ v: string }>(dir, env, 'SELECT "am""ount"::text AS v FROM "pri""ces"'))[0]!.v).toBe('1.5055');
+    expect((await sql<{ v: string }>(dir, env, `SELECT ${column}::text AS v FROM ${table}`))[0]!.v).toBe('1.5055');
     expect((await sql<{ n: number }>(dir, env, 'SELECT count(*)::int AS n FROM sluice_version'))[0]!.n).toBe(6);
   });
 });
