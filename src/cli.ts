@@ -3,6 +3,7 @@
  * The sluice command line: parses arguments, calls the command functions, formats their results.
  * `process.exit` is called here and nowhere else; exit codes are listed in README "Exit codes".
  */
+import { stuck } from './stuck.js';
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import { Command } from 'commander';
@@ -354,9 +355,30 @@ beforeShortTail(noLateOptimization);
 installStdio();
 // --json: the document alone on stdout; a config's or a TypeScript revision's console.log goes to stderr
 if (jsonArgv(process.argv)) stdoutForDocumentOnly();
+/**
+ * Node.js ran out of work with the command still pending (it awaits a promise nothing will settle:
+ * tsrevision.ts catches a TypeScript revision's own): never an exit 0 with the command unfinished (was:
+ * the process ended by itself, exit 0, no line).
+ */
+let settled = false;
+process.on('beforeExit', () => {
+  if (stuck.handled) {
+    stuck.handled = false; // a TypeScript revision's wait: its command goes on to report it
+    return;
+  }
+  if (settled) return;
+  settled = true;
+  flushConsole();
+  writeOutput(2, 'sluice: internal error: the command stopped before its end, waiting on a promise that nothing settles (run with --verbose and report it); run `sluice status` to see where the database stands\n');
+  void exit(ExitCode.internal);
+});
 main(process.argv).then(
-  (code) => exit(code === ExitCode.ok && unawaited ? ExitCode.internal : code),
+  (code) => {
+    settled = true;
+    return exit(code === ExitCode.ok && unawaited ? ExitCode.internal : code);
+  },
   (err) => {
+    settled = true;
     flushConsole();
     writeOutput(2, `sluice: internal error: ${String(err)}\n`);
     return exit(ExitCode.internal);

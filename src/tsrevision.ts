@@ -7,6 +7,7 @@
  * a revision covers both files. Dry runs and offline SQL never import the file: they print a marked
  * gap in its place. The file is loaded with tsx, once per process and content (tsmodule.ts).
  */
+import { stuck } from './stuck.js';
 import type { DialectName } from './config.js';
 import type { Connection } from './dialect/types.js';
 import type { PreparedStep } from './prepare.js';
@@ -155,7 +156,7 @@ export async function runTypeScript(conn: Connection, step: PreparedStep, fn: Ty
   let db: unknown;
   try {
     db = await conn.drizzle!(signal);
-    await fn(db);
+    await unlessStuck(Promise.resolve(fn(db)));
     if (mark?.value !== undefined && !(await conn.markOpen!(mark.value))) {
       throw new TypeScriptError(where, "it ended sluice's transaction itself (a COMMIT or ROLLBACK): a TypeScript part must never commit or roll back", undefined, true);
     }
@@ -174,6 +175,27 @@ export async function runTypeScript(conn: Connection, step: PreparedStep, fn: Ty
     const what = query ? `${describeCause(inner)} (query: ${firstLine(query[1] ?? query[2] ?? '')})` : describeCause(err);
     throw new TypeScriptError(where, what, query ? inner : err);
   }
+}
+
+/**
+ * `work`, or a rejection once Node.js has nothing left to run while it is still pending: the function
+ * awaits a promise that nothing will ever settle (a callback-style helper that never calls resolve).
+ * Was: the process ended by itself, exit 0, no line, the revision not applied and the ones after it not
+ * run (found by a hunt: `up`, `deploy` and db-test "passed"). With a server connection open Node.js
+ * still has something to wait for: such a function waits until stopped (Ctrl+C, SIGTERM), as before.
+ */
+function unlessStuck<T>(work: Promise<T>): Promise<T> {
+  let onEmpty = (): void => {};
+  const emptied = new Promise<never>((_, reject) => {
+    onEmpty = () => {
+      stuck.handled = true; // before cli.ts's last resort, which runs after this (prepended) listener
+      reject(new Error('it awaits a promise that nothing settles (Node.js had nothing left to run while it waited); make every promise it awaits resolve or reject'));
+    };
+    process.prependOnceListener('beforeExit', onEmpty);
+  });
+  return Promise.race([work, emptied]).finally(() => {
+    process.removeListener('beforeExit', onEmpty);
+  });
 }
 
 /** Import the TypeScript functions of the run before its first step (a file that does not load refuses the run, nothing changed). */

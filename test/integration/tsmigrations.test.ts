@@ -248,6 +248,26 @@ for (const d of ['sqlite', 'postgresql'] as const) {
     });
 
     if (d === 'sqlite') {
+      // found by a hunt: an up(db) awaiting a promise nothing settles left Node.js with nothing to run,
+      // and the process ended by itself: exit 0, no line, the revision not applied (up, deploy, db-test)
+      it('an up(db) or down(db) that awaits a promise nothing settles fails its revision: exit 3, rolled back, never exit 0', async () => {
+        const { dir, env, folder } = await projectWithTsRevision(d);
+        writeFileSync(path.join(folder, `${TAG}.sql`), UP_SQL[d]);
+        writeFileSync(path.join(folder, `${TAG}.down.sql`), DOWN_SQL[d]);
+        const stuck = (fn: 'up' | 'down') => tsPart(d).replace(`export async function ${fn}(db: Db): Promise<void> {`, `export async function ${fn}(db: Db): Promise<void> {\n  await new Promise<void>(() => {});`);
+        writeFileSync(path.join(folder, `${TAG}.ts`), stuck('up'));
+        const before = await usersOf(dir, env);
+        for (const args of [['up'], ['deploy'], ['up', '--single-transaction']]) {
+          expectOneLineError(runCli(dir, args, { ...env, SLUICE_NO_BACKUP: '1' }), 3, new RegExp(`revision ${TAG} \\(up\\) failed in drizzle/${d}/${TAG}\\.ts up\\(\\): it awaits a promise that nothing settles`));
+          expect(await hasSlug(dir, env)).toBe(false);
+          expect(await usersOf(dir, env)).toEqual(before);
+        }
+        writeFileSync(path.join(folder, `${TAG}.ts`), stuck('down'));
+        expect(runCli(dir, ['up'], env).status).toBe(0);
+        expectOneLineError(runCli(dir, ['down', 'base'], { ...env, SLUICE_NO_BACKUP: '1' }), 3, new RegExp(`revision ${TAG} \\(down\\) failed in drizzle/${d}/${TAG}\\.ts down\\(\\): it awaits a promise that nothing settles.*Rolled back: the database is at ${TAG}`));
+        expect((await versions(dir, env)).map((v) => v.r).at(-1)).toBe(TAG);
+      });
+
       it("leaves no trace of its transaction mark: a table of the mark's name is the user's again after the TypeScript revision", async () => {
         const { dir, env, folder } = await projectWithTsRevision(d);
         writeFileSync(path.join(folder, `${TAG}.sql`), UP_SQL[d]);
