@@ -2,7 +2,7 @@
  * `sluice init`'s edit of package.json: read (and refused before anything is written when it cannot
  * be edited), the missing npm scripts added as text edits, and each change with its undo.
  */
-import { applyEdits, modify, parseTree } from 'jsonc-parser';
+import { applyEdits, findNodeAtLocation, modify, parseTree } from 'jsonc-parser';
 import { chmodSync, existsSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, describeCause } from '../errors.js';
@@ -64,10 +64,16 @@ export function addScripts(pkg: PackageJson, wanted: Record<string, string>, und
   if (!result.added.length) return result;
   const indent = /^([ \t]+)"/m.exec(pkg.text)?.[1] ?? '  ';
   const eol = pkg.text.includes('\r\n') ? '\r\n' : '\n';
-  const formattingOptions = { insertSpaces: !indent.includes('\t'), tabSize: indent.includes('\t') ? 1 : indent.length, eol };
+  // jsonc-parser formats the whole line an insertion lands on: an object written on one line (the file,
+  // or its "scripts") gets the entries inserted as they are instead (was: a one-line package.json was
+  // re-indented whole, and a one-line "scripts" spread one key per line; found by a hunt)
+  const tree = parseTree(pkg.text);
+  const target = (tree && findNodeAtLocation(tree, ['scripts'])?.type === 'object' ? findNodeAtLocation(tree, ['scripts']) : tree) ?? undefined;
+  const oneLine = !!target && !/[\r\n]/.test(pkg.text.slice(target.offset, target.offset + target.length));
+  const options = oneLine ? {} : { formattingOptions: { insertSpaces: !indent.includes('\t'), tabSize: indent.includes('\t') ? 1 : indent.length, eol } };
   let text = pkg.text;
-  if (pkg.json.scripts === null) text = applyEdits(text, modify(text, ['scripts'], {}, { formattingOptions })); // "scripts": null reads as none
-  for (const name of result.added) text = applyEdits(text, modify(text, ['scripts', name], wanted[name], { formattingOptions }));
+  if (pkg.json.scripts === null) text = applyEdits(text, modify(text, ['scripts'], {}, options)); // "scripts": null reads as none
+  for (const name of result.added) text = applyEdits(text, modify(text, ['scripts', name], wanted[name], options));
   if (pkg.bom) text = `\uFEFF${text}`;
   const real = realpathSync(pkg.file);
   const before = readFileSync(real);

@@ -30,6 +30,23 @@ describe('sluice init', () => {
     expect(readdirSync(shared)).toEqual(['package.json']); // no temporary file left
   });
 
+  // found by a hunt: jsonc-parser formats the whole line an insertion lands on, so a package.json on one
+  // line was re-indented whole, and a "scripts" written on one line spread one key per line
+  it('a package.json on one line, and a "scripts" on one line, keep their text: only the entries are inserted', () => {
+    for (const [text, rest] of [
+      ['{"name":"one","config":{"a":1.50,"big":12345678901234567890},"files":["dist","src"]}\n', /^\{"name":"one","config":\{"a":1\.50,"big":12345678901234567890\},"files":\["dist","src"\],"scripts": \{"migrate:[^\n]*\}\}\n$/],
+      ['{\n  "name": "two",\n  "scripts": {"build": "tsc",   "test":"vitest"}\n}\n', /^\{\n {2}"name": "two",\n {2}"scripts": \{"build": "tsc", {3}"test":"vitest","migrate:[^\n]*\}\n\}\n$/],
+    ] as const) {
+      const dir = makeProject();
+      writeFileSync(path.join(dir, 'package.json'), text);
+      const r = runCli(dir, ['init', '--no-downs']);
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      const after = readFileSync(path.join(dir, 'package.json'), 'utf8');
+      expect(after).toMatch(rest);
+      expect(Object.keys(JSON.parse(after).scripts)).toEqual(expect.arrayContaining(['migrate:up', 'migrate:down']));
+    }
+  });
+
   // Found by review: a package.json with a byte order mark was refused as not JSON; one with another
   // hard link was replaced by a new file, the other name left on the old text
   it('a package.json with a byte order mark keeps it; one with another hard link is edited in place, the link kept', () => {
