@@ -71,7 +71,7 @@ const loaded = new Map<string, Promise<Record<string, unknown>>>();
  * Import the TypeScript part and return its `up` or `down` function. Refused (exit 6, nothing ran)
  * when the file does not load or lacks the function. Called before the run's first step.
  */
-export async function loadTypeScriptStep(ts: TypeScriptPart, direction: Direction, revision: string): Promise<TypeScriptStep> {
+export async function loadTypeScriptStep(ts: TypeScriptPart, direction: Direction, revision: string, dialect?: DialectName): Promise<TypeScriptStep> {
   const key = `${ts.file}\0${sha256(ts.text)}`; // of the text as it is (a template literal keeps its line ends)
   let mod = loaded.get(key);
   if (!mod) {
@@ -90,7 +90,7 @@ export async function loadTypeScriptStep(ts: TypeScriptPart, direction: Directio
   if (typeof fn !== 'function') {
     throw new RevisionRefused(`${ts.display} (TypeScript part of ${revision}) exports no ${direction} function; add "export async function ${direction}(db) { ... }"; nothing ran`, revision);
   }
-  const floating = unawaitedQueries(ts.text);
+  const floating = unawaitedQueries(ts.text, dialect);
   if (floating.length) {
     throw new RevisionRefused(
       `${ts.display} line ${floating.join(', ')}: a drizzle query that nothing awaits (TypeScript part of ${revision}); drizzle runs a query only when it is awaited, so it would never run and the revision would be recorded without it: put await before it; nothing ran`,
@@ -108,9 +108,11 @@ export async function loadTypeScriptStep(ts: TypeScriptPart, direction: Directio
  * exit 0, no row changed). Read from the text: a statement's start is a line whose previous code line
  * ends a statement or opens a block (`;`, `{`, `}`); `db.$client…` (eager, its failures caught at run
  * time), a line chaining `.then(`/`.catch(`, a builder's `.execute()`, and SQLite's synchronous `run`/`all`/`get`
- * are left alone. 1-based line numbers.
+ * are left alone, and on SQLite `transaction(…)` too: better-sqlite3's runs its function at once (a hunt:
+ * refused as "never runs"; on PostgreSQL it stays refused: its promise would go on past the revision).
+ * 1-based line numbers.
  */
-export function unawaitedQueries(text: string): number[] {
+export function unawaitedQueries(text: string, dialect?: DialectName): number[] {
   const names = new Set(['db', 'tx']);
   for (const m of text.matchAll(/\b(?:function\s+(?:up|down)|(?:up|down)\s*[:=]\s*(?:async\s+)?(?:function\s*)?)\s*\(\s*([A-Za-z_$][\w$]*)/g)) names.add(m[1]!);
   const alt = [...names].map((n) => n.replace(/\$/g, '\\$')).join('|');
@@ -118,7 +120,7 @@ export function unawaitedQueries(text: string): number[] {
   // what makes it run: a chained then/catch/finally, a builder's execute() (eager), or SQLite's synchronous
   // run()/all()/get() (better-sqlite3: db.run(sql…) and db.update(…).set(…).run() run at once, no await)
   const runs = /\.\s*(?:then|catch|finally)\s*\(|\)\s*\.\s*(?:execute|run|all|get)\s*\(/;
-  const syncRaw = new RegExp(`^\\s*(?:void\\s+)?(?:${alt})\\s*\\.\\s*(?:run|all|get|values)\\s*\\(`);
+  const syncRaw = new RegExp(`^\\s*(?:void\\s+)?(?:${alt})\\s*\\.\\s*(?:run|all|get|values${dialect === 'sqlite' ? '|transaction' : ''})\\s*\\(`);
   const lines = text.split(/\r?\n/);
   const out: number[] = [];
   let previous = '{';
@@ -204,7 +206,7 @@ export async function loadTypeScript(conn: Connection, steps: PreparedStep[]): P
   for (const step of steps) {
     if (!step.typescript) continue;
     if (!conn.drizzle) throw new UsageError(`revision ${step.revision.id} has a TypeScript part, which ${conn.display} cannot run`);
-    fns.set(step, await loadTypeScriptStep(step.typescript, step.direction, step.revision.id));
+    fns.set(step, await loadTypeScriptStep(step.typescript, step.direction, step.revision.id, conn.dialect));
   }
   if (fns.size) await conn.drizzle!(); // loads drizzle-orm now, not inside the first revision's transaction
   return fns;

@@ -42,4 +42,11 @@ describe('unawaitedQueries', () => {
     ].join('\n');
     expect(unawaitedQueries(text)).toEqual([]);
   });
+
+  // found by a hunt: better-sqlite3's transaction() runs its function at once, and was refused as "never runs"
+  it("leaves SQLite's synchronous transaction(…) alone; on PostgreSQL it stays refused (its promise would run past the revision)", () => {
+    const text = ['export async function down(db) {', '  db.transaction((tx) => {', '    tx.run(sql`DELETE FROM users`);', '  });', '}'].join('\n');
+    expect(unawaitedQueries(text, 'sqlite')).toEqual([]);
+    expect(unawaitedQueries(text, 'postgresql')).toEqual([2]);
+  });
 });
