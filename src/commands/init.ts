@@ -11,7 +11,7 @@
  * when the sluice that runs init has the command: see OPTIONAL_COMMANDS. A command added later gets
  * its target with one line there and one `#@if` block in templates/sluice.mk.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { findConfigFile, loadProjectConfig, sqliteFileUrl, type DialectName, type HistoryConfig } from '../config.js';
@@ -240,7 +240,20 @@ export function render(text: string, vars: Record<string, string>, flags: Readon
 
 function writeIfAbsent(root: string, rel: string, text: string, undo: Undo[], note?: string): InitFile {
   const file = path.join(root, rel);
-  if (existsSync(file)) return { path: rel, status: 'kept', note: 'it exists; not changed' };
+  // a folder, or a link to nothing, where the file goes is no file to keep (was: "kept", exit 0, and the
+  // Makefile's include of a dangling sluice.mk failed; found by a hunt)
+  let entry;
+  try {
+    entry = lstatSync(file, { throwIfNoEntry: false });
+  } catch {
+    entry = undefined; // a file where a folder of its path goes (ENOTDIR): the write below says so
+  }
+  if (entry) {
+    const target = entry.isSymbolicLink() ? statSync(file, { throwIfNoEntry: false }) : entry;
+    if (target?.isFile()) return { path: rel, status: 'kept', note: 'it exists; not changed' };
+    const what = !target ? 'a link to nothing' : target.isDirectory() ? 'a folder' : 'not a regular file';
+    throw new ConfigError(`cannot write ${rel}: it is ${what}, not the file; remove it (or point the link at a file)`);
+  }
   try {
     const made = mkdirSync(path.dirname(file), { recursive: true });
     if (made) undo.push({ what: `${path.relative(root, made)}/`, run: () => rmSync(made, { recursive: true, force: true }) });

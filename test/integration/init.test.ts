@@ -30,6 +30,23 @@ describe('sluice init', () => {
     expect(readdirSync(shared)).toEqual(['package.json']); // no temporary file left
   });
 
+  // found by a hunt: a link to nothing (or a folder) where sluice.mk goes was reported "kept", exit 0,
+  // and the Makefile written to include it failed
+  it('a link to nothing or a folder where a file goes: refused in one line, nothing written', () => {
+    for (const [name, make] of [['sluice.mk', (p: string) => symlinkSync('../nowhere/sluice.mk', p)], ['.env.example', (p: string) => mkdirSync(p)]] as const) {
+      const dir = makeProject();
+      rmSync(path.join(dir, 'Makefile'));
+      make(path.join(dir, name));
+      const before = readFileSync(path.join(dir, 'package.json'), 'utf8');
+      const r = runCli(dir, ['init', '--no-downs']);
+      expect(r.status, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(new RegExp(`^sluice: cannot write ${name.replace('.', '\\.')}: it is (a link to nothing|a folder), not the file; remove it`));
+      expect(readFileSync(path.join(dir, 'package.json'), 'utf8')).toBe(before);
+      expect(existsSync(path.join(dir, 'Makefile'))).toBe(false);
+    }
+  });
+
   // found by a hunt: jsonc-parser formats the whole line an insertion lands on, so a package.json on one
   // line was re-indented whole, and a "scripts" written on one line spread one key per line
   it('a package.json on one line, and a "scripts" on one line, keep their text: only the entries are inserted', () => {
