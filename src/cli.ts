@@ -369,7 +369,9 @@ process.on('beforeExit', () => {
   if (settled) return;
   settled = true;
   flushConsole();
-  writeOutput(2, 'sluice: internal error: the command stopped before its end, waiting on a promise that nothing settles (run with --verbose and report it); run `sluice status` to see where the database stands\n');
+  const message = 'internal error: the command stopped before its end, waiting on a promise that nothing settles (run with --verbose and report it); run `sluice status` to see where the database stands';
+  if (jsonArgv(process.argv)) writeOutput(1, `${JSON.stringify({ error: message, code: ExitCode.internal }, null, 2)}\n`);
+  writeOutput(2, `sluice: ${message}\n`);
   void exit(ExitCode.internal);
 });
 main(process.argv).then(

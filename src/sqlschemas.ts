@@ -20,10 +20,12 @@ type Node = Record<string, unknown>;
 
 /** Schemas no replay puts objects in by name: the system's, and public (translated). */
 const NOT_FOREIGN = /^(public|pg_catalog|information_schema|pg_temp.*|pg_toast.*)$/;
+// (DATABASE_WIDE is added by its own name)
 
 /** Statements that write the relation (a RangeVar, bare or wrapped) in these fields. */
 const WRITES_RELATION: Record<string, string[]> = {
-  CreateStmt: ['relation'],
+  // a partition of, or a child of, a table elsewhere links the two (a down's DROP reaches both)
+  CreateStmt: ['relation', 'inhRelations'],
   CreateTableAsStmt: ['into'],
   ViewStmt: ['view'],
   IndexStmt: ['relation'],
@@ -43,6 +45,10 @@ const WRITES_RELATION: Record<string, string[]> = {
   CompositeTypeStmt: ['typevar'],
   AlterObjectSchemaStmt: ['relation'],
   CopyStmt: ['relation'],
+  RefreshMatViewStmt: ['relation'],
+  PartitionCmd: ['name'], // ALTER TABLE p ATTACH / DETACH PARTITION other.c
+  AlterOwnerStmt: ['relation'],
+  GrantStmt: ['objects'], // GRANT … ON other.t (ON ALL TABLES IN SCHEMA: below)
 };
 /** Statements that name the object they make or change as a qualified name list in these fields. */
 const WRITES_NAME: Record<string, string[]> = {
@@ -52,20 +58,38 @@ const WRITES_NAME: Record<string, string[]> = {
   CreateFunctionStmt: ['funcname'],
   DefineStmt: ['defnames'],
   AlterDomainStmt: ['typeName'],
+  CreateRangeStmt: ['typeName'],
+  CreateStatsStmt: ['defnames'],
+  AlterStatsStmt: ['defnames'],
+  CreateConversionStmt: ['conversion_name'],
+  AlterTSConfigurationStmt: ['cfgname'],
+  AlterTSDictionaryStmt: ['dictname'],
+  AlterCollationStmt: ['collname'],
 };
 /** Statements that name the object they change as an object (a name list, an ObjectWithArgs, a TypeName) in these fields. */
 const WRITES_OBJECT: Record<string, string[]> = {
   RenameStmt: ['object'],
   AlterObjectSchemaStmt: ['object'],
   AlterFunctionStmt: ['func'],
+  AlterOwnerStmt: ['object'],
+  CommentStmt: ['object'],
+  SecLabelStmt: ['object'],
+  AlterExtensionContentsStmt: ['object'],
 };
+/**
+ * What a replay beside the data would change in the whole database, not in a schema: it gets a
+ * database of its own too, under this name in the list of schemas (its message names it).
+ */
+export const DATABASE_WIDE = '(objects of the whole database)';
+const DATABASE_WIDE_KINDS = new Set(['DropOwnedStmt', 'ReassignOwnedStmt', 'CreatePublicationStmt', 'CreateEventTrigStmt', 'CreateCastStmt']);
+const DATABASE_WIDE_DROPS = new Set(['OBJECT_PUBLICATION', 'OBJECT_EVENT_TRIGGER', 'OBJECT_CAST', 'OBJECT_FOREIGN_SERVER', 'OBJECT_FDW']);
 
 /** The schemas the ups and downs of `revisions` write to by name (sorted; PostgreSQL histories). */
 export async function schemasWrittenBy(revisions: readonly RevisionFile[]): Promise<string[]> {
   const found = new Set<string>();
   for (const rev of revisions) {
     for (const text of [readOrNull(() => readUp(rev)), readOrNull(() => readDown(rev))]) {
-      if (!text || !mayQualify(text)) continue;
+      if (!text || !mayWriteElsewhere(text)) continue;
       await loadParser('postgresql');
       for (const name of schemasWrittenIn(text)) found.add(name);
     }
@@ -82,10 +106,14 @@ function readOrNull(read: () => string | null): string | null {
   }
 }
 
-/** A qualified name other than public's may stand in the text (else it is not parsed): comments and plain strings left out. */
-function mayQualify(text: string): boolean {
-  const rest = text.replace(/--[^\n]*|'(?:[^']|'')*'/g, ' ').replace(/"public"\s*\.|\bpublic\s*\./gi, '');
-  return /(?:"[^"]+"|\b[A-Za-z_][\w$]*)\s*\.\s*(?:"|[A-Za-z_])/.test(rest);
+/**
+ * The text may write outside its schema (else it is not parsed): a qualified name other than public's,
+ * or a word that names what a schema or the whole database holds. Read on the raw text (a quote in a
+ * comment or a dollar-quoted string must not hide what follows it: found by a review).
+ */
+export function mayWriteElsewhere(text: string): boolean {
+  const rest = text.replace(/"public"\s*\.|\bpublic\s*\./gi, '');
+  return /(?:"|[\w$\u0080-\uFFFF])\s*\.\s*(?:"|[A-Za-z_\u0080-\uFFFF])/.test(rest) || /\b(?:schema|owned|publication|event\s+trigger|cast)\b/i.test(rest);
 }
 
 /** The schemas one file's statements write to by name; none when it does not parse (the run reports it). */
@@ -121,6 +149,16 @@ function visit(node: unknown, add: (name: unknown) => void): void {
     for (const field of WRITES_OBJECT[kind] ?? []) add(objectQualifier(v[field]));
     if (kind === 'CreateSchemaStmt') add(v.schemaname);
     if (kind === 'RenameStmt' && v.renameType === 'OBJECT_SCHEMA') [v.subname, v.newname].forEach(add);
+    if (kind === 'SelectStmt') relations((v.intoClause as Node | undefined)?.rel, add); // SELECT … INTO other.t
+    if (kind === 'CreateForeignTableStmt') relations((v.base as Node | undefined)?.relation, add);
+    if (kind === 'ImportForeignSchemaStmt') add(v.local_schema);
+    if (kind === 'GrantStmt') for (const o of (v.objects as Node[]) ?? []) add(v.targtype === 'ACL_TARGET_ALL_IN_SCHEMA' ? (o.String as Node | undefined)?.sval : o.ObjectWithArgs ? objectQualifier(o) : undefined);
+    if (kind === 'AlterDefaultPrivilegesStmt') for (const d of (v.options as Node[]) ?? []) if ((d.DefElem as Node | undefined)?.defname === 'schemas') for (const s of (((d.DefElem as Node).arg as Node | undefined)?.List as Node | undefined)?.items as Node[] ?? []) add((s.String as Node | undefined)?.sval);
+    // a function of another schema called for its effect: CALL other.p(), SELECT cron.schedule(…) at the
+    // top of a statement (Supabase's pg_cron: a replayed down's unschedule removed the real job)
+    if (kind === 'CallStmt') add(qualifier((v.funccall as Node | undefined)?.funcname));
+    if (kind === 'SelectStmt') for (const t of (v.targetList as Node[]) ?? []) add(qualifier(((((t.ResTarget as Node | undefined)?.val as Node | undefined)?.FuncCall as Node | undefined)?.funcname)));
+    if (DATABASE_WIDE_KINDS.has(kind) || (kind === 'DropStmt' && DATABASE_WIDE_DROPS.has(String(v.removeType)))) add(DATABASE_WIDE);
     if (kind === 'AlterObjectSchemaStmt') add(v.newschema);
     if (kind === 'DropStmt') dropped(v, add);
     visit(value, add);

@@ -191,6 +191,9 @@ function unlessStuck<T>(work: Promise<T>): Promise<T> {
   const emptied = new Promise<never>((_, reject) => {
     onEmpty = () => {
       stuck.handled = true; // before cli.ts's last resort, which runs after this (prepended) listener
+      // one more turn of the loop: a command that goes on and waits again on promises alone gets
+      // another beforeExit (Node.js emits none when nothing else was scheduled: exit 0; a review)
+      setImmediate(() => {});
       reject(new Error('it awaits a promise that nothing settles (Node.js had nothing left to run while it waited); make every promise it awaits resolve or reject'));
     };
     process.prependOnceListener('beforeExit', onEmpty);

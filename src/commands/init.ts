@@ -242,12 +242,7 @@ function writeIfAbsent(root: string, rel: string, text: string, undo: Undo[], no
   const file = path.join(root, rel);
   // a folder, or a link to nothing, where the file goes is no file to keep (was: "kept", exit 0, and the
   // Makefile's include of a dangling sluice.mk failed; found by a hunt)
-  let entry;
-  try {
-    entry = lstatSync(file, { throwIfNoEntry: false });
-  } catch {
-    entry = undefined; // a file where a folder of its path goes (ENOTDIR): the write below says so
-  }
+  const entry = lstatOrNone(file); // none too where a folder of its path is a file (ENOTDIR): refused below
   if (entry) {
     const target = entry.isSymbolicLink() ? statSync(file, { throwIfNoEntry: false }) : entry;
     if (target?.isFile()) return { path: rel, status: 'kept', note: 'it exists; not changed' };
@@ -260,10 +255,36 @@ function writeIfAbsent(root: string, rel: string, text: string, undo: Undo[], no
     writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`, { flag: 'wx' });
     undo.push({ what: rel, run: () => rmSync(file, { force: true }) });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { path: rel, status: 'kept', note: 'it exists; not changed' };
+    // the file itself written meanwhile is kept; a file where one of its folders goes (mkdir's EEXIST,
+    // was: "kept", exit 0, docker/compose.yml never written; found by a review) is refused
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST' && lstatOrNone(file)) return { path: rel, status: 'kept', note: 'it exists; not changed' };
+    const blocking = (err as NodeJS.ErrnoException).code === 'EEXIST' || (err as NodeJS.ErrnoException).code === 'ENOTDIR' ? fileInPath(root, rel) : undefined;
+    if (blocking) throw new ConfigError(`cannot write ${rel}: ${blocking} is a file, not a folder; remove or rename it`, { cause: err });
     throw new ConfigError(`cannot write ${rel}: ${describeCause(err)}`, { cause: err });
   }
   return { path: rel, status: 'written', ...(note ? { note } : {}) };
+}
+
+function lstatOrNone(file: string): ReturnType<typeof lstatSync> | undefined {
+  try {
+    return lstatSync(file, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first folder of `rel`'s path that is something else (a file), relative to `root`. */
+function fileInPath(root: string, rel: string): string | undefined {
+  const parts = path.dirname(rel).split(path.sep).filter((p) => p && p !== '.');
+  for (let k = 1; k <= parts.length; k++) {
+    const at = parts.slice(0, k).join(path.sep);
+    try {
+      if (!statSync(path.join(root, at)).isDirectory()) return at;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }
 
 async function missingDowns(

@@ -45,6 +45,13 @@ describe('sluice init', () => {
       expect(readFileSync(path.join(dir, 'package.json'), 'utf8')).toBe(before);
       expect(existsSync(path.join(dir, 'Makefile'))).toBe(false);
     }
+    // a file where a folder of the path goes (found by a review: "kept", exit 0, compose.yml never written)
+    const dir = makeProject();
+    rmSync(path.join(dir, 'docker'), { recursive: true, force: true });
+    writeFileSync(path.join(dir, 'docker'), 'not a folder\n');
+    const r = runCli(dir, ['init', '--no-downs']);
+    expect(r.status, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/^sluice: cannot write docker\/compose\.yml: docker is a file, not a folder; remove or rename it/);
   });
 
   // found by a hunt: jsonc-parser formats the whole line an insertion lands on, so a package.json on one

@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadParser } from '../../src/parsers.js';
-import { schemasWrittenIn } from '../../src/sqlschemas.js';
+import { DATABASE_WIDE, mayWriteElsewhere, schemasWrittenIn } from '../../src/sqlschemas.js';
 import { alterTableActions } from '../../src/altertable.js';
 
 beforeAll(() => loadParser('postgresql'));
@@ -30,6 +30,27 @@ describe('schemasWrittenIn', () => {
     ['UPDATE "Quoted"."T" SET a = 1', ['Quoted']],
     ['DROP TRIGGER IF EXISTS t ON s.tab; DROP POLICY p ON tab; CREATE TRIGGER tr AFTER INSERT ON ct.t FOR EACH ROW EXECUTE FUNCTION f()', ['s', 'ct']],
     ['DELETE FROM drizzle.__drizzle_migrations WHERE id > 3', ['drizzle']],
+    // found by a review: more writes to another schema, and to the whole database
+    ["SELECT cron.schedule('nightly', '0 3 * * *', 'VACUUM')", ['cron']],
+    ['CALL other.p()', ['other']],
+    ['SELECT 1 INTO other.t2', ['other']],
+    ['REFRESH MATERIALIZED VIEW other.mv', ['other']],
+    ['ALTER TABLE p ATTACH PARTITION other.c FOR VALUES IN (1)', ['other']],
+    ['CREATE TABLE c PARTITION OF other.p FOR VALUES IN (1)', ['other']],
+    ['CREATE TABLE c () INHERITS (other.p)', ['other']],
+    ['GRANT SELECT ON other.t TO x', ['other']],
+    ['GRANT EXECUTE ON FUNCTION fx.f() TO x', ['fx']],
+    ['GRANT SELECT ON ALL TABLES IN SCHEMA other TO x', ['other']],
+    ['ALTER DEFAULT PRIVILEGES IN SCHEMA other GRANT SELECT ON TABLES TO x', ['other']],
+    ['ALTER FUNCTION other.f() OWNER TO x', ['other']],
+    ["COMMENT ON TABLE other.t IS 'x'", ['other']],
+    ['CREATE FOREIGN TABLE other.ft (a int) SERVER s', ['other']],
+    ['CREATE TYPE other.r AS RANGE (subtype = int4)', ['other']],
+    ['IMPORT FOREIGN SCHEMA x FROM SERVER s INTO other', ['other']],
+    ['ALTER EXTENSION e ADD TABLE other.t', ['other']],
+    ['DROP OWNED BY x', [DATABASE_WIDE]],
+    ['DROP PUBLICATION pub', [DATABASE_WIDE]],
+    ['CREATE PUBLICATION pub FOR TABLE t', [DATABASE_WIDE]],
   ])('%s', (sql, schemas) => {
     expect(schemasWrittenIn(sql).sort()).toEqual([...schemas].sort());
   });
@@ -41,6 +62,23 @@ describe('schemasWrittenIn', () => {
     expect(schemasWrittenIn('ALTER TABLE "public"."users" ADD CONSTRAINT fk FOREIGN KEY ("a") REFERENCES "auth"."users"("id")')).toEqual([]);
     expect(schemasWrittenIn('CREATE TABLE pg_temp.x (a int); SELECT pg_catalog.now()')).toEqual([]);
     expect(schemasWrittenIn('select 1; garbage (((')).toEqual([]);
+    expect(schemasWrittenIn("SELECT extensions.uuid_generate_v4() IS NOT NULL FROM t")).toEqual([]); // not a call at the top
+    expect(schemasWrittenIn('ALTER PUBLICATION supabase_realtime ADD TABLE messages')).toEqual([]);
+  });
+
+  // found by a review: the pre-filter skipped files with no dot (DROP SCHEMA legacy) and read a quote in a
+  // comment or a dollar-quoted string as opening a string, hiding the statements after it
+  it('the pre-filter lets every file that may write elsewhere through', () => {
+    for (const text of [
+      'DROP SCHEMA legacy CASCADE;',
+      'CREATE SCHEMA analytics;',
+      "/* it's gone */\nDROP TABLE analytics.events;\nINSERT INTO t VALUES ('x');",
+      "SELECT E'\\''; DROP TABLE analytics.events; SELECT 'a';",
+      "COMMENT ON TABLE t IS $$it's$$; DROP TABLE analytics.events; COMMENT ON TABLE t IS 'x';",
+      'CREATE TABLE ÄÖ.t (a int);',
+      'DROP OWNED BY x;',
+    ]) expect(mayWriteElsewhere(text), text).toBe(true);
+    expect(mayWriteElsewhere('CREATE TABLE "public"."users" ("id" integer PRIMARY KEY, "price" numeric(10, 2) DEFAULT 1.5);')).toBe(false);
   });
 });
 
