@@ -119,11 +119,29 @@ export async function diffLocally(root: string, dialect: DialectName, from: Snap
   const k = kit(root);
   const diff = (a: Snapshot, b: Snapshot) => (dialect === 'postgresql' ? k.generateMigration(a, b) : k.generateSQLiteMigration(a, b));
   try {
-    return await inTwo(dialect, from, to, diff);
+    return await withoutTerminal(() => inTwo(dialect, from, to, diff));
   } catch (err) {
     // On the worker, the message crosses the thread and is wrapped there (diffSnapshots).
     if (!isMainThread) throw err;
     throw diffFailed(err);
+  }
+}
+
+/**
+ * `run` with process.stdin taken for no terminal: drizzle-kit's differ asks on a terminal where a diff
+ * is ambiguous, and a down's diff must never ask (its default answer, "create", wrote a down that drops
+ * a moved table's rows; found by a hunt); it fails instead, and the down is left to a hand.
+ */
+async function withoutTerminal<T>(run: () => Promise<T>): Promise<T> {
+  if (!isMainThread) return run(); // a worker has no terminal
+  const stdin = process.stdin as { isTTY?: boolean };
+  const had = Object.getOwnPropertyDescriptor(stdin, 'isTTY');
+  Object.defineProperty(stdin, 'isTTY', { value: false, configurable: true, writable: true });
+  try {
+    return await run();
+  } finally {
+    if (had) Object.defineProperty(stdin, 'isTTY', had);
+    else delete stdin.isTTY;
   }
 }
 

@@ -16,7 +16,8 @@ import { quoteLiteralInBody } from './sql.js';
 type Snapshot = Record<string, any>;
 
 export interface Rename {
-  kind: 'table' | 'column' | 'enum';
+  /** `move`: PostgreSQL, a table moved to another schema (`from` and `to` are the schemas). */
+  kind: 'table' | 'column' | 'enum' | 'move';
   /** The table (for an enum: its name before the rename, as for a table). */
   table: string;
   from: string;
@@ -30,6 +31,13 @@ const RENAME_TABLE = new RegExp(String.raw`^ALTER TABLE ${ID} RENAME TO [\`"]([^
 const RENAME_COLUMN = new RegExp(String.raw`^ALTER TABLE ${ID} RENAME COLUMN [\`"]([^\`"]+)[\`"] TO [\`"]([^\`"]+)[\`"]`, 'i');
 /** PostgreSQL: `ALTER TYPE [schema.]name RENAME TO new` (older drizzle-kit versions broke it over two lines). */
 const RENAME_ENUM = /^ALTER\s+TYPE\s+(?:"([^"]+)"\.)?"([^"]+)"\s+RENAME\s+TO\s+"([^"]+)"\s*;?$/i;
+/**
+ * PostgreSQL: `ALTER TABLE [schema.]table SET SCHEMA other` (drizzle-kit's move of a table into or out
+ * of a pgSchema, from the answer to its question). Was: the reverse diff saw a table made in one schema
+ * and dropped in the other, and asked again on a terminal, where the default answer wrote a down that
+ * dropped the table's rows (found by a hunt).
+ */
+const MOVE_TABLE = /^ALTER\s+TABLE\s+(?:"([^"]+)"\.)?"([^"]+)"\s+SET\s+SCHEMA\s+"([^"]+)"\s*;?$/i;
 
 /** Renames in an up's statements, in order. */
 export function renamesIn(statements: string[]): Rename[] {
@@ -45,6 +53,11 @@ export function renamesIn(statements: string[]): Rename[] {
     const c = RENAME_COLUMN.exec(s);
     if (c) {
       out.push({ kind: 'column', table: c[2]!, from: c[3]!, to: c[4]! });
+      continue;
+    }
+    const m = MOVE_TABLE.exec(s);
+    if (m) {
+      out.push({ kind: 'move', table: m[2]!, from: m[1] ?? 'public', to: m[3]! });
       continue;
     }
     const e = RENAME_ENUM.exec(s);
@@ -75,6 +88,7 @@ export function applyRenames(snapshot: Snapshot, renames: Rename[], dialect: Dia
   const snap: Snapshot = structuredClone(snapshot);
   for (const r of renames) {
     if (r.kind === 'table') renameTable(snap, r.from, r.to, dialect);
+    else if (r.kind === 'move') moveTable(snap, r.table, r.from, r.to);
     else if (r.kind === 'enum') renameEnum(snap, r.from, r.to, r.schema);
     else renameColumn(snap, r.table, r.from, r.to);
   }
@@ -83,12 +97,13 @@ export function applyRenames(snapshot: Snapshot, renames: Rename[], dialect: Dia
 
 /** The renames that undo `renames`, in reverse order. */
 export function reverseRenames(renames: Rename[]): Rename[] {
-  return [...renames].reverse().map((r) => (r.kind === 'column' ? { ...r, from: r.to, to: r.from } : { ...r, table: r.to, from: r.to, to: r.from }));
+  return [...renames].reverse().map((r) => (r.kind === 'column' || r.kind === 'move' ? { ...r, from: r.to, to: r.from } : { ...r, table: r.to, from: r.to, to: r.from }));
 }
 
 export function renameSql(r: Rename, dialect: DialectName): string {
   const q = (n: string) => (dialect === 'sqlite' ? `\`${n}\`` : `"${n}"`);
   if (r.kind === 'enum') return `ALTER TYPE ${r.schema ? `${q(r.schema)}.` : ''}${q(r.from)} RENAME TO ${q(r.to)};`;
+  if (r.kind === 'move') return `ALTER TABLE ${q(r.from)}.${q(r.table)} SET SCHEMA ${q(r.to)};`;
   return r.kind === 'table' ? `ALTER TABLE ${q(r.from)} RENAME TO ${q(r.to)};` : `ALTER TABLE ${q(r.table)} RENAME COLUMN ${q(r.from)} TO ${q(r.to)};`;
 }
 
@@ -125,6 +140,22 @@ function renameTable(snap: Snapshot, from: string, to: string, dialect: DialectN
     for (const fk of Object.values(t.foreignKeys ?? {}) as Snapshot[]) {
       if (fk.tableFrom === from) fk.tableFrom = to;
       if (fk.tableTo === from) fk.tableTo = to;
+    }
+  }
+}
+
+/** PostgreSQL snapshot: table `name` moved from schema `from` to `to`, and the foreign keys that point to it following it. */
+function moveTable(snap: Snapshot, name: string, from: string, to: string): void {
+  const schemaOf = (s: unknown) => (typeof s === 'string' && s !== '' ? s : 'public');
+  const found = (Object.entries(snap.tables ?? {}) as [string, Snapshot][]).find(([, t]) => t.name === name && schemaOf(t.schema) === from);
+  if (!found) return;
+  const [key, table] = found;
+  delete snap.tables[key];
+  table.schema = to === 'public' ? '' : to;
+  snap.tables[`${to}.${name}`] = table;
+  for (const t of Object.values(snap.tables) as Snapshot[]) {
+    for (const fk of Object.values(t.foreignKeys ?? {}) as Snapshot[]) {
+      if (typeof fk === 'object' && fk.tableTo === name && schemaOf(fk.schemaTo) === from) fk.schemaTo = to;
     }
   }
 }

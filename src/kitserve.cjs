@@ -88,6 +88,23 @@ async function diff(k, dialect, prev, cur) {
 const QUIET = ['log', 'error', 'warn', 'info'];
 
 /**
+ * A down's diff never asks: this process has the user's terminal (it asked drizzle-kit's questions for
+ * the up), and drizzle-kit would ask again about the reverse diff, where the default answer (create, not
+ * rename or move) wrote a down that drops the table's rows (found by a hunt: a table moved to a pgSchema).
+ * With no terminal drizzle-kit fails instead, and the down is left to a hand.
+ */
+async function withoutTerminal(run) {
+  const had = Object.getOwnPropertyDescriptor(process.stdin, 'isTTY');
+  Object.defineProperty(process.stdin, 'isTTY', { value: false, configurable: true, writable: true });
+  try {
+    return await run();
+  } finally {
+    if (had) Object.defineProperty(process.stdin, 'isTTY', had);
+    else delete process.stdin.isTTY;
+  }
+}
+
+/**
  * One reply. drizzle-kit prints its own errors (a rename it would ask about) before throwing them:
  * while it diffs, console is silent, and they go back to sluice as the reply's error, once, in sluice's
  * words (as on its worker, kitworker-main.ts). Anything else the process prints (a late failure of the
@@ -102,7 +119,7 @@ async function answer(k, m) {
   }
   try {
     if (m.op === 'empty') return { id: m.id, snapshot: m.dialect === 'postgresql' ? k.dryPg : k.drySQLite };
-    if (m.op === 'diff') return { id: m.id, statements: await diff(k, m.dialect, m.from, m.to) };
+    if (m.op === 'diff') return { id: m.id, statements: await withoutTerminal(() => diff(k, m.dialect, m.from, m.to)) };
     return { id: m.id, error: `unknown request ${JSON.stringify(m.op)}` };
   } catch (err) {
     return { id: m.id, error: err instanceof Error ? err.message : String(err) };

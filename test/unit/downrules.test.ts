@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { applyRenames, compareStatements, refineDown, renameSql, renamesIn, reverseRenames } from '../../src/downrules.js';
-import { childrenDroppedFirst } from '../../src/downgen.js';
+import { childrenDroppedFirst, computeDown } from '../../src/downgen.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 
 describe('renames', () => {
   it('reads table and column renames from drizzle-kit up SQL, ignoring SQLite rebuild renames', () => {
@@ -151,5 +155,43 @@ describe('enum renames', () => {
     expect([cols.m.type, cols.ms.type, cols.o.type, cols.x.type]).toEqual(['feeling', 'feeling[]', 'mood', 'moody']);
     expect(renameSql(reverseRenames(renames)[0]!, 'postgresql')).toBe('ALTER TYPE "public"."feeling" RENAME TO "mood";');
     expect(snap.enums['public.mood']).toBeDefined(); // input untouched
+  });
+});
+
+// found by a hunt: a table moved into a pgSchema (`ALTER TABLE … SET SCHEMA "auth"`) was not read as a
+// move, so the reverse diff saw a table made in public and one dropped in auth and asked again on a
+// terminal, where the default answer wrote a down that dropped the table's rows
+describe('a table moved to another schema', () => {
+  const previous = JSON.parse(readFileSync(path.join(REPO_ROOT, 'drizzle/postgresql/meta/0003_snapshot.json'), 'utf8'));
+  const current = structuredClone(previous);
+  current.tables['auth.sessions'] = { ...current.tables['public.sessions'], schema: 'auth' };
+  delete current.tables['public.sessions'];
+  current.schemas = { auth: 'auth' };
+  const up = 'CREATE SCHEMA "auth";\n--> statement-breakpoint\nALTER TABLE "public"."sessions" SET SCHEMA "auth";';
+
+  it('is read as a move and reversed as one, the snapshot following it', () => {
+    const moves = renamesIn(['CREATE SCHEMA "auth"', 'ALTER TABLE "public"."sessions" SET SCHEMA "auth"', 'ALTER TABLE "x" SET SCHEMA "y";']);
+    expect(moves).toEqual([
+      { kind: 'move', table: 'sessions', from: 'public', to: 'auth' },
+      { kind: 'move', table: 'x', from: 'public', to: 'y' },
+    ]);
+    const back = reverseRenames(moves.slice(0, 1));
+    expect(back.map((r) => renameSql(r, 'postgresql'))).toEqual(['ALTER TABLE "auth"."sessions" SET SCHEMA "public";']);
+    const moved = applyRenames(current, back, 'postgresql');
+    expect(Object.keys(moved.tables).sort()).toEqual(Object.keys(previous.tables).sort());
+    expect(moved.tables['public.sessions'].schema).toBe('');
+  });
+
+  it('its down moves it back, computed without a question even where stdin is a terminal', async () => {
+    const tty = Object.getOwnPropertyDescriptor(process.stdin, 'isTTY');
+    Object.defineProperty(process.stdin, 'isTTY', { value: true, configurable: true });
+    try {
+      const plan = await computeDown(REPO_ROOT, 'postgresql', current, previous, up);
+      expect(plan.manualReason).toBeUndefined();
+      expect(plan.statements.map((s) => s.sql)).toEqual(['ALTER TABLE "auth"."sessions" SET SCHEMA "public";', 'DROP SCHEMA "auth";']);
+    } finally {
+      if (tty) Object.defineProperty(process.stdin, 'isTTY', tty);
+      else delete (process.stdin as { isTTY?: boolean }).isTTY;
+    }
   });
 });
