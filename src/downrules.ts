@@ -241,7 +241,7 @@ export function refineDown(dialect: DialectName, statements: string[]): Refined[
     list = hoistColumnDropsBeforeTypeDrops(list).map((s) => s.replace(/^DROP INDEX (?!IF EXISTS )/i, 'DROP INDEX IF EXISTS '));
     list = list.flatMap((s) => [s, ...identityRestart(s)]);
   }
-  return list.map((sql) => annotate(dialect, sql));
+  return list.map((sql, i) => regenerated(sql, list.slice(0, i)) ?? annotate(dialect, sql));
 }
 
 /**
@@ -303,6 +303,23 @@ const COLUMN = '"((?:[^"]|"")+)"';
 /** A quoted name's inner text as the name reads (`""` is one `"`). */
 const unquoted = (inner: string): string => inner.replace(/""/g, '"');
 
+/**
+ * A generated column the down adds again after dropping the plain column of that name: the up made it
+ * plain (`DROP EXPRESSION`), and the down replaces what was written into it since with what its
+ * expression computes (found by a hunt: 999 became 6, "verified", no warning).
+ */
+function regenerated(sql: string, before: string[]): Refined | undefined {
+  const add = /^ALTER TABLE ((?:"(?:[^"]|"")+"\.)?"(?:[^"]|"")+") ADD (?:COLUMN )?"((?:[^"]|"")+)"(.*)$/is.exec(sql);
+  if (!add || !/\bGENERATED\s+ALWAYS\s+AS\s*\(/i.test(add[3]!)) return undefined;
+  const column = add[2]!;
+  const dropped = before.some((s) => {
+    const d = /^ALTER TABLE ((?:"(?:[^"]|"")+"\.)?"(?:[^"]|"")+") DROP COLUMN (?:IF EXISTS )?"((?:[^"]|"")+)"/i.exec(s.trim());
+    return !!d && bare(d[1]!) === bare(add[1]!) && d[2] === column;
+  });
+  if (!dropped) return undefined;
+  return { sql, warning: `column ${bare(add[1]!)}.${unquoted(column)} comes back generated, holding what its expression computes: the values written into it since the up made it a plain column are not restored` };
+}
+
 function annotate(dialect: DialectName, sql: string): Refined {
   const type = new RegExp(`^ALTER TABLE ${TABLE} ALTER COLUMN ${COLUMN} SET DATA TYPE (.+?)( USING .*)?;?$`, 'is').exec(sql);
   if (type) {
@@ -321,6 +338,10 @@ function annotate(dialect: DialectName, sql: string): Refined {
   }
   const notNull = new RegExp(`^ALTER TABLE ${TABLE} ALTER COLUMN ${COLUMN} SET NOT NULL`, 'i').exec(sql);
   if (notNull) return { sql, warning: `data-dependent: fails if ${bare(notNull[1]!)}.${unquoted(notNull[2]!)} holds NULLs` };
+  // a sequence the up dropped starts again where it was declared to start (found by a hunt: the numbers
+  // given out before were given out again, "verified", no warning)
+  const sequence = /^CREATE SEQUENCE (?:IF NOT EXISTS )?((?:"[^"]+"\.)?"[^"]+")/i.exec(sql);
+  if (sequence) return { sql, warning: `sequence ${bare(sequence[1]!)} comes back at its start: the numbers it gave out before the up dropped it are given out again; move it past them (SELECT setval(…)) if rows keep them` };
   const table = /^CREATE TABLE [`"]([^`"]+)[`"]/i.exec(sql);
   if (table && !table[1]!.startsWith('__new_')) return { sql, warning: `table ${table[1]} comes back empty: the rows the up dropped are not restored` };
   const column = /^ALTER TABLE [`"]([^`"]+)[`"](?:\.[`"]([^`"]+)[`"])? ADD (?:COLUMN )?[`"]([^`"]+)[`"](.*)$/is.exec(sql);

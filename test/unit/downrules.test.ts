@@ -195,3 +195,18 @@ describe('a table moved to another schema', () => {
     }
   });
 });
+
+// found by a hunt: both downs were "verified" and said nothing, and changed what the database held
+describe('downs that bring back what computes or numbers values', () => {
+  it('a generated column the up made plain: the down warns that its values are computed again', () => {
+    const out = refineDown('postgresql', ['ALTER TABLE "items" DROP COLUMN "total";', 'ALTER TABLE "items" ADD COLUMN "total" integer GENERATED ALWAYS AS (price * qty) STORED;']);
+    expect(out[1]!.warning).toMatch(/^column items\.total comes back generated, holding what its expression computes: the values written into it since the up made it a plain column are not restored/);
+    // a generated column the up dropped comes back as it was: nothing to say
+    expect(refineDown('postgresql', ['ALTER TABLE "items" ADD COLUMN "total" integer GENERATED ALWAYS AS (price * qty) STORED;'])[0]!.warning).toBeUndefined();
+  });
+  it('a sequence the up dropped: the down warns that it starts again', () => {
+    expect(refineDown('postgresql', ['CREATE SEQUENCE "public"."order_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 100 CACHE 1;'])[0]!.warning).toMatch(
+      /^sequence order_seq comes back at its start: the numbers it gave out before the up dropped it are given out again/,
+    );
+  });
+});
