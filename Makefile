@@ -11,12 +11,15 @@ define newline
 
 
 endef
+# The values a yes/no variable (JSON, DRY_RUN, YES, ...) reads as yes; any other value is no. Upper case too:
+# DRY_RUN=TRUE ran for real (found by a hunt).
+YES_WORDS := 1 yes true YES TRUE Yes True
 # JSON=1 / VERBOSE=1: --json / --verbose, on the targets that run a sluice command, as sluice.mk has them
 # (not db-up / db-down / db-connect, whose output is the cluster's or a shell's).
-OUT_FLAGS = $(if $(filter 1 yes true,$(JSON)),--json) $(if $(filter 1 yes true,$(VERBOSE)),--verbose)
+OUT_FLAGS = $(if $(filter $(YES_WORDS),$(JSON)),--json) $(if $(filter $(YES_WORDS),$(VERBOSE)),--verbose)
 # Options shared by migrate-up / migrate-down / migrate-reset.
-RUN_FLAGS = $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run) $(if $(filter 1 yes true,$(SINGLE_TRANSACTION)),--single-transaction) \
-	$(if $(filter 1 yes true,$(NO_BACKUP)),--no-backup) $(if $(filter 1 yes true,$(ALLOW_CHANGED)),--allow-changed)
+RUN_FLAGS = $(if $(filter $(YES_WORDS),$(DRY_RUN)),--dry-run) $(if $(filter $(YES_WORDS),$(SINGLE_TRANSACTION)),--single-transaction) \
+	$(if $(filter $(YES_WORDS),$(NO_BACKUP)),--no-backup) $(if $(filter $(YES_WORDS),$(ALLOW_CHANGED)),--allow-changed)
 # Single-quoted shell word of a variable's raw value (no make or shell expansion; newlines → spaces).
 q = '$(subst $(newline), ,$(subst ','"'"',$(value $1)))'
 need = $(if $(value $1),,$(error $1 is required: $2))
@@ -61,7 +64,7 @@ build: $(BUILT)
 
 migrate-create: deps ## MSG="..." [EMPTY=1|TS=1]: generate a revision (up from the models, down beside it); TS=1: a TypeScript data migration
 	$(call need,MSG,make migrate-create MSG="add phone to users")
-	@npm run -s migrate:create -- $(OUT_FLAGS) --message $(call q,MSG) $(if $(filter 1 yes true,$(EMPTY)),--empty) $(if $(filter 1 yes true,$(TS)),--ts)
+	@npm run -s migrate:create -- $(OUT_FLAGS) --message $(call q,MSG) $(if $(filter $(YES_WORDS),$(EMPTY)),--empty) $(if $(filter $(YES_WORDS),$(TS)),--ts)
 
 migrate-downs: deps ## write missing down files for an existing drizzle-kit history
 	@npm run -s migrate:downs -- $(OUT_FLAGS)
@@ -74,7 +77,7 @@ migrate-down: deps ## [REVISION=-1|-N|<rev>|base]: revert revisions
 
 migrate-stamp: deps ## REVISION=<rev>|head|base [PURGE=1]: record the revision, running no SQL (PURGE=1 empties the version table first)
 	$(call need,REVISION,make migrate-stamp REVISION=<rev>|head|base)
-	@npm run -s migrate:stamp -- $(OUT_FLAGS) $(if $(filter 1 yes true,$(PURGE)),--purge) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run) -- $(call q,REVISION)
+	@npm run -s migrate:stamp -- $(OUT_FLAGS) $(if $(filter $(YES_WORDS),$(PURGE)),--purge) $(if $(filter $(YES_WORDS),$(DRY_RUN)),--dry-run) -- $(call q,REVISION)
 
 migrate-history: deps ## every revision with applied times and markers
 	@npm run -s migrate:history -- $(OUT_FLAGS)
@@ -91,10 +94,10 @@ migrate-sql: deps ## REVISION=<from>:<to>: print the SQL a DBA would run (no dat
 	@npm run -s migrate:sql -- $(OUT_FLAGS) -- $(call q,REVISION)
 
 migrate-takeover: deps ## [DRY_RUN=1]: take over a database drizzle's migrator manages (records its rows in sluice_version, runs no SQL)
-	@npm run -s migrate:takeover -- $(OUT_FLAGS) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
+	@npm run -s migrate:takeover -- $(OUT_FLAGS) $(if $(filter $(YES_WORDS),$(DRY_RUN)),--dry-run)
 
 migrate-deploy: deps ## deploy: wait for the database (SLUICE_DEPLOY_WAIT s), lock, take over if needed, apply to head
-	@npm run -s migrate:deploy -- $(OUT_FLAGS) $(if $(filter 1 yes true,$(SINGLE_TRANSACTION)),--single-transaction) $(if $(filter 1 yes true,$(NO_BACKUP)),--no-backup)
+	@npm run -s migrate:deploy -- $(OUT_FLAGS) $(if $(filter $(YES_WORDS),$(SINGLE_TRANSACTION)),--single-transaction) $(if $(filter $(YES_WORDS),$(NO_BACKUP)),--no-backup)
 
 .PHONY: migrate-takeover migrate-deploy
 
@@ -111,7 +114,7 @@ migrate-lint: deps ## [REVISION=<rev>|<from>:<to>]: lint the up SQL (squawk for 
 	@npm run -s migrate:lint -- $(OUT_FLAGS) $(revision_arg)
 
 migrate-reset: deps ## [DRY_RUN=1] [ALLOW_CHANGED=1] [SINGLE_TRANSACTION=1]: down to base (asks on a terminal; YES=1 otherwise)
-	@npm run -s migrate:reset -- $(OUT_FLAGS) $(if $(filter 1 yes true,$(YES)),--yes) $(RUN_FLAGS)
+	@npm run -s migrate:reset -- $(OUT_FLAGS) $(if $(filter $(YES_WORDS),$(YES)),--yes) $(RUN_FLAGS)
 
 db-up: deps ## start the dev PostgreSQL and print its DATABASE_URL
 	@npm run -s db:up

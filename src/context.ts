@@ -3,7 +3,7 @@
  * the database DATABASE_URL names and that database's history. Commands receive options and return
  * results; nothing here prints or exits.
  */
-import type { Stats } from 'node:fs';
+import { realpathSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import {
   historyFor,
@@ -175,10 +175,28 @@ function checkCallerConnection(conn: Connection, target: DatabaseTarget): void {
   if (c.dialect !== target.dialect) {
     throw new ConfigError(`the connection passed to sluice is to a ${c.dialect} database, but DATABASE_URL names a ${target.dialect} one (${target.display}): pass a connection to the database DATABASE_URL names`);
   }
+  // SQLite: the file DATABASE_URL names (found by a hunt: a connection to a.db migrated a.db while
+  // DATABASE_URL named b.db, and the result said so only in passing)
+  const file = c.scopeFile?.();
+  if (file !== undefined && target.file !== undefined && !sameFile(file, target.file)) {
+    throw new ConfigError(`the connection passed to sluice is to SQLite file ${file}, but DATABASE_URL names ${target.display}: pass a connection to the file DATABASE_URL names`);
+  }
   const schema = c.scopeSchema?.();
   if (schema !== undefined && target.schema !== undefined && schema !== target.schema) {
     throw new ConfigError(`the connection passed to sluice was opened for schema ${schema}, but DATABASE_SCHEMA is ${target.schema}: pass a connection opened with the same DATABASE_SCHEMA`);
   }
+}
+
+/** Two paths of one file (through links), or the same path when either cannot be resolved. */
+function sameFile(a: string, b: string): boolean {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return path.resolve(p);
+    }
+  };
+  return real(a) === real(b);
 }
 
 /** Drop what the prefetch read (prefetch.ts): the command reads those files again itself. */

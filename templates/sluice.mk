@@ -23,7 +23,8 @@ define sluice_newline
 
 endef
 # $(call sluice_flag,VAR,--option): the option when VAR is 1, yes or true.
-sluice_flag = $(if $(filter 1 yes true,$($1)),$2)
+# (upper case too: DRY_RUN=TRUE ran for real)
+sluice_flag = $(if $(filter 1 yes true YES TRUE Yes True,$($1)),$2)
 # A variable's raw value as one single-quoted shell word (no make or shell expansion; newlines -> spaces).
 sluice_q = '$(subst $(sluice_newline), ,$(subst ','"'"',$(value $1)))'
 sluice_need = $(if $(value $1),,$(error $1 is required: $2))

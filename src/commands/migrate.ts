@@ -132,7 +132,8 @@ async function move(kind: Kind, given: MoveOptions, defaultTarget: string): Prom
     }
     // a stamp runs no SQL, so an applied file that changed does not stop it; rows the folder lacks do
     // (database ahead of the code: stamp --purge is the way, as every other command says)
-    checkIntegrity(ctx, applied, { allowChanged: kind === 'stamp' || options.allowChanged });
+    // `allowChanged: true` only (a JavaScript caller's 'false' was taken for yes; found by a hunt)
+    checkIntegrity(ctx, applied, { allowChanged: kind === 'stamp' || options.allowChanged === true });
     const history = ctx.history.revisions;
     const spec = options.revision ?? defaultTarget;
     // `down +1` counts forward: a down never goes there (was, at head: "+1 is past head: only 0 revision(s) are pending")
@@ -207,7 +208,7 @@ async function move(kind: Kind, given: MoveOptions, defaultTarget: string): Prom
 
     starting();
     const results = await runCancellable(conn, options, () =>
-      runSteps(conn, store, prepared, { stampOnly: kind === 'stamp', single: options.singleTransaction, onStep: options.onStep, signal: stoppable ? signal : undefined, later }),
+      runSteps(conn, store, prepared, { stampOnly: kind === 'stamp', single: options.singleTransaction, onStep: reporting(options.onStep), signal: stoppable ? signal : undefined, later }),
     );
     const label = (rows: { revision: string }[]) => labelOf(history, currentIndex(history, new Set(rows.map((r) => r.revision))));
     const stop = stoppable && signal!.aborted ? interruption(results) : undefined;
@@ -368,13 +369,32 @@ async function purgeAndStamp(options: MoveOptions & { revision: string }): Promi
       await conn.rollback();
       throw new MigrationFailed(`stamp --purge failed and was rolled back, the version table is as before: ${describeCause(err)}`, labelOf(history, target), 0, { cause: err });
     }
-    for (const s of steps) options.onStep?.(s);
+    for (const s of steps) reporting(options.onStep)?.(s);
     return { ...base, dryRun: false, steps, purged };
   }, { signal: options.signal, onInterruptible: options.onInterruptible });
 }
 
+/**
+ * A caller's `onStep`, for reporting only: what it throws (or an async one rejects with) is ignored, so
+ * it never stops a run half way or fails a run that completed (found by a hunt: a throwing callback
+ * rejected upgrade() with its own error, no exitCode or results, after every revision was committed; an
+ * async one's rejection crashed the process).
+ */
+function reporting(onStep: ((r: StepResult) => void) | undefined): ((r: StepResult) => void) | undefined {
+  if (!onStep) return undefined;
+  return (r) => {
+    try {
+      const back = onStep(r) as unknown;
+      if (back && typeof (back as Promise<unknown>).catch === 'function') (back as Promise<unknown>).catch(() => {});
+    } catch {
+      /* the caller's: see above */
+    }
+  };
+}
+
 /** Down to base. Needs `confirmed` (the CLI asks on a terminal, or takes YES=1 / --yes). */
-export function reset(options: MoveOptions & { confirmed: boolean }): Promise<MoveResult> {
-  if (!options.confirmed && !options.dryRun) throw new Refused('migrate-reset reverts every revision; confirm with YES=1 (or --yes)');
+export async function reset(options: MoveOptions & { confirmed: boolean }): Promise<MoveResult> {
+  // `confirmed: true` only: a JavaScript caller's 'no' or 'false' is no confirmation (found by a hunt: every table dropped)
+  if (options.confirmed !== true && !options.dryRun) throw new Refused('migrate-reset reverts every revision; confirm with YES=1 (or --yes; confirmed: true in the library)');
   return move('downgrade', { ...options, revision: 'base' }, 'base');
 }

@@ -148,6 +148,10 @@ class SqliteConnection implements Connection {
     private readonly engine: SqliteEngine = 'sqlite',
   ) {}
 
+  scopeFile(): string | undefined {
+    return this.file;
+  }
+
   private lockPath?: string;
   /**
    * Where the lock files go: beside the database file itself, links resolved, so that two paths to one

@@ -141,6 +141,8 @@ export interface Connection {
   adoptSession?(): Promise<(() => Promise<void>) | undefined>;
   /** PostgreSQL: the schema (DATABASE_SCHEMA) the connection was opened for. */
   scopeSchema?(): string;
+  /** SQLite: the database file the connection was opened on (undefined for the in-memory stand-in of a missing file). */
+  scopeFile?(): string | undefined;
   /**
    * Mark the open transaction before code sluice cannot read (a TypeScript revision) runs in it;
    * returns the mark (PostgreSQL: its transaction id; SQLite: a row in a temporary table).

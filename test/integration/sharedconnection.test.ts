@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { expect } from 'vitest';
-import { downgrade, openConnection, parseDatabaseTarget, status, upgrade } from '../../src/index.js';
+import { downgrade, openConnection, parseDatabaseTarget, reset, status, upgrade } from '../../src/index.js';
 import { addRevision, freshDatabase, itFor, makeProject, pgUrl, uniqueSchema, type Env } from '../support/project.js';
 
 type Dialect = 'sqlite' | 'postgresql';
@@ -154,4 +154,26 @@ itFor('sqlite')('sqlite: a run on a connection whose foreign keys the caller tur
   } finally {
     await connection.close();
   }
+});
+
+// found by a hunt of the library: a connection to another SQLite file than DATABASE_URL's was migrated;
+// a callback that threw failed a run that had completed; confirmed: 'no' reset the database
+itFor('sqlite')('library options a JavaScript caller can get wrong: another file, a throwing onStep, a confirmation that is not true', async () => {
+  const dir = makeProject();
+  const env = (name: string): Env => ({ DATABASE_URL: `file:${path.join(dir, name)}`, SLUICE_NO_BACKUP: '1' });
+  const connection = await openConnection(parseDatabaseTarget(env('a.sqlite'), dir), { write: true });
+  try {
+    await expect(upgrade({ cwd: dir, env: env('b.sqlite'), connection })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/^the connection passed to sluice is to SQLite file .*a\.sqlite, but DATABASE_URL names .*b\.sqlite/) });
+    expect(existsSync(path.join(dir, 'b.sqlite'))).toBe(false);
+    expect((await status({ cwd: dir, env: env('a.sqlite'), connection })).current).toBe('base');
+  } finally {
+    await connection.close();
+  }
+  let n = 0;
+  const up = await upgrade({ cwd: dir, env: env('a.sqlite'), onStep: () => { if (++n === 2) throw new Error('the caller\'s own bug'); } });
+  expect(up.to).toBe('0003_add_phone_to_users');
+  const down = await downgrade({ cwd: dir, env: env('a.sqlite'), revision: '0001', onStep: async () => { throw new Error('async'); } });
+  expect(down.to).toBe('0001_add_audits');
+  await expect(reset({ cwd: dir, env: env('a.sqlite'), confirmed: 'no' as unknown as boolean })).rejects.toMatchObject({ exitCode: 6 });
+  expect((await status({ cwd: dir, env: env('a.sqlite') })).current).toBe('0001_add_audits');
 });
