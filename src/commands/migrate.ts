@@ -395,6 +395,6 @@ function reporting(onStep: ((r: StepResult) => void) | undefined): ((r: StepResu
 /** Down to base. Needs `confirmed` (the CLI asks on a terminal, or takes YES=1 / --yes). */
 export async function reset(options: MoveOptions & { confirmed: boolean }): Promise<MoveResult> {
   // `confirmed: true` only: a JavaScript caller's 'no' or 'false' is no confirmation (found by a hunt: every table dropped)
-  if (options.confirmed !== true && !options.dryRun) throw new Refused('migrate-reset reverts every revision; confirm with YES=1 (or --yes; confirmed: true in the library)');
+  if (options.confirmed !== true && !options.dryRun) throw new Refused('migrate-reset reverts every revision; confirm with YES=1 (or --yes)');
   return move('downgrade', { ...options, revision: 'base' }, 'base');
 }
