@@ -369,7 +369,8 @@ async function purgeAndStamp(options: MoveOptions & { revision: string }): Promi
       await conn.rollback();
       throw new MigrationFailed(`stamp --purge failed and was rolled back, the version table is as before: ${describeCause(err)}`, labelOf(history, target), 0, { cause: err });
     }
-    for (const s of steps) reporting(options.onStep)?.(s);
+    const onStep = reporting(options.onStep);
+    for (const s of steps) onStep?.(s);
     return { ...base, dryRun: false, steps, purged };
   }, { signal: options.signal, onInterruptible: options.onInterruptible });
 }
