@@ -21,6 +21,7 @@ import { rel } from '../relpath.js';
 import { VersionStore } from '../store.js';
 import { downgrade, upgrade } from './migrate.js';
 import { checkModels, headsOf } from './verify.js';
+import { checkOptions, COMMON_OPTIONS } from '../options.js';
 
 export interface CheckItem {
   name: string;
@@ -56,6 +57,7 @@ type CheckOptions = CommandOptions & {
 type CheckRun = CheckOptions & { notRemoved: string[] };
 
 export async function check(options: CheckOptions = {}): Promise<CheckResult> {
+  checkOptions('check', options, { ...COMMON_OPTIONS, onCheck: 'function', signal: 'signal' });
   const notRemoved: string[] = [];
   // once stopped, every finally below has run: scratch schemas dropped, a cluster sluice started stopped, temp folders removed
   const result = await stoppable(options.signal, () => `during db-test: ${scratchNote(notRemoved)}; nothing else had changed`, () => carryingNotRemoved(notRemoved, () => checkAll({ ...options, notRemoved })));

@@ -23,6 +23,7 @@ import { warmParser } from '../sqlparse.js';
 import { beginLintCreated, type CreatedLint } from './lint.js';
 import { commentSafe, renderDownFor } from './downfile.js';
 import { verifyOff } from '../verifysetting.js';
+import { checkOptions, COMMON_OPTIONS } from '../options.js';
 
 export interface CreateOptions extends CommandOptions {
   message: string;
@@ -100,6 +101,7 @@ export function slugify(message: string): string {
 
 
 export async function create(options: CreateOptions): Promise<CreateResult> {
+  checkOptions('create', options, { ...COMMON_OPTIONS, message: 'string', empty: 'boolean', interactive: 'boolean', ts: 'boolean', signal: 'signal', lint: 'boolean' }, ['message']);
   const slug = slugify(options.message ?? '');
   const message = commentSafe(options.message);
   const { root, env } = resolveEnv(options);

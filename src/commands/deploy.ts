@@ -15,6 +15,7 @@ import { ConnectionError, Interrupted, signalName, SluiceError, UsageError } fro
 import type { StepResult } from '../engine.js';
 import { upgrade, type MoveOptions, type MoveResult } from './migrate.js';
 import type { TakeoverSummary } from './takeover.js';
+import { checkOptions, COMMON_OPTIONS } from '../options.js';
 
 export const DEFAULT_DEPLOY_WAIT_S = 60;
 /** Pause between two connection attempts while waiting for the database. */
@@ -175,6 +176,7 @@ const round1 = (n: number) => Math.round(n * 10) / 10;
 
 /** Wait for the database, then apply every pending revision (taking over from drizzle's migrator first). */
 export async function deploy(options: DeployOptions = {}): Promise<DeployResult> {
+  checkOptions('deploy', options, { ...COMMON_OPTIONS, singleTransaction: 'boolean', noBackup: 'boolean', onWait: 'function', onStep: 'function', onTakeover: 'function', signal: 'signal', onInterruptible: 'function' });
   try {
     return await deployUnlabelled(options);
   } catch (err) {

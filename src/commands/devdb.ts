@@ -15,6 +15,7 @@ import { reachableByServer, startCluster, stopCluster, pgBinDir } from '../pgclu
 import { quoteIdent } from '../sql.js';
 import { sha256 } from '../hash.js';
 import { flushConsole } from '../printer.js';
+import { checkOptions, COMMON_OPTIONS } from '../options.js';
 
 const run = promisify(execFile);
 
@@ -54,6 +55,7 @@ function localDir(root: string): string {
 }
 
 export async function dbUp(options: CommandOptions = {}): Promise<DevDbResult> {
+  checkOptions('dbUp', options, COMMON_OPTIONS);
   const { root, env } = resolveEnv(options);
   if (await dockerAvailable(env)) {
     await run('docker', ['compose', '-f', path.join(root, 'docker', 'compose.yml'), 'up', '-d', '--wait'], { cwd: root });
@@ -65,6 +67,7 @@ export async function dbUp(options: CommandOptions = {}): Promise<DevDbResult> {
 }
 
 export async function dbDown(options: CommandOptions = {}): Promise<DevDbResult & { stopped: boolean }> {
+  checkOptions('dbDown', options, COMMON_OPTIONS);
   const { root, env } = resolveEnv(options);
   if (await dockerAvailable(env)) {
     await run('docker', ['compose', '-f', path.join(root, 'docker', 'compose.yml'), 'down'], { cwd: root });
@@ -76,6 +79,7 @@ export async function dbDown(options: CommandOptions = {}): Promise<DevDbResult 
 
 /** Open psql or sqlite3 on the configured database, attached to this terminal. Resolves with its exit code. */
 export async function dbConnect(options: CommandOptions & { args?: string[] } = {}): Promise<number> {
+  checkOptions('dbConnect', options, { ...COMMON_OPTIONS, args: 'strings' });
   const { root, env } = resolveEnv(options);
   // DATABASE_URL unset: the config's SQLite file, as every other command (config.ts projectDatabaseTarget)
   const project = (env.DATABASE_URL ?? '').trim() === '' ? await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG).catch(() => undefined) : undefined;

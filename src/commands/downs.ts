@@ -14,6 +14,7 @@ import { verifyDowns, type PendingDown } from '../downproof.js';
 import { carryingNotRemoved, checkpoint, scratchNote, stoppable } from '../errors.js';
 import { withFolderLock } from '../folderlock.js';
 import { verifyOff } from '../verifysetting.js';
+import { checkOptions, COMMON_OPTIONS } from '../options.js';
 
 export interface DownsResult {
   written: CreatedRevision[];
@@ -29,6 +30,7 @@ export interface DownsResult {
  * (they are all written at the end) and the scratch databases are removed.
  */
 export async function writeMissingDowns(options: CommandOptions & { signal?: AbortSignal } = {}): Promise<DownsResult> {
+  checkOptions('writeMissingDowns', options, { ...COMMON_OPTIONS, signal: 'signal' });
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   // another migrate-downs (or migrate-create, migrate-merge) writing these folders refuses this one (folderlock.ts)

@@ -21,6 +21,7 @@ import { COMPOSE_URL } from './devdb.js';
 import { writeMissingDowns } from './downs.js';
 import { writeIfAbsent } from './initfiles.js';
 import { addScripts, readPackageJson, type Undo } from './initpackage.js';
+import { checkOptions, COMMON_OPTIONS } from '../options.js';
 
 export interface InitOptions extends CommandOptions {
   /**
@@ -100,6 +101,7 @@ const TEMPLATES = fileURLToPath(new URL('../../templates/', import.meta.url));
 const PACKAGE_JSON = fileURLToPath(new URL('../../package.json', import.meta.url));
 
 export async function init(options: InitOptions = {}): Promise<InitResult> {
+  checkOptions('init', options, { ...COMMON_OPTIONS, commands: 'strings', noDowns: 'boolean' });
   const { root, env } = resolveEnv(options);
   const configFile = findConfigFile(root, options.config ?? env.SLUICE_CONFIG);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);

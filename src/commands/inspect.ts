@@ -13,6 +13,7 @@ import { PrivilegeError, type AppliedRow } from '../store.js';
 import type { Context } from '../context.js';
 import { takeoverView, type TakeoverView } from './takeover.js';
 import { shortTail } from '../jit.js';
+import { checkOptions, COMMON_OPTIONS } from '../options.js';
 
 export interface StatusResult {
   database: string;
@@ -39,6 +40,7 @@ export interface StatusResult {
 }
 
 export async function status(options: CommandOptions = {}): Promise<StatusResult> {
+  checkOptions('status', options, COMMON_OPTIONS);
   const ctx = await loadContext(options, { connect: { write: false, prefetch: 'stat' } });
   const history = ctx.history.revisions;
   return withSession(
@@ -125,6 +127,7 @@ async function appliedOrUnknown(ctx: Context): Promise<{ database: string; appli
 }
 
 export async function history(options: CommandOptions = {}): Promise<HistoryResult> {
+  checkOptions('history', options, COMMON_OPTIONS);
   const ctx = await loadContext(options);
   withMessages(ctx.history);
   const revs = ctx.history.revisions;
@@ -198,6 +201,7 @@ export interface ShowResult {
 
 /** A revision's metadata, up SQL and down SQL. Reads the database only to tell whether it is applied. */
 export async function show(options: CommandOptions & { revision: string }): Promise<ShowResult> {
+  checkOptions('show', options, { ...COMMON_OPTIONS, revision: 'string' }, ['revision']);
   const name = requireRevisionName(options.revision);
   const ctx = await loadContext(options);
   withMessages(ctx.history);

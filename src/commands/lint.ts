@@ -12,6 +12,7 @@ import { ExitCode, UnknownRevision, UsageError, type ExitCodeValue } from '../er
 import { DEFAULT_SKIP, finishLint, lintUps, type LintFinding, type UpsLinted } from '../lint.js';
 import { requireRevisionName, resolveTarget } from '../revision.js';
 import { readHistory, type RevisionFile } from '../source.js';
+import { checkOptions, COMMON_OPTIONS } from '../options.js';
 
 export interface LintOptions extends CommandOptions {
   /**
@@ -47,6 +48,7 @@ export async function lint(options: LintOptions = {}): Promise<LintResult> {
  * adds `irreversible`, which reads the downs as they are then (migrate-create: once they are written).
  */
 export async function beginLint(options: LintOptions = {}): Promise<{ finish(): Promise<LintResult> }> {
+  checkOptions('lint', options, { ...COMMON_OPTIONS, revision: 'string', only: 'array' });
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const include = project.lint.include;

@@ -23,6 +23,7 @@ import { withFolderLock } from '../folderlock.js';
 import { splitStatements } from '../sql.js';
 import { renderDownFor, type RenderedDown } from './downfile.js';
 import { verifyOff } from '../verifysetting.js';
+import { checkOptions, COMMON_OPTIONS } from '../options.js';
 
 interface Entry {
   idx: number;
@@ -332,6 +333,7 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
  * `sluice:unverified`, then Interrupted says so.
  */
 export async function merge(options: CommandOptions & { signal?: AbortSignal } = {}): Promise<MergeResult> {
+  checkOptions('merge', options, { ...COMMON_OPTIONS, signal: 'signal' });
   const { root, env } = resolveEnv(options);
   verifyOff(env); // a SLUICE_VERIFY it does not take is refused before anything is written
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);

@@ -13,6 +13,7 @@ import { prepareFor } from './stepprep.js';
 import { openConnection, type Connection } from '../dialect/index.js';
 import { checkpoint, ConnectionLost, describeCause, Interrupted, MigrationFailed, Refused, signalName, UsageError } from '../errors.js';
 import { VersionStore } from '../store.js';
+import { checkOptions, MOVE_OPTIONS } from '../options.js';
 import { currentIndex, labelOf, lastAppliedLeft, outOfOrder, plan, planStamp, requireRevisionName, resolveTarget, type Step } from '../revision.js';
 import { type RevisionFile } from '../source.js';
 import { withGap } from '../tsrevision.js';
@@ -309,12 +310,14 @@ async function readBackAfterLoss(ctx: Context): Promise<{ revision: string }[] |
 }
 
 /** Apply pending revisions up to the target (default head). */
-export function upgrade(options: MoveOptions = {}): Promise<MoveResult> {
+export async function upgrade(options: MoveOptions = {}): Promise<MoveResult> {
+  checkOptions('upgrade', options, MOVE_OPTIONS);
   return move('upgrade', options, 'head');
 }
 
 /** Revert applied revisions down to the target (default -1). */
-export function downgrade(options: MoveOptions = {}): Promise<MoveResult> {
+export async function downgrade(options: MoveOptions = {}): Promise<MoveResult> {
+  checkOptions('downgrade', options, MOVE_OPTIONS);
   return move('downgrade', options, '-1');
 }
 
@@ -323,6 +326,7 @@ export function downgrade(options: MoveOptions = {}): Promise<MoveResult> {
  * `stamp --purge`): empty the version table first, whatever it holds, then record the target.
  */
 export async function stamp(options: MoveOptions & { revision: string; purge?: boolean }): Promise<MoveResult> {
+  checkOptions('stamp', options, { ...MOVE_OPTIONS, purge: 'boolean' }, ['revision']);
   const revision = requireRevisionName(options.revision);
   if (options.purge) return purgeAndStamp({ ...options, revision });
   return move('stamp', { ...options, revision }, revision);
@@ -395,6 +399,7 @@ function reporting(onStep: ((r: StepResult) => void) | undefined): ((r: StepResu
 
 /** Down to base. Needs `confirmed` (the CLI asks on a terminal, or takes YES=1 / --yes). */
 export async function reset(options: MoveOptions & { confirmed: boolean }): Promise<MoveResult> {
+  checkOptions('reset', options, { ...MOVE_OPTIONS, confirmed: 'boolean' });
   // `confirmed: true` only: a JavaScript caller's 'no' or 'false' is no confirmation (found by a hunt: every table dropped)
   if (options.confirmed !== true && !options.dryRun) throw new Refused('migrate-reset reverts every revision; confirm with YES=1 (or --yes)');
   return move('downgrade', { ...options, revision: 'base' }, 'base');

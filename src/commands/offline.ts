@@ -14,6 +14,7 @@ import { versionTableDdl, VERSION_TABLE } from '../store.js';
 import { withGap } from '../tsrevision.js';
 import { prepareFor } from './stepprep.js';
 import { narrowingGuards, readyToGuard } from '../preflight.js';
+import { checkOptions, COMMON_OPTIONS } from '../options.js';
 
 export interface OfflineOptions extends CommandOptions {
   /** `<from>:<to>` (from defaults to base), or `<to>` alone (from base). */
@@ -33,6 +34,7 @@ export interface OfflineResult {
 }
 
 export async function offlineSql(options: OfflineOptions): Promise<OfflineResult> {
+  checkOptions('offlineSql', options, { ...COMMON_OPTIONS, range: 'string' }, ['range']);
   const range = requireRevisionName(options.range);
   const ctx = await loadContext(options);
   const history = ctx.history.revisions;

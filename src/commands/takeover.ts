@@ -27,6 +27,7 @@ import { currentIndex, labelOf } from '../revision.js';
 import { readSnapshot, snapshotFile, snapshotTables } from '../source.js';
 import { rel } from '../relpath.js';
 import { VERSION_TABLE, type AppliedRow, type VersionStore } from '../store.js';
+import { checkOptions, COMMON_OPTIONS } from '../options.js';
 
 export { DRIZZLE_TABLE } from '../store.js';
 
@@ -327,6 +328,7 @@ export interface TakeoverResult {
  * A database whose sluice_version already has rows is left alone.
  */
 export async function takeover(options: TakeoverOptions = {}): Promise<TakeoverResult> {
+  checkOptions('takeover', options, { ...COMMON_OPTIONS, dryRun: 'boolean', table: 'string' });
   const ctx = await loadContext(options);
   const src = drizzleSource(ctx, options.table);
   // a SQLite file that is not there holds no drizzle table: refused before opening it would create it (and its lock file)

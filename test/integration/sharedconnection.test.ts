@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { expect } from 'vitest';
-import { downgrade, openConnection, parseDatabaseTarget, reset, status, upgrade } from '../../src/index.js';
+import { downgrade, openConnection, parseDatabaseTarget, reset, show, stamp, status, upgrade } from '../../src/index.js';
 import { addRevision, freshDatabase, itFor, makeProject, pgUrl, uniqueSchema, type Env } from '../support/project.js';
 
 type Dialect = 'sqlite' | 'postgresql';
@@ -174,6 +174,34 @@ itFor('sqlite')('library options a JavaScript caller can get wrong: another file
   expect(up.to).toBe('0003_add_phone_to_users');
   const down = await downgrade({ cwd: dir, env: env('a.sqlite'), revision: '0001', onStep: async () => { throw new Error('async'); } });
   expect(down.to).toBe('0001_add_audits');
-  await expect(reset({ cwd: dir, env: env('a.sqlite'), confirmed: 'no' as unknown as boolean })).rejects.toMatchObject({ exitCode: 6 });
+  await expect(reset({ cwd: dir, env: env('a.sqlite'), confirmed: 'no' as unknown as boolean })).rejects.toMatchObject({ exitCode: 2, message: 'reset(): option "confirmed" must be true or false, not "no"' });
+  await expect(reset({ cwd: dir, env: env('a.sqlite'), confirmed: false })).rejects.toMatchObject({ exitCode: 6 });
   expect((await status({ cwd: dir, env: env('a.sqlite') })).current).toBe('0001_add_audits');
+});
+
+// found by a hunt of the library: options of the wrong type gave a raw TypeError (no exitCode), a
+// misspelled one was ignored (`dryrun: true` ran for real), a string read by its truthiness
+// (`noBackup: 'false'` skipped the backup)
+itFor('sqlite')('library options of the wrong name or type: a one-line UsageError naming the option, nothing done', async () => {
+  const dir = makeProject();
+  const env: Env = { DATABASE_URL: `file:${path.join(dir, 'a.sqlite')}`, SLUICE_NO_BACKUP: '1' };
+  const bad: [() => Promise<unknown>, string][] = [
+    [() => upgrade({ cwd: dir, env, dryrun: true } as never), 'upgrade(): unknown option "dryrun" (did you mean "dryRun"?); its options are '],
+    [() => upgrade({ cwd: dir, env, noBackup: 'false' } as never), 'upgrade(): option "noBackup" must be true or false, not "false"'],
+    [() => upgrade(null as never), 'upgrade(): its options must be a plain object'],
+    [() => upgrade({ cwd: 5 } as never), 'upgrade(): option "cwd" must be a string, not number 5'],
+    [() => downgrade({ cwd: dir, env, signal: {} } as never), 'downgrade(): option "signal" must be an AbortSignal, not an object (Object)'],
+    [() => status({ cwd: dir, env: { ...env, SLUICE_LOCK_WAIT: 5 } } as never), 'status(): option "env": SLUICE_LOCK_WAIT must be a string, not number 5'],
+    [() => stamp({ cwd: dir, env } as never), 'stamp(): option "revision" is required'],
+    [() => show({ cwd: dir, env, revision: 1 } as never), 'show(): option "revision" must be a string, not number 1'],
+  ];
+  for (const [call, message] of bad) {
+    const err = await call().then(() => undefined, (e: unknown) => e);
+    expect(err, message).toMatchObject({ name: 'UsageError', exitCode: 2 });
+    expect((err as Error).message.startsWith(message), `${(err as Error).message} / ${message}`).toBe(true);
+    expect((err as Error).message).not.toContain('\n');
+  }
+  expect(existsSync(path.join(dir, 'a.sqlite'))).toBe(false);
+  expect((await upgrade({ cwd: dir, env, dryRun: true, noBackup: undefined })).dryRun).toBe(true);
+  expect(existsSync(path.join(dir, 'a.sqlite'))).toBe(false);
 });
