@@ -92,6 +92,7 @@ export function checkOptions(
     throw new UsageError(`${command}(): its options must be a plain object ({ ${Object.keys(kinds).slice(0, 4).join(', ')}, … }), not ${shown(options)}`);
   }
   for (const [name, value] of Object.entries(options)) {
+    if (value === undefined) continue; // absent, whatever its name (the CLI spreads flags it did not get)
     const kind = kinds[name];
     if (kind === undefined) {
       const near = Object.keys(kinds).find((k) => k.toLowerCase() === name.toLowerCase());
@@ -99,7 +100,7 @@ export function checkOptions(
         `${command}(): unknown option "${name}"${near ? ` (did you mean "${near}"?)` : ''}; its options are ${Object.keys(kinds).join(', ')}`,
       );
     }
-    if (value !== undefined && !fits(kind, value)) {
+    if (!fits(kind, value)) {
       throw new UsageError(`${command}(): option "${name}" must be ${WHAT[kind]}, not ${shown(value)}`);
     }
     if (kind === 'env') {

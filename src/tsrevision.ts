@@ -92,8 +92,15 @@ export async function loadTypeScriptStep(ts: TypeScriptPart, direction: Directio
   }
   const floating = unawaitedQueries(ts.text, dialect);
   if (floating.length) {
+    // an unawaited transaction(…) does run (PostgreSQL: a savepoint on the revision's connection), but
+    // past the revision: its later queries queue behind sluice's own, after the version row and COMMIT
+    const lines = ts.text.split(/\r?\n/);
+    const transaction = floating.every((n) => /^\s*(?:void\s+)?[A-Za-z_$][\w$]*\s*\.\s*transaction\s*\(/.test(lines[n - 1] ?? ''));
+    const why = transaction
+      ? "drizzle's transaction() that nothing awaits runs past the revision: its later queries would run after the revision is recorded and committed, their failures unseen"
+      : 'drizzle runs a query only when it is awaited, so it would never run and the revision would be recorded without it';
     throw new RevisionRefused(
-      `${ts.display} line ${floating.join(', ')}: a drizzle query that nothing awaits (TypeScript part of ${revision}); drizzle runs a query only when it is awaited, so it would never run and the revision would be recorded without it: put await before it; nothing ran`,
+      `${ts.display} line ${floating.join(', ')}: a drizzle ${transaction ? 'transaction' : 'query'} that nothing awaits (TypeScript part of ${revision}); ${why}: put await before it; nothing ran`,
       revision,
     );
   }

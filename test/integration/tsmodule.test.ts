@@ -139,5 +139,10 @@ pgDescribe('a TypeScript part that leaves a query unawaited', () => {
     expect(r.stderr).toMatch(new RegExp(`drizzle/postgresql/${tag}\\.ts line 3: a drizzle query that nothing awaits .*put await before it; nothing ran`));
     // refused before anything was made: no version table, no schema
     expect(await sql(dir, { DATABASE_URL: pgUrl() }, 'SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', [env.DATABASE_SCHEMA])).toEqual([{ n: 0 }]);
+    // an unawaited transaction(…) does run, but past the revision: refused too, and said so (was: "would never run")
+    writeFileSync(path.join(dir, 'drizzle', 'postgresql', `${tag}.ts`), "import { sql } from 'drizzle-orm';\nexport async function up(db: any) {\n  db.transaction(async (tx: any) => { await tx.execute(sql`SELECT 1`); });\n}\nexport async function down(db: any) {}\n");
+    const t = runCli(dir, ['up'], env);
+    expect(t.status, t.stdout + t.stderr).toBe(6);
+    expect(t.stderr).toMatch(new RegExp(`${tag}\\.ts line 3: a drizzle transaction that nothing awaits .*runs past the revision.*put await before it; nothing ran`));
   });
 });
