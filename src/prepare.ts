@@ -8,7 +8,7 @@ import { RevisionRefused } from './errors.js';
 import type { Direction, Revision } from './revision.js';
 import { firstLine, foreignKeyPragma, quoteIdent, quoteLiteral } from './sql.js';
 import { parseRevision } from './parsecache.js';
-import { readyToTranslate } from './publicschema.js';
+import { changesPublicSchema, readyToTranslate } from './publicschema.js';
 import { loadParser, SqlSyntaxError } from './sqlparse.js';
 import { statementChange } from './sqlchange.js';
 import { DRIZZLE_TABLE } from './store.js';
@@ -89,6 +89,12 @@ export async function prepareStep(
     if (s.setsSearchPath && where.schema && where.schema !== 'public') {
       throw new RevisionRefused(
         `${where.file} line ${s.line}: "${firstLine(s.text)}" changes search_path, which would create objects outside DATABASE_SCHEMA=${where.schema}; remove it (sluice already sets search_path to the schema)`,
+        revision.id,
+      );
+    }
+    if (where.dialect === 'postgresql' && where.schema && where.schema !== 'public' && (await changesPublicSchema(s.text, s.kind))) {
+      throw new RevisionRefused(
+        `${where.file} line ${s.line}: "${firstLine(s.text)}" acts on the schema public itself, outside DATABASE_SCHEMA=${where.schema} (sluice translates public. qualifiers, not the schema named alone); remove it, or write what it means for ${where.schema}; nothing ran`,
         revision.id,
       );
     }

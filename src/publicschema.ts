@@ -228,3 +228,26 @@ function nextSignificant<T extends { tokenName: string; text: string }>(tokens: 
   }
   return undefined;
 }
+
+/**
+ * Whether one statement drops, renames or gives away the schema public itself (`DROP SCHEMA [IF
+ * EXISTS] public [CASCADE]`, `ALTER SCHEMA public RENAME TO … / OWNER TO …`). Under a DATABASE_SCHEMA
+ * other than public such a statement acts on the real public schema, which no translation reaches
+ * (found by a hunt: a down's `DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;` emptied the
+ * real public, "reverted", exit 0). `kind`: the statement's kind, from the parse (cached).
+ */
+export async function changesPublicSchema(text: string, kind: string): Promise<boolean> {
+  if ((kind !== 'DropStmt' && kind !== 'RenameStmt' && kind !== 'AlterOwnerStmt') || !/public/i.test(text) || !/\bschema\b/i.test(text)) return false;
+  await loadParser('postgresql');
+  let node: Record<string, unknown> | undefined;
+  try {
+    node = (pgParser().parseSync(text) as { stmts?: { stmt?: Record<string, Record<string, unknown>> }[] }).stmts?.[0]?.stmt?.[kind];
+  } catch {
+    return false; // the run's own parse reports it
+  }
+  const named = (v: unknown) => (v as { String?: { sval?: string } } | undefined)?.String?.sval === 'public';
+  if (!node) return false;
+  if (kind === 'DropStmt') return node.removeType === 'OBJECT_SCHEMA' && Array.isArray(node.objects) && node.objects.some(named);
+  if (kind === 'RenameStmt') return node.renameType === 'OBJECT_SCHEMA' && node.subname === 'public';
+  return node.objectType === 'OBJECT_SCHEMA' && named(node.object);
+}

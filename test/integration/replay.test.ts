@@ -74,6 +74,42 @@ pgDescribe('a history whose hand-written SQL names another schema (its snapshots
   });
 });
 
+pgDescribe('a hand-written down naming the schema public beyond what translation reaches', () => {
+  // found by a hunt: db-test beside the data replayed a down's `setval('public.users_id_seq', 1, false)`
+  // on the real sequence (the app's next insert then hit a duplicate key), and one's `DROP SCHEMA public
+  // CASCADE` on the real schema, exit 0: only the ups were read for such names
+  it('db-test replays it in a database of its own: the real sequence and schema are as they were', async () => {
+    const dir = makeProject();
+    addRevision(dir, 'postgresql', 'reseed', 'SELECT 1;', `SELECT setval('public.users_id_seq', 1, false);`);
+    const env: Env = { DATABASE_URL: await freshDatabase('pubdown') };
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await sql(dir, env, `INSERT INTO public.users (email) VALUES ('a@x'), ('b@x')`);
+    const before = await sql(dir, env, 'SELECT last_value, is_called FROM public.users_id_seq');
+    const check = runCli(dir, ['check'], env);
+    expect(check.stdout).toMatch(/ok +postgresql: down 0004_reseed restores 0003_add_phone_to_users/);
+    expect(await sql(dir, env, 'SELECT last_value, is_called FROM public.users_id_seq')).toEqual(before);
+    await sql(dir, env, `INSERT INTO public.users (email) VALUES ('c@x')`);
+  });
+
+  // found by the same hunt: under DATABASE_SCHEMA=tenant_a a down's `DROP SCHEMA IF EXISTS public CASCADE;
+  // CREATE SCHEMA public;` emptied the real public, "reverted", exit 0
+  it('DROP SCHEMA public or ALTER SCHEMA public under another DATABASE_SCHEMA is refused before anything runs', async () => {
+    const dir = makeProject();
+    const tag = addRevision(dir, 'postgresql', 'wipe', 'SELECT 1;', 'DROP SCHEMA IF EXISTS public CASCADE;\n--> statement-breakpoint\nCREATE SCHEMA public;');
+    const env: Env = { DATABASE_URL: await freshDatabase('pubdrop'), DATABASE_SCHEMA: 'tenant_a' };
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await sql(dir, env, 'CREATE TABLE public.keep (id int); INSERT INTO public.keep VALUES (1)');
+    const down = runCli(dir, ['down', '-1'], env);
+    expect(down.status, down.stdout + down.stderr).toBe(6);
+    expect(down.stderr).toMatch(new RegExp(`${tag}\\.down\\.sql line 1: "DROP SCHEMA IF EXISTS public CASCADE" acts on the schema public itself, outside DATABASE_SCHEMA=tenant_a .*nothing ran`));
+    expect(await sql(dir, env, 'SELECT id FROM public.keep')).toEqual([{ id: 1 }]);
+    expect((await sql(dir, env, 'SELECT revision FROM tenant_a.sluice_version ORDER BY revision DESC LIMIT 1'))[0]).toEqual({ revision: tag });
+    writeFileSync(path.join(dir, 'drizzle/postgresql', `${tag}.down.sql`), 'ALTER SCHEMA "public" RENAME TO old_public;\n');
+    expect(runCli(dir, ['down', '-1'], env).stderr).toMatch(/"ALTER SCHEMA "public" RENAME TO old_public" acts on the schema public itself/);
+    expect(await sql(dir, env, 'SELECT id FROM public.keep')).toEqual([{ id: 1 }]);
+  });
+});
+
 /** A revision whose snapshot follows the previous one (addRevision copies it, id included: a fork to drizzle-kit). */
 function addFollowingRevision(dir: string, name: string, up: string, down: string): string {
   const tag = addRevision(dir, 'postgresql', name, up, down);
