@@ -83,6 +83,13 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
   const rebuilt = step.noTransaction ? undefined : conn.foreignKeyRebuild?.(step.statements);
   const statements = rebuilt ?? step.statements;
   const fkWasOn = rebuilt && transactional ? await conn.setForeignKeys!(false) : false;
+  // A no-transaction revision's own `PRAGMA foreign_keys=OFF` is its own: put back as it was after it
+  // (found by a hunt: one without its `=ON` left them off for every later revision of the run, whose
+  // ON DELETE CASCADE then did not fire: orphan rows, exit 0)
+  const fkAtStart = step.noTransaction && conn.foreignKeysOn ? await conn.foreignKeysOn() : undefined;
+  const fkBack = async () => {
+    if (fkAtStart !== undefined && (await conn.foreignKeysOn!()) !== fkAtStart) await conn.setForeignKeys!(fkAtStart);
+  };
   // a TypeScript part may end the transaction itself (README forbids it): marked, and checked after the rollback
   const mark: { value?: string } | undefined = options.ts && (transactional || options.single) ? {} : undefined;
   let fkBefore: ForeignKeyViolations | undefined;
@@ -124,6 +131,7 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
         throw new CommitAfterFile(err);
       });
       if (committed) kept = ran;
+      await fkBack();
     }
     if (ts && step.direction === 'up') await runTypeScript(conn, step, ts, mark, options.signal);
     if ((transactional || options.single) && options.signal?.aborted) throw new StepInterrupted(); // rolled back, not committed
@@ -152,6 +160,7 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
     // the end of the session would), so the next statement, and the report's read, run outside it
     else if (step.noTransaction && blockOpen()) await conn.rollback();
     if (rebuilt && fkWasOn) await conn.setForeignKeys!(true);
+    await fkBack().catch(() => {}); // (a connection lost: the next run opens its own)
     let ended: StepResult['transactionEnded'];
     let preparedAs: string | undefined;
     if (mark?.value !== undefined) {

@@ -420,9 +420,12 @@ class SqliteConnection implements Connection {
   }
   readonly tableCopies = (statements: readonly string[]) => tableCopies(this.db, statements);
   async setForeignKeys(on: boolean): Promise<boolean> {
-    const was = (this.db.prepare('PRAGMA foreign_keys').raw().get() as unknown[])[0] === 1;
+    const was = await this.foreignKeysOn();
     this.db.pragma(`foreign_keys = ${on ? 'ON' : 'OFF'}`);
     return was;
+  }
+  async foreignKeysOn(): Promise<boolean> {
+    return (this.db.prepare('PRAGMA foreign_keys').raw().get() as unknown[])[0] === 1;
   }
   async deferredForeignKeys(): Promise<boolean> {
     return !!this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND sql LIKE '%deferred%' LIMIT 1").get();

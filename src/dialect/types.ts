@@ -184,6 +184,8 @@ export interface Connection {
   tableCopies?(statements: readonly string[]): TableCopy[];
   /** Turn foreign-key enforcement off/on outside a transaction; returns whether it was on. */
   setForeignKeys?(on: boolean): Promise<boolean>;
+  /** Whether foreign-key enforcement is on (SQLite's `PRAGMA foreign_keys`). */
+  foreignKeysOn?(): Promise<boolean>;
   /**
    * SQLite: whether a table declares a foreign key `DEFERRABLE INITIALLY DEFERRED` (checked at COMMIT:
    * grouped revisions, which share one, then run alone). May say yes for less (the word in a name).

@@ -470,3 +470,26 @@ describe('SQLite: read commands right after a crash', () => {
     expect(existsSync(`${file}.sluice-lock`)).toBe(false); // the refused run created nothing
   });
 });
+
+describe('SQLite: a revision of its own PRAGMAs', () => {
+  // found by a hunt: a no-transaction revision with `PRAGMA foreign_keys=OFF` and no `=ON` left them off
+  // for every later revision of the run, whose ON DELETE CASCADE then did not fire (orphans, exit 0)
+  it('foreign keys a no-transaction revision turns off are back on for the next revision of the run', () => {
+    const { dir, file, env } = project('fkleak');
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    const db = new Database(file);
+    db.exec("INSERT INTO users (id, email) VALUES (1, 'a@x'), (2, 'b@x'); INSERT INTO sessions (id, user_id, expires_at) VALUES ('s1', 1, 1), ('s2', 2, 1)");
+    db.close();
+    addRevision(dir, 'sqlite', 'fk_off', `-- sluice:no-transaction\nPRAGMA foreign_keys=OFF;${BP}CREATE INDEX sessions_exp_idx ON sessions (expires_at);`, 'DROP INDEX sessions_exp_idx;');
+    addRevision(dir, 'sqlite', 'drop_user', 'DELETE FROM users WHERE id = 2;', "INSERT INTO users (id, email) VALUES (2, 'b@x');");
+    const up = runCli(dir, ['up'], env);
+    expect(up.status, up.stdout + up.stderr).toBe(0);
+    const after = new Database(file, { readonly: true });
+    try {
+      expect(after.prepare('SELECT id FROM sessions ORDER BY id').all()).toEqual([{ id: 's1' }]);
+      expect(after.pragma('foreign_key_check')).toEqual([]);
+    } finally {
+      after.close();
+    }
+  });
+});
