@@ -174,14 +174,26 @@ export function foreignKeyPragmas(statements: string[]): { before: string[]; bod
   return { before: ['PRAGMA foreign_keys=OFF'], body: statements.filter((_, i) => !found[i]), after };
 }
 
-/** Whether SQLite statements drop a table and then rename another one to its name (a table rebuild). */
+/**
+ * Whether SQLite statements drop a table and then rename another one to its name (a table rebuild), or
+ * rename a table and then drop it under its new name: the older order of a rebuild (`ALTER TABLE t
+ * RENAME TO t_old; CREATE TABLE t …; INSERT … SELECT … FROM t_old; DROP TABLE t_old`). SQLite (3.26 on)
+ * moves the child tables' foreign keys to `t_old` with the rename, so with foreign keys on the DROP
+ * deleted their rows by ON DELETE CASCADE (found by a hunt: "applied", exit 0, every child row gone);
+ * run as a rebuild, the check before commit finds the keys left pointing at `t_old` and rolls it back.
+ */
 function rebuildsByHand(statements: string[]): boolean {
   if (!statements.some((t) => /\bdrop\s+table\b/i.test(t)) || !statements.some((t) => /\brename\s+to\b/i.test(t))) return false;
   const dropped = new Set<string>();
+  const renamedTo = new Set<string>();
   for (const text of statements) {
     const change = statementChange(text, 'sqlite');
-    for (const t of change.dropsTables) dropped.add(t.toLowerCase());
+    for (const t of change.dropsTables) {
+      if (renamedTo.has(t.toLowerCase())) return true;
+      dropped.add(t.toLowerCase());
+    }
     if (change.renamesTable && dropped.has(change.renamesTable.to.toLowerCase())) return true;
+    if (change.renamesTable) renamedTo.add(change.renamesTable.to.toLowerCase());
   }
   return false;
 }

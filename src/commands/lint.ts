@@ -40,6 +40,7 @@ export interface LintResult {
 }
 
 export async function lint(options: LintOptions = {}): Promise<LintResult> {
+  checkOptions('lint', options, { ...COMMON_OPTIONS, revision: 'string', only: 'array' });
   return (await beginLint(options)).finish();
 }
 
@@ -48,7 +49,6 @@ export async function lint(options: LintOptions = {}): Promise<LintResult> {
  * adds `irreversible`, which reads the downs as they are then (migrate-create: once they are written).
  */
 export async function beginLint(options: LintOptions = {}): Promise<{ finish(): Promise<LintResult> }> {
-  checkOptions('lint', options, { ...COMMON_OPTIONS, revision: 'string', only: 'array' });
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
   const include = project.lint.include;
@@ -128,7 +128,8 @@ export interface CreatedLint {
 export function beginLintCreated(created: { dialect: DialectName; revision: string }[], options: CommandOptions): { finish(): Promise<CreatedLint> } {
   const failed = (err: unknown): CreatedLint => ({ findings: [], notes: [`lint did not run: ${(err as Error).message}`] });
   if (!created.length) return { finish: async () => ({ findings: [], notes: [] }) };
-  const begun = beginLint({ ...options, only: created });
+  // the command's own options only (migrate-create's message, ts, signal… are not lint's)
+  const begun = beginLint({ cwd: options.cwd, env: options.env, config: options.config, connection: options.connection, only: created });
   begun.catch(() => {}); // reported by finish()
   return {
     finish: () =>

@@ -439,8 +439,15 @@ class SqliteConnection implements Connection {
     const { added, pairs, total } = newViolations(before ?? new Map(), now);
     if (!added) return;
     const older = total - added;
+    // a parent table that is gone: a rename moved the keys to it (SQLite 3.26 on), then it was dropped
+    const gone = [...new Set([...now.keys()].map((k) => k.split('\u0000')[1]!))].filter(
+      (t) => !this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE").get(t),
+    );
+    const hint = gone.length
+      ? `; table ${gone.join(', ')} no longer exists: SQLite moved those foreign keys to it when a table was renamed to it, so rebuild in SQLite's order instead (create the new table, copy the rows, drop the old table, rename the new one to its name)`
+      : '';
     throw new Error(
-      `foreign key check failed${when ? ` ${when}` : ''}: ${added} row(s) reference missing parents (${pairs.join(', ')})${older ? `; ${older} other row(s) did before it ran and are left as they were` : ''}`,
+      `foreign key check failed${when ? ` ${when}` : ''}: ${added} row(s) reference missing parents (${pairs.join(', ')})${older ? `; ${older} other row(s) did before it ran and are left as they were` : ''}${hint}`,
     );
   }
   async backupTo(file: string): Promise<void> {

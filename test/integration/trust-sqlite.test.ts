@@ -492,4 +492,32 @@ describe('SQLite: a revision of its own PRAGMAs', () => {
       after.close();
     }
   });
+
+  // found by a hunt: the older order of a rebuild (rename the table away, create it again, copy, drop the
+  // renamed one), written without PRAGMAs, ran with foreign keys on: SQLite moved the children's keys to
+  // users_old with the rename, and its DROP deleted every child row by cascade, "applied", exit 0
+  it('a rebuild that renames the old table away first is run as a rebuild: the keys it breaks fail it, the child rows kept', () => {
+    const { dir, file, env } = project('renamefirst');
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    const db = new Database(file);
+    db.exec("INSERT INTO users (id, email) VALUES (1, 'a@x'), (2, 'b@x'); INSERT INTO sessions (id, user_id, expires_at) VALUES ('s1', 1, 1), ('s2', 2, 1)");
+    db.close();
+    const tag = addRevision(
+      dir,
+      'sqlite',
+      'rename_first',
+      ['ALTER TABLE users RENAME TO users_old;', 'CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL, name text, phone text, role text, extra text);', 'INSERT INTO users (id, email, name, phone, role) SELECT id, email, name, phone, role FROM users_old;', 'DROP TABLE users_old;'].join(BP),
+      'SELECT 1;',
+    );
+    const up = runCli(dir, ['up'], env);
+    expect(up.status, up.stdout + up.stderr).toBe(3);
+    expect(up.stderr).toMatch(new RegExp(`revision ${tag} \\(up\\) failed.*reference missing parents \\(sessions -> users_old.*table users_old no longer exists: SQLite moved those foreign keys to it`));
+    const after = new Database(file, { readonly: true });
+    try {
+      expect(after.prepare('SELECT id FROM sessions ORDER BY id').all()).toEqual([{ id: 's1' }, { id: 's2' }]);
+      expect(after.prepare('SELECT sql FROM sqlite_master WHERE name = ?').get('sessions')).toMatchObject({ sql: expect.stringMatching(/REFERENCES [`"]?users[`"]?\s*\(/) });
+    } finally {
+      after.close();
+    }
+  });
 });
