@@ -41,7 +41,11 @@ export function journalFile(out: string): string {
 
 function readJournal(out: string): JournalEntry[] {
   const file = journalFile(out);
-  if (!existsSync(file)) return [];
+  if (!existsSync(file)) {
+    withoutJournal(out);
+    return [];
+  }
+  if (statSync(file).isDirectory()) throw new ConfigError(`${rel(file)} is a folder, not drizzle-kit's journal; restore the file from version control`);
   let parsed: unknown;
   const text = readFileSync(file, 'utf8');
   if (hasConflictMarkers(text)) {
@@ -67,6 +71,46 @@ function readJournal(out: string): JournalEntry[] {
   }
   checkJournal(file, entries as JournalEntry[]);
   return entries as JournalEntry[];
+}
+
+/**
+ * A folder without a journal is an empty history only when it holds no revisions either (a project
+ * before its first migrate-create). Found by a hunt: `out` naming a file, the folder above the
+ * history, an image that copied only `*.sql`, or drizzle-kit's layout from before 0.17 read as no
+ * revision at all, so `deploy` said "nothing to deploy", exit 0 (drizzle's migrator refuses them).
+ */
+function withoutJournal(out: string): void {
+  const where = `${rel(out)} (drizzle.config.ts's "out")`;
+  let st: Stats;
+  try {
+    st = statSync(out);
+  } catch {
+    return; // missing: readHistory's caller says so
+  }
+  if (!st.isDirectory()) throw new ConfigError(`migration folder ${where} is a file, not a folder; fix "out" in drizzle.config.ts`);
+  let names: string[];
+  try {
+    names = readdirSync(out);
+  } catch {
+    return;
+  }
+  const sql = names.filter((n) => n.endsWith('.sql'));
+  if (sql.length) {
+    throw new ConfigError(
+      `migration folder ${where} holds ${sql.length} .sql file(s) but no meta/_journal.json, which lists the revisions in order (drizzle's migrator refuses it too); restore meta/ from version control (a build that copies only *.sql must copy meta/ too)`,
+    );
+  }
+  const inside = (n: string, ...p: string[]) => existsSync(path.join(out, n, ...p));
+  if (names.some((n) => /^\d{14}/.test(n) && inside(n, 'migration.sql'))) {
+    throw new ConfigError(`migration folder ${where} is in drizzle-kit's layout from before 0.17 (<timestamp>/migration.sql); convert it with drizzle-kit up first`);
+  }
+  const nested = names.filter((n) => inside(n, 'meta', '_journal.json')).sort();
+  if (nested.length) {
+    const paths = nested.map((n) => rel(path.join(out, n)));
+    throw new ConfigError(
+      `migration folder ${where} has no meta/_journal.json, but ${nested.length === 1 ? `its folder ${nested[0]}/ has one: set "out" to ${paths[0]}` : `its folders ${nested.map((n) => `${n}/`).join(', ')} have one: set "out" to the one of this dialect (${paths.join(' or ')})`} in drizzle.config.ts`,
+    );
+  }
 }
 
 /**

@@ -147,6 +147,30 @@ describe('bad input', () => {
   });
 });
 
+// found by a hunt: a folder without meta/_journal.json read as an empty history, so deploy of an image
+// that copied only *.sql said "nothing to deploy", exit 0; so did `out` naming a file, the folder above
+// the history, or drizzle-kit's layout from before 0.17
+it('a migration folder with revisions but no journal, a file, or the folder above: exit 2 naming it, nothing done', () => {
+  const dir = makeProject();
+  const env = { DATABASE_URL: `file:${path.join(dir, 'j.sqlite')}` };
+  const folder = path.join(dir, 'drizzle', 'sqlite');
+  const config = path.join(dir, 'drizzle.config.ts');
+  const text = readFileSync(config, 'utf8');
+  rmSync(path.join(folder, 'meta'), { recursive: true });
+  oneLineError(runCli(dir, ['deploy'], env), 2, /migration folder drizzle\/sqlite \(drizzle.config.ts's "out"\) holds 8 \.sql file\(s\) but no meta\/_journal\.json/);
+  oneLineError(runCli(dir, ['status'], env), 2, /holds 8 \.sql file\(s\) but no meta\/_journal\.json/);
+  expect(existsSync(path.join(dir, 'j.sqlite'))).toBe(false);
+  writeFileSync(config, text.replace("out: './drizzle/sqlite'", "out: './drizzle'"));
+  oneLineError(runCli(dir, ['up'], env), 2, /has no meta\/_journal\.json, but its folder postgresql\/ has one: set "out" to drizzle\/postgresql/);
+  writeFileSync(config, text.replace("out: './drizzle/sqlite'", "out: './drizzle.config.ts'"));
+  oneLineError(runCli(dir, ['up'], env), 2, /migration folder drizzle\.config\.ts .* is a file, not a folder/);
+  mkdirSync(path.join(dir, 'old', '20230101120000_init'), { recursive: true });
+  writeFileSync(path.join(dir, 'old', '20230101120000_init', 'migration.sql'), 'CREATE TABLE t (id integer);');
+  writeFileSync(config, text.replace("out: './drizzle/sqlite'", "out: './old'"));
+  oneLineError(runCli(dir, ['up'], env), 2, /layout from before 0\.17 .*drizzle-kit up/);
+  expect(existsSync(path.join(dir, 'j.sqlite'))).toBe(false);
+});
+
 describe('integrity', () => {
   let dir: string;
   beforeAll(() => {
