@@ -202,6 +202,8 @@ export interface ProjectConfig {
   lint: LintConfig;
   /** The SQLite file the default export's `dbCredentials.url` names (`file:<path>`): the database when DATABASE_URL is unset. */
   sqliteUrl?: string;
+  /** What the default export's SQLite database is when sluice cannot open it (sqliteUrlUnusable): DATABASE_URL must then be set. */
+  sqliteUnusable?: string;
 }
 
 export interface LintConfig {
@@ -239,6 +241,25 @@ interface RawConfig {
   dbCredentials?: { url?: unknown };
   /** pick's copy of a local SQLite dbCredentials.url (sqliteFileUrl): never anything else of dbCredentials, which may hold a password. */
   sqliteUrl?: string;
+  /** pick's description of a SQLite database sluice cannot open (sqliteUrlUnusable), never the URL itself. */
+  sqliteUnusable?: string;
+  driver?: unknown;
+}
+
+/**
+ * What a SQLite config's database is when sluice cannot open it: a server (libSQL, HTTP, Cloudflare's
+ * D1 through `driver`), `:memory:`, or a file URL with options. With DATABASE_URL unset such a config
+ * is refused (found by a hunt: `file:./data.db?mode=rwc`, `libsql://…` and `driver: 'd1-http'` each
+ * migrated ./db.sqlite instead, exit 0). Never the URL itself: it may carry a token.
+ */
+export function sqliteUrlUnusable(dialect: unknown, url: unknown, driver: unknown): string | undefined {
+  if (dialect !== 'sqlite' && dialect !== 'turso') return undefined;
+  if (typeof driver === 'string' && driver) return `a database through driver "${driver}"`;
+  if (typeof url !== 'string' || !url.trim() || sqliteFileUrl(dialect, url)) return undefined;
+  const u = url.trim();
+  if (/^(?:(?:file|sqlite):)?:memory:/i.test(u)) return undefined; // no database to keep: ./db.sqlite, as README says
+  if (/^[a-z][a-z0-9+.-]*:\/\/(?!\/)|^(libsql|wss?|https?):/i.test(u)) return 'a database server (libSQL or HTTP)';
+  return 'a file URL with options after "?"';
 }
 
 /**
@@ -261,6 +282,11 @@ export function sqliteFileUrl(dialect: unknown, url: unknown): string | undefine
  */
 export function projectDatabaseTarget(env: Record<string, string | undefined>, root: string, project: ProjectConfig, engine?: SqliteEngine): DatabaseTarget {
   if (env.DATABASE_URL === undefined && project.sqliteUrl) return parseDatabaseTarget({ ...env, DATABASE_URL: project.sqliteUrl }, root, engine);
+  if (env.DATABASE_URL === undefined && project.sqliteUnusable) {
+    throw new ConfigError(
+      `DATABASE_URL is not set, and ${path.relative(root, project.configFile)}'s dbCredentials names ${project.sqliteUnusable}, which sluice cannot open (it migrates local SQLite files and PostgreSQL); set DATABASE_URL to the database to migrate (file:<path> for a SQLite file); nothing was changed`,
+    );
+  }
   return parseDatabaseTarget(env, root, engine);
 }
 
@@ -356,7 +382,7 @@ function configCache(root: string, configFile: string) {
     const text = readFileSync(configFile, 'utf8');
     if (UNKNOWN_ENV.test(text)) return undefined;
     const names = [...new Set([...text.matchAll(NAMES)].map((m) => m[1] ?? m[3]!))].sort();
-    const plain = JSON.stringify(['v8', configFile, st.size, st.mtimeMs, st.ctimeMs, names]);
+    const plain = JSON.stringify(['v9', configFile, st.size, st.mtimeMs, st.ctimeMs, names]);
     // The values of the variables the config reads may be secrets (a password in DATABASE_URL, a
     // token): they enter the key only through SHA-256, never as text on disk. A config that reads
     // none is keyed by its text, named by a 64-bit hash (no node:crypto to load).
@@ -396,7 +422,16 @@ function pick(def: unknown): RawConfig | undefined {
   if (d && d.default && !d.dialect) d = d.default;
   if (!d) return undefined;
   const sqliteUrl = d.sqliteUrl ?? sqliteFileUrl(d.dialect, d.dbCredentials?.url);
-  return { dialect: d.dialect, out: d.out, schema: d.schema, migrations: d.migrations, ...(casingOf(d.casing) ? { casing: d.casing } : {}), ...(sqliteUrl ? { sqliteUrl } : {}) };
+  const sqliteUnusable = d.sqliteUnusable ?? sqliteUrlUnusable(d.dialect, d.dbCredentials?.url, d.driver);
+  return {
+    dialect: d.dialect,
+    out: d.out,
+    schema: d.schema,
+    migrations: d.migrations,
+    ...(casingOf(d.casing) ? { casing: d.casing } : {}),
+    ...(sqliteUrl ? { sqliteUrl } : {}),
+    ...(sqliteUnusable ? { sqliteUnusable } : {}),
+  };
 }
 
 async function importConfig(root: string, configFile: string, loader: string | undefined): Promise<{ mod: ConfigModule; files: string[] | undefined }> {
@@ -425,8 +460,16 @@ export function describeConfig(
     for (const [name, entry] of Object.entries(mod.dialects)) {
       histories[dialectOf(name, rel)] = historyOf(root, { migrations: shared, casing, ...entry }, rel, name);
     }
-    const sqliteUrl = pick(mod.default)?.sqliteUrl;
-    return { root, configFile, histories, multiDialect: Object.keys(histories).length > 1, lint, ...(sqliteUrl && histories.sqlite ? { sqliteUrl } : {}) };
+    const { sqliteUrl, sqliteUnusable } = pick(mod.default) ?? {};
+    return {
+      root,
+      configFile,
+      histories,
+      multiDialect: Object.keys(histories).length > 1,
+      lint,
+      ...(sqliteUrl && histories.sqlite ? { sqliteUrl } : {}),
+      ...(sqliteUnusable && histories.sqlite ? { sqliteUnusable } : {}),
+    };
   }
   let def = mod.default as RawConfig & { default?: RawConfig };
   if (def && def.default && !def.dialect) def = def.default;
@@ -434,8 +477,8 @@ export function describeConfig(
     throw new ConfigError(`${rel} has no default export with a dialect; export defineConfig({ dialect, schema, out })`);
   }
   histories[dialectOf(def.dialect, rel)] = historyOf(root, def, rel, def.dialect);
-  const sqliteUrl = pick(def)?.sqliteUrl;
-  return { root, configFile, histories, multiDialect: false, lint, ...(sqliteUrl ? { sqliteUrl } : {}) };
+  const { sqliteUrl, sqliteUnusable } = pick(def) ?? {};
+  return { root, configFile, histories, multiDialect: false, lint, ...(sqliteUrl ? { sqliteUrl } : {}), ...(sqliteUnusable ? { sqliteUnusable } : {}) };
 }
 
 /** The config's `lint` export: lists of rule names. */

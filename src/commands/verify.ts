@@ -245,7 +245,10 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
 async function verifyAll(options: VerifyOptions & { notRemoved: string[] }): Promise<VerifyResult> {
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
-  const target = projectDatabaseTarget(env, root, project);
+  // a config whose database sluice cannot open (a server: projectDatabaseTarget refuses it): no drift
+  // check without DATABASE_URL, said so, while the other checks run
+  const unopenable = env.DATABASE_URL === undefined && project.sqliteUnusable !== undefined && !project.sqliteUrl;
+  const target = unopenable ? parseDatabaseTarget(env, root) : projectDatabaseTarget(env, root, project);
   const findings: VerifyFinding[] = [];
   for (const dialect of Object.keys(project.histories) as DialectName[]) {
     const h = historyFor(project, dialect);
@@ -263,13 +266,19 @@ async function verifyAll(options: VerifyOptions & { notRemoved: string[] }): Pro
     if (heads.length > 1) continue;
     findings.push(await checkModels(root, dialect, history, h.schema, h.casing));
   }
-  const wantDb = options.database ?? ((env.DATABASE_URL ?? '').trim() !== '' || (target.dialect === 'sqlite' && existsSync(target.file!)));
+  const wantDb = !unopenable && (options.database ?? ((env.DATABASE_URL ?? '').trim() !== '' || (target.dialect === 'sqlite' && existsSync(target.file!))));
   const forked = findings.some((f) => f.check === 'heads' && !f.ok && f.dialect === target.dialect);
   await checkpoint(options.signal, 'migrate-check');
   if (wantDb && !forked) findings.push(await checkDrift({ ...options, cwd: root, env }));
   else {
     // --no-database said why (was: "DATABASE_URL is not set and … does not exist", whatever held)
-    const why = forked ? 'the history is forked' : options.database === false ? 'as asked (--no-database)' : `no database: DATABASE_URL is not set and ${target.display} does not exist`;
+    const why = forked
+      ? 'the history is forked'
+      : options.database === false
+        ? 'as asked (--no-database)'
+        : unopenable
+          ? `no database: DATABASE_URL is not set, and the config's dbCredentials names ${project.sqliteUnusable}, which sluice cannot open`
+          : `no database: DATABASE_URL is not set and ${target.display} does not exist`;
     findings.push({ check: 'drift', dialect: target.dialect, ok: true, skipped: why, details: [] });
   }
   const failed = findings.find((f) => !f.ok);

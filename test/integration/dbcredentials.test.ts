@@ -44,15 +44,35 @@ describe('DATABASE_URL unset', () => {
     expect(JSON.parse(status.stdout), status.stderr).toMatchObject({ database: 'sqlite:json.db', current: '0002_add_sessions_and_roles' });
   });
 
-  it("a config without a local file (none, :memory:, a libSQL server) keeps ./db.sqlite; a PostgreSQL-only config says DATABASE_URL is unset", () => {
+  it("a config without a database (none, :memory:) keeps ./db.sqlite; a PostgreSQL-only config says DATABASE_URL is unset", () => {
     const dir = makeProject();
-    for (const credentials of ['', ", dbCredentials: { url: ':memory:' }", ", dbCredentials: { url: 'libsql://db.example.com?authToken=secret' }"]) {
+    for (const credentials of ['', ", dbCredentials: { url: ':memory:' }"]) {
       writeFileSync(path.join(dir, 'drizzle.config.ts'), config(credentials));
       const r = runCli(dir, ['--json', 'status']);
       expect(r.status, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ database: 'sqlite:db.sqlite' });
-      expect(r.stdout + r.stderr).not.toContain('secret');
     }
+    // found by a hunt: a database sluice cannot open (a server, a D1 driver, a file URL with options)
+    // migrated ./db.sqlite instead, exit 0; now refused in one line that never shows the URL
+    for (const [credentials, what] of [
+      [", dbCredentials: { url: 'libsql://db.example.com?authToken=secret' }", 'a database server \\(libSQL or HTTP\\)'],
+      [", dbCredentials: { url: 'file:./data.db?mode=rwc&secret=1' }", 'a file URL with options after "\\?"'],
+      [", driver: 'd1-http', dbCredentials: { accountId: 'a', databaseId: 'b', token: 'secret' }", 'a database through driver "d1-http"'],
+    ]) {
+      writeFileSync(path.join(dir, 'drizzle.config.ts'), config(credentials!));
+      for (const command of ['status', 'up']) {
+        const r = runCli(dir, [command]);
+        expect(r.status, r.stdout + r.stderr).toBe(2);
+        expect(r.stderr).toMatch(new RegExp(`^sluice: DATABASE_URL is not set, and drizzle\\.config\\.ts's dbCredentials names ${what}, which sluice cannot open .*set DATABASE_URL to the database to migrate .*nothing was changed\n$`));
+        expect(r.stdout + r.stderr).not.toContain('secret');
+      }
+      expect(existsSync(path.join(dir, 'db.sqlite'))).toBe(false);
+      expect(JSON.parse(runCli(dir, ['--json', 'status'], { DATABASE_URL: 'file:./other.db' }).stdout)).toMatchObject({ database: 'sqlite:other.db' });
+    }
+    // migrate-check runs its other checks, and says why there is no drift check
+    const verify = runCli(dir, ['verify']);
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0);
+    expect(verify.stdout).toMatch(/^skip drift \(sqlite\): no database: DATABASE_URL is not set, and the config's dbCredentials names a database through driver "d1-http", which sluice cannot open$/m);
     writeFileSync(path.join(dir, 'drizzle.config.ts'), "export default { dialect: 'postgresql', schema: './models/postgres.ts', out: './drizzle/postgresql' };\n");
     const pg = runCli(dir, ['status']);
     expect(pg.status).toBe(2);
