@@ -7,7 +7,7 @@
  */
 import { UsageError } from './errors.js';
 
-export type OptionKind = 'string' | 'boolean' | 'function' | 'signal' | 'env' | 'object' | 'strings' | 'set' | 'array';
+export type OptionKind = 'string' | 'revision' | 'boolean' | 'function' | 'signal' | 'env' | 'object' | 'strings' | 'set' | 'array';
 
 /** What every command takes (CommandOptions). `connection` is checked further in context.ts. */
 export const COMMON_OPTIONS: Readonly<Record<string, OptionKind>> = { cwd: 'string', env: 'env', config: 'string', connection: 'object' };
@@ -15,7 +15,7 @@ export const COMMON_OPTIONS: Readonly<Record<string, OptionKind>> = { cwd: 'stri
 /** upgrade / downgrade / stamp / reset (MoveOptions). */
 export const MOVE_OPTIONS: Readonly<Record<string, OptionKind>> = {
   ...COMMON_OPTIONS,
-  revision: 'string',
+  revision: 'revision',
   dryRun: 'boolean',
   allowChanged: 'boolean',
   singleTransaction: 'boolean',
@@ -30,6 +30,7 @@ export const MOVE_OPTIONS: Readonly<Record<string, OptionKind>> = {
 
 const WHAT: Record<OptionKind, string> = {
   string: 'a string',
+  revision: 'a string or an integer (head, base, +N, -N, a tag, a number)',
   boolean: 'true or false',
   function: 'a function',
   signal: 'an AbortSignal',
@@ -44,6 +45,8 @@ function fits(kind: OptionKind, value: unknown): boolean {
   switch (kind) {
     case 'string':
       return typeof value === 'string';
+    case 'revision': // a library caller's number is a revision too (revision.ts requireRevisionName)
+      return typeof value === 'string' || Number.isInteger(value);
     case 'boolean':
       return typeof value === 'boolean';
     case 'function':

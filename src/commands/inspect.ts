@@ -201,7 +201,7 @@ export interface ShowResult {
 
 /** A revision's metadata, up SQL and down SQL. Reads the database only to tell whether it is applied. */
 export async function show(options: CommandOptions & { revision: string }): Promise<ShowResult> {
-  checkOptions('show', options, { ...COMMON_OPTIONS, revision: 'string' }, ['revision']);
+  checkOptions('show', options, { ...COMMON_OPTIONS, revision: 'revision' }, ['revision']);
   const name = requireRevisionName(options.revision);
   const ctx = await loadContext(options);
   withMessages(ctx.history);

@@ -40,7 +40,7 @@ export interface LintResult {
 }
 
 export async function lint(options: LintOptions = {}): Promise<LintResult> {
-  checkOptions('lint', options, { ...COMMON_OPTIONS, revision: 'string', only: 'array' });
+  checkOptions('lint', options, { ...COMMON_OPTIONS, revision: 'revision', only: 'array' });
   return (await beginLint(options)).finish();
 }
 

@@ -34,7 +34,7 @@ export interface OfflineResult {
 }
 
 export async function offlineSql(options: OfflineOptions): Promise<OfflineResult> {
-  checkOptions('offlineSql', options, { ...COMMON_OPTIONS, range: 'string' }, ['range']);
+  checkOptions('offlineSql', options, { ...COMMON_OPTIONS, range: 'revision' }, ['range']);
   const range = requireRevisionName(options.range);
   const ctx = await loadContext(options);
   const history = ctx.history.revisions;
