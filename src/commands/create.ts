@@ -2,7 +2,7 @@
  * migrate-create: drizzle-kit generates the up migration from the models (for every dialect the
  * config lists, in lockstep); sluice writes the down SQL beside it.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { conflictMarkerIn, conflictMarkerMessage } from '../conflictmarkers.js';
 import { loadProjectConfig, type DialectName, type HistoryConfig } from '../config.js';
@@ -100,6 +100,18 @@ export function slugify(message: string): string {
 }
 
 
+/** The snapshot file drizzle-kit reads as the newest: the name that sorts last in `<out>/meta`, `_journal.json` aside. */
+function lastSnapshotName(out: string): string | undefined {
+  try {
+    return readdirSync(path.join(out, 'meta'))
+      .filter((n) => !n.startsWith('_')) // as drizzle-kit's prepareOutFolder lists them
+      .sort()
+      .at(-1);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function create(options: CreateOptions): Promise<CreateResult> {
   checkOptions('create', options, { ...COMMON_OPTIONS, message: 'string', empty: 'boolean', interactive: 'boolean', ts: 'boolean', signal: 'signal', lint: 'boolean' }, ['message']);
   const slug = slugify(options.message ?? '');
@@ -141,6 +153,20 @@ async function createLocked(
     if (last && /^\d/.test(last.id) && !existsSync(snapshotFile(h.out, last))) { // (migrations.prefix "none": its snapshots are named otherwise)
       throw new ConfigError(
         `snapshot ${rel(snapshotFile(h.out, last))} of the last revision ${last.id} is missing, and drizzle-kit would diff the models against an older snapshot, writing that revision's changes again; nothing was run: restore it from version control (or, if ${last.id} changed nothing the models describe, copy the snapshot before it under that name)`,
+      );
+    }
+  }
+  // drizzle-kit takes the snapshot whose file name sorts last in meta/ as the last one: a history named
+  // by timestamp that gained an index-named revision (a config without its `migrations.prefix`) sorts
+  // an older snapshot last, and drizzle-kit wrote that revision's changes again, exit 0 (found by a hunt)
+  for (const [d, h] of dialects) {
+    const last = histories.get(d)!.at(-1);
+    if (!last || !/^\d/.test(last.id) || !existsSync(snapshotFile(h.out, last))) continue;
+    const sortsLast = lastSnapshotName(h.out);
+    const own = path.basename(snapshotFile(h.out, last));
+    if (sortsLast && sortsLast !== own) {
+      throw new ConfigError(
+        `drizzle-kit takes the snapshot whose name sorts last in ${rel(path.join(h.out, 'meta'))} (${sortsLast}) as the newest, but the last revision ${last.id}'s is ${own}: it would write the changes since ${sortsLast} again; nothing was run: name new revisions as the history does (a history named by timestamp needs migrations: { prefix: 'timestamp' } in drizzle.config.ts), and rename ${own} and its revision to sort last`,
       );
     }
   }

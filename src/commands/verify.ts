@@ -16,9 +16,9 @@ import { historyFor, loadProjectConfig, parseDatabaseTarget, projectDatabaseTarg
 import { loadContext, resolveEnv, withSession, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import { diffSnapshots, emptySnapshot, generateSnapshot } from '../downgen.js';
-import { carryingNotRemoved, checkpoint, ConfigError, ConnectionLost, describeCause, ExitCode, failureOf, MigrationFailed, MultipleHeads, scratchNote, stoppable, type ExitCodeValue } from '../errors.js';
+import { carryingNotRemoved, checkpoint, ConfigError, ConnectionLost, describeCause, ExitCode, failureOf, IntegrityError, MigrationFailed, MultipleHeads, scratchNote, stoppable, type ExitCodeValue } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
-import { otherSchemasOf, readHistory, readSnapshot, type History } from '../source.js';
+import { otherSchemasOf, readHistory, readSnapshot, snapshotFile, type History } from '../source.js';
 import { rel } from '../relpath.js';
 import { extensionsCreated, foreignSchemas, namesPublic, removeFolder, replayDatabase } from '../scratch.js';
 import { quoteIdent } from '../sql.js';
@@ -242,6 +242,21 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
   return notRemoved.length ? { ...result, notRemoved } : result;
 }
 
+/**
+ * Every revision's up and down file is there, and every snapshot there is JSON: what `up`, `down` and
+ * drizzle-kit's next generate need (found by a hunt: a journal committed without its `.sql` file, never
+ * `git add`ed, passed migrate-check, exit 0, and `up` then failed exit 4 in the deploy; a snapshot that is
+ * not JSON passed too, and the next migrate-create failed). Throws IntegrityError (exit 4) or
+ * ConfigError (exit 2), as `up` would.
+ */
+function checkFiles(history: History): void {
+  for (const r of history.revisions) {
+    if (!existsSync(r.upFile)) throw new IntegrityError(`up SQL of revision ${r.id} is missing: ${rel(r.upFile)}; restore it from version control (or git add it)`);
+    if (!existsSync(r.downFile)) throw new IntegrityError(`down SQL of revision ${r.id} is missing: ${rel(r.downFile)}; write it with make migrate-downs, or restore it from version control`);
+    if (existsSync(snapshotFile(history.dir, r))) readSnapshot(history.dir, r);
+  }
+}
+
 async function verifyAll(options: VerifyOptions & { notRemoved: string[] }): Promise<VerifyResult> {
   const { root, env } = resolveEnv(options);
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
@@ -264,6 +279,7 @@ async function verifyAll(options: VerifyOptions & { notRemoved: string[] }): Pro
     }
     findings.push({ check: 'heads', dialect, ok: heads.length <= 1, details: heads.length > 1 ? [`heads: ${heads.join(', ')} (${rel(h.out)} forked: run make migrate-merge, or renumber one branch after the other)`] : [] });
     if (heads.length > 1) continue;
+    checkFiles(history);
     findings.push(await checkModels(root, dialect, history, h.schema, h.casing));
   }
   const wantDb = !unopenable && (options.database ?? ((env.DATABASE_URL ?? '').trim() !== '' || (target.dialect === 'sqlite' && existsSync(target.file!))));

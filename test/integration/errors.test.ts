@@ -171,6 +171,26 @@ it('a migration folder with revisions but no journal, a file, or the folder abov
   expect(existsSync(path.join(dir, 'j.sqlite'))).toBe(false);
 });
 
+// found by hunts: a journal committed without its .sql file (never git-added) passed migrate-check,
+// exit 0, and up then failed exit 4 in the deploy; so did a missing down, and a snapshot that is not JSON
+it('migrate-check refuses a revision whose up or down file is missing (exit 4), or a snapshot that is not JSON (exit 2)', () => {
+  const dir = makeProject();
+  const env = { DATABASE_URL: `file:${path.join(dir, 'v.sqlite')}` };
+  const folder = path.join(dir, 'drizzle', 'sqlite');
+  const up = path.join(folder, '0003_add_phone_to_users.sql');
+  const down = path.join(folder, '0001_add_audits.down.sql');
+  const snapshot = path.join(folder, 'meta', '0002_snapshot.json');
+  const saved = [up, down, snapshot].map((f) => readFileSync(f, 'utf8'));
+  rmSync(up);
+  oneLineError(runCli(dir, ['verify', '--no-database'], env), 4, /up SQL of revision 0003_add_phone_to_users is missing: drizzle\/sqlite\/0003_add_phone_to_users\.sql; restore it from version control/);
+  writeFileSync(up, saved[0]!);
+  rmSync(down);
+  oneLineError(runCli(dir, ['verify', '--no-database'], env), 4, /down SQL of revision 0001_add_audits is missing: .*make migrate-downs/);
+  writeFileSync(down, saved[1]!);
+  writeFileSync(snapshot, '{ bad json');
+  oneLineError(runCli(dir, ['verify', '--no-database'], env), 2, /snapshot drizzle\/sqlite\/meta\/0002_snapshot\.json of revision 0002_add_sessions_and_roles is missing or not valid JSON/);
+});
+
 describe('integrity', () => {
   let dir: string;
   beforeAll(() => {
@@ -869,4 +889,17 @@ describe('migrate-create of an up that fails', () => {
     const made = (JSON.parse(r.stdout) as { created: { revision: string; warnings: string[] }[] }).created.find((c) => c.revision === '0004_status_to_int')!;
     expect(made.warnings).toContainEqual(expect.stringMatching(/^its up fails on a scratch database at 0003_add_phone_to_users: column "status" cannot be cast automatically to type integer: make migrate-up will likely fail the same way, unless the database has what the scratch one lacks/));
   });
+});
+
+// found by a hunt: a history named by timestamp (kan's) in a config without migrations.prefix gained an
+// index-named revision, whose snapshot sorts before the older ones; drizzle-kit takes the one that sorts
+// last as the newest, and the next migrate-create wrote that revision's changes again, exit 0
+it('migrate-create refuses when the snapshot drizzle-kit would take as the newest is not the last revision\'s: nothing run', () => {
+  const dir = makeProject();
+  const meta = path.join(dir, 'drizzle', 'sqlite', 'meta');
+  writeFileSync(path.join(meta, '20250101000000_snapshot.json'), readFileSync(path.join(meta, '0001_snapshot.json')));
+  const before = readdirSync(path.join(dir, 'drizzle', 'sqlite')).sort();
+  const r = runCli(dir, ['create', '-m', 'next'], { DATABASE_URL: 'file:./x.db' });
+  oneLineError(r, 2, /drizzle-kit takes the snapshot whose name sorts last in drizzle\/sqlite\/meta \(20250101000000_snapshot\.json\) as the newest, but the last revision 0003_add_phone_to_users's is 0003_snapshot\.json: .*nothing was run: .*migrations: \{ prefix: 'timestamp' \}/);
+  expect(readdirSync(path.join(dir, 'drizzle', 'sqlite')).sort()).toEqual(before);
 });
