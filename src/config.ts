@@ -460,6 +460,17 @@ export function describeConfig(
     for (const [name, entry] of Object.entries(mod.dialects)) {
       histories[dialectOf(name, rel)] = historyOf(root, { migrations: shared, casing, ...entry }, rel, name);
     }
+    // drizzle-kit reads the default export: for the dialect it names, its folder must be the one
+    // `dialects` gives (found by a hunt: up acted on one folder and migrate-create's drizzle-kit wrote
+    // into another, leaving its files there, exit 2)
+    const def = pick(mod.default);
+    const shown = typeof def?.dialect === 'string' && (['sqlite', 'turso', 'postgresql', 'postgres'] as string[]).includes(def.dialect) ? dialectOf(def.dialect, rel) : undefined;
+    const mine = shown ? histories[shown] : undefined;
+    if (mine && typeof def?.out === 'string' && path.resolve(root, def.out) !== mine.out) {
+      throw new ConfigError(
+        `${rel}: the default export (what drizzle-kit reads) has out ${JSON.stringify(def.out)} for ${shown}, but dialects.${shown}.out is ${JSON.stringify(path.relative(root, mine.out) || '.')}: drizzle-kit and sluice would use different folders; make them the same (e.g. export default defineConfig({ dialect, ...dialects[dialect] }))`,
+      );
+    }
     const { sqliteUrl, sqliteUnusable } = pick(mod.default) ?? {};
     return {
       root,

@@ -132,4 +132,13 @@ describe('drizzle.config.ts loaded without tsx when it imports only packages', (
     const broken = project(`import { defineConfig } from 'drizzle-kit';\nexport default defineConfig({ dialect: 'sqlite', schema: \n`);
     await expect(loadProjectConfig(broken)).rejects.toThrow(/^cannot load drizzle\.config\.ts: Transform failed/);
   });
+
+  // found by a hunt: up acted on dialects.sqlite.out while migrate-create's drizzle-kit, which reads the
+  // default export, wrote into another folder and left its files there
+  it('a default export whose out differs from the dialects entry of its dialect is refused, naming both', async () => {
+    const dir = project(`export const dialects = { sqlite: { schema: './m.ts', out: './drizzle/sqlite' } };\nexport default { dialect: 'sqlite', schema: './m.ts', out: './drizzle/other' };\n`);
+    await expect(loadProjectConfig(dir)).rejects.toThrow(/^drizzle\.config\.ts: the default export \(what drizzle-kit reads\) has out "\.\/drizzle\/other" for sqlite, but dialects\.sqlite\.out is "drizzle\/sqlite": drizzle-kit and sluice would use different folders/);
+    const same = project(`export const dialects = { sqlite: { schema: './m.ts', out: './drizzle/sqlite' } };\nexport default { dialect: 'sqlite', schema: './m.ts', out: 'drizzle/sqlite/' };\n`);
+    expect(Object.keys((await loadProjectConfig(same)).histories)).toEqual(['sqlite']);
+  });
 });
