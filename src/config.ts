@@ -213,7 +213,9 @@ export interface LintConfig {
   include: string[];
 }
 
-const CONFIG_NAMES = ['drizzle.config.ts', 'drizzle.config.mts', 'drizzle.config.js', 'drizzle.config.mjs', 'drizzle.config.json'];
+// drizzle-kit 0.31's order (ts, js, json), then the two it does not look for: a project with
+// drizzle.config.mjs and drizzle.config.json had sluice read the one, drizzle-kit the other (a hunt)
+const CONFIG_NAMES = ['drizzle.config.ts', 'drizzle.config.js', 'drizzle.config.json', 'drizzle.config.mts', 'drizzle.config.mjs'];
 
 export function findConfigFile(root: string, explicit?: string): string {
   if (explicit) {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { slugify } from '../../src/commands/create.js';
-import { describeConfig, parseDatabaseTarget, sqliteFileUrl } from '../../src/config.js';
+import { describeConfig, findConfigFile, parseDatabaseTarget, sqliteFileUrl, sqliteUrlUnusable } from '../../src/config.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
 import { passwordsIn, redactor } from '../../src/printer.js';
 import { plainIdentifier, splitStatements } from '../../src/sql.js';
@@ -175,5 +178,35 @@ describe('the search_path guard failure', () => {
     }
     expect(guardFailure({ code: '22P02', message: 'invalid input syntax for type integer: "abc"' })).toBeUndefined();
     expect(guardFailure({ code: '42P01', message: 'relation "sluice_guard:x" does not exist' })).toBeUndefined();
+  });
+});
+
+describe('findConfigFile', () => {
+  // a hunt: with drizzle.config.mjs and drizzle.config.json, sluice read the one and drizzle-kit the other
+  it("takes drizzle-kit's order (ts, js, json), then .mts and .mjs", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-find-'));
+    writeFileSync(path.join(dir, 'drizzle.config.mjs'), '');
+    expect(path.basename(findConfigFile(dir))).toBe('drizzle.config.mjs');
+    writeFileSync(path.join(dir, 'drizzle.config.mts'), '');
+    expect(path.basename(findConfigFile(dir))).toBe('drizzle.config.mts');
+    writeFileSync(path.join(dir, 'drizzle.config.json'), '{}');
+    expect(path.basename(findConfigFile(dir))).toBe('drizzle.config.json');
+    writeFileSync(path.join(dir, 'drizzle.config.js'), '');
+    expect(path.basename(findConfigFile(dir))).toBe('drizzle.config.js');
+    writeFileSync(path.join(dir, 'drizzle.config.ts'), '');
+    expect(path.basename(findConfigFile(dir))).toBe('drizzle.config.ts');
+  });
+});
+
+describe('sqliteUrlUnusable', () => {
+  it('names what a SQLite config points at that sluice cannot open, never the URL', () => {
+    expect(sqliteUrlUnusable('sqlite', 'file:./a.db', undefined)).toBeUndefined();
+    expect(sqliteUrlUnusable('sqlite', ':memory:', undefined)).toBeUndefined();
+    expect(sqliteUrlUnusable('sqlite', undefined, undefined)).toBeUndefined();
+    expect(sqliteUrlUnusable('postgresql', 'libsql://x', undefined)).toBeUndefined();
+    expect(sqliteUrlUnusable('turso', 'libsql://x.turso.io?authToken=s', undefined)).toBe('a database server (libSQL or HTTP)');
+    expect(sqliteUrlUnusable('sqlite', 'https://x', undefined)).toBe('a database server (libSQL or HTTP)');
+    expect(sqliteUrlUnusable('sqlite', 'file:./a.db?mode=rwc', undefined)).toBe('a file URL with options after "?"');
+    expect(sqliteUrlUnusable('sqlite', undefined, 'd1-http')).toBe('a database through driver "d1-http"');
   });
 });
