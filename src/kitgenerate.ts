@@ -67,6 +67,8 @@ export function kitServes(root: string, dialect: DialectName, env: Record<string
 export interface KitOutcome {
   /** drizzle-kit said the models have no change (undefined: no report channel, so unknown). */
   unchanged?: boolean;
+  /** drizzle-kit's warnings: changes of the models it left out of the revision (kitrun.cjs). */
+  readonly warnings?: string[];
   /** Its output (not read on a terminal); complete once the process has ended (after `service.close()`). */
   readonly output: string;
   /** drizzle-kit's differ in its still-running process (kitserve.cjs), when asked for and served. */
@@ -166,6 +168,7 @@ export function runDrizzleKit(
     child.stdout?.on('data', (d) => (output += d));
     child.stderr?.on('data', (d) => (output += d));
     const said = new Set<string>();
+    const warnings: string[] = [];
     const channel = child.stdio[3] as Duplex | null | undefined;
     let service: KitService | undefined;
     let closed: Promise<number | null> | undefined;
@@ -180,7 +183,8 @@ export function runDrizzleKit(
         for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
           const line = buffered.slice(0, nl);
           buffered = buffered.slice(nl + 1);
-          if (!line.startsWith('{')) said.add(line);
+          if (line.startsWith('warning ')) warnings.push(line.slice(8));
+          else if (!line.startsWith('{')) said.add(line);
           if (line === 'ready' && served && !service) {
             // exit 0, as the process says it exits (its teardown goes on), or its real end
             closed = new Promise((done) => {
@@ -188,7 +192,7 @@ export function runDrizzleKit(
               child.once('close', (code) => done(code));
             });
             service = serviceOn(dialect, channel, pending, state, () => closed!);
-            resolve({ get output() { return output; }, unchanged: said.has('unchanged'), service });
+            resolve({ get output() { return output; }, unchanged: said.has('unchanged'), warnings, service });
           } else if (line === 'ready') channel.end(); // not asked for: it ends
           else if (line === 'noserve' && served) {
             try {
@@ -207,7 +211,7 @@ export function runDrizzleKit(
       // gone before it answered (killed, or a late failure of the project's code): the caller diffs another way
       fail(new KitServiceGone(`drizzle-kit's process ended (${code === null ? 'stopped' : `exit code ${code}`}) before it answered`));
       if (service) return; // resolved already: close() gives the exit code
-      if (code === 0) return resolve({ output, ...(reports ? { unchanged: said.has('unchanged') } : {}) });
+      if (code === 0) return resolve({ output, warnings, ...(reports ? { unchanged: said.has('unchanged') } : {}) });
       if (said.has('interrupted')) return reject(new KitInterrupted());
       reject(new SluiceError(`drizzle-kit generate failed: ${kitFailure(output, code)}`, ExitCode.usage));
     });

@@ -52,6 +52,12 @@ if (reportFd) {
   const write = process.stdout.write;
   process.stdout.write = function (chunk, ...rest) {
     if (typeof chunk === 'string' && chunk.trim() === '^C') report('interrupted');
+    // drizzle-kit's warning(): a change of the models it leaves out of the revision (SQLite cannot ADD a
+    // STORED generated column): told to sluice, which says so (was: "no change", exit 0)
+    else if (typeof chunk === 'string' && chunk.includes('Warning')) {
+      const plain = chunk.replace(/\u001b\[[0-9;]*m/g, '').trim();
+      if (plain.startsWith('[Warning] ')) report(`warning ${plain.slice(10).replace(/\s+/g, ' ')}`);
+    }
     return write.call(this, chunk, ...rest);
   };
 }

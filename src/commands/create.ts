@@ -266,6 +266,11 @@ async function createLocked(
           failures.push(new SluiceError(`${d}: drizzle-kit generate made no revision and did not say the models are unchanged: ${options.interactive ? 'see its output above' : kitFailure(o.output, 0)}`, ExitCode.usage));
           return;
         }
+        // "no change" because drizzle-kit left the change out (its warning says why): not a success
+        if (o.warnings?.length) {
+          failures.push(new SluiceError(`${d}: drizzle-kit left the change of the models out, so no revision was made: ${o.warnings.join('; ')}; change the models another way, or write the revision by hand (migrate-create --empty)`, ExitCode.usage));
+          return;
+        }
         const last = hist.revisions.at(-1);
         outcomes[i] = { unchanged: d, withoutDown: last && !existsSync(last.downFile) ? last.id : undefined };
         return;
@@ -313,6 +318,8 @@ async function createLocked(
       // (was: said only inside the down's "not verified" note)
       const upFails = created.unverified?.match(new RegExp(`^the history stops applying at ${rev.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: its up fails ([\\s\\S]*)$`));
       if (upFails) created.warnings.push(`its up fails ${upFails[1]}: make migrate-up will likely fail the same way, unless the database has what the scratch one lacks (an extension, role or schema made outside the history); edit the up (or the models, then create again) before applying it`);
+      // a change drizzle-kit left out of the up, saying so (its warning): the revision lacks it
+      for (const w of kit.get(d)?.warnings ?? []) created.warnings.push(`drizzle-kit left a change of the models out of this revision: ${w}`);
       // a column renamed and changed in one model edit: drizzle-kit's up renames it only (a hunt)
       if (!options.empty && !options.ts) {
         const statements = readUp(rev).split(/-->\s*statement-breakpoint|;[ \t]*\r?\n/);

@@ -903,3 +903,15 @@ it('migrate-create refuses when the snapshot drizzle-kit would take as the newes
   oneLineError(r, 2, /drizzle-kit takes the snapshot whose name sorts last in drizzle\/sqlite\/meta \(20250101000000_snapshot\.json\) as the newest, but the last revision 0003_add_phone_to_users's is 0003_snapshot\.json: .*nothing was run: .*migrations: \{ prefix: 'timestamp' \}/);
   expect(readdirSync(path.join(dir, 'drizzle', 'sqlite')).sort()).toEqual(before);
 });
+
+// found by a hunt: a STORED generated column added on SQLite, which drizzle-kit leaves out with a
+// warning of its own (SQLite cannot ADD one), was reported "No changes in the models", exit 0
+it('migrate-create of a change drizzle-kit leaves out, saying so: exit 2 with its warning, no revision', () => {
+  const dir = makeProject();
+  const models = path.join(dir, 'models', 'sqlite.ts');
+  writeFileSync(models, readFileSync(models, 'utf8').replace("  phone: text('phone'),\n", "  phone: text('phone'),\n  emailLower: text('email_lower').generatedAlwaysAs(sql`lower(email)`, { mode: 'stored' }),\n"));
+  const before = readdirSync(path.join(dir, 'drizzle', 'sqlite')).sort();
+  const r = runCli(dir, ['create', '-m', 'lower'], { DATABASE_URL: 'file:./x.db' });
+  oneLineError(r, 2, /^sluice: sqlite: drizzle-kit left the change of the models out, so no revision was made: As SQLite docs mention: "It is not possible to ALTER TABLE ADD COLUMN a STORED column/);
+  expect(readdirSync(path.join(dir, 'drizzle', 'sqlite')).sort()).toEqual(before);
+});
