@@ -180,8 +180,8 @@ export function loadDotEnv(root: string): void {
 export interface HistoryConfig {
   /** Migration folder, absolute. */
   out: string;
-  /** Models (drizzle schema) path as configured, relative to the root. */
-  schema: string;
+  /** Models (drizzle schema) path as configured, relative to the root; absent in a config only for migrating (modelsPath). */
+  schema?: string;
   /** drizzle's own migrations table, as drizzle-kit's `migrations: { table, schema }` configures it (takeover reads it). */
   migrations?: { table?: string; schema?: string };
   /** SQLite histories: `libsql` when the config says dialect "turso" (drizzle-kit then writes libSQL's `ALTER COLUMN … TO`). */
@@ -460,7 +460,7 @@ export function describeConfig(
     const shared = pick(mod.default)?.migrations;
     const casing = pick(mod.default)?.casing;
     for (const [name, entry] of Object.entries(mod.dialects)) {
-      histories[dialectOf(name, rel)] = historyOf(root, { migrations: shared, casing, ...entry }, rel, name);
+      histories[dialectOf(name, rel)] = historyOf(root, { migrations: shared, casing, ...entry }, name);
     }
     // drizzle-kit reads the default export: for the dialect it names, its folder must be the one
     // `dialects` gives (found by a hunt: up acted on one folder and migrate-create's drizzle-kit wrote
@@ -489,7 +489,7 @@ export function describeConfig(
   if (!def || typeof def !== 'object' || !def.dialect) {
     throw new ConfigError(`${rel} has no default export with a dialect; export defineConfig({ dialect, schema, out })`);
   }
-  histories[dialectOf(def.dialect, rel)] = historyOf(root, def, rel, def.dialect);
+  histories[dialectOf(def.dialect, rel)] = historyOf(root, def, def.dialect);
   const { sqliteUrl, sqliteUnusable } = pick(def) ?? {};
   return { root, configFile, histories, multiDialect: false, lint, ...(sqliteUrl ? { sqliteUrl } : {}), ...(sqliteUnusable ? { sqliteUnusable } : {}) };
 }
@@ -515,21 +515,30 @@ function dialectOf(name: string, rel: string): DialectName {
   throw new ConfigError(`${rel}: dialect "${name}" is not supported by sluice; use postgresql or sqlite`);
 }
 
-function historyOf(root: string, entry: RawConfig, rel: string, dialect: string): HistoryConfig {
+function historyOf(root: string, entry: RawConfig, dialect: string): HistoryConfig {
   const schema = Array.isArray(entry.schema) ? entry.schema.join(',') : entry.schema;
-  if (!schema) throw new ConfigError(`${rel}: a dialect has no schema (models) path; set schema: './path/to/models.ts'`);
   const m = entry.migrations;
   const migrations =
     m && typeof m === 'object'
       ? { table: typeof m.table === 'string' && m.table ? m.table : undefined, schema: typeof m.schema === 'string' && m.schema ? m.schema : undefined }
       : undefined;
   const casing = casingOf(entry.casing);
-  return { out: path.resolve(root, entry.out ?? 'drizzle'), schema, ...(migrations ? { migrations } : {}), ...(casing ? { casing } : {}), ...(dialect === 'turso' ? { engine: 'libsql' as const } : {}) };
+  return { out: path.resolve(root, entry.out ?? 'drizzle'), ...(schema ? { schema } : {}), ...(migrations ? { migrations } : {}), ...(casing ? { casing } : {}), ...(dialect === 'turso' ? { engine: 'libsql' as const } : {}) };
 }
 
 /** drizzle-kit's `casing` (what the models' keys become as column names), when it is one drizzle-kit knows. */
 function casingOf(value: unknown): 'snake_case' | 'camelCase' | undefined {
   return value === 'snake_case' || value === 'camelCase' ? value : undefined;
+}
+
+/**
+ * The history's models path, for the commands that read the models (migrate-create, migrate-check's
+ * models check, db-test's). A config only for migrating may have none, as `drizzle-kit migrate` needs
+ * none (found by a hunt: status and up refused such a config).
+ */
+export function modelsPath(h: HistoryConfig, what: string): string {
+  if (!h.schema) throw new ConfigError(`the config gives the history in ${path.relative(process.cwd(), h.out) || '.'} no schema (models) path, which ${what} reads; set schema: './path/to/models.ts'`);
+  return h.schema;
 }
 
 export function historyFor(config: ProjectConfig, dialect: DialectName, env?: Record<string, string | undefined>): HistoryConfig {

@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadProjectConfig, projectDatabaseTarget, type DatabaseTarget, type DialectName, type ProjectConfig } from '../config.js';
+import { loadProjectConfig, modelsPath, projectDatabaseTarget, type DatabaseTarget, type DialectName, type ProjectConfig } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import type { Connection } from '../dialect/types.js';
@@ -208,7 +208,7 @@ async function checksOf(
     return heads.length > 1 ? `the history has ${heads.length} heads: ${heads.join(', ')}` : undefined;
   });
   await attempt('models match the history', async () => {
-    const f = await checkModels(root, dialect, readHistory(history.out), history.schema, history.casing);
+    const f = await checkModels(root, dialect, readHistory(history.out), modelsPath(history, 'db-test'), history.casing);
     return f.ok ? undefined : f.details.join('\n');
   });
   const dumps: string[] = [await dump()];

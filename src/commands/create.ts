@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { conflictMarkerIn, conflictMarkerMessage } from '../conflictmarkers.js';
-import { loadProjectConfig, type DialectName, type HistoryConfig } from '../config.js';
+import { loadProjectConfig, modelsPath, type DialectName, type HistoryConfig } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { preloadKit } from '../downgen.js';
 import { coolScratch, extensionsCreated, warmScratch } from '../scratch.js';
@@ -172,7 +172,7 @@ async function createLocked(
   }
   // a merge left unfinished in the models: drizzle-kit would fail on a syntax error that does not say so
   for (const [, h] of dialects) {
-    const marker = conflictMarkerIn(root, h.schema);
+    const marker = conflictMarkerIn(root, modelsPath(h, 'migrate-create'));
     if (marker) throw new ConfigError(conflictMarkerMessage(marker, 'run migrate-create again; nothing was run'));
   }
   const { signal } = options;
@@ -414,7 +414,7 @@ async function createLocked(
 /** `create({ ts: true })`: write `<tag>.ts` beside the (custom, empty) up: the revision's TypeScript part. */
 function writeTsPart(root: string, dialect: DialectName, h: HistoryConfig, rev: RevisionFile, message: string): string {
   const file = tsFileOf(rev);
-  const models = path.resolve(root, h.schema);
+  const models = path.resolve(root, modelsPath(h, 'migrate-create'));
   const spec = existsSync(models) && !statSync(models).isDirectory() ? path.relative(h.out, models).replace(/\\/g, '/').replace(/\.[cm]?ts$/, '') : undefined;
   const text = typeScriptTemplate({ dialect, revision: rev.id, message, models: spec && (spec.startsWith('.') ? spec : `./${spec}`) });
   writeNewFile(file, text);

@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { conflictMarkerIn, conflictMarkerMessage } from '../conflictmarkers.js';
-import { historyFor, loadProjectConfig, parseDatabaseTarget, projectDatabaseTarget, type DialectName } from '../config.js';
+import { historyFor, loadProjectConfig, modelsPath, parseDatabaseTarget, projectDatabaseTarget, type DialectName } from '../config.js';
 import { loadContext, resolveEnv, withSession, type CommandOptions } from '../context.js';
 import { openConnection } from '../dialect/index.js';
 import { diffSnapshots, emptySnapshot, generateSnapshot } from '../downgen.js';
@@ -280,7 +280,7 @@ async function verifyAll(options: VerifyOptions & { notRemoved: string[] }): Pro
     findings.push({ check: 'heads', dialect, ok: heads.length <= 1, details: heads.length > 1 ? [`heads: ${heads.join(', ')} (${rel(h.out)} forked: run make migrate-merge, or renumber one branch after the other)`] : [] });
     if (heads.length > 1) continue;
     checkFiles(history);
-    findings.push(await checkModels(root, dialect, history, h.schema, h.casing));
+    findings.push(await checkModels(root, dialect, history, modelsPath(h, 'migrate-check'), h.casing));
   }
   const wantDb = !unopenable && (options.database ?? ((env.DATABASE_URL ?? '').trim() !== '' || (target.dialect === 'sqlite' && existsSync(target.file!))));
   const forked = findings.some((f) => f.check === 'heads' && !f.ok && f.dialect === target.dialect);

@@ -915,3 +915,15 @@ it('migrate-create of a change drizzle-kit leaves out, saying so: exit 2 with it
   oneLineError(r, 2, /^sluice: sqlite: drizzle-kit left the change of the models out, so no revision was made: As SQLite docs mention: "It is not possible to ALTER TABLE ADD COLUMN a STORED column/);
   expect(readdirSync(path.join(dir, 'drizzle', 'sqlite')).sort()).toEqual(before);
 });
+
+// found by a hunt: a config only for migrating, without `schema` (drizzle-kit migrate needs none), was
+// refused by status and up; only the commands that read the models need it
+it('a config without schema: up and status work; migrate-create and migrate-check say they need it', () => {
+  const dir = makeProject();
+  writeFileSync(path.join(dir, 'drizzle.config.ts'), "export default { dialect: 'sqlite', out: './drizzle/sqlite' };\n");
+  const env = { DATABASE_URL: 'file:./m.db' };
+  expect(runCli(dir, ['up'], env).status).toBe(0);
+  expect(JSON.parse(runCli(dir, ['--json', 'status'], env).stdout)).toMatchObject({ current: '0003_add_phone_to_users' });
+  oneLineError(runCli(dir, ['create', '-m', 'x'], env), 2, /^sluice: the config gives the history in drizzle\/sqlite no schema \(models\) path, which migrate-create reads; set schema:/);
+  oneLineError(runCli(dir, ['verify', '--no-database'], env), 2, /which migrate-check reads/);
+});
