@@ -46,8 +46,11 @@ export function checkIntegrity(ctx: Context, applied: AppliedRow[], options: { a
       // no .ts now, and the up SQL is the one its down was made for: the TypeScript part it was
       // applied with is what is missing (was: reported as an edit of the untouched .sql)
       if (!ts && downRecordsUp({ checksum: upChecksumOf(ctx, rev), text: () => upOf(ctx, rev) }, downOrNull(ctx, rev))) {
+        // the row was recorded for another text: a TypeScript part now missing, or the file as it was
+        // when stamped (found by a hunt: "may have been applied with a TypeScript part", in a project with
+        // none, of a row stamped after an edit since undone): both named
         throw new IntegrityError(
-          `${rel(tsFileOf(rev))} is missing: revision ${rev.id} may have been applied with a TypeScript part (its up SQL is the one its down was made for, yet its checksum differs from the version table); restore the .ts file, put the change in a new revision, or pass --allow-changed`,
+          `revision ${rev.id}'s checksum in the version table differs from ${rel(rev.upFile)}, though that file is the up its down was made for: the row was recorded for another text (a TypeScript part ${rel(tsFileOf(rev))} now missing, or the file as it was when applied or stamped, an edit since undone); restore what it was applied with, put the change in a new revision, or pass --allow-changed`,
         );
       }
       throw new IntegrityError(

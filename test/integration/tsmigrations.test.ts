@@ -193,7 +193,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       const upSum = createHash('sha256').update(readFileSync(path.join(folder, `${TAG}.sql`), 'utf8')).digest('hex');
       writeFileSync(path.join(folder, `${TAG}.down.sql`), `-- sluice:up-checksum ${upSum}\n${DOWN_SQL[d]}`);
       rmSync(path.join(folder, `${TAG}.ts`));
-      expectOneLineError(runCli(dir, ['up'], env), 4, new RegExp(`drizzle/${d}/${TAG}\\.ts is missing: revision ${TAG} may have been applied with a TypeScript part`));
+      expectOneLineError(runCli(dir, ['up'], env), 4, new RegExp(`revision ${TAG}'s checksum in the version table differs from drizzle/${d}/${TAG}\\.sql, though that file is the up its down was made for: the row was recorded for another text \\(a TypeScript part drizzle/${d}/${TAG}\\.ts now missing,`));
     });
 
     it('a TS data migration that fails half way rolls back with its SQL part: exit 3, the revision named, rows and version rows unchanged', async () => {
