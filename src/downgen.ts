@@ -97,6 +97,11 @@ export async function diffSnapshots(root: string, dialect: DialectName, from: Sn
  */
 function diffFailed(err: unknown): SluiceError {
   const issue = snapshotIssue(err);
+  // a snapshot of an older drizzle-kit (v5/v6 "pg"): drizzle-kit up upgrades the folder (a hunt saw "[")
+  const old = issue && /^version: Invalid literal value, expected "(\d+)"/.exec(issue);
+  if (old) {
+    return new SluiceError(`the history's snapshots are of an older drizzle-kit format than version ${old[1]}: upgrade them with drizzle-kit up (npx drizzle-kit up), then run this again`, ExitCode.usage, { cause: err });
+  }
   if (issue) return new SluiceError(`a snapshot in the history fails drizzle-kit's validation (${issue}): fix that snapshot in meta/, or restore it from git`, ExitCode.usage, { cause: err });
   return new SluiceError(`drizzle-kit could not diff the snapshots: ${describeCause(err)}`, ExitCode.internal, { cause: err });
 }

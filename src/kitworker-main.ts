@@ -11,6 +11,9 @@ parentPort!.on('message', async (m: { id: number; dialect: 'postgresql' | 'sqlit
   try {
     parentPort!.postMessage({ id: m.id, statements: await diffLocally(root, m.dialect, m.from, m.to) });
   } catch (err) {
-    parentPort!.postMessage({ id: m.id, error: describeCause(err) });
+    // zod's issues (a snapshot drizzle-kit's validation refuses) go whole, as JSON: the main thread
+    // names the first one (downgen.ts diffFailed; was: cut to their first line, "[")
+    const message = err instanceof Error ? err.message : '';
+    parentPort!.postMessage({ id: m.id, error: message.trimStart().startsWith('[') ? message : describeCause(err) });
   }
 });
