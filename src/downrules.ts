@@ -255,8 +255,12 @@ function identityRestart(sql: string): string[] {
   if (!m || /INCREMENT BY\s+-/i.test(sql)) return [];
   const [, table, column] = m;
   const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
+  const seq = `pg_catalog.pg_get_serial_sequence(${literal(table!.replace(/^"public"\./, ''))}, ${literal(column!.slice(1, -1).replace(/""/g, '"'))})::regclass`;
+  // only forward, within the sequence's bounds: an identity `START WITH 1000` above the ids held keeps
+  // its start, and ids at or below 0 are left to it (found by a hunt: set back to 2 under START WITH
+  // 1000; and `setval: value 0 is out of bounds`, which failed an up drizzle-kit's own would apply)
   return [
-    `SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence(${literal(table!.replace(/^"public"\./, ''))}, ${literal(column!.slice(1, -1).replace(/""/g, '"'))}), max(${column})) FROM ${table} HAVING max(${column}) IS NOT NULL;`,
+    `SELECT pg_catalog.setval(q.seqrelid, v.m) FROM (SELECT max(${column}) AS m FROM ${table}) v, pg_catalog.pg_sequence q WHERE q.seqrelid = ${seq} AND v.m >= q.seqstart AND v.m <= q.seqmax;`,
   ];
 }
 

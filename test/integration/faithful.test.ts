@@ -505,6 +505,19 @@ pgDescribe('a down that gives a column its identity back', () => {
     const up = runCli(dir, ['up'], env);
     expect(up.status, up.stderr).toBe(0);
     expect((await sql<{ id: number }>(dir, env, "INSERT INTO items (name) VALUES ('f') RETURNING id"))[0]!.id).toBe(11);
+    // found by a hunt: the move is forward only, within the sequence's bounds: an identity the model
+    // starts at 1000 kept its start (was: set back to the ids held), and ids at or below 0 fail no up
+    // (was: "setval: value 0 is out of bounds")
+    writeFileSync(models, items(''));
+    expect(runCli(dir, ['create', '-m', 'plain again'], env).status).toBe(0);
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await sql(dir, env, "DELETE FROM items; INSERT INTO items (id, name) VALUES (0, 'z'), (-3, 'y')");
+    writeFileSync(models, items('.generatedByDefaultAsIdentity({ startWith: 1000 })'));
+    const started = runCli(dir, ['create', '-m', 'identity at 1000'], env);
+    expect(started.status, started.stdout + started.stderr).toBe(0);
+    const up2 = runCli(dir, ['up'], env);
+    expect(up2.status, up2.stderr).toBe(0);
+    expect((await sql<{ id: number }>(dir, env, "INSERT INTO items (name) VALUES ('g') RETURNING id"))[0]!.id).toBe(1000);
   });
 });
 
