@@ -77,14 +77,24 @@ async function importModels(root: string, schema: string): Promise<Record<string
     const abs = path.resolve(root, entry);
     const st = statSync(abs, { throwIfNoEntry: false });
     if (!st) throw new ConfigError(`models file ${entry} (drizzle.config.ts schema) does not exist`);
+    // a folder's own files, as drizzle-kit's prepareFilenames lists them (not its subfolders: a hunt saw
+    // a table in models/pg/sub/ reported as "would generate", which migrate-create never made)
     if (st.isDirectory()) {
-      for (const f of readdirSync(abs, { recursive: true }) as string[]) if (/\.(m?ts|m?js)$/.test(f) && !f.endsWith('.d.ts')) files.push(path.join(abs, f));
+      for (const f of readdirSync(abs).sort()) if (/\.(m?ts|m?js)$/.test(f) && !f.endsWith('.d.ts') && !statSync(path.join(abs, f)).isDirectory()) files.push(path.join(abs, f));
     } else files.push(abs);
   }
+  // every file's exports, each object once (a table re-exported by an index file is one table), keyed
+  // apart: two files exporting different tables under one name are two tables, as drizzle-kit reads
+  // them file by file (a hunt: merged by name, one was left out, and the check passed)
+  const seen = new Set<unknown>();
   const imports: Record<string, unknown> = {};
-  for (const f of files) {
+  for (const [i, f] of files.entries()) {
     try {
-      Object.assign(imports, await importTypeScript(f, readFileSync(f, 'utf8')));
+      for (const [name, value] of Object.entries(await importTypeScript(f, readFileSync(f, 'utf8')))) {
+        if (value !== null && typeof value === 'object' && seen.has(value)) continue;
+        seen.add(value);
+        imports[`${i}:${name}`] = value;
+      }
     } catch (err) {
       const marker = conflictMarkerIn(root, f);
       if (marker) throw new ConfigError(conflictMarkerMessage(marker, 'run migrate-check again'), { cause: err });

@@ -1,7 +1,7 @@
 /** make migrate-check (sluice verify): heads, models vs history, drift — each with its exit code. */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addRevision, addUserColumn, describeFor, freshDatabase, makeProject, pgUrl, REPO, runCli, runMake, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
@@ -25,6 +25,26 @@ describe('make migrate-check: history and models', () => {
     const r = runCli(dir, ['verify', '--no-database']);
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/ok {3}models \(sqlite\)/);
+  });
+
+  // found by a hunt: a models folder's files were merged by export name (two tables exported as `users`
+  // from two files: one left out, the check passed) and read with its subfolders (which drizzle-kit skips)
+  it('a models folder: each file read apart, as drizzle-kit reads them, and not its subfolders', () => {
+    const dir = tempDir('sluice-models-');
+    symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+    writeFileSync(path.join(dir, 'drizzle.config.ts'), "export default { dialect: 'sqlite', schema: './models', out: './drizzle' };\n");
+    mkdirSync(path.join(dir, 'models', 'sub'), { recursive: true });
+    const table = (name: string) => `import { integer, sqliteTable } from 'drizzle-orm/sqlite-core';\nexport const users = sqliteTable('${name}', { id: integer('id').primaryKey() });\n`;
+    writeFileSync(path.join(dir, 'models', 'main.ts'), table('users'));
+    writeFileSync(path.join(dir, 'models', 'sub', 'extra.ts'), table('extra'));
+    const created = runCli(dir, ['create', '-m', 'init'], { SLUICE_VERIFY: 'off' });
+    expect(created.status, created.stdout + created.stderr).toBe(0);
+    expect(runCli(dir, ['verify', '--no-database']).status).toBe(0);
+    writeFileSync(path.join(dir, 'models', 'a_tags.ts'), table('tags'));
+    const r = runCli(dir, ['verify', '--no-database']);
+    expect(r.status, r.stdout + r.stderr).toBe(8);
+    expect(r.stdout).toMatch(/would generate: CREATE TABLE `tags`/);
+    expect(r.stdout).not.toMatch(/DROP TABLE/);
   });
 
   it('passes on the example; a model change is exit 8 naming what drizzle-kit would generate', () => {
