@@ -42,6 +42,8 @@ export interface Proof {
   failed?: { statement: string; message: string };
   /** A revision proven outside a transaction left the scratch database off state N: proving stops. */
   scratchLost?: boolean;
+  /** Tables the down keeps that took no synthetic row (a CHECK refused it…): their rows are not proven kept. */
+  unfilled?: string[];
 }
 
 /** Repair attempts per down (each one more round trip on the scratch database). */

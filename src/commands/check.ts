@@ -244,7 +244,11 @@ async function checksOf(
     // rows (they could not be rolled back), as is one that refused to run with them: the line says which,
     // instead of claiming their rows kept.
     let withoutRows: string[] = [];
-    const label = () => `every down proven, rows kept${withoutRows.length ? ` (except ${withoutRows.join(', ')}: proven without rows, as it runs outside a transaction or refused to run with rows)` : ''}`;
+    let unfilled: string[] = [];
+    const label = () =>
+      `every down proven, rows kept${withoutRows.length ? ` (except ${withoutRows.join(', ')}: proven without rows, as it runs outside a transaction or refused to run with rows)` : ''}${
+        unfilled.length ? ` (not proven in ${unfilled.join(', ')}: no synthetic row could be put there, e.g. a CHECK refused it)` : ''
+      }`;
     await attempt(label, async () => {
       const downs = new Map(revs.flatMap((r) => {
         const text = readDown(r);
@@ -252,6 +256,12 @@ async function checksOf(
       }));
       const proved = await proveDowns({ root, dialect, engine: history.engine, dir: history.out, revisions: revs, downs, checkUp: false, downsAsWritten: true, env: { ...env, SLUICE_CHECK_DATABASE_URL: dialect === 'postgresql' ? target.url : undefined }, signal: options.signal, notRemoved: options.notRemoved });
       withoutRows = [...proved.proofs.values()].filter((p) => p.verified && !p.checked.some((c) => c.startsWith('rows kept'))).map((p) => p.revision);
+      const byTable = new Map<string, number>();
+      for (const p of proved.proofs.values()) {
+        if (!p.verified || !p.checked.some((c) => c.startsWith('rows kept'))) continue;
+        for (const t of p.unfilled ?? []) byTable.set(t, (byTable.get(t) ?? 0) + 1);
+      }
+      unfilled = [...byTable].map(([t, n]) => `${t} (${n} down${n === 1 ? '' : 's'})`);
       if (proved.stoppedAt) return `${proved.stoppedAt.revision}: ${proved.stoppedAt.reason}`;
       const bad = [...proved.proofs.values()].filter((p) => !p.verified);
       return bad.length ? bad.map((p) => `${p.revision} (${rel(revs.find((r) => r.id === p.revision)!.downFile)}): ${p.reason}${p.differences.length ? `\n    ${p.differences.slice(0, 5).join('\n    ')}` : ''}`).join('\n') : undefined;

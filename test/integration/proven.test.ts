@@ -488,6 +488,17 @@ describe('db-test proves the downs as written, with rows', () => {
     expect(r.stdout).toMatch(/ok +sqlite: down 0006_kept restores 0005_guarded_w/);
   });
 
+  // found by a hunt: a table whose CHECK refused the synthetic row was counted as kept, so a down that
+  // empties it passed "every down proven, rows kept"; the line now names such tables
+  it('a table that takes no synthetic row is named as not proven, instead of "rows kept"', () => {
+    const dir = makeProject();
+    const bp = '\n--> statement-breakpoint\n';
+    addRevision(dir, 'sqlite', 'codes', "CREATE TABLE `codes` (`id` integer PRIMARY KEY NOT NULL, `code` text NOT NULL CHECK (`code` GLOB '[A-Z][A-Z][A-Z]'));", 'DROP TABLE `codes`;');
+    addRevision(dir, 'sqlite', 'codes_note', ['ALTER TABLE `codes` ADD `note` text;'].join(bp), ['DELETE FROM `codes`;', 'ALTER TABLE `codes` DROP COLUMN `note`;'].join(bp));
+    const r = runCli(dir, ['check'], { SLUICE_SKIP_PG: '1' });
+    expect(r.stdout).toMatch(/ok +sqlite: every down proven, rows kept \(not proven in codes \(1 down\): no synthetic row could be put there, e\.g\. a CHECK refused it\)/);
+  });
+
   it('a down run outside a transaction is proven without rows, and the line says so instead of "rows kept" (was: the claim made for it too)', () => {
     const dir = makeProject();
     const down = path.join(dir, 'drizzle/sqlite/0003_add_phone_to_users.down.sql');
