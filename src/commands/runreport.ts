@@ -37,7 +37,8 @@ export function statementsRan(step: StepResult): string {
   const kept = step.statementsRun ?? 0;
   const undone = step.statementsUndone ?? 0;
   const inBlock = `${undone === 1 ? `statement ${kept + 1}` : `statements ${kept + 1}-${kept + undone}`} ran in a transaction the file opened and ${undone === 1 ? 'was' : 'were'} rolled back with it`;
-  if (!kept) return undone ? inBlock : 'none of its statements ran';
+  // a first statement that failed did run (a CREATE INDEX CONCURRENTLY leaves its invalid index: a hunt)
+  if (!kept) return undone ? inBlock : step.failedStatement ? `no statement of it completed (statement ${step.failedStatement} failed)` : 'none of its statements ran';
   return `statements 1-${kept} of it ran and were NOT rolled back${undone ? `, ${inBlock}` : ''}`;
 }
 
