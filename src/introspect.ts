@@ -88,6 +88,7 @@ SELECT line FROM (
     || CASE a.attidentity WHEN 'a' THEN ' identity always' WHEN 'd' THEN ' identity by default' ELSE '' END
     || CASE a.attgenerated WHEN 's' THEN ' stored generated' ELSE '' END
     || COALESCE(' collate ' || NULLIF(co.collname, 'default'), '')
+    || CASE WHEN a.attstattarget >= 0 THEN ' statistics ' || a.attstattarget ELSE '' END
   FROM rel r JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid
   LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
   LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 0
@@ -124,11 +125,22 @@ SELECT line FROM (
     || COALESCE(' with ' || array_to_string(c.reloptions, ', '), '')
   FROM rel r JOIN pg_catalog.pg_class c ON c.oid = r.oid WHERE r.relkind IN ('v', 'm')
   UNION ALL
-  SELECT 'function ' || p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ') ' || md5(p.prosrc)
+  SELECT 'function ' || p.proname || '(' || pg_catalog.pg_get_function_arguments(p.oid) || ') ' || md5(p.prosrc)
     || COALESCE(' returns ' || pg_catalog.pg_get_function_result(p.oid), '') || ' ' || p.provolatile::text || CASE WHEN p.proisstrict THEN ' strict' ELSE '' END
     || CASE WHEN p.prosecdef THEN ' security definer' ELSE '' END || COALESCE(' set ' || array_to_string(p.proconfig, ' | '), '')
   FROM pg_catalog.pg_proc p WHERE p.pronamespace = (SELECT oid FROM ns) AND p.prokind IN ('f', 'p', 'w')
     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid AND d.deptype = 'e')
+  UNION ALL
+  SELECT 'aggregate ' || p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ') ' || a.aggtransfn::text || ' ' || pg_catalog.format_type(a.aggtranstype, NULL)
+    || COALESCE(' init ' || a.agginitval, '') || CASE WHEN a.aggfinalfn <> 0 THEN ' final ' || a.aggfinalfn::text ELSE '' END
+  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_aggregate a ON a.aggfnoid = p.oid WHERE p.pronamespace = (SELECT oid FROM ns)
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid AND d.deptype = 'e')
+  UNION ALL
+  SELECT 'rule ' || r.relname || '.' || w.rulename || ' ' || regexp_replace(pg_catalog.pg_get_ruledef(w.oid), '\\s+', ' ', 'g')
+  FROM pg_catalog.pg_rewrite w JOIN rel r ON r.oid = w.ev_class WHERE w.rulename <> '_RETURN'
+  UNION ALL
+  SELECT 'statistics ' || x.stxname || ' ' || pg_catalog.pg_get_statisticsobjdef(x.oid)
+  FROM pg_catalog.pg_statistic_ext x WHERE x.stxnamespace = (SELECT oid FROM ns)
   UNION ALL
   SELECT 'trigger ' || r.relname || '.' || t.tgname || ' ' || pg_catalog.pg_get_triggerdef(t.oid)
     || CASE t.tgenabled WHEN 'D' THEN ' disabled' WHEN 'R' THEN ' enabled replica' WHEN 'A' THEN ' enabled always' ELSE '' END
@@ -139,6 +151,7 @@ SELECT line FROM (
   UNION ALL
   SELECT 'policy ' || r.relname || '.' || p.polname || ' ' || p.polcmd::text || ' ' || p.polpermissive::text
     || COALESCE(' using ' || pg_catalog.pg_get_expr(p.polqual, p.polrelid), '') || COALESCE(' check ' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '')
+    || ' to ' || (SELECT string_agg(q.n, ', ' ORDER BY q.n) FROM (SELECT CASE WHEN o = 0 THEN 'public' ELSE pg_catalog.pg_get_userbyid(o)::text END AS n FROM unnest(p.polroles) o) q)
   FROM pg_catalog.pg_policy p JOIN rel r ON r.oid = p.polrelid
   UNION ALL
   SELECT 'row level security ' || c.relname || CASE WHEN c.relforcerowsecurity THEN ' forced' ELSE '' END FROM pg_catalog.pg_class c JOIN rel r ON r.oid = c.oid WHERE c.relrowsecurity OR c.relforcerowsecurity

@@ -279,11 +279,15 @@ function mentionsPrepare(r: RevisionFile): boolean {
   }
 }
 
+/**
+ * The lines one schema has and the other lacks (`- expected`, `+ found`; at most 5 of each): was the
+ * first line at which they part, so one index added showed as a pair of unrelated lines (a hunt).
+ */
 function firstDifference(expected: string, actual: string): string {
-  const a = expected.split('\n');
-  const b = actual.split('\n');
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    if (a[i] !== b[i]) return `  line ${i + 1}: expected ${JSON.stringify(a[i] ?? '')}\n  line ${i + 1}: actual   ${JSON.stringify(b[i] ?? '')}`;
-  }
-  return '';
+  const count = (lines: string[]) => lines.reduce((m, l) => m.set(l, (m.get(l) ?? 0) + 1), new Map<string, number>());
+  const a = count(expected.split('\n'));
+  const b = count(actual.split('\n'));
+  const only = (x: Map<string, number>, y: Map<string, number>) => [...x].flatMap(([l, n]) => Array<string>(Math.max(0, n - (y.get(l) ?? 0))).fill(l));
+  const cap = (lines: string[], sign: string) => [...lines.slice(0, 5).map((l) => `  ${sign} ${l}`), ...(lines.length > 5 ? [`  ${sign} … ${lines.length - 5} more`] : [])];
+  return [...cap(only(a, b), '-'), ...cap(only(b, a), '+')].join('\n');
 }

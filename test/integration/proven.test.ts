@@ -499,6 +499,18 @@ describe('db-test proves the downs as written, with rows', () => {
     expect(r.stdout).toMatch(/ok +sqlite: every down proven, rows kept \(not proven in codes \(1 down\): no synthetic row could be put there, e\.g\. a CHECK refused it\)/);
   });
 
+  // found by a hunt: SQLite's comparison read no generated column's expression, AUTOINCREMENT or ON
+  // CONFLICT clause, so a down that left them (a UNIQUE that deletes rows on insert) "restores"
+  it('SQLite: a down that leaves a generated expression, AUTOINCREMENT or ON CONFLICT REPLACE fails, naming them', () => {
+    const dir = makeProject();
+    const bp = '\n--> statement-breakpoint\n';
+    addRevision(dir, 'sqlite', 'g1', 'CREATE TABLE `g` (`id` integer PRIMARY KEY, `a` integer, `b` integer GENERATED ALWAYS AS (a*2) VIRTUAL, `c` text UNIQUE);', 'DROP TABLE `g`;');
+    addRevision(dir, 'sqlite', 'g2', ['DROP TABLE `g`;', 'CREATE TABLE `g` (`id` integer PRIMARY KEY AUTOINCREMENT, `a` integer, `b` integer GENERATED ALWAYS AS (a*3) VIRTUAL, `c` text UNIQUE ON CONFLICT REPLACE);'].join(bp), 'SELECT 1;');
+    const r = runCli(dir, ['check'], { SLUICE_SKIP_PG: '1' });
+    expect(r.status, r.stdout + r.stderr).toBe(3);
+    expect(r.stdout).toMatch(/FAIL sqlite: down 0005_g2 restores 0004_g1\nschema differs after down:\n  - generated g\.b \(a\*2\) virtual\n  \+ autoincrement g\.id\n  \+ generated g\.b \(a\*3\) virtual\n  \+ on conflict g\.c unique replace/);
+  });
+
   it('a down run outside a transaction is proven without rows, and the line says so instead of "rows kept" (was: the claim made for it too)', () => {
     const dir = makeProject();
     const down = path.join(dir, 'drizzle/sqlite/0003_add_phone_to_users.down.sql');

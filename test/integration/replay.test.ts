@@ -110,6 +110,26 @@ pgDescribe('a hand-written down naming the schema public beyond what translation
   });
 });
 
+pgDescribe('db-test compares what a down may leave behind', () => {
+  // found by a hunt: a down that left a rule (every DELETE a no-op), extended statistics, an aggregate,
+  // a function's argument default or a policy's roles as the up made them passed "restores"
+  it('rules, statistics, aggregates, argument defaults and policy roles: a down leaving them fails, naming them', () => {
+    const dir = makeProject();
+    writeFileSync(path.join(dir, 'drizzle.config.ts'), "export default { dialect: 'postgresql', schema: './models/postgres.ts', out: './drizzle/postgresql' };\n");
+    const bp = '\n--> statement-breakpoint\n';
+    const env: Env = { DATABASE_URL: pgUrl(), SLUICE_CHECK_DATABASE_URL: pgUrl() };
+    const p1 = addFollowingRevision(dir, 'p1', ['CREATE OR REPLACE RULE users_no_delete AS ON DELETE TO users DO INSTEAD NOTHING;', 'CREATE STATISTICS IF NOT EXISTS users_stats (dependencies) ON email, name FROM users;', 'CREATE OR REPLACE AGGREGATE my_sum(int) (sfunc = int4pl, stype = int);', 'CREATE OR REPLACE FUNCTION fx(a int DEFAULT 1) RETURNS int LANGUAGE sql AS $$SELECT a$$;', 'CREATE POLICY p ON users USING (true);'].join(bp), ['DROP POLICY p ON users;', 'DROP FUNCTION fx(int);'].join(bp));
+    const first = runCli(dir, ['check'], env);
+    expect(first.status, first.stdout + first.stderr).toBe(3);
+    expect(first.stdout).toMatch(/FAIL postgresql: down 0004_p1 restores 0003_add_phone_to_users\nschema differs after down:\n  \+ aggregate my_sum\(integer\) int4pl integer\n  \+ rule users\.users_no_delete CREATE RULE users_no_delete AS ON DELETE TO .*users DO INSTEAD NOTHING;\n  \+ statistics users_stats /);
+    writeFileSync(path.join(dir, 'drizzle/postgresql', `${p1}.down.sql`), ['DROP POLICY p ON users;', 'DROP FUNCTION fx(int);', 'DROP AGGREGATE my_sum(int);', 'DROP STATISTICS users_stats;', 'DROP RULE users_no_delete ON users;'].join(bp));
+    addFollowingRevision(dir, 'p2', ['CREATE OR REPLACE FUNCTION fx(a int DEFAULT 2) RETURNS int LANGUAGE sql AS $$SELECT a$$;', 'ALTER POLICY p ON users TO postgres;'].join(bp), 'SELECT 1;');
+    const second = runCli(dir, ['check'], env);
+    expect(second.status, second.stdout + second.stderr).toBe(3);
+    expect(second.stdout).toMatch(/FAIL postgresql: down 0005_p2 restores 0004_p1\nschema differs after down:\n  - function fx\(a integer DEFAULT 1\) .*\n  - policy users\.p .* to public\n  \+ function fx\(a integer DEFAULT 2\) .*\n  \+ policy users\.p .* to postgres/);
+  });
+});
+
 /** A revision whose snapshot follows the previous one (addRevision copies it, id included: a fork to drizzle-kit). */
 function addFollowingRevision(dir: string, name: string, up: string, down: string): string {
   const tag = addRevision(dir, 'postgresql', name, up, down);
