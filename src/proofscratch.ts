@@ -16,7 +16,7 @@ import { runSteps } from './engine.js';
 import { describeCause } from './errors.js';
 import { introspect } from './introspect.js';
 import { prepareStep, type PreparedStep } from './prepare.js';
-import { extensionsCreated, foreignSchemas, namesPublic, openScratch, type Scratch } from './scratch.js';
+import { extensionsCreated, foreignSchemas, namesPublic, openScratch, rolesCreated, type Scratch } from './scratch.js';
 import { warmFor } from './serverwarm.js';
 import { otherSchemasOf, readUp, type RevisionFile } from './source.js';
 import { rel } from './relpath.js';
@@ -78,7 +78,7 @@ async function scratchChoice(o: HistoryOnScratch): Promise<{ separate: boolean; 
 export async function openProofScratch(o: HistoryOnScratch): Promise<Scratch> {
   const choice = await scratchChoice(o);
   return timed('open', () =>
-    openScratch(o.root, o.dialect, o.env, { separateDatabases: choice.separate, engine: o.engine, extensions: () => choice.extensions, namesPublic: choice.publicNamed, downsAsWritten: o.downsAsWritten }),
+    openScratch(o.root, o.dialect, o.env, { separateDatabases: choice.separate, engine: o.engine, extensions: () => choice.extensions, namesPublic: choice.publicNamed, downsAsWritten: o.downsAsWritten, roles: () => (o.dialect === 'postgresql' ? rolesCreated(o.revisions) : []) }),
   );
 }
 
@@ -238,6 +238,8 @@ export function proofAhead(o: HistoryOnScratch): ProofAhead {
 /** openScratch makes a plain scratch for these revisions: no databases of their own, no extensions (scratchChoice). */
 async function plain(o: HistoryOnScratch, revisions: RevisionFile[]): Promise<boolean> {
   if (o.dialect !== 'postgresql') return true;
+  // a role is the whole server's: a scratch that replays CREATE ROLE must drop it after (scratchChoice's, with its roles)
+  if (rolesCreated(revisions).length) return false;
   const choice = await scratchChoice({ ...o, revisions });
   return !choice.separate && !choice.extensions.length && !(await choice.publicNamed());
 }

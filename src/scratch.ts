@@ -87,6 +87,8 @@ export interface ScratchOptions {
    * drop, is refused (a down's DROP EXTENSION would drop the database's own).
    */
   downsAsWritten?: boolean;
+  /** PostgreSQL on a server: the roles the history creates (rolesCreated), dropped with the scratch databases when the server had none of them. */
+  roles?: () => string[];
 }
 
 export async function openScratch(root: string, dialect: DialectName, env: Record<string, string | undefined>, options: ScratchOptions = {}): Promise<Scratch> {
@@ -94,7 +96,7 @@ export async function openScratch(root: string, dialect: DialectName, env: Recor
   const url = (env.SLUICE_CHECK_DATABASE_URL ?? '').trim();
   if (!url) return pgliteScratch(root, env, options.extensions?.() ?? []);
   const extensions = options.separateDatabases ? [] : (options.extensions?.() ?? []);
-  return serverScratch(root, url, env, await ownDatabaseFor(!!options.separateDatabases, extensions, options.namesPublic), extensions, !!options.downsAsWritten);
+  return serverScratch(root, url, env, await ownDatabaseFor(!!options.separateDatabases, extensions, options.namesPublic), extensions, !!options.downsAsWritten, options.roles?.() ?? []);
 }
 
 /**
@@ -168,9 +170,24 @@ export function extensionsCreated(revisions: RevisionFile[]): string[] {
   }
   return [...names].sort();
 }
+/**
+ * The roles the ups of a history create (`CREATE ROLE` / `CREATE USER` name, drizzle's pgRole), in
+ * PostgreSQL's spelling of the name. A role belongs to the whole server: one a replay on a server made
+ * is dropped with the scratch databases (found by a hunt: migrate-create's proof left pgRole's role on
+ * the check server, so the real `up` there failed on "role already exists", and every later proof).
+ */
+export function rolesCreated(revisions: RevisionFile[]): string[] {
+  const names = new Set<string>();
+  for (const text of upsOf(revisions)) {
+    if (!/\bcreate\b/i.test(text) || !/\b(role|user)\b/i.test(text)) continue;
+    for (const m of text.matchAll(CREATE_ROLE)) names.add(m[1] !== undefined ? m[1].replace(/""/g, '"') : m[2]!.toLowerCase());
+  }
+  return [...names].sort();
+}
 /** Between two words: blanks and comments (`/* … *\/`, `-- …`), as PostgreSQL reads them. */
 // (a block comment as `/*`, then anything up to the first `*/`, in a form that can split a run of comments only one way)
 const GAP = String.raw`(?:\s|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/|--[^\n]*(?:\n|$))+`;
+const CREATE_ROLE = new RegExp(String.raw`\bcreate${GAP}(?:role|user)${GAP}(?:if${GAP}not${GAP}exists${GAP})?(?:"((?:[^"]|"")+)"|([a-z_][a-z0-9_$]*))`, 'gi');
 const CREATE_EXTENSION = new RegExp(String.raw`\bcreate${GAP}extension${GAP}(?:if${GAP}not${GAP}exists${GAP})?(?:"([^"]+)"|([a-z_][a-z0-9_]*))`, 'gi');
 
 function sqliteScratch(root: string, engine: SqliteEngine | undefined): Scratch {
@@ -231,10 +248,11 @@ export async function replayDatabase(
   extensions: string[] = [],
   publicNamed?: () => Promise<boolean>,
   downsAsWritten = false,
+  roles: string[] = [],
 ): Promise<{ env: Record<string, string | undefined>; close(): Promise<string[]> }> {
   // a history that only creates extensions or names public (namesPublic) gets a database of its own where one can be made (OwnDatabase), else the schema below
   const own = await ownDatabaseFor(others.length > 0, extensions, publicNamed);
-  const scratch = own === 'required' ? await serverScratch(root, url, env, own) : own === 'preferred' ? await serverScratch(root, url, env, own, extensions, downsAsWritten).catch(() => undefined) : undefined;
+  const scratch = own === 'required' ? await serverScratch(root, url, env, own, [], false, roles) : own === 'preferred' ? await serverScratch(root, url, env, own, extensions, downsAsWritten, roles).catch(() => undefined) : undefined;
   if (scratch) {
     try {
       const db = await scratch.make('replay');
@@ -275,7 +293,7 @@ export async function replayDatabase(
   };
 }
 
-async function serverScratch(root: string, url: string, env: Record<string, string | undefined>, own: OwnDatabase, extensions: string[] = [], downsAsWritten = false): Promise<Scratch> {
+async function serverScratch(root: string, url: string, env: Record<string, string | undefined>, own: OwnDatabase, extensions: string[] = [], downsAsWritten = false, roles: string[] = []): Promise<Scratch> {
   const base = parseDatabaseTarget({ DATABASE_URL: url, DATABASE_SCHEMA: 'public' }, root);
   if (base.dialect !== 'postgresql') throw new ConfigError('SLUICE_CHECK_DATABASE_URL must be a postgres:// URL (the server sluice verifies PostgreSQL downs on)');
   // opened ahead, while drizzle-kit ran (serverwarm.ts), when migrate-create's warmScratch did
@@ -292,6 +310,12 @@ async function serverScratch(root: string, url: string, env: Record<string, stri
   }
   const schemas: string[] = [];
   const databases: string[] = [];
+  // the history's roles the server has already are left alone; those a replay makes are dropped at close()
+  const newRoles = roles.length
+    ? await admin
+        .query<{ n: string }>('SELECT n FROM unnest($1::text[]) AS r(n) WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r.n)', [roles])
+        .then((rows) => rows.map((r) => r.n), () => [] as string[])
+    : [];
   const urlOf = (database: string) => {
     const u = new URL(url);
     u.pathname = `/${database}`;
@@ -405,6 +429,7 @@ async function serverScratch(root: string, url: string, env: Record<string, stri
       };
       for (const s of schemas) await run(`DROP SCHEMA IF EXISTS ${quoteIdent(s)} CASCADE`).catch((err) => left.push(notRemovedLine(`the scratch schema ${quoteIdent(s)} on ${base.display}`, err)));
       for (const d of databases) await run(dropDatabase(d)).catch((err) => left.push(notRemovedLine(`the scratch database ${quoteIdent(d)} on ${base.display}`, err)));
+      for (const r of newRoles) await run(`DROP ROLE IF EXISTS ${quoteIdent(r)}`).catch((err) => left.push(notRemovedLine(`the role ${quoteIdent(r)} the replay created on ${base.display}`, err)));
       await admin.close().catch(() => {});
       return left;
     },

@@ -15,7 +15,7 @@ import { clusterRunning, startCluster, stopCluster, stopCommand } from '../pgclu
 import { introspect } from '../introspect.js';
 import { PREPARED_WORDS } from '../proofscratch.js';
 import { proveDowns } from '../prove.js';
-import { extensionsCreated, foreignSchemas, namesPublic, notRemovedLine, removeFolder, replayDatabase } from '../scratch.js';
+import { extensionsCreated, foreignSchemas, namesPublic, rolesCreated, notRemovedLine, removeFolder, replayDatabase } from '../scratch.js';
 import { otherSchemasOf, readDown, readHistory, readUp, tsFileOf, type RevisionFile } from '../source.js';
 import { rel } from '../relpath.js';
 import { VersionStore } from '../store.js';
@@ -109,7 +109,7 @@ async function checkPostgres(
     const revisions = readHistory(history.out).revisions;
     // the other schemas the history names (drizzle's pgSchema): read with the replay's own at each step
     const others = otherSchemasOf(history.out, revisions);
-    replay = await replayDatabase(root, url, env, 'public', await foreignSchemas(history.out, revisions, env, others), extensionsCreated(revisions), () => namesPublic(revisions), true);
+    replay = await replayDatabase(root, url, env, 'public', await foreignSchemas(history.out, revisions, env, others), extensionsCreated(revisions), () => namesPublic(revisions), true, rolesCreated(revisions));
     return await roundTrip(root, replay.env, 'postgresql', { ...options, notRemoved: left }, project, others);
   } finally {
     if (replay) left.push(...(await replay.close()));

@@ -20,7 +20,7 @@ import { carryingNotRemoved, checkpoint, ConfigError, ConnectionLost, describeCa
 import { currentIndex, labelOf } from '../revision.js';
 import { otherSchemasOf, readHistory, readSnapshot, snapshotFile, type History } from '../source.js';
 import { rel } from '../relpath.js';
-import { extensionsCreated, foreignSchemas, namesPublic, removeFolder, replayDatabase } from '../scratch.js';
+import { extensionsCreated, foreignSchemas, namesPublic, rolesCreated, removeFolder, replayDatabase } from '../scratch.js';
 import { quoteIdent } from '../sql.js';
 import { introspect, schemaDiff, untagged } from '../introspect.js';
 import { importTypeScript } from '../tsmodule.js';
@@ -165,7 +165,7 @@ async function checkDrift(options: VerifyOptions & { notRemoved: string[] }): Pr
   // SQLite: a file in a temporary folder, made inside the try so that its finally removes it.
   const replay =
     dialect === 'postgresql'
-      ? await replayDatabase(ctx.root, ctx.env.SLUICE_CHECK_DATABASE_URL || ctx.env.DATABASE_URL!, ctx.env, ctx.target.schema!, await foreignSchemas(ctx.history.dir, ctx.history.revisions, ctx.env, others), extensionsCreated(ctx.history.revisions), () => namesPublic(ctx.history.revisions))
+      ? await replayDatabase(ctx.root, ctx.env.SLUICE_CHECK_DATABASE_URL || ctx.env.DATABASE_URL!, ctx.env, ctx.target.schema!, await foreignSchemas(ctx.history.dir, ctx.history.revisions, ctx.env, others), extensionsCreated(ctx.history.revisions), () => namesPublic(ctx.history.revisions), false, rolesCreated(ctx.history.revisions))
       : undefined;
   let tmp: string | undefined;
   try {

@@ -57,6 +57,32 @@ async function adoptAllVerified(dir: string, env: Env): Promise<void> {
 }
 
 pgDescribe('proven downs on PostgreSQL', () => {
+  // found by a hunt: migrate-create's proof on SLUICE_CHECK_DATABASE_URL replayed pgRole's CREATE ROLE and
+  // left the role on that server (roles are the whole server's), so the real up there failed on "role
+  // already exists", and every later proof stopped at it
+  it('a role the history creates is dropped with the scratch databases; the up then applies on that server', async () => {
+    const dir = makeProject();
+    writeFileSync(path.join(dir, 'drizzle.config.ts'), "export default { dialect: 'postgresql', schema: './models/postgres.ts', out: './drizzle/postgresql' };\n");
+    const role = uniqueSchema('reader');
+    writeFileSync(path.join(dir, 'models', 'postgres.ts'), `${readFileSync(path.join(dir, 'models', 'postgres.ts'), 'utf8')}\nimport { pgRole } from 'drizzle-orm/pg-core';\nexport const reader = pgRole('${role}');\n`);
+    const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('roles'), SLUICE_CHECK_DATABASE_URL: pgUrl() };
+    const roles = () => sql(dir, { DATABASE_URL: pgUrl() }, 'SELECT rolname FROM pg_roles WHERE rolname = $1', [role]);
+    try {
+      const created = runCli(dir, ['create', '-m', 'role'], env);
+      expect(created.status, created.stdout + created.stderr).toBe(0);
+      expect(created.stdout).toMatch(/verified on a scratch database/);
+      expect(await roles()).toEqual([]);
+      addUserColumn(dir, 'nick');
+      expect(runCli(dir, ['create', '-m', 'nick'], env).stdout).toMatch(/0005_nick\.down\.sql \(1 statement, verified on a scratch database\)/);
+      expect(await roles()).toEqual([]);
+      const up = runCli(dir, ['up'], env);
+      expect(up.status, up.stdout + up.stderr).toBe(0);
+      expect(await roles()).toEqual([{ rolname: role }]);
+    } finally {
+      await sql(dir, { DATABASE_URL: pgUrl() }, `DROP ROLE IF EXISTS "${role}"`).catch(() => {});
+    }
+  });
+
   it('an old-style history is adopted with every down verified by running it, under a non-public schema; public stays empty', async () => {
     const dir = makeProject();
     rewriteHistory(dir);
