@@ -29,9 +29,11 @@ import { loadParser, parseSql, SqlSyntaxError, type ParsedSql } from './sqlparse
 import { statementChange, type StatementChange } from './sqlchange.js';
 import { sqliteTriggerTracker, type TriggersByTable } from './sqlitetriggers.js';
 import { withoutBom } from './bom.js';
+import { narrowingFindings } from './lintnarrow.js';
+import { readyToSplit } from './altertable.js';
 
 /** sluice's own rules (never passed to squawk). */
-export const SLUICE_RULES = ['drop-table', 'drop-column', 'sqlite-table-rebuild', 'empty-table', 'drop-cascade', 'irreversible', 'unparseable'];
+export const SLUICE_RULES = ['drop-table', 'drop-column', 'sqlite-table-rebuild', 'empty-table', 'drop-cascade', 'narrowing-type', 'irreversible', 'unparseable'];
 
 /** squawk rules sluice does not report unless the config's `lint.include` names them, and why. */
 export const DEFAULT_SKIP: Record<string, string> = {
@@ -120,6 +122,7 @@ export async function lintUps(root: string, dialect: DialectName, out: string, h
       add({ revision: rev.id, file: rev.upFile, line: err.line, rule: 'unparseable', source: 'sluice', message: `${err.message}; sluice refuses to run a file its parser cannot read` });
       continue;
     }
+    if (dialect === 'postgresql') await readyToSplit(parsed.statements.map((s) => s.text));
     const file = { rev, parsed, text, ends: parsed.statements.map((s) => s.line + (s.text.match(/\n/g)?.length ?? 0)) };
     files.set(rev.upFile, file);
     ownRules(
@@ -210,6 +213,7 @@ function ownRules(file: FileLint, dialect: DialectName, previousSnapshot: (() =>
       );
     }
     if (c.createsTable) created.add(c.createsTable);
+    if (dialect === 'postgresql') for (const m of narrowingFindings(file.parsed.statements[i]!.text, previousSnapshot)) report(i, 'narrowing-type', m);
   });
 }
 

@@ -86,6 +86,15 @@ export function needsPreCheck(step: PreparedStep): boolean {
 /** Comments out of a type or USING as SET_TYPE reads them (a `-- note` before the `;` made the count's cast not parse), quoted names kept. */
 const withoutComments = (t: string) => t.replace(/("(?:[^"]|"")*")|--[^\n]*|\/\*[\s\S]*?\*\//g, (_all, quoted?: string) => quoted ?? ' ').replace(/\s+/g, ' ').trim();
 
+/**
+ * The plain type changes of one statement (each action of an ALTER TABLE, split by PostgreSQL's
+ * scanner: readyToSplit first), as narrowing reads them: table and column (quoted, canon) and the new
+ * type. For migrate-lint's `narrowing-type` (lintnarrow.ts).
+ */
+export function plainRetypes(sql: string): { table: string; column: string; type: string }[] {
+  return (alterTableActions(code(sql)) ?? [code(sql)]).flatMap((a) => narrowing(a) ?? []);
+}
+
 /** A type change whose USING (if any) is only the plain cast: table, column and the new type. */
 function narrowing(sql: string): { table: string; column: string; type: string } | undefined {
   const m = SET_TYPE.exec(sql);
