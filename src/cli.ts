@@ -256,7 +256,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
         const result = await whileListening((signal) => verify({ ...common(), database: opts.database === false ? false : undefined, signal }));
         out(result, () =>
           result.findings.flatMap((f) => [
-            `${f.skipped ? 'skip' : f.ok ? 'ok  ' : 'FAIL'} ${f.check} (${f.dialect})${f.skipped ? `: ${f.skipped}` : f.ok ? '' : `: ${f.details.length} difference(s)`}`,
+            `${f.skipped ? 'skip' : f.ok ? 'ok  ' : 'FAIL'} ${f.check} (${f.dialect})${f.skipped ? `: ${f.skipped}` : f.ok ? '' : `: ${f.details.filter((d) => !d.startsWith('note: ')).length} difference(s)`}`,
             ...f.details.map((d) => `  ${d}`),
           ]),
         );

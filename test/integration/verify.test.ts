@@ -47,6 +47,18 @@ describe('make migrate-check: history and models', () => {
     expect(r.stdout).not.toMatch(/DROP TABLE/);
   });
 
+  // found by a hunt: an applied up edited afterwards was reported as the live database's drift, unsaid
+  it('drift after an applied up was edited says so: the replay ran the file as it is now', () => {
+    const dir = makeProject();
+    const env = { DATABASE_URL: 'file:./e.db' };
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    const up = path.join(dir, 'drizzle', 'sqlite', '0003_add_phone_to_users.sql');
+    writeFileSync(up, readFileSync(up, 'utf8').replace('`phone` text', '`phone` integer'));
+    const r = runCli(dir, ['verify'], env);
+    expect(r.status, r.stdout + r.stderr).toBe(9);
+    expect(r.stdout).toMatch(/FAIL drift \(sqlite\): 2 difference\(s\)\n  note: the up of 0003_add_phone_to_users changed since it was applied, and the replay ran it as it is now/);
+  });
+
   it('passes on the example; a model change is exit 8 naming what drizzle-kit would generate', () => {
     const dir = makeProject();
     const ok = runMake(dir, ['migrate-check']);
