@@ -462,6 +462,13 @@ export function describeConfig(
     for (const [name, entry] of Object.entries(mod.dialects)) {
       histories[dialectOf(name, rel)] = historyOf(root, { migrations: shared, casing, ...entry }, name);
     }
+    // one folder per history: two dialects writing one folder would read each other's revisions (a hunt:
+    // the PostgreSQL history pointed at the SQLite folder failed at its first backquote)
+    const entries = Object.entries(histories);
+    for (const [i, [d, h]] of entries.entries()) {
+      const other = entries.slice(i + 1).find(([, o]) => o!.out === h!.out);
+      if (other) throw new ConfigError(`${rel}: dialects ${d} and ${other[0]} both have out ${JSON.stringify(path.relative(root, h!.out) || '.')}; give each dialect a folder of its own`);
+    }
     // drizzle-kit reads the default export: for the dialect it names, its folder must be the one
     // `dialects` gives (found by a hunt: up acted on one folder and migrate-create's drizzle-kit wrote
     // into another, leaving its files there, exit 2)

@@ -140,5 +140,8 @@ describe('drizzle.config.ts loaded without tsx when it imports only packages', (
     await expect(loadProjectConfig(dir)).rejects.toThrow(/^drizzle\.config\.ts: the default export \(what drizzle-kit reads\) has out "\.\/drizzle\/other" for sqlite, but dialects\.sqlite\.out is "drizzle\/sqlite": drizzle-kit and sluice would use different folders/);
     const same = project(`export const dialects = { sqlite: { schema: './m.ts', out: './drizzle/sqlite' } };\nexport default { dialect: 'sqlite', schema: './m.ts', out: 'drizzle/sqlite/' };\n`);
     expect(Object.keys((await loadProjectConfig(same)).histories)).toEqual(['sqlite']);
+    // two dialects in one folder would read each other's revisions
+    const shared = project(`export const dialects = { sqlite: { schema: './m.ts', out: './drizzle' }, postgresql: { schema: './p.ts', out: 'drizzle/' } };\n`);
+    await expect(loadProjectConfig(shared)).rejects.toThrow(/^drizzle\.config\.ts: dialects sqlite and postgresql both have out "drizzle"; give each dialect a folder of its own$/);
   });
 });
