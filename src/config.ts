@@ -282,10 +282,13 @@ export function sqliteFileUrl(dialect: unknown, url: unknown): string | undefine
  * `dbCredentials.url` names, as drizzle-kit's own commands would use (was: ./db.sqlite whatever the
  * config said, so `up` migrated a new empty file beside the app's database; found by a hunt).
  */
+/** The config names a database sluice cannot open, and DATABASE_URL is unset (projectDatabaseTarget). */
+export class UnopenableDatabase extends ConfigError {}
+
 export function projectDatabaseTarget(env: Record<string, string | undefined>, root: string, project: ProjectConfig, engine?: SqliteEngine): DatabaseTarget {
   if (env.DATABASE_URL === undefined && project.sqliteUrl) return parseDatabaseTarget({ ...env, DATABASE_URL: project.sqliteUrl }, root, engine);
   if (env.DATABASE_URL === undefined && project.sqliteUnusable) {
-    throw new ConfigError(
+    throw new UnopenableDatabase(
       `DATABASE_URL is not set, and ${path.relative(root, project.configFile)}'s dbCredentials names ${project.sqliteUnusable}, which sluice cannot open (it migrates local SQLite files and PostgreSQL); set DATABASE_URL to the database to migrate (file:<path> for a SQLite file); nothing was changed`,
     );
   }

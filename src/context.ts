@@ -14,6 +14,7 @@ import {
   type DatabaseTarget,
   type HistoryConfig,
   type ProjectConfig,
+  UnopenableDatabase,
 } from './config.js';
 import { openConnection, startConnection, type Connection } from './dialect/index.js';
 import { ConfigError, ConnectionLost, Interrupted, LockWaitStopped, SluiceError, ExitCode, describeCause, signalName } from './errors.js';
@@ -75,6 +76,8 @@ export interface Context {
   stats?: Map<string, Stats | undefined>;
   /** Stops the prefetch loadContext started (withSession calls it once the session is ready). */
   stopPrefetch?: () => void;
+  /** The config names a database sluice cannot open (DATABASE_URL unset): withSession throws this. */
+  unopenable?: UnopenableDatabase;
 }
 
 export function resolveEnv(options: CommandOptions): { root: string; env: Record<string, string | undefined> } {
@@ -101,7 +104,17 @@ export async function loadContext(
   try {
     const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
     const historyConfig = historyFor(project, plain.dialect, env);
-    const target = projectDatabaseTarget(env, root, project, historyConfig.engine);
+    // a database the config names that sluice cannot open: refused where a command connects
+    // (withSession), not before (offline SQL, and history/show from the files, need none: a review)
+    let unopenable: UnopenableDatabase | undefined;
+    let target: DatabaseTarget;
+    try {
+      target = projectDatabaseTarget(env, root, project, historyConfig.engine);
+    } catch (err) {
+      if (!(err instanceof UnopenableDatabase) || options.connection) throw err;
+      unopenable = err;
+      target = plain;
+    }
     if (options.connection) checkCallerConnection(options.connection, target);
     const history = readHistory(historyConfig.out, { allowMissing: extra.allowMissingFolder });
     const ctx: Context = {
@@ -112,6 +125,7 @@ export async function loadContext(
       historyConfig,
       history,
       ups: new Map(),
+      ...(unopenable ? { unopenable } : {}),
       ...(options.connection ? { connection: options.connection } : {}),
       ...(opening ? { opening, openingLink: link } : {}),
     };
@@ -277,6 +291,7 @@ export async function withSession<T>(
   // Writers hold the run-wide lock from before reading the version table to the end (plan + apply);
   // SLUICE_LOCK_WAIT is checked before opening (PostgreSQL's connection may be opening already: it is
   // closed), so a bad value changes nothing (creates no SQLite file).
+  if (ctx.unopenable) throw ctx.unopenable;
   const opening = ctx.opening;
   ctx.opening = undefined;
   const openingLink = ctx.openingLink;

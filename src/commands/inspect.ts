@@ -14,6 +14,7 @@ import type { Context } from '../context.js';
 import { takeoverView, type TakeoverView } from './takeover.js';
 import { shortTail } from '../jit.js';
 import { checkOptions, COMMON_OPTIONS } from '../options.js';
+import { UnopenableDatabase } from '../config.js';
 
 export interface StatusResult {
   database: string;
@@ -120,7 +121,7 @@ async function appliedOrUnknown(ctx: Context): Promise<{ database: string; appli
     });
   } catch (err) {
     // a session the server ended as it opened (a shutdown, a pooler) is a database that could not be read too (was: exit 7)
-    if (!(err instanceof ConnectionError) && !(err instanceof ConnectionLost) && !(err instanceof PrivilegeError)) throw err;
+    if (!(err instanceof ConnectionError) && !(err instanceof ConnectionLost) && !(err instanceof PrivilegeError) && !(err instanceof UnopenableDatabase)) throw err;
     const t = ctx.target;
     return { database: t.dialect === 'postgresql' ? `${t.display} (schema ${t.schema})` : t.display, applied: null, error: err.message };
   }

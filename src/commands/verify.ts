@@ -71,6 +71,20 @@ export function headsOf(history: History): string[] {
   return [...branched];
 }
 
+/** What a model export is in the database (`table:<schema>.<name>`…), else its export name. */
+function modelIdentity(exportName: string, value: unknown): string {
+  if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
+    const v = value as Record<string | symbol, unknown>;
+    const table = v[Symbol.for('drizzle:Name')];
+    if (typeof table === 'string') return `table:${String(v[Symbol.for('drizzle:Schema')] ?? '')}.${table}`;
+    const view = v[Symbol.for('drizzle:ViewBaseConfig')] as { name?: unknown; schema?: unknown } | undefined;
+    if (view && typeof view.name === 'string') return `view:${String(view.schema ?? '')}.${view.name}`;
+    if (typeof v.enumName === 'string') return `enum:${String(v.schema ?? '')}.${v.enumName}`;
+    if (typeof v.seqName === 'string') return `sequence:${String(v.schema ?? '')}.${v.seqName}`;
+  }
+  return `export:${exportName}`;
+}
+
 async function importModels(root: string, schema: string): Promise<Record<string, unknown>> {
   const files: string[] = [];
   for (const entry of schema.split(',').map((s) => s.trim()).filter(Boolean)) {
@@ -84,17 +98,17 @@ async function importModels(root: string, schema: string): Promise<Record<string
       for (const f of readdirSync(abs).sort()) if (/\.(m?ts|m?js)$/.test(f) && !f.endsWith('.d.ts') && !statSync(path.join(abs, f)).isDirectory()) files.push(path.join(abs, f));
     } else files.push(abs);
   }
-  // every file's exports, each object once (a table re-exported by an index file is one table), keyed
-  // apart: two files exporting different tables under one name are two tables, as drizzle-kit reads
-  // them file by file (a hunt: merged by name, one was left out, and the check passed)
-  const seen = new Set<unknown>();
+  // every file's exports, each table, view, enum or sequence once by its name in the database (an
+  // index file's re-export is the same table, though each file loads as a module of its own: a review
+  // saw drizzle-kit exit on the duplicate), anything else once by its export name: two files exporting
+  // different tables under one name are two tables, as drizzle-kit reads them file by file (a hunt:
+  // merged by export name, one was left out, and the check passed)
   const imports: Record<string, unknown> = {};
-  for (const [i, f] of files.entries()) {
+  for (const f of files) {
     try {
       for (const [name, value] of Object.entries(await importTypeScript(f, readFileSync(f, 'utf8')))) {
-        if (value !== null && typeof value === 'object' && seen.has(value)) continue;
-        seen.add(value);
-        imports[`${i}:${name}`] = value;
+        const key = modelIdentity(name, value);
+        if (!(key in imports)) imports[key] = value;
       }
     } catch (err) {
       const marker = conflictMarkerIn(root, f);

@@ -69,6 +69,14 @@ describe('DATABASE_URL unset', () => {
       expect(existsSync(path.join(dir, 'db.sqlite'))).toBe(false);
       expect(JSON.parse(runCli(dir, ['--json', 'status'], { DATABASE_URL: 'file:./other.db' }).stdout)).toMatchObject({ database: 'sqlite:other.db' });
     }
+    // commands that need no connection still work: offline SQL, and history from the files (a review:
+    // they were refused too)
+    const offline = runCli(dir, ['sql', 'head']);
+    expect(offline.status, offline.stderr).toBe(0);
+    expect(offline.stdout).toMatch(/^-- sluice offline SQL: sqlite, base -> 0003_add_phone_to_users/);
+    const history = runCli(dir, ['history']);
+    expect(history.status, history.stderr).toBe(0);
+    expect(history.stdout).toMatch(/note: the database could not be read, so applied markers are unknown \(DATABASE_URL is not set/);
     // migrate-check runs its other checks, and says why there is no drift check
     const verify = runCli(dir, ['verify']);
     expect(verify.status, verify.stdout + verify.stderr).toBe(0);

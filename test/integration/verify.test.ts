@@ -34,8 +34,10 @@ describe('make migrate-check: history and models', () => {
     symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
     writeFileSync(path.join(dir, 'drizzle.config.ts'), "export default { dialect: 'sqlite', schema: './models', out: './drizzle' };\n");
     mkdirSync(path.join(dir, 'models', 'sub'), { recursive: true });
-    const table = (name: string) => `import { integer, sqliteTable } from 'drizzle-orm/sqlite-core';\nexport const users = sqliteTable('${name}', { id: integer('id').primaryKey() });\n`;
+    const table = (name: string) => `import { index, integer, sqliteTable } from 'drizzle-orm/sqlite-core';\nexport const users = sqliteTable('${name}', { id: integer('id').primaryKey(), n: integer('n') }, (t) => [index('${name}_n_idx').on(t.n)]);\n`;
     writeFileSync(path.join(dir, 'models', 'main.ts'), table('users'));
+    // an index file re-exporting it: the same table (a review: loaded apart, drizzle-kit saw it twice and exited 1)
+    writeFileSync(path.join(dir, 'models', 'index.ts'), "export * from './main';\n");
     writeFileSync(path.join(dir, 'models', 'sub', 'extra.ts'), table('extra'));
     const created = runCli(dir, ['create', '-m', 'init'], { SLUICE_VERIFY: 'off' });
     expect(created.status, created.stdout + created.stderr).toBe(0);
