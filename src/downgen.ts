@@ -98,12 +98,24 @@ export async function diffSnapshots(root: string, dialect: DialectName, from: Sn
 function diffFailed(err: unknown): SluiceError {
   const issue = snapshotIssue(err);
   // a snapshot of an older drizzle-kit (v5/v6 "pg"): drizzle-kit up upgrades the folder (a hunt saw "[")
-  const old = issue && /^version: Invalid literal value, expected "(\d+)"/.exec(issue);
-  if (old) {
-    return new SluiceError(`the history's snapshots are of an older drizzle-kit format than version ${old[1]}: upgrade them with drizzle-kit up (npx drizzle-kit up), then run this again`, ExitCode.usage, { cause: err });
+  const expected = issue && /^version: Invalid literal value, expected "(\d+)"/.exec(issue)?.[1];
+  const received = expected ? Number(versionReceived(err)) : NaN;
+  if (expected && received < Number(expected)) {
+    return new SluiceError(`the history's snapshots are of an older drizzle-kit format (version ${received}) than version ${expected}: upgrade them with drizzle-kit up (npx drizzle-kit up), then run this again`, ExitCode.usage, { cause: err });
   }
   if (issue) return new SluiceError(`a snapshot in the history fails drizzle-kit's validation (${issue}): fix that snapshot in meta/, or restore it from git`, ExitCode.usage, { cause: err });
   return new SluiceError(`drizzle-kit could not diff the snapshots: ${describeCause(err)}`, ExitCode.internal, { cause: err });
+}
+
+/** The `version` a snapshot has, from zod's issue about it (a review: a newer one was told to run drizzle-kit up). */
+function versionReceived(err: unknown): string | undefined {
+  try {
+    const issues = JSON.parse(err instanceof Error ? err.message : String(err)) as { path?: unknown[]; received?: unknown }[];
+    const v = issues.find((i) => Array.isArray(i.path) && i.path.join('.') === 'version')?.received;
+    return typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** zod's first issue (`tables.users.columns.phone.type: Expected string, received null`), from its error or from the message a worker passed on. */

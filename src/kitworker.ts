@@ -46,7 +46,22 @@ export function startKitWorker(root: string): void {
 export async function stopKitWorker(): Promise<void> {
   const w = worker;
   worker = undefined;
-  await w?.terminate();
+  // kept referenced until it has exited: an idle worker is unref'd, and its terminate() promise alone
+  // does not keep the process alive (a review: after a failed proof the event loop emptied first, and
+  // migrate-downs ended in "waiting on a promise that nothing settles", exit 1, instead of its error)
+  if (!w) return;
+  w.ref();
+  // its 'exit' or terminate()'s promise, whichever comes first; a worker stopped while still starting up
+  // may settle neither (seen on Node.js 20), so a timer holds the process for at most a second
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 1000);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    w.once('exit', done);
+    w.terminate().then(done, done);
+  });
 }
 
 /** The diff on the worker; undefined when no worker runs. Rejects with drizzle-kit's message. */
