@@ -39,10 +39,10 @@ export function journalFile(out: string): string {
   return path.join(out, 'meta', '_journal.json');
 }
 
-function readJournal(out: string): JournalEntry[] {
+function readJournal(out: string, beforeFirst = false): JournalEntry[] {
   const file = journalFile(out);
   if (!existsSync(file)) {
-    withoutJournal(out);
+    withoutJournal(out, beforeFirst);
     return [];
   }
   if (statSync(file).isDirectory()) throw new ConfigError(`${rel(file)} is a folder, not drizzle-kit's journal; restore the file from version control`);
@@ -79,7 +79,7 @@ function readJournal(out: string): JournalEntry[] {
  * history, an image that copied only `*.sql`, or drizzle-kit's layout from before 0.17 read as no
  * revision at all, so `deploy` said "nothing to deploy", exit 0 (drizzle's migrator refuses them).
  */
-function withoutJournal(out: string): void {
+function withoutJournal(out: string, beforeFirst: boolean): void {
   const where = `${rel(out)} (drizzle.config.ts's "out")`;
   let st: Stats;
   try {
@@ -94,8 +94,10 @@ function withoutJournal(out: string): void {
   } catch {
     return;
   }
+  // (a command that makes the first revision takes other .sql files as not drizzle-kit's: a review, a
+  // Supabase migrations folder shared with drizzle-kit's, before its first generate)
   const sql = names.filter((n) => n.endsWith('.sql'));
-  if (sql.length) {
+  if (sql.length && !beforeFirst) {
     throw new ConfigError(
       `migration folder ${where} holds ${sql.length} .sql file(s) but no meta/_journal.json, which lists the revisions in order (drizzle's migrator refuses it too); restore meta/ from version control (a build that copies only *.sql must copy meta/ too)`,
     );
@@ -155,7 +157,7 @@ export function readHistory(out: string, options: { allowMissing?: boolean } = {
     );
   }
   const base = path.join(out, 'x').slice(0, -1); // normalised once, with its separator (tags hold none)
-  const revisions = readJournal(out).map((e, index) => ({
+  const revisions = readJournal(out, options.allowMissing).map((e, index) => ({
     id: e.tag,
     index,
     number: numberOfTag(e.tag, index),

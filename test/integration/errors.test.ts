@@ -169,6 +169,13 @@ it('a migration folder with revisions but no journal, a file, or the folder abov
   writeFileSync(config, text.replace("out: './drizzle/sqlite'", "out: './old'"));
   oneLineError(runCli(dir, ['up'], env), 2, /layout from before 0\.17 .*drizzle-kit up/);
   expect(existsSync(path.join(dir, 'j.sqlite'))).toBe(false);
+  // the first migrate-create in a folder holding other .sql files (a Supabase migrations folder) works (a review)
+  mkdirSync(path.join(dir, 'fresh'));
+  writeFileSync(path.join(dir, 'fresh', 'seed.sql'), 'INSERT INTO x VALUES (1);\n');
+  writeFileSync(config, `export default { dialect: 'sqlite', schema: './models/sqlite.ts', out: './fresh' };\n`);
+  const first = runCli(dir, ['create', '-m', 'init'], { ...env, SLUICE_VERIFY: 'off' });
+  expect(first.status, first.stdout + first.stderr).toBe(0);
+  expect(existsSync(path.join(dir, 'fresh', 'meta', '_journal.json'))).toBe(true);
 });
 
 // found by hunts: a journal committed without its .sql file (never git-added) passed migrate-check,
