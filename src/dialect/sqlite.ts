@@ -436,19 +436,20 @@ class SqliteConnection implements Connection {
   async checkForeignKeys(before?: ForeignKeyViolations, when?: string): Promise<void> {
     const now = readViolations(this.db);
     if (!now.size) return;
-    const { added, pairs, total } = newViolations(before ?? new Map(), now);
-    if (!added) return;
+    const { added, pairs, total, dangling } = newViolations(before ?? new Map(), now);
+    if (!added && !dangling.length) return;
     const older = total - added;
     // a parent table that is gone: a rename moved the keys to it (SQLite 3.26 on), then it was dropped
-    const gone = [...new Set([...now.keys()].map((k) => k.split('\u0000')[1]!))].filter(
+    const parentOf = (k: string) => (k.startsWith('\u0001') ? k.slice(k.lastIndexOf(' -> ') + 4) : k.split('\u0000')[1]!);
+    const gone = [...new Set([...now.keys()].map(parentOf))].filter(
       (t) => !this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE").get(t),
     );
     const hint = gone.length
       ? `; table ${gone.join(', ')} no longer exists: SQLite moved those foreign keys to it when a table was renamed to it, so rebuild in SQLite's order instead (create the new table, copy the rows, drop the old table, rename the new one to its name)`
       : '';
-    throw new Error(
-      `foreign key check failed${when ? ` ${when}` : ''}: ${added} row(s) reference missing parents (${pairs.join(', ')})${older ? `; ${older} other row(s) did before it ran and are left as they were` : ''}${hint}`,
-    );
+    const rowsPart = added ? `${added} row(s) reference missing parents (${pairs.join(', ')})${older ? `; ${older} other row(s) did before it ran and are left as they were` : ''}` : '';
+    const keysPart = !added && dangling.length ? `foreign key(s) ${dangling.join(', ')} name a table that no longer exists` : '';
+    throw new Error(`foreign key check failed${when ? ` ${when}` : ''}: ${rowsPart || keysPart}${hint}`);
   }
   async backupTo(file: string): Promise<void> {
     // libsql has no online backup API; VACUUM INTO writes the same consistent copy
