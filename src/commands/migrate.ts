@@ -399,7 +399,9 @@ function reporting(onStep: ((r: StepResult) => void) | undefined): ((r: StepResu
 
 /** Down to base. Needs `confirmed` (the CLI asks on a terminal, or takes YES=1 / --yes). */
 export async function reset(options: MoveOptions & { confirmed: boolean }): Promise<MoveResult> {
-  checkOptions('reset', options, { ...MOVE_OPTIONS, confirmed: 'boolean' });
+  // no revision: reset goes to base (a review: `reset({ revision: '-1' })` reverted everything, the option ignored)
+  const { revision: _target, ...resetOptions } = MOVE_OPTIONS;
+  checkOptions('reset', options, { ...resetOptions, confirmed: 'boolean' });
   // `confirmed: true` only: a JavaScript caller's 'no' or 'false' is no confirmation (found by a hunt: every table dropped)
   if (options.confirmed !== true && !options.dryRun) throw new Refused('migrate-reset reverts every revision; confirm with YES=1 (or --yes)');
   return move('downgrade', { ...options, revision: 'base' }, 'base');

@@ -193,6 +193,7 @@ itFor('sqlite')('library options of the wrong name or type: a one-line UsageErro
     [() => downgrade({ cwd: dir, env, signal: {} } as never), 'downgrade(): option "signal" must be an AbortSignal, not an object (Object)'],
     [() => status({ cwd: dir, env: { ...env, SLUICE_LOCK_WAIT: 5 } } as never), 'status(): option "env": SLUICE_LOCK_WAIT must be a string, not number 5'],
     [() => stamp({ cwd: dir, env } as never), 'stamp(): option "revision" is required'],
+    [() => reset({ cwd: dir, env, revision: '-1', confirmed: true } as never), 'reset(): unknown option "revision"'],
     [() => show({ cwd: dir, env, revision: true } as never), 'show(): option "revision" must be a string or an integer (head, base, +N, -N, a tag, a number), not boolean true'],
   ];
   for (const [call, message] of bad) {
