@@ -204,6 +204,11 @@ export interface ProjectConfig {
   sqliteUrl?: string;
   /** What the default export's SQLite database is when sluice cannot open it (sqliteUrlUnusable): DATABASE_URL must then be set. */
   sqliteUnusable?: string;
+  /**
+   * Several dialects: whether loading the config read SLUICE_DIALECT, which migrate-create sets for each
+   * dialect's drizzle-kit run (false: its default export names one dialect whatever it is; undefined: not known).
+   */
+  followsDialect?: boolean;
 }
 
 export interface LintConfig {
@@ -309,7 +314,7 @@ export async function loadProjectConfig(root: string, explicit?: string): Promis
   const hit = cache?.read();
   if (hit) {
     try {
-      return describeConfig(root, configFile, hit);
+      return withDialectFollowing(describeConfig(root, configFile, hit), hit.default ? (hit as { inputs?: ConfigInputs }).inputs?.envNames : undefined);
     } catch {
       // only a config that describes is cached: an entry that does not was damaged, and is ignored
     }
@@ -339,7 +344,13 @@ export async function loadProjectConfig(root: string, explicit?: string): Promis
   const described = describeConfig(root, configFile, mod);
   const inputs = first && copy && files && !recorded.opaque && !files.some(readsEnvUnseen) ? inputsOf(recorded.names, files, loadStart) : undefined;
   if (copy && inputs) cache?.write(copy, inputs);
-  return described;
+  // (a config with no default export gives drizzle-kit nothing to read: its own error says so)
+  return withDialectFollowing(described, mod.default && first && files && !recorded.opaque && !files.some(readsEnvUnseen) ? recorded.names : undefined);
+}
+
+/** ProjectConfig.followsDialect, from the variables the config's load read (undefined names: not known). */
+function withDialectFollowing(config: ProjectConfig, names: readonly string[] | undefined): ProjectConfig {
+  return config.multiDialect && names ? { ...config, followsDialect: names.includes('SLUICE_DIALECT') } : config;
 }
 
 /** Config files loaded by this process. */

@@ -73,7 +73,7 @@ export async function generateSnapshot(root: string, dialect: DialectName, impor
  * SQL statements that take the schema from `from` to `to`, never prompting: by `differ` when given
  * (its process gone, here instead), else on the drizzle-kit worker when it runs, else in this thread.
  */
-export async function diffSnapshots(root: string, dialect: DialectName, from: Snapshot, to: Snapshot, differ?: Differ): Promise<string[]> {
+export async function diffSnapshots(root: string, dialect: DialectName, from: Snapshot, to: Snapshot, differ?: Differ, warnings?: string[]): Promise<string[]> {
   if (differ) {
     try {
       return await inTwo(dialect, from, to, (a, b) => differ.diff(a, b));
@@ -81,8 +81,8 @@ export async function diffSnapshots(root: string, dialect: DialectName, from: Sn
       if (!(err instanceof KitServiceGone)) throw diffFailed(err);
     }
   }
-  const remote = diffOnWorker(dialect, from, to);
-  if (!remote) return diffLocally(root, dialect, from, to);
+  const remote = diffOnWorker(dialect, from, to, warnings);
+  if (!remote) return diffLocally(root, dialect, from, to, warnings);
   try {
     return await remote;
   } catch (err) {
@@ -131,12 +131,37 @@ function snapshotIssue(err: unknown): string | undefined {
   }
 }
 
+/**
+ * drizzle-kit's `[Warning] …` lines written while `fn` runs, into `warnings` instead of stdout: a change
+ * of the models it leaves out (SQLite cannot ADD a STORED generated column), which the models check must
+ * not pass as unchanged (a review), and which broke `verify --json`'s output. Other output passes through.
+ */
+async function keepingWarnings<T>(warnings: string[] | undefined, fn: () => Promise<T>): Promise<T> {
+  if (!warnings) return fn();
+  const write = process.stdout.write;
+  process.stdout.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+    if (typeof chunk === 'string' && chunk.includes('Warning')) {
+      const plain = chunk.replace(/\u001b\[[0-9;]*m/g, '').trim();
+      if (plain.startsWith('[Warning] ')) {
+        warnings.push(plain.slice(10).replace(/\s+/g, ' '));
+        return true;
+      }
+    }
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof process.stdout.write;
+  try {
+    return await fn();
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
 /** diffSnapshots in this thread. */
-export async function diffLocally(root: string, dialect: DialectName, from: Snapshot, to: Snapshot): Promise<string[]> {
+export async function diffLocally(root: string, dialect: DialectName, from: Snapshot, to: Snapshot, warnings?: string[]): Promise<string[]> {
   const k = kit(root);
   const diff = (a: Snapshot, b: Snapshot) => (dialect === 'postgresql' ? k.generateMigration(a, b) : k.generateSQLiteMigration(a, b));
   try {
-    return await withoutTerminal(() => inTwo(dialect, from, to, diff));
+    return await withoutTerminal(() => keepingWarnings(warnings, () => inTwo(dialect, from, to, diff)));
   } catch (err) {
     // On the worker, the message crosses the thread and is wrapped there (diffSnapshots).
     if (!isMainThread) throw err;

@@ -9,7 +9,9 @@ const { root } = workerData as { root: string };
 for (const k of ['log', 'error', 'warn', 'info'] as const) console[k] = () => {};
 parentPort!.on('message', async (m: { id: number; dialect: 'postgresql' | 'sqlite'; from: Record<string, any>; to: Record<string, any> }) => {
   try {
-    parentPort!.postMessage({ id: m.id, statements: await diffLocally(root, m.dialect, m.from, m.to) });
+    const warnings: string[] = [];
+    const statements = await diffLocally(root, m.dialect, m.from, m.to, warnings);
+    parentPort!.postMessage({ id: m.id, statements, ...(warnings.length ? { warnings } : {}) });
   } catch (err) {
     // zod's issues (a snapshot drizzle-kit's validation refuses) go whole, as JSON: the main thread
     // names the first one (downgen.ts diffFailed; was: cut to their first line, "[")

@@ -12,11 +12,11 @@ import type { DialectName } from './config.js';
 import { largeCodeLoads } from './jit.js';
 
 type Snapshot = Record<string, any>;
-type Reply = { id: number; statements?: string[]; error?: string };
+type Reply = { id: number; statements?: string[]; warnings?: string[]; error?: string };
 
 let worker: Worker | undefined;
 let next = 0;
-const waiting = new Map<number, { resolve: (s: string[]) => void; reject: (e: Error) => void }>();
+const waiting = new Map<number, { resolve: (s: string[]) => void; reject: (e: Error) => void; warnings?: string[] }>();
 
 /** Start the worker (no-op when it runs already or its file is missing). */
 export function startKitWorker(root: string): void {
@@ -31,7 +31,10 @@ export function startKitWorker(root: string): void {
     waiting.delete(r.id);
     if (!waiting.size) w.unref(); // idle: it does not keep the process alive
     if (r.error !== undefined) p?.reject(new Error(r.error));
-    else p?.resolve(r.statements ?? []);
+    else {
+      p?.warnings?.push(...(r.warnings ?? []));
+      p?.resolve(r.statements ?? []);
+    }
   });
   const fail = (err: Error) => {
     for (const p of waiting.values()) p.reject(err);
@@ -65,12 +68,12 @@ export async function stopKitWorker(): Promise<void> {
 }
 
 /** The diff on the worker; undefined when no worker runs. Rejects with drizzle-kit's message. */
-export function diffOnWorker(dialect: DialectName, from: Snapshot, to: Snapshot): Promise<string[]> | undefined {
+export function diffOnWorker(dialect: DialectName, from: Snapshot, to: Snapshot, warnings?: string[]): Promise<string[]> | undefined {
   if (!worker) return undefined;
   const id = ++next;
   const w = worker;
   return new Promise((resolve, reject) => {
-    waiting.set(id, { resolve, reject });
+    waiting.set(id, { resolve, reject, ...(warnings ? { warnings } : {}) });
     w.ref(); // a reply is awaited
     w.postMessage({ id, dialect, from, to });
   });

@@ -119,6 +119,13 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   const { root, env } = resolveEnv(options);
   verifyOff(env); // a SLUICE_VERIFY it does not take is refused before anything runs
   const project = await loadProjectConfig(root, options.config ?? env.SLUICE_CONFIG);
+  // drizzle-kit reads the default export: with several dialects it must follow SLUICE_DIALECT, or every
+  // run generates one dialect's revision (a hunt: "no change for postgresql", exit 0, its models changed)
+  if (project.followsDialect === false) {
+    throw new ConfigError(
+      `${path.relative(root, project.configFile)} exports dialects ${Object.keys(project.histories).join(', ')}, but loading it does not read SLUICE_DIALECT, which migrate-create sets for each dialect's drizzle-kit run: its default export names one dialect whatever the run, so the others would be reported unchanged; nothing was run: pick the dialect from it, e.g. const dialect = process.env.SLUICE_DIALECT ?? 'sqlite'; export default defineConfig({ dialect, ...dialects[dialect] })`,
+    );
+  }
   const dialects = Object.entries(project.histories) as [DialectName, HistoryConfig][];
   // another migrate-create (or migrate-downs, migrate-merge) writing these folders refuses this one (folderlock.ts)
   return withFolderLock(root, dialects.map(([, h]) => h.out), () => createLocked(options, slug, message, root, env, project, dialects));

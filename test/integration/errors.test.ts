@@ -943,3 +943,22 @@ it('a config without schema: up and status work; migrate-create and migrate-chec
   oneLineError(runCli(dir, ['create', '-m', 'x'], env), 2, /^sluice: the config gives the history in drizzle\/sqlite no schema \(models\) path, which migrate-create reads; set schema:/);
   oneLineError(runCli(dir, ['verify', '--no-database'], env), 2, /which migrate-check reads/);
 });
+
+// found by a hunt: a config exporting two dialects whose default export always names sqlite made the
+// PostgreSQL run of migrate-create read the SQLite config: "no change for postgresql", exit 0
+it('migrate-create refuses a multi-dialect config whose default export does not follow SLUICE_DIALECT', () => {
+  const dir = makeProject();
+  const config = path.join(dir, 'drizzle.config.ts');
+  writeFileSync(
+    config,
+    "import { defineConfig } from 'drizzle-kit';\nexport const dialects = {\n  sqlite: { schema: './models/sqlite.ts', out: './drizzle/sqlite' },\n  postgresql: { schema: './models/postgres.ts', out: './drizzle/postgresql' },\n} as const;\nexport default defineConfig({ dialect: 'sqlite', ...dialects.sqlite });\n",
+  );
+  addUserColumn(dir, 'nick');
+  const before = readdirSync(path.join(dir, 'drizzle', 'postgresql')).sort();
+  oneLineError(runCli(dir, ['create', '-m', 'nick'], { SLUICE_VERIFY: 'off' }), 2, /^sluice: drizzle\.config\.ts exports dialects sqlite, postgresql, but loading it does not read SLUICE_DIALECT, which migrate-create sets for each dialect's drizzle-kit run/);
+  expect(readdirSync(path.join(dir, 'drizzle', 'postgresql')).sort()).toEqual(before);
+  // the example's config follows it
+  writeFileSync(config, readFileSync(path.join(REPO, 'drizzle.config.ts'), 'utf8'));
+  const ok = runCli(dir, ['create', '-m', 'nick'], { SLUICE_VERIFY: 'off' });
+  expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+});

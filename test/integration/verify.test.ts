@@ -1,7 +1,7 @@
 /** make migrate-check (sluice verify): heads, models vs history, drift — each with its exit code. */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addRevision, addUserColumn, describeFor, freshDatabase, makeProject, pgUrl, REPO, runCli, runMake, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
@@ -47,6 +47,13 @@ describe('make migrate-check: history and models', () => {
     expect(r.status, r.stdout + r.stderr).toBe(8);
     expect(r.stdout).toMatch(/would generate: CREATE TABLE `tags`/);
     expect(r.stdout).not.toMatch(/DROP TABLE/);
+    // a change drizzle-kit leaves out with its own warning is no "ok models" (a review), and --json stays JSON
+    rmSync(path.join(dir, 'models', 'a_tags.ts'));
+    writeFileSync(path.join(dir, 'models', 'main.ts'), `import { sql } from 'drizzle-orm';\nimport { index, integer, sqliteTable } from 'drizzle-orm/sqlite-core';\nexport const users = sqliteTable('users', { id: integer('id').primaryKey(), n: integer('n'), twice: integer('twice').generatedAlwaysAs(sql\`n * 2\`, { mode: 'stored' }) }, (t) => [index('users_n_idx').on(t.n)]);\n`);
+    const left = runCli(dir, ['--json', 'verify', '--no-database']);
+    expect(left.status, left.stdout + left.stderr).toBe(8);
+    const json = JSON.parse(left.stdout);
+    expect(json.findings.find((f: { check: string }) => f.check === 'models').details).toEqual([expect.stringMatching(/^drizzle-kit leaves a change of the models out: As SQLite docs mention: "It is not possible to ALTER TABLE ADD COLUMN a STORED column/)]);
   });
 
   // found by a hunt: an applied up edited afterwards was reported as the live database's drift, unsaid
