@@ -165,7 +165,7 @@ export function projectCopy(): string {
     if (waited > 120_000) throw new Error('dist/ has no complete build (dist/.built); run npm run build');
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
   }
-  const dir = makeProject();
+  const dir = makeProject({ ownProgram: true });
   copies.push(dir);
   if (!existsSync(path.join(dir, 'dist', '.built'))) throw new Error('dist/ changed while it was copied; run again');
   return dir;

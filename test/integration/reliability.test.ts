@@ -633,7 +633,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
     expect(runCli(dir, ['up'], env).status).toBe(0);
     const headDump = await dumpSchema(dir, env);
     let killed = 0;
-    for (const [i, delay] of [300, 450, 600, 800, 1000, 1300].entries()) {
+    for (const [i, delay] of [300, 600, 1000, 1300].entries()) {
       const direction = i % 2 === 0 ? ['down', 'base'] : ['up'];
       const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), ...direction], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv, stdio: 'ignore' });
       const closed = new Promise((r) => child.once('close', r));
@@ -653,7 +653,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       if (i % 2 === 0) expect(await tables(dir, env)).toEqual(['sluice_version']);
       else expect(await dumpSchema(dir, env)).toBe(headDump);
     }
-    expect(killed).toBeGreaterThanOrEqual(4);
+    expect(killed).toBeGreaterThanOrEqual(3);
   });
 }
 
