@@ -24,8 +24,10 @@ export default async function setup(project: TestProject) {
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-test-pg-'));
   try {
-    // prepared transactions on, so that a TypeScript revision's PREPARE TRANSACTION can be tested (tsmigrations.test)
-    const cluster = await startCluster(dir, { settings: { max_prepared_transactions: '4' } });
+    // prepared transactions on, so that a TypeScript revision's PREPARE TRANSACTION can be tested
+    // (tsmigrations.test); no autovacuum: the suite makes and drops thousands of schemas and tables in
+    // ~150 databases, and nothing it checks depends on the statistics or space autovacuum keeps
+    const cluster = await startCluster(dir, { settings: { max_prepared_transactions: '4', autovacuum: 'off' } });
     project.provide('pgUrl', cluster.url);
     process.stderr.write(`[sluice tests] PostgreSQL started at ${cluster.url}\n`);
   } catch (err) {
