@@ -150,11 +150,14 @@ export function formatCreate(c: CreateResult): string[] {
   return lines;
 }
 
-/** One line per down written (verified, flagged or unverified), then the totals and what ran the verification. */
+/** A down written for an up with no statement: the verification leaves it alone (downproof.ts), nothing to run. */
+const forEmptyUp = (w: DownsResult['written'][number]): boolean => w.verified === undefined && w.unverified === undefined && !w.manualReason && w.downStatements === 0;
+
+/** One line per down written (verified, flagged, unverified, or written for an empty up), then the totals and what ran the verification. */
 export function formatDowns(r: DownsResult): string[] {
   const lines = r.written.map((w) => {
-    const status = w.manualReason ? pc.red('flagged ') : w.verified ? pc.green('verified') : pc.yellow('unverified');
-    const extra = w.manualReason ? `: ${w.manualReason}` : w.warnings.length ? `, ${w.warnings.length} warning(s)` : '';
+    const status = w.manualReason ? pc.red('flagged ') : w.verified ? pc.green('verified') : forEmptyUp(w) ? pc.dim('written ') : pc.yellow('unverified');
+    const extra = w.manualReason ? `: ${w.manualReason}` : forEmptyUp(w) ? ', its up is empty: nothing to revert' : w.warnings.length ? `, ${w.warnings.length} warning(s)` : '';
     return `${status} ${w.downFile} (${w.downStatements} statement${w.downStatements === 1 ? '' : 's'}${extra})`;
   });
   const verified = r.written.filter((w) => w.verified && !w.manualReason).length;
@@ -164,7 +167,11 @@ export function formatDowns(r: DownsResult): string[] {
     // what ran the check, and what it found: a line saying "verified" of downs that were not was a false success
     const mine = r.written.filter((w) => w.dialect === v.dialect);
     const ok = mine.filter((w) => w.verified && !w.manualReason).length;
-    lines.push(v.engine ? `  ${v.dialect}: checked on ${v.engine} in ${(v.ms / 1000).toFixed(1)} s, ${ok} of ${mine.length} verified` : `  ${v.dialect}: not verified (${v.skipped})`);
+    // downs written for empty ups: nothing to run for them (was: "not verified (undefined)" when all were)
+    const empties = mine.filter(forEmptyUp).length;
+    const forEmpty = empties ? `, ${empties} for an empty up` : '';
+    if (!v.engine && !v.skipped && empties === mine.length) lines.push(`  ${v.dialect}: nothing to verify (${mine.length === 1 ? 'the down written is' : 'each down written is'} for an empty up)`);
+    else lines.push(v.engine ? `  ${v.dialect}: checked on ${v.engine} in ${(v.ms / 1000).toFixed(1)} s, ${ok} of ${mine.length - empties} verified${forEmpty}` : `  ${v.dialect}: not verified (${v.skipped ?? 'no scratch database ran'})${forEmpty}`);
   }
   return lines;
 }

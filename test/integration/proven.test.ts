@@ -322,6 +322,23 @@ pgDescribe('proven downs on PostgreSQL', () => {
     expect(r.stdout).not.toMatch(/verified on/);
   });
 
+  // found in the last session's read-through: "sqlite: not verified (undefined)", and "unverified" on a down with nothing to revert
+  it('migrate-downs of a revision whose up is empty: the down is written for it, with nothing to verify, and the others are counted apart', () => {
+    const dir = makeProject();
+    addRevision(dir, 'sqlite', 'hand', '-- Custom SQL migration file, put your code below! --', null);
+    rmSync(path.join(dir, 'drizzle', 'sqlite', '0003_add_phone_to_users.down.sql'));
+    const both = runCli(dir, ['downs'], { SLUICE_CHECK_DATABASE_URL: '' });
+    expect(both.status, both.stderr).toBe(0);
+    expect(both.stdout).toMatch(/^verified drizzle\/sqlite\/0003_add_phone_to_users\.down\.sql \(1 statement\)$/m);
+    expect(both.stdout).toMatch(/^written {2}drizzle\/sqlite\/0004_hand\.down\.sql \(0 statements, its up is empty: nothing to revert\)$/m);
+    expect(both.stdout).toMatch(/^ {2}sqlite: checked on SQLite in [\d.]+ s, 1 of 1 verified, 1 for an empty up$/m);
+    rmSync(path.join(dir, 'drizzle', 'sqlite', '0004_hand.down.sql'));
+    const alone = runCli(dir, ['downs'], { SLUICE_CHECK_DATABASE_URL: '' });
+    expect(alone.status, alone.stderr).toBe(0);
+    expect(alone.stdout).toMatch(/^ {2}sqlite: nothing to verify \(the down written is for an empty up\)$/m);
+    expect(alone.stdout).not.toMatch(/undefined|unverified/);
+  });
+
   it('migrate-create with a SLUICE_CHECK_DATABASE_URL nobody answers: the down is written, marked unverified with the reason, named on the output line too', () => {
     const dir = makeProject();
     addUserColumn(dir, 'nickname');
