@@ -165,7 +165,13 @@ export async function runTypeScript(conn: Connection, step: PreparedStep, fn: Ty
   let db: unknown;
   try {
     db = await conn.drizzle!(signal);
-    await unlessStuck(Promise.resolve(fn(db)));
+    const exits = withoutProcessExit();
+    try {
+      await unlessStuck(Promise.resolve().then(() => fn(db)));
+    } finally {
+      exits.restore();
+    }
+    if (exits.called) throw new TypeScriptError(where, exits.called, undefined);
     if (mark?.value !== undefined && !(await conn.markOpen!(mark.value))) {
       throw new TypeScriptError(where, "it ended sluice's transaction itself (a COMMIT or ROLLBACK): a TypeScript part must never commit or roll back", undefined, true);
     }
@@ -184,6 +190,22 @@ export async function runTypeScript(conn: Connection, step: PreparedStep, fn: Ty
     const what = query ? `${describeCause(inner)} (query: ${firstLine(query[1] ?? query[2] ?? '')})` : describeCause(err);
     throw new TypeScriptError(where, what, query ? inner : err);
   }
+}
+
+/**
+ * process.exit made to throw while a TypeScript part runs, and remembered if the part caught that throw.
+ * Was: a data script's habit, `process.exit(0)` at the end of up(), ended sluice's process there, exit 0,
+ * no line, the revision rolled back unrecorded and the ones after it never run (a hunt: `up` and
+ * `deploy` "succeeded"). sluice's own exit (cli.ts) keeps the real function.
+ */
+function withoutProcessExit(): { called?: string; restore: () => void } {
+  const real = process.exit;
+  const state: { called?: string; restore: () => void } = { restore: () => void (process.exit = real) };
+  process.exit = ((code?: number | string | null) => {
+    state.called = `it called process.exit(${code ?? ''}): a TypeScript part returns (or throws) when it is done, and never ends the process, which would stop the run unrecorded`;
+    throw new Error(state.called);
+  }) as typeof process.exit;
+  return state;
 }
 
 /**

@@ -268,6 +268,24 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         expect((await versions(dir, env)).map((v) => v.r).at(-1)).toBe(TAG);
       });
 
+      // found by a hunt: process.exit(0) at the end of up(), a data script's habit, ended sluice's process
+      // there: exit 0 and no line from up and deploy, the revision rolled back unrecorded, the next never run
+      it('an up(db) that calls process.exit fails its revision: exit 3, rolled back, also when it catches what process.exit throws', async () => {
+        const { dir, env, folder } = await projectWithTsRevision(d);
+        writeFileSync(path.join(folder, `${TAG}.sql`), UP_SQL[d]);
+        writeFileSync(path.join(folder, `${TAG}.down.sql`), DOWN_SQL[d]);
+        const exiting = (body: string) => tsPart(d).replace('export async function up(db: Db): Promise<void> {', `export async function up(db: Db): Promise<void> {\n  ${body}`);
+        const before = await usersOf(dir, env);
+        for (const [body, commands] of [['process.exit(0);', [['up'], ['deploy']]], ['try { process.exit(0); } catch { /* and on */ }', [['up']]]] as const) {
+          writeFileSync(path.join(folder, `${TAG}.ts`), exiting(body));
+          for (const args of commands) {
+            expectOneLineError(runCli(dir, [...args], { ...env, SLUICE_NO_BACKUP: '1' }), 3, new RegExp(`revision ${TAG} \\(up\\) failed in drizzle/${d}/${TAG}\\.ts up\\(\\): it called process\\.exit\\(0\\).*Rolled back`));
+            expect(await hasSlug(dir, env)).toBe(false);
+            expect(await usersOf(dir, env)).toEqual(before);
+          }
+        }
+      });
+
       it("leaves no trace of its transaction mark: a table of the mark's name is the user's again after the TypeScript revision", async () => {
         const { dir, env, folder } = await projectWithTsRevision(d);
         writeFileSync(path.join(folder, `${TAG}.sql`), UP_SQL[d]);
