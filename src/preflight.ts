@@ -4,7 +4,8 @@
  * - a down that sets NOT NULL on a column holding NULLs;
  * - a down that re-creates an enum without values that rows still use.
  * - a down that narrows a column where PostgreSQL's cast would cut or round values (checkNarrowing),
- *   or whose SQLite table rebuild would change values as it copies them (checkCopy: dialect/sqlitecopy.ts).
+ *   or whose SQLite table rebuild would change values as it copies them (checkCopy: dialect/sqlitecopy.ts);
+ * - SQLite: a down whose DROP TABLE would delete or overwrite rows of a table the run keeps (sqlitedrops.ts).
  * Table and column names come from the migration files (as the statements themselves do); values
  * are bound.
  */
@@ -15,6 +16,7 @@ import { quoteLiteralInBody } from './sql.js';
 import { NowNames } from './nownames.js';
 import { alterTableActions, readyToSplit, SQL_NAME } from './altertable.js';
 import { isPrimaryKeyDropBlock } from './downrules.js';
+import { checkCascadingDrops } from './sqlitedrops.js';
 
 // A name as a down may write it: quoted (drizzle-kit's, sluice's), or plain, as hand-written downs do
 // (`ALTER TABLE prices ALTER COLUMN amount TYPE numeric(10,2)`: was not recognised, so not checked, and
@@ -228,6 +230,7 @@ async function countOr(conn: Connection, step: PreparedStep, what: string, sql: 
  */
 export async function preflightDown(conn: Connection, steps: PreparedStep[], options: { inTransaction?: boolean } = {}): Promise<void> {
   const inTransaction = !!options.inTransaction;
+  await checkCascadingDrops(conn, steps); // SQLite: a DROP TABLE whose foreign keys would act on a table the run keeps
   // Every step is checked before the first one runs: a statement's names are read back to the names the
   // database has now, through the renames (and tables or columns made or dropped) before it in the run.
   const now = new NowNames(conn.dialect);

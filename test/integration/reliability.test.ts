@@ -657,6 +657,37 @@ for (const d of ['sqlite', 'postgresql'] as const) {
   });
 }
 
+// found by a hunt: `down base` with the app's own tables referencing `users` ON DELETE CASCADE / SET NULL:
+// the down's DROP TABLE "users" (foreign keys on) emptied one and nulled the other's column, "reverted", exit 0
+describe('SQLite: a down never deletes or overwrites rows of a table the run keeps', () => {
+  it("a DROP TABLE that the app's tables reference ON DELETE CASCADE or SET NULL is refused before anything runs, naming both; once their rows are gone, it runs", async () => {
+    const dir = makeProject();
+    const env = envFor(dir, 'sqlite', 'keep');
+    expect(runCli(dir, ['up', '0000'], env).status).toBe(0);
+    await sql(dir, env, "INSERT INTO users (id, email, name) VALUES (1, 'a@x', 'A')");
+    await sql(dir, env, 'CREATE TABLE user_prefs (user_id integer REFERENCES users(id) ON DELETE CASCADE, pref text)');
+    await sql(dir, env, "INSERT INTO user_prefs VALUES (1, 'dark mode')");
+    await sql(dir, env, 'CREATE TABLE notes2 (user_id integer REFERENCES users(id) ON DELETE SET NULL, body text)');
+    await sql(dir, env, "INSERT INTO notes2 VALUES (1, 'important')");
+    for (const args of [['down', 'base'], ['reset', '--yes']]) {
+      const r = runCli(dir, args, { ...env, SLUICE_NO_BACKUP: '1' });
+      expect(r.status, r.stdout + r.stderr).toBe(6);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/the down of 0000_init drops table "users", which table "notes2" references \(column "user_id", ON DELETE SET NULL\) and this run does not drop: .*set "user_id" to NULL in the 1 row\(s\) of "notes2".*nothing was changed/);
+      expect(await sql(dir, env, 'SELECT pref FROM user_prefs')).toEqual([{ pref: 'dark mode' }]);
+      expect(await sql(dir, env, 'SELECT user_id, body FROM notes2')).toEqual([{ user_id: 1, body: 'important' }]);
+      expect((await status({ cwd: dir, env })).current).toBe('0000_init');
+    }
+    await sql(dir, env, 'DELETE FROM notes2');
+    expect(runCli(dir, ['down', 'base'], env).stderr).toMatch(/which table "user_prefs" references \(column "user_id", ON DELETE CASCADE\).*would delete the 1 row\(s\) of "user_prefs"/);
+    expect(await sql(dir, env, 'SELECT count(*) AS n FROM user_prefs')).toEqual([{ n: 1 }]);
+    await sql(dir, env, 'DELETE FROM user_prefs');
+    const down = runCli(dir, ['down', 'base'], env);
+    expect(down.status, down.stderr).toBe(0);
+    expect((await status({ cwd: dir, env })).current).toBe('base');
+  });
+});
+
 describe('SQLite backups and files', () => {
   it('backs up before a change, rotates, restores, and --no-backup skips', async () => {
     const dir = makeProject();
