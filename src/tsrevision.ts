@@ -17,6 +17,7 @@ import type { Direction } from './revision.js';
 import { checksum, crlfText, earlierChecksums, firstLine, lfText } from './sql.js';
 import { stoppedQuery } from './dialect/drizzle.js';
 import { importTypeScript } from './tsmodule.js';
+import { unawaitedQueries } from './unawaited.js';
 
 /** The TypeScript part a prepared step runs. */
 export interface TypeScriptPart {
@@ -90,7 +91,7 @@ export async function loadTypeScriptStep(ts: TypeScriptPart, direction: Directio
   if (typeof fn !== 'function') {
     throw new RevisionRefused(`${ts.display} (TypeScript part of ${revision}) exports no ${direction} function; add "export async function ${direction}(db) { ... }"; nothing ran`, revision);
   }
-  const floating = unawaitedQueries(ts.text, dialect);
+  const floating = await unawaitedQueries(ts.text, dialect);
   if (floating.length) {
     // an unawaited transaction(…) does run (PostgreSQL: a savepoint on the revision's connection), but
     // past the revision: its later queries queue behind sluice's own, after the version row and COMMIT
@@ -105,39 +106,6 @@ export async function loadTypeScriptStep(ts: TypeScriptPart, direction: Directio
     );
   }
   return fn as TypeScriptStep;
-}
-
-/**
- * Lines of a TypeScript part where a statement starts with a call on the drizzle handle (`db.…`, or the
- * name its `up`/`down` gives it; `tx.…`) that nothing awaits, returns or keeps: a drizzle query runs only
- * when awaited (its builder is lazy), so such a query never runs and the revision would be recorded
- * applied without it (a hunt: `db.execute(sql…)` and `db.update(…).set(…)` left without await, "applied",
- * exit 0, no row changed). Read from the text: a statement's start is a line whose previous code line
- * ends a statement or opens a block (`;`, `{`, `}`); `db.$client…` (eager, its failures caught at run
- * time), a line chaining `.then(`/`.catch(`, a builder's `.execute()`, and SQLite's synchronous `run`/`all`/`get`
- * are left alone, and on SQLite `transaction(…)` too: better-sqlite3's runs its function at once (a hunt:
- * refused as "never runs"; on PostgreSQL it stays refused: its promise would go on past the revision).
- * 1-based line numbers.
- */
-export function unawaitedQueries(text: string, dialect?: DialectName): number[] {
-  const names = new Set(['db', 'tx']);
-  for (const m of text.matchAll(/\b(?:function\s+(?:up|down)|(?:up|down)\s*[:=]\s*(?:async\s+)?(?:function\s*)?)\s*\(\s*([A-Za-z_$][\w$]*)/g)) names.add(m[1]!);
-  const alt = [...names].map((n) => n.replace(/\$/g, '\\$')).join('|');
-  const start = new RegExp(`^\\s*(?:void\\s+)?(?:${alt})\\s*\\.\\s*(?!\\$client\\b)[A-Za-z_$]`);
-  // what makes it run: a chained then/catch/finally, a builder's execute() (eager), or SQLite's synchronous
-  // run()/all()/get() (better-sqlite3: db.run(sql…) and db.update(…).set(…).run() run at once, no await)
-  const runs = /\.\s*(?:then|catch|finally)\s*\(|\)\s*\.\s*(?:execute|run|all|get)\s*\(/;
-  const syncRaw = new RegExp(`^\\s*(?:void\\s+)?(?:${alt})\\s*\\.\\s*(?:run|all|get|values${dialect === 'sqlite' ? '|transaction' : ''})\\s*\\(`);
-  const lines = text.split(/\r?\n/);
-  const out: number[] = [];
-  let previous = '{';
-  for (const [i, line] of lines.entries()) {
-    const code = line.replace(/\/\/.*$/, '').trim();
-    if (!code || code.startsWith('*') || code.startsWith('/*')) continue;
-    if (/[;{}]$/.test(previous) && start.test(line) && !runs.test(line) && !syncRaw.test(line)) out.push(i + 1);
-    previous = code;
-  }
-  return out;
 }
 
 /** A TypeScript revision's function threw (or its query failed); `where` names the file and function. */
