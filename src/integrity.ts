@@ -8,6 +8,7 @@ import { IntegrityError } from './errors.js';
 import { tsFileOf, type RevisionFile } from './source.js';
 import { downRecordsUp } from './downheader.js';
 import { rel } from './relpath.js';
+import { isOnlyComments } from './sql.js';
 import type { AppliedRow } from './store.js';
 
 /** The revision's down text, or null when it has none or it cannot be read (a message's hint only). */
@@ -53,8 +54,11 @@ export function checkIntegrity(ctx: Context, applied: AppliedRow[], options: { a
           `revision ${rev.id}'s checksum in the version table differs from ${rel(rev.upFile)}, though that file is the up its down was made for: the row was recorded for another text (a TypeScript part ${rel(tsFileOf(rev))} now missing, or the file as it was when applied or stamped, an edit since undone); restore what it was applied with, put the change in a new revision, or pass --allow-changed`,
         );
       }
+      // an up of comments only, with no .ts now: the TypeScript part it was applied with, deleted since, is
+      // the likelier change (a hunt: only the untouched .sql was named)
+      const missingTs = !ts && isOnlyComments(upOf(ctx, rev)) ? `, or the TypeScript part ${rel(tsFileOf(rev))} it was applied with is missing` : '';
       throw new IntegrityError(
-        `${ts ? `${rel(rev.upFile)} or ${ts.display}` : rel(rev.upFile)} changed after it was applied (checksum differs from the version table); restore it, put the change in a new revision, or pass --allow-changed`,
+        `${ts ? `${rel(rev.upFile)} or ${ts.display}` : rel(rev.upFile)} changed after it was applied${missingTs} (checksum differs from the version table); restore it, put the change in a new revision, or pass --allow-changed`,
       );
     }
   }

@@ -268,6 +268,16 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         expect((await versions(dir, env)).map((v) => v.r).at(-1)).toBe(TAG);
       });
 
+      // found by a hunt: a TypeScript-only revision (its up SQL drizzle-kit's empty custom file) whose .ts was
+      // deleted after it was applied was reported as "<tag>.sql changed", of the file nobody touched
+      it('a TypeScript-only revision whose .ts was deleted after it was applied names the .ts as missing: exit 4', async () => {
+        const { dir, env, folder } = await projectWithTsRevision(d);
+        const up = runCli(dir, ['up'], env);
+        expect(up.status, up.stderr).toBe(0);
+        rmSync(path.join(folder, `${TAG}.ts`));
+        expectOneLineError(runCli(dir, ['down'], env), 4, new RegExp(`drizzle/${d}/${TAG}\\.sql changed after it was applied, or the TypeScript part drizzle/${d}/${TAG}\\.ts it was applied with is missing \\(checksum differs`));
+      });
+
       // found by a hunt: process.exit(0) at the end of up(), a data script's habit, ended sluice's process
       // there: exit 0 and no line from up and deploy, the revision rolled back unrecorded, the next never run
       it('an up(db) that calls process.exit fails its revision: exit 3, rolled back, also when it catches what process.exit throws', async () => {
