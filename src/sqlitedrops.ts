@@ -1,11 +1,11 @@
 /**
- * SQLite: a down's `DROP TABLE t`, run with foreign keys on, first deletes every row of t (SQLite's
+ * SQLite: a revision's `DROP TABLE t` (a down's, or an up's), run with foreign keys on, first deletes every row of t (SQLite's
  * implicit `DELETE FROM`), and the foreign keys of other tables act on it: ON DELETE CASCADE deletes
  * their rows, SET NULL / SET DEFAULT overwrites their column. Where such a table is one the run does
  * not drop (the app's own table, made beside the history), its rows would be lost by a down that never
  * names it (a hunt: `down base` emptied a `user_prefs` table referencing `users` ON DELETE CASCADE and
  * nulled another's column, "reverted", exit 0; PostgreSQL's `DROP TABLE … CASCADE` keeps those rows
- * and drops only the constraint). Checked before anything runs: such a down is refused (exit 6),
+ * and drops only the constraint). Checked before anything runs: such a run is refused (exit 6),
  * naming both tables and the rows. A step that turns foreign keys off (a table rebuild) drops nothing
  * that way, and is not checked.
  */
@@ -64,7 +64,7 @@ export async function checkCascadingDrops(conn: Connection, steps: PreparedStep[
         if (!n) continue;
         const effect = r.action === 'CASCADE' ? 'delete' : `set "${r.column}" to ${r.action === 'SET NULL' ? 'NULL' : 'its default'} in`;
         throw new Refused(
-          `the down of ${step.revision.id} drops table "${table}", which table "${r.child}" references (column "${r.column}", ON DELETE ${r.action}) and this run does not drop: ` +
+          `the ${step.direction} of ${step.revision.id} drops table "${table}", which table "${r.child}" references (column "${r.column}", ON DELETE ${r.action}) and this run does not drop: ` +
             `with foreign keys on, SQLite first deletes the rows of "${table}", which would ${effect} the ${n} row(s) of "${r.child}" that reference it; nothing was changed; ` +
             `drop or change "${r.child}" (or its foreign key) first, or delete those rows yourself if they are to go`,
         );

@@ -7,6 +7,7 @@ import { checksumOf, tsOf } from '../revisionreads.js';
 import { checkIntegrity } from '../integrity.js';
 import { interruptedMessage, interruption, invalidIndexNote, keptAdvice, statementsRan, transactionEndedState } from './runreport.js';
 import { needsPreCheck, preflightDown } from '../preflight.js';
+import { checkCascadingDrops } from '../sqlitedrops.js';
 import { groupsStatements, noTransactionInSingle, refusalsBeforeRun, runSteps, type LaterSteps, type StepResult } from '../engine.js';
 import { type PreparedStep } from '../prepare.js';
 import { prepareFor } from './stepprep.js';
@@ -197,6 +198,7 @@ async function move(kind: Kind, given: MoveOptions, defaultTarget: string): Prom
     // statement, so there it is seen only here, before the backup): Interrupted, no revision ran.
     if (!(conn.cancel && options.signal)) await checkpoint(options.signal, `migrate-${kind === 'upgrade' ? 'up' : kind === 'downgrade' ? 'down' : 'stamp'}, before any revision ran`);
     if (kind === 'downgrade') await preflightDown(conn, prepared).catch(tookOver);
+    else if (kind === 'upgrade') await checkCascadingDrops(conn, prepared).catch(tookOver); // SQLite: an up's DROP TABLE too
     await refusalsBeforeRun(conn, prepared, { stampOnly: kind === 'stamp', single: options.singleTransaction });
     // Only a run that changes something backs up (a folder that cannot be written refuses nothing else).
     // A takeover this run recorded is written by then: the refusal says so instead of "nothing was changed".

@@ -659,8 +659,8 @@ for (const d of ['sqlite', 'postgresql'] as const) {
 
 // found by a hunt: `down base` with the app's own tables referencing `users` ON DELETE CASCADE / SET NULL:
 // the down's DROP TABLE "users" (foreign keys on) emptied one and nulled the other's column, "reverted", exit 0
-describe('SQLite: a down never deletes or overwrites rows of a table the run keeps', () => {
-  it("a DROP TABLE that the app's tables reference ON DELETE CASCADE or SET NULL is refused before anything runs, naming both; once their rows are gone, it runs", async () => {
+describe('SQLite: a run never deletes or overwrites rows of a table it keeps', () => {
+  it("a down's (or an up's) DROP TABLE that the app's tables reference ON DELETE CASCADE or SET NULL is refused before anything runs, naming both; once their rows are gone, it runs", async () => {
     const dir = makeProject();
     const env = envFor(dir, 'sqlite', 'keep');
     expect(runCli(dir, ['up', '0000'], env).status).toBe(0);
@@ -685,6 +685,17 @@ describe('SQLite: a down never deletes or overwrites rows of a table the run kee
     const down = runCli(dir, ['down', 'base'], env);
     expect(down.status, down.stderr).toBe(0);
     expect((await status({ cwd: dir, env })).current).toBe('base');
+    // an up's DROP TABLE the same way (a model removed): the app's rows referencing it are kept, the run refused
+    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await sql(dir, env, "INSERT INTO users (id, email) VALUES (1, 'a@x')");
+    await sql(dir, env, "INSERT INTO sessions (id, user_id, expires_at) VALUES ('s1', 1, 0)");
+    await sql(dir, env, "CREATE TABLE session_notes (session_id text REFERENCES sessions(id) ON DELETE CASCADE, note text)");
+    await sql(dir, env, "INSERT INTO session_notes VALUES ('s1', 'keep me')");
+    addRevision(dir, 'sqlite', 'drop_sessions', 'DROP TABLE `sessions`;', 'SELECT 1;');
+    const up = runCli(dir, ['up'], env);
+    expect(up.status, up.stdout + up.stderr).toBe(6);
+    expect(up.stderr).toMatch(/^sluice: the up of 0004_drop_sessions drops table "sessions", which table "session_notes" references \(column "session_id", ON DELETE CASCADE\)/);
+    expect(await sql(dir, env, 'SELECT note FROM session_notes')).toEqual([{ note: 'keep me' }]);
   });
 });
 
