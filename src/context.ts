@@ -27,6 +27,7 @@ import type { TypeScriptPart } from './tsrevision.js';
 import { ChecksumCache } from './checksums.js';
 import { checksum } from './sql.js';
 import { monotonicMs } from './clock.js';
+import { parsePgUrl } from './pgconn.js';
 
 export interface CommandOptions {
   /** Project folder (holds drizzle.config.ts). Default: process.cwd(). */
@@ -184,7 +185,7 @@ function connectLink(signal: AbortSignal | undefined): ConnectLink {
 function checkCallerConnection(conn: Connection, target: DatabaseTarget): void {
   const c = conn as Partial<Connection> | null;
   if (typeof c?.lock !== 'function' || typeof c.execute !== 'function' || (c.dialect !== 'postgresql' && c.dialect !== 'sqlite')) {
-    throw new ConfigError('the connection passed to sluice is not one openConnection made (a pg Client or Pool, a driver\'s database object): pass await openConnection(parseDatabaseTarget(env), { write: true, env })');
+    throw new ConfigError('the connection passed to sluice is not one openConnection made (a pg Client or Pool, a driver\'s database object): pass await openConnection(parseDatabaseTarget(env, cwd), { write: true, env })');
   }
   if (c.dialect !== target.dialect) {
     throw new ConfigError(`the connection passed to sluice is to a ${c.dialect} database, but DATABASE_URL names a ${target.dialect} one (${target.display}): pass a connection to the database DATABASE_URL names`);
@@ -198,6 +199,33 @@ function checkCallerConnection(conn: Connection, target: DatabaseTarget): void {
   const schema = c.scopeSchema?.();
   if (schema !== undefined && target.schema !== undefined && schema !== target.schema) {
     throw new ConfigError(`the connection passed to sluice was opened for schema ${schema}, but DATABASE_SCHEMA is ${target.schema}: pass a connection opened with the same DATABASE_SCHEMA`);
+  }
+  // PostgreSQL: the server and database DATABASE_URL names (found by a hunt: a connection to database
+  // "other" migrated it while DATABASE_URL named "postgres", and the result said so only in passing)
+  const theirs = serverOf(c.scopeUrl?.());
+  const ours = serverOf(target.url);
+  if (theirs && ours && (theirs.host !== ours.host || theirs.port !== ours.port || (theirs.database !== undefined && ours.database !== undefined && theirs.database !== ours.database))) {
+    const show = (s: Server) => `${s.host}:${s.port}/${s.database ?? '(its default database)'}`;
+    throw new ConfigError(`the connection passed to sluice is to ${show(theirs)}, but DATABASE_URL names ${show(ours)}: pass a connection to the database DATABASE_URL names`);
+  }
+}
+
+interface Server {
+  host: string;
+  port: string;
+  database?: string;
+}
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+
+/** A PostgreSQL URL's server and database, the loopback names read as one; undefined when it does not parse. */
+function serverOf(url: string | undefined): Server | undefined {
+  if (!url) return undefined;
+  try {
+    const p = parsePgUrl(url);
+    const host = (p.params.host ?? p.host ?? 'localhost').toLowerCase();
+    return { host: LOCAL_HOSTS.has(host) ? 'localhost' : host, port: p.params.port ?? p.port ?? '5432', database: p.database || undefined };
+  } catch {
+    return undefined;
   }
 }
 

@@ -60,22 +60,23 @@ export class ConfigError extends SluiceError {
 /** Bad command-line input. */
 export class UsageError extends SluiceError {}
 
+/** `revision`: the text given (was the error's `name`, which then held it instead of "UnknownRevision": a hunt). */
 export class UnknownRevision extends SluiceError {
   constructor(
-    readonly name: string,
+    readonly revision: string,
     readonly candidates: string[],
   ) {
     const hint = candidates.length ? `; did you mean ${candidates.join(', ')}?` : '; run `make migrate-history` to list revisions';
-    super(`unknown revision "${name}"${hint}`);
+    super(`unknown revision "${revision}"${hint}`);
   }
 }
 
 export class AmbiguousRevision extends SluiceError {
   constructor(
-    readonly name: string,
+    readonly revision: string,
     readonly matches: string[],
   ) {
-    super(`revision "${name}" is ambiguous: it matches ${matches.join(', ')}; give the full tag`);
+    super(`revision "${revision}" is ambiguous: it matches ${matches.join(', ')}; give the full tag`);
   }
 }
 

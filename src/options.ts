@@ -53,8 +53,9 @@ function fits(kind: OptionKind, value: unknown): boolean {
       return typeof value === 'function';
     case 'signal':
       return value instanceof AbortSignal;
-    case 'env': // process.env itself has a prototype of its own
-      return typeof value === 'object' && value !== null && !Array.isArray(value);
+    case 'env': // process.env itself has a prototype of its own; a Map's (a Set's, an array's) entries are not
+      // its properties (found by a hunt: an env Map was read as empty, and the default ./db.sqlite migrated instead)
+      return typeof value === 'object' && value !== null && !(Symbol.iterator in value);
     case 'object':
       return typeof value === 'object' && value !== null;
     case 'strings':

@@ -13,7 +13,7 @@ import { loadContext, resolveEnv, type CommandOptions, type Context } from '../c
 import { openConnection } from '../dialect/index.js';
 import { ConnectionError, Interrupted, signalName, SluiceError, UsageError } from '../errors.js';
 import type { StepResult } from '../engine.js';
-import { upgrade, type MoveOptions, type MoveResult } from './migrate.js';
+import { reporting, upgrade, type MoveOptions, type MoveResult } from './migrate.js';
 import type { TakeoverSummary } from './takeover.js';
 import { checkOptions, COMMON_OPTIONS } from '../options.js';
 
@@ -196,7 +196,7 @@ async function deployUnlabelled(options: DeployOptions): Promise<DeployResult> {
     );
   }
   const ctx = await loadContext({ ...options, env });
-  const wait = await waitForDatabase(ctx, options.onWait, { signal: options.signal, onInterruptible: options.onInterruptible });
+  const wait = await waitForDatabase(ctx, reporting(options.onWait), { signal: options.signal, onInterruptible: reporting(options.onInterruptible) });
   const started = Date.now();
   const moved: MoveResult = await upgrade({
     cwd: ctx.root,

@@ -80,7 +80,8 @@ type Kind = 'upgrade' | 'downgrade' | 'stamp';
 /** Under --single-transaction on a server, the steps prepared before the run starts (the rest: while it runs). */
 const EAGER_STEPS = 8;
 
-async function move(kind: Kind, given: MoveOptions, defaultTarget: string): Promise<MoveResult> {
+async function move(kind: Kind, callerGiven: MoveOptions, defaultTarget: string): Promise<MoveResult> {
+  const given: MoveOptions = { ...callerGiven, onPlan: reporting(callerGiven.onPlan), onTakeover: reporting(callerGiven.onTakeover), onInterruptible: reporting(callerGiven.onInterruptible) };
   // An explicitly empty target is a mistake (not "head"): refused before anything is opened or created.
   // A library caller's number (`revision: 3`) is read as its text from here on.
   const options = given.revision === undefined ? given : { ...given, revision: requireRevisionName(given.revision, kind === 'stamp' ? undefined : defaultTarget) };
@@ -378,20 +379,21 @@ async function purgeAndStamp(options: MoveOptions & { revision: string }): Promi
     const onStep = reporting(options.onStep);
     for (const s of steps) onStep?.(s);
     return { ...base, dryRun: false, steps, purged };
-  }, { signal: options.signal, onInterruptible: options.onInterruptible });
+  }, { signal: options.signal, onInterruptible: reporting(options.onInterruptible) });
 }
 
 /**
- * A caller's `onStep`, for reporting only: what it throws (or an async one rejects with) is ignored, so
- * it never stops a run half way or fails a run that completed (found by a hunt: a throwing callback
- * rejected upgrade() with its own error, no exitCode or results, after every revision was committed; an
- * async one's rejection crashed the process).
+ * A caller's callback (`onStep`, `onPlan`, `onTakeover`, `onInterruptible`, deploy's `onWait`), for
+ * reporting only: what it throws (or an async one rejects with) is ignored, so it never stops a run half
+ * way or fails a run that completed (found by hunts: a throwing onStep, and then onInterruptible(false,
+ * true), rejected upgrade() with its own error, no exitCode or results, after every revision was
+ * committed; an async onStep's, onPlan's or onWait's rejection crashed the process).
  */
-function reporting(onStep: ((r: StepResult) => void) | undefined): ((r: StepResult) => void) | undefined {
-  if (!onStep) return undefined;
-  return (r) => {
+export function reporting<A extends unknown[]>(callback: ((...args: A) => unknown) | undefined): ((...args: A) => void) | undefined {
+  if (!callback) return undefined;
+  return (...args) => {
     try {
-      const back = onStep(r) as unknown;
+      const back = callback(...args);
       if (back && typeof (back as Promise<unknown>).catch === 'function') (back as Promise<unknown>).catch(() => {});
     } catch {
       /* the caller's: see above */

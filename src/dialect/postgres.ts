@@ -281,6 +281,9 @@ class PostgresConnection implements Connection {
   scopeSchema(): string {
     return this.schema;
   }
+  scopeUrl(): string | undefined {
+    return this.target.url;
+  }
   async adoptSession(): Promise<(() => Promise<void>) | undefined> {
     if (this.searchPath === undefined) return undefined;
     const rows = await this.query<{ sp: string }>("SELECT pg_catalog.current_setting('search_path') AS sp");

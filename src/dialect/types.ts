@@ -141,6 +141,8 @@ export interface Connection {
   adoptSession?(): Promise<(() => Promise<void>) | undefined>;
   /** PostgreSQL: the schema (DATABASE_SCHEMA) the connection was opened for. */
   scopeSchema?(): string;
+  /** PostgreSQL: the URL the connection was opened with (its server and database; context.ts compares them). */
+  scopeUrl?(): string | undefined;
   /** SQLite: the database file the connection was opened on (undefined for the in-memory stand-in of a missing file). */
   scopeFile?(): string | undefined;
   /**

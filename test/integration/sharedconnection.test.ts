@@ -129,10 +129,30 @@ itFor('postgresql')('postgresql: a connection that is not the one DATABASE_URL a
     const sqliteEnv: Env = { DATABASE_URL: `file:${path.join(dir, 'x.sqlite')}`, SLUICE_NO_BACKUP: '1' };
     await expect(upgrade({ cwd: dir, env: sqliteEnv, connection })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/is to a postgresql database, but DATABASE_URL names a sqlite one/) });
     await expect(upgrade({ cwd: dir, env: { ...env, DATABASE_SCHEMA: other }, connection })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/opened for schema .*, but DATABASE_SCHEMA is /) });
-    await expect(upgrade({ cwd: dir, env, connection: client as never })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/not one openConnection made/) });
+    await expect(upgrade({ cwd: dir, env, connection: client as never })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/not one openConnection made.*parseDatabaseTarget\(env, cwd\)/) });
+    // another database of the same server (a later hunt: it was migrated, reported applied)
+    const elsewhere = await freshDatabase('elsewhere');
+    const otherDb = { ...env, DATABASE_URL: elsewhere };
+    await expect(upgrade({ cwd: dir, env: otherDb, connection })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/is to localhost:\d+\/file_.*, but DATABASE_URL names localhost:\d+\/elsewhere_.*: pass a connection to the database DATABASE_URL names/) });
     expect(existsSync(path.join(dir, 'x.sqlite'))).toBe(false);
     expect(await connection.query('SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname = ANY($1)', [[env.DATABASE_SCHEMA, other]])).toEqual([]);
     expect((await upgrade({ cwd: dir, env, connection })).to).toBe('0003_add_phone_to_users');
+    // callbacks that throw when the run is over, or reject (a hunt: the completed run rejected with the
+    // callback's bare error; an async onPlan's rejection crashed the process)
+    const called = { plan: 0, done: 0 };
+    const cb = await upgrade({
+      cwd: dir,
+      env: { ...env, DATABASE_SCHEMA: uniqueSchema('cb') },
+      signal: new AbortController().signal,
+      onInterruptible: (_on, finished) => {
+        if (finished && ++called.done) throw new Error('boom when finished');
+      },
+      onPlan: async () => {
+        called.plan += 1;
+        throw new Error('async plan');
+      },
+    });
+    expect([cb.to, called]).toEqual(['0003_add_phone_to_users', { plan: 1, done: 1 }]);
   } finally {
     await client.end();
     await connection.close();
@@ -195,6 +215,8 @@ itFor('sqlite')('library options of the wrong name or type: a one-line UsageErro
     [() => stamp({ cwd: dir, env } as never), 'stamp(): option "revision" is required'],
     [() => reset({ cwd: dir, env, revision: '-1', confirmed: true } as never), 'reset(): unknown option "revision"'],
     [() => show({ cwd: dir, env, revision: true } as never), 'show(): option "revision" must be a string or an integer (head, base, +N, -N, a tag, a number), not boolean true'],
+    // a hunt: a Map's entries were read as no environment, and the default ./db.sqlite was migrated
+    [() => upgrade({ cwd: dir, env: new Map(Object.entries(env)) } as never), 'upgrade(): option "env" must be an object (the environment: names to strings), not '],
   ];
   for (const [call, message] of bad) {
     const err = await call().then(() => undefined, (e: unknown) => e);
@@ -203,6 +225,7 @@ itFor('sqlite')('library options of the wrong name or type: a one-line UsageErro
     expect((err as Error).message).not.toContain('\n');
   }
   expect(existsSync(path.join(dir, 'a.sqlite'))).toBe(false);
+  expect(existsSync(path.join(dir, 'db.sqlite'))).toBe(false);
   expect((await upgrade({ cwd: dir, env, dryRun: true, noBackup: undefined })).dryRun).toBe(true);
   expect(existsSync(path.join(dir, 'a.sqlite'))).toBe(false);
 });
