@@ -91,7 +91,7 @@ export async function loadTypeScriptStep(ts: TypeScriptPart, direction: Directio
   if (typeof fn !== 'function') {
     throw new RevisionRefused(`${ts.display} (TypeScript part of ${revision}) exports no ${direction} function; add "export async function ${direction}(db) { ... }"; nothing ran`, revision);
   }
-  const floating = await unawaitedQueries(ts.text, dialect);
+  const floating = await unawaitedQueries(ts.text, dialect, ts.file);
   if (floating.length) {
     // an unawaited transaction(…) does run (PostgreSQL: a savepoint on the revision's connection), but
     // past the revision: its later queries queue behind sluice's own, after the version row and COMMIT
