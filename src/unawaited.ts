@@ -19,15 +19,29 @@
  * refused: its promise would go on past the revision). 1-based line numbers of the statements.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as TS from 'typescript';
 import type { DialectName } from './config.js';
 import { pruneCacheFiles, sluiceCacheDir, writeAtomically } from './cachedir.js';
 import { sha256 } from './hash.js';
+import { largeCodeLoads } from './jit.js';
 
 type Ts = typeof TS;
-let loading: Promise<Ts> | undefined;
-const typescript = (): Promise<Ts> => (loading ??= import('typescript').then((m) => ((m as unknown as { default?: Ts }).default ?? m) as Ts));
+let loaded: Ts | undefined;
+/**
+ * The `typescript` package, required (its 9 MB file is CommonJS): an import() of it cost ~0.6 s of CPU
+ * more (Node.js's ES module loader scans a CommonJS file for its export names, and tsx's hooks, when a
+ * TypeScript part registered them, read it again), and a require goes through the CLI's V8 code cache
+ * of package files (src/v8modules.cjs), set up just before (largeCodeLoads).
+ */
+function typescript(): Ts {
+  if (!loaded) {
+    largeCodeLoads();
+    loaded = createRequire(import.meta.url)('typescript') as Ts;
+  }
+  return loaded;
+}
 
 /**
  * The lines, from the cache beside the project's packages when this text was read before
@@ -59,7 +73,7 @@ export async function unawaitedQueries(text: string, dialect?: DialectName, near
 }
 
 async function read(text: string, dialect?: DialectName): Promise<number[]> {
-  const ts = await typescript();
+  const ts = typescript();
   const source = ts.createSourceFile('part.ts', text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
   const names = handleNames(ts, source);
   const lines = new Set<number>();

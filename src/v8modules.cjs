@@ -32,8 +32,12 @@ const path = require('node:path');
 const { PACK_MAGIC, buildOf, readChecked, writeChecked, WRAP_HEAD, WRAP_TAIL, hashbangLength, withoutHashbang } = require('./v8cache.cjs');
 
 const IN_PACKAGES = `${path.sep}node_modules${path.sep}`;
-/** The packages served: drizzle-kit (bin and API), drizzle-orm, the SQLite parser, esbuild's JS API (drizzle-kit loads configs with it). */
-const PACKAGES = new Set(['drizzle-kit', 'drizzle-orm', 'sql-parser-cst', 'esbuild']);
+/**
+ * The packages served: drizzle-kit (bin and API), drizzle-orm, the SQLite parser, esbuild's JS API
+ * (drizzle-kit loads configs with it), TypeScript's (its parser reads a TypeScript revision's part for
+ * unawaited queries, src/unawaited.ts: ~0.35 s to compile its 9 MB file, ~0.1 s from the cache).
+ */
+const PACKAGES = new Set(['drizzle-kit', 'drizzle-orm', 'sql-parser-cst', 'esbuild', 'typescript']);
 /** eval or Function called with a string mentioning import( within its first 300 characters: code whose import() a cached file cannot serve. */
 const CALLS_EVAL = /\b(?:eval|Function)\s*\(/g;
 const IMPORT_IN_STRING = /['"`][^'"`\n]*\bimport\s*\(/;
@@ -93,6 +97,11 @@ function readAsciiCheaply(last, crc32) {
 function packageOf(filename) {
   const rest = filename.slice(filename.lastIndexOf(IN_PACKAGES) + IN_PACKAGES.length).split(path.sep);
   return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
+}
+
+/** The pack of `name` a package file goes to: TypeScript's files to one of their own (see installModuleCache). */
+function packFileOf(dir, name, filename) {
+  return path.join(dir, packageOf(filename) === 'typescript' ? `${name}.typescript.v8pack` : `${name}.v8pack`);
 }
 
 /** The entries of a pack: file name -> { key, text (fingerprint), positions, data }; empty when absent or damaged. */
@@ -208,15 +217,20 @@ function installModuleCache(dir, name, crc32) {
   const unpatched = () => Module.wrap === wrapFunction && Module.wrapper[0] === WRAPPER[0] && Module.wrapper[1] === WRAPPER[1];
   const wrapFunction = Module.wrap;
   if (!Array.isArray(Module.wrapper) || !unpatched()) return () => {}; // patched: its patch would be skipped
-  const packFile = path.join(dir, `${name}.v8pack`);
-  // read on the first file it may serve: a command that loads none of PACKAGES (migrate-create, whose
-  // processes diff and parse with code of their own) reads no pack (~3 ms a megabyte of it)
-  let entries;
-  const packed = () => (entries ??= readPack(packFile, crc32));
-  const compiled = new Map(); // file -> { key, text, positions, script }
+  // Each pack is read on the first file it may serve: a command that loads none of PACKAGES
+  // (migrate-create, whose processes diff and parse with code of their own) reads no pack (~3 ms a
+  // megabyte of it). TypeScript's files go to a pack of their own: loaded only to read a TypeScript
+  // part not read before (src/unawaited.ts), they would make every run with a TypeScript part, which
+  // loads drizzle-orm, read ~2.5 MB more.
+  const packs = new Map(); // pack file -> { entries (read when first needed), compiled: file -> { key, text, positions, script }, missed }
+  const packOf = (filename) => {
+    const file = packFileOf(dir, name, filename);
+    let pack = packs.get(file);
+    if (!pack) packs.set(file, (pack = { file, entries: undefined, compiled: new Map(), missed: false }));
+    return pack;
+  };
   const last = { read: undefined }; // the latest ASCII reading of a package file ({ file, text, crc }), until a compile takes it
   readAsciiCheaply(last, crc32);
-  let missed = false;
   const original = Module.prototype._compile;
 
   Module.prototype._compile = function (content, filename, ...rest) {
@@ -235,7 +249,8 @@ function installModuleCache(dir, name, crc32) {
     }
     if (!build.settled) return plain();
     const print = fingerprint(content, crc32, read);
-    const hit = packed().get(filename);
+    const pack = packOf(filename);
+    const hit = (pack.entries ??= readPack(pack.file, crc32)).get(filename);
     const usable = hit !== undefined && hit.key === build.key && hit.text === print;
     if (!usable && makesImportCode(content)) return plain(); // never packed: the same text is never served
     const positions = usable ? hit.positions : importPositions(withoutHashbang(content));
@@ -246,43 +261,50 @@ function installModuleCache(dir, name, crc32) {
     } catch {
       return plain(); // Node.js reports it (or loads the file another way) as it would have
     }
-    if (!usable || script.cachedDataRejected) missed = true;
-    compiled.set(filename, { key: build.key, text: print, positions, script });
+    if (!usable || script.cachedDataRejected) pack.missed = true;
+    pack.compiled.set(filename, { key: build.key, text: print, positions, script });
     const fn = script.runInThisContext({ displayErrors: true });
     return fn.call(this.exports, this.exports, requireFor(this, Module), this, filename, path.dirname(filename), positions.length ? importerFor(filename) : undefined);
   };
 
-  return function writePack() {
-    if (!missed) return;
-    missed = false;
-    const list = [];
-    const blobs = [];
-    for (const [file, e] of compiled) {
-      let data;
-      try {
-        data = e.script.createCachedData();
-      } catch {
-        continue;
-      }
-      list.push({ file, key: e.key, text: e.text, positions: e.positions, size: data.length });
-      blobs.push(data);
+  return function writePacks() {
+    for (const pack of packs.values()) {
+      if (!pack.missed) continue;
+      pack.missed = false;
+      writePack(pack, name, crc32);
     }
-    // what an earlier run packed and this one did not load stays, while its file is the same build
-    for (const [file, e] of packed()) {
-      if (compiled.has(file) || !PACKAGES.has(packageOf(file))) continue;
-      try {
-        if (buildOf(fs.statSync(file, { bigint: true })).key !== e.key) continue;
-      } catch {
-        continue;
-      }
-      list.push({ file, key: e.key, text: e.text, positions: e.positions, size: e.data.length });
-      blobs.push(e.data);
-    }
-    const head = Buffer.from(JSON.stringify({ format: FORMAT, files: list }), 'utf8');
-    const size = Buffer.alloc(4);
-    size.writeUInt32LE(head.length, 0);
-    writeChecked(packFile, PACK_MAGIC, Buffer.concat([size, head, ...blobs]), crc32);
   };
+}
+
+/** Writes a pack again: the files this run compiled, and those an earlier run packed that are still the same build. */
+function writePack(pack, name, crc32) {
+  const list = [];
+  const blobs = [];
+  for (const [file, e] of pack.compiled) {
+    let data;
+    try {
+      data = e.script.createCachedData();
+    } catch {
+      continue;
+    }
+    list.push({ file, key: e.key, text: e.text, positions: e.positions, size: data.length });
+    blobs.push(data);
+  }
+  // what an earlier run packed and this one did not load stays, while its file is the same build
+  for (const [file, e] of pack.entries ?? []) {
+    if (pack.compiled.has(file) || !PACKAGES.has(packageOf(file)) || packFileOf(path.dirname(pack.file), name, file) !== pack.file) continue;
+    try {
+      if (buildOf(fs.statSync(file, { bigint: true })).key !== e.key) continue;
+    } catch {
+      continue;
+    }
+    list.push({ file, key: e.key, text: e.text, positions: e.positions, size: e.data.length });
+    blobs.push(e.data);
+  }
+  const head = Buffer.from(JSON.stringify({ format: FORMAT, files: list }), 'utf8');
+  const size = Buffer.alloc(4);
+  size.writeUInt32LE(head.length, 0);
+  writeChecked(pack.file, PACK_MAGIC, Buffer.concat([size, head, ...blobs]), crc32);
 }
 
 module.exports = { installModuleCache, importPositions, compiledText };

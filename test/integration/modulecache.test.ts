@@ -47,7 +47,7 @@ if (process.env.TRANSFORM === '1') {
 }
 const write = require(${JSON.stringify(path.join(REPO, 'src', 'v8modules.cjs'))}).installModuleCache(process.argv[2], 'test.run', require('node:zlib').crc32);
 process.once('exit', (code) => code === 0 && write());
-const extra = process.env.EXTRA === '1' ? [require('other').value, require('drizzle-orm').ready] : [];
+const extra = process.env.EXTRA === '1' ? [require('other').value, require('drizzle-orm').ready] : process.env.TS === '1' ? [require('typescript').value] : [];
 Promise.all([require('sql-parser-cst').run(), ...extra]).then((out) => {
   console.log(out.join(' '));
   process.exitCode = Number(process.env.EXIT ?? 0);
@@ -69,6 +69,9 @@ function makePackage(): { dir: string; cache: string; pack: string } {
   writeFileSync(path.join(pkg, 'node_modules', 'dep', 'dep.js'), "export default { name: 'dep' };\n");
   // a package the cache does not serve, and one making import() code at run time (as TypeScript's
   // CommonJS output does to keep a real import()), both required by the served one when asked
+  // TypeScript's package (src/unawaited.ts loads it): served, from a pack of its own
+  mkdirSync(path.join(dir, 'node_modules', 'typescript'), { recursive: true });
+  writeFileSync(path.join(dir, 'node_modules', 'typescript', 'index.js'), "'use strict';\nexports.value = 'ts';\n");
   for (const [name, text] of [
     ['other', "exports.value = 'other';\n"],
     ['drizzle-orm', "'use strict';\nconst importESM = new Function('specifier', 'return import(specifier)');\nexports.ready = importESM('node:os').then((m) => typeof m.EOL);\n"],
@@ -105,6 +108,24 @@ describe('the code cache of package files', () => {
     expect(statSync(pack).mtimeMs, 'a pack that served every file is not written again').toBe(written);
     // the pack holds pkg's file (the ES modules are not CommonJS: not packed)
     expect(readFileSync(pack).includes(Buffer.from(path.join(dir, 'node_modules', 'sql-parser-cst', 'index.js')))).toBe(true);
+  });
+
+  it("keeps TypeScript's files in a pack of their own, which a run that does not load them leaves alone", () => {
+    const { dir, cache, pack } = packs[0]!;
+    const tsPack = path.join(cache, 'test.run.typescript.v8pack');
+    const tsFile = Buffer.from(path.join(dir, 'node_modules', 'typescript', 'index.js'));
+    rmSync(cache, { recursive: true, force: true });
+    expect(run(dir, cache, { TS: '1' })).toEqual({ code: 0, out: `${EXPECTED} ts`, err: '' });
+    expect(readFileSync(tsPack).includes(tsFile)).toBe(true);
+    expect(readFileSync(pack).includes(tsFile), "the command's own pack holds no TypeScript file").toBe(false);
+    const tsWritten = statSync(tsPack).mtimeMs;
+    // a run without TypeScript: its pack served, TypeScript's left alone; one with it: both served, neither written again
+    rmSync(pack);
+    expect(run(dir, cache)).toEqual({ code: 0, out: EXPECTED, err: '' });
+    expect(readFileSync(pack).includes(tsFile)).toBe(false);
+    const written = statSync(pack).mtimeMs;
+    expect(run(dir, cache, { TS: '1' })).toEqual({ code: 0, out: `${EXPECTED} ts`, err: '' });
+    expect([statSync(pack).mtimeMs, statSync(tsPack).mtimeMs]).toEqual([written, tsWritten]);
   });
 
   it('compiles a file afresh when it changed (same length) or a loader hook hands over another text', async () => {
