@@ -164,10 +164,16 @@ export async function runOneStep(conn: Connection, store: VersionStore, step: Pr
     let ended: StepResult['transactionEnded'];
     let preparedAs: string | undefined;
     if (mark?.value !== undefined) {
-      const found = await conn.markState!(mark.value).then(
-        (s) => s,
-        () => undefined,
-      );
+      const state = () => conn.markState!(mark.value!);
+      // The cancel request the run's signal sent (commands/migrate.ts) travels on a connection of its own:
+      // sent while a query ran, it may reach the server only now, and cancel this read (seen in CI under
+      // load: "may have committed sluice's transaction itself" for a part that never did); read once more.
+      const found = await state()
+        .catch((err: unknown) => (options.signal?.aborted ? state() : Promise.reject(err)))
+        .then(
+          (s) => s,
+          () => undefined,
+        );
       preparedAs = found?.gid;
       if (found === undefined) ended = 'unknown';
       else if (found.state !== 'not-committed') ended = found.state;
