@@ -5,9 +5,6 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { openConnection } from '../../src/dialect/index.js';
-import { parseDatabaseTarget } from '../../src/config.js';
-import { openScratch } from '../../src/scratch.js';
 import { pgBinDir } from '../../src/pgcluster.js';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
@@ -214,9 +211,19 @@ export function runMake(cwd: string, args: string[], env: Env = {}): Ran {
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * A connection to the database `env` names, through sluice's own code. Imported when first used: every
+ * test file imports this one, and loading src/config.ts and src/scratch.ts with it (~1 s of a worker's
+ * CPU, transform and import) was spent in each of the ~77 files, most of which never call these.
+ */
+async function connect(dir: string, env: Env, write: boolean) {
+  const [{ openConnection }, { parseDatabaseTarget }] = await Promise.all([import('../../src/dialect/index.js'), import('../../src/config.js')]);
+  return openConnection(parseDatabaseTarget(env, dir), { write, env });
+}
+
 /** The app schema of the database `env` names (pg_dump --schema-only -n, or SQLite's structure). */
 export async function dumpSchema(dir: string, env: Env): Promise<string> {
-  const conn = await openConnection(parseDatabaseTarget(env, dir), { write: false, env });
+  const conn = await connect(dir, env, false);
   try {
     return await conn.dumpSchema();
   } finally {
@@ -225,7 +232,7 @@ export async function dumpSchema(dir: string, env: Env): Promise<string> {
 }
 
 export async function sql<T = Record<string, unknown>>(dir: string, env: Env, text: string, params: unknown[] = []): Promise<T[]> {
-  const conn = await openConnection(parseDatabaseTarget(env, dir), { write: true, env });
+  const conn = await connect(dir, env, true);
   try {
     return await conn.query<T>(text, params);
   } finally {
@@ -290,6 +297,7 @@ export async function embeddedScratchWorks(root: string, tmpdir: string): Promis
   const before = process.env.TMPDIR;
   process.env.TMPDIR = tmpdir;
   try {
+    const { openScratch } = await import('../../src/scratch.js');
     const scratch = await openScratch(root, 'postgresql', { SLUICE_CHECK_DATABASE_URL: '' });
     const c = await (await scratch.make('real')).open();
     expect(await c.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
