@@ -9,8 +9,8 @@ import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { cleanEnv, makeProject, makeProjectWithOwnCache, pgDescribe, pgUrl, REPO, runCli, uniqueSchema } from '../support/project.js';
-import { FOLDER_CACHES_KEPT } from '../../src/cachedir.js';
-import { checksumCacheFile, SETTLED_MS } from '../../src/checksums.js';
+import { FOLDER_CACHES_KEPT } from '../../dist/cachedir.js';
+import { checksumCacheFile, SETTLED_MS } from '../../dist/checksums.js';
 
 const settle = () => new Promise((r) => setTimeout(r, SETTLED_MS + 300));
 

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadProjectConfig } from '../../src/config.js';
+import { loadProjectConfig } from '../../dist/config.js';
 import { REPO, tempDir } from '../support/project.js';
 
 const saved = { ...process.env };

@@ -12,9 +12,9 @@ import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startCluster, stopCluster } from '../../src/pgcluster.js';
-import { deploy } from '../../src/commands/deploy.js';
-import { Interrupted } from '../../src/errors.js';
+import { freePort, startCluster, stopCluster } from '../../dist/pgcluster.js';
+import { deploy } from '../../dist/commands/deploy.js';
+import { Interrupted } from '../../dist/errors.js';
 import pg from 'pg';
 import { addRevision, cleanEnv, freshDatabase, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 

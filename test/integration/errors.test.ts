@@ -6,12 +6,12 @@ import net from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/pgcluster.js';
-import { lockFolders } from '../../src/folderlock.js';
-import { create, status } from '../../src/index.js';
-import { openConnection } from '../../src/dialect/index.js';
-import { parseDatabaseTarget } from '../../src/config.js';
-import { CONFIG_CACHE_ENTRIES } from '../../src/config.js';
+import { freePort } from '../../dist/pgcluster.js';
+import { lockFolders } from '../../dist/folderlock.js';
+import { create, status } from '../../dist/index.js';
+import { openConnection } from '../../dist/dialect/index.js';
+import { parseDatabaseTarget } from '../../dist/config.js';
+import { CONFIG_CACHE_ENTRIES } from '../../dist/config.js';
 import { itFor, addRevision, addUserColumn, cleanEnv, makeProject, makeProjectWithOwnCache, openToOthers, pgUrl, REPO, runCli, runCliAsNobody, sql, uniqueSchema, type Ran } from '../support/project.js';
 
 function oneLineError(r: Ran, code: number, pattern: RegExp): void {

@@ -13,9 +13,9 @@ import { sql as dsql } from 'drizzle-orm';
 import { integer as pgInt, pgEnum, pgTable, serial, text as pgText } from 'drizzle-orm/pg-core';
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { describe, expect, it } from 'vitest';
-import { diffSnapshots } from '../../src/downgen.js';
-import { applyRenames, renameSql, resolvePrimaryKeyDrops, type Rename } from '../../src/downrules.js';
-import { downgrade, stamp, status, upgrade, writeMissingDowns } from '../../src/index.js';
+import { diffSnapshots } from '../../dist/downgen.js';
+import { applyRenames, renameSql, resolvePrimaryKeyDrops, type Rename } from '../../dist/downrules.js';
+import { downgrade, stamp, status, upgrade, writeMissingDowns } from '../../dist/index.js';
 import { addRevision, itFor, makeProject, pgDescribe, dumpSchema, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 
 const api = createRequire(import.meta.url)('drizzle-kit/api');

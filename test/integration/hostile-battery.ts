@@ -332,7 +332,7 @@ const allowed = (code: number | number[]) => (Array.isArray(code) ? code : [code
 
 const USERS = "INSERT INTO users (email, name) VALUES ('hx1@example.com', 'one'), ('hx2@example.com', 'two')";
 /** The build under test as a library (in process: no CLI start-up). */
-const library = (root: string) => import(pathToFileURL(path.join(root, 'dist', 'index.js')).href) as Promise<typeof import('../../src/index.js')>;
+const library = (root: string) => import(pathToFileURL(path.join(root, 'dist', 'index.js')).href) as Promise<typeof import('../../dist/index.js')>;
 
 /**
  * SQLite files sluice migrated to a revision (two user rows added), made once per revision and copied

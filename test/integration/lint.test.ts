@@ -307,7 +307,7 @@ describe('make migrate-create lints the new revision', () => {
 
 describe("migrate-create's lint in two steps (beginLintCreated): the ups' rules first, the downs' when finished", () => {
   it('a down written between the two steps is the one `irreversible` reads; the ups read at the start (squawk) are found all the same', async () => {
-    const { beginLintCreated, lintCreated } = await import('../../src/commands/lint.js');
+    const { beginLintCreated, lintCreated } = await import('../../dist/commands/lint.js');
     const dir = makeProject();
     const tag = addRevision(dir, 'postgresql', 'required_name', 'ALTER TABLE "users" ALTER COLUMN "name" SET NOT NULL;', null);
     const created = [{ dialect: 'postgresql' as const, revision: tag }];

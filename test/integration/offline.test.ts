@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { status } from '../../src/index.js';
+import { status } from '../../dist/index.js';
 import { addRevision, describeFor, dumpSchema, itFor, makeProject, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
 
 function runScript(env: Env, dir: string, script: string): void {

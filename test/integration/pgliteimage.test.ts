@@ -8,9 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { MemoryFS, PGlite } from '@electric-sql/pglite';
 import { describe, expect, it } from 'vitest';
-import { TEMPLATE_FORMAT } from '../../src/pglite.js';
-import { type DataImage, imageFileSystem, imageFrom, imageOf, readImage } from '../../src/pgliteimage.js';
-import { openScratch } from '../../src/scratch.js';
+import { TEMPLATE_FORMAT } from '../../dist/pglite.js';
+import { type DataImage, imageFileSystem, imageFrom, imageOf, readImage } from '../../dist/pgliteimage.js';
+import { openScratch } from '../../dist/scratch.js';
 import { embeddedScratchWorks, REPO } from '../support/project.js';
 
 async function rows(db: PGlite): Promise<number> {

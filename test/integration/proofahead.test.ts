@@ -9,9 +9,9 @@ import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { proofAhead } from '../../src/proofscratch.js';
-import { proveDowns } from '../../src/prove.js';
-import { readHistory } from '../../src/source.js';
+import { proofAhead } from '../../dist/proofscratch.js';
+import { proveDowns } from '../../dist/prove.js';
+import { readHistory } from '../../dist/source.js';
 import { addRevision, addUserColumn, freshDatabase, makeProject, pgDescribe, pgUrl, runCli } from '../support/project.js';
 import { listing, scratchSchemasOf, start } from '../support/signals.js';
 

@@ -11,9 +11,9 @@ import path from 'node:path';
 import * as pgc from 'drizzle-orm/pg-core';
 import * as sqc from 'drizzle-orm/sqlite-core';
 import { expect, it } from 'vitest';
-import { diffSnapshots } from '../../src/downgen.js';
-import { applyRenames, renameSql, resolvePrimaryKeyDrops, type Rename } from '../../src/downrules.js';
-import { downgrade, status, upgrade, writeMissingDowns } from '../../src/index.js';
+import { diffSnapshots } from '../../dist/downgen.js';
+import { applyRenames, renameSql, resolvePrimaryKeyDrops, type Rename } from '../../dist/downrules.js';
+import { downgrade, status, upgrade, writeMissingDowns } from '../../dist/index.js';
 import { describeFor, dumpSchema, pgUrl, REPO, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 
 const api = createRequire(import.meta.url)('drizzle-kit/api');

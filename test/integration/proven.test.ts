@@ -10,8 +10,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, readdi
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { downgrade, upgrade, writeMissingDowns } from '../../src/index.js';
-import { openScratch } from '../../src/scratch.js';
+import { downgrade, upgrade, writeMissingDowns } from '../../dist/index.js';
+import { openScratch } from '../../dist/scratch.js';
 import { addRevision, addUserColumn, embeddedScratchWorks, makeProject, REPO, pgDescribe, pgUrl, runCli, runMake, sql, uniqueSchema, type Env } from '../support/project.js';
 
 const PG = 'drizzle/postgresql';

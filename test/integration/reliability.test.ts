@@ -8,7 +8,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, sy
 import path from 'node:path';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { downgrade, MigrationFailed, status, upgrade } from '../../src/index.js';
+import { downgrade, MigrationFailed, status, upgrade } from '../../dist/index.js';
 import { generateProject } from '../../bench/generate.mjs';
 import { pgDescribe, itFor, describeFor, addRevision, cleanEnv, dumpSchema, makeProject, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 
@@ -287,8 +287,8 @@ pgDescribe('grouped PostgreSQL runs (one script for many revisions)', () => {
     addRevision(dir, 'postgresql', 'nt', '-- sluice:no-transaction\nDEALLOCATE ALL;', '-- sluice:no-transaction\nSELECT 1;');
     addRevision(dir, 'postgresql', 'after', 'CREATE TABLE t_after (id integer);', 'DROP TABLE t_after;');
     const env = envFor(dir, 'postgresql', 'reuse');
-    const { openConnection } = await import('../../src/dialect/index.js');
-    const { parseDatabaseTarget } = await import('../../src/config.js');
+    const { openConnection } = await import('../../dist/dialect/index.js');
+    const { parseDatabaseTarget } = await import('../../dist/config.js');
     const connection = await openConnection(parseDatabaseTarget(env, dir), { write: true, env });
     try {
       await upgrade({ cwd: dir, env, connection, revision: '0003_add_phone_to_users' }); // four revisions: prepared, then released

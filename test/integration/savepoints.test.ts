@@ -9,10 +9,10 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { addRevision, makeProject, runCli, tempDir } from '../support/project.js';
-import { openConnection } from '../../src/dialect/index.js';
-import { runSteps } from '../../src/engine.js';
-import type { PreparedStep } from '../../src/prepare.js';
-import { VersionStore } from '../../src/store.js';
+import { openConnection } from '../../dist/dialect/index.js';
+import { runSteps } from '../../dist/engine.js';
+import type { PreparedStep } from '../../dist/prepare.js';
+import { VersionStore } from '../../dist/store.js';
 
 function step(i: number, statements: string[]): PreparedStep {
   const id = `000${i}_r${i}`;

@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
-import { downgrade, status, upgrade } from '../../src/index.js';
+import { downgrade, status, upgrade } from '../../dist/index.js';
 import { addRevision, pgDescribe, makeProject, pgUrl, sql, uniqueSchema } from '../support/project.js';
 
 pgDescribe('schema-scoped PostgreSQL', () => {

@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { expect, it } from 'vitest';
-import { clusterRunning, startCluster, stopCluster, stopCommand } from '../../src/pgcluster.js';
+import { clusterRunning, startCluster, stopCluster, stopCommand } from '../../dist/pgcluster.js';
 import { addRevision, freshDatabase, makeProject, openToOthers, pgDescribe, runCli, runCliAsNobody, type Env } from '../support/project.js';
 import { scratchSchemasOf, start } from '../support/signals.js';
 

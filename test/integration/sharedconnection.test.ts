@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { expect } from 'vitest';
-import { downgrade, openConnection, parseDatabaseTarget, reset, show, stamp, status, upgrade } from '../../src/index.js';
+import { downgrade, openConnection, parseDatabaseTarget, reset, show, stamp, status, upgrade } from '../../dist/index.js';
 import { addRevision, freshDatabase, itFor, makeProject, pgUrl, uniqueSchema, type Env } from '../support/project.js';
 
 type Dialect = 'sqlite' | 'postgresql';

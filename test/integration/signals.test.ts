@@ -10,7 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { downgrade, Interrupted, status, upgrade } from '../../src/index.js';
+import { downgrade, Interrupted, status, upgrade } from '../../dist/index.js';
 import { addRevision, freshDatabase, makeProject, pgDescribe, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
 import { start } from '../support/signals.js';
 

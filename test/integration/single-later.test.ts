@@ -12,7 +12,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { expect, it } from 'vitest';
 import { generateProject } from '../../bench/generate.mjs';
-import { quoteLiteral, textArrayInput } from '../../src/sql.js';
+import { quoteLiteral, textArrayInput } from '../../dist/sql.js';
 import { dumpSchema, pgDescribe, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
 import { start } from '../support/signals.js';
 

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/pgcluster.js';
+import { freePort } from '../../dist/pgcluster.js';
 import { makeProject, makeProjectWithOwnCache, pgDescribe, pgUrl, runCli, sql, tempDir, uniqueSchema, type Ran } from '../support/project.js';
 
 /** Every character a URL treats specially, and a marker no other process's argv holds. */

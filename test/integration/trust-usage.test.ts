@@ -8,7 +8,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/pgcluster.js';
+import { freePort } from '../../dist/pgcluster.js';
 import { cleanEnv, dumpSchema, itFor, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, sql, SKIP_PG, tempDir, uniqueSchema, type Env, type Ran, expectOneLineError as oneLineError } from '../support/project.js';
 
 

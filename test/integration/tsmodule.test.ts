@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { importTypeScript } from '../../src/tsmodule.js';
+import { importTypeScript } from '../../dist/tsmodule.js';
 import { addRevision, makeProject, pgDescribe, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema } from '../support/project.js';
 
 const dirs: string[] = [];

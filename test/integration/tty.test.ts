@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { downgrade, status, upgrade } from '../../src/index.js';
+import { downgrade, status, upgrade } from '../../dist/index.js';
 import { pgDescribe, cleanEnv, makeProject, pgUrl, REPO, runCli, sql, uniqueSchema } from '../support/project.js';
 
 function createOnTerminal(dir: string, message: string): Promise<string> {

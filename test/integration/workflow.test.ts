@@ -5,8 +5,8 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
-import { create, downgrade, history, MissingDown, show, stamp, status, upgrade } from '../../src/index.js';
-import { formatCreate } from '../../src/format.js';
+import { create, downgrade, history, MissingDown, show, stamp, status, upgrade } from '../../dist/index.js';
+import { formatCreate } from '../../dist/format.js';
 import { describeFor, addUserColumn, dialectEnvs, dumpSchema, makeProject, sql, type Env } from '../support/project.js';
 
 const REVS = ['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_add_phone_to_users'];

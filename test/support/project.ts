@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { pgBinDir } from '../../src/pgcluster.js';
+import { pgBinDir } from '../../dist/pgcluster.js';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
 
@@ -213,11 +213,11 @@ export function runMake(cwd: string, args: string[], env: Env = {}): Ran {
 
 /**
  * A connection to the database `env` names, through sluice's own code. Imported when first used: every
- * test file imports this one, and loading src/config.ts and src/scratch.ts with it (~1 s of a worker's
+ * test file imports this one, and loading dist/config.js and dist/scratch.js with it (~1 s of a worker's
  * CPU, transform and import) was spent in each of the ~77 files, most of which never call these.
  */
 async function connect(dir: string, env: Env, write: boolean) {
-  const [{ openConnection }, { parseDatabaseTarget }] = await Promise.all([import('../../src/dialect/index.js'), import('../../src/config.js')]);
+  const [{ openConnection }, { parseDatabaseTarget }] = await Promise.all([import('../../dist/dialect/index.js'), import('../../dist/config.js')]);
   return openConnection(parseDatabaseTarget(env, dir), { write, env });
 }
 
@@ -297,7 +297,7 @@ export async function embeddedScratchWorks(root: string, tmpdir: string): Promis
   const before = process.env.TMPDIR;
   process.env.TMPDIR = tmpdir;
   try {
-    const { openScratch } = await import('../../src/scratch.js');
+    const { openScratch } = await import('../../dist/scratch.js');
     const scratch = await openScratch(root, 'postgresql', { SLUICE_CHECK_DATABASE_URL: '' });
     const c = await (await scratch.make('real')).open();
     expect(await c.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
