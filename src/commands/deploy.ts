@@ -202,6 +202,8 @@ async function deployUnlabelled(options: DeployOptions): Promise<DeployResult> {
     cwd: ctx.root,
     env: ctx.env,
     config: options.config,
+    // the caller's connection, checked by loadContext to reach the database DATABASE_URL names (was: accepted, and a connection of deploy's own opened instead)
+    connection: options.connection,
     revision: 'head',
     singleTransaction: options.singleTransaction,
     noBackup: options.noBackup,

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { expect } from 'vitest';
-import { downgrade, openConnection, parseDatabaseTarget, reset, show, stamp, status, upgrade } from '../../dist/index.js';
+import { deploy, downgrade, openConnection, parseDatabaseTarget, reset, show, stamp, status, upgrade } from '../../dist/index.js';
 import { addRevision, freshDatabase, itFor, makeProject, pgUrl, uniqueSchema, type Env } from '../support/project.js';
 
 type Dialect = 'sqlite' | 'postgresql';
@@ -47,6 +47,25 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       await connection.close();
     }
   });
+
+  // found by a hunt (forty-eighth session): deploy accepted `connection` and opened one of its own
+  if (d === 'postgresql') {
+    itFor(d)('postgresql: deploy runs on the connection it is given', async () => {
+      const dir = makeProject();
+      addRevision(dir, d, 'who', 'CREATE TABLE who AS SELECT pg_catalog.pg_backend_pid() AS pid;\n', '-- sluice:down 0004_who\nDROP TABLE who;\n');
+      const env = envFor(dir, d);
+      const connection = await openConnection(parseDatabaseTarget(env, dir), { write: true, env });
+      try {
+        const pid = (await connection.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid'))[0]!.pid;
+        const result = await deploy({ cwd: dir, env, connection });
+        expect([result.status, result.to]).toEqual(['deployed', '0004_who']);
+        expect(await connection.query('SELECT pid FROM who')).toEqual([{ pid }]);
+        expect(connection.transactionOpen!()).toBe(false);
+      } finally {
+        await connection.close();
+      }
+    });
+  }
 
   // found by the same hunt: sluice's COMMIT ended the app's transaction (PostgreSQL: the app's rolled-back
   // row stayed committed); SQLite: a raw "cannot start a transaction within a transaction"
