@@ -42,14 +42,14 @@ interface Referrer {
 
 export async function checkCascadingDrops(conn: Connection, steps: PreparedStep[]): Promise<void> {
   if (conn.dialect !== 'sqlite' || !(await conn.foreignKeysOn?.())) return;
-  const dropped = steps.flatMap((s) => (conn.foreignKeyRebuild?.(s.statements) ? [] : s.statements.map(droppedTable).filter((t): t is string => !!t)));
-  if (!dropped.length) return;
+  // each step's dropped tables, read once (a table rebuild, foreign keys off, drops nothing that way)
+  const drops = steps.map((step) => ({ step, rebuild: !!conn.foreignKeyRebuild?.(step.statements), tables: step.statements.map(droppedTable).filter((t): t is string => !!t) }));
+  if (!drops.some((d) => !d.rebuild && d.tables.length)) return;
   // every table the run drops, in any step: its rows go with it whatever deletes them first
-  const gone = new Set(steps.flatMap((s) => s.statements.map(droppedTable)).filter((t): t is string => !!t).map((t) => t.toLowerCase()));
-  for (const step of steps) {
-    if (conn.foreignKeyRebuild?.(step.statements)) continue;
-    for (const table of step.statements.map(droppedTable)) {
-      if (!table) continue;
+  const gone = new Set(drops.flatMap((d) => d.tables.map((t) => t.toLowerCase())));
+  for (const { step, rebuild, tables } of drops) {
+    if (rebuild) continue;
+    for (const table of tables) {
       const referrers = await conn
         .query<Referrer>(
           `SELECT m.name AS child, f."from" AS "column", upper(f.on_delete) AS action FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS f

@@ -59,7 +59,7 @@ export async function unawaitedQueries(text: string, dialect?: DialectName, near
       /* not read before, or unreadable: read it now */
     }
   }
-  const lines = await read(text, dialect);
+  const lines = read(text, dialect);
   if (dir && file) {
     try {
       mkdirSync(dir, { recursive: true });
@@ -72,7 +72,7 @@ export async function unawaitedQueries(text: string, dialect?: DialectName, near
   return lines;
 }
 
-async function read(text: string, dialect?: DialectName): Promise<number[]> {
+function read(text: string, dialect?: DialectName): number[] {
   const ts = typescript();
   const source = ts.createSourceFile('part.ts', text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
   const names = handleNames(ts, source);
