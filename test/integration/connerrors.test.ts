@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { itFor, makeProject, pgUrl, runCli, tempDir, uniqueSchema } from '../support/project.js';
+import { itFor, makeProject, pgUrl, runCli, tempDir, uniqueSchema, upgradeTo } from '../support/project.js';
 
 describe('a Unix socket with no server behind it', () => {
   it('status says no server socket, exit 5; deploy waits for it within SLUICE_DEPLOY_WAIT', () => {
@@ -29,7 +29,7 @@ describe('sluice_version locked by another session', () => {
     const dir = makeProject();
     const schema = uniqueSchema('locked');
     const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: schema, SLUICE_LOCK_TIMEOUT: '1s' };
-    expect(runCli(dir, ['up', '1'], env).status).toBe(0);
+    await upgradeTo(dir, env, '1');
     const other = new pg.Client({ connectionString: pgUrl() });
     await other.connect();
     try {

@@ -8,12 +8,12 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
-import { addRevision, freshDatabase, itFor, makeProject, pgUrl, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, freshDatabase, itFor, makeProject, pgUrl, runCli, sql, uniqueSchema, type Env, upgradeTo, downgradeTo } from '../support/project.js';
 
 describe('an up whose change the proof cannot see gets no empty verified down', () => {
   // PostgreSQL: a grant (privileges are not compared), and foreign keys no longer enforced (a trigger's
   // enabled state: compared now)
-  itFor('postgresql')('postgresql: flagged for a hand, and migrate-down refuses it instead of reverting nothing', () => {
+  itFor('postgresql')('postgresql: flagged for a hand, and migrate-down refuses it instead of reverting nothing', async () => {
     const dir = makeProject();
     addRevision(dir, 'postgresql', 'first', 'CREATE TABLE "notes" ("id" integer, "user_id" integer REFERENCES "users"("id"));', 'DROP TABLE "notes";');
     const grant = addRevision(dir, 'postgresql', 'unseen', 'GRANT SELECT ON "notes" TO PUBLIC;', null);
@@ -27,7 +27,7 @@ describe('an up whose change the proof cannot see gets no empty verified down', 
     expect(downs.stdout).toMatch(new RegExp(`flagged +drizzle/postgresql/${off}\\.down\\.sql \\(0 statements: verification failed: .*first: \\+ internal triggers notes D\\)`));
     expect(readFileSync(path.join(dir, 'drizzle', 'postgresql', `${grant}.down.sql`), 'utf8')).toMatch(/^-- sluice:manual-down-required the down is empty/m);
     expect(downs.stdout).toMatch(new RegExp(`verified +drizzle/postgresql/${net}\\.down\\.sql \\(0 statements\\)`));
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     const down = runCli(dir, ['down'], env);
     expect(down.status, down.stdout).toBe(0); // net_zero: its empty down
     const again = runCli(dir, ['down'], env);
@@ -105,7 +105,7 @@ describe('an up whose change the proof cannot see gets no empty verified down', 
     expect(downs.stdout).toMatch(new RegExp(`verified +drizzle/postgresql/${note}\\.down\\.sql \\(1 statement`));
     const noteDown = path.join(dir, 'drizzle', 'postgresql', `${note}.down.sql`);
     expect(readFileSync(noteDown, 'utf8')).toMatch(/^ALTER TABLE "billing"\."invoices" DROP COLUMN "note";$/m);
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     const down = runCli(dir, ['down'], env);
     expect(down.stdout, down.stderr).toMatch(new RegExp(`${note} reverted \\(1 statement`));
     const columns = "SELECT attname FROM pg_attribute WHERE attrelid = 'billing.invoices'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum";
@@ -138,8 +138,8 @@ describe('an up whose change the proof cannot see gets no empty verified down', 
     const downs = runCli(dir, ['downs'], env);
     expect(downs.status, downs.stdout + downs.stderr).toBe(0);
     expect(downs.stdout).toMatch(new RegExp(`verified +drizzle/sqlite/${tag}\\.down\\.sql`));
-    expect(runCli(dir, ['up'], env).status).toBe(0);
-    expect(runCli(dir, ['down'], env).status).toBe(0);
+    await upgradeTo(dir, env);
+    await downgradeTo(dir, env);
     expect(await sql(dir, env, "SELECT sql FROM sqlite_master WHERE name = 'users_name_idx'")).toEqual([{ sql: "CREATE INDEX `users_name_idx` ON `users` (`name`) WHERE \"users\".\"role\" = 'member'" }]);
   });
 });

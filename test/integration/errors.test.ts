@@ -12,7 +12,7 @@ import { create, status } from '../../dist/index.js';
 import { openConnection } from '../../dist/dialect/index.js';
 import { parseDatabaseTarget } from '../../dist/config.js';
 import { CONFIG_CACHE_ENTRIES } from '../../dist/config.js';
-import { itFor, addRevision, addUserColumn, cleanEnv, makeProject, makeProjectWithOwnCache, openToOthers, pgUrl, REPO, runCli, runCliAsNobody, sql, uniqueSchema, type Ran } from '../support/project.js';
+import { itFor, addRevision, addUserColumn, cleanEnv, makeProject, makeProjectWithOwnCache, openToOthers, pgUrl, REPO, runCli, runCliAsNobody, sql, uniqueSchema, type Ran, upgradeTo, downgradeTo, statusOf } from '../support/project.js';
 
 function oneLineError(r: Ran, code: number, pattern: RegExp): void {
   expect(r.status, r.stdout + r.stderr).toBe(code);
@@ -34,9 +34,9 @@ describe('bad input', () => {
     oneLineError(runCli(dir, ['up'], { DATABASE_URL: 'postgres://127.0.0.1/db', DATABASE_SCHEMA: 'x"; drop' }), 2, /DATABASE_SCHEMA .* is not a plain identifier/);
   });
 
-  it('unknown revisions and out-of-range targets change nothing', () => {
+  it('unknown revisions and out-of-range targets change nothing', async () => {
     const env = { DATABASE_URL: `file:${path.join(dir, 'e.sqlite')}` };
-    expect(runCli(dir, ['up', '1'], env).status).toBe(0);
+    await upgradeTo(dir, env, '1');
     oneLineError(runCli(dir, ['down', 'nope'], env), 2, /unknown revision "nope"/);
     oneLineError(runCli(dir, ['down', '-5'], env), 2, /-5 is past base: only 2 revision/);
     oneLineError(runCli(dir, ['up', '+5'], env), 2, /\+5 is past head: only 2 revision/);
@@ -205,19 +205,19 @@ describe('integrity', () => {
   });
 
   for (const dialect of ['sqlite', 'postgresql'] as const) {
-    itFor(dialect)(`${dialect}: a changed applied file, a database ahead of the code, a corrupt journal, a missing folder`, () => {
+    itFor(dialect)(`${dialect}: a changed applied file, a database ahead of the code, a corrupt journal, a missing folder`, async () => {
       const env = dialect === 'sqlite' ? { DATABASE_URL: `file:${path.join(dir, 'i.sqlite')}` } : { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('integ') };
       const folder = path.join(dir, 'drizzle', dialect);
-      expect(runCli(dir, ['up'], env).status).toBe(0);
+      await upgradeTo(dir, env);
       const up1 = path.join(folder, '0001_add_audits.sql');
       const original = readFileSync(up1, 'utf8');
       appendFileSync(up1, '\n-- edited after it was applied\n');
       oneLineError(runCli(dir, ['down'], env), 4, /0001_add_audits\.sql changed after it was applied.*--allow-changed/);
       oneLineError(runCli(dir, ['up'], env), 4, /changed after it was applied/);
       expect(runCli(dir, ['status', '--json'], env).stdout).toMatch(/"changed": \[\s*"0001_add_audits"\s*\]/);
-      expect(runCli(dir, ['down', '--allow-changed'], env).status).toBe(0);
+      await downgradeTo(dir, env, '-1', { allowChanged: true });
       writeFileSync(up1, original);
-      expect(runCli(dir, ['up'], env).status).toBe(0);
+      await upgradeTo(dir, env);
 
       const journal = path.join(folder, 'meta', '_journal.json');
       const journalText = readFileSync(journal, 'utf8');
@@ -497,7 +497,7 @@ describe('what the machine refuses', () => {
     oneLineError(runCli(dir, ['up'], sqliteEnv(dir, 'afile/db.sqlite')), 2, /afile, where DATABASE_URL puts the SQLite file, is a file, not a folder/);
   });
 
-  it("a table named sluice_version that is not sluice's: exit 4 naming it; a damaged one: exit 5, and history notes it (exit 0)", () => {
+  it("a table named sluice_version that is not sluice's: exit 4 naming it; a damaged one: exit 5, and history notes it (exit 0)", async () => {
     const dir = makeProject();
     const foreign = sqliteEnv(dir, 'foreign.sqlite');
     const made = new Database(path.join(dir, 'foreign.sqlite'));
@@ -513,7 +513,7 @@ describe('what the machine refuses', () => {
     oneLineError(runCli(dir, ['-C', path.join(dir, 'no-such-folder'), 'status']), 2, /the folder \S+no-such-folder does not exist; pass the project folder to -C/);
     for (const cmd of ['status', 'history']) oneLineError(runCli(dir, [cmd], alike), 4, /the table main\."sluice_version" in the database is not sluice's version table \(no such column: "?\w+"?\); rename or drop that table/);
     const env = sqliteEnv(dir, 'damaged.sqlite');
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     const file = path.join(dir, 'damaged.sqlite');
     const db = new Database(file);
     const { rootpage } = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'sluice_version'").get() as { rootpage: number };
@@ -552,7 +552,7 @@ describe('what the machine refuses', () => {
     oneLineError(asNobody(['up'], { DATABASE_URL: `file:${path.join(ro, 'db.sqlite')}`, SLUICE_NO_BACKUP: '1' }), 5, /the folder .*ro of SQLite file .* is not writable \(SQLite writes its journal beside the file\); check its permissions/);
   });
 
-  it('down and reset of a SQLite file that does not exist create nothing (was: the file and sluice_version made, then "past base" or "already at base")', () => {
+  it('down and reset of a SQLite file that does not exist create nothing (was: the file and sluice_version made, then "past base" or "already at base")', async () => {
     const dir = makeProject();
     const env = sqliteEnv(dir, 'new.sqlite');
     const file = path.join(dir, 'new.sqlite');
@@ -560,7 +560,7 @@ describe('what the machine refuses', () => {
     const reset = runCli(dir, ['reset', '--yes'], env);
     expect(reset.status, reset.stderr).toBe(0);
     expect(reset.stdout).toMatch(/already at base/);
-    expect(runCli(dir, ['down', 'base'], env).status).toBe(0);
+    await downgradeTo(dir, env, 'base');
     expect(readdirSync(dir).filter((f) => f.startsWith('new.sqlite'))).toEqual([]);
     expect(existsSync(file)).toBe(false);
   });
@@ -585,10 +585,10 @@ describe('what the machine refuses', () => {
     for (const cmd of ['status', 'history']) oneLineError(runCli(dir, [cmd], env), 4, /the table "[^"]+"\."sluice_version" in the database is not sluice's version table \(column "name" does not exist\)/);
   });
 
-  it("a SQLite table rebuild failing midway is named by its place in the file, PRAGMAs counted (was: 'statement 2/6' for the file's third), nothing changed", () => {
+  it("a SQLite table rebuild failing midway is named by its place in the file, PRAGMAs counted (was: 'statement 2/6' for the file's third), nothing changed", async () => {
     const dir = makeProject();
     const env = sqliteEnv(dir, 'rb.sqlite');
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     const BP = '\n--> statement-breakpoint\n';
     const up = [
       'PRAGMA foreign_keys=OFF;',
@@ -785,7 +785,7 @@ describe('what the machine refuses', () => {
 });
 
 describe('damaged caches and settings files', () => {
-  it('config cache entries are bounded: a new one removes all but the CONFIG_CACHE_ENTRIES most recently used, and stale temporary files, nothing else', () => {
+  it('config cache entries are bounded: a new one removes all but the CONFIG_CACHE_ENTRIES most recently used, and stale temporary files, nothing else', async () => {
     const dir = makeProjectWithOwnCache();
     const env = { DATABASE_URL: `file:${path.join(dir, 'c.sqlite')}` };
     expect(runCli(dir, ['status'], env).status).toBe(0);
@@ -842,7 +842,7 @@ describe('damaged caches and settings files', () => {
     expect(entries()).toHaveLength(1);
   });
 
-  it('a config cache entry that does not describe a config is ignored, not blamed on drizzle.config.ts; a .env that is a folder is one line', () => {
+  it('a config cache entry that does not describe a config is ignored, not blamed on drizzle.config.ts; a .env that is a folder is one line', async () => {
     const dir = makeProjectWithOwnCache();
     const env = { DATABASE_URL: `file:${path.join(dir, 'c.sqlite')}` };
     expect(runCli(dir, ['status'], env).status).toBe(0);
@@ -934,11 +934,11 @@ it('migrate-create of a change drizzle-kit leaves out, saying so: exit 2 with it
 
 // found by a hunt: a config only for migrating, without `schema` (drizzle-kit migrate needs none), was
 // refused by status and up; only the commands that read the models need it
-it('a config without schema: up and status work; migrate-create and migrate-check say they need it', () => {
+it('a config without schema: up and status work; migrate-create and migrate-check say they need it', async () => {
   const dir = makeProject();
   writeFileSync(path.join(dir, 'drizzle.config.ts'), "export default { dialect: 'sqlite', out: './drizzle/sqlite' };\n");
   const env = { DATABASE_URL: 'file:./m.db' };
-  expect(runCli(dir, ['up'], env).status).toBe(0);
+  await upgradeTo(dir, env);
   expect(JSON.parse(runCli(dir, ['--json', 'status'], env).stdout)).toMatchObject({ current: '0003_add_phone_to_users' });
   oneLineError(runCli(dir, ['create', '-m', 'x'], env), 2, /^sluice: the config gives the history in drizzle\/sqlite no schema \(models\) path, which migrate-create reads; set schema:/);
   oneLineError(runCli(dir, ['verify', '--no-database'], env), 2, /which migrate-check reads/);

@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { diffSnapshots } from '../../dist/downgen.js';
 import { applyRenames, renameSql, resolvePrimaryKeyDrops, type Rename } from '../../dist/downrules.js';
 import { downgrade, stamp, status, upgrade, writeMissingDowns } from '../../dist/index.js';
-import { addRevision, itFor, makeProject, pgDescribe, dumpSchema, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, itFor, makeProject, pgDescribe, dumpSchema, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env, upgradeTo } from '../support/project.js';
 
 const api = createRequire(import.meta.url)('drizzle-kit/api');
 const BP = '\n--> statement-breakpoint\n';
@@ -482,9 +482,9 @@ pgDescribe('a down that gives a column its identity back', () => {
     const created = runCli(dir, ['create', '-m', 'drop identity'], env);
     expect(created.status, created.stdout + created.stderr).toBe(0);
     expect(created.stdout).toMatch(/verified on a scratch database/);
-    expect(runCli(dir, ['up', '0004_items'], env).status).toBe(0);
+    await upgradeTo(dir, env, '0004_items');
     await sql(dir, env, "INSERT INTO items (name) VALUES ('a'), ('b'), ('c')");
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     const down = runCli(dir, ['down'], env);
     expect(down.status, down.stderr).toBe(0);
     await sql(dir, env, "INSERT INTO items (name) VALUES ('d')");
@@ -496,7 +496,7 @@ pgDescribe('a down that gives a column its identity back', () => {
     ]);
     // Found by a hunt: the same in an up: drizzle-kit's `ADD GENERATED … START WITH 1` on a column with
     // rows, and the app's first insert after migrate-up failed on the primary key
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     await sql(dir, env, "INSERT INTO items (id, name) VALUES (10, 'e')");
     writeFileSync(models, items('.generatedByDefaultAsIdentity()'));
     const again = runCli(dir, ['create', '-m', 'identity again'], env);
@@ -510,7 +510,7 @@ pgDescribe('a down that gives a column its identity back', () => {
     // (was: "setval: value 0 is out of bounds")
     writeFileSync(models, items(''));
     expect(runCli(dir, ['create', '-m', 'plain again'], env).status).toBe(0);
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     await sql(dir, env, "DELETE FROM items; INSERT INTO items (id, name) VALUES (0, 'z'), (-3, 'y')");
     writeFileSync(models, items('.generatedByDefaultAsIdentity({ startWith: 1000 })'));
     const started = runCli(dir, ['create', '-m', 'identity at 1000'], env);

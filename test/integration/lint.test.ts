@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addRevision, expectOneLineError, makeProject, runCli, runMake } from '../support/project.js';
+import { addRevision, expectOneLineError, makeProject, runCli, runMake, upgradeTo } from '../support/project.js';
 
 interface Finding {
   dialect: string;
@@ -209,7 +209,7 @@ describe('make migrate-lint', () => {
   });
 
   // found by a hunt: an audit trigger a hand-written revision made was dropped by a later rebuild, unsaid
-  it("SQLite: a table rebuild names the table's triggers an earlier revision made, which its DROP takes with it; not those dropped since or made again", () => {
+  it("SQLite: a table rebuild names the table's triggers an earlier revision made, which its DROP takes with it; not those dropped since or made again", async () => {
     const dir = makeProject();
     const BPS = '--> statement-breakpoint\n';
     addRevision(dir, 'sqlite', 'audit', ['CREATE TABLE `user_log` (`uid` integer);', 'CREATE TRIGGER `users_ins` AFTER INSERT ON `users` BEGIN INSERT INTO `user_log` VALUES (new.id); END;', 'CREATE TRIGGER users_upd AFTER UPDATE ON users BEGIN SELECT 1; END;', 'CREATE TRIGGER gone AFTER DELETE ON users BEGIN SELECT 1; END;', 'DROP TRIGGER gone;'].join(BPS), '-- sluice:down\nDROP TABLE `user_log`;\n');
@@ -233,10 +233,10 @@ describe('make migrate-lint', () => {
     expect(found[1]!.message).toMatch(/; its trigger\(s\) users_upd, made by an earlier revision/);
     // and it is so: applied, the database has only the trigger made again, until the second rebuild
     const env = { DATABASE_URL: `file:${path.join(dir, 'trig.sqlite')}` };
-    expect(runCli(dir, ['up', first], env).status).toBe(0);
+    await upgradeTo(dir, env, first);
     const triggers = () => runCli(dir, ['--json', 'status'], env) && spawnSync('sqlite3', [path.join(dir, 'trig.sqlite'), "SELECT group_concat(name) FROM sqlite_master WHERE type = 'trigger'"], { encoding: 'utf8' }).stdout.trim();
     expect(triggers()).toBe('users_upd');
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     expect(triggers()).toBe('');
   });
 

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addRevision, describeFor, dialectEnvs, expectOneLineError, makeProject, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, describeFor, dialectEnvs, expectOneLineError, makeProject, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env, upgradeTo } from '../support/project.js';
 
 describeFor('postgresql')('DATABASE_SCHEMA that pg_dump prints quoted', () => {
   // found by a hunt: migrate-check's drift compared the replay's dump, its scratch schema's name replaced
@@ -107,7 +107,7 @@ describeFor('postgresql')('a PostgreSQL table whose name holds a schema name and
     const check = runCli(dir, ['check'], env);
     expect(check.status, check.stdout + check.stderr).toBe(0);
     expect(check.stdout).toMatch(/ok {3}postgresql: every down proven, rows kept/);
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     await sql(dir, env, 'INSERT INTO "public" (id) VALUES (1); INSERT INTO "public.t2" (id, r, note) VALUES (1, 1, \'n\')');
     const down = runCli(dir, ['down', '-1'], env);
     expect(down.status, down.stdout + down.stderr).toBe(0);
@@ -151,7 +151,7 @@ describeFor('postgresql')('an enum value holding a parenthesis', () => {
       `ALTER TYPE "public"."size" ADD VALUE 'xl';`,
       [`ALTER TABLE "shirts" ALTER COLUMN "s" SET DATA TYPE text USING "s"::text;`, 'DROP TYPE "public"."size";', `CREATE TYPE "public"."size" AS ENUM('small', 'medium (m)', 'large');`, `ALTER TABLE "shirts" ALTER COLUMN "s" SET DATA TYPE "public"."size" USING "s"::"public"."size";`].join('\n--> statement-breakpoint\n'),
     );
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     await sql(dir, env, "INSERT INTO shirts VALUES (1, 'large'), (2, 'medium (m)'), (3, 'small'), (4, 'xl')");
     for (const args of [['down', '-1'], ['down', '-1', '--single-transaction']]) {
       const refused = runCli(dir, args, env);
@@ -175,7 +175,7 @@ describeFor('postgresql')('a column whose quoted name holds a semicolon', () => 
     const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('semi') };
     addRevision(dir, 'postgresql', 'semi', 'CREATE TABLE "t;1" ("id" integer PRIMARY KEY, "a;b" varchar(5));', 'DROP TABLE "t;1";');
     addRevision(dir, 'postgresql', 'widen', 'ALTER TABLE "t;1" ALTER COLUMN "a;b" SET DATA TYPE varchar(20);', 'ALTER TABLE "t;1" ALTER COLUMN "a;b" SET DATA TYPE varchar(5) USING "a;b"::varchar(5);');
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     await sql(dir, env, `INSERT INTO "t;1" VALUES (1, 'longer than five')`);
     for (const args of [['down', '-1'], ['down', '-1', '--single-transaction']]) {
       expectOneLineError(runCli(dir, args, env), 6, /changes t;1\.a;b from character varying\(20\) to varchar\(5\), which would cut or round the values of 1 row\(s\)/);
@@ -211,7 +211,7 @@ describeFor('postgresql')('a hand-written down that names tables and columns wit
       kind: "ALTER TABLE prices ALTER COLUMN k TYPE text;\nDROP TYPE kind;\nCREATE TYPE kind AS ENUM ('a', 'b');\nALTER TABLE prices ALTER COLUMN k TYPE kind USING k::kind;",
     };
     writeFileSync(downFile, Object.values(downs).join('\n'));
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     await sql(dir, env, "INSERT INTO prices VALUES (1, 1.505, NULL, 'c')");
     expectOneLineError(runCli(dir, ['down', '-1'], env), 6, /changes prices\.amount from numeric\(12,3\) to numeric\(10,2\), which would cut or round the values of 1 row\(s\)/);
     await sql(dir, env, 'UPDATE prices SET amount = 1.5');
@@ -240,7 +240,7 @@ describeFor('postgresql')('narrowing downs of names holding a dollar sign or a d
     const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('oddname') };
     addRevision(dir, 'postgresql', 'price', `CREATE TABLE ${table} (${column} numeric(10,2));`, `DROP TABLE ${table};`);
     addRevision(dir, 'postgresql', 'widen', `ALTER TABLE ${table} ALTER COLUMN ${column} SET DATA TYPE numeric(14,4);`, `ALTER TABLE ${table} ALTER COLUMN ${column} SET DATA TYPE numeric(10,2);`);
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     await sql(dir, env, `INSERT INTO ${table} VALUES (1.5055)`);
     expectOneLineError(runCli(dir, ['down', '-1'], env), 6, /which would cut or round the values of 1 row\(s\)/);
     const script = runCli(dir, ['sql', 'head:-1'], env);

@@ -10,7 +10,7 @@ import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { downgrade, MigrationFailed, status, upgrade } from '../../dist/index.js';
 import { generateProject } from '../../bench/generate.mjs';
-import { pgDescribe, itFor, describeFor, addRevision, cleanEnv, dumpSchema, makeProject, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
+import { pgDescribe, itFor, describeFor, addRevision, cleanEnv, dumpSchema, makeProject, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env, upgradeTo, downgradeTo, stampTo } from '../support/project.js';
 
 const BP = '\n--> statement-breakpoint\n';
 type Dialect = 'sqlite' | 'postgresql';
@@ -55,7 +55,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       ]);
       expect(r.stdout).toMatch(/0004_broken FAILED \[5\/5/);
       expect(await tables(dir, env)).toEqual(['sluice_version']);
-      expect(runCli(dir, ['up', '3', '--single-transaction'], env).status).toBe(0);
+      await upgradeTo(dir, env, '3', { singleTransaction: true });
       expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
     });
   });
@@ -110,7 +110,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       expect((await recorded(dir, env)).at(-1)).toBe('0005_nt_open');
       expect(await tables(dir, env)).toContain('nt_made');
       expect(await rows(dir, env, 'SELECT msg AS v FROM nt_log ORDER BY 1')).toEqual(['a', 'b']);
-      expect(runCli(dir, ['down', '0004_nt_log'], env).status).toBe(0);
+      await downgradeTo(dir, env, '0004_nt_log');
       const both = runCli(dir, ['up'], env);
       expect(both.status, both.stdout + both.stderr).toBe(0);
       expect(both.stdout).toMatch(/0004_nt_log -> 0006_after \(2 revisions applied\)/);
@@ -128,7 +128,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       const env = envFor(dir, d, 'ntchain');
       addRevision(dir, d, 'nt_log', 'CREATE TABLE nt_log (msg text);', 'DROP TABLE nt_log;');
       addRevision(dir, d, 'nt_rb', `${NT}BEGIN;${BP}INSERT INTO nt_log VALUES ('undone');${BP}ROLLBACK AND CHAIN;${BP}INSERT INTO nt_log VALUES ('kept');`, "DELETE FROM nt_log;");
-      expect(runCli(dir, ['up'], env).status).toBe(0);
+      await upgradeTo(dir, env);
       expect(await rows(dir, env, 'SELECT msg AS v FROM nt_log')).toEqual(['kept']);
       expect((await recorded(dir, env)).at(-1)).toBe('0005_nt_rb');
       expect(runCli(dir, ['up'], env).stdout).toMatch(/nothing to upgrade/);
@@ -308,13 +308,13 @@ pgDescribe('grouped PostgreSQL runs (one script for many revisions)', () => {
     addRevision(dir, 'postgresql', 'callfn', 'CREATE TABLE t_called (id integer);' + BP + 'SELECT sluice_test_dropall();', 'DROP TABLE t_called;');
     for (const n of ['a', 'b', 'c']) addRevision(dir, 'postgresql', `more_${n}`, `CREATE TABLE t_more_${n} (id integer);`, `DROP TABLE t_more_${n};`);
     const env = envFor(dir, 'postgresql', 'dropfn');
-    expect(runCli(dir, ['up', '0004'], env).status).toBe(0);
+    await upgradeTo(dir, env, '0004');
     const r = runCli(dir, ['up'], env);
     expect(r.status, r.stdout + r.stderr).toBe(3);
     expect(r.stderr).toMatch(/revision 0005_callfn \(up\) failed .*prepared statement "sluice_run_.*Rolled back: the database is at 0004_mkfn.*apply it in a run of fewer than four revisions \(make migrate-up REVISION=\+1\)/);
     expect(await tables(dir, env)).not.toContain('t_called');
-    expect(runCli(dir, ['up', '+1'], env).status).toBe(0);
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env, '+1');
+    await upgradeTo(dir, env);
     expect(await tables(dir, env)).toEqual(expect.arrayContaining(['t_called', 't_more_a', 't_more_b', 't_more_c']));
     // found by a hunt: a down failing so said "make migrate-up REVISION=+1", which applied again the
     // revisions the failed run had just reverted; it says the down's one-at-a-time command now
@@ -322,8 +322,8 @@ pgDescribe('grouped PostgreSQL runs (one script for many revisions)', () => {
     const d = runCli(dir, ['down', 'base'], env);
     expect(d.status, d.stdout + d.stderr).toBe(3);
     expect(d.stderr).toMatch(/revision 0005_callfn \(down\) failed .*Rolled back: the database is at 0005_callfn.*revert it in a run of fewer than four revisions \(make migrate-down REVISION=-1\)/);
-    expect(runCli(dir, ['down', '-1'], env).status).toBe(0);
-    expect(runCli(dir, ['down', 'base'], env).status).toBe(0);
+    await downgradeTo(dir, env, '-1');
+    await downgradeTo(dir, env, 'base');
     expect(await tables(dir, env)).toEqual(['sluice_version']);
   });
 
@@ -446,7 +446,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
   itFor(d)(`${d}: 8 concurrent migrate-up apply each revision exactly once`, async () => {
     const dir = makeProject();
     const env = { ...envFor(dir, d, 'conc'), SLUICE_NO_BACKUP: '1' };
-    if (d === 'sqlite') expect(runCli(dir, ['stamp', 'base'], env).status).toBe(0); // create the file first
+    if (d === 'sqlite') await stampTo(dir, env, 'base'); // create the file first
     const runs = await Promise.all(Array.from({ length: 8 }, () => runAsync(dir, ['up'], env)));
     for (const r of runs) expect(r.status, r.stderr).toBe(0);
     const applied = runs.flatMap((r) => [...r.stdout.matchAll(/↑ (\S+) applied/g)].map((m) => m[1]));
@@ -493,7 +493,7 @@ pgDescribe('PostgreSQL locks and timeouts', () => {
     } finally {
       await holder.end();
     }
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
   });
 
   it('a wrong password is one clear line, password not shown', async () => {
@@ -551,12 +551,12 @@ describe('out-of-order revisions', () => {
     const env = envFor(dir, 'sqlite', 'ooodown');
     await withRevision0002Pending(dir, env);
     await new Promise((r) => setTimeout(r, 20)); // applied_at: later than the others
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     const refused = runCli(dir, ['down'], { ...env, SLUICE_NO_BACKUP: '1' });
     expect(refused.status, refused.stdout + refused.stderr).toBe(6);
     expect(refused.stderr).toMatch(/^sluice: down -1 would revert 0003_add_phone_to_users, the current revision by place, but the revision applied last is 0002_add_sessions_and_roles \(out of order, .*\), which it leaves applied; name the target to go ahead \(make migrate-down REVISION=0002_add_sessions_and_roles\); 0002_add_sessions_and_roles is reverted only with the revisions above it \(REVISION=0001_add_audits\); nothing was changed\n$/);
     expect((await status({ cwd: dir, env })).current).toBe('0003_add_phone_to_users');
-    expect(runCli(dir, ['down', '0002_add_sessions_and_roles'], env).status).toBe(0);
+    await downgradeTo(dir, env, '0002_add_sessions_and_roles');
     // now the revision applied last is the current one: -1 takes it back
     const again = runCli(dir, ['down', '-1'], env);
     expect(again.status, again.stderr).toBe(0);
@@ -606,7 +606,7 @@ describe('out-of-order revisions', () => {
     const dir = makeProject();
     const env = envFor(dir, 'sqlite', 'fkstring');
     addRevision(dir, 'sqlite', 'notes', ['CREATE TABLE notes (id integer, body text);', "INSERT INTO notes VALUES (1, 'Run PRAGMA foreign_keys = off; before bulk load');"].join(BP), 'DROP TABLE notes;');
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     expect(await sql(dir, env, 'SELECT body FROM notes')).toEqual([{ body: 'Run PRAGMA foreign_keys = off; before bulk load' }]);
   });
 
@@ -630,7 +630,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         ? 'SELECT pg_sleep(0.8);'
         : 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000) SELECT count(*) FROM c;';
     addRevision(dir, d, 'slow', [`CREATE TABLE crash_a (id integer);`, slow, `CREATE TABLE crash_b (id integer);`, slow].join(BP), ['DROP TABLE crash_b;', slow, 'DROP TABLE crash_a;', slow].join(BP));
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     const headDump = await dumpSchema(dir, env);
     let killed = 0;
     for (const [i, delay] of [300, 600, 1000, 1300].entries()) {
@@ -663,7 +663,7 @@ describe('SQLite: a run never deletes or overwrites rows of a table it keeps', (
   it("a down's (or an up's) DROP TABLE that the app's tables reference ON DELETE CASCADE or SET NULL is refused before anything runs, naming both; once their rows are gone, it runs", async () => {
     const dir = makeProject();
     const env = envFor(dir, 'sqlite', 'keep');
-    expect(runCli(dir, ['up', '0000'], env).status).toBe(0);
+    await upgradeTo(dir, env, '0000');
     await sql(dir, env, "INSERT INTO users (id, email, name) VALUES (1, 'a@x', 'A')");
     await sql(dir, env, 'CREATE TABLE user_prefs (user_id integer REFERENCES users(id) ON DELETE CASCADE, pref text)');
     await sql(dir, env, "INSERT INTO user_prefs VALUES (1, 'dark mode')");
@@ -686,7 +686,7 @@ describe('SQLite: a run never deletes or overwrites rows of a table it keeps', (
     expect(down.status, down.stderr).toBe(0);
     expect((await status({ cwd: dir, env })).current).toBe('base');
     // an up's DROP TABLE the same way (a model removed): the app's rows referencing it are kept, the run refused
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     await sql(dir, env, "INSERT INTO users (id, email) VALUES (1, 'a@x')");
     await sql(dir, env, "INSERT INTO sessions (id, user_id, expires_at) VALUES ('s1', 1, 0)");
     await sql(dir, env, "CREATE TABLE session_notes (session_id text REFERENCES sessions(id) ON DELETE CASCADE, note text)");
@@ -728,7 +728,7 @@ describe('SQLite backups and files', () => {
     const dir = makeProject();
     const file = path.join(dir, 'app.sqlite');
     const env = { DATABASE_URL: `file:${file}` };
-    expect(runCli(dir, ['up', '2'], env).status).toBe(0);
+    await upgradeTo(dir, env, '2');
     const big = (t: string) => `CREATE TABLE \`${t}\` (\`id\` integer PRIMARY KEY, \`v\` text);\n--> statement-breakpoint\nINSERT INTO \`${t}\` (\`v\`) WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT 'row' FROM c;`;
     addRevision(dir, 'sqlite', 'big1', big('big1'), 'DROP TABLE `big1`;');
     addRevision(dir, 'sqlite', 'big2', big('big2'), 'DROP TABLE `big2`;');
@@ -754,15 +754,15 @@ describe('SQLite backups and files', () => {
     expect((await status({ cwd: dir, env })).current).toBe('0002_add_sessions_and_roles');
   }, 60_000);
 
-  it("rotation keeps each database's own backups: two files named app.sqlite in two folders (was: the second's rotation deleted the first's)", () => {
+  it("rotation keeps each database's own backups: two files named app.sqlite in two folders (was: the second's rotation deleted the first's)", async () => {
     const dir = makeProject();
     mkdirSync(path.join(dir, 'a'));
     mkdirSync(path.join(dir, 'b'));
     const a = { DATABASE_URL: `file:${path.join(dir, 'a', 'app.sqlite')}`, SLUICE_BACKUP_KEEP: '1' };
     const b = { DATABASE_URL: `file:${path.join(dir, 'b', 'app.sqlite')}`, SLUICE_BACKUP_KEEP: '1' };
-    expect(runCli(dir, ['up', '2'], a).status).toBe(0);
+    await upgradeTo(dir, a, '2');
     const ba = /backup: (\S+)/.exec(runCli(dir, ['up'], a).stdout)?.[1];
-    expect(runCli(dir, ['up', '2'], b).status).toBe(0);
+    await upgradeTo(dir, b, '2');
     const bb1 = /backup: (\S+)/.exec(runCli(dir, ['up'], b).stdout)?.[1];
     const bb2 = /backup: (\S+)/.exec(runCli(dir, ['down'], b).stdout)?.[1];
     expect(ba && bb1 && bb2).toBeTruthy();
@@ -773,7 +773,7 @@ describe('SQLite backups and files', () => {
   it('a backup an interrupted run left half written is never kept, restored or counted; a backup that cannot be written stops the run before any change', async () => {
     const dir = makeProject();
     const env = { DATABASE_URL: `file:${path.join(dir, 'app.sqlite')}`, SLUICE_BACKUP_KEEP: '1' };
-    expect(runCli(dir, ['up', '2'], env).status).toBe(0);
+    await upgradeTo(dir, env, '2');
     // what Ctrl+C during the copy leaves: the partial file (named with its database's path) and its SQLite journal
     const backups = path.join(dir, '.sluice', 'backups');
     mkdirSync(backups, { recursive: true });
@@ -798,7 +798,7 @@ describe('SQLite backups and files', () => {
     expect(down.status, down.stderr).toBe(2);
     expect(down.stderr.trim()).toMatch(/^sluice: cannot back up sqlite:app\.sqlite to \.sluice\/backups: .*not a directory.*; nothing was changed\. .*--no-backup/);
     expect(await dumpSchema(dir, env)).toBe(before);
-    expect(runCli(dir, ['down', '--no-backup'], env).status).toBe(0);
+    await downgradeTo(dir, env, '-1', { noBackup: true });
     const keep = runCli(dir, ['up'], { ...env, SLUICE_BACKUP_KEEP: 'abc' });
     expect(keep.status).toBe(2);
     expect(keep.stderr.trim()).toBe('sluice: SLUICE_BACKUP_KEEP must be a whole number of backups to keep, 1 or more (got "abc"); unset it for 10');
@@ -808,7 +808,7 @@ describe('SQLite backups and files', () => {
     const dir = makeProject();
     const file = path.join(dir, 'ro.sqlite');
     const env = { DATABASE_URL: `file:${file}` };
-    expect(runCli(dir, ['up', '1'], env).status).toBe(0);
+    await upgradeTo(dir, env, '1');
     const before = await dumpSchema(dir, env);
     // root ignores permission bits: make the file immutable instead (ext4/xfs), plain chmod otherwise
     const root = process.getuid?.() === 0;

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { addRevision, addUserColumn, freshDatabase, makeProject, pgDescribe, pgUrl, runCli, sql, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, addUserColumn, freshDatabase, makeProject, pgDescribe, pgUrl, runCli, sql, uniqueSchema, type Env, upgradeTo } from '../support/project.js';
 
 pgDescribe('a history with a PostgreSQL schema of its own', () => {
   it('db-test, migrate-check and migrate-create replay it in a database of their own: the real schema keeps its table and rows', async () => {
@@ -30,7 +30,7 @@ pgDescribe('a history with a PostgreSQL schema of its own', () => {
     writeFileSync(snap, JSON.stringify({ ...json, id: randomUUID(), prevId: json.id, schemas: { [own]: own } }, null, 2));
     // the scratch server is the app's own database, as a team points both at its dev server
     const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('app'), SLUICE_CHECK_DATABASE_URL: pgUrl() };
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     await sql(dir, env, `INSERT INTO "${own}"."log" VALUES (1)`);
     const check = runCli(dir, ['check'], env);
     expect(check.stdout).toMatch(/ok +postgresql: down 0004_own_schema restores 0003_add_phone_to_users/);
@@ -61,7 +61,7 @@ pgDescribe('a history whose hand-written SQL names another schema (its snapshots
       `DROP TABLE IF EXISTS "${own}"."events";`,
     );
     const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('app'), SLUICE_CHECK_DATABASE_URL: pgUrl() };
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     await sql(dir, env, `INSERT INTO "${own}"."events" VALUES (1), (2)`);
     const check = runCli(dir, ['check'], env);
     expect(check.stdout).toMatch(/ok +postgresql: down 0004_analytics restores 0003_add_phone_to_users/);
@@ -82,7 +82,7 @@ pgDescribe('a hand-written down naming the schema public beyond what translation
     const dir = makeProject();
     addRevision(dir, 'postgresql', 'reseed', 'SELECT 1;', `SELECT setval('public.users_id_seq', 1, false);`);
     const env: Env = { DATABASE_URL: await freshDatabase('pubdown') };
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     await sql(dir, env, `INSERT INTO public.users (email) VALUES ('a@x'), ('b@x')`);
     const before = await sql(dir, env, 'SELECT last_value, is_called FROM public.users_id_seq');
     const check = runCli(dir, ['check'], env);
@@ -97,7 +97,7 @@ pgDescribe('a hand-written down naming the schema public beyond what translation
     const dir = makeProject();
     const tag = addRevision(dir, 'postgresql', 'wipe', 'SELECT 1;', 'DROP SCHEMA IF EXISTS public CASCADE;\n--> statement-breakpoint\nCREATE SCHEMA public;');
     const env: Env = { DATABASE_URL: await freshDatabase('pubdrop'), DATABASE_SCHEMA: 'tenant_a' };
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     await sql(dir, env, 'CREATE TABLE public.keep (id int); INSERT INTO public.keep VALUES (1)');
     const down = runCli(dir, ['down', '-1'], env);
     expect(down.status, down.stdout + down.stderr).toBe(6);
@@ -181,7 +181,7 @@ pgDescribe('a history that creates an extension', () => {
     await withRole(dir, url, 'CREATEDB', async (roleUrl, scratchDatabases) => {
       const env: Env = { DATABASE_URL: roleUrl, SLUICE_CHECK_DATABASE_URL: roleUrl };
       // the app's database has the extension already, as a dev database that ran the history has
-      expect(runCli(dir, ['up'], env).status).toBe(0);
+      await upgradeTo(dir, env);
       const check = runCli(dir, ['check'], env);
       expect(check.stdout + check.stderr).not.toMatch(/already exists/);
       expect(check.stdout).toMatch(/ok +postgresql: up 0004_trigram/);
@@ -242,7 +242,7 @@ pgDescribe('a history that creates an extension the database has already', () =>
       // db-test on the dev database itself (SLUICE_CHECK_DATABASE_URL names it too, as the suite sets one)
       const env: Env = { DATABASE_URL: roleUrl, DATABASE_SCHEMA: app, SLUICE_CHECK_DATABASE_URL: roleUrl };
       // the dev database ran the history: the extension is the role's own, in the app's schema
-      expect(runCli(dir, ['up'], env).status).toBe(0);
+      await upgradeTo(dir, env);
       await sql(dir, env, `CREATE SCHEMA "${reporting}"; CREATE VIEW "${reporting}"."hashes" AS SELECT id, "${app}".digest(email, 'sha256') AS h FROM "${app}"."users"`);
       const check = runCli(dir, ['check'], env);
       expect(check.status, check.stdout + check.stderr).toBe(2);
@@ -276,7 +276,7 @@ pgDescribe('a history whose function reads public by its own search_path', () =>
     await withRole(dir, url, 'CREATEDB', async (roleUrl, scratchDatabases) => {
       // the app's database stands before the revision (public has no notes table to find)
       const env: Env = { DATABASE_URL: roleUrl, SLUICE_CHECK_DATABASE_URL: roleUrl };
-      expect(runCli(dir, ['up', '0003'], env).status).toBe(0);
+      await upgradeTo(dir, env, '0003');
       const check = runCli(dir, ['check'], env);
       expect(check.stdout + check.stderr).not.toMatch(/does not exist/);
       expect(check.stdout).toMatch(/ok +postgresql: up 0004_notes/);
@@ -284,7 +284,7 @@ pgDescribe('a history whose function reads public by its own search_path', () =>
       expect(check.status, check.stdout + check.stderr).toBe(0);
       await createVerifiedLeavingNothing(dir, env, url, scratchDatabases);
       // the history runs on the app's database as it is
-      expect(runCli(dir, ['up'], env).status).toBe(0);
+      await upgradeTo(dir, env);
       expect(await sql(dir, { DATABASE_URL: url }, 'SELECT note_count() AS n')).toEqual([{ n: '0' }]);
     });
   });

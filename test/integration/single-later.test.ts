@@ -13,7 +13,7 @@ import pg from 'pg';
 import { expect, it } from 'vitest';
 import { generateProject } from '../../bench/generate.mjs';
 import { quoteLiteral, textArrayInput } from '../../dist/sql.js';
-import { dumpSchema, pgDescribe, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
+import { dumpSchema, pgDescribe, pgUrl, REPO, runCli, sql, tempDir, uniqueSchema, type Env, upgradeTo } from '../support/project.js';
 import { start } from '../support/signals.js';
 
 const BP = '\n--> statement-breakpoint\n';
@@ -55,7 +55,7 @@ async function refusedDown(dir: string, env: Env): Promise<{ status: number; std
  */
 async function withLockedPreCheck(name: string, during: (o: { dir: string; env: Env; holder: pg.Client }) => Promise<void>): Promise<void> {
   const { dir, out, env } = project(name);
-  expect(runCli(dir, ['up'], env).status).toBe(0);
+  await upgradeTo(dir, env);
   await sql(dir, env, `CREATE TABLE "${env.DATABASE_SCHEMA}"."side" ("c" integer)`);
   const down = readFileSync(file(out, 5, true), 'utf8');
   writeFileSync(file(out, 5, true), `${down.trimEnd()}${BP}ALTER TABLE "side" ALTER COLUMN "c" SET NOT NULL;\n`);
@@ -167,7 +167,7 @@ pgDescribe('--single-transaction: later revisions prepared while the first ones 
     expect([dry.status, dry.stderr.trim()]).toEqual([2, 'sluice: revision 0090_bench_90 is marked sluice:no-transaction; it cannot run with --single-transaction']);
     expect(await tables(dir, env)).toEqual(['sluice_version']);
     // without -1 it runs (on its own, outside a transaction)
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     expect(await versions(dir, env)).toBe(N);
   });
 
@@ -282,7 +282,7 @@ pgDescribe('--single-transaction: later revisions prepared while the first ones 
     const { dir, out, env } = project('lgone');
     const down = readFileSync(file(out, 6, true), 'utf8');
     writeFileSync(file(out, 6, true), `${down.trimEnd()}${BP}CREATE TABLE "gone" ("c" integer);${BP}ALTER TABLE "gone" ALTER COLUMN "c" SET NOT NULL;${BP}DROP TABLE "gone";\n`);
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     const r = runCli(dir, ['down', 'base', '--single-transaction'], env);
     expect(r.status, r.stderr).toBe(0);
     expect(await tables(dir, env)).toEqual(['sluice_version']);
@@ -353,7 +353,7 @@ pgDescribe('--single-transaction: the version rows written once before the commi
     const single = runCli(dir, ['up', '--single-transaction'], env);
     expect(single.status, single.stderr).toBe(0);
     const other = { ...env, DATABASE_SCHEMA: uniqueSchema('lnames2') };
-    expect(runCli(dir, ['up'], other).status).toBe(0);
+    await upgradeTo(dir, other);
     const rows = async (e: Env) => sql<{ revision: string; name: string; checksum: string }>(dir, e, `SELECT "revision", "name", "checksum" FROM "${e.DATABASE_SCHEMA}".sluice_version ORDER BY 1`);
     const [a, b] = [await rows(env), await rows(other)];
     expect(a).toHaveLength(N);

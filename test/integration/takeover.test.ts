@@ -13,7 +13,7 @@ import { migrate as pgMigrate } from 'drizzle-orm/node-postgres/migrator';
 import { drizzle as sqliteDrizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate as sqliteMigrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { beforeAll, expect, it } from 'vitest';
-import { addRevision, describeFor, dumpSchema, freshDatabase, makeProject, pgDescribe, runCli, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, describeFor, dumpSchema, freshDatabase, makeProject, pgDescribe, runCli, sql, tempDir, uniqueSchema, type Env, upgradeTo, downgradeTo } from '../support/project.js';
 
 const HEAD = '0003_add_phone_to_users';
 const ALL = ['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', HEAD];
@@ -164,7 +164,7 @@ for (const c of cases) {
       expect(await drizzleRows(dir, env, c.table)).toEqual(drizzleBefore);
 
       // down to base leaves sluice_version empty: drizzle's rows (now stale) are not taken over again
-      expect(runCli(dir, ['down', 'base'], env).status).toBe(0);
+      await downgradeTo(dir, env, 'base');
       const st = json(runCli(dir, ['--json', 'status'], env).stdout);
       expect(st).toMatchObject({ current: 'base', applied: 0, pending: ALL, takeover: { state: 'explicit' } });
       const fromBase = runCli(dir, ['up'], env);
@@ -232,8 +232,8 @@ for (const c of cases) {
       const rows = (await sql<{ r: string }>(own, env, 'SELECT revision AS r FROM sluice_version ORDER BY 1')).map((x) => x.r);
       expect(rows).toEqual(['0000_init', '0001_add_audits', '0002_add_sessions_and_roles', '0003_ours', '0004_add_phone_to_users']);
       // theirs is not run again: its column is there once, and a down of both works
-      expect(runCli(own, ['down', '-2'], env).status).toBe(0);
-      expect(runCli(own, ['up'], env).status).toBe(0);
+      await downgradeTo(own, env, '-2');
+      await upgradeTo(own, env);
     });
 
     it('a revision missing in the middle of drizzle table is refused', async () => {
@@ -421,7 +421,7 @@ pgDescribe('takeover: configured table, explicit command, schema guard (postgres
       const again = runCli(dir, ['takeover'], env);
       expect(again.status).toBe(0);
       expect(again.stdout).toContain('sluice_version already records the database (at 0003_add_phone_to_users); nothing taken over');
-      expect(runCli(dir, ['down', '-1'], env).status).toBe(0);
+      await downgradeTo(dir, env, '-1');
       // a table that does not exist is named
       const missing = runCli(dir, ['takeover', '--table', 'nope.nothing'], { ...env, DATABASE_SCHEMA: uniqueSchema('other') });
       expect(missing.status).toBe(2);

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addRevision, cleanEnv, describeFor, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, sql, uniqueSchema, type Env, expectOneLineError as oneLine } from '../support/project.js';
+import { addRevision, cleanEnv, describeFor, makeProject, pgDescribe, pgUrl, REPO, runCli, runMake, sql, uniqueSchema, type Env, expectOneLineError as oneLine, upgradeTo, downgradeTo } from '../support/project.js';
 
 type Dialect = 'sqlite' | 'postgresql';
 const BP = '\n--> statement-breakpoint\n';
@@ -39,7 +39,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       for (const [i, body] of variants.entries()) {
         const dir = makeProject();
         const env = envFor(dir, d, `commit${i}`);
-        expect(runCli(dir, ['up'], env).status).toBe(0);
+        await upgradeTo(dir, env);
         await sql(dir, env, 'CREATE TABLE t_commit (id integer)');
         await sql(dir, env, 'INSERT INTO t_commit VALUES (0)');
         addRevision(dir, d, 'sneaky', `CREATE TABLE t_new (id integer);${BP}${body}`, 'DROP TABLE t_new;');
@@ -55,14 +55,14 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       const dir = makeProject();
       const env = envFor(dir, d, 'ownTx');
       addRevision(dir, d, 'own_tx', `-- sluice:no-transaction\nBEGIN;\nCREATE TABLE t_own (id integer);\nINSERT INTO t_own VALUES (1);\nCOMMIT;`, 'DROP TABLE t_own;');
-      expect(runCli(dir, ['up'], env).status).toBe(0);
+      await upgradeTo(dir, env);
       expect(await sql(dir, env, 'SELECT id FROM t_own')).toEqual([{ id: 1 }]);
     });
 
     it('a failure is located without replaying anything: the right statement is named, the earlier ones roll back', async () => {
       const dir = makeProject();
       const env = envFor(dir, d, 'locate');
-      expect(runCli(dir, ['up'], env).status).toBe(0);
+      await upgradeTo(dir, env);
       await sql(dir, env, 'CREATE TABLE counter (n integer)');
       addRevision(
         dir,
@@ -81,7 +81,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
     it('comments never become statements: a marker inside a comment or a string is inert', async () => {
       const dir = makeProject();
       const env = envFor(dir, d, 'marker');
-      expect(runCli(dir, ['up'], env).status).toBe(0);
+      await upgradeTo(dir, env);
       await sql(dir, env, "INSERT INTO users (email) VALUES ('a@x'), ('b@x')");
       addRevision(
         dir,
@@ -90,8 +90,8 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         `-- note --> statement-breakpoint DELETE FROM users;\nCREATE TABLE t_inert (v text);${BP}INSERT INTO t_inert VALUES ('--> statement-breakpoint DELETE FROM users;');`,
         `-- sluice:down 0004_inert\n-- message: x --> statement-breakpoint DELETE FROM users;\nDROP TABLE t_inert;`,
       );
-      expect(runCli(dir, ['up'], env).status).toBe(0);
-      expect(runCli(dir, ['down'], env).status).toBe(0);
+      await upgradeTo(dir, env);
+      await downgradeTo(dir, env);
       expect(await sql(dir, env, 'SELECT count(*) AS n FROM users')).toEqual([{ n: d === 'sqlite' ? 2 : '2' }]);
     });
   });
@@ -119,13 +119,13 @@ describe('messages are one line of comment (make migrate-create)', () => {
       expect(notes).not.toContain('--> statement-breakpoint DELETE');
       if (d === 'postgresql' && process.env.SLUICE_SKIP_PG === '1') continue;
       const env = envFor(dir, d, 'msg');
-      expect(runCli(dir, ['up'], env).status).toBe(0);
+      await upgradeTo(dir, env);
       await sql(dir, env, "INSERT INTO users (email) VALUES ('a@x'), ('b@x')");
       const down2 = runCli(dir, ['down', '-2'], env);
       expect(down2.status, down2.stderr).toBe(0);
       expect(await sql(dir, env, 'SELECT count(*) AS n FROM users')).toEqual([{ n: d === 'sqlite' ? 2 : '2' }]);
       expect(await versions(dir, env)).toEqual(HEAD);
-      expect(runCli(dir, ['up'], env).status).toBe(0);
+      await upgradeTo(dir, env);
       expect((await versions(dir, env)).length).toBe(6);
     }
   });
@@ -181,7 +181,7 @@ pgDescribe('schema scoping cannot escape (PostgreSQL)', () => {
     try {
       const where = await c.query('SELECT schemaname FROM pg_tables WHERE tablename LIKE $1 ORDER BY 1', [`${marker}%`]);
       expect(where.rows.map((x) => x.schemaname)).toEqual([schema, schema, schema]);
-      expect(runCli(dir, ['down'], env).status).toBe(0);
+      await downgradeTo(dir, env);
       expect((await c.query('SELECT 1 FROM pg_tables WHERE tablename LIKE $1', [`${marker}%`])).rows).toEqual([]);
     } finally {
       await c.end();
@@ -226,7 +226,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       expect(t).not.toContain('t_nul');
       expect(t).not.toContain('t_after');
       writeFileSync(up, 'CREATE TABLE t_nul (v text);');
-      expect(runCli(dir, ['up'], env).status).toBe(0);
+      await upgradeTo(dir, env);
       // a changed byte in an applied file that stays valid UTF-8 is a checksum mismatch; an invalid one is refused
       writeFileSync(up, 'CREATE TABLE t_nul (v TEXT);');
       oneLine(runCli(dir, ['up'], env), 4, /changed after it was applied/);
@@ -235,7 +235,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       writeFileSync(up, 'CREATE TABLE t_nul (v text);');
     });
 
-    it('a down that is a directory, or a link out of the folder, is refused and never read', () => {
+    it('a down that is a directory, or a link out of the folder, is refused and never read', async () => {
       const tag = '0004_nul';
       const down = path.join(dir, 'drizzle', d, `${tag}.down.sql`);
       rmSync(down, { force: true });
@@ -248,7 +248,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       expect(r.stdout + r.stderr).not.toMatch(/root:/);
       rmSync(down);
       writeFileSync(down, 'DROP TABLE t_nul;');
-      expect(runCli(dir, ['down'], env).status).toBe(0);
+      await downgradeTo(dir, env);
     });
   });
 }
@@ -258,7 +258,7 @@ pgDescribe('a lost connection (PostgreSQL)', () => {
     const dir = makeProject();
     const schema = uniqueSchema('lost');
     const env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: schema };
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     addRevision(dir, 'postgresql', 'slow', `CREATE TABLE t_slow (id int);${BP}SELECT pg_sleep(4);`, 'DROP TABLE t_slow;');
     const child = spawn(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), 'up'], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
     let stderr = '';

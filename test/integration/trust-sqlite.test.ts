@@ -12,7 +12,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { addRevision, cleanEnv, makeProject, REPO, runCli, type Env } from '../support/project.js';
+import { addRevision, cleanEnv, makeProject, REPO, runCli, type Env, upgradeTo, stampTo } from '../support/project.js';
 
 const BP = '\n--> statement-breakpoint\n';
 const CLI = path.join(REPO, 'dist', 'cli.cjs');
@@ -119,7 +119,7 @@ describe('SQLite: one run-wide migration lock per database', () => {
     const a = addRevision(dir, 'sqlite', 'race_a', ['CREATE TABLE race_a (id integer);', slow(3_000_000)].join(BP), [slow(3_000_000), 'DROP TABLE race_a;'].join(BP));
     const b = addRevision(dir, 'sqlite', 'race_b', ['CREATE TABLE race_b (id integer);', slow(3_000_000)].join(BP), [slow(3_000_000), 'DROP TABLE race_b;'].join(BP));
     const history: [string, string[]][] = [...EXAMPLE, [a, ['race_a']], [b, ['race_b']]];
-    expect(runCli(dir, ['up', a], env).status).toBe(0);
+    await upgradeTo(dir, env, a);
     for (let round = 0; round < 3; round++) {
       const note = `round ${round}`;
       expectSerialState(file, history, [5], `${note}, before`);
@@ -141,10 +141,10 @@ describe('SQLite: one run-wide migration lock per database', () => {
 
   it('two stamps started together end in a state a serial order produces', async () => {
     const { dir, file, env } = project('stamps');
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     const ids = EXAMPLE.map(([id]) => id);
     for (let round = 0; round < 4; round++) {
-      expect(runCli(dir, ['stamp', '0002'], env).status).toBe(0);
+      await stampTo(dir, env, '0002');
       // Even rounds: an application holds a write transaction for a moment while both stamps start
       // (both then read the version table before either can write), as an app writing does.
       let app: Database.Database | undefined;
@@ -179,7 +179,7 @@ describe('SQLite: one run-wide migration lock per database', () => {
 
   it('a lock left by a process killed with kill -9 is recovered by the next run, with no manual action', async () => {
     const { dir, file, env } = project('killed');
-    expect(runCli(dir, ['up', '1'], env).status).toBe(0);
+    await upgradeTo(dir, env, '1');
     // a process that takes the lock through the library, says so, and waits
     const script = [
       `import { openConnection } from ${JSON.stringify(pathToFileURL(path.join(REPO, 'dist', 'index.js')).href)};`,
@@ -213,7 +213,7 @@ describe('SQLite: one run-wide migration lock per database', () => {
 
   it('SLUICE_LOCK_WAIT bounds the wait: exit 5 in seconds, naming the holder and the fix; readers do not wait', async () => {
     const { dir, file, env } = project('held');
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     const { tag, release } = heldRevision(dir, 'long');
     const holder = start(dir, ['up'], env);
     try {
@@ -252,7 +252,7 @@ describe('SQLite: one run-wide migration lock per database', () => {
   // it should wait (SLUICE_LOCK_WAIT, default 60 s) and find the database up to date
   it('a run writing a large revision (the file exclusively locked) is waited for as SLUICE_LOCK_WAIT says: exit 5 in seconds naming it, or up to date once it is done', async () => {
     const { dir, file, env } = project('large');
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     const tag = addRevision(dir, 'sqlite', 'large', "CREATE TABLE large_a (b blob);\n--> statement-breakpoint\nINSERT INTO large_a WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) SELECT randomblob(200) FROM c;\n", 'DROP TABLE large_a;');
     const started = path.join(dir, 'large.started');
     const flag = path.join(dir, 'large.release');
@@ -312,7 +312,7 @@ describe('SQLite: one run-wide migration lock per database', () => {
 
   it("an app holding a write transaction longer than SLUICE_LOCK_TIMEOUT: exit 5, one line (was: 'internal error: database is locked', exit 1); a longer SLUICE_LOCK_TIMEOUT waits it out", async () => {
     const { dir, file, env } = project('busy');
-    expect(runCli(dir, ['up', '2'], env).status).toBe(0);
+    await upgradeTo(dir, env, '2');
     const app = await appHolding(file, 'write', 6000);
     try {
       const t0 = Date.now();
@@ -343,7 +343,7 @@ describe('SQLite: one run-wide migration lock per database', () => {
   // was retried one revision at a time (waiting as long again) and reported as the revision failing, exit 3
   it('an app holding a read transaction (rollback journal) past the busy wait: exit 5, one line, nothing applied (was: "revision … failed", exit 3, after twice the wait)', async () => {
     const { dir, file, env } = project('reading');
-    expect(runCli(dir, ['up', '1'], env).status).toBe(0);
+    await upgradeTo(dir, env, '1');
     const before = shapeOf(file).rows;
     const app = await appHolding(file, 'read', 6000);
     try {
@@ -355,12 +355,12 @@ describe('SQLite: one run-wide migration lock per database', () => {
       app.kill();
     }
     expect(shapeOf(file).rows).toEqual(before);
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
   }, 40_000);
 
   it('two paths to one file (a symbolic link) take one lock: the second run waits, then exits 5 (was: it ran the pending revision again)', async () => {
     const { dir, file, env } = project('linked');
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     const { tag, release } = heldRevision(dir, 'long');
     const link = path.join(dir, 'link.sqlite');
     symlinkSync(file, link);
@@ -390,7 +390,7 @@ describe('SQLite: read commands right after a crash', () => {
     const bulk = addRevision(dir, 'sqlite', 'bulk', `CREATE TABLE bulk (id integer PRIMARY KEY, b blob);${BP}INSERT INTO bulk (b) SELECT randomblob(1000) FROM (${rows});`, 'DROP TABLE bulk;');
     const tag = addRevision(dir, 'sqlite', 'crash', ['CREATE TABLE crash_a (id integer);', 'UPDATE bulk SET b = randomblob(1000);', slow(60_000_000), 'CREATE TABLE crash_b (id integer);'].join(BP), `DROP TABLE crash_b;${BP}DROP TABLE crash_a;`);
     const history: [string, string[]][] = [...EXAMPLE, [bulk, ['bulk']], [tag, ['crash_a', 'crash_b']]];
-    expect(runCli(dir, ['up', bulk], env).status).toBe(0);
+    await upgradeTo(dir, env, bulk);
     const journal = `${file}-journal`;
     /** The journal's header is written (synced): SQLite treats it as hot. */
     const hot = () => {
@@ -449,7 +449,7 @@ describe('SQLite: read commands right after a crash', () => {
 
   it('a read-only database: status reads it, up is refused with the usual message, and no lock file appears', async () => {
     const { dir, file, env } = project('ro');
-    expect(runCli(dir, ['up', '1'], env).status).toBe(0);
+    await upgradeTo(dir, env, '1');
     rmSync(`${file}.sluice-lock`, { force: true }); // no run is going: the empty lock file may go
     const root = process.getuid?.() === 0;
     if (root) {
@@ -474,9 +474,9 @@ describe('SQLite: read commands right after a crash', () => {
 describe('SQLite: a revision of its own PRAGMAs', () => {
   // found by a hunt: a no-transaction revision with `PRAGMA foreign_keys=OFF` and no `=ON` left them off
   // for every later revision of the run, whose ON DELETE CASCADE then did not fire (orphans, exit 0)
-  it('foreign keys a no-transaction revision turns off are back on for the next revision of the run', () => {
+  it('foreign keys a no-transaction revision turns off are back on for the next revision of the run', async () => {
     const { dir, file, env } = project('fkleak');
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     const db = new Database(file);
     db.exec("INSERT INTO users (id, email) VALUES (1, 'a@x'), (2, 'b@x'); INSERT INTO sessions (id, user_id, expires_at) VALUES ('s1', 1, 1), ('s2', 2, 1)");
     db.close();
@@ -496,9 +496,9 @@ describe('SQLite: a revision of its own PRAGMAs', () => {
   // found by a hunt: the older order of a rebuild (rename the table away, create it again, copy, drop the
   // renamed one), written without PRAGMAs, ran with foreign keys on: SQLite moved the children's keys to
   // users_old with the rename, and its DROP deleted every child row by cascade, "applied", exit 0
-  it('a rebuild that renames the old table away first is run as a rebuild: the keys it breaks fail it, the child rows kept', () => {
+  it('a rebuild that renames the old table away first is run as a rebuild: the keys it breaks fail it, the child rows kept', async () => {
     const { dir, file, env } = project('renamefirst');
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     const db = new Database(file);
     db.exec("INSERT INTO users (id, email) VALUES (1, 'a@x'), (2, 'b@x'); INSERT INTO sessions (id, user_id, expires_at) VALUES ('s1', 1, 1), ('s2', 2, 1)");
     db.close();

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addRevision, addUserColumn, describeFor, freshDatabase, makeProject, pgUrl, REPO, runCli, runMake, sql, tempDir, uniqueSchema, type Env } from '../support/project.js';
+import { addRevision, addUserColumn, describeFor, freshDatabase, makeProject, pgUrl, REPO, runCli, runMake, sql, tempDir, uniqueSchema, type Env, upgradeTo, downgradeTo } from '../support/project.js';
 
 /** The drift finding is ok (the finding itself in the message: one migrate-check run, not a second one for the message). */
 function expectNoDrift(found: { ok: boolean }): void {
@@ -57,10 +57,10 @@ describe('make migrate-check: history and models', () => {
   });
 
   // found by a hunt: an applied up edited afterwards was reported as the live database's drift, unsaid
-  it('drift after an applied up was edited says so: the replay ran the file as it is now', () => {
+  it('drift after an applied up was edited says so: the replay ran the file as it is now', async () => {
     const dir = makeProject();
     const env = { DATABASE_URL: 'file:./e.db' };
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     const up = path.join(dir, 'drizzle', 'sqlite', '0003_add_phone_to_users.sql');
     writeFileSync(up, readFileSync(up, 'utf8').replace('`phone` text', '`phone` integer'));
     const r = runCli(dir, ['verify'], env);
@@ -126,7 +126,7 @@ describeFor('sqlite')('make migrate-check: SQLite drift reads CHECK, collations,
     const before = JSON.parse(readFileSync(snap(3), 'utf8'));
     writeFileSync(snap(4), JSON.stringify({ ...before, id: randomUUID(), prevId: before.id }, null, 2));
     const env: Env = { DATABASE_URL: `file:${path.join(dir, 'live.sqlite')}` };
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     // the drift finding alone (the models do not have the table: that check fails, as it should)
     const drift = () => {
       const r = runCli(dir, ['--json', 'verify'], env);
@@ -171,7 +171,7 @@ describeFor('postgresql')('make migrate-check: PostgreSQL drift reads what the d
     const before = JSON.parse(readFileSync(snap(3), 'utf8'));
     writeFileSync(snap(4), JSON.stringify({ ...before, id: randomUUID(), prevId: before.id }, null, 2));
     const env: Env = { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('driftset') };
-    expect(runCli(dir, ['up'], env).status).toBe(0);
+    await upgradeTo(dir, env);
     const drift = () => (JSON.parse(runCli(dir, ['--json', 'verify'], env).stdout).findings as { check: string; ok: boolean; details: string[] }[]).find((f) => f.check === 'drift')!;
     expectNoDrift(drift());
     // the enum alone (its type made again shows in the dump too); then two that only the catalogs show
@@ -190,7 +190,7 @@ describeFor('postgresql')('make migrate-check: PostgreSQL drift reads what the d
     await sql(dir, env, `${guard(`${check}\n  RETURN v;`)}; ALTER TABLE sessions ENABLE TRIGGER ALL`);
     expectNoDrift(drift());
     // at base (a schema holding only sluice_version): no drift (a hunt: pg_dump's session settings were)
-    expect(runCli(dir, ['down', 'base'], env).status).toBe(0);
+    await downgradeTo(dir, env, 'base');
     expectNoDrift(drift());
   });
 });
@@ -232,7 +232,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
     it('the live schema equals what its applied revisions build; a hand change is exit 9 naming it', async () => {
       const dir = makeProject();
       const env: Env = d === 'sqlite' ? { DATABASE_URL: `file:${path.join(dir, 'live.sqlite')}` } : { DATABASE_URL: pgUrl(), DATABASE_SCHEMA: uniqueSchema('drift') };
-      expect(runCli(dir, ['up', '2'], env).status).toBe(0);
+      await upgradeTo(dir, env, '2');
       const clean = runCli(dir, ['verify'], env);
       expect(clean.status, clean.stdout + clean.stderr).toBe(0);
       expect(clean.stdout).toMatch(new RegExp(`ok {3}drift \\(${d}\\)`));
