@@ -2,8 +2,9 @@
 /**
  * The `sluice` bin (copied to dist/cli.cjs by scripts/bundle-cli.mjs): it runs the CLI's bundle
  * (dist/cli-bundle.cjs), node-postgres's (dist/pg.cjs), better-sqlite3's JavaScript (dist/sqlite.cjs,
- * through the global below: dialect/sqlitedb.ts) and the SQLite parser (dist/sqlparser.cjs, likewise:
- * sqlparse.ts) through a V8 code cache.
+ * through the global below: dialect/sqlitedb.ts), the SQLite parser (dist/sqlparser.cjs, likewise:
+ * sqlparse.ts) and sucrase (dist/sucrase.cjs, likewise: configimport.ts, a config's first load) through
+ * a V8 code cache.
  *
  * Why: compiling the 500 KB bundle and then each function it calls, on every start, is ~15 ms of a
  * `status` that takes ~145 ms (`node -e 0`: ~85 ms). V8 can save what it compiled (bytecode of the
@@ -32,6 +33,7 @@ const BUNDLE = path.join(__dirname, 'cli-bundle.cjs');
 const FLUSH = Symbol.for('sluice.compileCache.flush');
 const SQLITE = Symbol.for('sluice.compileCache.sqlite');
 const SQLPARSER = Symbol.for('sluice.compileCache.sqlparser');
+const SUCRASE = Symbol.for('sluice.compileCache.sucrase');
 const MODULES = Symbol.for('sluice.compileCache.modules');
 const PENDING = Symbol.for('sluice.compileCache.pending');
 
@@ -118,6 +120,13 @@ function sqlParserLib(version, command, dir, crc32) {
   return parserExports ?? undefined;
 }
 
+let sucraseExports;
+/** sucrase (dist/sucrase.cjs), when it was built from `version` (its first line says which), else undefined. */
+function sucraseLib(version, command, dir, crc32) {
+  sucraseExports ??= load(path.join(__dirname, 'sucrase.cjs'), command, dir, crc32, (text, at) => text.startsWith(`// sucrase ${version}\n`, at)) ?? null;
+  return sucraseExports ?? undefined;
+}
+
 const crc32 = process.env.SLUICE_NO_COMPILE_CACHE === '1' ? undefined : require('node:zlib').crc32;
 if (typeof crc32 !== 'function') {
   require(BUNDLE);
@@ -129,6 +138,7 @@ if (typeof crc32 !== 'function') {
   globalThis[PENDING] = () => pending.length > 0; // a cache this run will write (absent, damaged or rejected)
   globalThis[SQLITE] = (version) => sqliteLib(version, command, dir, crc32);
   globalThis[SQLPARSER] = (version) => sqlParserLib(version, command, dir, crc32);
+  globalThis[SUCRASE] = (version) => sucraseLib(version, command, dir, crc32);
   // after it (cli.ts, before large code loads): the package files the command loads, cached too
   globalThis[MODULES] = () => {
     if (dir) packs.push(require('./v8modules.cjs').installModuleCache(dir, `modules.${command}`, crc32));

@@ -27,7 +27,7 @@ const sqlite = (dir: string) => ({ DATABASE_URL: `file:${path.join(dir, 'cc.sqli
 
 const projects: string[] = [];
 beforeAll(async () => {
-  for (let i = 0; i < 8; i++) projects.push(makeProjectWithOwnCache());
+  for (let i = 0; i < 9; i++) projects.push(makeProjectWithOwnCache());
   await sleep(SETTLE_MS); // their bundles settle together
 });
 
@@ -37,11 +37,13 @@ describe('the bin compile cache', () => {
     const first = sluice(dir, ['status'], sqlite(dir));
     expect(first.code, first.err).toBe(0);
     expect(first.err).toBe('');
-    // the CLI's bundle and better-sqlite3's JavaScript (dist/sqlite.cjs), each once for the command
+    // the CLI's bundle, better-sqlite3's JavaScript (dist/sqlite.cjs) and, the project's config being
+    // loaded for the first time, sucrase (dist/sucrase.cjs), each once for the command
     const written = caches(dir);
-    expect(written).toHaveLength(2);
+    expect(written).toHaveLength(3);
     expect(written[0]).toMatch(/^cli-bundle\.[0-9a-z-]+\.status\.v8$/);
     expect(written[1]).toMatch(/^sqlite\.[0-9a-z-]+\.status\.v8$/);
+    expect(written[2]).toMatch(/^sucrase\.[0-9a-z-]+\.status\.v8$/);
     const files = written.map((name) => path.join(cacheDir(dir), name));
     const before = files.map((file) => statSync(file).mtimeMs);
     expect(statSync(files[0]!).size).toBeGreaterThan(10_000);
@@ -54,11 +56,12 @@ describe('the bin compile cache', () => {
     ).toEqual(before);
 
     expect(sluice(dir, ['history'], sqlite(dir)).code).toBe(0);
-    expect(caches(dir).map((n) => n.split('.').at(-2))).toEqual(['history', 'status', 'history', 'status']);
+    // the config's description is cached now: history loads no sucrase
+    expect(caches(dir).map((n) => n.split('.').at(-2))).toEqual(['history', 'status', 'history', 'status', 'status']);
 
     const typo = sluice(dir, ['statsu'], sqlite(dir));
     expect(typo.code).toBe(2);
-    expect(caches(dir), 'a failed run (a mistyped command) writes none').toHaveLength(4);
+    expect(caches(dir), 'a failed run (a mistyped command) writes none').toHaveLength(5);
   });
 
   it('never serves an old build: a bundle just written is not cached; an edit of the same length with its times put back gets a file of its own', async () => {
@@ -248,5 +251,28 @@ describe('the bin compile cache', () => {
     expect({ code: again.code, out: untimed(again.out), err: again.err }).toEqual({ code: 0, out: untimed(up.out), err: up.err });
     expect(existsSync(mark), 'the installed package parsed').toBe(true);
     expect(caches(dir).filter((n) => n.startsWith('sqlparser.'))).toEqual([]);
+  });
+  it("runs sucrase's one-file build only when the installed package is the version it was built from", () => {
+    const dir = projects[8]!;
+    const env = { ...sqlite(dir), SLUICE_NO_CONFIG_CACHE: '1' }; // the config is loaded (its types stripped) on every run
+    const first = sluice(dir, ['status'], env);
+    expect(first.code, first.err).toBe(0);
+    expect(caches(dir).filter((n) => n.startsWith('sucrase.')).map((n) => n.split('.').at(-2))).toEqual(['status']);
+    expect(sluice(dir, ['status'], env), 'from the cached build').toEqual(first);
+
+    // The project's sucrase becomes another version (its files copied; its main module marks that it
+    // ran): that package is what strips the config's types, and the build sluice was made with is not run.
+    const real = path.join(REPO_MODULES, 'sucrase');
+    const copy = path.join(dir, 'node_modules', 'sucrase');
+    rmSync(copy);
+    cpSync(real, copy, { recursive: true, dereference: true });
+    const pkg = JSON.parse(readFileSync(path.join(real, 'package.json'), 'utf8')) as { version: string };
+    writeFileSync(path.join(copy, 'package.json'), JSON.stringify({ ...pkg, version: '0.0.1' }));
+    const mark = path.join(dir, 'sucrase-ran');
+    writeFileSync(path.join(copy, 'dist', 'index.js'), `${readFileSync(path.join(real, 'dist', 'index.js'), 'utf8')}\nrequire('node:fs').writeFileSync(${JSON.stringify(mark)}, '');\n`);
+    rmSync(cacheDir(dir), { recursive: true });
+    expect(sluice(dir, ['status'], env)).toEqual(first);
+    expect(existsSync(mark), 'the installed package stripped the types').toBe(true);
+    expect(caches(dir).filter((n) => n.startsWith('sucrase.'))).toEqual([]);
   });
 });
