@@ -12,7 +12,7 @@ import { create, status } from '../../dist/index.js';
 import { openConnection } from '../../dist/dialect/index.js';
 import { parseDatabaseTarget } from '../../dist/config.js';
 import { CONFIG_CACHE_ENTRIES } from '../../dist/config.js';
-import { itFor, addRevision, addUserColumn, cleanEnv, makeProject, makeProjectWithOwnCache, openToOthers, pgUrl, REPO, runCli, runCliAsNobody, sql, uniqueSchema, type Ran, upgradeTo, downgradeTo, statusOf } from '../support/project.js';
+import { itFor, addRevision, addUserColumn, cleanEnv, makeProject, makeProjectWithOwnCache, openToOthers, pgUrl, REPO, runCli, runCliAsNobody, sql, uniqueSchema, type Ran, upgradeTo, downgradeTo } from '../support/project.js';
 
 function oneLineError(r: Ran, code: number, pattern: RegExp): void {
   expect(r.status, r.stdout + r.stderr).toBe(code);
