@@ -80,6 +80,19 @@ describe('schemasWrittenIn', () => {
     ]) expect(mayWriteElsewhere(text), text).toBe(true);
     expect(mayWriteElsewhere('CREATE TABLE "public"."users" ("id" integer PRIMARY KEY, "price" numeric(10, 2) DEFAULT 1.5);')).toBe(false);
   });
+
+  it("a file's leading comment lines are not read for names (sluice's down header says \"schema\"); the rest is", () => {
+    const header = '-- sluice:down 0003_x\n-- message: move schema\n\n-- sluice:verified by running it on a scratch database: the down restores the previous schema\n';
+    expect(mayWriteElsewhere(`${header}ALTER TABLE "users" DROP COLUMN "phone";\n`)).toBe(false);
+    expect(mayWriteElsewhere(`${header.replaceAll('\n', '\r\n')}\r\nALTER TABLE "users" DROP COLUMN "phone";\r\n`)).toBe(false);
+    for (const text of [
+      `${header}DROP SCHEMA legacy CASCADE;`,
+      `${header}DROP TABLE analytics.events;`,
+      `ALTER TABLE "users" DROP COLUMN "phone";\n-- the previous schema\n`, // a comment after a statement is read as before
+      `/* a block comment */\n-- the previous schema\nSELECT 1;`, // only line comments at the very start are left out
+      `-- a header\nSELECT 1; -- x\nDROP SCHEMA s;`,
+    ]) expect(mayWriteElsewhere(text), text).toBe(true);
+  });
 });
 
 describe('alterTableActions', () => {
