@@ -30,7 +30,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** A pack's name (`<what>.<command>`, as kitrun and the bin give it): its file is `<name>.v8pack`. */
 const PACK = '[a-z][a-z0-9-]*\\.[a-z_][a-z-]*';
 const PACK_NAME = new RegExp(`^${PACK}$`);
-const NAME = new RegExp(`^(?:(?:cli-bundle|pg|sqlite|sqlparser)\\.[0-9a-z-]+\\.[a-z_][a-z-]*\\.v8|${PACK}\\.v8pack)$`);
+const NAME = new RegExp(`^(?:(?:cli-bundle|pg|sqlite|sqlparser|sucrase)\\.[0-9a-z-]+\\.[a-z_][a-z-]*\\.v8|${PACK}\\.v8pack)$`);
 
 /** The cache folder for code in `dir`: under the nearest node_modules above it, or undefined without one. */
 function cacheDir(dir) {

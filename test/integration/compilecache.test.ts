@@ -259,6 +259,13 @@ describe('the bin compile cache', () => {
     expect(first.code, first.err).toBe(0);
     expect(caches(dir).filter((n) => n.startsWith('sucrase.')).map((n) => n.split('.').at(-2))).toEqual(['status']);
     expect(sluice(dir, ['status'], env), 'from the cached build').toEqual(first);
+    // its cache files are the folder's own: kept by the pruning while among the most recently used,
+    // even two days old (was: removed as a killed writer's leftover once a day old)
+    const [cached] = caches(dir).filter((n) => n.startsWith('sucrase.'));
+    const twoDays = new Date(Date.now() - 2 * 24 * 60 * 60 * 1000);
+    utimesSync(path.join(cacheDir(dir), cached!), twoDays, twoDays);
+    expect(sluice(dir, ['history'], env).code).toBe(0); // writes its own caches: the folder is pruned
+    expect(caches(dir)).toContain(cached);
 
     // The project's sucrase becomes another version (its files copied; its main module marks that it
     // ran): that package is what strips the config's types, and the build sluice was made with is not run.
