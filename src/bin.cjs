@@ -106,26 +106,21 @@ let pgExports;
 function pg(command, dir, crc32) {
   return (pgExports ??= load(path.join(__dirname, 'pg.cjs'), command, dir, crc32));
 }
-let sqliteExports;
-/** better-sqlite3's JavaScript (dist/sqlite.cjs), when it was built from `version` (its first line says which), else undefined. */
-function sqliteLib(version, command, dir, crc32) {
-  sqliteExports ??= load(path.join(__dirname, 'sqlite.cjs'), command, dir, crc32, (text, at) => text.startsWith(`// better-sqlite3 ${version}\n`, at)) ?? null;
-  return sqliteExports ?? undefined;
+/**
+ * A package's one-file build (dist/<file>, scripts/bundle-cli.mjs), run once through its code cache when
+ * its first line says it was built from the installed `version` (`// <package> <version>`); else
+ * undefined, and the caller loads the package itself.
+ */
+function versionedBuild(file, packageName) {
+  let exports;
+  return (version, command, dir, crc32) => {
+    exports ??= load(path.join(__dirname, file), command, dir, crc32, (text, at) => text.startsWith(`// ${packageName} ${version}\n`, at)) ?? null;
+    return exports ?? undefined;
+  };
 }
-
-let parserExports;
-/** sql-parser-cst (dist/sqlparser.cjs), when it was built from `version` (its first line says which), else undefined. */
-function sqlParserLib(version, command, dir, crc32) {
-  parserExports ??= load(path.join(__dirname, 'sqlparser.cjs'), command, dir, crc32, (text, at) => text.startsWith(`// sql-parser-cst ${version}\n`, at)) ?? null;
-  return parserExports ?? undefined;
-}
-
-let sucraseExports;
-/** sucrase (dist/sucrase.cjs), when it was built from `version` (its first line says which), else undefined. */
-function sucraseLib(version, command, dir, crc32) {
-  sucraseExports ??= load(path.join(__dirname, 'sucrase.cjs'), command, dir, crc32, (text, at) => text.startsWith(`// sucrase ${version}\n`, at)) ?? null;
-  return sucraseExports ?? undefined;
-}
+const sqliteLib = versionedBuild('sqlite.cjs', 'better-sqlite3');
+const sqlParserLib = versionedBuild('sqlparser.cjs', 'sql-parser-cst');
+const sucraseLib = versionedBuild('sucrase.cjs', 'sucrase');
 
 const crc32 = process.env.SLUICE_NO_COMPILE_CACHE === '1' ? undefined : require('node:zlib').crc32;
 if (typeof crc32 !== 'function') {

@@ -19,6 +19,7 @@ import { createRequire, isBuiltin } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pruneCacheFiles, sluiceCacheDir, writeAtomically } from './cachedir.js';
+import { bundledBuild } from './bundledbuild.js';
 import { sha256 } from './hash.js';
 import { withoutBom } from './bom.js';
 
@@ -127,26 +128,14 @@ export function installedPackage(specifier: string, configFile: string): boolean
   }
 }
 
-/** The bin's loader of dist/sucrase.cjs (src/bin.cjs), absent where the bin did not run (a library import). */
-const BUNDLED_SUCRASE = Symbol.for('sluice.compileCache.sucrase');
-
 /**
  * sucrase: the bin's one-file build of it (dist/sucrase.cjs, through the bin's code cache: ~10 ms of
  * CPU instead of ~50 for its 63 files) when the installed package is the version it was built from,
  * else the package itself.
  */
 async function sucrase(): Promise<Pick<typeof import('sucrase'), 'transform'>> {
-  const load = (globalThis as Record<symbol, unknown>)[BUNDLED_SUCRASE];
-  if (typeof load === 'function') {
-    try {
-      const { version } = createRequire(import.meta.url)('sucrase/package.json') as { version?: unknown };
-      const bundled = typeof version === 'string' ? (load(version) as typeof import('sucrase') | undefined) : undefined;
-      if (bundled) return bundled;
-    } catch {
-      /* the package as it is (its own error, if it is missing) */
-    }
-  }
-  return import('sucrase');
+  const version = () => (createRequire(import.meta.url)('sucrase/package.json') as { version?: unknown }).version;
+  return bundledBuild<typeof import('sucrase')>('sucrase', version) ?? import('sucrase');
 }
 
 /** The config without its types, as a module file in sluice's cache folder; undefined when tsx must load it. */

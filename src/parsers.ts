@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import type { DialectName } from './config.js';
+import { bundledBuild } from './bundledbuild.js';
 import { largeCodeLoads } from './jit.js';
 
 type PgModule = typeof import('libpg-query');
@@ -24,9 +25,6 @@ export async function loadParser(dialect: DialectName): Promise<void> {
 
 type CstModule = typeof import('sql-parser-cst');
 let cst: CstModule | undefined;
-/** The bin's loader of dist/sqlparser.cjs (src/bin.cjs), absent where the bin did not run (a library import, tests of src/). */
-const BUNDLED_PARSER = Symbol.for('sluice.compileCache.sqlparser');
-
 /**
  * sql-parser-cst (6.5 MB of generated parser in 121 files): the bin's one-file build of it
  * (dist/sqlparser.cjs, through the bin's code cache: ~19 ms of CPU instead of ~75) when the installed
@@ -35,19 +33,7 @@ const BUNDLED_PARSER = Symbol.for('sluice.compileCache.sqlparser');
 export function sqliteParser(): CstModule {
   if (cst) return cst;
   largeCodeLoads();
-  return (cst = bundledParser() ?? (require('sql-parser-cst') as CstModule));
-}
-
-function bundledParser(): CstModule | undefined {
-  const load = (globalThis as Record<symbol, unknown>)[BUNDLED_PARSER];
-  if (typeof load !== 'function') return undefined;
-  try {
-    const { version } = require('sql-parser-cst/package.json') as { version?: unknown };
-    // the bin runs that build only when it was made from this version (undefined otherwise)
-    return typeof version === 'string' ? (load(version) as CstModule | undefined) : undefined;
-  } catch {
-    return undefined; // the package as it is (its own error, if it is missing)
-  }
+  return (cst = bundledBuild<CstModule>('sqlparser', () => (require('sql-parser-cst/package.json') as { version?: unknown }).version) ?? (require('sql-parser-cst') as CstModule));
 }
 
 /** libpg-query, once loadParser has loaded it (throws before). */

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import type { SqliteEngine } from '../config.js';
+import { bundledBuild } from '../bundledbuild.js';
 import { ConfigError } from '../errors.js';
 
 const require = createRequire(import.meta.url);
@@ -30,9 +31,6 @@ export function openSqliteDatabase(engine: SqliteEngine | undefined, file: strin
 let addon: object | null | undefined;
 /** better-sqlite3's folder (where lib/ and build/ are), when the addon fast path applies. */
 let packageDir: string | undefined;
-/** The bin's loader of dist/sqlite.cjs (src/bin.cjs), absent where the bin did not run (a library import, tests of src/). */
-const BUNDLED = Symbol.for('sluice.compileCache.sqlite');
-
 /**
  * A better-sqlite3 database, given its native addon when it sits where an install puts it
  * (`build/Release/better_sqlite3.node`). Without one, better-sqlite3 finds it through the `bindings`
@@ -63,14 +61,8 @@ export function betterSqlite(file: string, options: Database.Options = {}): Data
  * built from: the addon given to it is the installed one, and the two must match. Else undefined.
  */
 function bundled(): typeof Database | undefined {
-  const load = (globalThis as Record<symbol, unknown>)[BUNDLED];
-  if (typeof load !== 'function' || !packageDir) return undefined;
-  try {
-    const installed = (JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as { version?: unknown }).version;
-    if (typeof installed !== 'string') return undefined;
-    // the bin runs that bundle only when it was built from this version (undefined otherwise)
-    return (load(installed) as { Database: typeof Database } | undefined)?.Database;
-  } catch {
-    return undefined; // the package as it is, below
-  }
+  if (!packageDir) return undefined;
+  const dir = packageDir;
+  const version = () => (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: unknown }).version;
+  return bundledBuild<{ Database: typeof Database }>('sqlite', version)?.Database;
 }
