@@ -213,16 +213,19 @@ interface SqliteColumn {
   hidden: number;
 }
 
-/** Rows of a per-table pragma for every table, each table's in the pragma's own order. */
-function byTable<T extends { tbl: string }>(rows: T[]): Map<string, T[]> {
-  const map = new Map<string, T[]>();
+/** Rows grouped by a key, the groups in the order their keys first come, each in the rows' own order. */
+function groupBy<T, K = string>(rows: readonly T[], keyOf: (row: T) => K): Map<K, T[]> {
+  const map = new Map<K, T[]>();
   for (const r of rows) {
-    const list = map.get(r.tbl);
+    const key = keyOf(r);
+    const list = map.get(key);
     if (list) list.push(r);
-    else map.set(r.tbl, [r]);
+    else map.set(key, [r]);
   }
   return map;
 }
+/** A per-table pragma's rows for every table, by table. */
+const byTable = <T extends { tbl: string }>(rows: readonly T[]): Map<string, T[]> => groupBy(rows, (r) => r.tbl);
 
 /**
  * Every table's columns, foreign keys, indexes and index columns, each pragma joined to the schema table
@@ -243,8 +246,7 @@ async function sqlitePragmas(conn: Connection) {
       `SELECT m.name AS tbl, il.name AS ix, x.name, x."desc", x.coll ${from('pragma_index_list(m.name) il, pragma_index_xinfo(il.name) x')} AND x."key" = 1 ORDER BY m.name, il.seq, x.seqno`,
     ),
   ]);
-  const ixCols = new Map<string, typeof indexColumns>();
-  for (const c of indexColumns) ixCols.set(`${c.tbl}\0${c.ix}`, [...(ixCols.get(`${c.tbl}\0${c.ix}`) ?? []), c]);
+  const ixCols = groupBy(indexColumns, (c) => `${c.tbl}\0${c.ix}`);
   return { columns: byTable(columns), fks: byTable(fks), indexes: byTable(indexes), indexColumns: (table: string, index: string) => ixCols.get(`${table}\0${index}`) ?? [] };
 }
 
@@ -267,8 +269,7 @@ async function sqliteLines(conn: Connection): Promise<string[]> {
           }${c.hidden === 2 || c.hidden === 3 ? ' generated' : ''}`,
         );
       }
-      const byId = new Map<number, { table: string; from: string; to: string | null; on_update: string; on_delete: string }[]>();
-      for (const f of pragmas.fks.get(o.name) ?? []) byId.set(f.id, [...(byId.get(f.id) ?? []), f]);
+      const byId = groupBy(pragmas.fks.get(o.name) ?? [], (f) => f.id);
       for (const group of byId.values()) {
         const f = group[0]!;
         lines.push(
