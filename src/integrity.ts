@@ -46,7 +46,7 @@ export function checkIntegrity(ctx: Context, applied: AppliedRow[], options: { a
       const ts = tsOf(ctx, rev);
       // no .ts now, and the up SQL is the one its down was made for: the TypeScript part it was
       // applied with is what is missing (was: reported as an edit of the untouched .sql)
-      if (!ts && downRecordsUp({ checksum: upChecksumOf(ctx, rev), text: () => upOf(ctx, rev) }, downOrNull(ctx, rev))) {
+      if (!ts && upIsTheDownsOwn(ctx, rev)) {
         // the row was recorded for another text: a TypeScript part now missing, or the file as it was
         // when stamped (found by a hunt: "may have been applied with a TypeScript part", in a project with
         // none, of a row stamped after an edit since undone): both named
@@ -62,4 +62,29 @@ export function checkIntegrity(ctx: Context, applied: AppliedRow[], options: { a
       );
     }
   }
+}
+
+/** Whether the revision's up SQL is the one its down file records it was made for (its header's up checksum). */
+function upIsTheDownsOwn(ctx: Context, rev: RevisionFile): boolean {
+  return downRecordsUp({ checksum: upChecksumOf(ctx, rev), text: () => upOf(ctx, rev) }, downOrNull(ctx, rev));
+}
+
+/**
+ * `down --allow-changed` (and reset): of the revisions it reverts, those whose version row was likely
+ * recorded with a TypeScript part that is missing now (no `.ts` beside the up, the checksum differs, and
+ * the up SQL is the one its down was made for, or holds comments only). Their down SQL runs alone: the
+ * part's down(db) cannot. One warning each, naming the file (was: reverted, exit 0, nothing said).
+ */
+export function missingPartWarnings(ctx: Context, applied: AppliedRow[], reverted: readonly RevisionFile[], dryRun: boolean): string[] {
+  const recorded = new Map(applied.map((a) => [a.revision, a.checksum]));
+  return reverted.flatMap((rev) => {
+    const checksum = recorded.get(rev.id);
+    if (checksum === undefined || tsOf(ctx, rev) || isChecksumOf(ctx, rev, checksum)) return [];
+    if (!upIsTheDownsOwn(ctx, rev) && !isOnlyComments(upOf(ctx, rev))) return [];
+    return [
+      `${rev.id}'s checksum differs from the version table and ${rel(tsFileOf(rev))} is missing: if it was applied with that TypeScript part, ${
+        dryRun ? `this down would run only ${rel(rev.downFile)}, not the part's down(db); restore the file from version control first if what down(db) undoes matters` : `this down ran only ${rel(rev.downFile)}, not the part's down(db): whatever its up(db) changed is still in the database`
+      }`,
+    ];
+  });
 }

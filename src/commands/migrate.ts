@@ -4,7 +4,7 @@
 import { backupBeforeChange, backupKeep } from '../backup.js';
 import { dropContext, loadContext, withSession, type CommandOptions, type Context, type Session } from '../context.js';
 import { checksumOf, tsOf } from '../revisionreads.js';
-import { checkIntegrity } from '../integrity.js';
+import { checkIntegrity, missingPartWarnings } from '../integrity.js';
 import { interruptedMessage, interruption, invalidIndexNote, keptAdvice, statementsRan, transactionEndedState } from './runreport.js';
 import { needsPreCheck, preflightDown } from '../preflight.js';
 import { checkCascadingDrops } from '../sqlitedrops.js';
@@ -73,6 +73,8 @@ export interface MoveResult {
   takeover?: TakeoverSummary;
   /** stamp --purge: the version table's rows removed, and the revisions recorded again (up to the target, today's checksums). */
   purged?: { removed: number; recorded: number };
+  /** What the run did (or, dry, would do) that the user should know of: `down --allow-changed` reverting a revision whose TypeScript part is missing. */
+  warnings?: string[];
 }
 
 type Kind = 'upgrade' | 'downgrade' | 'stamp';
@@ -174,12 +176,15 @@ async function move(kind: Kind, callerGiven: MoveOptions, defaultTarget: string)
     // (pending out of order) leaves the one before it current, not the target.
     const after = new Set(appliedIds);
     for (const s of steps) s.direction === 'up' ? after.add(s.revision.id) : after.delete(s.revision.id);
+    // --allow-changed lets a down through a revision whose TypeScript part is gone: its down(db) cannot run
+    const warnings = kind === 'downgrade' && options.allowChanged === true ? missingPartWarnings(ctx, applied, steps.map((s) => s.revision as RevisionFile), !write) : [];
     const base = {
       database: conn.display,
       from: labelOf(history, currentIndex(history, appliedIds)),
       to: labelOf(history, currentIndex(history, after)),
       outOfOrder: kind === 'upgrade' ? early : [],
       ...(takeover ? { takeover } : {}),
+      ...(warnings.length ? { warnings } : {}),
     };
     if (options.dryRun) {
       // what the real run refuses before its first step, but the TypeScript parts (a dry run never loads them)

@@ -9,7 +9,7 @@ import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, 
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { start } from '../support/signals.js';
-import { addRevision, describeFor, expectOneLineError, freshDatabase, makeProject, pgUrl, REPO, runCli, runMake, SKIP_PG, sql, tempDir, uniqueSchema, type Env, type Ran } from '../support/project.js';
+import { addRevision, describeFor, downgradeTo, expectOneLineError, freshDatabase, makeProject, pgUrl, REPO, runCli, runMake, SKIP_PG, sql, tempDir, uniqueSchema, type Env, type Ran } from '../support/project.js';
 
 const TAG = '0004_backfill_slugs';
 
@@ -194,6 +194,19 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       writeFileSync(path.join(folder, `${TAG}.down.sql`), `-- sluice:up-checksum ${upSum}\n${DOWN_SQL[d]}`);
       rmSync(path.join(folder, `${TAG}.ts`));
       expectOneLineError(runCli(dir, ['up'], env), 4, new RegExp(`revision ${TAG}'s checksum in the version table differs from drizzle/${d}/${TAG}\\.sql, though that file is the up its down was made for: the row was recorded for another text \\(a TypeScript part drizzle/${d}/${TAG}\\.ts now missing,`));
+
+      // down --allow-changed through it runs the down SQL alone, and says that the part's down(db) did not
+      // run (was: exit 0, "reverted", the names its up(db) gave left in place without a word)
+      expect((await versions(dir, env)).map((v) => v.r).at(-1)).toBe(next);
+      const missing = `${TAG}'s checksum differs from the version table and drizzle/${d}/${TAG}\\.ts is missing: if it was applied with that TypeScript part, this down`;
+      const dryRun = runCli(dir, ['down', '0003', '--allow-changed', '--dry-run'], env);
+      expect(dryRun.stdout).toMatch(new RegExp(`^warning: ${missing} would run only drizzle/${d}/${TAG}\\.down\\.sql, not the part's down\\(db\\)`, 'm'));
+      const reverted = runCli(dir, ['down', '0003', '--allow-changed'], env);
+      expect(reverted.status, reverted.stderr).toBe(0);
+      expect(reverted.stdout).toMatch(new RegExp(`^warning: ${missing} ran only drizzle/${d}/${TAG}\\.down\\.sql, not the part's down\\(db\\): whatever its up\\(db\\) changed is still in the database$`, 'm'));
+      expect(reverted.stdout.match(/^warning:/gm)).toHaveLength(1); // not of the plain revision after it
+      expect(await hasSlug(dir, env)).toBe(false);
+      expect((await usersOf(dir, env)).map((u) => u.name)).toEqual(['Ada', 'unknown', 'unknown']);
     });
 
     it('a TS data migration that fails half way rolls back with its SQL part: exit 3, the revision named, rows and version rows unchanged', async () => {
@@ -276,6 +289,9 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         expect(up.status, up.stderr).toBe(0);
         rmSync(path.join(folder, `${TAG}.ts`));
         expectOneLineError(runCli(dir, ['down'], env), 4, new RegExp(`drizzle/${d}/${TAG}\\.sql changed after it was applied, or the TypeScript part drizzle/${d}/${TAG}\\.ts it was applied with is missing \\(checksum differs`));
+        // allowed through, the library's result carries the warning too (--json prints it)
+        const reverted = await downgradeTo(dir, env, '-1', { allowChanged: true });
+        expect(reverted.warnings).toEqual([expect.stringMatching(new RegExp(`^${TAG}'s checksum differs from the version table and \\S*drizzle/${d}/${TAG}\\.ts is missing: .* this down ran only`))]); // paths as the caller's working directory sees them
       });
 
       // found by a hunt: process.exit(0) at the end of up(), a data script's habit, ended sluice's process
