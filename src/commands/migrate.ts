@@ -96,6 +96,9 @@ async function move(kind: Kind, callerGiven: MoveOptions, defaultTarget: string)
     // a target that names no revision is refused before the database is opened or created (relative
     // targets need the version table: they are resolved in the session)
     if (options.revision !== undefined && !/^\s*[+-]/.test(options.revision)) resolveTarget(ctx.history.revisions, new Set(), options.revision);
+    // SQLite sees a signal only at this checkpoint (it cannot cancel a statement): one given already stops
+    // the command before the file is opened (was: an up created the file, empty, then refused)
+    if (write && ctx.target.dialect === 'sqlite' && options.signal?.aborted && !ctx.connection) await checkpoint(options.signal, beforeAnyRevision(kind));
   } catch (err) {
     dropContext(ctx);
     throw err;
@@ -202,7 +205,7 @@ async function move(kind: Kind, callerGiven: MoveOptions, defaultTarget: string)
     }
     // A signal that came before anything ran stops the command on every dialect (SQLite cannot cancel a
     // statement, so there it is seen only here, before the backup): Interrupted, no revision ran.
-    if (!(conn.cancel && options.signal)) await checkpoint(options.signal, `migrate-${kind === 'upgrade' ? 'up' : kind === 'downgrade' ? 'down' : 'stamp'}, before any revision ran`);
+    if (!(conn.cancel && options.signal)) await checkpoint(options.signal, beforeAnyRevision(kind));
     if (kind === 'downgrade') await preflightDown(conn, prepared).catch(tookOver);
     else if (kind === 'upgrade') await checkCascadingDrops(conn, prepared).catch(tookOver); // SQLite: an up's DROP TABLE too
     await refusalsBeforeRun(conn, prepared, { stampOnly: kind === 'stamp', single: options.singleTransaction });
@@ -284,6 +287,9 @@ async function move(kind: Kind, callerGiven: MoveOptions, defaultTarget: string)
     return { ...base, dryRun: false, steps: results, backup };
   }
 }
+
+/** Where a signal that stops the command before its first step came (Interrupted's message). */
+const beforeAnyRevision = (kind: Kind) => `migrate-${kind === 'upgrade' ? 'up' : kind === 'downgrade' ? 'down' : 'stamp'}, before any revision ran`;
 
 /**
  * Run the steps, the signal (when the connection can be cancelled) cancelling the statement running;

@@ -5,7 +5,7 @@
  * 130 / 143. SQLite: a signal still ends the process at once (its statements run synchronously; the
  * journal rolls the open transaction back). The other commands: signals-commands.test.ts.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
@@ -413,6 +413,7 @@ describe('the library: a signal option (SQLite)', () => {
     expect(err).toBeInstanceOf(Interrupted);
     expect((err as Interrupted).exitCode).toBe(130);
     expect((err as Error).message).toBe('interrupted (SIGINT) during migrate-up, before any revision ran');
+    expect(existsSync(path.join(dir, 'sig.sqlite'))).toBe(false); // nothing made (was: the file, empty)
     expect((await status({ cwd: dir, env })).current).toBe('base');
     await upgrade({ cwd: dir, env });
     const down = await downgrade({ cwd: dir, env, revision: 'base', signal: AbortSignal.abort('SIGTERM') }).catch((e: unknown) => e);
