@@ -279,12 +279,14 @@ pgDescribe('proven downs on PostgreSQL', () => {
     writeFileSync(path.join(tmp, `pglite-${version}.tar`), 'not sluice\'s');
     writeFileSync(path.join(tmp, `sluice-pglite-${version}-${uid}.tar`), 'an older template');
     writeFileSync(path.join(tmp, `sluice-pglite-${version}.2-${uid}.tar`), 'a template in the tar format');
+    writeFileSync(path.join(tmp, `sluice-pglite-${version}.3-${uid}.pgdata`), 'an image with initdb\'s WAL');
     await embeddedScratchWorks(root, tmp);
     expect(readFileSync(path.join(tmp, `pglite-${version}`, 'keep.txt'), 'utf8')).toBe("not sluice's"); // was: removed
     expect(existsSync(path.join(tmp, `pglite-${version}.tar`))).toBe(true); // was: removed
     expect(existsSync(path.join(tmp, `sluice-pglite-${version}-${uid}.tar`))).toBe(false); // was: kept
     expect(existsSync(path.join(tmp, `sluice-pglite-${version}.2-${uid}.tar`))).toBe(false); // was: kept
-    expect(existsSync(path.join(tmp, `sluice-pglite-${version}.3-${uid}.pgdata`))).toBe(true);
+    expect(existsSync(path.join(tmp, `sluice-pglite-${version}.3-${uid}.pgdata`))).toBe(false); // an earlier image format
+    expect(existsSync(path.join(tmp, `sluice-pglite-${version}.4-${uid}.pgdata`))).toBe(true);
     rmSync(tmp, { recursive: true, force: true });
   });
 
