@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import { environmentError, ExitCode, scratchNote, type ExitCodeValue } from './errors.js';
 import { ask, jsonArgv, report, withUnreadNote } from './clireport.js';
 import { runControls } from './clirun.js';
-import { consolePrinter, flushConsole, passwordsIn, type Printer } from './printer.js';
+import { colours as pc, consolePrinter, flushConsole, passwordsIn, type Printer } from './printer.js';
 import { installStdio, pending as pendingOutput, stdoutForDocumentOnly, write as writeOutput } from './stdio.js';
 import { formatHistory, formatMove, formatShow, formatStatus, formatStep } from './format.js';
 import { deploySummary, formatTakeover, takeoverLine, takeoverStatusLine, waitLine } from './format-deploy.js';
@@ -89,6 +89,9 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
   };
   const stepPrinter = (): Pick<MoveOptions, 'onStep' | 'onTakeover'> =>
     g().json ? {} : { onStep: (r) => printer.line(formatStep(r)), onTakeover: (t, dryRun) => printer.line(takeoverLine(t, dryRun)) };
+  // up, down, stamp, reset: a warning before the steps (a run failing after still shows it); in a dry run's script, a SQL comment
+  const warningPrinter = (): Pick<MoveOptions, 'onWarning'> =>
+    g().json ? {} : { onWarning: (w, dryRun) => printer.line(dryRun ? `-- WARNING: ${w}` : pc.yellow(`warning: ${w}`)) };
 
   const controls = runControls(printer, () => !!g().json, exit);
   const { progress, stopProgress, interruptible, tooLate, whileListening } = controls;
@@ -120,6 +123,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
         const result = await fn({
           ...common(),
           ...stepPrinter(),
+          ...warningPrinter(),
           ...progress(),
           ...stop,
           revision: revision ?? defaultRev,
@@ -157,6 +161,7 @@ export async function main(argv: string[], printer: Printer = consolePrinter(() 
         const result = await (await migrate()).reset({
           ...common(),
           ...stepPrinter(),
+          ...warningPrinter(),
           ...progress(),
           ...stop,
           confirmed: !!confirmed,

@@ -1,6 +1,6 @@
 /**
  * sluice's down files' header: the comment lines it writes at a down's top (`-- message:`,
- * `-- sluice:manual-down-required`, `-- sluice:up-checksum`, `-- sluice:verified`, `-- WARNING:`), read
+ * `-- sluice:manual-down-required`, `-- sluice:up-checksum`, `-- sluice:typescript-part`, `-- sluice:verified`, `-- WARNING:`), read
  * from the down's text. Pure: no files (source.ts reads them).
  */
 import { checksum, earlierChecksums, isOnlyComments } from './sql.js';
@@ -16,6 +16,17 @@ export interface DownHeader {
 const MESSAGE_LINE = /^-- message: (.*)$/m;
 const MANUAL_LINE = /^-- sluice:manual-down-required (.*)$/m;
 const UP_CHECKSUM_LINE = /^-- sluice:up-checksum ([0-9a-f]{64})\b/m;
+const TYPESCRIPT_PART_LINE = /^-- sluice:typescript-part (\S+)/m;
+
+/** The line a TypeScript revision's down starts with (migrate-create --ts): its part's file name, which the revision cannot run without. */
+export function typescriptPartLine(file: string): string {
+  return `-- sluice:typescript-part ${file} (its down(db) runs before the statements below; without that file sluice applies no revision with this header, and says so when it reverts one)`;
+}
+
+/** The TypeScript part's file name a down's header names (`-- sluice:typescript-part`), if it names one. */
+export function typescriptPartOf(down: string | null): string | undefined {
+  return down === null ? undefined : TYPESCRIPT_PART_LINE.exec(down)?.[1];
+}
 
 export function parseDownHeader(text: string): DownHeader {
   const warnings = [...text.matchAll(/^\s*-- WARNING: (.*)$/gm)].map((m) => m[1]!);

@@ -54,7 +54,6 @@ export function formatMove(verb: string, r: MoveResult): string[] {
   if (r.outOfOrder.length) {
     lines.push(pc.yellow(`note: ${r.outOfOrder.join(', ')} sort(s) before the current revision (merged from another branch); applied now, in order`));
   }
-  for (const w of r.warnings ?? []) lines.push(pc.yellow(`warning: ${w}`));
   const rows = (n: number) => `${n} row${n === 1 ? '' : 's'}`;
   const revisions = (n: number) => `${n} revision${n === 1 ? '' : 's'}`;
   if (r.dryRun) {

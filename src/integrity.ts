@@ -6,7 +6,7 @@ import type { Context } from './context.js';
 import { downOf, isChecksumOf, tsOf, upChecksumOf, upOf } from './revisionreads.js';
 import { IntegrityError } from './errors.js';
 import { tsFileOf, type RevisionFile } from './source.js';
-import { downRecordsUp } from './downheader.js';
+import { downRecordsUp, typescriptPartOf } from './downheader.js';
 import { rel } from './relpath.js';
 import { isOnlyComments } from './sql.js';
 import type { AppliedRow } from './store.js';
@@ -44,6 +44,12 @@ export function checkIntegrity(ctx: Context, applied: AppliedRow[], options: { a
     const rev = byId.get(a.revision)!;
     if (!isChecksumOf(ctx, rev, a.checksum)) {
       const ts = tsOf(ctx, rev);
+      // no .ts now, and its down names the part it was made with (migrate-create --ts): that part is missing
+      if (!ts && typescriptPartOf(downOrNull(ctx, rev))) {
+        throw new IntegrityError(
+          `revision ${rev.id} was applied with its TypeScript part ${rel(tsFileOf(rev))} (its down file names it), which is missing: restore it from version control, or pass --allow-changed to revert the revision without running its down(db)`,
+        );
+      }
       // no .ts now, and the up SQL is the one its down was made for: the TypeScript part it was
       // applied with is what is missing (was: reported as an edit of the untouched .sql)
       if (!ts && upIsTheDownsOwn(ctx, rev)) {
@@ -72,7 +78,8 @@ function upIsTheDownsOwn(ctx: Context, rev: RevisionFile): boolean {
 /**
  * `down --allow-changed` (and reset): of the revisions it reverts, those whose version row was likely
  * recorded with a TypeScript part that is missing now (no `.ts` beside the up, the checksum differs, and
- * the up SQL is the one its down was made for, or holds comments only). Their down SQL runs alone: the
+ * its down names the part (migrate-create --ts writes that line), or, for a revision made before that
+ * line, the up SQL is the one its down was made for, or holds comments only). Their down SQL runs alone: the
  * part's down(db) cannot. One warning each, naming the file (was: reverted, exit 0, nothing said).
  */
 export function missingPartWarnings(ctx: Context, applied: AppliedRow[], reverted: readonly RevisionFile[], dryRun: boolean): string[] {
@@ -80,11 +87,12 @@ export function missingPartWarnings(ctx: Context, applied: AppliedRow[], reverte
   return reverted.flatMap((rev) => {
     const checksum = recorded.get(rev.id);
     if (checksum === undefined || tsOf(ctx, rev) || isChecksumOf(ctx, rev, checksum)) return [];
-    if (!upIsTheDownsOwn(ctx, rev) && !isOnlyComments(upOf(ctx, rev))) return [];
-    return [
-      `${rev.id}'s checksum differs from the version table and ${rel(tsFileOf(rev))} is missing: if it was applied with that TypeScript part, ${
-        dryRun ? `this down would run only ${rel(rev.downFile)}, not the part's down(db); restore the file from version control first if what down(db) undoes matters` : `this down ran only ${rel(rev.downFile)}, not the part's down(db): whatever its up(db) changed is still in the database`
-      }`,
-    ];
+    const named = typescriptPartOf(downOrNull(ctx, rev)) !== undefined;
+    if (!named && !upIsTheDownsOwn(ctx, rev) && !isOnlyComments(upOf(ctx, rev))) return [];
+    const part = rel(tsFileOf(rev));
+    const what = dryRun
+      ? `this down would run only ${rel(rev.downFile)}, not the part's down(db); restore the file from version control first if what down(db) undoes matters`
+      : `this down ran only ${rel(rev.downFile)}, not the part's down(db): whatever its up(db) changed is still in the database`;
+    return [named ? `${rev.id} was applied with its TypeScript part ${part} (its down file names it), which is missing: ${what}` : `${rev.id}'s checksum differs from the version table and ${part} is missing: if it was applied with that TypeScript part, ${what}`];
   });
 }

@@ -23,6 +23,7 @@ export const MOVE_OPTIONS: Readonly<Record<string, OptionKind>> = {
   onStep: 'function',
   onPlan: 'function',
   onTakeover: 'function',
+  onWarning: 'function',
   signal: 'signal',
   onInterruptible: 'function',
   only: 'set',

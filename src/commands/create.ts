@@ -313,7 +313,7 @@ async function createLocked(
       // its lint (the rules that read the up, squawk's process among them) runs while its down is made and proven
       if (options.lint) lints[i] = beginLintCreated([{ dialect: d, revision: rev.id }], options);
       const service = kit.get(d)?.service;
-      const rendered = await renderDownFor(root, d, h.out, rev, prev, message, !!options.empty || !!options.ts, true, service);
+      const rendered = await renderDownFor(root, d, h.out, rev, prev, message, !!options.empty || !!options.ts, true, service, !!options.ts);
       void service?.close(); // it exits while the down is proven (awaited at the end)
       await stopIfAsked();
       // The down is proven on a scratch database before it is written (downproof.ts).

@@ -293,7 +293,9 @@ async function planMerge(root: string, dialect: DialectName, out: string, env: R
     const text = existsSync(old) ? readFileSync(old, 'utf8') : undefined;
     if (text !== undefined && (!GENERATED.test(text) || keptAsWritten.has(m.from))) {
       const note = keptAsWritten.has(m.from) ? `\n-- note: kept as written by migrate-merge (moved from ${m.from}): it differs from the down sluice generates, edited by hand or repaired when verified; make db-test checks it` : '';
-      writeNewFile(path.join(out, `${m.to}.down.sql`), text.replace(/^-- sluice:down \S+/m, `-- sluice:down ${m.to}${note}`), { overwrite: true });
+      // its header's names follow the move (a TypeScript part's file moves with it)
+      const renamed = text.replace(/^-- sluice:down \S+/m, `-- sluice:down ${m.to}${note}`).replace(/^(-- sluice:typescript-part )\S+/m, `$1${m.to}.ts`);
+      writeNewFile(path.join(out, `${m.to}.down.sql`), renamed, { overwrite: true });
       rmSync(old, { force: true });
       continue;
     }

@@ -37,6 +37,11 @@ export interface MoveOptions extends CommandOptions {
   /** Called when the run takes the database over from drizzle's migrator (dry run: would), before any step. */
   onTakeover?: (takeover: TakeoverSummary, dryRun: boolean) => void;
   /**
+   * Called with each of the result's `warnings` once the steps are known, before the first runs (dry run:
+   * `dryRun` true), so that a run that then fails has shown them too (the CLI prints them then).
+   */
+  onWarning?: (warning: string, dryRun: boolean) => void;
+  /**
    * Stops the run cleanly (PostgreSQL): aborting it cancels the statement running on the server, which
    * rolls its revision back, starts nothing more, and the command throws Interrupted saying where the
    * database is. The abort's reason names the signal ('SIGINT' or 'SIGTERM'; anything else reads as SIGINT).
@@ -73,7 +78,7 @@ export interface MoveResult {
   takeover?: TakeoverSummary;
   /** stamp --purge: the version table's rows removed, and the revisions recorded again (up to the target, today's checksums). */
   purged?: { removed: number; recorded: number };
-  /** What the run did (or, dry, would do) that the user should know of: `down --allow-changed` reverting a revision whose TypeScript part is missing. */
+  /** What the run did (or, dry, would do) that the user should know of: `down --allow-changed` reverting a revision whose TypeScript part is missing (also given to onWarning, before the first step). */
   warnings?: string[];
 }
 
@@ -83,7 +88,7 @@ type Kind = 'upgrade' | 'downgrade' | 'stamp';
 const EAGER_STEPS = 8;
 
 async function move(kind: Kind, callerGiven: MoveOptions, defaultTarget: string): Promise<MoveResult> {
-  const given: MoveOptions = { ...callerGiven, onPlan: reporting(callerGiven.onPlan), onTakeover: reporting(callerGiven.onTakeover), onInterruptible: reporting(callerGiven.onInterruptible) };
+  const given: MoveOptions = { ...callerGiven, onPlan: reporting(callerGiven.onPlan), onTakeover: reporting(callerGiven.onTakeover), onWarning: reporting(callerGiven.onWarning), onInterruptible: reporting(callerGiven.onInterruptible) };
   // An explicitly empty target is a mistake (not "head"): refused before anything is opened or created.
   // A library caller's number (`revision: 3`) is read as its text from here on.
   const options = given.revision === undefined ? given : { ...given, revision: requireRevisionName(given.revision, kind === 'stamp' ? undefined : defaultTarget) };
@@ -189,6 +194,7 @@ async function move(kind: Kind, callerGiven: MoveOptions, defaultTarget: string)
       ...(takeover ? { takeover } : {}),
       ...(warnings.length ? { warnings } : {}),
     };
+    for (const w of warnings) options.onWarning?.(w, !write);
     if (options.dryRun) {
       // what the real run refuses before its first step, but the TypeScript parts (a dry run never loads them)
       if (options.singleTransaction) {

@@ -5,10 +5,10 @@
 import type { Context } from '../context.js';
 import { checksumOf, downOf, tsOf, upChecksumOf, upOf } from '../revisionreads.js';
 import { prepareStep, type PreparedStep } from '../prepare.js';
-import { MissingDown, Refused } from '../errors.js';
+import { IntegrityError, MissingDown, Refused } from '../errors.js';
 import type { Step } from '../revision.js';
-import type { RevisionFile } from '../source.js';
-import { downIsEmpty, downIsProven, downIsStale, manualReasonOf } from '../downheader.js';
+import { tsFileOf, type RevisionFile } from '../source.js';
+import { downIsEmpty, downIsProven, downIsStale, manualReasonOf, typescriptPartOf } from '../downheader.js';
 import { rel } from '../relpath.js';
 import { isOnlyComments } from '../sql.js';
 import { parseRevision } from '../parsecache.js';
@@ -49,6 +49,17 @@ export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): 
   // A down or a stamp needs only the up's checksum, which the checksum cache gives without reading it.
   const runsUp = step.direction === 'up' && !stampOnly;
   let down: string | null = null;
+  // A TypeScript revision (migrate-create --ts: its up SQL drizzle-kit's empty custom file, its down naming
+  // the part) whose .ts is missing: applied, it would run nothing and be recorded (was: exit 0, its up(db)
+  // never run). Only an up of comments only reads its down here: for any other, a read per revision.
+  if (runsUp && !tsOf(ctx, rev) && isOnlyComments(upOf(ctx, rev))) {
+    const part = typescriptPartOf(downOf(ctx, rev));
+    if (part !== undefined) {
+      throw new IntegrityError(
+        `revision ${rev.id} has a TypeScript part ${rel(tsFileOf(rev))} (its down file names it), which is missing: its up(db) would not run, and the revision would be recorded as applied; restore the file from version control, or, if the revision has no TypeScript part, delete the "-- sluice:typescript-part" line from ${rel(rev.downFile)}`,
+      );
+    }
+  }
   if (step.direction === 'down' && !stampOnly) {
     down = downOf(ctx, rev);
     const manual = down === null ? undefined : manualReasonOf(down);

@@ -215,9 +215,7 @@ describe('integrity', () => {
       oneLineError(runCli(dir, ['down'], env), 4, /0001_add_audits\.sql changed after it was applied.*--allow-changed/);
       oneLineError(runCli(dir, ['up'], env), 4, /changed after it was applied/);
       expect(runCli(dir, ['status', '--json'], env).stdout).toMatch(/"changed": \[\s*"0001_add_audits"\s*\]/);
-      const allowed = runCli(dir, ['down', '--allow-changed'], env); // the CLI's flag (its one test)
-      expect(allowed.status, allowed.stderr).toBe(0);
-      expect(allowed.stdout).not.toMatch(/warning/); // an edited up, no TypeScript part lost (tsmigrations.test.ts)
+      expect(runCli(dir, ['down', '--allow-changed'], env).status).toBe(0); // the CLI's flag (its one test)
       writeFileSync(up1, original);
       await upgradeTo(dir, env);
 

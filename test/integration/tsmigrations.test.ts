@@ -200,7 +200,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       expect((await versions(dir, env)).map((v) => v.r).at(-1)).toBe(next);
       const missing = `${TAG}'s checksum differs from the version table and drizzle/${d}/${TAG}\\.ts is missing: if it was applied with that TypeScript part, this down`;
       const dryRun = runCli(dir, ['down', '0003', '--allow-changed', '--dry-run'], env);
-      expect(dryRun.stdout).toMatch(new RegExp(`^warning: ${missing} would run only drizzle/${d}/${TAG}\\.down\\.sql, not the part's down\\(db\\)`, 'm'));
+      expect(dryRun.stdout).toMatch(new RegExp(`^-- WARNING: ${missing} would run only drizzle/${d}/${TAG}\\.down\\.sql, not the part's down\\(db\\)`, 'm')); // a comment in the dry run's script
       const reverted = runCli(dir, ['down', '0003', '--allow-changed'], env);
       expect(reverted.status, reverted.stderr).toBe(0);
       expect(reverted.stdout).toMatch(new RegExp(`^warning: ${missing} ran only drizzle/${d}/${TAG}\\.down\\.sql, not the part's down\\(db\\): whatever its up\\(db\\) changed is still in the database$`, 'm'));
@@ -288,10 +288,31 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         const up = runCli(dir, ['up'], env);
         expect(up.status, up.stderr).toBe(0);
         rmSync(path.join(folder, `${TAG}.ts`));
+        // its down names the part (migrate-create --ts writes that line): the part is named as missing, for sure
+        const downFile = path.join(folder, `${TAG}.down.sql`);
+        const down = readFileSync(downFile, 'utf8');
+        expect(down).toMatch(new RegExp(`^-- sluice:typescript-part ${TAG}\\.ts `, 'm'));
+        expectOneLineError(runCli(dir, ['down'], env), 4, new RegExp(`^sluice: revision ${TAG} was applied with its TypeScript part drizzle/${d}/${TAG}\\.ts \\(its down file names it\\), which is missing: restore it`));
+        // a revision made before that line: told by its up of comments only
+        writeFileSync(downFile, down.replace(/^-- sluice:typescript-part .*\n/m, ''));
         expectOneLineError(runCli(dir, ['down'], env), 4, new RegExp(`drizzle/${d}/${TAG}\\.sql changed after it was applied, or the TypeScript part drizzle/${d}/${TAG}\\.ts it was applied with is missing \\(checksum differs`));
-        // allowed through, the library's result carries the warning too (--json prints it)
-        const reverted = await downgradeTo(dir, env, '-1', { allowChanged: true });
-        expect(reverted.warnings).toEqual([expect.stringMatching(new RegExp(`^${TAG}'s checksum differs from the version table and \\S*drizzle/${d}/${TAG}\\.ts is missing: .* this down ran only`))]); // paths as the caller's working directory sees them
+        writeFileSync(downFile, down);
+        // allowed through, the library's result carries the warning too (--json prints it), also given to onWarning before the step
+        const told: string[] = [];
+        const reverted = await downgradeTo(dir, env, '-1', { allowChanged: true, onWarning: (w) => told.push(w) });
+        expect(reverted.warnings).toEqual([expect.stringMatching(new RegExp(`^${TAG} was applied with its TypeScript part \\S*drizzle/${d}/${TAG}\\.ts \\(its down file names it\\), which is missing: this down ran only`))]); // paths as the caller's working directory sees them
+        expect(told).toEqual(reverted.warnings);
+        expect((await versions(dir, env)).map((v) => v.r)).not.toContain(TAG);
+      });
+
+      it('a pending TypeScript-only revision whose .ts is missing is not applied: exit 4, the part named (was: recorded as applied, its up(db) never run)', async () => {
+        const { dir, env, folder } = await projectWithTsRevision(d);
+        rmSync(path.join(folder, `${TAG}.ts`));
+        for (const args of [['up', '--dry-run'], ['up']]) {
+          expectOneLineError(runCli(dir, args, env), 4, new RegExp(`^sluice: revision ${TAG} has a TypeScript part drizzle/${d}/${TAG}\\.ts \\(its down file names it\\), which is missing: its up\\(db\\) would not run`));
+        }
+        expect((await versions(dir, env)).map((v) => v.r).at(-1)).toBe('0003_add_phone_to_users');
+        expect((await usersOf(dir, env)).map((u) => u.name)).toEqual(['Ada', null, null]);
       });
 
       // found by a hunt: process.exit(0) at the end of up(), a data script's habit, ended sluice's process

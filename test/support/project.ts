@@ -200,7 +200,7 @@ export async function statusOf(dir: string, env: Env) {
   const { status } = await import('../../dist/index.js');
   return status({ cwd: dir, env: cleanEnv(env) });
 }
-type LibraryMoveOptions = { singleTransaction?: boolean; noBackup?: boolean; allowChanged?: boolean };
+type LibraryMoveOptions = { singleTransaction?: boolean; noBackup?: boolean; allowChanged?: boolean; onWarning?: (warning: string, dryRun: boolean) => void };
 
 /**
  * The CLI run as another user (nobody, through setpriv; the suite runs as root), for what root may do
