@@ -20,7 +20,7 @@ const TYPESCRIPT_PART_LINE = /^-- sluice:typescript-part (\S+)/m;
 
 /** The line a TypeScript revision's down starts with (migrate-create --ts): its part's file name, which the revision cannot run without. */
 export function typescriptPartLine(file: string): string {
-  return `-- sluice:typescript-part ${file} (its down(db) runs before the statements below; without that file sluice applies no revision with this header, and says so when it reverts one)`;
+  return `-- sluice:typescript-part ${file} (its down(db) runs before the statements below; sluice names that file when it is missing)`;
 }
 
 /** The TypeScript part's file name a down's header names (`-- sluice:typescript-part`), if it names one. */

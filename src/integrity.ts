@@ -92,7 +92,7 @@ export function missingPartWarnings(ctx: Context, applied: AppliedRow[], reverte
     const part = rel(tsFileOf(rev));
     const what = dryRun
       ? `this down would run only ${rel(rev.downFile)}, not the part's down(db); restore the file from version control first if what down(db) undoes matters`
-      : `this down ran only ${rel(rev.downFile)}, not the part's down(db): whatever its up(db) changed is still in the database`;
+      : `this down runs only ${rel(rev.downFile)}, not the part's down(db): whatever its up(db) changed stays in the database`;
     return [named ? `${rev.id} was applied with its TypeScript part ${part} (its down file names it), which is missing: ${what}` : `${rev.id}'s checksum differs from the version table and ${part} is missing: if it was applied with that TypeScript part, ${what}`];
   });
 }

@@ -203,7 +203,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
       expect(dryRun.stdout).toMatch(new RegExp(`^-- WARNING: ${missing} would run only drizzle/${d}/${TAG}\\.down\\.sql, not the part's down\\(db\\)`, 'm')); // a comment in the dry run's script
       const reverted = runCli(dir, ['down', '0003', '--allow-changed'], env);
       expect(reverted.status, reverted.stderr).toBe(0);
-      expect(reverted.stdout).toMatch(new RegExp(`^warning: ${missing} ran only drizzle/${d}/${TAG}\\.down\\.sql, not the part's down\\(db\\): whatever its up\\(db\\) changed is still in the database$`, 'm'));
+      expect(reverted.stdout).toMatch(new RegExp(`^warning: ${missing} runs only drizzle/${d}/${TAG}\\.down\\.sql, not the part's down\\(db\\): whatever its up\\(db\\) changed stays in the database$`, 'm'));
       expect(reverted.stdout.match(/^warning:/gm)).toHaveLength(1); // not of the plain revision after it
       expect(await hasSlug(dir, env)).toBe(false);
       expect((await usersOf(dir, env)).map((u) => u.name)).toEqual(['Ada', 'unknown', 'unknown']);
@@ -300,7 +300,7 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         // allowed through, the library's result carries the warning too (--json prints it), also given to onWarning before the step
         const told: string[] = [];
         const reverted = await downgradeTo(dir, env, '-1', { allowChanged: true, onWarning: (w) => told.push(w) });
-        expect(reverted.warnings).toEqual([expect.stringMatching(new RegExp(`^${TAG} was applied with its TypeScript part \\S*drizzle/${d}/${TAG}\\.ts \\(its down file names it\\), which is missing: this down ran only`))]); // paths as the caller's working directory sees them
+        expect(reverted.warnings).toEqual([expect.stringMatching(new RegExp(`^${TAG} was applied with its TypeScript part \\S*drizzle/${d}/${TAG}\\.ts \\(its down file names it\\), which is missing: this down runs only`))]); // paths as the caller's working directory sees them
         expect(told).toEqual(reverted.warnings);
         expect((await versions(dir, env)).map((v) => v.r)).not.toContain(TAG);
       });
