@@ -52,7 +52,8 @@ export function report(thrown: unknown, printer: Printer, verbose: boolean, json
   const message = known ? err.message : `internal error: ${(err as Error)?.message ?? String(err)} (run with --verbose and report it)`;
   // what the failed command's clean-up could not remove (scratch databases): named even then
   const left = notRemovedOf(thrown) ?? notRemovedOf(err);
-  if (json) printer.json({ error: message, code: known ? err.exitCode : ExitCode.internal, results: (err as { results?: unknown }).results, ...(left ? { notRemoved: left } : {}) });
+  const warnings = (err as { warnings?: string[] }).warnings;
+  if (json) printer.json({ error: message, code: known ? err.exitCode : ExitCode.internal, results: (err as { results?: unknown }).results, ...(warnings?.length ? { warnings } : {}), ...(left ? { notRemoved: left } : {}) });
   else {
     printer.error(`sluice: ${message}`);
     if (left) printer.error(`sluice: warning: ${scratchNote(left, 'the command\'s')}`);

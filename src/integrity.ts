@@ -47,7 +47,7 @@ export function checkIntegrity(ctx: Context, applied: AppliedRow[], options: { a
       // no .ts now, and its down names the part it was made with (migrate-create --ts): that part is missing
       if (!ts && typescriptPartOf(downOrNull(ctx, rev))) {
         throw new IntegrityError(
-          `revision ${rev.id} was applied with its TypeScript part ${rel(tsFileOf(rev))} (its down file names it), which is missing: restore it from version control, or pass --allow-changed to revert the revision without running its down(db)`,
+          `revision ${rev.id} was applied with its TypeScript part ${rel(tsFileOf(rev))} (its down file names it), which is missing: restore it from version control, or pass --allow-changed to go on without it (a down through that revision then runs its down SQL alone, and says so)`,
         );
       }
       // no .ts now, and the up SQL is the one its down was made for: the TypeScript part it was

@@ -5,7 +5,7 @@
 import { loadProjectConfig, type DialectName, type HistoryConfig } from '../config.js';
 import { resolveEnv, type CommandOptions } from '../context.js';
 import { existsSync } from 'node:fs';
-import { messageFromTag, readDown, readHistory, readUp, snapshotFile, writeNewFiles, type RevisionFile } from '../source.js';
+import { messageFromTag, readDown, readHistory, readUp, snapshotFile, tsFileOf, writeNewFiles, type RevisionFile } from '../source.js';
 import { isOnlyComments } from '../sql.js';
 import type { CreatedRevision } from './create.js';
 import { renderDownFor, type RenderedDown } from './downfile.js';
@@ -93,7 +93,9 @@ async function downsOf(
       const empty = isOnlyComments(readUp(rev));
       // Running it decides (below); the text comparison of the up with its snapshots only when it cannot run.
       // Computed one after another while the verification below already runs the first ones.
-      const rendered = chain.then(() => renderDownFor(root, dialect, h.out, rev, withSnapshot(h.out, revs, rev.index - 1), messageFromTag(rev.id), empty, verifying));
+      // a revision with a TypeScript part: its down names it (downheader.ts), as migrate-create --ts writes it
+      const typescriptPart = existsSync(tsFileOf(rev));
+      const rendered = chain.then(() => renderDownFor(root, dialect, h.out, rev, withSnapshot(h.out, revs, rev.index - 1), messageFromTag(rev.id), empty, verifying, undefined, typescriptPart));
       chain = rendered.catch(() => {});
       mine.push({ rev, empty, rendered });
     }
@@ -101,7 +103,7 @@ async function downsOf(
     let proved = await verifyDowns(mine, { root, dialect, engine: h.engine, dir: h.out, revisions: revs, env, checkUp: true, signal, notRemoved });
     if (proved.skipped && verifying) {
       const checked = [];
-      for (const d of proved.downs) checked.push(d.empty ? d : await renderDownFor(root, dialect, h.out, d.rev, d.prev, messageFromTag(d.rev.id), false, false));
+      for (const d of proved.downs) checked.push(d.empty ? d : await renderDownFor(root, dialect, h.out, d.rev, d.prev, messageFromTag(d.rev.id), false, false, undefined, existsSync(tsFileOf(d.rev))));
       proved = { ...proved, downs: (await verifyDowns(checked, { root, dialect, engine: h.engine, dir: h.out, revisions: revs, env, checkUp: true, notRun: proved.skipped, notRemoved })).downs };
     }
     if (mine.length) result.verification.push({ dialect, engine: proved.engine, skipped: proved.skipped, ms: proved.ms });

@@ -119,6 +119,7 @@ async function move(kind: Kind, callerGiven: MoveOptions, defaultTarget: string)
     if (takeover && write && err instanceof Error) err.message = err.message.replace('nothing was changed', `no revision ran (this run did record drizzle's ${takeover.rows} row(s) in sluice_version: the takeover, which runs no SQL)`);
     throw err;
   };
+  let warned: string[] = [];
   return withSession(ctx, write, async (session) => {
     // A refusal before any revision runs leaves nothing behind: the sluice_version (and schema) this
     // session made for it, still empty, is removed (was: a refused first up left both, e.g. a
@@ -128,6 +129,8 @@ async function move(kind: Kind, callerGiven: MoveOptions, defaultTarget: string)
       return await moveIn(session, () => (running = true));
     } catch (err) {
       if (write && !running) await session.store.dropIfMadeEmpty();
+      // the run's warnings go with its failure too (--json's error document): said before the steps ran
+      if (warned.length && err instanceof Error) Object.assign(err, { warnings: warned });
       throw err;
     }
   }, { beforeEnsure, mayCreate: kind !== 'downgrade', rekeyLater: true, signal: options.signal, onInterruptible: options.onInterruptible }); // a down or reset never makes the SQLite file it would find empty
@@ -194,6 +197,7 @@ async function move(kind: Kind, callerGiven: MoveOptions, defaultTarget: string)
       ...(takeover ? { takeover } : {}),
       ...(warnings.length ? { warnings } : {}),
     };
+    warned = warnings;
     for (const w of warnings) options.onWarning?.(w, !write);
     if (options.dryRun) {
       // what the real run refuses before its first step, but the TypeScript parts (a dry run never loads them)

@@ -9,7 +9,7 @@ import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, 
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { start } from '../support/signals.js';
-import { addRevision, describeFor, downgradeTo, expectOneLineError, freshDatabase, makeProject, pgUrl, REPO, runCli, runMake, SKIP_PG, sql, tempDir, uniqueSchema, type Env, type Ran } from '../support/project.js';
+import { addRevision, describeFor, downgradeTo, upgradeTo, expectOneLineError, freshDatabase, makeProject, pgUrl, REPO, runCli, runMake, SKIP_PG, sql, tempDir, uniqueSchema, type Env, type Ran } from '../support/project.js';
 
 const TAG = '0004_backfill_slugs';
 
@@ -305,14 +305,39 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         expect((await versions(dir, env)).map((v) => v.r)).not.toContain(TAG);
       });
 
-      it('a pending TypeScript-only revision whose .ts is missing is not applied: exit 4, the part named (was: recorded as applied, its up(db) never run)', async () => {
+      it('a pending TypeScript-only revision whose .ts is missing is not applied: exit 4, the part named (was: recorded as applied, its up(db) never run); migrate-check refuses it whatever its up holds', async () => {
         const { dir, env, folder } = await projectWithTsRevision(d);
+        // migrate-downs names the part too, in a down it writes for a revision with a .ts
+        const downFile = path.join(folder, `${TAG}.down.sql`);
+        rmSync(downFile);
+        const downs = runCli(dir, ['downs'], { SLUICE_VERIFY: 'off' });
+        expect(downs.status, downs.stderr).toBe(0);
+        expect(readFileSync(downFile, 'utf8')).toMatch(new RegExp(`^-- sluice:typescript-part ${TAG}\\.ts `, 'm'));
         rmSync(path.join(folder, `${TAG}.ts`));
         for (const args of [['up', '--dry-run'], ['up']]) {
           expectOneLineError(runCli(dir, args, env), 4, new RegExp(`^sluice: revision ${TAG} has a TypeScript part drizzle/${d}/${TAG}\\.ts \\(its down file names it\\), which is missing: its up\\(db\\) would not run`));
         }
         expect((await versions(dir, env)).map((v) => v.r).at(-1)).toBe('0003_add_phone_to_users');
         expect((await usersOf(dir, env)).map((u) => u.name)).toEqual(['Ada', null, null]);
+        // with SQL in its up too (which up then applies alone: it reads downs only for an up of comments only), CI's check names the part
+        appendFileSync(path.join(folder, `${TAG}.sql`), UP_SQL[d]);
+        const missing = new RegExp(`^sluice: TypeScript part of revision ${TAG} is missing: drizzle/${d}/${TAG}\\.ts \\(its down file names it\\); restore it`);
+        expectOneLineError(runCli(dir, ['verify', '--no-database'], env), 4, missing);
+      });
+
+      it("a down --allow-changed that fails after its plan still gives the missing part's warning: in --json's error document too", async () => {
+        const { dir, env, folder } = await projectWithTsRevision(d);
+        addRevision(dir, d, 'breaks_down', 'CREATE TABLE "breaks" ("id" integer);\n', 'DROP TABLE "no_such_table";\n');
+        await upgradeTo(dir, env);
+        rmSync(path.join(folder, `${TAG}.ts`));
+        const failed = runCli(dir, ['--json', 'down', '0003', '--allow-changed'], env);
+        expect(failed.status, failed.stderr).toBe(3);
+        const doc = JSON.parse(failed.stdout) as { error: string; warnings?: string[] };
+        expect(doc.error).toMatch(/breaks_down \(down\) failed/);
+        expect(doc.warnings).toEqual([expect.stringMatching(new RegExp(`^${TAG} was applied with its TypeScript part drizzle/${d}/${TAG}\\.ts `))]);
+        const text = runCli(dir, ['down', '0003', '--allow-changed'], env);
+        expect(text.status).toBe(3);
+        expect(text.stdout).toMatch(new RegExp(`^warning: ${TAG} was applied with its TypeScript part`, 'm'));
       });
 
       // found by a hunt: process.exit(0) at the end of up(), a data script's habit, ended sluice's process
