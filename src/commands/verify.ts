@@ -294,10 +294,19 @@ function checkFiles(history: History): void {
     if (!existsSync(r.upFile)) throw new IntegrityError(`up SQL of revision ${r.id} is missing: ${rel(r.upFile)}; restore it from version control (or git add it)`);
     if (!existsSync(r.downFile)) throw new IntegrityError(`down SQL of revision ${r.id} is missing: ${rel(r.downFile)}; write it with make migrate-downs, or restore it from version control`);
     // a TypeScript part its down names (migrate-create --ts) that is not there, never `git add`ed: up would refuse it, or run without it
-    if (typescriptPartOf(readDown(r)) !== undefined && !existsSync(tsFileOf(r))) {
+    if (typescriptPartOf(downIfReadable(r)) !== undefined && !existsSync(tsFileOf(r))) {
       throw new IntegrityError(`TypeScript part of revision ${r.id} is missing: ${rel(tsFileOf(r))} (its down file names it); restore it from version control (or git add it)`);
     }
     if (existsSync(snapshotFile(history.dir, r))) readSnapshot(history.dir, r);
+  }
+}
+
+/** A revision's down text, or null when it cannot be read (the run that reads it says why, as before). */
+function downIfReadable(r: History['revisions'][number]): string | null {
+  try {
+    return readDown(r);
+  } catch {
+    return null;
   }
 }
 
