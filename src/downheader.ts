@@ -18,7 +18,7 @@ const MANUAL_LINE = /^-- sluice:manual-down-required (.*)$/m;
 const UP_CHECKSUM_LINE = /^-- sluice:up-checksum ([0-9a-f]{64})\b/m;
 const TYPESCRIPT_PART_LINE = /^-- sluice:typescript-part (\S+)/m;
 
-/** The line a TypeScript revision's down starts with (migrate-create --ts): its part's file name, which the revision cannot run without. */
+/** The line of a TypeScript revision's down header (migrate-create --ts, migrate-downs): its part's file name, which the revision cannot run without. */
 export function typescriptPartLine(file: string): string {
   return `-- sluice:typescript-part ${file} (its down(db) runs before the statements below; sluice names that file when it is missing)`;
 }
