@@ -17,6 +17,22 @@ import { cleanEnv, itFor, makeProjectWithOwnCache, pgUrl, uniqueSchema } from '.
 /** A bundle is cached only once its times are 3 s old. */
 const SETTLE_MS = 3_200;
 const REPO_MODULES = path.resolve(import.meta.dirname, '..', '..', 'node_modules');
+
+/**
+ * The project's `name` becomes another version of it (version 0.0.1, its files copied from this
+ * checkout's), whose `main` file writes the file `mark` in the project when it runs; returns that path.
+ */
+function otherVersionOf(dir: string, name: string, main: string, mark: string): string {
+  const real = path.join(REPO_MODULES, name);
+  const copy = path.join(dir, 'node_modules', name);
+  rmSync(copy);
+  cpSync(real, copy, { recursive: true, dereference: true });
+  const pkg = JSON.parse(readFileSync(path.join(real, 'package.json'), 'utf8')) as { version: string };
+  writeFileSync(path.join(copy, 'package.json'), JSON.stringify({ ...pkg, version: '0.0.1' }));
+  const file = path.join(dir, mark);
+  writeFileSync(path.join(copy, main), `${readFileSync(path.join(real, main), 'utf8')}\nrequire('node:fs').writeFileSync(${JSON.stringify(file)}, '');\n`);
+  return file;
+}
 const cacheDir = (dir: string) => path.join(dir, 'node_modules', '.cache', 'sluice', 'v8');
 const caches = (dir: string) => (existsSync(cacheDir(dir)) ? readdirSync(cacheDir(dir)).sort() : []);
 function sluice(dir: string, args: string[], env: Record<string, string> = {}) {
@@ -237,14 +253,7 @@ describe('the bin compile cache', () => {
 
     // The project's sql-parser-cst becomes another version (its files copied; its main module marks
     // that it ran): that package is what parses, and the build of the version sluice was made with is not run.
-    const real = path.join(REPO_MODULES, 'sql-parser-cst');
-    const copy = path.join(dir, 'node_modules', 'sql-parser-cst');
-    rmSync(copy);
-    cpSync(real, copy, { recursive: true, dereference: true });
-    const pkg = JSON.parse(readFileSync(path.join(real, 'package.json'), 'utf8')) as { version: string };
-    writeFileSync(path.join(copy, 'package.json'), JSON.stringify({ ...pkg, version: '0.0.1' }));
-    const mark = path.join(dir, 'parser-ran');
-    writeFileSync(path.join(copy, 'lib', 'main.js'), `${readFileSync(path.join(real, 'lib', 'main.js'), 'utf8')}\nrequire('node:fs').writeFileSync(${JSON.stringify(mark)}, '');\n`);
+    const mark = otherVersionOf(dir, 'sql-parser-cst', 'lib/main.js', 'parser-ran');
     rmSync(cacheDir(dir), { recursive: true });
     const again = sluice(dir, ['up'], env);
     const untimed = (text: string) => text.replace(/\d+ ms\)/g, 'N ms)').replace(/\d+(?:\.\d+)? s\]/g, 'N s]'); // its timings vary
@@ -269,14 +278,7 @@ describe('the bin compile cache', () => {
 
     // The project's sucrase becomes another version (its files copied; its main module marks that it
     // ran): that package is what strips the config's types, and the build sluice was made with is not run.
-    const real = path.join(REPO_MODULES, 'sucrase');
-    const copy = path.join(dir, 'node_modules', 'sucrase');
-    rmSync(copy);
-    cpSync(real, copy, { recursive: true, dereference: true });
-    const pkg = JSON.parse(readFileSync(path.join(real, 'package.json'), 'utf8')) as { version: string };
-    writeFileSync(path.join(copy, 'package.json'), JSON.stringify({ ...pkg, version: '0.0.1' }));
-    const mark = path.join(dir, 'sucrase-ran');
-    writeFileSync(path.join(copy, 'dist', 'index.js'), `${readFileSync(path.join(real, 'dist', 'index.js'), 'utf8')}\nrequire('node:fs').writeFileSync(${JSON.stringify(mark)}, '');\n`);
+    const mark = otherVersionOf(dir, 'sucrase', 'dist/index.js', 'sucrase-ran');
     rmSync(cacheDir(dir), { recursive: true });
     expect(sluice(dir, ['status'], env)).toEqual(first);
     expect(existsSync(mark), 'the installed package stripped the types').toBe(true);
