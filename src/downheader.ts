@@ -18,14 +18,21 @@ const MANUAL_LINE = /^-- sluice:manual-down-required (.*)$/m;
 const UP_CHECKSUM_LINE = /^-- sluice:up-checksum ([0-9a-f]{64})\b/m;
 const TYPESCRIPT_PART_LINE = /^-- sluice:typescript-part (\S+)/m;
 
-/** The line of a TypeScript revision's down header (migrate-create --ts, migrate-downs): its part's file name, which the revision cannot run without. */
-export function typescriptPartLine(file: string): string {
-  return `-- sluice:typescript-part ${file} (its down(db) runs before the statements below; sluice names that file when it is missing)`;
+/**
+ * The line naming a TypeScript revision's part, which the revision cannot run without: in its down's
+ * header (migrate-create --ts, migrate-downs) and, since the fifty-second session, under drizzle-kit's
+ * comment at the top of its up (migrate-create --ts), where `up` reads it at no cost (the up is read anyway).
+ */
+export function typescriptPartLine(file: string, side: 'up' | 'down' = 'down'): string {
+  return side === 'down'
+    ? `-- sluice:typescript-part ${file} (its down(db) runs before the statements below; sluice names that file when it is missing)`
+    : `-- sluice:typescript-part ${file} (its up(db) runs after this file's statements; sluice names that file when it is missing)`;
 }
 
-/** The TypeScript part's file name a down's header names (`-- sluice:typescript-part`), if it names one. */
-export function typescriptPartOf(down: string | null): string | undefined {
-  return down === null ? undefined : TYPESCRIPT_PART_LINE.exec(down)?.[1];
+/** The TypeScript part's file name an up or a down names (`-- sluice:typescript-part`), if it names one. */
+export function typescriptPartOf(text: string | null): string | undefined {
+  // most files have no such line: a plain search first (an up may be megabytes of data statements)
+  return text === null || !text.includes('-- sluice:typescript-part ') ? undefined : TYPESCRIPT_PART_LINE.exec(text)?.[1];
 }
 
 export function parseDownHeader(text: string): DownHeader {

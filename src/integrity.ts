@@ -21,6 +21,22 @@ function downOrNull(ctx: Context, rev: RevisionFile): string | null {
 }
 
 /**
+ * Which of the revision's files names a TypeScript part (`-- sluice:typescript-part`): its up (migrate-create
+ * --ts writes the line there since the fifty-second session) or its down (migrate-create --ts, migrate-downs);
+ * undefined when neither does, or cannot be read to say so.
+ */
+export function partNamedBy(ctx: Context, rev: RevisionFile): 'up' | 'down' | undefined {
+  let up: string | null = null;
+  try {
+    up = upOf(ctx, rev);
+  } catch {
+    /* unreadable: its down may still say */
+  }
+  if (typescriptPartOf(up) !== undefined) return 'up';
+  return typescriptPartOf(downOrNull(ctx, rev)) !== undefined ? 'down' : undefined;
+}
+
+/**
  * The version table must agree with the folder: no applied revision missing from the folder
  * (database ahead of the code), and no applied up file changed since it was applied.
  */
@@ -44,10 +60,11 @@ export function checkIntegrity(ctx: Context, applied: AppliedRow[], options: { a
     const rev = byId.get(a.revision)!;
     if (!isChecksumOf(ctx, rev, a.checksum)) {
       const ts = tsOf(ctx, rev);
-      // no .ts now, and its down names the part it was made with (migrate-create --ts): that part is missing
-      if (!ts && typescriptPartOf(downOrNull(ctx, rev))) {
+      // no .ts now, and its up or down names the part it was made with (migrate-create --ts): that part is missing
+      const by = ts ? undefined : partNamedBy(ctx, rev);
+      if (by) {
         throw new IntegrityError(
-          `revision ${rev.id} was applied with its TypeScript part ${rel(tsFileOf(rev))} (its down file names it), which is missing: restore it from version control, or pass --allow-changed to go on without it (a down through that revision then runs its down SQL alone, and says so)`,
+          `revision ${rev.id} was applied with its TypeScript part ${rel(tsFileOf(rev))} (its ${by} file names it), which is missing: restore it from version control, or pass --allow-changed to go on without it (a down through that revision then runs its down SQL alone, and says so)`,
         );
       }
       // no .ts now, and the up SQL is the one its down was made for: the TypeScript part it was
@@ -78,7 +95,7 @@ function upIsTheDownsOwn(ctx: Context, rev: RevisionFile): boolean {
 /**
  * `down --allow-changed` (and reset): of the revisions it reverts, those whose version row was likely
  * recorded with a TypeScript part that is missing now (no `.ts` beside the up, the checksum differs, and
- * its down names the part (migrate-create --ts writes that line), or, for a revision made before that
+ * its up or down names the part (migrate-create --ts writes that line), or, for a revision made before that
  * line, the up SQL is the one its down was made for, or holds comments only). Their down SQL runs alone: the
  * part's down(db) cannot. One warning each, naming the file (was: reverted, exit 0, nothing said).
  */
@@ -87,12 +104,12 @@ export function missingPartWarnings(ctx: Context, applied: AppliedRow[], reverte
   return reverted.flatMap((rev) => {
     const checksum = recorded.get(rev.id);
     if (checksum === undefined || tsOf(ctx, rev) || isChecksumOf(ctx, rev, checksum)) return [];
-    const named = typescriptPartOf(downOrNull(ctx, rev)) !== undefined;
-    if (!named && !upIsTheDownsOwn(ctx, rev) && !isOnlyComments(upOf(ctx, rev))) return [];
+    const by = partNamedBy(ctx, rev);
+    if (!by && !upIsTheDownsOwn(ctx, rev) && !isOnlyComments(upOf(ctx, rev))) return [];
     const part = rel(tsFileOf(rev));
     const what = dryRun
       ? `this down would run only ${rel(rev.downFile)}, not the part's down(db); restore the file from version control first if what down(db) undoes matters`
       : `this down runs only ${rel(rev.downFile)}, not the part's down(db): whatever its up(db) changed stays in the database`;
-    return [named ? `${rev.id} was applied with its TypeScript part ${part} (its down file names it), which is missing: ${what}` : `${rev.id}'s checksum differs from the version table and ${part} is missing: if it was applied with that TypeScript part, ${what}`];
+    return [by ? `${rev.id} was applied with its TypeScript part ${part} (its ${by} file names it), which is missing: ${what}` : `${rev.id}'s checksum differs from the version table and ${part} is missing: if it was applied with that TypeScript part, ${what}`];
   });
 }

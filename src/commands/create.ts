@@ -15,6 +15,7 @@ import { KitInterrupted, kitFailure, kitServes, madeNothing, runDrizzleKit, type
 import { checkpoint, ConfigError, Interrupted, scratchNote, signalName, SluiceError, UsageError, ExitCode, withNotRemoved } from '../errors.js';
 import { folderState, readHistory, readUp, restoreFolder, snapshotFile, tsFileOf, writeNewFile, type RevisionFile } from '../source.js';
 import { rel } from '../relpath.js';
+import { typescriptPartLine } from '../downheader.js';
 import { typeScriptTemplate } from '../tsrevision.js';
 import { verifyDowns } from '../downproof.js';
 import { resolvePrimaryKeyDropsInText, restartIdentitiesInText } from '../downrules.js';
@@ -299,9 +300,13 @@ async function createLocked(
       if (leftover) throw new LeftoverFile(leftover);
       if (options.empty || options.ts) {
         // drizzle-kit's custom up is one comment line with no line end: SQL appended to it (echo >>)
-        // would join the comment, and run as nothing ("applied (0 statements)")
+        // would join the comment, and run as nothing ("applied (0 statements)"). A TypeScript revision's up
+        // names its part on the next line: `up` refuses the revision when the .ts is missing, whatever SQL
+        // the up gains (was: its SQL applied alone and recorded, its up(db) never run)
         const up = readUp(rev);
-        if (!up.endsWith('\n')) writeNewFile(rev.upFile, `${up}\n`, { overwrite: true });
+        const ended = up.endsWith('\n') ? up : `${up}\n`;
+        const text = options.ts ? `${ended}${typescriptPartLine(path.basename(tsFileOf(rev)), 'up')}\n` : ended;
+        if (text !== up) writeNewFile(rev.upFile, text, { overwrite: true });
       }
       if (d === 'postgresql') {
         // drizzle-kit leaves an unnamed primary-key drop commented out; make the up runnable; and an

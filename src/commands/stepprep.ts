@@ -49,14 +49,16 @@ export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): 
   // A down or a stamp needs only the up's checksum, which the checksum cache gives without reading it.
   const runsUp = step.direction === 'up' && !stampOnly;
   let down: string | null = null;
-  // A TypeScript revision (migrate-create --ts: its up SQL drizzle-kit's empty custom file, its down naming
-  // the part) whose .ts is missing: applied, it would run nothing and be recorded (was: exit 0, its up(db)
-  // never run). Only an up of comments only reads its down here: for any other, a read per revision.
-  if (runsUp && !tsOf(ctx, rev) && isOnlyComments(upOf(ctx, rev))) {
-    const part = typescriptPartOf(downOf(ctx, rev));
-    if (part !== undefined) {
+  // A TypeScript revision (migrate-create --ts: its up SQL drizzle-kit's custom file, up and down naming
+  // the part) whose .ts is missing: applied, it would run its SQL alone and be recorded (was: exit 0, its
+  // up(db) never run). The up's line costs nothing to read (the up is read anyway); a revision made before
+  // it names its part in its down only, read here for an up of comments only (else a read per revision).
+  if (runsUp && !tsOf(ctx, rev)) {
+    const up = upOf(ctx, rev);
+    const by = typescriptPartOf(up) !== undefined ? 'up' : isOnlyComments(up) && typescriptPartOf(downOf(ctx, rev)) !== undefined ? 'down' : undefined;
+    if (by) {
       throw new IntegrityError(
-        `revision ${rev.id} has a TypeScript part ${rel(tsFileOf(rev))} (its down file names it), which is missing: its up(db) would not run, and the revision would be recorded as applied; restore the file from version control, or, if the revision has no TypeScript part, delete the "-- sluice:typescript-part" line from ${rel(rev.downFile)}`,
+        `revision ${rev.id} has a TypeScript part ${rel(tsFileOf(rev))} (its ${by} file names it), which is missing: its up(db) would not run, and the revision would be recorded as applied; restore the file from version control, or, if the revision has no TypeScript part, delete the "-- sluice:typescript-part" line from ${by === 'up' ? rel(rev.upFile) : rel(rev.downFile)}${by === 'up' ? ' (and its down)' : ''}`,
       );
     }
   }

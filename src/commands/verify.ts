@@ -18,7 +18,7 @@ import { openConnection } from '../dialect/index.js';
 import { diffSnapshots, emptySnapshot, generateSnapshot } from '../downgen.js';
 import { carryingNotRemoved, checkpoint, ConfigError, ConnectionLost, describeCause, ExitCode, failureOf, IntegrityError, MigrationFailed, MultipleHeads, scratchNote, stoppable, type ExitCodeValue } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
-import { otherSchemasOf, readDown, readHistory, readSnapshot, snapshotFile, tsFileOf, type History } from '../source.js';
+import { otherSchemasOf, readDown, readHistory, readUp, readSnapshot, snapshotFile, tsFileOf, type History } from '../source.js';
 import { typescriptPartOf } from '../downheader.js';
 import { rel } from '../relpath.js';
 import { isChecksumOf } from '../revisionreads.js';
@@ -283,7 +283,7 @@ export async function verify(options: VerifyOptions = {}): Promise<VerifyResult>
 }
 
 /**
- * Every revision's up and down file is there (and the TypeScript part its down names), and every snapshot there is JSON: what `up`, `down` and
+ * Every revision's up and down file is there (and the TypeScript part its up or down names), and every snapshot there is JSON: what `up`, `down` and
  * drizzle-kit's next generate need (found by a hunt: a journal committed without its `.sql` file, never
  * `git add`ed, passed migrate-check, exit 0, and `up` then failed exit 4 in the deploy; a snapshot that is
  * not JSON passed too, and the next migrate-create failed). Throws IntegrityError (exit 4) or
@@ -293,18 +293,20 @@ function checkFiles(history: History): void {
   for (const r of history.revisions) {
     if (!existsSync(r.upFile)) throw new IntegrityError(`up SQL of revision ${r.id} is missing: ${rel(r.upFile)}; restore it from version control (or git add it)`);
     if (!existsSync(r.downFile)) throw new IntegrityError(`down SQL of revision ${r.id} is missing: ${rel(r.downFile)}; write it with make migrate-downs, or restore it from version control`);
-    // a TypeScript part its down names (migrate-create --ts) that is not there, never `git add`ed: up would refuse it, or run without it
-    if (typescriptPartOf(downIfReadable(r)) !== undefined && !existsSync(tsFileOf(r))) {
-      throw new IntegrityError(`TypeScript part of revision ${r.id} is missing: ${rel(tsFileOf(r))} (its down file names it); restore it from version control (or git add it)`);
+    // a TypeScript part its up or down names (migrate-create --ts) that is not there, never `git add`ed: up refuses it
+    // (a revision made before the up's line, with SQL in its up, would run without it)
+    if (!existsSync(tsFileOf(r))) {
+      const by = typescriptPartOf(textIfReadable(() => readUp(r))) !== undefined ? 'up' : typescriptPartOf(textIfReadable(() => readDown(r))) !== undefined ? 'down' : undefined;
+      if (by) throw new IntegrityError(`TypeScript part of revision ${r.id} is missing: ${rel(tsFileOf(r))} (its ${by} file names it); restore it from version control (or git add it)`);
     }
     if (existsSync(snapshotFile(history.dir, r))) readSnapshot(history.dir, r);
   }
 }
 
-/** A revision's down text, or null when it cannot be read (the run that reads it says why, as before). */
-function downIfReadable(r: History['revisions'][number]): string | null {
+/** A revision file's text, or null when it cannot be read (the run that reads it says why, as before). */
+function textIfReadable(read: () => string | null): string | null {
   try {
-    return readDown(r);
+    return read();
   } catch {
     return null;
   }

@@ -95,8 +95,8 @@ describe('make migrate-create TS=1', () => {
       expect(template).toMatch(d === 'postgresql' ? /db\.execute\(sql`/ : /db\.run\(sql`/);
       expect(template).toMatch(/db\.update\(users\)\.set\(/);
       expect(template).toContain(`import { users } from '../../models/${d === 'postgresql' ? 'postgres' : 'sqlite'}'`);
-      // the SQL part is drizzle-kit's custom (empty) revision, in the journal, with its down
-      expect(existsSync(path.join(folder, `${TAG}.sql`))).toBe(true);
+      // the SQL part is drizzle-kit's custom (empty) revision, in the journal, with its down; it names its part on its own line
+      expect(readFileSync(path.join(folder, `${TAG}.sql`), 'utf8')).toMatch(new RegExp(`^-- Custom SQL migration file, put your code below! --\\n-- sluice:typescript-part ${TAG}\\.ts \\(its up\\(db\\) runs after this file's statements; [^\\n]*\\n$`));
       expect(existsSync(path.join(folder, `${TAG}.down.sql`))).toBe(true);
       files.push(path.join(folder, `${TAG}.ts`));
       // drizzle-orm's migrator reads the journal
@@ -288,41 +288,64 @@ for (const d of ['sqlite', 'postgresql'] as const) {
         const up = runCli(dir, ['up'], env);
         expect(up.status, up.stderr).toBe(0);
         rmSync(path.join(folder, `${TAG}.ts`));
-        // its down names the part (migrate-create --ts writes that line): the part is named as missing, for sure
+        // its up and down name the part (migrate-create --ts writes that line in both): the part is named as missing, for sure
+        const upFile = path.join(folder, `${TAG}.sql`);
         const downFile = path.join(folder, `${TAG}.down.sql`);
+        const upText = readFileSync(upFile, 'utf8');
         const down = readFileSync(downFile, 'utf8');
+        expect(upText).toMatch(new RegExp(`^-- sluice:typescript-part ${TAG}\\.ts \\(its up\\(db\\) runs after`, 'm'));
         expect(down).toMatch(new RegExp(`^-- sluice:typescript-part ${TAG}\\.ts `, 'm'));
-        expectOneLineError(runCli(dir, ['down'], env), 4, new RegExp(`^sluice: revision ${TAG} was applied with its TypeScript part drizzle/${d}/${TAG}\\.ts \\(its down file names it\\), which is missing: restore it`));
-        // a revision made before that line: told by its up of comments only
+        const named = (by: string) => new RegExp(`^sluice: revision ${TAG} was applied with its TypeScript part drizzle/${d}/${TAG}\\.ts \\(its ${by} file names it\\), which is missing: restore it`);
+        expectOneLineError(runCli(dir, ['down'], env), 4, named('up'));
+        // a revision made before the up's line: its down names the part
+        writeFileSync(upFile, upText.replace(/^-- sluice:typescript-part .*\n/m, ''));
+        expectOneLineError(runCli(dir, ['down'], env), 4, named('down'));
+        // and one made before either line: told by its up of comments only
         writeFileSync(downFile, down.replace(/^-- sluice:typescript-part .*\n/m, ''));
         expectOneLineError(runCli(dir, ['down'], env), 4, new RegExp(`drizzle/${d}/${TAG}\\.sql changed after it was applied, or the TypeScript part drizzle/${d}/${TAG}\\.ts it was applied with is missing \\(checksum differs`));
+        writeFileSync(upFile, upText);
         writeFileSync(downFile, down);
         // allowed through, the library's result carries the warning too (--json prints it), also given to onWarning before the step
         const told: string[] = [];
         const reverted = await downgradeTo(dir, env, '-1', { allowChanged: true, onWarning: (w) => told.push(w) });
-        expect(reverted.warnings).toEqual([expect.stringMatching(new RegExp(`^${TAG} was applied with its TypeScript part \\S*drizzle/${d}/${TAG}\\.ts \\(its down file names it\\), which is missing: this down runs only`))]); // paths as the caller's working directory sees them
+        expect(reverted.warnings).toEqual([expect.stringMatching(new RegExp(`^${TAG} was applied with its TypeScript part \\S*drizzle/${d}/${TAG}\\.ts \\(its up file names it\\), which is missing: this down runs only`))]); // paths as the caller's working directory sees them
         expect(told).toEqual(reverted.warnings);
         expect((await versions(dir, env)).map((v) => v.r)).not.toContain(TAG);
       });
 
-      it('a pending TypeScript-only revision whose .ts is missing is not applied: exit 4, the part named (was: recorded as applied, its up(db) never run); migrate-check refuses it whatever its up holds', async () => {
+      it('a pending TypeScript revision whose .ts is missing is not applied, whatever its up holds: exit 4, the part named (was: recorded as applied, its up(db) never run)', async () => {
         const { dir, env, folder } = await projectWithTsRevision(d);
         // migrate-downs names the part too, in a down it writes for a revision with a .ts
+        const upFile = path.join(folder, `${TAG}.sql`);
         const downFile = path.join(folder, `${TAG}.down.sql`);
         rmSync(downFile);
         const downs = runCli(dir, ['downs'], { SLUICE_VERIFY: 'off' });
         expect(downs.status, downs.stderr).toBe(0);
         expect(readFileSync(downFile, 'utf8')).toMatch(new RegExp(`^-- sluice:typescript-part ${TAG}\\.ts `, 'm'));
         rmSync(path.join(folder, `${TAG}.ts`));
-        for (const args of [['up', '--dry-run'], ['up']]) {
-          expectOneLineError(runCli(dir, args, env), 4, new RegExp(`^sluice: revision ${TAG} has a TypeScript part drizzle/${d}/${TAG}\\.ts \\(its down file names it\\), which is missing: its up\\(db\\) would not run`));
+        const upText = readFileSync(upFile, 'utf8');
+        const refused = (by: string) => new RegExp(`^sluice: (?:deploy failed: )?revision ${TAG} has a TypeScript part drizzle/${d}/${TAG}\\.ts \\(its ${by} file names it\\), which is missing: its up\\(db\\) would not run`);
+        const checked = (by: string) => new RegExp(`^sluice: TypeScript part of revision ${TAG} is missing: drizzle/${d}/${TAG}\\.ts \\(its ${by} file names it\\); restore it`);
+        const unchanged = async () => {
+          expect((await versions(dir, env)).map((v) => v.r).at(-1)).toBe('0003_add_phone_to_users');
+          expect((await usersOf(dir, env)).map((u) => u.name)).toEqual(['Ada', null, null]);
+          expect(await hasSlug(dir, env)).toBe(false);
+        };
+        // its up names the part (migrate-create --ts writes that line under drizzle-kit's): refused with SQL in
+        // the up too (was: that SQL applied alone, recorded, exit 0), and so is every way an up runs
+        for (const extra of ['', UP_SQL[d]]) {
+          writeFileSync(upFile, `${upText}${extra}`);
+          for (const args of [['up', '--dry-run'], ['up'], ['up', '--single-transaction'], ['deploy']]) expectOneLineError(runCli(dir, args, env), 4, refused('up'));
+          await unchanged();
+          expectOneLineError(runCli(dir, ['verify', '--no-database'], env), 4, checked('up'));
         }
-        expect((await versions(dir, env)).map((v) => v.r).at(-1)).toBe('0003_add_phone_to_users');
-        expect((await usersOf(dir, env)).map((u) => u.name)).toEqual(['Ada', null, null]);
-        // with SQL in its up too (which up then applies alone: it reads downs only for an up of comments only), CI's check names the part
-        appendFileSync(path.join(folder, `${TAG}.sql`), UP_SQL[d]);
-        const missing = new RegExp(`^sluice: TypeScript part of revision ${TAG} is missing: drizzle/${d}/${TAG}\\.ts \\(its down file names it\\); restore it`);
-        expectOneLineError(runCli(dir, ['verify', '--no-database'], env), 4, missing);
+        // a revision made before the up's line: its down names the part, read for an up of comments only
+        writeFileSync(upFile, upText.replace(/^-- sluice:typescript-part .*\n/m, ''));
+        for (const args of [['up', '--dry-run'], ['up']]) expectOneLineError(runCli(dir, args, env), 4, refused('down'));
+        await unchanged();
+        // with SQL in such an up (which up then applies alone: it reads downs only for an up of comments only), CI's check names the part
+        appendFileSync(upFile, UP_SQL[d]);
+        expectOneLineError(runCli(dir, ['verify', '--no-database'], env), 4, checked('down'));
       });
 
       it("a down --allow-changed that fails after its plan still gives the missing part's warning: in --json's error document too", async () => {
