@@ -70,18 +70,28 @@ const DRIZZLE_COLUMNS = 'created_at,hash,id';
 export async function drizzleTablesElsewhere(ctx: Context, conn: Connection, src: DrizzleSource): Promise<DrizzleSource[]> {
   if (conn.dialect === 'postgresql') {
     const schemas = [...new Set([src.schema ?? DRIZZLE_SCHEMA, DRIZZLE_SCHEMA, 'public', ctx.target.schema ?? 'public'])];
-    // The column list is read only for tables that have drizzle's "hash" column: a list read for every
-    // table made the planner's estimate grow with the catalog (and with its dead rows, before
-    // autovacuum analyzes it) past jit_above_cost, and JIT compiling took ~40 ms of each up from base.
-    const rows = await conn.query<{ schema: string; table: string }>(
-      `SELECT n.nspname AS "schema", c.relname AS "table" FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    // The tables of those schemas (found through pg_class's index on the schema) that have a "hash" column
+    // (an index probe each); the column lists only of those, in a second query, none in the usual case.
+    // Written so that the planner cannot turn the probe into a join: as a join it scanned all of
+    // pg_attribute, ~20 ms in a new session on a catalog of a few thousand tables (each page's first
+    // touch by the session), where this takes ~8; and no column list is read per table, so the plan's
+    // estimate stays below jit_above_cost on large catalogs (a list read for every table made it grow
+    // past it, and JIT compiling took ~40 ms of each up from base).
+    const hashed = await conn.query<{ schema: string; table: string; oid: string }>(
+      `SELECT n.nspname AS "schema", c.relname AS "table", c.oid::text AS "oid" FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1::text[])
-         AND EXISTS (SELECT FROM pg_catalog.pg_attribute h WHERE h.attrelid = c.oid AND h.attname = $3 AND NOT h.attisdropped)
-         AND (SELECT pg_catalog.string_agg(a.attname::text, ',' ORDER BY a.attname::text) FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) = $2
+         AND (SELECT h.attnum FROM pg_catalog.pg_attribute h WHERE h.attrelid = c.oid AND h.attname = $2 AND NOT h.attisdropped) IS NOT NULL
        ORDER BY 1, 2`,
-      [schemas, DRIZZLE_COLUMNS, 'hash'],
+      [schemas, 'hash'],
     );
-    return rows.map((r) => ({ schema: r.schema, table: r.table, name: `${r.schema}.${r.table}` }));
+    if (!hashed.length) return [];
+    const shaped = await conn.query<{ oid: string }>(
+      `SELECT c.oid::text AS "oid" FROM pg_catalog.pg_class c WHERE c.oid = ANY($1::oid[])
+         AND (SELECT pg_catalog.string_agg(a.attname::text, ',' ORDER BY a.attname::text) FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) = $2`,
+      [hashed.map((r) => r.oid), DRIZZLE_COLUMNS],
+    );
+    const oids = new Set(shaped.map((r) => r.oid));
+    return hashed.filter((r) => oids.has(r.oid)).map((r) => ({ schema: r.schema, table: r.table, name: `${r.schema}.${r.table}` }));
   }
   const rows = await conn.query<{ table: string }>(
     `SELECT m.name AS "table" FROM sqlite_master m WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite%'
