@@ -12,9 +12,10 @@
  */
 import type { Context } from './context.js';
 import { tsOf, upChecksumOf, upEarlierChecksumsOf } from './revisionreads.js';
+import { partNamedBy } from './integrity.js';
 import type { Connection } from './dialect/types.js';
 import { ConfigError, UsageError, describeCause } from './errors.js';
-import { type RevisionFile } from './source.js';
+import { tsFileOf, type RevisionFile } from './source.js';
 import { rel } from './relpath.js';
 import { quoteIdent } from './sql.js';
 import { DRIZZLE_TABLE, isPrivilegeError, type AppliedRow } from './store.js';
@@ -197,6 +198,14 @@ export function matchDrizzleRows(ctx: Context, rows: DrizzleRow[]): { records: A
       problems.push(
         `${r.id} has a TypeScript part (${ts.display}), which drizzle's migrator never runs, so its up(db) did not run here; run what it does by hand first`,
       );
+    } else if (matched.has(r.id)) {
+      // its .ts missing, named by its up or down (migrate-create --ts): taken over, it would stand applied without it
+      const by = partNamedBy(ctx, r);
+      if (by) {
+        problems.push(
+          `${r.id} has a TypeScript part ${rel(tsFileOf(r))} (its ${by} file names it), which is missing, and which drizzle's migrator never runs, so its up(db) did not run here; restore the file and run what it does by hand first`,
+        );
+      }
     }
   }
   const records = revs

@@ -340,6 +340,23 @@ for (const c of cases) {
       }
     });
 
+    it('a revision whose up names a TypeScript part that is missing is not taken over as applied either (was: recorded applied without it)', async () => {
+      const up = path.join(folder, `${HEAD}.sql`);
+      const text = readFileSync(up, 'utf8');
+      // as migrate-create --ts writes it (drizzle applied the file as it is, the line included)
+      writeFileSync(up, `${text.replace(/\n?$/, '\n')}-- sluice:typescript-part ${HEAD}.ts (its up(db) runs after this file's statements; sluice names that file when it is missing)\n`);
+      try {
+        const env = await c.fresh(dir);
+        await c.drizzleMigrate(env, folder);
+        const r = runCli(dir, ['up'], env);
+        expect(r.status, r.stdout + r.stderr).toBe(4);
+        expect(r.stderr).toContain(`${HEAD} has a TypeScript part drizzle/${c.dialect}/${HEAD}.ts (its up file names it), which is missing, and which drizzle's migrator never runs, so its up(db) did not run here; restore the file and run what it does by hand first. Nothing was written.`);
+        expect(await c.hasVersionTable(dir, env)).toBe(false);
+      } finally {
+        writeFileSync(up, text);
+      }
+    });
+
     it('a refused up writes nothing: an unknown target (was: the takeover rows written, exit 2)' + (c.dialect === 'sqlite' ? '; a backup folder that cannot be written says what the takeover wrote (was: "nothing was changed")' : ''), async () => {
       const env = await c.fresh(dir);
       await c.drizzleMigrate(env, folder);
