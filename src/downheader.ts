@@ -29,10 +29,25 @@ export function typescriptPartLine(file: string, side: 'up' | 'down' = 'down'): 
     : `-- sluice:typescript-part ${file} (its up(db) runs after this file's statements; sluice names that file when it is missing)`;
 }
 
-/** The TypeScript part's file name an up or a down names (`-- sluice:typescript-part`), if it names one. */
+/**
+ * The TypeScript part's file name an up or a down names (`-- sluice:typescript-part`), if it names one:
+ * read in the comment lines the file starts with (blank lines among them), where sluice writes it (the
+ * down's header; the up's line under drizzle-kit's comment), so the words in a string, a function body
+ * or a block comment further down are never taken for it; and no more of a long up is read.
+ */
 export function typescriptPartOf(text: string | null): string | undefined {
-  // most files have no such line: a plain search first (an up may be megabytes of data statements)
-  return text === null || !text.includes('-- sluice:typescript-part ') ? undefined : TYPESCRIPT_PART_LINE.exec(text)?.[1];
+  if (text === null) return undefined;
+  let at = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  while (at < text.length) {
+    const end = text.indexOf('\n', at);
+    const line = (end < 0 ? text.slice(at) : text.slice(at, end)).trim();
+    if (line !== '' && !line.startsWith('--')) return undefined;
+    const m = TYPESCRIPT_PART_LINE.exec(line);
+    if (m) return m[1];
+    if (end < 0) return undefined;
+    at = end + 1;
+  }
+  return undefined;
 }
 
 export function parseDownHeader(text: string): DownHeader {

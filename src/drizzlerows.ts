@@ -200,7 +200,7 @@ export function matchDrizzleRows(ctx: Context, rows: DrizzleRow[]): { records: A
       );
     } else if (matched.has(r.id)) {
       // its .ts missing, named by its up or down (migrate-create --ts): taken over, it would stand applied without it
-      const by = partNamedBy(ctx, r);
+      const by = partNamedBy(ctx, r, true); // as up tells it: no down read for an up with SQL
       if (by) {
         problems.push(
           `${r.id} has a TypeScript part ${rel(tsFileOf(r))} (its ${by} file names it), which is missing, and which drizzle's migrator never runs, so its up(db) did not run here; restore the file and run what it does by hand first`,

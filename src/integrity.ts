@@ -23,9 +23,11 @@ function downOrNull(ctx: Context, rev: RevisionFile): string | null {
 /**
  * Which of the revision's files names a TypeScript part (`-- sluice:typescript-part`): its up (migrate-create
  * --ts writes the line there since the fifty-second session) or its down (migrate-create --ts, migrate-downs);
- * undefined when neither does, or cannot be read to say so.
+ * undefined when neither does, or cannot be read to say so. `downUnlessSql`: the down is read only when the
+ * up holds comments only, as `up` reads it (stepprep.ts): a revision made before the up's line, with SQL
+ * in its up, is then not told (migrate-check tells it).
  */
-export function partNamedBy(ctx: Context, rev: RevisionFile): 'up' | 'down' | undefined {
+export function partNamedBy(ctx: Context, rev: RevisionFile, downUnlessSql = false): 'up' | 'down' | undefined {
   let up: string | null = null;
   try {
     up = upOf(ctx, rev);
@@ -33,6 +35,7 @@ export function partNamedBy(ctx: Context, rev: RevisionFile): 'up' | 'down' | un
     /* unreadable: its down may still say */
   }
   if (typescriptPartOf(up) !== undefined) return 'up';
+  if (downUnlessSql && (up === null || !isOnlyComments(up))) return undefined;
   return typescriptPartOf(downOrNull(ctx, rev)) !== undefined ? 'down' : undefined;
 }
 

@@ -92,12 +92,13 @@ export function redactor(secrets: string[]): (text: string) => string {
 export function consolePrinter(secrets: () => string[], options: { live?: boolean } = {}): Printer {
   // The redactor is built again only when the secrets change (.env is read after the printer is made).
   let made: { key: string; redact: (text: string) => string } | undefined;
-  const redact = (text: string) => {
+  const current = () => {
     const list = secrets();
     const key = list.join('\0');
     if (made?.key !== key) made = { key, redact: redactor(list) };
-    return made.redact(text);
+    return made.redact;
   };
+  const redact = (text: string) => current()(text);
   const live = options.live ?? (isTerminal(2) && process.env.TERM !== 'dumb' && process.env.SLUICE_NO_PROGRESS !== '1');
   let shown: string | undefined;
   const clear = () => {
@@ -113,7 +114,7 @@ export function consolePrinter(secrets: () => string[], options: { live?: boolea
     redraw();
   };
   const printer: Printer = {
-    line: (text) => (live ? around(() => write(1, `${redact(text)}\n`)) : hold(`${text}\n`, redact)),
+    line: (text) => (live ? around(() => write(1, `${redact(text)}\n`)) : hold(`${text}\n`, current)),
     error: (text) => around(() => write(2, `${redact(text)}\n`)),
     json: (value) => around(() => write(1, `${redact(JSON.stringify(value, jsonReplacer, 2))}\n`)),
   };
@@ -130,25 +131,27 @@ export function consolePrinter(secrets: () => string[], options: { live?: boolea
 /**
  * Without a status line, stdout lines printed in one stretch of synchronous work (the results of a
  * group of revisions the server finished together: up to a thousand lines) go out in one write, at
- * the next microtask, instead of a write (and a wake-up of the reader) each, and are redacted there,
- * once for the run of lines of each printer (with the secrets the environment holds then: .env only
- * adds to them), instead of once a line (reading the environment each time: ~3 ms of a thousand lines).
- * Held lines are written before anything else a console printer writes (errors, JSON, the status
- * line), before a revision starts (engine.ts: SQLite runs statements synchronously, before any
- * microtask, and a signal ends such a run at once), before a child process that shares the output
- * starts, and at exit. One buffer for every console printer: they all write to this process's stdout.
+ * the next microtask, instead of a write (and a wake-up of the reader) each. They are redacted once
+ * for each run of lines of one printer, with the secrets it knew when the run began and again with
+ * those it knows at the write (a secret .env brings meanwhile, or one removed from the environment,
+ * is masked either way), instead of once a line (reading the environment each time: ~3 ms of a
+ * thousand lines). Held lines are written before anything else a console printer writes (errors,
+ * JSON, the status line), before a revision starts (engine.ts: SQLite runs statements synchronously,
+ * before any microtask, and a signal ends such a run at once), before a child process that shares the
+ * output starts, and at exit. One buffer for every console printer: they all write to this process's stdout.
  */
-let held: { redact: (text: string) => string; text: string }[] = [];
+type Redactor = (text: string) => string;
+let held: { current: () => Redactor; early: Redactor; text: string }[] = [];
 
-function hold(text: string, redact: (text: string) => string): void {
+function hold(text: string, current: () => Redactor): void {
   if (!held.length) {
     queueMicrotask(flushConsole);
     if (!exitHooked) process.once('exit', flushConsole); // a process.exit elsewhere, an uncaught error
     exitHooked = true;
   }
   const last = held[held.length - 1];
-  if (last?.redact === redact) last.text += text;
-  else held.push({ redact, text });
+  if (last?.current === current) last.text += text;
+  else held.push({ current, early: current(), text });
 }
 let exitHooked = false;
 
@@ -157,7 +160,7 @@ export function flushConsole(): void {
   if (!held.length) return;
   const runs = held;
   held = [];
-  write(1, runs.map((r) => r.redact(r.text)).join(''));
+  write(1, runs.map((r) => r.current()(r.early(r.text))).join(''));
 }
 
 /** One terminal line: cut to the width (the status line must never wrap, or \r could not redraw it). */

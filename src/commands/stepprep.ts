@@ -8,11 +8,12 @@ import { prepareStep, type PreparedStep } from '../prepare.js';
 import { IntegrityError, MissingDown, Refused } from '../errors.js';
 import type { Step } from '../revision.js';
 import { tsFileOf, type RevisionFile } from '../source.js';
-import { downIsEmpty, downIsProven, downIsStale, manualReasonOf, typescriptPartOf } from '../downheader.js';
+import { downIsEmpty, downIsProven, downIsStale, manualReasonOf } from '../downheader.js';
 import { rel } from '../relpath.js';
 import { isOnlyComments } from '../sql.js';
 import { parseRevision } from '../parsecache.js';
 import { withoutBom } from '../bom.js';
+import { partNamedBy } from '../integrity.js';
 
 /** True when the up holds a statement (by the parser: comments of any kind are not statements); an up that does not parse counts as having some. */
 async function upHasStatements(ctx: Context, up: string): Promise<boolean> {
@@ -54,8 +55,7 @@ export async function prepareFor(ctx: Context, step: Step, stampOnly: boolean): 
   // up(db) never run). The up's line costs nothing to read (the up is read anyway); a revision made before
   // it names its part in its down only, read here for an up of comments only (else a read per revision).
   if (runsUp && !tsOf(ctx, rev)) {
-    const up = upOf(ctx, rev);
-    const by = typescriptPartOf(up) !== undefined ? 'up' : isOnlyComments(up) && typescriptPartOf(downOf(ctx, rev)) !== undefined ? 'down' : undefined;
+    const by = partNamedBy(ctx, rev, true);
     if (by) {
       throw new IntegrityError(
         `revision ${rev.id} has a TypeScript part ${rel(tsFileOf(rev))} (its ${by} file names it), which is missing: its up(db) would not run, and the revision would be recorded as applied; restore the file from version control, or, if the revision has no TypeScript part, delete the "-- sluice:typescript-part" line from ${by === 'up' ? rel(rev.upFile) : rel(rev.downFile)}${by === 'up' ? ' (and its down)' : ''}`,

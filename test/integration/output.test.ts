@@ -144,19 +144,21 @@ describe('stdout and stderr into one file', () => {
     expect(readFileSync(path.join(dir, 'out.txt'), 'utf8')).toBe('one\ntwo\nthree\nfour\n');
   });
 
-  it('held lines are redacted when written, with the secrets known then (two printers, each with its own), at the next microtask and at exit', () => {
+  it('held lines are redacted when written, with the secrets known when their run began and at the write (two printers, each with its own), at the next microtask and at exit', () => {
     const printer = JSON.stringify(pathToFileURL(path.join(REPO, 'dist', 'printer.js')).href);
     const script = [
       `import { consolePrinter } from ${printer};`,
-      `const secrets = ['hunter2-pw']; const p = consolePrinter(() => secrets, { live: false }); const q = consolePrinter(() => ['other-pw'], { live: false });`,
-      `p.line('postgres://u:hunter2-pw@h/db'); q.line('q hunter2-pw other-pw'); p.line('p other-pw'); secrets.push('late-pw'); p.line('late-pw known by the write');`,
+      `const secrets = ['hunter2-pw', 'gone-pw']; const p = consolePrinter(() => secrets, { live: false }); const q = consolePrinter(() => ['other-pw'], { live: false });`,
+      `p.line('postgres://u:hunter2-pw@h/db'); q.line('q hunter2-pw other-pw'); p.line('p other-pw');`,
+      // a secret that comes before the write (.env read meanwhile) and one that goes (removed from the environment): both masked
+      `p.line('early late-pw'); secrets.push('late-pw'); p.line('late-pw known by the write'); p.line('removed gone-pw'); secrets.splice(1, 1);`,
       `await null; p.line('then hunter2-pw'); p.line('and late-pw'); process.exit(0);`,
     ].join(' ');
     const dir = tempDir('sluice-out-');
     const r = spawnSync('bash', ['-c', `node --input-type=module -e ${JSON.stringify(script)} > out.txt 2>&1`], { cwd: dir, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     // each printer redacts its own secrets only, in the order the lines were printed
-    expect(readFileSync(path.join(dir, 'out.txt'), 'utf8')).toBe('postgres://u:***@h/db\nq hunter2-pw ***\np other-pw\n*** known by the write\nthen ***\nand ***\n');
+    expect(readFileSync(path.join(dir, 'out.txt'), 'utf8')).toBe('postgres://u:***@h/db\nq hunter2-pw ***\np other-pw\nearly ***\n*** known by the write\nremoved ***\nthen ***\nand ***\n');
   });
 
   it('the progress lines (written together, one write per stretch of work) come before the error that ends the run', () => {

@@ -343,8 +343,8 @@ for (const c of cases) {
     it('a revision whose up names a TypeScript part that is missing is not taken over as applied either (was: recorded applied without it)', async () => {
       const up = path.join(folder, `${HEAD}.sql`);
       const text = readFileSync(up, 'utf8');
-      // as migrate-create --ts writes it (drizzle applied the file as it is, the line included)
-      writeFileSync(up, `${text.replace(/\n?$/, '\n')}-- sluice:typescript-part ${HEAD}.ts (its up(db) runs after this file's statements; sluice names that file when it is missing)\n`);
+      // as migrate-create --ts writes it, the SQL written below it (drizzle applied the file as it is, the lines included)
+      writeFileSync(up, `-- Custom SQL migration file, put your code below! --\n-- sluice:typescript-part ${HEAD}.ts (its up(db) runs after this file's statements; sluice names that file when it is missing)\n${text}`);
       try {
         const env = await c.fresh(dir);
         await c.drizzleMigrate(env, folder);
