@@ -13,8 +13,15 @@ export interface Ended {
   stderr: string;
 }
 
+export interface Started {
+  child: ReturnType<typeof spawn>;
+  ended: Promise<Ended>;
+  /** What it printed so far. */
+  output: () => { stdout: string; stderr: string };
+}
+
 /** Start the CLI (or `make <target>`, in a process group of its own, as a terminal runs it); `ended` resolves when it exits. */
-export function start(dir: string, args: string[], env: Env, viaMake = false): { child: ReturnType<typeof spawn>; ended: Promise<Ended> } {
+export function start(dir: string, args: string[], env: Env, viaMake = false): Started {
   const child = viaMake
     ? spawn('make', ['--no-print-directory', ...args], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv, detached: true })
     : spawn(process.execPath, [path.join(REPO, 'dist', 'cli.cjs'), ...args], { cwd: dir, env: cleanEnv(env) as NodeJS.ProcessEnv });
@@ -23,7 +30,32 @@ export function start(dir: string, args: string[], env: Env, viaMake = false): {
   child.stdout!.on('data', (b) => (stdout += b));
   child.stderr!.on('data', (b) => (stderr += b));
   const ended = new Promise<Ended>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, ended };
+  return { child, ended, output: () => ({ stdout, stderr }) };
+}
+
+/**
+ * `run.ended`, or, when it has not come `ms` after the call, a failure that says what was going on (the
+ * process still running or only its output still open, its children, what it printed), the process then
+ * killed: a hang after a signal (seen once in a loaded CI run, not reproduced) says where it hung instead
+ * of the test timing out with nothing.
+ */
+export async function endedWithin(run: Started, ms: number): Promise<Ended> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const pid = run.child.pid!;
+      const kids = childrenOf(pid);
+      const state = run.child.exitCode === null && run.child.signalCode === null ? 'was still running' : `had exited (${run.child.exitCode ?? run.child.signalCode}) but its output was still open`;
+      run.child.kill('SIGKILL');
+      const { stdout, stderr } = run.output();
+      reject(new Error(`process ${pid} ${state} ${ms} ms later; its children: ${kids.join(', ') || 'none'}; stderr: ${JSON.stringify(stderr.slice(-2000))}; stdout: ${JSON.stringify(stdout.slice(-2000))}`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([run.ended, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The scratch schemas (scratch.ts names them sluice_check_<pid>_…) that the sluice process `pid` has on the admin client's database. */
