@@ -50,6 +50,16 @@ export function typescriptPartOf(text: string | null): string | undefined {
   return undefined;
 }
 
+/**
+ * Which of a revision's files names a TypeScript part: its up, else its down (read only if need be).
+ * `downUnlessSql`: the down is not read for an up with SQL (or none), as `up` tells it (stepprep.ts).
+ */
+export function partNamedIn(up: string | null, down: () => string | null, downUnlessSql = false): 'up' | 'down' | undefined {
+  if (typescriptPartOf(up) !== undefined) return 'up';
+  if (downUnlessSql && (up === null || !isOnlyComments(up))) return undefined;
+  return typescriptPartOf(down()) !== undefined ? 'down' : undefined;
+}
+
 export function parseDownHeader(text: string): DownHeader {
   const warnings = [...text.matchAll(/^\s*-- WARNING: (.*)$/gm)].map((m) => m[1]!);
   return { message: MESSAGE_LINE.exec(text)?.[1], manualReason: MANUAL_LINE.exec(text)?.[1], upChecksum: UP_CHECKSUM_LINE.exec(text)?.[1], warnings };

@@ -6,7 +6,7 @@ import type { Context } from './context.js';
 import { downOf, isChecksumOf, tsOf, upChecksumOf, upOf } from './revisionreads.js';
 import { IntegrityError } from './errors.js';
 import { tsFileOf, type RevisionFile } from './source.js';
-import { downRecordsUp, typescriptPartOf } from './downheader.js';
+import { downRecordsUp, partNamedIn } from './downheader.js';
 import { rel } from './relpath.js';
 import { isOnlyComments } from './sql.js';
 import type { AppliedRow } from './store.js';
@@ -34,9 +34,7 @@ export function partNamedBy(ctx: Context, rev: RevisionFile, downUnlessSql = fal
   } catch {
     /* unreadable: its down may still say */
   }
-  if (typescriptPartOf(up) !== undefined) return 'up';
-  if (downUnlessSql && (up === null || !isOnlyComments(up))) return undefined;
-  return typescriptPartOf(downOrNull(ctx, rev)) !== undefined ? 'down' : undefined;
+  return partNamedIn(up, () => downOrNull(ctx, rev), downUnlessSql);
 }
 
 /**

@@ -19,7 +19,7 @@ import { diffSnapshots, emptySnapshot, generateSnapshot } from '../downgen.js';
 import { carryingNotRemoved, checkpoint, ConfigError, ConnectionLost, describeCause, ExitCode, failureOf, IntegrityError, MigrationFailed, MultipleHeads, scratchNote, stoppable, type ExitCodeValue } from '../errors.js';
 import { currentIndex, labelOf } from '../revision.js';
 import { otherSchemasOf, readDown, readHistory, readUp, readSnapshot, snapshotFile, tsFileOf, type History } from '../source.js';
-import { typescriptPartOf } from '../downheader.js';
+import { partNamedIn } from '../downheader.js';
 import { rel } from '../relpath.js';
 import { isChecksumOf } from '../revisionreads.js';
 import { extensionsCreated, foreignSchemas, namesPublic, rolesCreated, removeFolder, replayDatabase } from '../scratch.js';
@@ -296,7 +296,7 @@ function checkFiles(history: History): void {
     // a TypeScript part its up or down names (migrate-create --ts) that is not there, never `git add`ed: up refuses it
     // (a revision made before the up's line, with SQL in its up, would run without it)
     if (!existsSync(tsFileOf(r))) {
-      const by = typescriptPartOf(textIfReadable(() => readUp(r))) !== undefined ? 'up' : typescriptPartOf(textIfReadable(() => readDown(r))) !== undefined ? 'down' : undefined;
+      const by = partNamedIn(textIfReadable(() => readUp(r)), () => textIfReadable(() => readDown(r)));
       if (by) throw new IntegrityError(`TypeScript part of revision ${r.id} is missing: ${rel(tsFileOf(r))} (its ${by} file names it); restore it from version control (or git add it)`);
     }
     if (existsSync(snapshotFile(history.dir, r))) readSnapshot(history.dir, r);
